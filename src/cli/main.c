@@ -1,0 +1,39 @@
+/* vivify command line: subcommand dispatch. */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void print_help(FILE *out) {
+    fprintf(out,
+            "vivify %s: bring portraits to life\n"
+            "\n"
+            "usage: vivify COMMAND [options]\n"
+            "\n"
+            "commands:\n"
+            "  landmarks INPUT [-o OUT.json] [--overlay OUT.png|OUT.mp4] [--smooth S]\n"
+            "                     faces, 68 landmarks and head pose of an image or video\n"
+            "\n"
+            "  vivify COMMAND --help   options of one command\n"
+            "  vivify --version        print the version\n",
+            vv_version());
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        print_help(stderr);
+        return EXIT_USAGE;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+        print_help(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+        printf("vivify %s\n", vv_version());
+        return 0;
+    }
+    if (!strcmp(cmd, "landmarks")) return cli_landmarks(argc - 1, argv + 1);
+    fprintf(stderr, "vivify: unknown command '%s' (see vivify --help)\n", cmd);
+    return EXIT_USAGE;
+}

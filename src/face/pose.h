@@ -1,0 +1,23 @@
+/* face/pose: head pose (yaw, pitch, roll, scale, translation) from 68 points by fitting
+ * a mean 3D face shape under weak perspective. */
+#ifndef VV_FACE_POSE_H
+#define VV_FACE_POSE_H
+
+#include "base/base.h"
+
+typedef struct head_pose {
+    float yaw, pitch, roll;   /* degrees; yaw > 0: the face turns to the image's right,
+                                 pitch > 0: looks down, roll > 0: clockwise in the image */
+    float scale;              /* pixels per unit of the mean 3D shape (inter-ocular ~ 1) */
+    float tx, ty;             /* image position of the 3D shape's origin */
+    float rotation[3][3];     /* model -> camera rotation */
+} head_pose;
+
+/* The mean 3D face (68 points, x right, y down, z towards the camera; units: outer eye
+ * corner distance = 1). */
+const float (*face_mean_shape_3d(void))[3];
+head_pose head_pose_estimate(const float points[68][2]);
+/* Projects the mean 3D shape (or any 68x3 shape) by a pose. */
+void head_pose_project(const head_pose *pose, const float shape[68][3], float out[68][2]);
+
+#endif

@@ -1,0 +1,26 @@
+/* face/shape_predictor: dlib's ensemble-of-regression-trees 68-point predictor, read
+ * straight from dlib's serialised .dat (shape_predictor_68_face_landmarks.dat). */
+#ifndef VV_FACE_SHAPE_PREDICTOR_H
+#define VV_FACE_SHAPE_PREDICTOR_H
+
+#include "base/base.h"
+
+#define SHAPE_PREDICTOR_DEFAULT_PATH "/usr/share/dlib/shape_predictor_68_face_landmarks.dat"
+
+typedef struct shape_predictor shape_predictor;
+
+/* path NULL: SHAPE_PREDICTOR_DEFAULT_PATH. Hostile-input checked. */
+vv_status shape_predictor_load(shape_predictor **out, const char *path);
+vv_status shape_predictor_load_memory(shape_predictor **out, const uint8_t *data, size_t size,
+                                      const char *name);
+void shape_predictor_free(shape_predictor *predictor);
+int shape_predictor_landmark_count(const shape_predictor *predictor);
+/* Runs the cascade on `gray` (1 channel) inside box (x0, y0, x1, y1, dlib convention:
+ * rectangle corners inclusive as dlib stores them).  points: landmark_count (x, y). */
+void shape_predict(const shape_predictor *predictor, const vv_image *gray, const float box[4],
+                   float (*points)[2]);
+/* Starting from the mean shape placed in box: the predictor's mean shape in
+ * box-normalised [0,1] coordinates (for trackers and pose). */
+const float (*shape_predictor_mean_shape(const shape_predictor *predictor))[2];
+
+#endif

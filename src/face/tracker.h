@@ -1,0 +1,38 @@
+/* face/tracker: landmarks over a video.  Detect on the first frame and whenever the face
+ * is lost; otherwise re-run the shape predictor in a box from the previous frame's
+ * landmarks; One Euro smoothing with a strength option. */
+#ifndef VV_FACE_TRACKER_H
+#define VV_FACE_TRACKER_H
+
+#include "base/base.h"
+#include "face/detector.h"
+#include "face/shape_predictor.h"
+
+/* One Euro filter (Casiry et al. 2012) for one scalar. */
+typedef struct one_euro {
+    float min_cutoff, beta, d_cutoff;
+    float x_prev, dx_prev;
+    bool initialised;
+} one_euro;
+void one_euro_init(one_euro *f, float min_cutoff, float beta);
+float one_euro_filter(one_euro *f, float x, float dt);
+
+typedef struct face_tracker face_tracker;
+
+typedef struct tracker_params {
+    float smoothing;      /* 0 = off; 1 = default strength; larger = smoother */
+    float min_score;      /* detection threshold */
+    int redetect_every;   /* force a detection every N frames (0 = only on loss) */
+} tracker_params;
+
+tracker_params tracker_default_params(void);
+/* Borrows detector and predictor (not freed by the tracker). */
+vv_status face_tracker_new(face_tracker **out, face_detector *detector,
+                           const shape_predictor *predictor, const tracker_params *params);
+void face_tracker_free(face_tracker *tracker);
+/* Processes the next frame (any size, RGB). *found false when no face this frame.
+ * box and points refer to the tracked face (the largest at (re)detection). */
+vv_status face_tracker_update(face_tracker *tracker, const vv_image *frame, double time,
+                              bool *found, float box[4], float score[1], float points[68][2]);
+
+#endif

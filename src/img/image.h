@@ -1,0 +1,53 @@
+/* img: the image type (vv_image from vivify.h), PNG/JPEG load and save, resizing,
+ * sampling and warps, drawing, and landmark rasterisation. */
+#ifndef VV_IMG_IMAGE_H
+#define VV_IMG_IMAGE_H
+
+#include "base/base.h"
+
+/* Caps: either side over VV_IMAGE_MAX_SIDE or more than VV_IMAGE_MAX_PIXELS pixels is
+ * refused with VV_ERR_TOO_LARGE before any pixel memory is allocated. */
+#define VV_IMAGE_MAX_SIDE 16384
+#define VV_IMAGE_MAX_PIXELS (1ull << 28)
+
+/* Allocates width x height x channels (zeroed). */
+vv_status image_create(vv_image *out, int width, int height, int channels);
+void image_free(vv_image *image);
+vv_status image_copy(vv_image *out, const vv_image *in);
+
+/* Load from a file or memory, content-sniffed (PNG / JPEG); always returns RGB (3
+ * channels): gray expanded, alpha dropped (composited on white? no: dropped), 16-bit
+ * reduced; JPEG EXIF orientation applied.  `name` is used in error messages. */
+vv_status image_load(vv_image *out, const char *path);
+vv_status image_load_memory(vv_image *out, const uint8_t *data, size_t size, const char *name);
+/* Save by extension (.png, .jpg, .jpeg); atomic (temp file + rename). quality for JPEG. */
+vv_status image_save(const vv_image *image, const char *path);
+vv_status image_save_jpeg(const vv_image *image, const char *path, int quality);
+
+/* RGB -> gray (BT.601 luma, rounded), as dlib's rgb->gray assignment does. */
+vv_status image_to_gray(vv_image *out, const vv_image *in);
+/* Bilinear (upscale) / area-averaging (downscale) resize to exactly width x height. */
+vv_status image_resize(vv_image *out, const vv_image *in, int width, int height);
+
+/* Bilinear sample of channel c at (x, y) with clamp-to-edge. */
+float image_sample(const vv_image *image, float x, float y, int c);
+/* out(x, y) = in(m[0]*x + m[1]*y + m[2], m[3]*x + m[4]*y + m[5]), bilinear; pixels
+ * mapping outside `in` get `fill` (per channel, may be NULL for black). out must be
+ * allocated with the same channel count as in. */
+void image_warp_affine(vv_image *out, const vv_image *in, const float m[6], const uint8_t *fill);
+
+/* Drawing, clipped to the image, anti-aliasing not required. colour has `channels` bytes. */
+void image_draw_line(vv_image *image, float x0, float y0, float x1, float y1,
+                     const uint8_t *colour, int thickness);
+void image_draw_circle(vv_image *image, float cx, float cy, float radius,
+                       const uint8_t *colour, bool filled);
+void image_draw_rect(vv_image *image, float x0, float y0, float x1, float y1,
+                     const uint8_t *colour, int thickness);
+
+/* The paper's landmark image: 68 points as polylines, thickness 2, per-part colours
+ * (jaw white open; brows red / green; nose blue; eyes magenta / cyan closed; outer lips
+ * yellow closed; inner lips not drawn) on black.  out must be an allocated RGB image;
+ * it is cleared first.  points: 68 (x, y) pairs in out's pixel coordinates. */
+void landmarks_rasterize(vv_image *out, const float points[68][2], int thickness);
+
+#endif
