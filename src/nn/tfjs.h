@@ -1,0 +1,24 @@
+/* nn/tfjs: loads TensorFlow.js graph models (model.json + weight shards; float32,
+ * float16- and uint8-quantised weights) and runs them with the ops in nn/.  All model
+ * input is hostile: JSON, manifest, shard sizes, shapes and node references are checked. */
+#ifndef VV_NN_TFJS_H
+#define VV_NN_TFJS_H
+
+#include "nn/tensor.h"
+
+typedef struct tfjs_model tfjs_model;
+
+/* json_path: model.json; weight shards are read from the same folder. */
+vv_status tfjs_model_load(tfjs_model **out, const char *json_path);
+void tfjs_model_free(tfjs_model *model);
+
+/* The (single) input's expected shape, NHWC, -1 for free dimensions. */
+int tfjs_model_input_shape(const tfjs_model *model, int shape[TENSOR_MAX_DIMS]);
+
+/* Runs the graph on one NHWC float32 input and returns the named output node's value
+ * in `output` (allocated; caller frees).  output_name NULL: the model's first output.
+ * Thread-safe for concurrent runs on one model (each run has its own activations). */
+vv_status tfjs_model_run(const tfjs_model *model, const tensor *input, const char *output_name,
+                         tensor *output);
+
+#endif
