@@ -21,4 +21,10 @@ int tfjs_model_input_shape(const tfjs_model *model, int shape[TENSOR_MAX_DIMS]);
 vv_status tfjs_model_run(const tfjs_model *model, const tensor *input, const char *output_name,
                          tensor *output);
 
+/* Same, for several outputs from one pass (BlazeFace has four: two scales of scores
+ * and box regressors).  outputs[i] receives output_names[i]; all allocated. */
+vv_status tfjs_model_run_multi(const tfjs_model *model, const tensor *input,
+                               const char *const *output_names, int output_count,
+                               tensor *outputs);
+
 #endif
