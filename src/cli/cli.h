@@ -4,6 +4,8 @@
 
 #include "base/base.h"
 
+#include <stdio.h>
+
 /* Exit codes: 0 ok; 1 internal; 2 usage; then one per failure kind (see cli_exit_code). */
 enum {
     EXIT_OK = 0,
@@ -14,6 +16,34 @@ enum {
 /* Prints "vivify: <vv_last_error()>" and returns the exit code for status. */
 int cli_fail(vv_status status);
 int cli_exit_code(vv_status status);
+
+/* Option tables: --help text is generated from the same table. */
+typedef enum { OPT_FLAG, OPT_STRING, OPT_INT, OPT_FLOAT } cli_option_type;
+typedef struct cli_option {
+    const char *long_name;
+    char short_name;
+    cli_option_type type;
+    void *target;        /* bool*, const char**, int*, float* */
+    const char *metavar; /* shown in help, e.g. "OUT.json" */
+    const char *help;
+    double min, max;     /* accepted range for numbers */
+} cli_option;
+
+/* Returns 0 ok, 1 help was printed (exit 0), -1 error was printed (exit EXIT_USAGE). */
+int cli_parse(int argc, char **argv, const cli_option *opts, int count, const char **positional,
+              int max_positional, int *positional_count, const char *usage);
+void cli_print_usage(FILE *out, const char *usage, const cli_option *opts, int count);
+
+typedef struct progress_bar {
+    const char *label, *unit;
+    long total;
+    double start, last_draw;
+    int last_decile;
+    bool tty, quiet;
+} progress_bar;
+void progress_start(progress_bar *bar, const char *label, long total, const char *unit);
+void progress_update(progress_bar *bar, long done);
+void progress_finish(progress_bar *bar);
 
 int cli_landmarks(int argc, char **argv);
 

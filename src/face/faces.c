@@ -1,0 +1,93 @@
+/* face/faces: the public vv_faces API: detector + 68-point predictor + head pose. */
+#include "face/faces.h"
+#include "face/pose.h"
+#include "face/shape_predictor.h"
+#include "img/image.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct vv_faces {
+    face_detector *detector;
+    shape_predictor *predictor;
+};
+
+vv_faces_params vv_faces_default_params(void) {
+    vv_faces_params p = {0};
+    p.min_score = 0.6f;
+    return p;
+}
+
+vv_status vv_faces_new(vv_faces **out, const vv_faces_params *params) {
+    *out = NULL;
+    vv_faces_params defaults = vv_faces_default_params();
+    if (!params) params = &defaults;
+    vv_faces *faces = calloc(1, sizeof *faces);
+    if (!faces) return vv_fail(VV_ERR_NO_MEMORY, "out of memory creating the face pipeline");
+    char model_path[4096];
+    const char *detector_path = NULL;
+    if (params->models_dir) {
+        snprintf(model_path, sizeof model_path, "%s/blazeface.json", params->models_dir);
+        detector_path = model_path;
+    }
+    vv_status s = face_detector_load(&faces->detector, detector_path);
+    if (s == VV_OK) s = shape_predictor_load(&faces->predictor, params->shape_predictor);
+    if (s != VV_OK) {
+        vv_faces_free(faces);
+        return s;
+    }
+    if (params->min_score > 0) face_detector_set_threshold(faces->detector, params->min_score);
+    *out = faces;
+    return VV_OK;
+}
+
+void vv_faces_free(vv_faces *faces) {
+    if (!faces) return;
+    face_detector_free(faces->detector);
+    shape_predictor_free(faces->predictor);
+    free(faces);
+}
+
+/* Internal accessors for the CLI and tracker users. */
+face_detector *faces_detector(vv_faces *faces) { return faces->detector; }
+shape_predictor *faces_predictor(vv_faces *faces) { return faces->predictor; }
+
+void faces_fill(vv_face *out, const float box[4], float score, const float points[68][2]) {
+    memset(out, 0, sizeof *out);
+    memcpy(out->box, box, sizeof out->box);
+    out->score = score;
+    memcpy(out->landmarks, points, sizeof out->landmarks);
+    head_pose pose = head_pose_estimate(points);
+    out->yaw = pose.yaw;
+    out->pitch = pose.pitch;
+    out->roll = pose.roll;
+    out->scale = pose.scale;
+    out->tx = pose.tx;
+    out->ty = pose.ty;
+}
+
+vv_status vv_faces_detect(vv_faces *faces, const vv_image *image, vv_face *out, int max_faces,
+                          int *count) {
+    *count = 0;
+    if (!faces || !image || !image->data || max_faces < 0)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "vv_faces_detect: invalid arguments");
+    if (max_faces == 0) return VV_OK;
+    face_box boxes[64];
+    int found = 0;
+    int limit = max_faces < 64 ? max_faces : 64;
+    vv_status s = face_detect(faces->detector, image, boxes, limit, &found);
+    if (s != VV_OK) return s;
+    vv_image gray = {0};
+    if (image->channels == 1) gray = *image;
+    else if ((s = image_to_gray(&gray, image)) != VV_OK) return s;
+    for (int i = 0; i < found; i++) {
+        float box[4] = {boxes[i].x0, boxes[i].y0, boxes[i].x1, boxes[i].y1};
+        float points[68][2];
+        shape_predict(faces->predictor, &gray, box, points);
+        faces_fill(&out[i], box, boxes[i].score, (const float(*)[2])points);
+    }
+    if (gray.data != image->data) image_free(&gray);
+    *count = found;
+    return VV_OK;
+}
