@@ -46,5 +46,7 @@ void progress_update(progress_bar *bar, long done);
 void progress_finish(progress_bar *bar);
 
 int cli_landmarks(int argc, char **argv);
+int cli_animate(int argc, char **argv); /* cli/animate.c */
+int cli_motion(int argc, char **argv);  /* cli/animate.c: `motion extract` */
 
 #endif

@@ -13,6 +13,10 @@ static void print_help(FILE *out) {
             "commands:\n"
             "  landmarks INPUT [-o OUT.json] [--overlay OUT.png|OUT.mp4] [--smooth S]\n"
             "                     faces, 68 landmarks and head pose of an image or video\n"
+            "  animate SOURCE... (--driving VIDEO | --motion NAME|FILE) -o OUT\n"
+            "                     animate a portrait (mp4, gif or a PNG folder)\n"
+            "  motion extract VIDEO -o M.json\n"
+            "                     save a driver's motion as a reusable template\n"
             "\n"
             "  vivify COMMAND --help   options of one command\n"
             "  vivify --version        print the version\n",
@@ -34,6 +38,8 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "landmarks")) return cli_landmarks(argc - 1, argv + 1);
+    if (!strcmp(cmd, "animate")) return cli_animate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "motion")) return cli_motion(argc - 1, argv + 1);
     fprintf(stderr, "vivify: unknown command '%s' (see vivify --help)\n", cmd);
     return EXIT_USAGE;
 }
