@@ -24,4 +24,38 @@ void face_detector_set_threshold(face_detector *detector, float min_score);
 vv_status face_detect(face_detector *detector, const vv_image *image, face_box *out,
                       int max, int *count);
 
+/* ---- The pieces face_detect is made of, exposed for tests and calibration. ---- */
+
+#define FACE_DETECTOR_INPUT_SIZE 256   /* the model's square input side in pixels */
+#define FACE_DETECTOR_ANCHOR_COUNT 896 /* 16x16 cells x 2 anchors + 8x8 cells x 6 anchors */
+#define FACE_DETECTOR_REGRESSORS 16    /* per anchor: box cx, cy, w, h + 6 keypoints (x, y) */
+
+/* BlazeFace's keypoint order (the subject's right eye is on the image's left). */
+enum { FACE_KEYPOINT_RIGHT_EYE, FACE_KEYPOINT_LEFT_EYE, FACE_KEYPOINT_NOSE,
+       FACE_KEYPOINT_MOUTH, FACE_KEYPOINT_RIGHT_EAR, FACE_KEYPOINT_LEFT_EAR };
+
+/* The SSD anchor centres (x, y) in [0, 1] input coordinates, in the model's output order
+ * (stride 16 cells, then stride 32 cells; row-major; anchors of a cell adjacent). */
+void face_detector_anchors(float anchors[FACE_DETECTOR_ANCHOR_COUNT][2]);
+
+/* Decodes one pass of raw outputs: scores[FACE_DETECTOR_ANCHOR_COUNT] (logits) and
+ * regressors[FACE_DETECTOR_ANCHOR_COUNT * FACE_DETECTOR_REGRESSORS], both in anchor order.
+ * Writes the boxes scoring >= min_score (sigmoid of the logit clipped to +-100) in input
+ * pixel coordinates to out (raw[] and x0..y1 both hold BlazeFace's box); returns how many
+ * (at most max; the best-scoring are kept). */
+int face_detector_decode(const float *scores, const float *regressors, float min_score,
+                         face_box *out, int max);
+
+/* MediaPipe's WEIGHTED non-maximum suppression on raw[] boxes: the best remaining box
+ * absorbs every box overlapping it with IoU > iou_threshold, its box and keypoints
+ * becoming their score-weighted average (score: the best's).  In place; returns count,
+ * sorted by score, best first. */
+int face_boxes_weighted_nms(face_box *boxes, int count, float iou_threshold);
+
+/* Intersection over union of two (x0, y0, x1, y1) boxes; 0 when either is empty. */
+float face_box_iou(const float a[4], const float b[4]);
+
+/* Sets x0..y1 from raw[] and keypoints with the fitted mapping to dlib's box. */
+void face_box_calibrate(face_box *box);
+
 #endif
