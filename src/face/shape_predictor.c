@@ -1,0 +1,478 @@
+/* face/shape_predictor: dlib's ensemble of regression trees (Kazemi & Sullivan 2014),
+ * read from dlib's own serialisation and evaluated the way dlib evaluates it, so the
+ * landmarks match dlib's to the pixel.
+ *
+ * dlib's stream format, as far as this model needs it:
+ *   integer: one control byte (low 4 bits: byte count n <= 8, bit 7: negative, bits 4-6
+ *            ignored), then n little-endian magnitude bytes;
+ *   float:   an integer mantissa then an integer exponent: value = mantissa * 2^exponent;
+ *            exponent 32000 / 32001 / 32002+ mean +inf / -inf / NaN;
+ *   matrix:  rows, columns (both negated in the current format), then the elements row
+ *            by row;
+ *   std::vector: element count, then the elements;  dlib::vector<float,2>: x, y.
+ * The model: int version (1), matrix<float,0,1> initial_shape (x0 y0 x1 y1 ... in the
+ * box-normalised unit square), vector<vector<tree>> forests (one forest per cascade
+ * level; a tree is vector<split> then vector<matrix<float,0,1>> leaf values; a split is
+ * idx1, idx2 (pixel feature indices) and float threshold; node i has children 2i+1 /
+ * 2i+2), vector<vector<unsigned long>> anchor_idx and vector<vector<vector<float,2>>>
+ * deltas (per cascade level: each feature pixel is a landmark of the mean shape plus an
+ * offset). */
+#include "face/shape_predictor.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Caps on what a model may declare.  dlib's 68-point model: 68 parts, 15 levels of 500
+ * trees of depth 4, 500 feature pixels per level.  Feature pixels and parts are capped
+ * so shape_predict can keep its scratch on the stack. */
+#define MAX_PARTS 512
+#define MAX_CASCADES 256
+#define MAX_TREES_PER_CASCADE 100000
+#define MAX_SPLITS_PER_TREE 65535
+#define MAX_FEATURE_PIXELS 4096
+#define MAX_MODEL_BYTES ((size_t)1 << 30)
+
+typedef struct split_node {
+    uint16_t pixel_a, pixel_b; /* feature pixel indices within the cascade level */
+    int16_t threshold;         /* go left when (a - b) > threshold; see split_threshold */
+    uint16_t unused;
+} split_node;
+
+typedef struct regression_tree {
+    uint32_t first_split, split_count;
+    uint32_t first_leaf; /* index of leaf 0 in predictor->leaves (units of one leaf) */
+} regression_tree;
+
+typedef struct cascade_level {
+    uint32_t first_tree, tree_count;
+    uint32_t pixel_count;
+    uint16_t *anchors;   /* pixel_count landmark indices */
+    float (*deltas)[2];  /* pixel_count offsets in the mean shape's frame */
+} cascade_level;
+
+struct shape_predictor {
+    int part_count;
+    float (*mean_shape)[2];
+    int cascade_count;
+    cascade_level *cascades;
+    regression_tree *trees;
+    size_t tree_count, tree_capacity;
+    split_node *splits;
+    size_t split_count, split_capacity;
+    float *leaves; /* leaf_count x (2 * part_count) */
+    size_t leaf_count, leaf_capacity;
+};
+
+/* ---- reading dlib's stream ---- */
+
+typedef struct reader {
+    const uint8_t *start, *at, *end;
+    const char *name;
+    vv_status status; /* first failure; later failures keep its message */
+} reader;
+
+static bool reader_fail(reader *r, vv_status status, const char *what, const char *why) {
+    if (r->status == VV_OK)
+        r->status = vv_fail(status, "shape predictor %s: %s %s at byte %zu", r->name, what, why,
+                            (size_t)(r->at - r->start));
+    return false;
+}
+
+static size_t reader_left(const reader *r) { return (size_t)(r->end - r->at); }
+
+/* An integer of at most max_bytes magnitude bytes: *negative and *magnitude. */
+static bool read_integer(reader *r, unsigned max_bytes, bool *negative, uint64_t *magnitude,
+                         const char *what) {
+    if (r->at >= r->end) return reader_fail(r, VV_ERR_CORRUPT, what, "truncated");
+    uint8_t control = *r->at;
+    unsigned size = control & 0x0F;
+    if (size > max_bytes) return reader_fail(r, VV_ERR_CORRUPT, what, "has an oversized integer");
+    if ((size_t)(r->end - r->at) < 1 + (size_t)size)
+        return reader_fail(r, VV_ERR_CORRUPT, what, "truncated");
+    uint64_t value = 0;
+    for (unsigned i = size; i > 0; i--) value = (value << 8) | r->at[i];
+    r->at += 1 + size;
+    *negative = (control & 0x80) != 0;
+    *magnitude = value;
+    return true;
+}
+
+static bool read_unsigned(reader *r, uint64_t *out, const char *what) {
+    bool negative;
+    if (!read_integer(r, 8, &negative, out, what)) return false;
+    /* dlib keeps bit 7 in an unsigned integer's size, so it rejects it as oversized. */
+    if (negative) return reader_fail(r, VV_ERR_CORRUPT, what, "is a negative count or index");
+    return true;
+}
+
+static bool read_signed(reader *r, unsigned max_bytes, int64_t *out, const char *what) {
+    bool negative;
+    uint64_t magnitude;
+    if (!read_integer(r, max_bytes, &negative, &magnitude, what)) return false;
+    if (magnitude > (uint64_t)INT64_MAX) return reader_fail(r, VV_ERR_CORRUPT, what, "is out of range");
+    *out = negative ? -(int64_t)magnitude : (int64_t)magnitude;
+    return true;
+}
+
+/* A count of elements each taking at least min_element_bytes, so a hostile count can
+ * never ask for more memory than the rest of the file could describe. */
+static bool read_count(reader *r, uint64_t max, size_t min_element_bytes, uint64_t *out,
+                       const char *what) {
+    if (!read_unsigned(r, out, what)) return false;
+    if (*out > max) return reader_fail(r, VV_ERR_MODEL, what, "is over this reader's limit");
+    if (*out > reader_left(r) / min_element_bytes)
+        return reader_fail(r, VV_ERR_CORRUPT, what, "is more than the rest of the file holds");
+    return true;
+}
+
+/* value = mantissa * 2^exponent, converted as dlib does: (float)mantissa, then ldexpf.
+ * The common case is a single exact multiplication by a power of two. */
+static bool read_float(reader *r, float *out, const char *what) {
+    if (r->at < r->end && (*r->at & 0x70) != 0)
+        return reader_fail(r, VV_ERR_UNSUPPORTED, what, "uses dlib's old text float format");
+    int64_t mantissa, exponent;
+    if (!read_signed(r, 8, &mantissa, what) || !read_signed(r, 2, &exponent, what)) return false;
+    if (exponent > 32767 || exponent < -32768)
+        return reader_fail(r, VV_ERR_CORRUPT, what, "has an out-of-range exponent");
+    if (exponent >= 32000) {
+        *out = exponent == 32000 ? INFINITY : exponent == 32001 ? -INFINITY : NAN;
+        return true;
+    }
+    float value = (float)mantissa;
+    if (exponent >= -126 && exponent <= 127) {
+        union { uint32_t bits; float f; } scale = { (uint32_t)(exponent + 127) << 23 };
+        *out = value * scale.f;
+    } else {
+        *out = ldexpf(value, (int)exponent);
+    }
+    return true;
+}
+
+static bool read_finite_float(reader *r, float *out, const char *what) {
+    if (!read_float(r, out, what)) return false;
+    if (!isfinite(*out)) return reader_fail(r, VV_ERR_MODEL, what, "is not finite");
+    return true;
+}
+
+/* matrix<float,0,1> of exactly `rows` rows (rows 0: any even count up to max_rows). */
+static bool read_column_header(reader *r, uint64_t *rows, uint64_t max_rows, const char *what) {
+    int64_t nr, nc;
+    if (!read_signed(r, 8, &nr, what) || !read_signed(r, 8, &nc, what)) return false;
+    if (nr < 0 || nc < 0) { /* current format stores both negated */
+        nr = -nr;
+        nc = -nc;
+    }
+    if (nr < 0 || nc != 1) return reader_fail(r, VV_ERR_MODEL, what, "is not a column vector");
+    if (*rows == 0) {
+        if (nr == 0 || (uint64_t)nr > max_rows || nr % 2 != 0)
+            return reader_fail(r, VV_ERR_MODEL, what, "has an unusable size");
+        if ((uint64_t)nr > reader_left(r) / 2)
+            return reader_fail(r, VV_ERR_CORRUPT, what, "is longer than the rest of the file");
+        *rows = (uint64_t)nr;
+    } else if ((uint64_t)nr != *rows) {
+        return reader_fail(r, VV_ERR_MODEL, what, "does not have one value per landmark coordinate");
+    }
+    return true;
+}
+
+/* ---- growable arrays, bounded by the caller's checked counts ---- */
+
+static bool reserve(void **array, size_t *capacity, size_t needed, size_t element_size) {
+    if (needed <= *capacity) return true;
+    size_t grown = *capacity + *capacity / 2;
+    if (grown < needed) grown = needed;
+    size_t bytes;
+    if (!size_mul(grown, element_size, &bytes)) return false;
+    void *p = realloc(*array, bytes);
+    if (!p) return false;
+    *array = p;
+    *capacity = grown;
+    return true;
+}
+
+/* (a - b) > t for integer pixel differences a - b in [-255, 255] is (a - b) > floor(t);
+ * clamping keeps that true for thresholds outside the range, and NaN never goes left. */
+static int16_t split_threshold(float t) {
+    if (isnan(t) || t >= 1000.0f) return 1000;
+    if (t <= -1000.0f) return -1000;
+    return (int16_t)floorf(t);
+}
+
+static bool read_tree(reader *r, shape_predictor *sp) {
+    uint64_t split_count, leaf_count;
+    if (!read_count(r, MAX_SPLITS_PER_TREE, 4, &split_count, "tree split count")) return false;
+    if (sp->split_count + split_count > UINT32_MAX ||
+        !reserve((void **)&sp->splits, &sp->split_capacity, sp->split_count + split_count,
+                 sizeof(split_node)))
+        return reader_fail(r, VV_ERR_NO_MEMORY, "tree splits", "do not fit in memory");
+    for (uint64_t i = 0; i < split_count; i++) {
+        uint64_t a, b;
+        float threshold;
+        if (!read_unsigned(r, &a, "split feature index") ||
+            !read_unsigned(r, &b, "split feature index") ||
+            !read_float(r, &threshold, "split threshold"))
+            return false;
+        if (a >= MAX_FEATURE_PIXELS || b >= MAX_FEATURE_PIXELS)
+            return reader_fail(r, VV_ERR_MODEL, "split feature index", "is out of range");
+        sp->splits[sp->split_count + i] =
+            (split_node){ (uint16_t)a, (uint16_t)b, split_threshold(threshold), 0 };
+    }
+    size_t leaf_floats = 2 * (size_t)sp->part_count;
+    if (!read_count(r, MAX_SPLITS_PER_TREE + 1, 2 + 2 * leaf_floats, &leaf_count, "tree leaf count"))
+        return false;
+    /* Walking node i to 2i+1 / 2i+2 until i >= splits ends at i <= 2 * splits. */
+    if (leaf_count != split_count + 1)
+        return reader_fail(r, VV_ERR_MODEL, "tree", "does not have one more leaf than splits");
+    size_t total_floats;
+    if (sp->leaf_count + leaf_count > UINT32_MAX ||
+        !size_mul(sp->leaf_count + leaf_count, leaf_floats, &total_floats) ||
+        !reserve((void **)&sp->leaves, &sp->leaf_capacity, sp->leaf_count + leaf_count,
+                 leaf_floats * sizeof(float)))
+        return reader_fail(r, VV_ERR_NO_MEMORY, "tree leaves", "do not fit in memory");
+    for (uint64_t i = 0; i < leaf_count; i++) {
+        uint64_t rows = leaf_floats;
+        if (!read_column_header(r, &rows, leaf_floats, "leaf value")) return false;
+        float *leaf = sp->leaves + (sp->leaf_count + i) * leaf_floats;
+        for (size_t k = 0; k < leaf_floats; k++)
+            if (!read_finite_float(r, &leaf[k], "leaf value")) return false;
+    }
+    if (!reserve((void **)&sp->trees, &sp->tree_capacity, sp->tree_count + 1, sizeof(regression_tree)))
+        return reader_fail(r, VV_ERR_NO_MEMORY, "trees", "do not fit in memory");
+    sp->trees[sp->tree_count++] = (regression_tree){ (uint32_t)sp->split_count,
+                                                     (uint32_t)split_count,
+                                                     (uint32_t)sp->leaf_count };
+    sp->split_count += split_count;
+    sp->leaf_count += leaf_count;
+    return true;
+}
+
+static bool read_model(reader *r, shape_predictor *sp) {
+    int64_t version;
+    if (!read_signed(r, 4, &version, "version")) return false;
+    if (version != 1) return reader_fail(r, VV_ERR_MODEL, "version", "is not 1 (not a dlib shape_predictor?)");
+
+    uint64_t rows = 0;
+    if (!read_column_header(r, &rows, 2 * MAX_PARTS, "initial shape")) return false;
+    sp->part_count = (int)(rows / 2);
+    sp->mean_shape = mem_alloc((size_t)sp->part_count, sizeof *sp->mean_shape);
+    if (!sp->mean_shape) return reader_fail(r, VV_ERR_NO_MEMORY, "initial shape", "does not fit in memory");
+    for (int i = 0; i < sp->part_count; i++)
+        if (!read_finite_float(r, &sp->mean_shape[i][0], "initial shape") ||
+            !read_finite_float(r, &sp->mean_shape[i][1], "initial shape"))
+            return false;
+
+    uint64_t cascades;
+    if (!read_count(r, MAX_CASCADES, 1, &cascades, "cascade count")) return false;
+    if (cascades == 0) return reader_fail(r, VV_ERR_MODEL, "cascade count", "is zero");
+    sp->cascades = mem_calloc((size_t)cascades, sizeof *sp->cascades);
+    if (!sp->cascades) return reader_fail(r, VV_ERR_NO_MEMORY, "cascades", "do not fit in memory");
+    sp->cascade_count = (int)cascades;
+    for (int c = 0; c < sp->cascade_count; c++) {
+        uint64_t trees;
+        if (!read_count(r, MAX_TREES_PER_CASCADE, 2, &trees, "tree count")) return false;
+        sp->cascades[c].first_tree = (uint32_t)sp->tree_count;
+        sp->cascades[c].tree_count = (uint32_t)trees;
+        for (uint64_t t = 0; t < trees; t++)
+            if (!read_tree(r, sp)) return false;
+    }
+
+    uint64_t count;
+    if (!read_count(r, MAX_CASCADES, 1, &count, "anchor list count")) return false;
+    if (count != cascades) return reader_fail(r, VV_ERR_MODEL, "anchor lists", "do not match the cascade count");
+    for (int c = 0; c < sp->cascade_count; c++) {
+        cascade_level *level = &sp->cascades[c];
+        uint64_t pixels;
+        if (!read_count(r, MAX_FEATURE_PIXELS, 1, &pixels, "feature pixel count")) return false;
+        level->pixel_count = (uint32_t)pixels;
+        if (pixels == 0) continue;
+        level->anchors = mem_alloc((size_t)pixels, sizeof *level->anchors);
+        if (!level->anchors) return reader_fail(r, VV_ERR_NO_MEMORY, "anchors", "do not fit in memory");
+        for (uint64_t i = 0; i < pixels; i++) {
+            uint64_t anchor;
+            if (!read_unsigned(r, &anchor, "anchor index")) return false;
+            if (anchor >= (uint64_t)sp->part_count)
+                return reader_fail(r, VV_ERR_MODEL, "anchor index", "is not a landmark");
+            level->anchors[i] = (uint16_t)anchor;
+        }
+    }
+
+    if (!read_count(r, MAX_CASCADES, 1, &count, "delta list count")) return false;
+    if (count != cascades) return reader_fail(r, VV_ERR_MODEL, "delta lists", "do not match the cascade count");
+    for (int c = 0; c < sp->cascade_count; c++) {
+        cascade_level *level = &sp->cascades[c];
+        uint64_t pixels;
+        if (!read_count(r, MAX_FEATURE_PIXELS, 4, &pixels, "delta count")) return false;
+        if (pixels != level->pixel_count)
+            return reader_fail(r, VV_ERR_MODEL, "deltas", "do not match the anchor count");
+        if (pixels == 0) continue;
+        level->deltas = mem_alloc((size_t)pixels, sizeof *level->deltas);
+        if (!level->deltas) return reader_fail(r, VV_ERR_NO_MEMORY, "deltas", "do not fit in memory");
+        for (uint64_t i = 0; i < pixels; i++)
+            if (!read_finite_float(r, &level->deltas[i][0], "delta") ||
+                !read_finite_float(r, &level->deltas[i][1], "delta"))
+                return false;
+    }
+
+    /* Splits could only be checked against their level's pixel count now. */
+    for (int c = 0; c < sp->cascade_count; c++) {
+        const cascade_level *level = &sp->cascades[c];
+        for (uint32_t t = 0; t < level->tree_count; t++) {
+            const regression_tree *tree = &sp->trees[level->first_tree + t];
+            for (uint32_t s = 0; s < tree->split_count; s++) {
+                const split_node *split = &sp->splits[tree->first_split + s];
+                if (split->pixel_a >= level->pixel_count || split->pixel_b >= level->pixel_count)
+                    return reader_fail(r, VV_ERR_MODEL, "split feature index",
+                                       "is past its cascade level's feature pixels");
+            }
+        }
+    }
+    return true;
+}
+
+vv_status shape_predictor_load_memory(shape_predictor **out, const uint8_t *data, size_t size,
+                                      const char *name) {
+    if (!out) return vv_fail(VV_ERR_INVALID_ARGUMENT, "shape_predictor_load_memory: out is NULL");
+    *out = NULL;
+    if (!name) name = "(memory)";
+    if (!data && size) return vv_fail(VV_ERR_INVALID_ARGUMENT, "shape predictor %s: no data", name);
+    shape_predictor *sp = calloc(1, sizeof *sp);
+    if (!sp) return vv_fail(VV_ERR_NO_MEMORY, "out of memory loading shape predictor %s", name);
+    reader r = { data, data, data + size, name, VV_OK };
+    if (!read_model(&r, sp)) {
+        shape_predictor_free(sp);
+        return r.status;
+    }
+    *out = sp;
+    return VV_OK;
+}
+
+vv_status shape_predictor_load(shape_predictor **out, const char *path) {
+    if (!out) return vv_fail(VV_ERR_INVALID_ARGUMENT, "shape_predictor_load: out is NULL");
+    *out = NULL;
+    if (!path) path = SHAPE_PREDICTOR_DEFAULT_PATH;
+    uint8_t *data;
+    size_t size;
+    vv_status status = file_read_all(path, MAX_MODEL_BYTES, &data, &size);
+    if (status != VV_OK) {
+        if (status == VV_ERR_NOT_FOUND)
+            return vv_fail(VV_ERR_MODEL, "shape predictor model not found: %s (Debian: apt install libdlib-data)", path);
+        return status;
+    }
+    status = shape_predictor_load_memory(out, data, size, path);
+    free(data);
+    return status;
+}
+
+void shape_predictor_free(shape_predictor *predictor) {
+    if (!predictor) return;
+    if (predictor->cascades)
+        for (int c = 0; c < predictor->cascade_count; c++) {
+            free(predictor->cascades[c].anchors);
+            free(predictor->cascades[c].deltas);
+        }
+    free(predictor->cascades);
+    free(predictor->mean_shape);
+    free(predictor->trees);
+    free(predictor->splits);
+    free(predictor->leaves);
+    free(predictor);
+}
+
+int shape_predictor_landmark_count(const shape_predictor *predictor) {
+    return predictor ? predictor->part_count : 0;
+}
+
+const float (*shape_predictor_mean_shape(const shape_predictor *predictor))[2] {
+    return predictor ? (const float (*)[2])predictor->mean_shape : NULL;
+}
+
+/* ---- prediction ---- */
+
+/* The least-squares similarity (scale + rotation) taking the mean shape to `shape`,
+ * as its 2x2 matrix [[a, -b], [b, a]] (translation unused).  dlib solves this with
+ * Umeyama's SVD method in double; in 2-D the SVD solution has this closed form, and
+ * both are rounded to float for use. */
+static void similarity_to_shape(const shape_predictor *sp, const float *shape, float m[4]) {
+    int n = sp->part_count;
+    if (n < 2) {
+        m[0] = 1, m[1] = 0, m[2] = 0, m[3] = 1;
+        return;
+    }
+    double from_x = 0, from_y = 0, to_x = 0, to_y = 0;
+    for (int i = 0; i < n; i++) {
+        from_x += sp->mean_shape[i][0];
+        from_y += sp->mean_shape[i][1];
+        to_x += shape[2 * i];
+        to_y += shape[2 * i + 1];
+    }
+    from_x /= n, from_y /= n, to_x /= n, to_y /= n;
+    double spread = 0, dot = 0, cross = 0;
+    for (int i = 0; i < n; i++) {
+        double fx = sp->mean_shape[i][0] - from_x, fy = sp->mean_shape[i][1] - from_y;
+        double tx = shape[2 * i] - to_x, ty = shape[2 * i + 1] - to_y;
+        spread += fx * fx + fy * fy;
+        dot += tx * fx + ty * fy;   /* cov00 + cov11 */
+        cross += ty * fx - tx * fy; /* cov10 - cov01 */
+    }
+    if (spread == 0) {
+        m[0] = 1, m[1] = 0, m[2] = 0, m[3] = 1;
+        return;
+    }
+    double a = dot / spread, b = cross / spread;
+    m[0] = (float)a, m[1] = (float)-b, m[2] = (float)b, m[3] = (float)a;
+}
+
+void shape_predict(const shape_predictor *sp, const vv_image *gray, const float box[4],
+                   float (*points)[2]) {
+    const int n = sp->part_count, floats = 2 * n;
+    float shape[2 * MAX_PARTS];
+    uint8_t pixels[MAX_FEATURE_PIXELS];
+    memcpy(shape, sp->mean_shape, (size_t)floats * sizeof(float));
+
+    /* dlib maps the unit square onto the box corners: (0,0) -> (left, top),
+     * (1,1) -> (right, bottom), both corners inclusive. */
+    const double left = box[0], top = box[1];
+    const double width = (double)box[2] - box[0], height = (double)box[3] - box[1];
+    const int image_width = gray->width, image_height = gray->height;
+    const int stride = gray->width * gray->channels;
+
+    for (int c = 0; c < sp->cascade_count; c++) {
+        const cascade_level *level = &sp->cascades[c];
+        float m[4];
+        similarity_to_shape(sp, shape, m);
+        for (uint32_t i = 0; i < level->pixel_count; i++) {
+            /* Float arithmetic in dlib's order, then double for the box mapping; the
+             * pixel is the nearest one, floor(x + 0.5), and 0 outside the image. */
+            const float dx = level->deltas[i][0], dy = level->deltas[i][1];
+            const float mx0 = m[0] * dx, mx1 = m[1] * dy, my0 = m[2] * dx, my1 = m[3] * dy;
+            const float nx = (mx0 + mx1) + shape[2 * level->anchors[i]];
+            const float ny = (my0 + my1) + shape[2 * level->anchors[i] + 1];
+            const double px = floor(width * nx + left + 0.5);
+            const double py = floor(height * ny + top + 0.5);
+            if (px >= 0 && px < image_width && py >= 0 && py < image_height) {
+                const uint8_t *p = gray->data + (size_t)py * (size_t)stride + (size_t)px * (size_t)gray->channels;
+                /* RGB: dlib's intensity, the truncated channel mean. */
+                pixels[i] = gray->channels == 3 ? (uint8_t)(((unsigned)p[0] + p[1] + p[2]) / 3) : p[0];
+            } else {
+                pixels[i] = 0;
+            }
+        }
+        const regression_tree *tree = &sp->trees[level->first_tree];
+        for (uint32_t t = 0; t < level->tree_count; t++, tree++) {
+            const split_node *splits = sp->splits + tree->first_split;
+            uint32_t node = 0;
+            while (node < tree->split_count) {
+                const split_node *s = &splits[node];
+                int difference = (int)pixels[s->pixel_a] - (int)pixels[s->pixel_b];
+                node = 2 * node + (difference > s->threshold ? 1 : 2);
+            }
+            const float *leaf = sp->leaves + (size_t)(tree->first_leaf + node - tree->split_count) * (size_t)floats;
+            for (int k = 0; k < floats; k++) shape[k] += leaf[k];
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        points[i][0] = (float)(width * shape[2 * i] + left);
+        points[i][1] = (float)(height * shape[2 * i + 1] + top);
+    }
+}

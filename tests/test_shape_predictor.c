@@ -1,0 +1,423 @@
+/* face/shape_predictor: a hand-serialised tiny model with a hand-computed prediction and
+ * hostile buffers (always run); dlib's 68-point model against dlib's own landmarks on
+ * its example faces and on the portraits (needs ../shared and libdlib-data). */
+#include "face/shape_predictor.h"
+#include "test.h"
+
+#include <cjson/cJSON.h>
+#include <png.h>
+#include <stdint.h>
+#include <turbojpeg.h>
+
+#define MAX_POINTS_FOR_FUZZ 512
+
+/* ---- writing dlib's serialisation, to build models by hand ---- */
+
+typedef struct writer {
+    uint8_t data[4096];
+    size_t size;
+} writer;
+
+static void put_int(writer *w, int64_t value) {
+    uint8_t control = value < 0 ? 0x80 : 0;
+    uint64_t magnitude = value < 0 ? (uint64_t)(-value) : (uint64_t)value;
+    size_t at = w->size++;
+    uint8_t count = 0;
+    do {
+        w->data[w->size++] = (uint8_t)(magnitude & 0xFF);
+        magnitude >>= 8;
+        count++;
+    } while (magnitude);
+    w->data[at] = control | count;
+}
+
+/* dlib's float_details for a float: 24-bit mantissa and exponent, low zero bytes shifted off. */
+static void put_float(writer *w, float value) {
+    int exponent;
+    double fraction = frexp(value, &exponent);
+    int64_t mantissa = (int64_t)(fraction * (1 << 24));
+    exponent -= 24;
+    for (int i = 0; i < 8 && (mantissa & 0xFF) == 0; i++) {
+        mantissa /= 256; /* exact: the low byte is zero */
+        exponent += 8;
+    }
+    put_int(w, mantissa);
+    put_int(w, exponent);
+}
+
+static void put_column(writer *w, const float *values, int count) {
+    put_int(w, -count);
+    put_int(w, -1);
+    for (int i = 0; i < count; i++) put_float(w, values[i]);
+}
+
+/* Two landmarks, one cascade level with one depth-1 tree and two feature pixels:
+ * pixel 0 is landmark 0 + (0, 0.25), pixel 1 is landmark 1 + (0, -0.25); the tree goes
+ * left when pixel0 - pixel1 > 10.5. */
+static const float tiny_initial[4] = { 0.25f, 0.5f, 0.75f, 0.5f };
+static const float tiny_left_leaf[4] = { 0.125f, -0.0625f, 0.0f, 0.25f };
+static const float tiny_right_leaf[4] = { -0.125f, 0.0f, 0.0625f, 0.0f };
+
+static void build_tiny_model(writer *w, int version, int anchor1) {
+    w->size = 0;
+    put_int(w, version);
+    put_column(w, tiny_initial, 4);
+    put_int(w, 1);        /* cascade levels */
+    put_int(w, 1);        /* trees in level 0 */
+    put_int(w, 1);        /* splits */
+    put_int(w, 0);        /* idx1 */
+    put_int(w, 1);        /* idx2 */
+    put_float(w, 10.5f);  /* threshold */
+    put_int(w, 2);        /* leaves */
+    put_column(w, tiny_left_leaf, 4);
+    put_column(w, tiny_right_leaf, 4);
+    put_int(w, 1);        /* anchor lists */
+    put_int(w, 2);
+    put_int(w, 0);
+    put_int(w, anchor1);
+    put_int(w, 1);        /* delta lists */
+    put_int(w, 2);
+    put_float(w, 0.0f);
+    put_float(w, 0.25f);
+    put_float(w, 0.0f);
+    put_float(w, -0.25f);
+}
+
+static void test_tiny_model(void) {
+    writer w;
+    build_tiny_model(&w, 1, 1);
+    shape_predictor *sp = NULL;
+    CHECK_OK(shape_predictor_load_memory(&sp, w.data, w.size, "tiny"));
+    if (!sp) return;
+    CHECK(shape_predictor_landmark_count(sp) == 2);
+    const float (*mean)[2] = shape_predictor_mean_shape(sp);
+    CHECK(mean[1][0] == 0.75f && mean[1][1] == 0.5f);
+
+    /* Box (10, 20)-(30, 40): pixel 0 lands on (15, 35), pixel 1 on (25, 25). */
+    static uint8_t pixels[50 * 40];
+    vv_image gray = { 40, 50, 1, pixels };
+    const float box[4] = { 10, 20, 30, 40 };
+    float points[2][2];
+
+    pixels[35 * 40 + 15] = 100;
+    pixels[25 * 40 + 25] = 50; /* 100 - 50 > 10.5: left leaf */
+    shape_predict(sp, &gray, box, points);
+    CHECK_NEAR(points[0][0], 10 + 20 * 0.375, 1e-5);
+    CHECK_NEAR(points[0][1], 20 + 20 * 0.4375, 1e-5);
+    CHECK_NEAR(points[1][0], 10 + 20 * 0.75, 1e-5);
+    CHECK_NEAR(points[1][1], 20 + 20 * 0.75, 1e-5);
+
+    pixels[25 * 40 + 25] = 95; /* 100 - 95 <= 10.5: right leaf */
+    shape_predict(sp, &gray, box, points);
+    CHECK_NEAR(points[0][0], 10 + 20 * 0.125, 1e-5);
+    CHECK_NEAR(points[0][1], 20 + 20 * 0.5, 1e-5);
+    CHECK_NEAR(points[1][0], 10 + 20 * 0.8125, 1e-5);
+    CHECK_NEAR(points[1][1], 20 + 20 * 0.5, 1e-5);
+
+    /* A 20-wide image puts pixel 1 outside: it reads 0, so 11 goes left and 10 right. */
+    vv_image narrow = { 20, 50, 1, pixels };
+    memset(pixels, 0, sizeof pixels);
+    pixels[35 * 20 + 15] = 11;
+    shape_predict(sp, &narrow, box, points);
+    CHECK_NEAR(points[1][1], 20 + 20 * 0.75, 1e-5);
+    pixels[35 * 20 + 15] = 10;
+    shape_predict(sp, &narrow, box, points);
+    CHECK_NEAR(points[1][1], 20 + 20 * 0.5, 1e-5);
+
+    /* RGB input uses dlib's intensity, the truncated mean: (100 + 100 + 101) / 3 = 100. */
+    static uint8_t rgb[50 * 40 * 3];
+    vv_image colour = { 40, 50, 3, rgb };
+    rgb[(35 * 40 + 15) * 3 + 0] = 100, rgb[(35 * 40 + 15) * 3 + 1] = 100, rgb[(35 * 40 + 15) * 3 + 2] = 101;
+    rgb[(25 * 40 + 25) * 3 + 0] = 89, rgb[(25 * 40 + 25) * 3 + 1] = 90, rgb[(25 * 40 + 25) * 3 + 2] = 90;
+    shape_predict(sp, &colour, box, points); /* 100 - 89 = 11 > 10.5: left */
+    CHECK_NEAR(points[1][1], 20 + 20 * 0.75, 1e-5);
+    shape_predictor_free(sp);
+}
+
+static void test_hostile_buffers(void) {
+    writer w;
+    build_tiny_model(&w, 1, 1);
+    shape_predictor *sp = (shape_predictor *)&w; /* must be reset to NULL on failure */
+
+    /* Every truncation fails cleanly. */
+    int truncations_failed = 0;
+    for (size_t n = 0; n < w.size; n++) {
+        vv_status s = shape_predictor_load_memory(&sp, w.data, n, "truncated");
+        truncations_failed += s != VV_OK && sp == NULL;
+        if (s == VV_OK) shape_predictor_free(sp);
+    }
+    CHECK_MSG(truncations_failed == (int)w.size, "%d of %zu truncations failed", truncations_failed, w.size);
+    CHECK(shape_predictor_load_memory(&sp, w.data, 7, "cut") == VV_ERR_CORRUPT);
+    CHECK(strstr(vv_last_error(), "cut") && strstr(vv_last_error(), "byte"));
+
+    /* Wrong version, huge counts, bad indices. */
+    writer bad;
+    build_tiny_model(&bad, 2, 1);
+    CHECK(shape_predictor_load_memory(&sp, bad.data, bad.size, "v2") == VV_ERR_MODEL);
+    bad.size = 0;
+    put_int(&bad, 1);
+    put_column(&bad, tiny_initial, 4);
+    put_int(&bad, (int64_t)1 << 40); /* cascade count */
+    CHECK(shape_predictor_load_memory(&sp, bad.data, bad.size, "huge") != VV_OK && sp == NULL);
+    bad.size = 0;
+    put_int(&bad, 1);
+    put_int(&bad, -((int64_t)1 << 50)); /* initial shape rows */
+    put_int(&bad, -1);
+    CHECK(shape_predictor_load_memory(&sp, bad.data, bad.size, "rows") != VV_OK);
+    build_tiny_model(&bad, 1, 2); /* pixel 1 anchored to landmark 2 of 2 */
+    CHECK(shape_predictor_load_memory(&sp, bad.data, bad.size, "anchor") == VV_ERR_MODEL);
+    CHECK(strstr(vv_last_error(), "anchor index is not a landmark") != NULL);
+    CHECK(shape_predictor_load_memory(&sp, NULL, 0, "empty") == VV_ERR_CORRUPT);
+
+    /* Every byte set to every value: never a crash (ASan / UBSan watch), and a model that
+     * loads still predicts. */
+    static uint8_t pixels[50 * 40];
+    vv_image gray = { 40, 50, 1, pixels };
+    const float box[4] = { 10, 20, 30, 40 };
+    for (size_t i = 0; i < w.size; i++) {
+        for (int v = 0; v < 256; v += 3) {
+            memcpy(&bad, &w, sizeof w);
+            bad.data[i] = (uint8_t)v;
+            if (shape_predictor_load_memory(&sp, bad.data, bad.size, "flipped") == VV_OK) {
+                float points[MAX_POINTS_FOR_FUZZ][2];
+                if (shape_predictor_landmark_count(sp) <= MAX_POINTS_FOR_FUZZ)
+                    shape_predict(sp, &gray, box, points);
+                shape_predictor_free(sp);
+            }
+        }
+    }
+    CHECK(shape_predictor_load(&sp, "/nonexistent/model.dat") == VV_ERR_MODEL);
+}
+
+/* ---- dlib's 68-point model on real faces ---- */
+
+/* Local decoders (libjpeg-turbo, libpng) so this test depends only on the predictor;
+ * both decode as dlib's load_image does (accurate IDCT, fancy upsampling, no gamma). */
+static bool load_rgb(const char *path, vv_image *out) {
+    memset(out, 0, sizeof *out);
+    const char *dot = strrchr(path, '.');
+    if (dot && !strcmp(dot, ".png")) {
+        png_image png;
+        memset(&png, 0, sizeof png);
+        png.version = PNG_IMAGE_VERSION;
+        if (!png_image_begin_read_from_file(&png, path)) return false;
+        png.format = PNG_FORMAT_RGBA;
+        uint8_t *rgba = malloc(PNG_IMAGE_SIZE(png));
+        if (!rgba || !png_image_finish_read(&png, NULL, rgba, 0, NULL)) {
+            free(rgba);
+            png_image_free(&png);
+            return false;
+        }
+        out->width = (int)png.width, out->height = (int)png.height, out->channels = 3;
+        out->data = malloc((size_t)out->width * out->height * 3);
+        for (size_t i = 0; i < (size_t)out->width * out->height; i++)
+            memcpy(out->data + 3 * i, rgba + 4 * i, 3);
+        free(rgba);
+        return true;
+    }
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *jpeg = malloc((size_t)size);
+    bool ok = jpeg && fread(jpeg, 1, (size_t)size, f) == (size_t)size;
+    fclose(f);
+    tjhandle tj = tjInitDecompress();
+    int width, height, subsampling, colourspace;
+    ok = ok && tjDecompressHeader3(tj, jpeg, (unsigned long)size, &width, &height, &subsampling, &colourspace) == 0;
+    if (ok) {
+        out->width = width, out->height = height, out->channels = 3;
+        out->data = malloc((size_t)width * height * 3);
+        ok = tjDecompress2(tj, jpeg, (unsigned long)size, out->data, width, 0, height, TJPF_RGB, 0) == 0;
+    }
+    tjDestroy(tj);
+    free(jpeg);
+    return ok;
+}
+
+/* dlib's rgb -> gray: the truncated mean of the three channels. */
+static vv_image gray_of(const vv_image *rgb) {
+    vv_image gray = { rgb->width, rgb->height, 1, malloc((size_t)rgb->width * rgb->height) };
+    for (size_t i = 0; i < (size_t)rgb->width * rgb->height; i++)
+        gray.data[i] = (uint8_t)(((unsigned)rgb->data[3 * i] + rgb->data[3 * i + 1] + rgb->data[3 * i + 2]) / 3);
+    return gray;
+}
+
+typedef struct error_stats {
+    double sum, max;       /* distance of our sub-pixel points to dlib's integer points */
+    double rounded_sum, rounded_max; /* after dlib's own rounding, floor(x + 0.5) */
+    long points, faces, rounded_exact;
+} error_stats;
+
+static void compare_face(error_stats *e, const float (*ours)[2], const float (*dlib)[2]) {
+    for (int i = 0; i < 68; i++) {
+        double d = hypot(ours[i][0] - dlib[i][0], ours[i][1] - dlib[i][1]);
+        double rd = hypot(floor(ours[i][0] + 0.5) - dlib[i][0], floor(ours[i][1] + 0.5) - dlib[i][1]);
+        e->sum += d, e->rounded_sum += rd, e->points++;
+        if (d > e->max) e->max = d;
+        if (rd > e->rounded_max) e->rounded_max = rd;
+        e->rounded_exact += rd == 0;
+    }
+    e->faces++;
+}
+
+static double attribute(const char *tag, const char *name) {
+    char key[32];
+    snprintf(key, sizeof key, " %s='", name);
+    const char *at = strstr(tag, key);
+    return at ? atof(at + strlen(key)) : NAN;
+}
+
+static char *read_text(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long size = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)size + 1);
+    if (text && fread(text, 1, (size_t)size, f) == (size_t)size) text[size] = 0;
+    else { free(text); text = NULL; }
+    fclose(f);
+    return text;
+}
+
+/* dlib's imglab XML: <image file=..><box top left width height><part name x y/>... */
+static void run_golden_xml(const shape_predictor *sp, const char *folder, const char *xml_name,
+                           error_stats *e) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", folder, xml_name);
+    char *xml = read_text(path);
+    CHECK_MSG(xml != NULL, "cannot read %s", path);
+    if (!xml) return;
+    for (char *image = strstr(xml, "<image file='"); image; image = strstr(image + 1, "<image file='")) {
+        char *end = strstr(image, "</image>");
+        if (!end) break;
+        *end = 0;
+        char file[256];
+        if (sscanf(image, "<image file='%255[^']'", file) != 1) break;
+        snprintf(path, sizeof path, "%s/%s", folder, file);
+        vv_image rgb;
+        CHECK_MSG(load_rgb(path, &rgb), "cannot decode %s", path);
+        vv_image gray = gray_of(&rgb);
+        for (char *box = strstr(image, "<box "); box; box = strstr(box + 1, "<box ")) {
+            float dlib[68][2], ours[68][2];
+            int parts = 0;
+            char *next_box = strstr(box + 1, "<box ");
+            for (char *part = strstr(box, "<part "); part && (!next_box || part < next_box);
+                 part = strstr(part + 1, "<part ")) {
+                int index = (int)attribute(part, "name");
+                if (index >= 0 && index < 68) {
+                    dlib[index][0] = (float)attribute(part, "x");
+                    dlib[index][1] = (float)attribute(part, "y");
+                    parts++;
+                }
+            }
+            if (parts != 68) continue;
+            /* imglab stores top/left/width/height; dlib's right = left + width - 1. */
+            double left = attribute(box, "left"), top = attribute(box, "top");
+            const float corners[4] = { (float)left, (float)top,
+                                       (float)(left + attribute(box, "width") - 1),
+                                       (float)(top + attribute(box, "height") - 1) };
+            shape_predict(sp, &gray, corners, ours);
+            compare_face(e, (const float (*)[2])ours, (const float (*)[2])dlib);
+        }
+        free(gray.data);
+        free(rgb.data);
+        image = end;
+    }
+    free(xml);
+}
+
+/* reference/portraits.jsonl: dlib 19.24's boxes [l, t, r, b] and landmarks. */
+static void run_portraits(const shape_predictor *sp, const char *shared, error_stats *e) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/reference/portraits.jsonl", shared);
+    char *text = read_text(path);
+    CHECK_MSG(text != NULL, "cannot read %s", path);
+    if (!text) return;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        cJSON *json = cJSON_Parse(line);
+        const cJSON *file = cJSON_GetObjectItem(json, "file");
+        const cJSON *faces = cJSON_GetObjectItem(json, "faces");
+        if (!cJSON_IsString(file) || !cJSON_IsArray(faces)) { cJSON_Delete(json); continue; }
+        const char *base = strrchr(file->valuestring, '/');
+        snprintf(path, sizeof path, "%s/portraits/%s", shared, base ? base + 1 : file->valuestring);
+        vv_image rgb;
+        bool loaded = load_rgb(path, &rgb);
+        CHECK_MSG(loaded, "cannot decode %s", path);
+        if (!loaded) { cJSON_Delete(json); continue; }
+        vv_image gray = gray_of(&rgb);
+        const cJSON *face;
+        cJSON_ArrayForEach(face, faces) {
+            const cJSON *box = cJSON_GetObjectItem(face, "box");
+            const cJSON *landmarks = cJSON_GetObjectItem(face, "landmarks");
+            if (cJSON_GetArraySize(box) != 4 || cJSON_GetArraySize(landmarks) != 68) continue;
+            float corners[4], dlib[68][2], ours[68][2];
+            for (int k = 0; k < 4; k++) corners[k] = (float)cJSON_GetArrayItem(box, k)->valuedouble;
+            for (int i = 0; i < 68; i++) {
+                const cJSON *point = cJSON_GetArrayItem(landmarks, i);
+                dlib[i][0] = (float)cJSON_GetArrayItem(point, 0)->valuedouble;
+                dlib[i][1] = (float)cJSON_GetArrayItem(point, 1)->valuedouble;
+            }
+            shape_predict(sp, &gray, corners, ours);
+            compare_face(e, (const float (*)[2])ours, (const float (*)[2])dlib);
+        }
+        free(gray.data);
+        free(rgb.data);
+        cJSON_Delete(json);
+    }
+    free(text);
+}
+
+static void print_stats(const char *what, const error_stats *e) {
+    printf("%s: %ld faces, sub-pixel error mean %.3f max %.3f px; rounded as dlib rounds: "
+           "mean %.4f max %.3f px, %.2f%% of points exact\n", what, e->faces,
+           e->sum / (double)(e->points ? e->points : 1), e->max,
+           e->rounded_sum / (double)(e->points ? e->points : 1), e->rounded_max,
+           100.0 * (double)e->rounded_exact / (double)(e->points ? e->points : 1));
+}
+
+static void test_real_model(void) {
+    if (!file_exists(SHAPE_PREDICTOR_DEFAULT_PATH)) {
+        printf("skipping the real model: %s absent (libdlib-data)\n", SHAPE_PREDICTOR_DEFAULT_PATH);
+        return;
+    }
+    const char *shared = test_shared_data();
+    if (!shared) {
+        printf("skipping the real model comparisons: ../shared/data absent\n");
+        return;
+    }
+    shape_predictor *sp = NULL;
+    double start = time_now();
+    CHECK_OK(shape_predictor_load(&sp, NULL));
+    printf("loaded %s in %.2f s\n", SHAPE_PREDICTOR_DEFAULT_PATH, time_now() - start);
+    if (!sp) return;
+    CHECK(shape_predictor_landmark_count(sp) == 68);
+
+    char folder[4096];
+    snprintf(folder, sizeof folder, "%s/landmarks_golden", shared);
+    error_stats golden = { 0 };
+    run_golden_xml(sp, folder, "training_with_face_landmarks.xml", &golden);
+    run_golden_xml(sp, folder, "testing_with_face_landmarks.xml", &golden);
+    print_stats("landmarks_golden", &golden);
+    fflush(stdout);
+    CHECK(golden.faces == 43);
+    CHECK(golden.sum / (double)golden.points <= 0.6);
+    CHECK(golden.max <= 3.0);
+
+    error_stats portraits = { 0 };
+    run_portraits(sp, shared, &portraits);
+    print_stats("reference/portraits.jsonl", &portraits);
+    CHECK(portraits.faces == 12);
+    CHECK(portraits.sum / (double)portraits.points <= 0.6);
+    CHECK(portraits.max <= 3.0);
+    shape_predictor_free(sp);
+}
+
+int main(void) {
+    test_tiny_model();
+    test_hostile_buffers();
+    test_real_model();
+    return test_finish("test_shape_predictor");
+}
