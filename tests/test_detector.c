@@ -132,10 +132,9 @@ static void test_nms(void) {
 }
 
 static float box_iou4(const face_box *f, const float dlib[4]) {
-    /* dlib's rectangles are inclusive: right/bottom are the last pixel. */
+    /* Our calibrated box uses dlib's numbers as they are (right = left + width - 1). */
     float ours[4] = {f->x0, f->y0, f->x1, f->y1};
-    float theirs[4] = {dlib[0], dlib[1], dlib[2] + 1, dlib[3] + 1};
-    return face_box_iou(ours, theirs);
+    return face_box_iou(ours, dlib);
 }
 
 /* Reads the first face box of the JSON line whose "file" ends with `name` in `jsonl`. */
