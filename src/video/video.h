@@ -33,7 +33,9 @@ typedef struct video_writer_params {
     int crf;                    /* H.264 quality, default 18 */
     const char *audio_source;   /* file whose first audio stream goes into the output, or NULL */
     double audio_start;         /* seconds into the audio source to start from (default 0) */
-    double audio_duration;      /* cut audio after this many seconds; <= 0: until video ends */
+    double audio_duration;      /* cut audio after this many seconds; <= 0: until video ends.
+                                 * Audio never runs past the video's end. */
+    const char *preset;         /* x264 speed/size preset, default "veryfast" */
 } video_writer_params;
 
 typedef struct video_writer video_writer;
@@ -41,7 +43,12 @@ typedef struct video_writer video_writer;
 video_writer_params video_writer_default_params(void);
 /* Format by name: *.mp4 / *.mov / *.mkv -> H.264 (yuv420p); *.gif -> GIF; anything else
  * that is an existing folder or ends with '/' -> PNG sequence (frame_00000.png ...).
- * Written to a temporary name; nothing appears at `path` until video_writer_finish. */
+ * Written to a temporary name; nothing appears at `path` until video_writer_finish.
+ * video_writer_open refuses other video extensions (.webm, .avi, ...) with
+ * VV_ERR_UNSUPPORTED; a path with no extension is a PNG-sequence folder.
+ * Audio (audio_source) goes into mp4/mov/mkv only; GIF and PNG sequences ignore it.
+ * An audio_source without an audio stream is VV_ERR_FORMAT.  A PNG sequence into an
+ * existing folder replaces its frame_NNNNN.png files (stale higher-numbered ones removed). */
 video_format video_format_for_path(const char *path);
 vv_status video_writer_open(video_writer **out, const char *path, const video_writer_params *params);
 /* frame: RGB of the size given at open (mp4: cropped to the even size). */

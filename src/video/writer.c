@@ -1,0 +1,458 @@
+/* video writer: H.264 mp4/mov/mkv (libx264, yuv420p, +faststart), GIF (fixed 6x7x6 palette
+ * with ordered dithering, so still areas stay identical between frames and compress well),
+ * or a folder of PNGs.  Output goes to a temporary name and is renamed into place at the end. */
+#include "video/video.h"
+
+#include "img/image.h"
+#include "video/audio_track.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <libavcodec/avcodec.h>
+#include <libavformat/avformat.h>
+#include <libavutil/opt.h>
+#include <libswscale/swscale.h>
+
+#define PNG_NAME_FORMAT "frame_%05ld.png"
+#define GIF_LEVELS_R 6
+#define GIF_LEVELS_G 7
+#define GIF_LEVELS_B 6
+
+struct video_writer {
+    video_format format;
+    char final_path[PATH_MAX];
+    char temp_path[PATH_MAX];
+    int in_width, in_height; /* frame size given at open */
+    int width, height;       /* encoded size (mp4: even) */
+    double fps;
+    long frames;
+    /* mp4 / gif */
+    AVFormatContext *output;
+    AVCodecContext *encoder;
+    AVStream *stream;
+    struct SwsContext *scaler;
+    AVFrame *frame;
+    AVPacket *packet;
+    bool header_written;
+    audio_track *audio;
+    double audio_duration;
+    /* png sequence */
+    bool temp_dir_created;
+};
+
+/* x264's preset names, checked here because x264 prints its own error for unknown ones. */
+static bool preset_known(const char *preset) {
+    static const char *const names[] = {"ultrafast", "superfast", "veryfast", "faster", "fast",
+                                        "medium", "slow", "slower", "veryslow", "placebo"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(preset, names[i])) return true;
+    return false;
+}
+
+video_writer_params video_writer_default_params(void) {
+    video_writer_params p = {0};
+    p.fps = 25;
+    p.crf = 18;
+    p.preset = "veryfast";
+    return p;
+}
+
+static bool is_directory(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+video_format video_format_for_path(const char *path) {
+    char ext[16];
+    path_extension(path, ext, sizeof ext);
+    size_t n = strlen(path);
+    if (n > 0 && path[n - 1] == '/') return VIDEO_FORMAT_PNG_SEQUENCE;
+    if (!strcmp(ext, "mp4") || !strcmp(ext, "mov") || !strcmp(ext, "mkv") || !strcmp(ext, "m4v"))
+        return is_directory(path) ? VIDEO_FORMAT_PNG_SEQUENCE : VIDEO_FORMAT_MP4;
+    if (!strcmp(ext, "gif")) return is_directory(path) ? VIDEO_FORMAT_PNG_SEQUENCE : VIDEO_FORMAT_GIF;
+    return VIDEO_FORMAT_PNG_SEQUENCE;
+}
+
+/* Removes a folder and the plain files in it (our temporary PNG folder: no subfolders). */
+static void remove_folder(const char *path) {
+    DIR *dir = opendir(path);
+    if (dir) {
+        struct dirent *entry;
+        char file[PATH_MAX];
+        while ((entry = readdir(dir)) != NULL) {
+            if (!strcmp(entry->d_name, ".") || !strcmp(entry->d_name, "..")) continue;
+            if (snprintf(file, sizeof file, "%s/%s", path, entry->d_name) < (int)sizeof file)
+                remove(file);
+        }
+        closedir(dir);
+    }
+    rmdir(path);
+}
+
+static void writer_free(video_writer *writer) {
+    audio_track_free(writer->audio);
+    if (writer->output) {
+        if (writer->output->pb) avio_closep(&writer->output->pb);
+        avformat_free_context(writer->output);
+    }
+    avcodec_free_context(&writer->encoder);
+    sws_freeContext(writer->scaler);
+    av_frame_free(&writer->frame);
+    av_packet_free(&writer->packet);
+    free(writer);
+}
+
+void video_writer_abort(video_writer *writer) {
+    if (!writer) return;
+    if (writer->output && writer->output->pb) avio_closep(&writer->output->pb);
+    if (writer->format == VIDEO_FORMAT_PNG_SEQUENCE) {
+        if (writer->temp_dir_created) remove_folder(writer->temp_path);
+    } else if (writer->temp_path[0]) {
+        remove(writer->temp_path);
+    }
+    writer_free(writer);
+}
+
+static vv_status open_png_sequence(video_writer *writer) {
+    /* The temporary folder sits beside the final one so the closing rename is atomic. */
+    size_t n = strlen(writer->final_path);
+    while (n > 1 && writer->final_path[n - 1] == '/') writer->final_path[--n] = 0;
+    vv_status status = file_temp_path(writer->final_path, writer->temp_path, sizeof writer->temp_path);
+    if (status != VV_OK) return status;
+    if (mkdir(writer->temp_path, 0777) != 0)
+        return vv_fail(VV_ERR_WRITE, "cannot create the frame folder %s: %s", writer->final_path,
+                       strerror(errno));
+    writer->temp_dir_created = true;
+    return VV_OK;
+}
+
+static vv_status open_encoder(video_writer *writer, const video_writer_params *params) {
+    bool gif = writer->format == VIDEO_FORMAT_GIF;
+    const AVCodec *codec = gif ? avcodec_find_encoder(AV_CODEC_ID_GIF)
+                               : avcodec_find_encoder_by_name("libx264");
+    if (!codec)
+        return vv_fail(VV_ERR_UNSUPPORTED, "this FFmpeg has no %s encoder (needed for %s)",
+                       gif ? "GIF" : "libx264", writer->final_path);
+    AVCodecContext *enc = writer->encoder = avcodec_alloc_context3(codec);
+    if (!enc) return vv_fail(VV_ERR_NO_MEMORY, "out of memory opening %s", writer->final_path);
+    AVRational rate = av_d2q(writer->fps, 100000);
+    enc->width = writer->width;
+    enc->height = writer->height;
+    enc->framerate = rate;
+    enc->time_base = av_inv_q(rate);
+    enc->sample_aspect_ratio = (AVRational){1, 1};
+    if (gif) {
+        enc->pix_fmt = AV_PIX_FMT_PAL8;
+    } else {
+        enc->pix_fmt = AV_PIX_FMT_YUV420P;
+        /* Tagged BT.709 limited range, matching the conversion below, so players agree. */
+        enc->color_range = AVCOL_RANGE_MPEG;
+        enc->colorspace = AVCOL_SPC_BT709;
+        enc->color_primaries = AVCOL_PRI_BT709;
+        enc->color_trc = AVCOL_TRC_BT709;
+        av_opt_set(enc->priv_data, "preset", params->preset ? params->preset : "veryfast", 0);
+        av_opt_set_double(enc->priv_data, "crf", params->crf, 0);
+    }
+    if (writer->output->oformat->flags & AVFMT_GLOBALHEADER) enc->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
+    int ret = avcodec_open2(enc, codec, NULL);
+    if (ret < 0)
+        return vv_fail(ret == AVERROR(EINVAL) ? VV_ERR_INVALID_ARGUMENT : VV_ERR_UNSUPPORTED,
+                       "cannot open the %s encoder for %s (%s; preset \"%s\")", codec->name,
+                       writer->final_path, av_err2str(ret), params->preset ? params->preset : "");
+    writer->stream = avformat_new_stream(writer->output, NULL);
+    if (!writer->stream ||
+        avcodec_parameters_from_context(writer->stream->codecpar, enc) < 0)
+        return vv_fail(VV_ERR_NO_MEMORY, "out of memory opening %s", writer->final_path);
+    writer->stream->time_base = enc->time_base;
+    writer->stream->avg_frame_rate = rate;
+
+    writer->frame = av_frame_alloc();
+    writer->packet = av_packet_alloc();
+    if (!writer->frame || !writer->packet)
+        return vv_fail(VV_ERR_NO_MEMORY, "out of memory opening %s", writer->final_path);
+    writer->frame->format = enc->pix_fmt;
+    writer->frame->width = enc->width;
+    writer->frame->height = enc->height;
+    if (av_frame_get_buffer(writer->frame, 0) < 0)
+        return vv_fail(VV_ERR_NO_MEMORY, "out of memory opening %s", writer->final_path);
+    if (!gif) {
+        writer->scaler = sws_getContext(writer->width, writer->height, AV_PIX_FMT_RGB24,
+                                        writer->width, writer->height, AV_PIX_FMT_YUV420P,
+                                        SWS_BILINEAR | SWS_ACCURATE_RND, NULL, NULL, NULL);
+        if (!writer->scaler)
+            return vv_fail(VV_ERR_INTERNAL, "cannot set up colour conversion for %s", writer->final_path);
+        const int *bt709 = sws_getCoefficients(SWS_CS_ITU709);
+        sws_setColorspaceDetails(writer->scaler, bt709, 1, bt709, 0, 0, 1 << 16, 1 << 16);
+    }
+    return VV_OK;
+}
+
+static vv_status open_container(video_writer *writer, const video_writer_params *params) {
+    char ext[16];
+    path_extension(writer->final_path, ext, sizeof ext);
+    const char *muxer = writer->format == VIDEO_FORMAT_GIF ? "gif"
+                        : !strcmp(ext, "mov")              ? "mov"
+                        : !strcmp(ext, "mkv")              ? "matroska"
+                                                           : "mp4";
+    vv_status status = file_temp_path(writer->final_path, writer->temp_path, sizeof writer->temp_path);
+    if (status != VV_OK) return status;
+    int ret = avformat_alloc_output_context2(&writer->output, NULL, muxer, writer->temp_path);
+    if (ret < 0 || !writer->output)
+        return vv_fail(VV_ERR_UNSUPPORTED, "this FFmpeg cannot write %s files (%s)", muxer,
+                       writer->final_path);
+    if ((status = open_encoder(writer, params)) != VV_OK) return status;
+    bool wants_audio = params->audio_source && params->audio_source[0] &&
+                       writer->format == VIDEO_FORMAT_MP4;
+    if (wants_audio) {
+        status = audio_track_open(&writer->audio, params->audio_source, params->audio_start,
+                                  writer->output);
+        if (status != VV_OK) return status;
+    }
+    ret = avio_open(&writer->output->pb, writer->temp_path, AVIO_FLAG_WRITE);
+    if (ret < 0)
+        return vv_fail(VV_ERR_WRITE, "cannot write %s: %s", writer->final_path, av_err2str(ret));
+    AVDictionary *options = NULL;
+    if (strcmp(muxer, "mp4") == 0 || strcmp(muxer, "mov") == 0)
+        av_dict_set(&options, "movflags", "+faststart", 0); /* index first: plays while loading */
+    ret = avformat_write_header(writer->output, &options);
+    av_dict_free(&options);
+    if (ret < 0)
+        return vv_fail(VV_ERR_WRITE, "cannot write the header of %s (%s)", writer->final_path,
+                       av_err2str(ret));
+    writer->header_written = true;
+    return VV_OK;
+}
+
+vv_status video_writer_open(video_writer **out, const char *path, const video_writer_params *params) {
+    *out = NULL;
+    video_writer_params defaults = video_writer_default_params();
+    if (!params) params = &defaults;
+    if (!path || !path[0]) return vv_fail(VV_ERR_INVALID_ARGUMENT, "output video path is empty");
+    if (strlen(path) >= PATH_MAX - 64)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "output path too long: %.100s...", path);
+    if (params->width <= 0 || params->height <= 0)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "invalid video size %dx%d for %s", params->width,
+                       params->height, path);
+    if (params->width > VV_IMAGE_MAX_SIDE || params->height > VV_IMAGE_MAX_SIDE ||
+        (unsigned long long)params->width * (unsigned long long)params->height > VV_IMAGE_MAX_PIXELS)
+        return vv_fail(VV_ERR_TOO_LARGE, "video size %dx%d for %s is over the limit", params->width,
+                       params->height, path);
+    double fps = params->fps > 0 ? params->fps : 25.0;
+    if (!isfinite(fps) || fps > 1000)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "invalid frame rate %g for %s", params->fps, path);
+    if (params->crf < 0 || params->crf > 51)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "CRF %d for %s is outside 0..51", params->crf, path);
+    if (params->audio_duration < 0 || !isfinite(params->audio_duration) ||
+        params->audio_start < 0 || !isfinite(params->audio_start))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "invalid audio start/duration for %s", path);
+
+    if (params->preset && !preset_known(params->preset))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT,
+                       "unknown x264 preset \"%s\" for %s (ultrafast ... veryslow)", params->preset, path);
+
+    video_format format = video_format_for_path(path);
+    char ext[16];
+    path_extension(path, ext, sizeof ext);
+    size_t len = strlen(path);
+    if (format == VIDEO_FORMAT_PNG_SEQUENCE && ext[0] && path[len - 1] != '/' && !is_directory(path))
+        return vv_fail(VV_ERR_UNSUPPORTED,
+                       "cannot write .%s video %s: use .mp4, .mov, .mkv, .gif or a folder for PNG frames",
+                       ext, path);
+    if (format == VIDEO_FORMAT_MP4 && (params->width < 2 || params->height < 2))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "video size %dx%d for %s is too small for H.264",
+                       params->width, params->height, path);
+
+    av_log_set_level(AV_LOG_QUIET); /* the library never prints */
+    video_writer *writer = calloc(1, sizeof *writer);
+    if (!writer) return vv_fail(VV_ERR_NO_MEMORY, "out of memory opening %s", path);
+    writer->format = format;
+    snprintf(writer->final_path, sizeof writer->final_path, "%s", path);
+    writer->in_width = params->width;
+    writer->in_height = params->height;
+    writer->width = format == VIDEO_FORMAT_MP4 ? params->width & ~1 : params->width;
+    writer->height = format == VIDEO_FORMAT_MP4 ? params->height & ~1 : params->height;
+    writer->fps = fps;
+    writer->audio_duration = params->audio_duration;
+
+    vv_status status = format == VIDEO_FORMAT_PNG_SEQUENCE ? open_png_sequence(writer)
+                                                           : open_container(writer, params);
+    if (status != VV_OK) {
+        video_writer_abort(writer);
+        return status;
+    }
+    *out = writer;
+    return VV_OK;
+}
+
+/* Sends a frame (NULL: flush) and writes every packet the encoder has ready, then the
+ * audio up to the same time so the file stays interleaved. */
+static vv_status encode_and_write(video_writer *writer, AVFrame *frame) {
+    int ret = avcodec_send_frame(writer->encoder, frame);
+    if (ret < 0)
+        return vv_fail(VV_ERR_INTERNAL, "encoding a frame of %s failed (%s)", writer->final_path,
+                       av_err2str(ret));
+    for (;;) {
+        ret = avcodec_receive_packet(writer->encoder, writer->packet);
+        if (ret == AVERROR(EAGAIN) || ret == AVERROR_EOF) break;
+        if (ret < 0)
+            return vv_fail(VV_ERR_INTERNAL, "encoding %s failed (%s)", writer->final_path,
+                           av_err2str(ret));
+        if (writer->packet->duration <= 0) writer->packet->duration = 1;
+        av_packet_rescale_ts(writer->packet, writer->encoder->time_base, writer->stream->time_base);
+        writer->packet->stream_index = writer->stream->index;
+        ret = av_interleaved_write_frame(writer->output, writer->packet);
+        av_packet_unref(writer->packet);
+        if (ret < 0)
+            return vv_fail(VV_ERR_WRITE, "cannot write %s (%s)", writer->final_path, av_err2str(ret));
+    }
+    if (writer->audio && frame) {
+        double limit = (double)writer->frames / writer->fps;
+        if (writer->audio_duration > 0 && writer->audio_duration < limit) limit = writer->audio_duration;
+        return audio_track_pump(writer->audio, limit, false);
+    }
+    return VV_OK;
+}
+
+/* 8x8 Bayer thresholds (0..63). */
+static const uint8_t bayer8[8][8] = {
+    {0, 32, 8, 40, 2, 34, 10, 42},  {48, 16, 56, 24, 50, 18, 58, 26},
+    {12, 44, 4, 36, 14, 46, 6, 38}, {60, 28, 52, 20, 62, 30, 54, 22},
+    {3, 35, 11, 43, 1, 33, 9, 41},  {51, 19, 59, 27, 49, 17, 57, 25},
+    {15, 47, 7, 39, 13, 45, 5, 37}, {63, 31, 55, 23, 61, 29, 53, 21},
+};
+
+static int dither_level(int value, int levels, int threshold) {
+    /* value in 0..255 mapped to 0..levels-1, rounding decided by the ordered threshold. */
+    int scaled = value * (levels - 1) * 64 + threshold * 255 + 127; /* in 1/(64*255) steps */
+    int level = scaled / (64 * 255);
+    return level > levels - 1 ? levels - 1 : level;
+}
+
+static void gif_fill_frame(AVFrame *frame, const vv_image *image) {
+    uint32_t *palette = (uint32_t *)frame->data[1];
+    memset(palette, 0, 256 * sizeof(uint32_t)); /* unused entries transparent: for transdiff */
+    for (int r = 0; r < GIF_LEVELS_R; r++)
+        for (int g = 0; g < GIF_LEVELS_G; g++)
+            for (int b = 0; b < GIF_LEVELS_B; b++) {
+                uint32_t rv = (uint32_t)(r * 255 / (GIF_LEVELS_R - 1));
+                uint32_t gv = (uint32_t)(g * 255 / (GIF_LEVELS_G - 1));
+                uint32_t bv = (uint32_t)(b * 255 / (GIF_LEVELS_B - 1));
+                palette[(r * GIF_LEVELS_G + g) * GIF_LEVELS_B + b] = 0xFF000000u | rv << 16 | gv << 8 | bv;
+            }
+    for (int y = 0; y < frame->height; y++) {
+        const uint8_t *src = image->data + (size_t)y * image->width * 3;
+        uint8_t *dst = frame->data[0] + (size_t)y * frame->linesize[0];
+        for (int x = 0; x < frame->width; x++) {
+            int t = bayer8[y & 7][x & 7];
+            int r = dither_level(src[3 * x], GIF_LEVELS_R, t);
+            int g = dither_level(src[3 * x + 1], GIF_LEVELS_G, t);
+            int b = dither_level(src[3 * x + 2], GIF_LEVELS_B, t);
+            dst[x] = (uint8_t)((r * GIF_LEVELS_G + g) * GIF_LEVELS_B + b);
+        }
+    }
+}
+
+vv_status video_writer_write(video_writer *writer, const vv_image *frame) {
+    if (!writer || !frame || !frame->data)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "no frame given to the video writer");
+    bool size_ok = (frame->width == writer->in_width && frame->height == writer->in_height) ||
+                   (frame->width == writer->width && frame->height == writer->height);
+    if (!size_ok || frame->channels != 3)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "frame %ld for %s is %dx%dx%d, expected %dx%d RGB",
+                       writer->frames, writer->final_path, frame->width, frame->height,
+                       frame->channels, writer->in_width, writer->in_height);
+    if (writer->frames >= 99999 && writer->format == VIDEO_FORMAT_PNG_SEQUENCE)
+        return vv_fail(VV_ERR_TOO_LARGE, "too many frames for a PNG sequence in %s", writer->final_path);
+
+    if (writer->format == VIDEO_FORMAT_PNG_SEQUENCE) {
+        char name[PATH_MAX + 32];
+        snprintf(name, sizeof name, "%s/" PNG_NAME_FORMAT, writer->temp_path, writer->frames);
+        vv_status status = image_save(frame, name);
+        if (status != VV_OK) return status;
+        writer->frames++;
+        return VV_OK;
+    }
+
+    AVFrame *f = writer->frame;
+    if (av_frame_make_writable(f) < 0)
+        return vv_fail(VV_ERR_NO_MEMORY, "out of memory encoding %s", writer->final_path);
+    if (writer->format == VIDEO_FORMAT_GIF) {
+        gif_fill_frame(f, frame);
+    } else {
+        /* Crops odd sizes by reading only the top-left even area, at the input's stride. */
+        const uint8_t *src[4] = {frame->data, NULL, NULL, NULL};
+        int src_stride[4] = {frame->width * 3, 0, 0, 0};
+        sws_scale(writer->scaler, src, src_stride, 0, writer->height, f->data, f->linesize);
+    }
+    f->pts = writer->frames++;
+    return encode_and_write(writer, f);
+}
+
+/* Moves the finished PNG folder into place: a rename when the target is new or empty,
+ * otherwise file by file into the existing folder, removing stale frames past our count. */
+static vv_status commit_png_sequence(video_writer *writer) {
+    if (rename(writer->temp_path, writer->final_path) == 0) return VV_OK;
+    if (!is_directory(writer->final_path))
+        return vv_fail(VV_ERR_WRITE, "cannot create %s: %s", writer->final_path, strerror(errno));
+    char from[PATH_MAX + 32], to[PATH_MAX + 32];
+    for (long i = 0; i < writer->frames; i++) {
+        snprintf(from, sizeof from, "%s/" PNG_NAME_FORMAT, writer->temp_path, i);
+        snprintf(to, sizeof to, "%s/" PNG_NAME_FORMAT, writer->final_path, i);
+        if (rename(from, to) != 0)
+            return vv_fail(VV_ERR_WRITE, "cannot write %s: %s", to, strerror(errno));
+    }
+    for (long i = writer->frames; i < 100000; i++) {
+        snprintf(to, sizeof to, "%s/" PNG_NAME_FORMAT, writer->final_path, i);
+        if (remove(to) != 0) break;
+    }
+    remove_folder(writer->temp_path);
+    return VV_OK;
+}
+
+vv_status video_writer_finish(video_writer *writer) {
+    if (!writer) return vv_fail(VV_ERR_INVALID_ARGUMENT, "no video writer to finish");
+    vv_status status = VV_OK;
+    if (writer->frames == 0) {
+        status = vv_fail(VV_ERR_INVALID_ARGUMENT, "no frames were written to %s", writer->final_path);
+        goto end;
+    }
+    if (writer->format == VIDEO_FORMAT_PNG_SEQUENCE) {
+        status = commit_png_sequence(writer);
+        if (status == VV_OK) writer->temp_dir_created = false;
+        goto end;
+    }
+    if ((status = encode_and_write(writer, NULL)) != VV_OK) goto end;
+    if (writer->audio) {
+        double limit = (double)writer->frames / writer->fps;
+        if (writer->audio_duration > 0 && writer->audio_duration < limit) limit = writer->audio_duration;
+        if ((status = audio_track_pump(writer->audio, limit, true)) != VV_OK) goto end;
+    }
+    int ret = av_write_trailer(writer->output);
+    if (ret < 0) {
+        status = vv_fail(VV_ERR_WRITE, "cannot finish %s (%s)", writer->final_path, av_err2str(ret));
+        goto end;
+    }
+    ret = avio_closep(&writer->output->pb);
+    if (ret < 0) {
+        status = vv_fail(VV_ERR_WRITE, "cannot write %s (%s)", writer->final_path, av_err2str(ret));
+        goto end;
+    }
+    if ((status = file_commit(writer->temp_path, writer->final_path)) == VV_OK)
+        writer->temp_path[0] = 0;
+
+end:
+    if (status != VV_OK) {
+        video_writer_abort(writer);
+        return status;
+    }
+    writer_free(writer);
+    return VV_OK;
+}
