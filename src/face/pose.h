@@ -16,7 +16,15 @@ typedef struct head_pose {
 /* The mean 3D face (68 points, x right, y down, z towards the camera; units: outer eye
  * corner distance = 1). */
 const float (*face_mean_shape_3d(void))[3];
+/* Least-squares fit (eyes, brows, nose weighted 1; jaw contour and lips 0.5).  Returns
+ * scale 0 and identity rotation when the points are degenerate or not finite. */
 head_pose head_pose_estimate(const float points[68][2]);
+/* rotation = Rz(roll) * Ry(yaw) * Rx(pitch) with the sign conventions above (pose.c
+ * spells out the matrices); head_pose_estimate's angles invert this. */
+void head_pose_rotation(float yaw, float pitch, float roll, float rotation[3][3]);
+/* RMS distance between the points and the projected mean shape, in mean-shape units
+ * (outer eye corner distance = 1): how face-like and rigid the points are. */
+float head_pose_residual(const head_pose *pose, const float points[68][2]);
 /* Projects the mean 3D shape (or any 68x3 shape) by a pose. */
 void head_pose_project(const head_pose *pose, const float shape[68][3], float out[68][2]);
 
