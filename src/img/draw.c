@@ -29,21 +29,21 @@ void image_draw_line(vv_image *image, float x0, float y0, float x1, float y1,
     if (!image_drawable(image) || !colour) return;
     if (!isfinite(x0) || !isfinite(y0) || !isfinite(x1) || !isfinite(y1)) return;
     if (thickness < 1) thickness = 1;
-    float r = 0.5f * (float)thickness;
-    float r2 = r * r + 1e-4f;
-    float left = fminf(x0, x1) - r, right = fmaxf(x0, x1) + r;
-    float top = fminf(y0, y1) - r, bottom = fmaxf(y0, y1) + r;
+    /* Doubles: endpoints far outside the image must not overflow the squared length. */
+    double r = 0.5 * thickness, r2 = r * r + 1e-4;
+    double left = fmin(x0, x1) - r, right = fmax(x0, x1) + r;
+    double top = fmin(y0, y1) - r, bottom = fmax(y0, y1) + r;
     if (right < 0 || bottom < 0 || left > image->width - 1 || top > image->height - 1) return;
-    int xa = clamp_index(floorf(left), image->width), xb = clamp_index(ceilf(right), image->width);
-    int ya = clamp_index(floorf(top), image->height), yb = clamp_index(ceilf(bottom), image->height);
-    float dx = x1 - x0, dy = y1 - y0, length2 = dx * dx + dy * dy;
+    int xa = clamp_index((float)floor(left), image->width), xb = clamp_index((float)ceil(right), image->width);
+    int ya = clamp_index((float)floor(top), image->height), yb = clamp_index((float)ceil(bottom), image->height);
+    double dx = (double)x1 - x0, dy = (double)y1 - y0, length2 = dx * dx + dy * dy;
     for (int y = ya; y <= yb; y++) {
         for (int x = xa; x <= xb; x++) {
-            float px = (float)x - x0, py = (float)y - y0;
-            float t = length2 > 0 ? (px * dx + py * dy) / length2 : 0.0f;
+            double px = x - (double)x0, py = y - (double)y0;
+            double t = length2 > 0 ? (px * dx + py * dy) / length2 : 0.0;
             if (t < 0) t = 0;
             if (t > 1) t = 1;
-            float ex = px - t * dx, ey = py - t * dy;
+            double ex = px - t * dx, ey = py - t * dy;
             if (ex * ex + ey * ey <= r2) put_pixel(image, x, y, colour);
         }
     }
