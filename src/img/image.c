@@ -298,9 +298,11 @@ static vv_status jpeg_decode_memory(vv_image *out, const uint8_t *data, size_t s
     }
     status = image_create(out, width, height, 3);
     if (status != VV_OK) goto done;
-    /* Flags 0: libjpeg's defaults (accurate integer DCT, fancy upsampling), the same
-     * decode as dlib's and PIL's loaders. */
-    if (tjDecompress2(tj, data, (unsigned long)size, out->data, width, 0, height, TJPF_RGB, 0) != 0) {
+    /* libjpeg's defaults (accurate integer DCT, fancy upsampling): the same pixels as
+     * dlib's loader and djpeg.  LIMITSCANS refuses progressive files with absurd scan
+     * counts (a decode-time bomb). */
+    if (tjDecompress2(tj, data, (unsigned long)size, out->data, width, 0, height, TJPF_RGB,
+                      TJFLAG_LIMITSCANS) != 0) {
         const char *message = tjGetErrorStr2(tj);
         /* Warnings (e.g. stray bytes) still give a full image; a truncated file gets
          * grey fill for the missing part, so that one is an error. */

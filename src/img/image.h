@@ -45,8 +45,6 @@ float image_sample(const vv_image *image, float x, float y, int c);
  * `fill` (per channel, may be NULL for black). out must be allocated with the same
  * channel count as in and must not share its pixels.  Multithreaded over rows. */
 void image_warp_affine(vv_image *out, const vv_image *in, const float m[6], const uint8_t *fill);
-/* Inverse of the affine map m (2x3, row-major); false when singular. */
-bool affine_invert(const float m[6], float inverse[6]);
 
 /* Drawing, clipped to the image, anti-aliasing not required. colour has `channels` bytes. */
 void image_draw_line(vv_image *image, float x0, float y0, float x1, float y1,

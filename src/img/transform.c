@@ -208,19 +208,6 @@ float image_sample(const vv_image *image, float x, float y, int c) {
     return top + fy * (bottom - top);
 }
 
-bool affine_invert(const float m[6], float inverse[6]) {
-    double det = (double)m[0] * m[4] - (double)m[1] * m[3];
-    if (!(fabs(det) > 1e-12)) return false;
-    double a = m[4] / det, b = -m[1] / det, d = -m[3] / det, e = m[0] / det;
-    inverse[0] = (float)a;
-    inverse[1] = (float)b;
-    inverse[2] = (float)(-(a * m[2] + b * m[5]));
-    inverse[3] = (float)d;
-    inverse[4] = (float)e;
-    inverse[5] = (float)(-(d * m[2] + e * m[5]));
-    return true;
-}
-
 typedef struct warp_job {
     vv_image *out;
     const vv_image *in;
