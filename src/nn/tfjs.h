@@ -21,6 +21,16 @@ int tfjs_model_input_shape(const tfjs_model *model, int shape[TENSOR_MAX_DIMS]);
 vv_status tfjs_model_run(const tfjs_model *model, const tensor *input, const char *output_name,
                          tensor *output);
 
+/* Runs the graph once for several outputs (e.g. BlazeFace's score and box heads):
+ * outputs[i] gets output_names[i] ("name" or "name:0"; NULL: the first output).
+ * On failure every outputs[i] is left empty. */
+vv_status tfjs_model_run_outputs(const tfjs_model *model, const tensor *input,
+                                 const char *const *output_names, int count, tensor *outputs);
+
+/* The graph's outputs (nodes no other node consumes), in file order. */
+int tfjs_model_output_count(const tfjs_model *model);
+const char *tfjs_model_output_name(const tfjs_model *model, int index);
+
 /* Same, for several outputs from one pass (BlazeFace has four: two scales of scores
  * and box regressors).  outputs[i] receives output_names[i]; all allocated. */
 vv_status tfjs_model_run_multi(const tfjs_model *model, const tensor *input,

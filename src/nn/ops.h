@@ -1,0 +1,100 @@
+/* nn/ops: neural-network kernels on raw float32 arrays.
+ *
+ * Signature order: outputs first, then inputs (weights, bias), then sizes.  Shapes are
+ * given in the comment of each op.  The forward ops here are NHWC (TensorFlow's layout,
+ * used by the TFJS runner); weights use TensorFlow's layouts (conv HWIO, depthwise
+ * HWCM).  Callers validate sizes; kernels trust them.  Elementwise ops allow out == in. */
+#ifndef VV_NN_OPS_H
+#define VV_NN_OPS_H
+
+#include "base/base.h"
+
+/* Output size and leading padding of one spatial dimension, TensorFlow's rules:
+ * SAME: out = ceil(in / stride), padding split with the extra pixel at the end;
+ * VALID: out = ceil((in - kernel + 1) / stride), no padding.
+ * Returns false when the output would be empty. */
+bool conv_out_size_same(int in, int kernel, int stride, int *out, int *pad_before);
+bool conv_out_size_valid(int in, int kernel, int stride, int *out);
+bool conv_out_size_explicit(int in, int kernel, int stride, int pad_before, int pad_after,
+                            int *out);
+
+/* Threads used by the kernels' parallel_for (0: all cores, default). */
+void ops_set_threads(int threads);
+
+/* Convolution.  out [N,OH,OW,OC], in [N,H,W,C], weight [KH,KW,C,OC], bias [OC] or NULL.
+ * Padding beyond pad_top/pad_left up to the output size is zeros.  1x1 stride-1
+ * unpadded convolutions are a single GEMM; others go through im2col tiles + GEMM.
+ * Fails only when the im2col workspace cannot be allocated. */
+vv_status conv2d_nhwc_forward(float *out, const float *in, const float *weight,
+                              const float *bias, int N, int H, int W, int C, int KH, int KW,
+                              int OC, int stride_h, int stride_w, int pad_top, int pad_left,
+                              int OH, int OW);
+
+/* Depthwise convolution with channel multiplier M.  out [N,OH,OW,C*M] (output channel
+ * c*M+m), in [N,H,W,C], weight [KH,KW,C,M], bias [C*M] or NULL. */
+void depthwise_conv2d_nhwc_forward(float *out, const float *in, const float *weight,
+                                   const float *bias, int N, int H, int W, int C, int KH,
+                                   int KW, int M, int stride_h, int stride_w, int pad_top,
+                                   int pad_left, int OH, int OW);
+
+/* Max pooling; padded positions are ignored.  out [N,OH,OW,C], in [N,H,W,C]. */
+void max_pool_nhwc_forward(float *out, const float *in, int N, int H, int W, int C, int KH,
+                           int KW, int stride_h, int stride_w, int pad_top, int pad_left,
+                           int OH, int OW);
+
+/* out [rows,C] = in [rows,C] + bias [C]. */
+void bias_add_forward(float *out, const float *in, const float *bias, size_t rows, int C);
+
+/* Activations on n elements. */
+void relu_forward(float *out, const float *in, size_t n);
+void relu6_forward(float *out, const float *in, size_t n);
+void leaky_relu_forward(float *out, const float *in, float alpha, size_t n);
+/* out [rows,C] = in >= 0 ? in : alpha[c] * in. */
+void prelu_forward(float *out, const float *in, const float *alpha, size_t rows, int C);
+void sigmoid_forward(float *out, const float *in, size_t n);
+void tanh_forward(float *out, const float *in, size_t n);
+
+/* Softmax over the last axis: out, in [rows,cols]. */
+void softmax_forward(float *out, const float *in, size_t rows, int cols);
+
+typedef enum binary_op {
+    BINARY_ADD,
+    BINARY_SUB,
+    BINARY_MUL,
+    BINARY_DIV,
+    BINARY_MINIMUM,
+    BINARY_MAXIMUM,
+} binary_op;
+
+/* NumPy/TensorFlow broadcasting of two shapes (right-aligned; each dimension equal or 1).
+ * false when incompatible or the rank exceeds max_ndim. */
+bool broadcast_shape(int *out_shape, int *out_ndim, const int *a_shape, int a_ndim,
+                     const int *b_shape, int b_ndim, int max_ndim);
+
+/* out = a (op) b with broadcasting.  out [out_shape], a [a_shape], b [b_shape]; the
+ * shapes are right-aligned, out_shape as broadcast_shape gives (rank <= 6).  Fast paths:
+ * equal shapes, scalar operand, per-channel vector on the last axis. */
+void binary_forward(float *out, const float *a, const float *b, binary_op op,
+                    const int *out_shape, int out_ndim, const int *a_shape, int a_ndim,
+                    const int *b_shape, int b_ndim);
+
+/* Constant padding: out [in_shape + pad_before + pad_after], in [in_shape], rank <= 6. */
+void pad_forward(float *out, const float *in, const int *in_shape, int ndim,
+                 const int *pad_before, const int *pad_after, float value);
+
+/* Mean over the axes flagged in reduce[]; out holds the kept axes in order.
+ * in [in_shape], rank <= 6. */
+void mean_forward(float *out, const float *in, const int *in_shape, int ndim,
+                  const bool *reduce);
+
+/* out [M,N] = op(a) op(b) + bias, a [M,K] (or [K,M] transposed), b [K,N] (or [N,K]),
+ * bias [N] or NULL. */
+void matmul_forward(float *out, const float *a, const float *b, const float *bias, int M,
+                    int K, int N, bool transpose_a, bool transpose_b);
+
+/* Concatenation along one axis: viewing each input as [outer, inner_i] (inner_i = its
+ * size along the axis times everything after it), out [outer, sum(inner_i)]. */
+void concat_forward(float *out, const float *const *inputs, const size_t *inner, int count,
+                    size_t outer);
+
+#endif
