@@ -408,18 +408,22 @@ static void test_bad_inputs(void) {
     CHECK_OK(image_load(&im, tmp_path("full.jpg")));
     image_free(&im);
 
-    /* A PNG header claiming 50000x50000 (7.5 GB of RGB): TOO_LARGE from the header alone.
-     * libpng writes a valid signature + IHDR; an IDAT chunk header lets png_read_info
-     * return.  Under ASan an attempt to allocate 7.5 GB would abort the test. */
-    FILE *f = fopen(tmp_path("huge.png"), "wb");
-    CHECK(f != NULL);
-    if (f) {
+    /* PNG headers claiming 50000x50000 (7.5 GB of RGB) or 3000000x1 (over libpng's own
+     * default limit): TOO_LARGE from the header alone.  libpng writes a valid signature
+     * + IHDR; an IDAT chunk header lets png_read_info return.  Under ASan an attempt to
+     * allocate 7.5 GB would abort the test. */
+    static const png_uint_32 huge_sizes[2][2] = {{50000, 50000}, {3000000, 1}};
+    for (int i = 0; i < 2; i++) {
+        FILE *f = fopen(tmp_path("huge.png"), "wb");
+        CHECK(f != NULL);
+        if (!f) break;
         png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
         png_infop info = png_create_info_struct(png);
         if (!setjmp(png_jmpbuf(png))) {
+            png_set_user_limits(png, 0x7FFFFFFF, 0x7FFFFFFF);
             png_init_io(png, f);
-            png_set_IHDR(png, info, 50000, 50000, 8, PNG_COLOR_TYPE_RGB, PNG_INTERLACE_NONE,
-                         PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
+            png_set_IHDR(png, info, huge_sizes[i][0], huge_sizes[i][1], 8, PNG_COLOR_TYPE_RGB,
+                         PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_DEFAULT, PNG_FILTER_TYPE_DEFAULT);
             png_write_info(png, info);
             png_write_flush(png);
         }

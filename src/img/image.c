@@ -132,6 +132,9 @@ static vv_status png_decode_memory(vv_image *out, const uint8_t *data, size_t si
         goto done;
     }
     png_set_read_fn(png, decode, png_read_callback);
+    /* libpng's own 1e6-per-side limit would call huge headers corrupt; our caps below
+     * report them as too large instead. */
+    png_set_user_limits(png, 0x7FFFFFFF, 0x7FFFFFFF);
     png_read_info(png, info);
 
     png_uint_32 width = 0, height = 0;
