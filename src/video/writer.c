@@ -112,6 +112,9 @@ static void writer_free(video_writer *writer) {
 
 void video_writer_abort(video_writer *writer) {
     if (!writer) return;
+    /* The trailer also frees muxer state (the GIF muxer holds a packet back); its output is
+     * deleted below anyway. */
+    if (writer->header_written) av_write_trailer(writer->output);
     if (writer->output && writer->output->pb) avio_closep(&writer->output->pb);
     if (writer->format == VIDEO_FORMAT_PNG_SEQUENCE) {
         if (writer->temp_dir_created) remove_folder(writer->temp_path);
@@ -435,6 +438,7 @@ vv_status video_writer_finish(video_writer *writer) {
         if (writer->audio_duration > 0 && writer->audio_duration < limit) limit = writer->audio_duration;
         if ((status = audio_track_pump(writer->audio, limit, true)) != VV_OK) goto end;
     }
+    writer->header_written = false; /* the trailer is written (or failed) exactly once */
     int ret = av_write_trailer(writer->output);
     if (ret < 0) {
         status = vv_fail(VV_ERR_WRITE, "cannot finish %s (%s)", writer->final_path, av_err2str(ret));
