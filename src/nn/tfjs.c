@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,7 +99,21 @@ typedef struct tfjs_node {
     /* Placeholder: declared shape (-1 free), rank -1 when unknown. */
 } tfjs_node;
 
+/* Activation buffers kept between runs: re-touching fresh pages (page faults, zeroing)
+ * cost more than BlazeFace's arithmetic.  A pointer, so const runs can use it. */
+#define BUFFER_CACHE_SLOTS 32
+#define BUFFER_CACHE_MAX_BYTES ((size_t)256 << 20)
+
+typedef struct buffer_cache {
+    pthread_mutex_t lock;
+    float *data[BUFFER_CACHE_SLOTS];
+    size_t capacity[BUFFER_CACHE_SLOTS]; /* floats */
+    int count;
+    size_t bytes;
+} buffer_cache;
+
 struct tfjs_model {
+    buffer_cache *cache;
     tfjs_node *nodes;
     int node_count;
     int *order; /* topological order of all nodes */
@@ -1047,6 +1062,11 @@ void tfjs_model_free(tfjs_model *model) {
         mem_free_aligned(model->nodes[i].fdata);
         mem_free_aligned(model->nodes[i].idata);
     }
+    if (model->cache) {
+        for (int i = 0; i < model->cache->count; i++) mem_free_aligned(model->cache->data[i]);
+        pthread_mutex_destroy(&model->cache->lock);
+        free(model->cache);
+    }
     free(model->nodes);
     free(model->order);
     free(model->outputs);
@@ -1073,6 +1093,13 @@ vv_status tfjs_model_load(tfjs_model **out, const char *json_path) {
         goto end;
     }
     m->input_node = -1;
+    m->cache = calloc(1, sizeof *m->cache);
+    if (!m->cache || pthread_mutex_init(&m->cache->lock, NULL) != 0) {
+        free(m->cache);
+        m->cache = NULL;
+        s = vv_fail(VV_ERR_NO_MEMORY, "out of memory loading %s", json_path);
+        goto end;
+    }
     const cJSON *topology = cJSON_GetObjectItemCaseSensitive(root, "modelTopology");
     const cJSON *nodes = cJSON_IsObject(topology) ? cJSON_GetObjectItemCaseSensitive(topology, "node") : NULL;
     if (!cJSON_IsArray(nodes)) {
@@ -1123,6 +1150,7 @@ typedef struct value {
     int ndim;
     int shape[TENSOR_MAX_DIMS];
     size_t size;
+    size_t capacity; /* floats allocated, when owned */
     bool owned; /* an activation of this run (else a view of weights or the input) */
     int refs;   /* uses still to come */
 } value;
@@ -1136,14 +1164,56 @@ static const value *input_value(run_state *r, const tfjs_node *node, int k) {
     return &r->values[node->inputs[k]];
 }
 
+/* The smallest cached buffer holding n floats, or a new one. */
+static float *buffer_take(buffer_cache *cache, size_t n, size_t *capacity) {
+    if (n == 0) n = 1;
+    pthread_mutex_lock(&cache->lock);
+    int best = -1;
+    for (int i = 0; i < cache->count; i++)
+        if (cache->capacity[i] >= n && (best < 0 || cache->capacity[i] < cache->capacity[best])) best = i;
+    float *data = NULL;
+    if (best >= 0) {
+        data = cache->data[best];
+        *capacity = cache->capacity[best];
+        cache->bytes -= *capacity * sizeof(float);
+        cache->count--;
+        cache->data[best] = cache->data[cache->count];
+        cache->capacity[best] = cache->capacity[cache->count];
+    }
+    pthread_mutex_unlock(&cache->lock);
+    if (data) return data;
+    *capacity = n;
+    return mem_alloc_aligned(n * sizeof(float));
+}
+
+static void buffer_give(buffer_cache *cache, float *data, size_t capacity) {
+    if (!data) return;
+    pthread_mutex_lock(&cache->lock);
+    size_t bytes = capacity * sizeof(float);
+    if (cache->count < BUFFER_CACHE_SLOTS && cache->bytes + bytes <= BUFFER_CACHE_MAX_BYTES) {
+        cache->data[cache->count] = data;
+        cache->capacity[cache->count++] = capacity;
+        cache->bytes += bytes;
+        data = NULL;
+    }
+    pthread_mutex_unlock(&cache->lock);
+    mem_free_aligned(data);
+}
+
+static void value_release(run_state *r, value *v) {
+    if (v->owned) buffer_give(r->model->cache, v->data, v->capacity);
+    v->data = NULL;
+    v->owned = false;
+}
+
 /* Allocates a node's output, capped. */
-static vv_status value_alloc(value *v, int ndim, const int *shape, const tfjs_node *node) {
+static vv_status value_alloc(run_state *r, value *v, int ndim, const int *shape, const tfjs_node *node) {
     size_t n = 1;
     for (int i = 0; i < ndim; i++) {
         if (shape[i] < 0 || !size_mul(n, (size_t)shape[i], &n) || n > TFJS_MAX_ELEMENTS)
             return vv_fail(VV_ERR_TOO_LARGE, "node '%s': output too large", node->name);
     }
-    v->data = mem_alloc_aligned(n ? n * sizeof(float) : sizeof(float));
+    v->data = buffer_take(r->model->cache, n, &v->capacity);
     if (!v->data) return vv_fail(VV_ERR_NO_MEMORY, "node '%s': out of memory for %zu floats", node->name, n);
     v->ndim = ndim;
     memcpy(v->shape, shape, (size_t)ndim * sizeof(int));
@@ -1164,12 +1234,13 @@ static vv_status value_alloc_inplace(run_state *r, const tfjs_node *node, int k,
         out->ndim = ndim;
         memcpy(out->shape, shape, (size_t)ndim * sizeof(int));
         out->size = n;
+        out->capacity = in->capacity;
         out->owned = true;
         in->data = NULL; /* moved */
         in->owned = false;
         return VV_OK;
     }
-    return value_alloc(out, ndim, shape, node);
+    return value_alloc(r, out, ndim, shape, node);
 }
 
 /* Same data, new shape: moves or (when others still need the buffer) copies. */
@@ -1259,7 +1330,7 @@ static vv_status run_conv(run_state *r, const tfjs_node *node, value *out) {
     const float *bias, *alpha;
     if ((s = fused_args(r, node, 2, (int)oc, &bias, &alpha))) return s;
     int shape[4] = {N, OH, OW, (int)oc};
-    if ((s = value_alloc(out, 4, shape, node))) return s;
+    if ((s = value_alloc(r, out, 4, shape, node))) return s;
     if (depthwise) {
         depthwise_conv2d_nhwc_forward(out->data, x->data, f->data, bias, N, H, W, C, KH, KW, f->shape[3],
                                       node->stride_h, node->stride_w, pad_top, pad_left, OH, OW);
@@ -1283,7 +1354,7 @@ static vv_status run_max_pool(run_state *r, const tfjs_node *node, value *out) {
     vv_status s = spatial_out(node, H, W, node->kernel_h, node->kernel_w, &OH, &OW, &pad_top, &pad_left);
     if (s) return s;
     int shape[4] = {N, OH, OW, C};
-    if ((s = value_alloc(out, 4, shape, node))) return s;
+    if ((s = value_alloc(r, out, 4, shape, node))) return s;
     max_pool_nhwc_forward(out->data, x->data, N, H, W, C, node->kernel_h, node->kernel_w, node->stride_h,
                           node->stride_w, pad_top, pad_left, OH, OW);
     return VV_OK;
@@ -1300,7 +1371,7 @@ static vv_status run_binary(run_state *r, const tfjs_node *node, value *out) {
     size_t n = 1;
     for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
     vv_status s = reuse->size == n ? value_alloc_inplace(r, node, k, out, ndim, shape)
-                                   : value_alloc(out, ndim, shape, node);
+                                   : value_alloc(r, out, ndim, shape, node);
     if (s) return s;
     /* After a move the operand's value slot lost its pointer: use the output buffer. */
     const float *ad = a->data ? a->data : out->data, *bd = b->data ? b->data : out->data;
@@ -1408,7 +1479,7 @@ static vv_status run_pad(run_state *r, const tfjs_node *node, value *out) {
         const tfjs_node *v = &r->model->nodes[node->inputs[2]];
         fill = v->is_int ? (float)v->idata[0] : v->fdata[0];
     }
-    vv_status s = value_alloc(out, x->ndim, shape, node);
+    vv_status s = value_alloc(r, out, x->ndim, shape, node);
     if (s) return s;
     pad_forward(out->data, x->data, x->shape, x->ndim, before, after, fill);
     return VV_OK;
@@ -1430,7 +1501,7 @@ static vv_status run_mean(run_state *r, const tfjs_node *node, value *out) {
         if (!reduce[i]) shape[ndim++] = x->shape[i];
         else if (node->keep_dims) shape[ndim++] = 1;
     }
-    vv_status s = value_alloc(out, ndim, shape, node);
+    vv_status s = value_alloc(r, out, ndim, shape, node);
     if (s) return s;
     mean_forward(out->data, x->data, x->shape, x->ndim, reduce);
     return VV_OK;
@@ -1448,7 +1519,7 @@ static vv_status run_matmul(run_state *r, const tfjs_node *node, value *out) {
     vv_status s = fused_args(r, node, 2, N, &bias, &alpha);
     if (s) return s;
     int shape[2] = {M, N};
-    if ((s = value_alloc(out, 2, shape, node))) return s;
+    if ((s = value_alloc(r, out, 2, shape, node))) return s;
     matmul_forward(out->data, a->data, b->data, bias, M, K, N, node->transpose_a, node->transpose_b);
     if (N > 0) apply_activation(out->data, out->size, N, node->act, node->leaky_alpha, alpha);
     return VV_OK;
@@ -1490,7 +1561,7 @@ static vv_status run_concat(run_state *r, const tfjs_node *node, value *out) {
         goto end;
     }
     shape[axis] = (int)axis_total;
-    if ((s = value_alloc(out, first->ndim, shape, node))) goto end;
+    if ((s = value_alloc(r, out, first->ndim, shape, node))) goto end;
     concat_forward(out->data, inputs, inner, count, outer);
 end:
     free(inputs);
@@ -1544,11 +1615,7 @@ static vv_status run_node(run_state *r, int index, const tensor *input) {
     /* Release inputs this was the last user of. */
     for (int k = 0; k < node->input_count; k++) {
         value *in = &r->values[node->inputs[k]];
-        if (--in->refs == 0 && in->owned) {
-            mem_free_aligned(in->data);
-            in->data = NULL;
-            in->owned = false;
-        }
+        if (--in->refs == 0) value_release(r, in);
     }
     return VV_OK;
 }
@@ -1624,9 +1691,10 @@ vv_status tfjs_model_run_outputs(const tfjs_model *model, const tensor *input,
         memcpy(outputs[i].data, v->data, v->size * sizeof(float));
     }
 end:
-    if (values)
-        for (int i = 0; i < model->node_count; i++)
-            if (values[i].owned) mem_free_aligned(values[i].data);
+    if (values) {
+        run_state rs = {model, values};
+        for (int i = 0; i < model->node_count; i++) value_release(&rs, &values[i]);
+    }
     if (s)
         for (int i = 0; i < count; i++) tensor_free(&outputs[i]);
     free(targets);
