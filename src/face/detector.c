@@ -166,9 +166,9 @@ int face_boxes_weighted_nms(face_box *boxes, int count, float iou_threshold) {
 /* Fitted by scripts/calibrate_detector.c (see there): with the BlazeFace box centre
  * (cx, cy) and width w, dlib's HOG box is the square centred at
  * (cx + CAL_DX * w, cy + CAL_DY * w) with side CAL_SIDE * w. */
-#define CAL_DX 0.0f
-#define CAL_DY 0.0f
-#define CAL_SIDE 1.0f
+#define CAL_DX -0.0169f
+#define CAL_DY -0.0288f
+#define CAL_SIDE 0.9381f
 
 void face_box_calibrate(face_box *box) {
     float w = box->raw[2] - box->raw[0];
@@ -269,7 +269,7 @@ static vv_status run_pass(const face_detector *detector, const vv_image *image,
     vv_status s = tensor_alloc(&input, 4, shape);
     if (s != VV_OK) return s;
     window_to_input(image, window, input.data);
-    s = tfjs_model_run_multi(detector->model, &input, names, 4, outputs);
+    s = tfjs_model_run_outputs(detector->model, &input, names, 4, outputs);
     tensor_free(&input);
     float *scores = NULL, *regressors = NULL;
     if (s == VV_OK) {
