@@ -1642,6 +1642,8 @@ vv_status tfjs_model_run_outputs(const tfjs_model *model, const tensor *input,
                                        model->input_shape[i] == input->shape[i]);
         if (fits) fits = size_mul(n, (size_t)input->shape[i], &n);
     }
+    if (fits && n > TFJS_MAX_ELEMENTS)
+        return vv_fail(VV_ERR_TOO_LARGE, "tfjs_model_run: input of %zu values is over the limit", n);
     if (!fits || n != input->size) {
         char want[96] = "";
         for (int i = 0; i < want_ndim && strlen(want) < 80; i++)
