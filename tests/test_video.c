@@ -203,6 +203,20 @@ static void test_mp4_round_trip(void) {
     CHECK_OK(write_clip(small, W, H, FRAMES, &params));
     struct stat a, b;
     CHECK(stat(path, &a) == 0 && stat(small, &b) == 0 && b.st_size < a.st_size);
+    /* .mov and .mkv use the same H.264 path. */
+    const char *others[2] = {tmp_path("clip_h264.mov"), tmp_path("clip_h264.mkv")};
+    for (int k = 0; k < 2; k++) {
+        CHECK(video_format_for_path(others[k]) == VIDEO_FORMAT_MP4);
+        CHECK_OK(write_clip(others[k], W, H, 6, NULL));
+        int errors;
+        double p;
+        CHECK(read_all(others[k], &p, &errors, NULL) == 6);
+        CHECK(errors == 0);
+    }
+    /* Finishing with no frames is an error and leaves nothing. */
+    CHECK(write_clip(tmp_path("empty_out.mp4"), W, H, 0, NULL) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(!file_exists(tmp_path("empty_out.mp4")));
+
     params.preset = "no-such-preset";
     CHECK(write_clip(tmp_path("bad_preset.mp4"), W, H, 2, &params) != VV_OK);
     CHECK(!file_exists(tmp_path("bad_preset.mp4")));

@@ -267,7 +267,7 @@ static vv_status convert_frame(video_reader *reader, vv_image *out) {
 
     reader->scaler = sws_getCachedContext(reader->scaler, f->width, f->height, f->format,
                                           f->width, f->height, AV_PIX_FMT_RGB24,
-                                          SWS_BILINEAR | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT,
+                                          SWS_BILINEAR,
                                           NULL, NULL, NULL);
     if (!reader->scaler)
         return vv_fail(VV_ERR_UNSUPPORTED, "cannot convert %s frames of %s to RGB",
