@@ -1710,3 +1710,9 @@ vv_status tfjs_model_run(const tfjs_model *model, const tensor *input, const cha
     const char *names[1] = {output_name};
     return tfjs_model_run_outputs(model, input, names, 1, output);
 }
+
+vv_status tfjs_model_run_multi(const tfjs_model *model, const tensor *input,
+                               const char *const *output_names, int output_count,
+                               tensor *outputs) {
+    return tfjs_model_run_outputs(model, input, output_names, output_count, outputs);
+}

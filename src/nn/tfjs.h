@@ -31,8 +31,7 @@ vv_status tfjs_model_run_outputs(const tfjs_model *model, const tensor *input,
 int tfjs_model_output_count(const tfjs_model *model);
 const char *tfjs_model_output_name(const tfjs_model *model, int index);
 
-/* Same, for several outputs from one pass (BlazeFace has four: two scales of scores
- * and box regressors).  outputs[i] receives output_names[i]; all allocated. */
+/* The same as tfjs_model_run_outputs (both names are in use). */
 vv_status tfjs_model_run_multi(const tfjs_model *model, const tensor *input,
                                const char *const *output_names, int output_count,
                                tensor *outputs);
