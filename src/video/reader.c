@@ -224,19 +224,20 @@ static vv_status feed_decoder(video_reader *reader) {
     }
 }
 
-/* Rotates packed RGB src (w x h) clockwise by `rotation` into dst. */
+/* Rotates packed RGB src (w x h) clockwise by `rotation` into dst; one loop per angle so
+ * the inner loop has no branches. */
 static void rotate_rgb(uint8_t *dst, const uint8_t *src, int w, int h, int rotation) {
     for (int y = 0; y < h; y++) {
-        const uint8_t *row = src + (size_t)y * w * 3;
-        for (int x = 0; x < w; x++) {
-            int dx, dy, dw;
-            if (rotation == 90) { dx = h - 1 - y; dy = x; dw = h; }
-            else if (rotation == 180) { dx = w - 1 - x; dy = h - 1 - y; dw = w; }
-            else { dx = y; dy = w - 1 - x; dw = h; } /* 270 */
-            uint8_t *p = dst + ((size_t)dy * dw + dx) * 3;
-            p[0] = row[x * 3];
-            p[1] = row[x * 3 + 1];
-            p[2] = row[x * 3 + 2];
+        const uint8_t *s = src + (size_t)y * w * 3;
+        if (rotation == 90) { /* (x, y) -> (h-1-y, x): a column of dst, top to bottom */
+            uint8_t *d = dst + (size_t)(h - 1 - y) * 3;
+            for (int x = 0; x < w; x++, s += 3) memcpy(d + (size_t)x * h * 3, s, 3);
+        } else if (rotation == 180) { /* (x, y) -> (w-1-x, h-1-y): a row, reversed */
+            uint8_t *d = dst + (size_t)(h - 1 - y) * w * 3;
+            for (int x = w - 1; x >= 0; x--, s += 3) memcpy(d + (size_t)x * 3, s, 3);
+        } else { /* 270: (x, y) -> (y, w-1-x): a column of dst, bottom to top */
+            uint8_t *d = dst + (size_t)y * 3;
+            for (int x = w - 1; x >= 0; x--, s += 3) memcpy(d + (size_t)x * h * 3, s, 3);
         }
     }
 }
