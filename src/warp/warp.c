@@ -1,0 +1,489 @@
+/* warp: piecewise-affine warp (scanline per triangle, bands of rows in parallel),
+ * feathered paste-back, inner-mouth fill, and the engine that ties them to a portrait. */
+#include "warp/warp.h"
+#include "img/image.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BAND_ROWS 16
+
+static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Bilinear sample of all channels at (x, y), clamp-to-edge. */
+static inline void sample_bilinear(const vv_image *in, float x, float y, float *out) {
+    int w = in->width, h = in->height, c = in->channels;
+    x = clampf(x, 0.0f, (float)(w - 1));
+    y = clampf(y, 0.0f, (float)(h - 1));
+    int x0 = (int)x, y0 = (int)y;
+    int x1 = x0 + 1 < w ? x0 + 1 : x0, y1 = y0 + 1 < h ? y0 + 1 : y0;
+    float fx = x - (float)x0, fy = y - (float)y0;
+    const uint8_t *r0 = in->data + (size_t)y0 * w * c, *r1 = in->data + (size_t)y1 * w * c;
+    for (int k = 0; k < c; k++) {
+        float top = r0[x0 * c + k] + fx * (float)(r0[x1 * c + k] - r0[x0 * c + k]);
+        float bottom = r1[x0 * c + k] + fx * (float)(r1[x1 * c + k] - r1[x0 * c + k]);
+        out[k] = top + fy * (bottom - top);
+    }
+}
+
+static inline uint8_t to_byte(float v) { return (uint8_t)clampf(v + 0.5f, 0.0f, 255.0f); }
+
+/* ---- Piecewise-affine warp. ---- */
+typedef struct warp_triangle {
+    float m[6];          /* dst pixel -> src pixel */
+    float v[3][2];       /* dst vertices */
+    int y0, y1;          /* rows covered */
+    bool identity;
+} warp_triangle;
+
+typedef struct warp_job {
+    vv_image *out;
+    const vv_image *in;
+    warp_triangle *triangles;
+    int count;
+    uint8_t *moved;
+} warp_job;
+
+/* Columns [*x0, *x1] of row y inside triangle t; false if none. */
+static bool triangle_row_span(const warp_triangle *t, float y, int width, int *x0, int *x1) {
+    float lo = 1e30f, hi = -1e30f;
+    for (int e = 0; e < 3; e++) {
+        const float *a = t->v[e], *b = t->v[(e + 1) % 3];
+        float ya = a[1], yb = b[1];
+        if ((y < ya - 1e-3f && y < yb - 1e-3f) || (y > ya + 1e-3f && y > yb + 1e-3f)) continue;
+        if (fabsf(yb - ya) < 1e-6f) {
+            lo = fminf(lo, fminf(a[0], b[0]));
+            hi = fmaxf(hi, fmaxf(a[0], b[0]));
+        } else {
+            float s = clampf((y - ya) / (yb - ya), 0.0f, 1.0f), x = a[0] + s * (b[0] - a[0]);
+            lo = fminf(lo, x);
+            hi = fmaxf(hi, x);
+        }
+    }
+    if (lo > hi) return false;
+    *x0 = (int)ceilf(lo - 1e-3f);
+    *x1 = (int)floorf(hi + 1e-3f);
+    if (*x0 < 0) *x0 = 0;
+    if (*x1 > width - 1) *x1 = width - 1;
+    return *x0 <= *x1;
+}
+
+static void warp_band(void *ctx, int band) {
+    warp_job *job = ctx;
+    vv_image *out = job->out;
+    const vv_image *in = job->in;
+    int w = out->width, c = out->channels;
+    int r0 = band * BAND_ROWS, r1 = r0 + BAND_ROWS < out->height ? r0 + BAND_ROWS : out->height;
+    size_t row_bytes = (size_t)w * c;
+    memcpy(out->data + (size_t)r0 * row_bytes, in->data + (size_t)r0 * row_bytes, (size_t)(r1 - r0) * row_bytes);
+    if (job->moved) memset(job->moved + (size_t)r0 * w, 0, (size_t)(r1 - r0) * w);
+    for (int i = 0; i < job->count; i++) {
+        const warp_triangle *t = &job->triangles[i];
+        if (t->identity || t->y1 < r0 || t->y0 >= r1) continue;
+        int ya = t->y0 > r0 ? t->y0 : r0, yb = t->y1 < r1 - 1 ? t->y1 : r1 - 1;
+        for (int y = ya; y <= yb; y++) {
+            int x0, x1;
+            if (!triangle_row_span(t, (float)y, w, &x0, &x1)) continue;
+            float sx = t->m[0] * x0 + t->m[1] * y + t->m[2], sy = t->m[3] * x0 + t->m[4] * y + t->m[5];
+            uint8_t *dst = out->data + (size_t)y * row_bytes + (size_t)x0 * c;
+            uint8_t *moved = job->moved ? job->moved + (size_t)y * w : NULL;
+            for (int x = x0; x <= x1; x++, dst += c, sx += t->m[0], sy += t->m[3]) {
+                float v[4];
+                sample_bilinear(in, sx, sy, v);
+                for (int k = 0; k < c; k++) dst[k] = to_byte(v[k]);
+                if (moved) { /* 255 from half a pixel of displacement */
+                    float d = fabsf(sx - (float)x) + fabsf(sy - (float)y);
+                    moved[x] = d >= 0.5f ? 255 : (uint8_t)(d * 510.0f);
+                }
+            }
+        }
+    }
+}
+
+/* Affine mapping triangle d onto triangle s (double precision); false if degenerate. */
+static bool affine_from_triangles(const float d[3][2], const float s[3][2], float m[6]) {
+    double ax = d[1][0] - d[0][0], ay = d[1][1] - d[0][1], bx = d[2][0] - d[0][0], by = d[2][1] - d[0][1];
+    double det = ax * by - bx * ay;
+    if (fabs(det) < 1e-9) return false;
+    double ux = s[1][0] - s[0][0], uy = s[1][1] - s[0][1], vx = s[2][0] - s[0][0], vy = s[2][1] - s[0][1];
+    /* [m0 m1; m3 m4] = [u v] [a b]^-1 */
+    double i00 = by / det, i01 = -bx / det, i10 = -ay / det, i11 = ax / det;
+    double m0 = ux * i00 + vx * i10, m1 = ux * i01 + vx * i11;
+    double m3 = uy * i00 + vy * i10, m4 = uy * i01 + vy * i11;
+    m[0] = (float)m0; m[1] = (float)m1; m[2] = (float)(s[0][0] - m0 * d[0][0] - m1 * d[0][1]);
+    m[3] = (float)m3; m[4] = (float)m4; m[5] = (float)(s[0][1] - m3 * d[0][0] - m4 * d[0][1]);
+    return true;
+}
+
+void warp_piecewise_affine(vv_image *out, const vv_image *in, const float (*src)[2], const float (*dst)[2],
+                           const int (*triangles)[3], int triangle_count, uint8_t *moved, int threads) {
+    warp_triangle *tris = mem_alloc((size_t)(triangle_count > 0 ? triangle_count : 1), sizeof *tris);
+    int count = 0;
+    if (tris) {
+        for (int i = 0; i < triangle_count; i++) {
+            warp_triangle *t = &tris[count];
+            float s[3][2];
+            for (int e = 0; e < 3; e++) {
+                int p = triangles[i][e];
+                t->v[e][0] = dst[p][0]; t->v[e][1] = dst[p][1];
+                s[e][0] = src[p][0]; s[e][1] = src[p][1];
+            }
+            if (!affine_from_triangles((const float(*)[2])t->v, (const float(*)[2])s, t->m)) continue;
+            float ymin = fminf(t->v[0][1], fminf(t->v[1][1], t->v[2][1]));
+            float ymax = fmaxf(t->v[0][1], fmaxf(t->v[1][1], t->v[2][1]));
+            t->y0 = (int)ceilf(ymin - 1e-3f);
+            t->y1 = (int)floorf(ymax + 1e-3f);
+            bool same = true;
+            for (int e = 0; e < 3; e++) same &= t->v[e][0] == s[e][0] && t->v[e][1] == s[e][1];
+            t->identity = same;
+            count++;
+        }
+    }
+    warp_job job = {out, in, tris, count, moved};
+    parallel_for((out->height + BAND_ROWS - 1) / BAND_ROWS, threads, warp_band, &job);
+    free(tris);
+}
+
+/* ---- Paste-back. ---- */
+typedef struct paste_job {
+    vv_image *image;
+    const vv_image *crop;
+    const uint8_t *mask;
+    float to_crop[6];
+    float feather;
+    int x0, x1, y0;
+} paste_job;
+
+static void paste_row(void *ctx, int row) {
+    paste_job *job = ctx;
+    vv_image *im = job->image;
+    const vv_image *crop = job->crop;
+    int y = job->y0 + row, c = im->channels;
+    float edge = (float)(crop->width - 1), edge_y = (float)(crop->height - 1);
+    for (int x = job->x0; x <= job->x1; x++) {
+        float u = job->to_crop[0] * x + job->to_crop[1] * y + job->to_crop[2];
+        float v = job->to_crop[3] * x + job->to_crop[4] * y + job->to_crop[5];
+        float d = fminf(fminf(u, v), fminf(edge - u, edge_y - v));
+        if (d <= 0) continue;
+        float a = d >= job->feather ? 1.0f : d / job->feather;
+        a = a * a * (3 - 2 * a);
+        if (job->mask) {
+            float m[1];
+            vv_image mask = {crop->width, crop->height, 1, (uint8_t *)job->mask};
+            sample_bilinear(&mask, u, v, m);
+            a *= m[0] * (1.0f / 255);
+        }
+        if (a <= 0) continue;
+        float s[4];
+        sample_bilinear(crop, u, v, s);
+        uint8_t *p = im->data + ((size_t)y * im->width + x) * c;
+        for (int k = 0; k < c; k++) p[k] = to_byte((float)p[k] + a * (s[k] - (float)p[k]));
+    }
+}
+
+void warp_paste_back(vv_image *image, const vv_image *crop, const uint8_t *mask, const float crop_to_image[6],
+                     float feather, int threads) {
+    float xs[4], ys[4];
+    float cw = (float)(crop->width - 1), ch = (float)(crop->height - 1);
+    const float corners[4][2] = {{0, 0}, {cw, 0}, {0, ch}, {cw, ch}};
+    for (int k = 0; k < 4; k++) {
+        xs[k] = crop_to_image[0] * corners[k][0] + crop_to_image[1] * corners[k][1] + crop_to_image[2];
+        ys[k] = crop_to_image[3] * corners[k][0] + crop_to_image[4] * corners[k][1] + crop_to_image[5];
+    }
+    float minx = fminf(fminf(xs[0], xs[1]), fminf(xs[2], xs[3])), maxx = fmaxf(fmaxf(xs[0], xs[1]), fmaxf(xs[2], xs[3]));
+    float miny = fminf(fminf(ys[0], ys[1]), fminf(ys[2], ys[3])), maxy = fmaxf(fmaxf(ys[0], ys[1]), fmaxf(ys[2], ys[3]));
+    paste_job job = {image, crop, mask, {0}, feather > 0.5f ? feather : 0.5f, 0, 0, 0};
+    affine_invert(crop_to_image, job.to_crop);
+    job.x0 = (int)fmaxf(0.0f, floorf(minx));
+    job.x1 = (int)fminf((float)(image->width - 1), ceilf(maxx));
+    job.y0 = (int)fmaxf(0.0f, floorf(miny));
+    int y1 = (int)fminf((float)(image->height - 1), ceilf(maxy));
+    if (job.x0 > job.x1 || job.y0 > y1) return;
+    parallel_for(y1 - job.y0 + 1, threads, paste_row, &job);
+}
+
+/* ---- Inner mouth. ---- */
+static float polygon_area(const float (*p)[2], int first, int count) {
+    float a = 0;
+    for (int k = 0; k < count; k++) {
+        const float *u = p[first + k], *v = p[first + (k + 1) % count];
+        a += u[0] * v[1] - v[0] * u[1];
+    }
+    return 0.5f * fabsf(a);
+}
+
+static float eye_distance(const float (*p)[2]) {
+    float lx = 0, ly = 0, rx = 0, ry = 0;
+    for (int k = 0; k < 6; k++) {
+        lx += p[36 + k][0]; ly += p[36 + k][1];
+        rx += p[42 + k][0]; ry += p[42 + k][1];
+    }
+    return hypotf(rx - lx, ry - ly) / 6;
+}
+
+static void mean_colour(const vv_image *im, const float (*p)[2], const int *idx, int n, float out[3]) {
+    out[0] = out[1] = out[2] = 0;
+    int samples = 0;
+    for (int k = 0; k < n; k++)
+        for (int dy = -1; dy <= 1; dy++)
+            for (int dx = -1; dx <= 1; dx++) {
+                float v[4];
+                sample_bilinear(im, p[idx[k]][0] + (float)dx, p[idx[k]][1] + (float)dy, v);
+                for (int ch = 0; ch < 3; ch++) out[ch] += v[ch];
+                samples++;
+            }
+    for (int ch = 0; ch < 3; ch++) out[ch] /= (float)samples;
+}
+
+/* y of a polyline (sorted by x, local frame) at x, linear between vertices. */
+static float polyline_y(const float (*q)[2], int n, float x) {
+    if (x <= q[0][0]) return q[0][1];
+    for (int k = 0; k + 1 < n; k++)
+        if (x <= q[k + 1][0]) {
+            float dx = q[k + 1][0] - q[k][0];
+            return dx > 1e-6f ? q[k][1] + (x - q[k][0]) / dx * (q[k + 1][1] - q[k][1]) : q[k][1];
+        }
+    return q[n - 1][1];
+}
+
+static float segment_distance(float px, float py, const float *a, const float *b) {
+    float dx = b[0] - a[0], dy = b[1] - a[1], l2 = dx * dx + dy * dy;
+    float t = l2 > 0 ? clampf(((px - a[0]) * dx + (py - a[1]) * dy) / l2, 0, 1) : 0;
+    return hypotf(px - a[0] - t * dx, py - a[1] - t * dy);
+}
+
+static bool polygon_contains(const float (*p)[2], int first, int n, float x, float y) {
+    bool inside = false;
+    for (int i = 0, j = n - 1; i < n; j = i++) {
+        const float *a = p[first + i], *b = p[first + j];
+        if ((a[1] > y) != (b[1] > y) && x < (b[0] - a[0]) * (y - a[1]) / (b[1] - a[1]) + a[0]) inside = !inside;
+    }
+    return inside;
+}
+
+float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_crop, const float source[68][2],
+                      const float target[68][2], const vv_image *driver, const float driver_points[68][2]) {
+    (void)driver;
+    (void)driver_points;
+    float eye = eye_distance(target);
+    float width = hypotf(target[64][0] - target[60][0], target[64][1] - target[60][1]);
+    if (eye < 4 || width < 2) return 0;
+    float area_t = polygon_area(target, 60, 8), area_s = polygon_area(source, 60, 8);
+    float scale_s = eye_distance(source), ratio = scale_s > 0 ? eye / scale_s : 1;
+    area_s *= ratio * ratio; /* compare at the same face size */
+    float height = area_t / width;
+    if (height < 0.04f * eye) return 0;
+    float strength = clampf((1 - area_s / area_t - 0.15f) / 0.35f, 0, 1);
+    strength *= clampf((height - 0.04f * eye) / (0.04f * eye), 0, 1);
+    if (strength <= 0) return 0;
+
+    static const int lips[] = {48, 49, 50, 52, 53, 54, 55, 56, 58, 59};
+    static const int skin[] = {29, 30, 31, 35, 2, 14};
+    float lip[3], face[3];
+    mean_colour(source_crop, source, lips, 10, lip);
+    mean_colour(source_crop, source, skin, 6, face);
+    float luma = 0.299f * face[0] + 0.587f * face[1] + 0.114f * face[2];
+    float bright = clampf(luma / 170.0f, 0.45f, 1.15f);
+    const float teeth[3] = {232 * bright, 226 * bright, 208 * bright};
+    const float cavity[3] = {lip[0] * 0.28f, lip[1] * 0.18f, lip[2] * 0.18f};
+
+    /* Local frame: u along the mouth corners 60 -> 64, v perpendicular (down). */
+    float ox = target[60][0], oy = target[60][1];
+    float ux = (target[64][0] - ox) / width, uy = (target[64][1] - oy) / width, vx = -uy, vy = ux;
+    float upper[5][2], lower[5][2];
+    static const int upper_idx[5] = {60, 61, 62, 63, 64}, lower_idx[5] = {60, 67, 66, 65, 64};
+    for (int k = 0; k < 5; k++) {
+        const float *a = target[upper_idx[k]], *b = target[lower_idx[k]];
+        upper[k][0] = (a[0] - ox) * ux + (a[1] - oy) * uy;
+        upper[k][1] = (a[0] - ox) * vx + (a[1] - oy) * vy;
+        lower[k][0] = (b[0] - ox) * ux + (b[1] - oy) * uy;
+        lower[k][1] = (b[0] - ox) * vx + (b[1] - oy) * vy;
+    }
+    float minx = 1e30f, maxx = -1e30f, miny = 1e30f, maxy = -1e30f;
+    for (int k = 60; k < 68; k++) {
+        minx = fminf(minx, target[k][0]); maxx = fmaxf(maxx, target[k][0]);
+        miny = fminf(miny, target[k][1]); maxy = fmaxf(maxy, target[k][1]);
+    }
+    int x0 = (int)fmaxf(0, floorf(minx)), x1 = (int)fminf((float)crop->width - 1, ceilf(maxx));
+    int y0 = (int)fmaxf(0, floorf(miny)), y1 = (int)fminf((float)crop->height - 1, ceilf(maxy));
+    float upper_teeth = fminf(0.38f, 0.22f * eye / height), lower_teeth = fminf(0.16f, 0.10f * eye / height);
+    float feather = fmaxf(1.0f, 0.02f * eye);
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            float px = (float)x, py = (float)y;
+            if (!polygon_contains(target, 60, 8, px, py)) continue;
+            float d = 1e30f;
+            for (int k = 0; k < 8; k++) d = fminf(d, segment_distance(px, py, target[60 + k], target[60 + (k + 1) % 8]));
+            float edge = clampf(d / feather, 0, 1);
+            float lu = (px - ox) * ux + (py - oy) * uy, lv = (px - ox) * vx + (py - oy) * vy;
+            float yu = polyline_y((const float(*)[2])upper, 5, lu), yl = polyline_y((const float(*)[2])lower, 5, lu);
+            float t = yl - yu > 1e-3f ? clampf((lv - yu) / (yl - yu), 0, 1) : 0.5f;
+            float across = clampf(lu / width * 2 - 1, -1, 1);
+            float shade = 1 - 0.5f * across * across;
+            /* teeth weight: 1 in the bands under the upper lip and above the lower lip */
+            float wt = clampf((upper_teeth - t) / 0.08f + 0.5f, 0, 1);
+            wt = fmaxf(wt, clampf((t - (1 - lower_teeth)) / 0.08f + 0.5f, 0, 1) * 0.85f);
+            float depth = 1 - 0.35f * (1 - fabsf(2 * t - 1)); /* darker in the middle */
+            float a = strength * edge;
+            uint8_t *pix = crop->data + ((size_t)y * crop->width + x) * crop->channels;
+            if (moved) moved[(size_t)y * crop->width + x] = 255;
+            for (int ch = 0; ch < 3 && ch < crop->channels; ch++) {
+                float fill = (wt * teeth[ch] * (0.75f + 0.25f * shade) + (1 - wt) * cavity[ch] * depth) * shade;
+                pix[ch] = to_byte((float)pix[ch] + a * (fill - (float)pix[ch]));
+            }
+        }
+    return strength;
+}
+
+/* ---- Engine. ---- */
+struct warp_engine {
+    warp_params params;
+    vv_image source;          /* full portrait (copy) */
+    vv_image crop, warped;    /* working-resolution source crop and the frame's result */
+    uint8_t *moved;           /* per crop pixel: did the warp move it (paste-back mask) */
+    float crop_to_image[6], image_to_crop[6];
+    float landmarks_crop[68][2];
+    float mesh_source[MESH_POINT_COUNT][2];
+    int out_width, out_height;
+};
+
+warp_params warp_default_params(void) {
+    warp_params p = {0};
+    p.crop_size = 512;
+    p.paste_back = true;
+    p.mouth_fill = true;
+    p.eyes = true;
+    p.motion.head = true;
+    p.motion.torso = true;
+    return p;
+}
+
+typedef struct crop_job {
+    vv_image *crop;
+    const vv_image *image;
+    const float *m;
+} crop_job;
+
+static void crop_row(void *ctx, int y) {
+    crop_job *job = ctx;
+    vv_image *crop = job->crop;
+    const float *m = job->m;
+    uint8_t *dst = crop->data + (size_t)y * crop->width * crop->channels;
+    for (int x = 0; x < crop->width; x++, dst += crop->channels) {
+        float v[4];
+        sample_bilinear(job->image, m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5], v);
+        for (int k = 0; k < crop->channels; k++) dst[k] = to_byte(v[k]);
+    }
+}
+
+vv_status warp_engine_new(warp_engine **out, const vv_image *source, const float landmarks[68][2],
+                          const warp_params *params) {
+    *out = NULL;
+    warp_params p = params ? *params : warp_default_params();
+    if (p.crop_size < 64 || p.crop_size > 4096)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "working size %d is outside 64..4096", p.crop_size);
+    if (!source || !source->data || source->channels != 3 || source->width < 2 || source->height < 2)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "warp: the source must be an RGB image of at least 2x2");
+    float across = hypotf(landmarks[16][0] - landmarks[0][0], landmarks[16][1] - landmarks[0][1]);
+    if (!(across >= 40))
+        return vv_fail(VV_ERR_NO_FACE, "the face is too small to animate (%.0f px across, need 40)", across);
+    warp_engine *e = calloc(1, sizeof *e);
+    if (!e) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for the warp engine");
+    e->params = p;
+    vv_status s = image_copy(&e->source, source);
+    if (s == VV_OK) s = image_create(&e->crop, p.crop_size, p.crop_size, 3);
+    if (s == VV_OK) s = image_create(&e->warped, p.crop_size, p.crop_size, 3);
+    if (s == VV_OK && !(e->moved = mem_alloc((size_t)p.crop_size * p.crop_size, 1)))
+        s = vv_fail(VV_ERR_NO_MEMORY, "out of memory for the warp engine");
+    if (s != VV_OK) {
+        warp_engine_free(e);
+        return s;
+    }
+    mesh_crop_transform(landmarks, p.crop_size, e->crop_to_image, e->image_to_crop);
+    crop_job job = {&e->crop, &e->source, e->crop_to_image};
+    parallel_for(p.crop_size, p.threads, crop_row, &job);
+    for (int k = 0; k < 68; k++) {
+        float x = landmarks[k][0], y = landmarks[k][1];
+        e->landmarks_crop[k][0] = e->image_to_crop[0] * x + e->image_to_crop[1] * y + e->image_to_crop[2];
+        e->landmarks_crop[k][1] = e->image_to_crop[3] * x + e->image_to_crop[4] * y + e->image_to_crop[5];
+    }
+    mesh_source_points((const float(*)[2])e->landmarks_crop, p.crop_size, e->mesh_source);
+    e->out_width = p.paste_back ? source->width & ~1 : p.crop_size;
+    e->out_height = p.paste_back ? source->height & ~1 : p.crop_size;
+    if (e->out_width < 2 || e->out_height < 2) {
+        warp_engine_free(e);
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "warp: the source image is too small");
+    }
+    *out = e;
+    return VV_OK;
+}
+
+void warp_engine_free(warp_engine *engine) {
+    if (!engine) return;
+    image_free(&engine->source);
+    image_free(&engine->crop);
+    image_free(&engine->warped);
+    free(engine->moved);
+    free(engine);
+}
+
+void warp_engine_output_size(const warp_engine *engine, int *width, int *height) {
+    *width = engine->out_width;
+    *height = engine->out_height;
+}
+
+const float (*warp_engine_crop_landmarks(const warp_engine *engine))[2] {
+    return (const float(*)[2])engine->landmarks_crop;
+}
+
+void warp_engine_transforms(const warp_engine *engine, float crop_to_image[6], float image_to_crop[6]) {
+    if (crop_to_image) memcpy(crop_to_image, engine->crop_to_image, 6 * sizeof(float));
+    if (image_to_crop) memcpy(image_to_crop, engine->image_to_crop, 6 * sizeof(float));
+}
+
+/* Keeps the source's eyelids: each target eye is the source eye moved by the similarity
+ * of its corners. */
+static void eyes_keep_source(const float source[68][2], float target[68][2]) {
+    for (int eye = 0; eye < 2; eye++) {
+        int first = 36 + 6 * eye, corners[2] = {first, first + 3};
+        float sim[4];
+        similarity_fit(source, (const float(*)[2])target, corners, 2, sim);
+        for (int k = first; k < first + 6; k++) similarity_apply(sim, source[k][0], source[k][1], &target[k][0], &target[k][1]);
+    }
+}
+
+vv_status warp_engine_render(warp_engine *e, const float target[68][2], const vv_image *driver_frame,
+                             const float driver_points[68][2], vv_image *out, float *mouth_strength) {
+    float t[68][2];
+    const float *m = e->image_to_crop;
+    for (int k = 0; k < 68; k++) {
+        float x = target[k][0], y = target[k][1];
+        if (!isfinite(x) || !isfinite(y)) return vv_fail(VV_ERR_INVALID_ARGUMENT, "warp: target landmark %d is not finite", k);
+        t[k][0] = m[0] * x + m[1] * y + m[2];
+        t[k][1] = m[3] * x + m[4] * y + m[5];
+    }
+    if (!e->params.eyes) eyes_keep_source((const float(*)[2])e->landmarks_crop, t);
+    float mesh_target[MESH_POINT_COUNT][2];
+    mesh_target_points((const float(*)[2])e->mesh_source, (const float(*)[2])t, &e->params.motion, mesh_target);
+    warp_piecewise_affine(&e->warped, &e->crop, (const float(*)[2])e->mesh_source, (const float(*)[2])mesh_target,
+                          mesh_triangles(), mesh_triangle_count(), e->moved, e->params.threads);
+    float strength = 0;
+    if (e->params.mouth_fill)
+        strength = warp_mouth_fill(&e->warped, e->moved, &e->crop, (const float(*)[2])e->landmarks_crop,
+                                   (const float(*)[2])mesh_target, driver_frame, driver_points);
+    if (mouth_strength) *mouth_strength = strength;
+    if (out->width != e->out_width || out->height != e->out_height || out->channels != 3 || !out->data) {
+        image_free(out);
+        vv_status s = image_create(out, e->out_width, e->out_height, 3);
+        if (s != VV_OK) return s;
+    }
+    if (!e->params.paste_back) {
+        memcpy(out->data, e->warped.data, (size_t)e->out_width * e->out_height * 3);
+        return VV_OK;
+    }
+    size_t row = (size_t)e->out_width * 3, src_row = (size_t)e->source.width * 3;
+    for (int y = 0; y < e->out_height; y++) memcpy(out->data + y * row, e->source.data + y * src_row, row);
+    warp_paste_back(out, &e->warped, e->moved, e->crop_to_image, 0.06f * (float)e->params.crop_size, e->params.threads);
+    return VV_OK;
+}
