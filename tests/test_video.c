@@ -304,7 +304,10 @@ static double probe_double(const char *path, const char *stream, const char *fie
 
 static void test_audio(void) {
     /* 1 s of silence, then a 440 Hz tone, 3 s in all: as AAC (copied) and WAV (re-encoded). */
-    const char *m4a = tmp_path("tone.m4a"), *wav = tmp_path("tone.wav");
+    char m4a[4200], wav[4200], mp3[4200]; /* copies: tmp_path's buffers rotate */
+    snprintf(m4a, sizeof m4a, "%s", tmp_path("tone.m4a"));
+    snprintf(wav, sizeof wav, "%s", tmp_path("tone.wav"));
+    snprintf(mp3, sizeof mp3, "%s", tmp_path("tone.mp3"));
     char cmd[9000];
     const char *source = "aevalsrc='if(gte(t,1),0.5*sin(2*PI*440*t),0)':s=44100:d=3";
     snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -f lavfi -i \"%s\" -c:a aac '%s'", source, m4a);
@@ -312,9 +315,13 @@ static void test_audio(void) {
     snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -f lavfi -i \"%s\" -ac 2 -c:a pcm_s16le '%s'", source, wav);
     CHECK(run(cmd) == 0);
 
-    const char *sources[2] = {m4a, wav};
-    const char *outputs[2] = {tmp_path("with_aac_copy.mp4"), tmp_path("with_wav_audio.mp4")};
-    for (int k = 0; k < 2; k++) {
+    snprintf(cmd, sizeof cmd, "ffmpeg -v error -y -f lavfi -i \"%s\" -c:a libmp3lame '%s'", source, mp3);
+    bool have_mp3 = run(cmd) == 0;
+    const char *sources[3] = {m4a, wav, mp3};
+    const char *outputs[3] = {tmp_path("with_aac_copy.mp4"), tmp_path("with_wav_audio.mp4"),
+                              tmp_path("with_mp3_copy.mp4")};
+    const char *codecs[3] = {"aac", "aac", "mp3"};
+    for (int k = 0; k < (have_mp3 ? 3 : 2); k++) {
         video_writer_params params = video_writer_default_params();
         params.audio_source = sources[k];
         params.audio_start = 0.5; /* the tone should start 0.5 s into the output */
@@ -336,9 +343,8 @@ static void test_audio(void) {
                  "ffprobe -v error -select_streams a:0 -show_entries stream=codec_name -of csv=p=0 '%s'",
                  outputs[k]);
         command_output(cmd, codec, sizeof codec);
-        CHECK(!strcmp(codec, "aac"));
-        printf("audio %s: video %.3f s, audio %.3f s, tone at %.3f s\n", k ? "re-encoded" : "copied",
-               video, audio, onset);
+        CHECK_MSG(!strcmp(codec, codecs[k]), "audio codec %s, expected %s", codec, codecs[k]);
+        printf("audio %s: video %.3f s, audio %.3f s, tone at %.3f s\n", sources[k], video, audio, onset);
     }
 
     /* audio_duration cuts earlier than the video's end. */
@@ -597,6 +603,30 @@ static void test_shared_clips(void) {
         checked++;
     }
     printf("shared clips: %d checked against reference frame counts\n", checked);
+
+    /* A real clip as the audio source: its audio goes in, or, without audio, it is refused. */
+    video_reader *probe = NULL;
+    bool source_has_audio = false;
+    if (video_reader_open(&probe, paths[0]) == VV_OK) {
+        source_has_audio = video_reader_info(probe)->has_audio;
+        video_reader_close(probe);
+    }
+    video_writer_params params = video_writer_default_params();
+    params.audio_source = paths[0];
+    const char *out = tmp_path("with_driving_audio.mp4");
+    if (!source_has_audio) {
+        CHECK(write_clip(out, W, H, 2, &params) == VV_ERR_FORMAT);
+        CHECK(!file_exists(out));
+    } else if (have_ffmpeg()) {
+        CHECK_OK(write_clip(out, W, H, FRAMES, &params));
+        video_reader *reader = NULL;
+        CHECK_OK(video_reader_open(&reader, out));
+        if (reader) {
+            CHECK(video_reader_info(reader)->has_audio);
+            video_reader_close(reader);
+        }
+        CHECK_NEAR(probe_double(out, "a:0", "duration"), FRAMES / 25.0, 0.1);
+    }
     CHECK(checked >= 2);
 }
 
