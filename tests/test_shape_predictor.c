@@ -2,12 +2,11 @@
  * hostile buffers (always run); dlib's 68-point model against dlib's own landmarks on
  * its example faces and on the portraits (needs ../shared and libdlib-data). */
 #include "face/shape_predictor.h"
+#include "img/image.h"
 #include "test.h"
 
 #include <cjson/cJSON.h>
-#include <png.h>
 #include <stdint.h>
-#include <turbojpeg.h>
 
 #define MAX_POINTS_FOR_FUZZ 512
 
@@ -191,66 +190,25 @@ static void test_hostile_buffers(void) {
 
 /* ---- dlib's 68-point model on real faces ---- */
 
-/* Local decoders (libjpeg-turbo, libpng) so this test depends only on the predictor;
- * both decode as dlib's load_image does (accurate IDCT, fancy upsampling, no gamma). */
-static bool load_rgb(const char *path, vv_image *out) {
-    memset(out, 0, sizeof *out);
-    const char *dot = strrchr(path, '.');
-    if (dot && !strcmp(dot, ".png")) {
-        png_image png;
-        memset(&png, 0, sizeof png);
-        png.version = PNG_IMAGE_VERSION;
-        if (!png_image_begin_read_from_file(&png, path)) return false;
-        png.format = PNG_FORMAT_RGBA;
-        uint8_t *rgba = malloc(PNG_IMAGE_SIZE(png));
-        if (!rgba || !png_image_finish_read(&png, NULL, rgba, 0, NULL)) {
-            free(rgba);
-            png_image_free(&png);
-            return false;
-        }
-        out->width = (int)png.width, out->height = (int)png.height, out->channels = 3;
-        out->data = malloc((size_t)out->width * out->height * 3);
-        for (size_t i = 0; i < (size_t)out->width * out->height; i++)
-            memcpy(out->data + 3 * i, rgba + 4 * i, 3);
-        free(rgba);
-        return true;
-    }
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
-    fseek(f, 0, SEEK_END);
-    long size = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    uint8_t *jpeg = malloc((size_t)size);
-    bool ok = jpeg && fread(jpeg, 1, (size_t)size, f) == (size_t)size;
-    fclose(f);
-    tjhandle tj = tjInitDecompress();
-    int width, height, subsampling, colourspace;
-    ok = ok && tjDecompressHeader3(tj, jpeg, (unsigned long)size, &width, &height, &subsampling, &colourspace) == 0;
-    if (ok) {
-        out->width = width, out->height = height, out->channels = 3;
-        out->data = malloc((size_t)width * height * 3);
-        ok = tjDecompress2(tj, jpeg, (unsigned long)size, out->data, width, 0, height, TJPF_RGB, 0) == 0;
-    }
-    tjDestroy(tj);
-    free(jpeg);
-    return ok;
-}
-
-/* dlib's rgb -> gray: the truncated mean of the three channels. */
-static vv_image gray_of(const vv_image *rgb) {
-    vv_image gray = { rgb->width, rgb->height, 1, malloc((size_t)rgb->width * rgb->height) };
-    for (size_t i = 0; i < (size_t)rgb->width * rgb->height; i++)
-        gray.data[i] = (uint8_t)(((unsigned)rgb->data[3 * i] + rgb->data[3 * i + 1] + rgb->data[3 * i + 2]) / 3);
-    return gray;
+/* The project's decoder and dlib's gray conversion, (r + g + b) / 3 truncated. */
+static bool load_gray(const char *path, vv_image *gray) {
+    vv_image rgb = { 0 };
+    memset(gray, 0, sizeof *gray);
+    vv_status status = image_load(&rgb, path);
+    if (status == VV_OK) status = image_to_gray(gray, &rgb);
+    image_free(&rgb);
+    if (status != VV_OK) fprintf(stderr, "%s: %s\n", path, vv_last_error());
+    return status == VV_OK;
 }
 
 typedef struct error_stats {
     double sum, max;       /* distance of our sub-pixel points to dlib's integer points */
     double rounded_sum, rounded_max; /* after dlib's own rounding, floor(x + 0.5) */
-    long points, faces, rounded_exact;
+    long points, faces, rounded_exact, exact_faces;
 } error_stats;
 
 static void compare_face(error_stats *e, const float (*ours)[2], const float (*dlib)[2]) {
+    long exact_before = e->rounded_exact;
     for (int i = 0; i < 68; i++) {
         double d = hypot(ours[i][0] - dlib[i][0], ours[i][1] - dlib[i][1]);
         double rd = hypot(floor(ours[i][0] + 0.5) - dlib[i][0], floor(ours[i][1] + 0.5) - dlib[i][1]);
@@ -260,6 +218,7 @@ static void compare_face(error_stats *e, const float (*ours)[2], const float (*d
         e->rounded_exact += rd == 0;
     }
     e->faces++;
+    e->exact_faces += e->rounded_exact - exact_before == 68;
 }
 
 static double attribute(const char *tag, const char *name) {
@@ -285,7 +244,7 @@ static char *read_text(const char *path) {
 /* dlib's imglab XML: <image file=..><box top left width height><part name x y/>... */
 static void run_golden_xml(const shape_predictor *sp, const char *folder, const char *xml_name,
                            error_stats *e) {
-    char path[4096];
+    char path[8192];
     snprintf(path, sizeof path, "%s/%s", folder, xml_name);
     char *xml = read_text(path);
     CHECK_MSG(xml != NULL, "cannot read %s", path);
@@ -297,9 +256,8 @@ static void run_golden_xml(const shape_predictor *sp, const char *folder, const 
         char file[256];
         if (sscanf(image, "<image file='%255[^']'", file) != 1) break;
         snprintf(path, sizeof path, "%s/%s", folder, file);
-        vv_image rgb;
-        CHECK_MSG(load_rgb(path, &rgb), "cannot decode %s", path);
-        vv_image gray = gray_of(&rgb);
+        vv_image gray;
+        CHECK_MSG(load_gray(path, &gray), "cannot decode %s", path);
         for (char *box = strstr(image, "<box "); box; box = strstr(box + 1, "<box ")) {
             float dlib[68][2], ours[68][2];
             int parts = 0;
@@ -320,10 +278,14 @@ static void run_golden_xml(const shape_predictor *sp, const char *folder, const 
                                        (float)(left + attribute(box, "width") - 1),
                                        (float)(top + attribute(box, "height") - 1) };
             shape_predict(sp, &gray, corners, ours);
+            long exact_before = e->rounded_exact;
+            double sum_before = e->sum;
             compare_face(e, (const float (*)[2])ours, (const float (*)[2])dlib);
+            if (getenv("VV_VERBOSE"))
+                printf("  %s box %g,%g,%g,%g: %ld/68 exact, mean %.3f\n", file, corners[0], corners[1],
+                       corners[2], corners[3], e->rounded_exact - exact_before, (e->sum - sum_before) / 68);
         }
-        free(gray.data);
-        free(rgb.data);
+        image_free(&gray);
         image = end;
     }
     free(xml);
@@ -331,7 +293,7 @@ static void run_golden_xml(const shape_predictor *sp, const char *folder, const 
 
 /* reference/portraits.jsonl: dlib 19.24's boxes [l, t, r, b] and landmarks. */
 static void run_portraits(const shape_predictor *sp, const char *shared, error_stats *e) {
-    char path[4096];
+    char path[8192];
     snprintf(path, sizeof path, "%s/reference/portraits.jsonl", shared);
     char *text = read_text(path);
     CHECK_MSG(text != NULL, "cannot read %s", path);
@@ -343,11 +305,10 @@ static void run_portraits(const shape_predictor *sp, const char *shared, error_s
         if (!cJSON_IsString(file) || !cJSON_IsArray(faces)) { cJSON_Delete(json); continue; }
         const char *base = strrchr(file->valuestring, '/');
         snprintf(path, sizeof path, "%s/portraits/%s", shared, base ? base + 1 : file->valuestring);
-        vv_image rgb;
-        bool loaded = load_rgb(path, &rgb);
+        vv_image gray;
+        bool loaded = load_gray(path, &gray);
         CHECK_MSG(loaded, "cannot decode %s", path);
         if (!loaded) { cJSON_Delete(json); continue; }
-        vv_image gray = gray_of(&rgb);
         const cJSON *face;
         cJSON_ArrayForEach(face, faces) {
             const cJSON *box = cJSON_GetObjectItem(face, "box");
@@ -363,8 +324,7 @@ static void run_portraits(const shape_predictor *sp, const char *shared, error_s
             shape_predict(sp, &gray, corners, ours);
             compare_face(e, (const float (*)[2])ours, (const float (*)[2])dlib);
         }
-        free(gray.data);
-        free(rgb.data);
+        image_free(&gray);
         cJSON_Delete(json);
     }
     free(text);
@@ -372,10 +332,10 @@ static void run_portraits(const shape_predictor *sp, const char *shared, error_s
 
 static void print_stats(const char *what, const error_stats *e) {
     printf("%s: %ld faces, sub-pixel error mean %.3f max %.3f px; rounded as dlib rounds: "
-           "mean %.4f max %.3f px, %.2f%% of points exact\n", what, e->faces,
+           "mean %.4f max %.3f px, %.2f%% of points and %ld faces exact\n", what, e->faces,
            e->sum / (double)(e->points ? e->points : 1), e->max,
            e->rounded_sum / (double)(e->points ? e->points : 1), e->rounded_max,
-           100.0 * (double)e->rounded_exact / (double)(e->points ? e->points : 1));
+           100.0 * (double)e->rounded_exact / (double)(e->points ? e->points : 1), e->exact_faces);
 }
 
 static void test_real_model(void) {
@@ -395,23 +355,28 @@ static void test_real_model(void) {
     if (!sp) return;
     CHECK(shape_predictor_landmark_count(sp) == 68);
 
-    char folder[4096];
+    char folder[8192];
     snprintf(folder, sizeof folder, "%s/landmarks_golden", shared);
     error_stats golden = { 0 };
     run_golden_xml(sp, folder, "training_with_face_landmarks.xml", &golden);
     run_golden_xml(sp, folder, "testing_with_face_landmarks.xml", &golden);
     print_stats("landmarks_golden", &golden);
     fflush(stdout);
+    /* The XML's points are dlib's own predictor output on those boxes for 36 of the 43
+     * faces (we reproduce them exactly after dlib's rounding); the other 7, all with
+     * non-square boxes, differ by up to 3 px whatever the box, so were edited by hand. */
     CHECK(golden.faces == 43);
     CHECK(golden.sum / (double)golden.points <= 0.6);
     CHECK(golden.max <= 3.0);
+    CHECK(golden.exact_faces >= 36);
 
     error_stats portraits = { 0 };
     run_portraits(sp, shared, &portraits);
     print_stats("reference/portraits.jsonl", &portraits);
+    /* dlib 19.24's output: identical after rounding, so within rounding (sqrt(0.5)) before. */
     CHECK(portraits.faces == 12);
-    CHECK(portraits.sum / (double)portraits.points <= 0.6);
-    CHECK(portraits.max <= 3.0);
+    CHECK(portraits.exact_faces == 12);
+    CHECK(portraits.max <= 0.7072);
     shape_predictor_free(sp);
 }
 

@@ -15,8 +15,11 @@ vv_status shape_predictor_load_memory(shape_predictor **out, const uint8_t *data
                                       const char *name);
 void shape_predictor_free(shape_predictor *predictor);
 int shape_predictor_landmark_count(const shape_predictor *predictor);
-/* Runs the cascade on `gray` (1 channel) inside box (x0, y0, x1, y1, dlib convention:
- * rectangle corners inclusive as dlib stores them).  points: landmark_count (x, y). */
+/* Runs the cascade on `gray` (1 channel; 3-channel RGB also works and reads dlib's
+ * intensity (r + g + b) / 3) inside box (x0, y0, x1, y1, dlib convention: rectangle
+ * corners inclusive as dlib stores them, so dlib's width is x1 - x0 + 1).
+ * points: landmark_count (x, y), sub-pixel; dlib returns them rounded, floor(v + 0.5),
+ * and rounding ours that way reproduces dlib's exactly.  Thread-safe, allocates nothing. */
 void shape_predict(const shape_predictor *predictor, const vv_image *gray, const float box[4],
                    float (*points)[2]);
 /* Starting from the mean shape placed in box: the predictor's mean shape in
