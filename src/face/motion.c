@@ -1,0 +1,503 @@
+/* face/motion: landmark tracks, built-in procedural motions, JSON templates, gap filling
+ * and retargeting (relative: pose + expression deltas; absolute: aligned driver shape). */
+#include "face/motion.h"
+#include "face/pose.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const double pi = 3.14159265358979323846;
+
+vv_status motion_track_alloc(motion_track *track, int frame_count) {
+    memset(track, 0, sizeof *track);
+    if (frame_count <= 0 || frame_count > MOTION_MAX_FRAMES)
+        return vv_fail(VV_ERR_TOO_LARGE, "motion: %d frames is outside 1..%d", frame_count, MOTION_MAX_FRAMES);
+    track->points = mem_calloc((size_t)frame_count, sizeof track->points[0]);
+    track->found = mem_calloc((size_t)frame_count, 1);
+    if (!track->points || !track->found) {
+        motion_track_free(track);
+        return vv_fail(VV_ERR_NO_MEMORY, "motion: out of memory for %d frames", frame_count);
+    }
+    track->frame_count = frame_count;
+    track->fps = 25;
+    return VV_OK;
+}
+
+void motion_track_free(motion_track *track) {
+    if (!track) return;
+    free(track->points);
+    free(track->found);
+    free(track->audio);
+    memset(track, 0, sizeof *track);
+}
+
+/* ---- Built-in motions. ---- */
+static const char *const builtin_names[] = {"talk", "blink", "nod", "smile", "surprise"};
+
+bool motion_builtin_exists(const char *name) {
+    for (size_t i = 0; i < sizeof builtin_names / sizeof builtin_names[0]; i++)
+        if (name && !strcmp(name, builtin_names[i])) return true;
+    return false;
+}
+
+const char *motion_builtin_names(void) { return "talk|blink|nod|smile|surprise"; }
+
+static uint32_t rng_next(uint32_t *state) { /* xorshift32: deterministic everywhere */
+    uint32_t x = *state;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *state = x;
+}
+static double rng_uniform(uint32_t *state, double lo, double hi) {
+    return lo + (hi - lo) * (double)(rng_next(state) >> 8) / 16777216.0;
+}
+
+static double smoothstep(double e0, double e1, double x) {
+    double t = (x - e0) / (e1 - e0);
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    return t * t * (3 - 2 * t);
+}
+
+/* Expression controls of one frame, each 0..1. */
+typedef struct expression {
+    double mouth, blink, smile, brows;
+} expression;
+
+/* Offsets the mean 3D face (outer-eye units) by an expression. */
+static void expression_apply(const expression *e, float shape[68][3]) {
+    const float (*mean)[3] = face_mean_shape_3d();
+    memcpy(shape, mean, 68 * sizeof shape[0]);
+    /* Jaw and lower lip drop with the mouth; the corners narrow a little. */
+    static const float jaw_weight[17] = {0, 0, 0, 0.05f, 0.2f, 0.45f, 0.7f, 0.9f, 1, 0.9f, 0.7f, 0.45f, 0.2f, 0.05f, 0, 0, 0};
+    float open = (float)e->mouth;
+    for (int k = 0; k < 17; k++) shape[k][1] += 0.16f * open * jaw_weight[k];
+    for (int k = 55; k <= 59; k++) shape[k][1] += 0.24f * open;
+    for (int k = 65; k <= 67; k++) shape[k][1] += 0.26f * open;
+    for (int k = 61; k <= 63; k++) shape[k][1] -= 0.02f * open;
+    for (int k = 49; k <= 53; k++) shape[k][1] -= 0.01f * open;
+    static const int corners[4] = {48, 54, 60, 64};
+    for (int k = 0; k < 4; k++) shape[corners[k]][0] *= 1 - 0.06f * open;
+    /* Smile: corners out and up, lips thinner, lower lids up a little. */
+    float smile = (float)e->smile;
+    for (int k = 0; k < 4; k++) {
+        shape[corners[k]][0] += (shape[corners[k]][0] > 0 ? 1 : -1) * 0.07f * smile;
+        shape[corners[k]][1] -= 0.07f * smile;
+    }
+    shape[49][1] -= 0.03f * smile; shape[53][1] -= 0.03f * smile;
+    shape[59][1] -= 0.04f * smile; shape[55][1] -= 0.04f * smile;
+    for (int k = 40; k <= 41; k++) shape[k][1] -= 0.015f * smile;
+    for (int k = 46; k <= 47; k++) shape[k][1] -= 0.015f * smile;
+    /* Brows up (surprise) with the upper lids a little wider. */
+    float brows = (float)e->brows;
+    for (int k = 17; k <= 26; k++) shape[k][1] -= 0.11f * brows;
+    shape[37][1] -= 0.025f * brows; shape[38][1] -= 0.025f * brows;
+    shape[43][1] -= 0.025f * brows; shape[44][1] -= 0.025f * brows;
+    /* Blink: the upper lids meet the lower ones. */
+    float blink = (float)e->blink * 0.95f;
+    static const int upper[4] = {37, 38, 43, 44}, lower[4] = {41, 40, 47, 46};
+    for (int k = 0; k < 4; k++) {
+        float gap = shape[lower[k]][1] - shape[upper[k]][1];
+        shape[upper[k]][1] += blink * gap * 0.85f;
+        shape[lower[k]][1] -= blink * gap * 0.15f;
+    }
+}
+
+/* Blink schedule: one every 2.5-4.5 s (first at ~1.2 s), each 0.25 s. */
+static double blink_at(double t, uint32_t seed) {
+    uint32_t state = seed;
+    double start = 1.2;
+    while (start < t + 1) {
+        double d = t - start;
+        if (d >= 0 && d < 0.25) return sin(pi * d / 0.25);
+        start += rng_uniform(&state, 2.5, 4.5);
+    }
+    return 0;
+}
+
+/* Speech-like mouth: syllables of 0.12-0.28 s with random amplitude, phrase pauses. */
+static double talk_at(double t, uint32_t seed) {
+    uint32_t state = seed;
+    double start = 0.3;
+    while (start <= t) {
+        double phrase = rng_uniform(&state, 1.2, 2.6), end = start + phrase;
+        double s = start;
+        while (s < end) {
+            double len = rng_uniform(&state, 0.12, 0.28), amp = rng_uniform(&state, 0.25, 1.0);
+            if (t >= s && t < s + len) return amp * pow(sin(pi * (t - s) / len), 1.5);
+            s += len;
+        }
+        start = end + rng_uniform(&state, 0.25, 0.7);
+    }
+    return 0;
+}
+
+vv_status motion_builtin(motion_track *out, const char *name, double duration, double fps) {
+    memset(out, 0, sizeof *out);
+    if (!motion_builtin_exists(name))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "unknown motion '%s' (built-in: %s, or a .json template)",
+                       name ? name : "", motion_builtin_names());
+    if (!(fps > 0 && fps <= 240)) return vv_fail(VV_ERR_INVALID_ARGUMENT, "motion: fps %g is outside (0, 240]", fps);
+    if (!(duration > 0) || duration * fps > MOTION_MAX_FRAMES)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "motion: duration %g s is not positive or too long", duration);
+    int frames = (int)lround(duration * fps);
+    if (frames < 1) frames = 1;
+    vv_status s = motion_track_alloc(out, frames);
+    if (s != VV_OK) return s;
+    out->fps = fps;
+    out->width = out->height = 512;
+    bool talk = !strcmp(name, "talk"), nod = !strcmp(name, "nod"), smile = !strcmp(name, "smile"),
+         surprise = !strcmp(name, "surprise");
+    for (int f = 0; f < frames; f++) {
+        double t = f / fps, ramp = smoothstep(0, 0.6, t), end = smoothstep(duration, duration - 0.6, t);
+        expression e = {0, blink_at(t, 0x9e3779b9u), 0, 0};
+        double yaw = 3.0 * sin(2 * pi * 0.21 * t) + 1.5 * sin(2 * pi * 0.47 * t + 1.0);
+        double pitch = 2.0 * sin(2 * pi * 0.29 * t + 0.5) - 2.0 * sin(0.5);
+        double roll = 1.5 * sin(2 * pi * 0.16 * t + 2.0) - 1.5 * sin(2.0);
+        double motion_amount = 1.0;
+        if (talk) {
+            e.mouth = talk_at(t, 0x2545f491u);
+            pitch += 2.5 * e.mouth;
+            e.brows = 0.25 * talk_at(t - 0.05, 0x2545f491u) * talk_at(t, 0x1234567u);
+        } else if (nod) {
+            pitch += 9.0 * sin(2 * pi * 0.9 * t) * ramp * end;
+            motion_amount = 0.4;
+        } else if (smile) {
+            e.smile = smoothstep(0.4, 1.6, t) * smoothstep(duration, duration - 1.0, t);
+        } else if (surprise) {
+            double s2 = smoothstep(1.0, 1.35, t) * smoothstep(3.4, 2.8, t);
+            e.brows = s2;
+            e.mouth = 0.55 * s2;
+            e.blink *= 1 - s2;
+            pitch -= 4 * s2;
+        } else { /* blink */
+            motion_amount = 0.5;
+        }
+        yaw *= motion_amount * ramp;
+        roll *= motion_amount * ramp;
+        if (!nod) pitch *= motion_amount * ramp;
+        float shape[68][3];
+        expression_apply(&e, shape);
+        head_pose pose;
+        memset(&pose, 0, sizeof pose);
+        head_pose_rotation((float)yaw, (float)pitch, (float)roll, pose.rotation);
+        pose.scale = 160;
+        pose.tx = 256;
+        pose.ty = 270;
+        head_pose_project(&pose, (const float(*)[3])shape, out->points[f]);
+        out->found[f] = 1;
+    }
+    return VV_OK;
+}
+
+/* ---- JSON templates. ---- */
+vv_status motion_save(const motion_track *track, const char *path) {
+    char temp[4096];
+    vv_status s = file_temp_path(path, temp, sizeof temp);
+    if (s != VV_OK) return s;
+    FILE *f = fopen(temp, "wb");
+    if (!f) return vv_fail(VV_ERR_WRITE, "cannot write %s: %s", path, strerror(errno));
+    fprintf(f, "{\"format\": \"vivify-motion\", \"version\": 1, \"fps\": %.6g, \"width\": %d, \"height\": %d,\n",
+            track->fps, track->width, track->height);
+    fputs(" \"audio\": ", f);
+    if (track->audio) {
+        cJSON *str = cJSON_CreateString(track->audio);
+        char *text = str ? cJSON_PrintUnformatted(str) : NULL;
+        fputs(text ? text : "null", f);
+        free(text);
+        cJSON_Delete(str);
+    } else {
+        fputs("null", f);
+    }
+    fputs(",\n \"frames\": [", f);
+    for (int i = 0; i < track->frame_count; i++) {
+        fputs(i ? ",\n  " : "\n  ", f);
+        if (!track->found[i]) {
+            fputs("null", f);
+            continue;
+        }
+        fputc('[', f);
+        for (int k = 0; k < 68; k++)
+            fprintf(f, "%s[%.2f, %.2f]", k ? ", " : "", track->points[i][k][0], track->points[i][k][1]);
+        fputc(']', f);
+    }
+    fputs("\n]}\n", f);
+    bool bad = ferror(f) != 0;
+    bad |= fclose(f) != 0;
+    if (bad) {
+        remove(temp);
+        return vv_fail(VV_ERR_WRITE, "error writing %s", path);
+    }
+    return file_commit(temp, path);
+}
+
+static bool json_number_in(const cJSON *item, double lo, double hi, double *out) {
+    if (!cJSON_IsNumber(item)) return false;
+    double v = item->valuedouble;
+    if (!isfinite(v) || v < lo || v > hi) return false;
+    *out = v;
+    return true;
+}
+
+vv_status motion_load(motion_track *track, const char *path) {
+    memset(track, 0, sizeof *track);
+    uint8_t *data = NULL;
+    size_t size = 0;
+    vv_status s = file_read_all(path, MOTION_MAX_JSON_BYTES, &data, &size);
+    if (s != VV_OK) return s;
+    cJSON *root = cJSON_ParseWithLength((const char *)data, size);
+    free(data);
+    if (!root) return vv_fail(VV_ERR_FORMAT, "%s is not a JSON motion template", path);
+    const cJSON *format = cJSON_GetObjectItemCaseSensitive(root, "format");
+    const cJSON *frames = cJSON_GetObjectItemCaseSensitive(root, "frames");
+    double fps = 0, width = 0, height = 0;
+    if (!cJSON_IsString(format) || strcmp(format->valuestring, "vivify-motion") || !cJSON_IsArray(frames)) {
+        s = vv_fail(VV_ERR_FORMAT, "%s is not a vivify motion template (no \"format\": \"vivify-motion\" and \"frames\")", path);
+    } else if (!json_number_in(cJSON_GetObjectItemCaseSensitive(root, "fps"), 0.001, 240, &fps)) {
+        s = vv_fail(VV_ERR_CORRUPT, "%s: \"fps\" missing or outside (0, 240]", path);
+    } else {
+        const cJSON *w = cJSON_GetObjectItemCaseSensitive(root, "width"), *h = cJSON_GetObjectItemCaseSensitive(root, "height");
+        if ((w && !json_number_in(w, 0, 65536, &width)) || (h && !json_number_in(h, 0, 65536, &height)))
+            s = vv_fail(VV_ERR_CORRUPT, "%s: \"width\"/\"height\" out of range", path);
+    }
+    int count = s == VV_OK ? cJSON_GetArraySize(frames) : 0;
+    if (s == VV_OK && (count < 1 || count > MOTION_MAX_FRAMES))
+        s = vv_fail(VV_ERR_CORRUPT, "%s: %d frames (need 1..%d)", path, count, MOTION_MAX_FRAMES);
+    if (s == VV_OK) s = motion_track_alloc(track, count);
+    if (s == VV_OK) {
+        track->fps = fps;
+        track->width = (int)width;
+        track->height = (int)height;
+        int i = 0;
+        const cJSON *frame;
+        cJSON_ArrayForEach(frame, frames) {
+            if (i >= count) break;
+            if (cJSON_IsNull(frame)) {
+                i++;
+                continue;
+            }
+            if (!cJSON_IsArray(frame) || cJSON_GetArraySize(frame) != 68) {
+                s = vv_fail(VV_ERR_CORRUPT, "%s: frame %d is neither null nor 68 [x, y] points", path, i);
+                break;
+            }
+            int k = 0;
+            const cJSON *point;
+            cJSON_ArrayForEach(point, frame) {
+                double x, y;
+                if (k >= 68 || !cJSON_IsArray(point) || cJSON_GetArraySize(point) != 2 ||
+                    !json_number_in(cJSON_GetArrayItem(point, 0), -1e6, 1e6, &x) ||
+                    !json_number_in(cJSON_GetArrayItem(point, 1), -1e6, 1e6, &y)) {
+                    s = vv_fail(VV_ERR_CORRUPT, "%s: frame %d point %d is not a finite [x, y]", path, i, k);
+                    break;
+                }
+                track->points[i][k][0] = (float)x;
+                track->points[i][k][1] = (float)y;
+                k++;
+            }
+            if (s != VV_OK) break;
+            track->found[i] = 1;
+            i++;
+        }
+        const cJSON *audio = cJSON_GetObjectItemCaseSensitive(root, "audio");
+        if (s == VV_OK && cJSON_IsString(audio) && audio->valuestring[0]) {
+            size_t len = strlen(audio->valuestring);
+            if (len >= 4096) s = vv_fail(VV_ERR_CORRUPT, "%s: \"audio\" path too long", path);
+            else if (!(track->audio = malloc(len + 1))) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory");
+            else memcpy(track->audio, audio->valuestring, len + 1);
+        } else if (s == VV_OK && audio && !cJSON_IsNull(audio) && !cJSON_IsString(audio)) {
+            s = vv_fail(VV_ERR_CORRUPT, "%s: \"audio\" must be a path or null", path);
+        }
+    }
+    cJSON_Delete(root);
+    if (s == VV_OK && motion_first_found(track) < 0) s = vv_fail(VV_ERR_NO_FACE, "%s: no frame has landmarks", path);
+    if (s != VV_OK) motion_track_free(track);
+    return s;
+}
+
+/* ---- Gaps and reference. ---- */
+int motion_first_found(const motion_track *track) {
+    for (int i = 0; i < track->frame_count; i++)
+        if (track->found[i]) return i;
+    return -1;
+}
+
+vv_status motion_fill_gaps(motion_track *track, int reference) {
+    int first = motion_first_found(track);
+    if (first < 0) return vv_fail(VV_ERR_NO_FACE, "no face found in any frame of the driver");
+    if (reference < 0 || reference >= track->frame_count || !track->found[reference]) reference = first;
+    const float (*neutral)[2] = (const float(*)[2])track->points[reference];
+    double fps = track->fps > 0 ? track->fps : 25, hold = 0.2, ease = 0.4;
+    int last = -1;
+    for (int i = 0; i < track->frame_count; i++) {
+        if (track->found[i]) {
+            last = i;
+            continue;
+        }
+        if (last < 0) {
+            memcpy(track->points[i], neutral, sizeof track->points[i]);
+            continue;
+        }
+        double gap = (i - last) / fps;
+        float w = gap <= hold ? 1.0f : (float)exp(-(gap - hold) / ease);
+        for (int k = 0; k < 68; k++)
+            for (int c = 0; c < 2; c++)
+                track->points[i][k][c] = neutral[k][c] + w * (track->points[last][k][c] - neutral[k][c]);
+    }
+    return VV_OK;
+}
+
+/* Least-squares similarity a -> b as {a, b, tx, ty} (x' = a x - b y + tx, y' = b x + a y + ty). */
+static void similarity_estimate(const float (*from)[2], const float (*to)[2], float sim[4]) {
+    double mfx = 0, mfy = 0, mtx = 0, mty = 0;
+    for (int i = 0; i < 68; i++) { mfx += from[i][0]; mfy += from[i][1]; mtx += to[i][0]; mty += to[i][1]; }
+    mfx /= 68; mfy /= 68; mtx /= 68; mty /= 68;
+    double sxx = 0, sab = 0, sba = 0;
+    for (int i = 0; i < 68; i++) {
+        double fx = from[i][0] - mfx, fy = from[i][1] - mfy, tx = to[i][0] - mtx, ty = to[i][1] - mty;
+        sxx += fx * fx + fy * fy;
+        sab += fx * tx + fy * ty;
+        sba += fx * ty - fy * tx;
+    }
+    double a = sxx > 0 ? sab / sxx : 1, b = sxx > 0 ? sba / sxx : 0;
+    sim[0] = (float)a; sim[1] = (float)b;
+    sim[2] = (float)(mtx - (a * mfx - b * mfy));
+    sim[3] = (float)(mty - (b * mfx + a * mfy));
+}
+
+int motion_reference_best(const motion_track *track, const float source[68][2]) {
+    int best = motion_first_found(track);
+    double best_error = INFINITY;
+    for (int i = 0; i < track->frame_count; i++) {
+        if (!track->found[i]) continue;
+        float sim[4];
+        const float (*p)[2] = (const float(*)[2])track->points[i];
+        similarity_estimate(p, source, sim);
+        double error = 0;
+        for (int k = 0; k < 68; k++) {
+            double x = sim[0] * p[k][0] - sim[1] * p[k][1] + sim[2] - source[k][0];
+            double y = sim[1] * p[k][0] + sim[0] * p[k][1] + sim[3] - source[k][1];
+            error += x * x + y * y;
+        }
+        if (error < best_error) { best_error = error; best = i; }
+    }
+    return best;
+}
+
+/* ---- Retargeting. ---- */
+motion_params motion_default_params(void) {
+    motion_params p = {false, 1.0f, 1.0f};
+    return p;
+}
+
+/* Expression: what the pose does not explain, rotated back by roll and divided by scale. */
+static void expression_residual(const head_pose *pose, const float points[68][2], float out[68][2]) {
+    float rigid[68][2];
+    head_pose_project(pose, face_mean_shape_3d(), rigid);
+    float roll = pose->roll * (float)(pi / 180), c = cosf(roll), s = sinf(roll);
+    float inv = pose->scale > 0 ? 1.0f / pose->scale : 0;
+    for (int k = 0; k < 68; k++) {
+        float dx = points[k][0] - rigid[k][0], dy = points[k][1] - rigid[k][1];
+        out[k][0] = (c * dx + s * dy) * inv;
+        out[k][1] = (-s * dx + c * dy) * inv;
+    }
+}
+
+static void mat3_mul(const float a[3][3], const float b[3][3], float out[3][3]) {
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) out[i][j] = a[i][0] * b[0][j] + a[i][1] * b[1][j] + a[i][2] * b[2][j];
+}
+
+/* q^alpha for a rotation q (axis-angle scaled); exact identity when q is. */
+static void rotation_power(const float q[3][3], float alpha, float out[3][3]) {
+    double trace = (double)q[0][0] + q[1][1] + q[2][2], c = (trace - 1) / 2;
+    c = c > 1 ? 1 : c < -1 ? -1 : c;
+    double angle = acos(c);
+    memset(out, 0, 9 * sizeof(float));
+    out[0][0] = out[1][1] = out[2][2] = 1;
+    if (angle < 1e-9 || alpha == 0) return;
+    if (alpha == 1) {
+        memcpy(out, q, 9 * sizeof(float));
+        return;
+    }
+    double ax = q[2][1] - q[1][2], ay = q[0][2] - q[2][0], az = q[1][0] - q[0][1];
+    double n = sqrt(ax * ax + ay * ay + az * az);
+    if (n < 1e-12) return; /* 180 degrees: no sensible fraction, keep still */
+    ax /= n; ay /= n; az /= n;
+    double t = angle * alpha, ct = cos(t), st = sin(t), v = 1 - ct;
+    double r[3][3] = {{ct + ax * ax * v, ax * ay * v - az * st, ax * az * v + ay * st},
+                      {ay * ax * v + az * st, ct + ay * ay * v, ay * az * v - ax * st},
+                      {az * ax * v - ay * st, az * ay * v + ax * st, ct + az * az * v}};
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) out[i][j] = (float)r[i][j];
+}
+
+void motion_retarget_init(motion_retarget *r, const float source[68][2], const float reference[68][2],
+                          const motion_params *params) {
+    memset(r, 0, sizeof *r);
+    r->params = params ? *params : motion_default_params();
+    memcpy(r->source, source, sizeof r->source);
+    memcpy(r->reference, reference, sizeof r->reference);
+    head_pose ps = head_pose_estimate(source), pr = head_pose_estimate(reference);
+    memcpy(r->source_pose_rotation, ps.rotation, sizeof ps.rotation);
+    r->source_scale = ps.scale; r->source_tx = ps.tx; r->source_ty = ps.ty; r->source_roll = ps.roll;
+    memcpy(r->reference_pose_rotation, pr.rotation, sizeof pr.rotation);
+    r->reference_scale = pr.scale; r->reference_tx = pr.tx; r->reference_ty = pr.ty; r->reference_roll = pr.roll;
+    expression_residual(&pr, reference, r->reference_expression);
+    similarity_estimate(reference, source, r->align);
+}
+
+void motion_retarget_frame(const motion_retarget *r, const float driver[68][2], float out[68][2]) {
+    const motion_params *p = &r->params;
+    if (p->absolute) { /* the paper's way: the driver's own shape, aligned to the source */
+        const float *a = r->align;
+        for (int k = 0; k < 68; k++) {
+            float x = driver[k][0], y = driver[k][1];
+            out[k][0] = a[0] * x - a[1] * y + a[2];
+            out[k][1] = a[1] * x + a[0] * y + a[3];
+        }
+        return;
+    }
+    memcpy(out, r->source, 68 * sizeof out[0]);
+    if (!(r->source_scale > 0) || !(r->reference_scale > 0)) return;
+    head_pose pd = head_pose_estimate(driver);
+    if (!(pd.scale > 0)) return;
+    /* Pose: the driver's rotation relative to the reference, applied on top of the source's
+     * own pose; scale and translation changes in proportion to the face sizes. */
+    float ref_t[3][3], q[3][3], qa[3][3];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) ref_t[i][j] = r->reference_pose_rotation[j][i];
+    mat3_mul(pd.rotation, (const float(*)[3])ref_t, q);
+    rotation_power((const float(*)[3])q, p->pose_scale, qa);
+    float size_ratio = r->source_scale / r->reference_scale;
+    head_pose source_pose, target_pose;
+    memset(&source_pose, 0, sizeof source_pose);
+    memcpy(source_pose.rotation, r->source_pose_rotation, sizeof source_pose.rotation);
+    source_pose.scale = r->source_scale;
+    source_pose.tx = r->source_tx;
+    source_pose.ty = r->source_ty;
+    target_pose = source_pose;
+    mat3_mul((const float(*)[3])qa, (const float(*)[3])source_pose.rotation, target_pose.rotation);
+    target_pose.scale = r->source_scale * powf(pd.scale / r->reference_scale, p->pose_scale);
+    target_pose.tx = r->source_tx + p->pose_scale * (pd.tx - r->reference_tx) * size_ratio;
+    target_pose.ty = r->source_ty + p->pose_scale * (pd.ty - r->reference_ty) * size_ratio;
+    float before[68][2], after[68][2], change[68][2];
+    head_pose_project(&source_pose, face_mean_shape_3d(), before);
+    head_pose_project(&target_pose, face_mean_shape_3d(), after);
+    expression_residual(&pd, driver, change);
+    /* Expression change in the source's frame (its roll, its face size). */
+    float roll = r->source_roll * (float)(pi / 180), c = cosf(roll), s = sinf(roll);
+    float gain = p->expression_scale * target_pose.scale;
+    for (int k = 0; k < 68; k++) {
+        float dx = (change[k][0] - r->reference_expression[k][0]) * gain;
+        float dy = (change[k][1] - r->reference_expression[k][1]) * gain;
+        /* The source's own shape moves with the head: scale and in-plane rotation of the
+         * rigid change, applied to its deviation from the mean face. */
+        out[k][0] = r->source[k][0] + (after[k][0] - before[k][0]) + c * dx - s * dy;
+        out[k][1] = r->source[k][1] + (after[k][1] - before[k][1]) + s * dx + c * dy;
+    }
+}

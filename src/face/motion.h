@@ -1,0 +1,71 @@
+/* face/motion: driver motion as a landmark track (from a video, a JSON template or a
+ * procedural built-in), gap filling, and retargeting onto a source face: the driver's
+ * landmarks split into head pose (face/pose.h) and expression, transferred relative to a
+ * reference driver frame (default) or absolutely (the driver's shape, aligned). */
+#ifndef VV_FACE_MOTION_H
+#define VV_FACE_MOTION_H
+
+#include "base/base.h"
+
+#define MOTION_MAX_FRAMES 200000  /* over two hours at 25 fps */
+#define MOTION_MAX_JSON_BYTES (256u << 20)
+
+typedef struct motion_track {
+    int frame_count;
+    double fps;
+    int width, height;       /* the driver's frame size (procedural: the virtual frame) */
+    float (*points)[68][2];  /* per frame, driver pixels */
+    uint8_t *found;          /* per frame: 1 if a face was found (others are filled in) */
+    char *audio;             /* audio source path or NULL */
+} motion_track;
+
+vv_status motion_track_alloc(motion_track *track, int frame_count);
+void motion_track_free(motion_track *track);
+
+/* Built-in procedural motions: "talk", "blink", "nod", "smile", "surprise". */
+bool motion_builtin_exists(const char *name);
+const char *motion_builtin_names(void); /* "talk|blink|nod|smile|surprise" */
+/* Deterministic: the same name, duration and fps give the same track.  Frame 0 is the
+ * neutral face (the reference). */
+vv_status motion_builtin(motion_track *out, const char *name, double duration, double fps);
+
+/* Templates: {"format": "vivify-motion", "version": 1, "fps", "width", "height",
+ * "audio": path|null, "frames": [[[x, y] x 68] | null, ...]}.  Saved atomically; loading
+ * treats the file as hostile (sizes capped, every value checked). */
+vv_status motion_save(const motion_track *track, const char *path);
+vv_status motion_load(motion_track *track, const char *path);
+
+/* Index of the first frame with a face, or -1. */
+int motion_first_found(const motion_track *track);
+/* Frames without a face: before the first face, the reference frame; after one, the last
+ * face held briefly, then easing back to the reference (neutral).  VV_ERR_NO_FACE if no
+ * frame has a face. */
+vv_status motion_fill_gaps(motion_track *track, int reference);
+/* The frame (with a face) whose similarity-normalised landmarks are closest to source's. */
+int motion_reference_best(const motion_track *track, const float source[68][2]);
+
+typedef struct motion_params {
+    bool absolute;           /* the driver's landmarks directly, aligned to the source */
+    float expression_scale;  /* 1: as the driver; 0: no expression change */
+    float pose_scale;        /* 1: as the driver; 0: the head stays still */
+} motion_params;
+
+motion_params motion_default_params(void);
+
+typedef struct motion_retarget {
+    motion_params params;
+    float source[68][2], reference[68][2];
+    float source_pose_rotation[3][3];
+    float source_scale, source_tx, source_ty, source_roll;
+    float reference_pose_rotation[3][3];
+    float reference_scale, reference_tx, reference_ty, reference_roll;
+    float reference_expression[68][2];   /* normalised residual of the reference */
+    float align[4];                      /* absolute mode: reference -> source similarity */
+} motion_retarget;
+
+void motion_retarget_init(motion_retarget *r, const float source[68][2], const float reference[68][2],
+                          const motion_params *params);
+/* Target landmarks for the source (source pixels) from a driver frame. */
+void motion_retarget_frame(const motion_retarget *r, const float driver[68][2], float out[68][2]);
+
+#endif

@@ -1,0 +1,214 @@
+/* face/motion: retargeting (identity, translation, expression, scales, absolute),
+ * procedural motions, templates (round trip + hostile input), gaps, best reference. */
+#include "face/motion.h"
+#include "face/pose.h"
+#include "test.h"
+
+#include <unistd.h>
+
+static void face_points(float yaw, float pitch, float roll, float scale, float tx, float ty, float out[68][2]) {
+    head_pose pose;
+    memset(&pose, 0, sizeof pose);
+    head_pose_rotation(yaw, pitch, roll, pose.rotation);
+    pose.scale = scale;
+    pose.tx = tx;
+    pose.ty = ty;
+    head_pose_project(&pose, face_mean_shape_3d(), out);
+}
+
+static double max_distance(const float a[68][2], const float b[68][2], int first, int last) {
+    double m = 0;
+    for (int k = first; k <= last; k++) m = fmax(m, hypot(a[k][0] - b[k][0], a[k][1] - b[k][1]));
+    return m;
+}
+
+static void test_retarget(void) {
+    float source[68][2], reference[68][2], driver[68][2], out[68][2];
+    face_points(10, -5, 4, 120, 300, 260, source);
+    for (int k = 0; k < 68; k++) source[k][0] += 2.0f * sinf((float)k); /* the source's own shape */
+    face_points(-8, 3, -2, 80, 200, 180, reference);
+    motion_params params = motion_default_params();
+    motion_retarget r;
+    motion_retarget_init(&r, (const float(*)[2])source, (const float(*)[2])reference, &params);
+
+    /* Identity motion: the driver at its reference leaves the source unchanged. */
+    motion_retarget_frame(&r, (const float(*)[2])reference, out);
+    CHECK_MSG(max_distance((const float(*)[2])out, (const float(*)[2])source, 0, 67) < 1e-3, "identity moved %g px",
+              max_distance((const float(*)[2])out, (const float(*)[2])source, 0, 67));
+
+    /* Pure translation of the driver: the output face translates by it, scaled by face size. */
+    float ratio = r.source_scale / r.reference_scale;
+    CHECK_NEAR(ratio, 1.5, 0.02);
+    for (int k = 0; k < 68; k++) { driver[k][0] = reference[k][0] + 10; driver[k][1] = reference[k][1] - 6; }
+    motion_retarget_frame(&r, (const float(*)[2])driver, out);
+    double worst = 0;
+    for (int k = 0; k < 68; k++)
+        worst = fmax(worst, hypot(out[k][0] - (source[k][0] + 10 * ratio), out[k][1] - (source[k][1] - 6 * ratio)));
+    CHECK_MSG(worst < 0.05, "translation off by %g px", worst);
+
+    /* pose_scale 0: the head stays still under the same translation. */
+    motion_params still = params;
+    still.pose_scale = 0;
+    motion_retarget rs;
+    motion_retarget_init(&rs, (const float(*)[2])source, (const float(*)[2])reference, &still);
+    motion_retarget_frame(&rs, (const float(*)[2])driver, out);
+    CHECK(max_distance((const float(*)[2])out, (const float(*)[2])source, 0, 67) < 0.05);
+
+    /* Expression: the driver opens its mouth by 8 px; the source's lower lip drops by
+     * about 8 * ratio and its eyes stay put. */
+    memcpy(driver, reference, sizeof driver);
+    for (int k = 56; k <= 58; k++) driver[k][1] += 8;
+    for (int k = 65; k <= 67; k++) driver[k][1] += 8;
+    motion_retarget_frame(&r, (const float(*)[2])driver, out);
+    double drop = out[66][1] - source[66][1];
+    CHECK_MSG(drop > 0.8 * 8 * ratio && drop < 1.2 * 8 * ratio, "lower lip dropped %g px", drop);
+    CHECK(max_distance((const float(*)[2])out, (const float(*)[2])source, 36, 47) < 0.6);
+    motion_params no_expression = params;
+    no_expression.expression_scale = 0;
+    motion_retarget re;
+    motion_retarget_init(&re, (const float(*)[2])source, (const float(*)[2])reference, &no_expression);
+    motion_retarget_frame(&re, (const float(*)[2])driver, out);
+    CHECK(fabs(out[66][1] - source[66][1]) < 0.2 * 8 * ratio);
+
+    /* A head turn of the driver turns the source: yaw of the output follows. */
+    face_points(12, 3, -2, 80, 200, 180, driver);
+    motion_retarget_frame(&r, (const float(*)[2])driver, out);
+    head_pose before = head_pose_estimate((const float(*)[2])source), after = head_pose_estimate((const float(*)[2])out);
+    CHECK_MSG(fabs((after.yaw - before.yaw) - 20) < 3, "yaw change %g, expected 20", after.yaw - before.yaw);
+
+    /* Absolute: the driver's own shape aligned onto the source. */
+    motion_params absolute = params;
+    absolute.absolute = true;
+    motion_retarget ra;
+    motion_retarget_init(&ra, (const float(*)[2])source, (const float(*)[2])reference, &absolute);
+    motion_retarget_frame(&ra, (const float(*)[2])reference, out);
+    double mean_error = 0;
+    for (int k = 0; k < 68; k++) mean_error += hypot(out[k][0] - source[k][0], out[k][1] - source[k][1]) / 68;
+    CHECK_MSG(mean_error < 25 && mean_error > 0.5, "absolute: mean %g px from the source", mean_error);
+}
+
+static double inner_mouth_gap(const float p[68][2]) { return p[66][1] - p[62][1]; }
+static double eye_gap(const float p[68][2]) { return p[41][1] - p[37][1]; }
+
+static void test_builtins(void) {
+    CHECK(motion_builtin_exists("talk") && motion_builtin_exists("surprise") && !motion_builtin_exists("dance"));
+    motion_track a, b;
+    CHECK(motion_builtin(&a, "dance", 5, 25) == VV_ERR_INVALID_ARGUMENT);
+    static const char *names[] = {"talk", "blink", "nod", "smile", "surprise"};
+    for (int n = 0; n < 5; n++) {
+        CHECK_OK(motion_builtin(&a, names[n], 5, 25));
+        CHECK_OK(motion_builtin(&b, names[n], 5, 25));
+        CHECK(a.frame_count == 125 && a.fps == 25);
+        CHECK_MSG(!memcmp(a.points, b.points, sizeof a.points[0] * a.frame_count), "%s not deterministic", names[n]);
+        double mouth_max = 0, eye_min = 1e9, eye_open = eye_gap((const float(*)[2])a.points[0]);
+        for (int f = 0; f < a.frame_count; f++) {
+            mouth_max = fmax(mouth_max, inner_mouth_gap((const float(*)[2])a.points[f]));
+            eye_min = fmin(eye_min, eye_gap((const float(*)[2])a.points[f]));
+        }
+        if (!strcmp(names[n], "talk") || !strcmp(names[n], "surprise"))
+            CHECK_MSG(mouth_max > 20, "%s: mouth opens only %g px", names[n], mouth_max);
+        if (!strcmp(names[n], "blink") || !strcmp(names[n], "talk"))
+            CHECK_MSG(eye_min < 0.25 * eye_open, "%s: eyes close only to %g of %g", names[n], eye_min, eye_open);
+        if (!strcmp(names[n], "nod")) {
+            double pitch_min = 1e9, pitch_max = -1e9;
+            for (int f = 0; f < a.frame_count; f++) {
+                head_pose p = head_pose_estimate((const float(*)[2])a.points[f]);
+                pitch_min = fmin(pitch_min, p.pitch);
+                pitch_max = fmax(pitch_max, p.pitch);
+            }
+            CHECK_MSG(pitch_max - pitch_min > 10, "nod: pitch range %g", pitch_max - pitch_min);
+        }
+        motion_track_free(&a);
+        motion_track_free(&b);
+    }
+    CHECK_OK(motion_builtin(&a, "talk", 2, 30));
+    CHECK(a.frame_count == 60);
+    motion_track_free(&a);
+}
+
+static void write_file(const char *path, const char *text) {
+    FILE *f = fopen(path, "wb");
+    if (f) { fputs(text, f); fclose(f); }
+}
+
+static void test_templates(void) {
+    const char *dir = test_tmp_dir("test_motion");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/m.json", dir);
+    motion_track a, b;
+    CHECK_OK(motion_builtin(&a, "smile", 1, 25));
+    a.found[3] = 0;
+    a.audio = strdup("/some/where/with \"quotes\".mp4");
+    CHECK_OK(motion_save(&a, path));
+    CHECK_OK(motion_load(&b, path));
+    CHECK(b.frame_count == a.frame_count && b.fps == 25 && b.width == a.width);
+    CHECK(b.audio && !strcmp(b.audio, a.audio));
+    CHECK(b.found[3] == 0 && b.found[4] == 1);
+    CHECK(max_distance((const float(*)[2])a.points[10], (const float(*)[2])b.points[10], 0, 67) < 0.01);
+    motion_track_free(&a);
+    motion_track_free(&b);
+
+    static const char *bad[] = {
+        "", "not json", "[1,2,3]", "{\"format\": \"vivify-motion\"}",
+        "{\"format\": \"other\", \"fps\": 25, \"frames\": [null]}",
+        "{\"format\": \"vivify-motion\", \"fps\": 0, \"frames\": [null]}",
+        "{\"format\": \"vivify-motion\", \"fps\": 1e300, \"frames\": [null]}",
+        "{\"format\": \"vivify-motion\", \"fps\": 25, \"frames\": []}",
+        "{\"format\": \"vivify-motion\", \"fps\": 25, \"frames\": [null, null]}",
+        "{\"format\": \"vivify-motion\", \"fps\": 25, \"frames\": [[[1, 2]]]}",
+        "{\"format\": \"vivify-motion\", \"fps\": 25, \"frames\": [\"x\"]}",
+        "{\"format\": \"vivify-motion\", \"fps\": 25, \"audio\": 5, \"frames\": [null]}",
+        "{\"format\": \"vivify-motion\", \"fps\": 25, \"width\": -3, \"frames\": [null]}",
+        "{\"format\": \"vivify-motion\", \"fps\": 25, \"frames\": [[[1, 2], [3]]]}",
+    };
+    for (unsigned i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file(path, bad[i]);
+        vv_status s = motion_load(&b, path);
+        CHECK_MSG(s == VV_ERR_FORMAT || s == VV_ERR_CORRUPT || s == VV_ERR_NO_FACE || s == VV_ERR_IO,
+                  "bad template %u loaded (%s)", i, vv_status_string(s));
+        CHECK(b.points == NULL);
+    }
+    /* 68 points with one a huge value */
+    char big[8192] = "{\"format\": \"vivify-motion\", \"fps\": 25, \"frames\": [[";
+    for (int k = 0; k < 68; k++) strcat(big, k ? ",[1,2]" : "[1e9,2]");
+    strcat(big, "]]}");
+    write_file(path, big);
+    CHECK(motion_load(&b, path) == VV_ERR_CORRUPT);
+    snprintf(path, sizeof path, "%s/missing.json", dir);
+    CHECK(motion_load(&b, path) == VV_ERR_NOT_FOUND);
+}
+
+static void test_gaps_and_reference(void) {
+    motion_track t;
+    CHECK_OK(motion_track_alloc(&t, 60));
+    float neutral[68][2], moved[68][2];
+    face_points(0, 0, 0, 100, 200, 200, neutral);
+    face_points(20, 0, 0, 100, 240, 200, moved);
+    for (int f = 0; f < 60; f++) {
+        t.found[f] = f >= 5 && f < 20;
+        memcpy(t.points[f], f < 10 ? neutral : moved, sizeof neutral);
+    }
+    CHECK(motion_fill_gaps(&t, 5) == VV_OK);
+    CHECK(max_distance((const float(*)[2])t.points[0], (const float(*)[2])neutral, 0, 67) < 1e-6); /* before: reference */
+    CHECK(max_distance((const float(*)[2])t.points[22], (const float(*)[2])moved, 0, 67) < 1e-6);  /* held */
+    double mid = max_distance((const float(*)[2])t.points[35], (const float(*)[2])neutral, 0, 67);
+    double end = max_distance((const float(*)[2])t.points[59], (const float(*)[2])neutral, 0, 67);
+    double start = max_distance((const float(*)[2])moved, (const float(*)[2])neutral, 0, 67);
+    CHECK_MSG(mid < start && mid > end && end < 0.05 * start, "ease: %g %g %g", start, mid, end); /* back to neutral */
+    CHECK(motion_reference_best(&t, (const float(*)[2])moved) >= 10);
+
+    motion_track none;
+    CHECK_OK(motion_track_alloc(&none, 3));
+    CHECK(motion_fill_gaps(&none, 0) == VV_ERR_NO_FACE);
+    motion_track_free(&none);
+    motion_track_free(&t);
+    CHECK(motion_track_alloc(&none, 0) == VV_ERR_TOO_LARGE);
+}
+
+int main(void) {
+    test_retarget();
+    test_builtins();
+    test_templates();
+    test_gaps_and_reference();
+    return test_finish("test_motion");
+}
