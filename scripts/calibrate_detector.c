@@ -34,6 +34,7 @@
 
 typedef struct sample {
     float raw[4];      /* BlazeFace box */
+    float keypoints[4][2]; /* eyes, nose, mouth (the ears are often hidden) */
     float dlib[4];     /* l, t, r, b */
     int set;           /* 0 fit clips, 1 held-out clips, 2 portraits, 3 golden */
 } sample;
@@ -41,14 +42,15 @@ typedef struct sample {
 static sample *samples;
 static int sample_count, sample_capacity;
 
-static void add_sample(const float raw[4], const float dlib[4], int set) {
+static void add_sample(const face_box *face, const float dlib[4], int set) {
     if (sample_count == sample_capacity) {
         sample_capacity = sample_capacity ? 2 * sample_capacity : 1024;
         samples = realloc(samples, (size_t)sample_capacity * sizeof *samples);
         if (!samples) exit(1);
     }
     sample *s = &samples[sample_count++];
-    memcpy(s->raw, raw, sizeof s->raw);
+    memcpy(s->raw, face->raw, sizeof s->raw);
+    memcpy(s->keypoints, face->keypoints, sizeof s->keypoints);
     memcpy(s->dlib, dlib, sizeof s->dlib);
     s->set = set;
 }
@@ -73,7 +75,7 @@ static void match(face_detector *detector, const vv_image *image, const float (*
             detections_missed++;
             continue;
         }
-        add_sample(faces[best].raw, dlib[d], set);
+        add_sample(&faces[best], dlib[d], set);
     }
 }
 
@@ -115,6 +117,107 @@ static mapping fit(int set_mask, bool use_median) {
     return m;
 }
 
+/* The keypoint model: in the frame of BlazeFace's box (origin its centre, unit its width),
+ * dlib's centre offset and side are each a linear function of the 8 keypoint coordinates
+ * (eyes, nose, mouth) plus a constant: 3 x 9 coefficients by least squares. */
+#define FEATURES 9
+typedef struct linear_mapping { double coef[3][FEATURES]; } linear_mapping;
+
+static void sample_features(const sample *s, double f[FEATURES], double target[3]) {
+    double w = s->raw[2] - s->raw[0];
+    double cx = 0.5 * (s->raw[0] + s->raw[2]), cy = 0.5 * (s->raw[1] + s->raw[3]);
+    f[0] = 1;
+    for (int k = 0; k < 4; k++) {
+        f[1 + 2 * k] = (s->keypoints[k][0] - cx) / w;
+        f[2 + 2 * k] = (s->keypoints[k][1] - cy) / w;
+    }
+    if (target) {
+        target[0] = (0.5 * (s->dlib[0] + s->dlib[2]) - cx) / w;
+        target[1] = (0.5 * (s->dlib[1] + s->dlib[3]) - cy) / w;
+        target[2] = (s->dlib[2] - s->dlib[0]) / w;
+    }
+}
+
+static linear_mapping fit_linear(int set_mask) {
+    double ata[FEATURES][FEATURES] = {{0}}, atb[3][FEATURES] = {{0}};
+    for (int i = 0; i < sample_count; i++) {
+        if (!(set_mask & (1 << samples[i].set))) continue;
+        double f[FEATURES], t[3];
+        sample_features(&samples[i], f, t);
+        for (int a = 0; a < FEATURES; a++) {
+            for (int b = 0; b < FEATURES; b++) ata[a][b] += f[a] * f[b];
+            for (int c = 0; c < 3; c++) atb[c][a] += f[a] * t[c];
+        }
+    }
+    for (int a = 0; a < FEATURES; a++) ata[a][a] += 1e-6; /* keeps it solvable */
+    linear_mapping m;
+    for (int c = 0; c < 3; c++) {
+        /* Gaussian elimination with partial pivoting on a copy. */
+        double a[FEATURES][FEATURES + 1];
+        for (int r = 0; r < FEATURES; r++) {
+            memcpy(a[r], ata[r], sizeof ata[r]);
+            a[r][FEATURES] = atb[c][r];
+        }
+        for (int col = 0; col < FEATURES; col++) {
+            int pivot = col;
+            for (int r = col + 1; r < FEATURES; r++)
+                if (fabs(a[r][col]) > fabs(a[pivot][col])) pivot = r;
+            for (int k = 0; k <= FEATURES; k++) {
+                double t = a[col][k];
+                a[col][k] = a[pivot][k];
+                a[pivot][k] = t;
+            }
+            for (int r = 0; r < FEATURES; r++) {
+                if (r == col) continue;
+                double factor = a[r][col] / a[col][col];
+                for (int k = col; k <= FEATURES; k++) a[r][k] -= factor * a[col][k];
+            }
+        }
+        for (int r = 0; r < FEATURES; r++) m.coef[c][r] = a[r][FEATURES] / a[r][r];
+    }
+    return m;
+}
+
+static void predict_linear(const linear_mapping *m, const sample *s, float box[4]) {
+    double f[FEATURES], out[3] = {0, 0, 0};
+    sample_features(s, f, NULL);
+    for (int c = 0; c < 3; c++)
+        for (int k = 0; k < FEATURES; k++) out[c] += m->coef[c][k] * f[k];
+    double w = s->raw[2] - s->raw[0];
+    double cx = 0.5 * (s->raw[0] + s->raw[2]) + out[0] * w;
+    double cy = 0.5 * (s->raw[1] + s->raw[3]) + out[1] * w;
+    double half = 0.5 * out[2] * w;
+    box[0] = (float)(cx - half), box[1] = (float)(cy - half);
+    box[2] = (float)(cx + half), box[3] = (float)(cy + half);
+}
+
+static void report(const char *label, int n, double iou, double centre, double size) {
+    if (n == 0) {
+        printf("%-34s no samples\n", label);
+        return;
+    }
+    printf("%-34s n=%5d  mean IoU %.3f  centre offset %.1f%%  size error %.1f%% (of dlib's side)\n",
+           label, n, iou / n, 100 * centre / n, 100 * size / n);
+}
+
+static void evaluate_linear(const char *label, int set, const linear_mapping *m) {
+    int n = 0;
+    double iou = 0, centre = 0, size = 0;
+    for (int i = 0; i < sample_count; i++) {
+        const sample *s = &samples[i];
+        if (s->set != set) continue;
+        float box[4];
+        predict_linear(m, s, box);
+        float dside = s->dlib[2] - s->dlib[0];
+        iou += face_box_iou(box, s->dlib);
+        centre += hypot(0.5 * (box[0] + box[2] - s->dlib[0] - s->dlib[2]),
+                        0.5 * (box[1] + box[3] - s->dlib[1] - s->dlib[3])) / dside;
+        size += fabs((box[2] - box[0]) - dside) / dside;
+        n++;
+    }
+    report(label, n, iou, centre, size);
+}
+
 static void evaluate(const char *label, int set, mapping m) {
     int n = 0;
     double iou = 0, centre = 0, size = 0;
@@ -133,12 +236,7 @@ static void evaluate(const char *label, int set, mapping m) {
         size += fabs(m.side * w - dside) / dside;
         n++;
     }
-    if (n == 0) {
-        printf("%-26s no samples\n", label);
-        return;
-    }
-    printf("%-26s n=%5d  mean IoU %.3f  centre offset %.1f%%  size error %.1f%% (of dlib's side)\n",
-           label, n, iou / n, 100 * centre / n, 100 * size / n);
+    report(label, n, iou, centre, size);
 }
 
 static int compare_names(const void *a, const void *b) { return strcmp(a, b); }
@@ -184,14 +282,14 @@ static void run_clips(face_detector *detector, const char *data, int step) {
     int n = list_dir(dir, "mp4", names, 256);
     static char line[1 << 16];
     for (int c = 0; c < n; c++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[c]);
+        snprintf(path, sizeof path, "%s/%.255s", dir, names[c]);
         video_reader *reader = NULL;
         if (video_reader_open(&reader, path) != VV_OK) {
             fprintf(stderr, "%s: %s\n", names[c], vv_last_error());
             continue;
         }
         char stem[256];
-        snprintf(stem, sizeof stem, "%s", names[c]);
+        snprintf(stem, sizeof stem, "%.200s", names[c]);
         *strrchr(stem, '.') = 0;
         snprintf(path, sizeof path, "%s/reference/%s.jsonl", data, stem);
         FILE *ref = fopen(path, "r");
@@ -306,13 +404,27 @@ int main(int argc, char **argv) {
     evaluate("mean fit, held-out clips", 1, half_mean);
     evaluate("median fit, held-out clips", 1, half_median);
 
+    linear_mapping half_linear = fit_linear(1 << 0);
+    evaluate_linear("keypoint fit, held-out clips", 1, &half_linear);
+
     mapping all = fit((1 << 0) | (1 << 1), true);
-    printf("final (median, all clips): #define CAL_DX %.4ff  #define CAL_DY %.4ff  #define CAL_SIDE %.4ff\n",
-           all.dx, all.dy, all.side);
-    evaluate("final, all clips", 0, all);
-    evaluate("final, all clips (2nd half)", 1, all);
-    evaluate("final, portraits", 2, all);
-    evaluate("final, golden faces", 3, all);
+    printf("box model (median, all clips): #define CAL_DX %.4ff  #define CAL_DY %.4ff  "
+           "#define CAL_SIDE %.4ff\n", all.dx, all.dy, all.side);
+    evaluate("box model, clips of the fit half", 0, all);
+    evaluate("box model, clips of the other half", 1, all);
+    evaluate("box model, portraits", 2, all);
+    evaluate("box model, golden faces", 3, all);
+    linear_mapping linear = fit_linear((1 << 0) | (1 << 1));
+    printf("keypoint model (all clips), rows dx, dy, side; columns 1, right eye x y, left eye x y,"
+           " nose x y, mouth x y:\n");
+    for (int c = 0; c < 3; c++) {
+        printf("    {");
+        for (int k = 0; k < FEATURES; k++) printf("%.5ff%s", linear.coef[c][k], k + 1 < FEATURES ? ", " : "},\n");
+    }
+    evaluate_linear("keypoint model, fit half", 0, &linear);
+    evaluate_linear("keypoint model, other half", 1, &linear);
+    evaluate_linear("keypoint model, portraits", 2, &linear);
+    evaluate_linear("keypoint model, golden faces", 3, &linear);
     face_detector_free(detector);
     free(samples);
     return 0;

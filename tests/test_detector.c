@@ -209,7 +209,7 @@ static bool test_model(void) {
             printf("grace_hopper: %d face(s), score %.3f, box %.1f %.1f %.1f %.1f, IoU with dlib %.3f, %.1f ms\n",
                    count, faces[0].score, faces[0].x0, faces[0].y0, faces[0].x1, faces[0].y1, iou,
                    t * 1e3);
-            CHECK_MSG(iou >= 0.7f, "IoU %.3f", iou);
+            CHECK_MSG(iou >= 0.8f, "IoU %.3f", iou); /* 0.884 when calibrated */
             CHECK(faces[0].score > 0.8f);
             /* Keypoints: right eye left of left eye, both above the nose, above the mouth. */
             CHECK(faces[0].keypoints[0][0] < faces[0].keypoints[1][0]);
@@ -252,17 +252,17 @@ static bool test_model(void) {
         face_detector_free(detector);
         return true;
     }
-    char dir[4096], path[4096 + 256], jsonl[4096];
+    char dir[2048], path[4096], jsonl[4096];
     static char names[256][256];
 
     /* Every portrait. */
-    snprintf(dir, sizeof dir, "%s/portraits", shared);
-    snprintf(jsonl, sizeof jsonl, "%s/reference/portraits.jsonl", shared);
+    snprintf(dir, sizeof dir, "%.1900s/portraits", shared);
+    snprintf(jsonl, sizeof jsonl, "%.1900s/reference/portraits.jsonl", shared);
     const char *image_exts[] = {"jpg", "jpeg", "png"};
     int n = list_files(dir, image_exts, 3, names, 256), found = 0, matched = 0;
     double iou_sum = 0, time_sum = 0;
     for (int i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        snprintf(path, sizeof path, "%s/%.255s", dir, names[i]);
         vv_image img = {0};
         if (image_load(&img, path) != VV_OK) {
             printf("  %s: cannot load: %s\n", names[i], vv_last_error());
@@ -289,16 +289,25 @@ static bool test_model(void) {
            found, n, matched ? iou_sum / matched : 0.0, n ? time_sum * 1e3 / n : 0.0);
     CHECK(n == 12);
     CHECK_MSG(found == n, "faces found in %d of %d portraits", found, n);
-    CHECK_MSG(matched == 0 || iou_sum / matched >= 0.7, "mean IoU %.3f", iou_sum / matched);
+    /* 0.846 with the keypoint calibration, 0.75 uncalibrated. */
+    CHECK_MSG(matched == 0 || iou_sum / matched >= 0.8, "mean IoU %.3f", iou_sum / matched);
 
     /* The first frame of every training clip. */
-    snprintf(dir, sizeof dir, "%s/train", shared);
+    snprintf(dir, sizeof dir, "%.1900s/train", shared);
     const char *video_exts[] = {"mp4"};
     n = list_files(dir, video_exts, 1, names, 256);
     found = 0, matched = 0, iou_sum = 0;
     int readable = 0;
-    for (int i = 0; i < n; i++) {
-        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+    /* Every clip in optimised builds; in unoptimised (sanitizer) builds, where one model
+     * pass takes a second or more, every 5th clip unless VV_TEST_FULL is set. */
+    int clip_step = 1;
+#ifndef __OPTIMIZE__
+    if (!getenv("VV_TEST_FULL")) clip_step = 5;
+#endif
+    int tried = 0;
+    for (int i = 0; i < n; i += clip_step) {
+        tried++;
+        snprintf(path, sizeof path, "%s/%.255s", dir, names[i]);
         video_reader *reader = NULL;
         if (video_reader_open(&reader, path) != VV_OK) {
             printf("  %s: cannot open: %s\n", names[i], vv_last_error());
@@ -312,10 +321,10 @@ static bool test_model(void) {
             if (face_detect(detector, &frame, faces, 16, &count) == VV_OK && count > 0) {
                 found++;
                 char stem[256];
-                snprintf(stem, sizeof stem, "%s", names[i]);
+                snprintf(stem, sizeof stem, "%.200s", names[i]);
                 char *dot = strrchr(stem, '.');
                 if (dot) *dot = 0;
-                snprintf(jsonl, sizeof jsonl, "%s/reference/%s.jsonl", shared, stem);
+                snprintf(jsonl, sizeof jsonl, "%.1900s/reference/%s.jsonl", shared, stem);
                 float ref[4], iou = 0;
                 if (reference_box(jsonl, "000000.png", ref)) {
                     for (int k = 0; k < count; k++)
@@ -330,11 +339,14 @@ static bool test_model(void) {
         image_free(&frame);
         video_reader_close(reader);
     }
-    printf("train clips: %d / %d first frames with a face (%d decoded), mean IoU with dlib %.3f\n",
-           found, n, readable, matched ? iou_sum / matched : 0.0);
+    printf("train clips: %d / %d first frames with a face (%d decoded; %d of %d clips tried%s), "
+           "mean IoU with dlib %.3f\n", found, tried, readable, tried, n,
+           clip_step > 1 ? ": unoptimised build, VV_TEST_FULL=1 tries all" : "",
+           matched ? iou_sum / matched : 0.0);
     CHECK(n == 50);
-    CHECK_MSG(found == n, "faces found in %d of %d first frames", found, n);
-    CHECK_MSG(matched == 0 || iou_sum / matched >= 0.7, "mean IoU %.3f", iou_sum / matched);
+    CHECK_MSG(found == tried, "faces found in %d of %d first frames", found, tried);
+    /* 0.835 with the keypoint calibration, 0.78 uncalibrated. */
+    CHECK_MSG(matched == 0 || iou_sum / matched >= 0.8, "mean IoU %.3f", iou_sum / matched);
     face_detector_free(detector);
     return true;
 }
