@@ -1,19 +1,21 @@
 /* Fits the mapping from BlazeFace's box to dlib's HOG-detector box (the box convention
  * dlib's 68-point shape predictor expects) and prints the constants for
- * src/face/detector.c (CAL_DX, CAL_DY, CAL_SIDE) with the residuals.
+ * src/face/detector.c (CAL_KEYPOINT; CAL_DX, CAL_DY, CAL_SIDE) with the residuals.
  *
  * Data: ../shared/data/reference/<clip>.jsonl gives dlib 19.24's box [l, t, r, b] for every
  * frame of every clip in train/; every `step`-th frame with exactly one dlib face is used.
  * Clips are split by name (alternating in sorted order) into a fit half and a held-out
  * half; the residuals reported are on the held-out half, then the final constants are fitted
- * on all of it.  The portraits and dlib's hand-checked golden faces (the landmarks_golden XML files)
- * are evaluated as further held-out sets.
+ * on all of it.  The portraits and dlib's hand-checked golden faces (the landmarks_golden
+ * XML files) are evaluated as further held-out sets.
  *
- * Model: the dlib box is the square centred at (cx + DX * w, cy + DY * w) with side
- * SIDE * w, where (cx, cy) is the centre of BlazeFace's box and w its width.  Each
- * parameter is the median over samples (robust to the odd mismatched frame); with a square
- * target and a box the model predicts in units of its own size, least squares on the
- * normalised errors gives the mean instead, which we also print for comparison.
+ * Two models, both in the frame of BlazeFace's box (origin its centre (cx, cy), unit its
+ * width w), each giving dlib's box as a square (centre offset dx, dy and side):
+ *  - box model: constants, the medians over samples (CAL_DX, CAL_DY, CAL_SIDE);
+ *  - keypoint model: dx, dy and side each linear in the eye, nose and mouth keypoints
+ *    (3 x 9 coefficients, least squares; CAL_KEYPOINT).  detector.c uses this one and
+ *    falls back to the box model when the keypoints give an implausible box.
+ * Residuals: mean IoU with dlib's box, centre offset and side error in % of dlib's side.
  *
  * Build (after a release build in build/) and run:
  *   cc -O2 -std=c11 -D_POSIX_C_SOURCE=200809L -Iinclude -Isrc scripts/calibrate_detector.c \
