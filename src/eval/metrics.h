@@ -110,7 +110,7 @@ void feature_gaussian_free(feature_gaussian *g);
  *   |mu_a - mu_b|^2 + tr(S_a) + tr(S_b) - 2 tr((S_a S_b)^(1/2)),
  * with tr((S_a S_b)^(1/2)) = sum of sqrt(eigenvalues of S_a^(1/2) S_b S_a^(1/2)) (a
  * symmetric PSD form with the same eigenvalues as S_a S_b), eigen-decomposed by LAPACK's
- * dsyev from OpenBLAS.  On faceres features this is what reports call "FD-faceres"
+ * dsyevd from OpenBLAS.  On faceres features this is what reports call "FD-faceres"
  * (FID's formula on another network's features; not FID). */
 vv_status metrics_frechet_distance(const feature_gaussian *a, const feature_gaussian *b,
                                    double *out);
