@@ -57,16 +57,23 @@ static const float tiny_initial[4] = { 0.25f, 0.5f, 0.75f, 0.5f };
 static const float tiny_left_leaf[4] = { 0.125f, -0.0625f, 0.0f, 0.25f };
 static const float tiny_right_leaf[4] = { -0.125f, 0.0f, 0.0625f, 0.0f };
 
+/* version -1: version 1 with the threshold in a longer (still valid) encoding. */
 static void build_tiny_model(writer *w, int version, int anchor1) {
     w->size = 0;
-    put_int(w, version);
+    put_int(w, version == -1 ? 1 : version);
     put_column(w, tiny_initial, 4);
     put_int(w, 1);        /* cascade levels */
     put_int(w, 1);        /* trees in level 0 */
     put_int(w, 1);        /* splits */
     put_int(w, 0);        /* idx1 */
     put_int(w, 1);        /* idx2 */
-    put_float(w, 10.5f);  /* threshold */
+    if (version == -1) {  /* the same 10.5 as 21 * 2^24 * 2^-25: a 4-byte mantissa */
+        version = 1;
+        put_int(w, (int64_t)21 << 24);
+        put_int(w, -25);
+    } else {
+        put_float(w, 10.5f); /* threshold */
+    }
     put_int(w, 2);        /* leaves */
     put_column(w, tiny_left_leaf, 4);
     put_column(w, tiny_right_leaf, 4);
@@ -130,6 +137,18 @@ static void test_tiny_model(void) {
     rgb[(25 * 40 + 25) * 3 + 0] = 89, rgb[(25 * 40 + 25) * 3 + 1] = 90, rgb[(25 * 40 + 25) * 3 + 2] = 90;
     shape_predict(sp, &colour, box, points); /* 100 - 89 = 11 > 10.5: left */
     CHECK_NEAR(points[1][1], 20 + 20 * 0.75, 1e-5);
+    shape_predictor_free(sp);
+
+    /* The general float decoder agrees with the fast one on the threshold. */
+    build_tiny_model(&w, -1, 1);
+    CHECK_OK(shape_predictor_load_memory(&sp, w.data, w.size, "wide"));
+    if (!sp) return;
+    pixels[35 * 20 + 15] = 11;
+    shape_predict(sp, &narrow, box, points);
+    CHECK_NEAR(points[1][1], 20 + 20 * 0.75, 1e-5);
+    pixels[35 * 20 + 15] = 10;
+    shape_predict(sp, &narrow, box, points);
+    CHECK_NEAR(points[1][1], 20 + 20 * 0.5, 1e-5);
     shape_predictor_free(sp);
 }
 

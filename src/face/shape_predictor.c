@@ -19,9 +19,14 @@
  * offset). */
 #include "face/shape_predictor.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* Caps on what a model may declare.  dlib's 68-point model: 68 parts, 15 levels of 500
  * trees of depth 4, 500 feature pixels per level.  Feature pixels and parts are capped
@@ -63,6 +68,7 @@ struct shape_predictor {
     size_t split_count, split_capacity;
     float *leaves; /* leaf_count x (2 * part_count) */
     size_t leaf_count, leaf_capacity;
+    size_t expected_trees; /* loading: cascades x trees of level 0, to size arrays once */
 };
 
 /* ---- reading dlib's stream ---- */
@@ -151,6 +157,26 @@ static bool read_float(reader *r, float *out, const char *what) {
 }
 
 static bool read_finite_float(reader *r, float *out, const char *what) {
+    /* Fast path for what dlib writes for a float: a mantissa of at most 3 bytes and a
+     * one-byte exponent giving a normal number.  Anything else takes the general path. */
+    if (reader_left(r) >= 8) {
+        const uint8_t *p = r->at;
+        const unsigned mantissa_bytes = p[0], exponent_at = 1 + (p[0] & 0x7F);
+        if ((mantissa_bytes & 0x7F) <= 3 && (p[exponent_at] & 0x7F) <= 1) {
+            static const uint32_t masks[4] = { 0, 0xFF, 0xFFFF, 0xFFFFFF };
+            uint32_t magnitude = ((uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16) &
+                                 masks[mantissa_bytes & 0x7F];
+            int exponent = (p[exponent_at] & 0x7F) ? p[exponent_at + 1] : 0;
+            if (p[exponent_at] & 0x80) exponent = -exponent;
+            if (exponent >= -126 && exponent <= 100) {
+                int32_t mantissa = (mantissa_bytes & 0x80) ? -(int32_t)magnitude : (int32_t)magnitude;
+                union { uint32_t bits; float f; } scale = { (uint32_t)(exponent + 127) << 23 };
+                *out = (float)mantissa * scale.f;
+                r->at = p + exponent_at + 1 + (p[exponent_at] & 0x7F);
+                return true;
+            }
+        }
+    }
     if (!read_float(r, out, what)) return false;
     if (!isfinite(*out)) return reader_fail(r, VV_ERR_MODEL, what, "is not finite");
     return true;
@@ -207,6 +233,14 @@ static bool read_tree(reader *r, shape_predictor *sp) {
         !reserve((void **)&sp->splits, &sp->split_capacity, sp->split_count + split_count,
                  sizeof(split_node)))
         return reader_fail(r, VV_ERR_NO_MEMORY, "tree splits", "do not fit in memory");
+    if (sp->split_capacity == 0 && split_count > 0 && sp->expected_trees > 1) {
+        /* Models have equal trees: size the arrays for all of them up front, within
+         * what the rest of the file could hold. */
+        uint64_t hint = (uint64_t)sp->expected_trees * split_count;
+        if (hint > reader_left(r) / 4) hint = reader_left(r) / 4;
+        if (!reserve((void **)&sp->splits, &sp->split_capacity, (size_t)hint, sizeof(split_node)))
+            return reader_fail(r, VV_ERR_NO_MEMORY, "tree splits", "do not fit in memory");
+    }
     for (uint64_t i = 0; i < split_count; i++) {
         uint64_t a, b;
         float threshold;
@@ -225,6 +259,12 @@ static bool read_tree(reader *r, shape_predictor *sp) {
     /* Walking node i to 2i+1 / 2i+2 until i >= splits ends at i <= 2 * splits. */
     if (leaf_count != split_count + 1)
         return reader_fail(r, VV_ERR_MODEL, "tree", "does not have one more leaf than splits");
+    if (sp->leaf_capacity == 0 && sp->expected_trees > 1) {
+        uint64_t hint = (uint64_t)sp->expected_trees * leaf_count;
+        if (hint > reader_left(r) / (2 + 2 * leaf_floats)) hint = reader_left(r) / (2 + 2 * leaf_floats);
+        if (!reserve((void **)&sp->leaves, &sp->leaf_capacity, (size_t)hint, leaf_floats * sizeof(float)))
+            return reader_fail(r, VV_ERR_NO_MEMORY, "tree leaves", "do not fit in memory");
+    }
     size_t total_floats;
     if (sp->leaf_count + leaf_count > UINT32_MAX ||
         !size_mul(sp->leaf_count + leaf_count, leaf_floats, &total_floats) ||
@@ -274,6 +314,7 @@ static bool read_model(reader *r, shape_predictor *sp) {
         if (!read_count(r, MAX_TREES_PER_CASCADE, 2, &trees, "tree count")) return false;
         sp->cascades[c].first_tree = (uint32_t)sp->tree_count;
         sp->cascades[c].tree_count = (uint32_t)trees;
+        if (c == 0) sp->expected_trees = (size_t)(cascades * trees);
         for (uint64_t t = 0; t < trees; t++)
             if (!read_tree(r, sp)) return false;
     }
@@ -352,16 +393,34 @@ vv_status shape_predictor_load(shape_predictor **out, const char *path) {
     if (!out) return vv_fail(VV_ERR_INVALID_ARGUMENT, "shape_predictor_load: out is NULL");
     *out = NULL;
     if (!path) path = SHAPE_PREDICTOR_DEFAULT_PATH;
-    uint8_t *data;
-    size_t size;
-    vv_status status = file_read_all(path, MAX_MODEL_BYTES, &data, &size);
-    if (status != VV_OK) {
-        if (status == VV_ERR_NOT_FOUND)
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT)
             return vv_fail(VV_ERR_MODEL, "shape predictor model not found: %s (Debian: apt install libdlib-data)", path);
-        return status;
+        return vv_fail(VV_ERR_IO, "cannot open shape predictor %s: %s", path, strerror(errno));
     }
-    status = shape_predictor_load_memory(out, data, size, path);
-    free(data);
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        return vv_fail(VV_ERR_IO, "shape predictor %s is not a regular file", path);
+    }
+    if ((uint64_t)st.st_size > MAX_MODEL_BYTES) {
+        close(fd);
+        return vv_fail(VV_ERR_TOO_LARGE, "shape predictor %s is %lld bytes, over the %zu-byte limit",
+                       path, (long long)st.st_size, MAX_MODEL_BYTES);
+    }
+    if (st.st_size == 0) {
+        close(fd);
+        return vv_fail(VV_ERR_CORRUPT, "shape predictor %s is empty", path);
+    }
+    /* Mapped, not copied: the page cache is parsed in place in one sequential pass. */
+    size_t size = (size_t)st.st_size;
+    void *data = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    close(fd);
+    if (data == MAP_FAILED) return vv_fail(VV_ERR_IO, "cannot map shape predictor %s: %s", path, strerror(errno));
+    madvise(data, size, MADV_SEQUENTIAL);
+    vv_status status = shape_predictor_load_memory(out, data, size, path);
+    munmap(data, size);
     return status;
 }
 
