@@ -188,15 +188,15 @@ vv_status metrics_psnr_l1(const vv_image *a, const vv_image *b, const metrics_bo
     vv_status s = check_pair(a, b, box, "psnr/l1", &region);
     if (s) return s;
     const int ch = a->channels, w = region.x1 - region.x0;
-    uint64_t sum_abs = 0, sum_sq = 0; /* exact: <= 2^28 pixels * 3 * 65025 < 2^64 */
+    uint64_t sum_abs = 0, sum_sq = 0; /* exact integers: any image's sum fits 64 bits */
     for (int y = region.y0; y < region.y1; y++) {
         size_t offset = ((size_t)y * (size_t)a->width + (size_t)region.x0) * (size_t)ch;
         const uint8_t *pa = a->data + offset, *pb = b->data + offset;
-        uint32_t row_abs = 0, row_sq = 0; /* a row: <= 16384 * 3 * 65025 < 2^32 */
+        uint64_t row_abs = 0, row_sq = 0;
         for (int i = 0; i < w * ch; i++) {
             int d = (int)pa[i] - (int)pb[i];
-            row_abs += (uint32_t)(d < 0 ? -d : d);
-            row_sq += (uint32_t)(d * d);
+            row_abs += (uint64_t)(d < 0 ? -d : d);
+            row_sq += (uint64_t)(d * d);
         }
         sum_abs += row_abs;
         sum_sq += row_sq;
