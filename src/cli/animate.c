@@ -1,14 +1,429 @@
-/* cli/animate: placeholder until the warp engine lands (issue 3). */
+/* cli/animate: `vivify animate SOURCE... (--driving VIDEO | --motion NAME|FILE) -o OUT` and
+ * `vivify motion extract VIDEO -o M.json`.
+ *
+ * The driver is tracked first into a landmark track (68 points a frame, so even an hour is
+ * a few tens of MB), gaps filled; then every frame is retargeted onto the source, warped,
+ * pasted back and encoded.  With --compare the driver is decoded a second time in step. */
 #include "cli/cli.h"
+#include "face/faces.h"
+#include "face/motion.h"
+#include "face/pose.h"
+#include "face/tracker.h"
+#include "img/image.h"
+#include "video/video.h"
+#include "warp/warp.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_SOURCES 16
+#define MAX_FACES 32
+
+/* Tracks a driver video into `track` (at most max_frames, 0 = all). */
+static vv_status track_video(vv_faces *faces, const char *path, long max_frames, motion_track *track,
+                             const char *label) {
+    video_reader *reader = NULL;
+    face_tracker *tracker = NULL;
+    vv_image frame = {0};
+    memset(track, 0, sizeof *track);
+    vv_status s = video_reader_open(&reader, path);
+    if (s != VV_OK) return s;
+    const video_info *info = video_reader_info(reader);
+    long capacity = info->frame_count > 0 ? info->frame_count + 16 : 256;
+    if (max_frames > 0 && capacity > max_frames) capacity = max_frames;
+    if (capacity > MOTION_MAX_FRAMES) capacity = MOTION_MAX_FRAMES;
+    s = motion_track_alloc(track, (int)capacity);
+    tracker_params tp = tracker_default_params();
+    if (s == VV_OK) s = face_tracker_new(&tracker, faces_detector(faces), faces_predictor(faces), &tp);
+    long count = 0;
+    progress_bar bar;
+    progress_start(&bar, label, max_frames > 0 && max_frames < info->frame_count ? max_frames : info->frame_count,
+                   "frames");
+    while (s == VV_OK && (max_frames <= 0 || count < max_frames)) {
+        bool got = false, found = false;
+        double time = 0;
+        s = video_reader_next(reader, &frame, &time, &got);
+        if (s != VV_OK || !got) break;
+        if (count >= MOTION_MAX_FRAMES) {
+            s = vv_fail(VV_ERR_TOO_LARGE, "%s has more than %d frames", path, MOTION_MAX_FRAMES);
+            break;
+        }
+        if (count >= track->frame_count) { /* grow by half */
+            long grown = track->frame_count + track->frame_count / 2 + 16;
+            if (grown > MOTION_MAX_FRAMES) grown = MOTION_MAX_FRAMES;
+            void *p = realloc(track->points, (size_t)grown * sizeof track->points[0]);
+            if (p) track->points = p;
+            void *f = p ? realloc(track->found, (size_t)grown) : NULL;
+            if (!p || !f) { s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", path); break; }
+            track->found = f;
+            memset(track->found + track->frame_count, 0, (size_t)(grown - track->frame_count));
+            track->frame_count = (int)grown;
+        }
+        float box[4], score[1];
+        s = face_tracker_update(tracker, &frame, time, &found, box, score, track->points[count]);
+        track->found[count] = found;
+        count++;
+        progress_update(&bar, count);
+    }
+    progress_finish(&bar);
+    if (s == VV_OK && count == 0) s = vv_fail(VV_ERR_NO_VIDEO, "no frames could be decoded from %s", path);
+    if (s == VV_OK) {
+        track->frame_count = (int)count;
+        track->fps = info->fps > 0 ? info->fps : 25;
+        track->width = info->width;
+        track->height = info->height;
+        if (info->has_audio) {
+            char *resolved = realpath(path, NULL);
+            track->audio = resolved ? resolved : strdup(path);
+        }
+        if (motion_first_found(track) < 0) s = vv_fail(VV_ERR_NO_FACE, "no face found in any frame of %s", path);
+    }
+    if (s != VV_OK) motion_track_free(track);
+    image_free(&frame);
+    face_tracker_free(tracker);
+    video_reader_close(reader);
+    return s;
+}
+
+typedef struct source {
+    const char *path;
+    vv_image image;
+    vv_face face;
+    warp_engine *engine;
+    motion_retarget retarget;
+    int reference;
+} source;
+
+static vv_status source_open(source *src, vv_faces *faces, const char *path, int face_index,
+                             const warp_params *wp) {
+    vv_status s = image_load(&src->image, path);
+    if (s != VV_OK) return s;
+    vv_face found[MAX_FACES];
+    int count = 0;
+    s = vv_faces_detect(faces, &src->image, found, MAX_FACES, &count);
+    if (s != VV_OK) return s;
+    if (count == 0) return vv_fail(VV_ERR_NO_FACE, "no face found in %s", path);
+    if (face_index > count)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "--face %d: %s has only %d face%s", face_index, path, count,
+                       count == 1 ? "" : "s");
+    src->face = found[face_index - 1];
+    s = warp_engine_new(&src->engine, &src->image, (const float(*)[2])src->face.landmarks, wp);
+    if (s != VV_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", vv_last_error());
+        return vv_fail(s, "%s: %s", path, why);
+    }
+    return VV_OK;
+}
+
+/* Similarity-normalised distance between two landmark sets (scale: the first's size). */
+static double shape_distance(const float a[68][2], const float b[68][2]) {
+    double ma[2] = {0, 0}, mb[2] = {0, 0};
+    for (int k = 0; k < 68; k++) { ma[0] += a[k][0]; ma[1] += a[k][1]; mb[0] += b[k][0]; mb[1] += b[k][1]; }
+    for (int c = 0; c < 2; c++) { ma[c] /= 68; mb[c] /= 68; }
+    double saa = 0, sab = 0, sba = 0, sbb = 0;
+    for (int k = 0; k < 68; k++) {
+        double ax = a[k][0] - ma[0], ay = a[k][1] - ma[1], bx = b[k][0] - mb[0], by = b[k][1] - mb[1];
+        saa += ax * ax + ay * ay;
+        sbb += bx * bx + by * by;
+        sab += bx * ax + by * ay;
+        sba += bx * ay - by * ax;
+    }
+    if (saa <= 0 || sbb <= 0) return INFINITY;
+    double residual = saa - (sab * sab + sba * sba) / sbb; /* best similarity b -> a */
+    return sqrt(fmax(residual, 0) / saa);
+}
+
+/* Copies `in` scaled to height h (width keeping aspect, even) into out at column x0. */
+static void panel_blit(vv_image *out, const vv_image *in, int x0, int w, int h) {
+    vv_image scaled = {0};
+    if (in->width == w && in->height == h) scaled = *in;
+    else if (image_resize(&scaled, in, w, h) != VV_OK) return;
+    for (int y = 0; y < h && y < out->height; y++)
+        memcpy(out->data + ((size_t)y * out->width + x0) * 3, scaled.data + (size_t)y * w * 3, (size_t)w * 3);
+    if (scaled.data != in->data) image_free(&scaled);
+}
+
+static int panel_width(int width, int height, int h) {
+    int w = (int)lround((double)width * h / height);
+    return w < 2 ? 2 : w & ~1;
+}
+
+static bool is_json_path(const char *path) {
+    char ext[16];
+    path_extension(path, ext, sizeof ext);
+    return !strcmp(ext, "json");
+}
 
 int cli_animate(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_fail(vv_fail(VV_ERR_UNSUPPORTED, "animate: not built yet"));
+    const char *output = NULL, *driving = NULL, *motion = NULL, *reference = "first", *models = NULL;
+    bool compare = false, crop = false, absolute = false, no_audio = false, verbose = false;
+    int frames_limit = 0, size = 512, face_index = 1;
+    float expression_scale = 1, pose_scale = 1, duration = 5;
+    const cli_option opts[] = {
+        {"output", 'o', OPT_STRING, &output, "OUT", "output: .mp4 (H.264 + the driver's audio), .gif, or a folder of PNGs", 0, 0},
+        {"driving", 'd', OPT_STRING, &driving, "VIDEO", "driving video", 0, 0},
+        {"motion", 'm', OPT_STRING, &motion, "NAME|FILE", "built-in motion (talk, blink, nod, smile, surprise) or a .json template", 0, 0},
+        {"compare", 0, OPT_FLAG, &compare, NULL, "write source | driver | result side by side", 0, 0},
+        {"frames", 0, OPT_INT, &frames_limit, "N", "animate at most N frames", 1, MOTION_MAX_FRAMES},
+        {"size", 0, OPT_INT, &size, "N", "working resolution of the face crop (default 512)", 64, 4096},
+        {"crop", 0, OPT_FLAG, &crop, NULL, "output only the face crop instead of pasting it back", 0, 0},
+        {"absolute", 0, OPT_FLAG, &absolute, NULL, "use the driver's landmarks directly (aligned), not relative changes", 0, 0},
+        {"reference", 0, OPT_STRING, &reference, "first|best", "driver frame the motion is relative to (default first)", 0, 0},
+        {"expression-scale", 0, OPT_FLOAT, &expression_scale, "S", "scale the expression changes (0 turns them off)", 0, 10},
+        {"pose-scale", 0, OPT_FLOAT, &pose_scale, "S", "scale the head motion (0 keeps the head still)", 0, 10},
+        {"no-audio", 0, OPT_FLAG, &no_audio, NULL, "do not copy the driver's audio", 0, 0},
+        {"face", 0, OPT_INT, &face_index, "N", "animate the N-th largest face (default 1)", 1, MAX_FACES},
+        {"duration", 0, OPT_FLOAT, &duration, "S", "length of a built-in motion in seconds (default 5, at 25 fps)", 0.04, 3600},
+        {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
+        {"verbose", 'v', OPT_FLAG, &verbose, NULL, "say which source each frame uses, and more", 0, 0},
+    };
+    const char *positional[MAX_SOURCES];
+    int npos = 0;
+    int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, MAX_SOURCES, &npos,
+                      "usage: vivify animate SOURCE [SOURCE...] (--driving VIDEO | --motion NAME|FILE) -o OUT\n\n"
+                      "Animates a portrait with a driving video or a motion; the output keeps the portrait's\n"
+                      "resolution, the driver's frame rate and audio.  Several SOURCE images of one person:\n"
+                      "each frame uses the one closest to the target.");
+    if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
+    if (npos < 1) {
+        fprintf(stderr, "vivify: animate needs a SOURCE image (see vivify animate --help)\n");
+        return EXIT_USAGE;
+    }
+    if (!driving == !motion) {
+        fprintf(stderr, "vivify: animate needs one of --driving VIDEO or --motion NAME|FILE\n");
+        return EXIT_USAGE;
+    }
+    if (!output) {
+        fprintf(stderr, "vivify: animate needs -o OUT (.mp4, .gif or a folder)\n");
+        return EXIT_USAGE;
+    }
+    if (strcmp(reference, "first") && strcmp(reference, "best")) {
+        fprintf(stderr, "vivify: --reference must be first or best, not '%s'\n", reference);
+        return EXIT_USAGE;
+    }
+    char ext[16];
+    path_extension(output, ext, sizeof ext);
+    if (!strcmp(ext, "png") || !strcmp(ext, "jpg") || !strcmp(ext, "jpeg") || !strcmp(ext, "webm") || !strcmp(ext, "avi"))
+        return cli_fail(vv_fail(VV_ERR_UNSUPPORTED, "-o %s: write .mp4, .gif or a folder for PNG frames", output));
+    for (int i = 0; i < npos; i++)
+        if (!file_exists(positional[i])) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", positional[i]));
+    if (driving && !file_exists(driving)) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", driving));
+    bool motion_file = motion && !motion_builtin_exists(motion);
+    if (motion_file && !is_json_path(motion) && !file_exists(motion))
+        return cli_fail(vv_fail(VV_ERR_INVALID_ARGUMENT, "unknown motion '%s' (built-in: %s, or a .json template)", motion,
+                                motion_builtin_names()));
+    if (motion_file && !file_exists(motion)) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", motion));
+
+    double start = time_now();
+    vv_faces_params fp = vv_faces_default_params();
+    fp.models_dir = models;
+    vv_faces *faces = NULL;
+    vv_status s = vv_faces_new(&faces, &fp);
+    if (s != VV_OK) return cli_fail(s);
+
+    source sources[MAX_SOURCES];
+    memset(sources, 0, sizeof sources);
+    motion_track track = {0};
+    video_writer *writer = NULL;
+    video_reader *driver_reader = NULL;
+    vv_image result = {0}, frame = {0}, driver_frame = {0}, panel = {0};
+    warp_params wp = warp_default_params();
+    wp.crop_size = size;
+    wp.paste_back = !crop;
+    for (int i = 0; i < npos && s == VV_OK; i++) {
+        sources[i].path = positional[i];
+        s = source_open(&sources[i], faces, positional[i], face_index, &wp);
+    }
+    /* The motion. */
+    if (s == VV_OK) {
+        if (driving) s = track_video(faces, driving, frames_limit, &track, "tracking");
+        else if (motion_file) s = motion_load(&track, motion);
+        else s = motion_builtin(&track, motion, duration, 25);
+    }
+    if (s == VV_OK && frames_limit > 0 && track.frame_count > frames_limit) track.frame_count = frames_limit;
+    int first = s == VV_OK ? motion_first_found(&track) : -1;
+    if (s == VV_OK) s = motion_fill_gaps(&track, first);
+    motion_params mp = motion_default_params();
+    mp.absolute = absolute;
+    mp.expression_scale = expression_scale;
+    mp.pose_scale = pose_scale;
+    for (int i = 0; i < npos && s == VV_OK; i++) {
+        const float (*src_points)[2] = (const float(*)[2])sources[i].face.landmarks;
+        sources[i].reference = !strcmp(reference, "best") || npos > 1 ? motion_reference_best(&track, src_points) : first;
+        motion_retarget_init(&sources[i].retarget, src_points, (const float(*)[2])track.points[sources[i].reference], &mp);
+        if (verbose)
+            fprintf(stderr, "animate: %s: face %.0fx%.0f px, yaw %.0f pitch %.0f roll %.0f; reference driver frame %d\n",
+                    sources[i].path, sources[i].face.box[2] - sources[i].face.box[0],
+                    sources[i].face.box[3] - sources[i].face.box[1], sources[i].face.yaw, sources[i].face.pitch,
+                    sources[i].face.roll, sources[i].reference);
+    }
+    /* Audio: the driver's (or the template's), mp4 only. */
+    const char *audio = NULL;
+    video_format format = video_format_for_path(output);
+    if (s == VV_OK && !no_audio && track.audio && format == VIDEO_FORMAT_MP4) {
+        if (file_exists(track.audio)) audio = track.audio;
+        else if (verbose) fprintf(stderr, "animate: the template's audio %s is missing; no audio\n", track.audio);
+    }
+    /* Output geometry. */
+    int out_w = 0, out_h = 0, driver_w = 0;
+    if (s == VV_OK) {
+        warp_engine_output_size(sources[0].engine, &out_w, &out_h);
+        if (compare) {
+            int dw = track.width > 0 ? track.width : 512, dh = track.height > 0 ? track.height : 512;
+            driver_w = panel_width(dw, dh, out_h);
+            if ((long)out_w * 2 + driver_w > VV_IMAGE_MAX_SIDE)
+                s = vv_fail(VV_ERR_TOO_LARGE, "--compare: %d px wide is too wide", out_w * 2 + driver_w);
+        }
+    }
+    if (s == VV_OK && compare && driving) s = video_reader_open(&driver_reader, driving);
+    if (s == VV_OK) s = image_create(&frame, out_w * (compare ? 2 : 1) + driver_w, out_h, 3);
+    if (s == VV_OK) {
+        video_writer_params vp = video_writer_default_params();
+        vp.width = frame.width;
+        vp.height = frame.height;
+        vp.fps = track.fps;
+        vp.audio_source = audio;
+        vp.audio_duration = track.frame_count / track.fps;
+        s = video_writer_open(&writer, output, &vp);
+    }
+    progress_bar bar;
+    long switches = 0;
+    double mouth_total = 0;
+    int current = 0, faceless = 0;
+    if (s == VV_OK) progress_start(&bar, "animate", track.frame_count, "frames");
+    for (int f = 0; s == VV_OK && f < track.frame_count; f++) {
+        const float (*driver)[2] = (const float(*)[2])track.points[f];
+        faceless += !track.found[f];
+        if (npos > 1) { /* nearest source to this driver frame, with a little hysteresis */
+            int best = current;
+            double best_d = shape_distance(driver, (const float(*)[2])sources[current].face.landmarks) * 0.9;
+            for (int i = 0; i < npos; i++) {
+                double d = shape_distance(driver, (const float(*)[2])sources[i].face.landmarks);
+                if (d < best_d) { best_d = d; best = i; }
+            }
+            if (best != current) switches++;
+            current = best;
+            if (verbose) fprintf(stderr, "animate: frame %d: source %d (%s)\n", f, current + 1, sources[current].path);
+        }
+        source *src = &sources[current];
+        float target[68][2];
+        motion_retarget_frame(&src->retarget, driver, target);
+        float mouth = 0;
+        s = warp_engine_render(src->engine, (const float(*)[2])target, NULL, NULL, &result, &mouth);
+        mouth_total += mouth;
+        if (s != VV_OK) break;
+        if (current != 0 && (result.width != out_w || result.height != out_h)) {
+            vv_image scaled = {0};
+            s = image_resize(&scaled, &result, out_w, out_h);
+            if (s != VV_OK) break;
+            image_free(&result);
+            result = scaled;
+        }
+        if (!compare) {
+            s = video_writer_write(writer, &result);
+        } else {
+            memset(frame.data, 0, (size_t)frame.width * frame.height * 3);
+            vv_image source_panel = {0};
+            if (crop) panel_blit(&frame, &src->image, 0, panel_width(src->image.width, src->image.height, out_h), out_h);
+            else {
+                source_panel = sources[0].image;
+                for (int y = 0; y < out_h; y++)
+                    memcpy(frame.data + (size_t)y * frame.width * 3, source_panel.data + (size_t)y * source_panel.width * 3,
+                           (size_t)out_w * 3);
+            }
+            if (driver_reader) {
+                bool got = false;
+                double t = 0;
+                s = video_reader_next(driver_reader, &driver_frame, &t, &got);
+                if (s != VV_OK) break;
+                if (got) panel_blit(&frame, &driver_frame, out_w, driver_w, out_h);
+            } else { /* a motion without video: draw its landmarks */
+                if (!panel.data) s = image_create(&panel, track.width > 0 ? track.width : 512, track.height > 0 ? track.height : 512, 3);
+                if (s != VV_OK) break;
+                landmarks_rasterize(&panel, driver, 2);
+                panel_blit(&frame, &panel, out_w, driver_w, out_h);
+            }
+            for (int y = 0; y < out_h; y++)
+                memcpy(frame.data + ((size_t)y * frame.width + out_w + driver_w) * 3, result.data + (size_t)y * result.width * 3,
+                       (size_t)out_w * 3);
+            s = video_writer_write(writer, &frame);
+        }
+        progress_update(&bar, f + 1);
+    }
+    if (writer) {
+        progress_finish(&bar);
+        if (s == VV_OK) s = video_writer_finish(writer);
+        else video_writer_abort(writer);
+    }
+    if (s == VV_OK) {
+        double elapsed = time_now() - start;
+        fprintf(stderr, "animate: %d frames %dx%d at %.4g fps -> %s%s%s in %.1f s (%.1f frames/s)", track.frame_count,
+                frame.width, frame.height, track.fps, output, audio ? " with audio from " : "",
+                audio ? audio : "", elapsed, elapsed > 0 ? track.frame_count / elapsed : 0.0);
+        if (faceless) fprintf(stderr, "; %d driver frames without a face held/eased", faceless);
+        if (npos > 1) fprintf(stderr, "; %ld source switches", switches);
+        if (verbose) fprintf(stderr, "; mean mouth fill %.2f", mouth_total / track.frame_count);
+        fputc('\n', stderr);
+    }
+    for (int i = 0; i < npos; i++) {
+        warp_engine_free(sources[i].engine);
+        image_free(&sources[i].image);
+    }
+    image_free(&result);
+    image_free(&frame);
+    image_free(&driver_frame);
+    image_free(&panel);
+    video_reader_close(driver_reader);
+    motion_track_free(&track);
+    vv_faces_free(faces);
+    return s == VV_OK ? EXIT_OK : cli_fail(s);
 }
 
 int cli_motion(int argc, char **argv) {
-    (void)argc;
-    (void)argv;
-    return cli_fail(vv_fail(VV_ERR_UNSUPPORTED, "motion: not built yet"));
+    const char *output = NULL, *models = NULL;
+    int frames_limit = 0;
+    const cli_option opts[] = {
+        {"output", 'o', OPT_STRING, &output, "M.json", "write the motion template here", 0, 0},
+        {"frames", 0, OPT_INT, &frames_limit, "N", "at most N frames", 1, MOTION_MAX_FRAMES},
+        {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
+    };
+    const char *positional[2];
+    int npos = 0;
+    int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, 2, &npos,
+                      "usage: vivify motion extract VIDEO -o M.json\n\n"
+                      "Saves a driving video's motion (landmark track, fps, audio path) as a template for\n"
+                      "vivify animate --motion M.json.");
+    if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
+    if (npos != 2 || strcmp(positional[0], "extract")) {
+        fprintf(stderr, "vivify: usage: vivify motion extract VIDEO -o M.json\n");
+        return EXIT_USAGE;
+    }
+    if (!output) {
+        fprintf(stderr, "vivify: motion extract needs -o M.json\n");
+        return EXIT_USAGE;
+    }
+    const char *input = positional[1];
+    if (!file_exists(input)) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", input));
+    vv_faces_params fp = vv_faces_default_params();
+    fp.models_dir = models;
+    vv_faces *faces = NULL;
+    vv_status s = vv_faces_new(&faces, &fp);
+    if (s != VV_OK) return cli_fail(s);
+    double start = time_now();
+    motion_track track = {0};
+    s = track_video(faces, input, frames_limit, &track, "motion");
+    if (s == VV_OK) s = motion_save(&track, output);
+    if (s == VV_OK) {
+        int found = 0;
+        for (int i = 0; i < track.frame_count; i++) found += track.found[i];
+        fprintf(stderr, "motion: %d frames at %.4g fps, face in %d, %s -> %s in %.1f s\n", track.frame_count, track.fps,
+                found, track.audio ? "with audio" : "no audio", output, time_now() - start);
+    }
+    motion_track_free(&track);
+    vv_faces_free(faces);
+    return s == VV_OK ? EXIT_OK : cli_fail(s);
 }

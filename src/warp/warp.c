@@ -283,9 +283,12 @@ float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_cro
     float lip[3], face[3];
     mean_colour(source_crop, source, lips, 10, lip);
     mean_colour(source_crop, source, skin, 6, face);
+    /* Teeth carry the portrait's own colour cast (a neutral white looks blue on an old
+     * varnished painting): the skin colour brightened, slightly desaturated. */
     float luma = 0.299f * face[0] + 0.587f * face[1] + 0.114f * face[2];
-    float bright = clampf(luma / 170.0f, 0.45f, 1.15f);
-    const float teeth[3] = {232 * bright, 226 * bright, 208 * bright};
+    float gain = clampf(luma * 1.25f, 60.0f, 235.0f) / fmaxf(luma, 1.0f);
+    float teeth[3];
+    for (int ch = 0; ch < 3; ch++) teeth[ch] = clampf((0.7f * face[ch] + 0.3f * luma) * gain, 0, 245);
     const float cavity[3] = {lip[0] * 0.28f, lip[1] * 0.18f, lip[2] * 0.18f};
 
     /* Local frame: u along the mouth corners 60 -> 64, v perpendicular (down). */
@@ -307,7 +310,7 @@ float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_cro
     }
     int x0 = (int)fmaxf(0, floorf(minx)), x1 = (int)fminf((float)crop->width - 1, ceilf(maxx));
     int y0 = (int)fmaxf(0, floorf(miny)), y1 = (int)fminf((float)crop->height - 1, ceilf(maxy));
-    float upper_teeth = fminf(0.38f, 0.22f * eye / height), lower_teeth = fminf(0.16f, 0.10f * eye / height);
+    float upper_teeth = fminf(0.30f, 0.16f * eye / height), lower_teeth = fminf(0.14f, 0.08f * eye / height);
     float feather = fmaxf(1.0f, 0.02f * eye);
     for (int y = y0; y <= y1; y++)
         for (int x = x0; x <= x1; x++) {
