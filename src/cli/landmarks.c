@@ -233,7 +233,12 @@ int cli_landmarks(int argc, char **argv) {
     }
     const char *input = positional[0];
     if (!file_exists(input)) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", input));
-    bool is_image = file_is_image(input);
+    /* Images by content; a file named like an image that isn't one is reported by the
+     * image loader ("not an image"), not by FFmpeg's guesswork. */
+    char input_ext[16];
+    path_extension(input, input_ext, sizeof input_ext);
+    bool is_image = file_is_image(input) || !strcmp(input_ext, "png") ||
+                    !strcmp(input_ext, "jpg") || !strcmp(input_ext, "jpeg");
     if (overlay) {
         char ext[16];
         path_extension(overlay, ext, sizeof ext);

@@ -127,6 +127,22 @@ static vv_status png_decode_memory(vv_image *out, const uint8_t *data, size_t si
         return vv_fail(VV_ERR_NO_MEMORY, "out of memory decoding %s", name);
     }
     vv_status status = VV_OK;
+    /* The size sits at a fixed place in the first chunk (IHDR): check it before libpng
+     * reads on, so a bare header claiming 50000x50000 is "too large", not "truncated". */
+    if (size >= 24 && !memcmp(data + 12, "IHDR", 4)) {
+        unsigned long w = ((unsigned long)data[16] << 24) | ((unsigned long)data[17] << 16) |
+                          ((unsigned long)data[18] << 8) | data[19];
+        unsigned long h = ((unsigned long)data[20] << 24) | ((unsigned long)data[21] << 16) |
+                          ((unsigned long)data[22] << 8) | data[23];
+        if (w > VV_IMAGE_MAX_SIDE || h > VV_IMAGE_MAX_SIDE ||
+            (unsigned long long)w * h > VV_IMAGE_MAX_PIXELS) {
+            status = vv_fail(VV_ERR_TOO_LARGE, "%s: PNG claims %lux%lu pixels, over the size limit (%d per side)",
+                             name, w, h, VV_IMAGE_MAX_SIDE);
+            png_destroy_read_struct(&png, &info, NULL);
+            free(decode);
+            return status;
+        }
+    }
     if (setjmp(png_jmpbuf(png))) {
         status = vv_fail(VV_ERR_CORRUPT, "corrupt or truncated PNG %s: %s", name, decode->message);
         goto done;
