@@ -11,18 +11,24 @@
 /* One Euro filter (Casiry et al. 2012) for one scalar. */
 typedef struct one_euro {
     float min_cutoff, beta, d_cutoff;
-    float x_prev, dx_prev;
+    float x_prev, dx_prev;   /* last output and last smoothed speed */
+    float raw_prev;          /* last input: the speed is measured on the raw signal */
     bool initialised;
 } one_euro;
 void one_euro_init(one_euro *f, float min_cutoff, float beta);
 float one_euro_filter(one_euro *f, float x, float dt);
+
+/* The square box in dlib's HOG-detector convention that these landmarks imply (fitted
+ * on dlib's boxes and landmarks; constants in tracker.c). */
+void tracker_box_from_landmarks(const float points[68][2], float box[4]);
 
 typedef struct face_tracker face_tracker;
 
 typedef struct tracker_params {
     float smoothing;      /* 0 = off; 1 = default strength; larger = smoother */
     float min_score;      /* detection threshold */
-    int redetect_every;   /* force a detection every N frames (0 = only on loss) */
+    int redetect_every;   /* check the track with the detector every N frames (0 = only
+                             on loss); defaults: smoothing 1, min_score 0.6, every 10 */
 } tracker_params;
 
 tracker_params tracker_default_params(void);
