@@ -127,6 +127,8 @@ void tracker_box_from_landmarks(const float points[68][2], float box[4]) {
 #define MAX_CENTRE_SHIFT 0.5f   /* in box sizes */
 /* Detection must overlap the tracked box this much (intersection over union). */
 #define MIN_CHECK_IOU 0.3f
+/* Below this overlap (typical: 0.8 and more) the track re-starts from the detector's box. */
+#define REANCHOR_IOU 0.5f
 #define DETECT_MAX 8
 /* The prediction box is re-derived from the landmarks only when a side moves by more than
  * this fraction of the box size (the predictor absorbs smaller offsets). */
@@ -304,6 +306,11 @@ vv_status face_tracker_update(face_tracker *tracker, const vv_image *frame, doub
             if (match >= 0) {
                 t->check_misses = 0;
                 t->score = boxes[match].score;
+                /* Same face but the track has drifted off the detector's box: re-anchor. */
+                if (best < REANCHOR_IOU) {
+                    float b[4] = {boxes[match].x0, boxes[match].y0, boxes[match].x1, boxes[match].y1};
+                    predict_from_detection(t, b);
+                }
             } else if (count > 0 || ++t->check_misses >= 2) {
                 /* Another face and not ours, or the detector missed twice: start over
                  * from this frame's detections. */
