@@ -125,6 +125,8 @@ void tracker_box_from_landmarks(const float points[68][2], float box[4]) {
 /* Per-frame box changes beyond these are not head motion but a jump to something else. */
 #define MAX_SIZE_RATIO 1.35f
 #define MAX_CENTRE_SHIFT 0.5f   /* in box sizes */
+/* Gray-level standard deviation over the box below which there is no face to track. */
+#define MIN_BOX_CONTRAST 2.0f
 /* Detection must overlap the tracked box this much (intersection over union). */
 #define MIN_CHECK_IOU 0.3f
 /* Below this overlap (typical: 0.8 and more) the track re-starts from the detector's box. */
@@ -245,9 +247,31 @@ static vv_status run_detector(face_tracker *t, const vv_image *frame, face_box *
     return face_detect(t->detector, frame, boxes, DETECT_MAX, count);
 }
 
+/* Standard deviation of the gray image on a 12 x 12 grid over the box: a face has
+ * texture; a fade to black or a covered lens does not (the predictor still returns a
+ * face-shaped answer there, so the shape tests alone cannot tell). */
+static float box_contrast(const vv_image *gray, const float box[4]) {
+    double sum = 0, sum2 = 0;
+    int n = 0;
+    for (int j = 0; j < 12; j++)
+        for (int i = 0; i < 12; i++) {
+            int x = (int)(box[0] + (box[2] - box[0]) * (i + 0.5f) / 12);
+            int y = (int)(box[1] + (box[3] - box[1]) * (j + 0.5f) / 12);
+            if (x < 0 || y < 0 || x >= gray->width || y >= gray->height) continue;
+            double v = gray->data[(size_t)y * gray->width + x];
+            sum += v;
+            sum2 += v * v;
+            n++;
+        }
+    if (n < 16) return 0;
+    double mean = sum / n, var = sum2 / n - mean * mean;
+    return (float)sqrt(var > 0 ? var : 0);
+}
+
 /* The new landmarks (implying box) still look like the face tracked in previous. */
 static bool track_is_sane(const face_tracker *t, const float box[4], const float previous[4],
                           const vv_image *frame) {
+    if (box_contrast(&t->gray, box) < MIN_BOX_CONTRAST) return false;
     head_pose pose = head_pose_estimate(t->points);
     if (!(head_pose_residual(&pose, t->points) <= MAX_POSE_RESIDUAL)) return false;
     float size = box[2] - box[0], previous_size = previous[2] - previous[0];
