@@ -1,0 +1,35 @@
+/* nn/backend: the seam between model code and the device that runs GEMM and convolution.
+ *
+ * Model code calls conv2d_forward / conv2d_backward / nn_gemm; those dispatch through the
+ * current backend's table.  The CPU backend (backend_cpu.c) is the default and the
+ * reference.  A CUDA backend supplies the same table; the pointers it receives are then
+ * device pointers (a later step adds allocation and copies to this table), so model code
+ * that only calls these entry points needs no change. */
+#ifndef VV_NN_BACKEND_H
+#define VV_NN_BACKEND_H
+
+#include "nn/layers.h"
+
+typedef struct nn_backend {
+    const char *name;
+    /* Row-major C [M,N] = alpha op(A) op(B) + beta C, as cblas_sgemm with lda/ldb/ldc. */
+    void (*gemm)(bool transpose_a, bool transpose_b, int M, int N, int K, float alpha,
+                 const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                 int ldc);
+    vv_status (*conv2d_forward)(float *out, const float *in, const float *weight,
+                                const float *bias, const conv2d_shape *s);
+    vv_status (*conv2d_backward)(float *din, float *dweight, float *dbias, const float *dout,
+                                 const float *in, const float *weight, const conv2d_shape *s);
+} nn_backend;
+
+const nn_backend *nn_backend_cpu(void);
+/* The backend in use (the CPU one unless set); setting NULL restores the CPU one.
+ * Process-wide: set it before building or running a network. */
+const nn_backend *nn_backend_current(void);
+void nn_backend_set(const nn_backend *backend);
+
+/* GEMM through the current backend. */
+void nn_gemm(bool transpose_a, bool transpose_b, int M, int N, int K, float alpha,
+             const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+#endif

@@ -1,0 +1,466 @@
+/* nn/layers_basic: NCHW elementwise, normalisation, pooling, resampling and loss ops with
+ * their backward passes.  Reductions accumulate in double so gradients stay exact enough
+ * for finite-difference checks on large planes. */
+#include "nn/layers.h"
+
+#include <math.h>
+#include <string.h>
+
+/* ---- Activations ---- */
+
+void relu_backward(float *din, const float *dout, const float *in, size_t n) {
+    for (size_t i = 0; i < n; i++) din[i] += in[i] > 0.0f ? dout[i] : 0.0f;
+}
+
+void leaky_relu_backward(float *din, const float *dout, const float *in, float slope, size_t n) {
+    for (size_t i = 0; i < n; i++) din[i] += in[i] > 0.0f ? dout[i] : slope * dout[i];
+}
+
+void tanh_backward(float *din, const float *dout, const float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) din[i] += dout[i] * (1.0f - out[i] * out[i]);
+}
+
+void sigmoid_backward(float *din, const float *dout, const float *out, size_t n) {
+    for (size_t i = 0; i < n; i++) din[i] += dout[i] * out[i] * (1.0f - out[i]);
+}
+
+void prelu_nchw_forward(float *out, const float *in, const float *alpha, int N, int C, int HW) {
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            size_t base = ((size_t)n * C + c) * HW;
+            float a = alpha[c];
+            for (int i = 0; i < HW; i++) {
+                float x = in[base + i];
+                out[base + i] = x >= 0.0f ? x : a * x;
+            }
+        }
+}
+
+void prelu_nchw_backward(float *din, float *dalpha, const float *dout, const float *in,
+                         const float *alpha, int N, int C, int HW) {
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            size_t base = ((size_t)n * C + c) * HW;
+            float a = alpha[c];
+            double da = 0.0;
+            for (int i = 0; i < HW; i++) {
+                float x = in[base + i], g = dout[base + i];
+                if (x > 0.0f) { if (din) din[base + i] += g; }
+                else {
+                    if (din) din[base + i] += a * g;
+                    da += (double)g * x;
+                }
+            }
+            if (dalpha) dalpha[c] += (float)da;
+        }
+}
+
+/* ---- Instance norm and AdaIN ---- */
+
+/* Mean and 1/sqrt(biased variance + eps) of one plane (two passes, in double). */
+static void plane_stats(const float *x, int HW, float eps, float *mean, float *rstd) {
+    double sum = 0.0, sq = 0.0;
+    for (int i = 0; i < HW; i++) sum += x[i];
+    double m = sum / HW;
+    for (int i = 0; i < HW; i++) { double d = x[i] - m; sq += d * d; }
+    *mean = (float)m;
+    *rstd = (float)(1.0 / sqrt(sq / HW + eps));
+}
+
+void instance_norm_forward(float *out, float *mean, float *rstd, const float *in,
+                           const float *gamma, const float *beta, int N, int C, int HW,
+                           float eps) {
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            size_t plane = (size_t)n * C + c, base = plane * HW;
+            plane_stats(in + base, HW, eps, &mean[plane], &rstd[plane]);
+            float scale = rstd[plane] * (gamma ? gamma[c] : 1.0f);
+            float shift = (beta ? beta[c] : 0.0f) - mean[plane] * scale;
+            for (int i = 0; i < HW; i++) out[base + i] = in[base + i] * scale + shift;
+        }
+}
+
+/* din += rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dout * scale; returns
+ * sum(dout * xhat) and sum(dout) for the scale and bias gradients. */
+static void plane_norm_backward(float *din, const float *dout, const float *x, float mean,
+                                float rstd, float scale, int HW, double *sum_dy_xhat,
+                                double *sum_dy) {
+    double s_dy = 0.0, s_dy_xhat = 0.0;
+    for (int i = 0; i < HW; i++) {
+        double xhat = ((double)x[i] - mean) * rstd;
+        s_dy += dout[i];
+        s_dy_xhat += dout[i] * xhat;
+    }
+    *sum_dy = s_dy;
+    *sum_dy_xhat = s_dy_xhat;
+    if (!din) return;
+    double mean_g = scale * s_dy / HW, mean_g_xhat = scale * s_dy_xhat / HW;
+    for (int i = 0; i < HW; i++) {
+        double xhat = ((double)x[i] - mean) * rstd;
+        din[i] += (float)(rstd * (scale * dout[i] - mean_g - xhat * mean_g_xhat));
+    }
+}
+
+void instance_norm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
+                            const float *in, const float *mean, const float *rstd,
+                            const float *gamma, int N, int C, int HW) {
+    for (int n = 0; n < N; n++)
+        for (int c = 0; c < C; c++) {
+            size_t plane = (size_t)n * C + c, base = plane * HW;
+            double s_dy_xhat, s_dy;
+            plane_norm_backward(din ? din + base : NULL, dout + base, in + base, mean[plane],
+                                rstd[plane], gamma ? gamma[c] : 1.0f, HW, &s_dy_xhat, &s_dy);
+            if (dgamma) dgamma[c] += (float)s_dy_xhat;
+            if (dbeta) dbeta[c] += (float)s_dy;
+        }
+}
+
+void adain_forward(float *out, float *mean, float *rstd, const float *in, const float *scale,
+                   const float *bias, int N, int C, int HW, float eps) {
+    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
+        size_t base = plane * HW;
+        plane_stats(in + base, HW, eps, &mean[plane], &rstd[plane]);
+        float a = rstd[plane] * scale[plane], b = bias[plane] - mean[plane] * a;
+        for (int i = 0; i < HW; i++) out[base + i] = in[base + i] * a + b;
+    }
+}
+
+void adain_backward(float *din, float *dscale, float *dbias, const float *dout,
+                    const float *in, const float *mean, const float *rstd, const float *scale,
+                    int N, int C, int HW) {
+    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
+        size_t base = plane * HW;
+        double s_dy_xhat, s_dy;
+        plane_norm_backward(din ? din + base : NULL, dout + base, in + base, mean[plane],
+                            rstd[plane], scale[plane], HW, &s_dy_xhat, &s_dy);
+        if (dscale) dscale[plane] += (float)s_dy_xhat;
+        if (dbias) dbias[plane] += (float)s_dy;
+    }
+}
+
+/* ---- Spectral norm ---- */
+
+static void vector_normalise(float *x, int n, float eps) {
+    double sq = 0.0;
+    for (int i = 0; i < n; i++) sq += (double)x[i] * x[i];
+    double norm = sqrt(sq);
+    if (norm < eps) norm = eps;
+    for (int i = 0; i < n; i++) x[i] = (float)(x[i] / norm);
+}
+
+float spectral_norm_forward(float *weight_sn, float *u, float *v, const float *weight,
+                            int rows, int cols, int iterations, float eps) {
+    for (int it = 0; it < iterations; it++) {
+        for (int j = 0; j < cols; j++) v[j] = 0.0f;
+        for (int i = 0; i < rows; i++) { /* v = normalise(W^T u) */
+            const float *w = weight + (size_t)i * cols;
+            for (int j = 0; j < cols; j++) v[j] += w[j] * u[i];
+        }
+        vector_normalise(v, cols, eps);
+        for (int i = 0; i < rows; i++) { /* u = normalise(W v) */
+            const float *w = weight + (size_t)i * cols;
+            double sum = 0.0;
+            for (int j = 0; j < cols; j++) sum += (double)w[j] * v[j];
+            u[i] = (float)sum;
+        }
+        vector_normalise(u, rows, eps);
+    }
+    double sigma = 0.0;
+    for (int i = 0; i < rows; i++) {
+        const float *w = weight + (size_t)i * cols;
+        double wv = 0.0;
+        for (int j = 0; j < cols; j++) wv += (double)w[j] * v[j];
+        sigma += u[i] * wv;
+    }
+    float inv = (float)(1.0 / sigma);
+    for (size_t i = 0; i < (size_t)rows * cols; i++) weight_sn[i] = weight[i] * inv;
+    return (float)sigma;
+}
+
+void spectral_norm_backward(float *dweight, const float *dweight_sn, const float *weight,
+                            const float *u, const float *v, float sigma, int rows, int cols) {
+    size_t count = (size_t)rows * cols;
+    double dot = 0.0;
+    for (size_t i = 0; i < count; i++) dot += (double)dweight_sn[i] * weight[i];
+    double inv = 1.0 / sigma, coef = dot / ((double)sigma * sigma);
+    for (int i = 0; i < rows; i++)
+        for (int j = 0; j < cols; j++) {
+            size_t at = (size_t)i * cols + j;
+            dweight[at] += (float)(dweight_sn[at] * inv - coef * u[i] * v[j]);
+        }
+}
+
+/* ---- Pooling ---- */
+
+void avg_pool2d_forward(float *out, const float *in, int N, int C, int H, int W, int K,
+                        int stride, int OH, int OW) {
+    float inv = 1.0f / (float)(K * K);
+    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
+        const float *x = in + plane * H * W;
+        float *y = out + plane * OH * OW;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                float sum = 0.0f;
+                for (int kh = 0; kh < K; kh++)
+                    for (int kw = 0; kw < K; kw++)
+                        sum += x[(size_t)(oh * stride + kh) * W + ow * stride + kw];
+                y[(size_t)oh * OW + ow] = sum * inv;
+            }
+    }
+}
+
+void avg_pool2d_backward(float *din, const float *dout, int N, int C, int H, int W, int K,
+                         int stride, int OH, int OW) {
+    float inv = 1.0f / (float)(K * K);
+    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
+        float *dx = din + plane * H * W;
+        const float *dy = dout + plane * OH * OW;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                float g = dy[(size_t)oh * OW + ow] * inv;
+                for (int kh = 0; kh < K; kh++)
+                    for (int kw = 0; kw < K; kw++)
+                        dx[(size_t)(oh * stride + kh) * W + ow * stride + kw] += g;
+            }
+    }
+}
+
+void max_pool2d_forward(float *out, int32_t *argmax, const float *in, int N, int C, int H,
+                        int W, int K, int stride, int pad, int OH, int OW) {
+    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
+        const float *x = in + plane * H * W;
+        for (int oh = 0; oh < OH; oh++)
+            for (int ow = 0; ow < OW; ow++) {
+                float best = -INFINITY;
+                int32_t best_at = -1;
+                for (int kh = 0; kh < K; kh++) {
+                    int ih = oh * stride - pad + kh;
+                    if (ih < 0 || ih >= H) continue;
+                    for (int kw = 0; kw < K; kw++) {
+                        int iw = ow * stride - pad + kw;
+                        if (iw < 0 || iw >= W) continue;
+                        float value = x[(size_t)ih * W + iw];
+                        if (best_at < 0 || value > best) { best = value; best_at = ih * W + iw; }
+                    }
+                }
+                size_t at = plane * OH * OW + (size_t)oh * OW + ow;
+                out[at] = best;
+                argmax[at] = best_at;
+            }
+    }
+}
+
+void max_pool2d_backward(float *din, const float *dout, const int32_t *argmax, int N, int C,
+                         int H, int W, int OH, int OW) {
+    for (size_t plane = 0; plane < (size_t)N * C; plane++)
+        for (size_t i = 0; i < (size_t)OH * OW; i++) {
+            size_t at = plane * OH * OW + i;
+            if (argmax[at] >= 0) din[plane * H * W + (size_t)argmax[at]] += dout[at];
+        }
+}
+
+void global_sum_pool_forward(float *out, const float *in, int N, int C, int HW) {
+    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
+        double sum = 0.0;
+        for (int i = 0; i < HW; i++) sum += in[plane * HW + i];
+        out[plane] = (float)sum;
+    }
+}
+
+void global_sum_pool_backward(float *din, const float *dout, int N, int C, int HW) {
+    for (size_t plane = 0; plane < (size_t)N * C; plane++)
+        for (int i = 0; i < HW; i++) din[plane * HW + i] += dout[plane];
+}
+
+void global_mean_pool_forward(float *out, const float *in, int N, int C, int HW) {
+    global_sum_pool_forward(out, in, N, C, HW);
+    for (size_t plane = 0; plane < (size_t)N * C; plane++) out[plane] /= (float)HW;
+}
+
+void global_mean_pool_backward(float *din, const float *dout, int N, int C, int HW) {
+    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
+        float g = dout[plane] / (float)HW;
+        for (int i = 0; i < HW; i++) din[plane * HW + i] += g;
+    }
+}
+
+/* ---- Resampling ---- */
+
+void upsample_nearest_forward(float *out, const float *in, int N, int C, int H, int W, int f) {
+    int OW = W * f;
+    for (size_t plane = 0; plane < (size_t)N * C; plane++)
+        for (int oh = 0; oh < H * f; oh++) {
+            const float *x = in + plane * H * W + (size_t)(oh / f) * W;
+            float *y = out + plane * H * W * f * f + (size_t)oh * OW;
+            for (int ow = 0; ow < OW; ow++) y[ow] = x[ow / f];
+        }
+}
+
+void upsample_nearest_backward(float *din, const float *dout, int N, int C, int H, int W, int f) {
+    int OW = W * f;
+    for (size_t plane = 0; plane < (size_t)N * C; plane++)
+        for (int oh = 0; oh < H * f; oh++) {
+            float *dx = din + plane * H * W + (size_t)(oh / f) * W;
+            const float *dy = dout + plane * H * W * f * f + (size_t)oh * OW;
+            for (int ow = 0; ow < OW; ow++) dx[ow / f] += dy[ow];
+        }
+}
+
+/* Source index and weight of one output coordinate, align_corners=False. */
+static void bilinear_source(int o, int in, int out, int *i0, int *i1, float *lambda) {
+    float src = ((float)o + 0.5f) * ((float)in / (float)out) - 0.5f;
+    if (src < 0.0f) src = 0.0f;
+    int lo = (int)src;
+    if (lo > in - 1) lo = in - 1;
+    *i0 = lo;
+    *i1 = lo < in - 1 ? lo + 1 : lo;
+    *lambda = src - (float)lo;
+}
+
+void upsample_bilinear_forward(float *out, const float *in, int N, int C, int H, int W,
+                               int OH, int OW) {
+    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
+        const float *x = in + plane * H * W;
+        float *y = out + plane * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            int h0, h1;
+            float lh;
+            bilinear_source(oh, H, OH, &h0, &h1, &lh);
+            for (int ow = 0; ow < OW; ow++) {
+                int w0, w1;
+                float lw;
+                bilinear_source(ow, W, OW, &w0, &w1, &lw);
+                float top = x[(size_t)h0 * W + w0] * (1.0f - lw) + x[(size_t)h0 * W + w1] * lw;
+                float bottom = x[(size_t)h1 * W + w0] * (1.0f - lw) + x[(size_t)h1 * W + w1] * lw;
+                y[(size_t)oh * OW + ow] = top * (1.0f - lh) + bottom * lh;
+            }
+        }
+    }
+}
+
+void upsample_bilinear_backward(float *din, const float *dout, int N, int C, int H, int W,
+                                int OH, int OW) {
+    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
+        float *dx = din + plane * H * W;
+        const float *dy = dout + plane * OH * OW;
+        for (int oh = 0; oh < OH; oh++) {
+            int h0, h1;
+            float lh;
+            bilinear_source(oh, H, OH, &h0, &h1, &lh);
+            for (int ow = 0; ow < OW; ow++) {
+                int w0, w1;
+                float lw;
+                bilinear_source(ow, W, OW, &w0, &w1, &lw);
+                float g = dy[(size_t)oh * OW + ow];
+                dx[(size_t)h0 * W + w0] += g * (1.0f - lh) * (1.0f - lw);
+                dx[(size_t)h0 * W + w1] += g * (1.0f - lh) * lw;
+                dx[(size_t)h1 * W + w0] += g * lh * (1.0f - lw);
+                dx[(size_t)h1 * W + w1] += g * lh * lw;
+            }
+        }
+    }
+}
+
+/* ---- Structure ---- */
+
+void add_forward(float *out, const float *a, const float *b, size_t n) {
+    for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+void add_backward(float *da, float *db, const float *dout, size_t n) {
+    if (da) for (size_t i = 0; i < n; i++) da[i] += dout[i];
+    if (db) for (size_t i = 0; i < n; i++) db[i] += dout[i];
+}
+
+void concat_channels_forward(float *out, const float *a, const float *b, int N, int Ca, int Cb,
+                             int HW) {
+    size_t sa = (size_t)Ca * HW, sb = (size_t)Cb * HW;
+    for (int n = 0; n < N; n++) {
+        memcpy(out + n * (sa + sb), a + n * sa, sa * sizeof(float));
+        memcpy(out + n * (sa + sb) + sa, b + n * sb, sb * sizeof(float));
+    }
+}
+
+void concat_channels_backward(float *da, float *db, const float *dout, int N, int Ca, int Cb,
+                              int HW) {
+    size_t sa = (size_t)Ca * HW, sb = (size_t)Cb * HW;
+    for (int n = 0; n < N; n++) {
+        if (da) add_backward(da + n * sa, NULL, dout + n * (sa + sb), sa);
+        if (db) add_backward(db + n * sb, NULL, dout + n * (sa + sb) + sa, sb);
+    }
+}
+
+/* ---- Losses ---- */
+
+float l1_loss_forward(const float *a, const float *b, size_t n) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) sum += fabsf(a[i] - b[i]);
+    return (float)(sum / (double)n);
+}
+
+void l1_loss_backward(float *da, float *db, const float *a, const float *b, size_t n,
+                      float dloss) {
+    float g = dloss / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        float d = a[i] - b[i], s = d > 0.0f ? g : d < 0.0f ? -g : 0.0f;
+        if (da) da[i] += s;
+        if (db) db[i] -= s;
+    }
+}
+
+float mse_loss_forward(const float *a, const float *b, size_t n) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) { double d = (double)a[i] - b[i]; sum += d * d; }
+    return (float)(sum / (double)n);
+}
+
+void mse_loss_backward(float *da, float *db, const float *a, const float *b, size_t n,
+                       float dloss) {
+    float g = 2.0f * dloss / (float)n;
+    for (size_t i = 0; i < n; i++) {
+        float d = (a[i] - b[i]) * g;
+        if (da) da[i] += d;
+        if (db) db[i] -= d;
+    }
+}
+
+float hinge_d_loss_forward(const float *real, size_t n_real, const float *fake, size_t n_fake) {
+    double sr = 0.0, sf = 0.0;
+    for (size_t i = 0; i < n_real; i++) sr += real[i] < 1.0f ? 1.0 - real[i] : 0.0;
+    for (size_t i = 0; i < n_fake; i++) sf += fake[i] > -1.0f ? 1.0 + fake[i] : 0.0;
+    return (float)(sr / (double)n_real + sf / (double)n_fake);
+}
+
+void hinge_d_loss_backward(float *dreal, float *dfake, const float *real, size_t n_real,
+                           const float *fake, size_t n_fake, float dloss) {
+    if (dreal)
+        for (size_t i = 0; i < n_real; i++)
+            if (real[i] < 1.0f) dreal[i] -= dloss / (float)n_real;
+    if (dfake)
+        for (size_t i = 0; i < n_fake; i++)
+            if (fake[i] > -1.0f) dfake[i] += dloss / (float)n_fake;
+}
+
+float hinge_g_loss_forward(const float *fake, size_t n) {
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) sum += fake[i];
+    return (float)(-sum / (double)n);
+}
+
+void hinge_g_loss_backward(float *dfake, size_t n, float dloss) {
+    for (size_t i = 0; i < n; i++) dfake[i] -= dloss / (float)n;
+}
+
+float feature_matching_loss_forward(const float *const *real, const float *const *fake,
+                                    const size_t *sizes, int layers) {
+    double sum = 0.0;
+    for (int l = 0; l < layers; l++) sum += l1_loss_forward(fake[l], real[l], sizes[l]);
+    return (float)sum;
+}
+
+void feature_matching_loss_backward(float *const *dfake, const float *const *real,
+                                    const float *const *fake, const size_t *sizes, int layers,
+                                    float dloss) {
+    for (int l = 0; l < layers; l++)
+        l1_loss_backward(dfake[l], NULL, fake[l], real[l], sizes[l], dloss);
+}
