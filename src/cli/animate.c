@@ -22,69 +22,24 @@
 #define MAX_SOURCES 16
 #define MAX_FACES 32
 
-/* Tracks a driver video into `track` (at most max_frames, 0 = all). */
+static int progress_callback(void *data, long done, long total) {
+    (void)total;
+    progress_update(data, done);
+    return 0;
+}
+
+/* Tracks a driver video into `track` (at most max_frames, 0 = all) with a progress bar. */
 static vv_status track_video(vv_faces *faces, const char *path, long max_frames, motion_track *track,
                              const char *label) {
-    video_reader *reader = NULL;
-    face_tracker *tracker = NULL;
-    vv_image frame = {0};
-    memset(track, 0, sizeof *track);
-    vv_status s = video_reader_open(&reader, path);
-    if (s != VV_OK) return s;
-    const video_info *info = video_reader_info(reader);
-    long capacity = info->frame_count > 0 ? info->frame_count + 16 : 256;
-    if (max_frames > 0 && capacity > max_frames) capacity = max_frames;
-    if (capacity > MOTION_MAX_FRAMES) capacity = MOTION_MAX_FRAMES;
-    s = motion_track_alloc(track, (int)capacity);
-    tracker_params tp = tracker_default_params();
-    if (s == VV_OK) s = face_tracker_new(&tracker, faces_detector(faces), faces_predictor(faces), &tp);
-    long count = 0;
+    video_reader *probe = NULL;
+    long total = 0;
+    if (video_reader_open(&probe, path) == VV_OK) total = video_reader_info(probe)->frame_count;
+    video_reader_close(probe);
+    if (max_frames > 0 && (total <= 0 || max_frames < total)) total = max_frames;
     progress_bar bar;
-    progress_start(&bar, label, max_frames > 0 && max_frames < info->frame_count ? max_frames : info->frame_count,
-                   "frames");
-    while (s == VV_OK && (max_frames <= 0 || count < max_frames)) {
-        bool got = false, found = false;
-        double time = 0;
-        s = video_reader_next(reader, &frame, &time, &got);
-        if (s != VV_OK || !got) break;
-        if (count >= MOTION_MAX_FRAMES) {
-            s = vv_fail(VV_ERR_TOO_LARGE, "%s has more than %d frames", path, MOTION_MAX_FRAMES);
-            break;
-        }
-        if (count >= track->frame_count) { /* grow by half */
-            long grown = track->frame_count + track->frame_count / 2 + 16;
-            if (grown > MOTION_MAX_FRAMES) grown = MOTION_MAX_FRAMES;
-            void *p = realloc(track->points, (size_t)grown * sizeof track->points[0]);
-            if (p) track->points = p;
-            void *f = p ? realloc(track->found, (size_t)grown) : NULL;
-            if (!p || !f) { s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", path); break; }
-            track->found = f;
-            memset(track->found + track->frame_count, 0, (size_t)(grown - track->frame_count));
-            track->frame_count = (int)grown;
-        }
-        float box[4], score[1];
-        s = face_tracker_update(tracker, &frame, time, &found, box, score, track->points[count]);
-        track->found[count] = found;
-        count++;
-        progress_update(&bar, count);
-    }
+    progress_start(&bar, label, total, "frames");
+    vv_status s = motion_track_video(faces, path, max_frames, progress_callback, &bar, track);
     progress_finish(&bar);
-    if (s == VV_OK && count == 0) s = vv_fail(VV_ERR_NO_VIDEO, "no frames could be decoded from %s", path);
-    if (s == VV_OK) {
-        track->frame_count = (int)count;
-        track->fps = info->fps > 0 ? info->fps : 25;
-        track->width = info->width;
-        track->height = info->height;
-        if (info->has_audio) {
-            char *resolved = realpath(path, NULL);
-            track->audio = resolved ? resolved : strdup(path);
-        }
-        if (motion_first_found(track) < 0) s = vv_fail(VV_ERR_NO_FACE, "no face found in any frame of %s", path);
-    }
-    if (s != VV_OK) motion_track_free(track);
-    image_free(&frame);
-    face_tracker_free(tracker);
-    video_reader_close(reader);
     return s;
 }
 
@@ -279,7 +234,9 @@ int cli_animate(int argc, char **argv) {
                 s = vv_fail(VV_ERR_TOO_LARGE, "--compare: %d px wide is too wide", out_w * 2 + driver_w);
         }
     }
-    if (s == VV_OK && compare && driving) s = video_reader_open(&driver_reader, driving);
+    /* The driver is decoded again in step: its mouth interior fills the source's, and
+     * --compare shows it. */
+    if (s == VV_OK && driving) s = video_reader_open(&driver_reader, driving);
     if (s == VV_OK) s = image_create(&frame, out_w * (compare ? 2 : 1) + driver_w, out_h, 3);
     if (s == VV_OK) {
         video_writer_params vp = video_writer_default_params();
@@ -312,8 +269,16 @@ int cli_animate(int argc, char **argv) {
         source *src = &sources[current];
         float target[68][2];
         motion_retarget_frame(&src->retarget, driver, target);
+        bool have_driver_frame = false;
+        if (driver_reader) {
+            double t = 0;
+            s = video_reader_next(driver_reader, &driver_frame, &t, &have_driver_frame);
+            if (s != VV_OK) break;
+        }
+        bool driver_mouth = have_driver_frame && track.found[f];
         float mouth = 0;
-        s = warp_engine_render(src->engine, (const float(*)[2])target, NULL, NULL, &result, &mouth);
+        s = warp_engine_render(src->engine, (const float(*)[2])target, driver_mouth ? &driver_frame : NULL,
+                               driver_mouth ? driver : NULL, &result, &mouth);
         mouth_total += mouth;
         if (s != VV_OK) break;
         if (current != 0 && (result.width != out_w || result.height != out_h)) {
@@ -336,11 +301,7 @@ int cli_animate(int argc, char **argv) {
                            (size_t)out_w * 3);
             }
             if (driver_reader) {
-                bool got = false;
-                double t = 0;
-                s = video_reader_next(driver_reader, &driver_frame, &t, &got);
-                if (s != VV_OK) break;
-                if (got) panel_blit(&frame, &driver_frame, out_w, driver_w, out_h);
+                if (have_driver_frame) panel_blit(&frame, &driver_frame, out_w, driver_w, out_h);
             } else { /* a motion without video: draw its landmarks */
                 if (!panel.data) s = image_create(&panel, track.width > 0 ? track.width : 512, track.height > 0 ? track.height : 512, 3);
                 if (s != VV_OK) break;

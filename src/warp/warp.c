@@ -262,10 +262,45 @@ static bool polygon_contains(const float (*p)[2], int first, int n, float x, flo
     return inside;
 }
 
+/* A mouth's inner-lip frame: origin at corner 60, u along 60 -> 64 (length `width`), v
+ * perpendicular (down); the upper (60-64) and lower (60, 67-64) inner lips as polylines. */
+typedef struct mouth_frame {
+    float ox, oy, ux, uy, vx, vy, width;
+    float upper[5][2], lower[5][2];
+} mouth_frame;
+
+static bool mouth_frame_init(mouth_frame *m, const float (*p)[2]) {
+    m->ox = p[60][0];
+    m->oy = p[60][1];
+    m->width = hypotf(p[64][0] - m->ox, p[64][1] - m->oy);
+    if (!(m->width >= 1)) return false;
+    m->ux = (p[64][0] - m->ox) / m->width;
+    m->uy = (p[64][1] - m->oy) / m->width;
+    m->vx = -m->uy;
+    m->vy = m->ux;
+    static const int upper_idx[5] = {60, 61, 62, 63, 64}, lower_idx[5] = {60, 67, 66, 65, 64};
+    for (int k = 0; k < 5; k++) {
+        const float *a = p[upper_idx[k]], *b = p[lower_idx[k]];
+        m->upper[k][0] = (a[0] - m->ox) * m->ux + (a[1] - m->oy) * m->uy;
+        m->upper[k][1] = (a[0] - m->ox) * m->vx + (a[1] - m->oy) * m->vy;
+        m->lower[k][0] = (b[0] - m->ox) * m->ux + (b[1] - m->oy) * m->uy;
+        m->lower[k][1] = (b[0] - m->ox) * m->vx + (b[1] - m->oy) * m->vy;
+    }
+    return true;
+}
+
+/* Driver-mouth pixel for a target pixel at fraction s (0..1) along the corners and t (0
+ * upper lip .. 1 lower lip) across the opening. */
+static void mouth_frame_point(const mouth_frame *m, float s, float t, float *x, float *y) {
+    float lu = s * m->width;
+    float yu = polyline_y((const float(*)[2])m->upper, 5, lu), yl = polyline_y((const float(*)[2])m->lower, 5, lu);
+    float lv = yu + t * (yl - yu);
+    *x = m->ox + lu * m->ux + lv * m->vx;
+    *y = m->oy + lu * m->uy + lv * m->vy;
+}
+
 float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_crop, const float source[68][2],
                       const float target[68][2], const vv_image *driver, const float driver_points[68][2]) {
-    (void)driver;
-    (void)driver_points;
     float eye = eye_distance(target);
     float width = hypotf(target[64][0] - target[60][0], target[64][1] - target[60][1]);
     if (eye < 4 || width < 2) return 0;
@@ -290,6 +325,20 @@ float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_cro
     float teeth[3];
     for (int ch = 0; ch < 3; ch++) teeth[ch] = clampf((0.7f * face[ch] + 0.3f * luma) * gain, 0, 245);
     const float cavity[3] = {lip[0] * 0.28f, lip[1] * 0.18f, lip[2] * 0.18f};
+
+    /* The driver's own mouth interior (a real video whose mouth is open): mapped inner lip
+     * to inner lip, and colour-matched by the ratio of the source's lip colour to the
+     * driver's, so its lighting and white balance become the portrait's. */
+    mouth_frame from_driver;
+    float driver_weight = 0, gain_driver[3] = {1, 1, 1};
+    if (driver && driver_points && driver->data && driver->channels >= 3 && mouth_frame_init(&from_driver, driver_points)) {
+        float driver_eye = eye_distance(driver_points);
+        float driver_height = polygon_area(driver_points, 60, 8) / from_driver.width;
+        if (driver_eye > 4) driver_weight = clampf((driver_height / driver_eye - 0.04f) / 0.04f, 0, 1);
+        float driver_lip[3];
+        mean_colour(driver, driver_points, lips, 10, driver_lip);
+        for (int ch = 0; ch < 3; ch++) gain_driver[ch] = clampf((lip[ch] + 8) / (driver_lip[ch] + 8), 0.5f, 2.0f);
+    }
 
     /* Local frame: u along the mouth corners 60 -> 64, v perpendicular (down). */
     float ox = target[60][0], oy = target[60][1];
@@ -331,8 +380,15 @@ float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_cro
             float a = strength * edge;
             uint8_t *pix = crop->data + ((size_t)y * crop->width + x) * crop->channels;
             if (moved) moved[(size_t)y * crop->width + x] = 255;
+            float from[4] = {0, 0, 0, 0};
+            if (driver_weight > 0) {
+                float dx, dy;
+                mouth_frame_point(&from_driver, clampf(lu / width, 0, 1), t, &dx, &dy);
+                sample_bilinear(driver, dx, dy, from);
+            }
             for (int ch = 0; ch < 3 && ch < crop->channels; ch++) {
                 float fill = (wt * teeth[ch] * (0.75f + 0.25f * shade) + (1 - wt) * cavity[ch] * depth) * shade;
+                fill += driver_weight * (clampf(from[ch] * gain_driver[ch], 0, 255) - fill);
                 pix[ch] = to_byte((float)pix[ch] + a * (fill - (float)pix[ch]));
             }
         }
