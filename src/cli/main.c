@@ -17,6 +17,9 @@ static void print_help(FILE *out) {
             "                     animate a portrait (mp4, gif or a PNG folder)\n"
             "  motion extract VIDEO -o M.json\n"
             "                     save a driver's motion as a reusable template\n"
+            "  metrics A B [--json]  pairwise SSIM/PSNR/L1/CSIM/landmark metrics of images or videos\n"
+            "  eval CLIPS... [--engine warp] [--portraits DIR] -o DIR  evaluation report (see --help)\n"
+            "  serve [--port 8080]  a local web page (and JSON API) to animate portraits\n"
             "\n"
             "  vivify COMMAND --help   options of one command\n"
             "  vivify --version        print the version\n",
@@ -40,6 +43,9 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "landmarks")) return cli_landmarks(argc - 1, argv + 1);
     if (!strcmp(cmd, "animate")) return cli_animate(argc - 1, argv + 1);
     if (!strcmp(cmd, "motion")) return cli_motion(argc - 1, argv + 1);
+    if (!strcmp(cmd, "metrics")) return cli_metrics(argc - 1, argv + 1);
+    if (!strcmp(cmd, "eval")) return cli_eval(argc - 1, argv + 1);
+    if (!strcmp(cmd, "serve")) return cli_serve(argc - 1, argv + 1);
     fprintf(stderr, "vivify: unknown command '%s' (see vivify --help)\n", cmd);
     return EXIT_USAGE;
 }
