@@ -1,0 +1,107 @@
+/* eval/protocol: pairwise frame metrics and the evaluation protocols of issue 4.
+ *
+ * Self-reenactment (per clip): the first K frames are the sources (K in shots); the
+ * driving frames are drawn from the rest of the clip, starting after the largest K that
+ * fits the clip (so every K is scored on the same frames); each result is compared with
+ * the real frame.  Cross-reenactment: each portrait is driven by each clip; the result
+ * is compared with the portrait (CSIM) and with the driver (expression and pose).
+ * Frame sampling: at most max_frames driving frames per clip, drawn without replacement
+ * by a PRNG seeded with seed and the clip's name, then sorted: reproducible and
+ * independent of the other clips. */
+#ifndef VV_EVAL_PROTOCOL_H
+#define VV_EVAL_PROTOCOL_H
+
+#include "base/base.h"
+#include "eval/identity.h"
+
+/* The metric columns.  Values are NAN where not measured (no face found, or the metric
+ * does not apply to the protocol); PSNR is INFINITY for identical frames. */
+typedef enum eval_metric {
+    METRIC_SSIM,       /* full frame, skimage-exact (eval/metrics.h) */
+    METRIC_PSNR,       /* dB */
+    METRIC_L1,         /* mean |a - b| / 255 */
+    METRIC_CSIM,       /* cosine similarity of faceres embeddings (eval/identity.h) */
+    METRIC_NME,        /* landmark distance / reference's outer-eye-corner distance */
+    METRIC_AKD,        /* mean landmark distance, pixels */
+    METRIC_EXPRESSION, /* AED-like landmark expression distance (metrics_expression_distance) */
+    METRIC_POSE,       /* APD-like head pose distance, degrees (geodesic angle) */
+    METRIC_FACE,       /* 1 if a face was found in the result, else 0 */
+    METRIC_COUNT
+} eval_metric;
+
+const char *eval_metric_name(eval_metric metric);        /* "SSIM", ... */
+const char *eval_metric_description(eval_metric metric); /* one line */
+bool eval_metric_higher_is_better(eval_metric metric);
+
+typedef struct eval_context {
+    vv_faces *faces;
+    identity_model *identity;
+    int threads; /* 0: all cores */
+} eval_context;
+
+/* models_dir: NULL searches the defaults. */
+vv_status eval_context_open(eval_context *ctx, const char *models_dir, int threads);
+void eval_context_close(eval_context *ctx);
+
+/* Every pairwise metric of frame b against reference a (b is resized to a's size when
+ * they differ).  Face metrics use the largest face of each and are NAN when either has
+ * none; METRIC_FACE says whether b has one.  Expression distance: without neutrals. */
+vv_status eval_compare_frames(eval_context *ctx, const vv_image *a, const vv_image *b,
+                              double values[METRIC_COUNT]);
+
+/* ---- Protocols ----------------------------------------------------------------------- */
+
+#define EVAL_MAX_SHOTS 8       /* distinct K values */
+#define EVAL_MAX_SHOT_VALUE 64 /* largest K */
+#define EVAL_MAX_ENGINES 4
+
+typedef enum eval_protocol_kind { PROTOCOL_SELF, PROTOCOL_CROSS } eval_protocol_kind;
+
+/* One (clip, engine, K) combination. */
+typedef struct eval_series {
+    char clip[256];      /* self: the clip's file name; cross: "portrait <- driver" */
+    char engine[32];
+    int shots;
+    bool available;      /* false: engine not implemented or the clip cannot be used */
+    char note[256];      /* why not available, or remarks ("3 driver frames without a face") */
+    int frame_count;
+    int *frames;                    /* driving frame indices, ascending */
+    double (*values)[METRIC_COUNT]; /* per frame */
+    char grid[512];      /* sample grid PNG relative to the report folder, or "" */
+} eval_series;
+
+void eval_series_free(eval_series *series);
+
+typedef struct eval_options {
+    const char *engines[EVAL_MAX_ENGINES]; /* "warp", "freeze" (the source held still),
+                                              "fsth", "hybrid" (not implemented yet) */
+    int engine_count;
+    const char *model;      /* for the learned engines; unused by warp */
+    int shots[EVAL_MAX_SHOTS];
+    int shot_count;
+    int max_frames;         /* driving frames per clip, default 16 */
+    uint64_t seed;
+    int crop_size;          /* warp working resolution, default 512 */
+    const char *output_dir; /* sample grids go to output_dir/samples/; NULL: none */
+    int grid_rows;          /* frames shown per sample grid, default 4 */
+    vv_progress_fn progress;  /* done/total frames of the current clip */
+    void *progress_user;
+} eval_options;
+
+eval_options eval_default_options(void);
+/* Whether the name is an engine eval knows (implemented or not). */
+bool eval_engine_known(const char *name);
+bool eval_engine_available(const char *name);
+
+/* Appends engine_count x shot_count series for one clip to *series (grown as needed). */
+vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, const char *clip_path,
+                                eval_series **series, int *count);
+/* Appends engine_count series (K = 1) for one portrait driven by one clip. */
+vv_status eval_cross_reenactment(eval_context *ctx, const eval_options *options, const char *portrait_path,
+                                 const char *driver_path, eval_series **series, int *count);
+
+/* Seeded sample of min(want, hi - lo) distinct indices from [lo, hi), ascending; returns
+ * how many were written to out (capacity want). */
+int eval_sample_frames(uint64_t seed, const char *name, int lo, int hi, int want, int *out);
+
+#endif

@@ -1,0 +1,381 @@
+/* eval/report: report.md, report.json and line plots (see report.h). */
+#include "eval/report.h"
+
+#include "eval/plot.h"
+#include "img/image.h"
+
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static const int metric_decimals[METRIC_COUNT] = {3, 2, 4, 3, 4, 2, 3, 2, 2};
+
+double report_series_mean(const eval_series *series, eval_metric metric) {
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i < series->frame_count; i++) {
+        double v = series->values[i][metric];
+        if (isnan(v)) continue;
+        sum += v;
+        n++;
+    }
+    return n ? sum / n : NAN;
+}
+
+/* Summary rows: distinct (engine, shots) pairs in first-seen order. */
+typedef struct summary_row {
+    const char *engine;
+    int shots;
+    bool available;
+    const char *note;
+    int clips, frames;
+    double mean[METRIC_COUNT];
+} summary_row;
+
+static int summarise(const eval_series *series, int count, summary_row *rows, int capacity) {
+    int n = 0;
+    for (int i = 0; i < count; i++) {
+        const eval_series *s = &series[i];
+        int r = 0;
+        while (r < n && !(strcmp(rows[r].engine, s->engine) == 0 && rows[r].shots == s->shots)) r++;
+        if (r == n) {
+            if (n == capacity) continue;
+            memset(&rows[n], 0, sizeof rows[n]);
+            rows[n].engine = s->engine;
+            rows[n].shots = s->shots;
+            rows[n].note = s->note;
+            n++;
+        }
+        if (!s->available) continue;
+        if (!rows[r].available) rows[r].note = "";
+        rows[r].available = true;
+        rows[r].clips++;
+        rows[r].frames += s->frame_count;
+    }
+    for (int r = 0; r < n; r++)
+        for (int m = 0; m < METRIC_COUNT; m++) {
+            double sum = 0;
+            int k = 0;
+            for (int i = 0; i < count; i++) {
+                const eval_series *s = &series[i];
+                if (!s->available || strcmp(s->engine, rows[r].engine) || s->shots != rows[r].shots) continue;
+                double v = report_series_mean(s, (eval_metric)m);
+                if (isnan(v)) continue;
+                sum += v;
+                k++;
+            }
+            rows[r].mean[m] = k ? sum / k : NAN;
+        }
+    return n;
+}
+
+static void md_value(FILE *f, double v, int decimals) {
+    if (isnan(v)) fprintf(f, " - |");
+    else if (isinf(v)) fprintf(f, " %sinf |", v < 0 ? "-" : "");
+    else fprintf(f, " %.*f |", decimals, v);
+}
+
+/* Which metrics a protocol reports. */
+static bool protocol_has(eval_protocol_kind kind, eval_metric m) {
+    if (kind == PROTOCOL_SELF) return true;
+    return m == METRIC_CSIM || m == METRIC_EXPRESSION || m == METRIC_POSE || m == METRIC_FACE;
+}
+
+static void md_header(FILE *f, eval_protocol_kind kind, const char *first_columns) {
+    fprintf(f, "| %s |", first_columns);
+    for (int m = 0; m < METRIC_COUNT; m++)
+        if (protocol_has(kind, (eval_metric)m))
+            fprintf(f, " %s %s |", eval_metric_name((eval_metric)m), eval_metric_higher_is_better((eval_metric)m) ? "↑" : "↓");
+    fprintf(f, " note |\n|");
+    int columns = 1;
+    for (const char *p = first_columns; *p; p++) columns += *p == '|';
+    for (int c = 0; c < columns; c++) fprintf(f, " --- |");
+    for (int m = 0; m < METRIC_COUNT; m++)
+        if (protocol_has(kind, (eval_metric)m)) fprintf(f, " ---: |");
+    fprintf(f, " --- |\n");
+}
+
+static void plot_name(const eval_series *s, eval_protocol_kind kind, char *out, size_t size) {
+    char clean[256];
+    snprintf(clean, sizeof clean, "%s", s->clip);
+    for (char *p = clean; *p; p++)
+        if (*p == ' ' || *p == '<' || *p == '/') *p = '_';
+    snprintf(out, size, "plots/%s_%s.png", kind == PROTOCOL_SELF ? "self" : "cross", clean);
+}
+
+static void md_protocol(FILE *f, const char *title, eval_protocol_kind kind, const eval_series *series, int count) {
+    fprintf(f, "## %s\n\n", title);
+    if (count == 0) {
+        fprintf(f, "Not run (no %s given).\n\n", kind == PROTOCOL_SELF ? "clips" : "portraits");
+        return;
+    }
+    summary_row rows[64];
+    int n = summarise(series, count, rows, 64);
+    fprintf(f, "Mean over clips (each clip's mean over its sampled frames):\n\n");
+    md_header(f, kind, "engine | K | clips | frames");
+    for (int r = 0; r < n; r++) {
+        fprintf(f, "| %s | %d |", rows[r].engine, rows[r].shots);
+        if (!rows[r].available) {
+            fprintf(f, " - | - |");
+            for (int m = 0; m < METRIC_COUNT; m++)
+                if (protocol_has(kind, (eval_metric)m)) fprintf(f, " - |");
+            fprintf(f, " unavailable: %s |\n", rows[r].note);
+            continue;
+        }
+        fprintf(f, " %d | %d |", rows[r].clips, rows[r].frames);
+        for (int m = 0; m < METRIC_COUNT; m++)
+            if (protocol_has(kind, (eval_metric)m)) md_value(f, rows[r].mean[m], metric_decimals[m]);
+        fprintf(f, " |\n");
+    }
+    fprintf(f, "\nPer clip:\n\n");
+    md_header(f, kind, "clip | engine | K | frames");
+    for (int i = 0; i < count; i++) {
+        const eval_series *s = &series[i];
+        if (!s->available && !eval_engine_available(s->engine)) continue; /* said once above */
+        fprintf(f, "| %s | %s | %d |", s->clip, s->engine, s->shots);
+        if (!s->available) {
+            fprintf(f, " - |");
+            for (int m = 0; m < METRIC_COUNT; m++)
+                if (protocol_has(kind, (eval_metric)m)) fprintf(f, " - |");
+            fprintf(f, " unavailable: %s |\n", s->note);
+            continue;
+        }
+        fprintf(f, " %d |", s->frame_count);
+        for (int m = 0; m < METRIC_COUNT; m++)
+            if (protocol_has(kind, (eval_metric)m)) md_value(f, report_series_mean(s, (eval_metric)m), metric_decimals[m]);
+        fprintf(f, " %s |\n", s->note);
+    }
+    fprintf(f, "\nSample grids (source | driver | result | real) and per-frame plots:\n\n");
+    const char *last_clip = "";
+    for (int i = 0; i < count; i++) {
+        const eval_series *s = &series[i];
+        if (strcmp(s->clip, last_clip)) {
+            char plot[512];
+            plot_name(s, kind, plot, sizeof plot);
+            fprintf(f, "- %s: [plot](%s)", s->clip, plot);
+            last_clip = s->clip;
+            for (int j = i; j < count && !strcmp(series[j].clip, s->clip); j++)
+                if (series[j].grid[0]) fprintf(f, ", [%s K=%d](%s)", series[j].engine, series[j].shots, series[j].grid);
+            fprintf(f, "\n");
+        }
+    }
+    fprintf(f, "\n");
+}
+
+static cJSON *json_value(double v) {
+    if (isnan(v)) return cJSON_CreateNull();
+    if (isinf(v)) return cJSON_CreateString(v > 0 ? "inf" : "-inf");
+    return cJSON_CreateNumber(v);
+}
+
+static cJSON *json_means(const double *means, eval_protocol_kind kind) {
+    cJSON *o = cJSON_CreateObject();
+    for (int m = 0; m < METRIC_COUNT; m++)
+        if (protocol_has(kind, (eval_metric)m)) cJSON_AddItemToObject(o, eval_metric_name((eval_metric)m), json_value(means[m]));
+    return o;
+}
+
+static cJSON *json_protocol(eval_protocol_kind kind, const eval_series *series, int count) {
+    cJSON *p = cJSON_CreateObject();
+    summary_row rows[64];
+    int n = summarise(series, count, rows, 64);
+    cJSON *summary = cJSON_AddArrayToObject(p, "summary");
+    for (int r = 0; r < n; r++) {
+        cJSON *row = cJSON_CreateObject();
+        cJSON_AddStringToObject(row, "engine", rows[r].engine);
+        cJSON_AddNumberToObject(row, "shots", rows[r].shots);
+        cJSON_AddBoolToObject(row, "available", rows[r].available);
+        if (rows[r].available) {
+            cJSON_AddNumberToObject(row, "clips", rows[r].clips);
+            cJSON_AddNumberToObject(row, "frames", rows[r].frames);
+            cJSON_AddItemToObject(row, "mean", json_means(rows[r].mean, kind));
+        } else {
+            cJSON_AddStringToObject(row, "note", rows[r].note);
+        }
+        cJSON_AddItemToArray(summary, row);
+    }
+    cJSON *clips = cJSON_AddArrayToObject(p, "clips");
+    for (int i = 0; i < count; i++) {
+        const eval_series *s = &series[i];
+        cJSON *c = cJSON_CreateObject();
+        cJSON_AddStringToObject(c, "clip", s->clip);
+        cJSON_AddStringToObject(c, "engine", s->engine);
+        cJSON_AddNumberToObject(c, "shots", s->shots);
+        cJSON_AddBoolToObject(c, "available", s->available);
+        if (s->note[0]) cJSON_AddStringToObject(c, "note", s->note);
+        if (s->available) {
+            double means[METRIC_COUNT];
+            for (int m = 0; m < METRIC_COUNT; m++) means[m] = report_series_mean(s, (eval_metric)m);
+            cJSON_AddItemToObject(c, "mean", json_means(means, kind));
+            cJSON *frames = cJSON_AddArrayToObject(c, "frames");
+            for (int j = 0; j < s->frame_count; j++) cJSON_AddItemToArray(frames, cJSON_CreateNumber(s->frames[j]));
+            cJSON *per = cJSON_AddObjectToObject(c, "per_frame");
+            for (int m = 0; m < METRIC_COUNT; m++) {
+                if (!protocol_has(kind, (eval_metric)m)) continue;
+                cJSON *a = cJSON_AddArrayToObject(per, eval_metric_name((eval_metric)m));
+                for (int j = 0; j < s->frame_count; j++) cJSON_AddItemToArray(a, json_value(s->values[j][m]));
+            }
+            char plot[512];
+            plot_name(s, kind, plot, sizeof plot);
+            cJSON_AddStringToObject(c, "plot", plot);
+            if (s->grid[0]) cJSON_AddStringToObject(c, "grid", s->grid);
+        }
+        cJSON_AddItemToArray(clips, c);
+    }
+    return p;
+}
+
+/* One PNG per clip: per-frame SSIM and CSIM (self) or CSIM and Expr (cross), a line per
+ * available (engine, K). */
+static vv_status write_plots(const char *dir, eval_protocol_kind kind, const eval_series *series, int count) {
+    vv_status s = VV_OK;
+    for (int i = 0; i < count && s == VV_OK;) {
+        int j = i;
+        while (j < count && !strcmp(series[j].clip, series[i].clip)) j++;
+        plot_series lines[2][32];
+        char labels[32][64];
+        double *xs[32] = {0}, *ys[2][32] = {{0}};
+        int n = 0;
+        for (int k = i; k < j && n < 32; k++) {
+            const eval_series *e = &series[k];
+            if (!e->available || e->frame_count == 0) continue;
+            snprintf(labels[n], sizeof labels[n], "%s K=%d", e->engine, e->shots);
+            xs[n] = mem_alloc((size_t)e->frame_count, sizeof(double));
+            ys[0][n] = mem_alloc((size_t)e->frame_count, sizeof(double));
+            ys[1][n] = mem_alloc((size_t)e->frame_count, sizeof(double));
+            if (!xs[n] || !ys[0][n] || !ys[1][n]) { s = vv_fail(VV_ERR_NO_MEMORY, "out of memory plotting"); n++; break; }
+            eval_metric metrics[2] = {kind == PROTOCOL_SELF ? METRIC_SSIM : METRIC_CSIM,
+                                      kind == PROTOCOL_SELF ? METRIC_CSIM : METRIC_EXPRESSION};
+            for (int f = 0; f < e->frame_count; f++) {
+                xs[n][f] = e->frames[f];
+                ys[0][n][f] = e->values[f][metrics[0]];
+                ys[1][n][f] = e->values[f][metrics[1]];
+            }
+            for (int p = 0; p < 2; p++)
+                lines[p][n] = (plot_series){labels[n], xs[n], ys[p][n], e->frame_count};
+            n++;
+        }
+        if (s == VV_OK && n > 0) {
+            char title[2][320], path[1024], name[512];
+            bool self = kind == PROTOCOL_SELF;
+            snprintf(title[0], sizeof title[0], "%s: %s PER FRAME", series[i].clip, self ? "SSIM" : "CSIM TO THE SOURCE");
+            snprintf(title[1], sizeof title[1], "%s: %s PER FRAME", series[i].clip, self ? "CSIM" : "EXPRESSION DISTANCE TO THE DRIVER");
+            plot_panel panels[2] = {
+                {title[0], "DRIVING FRAME", self ? "SSIM" : "CSIM", lines[0], n, 0, 0},
+                {title[1], "DRIVING FRAME", self ? "CSIM" : "EXPR", lines[1], n, 0, 0},
+            };
+            vv_image image = {0};
+            s = plot_render(&image, panels, 2, 720, 300);
+            plot_name(&series[i], kind, name, sizeof name);
+            snprintf(path, sizeof path, "%s/%s", dir, name);
+            if (s == VV_OK) s = image_save(&image, path);
+            image_free(&image);
+        }
+        for (int k = 0; k < n; k++) {
+            free(xs[k]);
+            free(ys[0][k]);
+            free(ys[1][k]);
+        }
+        i = j;
+    }
+    return s;
+}
+
+static vv_status write_text(const char *path, const char *text) {
+    char temp[1100];
+    vv_status s = file_temp_path(path, temp, sizeof temp);
+    if (s != VV_OK) return s;
+    FILE *f = fopen(temp, "w");
+    if (!f) return vv_fail(VV_ERR_WRITE, "cannot write %s: %s", path, strerror(errno));
+    bool ok = fputs(text, f) >= 0;
+    ok = (fclose(f) == 0) && ok;
+    if (!ok) {
+        remove(temp);
+        return vv_fail(VV_ERR_WRITE, "cannot write %s", path);
+    }
+    return file_commit(temp, path);
+}
+
+vv_status report_write(const eval_report *report, const char *dir) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/plots", dir);
+    if (mkdir(path, 0777) != 0 && errno != EEXIST) return vv_fail(VV_ERR_WRITE, "cannot create %s: %s", path, strerror(errno));
+    vv_status s = write_plots(dir, PROTOCOL_SELF, report->self, report->self_count);
+    if (s == VV_OK) s = write_plots(dir, PROTOCOL_CROSS, report->cross, report->cross_count);
+    if (s != VV_OK) return s;
+    const eval_options *o = report->options;
+    /* Markdown. */
+    char *md = NULL;
+    size_t md_size = 0;
+    FILE *f = open_memstream(&md, &md_size);
+    if (!f) return vv_fail(VV_ERR_NO_MEMORY, "out of memory writing the report");
+    fprintf(f, "# vivify evaluation\n\n");
+    fprintf(f, "Engines:");
+    for (int e = 0; e < o->engine_count; e++)
+        fprintf(f, " %s%s", o->engines[e], eval_engine_available(o->engines[e]) ? "" : " (unavailable: not implemented yet)");
+    fprintf(f, ". Shots K:");
+    for (int k = 0; k < o->shot_count; k++) fprintf(f, " %d", o->shots[k]);
+    fprintf(f, ". At most %d driving frames per clip, seed %llu. Model: %s. Took %.1f s.\n\n", o->max_frames,
+            (unsigned long long)o->seed, o->model ? o->model : "none", report->seconds);
+    fprintf(f, "Self-reenactment: the first K frames of a clip are the sources; driving frames are sampled from "
+               "the rest (after the largest K that fits the clip), and each result is compared with the real frame. "
+               "Cross-reenactment: each portrait driven by each clip; CSIM to the portrait, expression distance to "
+               "the driver (each relative to its own neutral: the portrait and the driver's first face frame), pose "
+               "distance between the result's head-pose change (from the portrait) and the driver's (from its first "
+               "face frame). Engine `freeze` is the do-nothing baseline (the nearest source shown unchanged).\n\n");
+    fprintf(f, "Metrics:\n\n");
+    for (int m = 0; m < METRIC_COUNT; m++) fprintf(f, "- %s\n", eval_metric_description((eval_metric)m));
+    fprintf(f, "\n");
+    if (report->ran_self) md_protocol(f, "Self-reenactment", PROTOCOL_SELF, report->self, report->self_count);
+    if (report->ran_cross) md_protocol(f, "Cross-reenactment", PROTOCOL_CROSS, report->cross, report->cross_count);
+    if (fclose(f) != 0) {
+        free(md);
+        return vv_fail(VV_ERR_NO_MEMORY, "out of memory writing the report");
+    }
+    snprintf(path, sizeof path, "%s/report.md", dir);
+    s = write_text(path, md);
+    free(md);
+    if (s != VV_OK) return s;
+    /* JSON. */
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "format", "vivify-eval");
+    cJSON_AddNumberToObject(root, "version", 1);
+    cJSON *settings = cJSON_AddObjectToObject(root, "settings");
+    cJSON *engines = cJSON_AddArrayToObject(settings, "engines");
+    for (int e = 0; e < o->engine_count; e++) cJSON_AddItemToArray(engines, cJSON_CreateString(o->engines[e]));
+    cJSON *shots = cJSON_AddArrayToObject(settings, "shots");
+    for (int k = 0; k < o->shot_count; k++) cJSON_AddItemToArray(shots, cJSON_CreateNumber(o->shots[k]));
+    cJSON_AddNumberToObject(settings, "max_frames", o->max_frames);
+    cJSON_AddNumberToObject(settings, "seed", (double)o->seed);
+    if (o->model) cJSON_AddStringToObject(settings, "model", o->model);
+    else cJSON_AddNullToObject(settings, "model");
+    cJSON_AddNumberToObject(root, "seconds", report->seconds);
+    cJSON *metrics = cJSON_AddObjectToObject(root, "metrics");
+    for (int m = 0; m < METRIC_COUNT; m++)
+        cJSON_AddStringToObject(metrics, eval_metric_name((eval_metric)m), eval_metric_description((eval_metric)m));
+    cJSON *protocols = cJSON_AddObjectToObject(root, "protocols");
+    if (report->ran_self)
+        cJSON_AddItemToObject(protocols, "self_reenactment", json_protocol(PROTOCOL_SELF, report->self, report->self_count));
+    if (report->ran_cross)
+        cJSON_AddItemToObject(protocols, "cross_reenactment", json_protocol(PROTOCOL_CROSS, report->cross, report->cross_count));
+    char *json = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!json) return vv_fail(VV_ERR_NO_MEMORY, "out of memory writing report.json");
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    size_t len = strlen(json);
+    char *with_newline = malloc(len + 2);
+    if (!with_newline) {
+        free(json);
+        return vv_fail(VV_ERR_NO_MEMORY, "out of memory writing report.json");
+    }
+    memcpy(with_newline, json, len);
+    memcpy(with_newline + len, "\n", 2);
+    free(json);
+    s = write_text(path, with_newline);
+    free(with_newline);
+    return s;
+}
