@@ -462,6 +462,11 @@ void face_detector_set_threshold(face_detector *detector, float min_score) {
 
 vv_status face_detect(face_detector *detector, const vv_image *image, face_box *out,
                       int max, int *count) {
+    return face_detect_thorough(detector, image, out, max, count, false);
+}
+
+vv_status face_detect_thorough(face_detector *detector, const vv_image *image, face_box *out,
+                               int max, int *count, bool thorough) {
     if (count) *count = 0;
     if (!detector || !image || !count || (max > 0 && !out))
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "face_detect: NULL argument");
@@ -484,7 +489,7 @@ vv_status face_detect(face_detector *detector, const vv_image *image, face_box *
      * image is large enough to hide small faces; quarter tiles only if halves fail. */
     for (int level = 1; level <= 2 && s == VV_OK; level++) {
         float side = longest / (float)(1 << level);
-        if (side < MIN_TILE_SIDE || (total > 0 && longest <= LARGE_IMAGE_SIDE)) break;
+        if (side < MIN_TILE_SIDE || (total > 0 && longest <= LARGE_IMAGE_SIDE && !thorough)) break;
         if (level == 2 && total > 0) break;
         pass_window tiles[64];
         int n = tile_windows(w, h, side, tiles, 64);

@@ -23,6 +23,11 @@ void face_detector_set_threshold(face_detector *detector, float min_score);
 /* Faces sorted largest first; *count <= max. Finding none is VV_OK with *count 0. */
 vv_status face_detect(face_detector *detector, const vv_image *image, face_box *out,
                       int max, int *count);
+/* thorough: also run the half-size tile passes whenever the image is large enough for
+ * them (>= 384 px), even when the full pass found a face, so small faces beside a large
+ * one are found.  For still images; video tracking uses the fast face_detect. */
+vv_status face_detect_thorough(face_detector *detector, const vv_image *image, face_box *out,
+                               int max, int *count, bool thorough);
 
 /* ---- The pieces face_detect is made of, exposed for tests and calibration. ---- */
 

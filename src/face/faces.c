@@ -76,7 +76,7 @@ vv_status vv_faces_detect(vv_faces *faces, const vv_image *image, vv_face *out, 
     face_box boxes[64];
     int found = 0;
     int limit = max_faces < 64 ? max_faces : 64;
-    vv_status s = face_detect(faces->detector, image, boxes, limit, &found);
+    vv_status s = face_detect_thorough(faces->detector, image, boxes, limit, &found, true);
     if (s != VV_OK) return s;
     vv_image gray = {0};
     if (image->channels == 1) gray = *image;
