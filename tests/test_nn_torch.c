@@ -6,6 +6,7 @@
  * different summation order; a wrong formula is off by far more). */
 #include "test.h"
 
+#include "nn/backend.h"
 #include "nn/layers.h"
 #include "nn/ops.h"
 #include "nn/optim.h"
@@ -320,6 +321,52 @@ static void test_adam(void) {
     free(p0), free(grads);
 }
 
+/* Learning-rate schedules: closed-form values. */
+static void test_schedules(void) {
+    lr_schedule constant = {.kind = LR_CONSTANT, .lr = 0.1f};
+    CHECK_NEAR(lr_schedule_at(&constant, 1000), 0.1, 1e-7);
+    lr_schedule step = {.kind = LR_STEP, .lr = 1.0f, .gamma = 0.5f, .step_size = 10};
+    CHECK_NEAR(lr_schedule_at(&step, 9), 1.0, 1e-7);
+    CHECK_NEAR(lr_schedule_at(&step, 10), 0.5, 1e-7);
+    CHECK_NEAR(lr_schedule_at(&step, 35), 0.125, 1e-7);
+    lr_schedule cosine = {.kind = LR_COSINE, .lr = 1.0f, .min_lr = 0.1f, .warmup_steps = 10, .total_steps = 110};
+    CHECK_NEAR(lr_schedule_at(&cosine, 0), 0.1, 1e-6);   /* warmup: (t + 1) / 10 */
+    CHECK_NEAR(lr_schedule_at(&cosine, 4), 0.5, 1e-6);
+    CHECK_NEAR(lr_schedule_at(&cosine, 10), 1.0, 1e-6);
+    CHECK_NEAR(lr_schedule_at(&cosine, 60), 0.55, 1e-6); /* half way: (1 + 0.1) / 2 */
+    CHECK_NEAR(lr_schedule_at(&cosine, 110), 0.1, 1e-6);
+    CHECK_NEAR(lr_schedule_at(&cosine, 500), 0.1, 1e-6);
+}
+
+/* The backend seam: a table installed with nn_backend_set receives the model's calls. */
+static int seen_gemm, seen_conv_forward, seen_conv_backward;
+static void counting_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *a, int lda,
+                          const float *b, int ldb, float beta, float *c, int ldc) {
+    seen_gemm++;
+    nn_backend_cpu()->gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+static vv_status counting_conv_forward(float *out, const float *in, const float *w, const float *b,
+                                       const conv2d_shape *s) {
+    seen_conv_forward++;
+    return nn_backend_cpu()->conv2d_forward(out, in, w, b, s);
+}
+static vv_status counting_conv_backward(float *din, float *dw, float *db, const float *dout,
+                                        const float *in, const float *w, const conv2d_shape *s) {
+    seen_conv_backward++;
+    return nn_backend_cpu()->conv2d_backward(din, dw, db, dout, in, w, s);
+}
+static void test_backend_seam(void) {
+    static const nn_backend counting = {"counting", counting_gemm, counting_conv_forward, counting_conv_backward};
+    nn_backend_set(&counting);
+    CHECK(strcmp(nn_backend_current()->name, "counting") == 0);
+    test_conv("conv", 1, 1, 1); /* same answers through the installed table */
+    test_linear();
+    CHECK(seen_conv_forward == 1 && seen_conv_backward == 1);
+    CHECK(seen_gemm == 3);
+    nn_backend_set(NULL);
+    CHECK(nn_backend_current() == nn_backend_cpu());
+}
+
 static void open_fixture(const char *file) {
     char path[4096];
     snprintf(path, sizeof path, "%s/tests/fixtures/%s", VV_SOURCE_DIR, file);
@@ -343,10 +390,12 @@ int main(void) {
     test_attention();
     test_losses();
     test_spectral_norm();
+    test_backend_seam();
     open_fixture("torch_resblock.safetensors");
     test_resblock();
     open_fixture("torch_adam.safetensors");
     test_adam();
+    test_schedules();
     safetensors_close(&fixture);
     return test_finish("test_nn_torch");
 }
