@@ -174,6 +174,8 @@ int cli_animate(int argc, char **argv) {
     if (motion_file && !file_exists(motion)) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", motion));
 
     double start = time_now();
+    /* Wall time per stage, for --verbose. */
+    double stage_tracking = 0, stage_decode = 0, stage_render = 0, stage_encode = 0;
     vv_faces_params fp = vv_faces_default_params();
     fp.models_dir = models;
     vv_faces *faces = NULL;
@@ -195,9 +197,11 @@ int cli_animate(int argc, char **argv) {
     }
     /* The motion. */
     if (s == VV_OK) {
+        stage_tracking = time_now();
         if (driving) s = track_video(faces, driving, frames_limit, &track, "tracking");
         else if (motion_file) s = motion_load(&track, motion);
         else s = motion_builtin(&track, motion, duration, 25);
+        stage_tracking = time_now() - stage_tracking;
     }
     if (s == VV_OK && frames_limit > 0 && track.frame_count > frames_limit) track.frame_count = frames_limit;
     int first = s == VV_OK ? motion_first_found(&track) : -1;
@@ -270,17 +274,22 @@ int cli_animate(int argc, char **argv) {
         float target[68][2];
         motion_retarget_frame(&src->retarget, driver, target);
         bool have_driver_frame = false;
+        double t0 = time_now();
         if (driver_reader) {
             double t = 0;
             s = video_reader_next(driver_reader, &driver_frame, &t, &have_driver_frame);
             if (s != VV_OK) break;
         }
+        double t1 = time_now();
         bool driver_mouth = have_driver_frame && track.found[f];
         float mouth = 0;
         s = warp_engine_render(src->engine, (const float(*)[2])target, driver_mouth ? &driver_frame : NULL,
                                driver_mouth ? driver : NULL, &result, &mouth);
         mouth_total += mouth;
         if (s != VV_OK) break;
+        double t2 = time_now();
+        stage_decode += t1 - t0;
+        stage_render += t2 - t1;
         if (current != 0 && (result.width != out_w || result.height != out_h)) {
             vv_image scaled = {0};
             s = image_resize(&scaled, &result, out_w, out_h);
@@ -313,6 +322,7 @@ int cli_animate(int argc, char **argv) {
                        (size_t)out_w * 3);
             s = video_writer_write(writer, &frame);
         }
+        stage_encode += time_now() - t2;
         progress_update(&bar, f + 1);
     }
     if (writer) {
@@ -327,7 +337,9 @@ int cli_animate(int argc, char **argv) {
                 audio ? audio : "", elapsed, elapsed > 0 ? track.frame_count / elapsed : 0.0);
         if (faceless) fprintf(stderr, "; %d driver frames without a face held/eased", faceless);
         if (npos > 1) fprintf(stderr, "; %ld source switches", switches);
-        if (verbose) fprintf(stderr, "; mean mouth fill %.2f", mouth_total / track.frame_count);
+        if (verbose)
+            fprintf(stderr, "; mean mouth fill %.2f; wall s: tracking %.2f, decode %.2f, render %.2f, encode %.2f",
+                    mouth_total / track.frame_count, stage_tracking, stage_decode, stage_render, stage_encode);
         fputc('\n', stderr);
     }
     for (int i = 0; i < npos; i++) {

@@ -10,6 +10,9 @@
 #define BAND_ROWS 16
 
 static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+/* Inline min/max: fminf/fmaxf are library calls without -ffinite-math-only. */
+static inline float min2(float a, float b) { return a < b ? a : b; }
+static inline float max2(float a, float b) { return a > b ? a : b; }
 
 /* Bilinear sample of all channels at (x, y), clamp-to-edge. */
 static inline void sample_bilinear(const vv_image *in, float x, float y, float *out) {
@@ -23,6 +26,23 @@ static inline void sample_bilinear(const vv_image *in, float x, float y, float *
     for (int k = 0; k < c; k++) {
         float top = r0[x0 * c + k] + fx * (float)(r0[x1 * c + k] - r0[x0 * c + k]);
         float bottom = r1[x0 * c + k] + fx * (float)(r1[x1 * c + k] - r1[x0 * c + k]);
+        out[k] = top + fy * (bottom - top);
+    }
+}
+
+/* The same for exactly 3 channels (the warp's hot loop). */
+static inline void sample_bilinear3(const vv_image *in, float x, float y, float *out) {
+    int w = in->width, h = in->height;
+    x = clampf(x, 0.0f, (float)(w - 1));
+    y = clampf(y, 0.0f, (float)(h - 1));
+    int x0 = (int)x, y0 = (int)y;
+    int dx = x0 + 1 < w ? 3 : 0;
+    size_t dy = y0 + 1 < h ? (size_t)w * 3 : 0;
+    float fx = x - (float)x0, fy = y - (float)y0;
+    const uint8_t *p = in->data + ((size_t)y0 * w + x0) * 3;
+    for (int k = 0; k < 3; k++) {
+        float top = p[k] + fx * (float)(p[k + dx] - p[k]);
+        float bottom = p[k + dy] + fx * (float)(p[k + dy + dx] - p[k + dy]);
         out[k] = top + fy * (bottom - top);
     }
 }
@@ -53,12 +73,12 @@ static bool triangle_row_span(const warp_triangle *t, float y, int width, int *x
         float ya = a[1], yb = b[1];
         if ((y < ya - 1e-3f && y < yb - 1e-3f) || (y > ya + 1e-3f && y > yb + 1e-3f)) continue;
         if (fabsf(yb - ya) < 1e-6f) {
-            lo = fminf(lo, fminf(a[0], b[0]));
-            hi = fmaxf(hi, fmaxf(a[0], b[0]));
+            lo = min2(lo, min2(a[0], b[0]));
+            hi = max2(hi, max2(a[0], b[0]));
         } else {
             float s = clampf((y - ya) / (yb - ya), 0.0f, 1.0f), x = a[0] + s * (b[0] - a[0]);
-            lo = fminf(lo, x);
-            hi = fmaxf(hi, x);
+            lo = min2(lo, x);
+            hi = max2(hi, x);
         }
     }
     if (lo > hi) return false;
@@ -90,7 +110,8 @@ static void warp_band(void *ctx, int band) {
             uint8_t *moved = job->moved ? job->moved + (size_t)y * w : NULL;
             for (int x = x0; x <= x1; x++, dst += c, sx += t->m[0], sy += t->m[3]) {
                 float v[4];
-                sample_bilinear(in, sx, sy, v);
+                if (c == 3) sample_bilinear3(in, sx, sy, v);
+                else sample_bilinear(in, sx, sy, v);
                 for (int k = 0; k < c; k++) dst[k] = to_byte(v[k]);
                 if (moved) { /* 255 from half a pixel of displacement */
                     float d = fabsf(sx - (float)x) + fabsf(sy - (float)y);
@@ -155,30 +176,65 @@ typedef struct paste_job {
     int x0, x1, y0;
 } paste_job;
 
+/* Narrows [*lo, *hi] to the x where 0 < slope x + offset < edge. */
+static void span_inside(float slope, float offset, float edge, float *lo, float *hi) {
+    if (fabsf(slope) < 1e-12f) {
+        if (!(offset > 0 && offset < edge)) *hi = *lo - 1;
+        return;
+    }
+    float a = (0 - offset) / slope, b = (edge - offset) / slope;
+    if (a > b) { float t = a; a = b; b = t; }
+    *lo = max2(*lo, a);
+    *hi = min2(*hi, b);
+}
+
+/* One image row: the crop sampled along the row's (incremental) crop coordinates, only
+ * over the span inside the crop; the mask is sampled first so untouched pixels cost
+ * little. */
 static void paste_row(void *ctx, int row) {
     paste_job *job = ctx;
     vv_image *im = job->image;
     const vv_image *crop = job->crop;
-    int y = job->y0 + row, c = im->channels;
-    float edge = (float)(crop->width - 1), edge_y = (float)(crop->height - 1);
-    for (int x = job->x0; x <= job->x1; x++) {
-        float u = job->to_crop[0] * x + job->to_crop[1] * y + job->to_crop[2];
-        float v = job->to_crop[3] * x + job->to_crop[4] * y + job->to_crop[5];
-        float d = fminf(fminf(u, v), fminf(edge - u, edge_y - v));
+    const float *m = job->to_crop;
+    int y = job->y0 + row, c = im->channels, cw = crop->width, ch = crop->height;
+    float edge = (float)(cw - 1), edge_y = (float)(ch - 1);
+    float ub = m[1] * (float)y + m[2], vb = m[4] * (float)y + m[5];
+    float lo = (float)job->x0, hi = (float)job->x1;
+    span_inside(m[0], ub, edge, &lo, &hi);
+    span_inside(m[3], vb, edge_y, &lo, &hi);
+    int xa = (int)ceilf(lo), xb = (int)floorf(hi);
+    if (xa < job->x0) xa = job->x0;
+    if (xb > job->x1) xb = job->x1;
+    float inv_feather = 1.0f / job->feather;
+    uint8_t *p = im->data + ((size_t)y * im->width + xa) * c;
+    for (int x = xa; x <= xb; x++, p += c) {
+        float u = m[0] * (float)x + ub, v = m[3] * (float)x + vb;
+        float d = min2(min2(u, v), min2(edge - u, edge_y - v));
         if (d <= 0) continue;
-        float a = d >= job->feather ? 1.0f : d / job->feather;
-        a = a * a * (3 - 2 * a);
+        u = clampf(u, 0, edge);
+        v = clampf(v, 0, edge_y);
+        int iu = (int)u, iv = (int)v;
+        int iu1 = iu + 1 < cw ? iu + 1 : iu, iv1 = iv + 1 < ch ? iv + 1 : iv;
+        float fu = u - (float)iu, fv = v - (float)iv;
+        float a = 1.0f;
         if (job->mask) {
-            float m[1];
-            vv_image mask = {crop->width, crop->height, 1, (uint8_t *)job->mask};
-            sample_bilinear(&mask, u, v, m);
-            a *= m[0] * (1.0f / 255);
+            const uint8_t *m0 = job->mask + (size_t)iv * cw, *m1 = job->mask + (size_t)iv1 * cw;
+            if ((m0[iu] | m0[iu1] | m1[iu] | m1[iu1]) == 0) continue;
+            float top = m0[iu] + fu * (float)(m0[iu1] - m0[iu]), bottom = m1[iu] + fu * (float)(m1[iu1] - m1[iu]);
+            a = (top + fv * (bottom - top)) * (1.0f / 255);
+        }
+        if (d < job->feather) {
+            float e = d * inv_feather;
+            a *= e * e * (3 - 2 * e);
         }
         if (a <= 0) continue;
-        float s[4];
-        sample_bilinear(crop, u, v, s);
-        uint8_t *p = im->data + ((size_t)y * im->width + x) * c;
-        for (int k = 0; k < c; k++) p[k] = to_byte((float)p[k] + a * (s[k] - (float)p[k]));
+        const uint8_t *r0 = crop->data + (size_t)iv * cw * c, *r1 = crop->data + (size_t)iv1 * cw * c;
+        for (int k = 0; k < c; k++) {
+            float top = r0[iu * c + k] + fu * (float)(r0[iu1 * c + k] - r0[iu * c + k]);
+            float bottom = r1[iu * c + k] + fu * (float)(r1[iu1 * c + k] - r1[iu * c + k]);
+            float sample = top + fv * (bottom - top);
+            p[k] = to_byte((float)p[k] + a * (sample - (float)p[k]));
+        }
     }
 }
 
@@ -398,14 +454,19 @@ float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_cro
 /* ---- Engine. ---- */
 struct warp_engine {
     warp_params params;
-    vv_image source;          /* full portrait (copy) */
-    vv_image crop, warped;    /* working-resolution source crop and the frame's result */
-    uint8_t *moved;           /* per crop pixel: did the warp move it (paste-back mask) */
+    vv_image source;          /* full portrait (copy, cropped to even width and height) */
+    vv_image crop;            /* working-resolution source crop (--crop output, mesh layout) */
     float crop_to_image[6], image_to_crop[6];
-    float landmarks_crop[68][2];
-    float mesh_source[MESH_POINT_COUNT][2];
+    float landmarks_crop[68][2], landmarks_image[68][2];
+    float mesh_source[MESH_POINT_COUNT][2];        /* crop pixels */
+    float mesh_source_image[MESH_POINT_COUNT][2];  /* the same points in image pixels */
     int out_width, out_height;
 };
+
+static void affine_apply(const float m[6], float x, float y, float *ox, float *oy) {
+    *ox = m[0] * x + m[1] * y + m[2];
+    *oy = m[3] * x + m[4] * y + m[5];
+}
 
 warp_params warp_default_params(void) {
     warp_params p = {0};
@@ -447,14 +508,17 @@ vv_status warp_engine_new(warp_engine **out, const vv_image *source, const float
     float across = hypotf(landmarks[16][0] - landmarks[0][0], landmarks[16][1] - landmarks[0][1]);
     if (!(across >= 40))
         return vv_fail(VV_ERR_NO_FACE, "the face is too small to animate (%.0f px across, need 40)", across);
+    if (p.paste_back && (source->width < 2 || source->height < 2))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "warp: the source image is too small");
     warp_engine *e = calloc(1, sizeof *e);
     if (!e) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for the warp engine");
     e->params = p;
-    vv_status s = image_copy(&e->source, source);
+    /* The output is the source rounded down to even (H.264's 4:2:0 needs it). */
+    int even_w = source->width & ~1, even_h = source->height & ~1;
+    vv_status s = image_create(&e->source, even_w, even_h, 3);
+    for (int y = 0; s == VV_OK && y < even_h; y++)
+        memcpy(e->source.data + (size_t)y * even_w * 3, source->data + (size_t)y * source->width * 3, (size_t)even_w * 3);
     if (s == VV_OK) s = image_create(&e->crop, p.crop_size, p.crop_size, 3);
-    if (s == VV_OK) s = image_create(&e->warped, p.crop_size, p.crop_size, 3);
-    if (s == VV_OK && !(e->moved = mem_alloc((size_t)p.crop_size * p.crop_size, 1)))
-        s = vv_fail(VV_ERR_NO_MEMORY, "out of memory for the warp engine");
     if (s != VV_OK) {
         warp_engine_free(e);
         return s;
@@ -468,12 +532,17 @@ vv_status warp_engine_new(warp_engine **out, const vv_image *source, const float
         e->landmarks_crop[k][1] = e->image_to_crop[3] * x + e->image_to_crop[4] * y + e->image_to_crop[5];
     }
     mesh_source_points((const float(*)[2])e->landmarks_crop, p.crop_size, e->mesh_source);
-    e->out_width = p.paste_back ? source->width & ~1 : p.crop_size;
-    e->out_height = p.paste_back ? source->height & ~1 : p.crop_size;
-    if (e->out_width < 2 || e->out_height < 2) {
-        warp_engine_free(e);
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "warp: the source image is too small");
+    for (int i = 0; i < MESH_POINT_COUNT; i++)
+        affine_apply(e->crop_to_image, e->mesh_source[i][0], e->mesh_source[i][1], &e->mesh_source_image[i][0],
+                     &e->mesh_source_image[i][1]);
+    for (int k = 0; k < 68; k++) { /* the landmarks themselves, exactly */
+        e->landmarks_image[k][0] = landmarks[k][0];
+        e->landmarks_image[k][1] = landmarks[k][1];
+        e->mesh_source_image[k][0] = landmarks[k][0];
+        e->mesh_source_image[k][1] = landmarks[k][1];
     }
+    e->out_width = p.paste_back ? even_w : p.crop_size;
+    e->out_height = p.paste_back ? even_h : p.crop_size;
     *out = e;
     return VV_OK;
 }
@@ -482,8 +551,6 @@ void warp_engine_free(warp_engine *engine) {
     if (!engine) return;
     image_free(&engine->source);
     image_free(&engine->crop);
-    image_free(&engine->warped);
-    free(engine->moved);
     free(engine);
 }
 
@@ -523,26 +590,40 @@ vv_status warp_engine_render(warp_engine *e, const float target[68][2], const vv
         t[k][1] = m[3] * x + m[4] * y + m[5];
     }
     if (!e->params.eyes) eyes_keep_source((const float(*)[2])e->landmarks_crop, t);
+    /* The mesh moves in crop coordinates (its layout is in face units); the pixels are
+     * then warped either in the crop (--crop) or straight in the full-resolution portrait:
+     * one resampling, at the portrait's own resolution, and no seam, since the crop
+     * border is pinned and everything outside it is copied untouched. */
     float mesh_target[MESH_POINT_COUNT][2];
     mesh_target_points((const float(*)[2])e->mesh_source, (const float(*)[2])t, &e->params.motion, mesh_target);
-    warp_piecewise_affine(&e->warped, &e->crop, (const float(*)[2])e->mesh_source, (const float(*)[2])mesh_target,
-                          mesh_triangles(), mesh_triangle_count(), e->moved, e->params.threads);
-    float strength = 0;
-    if (e->params.mouth_fill)
-        strength = warp_mouth_fill(&e->warped, e->moved, &e->crop, (const float(*)[2])e->landmarks_crop,
-                                   (const float(*)[2])mesh_target, driver_frame, driver_points);
-    if (mouth_strength) *mouth_strength = strength;
     if (out->width != e->out_width || out->height != e->out_height || out->channels != 3 || !out->data) {
         image_free(out);
         vv_status s = image_create(out, e->out_width, e->out_height, 3);
         if (s != VV_OK) return s;
     }
+    float strength = 0;
     if (!e->params.paste_back) {
-        memcpy(out->data, e->warped.data, (size_t)e->out_width * e->out_height * 3);
-        return VV_OK;
+        warp_piecewise_affine(out, &e->crop, (const float(*)[2])e->mesh_source, (const float(*)[2])mesh_target,
+                              mesh_triangles(), mesh_triangle_count(), NULL, e->params.threads);
+        if (e->params.mouth_fill)
+            strength = warp_mouth_fill(out, NULL, &e->crop, (const float(*)[2])e->landmarks_crop,
+                                       (const float(*)[2])mesh_target, driver_frame, driver_points);
+    } else {
+        float mesh_target_image[MESH_POINT_COUNT][2];
+        for (int i = 0; i < MESH_POINT_COUNT; i++)
+            affine_apply(e->crop_to_image, mesh_target[i][0], mesh_target[i][1], &mesh_target_image[i][0],
+                         &mesh_target_image[i][1]);
+        for (int i = MESH_BORDER_FIRST; i < MESH_POINT_COUNT; i++) { /* pinned: exactly the source's */
+            mesh_target_image[i][0] = e->mesh_source_image[i][0];
+            mesh_target_image[i][1] = e->mesh_source_image[i][1];
+        }
+        warp_piecewise_affine(out, &e->source, (const float(*)[2])e->mesh_source_image,
+                              (const float(*)[2])mesh_target_image, mesh_triangles(), mesh_triangle_count(), NULL,
+                              e->params.threads);
+        if (e->params.mouth_fill)
+            strength = warp_mouth_fill(out, NULL, &e->source, (const float(*)[2])e->landmarks_image,
+                                       (const float(*)[2])mesh_target_image, driver_frame, driver_points);
     }
-    size_t row = (size_t)e->out_width * 3, src_row = (size_t)e->source.width * 3;
-    for (int y = 0; y < e->out_height; y++) memcpy(out->data + y * row, e->source.data + y * src_row, row);
-    warp_paste_back(out, &e->warped, e->moved, e->crop_to_image, 0.06f * (float)e->params.crop_size, e->params.threads);
+    if (mouth_strength) *mouth_strength = strength;
     return VV_OK;
 }

@@ -1,7 +1,9 @@
-/* warp: the landmark-driven warp engine.  A source portrait is cut into a face crop at a
- * working resolution; each frame the crop's mesh is moved to target landmarks, warped
- * piecewise-affinely, the inner mouth filled where it opens wider than the source's, and
- * the result pasted back into the full-resolution portrait with a feathered mask. */
+/* warp: the landmark-driven warp engine.  A face crop at a working resolution lays out
+ * the mesh (face units); each frame the mesh is moved to target landmarks and the
+ * full-resolution portrait is warped piecewise-affinely through it (the crop border is
+ * pinned, so everything outside the crop is untouched and there is no seam), and the
+ * inner mouth filled where it opens wider than the source's.  With --crop the crop itself
+ * is warped and returned.  warp_paste_back remains for callers that animate a crop. */
 #ifndef VV_WARP_WARP_H
 #define VV_WARP_WARP_H
 
@@ -34,8 +36,9 @@ float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_cro
                       const float target[68][2], const vv_image *driver, const float driver_points[68][2]);
 
 typedef struct warp_params {
-    int crop_size;     /* working resolution of the face crop, default 512 */
-    bool paste_back;   /* false: the result is the crop itself (--crop) */
+    int crop_size;     /* working resolution of the face crop (--crop output), default 512 */
+    bool paste_back;   /* true: the full portrait, warped at its own resolution; false: the
+                          crop itself (--crop) */
     bool mouth_fill;   /* fill the inner mouth when it opens (default true) */
     bool eyes;         /* follow the target's eyelids (default true; false keeps the source's) */
     mesh_motion motion;
