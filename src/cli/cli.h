@@ -50,5 +50,6 @@ int cli_animate(int argc, char **argv); /* cli/animate.c */
 int cli_motion(int argc, char **argv);  /* cli/animate.c: `motion extract` */
 int cli_metrics(int argc, char **argv); /* cli/metrics.c */
 int cli_eval(int argc, char **argv);    /* cli/eval.c */
+int cli_dataset(int argc, char **argv); /* cli/dataset.c */
 
 #endif

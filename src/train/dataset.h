@@ -1,0 +1,153 @@
+/* train/dataset: the talking-head training set (.vds).  One seekable file per set: a fixed
+ * header (magic, version, counts, config JSON), the frame records streamed in clip order
+ * (a JPEG face crop + 68 landmarks in crop pixels each), and an index at the end (identity
+ * names, clip table, frame table of offsets).  docs/DATASET.md is the byte-level spec.
+ *
+ * dataset_build turns videos into one: decode, track the face (face/tracker.h), one stable
+ * square crop per clip (median tracked box, enlarged), resize, JPEG-encode.  Same inputs and
+ * options give a byte-identical file.  The reader keeps only the index in memory and reads
+ * one frame at a time with pread, so it is safe to call from several threads at once. */
+#ifndef VV_TRAIN_DATASET_H
+#define VV_TRAIN_DATASET_H
+
+#include "base/base.h"
+
+#define DATASET_VERSION 1
+#define DATASET_NAME_SIZE 64          /* clip and identity names, NUL included */
+#define DATASET_MAX_CLIPS 100000
+#define DATASET_MAX_FRAMES 20000000L
+#define DATASET_MAX_SIDE 1024         /* crop side in pixels */
+#define DATASET_MAX_CONFIG_BYTES (1u << 20)
+#define DATASET_MAX_SHOTS 64          /* K of an episode */
+
+/* ---- Building ---- */
+
+typedef enum dataset_split {
+    DATASET_SPLIT_ALL,      /* every input clip */
+    DATASET_SPLIT_TRAIN,    /* clips whose identity is not held out */
+    DATASET_SPLIT_HOLDOUT,  /* only clips whose identity is held out */
+} dataset_split;
+
+typedef struct dataset_build_params {
+    int size;               /* crop side after resizing (default 256) */
+    uint64_t seed;          /* picks the frames when a clip has more than max_frames (default 1) */
+    int every;              /* keep every Nth source frame (default 1) */
+    int max_frames;         /* per clip after `every`; 0 = all */
+    float crop_scale;       /* crop side / median tracked box side (default 1.8) */
+    int jpeg_quality;       /* 1..100 (default 90) */
+    const char *holdout_path; /* file of held-out clip names, or NULL (none held out) */
+    dataset_split split;
+    vv_faces *faces;        /* borrowed face pipeline, or NULL to load the default one */
+    int threads;            /* for the face pipeline; 0 = all cores */
+    vv_progress_fn progress; /* done/total counts every frame twice (track, then crop+encode) */
+    void *progress_data;
+} dataset_build_params;
+
+typedef struct dataset_build_report {
+    int clips;              /* clips written */
+    int identities;
+    long frames;            /* frames written */
+    int clips_skipped;      /* inputs left out: split, or no face */
+    long frames_dropped;    /* frames with no face or landmarks outside the crop */
+    uint64_t bytes;         /* file size */
+} dataset_build_report;
+
+dataset_build_params dataset_build_default_params(void);
+
+/* inputs: video files or folders (a folder's videos are taken in name order).  Clip names
+ * are the file names without extension and must be unique.  Written atomically (temp
+ * file + rename).  VV_ERR_NO_FACE when no clip yields a frame. */
+vv_status dataset_build(const char *const *inputs, int input_count, const char *out_path,
+                        const dataset_build_params *params, dataset_build_report *report);
+
+/* The person a clip shows, from its file name (docs/DATASET.md): the stem lowercased, a
+ * source prefix (fom_NN_, sty_src_, sty_style_) and clip suffixes (_clipN, _clip_N,
+ * _short) removed: sty_src_Obama_clip2 and fom_00_obama are both "obama". */
+void dataset_identity_from_name(const char *clip_name, char *out, size_t out_size);
+/* The clip name of a path: file name without folder and extension. */
+void dataset_clip_name(const char *path, char *out, size_t out_size);
+
+/* ---- Writing (the format layer dataset_build uses; tests use it to make files) ---- */
+
+typedef struct dataset_writer dataset_writer;
+
+/* Starts path's temp file; nothing appears at path until dataset_writer_finish. */
+vv_status dataset_writer_open(dataset_writer **out, const char *path, int size);
+/* Frames added until the next begin belong to this clip.  Identities are numbered by
+ * name order at finish. */
+vv_status dataset_writer_begin_clip(dataset_writer *w, const char *name, const char *identity,
+                                    int source_width, int source_height, const int crop[3]);
+/* jpeg: a size x size RGB JPEG; landmarks in its pixels; source_frame: index in the video. */
+vv_status dataset_writer_add_frame(dataset_writer *w, const uint8_t *jpeg, size_t jpeg_size,
+                                   const float landmarks[68][2], int source_frame);
+/* source_frames: how many frames the clip's video had. */
+vv_status dataset_writer_end_clip(dataset_writer *w, int source_frames);
+/* Writes config JSON (may be NULL) and the index, rewrites the header, renames into place,
+ * frees w.  On failure nothing is left at the path. */
+vv_status dataset_writer_finish(dataset_writer *w, const char *config_json, uint64_t *bytes);
+void dataset_writer_abort(dataset_writer *w);
+
+/* ---- Reading ---- */
+
+typedef struct dataset dataset;
+
+typedef struct dataset_clip_info {
+    char name[DATASET_NAME_SIZE];
+    int identity;           /* index into the identity names */
+    int frame_count;        /* >= 1 */
+    long first_frame;       /* global index of its first frame */
+    int source_width, source_height;
+    int crop_x, crop_y, crop_side; /* the crop in source pixels */
+    int source_frames;      /* frames decoded from the source */
+} dataset_clip_info;
+
+/* Errors: NOT_FOUND, IO, FORMAT (not a dataset / unknown version), CORRUPT (any size,
+ * offset or count that does not fit the file), TOO_LARGE (over the caps above). */
+vv_status dataset_open(dataset **out, const char *path);
+void dataset_close(dataset *ds);
+
+int dataset_clip_count(const dataset *ds);
+int dataset_identity_count(const dataset *ds);
+long dataset_frame_count(const dataset *ds);
+int dataset_image_size(const dataset *ds);
+const dataset_clip_info *dataset_clip(const dataset *ds, int clip);
+const char *dataset_identity_name(const dataset *ds, int identity);
+const char *dataset_config(const dataset *ds); /* the build's JSON configuration */
+
+/* Frame `frame` of clip `clip`: RGB size x size into image (allocated; free with
+ * image_free) and the 68 landmarks in its pixel coordinates (landmarks may be NULL).
+ * Thread-safe. */
+vv_status dataset_read_frame(const dataset *ds, int clip, int frame, vv_image *image,
+                             float landmarks[68][2]);
+
+/* ---- Episodes ---- */
+
+typedef struct dataset_rng { uint64_t state; } dataset_rng;
+void dataset_rng_seed(dataset_rng *rng, uint64_t seed);
+uint64_t dataset_rng_next(dataset_rng *rng);
+/* Uniform in [0, n), n >= 1. */
+uint64_t dataset_rng_below(dataset_rng *rng, uint64_t n);
+
+typedef enum dataset_episode_mode {
+    DATASET_EPISODE_CLIP,      /* all K + 1 frames from one clip (the paper's one video) */
+    DATASET_EPISODE_IDENTITY,  /* from any clips of one identity */
+} dataset_episode_mode;
+
+typedef struct dataset_frame_ref { int clip, frame; } dataset_frame_ref;
+
+typedef struct dataset_episode {
+    int identity;
+    int clip;                  /* the target's clip */
+    int k;
+    dataset_frame_ref shots[DATASET_MAX_SHOTS];
+    dataset_frame_ref target;  /* distinct from every shot */
+} dataset_episode;
+
+/* K shots + 1 target, all distinct frames: a clip (or identity) drawn uniformly among
+ * those with at least K + 1 frames, then frames uniformly without replacement.  The same
+ * rng state gives the same episode.  INVALID_ARGUMENT when k is out of 1..DATASET_MAX_SHOTS
+ * or no clip (identity) has K + 1 frames. */
+vv_status dataset_sample_episode(const dataset *ds, dataset_rng *rng, int k,
+                                 dataset_episode_mode mode, dataset_episode *out);
+
+#endif
