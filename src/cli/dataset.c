@@ -101,6 +101,7 @@ static vv_status dataset_sheet(const dataset *ds, const char *path) {
     for (int c = 0; c < clips && s == VV_OK; c++) {
         float points[68][2];
         s = dataset_read_frame(ds, c, dataset_clip(ds, c)->frame_count / 2, &frame, points);
+        image_free(&tile); /* image_resize allocates its output */
         if (s == VV_OK) s = image_resize(&tile, &frame, TILE, TILE);
         if (s != VV_OK) break;
         float scale = (float)TILE / (float)frame.width;

@@ -419,6 +419,7 @@ static vv_status encode_frame(build_state *b, const vv_image *frame, const int c
     for (int y = 0; y < side; y++)
         memcpy(square->data + (size_t)y * side * 3,
                frame->data + ((size_t)(crop[1] + y) * frame->width + crop[0]) * 3, (size_t)side * 3);
+    image_free(resized); /* image_resize allocates its output */
     vv_status s = image_resize(resized, square, b->params->size, b->params->size);
     if (s != VV_OK) return s;
     *jpeg_size = b->jpeg_capacity;

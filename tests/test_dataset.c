@@ -1,0 +1,579 @@
+/* train/dataset: the identity rule on the real clip names; the .vds format round trip
+ * (frames, landmarks, labels) on synthetic frames; hostile files (truncation, bad magic,
+ * counts, offsets, record damage, random byte flips) give FORMAT / CORRUPT / TOO_LARGE and
+ * never crash; the seeded episode sampler; and an end-to-end `dataset_build` from two tiny
+ * clips made of examples/ (needs .cache/models; that part skips without them):
+ * landmarks agree with a fresh detection on the stored crops, identity labels, held-out
+ * split, and two builds are byte-identical. */
+#include "face/faces.h"
+#include "img/image.h"
+#include "test.h"
+#include "train/dataset.h"
+#include "video/video.h"
+
+#include <stdint.h>
+#include <turbojpeg.h>
+
+#define SIDE 32
+
+/* ---- helpers ---- */
+
+static uint8_t *file_bytes(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *data = malloc(n > 0 ? (size_t)n : 1);
+    *size = data ? fread(data, 1, (size_t)n, f) : 0;
+    fclose(f);
+    return data;
+}
+
+static void write_bytes(const char *path, const uint8_t *data, size_t size) {
+    FILE *f = fopen(path, "wb");
+    fwrite(data, 1, size, f);
+    fclose(f);
+}
+
+static uint32_t read_u32(const uint8_t *p) { return p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24; }
+static uint64_t read_u64(const uint8_t *p) { return read_u32(p) | (uint64_t)read_u32(p + 4) << 32; }
+static void write_u32(uint8_t *p, uint32_t v) {
+    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+static void write_u64(uint8_t *p, uint64_t v) {
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+}
+
+/* Frame (clip, index): a smooth pattern that differs per clip and frame. */
+static void synthetic_frame(vv_image *image, int clip, int index) {
+    for (int y = 0; y < SIDE; y++)
+        for (int x = 0; x < SIDE; x++) {
+            uint8_t *p = image->data + ((size_t)y * SIDE + x) * 3;
+            p[0] = (uint8_t)(40 + 5 * x + 20 * clip);
+            p[1] = (uint8_t)(30 + 5 * y + 9 * index);
+            p[2] = (uint8_t)(100 + 3 * (x + y) - 10 * clip);
+        }
+}
+
+static void synthetic_points(float points[68][2], int clip, int index) {
+    for (int k = 0; k < 68; k++) {
+        points[k][0] = (float)(k % 17) * 1.75f + 0.125f * (float)clip;
+        points[k][1] = (float)(k / 17) * 6.5f + 0.25f * (float)index;
+    }
+}
+
+static const char *const CLIP_NAMES[] = {"alice_clip1", "alice_clip2", "bob"};
+static const char *const CLIP_IDENTITIES[] = {"alice", "alice", "bob"};
+static const int CLIP_FRAMES[] = {5, 3, 4};
+
+static vv_status write_synthetic(const char *path) {
+    dataset_writer *w = NULL;
+    vv_status s = dataset_writer_open(&w, path, SIDE);
+    if (s != VV_OK) return s;
+    tjhandle tj = tjInitCompress();
+    vv_image frame = {0};
+    image_create(&frame, SIDE, SIDE, 3);
+    for (int c = 0; c < 3 && s == VV_OK; c++) {
+        const int crop[3] = {10 * c, 5, 100 + c};
+        s = dataset_writer_begin_clip(w, CLIP_NAMES[c], CLIP_IDENTITIES[c], 640, 480, crop);
+        for (int i = 0; i < CLIP_FRAMES[c] && s == VV_OK; i++) {
+            synthetic_frame(&frame, c, i);
+            unsigned char *jpeg = NULL;
+            unsigned long jpeg_size = 0;
+            tjCompress2(tj, frame.data, SIDE, 0, SIDE, TJPF_RGB, &jpeg, &jpeg_size, TJSAMP_444, 98, 0);
+            float points[68][2];
+            synthetic_points(points, c, i);
+            s = dataset_writer_add_frame(w, jpeg, jpeg_size, (const float(*)[2])points, 2 * i);
+            tjFree(jpeg);
+        }
+        if (s == VV_OK) s = dataset_writer_end_clip(w, 2 * CLIP_FRAMES[c]);
+    }
+    tjDestroy(tj);
+    image_free(&frame);
+    if (s != VV_OK) {
+        dataset_writer_abort(w);
+        return s;
+    }
+    return dataset_writer_finish(w, "{\"test\": true}", NULL);
+}
+
+/* ---- identity rule ---- */
+
+static void test_identity_rule(void) {
+    static const char *const cases[][2] = {
+        {"fom_00_obama", "obama"},
+        {"sty_src_Obama_clip1", "obama"},
+        {"sty_src_Obama_clip3", "obama"},
+        {"fom_04_trump", "trump"},
+        {"sty_style_trump_clip1", "trump"},
+        {"sty_src_andrew_clip_1", "andrew"},
+        {"sty_src_feifeili_clip2_short", "feifeili"},
+        {"sty_style_furious_talk1_clip2", "furious_talk1"},
+        {"sty_style_furious_talk2_clip7", "furious_talk2"},
+        {"sty_src_KristiNoem", "kristinoem"},
+        {"lp_d1", "lp_d1"},
+        {"lp_d10", "lp_d10"},
+        {"lp_src_s18", "lp_src_s18"},
+        {"Alice_clip12", "alice"},
+        {"clip3", "clip3"},
+        {"fom_7", "fom_7"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char identity[DATASET_NAME_SIZE];
+        dataset_identity_from_name(cases[i][0], identity, sizeof identity);
+        CHECK_MSG(!strcmp(identity, cases[i][1]), "%s -> %s, expected %s", cases[i][0], identity, cases[i][1]);
+    }
+    char name[DATASET_NAME_SIZE];
+    dataset_clip_name("/a/b.c/sty_src_Obama_clip1.mp4", name, sizeof name);
+    CHECK(!strcmp(name, "sty_src_Obama_clip1"));
+
+    /* The split of ../shared/data/train: 35 people; data/holdout.txt's people appear in no
+     * other clip. */
+    const char *shared = test_shared_data();
+    if (!shared) return;
+    char list[8192], holdout[8192];
+    snprintf(list, sizeof list, "%s/reference/freeze_floor.tsv", shared);
+    snprintf(holdout, sizeof holdout, "%s/data/holdout.txt", VV_SOURCE_DIR);
+    FILE *f = fopen(list, "r"), *h = fopen(holdout, "r");
+    CHECK(f && h);
+    if (!f || !h) return;
+    char identities[64][DATASET_NAME_SIZE], clip_identity[64][DATASET_NAME_SIZE];
+    int identity_count = 0, clip_count = 0;
+    char line[512];
+    while (fgets(line, sizeof line, f) && clip_count < 64) {
+        char clip[128];
+        if (sscanf(line, "%127s", clip) != 1 || !strcmp(clip, "clip")) continue;
+        dataset_identity_from_name(clip, clip_identity[clip_count], DATASET_NAME_SIZE);
+        bool seen = false;
+        for (int i = 0; i < identity_count; i++) seen |= !strcmp(identities[i], clip_identity[clip_count]);
+        if (!seen) snprintf(identities[identity_count++], DATASET_NAME_SIZE, "%s", clip_identity[clip_count]);
+        clip_count++;
+    }
+    CHECK(clip_count == 50);
+    CHECK_MSG(identity_count == 35, "%d identities", identity_count);
+    int held = 0;
+    while (fgets(line, sizeof line, h)) {
+        char clip[128];
+        if (line[0] == '#' || sscanf(line, "%127s", clip) != 1) continue;
+        char identity[DATASET_NAME_SIZE];
+        dataset_identity_from_name(clip, identity, sizeof identity);
+        int clips_of_person = 0;
+        for (int i = 0; i < clip_count; i++) clips_of_person += !strcmp(clip_identity[i], identity);
+        CHECK_MSG(clips_of_person == 1, "held-out %s: %d clips of that person", clip, clips_of_person);
+        held++;
+    }
+    CHECK(held >= 5);
+    printf("identity rule: 50 clips -> %d people; %d held out\n", identity_count, held);
+    fclose(f);
+    fclose(h);
+}
+
+/* ---- format round trip ---- */
+
+static void test_round_trip(const char *dir) {
+    char path[4096], again[4096];
+    snprintf(path, sizeof path, "%s/synthetic.vds", dir);
+    snprintf(again, sizeof again, "%s/synthetic_again.vds", dir);
+    CHECK_OK(write_synthetic(path));
+    CHECK_OK(write_synthetic(again));
+    size_t a_size = 0, b_size = 0;
+    uint8_t *a = file_bytes(path, &a_size), *b = file_bytes(again, &b_size);
+    CHECK(a && b && a_size == b_size && !memcmp(a, b, a_size));
+    free(a);
+    free(b);
+
+    dataset *ds = NULL;
+    CHECK_OK(dataset_open(&ds, path));
+    if (!ds) return;
+    CHECK(dataset_clip_count(ds) == 3);
+    CHECK(dataset_frame_count(ds) == 12);
+    CHECK(dataset_identity_count(ds) == 2);
+    CHECK(dataset_image_size(ds) == SIDE);
+    CHECK(!strcmp(dataset_config(ds), "{\"test\": true}"));
+    CHECK(!strcmp(dataset_identity_name(ds, 0), "alice") && !strcmp(dataset_identity_name(ds, 1), "bob"));
+    CHECK(dataset_identity_name(ds, 2) == NULL && dataset_clip(ds, 3) == NULL && dataset_clip(ds, -1) == NULL);
+    long first = 0;
+    vv_image image = {0}, expected = {0};
+    image_create(&expected, SIDE, SIDE, 3);
+    double worst = 0;
+    for (int c = 0; c < 3; c++) {
+        const dataset_clip_info *info = dataset_clip(ds, c);
+        CHECK(!strcmp(info->name, CLIP_NAMES[c]));
+        CHECK(!strcmp(dataset_identity_name(ds, info->identity), CLIP_IDENTITIES[c]));
+        CHECK(info->frame_count == CLIP_FRAMES[c] && info->first_frame == first);
+        CHECK(info->crop_x == 10 * c && info->crop_y == 5 && info->crop_side == 100 + c);
+        CHECK(info->source_width == 640 && info->source_height == 480 && info->source_frames == 2 * CLIP_FRAMES[c]);
+        first += info->frame_count;
+        for (int i = 0; i < info->frame_count; i++) {
+            float points[68][2], want[68][2];
+            CHECK_OK(dataset_read_frame(ds, c, i, &image, points));
+            synthetic_points(want, c, i);
+            CHECK(!memcmp(points, want, sizeof want)); /* landmarks are stored exactly */
+            synthetic_frame(&expected, c, i);
+            double diff = 0;
+            for (size_t p = 0; p < (size_t)SIDE * SIDE * 3; p++) diff += fabs((double)image.data[p] - expected.data[p]);
+            diff /= SIDE * SIDE * 3;
+            if (diff > worst) worst = diff;
+        }
+    }
+    printf("round trip: 12 frames, mean abs pixel error at most %.2f (JPEG q98)\n", worst);
+    CHECK(worst < 2.0);
+    CHECK(dataset_read_frame(ds, 0, 5, &image, NULL) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(dataset_read_frame(ds, 3, 0, &image, NULL) == VV_ERR_INVALID_ARGUMENT);
+    image_free(&image);
+    image_free(&expected);
+    dataset_close(ds);
+    CHECK(dataset_open(&ds, "test_tmp/no_such_file.vds") == VV_ERR_NOT_FOUND && ds == NULL);
+}
+
+/* ---- hostile files ---- */
+
+/* Opens the file and reads every frame; returns the first failure (or VV_OK). */
+static vv_status open_and_read_all(const char *path) {
+    dataset *ds = NULL;
+    vv_status s = dataset_open(&ds, path);
+    if (s != VV_OK) return s;
+    vv_image image = {0};
+    for (int c = 0; c < dataset_clip_count(ds) && s == VV_OK; c++)
+        for (int i = 0; i < dataset_clip(ds, c)->frame_count && s == VV_OK; i++) {
+            float points[68][2];
+            s = dataset_read_frame(ds, c, i, &image, points);
+        }
+    image_free(&image);
+    dataset_close(ds);
+    return s;
+}
+
+static vv_status try_variant(const char *path, const uint8_t *data, size_t size) {
+    write_bytes(path, data, size);
+    return open_and_read_all(path);
+}
+
+static void test_hostile(const char *dir) {
+    char good[4096], bad[4096];
+    snprintf(good, sizeof good, "%s/synthetic.vds", dir);
+    snprintf(bad, sizeof bad, "%s/hostile.vds", dir);
+    size_t size = 0;
+    uint8_t *orig = file_bytes(good, &size);
+    CHECK(orig && size > 1000);
+    if (!orig) return;
+    uint8_t *data = malloc(size);
+    uint64_t config_offset = read_u64(orig + 48), index_offset = read_u64(orig + 64);
+    uint64_t clip_table = index_offset + 2 * DATASET_NAME_SIZE; /* after 2 identity names */
+    uint64_t frame_table = clip_table + 3 * (DATASET_NAME_SIZE + 40);
+    uint64_t first_record = read_u64(orig + frame_table);
+    CHECK(first_record == 128 && read_u32(orig + 16) == 3 && read_u64(orig + 24) == 12);
+
+    CHECK(try_variant(bad, orig, size) == VV_OK);
+    /* Truncations anywhere. */
+    const size_t cuts[] = {0, 5, 8, 100, 127, 128, 700, (size_t)index_offset, size / 2, size - 16, size - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        vv_status s = try_variant(bad, orig, cuts[i]);
+        CHECK_MSG(s == (cuts[i] < 8 ? VV_ERR_FORMAT : VV_ERR_CORRUPT), "truncated to %zu: %s", cuts[i],
+                  vv_status_string(s));
+    }
+    /* A variant: the original with one field changed; the status it must give. */
+    typedef struct { const char *what; size_t at; int width; uint64_t value; vv_status want; } variant;
+    const variant variants[] = {
+        {"bad magic", 1, 4, 0x41414141u, VV_ERR_FORMAT},
+        {"version 2", 8, 4, 2, VV_ERR_FORMAT},
+        {"header size", 12, 4, 64, VV_ERR_CORRUPT},
+        {"clip count huge", 16, 4, 0xffffffffu, VV_ERR_TOO_LARGE},
+        {"clip count 0", 16, 4, 0, VV_ERR_CORRUPT},
+        {"clip count 4", 16, 4, 4, VV_ERR_CORRUPT},
+        {"identities > clips", 20, 4, 5, VV_ERR_CORRUPT},
+        {"frame count huge", 24, 8, 1ull << 40, VV_ERR_TOO_LARGE},
+        {"frame count 13", 24, 8, 13, VV_ERR_CORRUPT},
+        {"frame count < clips", 24, 8, 2, VV_ERR_CORRUPT},
+        {"frame size huge", 32, 4, 1u << 20, VV_ERR_TOO_LARGE},
+        {"frame size differs", 32, 4, SIDE * 2, VV_ERR_CORRUPT}, /* decoded frames do not match */
+        {"channels", 36, 4, 4, VV_ERR_FORMAT},
+        {"codec", 40, 4, 7, VV_ERR_FORMAT},
+        {"config offset past index", 48, 8, index_offset + 1, VV_ERR_CORRUPT},
+        {"config offset in header", 48, 8, 3, VV_ERR_CORRUPT},
+        {"config size huge", 56, 8, 1ull << 62, VV_ERR_CORRUPT},
+        {"index offset past end", 64, 8, size + 100, VV_ERR_CORRUPT},
+        {"index offset wraps", 64, 8, UINT64_MAX - 10, VV_ERR_CORRUPT},
+        {"index size", 72, 8, 5, VV_ERR_CORRUPT},
+        {"file size field", 80, 8, size + 1, VV_ERR_CORRUPT},
+        {"identity name padding", (size_t)index_offset + 56, 8, 0x4141414141414141ull, VV_ERR_CORRUPT},
+        {"identity name empty", (size_t)index_offset, 4, 0, VV_ERR_CORRUPT},
+        {"clip identity out of range", (size_t)clip_table + DATASET_NAME_SIZE, 4, 2, VV_ERR_CORRUPT},
+        {"clip frame count too large", (size_t)clip_table + DATASET_NAME_SIZE + 4, 4, 100, VV_ERR_CORRUPT},
+        {"clip frame count 0", (size_t)clip_table + DATASET_NAME_SIZE + 4, 4, 0, VV_ERR_CORRUPT},
+        {"clip first frame", (size_t)clip_table + DATASET_NAME_SIZE + 8, 8, 1, VV_ERR_CORRUPT},
+        {"clip crop side 0", (size_t)clip_table + DATASET_NAME_SIZE + 32, 4, 0, VV_ERR_CORRUPT},
+        {"frame offset past data", (size_t)frame_table, 8, config_offset, VV_ERR_CORRUPT},
+        {"frame offset huge", (size_t)frame_table, 8, UINT64_MAX - 4, VV_ERR_CORRUPT},
+        {"frame offset in header", (size_t)frame_table, 8, 16, VV_ERR_CORRUPT},
+        {"frame size huge", (size_t)frame_table + 8, 4, 0xfffffff0u, VV_ERR_CORRUPT},
+        {"frame size tiny", (size_t)frame_table + 8, 4, 10, VV_ERR_CORRUPT},
+        {"frame clip tag", (size_t)frame_table + 12, 4, 1, VV_ERR_CORRUPT},
+        {"frames overlap", (size_t)frame_table + 16, 8, 200, VV_ERR_CORRUPT},
+        {"record clip", 128, 4, 2, VV_ERR_CORRUPT},
+        {"record jpeg size", 128 + 8, 4, 3, VV_ERR_CORRUPT},
+        {"record landmark NaN", 128 + 16, 4, 0x7fc00000u, VV_ERR_CORRUPT},
+        {"record landmark huge", 128 + 20, 4, 0x4f000000u, VV_ERR_CORRUPT}, /* 2^31 */
+        {"record jpeg damaged", 128 + 560, 8, 0, VV_ERR_CORRUPT},
+        {"config holds NUL", (size_t)config_offset + 2, 1, 0, VV_ERR_CORRUPT},
+    };
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+        const variant *v = &variants[i];
+        memcpy(data, orig, size);
+        if (v->width == 1) data[v->at] = (uint8_t)v->value;
+        else if (v->width == 4) write_u32(data + v->at, (uint32_t)v->value);
+        else write_u64(data + v->at, v->value);
+        vv_status s = try_variant(bad, data, size);
+        CHECK_MSG(s == v->want, "%s: %s (%s), expected %s", v->what, vv_status_string(s), vv_last_error(),
+                  vv_status_string(v->want));
+    }
+    /* A name with no NUL in its 64 bytes. */
+    memcpy(data, orig, size);
+    memset(data + index_offset, 'A', DATASET_NAME_SIZE);
+    CHECK(try_variant(bad, data, size) == VV_ERR_CORRUPT);
+    /* Random damage: 600 files with 1-8 bytes changed.  Must never crash or hang, and only
+     * ever report the file's own statuses. */
+    unsigned state = 12345;
+    int failures = 0, accepted = 0;
+    for (int round = 0; round < 600; round++) {
+        memcpy(data, orig, size);
+        state = state * 1664525u + 1013904223u;
+        int changes = 1 + (int)(state >> 29);
+        for (int k = 0; k < changes; k++) {
+            state = state * 1664525u + 1013904223u;
+            size_t at = (state >> 4) % size;
+            /* Half the damage goes to the header and index, where offsets live. */
+            if (k % 2 == 0) at = at % 128 < 96 && round % 2 ? at % 128 : (size_t)index_offset + at % (size - index_offset);
+            state = state * 1664525u + 1013904223u;
+            data[at] = (uint8_t)(state >> 24);
+        }
+        vv_status s = try_variant(bad, data, size);
+        if (s == VV_OK) accepted++;
+        else if (s != VV_ERR_CORRUPT && s != VV_ERR_FORMAT && s != VV_ERR_TOO_LARGE) {
+            failures++;
+            fprintf(stderr, "random damage round %d: %s (%s)\n", round, vv_status_string(s), vv_last_error());
+        }
+    }
+    printf("hostile: %zu truncations, %zu field variants, 600 random damages (%d read back fine)\n",
+           sizeof cuts / sizeof cuts[0], sizeof variants / sizeof variants[0], accepted);
+    CHECK(failures == 0);
+    free(data);
+    free(orig);
+}
+
+/* ---- episodes ---- */
+
+static void test_episodes(const char *dir) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/synthetic.vds", dir);
+    dataset *ds = NULL;
+    CHECK_OK(dataset_open(&ds, path));
+    if (!ds) return;
+    dataset_rng rng, rng2;
+    dataset_episode e, e2;
+    /* Same seed, same episodes; different seeds differ somewhere. */
+    dataset_rng_seed(&rng, 42);
+    dataset_rng_seed(&rng2, 42);
+    bool same = true;
+    for (int i = 0; i < 20; i++) {
+        CHECK_OK(dataset_sample_episode(ds, &rng, 2, DATASET_EPISODE_CLIP, &e));
+        CHECK_OK(dataset_sample_episode(ds, &rng2, 2, DATASET_EPISODE_CLIP, &e2));
+        same &= !memcmp(&e, &e2, sizeof e);
+    }
+    CHECK(same);
+    dataset_rng_seed(&rng2, 43);
+    bool differs = false;
+    dataset_rng_seed(&rng, 42);
+    for (int i = 0; i < 20; i++) {
+        dataset_sample_episode(ds, &rng, 2, DATASET_EPISODE_CLIP, &e);
+        dataset_sample_episode(ds, &rng2, 2, DATASET_EPISODE_CLIP, &e2);
+        differs |= memcmp(&e, &e2, sizeof e) != 0;
+    }
+    CHECK(differs);
+
+    /* Clip mode, K = 3: only clips with >= 4 frames (0 and 2), all frames distinct and in
+     * one clip; every clip and every frame position is drawn. */
+    int clip_seen[3] = {0}, frame_seen[5] = {0};
+    bool ok = true;
+    for (int i = 0; i < 400; i++) {
+        CHECK_OK(dataset_sample_episode(ds, &rng, 3, DATASET_EPISODE_CLIP, &e));
+        dataset_frame_ref all[4] = {e.shots[0], e.shots[1], e.shots[2], e.target};
+        ok &= e.k == 3 && e.clip == e.target.clip && e.identity == dataset_clip(ds, e.clip)->identity;
+        for (int a = 0; a < 4; a++) {
+            ok &= all[a].clip == e.clip && all[a].frame >= 0 && all[a].frame < dataset_clip(ds, e.clip)->frame_count;
+            for (int b = 0; b < a; b++) ok &= all[a].frame != all[b].frame;
+        }
+        clip_seen[e.clip]++;
+        if (e.clip == 0) frame_seen[e.target.frame]++;
+    }
+    CHECK(ok);
+    CHECK(clip_seen[0] > 120 && clip_seen[1] == 0 && clip_seen[2] > 120);
+    for (int f = 0; f < 5; f++) CHECK_MSG(frame_seen[f] > 10, "target frame %d drawn %d times", f, frame_seen[f]);
+
+    /* Identity mode, K = 6: only alice has 7+ frames (5 + 3 across her two clips). */
+    int from_clip[3] = {0};
+    ok = true;
+    for (int i = 0; i < 200; i++) {
+        CHECK_OK(dataset_sample_episode(ds, &rng, 6, DATASET_EPISODE_IDENTITY, &e));
+        dataset_frame_ref all[7];
+        memcpy(all, e.shots, 6 * sizeof *all);
+        all[6] = e.target;
+        ok &= !strcmp(dataset_identity_name(ds, e.identity), "alice");
+        for (int a = 0; a < 7; a++) {
+            ok &= dataset_clip(ds, all[a].clip)->identity == e.identity;
+            from_clip[all[a].clip]++;
+            for (int b = 0; b < a; b++) ok &= all[a].clip != all[b].clip || all[a].frame != all[b].frame;
+        }
+    }
+    CHECK(ok);
+    CHECK(from_clip[0] > 0 && from_clip[1] > 0 && from_clip[2] == 0);
+    /* K = 8 fits nobody; K out of range. */
+    CHECK(dataset_sample_episode(ds, &rng, 8, DATASET_EPISODE_IDENTITY, &e) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(dataset_sample_episode(ds, &rng, 5, DATASET_EPISODE_CLIP, &e) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(dataset_sample_episode(ds, &rng, 0, DATASET_EPISODE_CLIP, &e) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(dataset_sample_episode(ds, &rng, DATASET_MAX_SHOTS + 1, DATASET_EPISODE_CLIP, &e) == VV_ERR_INVALID_ARGUMENT);
+    dataset_close(ds);
+}
+
+/* ---- end to end ---- */
+
+/* A short clip of a still portrait drifting by a few pixels and slightly zooming. */
+static bool make_clip(const char *image_path, const char *out, int frames, bool mirror) {
+    vv_image source = {0}, small = {0}, frame = {0};
+    if (image_load(&source, image_path) != VV_OK) return false;
+    int w = 160, h = (int)lround(160.0 * source.height / source.width) & ~1;
+    bool ok = image_resize(&small, &source, w, h) == VV_OK && image_create(&frame, w, h, 3) == VV_OK;
+    video_writer *writer = NULL;
+    video_writer_params p = video_writer_default_params();
+    p.width = w;
+    p.height = h;
+    p.fps = 10;
+    p.crf = 12;
+    ok = ok && video_writer_open(&writer, out, &p) == VV_OK;
+    for (int i = 0; ok && i < frames; i++) {
+        float zoom = 1.0f + 0.01f * (float)i, dx = 1.5f * (float)i, dy = 0.5f * (float)i;
+        float m[6] = {(mirror ? -1.0f : 1.0f) / zoom, 0, mirror ? (float)w - 1 - dx : dx, 0, 1 / zoom, dy};
+        image_warp_affine(&frame, &small, m, NULL);
+        ok = video_writer_write(writer, &frame) == VV_OK;
+    }
+    if (writer) ok = ok ? video_writer_finish(writer) == VV_OK : (video_writer_abort(writer), false);
+    image_free(&source);
+    image_free(&small);
+    image_free(&frame);
+    return ok;
+}
+
+static void test_build(const char *dir) {
+    char model[4096];
+    if (models_find("blazeface.json", model, sizeof model) != VV_OK || !file_exists(SHAPE_PREDICTOR_DEFAULT_PATH)) {
+        printf("SKIPPED build part: .cache/models/blazeface.json or the dlib model not present\n");
+        return;
+    }
+    char clips[3][4096], holdout[4096], out[4096], out2[4096], held[4096];
+    snprintf(clips[0], sizeof clips[0], "%s/mona_clip1.mp4", dir);
+    snprintf(clips[1], sizeof clips[1], "%s/mona_clip2.mp4", dir);
+    snprintf(clips[2], sizeof clips[2], "%s/grace.mp4", dir);
+    CHECK(make_clip(VV_SOURCE_DIR "/examples/mona_lisa.png", clips[0], 8, false));
+    CHECK(make_clip(VV_SOURCE_DIR "/examples/mona_lisa.png", clips[1], 6, true));
+    CHECK(make_clip(VV_SOURCE_DIR "/examples/grace_hopper.jpg", clips[2], 6, false));
+    snprintf(holdout, sizeof holdout, "%s/holdout.txt", dir);
+    FILE *f = fopen(holdout, "w");
+    fputs("# test\n  grace   # the only clip of her\n\n", f);
+    fclose(f);
+
+    vv_faces *faces = NULL;
+    vv_faces_params fp = vv_faces_default_params();
+    CHECK_OK(vv_faces_new(&faces, &fp));
+    if (!faces) return;
+    dataset_build_params p = dataset_build_default_params();
+    p.size = 128;
+    p.faces = faces;
+    p.holdout_path = holdout;
+    p.split = DATASET_SPLIT_TRAIN;
+    snprintf(out, sizeof out, "%s/train.vds", dir);
+    snprintf(out2, sizeof out2, "%s/train_again.vds", dir);
+    snprintf(held, sizeof held, "%s/holdout.vds", dir);
+    const char *inputs[] = {clips[0], clips[1], clips[2]};
+    dataset_build_report report;
+    double start = time_now();
+    CHECK_OK(dataset_build(inputs, 3, out, &p, &report));
+    double seconds = time_now() - start;
+    CHECK(report.clips == 2 && report.identities == 1 && report.frames == 14 && report.clips_skipped == 1);
+    /* Same inputs and options: the same bytes (inputs given as a folder this time; the
+     * held-out clip is still left out). */
+    const char *folder[] = {dir};
+    CHECK_OK(dataset_build(folder, 1, out2, &p, NULL));
+    size_t a_size = 0, b_size = 0;
+    uint8_t *a = file_bytes(out, &a_size), *b = file_bytes(out2, &b_size);
+    CHECK_MSG(a && b && a_size == b_size && !memcmp(a, b, a_size), "two builds differ (%zu vs %zu bytes)", a_size, b_size);
+    free(a);
+    free(b);
+
+    dataset *ds = NULL;
+    CHECK_OK(dataset_open(&ds, out));
+    if (ds) {
+        CHECK(dataset_clip_count(ds) == 2 && dataset_identity_count(ds) == 1 && dataset_image_size(ds) == 128);
+        CHECK(!strcmp(dataset_identity_name(ds, 0), "mona"));
+        CHECK(!strcmp(dataset_clip(ds, 0)->name, "mona_clip1") && dataset_clip(ds, 0)->frame_count == 8);
+        CHECK(!strcmp(dataset_clip(ds, 1)->name, "mona_clip2") && dataset_clip(ds, 1)->frame_count == 6);
+        CHECK(dataset_clip(ds, 0)->source_width == 160 && dataset_clip(ds, 0)->crop_side <= 160);
+        /* The stored landmarks are where a fresh detection on the stored crop puts them
+         * (both the crop-coordinate mapping and the frame order are right): error in
+         * units of the outer-eye-corner distance, as in the landmark benchmarks. */
+        vv_image image = {0};
+        double worst = 0;
+        for (int c = 0; c < 2; c++)
+            for (int i = 0; i < dataset_clip(ds, c)->frame_count; i += 2) {
+                float stored[68][2];
+                CHECK_OK(dataset_read_frame(ds, c, i, &image, stored));
+                vv_face face;
+                int count = 0;
+                CHECK_OK(vv_faces_detect(faces, &image, &face, 1, &count));
+                CHECK_MSG(count == 1, "no face in stored frame %d of clip %d", i, c);
+                if (count != 1) continue;
+                double eyes = hypot(stored[36][0] - stored[45][0], stored[36][1] - stored[45][1]), sum = 0;
+                for (int k = 0; k < 68; k++)
+                    sum += hypot(stored[k][0] - face.landmarks[k][0], stored[k][1] - face.landmarks[k][1]);
+                double nme = sum / 68 / eyes;
+                if (nme > worst) worst = nme;
+                CHECK(eyes > 20 && eyes < 80); /* the face fills a sensible share of the crop */
+            }
+        printf("build: 2 clips, 14 frames at 128 in %.1f s; stored vs fresh landmarks: NME at most %.3f\n", seconds,
+               worst);
+        CHECK(worst < 0.05);
+        image_free(&image);
+        dataset_close(ds);
+    }
+    /* The held-out set holds grace only. */
+    p.split = DATASET_SPLIT_HOLDOUT;
+    CHECK_OK(dataset_build(inputs, 3, held, &p, &report));
+    CHECK(report.clips == 1 && report.frames == 6 && report.clips_skipped == 2);
+    CHECK_OK(dataset_open(&ds, held));
+    if (ds) {
+        CHECK(dataset_clip_count(ds) == 1 && !strcmp(dataset_identity_name(ds, 0), "grace"));
+        dataset_close(ds);
+    }
+    /* Failures: a missing input, duplicate clip names, no output written on failure. */
+    char missing[4096];
+    snprintf(missing, sizeof missing, "%s/none.vds", dir);
+    const char *bad_inputs[] = {clips[0], "test_tmp/no_such_clip.mp4"};
+    CHECK(dataset_build(bad_inputs, 2, missing, &p, NULL) == VV_ERR_NOT_FOUND);
+    const char *twice[] = {clips[0], clips[0]};
+    p.split = DATASET_SPLIT_ALL;
+    CHECK(dataset_build(twice, 2, missing, &p, NULL) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(!file_exists(missing));
+    p.size = 4;
+    CHECK(dataset_build(inputs, 1, missing, &p, NULL) == VV_ERR_INVALID_ARGUMENT);
+    vv_faces_free(faces);
+}
+
+int main(void) {
+    const char *dir = test_tmp_dir("test_dataset");
+    test_identity_rule();
+    test_round_trip(dir);
+    test_hostile(dir);
+    test_episodes(dir);
+    test_build(dir);
+    return test_finish("test_dataset");
+}
