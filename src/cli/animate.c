@@ -14,6 +14,7 @@
 #include "warp/warp.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,6 +42,125 @@ static vv_status track_video(vv_faces *faces, const char *path, long max_frames,
     vv_status s = motion_track_video(faces, path, max_frames, progress_callback, &bar, track);
     progress_finish(&bar);
     return s;
+}
+
+/* Streaming: the driver is tracked on a thread of its own while the main thread renders
+ * and encodes the frames already tracked (with one source and --reference first, where
+ * nothing needs the whole track first).  The tracker thread publishes each frame's points
+ * under a lock; the main thread fills gaps causally (motion_gap_points), which gives the
+ * same frames as motion_fill_gaps on the whole track. */
+typedef struct tracking_stream {
+    vv_faces *faces;
+    const char *path;
+    long max_frames;
+    motion_track track; /* the tracker thread's own */
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    float (*points)[68][2]; /* published frames, guarded by lock */
+    uint8_t *found;
+    long count, capacity;
+    int first_found;        /* -1 until a face is seen */
+    bool finished, abort;
+    vv_status status;
+    char error[512];
+} tracking_stream;
+
+static int stream_publish(void *data, long done, long total) {
+    (void)total;
+    tracking_stream *ts = data;
+    pthread_mutex_lock(&ts->lock);
+    int stop = ts->abort;
+    if (!stop && done > ts->capacity) {
+        long grown = ts->capacity * 2 > done ? ts->capacity * 2 : done + 64;
+        void *p = realloc(ts->points, (size_t)grown * sizeof ts->points[0]);
+        if (p) ts->points = p;
+        void *f = p ? realloc(ts->found, (size_t)grown) : NULL;
+        if (f) ts->found = f;
+        if (p && f) ts->capacity = grown;
+        else stop = 1; /* out of memory: motion_track_video stops with VV_ERR_ABORTED */
+    }
+    if (!stop) {
+        memcpy(ts->points[done - 1], ts->track.points[done - 1], sizeof ts->points[0]);
+        ts->found[done - 1] = ts->track.found[done - 1];
+        if (ts->first_found < 0 && ts->found[done - 1]) ts->first_found = (int)(done - 1);
+        ts->count = done;
+    }
+    pthread_cond_broadcast(&ts->changed);
+    pthread_mutex_unlock(&ts->lock);
+    return stop;
+}
+
+static void *stream_main(void *data) {
+    tracking_stream *ts = data;
+    vv_status s = motion_track_video(ts->faces, ts->path, ts->max_frames, stream_publish, ts, &ts->track);
+    pthread_mutex_lock(&ts->lock);
+    ts->status = s;
+    if (s != VV_OK) snprintf(ts->error, sizeof ts->error, "%s", vv_last_error());
+    ts->finished = true;
+    pthread_cond_broadcast(&ts->changed);
+    pthread_mutex_unlock(&ts->lock);
+    motion_track_free(&ts->track);
+    return NULL;
+}
+
+static vv_status stream_start(tracking_stream *ts, vv_faces *faces, const char *path, long max_frames) {
+    memset(ts, 0, sizeof *ts);
+    ts->faces = faces;
+    ts->path = path;
+    ts->max_frames = max_frames;
+    ts->first_found = -1;
+    pthread_mutex_init(&ts->lock, NULL);
+    pthread_cond_init(&ts->changed, NULL);
+    if (pthread_create(&ts->thread, NULL, stream_main, ts) != 0)
+        return vv_fail(VV_ERR_INTERNAL, "cannot start the tracking thread for %s", path);
+    ts->started = true;
+    return VV_OK;
+}
+
+/* The tracker thread's failure as this thread's error. */
+static vv_status stream_failure(const tracking_stream *ts) {
+    return vv_fail(ts->status, "%s", ts->error);
+}
+
+/* Waits for the first face (its index in *first) or the end; fails if the tracker did. */
+static vv_status stream_wait_first(tracking_stream *ts, int *first) {
+    pthread_mutex_lock(&ts->lock);
+    while (ts->first_found < 0 && !ts->finished) pthread_cond_wait(&ts->changed, &ts->lock);
+    *first = ts->first_found;
+    bool failed = ts->finished && ts->status != VV_OK;
+    pthread_mutex_unlock(&ts->lock);
+    if (failed) return stream_failure(ts);
+    if (*first < 0) return vv_fail(VV_ERR_NO_FACE, "no face found in any frame of %s", ts->path);
+    return VV_OK;
+}
+
+/* Frame f's points; *got false at the end of the driver.  Fails if the tracker did. */
+static vv_status stream_frame(tracking_stream *ts, long f, float points[68][2], bool *found, bool *got) {
+    pthread_mutex_lock(&ts->lock);
+    while (ts->count <= f && !ts->finished) pthread_cond_wait(&ts->changed, &ts->lock);
+    *got = f < ts->count;
+    if (*got) {
+        memcpy(points, ts->points[f], sizeof ts->points[0]);
+        *found = ts->found[f];
+    }
+    bool failed = !*got && ts->finished && ts->status != VV_OK;
+    pthread_mutex_unlock(&ts->lock);
+    return failed ? stream_failure(ts) : VV_OK;
+}
+
+static void stream_stop(tracking_stream *ts) {
+    if (!ts->started) return;
+    pthread_mutex_lock(&ts->lock);
+    ts->abort = true; /* the tracker stops at its next frame */
+    pthread_mutex_unlock(&ts->lock);
+    pthread_join(ts->thread, NULL);
+    pthread_mutex_destroy(&ts->lock);
+    pthread_cond_destroy(&ts->changed);
+    free(ts->points);
+    free(ts->found);
+    ts->started = false;
 }
 
 typedef struct source {
@@ -195,17 +315,52 @@ int cli_animate(int argc, char **argv) {
         sources[i].path = positional[i];
         s = source_open(&sources[i], faces, positional[i], face_index, &wp);
     }
-    /* The motion. */
+    /* The motion: a driver with one source and the first frame as reference streams (tracked
+     * on a thread while this one renders); anything else is tracked / loaded whole first. */
+    bool streaming = driving && npos == 1 && !strcmp(reference, "first");
+    tracking_stream stream;
+    memset(&stream, 0, sizeof stream);
+    int first = -1;
+    long expected_frames = 0; /* for the progress bar */
     if (s == VV_OK) {
         stage_tracking = time_now();
-        if (driving) s = track_video(faces, driving, frames_limit, &track, "tracking");
+        if (streaming) s = stream_start(&stream, faces, driving, frames_limit);
+        else if (driving) s = track_video(faces, driving, frames_limit, &track, "tracking");
         else if (motion_file) s = motion_load(&track, motion);
         else s = motion_builtin(&track, motion, duration, 25);
         stage_tracking = time_now() - stage_tracking;
     }
+    if (s == VV_OK && streaming) { /* the track so far: the reference frame and the video's facts */
+        s = stream_wait_first(&stream, &first);
+        if (s == VV_OK) s = motion_track_alloc(&track, first + 1);
+        bool got = false, found = false;
+        for (int f = 0; s == VV_OK && f <= first; f++) {
+            s = stream_frame(&stream, f, track.points[f], &found, &got);
+            track.found[f] = found;
+        }
+        video_reader *probe = NULL;
+        if (s == VV_OK) s = video_reader_open(&probe, driving);
+        if (s == VV_OK) {
+            const video_info *info = video_reader_info(probe);
+            track.fps = info->fps > 0 ? info->fps : 25;
+            track.width = info->width;
+            track.height = info->height;
+            if (info->has_audio) {
+                char *resolved = realpath(driving, NULL);
+                track.audio = resolved ? resolved : strdup(driving);
+            }
+            long estimate = info->frame_count > 0 ? info->frame_count : 0;
+            if (frames_limit > 0 && (estimate <= 0 || estimate > frames_limit)) estimate = frames_limit;
+            expected_frames = estimate > first + 1 ? estimate : first + 1;
+        }
+        video_reader_close(probe);
+    }
     if (s == VV_OK && frames_limit > 0 && track.frame_count > frames_limit) track.frame_count = frames_limit;
-    int first = s == VV_OK ? motion_first_found(&track) : -1;
-    if (s == VV_OK) s = motion_fill_gaps(&track, first);
+    if (s == VV_OK && !streaming) {
+        expected_frames = track.frame_count;
+        first = motion_first_found(&track);
+        s = motion_fill_gaps(&track, first);
+    }
     motion_params mp = motion_default_params();
     mp.absolute = absolute;
     mp.expression_scale = expression_scale;
@@ -248,17 +403,41 @@ int cli_animate(int argc, char **argv) {
         vp.height = frame.height;
         vp.fps = track.fps;
         vp.audio_source = audio;
-        vp.audio_duration = track.frame_count / track.fps;
+        vp.audio_duration = streaming ? 0 : track.frame_count / track.fps; /* 0: until the video ends */
         s = video_writer_open(&writer, output, &vp);
     }
     progress_bar bar;
     long switches = 0;
     double mouth_total = 0;
     int current = 0, faceless = 0;
-    if (s == VV_OK) progress_start(&bar, "animate", track.frame_count, "frames");
-    for (int f = 0; s == VV_OK && f < track.frame_count; f++) {
-        const float (*driver)[2] = (const float(*)[2])track.points[f];
-        faceless += !track.found[f];
+    if (s == VV_OK) progress_start(&bar, "animate", expected_frames, "frames");
+    float points[68][2], last_points[68][2];
+    int last_found = -1, frame_count = 0;
+    for (int f = 0; s == VV_OK; f++) {
+        bool found = false;
+        if (streaming) {
+            bool got = false;
+            double wait = time_now();
+            s = stream_frame(&stream, f, points, &found, &got);
+            stage_tracking += time_now() - wait;
+            if (s != VV_OK || !got) break;
+            if (found) {
+                memcpy(last_points, points, sizeof points);
+                last_found = f;
+            } else if (last_found < 0) {
+                memcpy(points, track.points[first], sizeof points);
+            } else {
+                motion_gap_points((const float(*)[2])last_points, f - last_found, track.fps,
+                                  (const float(*)[2])track.points[first], points);
+            }
+        } else {
+            if (f >= track.frame_count) break;
+            memcpy(points, track.points[f], sizeof points);
+            found = track.found[f];
+        }
+        frame_count = f + 1;
+        const float (*driver)[2] = (const float(*)[2])points;
+        faceless += !found;
         if (npos > 1) { /* nearest source to this driver frame, with a little hysteresis */
             int best = current;
             double best_d = shape_distance(driver, (const float(*)[2])sources[current].face.landmarks) * 0.9;
@@ -281,7 +460,7 @@ int cli_animate(int argc, char **argv) {
             if (s != VV_OK) break;
         }
         double t1 = time_now();
-        bool driver_mouth = have_driver_frame && track.found[f];
+        bool driver_mouth = have_driver_frame && found;
         float mouth = 0;
         s = warp_engine_render(src->engine, (const float(*)[2])target, driver_mouth ? &driver_frame : NULL,
                                driver_mouth ? driver : NULL, &result, &mouth);
@@ -332,16 +511,19 @@ int cli_animate(int argc, char **argv) {
     }
     if (s == VV_OK) {
         double elapsed = time_now() - start;
-        fprintf(stderr, "animate: %d frames %dx%d at %.4g fps -> %s%s%s in %.1f s (%.1f frames/s)", track.frame_count,
+        fprintf(stderr, "animate: %d frames %dx%d at %.4g fps -> %s%s%s in %.1f s (%.1f frames/s)", frame_count,
                 frame.width, frame.height, track.fps, output, audio ? " with audio from " : "",
-                audio ? audio : "", elapsed, elapsed > 0 ? track.frame_count / elapsed : 0.0);
+                audio ? audio : "", elapsed, elapsed > 0 ? frame_count / elapsed : 0.0);
         if (faceless) fprintf(stderr, "; %d driver frames without a face held/eased", faceless);
         if (npos > 1) fprintf(stderr, "; %ld source switches", switches);
         if (verbose)
-            fprintf(stderr, "; mean mouth fill %.2f; wall s: tracking %.2f, decode %.2f, render %.2f, encode %.2f",
-                    mouth_total / track.frame_count, stage_tracking, stage_decode, stage_render, stage_encode);
+            fprintf(stderr, "; mean mouth fill %.2f; wall s: %s %.2f, decode %.2f, render %.2f, encode %.2f",
+                    mouth_total / (frame_count > 0 ? frame_count : 1),
+                    streaming ? "waiting for the tracker thread" : "tracking", stage_tracking, stage_decode, stage_render,
+                    stage_encode);
         fputc('\n', stderr);
     }
+    stream_stop(&stream); /* before faces go: the tracker thread uses them */
     for (int i = 0; i < npos; i++) {
         warp_engine_free(sources[i].engine);
         image_free(&sources[i].image);

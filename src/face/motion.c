@@ -331,7 +331,7 @@ vv_status motion_fill_gaps(motion_track *track, int reference) {
     if (first < 0) return vv_fail(VV_ERR_NO_FACE, "no face found in any frame of the driver");
     if (reference < 0 || reference >= track->frame_count || !track->found[reference]) reference = first;
     const float (*neutral)[2] = (const float(*)[2])track->points[reference];
-    double fps = track->fps > 0 ? track->fps : 25, hold = 0.2, ease = 0.4;
+    double fps = track->fps > 0 ? track->fps : 25;
     int last = -1;
     for (int i = 0; i < track->frame_count; i++) {
         if (track->found[i]) {
@@ -342,13 +342,18 @@ vv_status motion_fill_gaps(motion_track *track, int reference) {
             memcpy(track->points[i], neutral, sizeof track->points[i]);
             continue;
         }
-        double gap = (i - last) / fps;
-        float w = gap <= hold ? 1.0f : (float)exp(-(gap - hold) / ease);
-        for (int k = 0; k < 68; k++)
-            for (int c = 0; c < 2; c++)
-                track->points[i][k][c] = neutral[k][c] + w * (track->points[last][k][c] - neutral[k][c]);
+        motion_gap_points((const float(*)[2])track->points[last], i - last, fps, neutral, track->points[i]);
     }
     return VV_OK;
+}
+
+void motion_gap_points(const float last[68][2], int frames_since, double fps, const float neutral[68][2],
+                       float out[68][2]) {
+    const double hold = 0.2, ease = 0.4; /* seconds */
+    double gap = frames_since / (fps > 0 ? fps : 25);
+    float w = gap <= hold ? 1.0f : (float)exp(-(gap - hold) / ease);
+    for (int k = 0; k < 68; k++)
+        for (int c = 0; c < 2; c++) out[k][c] = neutral[k][c] + w * (last[k][c] - neutral[k][c]);
 }
 
 /* Least-squares similarity a -> b as {a, b, tx, ty} (x' = a x - b y + tx, y' = b x + a y + ty). */

@@ -49,6 +49,11 @@ int motion_first_found(const motion_track *track);
  * face held briefly, then easing back to the reference (neutral).  VV_ERR_NO_FACE if no
  * frame has a face. */
 vv_status motion_fill_gaps(motion_track *track, int reference);
+/* motion_fill_gaps' rule for one frame without a face, `frames_since` frames after the
+ * last one with a face (`last`): held for 0.2 s, then easing back to `neutral`.  Causal,
+ * so a streaming caller gets the same points as motion_fill_gaps on the whole track. */
+void motion_gap_points(const float last[68][2], int frames_since, double fps, const float neutral[68][2],
+                       float out[68][2]);
 /* The frame (with a face) whose similarity-normalised landmarks are closest to source's. */
 int motion_reference_best(const motion_track *track, const float source[68][2]);
 
