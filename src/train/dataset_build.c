@@ -168,7 +168,7 @@ static vv_status input_list_add_folder(input_list *list, const char *folder) {
         count++;
     }
     closedir(dir);
-    if (s == VV_OK) qsort(names, (size_t)count, sizeof *names, compare_strings);
+    if (s == VV_OK && count > 1) qsort(names, (size_t)count, sizeof *names, compare_strings);
     for (int i = 0; i < count; i++) {
         if (s == VV_OK) s = input_list_add(list, names[i]);
         free(names[i]);
@@ -528,16 +528,23 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
     if (s == VV_OK && params->holdout_path) s = mark_held_out(&list, params->holdout_path);
     if (s != VV_OK) goto done;
     /* Frame estimates for the progress bar (each frame is counted in both passes). */
+    int wanted_count = 0;
     for (int i = 0; i < list.count; i++) {
         clip_input *in = &list.items[i];
         bool wanted = params->split == DATASET_SPLIT_ALL ||
                       (params->split == DATASET_SPLIT_TRAIN) != in->held_out;
         if (!wanted) continue;
+        wanted_count++;
         video_reader *reader = NULL;
         s = video_reader_open(&reader, in->path);
         if (s != VV_OK) goto done;
         b.total += 2 * video_reader_info(reader)->frame_count;
         video_reader_close(reader);
+    }
+    if (wanted_count == 0) {
+        s = vv_fail(VV_ERR_INVALID_ARGUMENT, "none of the %d input clips is in the %s split (held-out list %s)",
+                    list.count, split_name(params->split), params->holdout_path);
+        goto done;
     }
     if (!b.faces) {
         vv_faces_params fp = vv_faces_default_params();
