@@ -97,4 +97,60 @@ void matmul_forward(float *out, const float *a, const float *b, const float *bia
 void concat_forward(float *out, const float *const *inputs, const size_t *inner, int count,
                     size_t outer);
 
+/* ---- Backward (nn/ops_backward.c) ----
+ * Gradients of the ops above, same layouts.  Outputs first (the gradients of the
+ * inputs, each NULL to skip), then the output gradient and the forward's inputs (or its
+ * output, where that is what the derivative needs), then sizes.  All accumulate (+=):
+ * zero the gradient buffers once before a backward pass.  At kinks they follow
+ * TensorFlow: ReLU passes where x > 0 (ReLU6 where 0 < x < 6), Minimum sends the
+ * gradient to a where a <= b, Maximum where a >= b, max pooling to the first maximum. */
+
+/* d_in [N,H,W,C], d_weight [KH,KW,C,OC], d_bias [OC] from d_out [N,OH,OW,OC]; `in` is
+ * read only for d_weight.  Fails only when the im2col workspace cannot be allocated. */
+vv_status conv2d_nhwc_backward(float *d_in, float *d_weight, float *d_bias, const float *d_out,
+                               const float *in, const float *weight, int N, int H, int W, int C,
+                               int KH, int KW, int OC, int stride_h, int stride_w, int pad_top,
+                               int pad_left, int OH, int OW);
+
+/* d_in [N,H,W,C], d_weight [KH,KW,C,M], d_bias [C*M] from d_out [N,OH,OW,C*M]. */
+void depthwise_conv2d_nhwc_backward(float *d_in, float *d_weight, float *d_bias,
+                                    const float *d_out, const float *in, const float *weight,
+                                    int N, int H, int W, int C, int KH, int KW, int M,
+                                    int stride_h, int stride_w, int pad_top, int pad_left,
+                                    int OH, int OW);
+
+/* d_in [N,H,W,C] from d_out [N,OH,OW,C]; in is the forward's input. */
+void max_pool_nhwc_backward(float *d_in, const float *d_out, const float *in, int N, int H,
+                            int W, int C, int KH, int KW, int stride_h, int stride_w,
+                            int pad_top, int pad_left, int OH, int OW);
+
+/* d_in [rows,C], d_bias [C]. */
+void bias_add_backward(float *d_in, float *d_bias, const float *d_out, size_t rows, int C);
+
+/* Activations: `in` is the forward's input; softmax takes its output.  relu_backward,
+ * leaky_relu_backward, sigmoid_backward and tanh_backward (any layout) are in nn/layers.h. */
+void relu6_backward(float *d_in, const float *d_out, const float *in, size_t n);
+void prelu_backward(float *d_in, float *d_alpha, const float *d_out, const float *in,
+                    const float *alpha, size_t rows, int C);
+void softmax_backward(float *d_in, const float *d_out, const float *out, size_t rows, int cols);
+
+/* d_a [a_shape], d_b [b_shape] from d_out [out_shape] (broadcast axes summed).  Add and
+ * Sub never read a and b (they may be NULL). */
+void binary_backward(float *d_a, float *d_b, const float *d_out, const float *a, const float *b,
+                     binary_op op, const int *out_shape, int out_ndim, const int *a_shape,
+                     int a_ndim, const int *b_shape, int b_ndim);
+
+void pad_backward(float *d_in, const float *d_out, const int *in_shape, int ndim,
+                  const int *pad_before, const int *pad_after);
+void mean_backward(float *d_in, const float *d_out, const int *in_shape, int ndim,
+                   const bool *reduce);
+
+/* d_a, d_b shaped as a and b (transposes as in the forward), d_bias [N]. */
+void matmul_backward(float *d_a, float *d_b, float *d_bias, const float *d_out, const float *a,
+                     const float *b, int M, int K, int N, bool transpose_a, bool transpose_b);
+
+/* d_inputs[i] [outer, inner_i] (NULL entries skipped) from d_out [outer, sum(inner_i)]. */
+void concat_backward(float *const *d_inputs, const float *d_out, const size_t *inner, int count,
+                     size_t outer);
+
 #endif

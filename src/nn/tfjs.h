@@ -36,4 +36,20 @@ vv_status tfjs_model_run_multi(const tfjs_model *model, const tensor *input,
                                const char *const *output_names, int output_count,
                                tensor *outputs);
 
+/* Training mode: backpropagation through the frozen graph to its input (an identity
+ * loss on faceres features, say).  tfjs_model_run_train runs like tfjs_model_run and
+ * records the activations the backward pass needs in a tape (it copies the input);
+ * tfjs_model_backward then turns d(loss)/d(output) into d(loss)/d(input) (d_input
+ * allocated, shaped as the input; weights get no gradient).  A tape may be used for
+ * several backward passes and is freed with tfjs_tape_free.  Any batch size the graph
+ * accepts works.  Ops with backward: all the runner supports; fused leaky ReLU / PReLU
+ * need positive slopes. */
+typedef struct tfjs_tape tfjs_tape;
+
+vv_status tfjs_model_run_train(const tfjs_model *model, const tensor *input, const char *output_name,
+                               tensor *output, tfjs_tape **tape);
+vv_status tfjs_model_backward(const tfjs_model *model, const tfjs_tape *tape, const tensor *d_output,
+                              tensor *d_input);
+void tfjs_tape_free(tfjs_tape *tape);
+
 #endif
