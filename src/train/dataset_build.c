@@ -611,7 +611,17 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
         report->frames += count;
     }
     text_append(&skipped, "]");
-    text_append(&config, "], \"no_face\": %s}\n", skipped.data ? skipped.data : "[]");
+    text_append(&config, "], \"no_face\": %s, \"held_out_identities\": [", skipped.data ? skipped.data : "[]");
+    int held_out_listed = 0;
+    for (int i = 0; i < list.count; i++) {
+        bool first_of_identity = list.items[i].held_out;
+        for (int j = 0; j < i && first_of_identity; j++)
+            first_of_identity = strcmp(list.items[j].identity, list.items[i].identity) != 0;
+        if (!first_of_identity) continue;
+        text_append(&config, "%s", held_out_listed++ ? ", " : "");
+        text_append_string(&config, list.items[i].identity);
+    }
+    text_append(&config, "]}\n");
     bool config_failed = config.failed || skipped.failed;
     free(skipped.data);
     if (s == VV_OK && config_failed) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory writing the configuration");
