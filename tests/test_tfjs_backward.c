@@ -13,7 +13,11 @@
  * 3. The same gradient for the batch [face, pattern] against @tensorflow/tfjs's tf.grad
  *    (tests/fixtures/tfjs_faceres_grad.bin, scripts/fixtures/tfjs_reference/generate.js):
  *    relative L2 error of the 8x8 block means < 1e-3, of 256 sampled values < 1e-2.
- * Parts 2 and 3 skip (the rest still runs) when .cache/models/faceres.json is absent. */
+ * 4. models/identity_loss: the embedding loss (cosine, L1) against central differences
+ *    (eps 1e-3 in double on float features, tol 1e-3), and the whole loss on faceres
+ *    (face vs pattern) against central differences at 2 pixels (step 0.5, tol 5e-2).
+ * Parts 2 to 4 skip (the rest still runs) when .cache/models/faceres.json is absent. */
+#include "models/identity_loss.h"
 #include "nn/layers.h"
 #include "nn/ops.h"
 #include "nn/tfjs.h"
@@ -22,6 +26,8 @@
 #include <stdint.h>
 
 #define FIXTURES VV_SOURCE_DIR "/tests/fixtures/"
+
+#define IMAGE_FLOATS (224 * 224 * 3)
 
 static uint64_t rng_state = 12345;
 static float rand_uniform(float lo, float hi) {
@@ -448,6 +454,67 @@ static void test_op_gradients(void) {
     }
 }
 
+/* ---------------------------------------------------------------- identity loss ---- */
+
+static void test_identity_loss_features(void) {
+    enum { N = 2, DIM = 16 };
+    for (int kind = 0; kind < 2; kind++) {
+        float a[N * DIM], b[N * DIM], d[N * DIM], loss, plus, minus;
+        for (int i = 0; i < N * DIM; i++) {
+            a[i] = rand_uniform(-1, 1);
+            b[i] = a[i] + (i % 2 ? 0.3f : -0.3f) * rand_uniform(0.5f, 1.0f); /* no L1 ties */
+        }
+        identity_loss_features(&loss, d, a, b, N, DIM, (identity_loss_kind)kind);
+        double max_err = 0, max_ref = 0;
+        for (int i = 0; i < N * DIM; i++) {
+            float keep = a[i];
+            a[i] = keep + 1e-3f;
+            identity_loss_features(&plus, NULL, a, b, N, DIM, (identity_loss_kind)kind);
+            a[i] = keep - 1e-3f;
+            identity_loss_features(&minus, NULL, a, b, N, DIM, (identity_loss_kind)kind);
+            a[i] = keep;
+            double numeric = ((double)plus - minus) / 2e-3;
+            max_err = fmax(max_err, fabs(numeric - d[i]));
+            max_ref = fmax(max_ref, fabs(numeric));
+        }
+        printf("  identity loss features (%s): loss %.4f, rel err %.2e\n", kind ? "L1" : "cosine", loss,
+               max_err / max_ref);
+        CHECK(max_err < 1e-3 * max_ref + 1e-6);
+        identity_loss_features(&loss, d, a, a, N, DIM, (identity_loss_kind)kind);
+        CHECK_NEAR(loss, 0.0, 1e-6);
+    }
+}
+
+static void test_identity_loss_faceres(const tfjs_model *model, const float *face, const float *pattern) {
+    size_t n = IMAGE_FLOATS;
+    float *fake = malloc(n * sizeof(float)), *d_fake = malloc(n * sizeof(float));
+    memcpy(fake, face, n * sizeof(float));
+    float loss = -1;
+    CHECK_OK(identity_loss_forward_backward(model, fake, pattern, 1, IDENTITY_LOSS_COSINE, &loss, d_fake));
+    printf("  identity loss (cosine) face vs pattern: %.4f\n", loss);
+    CHECK(loss > 0.05f && loss < 2.0f);
+    /* Two pixels with large gradients. */
+    size_t picks[2] = {0, 0};
+    for (size_t i = 0; i < n; i += 7)
+        if (fabsf(d_fake[i]) > fabsf(d_fake[picks[0]])) picks[1] = picks[0], picks[0] = i;
+    for (int j = 0; j < 2; j++) {
+        size_t at = picks[j];
+        float keep = fake[at], plus = 0, minus = 0;
+        fake[at] = keep + 0.5f;
+        CHECK_OK(identity_loss_forward_backward(model, fake, pattern, 1, IDENTITY_LOSS_COSINE, &plus, NULL));
+        fake[at] = keep - 0.5f;
+        CHECK_OK(identity_loss_forward_backward(model, fake, pattern, 1, IDENTITY_LOSS_COSINE, &minus, NULL));
+        fake[at] = keep;
+        double numeric = ((double)plus - minus) / 1.0;
+        double rel = fabs(numeric - d_fake[at]) / fabs(numeric);
+        printf("  identity loss d/d pixel %zu: analytic %+.4e numeric %+.4e rel err %.2e\n", at, d_fake[at],
+               numeric, rel);
+        CHECK_MSG(rel < 5e-2, "identity loss gradient at %zu: rel err %g", at, rel);
+    }
+    free(fake);
+    free(d_fake);
+}
+
 /* ---------------------------------------------------------------- faceres ---- */
 
 static uint8_t *read_bytes(const char *path, size_t count) {
@@ -463,7 +530,6 @@ static uint8_t *read_bytes(const char *path, size_t count) {
     return data;
 }
 
-#define IMAGE_FLOATS (224 * 224 * 3)
 
 /* Image n of the batch: 0 face, 1 pattern (as generate.js). */
 static void fill_image(float *dst, const uint8_t *face, int which) {
@@ -630,6 +696,7 @@ static void test_faceres(void) {
         }
         free(ref);
     }
+    test_identity_loss_faceres(model, single[0].data, single[1].data);
 free_all:
     tensor_free(&single[0]);
     tensor_free(&single[1]);
@@ -644,6 +711,7 @@ end:
 
 int main(void) {
     test_op_gradients();
+    test_identity_loss_features();
     test_faceres();
     return test_finish("test_tfjs_backward");
 }
