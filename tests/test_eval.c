@@ -3,8 +3,14 @@
  * Needs .cache/models (faceres, blazeface); skipped (77) without them. */
 #include "eval/identity.h"
 #include "eval/metrics.h"
+#include "eval/plot.h"
+#include "eval/protocol.h"
+#include "eval/report.h"
 #include "img/image.h"
 #include "test.h"
+#include "video/video.h"
+
+#include <cjson/cJSON.h>
 
 #define FIXTURES VV_SOURCE_DIR "/tests/fixtures/"
 
@@ -99,6 +105,192 @@ static void test_identity(void) {
     identity_model_free(model);
 }
 
+static void test_plot(void) {
+    CHECK_NEAR(plot_tick_step(0, 1, 5), 0.2, 1e-12);
+    CHECK_NEAR(plot_tick_step(0, 17, 8), 2, 1e-12);
+    CHECK_NEAR(plot_tick_step(0.7, 0.95, 5), 0.05, 1e-12);
+    CHECK_NEAR(plot_tick_step(0, 440, 8), 50, 1e-12);
+    CHECK(plot_text_width("SSIM", 1) == 23 && plot_text_width("", 1) == 0 && plot_text_width("AB", 2) == 22);
+    /* Text: "1" at scale 1 sets exactly its glyph's 8 pixels (rows 0x04,0x0C,0x04 x4,0x0E). */
+    vv_image img = {0};
+    CHECK_OK(image_create(&img, 20, 10, 3));
+    const uint8_t red[3] = {255, 0, 0};
+    plot_text(&img, 1, 1, "1", red, 1);
+    int lit = 0;
+    for (int i = 0; i < 20 * 10; i++) lit += img.data[i * 3] == 255;
+    CHECK(lit == 10);
+    CHECK(img.data[(1 * 20 + 3) * 3] == 255 && img.data[(1 * 20 + 2) * 3] == 0); /* top of the "1" */
+    plot_text(&img, -3, 8, "W~", red, 3); /* clipped and unknown glyphs must not crash */
+    image_free(&img);
+    /* A panel: the series colour (palette 0) appears, the background stays white. */
+    double x[3] = {0, 1, 2}, y[3] = {0.5, NAN, 0.9};
+    plot_series series = {"WARP K=1", x, y, 3};
+    plot_panel panel = {"TITLE", "FRAME", "SSIM", &series, 1, 0, 1};
+    vv_image plot = {0};
+    CHECK_OK(plot_render(&plot, &panel, 1, 320, 200));
+    int blue = 0, white = 0;
+    for (size_t i = 0; plot.data && i < (size_t)plot.width * plot.height; i++) {
+        const uint8_t *p = plot.data + i * 3;
+        blue += p[0] == 31 && p[1] == 119 && p[2] == 180;
+        white += p[0] == 255 && p[1] == 255 && p[2] == 255;
+    }
+    CHECK(plot.width == 320 && plot.height == 200 && blue > 40 && white > 320 * 200 / 2);
+    image_free(&plot);
+    CHECK(plot_render(&plot, &panel, 1, 10, 10) == VV_ERR_INVALID_ARGUMENT);
+}
+
+static void test_sampling(void) {
+    int a[8], b[8], c[8];
+    CHECK(eval_sample_frames(1, "clip", 8, 100, 8, a) == 8);
+    CHECK(eval_sample_frames(1, "clip", 8, 100, 8, b) == 8);
+    CHECK(eval_sample_frames(2, "clip", 8, 100, 8, c) == 8);
+    bool same = true, differs = false, sorted = true;
+    for (int i = 0; i < 8; i++) {
+        same &= a[i] == b[i];
+        differs |= a[i] != c[i];
+        CHECK(a[i] >= 8 && a[i] < 100);
+        if (i) sorted &= a[i] > a[i - 1]; /* ascending and distinct */
+    }
+    CHECK(same && differs && sorted);
+    CHECK(eval_sample_frames(1, "clip", 3, 6, 8, a) == 3 && a[0] == 3 && a[1] == 4 && a[2] == 5);
+    CHECK(eval_sample_frames(1, "clip", 6, 6, 8, a) == 0);
+}
+
+/* A 12-frame clip of the Mona Lisa drifting and zooming slightly (our own writer).  256 wide:
+ * video_reader_next overran 250-wide frames by a few bytes (swscale SIMD; reported). */
+static bool make_clip(const char *path) {
+    vv_image image = {0}, small = {0}, frame = {0};
+    if (image_load(&image, identity_images[0]) != VV_OK || image_resize(&small, &image, 256, 384) != VV_OK ||
+        image_create(&frame, 256, 384, 3) != VV_OK)
+        return false;
+    video_writer_params vp = video_writer_default_params();
+    vp.width = 256;
+    vp.height = 384;
+    vp.fps = 25;
+    video_writer *writer = NULL;
+    bool ok = video_writer_open(&writer, path, &vp) == VV_OK;
+    for (int i = 0; ok && i < 12; i++) {
+        float zoom = 1.0f - 0.006f * i, m[6] = {zoom, 0, 128 - zoom * 128 + 0.8f * i, 0, zoom, 150 - zoom * 150};
+        image_warp_affine(&frame, &small, m, NULL);
+        ok = video_writer_write(writer, &frame) == VV_OK;
+    }
+    if (writer) ok = ok ? video_writer_finish(writer) == VV_OK : (video_writer_abort(writer), false);
+    image_free(&image);
+    image_free(&small);
+    image_free(&frame);
+    return ok;
+}
+
+static const cJSON *find_row(const cJSON *rows, const char *engine, int shots) {
+    const cJSON *row;
+    cJSON_ArrayForEach(row, rows) {
+        const cJSON *e = cJSON_GetObjectItem(row, "engine"), *k = cJSON_GetObjectItem(row, "shots");
+        if (cJSON_IsString(e) && !strcmp(e->valuestring, engine) && cJSON_IsNumber(k) && k->valueint == shots) return row;
+    }
+    return NULL;
+}
+
+static double mean_of(const cJSON *row, const char *metric) {
+    const cJSON *v = cJSON_GetObjectItem(cJSON_GetObjectItem(row, "mean"), metric);
+    return cJSON_IsNumber(v) ? v->valuedouble : NAN;
+}
+
+static void test_protocols(void) {
+    const char *dir = test_tmp_dir("test_eval");
+    char clip[4200], path[4400];
+    snprintf(clip, sizeof clip, "%s/mona_clip.mp4", dir);
+    CHECK(make_clip(clip));
+    eval_context ctx;
+    CHECK_OK(eval_context_open(&ctx, NULL, 0));
+    if (!ctx.faces) return;
+    /* Pairwise: an image against itself. */
+    vv_image mona = {0};
+    CHECK_OK(image_load(&mona, identity_images[0]));
+    double values[METRIC_COUNT];
+    CHECK_OK(eval_compare_frames(&ctx, &mona, &mona, values));
+    CHECK_NEAR(values[METRIC_SSIM], 1, 1e-12);
+    CHECK(isinf(values[METRIC_PSNR]) && values[METRIC_L1] == 0);
+    CHECK_NEAR(values[METRIC_CSIM], 1, 1e-5);
+    CHECK(values[METRIC_NME] == 0 && values[METRIC_FACE] == 1);
+    image_free(&mona);
+
+    eval_options o = eval_default_options();
+    o.engines[0] = "warp";
+    o.engines[1] = "freeze";
+    o.engines[2] = "fsth";
+    o.engine_count = 3;
+    o.shots[0] = 1;
+    o.shots[1] = 4;
+    o.shots[2] = 8; /* 12 frames: K = 8 does not fit (needs 16) */
+    o.shot_count = 3;
+    o.max_frames = 3;
+    o.grid_rows = 2;
+    o.output_dir = dir;
+    snprintf(path, sizeof path, "%s/samples", dir);
+    mkdir(path, 0777);
+    eval_series *self = NULL, *cross = NULL;
+    int self_count = 0, cross_count = 0;
+    CHECK_OK(eval_self_reenactment(&ctx, &o, clip, &self, &self_count));
+    CHECK(self_count == 9);
+    CHECK_OK(eval_cross_reenactment(&ctx, &o, identity_images[0], clip, &cross, &cross_count));
+    CHECK(cross_count == 3);
+    eval_report report = {&o, self, self_count, cross, cross_count, true, true, 1.0};
+    CHECK_OK(report_write(&report, dir));
+    /* report.json: structure and sane values. */
+    uint8_t *text = NULL;
+    size_t size = 0;
+    snprintf(path, sizeof path, "%s/report.json", dir);
+    CHECK_OK(file_read_all(path, 1 << 24, &text, &size));
+    cJSON *root = text ? cJSON_ParseWithLength((const char *)text, size) : NULL;
+    CHECK(root != NULL);
+    const cJSON *protocols = cJSON_GetObjectItem(root, "protocols");
+    const cJSON *self_summary = cJSON_GetObjectItem(cJSON_GetObjectItem(protocols, "self_reenactment"), "summary");
+    const cJSON *cross_summary = cJSON_GetObjectItem(cJSON_GetObjectItem(protocols, "cross_reenactment"), "summary");
+    CHECK(cJSON_GetArraySize(self_summary) == 9 && cJSON_GetArraySize(cross_summary) == 3);
+    const cJSON *warp1 = find_row(self_summary, "warp", 1), *warp4 = find_row(self_summary, "warp", 4);
+    const cJSON *fsth = find_row(self_summary, "fsth", 1), *warp8 = find_row(self_summary, "warp", 8);
+    CHECK(warp1 && cJSON_IsTrue(cJSON_GetObjectItem(warp1, "available")));
+    CHECK(fsth && cJSON_IsFalse(cJSON_GetObjectItem(fsth, "available")) && cJSON_GetObjectItem(fsth, "note"));
+    CHECK(warp8 && cJSON_IsFalse(cJSON_GetObjectItem(warp8, "available")));
+    double ssim = mean_of(warp1, "SSIM"), csim = mean_of(warp1, "CSIM"), psnr = mean_of(warp1, "PSNR");
+    double nme = mean_of(warp1, "NME"), face = mean_of(warp1, "Face");
+    printf("tiny clip, warp K=1: SSIM %.3f PSNR %.2f CSIM %.3f NME %.4f; K=4: SSIM %.3f\n", ssim, psnr, csim, nme,
+           mean_of(warp4, "SSIM"));
+    CHECK(ssim > 0.6 && ssim < 1 && psnr > 18 && psnr < 60 && csim > 0.8 && csim <= 1.0001 && nme < 0.1 && face == 1);
+    const cJSON *frames = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(protocols,
+                                                "self_reenactment"), "clips"), 0), "frames");
+    CHECK(cJSON_GetArraySize(frames) == 3); /* max_frames from frames 4..11 (after K = 4) */
+    const cJSON *cross_warp = find_row(cross_summary, "warp", 1);
+    double cross_csim = mean_of(cross_warp, "CSIM");
+    printf("tiny clip, cross (Mona Lisa driven by herself): CSIM %.3f Expr %.4f Pose %.2f\n", cross_csim,
+           mean_of(cross_warp, "Expr"), mean_of(cross_warp, "Pose"));
+    CHECK(cross_csim > 0.8 && mean_of(cross_warp, "Pose") < 5);
+    CHECK(!cJSON_GetObjectItem(cJSON_GetObjectItem(cross_warp, "mean"), "SSIM")); /* no ground truth in cross */
+    cJSON_Delete(root);
+    free(text);
+    /* report.md and the pictures. */
+    snprintf(path, sizeof path, "%s/report.md", dir);
+    CHECK_OK(file_read_all(path, 1 << 24, &text, &size));
+    CHECK(text && strstr((char *)text, "## Self-reenactment") && strstr((char *)text, "## Cross-reenactment") &&
+          strstr((char *)text, "| warp | 1 |") && strstr((char *)text, "unavailable: engine 'fsth' is not implemented yet"));
+    free(text);
+    const char *files[3] = {"plots/self_mona_clip.png", "samples/self_mona_clip_warp_K1.png",
+                            "samples/cross_mona_lisa_from_mona_clip_warp.png"};
+    for (int i = 0; i < 3; i++) {
+        vv_image png = {0};
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        CHECK_MSG(image_load(&png, path) == VV_OK && png.width > 300, "%s", path);
+        image_free(&png);
+    }
+    /* Bad input: a missing clip, a clip without a face. */
+    CHECK(eval_self_reenactment(&ctx, &o, "/nonexistent/clip.mp4", &self, &self_count) == VV_ERR_NOT_FOUND);
+    for (int i = 0; i < self_count; i++) eval_series_free(&self[i]);
+    for (int i = 0; i < cross_count; i++) eval_series_free(&cross[i]);
+    free(self);
+    free(cross);
+    eval_context_close(&ctx);
+}
+
 int main(void) {
     char path[1024];
     if (models_find("faceres.json", path, sizeof path) != VV_OK) {
@@ -106,5 +298,8 @@ int main(void) {
         return 77;
     }
     test_identity();
+    test_plot();
+    test_sampling();
+    test_protocols();
     return test_finish("test_eval");
 }

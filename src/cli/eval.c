@@ -157,9 +157,9 @@ int cli_eval(int argc, char **argv) {
     }
     bool run_self = true, run_cross = portraits != NULL;
     if (protocol) {
-        if (!strcmp(protocol, "self")) run_cross = false;
-        else if (!strcmp(protocol, "cross")) run_self = false;
-        else if (strcmp(protocol, "both")) {
+        run_self = strcmp(protocol, "cross") != 0;
+        run_cross = strcmp(protocol, "self") != 0;
+        if (strcmp(protocol, "self") && strcmp(protocol, "cross") && strcmp(protocol, "both")) {
             fprintf(stderr, "vivify: --protocol must be self, cross or both, not '%s'\n", protocol);
             return EXIT_USAGE;
         }

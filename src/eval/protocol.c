@@ -442,6 +442,7 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
         s = identity_embed(ctx->identity, &frame, (const float(*)[2])driver, real_embedding);
         int row = grid_row(position, sample_count, options->grid_rows);
         if (s == VV_OK && row >= 0 && options->output_dir) {
+            image_free(&landmark_image);
             s = image_create(&landmark_image, frame.width, frame.height, 3);
             if (s == VV_OK) landmarks_rasterize(&landmark_image, (const float(*)[2])driver, 2);
         }

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# vivify metrics and vivify eval from the command line: an image against itself (SSIM 1,
+# PSNR inf; JSON writes the string "inf"), a tiny eval run on a clip made from
+# examples/mona_lisa.png (report.md / report.json structure and sane values), bad input.
+# usage: cli_eval.sh PATH/TO/vivify      (skipped, 77, without .cache/models or ffmpeg)
+set -u
+VIVIFY="$1"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+MODELS="${VIVIFY_MODELS:-$ROOT/.cache/models}"
+if [ ! -s "$MODELS/faceres.json" ] || [ ! -s "$MODELS/blazeface.json" ] || ! command -v ffmpeg >/dev/null; then
+  echo "SKIPPED cli_eval: needs $MODELS/faceres.json, blazeface.json and ffmpeg"; exit 77
+fi
+TMP="$(mktemp -d)"
+trap 'rm -rf "$TMP"' EXIT
+passed=0
+failed=0
+ok() { if "$@"; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $*"; fi; }
+# expect CODE PATTERN -- command...: exit code CODE and stderr matching PATTERN, no crash.
+expect() {
+  local code="$1" pattern="$2"; shift 3
+  local err rc
+  err="$("$@" 2>&1 >/dev/null)"; rc=$?
+  if [ "$rc" = "$code" ] && printf '%s' "$err" | grep -qE "$pattern" \
+     && ! printf '%s' "$err" | grep -qE "AddressSanitizer|runtime error|Segmentation"; then
+    passed=$((passed + 1))
+  else
+    failed=$((failed + 1)); echo "FAIL: $* -> exit $rc (want $code), stderr: $err (want /$pattern/)"
+  fi
+}
+MONA="$ROOT/examples/mona_lisa.png"
+
+# metrics: an image against itself
+out="$("$VIVIFY" metrics "$MONA" "$MONA")"; rc=$?
+ok [ "$rc" = 0 ]
+ok grep -qE "SSIM +1\.0000" <<<"$out"
+ok grep -qE "PSNR +inf" <<<"$out"
+ok grep -qE "CSIM +1\.0000" <<<"$out"
+json="$("$VIVIFY" metrics "$MONA" "$MONA" --json)"
+ok grep -qE '"SSIM":[[:space:]]*1,' <<<"$json"
+ok grep -qE '"PSNR":[[:space:]]*"inf"' <<<"$json"
+ok grep -qE '"face_frames":[[:space:]]*1' <<<"$json"
+# against another person: finite PSNR, low CSIM
+out="$("$VIVIFY" metrics "$MONA" "$ROOT/examples/grace_hopper.jpg" --json)"
+ok grep -qE '"b_resized":[[:space:]]*true' <<<"$out"
+csim="$(grep -oE '"CSIM":[[:space:]]*[0-9.]+' <<<"$out" | grep -oE '[0-9.]+$')"
+ok awk -v c="$csim" 'BEGIN { exit !(c > 0 && c < 0.6) }'
+
+# a tiny clip: 12 frames of the Mona Lisa slowly zooming in
+ffmpeg -v error -loop 1 -i "$MONA" -vf "scale=256:384,zoompan=z='1+0.004*on':d=12:s=256x384:fps=25" -frames:v 12 \
+  -pix_fmt yuv420p -y "$TMP/mona.mp4"
+ok [ -s "$TMP/mona.mp4" ]
+# metrics between two videos: the clip against itself, frame by frame
+json="$("$VIVIFY" metrics "$TMP/mona.mp4" "$TMP/mona.mp4" --json --max-frames 3)"
+ok grep -qE '"frames":[[:space:]]*3' <<<"$json"
+ok grep -q '"per_frame"' <<<"$json"
+
+"$VIVIFY" eval --engine warp,fsth --shots 1,4 --max-frames 2 "$TMP/mona.mp4" --portraits "$ROOT/examples" \
+  -o "$TMP/report" 2>"$TMP/eval.log"; rc=$?
+ok [ "$rc" = 0 ]
+[ "$rc" = 0 ] || cat "$TMP/eval.log"
+ok [ -s "$TMP/report/report.md" ]
+ok [ -s "$TMP/report/report.json" ]
+ok [ -s "$TMP/report/plots/self_mona.png" ]
+ok [ -s "$TMP/report/samples/self_mona_warp_K1.png" ]
+ok [ -s "$TMP/report/samples/cross_grace_hopper_from_mona_warp.png" ]
+md="$(cat "$TMP/report/report.md" 2>/dev/null)"
+ok grep -q "## Self-reenactment" <<<"$md"
+ok grep -q "## Cross-reenactment" <<<"$md"
+ok grep -q "| fsth | 1 | - | - |" <<<"$md"
+ok grep -q "unavailable: engine 'fsth' is not implemented yet" <<<"$md"
+# the warp K=1 summary row: SSIM (5th column) between 0.5 and 1
+ssim="$(grep -E '^\| warp \| 1 \| 1 \|' <<<"$md" | head -1 | awk -F'|' '{ print $6 }')"
+ok awk -v s="$ssim" 'BEGIN { exit !(s > 0.5 && s < 1) }'
+ok grep -qE '"format":[[:space:]]*"vivify-eval"' "$TMP/report/report.json"
+ok grep -q '"self_reenactment"' "$TMP/report/report.json"
+ok grep -q '"cross_reenactment"' "$TMP/report/report.json"
+
+# bad input
+expect 2 "needs two inputs" -- "$VIVIFY" metrics "$MONA"
+expect 3 "file not found" -- "$VIVIFY" metrics "$MONA" "$TMP/nothing.png"
+expect 12 "two images or two videos" -- "$VIVIFY" metrics "$MONA" "$TMP/mona.mp4"
+printf 'not a png' >"$TMP/bad.png"
+expect 5 "bad.png" -- "$VIVIFY" metrics "$MONA" "$TMP/bad.png"
+expect 2 "needs -o" -- "$VIVIFY" eval "$TMP/mona.mp4"
+expect 2 "needs at least one clip" -- "$VIVIFY" eval -o "$TMP/r2"
+expect 2 "unknown engine 'magic'" -- "$VIVIFY" eval --engine warp,magic "$TMP/mona.mp4" -o "$TMP/r2"
+expect 2 "shots expects" -- "$VIVIFY" eval --shots 1,0 "$TMP/mona.mp4" -o "$TMP/r2"
+expect 2 "shots expects" -- "$VIVIFY" eval --shots 8,8 "$TMP/mona.mp4" -o "$TMP/r2"
+expect 2 "protocol cross needs --portraits" -- "$VIVIFY" eval --protocol cross "$TMP/mona.mp4" -o "$TMP/r2"
+expect 3 "file not found" -- "$VIVIFY" eval "$TMP/none.mp4" -o "$TMP/r2"
+expect 3 "portraits" -- "$VIVIFY" eval "$TMP/mona.mp4" --portraits "$TMP/no_dir" -o "$TMP/r2"
+expect 6 "bad.png" -- "$VIVIFY" eval "$TMP/bad.png" -o "$TMP/r2"
+
+echo "cli_eval: $passed passed, $failed failed"
+[ "$failed" = 0 ]
