@@ -50,6 +50,8 @@ int cli_animate(int argc, char **argv); /* cli/animate.c */
 int cli_motion(int argc, char **argv);  /* cli/animate.c: `motion extract` */
 int cli_metrics(int argc, char **argv); /* cli/metrics.c */
 int cli_eval(int argc, char **argv);    /* cli/eval.c */
+int cli_serve(int argc, char **argv);   /* cli/serve.c */
 int cli_dataset(int argc, char **argv); /* cli/dataset.c */
+int cli_bench(int argc, char **argv);   /* cli/bench.c: `bench nn` */
 
 #endif

@@ -1,0 +1,93 @@
+/* cli/serve: `vivify serve [--host 127.0.0.1] [--port 8080] [--jobs N]`, the local web page
+ * (serve/serve.h).  Jobs run as child processes of this same binary (/proc/self/exe). */
+#include "cli/cli.h"
+#include "serve/serve.h"
+
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static void log_line(void *user_data, const char *line) {
+    (void)user_data;
+    time_t now = time(NULL);
+    struct tm local;
+    char stamp[32] = "";
+    if (localtime_r(&now, &local)) strftime(stamp, sizeof stamp, "%H:%M:%S", &local);
+    fprintf(stderr, "serve %s %s\n", stamp, line);
+}
+
+int cli_serve(int argc, char **argv) {
+    serve_params params = serve_default_params();
+    const char *host = params.host, *models = NULL, *temp = NULL;
+    int port = params.port, jobs = params.jobs, queue = params.queue, max_frames = params.max_frames;
+    int max_upload_mb = (int)(params.max_upload_bytes >> 20), keep_mb = (int)(params.keep_bytes >> 20);
+    int keep = params.keep_count;
+    bool quiet = false;
+    const cli_option opts[] = {
+        {"host", 0, OPT_STRING, &host, "ADDR", "address to listen on; 0.0.0.0 opens it to the network", 0, 0},
+        {"port", 'p', OPT_INT, &port, "N", "TCP port (0: any free one)", 0, 65535},
+        {"jobs", 'j', OPT_INT, &jobs, "N", "animations running at once", 1, 64},
+        {"queue", 0, OPT_INT, &queue, "N", "jobs waiting at most; more get HTTP 429", 1, 10000},
+        {"max-upload-mb", 0, OPT_INT, &max_upload_mb, "MB", "largest upload (portrait + driver)", 1, 1 << 20},
+        {"keep-mb", 0, OPT_INT, &keep_mb, "MB", "finished results kept up to this size, oldest dropped first", 1, 1 << 24},
+        {"keep", 0, OPT_INT, &keep, "N", "finished jobs kept at most", 1, 100000},
+        {"max-frames", 0, OPT_INT, &max_frames, "N", "frames one job renders at most", 1, 200000},
+        {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
+        {"temp", 0, OPT_STRING, &temp, "DIR", "where uploads and results go (default $TMPDIR or /tmp)", 0, 0},
+        {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no request log", 0, 0},
+    };
+    const char *positional[1];
+    int npos = 0;
+    int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, 0, &npos,
+                      "usage: vivify serve [--host 127.0.0.1] [--port 8080] [--jobs N]\n\n"
+                      "Serves a web page for animating portraits, and its JSON API (docs/API.md).\n"
+                      "Listens on this machine only unless --host says otherwise.  Ctrl-C stops it\n"
+                      "and removes every upload and result.");
+    if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
+
+    static char exe[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "serve: cannot find this program's path (/proc/self/exe)"));
+    exe[n] = 0;
+    params.host = host;
+    params.port = port;
+    params.jobs = jobs;
+    params.queue = queue;
+    params.max_upload_bytes = (uint64_t)max_upload_mb << 20;
+    params.keep_bytes = (uint64_t)keep_mb << 20;
+    params.keep_count = keep;
+    params.max_frames = max_frames;
+    params.exe = exe;
+    params.models_dir = models;
+    params.temp_dir = temp;
+    params.log = quiet ? NULL : log_line;
+
+    /* Every thread starts with these blocked; this one waits for them below. */
+    sigset_t stop;
+    sigemptyset(&stop);
+    sigaddset(&stop, SIGINT);
+    sigaddset(&stop, SIGTERM);
+    sigaddset(&stop, SIGHUP);
+    sigaddset(&stop, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &stop, NULL);
+
+    serve_server *server = NULL;
+    vv_status s = serve_start(&server, &params);
+    if (s != VV_OK) return cli_fail(s);
+    bool ipv6 = strchr(host, ':') != NULL;
+    printf("vivify serve: http://%s%s%s:%d/ (%d job%s at once, %d waiting at most; Ctrl-C stops)\n", ipv6 ? "[" : "",
+           !strcmp(host, "0.0.0.0") ? "127.0.0.1" : host, ipv6 ? "]" : "", serve_port(server), jobs, jobs == 1 ? "" : "s",
+           queue);
+    fflush(stdout);
+    int signal_number = 0;
+    do {
+        sigwait(&stop, &signal_number);
+    } while (signal_number == SIGPIPE);
+    fprintf(stderr, "vivify serve: stopping (removing uploads and results)\n");
+    serve_stop(server);
+    return EXIT_OK;
+}

@@ -1,0 +1,82 @@
+/* serve/jobs: a bounded queue of animation jobs for `vivify serve`.
+ *
+ * Each job runs as a child process: the vivify binary itself (`vivify animate ...`), so a
+ * crash or runaway job cannot take the server down, cancelling is a kill, and the job runs
+ * exactly the code the command line runs.  The child's stderr is a pseudo-terminal, so
+ * animate draws its live progress line (10 times a second), which the queue parses into
+ * progress, frame rate and ETA; the child's last "vivify: ..." line is the job's error.
+ * Jobs live in folders under one private temp folder (mode 0700) that the queue removes
+ * when a job is deleted or evicted and when the queue is freed. */
+#ifndef VV_SERVE_JOBS_H
+#define VV_SERVE_JOBS_H
+
+#include "base/base.h"
+
+#include <limits.h>
+#include <stdint.h>
+
+#define JOB_ID_LENGTH 32 /* hex digits: 128 bits from /dev/urandom */
+
+typedef enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED } job_state;
+const char *job_state_name(job_state state);
+
+/* What an upload asked for, already validated by the server. */
+typedef struct job_request {
+    char source[PATH_MAX];  /* the stored portrait, inside the job's folder */
+    char driving[PATH_MAX]; /* the stored driving video, or "" */
+    char motion[40];        /* a built-in motion, or "" */
+    bool absolute, compare, gif;
+    float expression_scale, pose_scale, duration; /* duration: built-in motions only */
+} job_request;
+
+typedef struct job_status {
+    job_state state;
+    double progress;  /* 0..1 */
+    double fps;       /* frames a second of the current phase, 0 when unknown */
+    double eta_s;     /* seconds left, -1 when unknown */
+    char error[320];  /* "" unless failed */
+    uint64_t result_bytes;
+    bool gif;
+} job_status;
+
+typedef struct job_queue_params {
+    const char *exe;        /* the vivify binary that runs jobs (required) */
+    const char *models_dir; /* passed as --models, or NULL */
+    const char *temp_dir;   /* parent of the queue's folder; NULL: $TMPDIR or /tmp */
+    int workers;            /* jobs running at once (>= 1) */
+    int capacity;           /* jobs waiting at most; more are refused */
+    uint64_t keep_bytes;    /* finished results kept up to this many bytes (oldest go first) */
+    int keep_count;         /* and at most this many finished jobs */
+    int max_frames;         /* frames a job may render (animate --frames) */
+} job_queue_params;
+
+typedef struct job_queue job_queue;
+
+vv_status job_queue_new(job_queue **out, const job_queue_params *params);
+/* Kills running jobs, waits for the workers, removes every job's files. */
+void job_queue_free(job_queue *queue);
+
+/* A fresh private folder for one job's uploads (dir_size >= PATH_MAX). */
+vv_status job_queue_make_folder(job_queue *queue, char *dir, size_t dir_size);
+/* Removes a folder made above that never became a job. */
+void job_queue_discard_folder(job_queue *queue, const char *dir);
+
+/* Queues a job; on VV_OK the queue owns `dir` and writes the new id (JOB_ID_LENGTH + 1
+ * bytes).  VV_ERR_TOO_LARGE when `capacity` jobs are already waiting. */
+vv_status job_queue_submit(job_queue *queue, const char *dir, const job_request *request, char *id);
+bool job_queue_full(job_queue *queue);
+/* false: no such job. */
+bool job_queue_status(job_queue *queue, const char *id, job_status *status);
+/* Opens a finished job's result for reading; -1 when the job is unknown or not done
+ * (status says which when found is set). */
+int job_queue_open_result(job_queue *queue, const char *id, job_status *status, bool *found);
+/* Cancels (kills) or forgets a job and removes its files; false: no such job. */
+bool job_queue_delete(job_queue *queue, const char *id);
+/* Counts for logs and tests. */
+void job_queue_counts(job_queue *queue, int *queued, int *running, int *finished);
+
+/* Parses one segment of animate's progress output into done/total frames and a rate;
+ * exposed for tests.  Returns 1 for a progress line (label "tracking" or "animate"). */
+int job_parse_progress(const char *segment, char *label, size_t label_size, long *done, long *total, double *rate);
+
+#endif

@@ -1,0 +1,40 @@
+/* serve: `vivify serve`, a local web page and JSON API for animating portraits
+ * (docs/API.md).  An HTTP server (libmicrohttpd, its own threads) in front of a job queue
+ * (serve/jobs.h); the page (web/) is compiled into the binary (serve/assets.h).
+ * Library code: it never prints; a log callback receives one line a request/job event. */
+#ifndef VV_SERVE_H
+#define VV_SERVE_H
+
+#include "base/base.h"
+
+#include <stdint.h>
+
+typedef void (*serve_log_fn)(void *user_data, const char *line);
+
+typedef struct serve_params {
+    const char *host;            /* address to bind; default "127.0.0.1" (loopback only) */
+    int port;                    /* default 8080; 0 picks a free port (see serve_port) */
+    int jobs;                    /* jobs running at once; default 1 */
+    int queue;                   /* jobs waiting at most (more get 429); default 16 */
+    uint64_t max_upload_bytes;   /* one POST /api/jobs body at most; default 100 MB */
+    uint64_t keep_bytes;         /* finished results kept up to; default 2 GB */
+    int keep_count;              /* finished jobs kept at most; default 256 */
+    int max_frames;              /* frames one job may render; default 9000 (6 min at 25 fps) */
+    const char *exe;             /* vivify binary that runs jobs; required */
+    const char *models_dir;      /* passed on as animate --models; NULL: animate searches */
+    const char *temp_dir;        /* where job files go; NULL: $TMPDIR or /tmp */
+    serve_log_fn log;            /* NULL: quiet */
+    void *log_user_data;
+} serve_params;
+
+serve_params serve_default_params(void);
+
+typedef struct serve_server serve_server;
+
+/* Binds and starts serving on background threads. */
+vv_status serve_start(serve_server **out, const serve_params *params);
+int serve_port(const serve_server *server);
+/* Stops accepting, kills running jobs, removes every temp file. */
+void serve_stop(serve_server *server);
+
+#endif

@@ -1,0 +1,800 @@
+/* serve/server: routes, uploads and responses of `vivify serve` (docs/API.md).
+ *
+ * Routing is by exact path only (no file system lookups), so no URL can reach a file
+ * other than the embedded page and a job's own result.  Uploads stream to a private job
+ * folder as they arrive; a file is classified by its first bytes (serve/sniff.h) and
+ * stored under a fixed name (source.png, driving.mp4, ...), never the client's name. */
+#define _GNU_SOURCE /* strcasestr */
+#include "serve/serve.h"
+#include "face/motion.h"
+#include "serve/assets.h"
+#include "serve/jobs.h"
+#include "serve/sniff.h"
+
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define MOTION_PREVIEW_SECONDS 2.0
+#define MOTION_PREVIEW_FPS 12.5
+#define FIELD_MAX 32 /* longest text field value (a motion name, a number) */
+
+struct serve_server {
+    serve_params params;
+    struct MHD_Daemon *daemon;
+    job_queue *queue;
+    char *motions_json; /* GET /api/motions, built once */
+    char *config_json;  /* GET /api/config */
+    int port;
+    bool any_host;      /* bound to a wildcard address: any Host header is fine */
+    char host[256];
+};
+
+serve_params serve_default_params(void) {
+    serve_params p = {0};
+    p.host = "127.0.0.1";
+    p.port = 8080;
+    p.jobs = 1;
+    p.queue = 16;
+    p.max_upload_bytes = 100ull << 20;
+    p.keep_bytes = 2048ull << 20;
+    p.keep_count = 256;
+    p.max_frames = 9000;
+    return p;
+}
+
+static void server_log(const serve_server *server, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void server_log(const serve_server *server, const char *fmt, ...) {
+    if (!server->params.log) return;
+    char line[512];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(line, sizeof line, fmt, args);
+    va_end(args);
+    server->params.log(server->params.log_user_data, line);
+}
+
+/* ------------------------------------------------------------------ responses */
+
+static enum MHD_Result send_buffer(struct MHD_Connection *connection, unsigned code, const char *type, const void *data,
+                                   size_t size, enum MHD_ResponseMemoryMode mode) {
+    struct MHD_Response *response = MHD_create_response_from_buffer(size, (void *)data, mode);
+    if (!response) return MHD_NO;
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    if (!strncmp(type, "text/html", 9)) {
+        /* the page loads nothing from other hosts and cannot be framed */
+        MHD_add_response_header(response, "Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob:; "
+                                "object-src 'none'; base-uri 'none'; frame-ancestors 'none'");
+        MHD_add_response_header(response, "Referrer-Policy", "no-referrer");
+    }
+    enum MHD_Result result = MHD_queue_response(connection, code, response);
+    MHD_destroy_response(response);
+    return result;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *connection, unsigned code, cJSON *json) {
+    char *text = json ? cJSON_PrintUnformatted(json) : NULL;
+    cJSON_Delete(json);
+    if (!text) return send_buffer(connection, 500, "application/json", "{\"error\":\"out of memory\"}", 25, MHD_RESPMEM_PERSISTENT);
+    enum MHD_Result result = send_buffer(connection, code, "application/json", text, strlen(text), MHD_RESPMEM_MUST_COPY);
+    free(text);
+    return result;
+}
+
+static enum MHD_Result send_error(serve_server *server, struct MHD_Connection *connection, unsigned code,
+                                  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static enum MHD_Result send_error(serve_server *server, struct MHD_Connection *connection, unsigned code,
+                                  const char *fmt, ...) {
+    char message[400];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(message, sizeof message, fmt, args);
+    va_end(args);
+    server_log(server, "%u %s", code, message);
+    cJSON *json = cJSON_CreateObject();
+    if (json) cJSON_AddStringToObject(json, "error", message);
+    return send_json(connection, code, json);
+}
+
+/* ------------------------------------------------------------------ uploads */
+
+enum { FILE_SOURCE, FILE_DRIVING, FILE_COUNT };
+static const char *const file_fields[FILE_COUNT] = {"source", "driving"};
+enum { FIELD_MOTION, FIELD_ENGINE, FIELD_MODE, FIELD_EXPRESSION, FIELD_POSE, FIELD_COMPARE, FIELD_FORMAT,
+       FIELD_DURATION, FIELD_COUNT };
+static const char *const text_fields[FIELD_COUNT] = {"motion", "engine", "mode", "expression_scale", "pose_scale",
+                                                     "compare", "format", "duration"};
+
+typedef struct upload_file {
+    int fd;
+    int parts;        /* how many parts carried this field */
+    uint64_t size;
+    uint8_t head[SNIFF_HEAD_BYTES];
+    size_t head_size;
+    char path[PATH_MAX];
+} upload_file;
+
+/* One request's state, kept across libmicrohttpd's calls for it. */
+typedef struct request {
+    bool post_job;
+    struct MHD_PostProcessor *post;
+    char dir[PATH_MAX]; /* the job folder, "" until made; removed unless a job took it */
+    upload_file files[FILE_COUNT];
+    char fields[FIELD_COUNT][FIELD_MAX + 1];
+    bool field_set[FIELD_COUNT];
+    uint64_t received;
+    unsigned error_code; /* first problem found while receiving; answered at the end */
+    char error[300];
+    serve_server *server;
+} request;
+
+static void request_error(request *r, unsigned code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void request_error(request *r, unsigned code, const char *fmt, ...) {
+    if (r->error_code) return;
+    r->error_code = code;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(r->error, sizeof r->error, fmt, args);
+    va_end(args);
+}
+
+static void format_megabytes(char *out, size_t size, uint64_t bytes) {
+    snprintf(out, size, "%.0f MB", (double)bytes / (1 << 20));
+}
+
+static enum MHD_Result upload_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
+                                   const char *content_type, const char *transfer_encoding, const char *data,
+                                   uint64_t offset, size_t size) {
+    (void)kind;
+    (void)content_type;
+    (void)transfer_encoding;
+    request *r = cls;
+    if (r->error_code) return MHD_NO;
+    for (int f = 0; f < FILE_COUNT; f++) {
+        if (strcmp(key, file_fields[f])) continue;
+        upload_file *file = &r->files[f];
+        if (offset == 0 && (size > 0 || filename)) {
+            if (file->parts++ > 0 || file->fd >= 0) {
+                request_error(r, 400, "more than one '%s' file", key);
+                return MHD_NO;
+            }
+            int n = snprintf(file->path, sizeof file->path, "%s/%s.upload", r->dir, key);
+            if (n < 0 || (size_t)n >= sizeof file->path) {
+                request_error(r, 500, "temp path too long");
+                return MHD_NO;
+            }
+            file->fd = open(file->path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+            if (file->fd < 0) {
+                request_error(r, 500, "cannot store the upload: %s", strerror(errno));
+                return MHD_NO;
+            }
+        }
+        if (!size) return MHD_YES;
+        if (file->fd < 0) {
+            request_error(r, 400, "a '%s' part without its start", key);
+            return MHD_NO;
+        }
+        if (file->head_size < SNIFF_HEAD_BYTES) {
+            size_t take = SNIFF_HEAD_BYTES - file->head_size < size ? SNIFF_HEAD_BYTES - file->head_size : size;
+            memcpy(file->head + file->head_size, data, take);
+            file->head_size += take;
+        }
+        for (size_t written = 0; written < size;) {
+            ssize_t n = write(file->fd, data + written, size - written);
+            if (n < 0 && errno == EINTR) continue;
+            if (n <= 0) {
+                request_error(r, 507, "cannot store the upload: %s", n < 0 ? strerror(errno) : "disk full");
+                return MHD_NO;
+            }
+            written += (size_t)n;
+        }
+        file->size += size;
+        return MHD_YES;
+    }
+    for (int f = 0; f < FIELD_COUNT; f++) {
+        if (strcmp(key, text_fields[f])) continue;
+        if (offset == 0 && r->field_set[f]) {
+            request_error(r, 400, "more than one '%s' field", key);
+            return MHD_NO;
+        }
+        r->field_set[f] = true;
+        size_t have = strlen(r->fields[f]);
+        if (have + size > FIELD_MAX) {
+            request_error(r, 400, "the '%s' field is too long", key);
+            return MHD_NO;
+        }
+        memcpy(r->fields[f] + have, data, size);
+        r->fields[f][have + size] = 0;
+        return MHD_YES;
+    }
+    request_error(r, 400, "unknown field '%.40s' (fields: source, driving, motion, engine, mode, expression_scale, "
+                          "pose_scale, compare, format, duration)", key);
+    return MHD_NO;
+}
+
+static void request_close_files(request *r) {
+    for (int f = 0; f < FILE_COUNT; f++)
+        if (r->files[f].fd >= 0) {
+            close(r->files[f].fd);
+            r->files[f].fd = -1;
+        }
+}
+
+static bool parse_number(const char *text, double low, double high, double *out) {
+    char *end = NULL;
+    errno = 0;
+    double value = strtod(text, &end);
+    if (!text[0] || errno || !end || *end || !isfinite(value) || value < low || value > high) return false;
+    *out = value;
+    return true;
+}
+
+static bool parse_flag(const char *text, bool *out) {
+    if (!strcmp(text, "true") || !strcmp(text, "1") || !strcmp(text, "on") || !strcmp(text, "yes")) *out = true;
+    else if (!strcmp(text, "false") || !strcmp(text, "0") || !strcmp(text, "off") || !strcmp(text, "no") || !text[0]) *out = false;
+    else return false;
+    return true;
+}
+
+/* Checks a stored upload against what the field needs and moves it to its fixed name. */
+static bool accept_file(request *r, int f, char *stored, size_t stored_size) {
+    upload_file *file = &r->files[f];
+    sniff_kind kind = sniff_bytes(file->head, file->head_size);
+    bool want_image = f == FILE_SOURCE;
+    if (file->size == 0) {
+        request_error(r, 400, "the %s file is empty", want_image ? "portrait" : "driving video");
+        return false;
+    }
+    if (want_image ? !kind.image : !kind.video) {
+        if (want_image)
+            request_error(r, 415, "unsupported file: the portrait must be a PNG or JPEG image (this is %s %s)",
+                          kind.name[0] == 'A' || kind.name[0] == 'a' || kind.name[0] == 'e' ? "an" : "a", kind.name);
+        else
+            request_error(r, 415, "unsupported file: the driving video must be MP4, MOV, MKV, WebM, AVI or GIF (this is %s %s)",
+                          kind.name[0] == 'A' || kind.name[0] == 'a' || kind.name[0] == 'e' ? "an" : "a", kind.name);
+        return false;
+    }
+    int n = snprintf(stored, stored_size, "%s/%s.%s", r->dir, want_image ? "source" : "driving", kind.extension);
+    if (n < 0 || (size_t)n >= stored_size || rename(file->path, stored) != 0) {
+        request_error(r, 500, "cannot store the upload");
+        return false;
+    }
+    return true;
+}
+
+/* Validates a complete upload into a job request; false with r->error set. */
+static bool build_request(request *r, job_request *job) {
+    memset(job, 0, sizeof *job);
+    const char *motion = r->fields[FIELD_MOTION];
+    bool has_driving = r->files[FILE_DRIVING].parts > 0;
+    if (!r->files[FILE_SOURCE].parts) {
+        request_error(r, 400, "no portrait: send the image as the 'source' file");
+        return false;
+    }
+    if (has_driving == (motion[0] != 0)) {
+        request_error(r, 400, has_driving ? "send either a driving video or a motion, not both"
+                                          : "no motion: send a 'driving' video or a 'motion' name");
+        return false;
+    }
+    if (motion[0] && !motion_builtin_exists(motion)) {
+        char names[128];
+        snprintf(names, sizeof names, "%s", motion_builtin_names());
+        for (char *bar = strchr(names, '|'); bar; bar = strchr(bar, '|')) *bar = ',';
+        request_error(r, 400, "unknown motion '%s' (built-in: %s)", motion, names);
+        return false;
+    }
+    snprintf(job->motion, sizeof job->motion, "%s", motion);
+    const char *engine = r->fields[FIELD_ENGINE];
+    if (engine[0] && strcmp(engine, "warp")) {
+        request_error(r, 400, "unknown engine '%s' (available: warp)", engine);
+        return false;
+    }
+    const char *mode = r->fields[FIELD_MODE];
+    if (mode[0] && strcmp(mode, "relative") && strcmp(mode, "absolute")) {
+        request_error(r, 400, "mode must be relative or absolute, not '%s'", mode);
+        return false;
+    }
+    job->absolute = !strcmp(mode, "absolute");
+    const char *format = r->fields[FIELD_FORMAT];
+    if (format[0] && strcmp(format, "mp4") && strcmp(format, "gif")) {
+        request_error(r, 400, "format must be mp4 or gif, not '%s'", format);
+        return false;
+    }
+    job->gif = !strcmp(format, "gif");
+    if (!parse_flag(r->fields[FIELD_COMPARE], &job->compare)) {
+        request_error(r, 400, "compare must be true or false, not '%s'", r->fields[FIELD_COMPARE]);
+        return false;
+    }
+    double value = 1;
+    const struct { int field; float *target; double low, high, fallback; } numbers[] = {
+        {FIELD_EXPRESSION, &job->expression_scale, 0, 10, 1},
+        {FIELD_POSE, &job->pose_scale, 0, 10, 1},
+        {FIELD_DURATION, &job->duration, 0.1, 60, 5},
+    };
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        const char *text = r->fields[numbers[i].field];
+        value = numbers[i].fallback;
+        if (text[0] && !parse_number(text, numbers[i].low, numbers[i].high, &value)) {
+            request_error(r, 400, "%s must be a number from %g to %g, not '%s'", text_fields[numbers[i].field],
+                          numbers[i].low, numbers[i].high, text);
+            return false;
+        }
+        *numbers[i].target = (float)value;
+    }
+    if (!accept_file(r, FILE_SOURCE, job->source, sizeof job->source)) return false;
+    if (has_driving && !accept_file(r, FILE_DRIVING, job->driving, sizeof job->driving)) return false;
+    return true;
+}
+
+/* ------------------------------------------------------------------ routes */
+
+static int hex_value(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+}
+
+static bool is_job_id(const char *text, size_t length) {
+    if (length != JOB_ID_LENGTH) return false;
+    for (size_t i = 0; i < length; i++)
+        if (!((text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'f'))) return false;
+    return true;
+}
+
+/* Host must name this server (stops DNS rebinding); a cross-site Origin may not change
+ * anything (stops other pages posting jobs to a local server). */
+static bool request_allowed(serve_server *server, struct MHD_Connection *connection, const char *method) {
+    const char *host = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
+    if (host && !server->any_host) {
+        char name[256];
+        snprintf(name, sizeof name, "%s", host);
+        char *colon = name[0] == '[' ? strstr(name, "]:") : strrchr(name, ':');
+        if (colon) colon[name[0] == '[' ? 1 : 0] = 0;
+        if (strcasecmp(name, "localhost") && strcmp(name, "127.0.0.1") && strcmp(name, "[::1]") &&
+            strcasecmp(name, server->host))
+            return false;
+    }
+    if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
+        const char *origin = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Origin");
+        if (origin && host) {
+            if (strncmp(origin, "http://", 7) || strcmp(origin + 7, host)) return false;
+        } else if (origin) {
+            return false;
+        }
+    }
+    return true;
+}
+
+static enum MHD_Result send_status(serve_server *server, struct MHD_Connection *connection, const char *id) {
+    job_status st;
+    if (!job_queue_status(server->queue, id, &st)) return send_error(server, connection, 404, "no such job");
+    cJSON *json = cJSON_CreateObject();
+    if (json) {
+        cJSON_AddStringToObject(json, "state", job_state_name(st.state));
+        cJSON_AddNumberToObject(json, "progress", round(st.progress * 1000) / 1000);
+        cJSON_AddNumberToObject(json, "fps", round(st.fps * 10) / 10);
+        if (st.eta_s >= 0) cJSON_AddNumberToObject(json, "eta_s", round(st.eta_s * 10) / 10);
+        else cJSON_AddNullToObject(json, "eta_s");
+        if (st.state == JOB_FAILED) cJSON_AddStringToObject(json, "error", st.error);
+        else cJSON_AddNullToObject(json, "error");
+    }
+    return send_json(connection, 200, json);
+}
+
+/* Range: "bytes=a-b", "bytes=a-" or "bytes=-n"; false when it cannot be satisfied. */
+static bool parse_range(const char *range, uint64_t size, uint64_t *start, uint64_t *end) {
+    if (strncmp(range, "bytes=", 6) || strchr(range, ',')) return false;
+    const char *spec = range + 6;
+    char *after = NULL;
+    if (*spec == '-') {
+        uint64_t suffix = strtoull(spec + 1, &after, 10);
+        if (after == spec + 1 || *after || suffix == 0 || size == 0) return false;
+        *start = suffix >= size ? 0 : size - suffix;
+        *end = size - 1;
+        return true;
+    }
+    if (*spec < '0' || *spec > '9') return false;
+    *start = strtoull(spec, &after, 10);
+    if (*after != '-') return false;
+    const char *last = after + 1;
+    *end = size ? size - 1 : 0;
+    if (*last) {
+        uint64_t requested = strtoull(last, &after, 10);
+        if (*after || last[0] < '0' || last[0] > '9' || requested < *start) return false;
+        if (requested < *end) *end = requested;
+    }
+    return *start < size;
+}
+
+static enum MHD_Result send_result(serve_server *server, struct MHD_Connection *connection, const char *id) {
+    job_status st;
+    bool found = false;
+    int fd = job_queue_open_result(server->queue, id, &st, &found);
+    if (!found) return send_error(server, connection, 404, "no such job");
+    if (fd < 0) {
+        if (st.state == JOB_FAILED) return send_error(server, connection, 409, "the job failed: %s", st.error);
+        if (st.state == JOB_DONE) return send_error(server, connection, 410, "the result is gone");
+        return send_error(server, connection, 409, "the job is %s; the result is not ready yet", job_state_name(st.state));
+    }
+    struct stat info;
+    if (fstat(fd, &info) != 0) {
+        close(fd);
+        return send_error(server, connection, 500, "cannot read the result");
+    }
+    uint64_t size = (uint64_t)info.st_size, start = 0, end = size ? size - 1 : 0;
+    unsigned code = 200;
+    const char *range = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_RANGE);
+    char content_range[96];
+    if (range) {
+        if (!parse_range(range, size, &start, &end)) {
+            close(fd);
+            struct MHD_Response *response = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+            if (!response) return MHD_NO;
+            snprintf(content_range, sizeof content_range, "bytes */%" PRIu64, size);
+            MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
+            enum MHD_Result result = MHD_queue_response(connection, 416, response);
+            MHD_destroy_response(response);
+            return result;
+        }
+        code = 206;
+        snprintf(content_range, sizeof content_range, "bytes %" PRIu64 "-%" PRIu64 "/%" PRIu64, start, end, size);
+    }
+    struct MHD_Response *response = MHD_create_response_from_fd_at_offset64(size ? end - start + 1 : 0, fd, start);
+    if (!response) {
+        close(fd);
+        return MHD_NO;
+    }
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, st.gif ? "image/gif" : "video/mp4");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
+                            st.gif ? "inline; filename=\"vivify.gif\"" : "inline; filename=\"vivify.mp4\"");
+    if (code == 206) MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
+    enum MHD_Result result = MHD_queue_response(connection, code, response);
+    MHD_destroy_response(response);
+    return result;
+}
+
+/* The end of POST /api/jobs: every byte is in. */
+static enum MHD_Result finish_upload(serve_server *server, struct MHD_Connection *connection, request *r) {
+    if (r->post && MHD_destroy_post_processor(r->post) != MHD_YES && !r->error_code)
+        request_error(r, 400, "the multipart/form-data body is malformed or cut short");
+    r->post = NULL;
+    request_close_files(r);
+    job_request job;
+    if (!r->error_code) build_request(r, &job);
+    if (r->error_code) {
+        if (r->error_code == 413) {
+            char limit[32];
+            format_megabytes(limit, sizeof limit, server->params.max_upload_bytes);
+            return send_error(server, connection, 413, "too large: uploads are limited to %s", limit);
+        }
+        return send_error(server, connection, r->error_code, "%s", r->error);
+    }
+    char id[JOB_ID_LENGTH + 1];
+    vv_status s = job_queue_submit(server->queue, r->dir, &job, id);
+    if (s == VV_ERR_TOO_LARGE) return send_error(server, connection, 429, "%s", vv_last_error());
+    if (s != VV_OK) return send_error(server, connection, 503, "%s", vv_last_error());
+    r->dir[0] = 0; /* the queue owns the folder now */
+    server_log(server, "job %.8s queued: %s%s", id, job.motion[0] ? "motion " : "driving video",
+               job.motion[0] ? job.motion : "");
+    cJSON *json = cJSON_CreateObject();
+    if (json) cJSON_AddStringToObject(json, "id", id);
+    return send_json(connection, 202, json);
+}
+
+static enum MHD_Result handle_post_job(serve_server *server, struct MHD_Connection *connection, request *r,
+                                       const char *upload_data, size_t *upload_data_size, bool first) {
+    if (first) {
+        const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (length && strtoull(length, NULL, 10) > server->params.max_upload_bytes) {
+            char limit[32];
+            format_megabytes(limit, sizeof limit, server->params.max_upload_bytes);
+            /* answered before the body is read: libmicrohttpd then closes the connection */
+            return send_error(server, connection, 413, "too large: uploads are limited to %s", limit);
+        }
+        r->post = MHD_create_post_processor(connection, 64 * 1024, upload_part, r);
+        if (!r->post) return send_error(server, connection, 415, "POST /api/jobs takes multipart/form-data");
+        const char *type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+        if (!type || !strcasestr(type, "multipart/form-data"))
+            return send_error(server, connection, 415, "POST /api/jobs takes multipart/form-data");
+        /* checked again on submit; refusing now saves receiving a body we would drop */
+        if (job_queue_full(server->queue))
+            request_error(r, 429, "the queue is full (%d jobs waiting); try again later", server->params.queue);
+        else if (job_queue_make_folder(server->queue, r->dir, sizeof r->dir) != VV_OK)
+            request_error(r, 500, "%s", vv_last_error());
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        r->received += *upload_data_size;
+        if (r->received > server->params.max_upload_bytes) request_error(r, 413, "too large");
+        if (!r->error_code && MHD_post_process(r->post, upload_data, *upload_data_size) != MHD_YES)
+            request_error(r, 400, "the multipart/form-data body is malformed");
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return finish_upload(server, connection, r);
+}
+
+static const serve_asset *find_asset(const char *url) {
+    for (size_t i = 0; i < serve_asset_count; i++)
+        if (!strcmp(serve_assets[i].path, url)) return &serve_assets[i];
+    return NULL;
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+                              const char *version, const char *upload_data, size_t *upload_data_size, void **state) {
+    (void)version;
+    serve_server *server = cls;
+    request *r = *state;
+    bool first = r == NULL;
+    if (first) {
+        r = calloc(1, sizeof *r);
+        if (!r) return MHD_NO;
+        r->server = server;
+        for (int f = 0; f < FILE_COUNT; f++) r->files[f].fd = -1;
+        *state = r;
+    }
+    bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    if (first && !request_allowed(server, connection, method))
+        return send_error(server, connection, 403, "forbidden: this server only answers its own page");
+    if (r->post_job || (!strcmp(url, "/api/jobs") && !strcmp(method, "POST"))) {
+        r->post_job = true;
+        return handle_post_job(server, connection, r, upload_data, upload_data_size, first);
+    }
+    if (*upload_data_size) { /* a body nobody asked for: drop it */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (first && strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "DELETE")) {
+        /* wait for any body before answering */
+        if (MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH)) return MHD_YES;
+    }
+    const serve_asset *asset = find_asset(url);
+    if (asset) {
+        if (!get) return send_error(server, connection, 405, "%s %s: use GET", method, url);
+        return send_buffer(connection, 200, asset->content_type, asset->data, asset->size, MHD_RESPMEM_PERSISTENT);
+    }
+    if (!strcmp(url, "/api/motions") || !strcmp(url, "/api/config")) {
+        if (!get) return send_error(server, connection, 405, "%s %s: use GET", method, url);
+        const char *text = url[5] == 'm' ? server->motions_json : server->config_json;
+        return send_buffer(connection, 200, "application/json", text, strlen(text), MHD_RESPMEM_PERSISTENT);
+    }
+    if (!strcmp(url, "/api/jobs")) return send_error(server, connection, 405, "%s /api/jobs: use POST", method);
+    static const char prefix[] = "/api/jobs/";
+    if (!strncmp(url, prefix, sizeof prefix - 1)) {
+        const char *id = url + sizeof prefix - 1;
+        const char *slash = strchr(id, '/');
+        size_t id_length = slash ? (size_t)(slash - id) : strlen(id);
+        bool result = slash && !strcmp(slash, "/result");
+        if (!is_job_id(id, id_length) || (slash && !result)) return send_error(server, connection, 404, "no such job");
+        char key[JOB_ID_LENGTH + 1];
+        memcpy(key, id, JOB_ID_LENGTH);
+        key[JOB_ID_LENGTH] = 0;
+        if (result) {
+            if (!get) return send_error(server, connection, 405, "%s %s: use GET", method, url);
+            return send_result(server, connection, key);
+        }
+        if (get) return send_status(server, connection, key);
+        if (!strcmp(method, "DELETE")) {
+            if (!job_queue_delete(server->queue, key)) return send_error(server, connection, 404, "no such job");
+            server_log(server, "job %.8s deleted", key);
+            return send_buffer(connection, 204, "application/json", "", 0, MHD_RESPMEM_PERSISTENT);
+        }
+        return send_error(server, connection, 405, "%s on a job: use GET or DELETE", method);
+    }
+    return send_error(server, connection, 404, "not found: %.80s", url);
+}
+
+/* URL decoding as libmicrohttpd does it, except that %00 stays as it is: a NUL would cut
+ * the path short ("/api/jobs/ID%00anything" must not reach job ID). */
+static size_t unescape_url(void *cls, struct MHD_Connection *connection, char *text) {
+    (void)cls;
+    (void)connection;
+    char *out = text;
+    for (const char *in = text; *in; in++) {
+        int high, low;
+        if (in[0] == '%' && (high = hex_value(in[1])) >= 0 && (low = hex_value(in[2])) >= 0 && (high || low)) {
+            *out++ = (char)(high * 16 + low);
+            in += 2;
+        } else {
+            *out++ = *in;
+        }
+    }
+    *out = 0;
+    return (size_t)(out - text);
+}
+
+static void request_done(void *cls, struct MHD_Connection *connection, void **state,
+                         enum MHD_RequestTerminationCode reason) {
+    (void)connection;
+    (void)reason;
+    serve_server *server = cls;
+    request *r = *state;
+    if (!r) return;
+    if (r->post) MHD_destroy_post_processor(r->post);
+    request_close_files(r);
+    if (r->dir[0]) job_queue_discard_folder(server->queue, r->dir); /* never became a job */
+    free(r);
+    *state = NULL;
+}
+
+/* ------------------------------------------------------------------ start / stop */
+
+typedef struct text_buffer {
+    char *data;
+    size_t length, capacity;
+    bool failed;
+} text_buffer;
+
+static void text_append(text_buffer *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void text_append(text_buffer *b, const char *fmt, ...) {
+    if (b->failed) return;
+    for (;;) {
+        va_list args;
+        va_start(args, fmt);
+        int n = vsnprintf(b->data ? b->data + b->length : NULL, b->data ? b->capacity - b->length : 0, fmt, args);
+        va_end(args);
+        if (n < 0) {
+            b->failed = true;
+            return;
+        }
+        if (b->data && b->length + (size_t)n < b->capacity) {
+            b->length += (size_t)n;
+            return;
+        }
+        size_t capacity = (b->capacity + (size_t)n + 1) * 2;
+        char *grown = realloc(b->data, capacity);
+        if (!grown) {
+            b->failed = true;
+            return;
+        }
+        b->data = grown;
+        b->capacity = capacity;
+    }
+}
+
+/* {"motions": [{"name", "fps", "frames": [[x0, y0, ... x67, y67] per frame]}]}: the
+ * built-in motions' landmarks in thousandths of the frame, for the page's previews. */
+static vv_status build_motions_json(char **out) {
+    text_buffer b = {0};
+    text_append(&b, "{\"motions\":[");
+    char names[256];
+    snprintf(names, sizeof names, "%s", motion_builtin_names());
+    int index = 0;
+    for (char *save = NULL, *name = strtok_r(names, "|", &save); name; name = strtok_r(NULL, "|", &save)) {
+        motion_track track = {0};
+        vv_status s = motion_builtin(&track, name, MOTION_PREVIEW_SECONDS, MOTION_PREVIEW_FPS);
+        if (s != VV_OK) {
+            free(b.data);
+            return s;
+        }
+        double w = track.width > 0 ? track.width : 512, h = track.height > 0 ? track.height : 512;
+        text_append(&b, "%s{\"name\":\"%s\",\"fps\":%g,\"frames\":[", index++ ? "," : "", name, track.fps);
+        for (int f = 0; f < track.frame_count; f++) {
+            text_append(&b, "%s[", f ? "," : "");
+            for (int k = 0; k < 68; k++)
+                text_append(&b, "%s%ld,%ld", k ? "," : "", lround(track.points[f][k][0] / w * 1000),
+                            lround(track.points[f][k][1] / h * 1000));
+            text_append(&b, "]");
+        }
+        text_append(&b, "]}");
+        motion_track_free(&track);
+    }
+    text_append(&b, "]}");
+    if (b.failed) {
+        free(b.data);
+        return vv_fail(VV_ERR_NO_MEMORY, "serve: out of memory");
+    }
+    *out = b.data;
+    return VV_OK;
+}
+
+static vv_status build_config_json(const serve_server *server, char **out) {
+    cJSON *json = cJSON_CreateObject();
+    if (json) {
+        cJSON_AddNumberToObject(json, "max_upload_bytes", (double)server->params.max_upload_bytes);
+        cJSON_AddNumberToObject(json, "jobs", server->params.jobs);
+        cJSON_AddNumberToObject(json, "queue", server->params.queue);
+        cJSON_AddNumberToObject(json, "max_frames", server->params.max_frames);
+        const char *engines[] = {"warp"}, *formats[] = {"mp4", "gif"}, *modes[] = {"relative", "absolute"};
+        cJSON_AddItemToObject(json, "engines", cJSON_CreateStringArray(engines, 1));
+        cJSON_AddItemToObject(json, "formats", cJSON_CreateStringArray(formats, 2));
+        cJSON_AddItemToObject(json, "modes", cJSON_CreateStringArray(modes, 2));
+        cJSON_AddStringToObject(json, "version", vv_version());
+    }
+    *out = json ? cJSON_PrintUnformatted(json) : NULL;
+    cJSON_Delete(json);
+    return *out ? VV_OK : vv_fail(VV_ERR_NO_MEMORY, "serve: out of memory");
+}
+
+vv_status serve_start(serve_server **out, const serve_params *params) {
+    *out = NULL;
+    if (!params->exe) return vv_fail(VV_ERR_INVALID_ARGUMENT, "serve: no vivify binary to run jobs with");
+    if (params->port < 0 || params->port > 65535)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "serve: port %d is not in 0..65535", params->port);
+    serve_server *server = calloc(1, sizeof *server);
+    if (!server) return vv_fail(VV_ERR_NO_MEMORY, "serve: out of memory");
+    server->params = *params;
+    if (!server->params.host) server->params.host = "127.0.0.1";
+    snprintf(server->host, sizeof server->host, "%s", server->params.host);
+
+    struct addrinfo hints = {0}, *address = NULL;
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    char port_text[16];
+    snprintf(port_text, sizeof port_text, "%d", params->port);
+    int gai = getaddrinfo(server->host, port_text, &hints, &address);
+    if (gai != 0 || !address) {
+        free(server);
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "serve: cannot resolve --host %s: %s", params->host, gai_strerror(gai));
+    }
+    if (address->ai_family == AF_INET)
+        server->any_host = ((struct sockaddr_in *)address->ai_addr)->sin_addr.s_addr == htonl(INADDR_ANY);
+    else if (address->ai_family == AF_INET6)
+        server->any_host = !memcmp(&((struct sockaddr_in6 *)address->ai_addr)->sin6_addr, &in6addr_any, sizeof in6addr_any);
+
+    vv_status s = build_motions_json(&server->motions_json);
+    if (s == VV_OK) s = build_config_json(server, &server->config_json);
+    job_queue_params qp = {
+        .exe = params->exe,
+        .models_dir = params->models_dir,
+        .temp_dir = params->temp_dir,
+        .workers = params->jobs,
+        .capacity = params->queue,
+        .keep_bytes = params->keep_bytes,
+        .keep_count = params->keep_count,
+        .max_frames = params->max_frames,
+    };
+    if (s == VV_OK) s = job_queue_new(&server->queue, &qp);
+    if (s == VV_OK) {
+        unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
+        if (address->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+        server->daemon = MHD_start_daemon(
+            flags, (uint16_t)params->port, NULL, NULL, handle, server, MHD_OPTION_SOCK_ADDR, address->ai_addr,
+            MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+            MHD_OPTION_NOTIFY_COMPLETED, request_done, server, MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, server,
+            MHD_OPTION_END);
+        if (!server->daemon)
+            s = vv_fail(VV_ERR_IO, "serve: cannot listen on %s port %d (in use, or not an address of this machine?)",
+                        params->host, params->port);
+    }
+    freeaddrinfo(address);
+    if (s != VV_OK) {
+        serve_stop(server);
+        return s;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(server->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    server->port = info && info->port ? info->port : params->port;
+    *out = server;
+    return VV_OK;
+}
+
+int serve_port(const serve_server *server) { return server->port; }
+
+void serve_stop(serve_server *server) {
+    if (!server) return;
+    if (server->daemon) MHD_stop_daemon(server->daemon);
+    job_queue_free(server->queue);
+    free(server->motions_json);
+    free(server->config_json);
+    free(server);
+}

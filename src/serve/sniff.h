@@ -1,0 +1,21 @@
+/* serve/sniff: what an uploaded file really is, from its first bytes (never its name). */
+#ifndef VV_SERVE_SNIFF_H
+#define VV_SERVE_SNIFF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define SNIFF_HEAD_BYTES 32 /* how many leading bytes sniff_kind looks at */
+
+typedef struct sniff_kind {
+    const char *name;      /* "PNG image", "MP4/MOV video", ... or "unknown" */
+    const char *extension; /* the name the file is stored under: "png", "mp4", ... */
+    bool image;            /* a portrait vivify can read (PNG, JPEG) */
+    bool video;            /* a driver libavformat can read */
+} sniff_kind;
+
+/* Classifies a file from its first `size` bytes (size may be less than SNIFF_HEAD_BYTES). */
+sniff_kind sniff_bytes(const uint8_t *head, size_t size);
+
+#endif

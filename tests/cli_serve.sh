@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# vivify serve over loopback with curl: the page, the JSON API's happy paths (motion, driving
+# video with audio, GIF, ranges), every error it answers, cancellation, 429 when the queue
+# is full, temp files gone after delete and stop, and a bounded load test (10 queued jobs,
+# 50 concurrent status polls, nothing lost).
+# usage: cli_serve.sh PATH/TO/vivify
+set -u
+VIVIFY="$1"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TMP="$(mktemp -d)"
+SERVER_PIDS=()
+cleanup() {
+  for pid in "${SERVER_PIDS[@]}"; do kill "$pid" 2>/dev/null; done
+  wait 2>/dev/null
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+command -v curl >/dev/null || { echo "SKIPPED: no curl"; exit 77; }
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { echo "SKIPPED: no ffmpeg/ffprobe"; exit 77; }
+command -v node >/dev/null || { echo "SKIPPED: no node (reads the motions JSON)"; exit 77; }
+START=$(date +%s)
+passed=0
+failed=0
+# ok CONDITION MESSAGE: CONDITION is "1" or empty (then only MESSAGE arrives)
+ok() { if [ $# -ge 2 ] && [ "$1" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: ${*: -1}"; fi; }
+# json FILE EXPRESSION: prints the JS expression evaluated on the parsed file (as `j`)
+json() { node -e 'const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); const v = ('"$2"'); console.log(typeof v === "object" ? JSON.stringify(v) : String(v));' "$1" 2>/dev/null || echo "(not JSON)"; }
+# field FILE KEY: a top-level string/number/null value of a flat JSON object, without node
+field() { sed -nE 's/.*"'"$2"'":("([^"\\]|\\.)*"|[^,}]*).*/\1/p' "$1" 2>/dev/null | sed -E 's/^"(.*)"$/\1/'; }
+frames_of() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"; }
+has_audio() { [ -n "$(ffprobe -v error -select_streams a -show_entries stream=index -of csv=p=0 "$1")" ]; }
+
+# Inputs: a small portrait; the portrait held still 1 s at 10 fps with a tone; a face-less
+# image; a text file; a PNG named like a video and a video named like an image; 3 MB of noise.
+SRC="$TMP/portrait.png"
+ffmpeg -loglevel error -i "$ROOT/examples/mona_lisa.png" -vf "scale=256:-2" "$SRC"
+ffmpeg -loglevel error -loop 1 -i "$SRC" -f lavfi -i "sine=frequency=300:duration=1" -t 1 -r 10 \
+  -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest "$TMP/driver.mp4"
+ffmpeg -loglevel error -f lavfi -i "testsrc=size=160x120:duration=1" -frames:v 1 "$TMP/noface.png"
+[ -s "$SRC" ] && [ -s "$TMP/driver.mp4" ] && [ -s "$TMP/noface.png" ] || { echo "SKIPPED: could not make inputs"; exit 77; }
+echo "just some text" > "$TMP/notes.txt"
+cp "$SRC" "$TMP/looks_like_video.mp4"
+cp "$TMP/driver.mp4" "$TMP/looks_like_image.png"
+head -c 3145728 /dev/urandom > "$TMP/big.bin"
+
+# start_server LOGNAME ARGS...: sets URL and PID
+start_server() {
+  local name="$1"; shift
+  "$VIVIFY" serve --port 0 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  PID=$!
+  SERVER_PIDS+=("$PID")
+  URL=""
+  for _ in $(seq 100); do
+    URL="$(grep -o 'http://[^ ]*' "$TMP/$name.out" 2>/dev/null)"
+    [ -n "$URL" ] && break
+    sleep 0.1
+  done
+  URL="${URL%/}"
+}
+# wait_job ID SECONDS: polls until done/failed; leaves the last status in $TMP/status.json
+wait_job() {
+  local state=""
+  for _ in $(seq $(($2 * 5))); do
+    curl -s "$URL/api/jobs/$1" -o "$TMP/status.json"
+    state="$(field "$TMP/status.json" state)"
+    [ "$state" = done ] || [ "$state" = failed ] && break
+    sleep 0.2
+  done
+  echo "$state"
+}
+# post EXPECTED_CODE NAME -F... : POSTs a job, checks the status code, keeps the body in $TMP/NAME.json
+post() {
+  local want="$1" name="$2"; shift 2
+  local code
+  code="$(curl -s -o "$TMP/$name.json" -w '%{http_code}' "$@" "$URL/api/jobs")"
+  ok $([ "$code" = "$want" ] && echo 1) "$name: HTTP $code, want $want: $(cat "$TMP/$name.json" 2>/dev/null)"
+}
+code_of() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
+
+mkdir -p "$TMP/work"
+start_server main --jobs 2 --queue 12 --max-upload-mb 2 --temp "$TMP/work"
+[ -n "$URL" ] || { echo "FAIL: server did not start: $(cat "$TMP/main.err")"; exit 1; }
+ok $(grep -q '^http://127.0.0.1:' <<<"$URL/" && echo 1) "binds 127.0.0.1 by default: $URL"
+
+# --- the page
+curl -s -D "$TMP/h" -o "$TMP/index.html" "$URL/"
+ok $(grep -qi '^content-type: text/html' "$TMP/h" && grep -q 'id="source-drop"' "$TMP/index.html" && echo 1) "GET / is the page"
+ok $(grep -qi "^content-security-policy: default-src 'self'" "$TMP/h" && echo 1) "GET / has a content security policy"
+ok $([ "$(code_of "$URL/app.js")" = 200 ] && [ "$(code_of "$URL/style.css")" = 200 ] && echo 1) "app.js, style.css"
+curl -s "$URL/api/motions" -o "$TMP/motions.json"
+ok $([ "$(json "$TMP/motions.json" 'j.motions.map(m => m.name).join(",")')" = "talk,blink,nod,smile,surprise" ] && echo 1) \
+  "GET /api/motions names: $(json "$TMP/motions.json" 'j.motions.map(m => m.name)')"
+ok $([ "$(json "$TMP/motions.json" 'j.motions.every(m => m.frames.length > 10 && m.frames.every(f => f.length == 136))')" = true ] && echo 1) \
+  "motion previews: 68 points a frame"
+
+# --- happy paths
+post 202 motion -F "source=@$SRC" -F motion=nod -F duration=0.4 -F expression_scale=1.5 -F pose_scale=0.5
+ID="$(field "$TMP/motion.json" id)"
+ok $(grep -qE '^[0-9a-f]{32}$' <<<"$ID" && echo 1) "job id is 32 hex digits: $ID"
+curl -s "$URL/api/jobs/$ID" -o "$TMP/first.json"
+ok $(grep -qE '^(queued|running|done)$' <<<"$(field "$TMP/first.json" state)" && echo 1) "status right away: $(cat "$TMP/first.json")"
+ok $([ "$(wait_job "$ID" 60)" = done ] && echo 1) "motion job done: $(cat "$TMP/status.json")"
+ok $([ "$(field "$TMP/status.json" progress),$(field "$TMP/status.json" error),$(field "$TMP/status.json" eta_s)" = "1,null,0" ] \
+     && grep -qE '^[0-9.]+$' <<<"$(field "$TMP/status.json" fps)" && echo 1) \
+  "done status fields: $(cat "$TMP/status.json")"
+curl -s -D "$TMP/h" -o "$TMP/motion.mp4" "$URL/api/jobs/$ID/result"
+ok $(grep -qi '^content-type: video/mp4' "$TMP/h" && echo 1) "result is video/mp4"
+ok $([ "$(frames_of "$TMP/motion.mp4")" = 10 ] && echo 1) "motion result: $(frames_of "$TMP/motion.mp4") frames, want 10"
+# ranges (what a <video> element asks for)
+code="$(curl -s -o "$TMP/part" -w '%{http_code}' -H 'Range: bytes=100-199' "$URL/api/jobs/$ID/result")"
+ok $([ "$code" = 206 ] && cmp -s "$TMP/part" <(tail -c +101 "$TMP/motion.mp4" | head -c 100) && echo 1) "Range 100-199: $code"
+ok $([ "$(code_of -H 'Range: bytes=99999999-' "$URL/api/jobs/$ID/result")" = 416 ] && echo 1) "unsatisfiable range: 416"
+
+post 202 driven -F "source=@$SRC" -F "driving=@$TMP/driver.mp4" -F mode=absolute -F compare=true
+ID2="$(field "$TMP/driven.json" id)"
+post 202 gif -F "source=@$SRC" -F motion=blink -F duration=0.2 -F format=gif -F engine=warp
+ID3="$(field "$TMP/gif.json" id)"
+ok $([ "$(wait_job "$ID2" 90)" = done ] && echo 1) "driving video job done: $(cat "$TMP/status.json")"
+curl -s -o "$TMP/driven.mp4" "$URL/api/jobs/$ID2/result"
+ok $([ "$(frames_of "$TMP/driven.mp4")" = 10 ] && echo 1) "driven result: $(frames_of "$TMP/driven.mp4") frames, want the driver's 10"
+ok $(has_audio "$TMP/driven.mp4" && echo 1) "driven result carries the driver's audio"
+ok $([ "$(wait_job "$ID3" 60)" = done ] && echo 1) "gif job done: $(cat "$TMP/status.json")"
+curl -s -D "$TMP/h" -o "$TMP/result.gif" "$URL/api/jobs/$ID3/result"
+ok $(grep -qi '^content-type: image/gif' "$TMP/h" && [ "$(head -c 6 "$TMP/result.gif")" = GIF89a ] && echo 1) "gif result"
+
+# --- each error
+err() { field "$TMP/$1.json" error; }
+post 400 e_nosource -F motion=nod
+ok $(err e_nosource | grep -q "no portrait" && echo 1) "no source: $(err e_nosource)"
+post 400 e_nomotion -F "source=@$SRC"
+post 400 e_both -F "source=@$SRC" -F motion=nod -F "driving=@$TMP/driver.mp4"
+post 400 e_motion -F "source=@$SRC" -F motion=moonwalk
+ok $(err e_motion | grep -q "unknown motion 'moonwalk' (built-in: talk,blink" && echo 1) "unknown motion: $(err e_motion)"
+post 400 e_mode -F "source=@$SRC" -F motion=nod -F mode=sideways
+post 400 e_format -F "source=@$SRC" -F motion=nod -F format=avi
+post 400 e_scale -F "source=@$SRC" -F motion=nod -F expression_scale=abc
+post 400 e_scale_range -F "source=@$SRC" -F motion=nod -F pose_scale=11
+post 400 e_duration -F "source=@$SRC" -F motion=nod -F duration=0.01
+post 400 e_compare -F "source=@$SRC" -F motion=nod -F compare=maybe
+post 400 e_engine -F "source=@$SRC" -F motion=nod -F engine=gan
+post 400 e_field -F "source=@$SRC" -F motion=nod -F path=../../etc/passwd
+post 400 e_twice -F "source=@$SRC" -F "source=@$SRC" -F motion=nod
+post 415 e_text -F "source=@$TMP/notes.txt" -F motion=nod
+ok $(err e_text | grep -q "unsupported file: the portrait must be a PNG or JPEG image (this is a text file)" && echo 1) "text: $(err e_text)"
+post 415 e_video_as_image -F "source=@$TMP/looks_like_image.png" -F motion=nod
+ok $(err e_video_as_image | grep -q "MP4/MOV video" && echo 1) "sniffed, not named: $(err e_video_as_image)"
+post 415 e_image_as_video -F "source=@$SRC" -F "driving=@$TMP/looks_like_video.mp4"
+ok $(err e_image_as_video | grep -q "driving video must be" && echo 1) "image as driver: $(err e_image_as_video)"
+post 413 e_big -F "source=@$TMP/big.bin" -F motion=nod
+ok $(err e_big | grep -q "too large: uploads are limited to 2 MB" && echo 1) "too large: $(err e_big)"
+code="$(curl -s -o "$TMP/e_chunked.json" -w '%{http_code}' -H 'Transfer-Encoding: chunked' -F "source=@$TMP/big.bin" -F motion=nod "$URL/api/jobs")"
+ok $([ "$code" = 413 ] && echo 1) "too large without Content-Length (chunked): $code"
+code="$(curl -s -o "$TMP/e_json.json" -w '%{http_code}' -H 'Content-Type: application/json' -d '{"motion":"nod"}' "$URL/api/jobs")"
+ok $([ "$code" = 415 ] && echo 1) "JSON body: $code $(err e_json)"
+post 202 noface -F "source=@$TMP/noface.png" -F motion=nod -F duration=0.2
+IDF="$(field "$TMP/noface.json" id)"
+ok $([ "$(wait_job "$IDF" 60)" = failed ] && echo 1) "no face: job fails"
+ok $([ "$(field "$TMP/status.json" error)" = "no face found in the portrait" ] && echo 1) "no face message: $(cat "$TMP/status.json")"
+ok $([ "$(code_of "$URL/api/jobs/$IDF/result")" = 409 ] && echo 1) "result of a failed job: 409"
+NOID=0123456789abcdef0123456789abcdef
+ok $([ "$(code_of "$URL/api/jobs/$NOID")" = 404 ] && [ "$(code_of "$URL/api/jobs/$NOID/result")" = 404 ] \
+     && [ "$(code_of -X DELETE "$URL/api/jobs/$NOID")" = 404 ] && echo 1) "unknown job: 404"
+for path in "/../../etc/passwd" "/api/jobs/../../../etc/passwd" "/%2e%2e/%2e%2e/etc/passwd" "/api/jobs/$ID/../result" \
+            "/api/jobs/$ID/result/../../$ID3" "/api/jobs/${ID^^}" "/api/jobs/$ID%00" "/index.html" "/web/app.js" "//etc/passwd" \
+            "/api/jobs/$ID/x"; do
+  code="$(code_of --path-as-is "$URL$path")"
+  ok $([ "$code" = 404 ] && echo 1) "GET $path: $code, want 404"
+done
+ok $([ "$(code_of -X PUT "$URL/")" = 405 ] && [ "$(code_of "$URL/api/jobs")" = 405 ] \
+     && [ "$(code_of -X POST -d x=1 "$URL/api/motions")" = 405 ] && [ "$(code_of -X PATCH "$URL/api/jobs/$ID")" = 405 ] && echo 1) "wrong methods: 405"
+ok $([ "$(code_of -H 'Host: evil.example' "$URL/api/motions")" = 403 ] && echo 1) "foreign Host header (DNS rebinding): 403"
+post 403 e_origin -H 'Origin: http://evil.example' -F "source=@$SRC" -F motion=nod
+ok $([ "$(code_of -X DELETE -H 'Origin: http://evil.example' "$URL/api/jobs/$ID")" = 403 ] && echo 1) "cross-site DELETE: 403"
+
+# --- cancel a running job: 204, gone, its child killed, its folder removed
+post 202 long -F "source=@$SRC" -F motion=talk -F duration=60
+IDL="$(field "$TMP/long.json" id)"
+for _ in $(seq 150); do curl -s "$URL/api/jobs/$IDL" -o "$TMP/s.json"; [ "$(field "$TMP/s.json" state)" = running ] && break; sleep 0.2; done
+sleep 1
+ok $([ "$(field "$TMP/s.json" state)" = running ] && echo 1) "long job runs"
+ok $([ "$(code_of -X DELETE "$URL/api/jobs/$IDL")" = 204 ] && echo 1) "DELETE a running job: 204"
+ok $([ "$(code_of "$URL/api/jobs/$IDL")" = 404 ] && echo 1) "deleted job: 404"
+for _ in $(seq 50); do pgrep -f "$TMP/work/.*/result.mp4" >/dev/null || break; sleep 0.1; done
+ok $(pgrep -f "$TMP/work/" >/dev/null || echo 1) "no animate child left after delete"
+
+# --- load: 10 jobs queued at once, 50 concurrent status polls while they run; nothing lost
+LOAD_START=$(date +%s.%N)
+posters=()
+for i in $(seq 10); do
+  curl -s -o "$TMP/load$i.json" -w '%{http_code}\n' -F "source=@$SRC" -F motion=smile -F duration=0.2 "$URL/api/jobs" >"$TMP/load$i.code" &
+  posters+=($!)
+done
+wait "${posters[@]}"
+ids=()
+for i in $(seq 10); do
+  [ "$(cat "$TMP/load$i.code")" = 202 ] && ids+=("$(field "$TMP/load$i.json" id)")
+done
+ok $([ ${#ids[@]} = 10 ] && [ "$(printf '%s\n' "${ids[@]}" | sort -u | wc -l)" = 10 ] && echo 1) "10 jobs accepted, 10 distinct ids"
+poll_urls=()
+for k in $(seq 50); do poll_urls+=(-o "$TMP/poll$k.json" "$URL/api/jobs/${ids[$((k % 10))]}"); done
+curl -s --no-progress-meter --parallel --parallel-immediate --parallel-max 50 -w '%{http_code}\n' "${poll_urls[@]}" >"$TMP/poll.codes"
+good=0
+for k in $(seq 50); do grep -qE '^(queued|running|done)$' <<<"$(field "$TMP/poll$k.json" state)" && good=$((good + 1)); done
+ok $([ "$(grep -c '^200$' "$TMP/poll.codes")" = 50 ] && [ $good = 50 ] && echo 1) \
+  "50 concurrent polls: $(grep -c '^200$' "$TMP/poll.codes") answered 200, $good valid"
+done_count=0
+for id in "${ids[@]}"; do
+  if [ "$(wait_job "$id" 120)" = done ] && curl -s -o "$TMP/load.mp4" "$URL/api/jobs/$id/result" \
+     && [ "$(frames_of "$TMP/load.mp4")" = 5 ]; then done_count=$((done_count + 1)); fi
+done
+LOAD_END=$(date +%s.%N)
+ok $([ $done_count = 10 ] && echo 1) "load: $done_count of 10 jobs finished with a 5-frame result"
+echo "load: 10 jobs (5 frames each, 2 at once) + 50 concurrent polls in $(echo "$LOAD_END - $LOAD_START" | bc 2>/dev/null || echo "?") s"
+
+# --- deleting finished jobs removes their files
+for id in "$ID" "$ID2" "$ID3" "$IDF" "${ids[@]}"; do curl -s -o /dev/null -X DELETE "$URL/api/jobs/$id"; done
+left="$(find "$TMP/work" -mindepth 2 | wc -l)"
+ok $([ "$left" = 0 ] && echo 1) "after deleting every job the temp folder is empty ($left entries left)"
+
+# --- 429 when the queue is full; stopping the server kills jobs and removes their files
+mkdir -p "$TMP/work2"
+MAIN_URL="$URL"
+start_server small --jobs 1 --queue 1 --temp "$TMP/work2"
+post 202 q1 -F "source=@$SRC" -F motion=talk -F duration=60
+post 202 q2 -F "source=@$SRC" -F motion=talk -F duration=60
+post 429 q3 -F "source=@$SRC" -F motion=talk -F duration=1
+ok $(field "$TMP/q3.json" error | grep -q "queue is full" && echo 1) "429 message: $(cat "$TMP/q3.json")"
+Q1="$(field "$TMP/q1.json" id)"
+for _ in $(seq 150); do curl -s "$URL/api/jobs/$Q1" -o "$TMP/s.json"; [ "$(field "$TMP/s.json" state)" = running ] && break; sleep 0.2; done
+ok $([ -n "$(ls -A "$TMP/work2")" ] && echo 1) "jobs keep files while the server runs"
+kill -TERM "$PID"
+stopped=0
+for _ in $(seq 100); do kill -0 "$PID" 2>/dev/null || { stopped=1; break; }; sleep 0.1; done
+ok $stopped "server stops on SIGTERM"
+ok $([ -z "$(ls -A "$TMP/work2")" ] && echo 1) "stopping removes every temp file: $(ls -A "$TMP/work2")"
+ok $(pgrep -f "$TMP/work2/" >/dev/null || echo 1) "stopping kills running jobs"
+URL="$MAIN_URL"
+
+# --- a server bound elsewhere than loopback only when asked; a port in use is one clear line
+"$VIVIFY" serve --host 127.0.0.1 --port "${URL##*:}" >/dev/null 2>"$TMP/busy.err"; rc=$?
+ok $([ $rc != 0 ] && grep -q "cannot listen on 127.0.0.1 port" "$TMP/busy.err" && echo 1) "port in use: exit $rc: $(cat "$TMP/busy.err")"
+
+if grep -qE "AddressSanitizer|runtime error" "$TMP"/*.err; then
+  failed=$((failed + 1)); echo "FAIL: sanitizer report:"; grep -hE -A5 "AddressSanitizer|runtime error" "$TMP"/*.err | head -20
+fi
+echo "cli_serve: $passed passed, $failed failed in $(( $(date +%s) - START )) s"
+[ $failed = 0 ]

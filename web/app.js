@@ -1,0 +1,400 @@
+// vivify serve: the page's logic.  Talks to the JSON API (docs/API.md) on the same server;
+// no frameworks, no other hosts.
+'use strict';
+
+const $ = (id) => document.getElementById(id);
+const state = {
+  config: { max_upload_bytes: 100 * 1048576, engines: ['warp'] },
+  source: null,      // File
+  driving: null,     // File
+  useVideo: false,
+  motion: 'talk',
+  job: null,         // id of the job this page follows
+  poll: null,
+  sourceUrl: null,
+};
+
+// ------------------------------------------------------------------ messages
+
+function showMessage(text, kind = 'error') {
+  const box = $('message');
+  box.textContent = text;
+  box.className = 'message ' + kind;
+  box.hidden = !text;
+}
+
+// The API's errors, said plainly for each HTTP status the server uses.
+function explain(status, error) {
+  const text = error || 'unknown error';
+  if (status === 413) return 'Too large: ' + text.replace(/^too large:\s*/i, '') + '. Try a smaller file.';
+  if (status === 415) return text.replace(/^unsupported file:\s*/i, 'Unsupported file: ') + '.';
+  if (status === 429) return 'The server is busy: ' + text + '.';
+  if (status === 403) return 'Refused: ' + text + '.';
+  if (/no face found/i.test(text)) return capitalize(text) + '. Try a photo where one face is large, frontal and well lit.';
+  return capitalize(text) + '.';
+}
+
+function capitalize(s) { return s ? s[0].toUpperCase() + s.slice(1) : s; }
+
+async function api(method, url, body) {
+  let response;
+  try {
+    response = await fetch(url, { method, body });
+  } catch (e) {
+    throw new Error('The server cannot be reached. Is vivify serve still running?');
+  }
+  let data = null;
+  if (response.status !== 204) {
+    try { data = await response.json(); } catch (e) { data = null; }
+  }
+  if (!response.ok) {
+    const err = new Error(explain(response.status, data && data.error));
+    err.status = response.status;
+    throw err;
+  }
+  return data;
+}
+
+// ------------------------------------------------------------------ files
+
+// What a file is, from its first bytes (as the server decides; the name says nothing).
+async function sniff(file) {
+  const b = new Uint8Array(await file.slice(0, 16).arrayBuffer());
+  const at = (offset, text) => [...text].every((c, i) => b[offset + i] === c.charCodeAt(0));
+  if (b[0] === 0x89 && at(1, 'PNG')) return 'image';
+  if (b[0] === 0xff && b[1] === 0xd8 && b[2] === 0xff) return 'image';
+  if (at(4, 'ftyp') && !at(8, 'heic') && !at(8, 'avif') && !at(8, 'mif1')) return 'video';
+  if (at(4, 'moov') || at(4, 'mdat') || at(4, 'wide')) return 'video';
+  if (b[0] === 0x1a && b[1] === 0x45 && b[2] === 0xdf && b[3] === 0xa3) return 'video';
+  if (at(0, 'RIFF') && at(8, 'AVI ')) return 'video';
+  if (at(0, 'GIF8')) return 'video';
+  return 'other';
+}
+
+function megabytes(bytes) { return (bytes / 1048576).toFixed(bytes < 10485760 ? 1 : 0) + ' MB'; }
+
+async function takeFile(kind, file) {
+  if (!file) return;
+  const what = await sniff(file);
+  const limit = state.config.max_upload_bytes;
+  if (file.size > limit) {
+    showMessage(`Too large: ${file.name} is ${megabytes(file.size)}; uploads are limited to ${megabytes(limit)}.`);
+    return;
+  }
+  if (kind === 'source' && what !== 'image') {
+    showMessage(`Unsupported file: ${file.name} is not a PNG or JPEG image.`);
+    return;
+  }
+  if (kind === 'driving' && what !== 'video') {
+    showMessage(`Unsupported file: ${file.name} is not a video vivify can read (MP4, MOV, MKV, WebM, AVI or GIF).`);
+    return;
+  }
+  showMessage('');
+  if (kind === 'source') {
+    state.source = file;
+    if (state.sourceUrl) URL.revokeObjectURL(state.sourceUrl);
+    state.sourceUrl = URL.createObjectURL(file);
+    $('source-preview').src = state.sourceUrl;
+    $('source-preview').hidden = false;
+    $('source-hint').hidden = true;
+  } else {
+    state.driving = file;
+    const video = $('driving-preview');
+    if (video.src) URL.revokeObjectURL(video.src);
+    video.src = URL.createObjectURL(file);
+    video.hidden = false;
+    video.play().catch(() => {});
+    $('driving-hint').hidden = true;
+  }
+  updateButtons();
+}
+
+function setUpDrop(zoneId, inputId, kind) {
+  const zone = $(zoneId), input = $(inputId);
+  zone.addEventListener('click', () => input.click());
+  zone.addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); input.click(); }
+  });
+  input.addEventListener('change', () => takeFile(kind, input.files[0]));
+  ['dragenter', 'dragover'].forEach((type) => zone.addEventListener(type, (e) => {
+    e.preventDefault();
+    zone.classList.add('over');
+  }));
+  ['dragleave', 'dragend'].forEach((type) => zone.addEventListener(type, () => zone.classList.remove('over')));
+  zone.addEventListener('drop', (e) => {
+    e.preventDefault();
+    zone.classList.remove('over');
+    const files = e.dataTransfer && e.dataTransfer.files;
+    if (files && files.length) takeFile(kind, files[0]);
+  });
+}
+
+// Files dropped outside the zones would make the browser navigate away from the page.
+window.addEventListener('dragover', (e) => e.preventDefault());
+window.addEventListener('drop', (e) => e.preventDefault());
+
+// ------------------------------------------------------------------ motion previews
+
+// 68-point landmark layout: the strokes a face is drawn with.
+const STROKES = [[0, 16, false], [17, 21, false], [22, 26, false], [27, 30, false], [31, 35, false],
+  [36, 41, true], [42, 47, true], [48, 59, true], [60, 67, true]];
+
+function drawFace(ctx, frame, box, size) {
+  const scale = (size - 12) / Math.max(box.w, box.h);
+  const ox = (size - box.w * scale) / 2 - box.x * scale, oy = (size - box.h * scale) / 2 - box.y * scale;
+  ctx.clearRect(0, 0, size, size);
+  ctx.lineWidth = 1.6;
+  ctx.lineJoin = ctx.lineCap = 'round';
+  ctx.strokeStyle = getComputedStyle(document.body).getPropertyValue('--ink') || '#222';
+  for (const [a, b, closed] of STROKES) {
+    ctx.beginPath();
+    for (let k = a; k <= b; k++) {
+      const x = frame[2 * k] * scale + ox, y = frame[2 * k + 1] * scale + oy;
+      if (k === a) ctx.moveTo(x, y); else ctx.lineTo(x, y);
+    }
+    if (closed) ctx.closePath();
+    ctx.stroke();
+  }
+}
+
+function renderMotions(motions) {
+  const holder = $('motions');
+  holder.textContent = '';
+  const players = [];
+  for (const m of motions) {
+    const card = document.createElement('button');
+    card.type = 'button';
+    card.className = 'motion';
+    card.setAttribute('role', 'radio');
+    card.dataset.motion = m.name;
+    const canvas = document.createElement('canvas');
+    const size = 88;
+    canvas.width = canvas.height = size * (window.devicePixelRatio || 1);
+    canvas.style.width = canvas.style.height = size + 'px';
+    const label = document.createElement('span');
+    label.textContent = m.name;
+    card.append(canvas, label);
+    card.addEventListener('click', () => selectMotion(m.name));
+    holder.append(card);
+    // one box for all frames, so the head visibly moves inside it
+    let x0 = Infinity, y0 = Infinity, x1 = -Infinity, y1 = -Infinity;
+    for (const f of m.frames) for (let k = 0; k < 68; k++) {
+      x0 = Math.min(x0, f[2 * k]); x1 = Math.max(x1, f[2 * k]);
+      y0 = Math.min(y0, f[2 * k + 1]); y1 = Math.max(y1, f[2 * k + 1]);
+    }
+    const ctx = canvas.getContext('2d');
+    ctx.scale(window.devicePixelRatio || 1, window.devicePixelRatio || 1);
+    players.push({ m, ctx, size, box: { x: x0, y: y0, w: x1 - x0, h: y1 - y0 } });
+  }
+  const start = performance.now();
+  const tick = (now) => {
+    for (const p of players) {
+      const index = Math.floor((Math.max(0, now - start) / 1000) * p.m.fps) % p.m.frames.length;
+      drawFace(p.ctx, p.m.frames[index], p.box, p.size);
+    }
+    requestAnimationFrame(tick);
+  };
+  requestAnimationFrame(tick);
+  if (motions.length && !motions.some((m) => m.name === state.motion)) state.motion = motions[0].name;
+  selectMotion(state.motion);
+}
+
+function selectMotion(name) {
+  state.motion = name;
+  for (const card of document.querySelectorAll('.motion')) {
+    const on = card.dataset.motion === name;
+    card.classList.toggle('selected', on);
+    card.setAttribute('aria-checked', on ? 'true' : 'false');
+  }
+}
+
+function useVideo(on) {
+  state.useVideo = on;
+  $('tab-motion').setAttribute('aria-selected', String(!on));
+  $('tab-video').setAttribute('aria-selected', String(on));
+  $('motion-panel').hidden = on;
+  $('video-panel').hidden = !on;
+  updateButtons();
+}
+
+// ------------------------------------------------------------------ jobs
+
+function busy() { return state.job !== null && $('result').hidden && !$('progress').hidden; }
+
+function updateButtons() {
+  const ready = state.source && (!state.useVideo || state.driving);
+  $('animate').disabled = !ready || busy();
+}
+
+async function startJob() {
+  showMessage('');
+  const form = new FormData();
+  form.append('source', state.source, 'portrait');
+  if (state.useVideo) form.append('driving', state.driving, 'driver');
+  else {
+    form.append('motion', state.motion);
+    form.append('duration', $('duration').value);
+  }
+  form.append('mode', $('mode').value);
+  form.append('expression_scale', $('expression-scale').value);
+  form.append('pose_scale', $('pose-scale').value);
+  form.append('compare', $('compare').checked ? 'true' : 'false');
+  form.append('format', $('format').value);
+  form.append('engine', $('engine').value);
+  $('animate').disabled = true;
+  $('result').hidden = true;
+  setProgress('Uploading…', 0);
+  try {
+    const { id } = await api('POST', '/api/jobs', form);
+    follow(id);
+  } catch (e) {
+    $('progress').hidden = true;
+    showMessage(e.message);
+    updateButtons();
+  }
+}
+
+function setProgress(text, fraction) {
+  $('progress').hidden = false;
+  $('cancel').hidden = false;
+  $('progress-text').textContent = text;
+  $('bar-fill').style.width = (100 * fraction).toFixed(1) + '%';
+  $('bar').setAttribute('aria-valuenow', String(Math.round(100 * fraction)));
+}
+
+function follow(id) {
+  state.job = id;
+  try { sessionStorage.setItem('vivify-job', id); } catch (e) { /* private mode */ }
+  clearTimeout(state.poll);
+  updateButtons();
+  poll();
+}
+
+function seconds(s) {
+  if (s == null) return '';
+  if (s < 60) return `about ${Math.max(1, Math.round(s))} s left`;
+  return `about ${Math.floor(s / 60)} min ${Math.round(s % 60)} s left`;
+}
+
+async function poll() {
+  const id = state.job;
+  if (!id) return;
+  let status;
+  try {
+    status = await api('GET', `/api/jobs/${id}`);
+  } catch (e) {
+    if (e.status === 404) { forget(); showMessage('This job is gone from the server (deleted, or the server restarted).'); return; }
+    state.poll = setTimeout(poll, 1500); // a hiccup: try again
+    return;
+  }
+  if (id !== state.job) return;
+  if (status.state === 'queued') {
+    setProgress('Waiting for a free slot…', 0);
+  } else if (status.state === 'running') {
+    const parts = [`Animating… ${Math.round(status.progress * 100)}%`];
+    if (status.fps > 0) parts.push(`${status.fps.toFixed(1)} frames/s`);
+    if (status.eta_s != null && status.progress > 0) parts.push(seconds(status.eta_s));
+    setProgress(parts.join(' · '), status.progress);
+  } else if (status.state === 'done') {
+    setProgress('Done', 1);
+    showResult(id);
+    return;
+  } else {
+    $('progress').hidden = true;
+    $('cancel').hidden = true;
+    showMessage(explain(200, status.error));
+    forget(false);
+    return;
+  }
+  state.poll = setTimeout(poll, 400);
+}
+
+function showResult(id) {
+  const gif = $('format').value === 'gif';
+  const url = `/api/jobs/${id}/result`;
+  $('cancel').hidden = true;
+  $('progress').hidden = true;
+  $('result-source').src = state.sourceUrl || '';
+  $('result-source').parentElement.hidden = !state.sourceUrl;
+  const video = $('result-video'), image = $('result-gif');
+  video.hidden = gif;
+  image.hidden = !gif;
+  if (gif) { image.src = url; video.removeAttribute('src'); } else {
+    video.src = url;
+    video.play().catch(() => {});
+  }
+  const download = $('download');
+  download.href = url;
+  download.download = gif ? 'vivify.gif' : 'vivify.mp4';
+  $('result').hidden = false;
+  updateButtons();
+}
+
+function forget(keepResult = true) {
+  clearTimeout(state.poll);
+  if (!keepResult) state.job = null;
+  try { sessionStorage.removeItem('vivify-job'); } catch (e) { /* private mode */ }
+  updateButtons();
+}
+
+async function cancelJob() {
+  const id = state.job;
+  state.job = null;
+  clearTimeout(state.poll);
+  $('progress').hidden = true;
+  $('cancel').hidden = true;
+  forget(false);
+  if (id) await api('DELETE', `/api/jobs/${id}`).catch(() => {});
+  showMessage('Cancelled.', 'info');
+}
+
+async function deleteResult() {
+  const id = state.job;
+  $('result-video').removeAttribute('src');
+  $('result-video').load();
+  $('result').hidden = true;
+  forget(false);
+  if (id) {
+    try { await api('DELETE', `/api/jobs/${id}`); showMessage('Deleted from the server.', 'info'); } catch (e) { showMessage(e.message); }
+  }
+}
+
+// ------------------------------------------------------------------ start
+
+function bindRange(inputId, outputId, format) {
+  const input = $(inputId), output = $(outputId);
+  const show = () => { output.textContent = format(Number(input.value)); };
+  input.addEventListener('input', show);
+  show();
+}
+
+async function main() {
+  setUpDrop('source-drop', 'source-input', 'source');
+  setUpDrop('driving-drop', 'driving-input', 'driving');
+  $('tab-motion').addEventListener('click', () => useVideo(false));
+  $('tab-video').addEventListener('click', () => useVideo(true));
+  $('animate').addEventListener('click', startJob);
+  $('cancel').addEventListener('click', cancelJob);
+  $('delete').addEventListener('click', deleteResult);
+  bindRange('duration', 'duration-value', (v) => `${v} s`);
+  bindRange('expression-scale', 'expression-value', (v) => v.toFixed(2));
+  bindRange('pose-scale', 'pose-value', (v) => v.toFixed(2));
+  try {
+    state.config = await api('GET', '/api/config');
+    $('version').textContent = state.config.version || '';
+    const engine = $('engine');
+    engine.textContent = '';
+    for (const name of state.config.engines) engine.append(new Option(name, name));
+    const { motions } = await api('GET', '/api/motions');
+    renderMotions(motions);
+  } catch (e) {
+    showMessage(e.message);
+  }
+  // a job started before a reload keeps running on the server: follow it again
+  let saved = null;
+  try { saved = sessionStorage.getItem('vivify-job'); } catch (e) { /* private mode */ }
+  if (saved && /^[0-9a-f]{32}$/.test(saved)) follow(saved);
+  document.body.dataset.ready = 'true';
+}
+
+main();
