@@ -52,5 +52,6 @@ int cli_metrics(int argc, char **argv); /* cli/metrics.c */
 int cli_eval(int argc, char **argv);    /* cli/eval.c */
 int cli_serve(int argc, char **argv);   /* cli/serve.c */
 int cli_dataset(int argc, char **argv); /* cli/dataset.c */
+int cli_bench(int argc, char **argv);   /* cli/bench.c: `bench nn` */
 
 #endif

@@ -21,6 +21,7 @@ static void print_help(FILE *out) {
             "  eval CLIPS... [--engine warp] [--portraits DIR] -o DIR  evaluation report (see --help)\n"
             "  serve [--port 8080]  a local web page (and JSON API) to animate portraits\n"
             "  dataset build CLIPS... -o TRAIN.vds  face-crop training set (dataset info FILE)\n"
+            "  bench nn [--json]    speed of the training core (GFLOP/s, PyTorch ratio, faceres)\n"
             "\n"
             "  vivify COMMAND --help   options of one command\n"
             "  vivify --version        print the version\n",
@@ -48,6 +49,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "eval")) return cli_eval(argc - 1, argv + 1);
     if (!strcmp(cmd, "serve")) return cli_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "dataset")) return cli_dataset(argc - 1, argv + 1);
+    if (!strcmp(cmd, "bench")) return cli_bench(argc - 1, argv + 1);
     fprintf(stderr, "vivify: unknown command '%s' (see vivify --help)\n", cmd);
     return EXIT_USAGE;
 }
