@@ -1,0 +1,416 @@
+/* models/fsth_model: the whole few-shot model (E, G, D and an optional person), its
+ * safetensors file, and the inference API: fsth_prepare (feed-forward few-shot) and
+ * fsth_render (one frame for target landmarks). */
+#include "models/models.h"
+
+#include "img/image.h"
+#include "nn/safetensors.h"
+#include "warp/mesh.h"
+#include "warp/warp.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- Config ---- */
+
+fsth_config fsth_config_default(int size) {
+    fsth_config c = {.size = size, .width = 16, .bottleneck_blocks = 4, .attention = false,
+                     .hybrid = false, .videos = 1};
+    return c;
+}
+
+vv_status fsth_config_check(const fsth_config *c) {
+    int log = fsth_log2(c->size);
+    if (log < 5 || log > 8)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: size %d is not 32, 64, 128 or 256", c->size);
+    if (c->width < 1 || c->width > 128)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: width %d outside 1..128", c->width);
+    if (c->bottleneck_blocks < 0 || c->bottleneck_blocks > 6)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: %d bottleneck blocks outside 0..6", c->bottleneck_blocks);
+    if (c->videos < 1 || c->videos > 1000000)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: %d videos outside 1..1000000", c->videos);
+    return VV_OK;
+}
+
+int fsth_embedding_dim(const fsth_config *c) { return 8 * c->width; }
+int fsth_generator_in_channels(const fsth_config *c) { return c->hybrid ? 7 : 3; }
+
+vv_status fsth_config_to_json(const fsth_config *c, char *out, size_t out_size) {
+    int n = snprintf(out, out_size,
+                     "{\"size\":%d,\"width\":%d,\"bottleneck_blocks\":%d,\"attention\":%s,"
+                     "\"hybrid\":%s,\"videos\":%d}",
+                     c->size, c->width, c->bottleneck_blocks, c->attention ? "true" : "false",
+                     c->hybrid ? "true" : "false", c->videos);
+    if (n < 0 || (size_t)n >= out_size) return vv_fail(VV_ERR_INTERNAL, "fsth config JSON over %zu bytes", out_size);
+    return VV_OK;
+}
+
+static bool json_int(const cJSON *root, const char *key, int *out) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!cJSON_IsNumber(item) || item->valuedouble != floor(item->valuedouble) ||
+        fabs(item->valuedouble) > 1e9)
+        return false;
+    *out = (int)item->valuedouble;
+    return true;
+}
+
+static bool json_bool(const cJSON *root, const char *key, bool *out) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!cJSON_IsBool(item)) return false;
+    *out = cJSON_IsTrue(item);
+    return true;
+}
+
+vv_status fsth_config_from_json(fsth_config *c, const char *json) {
+    cJSON *root = cJSON_Parse(json);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return vv_fail(VV_ERR_MODEL, "fsth config: metadata 'config' is not a JSON object");
+    }
+    memset(c, 0, sizeof *c);
+    const char *missing = NULL;
+    if (!json_int(root, "size", &c->size)) missing = "size";
+    else if (!json_int(root, "width", &c->width)) missing = "width";
+    else if (!json_int(root, "bottleneck_blocks", &c->bottleneck_blocks)) missing = "bottleneck_blocks";
+    else if (!json_bool(root, "attention", &c->attention)) missing = "attention";
+    else if (!json_bool(root, "hybrid", &c->hybrid)) missing = "hybrid";
+    else if (!json_int(root, "videos", &c->videos)) missing = "videos";
+    cJSON_Delete(root);
+    if (missing) return vv_fail(VV_ERR_MODEL, "fsth config: '%s' missing or not valid", missing);
+    if (fsth_config_check(c) == VV_OK) return VV_OK;
+    char message[256]; /* vv_fail formats into the buffer vv_last_error reads */
+    snprintf(message, sizeof message, "%s", vv_last_error());
+    return vv_fail(VV_ERR_MODEL, "%s", message);
+}
+
+/* ---- Model ---- */
+
+static vv_status model_alloc_person(fsth_model *m) {
+    size_t S = (size_t)m->config.size;
+    size_t floats = (size_t)m->G.psi_dim + fsth_embedding_dim(&m->config) + 3 * S * S +
+                    (size_t)fsth_generator_in_channels(&m->config) * S * S + 64;
+    float *p = mem_calloc(floats, sizeof(float));
+    if (!p) return vv_fail(VV_ERR_NO_MEMORY, "fsth model: no memory for the person");
+    m->person_psi = p;
+    m->person_w = p + m->G.psi_dim;
+    m->source_image = m->person_w + fsth_embedding_dim(&m->config);
+    m->scratch = m->source_image + 3 * S * S;
+    return VV_OK;
+}
+
+vv_status fsth_model_new(fsth_model **out, const fsth_config *c, uint64_t seed) {
+    *out = NULL;
+    fsth_model *m = mem_calloc(1, sizeof *m);
+    if (!m) return vv_fail(VV_ERR_NO_MEMORY, "fsth model: no memory");
+    m->config = *c;
+    vv_status status = fsth_embedder_new(&m->E, c, seed);
+    if (status == VV_OK) status = fsth_generator_new(&m->G, c, seed);
+    if (status == VV_OK) status = fsth_discriminator_new(&m->D, c, seed);
+    if (status == VV_OK) status = model_alloc_person(m);
+    if (status == VV_OK) status = fsth_embedder_prepare(&m->E, false);
+    if (status == VV_OK) status = fsth_generator_prepare(&m->G, false);
+    if (status == VV_OK) status = fsth_discriminator_prepare(&m->D, false);
+    if (status != VV_OK) {
+        fsth_model_free(m);
+        return status;
+    }
+    *out = m;
+    return VV_OK;
+}
+
+void fsth_model_free(fsth_model *m) {
+    if (!m) return;
+    fsth_embedder_free(&m->E);
+    fsth_generator_free(&m->G);
+    fsth_discriminator_free(&m->D);
+    free(m->person_psi);
+    free(m);
+}
+
+#define PERSON_TENSORS 4
+
+vv_status fsth_model_save(const fsth_model *m, const char *path, bool fp16) {
+    const param_store *stores[3] = {&m->E.ps, &m->G.ps, &m->D.ps};
+    int count = PERSON_TENSORS;
+    for (int s = 0; s < 3; s++) count += stores[s]->count;
+    safetensors_entry *entries = mem_calloc((size_t)count, sizeof *entries);
+    int64_t *shapes = mem_calloc((size_t)count * 4, sizeof *shapes);
+    if (!entries || !shapes) {
+        free(entries);
+        free(shapes);
+        return vv_fail(VV_ERR_NO_MEMORY, "fsth_model_save: no memory");
+    }
+    safetensors_dtype dtype = fp16 ? SAFETENSORS_F16 : SAFETENSORS_F32;
+    int k = 0;
+    for (int s = 0; s < 3; s++)
+        for (int i = 0; i < stores[s]->count; i++, k++) {
+            const param_entry *e = &stores[s]->entries[i];
+            for (int d = 0; d < e->ndim; d++) shapes[k * 4 + d] = e->shape[d];
+            entries[k] = (safetensors_entry){e->name, dtype, e->ndim, shapes + k * 4,
+                                             stores[s]->data + e->offset};
+        }
+    if (m->has_person) {
+        int S = m->config.size;
+        shapes[k * 4] = m->G.psi_dim;
+        entries[k] = (safetensors_entry){"person.psi", SAFETENSORS_F32, 1, shapes + k * 4, m->person_psi};
+        k++;
+        shapes[k * 4] = fsth_embedding_dim(&m->config);
+        entries[k] = (safetensors_entry){"person.w", SAFETENSORS_F32, 1, shapes + k * 4, m->person_w};
+        k++;
+        shapes[k * 4] = 3, shapes[k * 4 + 1] = S, shapes[k * 4 + 2] = S;
+        entries[k] = (safetensors_entry){"person.source", dtype, 3, shapes + k * 4, m->source_image};
+        k++;
+        shapes[k * 4] = 68, shapes[k * 4 + 1] = 2;
+        entries[k] = (safetensors_entry){"person.source_landmarks", SAFETENSORS_F32, 2, shapes + k * 4,
+                                         &m->source_landmarks[0][0]};
+        k++;
+    }
+    char config[512];
+    vv_status status = fsth_config_to_json(&m->config, config, sizeof config);
+    const char *keys[2] = {"format", "config"}, *values[2] = {FSTH_FORMAT, config};
+    if (status == VV_OK) status = safetensors_write(path, entries, k, keys, values, 2);
+    free(entries);
+    free(shapes);
+    return status;
+}
+
+static vv_status read_tensor(const safetensors_file *f, const char *path, const char *name,
+                             int ndim, const int64_t *shape, float *out, size_t count) {
+    const safetensors_tensor *t = safetensors_find(f, name);
+    bool same = t && t->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++) same = t->shape[d] == shape[d];
+    if (!same) return vv_fail(VV_ERR_MODEL, "%s: tensor '%s' missing or of another shape", path, name);
+    return safetensors_read_f32(f, name, out, count);
+}
+
+vv_status fsth_model_load(fsth_model **out, const char *path) {
+    *out = NULL;
+    safetensors_file f;
+    vv_status status = safetensors_open(&f, path, (size_t)2 << 30);
+    if (status != VV_OK) return status;
+    const char *format = safetensors_metadata(&f, "format");
+    const char *config_json = safetensors_metadata(&f, "config");
+    fsth_config c;
+    if (!format || strcmp(format, FSTH_FORMAT) != 0)
+        status = vv_fail(VV_ERR_MODEL, "%s: not a vivify fsth model (metadata 'format' is %s, expected %s)",
+                         path, format ? format : "missing", FSTH_FORMAT);
+    else if (!config_json)
+        status = vv_fail(VV_ERR_MODEL, "%s: metadata 'config' missing", path);
+    else if ((status = fsth_config_from_json(&c, config_json)) != VV_OK) {
+        char message[256];
+        snprintf(message, sizeof message, "%s", vv_last_error());
+        status = vv_fail(VV_ERR_MODEL, "%s: %s", path, message);
+    }
+    fsth_model *m = NULL;
+    if (status == VV_OK) status = fsth_model_new(&m, &c, 0);
+    if (status != VV_OK) {
+        safetensors_close(&f);
+        return status;
+    }
+    param_store *stores[3] = {&m->E.ps, &m->G.ps, &m->D.ps};
+    int expected = 0;
+    for (int s = 0; s < 3 && status == VV_OK; s++) {
+        expected += stores[s]->count;
+        for (int i = 0; i < stores[s]->count && status == VV_OK; i++) {
+            const param_entry *e = &stores[s]->entries[i];
+            int64_t shape[PARAM_MAX_DIMS];
+            for (int d = 0; d < e->ndim; d++) shape[d] = e->shape[d];
+            status = read_tensor(&f, path, e->name, e->ndim, shape, stores[s]->data + e->offset, e->size);
+        }
+    }
+    if (status == VV_OK && safetensors_find(&f, "person.psi")) {
+        int S = c.size;
+        int64_t psi_shape[1] = {m->G.psi_dim}, w_shape[1] = {fsth_embedding_dim(&c)};
+        int64_t src_shape[3] = {3, S, S}, lm_shape[2] = {68, 2};
+        status = read_tensor(&f, path, "person.psi", 1, psi_shape, m->person_psi, (size_t)m->G.psi_dim);
+        if (status == VV_OK) status = read_tensor(&f, path, "person.w", 1, w_shape, m->person_w, (size_t)w_shape[0]);
+        if (status == VV_OK) status = read_tensor(&f, path, "person.source", 3, src_shape, m->source_image, (size_t)3 * S * S);
+        if (status == VV_OK) status = read_tensor(&f, path, "person.source_landmarks", 2, lm_shape, &m->source_landmarks[0][0], 136);
+        expected += PERSON_TENSORS;
+        m->has_person = status == VV_OK;
+    }
+    if (status == VV_OK && f.count != expected)
+        status = vv_fail(VV_ERR_MODEL, "%s: %d tensors, the model has %d (another network?)", path, f.count, expected);
+    for (int s = 0; s < 3 && status == VV_OK; s++)
+        for (size_t i = 0; i < stores[s]->total; i++)
+            if (!isfinite(stores[s]->data[i])) {
+                status = vv_fail(VV_ERR_MODEL, "%s: non-finite parameter values", path);
+                break;
+            }
+    if (status == VV_OK) status = fsth_embedder_prepare(&m->E, false);
+    if (status == VV_OK) status = fsth_generator_prepare(&m->G, false);
+    if (status == VV_OK) status = fsth_discriminator_prepare(&m->D, false);
+    safetensors_close(&f);
+    if (status != VV_OK) {
+        fsth_model_free(m);
+        return status;
+    }
+    *out = m;
+    return VV_OK;
+}
+
+/* ---- Tensors <-> images ---- */
+
+void fsth_image_to_tensor(float *out, const vv_image *image) {
+    size_t plane = (size_t)image->width * image->height;
+    for (size_t i = 0; i < plane; i++)
+        for (int c = 0; c < 3; c++) {
+            int ch = image->channels >= 3 ? c : 0;
+            out[c * plane + i] = image->data[i * image->channels + ch] * (2.0f / 255.0f) - 1.0f;
+        }
+}
+
+void fsth_tensor_to_image(vv_image *out, const float *in, int size) {
+    size_t plane = (size_t)size * size;
+    for (size_t i = 0; i < plane; i++)
+        for (int c = 0; c < 3; c++) {
+            float v = (in[c * plane + i] + 1.0f) * 127.5f + 0.5f;
+            out->data[i * 3 + c] = (uint8_t)(v < 0.0f ? 0.0f : v > 255.0f ? 255.0f : v);
+        }
+}
+
+vv_status fsth_landmark_tensor(float *out, const float points[68][2], int size) {
+    vv_image img;
+    vv_status status = image_create(&img, size, size, 3);
+    if (status != VV_OK) return status;
+    landmarks_rasterize(&img, points, size >= 128 ? size / 128 : 1);
+    fsth_image_to_tensor(out, &img);
+    image_free(&img);
+    return VV_OK;
+}
+
+static bool inside_polygon(const float (*p)[2], int n, float x, float y) {
+    bool in = false;
+    for (int i = 0, j = n - 1; i < n; j = i++)
+        if ((p[i][1] > y) != (p[j][1] > y) &&
+            x < (p[j][0] - p[i][0]) * (y - p[i][1]) / (p[j][1] - p[i][1]) + p[i][0])
+            in = !in;
+    return in;
+}
+
+vv_status fsth_warp_inputs(float *warped, float *validity, const float *source,
+                           const float src_points[68][2], const float dst_points[68][2],
+                           int size) {
+    vv_image in = {0}, out = {0};
+    vv_status status = image_create(&in, size, size, 3);
+    if (status == VV_OK) status = image_create(&out, size, size, 3);
+    if (status != VV_OK) {
+        image_free(&in);
+        return status;
+    }
+    fsth_tensor_to_image(&in, source, size);
+    float src_mesh[MESH_POINT_COUNT][2], dst_mesh[MESH_POINT_COUNT][2];
+    mesh_source_points(src_points, size, src_mesh);
+    mesh_motion motion = {true, true};
+    mesh_target_points(src_mesh, dst_points, &motion, dst_mesh);
+    warp_piecewise_affine(&out, &in, (const float (*)[2])src_mesh, (const float (*)[2])dst_mesh,
+                          mesh_triangles(), mesh_triangle_count(), NULL, 1);
+    fsth_image_to_tensor(warped, &out);
+    /* The warp moves pixels that exist; the target's open inner mouth has none. */
+    const float (*mouth)[2] = dst_points + 60;
+    for (int y = 0; y < size; y++)
+        for (int x = 0; x < size; x++)
+            validity[(size_t)y * size + x] = inside_polygon(mouth, 8, (float)x, (float)y) ? 0.0f : 1.0f;
+    image_free(&in);
+    image_free(&out);
+    return VV_OK;
+}
+
+/* ---- Inference ---- */
+
+void fsth_crop_transform(const float landmarks[68][2], int size, float crop_to_image[6]) {
+    float x0 = landmarks[0][0], x1 = x0, y0 = landmarks[0][1], y1 = y0;
+    for (int i = 1; i < 68; i++) {
+        x0 = fminf(x0, landmarks[i][0]), x1 = fmaxf(x1, landmarks[i][0]);
+        y0 = fminf(y0, landmarks[i][1]), y1 = fmaxf(y1, landmarks[i][1]);
+    }
+    float side = 1.8f * fmaxf(fmaxf(x1 - x0, y1 - y0), 1.0f);
+    float cx = 0.5f * (x0 + x1), cy = 0.5f * (y0 + y1), scale = side / (float)size;
+    /* crop pixel centre (i + 0.5) * scale from the crop's corner */
+    crop_to_image[0] = scale, crop_to_image[1] = 0.0f;
+    crop_to_image[2] = cx - 0.5f * side + 0.5f * scale - 0.5f;
+    crop_to_image[3] = 0.0f, crop_to_image[4] = scale;
+    crop_to_image[5] = cy - 0.5f * side + 0.5f * scale - 0.5f;
+}
+
+vv_status fsth_crop_shot(float *frame, float points[68][2], const vv_image *image,
+                         const float landmarks[68][2], int size) {
+    if (!image->data || image->channels != 3)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth_crop_shot: not an RGB image");
+    vv_image crop;
+    vv_status status = image_create(&crop, size, size, 3);
+    if (status != VV_OK) return status;
+    float to_image[6], to_crop[6];
+    fsth_crop_transform(landmarks, size, to_image);
+    affine_invert(to_image, to_crop);
+    image_warp_affine(&crop, image, to_image, NULL);
+    for (int i = 0; i < 68; i++) {
+        float x = landmarks[i][0], y = landmarks[i][1];
+        points[i][0] = to_crop[0] * x + to_crop[1] * y + to_crop[2];
+        points[i][1] = to_crop[3] * x + to_crop[4] * y + to_crop[5];
+    }
+    fsth_image_to_tensor(frame, &crop);
+    image_free(&crop);
+    return VV_OK;
+}
+
+vv_status fsth_prepare(fsth_model *m, const vv_image *images, const float (*landmarks)[68][2],
+                       int count) {
+    if (count < 1 || count > 256)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth_prepare: %d shots (1..256)", count);
+    int S = m->config.size, emb = fsth_embedding_dim(&m->config);
+    size_t plane = (size_t)S * S;
+    float *xy = mem_alloc(6 * plane + emb, sizeof(float));
+    double *sum = mem_calloc((size_t)emb, sizeof(double));
+    vv_status status = (xy && sum) ? VV_OK : vv_fail(VV_ERR_NO_MEMORY, "fsth_prepare: no memory");
+    float *e = xy ? xy + 6 * plane : NULL;
+    for (int k = 0; k < count && status == VV_OK; k++) {
+        float points[68][2];
+        status = fsth_crop_shot(xy, points, &images[k], landmarks[k], S);
+        if (status != VV_OK) break;
+        status = fsth_landmark_tensor(xy + 3 * plane, (const float (*)[2])points, S);
+        if (status == VV_OK) status = fsth_embedder_forward(&m->E, e, xy, 1);
+        for (int j = 0; j < emb && status == VV_OK; j++) sum[j] += e[j];
+        if (k == 0 && status == VV_OK) { /* the hybrid engine warps the first shot */
+            memcpy(m->source_image, xy, 3 * plane * sizeof(float));
+            memcpy(m->source_landmarks, points, sizeof points);
+        }
+    }
+    if (status == VV_OK) {
+        for (int j = 0; j < emb; j++) e[j] = (float)(sum[j] / count);
+        fsth_generator_project(&m->G, m->person_psi, e, 1);
+        const float *w0 = param_data(&m->D.ps, m->D.w0);
+        for (int j = 0; j < emb; j++) m->person_w[j] = w0[j] + e[j];
+        m->has_person = true;
+    }
+    free(xy);
+    free(sum);
+    return status;
+}
+
+vv_status fsth_render(fsth_model *m, const float target[68][2], vv_image *out) {
+    if (!m->has_person)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth_render: no person (call fsth_prepare or load a fine-tuned model)");
+    int S = m->config.size;
+    size_t plane = (size_t)S * S;
+    if (!out->data || out->width != S || out->height != S || out->channels != 3) {
+        image_free(out);
+        vv_status status = image_create(out, S, S, 3);
+        if (status != VV_OK) return status;
+    }
+    float *in = m->scratch;
+    vv_status status = fsth_landmark_tensor(in, target, S);
+    if (status == VV_OK && m->config.hybrid)
+        status = fsth_warp_inputs(in + 3 * plane, in + 6 * plane, m->source_image,
+                                  (const float (*)[2])m->source_landmarks, target, S);
+    /* The output lands in the source slot's place after the inputs: reuse rgb scratch. */
+    float *rgb = mem_alloc(3 * plane, sizeof(float));
+    if (!rgb) return vv_fail(VV_ERR_NO_MEMORY, "fsth_render: no memory");
+    if (status == VV_OK) status = fsth_generator_forward(&m->G, rgb, in, m->person_psi, 1);
+    if (status == VV_OK) fsth_tensor_to_image(out, rgb, S);
+    free(rgb);
+    return status;
+}
