@@ -332,6 +332,18 @@ static void test_hostile(const char *dir) {
     memcpy(data, orig, size);
     memset(data + index_offset, 'A', DATASET_NAME_SIZE);
     CHECK(try_variant(bad, data, size) == VV_ERR_CORRUPT);
+    /* The first frame's JPEG claims 16383 x 16383: refused before decoding. */
+    memcpy(data, orig, size);
+    size_t jpeg_start = 128 + 560, sof = 0;
+    for (size_t i = jpeg_start; i + 9 < size && !sof; i++)
+        if (data[i] == 0xFF && data[i + 1] == 0xC0) sof = i;
+    CHECK(sof > 0);
+    if (sof) {
+        data[sof + 5] = data[sof + 7] = 0x3F;
+        data[sof + 6] = data[sof + 8] = 0xFF;
+        vv_status s = try_variant(bad, data, size);
+        CHECK_MSG(s == VV_ERR_CORRUPT && strstr(vv_last_error(), "16383x16383"), "huge JPEG: %s", vv_last_error());
+    }
     /* Random damage: 600 files with 1-8 bytes changed.  Must never crash or hang, and only
      * ever report the file's own statuses. */
     unsigned state = 12345;

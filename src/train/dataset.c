@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <turbojpeg.h>
 #include <unistd.h>
 
 static const uint8_t DATASET_MAGIC[8] = {0x89, 'V', 'D', 'S', '\r', '\n', 0x1a, '\n'};
@@ -666,17 +667,23 @@ vv_status dataset_read_frame(const dataset *ds, int clip, int frame, vv_image *i
     uint8_t *jpeg = malloc(jpeg_size);
     if (!jpeg) return vv_fail(VV_ERR_NO_MEMORY, "out of memory reading %s", ds->path);
     s = read_at(ds, e->offset + RECORD_HEADER_SIZE, jpeg, jpeg_size);
+    /* Decoded here rather than by image_load_memory so the JPEG's own size is checked
+     * against the header before any pixel memory is allocated. */
     vv_image decoded = {0};
-    if (s == VV_OK) {
-        char name[1100];
-        snprintf(name, sizeof name, "%s (clip %d frame %d)", ds->path, clip, frame);
-        s = image_load_memory(&decoded, jpeg, jpeg_size, name);
-        if (s == VV_ERR_FORMAT) s = CORRUPT("%s: frame %d of clip %d is not a JPEG", ds->path, frame, clip);
-    }
+    tjhandle tj = s == VV_OK ? tjInitDecompress() : NULL;
+    if (s == VV_OK && !tj) s = vv_fail(VV_ERR_NO_MEMORY, "cannot start the JPEG decoder");
+    int width = 0, height = 0, subsampling = 0, colourspace = 0;
+    if (s == VV_OK && tjDecompressHeader3(tj, jpeg, jpeg_size, &width, &height, &subsampling, &colourspace) != 0)
+        s = CORRUPT("%s: frame %d of clip %d is not a readable JPEG", ds->path, frame, clip);
+    if (s == VV_OK && (width != ds->size || height != ds->size))
+        s = CORRUPT("%s: frame %d of clip %d is %dx%d, expected %dx%d", ds->path, frame, clip, width, height,
+                    ds->size, ds->size);
+    if (s == VV_OK) s = image_create(&decoded, ds->size, ds->size, 3);
+    if (s == VV_OK && tjDecompress2(tj, jpeg, jpeg_size, decoded.data, ds->size, 0, ds->size, TJPF_RGB,
+                                    TJFLAG_ACCURATEDCT) != 0)
+        s = CORRUPT("%s: frame %d of clip %d: damaged JPEG (%s)", ds->path, frame, clip, tjGetErrorStr2(tj));
+    if (tj) tjDestroy(tj);
     free(jpeg);
-    if (s == VV_OK && (decoded.width != ds->size || decoded.height != ds->size || decoded.channels != 3))
-        s = CORRUPT("%s: frame %d of clip %d is %dx%d, expected %dx%d", ds->path, frame, clip, decoded.width,
-                    decoded.height, ds->size, ds->size);
     if (s != VV_OK) {
         image_free(&decoded);
         return s;
