@@ -1,0 +1,194 @@
+/* serve: content sniffing, parsing animate's progress output, and the job queue itself
+ * (progress, errors in plain words, cancellation, capacity, eviction, cleanup) with a
+ * stand-in for `vivify animate` (a shell script), so it runs in a second.  The real server
+ * over HTTP is tests/cli_serve.sh; the page in a browser is tests/cli_serve_browser.sh. */
+#include "serve/jobs.h"
+#include "serve/sniff.h"
+#include "test.h"
+
+#include <dirent.h>
+#include <unistd.h>
+
+static void test_sniff(void) {
+    const struct { const char *bytes; size_t size; const char *extension; bool image, video; } cases[] = {
+        {"\x89PNG\r\n\x1a\n\0\0\0\rIHDR", 16, "png", true, false},
+        {"\xff\xd8\xff\xe0\0\x10JFIF", 10, "jpg", true, false},
+        {"GIF89a\x01\0\x01\0", 10, "gif", false, true},
+        {"\0\0\0\x20" "ftypisom\0\0\x02\0", 16, "mp4", false, true},
+        {"\0\0\0\x18" "ftypheic\0\0\0\0", 16, "heic", false, false},
+        {"\0\0\0\x08" "wide\0\0\0\0", 12, "mov", false, true},
+        {"\x1a\x45\xdf\xa3\x9f\x42\x86\x81", 8, "mkv", false, true},
+        {"RIFF\0\0\0\0AVI LIST", 16, "avi", false, true},
+        {"RIFF\0\0\0\0WEBPVP8 ", 16, "webp", false, false},
+        {"BM\0\0", 4, "bmp", false, false},
+        {"%PDF-1.7", 8, "pdf", false, false},
+        {"hello, world\n", 13, "txt", false, false},
+        {"\x01\x02\x03\x04", 4, "bin", false, false},
+        {"\x89PN", 3, "bin", false, false}, /* cut short: not a PNG */
+        {"", 0, "bin", false, false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sniff_kind kind = sniff_bytes((const uint8_t *)cases[i].bytes, cases[i].size);
+        CHECK_MSG(!strcmp(kind.extension, cases[i].extension) && kind.image == cases[i].image &&
+                      kind.video == cases[i].video,
+                  "case %zu: got %s (%s)", i, kind.extension, kind.name);
+    }
+}
+
+static void test_parse_progress(void) {
+    char label[16];
+    long done = -1, total = -1;
+    double rate = -1;
+    /* terminal shape (a redraw) and log shape, as cli/progress.c prints them */
+    CHECK(job_parse_progress("animate [#####.........................] 12/125 frames  40.5 frames/s  00:01 elapsed  ETA 00:03 ",
+                             label, sizeof label, &done, &total, &rate) == 1);
+    CHECK(!strcmp(label, "animate") && done == 12 && total == 125);
+    CHECK_NEAR(rate, 40.5, 1e-9);
+    CHECK(job_parse_progress("tracking: 30/300 frames (7.5 frames/s)", label, sizeof label, &done, &total, &rate) == 1);
+    CHECK(!strcmp(label, "tracking") && done == 30 && total == 300);
+    CHECK_NEAR(rate, 7.5, 1e-9);
+    /* not progress: the summary, errors, other labels, a count without a total */
+    CHECK(!job_parse_progress("animate: 25 frames 256x388 at 25 fps -> out.mp4 in 1.0 s (25.0 frames/s)", label,
+                              sizeof label, &done, &total, &rate));
+    CHECK(!job_parse_progress("vivify: no face found in /tmp/x/source.png", label, sizeof label, &done, &total, &rate));
+    CHECK(!job_parse_progress("motion: 3/10 frames (1.0 frames/s)", label, sizeof label, &done, &total, &rate));
+    CHECK(!job_parse_progress("animate 12 frames  4.0 frames/s  00:03 elapsed ", label, sizeof label, &done, &total, &rate));
+    CHECK(!job_parse_progress("animate [..] 5/0 frames", label, sizeof label, &done, &total, &rate));
+}
+
+/* A stand-in for `vivify animate SOURCE --motion NAME ... -o OUT ...`: "talk" draws a
+ * progress bar and writes OUT; "blink" fails like animate does on a face-less portrait;
+ * "nod" runs until killed. */
+static const char *fake_animate =
+    "#!/bin/sh\n"
+    "src=\"$2\"; motion=\"$4\"; out=\"\"\n"
+    "while [ $# -gt 0 ]; do [ \"$1\" = -o ] && out=\"$2\"; shift; done\n"
+    "case \"$motion\" in\n"
+    "talk) printf 'animate [###...] 5/10 frames  20.0 frames/s  00:00 elapsed  ETA 00:00 \\r' >&2; sleep 0.3\n"
+    "      printf 'animate [######] 10/10 frames  25.0 frames/s  00:00 elapsed  ETA 00:00 \\n' >&2\n"
+    "      printf 'result' > \"$out\" ;;\n"
+    "blink) echo \"vivify: no face found in $src\" >&2; exit 8 ;;\n"
+    "*) sleep 30 ;;\n"
+    "esac\n";
+
+static job_state wait_finished(job_queue *queue, const char *id, job_status *status) {
+    for (int i = 0; i < 300; i++) {
+        if (!job_queue_status(queue, id, status)) return JOB_QUEUED;
+        if (status->state == JOB_DONE || status->state == JOB_FAILED) return status->state;
+        usleep(10000);
+    }
+    return status->state;
+}
+
+static job_request request_for(job_queue *queue, const char *motion, char *dir) {
+    job_request r;
+    memset(&r, 0, sizeof r);
+    CHECK_OK(job_queue_make_folder(queue, dir, PATH_MAX));
+    snprintf(r.source, sizeof r.source, "%s/source.png", dir);
+    FILE *f = fopen(r.source, "wb");
+    if (f) fclose(f);
+    snprintf(r.motion, sizeof r.motion, "%s", motion);
+    r.duration = 1;
+    r.expression_scale = r.pose_scale = 1;
+    return r;
+}
+
+static int count_entries(const char *path) {
+    DIR *d = opendir(path);
+    if (!d) return -1;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+static void test_queue(void) {
+    const char *tmp = test_tmp_dir("test_serve");
+    char exe[4200], temp[4200];
+    snprintf(exe, sizeof exe, "%s/fake_animate.sh", tmp);
+    snprintf(temp, sizeof temp, "%s/work", tmp);
+    mkdir(temp, 0700);
+    FILE *f = fopen(exe, "w");
+    CHECK(f != NULL);
+    if (!f) return;
+    fputs(fake_animate, f);
+    fclose(f);
+    chmod(exe, 0700);
+
+    job_queue_params p = {.exe = exe, .temp_dir = temp, .workers = 1, .capacity = 1, .keep_bytes = 1 << 20,
+                          .keep_count = 2, .max_frames = 100};
+    job_queue *queue = NULL;
+    CHECK_OK(job_queue_new(&queue, &p));
+    if (!queue) return;
+    char dir[PATH_MAX], id[JOB_ID_LENGTH + 1], id2[JOB_ID_LENGTH + 1], id3[JOB_ID_LENGTH + 1];
+    job_status st;
+
+    /* success: progress parsed from the bar, the result kept, the inputs removed */
+    job_request r = request_for(queue, "talk", dir);
+    CHECK_OK(job_queue_submit(queue, dir, &r, id));
+    CHECK(strlen(id) == JOB_ID_LENGTH && strspn(id, "0123456789abcdef") == JOB_ID_LENGTH);
+    bool saw_half = false;
+    for (int i = 0; i < 300 && job_queue_status(queue, id, &st) && st.state != JOB_DONE; i++) {
+        saw_half |= st.state == JOB_RUNNING && st.progress > 0.45 && st.progress < 0.55 && st.fps == 20;
+        usleep(5000);
+    }
+    CHECK(wait_finished(queue, id, &st) == JOB_DONE);
+    CHECK_MSG(saw_half, "progress 0.5 at 20 frames/s was never seen");
+    CHECK(st.progress == 1 && st.fps == 25 && st.result_bytes == 6 && st.error[0] == 0);
+    bool found = false;
+    int fd = job_queue_open_result(queue, id, &st, &found);
+    char bytes[8] = {0};
+    CHECK(found && fd >= 0 && read(fd, bytes, sizeof bytes) == 6 && !strcmp(bytes, "result"));
+    if (fd >= 0) close(fd);
+    CHECK(access(r.source, F_OK) != 0);
+
+    /* failure: animate's message with our temp path turned into words */
+    r = request_for(queue, "blink", dir);
+    CHECK_OK(job_queue_submit(queue, dir, &r, id2));
+    CHECK(wait_finished(queue, id2, &st) == JOB_FAILED);
+    CHECK_MSG(!strcmp(st.error, "no face found in the portrait"), "error: %s", st.error);
+    CHECK(job_queue_open_result(queue, id2, &st, &found) < 0 && found);
+
+    /* capacity: one running, one waiting, the next refused */
+    char long_dir[PATH_MAX], waiting_dir[PATH_MAX], refused_dir[PATH_MAX];
+    r = request_for(queue, "nod", long_dir);
+    CHECK_OK(job_queue_submit(queue, long_dir, &r, id3));
+    for (int i = 0; i < 300 && job_queue_status(queue, id3, &st) && st.state != JOB_RUNNING; i++) usleep(5000);
+    CHECK(st.state == JOB_RUNNING);
+    char waiting[JOB_ID_LENGTH + 1], refused[JOB_ID_LENGTH + 1];
+    job_request w = request_for(queue, "talk", waiting_dir);
+    CHECK_OK(job_queue_submit(queue, waiting_dir, &w, waiting));
+    CHECK(job_queue_full(queue));
+    job_request x = request_for(queue, "talk", refused_dir);
+    CHECK(job_queue_submit(queue, refused_dir, &x, refused) == VV_ERR_TOO_LARGE);
+    job_queue_discard_folder(queue, refused_dir);
+    CHECK(access(refused_dir, F_OK) != 0);
+
+    /* cancel the running one: gone at once, its folder removed once the child is dead;
+     * the waiting one runs next */
+    CHECK(job_queue_delete(queue, id3));
+    CHECK(!job_queue_status(queue, id3, &st));
+    CHECK(wait_finished(queue, waiting, &st) == JOB_DONE);
+    CHECK(access(long_dir, F_OK) != 0);
+
+    /* eviction: keep_count 2, so the oldest finished job (the first) is forgotten */
+    CHECK(!job_queue_status(queue, id, &st));
+    CHECK(job_queue_status(queue, id2, &st) && job_queue_status(queue, waiting, &st));
+    CHECK(!job_queue_delete(queue, "0123456789abcdef0123456789abcdef"));
+    CHECK(!job_queue_status(queue, "../../etc/passwd", &st));
+    int queued, running, finished;
+    job_queue_counts(queue, &queued, &running, &finished);
+    CHECK(queued == 0 && running == 0 && finished == 2);
+
+    /* freeing the queue removes everything it made */
+    CHECK(count_entries(temp) == 1);
+    job_queue_free(queue);
+    CHECK_MSG(count_entries(temp) == 0, "%d entries left in %s", count_entries(temp), temp);
+}
+
+int main(void) {
+    test_sniff();
+    test_parse_progress();
+    test_queue();
+    return test_finish("test_serve");
+}
