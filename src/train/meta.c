@@ -1,0 +1,551 @@
+/* train/meta: the meta-learning step, the .vds episode source, training state files and
+ * few-shot fine-tuning (train/train.h). */
+#include "train/train.h"
+
+#include "img/image.h"
+#include "nn/optim.h"
+#include "nn/safetensors.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+fsth_train_params fsth_train_default_params(void) {
+    return (fsth_train_params){.k = 8, .batch = 1, .lr_g = 5e-5f, .lr_d = 2e-4f, .beta1 = 0.0f,
+                               .beta2 = 0.999f, .w_pixel = 10.0f, .w_fm = 10.0f, .w_mch = 10.0f,
+                               .w_adv = 1.0f, .seed = 1};
+}
+
+/* ---- The adversarial part shared by meta-learning and fine-tuning ---- */
+
+typedef struct gan_work {
+    int capacity, S, features;
+    float *fake, *dfake;   /* [n, 3, S, S] */
+    float *xy2, *dxy;      /* [2n, 6, S, S] real then fake; [n, 6, S, S] */
+    float *proj2, *dproj2; /* [2n, emb] */
+    float *r, *dr;         /* [2n] */
+    float *feat_real[FSTH_MAX_BLOCKS], *dfeat[FSTH_MAX_BLOCKS];
+    size_t feat_size[FSTH_MAX_BLOCKS];
+    float *buffer;
+} gan_work;
+
+static vv_status gan_work_init(gan_work *w, const fsth_model *m, int n) {
+    memset(w, 0, sizeof *w);
+    int S = m->config.size, emb = fsth_embedding_dim(&m->config);
+    size_t plane = (size_t)S * S, total = 0;
+    w->capacity = n, w->S = S, w->features = fsth_discriminator_feature_count(&m->D);
+    size_t sizes[8] = {3 * plane * n, 3 * plane * n, 12 * plane * n, 6 * plane * n,
+                       2 * (size_t)emb * n, 2 * (size_t)emb * n, 2 * (size_t)n, 2 * (size_t)n};
+    for (int i = 0; i < 8; i++) total += sizes[i];
+    for (int i = 0; i < w->features; i++) {
+        const fsth_block *b = &m->D.blocks[i];
+        w->feat_size[i] = (size_t)n * b->out_channels * b->out_H * b->out_W;
+        total += 2 * w->feat_size[i];
+    }
+    w->buffer = mem_calloc(total, sizeof(float));
+    if (!w->buffer) return vv_fail(VV_ERR_NO_MEMORY, "training buffers: no memory for %zu floats", total);
+    float *p = w->buffer;
+    float **slots[8] = {&w->fake, &w->dfake, &w->xy2, &w->dxy, &w->proj2, &w->dproj2, &w->r, &w->dr};
+    for (int i = 0; i < 8; i++) *slots[i] = p, p += sizes[i];
+    for (int i = 0; i < w->features; i++) {
+        w->feat_real[i] = p, p += w->feat_size[i];
+        w->dfeat[i] = p, p += w->feat_size[i];
+    }
+    return VV_OK;
+}
+
+static void gan_work_free(gan_work *w) { free(w->buffer); memset(w, 0, sizeof *w); }
+
+/* G side for n samples: the caller has filled xy2[0..n) (real frame + landmark image) and
+ * proj2[0..n).  Runs G, D on real and fake, the losses, and the backward into G's
+ * parameter gradients and dpsi (zeroed here). */
+static vv_status gan_generator_side(gan_work *w, fsth_model *m, const fsth_train_params *p,
+                                    const float *g_in, const float *psi, float *dpsi, int n,
+                                    fsth_losses *losses) {
+    size_t plane = (size_t)w->S * w->S, xy_n = 6 * plane;
+    float *fake_xy = w->xy2 + (size_t)n * xy_n;
+    vv_status status = fsth_generator_forward(&m->G, w->fake, g_in, psi, n);
+    if (status != VV_OK) return status;
+    for (int i = 0; i < n; i++) {
+        memcpy(fake_xy + i * xy_n, w->fake + i * 3 * plane, 3 * plane * sizeof(float));
+        memcpy(fake_xy + i * xy_n + 3 * plane, w->xy2 + i * xy_n + 3 * plane, 3 * plane * sizeof(float));
+    }
+    /* Real features (constants of the feature-matching loss). */
+    if ((status = fsth_discriminator_forward(&m->D, w->r, w->xy2, w->proj2, n)) != VV_OK) return status;
+    for (int i = 0; i < w->features; i++) {
+        size_t count;
+        const float *f = fsth_discriminator_feature(&m->D, i, n, &count);
+        memcpy(w->feat_real[i], f, count * sizeof(float));
+    }
+    if ((status = fsth_discriminator_forward(&m->D, w->r + n, fake_xy, w->proj2, n)) != VV_OK) return status;
+    const float *fake_feat[FSTH_MAX_BLOCKS];
+    for (int i = 0; i < w->features; i++) {
+        size_t count;
+        fake_feat[i] = fsth_discriminator_feature(&m->D, i, n, &count);
+        memset(w->dfeat[i], 0, count * sizeof(float));
+    }
+    losses->fm = feature_matching_loss_forward((const float *const *)w->feat_real, fake_feat,
+                                               w->feat_size, w->features);
+    feature_matching_loss_backward(w->dfeat, (const float *const *)w->feat_real, fake_feat,
+                                   w->feat_size, w->features, p->w_fm);
+    losses->adv = hinge_g_loss_forward(w->r + n, (size_t)n);
+    losses->r_fake = -losses->adv;
+    memset(w->dr, 0, (size_t)n * sizeof(float));
+    hinge_g_loss_backward(w->dr, (size_t)n, p->w_adv);
+    memset(w->dxy, 0, (size_t)n * xy_n * sizeof(float));
+    status = fsth_discriminator_backward(&m->D, w->dxy, NULL, w->dr, w->dfeat, fake_xy, w->proj2, n, false);
+    if (status != VV_OK) return status;
+    /* Pixel L1 against the real frame. */
+    double sum = 0.0;
+    float scale = p->w_pixel / (float)((size_t)n * 3 * plane);
+    for (int i = 0; i < n; i++)
+        for (size_t j = 0; j < 3 * plane; j++) {
+            float d = w->fake[i * 3 * plane + j] - w->xy2[i * xy_n + j];
+            sum += fabsf(d);
+            w->dfake[i * 3 * plane + j] = w->dxy[i * xy_n + j] + (d > 0 ? scale : d < 0 ? -scale : 0.0f);
+        }
+    losses->pixel = (float)(sum / ((double)n * 3 * plane));
+    memset(dpsi, 0, (size_t)n * m->G.psi_dim * sizeof(float));
+    return fsth_generator_backward(&m->G, dpsi, w->dfake, g_in, psi, n, true);
+}
+
+/* D side: hinge on xy2 [real n; fake n] with proj2 [n] repeated; D's parameter gradients
+ * and dproj2 [2n, emb] (zeroed here). */
+static vv_status gan_discriminator_side(gan_work *w, fsth_model *m, int n, fsth_losses *losses) {
+    int emb = fsth_embedding_dim(&m->config);
+    memcpy(w->proj2 + (size_t)n * emb, w->proj2, (size_t)n * emb * sizeof(float));
+    vv_status status = fsth_discriminator_forward(&m->D, w->r, w->xy2, w->proj2, 2 * n);
+    if (status != VV_OK) return status;
+    losses->d_total = hinge_d_loss_forward(w->r, (size_t)n, w->r + n, (size_t)n);
+    double real = 0.0;
+    for (int i = 0; i < n; i++) real += w->r[i];
+    losses->r_real = (float)(real / n);
+    memset(w->dr, 0, 2 * (size_t)n * sizeof(float));
+    hinge_d_loss_backward(w->dr, w->dr + n, w->r, (size_t)n, w->r + n, (size_t)n, 1.0f);
+    memset(w->dproj2, 0, 2 * (size_t)n * emb * sizeof(float));
+    return fsth_discriminator_backward(&m->D, NULL, w->dproj2, w->dr, NULL, w->xy2, w->proj2, 2 * n, true);
+}
+
+static adam_config adam_for(float beta1, float beta2) {
+    adam_config c = adam_config_default();
+    c.beta1 = beta1, c.beta2 = beta2;
+    return c;
+}
+
+/* ---- Meta-learning ---- */
+
+struct fsth_trainer {
+    fsth_model *m;
+    fsth_train_params p;
+    fsth_batch batch;
+    gan_work gan;
+    uint64_t rng;
+    long step;
+    float *e, *de, *e_hat, *de_hat, *psi, *dpsi;
+    float *buffer;
+};
+
+vv_status fsth_trainer_new(fsth_trainer **out, fsth_model *m, const fsth_train_params *params) {
+    *out = NULL;
+    if (params->k < 1 || params->k > DATASET_MAX_SHOTS || params->batch < 1 || params->batch > 64)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "trainer: k %d (1..%d) or batch %d (1..64) out of range",
+                       params->k, DATASET_MAX_SHOTS, params->batch);
+    fsth_trainer *t = mem_calloc(1, sizeof *t);
+    if (!t) return vv_fail(VV_ERR_NO_MEMORY, "trainer: no memory");
+    t->m = m, t->p = *params;
+    t->rng = params->seed * 0x9e3779b97f4a7c15ull + 0x1234567ull;
+    int B = params->batch, K = params->k, S = m->config.size, emb = fsth_embedding_dim(&m->config);
+    int inc = fsth_generator_in_channels(&m->config);
+    size_t plane = (size_t)S * S;
+    size_t sizes[9] = {(size_t)B * K * 6 * plane, (size_t)B * 6 * plane, (size_t)B * inc * plane,
+                       (size_t)B * K * emb, (size_t)B * K * emb, (size_t)B * emb, (size_t)B * emb,
+                       (size_t)B * m->G.psi_dim, (size_t)B * m->G.psi_dim};
+    size_t total = 0;
+    for (int i = 0; i < 9; i++) total += sizes[i];
+    t->buffer = mem_calloc(total, sizeof(float));
+    t->batch.videos = mem_calloc((size_t)B, sizeof(int));
+    vv_status status = t->buffer && t->batch.videos ? gan_work_init(&t->gan, m, B)
+                                                    : vv_fail(VV_ERR_NO_MEMORY, "trainer: no memory for %zu floats", total);
+    if (status != VV_OK) {
+        fsth_trainer_free(t);
+        return status;
+    }
+    float *p = t->buffer;
+    float **slots[9] = {&t->batch.shots, &t->batch.target, &t->batch.g_in, &t->e, &t->de,
+                        &t->e_hat, &t->de_hat, &t->psi, &t->dpsi};
+    for (int i = 0; i < 9; i++) *slots[i] = p, p += sizes[i];
+    t->batch.B = B, t->batch.K = K, t->batch.S = S, t->batch.in_channels = inc;
+    *out = t;
+    return VV_OK;
+}
+
+void fsth_trainer_free(fsth_trainer *t) {
+    if (!t) return;
+    gan_work_free(&t->gan);
+    free(t->batch.videos);
+    free(t->buffer);
+    free(t);
+}
+
+long fsth_trainer_step(const fsth_trainer *t) { return t->step; }
+
+void fsth_trainer_last_sample(const fsth_trainer *t, const float **target, const float **landmarks,
+                              const float **fake) {
+    size_t plane = (size_t)t->batch.S * t->batch.S;
+    *target = t->batch.target;
+    *landmarks = t->batch.target + 3 * plane;
+    *fake = t->gan.fake;
+}
+
+vv_status fsth_train_step(fsth_trainer *t, fsth_episode_fn source, void *ctx, fsth_losses *losses) {
+    fsth_model *m = t->m;
+    int B = t->batch.B, K = t->batch.K, emb = fsth_embedding_dim(&m->config);
+    size_t plane = (size_t)t->batch.S * t->batch.S;
+    memset(losses, 0, sizeof *losses);
+    vv_status status = source(ctx, &t->rng, &t->batch);
+    for (int i = 0; i < B && status == VV_OK; i++)
+        if (t->batch.videos[i] < 0 || t->batch.videos[i] >= m->config.videos)
+            status = vv_fail(VV_ERR_INVALID_ARGUMENT, "episode video %d outside the model's %d", t->batch.videos[i], m->config.videos);
+    if (status == VV_OK) status = fsth_embedder_prepare(&m->E, true);
+    if (status == VV_OK) status = fsth_generator_prepare(&m->G, true);
+    if (status == VV_OK) status = fsth_discriminator_prepare(&m->D, true);
+    if (status != VV_OK) return status;
+    param_store_zero_grad(&m->E.ps);
+    param_store_zero_grad(&m->G.ps);
+    param_store_zero_grad(&m->D.ps);
+    /* e_hat = mean over each episode's K shots; psi = P e_hat. */
+    if ((status = fsth_embedder_forward(&m->E, t->e, t->batch.shots, B * K)) != VV_OK) return status;
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < emb; j++) {
+            double s = 0.0;
+            for (int k = 0; k < K; k++) s += t->e[((size_t)b * K + k) * emb + j];
+            t->e_hat[(size_t)b * emb + j] = (float)(s / K);
+        }
+    fsth_generator_project(&m->G, t->psi, t->e_hat, B);
+    memcpy(t->gan.xy2, t->batch.target, (size_t)B * 6 * plane * sizeof(float));
+    fsth_discriminator_projection(&m->D, t->gan.proj2, t->batch.videos, B);
+    status = gan_generator_side(&t->gan, m, &t->p, t->batch.g_in, t->psi, t->dpsi, B, losses);
+    if (status != VV_OK) return status;
+    memset(t->de_hat, 0, (size_t)B * emb * sizeof(float));
+    fsth_generator_project_backward(&m->G, t->de_hat, t->dpsi, t->e_hat, B);
+    /* L_MCH = mean |e_hat - W_i|: pulls e_hat (E side) and W_i (D side) together. */
+    param_store_zero_grad(&m->D.ps);
+    const float *table = param_data(&m->D.ps, m->D.table);
+    float *dtable = param_grad(&m->D.ps, m->D.table), g = t->p.w_mch / (float)(B * emb);
+    double mch = 0.0;
+    for (int b = 0; b < B; b++)
+        for (int j = 0; j < emb; j++) {
+            size_t wi = (size_t)t->batch.videos[b] * emb + j;
+            float d = t->e_hat[(size_t)b * emb + j] - table[wi];
+            mch += fabsf(d);
+            float s = d > 0 ? g : d < 0 ? -g : 0.0f;
+            t->de_hat[(size_t)b * emb + j] += s;
+            dtable[wi] -= s;
+        }
+    losses->mch = (float)(mch / (B * emb));
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < emb; j++)
+                t->de[((size_t)b * K + k) * emb + j] = t->de_hat[(size_t)b * emb + j] / K;
+    if ((status = fsth_embedder_backward(&m->E, t->de, t->batch.shots, B * K)) != VV_OK) return status;
+    adam_config cfg = adam_for(t->p.beta1, t->p.beta2);
+    param_store_adam_step(&m->E.ps, &cfg, t->p.lr_g);
+    param_store_adam_step(&m->G.ps, &cfg, t->p.lr_g);
+    /* D step on the real target and the detached fake. */
+    if ((status = gan_discriminator_side(&t->gan, m, B, losses)) != VV_OK) return status;
+    float *dw0 = param_grad(&m->D.ps, m->D.w0);
+    for (int n = 0; n < 2 * B; n++) {
+        int video = t->batch.videos[n % B];
+        for (int j = 0; j < emb; j++) {
+            float d = t->gan.dproj2[(size_t)n * emb + j];
+            dtable[(size_t)video * emb + j] += d;
+            dw0[j] += d;
+        }
+    }
+    param_store_adam_step(&m->D.ps, &cfg, t->p.lr_d);
+    losses->g_total = t->p.w_pixel * losses->pixel + t->p.w_adv * losses->adv +
+                      t->p.w_fm * losses->fm + t->p.w_mch * losses->mch;
+    t->step++;
+    if (!isfinite(losses->g_total) || !isfinite(losses->d_total))
+        return vv_fail(VV_ERR_INTERNAL, "training diverged at step %ld (loss G %g, D %g)", t->step,
+                       (double)losses->g_total, (double)losses->d_total);
+    return VV_OK;
+}
+
+/* ---- FLOPs ---- */
+
+static double conv_flops(const sn_conv *c, int H, int W) {
+    return 2.0 * c->out_channels * c->in_channels * c->kernel * c->kernel * H * W;
+}
+
+static double blocks_flops(const fsth_block *blocks, int count) {
+    double f = 0.0;
+    for (int i = 0; i < count; i++) {
+        const fsth_block *b = &blocks[i];
+        f += conv_flops(&b->conv1, b->conv_H, b->conv_W) + conv_flops(&b->conv2, b->conv_H, b->conv_W);
+        if (b->has_skip) f += conv_flops(&b->skip, b->out_H, b->out_W);
+    }
+    return f;
+}
+
+static double attention_flops(const fsth_attention *a) {
+    double P = (double)a->H * a->W;
+    return 2.0 * P * (2.0 * a->CQ * a->C + (double)a->C * a->C) + 2.0 * P * P * (a->CQ + a->C);
+}
+
+double fsth_generator_flops(const fsth_generator *g);
+double fsth_generator_flops(const fsth_generator *g) {
+    double f = blocks_flops(g->blocks, g->block_count) + conv_flops(&g->head, g->config.size, g->config.size);
+    if (g->attention_after >= 0) f += attention_flops(&g->attention);
+    return f;
+}
+
+double fsth_train_step_flops(const fsth_trainer *t) {
+    const fsth_model *m = t->m;
+    double e = blocks_flops(m->E.blocks, m->E.block_count);
+    double d = blocks_flops(m->D.blocks, m->D.block_count);
+    if (m->D.attention_after >= 0) d += attention_flops(&m->D.attention);
+    double g = fsth_generator_flops(&m->G);
+    int B = t->batch.B, K = t->batch.K;
+    /* forward + backward (~2x forward); D: 2 forwards and an input-only backward on the G
+     * side, a 2B-sample forward + backward on the D side. */
+    return 3.0 * B * K * e + 3.0 * B * g + 9.0 * B * d;
+}
+
+/* ---- Training state ---- */
+
+vv_status fsth_trainer_save_state(const fsth_trainer *t, const char *path) {
+    const param_store *stores[3] = {&t->m->E.ps, &t->m->G.ps, &t->m->D.ps};
+    const char *names[3] = {"E", "G", "D"};
+    safetensors_entry entries[6];
+    int64_t shapes[6];
+    char entry_names[6][16];
+    for (int s = 0; s < 3; s++)
+        for (int j = 0; j < 2; j++) {
+            int k = s * 2 + j;
+            snprintf(entry_names[k], sizeof entry_names[k], "%s.adam_%s", names[s], j ? "v" : "m");
+            shapes[k] = (int64_t)stores[s]->total;
+            entries[k] = (safetensors_entry){entry_names[k], SAFETENSORS_F32, 1, &shapes[k],
+                                             j ? stores[s]->adam_v : stores[s]->adam_m};
+        }
+    char rng[32], step[32], steps[96], config[512];
+    snprintf(rng, sizeof rng, "%llu", (unsigned long long)t->rng);
+    snprintf(step, sizeof step, "%ld", t->step);
+    snprintf(steps, sizeof steps, "%ld %ld %ld", stores[0]->step, stores[1]->step, stores[2]->step);
+    vv_status status = fsth_config_to_json(&t->m->config, config, sizeof config);
+    const char *keys[5] = {"format", "rng", "step", "adam_steps", "config"};
+    const char *values[5] = {FSTH_FORMAT "-train-state", rng, step, steps, config};
+    if (status == VV_OK) status = safetensors_write(path, entries, 6, keys, values, 5);
+    return status;
+}
+
+vv_status fsth_trainer_load_state(fsth_trainer *t, const char *path) {
+    safetensors_file f;
+    vv_status status = safetensors_open(&f, path, 0);
+    if (status != VV_OK) return status;
+    const char *format = safetensors_metadata(&f, "format"), *rng = safetensors_metadata(&f, "rng");
+    const char *step = safetensors_metadata(&f, "step"), *steps = safetensors_metadata(&f, "adam_steps");
+    const char *config = safetensors_metadata(&f, "config");
+    char own[512];
+    fsth_config_to_json(&t->m->config, own, sizeof own);
+    unsigned long long rng_value = 0;
+    long step_value = 0, s0 = 0, s1 = 0, s2 = 0;
+    if (!format || strcmp(format, FSTH_FORMAT "-train-state") || !rng || !step || !steps || !config)
+        status = vv_fail(VV_ERR_MODEL, "%s: not a training state file (metadata missing)", path);
+    else if (strcmp(config, own))
+        status = vv_fail(VV_ERR_MODEL, "%s: state of another model configuration (%s)", path, config);
+    else if (sscanf(rng, "%llu", &rng_value) != 1 || sscanf(step, "%ld", &step_value) != 1 ||
+             sscanf(steps, "%ld %ld %ld", &s0, &s1, &s2) != 3 || step_value < 0)
+        status = vv_fail(VV_ERR_MODEL, "%s: bad rng / step metadata", path);
+    param_store *stores[3] = {&t->m->E.ps, &t->m->G.ps, &t->m->D.ps};
+    const char *names[3] = {"E", "G", "D"};
+    if (status == VV_OK && f.count != 6)
+        status = vv_fail(VV_ERR_MODEL, "%s: %d tensors, a state file has 6", path, f.count);
+    for (int s = 0; s < 3 && status == VV_OK; s++)
+        for (int j = 0; j < 2 && status == VV_OK; j++) {
+            char name[16];
+            snprintf(name, sizeof name, "%s.adam_%s", names[s], j ? "v" : "m");
+            const safetensors_tensor *tensor = safetensors_find(&f, name);
+            if (!tensor || tensor->ndim != 1 || tensor->shape[0] != (int64_t)stores[s]->total)
+                status = vv_fail(VV_ERR_MODEL, "%s: tensor '%s' missing or of another shape", path, name);
+            else
+                status = safetensors_read_f32(&f, name, j ? stores[s]->adam_v : stores[s]->adam_m, stores[s]->total);
+        }
+    safetensors_close(&f);
+    if (status != VV_OK) return status;
+    t->rng = rng_value, t->step = step_value;
+    stores[0]->step = s0, stores[1]->step = s1, stores[2]->step = s2;
+    return VV_OK;
+}
+
+/* ---- The .vds episode source ---- */
+
+static vv_status read_resized(const dataset *ds, dataset_frame_ref ref, int S, float *frame,
+                              float points[68][2]) {
+    vv_image img = {0};
+    vv_status status = dataset_read_frame(ds, ref.clip, ref.frame, &img, points);
+    if (status != VV_OK) return status;
+    if (img.width != S || img.height != S) {
+        float scale = (float)S / (float)img.width;
+        status = image_resize(&img, &img, S, S);
+        for (int i = 0; i < 68; i++)
+            for (int c = 0; c < 2; c++) points[i][c] = (points[i][c] + 0.5f) * scale - 0.5f;
+    }
+    if (status == VV_OK) fsth_image_to_tensor(frame, &img);
+    image_free(&img);
+    return status;
+}
+
+vv_status fsth_dataset_episode(void *ctx, uint64_t *rng, fsth_batch *batch) {
+    fsth_dataset_source *src = ctx;
+    size_t plane = (size_t)batch->S * batch->S;
+    dataset_rng r = {*rng};
+    float shot0_points[68][2], points[68][2];
+    vv_status status = VV_OK;
+    for (int b = 0; b < batch->B && status == VV_OK; b++) {
+        dataset_episode ep;
+        status = dataset_sample_episode(src->ds, &r, batch->K, DATASET_EPISODE_CLIP, &ep);
+        if (status != VV_OK) break;
+        batch->videos[b] = ep.clip;
+        for (int k = 0; k < batch->K && status == VV_OK; k++) {
+            float *xy = batch->shots + ((size_t)b * batch->K + k) * 6 * plane;
+            status = read_resized(src->ds, ep.shots[k], batch->S, xy, points);
+            if (status == VV_OK) status = fsth_landmark_tensor(xy + 3 * plane, (const float (*)[2])points, batch->S);
+            if (k == 0) memcpy(shot0_points, points, sizeof points);
+        }
+        float *xy = batch->target + (size_t)b * 6 * plane;
+        if (status == VV_OK) status = read_resized(src->ds, ep.target, batch->S, xy, points);
+        if (status == VV_OK) status = fsth_landmark_tensor(xy + 3 * plane, (const float (*)[2])points, batch->S);
+        float *g_in = batch->g_in + (size_t)b * batch->in_channels * plane;
+        if (status == VV_OK) memcpy(g_in, xy + 3 * plane, 3 * plane * sizeof(float));
+        if (status == VV_OK && src->hybrid)
+            status = fsth_warp_inputs(g_in + 3 * plane, g_in + 6 * plane,
+                                      batch->shots + (size_t)b * batch->K * 6 * plane,
+                                      (const float (*)[2])shot0_points, (const float (*)[2])points, batch->S);
+    }
+    *rng = r.state;
+    return status;
+}
+
+/* ---- Fine-tuning ---- */
+
+fsth_finetune_params fsth_finetune_default_params(int k) {
+    int batch = k < 4 ? k : 4;
+    if (batch < 1) batch = 1;
+    return (fsth_finetune_params){.steps = (40 * k + batch - 1) / batch, .batch = batch,
+                                  .lr_g = 5e-5f, .lr_d = 2e-4f, .seed = 1};
+}
+
+vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points)[68][2], int k,
+                        const fsth_finetune_params *params, float *final_loss) {
+    if (k < 1 || k > 256 || params->batch < 1 || params->batch > 64 || params->steps < 0)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth_finetune: k %d, batch %d or steps %d out of range",
+                       k, params->batch, params->steps);
+    int S = m->config.size, emb = fsth_embedding_dim(&m->config), n = params->batch;
+    int inc = fsth_generator_in_channels(&m->config), psi_dim = m->G.psi_dim;
+    size_t plane = (size_t)S * S;
+    /* Per frame: real xy [6], G input [inc]; per batch row: psi, dpsi. */
+    float *xy_all = mem_alloc((size_t)k * (6 + inc) * plane + (size_t)n * (2 * psi_dim + 3 * inc * plane), sizeof(float));
+    if (!xy_all) return vv_fail(VV_ERR_NO_MEMORY, "fsth_finetune: no memory for %d frames", k);
+    float *g_all = xy_all + (size_t)k * 6 * plane;
+    float *psi = g_all + (size_t)k * inc * plane, *dpsi = psi + (size_t)n * psi_dim;
+    float *g_in = dpsi + (size_t)n * psi_dim;
+    vv_status status = VV_OK;
+    for (int i = 0; i < k && status == VV_OK; i++) {
+        float *xy = xy_all + (size_t)i * 6 * plane, *g = g_all + (size_t)i * inc * plane;
+        memcpy(xy, frames + (size_t)i * 3 * plane, 3 * plane * sizeof(float));
+        status = fsth_landmark_tensor(xy + 3 * plane, points[i], S);
+        if (status == VV_OK) memcpy(g, xy + 3 * plane, 3 * plane * sizeof(float));
+        if (status == VV_OK && m->config.hybrid)
+            status = fsth_warp_inputs(g + 3 * plane, g + 6 * plane, frames, points[0], points[i], S);
+    }
+    /* Feed-forward start: e_new, psi' = P e_new, w' = w_0 + e_new. */
+    double e_sum[1024] = {0};
+    float e[1024];
+    if (emb > 1024) status = vv_fail(VV_ERR_UNSUPPORTED, "fsth_finetune: embedding %d over 1024", emb);
+    for (int i = 0; i < k && status == VV_OK; i++) {
+        status = fsth_embedder_forward(&m->E, e, xy_all + (size_t)i * 6 * plane, 1);
+        for (int j = 0; j < emb && status == VV_OK; j++) e_sum[j] += e[j];
+    }
+    param_store person_psi, person_w;
+    param_store_init(&person_psi);
+    param_store_init(&person_w);
+    int psi_index = 0, w_index = 0, psi_shape[1] = {psi_dim}, w_shape[1] = {emb};
+    if (status == VV_OK) status = param_store_add(&person_psi, "psi", 1, psi_shape, &psi_index);
+    if (status == VV_OK) status = param_store_add(&person_w, "w", 1, w_shape, &w_index);
+    if (status == VV_OK) status = param_store_alloc(&person_psi);
+    if (status == VV_OK) status = param_store_alloc(&person_w);
+    gan_work w = {0};
+    if (status == VV_OK) status = gan_work_init(&w, m, n);
+    if (status == VV_OK) {
+        for (int j = 0; j < emb; j++) e[j] = (float)(e_sum[j] / k);
+        fsth_generator_project(&m->G, param_data(&person_psi, psi_index), e, 1);
+        const float *w0 = param_data(&m->D.ps, m->D.w0);
+        for (int j = 0; j < emb; j++) param_data(&person_w, w_index)[j] = w0[j] + e[j];
+        memcpy(m->source_image, frames, 3 * plane * sizeof(float));
+        memcpy(m->source_landmarks, points[0], sizeof m->source_landmarks);
+    }
+    adam_config cfg = adam_for(0.0f, 0.999f);
+    uint64_t rng = params->seed * 0x9e3779b97f4a7c15ull + 77;
+    int *order = mem_alloc((size_t)k, sizeof(int));
+    if (!order && status == VV_OK) status = vv_fail(VV_ERR_NO_MEMORY, "fsth_finetune: no memory");
+    int cursor = k;
+    fsth_losses losses = {0};
+    for (int step = 0; step < params->steps && status == VV_OK; step++) {
+        status = fsth_generator_prepare(&m->G, true);
+        if (status == VV_OK) status = fsth_discriminator_prepare(&m->D, true);
+        if (status != VV_OK) break;
+        for (int i = 0; i < n; i++) { /* epochs over the K frames in shuffled order */
+            if (cursor == k) {
+                for (int j = 0; j < k; j++) order[j] = j;
+                for (int j = k - 1; j > 0; j--) {
+                    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+                    int r = (int)((rng >> 33) % (uint64_t)(j + 1)), tmp = order[j];
+                    order[j] = order[r], order[r] = tmp;
+                }
+                cursor = 0;
+            }
+            int f = order[cursor++];
+            memcpy(w.xy2 + (size_t)i * 6 * plane, xy_all + (size_t)f * 6 * plane, 6 * plane * sizeof(float));
+            memcpy(g_in + (size_t)i * inc * plane, g_all + (size_t)f * inc * plane, (size_t)inc * plane * sizeof(float));
+            memcpy(psi + (size_t)i * psi_dim, param_data(&person_psi, psi_index), (size_t)psi_dim * sizeof(float));
+            memcpy(w.proj2 + (size_t)i * emb, param_data(&person_w, w_index), (size_t)emb * sizeof(float));
+        }
+        param_store_zero_grad(&m->G.ps);
+        param_store_zero_grad(&person_psi);
+        fsth_train_params p = fsth_train_default_params();
+        status = gan_generator_side(&w, m, &p, g_in, psi, dpsi, n, &losses);
+        if (status != VV_OK) break;
+        float *gpsi = param_grad(&person_psi, psi_index);
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < psi_dim; j++) gpsi[j] += dpsi[(size_t)i * psi_dim + j];
+        param_store_adam_step(&m->G.ps, &cfg, params->lr_g);
+        param_store_adam_step(&person_psi, &cfg, params->lr_g);
+        param_store_zero_grad(&m->D.ps);
+        param_store_zero_grad(&person_w);
+        if ((status = gan_discriminator_side(&w, m, n, &losses)) != VV_OK) break;
+        float *gw = param_grad(&person_w, w_index);
+        for (int i = 0; i < 2 * n; i++)
+            for (int j = 0; j < emb; j++) gw[j] += w.dproj2[(size_t)i * emb + j];
+        param_store_adam_step(&m->D.ps, &cfg, params->lr_d);
+        param_store_adam_step(&person_w, &cfg, params->lr_d);
+        if (final_loss) *final_loss = losses.pixel;
+        if (params->progress && params->progress(params->progress_data, step + 1, params->steps))
+            status = vv_fail(VV_ERR_ABORTED, "fine-tuning stopped at step %d", step + 1);
+    }
+    if (status == VV_OK) {
+        memcpy(m->person_psi, param_data(&person_psi, psi_index), (size_t)psi_dim * sizeof(float));
+        memcpy(m->person_w, param_data(&person_w, w_index), (size_t)emb * sizeof(float));
+        m->has_person = true;
+        if (final_loss && params->steps == 0) *final_loss = 0.0f;
+        status = fsth_generator_prepare(&m->G, false);
+        if (status == VV_OK) status = fsth_discriminator_prepare(&m->D, false);
+    }
+    free(order);
+    gan_work_free(&w);
+    param_store_free(&person_psi);
+    param_store_free(&person_w);
+    free(xy_all);
+    return status;
+}

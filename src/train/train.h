@@ -1,0 +1,91 @@
+/* train: meta-learning and few-shot fine-tuning of the fsth model (PAPER.md, docs/MODEL.md).
+ *
+ * One meta-learning step takes B episodes of K shots + 1 target frame:
+ *   E on the shots -> e_hat (mean over K), psi = P e_hat, fake = G(y_t; psi);
+ *   G side: L = w_pixel |fake - x_t| + w_identity L_id + (-r_hat) + w_fm L_FM
+ *           + w_mch |e_hat - W_i|, Adam on E and G;
+ *   D side: hinge max(0, 1 - r) + max(0, 1 + r_hat) on (x_t, y_t) and the detached fake,
+ *           plus L_MCH's pull on W_i, Adam on D.
+ * Everything random (episodes) draws from the trainer's seeded state, which the training
+ * state file saves with Adam's moments, so a resumed run repeats the uninterrupted one. */
+#ifndef VV_TRAIN_TRAIN_H
+#define VV_TRAIN_TRAIN_H
+
+#include "models/models.h"
+#include "train/dataset.h"
+
+typedef struct fsth_train_params {
+    int k;          /* shots per episode (8) */
+    int batch;      /* episodes per step (1) */
+    float lr_g;     /* E and G (5e-5) */
+    float lr_d;     /* D (2e-4) */
+    float beta1, beta2; /* 0, 0.999 */
+    float w_pixel;  /* pixel L1 (the content-loss stand-in, 10) */
+    float w_fm;     /* feature matching (10) */
+    float w_mch;    /* embedding match (10) */
+    float w_adv;    /* -r_hat (1) */
+    uint64_t seed;
+} fsth_train_params;
+
+fsth_train_params fsth_train_default_params(void);
+
+/* One step's data, filled by an episode source.  Images NCHW in [-1, 1]. */
+typedef struct fsth_batch {
+    int B, K, S, in_channels;
+    float *shots;    /* [B*K, 6, S, S]: frame, landmark image */
+    float *target;   /* [B, 6, S, S] */
+    float *g_in;     /* [B, in_channels, S, S]: target landmark image (+ warped shot 0, validity) */
+    int *videos;     /* [B] rows of D's W */
+} fsth_batch;
+
+/* Fills every field of batch from the random state (and only from it). */
+typedef vv_status (*fsth_episode_fn)(void *ctx, uint64_t *rng, fsth_batch *batch);
+
+/* An episode source over a .vds dataset (frames resized to the model's side). */
+typedef struct fsth_dataset_source {
+    const dataset *ds;
+    bool hybrid;
+} fsth_dataset_source;
+vv_status fsth_dataset_episode(void *ctx, uint64_t *rng, fsth_batch *batch);
+
+typedef struct fsth_losses {
+    float g_total, pixel, adv, fm, mch, d_total, r_real, r_fake;
+} fsth_losses;
+
+typedef struct fsth_trainer fsth_trainer;
+
+/* The trainer borrows the model (which it trains in place). */
+vv_status fsth_trainer_new(fsth_trainer **out, fsth_model *m, const fsth_train_params *params);
+void fsth_trainer_free(fsth_trainer *t);
+vv_status fsth_train_step(fsth_trainer *t, fsth_episode_fn source, void *ctx, fsth_losses *losses);
+long fsth_trainer_step(const fsth_trainer *t);
+/* The last step's first episode: target frame, landmark image, generated frame [3,S,S]. */
+void fsth_trainer_last_sample(const fsth_trainer *t, const float **target, const float **landmarks,
+                              const float **fake);
+/* Floating-point operations of one step (convolutions and projections; an estimate). */
+double fsth_train_step_flops(const fsth_trainer *t);
+/* Adam moments and steps, the random state and the step count (the parameters are in
+ * the model file).  Atomic. */
+vv_status fsth_trainer_save_state(const fsth_trainer *t, const char *path);
+vv_status fsth_trainer_load_state(fsth_trainer *t, const char *path);
+
+/* ---- Few-shot fine-tuning (FT) ----
+ * frames: K crops [K, 3, S, S] in [-1, 1], points: their landmarks in crop pixels (the
+ * crops as fsth_crop_shot makes them; shot 0 is the hybrid engine's warp source).  psi' starts at P e_new and
+ * w' at w_0 + e_new (e_new = mean E over the K frames); then `steps` steps train G (its
+ * convolutions and psi') and D (its convolutions and w') on the K frames with pixel L1 +
+ * adversarial + feature matching and the hinge loss.  Leaves the person in m. */
+typedef struct fsth_finetune_params {
+    int steps;       /* default: 40 epochs over the K frames */
+    int batch;       /* frames per step (min(K, 4)) */
+    float lr_g, lr_d;
+    uint64_t seed;
+    vv_progress_fn progress;
+    void *progress_data;
+} fsth_finetune_params;
+
+fsth_finetune_params fsth_finetune_default_params(int k);
+vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points)[68][2], int k,
+                        const fsth_finetune_params *params, float *final_loss);
+
+#endif

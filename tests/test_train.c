@@ -1,0 +1,265 @@
+/* test_train: meta-learning on a tiny model and a tiny synthetic episode source (each
+ * "video" is a face drawn from jittered landmarks in its own colours), then a tiny .vds
+ * written with the dataset writer: the loss falls, resuming from a checkpoint repeats the
+ * uninterrupted step exactly, FF and FT give frames of the right size from one shot. */
+#include "test.h"
+
+#include "img/image.h"
+#include "train/train.h"
+#include "warp/mesh.h"
+
+#include <stdint.h>
+
+#define VIDEOS 3
+
+typedef struct synthetic { int S; bool hybrid; } synthetic;
+
+static uint64_t next(uint64_t *s) {
+    *s = *s * 6364136223846793005ull + 1442695040888963407ull;
+    return *s >> 33;
+}
+static float unit(uint64_t *s) { return (float)(next(s) % 100000) / 100000.0f; }
+
+static void synthetic_points(float points[68][2], int S, uint64_t *rng) {
+    const float (*mean)[2] = face_mean_landmarks();
+    float scale = S / 4.5f * (0.9f + 0.2f * unit(rng));
+    float dx = (unit(rng) - 0.5f) * S / 8.0f, dy = (unit(rng) - 0.5f) * S / 8.0f;
+    float open = unit(rng) * 0.3f;
+    for (int i = 0; i < 68; i++) {
+        float y = mean[i][1] + ((i >= 56 && i <= 59) || i >= 65 ? open : 0.0f);
+        points[i][0] = S * 0.5f + dx + mean[i][0] * scale;
+        points[i][1] = S * 0.4f + dy + y * scale;
+    }
+}
+
+/* The frame of video v: its background colour with the landmarks drawn in its colour. */
+static void synthetic_frame(vv_image *img, const float points[68][2], int v) {
+    static const uint8_t bg[VIDEOS][3] = {{200, 60, 40}, {40, 160, 80}, {60, 70, 190}};
+    static const uint8_t fg[VIDEOS][3] = {{250, 230, 80}, {20, 20, 20}, {240, 240, 240}};
+    landmarks_rasterize(img, points, 1);
+    for (int i = 0; i < img->width * img->height; i++) {
+        bool line = img->data[i * 3] | img->data[i * 3 + 1] | img->data[i * 3 + 2];
+        for (int c = 0; c < 3; c++) img->data[i * 3 + c] = line ? fg[v][c] : bg[v][c];
+    }
+}
+
+static vv_status synthetic_episode(void *ctx, uint64_t *rng, fsth_batch *b) {
+    synthetic *syn = ctx;
+    int S = b->S;
+    size_t plane = (size_t)S * S;
+    vv_image img;
+    vv_status status = image_create(&img, S, S, 3);
+    if (status != VV_OK) return status;
+    float points[68][2], shot0[68][2];
+    for (int e = 0; e < b->B; e++) {
+        int v = (int)(next(rng) % VIDEOS);
+        b->videos[e] = v;
+        for (int k = 0; k <= b->K; k++) {
+            float *xy = k < b->K ? b->shots + ((size_t)e * b->K + k) * 6 * plane : b->target + (size_t)e * 6 * plane;
+            synthetic_points(points, S, rng);
+            if (k == 0) memcpy(shot0, points, sizeof points);
+            synthetic_frame(&img, (const float (*)[2])points, v);
+            fsth_image_to_tensor(xy, &img);
+            fsth_landmark_tensor(xy + 3 * plane, (const float (*)[2])points, S);
+        }
+        float *g = b->g_in + (size_t)e * b->in_channels * plane;
+        memcpy(g, b->target + (size_t)e * 6 * plane + 3 * plane, 3 * plane * sizeof(float));
+        if (syn->hybrid)
+            fsth_warp_inputs(g + 3 * plane, g + 6 * plane, b->shots + (size_t)e * b->K * 6 * plane,
+                             (const float (*)[2])shot0, (const float (*)[2])points, S);
+    }
+    image_free(&img);
+    return VV_OK;
+}
+
+static fsth_config tiny_config(bool hybrid) {
+    fsth_config c = fsth_config_default(32);
+    c.width = 8, c.bottleneck_blocks = 1, c.videos = VIDEOS, c.hybrid = hybrid;
+    return c;
+}
+
+static fsth_train_params fast_params(void) {
+    fsth_train_params p = fsth_train_default_params();
+    p.k = 2, p.batch = 2, p.seed = 5;
+    p.lr_g = 1e-3f, p.lr_d = 1e-3f; /* the paper's rates are for days of training */
+    return p;
+}
+
+static void test_loss_falls(bool hybrid, int steps) {
+    fsth_config c = tiny_config(hybrid);
+    fsth_model *m;
+    CHECK_OK(fsth_model_new(&m, &c, 11));
+    fsth_train_params p = fast_params();
+    fsth_trainer *t;
+    CHECK_OK(fsth_trainer_new(&t, m, &p));
+    synthetic syn = {32, hybrid};
+    double first = 0.0, last = 0.0;
+    fsth_losses l;
+    for (int i = 0; i < steps; i++) {
+        CHECK_OK(fsth_train_step(t, synthetic_episode, &syn, &l));
+        if (i < 5) first += l.pixel / 5.0;
+        if (i >= steps - 5) last += l.pixel / 5.0;
+    }
+    CHECK(fsth_trainer_step(t) == steps);
+    CHECK(fsth_train_step_flops(t) > 1e6);
+    printf("%s: pixel L1 %.3f (first 5 steps) -> %.3f (last 5 of %d), %.0f%% lower\n",
+           hybrid ? "hybrid" : "fsth", first, last, steps, 100.0 * (1.0 - last / first));
+    CHECK_MSG(last < 0.75 * first, "pixel loss fell only from %g to %g", first, last);
+    fsth_trainer_free(t);
+    fsth_model_free(m);
+}
+
+static void test_resume(void) {
+    const char *dir = test_tmp_dir("test_train");
+    char model_path[4200], state_path[4200];
+    snprintf(model_path, sizeof model_path, "%s/resume.safetensors", dir);
+    snprintf(state_path, sizeof state_path, "%s/resume.state", dir);
+    fsth_config c = tiny_config(false);
+    fsth_train_params p = fast_params();
+    synthetic syn = {32, false};
+    fsth_model *a, *b = NULL;
+    fsth_trainer *ta, *tb = NULL;
+    fsth_losses la, lb;
+    CHECK_OK(fsth_model_new(&a, &c, 3));
+    CHECK_OK(fsth_trainer_new(&ta, a, &p));
+    for (int i = 0; i < 3; i++) CHECK_OK(fsth_train_step(ta, synthetic_episode, &syn, &la));
+    CHECK_OK(fsth_model_save(a, model_path, false));
+    CHECK_OK(fsth_trainer_save_state(ta, state_path));
+    CHECK_OK(fsth_train_step(ta, synthetic_episode, &syn, &la));
+    CHECK_OK(fsth_model_load(&b, model_path));
+    if (b) {
+        CHECK_OK(fsth_trainer_new(&tb, b, &p));
+        CHECK_OK(fsth_trainer_load_state(tb, state_path));
+        CHECK(fsth_trainer_step(tb) == 3);
+        CHECK_OK(fsth_train_step(tb, synthetic_episode, &syn, &lb));
+        CHECK(memcmp(&la, &lb, sizeof la) == 0);
+        CHECK(memcmp(a->E.ps.data, b->E.ps.data, a->E.ps.total * sizeof(float)) == 0);
+        CHECK(memcmp(a->G.ps.data, b->G.ps.data, a->G.ps.total * sizeof(float)) == 0);
+        CHECK(memcmp(a->D.ps.data, b->D.ps.data, a->D.ps.total * sizeof(float)) == 0);
+        CHECK(memcmp(a->D.ps.adam_v, b->D.ps.adam_v, a->D.ps.total * sizeof(float)) == 0);
+        /* A state file of another configuration is refused. */
+        fsth_config other = c;
+        other.width = 4;
+        fsth_model *o;
+        fsth_trainer *to;
+        CHECK_OK(fsth_model_new(&o, &other, 1));
+        CHECK_OK(fsth_trainer_new(&to, o, &p));
+        CHECK(fsth_trainer_load_state(to, state_path) == VV_ERR_MODEL);
+        CHECK(fsth_trainer_load_state(to, model_path) == VV_ERR_MODEL);
+        fsth_trainer_free(to);
+        fsth_model_free(o);
+    }
+    fsth_trainer_free(ta);
+    fsth_trainer_free(tb);
+    fsth_model_free(a);
+    fsth_model_free(b);
+}
+
+static void test_few_shot(bool hybrid) {
+    fsth_config c = tiny_config(hybrid);
+    fsth_model *m;
+    CHECK_OK(fsth_model_new(&m, &c, 4));
+    /* One shot: a 80x60 photo with the synthetic face. */
+    vv_image shot;
+    CHECK_OK(image_create(&shot, 80, 60, 3));
+    uint64_t rng = 9;
+    float points[68][2];
+    synthetic_points(points, 60, &rng);
+    synthetic_frame(&shot, (const float (*)[2])points, 1);
+    CHECK(fsth_render(m, (const float (*)[2])points, &(vv_image){0}) == VV_ERR_INVALID_ARGUMENT);
+    CHECK_OK(fsth_prepare(m, &shot, (const float (*)[68][2])points, 1));
+    vv_image ff = {0}, ft = {0};
+    float target[68][2];
+    synthetic_points(target, 32, &rng);
+    CHECK_OK(fsth_render(m, (const float (*)[2])target, &ff));
+    CHECK(ff.width == 32 && ff.height == 32 && ff.channels == 3);
+    /* FT from the same shot. */
+    float frame[3 * 32 * 32], crop_points[1][68][2];
+    CHECK_OK(fsth_crop_shot(frame, crop_points[0], &shot, (const float (*)[2])points, 32));
+    fsth_finetune_params fp = fsth_finetune_default_params(1);
+    CHECK(fp.steps == 40 && fp.batch == 1);
+    fp.steps = 4;
+    float loss = -1.0f;
+    float psi_ff = m->person_psi[0];
+    CHECK_OK(fsth_finetune(m, frame, (const float (*)[68][2])crop_points, 1, &fp, &loss));
+    CHECK(loss >= 0.0f && isfinite(loss));
+    CHECK(m->person_psi[0] != psi_ff || m->G.psi_dim == 0);
+    CHECK_OK(fsth_render(m, (const float (*)[2])target, &ft));
+    CHECK(ft.width == 32 && ft.height == 32);
+    CHECK(memcmp(ff.data, ft.data, 32 * 32 * 3) != 0);
+    image_free(&ff);
+    image_free(&ft);
+    image_free(&shot);
+    fsth_model_free(m);
+}
+
+/* A tiny .vds (2 clips of 4 frames) through the dataset episode source. */
+static void test_dataset_source(void) {
+    const char *dir = test_tmp_dir("test_train");
+    char path[4200];
+    snprintf(path, sizeof path, "%s/tiny.vds", dir);
+    dataset_writer *w;
+    CHECK_OK(dataset_writer_open(&w, path, 48));
+    if (!w) return;
+    vv_image img;
+    CHECK_OK(image_create(&img, 48, 48, 3));
+    uint64_t rng = 1;
+    char jpeg_path[4200];
+    snprintf(jpeg_path, sizeof jpeg_path, "%s/frame.jpg", dir);
+    for (int clip = 0; clip < 2; clip++) {
+        char name[16];
+        snprintf(name, sizeof name, "clip%d", clip);
+        int crop[3] = {0, 0, 48};
+        CHECK_OK(dataset_writer_begin_clip(w, name, name, 48, 48, crop));
+        for (int f = 0; f < 4; f++) {
+            float points[68][2];
+            synthetic_points(points, 48, &rng);
+            synthetic_frame(&img, (const float (*)[2])points, clip);
+            CHECK_OK(image_save_jpeg(&img, jpeg_path, 90));
+            uint8_t *bytes = NULL;
+            size_t size = 0;
+            CHECK_OK(file_read_all(jpeg_path, 1 << 20, &bytes, &size));
+            CHECK_OK(dataset_writer_add_frame(w, bytes, size, (const float (*)[2])points, f));
+            free(bytes);
+        }
+        CHECK_OK(dataset_writer_end_clip(w, 4));
+    }
+    image_free(&img);
+    CHECK_OK(dataset_writer_finish(w, NULL, NULL));
+    dataset *ds = NULL;
+    CHECK_OK(dataset_open(&ds, path));
+    if (!ds) return;
+    fsth_config c = tiny_config(true);
+    c.videos = dataset_clip_count(ds);
+    fsth_model *m;
+    CHECK_OK(fsth_model_new(&m, &c, 2));
+    fsth_train_params p = fast_params();
+    p.k = 3;
+    fsth_trainer *t;
+    CHECK_OK(fsth_trainer_new(&t, m, &p));
+    fsth_dataset_source src = {ds, true};
+    fsth_losses l;
+    for (int i = 0; i < 2; i++) CHECK_OK(fsth_train_step(t, fsth_dataset_episode, &src, &l));
+    CHECK(isfinite(l.g_total) && l.pixel > 0.0f);
+    const float *target, *landmarks, *fake;
+    fsth_trainer_last_sample(t, &target, &landmarks, &fake);
+    CHECK(target[0] >= -1.0f && target[0] <= 1.0f);
+    p.k = 4; /* clips have 4 frames: K + 1 = 5 cannot be sampled */
+    fsth_trainer *t5;
+    CHECK_OK(fsth_trainer_new(&t5, m, &p));
+    CHECK(fsth_train_step(t5, fsth_dataset_episode, &src, &l) == VV_ERR_INVALID_ARGUMENT);
+    fsth_trainer_free(t5);
+    fsth_trainer_free(t);
+    fsth_model_free(m);
+    dataset_close(ds);
+}
+
+int main(void) {
+    test_loss_falls(false, 30);
+    test_loss_falls(true, 16);
+    test_resume();
+    test_few_shot(false);
+    test_few_shot(true);
+    test_dataset_source();
+    return test_finish("test_train");
+}
