@@ -89,6 +89,32 @@ static bool triangle_row_span(const warp_triangle *t, float y, int width, int *x
     return *x0 <= *x1;
 }
 
+/* Fixed-point fast path of one span (3 channels): source positions in 1/65536 pixel
+ * steps, rounded to 1/256 for the bilinear weights (so whole-pixel positions copy
+ * exactly).  Only when the whole span samples inside [0, w-2] x [0, h-2] (an affine span:
+ * checking both ends suffices); false leaves it to the float path. */
+static bool warp_span_fixed(const vv_image *in, uint8_t *dst, float sx, float sy, float dx, float dy, int n) {
+    int w = in->width, h = in->height;
+    float ex = sx + dx * (float)(n - 1), ey = sy + dy * (float)(n - 1);
+    if (!(min2(sx, ex) >= 0 && min2(sy, ey) >= 0 && max2(sx, ex) < (float)(w - 2) && max2(sy, ey) < (float)(h - 2)))
+        return false;
+    int32_t fx = (int32_t)lrintf(sx * 65536.0f), fy = (int32_t)lrintf(sy * 65536.0f);
+    int32_t step_x = (int32_t)lrintf(dx * 65536.0f), step_y = (int32_t)lrintf(dy * 65536.0f);
+    size_t stride = (size_t)w * 3;
+    for (int i = 0; i < n; i++, dst += 3, fx += step_x, fy += step_y) {
+        int32_t px = (fx + 128) >> 8, py = (fy + 128) >> 8; /* 1/256 pixel */
+        int ix = px >> 8, iy = py >> 8, wx = px & 255, wy = py & 255;
+        if (ix > w - 2) { ix = w - 2; wx = 256; } /* rounding at the very edge */
+        if (iy > h - 2) { iy = h - 2; wy = 256; }
+        const uint8_t *p = in->data + (size_t)iy * stride + (size_t)ix * 3, *q = p + stride;
+        for (int k = 0; k < 3; k++) {
+            int top = p[k] * 256 + (p[k + 3] - p[k]) * wx, bottom = q[k] * 256 + (q[k + 3] - q[k]) * wx;
+            dst[k] = (uint8_t)((top * 256 + (bottom - top) * wy + 32768) >> 16);
+        }
+    }
+    return true;
+}
+
 static void warp_band(void *ctx, int band) {
     warp_job *job = ctx;
     vv_image *out = job->out;
@@ -108,6 +134,7 @@ static void warp_band(void *ctx, int band) {
             float sx = t->m[0] * x0 + t->m[1] * y + t->m[2], sy = t->m[3] * x0 + t->m[4] * y + t->m[5];
             uint8_t *dst = out->data + (size_t)y * row_bytes + (size_t)x0 * c;
             uint8_t *moved = job->moved ? job->moved + (size_t)y * w : NULL;
+            if (c == 3 && !moved && warp_span_fixed(in, dst, sx, sy, t->m[0], t->m[3], x1 - x0 + 1)) continue;
             for (int x = x0; x <= x1; x++, dst += c, sx += t->m[0], sy += t->m[3]) {
                 float v[4];
                 if (c == 3) sample_bilinear3(in, sx, sy, v);
