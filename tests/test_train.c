@@ -255,7 +255,7 @@ static void test_dataset_source(void) {
 }
 
 int main(void) {
-    test_loss_falls(false, 30);
+    test_loss_falls(false, 40);
     test_loss_falls(true, 16);
     test_resume();
     test_few_shot(false);
