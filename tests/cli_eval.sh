@@ -54,7 +54,8 @@ json="$("$VIVIFY" metrics "$TMP/mona.mp4" "$TMP/mona.mp4" --json --max-frames 3)
 ok grep -qE '"frames":[[:space:]]*3' <<<"$json"
 ok grep -q '"per_frame"' <<<"$json"
 
-"$VIVIFY" eval --engine warp,fsth --shots 1,4 --max-frames 2 "$TMP/mona.mp4" --portraits "$ROOT/examples" \
+mkdir "$TMP/portraits" && cp "$ROOT/examples/grace_hopper.jpg" "$TMP/portraits/"
+"$VIVIFY" eval --engine warp,fsth --shots 1,4 --max-frames 2 "$TMP/mona.mp4" --portraits "$TMP/portraits" \
   -o "$TMP/report" 2>"$TMP/eval.log"; rc=$?
 ok [ "$rc" = 0 ]
 [ "$rc" = 0 ] || cat "$TMP/eval.log"
