@@ -53,5 +53,7 @@ int cli_eval(int argc, char **argv);    /* cli/eval.c */
 int cli_serve(int argc, char **argv);   /* cli/serve.c */
 int cli_dataset(int argc, char **argv); /* cli/dataset.c */
 int cli_bench(int argc, char **argv);   /* cli/bench.c: `bench nn` */
+int cli_train(int argc, char **argv);    /* cli/train.c */
+int cli_finetune(int argc, char **argv); /* cli/train.c */
 
 #endif

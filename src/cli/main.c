@@ -21,6 +21,8 @@ static void print_help(FILE *out) {
             "  eval CLIPS... [--engine warp] [--portraits DIR] -o DIR  evaluation report (see --help)\n"
             "  serve [--port 8080]  a local web page (and JSON API) to animate portraits\n"
             "  dataset build CLIPS... -o TRAIN.vds  face-crop training set (dataset info FILE)\n"
+            "  train --data TRAIN.vds -o BASE.safetensors  meta-learn the few-shot model (see --help)\n"
+            "  finetune BASE.safetensors SHOTS... -o PERSON.safetensors  fine-tune it on a person\n"
             "  bench nn [--json]    speed of the training core (GFLOP/s, PyTorch ratio, faceres)\n"
             "\n"
             "  vivify COMMAND --help   options of one command\n"
@@ -50,6 +52,8 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "serve")) return cli_serve(argc - 1, argv + 1);
     if (!strcmp(cmd, "dataset")) return cli_dataset(argc - 1, argv + 1);
     if (!strcmp(cmd, "bench")) return cli_bench(argc - 1, argv + 1);
+    if (!strcmp(cmd, "train")) return cli_train(argc - 1, argv + 1);
+    if (!strcmp(cmd, "finetune")) return cli_finetune(argc - 1, argv + 1);
     fprintf(stderr, "vivify: unknown command '%s' (see vivify --help)\n", cmd);
     return EXIT_USAGE;
 }

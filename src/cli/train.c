@@ -1,0 +1,270 @@
+/* cli/train: `vivify train` (meta-learning the fsth model on a .vds dataset) and
+ * `vivify finetune` (few-shot fine-tuning on a person's photos). */
+#include "cli/cli.h"
+
+#include "img/image.h"
+#include "train/train.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+/* One row of three S x S panels: landmark image, generated, real. */
+static vv_status save_panels(const char *path, const float *landmarks, const float *fake,
+                             const float *real, int S) {
+    vv_image row, tile;
+    vv_status status = image_create(&row, 3 * S, S, 3);
+    if (status != VV_OK) return status;
+    if ((status = image_create(&tile, S, S, 3)) != VV_OK) {
+        image_free(&row);
+        return status;
+    }
+    const float *panels[3] = {landmarks, fake, real};
+    for (int p = 0; p < 3; p++) {
+        fsth_tensor_to_image(&tile, panels[p], S);
+        for (int y = 0; y < S; y++)
+            memcpy(row.data + ((size_t)y * 3 * S + (size_t)p * S) * 3, tile.data + (size_t)y * S * 3, (size_t)S * 3);
+    }
+    status = image_save(&row, path);
+    image_free(&tile);
+    image_free(&row);
+    return status;
+}
+
+/* A fixed validation episode (its own seed), rendered with the current weights. */
+typedef struct validation {
+    fsth_batch batch;
+    float *e, *psi, *fake;
+    float *buffer;
+} validation;
+
+static vv_status validation_init(validation *v, const fsth_model *m, int k) {
+    memset(v, 0, sizeof *v);
+    int S = m->config.size, emb = fsth_embedding_dim(&m->config), inc = fsth_generator_in_channels(&m->config);
+    size_t plane = (size_t)S * S;
+    size_t total = (size_t)k * 6 * plane + 6 * plane + (size_t)inc * plane + (size_t)k * emb + (size_t)m->G.psi_dim + 3 * plane;
+    v->buffer = mem_calloc(total, sizeof(float));
+    v->batch.videos = mem_calloc(1, sizeof(int));
+    if (!v->buffer || !v->batch.videos) return vv_fail(VV_ERR_NO_MEMORY, "validation: no memory");
+    v->batch = (fsth_batch){1, k, S, inc, v->buffer, NULL, NULL, v->batch.videos};
+    v->batch.target = v->batch.shots + (size_t)k * 6 * plane;
+    v->batch.g_in = v->batch.target + 6 * plane;
+    v->e = v->batch.g_in + (size_t)inc * plane;
+    v->psi = v->e + (size_t)k * emb;
+    v->fake = v->psi + m->G.psi_dim;
+    return VV_OK;
+}
+
+static vv_status validation_render(validation *v, fsth_model *m, const char *path) {
+    int K = v->batch.K, emb = fsth_embedding_dim(&m->config);
+    vv_status status = fsth_embedder_forward(&m->E, v->e, v->batch.shots, K);
+    if (status != VV_OK) return status;
+    for (int j = 0; j < emb; j++) {
+        double s = 0.0;
+        for (int k = 0; k < K; k++) s += v->e[(size_t)k * emb + j];
+        v->e[j] = (float)(s / K);
+    }
+    fsth_generator_project(&m->G, v->psi, v->e, 1);
+    status = fsth_generator_forward(&m->G, v->fake, v->batch.g_in, v->psi, 1);
+    size_t plane = (size_t)v->batch.S * v->batch.S;
+    if (status == VV_OK)
+        status = save_panels(path, v->batch.target + 3 * plane, v->fake, v->batch.target, v->batch.S);
+    return status;
+}
+
+static vv_status save_checkpoint(fsth_model *m, fsth_trainer *t, const char *out, const char *state) {
+    /* State first: a model newer than its state is never paired with an older state. */
+    vv_status status = fsth_trainer_save_state(t, state);
+    return status == VV_OK ? fsth_model_save(m, out, false) : status;
+}
+
+int cli_train(int argc, char **argv) {
+    const char *data = NULL, *out = NULL, *log_path = NULL;
+    int steps = 1000, k = 8, batch = 1, size = 128, width = 16, bottleneck = 4, seed = 1;
+    int val_every = 100, checkpoint_every = 100;
+    bool resume = false, attention = false, hybrid = false, quiet = false;
+    float lr_g = 5e-5f, lr_d = 2e-4f;
+    const cli_option opts[] = {
+        {"data", 0, OPT_STRING, &data, "TRAIN.vds", "the training set (vivify dataset build)", 0, 0},
+        {"output", 'o', OPT_STRING, &out, "BASE.safetensors", "the model; its training state goes to BASE.safetensors.state", 0, 0},
+        {"steps", 0, OPT_INT, &steps, "N", "train until step N (default 1000)", 1, 1e9},
+        {"k", 0, OPT_INT, &k, "K", "frames per episode embedding (default 8)", 1, DATASET_MAX_SHOTS - 1},
+        {"batch", 0, OPT_INT, &batch, "B", "episodes per step (default 1)", 1, 64},
+        {"resume", 0, OPT_FLAG, &resume, NULL, "continue from -o and its .state exactly where it stopped", 0, 0},
+        {"size", 0, OPT_INT, &size, "S", "image side 32, 64, 128 or 256 (default 128)", 32, 256},
+        {"width", 0, OPT_INT, &width, "W", "base channels; the widest layers have 8 W (default 16)", 1, 128},
+        {"bottleneck", 0, OPT_INT, &bottleneck, "N", "AdaIN residual blocks at the generator's bottleneck (default 4)", 0, 6},
+        {"attention", 0, OPT_FLAG, &attention, NULL, "self-attention in G and D", 0, 0},
+        {"hybrid", 0, OPT_FLAG, &hybrid, NULL, "hybrid engine: G also sees the warped first shot and blends", 0, 0},
+        {"seed", 0, OPT_INT, &seed, "N", "initialisation and episode seed (default 1)", 0, 2147483647},
+        {"lr-g", 0, OPT_FLOAT, &lr_g, "LR", "Adam learning rate of E and G (default 5e-5)", 1e-8, 1},
+        {"lr-d", 0, OPT_FLOAT, &lr_d, "LR", "Adam learning rate of D (default 2e-4)", 1e-8, 1},
+        {"val-every", 0, OPT_INT, &val_every, "N", "validation image every N steps (default 100; 0: never)", 0, 1e9},
+        {"checkpoint-every", 0, OPT_INT, &checkpoint_every, "N", "checkpoint every N steps (default 100)", 1, 1e9},
+        {"log", 0, OPT_STRING, &log_path, "FILE", "log file (default BASE.safetensors.log, appended)", 0, 0},
+        {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no progress lines on stderr (the log still gets them)", 0, 0},
+    };
+    const char *positional[1];
+    int npos = 0;
+    int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, 0, &npos,
+                      "usage: vivify train --data TRAIN.vds -o BASE.safetensors [--steps N] [--k 8] [--batch B] [--resume]\n\n"
+                      "Meta-learns the few-shot talking-head model (docs/MODEL.md): episodes of K frames + 1 target\n"
+                      "per video; one progress line per step; validation images in BASE.safetensors.val/; atomic\n"
+                      "checkpoints; --resume continues exactly (same result as an uninterrupted run).");
+    if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
+    if (!data || !out) {
+        fprintf(stderr, "vivify: train needs --data TRAIN.vds and -o BASE.safetensors (see vivify train --help)\n");
+        return EXIT_USAGE;
+    }
+    char state_path[4096], log_default[4096], val_dir[4096];
+    snprintf(state_path, sizeof state_path, "%s.state", out);
+    snprintf(log_default, sizeof log_default, "%s.log", out);
+    snprintf(val_dir, sizeof val_dir, "%s.val", out);
+    if (!log_path) log_path = log_default;
+    dataset *ds = NULL;
+    vv_status s = dataset_open(&ds, data);
+    if (s != VV_OK) return cli_fail(s);
+    fsth_model *m = NULL;
+    fsth_config c = fsth_config_default(size);
+    c.width = width, c.bottleneck_blocks = bottleneck, c.attention = attention, c.hybrid = hybrid;
+    c.videos = dataset_clip_count(ds);
+    if (resume) {
+        s = fsth_model_load(&m, out);
+        if (s == VV_OK && m->config.videos != dataset_clip_count(ds))
+            s = vv_fail(VV_ERR_INVALID_ARGUMENT, "%s was trained on %d clips; %s has %d", out, m->config.videos, data, dataset_clip_count(ds));
+    } else {
+        s = fsth_model_new(&m, &c, (uint64_t)seed);
+    }
+    fsth_train_params p = fsth_train_default_params();
+    p.k = k, p.batch = batch, p.lr_g = lr_g, p.lr_d = lr_d, p.seed = (uint64_t)seed;
+    fsth_trainer *t = NULL;
+    if (s == VV_OK) s = fsth_trainer_new(&t, m, &p);
+    if (s == VV_OK && resume) s = fsth_trainer_load_state(t, state_path);
+    fsth_dataset_source src = {ds, m ? m->config.hybrid : false};
+    validation v = {0};
+    if (s == VV_OK) s = validation_init(&v, m, k);
+    if (s == VV_OK) {
+        uint64_t val_rng = 0x5eed0000ull + (uint64_t)seed;
+        s = fsth_dataset_episode(&src, &val_rng, &v.batch);
+    }
+    FILE *log = s == VV_OK ? fopen(log_path, "a") : NULL;
+    if (s == VV_OK && !log) s = vv_fail(VV_ERR_WRITE, "cannot open the log %s", log_path);
+    if (s == VV_OK && val_every > 0 && mkdir(val_dir, 0777) != 0 && !file_exists(val_dir))
+        s = vv_fail(VV_ERR_WRITE, "cannot create %s", val_dir);
+    if (s == VV_OK) {
+        char json[512];
+        fsth_config_to_json(&m->config, json, sizeof json);
+        fprintf(log, "# vivify train --data %s -o %s: %s k %d batch %d seed %d from step %ld\n", data, out, json, k,
+                batch, seed, fsth_trainer_step(t));
+        if (!quiet) fprintf(stderr, "train: %d clips, %s, k %d, batch %d, from step %ld\n", dataset_clip_count(ds), json, k, batch, fsth_trainer_step(t));
+    }
+    double flops = s == VV_OK ? fsth_train_step_flops(t) : 0.0;
+    while (s == VV_OK && fsth_trainer_step(t) < steps) {
+        fsth_losses l;
+        double t0 = time_now();
+        s = fsth_train_step(t, fsth_dataset_episode, &src, &l);
+        if (s != VV_OK) break;
+        double dt = time_now() - t0;
+        long step = fsth_trainer_step(t);
+        char line[512];
+        snprintf(line, sizeof line,
+                 "step %ld/%d | G %.4f (pixel %.4f adv %.3f fm %.4f mch %.4f) | D %.4f (r real %.2f fake %.2f) | "
+                 "lr %.1e/%.1e | %.0f ms | %.2f samples/s | %.2f GFLOP/s",
+                 step, steps, l.g_total, l.pixel, l.adv, l.fm, l.mch, l.d_total, l.r_real, l.r_fake,
+                 lr_g, lr_d, dt * 1e3, batch / dt, flops / dt * 1e-9);
+        fprintf(log, "%s\n", line);
+        fflush(log);
+        if (!quiet) fprintf(stderr, "%s\n", line);
+        if (val_every > 0 && step % val_every == 0) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/step_%07ld.png", val_dir, step);
+            s = validation_render(&v, m, path);
+        }
+        if (s == VV_OK && (step % checkpoint_every == 0 || step == steps))
+            s = save_checkpoint(m, t, out, state_path);
+    }
+    if (s == VV_OK && !quiet) fprintf(stderr, "train: %s at step %ld (state %s, log %s)\n", out, fsth_trainer_step(t), state_path, log_path);
+    if (log) fclose(log);
+    free(v.buffer);
+    free(v.batch.videos);
+    fsth_trainer_free(t);
+    fsth_model_free(m);
+    dataset_close(ds);
+    return s == VV_OK ? EXIT_OK : cli_fail(s);
+}
+
+static int finetune_progress(void *data, long done, long total) {
+    progress_update(data, done);
+    (void)total;
+    return 0;
+}
+
+int cli_finetune(int argc, char **argv) {
+    const char *out = NULL, *models = NULL;
+    int steps = -1, seed = 1;
+    bool fp16 = false;
+    const cli_option opts[] = {
+        {"output", 'o', OPT_STRING, &out, "PERSON.safetensors", "the fine-tuned model", 0, 0},
+        {"steps", 0, OPT_INT, &steps, "N", "fine-tuning steps (default: 40 epochs over the shots; 0: feed-forward only)", 0, 1e7},
+        {"seed", 0, OPT_INT, &seed, "N", "order of the frames (default 1)", 0, 2147483647},
+        {"fp16", 0, OPT_FLAG, &fp16, NULL, "store weights as float16 (half the size)", 0, 0},
+        {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
+    };
+    const char *positional[65];
+    int npos = 0;
+    int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, 65, &npos,
+                      "usage: vivify finetune BASE.safetensors SHOTS... -o PERSON.safetensors [--steps N]\n\n"
+                      "Few-shot fine-tuning (FT): the person's embedding from the shots (photos or frames with one\n"
+                      "face each) initialises G's AdaIN parameters and D's projection, then G and D train on the\n"
+                      "shots.  The output animates with --engine fsth|hybrid --model PERSON.safetensors.");
+    if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
+    if (npos < 2 || !out) {
+        fprintf(stderr, "vivify: finetune needs a base model, at least one shot and -o (see vivify finetune --help)\n");
+        return EXIT_USAGE;
+    }
+    int k = npos - 1;
+    fsth_model *m = NULL;
+    vv_status s = fsth_model_load(&m, positional[0]);
+    if (s != VV_OK) return cli_fail(s);
+    int S = m->config.size;
+    size_t plane = (size_t)S * S;
+    float *frames = mem_alloc((size_t)k * 3 * plane, sizeof(float));
+    float (*points)[68][2] = mem_alloc((size_t)k, sizeof *points);
+    vv_faces *faces = NULL;
+    vv_faces_params fp = vv_faces_default_params();
+    fp.models_dir = models;
+    if (!frames || !points) s = vv_fail(VV_ERR_NO_MEMORY, "finetune: no memory for %d shots", k);
+    if (s == VV_OK) s = vv_faces_new(&faces, &fp);
+    for (int i = 0; i < k && s == VV_OK; i++) {
+        vv_image img = {0};
+        vv_face face;
+        int count = 0;
+        s = image_load(&img, positional[i + 1]);
+        if (s == VV_OK) s = vv_faces_detect(faces, &img, &face, 1, &count);
+        if (s == VV_OK && count == 0) s = vv_fail(VV_ERR_NO_FACE, "no face found in %s", positional[i + 1]);
+        if (s == VV_OK) s = fsth_crop_shot(frames + (size_t)i * 3 * plane, points[i], &img, (const float (*)[2])face.landmarks, S);
+        image_free(&img);
+    }
+    fsth_finetune_params p = fsth_finetune_default_params(k);
+    if (steps >= 0) p.steps = steps;
+    p.seed = (uint64_t)seed;
+    progress_bar bar;
+    p.progress = finetune_progress, p.progress_data = &bar;
+    double t0 = time_now();
+    float loss = 0.0f;
+    if (s == VV_OK) {
+        progress_start(&bar, "finetune", p.steps, "steps");
+        s = fsth_finetune(m, frames, (const float (*)[68][2])points, k, &p, &loss);
+        progress_finish(&bar);
+    }
+    if (s == VV_OK) s = fsth_model_save(m, out, fp16);
+    if (s == VV_OK)
+        fprintf(stderr, "finetune: %d shots, %d steps in %.1f s, pixel L1 %.4f -> %s\n", k, p.steps, time_now() - t0, loss, out);
+    vv_faces_free(faces);
+    free(frames);
+    free(points);
+    fsth_model_free(m);
+    return s == VV_OK ? EXIT_OK : cli_fail(s);
+}
