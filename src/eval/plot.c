@@ -100,7 +100,15 @@ static void format_tick(char *out, size_t size, double value, double step) {
 
 static void draw_panel(vv_image *image, int top, int width, int height, const plot_panel *panel) {
     const uint8_t black[3] = {0, 0, 0}, grey[3] = {225, 225, 225}, dark[3] = {90, 90, 90};
-    const int left = 58, right = 12, head = 22, foot = 34;
+    /* The legend goes in the right margin, so it never hides data. */
+    int legend_w = 0;
+    for (int s = 0; s < panel->series_count; s++) {
+        int w = plot_text_width(panel->series[s].label ? panel->series[s].label : "", 1);
+        if (w > legend_w) legend_w = w;
+    }
+    const int left = 58, head = 22, foot = 34;
+    int right = panel->series_count > 0 ? legend_w + 42 : 12;
+    if (right > width / 2) right = width / 2;
     int x0 = left, x1 = width - right, y0 = top + head, y1 = top + height - foot;
     if (x1 - x0 < 20 || y1 - y0 < 20) return;
     /* Data ranges. */
@@ -124,6 +132,11 @@ static void draw_panel(vv_image *image, int top, int width, int height, const pl
     /* Grid and ticks. */
     char label[64];
     double ystep = plot_tick_step(ymin, ymax, 5), xstep = plot_tick_step(xmin, xmax, 8);
+    bool integer_x = true; /* e.g. frame numbers: no fractional ticks */
+    for (int s = 0; s < panel->series_count; s++)
+        for (int i = 0; i < panel->series[s].count; i++)
+            if (isfinite(panel->series[s].x[i]) && panel->series[s].x[i] != floor(panel->series[s].x[i])) integer_x = false;
+    if (integer_x && xstep < 1) xstep = 1;
     for (double v = ceil(ymin / ystep) * ystep; v <= ymax + ystep * 1e-9; v += ystep) {
         int y = y1 - (int)lround((v - ymin) / (ymax - ymin) * (y1 - y0));
         fill_rect(image, x0 + 1, y, x1, y + 1, grey);
@@ -162,15 +175,9 @@ static void draw_panel(vv_image *image, int top, int width, int height, const pl
             have_prev = true;
         }
     }
-    /* Legend: top right inside the plot. */
-    int legend_w = 0;
-    for (int s = 0; s < panel->series_count; s++) {
-        int w = plot_text_width(panel->series[s].label ? panel->series[s].label : "", 1);
-        if (w > legend_w) legend_w = w;
-    }
     if (panel->series_count > 0) {
         int lw = legend_w + 30, lh = panel->series_count * 11 + 6;
-        int lx = x1 - lw - 4, ly = y0 + 4;
+        int lx = x1 + 8, ly = y0;
         const uint8_t white[3] = {255, 255, 255};
         fill_rect(image, lx, ly, lx + lw, ly + lh, white);
         image_draw_rect(image, (float)lx, (float)ly, (float)(lx + lw - 1), (float)(ly + lh - 1), dark, 1);
