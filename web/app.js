@@ -10,6 +10,7 @@ const state = {
   useVideo: false,
   motion: 'talk',
   job: null,         // id of the job this page follows
+  gif: false,        // whether that job makes a GIF
   poll: null,
   sourceUrl: null,
 };
@@ -246,7 +247,7 @@ async function startJob() {
   setProgress('Uploading…', 0);
   try {
     const { id } = await api('POST', '/api/jobs', form);
-    follow(id);
+    follow(id, $('format').value === 'gif');
   } catch (e) {
     $('progress').hidden = true;
     showMessage(e.message);
@@ -262,9 +263,10 @@ function setProgress(text, fraction) {
   $('bar').setAttribute('aria-valuenow', String(Math.round(100 * fraction)));
 }
 
-function follow(id) {
+function follow(id, gif) {
   state.job = id;
-  try { sessionStorage.setItem('vivify-job', id); } catch (e) { /* private mode */ }
+  state.gif = gif;
+  try { sessionStorage.setItem('vivify-job', JSON.stringify({ id, gif })); } catch (e) { /* private mode */ }
   clearTimeout(state.poll);
   updateButtons();
   poll();
@@ -310,7 +312,7 @@ async function poll() {
 }
 
 function showResult(id) {
-  const gif = $('format').value === 'gif';
+  const gif = state.gif;
   const url = `/api/jobs/${id}/result`;
   $('cancel').hidden = true;
   $('progress').hidden = true;
@@ -392,8 +394,8 @@ async function main() {
   }
   // a job started before a reload keeps running on the server: follow it again
   let saved = null;
-  try { saved = sessionStorage.getItem('vivify-job'); } catch (e) { /* private mode */ }
-  if (saved && /^[0-9a-f]{32}$/.test(saved)) follow(saved);
+  try { saved = JSON.parse(sessionStorage.getItem('vivify-job')); } catch (e) { /* private mode, or nothing saved */ }
+  if (saved && /^[0-9a-f]{32}$/.test(saved.id)) follow(saved.id, saved.gif === true);
   document.body.dataset.ready = 'true';
 }
 

@@ -553,19 +553,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
         *state = r;
     }
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
-    if (first && !request_allowed(server, connection, method))
-        return send_error(server, connection, 403, "forbidden: this server only answers its own page");
-    if (r->post_job || (!strcmp(url, "/api/jobs") && !strcmp(method, "POST"))) {
-        r->post_job = true;
-        return handle_post_job(server, connection, r, upload_data, upload_data_size, first);
+    if (first) {
+        /* refusals on the first call go out before any body is read (and close the connection) */
+        if (!request_allowed(server, connection, method))
+            return send_error(server, connection, 403, "forbidden: this server only answers its own page");
+        r->post_job = !strcmp(url, "/api/jobs") && !strcmp(method, "POST");
+        if (r->post_job) return handle_post_job(server, connection, r, upload_data, upload_data_size, true);
+        return MHD_YES; /* answer on the next call: answering the first one ends keep-alive */
     }
+    if (r->post_job) return handle_post_job(server, connection, r, upload_data, upload_data_size, false);
     if (*upload_data_size) { /* a body nobody asked for: drop it */
         *upload_data_size = 0;
         return MHD_YES;
-    }
-    if (first && strcmp(method, "GET") && strcmp(method, "HEAD") && strcmp(method, "DELETE")) {
-        /* wait for any body before answering */
-        if (MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH)) return MHD_YES;
     }
     const serve_asset *asset = find_asset(url);
     if (asset) {
