@@ -118,6 +118,7 @@ static vv_status clip_run(vv_faces *faces, const char *path, int max_frames, int
             s = video_reader_next(reader, &real, &time, &got);
             if (s != VV_OK || !got) break;
         } else {
+            image_free(&real);
             s = image_copy(&real, &source);
             if (s != VV_OK) break;
         }
@@ -127,6 +128,7 @@ static vv_status clip_run(vv_faces *faces, const char *path, int max_frames, int
                                                    real.height & ~1, &box) == VV_OK;
         for (int v = 0; v < variant_count && s == VV_OK; v++) {
             if (variants[v].floor) {
+                image_free(&out); /* image_copy allocates afresh */
                 s = image_copy(&out, &source);
             } else {
                 float target[68][2];

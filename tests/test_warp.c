@@ -1,5 +1,8 @@
 /* warp: mesh topology, piecewise-affine exactness, fold-over repair under large yaw,
  * paste-back locality, mouth fill, and the engine's identity frame. */
+#include <math.h>
+#include <string.h>
+
 #include "img/image.h"
 #include "test.h"
 #include "warp/mesh.h"
@@ -224,11 +227,58 @@ static void test_engine_identity_and_mouth(void) {
     image_free(&out);
 }
 
+/* A real driver's open mouth supplies the interior: a driver whose inner mouth is a
+ * known colour (and whose lips match the source's, so no colour shift) fills the target's
+ * opening with that colour; without a driver the synthesised cavity is darker than it. */
+static void test_mouth_from_driver(void) {
+    const int size = 256;
+    vv_image source = {0}, crop = {0}, driver = {0};
+    CHECK_OK(image_create(&source, size, size, 3));
+    CHECK_OK(image_create(&driver, 320, 320, 3));
+    for (size_t i = 0; i < (size_t)size * size; i++) { source.data[3 * i] = 200; source.data[3 * i + 1] = 150; source.data[3 * i + 2] = 120; }
+    for (size_t i = 0; i < (size_t)320 * 320; i++) { driver.data[3 * i] = 200; driver.data[3 * i + 1] = 150; driver.data[3 * i + 2] = 120; }
+    float face[68][2], target[68][2], driver_points[68][2];
+    mean_face_in_crop(size, face);
+    memcpy(target, face, sizeof target);
+    for (int k = 65; k <= 67; k++) target[k][1] += 12; /* the lower inner lip drops */
+    for (int k = 55; k <= 59; k++) target[k][1] += 12;
+    /* The driver: the same face, larger and shifted, mouth open too; its opening painted. */
+    for (int k = 0; k < 68; k++) {
+        driver_points[k][0] = target[k][0] * 1.2f + 5;
+        driver_points[k][1] = target[k][1] * 1.2f + 3;
+    }
+    for (int y = 0; y < 320; y++)
+        for (int x = 0; x < 320; x++) {
+            float cx = (driver_points[62][0] + driver_points[66][0]) / 2, cy = (driver_points[62][1] + driver_points[66][1]) / 2;
+            if (fabsf((float)x - cx) < 20 && fabsf((float)y - cy) < 8) {
+                uint8_t *p = driver.data + ((size_t)y * 320 + x) * 3;
+                p[0] = 40; p[1] = 180; p[2] = 60; /* green: not a colour the synthesis makes */
+            }
+        }
+    CHECK_OK(image_copy(&crop, &source));
+    float strength = warp_mouth_fill(&crop, NULL, &source, (const float(*)[2])face, (const float(*)[2])target, &driver,
+                                     (const float(*)[2])driver_points);
+    CHECK_MSG(strength > 0.5f, "strength %g", strength);
+    int cx = (int)lroundf((target[62][0] + target[66][0]) / 2), cy = (int)lroundf((target[62][1] + target[66][1]) / 2);
+    const uint8_t *p = crop.data + ((size_t)cy * size + cx) * 3;
+    CHECK_MSG(p[1] > 150 && p[0] < 90 && p[2] < 100, "centre of the mouth %d,%d,%d: want the driver's green", p[0], p[1], p[2]);
+    /* Without the driver: the synthesised fill, no green. */
+    image_free(&crop);
+    CHECK_OK(image_copy(&crop, &source));
+    p = crop.data + ((size_t)cy * size + cx) * 3;
+    warp_mouth_fill(&crop, NULL, &source, (const float(*)[2])face, (const float(*)[2])target, NULL, NULL);
+    CHECK_MSG(!(p[1] > 150 && p[0] < 90), "synthesised centre %d,%d,%d", p[0], p[1], p[2]);
+    image_free(&source);
+    image_free(&crop);
+    image_free(&driver);
+}
+
 int main(void) {
     test_topology();
     test_identity_and_translation();
     test_no_folds_under_yaw();
     test_paste_back_locality();
     test_engine_identity_and_mouth();
+    test_mouth_from_driver();
     return test_finish("test_warp");
 }
