@@ -294,7 +294,6 @@ static double attention_flops(const fsth_attention *a) {
     return 2.0 * P * (2.0 * a->CQ * a->C + (double)a->C * a->C) + 2.0 * P * P * (a->CQ + a->C);
 }
 
-double fsth_generator_flops(const fsth_generator *g);
 double fsth_generator_flops(const fsth_generator *g) {
     double f = blocks_flops(g->blocks, g->block_count) + conv_flops(&g->head, g->config.size, g->config.size);
     if (g->attention_after >= 0) f += attention_flops(&g->attention);

@@ -64,6 +64,8 @@ void fsth_trainer_last_sample(const fsth_trainer *t, const float **target, const
                               const float **fake);
 /* Floating-point operations of one step (convolutions and projections; an estimate). */
 double fsth_train_step_flops(const fsth_trainer *t);
+/* Floating-point operations of one generator forward pass (one frame). */
+double fsth_generator_flops(const fsth_generator *g);
 /* Adam moments and steps, the random state and the step count (the parameters are in
  * the model file).  Atomic. */
 vv_status fsth_trainer_save_state(const fsth_trainer *t, const char *path);
