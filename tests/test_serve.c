@@ -57,7 +57,7 @@ static void test_parse_progress(void) {
 }
 
 /* A stand-in for `vivify animate SOURCE --motion NAME ... -o OUT ...`: "talk" draws a
- * progress bar and writes OUT; "blink" fails like animate does on a face-less portrait;
+ * progress bar and writes OUT; "smile" does too after a tracking pass; "blink" fails like animate does on a face-less portrait;
  * "nod" runs until killed. */
 static const char *fake_animate =
     "#!/bin/sh\n"
@@ -66,6 +66,9 @@ static const char *fake_animate =
     "case \"$motion\" in\n"
     "talk) printf 'animate [###...] 5/10 frames  20.0 frames/s  00:00 elapsed  ETA 00:00 \\r' >&2; sleep 0.3\n"
     "      printf 'animate [######] 10/10 frames  25.0 frames/s  00:00 elapsed  ETA 00:00 \\n' >&2\n"
+    "      printf 'result' > \"$out\" ;;\n"
+    "smile) printf 'tracking: 10/10 frames (50.0 frames/s)\\n' >&2\n"
+    "      printf 'animate [###...] 5/10 frames  20.0 frames/s  00:00 elapsed  ETA 00:00 \\r' >&2; sleep 0.3\n"
     "      printf 'result' > \"$out\" ;;\n"
     "blink) echo \"vivify: no face found in $src\" >&2; exit 8 ;;\n"
     "*) sleep 30 ;;\n"
@@ -142,6 +145,18 @@ static void test_queue(void) {
     if (fd >= 0) close(fd);
     CHECK(access(r.source, F_OK) != 0);
 
+    /* two passes (tracking, then animate): the tracking bar fills the first 40 % */
+    char id_two[JOB_ID_LENGTH + 1];
+    r = request_for(queue, "smile", dir);
+    CHECK_OK(job_queue_submit(queue, dir, &r, id_two));
+    bool saw_second_half = false;
+    for (int i = 0; i < 300 && job_queue_status(queue, id_two, &st) && st.state != JOB_DONE; i++) {
+        saw_second_half |= st.state == JOB_RUNNING && fabs(st.progress - 0.7) < 0.01;
+        usleep(5000);
+    }
+    CHECK(wait_finished(queue, id_two, &st) == JOB_DONE);
+    CHECK_MSG(saw_second_half, "progress 0.7 (half of the animate pass after tracking) was never seen");
+
     /* failure: animate's message with our temp path turned into words */
     r = request_for(queue, "blink", dir);
     CHECK_OK(job_queue_submit(queue, dir, &r, id2));
@@ -171,8 +186,8 @@ static void test_queue(void) {
     CHECK(wait_finished(queue, waiting, &st) == JOB_DONE);
     CHECK(access(long_dir, F_OK) != 0);
 
-    /* eviction: keep_count 2, so the oldest finished job (the first) is forgotten */
-    CHECK(!job_queue_status(queue, id, &st));
+    /* eviction: keep_count 2, so the oldest finished jobs are forgotten */
+    CHECK(!job_queue_status(queue, id, &st) && !job_queue_status(queue, id_two, &st));
     CHECK(job_queue_status(queue, id2, &st) && job_queue_status(queue, waiting, &st));
     CHECK(!job_queue_delete(queue, "0123456789abcdef0123456789abcdef"));
     CHECK(!job_queue_status(queue, "../../etc/passwd", &st));

@@ -21,8 +21,9 @@
 extern char **environ;
 
 #define MAX_WORKERS 64
-/* With a driving video the driver is tracked first, then animated: the share of the
- * progress bar the tracking pass fills (both passes run about equally fast per frame). */
+/* When animate tracks the whole driver before animating (it prints a "tracking" bar, then
+ * an "animate" one), the share of the progress the tracking pass fills.  Usually it tracks
+ * and animates in step, and one "animate" bar is the whole job. */
 #define TRACKING_SHARE 0.4
 
 typedef struct job {
@@ -37,6 +38,7 @@ typedef struct job {
     char error[320];
     pid_t pid;    /* > 0 while its child runs */
     bool deleted; /* deleted while running: the worker frees it when the child is gone */
+    bool two_pass; /* a "tracking" bar was seen: it fills the first TRACKING_SHARE */
     uint64_t result_bytes;
 } job;
 
@@ -165,11 +167,12 @@ static void job_take_segment(job_queue *queue, job *j, const char *segment, char
     double rate = 0;
     if (!job_parse_progress(segment, label, sizeof label, &done, &total, &rate)) return;
     double fraction = done >= total ? 1 : (double)done / (double)total;
-    bool driven = j->request.driving[0] != 0;
-    double overall = !driven ? fraction
-                     : !strcmp(label, "tracking") ? TRACKING_SHARE * fraction
-                                                  : TRACKING_SHARE + (1 - TRACKING_SHARE) * fraction;
     pthread_mutex_lock(&queue->lock);
+    bool tracking = !strcmp(label, "tracking");
+    if (tracking) j->two_pass = true;
+    double overall = !j->two_pass ? fraction
+                     : tracking   ? TRACKING_SHARE * fraction
+                                  : TRACKING_SHARE + (1 - TRACKING_SHARE) * fraction;
     if (overall > j->progress) j->progress = overall;
     if (rate > 0) j->fps = rate;
     double elapsed = time_now() - j->started;
