@@ -5,6 +5,7 @@
 #include "test.h"
 
 #include "img/image.h"
+#include "nn/tfjs.h"
 #include "train/train.h"
 #include "warp/mesh.h"
 
@@ -193,6 +194,31 @@ static void test_few_shot(bool hybrid) {
     fsth_model_free(m);
 }
 
+/* The faceres identity content term (skipped when the model files are absent). */
+static void test_identity_term(void) {
+    char path[4096];
+    tfjs_model *faceres = NULL;
+    if (models_find("faceres.json", path, sizeof path) != VV_OK || tfjs_model_load(&faceres, path) != VV_OK) {
+        printf("identity term: faceres not found, skipped\n");
+        return;
+    }
+    fsth_config c = tiny_config(false);
+    fsth_model *m;
+    CHECK_OK(fsth_model_new(&m, &c, 8));
+    fsth_train_params p = fast_params();
+    p.batch = 1, p.faceres = faceres, p.w_identity = 10.0f;
+    fsth_trainer *t;
+    CHECK_OK(fsth_trainer_new(&t, m, &p));
+    synthetic syn = {32, false};
+    fsth_losses l;
+    CHECK_OK(fsth_train_step(t, synthetic_episode, &syn, &l));
+    CHECK_MSG(l.identity > 0.0f && isfinite(l.identity), "identity loss %g", l.identity);
+    CHECK_NEAR(l.g_total, 10.0 * l.pixel + 10.0 * l.identity + l.adv + 10.0 * l.fm + 10.0 * l.mch, 1e-3 * fabs(l.g_total));
+    fsth_trainer_free(t);
+    fsth_model_free(m);
+    tfjs_model_free(faceres);
+}
+
 /* A tiny .vds (2 clips of 4 frames) through the dataset episode source. */
 static void test_dataset_source(void) {
     const char *dir = test_tmp_dir("test_train");
@@ -261,5 +287,6 @@ int main(void) {
     test_few_shot(false);
     test_few_shot(true);
     test_dataset_source();
+    test_identity_term();
     return test_finish("test_train");
 }

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 
 #include "img/image.h"
+#include "nn/tfjs.h"
 #include "train/train.h"
 
 #include <math.h>
@@ -10,6 +11,18 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+
+/* faceres for the identity content term, or NULL (with a note) when it cannot be had. */
+static tfjs_model *load_faceres(float weight, bool quiet) {
+    if (weight <= 0.0f) return NULL;
+    char path[4096];
+    tfjs_model *model = NULL;
+    if (models_find("faceres.json", path, sizeof path) != VV_OK || tfjs_model_load(&model, path) != VV_OK) {
+        if (!quiet) fprintf(stderr, "note: faceres not available (%s); content loss is pixel L1 only\n", vv_last_error());
+        return NULL;
+    }
+    return model;
+}
 
 /* One row of three S x S panels: landmark image, generated, real. */
 static vv_status save_panels(const char *path, const float *landmarks, const float *fake,
@@ -85,7 +98,7 @@ int cli_train(int argc, char **argv) {
     int steps = 1000, k = 8, batch = 1, size = 128, width = 16, bottleneck = 4, seed = 1;
     int val_every = 100, checkpoint_every = 100;
     bool resume = false, attention = false, hybrid = false, quiet = false;
-    float lr_g = 5e-5f, lr_d = 2e-4f;
+    float lr_g = 5e-5f, lr_d = 2e-4f, identity = 10.0f;
     const cli_option opts[] = {
         {"data", 0, OPT_STRING, &data, "TRAIN.vds", "the training set (vivify dataset build)", 0, 0},
         {"output", 'o', OPT_STRING, &out, "BASE.safetensors", "the model; its training state goes to BASE.safetensors.state", 0, 0},
@@ -101,6 +114,7 @@ int cli_train(int argc, char **argv) {
         {"seed", 0, OPT_INT, &seed, "N", "initialisation and episode seed (default 1)", 0, 2147483647},
         {"lr-g", 0, OPT_FLOAT, &lr_g, "LR", "Adam learning rate of E and G (default 5e-5)", 1e-8, 1},
         {"lr-d", 0, OPT_FLOAT, &lr_d, "LR", "Adam learning rate of D (default 2e-4)", 1e-8, 1},
+        {"identity", 0, OPT_FLOAT, &identity, "W", "weight of the faceres-feature L1 content term (default 10; 0: off)", 0, 1000},
         {"val-every", 0, OPT_INT, &val_every, "N", "validation image every N steps (default 100; 0: never)", 0, 1e9},
         {"checkpoint-every", 0, OPT_INT, &checkpoint_every, "N", "checkpoint every N steps (default 100)", 1, 1e9},
         {"log", 0, OPT_STRING, &log_path, "FILE", "log file (default BASE.safetensors.log, appended)", 0, 0},
@@ -139,6 +153,8 @@ int cli_train(int argc, char **argv) {
     }
     fsth_train_params p = fsth_train_default_params();
     p.k = k, p.batch = batch, p.lr_g = lr_g, p.lr_d = lr_d, p.seed = (uint64_t)seed;
+    tfjs_model *faceres = s == VV_OK ? load_faceres(identity, quiet) : NULL;
+    p.faceres = faceres, p.w_identity = faceres ? identity : 0.0f;
     fsth_trainer *t = NULL;
     if (s == VV_OK) s = fsth_trainer_new(&t, m, &p);
     if (s == VV_OK && resume) s = fsth_trainer_load_state(t, state_path);
@@ -170,9 +186,9 @@ int cli_train(int argc, char **argv) {
         long step = fsth_trainer_step(t);
         char line[512];
         snprintf(line, sizeof line,
-                 "step %ld/%d | G %.4f (pixel %.4f adv %.3f fm %.4f mch %.4f) | D %.4f (r real %.2f fake %.2f) | "
+                 "step %ld/%d | G %.4f (pixel %.4f id %.4f adv %.3f fm %.4f mch %.4f) | D %.4f (r real %.2f fake %.2f) | "
                  "lr %.1e/%.1e | %.0f ms | %.2f samples/s | %.2f GFLOP/s",
-                 step, steps, l.g_total, l.pixel, l.adv, l.fm, l.mch, l.d_total, l.r_real, l.r_fake,
+                 step, steps, l.g_total, l.pixel, l.identity, l.adv, l.fm, l.mch, l.d_total, l.r_real, l.r_fake,
                  lr_g, lr_d, dt * 1e3, batch / dt, flops / dt * 1e-9);
         fprintf(log, "%s\n", line);
         fflush(log);
@@ -191,6 +207,7 @@ int cli_train(int argc, char **argv) {
     free(v.batch.videos);
     fsth_trainer_free(t);
     fsth_model_free(m);
+    tfjs_model_free(faceres);
     dataset_close(ds);
     return s == VV_OK ? EXIT_OK : cli_fail(s);
 }
@@ -204,11 +221,13 @@ static int finetune_progress(void *data, long done, long total) {
 int cli_finetune(int argc, char **argv) {
     const char *out = NULL, *models = NULL;
     int steps = -1, seed = 1;
+    float identity = 10.0f;
     bool fp16 = false;
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &out, "PERSON.safetensors", "the fine-tuned model", 0, 0},
         {"steps", 0, OPT_INT, &steps, "N", "fine-tuning steps (default: 40 epochs over the shots; 0: feed-forward only)", 0, 1e7},
         {"seed", 0, OPT_INT, &seed, "N", "order of the frames (default 1)", 0, 2147483647},
+        {"identity", 0, OPT_FLOAT, &identity, "W", "weight of the faceres-feature L1 content term (default 10; 0: off)", 0, 1000},
         {"fp16", 0, OPT_FLAG, &fp16, NULL, "store weights as float16 (half the size)", 0, 0},
         {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
     };
@@ -250,6 +269,8 @@ int cli_finetune(int argc, char **argv) {
     fsth_finetune_params p = fsth_finetune_default_params(k);
     if (steps >= 0) p.steps = steps;
     p.seed = (uint64_t)seed;
+    tfjs_model *faceres = s == VV_OK ? load_faceres(identity, false) : NULL;
+    p.faceres = faceres, p.w_identity = faceres ? identity : 0.0f;
     progress_bar bar;
     p.progress = finetune_progress, p.progress_data = &bar;
     double t0 = time_now();
@@ -263,6 +284,7 @@ int cli_finetune(int argc, char **argv) {
     if (s == VV_OK)
         fprintf(stderr, "finetune: %d shots, %d steps in %.1f s, pixel L1 %.4f -> %s\n", k, p.steps, time_now() - t0, loss, out);
     vv_faces_free(faces);
+    tfjs_model_free(faceres);
     free(frames);
     free(points);
     fsth_model_free(m);

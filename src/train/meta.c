@@ -3,6 +3,7 @@
 #include "train/train.h"
 
 #include "img/image.h"
+#include "models/identity_loss.h"
 #include "nn/optim.h"
 #include "nn/safetensors.h"
 
@@ -57,6 +58,37 @@ static vv_status gan_work_init(gan_work *w, const fsth_model *m, int n) {
 
 static void gan_work_free(gan_work *w) { free(w->buffer); memset(w, 0, sizeof *w); }
 
+/* [n, 3, S, S] in [-1, 1] (rows `stride` floats apart) -> faceres' NHWC [n, 224, 224, 3]
+ * in [0, 255]; tmp holds [3, 224, 224]. */
+static void to_faceres(float *out, const float *in, size_t stride, int n, int S, float *tmp) {
+    const size_t P = IDENTITY_LOSS_SIZE * IDENTITY_LOSS_SIZE;
+    for (int i = 0; i < n; i++) {
+        upsample_bilinear_forward(tmp, in + i * stride, 1, 3, S, S, IDENTITY_LOSS_SIZE, IDENTITY_LOSS_SIZE);
+        for (size_t q = 0; q < P; q++)
+            for (int c = 0; c < 3; c++) out[((size_t)i * P + q) * 3 + c] = (tmp[c * P + q] + 1.0f) * 127.5f;
+    }
+}
+
+/* The identity content term: its loss, and its gradient added to w->dfake. */
+static vv_status identity_term(gan_work *w, const fsth_train_params *p, int n, float *loss) {
+    const size_t P = IDENTITY_LOSS_SIZE * IDENTITY_LOSS_SIZE, plane = (size_t)w->S * w->S;
+    float *buf = mem_alloc(3 * (size_t)n * P * 3 + 3 * P, sizeof(float));
+    if (!buf) return vv_fail(VV_ERR_NO_MEMORY, "identity loss: no memory for %d images", n);
+    float *fake = buf, *real = fake + (size_t)n * P * 3, *dfake = real + (size_t)n * P * 3, *tmp = dfake + (size_t)n * P * 3;
+    to_faceres(fake, w->fake, 3 * plane, n, w->S, tmp);
+    to_faceres(real, w->xy2, 6 * plane, n, w->S, tmp);
+    vv_status status = identity_loss_forward_backward((const tfjs_model *)p->faceres, fake, real, n,
+                                                      IDENTITY_LOSS_L1, loss, dfake);
+    for (int i = 0; i < n && status == VV_OK; i++) {
+        for (size_t q = 0; q < P; q++) /* NHWC -> planar, times d(x+1)*127.5/dx */
+            for (int c = 0; c < 3; c++) tmp[c * P + q] = dfake[((size_t)i * P + q) * 3 + c] * 127.5f * p->w_identity;
+        upsample_bilinear_backward(w->dfake + (size_t)i * 3 * plane, tmp, 1, 3, w->S, w->S,
+                                   IDENTITY_LOSS_SIZE, IDENTITY_LOSS_SIZE);
+    }
+    free(buf);
+    return status;
+}
+
 /* G side for n samples: the caller has filled xy2[0..n) (real frame + landmark image) and
  * proj2[0..n).  Runs G, D on real and fake, the losses, and the backward into G's
  * parameter gradients and dpsi (zeroed here). */
@@ -106,6 +138,10 @@ static vv_status gan_generator_side(gan_work *w, fsth_model *m, const fsth_train
             w->dfake[i * 3 * plane + j] = w->dxy[i * xy_n + j] + (d > 0 ? scale : d < 0 ? -scale : 0.0f);
         }
     losses->pixel = (float)(sum / ((double)n * 3 * plane));
+    if (p->faceres && p->w_identity > 0.0f) {
+        vv_status s = identity_term(w, p, n, &losses->identity);
+        if (s != VV_OK) return s;
+    }
     memset(dpsi, 0, (size_t)n * m->G.psi_dim * sizeof(float));
     return fsth_generator_backward(&m->G, dpsi, w->dfake, g_in, psi, n, true);
 }
@@ -264,7 +300,7 @@ vv_status fsth_train_step(fsth_trainer *t, fsth_episode_fn source, void *ctx, fs
         }
     }
     param_store_adam_step(&m->D.ps, &cfg, t->p.lr_d);
-    losses->g_total = t->p.w_pixel * losses->pixel + t->p.w_adv * losses->adv +
+    losses->g_total = t->p.w_pixel * losses->pixel + t->p.w_identity * losses->identity + t->p.w_adv * losses->adv +
                       t->p.w_fm * losses->fm + t->p.w_mch * losses->mch;
     t->step++;
     if (!isfinite(losses->g_total) || !isfinite(losses->d_total))
@@ -365,8 +401,8 @@ vv_status fsth_trainer_load_state(fsth_trainer *t, const char *path) {
         for (int j = 0; j < 2 && status == VV_OK; j++) {
             char name[16];
             snprintf(name, sizeof name, "%s.adam_%s", names[s], j ? "v" : "m");
-            const safetensors_tensor *tensor = safetensors_find(&f, name);
-            if (!tensor || tensor->ndim != 1 || tensor->shape[0] != (int64_t)stores[s]->total)
+            const safetensors_tensor *entry = safetensors_find(&f, name);
+            if (!entry || entry->ndim != 1 || entry->shape[0] != (int64_t)stores[s]->total)
                 status = vv_fail(VV_ERR_MODEL, "%s: tensor '%s' missing or of another shape", path, name);
             else
                 status = safetensors_read_f32(&f, name, j ? stores[s]->adam_v : stores[s]->adam_m, stores[s]->total);
@@ -514,6 +550,7 @@ vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points
         param_store_zero_grad(&m->G.ps);
         param_store_zero_grad(&person_psi);
         fsth_train_params p = fsth_train_default_params();
+        p.faceres = params->faceres, p.w_identity = params->w_identity;
         status = gan_generator_side(&w, m, &p, g_in, psi, dpsi, n, &losses);
         if (status != VV_OK) break;
         float *gpsi = param_grad(&person_psi, psi_index);

@@ -24,6 +24,11 @@ typedef struct fsth_train_params {
     float w_fm;     /* feature matching (10) */
     float w_mch;    /* embedding match (10) */
     float w_adv;    /* -r_hat (1) */
+    /* Identity content term (the VGGFace stand-in): w_identity * mean |faceres(fake) -
+     * faceres(real)| over the 1024 features, on 224x224 resizes of the S x S frames.  Off
+     * when faceres is NULL or the weight 0 (the default; vivify train loads faceres). */
+    float w_identity;
+    const struct tfjs_model *faceres;
     uint64_t seed;
 } fsth_train_params;
 
@@ -49,7 +54,7 @@ typedef struct fsth_dataset_source {
 vv_status fsth_dataset_episode(void *ctx, uint64_t *rng, fsth_batch *batch);
 
 typedef struct fsth_losses {
-    float g_total, pixel, adv, fm, mch, d_total, r_real, r_fake;
+    float g_total, pixel, identity, adv, fm, mch, d_total, r_real, r_fake;
 } fsth_losses;
 
 typedef struct fsth_trainer fsth_trainer;
@@ -81,6 +86,8 @@ typedef struct fsth_finetune_params {
     int steps;       /* default: 40 epochs over the K frames */
     int batch;       /* frames per step (min(K, 4)) */
     float lr_g, lr_d;
+    float w_identity;                 /* as in fsth_train_params (0: off) */
+    const struct tfjs_model *faceres;
     uint64_t seed;
     vv_progress_fn progress;
     void *progress_data;
