@@ -217,6 +217,16 @@ for id in "$ID" "$ID2" "$ID3" "$IDF" "${ids[@]}"; do curl -s -o /dev/null -X DEL
 left="$(find "$TMP/work" -mindepth 2 | wc -l)"
 ok $([ "$left" = 0 ] && echo 1) "after deleting every job the temp folder is empty ($left entries left)"
 
+# --- a client that goes away mid-upload leaves nothing behind
+head -c 1500000 "$TMP/big.bin" >"$TMP/partial.bin"
+curl -s -o /dev/null --limit-rate 200k -F "source=@$TMP/partial.bin" -F motion=nod "$URL/api/jobs" &
+CURL_PID=$!
+for _ in $(seq 50); do [ -n "$(find "$TMP/work" -name 'source.upload' -size +10k)" ] && break; sleep 0.1; done
+ok $([ -n "$(find "$TMP/work" -name 'source.upload')" ] && echo 1) "upload in progress is stored in the job folder"
+kill "$CURL_PID" 2>/dev/null; wait "$CURL_PID" 2>/dev/null
+for _ in $(seq 50); do [ -z "$(find "$TMP/work" -mindepth 2)" ] && break; sleep 0.1; done
+ok $([ -z "$(find "$TMP/work" -mindepth 2)" ] && echo 1) "cut-off upload removed: $(find "$TMP/work" -mindepth 2)"
+
 # --- 429 when the queue is full; stopping the server kills jobs and removes their files
 mkdir -p "$TMP/work2"
 MAIN_URL="$URL"
