@@ -162,7 +162,7 @@ static void test_block_gradients(fsth_norm norm, fsth_resample resample, bool fi
     char what[96];
     const char *names[3] = {"none", "instance", "adain"}, *rs[3] = {"same", "down", "up"};
     snprintf(what, sizeof what, "block %s %s%s %d->%d", names[norm], rs[resample], first ? " first" : "", cin, cout);
-    char item[128];
+    char item[256];
     snprintf(item, sizeof item, "%s dx", what);
     check_direction(item, c.x, dx, xn, block_loss, &c, 1e-4f);
     if (norm == FSTH_NORM_ADAIN) {

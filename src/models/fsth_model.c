@@ -3,6 +3,7 @@
  * fsth_render (one frame for target landmarks). */
 #include "models/models.h"
 
+#include "face/tracker.h"
 #include "img/image.h"
 #include "nn/safetensors.h"
 #include "warp/mesh.h"
@@ -322,13 +323,13 @@ vv_status fsth_warp_inputs(float *warped, float *validity, const float *source,
 /* ---- Inference ---- */
 
 void fsth_crop_transform(const float landmarks[68][2], int size, float crop_to_image[6]) {
-    float x0 = landmarks[0][0], x1 = x0, y0 = landmarks[0][1], y1 = y0;
-    for (int i = 1; i < 68; i++) {
-        x0 = fminf(x0, landmarks[i][0]), x1 = fmaxf(x1, landmarks[i][0]);
-        y0 = fminf(y0, landmarks[i][1]), y1 = fmaxf(y1, landmarks[i][1]);
-    }
-    float side = 1.8f * fmaxf(fmaxf(x1 - x0, y1 - y0), 1.0f);
-    float cx = 0.5f * (x0 + x1), cy = 0.5f * (y0 + y1), scale = side / (float)size;
+    /* The dataset's rule (src/train/dataset_build.c): the face box these landmarks imply,
+     * its centre moved up 0.1 side, enlarged 1.8x. */
+    float box[4];
+    tracker_box_from_landmarks(landmarks, box);
+    float box_side = fmaxf(fmaxf(box[2] - box[0], box[3] - box[1]), 1.0f);
+    float side = 1.8f * box_side, scale = side / (float)size;
+    float cx = 0.5f * (box[0] + box[2]), cy = 0.5f * (box[1] + box[3]) - 0.1f * box_side;
     /* crop pixel centre (i + 0.5) * scale from the crop's corner */
     crop_to_image[0] = scale, crop_to_image[1] = 0.0f;
     crop_to_image[2] = cx - 0.5f * side + 0.5f * scale - 0.5f;

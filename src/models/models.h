@@ -249,7 +249,8 @@ vv_status fsth_prepare(fsth_model *m, const vv_image *images, const float (*land
  * as the shots' crops: use fsth_crop_transform) into out (size x size RGB, allocated). */
 vv_status fsth_render(fsth_model *m, const float target[68][2], vv_image *out);
 /* The square crop a face is seen through: crop (size x size) -> image affine transform
- * from its 68 landmarks (box of the landmarks, enlarged 1.8x, centred). */
+ * from its 68 landmarks, by the training set's rule (the face box the landmarks imply,
+ * centre moved up 0.1 box side, enlarged 1.8x). */
 void fsth_crop_transform(const float landmarks[68][2], int size, float crop_to_image[6]);
 /* One shot through that crop: frame [3, S, S] in [-1, 1] and its landmarks in crop pixels. */
 vv_status fsth_crop_shot(float *frame, float points[68][2], const vv_image *image,
