@@ -170,7 +170,21 @@ static void test_few_shot(bool hybrid) {
     CHECK(fsth_render(m, (const float (*)[2])points, &(vv_image){0}) == VV_ERR_INVALID_ARGUMENT);
     CHECK_OK(fsth_prepare(m, &shot, (const float (*)[68][2])points, 1));
     vv_image ff = {0}, ft = {0};
-    float target[68][2];
+    float target[68][2], same[68][2], moved[68][2], driver[68][2];
+    /* Relative motion: a still driver gives the source's own landmarks; a driver twice the
+     * size moving 10 px moves the target 5 crop-units' worth. */
+    for (int i = 0; i < 68; i++) driver[i][0] = 2.0f * points[i][0] + 7.0f, driver[i][1] = 2.0f * points[i][1];
+    fsth_relative_target(m->source_landmarks, (const float (*)[2])driver, (const float (*)[2])driver, 32, same);
+    CHECK(memcmp(same, m->source_landmarks, sizeof same) == 0);
+    float shifted[68][2];
+    memcpy(shifted, driver, sizeof shifted);
+    shifted[62][1] += 10.0f;
+    fsth_relative_target(m->source_landmarks, (const float (*)[2])driver, (const float (*)[2])shifted, 32, moved);
+    float to_image[6];
+    fsth_crop_transform((const float (*)[2])points, 32, to_image);
+    CHECK_NEAR(moved[62][1] - m->source_landmarks[62][1], 5.0f / to_image[4], 1e-3);
+    CHECK(moved[61][1] == m->source_landmarks[61][1]);
+    CHECK_NEAR(m->source_crop_to_image[0], to_image[0], 1e-6);
     synthetic_points(target, 32, &rng);
     CHECK_OK(fsth_render(m, (const float (*)[2])target, &ff));
     CHECK(ff.width == 32 && ff.height == 32 && ff.channels == 3);

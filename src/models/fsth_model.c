@@ -337,6 +337,16 @@ void fsth_crop_transform(const float landmarks[68][2], int size, float crop_to_i
     crop_to_image[5] = cy - 0.5f * side + 0.5f * scale - 0.5f;
 }
 
+void fsth_relative_target(const float source_crop[68][2], const float driver_first[68][2],
+                          const float driver[68][2], int size, float out[68][2]) {
+    float to_image[6];
+    fsth_crop_transform(driver_first, size, to_image);
+    float per_pixel = 1.0f / to_image[0]; /* crop pixels per driver pixel (scale only) */
+    for (int i = 0; i < 68; i++)
+        for (int c = 0; c < 2; c++)
+            out[i][c] = source_crop[i][c] + (driver[i][c] - driver_first[i][c]) * per_pixel;
+}
+
 vv_status fsth_crop_shot(float *frame, float points[68][2], const vv_image *image,
                          const float landmarks[68][2], int size) {
     if (!image->data || image->channels != 3)
@@ -378,6 +388,7 @@ vv_status fsth_prepare(fsth_model *m, const vv_image *images, const float (*land
         if (k == 0 && status == VV_OK) { /* the hybrid engine warps the first shot */
             memcpy(m->source_image, xy, 3 * plane * sizeof(float));
             memcpy(m->source_landmarks, points, sizeof points);
+            fsth_crop_transform(landmarks[0], S, m->source_crop_to_image);
         }
     }
     if (status == VV_OK) {

@@ -228,6 +228,7 @@ typedef struct fsth_model {
     /* Hybrid: the shot used as the warp source, its landmarks (S pixels). */
     float *source_image; /* [3, S, S] in [-1, 1] */
     float source_landmarks[68][2];
+    float source_crop_to_image[6]; /* shot 0's crop -> its image (set by fsth_prepare; for paste-back) */
     float *scratch; /* inference input [in_channels, S, S] */
 } fsth_model;
 
@@ -252,6 +253,12 @@ vv_status fsth_render(fsth_model *m, const float target[68][2], vv_image *out);
  * from its 68 landmarks, by the training set's rule (the face box the landmarks imply,
  * centre moved up 0.1 box side, enlarged 1.8x). */
 void fsth_crop_transform(const float landmarks[68][2], int size, float crop_to_image[6]);
+/* Relative motion (no face-shape leakage from the driver): target landmarks for a size x
+ * size crop = the source's crop landmarks moved by the driver's displacement from its
+ * first frame, measured in the driver's own crop (so in face-size units).  driver_first,
+ * driver: driver image pixels. */
+void fsth_relative_target(const float source_crop[68][2], const float driver_first[68][2],
+                          const float driver[68][2], int size, float out[68][2]);
 /* One shot through that crop: frame [3, S, S] in [-1, 1] and its landmarks in crop pixels. */
 vv_status fsth_crop_shot(float *frame, float points[68][2], const vv_image *image,
                          const float landmarks[68][2], int size);
