@@ -102,22 +102,22 @@ int cli_train(int argc, char **argv) {
     const cli_option opts[] = {
         {"data", 0, OPT_STRING, &data, "TRAIN.vds", "the training set (vivify dataset build)", 0, 0},
         {"output", 'o', OPT_STRING, &out, "BASE.safetensors", "the model; its training state goes to BASE.safetensors.state", 0, 0},
-        {"steps", 0, OPT_INT, &steps, "N", "train until step N (default 1000)", 1, 1e9},
-        {"k", 0, OPT_INT, &k, "K", "frames per episode embedding (default 8)", 1, DATASET_MAX_SHOTS - 1},
-        {"batch", 0, OPT_INT, &batch, "B", "episodes per step (default 1)", 1, 64},
+        {"steps", 0, OPT_INT, &steps, "N", "train until step N", 1, 1e9},
+        {"k", 0, OPT_INT, &k, "K", "frames per episode embedding", 1, DATASET_MAX_SHOTS - 1},
+        {"batch", 0, OPT_INT, &batch, "B", "episodes per step", 1, 64},
         {"resume", 0, OPT_FLAG, &resume, NULL, "continue from -o and its .state exactly where it stopped", 0, 0},
-        {"size", 0, OPT_INT, &size, "S", "image side 32, 64, 128 or 256 (default 128)", 32, 256},
-        {"width", 0, OPT_INT, &width, "W", "base channels; the widest layers have 8 W (default 16)", 1, 128},
-        {"bottleneck", 0, OPT_INT, &bottleneck, "N", "AdaIN residual blocks at the generator's bottleneck (default 4)", 0, 6},
+        {"size", 0, OPT_INT, &size, "S", "image side 32, 64, 128 or 256", 32, 256},
+        {"width", 0, OPT_INT, &width, "W", "base channels; the widest layers have 8 W", 1, 128},
+        {"bottleneck", 0, OPT_INT, &bottleneck, "N", "AdaIN residual blocks at the generator's bottleneck", 0, 6},
         {"attention", 0, OPT_FLAG, &attention, NULL, "self-attention in G and D", 0, 0},
         {"hybrid", 0, OPT_FLAG, &hybrid, NULL, "hybrid engine: G also sees the warped first shot and blends", 0, 0},
-        {"seed", 0, OPT_INT, &seed, "N", "initialisation and episode seed (default 1)", 0, 2147483647},
-        {"lr-g", 0, OPT_FLOAT, &lr_g, "LR", "Adam learning rate of E and G (default 5e-5)", 1e-8, 1},
-        {"lr-d", 0, OPT_FLOAT, &lr_d, "LR", "Adam learning rate of D (default 2e-4)", 1e-8, 1},
-        {"identity", 0, OPT_FLOAT, &identity, "W", "weight of the faceres-feature L1 content term (default 10; 0: off)", 0, 1000},
-        {"val-every", 0, OPT_INT, &val_every, "N", "validation image every N steps (default 100; 0: never)", 0, 1e9},
-        {"checkpoint-every", 0, OPT_INT, &checkpoint_every, "N", "checkpoint every N steps (default 100)", 1, 1e9},
-        {"log", 0, OPT_STRING, &log_path, "FILE", "log file (default BASE.safetensors.log, appended)", 0, 0},
+        {"seed", 0, OPT_INT, &seed, "N", "initialisation and episode seed", 0, 2147483647},
+        {"lr-g", 0, OPT_FLOAT, &lr_g, "LR", "Adam learning rate of E and G", 1e-8, 1},
+        {"lr-d", 0, OPT_FLOAT, &lr_d, "LR", "Adam learning rate of D", 1e-8, 1},
+        {"identity", 0, OPT_FLOAT, &identity, "W", "weight of the faceres-feature L1 content term (0: off)", 0, 1000},
+        {"val-every", 0, OPT_INT, &val_every, "N", "validation image every N steps (0: never)", 0, 1e9},
+        {"checkpoint-every", 0, OPT_INT, &checkpoint_every, "N", "checkpoint every N steps", 1, 1e9},
+        {"log", 0, OPT_STRING, &log_path, "FILE", "log file, appended (BASE.safetensors.log when not given)", 0, 0},
         {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no progress lines on stderr (the log still gets them)", 0, 0},
     };
     const char *positional[1];
@@ -220,14 +220,15 @@ static int finetune_progress(void *data, long done, long total) {
 
 int cli_finetune(int argc, char **argv) {
     const char *out = NULL, *models = NULL;
-    int steps = -1, seed = 1;
+    int steps = 0, seed = 1;
     float identity = 10.0f;
-    bool fp16 = false;
+    bool fp16 = false, feed_forward = false;
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &out, "PERSON.safetensors", "the fine-tuned model", 0, 0},
-        {"steps", 0, OPT_INT, &steps, "N", "fine-tuning steps (default: 40 epochs over the shots; 0: feed-forward only)", 0, 1e7},
-        {"seed", 0, OPT_INT, &seed, "N", "order of the frames (default 1)", 0, 2147483647},
-        {"identity", 0, OPT_FLOAT, &identity, "W", "weight of the faceres-feature L1 content term (default 10; 0: off)", 0, 1000},
+        {"steps", 0, OPT_INT, &steps, "N", "fine-tuning steps (0: 40 epochs over the shots)", 0, 1e7},
+        {"ff", 0, OPT_FLAG, &feed_forward, NULL, "feed-forward only: store the person's embedding, no fine-tuning", 0, 0},
+        {"seed", 0, OPT_INT, &seed, "N", "order of the frames", 0, 2147483647},
+        {"identity", 0, OPT_FLOAT, &identity, "W", "weight of the faceres-feature L1 content term (0: off)", 0, 1000},
         {"fp16", 0, OPT_FLAG, &fp16, NULL, "store weights as float16 (half the size)", 0, 0},
         {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
     };
@@ -267,7 +268,8 @@ int cli_finetune(int argc, char **argv) {
         image_free(&img);
     }
     fsth_finetune_params p = fsth_finetune_default_params(k);
-    if (steps >= 0) p.steps = steps;
+    if (steps > 0) p.steps = steps;
+    if (feed_forward) p.steps = 0;
     p.seed = (uint64_t)seed;
     tfjs_model *faceres = s == VV_OK ? load_faceres(identity, false) : NULL;
     p.faceres = faceres, p.w_identity = faceres ? identity : 0.0f;
