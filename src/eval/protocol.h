@@ -44,7 +44,7 @@ vv_status eval_context_open(eval_context *ctx, const char *models_dir, int threa
 void eval_context_close(eval_context *ctx);
 
 /* Every pairwise metric of frame b against reference a (b is resized to a's size when
- * they differ).  Face metrics use the largest face of each and are NAN when either has
+ * they differ).  Face metrics use the most confident face of each and are NAN when either has
  * none; METRIC_FACE says whether b has one.  Expression distance: without neutrals. */
 vv_status eval_compare_frames(eval_context *ctx, const vv_image *a, const vv_image *b,
                               double values[METRIC_COUNT]);
