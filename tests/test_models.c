@@ -333,8 +333,23 @@ static void test_files(void) {
         CHECK_OK(param_store_save(&w8->E.ps, bad, keys, values, 2));
         s = fsth_model_load(&loaded, bad);
         CHECK(s == VV_ERR_MODEL);
-        CHECK_MSG(strstr(vv_last_error(), "tensor 'E.block0.conv1.weight' missing or of another shape") != NULL,
-                  "message: %s", vv_last_error());
+        CHECK_MSG(strstr(vv_last_error(), "'G.head.weight' / 'D.W' missing") != NULL, "message: %s", vv_last_error());
+        /* The right head and table but the wrong rest. */
+        {
+            param_store mix;
+            param_store_init(&mix);
+            int hi = 0, wi = 0, ei = 0, hs[4] = {3, 4, 3, 3}, ws[2] = {5, 32}, es[4] = {9, 6, 3, 3};
+            param_store_add(&mix, "G.head.weight", 4, hs, &hi);
+            param_store_add(&mix, "D.W", 2, ws, &wi);
+            param_store_add(&mix, "E.block0.conv1.weight", 4, es, &ei);
+            CHECK_OK(param_store_alloc(&mix));
+            CHECK_OK(param_store_save(&mix, bad, keys, values, 2));
+            param_store_free(&mix);
+            s = fsth_model_load(&loaded, bad);
+            CHECK(s == VV_ERR_MODEL);
+            CHECK_MSG(strstr(vv_last_error(), "tensor 'E.block0.conv1.weight' missing or of another shape") != NULL,
+                      "message: %s", vv_last_error());
+        }
         fsth_model_free(w8);
         /* Bad config values. */
         const char *bad_json[2] = {FSTH_FORMAT, "{\"size\":48,\"width\":4,\"bottleneck_blocks\":2,\"attention\":true,\"hybrid\":false,\"videos\":5}"};

@@ -27,12 +27,12 @@ vv_status fsth_config_check(const fsth_config *c) {
     int log = fsth_log2(c->size);
     if (log < 5 || log > 8)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: size %d is not 32, 64, 128 or 256", c->size);
-    if (c->width < 1 || c->width > 128)
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: width %d outside 1..128", c->width);
+    if (c->width < 1 || c->width > 64)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: width %d outside 1..64", c->width);
     if (c->bottleneck_blocks < 0 || c->bottleneck_blocks > 6)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: %d bottleneck blocks outside 0..6", c->bottleneck_blocks);
-    if (c->videos < 1 || c->videos > 1000000)
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: %d videos outside 1..1000000", c->videos);
+    if (c->videos < 1 || c->videos > 100000)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: %d videos outside 1..100000", c->videos);
     return VV_OK;
 }
 
@@ -204,6 +204,19 @@ vv_status fsth_model_load(fsth_model **out, const char *path) {
         char message[256];
         snprintf(message, sizeof message, "%s", vv_last_error());
         status = vv_fail(VV_ERR_MODEL, "%s: %s", path, message);
+    }
+    /* Before allocating networks the config asks for: the file must hold the tensors whose
+     * shapes follow from it (their bytes are inside the file, so a forged config cannot make
+     * us allocate far beyond what the file holds). */
+    if (status == VV_OK) {
+        int64_t head[4] = {c.hybrid ? 4 : 3, c.width, 3, 3}, table[2] = {c.videos, 8 * c.width};
+        const safetensors_tensor *h = safetensors_find(&f, "G.head.weight"), *w = safetensors_find(&f, "D.W");
+        bool ok = h && w && h->ndim == 4 && w->ndim == 2;
+        for (int d = 0; ok && d < 4; d++) ok = h->shape[d] == head[d];
+        for (int d = 0; ok && d < 2; d++) ok = w->shape[d] == table[d];
+        if (!ok)
+            status = vv_fail(VV_ERR_MODEL, "%s: tensors 'G.head.weight' / 'D.W' missing or not of the shapes its config (width %d, %d videos) implies",
+                             path, c.width, c.videos);
     }
     fsth_model *m = NULL;
     if (status == VV_OK) status = fsth_model_new(&m, &c, 0);
