@@ -70,6 +70,9 @@ vv_status fsth_generator_new(fsth_generator *g, const fsth_config *c, uint64_t s
     for (int i = 0; i < g->block_count; i++) fsth_block_init(&g->blocks[i], &g->ps, &rng);
     if (g->attention_after >= 0) fsth_attention_init(&g->attention, &g->ps, &rng);
     sn_conv_init(&g->head, &g->ps, &rng);
+    /* Hybrid: the blend starts at sigmoid(3) = 0.95 towards the warp, so a fresh model is
+     * the warp engine and training learns where to correct it. */
+    if (c->hybrid) param_data(&g->ps, g->head.bias)[3] = 3.0f;
     /* Small P: psi starts near 0, i.e. AdaIN starts as plain instance norm. */
     param_fill_uniform(&g->ps, g->projection, 0.1f / sqrtf((float)pshape[1]), &rng);
     return VV_OK;
