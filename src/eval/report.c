@@ -100,8 +100,11 @@ static void md_header(FILE *f, eval_protocol_kind kind, const char *first_column
 }
 
 static void plot_name(const eval_series *s, eval_protocol_kind kind, char *out, size_t size) {
-    char clean[256];
-    snprintf(clean, sizeof clean, "%s", s->clip);
+    /* "portrait <- driver" -> "portrait_from_driver", as the sample grids are named. */
+    char clean[300];
+    const char *arrow = strstr(s->clip, " <- ");
+    if (arrow) snprintf(clean, sizeof clean, "%.*s_from_%s", (int)(arrow - s->clip), s->clip, arrow + 4);
+    else snprintf(clean, sizeof clean, "%s", s->clip);
     for (char *p = clean; *p; p++)
         if (*p == ' ' || *p == '<' || *p == '/') *p = '_';
     snprintf(out, size, "plots/%s_%s.png", kind == PROTOCOL_SELF ? "self" : "cross", clean);
