@@ -94,7 +94,7 @@ static vv_status save_checkpoint(fsth_model *m, fsth_trainer *t, const char *out
 }
 
 int cli_train(int argc, char **argv) {
-    const char *data = NULL, *out = NULL, *log_path = NULL;
+    const char *data = NULL, *out = NULL, *log_path = NULL, *export_path = NULL;
     int steps = 1000, k = 8, batch = 1, size = 128, width = 16, bottleneck = 4, seed = 1;
     int val_every = 100, checkpoint_every = 100;
     bool resume = false, attention = false, hybrid = false, quiet = false;
@@ -117,6 +117,7 @@ int cli_train(int argc, char **argv) {
         {"identity", 0, OPT_FLOAT, &identity, "W", "weight of the faceres-feature L1 content term (0: off)", 0, 1000},
         {"val-every", 0, OPT_INT, &val_every, "N", "validation image every N steps (0: never)", 0, 1e9},
         {"checkpoint-every", 0, OPT_INT, &checkpoint_every, "N", "checkpoint every N steps", 1, 1e9},
+        {"export", 0, OPT_STRING, &export_path, "SHIP.safetensors", "also write a float16 copy of the model at each checkpoint (to ship; not for --resume)", 0, 0},
         {"log", 0, OPT_STRING, &log_path, "FILE", "log file, appended (BASE.safetensors.log when not given)", 0, 0},
         {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no progress lines on stderr (the log still gets them)", 0, 0},
     };
@@ -198,8 +199,10 @@ int cli_train(int argc, char **argv) {
             snprintf(path, sizeof path, "%s/step_%07ld.png", val_dir, step);
             s = validation_render(&v, m, path);
         }
-        if (s == VV_OK && (step % checkpoint_every == 0 || step == steps))
+        if (s == VV_OK && (step % checkpoint_every == 0 || step == steps)) {
             s = save_checkpoint(m, t, out, state_path);
+            if (s == VV_OK && export_path) s = fsth_model_save(m, export_path, true);
+        }
     }
     if (s == VV_OK && !quiet) fprintf(stderr, "train: %s at step %ld (state %s, log %s)\n", out, fsth_trainer_step(t), state_path, log_path);
     if (log) fclose(log);
