@@ -6,7 +6,8 @@
  * param_store; all convolutions are spectrally normalised (the normalised weights are
  * computed once per step by *_prepare, one power iteration when training).  Activations
  * are cached inside the networks for the backward pass; caches grow to the largest batch
- * seen.  Images are NCHW floats in [-1, 1]. */
+ * seen, so a model (and fsth_render) serves one thread at a time.  Images are NCHW floats
+ * in [-1, 1]. */
 #ifndef VV_MODELS_MODELS_H
 #define VV_MODELS_MODELS_H
 
