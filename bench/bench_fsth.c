@@ -3,7 +3,9 @@
  *              warp) at several sides and widths, after a warm-up frame;
  *   train:     meta-learning samples (episodes of K + 1 frames) per second and GFLOP/s;
  *   finetune:  seconds per fine-tuning step with K = 8 and the default step count's total.
- * Random weights: speed does not depend on training.  usage: bench_fsth [--quick] [--full-finetune] */
+ * Random weights: speed does not depend on training.  OpenBLAS threads do not pay at these
+ * sizes: OPENBLAS_NUM_THREADS=1 gives the one-core figure.
+ * usage: bench_fsth [--quick] [--full-finetune] */
 #include "img/image.h"
 #include "train/train.h"
 #include "warp/mesh.h"
