@@ -7,6 +7,7 @@
 #include "train/train.h"
 
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,6 +86,13 @@ static vv_status validation_render(validation *v, fsth_model *m, const char *pat
     if (status == VV_OK)
         status = save_panels(path, v->batch.target + 3 * plane, v->fake, v->batch.target, v->batch.S);
     return status;
+}
+
+/* Ctrl-C: finish the step, checkpoint, stop (a second Ctrl-C kills as usual). */
+static volatile sig_atomic_t stop_requested;
+static void on_interrupt(int sig) {
+    stop_requested = 1;
+    signal(sig, SIG_DFL);
 }
 
 static vv_status save_checkpoint(fsth_model *m, fsth_trainer *t, const char *out, const char *state) {
@@ -178,6 +186,8 @@ int cli_train(int argc, char **argv) {
         if (!quiet) fprintf(stderr, "train: %d clips, %s, k %d, batch %d, from step %ld\n", dataset_clip_count(ds), json, k, batch, fsth_trainer_step(t));
     }
     double flops = s == VV_OK ? fsth_train_step_flops(t) : 0.0;
+    stop_requested = 0;
+    signal(SIGINT, on_interrupt);
     while (s == VV_OK && fsth_trainer_step(t) < steps) {
         fsth_losses l;
         double t0 = time_now();
@@ -199,11 +209,16 @@ int cli_train(int argc, char **argv) {
             snprintf(path, sizeof path, "%s/step_%07ld.png", val_dir, step);
             s = validation_render(&v, m, path);
         }
-        if (s == VV_OK && (step % checkpoint_every == 0 || step == steps)) {
+        if (s == VV_OK && (step % checkpoint_every == 0 || step == steps || stop_requested)) {
             s = save_checkpoint(m, t, out, state_path);
             if (s == VV_OK && export_path) s = fsth_model_save(m, export_path, true);
         }
+        if (stop_requested) {
+            if (!quiet) fprintf(stderr, "train: interrupted at step %ld; checkpoint written (continue with --resume)\n", step);
+            break;
+        }
     }
+    signal(SIGINT, SIG_DFL);
     if (s == VV_OK && !quiet) fprintf(stderr, "train: %s at step %ld (state %s, log %s)\n", out, fsth_trainer_step(t), state_path, log_path);
     if (log) fclose(log);
     free(v.buffer);
