@@ -88,7 +88,7 @@ static vv_status validation_render(validation *v, fsth_model *m, const char *pat
     return status;
 }
 
-/* Ctrl-C: finish the step, checkpoint, stop (a second Ctrl-C kills as usual). */
+/* Ctrl-C or SIGTERM: finish the step, checkpoint, stop (a second one kills as usual). */
 static volatile sig_atomic_t stop_requested;
 static void on_interrupt(int sig) {
     stop_requested = 1;
@@ -188,6 +188,7 @@ int cli_train(int argc, char **argv) {
     double flops = s == VV_OK ? fsth_train_step_flops(t) : 0.0;
     stop_requested = 0;
     signal(SIGINT, on_interrupt);
+    signal(SIGTERM, on_interrupt);
     while (s == VV_OK && fsth_trainer_step(t) < steps) {
         fsth_losses l;
         double t0 = time_now();
@@ -219,6 +220,7 @@ int cli_train(int argc, char **argv) {
         }
     }
     signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     if (s == VV_OK && !quiet) fprintf(stderr, "train: %s at step %ld (state %s, log %s)\n", out, fsth_trainer_step(t), state_path, log_path);
     if (log) fclose(log);
     free(v.buffer);
