@@ -27,6 +27,9 @@ static void test_status(void) {
     for (int s = 0; s < VV_STATUS_COUNT; s++) CHECK(vv_status_string((vv_status)s)[0] != 0);
     CHECK(vv_fail(VV_ERR_CORRUPT, "truncated %s at %d", "x.png", 12) == VV_ERR_CORRUPT);
     CHECK(!strcmp(vv_last_error(), "truncated x.png at 12"));
+    /* adding context to the last message, which is also the destination */
+    vv_fail(VV_ERR_CORRUPT, "%s: %s", "model.safetensors", vv_last_error());
+    CHECK(!strcmp(vv_last_error(), "model.safetensors: truncated x.png at 12"));
 }
 
 static void test_files(void) {

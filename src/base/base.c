@@ -40,10 +40,14 @@ static _Thread_local char last_error[1024];
 const char *vv_last_error(void) { return last_error[0] ? last_error : "no error"; }
 
 vv_status vv_fail(vv_status status, const char *fmt, ...) {
+    /* Format into a local buffer first: callers may pass vv_last_error() itself as an
+     * argument to add context ("%s: %s", path, vv_last_error()). */
+    char message[sizeof last_error];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(last_error, sizeof last_error, fmt, ap);
+    vsnprintf(message, sizeof message, fmt, ap);
     va_end(ap);
+    memcpy(last_error, message, sizeof last_error);
     return status;
 }
 
