@@ -34,7 +34,7 @@ static void test_status(void) {
 
 static void test_files(void) {
     const char *dir = test_tmp_dir("base");
-    char final_path[512], temp[600], ext[16];
+    char final_path[4200], temp[8400], ext[16];
     snprintf(final_path, sizeof final_path, "%s/out.json", dir);
     remove(final_path);
     CHECK_OK(file_temp_path(final_path, temp, sizeof temp));
