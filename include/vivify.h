@@ -72,7 +72,7 @@ typedef struct vv_face {
 typedef struct vv_faces_params {
     const char *models_dir;       /* folder with blazeface.json/.bin; NULL: search defaults */
     const char *shape_predictor;  /* dlib .dat; NULL: /usr/share/dlib/... */
-    float min_score;              /* detection threshold, default 0.6 */
+    float min_score;              /* detection threshold, default 0.75 */
     int threads;                  /* 0: all cores */
 } vv_faces_params;
 

@@ -118,6 +118,29 @@ float face_box_iou(const float a[4], const float b[4]) {
     return inter / (area_a + area_b - inter);
 }
 
+/* Tile passes see parts of a large face as faces of their own (an eye and a mouth fill
+ * a small tile like a whole face).  Drop a box that lies mostly (>= 60% of its area)
+ * inside a larger box that scored at least as high. */
+static int face_boxes_drop_contained(face_box *boxes, int count) {
+    int kept = 0;
+    for (int i = 0; i < count; i++) {
+        const face_box *b = &boxes[i];
+        float area_b = (b->x1 - b->x0) * (b->y1 - b->y0);
+        bool contained = false;
+        for (int j = 0; j < count && !contained; j++) {
+            const face_box *a = &boxes[j];
+            if (j == i) continue;
+            float area_a = (a->x1 - a->x0) * (a->y1 - a->y0);
+            if (area_a <= area_b || a->score < b->score) continue;
+            float iw = fminf(a->x1, b->x1) - fmaxf(a->x0, b->x0);
+            float ih = fminf(a->y1, b->y1) - fmaxf(a->y0, b->y0);
+            contained = iw > 0 && ih > 0 && iw * ih >= 0.6f * area_b;
+        }
+        if (!contained) boxes[kept++] = boxes[i];
+    }
+    return kept;
+}
+
 int face_boxes_weighted_nms(face_box *boxes, int count, float iou_threshold) {
     if (count <= 0) return 0;
     qsort(boxes, (size_t)count, sizeof *boxes, compare_score_descending);
@@ -498,6 +521,7 @@ vv_status face_detect_thorough(face_detector *detector, const vv_image *image, f
 
     if (s == VV_OK) {
         total = face_boxes_weighted_nms(all, total, NMS_IOU_THRESHOLD);
+        total = face_boxes_drop_contained(all, total);
         for (int i = 0; i < total; i++) face_box_calibrate(&all[i]);
         qsort(all, (size_t)total, sizeof *all, compare_area_descending);
         int n = total < max ? total : (max > 0 ? max : 0);
