@@ -1,0 +1,38 @@
+/* Fuzz target: dataset_open (header, index, names, config) and dataset_read_frame on the
+ * first and last frame of every clip, plus one episode draw. */
+#include "fuzz_common.h"
+
+#include "img/image.h"
+#include "train/dataset.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    char path[512];
+    fuzz_write_file("set.vvds", data, size, path, sizeof path);
+    dataset *ds = NULL;
+    if (fuzz_status(dataset_open(&ds, path)) != VV_OK) return 0;
+    (void)dataset_config(ds);
+    for (int i = 0; i < dataset_identity_count(ds); i++)
+        if (!dataset_identity_name(ds, i)) abort();
+    int clips = dataset_clip_count(ds);
+    for (int c = 0; c < clips && c < 64; c++) {
+        const dataset_clip_info *clip = dataset_clip(ds, c);
+        if (clip->identity < 0 || clip->identity >= dataset_identity_count(ds)) abort();
+        int frames[2] = { 0, clip->frame_count - 1 };
+        for (int k = 0; k < 2; k++) {
+            vv_image image = {0};
+            float landmarks[68][2];
+            if (dataset_read_frame(ds, c, frames[k], &image, landmarks) == VV_OK) {
+                if (image.width != dataset_image_size(ds) || image.height != image.width) abort();
+                image_free(&image);
+            }
+        }
+        vv_image none = {0};
+        if (dataset_read_frame(ds, c, clip->frame_count, &none, NULL) == VV_OK) abort();
+    }
+    dataset_rng rng;
+    dataset_rng_seed(&rng, 7);
+    dataset_episode episode;
+    (void)dataset_sample_episode(ds, &rng, 2, DATASET_EPISODE_IDENTITY, &episode);
+    dataset_close(ds);
+    return 0;
+}
