@@ -280,18 +280,20 @@ static vv_status convert_frame(video_reader *reader, vv_image *out) {
     sws_setColorspaceDetails(reader->scaler, coefficients, full_range,
                              sws_getCoefficients(SWS_CS_DEFAULT), 1, 0, 1 << 16, 1 << 16);
 
-    uint8_t *target = out->data;
+    /* swscale's SIMD paths may write a few bytes past the end of a row (seen: 8 bytes on
+     * 250-pixel-wide frames); inside the buffer the next row overwrites them, after the
+     * last row they would land outside the image.  Convert into a scratch buffer with
+     * slack and copy (one memcpy, ~50 us for 512x512), or rotate from it. */
     size_t bytes = (size_t)f->width * (size_t)f->height * 3; /* bounded by check_size */
-    if (rotation != 0) {
-        if (reader->scratch_size < bytes) {
-            free(reader->scratch);
-            reader->scratch = malloc(bytes);
-            reader->scratch_size = reader->scratch ? bytes : 0;
-            if (!reader->scratch)
-                return vv_fail(VV_ERR_NO_MEMORY, "out of memory decoding %s", reader->path);
-        }
-        target = reader->scratch;
+    const size_t slack = 256;
+    if (reader->scratch_size < bytes + slack) {
+        free(reader->scratch);
+        reader->scratch = malloc(bytes + slack);
+        reader->scratch_size = reader->scratch ? bytes + slack : 0;
+        if (!reader->scratch)
+            return vv_fail(VV_ERR_NO_MEMORY, "out of memory decoding %s", reader->path);
     }
+    uint8_t *target = reader->scratch;
     uint8_t *dst[4] = {target, NULL, NULL, NULL};
     int dst_stride[4] = {f->width * 3, 0, 0, 0};
     int rows = sws_scale(reader->scaler, (const uint8_t *const *)f->data, f->linesize, 0,
@@ -299,6 +301,7 @@ static vv_status convert_frame(video_reader *reader, vv_image *out) {
     if (rows != f->height)
         return vv_fail(VV_ERR_INTERNAL, "colour conversion failed on a frame of %s", reader->path);
     if (rotation != 0) rotate_rgb(out->data, reader->scratch, f->width, f->height, rotation);
+    else memcpy(out->data, reader->scratch, bytes);
     return VV_OK;
 }
 
