@@ -10,6 +10,7 @@
 #include "face/pose.h"
 #include "face/tracker.h"
 #include "img/image.h"
+#include "models/models.h"
 #include "video/video.h"
 #include "warp/warp.h"
 
@@ -19,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define MAX_SOURCES 16
 #define MAX_FACES 32
@@ -237,6 +239,94 @@ static int panel_width(int width, int height, int h) {
     return w < 2 ? 2 : w & ~1;
 }
 
+/* ---- The learned engines (fsth, hybrid): docs/MODEL.md ---- */
+
+/* The model shipped for an engine when --model is not given: models/NAME in the working
+ * folder, or models/ beside or above the binary's folder (a build folder in the source
+ * tree), or /usr/share/vivify/models.  false when none exists. */
+static bool shipped_model_find(const char *name, char *out, size_t out_size) {
+    char exe[PATH_MAX], dirs[4][PATH_MAX];
+    int count = 0;
+    snprintf(dirs[count++], PATH_MAX, "models");
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = len > 0 ? (exe[len] = 0, strrchr(exe, '/')) : NULL;
+    if (slash) {
+        *slash = 0;
+        if ((size_t)snprintf(dirs[count], PATH_MAX, "%s/../models", exe) < PATH_MAX) count++;
+        if ((size_t)snprintf(dirs[count], PATH_MAX, "%s/models", exe) < PATH_MAX) count++;
+    }
+    snprintf(dirs[count++], PATH_MAX, "/usr/share/vivify/models");
+    for (int i = 0; i < count; i++) {
+        int n = snprintf(out, out_size, "%s/%s", dirs[i], name);
+        if (n > 0 && (size_t)n < out_size && file_exists(out)) return true;
+    }
+    return false;
+}
+
+/* Loads the engine's model (--model, else the shipped one); every failure is VV_ERR_MODEL
+ * (exit code 11) but running out of memory. */
+static vv_status learned_model_load(fsth_model **out, const char *engine, const char *model_path) {
+    char found[PATH_MAX];
+    bool hybrid = !strcmp(engine, "hybrid");
+    if (!model_path) {
+        const char *name = hybrid ? "hybrid128.safetensors" : "fsth128.safetensors";
+        if (!shipped_model_find(name, found, sizeof found))
+            return vv_fail(VV_ERR_MODEL, "no model: pass --model M.safetensors (--engine %s; no shipped models/%s)",
+                           engine, name);
+        model_path = found;
+    }
+    if (!file_exists(model_path)) return vv_fail(VV_ERR_MODEL, "model file not found: %s", model_path);
+    vv_status s = fsth_model_load(out, model_path);
+    if (s != VV_OK && s != VV_ERR_MODEL && s != VV_ERR_NO_MEMORY) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", vv_last_error());
+        s = vv_fail(VV_ERR_MODEL, "not a usable model: %s", why);
+    }
+    if (s != VV_OK) return s;
+    if ((*out)->config.hybrid != hybrid) {
+        s = vv_fail(VV_ERR_MODEL, "%s is %s model; use --engine %s", model_path,
+                    (*out)->config.hybrid ? "a hybrid" : "an fsth (non-hybrid)", (*out)->config.hybrid ? "hybrid" : "fsth");
+        fsth_model_free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
+/* The top-left w x h of an RGB image (the portrait trimmed to even sides, as the warp
+ * engine's frames are). */
+static vv_status image_top_left(vv_image *out, const vv_image *in, int w, int h) {
+    if (in->channels != 3 || w > in->width || h > in->height)
+        return vv_fail(VV_ERR_INTERNAL, "animate: %dx%d is not inside the %dx%d portrait", w, h, in->width, in->height);
+    vv_status s = image_create(out, w, h, 3);
+    for (int y = 0; y < h && s == VV_OK; y++)
+        memcpy(out->data + (size_t)y * w * 3, in->data + (size_t)y * in->width * 3, (size_t)w * 3);
+    return s;
+}
+
+/* One frame of a learned engine: the target (source image pixels) mapped into the model's
+ * crop, rendered there, and pasted with a feathered border into `base` (the portrait, or
+ * the warp engine's frame for hybrid) already in *result.  crop_only: the crop itself,
+ * resized to out_w x out_h. */
+static vv_status learned_render(fsth_model *model, const float image_to_crop[6], const float crop_to_image[6],
+                                const float target[68][2], bool crop_only, int out_w, int out_h, vv_image *net_crop,
+                                vv_image *result) {
+    float crop_target[68][2];
+    for (int k = 0; k < 68; k++) {
+        float x = target[k][0], y = target[k][1];
+        crop_target[k][0] = image_to_crop[0] * x + image_to_crop[1] * y + image_to_crop[2];
+        crop_target[k][1] = image_to_crop[3] * x + image_to_crop[4] * y + image_to_crop[5];
+    }
+    vv_status s = fsth_render(model, (const float(*)[2])crop_target, net_crop);
+    if (s != VV_OK) return s;
+    if (crop_only) {
+        image_free(result);
+        return image_resize(result, net_crop, out_w, out_h);
+    }
+    /* The crop's outer eighth fades into the frame, so its square edge never shows. */
+    warp_paste_back(result, net_crop, NULL, crop_to_image, model->config.size / 8.0f, 0);
+    return VV_OK;
+}
+
 static bool is_json_path(const char *path) {
     char ext[16];
     path_extension(path, ext, sizeof ext);
@@ -245,6 +335,7 @@ static bool is_json_path(const char *path) {
 
 int cli_animate(int argc, char **argv) {
     const char *output = NULL, *driving = NULL, *motion = NULL, *reference = "first", *models = NULL;
+    const char *engine = "warp", *model_path = NULL;
     bool compare = false, crop = false, absolute = false, no_audio = false, verbose = false;
     int frames_limit = 0, size = 512, face_index = 1;
     float expression_scale = 1, pose_scale = 1, duration = 5;
@@ -264,6 +355,9 @@ int cli_animate(int argc, char **argv) {
         {"face", 0, OPT_INT, &face_index, "N", "animate the N-th largest face (default 1)", 1, MAX_FACES},
         {"duration", 0, OPT_FLOAT, &duration, "S", "length of a built-in motion in seconds (default 5, at 25 fps)", 0.04, 3600},
         {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
+        {"engine", 'e', OPT_STRING, &engine, "warp|fsth|hybrid", "warp (default), fsth (the few-shot network) or hybrid (warp + network)", 0, 0},
+        {"model", 0, OPT_STRING, &model_path, "M.safetensors", "model for fsth / hybrid (default: the shipped models/fsth128 or hybrid128); "
+                                                               "a fine-tuned person file renders its person", 0, 0},
         {"verbose", 'v', OPT_FLAG, &verbose, NULL, "say which source each frame uses, and more", 0, 0},
     };
     const char *positional[MAX_SOURCES];
@@ -272,7 +366,8 @@ int cli_animate(int argc, char **argv) {
                       "usage: vivify animate SOURCE [SOURCE...] (--driving VIDEO | --motion NAME|FILE) -o OUT\n\n"
                       "Animates a portrait with a driving video or a motion; the output keeps the portrait's\n"
                       "resolution, the driver's frame rate and audio.  Several SOURCE images of one person:\n"
-                      "each frame uses the one closest to the target.");
+                      "each frame uses the one closest to the target (warp), or they are the K shots of the\n"
+                      "person (fsth, hybrid).");
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
     if (npos < 1) {
         fprintf(stderr, "vivify: animate needs a SOURCE image (see vivify animate --help)\n");
@@ -290,6 +385,15 @@ int cli_animate(int argc, char **argv) {
         fprintf(stderr, "vivify: --reference must be first or best, not '%s'\n", reference);
         return EXIT_USAGE;
     }
+    bool learned = strcmp(engine, "warp") != 0;
+    if (learned && strcmp(engine, "fsth") && strcmp(engine, "hybrid")) {
+        fprintf(stderr, "vivify: --engine must be warp, fsth or hybrid, not '%s'\n", engine);
+        return EXIT_USAGE;
+    }
+    if (!learned && model_path) {
+        fprintf(stderr, "vivify: --model is for --engine fsth or hybrid\n");
+        return EXIT_USAGE;
+    }
     char ext[16];
     path_extension(output, ext, sizeof ext);
     if (!strcmp(ext, "png") || !strcmp(ext, "jpg") || !strcmp(ext, "jpeg") || !strcmp(ext, "webm") || !strcmp(ext, "avi"))
@@ -303,6 +407,12 @@ int cli_animate(int argc, char **argv) {
                                 motion_builtin_names()));
     if (motion_file && !file_exists(motion)) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", motion));
 
+    /* The model first: a missing or bad one fails before any work, leaving no output. */
+    fsth_model *model = NULL;
+    if (learned) {
+        vv_status ms = learned_model_load(&model, engine, model_path);
+        if (ms != VV_OK) return cli_fail(ms);
+    }
     double start = time_now();
     /* Wall time per stage, for --verbose. */
     double stage_tracking = 0, stage_decode = 0, stage_render = 0, stage_encode = 0;
@@ -310,7 +420,10 @@ int cli_animate(int argc, char **argv) {
     fp.models_dir = models;
     vv_faces *faces = NULL;
     vv_status s = vv_faces_new(&faces, &fp);
-    if (s != VV_OK) return cli_fail(s);
+    if (s != VV_OK) {
+        fsth_model_free(model);
+        return cli_fail(s);
+    }
 
     source sources[MAX_SOURCES];
     memset(sources, 0, sizeof sources);
@@ -324,6 +437,27 @@ int cli_animate(int argc, char **argv) {
     for (int i = 0; i < npos && s == VV_OK; i++) {
         sources[i].path = positional[i];
         s = source_open(&sources[i], faces, positional[i], face_index, &wp);
+    }
+    /* Learned engines: every SOURCE is a shot of the person (feed-forward), unless the model
+     * is a fine-tuned person file; the first source is the portrait the crop goes into. */
+    float crop_to_image[6], image_to_crop[6];
+    vv_image net_crop = {0}, portrait = {0};
+    if (s == VV_OK && learned) {
+        if (!model->has_person) {
+            vv_image shots[MAX_SOURCES];
+            float (*shot_points)[68][2] = malloc(sizeof(float[MAX_SOURCES][68][2]));
+            if (!shot_points) s = vv_fail(VV_ERR_NO_MEMORY, "animate: no memory for the shots");
+            for (int i = 0; i < npos && s == VV_OK; i++) {
+                shots[i] = sources[i].image;
+                memcpy(shot_points[i], sources[i].face.landmarks, sizeof shot_points[i]);
+            }
+            if (s == VV_OK) s = fsth_prepare(model, shots, (const float(*)[68][2])shot_points, npos);
+            free(shot_points);
+        } else if (verbose) {
+            fprintf(stderr, "animate: the model holds a fine-tuned person; the SOURCE images only place it\n");
+        }
+        fsth_crop_transform((const float(*)[2])sources[0].face.landmarks, model->config.size, crop_to_image);
+        affine_invert(crop_to_image, image_to_crop);
     }
     /* The motion: a driver with one source and the first frame as reference streams (tracked
      * on a thread while this one renders); anything else is tracked / loaded whole first. */
@@ -448,7 +582,7 @@ int cli_animate(int argc, char **argv) {
         frame_count = f + 1;
         const float (*driver)[2] = (const float(*)[2])points;
         faceless += !found;
-        if (npos > 1) { /* nearest source to this driver frame, with a little hysteresis */
+        if (npos > 1 && !learned) { /* nearest source to this driver frame, with a little hysteresis */
             int best = current;
             double best_d = shape_distance(driver, (const float(*)[2])sources[current].face.landmarks) * 0.9;
             for (int i = 0; i < npos; i++) {
@@ -472,9 +606,21 @@ int cli_animate(int argc, char **argv) {
         double t1 = time_now();
         bool driver_mouth = have_driver_frame && found;
         float mouth = 0;
-        s = warp_engine_render(src->engine, (const float(*)[2])target, driver_mouth ? &driver_frame : NULL,
-                               driver_mouth ? driver : NULL, &result, &mouth);
-        mouth_total += mouth;
+        if (!learned || (!strcmp(engine, "hybrid") && !crop)) {
+            s = warp_engine_render(src->engine, (const float(*)[2])target, driver_mouth ? &driver_frame : NULL,
+                                   driver_mouth ? driver : NULL, &result, &mouth);
+            mouth_total += mouth;
+        } else if (!crop) { /* fsth pastes into the still portrait */
+            if (!portrait.data) s = image_top_left(&portrait, &src->image, out_w, out_h);
+            if (s == VV_OK && (result.width != out_w || result.height != out_h)) {
+                image_free(&result);
+                s = image_create(&result, out_w, out_h, 3);
+            }
+            if (s == VV_OK) memcpy(result.data, portrait.data, (size_t)out_w * out_h * 3);
+        }
+        if (s == VV_OK && learned)
+            s = learned_render(model, image_to_crop, crop_to_image, (const float(*)[2])target, crop, out_w, out_h,
+                               &net_crop, &result);
         if (s != VV_OK) break;
         double t2 = time_now();
         stage_decode += t1 - t0;
@@ -539,6 +685,9 @@ int cli_animate(int argc, char **argv) {
         image_free(&sources[i].image);
     }
     image_free(&result);
+    image_free(&net_crop);
+    image_free(&portrait);
+    fsth_model_free(model);
     image_free(&frame);
     image_free(&driver_frame);
     image_free(&panel);
