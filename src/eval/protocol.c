@@ -49,6 +49,7 @@ vv_status eval_context_open(eval_context *ctx, const char *models_dir, int threa
     vv_faces_params fp = vv_faces_default_params();
     fp.models_dir = models_dir;
     fp.threads = threads;
+    fp.thorough = 0; /* frames of talking heads: one large face, one detector pass */
     vv_status s = vv_faces_new(&ctx->faces, &fp);
     if (s == VV_OK) s = identity_model_load(&ctx->identity, models_dir);
     if (s != VV_OK) eval_context_close(ctx);

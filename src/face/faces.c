@@ -11,6 +11,7 @@
 struct vv_faces {
     face_detector *detector;
     shape_predictor *predictor;
+    bool thorough;
 };
 
 vv_faces_params vv_faces_default_params(void) {
@@ -18,6 +19,7 @@ vv_faces_params vv_faces_default_params(void) {
     /* Real faces in photos and paintings score >= 0.78 (dlib's 43 example faces, the 12
      * portraits); false positives (a dress fold, a dog) 0.6-0.67. */
     p.min_score = 0.75f;
+    p.thorough = 1;
     return p;
 }
 
@@ -40,6 +42,7 @@ vv_status vv_faces_new(vv_faces **out, const vv_faces_params *params) {
         return s;
     }
     if (params->min_score > 0) face_detector_set_threshold(faces->detector, params->min_score);
+    faces->thorough = params->thorough != 0;
     *out = faces;
     return VV_OK;
 }
@@ -78,7 +81,7 @@ vv_status vv_faces_detect(vv_faces *faces, const vv_image *image, vv_face *out, 
     face_box boxes[64];
     int found = 0;
     int limit = max_faces < 64 ? max_faces : 64;
-    vv_status s = face_detect_thorough(faces->detector, image, boxes, limit, &found, true);
+    vv_status s = face_detect_thorough(faces->detector, image, boxes, limit, &found, faces->thorough);
     if (s != VV_OK) return s;
     vv_image gray = {0};
     if (image->channels == 1) gray = *image;
