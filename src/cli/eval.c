@@ -93,7 +93,7 @@ int cli_eval(int argc, char **argv) {
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &output, "REPORT_DIR", "folder for report.md, report.json, samples/ and plots/", 0, 0},
         {"engine", 'e', OPT_STRING, &engines_text, "LIST", "engines, comma-separated: warp, freeze (the source held still), "
-                                                           "fsth, hybrid (not implemented yet: reported unavailable)", 0, 0},
+                                                           "fsth, hybrid (need --model; reported unavailable without one)", 0, 0},
         {"shots", 'k', OPT_STRING, &shots_text, "LIST", "source frames K for self-reenactment (default 1,8,32)", 0, 0},
         {"portraits", 'p', OPT_STRING, &portraits, "DIR", "cross-reenactment: drive every image in DIR with every clip", 0, 0},
         {"protocol", 0, OPT_STRING, &protocol, "self|cross|both", "default: self, and cross too when --portraits is given", 0, 0},

@@ -6,6 +6,7 @@
 #include "face/motion.h"
 #include "face/pose.h"
 #include "img/image.h"
+#include "models/models.h"
 #include "video/video.h"
 #include "warp/warp.h"
 
@@ -215,13 +216,19 @@ static vv_status series_append(eval_series **series, int *count, const eval_seri
     return VV_OK;
 }
 
-static vv_status series_init(eval_series *s, const char *clip, const char *engine, int shots, int capacity) {
+static bool engine_learned(const char *engine) { return !strcmp(engine, "fsth") || !strcmp(engine, "hybrid"); }
+
+/* model: --model (the learned engines are available with one). */
+static vv_status series_init(eval_series *s, const char *clip, const char *engine, int shots, int capacity,
+                             const char *model) {
     memset(s, 0, sizeof *s);
     snprintf(s->clip, sizeof s->clip, "%s", clip);
     snprintf(s->engine, sizeof s->engine, "%s", engine);
     s->shots = shots;
-    s->available = eval_engine_available(engine);
-    if (!s->available) snprintf(s->note, sizeof s->note, "engine '%s' is not implemented yet", engine);
+    s->available = eval_engine_available(engine) || (model && engine_learned(engine));
+    if (!s->available)
+        snprintf(s->note, sizeof s->note, engine_learned(engine) ? "engine '%s' needs --model" : "engine '%s' is not implemented yet",
+                 engine);
     if (capacity < 1) capacity = 1;
     s->frames = mem_alloc((size_t)capacity, sizeof *s->frames);
     s->values = mem_alloc((size_t)capacity, sizeof *s->values);
@@ -359,6 +366,73 @@ typedef struct shot_source {
     motion_retarget retarget;
 } shot_source;
 
+/* A learned engine (fsth, hybrid) for one series: the model with the person prepared
+ * feed-forward from the series' shots (or the fine-tuned person it holds), and the crop
+ * of the base shot (the first with a face) it renders into. */
+typedef struct learned_state {
+    fsth_model *model;
+    int base;
+    float crop_to_image[6], image_to_crop[6];
+    vv_image crop;
+} learned_state;
+
+static void learned_free(learned_state *l) {
+    fsth_model_free(l->model);
+    image_free(&l->crop);
+    memset(l, 0, sizeof *l);
+}
+
+static vv_status learned_setup(learned_state *l, const char *model_path, const char *engine, const shot_source *sources,
+                               int shots) {
+    vv_status s = fsth_model_load(&l->model, model_path);
+    if (s != VV_OK) return s;
+    if (l->model->config.hybrid != !strcmp(engine, "hybrid"))
+        return vv_fail(VV_ERR_MODEL, "%s is %s model, not for engine '%s'", model_path,
+                       l->model->config.hybrid ? "a hybrid" : "an fsth (non-hybrid)", engine);
+    l->base = -1;
+    vv_image images[EVAL_MAX_SHOT_VALUE];
+    float (*points)[68][2] = mem_alloc((size_t)EVAL_MAX_SHOT_VALUE, sizeof *points);
+    if (!points) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for the shots");
+    int count = 0;
+    for (int j = 0; j < shots && j < EVAL_MAX_SHOT_VALUE; j++) {
+        if (!sources[j].face) continue;
+        if (l->base < 0) l->base = j; /* first: the hybrid engine warps it */
+        images[count] = sources[j].image;
+        memcpy(points[count++], sources[j].points, sizeof points[0]);
+    }
+    if (count == 0) s = vv_fail(VV_ERR_NO_FACE, "no shot with a face for engine '%s'", engine);
+    if (s == VV_OK && !l->model->has_person) s = fsth_prepare(l->model, images, (const float(*)[68][2])points, count);
+    free(points);
+    if (s != VV_OK) return s;
+    fsth_crop_transform((const float(*)[2])sources[l->base].points, l->model->config.size, l->crop_to_image);
+    affine_invert(l->crop_to_image, l->image_to_crop);
+    return VV_OK;
+}
+
+/* The network's crop for the target, pasted (feathered) into the base shot, or into the
+ * warp engine's frame for hybrid: the frame animate writes. */
+static vv_status learned_render(learned_state *l, const char *engine, shot_source *sources, const float driver[68][2],
+                                vv_image *result) {
+    shot_source *src = &sources[l->base];
+    float target[68][2], crop_target[68][2];
+    motion_retarget_frame(&src->retarget, driver, target);
+    const float *m = l->image_to_crop;
+    for (int k = 0; k < 68; k++) {
+        crop_target[k][0] = m[0] * target[k][0] + m[1] * target[k][1] + m[2];
+        crop_target[k][1] = m[3] * target[k][0] + m[4] * target[k][1] + m[5];
+    }
+    vv_status s;
+    if (!strcmp(engine, "hybrid")) {
+        s = warp_engine_render(src->engine, (const float(*)[2])target, NULL, NULL, result, NULL);
+    } else {
+        image_free(result);
+        s = image_copy(result, &src->image);
+    }
+    if (s == VV_OK) s = fsth_render(l->model, (const float(*)[2])crop_target, &l->crop);
+    if (s == VV_OK) warp_paste_back(result, &l->crop, NULL, l->crop_to_image, l->model->config.size / 8.0f, 0);
+    return s;
+}
+
 /* Renders one result for a series.  result is allocated or resized. */
 static vv_status render(const char *engine, shot_source *src, const float driver[68][2], vv_image *result) {
     if (!strcmp(engine, "freeze")) {
@@ -392,7 +466,7 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
     for (int e = 0; s == VV_OK && e < options->engine_count; e++)
         for (int k = 0; s == VV_OK && k < options->shot_count; k++) {
             eval_series item;
-            s = series_init(&item, name, options->engines[e], options->shots[k], sample_count);
+            s = series_init(&item, name, options->engines[e], options->shots[k], sample_count, options->model);
             if (s != VV_OK) break;
             if (item.available && options->shots[k] > kfit) {
                 item.available = false;
@@ -404,7 +478,10 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
             else eval_series_free(&item);
         }
     bool need_warp = false;
-    for (int i = first; i < *count; i++) need_warp |= (*series)[i].available && !strcmp((*series)[i].engine, "warp");
+    for (int i = first; i < *count; i++)
+        need_warp |= (*series)[i].available && (!strcmp((*series)[i].engine, "warp") || !strcmp((*series)[i].engine, "hybrid"));
+    learned_state *learned = s == VV_OK ? mem_calloc((size_t)(series_total > 0 ? series_total : 1), sizeof *learned) : NULL;
+    if (s == VV_OK && !learned) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory for the learned engines");
 
     shot_source sources[EVAL_MAX_SHOT_VALUE];
     memset(sources, 0, sizeof sources);
@@ -429,9 +506,10 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
                 vv_status ws = warp_engine_new(&src->engine, &src->image, (const float(*)[2])src->points, &wp);
                 if (ws == VV_ERR_NO_FACE) src->face = false; /* too small to warp */
                 else s = ws;
-                /* Same clip: the source frame itself is the driver's reference pose. */
-                motion_retarget_init(&src->retarget, (const float(*)[2])src->points, (const float(*)[2])src->points, &mp);
             }
+            /* Same clip: the source frame itself is the driver's reference pose. */
+            if (s == VV_OK && src->face)
+                motion_retarget_init(&src->retarget, (const float(*)[2])src->points, (const float(*)[2])src->points, &mp);
             continue;
         }
         if (index != sampled[next]) continue;
@@ -463,7 +541,14 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
                 if (best < 0 || d < best_d) { best = j; best_d = d; }
             }
             if (best < 0) continue; /* no source with a face: noted below */
-            s = render(item->engine, &sources[best], (const float(*)[2])driver, &result);
+            learned_state *l = &learned[i - first];
+            if (engine_learned(item->engine)) {
+                if (!l->model) s = learned_setup(l, options->model, item->engine, sources, item->shots);
+                if (s == VV_OK) s = learned_render(l, item->engine, sources, (const float(*)[2])driver, &result);
+                if (s == VV_OK) best = l->base;
+            } else {
+                s = render(item->engine, &sources[best], (const float(*)[2])driver, &result);
+            }
             if (s == VV_OK) s = crop_top_left(&frame, result.width, result.height, &real);
             double *values = item->values[item->frame_count];
             values_clear(values);
@@ -512,6 +597,8 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
         image_free(&grids[i - first]);
     }
     if (s == VV_OK && kfit == 0) s = VV_OK; /* every series says why (clip too short) */
+    for (int i = 0; learned && i < series_total; i++) learned_free(&learned[i]);
+    free(learned);
     free(grids);
     free(sampled);
     for (int j = 0; j < EVAL_MAX_SHOT_VALUE; j++) {
@@ -566,9 +653,11 @@ vv_status eval_cross_reenactment(eval_context *ctx, const eval_options *options,
     static const char *const labels[4] = {"SOURCE", "DRIVER", "RESULT", "REAL (NONE)"};
     vv_image grids[EVAL_MAX_ENGINES];
     memset(grids, 0, sizeof grids);
+    learned_state learned[EVAL_MAX_ENGINES];
+    memset(learned, 0, sizeof learned);
     for (int e = 0; s == VV_OK && e < options->engine_count; e++) {
         eval_series item;
-        s = series_init(&item, name, options->engines[e], 1, sample_count);
+        s = series_init(&item, name, options->engines[e], 1, sample_count, options->model);
         if (s != VV_OK) break;
         if (item.available && options->output_dir) s = grid_create(&grids[e], options->grid_rows, labels);
         if (s == VV_OK) s = series_append(series, count, &item);
@@ -622,7 +711,12 @@ vv_status eval_cross_reenactment(eval_context *ctx, const eval_options *options,
         for (int e = 0; s == VV_OK && e < options->engine_count; e++) {
             eval_series *item = &(*series)[first + e];
             if (!item->available) continue;
-            s = render(item->engine, &src, (const float(*)[2])driver, &result);
+            if (engine_learned(item->engine)) {
+                if (!learned[e].model) s = learned_setup(&learned[e], options->model, item->engine, &src, 1);
+                if (s == VV_OK) s = learned_render(&learned[e], item->engine, &src, (const float(*)[2])driver, &result);
+            } else {
+                s = render(item->engine, &src, (const float(*)[2])driver, &result);
+            }
             double *values = item->values[item->frame_count];
             values_clear(values);
             float result_points[68][2];
@@ -669,6 +763,7 @@ vv_status eval_cross_reenactment(eval_context *ctx, const eval_options *options,
         image_free(&grids[e]);
     }
     free(sampled);
+    for (int e = 0; e < EVAL_MAX_ENGINES; e++) learned_free(&learned[e]);
     warp_engine_free(src.engine);
     image_free(&src.image);
     image_free(&frame);
