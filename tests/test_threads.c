@@ -1,0 +1,78 @@
+/* Several vv_faces contexts on several threads at once (issue 8: the thread pool and the
+ * library under ThreadSanitizer; build with -DVV_TSAN=ON).  Each thread opens its own
+ * context and detects faces in the bundled grace_hopper.jpg twice; every result must
+ * equal the one computed alone on the main thread, bit for bit.  Under the normal and
+ * ASan builds it checks the same: concurrent contexts do not disturb each other. */
+#include "test.h"
+#include "vivify.h"
+
+#include <pthread.h>
+
+#define THREADS 3
+#define MAX_FACES 8
+
+typedef struct worker {
+    const vv_image *image;
+    vv_face faces[2][MAX_FACES];
+    int counts[2];
+    vv_status status;
+} worker;
+
+static vv_status detect_with_new_context(const vv_image *image, vv_face *out, int *count) {
+    vv_faces *faces = NULL;
+    vv_faces_params params = vv_faces_default_params();
+    vv_status s = vv_faces_new(&faces, &params);
+    if (s == VV_OK) s = vv_faces_detect(faces, image, out, MAX_FACES, count);
+    vv_faces_free(faces);
+    return s;
+}
+
+static void *worker_main(void *arg) {
+    worker *w = arg;
+    vv_faces *faces = NULL;
+    vv_faces_params params = vv_faces_default_params();
+    w->status = vv_faces_new(&faces, &params);
+    for (int run = 0; run < 2 && w->status == VV_OK; run++)
+        w->status = vv_faces_detect(faces, w->image, w->faces[run], MAX_FACES, &w->counts[run]);
+    vv_faces_free(faces);
+    return NULL;
+}
+
+int main(void) {
+    vv_image image = {0};
+    CHECK_OK(vv_image_load(&image, VV_SOURCE_DIR "/examples/grace_hopper.jpg"));
+    vv_face reference[MAX_FACES];
+    int reference_count = 0;
+    vv_status s = detect_with_new_context(&image, reference, &reference_count);
+    if (s == VV_ERR_MODEL) {
+        printf("SKIPPED test_threads: %s\n", vv_last_error());
+        vv_image_free(&image);
+        return 77;
+    }
+    CHECK_OK(s);
+    CHECK_MSG(reference_count == 1, "grace_hopper.jpg: %d faces, want 1", reference_count);
+
+    static worker workers[THREADS];
+    pthread_t threads[THREADS];
+    int started = 0;
+    for (int i = 0; i < THREADS; i++) {
+        workers[i].image = &image;
+        if (pthread_create(&threads[i], NULL, worker_main, &workers[i]) == 0) started++;
+        else break;
+    }
+    CHECK(started == THREADS);
+    for (int i = 0; i < started; i++) pthread_join(threads[i], NULL);
+
+    for (int i = 0; i < started; i++) {
+        CHECK_MSG(workers[i].status == VV_OK, "thread %d: %s", i, vv_status_string(workers[i].status));
+        for (int run = 0; run < 2; run++) {
+            CHECK_MSG(workers[i].counts[run] == reference_count, "thread %d run %d: %d faces, want %d", i,
+                      run, workers[i].counts[run], reference_count);
+            for (int f = 0; f < reference_count && f < workers[i].counts[run]; f++)
+                CHECK_MSG(memcmp(&workers[i].faces[run][f], &reference[f], sizeof reference[f]) == 0,
+                          "thread %d run %d face %d differs from the single-threaded result", i, run, f);
+        }
+    }
+    vv_image_free(&image);
+    return test_finish("test_threads");
+}
