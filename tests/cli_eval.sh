@@ -68,7 +68,7 @@ md="$(cat "$TMP/report/report.md" 2>/dev/null)"
 ok grep -q "## Self-reenactment" <<<"$md"
 ok grep -q "## Cross-reenactment" <<<"$md"
 ok grep -q "| fsth | 1 | - | - |" <<<"$md"
-ok grep -q "unavailable: engine 'fsth' is not implemented yet" <<<"$md"
+ok grep -q "unavailable: engine 'fsth' needs --model" <<<"$md"
 # the warp K=1 summary row: SSIM (5th column) between 0.5 and 1
 ssim="$(grep -E '^\| warp \| 1 \| 1 \|' <<<"$md" | head -1 | awk -F'|' '{ print $6 }')"
 ok awk -v s="$ssim" 'BEGIN { exit !(s > 0.5 && s < 1) }'

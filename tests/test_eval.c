@@ -272,7 +272,7 @@ static void test_protocols(void) {
     snprintf(path, sizeof path, "%s/report.md", dir);
     CHECK_OK(file_read_all(path, 1 << 24, &text, &size));
     CHECK(text && strstr((char *)text, "## Self-reenactment") && strstr((char *)text, "## Cross-reenactment") &&
-          strstr((char *)text, "| warp | 1 |") && strstr((char *)text, "unavailable: engine 'fsth' is not implemented yet"));
+          strstr((char *)text, "| warp | 1 |") && strstr((char *)text, "unavailable: engine 'fsth' needs --model"));
     free(text);
     const char *files[4] = {"plots/self_mona_clip.png", "samples/self_mona_clip_warp_K1.png",
                             "samples/cross_mona_lisa_from_mona_clip_warp.png", "plots/cross_mona_lisa_from_mona_clip.png"};

@@ -319,7 +319,13 @@ vv_status report_write(const eval_report *report, const char *dir) {
     fprintf(f, "# vivify evaluation\n\n");
     fprintf(f, "Engines:");
     for (int e = 0; e < o->engine_count; e++)
-        fprintf(f, " %s%s", o->engines[e], eval_engine_available(o->engines[e]) ? "" : " (unavailable: not implemented yet)");
+    {
+        const char *name = o->engines[e];
+        bool learned = !strcmp(name, "fsth") || !strcmp(name, "hybrid");
+        const char *note = eval_engine_available(name) || (learned && o->model) ? ""
+                           : learned ? " (unavailable: needs --model)" : " (unavailable: unknown engine)";
+        fprintf(f, " %s%s", name, note);
+    }
     fprintf(f, ". Shots K:");
     for (int k = 0; k < o->shot_count; k++) fprintf(f, " %d", o->shots[k]);
     fprintf(f, ". At most %d driving frames per clip, seed %llu. Model: %s. Took %.1f s.\n\n", o->max_frames,
