@@ -72,6 +72,10 @@ ok grep -q "unavailable: engine 'fsth' needs --model" <<<"$md"
 # the warp K=1 summary row: SSIM (5th column) between 0.5 and 1
 ssim="$(grep -E '^\| warp \| 1 \| 1 \|' <<<"$md" | head -1 | awk -F'|' '{ print $6 }')"
 ok awk -v s="$ssim" 'BEGIN { exit !(s > 0.5 && s < 1) }'
+# FD-faceres: a summary column (self-reenactment) and a finite, non-negative JSON number
+ok grep -q "| FD-faceres ↓ |" <<<"$md"
+fd="$(grep -oE '"FD-faceres":[[:space:]]*[0-9.eE+-]+' "$TMP/report/report.json" | head -1 | grep -oE '[0-9.eE+-]+$')"
+ok awk -v d="$fd" 'BEGIN { exit !(d != "" && d + 0 >= 0 && d + 0 < 1e6) }'
 ok grep -qE '"format":[[:space:]]*"vivify-eval"' "$TMP/report/report.json"
 ok grep -q '"self_reenactment"' "$TMP/report/report.json"
 ok grep -q '"cross_reenactment"' "$TMP/report/report.json"

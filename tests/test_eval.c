@@ -260,12 +260,24 @@ static void test_protocols(void) {
     const cJSON *frames = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(protocols,
                                                 "self_reenactment"), "clips"), 0), "frames");
     CHECK(cJSON_GetArraySize(frames) == 3); /* max_frames from frames 4..11 (after K = 4) */
+    /* FD-faceres: one feature per frame on each side (every result has a face), a finite
+     * distance >= 0 in each available self row; not measured in cross-reenactment. */
+    CHECK(self[0].result_feature_count == 3 && self[0].real_feature_count == 3);
+    const cJSON *freeze1 = find_row(self_summary, "freeze", 1);
+    const cJSON *fd_warp = cJSON_GetObjectItem(warp1, "FD-faceres"), *fd_freeze = cJSON_GetObjectItem(freeze1, "FD-faceres");
+    CHECK(cJSON_IsNumber(fd_warp) && isfinite(fd_warp->valuedouble) && fd_warp->valuedouble >= 0);
+    CHECK(cJSON_IsNumber(fd_freeze) && isfinite(fd_freeze->valuedouble) && fd_freeze->valuedouble >= 0);
+    CHECK(cJSON_IsNumber(cJSON_GetObjectItem(warp4, "FD-faceres")));
+    CHECK(!cJSON_GetObjectItem(warp8, "FD-faceres")); /* unavailable row */
+    printf("tiny clip, FD-faceres (3 frames, indicative only): warp K=1 %.2f, freeze K=1 %.2f\n",
+           cJSON_IsNumber(fd_warp) ? fd_warp->valuedouble : NAN, cJSON_IsNumber(fd_freeze) ? fd_freeze->valuedouble : NAN);
     const cJSON *cross_warp = find_row(cross_summary, "warp", 1);
     double cross_csim = mean_of(cross_warp, "CSIM");
     printf("tiny clip, cross (Mona Lisa driven by herself): CSIM %.3f Expr %.4f Pose %.2f\n", cross_csim,
            mean_of(cross_warp, "Expr"), mean_of(cross_warp, "Pose"));
     CHECK(cross_csim > 0.8 && mean_of(cross_warp, "Pose") < 5);
     CHECK(!cJSON_GetObjectItem(cJSON_GetObjectItem(cross_warp, "mean"), "SSIM")); /* no ground truth in cross */
+    CHECK(!cJSON_GetObjectItem(cross_warp, "FD-faceres"));
     cJSON_Delete(root);
     free(text);
     /* report.md and the pictures. */
@@ -273,6 +285,7 @@ static void test_protocols(void) {
     CHECK_OK(file_read_all(path, 1 << 24, &text, &size));
     CHECK(text && strstr((char *)text, "## Self-reenactment") && strstr((char *)text, "## Cross-reenactment") &&
           strstr((char *)text, "| warp | 1 |") && strstr((char *)text, "unavailable: engine 'fsth' needs --model"));
+    CHECK(text && strstr((char *)text, "| FD-faceres ↓ |") && strstr((char *)text, "indicative only"));
     free(text);
     const char *files[4] = {"plots/self_mona_clip.png", "samples/self_mona_clip_warp_K1.png",
                             "samples/cross_mona_lisa_from_mona_clip_warp.png", "plots/cross_mona_lisa_from_mona_clip.png"};

@@ -85,9 +85,10 @@ static void values_clear(double values[METRIC_COUNT]) {
 }
 
 /* Face metrics of a result face against a reference face (same pixel frame). */
+/* embedding_out (may be NULL): receives the result's embedding when it was computed. */
 static vv_status face_values(eval_context *ctx, const vv_image *result, const float result_points[68][2],
                              const float reference[68][2], const float reference_embedding[IDENTITY_DIM],
-                             double values[METRIC_COUNT]) {
+                             double values[METRIC_COUNT], float *embedding_out) {
     values[METRIC_AKD] = metrics_akd(result_points, reference);
     double v;
     if (metrics_nme(result_points, reference, &v) == VV_OK) values[METRIC_NME] = v;
@@ -98,6 +99,7 @@ static vv_status face_values(eval_context *ctx, const vv_image *result, const fl
     vv_status s = identity_embed(ctx->identity, result, result_points, embedding);
     if (s == VV_OK && metrics_cosine_similarity(embedding, reference_embedding, IDENTITY_DIM, &v) == VV_OK)
         values[METRIC_CSIM] = v;
+    if (s == VV_OK && embedding_out) memcpy(embedding_out, embedding, sizeof embedding);
     return s;
 }
 
@@ -131,7 +133,7 @@ vv_status eval_compare_frames(eval_context *ctx, const vv_image *a, const vv_ima
     if (s == VV_OK && fa && fb && ctx->identity) {
         float ea[IDENTITY_DIM];
         s = identity_embed(ctx->identity, a, (const float(*)[2])pa, ea);
-        if (s == VV_OK) s = face_values(ctx, bb, (const float(*)[2])pb, (const float(*)[2])pa, ea, values);
+        if (s == VV_OK) s = face_values(ctx, bb, (const float(*)[2])pb, (const float(*)[2])pa, ea, values, NULL);
     }
     image_free(&resized);
     return s;
@@ -202,9 +204,12 @@ int eval_sample_frames(uint64_t seed, const char *name, int lo, int hi, int want
 void eval_series_free(eval_series *series) {
     free(series->frames);
     free(series->values);
+    free(series->result_features);
+    free(series->real_features);
     series->frames = NULL;
     series->values = NULL;
-    series->frame_count = 0;
+    series->result_features = series->real_features = NULL;
+    series->frame_count = series->result_feature_count = series->real_feature_count = 0;
 }
 
 static vv_status series_append(eval_series **series, int *count, const eval_series *item) {
@@ -232,7 +237,9 @@ static vv_status series_init(eval_series *s, const char *clip, const char *engin
     if (capacity < 1) capacity = 1;
     s->frames = mem_alloc((size_t)capacity, sizeof *s->frames);
     s->values = mem_alloc((size_t)capacity, sizeof *s->values);
-    if (!s->frames || !s->values) {
+    s->result_features = mem_alloc((size_t)capacity, IDENTITY_DIM * sizeof(float));
+    s->real_features = mem_alloc((size_t)capacity, IDENTITY_DIM * sizeof(float));
+    if (!s->frames || !s->values || !s->result_features || !s->real_features) {
         eval_series_free(s);
         return vv_fail(VV_ERR_NO_MEMORY, "out of memory for evaluation results");
     }
@@ -563,10 +570,16 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
             bool result_face = false;
             if (s == VV_OK) s = find_face(ctx, &result, result_points, &result_face);
             values[METRIC_FACE] = result_face;
-            if (s == VV_OK && result_face)
+            if (s == VV_OK && result_face) {
                 s = face_values(ctx, &result, (const float(*)[2])result_points, (const float(*)[2])driver, real_embedding,
-                                values);
-            if (s == VV_OK) item->frames[item->frame_count++] = sampled[position];
+                                values, item->result_features + (size_t)item->result_feature_count * IDENTITY_DIM);
+                if (s == VV_OK) item->result_feature_count++;
+            }
+            if (s == VV_OK) {
+                memcpy(item->real_features + (size_t)item->real_feature_count++ * IDENTITY_DIM, real_embedding,
+                       sizeof real_embedding);
+                item->frames[item->frame_count++] = sampled[position];
+            }
             if (s == VV_OK && row >= 0 && grids[i - first].data) {
                 grid_put(&grids[i - first], &sources[best].image, 0, row);
                 grid_put(&grids[i - first], &landmark_image, 1, row);

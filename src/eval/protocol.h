@@ -68,6 +68,11 @@ typedef struct eval_series {
     int *frames;                    /* driving frame indices, ascending */
     double (*values)[METRIC_COUNT]; /* per frame */
     char grid[512];      /* sample grid PNG relative to the report folder, or "" */
+    /* For FD-faceres (self-reenactment only; cross leaves them empty): faceres embeddings
+     * (IDENTITY_DIM floats each) of the results in which a face was found, and of the
+     * real frames of every rendered driving frame. */
+    float *result_features, *real_features;
+    int result_feature_count, real_feature_count;
 } eval_series;
 
 void eval_series_free(eval_series *series);

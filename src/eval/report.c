@@ -1,6 +1,7 @@
 /* eval/report: report.md, report.json and line plots (see report.h). */
 #include "eval/report.h"
 
+#include "eval/metrics.h"
 #include "eval/plot.h"
 #include "img/image.h"
 
@@ -13,6 +14,14 @@
 #include <sys/stat.h>
 
 static const int metric_decimals[METRIC_COUNT] = {3, 2, 4, 3, 4, 2, 3, 2, 2};
+
+#define FRECHET_DESCRIPTION                                                                                             \
+    "FD-faceres: Frechet distance between Gaussians fitted to the faceres embeddings (1024-d) of the results and of "  \
+    "the real frames, FID's formula on another network's features (not FID), lower is better; self-reenactment only "  \
+    "(in cross-reenactment no real frame shows the portrait's person making the driver's motion, and the driver's "    \
+    "frames show another person, so it is not measured there); null or - with fewer than 2 frames on either side.  "  \
+    "With fewer frames than 1024 dimensions the covariances are singular (rank < frames), so the value is biased and " \
+    "depends on the frame count: indicative only, compare rows with the same frames"
 
 double report_series_mean(const eval_series *series, eval_metric metric) {
     double sum = 0;
@@ -34,7 +43,44 @@ typedef struct summary_row {
     const char *note;
     int clips, frames;
     double mean[METRIC_COUNT];
+    double frechet; /* FD-faceres over all the row's frames; NAN: not measured */
 } summary_row;
+
+#define SUMMARY_CAPACITY 64
+
+/* FD-faceres of one summary row: the faceres features of all its clips' results against
+ * those of the real frames they were compared with (one set each, pooled over clips, as
+ * FID pools images).  NAN when either set has fewer than 2 features. */
+static vv_status row_frechet(const eval_series *series, int count, summary_row *row) {
+    row->frechet = NAN;
+    if (!row->available) return VV_OK;
+    long results = 0, reals = 0;
+    for (int i = 0; i < count; i++) {
+        const eval_series *s = &series[i];
+        if (!s->available || strcmp(s->engine, row->engine) || s->shots != row->shots) continue;
+        results += s->result_feature_count;
+        reals += s->real_feature_count;
+    }
+    if (results < 2 || reals < 2) return VV_OK;
+    float *a = mem_alloc((size_t)results * IDENTITY_DIM, sizeof(float));
+    float *b = mem_alloc((size_t)reals * IDENTITY_DIM, sizeof(float));
+    vv_status st = a && b ? VV_OK : vv_fail(VV_ERR_NO_MEMORY, "out of memory for FD-faceres of %s K=%d", row->engine, row->shots);
+    long na = 0, nb = 0;
+    for (int i = 0; st == VV_OK && i < count; i++) {
+        const eval_series *s = &series[i];
+        if (!s->available || strcmp(s->engine, row->engine) || s->shots != row->shots) continue;
+        memcpy(a + (size_t)na * IDENTITY_DIM, s->result_features, (size_t)s->result_feature_count * IDENTITY_DIM * sizeof(float));
+        memcpy(b + (size_t)nb * IDENTITY_DIM, s->real_features, (size_t)s->real_feature_count * IDENTITY_DIM * sizeof(float));
+        na += s->result_feature_count;
+        nb += s->real_feature_count;
+    }
+    double d = NAN;
+    if (st == VV_OK) st = metrics_frechet_distance_sets(a, na, b, nb, IDENTITY_DIM, &d);
+    if (st == VV_OK) row->frechet = d;
+    free(a);
+    free(b);
+    return st;
+}
 
 static int summarise(const eval_series *series, int count, summary_row *rows, int capacity) {
     int n = 0;
@@ -70,6 +116,7 @@ static int summarise(const eval_series *series, int count, summary_row *rows, in
             }
             rows[r].mean[m] = k ? sum / k : NAN;
         }
+    for (int r = 0; r < n; r++) rows[r].frechet = NAN;
     return n;
 }
 
@@ -85,17 +132,19 @@ static bool protocol_has(eval_protocol_kind kind, eval_metric m) {
     return m == METRIC_CSIM || m == METRIC_EXPRESSION || m == METRIC_POSE || m == METRIC_FACE;
 }
 
-static void md_header(FILE *f, eval_protocol_kind kind, const char *first_columns) {
+static void md_header(FILE *f, eval_protocol_kind kind, const char *first_columns, bool frechet) {
     fprintf(f, "| %s |", first_columns);
     for (int m = 0; m < METRIC_COUNT; m++)
         if (protocol_has(kind, (eval_metric)m))
             fprintf(f, " %s %s |", eval_metric_name((eval_metric)m), eval_metric_higher_is_better((eval_metric)m) ? "↑" : "↓");
+    if (frechet) fprintf(f, " FD-faceres ↓ |");
     fprintf(f, " note |\n|");
     int columns = 1;
     for (const char *p = first_columns; *p; p++) columns += *p == '|';
     for (int c = 0; c < columns; c++) fprintf(f, " --- |");
     for (int m = 0; m < METRIC_COUNT; m++)
         if (protocol_has(kind, (eval_metric)m)) fprintf(f, " ---: |");
+    if (frechet) fprintf(f, " ---: |");
     fprintf(f, " --- |\n");
 }
 
@@ -110,32 +159,35 @@ static void plot_name(const eval_series *s, eval_protocol_kind kind, char *out, 
     snprintf(out, size, "plots/%s_%s.png", kind == PROTOCOL_SELF ? "self" : "cross", clean);
 }
 
-static void md_protocol(FILE *f, const char *title, eval_protocol_kind kind, const eval_series *series, int count) {
+static void md_protocol(FILE *f, const char *title, eval_protocol_kind kind, const eval_series *series, int count,
+                        const summary_row *rows, int n) {
     fprintf(f, "## %s\n\n", title);
     if (count == 0) {
         fprintf(f, "Not run (no %s given).\n\n", kind == PROTOCOL_SELF ? "clips" : "portraits");
         return;
     }
-    summary_row rows[64];
-    int n = summarise(series, count, rows, 64);
-    fprintf(f, "Mean over clips (each clip's mean over its sampled frames):\n\n");
-    md_header(f, kind, "engine | K | clips | frames");
+    bool self = kind == PROTOCOL_SELF;
+    fprintf(f, "Mean over clips (each clip's mean over its sampled frames)%s:\n\n",
+            self ? "; FD-faceres over all the row's frames pooled" : "");
+    md_header(f, kind, "engine | K | clips | frames", self);
     for (int r = 0; r < n; r++) {
         fprintf(f, "| %s | %d |", rows[r].engine, rows[r].shots);
         if (!rows[r].available) {
             fprintf(f, " - | - |");
             for (int m = 0; m < METRIC_COUNT; m++)
                 if (protocol_has(kind, (eval_metric)m)) fprintf(f, " - |");
+            if (self) fprintf(f, " - |");
             fprintf(f, " unavailable: %s |\n", rows[r].note);
             continue;
         }
         fprintf(f, " %d | %d |", rows[r].clips, rows[r].frames);
         for (int m = 0; m < METRIC_COUNT; m++)
             if (protocol_has(kind, (eval_metric)m)) md_value(f, rows[r].mean[m], metric_decimals[m]);
+        if (self) md_value(f, rows[r].frechet, 2);
         fprintf(f, " |\n");
     }
     fprintf(f, "\nPer clip:\n\n");
-    md_header(f, kind, "clip | engine | K | frames");
+    md_header(f, kind, "clip | engine | K | frames", false);
     for (int i = 0; i < count; i++) {
         const eval_series *s = &series[i];
         if (!s->available && !eval_engine_available(s->engine)) continue; /* said once above */
@@ -182,10 +234,9 @@ static cJSON *json_means(const double *means, eval_protocol_kind kind) {
     return o;
 }
 
-static cJSON *json_protocol(eval_protocol_kind kind, const eval_series *series, int count) {
+static cJSON *json_protocol(eval_protocol_kind kind, const eval_series *series, int count, const summary_row *rows,
+                            int n) {
     cJSON *p = cJSON_CreateObject();
-    summary_row rows[64];
-    int n = summarise(series, count, rows, 64);
     cJSON *summary = cJSON_AddArrayToObject(p, "summary");
     for (int r = 0; r < n; r++) {
         cJSON *row = cJSON_CreateObject();
@@ -196,6 +247,7 @@ static cJSON *json_protocol(eval_protocol_kind kind, const eval_series *series, 
             cJSON_AddNumberToObject(row, "clips", rows[r].clips);
             cJSON_AddNumberToObject(row, "frames", rows[r].frames);
             cJSON_AddItemToObject(row, "mean", json_means(rows[r].mean, kind));
+            if (kind == PROTOCOL_SELF) cJSON_AddItemToObject(row, "FD-faceres", json_value(rows[r].frechet));
         } else {
             cJSON_AddStringToObject(row, "note", rows[r].note);
         }
@@ -310,6 +362,11 @@ vv_status report_write(const eval_report *report, const char *dir) {
     vv_status s = write_plots(dir, PROTOCOL_SELF, report->self, report->self_count);
     if (s == VV_OK) s = write_plots(dir, PROTOCOL_CROSS, report->cross, report->cross_count);
     if (s != VV_OK) return s;
+    summary_row self_rows[SUMMARY_CAPACITY], cross_rows[SUMMARY_CAPACITY];
+    int self_rows_n = summarise(report->self, report->self_count, self_rows, SUMMARY_CAPACITY);
+    int cross_rows_n = summarise(report->cross, report->cross_count, cross_rows, SUMMARY_CAPACITY);
+    for (int r = 0; s == VV_OK && r < self_rows_n; r++) s = row_frechet(report->self, report->self_count, &self_rows[r]);
+    if (s != VV_OK) return s;
     const eval_options *o = report->options;
     /* Markdown. */
     char *md = NULL;
@@ -338,9 +395,11 @@ vv_status report_write(const eval_report *report, const char *dir) {
                "face frame). Engine `freeze` is the do-nothing baseline (the nearest source shown unchanged).\n\n");
     fprintf(f, "Metrics:\n\n");
     for (int m = 0; m < METRIC_COUNT; m++) fprintf(f, "- %s\n", eval_metric_description((eval_metric)m));
-    fprintf(f, "\n");
-    if (report->ran_self) md_protocol(f, "Self-reenactment", PROTOCOL_SELF, report->self, report->self_count);
-    if (report->ran_cross) md_protocol(f, "Cross-reenactment", PROTOCOL_CROSS, report->cross, report->cross_count);
+    fprintf(f, "- %s\n\n", FRECHET_DESCRIPTION);
+    if (report->ran_self)
+        md_protocol(f, "Self-reenactment", PROTOCOL_SELF, report->self, report->self_count, self_rows, self_rows_n);
+    if (report->ran_cross)
+        md_protocol(f, "Cross-reenactment", PROTOCOL_CROSS, report->cross, report->cross_count, cross_rows, cross_rows_n);
     if (fclose(f) != 0) {
         free(md);
         return vv_fail(VV_ERR_NO_MEMORY, "out of memory writing the report");
@@ -366,11 +425,12 @@ vv_status report_write(const eval_report *report, const char *dir) {
     cJSON *metrics = cJSON_AddObjectToObject(root, "metrics");
     for (int m = 0; m < METRIC_COUNT; m++)
         cJSON_AddStringToObject(metrics, eval_metric_name((eval_metric)m), eval_metric_description((eval_metric)m));
+    cJSON_AddStringToObject(metrics, "FD-faceres", FRECHET_DESCRIPTION);
     cJSON *protocols = cJSON_AddObjectToObject(root, "protocols");
     if (report->ran_self)
-        cJSON_AddItemToObject(protocols, "self_reenactment", json_protocol(PROTOCOL_SELF, report->self, report->self_count));
+        cJSON_AddItemToObject(protocols, "self_reenactment", json_protocol(PROTOCOL_SELF, report->self, report->self_count, self_rows, self_rows_n));
     if (report->ran_cross)
-        cJSON_AddItemToObject(protocols, "cross_reenactment", json_protocol(PROTOCOL_CROSS, report->cross, report->cross_count));
+        cJSON_AddItemToObject(protocols, "cross_reenactment", json_protocol(PROTOCOL_CROSS, report->cross, report->cross_count, cross_rows, cross_rows_n));
     char *json = cJSON_Print(root);
     cJSON_Delete(root);
     if (!json) return vv_fail(VV_ERR_NO_MEMORY, "out of memory writing report.json");
