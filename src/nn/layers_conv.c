@@ -73,6 +73,66 @@ static void col2im_nchw(float *restrict in, const float *restrict col, int Cg, i
     }
 }
 
+/* im2col/col2im run single-threaded would leave a core idle between the (threaded)
+ * GEMMs, so both are split over input channels: each channel owns its col rows and its
+ * input plane, so no two threads write the same floats and the sums keep their order
+ * (results are bit-identical to the serial loops). */
+typedef struct conv_columns_job {
+    float *col;       /* im2col: written; col2im: read */
+    float *plane;     /* im2col: read; col2im: accumulated into */
+    int Cg, H, W, KH, KW, stride, pad, OW, oh0, rows, chunks;
+} conv_columns_job;
+
+static void conv_columns_range(const conv_columns_job *j, int index, int *c0, int *c1) {
+    *c0 = (int)((long long)j->Cg * index / j->chunks);
+    *c1 = (int)((long long)j->Cg * (index + 1) / j->chunks);
+}
+
+static void im2col_chunk(void *ctx, int index) {
+    const conv_columns_job *j = ctx;
+    int c0, c1;
+    conv_columns_range(j, index, &c0, &c1);
+    size_t tile = (size_t)j->rows * j->OW;
+    im2col_nchw(j->col + (size_t)c0 * j->KH * j->KW * tile, j->plane + (size_t)c0 * j->H * j->W,
+                c1 - c0, j->H, j->W, j->KH, j->KW, j->stride, j->pad, j->OW, j->oh0, j->rows);
+}
+
+static void col2im_chunk(void *ctx, int index) {
+    const conv_columns_job *j = ctx;
+    int c0, c1;
+    conv_columns_range(j, index, &c0, &c1);
+    size_t tile = (size_t)j->rows * j->OW;
+    col2im_nchw(j->plane + (size_t)c0 * j->H * j->W, j->col + (size_t)c0 * j->KH * j->KW * tile,
+                c1 - c0, j->H, j->W, j->KH, j->KW, j->stride, j->pad, j->OW, j->oh0, j->rows);
+}
+
+/* Chunks for a column job: one per channel group of at least ~64K column floats (below
+ * that, waking the pool costs more than it saves), at most two per core so an uneven
+ * share on a busy machine is picked up by the other thread. */
+static int conv_columns_chunks(int Cg, int KH, int KW, int rows, int OW) {
+    size_t per_channel = (size_t)KH * KW * rows * OW;
+    size_t total = per_channel * (size_t)Cg;
+    int chunks = (int)(total / (64u * 1024u));
+    int cap = 2 * cpu_count();
+    if (chunks > cap) chunks = cap;
+    if (chunks > Cg) chunks = Cg;
+    return chunks < 1 ? 1 : chunks;
+}
+
+static void im2col_parallel(float *col, const float *in, int Cg, int H, int W, int KH, int KW,
+                            int stride, int pad, int OW, int oh0, int rows) {
+    conv_columns_job j = {col, (float *)in, Cg, H, W, KH, KW, stride, pad, OW, oh0, rows,
+                          conv_columns_chunks(Cg, KH, KW, rows, OW)};
+    parallel_for(j.chunks, 0, im2col_chunk, &j);
+}
+
+static void col2im_parallel(float *in, const float *col, int Cg, int H, int W, int KH, int KW,
+                            int stride, int pad, int OW, int oh0, int rows) {
+    conv_columns_job j = {(float *)col, in, Cg, H, W, KH, KW, stride, pad, OW, oh0, rows,
+                          conv_columns_chunks(Cg, KH, KW, rows, OW)};
+    parallel_for(j.chunks, 0, col2im_chunk, &j);
+}
+
 /* Output rows per im2col tile: about 1 MiB of columns (this machine's L2), at least one
  * row.  Measured on bench_nn: larger tiles lose to cache misses, smaller to GEMM setup. */
 static int conv_tile_rows(const conv2d_shape *s, size_t K) {
@@ -181,8 +241,8 @@ vv_status conv2d_forward_cpu(float *out, const float *in, const float *weight,
             for (int oh0 = 0; oh0 < s->OH; oh0 += tile_rows) {
                 int rows = s->OH - oh0 < tile_rows ? s->OH - oh0 : tile_rows;
                 int tile = rows * s->OW;
-                im2col_nchw(col, src, Cg, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OW,
-                            oh0, rows);
+                im2col_parallel(col, src, Cg, s->H, s->W, s->KH, s->KW, s->stride, s->pad,
+                                s->OW, oh0, rows);
                 cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, OCg, tile, K, 1.0f, w, K,
                             col, tile, 1.0f, dst + (size_t)oh0 * s->OW, P);
             }
@@ -241,16 +301,16 @@ vv_status conv2d_backward_cpu(float *din, float *dweight, float *dbias, const fl
                 int tile = rows * s->OW;
                 const float *gy_tile = gy + (size_t)oh0 * s->OW;
                 if (dw) {
-                    im2col_nchw(col, x, Cg, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OW,
-                                oh0, rows);
+                    im2col_parallel(col, x, Cg, s->H, s->W, s->KH, s->KW, s->stride,
+                                    s->pad, s->OW, oh0, rows);
                     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, OCg, K, tile, 1.0f,
                                 gy_tile, P, col, tile, 1.0f, dw, K);
                 }
                 if (dx) {
                     cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, tile, OCg, 1.0f, w, K,
                                 gy_tile, P, 0.0f, dcol, tile);
-                    col2im_nchw(dx, dcol, Cg, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OW,
-                                oh0, rows);
+                    col2im_parallel(dx, dcol, Cg, s->H, s->W, s->KH, s->KW, s->stride,
+                                    s->pad, s->OW, oh0, rows);
                 }
             }
         }
