@@ -445,6 +445,9 @@ int main(void) {
     test_conv("conv1x1", 2, 5, 3, 4, 3, 1, 1, 0, 1);
     test_conv("conv_depthwise3x3_m2", 2, 3, 5, 5, 6, 3, 1, 1, 3);
     test_conv("conv_depthwise3x3_s2", 1, 4, 6, 7, 4, 3, 2, 1, 4);
+    /* large enough (16 channels x 9 taps x 32x32 = 147K column floats) that im2col and
+     * col2im take the threaded path */
+    test_conv("conv3x3_threaded_im2col", 1, 16, 32, 32, 4, 3, 1, 1, 1);
     test_linear();
     test_activation("relu", relu_fwd, relu_bwd);
     test_activation("leaky_relu", leaky_fwd, leaky_bwd);
