@@ -149,6 +149,7 @@ vv_status video_reader_open(video_reader **out, const char *path) {
         goto end;
     }
     reader->decoder->thread_count = 0; /* FFmpeg picks per core */
+    reader->decoder->max_pixels = VV_IMAGE_MAX_PIXELS; /* decoders refuse larger frames */
     reader->decoder->pkt_timebase = stream->time_base;
     if ((ret = avcodec_open2(reader->decoder, codec, NULL)) < 0) {
         status = vv_fail(VV_ERR_UNSUPPORTED, "cannot open the %s decoder for %s (%s)",
@@ -260,14 +261,18 @@ static vv_status convert_frame(video_reader *reader, vv_image *out) {
     if (status != VV_OK) return status;
     int rotation = reader->info.rotation;
     bool swap = rotation == 90 || rotation == 270;
-    int out_w = swap ? f->height : f->width, out_h = swap ? f->width : f->height;
+    /* Frames come out at the size open announced (and checked): a stream that changes
+     * size midway, or a 2 KB file whose later frames claim 16000x16000, is scaled back,
+     * so every frame matches video_reader_info and memory stays bounded by it. */
+    int out_w = reader->info.width, out_h = reader->info.height;
+    int width = swap ? out_h : out_w, height = swap ? out_w : out_h; /* before rotation */
     if (!out->data || out->width != out_w || out->height != out_h || out->channels != 3) {
         image_free(out);
         if ((status = image_create(out, out_w, out_h, 3)) != VV_OK) return status;
     }
 
     reader->scaler = sws_getCachedContext(reader->scaler, f->width, f->height, f->format,
-                                          f->width, f->height, AV_PIX_FMT_RGB24,
+                                          width, height, AV_PIX_FMT_RGB24,
                                           SWS_BILINEAR,
                                           NULL, NULL, NULL);
     if (!reader->scaler)
@@ -284,7 +289,7 @@ static vv_status convert_frame(video_reader *reader, vv_image *out) {
      * 250-pixel-wide frames); inside the buffer the next row overwrites them, after the
      * last row they would land outside the image.  Convert into a scratch buffer with
      * slack and copy (one memcpy, ~50 us for 512x512), or rotate from it. */
-    size_t bytes = (size_t)f->width * (size_t)f->height * 3; /* bounded by check_size */
+    size_t bytes = (size_t)width * (size_t)height * 3; /* bounded by check_size at open */
     const size_t slack = 256;
     if (reader->scratch_size < bytes + slack) {
         free(reader->scratch);
@@ -295,12 +300,12 @@ static vv_status convert_frame(video_reader *reader, vv_image *out) {
     }
     uint8_t *target = reader->scratch;
     uint8_t *dst[4] = {target, NULL, NULL, NULL};
-    int dst_stride[4] = {f->width * 3, 0, 0, 0};
+    int dst_stride[4] = {width * 3, 0, 0, 0};
     int rows = sws_scale(reader->scaler, (const uint8_t *const *)f->data, f->linesize, 0,
                          f->height, dst, dst_stride);
-    if (rows != f->height)
+    if (rows != height)
         return vv_fail(VV_ERR_INTERNAL, "colour conversion failed on a frame of %s", reader->path);
-    if (rotation != 0) rotate_rgb(out->data, reader->scratch, f->width, f->height, rotation);
+    if (rotation != 0) rotate_rgb(out->data, reader->scratch, width, height, rotation);
     else memcpy(out->data, reader->scratch, bytes);
     return VV_OK;
 }
