@@ -60,7 +60,7 @@ bool conv_out_size_explicit(int in, int kernel, int stride, int pad_before, int 
 
 /* im2col for output rows [row0, row0 + rows) of the flattened (n, oh) row index:
  * col [rows*OW, KH*KW*C], column order (kh, kw, c) to match HWIO weights. */
-static void im2col_nhwc(float *restrict col, const float *restrict in, int H, int W, int C,
+void im2col_nhwc(float *restrict col, const float *restrict in, int H, int W, int C,
                         int KH, int KW, int stride_h, int stride_w, int pad_top, int pad_left,
                         int OH, int OW, long row0, int rows) {
     size_t K = (size_t)KH * KW * C;

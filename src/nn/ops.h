@@ -153,4 +153,11 @@ void matmul_backward(float *d_a, float *d_b, float *d_bias, const float *d_out, 
 void concat_backward(float *const *d_inputs, const float *d_out, const size_t *inner, int count,
                      size_t outer);
 
+/* im2col for output rows [row0, row0 + rows) of the flattened (n, oh) row index of an
+ * NHWC conv: col [rows*OW, KH*KW*C], column order (kh, kw, c) to match HWIO weights.
+ * Shared by the forward conv and its backward (ops_backward.c). */
+void im2col_nhwc(float *restrict col, const float *restrict in, int H, int W, int C,
+                 int KH, int KW, int stride_h, int stride_w, int pad_top, int pad_left,
+                 int OH, int OW, long row0, int rows);
+
 #endif

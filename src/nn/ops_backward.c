@@ -14,30 +14,7 @@
 
 /* ---- Convolution ---- */
 
-/* Same column layout as the forward's im2col: col [rows*OW, KH*KW*C], order (kh, kw, c). */
-static void im2col_rows(float *restrict col, const float *restrict in, int H, int W, int C,
-                        int KH, int KW, int stride_h, int stride_w, int pad_top, int pad_left,
-                        int OH, int OW, long row0, int rows) {
-    size_t K = (size_t)KH * KW * C;
-    for (int r = 0; r < rows; r++) {
-        long row = row0 + r;
-        int n = (int)(row / OH), oh = (int)(row % OH);
-        const float *image = in + (size_t)n * H * W * C;
-        for (int ow = 0; ow < OW; ow++) {
-            float *dst = col + ((size_t)r * OW + ow) * K;
-            for (int kh = 0; kh < KH; kh++) {
-                int ih = oh * stride_h - pad_top + kh;
-                for (int kw = 0; kw < KW; kw++, dst += C) {
-                    int iw = ow * stride_w - pad_left + kw;
-                    if (ih < 0 || ih >= H || iw < 0 || iw >= W) memset(dst, 0, (size_t)C * sizeof(float));
-                    else memcpy(dst, image + ((size_t)ih * W + iw) * C, (size_t)C * sizeof(float));
-                }
-            }
-        }
-    }
-}
-
-/* The adjoint of im2col_rows: adds each column entry back onto its input pixel. */
+/* The adjoint of im2col_nhwc (ops.h): adds each column entry back onto its input pixel. */
 static void col2im_rows(float *restrict d_in, const float *restrict col, int H, int W, int C,
                         int KH, int KW, int stride_h, int stride_w, int pad_top, int pad_left,
                         int OH, int OW, long row0, int rows) {
@@ -103,7 +80,7 @@ vv_status conv2d_nhwc_backward(float *d_in, float *d_weight, float *d_bias, cons
         int P = rows * OW;
         const float *g = d_out + (size_t)row0 * OW * OC;
         if (d_weight) {
-            im2col_rows(col, in, H, W, C, KH, KW, stride_h, stride_w, pad_top, pad_left, OH, OW, row0, rows);
+            im2col_nhwc(col, in, H, W, C, KH, KW, stride_h, stride_w, pad_top, pad_left, OH, OW, row0, rows);
             cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, OC, P, 1.0f, col, K, g, OC, 1.0f,
                         d_weight, OC);
         }
