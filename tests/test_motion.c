@@ -205,7 +205,27 @@ static void test_gaps_and_reference(void) {
     CHECK(motion_track_alloc(&none, 0) == VV_ERR_TOO_LARGE);
 }
 
+/* motion_shape_distance: zero for one shape under any similarity, growing with change. */
+static void test_shape_distance(void) {
+    float a[68][2], b[68][2], c[68][2];
+    face_points(0, 0, 0, 100, 200, 200, a);
+    face_points(0, 0, 25, 60, 40, 300, b);   /* same shape: rolled, smaller, elsewhere */
+    face_points(30, 0, 0, 100, 200, 200, c); /* turned head: another 2D shape */
+    CHECK_NEAR(motion_shape_distance(a, a), 0, 1e-9);
+    CHECK_NEAR(motion_shape_distance(a, b), 0, 1e-4);
+    CHECK(motion_shape_distance(a, c) > 0.05);
+    float mouth_open[68][2];
+    memcpy(mouth_open, a, sizeof mouth_open);
+    for (int k = 56; k <= 59; k++) mouth_open[k][1] += 10;
+    for (int k = 65; k <= 67; k++) mouth_open[k][1] += 10;
+    double d_open = motion_shape_distance(a, mouth_open);
+    CHECK(d_open > 0.01 && d_open < motion_shape_distance(a, c));
+    float degenerate[68][2] = {{0}};
+    CHECK(isinf(motion_shape_distance(degenerate, a)));
+}
+
 int main(void) {
+    test_shape_distance();
     test_retarget();
     test_builtins();
     test_templates();

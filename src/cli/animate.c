@@ -206,23 +206,6 @@ static vv_status source_open(source *src, vv_faces *faces, const char *path, int
     return VV_OK;
 }
 
-/* Similarity-normalised distance between two landmark sets (scale: the first's size). */
-static double shape_distance(const float a[68][2], const float b[68][2]) {
-    double ma[2] = {0, 0}, mb[2] = {0, 0};
-    for (int k = 0; k < 68; k++) { ma[0] += a[k][0]; ma[1] += a[k][1]; mb[0] += b[k][0]; mb[1] += b[k][1]; }
-    for (int c = 0; c < 2; c++) { ma[c] /= 68; mb[c] /= 68; }
-    double saa = 0, sab = 0, sba = 0, sbb = 0;
-    for (int k = 0; k < 68; k++) {
-        double ax = a[k][0] - ma[0], ay = a[k][1] - ma[1], bx = b[k][0] - mb[0], by = b[k][1] - mb[1];
-        saa += ax * ax + ay * ay;
-        sbb += bx * bx + by * by;
-        sab += bx * ax + by * ay;
-        sba += bx * ay - by * ax;
-    }
-    if (saa <= 0 || sbb <= 0) return INFINITY;
-    double residual = saa - (sab * sab + sba * sba) / sbb; /* best similarity b -> a */
-    return sqrt(fmax(residual, 0) / saa);
-}
 
 /* Copies `in` scaled to height h (width keeping aspect, even) into out at column x0. */
 static void panel_blit(vv_image *out, const vv_image *in, int x0, int w, int h) {
@@ -584,9 +567,9 @@ int cli_animate(int argc, char **argv) {
         faceless += !found;
         if (npos > 1 && !learned) { /* nearest source to this driver frame, with a little hysteresis */
             int best = current;
-            double best_d = shape_distance(driver, (const float(*)[2])sources[current].face.landmarks) * 0.9;
+            double best_d = motion_shape_distance(driver, (const float(*)[2])sources[current].face.landmarks) * 0.9;
             for (int i = 0; i < npos; i++) {
-                double d = shape_distance(driver, (const float(*)[2])sources[i].face.landmarks);
+                double d = motion_shape_distance(driver, (const float(*)[2])sources[i].face.landmarks);
                 if (d < best_d) { best_d = d; best = i; }
             }
             if (best != current) switches++;

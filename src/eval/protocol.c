@@ -260,22 +260,6 @@ static void stem(const char *path, char *out, size_t size) {
 
 /* Similarity-normalised distance between two landmark sets, as animate's choice of the
  * nearest of several sources (cli/animate.c keeps its copy static). */
-static double shape_distance(const float a[68][2], const float b[68][2]) {
-    double ma[2] = {0, 0}, mb[2] = {0, 0};
-    for (int k = 0; k < 68; k++) { ma[0] += a[k][0]; ma[1] += a[k][1]; mb[0] += b[k][0]; mb[1] += b[k][1]; }
-    for (int c = 0; c < 2; c++) { ma[c] /= 68; mb[c] /= 68; }
-    double saa = 0, sab = 0, sba = 0, sbb = 0;
-    for (int k = 0; k < 68; k++) {
-        double ax = a[k][0] - ma[0], ay = a[k][1] - ma[1], bx = b[k][0] - mb[0], by = b[k][1] - mb[1];
-        saa += ax * ax + ay * ay;
-        sbb += bx * bx + by * by;
-        sab += bx * ax + by * ay;
-        sba += bx * ay - by * ax;
-    }
-    if (saa <= 0 || sbb <= 0) return INFINITY;
-    double residual = saa - (sab * sab + sba * sba) / sbb;
-    return sqrt(fmax(residual, 0) / saa);
-}
 
 /* ---- Sample grids ------------------------------------------------------------------- */
 
@@ -544,7 +528,7 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
             double best_d = INFINITY;
             for (int j = 0; j < item->shots; j++) {
                 if (!sources[j].face) continue;
-                double d = shape_distance((const float(*)[2])driver, (const float(*)[2])sources[j].points);
+                double d = motion_shape_distance((const float(*)[2])driver, (const float(*)[2])sources[j].points);
                 if (best < 0 || d < best_d) { best = j; best_d = d; }
             }
             if (best < 0) continue; /* no source with a face: noted below */

@@ -506,3 +506,20 @@ void motion_retarget_frame(const motion_retarget *r, const float driver[68][2], 
         out[k][1] = r->source[k][1] + (after[k][1] - before[k][1]) + s * dx + c * dy;
     }
 }
+
+double motion_shape_distance(const float a[68][2], const float b[68][2]) {
+    double ma[2] = {0, 0}, mb[2] = {0, 0};
+    for (int k = 0; k < 68; k++) { ma[0] += a[k][0]; ma[1] += a[k][1]; mb[0] += b[k][0]; mb[1] += b[k][1]; }
+    for (int c = 0; c < 2; c++) { ma[c] /= 68; mb[c] /= 68; }
+    double saa = 0, sab = 0, sba = 0, sbb = 0;
+    for (int k = 0; k < 68; k++) {
+        double ax = a[k][0] - ma[0], ay = a[k][1] - ma[1], bx = b[k][0] - mb[0], by = b[k][1] - mb[1];
+        saa += ax * ax + ay * ay;
+        sbb += bx * bx + by * by;
+        sab += bx * ax + by * ay;
+        sba += bx * ay - by * ax;
+    }
+    if (saa <= 0 || sbb <= 0) return INFINITY;
+    double residual = saa - (sab * sab + sba * sba) / sbb; /* best similarity b -> a */
+    return sqrt(fmax(residual, 0) / saa);
+}

@@ -81,4 +81,9 @@ void motion_retarget_init(motion_retarget *r, const float source[68][2], const f
 /* Target landmarks for the source (source pixels) from a driver frame. */
 void motion_retarget_frame(const motion_retarget *r, const float driver[68][2], float out[68][2]);
 
+/* Similarity-normalised distance between two landmark sets (0 = the same shape up to
+ * position, scale and rotation; scale: the first set's size).  Picks the source nearest
+ * a driver frame (animate with several sources, eval's K shots). */
+double motion_shape_distance(const float a[68][2], const float b[68][2]);
+
 #endif
