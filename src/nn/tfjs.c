@@ -1159,7 +1159,19 @@ typedef struct value {
 typedef struct run_state {
     const tfjs_model *model;
     value *values;
+    size_t max_elements; /* per activation: scales with the input (see run_activation_cap) */
 } run_state;
+
+/* A hostile graph can blow a tiny input up (an 860 MB Pad from a 1.4 KB model, found by
+ * fuzz_tfjs).  Real networks stay within a few times their input per activation
+ * (faceres ~5x, BlazeFace ~2x), so cap each activation at 64x the input, at least 16M
+ * floats, at most TFJS_MAX_ELEMENTS. */
+static size_t run_activation_cap(const tensor *input) {
+    size_t cap = 0;
+    if (!size_mul(input->size, 64, &cap) || cap > TFJS_MAX_ELEMENTS) cap = TFJS_MAX_ELEMENTS;
+    if (cap < ((size_t)1 << 24)) cap = (size_t)1 << 24;
+    return cap;
+}
 
 static const value *input_value(run_state *r, const tfjs_node *node, int k) {
     return &r->values[node->inputs[k]];
@@ -1211,8 +1223,9 @@ static void value_release(run_state *r, value *v) {
 static vv_status value_alloc(run_state *r, value *v, int ndim, const int *shape, const tfjs_node *node) {
     size_t n = 1;
     for (int i = 0; i < ndim; i++) {
-        if (shape[i] < 0 || !size_mul(n, (size_t)shape[i], &n) || n > TFJS_MAX_ELEMENTS)
-            return vv_fail(VV_ERR_TOO_LARGE, "node '%s': output too large", node->name);
+        if (shape[i] < 0 || !size_mul(n, (size_t)shape[i], &n) || n > r->max_elements)
+            return vv_fail(VV_ERR_TOO_LARGE, "node '%s': output too large (over %zu floats for this input)",
+                           node->name, r->max_elements);
     }
     v->data = buffer_take(r->model->cache, n, &v->capacity);
     if (!v->data) return vv_fail(VV_ERR_NO_MEMORY, "node '%s': out of memory for %zu floats", node->name, n);
@@ -1685,7 +1698,7 @@ vv_status tfjs_model_run_outputs(const tfjs_model *model, const tensor *input,
             values[node->inputs[k]].refs++;
         }
     }
-    run_state r = {model, values};
+    run_state r = {model, values, run_activation_cap(input)};
     for (int o = 0; o < model->node_count && s == VV_OK; o++) {
         int i = model->order[o];
         if (needed[i]) s = run_node(&r, i, input);
@@ -1702,7 +1715,7 @@ vv_status tfjs_model_run_outputs(const tfjs_model *model, const tensor *input,
     }
 end:
     if (values) {
-        run_state rs = {model, values};
+        run_state rs = {model, values, TFJS_MAX_ELEMENTS};
         for (int i = 0; i < model->node_count; i++) value_release(&rs, &values[i]);
     }
     if (s)
@@ -1768,7 +1781,7 @@ static bool backward_reads_output(const tfjs_node *node) {
 void tfjs_tape_free(tfjs_tape *tape) {
     if (!tape) return;
     if (tape->values) {
-        run_state rs = {tape->model, tape->values};
+        run_state rs = {tape->model, tape->values, TFJS_MAX_ELEMENTS};
         for (int i = 0; i < tape->model->node_count; i++) value_release(&rs, &tape->values[i]);
     }
     free(tape->values);
@@ -1827,7 +1840,7 @@ vv_status tfjs_model_run_train(const tfjs_model *model, const tensor *input, con
         for (int k = 0; k < node->input_count && !rg; k++) rg = t->requires_grad[node->inputs[k]];
         t->requires_grad[i] = rg;
     }
-    run_state r = {model, values};
+    run_state r = {model, values, run_activation_cap(&t->input)};
     for (int o = 0; o < count && s == VV_OK; o++) {
         int i = model->order[o];
         if (t->needed[i]) s = run_node(&r, i, &t->input);
@@ -1909,7 +1922,7 @@ static vv_status backward_conv(backward_state *b, const tfjs_node *node, const v
     int OH, OW, pad_top, pad_left;
     if ((s = spatial_out(node, H, W, KH, KW, &OH, &OW, &pad_top, &pad_left))) return s;
     const float *bias, *alpha;
-    run_state rs = {b->tape->model, b->tape->values};
+    run_state rs = {b->tape->model, b->tape->values, TFJS_MAX_ELEMENTS};
     if ((s = fused_args(&rs, node, 2, OC, &bias, &alpha))) return s;
     float *g_pre = NULL;
     if (node->act != ACT_NONE) {
@@ -1942,7 +1955,7 @@ static vv_status backward_matmul(backward_state *b, const tfjs_node *node, const
     int K = node->transpose_a ? a->shape[0] : a->shape[1];
     int N = y->shape[1];
     const float *bias, *alpha;
-    run_state rs = {b->tape->model, b->tape->values};
+    run_state rs = {b->tape->model, b->tape->values, TFJS_MAX_ELEMENTS};
     if ((s = fused_args(&rs, node, 2, N, &bias, &alpha))) return s;
     float *g_pre = NULL;
     if (node->act != ACT_NONE) {
