@@ -58,6 +58,23 @@ bool conv_out_size_explicit(int in, int kernel, int stride, int pad_before, int 
 
 /* ---- Convolution ---- */
 
+/* Tiles of whole output rows, about 1 MiB of im2col each, so the tile stays in cache
+ * between im2col and GEMM and the workspace stays small for big images.  Shared by the
+ * NHWC conv forward and backward. */
+vv_status im2col_tile_alloc(long total_rows, size_t row_floats, const char *what, long *tile_rows,
+                            float **col) {
+    long rows = (long)((256u * 1024u) / (row_floats ? row_floats : 1));
+    if (rows < 1) rows = 1;
+    if (rows > total_rows) rows = total_rows;
+    size_t bytes;
+    if (!size_mul3((size_t)rows, row_floats, sizeof(float), &bytes))
+        return vv_fail(VV_ERR_TOO_LARGE, "%s: im2col tile too large", what);
+    *col = mem_alloc_aligned(bytes);
+    if (!*col) return vv_fail(VV_ERR_NO_MEMORY, "%s: out of memory for a %zu-byte im2col tile", what, bytes);
+    *tile_rows = rows;
+    return VV_OK;
+}
+
 /* im2col for output rows [row0, row0 + rows) of the flattened (n, oh) row index:
  * col [rows*OW, KH*KW*C], column order (kh, kw, c) to match HWIO weights. */
 void im2col_nhwc(float *restrict col, const float *restrict in, int H, int W, int C,
@@ -108,18 +125,10 @@ vv_status conv2d_nhwc_forward(float *out, const float *in, const float *weight,
                     weight, OC, beta, out, OC);
         return VV_OK;
     }
-    /* Tiles of whole output rows, about 1 MiB of im2col each, so the tile stays in cache
-     * between im2col and GEMM and the workspace stays small for big images. */
-    long total_rows = (long)N * OH;
-    size_t row_floats = (size_t)OW * K;
-    long tile_rows = (long)((256u * 1024u) / (row_floats ? row_floats : 1));
-    if (tile_rows < 1) tile_rows = 1;
-    if (tile_rows > total_rows) tile_rows = total_rows;
-    size_t bytes;
-    if (!size_mul3((size_t)tile_rows, row_floats, sizeof(float), &bytes))
-        return vv_fail(VV_ERR_TOO_LARGE, "conv2d: im2col tile too large");
-    float *col = mem_alloc_aligned(bytes);
-    if (!col) return vv_fail(VV_ERR_NO_MEMORY, "conv2d: out of memory for a %zu-byte im2col tile", bytes);
+    long total_rows = (long)N * OH, tile_rows = 0;
+    float *col = NULL;
+    vv_status s = im2col_tile_alloc(total_rows, (size_t)OW * K, "conv2d", &tile_rows, &col);
+    if (s != VV_OK) return s;
     for (long row0 = 0; row0 < total_rows; row0 += tile_rows) {
         int rows = (int)(total_rows - row0 < tile_rows ? total_rows - row0 : tile_rows);
         im2col_nhwc(col, in, H, W, C, KH, KW, stride_h, stride_w, pad_top, pad_left, OH, OW,

@@ -160,4 +160,8 @@ void im2col_nhwc(float *restrict col, const float *restrict in, int H, int W, in
                  int KH, int KW, int stride_h, int stride_w, int pad_top, int pad_left,
                  int OH, int OW, long row0, int rows);
 
+/* Allocates an im2col tile of whole output rows (~1 MiB); *tile_rows rows of row_floats. */
+vv_status im2col_tile_alloc(long total_rows, size_t row_floats, const char *what, long *tile_rows,
+                            float **col);
+
 #endif

@@ -65,16 +65,10 @@ vv_status conv2d_nhwc_backward(float *d_in, float *d_weight, float *d_bias, cons
         return VV_OK;
     }
     /* Tiles of whole output rows, as in the forward. */
-    long total_rows = (long)N * OH;
-    size_t row_floats = (size_t)OW * K;
-    long tile_rows = (long)((256u * 1024u) / (row_floats ? row_floats : 1));
-    if (tile_rows < 1) tile_rows = 1;
-    if (tile_rows > total_rows) tile_rows = total_rows;
-    size_t bytes;
-    if (!size_mul3((size_t)tile_rows, row_floats, sizeof(float), &bytes))
-        return vv_fail(VV_ERR_TOO_LARGE, "conv2d_backward: im2col tile too large");
-    float *col = mem_alloc_aligned(bytes);
-    if (!col) return vv_fail(VV_ERR_NO_MEMORY, "conv2d_backward: out of memory for a %zu-byte tile", bytes);
+    long total_rows = (long)N * OH, tile_rows = 0;
+    float *col = NULL;
+    vv_status tile_status = im2col_tile_alloc(total_rows, (size_t)OW * K, "conv2d_backward", &tile_rows, &col);
+    if (tile_status != VV_OK) return tile_status;
     for (long row0 = 0; row0 < total_rows; row0 += tile_rows) {
         int rows = (int)(total_rows - row0 < tile_rows ? total_rows - row0 : tile_rows);
         int P = rows * OW;
