@@ -83,6 +83,23 @@ static int find_video_stream(const AVFormatContext *format) {
     return -1;
 }
 
+/* The container FFmpeg recognises from the first bytes of path alone (not its name), or
+ * NULL: tells a damaged file of a known kind (an MP4 cut before its index) from one that
+ * is no video at all. */
+static const char *container_by_content(const char *path) {
+    enum { PROBE_BYTES = 4096 };
+    uint8_t buffer[PROBE_BYTES + AVPROBE_PADDING_SIZE] = {0};
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    size_t n = fread(buffer, 1, PROBE_BYTES, f);
+    fclose(f);
+    AVProbeData probe = {.filename = "", .buf = buffer, .buf_size = (int)n};
+    int score = 0;
+    const AVInputFormat *format = av_probe_input_format3(&probe, 1, &score);
+    if (!format || score < AVPROBE_SCORE_MAX / 2) return NULL;
+    return format->long_name ? format->long_name : format->name;
+}
+
 vv_status video_reader_open(video_reader **out, const char *path) {
     vv_status status = VV_OK;
     video_reader *reader = NULL;
@@ -111,8 +128,12 @@ vv_status video_reader_open(video_reader **out, const char *path) {
 
     int ret = avformat_open_input(&reader->format, path, NULL, NULL);
     if (ret < 0) {
+        const char *container = ret == AVERROR(EACCES) ? NULL : container_by_content(path);
         status = ret == AVERROR(EACCES)
                      ? vv_fail(VV_ERR_IO, "cannot read %s: permission denied", path)
+                 : container
+                     ? vv_fail(VV_ERR_CORRUPT, "%s is a truncated or damaged %s file (%s)", path, container,
+                               av_err2str(ret))
                      : vv_fail(VV_ERR_FORMAT, "%s is not a recognised video format (%s)", path,
                                av_err2str(ret));
         goto end;
