@@ -6,6 +6,7 @@
 #include "nn/tfjs.h"
 #include "train/train.h"
 
+#include <errno.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,6 +24,30 @@ static tfjs_model *load_faceres(float weight, bool quiet) {
         return NULL;
     }
     return model;
+}
+
+/* A model file named on the command line (finetune's BASE, train --resume's -o): every
+ * failure is VV_ERR_MODEL (exit 11, as animate --model) but running out of memory. */
+static vv_status model_load_named(fsth_model **out, const char *path) {
+    if (!file_exists(path)) return vv_fail(VV_ERR_MODEL, "model file not found: %s", path);
+    vv_status s = fsth_model_load(out, path);
+    if (s != VV_OK && s != VV_ERR_MODEL && s != VV_ERR_NO_MEMORY) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", vv_last_error());
+        s = vv_fail(VV_ERR_MODEL, "not a usable model: %s", why);
+    }
+    return s;
+}
+
+/* The folder an output goes into exists: checked before minutes of work, not after. */
+static vv_status output_folder_check(const char *path) {
+    const char *slash = strrchr(path, '/');
+    char folder[4096];
+    snprintf(folder, sizeof folder, "%.*s", slash ? (int)(slash - path) + 1 : 1, slash ? path : ".");
+    struct stat st;
+    if (stat(folder, &st) != 0) return vv_fail(VV_ERR_WRITE, "cannot write %s: %s", path, strerror(errno));
+    if (!S_ISDIR(st.st_mode)) return vv_fail(VV_ERR_WRITE, "cannot write %s: %s is not a folder", path, folder);
+    return VV_OK;
 }
 
 /* One row of three S x S panels: landmark image, generated, real. */
@@ -154,7 +179,7 @@ int cli_train(int argc, char **argv) {
     c.width = width, c.bottleneck_blocks = bottleneck, c.attention = attention, c.hybrid = hybrid;
     c.videos = dataset_clip_count(ds);
     if (resume) {
-        s = fsth_model_load(&m, out);
+        s = model_load_named(&m, out);
         if (s == VV_OK && m->config.videos != dataset_clip_count(ds))
             s = vv_fail(VV_ERR_INVALID_ARGUMENT, "%s was trained on %d clips; %s has %d", out, m->config.videos, data, dataset_clip_count(ds));
     } else {
@@ -175,7 +200,7 @@ int cli_train(int argc, char **argv) {
         s = fsth_dataset_episode(&src, &val_rng, &v.batch);
     }
     FILE *log = s == VV_OK ? fopen(log_path, "a") : NULL;
-    if (s == VV_OK && !log) s = vv_fail(VV_ERR_WRITE, "cannot open the log %s", log_path);
+    if (s == VV_OK && !log) s = vv_fail(VV_ERR_WRITE, "cannot write the log %s: %s", log_path, strerror(errno));
     if (s == VV_OK && val_every > 0 && mkdir(val_dir, 0777) != 0 && !file_exists(val_dir))
         s = vv_fail(VV_ERR_WRITE, "cannot create %s", val_dir);
     if (s == VV_OK) {
@@ -264,9 +289,14 @@ int cli_finetune(int argc, char **argv) {
         fprintf(stderr, "vivify: finetune needs a base model, at least one shot and -o (see vivify finetune --help)\n");
         return EXIT_USAGE;
     }
+    if (feed_forward && steps > 0) {
+        fprintf(stderr, "vivify: finetune --ff does no fine-tuning steps; drop --steps %d or --ff\n", steps);
+        return EXIT_USAGE;
+    }
     int k = npos - 1;
     fsth_model *m = NULL;
-    vv_status s = fsth_model_load(&m, positional[0]);
+    vv_status s = output_folder_check(out);
+    if (s == VV_OK) s = model_load_named(&m, positional[0]);
     if (s != VV_OK) return cli_fail(s);
     int S = m->config.size;
     size_t plane = (size_t)S * S;
