@@ -17,6 +17,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <math.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,10 +27,30 @@
 #define MAX_FACES 32
 #define FACE_SCORE_MARGIN 0.15f /* faces this much less confident than the best are ignored */
 
+/* Ctrl-C / SIGTERM during animate: the handler only sets this; the tracker (progress
+ * callbacks) and the frame loop check it and stop, then the output is removed or, with
+ * --keep-partial, finished as a shorter video.  A second signal kills as usual. */
+static volatile sig_atomic_t animate_interrupted;
+
+static void on_interrupt(int sig) {
+    (void)sig;
+    animate_interrupted = 1;
+}
+
+static void interrupt_handlers_set(bool install) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    sigemptyset(&action.sa_mask);
+    action.sa_handler = install ? on_interrupt : SIG_DFL;
+    action.sa_flags = install ? SA_RESTART | SA_RESETHAND : 0;
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+}
+
 static int progress_callback(void *data, long done, long total) {
     (void)total;
     progress_update(data, done);
-    return 0;
+    return animate_interrupted != 0; /* non-zero stops the tracker with VV_ERR_ABORTED */
 }
 
 /* Tracks a driver video into `track` (at most max_frames, 0 = all) with a progress bar. */
@@ -74,7 +95,7 @@ static int stream_publish(void *data, long done, long total) {
     (void)total;
     tracking_stream *ts = data;
     pthread_mutex_lock(&ts->lock);
-    int stop = ts->abort;
+    int stop = ts->abort || animate_interrupted;
     if (!stop && done > ts->capacity) {
         long grown = ts->capacity * 2 > done ? ts->capacity * 2 : done + 64;
         void *p = realloc(ts->points, (size_t)grown * sizeof ts->points[0]);
@@ -181,7 +202,10 @@ static vv_status source_open(source *src, vv_faces *faces, const char *path, int
     if (s != VV_OK) return s;
     vv_face found[MAX_FACES];
     int count = 0;
-    s = vv_faces_detect(faces, &src->image, found, MAX_FACES, &count);
+    /* --face 1: one detector pass when it finds a confident face (start-up time); the
+     * thorough search counts every face for --face N. */
+    s = face_index == 1 ? faces_detect_quick(faces, &src->image, found, MAX_FACES, &count)
+                        : vv_faces_detect(faces, &src->image, found, MAX_FACES, &count);
     if (s != VV_OK) return s;
     if (count == 0) return vv_fail(VV_ERR_NO_FACE, "no face found in %s", path);
     /* Paintings of whole figures give the detector large, barely-confident "faces" in
@@ -319,7 +343,7 @@ static bool is_json_path(const char *path) {
 int cli_animate(int argc, char **argv) {
     const char *output = NULL, *driving = NULL, *motion = NULL, *reference = "first", *models = NULL;
     const char *engine = "warp", *model_path = NULL;
-    bool compare = false, crop = false, absolute = false, no_audio = false, verbose = false;
+    bool compare = false, crop = false, absolute = false, no_audio = false, verbose = false, keep_partial = false;
     int frames_limit = 0, size = 512, face_index = 1;
     float expression_scale = 1, pose_scale = 1, duration = 5;
     const cli_option opts[] = {
@@ -341,6 +365,8 @@ int cli_animate(int argc, char **argv) {
         {"engine", 'e', OPT_STRING, &engine, "warp|fsth|hybrid", "warp (default), fsth (the few-shot network) or hybrid (warp + network)", 0, 0},
         {"model", 0, OPT_STRING, &model_path, "M.safetensors", "model for fsth / hybrid (default: the shipped models/fsth128 or hybrid128); "
                                                                "a fine-tuned person file renders its person", 0, 0},
+        {"keep-partial", 0, OPT_FLAG, &keep_partial, NULL, "on Ctrl-C / SIGTERM keep the frames made so far as a shorter "
+                                                           "valid output (default: remove it); exit code 130 either way", 0, 0},
         {"verbose", 'v', OPT_FLAG, &verbose, NULL, "say which source each frame uses, and more", 0, 0},
     };
     const char *positional[MAX_SOURCES];
@@ -397,6 +423,8 @@ int cli_animate(int argc, char **argv) {
         if (ms != VV_OK) return cli_fail(ms);
     }
     double start = time_now();
+    animate_interrupted = 0;
+    interrupt_handlers_set(true);
     /* Wall time per stage, for --verbose. */
     double stage_tracking = 0, stage_decode = 0, stage_render = 0, stage_encode = 0;
     vv_faces_params fp = vv_faces_default_params();
@@ -404,6 +432,7 @@ int cli_animate(int argc, char **argv) {
     vv_faces *faces = NULL;
     vv_status s = vv_faces_new(&faces, &fp);
     if (s != VV_OK) {
+        interrupt_handlers_set(false);
         fsth_model_free(model);
         return cli_fail(s);
     }
@@ -541,6 +570,7 @@ int cli_animate(int argc, char **argv) {
     float points[68][2], last_points[68][2];
     int last_found = -1, frame_count = 0;
     for (int f = 0; s == VV_OK; f++) {
+        if (animate_interrupted) break;
         bool found = false;
         if (streaming) {
             bool got = false;
@@ -643,10 +673,20 @@ int cli_animate(int argc, char **argv) {
         stage_encode += time_now() - t2;
         progress_update(&bar, f + 1);
     }
+    /* Interrupted: the tracker stopped with VV_ERR_ABORTED or the loop broke off. */
+    bool interrupted = animate_interrupted && (s == VV_OK || s == VV_ERR_ABORTED);
+    if (interrupted) s = VV_OK;
+    bool keep = interrupted && keep_partial && writer && frame_count > 0;
     if (writer) {
         progress_finish(&bar);
-        if (s == VV_OK) s = video_writer_finish(writer);
+        if (s == VV_OK && (!interrupted || keep)) s = video_writer_finish(writer);
         else video_writer_abort(writer);
+    }
+    if (s == VV_OK && interrupted) {
+        if (keep) fprintf(stderr, "animate: interrupted; kept %d frames in %s\n", frame_count, output);
+        s = vv_fail(VV_ERR_ABORTED, "interrupted; %s", keep           ? "the output holds the frames made so far"
+                                            : keep_partial ? "no frame was made yet; no output written"
+                                                           : "no output written (--keep-partial keeps the frames made so far)");
     }
     if (s == VV_OK) {
         double elapsed = time_now() - start;
@@ -677,6 +717,7 @@ int cli_animate(int argc, char **argv) {
     video_reader_close(driver_reader);
     motion_track_free(&track);
     vv_faces_free(faces);
+    interrupt_handlers_set(false);
     return s == VV_OK ? EXIT_OK : cli_fail(s);
 }
 

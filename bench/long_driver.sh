@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Long-driver measurement (not a test): loops ../shared/data/driving/lp_d0.mp4 into a
+# MINUTES-long driver (ffmpeg -stream_loop, stream copy: seconds), animates the bundled
+# portrait with it and prints one JSON line: peak RSS (/usr/bin/time -v), wall time,
+# frames/s and the load average.  Memory must not grow with the driver's length: compare
+# MINUTES=2 with MINUTES=30 (issue 8: < 500 MB).
+# usage: bench/long_driver.sh [MINUTES (default 30)] [VIVIFY (default build/vivify)]
+#   e.g. nice -n 5 bench/long_driver.sh 30 build-rel/vivify
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+MINUTES="${1:-30}"
+VIVIFY="${2:-$ROOT/build/vivify}"
+CLIP="$ROOT/../shared/data/driving/lp_d0.mp4"
+SOURCE="$ROOT/examples/mona_lisa.png"
+DRIVER="/tmp/vivify_long_driver_${MINUTES}min.mp4"
+OUT="${OUT:-/tmp/long_out_${MINUTES}min.mp4}"
+[ -x "$VIVIFY" ] || { echo "long_driver: no binary $VIVIFY (build a Release first)" >&2; exit 2; }
+[ -f "$CLIP" ] || { echo "long_driver: $CLIP is missing" >&2; exit 2; }
+[ -x /usr/bin/time ] || { echo "long_driver: needs GNU time (/usr/bin/time)" >&2; exit 2; }
+
+seconds=$((MINUTES * 60))
+clip_s="$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$CLIP")"
+loops="$(awk -v t="$seconds" -v c="$clip_s" 'BEGIN { n = int(t / c) + 1; print n }')"
+ffmpeg -loglevel error -y -stream_loop "$loops" -i "$CLIP" -c copy -t "$seconds" "$DRIVER"
+driver_frames="$(ffprobe -v error -count_packets -select_streams v:0 -show_entries stream=nb_read_packets \
+  -of csv=p=0 "$DRIVER")"
+
+LOG="$(mktemp)"
+trap 'rm -f "$LOG"' EXIT
+load_before="$(cut -d' ' -f1 /proc/loadavg)"
+start="$(date +%s.%N)"
+/usr/bin/time -v "$VIVIFY" animate "$SOURCE" --driving "$DRIVER" -o "$OUT" 2>"$LOG" || {
+  echo "long_driver: animate failed:" >&2; grep -v "^animate: [0-9]*/" "$LOG" | tail -5 >&2; exit 1; }
+end="$(date +%s.%N)"
+load_after="$(cut -d' ' -f1 /proc/loadavg)"
+rss_kb="$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$LOG")"
+out_frames="$(ffprobe -v error -count_packets -select_streams v:0 -show_entries stream=nb_read_packets \
+  -of csv=p=0 "$OUT")"
+awk -v m="$MINUTES" -v df="$driver_frames" -v of="$out_frames" -v rss="$rss_kb" -v s="$start" -v e="$end" \
+    -v lb="$load_before" -v la="$load_after" -v out="$OUT" -v cpus="$(nproc)" 'BEGIN {
+  wall = e - s
+  printf "{\"driver_minutes\": %d, \"driver_frames\": %d, \"output_frames\": %d, \"peak_rss_mb\": %.1f, " \
+         "\"wall_s\": %.1f, \"fps\": %.2f, \"cpus\": %d, \"load_before\": %s, \"load_after\": %s, \"output\": \"%s\"}\n",
+         m, df, of, rss / 1024, wall, of / wall, cpus, lb, la, out
+}'
