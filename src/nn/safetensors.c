@@ -372,7 +372,7 @@ vv_status safetensors_write(const char *path, const safetensors_entry *entries, 
     char temp[4096];
     vv_status status = file_temp_path(path, temp, sizeof temp);
     FILE *out = status == VV_OK ? fopen(temp, "wb") : NULL;
-    if (status == VV_OK && !out) status = vv_fail(VV_ERR_WRITE, "safetensors_write: cannot create %s: %s", temp, strerror(errno));
+    if (status == VV_OK && !out) status = vv_fail(VV_ERR_WRITE, "cannot write %s: %s", path, strerror(errno)); /* the user's name, not the temp's */
     if (out) {
         uint8_t len_bytes[8];
         for (int i = 0; i < 8; i++) len_bytes[i] = (uint8_t)((uint64_t)padded >> (8 * i));
@@ -403,7 +403,7 @@ vv_status safetensors_write(const char *path, const safetensors_entry *entries, 
         if (fclose(out) != 0) ok = false;
         if (!ok) {
             remove(temp);
-            status = vv_fail(VV_ERR_WRITE, "safetensors_write: writing %s failed", temp);
+            status = vv_fail(VV_ERR_WRITE, "error writing %s (disk full?)", path);
         } else status = file_commit(temp, path);
     }
     free(header);
