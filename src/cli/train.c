@@ -171,8 +171,11 @@ int cli_train(int argc, char **argv) {
     snprintf(log_default, sizeof log_default, "%s.log", out);
     snprintf(val_dir, sizeof val_dir, "%s.val", out);
     if (!log_path) log_path = log_default;
+    vv_status s = output_folder_check(out);
+    if (s == VV_OK && export_path) s = output_folder_check(export_path);
+    if (s != VV_OK) return cli_fail(s);
     dataset *ds = NULL;
-    vv_status s = dataset_open(&ds, data);
+    s = dataset_open(&ds, data);
     if (s != VV_OK) return cli_fail(s);
     fsth_model *m = NULL;
     fsth_config c = fsth_config_default(size);
