@@ -564,6 +564,8 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
     if (s != VV_OK) goto done;
     config_begin(&config, params);
     bool first_clip = true;
+    int faceless = 0;                 /* selected clips left out for want of a face */
+    const char *first_faceless = NULL;
     text skipped = {0};
     text_append(&skipped, "[");
     for (int i = 0; i < list.count && s == VV_OK; i++) {
@@ -591,6 +593,7 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
         if (count == 0) {
             /* No usable face: the clip is left out (listed in the configuration). */
             report->clips_skipped++;
+            if (!faceless++) first_faceless = in->path;
             text_append(&skipped, "%s", skipped.length > 1 ? ", " : "");
             text_append_string(&skipped, in->name);
             b.done += track.frames; /* its second pass never runs */
@@ -626,7 +629,9 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
     free(skipped.data);
     if (s == VV_OK && config_failed) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory writing the configuration");
     if (s == VV_OK && report->clips == 0)
-        s = vv_fail(VV_ERR_NO_FACE, "no usable face in any of the %d selected clips", list.count - report->clips_skipped);
+        s = faceless == 1 ? vv_fail(VV_ERR_NO_FACE, "no usable face in %s", first_faceless)
+                          : vv_fail(VV_ERR_NO_FACE, "no usable face in any of the %d selected clips (%s, ...)", faceless,
+                                    first_faceless ? first_faceless : "none");
     if (s == VV_OK) {
         s = dataset_writer_finish(writer, config.data, &report->bytes);
         writer = NULL;
