@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define MAX_CLIPS 512
 #define MAX_PORTRAITS 512
@@ -84,6 +85,25 @@ static vv_status make_folder(const char *path) {
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) return vv_fail(VV_ERR_WRITE, "%s exists and is not a folder", path);
     return VV_OK;
+}
+
+/* Removes a report folder this run created and then failed to finish: the plain files in
+ * it and in its samples/ and plots/, then the folders (rmdir leaves anything else alone). */
+static void report_folder_remove(const char *output) {
+    static const char *const subfolders[] = {"samples", "plots", ""};
+    for (int i = 0; i < 3; i++) {
+        char folder[1100], file[2200];
+        snprintf(folder, sizeof folder, "%s/%s", output, subfolders[i]);
+        DIR *d = opendir(folder);
+        struct dirent *e;
+        while (d && (e = readdir(d))) {
+            struct stat st;
+            snprintf(file, sizeof file, "%s/%s", folder, e->d_name);
+            if (lstat(file, &st) == 0 && S_ISREG(st.st_mode)) remove(file);
+        }
+        if (d) closedir(d);
+        rmdir(folder);
+    }
 }
 
 int cli_eval(int argc, char **argv) {
@@ -176,6 +196,7 @@ int cli_eval(int argc, char **argv) {
     if (run_cross) s = list_portraits(portraits, portrait_paths, MAX_PORTRAITS, &portrait_count);
     char samples[1100];
     snprintf(samples, sizeof samples, "%s/samples", output);
+    bool output_is_new = !file_exists(output); /* removed again if the run fails */
     if (s == VV_OK) s = make_folder(output);
     if (s == VV_OK) s = make_folder(samples);
     options.output_dir = output;
@@ -230,5 +251,10 @@ int cli_eval(int argc, char **argv) {
     free(cross);
     for (int p = 0; p < portrait_count; p++) free(portrait_paths[p]);
     eval_context_close(&ctx);
+    if (s != VV_OK && output_is_new) {
+        int code = cli_fail(s);
+        report_folder_remove(output);
+        return code;
+    }
     return s == VV_OK ? EXIT_OK : cli_fail(s);
 }
