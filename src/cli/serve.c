@@ -48,6 +48,11 @@ int cli_serve(int argc, char **argv) {
                       "Listens on this machine only unless --host says otherwise.  Ctrl-C stops it\n"
                       "and removes every upload and result.");
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
+    if (models) { /* jobs would each fail on it later: say so now */
+        char probe[PATH_MAX];
+        snprintf(probe, sizeof probe, "%s/blazeface.json", models);
+        if (!file_exists(probe)) return cli_fail(vv_fail(VV_ERR_MODEL, "model file not found: %s (--models)", probe));
+    }
 
     static char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
