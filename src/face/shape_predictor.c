@@ -182,6 +182,65 @@ static bool read_finite_float(reader *r, float *out, const char *what) {
     return true;
 }
 
+/* One value in the common shape (fast path of read_finite_float): false, with nothing
+ * read, if it is not; needs 8 bytes left. */
+static inline bool decode_common_float(const uint8_t **at, float *out) {
+    static const uint32_t masks[4] = { 0, 0xFF, 0xFFFF, 0xFFFFFF };
+    const uint8_t *p = *at;
+    const unsigned mantissa_control = p[0] & 0x7Fu;
+    if (mantissa_control > 3) return false;
+    const unsigned exponent_at = 1 + mantissa_control, exponent_control = p[exponent_at];
+    if ((exponent_control & 0x7F) > 1) return false;
+    uint32_t magnitude = ((uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16) & masks[mantissa_control];
+    int exponent = (exponent_control & 0x7F) ? p[exponent_at + 1] : 0;
+    if (exponent_control & 0x80) exponent = -exponent;
+    if (exponent < -126 || exponent > 100) return false;
+    int32_t mantissa = (p[0] & 0x80) ? -(int32_t)magnitude : (int32_t)magnitude;
+    union { uint32_t bits; float f; } scale = { (uint32_t)(exponent + 127) << 23 };
+    *out = (float)mantissa * scale.f;
+    *at = p + exponent_at + 1 + (exponent_control & 0x7F);
+    return true;
+}
+
+/* n floats in a row: the 16 million leaf values, nearly all of the 100 MB model.  dlib
+ * writes almost every one as 6 bytes (a 3-byte mantissa, a 1-byte exponent); decoding 8
+ * at that fixed stride keeps them independent of one another (no chain of loads through
+ * variable lengths), and is kept only if all 8 really had that shape and a normal range.
+ * Otherwise those 8 go one by one: the common-shape path, else read_finite_float. */
+#define FLOAT_RUN 8
+static bool read_finite_floats(reader *r, float *out, size_t n, const char *what) {
+    const uint8_t *p = r->at;
+    size_t i = 0;
+    while (i < n) {
+        size_t run = n - i < FLOAT_RUN ? n - i : FLOAT_RUN;
+        size_t left = (size_t)(r->end - p);
+        if (left >= 6 * run + 8) {
+            unsigned bad = 0;
+            for (size_t k = 0; k < run; k++) {
+                const uint8_t *v = p + 6 * k;
+                int exponent = (v[4] & 0x80) ? -(int)v[5] : (int)v[5];
+                bad |= ((v[0] & 0x7Fu) != 3) | ((v[4] & 0x7Fu) != 1) | (exponent < -126) | (exponent > 100);
+                int32_t magnitude = (int32_t)((uint32_t)v[1] | (uint32_t)v[2] << 8 | (uint32_t)v[3] << 16);
+                union { uint32_t bits; float f; } scale = { (uint32_t)(exponent + 127) << 23 };
+                out[i + k] = (float)((v[0] & 0x80) ? -magnitude : magnitude) * scale.f;
+            }
+            if (!bad) {
+                p += 6 * run;
+                i += run;
+                continue;
+            }
+        }
+        for (size_t end = i + run; i < end; i++) {
+            if ((size_t)(r->end - p) >= 8 && decode_common_float(&p, &out[i])) continue;
+            r->at = p;
+            if (!read_finite_float(r, &out[i], what)) return false;
+            p = r->at;
+        }
+    }
+    r->at = p;
+    return true;
+}
+
 /* matrix<float,0,1> of exactly `rows` rows (rows 0: any even count up to max_rows). */
 static bool read_column_header(reader *r, uint64_t *rows, uint64_t max_rows, const char *what) {
     int64_t nr, nc;
@@ -216,6 +275,19 @@ static bool reserve(void **array, size_t *capacity, size_t needed, size_t elemen
     *array = p;
     *capacity = grown;
     return true;
+}
+
+/* The leaves (65 MB for dlib's model) are written once, front to back: huge pages, where
+ * the system gives them on request, take one page fault per 2 MB instead of per 4 KB. */
+static void advise_huge_pages(void *start, size_t bytes) {
+#ifdef MADV_HUGEPAGE
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    uintptr_t from = ((uintptr_t)start + huge - 1) & ~(huge - 1), to = ((uintptr_t)start + bytes) & ~(huge - 1);
+    if (to > from) madvise((void *)from, (size_t)(to - from), MADV_HUGEPAGE);
+#else
+    (void)start;
+    (void)bytes;
+#endif
 }
 
 /* (a - b) > t for integer pixel differences a - b in [-255, 255] is (a - b) > floor(t);
@@ -264,6 +336,7 @@ static bool read_tree(reader *r, shape_predictor *sp) {
         if (hint > reader_left(r) / (2 + 2 * leaf_floats)) hint = reader_left(r) / (2 + 2 * leaf_floats);
         if (!reserve((void **)&sp->leaves, &sp->leaf_capacity, (size_t)hint, leaf_floats * sizeof(float)))
             return reader_fail(r, VV_ERR_NO_MEMORY, "tree leaves", "do not fit in memory");
+        advise_huge_pages(sp->leaves, sp->leaf_capacity * leaf_floats * sizeof(float));
     }
     size_t total_floats;
     if (sp->leaf_count + leaf_count > UINT32_MAX ||
@@ -275,8 +348,7 @@ static bool read_tree(reader *r, shape_predictor *sp) {
         uint64_t rows = leaf_floats;
         if (!read_column_header(r, &rows, leaf_floats, "leaf value")) return false;
         float *leaf = sp->leaves + (sp->leaf_count + i) * leaf_floats;
-        for (size_t k = 0; k < leaf_floats; k++)
-            if (!read_finite_float(r, &leaf[k], "leaf value")) return false;
+        if (!read_finite_floats(r, leaf, leaf_floats, "leaf value")) return false;
     }
     if (!reserve((void **)&sp->trees, &sp->tree_capacity, sp->tree_count + 1, sizeof(regression_tree)))
         return reader_fail(r, VV_ERR_NO_MEMORY, "trees", "do not fit in memory");
