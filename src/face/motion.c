@@ -250,9 +250,18 @@ vv_status motion_load(motion_track *track, const char *path) {
     size_t size = 0;
     vv_status s = file_read_all(path, MOTION_MAX_JSON_BYTES, &data, &size);
     if (s != VV_OK) return s;
-    cJSON *root = cJSON_ParseWithLength((const char *)data, size);
+    const char *parse_end = NULL;
+    cJSON *root = cJSON_ParseWithLengthOpts((const char *)data, size, &parse_end, false);
+    if (!root) {
+        /* Text that names itself a template but does not parse was cut short or damaged
+         * (file_read_all NUL-terminates, so strstr stops at the end of the data). */
+        bool named = strstr((const char *)data, "\"vivify-motion\"") != NULL;
+        long at = parse_end ? (long)(parse_end - (const char *)data) : (long)size;
+        free(data);
+        return named ? vv_fail(VV_ERR_CORRUPT, "%s is a truncated or damaged motion template (JSON breaks at byte %ld)", path, at)
+                     : vv_fail(VV_ERR_FORMAT, "%s is not a JSON motion template", path);
+    }
     free(data);
-    if (!root) return vv_fail(VV_ERR_FORMAT, "%s is not a JSON motion template", path);
     const cJSON *format = cJSON_GetObjectItemCaseSensitive(root, "format");
     const cJSON *frames = cJSON_GetObjectItemCaseSensitive(root, "frames");
     double fps = 0, width = 0, height = 0;
