@@ -72,17 +72,25 @@ void faces_fill(vv_face *out, const float box[4], float score, const float point
     out->ty = pose.ty;
 }
 
-vv_status vv_faces_detect(vv_faces *faces, const vv_image *image, vv_face *out, int max_faces,
-                          int *count) {
+/* Detection, then the 68 points and pose of every face found.  quick: one pass first,
+ * the thorough search only when it finds no face scoring FACES_CONFIDENT_SCORE. */
+static vv_status faces_detect_with(vv_faces *faces, const vv_image *image, vv_face *out, int max_faces,
+                                   int *count, bool quick, const char *caller) {
     *count = 0;
     if (!faces || !image || !image->data || max_faces < 0)
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "vv_faces_detect: invalid arguments");
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "%s: invalid arguments", caller);
     if (max_faces == 0) return VV_OK;
     face_box boxes[64];
     int found = 0;
     int limit = max_faces < 64 ? max_faces : 64;
-    vv_status s = face_detect_thorough(faces->detector, image, boxes, limit, &found, faces->thorough);
+    vv_status s = face_detect_thorough(faces->detector, image, boxes, limit, &found, quick ? false : faces->thorough);
     if (s != VV_OK) return s;
+    if (quick && faces->thorough) {
+        bool confident = false;
+        for (int i = 0; i < found; i++) confident |= boxes[i].score >= FACES_CONFIDENT_SCORE;
+        if (!confident) s = face_detect_thorough(faces->detector, image, boxes, limit, &found, true);
+        if (s != VV_OK) return s;
+    }
     vv_image gray = {0};
     if (image->channels == 1) gray = *image;
     else if ((s = image_to_gray(&gray, image)) != VV_OK) return s;
@@ -95,4 +103,14 @@ vv_status vv_faces_detect(vv_faces *faces, const vv_image *image, vv_face *out, 
     if (gray.data != image->data) image_free(&gray);
     *count = found;
     return VV_OK;
+}
+
+vv_status vv_faces_detect(vv_faces *faces, const vv_image *image, vv_face *out, int max_faces,
+                          int *count) {
+    return faces_detect_with(faces, image, out, max_faces, count, false, "vv_faces_detect");
+}
+
+vv_status faces_detect_quick(vv_faces *faces, const vv_image *image, vv_face *out, int max_faces,
+                             int *count) {
+    return faces_detect_with(faces, image, out, max_faces, count, true, "faces_detect_quick");
 }
