@@ -446,6 +446,14 @@ int cli_animate(int argc, char **argv) {
     warp_params wp = warp_default_params();
     wp.crop_size = size;
     wp.paste_back = !crop;
+    /* The motion: a driver with one source and the first frame as reference streams (tracked
+     * on a thread while this one renders); anything else is tracked / loaded whole first.
+     * The stream starts before the source is loaded, so that on two cores the driver's
+     * decoding and tracking overlap the source's loading and detection. */
+    bool streaming = driving && npos == 1 && !strcmp(reference, "first");
+    tracking_stream stream;
+    memset(&stream, 0, sizeof stream);
+    if (streaming) s = stream_start(&stream, faces, driving, frames_limit);
     for (int i = 0; i < npos && s == VV_OK; i++) {
         sources[i].path = positional[i];
         s = source_open(&sources[i], faces, positional[i], face_index, &wp);
@@ -471,16 +479,11 @@ int cli_animate(int argc, char **argv) {
         fsth_crop_transform((const float(*)[2])sources[0].face.landmarks, model->config.size, crop_to_image);
         affine_invert(crop_to_image, image_to_crop);
     }
-    /* The motion: a driver with one source and the first frame as reference streams (tracked
-     * on a thread while this one renders); anything else is tracked / loaded whole first. */
-    bool streaming = driving && npos == 1 && !strcmp(reference, "first");
-    tracking_stream stream;
-    memset(&stream, 0, sizeof stream);
     int first = -1;
     long expected_frames = 0; /* for the progress bar */
     if (s == VV_OK) {
         stage_tracking = time_now();
-        if (streaming) s = stream_start(&stream, faces, driving, frames_limit);
+        if (streaming) s = VV_OK; /* the stream started before the sources */
         else if (driving) s = track_video(faces, driving, frames_limit, &track, "tracking");
         else if (motion_file) s = motion_load(&track, motion);
         else s = motion_builtin(&track, motion, duration, 25);
