@@ -292,6 +292,22 @@ static vv_status image_apply_orientation(vv_image *image, int orientation, const
 
 /* ---------------------------------------------------------------- JPEG decoding */
 
+/* Whether the first frame header (SOFn) uses Huffman coding.  Huffman codes spend at
+ * least one bit per 8x8 block on its DC term, so such a file cannot be much smaller than
+ * pixels / 512 bytes; arithmetic coding has no such floor. */
+static bool jpeg_is_huffman(const uint8_t *data, size_t size) {
+    /* A byte search up to the first scan (SOS) rather than a segment walk: libjpeg
+     * tolerates malformed segment lengths that would derail a walk. */
+    for (size_t at = 2; at + 1 < size; at++) {
+        if (data[at] != 0xFF) continue;
+        uint8_t marker = data[at + 1];
+        if (marker == 0xDA) break;
+        if (marker == 0xC9 || marker == 0xCA || marker == 0xCB || marker == 0xCD || marker == 0xCE || marker == 0xCF)
+            return false;
+    }
+    return true;
+}
+
 static vv_status jpeg_decode_memory(vv_image *out, const uint8_t *data, size_t size,
                                     const char *name) {
     if (size > 0xFFFFFFFFul) return vv_fail(VV_ERR_TOO_LARGE, "%s: JPEG file too large", name);
@@ -309,6 +325,13 @@ static vv_status jpeg_decode_memory(vv_image *out, const uint8_t *data, size_t s
         status = vv_fail(width <= 0 || height <= 0 ? VV_ERR_CORRUPT : VV_ERR_TOO_LARGE,
                          "%s: JPEG claims %dx%d pixels, over the size limit (%d per side)", name,
                          width, height, VV_IMAGE_MAX_SIDE);
+        goto done;
+    }
+    /* A 103-byte file claiming 80 megapixels is truncated: refuse it before decoding
+     * (libjpeg would spend seconds filling it with grey).  Half the Huffman floor. */
+    if (jpeg_is_huffman(data, size) && (unsigned long long)width * height / 1024 > size) {
+        status = vv_fail(VV_ERR_CORRUPT, "corrupt or truncated JPEG %s: %lu bytes cannot hold %dx%d pixels", name,
+                         (unsigned long)size, width, height);
         goto done;
     }
     if (colourspace == TJCS_CMYK || colourspace == TJCS_YCCK) {
