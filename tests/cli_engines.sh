@@ -69,6 +69,21 @@ diff_face="$(ffmpeg -v error -i "$TMP/warp.mp4" -i "$TMP/fsth.mp4" -filter_compl
   -f null - 2>&1 | grep -o 'YAVG=[0-9.]*' | head -1 | cut -d= -f2)"
 ok "$(awk -v d="${diff_face:-0}" 'BEGIN { print (d > 2) ? 1 : 0 }')" "fsth face region equals the warp's (mean difference ${diff_face:-?})"
 
+# vivify eval compares the learned engines feed-forward and fine-tuned (-ft) with one
+# run: both models given as a comma-separated --model, each engine picks its kind.
+run "eval fsth,fsth-ft,hybrid,hybrid-ft" -- "$VIVIFY" eval "$TMP/mona_a.mp4" --engine warp,fsth,fsth-ft,hybrid,hybrid-ft \
+  --shots 1 --max-frames 2 --finetune-steps 1 --threads 1 --model "$TMP/fsth.safetensors,$TMP/hybrid.safetensors" -o "$TMP/eval"
+rows="$(python3 -c 'import json,sys
+rows=json.load(open(sys.argv[1]))["protocols"]["self_reenactment"]["summary"]
+print(",".join("%s:%d" % (r["engine"], r["frames"]) for r in rows if r["available"]))' "$TMP/eval/report.json" 2>/dev/null)"
+ok "$([ "$rows" = "warp:2,fsth:2,fsth-ft:2,hybrid:2,hybrid-ft:2" ] && echo 1)" "eval learned engines: '$rows'"
+# (eval's progress lines come first on stderr; the error is the last line.)
+err="$("$VIVIFY" eval "$TMP/mona_a.mp4" --engine hybrid-ft --shots 1 --max-frames 2 --model "$TMP/fsth.safetensors" \
+  -o "$TMP/eval2" 2>&1 >/dev/null)"; rc=$?
+ok "$([ "$rc" = 11 ] && printf '%s' "$err" | tail -1 | grep -q "no hybrid model among --model" && echo 1)" \
+  "eval hybrid-ft with only an fsth model: exit $rc, $(printf '%s' "$err" | tail -1)"
+no_output "$TMP/eval2"
+
 # Bad models: exit 11 (VV_ERR_MODEL), one line, no output.
 if [ ! -e "$ROOT/models/fsth128.safetensors" ]; then
   expect 11 "no model: pass --model" -- "$VIVIFY" animate "$SOURCE" --motion talk --engine fsth -o "$TMP/x.mp4"

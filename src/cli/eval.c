@@ -109,19 +109,22 @@ static void report_folder_remove(const char *output) {
 int cli_eval(int argc, char **argv) {
     const char *engines_text = "warp", *shots_text = "1,8,32", *portraits = NULL, *output = NULL, *models = NULL;
     const char *model = NULL, *protocol = NULL;
+    int finetune_steps = 0;
     int max_frames = 16, seed = 1, size = 512, threads = 0;
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &output, "REPORT_DIR", "folder for report.md, report.json, samples/ and plots/", 0, 0},
         {"engine", 'e', OPT_STRING, &engines_text, "LIST", "engines, comma-separated: warp, freeze (the source held still), "
-                                                           "fsth, hybrid (need --model; reported unavailable without one)", 0, 0},
-        {"shots", 'k', OPT_STRING, &shots_text, "LIST", "source frames K for self-reenactment (default 1,8,32)", 0, 0},
+                                                           "fsth, hybrid (feed-forward), fsth-ft, hybrid-ft (fine-tuned on the K shots first); "
+                                                           "the learned ones need --model and are reported unavailable without one", 0, 0},
+        {"shots", 'k', OPT_STRING, &shots_text, "LIST", "source frames K for self-reenactment", 0, 0},
         {"portraits", 'p', OPT_STRING, &portraits, "DIR", "cross-reenactment: drive every image in DIR with every clip", 0, 0},
         {"protocol", 0, OPT_STRING, &protocol, "self|cross|both", "default: self, and cross too when --portraits is given", 0, 0},
-        {"max-frames", 'n', OPT_INT, &max_frames, "N", "driving frames sampled per clip (default 16)", 1, 100000},
-        {"seed", 0, OPT_INT, &seed, "S", "frame sampling seed (default 1)", 0, 2147483647},
-        {"model", 'm', OPT_STRING, &model, "M", "model for the learned engines (fsth, hybrid)", 0, 0},
-        {"size", 0, OPT_INT, &size, "N", "warp working resolution (default 512)", 64, 4096},
-        {"threads", 0, OPT_INT, &threads, "N", "threads (default: all cores)", 0, 256},
+        {"max-frames", 'n', OPT_INT, &max_frames, "N", "driving frames sampled per clip", 1, 100000},
+        {"seed", 0, OPT_INT, &seed, "S", "frame sampling seed", 0, 2147483647},
+        {"model", 'm', OPT_STRING, &model, "M", "model for the learned engines; an fsth and a hybrid model separated by a comma for both kinds", 0, 0},
+        {"finetune-steps", 0, OPT_INT, &finetune_steps, "N", "steps of the -ft engines (0: as vivify finetune, 40 epochs over the shots)", 0, 100000},
+        {"size", 0, OPT_INT, &size, "N", "warp working resolution", 64, 4096},
+        {"threads", 0, OPT_INT, &threads, "N", "threads (0: all cores)", 0, 256},
         {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json and faceres.json (default: search)", 0, 0},
     };
     const char *clips[MAX_CLIPS];
@@ -146,6 +149,7 @@ int cli_eval(int argc, char **argv) {
     options.seed = (uint64_t)seed;
     options.crop_size = size;
     options.model = model;
+    options.finetune_steps = finetune_steps;
     if (!parse_shots(shots_text, options.shots, &options.shot_count)) {
         fprintf(stderr, "vivify: --shots expects distinct numbers from 1 to %d separated by commas (at most %d), got '%s'\n",
                 EVAL_MAX_SHOT_VALUE, EVAL_MAX_SHOTS, shots_text);
@@ -157,7 +161,7 @@ int cli_eval(int argc, char **argv) {
     options.engine_count = 0;
     for (char *save = NULL, *tok = strtok_r(engine_names, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         if (!eval_engine_known(tok)) {
-            fprintf(stderr, "vivify: unknown engine '%s' (known: warp, freeze, fsth, hybrid)\n", tok);
+            fprintf(stderr, "vivify: unknown engine '%s' (known: warp, freeze, fsth, fsth-ft, hybrid, hybrid-ft)\n", tok);
             return EXIT_USAGE;
         }
         for (int e = 0; e < options.engine_count; e++)

@@ -7,6 +7,7 @@
 #include "face/pose.h"
 #include "img/image.h"
 #include "models/models.h"
+#include "train/train.h"
 #include "video/video.h"
 #include "warp/warp.h"
 
@@ -141,7 +142,7 @@ vv_status eval_compare_frames(eval_context *ctx, const vv_image *a, const vv_ima
 
 /* ---- Engines and sampling ------------------------------------------------------------ */
 
-static const char *const known_engines[] = {"warp", "freeze", "fsth", "hybrid"};
+static const char *const known_engines[] = {"warp", "freeze", "fsth", "fsth-ft", "hybrid", "hybrid-ft"};
 
 bool eval_engine_known(const char *name) {
     for (size_t i = 0; i < sizeof known_engines / sizeof known_engines[0]; i++)
@@ -221,7 +222,17 @@ static vv_status series_append(eval_series **series, int *count, const eval_seri
     return VV_OK;
 }
 
-static bool engine_learned(const char *engine) { return !strcmp(engine, "fsth") || !strcmp(engine, "hybrid"); }
+/* fsth and hybrid prepare the person feed-forward (FF) from the shots; the -ft variants
+ * fine-tune on them first (FT), as `vivify finetune` does. */
+bool eval_engine_learned(const char *engine) {
+    return !strncmp(engine, "fsth", 4) || !strncmp(engine, "hybrid", 6);
+}
+static bool engine_learned(const char *engine) { return eval_engine_learned(engine); }
+static bool engine_hybrid(const char *engine) { return !strncmp(engine, "hybrid", 6); }
+static bool engine_finetuned(const char *engine) {
+    size_t n = strlen(engine);
+    return n > 3 && !strcmp(engine + n - 3, "-ft");
+}
 
 /* model: --model (the learned engines are available with one). */
 static vv_status series_init(eval_series *s, const char *clip, const char *engine, int shots, int capacity,
@@ -373,13 +384,49 @@ static void learned_free(learned_state *l) {
     memset(l, 0, sizeof *l);
 }
 
-static vv_status learned_setup(learned_state *l, const char *model_path, const char *engine, const shot_source *sources,
-                               int shots) {
-    vv_status s = fsth_model_load(&l->model, model_path);
+/* models: --model, one path or several separated by commas; the first whose kind (hybrid or
+ * not) suits the engine is used. */
+static vv_status learned_load(fsth_model **model, const char *models, const char *engine) {
+    char list[4096];
+    snprintf(list, sizeof list, "%s", models);
+    bool want_hybrid = engine_hybrid(engine);
+    for (char *save = NULL, *path = strtok_r(list, ",", &save); path; path = strtok_r(NULL, ",", &save)) {
+        vv_status s = fsth_model_load(model, path);
+        if (s != VV_OK) return s;
+        if ((*model)->config.hybrid == want_hybrid) return VV_OK;
+        fsth_model_free(*model);
+        *model = NULL;
+    }
+    return vv_fail(VV_ERR_MODEL, "no %s model among --model %s for engine '%s'", want_hybrid ? "hybrid" : "fsth (non-hybrid)",
+                   models, engine);
+}
+
+/* FT: the shots cropped as `vivify finetune` crops them, then fsth_finetune. */
+static vv_status learned_finetune(learned_state *l, const vv_image *images, const float (*points)[68][2], int count,
+                                  const eval_options *options, const eval_context *ctx) {
+    int S = l->model->config.size;
+    size_t plane = (size_t)S * S;
+    float *frames = mem_alloc((size_t)count * 3 * plane, sizeof(float));
+    float (*crop_points)[68][2] = mem_alloc((size_t)count, sizeof *crop_points);
+    vv_status s = frames && crop_points ? VV_OK : vv_fail(VV_ERR_NO_MEMORY, "out of memory fine-tuning on %d shots", count);
+    for (int i = 0; i < count && s == VV_OK; i++)
+        s = fsth_crop_shot(frames + (size_t)i * 3 * plane, crop_points[i], &images[i], points[i], S);
+    fsth_finetune_params p = fsth_finetune_default_params(count);
+    if (options->finetune_steps > 0) p.steps = options->finetune_steps;
+    p.seed = options->seed;
+    p.faceres = identity_network(ctx->identity);
+    p.w_identity = p.faceres ? p.w_identity : 0.0f;
+    float loss = 0.0f;
+    if (s == VV_OK) s = fsth_finetune(l->model, frames, (const float (*)[68][2])crop_points, count, &p, &loss);
+    free(frames);
+    free(crop_points);
+    return s;
+}
+
+static vv_status learned_setup(learned_state *l, const eval_options *options, const eval_context *ctx,
+                               const char *engine, const shot_source *sources, int shots) {
+    vv_status s = learned_load(&l->model, options->model, engine);
     if (s != VV_OK) return s;
-    if (l->model->config.hybrid != !strcmp(engine, "hybrid"))
-        return vv_fail(VV_ERR_MODEL, "%s is %s model, not for engine '%s'", model_path,
-                       l->model->config.hybrid ? "a hybrid" : "an fsth (non-hybrid)", engine);
     l->base = -1;
     vv_image images[EVAL_MAX_SHOT_VALUE];
     float (*points)[68][2] = mem_alloc((size_t)EVAL_MAX_SHOT_VALUE, sizeof *points);
@@ -392,7 +439,10 @@ static vv_status learned_setup(learned_state *l, const char *model_path, const c
         memcpy(points[count++], sources[j].points, sizeof points[0]);
     }
     if (count == 0) s = vv_fail(VV_ERR_NO_FACE, "no shot with a face for engine '%s'", engine);
-    if (s == VV_OK && !l->model->has_person) s = fsth_prepare(l->model, images, (const float(*)[68][2])points, count);
+    if (s == VV_OK && engine_finetuned(engine))
+        s = learned_finetune(l, images, (const float(*)[68][2])points, count, options, ctx);
+    else if (s == VV_OK && !l->model->has_person)
+        s = fsth_prepare(l->model, images, (const float(*)[68][2])points, count);
     free(points);
     if (s != VV_OK) return s;
     fsth_crop_transform((const float(*)[2])sources[l->base].points, l->model->config.size, l->crop_to_image);
@@ -413,7 +463,7 @@ static vv_status learned_render(learned_state *l, const char *engine, shot_sourc
         crop_target[k][1] = m[3] * target[k][0] + m[4] * target[k][1] + m[5];
     }
     vv_status s;
-    if (!strcmp(engine, "hybrid")) {
+    if (engine_hybrid(engine)) {
         s = warp_engine_render(src->engine, (const float(*)[2])target, NULL, NULL, result, NULL);
     } else {
         image_free(result);
@@ -470,7 +520,7 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
         }
     bool need_warp = false;
     for (int i = first; i < *count; i++)
-        need_warp |= (*series)[i].available && (!strcmp((*series)[i].engine, "warp") || !strcmp((*series)[i].engine, "hybrid"));
+        need_warp |= (*series)[i].available && (!strcmp((*series)[i].engine, "warp") || engine_hybrid((*series)[i].engine));
     learned_state *learned = s == VV_OK ? mem_calloc((size_t)(series_total > 0 ? series_total : 1), sizeof *learned) : NULL;
     if (s == VV_OK && !learned) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory for the learned engines");
 
@@ -534,7 +584,7 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
             if (best < 0) continue; /* no source with a face: noted below */
             learned_state *l = &learned[i - first];
             if (engine_learned(item->engine)) {
-                if (!l->model) s = learned_setup(l, options->model, item->engine, sources, item->shots);
+                if (!l->model) s = learned_setup(l, options, ctx, item->engine, sources, item->shots);
                 if (s == VV_OK) s = learned_render(l, item->engine, sources, (const float(*)[2])driver, &result);
                 if (s == VV_OK) best = l->base;
             } else {
@@ -709,7 +759,7 @@ vv_status eval_cross_reenactment(eval_context *ctx, const eval_options *options,
             eval_series *item = &(*series)[first + e];
             if (!item->available) continue;
             if (engine_learned(item->engine)) {
-                if (!learned[e].model) s = learned_setup(&learned[e], options->model, item->engine, &src, 1);
+                if (!learned[e].model) s = learned_setup(&learned[e], options, ctx, item->engine, &src, 1);
                 if (s == VV_OK) s = learned_render(&learned[e], item->engine, &src, (const float(*)[2])driver, &result);
             } else {
                 s = render(item->engine, &src, (const float(*)[2])driver, &result);

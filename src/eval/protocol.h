@@ -53,7 +53,7 @@ vv_status eval_compare_frames(eval_context *ctx, const vv_image *a, const vv_ima
 
 #define EVAL_MAX_SHOTS 8       /* distinct K values */
 #define EVAL_MAX_SHOT_VALUE 64 /* largest K */
-#define EVAL_MAX_ENGINES 4
+#define EVAL_MAX_ENGINES 8
 
 typedef enum eval_protocol_kind { PROTOCOL_SELF, PROTOCOL_CROSS } eval_protocol_kind;
 
@@ -79,9 +79,12 @@ void eval_series_free(eval_series *series);
 
 typedef struct eval_options {
     const char *engines[EVAL_MAX_ENGINES]; /* "warp", "freeze" (the source held still),
-                                              "fsth", "hybrid" (not implemented yet) */
+                                              "fsth", "hybrid" (feed-forward), "fsth-ft",
+                                              "hybrid-ft" (fine-tuned on the shots) */
     int engine_count;
-    const char *model;      /* for the learned engines; unused by warp */
+    const char *model;      /* for the learned engines: one path, or fsth and hybrid models
+                               separated by commas; unused by warp */
+    int finetune_steps;     /* the -ft engines' steps; 0: fsth_finetune's default */
     int shots[EVAL_MAX_SHOTS];
     int shot_count;
     int max_frames;         /* driving frames per clip, default 16 */
@@ -97,6 +100,8 @@ eval_options eval_default_options(void);
 /* Whether the name is an engine eval knows (implemented or not). */
 bool eval_engine_known(const char *name);
 bool eval_engine_available(const char *name);
+/* fsth, hybrid and their -ft variants: available with --model. */
+bool eval_engine_learned(const char *name);
 
 /* Appends engine_count x shot_count series for one clip to *series (grown as needed). */
 vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, const char *clip_path,

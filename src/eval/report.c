@@ -378,7 +378,7 @@ vv_status report_write(const eval_report *report, const char *dir) {
     for (int e = 0; e < o->engine_count; e++)
     {
         const char *name = o->engines[e];
-        bool learned = !strcmp(name, "fsth") || !strcmp(name, "hybrid");
+        bool learned = eval_engine_learned(name);
         const char *note = eval_engine_available(name) || (learned && o->model) ? ""
                            : learned ? " (unavailable: needs --model)" : " (unavailable: unknown engine)";
         fprintf(f, " %s%s", name, note);
