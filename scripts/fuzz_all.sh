@@ -1,7 +1,7 @@
 #!/bin/sh
 # Run every libFuzzer target for SECONDS (default 600) one after another, niced, each on
 # a working corpus that starts from the committed seeds.  Crashers land in WORK/artifacts.
-#   scripts/fuzz_all.sh [SECONDS] [WORK]      (WORK defaults to /tmp/vivify-fuzz)
+#   [FUZZ_TARGETS="image video"] scripts/fuzz_all.sh [SECONDS] [WORK]   (WORK: /tmp/vivify-fuzz)
 # Afterwards, minimise a grown corpus into the repository with
 #   build-fuzz/fuzz/fuzz_NAME -merge=1 fuzz/corpus/NAME WORK/corpus/NAME
 set -eu
@@ -9,7 +9,7 @@ seconds=${1:-600}
 work=${2:-/tmp/vivify-fuzz}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-fuzz"
-targets="image video shape_predictor tfjs safetensors motion dataset"
+targets=${FUZZ_TARGETS:-"image video shape_predictor tfjs safetensors motion dataset"}
 
 CC=clang cmake -S "$root" -B "$build" -DVV_FUZZ=ON -DVV_SANITIZE=ON -DVV_NATIVE=OFF \
     -DVV_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null
