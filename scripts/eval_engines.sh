@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Issue 6 item 7: the engines side by side with `vivify eval`.
+#  1. self-reenactment on the held-out clips (data/holdout.txt: people in no training clip),
+#     K = 1, 8, 32 shots: warp, fsth (feed-forward), fsth-ft (fine-tuned), hybrid, hybrid-ft;
+#  2. cross-reenactment: every portrait in ../shared/data/portraits driven by one held-out
+#     clip, K = 1 (the portrait).
+# Fine-tuning gets a fixed budget (FT_STEPS, default 40) so the K rows are comparable.
+#   scripts/eval_engines.sh [VIVIFY] [OUT_DIR]     (models: FSTH=..., HYBRID=..., default models/)
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VIVIFY="${1:-$ROOT/build/vivify}"
+OUT="${2:-eval_engines}"
+DATA="${VIVIFY_DATA:-$ROOT/../shared/data}"
+FSTH="${FSTH:-$ROOT/models/fsth128.safetensors}"
+HYBRID="${HYBRID:-$ROOT/models/hybrid128.safetensors}"
+FT_STEPS="${FT_STEPS:-40}"
+FRAMES="${FRAMES:-8}"
+CROSS_DRIVER="${CROSS_DRIVER:-lp_d3}"
+[ -x "$VIVIFY" ] || { echo "eval_engines: no vivify binary at $VIVIFY (./dev build)" >&2; exit 1; }
+clips=()
+while read -r name _; do
+  case "$name" in ''|'#'*) continue ;; esac
+  clips+=("$DATA/train/$name.mp4")
+done < "$ROOT/data/holdout.txt"
+engines=warp,fsth,fsth-ft,hybrid,hybrid-ft
+"$VIVIFY" eval "${clips[@]}" --engine "$engines" --shots 1,8,32 --max-frames "$FRAMES" \
+  --finetune-steps "$FT_STEPS" --model "$FSTH,$HYBRID" -o "$OUT/self"
+"$VIVIFY" eval "$DATA/train/$CROSS_DRIVER.mp4" --portraits "$DATA/portraits" --protocol cross \
+  --engine "$engines" --max-frames "$FRAMES" --finetune-steps "$FT_STEPS" --model "$FSTH,$HYBRID" -o "$OUT/cross"
+echo "eval_engines: $OUT/self/report.md and $OUT/cross/report.md"
