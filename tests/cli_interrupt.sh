@@ -31,6 +31,7 @@ duration_of() { # duration_of FILE v|a
 interrupt() {
   local signal="$1" dir="$2"; shift 3
   mkdir -p "$dir"
+  : >"$dir.log"
   "$VIVIFY" "$@" 2>"$dir.log" &
   PID=$!
   local waited=0

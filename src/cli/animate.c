@@ -72,60 +72,100 @@ static vv_status track_video(vv_faces *faces, const char *path, long max_frames,
  * and encodes the frames already tracked (with one source and --reference first, where
  * nothing needs the whole track first).  The tracker thread publishes each frame's points
  * under a lock; the main thread fills gaps causally (motion_gap_points), which gives the
- * same frames as motion_fill_gaps on the whole track. */
+ * same frames as motion_fill_gaps on the whole track.  Memory stays bounded however long
+ * the driver: only the frames not yet rendered are kept, and once the first face is found
+ * the tracker waits while it is STREAM_WINDOW frames ahead (a 30-minute driver peaks at
+ * the RSS of a 2-minute one; bench/long_driver.sh). */
+#define STREAM_WINDOW 256
+
 typedef struct tracking_stream {
     vv_faces *faces;
     const char *path;
     long max_frames;
-    motion_track track; /* the tracker thread's own */
     pthread_t thread;
     bool started;
     pthread_mutex_t lock;
     pthread_cond_t changed;
-    float (*points)[68][2]; /* published frames, guarded by lock */
+    /* Guarded by lock: frames [base, count) are in points / found (index f - base); the
+     * main thread has taken every frame before `consumed`. */
+    float (*points)[68][2];
     uint8_t *found;
-    long count, capacity;
+    long base, count, consumed, capacity;
     int first_found;        /* -1 until a face is seen */
     bool finished, abort;
     vv_status status;
     char error[512];
 } tracking_stream;
 
-static int stream_publish(void *data, long done, long total) {
-    (void)total;
-    tracking_stream *ts = data;
+/* Appends one tracked frame; non-zero when the tracker must stop (abort, Ctrl-C, memory). */
+static int stream_publish(tracking_stream *ts, const float points[68][2], bool found) {
     pthread_mutex_lock(&ts->lock);
+    while (!ts->abort && !animate_interrupted && ts->first_found >= 0 && ts->count - ts->consumed >= STREAM_WINDOW)
+        pthread_cond_wait(&ts->changed, &ts->lock);
     int stop = ts->abort || animate_interrupted;
-    if (!stop && done > ts->capacity) {
-        long grown = ts->capacity * 2 > done ? ts->capacity * 2 : done + 64;
-        void *p = realloc(ts->points, (size_t)grown * sizeof ts->points[0]);
-        if (p) ts->points = p;
-        void *f = p ? realloc(ts->found, (size_t)grown) : NULL;
-        if (f) ts->found = f;
-        if (p && f) ts->capacity = grown;
-        else stop = 1; /* out of memory: motion_track_video stops with VV_ERR_ABORTED */
+    if (!stop && ts->count - ts->base >= ts->capacity) {
+        long drop = ts->consumed - ts->base; /* frames already rendered: reuse their room */
+        if (drop > 0 && drop >= ts->capacity / 2) {
+            long kept = ts->count - ts->consumed;
+            memmove(ts->points, ts->points + drop, (size_t)kept * sizeof ts->points[0]);
+            memmove(ts->found, ts->found + drop, (size_t)kept);
+            ts->base = ts->consumed;
+        } else {
+            long grown = ts->capacity > 0 ? ts->capacity * 2 : STREAM_WINDOW * 2;
+            void *p = realloc(ts->points, (size_t)grown * sizeof ts->points[0]);
+            if (p) ts->points = p;
+            void *f = p ? realloc(ts->found, (size_t)grown) : NULL;
+            if (f) ts->found = f;
+            if (p && f) ts->capacity = grown;
+            else stop = 1;
+        }
     }
     if (!stop) {
-        memcpy(ts->points[done - 1], ts->track.points[done - 1], sizeof ts->points[0]);
-        ts->found[done - 1] = ts->track.found[done - 1];
-        if (ts->first_found < 0 && ts->found[done - 1]) ts->first_found = (int)(done - 1);
-        ts->count = done;
+        long i = ts->count - ts->base;
+        memcpy(ts->points[i], points, sizeof ts->points[0]);
+        ts->found[i] = found;
+        if (ts->first_found < 0 && found) ts->first_found = (int)ts->count;
+        ts->count++;
     }
     pthread_cond_broadcast(&ts->changed);
     pthread_mutex_unlock(&ts->lock);
     return stop;
 }
 
+/* The tracker thread: motion_track_video's loop (the same reader, tracker and default
+ * parameters, so the same points) without keeping the whole track. */
 static void *stream_main(void *data) {
     tracking_stream *ts = data;
-    vv_status s = motion_track_video(ts->faces, ts->path, ts->max_frames, stream_publish, ts, &ts->track);
+    video_reader *reader = NULL;
+    face_tracker *tracker = NULL;
+    vv_image frame = {0};
+    tracker_params tp = tracker_default_params();
+    vv_status s = video_reader_open(&reader, ts->path);
+    if (s == VV_OK) s = face_tracker_new(&tracker, faces_detector(ts->faces), faces_predictor(ts->faces), &tp);
+    long count = 0;
+    while (s == VV_OK && (ts->max_frames <= 0 || count < ts->max_frames)) {
+        bool got = false, found = false;
+        double time = 0;
+        float box[4], score[1], points[68][2];
+        s = video_reader_next(reader, &frame, &time, &got);
+        if (s != VV_OK || !got) break;
+        s = face_tracker_update(tracker, &frame, time, &found, box, score, points);
+        if (s != VV_OK) break;
+        count++;
+        if (stream_publish(ts, (const float(*)[2])points, found))
+            s = ts->abort || animate_interrupted ? vv_fail(VV_ERR_ABORTED, "tracking %s stopped", ts->path)
+                                                 : vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", ts->path);
+    }
+    if (s == VV_OK && count == 0) s = vv_fail(VV_ERR_NO_VIDEO, "no frames could be decoded from %s", ts->path);
+    image_free(&frame);
+    face_tracker_free(tracker);
+    video_reader_close(reader);
     pthread_mutex_lock(&ts->lock);
     ts->status = s;
     if (s != VV_OK) snprintf(ts->error, sizeof ts->error, "%s", vv_last_error());
     ts->finished = true;
     pthread_cond_broadcast(&ts->changed);
     pthread_mutex_unlock(&ts->lock);
-    motion_track_free(&ts->track);
     return NULL;
 }
 
@@ -160,14 +200,17 @@ static vv_status stream_wait_first(tracking_stream *ts, int *first) {
     return VV_OK;
 }
 
-/* Frame f's points; *got false at the end of the driver.  Fails if the tracker did. */
+/* Frame f's points (f: the frame after the last one taken); *got false at the end of the
+ * driver.  Fails if the tracker did. */
 static vv_status stream_frame(tracking_stream *ts, long f, float points[68][2], bool *found, bool *got) {
     pthread_mutex_lock(&ts->lock);
     while (ts->count <= f && !ts->finished) pthread_cond_wait(&ts->changed, &ts->lock);
-    *got = f < ts->count;
+    *got = f < ts->count && f >= ts->base;
     if (*got) {
-        memcpy(points, ts->points[f], sizeof ts->points[0]);
-        *found = ts->found[f];
+        memcpy(points, ts->points[f - ts->base], sizeof ts->points[0]);
+        *found = ts->found[f - ts->base];
+        ts->consumed = f + 1;
+        pthread_cond_broadcast(&ts->changed); /* the tracker may be waiting for room */
     }
     bool failed = !*got && ts->finished && ts->status != VV_OK;
     pthread_mutex_unlock(&ts->lock);
@@ -177,7 +220,8 @@ static vv_status stream_frame(tracking_stream *ts, long f, float points[68][2], 
 static void stream_stop(tracking_stream *ts) {
     if (!ts->started) return;
     pthread_mutex_lock(&ts->lock);
-    ts->abort = true; /* the tracker stops at its next frame */
+    ts->abort = true; /* the tracker stops at its next frame, or now if waiting for room */
+    pthread_cond_broadcast(&ts->changed);
     pthread_mutex_unlock(&ts->lock);
     pthread_join(ts->thread, NULL);
     pthread_mutex_destroy(&ts->lock);
@@ -576,10 +620,15 @@ int cli_animate(int argc, char **argv) {
         if (animate_interrupted) break;
         bool found = false;
         if (streaming) {
-            bool got = false;
-            double wait = time_now();
-            s = stream_frame(&stream, f, points, &found, &got);
-            stage_tracking += time_now() - wait;
+            bool got = true;
+            if (f <= first) { /* taken from the stream already, for the reference */
+                memcpy(points, track.points[f], sizeof points);
+                found = track.found[f];
+            } else {
+                double wait = time_now();
+                s = stream_frame(&stream, f, points, &found, &got);
+                stage_tracking += time_now() - wait;
+            }
             if (s != VV_OK || !got) break;
             if (found) {
                 memcpy(last_points, points, sizeof points);
