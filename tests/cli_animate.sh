@@ -29,7 +29,7 @@ expect() { # expect CODE PATTERN -- command...
   fi
 }
 no_output() {
-  if [ -e "$1" ] || ls "$(dirname "$1")" | grep -q "\.tmp"; then
+  if [ -e "$1" ] || ls -A "$(dirname "$1")" | grep -q "\.tmp"; then
     failed=$((failed + 1)); echo "FAIL: output left behind at $1"
   else passed=$((passed + 1)); fi
 }

@@ -25,7 +25,7 @@ expect() {
 }
 # no_file PATH: nothing (not even a temp file) left at PATH or beside it
 no_output() {
-  if [ -e "$1" ] || ls "$(dirname "$1")" | grep -q "\.tmp"; then
+  if [ -e "$1" ] || ls -A "$(dirname "$1")" | grep -q "\.tmp"; then
     failed=$((failed + 1)); echo "FAIL: output left behind at $1"
   else passed=$((passed + 1)); fi
 }
