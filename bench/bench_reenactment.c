@@ -10,11 +10,13 @@
  * same frames (../shared/data/reference/freeze_floor.tsv has it over whole clips).
  *
  *   bench_reenactment [--max-frames N] [--every K] [--clips a,b,...] [--low-only] [--ablate]
+ *                     [--still a,b,...]
  *
  * --max-frames caps the frames tracked per clip (default 300) and --every measures every
  * K-th of them (default 5), so that a run takes minutes yet spans most of each clip;
  * --low-only keeps the clips whose whole-clip floor SSIM is below 0.6 (the target set);
- * --ablate adds variants with one part switched off each.  Not a test: a measurement. */
+ * --ablate adds variants with one part switched off each; --still adds the absolute engine
+ * with other dead zones for a still head (warp_params.still).  Not a test: a measurement. */
 #include "eval/metrics.h"
 #include "face/faces.h"
 #include "face/motion.h"
@@ -217,7 +219,7 @@ static void print_summary(const char *label, clip *clips, int clip_count, const 
 int main(int argc, char **argv) {
     int max_frames = 300, every = 5;
     bool low_only = false, ablate = false;
-    const char *only = NULL;
+    const char *only = NULL, *still_list = NULL;
     char train[4096], tsv[4096];
     snprintf(train, sizeof train, "%s/../shared/data/train", VV_SOURCE_DIR);
     snprintf(tsv, sizeof tsv, "%s/../shared/data/reference/freeze_floor.tsv", VV_SOURCE_DIR);
@@ -227,8 +229,9 @@ int main(int argc, char **argv) {
         else if (!strcmp(argv[i], "--clips") && i + 1 < argc) only = argv[++i];
         else if (!strcmp(argv[i], "--low-only")) low_only = true;
         else if (!strcmp(argv[i], "--ablate")) ablate = true;
+        else if (!strcmp(argv[i], "--still") && i + 1 < argc) still_list = argv[++i];
         else {
-            fprintf(stderr, "usage: bench_reenactment [--max-frames N] [--every K] [--clips a,b,...] [--low-only] [--ablate]\n");
+            fprintf(stderr, "usage: bench_reenactment [--max-frames N] [--every K] [--clips a,b,...] [--low-only] [--ablate] [--still a,b,...]\n");
             return 2;
         }
     }
@@ -266,8 +269,24 @@ int main(int argc, char **argv) {
         p.eyes = false;
         variants[variant_count++] = (variant){"absolute -eyes", false, true, p};
         p = all;
+        p.still = 0;
+        variants[variant_count++] = (variant){"absolute -still damping", false, true, p};
+        p = all;
         p.motion.head = p.motion.torso = p.mouth_fill = p.eyes = false;
         variants[variant_count++] = (variant){"absolute face only", false, true, p};
+    }
+    /* --still a,b,...: the absolute engine with other dead zones for a still head. */
+    static char still_names[MAX_VARIANTS][32];
+    for (const char *at = still_list; at && *at && variant_count < MAX_VARIANTS;) {
+        char *end;
+        float value = strtof(at, &end);
+        if (end == at) break;
+        warp_params p = all;
+        p.still = value;
+        snprintf(still_names[variant_count], sizeof still_names[0], "absolute still %.3g", value);
+        variants[variant_count] = (variant){still_names[variant_count], false, true, p};
+        variant_count++;
+        at = *end == ',' ? end + 1 : end;
     }
 
     vv_faces *faces = NULL;

@@ -367,8 +367,50 @@ void mesh_source_points(const float landmarks[68][2], int crop_size, float out[M
     folds_relax(out, (const float(*)[2])reference, movable, 0.5f, 60);
 }
 
+/* Damps the head similarity `head` (source -> target) towards the identity when its motion
+ * of the head ring is near noise level: see mesh_target_points_damped.  false when it is left
+ * as it is (damping under 0.1%). */
+static bool head_motion_damp(const float (*source)[2], const float head[4], float still, float damped[4]) {
+    float eyes = hypotf(source[45][0] - source[36][0], source[45][1] - source[36][1]);
+    if (!(eyes > 0)) return false;
+    double sum = 0;
+    for (int i = MESH_HEAD_RING_FIRST; i < MESH_OUTER_RING_FIRST; i++) {
+        float hx, hy;
+        similarity_apply(head, source[i][0], source[i][1], &hx, &hy);
+        sum += (double)(hx - source[i][0]) * (hx - source[i][0]) + (double)(hy - source[i][1]) * (hy - source[i][1]);
+    }
+    double m2 = sum / MESH_HEAD_RING_COUNT / ((double)eyes * eyes), z2 = (double)still * still;
+    float k = (float)(m2 / (m2 + z2));
+    if (k > 0.999f) return false;
+    /* The similarity's change from the identity, scaled by k: x -> x + k (head(x) - x). */
+    damped[0] = 1 + k * (head[0] - 1);
+    damped[1] = k * head[1];
+    damped[2] = k * head[2];
+    damped[3] = k * head[3];
+    return true;
+}
+
+/* out = a o b^-1 for similarities [a, b, tx, ty] (x' = a x - b y + tx, y' = b x + a y + ty). */
+static void similarity_compose_inverse(const float a[4], const float b[4], float out[4]) {
+    double d = (double)b[0] * b[0] + (double)b[1] * b[1];
+    if (d < 1e-20) d = 1e-20;
+    /* b^-1: [p, q] = [b0, -b1] / d, translation -(p tx - q ty, q tx + p ty). */
+    double p = b[0] / d, q = -b[1] / d;
+    double itx = -(p * b[2] - q * b[3]), ity = -(q * b[2] + p * b[3]);
+    /* a o b^-1: rotation-scale a * (p, q), translation a applied to (itx, ity). */
+    out[0] = (float)(a[0] * p - a[1] * q);
+    out[1] = (float)(a[0] * q + a[1] * p);
+    out[2] = (float)(a[0] * itx - a[1] * ity + a[2]);
+    out[3] = (float)(a[1] * itx + a[0] * ity + a[3]);
+}
+
 int mesh_target_points(const float source[MESH_POINT_COUNT][2], const float target_landmarks[68][2],
                        const mesh_motion *motion, float out[MESH_POINT_COUNT][2]) {
+    return mesh_target_points_damped(source, target_landmarks, motion, 0, out);
+}
+
+int mesh_target_points_damped(const float source[MESH_POINT_COUNT][2], const float target_landmarks[68][2],
+                              const mesh_motion *motion, float still, float out[MESH_POINT_COUNT][2]) {
     pthread_once(&mesh.once, mesh_init);
     memcpy(out, source, MESH_POINT_COUNT * sizeof out[0]);
     memcpy(out, target_landmarks, 68 * sizeof out[0]);
@@ -378,8 +420,23 @@ int mesh_target_points(const float source[MESH_POINT_COUNT][2], const float targ
                                 36, 37, 38, 39, 40, 41, 42, 43, 44, 45, 46, 47};
     static const int upper[] = {17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30, 31, 32, 33, 34,
                                 35, 36, 39, 42, 45};
-    float head[4], forehead[6];
+    float head[4], forehead[6], damped_landmarks[68][2];
     similarity_fit(source, target_landmarks, rigid, (int)(sizeof rigid / sizeof rigid[0]), head);
+    if (still > 0) {
+        /* Damp a head motion near noise level: the face is moved back by
+         * the fitted similarity and on by the damped one, so its expression is kept. */
+        float damped[4];
+        if (head_motion_damp(source, head, still, damped)) {
+            float correction[4]; /* damped o head^-1 */
+            similarity_compose_inverse(damped, head, correction);
+            for (int k = 0; k < 68; k++)
+                similarity_apply(correction, target_landmarks[k][0], target_landmarks[k][1], &damped_landmarks[k][0],
+                                 &damped_landmarks[k][1]);
+            memcpy(out, damped_landmarks, sizeof damped_landmarks);
+            target_landmarks = (const float(*)[2])damped_landmarks; /* the damped face from here on */
+            memcpy(head, damped, sizeof head);
+        }
+    }
     affine_fit(source, target_landmarks, upper, (int)(sizeof upper / sizeof upper[0]), forehead);
     /* The layout's vertical position says how much a ring point belongs to the head. */
     const float (*layout)[2] = (const float(*)[2])mesh.layout;
@@ -389,11 +446,17 @@ int mesh_target_points(const float source[MESH_POINT_COUNT][2], const float targ
             out[i][0] = forehead[0] * x + forehead[1] * y + forehead[2];
             out[i][1] = forehead[3] * x + forehead[4] * y + forehead[5];
         }
+        /* Beyond the jaw: the head's motion plus a share of the jaw point's own (expression)
+         * motion, all of it by the ears, less towards the chin: when the mouth opens the
+         * chin slides over the neck and collar, which stay where they are. */
+        static const float jaw_share[MESH_JAW_OUTER_COUNT] = {1, 1, 0.6f, 0.3f, 0.3f, 0.3f, 0.6f, 1, 1};
         for (int k = 0; k < MESH_JAW_OUTER_COUNT; k++) {
             int j = 2 * k, o = MESH_JAW_OUTER_FIRST + k;
-            float dx = source[o][0] - source[j][0], dy = source[o][1] - source[j][1];
-            out[o][0] = target_landmarks[j][0] + head[0] * dx - head[1] * dy;
-            out[o][1] = target_landmarks[j][1] + head[1] * dx + head[0] * dy;
+            float hx, hy, jx, jy;
+            similarity_apply(head, source[o][0], source[o][1], &hx, &hy);
+            similarity_apply(head, source[j][0], source[j][1], &jx, &jy);
+            out[o][0] = hx + jaw_share[k] * (target_landmarks[j][0] - jx);
+            out[o][1] = hy + jaw_share[k] * (target_landmarks[j][1] - jy);
         }
         for (int i = MESH_HEAD_RING_FIRST; i < MESH_OUTER_RING_FIRST; i++) {
             float y = layout[i][1], w = y <= 1.2f ? 1.0f : y >= 2.7f ? 0.6f : 1.0f - 0.4f * (y - 1.2f) / 1.5f;

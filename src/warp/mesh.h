@@ -57,6 +57,14 @@ void mesh_source_points(const float landmarks[68][2], int crop_size,
  * (returns how many triangles were still flipped after the fix, normally 0). */
 int mesh_target_points(const float source[MESH_POINT_COUNT][2], const float target_landmarks[68][2],
                        const mesh_motion *motion, float out[MESH_POINT_COUNT][2]);
+/* The same, with head motion near the landmarks' noise damped: with m the head ring's RMS
+ * motion under the fitted head similarity, in source eye distances, the similarity's
+ * change is scaled by m^2 / (m^2 + still^2), for the ring and for the face's rigid
+ * placement (its expression is kept).  A still head then keeps its hair still, and a
+ * moving one follows (90% of the motion at m = 3 still).  still 0: mesh_target_points. */
+int mesh_target_points_damped(const float source[MESH_POINT_COUNT][2], const float target_landmarks[68][2],
+                              const mesh_motion *motion, float still, float out[MESH_POINT_COUNT][2]);
+#define MESH_STILL_DEFAULT 0.04f
 /* Triangles whose orientation is flipped or degenerate (area <= min_area px^2). */
 int mesh_count_folds(const float points[MESH_POINT_COUNT][2], float min_area);
 

@@ -503,6 +503,7 @@ warp_params warp_default_params(void) {
     p.eyes = true;
     p.motion.head = true;
     p.motion.torso = true;
+    p.still = MESH_STILL_DEFAULT;
     return p;
 }
 
@@ -622,7 +623,8 @@ vv_status warp_engine_render(warp_engine *e, const float target[68][2], const vv
      * one resampling, at the portrait's own resolution, and no seam, since the crop
      * border is pinned and everything outside it is copied untouched. */
     float mesh_target[MESH_POINT_COUNT][2];
-    mesh_target_points((const float(*)[2])e->mesh_source, (const float(*)[2])t, &e->params.motion, mesh_target);
+    mesh_target_points_damped((const float(*)[2])e->mesh_source, (const float(*)[2])t, &e->params.motion, e->params.still,
+                              mesh_target);
     if (out->width != e->out_width || out->height != e->out_height || out->channels != 3 || !out->data) {
         image_free(out);
         vv_status s = image_create(out, e->out_width, e->out_height, 3);

@@ -42,6 +42,8 @@ typedef struct warp_params {
     bool mouth_fill;   /* fill the inner mouth when it opens (default true) */
     bool eyes;         /* follow the target's eyelids (default true; false keeps the source's) */
     mesh_motion motion;
+    float still;       /* head motion under about this many eye distances is damped as
+                          noise (mesh_target_points_damped); default MESH_STILL_DEFAULT */
     int threads;       /* 0: all cores */
 } warp_params;
 
