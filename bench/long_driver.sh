@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Long-driver measurement (not a test): loops ../shared/data/driving/lp_d0.mp4 into a
-# MINUTES-long driver (ffmpeg -stream_loop, stream copy: seconds), animates the bundled
-# portrait with it and prints one JSON line: peak RSS (/usr/bin/time -v), wall time,
+# MINUTES-long driver (ffmpeg -stream_loop, video stream-copied; a tone as its AAC audio so
+# the audio path is measured too: seconds to make), animates the bundled portrait with it
+# (the output carries the audio) and prints one JSON line: peak RSS (/usr/bin/time -v), wall time,
 # frames/s and the load average.  Memory must not grow with the driver's length: compare
 # MINUTES=2 with MINUTES=30 (issue 8: < 500 MB).
 # usage: bench/long_driver.sh [MINUTES (default 30)] [VIVIFY (default build/vivify)]
@@ -21,7 +22,8 @@ OUT="${OUT:-/tmp/long_out_${MINUTES}min.mp4}"
 seconds=$((MINUTES * 60))
 clip_s="$(ffprobe -v error -show_entries format=duration -of csv=p=0 "$CLIP")"
 loops="$(awk -v t="$seconds" -v c="$clip_s" 'BEGIN { n = int(t / c) + 1; print n }')"
-ffmpeg -loglevel error -y -stream_loop "$loops" -i "$CLIP" -c copy -t "$seconds" "$DRIVER"
+ffmpeg -loglevel error -y -stream_loop "$loops" -i "$CLIP" -f lavfi -i "sine=frequency=220:duration=$seconds" \
+  -map 0:v -map 1:a -c:v copy -c:a aac -b:a 64k -t "$seconds" "$DRIVER"
 driver_frames="$(ffprobe -v error -count_packets -select_streams v:0 -show_entries stream=nb_read_packets \
   -of csv=p=0 "$DRIVER")"
 
@@ -34,12 +36,14 @@ start="$(date +%s.%N)"
 end="$(date +%s.%N)"
 load_after="$(cut -d' ' -f1 /proc/loadavg)"
 rss_kb="$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$LOG")"
+audio_s="$(ffprobe -v error -select_streams a:0 -show_entries stream=duration -of csv=p=0 "$OUT")"
 out_frames="$(ffprobe -v error -count_packets -select_streams v:0 -show_entries stream=nb_read_packets \
   -of csv=p=0 "$OUT")"
 awk -v m="$MINUTES" -v df="$driver_frames" -v of="$out_frames" -v rss="$rss_kb" -v s="$start" -v e="$end" \
-    -v lb="$load_before" -v la="$load_after" -v out="$OUT" -v cpus="$(nproc)" 'BEGIN {
+    -v lb="$load_before" -v la="$load_after" -v out="$OUT" -v audio="${audio_s:-0}" -v cpus="$(nproc)" 'BEGIN {
   wall = e - s
   printf "{\"driver_minutes\": %d, \"driver_frames\": %d, \"output_frames\": %d, \"peak_rss_mb\": %.1f, " \
-         "\"wall_s\": %.1f, \"fps\": %.2f, \"cpus\": %d, \"load_before\": %s, \"load_after\": %s, \"output\": \"%s\"}\n",
-         m, df, of, rss / 1024, wall, of / wall, cpus, lb, la, out
+         "\"wall_s\": %.1f, \"fps\": %.2f, \"output_audio_s\": %.1f, \"cpus\": %d, \"load_before\": %s, " \
+         "\"load_after\": %s, \"output\": \"%s\"}\n",
+         m, df, of, rss / 1024, wall, of / wall, audio, cpus, lb, la, out
 }'
