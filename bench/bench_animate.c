@@ -77,21 +77,22 @@ static void compare(const char *exe, const char *tmp, const char *driver, int re
            "  (user + system) each the lowest of the runs\n", driver, driver_frames, cpu_count(), repeats);
     print_load("before");
     snprintf(out, sizeof out, "%s/bench_out.mp4", tmp);
-    snprintf(cmd, sizeof cmd, "%s animate %s/bench_src1024.png --driving '%s' -o %s 2>/dev/null", exe, tmp, driver, out);
+    snprintf(cmd, sizeof cmd, "%s animate %s/bench_src1024.png --driving '%s' -o %s </dev/null >/dev/null 2>&1", exe, tmp, driver, out);
     timing ours = best_of(cmd, repeats);
     long frames = count_frames(out);
-    snprintf(cmd, sizeof cmd, "%s animate %s/bench_src1024.png --driving '%s' --frames 1 -o %s/bench_one.mp4 2>/dev/null",
-             exe, tmp, driver, tmp);
+    snprintf(cmd, sizeof cmd,
+             "%s animate %s/bench_src1024.png --driving '%s' --frames 1 -o %s/bench_one.mp4 </dev/null >/dev/null 2>&1", exe,
+             tmp, driver, tmp);
     timing one = best_of(cmd, repeats);
     /* The issue's baseline: ffmpeg decoding and re-encoding the same clip with the same
      * encoder settings as ours (libx264 veryfast crf 18 yuv420p), i.e. at its own size. */
     snprintf(cmd, sizeof cmd,
-             "ffmpeg -loglevel error -y -i '%s' -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p -an %s/bench_ff.mp4",
+             "ffmpeg -nostdin -loglevel error -y -i '%s' -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p -an %s/bench_ff.mp4",
              driver, tmp);
     timing same_size = best_of(cmd, repeats);
     /* The same, scaled to the size we write (x264 then encodes as many pixels as we do). */
     snprintf(cmd, sizeof cmd,
-             "ffmpeg -loglevel error -y -i '%s' -vf scale=1024:1024 -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p -an "
+             "ffmpeg -nostdin -loglevel error -y -i '%s' -vf scale=1024:1024 -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p -an "
              "%s/bench_ff.mp4", driver, tmp);
     timing upscaled = best_of(cmd, repeats);
     print_load("after");
@@ -119,7 +120,7 @@ int main(int argc, char **argv) {
     if (argc > 2) snprintf(exe, sizeof exe, "%s", argv[2]); /* another build's binary, to compare */
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     snprintf(cmd, sizeof cmd,
-             "ffmpeg -loglevel error -y -i %s/examples/mona_lisa.png -vf scale=1024:1024 %s/bench_src1024.png",
+             "ffmpeg -nostdin -loglevel error -y -i %s/examples/mona_lisa.png -vf scale=1024:1024 %s/bench_src1024.png",
              VV_SOURCE_DIR, tmp);
     run(cmd, NULL);
     int repeats = 3;
@@ -129,7 +130,7 @@ int main(int argc, char **argv) {
     char looped[4096];
     snprintf(looped, sizeof looped, "%s/bench_driver_x4.mp4", tmp);
     snprintf(cmd, sizeof cmd,
-             "ffmpeg -loglevel error -y -i '%s' -filter_complex \"[0:v]split=2[a][b];[b]reverse[r];[a][r]concat=n=2:v=1,"
+             "ffmpeg -nostdin -loglevel error -y -i '%s' -filter_complex \"[0:v]split=2[a][b];[b]reverse[r];[a][r]concat=n=2:v=1,"
              "split=2[c][d];[c][d]concat=n=2:v=1\" -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p -an %s",
              driver, looped);
     run(cmd, NULL);
