@@ -1,8 +1,11 @@
 /* Several vv_faces contexts on several threads at once (issue 8: the thread pool and the
- * library under ThreadSanitizer; build with -DVV_TSAN=ON).  Each thread opens its own
- * context and detects faces in the bundled grace_hopper.jpg twice; every result must
- * equal the one computed alone on the main thread, bit for bit.  Under the normal and
- * ASan builds it checks the same: concurrent contexts do not disturb each other. */
+ * library under ThreadSanitizer; `./dev test` also runs it from a -DVV_TSAN=ON build).
+ * Each thread opens its own context and detects faces in the bundled grace_hopper.jpg
+ * twice (the detector's convolutions use the shared thread pool), then runs parallel_for
+ * itself while the others do; every result must equal the one computed alone on the main
+ * thread, bit for bit.  Under the normal and ASan builds it checks the same: concurrent
+ * contexts do not disturb each other. */
+#include "base/base.h"
 #include "test.h"
 #include "vivify.h"
 
@@ -11,12 +14,21 @@
 #define THREADS 3
 #define MAX_FACES 8
 
+#define SQUARES 4096
+
 typedef struct worker {
     const vv_image *image;
     vv_face faces[2][MAX_FACES];
     int counts[2];
     vv_status status;
+    long long squares[SQUARES]; /* parallel_for's results, index i holds i*i + worker id */
+    int id;
 } worker;
+
+static void square_one(void *ctx, int i) {
+    worker *w = ctx;
+    w->squares[i] = (long long)i * i + w->id;
+}
 
 static vv_status detect_with_new_context(const vv_image *image, vv_face *out, int *count) {
     vv_faces *faces = NULL;
@@ -35,6 +47,7 @@ static void *worker_main(void *arg) {
     for (int run = 0; run < 2 && w->status == VV_OK; run++)
         w->status = vv_faces_detect(faces, w->image, w->faces[run], MAX_FACES, &w->counts[run]);
     vv_faces_free(faces);
+    parallel_for(SQUARES, 2, square_one, w);
     return NULL;
 }
 
@@ -57,6 +70,7 @@ int main(void) {
     int started = 0;
     for (int i = 0; i < THREADS; i++) {
         workers[i].image = &image;
+        workers[i].id = i;
         if (pthread_create(&threads[i], NULL, worker_main, &workers[i]) == 0) started++;
         else break;
     }
@@ -65,6 +79,9 @@ int main(void) {
 
     for (int i = 0; i < started; i++) {
         CHECK_MSG(workers[i].status == VV_OK, "thread %d: %s", i, vv_status_string(workers[i].status));
+        int wrong = 0;
+        for (int k = 0; k < SQUARES; k++) wrong += workers[i].squares[k] != (long long)k * k + i;
+        CHECK_MSG(wrong == 0, "thread %d: parallel_for left %d of %d results wrong", i, wrong, SQUARES);
         for (int run = 0; run < 2; run++) {
             CHECK_MSG(workers[i].counts[run] == reference_count, "thread %d run %d: %d faces, want %d", i,
                       run, workers[i].counts[run], reference_count);
