@@ -11,8 +11,9 @@
 # 1800 s): peak RSS 220.9 MB, 1123 s, 40.1 frames/s; 2 min (3002 frames): 195.2 MB, 38.7
 # frames/s.  What still grows (~0.5 KB a frame) is FFmpeg's: the mp4 muxer's per-packet
 # index until the trailer and the demuxers' sample tables (the driver is opened three
-# times: tracker, renderer, audio).  Before the streaming window: 2 min 199 MB, 30 min
-# ~255 MB (the tracker kept the whole track twice, ~1.1 KB a frame).
+# times: tracker, renderer, audio).  Before the streaming window (driver without audio):
+# 2 min 199 MB; 30 min 249 MB at frame ~37 000 when stopped, rising ~1.5 KB a frame (the
+# tracker kept the whole track twice, ~1.1 KB a frame).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 MINUTES="${1:-30}"
