@@ -1160,7 +1160,12 @@ typedef struct run_state {
     const tfjs_model *model;
     value *values;
     size_t max_elements; /* per activation: scales with the input (see run_activation_cap) */
+    size_t total_elements; /* allocated so far in this run, at most RUN_TOTAL_FACTOR x max_elements */
 } run_state;
+
+/* All activations of one run together: a fuzzed graph chained hundreds of 16M-float Muls
+ * (28 s under ASan).  faceres and BlazeFace allocate under 1x the per-activation cap in a run. */
+#define RUN_TOTAL_FACTOR 4
 
 /* A hostile graph can blow a tiny input up (an 860 MB Pad from a 1.4 KB model, found by
  * fuzz_tfjs).  Real networks stay within a few times their input per activation
@@ -1227,6 +1232,10 @@ static vv_status value_alloc(run_state *r, value *v, int ndim, const int *shape,
             return vv_fail(VV_ERR_TOO_LARGE, "node '%s': output too large (over %zu floats for this input)",
                            node->name, r->max_elements);
     }
+    if (r->total_elements + n > RUN_TOTAL_FACTOR * r->max_elements)
+        return vv_fail(VV_ERR_TOO_LARGE, "node '%s': the model's activations exceed %zu floats in all for this input",
+                       node->name, RUN_TOTAL_FACTOR * r->max_elements);
+    r->total_elements += n;
     v->data = buffer_take(r->model->cache, n, &v->capacity);
     if (!v->data) return vv_fail(VV_ERR_NO_MEMORY, "node '%s': out of memory for %zu floats", node->name, n);
     v->ndim = ndim;
@@ -1698,7 +1707,7 @@ vv_status tfjs_model_run_outputs(const tfjs_model *model, const tensor *input,
             values[node->inputs[k]].refs++;
         }
     }
-    run_state r = {model, values, run_activation_cap(input)};
+    run_state r = {model, values, run_activation_cap(input), 0};
     for (int o = 0; o < model->node_count && s == VV_OK; o++) {
         int i = model->order[o];
         if (needed[i]) s = run_node(&r, i, input);
@@ -1715,7 +1724,7 @@ vv_status tfjs_model_run_outputs(const tfjs_model *model, const tensor *input,
     }
 end:
     if (values) {
-        run_state rs = {model, values, TFJS_MAX_ELEMENTS};
+        run_state rs = {model, values, TFJS_MAX_ELEMENTS, 0};
         for (int i = 0; i < model->node_count; i++) value_release(&rs, &values[i]);
     }
     if (s)
@@ -1781,7 +1790,7 @@ static bool backward_reads_output(const tfjs_node *node) {
 void tfjs_tape_free(tfjs_tape *tape) {
     if (!tape) return;
     if (tape->values) {
-        run_state rs = {tape->model, tape->values, TFJS_MAX_ELEMENTS};
+        run_state rs = {tape->model, tape->values, TFJS_MAX_ELEMENTS, 0};
         for (int i = 0; i < tape->model->node_count; i++) value_release(&rs, &tape->values[i]);
     }
     free(tape->values);
@@ -1840,7 +1849,7 @@ vv_status tfjs_model_run_train(const tfjs_model *model, const tensor *input, con
         for (int k = 0; k < node->input_count && !rg; k++) rg = t->requires_grad[node->inputs[k]];
         t->requires_grad[i] = rg;
     }
-    run_state r = {model, values, run_activation_cap(&t->input)};
+    run_state r = {model, values, run_activation_cap(&t->input), 0};
     for (int o = 0; o < count && s == VV_OK; o++) {
         int i = model->order[o];
         if (t->needed[i]) s = run_node(&r, i, &t->input);
@@ -1922,7 +1931,7 @@ static vv_status backward_conv(backward_state *b, const tfjs_node *node, const v
     int OH, OW, pad_top, pad_left;
     if ((s = spatial_out(node, H, W, KH, KW, &OH, &OW, &pad_top, &pad_left))) return s;
     const float *bias, *alpha;
-    run_state rs = {b->tape->model, b->tape->values, TFJS_MAX_ELEMENTS};
+    run_state rs = {b->tape->model, b->tape->values, TFJS_MAX_ELEMENTS, 0};
     if ((s = fused_args(&rs, node, 2, OC, &bias, &alpha))) return s;
     float *g_pre = NULL;
     if (node->act != ACT_NONE) {
@@ -1955,7 +1964,7 @@ static vv_status backward_matmul(backward_state *b, const tfjs_node *node, const
     int K = node->transpose_a ? a->shape[0] : a->shape[1];
     int N = y->shape[1];
     const float *bias, *alpha;
-    run_state rs = {b->tape->model, b->tape->values, TFJS_MAX_ELEMENTS};
+    run_state rs = {b->tape->model, b->tape->values, TFJS_MAX_ELEMENTS, 0};
     if ((s = fused_args(&rs, node, 2, N, &bias, &alpha))) return s;
     float *g_pre = NULL;
     if (node->act != ACT_NONE) {
