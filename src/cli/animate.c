@@ -389,13 +389,13 @@ int cli_animate(int argc, char **argv) {
     const char *engine = "warp", *model_path = NULL;
     bool compare = false, crop = false, absolute = false, no_audio = false, verbose = false, keep_partial = false;
     int frames_limit = 0, size = 512, face_index = 1;
-    float expression_scale = 1, pose_scale = 1, duration = 5;
+    float expression_scale = 1, pose_scale = 1, duration = -1; /* -1: not given (5 s) */
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &output, "OUT", "output: .mp4 (H.264 + the driver's audio), .gif, or a folder of PNGs", 0, 0},
         {"driving", 'd', OPT_STRING, &driving, "VIDEO", "driving video", 0, 0},
         {"motion", 'm', OPT_STRING, &motion, "NAME|FILE", "built-in motion (talk, blink, nod, smile, surprise) or a .json template", 0, 0},
         {"compare", 0, OPT_FLAG, &compare, NULL, "write source | driver | result side by side", 0, 0},
-        {"frames", 0, OPT_INT, &frames_limit, "N", "animate at most N frames", 1, MOTION_MAX_FRAMES},
+        {"frames", 0, OPT_INT, &frames_limit, "N", "animate at most N frames (default: all)", 1, MOTION_MAX_FRAMES},
         {"size", 0, OPT_INT, &size, "N", "working resolution of the face crop (default 512)", 64, 4096},
         {"crop", 0, OPT_FLAG, &crop, NULL, "output only the face crop instead of pasting it back", 0, 0},
         {"absolute", 0, OPT_FLAG, &absolute, NULL, "use the driver's landmarks directly (aligned), not relative changes", 0, 0},
@@ -434,6 +434,11 @@ int cli_animate(int argc, char **argv) {
         fprintf(stderr, "vivify: animate needs -o OUT (.mp4, .gif or a folder)\n");
         return EXIT_USAGE;
     }
+    if (duration > 0 && (driving || !motion_builtin_exists(motion))) {
+        fprintf(stderr, "vivify: --duration is for the built-in motions (a driver or template has its own length)\n");
+        return EXIT_USAGE;
+    }
+    if (duration < 0) duration = 5;
     if (strcmp(reference, "first") && strcmp(reference, "best")) {
         fprintf(stderr, "vivify: --reference must be first or best, not '%s'\n", reference);
         return EXIT_USAGE;

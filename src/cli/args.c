@@ -20,9 +20,11 @@ static void print_option_help(FILE *out, const cli_option *opts, int count) {
         else
             snprintf(left, sizeof left, "    --%s%s%s", o->long_name, meta[0] ? " " : "", meta);
         fprintf(out, "  %-28s %s", left, o->help);
-        if (o->type == OPT_INT && o->target) fprintf(out, " (default %d)", *(int *)o->target);
-        if (o->type == OPT_FLOAT && o->target) fprintf(out, " (default %g)", *(float *)o->target);
-        if (o->type == OPT_STRING && o->target && *(const char **)o->target)
+        /* The default from the variable itself, unless the text already explains it. */
+        bool explained = strstr(o->help, "default") != NULL;
+        if (!explained && o->type == OPT_INT && o->target) fprintf(out, " (default %d)", *(int *)o->target);
+        if (!explained && o->type == OPT_FLOAT && o->target) fprintf(out, " (default %g)", *(float *)o->target);
+        if (!explained && o->type == OPT_STRING && o->target && *(const char **)o->target)
             fprintf(out, " (default %s)", *(const char **)o->target);
         fputc('\n', out);
     }
