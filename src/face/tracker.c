@@ -5,7 +5,15 @@
  * faster than detecting and steadier than the detector's own box.  The track is checked
  * every frame for shape sanity (pose-fit residual, box size and position jumps) and every
  * redetect_every frames against the detector (a detection must overlap the track; two
- * misses in a row lose it).  The output is smoothed by One Euro filters per coordinate. */
+ * misses in a row lose it).  The output is smoothed by One Euro filters per coordinate.
+ *
+ * Without a face, a full detection costs several model passes (the detector adds tile
+ * passes whenever the whole-image pass finds nothing: 7 on a 500x756 frame, 35 at 1080p),
+ * ~7x the tracked frame's cost or more, so a face-less stretch ran at a few frames/s.
+ * Once a full search has failed, the tracker searches with one whole-image pass on a
+ * downscaled copy, every frame at first and then every 2nd and 4th frame (a returning face
+ * is at most 3 frames late), and repeats the full search with tiles (small faces) only
+ * after 25, 50, 100 and then every 100 face-less frames. */
 #include "face/tracker.h"
 #include "face/pose.h"
 #include "img/image.h"
@@ -135,6 +143,14 @@ void tracker_box_from_landmarks(const float points[68][2], float box[4]) {
 /* The prediction box is re-derived from the landmarks only when a side moves by more than
  * this fraction of the box size (the predictor absorbs smaller offsets). */
 #define BOX_HYSTERESIS 0.02f
+/* Searching while no face is tracked (lost_frames counts face-less frames since the last
+ * full search failed): a quick pass every frame for the first QUICK_EVERY_FRAME_UNTIL
+ * frames, every 2nd until QUICK_EVERY_2ND_UNTIL, every 4th after; full searches at
+ * FULL_SEARCH_FIRST, doubling up to every FULL_SEARCH_MAX_GAP frames. */
+#define QUICK_EVERY_FRAME_UNTIL 8
+#define QUICK_EVERY_2ND_UNTIL 24
+#define FULL_SEARCH_FIRST 25
+#define FULL_SEARCH_MAX_GAP 100
 
 /* One Euro settings at smoothing 1, for coordinates in units of the face box size (so
  * behaviour does not depend on resolution): 1.5 Hz cutoff at rest, raised by 20 Hz per
@@ -159,8 +175,12 @@ struct face_tracker {
     int check_misses;
     double last_time;
     bool have_time;
+    long lost_frames;        /* face-less frames since the last failed full search; -1: none yet */
+    long next_full_search;   /* the lost_frames value of the next full search */
+    tracker_counts counts;
     one_euro filters[68][2];
     vv_image gray;
+    vv_image small;          /* the downscaled frame for quick searches */
 };
 
 tracker_params tracker_default_params(void) {
@@ -191,6 +211,7 @@ vv_status face_tracker_new(face_tracker **out, face_detector *detector,
     t->detector = detector;
     t->predictor = predictor;
     t->params = p;
+    t->lost_frames = -1;
     *out = t;
     return VV_OK;
 }
@@ -198,6 +219,7 @@ vv_status face_tracker_new(face_tracker **out, face_detector *detector,
 void face_tracker_free(face_tracker *tracker) {
     if (!tracker) return;
     image_free(&tracker->gray);
+    image_free(&tracker->small);
     free(tracker);
 }
 
@@ -244,7 +266,50 @@ static void predict_from_detection(face_tracker *t, const float box[4]) {
 /* Detects; fills *count boxes (largest first). */
 static vv_status run_detector(face_tracker *t, const vv_image *frame, face_box *boxes, int *count) {
     face_detector_set_threshold(t->detector, t->params.min_score);
+    t->counts.full_searches++;
     return face_detect(t->detector, frame, boxes, DETECT_MAX, count);
+}
+
+/* One whole-image detector pass: on a copy whose longer side is the model's input side
+ * (the pass scales to that anyway, and an image that small gets no tile passes). */
+static vv_status run_quick_detector(face_tracker *t, const vv_image *frame, face_box *boxes,
+                                    int *count) {
+    face_detector_set_threshold(t->detector, t->params.min_score);
+    t->counts.quick_searches++;
+    int longest = frame->width > frame->height ? frame->width : frame->height;
+    if (longest <= FACE_DETECTOR_INPUT_SIZE)
+        return face_detect(t->detector, frame, boxes, DETECT_MAX, count);
+    float scale = (float)FACE_DETECTOR_INPUT_SIZE / (float)longest;
+    int width = (int)lroundf((float)frame->width * scale), height = (int)lroundf((float)frame->height * scale);
+    if (width < 1) width = 1;
+    if (height < 1) height = 1;
+    vv_status status = image_resize(&t->small, frame, width, height);
+    if (status == VV_OK) status = face_detect(t->detector, &t->small, boxes, DETECT_MAX, count);
+    if (status != VV_OK) return status;
+    /* Back to frame pixels (per axis: the rounded size scales each a little differently). */
+    float sx = (float)frame->width / (float)width, sy = (float)frame->height / (float)height;
+    for (int i = 0; i < *count; i++) {
+        face_box *b = &boxes[i];
+        b->x0 *= sx; b->x1 *= sx; b->raw[0] *= sx; b->raw[2] *= sx;
+        b->y0 *= sy; b->y1 *= sy; b->raw[1] *= sy; b->raw[3] *= sy;
+        for (int k = 0; k < 6; k++) { b->keypoints[k][0] *= sx; b->keypoints[k][1] *= sy; }
+    }
+    return VV_OK;
+}
+
+/* While no face is tracked: which search this frame gets (none, quick or full), by the
+ * back-off schedule above.  The first search after a loss (or at the start) is full. */
+typedef enum { SEARCH_NONE, SEARCH_QUICK, SEARCH_FULL } search_kind;
+static search_kind lost_search(face_tracker *t) {
+    long n = t->lost_frames;
+    if (n < 0) return SEARCH_FULL;
+    if (n >= t->next_full_search) {
+        long gap = t->next_full_search;
+        t->next_full_search += gap < FULL_SEARCH_MAX_GAP ? gap : FULL_SEARCH_MAX_GAP;
+        return SEARCH_FULL;
+    }
+    int every = n < QUICK_EVERY_FRAME_UNTIL ? 1 : n < QUICK_EVERY_2ND_UNTIL ? 2 : 4;
+    return n % every == 0 ? SEARCH_QUICK : SEARCH_NONE;
 }
 
 /* Standard deviation of the gray image on a 12 x 12 grid over the box: a face has
@@ -344,14 +409,20 @@ vv_status face_tracker_update(face_tracker *tracker, const vv_image *frame, doub
         }
     }
     if (!t->tracking) {
-        if (!detected_now) {
-            status = run_detector(t, frame, boxes, &count);
+        if (detected_now) {
+            t->lost_frames = -1;  /* this frame's check was the full search */
+        } else {
+            search_kind search = lost_search(t);
+            if (search == SEARCH_FULL) status = run_detector(t, frame, boxes, &count);
+            else if (search == SEARCH_QUICK) status = run_quick_detector(t, frame, boxes, &count);
             if (status != VV_OK) return status;
         }
         if (count == 0) {
+            if (++t->lost_frames == 0) t->next_full_search = FULL_SEARCH_FIRST;
             t->have_time = false;
             return VV_OK;
         }
+        t->lost_frames = -1;
         float b[4] = {boxes[0].x0, boxes[0].y0, boxes[0].x1, boxes[0].y1};
         predict_from_detection(t, b);
         t->score = boxes[0].score;
@@ -375,4 +446,9 @@ vv_status face_tracker_update(face_tracker *tracker, const vv_image *frame, doub
     score[0] = t->score;
     *found = true;
     return VV_OK;
+}
+
+tracker_counts face_tracker_counts(const face_tracker *tracker) {
+    tracker_counts none = {0, 0};
+    return tracker ? tracker->counts : none;
 }

@@ -1,5 +1,5 @@
 /* face/tracker: landmarks over a video.  Detect on the first frame and whenever the face
- * is lost; otherwise re-run the shape predictor in a box from the previous frame's
+ * is lost (then, while none is found, more cheaply and less often); otherwise re-run the shape predictor in a box from the previous frame's
  * landmarks; One Euro smoothing with a strength option. */
 #ifndef VV_FACE_TRACKER_H
 #define VV_FACE_TRACKER_H
@@ -40,5 +40,12 @@ void face_tracker_free(face_tracker *tracker);
  * box and points refer to the tracked face (the largest at (re)detection). */
 vv_status face_tracker_update(face_tracker *tracker, const vv_image *frame, double time,
                               bool *found, float box[4], float score[1], float points[68][2]);
+
+/* Detector use so far: full searches (face_detect, with tile passes when the whole image
+ * shows no face) and quick ones (one whole-image pass, only while no face is tracked). */
+typedef struct tracker_counts {
+    long full_searches, quick_searches;
+} tracker_counts;
+tracker_counts face_tracker_counts(const face_tracker *tracker);
 
 #endif
