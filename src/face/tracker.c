@@ -283,6 +283,7 @@ static vv_status run_quick_detector(face_tracker *t, const vv_image *frame, face
     int width = (int)lroundf((float)frame->width * scale), height = (int)lroundf((float)frame->height * scale);
     if (width < 1) width = 1;
     if (height < 1) height = 1;
+    image_free(&t->small);  /* image_resize overwrites its output */
     vv_status status = image_resize(&t->small, frame, width, height);
     if (status == VV_OK) status = face_detect(t->detector, &t->small, boxes, DETECT_MAX, count);
     if (status != VV_OK) return status;
