@@ -1,6 +1,7 @@
 /* face/tracker: the One Euro filter against its closed-form behaviour, the landmark box
  * against dlib's boxes, the tracker on a still image repeated as video (needs the models)
- * and on ../shared/data/driving/lp_d0.mp4 against dlib's landmarks for every frame. */
+ * and on ../shared/data/driving/lp_d0.mp4 against dlib's landmarks for every frame; a
+ * driver that starts without a face (made here with FFmpeg). */
 #include "face/tracker.h"
 #include "img/image.h"
 #include "test.h"
@@ -204,10 +205,16 @@ static void test_still(face_detector *detector, const shape_predictor *predictor
         CHECK(!found);
         CHECK_OK(face_tracker_update(tracker, &small, i / 25.0, &found, box, &score, points));
         found_again = found;
+        /* While lost the tracker searches every frame at first, later every 2nd and 4th
+         * frame: the face is back within 4 frames. */
+        for (int extra = 0; extra < 3 && !found; extra++) {
+            CHECK_OK(face_tracker_update(tracker, &small, ++i / 25.0, &found, box, &score, points));
+            found_again += found;
+        }
         printf("blank frames: track dropped after %d frames (redetect_every %d), found again: %d\n",
                lost_at + 1, params.redetect_every, found_again);
         CHECK(lost_at == 0);
-        CHECK(found_again);
+        CHECK(found_again == 1);
         face_tracker_free(tracker);
     }
     image_free(&blank);
@@ -218,6 +225,74 @@ static void test_still(face_detector *detector, const shape_predictor *predictor
     face_tracker *t = NULL;
     CHECK(face_tracker_new(&t, detector, predictor, &bad) == VV_ERR_INVALID_ARGUMENT && !t);
     image_free(&image);
+}
+
+/* A driver whose first 40 frames have no face (a flat colour), then the bundled portrait
+ * (500x756: large enough that a full search without a face adds tile passes), made as an
+ * H.264 file with FFmpeg and read back: no face before it, the face found within 4 frames
+ * of its appearance, and the face-less stretch not searched with the full (tiled)
+ * detector on every frame (it was: 7 detector passes a frame, ~8 frames/s). */
+static void test_faceless_lead_in(face_detector *detector, const shape_predictor *predictor) {
+    enum { BLANK = 40, FACE = 12 };
+    const char *path = "test_tracker_faceless.mp4";
+    vv_image portrait = {0}, blank = {0};
+    CHECK_OK(image_load(&portrait, VV_SOURCE_DIR "/examples/mona_lisa.png"));
+    if (!portrait.data) return;
+    CHECK_OK(image_create(&blank, portrait.width, portrait.height, 3));
+    for (size_t i = 0; blank.data && i < (size_t)blank.width * blank.height; i++) {
+        blank.data[3 * i] = 0x50;
+        blank.data[3 * i + 1] = 0x70;
+        blank.data[3 * i + 2] = 0x80;
+    }
+    video_writer_params wp = {0};
+    wp.width = portrait.width;
+    wp.height = portrait.height;
+    video_writer *writer = NULL;
+    CHECK_OK(video_writer_open(&writer, path, &wp));
+    for (int i = 0; writer && i < BLANK + FACE; i++) CHECK_OK(video_writer_write(writer, i < BLANK ? &blank : &portrait));
+    if (writer) CHECK_OK(video_writer_finish(writer));
+    image_free(&blank);
+    image_free(&portrait);
+    video_reader *reader = NULL;
+    CHECK_OK(video_reader_open(&reader, path));
+    face_tracker *tracker = NULL;
+    CHECK_OK(face_tracker_new(&tracker, detector, predictor, NULL));
+    if (!reader || !tracker) {
+        video_reader_close(reader);
+        face_tracker_free(tracker);
+        return;
+    }
+    vv_image frame = {0};
+    int frames = 0, first_found = -1, found_count = 0;
+    tracker_counts lead_in = {0, 0};
+    for (;;) {
+        bool got = false, found = false;
+        double time = 0;
+        CHECK_OK(video_reader_next(reader, &frame, &time, &got));
+        if (!got) break;
+        float box[4], score, points[68][2];
+        CHECK_OK(face_tracker_update(tracker, &frame, time, &found, box, &score, points));
+        if (found && first_found < 0) first_found = frames;
+        found_count += found;
+        if (++frames == BLANK) lead_in = face_tracker_counts(tracker);
+    }
+    tracker_counts all = face_tracker_counts(tracker);
+    printf("face-less lead-in (%d frames, then %d with a face): first face at frame %d, found in %d; "
+           "searches over the lead-in: %ld full, %ld quick (all: %ld full, %ld quick)\n",
+           BLANK, FACE, first_found, found_count, lead_in.full_searches, lead_in.quick_searches,
+           all.full_searches, all.quick_searches);
+    CHECK(frames == BLANK + FACE);
+    CHECK(first_found >= BLANK);          /* nothing reported before the face */
+    CHECK(first_found <= BLANK + 3);      /* and the face at most 3 frames late */
+    CHECK(found_count == BLANK + FACE - first_found);
+    /* Expected by the schedule: full searches at frames 0 and 26; quick on 20 frames. */
+    CHECK(lead_in.full_searches <= 3);
+    CHECK(lead_in.full_searches + lead_in.quick_searches <= BLANK * 6 / 10);
+    CHECK(lead_in.quick_searches >= BLANK / 4);  /* it does keep looking */
+    image_free(&frame);
+    face_tracker_free(tracker);
+    video_reader_close(reader);
+    remove(path);
 }
 
 /* Tracks lp_d0.mp4 and compares with dlib's per-frame landmarks. */
@@ -308,6 +383,7 @@ int main(void) {
     CHECK_OK(shape_predictor_load(&predictor, NULL));
     if (detector && predictor) {
         test_still(detector, predictor);
+        test_faceless_lead_in(detector, predictor);
         if (shared) test_video(detector, predictor, shared);
         else printf("lp_d0 tracking skipped: ../shared/data not present\n");
     }
