@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 6 item 7: the engines side by side with `vivify eval`.
 #  1. self-reenactment on the held-out clips (data/holdout.txt: people in no training clip),
-#     K = 1, 8, 32 shots: warp, fsth (feed-forward), fsth-ft (fine-tuned), hybrid, hybrid-ft;
+#     K = 1, 8, 32 shots: warp, fsth (feed-forward), fsth-ft (fine-tuned), hybrid;
 #  2. cross-reenactment: every portrait in ../shared/data/portraits driven by one held-out
 #     clip, K = 1 (the portrait).
 # Fine-tuning gets a fixed budget (FT_STEPS, default 40) so the K rows are comparable.
@@ -22,7 +22,7 @@ while read -r name _; do
   case "$name" in ''|'#'*) continue ;; esac
   clips+=("$DATA/train/$name.mp4")
 done < "$ROOT/data/holdout.txt"
-engines=warp,fsth,fsth-ft,hybrid,hybrid-ft
+engines="${ENGINES:-warp,fsth,fsth-ft,hybrid}"   # hybrid-ft too: ENGINES=...,hybrid-ft
 "$VIVIFY" eval "${clips[@]}" --engine "$engines" --shots 1,8,32 --max-frames "$FRAMES" \
   --finetune-steps "$FT_STEPS" --model "$FSTH,$HYBRID" -o "$OUT/self"
 "$VIVIFY" eval "$DATA/train/$CROSS_DRIVER.mp4" --portraits "$DATA/portraits" --protocol cross \
