@@ -16,6 +16,7 @@ HYBRID="${HYBRID:-$ROOT/models/hybrid128.safetensors}"
 FT_STEPS="${FT_STEPS:-40}"
 FRAMES="${FRAMES:-8}"
 CROSS_DRIVER="${CROSS_DRIVER:-lp_d3}"
+mkdir -p "$OUT"
 [ -x "$VIVIFY" ] || { echo "eval_engines: no vivify binary at $VIVIFY (./dev build)" >&2; exit 1; }
 clips=()
 while read -r name _; do
