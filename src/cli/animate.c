@@ -18,6 +18,7 @@
 #include <pthread.h>
 #include <math.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,9 @@
 
 /* Ctrl-C / SIGTERM during animate: the handler only sets this; the tracker (progress
  * callbacks) and the frame loop check it and stop, then the output is removed or, with
- * --keep-partial, finished as a shorter video.  A second signal kills as usual. */
-static volatile sig_atomic_t animate_interrupted;
+ * --keep-partial, finished as a shorter video.  A second signal kills as usual.  A
+ * lock-free atomic, not volatile sig_atomic_t: the tracker thread reads it too. */
+static atomic_int animate_interrupted;
 
 static void on_interrupt(int sig) {
     (void)sig;
