@@ -310,6 +310,8 @@ int cli_finetune(int argc, char **argv) {
     fp.models_dir = models;
     if (!frames || !points) s = vv_fail(VV_ERR_NO_MEMORY, "finetune: no memory for %d shots", k);
     if (s == VV_OK) s = vv_faces_new(&faces, &fp);
+    /* Each photo is cropped as soon as it is read (not fsth_finetune_images, which needs
+     * all K photos in memory at once: 64 phone photos are gigabytes). */
     for (int i = 0; i < k && s == VV_OK; i++) {
         vv_image img = {0};
         vv_face face;

@@ -130,8 +130,6 @@ void identity_model_free(identity_model *model) {
     free(model);
 }
 
-const struct tfjs_model *identity_network(const identity_model *model) { return model ? model->net : NULL; }
-
 vv_status identity_embed_crop(const identity_model *model, const vv_image *crop, float embedding[IDENTITY_DIM]) {
     if (!crop || !crop->data || crop->width != IDENTITY_CROP_SIZE || crop->height != IDENTITY_CROP_SIZE ||
         crop->channels != 3)

@@ -35,8 +35,6 @@ typedef struct identity_model identity_model;
 /* models_dir: folder with faceres.json/.bin; NULL searches the defaults (models_find). */
 vv_status identity_model_load(identity_model **out, const char *models_dir);
 void identity_model_free(identity_model *model);
-/* The faceres network inside (fine-tuning's identity content term uses it). */
-const struct tfjs_model *identity_network(const identity_model *model);
 
 /* Embedding of an aligned crop (IDENTITY_CROP_SIZE square, RGB, pixel values 0..255 fed
  * as they are, as Human feeds faceres). */

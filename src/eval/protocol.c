@@ -401,29 +401,18 @@ static vv_status learned_load(fsth_model **model, const char *models, const char
                    models, engine);
 }
 
-/* FT: the shots cropped as `vivify finetune` crops them, then fsth_finetune. */
+/* FT: fine-tuned on the shots with fsth_finetune's defaults (pixel L1, adversarial and
+ * feature matching; not the faceres identity term `vivify finetune` adds by default). */
 static vv_status learned_finetune(learned_state *l, const vv_image *images, const float (*points)[68][2], int count,
-                                  const eval_options *options, const eval_context *ctx) {
-    int S = l->model->config.size;
-    size_t plane = (size_t)S * S;
-    float *frames = mem_alloc((size_t)count * 3 * plane, sizeof(float));
-    float (*crop_points)[68][2] = mem_alloc((size_t)count, sizeof *crop_points);
-    vv_status s = frames && crop_points ? VV_OK : vv_fail(VV_ERR_NO_MEMORY, "out of memory fine-tuning on %d shots", count);
-    for (int i = 0; i < count && s == VV_OK; i++)
-        s = fsth_crop_shot(frames + (size_t)i * 3 * plane, crop_points[i], &images[i], points[i], S);
+                                  const eval_options *options) {
     fsth_finetune_params p = fsth_finetune_default_params(count);
     if (options->finetune_steps > 0) p.steps = options->finetune_steps;
     p.seed = options->seed;
-    p.faceres = identity_network(ctx->identity);
-    p.w_identity = p.faceres ? p.w_identity : 0.0f;
     float loss = 0.0f;
-    if (s == VV_OK) s = fsth_finetune(l->model, frames, (const float (*)[68][2])crop_points, count, &p, &loss);
-    free(frames);
-    free(crop_points);
-    return s;
+    return fsth_finetune_images(l->model, images, points, count, &p, &loss);
 }
 
-static vv_status learned_setup(learned_state *l, const eval_options *options, const eval_context *ctx,
+static vv_status learned_setup(learned_state *l, const eval_options *options,
                                const char *engine, const shot_source *sources, int shots) {
     vv_status s = learned_load(&l->model, options->model, engine);
     if (s != VV_OK) return s;
@@ -440,7 +429,7 @@ static vv_status learned_setup(learned_state *l, const eval_options *options, co
     }
     if (count == 0) s = vv_fail(VV_ERR_NO_FACE, "no shot with a face for engine '%s'", engine);
     if (s == VV_OK && engine_finetuned(engine))
-        s = learned_finetune(l, images, (const float(*)[68][2])points, count, options, ctx);
+        s = learned_finetune(l, images, (const float(*)[68][2])points, count, options);
     else if (s == VV_OK && !l->model->has_person)
         s = fsth_prepare(l->model, images, (const float(*)[68][2])points, count);
     free(points);
@@ -584,7 +573,7 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
             if (best < 0) continue; /* no source with a face: noted below */
             learned_state *l = &learned[i - first];
             if (engine_learned(item->engine)) {
-                if (!l->model) s = learned_setup(l, options, ctx, item->engine, sources, item->shots);
+                if (!l->model) s = learned_setup(l, options, item->engine, sources, item->shots);
                 if (s == VV_OK) s = learned_render(l, item->engine, sources, (const float(*)[2])driver, &result);
                 if (s == VV_OK) best = l->base;
             } else {
@@ -759,7 +748,7 @@ vv_status eval_cross_reenactment(eval_context *ctx, const eval_options *options,
             eval_series *item = &(*series)[first + e];
             if (!item->available) continue;
             if (engine_learned(item->engine)) {
-                if (!learned[e].model) s = learned_setup(&learned[e], options, ctx, item->engine, &src, 1);
+                if (!learned[e].model) s = learned_setup(&learned[e], options, item->engine, &src, 1);
                 if (s == VV_OK) s = learned_render(&learned[e], item->engine, &src, (const float(*)[2])driver, &result);
             } else {
                 s = render(item->engine, &src, (const float(*)[2])driver, &result);

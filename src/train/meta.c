@@ -585,3 +585,19 @@ vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points
     free(xy_all);
     return status;
 }
+
+vv_status fsth_finetune_images(fsth_model *m, const vv_image *images, const float (*landmarks)[68][2], int k,
+                               const fsth_finetune_params *params, float *final_loss) {
+    if (k < 1) return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth_finetune_images: no shots");
+    int S = m->config.size;
+    size_t plane = (size_t)S * S;
+    float *frames = mem_alloc((size_t)k * 3 * plane, sizeof(float));
+    float (*points)[68][2] = mem_alloc((size_t)k, sizeof *points);
+    vv_status s = frames && points ? VV_OK : vv_fail(VV_ERR_NO_MEMORY, "fine-tuning: no memory for %d shots", k);
+    for (int i = 0; i < k && s == VV_OK; i++)
+        s = fsth_crop_shot(frames + (size_t)i * 3 * plane, points[i], &images[i], landmarks[i], S);
+    if (s == VV_OK) s = fsth_finetune(m, frames, (const float (*)[68][2])points, k, params, final_loss);
+    free(frames);
+    free(points);
+    return s;
+}

@@ -96,5 +96,9 @@ typedef struct fsth_finetune_params {
 fsth_finetune_params fsth_finetune_default_params(int k);
 vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points)[68][2], int k,
                         const fsth_finetune_params *params, float *final_loss);
+/* The same from K photos and their landmarks (image pixels), each cropped as
+ * fsth_crop_shot crops it; images[0] is the hybrid engine's warp source. */
+vv_status fsth_finetune_images(fsth_model *m, const vv_image *images, const float (*landmarks)[68][2], int k,
+                               const fsth_finetune_params *params, float *final_loss);
 
 #endif
