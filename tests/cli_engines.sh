@@ -41,9 +41,8 @@ no_output() { if [ -e "$1" ]; then failed=$((failed + 1)); echo "FAIL: $1 left b
 probe() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=width,height,nb_read_frames -of csv=p=0 "$1" 2>/dev/null; }
 
 # A tiny dataset: two 1-second clips (two identities by file name) of a slow zoom.
-ffmpeg -v error -y -loop 1 -i "$SOURCE" -vf "scale=250:378,zoompan=z='1+0.002*on':d=25:s=250x378:fps=25" \
-  -frames:v 25 -pix_fmt yuv420p "$TMP/mona_a.mp4" || { echo "FAIL: ffmpeg clip"; exit 1; }
-cp "$TMP/mona_a.mp4" "$TMP/lisa_b.mp4"
+. "$ROOT/tests/lib/tiny_clips.sh"
+tiny_clips "$ROOT" "$TMP" || { echo "FAIL: ffmpeg clip"; exit 1; }
 run "dataset build" -- "$VIVIFY" dataset build "$TMP/mona_a.mp4" "$TMP/lisa_b.mp4" -o "$TMP/tiny.vds" --size 32 --threads 1 -q
 TRAIN=(--data "$TMP/tiny.vds" --size 32 --width 2 --bottleneck 1 --k 2 --batch 1 --steps 2 --identity 0 --val-every 0 -q)
 run "train fsth" -- "$VIVIFY" train "${TRAIN[@]}" -o "$TMP/fsth.safetensors"

@@ -15,10 +15,8 @@ command -v ffmpeg >/dev/null || { echo "SKIPPED: no ffmpeg"; exit 77; }
 ok() { if [ "$1" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $2"; fi; }
 
 # A tiny dataset (as cli_engines.sh): two 1-second clips of a slow zoom on the portrait.
-ffmpeg -v error -y -loop 1 -i "$ROOT/examples/mona_lisa.png" \
-  -vf "scale=250:378,zoompan=z='1+0.002*on':d=25:s=250x378:fps=25" -frames:v 25 -pix_fmt yuv420p "$TMP/mona_a.mp4" \
-  || { echo "SKIPPED: ffmpeg could not make the clips"; exit 77; }
-cp "$TMP/mona_a.mp4" "$TMP/lisa_b.mp4"
+. "$ROOT/tests/lib/tiny_clips.sh"
+tiny_clips "$ROOT" "$TMP" || { echo "SKIPPED: ffmpeg could not make the clips"; exit 77; }
 "$VIVIFY" dataset build "$TMP/mona_a.mp4" "$TMP/lisa_b.mp4" -o "$TMP/tiny.vds" --size 32 --threads 1 -q 2>"$TMP/err"
 rc=$?
 if [ "$rc" = 11 ]; then echo "SKIPPED: models missing ($(cat "$TMP/err"))"; exit 77; fi
