@@ -234,6 +234,76 @@ static void test_seed_reproducible(void) {
     }
 }
 
+/* Hybrid: fsth_render's crop = warp * (1 - weight) + painting * weight, the network always
+ * paints where the warp has no pixels (the opened inner mouth), and fsth_render_frame
+ * blends only the painting into a full frame, by its weight. */
+static void test_hybrid_layers(fsth_model *m, const float target[68][2]) {
+    enum { S = 32, FRAME = 64, AT = 16 };
+    const size_t plane = (size_t)S * S;
+    float open[68][2];
+    memcpy(open, target, sizeof open);
+    for (int i = 65; i <= 67; i++) open[i][1] += 3.0f; /* lower inner lip down: the mouth opens */
+    for (int i = 56; i <= 58; i++) open[i][1] += 3.0f;
+    vv_image comp = {0}, painted = {0};
+    uint8_t weight[S * S];
+    CHECK_OK(fsth_render(m, (const float (*)[2])open, &comp));
+    CHECK_OK(fsth_render_layers(m, (const float (*)[2])open, &painted, weight));
+    if (!comp.data || !painted.data) return;
+    CHECK(painted.width == S && painted.height == S && painted.channels == 3);
+    const float *warped = m->scratch + 3 * plane, *valid = m->scratch + 6 * plane;
+    double worst = 0.0, paint_sum = 0.0;
+    int holes = 0, kept = 0;
+    for (size_t i = 0; i < plane; i++) {
+        float w = weight[i] / 255.0f;
+        for (int c = 0; c < 3; c++) {
+            float warp = (warped[c * plane + i] + 1.0f) * 127.5f;
+            float expect = warp * (1.0f - w) + painted.data[i * 3 + c] * w;
+            worst = fmax(worst, fabs(expect - comp.data[i * 3 + c]));
+        }
+        if (valid[i] == 0.0f) {
+            holes++;
+            CHECK(weight[i] == 255);
+        } else {
+            paint_sum += w, kept++;
+        }
+    }
+    CHECK_MSG(worst <= 2.0, "composite vs layers: %.2f levels apart", worst);
+    CHECK_MSG(holes > 0, "the opened mouth left no invalid pixels");
+    /* A fresh hybrid blend starts at sigmoid(3) = 0.95 towards the warp. */
+    CHECK_MSG(kept > 0 && paint_sum / kept < 0.15, "mean paint weight %.3f outside the mouth", paint_sum / (kept ? kept : 1));
+    /* Into a flat 64x64 frame with the crop at (16, 16), unscaled. */
+    vv_image frame;
+    CHECK_OK(image_create(&frame, FRAME, FRAME, 3));
+    memset(frame.data, 77, (size_t)FRAME * FRAME * 3);
+    float to_image[6] = {1, 0, AT, 0, 1, AT}, to_crop[6] = {1, 0, -AT, 0, 1, -AT}, in_frame[68][2];
+    for (int i = 0; i < 68; i++) in_frame[i][0] = open[i][0] + AT, in_frame[i][1] = open[i][1] + AT;
+    vv_image scratch = {0};
+    CHECK_OK(fsth_render_frame(m, to_crop, to_image, (const float (*)[2])in_frame, &scratch, &frame));
+    int outside_changed = 0;
+    double excess = 0.0;
+    for (int y = 0; y < FRAME; y++)
+        for (int x = 0; x < FRAME; x++) {
+            const uint8_t *p = frame.data + ((size_t)y * FRAME + x) * 3;
+            bool inside = x >= AT && x < AT + S && y >= AT && y < AT + S;
+            for (int c = 0; c < 3; c++) {
+                if (!inside) {
+                    outside_changed += p[c] != 77;
+                    continue;
+                }
+                size_t i = (size_t)(y - AT) * S + (x - AT);
+                /* at most `weight` of the way from the frame to the painting */
+                double bound = weight[i] / 255.0 * fabs(painted.data[i * 3 + c] - 77.0) + 1.0;
+                excess = fmax(excess, fabs(p[c] - 77.0) - bound);
+            }
+        }
+    CHECK_MSG(outside_changed == 0, "%d values outside the crop changed", outside_changed);
+    CHECK_MSG(excess <= 0.0, "a pixel moved %.2f levels further than its paint weight allows", excess);
+    image_free(&frame);
+    image_free(&scratch);
+    image_free(&comp);
+    image_free(&painted);
+}
+
 static void test_few_shot(bool hybrid) {
     fsth_config c = tiny_config(hybrid);
     fsth_model *m;
@@ -266,6 +336,12 @@ static void test_few_shot(bool hybrid) {
     synthetic_points(target, 32, &rng);
     CHECK_OK(fsth_render(m, (const float (*)[2])target, &ff));
     CHECK(ff.width == 32 && ff.height == 32 && ff.channels == 3);
+    if (hybrid) {
+        test_hybrid_layers(m, (const float (*)[2])target);
+    } else {
+        uint8_t weight[32 * 32];
+        CHECK(fsth_render_layers(m, (const float (*)[2])target, &(vv_image){0}, weight) == VV_ERR_INVALID_ARGUMENT);
+    }
     /* FT from the same shot. */
     float frame[3 * 32 * 32], crop_points[1][68][2];
     CHECK_OK(fsth_crop_shot(frame, crop_points[0], &shot, (const float (*)[2])points, 32));

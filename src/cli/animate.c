@@ -356,13 +356,13 @@ static vv_status image_top_left(vv_image *out, const vv_image *in, int w, int h)
     return s;
 }
 
-/* One frame of a learned engine: the target (source image pixels) mapped into the model's
- * crop, rendered there, and pasted with a feathered border into `base` (the portrait, or
- * the warp engine's frame for hybrid) already in *result.  crop_only: the crop itself,
- * resized to out_w x out_h. */
+/* One frame of a learned engine into *result (the portrait, or the warp engine's frame
+ * for hybrid: fsth_render_frame).  crop_only: the network's crop itself, resized to out_w x
+ * out_h. */
 static vv_status learned_render(fsth_model *model, const float image_to_crop[6], const float crop_to_image[6],
                                 const float target[68][2], bool crop_only, int out_w, int out_h, vv_image *net_crop,
                                 vv_image *result) {
+    if (!crop_only) return fsth_render_frame(model, image_to_crop, crop_to_image, target, net_crop, result);
     float crop_target[68][2];
     for (int k = 0; k < 68; k++) {
         float x = target[k][0], y = target[k][1];
@@ -371,13 +371,8 @@ static vv_status learned_render(fsth_model *model, const float image_to_crop[6],
     }
     vv_status s = fsth_render(model, (const float(*)[2])crop_target, net_crop);
     if (s != VV_OK) return s;
-    if (crop_only) {
-        image_free(result);
-        return image_resize(result, net_crop, out_w, out_h);
-    }
-    /* The crop's outer eighth fades into the frame, so its square edge never shows. */
-    warp_paste_back(result, net_crop, NULL, crop_to_image, model->config.size / 8.0f, 0);
-    return VV_OK;
+    image_free(result);
+    return image_resize(result, net_crop, out_w, out_h);
 }
 
 static bool is_json_path(const char *path) {

@@ -439,18 +439,13 @@ static vv_status learned_setup(learned_state *l, const eval_options *options,
     return VV_OK;
 }
 
-/* The network's crop for the target, pasted (feathered) into the base shot, or into the
- * warp engine's frame for hybrid: the frame animate writes. */
+/* The learned engine's frame (fsth_render_frame): onto the base shot for fsth, onto the
+ * warp engine's frame for hybrid; the frame animate writes. */
 static vv_status learned_render(learned_state *l, const char *engine, shot_source *sources, const float driver[68][2],
                                 vv_image *result) {
     shot_source *src = &sources[l->base];
-    float target[68][2], crop_target[68][2];
+    float target[68][2];
     motion_retarget_frame(&src->retarget, driver, target);
-    const float *m = l->image_to_crop;
-    for (int k = 0; k < 68; k++) {
-        crop_target[k][0] = m[0] * target[k][0] + m[1] * target[k][1] + m[2];
-        crop_target[k][1] = m[3] * target[k][0] + m[4] * target[k][1] + m[5];
-    }
     vv_status s;
     if (engine_hybrid(engine)) {
         s = warp_engine_render(src->engine, (const float(*)[2])target, NULL, NULL, result, NULL);
@@ -458,8 +453,8 @@ static vv_status learned_render(learned_state *l, const char *engine, shot_sourc
         image_free(result);
         s = image_copy(result, &src->image);
     }
-    if (s == VV_OK) s = fsth_render(l->model, (const float(*)[2])crop_target, &l->crop);
-    if (s == VV_OK) warp_paste_back(result, &l->crop, NULL, l->crop_to_image, l->model->config.size / 8.0f, 0);
+    if (s == VV_OK)
+        s = fsth_render_frame(l->model, l->image_to_crop, l->crop_to_image, (const float(*)[2])target, &l->crop, result);
     return s;
 }
 

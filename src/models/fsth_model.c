@@ -416,26 +416,83 @@ vv_status fsth_prepare(fsth_model *m, const vv_image *images, const float (*land
     return status;
 }
 
-vv_status fsth_render(fsth_model *m, const float target[68][2], vv_image *out) {
-    if (!m->has_person)
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth_render: no person (call fsth_prepare or load a fine-tuned model)");
+vv_status fsth_render_frame(fsth_model *m, const float image_to_crop[6], const float crop_to_image[6],
+                            const float target[68][2], vv_image *crop, vv_image *frame) {
+    float crop_target[68][2];
+    const float *t = image_to_crop;
+    for (int k = 0; k < 68; k++) {
+        crop_target[k][0] = t[0] * target[k][0] + t[1] * target[k][1] + t[2];
+        crop_target[k][1] = t[3] * target[k][0] + t[4] * target[k][1] + t[5];
+    }
+    int S = m->config.size;
+    uint8_t *weight = NULL;
+    vv_status status;
+    if (m->config.hybrid) {
+        weight = mem_alloc((size_t)S * S, 1);
+        if (!weight) return vv_fail(VV_ERR_NO_MEMORY, "fsth_render: no memory");
+        status = fsth_render_layers(m, (const float (*)[2])crop_target, crop, weight);
+    } else {
+        status = fsth_render(m, (const float (*)[2])crop_target, crop);
+    }
+    /* The crop's outer eighth fades into the frame, so its square edge never shows. */
+    if (status == VV_OK) warp_paste_back(frame, crop, weight, crop_to_image, (float)S / 8.0f, 0);
+    free(weight);
+    return status;
+}
+
+/* Runs G for target landmarks; the output (the crop composite for hybrid) in rgb. */
+static vv_status render_forward(fsth_model *m, const float target[68][2], float *rgb) {
     int S = m->config.size;
     size_t plane = (size_t)S * S;
-    if (!out->data || out->width != S || out->height != S || out->channels != 3) {
-        image_free(out);
-        vv_status status = image_create(out, S, S, 3);
-        if (status != VV_OK) return status;
-    }
     float *in = m->scratch;
     vv_status status = fsth_landmark_tensor(in, target, S);
     if (status == VV_OK && m->config.hybrid)
         status = fsth_warp_inputs(in + 3 * plane, in + 6 * plane, m->source_image,
                                   (const float (*)[2])m->source_landmarks, target, S);
-    /* The output lands in the source slot's place after the inputs: reuse rgb scratch. */
+    if (status == VV_OK) status = fsth_generator_forward(&m->G, rgb, in, m->person_psi, 1);
+    return status;
+}
+
+/* out: S x S RGB, allocated unless it already is; fails first when there is no person. */
+static vv_status render_image(const fsth_model *m, vv_image *out, int S) {
+    if (!m->has_person)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth_render: no person (call fsth_prepare or load a fine-tuned model)");
+    if (out->data && out->width == S && out->height == S && out->channels == 3) return VV_OK;
+    image_free(out);
+    return image_create(out, S, S, 3);
+}
+
+vv_status fsth_render(fsth_model *m, const float target[68][2], vv_image *out) {
+    int S = m->config.size;
+    vv_status status = render_image(m, out, S);
+    if (status != VV_OK) return status;
+    float *rgb = mem_alloc(3 * (size_t)S * S, sizeof(float));
+    if (!rgb) return vv_fail(VV_ERR_NO_MEMORY, "fsth_render: no memory");
+    status = render_forward(m, target, rgb);
+    if (status == VV_OK) fsth_tensor_to_image(out, rgb, S);
+    free(rgb);
+    return status;
+}
+
+vv_status fsth_render_layers(fsth_model *m, const float target[68][2], vv_image *painted, uint8_t *weight) {
+    if (!m->config.hybrid) return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth_render_layers: not a hybrid model");
+    int S = m->config.size;
+    size_t plane = (size_t)S * S;
+    vv_status status = render_image(m, painted, S);
+    if (status != VV_OK) return status;
     float *rgb = mem_alloc(3 * plane, sizeof(float));
     if (!rgb) return vv_fail(VV_ERR_NO_MEMORY, "fsth_render: no memory");
-    if (status == VV_OK) status = fsth_generator_forward(&m->G, rgb, in, m->person_psi, 1);
-    if (status == VV_OK) fsth_tensor_to_image(out, rgb, S);
+    status = render_forward(m, target, rgb);
+    if (status == VV_OK) {
+        /* G keeps its last forward's tanh painting and sigmoid blend; the validity map is
+         * the input's seventh plane. */
+        fsth_tensor_to_image(painted, m->G.rgb, S);
+        const float *valid = m->scratch + 6 * plane;
+        for (size_t i = 0; i < plane; i++) {
+            float paint = 1.0f - m->G.blend[i] * valid[i];
+            weight[i] = (uint8_t)(paint * 255.0f + 0.5f);
+        }
+    }
     free(rgb);
     return status;
 }

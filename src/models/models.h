@@ -250,6 +250,19 @@ vv_status fsth_prepare(fsth_model *m, const vv_image *images, const float (*land
 /* Renders the person for target landmarks (pixels of a size x size crop, the same framing
  * as the shots' crops: use fsth_crop_transform) into out (size x size RGB, allocated). */
 vv_status fsth_render(fsth_model *m, const float target[68][2], vv_image *out);
+/* Hybrid models: the two layers fsth_render blends, so a caller can composite onto a
+ * sharper warp than the crop's: painted (size x size RGB, allocated) is the network's own
+ * painting, weight (size x size bytes) how much of it to use, 255 = all, 0 = keep the
+ * warp.  fsth_render's output = warped crop * (1 - weight) + painted * weight. */
+vv_status fsth_render_layers(fsth_model *m, const float target[68][2], vv_image *painted, uint8_t *weight);
+/* One frame of the fsth / hybrid engine into a full image.  target: landmarks in the
+ * frame's pixels, mapped into the model's crop by image_to_crop (fsth_crop_transform's
+ * inverse); crop: scratch (allocated).  fsth: the rendered crop is pasted over frame with
+ * a feathered border.  hybrid: frame must hold the warp engine's frame for the same
+ * target, and only the network's painting is blended in, by its weight, so the warp keeps
+ * its full resolution wherever the network leaves it. */
+vv_status fsth_render_frame(fsth_model *m, const float image_to_crop[6], const float crop_to_image[6],
+                            const float target[68][2], vv_image *crop, vv_image *frame);
 /* The square crop a face is seen through: crop (size x size) -> image affine transform
  * from its 68 landmarks, by the training set's rule (the face box the landmarks imply,
  * centre moved up 0.1 box side, enlarged 1.8x). */
