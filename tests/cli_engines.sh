@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # vivify animate --engine fsth|hybrid end to end: a tiny model is meta-trained for two
 # steps on a tiny dataset made here (a slow zoom over the bundled portrait), then
-# animates the portrait; the videos have the motion's frame count and the portrait's
-# size.  Missing, garbage and mismatched models: one line, exit 11, nothing written.
+# animates the portrait, feed-forward and after `vivify finetune` on it; the videos have
+# the motion's frame count and the portrait's size.  Missing, garbage and mismatched models: one line, exit 11, nothing written.
 # usage: cli_engines.sh PATH/TO/vivify
 set -u
 VIVIFY="$1"
@@ -67,6 +67,17 @@ diff_face="$(ffmpeg -v error -i "$TMP/warp.mp4" -i "$TMP/fsth.mp4" -filter_compl
   "[0:v]crop=120:120:190:130[a];[1:v]crop=120:120:190:130[b];[a][b]blend=all_mode=difference,signalstats,metadata=print:key=lavfi.signalstats.YAVG:file=-" \
   -f null - 2>&1 | grep -o 'YAVG=[0-9.]*' | head -1 | cut -d= -f2)"
 ok "$(awk -v d="${diff_face:-0}" 'BEGIN { print (d > 2) ? 1 : 0 }')" "fsth face region equals the warp's (mean difference ${diff_face:-?})"
+
+# The user's own photos: fine-tune each model on the portrait (vivify finetune), then
+# animate with the person file it writes.
+for engine in fsth hybrid; do
+  run "finetune $engine" -- "$VIVIFY" finetune "$TMP/$engine.safetensors" "$SOURCE" -o "$TMP/person_$engine.safetensors" \
+    --steps 2 --identity 0
+  run "animate --engine $engine, fine-tuned person" -- "$VIVIFY" animate "$SOURCE" --motion talk --duration 0.4 \
+    --engine $engine --model "$TMP/person_$engine.safetensors" -o "$TMP/person_$engine.mp4"
+  got="$(probe "$TMP/person_$engine.mp4")"
+  ok "$([ "$got" = "$want" ] && echo 1)" "--engine $engine with a fine-tuned person: $got (want $want)"
+done
 
 # vivify eval compares the learned engines feed-forward and fine-tuned (-ft) with one
 # run: both models given as a comma-separated --model, each engine picks its kind.
