@@ -234,16 +234,16 @@ static void test_seed_reproducible(void) {
     }
 }
 
-/* Hybrid: fsth_render's crop = warp * (1 - weight) + painting * weight, the network always
- * paints where the warp has no pixels (the opened inner mouth), and fsth_render_frame
- * blends only the painting into a full frame, by its weight. */
+/* Hybrid: the warp input has the opened inner mouth synthesised and marked invalid;
+ * fsth_render's crop = warp * (1 - weight) + painting * weight; fsth_render_frame blends
+ * only the painting into a full frame, by its weight. */
 static void test_hybrid_layers(fsth_model *m, const float target[68][2]) {
     enum { S = 32, FRAME = 64, AT = 16 };
     const size_t plane = (size_t)S * S;
     float open[68][2];
     memcpy(open, target, sizeof open);
-    for (int i = 65; i <= 67; i++) open[i][1] += 3.0f; /* lower inner lip down: the mouth opens */
-    for (int i = 56; i <= 58; i++) open[i][1] += 3.0f;
+    for (int i = 65; i <= 67; i++) open[i][1] += 4.0f; /* lower inner lip down: the mouth opens */
+    for (int i = 56; i <= 58; i++) open[i][1] += 4.0f;
     vv_image comp = {0}, painted = {0};
     uint8_t weight[S * S];
     CHECK_OK(fsth_render(m, (const float (*)[2])open, &comp));
@@ -252,7 +252,7 @@ static void test_hybrid_layers(fsth_model *m, const float target[68][2]) {
     CHECK(painted.width == S && painted.height == S && painted.channels == 3);
     const float *warped = m->scratch + 3 * plane, *valid = m->scratch + 6 * plane;
     double worst = 0.0, paint_sum = 0.0;
-    int holes = 0, kept = 0;
+    int holes = 0, holes_inside = 0;
     for (size_t i = 0; i < plane; i++) {
         float w = weight[i] / 255.0f;
         for (int c = 0; c < 3; c++) {
@@ -260,17 +260,20 @@ static void test_hybrid_layers(fsth_model *m, const float target[68][2]) {
             float expect = warp * (1.0f - w) + painted.data[i * 3 + c] * w;
             worst = fmax(worst, fabs(expect - comp.data[i * 3 + c]));
         }
+        paint_sum += w;
         if (valid[i] == 0.0f) {
             holes++;
-            CHECK(weight[i] == 255);
+            /* within the inner lips' box */
+            float x = (float)(i % S), y = (float)(i / S);
+            holes_inside += x >= open[60][0] - 1 && x <= open[64][0] + 1 && y >= open[62][1] - 1 && y <= open[66][1] + 1;
         } else {
-            paint_sum += w, kept++;
+            CHECK(valid[i] == 1.0f);
         }
     }
     CHECK_MSG(worst <= 2.0, "composite vs layers: %.2f levels apart", worst);
-    CHECK_MSG(holes > 0, "the opened mouth left no invalid pixels");
-    /* A fresh hybrid blend starts at sigmoid(3) = 0.95 towards the warp. */
-    CHECK_MSG(kept > 0 && paint_sum / kept < 0.15, "mean paint weight %.3f outside the mouth", paint_sum / (kept ? kept : 1));
+    CHECK_MSG(holes > 0 && holes_inside == holes, "synthesised mouth: %d pixels, %d of them inside the lips", holes, holes_inside);
+    /* A fresh hybrid blend starts at sigmoid(3) = 0.95 towards the warp, mouth included. */
+    CHECK_MSG(paint_sum / plane < 0.15, "mean paint weight %.3f", paint_sum / plane);
     /* Into a flat 64x64 frame with the crop at (16, 16), unscaled. */
     vv_image frame;
     CHECK_OK(image_create(&frame, FRAME, FRAME, 3));

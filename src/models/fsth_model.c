@@ -296,15 +296,6 @@ vv_status fsth_landmark_tensor(float *out, const float points[68][2], int size) 
     return VV_OK;
 }
 
-static bool inside_polygon(const float (*p)[2], int n, float x, float y) {
-    bool in = false;
-    for (int i = 0, j = n - 1; i < n; j = i++)
-        if ((p[i][1] > y) != (p[j][1] > y) &&
-            x < (p[j][0] - p[i][0]) * (y - p[i][1]) / (p[j][1] - p[i][1]) + p[i][0])
-            in = !in;
-    return in;
-}
-
 vv_status fsth_warp_inputs(float *warped, float *validity, const float *source,
                            const float src_points[68][2], const float dst_points[68][2],
                            int size) {
@@ -322,15 +313,21 @@ vv_status fsth_warp_inputs(float *warped, float *validity, const float *source,
     mesh_target_points(src_mesh, dst_points, &motion, dst_mesh);
     warp_piecewise_affine(&out, &in, (const float (*)[2])src_mesh, (const float (*)[2])dst_mesh,
                           mesh_triangles(), mesh_triangle_count(), NULL, 1);
-    fsth_image_to_tensor(warped, &out);
-    /* The warp moves pixels that exist; the target's open inner mouth has none. */
-    const float (*mouth)[2] = dst_points + 60;
-    for (int y = 0; y < size; y++)
-        for (int x = 0; x < size; x++)
-            validity[(size_t)y * size + x] = inside_polygon(mouth, 8, (float)x, (float)y) ? 0.0f : 1.0f;
+    /* As the warp engine does: an inner mouth opened wider than the source's has no pixels
+     * to move, so it is synthesised there (cavity and teeth); those pixels are the ones the
+     * validity map marks 0. */
+    size_t plane = (size_t)size * size;
+    uint8_t *drawn = mem_calloc(plane, 1);
+    if (!drawn) status = vv_fail(VV_ERR_NO_MEMORY, "hybrid warp: no memory");
+    if (status == VV_OK) {
+        warp_mouth_fill(&out, drawn, &in, src_points, dst_points, NULL, NULL);
+        fsth_image_to_tensor(warped, &out);
+        for (size_t i = 0; i < plane; i++) validity[i] = drawn[i] ? 0.0f : 1.0f;
+    }
+    free(drawn);
     image_free(&in);
     image_free(&out);
-    return VV_OK;
+    return status;
 }
 
 /* ---- Inference ---- */
@@ -484,14 +481,9 @@ vv_status fsth_render_layers(fsth_model *m, const float target[68][2], vv_image 
     if (!rgb) return vv_fail(VV_ERR_NO_MEMORY, "fsth_render: no memory");
     status = render_forward(m, target, rgb);
     if (status == VV_OK) {
-        /* G keeps its last forward's tanh painting and sigmoid blend; the validity map is
-         * the input's seventh plane. */
+        /* G keeps its last forward's tanh painting and sigmoid blend. */
         fsth_tensor_to_image(painted, m->G.rgb, S);
-        const float *valid = m->scratch + 6 * plane;
-        for (size_t i = 0; i < plane; i++) {
-            float paint = 1.0f - m->G.blend[i] * valid[i];
-            weight[i] = (uint8_t)(paint * 255.0f + 0.5f);
-        }
+        for (size_t i = 0; i < plane; i++) weight[i] = (uint8_t)((1.0f - m->G.blend[i]) * 255.0f + 0.5f);
     }
     free(rgb);
     return status;

@@ -2,8 +2,8 @@
  * instance norm), AdaIN residual blocks at the bottleneck, upsampling AdaIN blocks,
  * optional self-attention, head AdaIN -> ReLU -> conv3x3 -> tanh.  All AdaIN scales and
  * biases come from psi = P e.  Hybrid: the input also holds the warped source and its
- * validity, and a fourth output channel is a blend mask:
- *   out = m * warped + (1 - m) * tanh(rgb),  m = sigmoid(raw) * validity. */
+ * validity (an input only: where the mouth was synthesised), and a fourth output channel
+ * is a blend mask:  out = m * warped + (1 - m) * tanh(rgb),  m = sigmoid(raw). */
 #include "models/models.h"
 
 #include "nn/ops.h"
@@ -170,12 +170,11 @@ vv_status fsth_generator_forward(fsth_generator *g, float *out, const float *in,
             memcpy(o, rgb, 3 * plane * sizeof(float));
             continue;
         }
-        const float *sample_in = in + (size_t)n * 7 * plane, *warped = sample_in + 3 * plane;
-        const float *valid = sample_in + 6 * plane;
+        const float *warped = in + (size_t)n * 7 * plane + 3 * plane;
         float *blend = g->blend + (size_t)n * plane;
         sigmoid_forward(blend, raw + 3 * plane, plane);
         for (size_t i = 0; i < plane; i++) {
-            float m = blend[i] * valid[i];
+            float m = blend[i];
             for (int c = 0; c < 3; c++)
                 o[c * plane + i] = m * warped[c * plane + i] + (1.0f - m) * rgb[c * plane + i];
         }
@@ -196,16 +195,15 @@ vv_status fsth_generator_backward(fsth_generator *g, float *dpsi, const float *d
             for (size_t i = 0; i < 3 * plane; i++) draw[i] = d[i] * (1.0f - rgb[i] * rgb[i]);
             continue;
         }
-        const float *sample_in = in + (size_t)n * 7 * plane, *warped = sample_in + 3 * plane;
-        const float *valid = sample_in + 6 * plane, *blend = g->blend + (size_t)n * plane;
+        const float *warped = in + (size_t)n * 7 * plane + 3 * plane, *blend = g->blend + (size_t)n * plane;
         for (size_t i = 0; i < plane; i++) {
-            float m = blend[i] * valid[i], dm = 0.0f;
+            float m = blend[i], dm = 0.0f;
             for (int c = 0; c < 3; c++) {
                 size_t j = c * plane + i;
                 draw[j] = d[j] * (1.0f - m) * (1.0f - rgb[j] * rgb[j]);
                 dm += d[j] * (warped[j] - rgb[j]);
             }
-            draw[3 * plane + i] = dm * valid[i] * blend[i] * (1.0f - blend[i]);
+            draw[3 * plane + i] = dm * m * (1.0f - m);
         }
     }
     /* Head conv, ReLU, AdaIN -> d(last activation) in grad_a. */

@@ -282,9 +282,10 @@ vv_status fsth_crop_shot(float *frame, float points[68][2], const vv_image *imag
 void fsth_image_to_tensor(float *out, const vv_image *image);
 void fsth_tensor_to_image(vv_image *out, const float *in, int size);
 vv_status fsth_landmark_tensor(float *out, const float points[68][2], int size);
-/* Hybrid inputs: warp source [3,S,S] from src_points to dst_points (crop pixels) into
- * warped [3,S,S] and validity [S,S] (1 where the warp is trusted, 0 in the target's inner
- * mouth, where the source has no pixels to move). */
+/* Hybrid inputs: the warp engine's warp of source [3,S,S] from src_points to dst_points
+ * (crop pixels; the mesh warp, plus the synthesised inner mouth when it opens wider than
+ * the source's: warp_mouth_fill) into warped [3,S,S], and validity [S,S]: 1 where pixels
+ * were moved, 0 where the mouth interior was synthesised. */
 vv_status fsth_warp_inputs(float *warped, float *validity, const float *source,
                            const float src_points[68][2], const float dst_points[68][2],
                            int size);
