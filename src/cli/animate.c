@@ -364,11 +364,7 @@ static vv_status learned_render(fsth_model *model, const float image_to_crop[6],
                                 vv_image *result) {
     if (!crop_only) return fsth_render_frame(model, image_to_crop, crop_to_image, target, net_crop, result);
     float crop_target[68][2];
-    for (int k = 0; k < 68; k++) {
-        float x = target[k][0], y = target[k][1];
-        crop_target[k][0] = image_to_crop[0] * x + image_to_crop[1] * y + image_to_crop[2];
-        crop_target[k][1] = image_to_crop[3] * x + image_to_crop[4] * y + image_to_crop[5];
-    }
+    affine_apply_points(image_to_crop, target, crop_target, 68);
     vv_status s = fsth_render(model, (const float(*)[2])crop_target, net_crop);
     if (s != VV_OK) return s;
     image_free(result);

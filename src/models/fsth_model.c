@@ -416,11 +416,7 @@ vv_status fsth_prepare(fsth_model *m, const vv_image *images, const float (*land
 vv_status fsth_render_frame(fsth_model *m, const float image_to_crop[6], const float crop_to_image[6],
                             const float target[68][2], vv_image *crop, vv_image *frame) {
     float crop_target[68][2];
-    const float *t = image_to_crop;
-    for (int k = 0; k < 68; k++) {
-        crop_target[k][0] = t[0] * target[k][0] + t[1] * target[k][1] + t[2];
-        crop_target[k][1] = t[3] * target[k][0] + t[4] * target[k][1] + t[5];
-    }
+    affine_apply_points(image_to_crop, target, crop_target, 68);
     int S = m->config.size;
     uint8_t *weight = NULL;
     vv_status status;

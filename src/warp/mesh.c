@@ -220,6 +220,14 @@ void affine_invert(const float m[6], float inv[6]) {
     inv[3] = (float)c; inv[4] = (float)d; inv[5] = (float)(-(c * m[2] + d * m[5]));
 }
 
+void affine_apply_points(const float m[6], const float (*in)[2], float (*out)[2], int count) {
+    for (int k = 0; k < count; k++) {
+        float x = in[k][0], y = in[k][1];
+        out[k][0] = m[0] * x + m[1] * y + m[2];
+        out[k][1] = m[3] * x + m[4] * y + m[5];
+    }
+}
+
 /* Least-squares affine over idx (from -> to), as a 2x3 matrix. */
 static void affine_fit(const float (*from)[2], const float (*to)[2], const int *idx, int count, float m[6]) {
     double s[3][3] = {{0}}, bx[3] = {0}, by[3] = {0};

@@ -38,6 +38,8 @@ void similarity_apply(const float sim[4], float x, float y, float *ox, float *oy
 /* As a 2x3 matrix {m0 m1 m2; m3 m4 m5} and its inverse. */
 void similarity_to_affine(const float sim[4], float m[6]);
 void affine_invert(const float m[6], float inv[6]);
+/* out[k] = m applied to in[k], for count points (out may be in). */
+void affine_apply_points(const float m[6], const float (*in)[2], float (*out)[2], int count);
 
 /* Crop transforms for a face: crop (size x size pixels) <-> image, rotation-aligned. */
 void mesh_crop_transform(const float landmarks[68][2], int crop_size, float crop_to_image[6],

@@ -267,15 +267,13 @@ static void paste_row(void *ctx, int row) {
 
 void warp_paste_back(vv_image *image, const vv_image *crop, const uint8_t *mask, const float crop_to_image[6],
                      float feather, int threads) {
-    float xs[4], ys[4];
     float cw = (float)(crop->width - 1), ch = (float)(crop->height - 1);
-    const float corners[4][2] = {{0, 0}, {cw, 0}, {0, ch}, {cw, ch}};
-    for (int k = 0; k < 4; k++) {
-        xs[k] = crop_to_image[0] * corners[k][0] + crop_to_image[1] * corners[k][1] + crop_to_image[2];
-        ys[k] = crop_to_image[3] * corners[k][0] + crop_to_image[4] * corners[k][1] + crop_to_image[5];
-    }
-    float minx = fminf(fminf(xs[0], xs[1]), fminf(xs[2], xs[3])), maxx = fmaxf(fmaxf(xs[0], xs[1]), fmaxf(xs[2], xs[3]));
-    float miny = fminf(fminf(ys[0], ys[1]), fminf(ys[2], ys[3])), maxy = fmaxf(fmaxf(ys[0], ys[1]), fmaxf(ys[2], ys[3]));
+    float corners[4][2] = {{0, 0}, {cw, 0}, {0, ch}, {cw, ch}};
+    affine_apply_points(crop_to_image, (const float(*)[2])corners, corners, 4);
+    float minx = fminf(fminf(corners[0][0], corners[1][0]), fminf(corners[2][0], corners[3][0]));
+    float maxx = fmaxf(fmaxf(corners[0][0], corners[1][0]), fmaxf(corners[2][0], corners[3][0]));
+    float miny = fminf(fminf(corners[0][1], corners[1][1]), fminf(corners[2][1], corners[3][1]));
+    float maxy = fmaxf(fmaxf(corners[0][1], corners[1][1]), fmaxf(corners[2][1], corners[3][1]));
     paste_job job = {image, crop, mask, {0}, feather > 0.5f ? feather : 0.5f, 0, 0, 0};
     affine_invert(crop_to_image, job.to_crop);
     job.x0 = (int)fmaxf(0.0f, floorf(minx));
