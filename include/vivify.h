@@ -88,6 +88,121 @@ void vv_faces_free(vv_faces *faces);
 vv_status vv_faces_detect(vv_faces *faces, const vv_image *image,
                           vv_face *out, int max_faces, int *count);
 
+/* ---- Animation: portraits driven by a video, a motion template or a built-in motion. ----
+ *
+ * Two forms, in the manner of whisper.cpp's whisper_full:
+ *  - one call, vv_animate(): a driving video (tracked on a thread of its own while frames are
+ *    rendered) or a motion, to an .mp4 / .gif / folder of PNGs, with progress and abort
+ *    callbacks;
+ *  - streaming, for live input and evaluation: push driver frames in order, pull output frames
+ *    in the same order.  Output frame t shows driver frame t: the landmarks are smoothed with
+ *    a centred (zero-phase) filter, so frame t can be pulled once `lookahead` later frames have
+ *    been pushed (or the end was signalled).  lookahead 0 gives a causal filter (live use).
+ * Both run the same per-frame pipeline: the driver's landmarks -> head pose and expression
+ * relative to the driver's reference frame -> retargeted onto each source -> rendered. */
+
+typedef struct vv_animate_params {
+    const char *engine;        /* "warp" (default: landmark mesh warp), "fsth" or "hybrid" */
+    const char *model;         /* fsth / hybrid model file; NULL: the shipped one */
+    const char *models_dir;    /* pretrained helpers (BlazeFace, ...); NULL: search */
+    int face_index;            /* animate the N-th face of each source (1 = the largest) */
+    int crop_size;             /* working resolution of the face crop (default 512) */
+    int crop_output;           /* non-zero: output the face crop only, not the whole portrait */
+    int absolute;              /* non-zero: the driver's landmarks directly (aligned) */
+    int reference_best;        /* non-zero: motion relative to the driver frame nearest each
+                                  source's expression (needs the whole driver first); 0: the
+                                  driver's first frame with a face (default) */
+    float expression_scale;    /* 1: as the driver; 0: no expression change */
+    float pose_scale;          /* 1: as the driver; 0: the head stays still */
+    float smoothing;           /* landmark smoothing strength: 0 off, 1 default */
+    int lookahead;             /* frames of lookahead for the centred smoothing (default 3);
+                                  0: causal, for live input */
+    int threads;               /* 0: all cores */
+} vv_animate_params;
+
+vv_animate_params vv_animate_default_params(void);
+
+typedef struct vv_animator vv_animator; /* opaque: the prepared sources and the engine */
+
+/* Loads nothing itself: sources are images the caller loaded (names for messages; may be
+ * NULL).  Finds each source's face (VV_ERR_NO_FACE naming it), loads the engine's model,
+ * prepares the sources.  The output takes the first source's size (even sides). */
+vv_status vv_animator_new(vv_animator **out, const vv_image *sources, const char *const *names,
+                          int source_count, const vv_animate_params *params);
+void vv_animator_free(vv_animator *animator);
+void vv_animator_output_size(const vv_animator *animator, int *width, int *height);
+/* The face found in source i (its landmarks drive the geometry). */
+vv_status vv_animator_source_face(const vv_animator *animator, int index, vv_face *out);
+
+/* Streaming.  vv_animator_push: the next driver frame (RGB, any size; tracked inside) at
+ * `time` seconds.  vv_animator_push_landmarks: a frame already tracked (landmarks in driver
+ * pixels, NULL when it has no face); `frame` may be NULL (no mouth interior from the
+ * driver).  vv_animator_push_end: no more frames.  vv_animator_pull: the next output frame
+ * into *out (allocated or resized), *got = 0 when more input is needed first or every frame
+ * was pulled.  info (optional) describes the pulled frame. */
+typedef struct vv_frame_info {
+    long index;                /* driver frame index */
+    int face_found;            /* the driver had a face in this frame (else held / eased) */
+    int source;                /* which source rendered it */
+    float landmarks[VV_LANDMARK_COUNT][2]; /* the driver's smoothed landmarks (driver px) */
+} vv_frame_info;
+
+vv_status vv_animator_push(vv_animator *animator, const vv_image *frame, double time);
+vv_status vv_animator_push_landmarks(vv_animator *animator, const float (*landmarks)[2],
+                                     const vv_image *frame, double time);
+vv_status vv_animator_push_end(vv_animator *animator);
+vv_status vv_animator_pull(vv_animator *animator, vv_image *out, int *got, vv_frame_info *info);
+
+/* One call: a whole driver to a file. */
+typedef struct vv_animate_job {
+    const char *driving;       /* driving video; or */
+    const char *motion;        /* a built-in motion name ("talk", ...) or a .json template */
+    double duration;           /* built-in motions: seconds (0: 5) */
+    long max_frames;           /* at most this many frames (0: all) */
+    const char *output;        /* .mp4 (H.264 + the driver's audio), .gif, or a folder of PNGs */
+    int compare;               /* write source | driver | result side by side */
+    int no_audio;              /* do not copy the driver's audio */
+    int keep_partial;          /* stopped by abort: finish the output with the frames made so
+                                  far (VV_ERR_ABORTED is still returned) */
+} vv_animate_job;
+
+typedef enum vv_animate_stage {
+    VV_STAGE_TRACKING,         /* the driver tracked whole first (several sources, reference
+                                  "best", motion extraction) */
+    VV_STAGE_RENDERING         /* frames rendered and encoded (tracking overlaps it) */
+} vv_animate_stage;
+
+/* Progress, on the calling thread: frames done of total (total 0 or less: unknown); return
+ * non-zero to stop (VV_ERR_ABORTED).  Abort, polled from any thread (the tracker's too): a
+ * non-zero return stops.  Log, on the calling thread: one line of detail or warning. */
+typedef int (*vv_animate_progress_fn)(void *user_data, vv_animate_stage stage, long done, long total);
+typedef int (*vv_abort_fn)(void *user_data);
+typedef void (*vv_log_fn)(void *user_data, const char *line);
+
+typedef struct vv_animate_callbacks {
+    vv_animate_progress_fn progress;
+    vv_abort_fn abort;
+    vv_log_fn log;             /* NULL: no detail */
+    int verbose;               /* log per-frame detail too (which source each frame uses) */
+    void *user_data;
+} vv_animate_callbacks;
+
+typedef struct vv_animate_report {
+    long frames;               /* frames written */
+    int width, height;         /* output frame size */
+    double fps;
+    char audio[1024];          /* audio copied from ("" = none) */
+    long faceless_frames;      /* driver frames without a face (held, then eased to neutral) */
+    long source_switches;      /* several sources: how often the nearest one changed */
+    int reference_frame;       /* driver frame the motion is relative to (first source) */
+    double seconds;            /* wall time in all */
+    double seconds_tracking;   /* tracking (streaming: waiting for the tracker thread) */
+    double seconds_decode, seconds_render, seconds_encode;
+} vv_animate_report;
+
+vv_status vv_animate(vv_animator *animator, const vv_animate_job *job,
+                     const vv_animate_callbacks *callbacks, vv_animate_report *report);
+
 #ifdef __cplusplus
 }
 #endif

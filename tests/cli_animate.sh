@@ -86,7 +86,7 @@ ok $([ "$(ls "$TMP/frames" 2>/dev/null | grep -c '\.png$')" = 5 ] && echo 1) "pn
 # Bad input.
 expect 2 "needs a SOURCE" -- "$VIVIFY" animate --motion talk -o "$TMP/x.mp4"
 expect 2 "one of --driving" -- "$VIVIFY" animate "$SOURCE" -o "$TMP/x.mp4"
-expect 2 "one of --driving" -- "$VIVIFY" animate "$SOURCE" --motion talk --driving "$TMP/driver_audio.mp4" -o "$TMP/x.mp4"
+expect 2 "not both" -- "$VIVIFY" animate "$SOURCE" --motion talk --driving "$TMP/driver_audio.mp4" -o "$TMP/x.mp4"
 expect 2 "needs -o" -- "$VIVIFY" animate "$SOURCE" --motion talk
 expect 2 "first or best" -- "$VIVIFY" animate "$SOURCE" --motion talk --reference middle -o "$TMP/x.mp4"
 expect 2 "unknown motion 'dance'" -- "$VIVIFY" animate "$SOURCE" --motion dance -o "$TMP/x.mp4"

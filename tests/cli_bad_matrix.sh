@@ -123,7 +123,7 @@ bad "landmarks: overlay in a missing folder" 10 "cannot write .*missing/o.png" "
 
 # ---- animate
 A="$W/a.mp4"
-bad "animate: --driving with --motion" 2 "one of --driving" "$A" -- "$VIVIFY" animate "$F" --driving "$W/drv.mp4" --motion talk -o "$A"
+bad "animate: --driving with --motion" 2 "not both" "$A" -- "$VIVIFY" animate "$F" --driving "$W/drv.mp4" --motion talk -o "$A"
 bad "animate: --duration with --driving" 2 "--duration is for the built-in motions" "$A" -- "$VIVIFY" animate "$F" --driving "$W/drv.mp4" --duration 3 -o "$A"
 bad "animate: no -o" 2 "needs -o" "" -- "$VIVIFY" animate "$F" --motion talk
 bad "animate: --size 0" 2 "--size .*'0'" "$A" -- "$VIVIFY" animate "$F" --motion talk --size 0 -o "$A"

@@ -1,0 +1,104 @@
+/* animate: the portrait-animation pipeline behind vv_animator / vv_animate (include/vivify.h).
+ *
+ *   animator.c  sources (face, engine), the learned engines' model, one frame rendered from
+ *               the driver's smoothed landmarks; the streaming push / pull API
+ *   timeline.c  gap filling and zero-phase smoothing of the driver's landmarks
+ *   tracking.c  the driver tracked on a thread of its own, a bounded window ahead
+ *   run.c       vv_animate: a whole driver to a file (audio, --compare panels, abort) */
+#ifndef VV_ANIMATE_ANIMATE_H
+#define VV_ANIMATE_ANIMATE_H
+
+#include "animate/timeline.h"
+#include "base/base.h"
+#include "face/motion.h"
+#include "face/tracker.h"
+#include "models/models.h"
+#include "warp/warp.h"
+
+#define ANIMATE_MAX_SOURCES 16
+#define ANIMATE_MAX_LOOKAHEAD 64
+
+typedef struct animate_source {
+    char name[512];
+    vv_image image;
+    vv_face face;
+    warp_engine *engine;
+    motion_retarget retarget;
+    bool retarget_ready;
+    /* Output placement of a source whose size differs from the first one's: its frame is
+     * mapped by this similarity (output px -> its px) so its face lands where the first
+     * source's face is, at the same size, without stretching. */
+    bool placed;
+    float output_to_source[6];
+} animate_source;
+
+struct vv_animator {
+    vv_animate_params params;
+    vv_faces *faces;
+    int source_count;
+    animate_source sources[ANIMATE_MAX_SOURCES];
+    int out_width, out_height;
+    /* Learned engines (fsth, hybrid). */
+    fsth_model *model;
+    bool learned, hybrid;
+    float crop_to_image[6], image_to_crop[6];
+    vv_image net_crop, portrait;
+    /* Per-frame state: which source is in use (nearest, with hysteresis); the reference. */
+    int current;
+    long switches;
+    bool have_reference;
+    float reference[68][2];
+    vv_image placed; /* a placed source's frame */
+    /* Streaming (push / pull). */
+    driver_timeline timeline;
+    bool timeline_started;
+    face_tracker *tracker;
+    vv_image *frames;     /* copies of the pushed frames not yet pulled (index - frames_base) */
+    long frames_base, frames_capacity;
+    bool have_frames;     /* frames were pushed with images */
+};
+
+/* Sets the reference driver frame (smoothed landmarks): retargeting of every source is
+ * relative to it from now on (or, with reference_best, chosen per source by the caller). */
+void animator_set_reference(vv_animator *a, const float reference[68][2]);
+void animator_set_source_reference(vv_animator *a, int source, const float reference[68][2]);
+
+/* Renders the frame for the driver's smoothed landmarks (driver pixels; has_face false:
+ * the portrait as it is).  driver_frame (optional): the driver's image, for the mouth
+ * interior; found: the driver had a face in this very frame (else its mouth is not used).
+ * *source_used: the source rendered.  out: allocated or resized to the output size. */
+vv_status animator_render(vv_animator *a, const float points[68][2], bool has_face, const vv_image *driver_frame,
+                          bool found, vv_image *out, int *source_used);
+
+/* Forgets the driver: reference, streaming state, source in use (a new driver starts). */
+void animator_reset(vv_animator *a);
+
+/* Starts the streaming timeline (once; later calls do nothing) for a driver at fps. */
+vv_status animator_stream_begin(vv_animator *a, double fps);
+
+/* The tracker parameters the driver is tracked with (raw landmarks: the timeline smooths). */
+tracker_params animator_tracker_params(void);
+
+/* A whole driver track smoothed as the streaming path smooths it (the same window, so the
+ * same points): what vv_animate renders when the whole track is known first, and what eval
+ * renders. */
+typedef struct smoothed_track {
+    long count;
+    float (*points)[68][2];  /* driver pixels */
+    uint8_t *has_face;       /* from the first face on (before it: render the portrait as is) */
+    uint8_t *found;          /* a face in this very frame (else held / eased) */
+} smoothed_track;
+vv_status animate_smooth_track(const motion_track *track, const vv_animate_params *params, smoothed_track *out);
+void smoothed_track_free(smoothed_track *track);
+
+/* vv_animator_new with a model already loaded (and perhaps fine-tuned, as eval's -ft
+ * engines do): the animator takes it over (freed with it, also on failure).  NULL: loaded
+ * as params says. */
+vv_status animator_create(vv_animator **out, const vv_image *sources, const char *const *names, int source_count,
+                          const vv_animate_params *params, fsth_model *model);
+
+/* The shipped model for an engine ("hybrid128.safetensors"): models/ in the working folder,
+ * beside or above the binary, /usr/share/vivify/models.  false when none is found. */
+bool animate_shipped_model_find(const char *name, char *out, size_t out_size);
+
+#endif

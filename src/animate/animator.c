@@ -1,0 +1,467 @@
+/* animate/animator: the sources, the engine, and one output frame from the driver's
+ * landmarks; the streaming push / pull API (include/vivify.h). */
+#include "animate/animate.h"
+#include "face/faces.h"
+#include "img/image.h"
+#include "warp/mesh.h"
+
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_FACES 32
+#define FACE_SCORE_MARGIN 0.15f /* faces this much less confident than the best are ignored */
+#define SOURCE_HYSTERESIS 0.9   /* a new source must be this much nearer to take over */
+
+vv_animate_params vv_animate_default_params(void) {
+    vv_animate_params p;
+    memset(&p, 0, sizeof p);
+    p.engine = "warp";
+    p.face_index = 1;
+    p.crop_size = 512;
+    p.expression_scale = 1;
+    p.pose_scale = 1;
+    p.smoothing = 1;
+    p.lookahead = 3;
+    return p;
+}
+
+tracker_params animator_tracker_params(void) {
+    tracker_params tp = tracker_default_params();
+    tp.smoothing = 0; /* raw: the timeline smooths without lag */
+    return tp;
+}
+
+bool animate_shipped_model_find(const char *name, char *out, size_t out_size) {
+    char exe[PATH_MAX], dirs[4][PATH_MAX];
+    int count = 0;
+    snprintf(dirs[count++], PATH_MAX, "models");
+    ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    char *slash = len > 0 ? (exe[len] = 0, strrchr(exe, '/')) : NULL;
+    if (slash) {
+        *slash = 0;
+        if ((size_t)snprintf(dirs[count], PATH_MAX, "%s/../models", exe) < PATH_MAX) count++;
+        if ((size_t)snprintf(dirs[count], PATH_MAX, "%s/models", exe) < PATH_MAX) count++;
+    }
+    snprintf(dirs[count++], PATH_MAX, "/usr/share/vivify/models");
+    for (int i = 0; i < count; i++) {
+        int n = snprintf(out, out_size, "%s/%s", dirs[i], name);
+        if (n > 0 && (size_t)n < out_size && file_exists(out)) return true;
+    }
+    return false;
+}
+
+/* The engine's model (params->model, else the shipped one); every failure is VV_ERR_MODEL
+ * but running out of memory. */
+static vv_status learned_model_load(fsth_model **out, const char *engine, const char *model_path) {
+    char found[PATH_MAX];
+    bool hybrid = !strcmp(engine, "hybrid");
+    if (!model_path) {
+        const char *name = hybrid ? "hybrid128.safetensors" : "fsth128.safetensors";
+        if (!animate_shipped_model_find(name, found, sizeof found))
+            return vv_fail(VV_ERR_MODEL, "no model: pass --model M.safetensors (--engine %s; no shipped models/%s)",
+                           engine, name);
+        model_path = found;
+    }
+    if (!file_exists(model_path)) return vv_fail(VV_ERR_MODEL, "model file not found: %s", model_path);
+    vv_status s = fsth_model_load(out, model_path);
+    if (s != VV_OK && s != VV_ERR_MODEL && s != VV_ERR_NO_MEMORY) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", vv_last_error());
+        s = vv_fail(VV_ERR_MODEL, "not a usable model: %s", why);
+    }
+    if (s != VV_OK) return s;
+    if ((*out)->config.hybrid != hybrid) {
+        s = vv_fail(VV_ERR_MODEL, "%s is %s model; use --engine %s", model_path,
+                    (*out)->config.hybrid ? "a hybrid" : "an fsth (non-hybrid)", (*out)->config.hybrid ? "hybrid" : "fsth");
+        fsth_model_free(*out);
+        *out = NULL;
+    }
+    return s;
+}
+
+static vv_status params_check(const vv_animate_params *p) {
+    const char *e = p->engine ? p->engine : "warp";
+    if (strcmp(e, "warp") && strcmp(e, "fsth") && strcmp(e, "hybrid"))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "engine must be warp, fsth or hybrid, not '%s'", e);
+    if (!strcmp(e, "warp") && p->model) return vv_fail(VV_ERR_INVALID_ARGUMENT, "a model is for the fsth or hybrid engine");
+    if (p->face_index < 1 || p->face_index > MAX_FACES)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "face index %d is outside 1..%d", p->face_index, MAX_FACES);
+    if (p->crop_size < 64 || p->crop_size > 4096)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "crop size %d is outside 64..4096", p->crop_size);
+    if (!(p->expression_scale >= 0 && p->expression_scale <= 10) || !(p->pose_scale >= 0 && p->pose_scale <= 10))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "expression / pose scale outside 0..10");
+    if (!(p->smoothing >= 0 && p->smoothing <= 10))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "smoothing %g is outside 0..10", p->smoothing);
+    if (p->lookahead < 0 || p->lookahead > ANIMATE_MAX_LOOKAHEAD)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "lookahead %d is outside 0..%d", p->lookahead, ANIMATE_MAX_LOOKAHEAD);
+    return VV_OK;
+}
+
+static vv_status source_open(animate_source *src, vv_faces *faces, const vv_image *image, const char *name,
+                             int face_index, const warp_params *wp) {
+    snprintf(src->name, sizeof src->name, "%s", name);
+    if (!image || !image->data || image->channels != 3 || image->width < 2 || image->height < 2)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "%s: need an RGB image of at least 2x2 pixels", name);
+    vv_status s = image_copy(&src->image, image);
+    if (s != VV_OK) return s;
+    vv_face found[MAX_FACES];
+    int count = 0;
+    /* Face 1: one detector pass when it finds a confident face (start-up time); the
+     * thorough search counts every face for face N. */
+    s = face_index == 1 ? faces_detect_quick(faces, &src->image, found, MAX_FACES, &count)
+                        : vv_faces_detect(faces, &src->image, found, MAX_FACES, &count);
+    if (s != VV_OK) return s;
+    if (count == 0) return vv_fail(VV_ERR_NO_FACE, "no face found in %s", name);
+    /* Paintings of whole figures give the detector large, barely-confident "faces" in
+     * folds and hands (0.61 beside the real face's 0.94 on two of ../shared/data/portraits):
+     * keep the faces nearly as confident as the best one, still largest first. */
+    float best_score = 0;
+    for (int i = 0; i < count; i++) best_score = found[i].score > best_score ? found[i].score : best_score;
+    int kept = 0;
+    for (int i = 0; i < count; i++)
+        if (found[i].score >= best_score - FACE_SCORE_MARGIN) found[kept++] = found[i];
+    count = kept;
+    if (face_index > count)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "--face %d: %s has only %d face%s", face_index, name, count,
+                       count == 1 ? "" : "s");
+    src->face = found[face_index - 1];
+    s = warp_engine_new(&src->engine, &src->image, (const float(*)[2])src->face.landmarks, wp);
+    if (s != VV_OK) {
+        char why[512];
+        snprintf(why, sizeof why, "%s", vv_last_error());
+        return vv_fail(s, "%s: %s", name, why);
+    }
+    return VV_OK;
+}
+
+/* Places source i on the first source's canvas: its eyes and nose where the first
+ * source's are, at the same face size (so switching sources does not jump or stretch). */
+static void source_place(vv_animator *a, int i) {
+    animate_source *src = &a->sources[i];
+    int w = 0, h = 0;
+    warp_engine_output_size(src->engine, &w, &h);
+    if (i == 0 || (w == a->out_width && h == a->out_height)) return;
+    static const int anchors[] = {36, 39, 42, 45, 27, 30, 33, 48, 54};
+    float sim[4];
+    similarity_fit((const float(*)[2])a->sources[0].face.landmarks, (const float(*)[2])src->face.landmarks, anchors,
+                   (int)(sizeof anchors / sizeof anchors[0]), sim);
+    similarity_to_affine(sim, src->output_to_source);
+    src->placed = true;
+}
+
+vv_status vv_animator_new(vv_animator **out, const vv_image *sources, const char *const *names, int source_count,
+                          const vv_animate_params *params) {
+    return animator_create(out, sources, names, source_count, params, NULL);
+}
+
+vv_status animator_create(vv_animator **out, const vv_image *sources, const char *const *names, int source_count,
+                          const vv_animate_params *params, fsth_model *model) {
+    vv_animate_params p = params ? *params : vv_animate_default_params();
+    if (!p.engine) p.engine = "warp";
+    vv_status s = VV_OK;
+    if (!out) s = vv_fail(VV_ERR_INVALID_ARGUMENT, "vv_animator_new: NULL output");
+    else *out = NULL;
+    if (s == VV_OK && (!sources || source_count < 1 || source_count > ANIMATE_MAX_SOURCES))
+        s = vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: 1 to %d sources, not %d", ANIMATE_MAX_SOURCES, source_count);
+    if (s == VV_OK) s = params_check(&p);
+    vv_animator *a = s == VV_OK ? calloc(1, sizeof *a) : NULL;
+    if (s == VV_OK && !a) s = vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory");
+    if (s != VV_OK) {
+        fsth_model_free(model);
+        return s;
+    }
+    a->params = p;
+    a->learned = strcmp(p.engine, "warp") != 0;
+    a->hybrid = !strcmp(p.engine, "hybrid");
+    a->model = model;
+    if (model && model->config.hybrid != a->hybrid)
+        s = vv_fail(VV_ERR_MODEL, "animate: the model given is %s model, not for engine %s",
+                    model->config.hybrid ? "a hybrid" : "an fsth", p.engine);
+    /* The model first: a missing or bad one fails before any other work. */
+    if (s == VV_OK && a->learned && !a->model) s = learned_model_load(&a->model, p.engine, p.model);
+    vv_faces_params fp = vv_faces_default_params();
+    fp.models_dir = p.models_dir;
+    fp.threads = p.threads;
+    if (s == VV_OK) s = vv_faces_new(&a->faces, &fp);
+    warp_params wp = warp_default_params();
+    wp.crop_size = p.crop_size;
+    wp.paste_back = !p.crop_output;
+    wp.threads = p.threads;
+    for (int i = 0; i < source_count && s == VV_OK; i++) {
+        char fallback[32];
+        snprintf(fallback, sizeof fallback, "source %d", i + 1);
+        s = source_open(&a->sources[i], a->faces, &sources[i], names && names[i] ? names[i] : fallback, p.face_index, &wp);
+        a->source_count = i + 1;
+    }
+    if (s == VV_OK) {
+        warp_engine_output_size(a->sources[0].engine, &a->out_width, &a->out_height);
+        for (int i = 1; i < a->source_count; i++) source_place(a, i);
+    }
+    /* Learned engines: every source is a shot of the person (feed-forward), unless the
+     * model is a fine-tuned person file; the first source is the portrait the crop goes into. */
+    if (s == VV_OK && a->learned) {
+        if (!a->model->has_person) {
+            vv_image shots[ANIMATE_MAX_SOURCES];
+            float (*shot_points)[68][2] = malloc(sizeof(float[ANIMATE_MAX_SOURCES][68][2]));
+            if (!shot_points) s = vv_fail(VV_ERR_NO_MEMORY, "animate: no memory for the shots");
+            for (int i = 0; i < a->source_count && s == VV_OK; i++) {
+                shots[i] = a->sources[i].image;
+                memcpy(shot_points[i], a->sources[i].face.landmarks, sizeof shot_points[i]);
+            }
+            if (s == VV_OK) s = fsth_prepare(a->model, shots, (const float(*)[68][2])shot_points, a->source_count);
+            free(shot_points);
+        }
+        fsth_crop_transform((const float(*)[2])a->sources[0].face.landmarks, a->model->config.size, a->crop_to_image);
+        affine_invert(a->crop_to_image, a->image_to_crop);
+    }
+    if (s != VV_OK) {
+        vv_animator_free(a);
+        return s;
+    }
+    *out = a;
+    return VV_OK;
+}
+
+void vv_animator_free(vv_animator *a) {
+    if (!a) return;
+    for (int i = 0; i < a->source_count; i++) {
+        warp_engine_free(a->sources[i].engine);
+        image_free(&a->sources[i].image);
+    }
+    fsth_model_free(a->model);
+    image_free(&a->net_crop);
+    image_free(&a->portrait);
+    image_free(&a->placed);
+    timeline_free(&a->timeline);
+    face_tracker_free(a->tracker);
+    for (long i = 0; a->frames && i < a->frames_capacity; i++) image_free(&a->frames[i]);
+    free(a->frames);
+    vv_faces_free(a->faces);
+    free(a);
+}
+
+void vv_animator_output_size(const vv_animator *a, int *width, int *height) {
+    if (width) *width = a ? a->out_width : 0;
+    if (height) *height = a ? a->out_height : 0;
+}
+
+vv_status vv_animator_source_face(const vv_animator *a, int index, vv_face *out) {
+    if (!a || !out || index < 0 || index >= a->source_count)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "vv_animator_source_face: no source %d", index);
+    *out = a->sources[index].face;
+    return VV_OK;
+}
+
+static motion_params animator_motion_params(const vv_animator *a) {
+    motion_params mp = motion_default_params();
+    mp.absolute = a->params.absolute != 0;
+    mp.expression_scale = a->params.expression_scale;
+    mp.pose_scale = a->params.pose_scale;
+    return mp;
+}
+
+void animator_set_source_reference(vv_animator *a, int source, const float reference[68][2]) {
+    motion_params mp = animator_motion_params(a);
+    animate_source *src = &a->sources[source];
+    motion_retarget_init(&src->retarget, (const float(*)[2])src->face.landmarks, reference, &mp);
+    src->retarget_ready = true;
+}
+
+void animator_set_reference(vv_animator *a, const float reference[68][2]) {
+    memcpy(a->reference, reference, sizeof a->reference);
+    a->have_reference = true;
+    for (int i = 0; i < a->source_count; i++)
+        if (!a->sources[i].retarget_ready) animator_set_source_reference(a, i, reference);
+}
+
+/* The top-left w x h of an RGB image (the portrait trimmed to even sides, as the warp
+ * engine's frames are). */
+static vv_status image_top_left(vv_image *out, const vv_image *in, int w, int h) {
+    if (in->channels != 3 || w > in->width || h > in->height)
+        return vv_fail(VV_ERR_INTERNAL, "animate: %dx%d is not inside the %dx%d portrait", w, h, in->width, in->height);
+    if (out->width != w || out->height != h || out->channels != 3) {
+        image_free(out);
+        vv_status s = image_create(out, w, h, 3);
+        if (s != VV_OK) return s;
+    }
+    for (int y = 0; y < h; y++)
+        memcpy(out->data + (size_t)y * w * 3, in->data + (size_t)y * in->width * 3, (size_t)w * 3);
+    return VV_OK;
+}
+
+/* Mean colour of an image's border, to fill what a placed source does not cover. */
+static void border_colour(const vv_image *im, uint8_t fill[3]) {
+    double sum[3] = {0, 0, 0};
+    long n = 0;
+    for (int x = 0; x < im->width; x++)
+        for (int c = 0; c < 3; c++) {
+            sum[c] += im->data[(size_t)x * 3 + c] + im->data[((size_t)(im->height - 1) * im->width + x) * 3 + c];
+            n += c == 0 ? 2 : 0;
+        }
+    for (int c = 0; c < 3; c++) fill[c] = (uint8_t)lround(n ? sum[c] / n : 0);
+}
+
+/* One frame of a learned engine into *out (the portrait, or the warp engine's frame for
+ * hybrid: fsth_render_frame); with crop_output the network's crop itself, resized. */
+static vv_status learned_render(vv_animator *a, const float target[68][2], vv_image *out) {
+    if (!a->params.crop_output) return fsth_render_frame(a->model, a->image_to_crop, a->crop_to_image, target, &a->net_crop, out);
+    float crop_target[68][2];
+    affine_apply_points(a->image_to_crop, target, crop_target, 68);
+    vv_status s = fsth_render(a->model, (const float(*)[2])crop_target, &a->net_crop);
+    if (s != VV_OK) return s;
+    image_free(out);
+    return image_resize(out, &a->net_crop, a->out_width, a->out_height);
+}
+
+vv_status animator_render(vv_animator *a, const float points[68][2], bool has_face, const vv_image *driver_frame,
+                          bool found, vv_image *out, int *source_used) {
+    if (has_face && a->source_count > 1 && !a->learned) { /* the nearest source, with a little hysteresis */
+        int best = a->current;
+        double best_d = motion_shape_distance(points, (const float(*)[2])a->sources[a->current].face.landmarks) * SOURCE_HYSTERESIS;
+        for (int i = 0; i < a->source_count; i++) {
+            double d = motion_shape_distance(points, (const float(*)[2])a->sources[i].face.landmarks);
+            if (d < best_d) { best_d = d; best = i; }
+        }
+        if (best != a->current) a->switches++;
+        a->current = best;
+    }
+    int current = a->learned ? 0 : a->current;
+    animate_source *src = &a->sources[current];
+    if (source_used) *source_used = current;
+    float target[68][2];
+    if (has_face && !src->retarget_ready && a->have_reference) animator_set_source_reference(a, current, a->reference);
+    if (has_face && src->retarget_ready) motion_retarget_frame(&src->retarget, points, target);
+    else memcpy(target, src->face.landmarks, sizeof target); /* no face yet: the portrait as it is */
+    bool driver_mouth = driver_frame && driver_frame->data && found && has_face;
+    vv_image *result = src->placed ? &a->placed : out;
+    vv_status s = VV_OK;
+    if (!a->learned || (a->hybrid && !a->params.crop_output)) {
+        s = warp_engine_render(src->engine, (const float(*)[2])target, driver_mouth ? driver_frame : NULL,
+                               driver_mouth ? points : NULL, result, NULL);
+    } else if (!a->params.crop_output) { /* fsth pastes into the still portrait */
+        s = image_top_left(result, &src->image, a->out_width, a->out_height);
+    }
+    if (s == VV_OK && a->learned) s = learned_render(a, (const float(*)[2])target, result);
+    if (s != VV_OK || !src->placed) return s;
+    if (out->width != a->out_width || out->height != a->out_height || out->channels != 3) {
+        image_free(out);
+        s = image_create(out, a->out_width, a->out_height, 3);
+        if (s != VV_OK) return s;
+    }
+    uint8_t fill[3];
+    border_colour(result, fill);
+    image_warp_affine(out, result, src->output_to_source, fill);
+    return VV_OK;
+}
+
+void animator_reset(vv_animator *a) {
+    timeline_free(&a->timeline);
+    a->timeline_started = false;
+    face_tracker_free(a->tracker);
+    a->tracker = NULL;
+    for (long i = 0; a->frames && i < a->frames_capacity; i++) image_free(&a->frames[i]);
+    a->frames_base = 0;
+    a->have_frames = false;
+    a->have_reference = false;
+    for (int i = 0; i < a->source_count; i++) a->sources[i].retarget_ready = false;
+    a->current = 0;
+    a->switches = 0;
+}
+
+/* ---- Streaming ---------------------------------------------------------------------- */
+
+vv_status animator_stream_begin(vv_animator *a, double fps) {
+    if (a->timeline_started) return VV_OK;
+    timeline_init(&a->timeline, a->params.lookahead, a->params.smoothing, fps);
+    a->timeline_started = true;
+    return VV_OK;
+}
+
+/* Keeps a copy of frame `index` until it is pulled. */
+static vv_status frame_keep(vv_animator *a, long index, const vv_image *frame) {
+    if (index - a->frames_base >= a->frames_capacity) {
+        long pulled = a->timeline.taken - a->frames_base;
+        if (pulled > 0 && pulled >= a->frames_capacity / 2) {
+            for (long i = 0; i < pulled; i++) image_free(&a->frames[i]);
+            memmove(a->frames, a->frames + pulled, (size_t)(a->frames_capacity - pulled) * sizeof *a->frames);
+            memset(a->frames + a->frames_capacity - pulled, 0, (size_t)pulled * sizeof *a->frames);
+            a->frames_base += pulled;
+        } else {
+            long grown = a->frames_capacity ? a->frames_capacity * 2 : 2 * (a->params.lookahead + 2);
+            vv_image *f = realloc(a->frames, (size_t)grown * sizeof *f);
+            if (!f) return vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory for driver frames");
+            memset(f + a->frames_capacity, 0, (size_t)(grown - a->frames_capacity) * sizeof *f);
+            a->frames = f;
+            a->frames_capacity = grown;
+        }
+    }
+    vv_image *slot = &a->frames[index - a->frames_base];
+    image_free(slot);
+    if (!frame) return VV_OK;
+    a->have_frames = true;
+    return image_copy(slot, frame);
+}
+
+vv_status vv_animator_push_landmarks(vv_animator *a, const float (*landmarks)[2], const vv_image *frame, double time) {
+    if (!a) return vv_fail(VV_ERR_INVALID_ARGUMENT, "vv_animator_push_landmarks: NULL animator");
+    vv_status s = animator_stream_begin(a, 25);
+    if (s == VV_OK && landmarks)
+        for (int k = 0; k < 68; k++)
+            if (!isfinite(landmarks[k][0]) || !isfinite(landmarks[k][1]))
+                return vv_fail(VV_ERR_INVALID_ARGUMENT, "vv_animator_push_landmarks: landmark %d is not finite", k);
+    long index = a->timeline.pushed;
+    if (s == VV_OK) s = frame_keep(a, index, frame);
+    if (s == VV_OK) s = timeline_push(&a->timeline, landmarks, time);
+    return s;
+}
+
+vv_status vv_animator_push(vv_animator *a, const vv_image *frame, double time) {
+    if (!a || !frame || !frame->data || frame->channels != 3)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "vv_animator_push: need an animator and an RGB frame");
+    vv_status s = VV_OK;
+    if (!a->tracker) {
+        tracker_params tp = animator_tracker_params();
+        s = face_tracker_new(&a->tracker, faces_detector(a->faces), faces_predictor(a->faces), &tp);
+        if (s != VV_OK) return s;
+    }
+    bool found = false;
+    float box[4], score[1], points[68][2];
+    s = face_tracker_update(a->tracker, frame, time, &found, box, score, points);
+    if (s != VV_OK) return s;
+    return vv_animator_push_landmarks(a, found ? (const float(*)[2])points : NULL, frame, time);
+}
+
+vv_status vv_animator_push_end(vv_animator *a) {
+    if (!a) return vv_fail(VV_ERR_INVALID_ARGUMENT, "vv_animator_push_end: NULL animator");
+    vv_status s = animator_stream_begin(a, 25);
+    if (s == VV_OK) timeline_end(&a->timeline);
+    return s;
+}
+
+vv_status vv_animator_pull(vv_animator *a, vv_image *out, int *got, vv_frame_info *info) {
+    if (got) *got = 0;
+    if (!a || !out || !got) return vv_fail(VV_ERR_INVALID_ARGUMENT, "vv_animator_pull: NULL argument");
+    if (!a->timeline_started || !timeline_ready(&a->timeline)) return VV_OK;
+    float points[68][2];
+    bool has_face = false, found = false;
+    long index = 0;
+    timeline_take(&a->timeline, points, &has_face, &found, &index);
+    if (has_face && !a->have_reference) animator_set_reference(a, (const float(*)[2])points);
+    const vv_image *frame = index - a->frames_base < a->frames_capacity ? &a->frames[index - a->frames_base] : NULL;
+    int source = 0;
+    vv_status s = animator_render(a, (const float(*)[2])points, has_face, frame, found, out, &source);
+    if (frame) image_free((vv_image *)frame);
+    if (s != VV_OK) return s;
+    *got = 1;
+    if (info) {
+        info->index = index;
+        info->face_found = found;
+        info->source = source;
+        memcpy(info->landmarks, points, sizeof info->landmarks);
+    }
+    return VV_OK;
+}

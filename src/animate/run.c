@@ -1,0 +1,406 @@
+/* animate/run: vv_animate, a whole driver (video, template or built-in motion) to a file.
+ *
+ * A driving video with one source and the first face as reference streams: it is tracked
+ * on a thread of its own (animate/tracking.h) while this thread smooths, renders and
+ * encodes the frames already tracked, `lookahead` frames behind the tracker.  Anything else
+ * (several sources, reference "best", templates, built-in motions) is tracked or loaded
+ * whole first and smoothed over the whole track.  The driver is decoded a second time in
+ * step for its mouth interior and the --compare panel, so no frames are held. */
+#include "animate/animate.h"
+#include "animate/tracking.h"
+#include "img/image.h"
+#include "video/video.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool run_aborted(const vv_animate_callbacks *cb) { return cb->abort && cb->abort(cb->user_data); }
+
+static int run_progress(const vv_animate_callbacks *cb, vv_animate_stage stage, long done, long total) {
+    return cb->progress ? cb->progress(cb->user_data, stage, done, total) : 0;
+}
+
+static void run_log(const vv_animate_callbacks *cb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void run_log(const vv_animate_callbacks *cb, const char *fmt, ...) {
+    if (!cb->log) return;
+    char line[1024];
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(line, sizeof line, fmt, args);
+    va_end(args);
+    cb->log(cb->user_data, line);
+}
+
+static bool path_has_extension(const char *path, const char *const *exts, int count) {
+    char ext[16];
+    path_extension(path, ext, sizeof ext);
+    for (int i = 0; i < count; i++)
+        if (!strcmp(ext, exts[i])) return true;
+    return false;
+}
+
+static vv_status job_check(const vv_animate_job *job) {
+    if (!job || !job->output) return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: no output path");
+    if (!job->driving == !job->motion)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, job->driving ? "animate: a driving video or a motion, not both"
+                                                             : "animate: needs a driving video or a motion");
+    static const char *const unsupported[] = {"png", "jpg", "jpeg", "webm", "avi"};
+    if (path_has_extension(job->output, unsupported, 5))
+        return vv_fail(VV_ERR_UNSUPPORTED, "-o %s: write .mp4, .gif or a folder for PNG frames", job->output);
+    if (job->max_frames < 0 || job->max_frames > MOTION_MAX_FRAMES)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: at most %d frames", MOTION_MAX_FRAMES);
+    if (job->driving && !file_exists(job->driving)) return vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", job->driving);
+    bool builtin = job->motion && motion_builtin_exists(job->motion);
+    if (job->duration != 0 && !builtin)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "a duration is for the built-in motions (a driver or template has its own length)");
+    if (builtin && !(job->duration >= 0 && job->duration <= 3600))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "motion duration %g s is outside 0..3600", job->duration);
+    if (job->motion && !builtin) {
+        static const char *const json[] = {"json"};
+        if (!path_has_extension(job->motion, json, 1) && !file_exists(job->motion))
+            return vv_fail(VV_ERR_INVALID_ARGUMENT, "unknown motion '%s' (built-in: %s, or a .json template)", job->motion,
+                           motion_builtin_names());
+        if (!file_exists(job->motion)) return vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", job->motion);
+    }
+    return VV_OK;
+}
+
+/* Copies `in` scaled to height h (width w) into out at column x0. */
+static void panel_blit(vv_image *out, const vv_image *in, int x0, int w, int h) {
+    vv_image scaled = {0};
+    if (in->width == w && in->height == h) scaled = *in;
+    else if (image_resize(&scaled, in, w, h) != VV_OK) return;
+    for (int y = 0; y < h && y < out->height; y++)
+        memcpy(out->data + ((size_t)y * out->width + x0) * 3, scaled.data + (size_t)y * w * 3, (size_t)w * 3);
+    if (scaled.data != in->data) image_free(&scaled);
+}
+
+static int panel_width(int width, int height, int h) {
+    int w = (int)lround((double)width * h / height);
+    return w < 2 ? 2 : w & ~1;
+}
+
+void smoothed_track_free(smoothed_track *st) {
+    free(st->points);
+    free(st->has_face);
+    free(st->found);
+    memset(st, 0, sizeof *st);
+}
+
+vv_status animate_smooth_track(const motion_track *track, const vv_animate_params *p, smoothed_track *out) {
+    memset(out, 0, sizeof *out);
+    out->count = track->frame_count;
+    out->points = mem_alloc((size_t)out->count, sizeof out->points[0]);
+    out->has_face = mem_calloc((size_t)out->count, 1);
+    out->found = mem_calloc((size_t)out->count, 1);
+    if (!out->points || !out->has_face || !out->found) {
+        smoothed_track_free(out);
+        return vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory smoothing %d frames", track->frame_count);
+    }
+    driver_timeline tl;
+    timeline_init(&tl, p->lookahead, p->smoothing, track->fps);
+    vv_status s = VV_OK;
+    long taken = 0;
+    for (long f = 0; f <= out->count && s == VV_OK; f++) {
+        if (f < out->count) s = timeline_push(&tl, track->found[f] ? (const float(*)[2])track->points[f] : NULL, f / track->fps);
+        else timeline_end(&tl);
+        while (s == VV_OK && timeline_ready(&tl)) {
+            bool has_face, found;
+            long index;
+            timeline_take(&tl, out->points[taken], &has_face, &found, &index);
+            out->has_face[taken] = has_face;
+            out->found[taken] = found;
+            taken++;
+        }
+    }
+    timeline_free(&tl);
+    if (s != VV_OK) smoothed_track_free(out);
+    return s;
+}
+
+vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate_callbacks *callbacks,
+                     vv_animate_report *report) {
+    vv_animate_callbacks cb;
+    memset(&cb, 0, sizeof cb);
+    if (callbacks) cb = *callbacks;
+    vv_animate_report rep;
+    memset(&rep, 0, sizeof rep);
+    rep.reference_frame = -1;
+    if (report) *report = rep;
+    if (!a) return vv_fail(VV_ERR_INVALID_ARGUMENT, "vv_animate: NULL animator");
+    vv_status s = job_check(job);
+    if (s != VV_OK) return s;
+    animator_reset(a);
+    const vv_animate_params *p = &a->params;
+    double start = time_now();
+    bool streaming = job->driving && a->source_count == 1 && !p->reference_best;
+    motion_track track = {0};       /* whole mode: the raw track; streaming: the video's facts */
+    smoothed_track smooth = {0};
+    tracking_thread tt;
+    memset(&tt, 0, sizeof tt);
+    video_reader *driver_reader = NULL;
+    video_writer *writer = NULL;
+    vv_image result = {0}, frame = {0}, driver_frame = {0}, panel = {0};
+    long expected_frames = 0;
+    int first = -1;
+
+    /* The driver. */
+    double t0 = time_now();
+    if (job->driving) {
+        s = tracking_start(&tt, a->faces, job->driving, job->max_frames, cb.abort, cb.user_data);
+        video_reader *probe = NULL;
+        if (s == VV_OK) s = video_reader_open(&probe, job->driving);
+        if (s == VV_OK) {
+            const video_info *info = video_reader_info(probe);
+            track.fps = info->fps > 0 ? info->fps : 25;
+            track.width = info->width;
+            track.height = info->height;
+            if (info->has_audio) {
+                char *resolved = realpath(job->driving, NULL);
+                track.audio = resolved ? resolved : strdup(job->driving);
+            }
+            expected_frames = info->frame_count > 0 ? info->frame_count : 0;
+            if (job->max_frames > 0 && (expected_frames <= 0 || expected_frames > job->max_frames))
+                expected_frames = job->max_frames;
+        }
+        video_reader_close(probe);
+    }
+    if (s == VV_OK && !streaming) {
+        if (job->driving) { /* tracked whole first */
+            long capacity = 0, n = 0;
+            for (;;) {
+                float points[68][2];
+                bool found = false, got = false;
+                double time = 0;
+                s = tracking_take(&tt, n, points, &found, &time, &got);
+                if (s != VV_OK || !got) break;
+                if (n >= capacity) {
+                    long grown = capacity ? capacity * 2 : 1024;
+                    void *pp = realloc(track.points, (size_t)grown * sizeof track.points[0]);
+                    if (pp) track.points = pp;
+                    void *ff = pp ? realloc(track.found, (size_t)grown) : NULL;
+                    if (ff) track.found = ff;
+                    if (!pp || !ff) {
+                        s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", job->driving);
+                        break;
+                    }
+                    capacity = grown;
+                }
+                memcpy(track.points[n], points, sizeof points);
+                track.found[n] = found;
+                n++;
+                if (run_progress(&cb, VV_STAGE_TRACKING, n, expected_frames)) {
+                    s = vv_fail(VV_ERR_ABORTED, "tracking %s stopped", job->driving);
+                    break;
+                }
+            }
+            track.frame_count = (int)n;
+            tracking_stop(&tt);
+            if (s == VV_OK && n == 0) s = vv_fail(VV_ERR_NO_VIDEO, "no frames could be decoded from %s", job->driving);
+        } else if (motion_builtin_exists(job->motion)) {
+            s = motion_builtin(&track, job->motion, job->duration > 0 ? job->duration : 5, 25);
+        } else {
+            s = motion_load(&track, job->motion);
+        }
+        if (s == VV_OK && job->max_frames > 0 && track.frame_count > job->max_frames) track.frame_count = (int)job->max_frames;
+        if (s == VV_OK) {
+            first = motion_first_found(&track);
+            if (first < 0)
+                s = vv_fail(VV_ERR_NO_FACE, "no face found in any frame of %s", job->driving ? job->driving : job->motion);
+        }
+        if (s == VV_OK) s = animate_smooth_track(&track, p, &smooth);
+        if (s == VV_OK) {
+            expected_frames = smooth.count;
+            animator_set_reference(a, (const float(*)[2])smooth.points[first]);
+            rep.reference_frame = first;
+            if (p->reference_best) {
+                motion_track view = track; /* the smoothed points, for the nearest-shape search */
+                view.points = smooth.points;
+                for (int i = 0; i < a->source_count; i++) {
+                    int best = motion_reference_best(&view, (const float(*)[2])a->sources[i].face.landmarks);
+                    animator_set_source_reference(a, i, (const float(*)[2])smooth.points[best]);
+                    if (i == 0) rep.reference_frame = best;
+                    run_log(&cb, "animate: %s: reference driver frame %d", a->sources[i].name, best);
+                }
+            }
+        }
+    }
+    /* Streaming: the timeline, fed from the tracker thread, up to the first face (its frame
+     * is the reference; a driver without any face fails before anything is written). */
+    long next_push = 0;
+    bool tracker_done = false;
+    if (s == VV_OK && streaming) {
+        s = animator_stream_begin(a, track.fps);
+        while (s == VV_OK && a->timeline.first_found < 0 && !tracker_done) {
+            float points[68][2];
+            bool found = false, got = false;
+            double time = 0;
+            s = tracking_take(&tt, next_push, points, &found, &time, &got);
+            if (s != VV_OK) break;
+            if (!got) {
+                tracker_done = true;
+                timeline_end(&a->timeline);
+                break;
+            }
+            s = timeline_push(&a->timeline, found ? (const float(*)[2])points : NULL, time);
+            next_push++;
+        }
+        if (s == VV_OK && a->timeline.first_found < 0)
+            s = vv_fail(VV_ERR_NO_FACE, "no face found in any frame of %s", job->driving);
+        if (s == VV_OK) {
+            first = (int)a->timeline.first_found;
+            rep.reference_frame = first;
+            if (expected_frames < first + 1) expected_frames = first + 1;
+        }
+    }
+    rep.seconds_tracking = time_now() - t0;
+    if (s == VV_OK)
+        for (int i = 0; i < a->source_count; i++)
+            run_log(&cb, "animate: %s: face %.0fx%.0f px, yaw %.0f pitch %.0f roll %.0f", a->sources[i].name,
+                    a->sources[i].face.box[2] - a->sources[i].face.box[0], a->sources[i].face.box[3] - a->sources[i].face.box[1],
+                    a->sources[i].face.yaw, a->sources[i].face.pitch, a->sources[i].face.roll);
+
+    /* Audio: the driver's (or the template's), mp4 only. */
+    const char *audio = NULL;
+    if (s == VV_OK && !job->no_audio && track.audio && video_format_for_path(job->output) == VIDEO_FORMAT_MP4) {
+        if (file_exists(track.audio)) audio = track.audio;
+        else run_log(&cb, "animate: the template's audio %s is missing; no audio", track.audio);
+    }
+    /* Output geometry. */
+    int out_w = a->out_width, out_h = a->out_height, driver_w = 0;
+    if (s == VV_OK && job->compare) {
+        int dw = track.width > 0 ? track.width : 512, dh = track.height > 0 ? track.height : 512;
+        driver_w = panel_width(dw, dh, out_h);
+        if ((long)out_w * 2 + driver_w > VV_IMAGE_MAX_SIDE)
+            s = vv_fail(VV_ERR_TOO_LARGE, "--compare: %d px wide is too wide", out_w * 2 + driver_w);
+    }
+    if (s == VV_OK && job->driving) s = video_reader_open(&driver_reader, job->driving);
+    if (s == VV_OK) s = image_create(&frame, out_w * (job->compare ? 2 : 1) + driver_w, out_h, 3);
+    if (s == VV_OK) {
+        video_writer_params vp = video_writer_default_params();
+        vp.width = frame.width;
+        vp.height = frame.height;
+        vp.fps = track.fps;
+        vp.audio_source = audio;
+        vp.audio_duration = streaming ? 0 : track.frame_count / track.fps; /* 0: until the video ends */
+        s = video_writer_open(&writer, job->output, &vp);
+    }
+    bool interrupted = false;
+    long frame_count = 0;
+    for (long f = 0; s == VV_OK; f++) {
+        if (run_aborted(&cb)) {
+            interrupted = true;
+            break;
+        }
+        float points[68][2];
+        bool has_face = false, found = false;
+        long index = f;
+        if (streaming) {
+            double wait = time_now();
+            while (s == VV_OK && !timeline_ready(&a->timeline) && !tracker_done) {
+                float raw[68][2];
+                bool got = false;
+                double time = 0;
+                s = tracking_take(&tt, next_push, raw, &found, &time, &got);
+                if (s != VV_OK) break;
+                if (!got) {
+                    tracker_done = true;
+                    timeline_end(&a->timeline);
+                } else {
+                    s = timeline_push(&a->timeline, found ? (const float(*)[2])raw : NULL, time);
+                    next_push++;
+                }
+            }
+            rep.seconds_tracking += time_now() - wait;
+            if (s != VV_OK || !timeline_ready(&a->timeline)) break;
+            timeline_take(&a->timeline, points, &has_face, &found, &index);
+            if (has_face && !a->have_reference) animator_set_reference(a, (const float(*)[2])points);
+        } else {
+            if (f >= smooth.count) break;
+            memcpy(points, smooth.points[f], sizeof points);
+            has_face = smooth.has_face[f];
+            found = smooth.found[f];
+        }
+        frame_count = f + 1;
+        rep.faceless_frames += !found;
+        bool have_driver_frame = false;
+        double t1 = time_now();
+        if (driver_reader) {
+            double t = 0;
+            s = video_reader_next(driver_reader, &driver_frame, &t, &have_driver_frame);
+            if (s != VV_OK) break;
+        }
+        double t2 = time_now();
+        int source = 0;
+        long switches = a->switches;
+        s = animator_render(a, (const float(*)[2])points, has_face, have_driver_frame ? &driver_frame : NULL, found,
+                            &result, &source);
+        if (s != VV_OK) break;
+        if (cb.verbose && a->source_count > 1 && a->switches != switches)
+            run_log(&cb, "animate: frame %ld: source %d (%s)", f, source + 1, a->sources[source].name);
+        double t3 = time_now();
+        rep.seconds_decode += t2 - t1;
+        rep.seconds_render += t3 - t2;
+        if (!job->compare) {
+            s = video_writer_write(writer, &result);
+        } else {
+            const animate_source *src = &a->sources[source];
+            memset(frame.data, 0, (size_t)frame.width * frame.height * 3);
+            if (p->crop_output) panel_blit(&frame, &src->image, 0, panel_width(src->image.width, src->image.height, out_h), out_h);
+            else
+                for (int y = 0; y < out_h; y++)
+                    memcpy(frame.data + (size_t)y * frame.width * 3, a->sources[0].image.data + (size_t)y * a->sources[0].image.width * 3,
+                           (size_t)out_w * 3);
+            if (driver_reader) {
+                if (have_driver_frame) panel_blit(&frame, &driver_frame, out_w, driver_w, out_h);
+            } else { /* a motion without video: draw its landmarks */
+                if (!panel.data) s = image_create(&panel, track.width > 0 ? track.width : 512, track.height > 0 ? track.height : 512, 3);
+                if (s != VV_OK) break;
+                memset(panel.data, 0, (size_t)panel.width * panel.height * 3);
+                landmarks_rasterize(&panel, (const float(*)[2])points, 2);
+                panel_blit(&frame, &panel, out_w, driver_w, out_h);
+            }
+            for (int y = 0; y < out_h; y++)
+                memcpy(frame.data + ((size_t)y * frame.width + out_w + driver_w) * 3, result.data + (size_t)y * result.width * 3,
+                       (size_t)out_w * 3);
+            s = video_writer_write(writer, &frame);
+        }
+        rep.seconds_encode += time_now() - t3;
+        if (s == VV_OK && run_progress(&cb, VV_STAGE_RENDERING, f + 1, expected_frames)) interrupted = true;
+        if (interrupted) break;
+    }
+    /* Stopped by the abort callback (the tracker thread may have stopped first). */
+    if (s == VV_ERR_ABORTED) {
+        interrupted = true;
+        s = VV_OK;
+    }
+    bool keep = interrupted && job->keep_partial && writer && frame_count > 0;
+    if (writer) {
+        if (s == VV_OK && (!interrupted || keep)) s = video_writer_finish(writer);
+        else video_writer_abort(writer);
+    }
+    if (s == VV_OK && interrupted)
+        s = vv_fail(VV_ERR_ABORTED, "interrupted; %s", keep               ? "the output holds the frames made so far"
+                                                    : job->keep_partial ? "no frame was made yet; no output written"
+                                                                        : "no output written (--keep-partial keeps the frames made so far)");
+    rep.frames = (s == VV_OK || keep) ? frame_count : 0;
+    rep.width = frame.width;
+    rep.height = frame.height;
+    rep.fps = track.fps;
+    if (audio) snprintf(rep.audio, sizeof rep.audio, "%s", audio);
+    rep.source_switches = a->switches;
+    rep.seconds = time_now() - start;
+    if (report) *report = rep;
+    tracking_stop(&tt); /* before the faces go: the thread uses them */
+    smoothed_track_free(&smooth);
+    image_free(&result);
+    image_free(&frame);
+    image_free(&driver_frame);
+    image_free(&panel);
+    video_reader_close(driver_reader);
+    motion_track_free(&track);
+    return s;
+}

@@ -1,0 +1,138 @@
+/* animate/timeline: gap filling and zero-phase smoothing of the driver's landmarks. */
+#include "animate/timeline.h"
+#include "face/motion.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Smoothing widths in frames at strength 1.  A still point gets SIGMA_STILL; one moving by
+ * MOTION_KNEE eye distances within +-2 frames gets half that, a blink or a lip closure
+ * (0.1+ eye distances in two frames) almost nothing.  Raw dlib landmarks jitter by about
+ * 0.005-0.01 eye distances from frame to frame (../shared/data/README.md: 0.01 from a
+ * mere re-encode). */
+#define SIGMA_STILL 1.5f
+#define MOTION_KNEE 0.03f
+#define SIGMA_MIN 0.35f /* below this the fit is the frame itself */
+
+static float point_distance(const float a[2], const float b[2]) {
+    float dx = a[0] - b[0], dy = a[1] - b[1];
+    return sqrtf(dx * dx + dy * dy);
+}
+
+void landmark_smooth_frame(const float (*window)[68][2], int count, int centre, float strength, float out[68][2]) {
+    memcpy(out, window[centre], sizeof(float[68][2]));
+    if (!(strength > 0) || count < 2) return;
+    float scale = point_distance(window[centre][36], window[centre][45]);
+    if (!(scale > 1)) scale = 1;
+    int lo = centre - 2 < 0 ? 0 : centre - 2, hi = centre + 2 >= count ? count - 1 : centre + 2;
+    for (int i = 0; i < 68; i++) {
+        float motion = 0;
+        for (int k = lo; k <= hi; k++) {
+            float d = point_distance(window[k][i], window[centre][i]) / scale;
+            if (d > motion) motion = d;
+        }
+        float r = motion / MOTION_KNEE;
+        float sigma = strength * SIGMA_STILL / (1 + r * r);
+        if (sigma < SIGMA_MIN) continue;
+        /* Weighted least squares of p(k) = a + b (k - centre); the value at centre is a. */
+        double s0 = 0, s1 = 0, s2 = 0, sx[2] = {0, 0}, skx[2] = {0, 0};
+        for (int k = 0; k < count; k++) {
+            double t = k - centre, w = exp(-t * t / (2.0 * sigma * sigma));
+            if (w < 1e-3) continue;
+            s0 += w; s1 += w * t; s2 += w * t * t;
+            for (int c = 0; c < 2; c++) {
+                sx[c] += w * window[k][i][c];
+                skx[c] += w * t * window[k][i][c];
+            }
+        }
+        double det = s0 * s2 - s1 * s1;
+        for (int c = 0; c < 2; c++)
+            out[i][c] = (float)(det > 1e-9 ? (sx[c] * s2 - skx[c] * s1) / det : sx[c] / s0);
+    }
+}
+
+void timeline_init(driver_timeline *tl, int lookahead, float strength, double fps) {
+    memset(tl, 0, sizeof *tl);
+    tl->lookahead = lookahead < 0 ? 0 : lookahead;
+    tl->strength = strength;
+    tl->fps = fps > 0 ? fps : 25;
+    tl->first_found = -1;
+    tl->last_face_index = -1;
+}
+
+void timeline_free(driver_timeline *tl) {
+    free(tl->entries);
+    memset(tl, 0, sizeof *tl);
+}
+
+vv_status timeline_push(driver_timeline *tl, const float (*points)[2], double time) {
+    if (tl->ended) return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: a driver frame after the end");
+    if (tl->pushed - tl->base >= tl->capacity) {
+        /* Frames more than `lookahead` behind the next output are no longer needed. */
+        long keep_from = tl->taken - tl->lookahead;
+        long drop = keep_from - tl->base;
+        if (drop > 0 && drop >= tl->capacity / 2) {
+            memmove(tl->entries, tl->entries + drop, (size_t)(tl->pushed - keep_from) * sizeof tl->entries[0]);
+            tl->base = keep_from;
+        } else {
+            long grown = tl->capacity > 0 ? tl->capacity * 2 : 4 * (tl->lookahead + 2);
+            timeline_entry *e = realloc(tl->entries, (size_t)grown * sizeof *e);
+            if (!e) return vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory for the driver's landmarks");
+            tl->entries = e;
+            tl->capacity = grown;
+        }
+    }
+    timeline_entry *e = &tl->entries[tl->pushed - tl->base];
+    memset(e, 0, sizeof *e);
+    e->time = time;
+    e->found = points != NULL;
+    if (points) {
+        memcpy(e->points, points, sizeof e->points);
+        memcpy(tl->last_face, points, sizeof tl->last_face);
+        tl->last_face_index = tl->pushed;
+        if (tl->first_found < 0) {
+            tl->first_found = tl->pushed;
+            memcpy(tl->neutral, points, sizeof tl->neutral);
+        }
+    } else if (tl->first_found >= 0) {
+        motion_gap_points((const float(*)[2])tl->last_face, (int)(tl->pushed - tl->last_face_index), tl->fps,
+                          (const float(*)[2])tl->neutral, e->points);
+    }
+    tl->pushed++;
+    return VV_OK;
+}
+
+void timeline_end(driver_timeline *tl) { tl->ended = true; }
+
+bool timeline_ready(const driver_timeline *tl) {
+    if (tl->taken >= tl->pushed) return false;
+    if (tl->first_found < 0 || tl->taken < tl->first_found) return true;
+    return tl->ended || tl->taken + tl->lookahead < tl->pushed;
+}
+
+bool timeline_done(const driver_timeline *tl) { return tl->ended && tl->taken >= tl->pushed; }
+
+void timeline_take(driver_timeline *tl, float points[68][2], bool *has_face, bool *found, long *index) {
+    long t = tl->taken++;
+    *index = t;
+    const timeline_entry *e = &tl->entries[t - tl->base];
+    *found = e->found;
+    *has_face = tl->first_found >= 0 && t >= tl->first_found;
+    if (!*has_face) {
+        memset(points, 0, sizeof(float[68][2]));
+        return;
+    }
+    /* The window: frames with points (from the first face on), `lookahead` each side. */
+    long lo = t - tl->lookahead, hi = t + tl->lookahead;
+    if (lo < tl->first_found) lo = tl->first_found;
+    if (lo < tl->base) lo = tl->base;
+    if (hi > tl->pushed - 1) hi = tl->pushed - 1;
+    float window[2 * 64 + 1][68][2];
+    int count = 0, centre = 0;
+    for (long k = lo; k <= hi && count < (int)(sizeof window / sizeof window[0]); k++) {
+        if (k == t) centre = count;
+        memcpy(window[count++], tl->entries[k - tl->base].points, sizeof window[0]);
+    }
+    landmark_smooth_frame((const float(*)[68][2])window, count, centre, tl->strength, points);
+}

@@ -1,0 +1,53 @@
+/* animate/timeline: the driver's landmarks in time.  Raw tracked frames go in (a face or
+ * none), smoothed frames come out in the same order: frames without a face are held, then
+ * eased back to the neutral (first) face as motion_gap_points does; every frame is smoothed
+ * with a centred (zero-phase) filter over `lookahead` frames on each side, so output frame t
+ * matches driver frame t instead of trailing it as a causal filter does. */
+#ifndef VV_ANIMATE_TIMELINE_H
+#define VV_ANIMATE_TIMELINE_H
+
+#include "base/base.h"
+
+/* Smooths frame `centre` of `count` consecutive frames of 68 landmarks: a local linear fit
+ * per coordinate with Gaussian weights in time whose width shrinks with the point's own
+ * motion around that frame (still points: about `strength` x 1.5 frames; a blink or a lip
+ * closure: almost none), so jitter goes while blinks and closures keep their depth.  With
+ * the frames on both sides the fit is symmetric, hence no lag.  strength 0 copies. */
+void landmark_smooth_frame(const float (*window)[68][2], int count, int centre, float strength, float out[68][2]);
+
+typedef struct timeline_entry {
+    float points[68][2]; /* gap-filled (before the first face: unset) */
+    double time;
+    bool found;
+} timeline_entry;
+
+typedef struct driver_timeline {
+    int lookahead;
+    float strength;
+    double fps;
+    long pushed, taken;      /* frames in, frames out */
+    bool ended;
+    long first_found;        /* -1 until a face arrives */
+    float neutral[68][2];    /* the first face's raw points (gap filling eases to them) */
+    float last_face[68][2];  /* the last raw points with a face */
+    long last_face_index;
+    /* Frames [base, pushed) are kept (index - base); the lookahead behind `taken` too. */
+    timeline_entry *entries;
+    long base, capacity;
+} driver_timeline;
+
+void timeline_init(driver_timeline *tl, int lookahead, float strength, double fps);
+void timeline_free(driver_timeline *tl);
+/* The next frame: its raw landmarks, or NULL when it has no face. */
+vv_status timeline_push(driver_timeline *tl, const float (*points)[2], double time);
+void timeline_end(driver_timeline *tl);
+/* The next output frame is known: before the first face at once, later once `lookahead`
+ * frames after it are in (or the end). */
+bool timeline_ready(const driver_timeline *tl);
+/* Takes the next output frame: *has_face false before the first face (render the source
+ * as it is); found: the driver had a face in this very frame. */
+void timeline_take(driver_timeline *tl, float points[68][2], bool *has_face, bool *found, long *index);
+/* All frames taken after the end. */
+bool timeline_done(const driver_timeline *tl);
+
+#endif

@@ -1,0 +1,149 @@
+/* animate/tracking: the driver's tracker thread. */
+#include "animate/tracking.h"
+#include "animate/animate.h"
+#include "face/faces.h"
+#include "face/tracker.h"
+#include "img/image.h"
+#include "video/video.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static bool aborted(const tracking_thread *tt) { return tt->abort_fn && tt->abort_fn(tt->abort_data); }
+
+/* Appends one tracked frame; non-zero when the thread must stop (stop, abort, memory). */
+static int publish(tracking_thread *tt, const float points[68][2], bool found, double time) {
+    pthread_mutex_lock(&tt->lock);
+    while (!tt->stop && tt->first_found >= 0 && tt->count - tt->consumed >= TRACKING_WINDOW) {
+        pthread_cond_wait(&tt->changed, &tt->lock);
+    }
+    int stop = tt->stop;
+    if (!stop && tt->count - tt->base >= tt->capacity) {
+        long drop = tt->consumed - tt->base; /* frames already taken: reuse their room */
+        if (drop > 0 && drop >= tt->capacity / 2) {
+            long kept = tt->count - tt->consumed;
+            memmove(tt->points, tt->points + drop, (size_t)kept * sizeof tt->points[0]);
+            memmove(tt->found, tt->found + drop, (size_t)kept);
+            memmove(tt->times, tt->times + drop, (size_t)kept * sizeof tt->times[0]);
+            tt->base = tt->consumed;
+        } else {
+            long grown = tt->capacity > 0 ? tt->capacity * 2 : TRACKING_WINDOW * 2;
+            void *p = realloc(tt->points, (size_t)grown * sizeof tt->points[0]);
+            if (p) tt->points = p;
+            void *f = p ? realloc(tt->found, (size_t)grown) : NULL;
+            if (f) tt->found = f;
+            void *t = f ? realloc(tt->times, (size_t)grown * sizeof tt->times[0]) : NULL;
+            if (t) tt->times = t;
+            if (p && f && t) tt->capacity = grown;
+            else stop = 2;
+        }
+    }
+    if (!stop) {
+        long i = tt->count - tt->base;
+        memcpy(tt->points[i], points, sizeof tt->points[0]);
+        tt->found[i] = found;
+        tt->times[i] = time;
+        if (tt->first_found < 0 && found) tt->first_found = tt->count;
+        tt->count++;
+    }
+    pthread_cond_broadcast(&tt->changed);
+    pthread_mutex_unlock(&tt->lock);
+    return stop;
+}
+
+static void *tracking_main(void *data) {
+    tracking_thread *tt = data;
+    video_reader *reader = NULL;
+    face_tracker *tracker = NULL;
+    vv_image frame = {0};
+    tracker_params tp = animator_tracker_params();
+    vv_status s = video_reader_open(&reader, tt->path);
+    if (s == VV_OK) s = face_tracker_new(&tracker, faces_detector(tt->faces), faces_predictor(tt->faces), &tp);
+    long count = 0;
+    while (s == VV_OK && (tt->max_frames <= 0 || count < tt->max_frames)) {
+        bool got = false, found = false;
+        double time = 0;
+        float box[4], score[1], points[68][2];
+        if (aborted(tt)) {
+            s = vv_fail(VV_ERR_ABORTED, "tracking %s stopped", tt->path);
+            break;
+        }
+        s = video_reader_next(reader, &frame, &time, &got);
+        if (s != VV_OK || !got) break;
+        s = face_tracker_update(tracker, &frame, time, &found, box, score, points);
+        if (s != VV_OK) break;
+        count++;
+        int stop = publish(tt, (const float(*)[2])points, found, time);
+        if (stop == 1) s = vv_fail(VV_ERR_ABORTED, "tracking %s stopped", tt->path);
+        else if (stop) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", tt->path);
+    }
+    if (s == VV_OK && count == 0) s = vv_fail(VV_ERR_NO_VIDEO, "no frames could be decoded from %s", tt->path);
+    image_free(&frame);
+    face_tracker_free(tracker);
+    video_reader_close(reader);
+    pthread_mutex_lock(&tt->lock);
+    tt->status = s;
+    if (s != VV_OK) snprintf(tt->error, sizeof tt->error, "%s", vv_last_error());
+    tt->finished = true;
+    pthread_cond_broadcast(&tt->changed);
+    pthread_mutex_unlock(&tt->lock);
+    return NULL;
+}
+
+vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const char *path, long max_frames, vv_abort_fn abort_fn,
+                         void *abort_data) {
+    memset(tt, 0, sizeof *tt);
+    tt->faces = faces;
+    tt->path = path;
+    tt->max_frames = max_frames;
+    tt->abort_fn = abort_fn;
+    tt->abort_data = abort_data;
+    tt->first_found = -1;
+    pthread_mutex_init(&tt->lock, NULL);
+    pthread_cond_init(&tt->changed, NULL);
+    if (pthread_create(&tt->thread, NULL, tracking_main, tt) != 0) {
+        pthread_mutex_destroy(&tt->lock);
+        pthread_cond_destroy(&tt->changed);
+        return vv_fail(VV_ERR_INTERNAL, "cannot start the tracking thread for %s", path);
+    }
+    tt->started = true;
+    return VV_OK;
+}
+
+vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *found, double *time, bool *got) {
+    pthread_mutex_lock(&tt->lock);
+    while (tt->count <= f && !tt->finished) pthread_cond_wait(&tt->changed, &tt->lock);
+    *got = f < tt->count && f >= tt->base;
+    if (*got) {
+        memcpy(points, tt->points[f - tt->base], sizeof tt->points[0]);
+        *found = tt->found[f - tt->base];
+        *time = tt->times[f - tt->base];
+        tt->consumed = f + 1;
+        pthread_cond_broadcast(&tt->changed); /* the thread may be waiting for room */
+    }
+    bool failed = !*got && tt->finished && tt->status != VV_OK;
+    vv_status status = tt->status;
+    char error[512];
+    if (failed) snprintf(error, sizeof error, "%s", tt->error);
+    pthread_mutex_unlock(&tt->lock);
+    return failed ? vv_fail(status, "%s", error) : VV_OK;
+}
+
+void tracking_stop(tracking_thread *tt) {
+    if (!tt->started) return;
+    pthread_mutex_lock(&tt->lock);
+    tt->stop = true; /* the thread stops at its next frame, or now if waiting for room */
+    pthread_cond_broadcast(&tt->changed);
+    pthread_mutex_unlock(&tt->lock);
+    pthread_join(tt->thread, NULL);
+    pthread_mutex_destroy(&tt->lock);
+    pthread_cond_destroy(&tt->changed);
+    free(tt->points);
+    free(tt->found);
+    free(tt->times);
+    tt->points = NULL;
+    tt->found = NULL;
+    tt->times = NULL;
+    tt->started = false;
+}

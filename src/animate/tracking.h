@@ -1,0 +1,46 @@
+/* animate/tracking: a driver video tracked on a thread of its own while the caller renders
+ * the frames already tracked.  The thread publishes each frame's raw landmarks under a
+ * lock; memory stays bounded however long the driver: only frames not yet taken are kept,
+ * and once a face has been seen the thread waits while it is TRACKING_WINDOW frames ahead
+ * (a 30-minute driver peaks at the RSS of a 2-minute one; bench/long_driver.sh). */
+#ifndef VV_ANIMATE_TRACKING_H
+#define VV_ANIMATE_TRACKING_H
+
+#include "base/base.h"
+
+#include <pthread.h>
+
+#define TRACKING_WINDOW 256
+
+typedef struct tracking_thread {
+    vv_faces *faces;
+    const char *path;
+    long max_frames;
+    vv_abort_fn abort_fn;     /* polled by the thread; may be NULL */
+    void *abort_data;
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    /* Guarded by lock: frames [base, count) are in points / found (index f - base); the
+     * caller has taken every frame before `consumed`. */
+    float (*points)[68][2];
+    uint8_t *found;
+    double *times;
+    long base, count, consumed, capacity;
+    long first_found;         /* -1 until a face is seen */
+    bool finished, stop;
+    vv_status status;
+    char error[512];
+} tracking_thread;
+
+/* Starts tracking `path` (at most max_frames, 0 = all) with raw (unsmoothed) landmarks. */
+vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const char *path, long max_frames,
+                         vv_abort_fn abort_fn, void *abort_data);
+/* Frame f (the one after the last taken): its points, whether a face was found, its time;
+ * *got false at the end of the driver.  Fails if the thread did. */
+vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *found, double *time, bool *got);
+/* Stops the thread (if running) and frees everything. */
+void tracking_stop(tracking_thread *tt);
+
+#endif
