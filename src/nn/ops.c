@@ -250,6 +250,93 @@ void max_pool_nhwc_forward(float *out, const float *in, int N, int H, int W, int
     }
 }
 
+/* ---- Average pooling ---- */
+
+void avg_pool_nhwc_forward(float *out, const float *in, int N, int H, int W, int C, int KH,
+                           int KW, int stride_h, int stride_w, int pad_top, int pad_left,
+                           int OH, int OW) {
+    /* Sums in double per block of channels: a global pool adds up to 16k values, and
+     * TFJS (our reference) sums in double too. */
+    enum { BLOCK = 64 };
+    double sum[BLOCK];
+    for (int n = 0; n < N; n++) {
+        const float *image = in + (size_t)n * H * W * C;
+        for (int oh = 0; oh < OH; oh++) {
+            int h0 = oh * stride_h - pad_top, h1 = h0 + KH;
+            h0 = h0 < 0 ? 0 : h0;
+            h1 = h1 > H ? H : h1;
+            for (int ow = 0; ow < OW; ow++) {
+                int w0 = ow * stride_w - pad_left, w1 = w0 + KW;
+                w0 = w0 < 0 ? 0 : w0;
+                w1 = w1 > W ? W : w1;
+                float *dst = out + (((size_t)n * OH + oh) * OW + ow) * C;
+                long count = h1 > h0 && w1 > w0 ? (long)(h1 - h0) * (w1 - w0) : 0;
+                for (int c0 = 0; c0 < C; c0 += BLOCK) {
+                    int cn = C - c0 < BLOCK ? C - c0 : BLOCK;
+                    for (int c = 0; c < cn; c++) sum[c] = 0;
+                    for (int ih = h0; ih < h1; ih++)
+                        for (int iw = w0; iw < w1; iw++) {
+                            const float *restrict src = image + ((size_t)ih * W + iw) * C + c0;
+                            for (int c = 0; c < cn; c++) sum[c] += src[c];
+                        }
+                    /* A window entirely in the padding cannot occur with SAME or VALID. */
+                    for (int c = 0; c < cn; c++) dst[c0 + c] = count ? (float)(sum[c] / (double)count) : 0.0f;
+                }
+            }
+        }
+    }
+}
+
+/* ---- Bilinear resize ---- */
+
+void resize_bilinear_source(int i, int in_size, int out_size, bool align_corners,
+                            bool half_pixel_centers, int *lower, int *upper, float *lerp) {
+    double scale = align_corners && out_size > 1 ? (double)(in_size - 1) / (out_size - 1)
+                                                 : (double)in_size / out_size;
+    double x = half_pixel_centers ? (i + 0.5) * scale - 0.5 : i * scale;
+    double f = floor(x);
+    long lo = (long)f, hi = (long)ceil(x);
+    *lower = (int)(lo < 0 ? 0 : lo > in_size - 1 ? in_size - 1 : lo);
+    *upper = (int)(hi < 0 ? 0 : hi > in_size - 1 ? in_size - 1 : hi);
+    *lerp = (float)(x - f);
+}
+
+void resize_bilinear_nhwc_forward(float *out, const float *in, int N, int H, int W, int C,
+                                  int OH, int OW, bool align_corners, bool half_pixel_centers) {
+    for (int n = 0; n < N; n++) {
+        const float *image = in + (size_t)n * H * W * C;
+        for (int oh = 0; oh < OH; oh++) {
+            int y0, y1;
+            float fy;
+            resize_bilinear_source(oh, H, OH, align_corners, half_pixel_centers, &y0, &y1, &fy);
+            const float *row0 = image + (size_t)y0 * W * C, *row1 = image + (size_t)y1 * W * C;
+            for (int ow = 0; ow < OW; ow++) {
+                int x0, x1;
+                float fx;
+                resize_bilinear_source(ow, W, OW, align_corners, half_pixel_centers, &x0, &x1, &fx);
+                const float *restrict tl = row0 + (size_t)x0 * C, *restrict tr = row0 + (size_t)x1 * C;
+                const float *restrict bl = row1 + (size_t)x0 * C, *restrict br = row1 + (size_t)x1 * C;
+                float *restrict dst = out + (((size_t)n * OH + oh) * OW + ow) * C;
+                for (int c = 0; c < C; c++) {
+                    float top = tl[c] + (tr[c] - tl[c]) * fx;
+                    float bottom = bl[c] + (br[c] - bl[c]) * fx;
+                    dst[c] = top + (bottom - top) * fy;
+                }
+            }
+        }
+    }
+}
+
+/* ---- Transposed convolution ---- */
+
+vv_status conv2d_transpose_nhwc_forward(float *out, const float *in, const float *weight, int N,
+                                        int H, int W, int C, int KH, int KW, int OC, int stride_h,
+                                        int stride_w, int pad_top, int pad_left, int OH, int OW) {
+    memset(out, 0, (size_t)N * H * W * C * sizeof(float));
+    return conv2d_nhwc_backward(out, NULL, NULL, in, NULL, weight, N, H, W, C, KH, KW, OC, stride_h,
+                                stride_w, pad_top, pad_left, OH, OW);
+}
+
 /* ---- Elementwise ---- */
 
 void bias_add_forward(float *out, const float *in, const float *bias, size_t rows, int C) {

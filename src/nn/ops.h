@@ -42,6 +42,27 @@ void max_pool_nhwc_forward(float *out, const float *in, int N, int H, int W, int
                            int KW, int stride_h, int stride_w, int pad_top, int pad_left,
                            int OH, int OW);
 
+/* Average pooling over the window's pixels inside the image only (TensorFlow's AvgPool:
+ * SAME padding does not count padded positions).  out [N,OH,OW,C], in [N,H,W,C]. */
+void avg_pool_nhwc_forward(float *out, const float *in, int N, int H, int W, int C, int KH,
+                           int KW, int stride_h, int stride_w, int pad_top, int pad_left,
+                           int OH, int OW);
+
+/* TensorFlow's ResizeBilinear: out [N,OH,OW,C], in [N,H,W,C].  Output pixel i samples
+ * input coordinate i * scale (legacy), (i + 0.5) * scale - 0.5 (half_pixel_centers),
+ * scale = in / out, or (in - 1) / (out - 1) with align_corners (out > 1); neighbours
+ * floor and ceil of it clamped to the image, weight the fractional part. */
+void resize_bilinear_nhwc_forward(float *out, const float *in, int N, int H, int W, int C,
+                                  int OH, int OW, bool align_corners, bool half_pixel_centers);
+
+/* Transposed convolution (TensorFlow's Conv2DBackpropInput): the gradient of
+ * conv2d_nhwc_forward with respect to its input, so every size is the convolution's.
+ * out [N,H,W,C] (the convolution's input), in [N,OH,OW,OC] (its output), weight
+ * [KH,KW,C,OC] (its HWIO filter).  Fails only when the workspace cannot be allocated. */
+vv_status conv2d_transpose_nhwc_forward(float *out, const float *in, const float *weight, int N,
+                                        int H, int W, int C, int KH, int KW, int OC, int stride_h,
+                                        int stride_w, int pad_top, int pad_left, int OH, int OW);
+
 /* out [rows,C] = in [rows,C] + bias [C]. */
 void bias_add_forward(float *out, const float *in, const float *bias, size_t rows, int C);
 
@@ -124,6 +145,25 @@ void max_pool_nhwc_backward(float *d_in, const float *d_out, const float *in, in
                             int W, int C, int KH, int KW, int stride_h, int stride_w,
                             int pad_top, int pad_left, int OH, int OW);
 
+/* d_in [N,H,W,C] from d_out [N,OH,OW,C]: each window's gradient shared equally by its
+ * pixels inside the image. */
+void avg_pool_nhwc_backward(float *d_in, const float *d_out, int N, int H, int W, int C, int KH,
+                            int KW, int stride_h, int stride_w, int pad_top, int pad_left,
+                            int OH, int OW);
+
+/* d_in [N,H,W,C] from d_out [N,OH,OW,C]: each output's gradient split between its four
+ * neighbours by the forward's weights. */
+void resize_bilinear_nhwc_backward(float *d_in, const float *d_out, int N, int H, int W, int C,
+                                   int OH, int OW, bool align_corners, bool half_pixel_centers);
+
+/* Transposed convolution, sizes as its forward: d_in [N,OH,OW,OC] (a convolution of
+ * d_out with weight), d_weight [KH,KW,C,OC] (reads in).  Fails only when a workspace
+ * cannot be allocated. */
+vv_status conv2d_transpose_nhwc_backward(float *d_in, float *d_weight, const float *d_out,
+                                         const float *in, const float *weight, int N, int H,
+                                         int W, int C, int KH, int KW, int OC, int stride_h,
+                                         int stride_w, int pad_top, int pad_left, int OH, int OW);
+
 /* d_in [rows,C], d_bias [C]. */
 void bias_add_backward(float *d_in, float *d_bias, const float *d_out, size_t rows, int C);
 
@@ -159,6 +199,12 @@ void concat_backward(float *const *d_inputs, const float *d_out, const size_t *i
 void im2col_nhwc(float *restrict col, const float *restrict in, int H, int W, int C,
                  int KH, int KW, int stride_h, int stride_w, int pad_top, int pad_left,
                  int OH, int OW, long row0, int rows);
+
+/* Bilinear resize geometry along one axis (see resize_bilinear_nhwc_forward): output
+ * index i reads input indices lower and upper with weight lerp on upper.  Shared by the
+ * resize forward and backward. */
+void resize_bilinear_source(int i, int in_size, int out_size, bool align_corners,
+                            bool half_pixel_centers, int *lower, int *upper, float *lerp);
 
 /* Allocates an im2col tile of whole output rows (~1 MiB); *tile_rows rows of row_floats. */
 vv_status im2col_tile_alloc(long total_rows, size_t row_floats, const char *what, long *tile_rows,

@@ -218,6 +218,92 @@ void max_pool_nhwc_backward(float *d_in, const float *d_out, const float *in, in
     }
 }
 
+/* ---- Average pooling ---- */
+
+void avg_pool_nhwc_backward(float *d_in, const float *d_out, int N, int H, int W, int C, int KH,
+                            int KW, int stride_h, int stride_w, int pad_top, int pad_left,
+                            int OH, int OW) {
+    for (int n = 0; n < N; n++) {
+        float *d_image = d_in + (size_t)n * H * W * C;
+        for (int oh = 0; oh < OH; oh++) {
+            int h0 = oh * stride_h - pad_top, h1 = h0 + KH;
+            h0 = h0 < 0 ? 0 : h0;
+            h1 = h1 > H ? H : h1;
+            for (int ow = 0; ow < OW; ow++) {
+                int w0 = ow * stride_w - pad_left, w1 = w0 + KW;
+                w0 = w0 < 0 ? 0 : w0;
+                w1 = w1 > W ? W : w1;
+                if (h1 <= h0 || w1 <= w0) continue;
+                float scale = 1.0f / (float)((long)(h1 - h0) * (w1 - w0));
+                const float *restrict g = d_out + (((size_t)n * OH + oh) * OW + ow) * C;
+                for (int ih = h0; ih < h1; ih++)
+                    for (int iw = w0; iw < w1; iw++) {
+                        float *restrict dst = d_image + ((size_t)ih * W + iw) * C;
+                        for (int c = 0; c < C; c++) dst[c] += g[c] * scale;
+                    }
+            }
+        }
+    }
+}
+
+/* ---- Bilinear resize ---- */
+
+void resize_bilinear_nhwc_backward(float *d_in, const float *d_out, int N, int H, int W, int C,
+                                   int OH, int OW, bool align_corners, bool half_pixel_centers) {
+    for (int n = 0; n < N; n++) {
+        float *d_image = d_in + (size_t)n * H * W * C;
+        for (int oh = 0; oh < OH; oh++) {
+            int y0, y1;
+            float fy;
+            resize_bilinear_source(oh, H, OH, align_corners, half_pixel_centers, &y0, &y1, &fy);
+            float *row0 = d_image + (size_t)y0 * W * C, *row1 = d_image + (size_t)y1 * W * C;
+            for (int ow = 0; ow < OW; ow++) {
+                int x0, x1;
+                float fx;
+                resize_bilinear_source(ow, W, OW, align_corners, half_pixel_centers, &x0, &x1, &fx);
+                float w_tl = (1 - fy) * (1 - fx), w_tr = (1 - fy) * fx, w_bl = fy * (1 - fx), w_br = fy * fx;
+                const float *g = d_out + (((size_t)n * OH + oh) * OW + ow) * C;
+                /* The four neighbours may coincide (edges): plain += handles that. */
+                float *tl = row0 + (size_t)x0 * C, *tr = row0 + (size_t)x1 * C;
+                float *bl = row1 + (size_t)x0 * C, *br = row1 + (size_t)x1 * C;
+                for (int c = 0; c < C; c++) {
+                    tl[c] += g[c] * w_tl;
+                    tr[c] += g[c] * w_tr;
+                    bl[c] += g[c] * w_bl;
+                    br[c] += g[c] * w_br;
+                }
+            }
+        }
+    }
+}
+
+/* ---- Transposed convolution ---- */
+
+vv_status conv2d_transpose_nhwc_backward(float *d_in, float *d_weight, const float *d_out,
+                                         const float *in, const float *weight, int N, int H,
+                                         int W, int C, int KH, int KW, int OC, int stride_h,
+                                         int stride_w, int pad_top, int pad_left, int OH, int OW) {
+    /* The forward is the convolution's input gradient, so its own gradients are the
+     * convolution itself (for d_in) and the convolution's filter gradient with the roles
+     * of input and output gradient swapped (for d_weight). */
+    if (d_weight) {
+        vv_status s = conv2d_nhwc_backward(NULL, d_weight, NULL, in, d_out, weight, N, H, W, C, KH, KW,
+                                           OC, stride_h, stride_w, pad_top, pad_left, OH, OW);
+        if (s) return s;
+    }
+    if (!d_in) return VV_OK;
+    size_t count = (size_t)N * OH * OW * OC;
+    if (count == 0) return VV_OK;
+    float *conv = mem_alloc_aligned(count * sizeof(float));
+    if (!conv) return vv_fail(VV_ERR_NO_MEMORY, "conv2d_transpose_backward: out of memory");
+    vv_status s = conv2d_nhwc_forward(conv, d_out, weight, NULL, N, H, W, C, KH, KW, OC, stride_h, stride_w,
+                                      pad_top, pad_left, OH, OW);
+    if (s == VV_OK)
+        for (size_t i = 0; i < count; i++) d_in[i] += conv[i];
+    mem_free_aligned(conv);
+    return s;
+}
+
 /* ---- Elementwise ----
  * relu, leaky_relu, sigmoid and tanh backward are layout-free and live in nn/layers. */
 

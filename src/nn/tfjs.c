@@ -34,6 +34,7 @@
 #define TFJS_MAX_STRIDE 1024
 #define TFJS_MAX_KERNEL 1024
 #define TFJS_MAX_PAD 65536
+#define TFJS_MAX_SIDE 65536 /* resize targets, transposed-convolution output sides */
 
 typedef enum node_kind {
     KIND_PLACEHOLDER,
@@ -55,6 +56,10 @@ typedef enum node_kind {
     KIND_MEAN,
     KIND_MATMUL,
     KIND_CONCAT,
+    KIND_AVG_POOL,
+    KIND_RESIZE_BILINEAR,
+    KIND_CONV2D_TRANSPOSE,
+    KIND_ADD_N,
 } node_kind;
 
 typedef enum activation {
@@ -86,6 +91,7 @@ typedef struct tfjs_node {
     float leaky_alpha;
     bool transpose_a, transpose_b;
     bool keep_dims;
+    bool align_corners, half_pixel_centers;
     int squeeze_dims[TENSOR_MAX_DIMS];
     int squeeze_count;
 
@@ -385,6 +391,10 @@ static const struct {
     {"MatMul", KIND_MATMUL, 0},
     {"_FusedMatMul", KIND_MATMUL, 0},
     {"ConcatV2", KIND_CONCAT, 0},
+    {"AvgPool", KIND_AVG_POOL, 0},
+    {"ResizeBilinear", KIND_RESIZE_BILINEAR, 0},
+    {"Conv2DBackpropInput", KIND_CONV2D_TRANSPOSE, 0},
+    {"AddN", KIND_ADD_N, 0},
 };
 
 static vv_status parse_data_format(const cJSON *json, const tfjs_node *node, const char *path) {
@@ -541,8 +551,26 @@ static vv_status parse_node_attrs(tfjs_node *node, const cJSON *json, const char
         if (node->input_count < 2)
             return vv_fail(VV_ERR_MODEL, "%s: node '%s': ConcatV2 needs values and an axis", path, node->name);
         return VV_OK;
+    case KIND_ADD_N:
+        if (node->input_count < 1)
+            return vv_fail(VV_ERR_MODEL, "%s: node '%s': AddN without inputs", path, node->name);
+        return VV_OK;
+    case KIND_RESIZE_BILINEAR: {
+        bool flag = false;
+        if (attr_bool(json, "align_corners", &flag) == ATTR_BAD)
+            return vv_fail(VV_ERR_MODEL, "%s: node '%s': bad align_corners", path, node->name);
+        node->align_corners = flag;
+        flag = false;
+        if (attr_bool(json, "half_pixel_centers", &flag) == ATTR_BAD)
+            return vv_fail(VV_ERR_MODEL, "%s: node '%s': bad half_pixel_centers", path, node->name);
+        node->half_pixel_centers = flag;
+        if (node->align_corners && node->half_pixel_centers) /* TensorFlow refuses this too */
+            return vv_fail(VV_ERR_MODEL, "%s: node '%s': align_corners with half_pixel_centers", path, node->name);
+        return expect_inputs(node, 2, path);
+    }
     case KIND_CONV2D:
-    case KIND_DEPTHWISE: {
+    case KIND_DEPTHWISE:
+    case KIND_CONV2D_TRANSPOSE: {
         if ((s = parse_data_format(json, node, path))) return s;
         if ((s = parse_hw_list(json, node, "strides", TFJS_MAX_STRIDE, &node->stride_h, &node->stride_w, path)))
             return s;
@@ -555,10 +583,12 @@ static vv_status parse_node_attrs(tfjs_node *node, const cJSON *json, const char
             if (dil[i] != 1)
                 return vv_fail(VV_ERR_UNSUPPORTED, "%s: node '%s': dilated convolution", path, node->name);
         if ((s = parse_padding(json, node, true, path))) return s;
+        if (node->kind == KIND_CONV2D_TRANSPOSE) return expect_inputs(node, 3, path); /* sizes, filter, x */
         if (node->op[0] == '_' || strncmp(node->op, "Fused", 5) == 0) return parse_fused(json, node, 2, path);
         return expect_inputs(node, 2, path);
     }
     case KIND_MAX_POOL:
+    case KIND_AVG_POOL:
         if ((s = expect_inputs(node, 1, path))) return s;
         if ((s = parse_data_format(json, node, path))) return s;
         if ((s = parse_hw_list(json, node, "ksize", TFJS_MAX_KERNEL, &node->kernel_h, &node->kernel_w, path)))
@@ -1018,6 +1048,8 @@ static vv_status check_const_inputs(const tfjs_model *m, const char *path) {
         case KIND_PAD:
         case KIND_MEAN: int_input = 1; break;
         case KIND_CONCAT: int_input = node->input_count - 1; break;
+        case KIND_RESIZE_BILINEAR: int_input = 1; break;
+        case KIND_CONV2D_TRANSPOSE: int_input = 0; break;
         default: break;
         }
         for (int k = 0; k < node->input_count; k++) {
@@ -1032,8 +1064,17 @@ static vv_status check_const_inputs(const tfjs_model *m, const char *path) {
                 if (node->kind == KIND_PAD) ok = in->ndim == 2 && in->shape[1] == 2 && in->shape[0] <= TENSOR_MAX_DIMS;
                 if (node->kind == KIND_MEAN) ok = in->ndim <= 1 && in->size <= TENSOR_MAX_DIMS;
                 if (node->kind == KIND_CONCAT) ok = in->size == 1;
+                if (node->kind == KIND_RESIZE_BILINEAR || node->kind == KIND_CONV2D_TRANSPOSE) {
+                    /* [height, width] or [N, H, W, C]: every entry a size, H and W capped */
+                    size_t want = node->kind == KIND_RESIZE_BILINEAR ? 2 : 4;
+                    ok = in->ndim == 1 && in->size == want;
+                    for (size_t e = 0; ok && e < want; e++) {
+                        bool side = want == 2 || e == 1 || e == 2;
+                        ok = in->idata[e] >= 1 && (!side || in->idata[e] <= TFJS_MAX_SIDE);
+                    }
+                }
                 if (!ok)
-                    return vv_fail(VV_ERR_MODEL, "%s: node '%s': integer input '%s' has the wrong shape",
+                    return vv_fail(VV_ERR_MODEL, "%s: node '%s': integer input '%s' has the wrong shape or values",
                                    path, node->name, in->name);
             } else if (is_int_const) {
                 return vv_fail(VV_ERR_UNSUPPORTED, "%s: node '%s': int32 tensor '%s' as float input", path,
@@ -1369,17 +1410,100 @@ static vv_status run_conv(run_state *r, const tfjs_node *node, value *out) {
     return VV_OK;
 }
 
-static vv_status run_max_pool(run_state *r, const tfjs_node *node, value *out) {
+static vv_status run_pool(run_state *r, const tfjs_node *node, value *out) {
     const value *x = input_value(r, node, 0);
-    if (x->ndim != 4) return vv_fail(VV_ERR_MODEL, "node '%s': MaxPool input is not 4-D", node->name);
+    if (x->ndim != 4) return vv_fail(VV_ERR_MODEL, "node '%s': %s input is not 4-D", node->name, node->op);
     int N = x->shape[0], H = x->shape[1], W = x->shape[2], C = x->shape[3];
     int OH, OW, pad_top, pad_left;
     vv_status s = spatial_out(node, H, W, node->kernel_h, node->kernel_w, &OH, &OW, &pad_top, &pad_left);
     if (s) return s;
     int shape[4] = {N, OH, OW, C};
     if ((s = value_alloc(r, out, 4, shape, node))) return s;
-    max_pool_nhwc_forward(out->data, x->data, N, H, W, C, node->kernel_h, node->kernel_w, node->stride_h,
-                          node->stride_w, pad_top, pad_left, OH, OW);
+    if (node->kind == KIND_AVG_POOL)
+        avg_pool_nhwc_forward(out->data, x->data, N, H, W, C, node->kernel_h, node->kernel_w, node->stride_h,
+                              node->stride_w, pad_top, pad_left, OH, OW);
+    else
+        max_pool_nhwc_forward(out->data, x->data, N, H, W, C, node->kernel_h, node->kernel_w, node->stride_h,
+                              node->stride_w, pad_top, pad_left, OH, OW);
+    return VV_OK;
+}
+
+static vv_status run_resize_bilinear(run_state *r, const tfjs_node *node, value *out) {
+    const value *x = input_value(r, node, 0);
+    const int32_t *size = r->model->nodes[node->inputs[1]].idata; /* checked at load: 2 sides >= 1 */
+    if (x->ndim != 4 || x->shape[1] <= 0 || x->shape[2] <= 0)
+        return vv_fail(VV_ERR_MODEL, "node '%s': ResizeBilinear input is not a 4-D image", node->name);
+    int shape[4] = {x->shape[0], size[0], size[1], x->shape[3]};
+    vv_status s = value_alloc(r, out, 4, shape, node);
+    if (s) return s;
+    resize_bilinear_nhwc_forward(out->data, x->data, shape[0], x->shape[1], x->shape[2], shape[3], shape[1],
+                                 shape[2], node->align_corners, node->half_pixel_centers);
+    return VV_OK;
+}
+
+/* Conv2DBackpropInput(input_sizes, filter, x): the convolution whose input has
+ * input_sizes and whose output is x, run backwards.  Sizes: the convolution's. */
+typedef struct transpose_geometry {
+    int N, H, W, C, KH, KW, OC, OH, OW, pad_top, pad_left;
+} transpose_geometry;
+
+static vv_status transpose_geometry_of(const tfjs_model *m, const value *values, const tfjs_node *node,
+                                       transpose_geometry *t) {
+    const int32_t *sizes = m->nodes[node->inputs[0]].idata; /* checked at load: 4 entries >= 1 */
+    const value *f = &values[node->inputs[1]], *x = &values[node->inputs[2]];
+    if (x->ndim != 4 || f->ndim != 4)
+        return vv_fail(VV_ERR_MODEL, "node '%s': Conv2DBackpropInput needs a 4-D input and filter", node->name);
+    t->N = sizes[0], t->H = sizes[1], t->W = sizes[2], t->C = sizes[3];
+    t->KH = f->shape[0], t->KW = f->shape[1], t->OC = f->shape[3];
+    if (t->KH < 1 || t->KW < 1 || t->KH > TFJS_MAX_KERNEL || t->KW > TFJS_MAX_KERNEL)
+        return vv_fail(VV_ERR_MODEL, "node '%s': bad filter size", node->name);
+    if (f->shape[2] != t->C || x->shape[3] != t->OC || x->shape[0] != t->N)
+        return vv_fail(VV_ERR_MODEL, "node '%s': input_sizes, filter [%d,%d,%d,%d] and input [%d,%d,%d,%d] do not fit",
+                       node->name, f->shape[0], f->shape[1], f->shape[2], f->shape[3], x->shape[0], x->shape[1],
+                       x->shape[2], x->shape[3]);
+    size_t k;
+    if (!size_mul3((size_t)t->KH, (size_t)t->KW, (size_t)t->C, &k) || k > INT_MAX)
+        return vv_fail(VV_ERR_MODEL, "node '%s': filter too large", node->name);
+    vv_status s = spatial_out(node, t->H, t->W, t->KH, t->KW, &t->OH, &t->OW, &t->pad_top, &t->pad_left);
+    if (s) return s;
+    if (t->OH != x->shape[1] || t->OW != x->shape[2])
+        return vv_fail(VV_ERR_MODEL, "node '%s': a %dx%d convolution output does not come from %dx%d input_sizes",
+                       node->name, x->shape[1], x->shape[2], t->H, t->W);
+    return VV_OK;
+}
+
+static vv_status run_conv_transpose(run_state *r, const tfjs_node *node, value *out) {
+    transpose_geometry t;
+    vv_status s = transpose_geometry_of(r->model, r->values, node, &t);
+    if (s) return s;
+    int shape[4] = {t.N, t.H, t.W, t.C};
+    if ((s = value_alloc(r, out, 4, shape, node))) return s;
+    return conv2d_transpose_nhwc_forward(out->data, input_value(r, node, 2)->data, input_value(r, node, 1)->data,
+                                         t.N, t.H, t.W, t.C, t.KH, t.KW, t.OC, node->stride_h, node->stride_w,
+                                         t.pad_top, t.pad_left, t.OH, t.OW);
+}
+
+/* AddN: the elementwise sum of equally shaped inputs. */
+static vv_status run_add_n(run_state *r, const tfjs_node *node, value *out) {
+    const value *first = input_value(r, node, 0);
+    for (int k = 1; k < node->input_count; k++) {
+        const value *v = input_value(r, node, k);
+        bool same = v->ndim == first->ndim;
+        for (int i = 0; same && i < v->ndim; i++) same = v->shape[i] == first->shape[i];
+        if (!same) return vv_fail(VV_ERR_MODEL, "node '%s': AddN inputs differ in shape", node->name);
+    }
+    int ndim = first->ndim, shape[TENSOR_MAX_DIMS];
+    memcpy(shape, first->shape, sizeof shape);
+    const float *src = first->data;
+    vv_status s = value_alloc_inplace(r, node, 0, out, ndim, shape);
+    if (s) return s;
+    if (!src) src = out->data; /* moved */
+    size_t n = out->size;
+    if (src != out->data) memcpy(out->data, src, n * sizeof(float));
+    for (int k = 1; k < node->input_count; k++) {
+        const float *v = input_value(r, node, k)->data;
+        for (size_t i = 0; i < n; i++) out->data[i] += v[i];
+    }
     return VV_OK;
 }
 
@@ -1627,7 +1751,11 @@ static vv_status run_node(run_state *r, int index, const tensor *input) {
     case KIND_SIGMOID:
     case KIND_TANH:
     case KIND_SOFTMAX: s = run_unary(r, node, out); break;
-    case KIND_MAX_POOL: s = run_max_pool(r, node, out); break;
+    case KIND_MAX_POOL:
+    case KIND_AVG_POOL: s = run_pool(r, node, out); break;
+    case KIND_RESIZE_BILINEAR: s = run_resize_bilinear(r, node, out); break;
+    case KIND_CONV2D_TRANSPOSE: s = run_conv_transpose(r, node, out); break;
+    case KIND_ADD_N: s = run_add_n(r, node, out); break;
     case KIND_PAD: s = run_pad(r, node, out); break;
     case KIND_MEAN: s = run_mean(r, node, out); break;
     case KIND_MATMUL: s = run_matmul(r, node, out); break;
@@ -1770,6 +1898,7 @@ static bool backward_reads_input(const tfjs_node *node, int k) {
     case KIND_MATMUL: return k <= 1;
     case KIND_CONV2D:
     case KIND_DEPTHWISE: return k == 1 || (node->act == ACT_PRELU && k == node->input_count - 1);
+    case KIND_CONV2D_TRANSPOSE: return k == 1;
     default: return false;
     }
 }
@@ -2032,6 +2161,39 @@ static vv_status backward_node(backward_state *b, int i, const float *g) {
         }
         return VV_OK;
     }
+    case KIND_AVG_POOL: {
+        if ((s = grad_of_input(b, node, 0, &dx)) || !dx) return s;
+        const value *x = &t->values[node->inputs[0]];
+        int H = x->shape[1], W = x->shape[2], OH, OW, pad_top, pad_left;
+        if ((s = spatial_out(node, H, W, node->kernel_h, node->kernel_w, &OH, &OW, &pad_top, &pad_left))) return s;
+        avg_pool_nhwc_backward(dx, g, x->shape[0], H, W, x->shape[3], node->kernel_h, node->kernel_w,
+                               node->stride_h, node->stride_w, pad_top, pad_left, OH, OW);
+        return VV_OK;
+    }
+    case KIND_RESIZE_BILINEAR: {
+        if ((s = grad_of_input(b, node, 0, &dx)) || !dx) return s;
+        const value *x = &t->values[node->inputs[0]];
+        resize_bilinear_nhwc_backward(dx, g, x->shape[0], x->shape[1], x->shape[2], x->shape[3], y->shape[1],
+                                      y->shape[2], node->align_corners, node->half_pixel_centers);
+        return VV_OK;
+    }
+    case KIND_CONV2D_TRANSPOSE: {
+        if (t->requires_grad[node->inputs[1]])
+            return vv_fail(VV_ERR_UNSUPPORTED, "node '%s': backward to a computed filter", node->name);
+        if ((s = grad_of_input(b, node, 2, &dx)) || !dx) return s;
+        transpose_geometry tg;
+        if ((s = transpose_geometry_of(m, t->values, node, &tg))) return s;
+        return conv2d_transpose_nhwc_backward(dx, NULL, g, NULL, t->values[node->inputs[1]].data, tg.N, tg.H, tg.W,
+                                              tg.C, tg.KH, tg.KW, tg.OC, node->stride_h, node->stride_w, tg.pad_top,
+                                              tg.pad_left, tg.OH, tg.OW);
+    }
+    case KIND_ADD_N:
+        for (int k = 0; k < node->input_count; k++) {
+            if ((s = grad_of_input(b, node, k, &dx))) return s;
+            if (dx)
+                for (size_t e = 0; e < y->size; e++) dx[e] += g[e];
+        }
+        return VV_OK;
     case KIND_MAX_POOL: {
         if ((s = grad_of_input(b, node, 0, &dx)) || !dx) return s;
         const value *x = &t->values[node->inputs[0]];
