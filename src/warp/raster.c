@@ -1,0 +1,547 @@
+/* warp/raster: z-buffered textured triangles and push-pull hole filling.
+ *
+ * Coverage is decided in exact integer arithmetic on positions snapped to 1/256 pixel:
+ * each edge's first / last covered column per row is an integer division, stepped from
+ * row to row without dividing (a Bresenham-like quotient and remainder), with the
+ * top-left rule folded into the edge constant.  So shared edges are watertight and no
+ * pixel is drawn twice, whatever the thread count.  Texcoords and depth are planes
+ * through the unsnapped vertices (double precision), so an identity mesh maps every
+ * pixel centre to exactly itself.  Rows are split into bands, each band drawing the
+ * triangles that touch it in mesh order: no two threads write the same pixel. */
+#include "warp/raster.h"
+#include "img/image.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BAND_ROWS 16
+#define SUBPIXEL 256              /* positions snapped to 1/256 pixel */
+#define TEXCOORD_LIMIT 1048576.0  /* 2^20: texcoords beyond are refused */
+#define FIXED_ONE 4294967296.0    /* texcoords stepped in 32.32 fixed point */
+
+static inline int64_t floor_div(int64_t n, int64_t d) { /* d > 0 */
+    int64_t q = n / d;
+    return (n % d != 0 && n < 0) ? q - 1 : q;
+}
+
+/* One edge's bound on the covered columns of row y: a left edge's first column is
+ * floor(N(y) / d) + 1, a right edge's last floor(N(y) / d), with N(y) = n0 + step y;
+ * a horizontal edge admits the whole row or none of it. */
+enum { EDGE_LEFT, EDGE_RIGHT, EDGE_FLAT };
+typedef struct raster_edge {
+    int kind;
+    int64_t d, n0, step;   /* left / right: as above */
+    int64_t step_q, step_r; /* floor(step / d) and the remainder, for row-to-row stepping */
+    int64_t b, c;          /* flat: inside when b * y + c > 0 */
+} raster_edge;
+
+/* A plane f(x, y) = f0 + fx (x - x0) + fy (y - y0). */
+typedef struct raster_plane {
+    double f0, fx, fy;
+} raster_plane;
+
+typedef struct raster_triangle {
+    raster_edge edge[3];
+    raster_plane u, v, z;
+    double x0, y0;          /* the planes' origin */
+    int row0, row1;         /* rows that may be covered, clipped to the target */
+    uint8_t layer;
+    bool valid;
+} raster_triangle;
+
+typedef struct raster_job {
+    raster_target *target;
+    const vv_image *texture;
+    const raster_mesh *mesh;
+    bool cull;
+    raster_triangle *triangles;
+    int *band_start, *band_list; /* triangles touching band b: band_list[band_start[b] .. band_start[b+1]) */
+} raster_job;
+
+static bool plane_fit(const double p[3][2], const double f[3], raster_plane *out) {
+    double e1x = p[1][0] - p[0][0], e1y = p[1][1] - p[0][1], e2x = p[2][0] - p[0][0], e2y = p[2][1] - p[0][1];
+    double det = e1x * e2y - e2x * e1y;
+    double d1 = f[1] - f[0], d2 = f[2] - f[0];
+    /* Written so that f = x gives fx = det / det = 1 and fy = 0 exactly (identity meshes). */
+    out->f0 = f[0];
+    out->fx = (d1 * e2y - d2 * e1y) / det;
+    out->fy = (e1x * d2 - e2x * d1) / det;
+    return det != 0 && isfinite(out->fx) && isfinite(out->fy);
+}
+
+static void edge_setup(raster_edge *e, const int64_t a[2], const int64_t b[2]) {
+    int64_t A = a[1] - b[1], B = b[0] - a[0];
+    int64_t C = -(A * a[0] + B * a[1]);
+    /* Inside: A X + B Y + C > 0 (X, Y in 1/256 pixel); on the edge (== 0) only for top and
+     * left edges (inside to the right: A > 0; below a horizontal edge: B > 0). */
+    if (A > 0 || (A == 0 && B > 0)) C += 1;
+    if (A > 0) { /* left: 256 A x > -(256 B y + C) */
+        e->kind = EDGE_LEFT;
+        e->d = SUBPIXEL * A;
+        e->n0 = -C;
+        e->step = -SUBPIXEL * B;
+    } else if (A < 0) { /* right: x < (256 B y + C) / (-256 A) */
+        e->kind = EDGE_RIGHT;
+        e->d = -SUBPIXEL * A;
+        e->n0 = C - 1;
+        e->step = SUBPIXEL * B;
+    } else {
+        e->kind = EDGE_FLAT;
+        e->b = SUBPIXEL * B;
+        e->c = C;
+        return;
+    }
+    e->step_q = floor_div(e->step, e->d);
+    e->step_r = e->step - e->step_q * e->d;
+}
+
+/* Validates and prepares triangle i; false (skipped) for anything not drawable. */
+static bool triangle_setup(const raster_job *job, int i, raster_triangle *t) {
+    const raster_mesh *m = job->mesh;
+    int width = job->target->color->width, height = job->target->color->height;
+    double p[3][2], u[3], v[3], z[3];
+    for (int k = 0; k < 3; k++) {
+        int index = m->triangles[i][k];
+        if (index < 0 || index >= m->vertex_count) return false;
+        const float *pos = m->position[index], *tex = m->texcoord[index];
+        p[k][0] = pos[0]; p[k][1] = pos[1]; z[k] = pos[2];
+        u[k] = tex[0]; v[k] = tex[1];
+        if (!isfinite(p[k][0]) || !isfinite(p[k][1]) || !isfinite(z[k]) || !(fabs(u[k]) <= TEXCOORD_LIMIT) ||
+            !(fabs(v[k]) <= TEXCOORD_LIMIT))
+            return false;
+    }
+    double min_x = fmin(p[0][0], fmin(p[1][0], p[2][0])), max_x = fmax(p[0][0], fmax(p[1][0], p[2][0]));
+    double min_y = fmin(p[0][1], fmin(p[1][1], p[2][1])), max_y = fmax(p[0][1], fmax(p[1][1], p[2][1]));
+    double limit = 4.0 * (width > height ? width : height);
+    if (max_x - min_x > limit || max_y - min_y > limit) return false;
+    if (max_x < 0 || max_y < 0 || min_x > width - 1 || min_y > height - 1) return false;
+    /* Now every coordinate lies within 5x the target: snapped, the edge products stay far
+     * inside int64. */
+    int64_t q[3][2];
+    for (int k = 0; k < 3; k++) {
+        q[k][0] = (int64_t)llrint(p[k][0] * SUBPIXEL);
+        q[k][1] = (int64_t)llrint(p[k][1] * SUBPIXEL);
+    }
+    int64_t area2 = (q[1][0] - q[0][0]) * (q[2][1] - q[0][1]) - (q[1][1] - q[0][1]) * (q[2][0] - q[0][0]);
+    if (area2 == 0) return false;
+    int order[3] = {0, 1, 2};
+    if (area2 < 0) {
+        if (job->cull) return false;
+        order[1] = 2; order[2] = 1;
+    }
+    for (int k = 0; k < 3; k++) edge_setup(&t->edge[k], q[order[k]], q[order[(k + 1) % 3]]);
+    int64_t top = q[0][1] < q[1][1] ? q[0][1] : q[1][1], bottom = q[0][1] > q[1][1] ? q[0][1] : q[1][1];
+    top = top < q[2][1] ? top : q[2][1];
+    bottom = bottom > q[2][1] ? bottom : q[2][1];
+    int64_t row0 = -floor_div(-top, SUBPIXEL), row1 = floor_div(bottom, SUBPIXEL);
+    if (row0 < 0) row0 = 0;
+    if (row1 > height - 1) row1 = height - 1;
+    if (row0 > row1) return false;
+    t->row0 = (int)row0;
+    t->row1 = (int)row1;
+    /* Planes through the unsnapped vertices; a sliver that only snapping gave an area
+     * gets them from the snapped ones. */
+    bool ok = plane_fit((const double(*)[2])p, u, &t->u) && plane_fit((const double(*)[2])p, v, &t->v) &&
+              plane_fit((const double(*)[2])p, z, &t->z);
+    t->x0 = p[0][0];
+    t->y0 = p[0][1];
+    if (!ok) {
+        double s[3][2];
+        for (int k = 0; k < 3; k++) {
+            s[k][0] = (double)q[k][0] / SUBPIXEL;
+            s[k][1] = (double)q[k][1] / SUBPIXEL;
+        }
+        if (!plane_fit((const double(*)[2])s, u, &t->u) || !plane_fit((const double(*)[2])s, v, &t->v) ||
+            !plane_fit((const double(*)[2])s, z, &t->z))
+            return false;
+        t->x0 = s[0][0];
+        t->y0 = s[0][1];
+    }
+    t->layer = m->triangle_layer ? m->triangle_layer[i] : 0;
+    return true;
+}
+
+#define SETUP_CHUNK 256
+
+static void setup_chunk(void *ctx, int chunk) {
+    raster_job *job = ctx;
+    int first = chunk * SETUP_CHUNK, last = first + SETUP_CHUNK;
+    if (last > job->mesh->triangle_count) last = job->mesh->triangle_count;
+    for (int i = first; i < last; i++) job->triangles[i].valid = triangle_setup(job, i, &job->triangles[i]);
+}
+
+static inline double plane_at(const raster_plane *p, double dx, double dy) { return p->f0 + p->fx * dx + p->fy * dy; }
+
+static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : v > hi ? hi : v; }
+static inline double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
+
+/* Bilinear RGB at p (texel), p + 3, p + stride, p + stride + 3 with weights wx, wy in
+ * 1/256: the integer formula of the clamped loop, so both paths agree bit for bit.  With
+ * GCC / Clang vectors, the three channels go in 32-bit lanes (one load and one shuffle
+ * per texel); the 4-byte loads read one byte past the texel, so p + stride + 3 must not
+ * be the texture's last texel. */
+#if defined(__has_builtin) && defined(__BYTE_ORDER__)
+#if __has_builtin(__builtin_shufflevector) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define RASTER_LANES 1
+#endif
+#endif
+
+#ifdef RASTER_LANES
+typedef uint32_t lanes4 __attribute__((vector_size(16)));
+typedef uint8_t bytes16 __attribute__((vector_size(16)));
+
+static inline lanes4 texel_load(const uint8_t *p) {
+    uint32_t word;
+    memcpy(&word, p, 4);
+    bytes16 b = (bytes16)(lanes4){word, 0, 0, 0}, zero = {0};
+    return (lanes4)__builtin_shufflevector(b, zero, 0, 16, 16, 16, 1, 16, 16, 16, 2, 16, 16, 16, 3, 16, 16, 16);
+}
+
+static inline void bilinear_inside(const uint8_t *p, size_t stride, uint32_t wx, uint32_t wy, uint8_t *out) {
+    const uint8_t *q = p + stride;
+    /* a 256 + (b - a) w: the same value as a (256 - w) + b w, wrapping in the unsigned
+     * lanes but exact at the end (one multiply instead of two). */
+    lanes4 a = texel_load(p), c = texel_load(q);
+    lanes4 top = (a << 8) + (texel_load(p + 3) - a) * wx;
+    lanes4 bottom = (c << 8) + (texel_load(q + 3) - c) * wx;
+    lanes4 v = ((top << 8) + (bottom - top) * wy + 32768) >> 16;
+    bytes16 packed = __builtin_shufflevector((bytes16)v, (bytes16)v, 0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0);
+    uint32_t rgb = ((lanes4)packed)[0];
+    memcpy(out, &rgb, 3); /* little-endian: R, G, B */
+}
+#else
+static inline void bilinear_inside(const uint8_t *p, size_t stride, uint32_t wx, uint32_t wy, uint8_t *out) {
+    const uint8_t *q = p + stride;
+    for (int k = 0; k < 3; k++) {
+        uint32_t top = p[k] * (256 - wx) + p[k + 3] * wx, bottom = q[k] * (256 - wx) + q[k + 3] * wx;
+        out[k] = (uint8_t)((top * (256 - wy) + bottom * wy + 32768) >> 16);
+    }
+}
+#endif
+
+/* A span whose samples all lie inside the texture: no clamping.  32.32 texcoords,
+ * rounded to 1/256 for the weights (whole and 1/256 positions are exact). */
+static void span_inside(uint8_t *dst, float *depth, uint8_t *coverage, uint8_t *layer, uint8_t tag,
+                        const uint8_t *texels, size_t stride, int64_t fu, int64_t fv, int64_t du, int64_t dv, float z0,
+                        float dz, int n) {
+    for (int i = 0; i < n; i++, fu += du, fv += dv) {
+        float z = z0 + dz * (float)i;
+        if (!(z > depth[i])) continue;
+        depth[i] = z;
+        uint32_t pu = (uint32_t)((fu + (1 << 23)) >> 24), pv = (uint32_t)((fv + (1 << 23)) >> 24);
+        bilinear_inside(texels + (size_t)(pv >> 8) * stride + (size_t)(pu >> 8) * 3, stride, pu & 255, pv & 255,
+                        dst + (size_t)i * 3);
+        if (coverage) coverage[i] = 255;
+        if (layer) layer[i] = tag;
+    }
+}
+
+/* Columns xl..xr of row y of triangle t. */
+static void draw_span(const raster_job *job, const raster_triangle *t, int y, int xl, int xr) {
+    raster_target *target = job->target;
+    const vv_image *tex = job->texture;
+    int width = target->color->width, tw = tex->width, th = tex->height;
+    size_t row = (size_t)y * width;
+    uint8_t *dst = target->color->data + (row + xl) * 3;
+    float *depth = target->depth + row + xl;
+    uint8_t *coverage = target->coverage ? target->coverage + row + xl : NULL;
+    uint8_t *layer = target->layer ? target->layer + row + xl : NULL;
+    int n = xr - xl + 1;
+    double dx = xl - t->x0, dy = y - t->y0, last = n - 1;
+    double us = plane_at(&t->u, dx, dy), vs = plane_at(&t->v, dx, dy), zs = plane_at(&t->z, dx, dy);
+    double ue = us + t->u.fx * last, ve = vs + t->v.fx * last, ze = zs + t->z.fx * last;
+    const double fixed_limit = 4194304.0; /* 2^22 texture pixels: 32.32 fixed point stays in int64 */
+    if (fabs(us) <= fixed_limit && fabs(ue) <= fixed_limit && fabs(vs) <= fixed_limit && fabs(ve) <= fixed_limit &&
+        fabs(zs) <= 1e30 && fabs(ze) <= 1e30) {
+        /* Fixed point: 32.32 texcoords, rounded to 1/256 for the bilinear weights (whole
+         * and 1/256 positions are exact), clamped to the texture. */
+        int64_t fu = (int64_t)llrint(us * FIXED_ONE), fv = (int64_t)llrint(vs * FIXED_ONE);
+        int64_t du = n > 1 ? (int64_t)llrint(t->u.fx * FIXED_ONE) : 0;
+        int64_t dv = n > 1 ? (int64_t)llrint(t->v.fx * FIXED_ONE) : 0;
+        int64_t max_u = (int64_t)(tw - 1) << 32, max_v = (int64_t)(th - 1) << 32;
+        float z0 = (float)zs, dz = n > 1 ? (float)t->z.fx : 0;
+        size_t stride = (size_t)tw * 3;
+        int64_t eu = fu + du * (n - 1), ev = fv + dv * (n - 1);
+        /* Inside: every sample has its 2x2 texels in the texture (exact: the fixed-point
+         * values are linear in i), and the 4-byte texel loads stay in the buffer (only
+         * the very last texel could read one byte past it). */
+        int64_t inner_u = (int64_t)(tw - 2) * (INT64_C(1) << 32), inner_v = (int64_t)(th - 2) * (INT64_C(1) << 32);
+        int64_t last_u = inner_u - (1 << 24), last_v = inner_v - (1 << 24); /* short of the last cell */
+        if (tw >= 2 && th >= 2 && fu >= 0 && eu >= 0 && fv >= 0 && ev >= 0 && fu <= inner_u && eu <= inner_u &&
+            fv <= inner_v && ev <= inner_v && ((fu < last_u && eu < last_u) || (fv < last_v && ev < last_v))) {
+            span_inside(dst, depth, coverage, layer, t->layer, tex->data, stride, fu, fv, du, dv, z0, dz, n);
+            return;
+        }
+        for (int i = 0; i < n; i++, fu += du, fv += dv) {
+            float z = z0 + dz * (float)i;
+            if (!(z > depth[i])) continue;
+            depth[i] = z;
+            int64_t cu = fu < 0 ? 0 : fu > max_u ? max_u : fu, cv = fv < 0 ? 0 : fv > max_v ? max_v : fv;
+            int pu = (int)((cu + (1 << 23)) >> 24), pv = (int)((cv + (1 << 23)) >> 24); /* 1/256 pixel */
+            int ix = pu >> 8, iy = pv >> 8, wx = pu & 255, wy = pv & 255;
+            const uint8_t *p = tex->data + (size_t)iy * stride + (size_t)ix * 3;
+            const uint8_t *q = iy + 1 < th ? p + stride : p;
+            int step = ix + 1 < tw ? 3 : 0;
+            uint8_t *o = dst + (size_t)i * 3;
+            for (int k = 0; k < 3; k++) {
+                int top = p[k] * 256 + (p[k + step] - p[k]) * wx, bottom = q[k] * 256 + (q[k + step] - q[k]) * wx;
+                o[k] = (uint8_t)((top * 256 + (bottom - top) * wy + 32768) >> 16);
+            }
+            if (coverage) coverage[i] = 255;
+            if (layer) layer[i] = t->layer;
+        }
+        return;
+    }
+    /* Extreme texcoords or depths (slivers with huge gradients): per pixel, clamped. */
+    for (int i = 0; i < n; i++) {
+        double u = us + t->u.fx * i, v = vs + t->v.fx * i;
+        float z = (float)clampd(zs + t->z.fx * i, -3e38, 3e38);
+        if (!(z > depth[i]) || !isfinite(u) || !isfinite(v)) continue;
+        depth[i] = z;
+        float x = (float)clampd(u, 0, tw - 1), yy = (float)clampd(v, 0, th - 1);
+        int x0 = (int)x, y0 = (int)yy;
+        int x1 = x0 + 1 < tw ? x0 + 1 : x0, y1 = y0 + 1 < th ? y0 + 1 : y0;
+        float fx = x - (float)x0, fy = yy - (float)y0;
+        const uint8_t *r0 = tex->data + (size_t)y0 * tw * 3, *r1 = tex->data + (size_t)y1 * tw * 3;
+        uint8_t *o = dst + (size_t)i * 3;
+        for (int k = 0; k < 3; k++) {
+            float a = r0[x0 * 3 + k] + fx * (float)(r0[x1 * 3 + k] - r0[x0 * 3 + k]);
+            float b = r1[x0 * 3 + k] + fx * (float)(r1[x1 * 3 + k] - r1[x0 * 3 + k]);
+            o[k] = (uint8_t)clampf(a + fy * (b - a) + 0.5f, 0, 255);
+        }
+        if (coverage) coverage[i] = 255;
+        if (layer) layer[i] = t->layer;
+    }
+}
+
+static void draw_band(void *ctx, int band) {
+    raster_job *job = ctx;
+    int width = job->target->color->width, height = job->target->color->height;
+    int r0 = band * BAND_ROWS, r1 = r0 + BAND_ROWS < height ? r0 + BAND_ROWS : height;
+    for (int j = job->band_start[band]; j < job->band_start[band + 1]; j++) {
+        const raster_triangle *t = &job->triangles[job->band_list[j]];
+        int ya = t->row0 > r0 ? t->row0 : r0, yb = t->row1 < r1 - 1 ? t->row1 : r1 - 1;
+        /* Quotient and remainder of each edge's bound at row ya, then stepped. */
+        int64_t q[3] = {0, 0, 0}, r[3] = {0, 0, 0};
+        for (int e = 0; e < 3; e++) {
+            const raster_edge *edge = &t->edge[e];
+            if (edge->kind == EDGE_FLAT) continue;
+            int64_t num = edge->n0 + edge->step * ya;
+            q[e] = floor_div(num, edge->d);
+            r[e] = num - q[e] * edge->d;
+        }
+        for (int y = ya; y <= yb; y++) {
+            int64_t lo = 0, hi = width - 1;
+            bool empty = false;
+            for (int e = 0; e < 3; e++) {
+                const raster_edge *edge = &t->edge[e];
+                if (edge->kind == EDGE_LEFT) {
+                    if (q[e] + 1 > lo) lo = q[e] + 1;
+                } else if (edge->kind == EDGE_RIGHT) {
+                    if (q[e] < hi) hi = q[e];
+                } else if (!(edge->b * y + edge->c > 0)) {
+                    empty = true;
+                }
+                if (edge->kind != EDGE_FLAT) {
+                    q[e] += edge->step_q;
+                    r[e] += edge->step_r;
+                    if (r[e] >= edge->d) {
+                        r[e] -= edge->d;
+                        q[e]++;
+                    }
+                }
+            }
+            if (!empty && lo <= hi) draw_span(job, t, y, (int)lo, (int)hi);
+        }
+    }
+}
+
+vv_status raster_draw(raster_target *target, const vv_image *texture, const raster_mesh *mesh,
+                      const raster_params *params) {
+    if (!target || !target->color || !target->color->data || target->color->channels != 3 || !target->depth ||
+        target->color->width < 1 || target->color->height < 1)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "raster: the target needs an RGB colour image and a depth buffer");
+    if (target->color->width > VV_IMAGE_MAX_SIDE || target->color->height > VV_IMAGE_MAX_SIDE)
+        return vv_fail(VV_ERR_TOO_LARGE, "raster: target %dx%d is over the size cap", target->color->width,
+                       target->color->height);
+    if (!texture || !texture->data || texture->channels != 3 || texture->width < 1 || texture->height < 1)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "raster: the texture must be an RGB image");
+    if (!mesh || mesh->triangle_count < 0 || mesh->vertex_count < 0 ||
+        (mesh->triangle_count > 0 && (!mesh->position || !mesh->texcoord || !mesh->triangles)))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "raster: incomplete mesh");
+    if (mesh->triangle_count == 0) return VV_OK;
+    int height = target->color->height, bands = (height + BAND_ROWS - 1) / BAND_ROWS;
+    raster_job job = {target, texture, mesh, params && params->cull_back_faces, NULL, NULL, NULL};
+    int threads = params ? params->threads : 0;
+    job.triangles = mem_alloc((size_t)mesh->triangle_count, sizeof *job.triangles);
+    job.band_start = mem_calloc((size_t)bands + 1, sizeof *job.band_start);
+    if (!job.triangles || !job.band_start) {
+        free(job.triangles);
+        free(job.band_start);
+        return vv_fail(VV_ERR_NO_MEMORY, "raster: out of memory for %d triangles", mesh->triangle_count);
+    }
+    parallel_for((mesh->triangle_count + SETUP_CHUNK - 1) / SETUP_CHUNK, threads, setup_chunk, &job);
+    /* Bin the triangles by band, in mesh order (the depth test's tie-break is draw order). */
+    size_t total = 0;
+    for (int i = 0; i < mesh->triangle_count; i++) {
+        const raster_triangle *t = &job.triangles[i];
+        if (!t->valid) continue;
+        for (int b = t->row0 / BAND_ROWS; b <= t->row1 / BAND_ROWS; b++) job.band_start[b + 1]++;
+        total += (size_t)(t->row1 / BAND_ROWS - t->row0 / BAND_ROWS + 1);
+    }
+    vv_status status = VV_OK;
+    if (total > (size_t)0x7fffffff) {
+        status = vv_fail(VV_ERR_TOO_LARGE, "raster: %d triangles over %d bands are too many", mesh->triangle_count, bands);
+    } else if (total > 0) {
+        for (int b = 0; b < bands; b++) job.band_start[b + 1] += job.band_start[b];
+        int *fill = mem_alloc((size_t)bands, sizeof *fill);
+        job.band_list = mem_alloc(total, sizeof *job.band_list);
+        if (!fill || !job.band_list) {
+            status = vv_fail(VV_ERR_NO_MEMORY, "raster: out of memory for the bins");
+        } else {
+            memcpy(fill, job.band_start, (size_t)bands * sizeof *fill);
+            for (int i = 0; i < mesh->triangle_count; i++) {
+                const raster_triangle *t = &job.triangles[i];
+                if (!t->valid) continue;
+                for (int b = t->row0 / BAND_ROWS; b <= t->row1 / BAND_ROWS; b++) job.band_list[fill[b]++] = i;
+            }
+            parallel_for(bands, threads, draw_band, &job);
+        }
+        free(fill);
+    }
+    free(job.band_list);
+    free(job.band_start);
+    free(job.triangles);
+    return status;
+}
+
+/* ---- Hole filling: push-pull. ----
+ * Push: each level halves the one below; a cell holds the sum of its children's
+ * known-weighted colours and their mean weight (the fraction of it that is known), all
+ * the way to 1x1.  Pull: from the top down, a cell's colour is its own known part plus
+ * the rest taken from the level above, interpolated bilinearly:
+ *   F_k = S_k + (1 - W_k) up(F_k+1)
+ * so known pixels (W = 1) keep their colour, a hole's cells blend their surround at every
+ * scale, and a colour shared by all known pixels comes out exactly. */
+typedef struct fill_level {
+    int width, height;
+    float *cells; /* S r, g, b (weighted colour sums, divided by 4 per level) and W */
+} fill_level;
+
+typedef struct fill_job {
+    vv_image *image;
+    const uint8_t *known;
+    fill_level *levels;
+    int level; /* push: the level being computed (>= 1); pull: the one being filled */
+} fill_job;
+
+static void push_row(void *ctx, int y) {
+    fill_job *job = ctx;
+    fill_level *out = &job->levels[job->level], *in = &job->levels[job->level - 1];
+    float *o = out->cells + (size_t)y * out->width * 4;
+    int rows = 2 * y + 1 < in->height ? 2 : 1;
+    for (int x = 0; x < out->width; x++, o += 4) {
+        int cols = 2 * x + 1 < in->width ? 2 : 1;
+        float s[4] = {0, 0, 0, 0};
+        for (int dy = 0; dy < rows; dy++) {
+            size_t at = (size_t)(2 * y + dy) * in->width + 2 * x;
+            if (job->level == 1) { /* from the image itself */
+                const uint8_t *known = job->known + at, *p = job->image->data + at * 3;
+                for (int dx = 0; dx < cols; dx++)
+                    if (known[dx]) {
+                        s[0] += p[3 * dx]; s[1] += p[3 * dx + 1]; s[2] += p[3 * dx + 2];
+                        s[3] += 1;
+                    }
+            } else {
+                const float *c = in->cells + at * 4;
+                for (int dx = 0; dx < cols; dx++)
+                    for (int k = 0; k < 4; k++) s[k] += c[4 * dx + k];
+            }
+        }
+        /* Cells cut by the image border average over the children they have. */
+        float norm = 1.0f / (float)(rows * cols);
+        for (int k = 0; k < 4; k++) o[k] = s[k] * norm;
+    }
+}
+
+/* Bilinear interpolation of level `coarse` at the centre of cell (x, y) of the level
+ * below: coarse coordinates (x / 2 - 1/4, y / 2 - 1/4), clamped to the edges. */
+static inline void pull_sample(const fill_level *coarse, int x, int y, float out[3]) {
+    int x0 = (x - 1) >> 1, y0 = (y - 1) >> 1; /* x even: x/2 - 1 (weight 1/4), odd: (x-1)/2 (3/4) */
+    float wx = (x & 1) ? 0.25f : 0.75f, wy = (y & 1) ? 0.25f : 0.75f;
+    int x1 = x0 + 1, y1 = y0 + 1;
+    if (x0 < 0) x0 = 0;
+    if (y0 < 0) y0 = 0;
+    if (x1 > coarse->width - 1) x1 = coarse->width - 1;
+    if (y1 > coarse->height - 1) y1 = coarse->height - 1;
+    const float *a = coarse->cells + ((size_t)y0 * coarse->width + x0) * 4;
+    const float *b = coarse->cells + ((size_t)y0 * coarse->width + x1) * 4;
+    const float *c = coarse->cells + ((size_t)y1 * coarse->width + x0) * 4;
+    const float *d = coarse->cells + ((size_t)y1 * coarse->width + x1) * 4;
+    for (int k = 0; k < 3; k++) {
+        float top = a[k] + wx * (b[k] - a[k]), bottom = c[k] + wx * (d[k] - c[k]);
+        out[k] = top + wy * (bottom - top);
+    }
+}
+
+static void pull_row(void *ctx, int y) {
+    fill_job *job = ctx;
+    const fill_level *coarse = &job->levels[job->level + 1];
+    if (job->level == 0) {
+        vv_image *im = job->image;
+        const uint8_t *known = job->known + (size_t)y * im->width;
+        uint8_t *p = im->data + (size_t)y * im->width * 3;
+        for (int x = 0; x < im->width; x++) {
+            if (known[x]) continue;
+            float v[3];
+            pull_sample(coarse, x, y, v);
+            for (int k = 0; k < 3; k++) p[3 * x + k] = (uint8_t)clampf(v[k] + 0.5f, 0, 255);
+        }
+        return;
+    }
+    fill_level *level = &job->levels[job->level];
+    float *c = level->cells + (size_t)y * level->width * 4;
+    for (int x = 0; x < level->width; x++, c += 4) {
+        if (c[3] >= 1) continue; /* fully known: S is its colour */
+        float v[3];
+        pull_sample(coarse, x, y, v);
+        for (int k = 0; k < 3; k++) c[k] += (1 - c[3]) * v[k];
+    }
+}
+
+#define FILL_MAX_LEVELS 40
+
+vv_status image_fill_holes(vv_image *image, const uint8_t *known, int threads) {
+    if (!image || !image->data || image->channels != 3 || image->width < 1 || image->height < 1 || !known)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fill holes: needs an RGB image and its known mask");
+    size_t pixels = (size_t)image->width * image->height;
+    if (!memchr(known, 0, pixels)) return VV_OK;
+    fill_level levels[FILL_MAX_LEVELS] = {{image->width, image->height, NULL}};
+    fill_job job = {image, known, levels, 0};
+    int top = 0;
+    while (levels[top].width > 1 || levels[top].height > 1) {
+        fill_level *level = &levels[top + 1];
+        level->width = (levels[top].width + 1) / 2;
+        level->height = (levels[top].height + 1) / 2;
+        level->cells = mem_alloc((size_t)level->width * level->height, 4 * sizeof(float));
+        if (!level->cells) {
+            for (int k = 1; k <= top; k++) free(levels[k].cells);
+            return vv_fail(VV_ERR_NO_MEMORY, "fill holes: out of memory for a %dx%d image", image->width, image->height);
+        }
+        top++;
+        job.level = top;
+        /* Small levels are not worth the threads. */
+        parallel_for(level->height, level->height >= 64 ? threads : 1, push_row, &job);
+    }
+    float *apex = levels[top].cells;
+    if (top > 0 && apex[3] > 0) {
+        for (int k = 0; k < 3; k++) apex[k] /= apex[3];
+        for (int k = top - 1; k >= 0; k--) {
+            job.level = k;
+            parallel_for(levels[k].height, levels[k].height >= 64 ? threads : 1, pull_row, &job);
+        }
+    }
+    for (int k = 1; k <= top; k++) free(levels[k].cells);
+    return VV_OK;
+}

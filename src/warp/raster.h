@@ -1,0 +1,64 @@
+/* warp/raster: the 3D warp engine's renderer core.  A z-buffered triangle rasteriser that
+ * renders a posed mesh with the portrait itself as texture, and the hole filler that
+ * paints what the mesh no longer covers (background uncovered when the head turns).
+ *
+ * Coordinates: pixel (i, j) has its centre at (i, j), in the output and in the texture
+ * alike (as everywhere in img/).  A pixel is drawn by a triangle when its centre lies
+ * inside it; a centre exactly on an edge belongs to the triangle on its right or below
+ * (top-left rule), so a closed mesh draws every covered pixel exactly once. */
+#ifndef VV_WARP_RASTER_H
+#define VV_WARP_RASTER_H
+
+#include "base/base.h"
+
+typedef struct raster_mesh {
+    const float (*position)[3];  /* per vertex: x, y output pixels; z depth (larger = nearer) */
+    const float (*texcoord)[2];  /* per vertex: x, y texture pixels (where it was in the portrait) */
+    const int (*triangles)[3];   /* vertex indices */
+    int vertex_count, triangle_count;
+    const uint8_t *triangle_layer; /* optional, per triangle: a tag copied to target->layer */
+} raster_mesh;
+
+typedef struct raster_target {
+    vv_image *color;    /* RGB, written where a triangle wins the depth test */
+    float *depth;       /* width x height, caller-initialised (e.g. -INFINITY); read and written */
+    uint8_t *coverage;  /* width x height, optional: set to 255 where drawn, left alone elsewhere */
+    uint8_t *layer;     /* width x height, optional: triangle_layer of the winner (0 without tags) */
+} raster_target;
+
+typedef struct raster_params {
+    /* Front faces have a positive signed area (b - a) x (c - a) in pixel coordinates (x
+     * right, y down), the winding of mesh_triangles(); with x right, y down and z towards
+     * the viewer that is an outward normal facing the camera.  true: the others are
+     * skipped. */
+    bool cull_back_faces;
+    int threads; /* 0: all cores */
+} raster_params;
+
+/* Renders mesh into target: per pixel, texcoords and depth are interpolated linearly in
+ * screen space; a pixel is written only where the triangle's depth is strictly greater
+ * than target->depth (so with equal depths the first triangle drawn wins), with the
+ * texture sampled bilinearly, clamped to its edges (texcoords whose fraction is a
+ * multiple of 1/256 are exact: an identity mesh copies the texture byte for byte).
+ * Triangles with a non-finite coordinate, an index out of range, no area, nothing on the
+ * target, or a bounding box over 4x the target's larger side are skipped, as are
+ * texcoords beyond +-2^20.  Output is the same for any thread count.  params NULL: no
+ * culling, all cores.
+ * VV_ERR_INVALID_ARGUMENT: no colour or depth, texture not RGB, null mesh arrays;
+ * VV_ERR_TOO_LARGE: a target side over VV_IMAGE_MAX_SIDE; VV_ERR_NO_MEMORY. */
+vv_status raster_draw(raster_target *target, const vv_image *texture, const raster_mesh *mesh,
+                      const raster_params *params);
+
+/* Fills the pixels of an RGB image where known[i] == 0 (width x height bytes) from the
+ * known pixels around them, smoothly: a push-pull pyramid (each level halves the one
+ * below, keeping the mean of its known pixels and the fraction known, down to 1x1; back
+ * up, each cell's unknown fraction comes from the level above, interpolated), so a hole
+ * inside one colour becomes that colour and a hole between two colours a smooth ramp.  Known pixels
+ * are not changed.  With no known pixel at all the image is left as it is.  The fill is
+ * smooth, not textured.  For background uncovered by a moved head, a clean plate (the
+ * head's old outline filled from the background alone, then the head drawn over it)
+ * keeps hair and skin out of the background; filling after drawing blends them in.
+ * threads: 0 for all cores.  VV_ERR_INVALID_ARGUMENT, VV_ERR_NO_MEMORY. */
+vv_status image_fill_holes(vv_image *image, const uint8_t *known, int threads);
+
+#endif

@@ -1,0 +1,942 @@
+/* warp/raster: the z-buffered triangle rasteriser (exact identity, fill rule, bilinear
+ * sampling, depth, culling, hostile coordinates, thread determinism) and push-pull hole
+ * filling, each against values computed here independently (double-precision
+ * barycentric inside tests and depths, float bilinear sampling). */
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "img/image.h"
+#include "test.h"
+#include "warp/raster.h"
+
+static unsigned rng_state = 2024;
+static unsigned rng(void) {
+    rng_state = rng_state * 1103515245u + 12345u;
+    return rng_state >> 8;
+}
+static float rng_unit(void) { return (float)(rng() & 0xffff) / 65536.0f; }
+
+static void fill_noise(vv_image *im) {
+    size_t n = (size_t)im->width * im->height * 3;
+    for (size_t i = 0; i < n; i++) im->data[i] = (uint8_t)(rng() & 255);
+}
+
+/* A render target with its own buffers. */
+typedef struct canvas {
+    vv_image color;
+    float *depth;
+    uint8_t *coverage, *layer;
+    raster_target target;
+} canvas;
+
+static void canvas_init(canvas *c, int w, int h) {
+    image_create(&c->color, w, h, 3);
+    c->depth = malloc((size_t)w * h * sizeof(float));
+    c->coverage = malloc((size_t)w * h);
+    c->layer = malloc((size_t)w * h);
+    c->target = (raster_target){&c->color, c->depth, c->coverage, c->layer};
+}
+
+static void canvas_clear(canvas *c) {
+    size_t n = (size_t)c->color.width * c->color.height;
+    memset(c->color.data, 0, n * 3);
+    for (size_t i = 0; i < n; i++) c->depth[i] = -INFINITY;
+    memset(c->coverage, 0, n);
+    memset(c->layer, 0, n);
+}
+
+static void canvas_free(canvas *c) {
+    image_free(&c->color);
+    free(c->depth);
+    free(c->coverage);
+    free(c->layer);
+}
+
+/* A grid mesh over the lines xs x ys (texcoords), diagonals alternating per cell, every
+ * triangle with a positive signed area (front facing).  Positions are filled by caller. */
+typedef struct grid_mesh {
+    float (*position)[3];
+    float (*texcoord)[2];
+    int (*triangles)[3];
+    int vertex_count, triangle_count, nx, ny;
+} grid_mesh;
+
+static void grid_init(grid_mesh *g, const float *xs, int nx, const float *ys, int ny) {
+    g->nx = nx;
+    g->ny = ny;
+    g->vertex_count = nx * ny;
+    g->triangle_count = 2 * (nx - 1) * (ny - 1);
+    g->position = malloc((size_t)g->vertex_count * sizeof *g->position);
+    g->texcoord = malloc((size_t)g->vertex_count * sizeof *g->texcoord);
+    g->triangles = malloc((size_t)g->triangle_count * sizeof *g->triangles);
+    for (int j = 0; j < ny; j++)
+        for (int i = 0; i < nx; i++) {
+            g->texcoord[j * nx + i][0] = xs[i];
+            g->texcoord[j * nx + i][1] = ys[j];
+            g->position[j * nx + i][0] = xs[i];
+            g->position[j * nx + i][1] = ys[j];
+            g->position[j * nx + i][2] = 0;
+        }
+    int t = 0;
+    for (int j = 0; j + 1 < ny; j++)
+        for (int i = 0; i + 1 < nx; i++) {
+            int a = j * nx + i, b = a + 1, c = a + nx + 1, d = a + nx;
+            if ((i + j) & 1) {
+                g->triangles[t][0] = a; g->triangles[t][1] = b; g->triangles[t][2] = c; t++;
+                g->triangles[t][0] = a; g->triangles[t][1] = c; g->triangles[t][2] = d; t++;
+            } else {
+                g->triangles[t][0] = a; g->triangles[t][1] = b; g->triangles[t][2] = d; t++;
+                g->triangles[t][0] = b; g->triangles[t][1] = c; g->triangles[t][2] = d; t++;
+            }
+        }
+}
+
+static void grid_free(grid_mesh *g) {
+    free(g->position);
+    free(g->texcoord);
+    free(g->triangles);
+}
+
+static raster_mesh grid_as_mesh(const grid_mesh *g, const uint8_t *layers) {
+    return (raster_mesh){(const float(*)[3])g->position, (const float(*)[2])g->texcoord,
+                         (const int(*)[3])g->triangles, g->vertex_count, g->triangle_count, layers};
+}
+
+/* Signed distance-like edge value of p against a->b (positive: inside a positive
+ * triangle), double precision. */
+static double edge_value(const float *a, const float *b, double px, double py) {
+    return ((double)b[0] - a[0]) * (py - a[1]) - ((double)b[1] - a[1]) * (px - a[0]);
+}
+
+/* Inside test of the triangle (any winding) with a margin (pixels); with the barycentric
+ * weights of p. */
+static bool inside_triangle(const float *a, const float *b, const float *c, double px, double py, double margin,
+                            double w[3]) {
+    double area = edge_value(a, b, c[0], c[1]);
+    if (area == 0) return false;
+    double e0 = edge_value(b, c, px, py) / area, e1 = edge_value(c, a, px, py) / area, e2 = edge_value(a, b, px, py) / area;
+    /* as distances: barycentric times the opposite edge's height */
+    double l0 = hypot((double)c[0] - b[0], (double)c[1] - b[1]), l1 = hypot((double)a[0] - c[0], (double)a[1] - c[1]),
+           l2 = hypot((double)b[0] - a[0], (double)b[1] - a[1]);
+    double d0 = e0 * fabs(area) / l0, d1 = e1 * fabs(area) / l1, d2 = e2 * fabs(area) / l2;
+    if (w) { w[0] = e0; w[1] = e1; w[2] = e2; }
+    return d0 > margin && d1 > margin && d2 > margin;
+}
+
+/* Reference bilinear sample (float, clamp to edge), rounded. */
+static int reference_bilinear(const vv_image *im, double x, double y, int k) {
+    x = x < 0 ? 0 : x > im->width - 1 ? im->width - 1 : x;
+    y = y < 0 ? 0 : y > im->height - 1 ? im->height - 1 : y;
+    int x0 = (int)floor(x), y0 = (int)floor(y);
+    int x1 = x0 + 1 < im->width ? x0 + 1 : x0, y1 = y0 + 1 < im->height ? y0 + 1 : y0;
+    double fx = x - x0, fy = y - y0;
+#define PX(xx, yy) ((double)im->data[((size_t)(yy) * im->width + (xx)) * 3 + k])
+    double v = (1 - fy) * ((1 - fx) * PX(x0, y0) + fx * PX(x1, y0)) + fy * ((1 - fx) * PX(x0, y1) + fx * PX(x1, y1));
+#undef PX
+    return (int)floor(v + 0.5);
+}
+
+/* ---- 1. Identity: byte-exact, every pixel drawn exactly once. ---- */
+static void check_identity(const float *xs, int nx, const float *ys, int ny, float jitter) {
+    int w = 61, h = 47;
+    vv_image texture;
+    image_create(&texture, w, h, 3);
+    fill_noise(&texture);
+    grid_mesh g;
+    grid_init(&g, xs, nx, ys, ny);
+    for (int j = 1; j + 1 < ny; j++) /* interior vertices moved: positions stay = texcoords */
+        for (int i = 1; i + 1 < nx; i++) {
+            float *t = g.texcoord[j * nx + i], *p = g.position[j * nx + i];
+            t[0] += jitter * (rng_unit() - 0.5f);
+            t[1] += jitter * (rng_unit() - 0.5f);
+            p[0] = t[0];
+            p[1] = t[1];
+        }
+    raster_mesh mesh = grid_as_mesh(&g, NULL);
+    canvas c;
+    canvas_init(&c, w, h);
+    canvas_clear(&c);
+    raster_params params = {true, 1};
+    CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
+    CHECK(memcmp(c.color.data, texture.data, (size_t)w * h * 3) == 0);
+    int uncovered = 0;
+    for (int i = 0; i < w * h; i++) uncovered += c.coverage[i] != 255;
+    CHECK_MSG(uncovered == 0, "%d pixels not covered", uncovered);
+
+    /* Draws counted one triangle at a time: the fill rule gives each centre to exactly
+     * one triangle, including centres exactly on shared edges and vertices. */
+    int *count = calloc((size_t)w * h, sizeof *count);
+    for (int t = 0; t < g.triangle_count; t++) {
+        canvas_clear(&c);
+        raster_mesh one = mesh;
+        one.triangles = (const int(*)[3])g.triangles + t;
+        one.triangle_count = 1;
+        CHECK_OK(raster_draw(&c.target, &texture, &one, &params));
+        for (int i = 0; i < w * h; i++) count[i] += c.coverage[i] == 255;
+    }
+    int wrong = 0, first = -1;
+    for (int i = 0; i < w * h; i++)
+        if (count[i] != 1) {
+            wrong++;
+            if (first < 0) first = i;
+        }
+    CHECK_MSG(wrong == 0, "%d pixels drawn other than once (first at %d,%d: %d times)", wrong, first % w, first / w,
+              first >= 0 ? count[first] : 0);
+    free(count);
+    canvas_free(&c);
+    grid_free(&g);
+    image_free(&texture);
+}
+
+static void test_identity(void) {
+    /* The mesh spans [-0.5, w - 0.5) x [-0.5, h - 0.5): every pixel centre once.  Integer
+     * grid lines and the diagonals through them put many centres exactly on edges. */
+    const float xs[] = {-0.5f, 8, 16, 23.3f, 30, 40, 50.75f, 60.5f};
+    const float ys[] = {-0.5f, 6, 12.5f, 20, 33, 46.5f};
+    check_identity(xs, 8, ys, 6, 0);
+    /* The same with interior vertices moved off the grid (general positions). */
+    check_identity(xs, 8, ys, 6, 3.0f);
+    /* Unit cells: every vertex is a pixel centre. */
+    float fx[62], fy[48];
+    fx[0] = -0.5f; fy[0] = -0.5f;
+    for (int i = 1; i < 61; i++) fx[i] = (float)i;
+    for (int j = 1; j < 47; j++) fy[j] = (float)j;
+    fx[61] = 60.5f; fy[47] = 46.5f;
+    check_identity(fx, 62, fy, 48, 0);
+}
+
+/* ---- 2. Fractional translation = bilinear interpolation. ---- */
+static void check_translation(float ox, float oy, int tolerance) {
+    int w = 50, h = 40;
+    vv_image texture;
+    image_create(&texture, w, h, 3);
+    fill_noise(&texture);
+    const float xs[] = {-0.5f, 10, 17.5f, 31, 42, 49.5f}, ys[] = {-0.5f, 9, 20.25f, 30, 39.5f};
+    grid_mesh g;
+    grid_init(&g, xs, 6, ys, 5);
+    for (int v = 0; v < g.vertex_count; v++) {
+        g.position[v][0] = g.texcoord[v][0] + ox;
+        g.position[v][1] = g.texcoord[v][1] + oy;
+    }
+    raster_mesh mesh = grid_as_mesh(&g, NULL);
+    canvas c;
+    canvas_init(&c, w, h);
+    canvas_clear(&c);
+    raster_params params = {true, 2};
+    CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
+    int worst = 0, coverage_wrong = 0, samples = 0;
+    double total = 0, total_abs = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            /* covered: the centre inside [-0.5 + o, w - 0.5 + o) (top-left: left / top edges
+             * included, right / bottom not) */
+            double tx = x - ox, ty = y - oy;
+            bool expect = tx >= -0.5 && tx < w - 0.5 && ty >= -0.5 && ty < h - 0.5;
+            bool covered = c.coverage[y * w + x] == 255;
+            coverage_wrong += expect != covered;
+            if (!covered) continue;
+            for (int k = 0; k < 3; k++) {
+                int d = c.color.data[(y * w + x) * 3 + k] - reference_bilinear(&texture, tx, ty, k);
+                if (abs(d) > worst) worst = abs(d);
+                total += d;
+                total_abs += abs(d);
+                samples++;
+            }
+        }
+    CHECK_MSG(coverage_wrong == 0, "offset (%g, %g): %d pixels with the wrong coverage", ox, oy, coverage_wrong);
+    CHECK_MSG(worst <= tolerance, "offset (%g, %g): worst difference %d", ox, oy, worst);
+    /* no bias (e.g. from truncated weights) */
+    CHECK_MSG(fabs(total / samples) < 0.05, "offset (%g, %g): mean difference %.3f", ox, oy, total / samples);
+    canvas_free(&c);
+    grid_free(&g);
+    image_free(&texture);
+}
+
+/* Magnifies the texture's corner region [u0, u1] x [v0, v1] onto a 30x30 target (a
+ * 2x2 grid): bilinear within 1 level of the reference, texels past the edge clamped, no
+ * read outside the texture (AddressSanitizer watches the last texel). */
+static void check_magnified(const vv_image *texture, float u0, float u1, float v0, float v1) {
+    int n = 30;
+    const float xs[] = {-0.5f, 14.5f, n - 0.5f};
+    grid_mesh g;
+    grid_init(&g, xs, 3, xs, 3);
+    for (int v = 0; v < g.vertex_count; v++) {
+        float sx = (g.position[v][0] + 0.5f) / n, sy = (g.position[v][1] + 0.5f) / n;
+        g.texcoord[v][0] = u0 + sx * (u1 - u0);
+        g.texcoord[v][1] = v0 + sy * (v1 - v0);
+    }
+    raster_mesh mesh = grid_as_mesh(&g, NULL);
+    canvas c;
+    canvas_init(&c, n, n);
+    canvas_clear(&c);
+    raster_params params = {true, 1};
+    CHECK_OK(raster_draw(&c.target, texture, &mesh, &params));
+    int worst = 0, uncovered = 0;
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++) {
+            uncovered += c.coverage[y * n + x] != 255;
+            double u = u0 + (x + 0.5) / n * (u1 - u0), v = v0 + (y + 0.5) / n * (v1 - v0);
+            for (int k = 0; k < 3; k++) {
+                int d = abs(c.color.data[(y * n + x) * 3 + k] - reference_bilinear(texture, u, v, k));
+                if (d > worst) worst = d;
+            }
+        }
+    CHECK(uncovered == 0);
+    CHECK_MSG(worst <= 1, "corner [%g, %g] x [%g, %g]: worst difference %d", u0, u1, v0, v1, worst);
+    canvas_free(&c);
+    grid_free(&g);
+}
+
+static void test_texture_edges(void) {
+    vv_image texture;
+    image_create(&texture, 23, 17, 3);
+    fill_noise(&texture);
+    int w = texture.width, h = texture.height;
+    check_magnified(&texture, w - 3.0f, w - 2.01f, h - 3.0f, h - 2.0f); /* inside, up to the last row */
+    check_magnified(&texture, w - 3.0f, w - 2.0f, h - 3.0f, h - 2.01f); /* inside, up to the last column */
+    check_magnified(&texture, w - 3.0f, w - 2.0f, h - 3.0f, h - 2.0f);   /* the last cell's texels */
+    check_magnified(&texture, w - 2.5f, w + 0.5f, h - 2.5f, h + 0.5f); /* past the corner: clamped */
+    check_magnified(&texture, -1.5f, 1.5f, -2.0f, 1.0f);                 /* the first texel */
+    check_magnified(&texture, -40, w + 40.0f, 3, 4);                    /* stretched past both sides */
+    image_free(&texture);
+    /* 1x1 and 2x2 textures */
+    for (int size = 1; size <= 2; size++) {
+        image_create(&texture, size, size, 3);
+        fill_noise(&texture);
+        check_magnified(&texture, -1, size + 1.0f, -1, size + 1.0f);
+        image_free(&texture);
+    }
+}
+
+static void test_translation(void) {
+    check_translation(0.5f, 0.25f, 1);
+    check_translation(-0.75f, 0.5f, 1);
+    /* Not on the 1/256 grid: weights rounded to 1/256 */
+    check_translation(0.3f, -0.7f, 1);
+    check_translation(0.4f, -0.4321f, 1);
+}
+
+/* ---- 3. Depth test and layer map. ---- */
+static void test_depth(void) {
+    int w = 40, h = 30;
+    vv_image texture;
+    image_create(&texture, 20, 10, 3);
+    for (int y = 0; y < 10; y++)
+        for (int x = 0; x < 20; x++) {
+            uint8_t *p = texture.data + (y * 20 + x) * 3;
+            p[0] = x < 10 ? 255 : 0;
+            p[2] = x < 10 ? 0 : 255;
+        }
+    /* A (red, z 1, tag 1) and B (blue, z 2, tag 2), overlapping; B's z slopes across. */
+    const float position[6][3] = {{2, 2, 1}, {30, 4, 1}, {6, 27, 1}, {12, 3, 1.5f}, {38, 20, 2.5f}, {10, 28, 2}};
+    const float texcoord[6][2] = {{2, 2}, {7, 2}, {2, 7}, {12, 2}, {17, 2}, {12, 7}};
+    const int triangles[2][3] = {{0, 1, 2}, {3, 4, 5}};
+    const int reversed[2][3] = {{3, 4, 5}, {0, 1, 2}};
+    const uint8_t tags[2] = {1, 2}, tags_reversed[2] = {2, 1};
+    canvas c;
+    canvas_init(&c, w, h);
+    for (int order = 0; order < 2; order++) {
+        canvas_clear(&c);
+        raster_mesh mesh = {position, texcoord, order ? reversed : triangles, 6, 2, order ? tags_reversed : tags};
+        raster_params params = {true, 1};
+        CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
+        int wrong = 0, overlap = 0;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                double wa[3], wb[3];
+                bool in_a = inside_triangle(position[0], position[1], position[2], x, y, 1e-3, wa);
+                bool in_b = inside_triangle(position[3], position[4], position[5], x, y, 1e-3, wb);
+                bool near_a = inside_triangle(position[0], position[1], position[2], x, y, -1e-3, NULL);
+                bool near_b = inside_triangle(position[3], position[4], position[5], x, y, -1e-3, NULL);
+                if ((in_a && !near_a) || (in_b && !near_b) || (!in_a && near_a) || (!in_b && near_b)) continue;
+                int i = y * w + x;
+                const uint8_t *p = c.color.data + i * 3;
+                if (in_b) { /* B is nearer wherever both cover */
+                    double zb = wb[0] * position[3][2] + wb[1] * position[4][2] + wb[2] * position[5][2];
+                    overlap += in_a;
+                    wrong += c.layer[i] != 2 || p[2] != 255 || p[0] != 0 || fabs(c.depth[i] - zb) > 1e-4;
+                } else if (in_a) {
+                    wrong += c.layer[i] != 1 || p[0] != 255 || p[2] != 0 || c.depth[i] != 1.0f;
+                } else {
+                    wrong += c.coverage[i] != 0 || c.layer[i] != 0 || !isinf(c.depth[i]);
+                }
+            }
+        CHECK(overlap > 50);
+        CHECK_MSG(wrong == 0, "draw order %d: %d pixels wrong", order, wrong);
+    }
+    /* Equal depths: the first triangle drawn keeps the pixel. */
+    const float flat[6][3] = {{2, 2, 1}, {30, 4, 1}, {6, 27, 1}, {12, 3, 1}, {38, 20, 1}, {10, 28, 1}};
+    for (int order = 0; order < 2; order++) {
+        canvas_clear(&c);
+        raster_mesh mesh = {flat, texcoord, order ? reversed : triangles, 6, 2, order ? tags_reversed : tags};
+        raster_params params = {true, 1};
+        CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
+        int wrong = 0, overlap = 0;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                bool in_a = inside_triangle(flat[0], flat[1], flat[2], x, y, 1e-3, NULL);
+                bool in_b = inside_triangle(flat[3], flat[4], flat[5], x, y, 1e-3, NULL);
+                if (!in_a || !in_b) continue;
+                overlap++;
+                wrong += c.layer[y * w + x] != (order ? 2 : 1);
+            }
+        CHECK(overlap > 50);
+        CHECK_MSG(wrong == 0, "equal depths, order %d: %d pixels not the first triangle's", order, wrong);
+    }
+    canvas_free(&c);
+    image_free(&texture);
+}
+
+/* ---- 4. Back-face culling. ---- */
+static void test_culling(void) {
+    int w = 32, h = 32;
+    vv_image texture;
+    image_create(&texture, 8, 8, 3);
+    memset(texture.data, 200, 8 * 8 * 3);
+    const float position[3][3] = {{3, 4, 0}, {28, 9, 0}, {8, 29, 0}}; /* positive signed area */
+    const float texcoord[3][2] = {{0, 0}, {7, 0}, {0, 7}};
+    const int front[1][3] = {{0, 1, 2}}, back[1][3] = {{0, 2, 1}};
+    CHECK(edge_value(position[0], position[1], position[2][0], position[2][1]) > 0);
+    canvas c, ref;
+    canvas_init(&c, w, h);
+    canvas_init(&ref, w, h);
+    int drawn[4];
+    for (int run = 0; run < 4; run++) {
+        bool cull = run & 1, mirrored = run & 2;
+        canvas_clear(&c);
+        raster_mesh mesh = {position, texcoord, mirrored ? back : front, 3, 1, NULL};
+        raster_params params = {cull, 1};
+        CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
+        drawn[run] = 0;
+        for (int i = 0; i < w * h; i++) drawn[run] += c.coverage[i] == 255;
+        if (run == 0) {
+            canvas_clear(&ref);
+            CHECK_OK(raster_draw(&ref.target, &texture, &mesh, &params));
+        } else if (drawn[run]) { /* the same pixels whichever the winding */
+            CHECK(memcmp(c.coverage, ref.coverage, (size_t)w * h) == 0);
+        }
+    }
+    CHECK(drawn[0] > 200);
+    CHECK(drawn[1] == drawn[0]);  /* front, culling on */
+    CHECK(drawn[2] == drawn[0]);  /* mirrored, culling off */
+    CHECK(drawn[3] == 0);         /* mirrored, culling on */
+    canvas_free(&c);
+    canvas_free(&ref);
+    image_free(&texture);
+}
+
+/* ---- 5. A hemisphere turned about the vertical axis. ---- */
+typedef struct sphere_scene {
+    float (*position)[3];
+    float (*texcoord)[2];
+    int (*triangles)[3];
+    uint8_t *tags; /* 1: faces the camera (3D normal), 2: faces away */
+    int vertex_count, triangle_count;
+} sphere_scene;
+
+/* Longitudes -90..90 and latitudes -90..90 in 15 degree steps, radius r at (cx, cy),
+ * turned by `yaw` degrees about the vertical axis through its centre. */
+static void sphere_build(sphere_scene *s, float cx, float cy, float r, float yaw) {
+    enum { N = 13 };
+    s->vertex_count = N * N;
+    s->triangle_count = 2 * (N - 1) * (N - 1);
+    s->position = malloc(sizeof(float[3]) * s->vertex_count);
+    s->texcoord = malloc(sizeof(float[2]) * s->vertex_count);
+    s->triangles = malloc(sizeof(int[3]) * s->triangle_count);
+    s->tags = malloc((size_t)s->triangle_count);
+    double a = yaw * M_PI / 180;
+    for (int j = 0; j < N; j++)
+        for (int i = 0; i < N; i++) {
+            double lon = (-90.0 + 15.0 * i) * M_PI / 180, lat = (-90.0 + 15.0 * j) * M_PI / 180;
+            double x = r * cos(lat) * sin(lon), y = r * sin(lat), z = r * cos(lat) * cos(lon);
+            double xr = x * cos(a) + z * sin(a), zr = -x * sin(a) + z * cos(a);
+            float *p = s->position[j * N + i];
+            p[0] = (float)(cx + xr);
+            p[1] = (float)(cy + y);
+            p[2] = (float)zr;
+            s->texcoord[j * N + i][0] = 2.0f + 5.0f * i;
+            s->texcoord[j * N + i][1] = 2.0f + 5.0f * j;
+        }
+    int t = 0;
+    for (int j = 0; j + 1 < N; j++)
+        for (int i = 0; i + 1 < N; i++) {
+            int q[4] = {j * N + i, j * N + i + 1, (j + 1) * N + i + 1, (j + 1) * N + i};
+            const int split[2][3] = {{0, 1, 2}, {0, 2, 3}};
+            for (int k = 0; k < 2; k++, t++)
+                for (int e = 0; e < 3; e++) s->triangles[t][e] = q[split[k][e]];
+        }
+    for (t = 0; t < s->triangle_count; t++) {
+        const float *p0 = s->position[s->triangles[t][0]], *p1 = s->position[s->triangles[t][1]],
+                    *p2 = s->position[s->triangles[t][2]];
+        /* 3D normal's z (x right, y down, z to the viewer: a right-handed frame) */
+        double nz = ((double)p1[0] - p0[0]) * ((double)p2[1] - p0[1]) - ((double)p1[1] - p0[1]) * ((double)p2[0] - p0[0]);
+        s->tags[t] = nz > 0 ? 1 : 2;
+    }
+}
+
+static void sphere_free(sphere_scene *s) {
+    free(s->position);
+    free(s->texcoord);
+    free(s->triangles);
+    free(s->tags);
+}
+
+static void test_hemisphere(void) {
+    int w = 120, h = 110;
+    vv_image texture;
+    image_create(&texture, 66, 66, 3);
+    fill_noise(&texture);
+    sphere_scene s;
+    sphere_build(&s, 58.3f, 54.6f, 45, 30);
+    int back_faces = 0;
+    for (int t = 0; t < s.triangle_count; t++) back_faces += s.tags[t] == 2;
+    CHECK(back_faces > 20);
+    raster_mesh mesh = {(const float(*)[3])s.position, (const float(*)[2])s.texcoord, (const int(*)[3])s.triangles,
+                        s.vertex_count, s.triangle_count, s.tags};
+    canvas c;
+    canvas_init(&c, w, h);
+    for (int cull = 1; cull >= 0; cull--) {
+        canvas_clear(&c);
+        raster_params params = {cull, 3};
+        CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
+        /* Independent reference: per pixel centre, the nearest (largest z) of the
+         * triangles containing it, front faces only when culling.  Centres within 1e-3
+         * pixel of an edge, or where two surfaces are within 1e-3 in depth, are left out. */
+        int wrong = 0, holes = 0, checked = 0, back_drawn = 0, ambiguous = 0;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int i = y * w + x, best = -1;
+                double best_z = -INFINITY, second_z = -INFINITY;
+                bool near_edge = false;
+                for (int t = 0; t < s.triangle_count; t++) {
+                    if (cull && s.tags[t] == 2) continue;
+                    const float *a = s.position[s.triangles[t][0]], *b = s.position[s.triangles[t][1]],
+                                *cc = s.position[s.triangles[t][2]];
+                    double bw[3];
+                    bool inside = inside_triangle(a, b, cc, x, y, 1e-3, bw);
+                    if (inside_triangle(a, b, cc, x, y, -1e-3, NULL) != inside) near_edge = true;
+                    if (!inside) continue;
+                    double z = bw[0] * a[2] + bw[1] * b[2] + bw[2] * cc[2];
+                    if (z > best_z) {
+                        second_z = best_z;
+                        best_z = z;
+                        best = t;
+                    } else if (z > second_z) {
+                        second_z = z;
+                    }
+                }
+                back_drawn += c.layer[i] == 2;
+                if (near_edge || (best >= 0 && best_z - second_z < 1e-3)) {
+                    ambiguous++;
+                    continue;
+                }
+                checked++;
+                if (best < 0) {
+                    wrong += c.coverage[i] != 0;
+                } else {
+                    holes += c.coverage[i] != 255;
+                    wrong += c.layer[i] != s.tags[best] || fabs(c.depth[i] - best_z) > 1e-3;
+                }
+            }
+        CHECK(checked > w * h * 9 / 10);
+        CHECK_MSG(holes == 0, "cull %d: %d holes in the visible surface", cull, holes);
+        CHECK_MSG(wrong == 0, "cull %d: %d pixels differ from the reference z-buffer", cull, wrong);
+        if (cull) CHECK_MSG(back_drawn == 0, "%d back-facing pixels drawn with culling on", back_drawn);
+        /* without culling the far side is drawn but hidden: at most the rim's own pixels,
+         * where front and back meet at the same depth */
+        else CHECK_MSG(back_drawn <= ambiguous, "%d back-facing pixels visible", back_drawn);
+    }
+    canvas_free(&c);
+    sphere_free(&s);
+    image_free(&texture);
+}
+
+/* ---- 6. Hostile coordinates. ---- */
+static void test_hostile(void) {
+    int w = 64, h = 64;
+    vv_image texture;
+    image_create(&texture, 16, 16, 3);
+    fill_noise(&texture);
+    const float nan = NAN, inf = INFINITY;
+    const float position[][3] = {
+        {nan, 10, 0}, {20, 10, 0}, {10, 30, 0},            /* NaN x */
+        {10, inf, 0}, {40, 10, 0}, {10, 30, 0},            /* inf y */
+        {1e30f, 10, 0}, {20, 10, 0}, {10, 30, 0},          /* huge */
+        {-1e30f, -1e30f, 0}, {1e30f, -1e30f, 0}, {0, 1e30f, 0},
+        {10, 10, 0}, {10, 10, 0}, {10, 10, 0},             /* a point */
+        {5, 5, 0}, {20, 20, 0}, {40, 40, 0},               /* collinear */
+        {-500, 10, 0}, {-400, 10, 0}, {-450, 60, 0},       /* off screen */
+        {10, 100, 0}, {60, 100, 0}, {30, 200, 0},          /* below */
+        {-1000, -1000, 0}, {2000, -1000, 0}, {-1000, 2000, 0}, /* over 4x the target */
+        {10, 10, nan}, {50, 10, 0}, {10, 50, 0},           /* NaN depth */
+        {10, 10, 0}, {50, 10, 0}, {10, 50, 0},             /* NaN / huge texcoords (below) */
+        {10, 10, 0}, {50, 10, 0}, {10, 50, 0},
+    };
+    float texcoord[36][2];
+    for (int v = 0; v < 36; v++) texcoord[v][0] = texcoord[v][1] = 3;
+    texcoord[30][0] = nan;
+    texcoord[34][1] = 1e30f;
+    int triangles[14][3];
+    for (int t = 0; t < 12; t++)
+        for (int e = 0; e < 3; e++) triangles[t][e] = 3 * t + e;
+    /* indices out of range */
+    triangles[12][0] = -1; triangles[12][1] = 1; triangles[12][2] = 2;
+    triangles[13][0] = 0; triangles[13][1] = 1; triangles[13][2] = 36;
+    raster_mesh mesh = {position, (const float(*)[2])texcoord, (const int(*)[3])triangles, 36, 14, NULL};
+    canvas c;
+    canvas_init(&c, w, h);
+    for (int cull = 0; cull < 2; cull++) {
+        canvas_clear(&c);
+        raster_params params = {cull, 2};
+        double start = time_now();
+        CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
+        CHECK(time_now() - start < 1.0);
+        int touched = 0;
+        for (int i = 0; i < w * h; i++)
+            touched += c.coverage[i] != 0 || c.layer[i] != 0 || !isinf(c.depth[i]) || c.color.data[3 * i] != 0;
+        CHECK_MSG(touched == 0, "%d pixels touched by hostile triangles", touched);
+    }
+    /* Controls: a triangle just under 4x the target is drawn (all of it on screen), and a
+     * sliver with extreme texcoord gradients draws without trouble. */
+    const float big[3][3] = {{-64, -64, 0}, {192, -64, 0}, {-64, 192, 0}};
+    const float big_tex[3][2] = {{0, 0}, {15, 0}, {0, 15}};
+    const int one[1][3] = {{0, 1, 2}};
+    raster_mesh big_mesh = {big, big_tex, one, 3, 1, NULL};
+    raster_params params = {true, 2};
+    canvas_clear(&c);
+    CHECK_OK(raster_draw(&c.target, &texture, &big_mesh, &params));
+    int drawn = 0;
+    for (int i = 0; i < w * h; i++) drawn += c.coverage[i] == 255;
+    CHECK(drawn == w * h);
+    const float sliver[3][3] = {{2, 2, 0}, {60, 60.001f, 1e6f}, {2.0005f, 2, -1e6f}};
+    const float sliver_tex[3][2] = {{0, 0}, {1e5f, -1e5f}, {-1e5f, 1e5f}};
+    raster_mesh sliver_mesh = {sliver, sliver_tex, one, 3, 1, NULL};
+    params.cull_back_faces = false;
+    canvas_clear(&c);
+    CHECK_OK(raster_draw(&c.target, &texture, &sliver_mesh, &params));
+    /* One pixel a row with a depth gradient beyond float range: still drawn. */
+    const float needle[3][3] = {{9.6f, -0.5f, -3e38f}, {10.4f, -0.5f, 3e38f}, {10, 63.5f, 0}};
+    raster_mesh needle_mesh = {needle, big_tex, one, 3, 1, NULL};
+    canvas_clear(&c);
+    CHECK_OK(raster_draw(&c.target, &texture, &needle_mesh, &params));
+    drawn = 0;
+    int outside = 0;
+    for (int i = 0; i < w * h; i++) {
+        drawn += c.coverage[i] == 255 && i % w == 10;
+        outside += c.coverage[i] != 0 && i % w != 10;
+    }
+    CHECK_MSG(drawn >= 50 && outside == 0, "needle: %d drawn on its column, %d off it", drawn, outside);
+    /* bad arguments */
+    raster_target no_depth = {&c.color, NULL, NULL, NULL};
+    CHECK(raster_draw(&no_depth, &texture, &mesh, &params) == VV_ERR_INVALID_ARGUMENT);
+    vv_image gray = {16, 16, 1, texture.data};
+    CHECK(raster_draw(&c.target, &gray, &mesh, &params) == VV_ERR_INVALID_ARGUMENT);
+    raster_mesh empty = {NULL, NULL, NULL, 0, 0, NULL};
+    CHECK_OK(raster_draw(&c.target, &texture, &empty, &params));
+    canvas_free(&c);
+    image_free(&texture);
+}
+
+/* ---- 7. Thread count does not change a byte. ---- */
+static void test_threads(void) {
+    int w = 300, h = 211, count = 600;
+    vv_image texture;
+    image_create(&texture, 97, 83, 3);
+    fill_noise(&texture);
+    float (*position)[3] = malloc(sizeof(float[3]) * 3 * count);
+    float (*texcoord)[2] = malloc(sizeof(float[2]) * 3 * count);
+    int (*triangles)[3] = malloc(sizeof(int[3]) * count);
+    uint8_t *tags = malloc((size_t)count);
+    for (int t = 0; t < count; t++) { /* random overlapping triangles, some partly off screen */
+        float cx = rng_unit() * 340 - 20, cy = rng_unit() * 250 - 20, size = 10 + rng_unit() * 90;
+        for (int e = 0; e < 3; e++) {
+            int v = 3 * t + e;
+            position[v][0] = cx + size * (rng_unit() - 0.5f);
+            position[v][1] = cy + size * (rng_unit() - 0.5f);
+            position[v][2] = (float)(rng() % 8); /* ties: the first drawn must win */
+            texcoord[v][0] = rng_unit() * 110 - 6;
+            texcoord[v][1] = rng_unit() * 95 - 6;
+            triangles[t][e] = v;
+        }
+        tags[t] = (uint8_t)(t & 255);
+    }
+    raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, (const int(*)[3])triangles,
+                        3 * count, count, tags};
+    canvas a, b;
+    canvas_init(&a, w, h);
+    canvas_init(&b, w, h);
+    for (int cull = 0; cull < 2; cull++) {
+        canvas_clear(&a);
+        canvas_clear(&b);
+        raster_params one = {cull, 1}, four = {cull, 4};
+        CHECK_OK(raster_draw(&a.target, &texture, &mesh, &one));
+        CHECK_OK(raster_draw(&b.target, &texture, &mesh, &four));
+        size_t n = (size_t)w * h;
+        CHECK(memcmp(a.color.data, b.color.data, n * 3) == 0);
+        CHECK(memcmp(a.depth, b.depth, n * sizeof(float)) == 0);
+        CHECK(memcmp(a.coverage, b.coverage, n) == 0);
+        CHECK(memcmp(a.layer, b.layer, n) == 0);
+        int covered = 0;
+        for (size_t i = 0; i < n; i++) covered += a.coverage[i] != 0;
+        CHECK(covered > (int)n / 2);
+    }
+    canvas_free(&a);
+    canvas_free(&b);
+    free(position);
+    free(texcoord);
+    free(triangles);
+    free(tags);
+    image_free(&texture);
+}
+
+/* ---- 8. Hole filling. ---- */
+static void test_fill_constant(void) {
+    int w = 80, h = 60;
+    vv_image im;
+    image_create(&im, w, h, 3);
+    uint8_t *known = malloc((size_t)w * h);
+    for (int i = 0; i < w * h; i++) {
+        int x = i % w, y = i / w;
+        bool hole = (x >= 17 && x < 58 && y >= 9 && y < 40) || (x >= 60 && x < 64 && y >= 50 && y < 52);
+        known[i] = !hole;
+        uint8_t *p = im.data + i * 3;
+        if (hole) { p[0] = (uint8_t)rng(); p[1] = (uint8_t)rng(); p[2] = (uint8_t)rng(); }
+        else { p[0] = 10; p[1] = 200; p[2] = 31; }
+    }
+    CHECK_OK(image_fill_holes(&im, known, 2));
+    int wrong = 0;
+    for (int i = 0; i < w * h; i++) wrong += im.data[i * 3] != 10 || im.data[i * 3 + 1] != 200 || im.data[i * 3 + 2] != 31;
+    CHECK_MSG(wrong == 0, "%d pixels not the surround's colour", wrong);
+    free(known);
+    image_free(&im);
+}
+
+static void test_fill_ramp(void) {
+    int w = 96, h = 64, hx0 = 24, hx1 = 72, hy0 = 16, hy1 = 48;
+    const uint8_t left[3] = {40, 100, 220}, right[3] = {200, 20, 60};
+    vv_image im;
+    image_create(&im, w, h, 3);
+    uint8_t *known = malloc((size_t)w * h);
+    for (int i = 0; i < w * h; i++) {
+        int x = i % w, y = i / w;
+        known[i] = !(x >= hx0 && x < hx1 && y >= hy0 && y < hy1);
+        memcpy(im.data + i * 3, x < w / 2 ? left : right, 3);
+        if (!known[i]) im.data[i * 3] = (uint8_t)rng();
+    }
+    CHECK_OK(image_fill_holes(&im, known, 1));
+    int not_monotonic = 0, worst_step = 0, worst_border = 0;
+    for (int y = hy0; y < hy1; y++)
+        for (int k = 0; k < 3; k++) {
+            int sign = right[k] > left[k] ? 1 : -1;
+            for (int x = hx0; x <= hx1; x++) {
+                int a = im.data[(y * w + x - 1) * 3 + k], b = im.data[(y * w + x) * 3 + k];
+                if (sign * (b - a) < 0) not_monotonic++;
+                /* away from the hole's top and bottom, where the known split is sharp */
+                if (x > hx0 && x < hx1 && y >= hy0 + 8 && y < hy1 - 8 && abs(b - a) > worst_step) worst_step = abs(b - a);
+            }
+            /* no seam: the first and last hole pixels of a row are near their neighbours */
+            int first = im.data[(y * w + hx0) * 3 + k], last = im.data[(y * w + hx1 - 1) * 3 + k];
+            int d = abs(first - left[k]) > abs(last - right[k]) ? abs(first - left[k]) : abs(last - right[k]);
+            if (d > worst_border) worst_border = d;
+        }
+    CHECK_MSG(not_monotonic == 0, "%d steps against the ramp", not_monotonic);
+    /* 160 levels over 48 pixels: a smooth ramp steps a few levels a pixel */
+    CHECK_MSG(worst_step <= 8, "largest step inside the hole %d", worst_step);
+    CHECK_MSG(worst_border <= 48, "largest jump at the hole border %d", worst_border);
+    /* the middle is a blend of both */
+    const uint8_t *mid = im.data + ((h / 2) * w + w / 2) * 3;
+    for (int k = 0; k < 3; k++) {
+        double t = (mid[k] - left[k]) / (double)(right[k] - left[k]);
+        CHECK_MSG(t > 0.3 && t < 0.7, "channel %d: %d in the middle (%.2f of the way)", k, mid[k], t);
+    }
+    free(known);
+    image_free(&im);
+}
+
+static void test_fill_known_and_border(void) {
+    /* Random image, random mask: known pixels unchanged; fill within the known range. */
+    int w = 73, h = 51;
+    vv_image im, original;
+    image_create(&im, w, h, 3);
+    fill_noise(&im);
+    image_copy(&original, &im);
+    uint8_t *known = malloc((size_t)w * h);
+    for (int i = 0; i < w * h; i++) known[i] = (rng() & 3) != 0 ? (uint8_t)(1 + rng() % 255) : 0;
+    CHECK_OK(image_fill_holes(&im, known, 0));
+    int changed = 0;
+    for (int i = 0; i < w * h; i++)
+        if (known[i]) changed += memcmp(im.data + 3 * i, original.data + 3 * i, 3) != 0;
+    CHECK(changed == 0);
+
+    /* Holes touching the border: a corner and a whole bottom strip in a constant
+     * surround stay exact; a top strip across a left / right split ramps across it. */
+    for (int i = 0; i < w * h; i++) {
+        int x = i % w, y = i / w;
+        known[i] = !((x < 25 && y < 20) || y >= h - 6);
+        for (int k = 0; k < 3; k++) im.data[3 * i + k] = known[i] ? (uint8_t)(77 + k) : (uint8_t)rng();
+    }
+    CHECK_OK(image_fill_holes(&im, known, 2));
+    int bad = 0;
+    for (int i = 0; i < w * h; i++) bad += im.data[3 * i] != 77 || im.data[3 * i + 1] != 78 || im.data[3 * i + 2] != 79;
+    CHECK_MSG(bad == 0, "%d border-hole pixels not the surround's colour", bad);
+    for (int i = 0; i < w * h; i++) {
+        int x = i % w, y = i / w;
+        known[i] = !(y < 12 && x >= 10 && x < 60);
+        memset(im.data + 3 * i, known[i] ? (x < 36 ? 20 : 180) : 0, 3);
+    }
+    CHECK_OK(image_fill_holes(&im, known, 2));
+    bad = 0;
+    for (int y = 0; y < 12; y++)
+        for (int x = 10; x <= 60; x++) bad += im.data[(y * w + x) * 3] < im.data[(y * w + x - 1) * 3];
+    CHECK_MSG(bad == 0, "%d steps against the ramp in the top strip", bad);
+    CHECK(im.data[(0 * w + 10) * 3] < 100 && im.data[(0 * w + 59) * 3] > 100);
+
+    /* Nothing known: untouched.  Everything known: untouched. */
+    memcpy(im.data, original.data, (size_t)w * h * 3);
+    memset(known, 0, (size_t)w * h);
+    CHECK_OK(image_fill_holes(&im, known, 1));
+    CHECK(memcmp(im.data, original.data, (size_t)w * h * 3) == 0);
+    memset(known, 1, (size_t)w * h);
+    CHECK_OK(image_fill_holes(&im, known, 1));
+    CHECK(memcmp(im.data, original.data, (size_t)w * h * 3) == 0);
+    /* 1x1 and single rows */
+    vv_image tiny;
+    image_create(&tiny, 1, 1, 3);
+    uint8_t zero = 0;
+    CHECK_OK(image_fill_holes(&tiny, &zero, 1));
+    image_free(&tiny);
+    image_create(&tiny, 9, 1, 3);
+    uint8_t row_known[9] = {1, 0, 0, 0, 0, 0, 0, 0, 1};
+    tiny.data[0] = 10;
+    tiny.data[8 * 3] = 90;
+    CHECK_OK(image_fill_holes(&tiny, row_known, 1));
+    for (int x = 1; x < 9; x++) CHECK(tiny.data[x * 3] >= tiny.data[(x - 1) * 3]);
+    image_free(&tiny);
+    CHECK(image_fill_holes(&im, NULL, 1) == VV_ERR_INVALID_ARGUMENT);
+    free(known);
+    image_free(&im);
+    image_free(&original);
+}
+
+/* ---- A portrait turned 20 degrees: the head (a grid lifted onto an ellipsoid) rendered
+ * over the background, the revealed background filled.  PNGs for a look. ---- */
+static void test_portrait(void) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/examples/mona_lisa.png", VV_SOURCE_DIR);
+    vv_image portrait;
+    if (image_load(&portrait, path) != VV_OK) {
+        CHECK_MSG(false, "cannot load %s: %s", path, vv_last_error());
+        return;
+    }
+    int w = portrait.width, h = portrait.height;
+    /* Head ellipse (hair included) and a pivot behind the face. */
+    const double cx = 245, cy = 195, rx = 100, ry = 140, rz = 90, pivot = -60, yaw = 20 * M_PI / 180;
+    enum { N = 48 };
+    float (*position)[3] = malloc(sizeof(float[3]) * N * N);
+    float (*texcoord)[2] = malloc(sizeof(float[2]) * N * N);
+    int (*triangles)[3] = malloc(sizeof(int[3]) * 2 * (N - 1) * (N - 1));
+    for (int j = 0; j < N; j++)
+        for (int i = 0; i < N; i++) {
+            /* grid over the ellipse's box, points outside pulled onto the rim */
+            double ex = -1 + 2.0 * i / (N - 1), ey = -1 + 2.0 * j / (N - 1), r = hypot(ex, ey);
+            double sx = ex, sy = ey;
+            if (r > 1) { sx /= r; sy /= r; }
+            double x = sx * rx, y = sy * ry, z = rz * sqrt(fmax(0, 1 - sx * sx - sy * sy));
+            texcoord[j * N + i][0] = (float)(cx + x);
+            texcoord[j * N + i][1] = (float)(cy + y);
+            double zc = z - pivot;
+            position[j * N + i][0] = (float)(cx + x * cos(yaw) + zc * sin(yaw));
+            position[j * N + i][1] = (float)(cy + y);
+            position[j * N + i][2] = (float)(-x * sin(yaw) + zc * cos(yaw) + pivot);
+        }
+    int count = 0;
+    for (int j = 0; j + 1 < N; j++)
+        for (int i = 0; i + 1 < N; i++) {
+            int a = j * N + i, b = a + 1, c = a + N + 1, d = a + N;
+            triangles[count][0] = a; triangles[count][1] = b; triangles[count][2] = c; count++;
+            triangles[count][0] = a; triangles[count][1] = c; triangles[count][2] = d; count++;
+        }
+    raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, (const int(*)[3])triangles, N * N,
+                        count, NULL};
+    /* The head drawn over the portrait; what it no longer covers of its old outline is
+     * a hole, filled from everything around it (head included). */
+    vv_image frame;
+    image_copy(&frame, &portrait);
+    float *depth = malloc(sizeof(float) * w * h);
+    uint8_t *coverage = calloc((size_t)w * h, 1), *known = malloc((size_t)w * h);
+    for (int i = 0; i < w * h; i++) depth[i] = -INFINITY;
+    raster_target target = {&frame, depth, coverage, NULL};
+    raster_params params = {true, 0};
+    double start = time_now();
+    CHECK_OK(raster_draw(&target, &portrait, &mesh, &params));
+    double draw_ms = (time_now() - start) * 1e3;
+    int holes = 0;
+    for (int i = 0; i < w * h; i++) {
+        double ex = (i % w - cx) / rx, ey = (i / w - cy) / ry;
+        bool in_head = ex * ex + ey * ey < 1;
+        known[i] = coverage[i] || !in_head;
+        holes += !known[i];
+    }
+    vv_image unfilled;
+    image_copy(&unfilled, &frame);
+    for (int i = 0; i < w * h; i++)
+        if (!known[i]) { unfilled.data[3 * i] = 255; unfilled.data[3 * i + 1] = 0; unfilled.data[3 * i + 2] = 255; }
+    start = time_now();
+    CHECK_OK(image_fill_holes(&frame, known, 0));
+    double fill_ms = (time_now() - start) * 1e3;
+    printf("portrait %dx%d, %d triangles: draw %.2f ms, %d hole pixels filled in %.2f ms\n", w, h, count, draw_ms, holes,
+           fill_ms);
+    /* The turn reveals a crescent of background on one side (not nothing, not the head). */
+    CHECK(holes > 1000 && holes < w * h / 20);
+    /* The other order: a clean plate first (the whole old head filled from the
+     * background alone), then the head drawn over it. */
+    vv_image plate;
+    image_copy(&plate, &portrait);
+    for (int i = 0; i < w * h; i++) {
+        double ex = (i % w - cx) / rx, ey = (i / w - cy) / ry;
+        known[i] = ex * ex + ey * ey >= 1;
+        depth[i] = -INFINITY;
+    }
+    CHECK_OK(image_fill_holes(&plate, known, 0));
+    target.color = &plate;
+    CHECK_OK(raster_draw(&target, &portrait, &mesh, &params));
+    int differ = 0;
+    for (int i = 0; i < w * h; i++)
+        if (coverage[i]) differ += memcmp(plate.data + 3 * i, frame.data + 3 * i, 3) != 0;
+    CHECK(differ == 0); /* the head itself does not depend on what is under it */
+    const char *dir = test_tmp_dir("test_raster");
+    char out[4200];
+    snprintf(out, sizeof out, "%s/portrait_yaw20_holes.png", dir);
+    CHECK_OK(image_save(&unfilled, out));
+    snprintf(out, sizeof out, "%s/portrait_yaw20_filled.png", dir);
+    CHECK_OK(image_save(&frame, out));
+    snprintf(out, sizeof out, "%s/portrait_yaw20_clean_plate.png", dir);
+    CHECK_OK(image_save(&plate, out));
+    image_free(&plate);
+    image_free(&unfilled);
+    image_free(&frame);
+    image_free(&portrait);
+    free(depth);
+    free(coverage);
+    free(known);
+    free(position);
+    free(texcoord);
+    free(triangles);
+}
+
+int main(void) {
+    test_identity();
+    test_translation();
+    test_texture_edges();
+    test_depth();
+    test_culling();
+    test_hemisphere();
+    test_hostile();
+    test_threads();
+    test_fill_constant();
+    test_fill_ramp();
+    test_fill_known_and_border();
+    test_portrait();
+    return test_finish("test_raster");
+}
