@@ -434,6 +434,7 @@ BINARY_LOOPS(mul, x * y)
 BINARY_LOOPS(div, x / y)
 BINARY_LOOPS(minimum, x < y ? x : y)
 BINARY_LOOPS(maximum, x > y ? x : y)
+BINARY_LOOPS(prelu, x > 0 ? x : y * x)
 
 typedef struct binary_kernels {
     void (*same)(float *, const float *, const float *, size_t);
@@ -451,6 +452,7 @@ static binary_kernels binary_kernels_for(binary_op op) {
         return (binary_kernels){minimum_same, minimum_scalar_b, minimum_scalar_a, minimum_strided};
     case BINARY_MAXIMUM:
         return (binary_kernels){maximum_same, maximum_scalar_b, maximum_scalar_a, maximum_strided};
+    case BINARY_PRELU: return (binary_kernels){prelu_same, prelu_scalar_b, prelu_scalar_a, prelu_strided};
     case BINARY_ADD:
     default: return (binary_kernels){add_same, add_scalar_b, add_scalar_a, add_strided};
     }

@@ -85,6 +85,7 @@ typedef enum binary_op {
     BINARY_DIV,
     BINARY_MINIMUM,
     BINARY_MAXIMUM,
+    BINARY_PRELU, /* a > 0 ? a : b * a (TF Prelu: b the per-channel slope, broadcast) */
 } binary_op;
 
 /* NumPy/TensorFlow broadcasting of two shapes (right-aligned; each dimension equal or 1).

@@ -357,6 +357,7 @@ static inline void binary_grad(binary_op op, float g, float x, float y, float *g
     case BINARY_DIV: *ga = g / y, *gb = -g * x / (y * y); break;
     case BINARY_MINIMUM: *ga = x <= y ? g : 0.0f, *gb = x <= y ? 0.0f : g; break;
     case BINARY_MAXIMUM: *ga = x >= y ? g : 0.0f, *gb = x >= y ? 0.0f : g; break;
+    case BINARY_PRELU: *ga = x > 0 ? g : g * y, *gb = x > 0 ? 0.0f : g * x; break;
     default: *ga = *gb = 0.0f;
     }
 }

@@ -379,6 +379,7 @@ static const struct {
     {"RealDiv", KIND_BINARY, BINARY_DIV},
     {"Minimum", KIND_BINARY, BINARY_MINIMUM},
     {"Maximum", KIND_BINARY, BINARY_MAXIMUM},
+    {"Prelu", KIND_BINARY, BINARY_PRELU}, /* standalone (facemesh, iris); fused ones are ACT_PRELU */
     {"Relu", KIND_RELU, 0},
     {"Relu6", KIND_RELU6, 0},
     {"Sigmoid", KIND_SIGMOID, 0},
