@@ -1,0 +1,180 @@
+/* face/mesh_tracker: detection when needed, the mesh's own ROI otherwise (MediaPipe's
+ * face_landmark_front: the ROI for frame t + 1 is face_mesh_roi_from_mesh of frame t,
+ * and the detector runs again only once the face score drops below min_presence). */
+#include "face/mesh_tracker.h"
+#include "img/image.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define DETECT_MAX 8
+/* The search schedule while no face is tracked (as face/tracker.c). */
+#define QUICK_EVERY_FRAME_UNTIL 8
+#define QUICK_EVERY_2ND_UNTIL 24
+#define FULL_SEARCH_FIRST 25
+#define FULL_SEARCH_MAX_GAP 100
+
+struct mesh_tracker {
+    const face_mesh *mesh;
+    face_detector *detector;
+    mesh_tracker_params params;
+    bool tracking;
+    face_mesh_roi roi;       /* for the next frame, from this frame's mesh */
+    long lost_frames;        /* face-less frames since the last failed full search; -1: none failed */
+    long next_full_search;
+    vv_image small;          /* downscaled frame for quick searches */
+    mesh_tracker_counts counts;
+};
+
+mesh_tracker_params mesh_tracker_default_params(void) {
+    mesh_tracker_params p;
+    p.min_presence = FACE_MESH_MIN_PRESENCE;
+    p.min_detection = 0.6f;
+    p.iris = true;
+    return p;
+}
+
+vv_status mesh_tracker_new(mesh_tracker **out, const face_mesh *mesh, face_detector *detector,
+                           const mesh_tracker_params *params) {
+    if (!out) return vv_fail(VV_ERR_INVALID_ARGUMENT, "mesh_tracker_new: out is NULL");
+    *out = NULL;
+    if (!mesh || !detector) return vv_fail(VV_ERR_INVALID_ARGUMENT, "mesh_tracker_new: NULL mesh or detector");
+    mesh_tracker_params p = params ? *params : mesh_tracker_default_params();
+    if (!(p.min_presence >= 0 && p.min_presence <= 1) || !(p.min_detection > 0 && p.min_detection <= 1))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "mesh tracker: thresholds %g, %g must lie in [0, 1]",
+                       p.min_presence, p.min_detection);
+    mesh_tracker *t = calloc(1, sizeof *t);
+    if (!t) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for the mesh tracker");
+    t->mesh = mesh;
+    t->detector = detector;
+    t->params = p;
+    t->lost_frames = -1;
+    *out = t;
+    return VV_OK;
+}
+
+void mesh_tracker_free(mesh_tracker *tracker) {
+    if (!tracker) return;
+    image_free(&tracker->small);
+    free(tracker);
+}
+
+void mesh_tracker_reset(mesh_tracker *tracker) {
+    if (!tracker) return;
+    tracker->tracking = false;
+    tracker->lost_frames = -1;
+}
+
+mesh_tracker_counts mesh_tracker_get_counts(const mesh_tracker *tracker) {
+    mesh_tracker_counts none = {0, 0, 0};
+    return tracker ? tracker->counts : none;
+}
+
+typedef enum { SEARCH_NONE, SEARCH_QUICK, SEARCH_FULL } search_kind;
+
+static search_kind lost_search(mesh_tracker *t) {
+    long n = t->lost_frames;
+    if (n < 0) return SEARCH_FULL;
+    if (n >= t->next_full_search) {
+        long gap = t->next_full_search;
+        t->next_full_search += gap < FULL_SEARCH_MAX_GAP ? gap : FULL_SEARCH_MAX_GAP;
+        return SEARCH_FULL;
+    }
+    int every = n < QUICK_EVERY_FRAME_UNTIL ? 1 : n < QUICK_EVERY_2ND_UNTIL ? 2 : 4;
+    return n % every == 0 ? SEARCH_QUICK : SEARCH_NONE;
+}
+
+/* One whole-image pass on a copy whose longer side is the detector's input side. */
+static vv_status detect_quick(mesh_tracker *t, const vv_image *frame, face_box *boxes, int *count) {
+    t->counts.quick_searches++;
+    int longest = frame->width > frame->height ? frame->width : frame->height;
+    if (longest <= FACE_DETECTOR_INPUT_SIZE) return face_detect(t->detector, frame, boxes, DETECT_MAX, count);
+    float scale = (float)FACE_DETECTOR_INPUT_SIZE / (float)longest;
+    int width = (int)lroundf((float)frame->width * scale), height = (int)lroundf((float)frame->height * scale);
+    if (width < 1) width = 1;
+    if (height < 1) height = 1;
+    image_free(&t->small);
+    vv_status s = image_resize(&t->small, frame, width, height);
+    if (s == VV_OK) s = face_detect(t->detector, &t->small, boxes, DETECT_MAX, count);
+    if (s != VV_OK) return s;
+    float sx = (float)frame->width / (float)width, sy = (float)frame->height / (float)height;
+    for (int i = 0; i < *count; i++) {
+        face_box *b = &boxes[i];
+        b->raw[0] *= sx, b->raw[2] *= sx, b->raw[1] *= sy, b->raw[3] *= sy;
+        for (int k = 0; k < 6; k++) b->keypoints[k][0] *= sx, b->keypoints[k][1] *= sy;
+    }
+    return VV_OK;
+}
+
+/* Meshes roi; on a face, the track continues from it. */
+static vv_status mesh_at(mesh_tracker *t, const vv_image *frame, const face_mesh_roi *roi,
+                         face_mesh_result *result, bool *found) {
+    t->counts.mesh_runs++;
+    vv_status s = face_mesh_run(t->mesh, frame, roi, t->params.iris, result);
+    /* A ROI that has drifted off the image is a lost track, not an error. */
+    if (s == VV_ERR_INVALID_ARGUMENT) {
+        memset(result, 0, sizeof *result);
+        s = VV_OK;
+    }
+    *found = s == VV_OK && result->score >= t->params.min_presence;
+    if (*found) face_mesh_roi_from_mesh((const float(*)[3])result->points, &t->roi);
+    return s;
+}
+
+vv_status mesh_tracker_update(mesh_tracker *tracker, const vv_image *frame, bool *found,
+                              face_mesh_result *result) {
+    if (found) *found = false;
+    if (!tracker || !frame || !found || !result)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "mesh_tracker_update: NULL argument");
+    if (!frame->data || frame->width < 1 || frame->height < 1 || (frame->channels != 1 && frame->channels != 3))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "mesh_tracker_update: invalid %dx%dx%d frame",
+                       frame->width, frame->height, frame->channels);
+    mesh_tracker *t = tracker;
+    memset(result, 0, sizeof *result);
+    float best_score = 0;
+    if (t->tracking) {
+        face_mesh_roi roi = t->roi;
+        vv_status s = mesh_at(t, frame, &roi, result, found);
+        if (s != VV_OK) return s;
+        if (*found) return VV_OK;
+        best_score = result->score;
+        t->tracking = false;
+        t->lost_frames = -1; /* lost just now: a full search at once */
+    }
+
+    search_kind search = lost_search(t);
+    face_box boxes[DETECT_MAX];
+    int count = 0;
+    vv_status s = VV_OK;
+    face_detector_set_threshold(t->detector, t->params.min_detection);
+    if (search == SEARCH_FULL) {
+        t->counts.full_searches++;
+        s = face_detect(t->detector, frame, boxes, DETECT_MAX, &count);
+    } else if (search == SEARCH_QUICK) {
+        s = detect_quick(t, frame, boxes, &count);
+    }
+    if (s != VV_OK) return s;
+    /* The largest face first; try the others if its mesh says it is no face. */
+    for (int i = 0; i < count; i++) {
+        face_mesh_roi roi;
+        face_mesh_roi_from_detection(&boxes[i], &roi);
+        s = mesh_at(t, frame, &roi, result, found);
+        if (s != VV_OK) return s;
+        if (*found) {
+            roi = t->roi;
+            s = mesh_at(t, frame, &roi, result, found);
+            if (s != VV_OK) return s;
+        }
+        if (*found) {
+            t->tracking = true;
+            t->lost_frames = -1;
+            return VV_OK;
+        }
+        if (result->score > best_score) best_score = result->score;
+    }
+    if (++t->lost_frames == 0) t->next_full_search = FULL_SEARCH_FIRST;
+    memset(result, 0, sizeof *result);
+    result->score = best_score;
+    return VV_OK;
+}
