@@ -1,0 +1,148 @@
+/* eval/motion_metrics: does an animated portrait follow its driver in time and in shape?
+ * Lag, mouth following, blink depth, head-pose following and jitter, measured on two
+ * sequences of 68 dlib-scheme landmarks: `a` the output's, `b` the driver's (or, in
+ * self-reenactment, the real frames').  Every measure uses per-frame signals that exist
+ * in self- and cross-reenactment alike (ratios, angles relative to each sequence's own
+ * first frame), never raw positions, so a portrait's own face and pose do not count.
+ *
+ * Conventions: frame t of a is paired with frame t of b (both start at the same time;
+ * the counts may differ by a few frames, only the common part is used); a frame counts
+ * only when its validity flag is set and its points are finite.  A value that cannot be
+ * measured (too few frames, the driver does not move that way, no blink) is NAN, as in
+ * the eval protocol's columns (eval/protocol.h), never 0: a mean over clips skips it. */
+#ifndef VV_EVAL_MOTION_METRICS_H
+#define VV_EVAL_MOTION_METRICS_H
+
+#include "base/base.h"
+
+#define FOLLOW_MAX_FRAMES 200000 /* per sequence (as face/motion.h: over two hours at 25 fps) */
+#define FOLLOW_MAX_SHIFT 50      /* largest lag searched, frames */
+#define FOLLOW_MIN_PAIRS 8       /* fewest frame pairs a correlation or mean is taken over */
+#define FOLLOW_LAG_DETREND 31    /* frames: about a second at 25-30 fps */
+
+/* The per-frame signals of follow_measure, in this order (follow_signal_name). */
+typedef enum follow_signal {
+    FOLLOW_MOUTH,     /* follow_signals' mouth_open */
+    FOLLOW_EYE_LEFT,  /* eye aspect ratio of the subject's left eye (points 42-47) */
+    FOLLOW_EYE_RIGHT, /* of the subject's right eye (36-41, on the image's left) */
+    FOLLOW_YAW,       /* head_pose_estimate's angles, degrees, minus the sequence's first valid frame's */
+    FOLLOW_PITCH,
+    FOLLOW_ROLL,
+    FOLLOW_BROW,      /* brow height: mean of points 17-26 above the mean of 36-47, perpendicular to
+                         the eye line, / the outer-eye-corner distance |p36 - p45| */
+    FOLLOW_SIGNAL_COUNT
+} follow_signal;
+
+const char *follow_signal_name(follow_signal signal); /* "mouth", "eye_left", ... */
+
+typedef struct follow_metrics {
+    /* Lag: the shift s in [-max_shift, max_shift] maximising C(s), the weighted mean over
+     * the signals of the Pearson correlation of a(t) with b(t - s) over the frame pairs
+     * valid in both (positive s: the output is late).  Each signal first has its local
+     * trend removed (the least-squares line over a centred window of FOLLOW_LAG_DETREND
+     * frames): a slow drift (a head that tilts through a whole clip) would otherwise tilt
+     * C(s) towards one end of the range; motion at speech and blink rates is kept.  A
+     * signal's weight (computed after the detrending) is the fraction
+     * of b's variance that is motion rather than frame-to-frame noise,
+     * max(0, 1 - noise / variance), noise = (1.4826 MAD of b's second differences)^2 / 6
+     * (white noise: variance of the second difference = 6 sigma^2; the median ignores
+     * blinks and lip closures); signals whose weight is under 0.5 (they do not move) are
+     * left out.  Raw variances cannot weight signals in different units (degrees and
+     * ratios). */
+    int lag_frames;
+    float lag_subframe;      /* the peak of the parabola through C(s - 1), C(s), C(s + 1);
+                                lag_frames when the peak is at the end of the range */
+    float lag_confidence;    /* C(lag_frames): 1 for a perfect copy, ~0 when nothing follows.
+                                Self-reenactment with the warp engine: 0.7-0.92; under ~0.5
+                                (seen in cross-reenactment of a painting) the lag is a guess */
+    float lag_margin;        /* C(lag_frames) - the highest C outside the peak's lobe (the
+                                shifts over which C falls steadily away from the peak), or,
+                                when that lobe spans the range, the higher of C at its ends:
+                                how distinct the peak is (small: periodic motion, or none) */
+    int signals_used;        /* signals that entered C(s); 0: the lag was not measured
+                                (lag_frames 0, the other lag values NAN) */
+    float signal_weight[FOLLOW_SIGNAL_COUNT]; /* each signal's weight (0: left out) */
+    int frames;              /* frame pairs valid in both at shift 0 */
+    /* Mouth-opening correlation at shift 0 (0 when a's mouth never moves; NAN when b's
+     * does not: the weight rule above, on the signal as it is, gives 0). */
+    float mouth_correlation;
+    /* Blinks of the driver: b's eye openness e(t) (mean EAR of both eyes); open level
+     * O = the median of the top half of its values; each run of frames with e < 0.6 O
+     * (gaps of up to FOLLOW_BLINK_WINDOW frames over it or without a face bridged) is one
+     * blink, at the run's minimum frame t_b.  For each, a's minimum eye openness over
+     * frames t_b + lag_frames +- FOLLOW_BLINK_WINDOW (the lag removed so that a late blink
+     * is not scored as a shallow one; blinks with no valid a frame there are skipped). */
+    int blinks;                  /* blinks measured */
+    float blink_closure_driver;  /* mean of b's min openness / b's open level (0 = shut) */
+    float blink_closure_output;  /* mean of a's min openness / a's own open level */
+    float blink_gap;             /* mean of (a's min EAR - b's min EAR), EAR units */
+    /* Head pose following at shift 0 over the frames valid in both: Pearson correlation of
+     * each angle's change (from each sequence's first valid frame), and a's 5-95
+     * percentile range / b's.  NAN when b's 5-95 percentile range of that angle is under
+     * FOLLOW_MIN_POSE_RANGE degrees or the angle is mostly frame-to-frame noise (the weight
+     * rule above, on the angle as it is, gives 0): the driver does not turn that way. */
+    float yaw_correlation, pitch_correlation, roll_correlation;
+    float yaw_range_ratio, pitch_range_ratio, roll_range_ratio;
+    /* Jitter: frame t is still when b's points move less than FOLLOW_STILL_MOTION eye
+     * distances (mean over the 68 points of |b(t + 2) - b(t - 2)| / b's median |p36 - p45|:
+     * four frames apart, so noise counts once and motion four times).  On still frames
+     * (t - 1 and t valid in both too) jitter = mean over frames and points of
+     * |p(t) - p(t - 1)| / the sequence's own median eye distance; jitter_ratio = a's / b's
+     * (1: a copy; > 1: the output shakes more than the driver).  NAN with fewer than
+     * FOLLOW_MIN_PAIRS still frames. */
+    float jitter_ratio;
+    float jitter_driver, jitter_output; /* the two jitters, eye distances per frame */
+    int still_frames;
+} follow_metrics;
+
+#define FOLLOW_BLINK_THRESHOLD 0.6f /* of the open level */
+#define FOLLOW_BLINK_WINDOW 2       /* frames either side */
+#define FOLLOW_MIN_POSE_RANGE 1.0f  /* degrees */
+#define FOLLOW_STILL_MOTION 0.02f   /* eye distances over four frames */
+
+/* a: a_count frames of 68 points with a_valid flags (NULL: all valid); likewise b.
+ * max_shift in [0, FOLLOW_MAX_SHIFT] (clamped to it).  Counts in [0, FOLLOW_MAX_FRAMES];
+ * empty or all-invalid input is measured as nothing (NAN values, 0 counts), not an error. */
+vv_status follow_measure(const float (*a)[68][2], const uint8_t *a_valid, int a_count,
+                         const float (*b)[68][2], const uint8_t *b_valid, int b_count,
+                         int max_shift, follow_metrics *out);
+
+/* The per-frame expression signals, exposed for plots and tests (NAN for degenerate
+ * points): mouth_open = mean of |p61 - p67|, |p62 - p66|, |p63 - p65| (inner lips) / the
+ * mouth width |p48 - p54|; eye openness = the eye aspect ratio (|p2 - p6| + |p3 - p5|) /
+ * (2 |p1 - p4|) of each eye (Soukupova and Cech 2016: left 42-47, right 36-41). */
+void follow_signals(const float points[68][2], float *mouth_open, float *eye_open_left, float *eye_open_right);
+/* All FOLLOW_SIGNAL_COUNT signals of one frame (pose angles absolute, not relative). */
+void follow_signals_all(const float points[68][2], float out[FOLLOW_SIGNAL_COUNT]);
+
+/* ---- Landmark sequences from files (hostile input: sizes capped, values checked) ---- */
+
+typedef struct landmark_sequence {
+    int count;              /* frames */
+    float (*points)[68][2]; /* count; zeros where not valid */
+    uint8_t *valid;         /* count; 1: a face was found */
+    double fps;             /* 0 when unknown */
+    int width, height;      /* 0 when unknown */
+} landmark_sequence;
+
+#define LANDMARK_JSON_MAX_BYTES (64u << 20)
+#define LANDMARK_MAX_FACES 64 /* per frame */
+
+/* `vivify landmarks VIDEO -o X.json` output: {"width", "height", "fps", "frames":
+ * [{"faces": [{"landmarks": [[x, y] x 68], ...}]}]}; an image is one frame.  Each frame's
+ * largest face (bounding box of its landmarks) is taken; a frame without faces is not
+ * valid.  Statuses: VV_ERR_NOT_FOUND / VV_ERR_IO, VV_ERR_FORMAT (not JSON or no "frames"),
+ * VV_ERR_CORRUPT (wrong types, not 68 finite points within +-1e6), VV_ERR_TOO_LARGE
+ * (over LANDMARK_JSON_MAX_BYTES or FOLLOW_MAX_FRAMES frames). */
+vv_status landmark_sequence_load(landmark_sequence *seq, const char *path);
+/* ../shared/data/reference/CLIP.jsonl: one JSON object per line and frame, {"file", "width",
+ * "height", "faces": [{"box", "score", "landmarks"}]}; blank lines are skipped; lines
+ * over 1 MiB are corrupt.  Largest face per frame, as above. */
+vv_status landmark_sequence_load_jsonl(landmark_sequence *seq, const char *path);
+/* The same from memory (size bytes, need not be NUL-terminated); name is used in
+ * messages. */
+vv_status landmark_sequence_parse(landmark_sequence *seq, const char *data, size_t size, const char *name);
+vv_status landmark_sequence_parse_jsonl(landmark_sequence *seq, const char *data, size_t size, const char *name);
+void landmark_sequence_free(landmark_sequence *seq);
+
+#endif
