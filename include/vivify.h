@@ -102,7 +102,10 @@ vv_status vv_faces_detect(vv_faces *faces, const vv_image *image,
  * relative to the driver's reference frame -> retargeted onto each source -> rendered. */
 
 typedef struct vv_animate_params {
-    const char *engine;        /* "warp" (default: landmark mesh warp), "fsth" or "hybrid" */
+    const char *engine;        /* "warp" (default: the 3D head: the face mesh with depth,
+                                  turned, lids closed and rendered with a z-buffer; faces it
+                                  cannot hold fall back to warp2d), "warp2d" (the 2D
+                                  landmark-mesh warp), "fsth" or "hybrid" */
     const char *model;         /* fsth / hybrid model file; NULL: the shipped one */
     const char *models_dir;    /* pretrained helpers (BlazeFace, ...); NULL: search */
     int face_index;            /* animate the N-th face of each source (1 = the largest) */
@@ -114,6 +117,11 @@ typedef struct vv_animate_params {
                                   driver's first frame with a face (default) */
     float expression_scale;    /* 1: as the driver; 0: no expression change */
     float pose_scale;          /* 1: as the driver; 0: the head stays still */
+    float eyes;                /* eye-openness retargeting gain (warp): 1 as the driver, 0 the
+                                  portrait's own eyes */
+    float lips;                /* lip-motion gain (warp): 1 as the driver */
+    int background_move;       /* warp: non-zero moves the background with the head's outer
+                                  rings; 0 (default) keeps it still (person matte) */
     float smoothing;           /* landmark smoothing strength: 0 off, 1 default */
     int lookahead;             /* frames of lookahead for the centred smoothing (default 3);
                                   0: causal, for live input */
@@ -133,6 +141,9 @@ void vv_animator_free(vv_animator *animator);
 void vv_animator_output_size(const vv_animator *animator, int *width, int *height);
 /* The face found in source i (its landmarks drive the geometry). */
 vv_status vv_animator_source_face(const vv_animator *animator, int index, vv_face *out);
+/* Warnings from preparing the sources (a source the 3D head could not hold, animated with
+ * the 2D warp instead): index 0.. until NULL. */
+const char *vv_animator_warning(const vv_animator *animator, int index);
 
 /* Streaming.  vv_animator_push: the next driver frame (RGB, any size; tracked inside) at
  * `time` seconds.  vv_animator_push_landmarks: a frame already tracked (landmarks in driver

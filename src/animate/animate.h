@@ -13,6 +13,9 @@
 #include "face/motion.h"
 #include "face/tracker.h"
 #include "models/models.h"
+#include "face/facemesh.h"
+#include "face/matte.h"
+#include "warp/head3d.h"
 #include "warp/warp.h"
 
 #define ANIMATE_MAX_SOURCES 16
@@ -22,7 +25,8 @@ typedef struct animate_source {
     char name[512];
     vv_image image;
     vv_face face;
-    warp_engine *engine;
+    warp_engine *engine;    /* the 2D landmark-mesh warp (engine warp2d; hybrid's warp) */
+    head3d *head;           /* the 3D head (engine warp), NULL where it fell back to 2D */
     motion_retarget retarget;
     bool retarget_ready;
     /* Output placement of a source whose size differs from the first one's: its frame is
@@ -35,6 +39,12 @@ typedef struct animate_source {
 struct vv_animator {
     vv_animate_params params;
     vv_faces *faces;
+    /* The 3D head's models (engine warp). */
+    face_mesh *mesh_model;
+    person_matte *matte_model;
+    bool head3d;            /* engine warp: the 3D head where the face allows */
+    char warnings[4][512];  /* e.g. a source that fell back to the 2D warp */
+    int warning_count;
     int source_count;
     animate_source sources[ANIMATE_MAX_SOURCES];
     int out_width, out_height;

@@ -7,6 +7,7 @@
 
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ vv_animate_params vv_animate_default_params(void) {
     p.pose_scale = 1;
     p.smoothing = 1;
     p.lookahead = 3;
+    p.eyes = 1;
+    p.lips = 1;
     return p;
 }
 
@@ -85,9 +88,11 @@ static vv_status learned_model_load(fsth_model **out, const char *engine, const 
 
 static vv_status params_check(const vv_animate_params *p) {
     const char *e = p->engine ? p->engine : "warp";
-    if (strcmp(e, "warp") && strcmp(e, "fsth") && strcmp(e, "hybrid"))
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "engine must be warp, fsth or hybrid, not '%s'", e);
-    if (!strcmp(e, "warp") && p->model) return vv_fail(VV_ERR_INVALID_ARGUMENT, "a model is for the fsth or hybrid engine");
+    if (strcmp(e, "warp") && strcmp(e, "warp2d") && strcmp(e, "fsth") && strcmp(e, "hybrid"))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "engine must be warp, warp2d, fsth or hybrid, not '%s'", e);
+    if (!strncmp(e, "warp", 4) && p->model) return vv_fail(VV_ERR_INVALID_ARGUMENT, "a model is for the fsth or hybrid engine");
+    if (!(p->eyes >= 0 && p->eyes <= 3) || !(p->lips >= 0 && p->lips <= 3))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "eyes / lips gain outside 0..3");
     if (p->face_index < 1 || p->face_index > MAX_FACES)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "face index %d is outside 1..%d", p->face_index, MAX_FACES);
     if (p->crop_size < 64 || p->crop_size > 4096)
@@ -138,6 +143,55 @@ static vv_status source_open(animate_source *src, vv_faces *faces, const vv_imag
     return VV_OK;
 }
 
+static void animator_warn(vv_animator *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void animator_warn(vv_animator *a, const char *fmt, ...) {
+    if (a->warning_count >= (int)(sizeof a->warnings / sizeof a->warnings[0])) return;
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(a->warnings[a->warning_count++], sizeof a->warnings[0], fmt, args);
+    va_end(args);
+}
+
+/* The 3D head for a source: its face mesh (ROI from its 68 points), its person matte, the
+ * engine.  A face the mesh cannot hold (not found, too small, turned too far) falls back to
+ * the 2D warp with a warning; other failures fail. */
+static vv_status source_head3d(vv_animator *a, animate_source *src) {
+    face_mesh_roi roi;
+    face_mesh_roi_from_landmarks68((const float(*)[2])src->face.landmarks, &roi);
+    face_mesh_result *mesh = malloc(sizeof *mesh);
+    if (!mesh) return vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory");
+    vv_status s = face_mesh_run(a->mesh_model, &src->image, &roi, true, mesh);
+    if (s == VV_OK) { /* once more from its own ROI, as a tracker would settle */
+        face_mesh_roi_from_mesh((const float(*)[3])mesh->points, &roi);
+        s = face_mesh_run(a->mesh_model, &src->image, &roi, true, mesh);
+    }
+    if (s == VV_OK && mesh->score < FACE_MESH_MIN_PRESENCE) {
+        animator_warn(a, "animate: %s: the face mesh does not hold this face (score %.2f); using the 2D warp", src->name,
+                      mesh->score);
+        free(mesh);
+        return VV_OK;
+    }
+    uint8_t *matte = NULL;
+    if (s == VV_OK && !a->params.background_move) {
+        matte = malloc((size_t)src->image.width * src->image.height);
+        s = matte ? person_matte_run(a->matte_model, &src->image, matte) : vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory");
+    }
+    head3d_params hp = head3d_default_params();
+    hp.background_still = !a->params.background_move;
+    hp.eyes = a->params.eyes;
+    hp.lips = a->params.lips;
+    hp.threads = a->params.threads;
+    if (s == VV_OK) s = head3d_new(&src->head, &src->image, (const float(*)[2])src->face.landmarks,
+                                   (const float(*)[3])mesh->points, matte, &hp);
+    if (s == VV_ERR_NO_FACE) {
+        animator_warn(a, "animate: %s: %s; using the 2D warp", src->name, vv_last_error());
+        s = VV_OK;
+    }
+    free(matte);
+    free(mesh);
+    return s;
+}
+
 /* Places source i on the first source's canvas: its eyes and nose where the first
  * source's are, at the same face size (so switching sources does not jump or stretch). */
 static void source_place(vv_animator *a, int i) {
@@ -175,7 +229,8 @@ vv_status animator_create(vv_animator **out, const vv_image *sources, const char
         return s;
     }
     a->params = p;
-    a->learned = strcmp(p.engine, "warp") != 0;
+    a->learned = strncmp(p.engine, "warp", 4) != 0;
+    a->head3d = !strcmp(p.engine, "warp");
     a->hybrid = !strcmp(p.engine, "hybrid");
     a->model = model;
     if (model && model->config.hybrid != a->hybrid)
@@ -187,6 +242,8 @@ vv_status animator_create(vv_animator **out, const vv_image *sources, const char
     fp.models_dir = p.models_dir;
     fp.threads = p.threads;
     if (s == VV_OK) s = vv_faces_new(&a->faces, &fp);
+    if (s == VV_OK && a->head3d) s = face_mesh_new(&a->mesh_model, p.models_dir);
+    if (s == VV_OK && a->head3d && !p.background_move) s = person_matte_new(&a->matte_model, p.models_dir);
     warp_params wp = warp_default_params();
     wp.crop_size = p.crop_size;
     wp.paste_back = !p.crop_output;
@@ -196,6 +253,7 @@ vv_status animator_create(vv_animator **out, const vv_image *sources, const char
         snprintf(fallback, sizeof fallback, "source %d", i + 1);
         s = source_open(&a->sources[i], a->faces, &sources[i], names && names[i] ? names[i] : fallback, p.face_index, &wp);
         a->source_count = i + 1;
+        if (s == VV_OK && a->head3d) s = source_head3d(a, &a->sources[i]);
     }
     if (s == VV_OK) {
         warp_engine_output_size(a->sources[0].engine, &a->out_width, &a->out_height);
@@ -230,8 +288,11 @@ void vv_animator_free(vv_animator *a) {
     if (!a) return;
     for (int i = 0; i < a->source_count; i++) {
         warp_engine_free(a->sources[i].engine);
+        head3d_free(a->sources[i].head);
         image_free(&a->sources[i].image);
     }
+    face_mesh_free(a->mesh_model);
+    person_matte_free(a->matte_model);
     fsth_model_free(a->model);
     image_free(&a->net_crop);
     image_free(&a->portrait);
@@ -247,6 +308,10 @@ void vv_animator_free(vv_animator *a) {
 void vv_animator_output_size(const vv_animator *a, int *width, int *height) {
     if (width) *width = a ? a->out_width : 0;
     if (height) *height = a ? a->out_height : 0;
+}
+
+const char *vv_animator_warning(const vv_animator *a, int index) {
+    return a && index >= 0 && index < a->warning_count ? a->warnings[index] : NULL;
 }
 
 vv_status vv_animator_source_face(const vv_animator *a, int index, vv_face *out) {
@@ -305,6 +370,34 @@ static void border_colour(const vv_image *im, uint8_t fill[3]) {
     for (int c = 0; c < 3; c++) fill[c] = (uint8_t)lround(n ? sum[c] / n : 0);
 }
 
+/* Eye openness of each eye (dlib 36-41, 42-47): lid distance over eye width. */
+static float eye_aspect(const float p[68][2], int first) {
+    float v1 = hypotf(p[first + 1][0] - p[first + 5][0], p[first + 1][1] - p[first + 5][1]);
+    float v2 = hypotf(p[first + 2][0] - p[first + 4][0], p[first + 2][1] - p[first + 4][1]);
+    float w = hypotf(p[first + 3][0] - p[first][0], p[first + 3][1] - p[first][1]);
+    return w > 0 ? (v1 + v2) / (2 * w) : 0;
+}
+
+/* The driver's eye openness relative to its reference frame, retargeted: a tracked blink
+ * seldom takes the lids' landmarks closer than a third of their open distance (dlib's
+ * lids stop short of shut), so openness under EYE_SHUT_RATIO of the reference's counts as
+ * shut, and between that and 1 the lids close in proportion; wider than the reference
+ * passes through (surprise).  The portrait's own eye size does not matter: it closes from
+ * its own open lids. */
+#define EYE_SHUT_RATIO 0.35f
+static void eye_openness_retarget(const float driver[68][2], const float reference[68][2], float out[2]) {
+    for (int e = 0; e < 2; e++) {
+        float ref = eye_aspect(reference, e ? 42 : 36), now = eye_aspect(driver, e ? 42 : 36);
+        if (!(ref > 0.05f)) { /* the reference's eye is (nearly) shut: no scale to measure by */
+            out[e] = 1;
+            continue;
+        }
+        float r = now / ref;
+        out[e] = r >= 1 ? r : (r - EYE_SHUT_RATIO) / (1 - EYE_SHUT_RATIO);
+        if (out[e] < 0) out[e] = 0;
+    }
+}
+
 /* One frame of a learned engine into *out (the portrait, or the warp engine's frame for
  * hybrid: fsth_render_frame); with crop_output the network's crop itself, resized. */
 static vv_status learned_render(vv_animator *a, const float target[68][2], vv_image *out) {
@@ -339,7 +432,20 @@ vv_status animator_render(vv_animator *a, const float points[68][2], bool has_fa
     bool driver_mouth = driver_frame && driver_frame->data && found && has_face;
     vv_image *result = src->placed ? &a->placed : out;
     vv_status s = VV_OK;
-    if (!a->learned || (a->hybrid && !a->params.crop_output)) {
+    if (src->head && !a->params.crop_output) {
+        head3d_frame hf;
+        memset(&hf, 0, sizeof hf);
+        for (int i = 0; i < 3; i++) hf.rigid.rotation[i][i] = 1;
+        hf.rigid.scale = 1;
+        hf.eye_openness[0] = hf.eye_openness[1] = 1;
+        if (has_face && src->retarget_ready) {
+            motion_retarget_decompose(&src->retarget, points, &hf.rigid, hf.expression);
+            eye_openness_retarget(points, (const float(*)[2])src->retarget.reference, hf.eye_openness);
+        }
+        hf.driver_frame = driver_mouth ? driver_frame : NULL;
+        hf.driver_points = driver_mouth ? points : NULL;
+        s = head3d_render(src->head, &hf, result);
+    } else if (!a->learned || (a->hybrid && !a->params.crop_output)) {
         s = warp_engine_render(src->engine, (const float(*)[2])target, driver_mouth ? driver_frame : NULL,
                                driver_mouth ? points : NULL, result, NULL);
     } else if (!a->params.crop_output) { /* fsth pastes into the still portrait */

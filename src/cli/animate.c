@@ -91,10 +91,11 @@ static void ui_log(void *data, const char *line) {
 
 int cli_animate(int argc, char **argv) {
     const char *output = NULL, *driving = NULL, *motion = NULL, *reference = "first", *models = NULL;
-    const char *engine = "warp", *model_path = NULL;
+    const char *engine = "warp", *model_path = NULL, *background = "still";
     bool compare = false, crop = false, absolute = false, no_audio = false, verbose = false, keep_partial = false;
     int frames_limit = 0, size = 512, face_index = 1, lookahead = 3;
     float expression_scale = 1, pose_scale = 1, duration = -1, smoothing = 1; /* duration -1: not given (5 s) */
+    float eyes = 1, lips = 1;
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &output, "OUT", "output: .mp4 (H.264 + the driver's audio), .gif, or a folder of PNGs", 0, 0},
         {"driving", 'd', OPT_STRING, &driving, "VIDEO", "driving video", 0, 0},
@@ -107,6 +108,11 @@ int cli_animate(int argc, char **argv) {
         {"reference", 0, OPT_STRING, &reference, "first|best", "driver frame the motion is relative to (default first)", 0, 0},
         {"expression-scale", 0, OPT_FLOAT, &expression_scale, "S", "scale the expression changes (0 turns them off)", 0, 10},
         {"pose-scale", 0, OPT_FLOAT, &pose_scale, "S", "scale the head motion (0 keeps the head still)", 0, 10},
+        {"eyes", 0, OPT_FLOAT, &eyes, "S", "eye-openness gain (warp): 1 blinks as the driver, 0 keeps the portrait's eyes, "
+                                           "above 1 exaggerates (default 1)", 0, 3},
+        {"lips", 0, OPT_FLOAT, &lips, "S", "lip-motion gain (warp): 1 as the driver (default), 0 keeps the mouth still", 0, 3},
+        {"background", 0, OPT_STRING, &background, "still|move", "warp: keep the background still behind the person (default; "
+                                                                 "a person matte) or let it move with the head", 0, 0},
         {"smoothing", 0, OPT_FLOAT, &smoothing, "S", "landmark smoothing strength, centred so the output does not lag "
                                                      "(0 off, default 1)", 0, 10},
         {"lookahead", 0, OPT_INT, &lookahead, "N", "driver frames the centred smoothing looks ahead (default 3)", 0, 64},
@@ -114,7 +120,8 @@ int cli_animate(int argc, char **argv) {
         {"face", 0, OPT_INT, &face_index, "N", "animate the N-th largest face (default 1)", 1, MAX_FACES},
         {"duration", 0, OPT_FLOAT, &duration, "S", "length of a built-in motion in seconds (default 5, at 25 fps)", 0.04, 3600},
         {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
-        {"engine", 'e', OPT_STRING, &engine, "warp|fsth|hybrid", "warp (default), fsth (the few-shot network) or hybrid (warp + network)", 0, 0},
+        {"engine", 'e', OPT_STRING, &engine, "warp|warp2d|fsth|hybrid", "warp (default: the 3D head), warp2d (the 2D landmark warp), "
+                                                                      "fsth (the few-shot network) or hybrid (warp + network)", 0, 0},
         {"model", 0, OPT_STRING, &model_path, "M.safetensors", "model for fsth / hybrid (default: the shipped models/fsth128 or hybrid128); "
                                                                "a fine-tuned person file renders its person", 0, 0},
         {"keep-partial", 0, OPT_FLAG, &keep_partial, NULL, "on Ctrl-C / SIGTERM keep the frames made so far as a shorter "
@@ -154,11 +161,15 @@ int cli_animate(int argc, char **argv) {
         fprintf(stderr, "vivify: --reference must be first or best, not '%s'\n", reference);
         return EXIT_USAGE;
     }
-    if (strcmp(engine, "warp") && strcmp(engine, "fsth") && strcmp(engine, "hybrid")) {
-        fprintf(stderr, "vivify: --engine must be warp, fsth or hybrid, not '%s'\n", engine);
+    if (strcmp(engine, "warp") && strcmp(engine, "warp2d") && strcmp(engine, "fsth") && strcmp(engine, "hybrid")) {
+        fprintf(stderr, "vivify: --engine must be warp, warp2d, fsth or hybrid, not '%s'\n", engine);
         return EXIT_USAGE;
     }
-    if (!strcmp(engine, "warp") && model_path) {
+    if (strcmp(background, "still") && strcmp(background, "move")) {
+        fprintf(stderr, "vivify: --background must be still or move, not '%s'\n", background);
+        return EXIT_USAGE;
+    }
+    if (!strncmp(engine, "warp", 4) && model_path) {
         fprintf(stderr, "vivify: --model is for --engine fsth or hybrid\n");
         return EXIT_USAGE;
     }
@@ -201,6 +212,9 @@ int cli_animate(int argc, char **argv) {
     params.pose_scale = pose_scale;
     params.smoothing = smoothing;
     params.lookahead = lookahead;
+    params.eyes = eyes;
+    params.lips = lips;
+    params.background_move = !strcmp(background, "move");
 
     vv_image images[MAX_SOURCES];
     memset(images, 0, sizeof images);
@@ -211,6 +225,7 @@ int cli_animate(int argc, char **argv) {
     vv_animator *animator = NULL;
     if (s == VV_OK) s = vv_animator_new(&animator, images, positional, npos, &params);
     for (int i = 0; i < npos; i++) image_free(&images[i]);
+    for (int i = 0; animator && vv_animator_warning(animator, i); i++) fprintf(stderr, "%s\n", vv_animator_warning(animator, i));
     animate_ui ui;
     memset(&ui, 0, sizeof ui);
     vv_animate_callbacks callbacks = {ui_progress, ui_abort, verbose ? ui_log : NULL, verbose, &ui};

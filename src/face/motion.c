@@ -516,6 +516,39 @@ void motion_retarget_frame(const motion_retarget *r, const float driver[68][2], 
     }
 }
 
+void motion_retarget_decompose(const motion_retarget *r, const float driver[68][2], motion_rigid *rigid,
+                               float displacement[68][2]) {
+    const motion_params *p = &r->params;
+    memset(rigid, 0, sizeof *rigid);
+    for (int i = 0; i < 3; i++) rigid->rotation[i][i] = 1;
+    rigid->scale = 1;
+    rigid->origin[0] = r->source_tx;
+    rigid->origin[1] = r->source_ty;
+    memset(displacement, 0, 68 * sizeof displacement[0]);
+    if (!(r->source_scale > 0) || !(r->reference_scale > 0)) return;
+    head_pose pd = head_pose_estimate(driver);
+    if (!(pd.scale > 0)) return;
+    float ref_t[3][3], q[3][3];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) ref_t[i][j] = r->reference_pose_rotation[j][i];
+    mat3_mul(pd.rotation, (const float(*)[3])ref_t, q);
+    rotation_power((const float(*)[3])q, p->pose_scale, rigid->rotation);
+    float size_ratio = r->source_scale / r->reference_scale;
+    rigid->scale = powf(pd.scale / r->reference_scale, p->pose_scale);
+    rigid->translation[0] = p->pose_scale * (pd.tx - r->reference_tx) * size_ratio;
+    rigid->translation[1] = p->pose_scale * (pd.ty - r->reference_ty) * size_ratio;
+    float change[68][2];
+    expression_residual(&pd, driver, change);
+    float roll = r->source_roll * (float)(pi / 180), c = cosf(roll), s = sinf(roll);
+    float gain = p->expression_scale * r->source_scale;
+    for (int k = 0; k < 68; k++) {
+        float dx = (change[k][0] - r->reference_expression[k][0]) * gain;
+        float dy = (change[k][1] - r->reference_expression[k][1]) * gain;
+        displacement[k][0] = c * dx - s * dy;
+        displacement[k][1] = s * dx + c * dy;
+    }
+}
+
 double motion_shape_distance(const float a[68][2], const float b[68][2]) {
     double ma[2] = {0, 0}, mb[2] = {0, 0};
     for (int k = 0; k < 68; k++) { ma[0] += a[k][0]; ma[1] += a[k][1]; mb[0] += b[k][0]; mb[1] += b[k][1]; }

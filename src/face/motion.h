@@ -81,6 +81,20 @@ void motion_retarget_init(motion_retarget *r, const float source[68][2], const f
 /* Target landmarks for the source (source pixels) from a driver frame. */
 void motion_retarget_frame(const motion_retarget *r, const float driver[68][2], float out[68][2]);
 
+/* The same retargeting split for a 3D renderer: the head's rigid motion, which maps a
+ * point X of the source (image x, y and a depth z towards the camera, pixels) to
+ *     origin + translation + scale * rotation * (X - origin)   (origin at depth `pivot`),
+ * and the expression as a displacement of each of the 68 points in source pixels at the
+ * source's own pose (apply it before the rigid motion).  Relative mode only. */
+typedef struct motion_rigid {
+    float rotation[3][3];   /* camera frame: the driver's rotation since the reference */
+    float scale;            /* face size ratio since the reference */
+    float translation[2];   /* source pixels */
+    float origin[2];        /* the source head's pivot in the image (its pose origin) */
+} motion_rigid;
+void motion_retarget_decompose(const motion_retarget *r, const float driver[68][2], motion_rigid *rigid,
+                               float displacement[68][2]);
+
 /* Similarity-normalised distance between two landmark sets (0 = the same shape up to
  * position, scale and rotation; scale: the first set's size).  Picks the source nearest
  * a driver frame (animate with several sources, eval's K shots). */

@@ -1,0 +1,973 @@
+/* warp/head3d: the 3D head warp engine (see head3d.h). */
+#include "warp/head3d.h"
+#include "face/pose.h"
+#include "face/rigid3d.h"
+#include "img/image.h"
+#include "warp/delaunay.h"
+#include "warp/raster.h"
+#include "warp/warp.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Rings beyond the face oval, as factors of the oval's radius in the frontal canonical
+ * face (1 = the oval itself): forehead / hair / ears / neck, then a pinned ring. */
+#define RING_COUNT 5
+static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
+#define OVAL FACE_MESH_OVAL_POINTS
+#define FACE_VERTICES FACE_MESH_POINTS
+#define VERTEX_COUNT (FACE_VERTICES + RING_COUNT * OVAL)
+#define STATIC_MOTION 0.02f /* pixels: a vertex moving less is still */
+#define MAX_YAW 50.0f       /* beyond this the mesh's far side is guesswork */
+#define MATTE_BACKGROUND 26 /* matte under 0.1: background, kept as it is in the plate */
+
+/* Anchors of the expression: dlib points outside the eyes and inner lips, plus the mesh's
+ * lid and inner-lip contours. */
+#define LID_INNER (FACE_MESH_LID_POINTS - 2)
+#define LIP_INNER (FACE_MESH_LIP_POINTS - 2)
+#define DLIB_ANCHORS 48
+#define ANCHOR_COUNT (DLIB_ANCHORS + 2 * (2 + 2 * LID_INNER) + 2 + 2 * LIP_INNER)
+/* Then the skin above each upper lid, two rings of it: the first follows the lid by
+ * CREASE_NEAR, the second by CREASE_FAR, so that a closing lid stretches its own skin over
+ * the eye while the fold and the shadow above stay (moving them all down with the lid
+ * drew a second, dark "lid" above the shut eye). */
+#define CREASE_MAX 24
+#define ANCHOR_MAX (ANCHOR_COUNT + 2 * CREASE_MAX)
+#define CREASE_NEAR 0.95f
+#define CREASE_FAR 0.55f
+#define MAX_NEIGHBOURS 12
+/* Where shut lids meet, from the lower lid (0) to the upper (1): in a blink the upper lid
+ * travels nearly all the way. */
+#define LID_MEET 0.33f
+
+typedef struct vertex_weights {
+    int anchor[3];
+    float weight[3]; /* sum <= 1: outside the anchors' hull the weights fall off */
+} vertex_weights;
+
+struct head3d {
+    head3d_params params;
+    vv_image source, plate, matte3; /* plate: the person painted out; matte3: matte as RGB */
+    vv_image foreground;            /* the person's colours, de-mixed from the plate */
+    bool have_matte;
+    int width, height;              /* output: even sides */
+    float (*src)[3];                /* source vertices: image x, y, depth (towards the camera) */
+    float (*texcoord)[2];           /* this frame's (turned-to faces borrow from their neighbours) */
+    float (*texcoord_rest)[2];      /* where each vertex is in the portrait */
+    float (*texcoord_inner)[2];     /* face vertices: texture pulled in from the well-seen face */
+    float (*normal)[3];             /* face vertices' normals at rest (camera coordinates) */
+    float *weight;                  /* rigid-with-head weight 0..1 */
+    int (*triangles)[3];
+    uint8_t *layer;
+    int triangle_count;
+    int culled_count;               /* triangles [0, culled_count) face the camera at rest and
+                                       are culled when they turn away; the rest (folds of a
+                                       turned face, the outer rings) are drawn either way */
+    float head_centre[3];           /* the skull's centre in the source (camera coordinates) */
+    float *ring_radius;             /* outer vertices: distance from the head centre at rest */
+    /* Expression spread: per face vertex, a blend of up to three anchors. */
+    vertex_weights spread[FACE_VERTICES];
+    int dlib_anchor[DLIB_ANCHORS];  /* dlib index of each dlib anchor */
+    int anchor_vertex[ANCHOR_MAX];  /* mesh vertex of a contour anchor (-1: a dlib anchor) */
+    int anchor_total;               /* ANCHOR_COUNT + the crease anchors */
+    int crease_eye[2 * CREASE_MAX];   /* crease anchor: its eye, */
+    int crease_lid[2 * CREASE_MAX];   /* the upper-lid contour index it follows, */
+    float crease_share[2 * CREASE_MAX]; /* and by how much */
+    int (*neighbours)[MAX_NEIGHBOURS]; /* face vertices' neighbours in the topology */
+    int *neighbour_count;
+    float source68[68][2];          /* the mesh's 68 points in the source */
+    float pivot_depth;              /* depth of the pose origin (motion_rigid.origin) */
+    float eye_distance;             /* source pixels */
+    uint8_t *footprint;             /* pixels the moving part covers at rest */
+    /* Per-frame buffers. */
+    float (*posed)[3];
+    float (*displacement)[2];
+    float *depth;
+    uint8_t *coverage, *raster_layer;
+    vv_image color, alpha;
+    int (*draw_triangles)[3];
+    uint8_t *draw_layer;
+    float last68[68][2];
+};
+
+head3d_params head3d_default_params(void) {
+    head3d_params p;
+    memset(&p, 0, sizeof p);
+    p.background_still = true;
+    p.eyes = 1;
+    p.lips = 1;
+    p.mouth_fill = true;
+    return p;
+}
+
+static float dist2(const float *a, const float *b) {
+    float dx = a[0] - b[0], dy = a[1] - b[1];
+    return sqrtf(dx * dx + dy * dy);
+}
+
+static bool point_in_polygon(const float (*p)[2], int n, float x, float y) {
+    bool in = false;
+    for (int i = 0, j = n - 1; i < n; j = i++)
+        if ((p[i][1] > y) != (p[j][1] > y) && x < (p[j][0] - p[i][0]) * (y - p[i][1]) / (p[j][1] - p[i][1]) + p[i][0])
+            in = !in;
+    return in;
+}
+
+/* Barycentric weights of (x, y) in triangle abc; false when degenerate. */
+static bool barycentric(const float *a, const float *b, const float *c, float x, float y, float w[3]) {
+    float d = (b[1] - c[1]) * (a[0] - c[0]) + (c[0] - b[0]) * (a[1] - c[1]);
+    if (fabsf(d) < 1e-12f) return false;
+    w[0] = ((b[1] - c[1]) * (x - c[0]) + (c[0] - b[0]) * (y - c[1])) / d;
+    w[1] = ((c[1] - a[1]) * (x - c[0]) + (a[0] - c[0]) * (y - c[1])) / d;
+    w[2] = 1 - w[0] - w[1];
+    return true;
+}
+
+/* Per face vertex: the anchor triangle around it (in the frontal layout) and its
+ * barycentric weights; outside the anchors' hull the nearest anchor triangle's weights,
+ * clamped, fading with the distance (a vertex far above the brows does not follow them). */
+static vv_status spread_build(head3d *h, const float (*frontal)[3], const float (*anchor_pos)[2]) {
+    int (*tris)[3] = NULL, count = 0;
+    vv_status s = delaunay_triangulate(anchor_pos, h->anchor_total, &tris, &count);
+    if (s != VV_OK) return s;
+    for (int v = 0; v < FACE_VERTICES; v++) {
+        float x = frontal[v][0], y = frontal[v][1];
+        vertex_weights *vw = &h->spread[v];
+        memset(vw, 0, sizeof *vw);
+        float best_out = INFINITY;
+        bool found = false;
+        for (int t = 0; t < count && !found; t++) {
+            float w[3];
+            if (!barycentric(anchor_pos[tris[t][0]], anchor_pos[tris[t][1]], anchor_pos[tris[t][2]], x, y, w)) continue;
+            float outside = 0;
+            for (int k = 0; k < 3; k++) outside += w[k] < 0 ? -w[k] : 0;
+            if (outside <= 1e-5f) {
+                for (int k = 0; k < 3; k++) { vw->anchor[k] = tris[t][k]; vw->weight[k] = w[k]; }
+                found = true;
+            } else if (outside < best_out) {
+                best_out = outside;
+                float sum = 0;
+                for (int k = 0; k < 3; k++) {
+                    float c = w[k] < 0 ? 0 : w[k];
+                    vw->anchor[k] = tris[t][k];
+                    vw->weight[k] = c;
+                    sum += c;
+                }
+                /* distance outside, roughly: the clamped point's offset */
+                float px = 0, py = 0;
+                for (int k = 0; k < 3; k++) {
+                    vw->weight[k] = sum > 0 ? vw->weight[k] / sum : 1.0f / 3;
+                    px += vw->weight[k] * anchor_pos[tris[t][k]][0];
+                    py += vw->weight[k] * anchor_pos[tris[t][k]][1];
+                }
+                float d = hypotf(px - x, py - y), fade = expf(-(d * d) / (0.25f * 0.25f));
+                for (int k = 0; k < 3; k++) vw->weight[k] *= fade;
+            }
+        }
+    }
+    free(tris);
+    return VV_OK;
+}
+
+/* Arc-length positions 0..1 of a chain of points. */
+static void chain_params(const float (*p)[2], int n, float *out) {
+    float total = 0;
+    out[0] = 0;
+    for (int i = 1; i < n; i++) {
+        total += dist2(p[i - 1], p[i]);
+        out[i] = total;
+    }
+    for (int i = 0; i < n; i++) out[i] = total > 0 ? out[i] / total : (float)i / (float)(n - 1);
+}
+
+/* Linear interpolation at s of values given at knots (ascending, 0..1). */
+static void interpolate_at(const float *knots, const float (*values)[2], int n, float s, float out[2]) {
+    int i = 0;
+    while (i < n - 2 && s > knots[i + 1]) i++;
+    float span = knots[i + 1] - knots[i], f = span > 0 ? (s - knots[i]) / span : 0;
+    f = f < 0 ? 0 : f > 1 ? 1 : f;
+    out[0] = values[i][0] + f * (values[i + 1][0] - values[i][0]);
+    out[1] = values[i][1] + f * (values[i + 1][1] - values[i][1]);
+}
+
+/* Convex hull (monotone chain) of the points' x, y; returns the count, counter-clockwise
+ * in image axes.  out needs room for n points. */
+static int compare_xy(const void *pa, const void *pb) {
+    const float *a = pa, *b = pb;
+    return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1];
+}
+static float cross3(const float *o, const float *a, const float *b) {
+    return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
+}
+static int convex_hull(const float (*points)[3], int n, float (*out)[2]) {
+    float (*p)[2] = malloc((size_t)n * sizeof *p), (*h)[2] = malloc((size_t)(2 * n) * sizeof *h);
+    if (!p || !h) {
+        free(p);
+        free(h);
+        return 0;
+    }
+    for (int i = 0; i < n; i++) { p[i][0] = points[i][0]; p[i][1] = points[i][1]; }
+    qsort(p, (size_t)n, sizeof *p, compare_xy);
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        while (k >= 2 && cross3(h[k - 2], h[k - 1], p[i]) <= 0) k--;
+        memcpy(h[k++], p[i], sizeof *h);
+    }
+    for (int i = n - 2, lower = k + 1; i >= 0; i--) {
+        while (k >= lower && cross3(h[k - 2], h[k - 1], p[i]) <= 0) k--;
+        memcpy(h[k++], p[i], sizeof *h);
+    }
+    k = k > 1 ? k - 1 : k;
+    memcpy(out, h, (size_t)k * sizeof *out);
+    free(p);
+    free(h);
+    return k;
+}
+
+/* How far the ray from (x, y) along unit (dx, dy) runs inside a convex polygon (0 when
+ * the point is outside). */
+static float ray_hull_distance(const float (*hull)[2], int n, float x, float y, float dx, float dy) {
+    float best = 0;
+    for (int i = 0; i < n; i++) {
+        const float *a = hull[i], *b = hull[(i + 1) % n];
+        float ex = b[0] - a[0], ey = b[1] - a[1], den = dx * ey - dy * ex;
+        if (fabsf(den) < 1e-9f) continue;
+        float t = ((a[0] - x) * ey - (a[1] - y) * ex) / den, u = ((a[0] - x) * dy - (a[1] - y) * dx) / den;
+        if (t > best && u >= -1e-4f && u <= 1 + 1e-4f) best = t;
+    }
+    return best;
+}
+
+/* The boundary of the face's triangulation as one loop of vertices (edges used by one
+ * triangle only, chained); returns its length (0 if it is not one simple loop). */
+static int face_boundary_loop(int *out, int capacity) {
+    static int next[FACE_VERTICES];
+    for (int v = 0; v < FACE_VERTICES; v++) next[v] = -1;
+    int edges = 0, start = -1;
+    for (int t = 0; t < face_topology_triangle_count; t++)
+        for (int k = 0; k < 3; k++) {
+            int a = face_topology_triangles[t][k], b = face_topology_triangles[t][(k + 1) % 3];
+            bool shared = false; /* the reverse edge in another triangle */
+            for (int u = 0; u < face_topology_triangle_count && !shared; u++)
+                for (int q = 0; q < 3 && !shared; q++)
+                    shared = face_topology_triangles[u][q] == b && face_topology_triangles[u][(q + 1) % 3] == a;
+            if (shared) continue;
+            if (next[a] >= 0) return 0;
+            next[a] = b;
+            start = a;
+            edges++;
+        }
+    int n = 0;
+    for (int v = start; v >= 0 && n < capacity; v = next[v]) {
+        out[n++] = v;
+        if (next[v] == start) break;
+    }
+    return n == edges ? n : 0;
+}
+
+/* Visibility in the portrait: the face vertices' normals (mean of their triangles'), and
+ * for the faintly seen ones (the far side of a turned face, seen edge-on) a texture
+ * position pulled in from the well-seen face around them (a harmonic fill over the mesh:
+ * each the mean of its neighbours, the well-seen fixed).  When the head turns such a part
+ * towards the camera, the texture there is stretched from the nearest well-seen skin
+ * instead of from the few pixels at the edge (hair over the cheek's outline smeared into
+ * streaks). */
+#define SEEN_WELL 0.3f /* normal's component towards the camera */
+static vv_status face_texture_inner(head3d *h) {
+    memset(h->normal, 0, FACE_VERTICES * sizeof *h->normal);
+    for (int t = 0; t < face_topology_triangle_count; t++) {
+        const int *tri = face_topology_triangles[t];
+        const float *a = h->src[tri[0]], *b = h->src[tri[1]], *c = h->src[tri[2]];
+        float u[3] = {b[0] - a[0], b[1] - a[1], b[2] - a[2]}, v[3] = {c[0] - a[0], c[1] - a[1], c[2] - a[2]};
+        /* image axes x right, y down, depth towards the camera: a face turned to the
+         * camera has a positive area, which is this cross product's depth component */
+        float n[3] = {u[1] * v[2] - u[2] * v[1], u[2] * v[0] - u[0] * v[2], u[0] * v[1] - u[1] * v[0]};
+        for (int k = 0; k < 3; k++)
+            for (int i = 0; i < 3; i++) h->normal[tri[k]][i] += n[i];
+    }
+    bool *fixed = malloc(FACE_VERTICES);
+    int (*neighbours)[MAX_NEIGHBOURS] = h->neighbours;
+    int *count = h->neighbour_count;
+    if (!fixed) return vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+    for (int v = 0; v < FACE_VERTICES; v++) {
+        float *n = h->normal[v], len = sqrtf(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
+        if (len > 0) for (int i = 0; i < 3; i++) n[i] /= len;
+        fixed[v] = n[2] >= SEEN_WELL;
+        h->texcoord_inner[v][0] = h->src[v][0];
+        h->texcoord_inner[v][1] = h->src[v][1];
+    }
+    for (int iteration = 0; iteration < 150; iteration++)
+        for (int v = 0; v < FACE_VERTICES; v++) {
+            if (fixed[v] || !count[v]) continue;
+            float x = 0, y = 0;
+            for (int i = 0; i < count[v]; i++) {
+                x += h->texcoord_inner[neighbours[v][i]][0];
+                y += h->texcoord_inner[neighbours[v][i]][1];
+            }
+            h->texcoord_inner[v][0] = x / count[v];
+            h->texcoord_inner[v][1] = y / count[v];
+        }
+    free(fixed);
+    return VV_OK;
+}
+
+/* The face topology's vertex neighbours. */
+static void neighbours_build(head3d *h) {
+    for (int t = 0; t < face_topology_triangle_count; t++)
+        for (int k = 0; k < 3; k++) {
+            int a = face_topology_triangles[t][k], b = face_topology_triangles[t][(k + 1) % 3];
+            for (int pass = 0; pass < 2; pass++) {
+                int x = pass ? b : a, y = pass ? a : b, *n = &h->neighbour_count[x];
+                bool seen = false;
+                for (int i = 0; i < *n && !seen; i++) seen = h->neighbours[x][i] == y;
+                if (!seen && *n < MAX_NEIGHBOURS) h->neighbours[x][(*n)++] = y;
+            }
+        }
+}
+
+/* The two rings of skin above each upper lid (see CREASE_NEAR), as anchors from index a;
+ * returns the new anchor count.  Ring one: neighbours of the upper lid's inner vertices that
+ * lie above them (frontal layout) and are not on a lid; ring two: the same from ring one. */
+static int crease_anchors(head3d *h, const float (*frontal)[3], float (*anchor_pos)[2], int a) {
+    int made = 0;
+    for (int e = 0; e < 2; e++) {
+        bool on_lid[FACE_VERTICES] = {false}, taken[FACE_VERTICES] = {false};
+        for (int i = 0; i < FACE_MESH_LID_POINTS; i++) on_lid[face_mesh_lid_upper[e][i]] = on_lid[face_mesh_lid_lower[e][i]] = true;
+        int ring[CREASE_MAX], ring_lid[CREASE_MAX], ring_count = 0;
+        for (int i = 1; i < FACE_MESH_LID_POINTS - 1; i++) {
+            int lid = face_mesh_lid_upper[e][i];
+            for (int k = 0; k < h->neighbour_count[lid]; k++) {
+                int u = h->neighbours[lid][k];
+                if (on_lid[u] || taken[u] || frontal[u][1] >= frontal[lid][1] || ring_count >= CREASE_MAX / 2) continue;
+                taken[u] = true;
+                ring_lid[ring_count] = i;
+                ring[ring_count++] = u;
+            }
+        }
+        int first_ring = ring_count;
+        for (int r = 0; r < first_ring; r++) {
+            int u0 = ring[r];
+            for (int k = 0; k < h->neighbour_count[u0]; k++) {
+                int u = h->neighbours[u0][k];
+                if (on_lid[u] || taken[u] || frontal[u][1] >= frontal[u0][1] || ring_count >= CREASE_MAX) continue;
+                taken[u] = true;
+                ring_lid[ring_count] = ring_lid[r];
+                ring[ring_count++] = u;
+            }
+        }
+        for (int r = 0; r < ring_count && made < 2 * CREASE_MAX; r++, made++) {
+            int idx = a + made;
+            h->anchor_vertex[idx] = ring[r];
+            h->crease_eye[made] = e;
+            h->crease_lid[made] = ring_lid[r];
+            h->crease_share[made] = r < first_ring ? CREASE_NEAR : CREASE_FAR;
+            anchor_pos[idx][0] = frontal[ring[r]][0];
+            anchor_pos[idx][1] = frontal[ring[r]][1];
+        }
+    }
+    return a + made;
+}
+
+static const int dlib_eye[2][6] = {{36, 37, 38, 39, 40, 41}, {42, 43, 44, 45, 46, 47}};
+
+vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks[68][2], const float mesh[][3],
+                     const uint8_t *matte, const head3d_params *params) {
+    *out = NULL;
+    if (!source || !source->data || source->channels != 3 || source->width < 2 || source->height < 2 || !mesh)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "head3d: need an RGB portrait and its mesh");
+    (void)landmarks;
+    head3d *h = calloc(1, sizeof *h);
+    if (!h) return vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+    h->params = params ? *params : head3d_default_params();
+    h->width = source->width & ~1;
+    h->height = source->height & ~1;
+    vv_status s = image_copy(&h->source, source);
+    size_t pixels = (size_t)source->width * source->height;
+    int max_tris = face_topology_triangle_count + 2 * RING_COUNT * OVAL + 64;
+    h->src = calloc(VERTEX_COUNT, sizeof *h->src);
+    h->texcoord = calloc(VERTEX_COUNT, sizeof *h->texcoord);
+    h->texcoord_rest = calloc(VERTEX_COUNT, sizeof *h->texcoord_rest);
+    h->texcoord_inner = calloc(FACE_VERTICES, sizeof *h->texcoord_inner);
+    h->normal = calloc(FACE_VERTICES, sizeof *h->normal);
+    h->neighbours = calloc(FACE_VERTICES, sizeof *h->neighbours);
+    h->neighbour_count = calloc(FACE_VERTICES, sizeof *h->neighbour_count);
+    h->weight = calloc(VERTEX_COUNT, sizeof *h->weight);
+    h->posed = calloc(VERTEX_COUNT, sizeof *h->posed);
+    h->displacement = calloc(VERTEX_COUNT, sizeof *h->displacement);
+    h->triangles = calloc((size_t)max_tris, sizeof *h->triangles);
+    h->layer = calloc((size_t)max_tris, 1);
+    h->draw_triangles = calloc((size_t)max_tris, sizeof *h->draw_triangles);
+    h->draw_layer = calloc((size_t)max_tris, 1);
+    h->depth = malloc(pixels * sizeof *h->depth);
+    h->coverage = malloc(pixels);
+    h->raster_layer = malloc(pixels);
+    h->footprint = calloc(pixels, 1);
+    h->ring_radius = calloc(VERTEX_COUNT - FACE_VERTICES, sizeof *h->ring_radius);
+    if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->texcoord_inner || !h->normal || !h->neighbours || !h->neighbour_count || !h->weight || !h->posed || !h->displacement || !h->triangles ||
+                       !h->layer || !h->draw_triangles || !h->draw_layer || !h->depth || !h->coverage ||
+                       !h->raster_layer || !h->footprint || !h->ring_radius))
+        s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory for a %dx%d portrait", source->width, source->height);
+    if (s != VV_OK) {
+        head3d_free(h);
+        return s;
+    }
+    /* The source mesh in camera coordinates (depth towards the camera). */
+    for (int v = 0; v < FACE_VERTICES; v++) {
+        for (int k = 0; k < 3; k++)
+            if (!isfinite(mesh[v][k])) {
+                head3d_free(h);
+                return vv_fail(VV_ERR_INVALID_ARGUMENT, "head3d: mesh point %d is not finite", v);
+            }
+        h->src[v][0] = mesh[v][0];
+        h->src[v][1] = mesh[v][1];
+        h->src[v][2] = -mesh[v][2];
+    }
+    face_mesh_to_landmarks68(mesh, h->source68);
+    h->eye_distance = dist2(h->source68[36], h->source68[45]);
+    if (!(h->eye_distance >= 40)) {
+        float eye = h->eye_distance;
+        head3d_free(h);
+        return vv_fail(VV_ERR_NO_FACE, "the face is too small to animate in 3D (%.0f px between the eyes' outer corners; 40 needed)",
+                       eye);
+    }
+    /* Canonical -> source similarity: the source's head pose in 3D. */
+    rigid3d pose, inverse;
+    if (!rigid3d_fit(face_canonical_mesh, (const float(*)[3])h->src, NULL, FACE_VERTICES, &pose)) {
+        head3d_free(h);
+        return vv_fail(VV_ERR_NO_FACE, "head3d: the face mesh is degenerate");
+    }
+    float yaw, pitch, roll;
+    rigid3d_angles((const float(*)[3])pose.rotation, &yaw, &pitch, &roll);
+    if (fabsf(yaw) > MAX_YAW || fabsf(pitch) > MAX_YAW) {
+        head3d_free(h);
+        return vv_fail(VV_ERR_NO_FACE, "the face is turned too far to animate in 3D (yaw %.0f, pitch %.0f degrees; %.0f at most)",
+                       yaw, pitch, MAX_YAW);
+    }
+    rigid3d_invert(&pose, &inverse);
+    float (*frontal)[3] = calloc(FACE_VERTICES, sizeof *frontal);
+    if (!frontal) {
+        head3d_free(h);
+        return vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+    }
+    for (int v = 0; v < FACE_VERTICES; v++) rigid3d_apply(&inverse, h->src[v], frontal[v]);
+    /* Rings beyond the face, laid out in the portrait itself so that at rest they lie
+     * outside the face as it is seen (their texture is hair, ears, neck, background, never
+     * the face): along each oval vertex's direction from the face's centre, from where that
+     * ray leaves the face's outline (the convex hull of the projected mesh), outwards by
+     * the oval's own frontal radius times (factor - 1), so the far side of a turned face
+     * is not squeezed.  Depth: the first ring halfway between the face's edge and the
+     * skull's centre depth, the others at the skull's centre depth (a head's outline
+     * is its widest part, which a turn moves least). */
+    float centre[2] = {0, 0};
+    for (int i = 0; i < OVAL; i++) {
+        centre[0] += frontal[face_mesh_face_oval[i]][0] / OVAL;
+        centre[1] += frontal[face_mesh_face_oval[i]][1] / OVAL;
+    }
+    {
+        float c3[3] = {centre[0], centre[1] + 0.25f, -1.3f};
+        rigid3d_apply(&pose, c3, h->head_centre);
+    }
+    float centre_image[3];
+    {
+        float c3[3] = {centre[0], centre[1], 0};
+        rigid3d_apply(&pose, c3, centre_image);
+    }
+    float (*hull)[2] = malloc(FACE_VERTICES * sizeof *hull);
+    int hull_count = hull ? convex_hull((const float(*)[3])h->src, FACE_VERTICES, hull) : 0;
+    if (!hull) s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+    for (int i = 0; s == VV_OK && i < OVAL; i++) {
+        const float *o = frontal[face_mesh_face_oval[i]];
+        float step[3] = {o[0] - centre[0], o[1] - centre[1], 0}, tip[3], base[3] = {centre[0], centre[1], 0};
+        float frontal_radius = hypotf(step[0], step[1]) * pose.scale;
+        float reach[3] = {centre[0] + step[0], centre[1] + step[1], 0};
+        rigid3d_apply(&pose, reach, tip);
+        rigid3d_apply(&pose, base, base);
+        float dx = tip[0] - base[0], dy = tip[1] - base[1], len = hypotf(dx, dy);
+        if (!(len > 1e-3f)) { dx = 0; dy = -1; len = 1; }
+        dx /= len;
+        dy /= len;
+        float edge = ray_hull_distance((const float(*)[2])hull, hull_count, centre_image[0], centre_image[1], dx, dy);
+        /* The skull in this direction: through the oval vertex, round to the skull centre's
+         * depth at the outline (radius: the oval vertex's 3D distance from the centre). */
+        const float *ov = h->src[face_mesh_face_oval[i]];
+        float skull = sqrtf((ov[0] - h->head_centre[0]) * (ov[0] - h->head_centre[0]) +
+                            (ov[1] - h->head_centre[1]) * (ov[1] - h->head_centre[1]) +
+                            (ov[2] - h->head_centre[2]) * (ov[2] - h->head_centre[2]));
+        for (int r = 0; r < RING_COUNT; r++) {
+            int v = FACE_VERTICES + r * OVAL + i;
+            float d = edge + (ring_factor[r] - 1) * frontal_radius;
+            h->src[v][0] = centre_image[0] + dx * d;
+            h->src[v][1] = centre_image[1] + dy * d;
+            float off = hypotf(h->src[v][0] - h->head_centre[0], h->src[v][1] - h->head_centre[1]);
+            float rise = skull * skull - off * off;
+            h->src[v][2] = h->head_centre[2] + (rise > 0 ? sqrtf(rise) : 0);
+            /* Motion weight: the head carries forehead, hair and ears; the neck less, the
+             * last ring not at all.  below: 0 at the top of the head .. 1 under the chin. */
+            float below = step[1] / sqrtf(step[0] * step[0] + step[1] * step[1] + 1e-12f);
+            below = below < 0 ? 0 : below;
+            float f0 = 1.6f - 0.55f * below, f1 = 3.3f - 1.3f * below; /* weight 1 up to f0, 0 from f1 */
+            float wt = (f1 - ring_factor[r]) / (f1 - f0);
+            h->weight[v] = r == RING_COUNT - 1 ? 0 : wt < 0 ? 0 : wt > 1 ? 1 : wt;
+        }
+    }
+    free(hull);
+    if (s != VV_OK) {
+        free(frontal);
+        head3d_free(h);
+        return s;
+    }
+    for (int v = 0; v < FACE_VERTICES; v++) h->weight[v] = 1;
+    /* The skull's centre (above: behind the face by 1.3 eye distances, a quarter below the
+     * oval's middle): the outer rings keep their distance from it as the head turns (a
+     * head's outline stays where it is when it turns; a flat ring of hair would shrink). */
+    {
+        for (int v = FACE_VERTICES; v < VERTEX_COUNT; v++)
+            h->ring_radius[v - FACE_VERTICES] = hypotf(h->src[v][0] - h->head_centre[0], h->src[v][1] - h->head_centre[1]);
+    }
+    for (int v = 0; v < VERTEX_COUNT; v++) { h->texcoord[v][0] = h->src[v][0]; h->texcoord[v][1] = h->src[v][1]; }
+    memcpy(h->texcoord_rest, h->texcoord, VERTEX_COUNT * sizeof *h->texcoord);
+    neighbours_build(h);
+    s = face_texture_inner(h);
+    if (s != VV_OK) {
+        free(frontal);
+        head3d_free(h);
+        return s;
+    }
+    /* Triangles: the face's fixed topology, then strips between the rings, oriented in the
+     * canonical frontal layout (front faces positive). */
+    int n = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int t = 0; t < face_topology_triangle_count; t++) {
+            const int *tri = face_topology_triangles[t];
+            const float *a = h->src[tri[0]], *b = h->src[tri[1]], *c = h->src[tri[2]];
+            float area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]);
+            if ((area > 0) != (pass == 0)) continue;
+            for (int k = 0; k < 3; k++) h->triangles[n][k] = tri[k];
+            h->layer[n++] = (uint8_t)tri[3];
+        }
+        if (pass == 0) h->culled_count = n;
+    }
+    /* Between the face's oval and the first ring: a Delaunay triangulation of the two in
+     * the portrait, less what lies inside the face (its triangulation's boundary loop, close
+     * to MediaPipe's oval; an oval that zigzags near the ears would
+     * fold a strip of quads into a bow tie, leaving holes; and its pockets, between three
+     * oval vertices, are covered here, not by the face). */
+    {
+        int boundary[FACE_VERTICES];
+        int nb = face_boundary_loop(boundary, FACE_VERTICES);
+        float (*pts)[2] = malloc((size_t)(nb + OVAL) * sizeof *pts), (*oval_poly)[2] = malloc((size_t)(nb > 0 ? nb : 1) * sizeof *oval_poly);
+        int *ids = malloc((size_t)(nb + OVAL) * sizeof *ids);
+        if (!pts || !oval_poly || !ids || nb < 3) {
+            free(pts); free(oval_poly); free(ids);
+            free(frontal);
+            head3d_free(h);
+            return nb < 3 ? vv_fail(VV_ERR_INTERNAL, "head3d: the face topology has no boundary loop")
+                          : vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+        }
+        for (int i = 0; i < nb; i++) ids[i] = boundary[i];
+        for (int i = 0; i < OVAL; i++) ids[nb + i] = FACE_VERTICES + i;
+        for (int i = 0; i < nb + OVAL; i++) { pts[i][0] = h->src[ids[i]][0]; pts[i][1] = h->src[ids[i]][1]; }
+        memcpy(oval_poly, pts, (size_t)nb * sizeof *oval_poly);
+        int (*tris)[3] = NULL, count = 0;
+        s = delaunay_triangulate((const float(*)[2])pts, nb + OVAL, &tris, &count);
+        for (int t = 0; s == VV_OK && t < count && n < max_tris; t++) {
+            float cx = (pts[tris[t][0]][0] + pts[tris[t][1]][0] + pts[tris[t][2]][0]) / 3;
+            float cy = (pts[tris[t][0]][1] + pts[tris[t][1]][1] + pts[tris[t][2]][1]) / 3;
+            if (point_in_polygon((const float(*)[2])oval_poly, nb, cx, cy)) continue;
+            for (int k = 0; k < 3; k++) h->triangles[n][k] = ids[tris[t][k]];
+            h->layer[n++] = HEAD3D_LAYER_OUTER;
+        }
+        free(tris);
+        free(pts);
+        free(oval_poly);
+        free(ids);
+        if (s != VV_OK) {
+            free(frontal);
+            head3d_free(h);
+            return s;
+        }
+    }
+    for (int r = 1; r < RING_COUNT && n + 2 * OVAL <= max_tris; r++)
+        for (int i = 0; i < OVAL; i++) {
+            int j = (i + 1) % OVAL;
+            int a = FACE_VERTICES + (r - 1) * OVAL + i, b = FACE_VERTICES + (r - 1) * OVAL + j;
+            int c = FACE_VERTICES + r * OVAL + i, d = FACE_VERTICES + r * OVAL + j;
+            int quad[2][3] = {{a, b, d}, {a, d, c}};
+            for (int q = 0; q < 2; q++) {
+                float p[3][2];
+                for (int k = 0; k < 3; k++) {
+                    p[k][0] = h->src[quad[q][k]][0];
+                    p[k][1] = h->src[quad[q][k]][1];
+                }
+                float area = (p[1][0] - p[0][0]) * (p[2][1] - p[0][1]) - (p[1][1] - p[0][1]) * (p[2][0] - p[0][0]);
+                h->triangles[n][0] = quad[q][0];
+                h->triangles[n][1] = area > 0 ? quad[q][1] : quad[q][2];
+                h->triangles[n][2] = area > 0 ? quad[q][2] : quad[q][1];
+                h->layer[n++] = HEAD3D_LAYER_OUTER;
+            }
+        }
+    h->triangle_count = n;
+    /* Pose origin depth: where the 68-point pose's origin (face/pose.h) lies in the mesh's
+     * depth, from the mesh's own 68 points. */
+    float mesh68_depth[68];
+    {
+        /* depth of each dlib point: the nearest face vertex in 2D */
+        for (int k = 0; k < 68; k++) {
+            float best = INFINITY;
+            for (int v = 0; v < FACE_VERTICES; v++) {
+                float d = dist2(h->src[v], h->source68[k]);
+                if (d < best) { best = d; mesh68_depth[k] = h->src[v][2]; }
+            }
+        }
+        head_pose hp = head_pose_estimate((const float(*)[2])h->source68);
+        double sum = 0;
+        for (int k = 0; k < 68; k++) {
+            const float *m = face_mean_shape_3d()[k];
+            float z = hp.scale * (hp.rotation[2][0] * m[0] + hp.rotation[2][1] * m[1] + hp.rotation[2][2] * m[2]);
+            sum += mesh68_depth[k] - z;
+        }
+        h->pivot_depth = (float)(sum / 68);
+    }
+    /* Expression anchors in the frontal layout: the dlib points (not eyes, not inner lips)
+     * where the mesh has them, then the lid and inner-lip contour vertices. */
+    float anchor_pos[ANCHOR_MAX][2];
+    float frontal68[68][2];
+    face_mesh_to_landmarks68((const float(*)[3])frontal, frontal68);
+    int a = 0;
+    for (int k = 0; k < 68; k++) {
+        if ((k >= 36 && k <= 47) || k >= 60) continue;
+        h->dlib_anchor[a] = k;
+        h->anchor_vertex[a] = -1;
+        anchor_pos[a][0] = frontal68[k][0];
+        anchor_pos[a][1] = frontal68[k][1];
+        a++;
+    }
+    for (int e = 0; e < 2; e++) {
+        for (int i = 0; i < FACE_MESH_LID_POINTS; i++) h->anchor_vertex[a + i] = face_mesh_lid_upper[e][i];
+        for (int i = 1; i < FACE_MESH_LID_POINTS - 1; i++) h->anchor_vertex[a + FACE_MESH_LID_POINTS + i - 1] = face_mesh_lid_lower[e][i];
+        a += FACE_MESH_LID_POINTS + LID_INNER;
+    }
+    for (int i = 0; i < FACE_MESH_LIP_POINTS; i++) h->anchor_vertex[a + i] = face_mesh_lips_inner_upper[i];
+    for (int i = 1; i < FACE_MESH_LIP_POINTS - 1; i++) h->anchor_vertex[a + FACE_MESH_LIP_POINTS + i - 1] = face_mesh_lips_inner_lower[i];
+    a += FACE_MESH_LIP_POINTS + LIP_INNER;
+    for (int i = DLIB_ANCHORS; i < ANCHOR_COUNT; i++) {
+        anchor_pos[i][0] = frontal[h->anchor_vertex[i]][0];
+        anchor_pos[i][1] = frontal[h->anchor_vertex[i]][1];
+    }
+    h->anchor_total = crease_anchors(h, (const float(*)[3])frontal, anchor_pos, ANCHOR_COUNT);
+    s = a == ANCHOR_COUNT ? spread_build(h, (const float(*)[3])frontal, (const float(*)[2])anchor_pos)
+                          : vv_fail(VV_ERR_INTERNAL, "head3d: %d anchors, expected %d", a, ANCHOR_COUNT);
+    free(frontal);
+    /* Matte: the plate (the person painted out, once), the person's own colours and the
+     * matte as a texture.  A pixel I = a F + (1 - a) B mixes person F and background B by
+     * the matte a; with the plate P as B, F = (I - (1 - a) P) / a, so that drawing F over P
+     * by a gives back I exactly wherever nothing moved (no halo where hair meets sky). */
+    if (s == VV_OK && matte && h->params.background_still) {
+        h->have_matte = true;
+        uint8_t *known = malloc(pixels);
+        s = known ? image_copy(&h->plate, source) : vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+        if (s == VV_OK) s = image_create(&h->matte3, source->width, source->height, 3);
+        if (s == VV_OK) s = image_copy(&h->foreground, source);
+        if (s == VV_OK) {
+            for (size_t i = 0; i < pixels; i++) known[i] = matte[i] < MATTE_BACKGROUND;
+            s = image_fill_holes(&h->plate, known, h->params.threads);
+            for (size_t i = 0; s == VV_OK && i < pixels; i++) {
+                int alpha = matte[i];
+                h->matte3.data[i * 3] = h->matte3.data[i * 3 + 1] = h->matte3.data[i * 3 + 2] = (uint8_t)alpha;
+                if (alpha < MATTE_BACKGROUND) continue;
+                for (int c = 0; c < 3; c++) {
+                    float v = ((float)source->data[i * 3 + c] * 255 - (float)(255 - alpha) * h->plate.data[i * 3 + c]) / (float)alpha;
+                    h->foreground.data[i * 3 + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+                }
+            }
+        }
+        free(known);
+    }
+    /* Footprint: what the moving part covers at rest (uncovered later: background). */
+    if (s == VV_OK) {
+        vv_image scratch = {0};
+        s = image_create(&scratch, source->width, source->height, 3);
+        int m = 0;
+        for (int t = 0; t < h->triangle_count; t++) {
+            const int *tri = h->triangles[t];
+            if (h->weight[tri[0]] > 0 || h->weight[tri[1]] > 0 || h->weight[tri[2]] > 0) memcpy(h->draw_triangles[m++], tri, sizeof *tri * 3);
+        }
+        for (size_t i = 0; i < pixels; i++) h->depth[i] = -INFINITY;
+        raster_mesh rm = {(const float(*)[3])h->src, (const float(*)[2])h->texcoord, (const int(*)[3])h->draw_triangles,
+                          VERTEX_COUNT, m, NULL};
+        raster_target rt = {&scratch, h->depth, h->footprint, NULL};
+        raster_params rp = {false, h->params.threads};
+        if (s == VV_OK) s = raster_draw(&rt, &h->source, &rm, &rp);
+        image_free(&scratch);
+    }
+    if (s != VV_OK) {
+        head3d_free(h);
+        return s;
+    }
+    memcpy(h->last68, h->source68, sizeof h->last68);
+    *out = h;
+    return VV_OK;
+}
+
+void head3d_free(head3d *h) {
+    if (!h) return;
+    image_free(&h->source);
+    image_free(&h->plate);
+    image_free(&h->matte3);
+    image_free(&h->foreground);
+    image_free(&h->color);
+    image_free(&h->alpha);
+    free(h->src);
+    free(h->texcoord);
+    free(h->texcoord_rest);
+    free(h->texcoord_inner);
+    free(h->normal);
+    free(h->neighbours);
+    free(h->neighbour_count);
+    free(h->weight);
+    free(h->posed);
+    free(h->displacement);
+    free(h->triangles);
+    free(h->layer);
+    free(h->draw_triangles);
+    free(h->draw_layer);
+    free(h->depth);
+    free(h->coverage);
+    free(h->raster_layer);
+    free(h->footprint);
+    free(h->ring_radius);
+    free(h);
+}
+
+void head3d_output_size(const head3d *h, int *width, int *height) {
+    *width = h->width;
+    *height = h->height;
+}
+
+void head3d_mesh(const head3d *h, const float (**posed)[3], int *vertex_count, const int (**triangles)[3],
+                 const uint8_t **layers, int *triangle_count) {
+    *posed = (const float(*)[3])h->posed;
+    *vertex_count = VERTEX_COUNT;
+    *triangles = (const int(*)[3])h->triangles;
+    *layers = h->layer;
+    *triangle_count = h->triangle_count;
+}
+
+void head3d_last_landmarks(const head3d *h, float out[68][2]) { memcpy(out, h->last68, sizeof h->last68); }
+
+/* The anchors' displacements this frame (source pixels, at the source's pose). */
+static void anchors_move(const head3d *h, const head3d_frame *f, float (*d)[2]) {
+    float lips = h->params.lips;
+    for (int a = 0; a < DLIB_ANCHORS; a++) {
+        int k = h->dlib_anchor[a];
+        float g = k >= 48 ? lips : 1;
+        d[a][0] = f->expression[k][0] * g;
+        d[a][1] = f->expression[k][1] * g;
+    }
+    int a = DLIB_ANCHORS;
+    for (int e = 0; e < 2; e++) {
+        /* The eye as a whole moves with its corners (the lids' own dlib points would
+         * count the blink twice); the lids then close towards a line a third of the way up
+         * from the lower lid (the upper lid travels most), by the retargeted openness. */
+        float shift[2] = {0, 0};
+        for (int i = 0; i < 2; i++) {
+            shift[0] += f->expression[dlib_eye[e][i * 3]][0] / 2;
+            shift[1] += f->expression[dlib_eye[e][i * 3]][1] / 2;
+        }
+        float open = f->eye_openness[e];
+        if (!isfinite(open)) open = 1;
+        open = 1 + h->params.eyes * (open - 1);
+        open = open < 0 ? 0 : open > 1.6f ? 1.6f : open;
+        for (int i = 0; i < FACE_MESH_LID_POINTS; i++) {
+            const float *up = h->src[face_mesh_lid_upper[e][i]], *lo = h->src[face_mesh_lid_lower[e][i]];
+            float closed[2] = {lo[0] + LID_MEET * (up[0] - lo[0]), lo[1] + LID_MEET * (up[1] - lo[1])};
+            d[a + i][0] = shift[0] + (closed[0] + open * (up[0] - closed[0])) - up[0];
+            d[a + i][1] = shift[1] + (closed[1] + open * (up[1] - closed[1])) - up[1];
+            if (i > 0 && i < FACE_MESH_LID_POINTS - 1) {
+                float *dl = d[a + FACE_MESH_LID_POINTS + i - 1];
+                dl[0] = shift[0] + (closed[0] + open * (lo[0] - closed[0])) - lo[0];
+                dl[1] = shift[1] + (closed[1] + open * (lo[1] - closed[1])) - lo[1];
+            }
+        }
+        a += FACE_MESH_LID_POINTS + LID_INNER;
+    }
+    /* Inner lips: dlib's inner-lip displacements along each lip, by arc length. */
+    static const int dlib_upper[5] = {60, 61, 62, 63, 64}, dlib_lower[5] = {60, 67, 66, 65, 64};
+    for (int lip = 0; lip < 2; lip++) {
+        const int *dl = lip ? dlib_lower : dlib_upper;
+        const int *chain = lip ? face_mesh_lips_inner_lower : face_mesh_lips_inner_upper;
+        float knots_pos[5][2], knots[5], values[5][2], chain_pos[FACE_MESH_LIP_POINTS][2], s[FACE_MESH_LIP_POINTS];
+        for (int i = 0; i < 5; i++) {
+            knots_pos[i][0] = h->source68[dl[i]][0];
+            knots_pos[i][1] = h->source68[dl[i]][1];
+            values[i][0] = f->expression[dl[i]][0] * lips;
+            values[i][1] = f->expression[dl[i]][1] * lips;
+        }
+        chain_params((const float(*)[2])knots_pos, 5, knots);
+        for (int i = 0; i < FACE_MESH_LIP_POINTS; i++) {
+            chain_pos[i][0] = h->src[chain[i]][0];
+            chain_pos[i][1] = h->src[chain[i]][1];
+        }
+        chain_params((const float(*)[2])chain_pos, FACE_MESH_LIP_POINTS, s);
+        for (int i = lip ? 1 : 0; i < (lip ? FACE_MESH_LIP_POINTS - 1 : FACE_MESH_LIP_POINTS); i++)
+            interpolate_at(knots, (const float(*)[2])values, 5, s[i], d[a++]);
+    }
+    /* The skin above the lids: a share of its lid vertex's motion beyond the eye's shift. */
+    for (int c = 0; a + c < h->anchor_total; c++) {
+        int e = h->crease_eye[c], lid_anchor = DLIB_ANCHORS + e * (FACE_MESH_LID_POINTS + LID_INNER) + h->crease_lid[c];
+        float shift[2] = {0, 0};
+        for (int i = 0; i < 2; i++) {
+            shift[0] += f->expression[dlib_eye[e][i * 3]][0] / 2;
+            shift[1] += f->expression[dlib_eye[e][i * 3]][1] / 2;
+        }
+        float share = h->crease_share[c];
+        d[a + c][0] = shift[0] + share * (d[lid_anchor][0] - shift[0]);
+        d[a + c][1] = shift[1] + share * (d[lid_anchor][1] - shift[1]);
+    }
+}
+
+vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
+    if (!h || !f || !out) return vv_fail(VV_ERR_INVALID_ARGUMENT, "head3d_render: NULL argument");
+    int w = h->source.width, hh = h->source.height;
+    vv_status s = VV_OK;
+    if (out->width != h->width || out->height != h->height || out->channels != 3) {
+        image_free(out);
+        s = image_create(out, h->width, h->height, 3);
+    }
+    if (s == VV_OK && (h->color.width != w || h->color.height != hh)) {
+        image_free(&h->color);
+        image_free(&h->alpha);
+        s = image_create(&h->color, w, hh, 3);
+        if (s == VV_OK && h->have_matte) s = image_create(&h->alpha, w, hh, 3);
+    }
+    if (s != VV_OK) return s;
+    /* 1. Expression over the face, 2. the rigid motion, blended by each vertex's weight. */
+    float anchor_d[ANCHOR_MAX][2];
+    anchors_move(h, f, anchor_d);
+    for (int v = 0; v < VERTEX_COUNT; v++) {
+        float x[3] = {h->src[v][0], h->src[v][1], h->src[v][2]};
+        if (v < FACE_VERTICES) {
+            const vertex_weights *vw = &h->spread[v];
+            for (int k = 0; k < 3; k++) {
+                x[0] += vw->weight[k] * anchor_d[vw->anchor[k]][0];
+                x[1] += vw->weight[k] * anchor_d[vw->anchor[k]][1];
+            }
+        }
+        const motion_rigid *r = &f->rigid;
+        float o[3] = {r->origin[0], r->origin[1], h->pivot_depth};
+        float q[3] = {x[0] - o[0], x[1] - o[1], x[2] - o[2]}, y[3];
+        for (int i = 0; i < 3; i++)
+            y[i] = o[i] + r->scale * (r->rotation[i][0] * q[0] + r->rotation[i][1] * q[1] + r->rotation[i][2] * q[2]);
+        y[0] += r->translation[0];
+        y[1] += r->translation[1];
+        float wt = h->weight[v];
+        for (int i = 0; i < 3; i++) h->posed[v][i] = wt * y[i] + (1 - wt) * x[i];
+    }
+    /* Texture of the face: where a faintly seen part now turns towards the camera, taken
+     * in proportion from the well-seen face around it (none of this at rest). */
+    for (int v = 0; v < FACE_VERTICES; v++) {
+        const float *n = h->normal[v];
+        const float (*R)[3] = (const float(*)[3])f->rigid.rotation;
+        float now = R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2];
+        float gain = (now - n[2]) / 0.25f, faint = (SEEN_WELL - n[2]) / 0.2f;
+        gain = gain < 0 ? 0 : gain > 1 ? 1 : gain;
+        faint = faint < 0 ? 0 : faint > 1 ? 1 : faint;
+        float k = gain * faint;
+        h->texcoord[v][0] = h->texcoord_rest[v][0] + k * (h->texcoord_inner[v][0] - h->texcoord_rest[v][0]);
+        h->texcoord[v][1] = h->texcoord_rest[v][1] + k * (h->texcoord_inner[v][1] - h->texcoord_rest[v][1]);
+    }
+    /* Outer rings from the second on: no nearer to the moved skull centre than at rest. */
+    {
+        const motion_rigid *r = &f->rigid;
+        float o[3] = {r->origin[0], r->origin[1], h->pivot_depth};
+        float q[3] = {h->head_centre[0] - o[0], h->head_centre[1] - o[1], h->head_centre[2] - o[2]}, c[2];
+        for (int i = 0; i < 2; i++)
+            c[i] = o[i] + r->translation[i] + r->scale * (r->rotation[i][0] * q[0] + r->rotation[i][1] * q[1] + r->rotation[i][2] * q[2]);
+        for (int v = FACE_VERTICES + OVAL; v < VERTEX_COUNT; v++) {
+            float wt = h->weight[v];
+            if (wt <= 0) continue;
+            float dx = h->posed[v][0] - c[0], dy = h->posed[v][1] - c[1], d = hypotf(dx, dy);
+            float want = h->ring_radius[v - FACE_VERTICES] * (1 + wt * (r->scale - 1));
+            if (d > 1e-3f && d < want) {
+                float k = v < FACE_VERTICES + 2 * OVAL ? 0.5f : 1.0f, grow = 1 + k * (want / d - 1);
+                h->posed[v][0] = c[0] + dx * grow;
+                h->posed[v][1] = c[1] + dy * grow;
+            }
+        }
+    }
+    /* Nothing moves (the reference pose, a still driver): the portrait as it is. */
+    int m = 0;
+    for (int v = 0; v < VERTEX_COUNT && !m; v++)
+        m = fabsf(h->posed[v][0] - h->src[v][0]) > STATIC_MOTION || fabsf(h->posed[v][1] - h->src[v][1]) > STATIC_MOTION;
+    if (!m) {
+        for (int y = 0; y < h->height; y++)
+            memcpy(out->data + (size_t)y * h->width * 3, h->source.data + (size_t)y * w * 3, (size_t)h->width * 3);
+        memcpy(h->last68, h->source68, sizeof h->last68);
+        return VV_OK;
+    }
+    /* The movable part: the face triangles that face the camera at rest, culled when they
+     * turn away; then the rest, drawn either way (folds at a turned face's far edge, and
+     * the outer rings: hair and ears may face either way as the head turns; the z-buffer
+     * sorts them out). */
+    size_t pixels = (size_t)w * hh;
+    for (size_t i = 0; m && i < pixels; i++) h->depth[i] = -INFINITY;
+    if (m) memset(h->coverage, 0, pixels);
+    const vv_image *texture = h->have_matte ? &h->foreground : &h->source;
+    for (int pass = 0; m && pass < 2 && s == VV_OK; pass++) {
+        int first = pass ? h->culled_count : 0, last = pass ? h->triangle_count : h->culled_count;
+        raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])(h->triangles + first),
+                          VERTEX_COUNT, last - first, h->layer + first};
+        raster_target rt = {&h->color, h->depth, h->coverage, h->raster_layer};
+        raster_params rp = {pass == 0, h->params.threads};
+        s = raster_draw(&rt, texture, &rm, &rp);
+    }
+    if (s == VV_OK && m && h->have_matte) {
+        for (size_t i = 0; i < pixels; i++) h->depth[i] = -INFINITY;
+        for (int pass = 0; pass < 2 && s == VV_OK; pass++) {
+            int first = pass ? h->culled_count : 0, last = pass ? h->triangle_count : h->culled_count;
+            raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])(h->triangles + first),
+                              VERTEX_COUNT, last - first, NULL};
+            raster_target ra = {&h->alpha, h->depth, NULL, NULL};
+            raster_params rp = {pass == 0, h->params.threads};
+            s = raster_draw(&ra, &h->matte3, &rm, &rp);
+        }
+    }
+    if (s != VV_OK) return s;
+    /* Composite: drawn pixels over the plate (or as they are without a matte); pixels the
+     * moving part covered at rest and no longer covers: background. */
+    for (int y = 0; y < h->height; y++) {
+        uint8_t *o = out->data + (size_t)y * h->width * 3;
+        const uint8_t *src = h->source.data + (size_t)y * w * 3, *col = h->color.data + (size_t)y * w * 3;
+        const uint8_t *plate = h->have_matte ? h->plate.data + (size_t)y * w * 3 : src;
+        const uint8_t *alpha = h->have_matte ? h->alpha.data + (size_t)y * w * 3 : NULL;
+        const uint8_t *cov = h->coverage + (size_t)y * w, *foot = h->footprint + (size_t)y * w;
+        for (int x = 0; x < h->width; x++) {
+            if (cov[x]) {
+                if (alpha) {
+                    int a = alpha[x * 3];
+                    for (int c = 0; c < 3; c++) o[x * 3 + c] = (uint8_t)((col[x * 3 + c] * a + plate[x * 3 + c] * (255 - a) + 127) / 255);
+                } else {
+                    memcpy(o + x * 3, col + x * 3, 3);
+                }
+            } else if (foot[x] && m > 0) {
+                memcpy(o + x * 3, plate + x * 3, 3);
+            } else {
+                memcpy(o + x * 3, src + x * 3, 3);
+            }
+        }
+    }
+    /* The frame's 68 points: the posed mesh's. */
+    float posed_mesh[FACE_VERTICES][3];
+    for (int v = 0; v < FACE_VERTICES; v++) {
+        posed_mesh[v][0] = h->posed[v][0];
+        posed_mesh[v][1] = h->posed[v][1];
+        posed_mesh[v][2] = -h->posed[v][2];
+    }
+    face_mesh_to_landmarks68((const float(*)[3])posed_mesh, h->last68);
+    /* The inner mouth where it opens wider than the source's. */
+    if (h->params.mouth_fill)
+        warp_mouth_fill(out, NULL, &h->source, (const float(*)[2])h->source68, (const float(*)[2])h->last68,
+                        f->driver_frame, f->driver_points);
+    return VV_OK;
+}

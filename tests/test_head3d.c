@@ -1,0 +1,216 @@
+/* The 3D head engine (src/warp/head3d.c) on the bundled Mona Lisa, with the real face mesh
+ * and person matte, judged by an independent measurement: our dlib 68-point predictor on
+ * the rendered frames.
+ *  1. At rest the portrait comes back unchanged (exactly; and within a level through the
+ *     full render path, with a motion too small to see).
+ *  2. Head turns: a yaw of +-15 and a pitch of +-12 degrees, about the neck, change the
+ *     head pose measured on the output by about as much (face/pose.h), in the right
+ *     direction, and leave the background far from the head untouched.
+ *  3. Eyes: openness 0 shuts them (the iris disk turns to skin: an image measure, since
+ *     dlib's lid points land on a shut painted lid's shadow), 0.5 half way, 1 leaves them.
+ *  4. Hostile meshes: NaN, a face too small, a face turned too far: clear statuses.
+ * Also the generated topology: every triangle's corners are distinct mesh vertices. */
+#include "face/facemesh.h"
+#include "face/faces.h"
+#include "face/matte.h"
+#include "face/pose.h"
+#include "face/rigid3d.h"
+#include "img/image.h"
+#include "test.h"
+#include "vivify.h"
+#include "warp/head3d.h"
+
+/* A turn about the neck: the pivot 1.3 eye distances behind the face, a quarter below. */
+static void turn(head3d_frame *f, const head_pose *pose, float eye, float yaw, float pitch) {
+    memset(f, 0, sizeof *f);
+    f->rigid.scale = 1;
+    f->rigid.origin[0] = pose->tx;
+    f->rigid.origin[1] = pose->ty;
+    head_pose_rotation(yaw, pitch, 0, f->rigid.rotation);
+    float c[3] = {0, 0.25f * eye, -1.3f * eye};
+    for (int k = 0; k < 2; k++)
+        f->rigid.translation[k] = c[k] - (f->rigid.rotation[k][0] * c[0] + f->rigid.rotation[k][1] * c[1] + f->rigid.rotation[k][2] * c[2]);
+    f->eye_openness[0] = f->eye_openness[1] = 1;
+}
+
+static bool measure(vv_faces *faces, const vv_image *image, vv_face *out) {
+    int count = 0;
+    return faces_detect_quick(faces, image, out, 1, &count) == VV_OK && count == 1;
+}
+
+int main(void) {
+    for (int t = 0; t < face_topology_triangle_count; t++) {
+        const int *tri = face_topology_triangles[t];
+        bool ok = tri[0] != tri[1] && tri[1] != tri[2] && tri[0] != tri[2] && tri[3] >= 0 && tri[3] <= 3;
+        for (int k = 0; k < 3; k++) ok = ok && tri[k] >= 0 && tri[k] < FACE_MESH_POINTS;
+        if (!ok) {
+            CHECK_MSG(0, "topology triangle %d is malformed", t);
+            break;
+        }
+    }
+    CHECK(face_topology_triangle_count > 800 && face_topology_triangle_count < 1000);
+
+    vv_image image = {0};
+    CHECK_OK(image_load(&image, VV_SOURCE_DIR "/examples/mona_lisa.png"));
+    vv_faces *faces = NULL;
+    vv_faces_params fp = vv_faces_default_params();
+    face_mesh *fm = NULL;
+    person_matte *pm = NULL;
+    vv_status s = vv_faces_new(&faces, &fp);
+    if (s == VV_OK) s = face_mesh_new(&fm, NULL);
+    if (s == VV_OK) s = person_matte_new(&pm, NULL);
+    if (s == VV_ERR_MODEL || s == VV_ERR_NOT_FOUND) {
+        printf("SKIPPED test_head3d: models missing (./dev setup): %s\n", vv_last_error());
+        return 77;
+    }
+    CHECK_OK(s);
+    vv_face face;
+    CHECK(measure(faces, &image, &face));
+    face_mesh_roi roi;
+    face_mesh_result *mesh = malloc(sizeof *mesh);
+    face_mesh_roi_from_landmarks68((const float(*)[2])face.landmarks, &roi);
+    CHECK_OK(face_mesh_run(fm, &image, &roi, true, mesh));
+    uint8_t *matte = malloc((size_t)image.width * image.height);
+    CHECK_OK(person_matte_run(pm, &image, matte));
+    head3d *h = NULL;
+    head3d_params hp = head3d_default_params();
+    CHECK_OK(head3d_new(&h, &image, (const float(*)[2])face.landmarks, (const float(*)[3])mesh->points, matte, &hp));
+    if (!h) return test_finish("test_head3d");
+    head_pose pose = head_pose_estimate((const float(*)[2])face.landmarks);
+    float eye = hypotf(face.landmarks[45][0] - face.landmarks[36][0], face.landmarks[45][1] - face.landmarks[36][1]);
+    vv_image out = {0};
+    head3d_frame f;
+
+    /* 1. Rest. */
+    turn(&f, &pose, eye, 0, 0);
+    CHECK_OK(head3d_render(h, &f, &out));
+    CHECK(out.width == 500 && out.height == 756);
+    bool same = true;
+    for (int y = 0; y < out.height && same; y++)
+        same = !memcmp(out.data + (size_t)y * out.width * 3, image.data + (size_t)y * image.width * 3, (size_t)out.width * 3);
+    CHECK_MSG(same, "at rest the portrait must come back unchanged");
+    turn(&f, &pose, eye, 0.02f, 0);
+    CHECK_OK(head3d_render(h, &f, &out));
+    double diff = 0;
+    long face_pixels = 0;
+    for (int y = 0; y < out.height; y++)
+        for (int x = 0; x < out.width; x++)
+            for (int c = 0; c < 3; c++) {
+                diff += abs(out.data[((size_t)y * out.width + x) * 3 + c] - image.data[((size_t)y * image.width + x) * 3 + c]);
+                face_pixels++;
+            }
+    CHECK_MSG(diff / face_pixels < 0.5, "a 0.02-degree turn changes the portrait by %.3f levels on average", diff / face_pixels);
+
+    /* 2. Turns, measured on the output. */
+    struct { float yaw, pitch; } turns[] = {{15, 0}, {-15, 0}, {0, 12}, {0, -12}};
+    for (int i = 0; i < 4; i++) {
+        turn(&f, &pose, eye, turns[i].yaw, turns[i].pitch);
+        CHECK_OK(head3d_render(h, &f, &out));
+        vv_face seen;
+        if (!measure(faces, &out, &seen)) {
+            CHECK_MSG(0, "no face found after a turn of yaw %g pitch %g", turns[i].yaw, turns[i].pitch);
+            continue;
+        }
+        float dyaw = seen.yaw - face.yaw, dpitch = seen.pitch - face.pitch;
+        /* Landmark pose is coarse (its mean face's depth is fixed by hand): the same sign and
+         * at least half the turn, the other axis within 6 degrees. */
+        if (turns[i].yaw != 0) {
+            CHECK_MSG(dyaw * turns[i].yaw > 0 && fabsf(dyaw) > 0.5f * fabsf(turns[i].yaw) && fabsf(dyaw) < 1.8f * fabsf(turns[i].yaw),
+                      "yaw %g: measured change %.1f", turns[i].yaw, dyaw);
+            CHECK_MSG(fabsf(dpitch) < 6, "yaw %g: pitch moved %.1f", turns[i].yaw, dpitch);
+        } else {
+            CHECK_MSG(dpitch * turns[i].pitch > 0 && fabsf(dpitch) > 0.5f * fabsf(turns[i].pitch) && fabsf(dpitch) < 1.8f * fabsf(turns[i].pitch),
+                      "pitch %g: measured change %.1f", turns[i].pitch, dpitch);
+            CHECK_MSG(fabsf(dyaw) < 6, "pitch %g: yaw moved %.1f", turns[i].pitch, dyaw);
+        }
+        /* The background far from the head (the top-left 60x60 and the bottom corners of
+         * the landscape) does not move. */
+        bool still = true;
+        for (int y = 0; y < 60 && still; y++)
+            still = !memcmp(out.data + (size_t)y * out.width * 3, image.data + (size_t)y * image.width * 3, 60 * 3);
+        CHECK_MSG(still, "turn %d moved the background's corner", i);
+    }
+
+    /* 3. Eyes: an image measure, independent of any landmarks (dlib's lids land on the
+     * lid's shadow of a shut painted eye): how far the dark iris gives way to skin.  Per eye,
+     * the mean brightness of the iris disk (the mesh's iris, at rest) against that of the
+     * cheek below it: 0 = the iris as in the portrait, 1 = as bright as the cheek. */
+    float covered[3][2];
+    float openness[3] = {0, 0.5f, 1};
+    for (int i = 0; i < 3; i++) {
+        turn(&f, &pose, eye, 0.02f, 0); /* the full render path */
+        f.eye_openness[0] = f.eye_openness[1] = openness[i];
+        CHECK_OK(head3d_render(h, &f, &out));
+        for (int e = 0; e < 2; e++) {
+            const float *c = mesh->points[e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT];
+            float r = 0;
+            for (int k = 1; k < 5; k++) r += hypotf(mesh->points[(e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT) + k][0] - c[0],
+                                                    mesh->points[(e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT) + k][1] - c[1]) / 4;
+            r *= 0.6f;
+            double iris_src = 0, iris_out = 0, cheek = 0;
+            int n = 0, m = 0;
+            for (int y = (int)(c[1] - r); y <= (int)(c[1] + r); y++)
+                for (int x = (int)(c[0] - r); x <= (int)(c[0] + r); x++) {
+                    if ((x - c[0]) * (x - c[0]) + (y - c[1]) * (y - c[1]) > r * r) continue;
+                    const uint8_t *a = image.data + ((size_t)y * image.width + x) * 3, *b = out.data + ((size_t)y * out.width + x) * 3;
+                    iris_src += 0.299 * a[0] + 0.587 * a[1] + 0.114 * a[2];
+                    iris_out += 0.299 * b[0] + 0.587 * b[1] + 0.114 * b[2];
+                    n++;
+                }
+            for (int y = (int)(c[1] + 2.5f * r); y <= (int)(c[1] + 3.5f * r); y++)
+                for (int x = (int)(c[0] - r); x <= (int)(c[0] + r); x++) {
+                    const uint8_t *a = image.data + ((size_t)y * image.width + x) * 3;
+                    cheek += 0.299 * a[0] + 0.587 * a[1] + 0.114 * a[2];
+                    m++;
+                }
+            iris_src /= n;
+            iris_out /= n;
+            cheek /= m;
+            covered[i][e] = (float)((iris_out - iris_src) / (cheek - iris_src));
+        }
+    }
+    printf("iris covered (right, left eye): shut %.2f %.2f, half %.2f %.2f, open %.2f %.2f\n", covered[0][0], covered[0][1],
+           covered[1][0], covered[1][1], covered[2][0], covered[2][1]);
+    for (int e = 0; e < 2; e++) {
+        CHECK_MSG(covered[0][e] > 0.45f, "shut eye %d: the iris is only %.2f covered", e, covered[0][e]);
+        CHECK_MSG(covered[1][e] > 0.03f && covered[1][e] < covered[0][e], "half-shut eye %d covered %.2f", e, covered[1][e]);
+        CHECK_MSG(fabsf(covered[2][e]) < 0.1f, "open eye %d changed by %.2f", e, covered[2][e]);
+    }
+
+    /* 4. Hostile meshes. */
+    head3d *bad = NULL;
+    float (*m)[3] = malloc(sizeof(float[FACE_MESH_ALL][3]));
+    memcpy(m, mesh->points, sizeof(float[FACE_MESH_ALL][3]));
+    m[100][1] = NAN;
+    CHECK(head3d_new(&bad, &image, (const float(*)[2])face.landmarks, (const float(*)[3])m, matte, &hp) == VV_ERR_INVALID_ARGUMENT && !bad);
+    for (int v = 0; v < FACE_MESH_ALL; v++) /* a tenth of the size: 13 px between the eyes */
+        for (int k = 0; k < 3; k++) m[v][k] = mesh->points[v][k] * 0.1f + (k < 2 ? 200 : 0);
+    CHECK(head3d_new(&bad, &image, (const float(*)[2])face.landmarks, (const float(*)[3])m, matte, &hp) == VV_ERR_NO_FACE && !bad);
+    /* Turned 75 degrees about the vertical axis (through the face's centre). */
+    rigid3d spin;
+    memset(&spin, 0, sizeof spin);
+    head_pose_rotation(75, 0, 0, spin.rotation);
+    spin.scale = 1;
+    float cx = 0, cz = 0;
+    for (int v = 0; v < FACE_MESH_POINTS; v++) { cx += mesh->points[v][0] / FACE_MESH_POINTS; cz += mesh->points[v][2] / FACE_MESH_POINTS; }
+    for (int v = 0; v < FACE_MESH_ALL; v++) {
+        float p[3] = {mesh->points[v][0] - cx, mesh->points[v][1], -(mesh->points[v][2] - cz)}, q[3];
+        rigid3d_apply(&spin, p, q);
+        m[v][0] = q[0] + cx;
+        m[v][1] = q[1];
+        m[v][2] = -q[2] + cz;
+    }
+    s = head3d_new(&bad, &image, (const float(*)[2])face.landmarks, (const float(*)[3])m, matte, &hp);
+    CHECK_MSG(s == VV_ERR_NO_FACE && !bad, "a face turned 75 degrees: %s", vv_status_string(s));
+    free(m);
+
+    head3d_free(h);
+    image_free(&out);
+    image_free(&image);
+    free(matte);
+    free(mesh);
+    person_matte_free(pm);
+    face_mesh_free(fm);
+    vv_faces_free(faces);
+    return test_finish("test_head3d");
+}
