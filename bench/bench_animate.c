@@ -1,8 +1,9 @@
-/* bench_animate: end-to-end `vivify animate` speed for a 512x512 driver and a 1024x1024
- * source, against ffmpeg decoding and re-encoding the same clip with the same encoder
- * settings (libx264 veryfast crf 18 yuv420p), once at the driver's size and once scaled
- * to our output size; then the same on the driver played 4 times (forwards, backwards, ...)
- * so that start-up weighs less.  Needs the ffmpeg CLI and ../shared/data/driving/lp_d0.mp4
+/* bench_animate: end-to-end `vivify animate` speed (engines warp and warp2d) for a 512x512
+ * driver and a 1024x1024 source, against ffmpeg's own transcode of the same driver to our
+ * output size (decode + scale + libx264 medium: the issue's baseline; and with our x264
+ * settings, veryfast crf 18), with the per-stage breakdown `vivify animate -v` reports;
+ * then the same on the driver played 4 times (forwards, backwards, ...) so that start-up
+ * weighs less.  Needs the ffmpeg CLI and ../shared/data/driving/lp_d0.mp4
  * (or a driver given as argv[1]; argv[2]: another vivify binary to time instead of the one
  * beside this program, for before / after figures in one session).  Wall times are noisy on a shared machine: the CPU times
  * (user + system of the child processes) are printed beside them. */
@@ -69,6 +70,34 @@ static void print_load(const char *when) {
     if (getloadavg(load, 3) == 3) printf("  load average %s: %.2f %.2f %.2f\n", when, load[0], load[1], load[2]);
 }
 
+/* One verbose run: the stage times vivify animate -v reports (wall seconds). */
+static void stages(const char *exe, const char *tmp, const char *driver, const char *engine) {
+    char cmd[16384], line[4096];
+    snprintf(cmd, sizeof cmd, "%s animate %s/bench_src1024.png --driving '%s' -e %s -v -o %s/bench_out.mp4 </dev/null 2>&1 >/dev/null",
+             exe, tmp, driver, engine, tmp);
+    FILE *p = popen(cmd, "r");
+    double faces = 0, mesh = 0, matte = 0, tracking = 0, decode = 0, render = 0, encode = 0, total = 0;
+    long frames = 0;
+    while (p && fgets(line, sizeof line, p)) {
+        const char *w = strstr(line, "wall s: source faces");
+        if (w) sscanf(w, "wall s: source faces %lf, mesh %lf, matte %lf, tracking %lf, decode %lf, render %lf, encode %lf", &faces,
+                      &mesh, &matte, &tracking, &decode, &render, &encode);
+        const char *f = strstr(line, "animate: ");
+        const char *in = strstr(line, " in ");
+        if (f && in && strstr(line, " frames ")) {
+            sscanf(f, "animate: %ld frames", &frames);
+            sscanf(in, " in %lf s", &total);
+        }
+    }
+    if (p) pclose(p);
+    double n = frames > 0 ? (double)frames : 1;
+    printf("  stages, engine %-6s (%ld frames, %.2f s; ms a frame, as LivePortrait's speed.md lists them):\n"
+           "    once: source faces %.0f ms, face mesh %.0f ms, matte + head %.0f ms\n"
+           "    per frame: driver decode + track %.2f (its own thread; waiting shown), decode %.2f, render %.2f, encode %.2f\n",
+           engine, frames, total, faces * 1e3, mesh * 1e3, matte * 1e3, tracking / n * 1e3, decode / n * 1e3, render / n * 1e3,
+           encode / n * 1e3);
+}
+
 /* Ours against ffmpeg for one driver clip. */
 static void compare(const char *exe, const char *tmp, const char *driver, int repeats) {
     char cmd[16384], out[4096];
@@ -76,35 +105,32 @@ static void compare(const char *exe, const char *tmp, const char *driver, int re
     printf("bench_animate: driver %s (%ld frames, 512x512), source 1024x1024, %d cores; best of %d runs, wall and CPU\n"
            "  (user + system) each the lowest of the runs\n", driver, driver_frames, cpu_count(), repeats);
     print_load("before");
-    snprintf(out, sizeof out, "%s/bench_out.mp4", tmp);
-    snprintf(cmd, sizeof cmd, "%s animate %s/bench_src1024.png --driving '%s' -o %s </dev/null >/dev/null 2>&1", exe, tmp, driver, out);
-    timing ours = best_of(cmd, repeats);
-    long frames = count_frames(out);
+    /* The issue's baseline: ffmpeg's own transcode of the driver to our output size:
+     * decode + scale + libx264 medium; and the same with our encoder settings (veryfast). */
     snprintf(cmd, sizeof cmd,
-             "%s animate %s/bench_src1024.png --driving '%s' --frames 1 -o %s/bench_one.mp4 </dev/null >/dev/null 2>&1", exe,
-             tmp, driver, tmp);
-    timing one = best_of(cmd, repeats);
-    /* The issue's baseline: ffmpeg decoding and re-encoding the same clip with the same
-     * encoder settings as ours (libx264 veryfast crf 18 yuv420p), i.e. at its own size. */
-    snprintf(cmd, sizeof cmd,
-             "ffmpeg -nostdin -loglevel error -y -i '%s' -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p -an %s/bench_ff.mp4",
-             driver, tmp);
-    timing same_size = best_of(cmd, repeats);
-    /* The same, scaled to the size we write (x264 then encodes as many pixels as we do). */
+             "ffmpeg -nostdin -loglevel error -y -i '%s' -vf scale=1024:1024 -c:v libx264 -preset medium -pix_fmt yuv420p -an "
+             "%s/bench_ff.mp4", driver, tmp);
+    timing medium = best_of(cmd, repeats);
     snprintf(cmd, sizeof cmd,
              "ffmpeg -nostdin -loglevel error -y -i '%s' -vf scale=1024:1024 -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p -an "
              "%s/bench_ff.mp4", driver, tmp);
-    timing upscaled = best_of(cmd, repeats);
+    timing veryfast = best_of(cmd, repeats);
+    printf("  ffmpeg decode + scale to 1024x1024 + libx264 medium (the issue's baseline)  wall %6.2f s   CPU %6.2f s\n", medium.wall,
+           medium.cpu);
+    printf("  the same with our x264 settings (veryfast crf 18)                          wall %6.2f s   CPU %6.2f s\n", veryfast.wall,
+           veryfast.cpu);
+    static const char *const engines[] = {"warp", "warp2d"};
+    for (int e = 0; e < 2; e++) {
+        snprintf(out, sizeof out, "%s/bench_out.mp4", tmp);
+        snprintf(cmd, sizeof cmd, "%s animate %s/bench_src1024.png --driving '%s' -e %s -o %s </dev/null >/dev/null 2>&1", exe, tmp,
+                 driver, engines[e], out);
+        timing ours = best_of(cmd, repeats);
+        long frames = count_frames(out);
+        printf("  vivify animate -e %-6s end to end (%ld frames)   wall %6.2f s  %5.1f frames/s  %.2fx ffmpeg medium   CPU %6.2f s  %.2fx\n",
+               engines[e], frames, ours.wall, frames / ours.wall, ours.wall / medium.wall, ours.cpu, ours.cpu / medium.cpu);
+        stages(exe, tmp, driver, engines[e]);
+    }
     print_load("after");
-    printf("  vivify animate, end to end (%ld frames out)           wall %6.2f s  %5.1f frames/s   CPU %6.2f s  %5.1f frames per CPU-s\n",
-           frames, ours.wall, frames / ours.wall, ours.cpu, frames / ours.cpu);
-    printf("  of which start-up (vivify animate --frames 1)          wall %6.2f s                   CPU %6.2f s\n", one.wall,
-           one.cpu);
-    printf("  ffmpeg decode + re-encode of the driver, same x264\n"
-           "    settings, at the driver's 512x512 (issue's baseline) wall %6.2f s  ours %.2fx        CPU %6.2f s  ours %.2fx\n",
-           same_size.wall, ours.wall / same_size.wall, same_size.cpu, ours.cpu / same_size.cpu);
-    printf("  the same scaled to our 1024x1024 output                wall %6.2f s  ours %.2fx        CPU %6.2f s  ours %.2fx\n",
-           upscaled.wall, ours.wall / upscaled.wall, upscaled.cpu, ours.cpu / upscaled.cpu);
 }
 
 int main(int argc, char **argv) {

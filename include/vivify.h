@@ -209,6 +209,9 @@ typedef struct vv_animate_report {
     double seconds;            /* wall time in all */
     double seconds_tracking;   /* tracking (streaming: waiting for the tracker thread) */
     double seconds_decode, seconds_render, seconds_encode;
+    /* Preparing the sources (vv_animator_new): face detection and landmarks, the 3D head's
+     * face mesh, its person matte (and building the head). */
+    double seconds_faces, seconds_mesh, seconds_matte;
 } vv_animate_report;
 
 vv_status vv_animate(vv_animator *animator, const vv_animate_job *job,

@@ -109,7 +109,7 @@ expect 11 "truncated.safetensors" -- "$VIVIFY" animate "$SOURCE" --motion talk -
 expect 11 "use --engine fsth" -- "$VIVIFY" animate "$SOURCE" --motion talk --engine hybrid \
   --model "$TMP/fsth.safetensors" -o "$TMP/x.mp4"
 no_output "$TMP/x.mp4"
-expect 2 "--engine must be warp, fsth or hybrid" -- "$VIVIFY" animate "$SOURCE" --motion talk --engine gan -o "$TMP/x.mp4"
+expect 2 "--engine must be warp, warp2d, fsth or hybrid" -- "$VIVIFY" animate "$SOURCE" --motion talk --engine gan -o "$TMP/x.mp4"
 expect 2 "--model is for --engine fsth or hybrid" -- "$VIVIFY" animate "$SOURCE" --motion talk \
   --model "$TMP/fsth.safetensors" -o "$TMP/x.mp4"
 no_output "$TMP/x.mp4"

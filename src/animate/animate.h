@@ -44,6 +44,7 @@ struct vv_animator {
     person_matte *matte_model;
     bool head3d;            /* engine warp: the 3D head where the face allows */
     char warnings[4][512];  /* e.g. a source that fell back to the 2D warp */
+    double seconds_faces, seconds_mesh, seconds_matte; /* preparing the sources */
     int warning_count;
     int source_count;
     animate_source sources[ANIMATE_MAX_SOURCES];

@@ -160,11 +160,13 @@ static vv_status source_head3d(vv_animator *a, animate_source *src) {
     face_mesh_roi_from_landmarks68((const float(*)[2])src->face.landmarks, &roi);
     face_mesh_result *mesh = malloc(sizeof *mesh);
     if (!mesh) return vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory");
+    double t0 = time_now();
     vv_status s = face_mesh_run(a->mesh_model, &src->image, &roi, true, mesh);
     if (s == VV_OK) { /* once more from its own ROI, as a tracker would settle */
         face_mesh_roi_from_mesh((const float(*)[3])mesh->points, &roi);
         s = face_mesh_run(a->mesh_model, &src->image, &roi, true, mesh);
     }
+    a->seconds_mesh += time_now() - t0;
     if (s == VV_OK && mesh->score < FACE_MESH_MIN_PRESENCE) {
         animator_warn(a, "animate: %s: the face mesh does not hold this face (score %.2f); using the 2D warp", src->name,
                       mesh->score);
@@ -172,6 +174,7 @@ static vv_status source_head3d(vv_animator *a, animate_source *src) {
         return VV_OK;
     }
     uint8_t *matte = NULL;
+    t0 = time_now();
     if (s == VV_OK && !a->params.background_move) {
         matte = malloc((size_t)src->image.width * src->image.height);
         s = matte ? person_matte_run(a->matte_model, &src->image, matte) : vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory");
@@ -183,6 +186,7 @@ static vv_status source_head3d(vv_animator *a, animate_source *src) {
     hp.threads = a->params.threads;
     if (s == VV_OK) s = head3d_new(&src->head, &src->image, (const float(*)[2])src->face.landmarks,
                                    (const float(*)[3])mesh->points, matte, &hp);
+    a->seconds_matte += time_now() - t0;
     if (s == VV_ERR_NO_FACE) {
         animator_warn(a, "animate: %s: %s; using the 2D warp", src->name, vv_last_error());
         s = VV_OK;
@@ -251,7 +255,9 @@ vv_status animator_create(vv_animator **out, const vv_image *sources, const char
     for (int i = 0; i < source_count && s == VV_OK; i++) {
         char fallback[32];
         snprintf(fallback, sizeof fallback, "source %d", i + 1);
+        double t0 = time_now();
         s = source_open(&a->sources[i], a->faces, &sources[i], names && names[i] ? names[i] : fallback, p.face_index, &wp);
+        a->seconds_faces += time_now() - t0;
         a->source_count = i + 1;
         if (s == VV_OK && a->head3d) s = source_head3d(a, &a->sources[i]);
     }

@@ -392,6 +392,9 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
     rep.fps = track.fps;
     if (audio) snprintf(rep.audio, sizeof rep.audio, "%s", audio);
     rep.source_switches = a->switches;
+    rep.seconds_faces = a->seconds_faces;
+    rep.seconds_mesh = a->seconds_mesh;
+    rep.seconds_matte = a->seconds_matte;
     rep.seconds = time_now() - start;
     if (report) *report = rep;
     tracking_stop(&tt); /* before the faces go: the thread uses them */

@@ -225,7 +225,6 @@ int cli_animate(int argc, char **argv) {
     vv_animator *animator = NULL;
     if (s == VV_OK) s = vv_animator_new(&animator, images, positional, npos, &params);
     for (int i = 0; i < npos; i++) image_free(&images[i]);
-    for (int i = 0; animator && vv_animator_warning(animator, i); i++) fprintf(stderr, "%s\n", vv_animator_warning(animator, i));
     animate_ui ui;
     memset(&ui, 0, sizeof ui);
     vv_animate_callbacks callbacks = {ui_progress, ui_abort, verbose ? ui_log : NULL, verbose, &ui};
@@ -235,6 +234,8 @@ int cli_animate(int argc, char **argv) {
     if (ui.bar_open) progress_finish(&ui.bar);
     if (s == VV_ERR_ABORTED && keep_partial && report.frames > 0)
         fprintf(stderr, "animate: interrupted; kept %ld frames in %s\n", report.frames, output);
+    /* Warnings (a source animated with the 2D warp) with the result; a failure stays one line. */
+    for (int i = 0; s == VV_OK && vv_animator_warning(animator, i); i++) fprintf(stderr, "%s\n", vv_animator_warning(animator, i));
     if (s == VV_OK) {
         fprintf(stderr, "animate: %ld frames %dx%d at %.4g fps -> %s%s%s in %.1f s (%.1f frames/s)", report.frames,
                 report.width, report.height, report.fps, output, report.audio[0] ? " with audio from " : "", report.audio,
@@ -242,9 +243,10 @@ int cli_animate(int argc, char **argv) {
         if (report.faceless_frames) fprintf(stderr, "; %ld driver frames without a face held/eased", report.faceless_frames);
         if (npos > 1) fprintf(stderr, "; %ld source switches", report.source_switches);
         if (verbose)
-            fprintf(stderr, "; reference driver frame %d; wall s: tracking %.2f, decode %.2f, render %.2f, encode %.2f",
-                    report.reference_frame, report.seconds_tracking, report.seconds_decode, report.seconds_render,
-                    report.seconds_encode);
+            fprintf(stderr, "; reference driver frame %d; wall s: source faces %.3f, mesh %.3f, matte %.3f, "
+                            "tracking %.2f, decode %.2f, render %.2f, encode %.2f",
+                    report.reference_frame, report.seconds_faces, report.seconds_mesh, report.seconds_matte,
+                    report.seconds_tracking, report.seconds_decode, report.seconds_render, report.seconds_encode);
         fputc('\n', stderr);
     }
     vv_animator_free(animator);

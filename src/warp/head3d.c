@@ -80,6 +80,7 @@ struct head3d {
     float pivot_depth;              /* depth of the pose origin (motion_rigid.origin) */
     float eye_distance;             /* source pixels */
     uint8_t *footprint;             /* pixels the moving part covers at rest */
+    int foot_box[4];                /* their bounding box: x0, y0, x1, y1 (inclusive) */
     /* Per-frame buffers. */
     float (*posed)[3];
     float (*displacement)[2];
@@ -700,6 +701,16 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         raster_params rp = {false, h->params.threads};
         if (s == VV_OK) s = raster_draw(&rt, &h->source, &rm, &rp);
         image_free(&scratch);
+        h->foot_box[0] = source->width; h->foot_box[1] = source->height; h->foot_box[2] = h->foot_box[3] = -1;
+        for (int y = 0; y < source->height; y++)
+            for (int x = 0; x < source->width; x++)
+                if (h->footprint[(size_t)y * source->width + x]) {
+                    if (x < h->foot_box[0]) h->foot_box[0] = x;
+                    if (x > h->foot_box[2]) h->foot_box[2] = x;
+                    if (y < h->foot_box[1]) h->foot_box[1] = y;
+                    if (y > h->foot_box[3]) h->foot_box[3] = y;
+                }
+        if (h->foot_box[2] < 0) h->foot_box[0] = h->foot_box[1] = h->foot_box[2] = h->foot_box[3] = 0;
     }
     if (s != VV_OK) {
         head3d_free(h);
@@ -910,9 +921,21 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
      * turn away; then the rest, drawn either way (folds at a turned face's far edge, and
      * the outer rings: hair and ears may face either way as the head turns; the z-buffer
      * sorts them out). */
-    size_t pixels = (size_t)w * hh;
-    for (size_t i = 0; m && i < pixels; i++) h->depth[i] = -INFINITY;
-    if (m) memset(h->coverage, 0, pixels);
+    /* The work is confined to a box: where the moving part is now or was at rest. */
+    int bx0 = h->foot_box[0], by0 = h->foot_box[1], bx1 = h->foot_box[2], by1 = h->foot_box[3];
+    for (int v = 0; v < VERTEX_COUNT; v++) {
+        float x = h->posed[v][0], y = h->posed[v][1];
+        if (!(x == x) || !(y == y)) continue;
+        if (x < bx0) bx0 = x < 0 ? 0 : (int)x;
+        if (y < by0) by0 = y < 0 ? 0 : (int)y;
+        if (x + 1 > bx1) bx1 = x + 1 >= w ? w - 1 : (int)(x + 1);
+        if (y + 1 > by1) by1 = y + 1 >= hh ? hh - 1 : (int)(y + 1);
+    }
+    for (int y = by0; y <= by1; y++) {
+        float *d = h->depth + (size_t)y * w;
+        for (int x = bx0; x <= bx1; x++) d[x] = -INFINITY;
+        memset(h->coverage + (size_t)y * w + bx0, 0, (size_t)(bx1 - bx0 + 1));
+    }
     const vv_image *texture = h->have_matte ? &h->foreground : &h->source;
     for (int pass = 0; m && pass < 2 && s == VV_OK; pass++) {
         int first = pass ? h->culled_count : 0, last = pass ? h->triangle_count : h->culled_count;
@@ -923,7 +946,10 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         s = raster_draw(&rt, texture, &rm, &rp);
     }
     if (s == VV_OK && m && h->have_matte) {
-        for (size_t i = 0; i < pixels; i++) h->depth[i] = -INFINITY;
+        for (int y = by0; y <= by1; y++) {
+            float *d = h->depth + (size_t)y * w;
+            for (int x = bx0; x <= bx1; x++) d[x] = -INFINITY;
+        }
         for (int pass = 0; pass < 2 && s == VV_OK; pass++) {
             int first = pass ? h->culled_count : 0, last = pass ? h->triangle_count : h->culled_count;
             raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])(h->triangles + first),
@@ -939,10 +965,17 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     for (int y = 0; y < h->height; y++) {
         uint8_t *o = out->data + (size_t)y * h->width * 3;
         const uint8_t *src = h->source.data + (size_t)y * w * 3, *col = h->color.data + (size_t)y * w * 3;
+        if (y < by0 || y > by1) {
+            memcpy(o, src, (size_t)h->width * 3);
+            continue;
+        }
+        int x0 = bx0 < h->width ? bx0 : h->width, x1 = bx1 + 1 < h->width ? bx1 + 1 : h->width;
+        memcpy(o, src, (size_t)x0 * 3);
+        memcpy(o + x1 * 3, src + x1 * 3, (size_t)(h->width - x1) * 3);
         const uint8_t *plate = h->have_matte ? h->plate.data + (size_t)y * w * 3 : src;
         const uint8_t *alpha = h->have_matte ? h->alpha.data + (size_t)y * w * 3 : NULL;
         const uint8_t *cov = h->coverage + (size_t)y * w, *foot = h->footprint + (size_t)y * w;
-        for (int x = 0; x < h->width; x++) {
+        for (int x = x0; x < x1; x++) {
             if (cov[x]) {
                 if (alpha) {
                     int a = alpha[x * 3];

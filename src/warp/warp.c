@@ -405,7 +405,34 @@ float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_cro
     float gain = clampf(luma * 1.25f, 60.0f, 235.0f) / fmaxf(luma, 1.0f);
     float teeth[3];
     for (int ch = 0; ch < 3; ch++) teeth[ch] = clampf((0.7f * face[ch] + 0.3f * luma) * gain, 0, 245);
-    const float cavity[3] = {lip[0] * 0.28f, lip[1] * 0.18f, lip[2] * 0.18f};
+    /* The cavity: the lips' colour in shadow, near black at the back; the tongue a darker,
+     * redder lip colour. */
+    const float cavity[3] = {lip[0] * 0.30f, lip[1] * 0.17f, lip[2] * 0.17f};
+    const float deep[3] = {lip[0] * 0.10f, lip[1] * 0.06f, lip[2] * 0.06f};
+    const float tongue[3] = {lip[0] * 0.62f, lip[1] * 0.36f, lip[2] * 0.38f};
+    /* No teeth where the portrait's own open mouth shows none (its inner mouth no brighter
+     * than its lips); a closed mouth tells nothing, so teeth are drawn. */
+    float teeth_allowed = 1;
+    float source_width = hypotf(source[64][0] - source[60][0], source[64][1] - source[60][1]);
+    if (source_width > 1 && polygon_area(source, 60, 8) / source_width > 0.06f * scale_s) {
+        float inner = 0, lip_luma = 0.299f * lip[0] + 0.587f * lip[1] + 0.114f * lip[2];
+        float bx0 = 1e30f, bx1 = -1e30f, by0 = 1e30f, by1 = -1e30f;
+        for (int k = 60; k < 68; k++) {
+            bx0 = fminf(bx0, source[k][0]); bx1 = fmaxf(bx1, source[k][0]);
+            by0 = fminf(by0, source[k][1]); by1 = fmaxf(by1, source[k][1]);
+        }
+        int n = 0;
+        for (int j = 0; j < 12; j++)
+            for (int i = 0; i < 12; i++) { /* a grid over the source's inner mouth */
+                float qx = bx0 + (i + 0.5f) / 12 * (bx1 - bx0), qy = by0 + (j + 0.5f) / 12 * (by1 - by0);
+                if (!polygon_contains(source, 60, 8, qx, qy)) continue;
+                float c[4];
+                sample_bilinear(source_crop, qx, qy, c);
+                inner += 0.299f * c[0] + 0.587f * c[1] + 0.114f * c[2];
+                n++;
+            }
+        if (n > 8 && inner / n < 1.05f * lip_luma) teeth_allowed = 0;
+    }
 
     /* The driver's own mouth interior (a real video whose mouth is open): mapped inner lip
      * to inner lip, and colour-matched by the ratio of the source's lip colour to the
@@ -440,7 +467,13 @@ float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_cro
     }
     int x0 = (int)fmaxf(0, floorf(minx)), x1 = (int)fminf((float)crop->width - 1, ceilf(maxx));
     int y0 = (int)fmaxf(0, floorf(miny)), y1 = (int)fminf((float)crop->height - 1, ceilf(maxy));
-    float upper_teeth = fminf(0.30f, 0.16f * eye / height), lower_teeth = fminf(0.14f, 0.08f * eye / height);
+    /* Teeth follow the upper lip: a band under it of at most 0.11 eye distances (under half
+     * the opening), fading softly into the cavity, shaded by the lip at its top, receding at
+     * the corners, with faint gaps between the front teeth; lower teeth only on a wide
+     * opening, fainter. */
+    float upper_teeth = fminf(0.45f, 0.11f * eye / height), lower_teeth = fminf(0.22f, 0.05f * eye / height);
+    float lower_weight = teeth_allowed * 0.6f * clampf((height / eye - 0.16f) / 0.1f, 0, 1);
+    float tooth_width = 0.085f * eye;
     float feather = fmaxf(1.0f, 0.02f * eye);
     for (int y = y0; y <= y1; y++)
         for (int x = x0; x <= x1; x++) {
@@ -454,10 +487,19 @@ float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_cro
             float t = yl - yu > 1e-3f ? clampf((lv - yu) / (yl - yu), 0, 1) : 0.5f;
             float across = clampf(lu / width * 2 - 1, -1, 1);
             float shade = 1 - 0.5f * across * across;
-            /* teeth weight: 1 in the bands under the upper lip and above the lower lip */
-            float wt = clampf((upper_teeth - t) / 0.08f + 0.5f, 0, 1);
-            wt = fmaxf(wt, clampf((t - (1 - lower_teeth)) / 0.08f + 0.5f, 0, 1) * 0.85f);
-            float depth = 1 - 0.35f * (1 - fabsf(2 * t - 1)); /* darker in the middle */
+            float soft = 0.35f * upper_teeth + 0.04f;
+            float front = clampf((0.62f - fabsf(across)) / 0.25f, 0, 1); /* teeth recede at the corners */
+            float wt = teeth_allowed * front * clampf((upper_teeth - t) / soft + 0.5f, 0, 1);
+            float teeth_shade = 0.72f + 0.28f * clampf(t / (0.5f * upper_teeth + 1e-3f), 0, 1); /* the lip's shadow */
+            float gap = fabsf(remainderf((lu - 0.5f * width) / tooth_width, 1.0f)); /* 0 at a gap between teeth */
+            teeth_shade *= 1 - 0.12f * clampf(1 - gap / 0.08f, 0, 1);
+            float wl = lower_weight * front * clampf((t - (1 - lower_teeth)) / soft + 0.5f, 0, 1);
+            if (wl > wt) { wt = wl; teeth_shade = 0.8f; }
+            /* the cavity: darkest at the back (the middle), the tongue in its lower part */
+            float r = sqrtf(across * across + (2 * t - 1) * (2 * t - 1)) / 1.4142f;
+            float back = clampf(1 - r * 1.3f, 0, 1);
+            float wtongue = clampf((t - 0.55f) / 0.3f, 0, 1) * clampf((0.8f - fabsf(across)) / 0.3f, 0, 1) *
+                            clampf((height / eye - 0.08f) / 0.08f, 0, 1);
             float a = strength * edge;
             uint8_t *pix = crop->data + ((size_t)y * crop->width + x) * crop->channels;
             if (moved) moved[(size_t)y * crop->width + x] = 255;
@@ -468,7 +510,9 @@ float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_cro
                 sample_bilinear(driver, dx, dy, from);
             }
             for (int ch = 0; ch < 3 && ch < crop->channels; ch++) {
-                float fill = (wt * teeth[ch] * (0.75f + 0.25f * shade) + (1 - wt) * cavity[ch] * depth) * shade;
+                float hollow = cavity[ch] + back * (deep[ch] - cavity[ch]);
+                hollow += 0.8f * wtongue * (tongue[ch] - hollow);
+                float fill = (wt * teeth[ch] * teeth_shade * (0.8f + 0.2f * shade) + (1 - wt) * hollow) * shade;
                 fill += driver_weight * (clampf(from[ch] * gain_driver[ch], 0, 255) - fill);
                 pix[ch] = to_byte((float)pix[ch] + a * (fill - (float)pix[ch]));
             }
