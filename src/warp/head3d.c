@@ -17,7 +17,14 @@
 static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
 #define OVAL FACE_MESH_OVAL_POINTS
 #define FACE_VERTICES FACE_MESH_POINTS
-#define VERTEX_COUNT (FACE_VERTICES + RING_COUNT * OVAL)
+/* A frame on the portrait's border, pinned: between it and the head the body follows the
+ * driver's translation and scale, fading to nothing at the border, so a driver who moves in
+ * the frame moves the person's body too (the stretch spread over the body, not all in the
+ * neck), while nothing is ever revealed beyond the picture's edges. */
+#define FRAME_SIDE 12
+#define FRAME_POINTS (4 * FRAME_SIDE)
+#define FRAME_FIRST (FACE_VERTICES + RING_COUNT * OVAL)
+#define VERTEX_COUNT (FRAME_FIRST + FRAME_POINTS)
 #define STATIC_MOTION 0.02f /* pixels: a vertex moving less is still */
 #define MAX_YAW 50.0f       /* beyond this the mesh's far side is guesswork */
 #define MATTE_BACKGROUND 26 /* matte under 0.1: background, kept as it is in the plate */
@@ -57,10 +64,19 @@ struct head3d {
     float (*texcoord_rest)[2];      /* where each vertex is in the portrait */
     float (*texcoord_inner)[2];     /* face vertices: texture pulled in from the well-seen face */
     float (*normal)[3];             /* face vertices' normals at rest (camera coordinates) */
+    int mirror[FACE_VERTICES];      /* each face vertex's twin across the face's midline */
+    float (*texcoord_mirror)[2];    /* this frame's: the twin's place (ring vertices: their own) */
+    float (*texcoord_share)[2];     /* this frame's: (mirror share x 255, 0) on the ramp */
+    vv_image ramp;                  /* 256 x 1, value = x: reads back an interpolated share */
+    vv_image mirrored;              /* this frame's render with the twins' texture */
+    vv_image share;                 /* ... and the share of it per pixel */
     float *weight;                  /* rigid-with-head weight 0..1 */
     int (*triangles)[3];
     uint8_t *layer;
     int triangle_count;
+    float body_reach;               /* pixels from the border at which the body moves fully */
+    int frame_first;                /* triangles [frame_first, triangle_count): between the last
+                                       ring and the frame (drawn only when the body moves) */
     int culled_count;               /* triangles [0, culled_count) face the camera at rest and
                                        are culled when they turn away; the rest (folds of a
                                        turned face, the outer rings) are drawn either way */
@@ -384,13 +400,16 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     h->width = source->width & ~1;
     h->height = source->height & ~1;
     vv_status s = image_copy(&h->source, source);
+
     size_t pixels = (size_t)source->width * source->height;
-    int max_tris = face_topology_triangle_count + 2 * RING_COUNT * OVAL + 64;
+    int max_tris = face_topology_triangle_count + 2 * RING_COUNT * OVAL + 2 * (OVAL + FRAME_POINTS) + 128;
     h->src = calloc(VERTEX_COUNT, sizeof *h->src);
     h->texcoord = calloc(VERTEX_COUNT, sizeof *h->texcoord);
     h->texcoord_rest = calloc(VERTEX_COUNT, sizeof *h->texcoord_rest);
     h->texcoord_inner = calloc(FACE_VERTICES, sizeof *h->texcoord_inner);
     h->normal = calloc(FACE_VERTICES, sizeof *h->normal);
+    h->texcoord_mirror = calloc(VERTEX_COUNT, sizeof *h->texcoord_mirror);
+    h->texcoord_share = calloc(VERTEX_COUNT, sizeof *h->texcoord_share);
     h->neighbours = calloc(FACE_VERTICES, sizeof *h->neighbours);
     h->neighbour_count = calloc(FACE_VERTICES, sizeof *h->neighbour_count);
     h->weight = calloc(VERTEX_COUNT, sizeof *h->weight);
@@ -405,7 +424,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     h->raster_layer = malloc(pixels);
     h->footprint = calloc(pixels, 1);
     h->ring_radius = calloc(VERTEX_COUNT - FACE_VERTICES, sizeof *h->ring_radius);
-    if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->texcoord_inner || !h->normal || !h->neighbours || !h->neighbour_count || !h->weight || !h->posed || !h->displacement || !h->triangles ||
+    if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->texcoord_inner || !h->normal || !h->texcoord_mirror || !h->texcoord_share || !h->neighbours || !h->neighbour_count || !h->weight || !h->posed || !h->displacement || !h->triangles ||
                        !h->layer || !h->draw_triangles || !h->draw_layer || !h->depth || !h->coverage ||
                        !h->raster_layer || !h->footprint || !h->ring_radius))
         s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory for a %dx%d portrait", source->width, source->height);
@@ -523,13 +542,42 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
      * oval's middle): the outer rings keep their distance from it as the head turns (a
      * head's outline stays where it is when it turns; a flat ring of hair would shrink). */
     {
-        for (int v = FACE_VERTICES; v < VERTEX_COUNT; v++)
+        for (int v = FACE_VERTICES; v < FRAME_FIRST; v++)
             h->ring_radius[v - FACE_VERTICES] = hypotf(h->src[v][0] - h->head_centre[0], h->src[v][1] - h->head_centre[1]);
+    }
+    /* The frame: the portrait's border, or beyond it where the rings reach further. */
+    {
+        float fx0 = -0.5f, fy0 = -0.5f, fx1 = (float)source->width - 0.5f, fy1 = (float)source->height - 0.5f;
+        for (int v = FACE_VERTICES; v < FRAME_FIRST; v++) {
+            fx0 = fminf(fx0, h->src[v][0] - 1); fx1 = fmaxf(fx1, h->src[v][0] + 1);
+            fy0 = fminf(fy0, h->src[v][1] - 1); fy1 = fmaxf(fy1, h->src[v][1] + 1);
+        }
+        h->body_reach = 0.25f * fmaxf((float)source->width, (float)source->height);
+        for (int side = 0; side < 4; side++)
+            for (int i = 0; i < FRAME_SIDE; i++) {
+                float t = (float)i / FRAME_SIDE, *p = h->src[FRAME_FIRST + side * FRAME_SIDE + i];
+                p[0] = side == 0 ? fx0 + t * (fx1 - fx0) : side == 1 ? fx1 : side == 2 ? fx1 - t * (fx1 - fx0) : fx0;
+                p[1] = side == 0 ? fy0 : side == 1 ? fy0 + t * (fy1 - fy0) : side == 2 ? fy1 : fy1 - t * (fy1 - fy0);
+                p[2] = h->head_centre[2];
+                h->weight[FRAME_FIRST + side * FRAME_SIDE + i] = 0;
+            }
     }
     for (int v = 0; v < VERTEX_COUNT; v++) { h->texcoord[v][0] = h->src[v][0]; h->texcoord[v][1] = h->src[v][1]; }
     memcpy(h->texcoord_rest, h->texcoord, VERTEX_COUNT * sizeof *h->texcoord);
     neighbours_build(h);
-    s = face_texture_inner(h);
+    /* Twins across the midline, in the canonical face: the vertex nearest (-x, y, z). */
+    for (int v = 0; v < FACE_VERTICES; v++) {
+        const float *c = face_canonical_mesh[v];
+        float best = INFINITY;
+        for (int u = 0; u < FACE_VERTICES; u++) {
+            const float *d = face_canonical_mesh[u];
+            float dx = d[0] + c[0], dy = d[1] - c[1], dz = d[2] - c[2], e = dx * dx + dy * dy + dz * dz;
+            if (e < best) { best = e; h->mirror[v] = u; }
+        }
+    }
+    s = image_create(&h->ramp, 256, 1, 3);
+    for (int x = 0; s == VV_OK && x < 256; x++) h->ramp.data[x * 3] = h->ramp.data[x * 3 + 1] = h->ramp.data[x * 3 + 2] = (uint8_t)x;
+    if (s == VV_OK) s = face_texture_inner(h);
     if (s != VV_OK) {
         free(frontal);
         head3d_free(h);
@@ -608,6 +656,31 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
                 h->layer[n++] = HEAD3D_LAYER_OUTER;
             }
         }
+    /* Between the last ring and the frame: Delaunay, less what lies inside the ring. */
+    h->frame_first = n;
+    {
+        int ids[OVAL + FRAME_POINTS];
+        float pts[OVAL + FRAME_POINTS][2], ring_poly[OVAL][2];
+        for (int i = 0; i < OVAL; i++) ids[i] = FACE_VERTICES + (RING_COUNT - 1) * OVAL + i;
+        for (int i = 0; i < FRAME_POINTS; i++) ids[OVAL + i] = FRAME_FIRST + i;
+        for (int i = 0; i < OVAL + FRAME_POINTS; i++) { pts[i][0] = h->src[ids[i]][0]; pts[i][1] = h->src[ids[i]][1]; }
+        memcpy(ring_poly, pts, sizeof ring_poly);
+        int (*tris)[3] = NULL, count = 0;
+        s = delaunay_triangulate((const float(*)[2])pts, OVAL + FRAME_POINTS, &tris, &count);
+        for (int t = 0; s == VV_OK && t < count && n < max_tris; t++) {
+            float cx = (pts[tris[t][0]][0] + pts[tris[t][1]][0] + pts[tris[t][2]][0]) / 3;
+            float cy = (pts[tris[t][0]][1] + pts[tris[t][1]][1] + pts[tris[t][2]][1]) / 3;
+            if (point_in_polygon((const float(*)[2])ring_poly, OVAL, cx, cy)) continue;
+            for (int k = 0; k < 3; k++) h->triangles[n][k] = ids[tris[t][k]];
+            h->layer[n++] = HEAD3D_LAYER_OUTER;
+        }
+        free(tris);
+        if (s != VV_OK) {
+            free(frontal);
+            head3d_free(h);
+            return s;
+        }
+    }
     h->triangle_count = n;
     /* Pose origin depth: where the 68-point pose's origin (face/pose.h) lies in the mesh's
      * depth, from the mesh's own 68 points. */
@@ -699,7 +772,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
                           VERTEX_COUNT, m, NULL};
         raster_target rt = {&scratch, h->depth, h->footprint, NULL};
         raster_params rp = {false, h->params.threads};
-        if (s == VV_OK) s = raster_draw(&rt, &h->source, &rm, &rp);
+        if (s == VV_OK) s = raster_draw(&rt, h->have_matte ? &h->foreground : &h->source, &rm, &rp);
         image_free(&scratch);
         h->foot_box[0] = source->width; h->foot_box[1] = source->height; h->foot_box[2] = h->foot_box[3] = -1;
         for (int y = 0; y < source->height; y++)
@@ -734,6 +807,11 @@ void head3d_free(head3d *h) {
     free(h->texcoord_rest);
     free(h->texcoord_inner);
     free(h->normal);
+    free(h->texcoord_mirror);
+    free(h->texcoord_share);
+    image_free(&h->ramp);
+    image_free(&h->mirrored);
+    image_free(&h->share);
     free(h->neighbours);
     free(h->neighbour_count);
     free(h->weight);
@@ -853,7 +931,22 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         if (s == VV_OK && h->have_matte) s = image_create(&h->alpha, w, hh, 3);
     }
     if (s != VV_OK) return s;
-    /* 1. Expression over the face, 2. the rigid motion, blended by each vertex's weight. */
+    /* The body's motion: where the head's rigid motion takes the skull's centre (a head
+     * turning about its neck leaves it nearly in place; a driver moving in the frame moves
+     * it), with the head's scale; no rotation. */
+    float torso_shift[3];
+    {
+        const motion_rigid *r = &f->rigid;
+        float o[3] = {r->origin[0], r->origin[1], h->pivot_depth};
+        float q[3] = {h->head_centre[0] - o[0], h->head_centre[1] - o[1], h->head_centre[2] - o[2]};
+        for (int i = 0; i < 3; i++)
+            torso_shift[i] = o[i] + r->scale * (r->rotation[i][0] * q[0] + r->rotation[i][1] * q[1] + r->rotation[i][2] * q[2]) +
+                             (i < 2 ? r->translation[i] : 0) - h->head_centre[i];
+    }
+    bool body_moves = fabsf(torso_shift[0]) > STATIC_MOTION || fabsf(torso_shift[1]) > STATIC_MOTION ||
+                      fabsf(f->rigid.scale - 1) > 1e-5f;
+    /* 1. Expression over the face, 2. the rigid motion, blended by each vertex's weight
+     * with the body's. */
     float anchor_d[ANCHOR_MAX][2];
     anchors_move(h, f, anchor_d);
     for (int v = 0; v < VERTEX_COUNT; v++) {
@@ -872,21 +965,42 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
             y[i] = o[i] + r->scale * (r->rotation[i][0] * q[0] + r->rotation[i][1] * q[1] + r->rotation[i][2] * q[2]);
         y[0] += r->translation[0];
         y[1] += r->translation[1];
-        float wt = h->weight[v];
-        for (int i = 0; i < 3; i++) h->posed[v][i] = wt * y[i] + (1 - wt) * x[i];
+        float wt = h->weight[v], body[3];
+        /* the body's share: 1 from a quarter of the picture inside its border, 0 on it */
+        float edge = fminf(fminf(x[0] + 0.5f, (float)w - 0.5f - x[0]), fminf(x[1] + 0.5f, (float)hh - 0.5f - x[1]));
+        float share = edge <= 0 ? 0 : edge >= h->body_reach ? 1 : edge / h->body_reach;
+        for (int i = 0; i < 3; i++) body[i] = x[i] + share * (h->head_centre[i] + torso_shift[i] + r->scale * (x[i] - h->head_centre[i]) - x[i]);
+        for (int i = 0; i < 3; i++) h->posed[v][i] = wt * y[i] + (1 - wt) * body[i];
     }
-    /* Texture of the face: where a faintly seen part now turns towards the camera, taken
-     * in proportion from the well-seen face around it (none of this at rest). */
-    for (int v = 0; v < FACE_VERTICES; v++) {
-        const float *n = h->normal[v];
-        const float (*R)[3] = (const float(*)[3])f->rigid.rotation;
-        float now = R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2];
-        float gain = (now - n[2]) / 0.25f, faint = (SEEN_WELL - n[2]) / 0.2f;
-        gain = gain < 0 ? 0 : gain > 1 ? 1 : gain;
-        faint = faint < 0 ? 0 : faint > 1 ? 1 : faint;
-        float k = gain * faint;
-        h->texcoord[v][0] = h->texcoord_rest[v][0] + k * (h->texcoord_inner[v][0] - h->texcoord_rest[v][0]);
-        h->texcoord[v][1] = h->texcoord_rest[v][1] + k * (h->texcoord_inner[v][1] - h->texcoord_rest[v][1]);
+    /* The far side of a turned face, turned towards the camera, has no pixels of its own:
+     * its texture then comes, in proportion, from its twin across the midline (the side the
+     * portrait shows), blended by colour in a second render.  Share per vertex: how much
+     * better its twin was seen at rest, times how much it turns towards the camera now.
+     * Nothing of this at rest, nor for a face turning away. */
+    float most = 0;
+    const float (*R)[3] = (const float(*)[3])f->rigid.rotation;
+    for (int v = 0; v < VERTEX_COUNT; v++) {
+        h->texcoord[v][0] = h->texcoord_rest[v][0];
+        h->texcoord[v][1] = h->texcoord_rest[v][1];
+        float k = 0;
+        int twin = v;
+        if (v < FACE_VERTICES) {
+            const float *n = h->normal[v];
+            twin = h->mirror[v];
+            float now = R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2];
+            /* the twin must be seen clearly itself (not the near side's own rim, hair and all) */
+            float better = (h->normal[twin][2] - n[2] - 0.08f) / 0.25f, turned = (now - n[2]) / 0.15f;
+            float clear = (h->normal[twin][2] - 0.4f) / 0.2f;
+            better = better < 0 ? 0 : better > 1 ? 1 : better;
+            better *= clear < 0 ? 0 : clear > 1 ? 1 : clear;
+            turned = turned < 0 ? 0 : turned > 1 ? 1 : turned;
+            k = better * turned;
+        }
+        h->texcoord_mirror[v][0] = h->texcoord_rest[twin][0];
+        h->texcoord_mirror[v][1] = h->texcoord_rest[twin][1];
+        h->texcoord_share[v][0] = k * 255;
+        h->texcoord_share[v][1] = 0;
+        most = k > most ? k : most;
     }
     /* Outer rings from the second on: no nearer to the moved skull centre than at rest. */
     {
@@ -895,7 +1009,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         float q[3] = {h->head_centre[0] - o[0], h->head_centre[1] - o[1], h->head_centre[2] - o[2]}, c[2];
         for (int i = 0; i < 2; i++)
             c[i] = o[i] + r->translation[i] + r->scale * (r->rotation[i][0] * q[0] + r->rotation[i][1] * q[1] + r->rotation[i][2] * q[2]);
-        for (int v = FACE_VERTICES + OVAL; v < VERTEX_COUNT; v++) {
+        for (int v = FACE_VERTICES + OVAL; v < FRAME_FIRST; v++) {
             float wt = h->weight[v];
             if (wt <= 0) continue;
             float dx = h->posed[v][0] - c[0], dy = h->posed[v][1] - c[1], d = hypotf(dx, dy);
@@ -923,6 +1037,11 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
      * sorts them out). */
     /* The work is confined to a box: where the moving part is now or was at rest. */
     int bx0 = h->foot_box[0], by0 = h->foot_box[1], bx1 = h->foot_box[2], by1 = h->foot_box[3];
+    if (body_moves) { /* the whole picture moves */
+        bx0 = by0 = 0;
+        bx1 = w - 1;
+        by1 = hh - 1;
+    }
     for (int v = 0; v < VERTEX_COUNT; v++) {
         float x = h->posed[v][0], y = h->posed[v][1];
         if (!(x == x) || !(y == y)) continue;
@@ -938,12 +1057,33 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     }
     const vv_image *texture = h->have_matte ? &h->foreground : &h->source;
     for (int pass = 0; m && pass < 2 && s == VV_OK; pass++) {
-        int first = pass ? h->culled_count : 0, last = pass ? h->triangle_count : h->culled_count;
+        int first = pass ? h->culled_count : 0, last = pass ? (body_moves ? h->triangle_count : h->frame_first) : h->culled_count;
         raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])(h->triangles + first),
                           VERTEX_COUNT, last - first, h->layer + first};
         raster_target rt = {&h->color, h->depth, h->coverage, h->raster_layer};
         raster_params rp = {pass == 0, h->params.threads};
         s = raster_draw(&rt, texture, &rm, &rp);
+    }
+    bool mirror = m && most > 0.01f;
+    if (s == VV_OK && mirror && (h->mirrored.width != w || h->mirrored.height != hh)) {
+        image_free(&h->mirrored);
+        image_free(&h->share);
+        s = image_create(&h->mirrored, w, hh, 3);
+        if (s == VV_OK) s = image_create(&h->share, w, hh, 3);
+    }
+    for (int layer = 0; mirror && layer < 2 && s == VV_OK; layer++) { /* the twins' texture, then its share */
+        for (int y = by0; y <= by1; y++) {
+            float *d = h->depth + (size_t)y * w;
+            for (int x = bx0; x <= bx1; x++) d[x] = -INFINITY;
+        }
+        for (int pass = 0; pass < 2 && s == VV_OK; pass++) {
+            int first = pass ? h->culled_count : 0, last = pass ? (body_moves ? h->triangle_count : h->frame_first) : h->culled_count;
+            raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])(layer ? h->texcoord_share : h->texcoord_mirror),
+                              (const int(*)[3])(h->triangles + first), VERTEX_COUNT, last - first, NULL};
+            raster_target rt = {layer ? &h->share : &h->mirrored, h->depth, NULL, NULL};
+            raster_params rp = {pass == 0, h->params.threads};
+            s = raster_draw(&rt, layer ? &h->ramp : texture, &rm, &rp);
+        }
     }
     if (s == VV_OK && m && h->have_matte) {
         for (int y = by0; y <= by1; y++) {
@@ -951,7 +1091,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
             for (int x = bx0; x <= bx1; x++) d[x] = -INFINITY;
         }
         for (int pass = 0; pass < 2 && s == VV_OK; pass++) {
-            int first = pass ? h->culled_count : 0, last = pass ? h->triangle_count : h->culled_count;
+            int first = pass ? h->culled_count : 0, last = pass ? (body_moves ? h->triangle_count : h->frame_first) : h->culled_count;
             raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])(h->triangles + first),
                               VERTEX_COUNT, last - first, NULL};
             raster_target ra = {&h->alpha, h->depth, NULL, NULL};
@@ -975,6 +1115,13 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         const uint8_t *plate = h->have_matte ? h->plate.data + (size_t)y * w * 3 : src;
         const uint8_t *alpha = h->have_matte ? h->alpha.data + (size_t)y * w * 3 : NULL;
         const uint8_t *cov = h->coverage + (size_t)y * w, *foot = h->footprint + (size_t)y * w;
+        uint8_t *blend = mirror ? h->color.data + (size_t)y * w * 3 : NULL; /* colour, twins blended in */
+        const uint8_t *twin = mirror ? h->mirrored.data + (size_t)y * w * 3 : NULL, *share = mirror ? h->share.data + (size_t)y * w * 3 : NULL;
+        for (int x = x0; blend && x < x1; x++) {
+            int k = share[x * 3];
+            if (!cov[x] || !k) continue;
+            for (int c = 0; c < 3; c++) blend[x * 3 + c] = (uint8_t)((blend[x * 3 + c] * (255 - k) + twin[x * 3 + c] * k + 127) / 255);
+        }
         for (int x = x0; x < x1; x++) {
             if (cov[x]) {
                 if (alpha) {
@@ -983,7 +1130,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
                 } else {
                     memcpy(o + x * 3, col + x * 3, 3);
                 }
-            } else if (foot[x] && m > 0) {
+            } else if (foot[x] || body_moves) {
                 memcpy(o + x * 3, plate + x * 3, 3);
             } else {
                 memcpy(o + x * 3, src + x * 3, 3);
