@@ -60,9 +60,8 @@ struct head3d {
     bool have_matte;
     int width, height;              /* output: even sides */
     float (*src)[3];                /* source vertices: image x, y, depth (towards the camera) */
-    float (*texcoord)[2];           /* this frame's (turned-to faces borrow from their neighbours) */
+    float (*texcoord)[2];           /* this frame's */
     float (*texcoord_rest)[2];      /* where each vertex is in the portrait */
-    float (*texcoord_inner)[2];     /* face vertices: texture pulled in from the well-seen face */
     float (*normal)[3];             /* face vertices' normals at rest (camera coordinates) */
     int mirror[FACE_VERTICES];      /* each face vertex's twin across the face's midline */
     float (*texcoord_mirror)[2];    /* this frame's: the twin's place (ring vertices: their own) */
@@ -283,15 +282,9 @@ static int face_boundary_loop(int *out, int capacity) {
     return n == edges ? n : 0;
 }
 
-/* Visibility in the portrait: the face vertices' normals (mean of their triangles'), and
- * for the faintly seen ones (the far side of a turned face, seen edge-on) a texture
- * position pulled in from the well-seen face around them (a harmonic fill over the mesh:
- * each the mean of its neighbours, the well-seen fixed).  When the head turns such a part
- * towards the camera, the texture there is stretched from the nearest well-seen skin
- * instead of from the few pixels at the edge (hair over the cheek's outline smeared into
- * streaks). */
-#define SEEN_WELL 0.3f /* normal's component towards the camera */
-static vv_status face_texture_inner(head3d *h) {
+/* The face vertices' normals at rest (mean of their triangles'), in camera coordinates:
+ * how well the portrait shows each part (a turned face's far side is seen edge-on). */
+static void face_normals(head3d *h) {
     memset(h->normal, 0, FACE_VERTICES * sizeof *h->normal);
     for (int t = 0; t < face_topology_triangle_count; t++) {
         const int *tri = face_topology_triangles[t];
@@ -303,30 +296,11 @@ static vv_status face_texture_inner(head3d *h) {
         for (int k = 0; k < 3; k++)
             for (int i = 0; i < 3; i++) h->normal[tri[k]][i] += n[i];
     }
-    bool *fixed = malloc(FACE_VERTICES);
-    int (*neighbours)[MAX_NEIGHBOURS] = h->neighbours;
-    int *count = h->neighbour_count;
-    if (!fixed) return vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
     for (int v = 0; v < FACE_VERTICES; v++) {
         float *n = h->normal[v], len = sqrtf(n[0] * n[0] + n[1] * n[1] + n[2] * n[2]);
-        if (len > 0) for (int i = 0; i < 3; i++) n[i] /= len;
-        fixed[v] = n[2] >= SEEN_WELL;
-        h->texcoord_inner[v][0] = h->src[v][0];
-        h->texcoord_inner[v][1] = h->src[v][1];
+        if (len > 0)
+            for (int i = 0; i < 3; i++) n[i] /= len;
     }
-    for (int iteration = 0; iteration < 150; iteration++)
-        for (int v = 0; v < FACE_VERTICES; v++) {
-            if (fixed[v] || !count[v]) continue;
-            float x = 0, y = 0;
-            for (int i = 0; i < count[v]; i++) {
-                x += h->texcoord_inner[neighbours[v][i]][0];
-                y += h->texcoord_inner[neighbours[v][i]][1];
-            }
-            h->texcoord_inner[v][0] = x / count[v];
-            h->texcoord_inner[v][1] = y / count[v];
-        }
-    free(fixed);
-    return VV_OK;
 }
 
 /* The face topology's vertex neighbours. */
@@ -406,7 +380,6 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     h->src = calloc(VERTEX_COUNT, sizeof *h->src);
     h->texcoord = calloc(VERTEX_COUNT, sizeof *h->texcoord);
     h->texcoord_rest = calloc(VERTEX_COUNT, sizeof *h->texcoord_rest);
-    h->texcoord_inner = calloc(FACE_VERTICES, sizeof *h->texcoord_inner);
     h->normal = calloc(FACE_VERTICES, sizeof *h->normal);
     h->texcoord_mirror = calloc(VERTEX_COUNT, sizeof *h->texcoord_mirror);
     h->texcoord_share = calloc(VERTEX_COUNT, sizeof *h->texcoord_share);
@@ -424,7 +397,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     h->raster_layer = malloc(pixels);
     h->footprint = calloc(pixels, 1);
     h->ring_radius = calloc(VERTEX_COUNT - FACE_VERTICES, sizeof *h->ring_radius);
-    if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->texcoord_inner || !h->normal || !h->texcoord_mirror || !h->texcoord_share || !h->neighbours || !h->neighbour_count || !h->weight || !h->posed || !h->displacement || !h->triangles ||
+    if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->normal || !h->texcoord_mirror || !h->texcoord_share || !h->neighbours || !h->neighbour_count || !h->weight || !h->posed || !h->displacement || !h->triangles ||
                        !h->layer || !h->draw_triangles || !h->draw_layer || !h->depth || !h->coverage ||
                        !h->raster_layer || !h->footprint || !h->ring_radius))
         s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory for a %dx%d portrait", source->width, source->height);
@@ -577,7 +550,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     }
     s = image_create(&h->ramp, 256, 1, 3);
     for (int x = 0; s == VV_OK && x < 256; x++) h->ramp.data[x * 3] = h->ramp.data[x * 3 + 1] = h->ramp.data[x * 3 + 2] = (uint8_t)x;
-    if (s == VV_OK) s = face_texture_inner(h);
+    if (s == VV_OK) face_normals(h);
     if (s != VV_OK) {
         free(frontal);
         head3d_free(h);
@@ -805,7 +778,6 @@ void head3d_free(head3d *h) {
     free(h->src);
     free(h->texcoord);
     free(h->texcoord_rest);
-    free(h->texcoord_inner);
     free(h->normal);
     free(h->texcoord_mirror);
     free(h->texcoord_share);
