@@ -73,9 +73,10 @@ int main(int argc, char **argv) {
         y0 = fminf(y0, face[0].landmarks[k][1]); y1 = fmaxf(y1, face[0].landmarks[k][1]);
     }
     float side = fmaxf(x1 - x0, y1 - y0) * 2.0f, cx = (x0 + x1) / 2, cy = (y0 + y1) / 2 - 0.1f * side;
-    struct { float yaw, pitch, eyes; const char *label; } cells[] = {
-        {0, 0, 1, "rest"}, {-25, 0, 1, "yaw -25"}, {-12, 0, 1, "yaw -12"}, {12, 0, 1, "yaw +12"}, {25, 0, 1, "yaw +25"},
-        {0, -15, 1, "pitch -15"}, {0, 15, 1, "pitch +15"}, {0, 0, 0.5f, "eyes half"}, {0, 0, 0, "eyes shut"}, {20, 10, 0, "turned, shut"},
+    struct { float yaw, pitch, eyes, gaze; const char *label; } cells[] = {
+        {0, 0, 1, 0, "rest"}, {-25, 0, 1, 0, "yaw -25"}, {-12, 0, 1, 0, "yaw -12"}, {12, 0, 1, 0, "yaw +12"}, {25, 0, 1, 0, "yaw +25"},
+        {0, -15, 1, 0, "pitch -15"}, {0, 15, 1, 0, "pitch +15"}, {0, 0, 0.5f, 0, "eyes half"}, {0, 0, 0, 0, "eyes shut"},
+        {20, 10, 0, 0, "turned, shut"}, {0, 0.01f, 1, -0.15f, "look left"}, {0, 0.01f, 1, 0.15f, "look right"},
     };
     int n = (int)(sizeof cells / sizeof cells[0]), cols = 5, rows = (n + cols - 1) / cols;
     vv_image sheet = {0}, frame = {0}, cell = {0};
@@ -95,6 +96,8 @@ int main(int argc, char **argv) {
         for (int k = 0; k < 2; k++)
             f.rigid.translation[k] = pc[k] - (f.rigid.rotation[k][0] * pc[0] + f.rigid.rotation[k][1] * pc[1] + f.rigid.rotation[k][2] * pc[2]);
         f.eye_openness[0] = f.eye_openness[1] = cells[i].eyes;
+        f.has_gaze = cells[i].gaze != 0;
+        f.gaze[0][0] = f.gaze[1][0] = cells[i].gaze;
         if (head3d_render(h, &f, &frame) != VV_OK) {
             fprintf(stderr, "render: %s\n", vv_last_error());
             return 1;

@@ -59,6 +59,9 @@ struct vv_animator {
     long switches;
     bool have_reference;
     float reference[68][2];
+    /* Gaze (animate/gaze.h): this frame's and the reference frame's, when measured. */
+    bool have_gaze, have_reference_gaze;
+    float gaze[2][2], reference_gaze[2][2];
     vv_image placed; /* a placed source's frame */
     /* Streaming (push / pull). */
     driver_timeline timeline;
@@ -73,6 +76,11 @@ struct vv_animator {
  * relative to it from now on (or, with reference_best, chosen per source by the caller). */
 void animator_set_reference(vv_animator *a, const float reference[68][2]);
 void animator_set_source_reference(vv_animator *a, int source, const float reference[68][2]);
+
+/* The driver's gaze for the next animator_render (NULL: none this frame), and the gaze of
+ * the reference frame (set with or after the reference). */
+void animator_set_gaze(vv_animator *a, const float (*gaze)[2]);
+void animator_set_reference_gaze(vv_animator *a, const float (*gaze)[2]);
 
 /* Renders the frame for the driver's smoothed landmarks (driver pixels; has_face false:
  * the portrait as it is).  driver_frame (optional): the driver's image, for the mouth
@@ -96,6 +104,8 @@ tracker_params animator_tracker_params(void);
 typedef struct smoothed_track {
     long count;
     float (*points)[68][2];  /* driver pixels */
+    float (*gaze)[2][2];     /* smoothed gaze (NULL when the track has none) */
+    uint8_t *has_gaze;
     uint8_t *has_face;       /* from the first face on (before it: render the portrait as is) */
     uint8_t *found;          /* a face in this very frame (else held / eased) */
 } smoothed_track;

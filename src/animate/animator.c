@@ -1,6 +1,7 @@
 /* animate/animator: the sources, the engine, and one output frame from the driver's
  * landmarks; the streaming push / pull API (include/vivify.h). */
 #include "animate/animate.h"
+#include "animate/gaze.h"
 #include "face/faces.h"
 #include "img/image.h"
 #include "warp/mesh.h"
@@ -342,6 +343,16 @@ void animator_set_source_reference(vv_animator *a, int source, const float refer
     src->retarget_ready = true;
 }
 
+void animator_set_gaze(vv_animator *a, const float (*gaze)[2]) {
+    a->have_gaze = gaze != NULL;
+    if (gaze) memcpy(a->gaze, gaze, sizeof a->gaze);
+}
+
+void animator_set_reference_gaze(vv_animator *a, const float (*gaze)[2]) {
+    a->have_reference_gaze = gaze != NULL;
+    if (gaze) memcpy(a->reference_gaze, gaze, sizeof a->reference_gaze);
+}
+
 void animator_set_reference(vv_animator *a, const float reference[68][2]) {
     memcpy(a->reference, reference, sizeof a->reference);
     a->have_reference = true;
@@ -448,6 +459,11 @@ vv_status animator_render(vv_animator *a, const float points[68][2], bool has_fa
             motion_retarget_decompose(&src->retarget, points, &hf.rigid, hf.expression);
             eye_openness_retarget(points, (const float(*)[2])src->retarget.reference, hf.eye_openness);
         }
+        if (has_face && a->have_gaze && a->have_reference_gaze) { /* the change since the reference */
+            hf.has_gaze = true;
+            for (int e = 0; e < 2; e++)
+                for (int k = 0; k < 2; k++) hf.gaze[e][k] = a->gaze[e][k] - a->reference_gaze[e][k];
+        }
         hf.driver_frame = driver_mouth ? driver_frame : NULL;
         hf.driver_points = driver_mouth ? points : NULL;
         s = head3d_render(src->head, &hf, result);
@@ -479,6 +495,7 @@ void animator_reset(vv_animator *a) {
     a->frames_base = 0;
     a->have_frames = false;
     a->have_reference = false;
+    a->have_gaze = a->have_reference_gaze = false;
     for (int i = 0; i < a->source_count; i++) a->sources[i].retarget_ready = false;
     a->current = 0;
     a->switches = 0;
@@ -541,10 +558,13 @@ vv_status vv_animator_push(vv_animator *a, const vv_image *frame, double time) {
         if (s != VV_OK) return s;
     }
     bool found = false;
-    float box[4], score[1], points[68][2];
+    float box[4], score[1], points[68][2], gaze[2][2];
     s = face_tracker_update(a->tracker, frame, time, &found, box, score, points);
     if (s != VV_OK) return s;
-    return vv_animator_push_landmarks(a, found ? (const float(*)[2])points : NULL, frame, time);
+    s = vv_animator_push_landmarks(a, found ? (const float(*)[2])points : NULL, frame, time);
+    if (s == VV_OK && found && a->mesh_model && gaze_measure(a->mesh_model, frame, (const float(*)[2])points, gaze) == VV_OK)
+        timeline_push_gaze(&a->timeline, (const float(*)[2])gaze);
+    return s;
 }
 
 vv_status vv_animator_push_end(vv_animator *a) {
@@ -562,7 +582,13 @@ vv_status vv_animator_pull(vv_animator *a, vv_image *out, int *got, vv_frame_inf
     bool has_face = false, found = false;
     long index = 0;
     timeline_take(&a->timeline, points, &has_face, &found, &index);
-    if (has_face && !a->have_reference) animator_set_reference(a, (const float(*)[2])points);
+    float gaze[2][2];
+    bool has_gaze = timeline_take_gaze(&a->timeline, gaze);
+    animator_set_gaze(a, has_gaze ? (const float(*)[2])gaze : NULL);
+    if (has_face && !a->have_reference) {
+        animator_set_reference(a, (const float(*)[2])points);
+        animator_set_reference_gaze(a, has_gaze ? (const float(*)[2])gaze : NULL);
+    }
     const vv_image *frame = index - a->frames_base < a->frames_capacity ? &a->frames[index - a->frames_base] : NULL;
     int source = 0;
     vv_status s = animator_render(a, (const float(*)[2])points, has_face, frame, found, out, &source);

@@ -85,6 +85,8 @@ static int panel_width(int width, int height, int h) {
 
 void smoothed_track_free(smoothed_track *st) {
     free(st->points);
+    free(st->gaze);
+    free(st->has_gaze);
     free(st->has_face);
     free(st->found);
     memset(st, 0, sizeof *st);
@@ -96,7 +98,11 @@ vv_status animate_smooth_track(const motion_track *track, const vv_animate_param
     out->points = mem_alloc((size_t)out->count, sizeof out->points[0]);
     out->has_face = mem_calloc((size_t)out->count, 1);
     out->found = mem_calloc((size_t)out->count, 1);
-    if (!out->points || !out->has_face || !out->found) {
+    if (track->gaze && track->has_gaze) {
+        out->gaze = mem_calloc((size_t)out->count, sizeof out->gaze[0]);
+        out->has_gaze = mem_calloc((size_t)out->count, 1);
+    }
+    if (!out->points || !out->has_face || !out->found || (track->gaze && track->has_gaze && (!out->gaze || !out->has_gaze))) {
         smoothed_track_free(out);
         return vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory smoothing %d frames", track->frame_count);
     }
@@ -105,12 +111,17 @@ vv_status animate_smooth_track(const motion_track *track, const vv_animate_param
     vv_status s = VV_OK;
     long taken = 0;
     for (long f = 0; f <= out->count && s == VV_OK; f++) {
-        if (f < out->count) s = timeline_push(&tl, track->found[f] ? (const float(*)[2])track->points[f] : NULL, f / track->fps);
-        else timeline_end(&tl);
+        if (f < out->count) {
+            s = timeline_push(&tl, track->found[f] ? (const float(*)[2])track->points[f] : NULL, f / track->fps);
+            if (s == VV_OK && out->gaze && track->has_gaze[f]) timeline_push_gaze(&tl, (const float(*)[2])track->gaze[f]);
+        } else {
+            timeline_end(&tl);
+        }
         while (s == VV_OK && timeline_ready(&tl)) {
             bool has_face, found;
             long index;
             timeline_take(&tl, out->points[taken], &has_face, &found, &index);
+            if (out->gaze) out->has_gaze[taken] = timeline_take_gaze(&tl, out->gaze[taken]);
             out->has_face[taken] = has_face;
             out->found[taken] = found;
             taken++;
@@ -150,7 +161,7 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
     /* The driver. */
     double t0 = time_now();
     if (job->driving) {
-        s = tracking_start(&tt, a->faces, job->driving, job->max_frames, cb.abort, cb.user_data);
+        s = tracking_start(&tt, a->faces, a->mesh_model, job->driving, job->max_frames, cb.abort, cb.user_data);
         video_reader *probe = NULL;
         if (s == VV_OK) s = video_reader_open(&probe, job->driving);
         if (s == VV_OK) {
@@ -172,10 +183,10 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
         if (job->driving) { /* tracked whole first */
             long capacity = 0, n = 0;
             for (;;) {
-                float points[68][2];
-                bool found = false, got = false;
+                float points[68][2], gaze[2][2];
+                bool found = false, got = false, has_gaze = false;
                 double time = 0;
-                s = tracking_take(&tt, n, points, &found, &time, &got);
+                s = tracking_take(&tt, n, points, &found, gaze, &has_gaze, &time, &got);
                 if (s != VV_OK || !got) break;
                 if (n >= capacity) {
                     long grown = capacity ? capacity * 2 : 1024;
@@ -183,7 +194,11 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
                     if (pp) track.points = pp;
                     void *ff = pp ? realloc(track.found, (size_t)grown) : NULL;
                     if (ff) track.found = ff;
-                    if (!pp || !ff) {
+                    void *gg = ff ? realloc(track.gaze, (size_t)grown * sizeof track.gaze[0]) : NULL;
+                    if (gg) track.gaze = gg;
+                    void *hg = gg ? realloc(track.has_gaze, (size_t)grown) : NULL;
+                    if (hg) track.has_gaze = hg;
+                    if (!pp || !ff || !gg || !hg) {
                         s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", job->driving);
                         break;
                     }
@@ -191,6 +206,8 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
                 }
                 memcpy(track.points[n], points, sizeof points);
                 track.found[n] = found;
+                track.has_gaze[n] = has_gaze;
+                if (has_gaze) memcpy(track.gaze[n], gaze, sizeof gaze);
                 n++;
                 if (run_progress(&cb, VV_STAGE_TRACKING, n, expected_frames)) {
                     s = vv_fail(VV_ERR_ABORTED, "tracking %s stopped", job->driving);
@@ -215,6 +232,7 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
         if (s == VV_OK) {
             expected_frames = smooth.count;
             animator_set_reference(a, (const float(*)[2])smooth.points[first]);
+            animator_set_reference_gaze(a, smooth.gaze && smooth.has_gaze[first] ? (const float(*)[2])smooth.gaze[first] : NULL);
             rep.reference_frame = first;
             if (p->reference_best) {
                 motion_track view = track; /* the smoothed points, for the nearest-shape search */
@@ -235,10 +253,10 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
     if (s == VV_OK && streaming) {
         s = animator_stream_begin(a, track.fps);
         while (s == VV_OK && a->timeline.first_found < 0 && !tracker_done) {
-            float points[68][2];
-            bool found = false, got = false;
+            float points[68][2], gaze[2][2];
+            bool found = false, got = false, has_gaze = false;
             double time = 0;
-            s = tracking_take(&tt, next_push, points, &found, &time, &got);
+            s = tracking_take(&tt, next_push, points, &found, gaze, &has_gaze, &time, &got);
             if (s != VV_OK) break;
             if (!got) {
                 tracker_done = true;
@@ -246,6 +264,7 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
                 break;
             }
             s = timeline_push(&a->timeline, found ? (const float(*)[2])points : NULL, time);
+            if (s == VV_OK && has_gaze) timeline_push_gaze(&a->timeline, (const float(*)[2])gaze);
             next_push++;
         }
         if (s == VV_OK && a->timeline.first_found < 0)
@@ -301,26 +320,34 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
         if (streaming) {
             double wait = time_now();
             while (s == VV_OK && !timeline_ready(&a->timeline) && !tracker_done) {
-                float raw[68][2];
-                bool got = false;
+                float raw[68][2], gaze[2][2];
+                bool got = false, has_gaze = false;
                 double time = 0;
-                s = tracking_take(&tt, next_push, raw, &found, &time, &got);
+                s = tracking_take(&tt, next_push, raw, &found, gaze, &has_gaze, &time, &got);
                 if (s != VV_OK) break;
                 if (!got) {
                     tracker_done = true;
                     timeline_end(&a->timeline);
                 } else {
                     s = timeline_push(&a->timeline, found ? (const float(*)[2])raw : NULL, time);
+                    if (s == VV_OK && has_gaze) timeline_push_gaze(&a->timeline, (const float(*)[2])gaze);
                     next_push++;
                 }
             }
             rep.seconds_tracking += time_now() - wait;
             if (s != VV_OK || !timeline_ready(&a->timeline)) break;
             timeline_take(&a->timeline, points, &has_face, &found, &index);
-            if (has_face && !a->have_reference) animator_set_reference(a, (const float(*)[2])points);
+            float gaze[2][2];
+            bool has_gaze = timeline_take_gaze(&a->timeline, gaze);
+            animator_set_gaze(a, has_gaze ? (const float(*)[2])gaze : NULL);
+            if (has_face && !a->have_reference) {
+                animator_set_reference(a, (const float(*)[2])points);
+                animator_set_reference_gaze(a, has_gaze ? (const float(*)[2])gaze : NULL);
+            }
         } else {
             if (f >= smooth.count) break;
             memcpy(points, smooth.points[f], sizeof points);
+            animator_set_gaze(a, smooth.gaze && smooth.has_gaze[f] ? (const float(*)[2])smooth.gaze[f] : NULL);
             has_face = smooth.has_face[f];
             found = smooth.found[f];
         }

@@ -105,6 +105,33 @@ vv_status timeline_push(driver_timeline *tl, const float (*points)[2], double ti
 
 void timeline_end(driver_timeline *tl) { tl->ended = true; }
 
+void timeline_push_gaze(driver_timeline *tl, const float gaze[2][2]) {
+    if (tl->pushed <= tl->base) return;
+    timeline_entry *e = &tl->entries[tl->pushed - 1 - tl->base];
+    memcpy(e->gaze, gaze, sizeof e->gaze);
+    e->has_gaze = true;
+}
+
+/* Gaze is noisy (an iris a few pixels across) and its jumps are brief: a plain Gaussian
+ * (sigma one frame, centred) over the frames that have one. */
+bool timeline_take_gaze(const driver_timeline *tl, float gaze[2][2]) {
+    long t = tl->taken - 1;
+    double sum[2][2] = {{0, 0}, {0, 0}}, weight = 0;
+    for (long k = t - tl->lookahead; k <= t + tl->lookahead; k++) {
+        if (k < tl->base || k >= tl->pushed) continue;
+        const timeline_entry *e = &tl->entries[k - tl->base];
+        if (!e->has_gaze) continue;
+        double w = exp(-0.5 * (double)((k - t) * (k - t)));
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) sum[i][j] += w * e->gaze[i][j];
+        weight += w;
+    }
+    if (!(weight > 0)) return false;
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) gaze[i][j] = (float)(sum[i][j] / weight);
+    return true;
+}
+
 bool timeline_ready(const driver_timeline *tl) {
     if (tl->taken >= tl->pushed) return false;
     if (tl->first_found < 0 || tl->taken < tl->first_found) return true;

@@ -17,8 +17,9 @@ void landmark_smooth_frame(const float (*window)[68][2], int count, int centre, 
 
 typedef struct timeline_entry {
     float points[68][2]; /* gap-filled (before the first face: unset) */
+    float gaze[2][2];    /* each eye's iris offset (animate/gaze.h), when has_gaze */
     double time;
-    bool found;
+    bool found, has_gaze;
 } timeline_entry;
 
 typedef struct driver_timeline {
@@ -47,6 +48,11 @@ bool timeline_ready(const driver_timeline *tl);
 /* Takes the next output frame: *has_face false before the first face (render the source
  * as it is); found: the driver had a face in this very frame. */
 void timeline_take(driver_timeline *tl, float points[68][2], bool *has_face, bool *found, long *index);
+/* Gaze for the frame just pushed (the irises' offsets, animate/gaze.h). */
+void timeline_push_gaze(driver_timeline *tl, const float gaze[2][2]);
+/* The gaze of the frame just taken, smoothed over the same window; false when none of the
+ * window's frames has one. */
+bool timeline_take_gaze(const driver_timeline *tl, float gaze[2][2]);
 /* All frames taken after the end. */
 bool timeline_done(const driver_timeline *tl);
 

@@ -1,6 +1,7 @@
 /* animate/tracking: the driver's tracker thread. */
 #include "animate/tracking.h"
 #include "animate/animate.h"
+#include "animate/gaze.h"
 #include "face/faces.h"
 #include "face/tracker.h"
 #include "img/image.h"
@@ -13,7 +14,8 @@
 static bool aborted(const tracking_thread *tt) { return tt->abort_fn && tt->abort_fn(tt->abort_data); }
 
 /* Appends one tracked frame; non-zero when the thread must stop (stop, abort, memory). */
-static int publish(tracking_thread *tt, const float points[68][2], bool found, double time) {
+static int publish(tracking_thread *tt, const float points[68][2], bool found, const float gaze[2][2], bool has_gaze,
+                   double time) {
     pthread_mutex_lock(&tt->lock);
     while (!tt->stop && tt->first_found >= 0 && tt->count - tt->consumed >= TRACKING_WINDOW) {
         pthread_cond_wait(&tt->changed, &tt->lock);
@@ -26,6 +28,8 @@ static int publish(tracking_thread *tt, const float points[68][2], bool found, d
             memmove(tt->points, tt->points + drop, (size_t)kept * sizeof tt->points[0]);
             memmove(tt->found, tt->found + drop, (size_t)kept);
             memmove(tt->times, tt->times + drop, (size_t)kept * sizeof tt->times[0]);
+            memmove(tt->gaze, tt->gaze + drop, (size_t)kept * sizeof tt->gaze[0]);
+            memmove(tt->has_gaze, tt->has_gaze + drop, (size_t)kept);
             tt->base = tt->consumed;
         } else {
             long grown = tt->capacity > 0 ? tt->capacity * 2 : TRACKING_WINDOW * 2;
@@ -35,7 +39,11 @@ static int publish(tracking_thread *tt, const float points[68][2], bool found, d
             if (f) tt->found = f;
             void *t = f ? realloc(tt->times, (size_t)grown * sizeof tt->times[0]) : NULL;
             if (t) tt->times = t;
-            if (p && f && t) tt->capacity = grown;
+            void *g = t ? realloc(tt->gaze, (size_t)grown * sizeof tt->gaze[0]) : NULL;
+            if (g) tt->gaze = g;
+            void *hg = g ? realloc(tt->has_gaze, (size_t)grown) : NULL;
+            if (hg) tt->has_gaze = hg;
+            if (p && f && t && g && hg) tt->capacity = grown;
             else stop = 2;
         }
     }
@@ -44,6 +52,8 @@ static int publish(tracking_thread *tt, const float points[68][2], bool found, d
         memcpy(tt->points[i], points, sizeof tt->points[0]);
         tt->found[i] = found;
         tt->times[i] = time;
+        tt->has_gaze[i] = has_gaze;
+        if (has_gaze) memcpy(tt->gaze[i], gaze, sizeof tt->gaze[0]);
         if (tt->first_found < 0 && found) tt->first_found = tt->count;
         tt->count++;
     }
@@ -74,7 +84,10 @@ static void *tracking_main(void *data) {
         s = face_tracker_update(tracker, &frame, time, &found, box, score, points);
         if (s != VV_OK) break;
         count++;
-        int stop = publish(tt, (const float(*)[2])points, found, time);
+        float gaze[2][2];
+        /* No iris where there is no face, or where the crop misses the frame: no gaze. */
+        bool has_gaze = found && tt->mesh && gaze_measure(tt->mesh, &frame, (const float(*)[2])points, gaze) == VV_OK;
+        int stop = publish(tt, (const float(*)[2])points, found, (const float(*)[2])gaze, has_gaze, time);
         if (stop == 1) s = vv_fail(VV_ERR_ABORTED, "tracking %s stopped", tt->path);
         else if (stop) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", tt->path);
     }
@@ -91,10 +104,11 @@ static void *tracking_main(void *data) {
     return NULL;
 }
 
-vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const char *path, long max_frames, vv_abort_fn abort_fn,
-                         void *abort_data) {
+vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const face_mesh *mesh, const char *path, long max_frames,
+                         vv_abort_fn abort_fn, void *abort_data) {
     memset(tt, 0, sizeof *tt);
     tt->faces = faces;
+    tt->mesh = mesh;
     tt->path = path;
     tt->max_frames = max_frames;
     tt->abort_fn = abort_fn;
@@ -111,7 +125,8 @@ vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const char *path,
     return VV_OK;
 }
 
-vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *found, double *time, bool *got) {
+vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *found, float gaze[2][2], bool *has_gaze,
+                        double *time, bool *got) {
     pthread_mutex_lock(&tt->lock);
     while (tt->count <= f && !tt->finished) pthread_cond_wait(&tt->changed, &tt->lock);
     *got = f < tt->count && f >= tt->base;
@@ -119,6 +134,8 @@ vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *
         memcpy(points, tt->points[f - tt->base], sizeof tt->points[0]);
         *found = tt->found[f - tt->base];
         *time = tt->times[f - tt->base];
+        *has_gaze = tt->has_gaze[f - tt->base];
+        if (*has_gaze) memcpy(gaze, tt->gaze[f - tt->base], sizeof tt->gaze[0]);
         tt->consumed = f + 1;
         pthread_cond_broadcast(&tt->changed); /* the thread may be waiting for room */
     }
@@ -142,6 +159,10 @@ void tracking_stop(tracking_thread *tt) {
     free(tt->points);
     free(tt->found);
     free(tt->times);
+    free(tt->gaze);
+    free(tt->has_gaze);
+    tt->gaze = NULL;
+    tt->has_gaze = NULL;
     tt->points = NULL;
     tt->found = NULL;
     tt->times = NULL;

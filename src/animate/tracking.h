@@ -7,6 +7,7 @@
 #define VV_ANIMATE_TRACKING_H
 
 #include "base/base.h"
+#include "face/facemesh.h"
 
 #include <pthread.h>
 
@@ -14,6 +15,7 @@
 
 typedef struct tracking_thread {
     vv_faces *faces;
+    const face_mesh *mesh;    /* for the irises (gaze); NULL: none */
     const char *path;
     long max_frames;
     vv_abort_fn abort_fn;     /* polled by the thread; may be NULL */
@@ -25,7 +27,8 @@ typedef struct tracking_thread {
     /* Guarded by lock: frames [base, count) are in points / found (index f - base); the
      * caller has taken every frame before `consumed`. */
     float (*points)[68][2];
-    uint8_t *found;
+    float (*gaze)[2][2];
+    uint8_t *found, *has_gaze;
     double *times;
     long base, count, consumed, capacity;
     long first_found;         /* -1 until a face is seen */
@@ -34,12 +37,14 @@ typedef struct tracking_thread {
     char error[512];
 } tracking_thread;
 
-/* Starts tracking `path` (at most max_frames, 0 = all) with raw (unsmoothed) landmarks. */
-vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const char *path, long max_frames,
+/* Starts tracking `path` (at most max_frames, 0 = all) with raw (unsmoothed) landmarks, and
+ * with `mesh` the irises' gaze (animate/gaze.h) of every frame with a face. */
+vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const face_mesh *mesh, const char *path, long max_frames,
                          vv_abort_fn abort_fn, void *abort_data);
-/* Frame f (the one after the last taken): its points, whether a face was found, its time;
- * *got false at the end of the driver.  Fails if the thread did. */
-vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *found, double *time, bool *got);
+/* Frame f (the one after the last taken): its points, whether a face was found, its gaze
+ * (has_gaze), its time; *got false at the end of the driver.  Fails if the thread did. */
+vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *found, float gaze[2][2], bool *has_gaze,
+                        double *time, bool *got);
 /* Stops the thread (if running) and frees everything. */
 void tracking_stop(tracking_thread *tt);
 

@@ -507,6 +507,36 @@ static vv_status run_iris(const face_mesh *fm, const vv_image *image, face_mesh_
     return VV_OK;
 }
 
+vv_status face_mesh_irises(const face_mesh *fm, const vv_image *image, const float corners[2][2][2], float iris[2][5][2]) {
+    if (!fm || !image || !image->data || !corners || !iris)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "face_mesh_irises: NULL argument");
+    face_mesh_roi rois[2];
+    for (int eye = 0; eye < 2; eye++) {
+        const float *a = corners[eye][0], *b = corners[eye][1];
+        if (!isfinite(a[0]) || !isfinite(a[1]) || !isfinite(b[0]) || !isfinite(b[1]))
+            return vv_fail(VV_ERR_INVALID_ARGUMENT, "face_mesh_irises: eye corner not finite");
+        roi_set(&rois[eye], a[0], a[1], b[0], b[1], atan2f(b[1] - a[1], b[0] - a[0]), EYE_ROI_SCALE);
+        vv_status s = roi_status(image, &rois[eye]);
+        if (s != VV_OK) return s;
+    }
+    size_t one = (size_t)IRIS_N * IRIS_N * 3;
+    float *input = mem_alloc(2 * one, sizeof(float));
+    if (!input) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for the eye crops");
+    for (int eye = 0; eye < 2; eye++) crop_roi(image, &rois[eye], IRIS_N, eye == FACE_MESH_EYE_LEFT, input + eye * one);
+    float raw[2 * IRIS_VALUES];
+    vv_status s = face_mesh_run_iris_graph(fm, input, 2, raw);
+    free(input);
+    if (s != VV_OK) return s;
+    for (int eye = 0; eye < 2; eye++) {
+        crop_map m = crop_map_make(&rois[eye], IRIS_N, eye == FACE_MESH_EYE_LEFT);
+        for (int k = 0; k < 5; k++) {
+            const float *q = raw + eye * IRIS_VALUES + 3 * (EYE_CONTOUR_POINTS + k);
+            crop_to_image(&m, q[0], q[1], &iris[eye][k][0], &iris[eye][k][1]);
+        }
+    }
+    return VV_OK;
+}
+
 vv_status face_mesh_run(const face_mesh *fm, const vv_image *image, const face_mesh_roi *roi,
                         bool iris, face_mesh_result *out) {
     if (!fm || !image || !roi || !out) return vv_fail(VV_ERR_INVALID_ARGUMENT, "face_mesh_run: NULL argument");

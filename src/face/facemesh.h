@@ -81,6 +81,12 @@ void face_mesh_roi_from_mesh(const float points[][3], face_mesh_roi *roi);
 vv_status face_mesh_run(const face_mesh *fm, const vv_image *image, const face_mesh_roi *roi,
                         bool iris, face_mesh_result *out);
 
+/* The irises alone (the Iris model on each eye's crop, no face mesh): from each eye's two
+ * corners in MediaPipe's order, image pixels: corners[FACE_MESH_EYE_RIGHT] = {outer, inner}
+ * (dlib 36, 39), corners[FACE_MESH_EYE_LEFT] = {inner, outer} (dlib 42, 45).  iris[eye]:
+ * the centre, then 4 rim points.  For gaze from a 68-point track. */
+vv_status face_mesh_irises(const face_mesh *fm, const vv_image *image, const float corners[2][2][2], float iris[2][5][2]);
+
 /* The raw graphs, for tests: input n x size x size x 3 (NHWC) in [0, 1]; outputs as the
  * graphs give them, written to the caller's arrays: facemesh n x 1404 (468 x, y, z in crop
  * pixels) and n face-presence probabilities (either may be NULL); iris n x 228 (71 contour

@@ -33,6 +33,8 @@ void motion_track_free(motion_track *track) {
     free(track->points);
     free(track->found);
     free(track->audio);
+    free(track->gaze);
+    free(track->has_gaze);
     memset(track, 0, sizeof *track);
 }
 

@@ -17,6 +17,8 @@ typedef struct motion_track {
     float (*points)[68][2];  /* per frame, driver pixels */
     uint8_t *found;          /* per frame: 1 if a face was found (others are filled in) */
     char *audio;             /* audio source path or NULL */
+    float (*gaze)[2][2];     /* optional, per frame: each eye's iris offset (animate/gaze.h) */
+    uint8_t *has_gaze;       /* optional, per frame: the irises were measured */
 } motion_track;
 
 vv_status motion_track_alloc(motion_track *track, int frame_count);

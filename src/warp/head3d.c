@@ -105,6 +105,10 @@ struct head3d {
     int (*draw_triangles)[3];
     uint8_t *draw_layer;
     float last68[68][2];
+    /* Gaze: each eye's iris in the portrait (centre, radius), its eye's axis, the white. */
+    float iris_centre[2][2], iris_radius[2], eye_axis[2][2], eye_width[2];
+    float sclera[2][3];
+    float eye_polygon[2][2 * FACE_MESH_LID_POINTS - 2][2]; /* each eye's opening in the portrait */
 };
 
 head3d_params head3d_default_params(void) {
@@ -120,6 +124,20 @@ head3d_params head3d_default_params(void) {
 static float dist2(const float *a, const float *b) {
     float dx = a[0] - b[0], dy = a[1] - b[1];
     return sqrtf(dx * dx + dy * dy);
+}
+
+/* Bilinear sample of an RGB image at (x, y), clamped to its edges. */
+static void sample_rgb3(const vv_image *im, float x, float y, float out[3]) {
+    x = x < 0 ? 0 : x > im->width - 1 ? (float)(im->width - 1) : x;
+    y = y < 0 ? 0 : y > im->height - 1 ? (float)(im->height - 1) : y;
+    int x0 = (int)x, y0 = (int)y, x1 = x0 + 1 < im->width ? x0 + 1 : x0, y1 = y0 + 1 < im->height ? y0 + 1 : y0;
+    float fx = x - x0, fy = y - y0;
+    for (int c = 0; c < 3; c++) {
+        float a = im->data[((size_t)y0 * im->width + x0) * 3 + c], b = im->data[((size_t)y0 * im->width + x1) * 3 + c];
+        float d = im->data[((size_t)y1 * im->width + x0) * 3 + c], e = im->data[((size_t)y1 * im->width + x1) * 3 + c];
+        float top = a + fx * (b - a), bottom = d + fx * (e - d);
+        out[c] = top + fy * (bottom - top);
+    }
 }
 
 static bool point_in_polygon(const float (*p)[2], int n, float x, float y) {
@@ -360,6 +378,65 @@ static int crease_anchors(head3d *h, const float (*frontal)[3], float (*anchor_p
     return a + made;
 }
 
+/* Gaze: inside each eye's opening as rendered, the iris moved within the eye by the gaze
+ * change (in the portrait's own eye frame: a pixel showing the portrait's point p now shows
+ * its point p - shift), and where the iris was, the white beside it (the same p - shift,
+ * which there lies just outside the iris; the white's mean colour if that leaves the eye).
+ * The lids clip it all: only pixels the eye's own triangles won are touched. */
+static void eyes_gaze(head3d *h, const head3d_frame *f, vv_image *out) {
+    for (int e = 0; e < 2; e++) {
+        float gx = f->gaze[e][0], gy = f->gaze[e][1], g = hypotf(gx, gy);
+        if (g > 0.3f) { gx *= 0.3f / g; gy *= 0.3f / g; }
+        const float *u = h->eye_axis[e];
+        float sx = (gx * u[0] - gy * u[1]) * h->eye_width[e], sy = (gx * u[1] + gy * u[0]) * h->eye_width[e];
+        if (hypotf(sx, sy) < 0.3f) continue;
+        const float *c = h->iris_centre[e];
+        float r = 1.15f * h->iris_radius[e]; /* the model's rim sits inside a painted iris's dark edge */
+        uint8_t layer = (uint8_t)(e ? HEAD3D_LAYER_EYE_LEFT : HEAD3D_LAYER_EYE_RIGHT);
+        for (int t = 0; t < h->triangle_count; t++) {
+            if (h->layer[t] != layer) continue;
+            const int *tri = h->triangles[t];
+            const float *p0 = h->posed[tri[0]], *p1 = h->posed[tri[1]], *p2 = h->posed[tri[2]];
+            int x0 = (int)floorf(fminf(p0[0], fminf(p1[0], p2[0]))), x1 = (int)ceilf(fmaxf(p0[0], fmaxf(p1[0], p2[0])));
+            int y0 = (int)floorf(fminf(p0[1], fminf(p1[1], p2[1]))), y1 = (int)ceilf(fmaxf(p0[1], fmaxf(p1[1], p2[1])));
+            if (x0 < 0) x0 = 0;
+            if (y0 < 0) y0 = 0;
+            if (x1 >= h->width) x1 = h->width - 1;
+            if (y1 >= h->height) y1 = h->height - 1;
+            for (int y = y0; y <= y1; y++)
+                for (int x = x0; x <= x1; x++) {
+                    float w3[3];
+                    if (h->raster_layer[(size_t)y * h->source.width + x] != layer || !h->coverage[(size_t)y * h->source.width + x])
+                        continue;
+                    if (!barycentric(p0, p1, p2, (float)x, (float)y, w3) || w3[0] < -1e-4f || w3[1] < -1e-4f || w3[2] < -1e-4f)
+                        continue;
+                    float px = 0, py = 0;
+                    for (int k = 0; k < 3; k++) {
+                        px += w3[k] * h->texcoord_rest[tri[k]][0];
+                        py += w3[k] * h->texcoord_rest[tri[k]][1];
+                    }
+                    float qx = px - sx, qy = py - sy;
+                    float iris = r + 0.5f - hypotf(qx - c[0], qy - c[1]);  /* > 0: the moved iris covers it */
+                    float was = r + 0.5f - hypotf(px - c[0], py - c[1]);   /* > 0: the iris was here */
+                    iris = iris < 0 ? 0 : iris > 1 ? 1 : iris;
+                    was = was < 0 ? 0 : was > 1 ? 1 : was;
+                    if (iris <= 0 && was <= 0) continue;
+                    uint8_t *o = out->data + ((size_t)y * out->width + x) * 3;
+                    float moved[4], weight = iris > was ? iris : was;
+                    sample_rgb3(&h->source, qx, qy, moved);
+                    /* the white beside the iris, half its mean (small painted eyes have specks
+                     * of lid and lash there); all the mean where p - shift leaves the eye */
+                    float mean_share = point_in_polygon((const float(*)[2])h->eye_polygon[e], 2 * FACE_MESH_LID_POINTS - 2, qx, qy) ? 0.5f : 1;
+                    for (int k = 0; k < 3; k++) moved[k] += (1 - iris) * mean_share * (h->sclera[e][k] - moved[k]);
+                    for (int k = 0; k < 3; k++) {
+                        float v = o[k] + weight * (moved[k] - o[k]);
+                        o[k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+                    }
+                }
+        }
+    }
+}
+
 static const int dlib_eye[2][6] = {{36, 37, 38, 39, 40, 41}, {42, 43, 44, 45, 46, 47}};
 
 vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks[68][2], const float mesh[][3],
@@ -423,6 +500,44 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         head3d_free(h);
         return vv_fail(VV_ERR_NO_FACE, "the face is too small to animate in 3D (%.0f px between the eyes' outer corners; 40 needed)",
                        eye);
+    }
+    /* Gaze: the portrait's irises (mesh points 468.. with the iris model), the white of each
+     * eye (the mean colour in the lids away from the iris; a lightened skin if too little
+     * shows). */
+    for (int e = 0; e < 2; e++) {
+        int first = e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT;
+        h->iris_centre[e][0] = mesh[first][0];
+        h->iris_centre[e][1] = mesh[first][1];
+        float r = 0;
+        for (int k = 1; k < 5; k++) r += hypotf(mesh[first + k][0] - mesh[first][0], mesh[first + k][1] - mesh[first][1]) / 4;
+        h->iris_radius[e] = r;
+        const float *a = h->source68[e ? 42 : 36], *b = h->source68[e ? 45 : 39];
+        h->eye_width[e] = hypotf(b[0] - a[0], b[1] - a[1]);
+        h->eye_axis[e][0] = h->eye_width[e] > 0 ? (b[0] - a[0]) / h->eye_width[e] : 1;
+        h->eye_axis[e][1] = h->eye_width[e] > 0 ? (b[1] - a[1]) / h->eye_width[e] : 0;
+        float poly[2 * FACE_MESH_LID_POINTS][2], sum[3] = {0, 0, 0}, x0 = 1e30f, x1 = -1e30f, y0 = 1e30f, y1 = -1e30f;
+        int n = 0, count = 0;
+        for (int i = 0; i < FACE_MESH_LID_POINTS; i++) { poly[n][0] = mesh[face_mesh_lid_upper[e][i]][0]; poly[n++][1] = mesh[face_mesh_lid_upper[e][i]][1]; }
+        for (int i = FACE_MESH_LID_POINTS - 2; i > 0; i--) { poly[n][0] = mesh[face_mesh_lid_lower[e][i]][0]; poly[n++][1] = mesh[face_mesh_lid_lower[e][i]][1]; }
+        memcpy(h->eye_polygon[e], poly, sizeof h->eye_polygon[e]);
+        for (int i = 0; i < n; i++) {
+            x0 = fminf(x0, poly[i][0]); x1 = fmaxf(x1, poly[i][0]);
+            y0 = fminf(y0, poly[i][1]); y1 = fmaxf(y1, poly[i][1]);
+        }
+        for (int y = (int)y0; y <= (int)y1 + 1; y++)
+            for (int x = (int)x0; x <= (int)x1 + 1; x++) {
+                if (x < 0 || y < 0 || x >= source->width || y >= source->height) continue;
+                if (!point_in_polygon((const float(*)[2])poly, n, (float)x, (float)y)) continue;
+                if (hypotf(x - h->iris_centre[e][0], y - h->iris_centre[e][1]) < 1.5f * r) continue;
+                const uint8_t *p = source->data + ((size_t)y * source->width + x) * 3;
+                for (int c = 0; c < 3; c++) sum[c] += p[c];
+                count++;
+            }
+        for (int c = 0; c < 3; c++) {
+            float skin = source->data[((size_t)(int)fminf(fmaxf(h->source68[30][1], 0), source->height - 1) * source->width +
+                                       (int)fminf(fmaxf(h->source68[30][0], 0), source->width - 1)) * 3 + c];
+            h->sclera[e][c] = count >= 12 ? sum[c] / count : 0.6f * skin + 0.4f * 235;
+        }
     }
     /* Canonical -> source similarity: the source's head pose in 3D. */
     rigid3d pose, inverse;
@@ -1109,6 +1224,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
             }
         }
     }
+    if (f->has_gaze) eyes_gaze(h, f, out);
     /* The frame's 68 points: the posed mesh's. */
     float posed_mesh[FACE_VERTICES][3];
     for (int v = 0; v < FACE_VERTICES; v++) {

@@ -57,6 +57,10 @@ typedef struct head3d_frame {
     motion_rigid rigid;
     float expression[68][2];
     float eye_openness[2];   /* subject's right, left (dlib eyes 36-41, 42-47) */
+    bool has_gaze;           /* gaze: each eye's iris offset change since the driver's
+                                reference, along and across the eye in eye widths
+                                (animate/gaze.h); the portrait's irises move by it */
+    float gaze[2][2];
     const vv_image *driver_frame;
     const float (*driver_points)[2];
 } head3d_frame;
