@@ -57,6 +57,15 @@ ok $([ "$(size_of "$TMP/talk.mp4")" = "${W}x${H}" ] && echo 1) "talk: size $(siz
 ok $(has_audio "$TMP/talk.mp4" || echo 1) "talk: has audio without a driver"
 ok $(grep -q "animate: 25 frames" "$TMP/log" && echo 1) "no summary line"
 
+# Several sources: one person (the same portrait twice) gives no warning; two people a
+# warning naming both; the output keeps the first one's size either way (no stretching).
+"$VIVIFY" animate "$SOURCE" "$SOURCE" --motion talk --duration 0.4 -o "$TMP/same.mp4" 2>"$TMP/log"; rc=$?
+ok $([ $rc = 0 ] && ! grep -q "different people" "$TMP/log" && echo 1) "one person twice: exit $rc, $(grep warning "$TMP/log")"
+"$VIVIFY" animate "$SOURCE" "$ROOT/examples/grace_hopper.jpg" --motion talk --duration 0.4 -o "$TMP/two.mp4" 2>"$TMP/log"; rc=$?
+ok $([ $rc = 0 ] && grep -q "mona_lisa.png and .*grace_hopper.jpg look like different people" "$TMP/log" && echo 1) \
+   "two people: exit $rc, no warning in: $(tail -2 "$TMP/log")"
+ok $([ "$(size_of "$TMP/two.mp4")" = "${W}x${H}" ] && echo 1) "two sources: size $(size_of "$TMP/two.mp4"), want ${W}x${H}"
+
 # Driver with audio: frame count and fps are the driver's, the audio is carried over.
 "$VIVIFY" animate "$SOURCE" --driving "$TMP/driver_audio.mp4" -o "$TMP/driven.mp4" 2>"$TMP/log"; rc=$?
 ok $([ $rc = 0 ] && echo 1) "animate --driving exit $rc: $(tail -1 "$TMP/log")"

@@ -4,6 +4,8 @@
  * Option parsing, the progress bar and Ctrl-C; the pipeline itself is the library's
  * vv_animate (src/animate/). */
 #include "cli/cli.h"
+#include "eval/identity.h"
+#include "eval/metrics.h"
 #include "face/motion.h"
 #include "img/image.h"
 #include "video/video.h"
@@ -57,6 +59,32 @@ static vv_status track_video(vv_faces *faces, const char *path, long max_frames,
     vv_status s = motion_track_video(faces, path, max_frames, progress_callback, &bar, track);
     progress_finish(&bar);
     return s;
+}
+
+/* Several sources should be one person (the nearest is chosen per frame): a warning when
+ * faceres says one of them is someone else than the first (CSIM under SAME_PERSON; the same
+ * person's photos score about 0.6-0.9, different people under 0.35 on eval's pairs). */
+#define SAME_PERSON 0.45
+static void sources_identity_check(const vv_animator *animator, const vv_image *images, const char *const *names, int count,
+                                   const char *models) {
+    if (count < 2) return;
+    identity_model *model = NULL;
+    if (identity_model_load(&model, models) != VV_OK) return; /* a warning only: no model, no check */
+    float first[IDENTITY_DIM], other[IDENTITY_DIM];
+    vv_face face;
+    if (vv_animator_source_face(animator, 0, &face) == VV_OK &&
+        identity_embed(model, &images[0], (const float(*)[2])face.landmarks, first) == VV_OK)
+        for (int i = 1; i < count; i++) {
+            double similarity = 0;
+            if (vv_animator_source_face(animator, i, &face) != VV_OK ||
+                identity_embed(model, &images[i], (const float(*)[2])face.landmarks, other) != VV_OK ||
+                metrics_cosine_similarity(first, other, IDENTITY_DIM, &similarity) != VV_OK)
+                continue;
+            if (similarity < SAME_PERSON)
+                fprintf(stderr, "animate: warning: %s and %s look like different people (identity similarity %.2f); "
+                                "the sources should be one person\n", names[0], names[i], similarity);
+        }
+    identity_model_free(model);
 }
 
 /* The library's callbacks: one progress bar per stage, Ctrl-C as abort, log lines to stderr. */
@@ -224,6 +252,7 @@ int cli_animate(int argc, char **argv) {
     interrupt_handlers_set(true);
     vv_animator *animator = NULL;
     if (s == VV_OK) s = vv_animator_new(&animator, images, positional, npos, &params);
+    if (s == VV_OK) sources_identity_check(animator, images, positional, npos, models);
     for (int i = 0; i < npos; i++) image_free(&images[i]);
     animate_ui ui;
     memset(&ui, 0, sizeof ui);
