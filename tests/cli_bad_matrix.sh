@@ -131,6 +131,16 @@ bad "animate: --size 100000" 2 "--size .*'100000'" "$A" -- "$VIVIFY" animate "$F
 bad "animate: --frames -1" 2 "--frames .*'-1'" "$A" -- "$VIVIFY" animate "$F" --driving "$W/drv.mp4" --frames -1 -o "$A"
 bad "animate: unknown engine" 2 "--engine .*'gan'" "$A" -- "$VIVIFY" animate "$F" --motion talk --engine gan -o "$A"
 bad "animate: --model with the warp engine" 2 "--model is for" "$A" -- "$VIVIFY" animate "$F" --motion talk --model "$W/m.safetensors" -o "$A"
+bad "animate: --eyes -1" 2 "--eyes .*'-1'" "$A" -- "$VIVIFY" animate "$F" --motion talk --eyes -1 -o "$A"
+bad "animate: --eyes 4" 2 "--eyes .*'4'" "$A" -- "$VIVIFY" animate "$F" --motion talk --eyes 4 -o "$A"
+bad "animate: --eyes abc" 2 "--eyes .*'abc'" "$A" -- "$VIVIFY" animate "$F" --motion talk --eyes abc -o "$A"
+bad "animate: --lips 9" 2 "--lips .*'9'" "$A" -- "$VIVIFY" animate "$F" --motion talk --lips 9 -o "$A"
+bad "animate: --background sideways" 2 "--background .*'sideways'" "$A" -- \
+  "$VIVIFY" animate "$F" --motion talk --background sideways -o "$A"
+bad "animate: --smoothing -1" 2 "--smoothing .*'-1'" "$A" -- "$VIVIFY" animate "$F" --driving "$W/drv.mp4" --smoothing -1 -o "$A"
+bad "animate: --lookahead 65" 2 "--lookahead .*'65'" "$A" -- "$VIVIFY" animate "$F" --driving "$W/drv.mp4" --lookahead 65 -o "$A"
+bad "animate: --model with the warp2d engine" 2 "--model is for" "$A" -- \
+  "$VIVIFY" animate "$F" --motion talk --engine warp2d --model "$W/m.safetensors" -o "$A"
 bad "animate: .webm output" 12 "a.webm" "$W/a.webm" -- "$VIVIFY" animate "$F" --motion talk -o "$W/a.webm"
 bad "animate: empty source" 5 "empty.png" "$A" -- "$VIVIFY" animate "$W/empty.png" --motion talk -o "$A"
 bad "animate: 100000x100000 source" 7 "huge.png" "$A" -- "$VIVIFY" animate "$W/huge.png" --motion talk -o "$A"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # vivify serve over loopback with curl: the page, the JSON API's happy paths (motion, driving
-# video with audio, GIF, ranges), every error it answers, cancellation, 429 when the queue
+# video with audio, GIF, ranges, the animation options reaching `vivify animate`), every
+# error it answers, cancellation, 429 when the queue
 # is full, temp files gone after delete and stop, and a bounded load test (10 queued jobs,
 # 50 concurrent status polls, nothing lost).
 # usage: cli_serve.sh PATH/TO/vivify
@@ -92,6 +93,9 @@ ok $([ "$(json "$TMP/motions.json" 'j.motions.map(m => m.name).join(",")')" = "t
   "GET /api/motions names: $(json "$TMP/motions.json" 'j.motions.map(m => m.name)')"
 ok $([ "$(json "$TMP/motions.json" 'j.motions.every(m => m.frames.length > 10 && m.frames.every(f => f.length == 136))')" = true ] && echo 1) \
   "motion previews: 68 points a frame"
+curl -s "$URL/api/config" -o "$TMP/config.json"
+ok $([ "$(json "$TMP/config.json" '[j.engines, j.backgrounds, j.modes, j.formats].map(a => a.join("/")).join(",")')" \
+       = "warp/warp2d,still/move,relative/absolute,mp4/gif" ] && echo 1) "GET /api/config lists: $(cat "$TMP/config.json")"
 
 # --- happy paths
 post 202 motion -F "source=@$SRC" -F motion=nod -F duration=0.4 -F expression_scale=1.5 -F pose_scale=0.5
@@ -122,6 +126,12 @@ ok $(has_audio "$TMP/driven.mp4" && echo 1) "driven result carries the driver's 
 ok $([ "$(wait_job "$ID3" 60)" = done ] && echo 1) "gif job done: $(cat "$TMP/status.json")"
 curl -s -D "$TMP/h" -o "$TMP/result.gif" "$URL/api/jobs/$ID3/result"
 ok $(grep -qi '^content-type: image/gif' "$TMP/h" && [ "$(head -c 6 "$TMP/result.gif")" = GIF89a ] && echo 1) "gif result"
+# the animation options: the 2D warp engine, eye and lip gains at both ends, a moving background
+post 202 options -F "source=@$SRC" -F motion=blink -F duration=0.2 -F engine=warp2d -F eyes=0 -F lips=3 -F background=move
+ID4="$(field "$TMP/options.json" id)"
+ok $([ "$(wait_job "$ID4" 60)" = done ] && echo 1) "warp2d job with eyes, lips, background done: $(cat "$TMP/status.json")"
+curl -s -o "$TMP/options.mp4" "$URL/api/jobs/$ID4/result"
+ok $([ "$(frames_of "$TMP/options.mp4")" = 5 ] && echo 1) "warp2d result: $(frames_of "$TMP/options.mp4") frames, want 5"
 
 # --- each error
 err() { field "$TMP/$1.json" error; }
@@ -138,7 +148,20 @@ post 400 e_scale_range -F "source=@$SRC" -F motion=nod -F pose_scale=11
 post 400 e_duration -F "source=@$SRC" -F motion=nod -F duration=0.01
 post 400 e_compare -F "source=@$SRC" -F motion=nod -F compare=maybe
 post 400 e_engine -F "source=@$SRC" -F motion=nod -F engine=gan
+ok $([ "$(err e_engine)" = "unknown engine 'gan' (available: warp, warp2d)" ] && echo 1) "unknown engine: $(err e_engine)"
+post 400 e_engine_fsth -F "source=@$SRC" -F motion=nod -F engine=fsth
+# eyes / lips: numbers 0..3 (animate's --eyes / --lips), strictly parsed; background still|move
+for bad_value in "eyes=-1" "eyes=4" "eyes=abc" "eyes=1x" "eyes=nan" "eyes=inf" "lips=3.5" "lips=-0.01" "lips=1,5" "lips=1e9"; do
+  name="${bad_value%%=*}" value="${bad_value#*=}"
+  post 400 "e_$name" -F "source=@$SRC" -F motion=nod -F "$bad_value"
+  ok $([ "$(err "e_$name")" = "$name must be a number from 0 to 3, not '$value'" ] && echo 1) "$bad_value: $(err "e_$name")"
+done
+post 400 e_background -F "source=@$SRC" -F motion=nod -F background=sideways
+ok $([ "$(err e_background)" = "background must be still or move, not 'sideways'" ] && echo 1) "background: $(err e_background)"
+post 400 e_eyes_twice -F "source=@$SRC" -F motion=nod -F eyes=1 -F eyes=2
+ok $([ "$(err e_eyes_twice)" = "more than one 'eyes' field" ] && echo 1) "eyes twice: $(err e_eyes_twice)"
 post 400 e_field -F "source=@$SRC" -F motion=nod -F path=../../etc/passwd
+ok $(err e_field | grep -q "eyes, lips, background" && echo 1) "unknown field lists the fields: $(err e_field)"
 post 400 e_twice -F "source=@$SRC" -F "source=@$SRC" -F motion=nod
 post 415 e_text -F "source=@$TMP/notes.txt" -F motion=nod
 ok $(err e_text | grep -q "unsupported file: the portrait must be a PNG or JPEG image (this is a text file)" && echo 1) "text: $(err e_text)"
@@ -172,12 +195,17 @@ ok $([ "$(code_of -H 'Host: evil.example' "$URL/api/motions")" = 403 ] && echo 1
 post 403 e_origin -H 'Origin: http://evil.example' -F "source=@$SRC" -F motion=nod
 ok $([ "$(code_of -X DELETE -H 'Origin: http://evil.example' "$URL/api/jobs/$ID")" = 403 ] && echo 1) "cross-site DELETE: 403"
 
-# --- cancel a running job: 204, gone, its child killed, its folder removed
-post 202 long -F "source=@$SRC" -F motion=talk -F duration=60
+# --- cancel a running job: 204, gone, its child killed, its folder removed; while it runs,
+# its command line shows the options the form gave
+post 202 long -F "source=@$SRC" -F motion=talk -F duration=60 -F eyes=0.75 -F lips=2.5 -F background=move \
+  -F expression_scale=0.5
 IDL="$(field "$TMP/long.json" id)"
 for _ in $(seq 150); do curl -s "$URL/api/jobs/$IDL" -o "$TMP/s.json"; [ "$(field "$TMP/s.json" state)" = running ] && break; sleep 0.2; done
 sleep 1
 ok $([ "$(field "$TMP/s.json" state)" = running ] && echo 1) "long job runs"
+cmdline="$(pgrep -af "$TMP/work/.*/result.mp4" | head -1)"
+ok $(grep -q -- " --expression-scale 0.500 --pose-scale 1.000 --eyes 0.750 --lips 2.500 --background move --engine warp " \
+     <<<"$cmdline " && echo 1) "the job's animate command line carries the options: $cmdline"
 ok $([ "$(code_of -X DELETE "$URL/api/jobs/$IDL")" = 204 ] && echo 1) "DELETE a running job: 204"
 ok $([ "$(code_of "$URL/api/jobs/$IDL")" = 404 ] && echo 1) "deleted job: 404"
 for _ in $(seq 50); do pgrep -f "$TMP/work/.*/result.mp4" >/dev/null || break; sleep 0.1; done
@@ -213,7 +241,7 @@ ok $([ $done_count = 10 ] && echo 1) "load: $done_count of 10 jobs finished with
 echo "load: 10 jobs (5 frames each, 2 at once) + 50 concurrent polls in $(echo "$LOAD_END - $LOAD_START" | bc 2>/dev/null || echo "?") s"
 
 # --- deleting finished jobs removes their files
-for id in "$ID" "$ID2" "$ID3" "$IDF" "${ids[@]}"; do curl -s -o /dev/null -X DELETE "$URL/api/jobs/$id"; done
+for id in "$ID" "$ID2" "$ID3" "$ID4" "$IDF" "${ids[@]}"; do curl -s -o /dev/null -X DELETE "$URL/api/jobs/$id"; done
 left="$(find "$TMP/work" -mindepth 2 | wc -l)"
 ok $([ "$left" = 0 ] && echo 1) "after deleting every job the temp folder is empty ($left entries left)"
 

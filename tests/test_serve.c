@@ -56,12 +56,14 @@ static void test_parse_progress(void) {
     CHECK(!job_parse_progress("animate [..] 5/0 frames", label, sizeof label, &done, &total, &rate));
 }
 
-/* A stand-in for `vivify animate SOURCE --motion NAME ... -o OUT ...`: "talk" draws a
- * progress bar and writes OUT; "smile" does too after a tracking pass; "blink" fails like animate does on a face-less portrait;
- * "nod" runs until killed. */
+/* A stand-in for `vivify animate SOURCE --motion NAME ... -o OUT ...`: it writes its
+ * arguments, one a line, to args-NAME.txt beside itself; "talk" draws a progress bar and
+ * writes OUT; "smile" does too after a tracking pass; "blink" fails like animate does on a
+ * face-less portrait; "nod" runs until killed. */
 static const char *fake_animate =
     "#!/bin/sh\n"
     "src=\"$2\"; motion=\"$4\"; out=\"\"\n"
+    "printf '%s\\n' \"$@\" > \"${0%/*}/args-$motion.txt\"\n"
     "while [ $# -gt 0 ]; do [ \"$1\" = -o ] && out=\"$2\"; shift; done\n"
     "case \"$motion\" in\n"
     "talk) printf 'animate [###...] 5/10 frames  20.0 frames/s  00:00 elapsed  ETA 00:00 \\r' >&2; sleep 0.3\n"
@@ -92,8 +94,41 @@ static job_request request_for(job_queue *queue, const char *motion, char *dir) 
     if (f) fclose(f);
     snprintf(r.motion, sizeof r.motion, "%s", motion);
     r.duration = 1;
-    r.expression_scale = r.pose_scale = 1;
+    r.expression_scale = r.pose_scale = r.eyes = r.lips = 1; /* the server's defaults */
     return r;
+}
+
+/* Finds `option` in a file of arguments one a line (as the stand-in writes them): false
+ * when absent; else true, with the line after it in value ("" when it is the last). */
+static bool find_argument(const char *path, const char *option, char *value, size_t size) {
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    char line[PATH_MAX + 2];
+    bool found = false;
+    value[0] = 0;
+    while (fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        if (found) {
+            snprintf(value, size, "%s", line);
+            break;
+        }
+        found = !strcmp(line, option);
+    }
+    fclose(f);
+    return found;
+}
+
+/* animate's command line holds each {option, value} pair; value "" for a flag that must be
+ * there, NULL for an option that must not. */
+static void check_arguments(const char *path, const char *const (*expect)[2], size_t count) {
+    for (size_t i = 0; i < count; i++) {
+        char value[64];
+        bool found = find_argument(path, expect[i][0], value, sizeof value);
+        if (!expect[i][1]) CHECK_MSG(!found, "%s: %s passed, want it left out", path, expect[i][0]);
+        else if (!expect[i][1][0]) CHECK_MSG(found, "%s: flag %s not passed", path, expect[i][0]);
+        else CHECK_MSG(found && !strcmp(value, expect[i][1]), "%s: %s is '%s', want '%s'", path, expect[i][0],
+                       found ? value : "(missing)", expect[i][1]);
+    }
 }
 
 static int count_entries(const char *path) {
@@ -126,8 +161,15 @@ static void test_queue(void) {
     char dir[PATH_MAX], id[JOB_ID_LENGTH + 1], id2[JOB_ID_LENGTH + 1], id3[JOB_ID_LENGTH + 1];
     job_status st;
 
-    /* success: progress parsed from the bar, the result kept, the inputs removed */
+    /* success: progress parsed from the bar, the result kept, the inputs removed; the
+     * request's options on animate's command line */
     job_request r = request_for(queue, "talk", dir);
+    snprintf(r.engine, sizeof r.engine, "warp2d");
+    r.eyes = 0.25f;
+    r.lips = 2.5f;
+    r.background_move = true;
+    r.expression_scale = 1.5f;
+    r.compare = true;
     CHECK_OK(job_queue_submit(queue, dir, &r, id));
     CHECK(strlen(id) == JOB_ID_LENGTH && strspn(id, "0123456789abcdef") == JOB_ID_LENGTH);
     bool saw_half = false;
@@ -144,6 +186,13 @@ static void test_queue(void) {
     CHECK(found && fd >= 0 && read(fd, bytes, sizeof bytes) == 6 && !strcmp(bytes, "result"));
     if (fd >= 0) close(fd);
     CHECK(access(r.source, F_OK) != 0);
+    char args_path[4300];
+    snprintf(args_path, sizeof args_path, "%s/args-talk.txt", tmp);
+    const char *const given[][2] = {{"--engine", "warp2d"}, {"--eyes", "0.250"}, {"--lips", "2.500"},
+                                    {"--background", "move"}, {"--expression-scale", "1.500"},
+                                    {"--pose-scale", "1.000"}, {"--duration", "1.000"}, {"--frames", "100"},
+                                    {"--motion", "talk"}, {"--compare", ""}, {"--absolute", NULL}};
+    check_arguments(args_path, given, sizeof given / sizeof given[0]);
 
     /* two passes (tracking, then animate): the tracking bar fills the first 40 % */
     char id_two[JOB_ID_LENGTH + 1];
@@ -156,6 +205,11 @@ static void test_queue(void) {
     }
     CHECK(wait_finished(queue, id_two, &st) == JOB_DONE);
     CHECK_MSG(saw_second_half, "progress 0.7 (half of the animate pass after tracking) was never seen");
+    /* the server's defaults: no engine named (animate's own), gains 1, background still */
+    snprintf(args_path, sizeof args_path, "%s/args-smile.txt", tmp);
+    const char *const defaults[][2] = {{"--engine", NULL}, {"--eyes", "1.000"}, {"--lips", "1.000"},
+                                       {"--background", "still"}, {"--compare", NULL}, {"--absolute", NULL}};
+    check_arguments(args_path, defaults, sizeof defaults / sizeof defaults[0]);
 
     /* failure: animate's message with our temp path turned into words */
     r = request_for(queue, "blink", dir);

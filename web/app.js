@@ -4,7 +4,7 @@
 
 const $ = (id) => document.getElementById(id);
 const state = {
-  config: { max_upload_bytes: 100 * 1048576, engines: ['warp'] },
+  config: { max_upload_bytes: 100 * 1048576, engines: ['warp', 'warp2d'] },
   source: null,      // File
   driving: null,     // File
   useVideo: false,
@@ -14,6 +14,9 @@ const state = {
   poll: null,
   sourceUrl: null,
 };
+
+// What the engine menu says for each engine the server offers (others show their name).
+const ENGINE_LABELS = { warp: 'warp (3D head)', warp2d: 'warp2d (2D warp)' };
 
 // ------------------------------------------------------------------ messages
 
@@ -239,6 +242,9 @@ async function startJob() {
   form.append('mode', $('mode').value);
   form.append('expression_scale', $('expression-scale').value);
   form.append('pose_scale', $('pose-scale').value);
+  form.append('eyes', $('eyes').value);
+  form.append('lips', $('lips').value);
+  form.append('background', $('background').value);
   form.append('compare', $('compare').checked ? 'true' : 'false');
   form.append('format', $('format').value);
   form.append('engine', $('engine').value);
@@ -381,12 +387,15 @@ async function main() {
   bindRange('duration', 'duration-value', (v) => `${v} s`);
   bindRange('expression-scale', 'expression-value', (v) => v.toFixed(2));
   bindRange('pose-scale', 'pose-value', (v) => v.toFixed(2));
+  bindRange('eyes', 'eyes-value', (v) => v.toFixed(2));
+  bindRange('lips', 'lips-value', (v) => v.toFixed(2));
   try {
     state.config = await api('GET', '/api/config');
     $('version').textContent = state.config.version || '';
-    const engine = $('engine');
+    const engine = $('engine'), chosen = engine.value;
     engine.textContent = '';
-    for (const name of state.config.engines) engine.append(new Option(name, name));
+    for (const name of state.config.engines) engine.append(new Option(ENGINE_LABELS[name] || name, name));
+    if (state.config.engines.includes(chosen)) engine.value = chosen;
     const { motions } = await api('GET', '/api/motions');
     renderMotions(motions);
   } catch (e) {

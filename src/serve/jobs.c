@@ -210,18 +210,18 @@ static int open_output_channel(int *read_fd, int *write_fd) {
 }
 
 typedef struct arguments {
-    char *items[32];
-    char storage[8][32];
+    char *items[48];
+    char storage[12][32];
     int count, numbers;
 } arguments;
 
 static void arguments_add(arguments *a, const char *value) {
-    if (a->count < 31) a->items[a->count++] = (char *)value;
+    if (a->count < 47) a->items[a->count++] = (char *)value;
     a->items[a->count] = NULL;
 }
 
 static void arguments_add_number(arguments *a, const char *format, double value) {
-    if (a->numbers >= 8) return;
+    if (a->numbers >= 12) return;
     snprintf(a->storage[a->numbers], sizeof a->storage[0], format, value);
     arguments_add(a, a->storage[a->numbers++]);
 }
@@ -249,6 +249,16 @@ static void job_run(job_queue *queue, job *j) {
     arguments_add_number(&args, "%.3f", r->expression_scale);
     arguments_add(&args, "--pose-scale");
     arguments_add_number(&args, "%.3f", r->pose_scale);
+    arguments_add(&args, "--eyes");
+    arguments_add_number(&args, "%.3f", r->eyes);
+    arguments_add(&args, "--lips");
+    arguments_add_number(&args, "%.3f", r->lips);
+    arguments_add(&args, "--background");
+    arguments_add(&args, r->background_move ? "move" : "still");
+    if (r->engine[0]) {
+        arguments_add(&args, "--engine");
+        arguments_add(&args, r->engine);
+    }
     arguments_add(&args, "--frames");
     arguments_add_number(&args, "%.0f", queue->params.max_frames);
     if (queue->params.models_dir) {

@@ -25,8 +25,11 @@ typedef struct job_request {
     char source[PATH_MAX];  /* the stored portrait, inside the job's folder */
     char driving[PATH_MAX]; /* the stored driving video, or "" */
     char motion[40];        /* a built-in motion, or "" */
+    char engine[8];         /* animate --engine (warp, warp2d), or "": animate's default */
     bool absolute, compare, gif;
+    bool background_move;   /* animate --background move (default still) */
     float expression_scale, pose_scale, duration; /* duration: built-in motions only */
+    float eyes, lips;       /* animate --eyes / --lips gains, 0..3 */
 } job_request;
 
 typedef struct job_status {

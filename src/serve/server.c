@@ -116,9 +116,12 @@ static enum MHD_Result send_error(serve_server *server, struct MHD_Connection *c
 enum { FILE_SOURCE, FILE_DRIVING, FILE_COUNT };
 static const char *const file_fields[FILE_COUNT] = {"source", "driving"};
 enum { FIELD_MOTION, FIELD_ENGINE, FIELD_MODE, FIELD_EXPRESSION, FIELD_POSE, FIELD_COMPARE, FIELD_FORMAT,
-       FIELD_DURATION, FIELD_COUNT };
+       FIELD_DURATION, FIELD_EYES, FIELD_LIPS, FIELD_BACKGROUND, FIELD_COUNT };
 static const char *const text_fields[FIELD_COUNT] = {"motion", "engine", "mode", "expression_scale", "pose_scale",
-                                                     "compare", "format", "duration"};
+                                                     "compare", "format", "duration", "eyes", "lips", "background"};
+/* What the server runs; fsth / hybrid need a model file, which the API does not take. */
+static const char *const engines[] = {"warp", "warp2d"};
+#define ENGINE_COUNT (sizeof engines / sizeof engines[0])
 
 typedef struct upload_file {
     int fd;
@@ -223,7 +226,7 @@ static enum MHD_Result upload_part(void *cls, enum MHD_ValueKind kind, const cha
         return MHD_YES;
     }
     request_error(r, 400, "unknown field '%.40s' (fields: source, driving, motion, engine, mode, expression_scale, "
-                          "pose_scale, compare, format, duration)", key);
+                          "pose_scale, eyes, lips, background, compare, format, duration)", key);
     return MHD_NO;
 }
 
@@ -300,10 +303,19 @@ static bool build_request(request *r, job_request *job) {
     }
     snprintf(job->motion, sizeof job->motion, "%s", motion);
     const char *engine = r->fields[FIELD_ENGINE];
-    if (engine[0] && strcmp(engine, "warp")) {
-        request_error(r, 400, "unknown engine '%s' (available: warp)", engine);
+    if (!engine[0]) engine = engines[0];
+    for (size_t i = 0; i < ENGINE_COUNT && !job->engine[0]; i++)
+        if (!strcmp(engine, engines[i])) snprintf(job->engine, sizeof job->engine, "%s", engines[i]);
+    if (!job->engine[0]) {
+        request_error(r, 400, "unknown engine '%s' (available: warp, warp2d)", engine);
         return false;
     }
+    const char *background = r->fields[FIELD_BACKGROUND];
+    if (background[0] && strcmp(background, "still") && strcmp(background, "move")) {
+        request_error(r, 400, "background must be still or move, not '%s'", background);
+        return false;
+    }
+    job->background_move = !strcmp(background, "move");
     const char *mode = r->fields[FIELD_MODE];
     if (mode[0] && strcmp(mode, "relative") && strcmp(mode, "absolute")) {
         request_error(r, 400, "mode must be relative or absolute, not '%s'", mode);
@@ -325,6 +337,8 @@ static bool build_request(request *r, job_request *job) {
         {FIELD_EXPRESSION, &job->expression_scale, 0, 10, 1},
         {FIELD_POSE, &job->pose_scale, 0, 10, 1},
         {FIELD_DURATION, &job->duration, 0.1, 60, 5},
+        {FIELD_EYES, &job->eyes, 0, 3, 1}, /* animate --eyes / --lips take 0..3 */
+        {FIELD_LIPS, &job->lips, 0, 3, 1},
     };
     for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
         const char *text = r->fields[numbers[i].field];
@@ -713,10 +727,11 @@ static vv_status build_config_json(const serve_server *server, char **out) {
         cJSON_AddNumberToObject(json, "jobs", server->params.jobs);
         cJSON_AddNumberToObject(json, "queue", server->params.queue);
         cJSON_AddNumberToObject(json, "max_frames", server->params.max_frames);
-        const char *engines[] = {"warp"}, *formats[] = {"mp4", "gif"}, *modes[] = {"relative", "absolute"};
-        cJSON_AddItemToObject(json, "engines", cJSON_CreateStringArray(engines, 1));
+        const char *formats[] = {"mp4", "gif"}, *modes[] = {"relative", "absolute"}, *backgrounds[] = {"still", "move"};
+        cJSON_AddItemToObject(json, "engines", cJSON_CreateStringArray(engines, (int)ENGINE_COUNT));
         cJSON_AddItemToObject(json, "formats", cJSON_CreateStringArray(formats, 2));
         cJSON_AddItemToObject(json, "modes", cJSON_CreateStringArray(modes, 2));
+        cJSON_AddItemToObject(json, "backgrounds", cJSON_CreateStringArray(backgrounds, 2));
         cJSON_AddStringToObject(json, "version", vv_version());
     }
     *out = json ? cJSON_PrintUnformatted(json) : NULL;

@@ -2,7 +2,8 @@
 // playwright-core.  Drops a file that is not an image (the page must say so), a face-less
 // image (the server's "no face found" must reach the page), then a portrait; picks a motion,
 // animates, waits for the result, checks the <video> really plays, downloads it, takes a
-// screenshot and deletes the job.
+// screenshot and deletes the job.  The options (engine, background, the eyes and lips
+// gains beside the expression strength) are checked as shown and as sent.
 // usage: node serve.test.mjs PATH/TO/vivify [SCREENSHOT.png]
 // exit 0 pass, 1 fail, 77 skipped (no chromium, no playwright-core or no ffmpeg).
 import { spawn, spawnSync } from 'node:child_process';
@@ -115,8 +116,37 @@ try {
   await page.click('.motion[data-motion="nod"]');
   check(await page.getAttribute('.motion[data-motion="nod"]', 'aria-checked') === 'true', 'motion picked');
   await page.$eval('#duration', (e) => { e.value = '2'; e.dispatchEvent(new Event('input')); });
+  // the options: engines as the server lists them, labelled; the eyes and lips sliders show
+  // their values; everything chosen goes into the form
+  await page.click('summary');
+  const choices = (id) => page.$$eval(`#${id} option`, (os) => os.map((o) => `${o.value}=${o.textContent}`).join('|'));
+  check(await choices('engine') === 'warp=warp (3D head)|warp2d=warp2d (2D warp)', `engine menu: ${await choices('engine')}`);
+  check(/^still=still.*\|move=move/.test(await choices('background')), `background menu: ${await choices('background')}`);
+  const sliders = await page.$$eval('.grid input[type="range"]', (rs) => rs.map((r) => `${r.id}:${r.min}-${r.max}/${r.step}=${r.value}`).join(' '));
+  check(sliders === 'expression-scale:0-2/0.05=1 eyes:0-2/0.05=1 lips:0-2/0.05=1 pose-scale:0-2/0.05=1',
+    `sliders, in order: ${sliders}`);
+  const slide = (id, value) => page.$eval(`#${id}`, (e, v) => { e.value = v; e.dispatchEvent(new Event('input')); }, value);
+  await slide('eyes', '0.5');
+  await slide('lips', '1.25');
+  check(await page.textContent('#eyes-value') === '0.50' && await page.textContent('#lips-value') === '1.25',
+    `slider values shown: eyes ${await page.textContent('#eyes-value')}, lips ${await page.textContent('#lips-value')}`);
+  await page.selectOption('#background', 'move');
+  // the text fields of the form the page posts (chromium hands playwright no multipart body
+  // that holds a file, so the page's fetch is watched instead)
+  await page.evaluate(() => {
+    const original = window.fetch;
+    window.fetch = (url, options) => {
+      if (options && options.body instanceof FormData)
+        window.sentFields = [...options.body.entries()].filter(([, v]) => typeof v === 'string');
+      return original(url, options);
+    };
+  });
   const jobStart = Date.now();
   await page.click('#animate');
+  const sent = Object.fromEntries(await page.evaluate(() => window.sentFields || []));
+  const want = { motion: 'nod', duration: '2', mode: 'relative', expression_scale: '1', pose_scale: '1', eyes: '0.5',
+    lips: '1.25', background: 'move', compare: 'false', format: 'mp4', engine: 'warp' };
+  check(JSON.stringify(sent) === JSON.stringify(want), `form fields sent: ${JSON.stringify(sent)}`);
   await page.waitForSelector('#progress:not([hidden])', { timeout: 10000 });
   const progressTexts = new Set();
   const watcher = setInterval(() => page.textContent('#progress-text').then((t) => progressTexts.add(t)).catch(() => {}), 100);
@@ -149,7 +179,6 @@ try {
     v.addEventListener('seeked', done, { once: true });
     v.currentTime = 1.0;
   }));
-  await page.click('summary');  // show the options too
   const shot = screenshotPath || join(tmp, 'serve.png');
   await page.screenshot({ path: shot, fullPage: true });
   check(existsSync(shot) && readFileSync(shot).length > 10000, `screenshot ${shot}`);
