@@ -27,7 +27,12 @@ static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
 #define VERTEX_COUNT (FRAME_FIRST + FRAME_POINTS)
 #define STATIC_MOTION 0.02f /* pixels: a vertex moving less is still */
 #define MAX_YAW 50.0f       /* beyond this the mesh's far side is guesswork */
-#define MATTE_BACKGROUND 26 /* matte under 0.1: background, kept as it is in the plate */
+#define MATTE_BACKGROUND 26
+/* The mesh's depth is flatter than a head's (MediaPipe's z is weakly supervised): scaled by
+ * this, a turn by the driver's measured angle (face/pose.h) reads back as that angle on the
+ * output (test_head3d: yaw +-15 -> 16.2 / 16.4, pitch +-12 -> 11.5 / 11.7; unscaled 9.8 /
+ * 12.7 and 8.2 / 6.5, which made pitch follow at 0.78 of the driver's range). */
+#define DEPTH_SCALE 1.4f /* matte under 0.1: background, kept as it is in the plate */
 
 /* Anchors of the expression: dlib points outside the eyes and inner lips, plus the mesh's
  * lid and inner-lip contours. */
@@ -491,7 +496,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
             }
         h->src[v][0] = mesh[v][0];
         h->src[v][1] = mesh[v][1];
-        h->src[v][2] = -mesh[v][2];
+        h->src[v][2] = -mesh[v][2] * DEPTH_SCALE;
     }
     face_mesh_to_landmarks68(mesh, h->source68);
     h->eye_distance = dist2(h->source68[36], h->source68[45]);
