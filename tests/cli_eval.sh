@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # vivify metrics and vivify eval from the command line: an image against itself (SSIM 1,
 # PSNR inf; JSON writes the string "inf"), a tiny eval run on a clip made from
-# examples/mona_lisa.png (report.md / report.json structure and sane values), bad input.
+# examples/mona_lisa.png (report.md / report.json structure and sane values), the
+# following metrics on a talking clip made with vivify animate (lag 0, trusted; the frames
+# saved; test_eval checks them against vivify animate's and the freeze baseline), bad input.
 # usage: cli_eval.sh PATH/TO/vivify      (skipped, 77, without .cache/models or ffmpeg)
 set -u
 VIVIFY="$1"
@@ -55,7 +57,7 @@ ok grep -qE '"frames":[[:space:]]*3' <<<"$json"
 ok grep -q '"per_frame"' <<<"$json"
 
 mkdir "$TMP/portraits" && cp "$ROOT/examples/grace_hopper.jpg" "$TMP/portraits/"
-"$VIVIFY" eval --engine warp,fsth --shots 1,4 --max-frames 2 "$TMP/mona.mp4" --portraits "$TMP/portraits" \
+"$VIVIFY" eval --engine warp,fsth --shots 1,4 --max-frames 2 --follow-frames 0 "$TMP/mona.mp4" --portraits "$TMP/portraits" \
   -o "$TMP/report" 2>"$TMP/eval.log"; rc=$?
 ok [ "$rc" = 0 ]
 [ "$rc" = 0 ] || cat "$TMP/eval.log"
@@ -79,6 +81,33 @@ ok awk -v d="$fd" 'BEGIN { exit !(d != "" && d + 0 >= 0 && d + 0 < 1e6) }'
 ok grep -qE '"format":[[:space:]]*"vivify-eval"' "$TMP/report/report.json"
 ok grep -q '"self_reenactment"' "$TMP/report/report.json"
 ok grep -q '"cross_reenactment"' "$TMP/report/report.json"
+ok grep -qE '"follow_frames":[[:space:]]*0' "$TMP/report/report.json"
+! grep -q '"follow":' "$TMP/report/report.json"; ok [ $? = 0 ]   # --follow-frames 0: not measured
+
+# The following metrics: a 2-second talking clip (vivify animate --motion talk on a 256-px
+# Grace Hopper), turned 6 degrees back and forth every 20 frames (a roll to follow).
+ffmpeg -v error -i "$ROOT/examples/grace_hopper.jpg" -vf scale=256:256 -y "$TMP/hopper.png"
+"$VIVIFY" animate "$TMP/hopper.png" --motion talk --duration 2 --size 256 --no-audio -o "$TMP/talk_raw.mp4" 2>/dev/null
+ffmpeg -v error -i "$TMP/talk_raw.mp4" -vf "rotate='6*PI/180*sin(2*PI*n/20)'" -pix_fmt yuv420p -y "$TMP/talk.mp4"
+ok [ -s "$TMP/talk.mp4" ]
+"$VIVIFY" eval --engine warp --shots 1 --max-frames 2 --size 256 --save-frames "$TMP/frames" "$TMP/talk.mp4" \
+  -o "$TMP/follow" 2>"$TMP/follow.log"; rc=$?
+ok [ "$rc" = 0 ]
+[ "$rc" = 0 ] || cat "$TMP/follow.log"
+md="$(cat "$TMP/follow/report.md" 2>/dev/null)"
+ok grep -q "^Following (mean over clips" <<<"$md"
+ok grep -q "| engine | K | clips | frames | Lag (frames) | Lag (sub-frame) | Conf ↑ | Mouth r ↑ | Blinks |" <<<"$md"
+ok grep -qE "^\| talk \| warp \| 1 \| 49 \| 0 \| " <<<"$md"          # lag 0, trusted (no ?)
+ok [ -s "$TMP/follow/plots/follow_self_talk.png" ]
+# report.json: the per-clip "follow" object and the summary's "follow_mean"
+json="$(tr -d ' \n\t' <"$TMP/follow/report.json")"
+ok grep -q '"follow":{"start":1,"frames":49,"output_faces":49' <<<"$json"
+ok grep -qE '"lag_frames":0,"lag_subframe":-?0\.[0-9]+,"lag_confidence":0\.[5-9][0-9]*,"lag_margin":[0-9.e+-]+,"lag_trusted":true' <<<"$json"
+ok grep -q '"follow_mean":{"clips":1,"frames":49,"lag_trusted_clips":1' <<<"$json"
+ok grep -q '"follow_metrics":{' <<<"$json"
+# --save-frames: every frame rendered (the stretch 1..49 holds the sampled ones), as PNG
+ok [ "$(ls "$TMP/frames" | grep -c '^self_talk_warp_K1_000[0-9][0-9]\.png$')" = 49 ]
+ok [ -s "$TMP/frames/self_talk_warp_K1_00001.png" ]
 
 # bad input
 expect 2 "needs two inputs" -- "$VIVIFY" metrics "$MONA"
@@ -95,6 +124,8 @@ expect 2 "protocol cross needs --portraits" -- "$VIVIFY" eval --protocol cross "
 expect 3 "file not found" -- "$VIVIFY" eval "$TMP/none.mp4" -o "$TMP/r2"
 expect 3 "portraits" -- "$VIVIFY" eval "$TMP/mona.mp4" --portraits "$TMP/no_dir" -o "$TMP/r2"
 expect 6 "bad.png" -- "$VIVIFY" eval "$TMP/bad.png" -o "$TMP/r2"
+expect 2 "follow-frames expects" -- "$VIVIFY" eval --follow-frames -1 "$TMP/mona.mp4" -o "$TMP/r2"
+expect 2 "delay expects" -- "$VIVIFY" eval --delay 26 "$TMP/mona.mp4" -o "$TMP/r2"
 
 echo "cli_eval: $passed passed, $failed failed"
 [ "$failed" = 0 ]

@@ -1,6 +1,7 @@
 /* cli/eval: `vivify eval --engine warp[,fsth,hybrid] [--shots 1,8,32] CLIPS... [--portraits DIR]
- * -o REPORT_DIR`: runs the self- and cross-reenactment protocols (eval/protocol.h) and
- * writes report.md, report.json, sample grids and per-frame plots (eval/report.h). */
+ * -o REPORT_DIR`: runs the self- and cross-reenactment protocols through the animate
+ * pipeline (eval/protocol.h) and writes report.md, report.json, sample grids and plots
+ * (eval/report.h). */
 #include "cli/cli.h"
 #include "eval/protocol.h"
 #include "eval/report.h"
@@ -108,18 +109,24 @@ static void report_folder_remove(const char *output) {
 
 int cli_eval(int argc, char **argv) {
     const char *engines_text = "warp", *shots_text = "1,8,32", *portraits = NULL, *output = NULL, *models = NULL;
-    const char *model = NULL, *protocol = NULL;
+    const char *model = NULL, *protocol = NULL, *frames_dir = NULL;
     int finetune_steps = 0;
-    int max_frames = 16, seed = 1, size = 512, threads = 0;
+    int max_frames = 16, seed = 1, size = 512, threads = 0, follow_frames = 250, delay = 0;
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &output, "REPORT_DIR", "folder for report.md, report.json, samples/ and plots/", 0, 0},
-        {"engine", 'e', OPT_STRING, &engines_text, "LIST", "engines, comma-separated: warp, freeze (the source held still), "
-                                                           "fsth, hybrid (feed-forward), fsth-ft, hybrid-ft (fine-tuned on the K shots first); "
+        {"engine", 'e', OPT_STRING, &engines_text, "LIST", "engines, comma-separated: any of vivify animate's (warp, warp2d, fsth, hybrid, ...), "
+                                                           "freeze (the nearest source held still), fsth-ft, hybrid-ft (fine-tuned on the K shots first); "
                                                            "the learned ones need --model and are reported unavailable without one", 0, 0},
         {"shots", 'k', OPT_STRING, &shots_text, "LIST", "source frames K for self-reenactment", 0, 0},
         {"portraits", 'p', OPT_STRING, &portraits, "DIR", "cross-reenactment: drive every image in DIR with every clip", 0, 0},
         {"protocol", 0, OPT_STRING, &protocol, "self|cross|both", "default: self, and cross too when --portraits is given", 0, 0},
         {"max-frames", 'n', OPT_INT, &max_frames, "N", "driving frames sampled per clip", 1, 100000},
+        {"follow-frames", 0, OPT_INT, &follow_frames, "N", "consecutive output frames rendered and tracked per series for the "
+                                                           "following metrics (lag, mouth, blinks, head pose, jitter); 0: off", 0, 100000},
+        {"save-frames", 0, OPT_STRING, &frames_dir, "DIR", "save every frame rendered as DIR/self_CLIP_ENGINE_KK_FRAME.png "
+                                                          "(cross_PORTRAIT_from_CLIP_ENGINE_FRAME.png), e.g. to compare with vivify animate", 0, 0},
+        {"delay", 0, OPT_INT, &delay, "N", "testing: render output frame t from driver frame t - N (a deliberately late engine; "
+                                           "the Following table should say lag N)", 0, EVAL_MAX_DELAY},
         {"seed", 0, OPT_INT, &seed, "S", "frame sampling seed", 0, 2147483647},
         {"model", 'm', OPT_STRING, &model, "M", "model for the learned engines; an fsth and a hybrid model separated by a comma for both kinds", 0, 0},
         {"finetune-steps", 0, OPT_INT, &finetune_steps, "N", "steps of the -ft engines (0: as vivify finetune, 40 epochs over the shots)", 0, 100000},
@@ -132,9 +139,11 @@ int cli_eval(int argc, char **argv) {
     int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), clips, MAX_CLIPS, &clip_count,
                       "usage: vivify eval [--engine warp[,fsth,hybrid]] [--shots 1,8,32] CLIPS... [--portraits DIR] -o REPORT_DIR\n\n"
                       "Evaluates engines by self-reenactment (each clip: the first K frames are the sources,\n"
-                      "sampled later frames drive, results are compared with the real frames) and, with\n"
-                      "--portraits, cross-reenactment (each portrait driven by each clip).  Writes report.md,\n"
-                      "report.json, sample grids and per-frame SSIM/CSIM plots.");
+                      "the clip drives them, results are compared with the real frames) and, with --portraits,\n"
+                      "cross-reenactment (each portrait driven by each clip), through the pipeline of vivify\n"
+                      "animate (tracked, smoothed, relative to the reference frame).  Image metrics on sampled\n"
+                      "frames; how the output follows the driver in time (lag, blinks, head pose, jitter) on\n"
+                      "--follow-frames consecutive frames.  Writes report.md, report.json, sample grids and plots.");
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
     if (clip_count < 1) {
         fprintf(stderr, "vivify: eval needs at least one clip (see vivify eval --help)\n");
@@ -150,6 +159,9 @@ int cli_eval(int argc, char **argv) {
     options.crop_size = size;
     options.model = model;
     options.finetune_steps = finetune_steps;
+    options.follow_frames = follow_frames;
+    options.delay_frames = delay;
+    options.frames_dir = frames_dir;
     if (!parse_shots(shots_text, options.shots, &options.shot_count)) {
         fprintf(stderr, "vivify: --shots expects distinct numbers from 1 to %d separated by commas (at most %d), got '%s'\n",
                 EVAL_MAX_SHOT_VALUE, EVAL_MAX_SHOTS, shots_text);
@@ -160,8 +172,8 @@ int cli_eval(int argc, char **argv) {
     snprintf(engine_names, sizeof engine_names, "%s", engines_text);
     options.engine_count = 0;
     for (char *save = NULL, *tok = strtok_r(engine_names, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (!eval_engine_known(tok)) {
-            fprintf(stderr, "vivify: unknown engine '%s' (known: warp, freeze, fsth, fsth-ft, hybrid, hybrid-ft)\n", tok);
+        if (!eval_engine_known(tok, models)) {
+            fprintf(stderr, "vivify: unknown engine '%s' (vivify animate's engines, freeze, fsth-ft, hybrid-ft)\n", tok);
             return EXIT_USAGE;
         }
         for (int e = 0; e < options.engine_count; e++)
@@ -203,6 +215,7 @@ int cli_eval(int argc, char **argv) {
     bool output_is_new = !file_exists(output); /* removed again if the run fails */
     if (s == VV_OK) s = make_folder(output);
     if (s == VV_OK) s = make_folder(samples);
+    if (s == VV_OK && frames_dir) s = make_folder(frames_dir);
     options.output_dir = output;
     eval_context ctx;
     memset(&ctx, 0, sizeof ctx);
@@ -216,7 +229,7 @@ int cli_eval(int argc, char **argv) {
     char label[400];
     for (int i = 0; run_self && s == VV_OK && i < clip_count; i++) {
         snprintf(label, sizeof label, "self %d/%d %s", i + 1, clip_count, clips[i]);
-        progress_start(&progress.bar, label, max_frames, "frames");
+        progress_start(&progress.bar, label, 0, "frames");
         progress.started = true;
         s = eval_self_reenactment(&ctx, &options, clips[i], &self, &self_count);
         progress_finish(&progress.bar);
@@ -231,7 +244,7 @@ int cli_eval(int argc, char **argv) {
         for (int i = 0; s == VV_OK && i < clip_count; i++) {
             snprintf(label, sizeof label, "cross %d/%d %s", p * clip_count + i + 1, portrait_count * clip_count,
                      portrait_paths[p]);
-            progress_start(&progress.bar, label, max_frames, "frames");
+            progress_start(&progress.bar, label, 0, "frames");
             progress.started = true;
             s = eval_cross_reenactment(&ctx, &options, portrait_paths[p], clips[i], &cross, &cross_count);
             progress_finish(&progress.bar);

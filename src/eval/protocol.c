@@ -1,10 +1,14 @@
 /* eval/protocol: pairwise frame metrics, self- and cross-reenactment (see protocol.h). */
 #include "eval/protocol.h"
 
+#include "animate/animate.h"
+#include "animate/gaze.h"
 #include "eval/metrics.h"
 #include "eval/plot.h"
+#include "face/faces.h"
 #include "face/motion.h"
 #include "face/pose.h"
+#include "face/tracker.h"
 #include "img/image.h"
 #include "models/models.h"
 #include "train/train.h"
@@ -12,6 +16,7 @@
 #include "warp/warp.h"
 
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,9 +50,46 @@ bool eval_metric_higher_is_better(eval_metric metric) {
     return metric == METRIC_SSIM || metric == METRIC_PSNR || metric == METRIC_CSIM || metric == METRIC_FACE;
 }
 
+/* The clips' tracks (animate's raw tracker, then its smoothing), by path: a clip is tracked
+ * once per context, for all its series, self- and cross-reenactment alike. */
+typedef struct clip_track {
+    char *path;
+    motion_track raw;
+    smoothed_track smooth;
+    int first; /* the first frame with a face (the reference), -1: none */
+} clip_track;
+
+struct eval_track_cache {
+    clip_track *items;
+    int count, capacity;
+    /* The trackers' face pipeline, apart from ctx->faces: a tracker sets its detector's
+     * threshold (0.6) and leaves it, which would change what eval's own detections find. */
+    vv_faces *faces;
+    face_mesh *mesh; /* the driver's gaze (animate/gaze.h), as animate's tracker measures it */
+};
+
+static void track_cache_free(eval_track_cache *cache) {
+    if (!cache) return;
+    for (int i = 0; i < cache->count; i++) {
+        free(cache->items[i].path);
+        motion_track_free(&cache->items[i].raw);
+        smoothed_track_free(&cache->items[i].smooth);
+    }
+    free(cache->items);
+    vv_faces_free(cache->faces);
+    face_mesh_free(cache->mesh);
+    free(cache);
+}
+
 vv_status eval_context_open(eval_context *ctx, const char *models_dir, int threads) {
     memset(ctx, 0, sizeof *ctx);
     ctx->threads = threads;
+    if (models_dir && !(ctx->models_dir = strdup(models_dir))) return vv_fail(VV_ERR_NO_MEMORY, "out of memory");
+    ctx->tracks = calloc(1, sizeof *ctx->tracks);
+    if (!ctx->tracks) {
+        eval_context_close(ctx);
+        return vv_fail(VV_ERR_NO_MEMORY, "out of memory");
+    }
     vv_faces_params fp = vv_faces_default_params();
     fp.models_dir = models_dir;
     fp.threads = threads;
@@ -61,6 +103,8 @@ vv_status eval_context_open(eval_context *ctx, const char *models_dir, int threa
 void eval_context_close(eval_context *ctx) {
     vv_faces_free(ctx->faces);
     identity_model_free(ctx->identity);
+    free(ctx->models_dir);
+    track_cache_free(ctx->tracks);
     memset(ctx, 0, sizeof *ctx);
 }
 
@@ -142,15 +186,53 @@ vv_status eval_compare_frames(eval_context *ctx, const vv_image *a, const vv_ima
 
 /* ---- Engines and sampling ------------------------------------------------------------ */
 
-static const char *const known_engines[] = {"warp", "freeze", "fsth", "fsth-ft", "hybrid", "hybrid-ft"};
+/* The learned engines eval knows (animate's fsth and hybrid): they need --model, and take
+ * "-ft" (fine-tuned on the shots first).  Every other engine name goes to the animator. */
+static const char *const learned_engines[] = {"fsth", "hybrid"};
 
-bool eval_engine_known(const char *name) {
-    for (size_t i = 0; i < sizeof known_engines / sizeof known_engines[0]; i++)
-        if (!strcmp(name, known_engines[i])) return true;
-    return false;
+bool eval_engine_learned(const char *engine) {
+    return !strncmp(engine, "fsth", 4) || !strncmp(engine, "hybrid", 6);
+}
+static bool engine_learned(const char *engine) { return eval_engine_learned(engine); }
+static bool engine_hybrid(const char *engine) { return !strncmp(engine, "hybrid", 6); }
+static bool engine_finetuned(const char *engine) {
+    size_t n = strlen(engine);
+    return n > 3 && !strcmp(engine + n - 3, "-ft");
+}
+static bool engine_freeze(const char *engine) { return !strcmp(engine, "freeze"); }
+
+/* The engine name animate knows: without eval's "-ft". */
+static void engine_base(const char *engine, char *out, size_t size) {
+    snprintf(out, size, "%s", engine);
+    if (engine_finetuned(out)) out[strlen(out) - 3] = 0;
 }
 
-bool eval_engine_available(const char *name) { return !strcmp(name, "warp") || !strcmp(name, "freeze"); }
+bool eval_engine_known(const char *name, const char *models_dir) {
+    if (!name || !*name) return false;
+    if (engine_freeze(name)) return true;
+    char base[64];
+    engine_base(name, base, sizeof base);
+    for (size_t i = 0; i < sizeof learned_engines / sizeof learned_engines[0]; i++)
+        if (!strcmp(base, learned_engines[i])) return true;
+    if (engine_learned(name) || engine_finetuned(name)) return false;
+    /* Ask the animator: an engine it does not know fails its parameter check
+     * (VV_ERR_INVALID_ARGUMENT) before any other work; a known one goes on to look for a
+     * face in a blank probe image (VV_ERR_NO_FACE). */
+    vv_image probe = {0};
+    if (image_create(&probe, 16, 16, 3) != VV_OK) return false;
+    memset(probe.data, 128, (size_t)16 * 16 * 3);
+    vv_animate_params p = vv_animate_default_params();
+    p.engine = name;
+    p.models_dir = models_dir;
+    p.threads = 1;
+    vv_animator *a = NULL;
+    vv_status s = animator_create(&a, &probe, NULL, 1, &p, NULL);
+    vv_animator_free(a);
+    image_free(&probe);
+    return s != VV_ERR_INVALID_ARGUMENT;
+}
+
+bool eval_engine_available(const char *name) { return !engine_learned(name); }
 
 eval_options eval_default_options(void) {
     eval_options o;
@@ -165,6 +247,7 @@ eval_options eval_default_options(void) {
     o.seed = 1;
     o.crop_size = 512;
     o.grid_rows = 4;
+    o.follow_frames = 250;
     return o;
 }
 
@@ -207,9 +290,16 @@ void eval_series_free(eval_series *series) {
     free(series->values);
     free(series->result_features);
     free(series->real_features);
+    free(series->follow_output);
+    free(series->follow_driver);
+    free(series->follow_output_valid);
+    free(series->follow_driver_valid);
     series->frames = NULL;
     series->values = NULL;
     series->result_features = series->real_features = NULL;
+    series->follow_output = series->follow_driver = NULL;
+    series->follow_output_valid = series->follow_driver_valid = NULL;
+    series->follow_frames = 0;
     series->frame_count = series->result_feature_count = series->real_feature_count = 0;
 }
 
@@ -222,18 +312,6 @@ static vv_status series_append(eval_series **series, int *count, const eval_seri
     return VV_OK;
 }
 
-/* fsth and hybrid prepare the person feed-forward (FF) from the shots; the -ft variants
- * fine-tune on them first (FT), as `vivify finetune` does. */
-bool eval_engine_learned(const char *engine) {
-    return !strncmp(engine, "fsth", 4) || !strncmp(engine, "hybrid", 6);
-}
-static bool engine_learned(const char *engine) { return eval_engine_learned(engine); }
-static bool engine_hybrid(const char *engine) { return !strncmp(engine, "hybrid", 6); }
-static bool engine_finetuned(const char *engine) {
-    size_t n = strlen(engine);
-    return n > 3 && !strcmp(engine + n - 3, "-ft");
-}
-
 /* model: --model (the learned engines are available with one). */
 static vv_status series_init(eval_series *s, const char *clip, const char *engine, int shots, int capacity,
                              const char *model) {
@@ -241,10 +319,8 @@ static vv_status series_init(eval_series *s, const char *clip, const char *engin
     snprintf(s->clip, sizeof s->clip, "%s", clip);
     snprintf(s->engine, sizeof s->engine, "%s", engine);
     s->shots = shots;
-    s->available = eval_engine_available(engine) || (model && engine_learned(engine));
-    if (!s->available)
-        snprintf(s->note, sizeof s->note, engine_learned(engine) ? "engine '%s' needs --model" : "engine '%s' is not implemented yet",
-                 engine);
+    s->available = eval_engine_available(engine) || model;
+    if (!s->available) snprintf(s->note, sizeof s->note, "engine '%s' needs --model", engine);
     if (capacity < 1) capacity = 1;
     s->frames = mem_alloc((size_t)capacity, sizeof *s->frames);
     s->values = mem_alloc((size_t)capacity, sizeof *s->values);
@@ -358,31 +434,129 @@ static vv_status clip_frame_count(const char *path, int *count) {
     return count_frames(path, count);
 }
 
-/* ---- Self-reenactment --------------------------------------------------------------- */
+/* ---- Tracks ------------------------------------------------------------------------ */
 
-typedef struct shot_source {
-    vv_image image;
-    float points[68][2];
-    bool face;
-    warp_engine *engine;
-    motion_retarget retarget;
-} shot_source;
+/* Progress over one clip's work: tracking it (unless it was tracked before) and the frames
+ * rendered. */
+typedef struct progress_state {
+    const eval_options *options;
+    long done, total;
+} progress_state;
 
-/* A learned engine (fsth, hybrid) for one series: the model with the person prepared
- * feed-forward from the series' shots (or the fine-tuned person it holds), and the crop
- * of the base shot (the first with a face) it renders into. */
-typedef struct learned_state {
-    fsth_model *model;
-    int base;
-    float crop_to_image[6], image_to_crop[6];
-    vv_image crop;
-} learned_state;
-
-static void learned_free(learned_state *l) {
-    fsth_model_free(l->model);
-    image_free(&l->crop);
-    memset(l, 0, sizeof *l);
+static vv_status progress_step(progress_state *p) {
+    p->done++;
+    if (p->options->progress && p->options->progress(p->options->progress_user, p->done, p->total))
+        return vv_fail(VV_ERR_ABORTED, "evaluation aborted");
+    return VV_OK;
 }
+
+/* A new raw tracker as animate tracks with (animator_tracker_params), on the trackers' own
+ * face pipeline (made on first use). */
+static vv_status tracker_open(eval_context *ctx, face_tracker **out) {
+    *out = NULL;
+    eval_track_cache *cache = ctx->tracks;
+    if (!cache->faces) {
+        vv_faces_params fp = vv_faces_default_params();
+        fp.models_dir = ctx->models_dir;
+        fp.threads = ctx->threads;
+        vv_status s = vv_faces_new(&cache->faces, &fp);
+        if (s != VV_OK) return s;
+    }
+    tracker_params tp = animator_tracker_params();
+    return face_tracker_new(out, faces_detector(cache->faces), faces_predictor(cache->faces), &tp);
+}
+
+static clip_track *track_cached(eval_context *ctx, const char *path) {
+    for (int i = 0; i < ctx->tracks->count; i++)
+        if (!strcmp(ctx->tracks->items[i].path, path)) return &ctx->tracks->items[i];
+    return NULL;
+}
+
+/* The clip as vv_animate's whole-track mode sees a driver: animate's tracker (raw
+ * landmarks) over every frame, then animate_smooth_track with animate's default smoothing.
+ * Cached in ctx (the pointer stays valid until the next call). */
+static vv_status track_clip(eval_context *ctx, const char *path, progress_state *progress, const clip_track **out) {
+    *out = track_cached(ctx, path);
+    if (*out) return VV_OK;
+    eval_track_cache *cache = ctx->tracks;
+    if (cache->count == cache->capacity) {
+        int grown = cache->capacity ? cache->capacity * 2 : 8;
+        clip_track *items = realloc(cache->items, (size_t)grown * sizeof *items);
+        if (!items) return vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", path);
+        cache->items = items;
+        cache->capacity = grown;
+    }
+    clip_track track;
+    memset(&track, 0, sizeof track);
+    track.first = -1;
+    video_reader *reader = NULL;
+    face_tracker *tracker = NULL;
+    vv_image frame = {0};
+    vv_status s = video_reader_open(&reader, path);
+    if (s == VV_OK) {
+        const video_info *info = video_reader_info(reader);
+        track.raw.fps = info->fps > 0 ? info->fps : 25;
+        track.raw.width = info->width;
+        track.raw.height = info->height;
+        s = tracker_open(ctx, &tracker);
+    }
+    if (s == VV_OK && !cache->mesh) s = face_mesh_new(&cache->mesh, ctx->models_dir);
+    long capacity = 0, n = 0;
+    while (s == VV_OK && n < MOTION_MAX_FRAMES) {
+        bool got = false, found = false;
+        double time = 0;
+        float box[4], score[1], points[68][2];
+        s = video_reader_next(reader, &frame, &time, &got);
+        if (s != VV_OK || !got) break;
+        s = face_tracker_update(tracker, &frame, time, &found, box, score, points);
+        if (s != VV_OK) break;
+        if (n == capacity) {
+            long grown = capacity ? capacity * 2 : 512;
+            void *pp = realloc(track.raw.points, (size_t)grown * sizeof track.raw.points[0]);
+            if (pp) track.raw.points = pp;
+            void *ff = pp ? realloc(track.raw.found, (size_t)grown) : NULL;
+            if (ff) track.raw.found = ff;
+            void *gg = ff ? realloc(track.raw.gaze, (size_t)grown * sizeof track.raw.gaze[0]) : NULL;
+            if (gg) track.raw.gaze = gg;
+            void *hg = gg ? realloc(track.raw.has_gaze, (size_t)grown) : NULL;
+            if (hg) track.raw.has_gaze = hg;
+            if (!pp || !ff || !gg || !hg) {
+                s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", path);
+                break;
+            }
+            capacity = grown;
+        }
+        if (found) memcpy(track.raw.points[n], points, sizeof points);
+        else memset(track.raw.points[n], 0, sizeof points);
+        track.raw.found[n] = found;
+        /* the irises, where animate's tracker measures them (a failure: no gaze this frame) */
+        track.raw.has_gaze[n] = found && gaze_measure(cache->mesh, &frame, (const float(*)[2])points, track.raw.gaze[n]) == VV_OK;
+        n++;
+        s = progress_step(progress);
+    }
+    track.raw.frame_count = (int)n;
+    if (s == VV_OK && n == 0) s = vv_fail(VV_ERR_NO_VIDEO, "no frames could be decoded from %s", path);
+    if (s == VV_OK) {
+        track.first = motion_first_found(&track.raw);
+        vv_animate_params p = vv_animate_default_params();
+        s = animate_smooth_track(&track.raw, &p, &track.smooth);
+    }
+    if (s == VV_OK && !(track.path = strdup(path))) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", path);
+    image_free(&frame);
+    face_tracker_free(tracker);
+    video_reader_close(reader);
+    if (s != VV_OK) {
+        free(track.path);
+        motion_track_free(&track.raw);
+        smoothed_track_free(&track.smooth);
+        return s;
+    }
+    cache->items[cache->count] = track;
+    *out = &cache->items[cache->count++];
+    return VV_OK;
+}
+
+/* ---- Series rendered through the animator ------------------------------------------- */
 
 /* models: --model, one path or several separated by commas; the first whose kind (hybrid or
  * not) suits the engine is used. */
@@ -403,74 +577,302 @@ static vv_status learned_load(fsth_model **model, const char *models, const char
 
 /* FT: fine-tuned on the shots with fsth_finetune's defaults (pixel L1, adversarial and
  * feature matching; not the faceres identity term `vivify finetune` adds by default). */
-static vv_status learned_finetune(learned_state *l, const vv_image *images, const float (*points)[68][2], int count,
+static vv_status learned_finetune(fsth_model *model, const vv_image *images, const float (*points)[68][2], int count,
                                   const eval_options *options) {
     fsth_finetune_params p = fsth_finetune_default_params(count);
     if (options->finetune_steps > 0) p.steps = options->finetune_steps;
     p.seed = options->seed;
     float loss = 0.0f;
-    return fsth_finetune_images(l->model, images, points, count, &p, &loss);
+    return fsth_finetune_images(model, images, points, count, &p, &loss);
 }
 
-static vv_status learned_setup(learned_state *l, const eval_options *options,
-                               const char *engine, const shot_source *sources, int shots) {
-    vv_status s = learned_load(&l->model, options->model, engine);
-    if (s != VV_OK) return s;
-    l->base = -1;
-    vv_image images[EVAL_MAX_SHOT_VALUE];
-    float (*points)[68][2] = mem_alloc((size_t)EVAL_MAX_SHOT_VALUE, sizeof *points);
-    if (!points) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for the shots");
-    int count = 0;
-    for (int j = 0; j < shots && j < EVAL_MAX_SHOT_VALUE; j++) {
-        if (!sources[j].face) continue;
-        if (l->base < 0) l->base = j; /* first: the hybrid engine warps it */
-        images[count] = sources[j].image;
-        memcpy(points[count++], sources[j].points, sizeof points[0]);
+/* animator_render's choice of source (animator.c): the nearest by motion_shape_distance, a
+ * new one only when SOURCE_SWITCH times nearer than the one in use.  Repeated here for the
+ * frames eval does not render (animate.h has no call that only chooses) and for freeze. */
+#define SOURCE_SWITCH 0.9
+
+static int source_choose(const float points[68][2], const float (*sources)[68][2], int count, int current) {
+    int best = current;
+    double best_d = motion_shape_distance(points, sources[current]) * SOURCE_SWITCH;
+    for (int i = 0; i < count; i++) {
+        double d = motion_shape_distance(points, sources[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = i;
+        }
     }
-    if (count == 0) s = vv_fail(VV_ERR_NO_FACE, "no shot with a face for engine '%s'", engine);
-    if (s == VV_OK && engine_finetuned(engine))
-        s = learned_finetune(l, images, (const float(*)[68][2])points, count, options);
-    else if (s == VV_OK && !l->model->has_person)
-        s = fsth_prepare(l->model, images, (const float(*)[68][2])points, count);
-    free(points);
-    if (s != VV_OK) return s;
-    fsth_crop_transform((const float(*)[2])sources[l->base].points, l->model->config.size, l->crop_to_image);
-    affine_invert(l->crop_to_image, l->image_to_crop);
+    return best;
+}
+
+/* One series being rendered: an animator (or freeze: the nearest source as it is) and the
+ * tracker of its output over the following stretch. */
+typedef struct series_run {
+    bool open;
+    char engine[64];          /* animate's name for it (the animator's params point here) */
+    vv_animator *animator;    /* NULL: freeze */
+    bool gaze;                /* the animator takes the driver's gaze (animate measures it for
+                                 an animator with a face mesh: the 3D head) */
+    int source_count;         /* given to the animator (at most ANIMATE_MAX_SOURCES) */
+    int shots_used;           /* candidates used: a learned engine's person is made from all */
+    int source_of[EVAL_MAX_SHOT_VALUE];          /* the candidate each source came from */
+    const vv_image *images[EVAL_MAX_SHOT_VALUE]; /* the sources (the animator's copies, or freeze's) */
+    vv_image frozen[EVAL_MAX_SHOT_VALUE];        /* freeze: views of the caller's images (not owned) */
+    float (*points)[68][2];   /* their landmarks, for the choice of source */
+    int current;              /* freeze: the source in use */
+    face_tracker *tracker;    /* over the output's following stretch */
+    vv_image grid, result;
+} series_run;
+
+static void run_close(series_run *r) {
+    vv_animator_free(r->animator);
+    face_tracker_free(r->tracker);
+    free(r->points);
+    image_free(&r->grid);
+    image_free(&r->result);
+    memset(r, 0, sizeof *r);
+}
+
+/* Opens a series' renderer on candidate sources (images with the landmarks eval found;
+ * names in messages, unique and none a prefix of another).  Learned engines: the model
+ * loaded, for -ft fine-tuned on the candidates, then handed to the animator.  A candidate
+ * the animator finds no usable face in (its message names it) is left out and the rest
+ * tried again.  why: "" when open, else why the series cannot run (no candidate left, an
+ * engine the animator does not know); errors otherwise. */
+static vv_status run_open(series_run *r, eval_context *ctx, const eval_options *o, const char *engine,
+                          const vv_image *images, const float (*points)[68][2], const char *const *names, int count,
+                          char *why, size_t why_size) {
+    why[0] = 0;
+    int keep[EVAL_MAX_SHOT_VALUE], kept = count < EVAL_MAX_SHOT_VALUE ? count : EVAL_MAX_SHOT_VALUE;
+    for (int i = 0; i < kept; i++) keep[i] = i;
+    engine_base(engine, r->engine, sizeof r->engine);
+    r->points = mem_alloc(EVAL_MAX_SHOT_VALUE, sizeof r->points[0]);
+    if (!r->points) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for the sources");
+    vv_status s = VV_OK;
+    if (!engine_freeze(engine) && !engine_learned(engine) && kept > ANIMATE_MAX_SOURCES) {
+        snprintf(why, why_size, "vivify animate takes at most %d sources, not %d", ANIMATE_MAX_SOURCES, kept);
+        return VV_OK;
+    }
+    int given = kept; /* to the animator */
+    while (!engine_freeze(engine)) {
+        if (kept == 0) {
+            snprintf(why, why_size, "no source with a usable face");
+            return VV_OK;
+        }
+        vv_image kept_images[EVAL_MAX_SHOT_VALUE];
+        const char *kept_names[EVAL_MAX_SHOT_VALUE];
+        for (int i = 0; i < kept; i++) {
+            kept_images[i] = images[keep[i]];
+            kept_names[i] = names[keep[i]];
+            memcpy(r->points[i], points[keep[i]], sizeof r->points[i]);
+        }
+        fsth_model *model = NULL;
+        /* Learned engines render from the person (source 0 is the crop they paste into):
+         * more shots than the animator takes sources make the person here, from all. */
+        given = kept < ANIMATE_MAX_SOURCES ? kept : ANIMATE_MAX_SOURCES;
+        if (engine_learned(engine)) {
+            s = learned_load(&model, o->model, engine);
+            if (s == VV_OK && engine_finetuned(engine))
+                s = learned_finetune(model, kept_images, (const float(*)[68][2])r->points, kept, o);
+            else if (s == VV_OK && kept > given)
+                s = fsth_prepare(model, kept_images, (const float(*)[68][2])r->points, kept);
+            if (s != VV_OK) {
+                fsth_model_free(model);
+                return s;
+            }
+        }
+        vv_animate_params p = vv_animate_default_params();
+        p.engine = r->engine;
+        p.crop_size = o->crop_size;
+        p.threads = ctx->threads;
+        p.models_dir = ctx->models_dir;
+        s = animator_create(&r->animator, kept_images, kept_names, given, &p, model);
+        if (s == VV_OK) break;
+        if (s == VV_ERR_INVALID_ARGUMENT) { /* an engine the animator does not know */
+            snprintf(why, why_size, "%s", vv_last_error());
+            return VV_OK;
+        }
+        if (s != VV_ERR_NO_FACE) return s;
+        const char *message = vv_last_error();
+        int bad = -1;
+        for (int i = 0; i < given && bad < 0; i++)
+            if (strstr(message, kept_names[i])) bad = i;
+        if (bad < 0) {
+            snprintf(why, why_size, "%s", message);
+            return VV_OK;
+        }
+        memmove(keep + bad, keep + bad + 1, (size_t)(kept - bad - 1) * sizeof keep[0]);
+        kept--;
+    }
+    if (engine_freeze(engine)) given = kept;
+    r->source_count = given;
+    r->shots_used = kept;
+    for (int i = 0; i < given; i++) {
+        r->source_of[i] = keep[i];
+        if (r->animator) {
+            r->images[i] = &r->animator->sources[i].image;
+            memcpy(r->points[i], r->animator->sources[i].face.landmarks, sizeof r->points[i]);
+        } else {
+            r->frozen[i] = images[keep[i]];
+            r->images[i] = &r->frozen[i];
+            memcpy(r->points[i], points[keep[i]], sizeof r->points[i]);
+        }
+    }
+    r->open = true;
     return VV_OK;
 }
 
-/* The learned engine's frame (fsth_render_frame): onto the base shot for fsth, onto the
- * warp engine's frame for hybrid; the frame animate writes. */
-static vv_status learned_render(learned_state *l, const char *engine, shot_source *sources, const float driver[68][2],
-                                vv_image *result) {
-    shot_source *src = &sources[l->base];
-    float target[68][2];
-    motion_retarget_frame(&src->retarget, driver, target);
-    vv_status s;
-    if (engine_hybrid(engine)) {
-        s = warp_engine_render(src->engine, (const float(*)[2])target, NULL, NULL, result, NULL);
-    } else {
-        image_free(result);
-        s = image_copy(result, &src->image);
+/* The driver's gaze at the reference frame, for an animator that takes gaze. */
+static void run_reference_gaze(series_run *r, const smoothed_track *st, int reference) {
+    r->gaze = r->animator && r->animator->mesh_model && st->gaze;
+    if (r->gaze)
+        animator_set_reference_gaze(r->animator, st->has_gaze[reference] ? (const float(*)[2])st->gaze[reference] : NULL);
+}
+
+/* The output tracker, for a series with a following stretch. */
+static vv_status run_follow_begin(series_run *r, eval_context *ctx, eval_series *item, const clip_track *track,
+                                  int start, int frames) {
+    if (frames <= 0) return VV_OK;
+    vv_status s = tracker_open(ctx, &r->tracker);
+    if (s != VV_OK) return s;
+    item->follow_output = mem_calloc((size_t)frames, sizeof item->follow_output[0]);
+    item->follow_driver = mem_alloc((size_t)frames, sizeof item->follow_driver[0]);
+    item->follow_output_valid = mem_calloc((size_t)frames, 1);
+    item->follow_driver_valid = mem_alloc((size_t)frames, 1);
+    if (!item->follow_output || !item->follow_driver || !item->follow_output_valid || !item->follow_driver_valid)
+        return vv_fail(VV_ERR_NO_MEMORY, "out of memory for %d following frames", frames);
+    memcpy(item->follow_driver, track->raw.points + start, (size_t)frames * sizeof item->follow_driver[0]);
+    memcpy(item->follow_driver_valid, track->raw.found + start, (size_t)frames);
+    item->follow_start = start;
+    item->follow_frames = frames;
+    return VV_OK;
+}
+
+/* The output's frame `index` of the stretch, tracked. */
+static vv_status run_follow_frame(series_run *r, eval_series *item, int index, const vv_image *result, double fps) {
+    int t = index - item->follow_start;
+    if (!r->tracker || t < 0 || t >= item->follow_frames) return VV_OK;
+    bool found = false;
+    float box[4], score[1], points[68][2];
+    vv_status s = face_tracker_update(r->tracker, result, index / fps, &found, box, score, points);
+    if (s == VV_OK && found) {
+        memcpy(item->follow_output[t], points, sizeof points);
+        item->follow_output_valid[t] = 1;
+        item->follow_output_faces++;
     }
-    if (s == VV_OK)
-        s = fsth_render_frame(l->model, l->image_to_crop, l->crop_to_image, (const float(*)[2])target, &l->crop, result);
     return s;
 }
 
-/* Renders one result for a series.  result is allocated or resized. */
-static vv_status render(const char *engine, shot_source *src, const float driver[68][2], vv_image *result) {
-    if (!strcmp(engine, "freeze")) {
-        image_free(result);
-        return image_copy(result, &src->image);
-    }
-    float target[68][2];
-    motion_retarget_frame(&src->retarget, driver, target);
-    return warp_engine_render(src->engine, (const float(*)[2])target, NULL, NULL, result, NULL);
+/* The following metrics once the stretch is rendered (a series without one: all NAN). */
+static vv_status run_follow_end(eval_series *item) {
+    int shift = item->follow_frames / 4;
+    if (shift > EVAL_FOLLOW_MAX_SHIFT) shift = EVAL_FOLLOW_MAX_SHIFT;
+    return follow_measure((const float(*)[68][2])item->follow_output, item->follow_output_valid, item->follow_frames,
+                          (const float(*)[68][2])item->follow_driver, item->follow_driver_valid, item->follow_frames,
+                          shift, &item->follow);
 }
+
+/* Smoothed driver frame d (d < 0: before the clip starts: no face yet). */
+static void drive_at(const smoothed_track *st, long d, const float (**points)[2], bool *has_face, bool *found) {
+    static const float none[68][2];
+    bool ok = d >= 0 && d < st->count;
+    *points = ok ? (const float(*)[2])st->points[d] : none;
+    *has_face = ok && st->has_face[d];
+    *found = ok && st->found[d];
+}
+
+/* A frame not rendered: only the choice of source moves on, as rendering it would. */
+static void run_skip(series_run *r, const smoothed_track *st, long d) {
+    const float (*points)[2];
+    bool has_face, found;
+    drive_at(st, d, &points, &has_face, &found);
+    if (!r->open || !has_face || r->source_count < 2) return;
+    if (!r->animator) {
+        r->current = source_choose(points, (const float(*)[68][2])r->points, r->source_count, r->current);
+    } else if (!r->animator->learned) {
+        int next = source_choose(points, (const float(*)[68][2])r->points, r->source_count, r->animator->current);
+        if (next != r->animator->current) r->animator->switches++;
+        r->animator->current = next;
+    }
+}
+
+/* Renders driver frame d; *out: the run's result (or freeze's source), *used: the source. */
+static vv_status run_render(series_run *r, const smoothed_track *st, long d, const vv_image *driver_frame,
+                            const vv_image **out, int *used) {
+    const float (*points)[2];
+    bool has_face, found;
+    drive_at(st, d, &points, &has_face, &found);
+    if (!r->animator) {
+        if (has_face && r->source_count > 1)
+            r->current = source_choose(points, (const float(*)[68][2])r->points, r->source_count, r->current);
+        *out = r->images[r->current];
+        *used = r->current;
+        return VV_OK;
+    }
+    *out = &r->result;
+    if (r->gaze) {
+        bool has_gaze = d >= 0 && d < st->count && st->has_gaze[d];
+        animator_set_gaze(r->animator, has_gaze ? (const float(*)[2])st->gaze[d] : NULL);
+    }
+    return animator_render(r->animator, points, has_face, driver_frame, found, &r->result, used);
+}
+
+/* The decoded driver frames of the last delay + 1 indices (the delayed engine's mouth). */
+static vv_status ring_put(vv_image *ring, int delay, long index, const vv_image *frame) {
+    if (delay <= 0) return VV_OK;
+    vv_image *slot = &ring[index % (delay + 1)];
+    if (slot->width == frame->width && slot->height == frame->height && slot->channels == frame->channels) {
+        memcpy(slot->data, frame->data, (size_t)frame->width * frame->height * frame->channels);
+        return VV_OK;
+    }
+    image_free(slot);
+    return image_copy(slot, frame);
+}
+
+/* Frame d = index - delay: the current frame without a delay, else from the ring (NULL
+ * before the clip starts). */
+static const vv_image *ring_get(vv_image *ring, int delay, long d, const vv_image *frame) {
+    if (delay <= 0) return frame;
+    return d >= 0 ? &ring[d % (delay + 1)] : NULL;
+}
+
+static void note_append(eval_series *item, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void note_append(eval_series *item, const char *fmt, ...) {
+    size_t used = strlen(item->note);
+    if (used && used + 2 < sizeof item->note) {
+        memcpy(item->note + used, "; ", 3);
+        used += 2;
+    }
+    va_list args;
+    va_start(args, fmt);
+    vsnprintf(item->note + used, sizeof item->note - used, fmt, args);
+    va_end(args);
+}
+
+/* Frames of the stretch [start, end) and the sampled ones outside it. */
+static long frames_to_render(const int *sampled, int sample_count, int start, int end) {
+    long total = end > start ? end - start : 0;
+    for (int i = 0; i < sample_count; i++) total += sampled[i] < start || sampled[i] >= end;
+    return total;
+}
+
+/* The animator's warnings (a source the 3D head could not hold, rendered in 2D) in the note. */
+static void run_warnings(const series_run *r, eval_series *item) {
+    const char *warning;
+    for (int i = 0; r->animator && (warning = vv_animator_warning(r->animator, i)); i++) note_append(item, "%s", warning);
+}
+
+/* ---- Self-reenactment --------------------------------------------------------------- */
+
+typedef struct shot_source {
+    vv_image image;
+    float points[68][2];
+    bool face;
+} shot_source;
 
 vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, const char *clip_path,
                                 eval_series **series, int *count) {
+    if (options->delay_frames < 0 || options->delay_frames > EVAL_MAX_DELAY)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "eval: delay %d frames is outside 0..%d", options->delay_frames, EVAL_MAX_DELAY);
     int n = 0;
     vv_status s = clip_frame_count(clip_path, &n);
     if (s != VV_OK) return s;
@@ -486,8 +888,9 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
     int first = *count;
     static const char *const labels[4] = {"SOURCE", "DRIVER", "RESULT", "REAL"};
     int series_total = options->engine_count * options->shot_count;
-    vv_image *grids = mem_calloc((size_t)series_total, sizeof *grids);
-    if (!grids) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory for sample grids");
+    series_run *runs = mem_calloc((size_t)(series_total > 0 ? series_total : 1), sizeof *runs);
+    if (!runs) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory for the series");
+    bool any = false;
     for (int e = 0; s == VV_OK && e < options->engine_count; e++)
         for (int k = 0; s == VV_OK && k < options->shot_count; k++) {
             eval_series item;
@@ -498,87 +901,162 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
                 snprintf(item.note, sizeof item.note, "clip too short: %d frames for K = %d (at least 2K needed)", n,
                          options->shots[k]);
             }
-            if (item.available && options->output_dir) s = grid_create(&grids[*count - first], options->grid_rows, labels);
+            any |= item.available;
             if (s == VV_OK) s = series_append(series, count, &item);
             else eval_series_free(&item);
         }
-    bool need_warp = false;
-    for (int i = first; i < *count; i++)
-        need_warp |= (*series)[i].available && (!strcmp((*series)[i].engine, "warp") || engine_hybrid((*series)[i].engine));
-    learned_state *learned = s == VV_OK ? mem_calloc((size_t)(series_total > 0 ? series_total : 1), sizeof *learned) : NULL;
-    if (s == VV_OK && !learned) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory for the learned engines");
+    /* The whole clip tracked once (raw) and smoothed once, as animate does. */
+    const int delay = options->delay_frames;
+    int start = kfit, end = kfit;
+    progress_state progress = {options, 0, 0};
+    const clip_track *track = NULL;
+    if (s == VV_OK && any && kfit > 0 && (sample_count > 0 || options->follow_frames > 0)) {
+        progress.total = (track_cached(ctx, clip_path) ? 0 : n) +
+                         frames_to_render(sampled, sample_count, kfit, options->follow_frames > 0 ? kfit + options->follow_frames : kfit);
+        s = track_clip(ctx, clip_path, &progress, &track);
+    }
+    if (s == VV_OK && track && track->first < 0) {
+        for (int i = first; i < *count; i++)
+            if ((*series)[i].available) {
+                (*series)[i].available = false;
+                snprintf((*series)[i].note, sizeof (*series)[i].note, "no face tracked in any frame of the clip");
+            }
+        track = NULL;
+    }
+    if (track && options->follow_frames > 0) {
+        end = kfit + options->follow_frames;
+        if (end > track->raw.frame_count) end = track->raw.frame_count;
+        if (end < start) end = start;
+    }
+    double fps = track ? track->raw.fps : 25;
 
     shot_source sources[EVAL_MAX_SHOT_VALUE];
     memset(sources, 0, sizeof sources);
+    vv_image ring[EVAL_MAX_DELAY + 1];
+    memset(ring, 0, sizeof ring);
     video_reader *reader = NULL;
-    vv_image frame = {0}, result = {0}, real = {0}, landmark_image = {0};
-    warp_params wp = warp_default_params();
-    wp.crop_size = options->crop_size;
-    wp.threads = ctx->threads;
-    motion_params mp = motion_default_params();
+    vv_image frame = {0}, real = {0}, landmark_image = {0};
     int faceless_drivers = 0, next = 0;
-    if (s == VV_OK && sample_count > 0) s = video_reader_open(&reader, clip_path);
-    for (int index = 0; s == VV_OK && next < sample_count; index++) {
+    bool opened = false;
+    int last = sample_count > 0 ? sampled[sample_count - 1] : -1;
+    if (end - 1 > last) last = end - 1;
+    if (s == VV_OK && track) s = video_reader_open(&reader, clip_path);
+    for (int index = 0; s == VV_OK && reader && index <= last; index++) {
         bool got = false;
         double t;
         s = video_reader_next(reader, &frame, &t, &got);
         if (s != VV_OK || !got) break;
+        s = ring_put(ring, delay, index, &frame);
+        if (s != VV_OK) break;
+        long d = index - delay; /* the driver frame this output frame is rendered from */
+        const vv_image *driver_image = ring_get(ring, delay, d, &frame);
         if (index < kfit) { /* a source frame */
             shot_source *src = &sources[index];
             s = image_copy(&src->image, &frame);
             if (s == VV_OK) s = find_face(ctx, &frame, src->points, &src->face);
-            if (s == VV_OK && src->face && need_warp) {
-                vv_status ws = warp_engine_new(&src->engine, &src->image, (const float(*)[2])src->points, &wp);
-                if (ws == VV_ERR_NO_FACE) src->face = false; /* too small to warp */
-                else s = ws;
-            }
-            /* Same clip: the source frame itself is the driver's reference pose. */
-            if (s == VV_OK && src->face)
-                motion_retarget_init(&src->retarget, (const float(*)[2])src->points, (const float(*)[2])src->points, &mp);
             continue;
         }
-        if (index != sampled[next]) continue;
-        int position = next++;
+        if (!opened) { /* the sources are in: each series' animator */
+            opened = true;
+            for (int i = first; s == VV_OK && i < *count; i++) {
+                eval_series *item = &(*series)[i];
+                series_run *r = &runs[i - first];
+                if (!item->available) continue;
+                vv_image images[EVAL_MAX_SHOT_VALUE];
+                float (*points)[68][2] = mem_alloc(EVAL_MAX_SHOT_VALUE, sizeof *points);
+                char names[EVAL_MAX_SHOT_VALUE][300];
+                const char *name_list[EVAL_MAX_SHOT_VALUE];
+                int frame_of[EVAL_MAX_SHOT_VALUE], candidates = 0;
+                if (!points) {
+                    s = vv_fail(VV_ERR_NO_MEMORY, "out of memory for the sources");
+                    break;
+                }
+                for (int j = 0; j < item->shots && j < kfit; j++) {
+                    if (!sources[j].face) continue;
+                    images[candidates] = sources[j].image;
+                    memcpy(points[candidates], sources[j].points, sizeof points[0]);
+                    snprintf(names[candidates], sizeof names[0], "%s[%d]", name, j);
+                    name_list[candidates] = names[candidates];
+                    frame_of[candidates++] = j;
+                }
+                char why[256] = "";
+                if (candidates == 0) snprintf(why, sizeof why, "no usable face in the first %d frames", item->shots);
+                else s = run_open(r, ctx, options, item->engine, images, (const float(*)[68][2])points, name_list, candidates,
+                                  why, sizeof why);
+                free(points);
+                if (s == VV_OK && why[0]) {
+                    item->available = false;
+                    snprintf(item->note, sizeof item->note, "%s", why);
+                    run_close(r);
+                    continue;
+                }
+                if (s != VV_OK) break;
+                /* Same clip: source j IS driver frame j, so that frame is its reference. */
+                if (r->animator) {
+                    for (int j = 0; j < r->source_count; j++) {
+                        int f = frame_of[r->source_of[j]];
+                        animator_set_source_reference(r->animator, j,
+                                                      track->smooth.has_face[f] ? (const float(*)[2])track->smooth.points[f]
+                                                                                : (const float(*)[2])r->points[j]);
+                    }
+                    animator_set_reference(r->animator, (const float(*)[2])track->smooth.points[track->first]);
+                    run_reference_gaze(r, &track->smooth, track->first);
+                }
+                run_warnings(r, item);
+                for (int f = 0; f < kfit; f++) run_skip(r, &track->smooth, f - delay);
+                s = run_follow_begin(r, ctx, item, track, start, end - start);
+                if (s == VV_OK && options->output_dir) s = grid_create(&r->grid, options->grid_rows, labels);
+            }
+            if (s != VV_OK) break;
+            bool running = false;
+            for (int i = first; i < *count; i++) running |= runs[i - first].open;
+            if (!running) break; /* every series said why not */
+        }
+        bool sampled_here = next < sample_count && sampled[next] == index;
+        bool in_stretch = index >= start && index < end;
+        if (!sampled_here && !in_stretch) {
+            for (int i = first; i < *count; i++) run_skip(&runs[i - first], &track->smooth, d);
+            continue;
+        }
+        int position = sampled_here ? next++ : -1;
         float driver[68][2];
         bool driver_face = false;
-        s = find_face(ctx, &frame, driver, &driver_face);
-        if (s != VV_OK) break;
-        if (!driver_face) {
-            faceless_drivers++;
-            continue;
-        }
         float real_embedding[IDENTITY_DIM];
-        s = identity_embed(ctx->identity, &frame, (const float(*)[2])driver, real_embedding);
-        int row = grid_row(position, sample_count, options->grid_rows);
-        if (s == VV_OK && row >= 0 && options->output_dir) {
-            image_free(&landmark_image);
-            s = image_create(&landmark_image, frame.width, frame.height, 3);
-            if (s == VV_OK) landmarks_rasterize(&landmark_image, (const float(*)[2])driver, 2);
+        int row = -1;
+        if (sampled_here) {
+            s = find_face(ctx, &frame, driver, &driver_face);
+            if (s == VV_OK && !driver_face) faceless_drivers++;
+            if (s == VV_OK && driver_face) s = identity_embed(ctx->identity, &frame, (const float(*)[2])driver, real_embedding);
+            if (driver_face) row = grid_row(position, sample_count, options->grid_rows);
+            if (s == VV_OK && row >= 0 && options->output_dir) { /* what drives: the smoothed points */
+                const float (*points)[2];
+                bool has_face, found;
+                drive_at(&track->smooth, d, &points, &has_face, &found);
+                image_free(&landmark_image);
+                s = image_create(&landmark_image, frame.width, frame.height, 3);
+                if (s == VV_OK && has_face) landmarks_rasterize(&landmark_image, points, 2);
+            }
         }
         for (int i = first; s == VV_OK && i < *count; i++) {
             eval_series *item = &(*series)[i];
-            if (!item->available) continue;
-            int best = -1;
-            double best_d = INFINITY;
-            for (int j = 0; j < item->shots; j++) {
-                if (!sources[j].face) continue;
-                double d = motion_shape_distance((const float(*)[2])driver, (const float(*)[2])sources[j].points);
-                if (best < 0 || d < best_d) { best = j; best_d = d; }
+            series_run *r = &runs[i - first];
+            if (!item->available || !r->open) continue;
+            const vv_image *result = NULL;
+            int used = 0;
+            s = run_render(r, &track->smooth, d, driver_image, &result, &used);
+            if (s == VV_OK && in_stretch) s = run_follow_frame(r, item, index, result, fps);
+            if (s == VV_OK && options->frames_dir) {
+                char path[1400];
+                snprintf(path, sizeof path, "%s/self_%s_%s_K%d_%05d.png", options->frames_dir, name, item->engine, item->shots,
+                         index);
+                s = image_save(result, path);
             }
-            if (best < 0) continue; /* no source with a face: noted below */
-            learned_state *l = &learned[i - first];
-            if (engine_learned(item->engine)) {
-                if (!l->model) s = learned_setup(l, options, item->engine, sources, item->shots);
-                if (s == VV_OK) s = learned_render(l, item->engine, sources, (const float(*)[2])driver, &result);
-                if (s == VV_OK) best = l->base;
-            } else {
-                s = render(item->engine, &sources[best], (const float(*)[2])driver, &result);
-            }
-            if (s == VV_OK) s = crop_top_left(&frame, result.width, result.height, &real);
+            if (s != VV_OK || !sampled_here || !driver_face) continue;
+            s = crop_top_left(&frame, result->width, result->height, &real);
             double *values = item->values[item->frame_count];
             values_clear(values);
             image_metrics im;
-            if (s == VV_OK) s = metrics_images(&real, &result, NULL, ctx->threads, &im);
+            if (s == VV_OK) s = metrics_images(&real, result, NULL, ctx->threads, &im);
             if (s == VV_OK) {
                 values[METRIC_SSIM] = im.ssim;
                 values[METRIC_PSNR] = im.psnr;
@@ -586,58 +1064,53 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
             }
             float result_points[68][2];
             bool result_face = false;
-            if (s == VV_OK) s = find_face(ctx, &result, result_points, &result_face);
+            if (s == VV_OK) s = find_face(ctx, result, result_points, &result_face);
             values[METRIC_FACE] = result_face;
             if (s == VV_OK && result_face) {
-                s = face_values(ctx, &result, (const float(*)[2])result_points, (const float(*)[2])driver, real_embedding,
+                s = face_values(ctx, result, (const float(*)[2])result_points, (const float(*)[2])driver, real_embedding,
                                 values, item->result_features + (size_t)item->result_feature_count * IDENTITY_DIM);
                 if (s == VV_OK) item->result_feature_count++;
             }
             if (s == VV_OK) {
                 memcpy(item->real_features + (size_t)item->real_feature_count++ * IDENTITY_DIM, real_embedding,
                        sizeof real_embedding);
-                item->frames[item->frame_count++] = sampled[position];
+                item->frames[item->frame_count++] = index;
             }
-            if (s == VV_OK && row >= 0 && grids[i - first].data) {
-                grid_put(&grids[i - first], &sources[best].image, 0, row);
-                grid_put(&grids[i - first], &landmark_image, 1, row);
-                grid_put(&grids[i - first], &result, 2, row);
-                grid_put(&grids[i - first], &real, 3, row);
+            if (s == VV_OK && row >= 0 && r->grid.data) {
+                grid_put(&r->grid, r->images[used], 0, row);
+                grid_put(&r->grid, &landmark_image, 1, row);
+                grid_put(&r->grid, result, 2, row);
+                grid_put(&r->grid, &real, 3, row);
             }
             image_free(&real);
         }
-        if (options->progress && options->progress(options->progress_user, next, sample_count))
-            s = vv_fail(VV_ERR_ABORTED, "evaluation aborted");
+        if (s == VV_OK) s = progress_step(&progress);
     }
     for (int i = first; i < *count; i++) {
         eval_series *item = &(*series)[i];
+        series_run *r = &runs[i - first];
+        if (s == VV_OK && item->available && !r->open) {
+            item->available = false;
+            snprintf(item->note, sizeof item->note, "clip too short: no frame after the %d source frames could be decoded", kfit);
+        }
         if (s == VV_OK && item->available) {
             char grid_name[400];
             snprintf(grid_name, sizeof grid_name, "self_%s_%s_K%d", name, item->engine, item->shots);
-            s = grid_save(item, &grids[i - first], options, grid_name);
-            int with_face = 0;
-            for (int j = 0; j < item->shots && j < kfit; j++) with_face += sources[j].face;
-            if (with_face == 0) {
-                item->available = false;
-                snprintf(item->note, sizeof item->note, "no usable face in the first %d frames", item->shots);
-            } else if (faceless_drivers || with_face < item->shots) {
-                snprintf(item->note, sizeof item->note, "%d of %d sampled driving frames without a face; %d of %d sources with a face",
-                         faceless_drivers, sample_count, with_face, item->shots);
-            }
+            s = grid_save(item, &r->grid, options, grid_name);
+            if (s == VV_OK) s = run_follow_end(item);
+            if (faceless_drivers || r->shots_used < item->shots)
+                note_append(item, "%d of %d sampled driving frames without a face; %d of %d sources with a face",
+                            faceless_drivers, sample_count, r->shots_used, item->shots);
+            if (item->follow_frames > 0 && item->follow_output_faces < item->follow_frames)
+                note_append(item, "a face in %d of %d following output frames", item->follow_output_faces, item->follow_frames);
         }
-        image_free(&grids[i - first]);
+        run_close(r);
     }
-    if (s == VV_OK && kfit == 0) s = VV_OK; /* every series says why (clip too short) */
-    for (int i = 0; learned && i < series_total; i++) learned_free(&learned[i]);
-    free(learned);
-    free(grids);
+    free(runs);
     free(sampled);
-    for (int j = 0; j < EVAL_MAX_SHOT_VALUE; j++) {
-        warp_engine_free(sources[j].engine);
-        image_free(&sources[j].image);
-    }
+    for (int j = 0; j < EVAL_MAX_SHOT_VALUE; j++) image_free(&sources[j].image);
+    for (int j = 0; j <= EVAL_MAX_DELAY; j++) image_free(&ring[j]);
     image_free(&frame);
-    image_free(&result);
     image_free(&real);
     image_free(&landmark_image);
     video_reader_close(reader);
@@ -670,6 +1143,8 @@ static double pose_change_distance(const float a_to[68][2], const float a_from[6
 
 vv_status eval_cross_reenactment(eval_context *ctx, const eval_options *options, const char *portrait_path,
                                  const char *driver_path, eval_series **series, int *count) {
+    if (options->delay_frames < 0 || options->delay_frames > EVAL_MAX_DELAY)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "eval: delay %d frames is outside 0..%d", options->delay_frames, EVAL_MAX_DELAY);
     char portrait_name[120], driver_name[120], name[256];
     stem(portrait_path, portrait_name, sizeof portrait_name);
     stem(driver_path, driver_name, sizeof driver_name);
@@ -682,82 +1157,130 @@ vv_status eval_cross_reenactment(eval_context *ctx, const eval_options *options,
     int sample_count = eval_sample_frames(options->seed, driver_name, 1, n, options->max_frames, sampled);
     int first = *count;
     static const char *const labels[4] = {"SOURCE", "DRIVER", "RESULT", "REAL (NONE)"};
-    vv_image grids[EVAL_MAX_ENGINES];
-    memset(grids, 0, sizeof grids);
-    learned_state learned[EVAL_MAX_ENGINES];
-    memset(learned, 0, sizeof learned);
-    for (int e = 0; s == VV_OK && e < options->engine_count; e++) {
+    series_run runs[EVAL_MAX_ENGINES];
+    memset(runs, 0, sizeof runs);
+    bool any = false;
+    for (int e = 0; s == VV_OK && e < options->engine_count && e < EVAL_MAX_ENGINES; e++) {
         eval_series item;
         s = series_init(&item, name, options->engines[e], 1, sample_count, options->model);
         if (s != VV_OK) break;
-        if (item.available && options->output_dir) s = grid_create(&grids[e], options->grid_rows, labels);
-        if (s == VV_OK) s = series_append(series, count, &item);
-        else eval_series_free(&item);
+        any |= item.available;
+        s = series_append(series, count, &item);
+        if (s != VV_OK) eval_series_free(&item);
     }
     shot_source src;
     memset(&src, 0, sizeof src);
+    float source_embedding[IDENTITY_DIM];
+    const char *problem = NULL;
+    if (s == VV_OK && any) s = image_load(&src.image, portrait_path);
+    if (s == VV_OK && any) s = find_face(ctx, &src.image, src.points, &src.face);
+    if (s == VV_OK && any && !src.face) problem = "no face found in the portrait";
+    if (s == VV_OK && any && !problem) s = identity_embed(ctx->identity, &src.image, (const float(*)[2])src.points, source_embedding);
+    /* The driver tracked once (raw) and smoothed once; the reference is its first face. */
+    const int delay = options->delay_frames;
+    progress_state progress = {options, 0, 0};
+    const clip_track *track = NULL;
+    if (s == VV_OK && any && !problem) {
+        int reach = options->follow_frames > 0 ? options->follow_frames : 0;
+        progress.total = (track_cached(ctx, driver_path) ? 0 : n) + frames_to_render(sampled, sample_count, 0, reach);
+        s = track_clip(ctx, driver_path, &progress, &track);
+        if (s == VV_OK && track->first < 0) problem = "no face tracked in any frame of the driver";
+    }
+    int start = 0, end = 0;
+    if (s == VV_OK && track && !problem) {
+        start = track->first;
+        end = options->follow_frames > 0 ? start + options->follow_frames : start;
+        if (end > track->raw.frame_count) end = track->raw.frame_count;
+    }
+    double fps = track ? track->raw.fps : 25;
+    const char *portrait_names[1] = {portrait_name};
+    for (int e = 0; s == VV_OK && track && !problem && first + e < *count; e++) {
+        eval_series *item = &(*series)[first + e];
+        series_run *r = &runs[e];
+        if (!item->available) continue;
+        char why[256] = "";
+        s = run_open(r, ctx, options, item->engine, &src.image, (const float(*)[68][2])&src.points, portrait_names, 1, why,
+                     sizeof why);
+        if (s == VV_OK && why[0]) {
+            item->available = false;
+            snprintf(item->note, sizeof item->note, "%s", why);
+            run_close(r);
+            continue;
+        }
+        if (s == VV_OK && r->animator) {
+            animator_set_reference(r->animator, (const float(*)[2])track->smooth.points[track->first]);
+            run_reference_gaze(r, &track->smooth, track->first);
+        }
+        run_warnings(r, item);
+        if (s == VV_OK) s = run_follow_begin(r, ctx, item, track, start, end - start);
+        if (s == VV_OK && options->output_dir) s = grid_create(&r->grid, options->grid_rows, labels);
+    }
+    vv_image ring[EVAL_MAX_DELAY + 1];
+    memset(ring, 0, sizeof ring);
     video_reader *reader = NULL;
-    vv_image frame = {0}, result = {0};
-    float source_embedding[IDENTITY_DIM], reference[68][2];
+    vv_image frame = {0};
+    float reference[68][2];
     bool have_reference = false;
     int faceless_drivers = 0, next = 0;
-    const char *problem = NULL;
-    if (s == VV_OK) s = image_load(&src.image, portrait_path);
-    if (s == VV_OK) s = find_face(ctx, &src.image, src.points, &src.face);
-    if (s == VV_OK && !src.face) problem = "no face found in the portrait";
-    if (s == VV_OK && !problem) s = identity_embed(ctx->identity, &src.image, (const float(*)[2])src.points, source_embedding);
-    if (s == VV_OK && !problem) {
-        warp_params wp = warp_default_params();
-        wp.crop_size = options->crop_size;
-        wp.threads = ctx->threads;
-        vv_status ws = warp_engine_new(&src.engine, &src.image, (const float(*)[2])src.points, &wp);
-        if (ws == VV_ERR_NO_FACE) problem = "the portrait's face is too small to warp";
-        else s = ws;
-    }
-    if (s == VV_OK && !problem && sample_count > 0) s = video_reader_open(&reader, driver_path);
-    for (int index = 0; s == VV_OK && !problem && reader && next < sample_count; index++) {
+    int last = sample_count > 0 ? sampled[sample_count - 1] : -1;
+    if (end - 1 > last) last = end - 1;
+    if (s == VV_OK && track && !problem) s = video_reader_open(&reader, driver_path);
+    for (int index = 0; s == VV_OK && reader && index <= last; index++) {
         bool got = false;
         double t;
         s = video_reader_next(reader, &frame, &t, &got);
         if (s != VV_OK || !got) break;
-        bool sampled_here = index == sampled[next];
-        if (!sampled_here && have_reference) continue;
+        s = ring_put(ring, delay, index, &frame);
+        if (s != VV_OK) break;
+        long d = index - delay;
+        const vv_image *driver_image = ring_get(ring, delay, d, &frame);
+        bool sampled_here = next < sample_count && sampled[next] == index;
+        bool in_stretch = index >= start && index < end;
         float driver[68][2];
         bool driver_face = false;
-        s = find_face(ctx, &frame, driver, &driver_face);
-        if (s != VV_OK) break;
-        if (!have_reference && driver_face) { /* the first driver frame with a face, as animate */
-            memcpy(reference, driver, sizeof reference);
-            motion_params mp = motion_default_params();
-            motion_retarget_init(&src.retarget, (const float(*)[2])src.points, (const float(*)[2])reference, &mp);
-            have_reference = true;
+        /* Expression and pose are measured against the driver's first detected face from the
+         * pipeline's reference frame on (the detector's landmarks, as the sampled frames'). */
+        if ((sampled_here || !have_reference) && index >= track->first) {
+            s = find_face(ctx, &frame, driver, &driver_face);
+            if (s != VV_OK) break;
+            if (!have_reference && driver_face) {
+                memcpy(reference, driver, sizeof reference);
+                have_reference = true;
+            }
         }
-        if (!sampled_here) continue;
-        int position = next++;
-        if (!driver_face || !have_reference) {
-            faceless_drivers++;
+        if (!sampled_here && !in_stretch) {
+            for (int e = 0; first + e < *count; e++) run_skip(&runs[e], &track->smooth, d);
             continue;
         }
-        int row = grid_row(position, sample_count, options->grid_rows);
-        for (int e = 0; s == VV_OK && e < options->engine_count; e++) {
+        int position = sampled_here ? next++ : -1;
+        bool measured = sampled_here && driver_face && have_reference;
+        if (sampled_here && !measured) faceless_drivers++;
+        int row = measured ? grid_row(position, sample_count, options->grid_rows) : -1;
+        for (int e = 0; s == VV_OK && first + e < *count; e++) {
             eval_series *item = &(*series)[first + e];
-            if (!item->available) continue;
-            if (engine_learned(item->engine)) {
-                if (!learned[e].model) s = learned_setup(&learned[e], options, item->engine, &src, 1);
-                if (s == VV_OK) s = learned_render(&learned[e], item->engine, &src, (const float(*)[2])driver, &result);
-            } else {
-                s = render(item->engine, &src, (const float(*)[2])driver, &result);
+            series_run *r = &runs[e];
+            if (!item->available || !r->open) continue;
+            const vv_image *result = NULL;
+            int used = 0;
+            s = run_render(r, &track->smooth, d, driver_image, &result, &used);
+            if (s == VV_OK && in_stretch) s = run_follow_frame(r, item, index, result, fps);
+            if (s == VV_OK && options->frames_dir) {
+                char path[1400];
+                snprintf(path, sizeof path, "%s/cross_%s_from_%s_%s_%05d.png", options->frames_dir, portrait_name, driver_name,
+                         item->engine, index);
+                s = image_save(result, path);
             }
+            if (s != VV_OK || !measured) continue;
             double *values = item->values[item->frame_count];
             values_clear(values);
             float result_points[68][2];
             bool result_face = false;
-            if (s == VV_OK) s = find_face(ctx, &result, result_points, &result_face);
+            s = find_face(ctx, result, result_points, &result_face);
             values[METRIC_FACE] = result_face;
             if (s == VV_OK && result_face) {
                 float embedding[IDENTITY_DIM];
                 double v;
-                s = identity_embed(ctx->identity, &result, (const float(*)[2])result_points, embedding);
+                s = identity_embed(ctx->identity, result, (const float(*)[2])result_points, embedding);
                 if (s == VV_OK && metrics_cosine_similarity(embedding, source_embedding, IDENTITY_DIM, &v) == VV_OK)
                     values[METRIC_CSIM] = v;
                 if (metrics_expression_distance((const float(*)[2])result_points, (const float(*)[2])driver,
@@ -767,17 +1290,17 @@ vv_status eval_cross_reenactment(eval_context *ctx, const eval_options *options,
                                                            (const float(*)[2])driver, (const float(*)[2])reference);
             }
             if (s == VV_OK) item->frames[item->frame_count++] = index;
-            if (s == VV_OK && row >= 0 && grids[e].data) {
-                grid_put(&grids[e], &src.image, 0, row);
-                grid_put(&grids[e], &frame, 1, row);
-                grid_put(&grids[e], &result, 2, row);
+            if (s == VV_OK && row >= 0 && r->grid.data) {
+                grid_put(&r->grid, &src.image, 0, row);
+                grid_put(&r->grid, &frame, 1, row);
+                grid_put(&r->grid, result, 2, row);
             }
         }
-        if (options->progress && options->progress(options->progress_user, next, sample_count))
-            s = vv_fail(VV_ERR_ABORTED, "evaluation aborted");
+        if (s == VV_OK) s = progress_step(&progress);
     }
-    for (int e = 0; e < options->engine_count && first + e < *count; e++) {
+    for (int e = 0; first + e < *count; e++) {
         eval_series *item = &(*series)[first + e];
+        series_run *r = &runs[e];
         if (s == VV_OK && item->available) {
             if (problem) {
                 item->available = false;
@@ -785,20 +1308,21 @@ vv_status eval_cross_reenactment(eval_context *ctx, const eval_options *options,
             } else {
                 char grid_name[400];
                 snprintf(grid_name, sizeof grid_name, "cross_%s_from_%s_%s", portrait_name, driver_name, item->engine);
-                s = grid_save(item, &grids[e], options, grid_name);
+                s = grid_save(item, &r->grid, options, grid_name);
+                if (s == VV_OK) s = run_follow_end(item);
                 if (faceless_drivers)
-                    snprintf(item->note, sizeof item->note, "%d of %d sampled driving frames without a face",
-                             faceless_drivers, sample_count);
+                    note_append(item, "%d of %d sampled driving frames without a face", faceless_drivers, sample_count);
+                if (item->follow_frames > 0 && item->follow_output_faces < item->follow_frames)
+                    note_append(item, "a face in %d of %d following output frames", item->follow_output_faces,
+                                item->follow_frames);
             }
         }
-        image_free(&grids[e]);
+        run_close(r);
     }
     free(sampled);
-    for (int e = 0; e < EVAL_MAX_ENGINES; e++) learned_free(&learned[e]);
-    warp_engine_free(src.engine);
+    for (int j = 0; j <= EVAL_MAX_DELAY; j++) image_free(&ring[j]);
     image_free(&src.image);
     image_free(&frame);
-    image_free(&result);
     video_reader_close(reader);
     return s;
 }

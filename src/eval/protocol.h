@@ -1,18 +1,33 @@
 /* eval/protocol: pairwise frame metrics and the evaluation protocols of issue 4.
  *
- * Self-reenactment (per clip): the first K frames are the sources (K in shots); the
- * driving frames are drawn from the rest of the clip, starting after the largest K that
- * fits the clip (so every K is scored on the same frames); each result is compared with
- * the real frame.  Cross-reenactment: each portrait is driven by each clip; the result
- * is compared with the portrait (CSIM) and with the driver (expression and pose).
+ * Every result comes through the animate pipeline as `vivify animate` makes it (its "whole
+ * track" mode, animate/animate.h): the driver clip tracked with animate's raw tracker, the
+ * whole track smoothed by animate's centred timeline, motion relative to the driver's
+ * reference frame, each frame rendered by an animator (the driver's own frame given for the
+ * mouth interior).
+ *
+ * Self-reenactment (per clip): the first K frames (those with a face) are the sources, and
+ * source j's reference is the smoothed driver frame j (it IS that frame); the driving
+ * frames are drawn from the rest of the clip, starting after the largest K that fits the
+ * clip (so every K is scored on the same frames); each result is compared with the real
+ * frame.  Cross-reenactment: each portrait is driven by each clip (reference: the driver's
+ * first face frame, as animate); the result is compared with the portrait (CSIM) and with
+ * the driver (expression and pose).
  * Frame sampling: at most max_frames driving frames per clip, drawn without replacement
  * by a PRNG seeded with seed and the clip's name, then sorted: reproducible and
- * independent of the other clips. */
+ * independent of the other clips.
+ * Following (eval/motion_metrics.h): a contiguous stretch of follow_frames output frames
+ * (self: from the first driving frame after the sources; cross: from the driver's first face
+ * frame) is tracked with the same raw tracker (a fresh one per series) and compared with the
+ * driver's raw track over the same frames: lag, mouth, blinks, head pose, jitter.  Frames
+ * neither sampled nor in the stretch are not rendered (whole-track mode keeps no state
+ * between frames but the source in use, which is advanced without rendering). */
 #ifndef VV_EVAL_PROTOCOL_H
 #define VV_EVAL_PROTOCOL_H
 
 #include "base/base.h"
 #include "eval/identity.h"
+#include "eval/motion_metrics.h"
 
 /* The metric columns.  Values are NAN where not measured (no face found, or the metric
  * does not apply to the protocol); PSNR is INFINITY for identical frames. */
@@ -33,10 +48,14 @@ const char *eval_metric_name(eval_metric metric);        /* "SSIM", ... */
 const char *eval_metric_description(eval_metric metric); /* one line */
 bool eval_metric_higher_is_better(eval_metric metric);
 
+typedef struct eval_track_cache eval_track_cache;
+
 typedef struct eval_context {
     vv_faces *faces;
     identity_model *identity;
-    int threads; /* 0: all cores */
+    int threads;             /* 0: all cores */
+    char *models_dir;        /* a copy, or NULL: the defaults (the animators load from it too) */
+    eval_track_cache *tracks; /* the clips' raw and smoothed tracks, tracked once per context */
 } eval_context;
 
 /* models_dir: NULL searches the defaults. */
@@ -68,6 +87,14 @@ typedef struct eval_series {
     int *frames;                    /* driving frame indices, ascending */
     double (*values)[METRIC_COUNT]; /* per frame */
     char grid[512];      /* sample grid PNG relative to the report folder, or "" */
+    /* Following (follow_frames 0: not measured): output frames [follow_start, follow_start +
+     * follow_frames) of the clip were rendered and tracked; follow_output_faces of them had
+     * a face.  follow_output / follow_driver: the output's raw tracked landmarks and the
+     * driver's over those frames (valid flags beside them), for plots. */
+    int follow_start, follow_frames, follow_output_faces;
+    follow_metrics follow;
+    float (*follow_output)[68][2], (*follow_driver)[68][2];
+    uint8_t *follow_output_valid, *follow_driver_valid;
     /* For FD-faceres (self-reenactment only; cross leaves them empty): faceres embeddings
      * (IDENTITY_DIM floats each) of the results in which a face was found, and of the
      * real frames of every rendered driving frame. */
@@ -77,10 +104,14 @@ typedef struct eval_series {
 
 void eval_series_free(eval_series *series);
 
+#define EVAL_MAX_DELAY 25        /* largest delay_frames */
+#define EVAL_FOLLOW_MAX_SHIFT 25 /* largest lag searched (frames; at most a quarter of the stretch) */
+
 typedef struct eval_options {
-    const char *engines[EVAL_MAX_ENGINES]; /* "warp", "freeze" (the source held still),
-                                              "fsth", "hybrid" (feed-forward), "fsth-ft",
-                                              "hybrid-ft" (fine-tuned on the shots) */
+    const char *engines[EVAL_MAX_ENGINES]; /* animate's engines by name ("warp", "warp2d",
+                                              "fsth", "hybrid", any it adds), "freeze" (the
+                                              nearest source held still), and the learned
+                                              ones with "-ft" (fine-tuned on the shots) */
     int engine_count;
     const char *model;      /* for the learned engines: one path, or fsth and hybrid models
                                separated by commas; unused by warp */
@@ -92,13 +123,22 @@ typedef struct eval_options {
     int crop_size;          /* warp working resolution, default 512 */
     const char *output_dir; /* sample grids go to output_dir/samples/; NULL: none */
     int grid_rows;          /* frames shown per sample grid, default 4 */
+    int follow_frames;      /* the following stretch, default 250; 0: not measured */
+    int delay_frames;       /* testing: output frame t is rendered from driver frame t - delay
+                               (a deliberately late engine; 0..EVAL_MAX_DELAY, default 0) */
+    const char *frames_dir; /* every frame rendered saved there as PNG (self_CLIP_ENGINE_KK_FRAME.png,
+                               cross_PORTRAIT_from_CLIP_ENGINE_FRAME.png: frame = the driver's
+                               index, 5 digits), to check against vivify animate; NULL: none */
     vv_progress_fn progress;  /* done/total frames of the current clip */
     void *progress_user;
 } eval_options;
 
 eval_options eval_default_options(void);
-/* Whether the name is an engine eval knows (implemented or not). */
-bool eval_engine_known(const char *name);
+/* Whether eval can run the engine: "freeze", fsth / hybrid and their -ft variants, or a
+ * name the animator accepts (asked, so new engines need no change here; models_dir as
+ * eval_context_open's). */
+bool eval_engine_known(const char *name, const char *models_dir);
+/* Available without a model: every engine but the learned ones. */
 bool eval_engine_available(const char *name);
 /* fsth, hybrid and their -ft variants: available with --model. */
 bool eval_engine_learned(const char *name);

@@ -23,6 +23,181 @@ static const int metric_decimals[METRIC_COUNT] = {3, 2, 4, 3, 4, 2, 3, 2, 2};
     "With fewer frames than 1024 dimensions the covariances are singular (rank < frames), so the value is biased and " \
     "depends on the frame count: indicative only, compare rows with the same frames"
 
+/* ---- Following (eval/motion_metrics.h) ------------------------------------------------ */
+
+#define LAG_TRUSTED 0.5 /* lag_confidence below it: the lag is a guess (motion_metrics.h) */
+
+typedef enum follow_column {
+    FOLLOW_COL_LAG,
+    FOLLOW_COL_SUBFRAME,
+    FOLLOW_COL_CONFIDENCE,
+    FOLLOW_COL_MOUTH,
+    FOLLOW_COL_BLINKS,
+    FOLLOW_COL_CLOSURE,
+    FOLLOW_COL_GAP,
+    FOLLOW_COL_YAW,
+    FOLLOW_COL_PITCH,
+    FOLLOW_COL_YAW_RANGE,
+    FOLLOW_COL_PITCH_RANGE,
+    FOLLOW_COL_JITTER,
+    FOLLOW_COL_COUNT
+} follow_column;
+
+static const char *const follow_headers[FOLLOW_COL_COUNT] = {
+    "Lag (frames)", "Lag (sub-frame)", "Conf ↑", "Mouth r ↑", "Blinks", "Closure drv->out", "EAR gap", "Yaw r ↑",
+    "Pitch r ↑", "Yaw range", "Pitch range", "Jitter"};
+
+/* report.json's names (as its per-clip "follow" fields). */
+static const char *const follow_keys[FOLLOW_COL_COUNT] = {
+    "lag_frames", "lag_subframe", "lag_confidence", "mouth_correlation", "blinks", "blink_closure_output", "blink_gap",
+    "yaw_correlation", "pitch_correlation", "yaw_range_ratio", "pitch_range_ratio", "jitter_ratio"};
+
+static const char *const follow_descriptions[FOLLOW_COL_COUNT] = {
+    "Lag (frames): how many frames the output's motion trails the driver's (positive: late; 0 is right), the shift "
+    "maximising the weighted mean correlation of the detrended per-frame signals (mouth, eyes, yaw, pitch, roll, brows) "
+    "of the output's and the driver's tracked landmarks; `?` marks a lag whose confidence is under 0.5 (a guess); a "
+    "mean is over the clips whose lag is trusted, `(n?)` counting those left out",
+    "Lag (sub-frame): the lag refined by the parabola through the correlation peak; mean over the trusted clips",
+    "Conf: the correlation at the lag (1: a perfect copy, about 0: nothing follows; under 0.5 the lag is not trusted), "
+    "higher is better",
+    "Mouth r: Pearson correlation of the mouth opening (inner lips / mouth width), output vs driver, at shift 0, higher "
+    "is better; - when the driver's mouth does not move",
+    "Blinks: the driver's blinks measured (eye openness under 0.6 of its open level); a summary row gives the total",
+    "Closure drv->out: the eye openness at the driver's blinks / the open level, the driver's -> the output's (0 = "
+    "shut; the output's should match the driver's, higher means shallower blinks)",
+    "EAR gap: the output's minimum eye aspect ratio minus the driver's at the driver's blinks, EAR units (0: as deep; "
+    "> 0: the output's blinks are shallower)",
+    "Yaw r: Pearson correlation of the head's yaw change (from each sequence's first frame), output vs driver, at "
+    "shift 0, higher is better; - when the driver does not turn that way (under 1 degree, or noise)",
+    "Pitch r: the same for pitch (nodding)",
+    "Yaw range: the output's 5-95 percentile range of yaw change / the driver's (1: as much head turn; under 1: damped)",
+    "Pitch range: the same for pitch",
+    "Jitter: the output's frame-to-frame landmark motion on the driver's still frames / the driver's (1: as steady "
+    "as the driver; > 1: shakier; the output's tracker noise counts too)"};
+
+#define FOLLOW_INTRO                                                                                                   \
+    "Following: a stretch of consecutive output frames (self: from the first driving frame after the sources; cross: " \
+    "from the driver's first face frame; --follow-frames long) is tracked with animate's raw tracker and compared "    \
+    "with the driver's raw track over the same frames (eval/motion_metrics.h follow_measure; lag searched over up to " \
+    "a quarter of the stretch, at most 25 frames)"
+
+static bool follow_lag_measured(const follow_metrics *f) { return f->signals_used > 0 && isfinite(f->lag_confidence); }
+static bool follow_lag_trusted(const follow_metrics *f) {
+    return follow_lag_measured(f) && f->lag_confidence >= LAG_TRUSTED;
+}
+
+/* A clip's value of a column for the means (NAN: not measured); the lag columns only when
+ * the lag is trusted. */
+static double follow_value(const eval_series *s, follow_column c) {
+    const follow_metrics *f = &s->follow;
+    bool lag = follow_lag_trusted(f);
+    switch (c) {
+    case FOLLOW_COL_LAG: return lag ? f->lag_frames : NAN;
+    case FOLLOW_COL_SUBFRAME: return lag ? f->lag_subframe : NAN;
+    case FOLLOW_COL_CONFIDENCE: return follow_lag_measured(f) ? f->lag_confidence : NAN;
+    case FOLLOW_COL_MOUTH: return f->mouth_correlation;
+    case FOLLOW_COL_BLINKS: return f->blinks;
+    case FOLLOW_COL_CLOSURE: return f->blinks ? f->blink_closure_output : NAN;
+    case FOLLOW_COL_GAP: return f->blinks ? f->blink_gap : NAN;
+    case FOLLOW_COL_YAW: return f->yaw_correlation;
+    case FOLLOW_COL_PITCH: return f->pitch_correlation;
+    case FOLLOW_COL_YAW_RANGE: return f->yaw_range_ratio;
+    case FOLLOW_COL_PITCH_RANGE: return f->pitch_range_ratio;
+    case FOLLOW_COL_JITTER: return f->jitter_ratio;
+    default: return NAN;
+    }
+}
+
+/* A summary row's following: means over its clips with a stretch (NAN values skipped). */
+typedef struct follow_summary {
+    int clips;                    /* with a following stretch */
+    long frames;                  /* their stretches' frames */
+    int lag_trusted, lag_untrusted;
+    int blinks;                   /* total */
+    double mean[FOLLOW_COL_COUNT]; /* lag columns over the trusted clips; blinks: unused */
+    double closure_driver;        /* mean over the clips with blinks */
+} follow_summary;
+
+static void follow_summarise(const eval_series *series, int count, const char *engine, int shots, follow_summary *out) {
+    memset(out, 0, sizeof *out);
+    double sum[FOLLOW_COL_COUNT] = {0}, closure_driver = 0;
+    int n[FOLLOW_COL_COUNT] = {0}, with_blinks = 0;
+    for (int i = 0; i < count; i++) {
+        const eval_series *s = &series[i];
+        if (!s->available || s->follow_frames <= 0 || strcmp(s->engine, engine) || s->shots != shots) continue;
+        out->clips++;
+        out->frames += s->follow_frames;
+        if (follow_lag_trusted(&s->follow)) out->lag_trusted++;
+        else if (follow_lag_measured(&s->follow)) out->lag_untrusted++;
+        out->blinks += s->follow.blinks;
+        if (s->follow.blinks) {
+            closure_driver += s->follow.blink_closure_driver;
+            with_blinks++;
+        }
+        for (int c = 0; c < FOLLOW_COL_COUNT; c++) {
+            double v = follow_value(s, (follow_column)c);
+            if (isfinite(v)) sum[c] += v, n[c]++;
+        }
+    }
+    for (int c = 0; c < FOLLOW_COL_COUNT; c++) out->mean[c] = n[c] ? sum[c] / n[c] : NAN;
+    out->closure_driver = with_blinks ? closure_driver / with_blinks : NAN;
+}
+
+static void md_follow_number(FILE *f, double v, int decimals) {
+    if (!isfinite(v)) fprintf(f, " - |");
+    else fprintf(f, " %.*f |", decimals, v);
+}
+
+static void md_follow_header(FILE *f, const char *first_columns) {
+    fprintf(f, "| %s | frames |", first_columns);
+    for (int c = 0; c < FOLLOW_COL_COUNT; c++) fprintf(f, " %s |", follow_headers[c]);
+    fprintf(f, "\n|");
+    int columns = 2;
+    for (const char *p = first_columns; *p; p++) columns += *p == '|';
+    for (int c = 0; c < columns; c++) fprintf(f, " --- |");
+    for (int c = 0; c < FOLLOW_COL_COUNT; c++) fprintf(f, " ---: |");
+    fprintf(f, "\n");
+}
+
+/* The columns after "frames" of one clip's row. */
+static void md_follow_clip(FILE *f, const eval_series *s) {
+    const follow_metrics *m = &s->follow;
+    if (follow_lag_measured(m))
+        fprintf(f, " %d%s | %.2f%s | %.2f |", m->lag_frames, follow_lag_trusted(m) ? "" : "?", m->lag_subframe,
+                follow_lag_trusted(m) ? "" : "?", m->lag_confidence);
+    else
+        fprintf(f, " - | - | - |");
+    md_follow_number(f, m->mouth_correlation, 2);
+    fprintf(f, " %d |", m->blinks);
+    if (m->blinks) fprintf(f, " %.2f -> %.2f |", m->blink_closure_driver, m->blink_closure_output);
+    else fprintf(f, " - |");
+    md_follow_number(f, m->blinks ? m->blink_gap : NAN, 3);
+    md_follow_number(f, m->yaw_correlation, 2);
+    md_follow_number(f, m->pitch_correlation, 2);
+    md_follow_number(f, m->yaw_range_ratio, 2);
+    md_follow_number(f, m->pitch_range_ratio, 2);
+    md_follow_number(f, m->jitter_ratio, 2);
+}
+
+static void md_follow_summary(FILE *f, const follow_summary *fs) {
+    if (fs->lag_trusted) fprintf(f, " %.2f", fs->mean[FOLLOW_COL_LAG]);
+    else fprintf(f, " -");
+    if (fs->lag_untrusted) fprintf(f, " (%d?)", fs->lag_untrusted);
+    fprintf(f, " |");
+    md_follow_number(f, fs->mean[FOLLOW_COL_SUBFRAME], 2);
+    md_follow_number(f, fs->mean[FOLLOW_COL_CONFIDENCE], 2);
+    md_follow_number(f, fs->mean[FOLLOW_COL_MOUTH], 2);
+    fprintf(f, " %d |", fs->blinks);
+    if (fs->blinks) fprintf(f, " %.2f -> %.2f |", fs->closure_driver, fs->mean[FOLLOW_COL_CLOSURE]);
+    else fprintf(f, " - |");
+    md_follow_number(f, fs->mean[FOLLOW_COL_GAP], 3);
+    md_follow_number(f, fs->mean[FOLLOW_COL_YAW], 2);
+    md_follow_number(f, fs->mean[FOLLOW_COL_PITCH], 2);
+    md_follow_number(f, fs->mean[FOLLOW_COL_YAW_RANGE], 2);
+    md_follow_number(f, fs->mean[FOLLOW_COL_PITCH_RANGE], 2);
+    md_follow_number(f, fs->mean[FOLLOW_COL_JITTER], 2);
+}
+
 double report_series_mean(const eval_series *series, eval_metric metric) {
     double sum = 0;
     int n = 0;
@@ -44,6 +219,7 @@ typedef struct summary_row {
     int clips, frames;
     double mean[METRIC_COUNT];
     double frechet; /* FD-faceres over all the row's frames; NAN: not measured */
+    follow_summary follow;
 } summary_row;
 
 #define SUMMARY_CAPACITY 64
@@ -116,7 +292,10 @@ static int summarise(const eval_series *series, int count, summary_row *rows, in
             }
             rows[r].mean[m] = k ? sum / k : NAN;
         }
-    for (int r = 0; r < n; r++) rows[r].frechet = NAN;
+    for (int r = 0; r < n; r++) {
+        rows[r].frechet = NAN;
+        follow_summarise(series, count, rows[r].engine, rows[r].shots, &rows[r].follow);
+    }
     return n;
 }
 
@@ -157,6 +336,12 @@ static void plot_name(const eval_series *s, eval_protocol_kind kind, char *out, 
     for (char *p = clean; *p; p++)
         if (*p == ' ' || *p == '<' || *p == '/') *p = '_';
     snprintf(out, size, "plots/%s_%s.png", kind == PROTOCOL_SELF ? "self" : "cross", clean);
+}
+
+static void follow_plot_name(const eval_series *s, eval_protocol_kind kind, char *out, size_t size) {
+    char name[512];
+    plot_name(s, kind, name, sizeof name);
+    snprintf(out, size, "plots/follow_%s", name + strlen("plots/"));
 }
 
 static void md_protocol(FILE *f, const char *title, eval_protocol_kind kind, const eval_series *series, int count,
@@ -204,15 +389,43 @@ static void md_protocol(FILE *f, const char *title, eval_protocol_kind kind, con
             if (protocol_has(kind, (eval_metric)m)) md_value(f, report_series_mean(s, (eval_metric)m), metric_decimals[m]);
         fprintf(f, " %s |\n", s->note);
     }
+    bool any_follow = false;
+    for (int r = 0; r < n; r++) any_follow |= rows[r].follow.clips > 0;
+    if (any_follow) {
+        fprintf(f, "\nFollowing (mean over clips; lag over the clips whose lag is trusted, (n?) clips left out):\n\n");
+        md_follow_header(f, "engine | K | clips");
+        for (int r = 0; r < n; r++) {
+            if (!rows[r].available || rows[r].follow.clips == 0) continue;
+            fprintf(f, "| %s | %d | %d | %ld |", rows[r].engine, rows[r].shots, rows[r].follow.clips, rows[r].follow.frames);
+            md_follow_summary(f, &rows[r].follow);
+            fprintf(f, "\n");
+        }
+        fprintf(f, "\nFollowing per clip (? : lag confidence under 0.5, a guess):\n\n");
+        md_follow_header(f, "clip | engine | K");
+        for (int i = 0; i < count; i++) {
+            const eval_series *s = &series[i];
+            if (!s->available || s->follow_frames <= 0) continue;
+            fprintf(f, "| %s | %s | %d | %d |", s->clip, s->engine, s->shots, s->follow_frames);
+            md_follow_clip(f, s);
+            fprintf(f, "\n");
+        }
+    }
     fprintf(f, "\nSample grids (source | driver | result | real) and per-frame plots:\n\n");
     const char *last_clip = "";
     for (int i = 0; i < count; i++) {
         const eval_series *s = &series[i];
         if (strcmp(s->clip, last_clip)) {
-            char plot[512];
+            char plot[1024];
             plot_name(s, kind, plot, sizeof plot);
             fprintf(f, "- %s: [plot](%s)", s->clip, plot);
             last_clip = s->clip;
+            bool followed = false;
+            for (int j = i; j < count && !strcmp(series[j].clip, s->clip); j++)
+                followed |= series[j].available && series[j].follow_frames > 0;
+            if (followed) {
+                follow_plot_name(s, kind, plot, sizeof plot);
+                fprintf(f, ", [following](%s)", plot);
+            }
             for (int j = i; j < count && !strcmp(series[j].clip, s->clip); j++)
                 if (series[j].grid[0]) fprintf(f, ", [%s K=%d](%s)", series[j].engine, series[j].shots, series[j].grid);
             fprintf(f, "\n");
@@ -234,6 +447,63 @@ static cJSON *json_means(const double *means, eval_protocol_kind kind) {
     return o;
 }
 
+static cJSON *json_follow(const eval_series *s) {
+    const follow_metrics *m = &s->follow;
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "start", s->follow_start);
+    cJSON_AddNumberToObject(o, "frames", s->follow_frames);
+    cJSON_AddNumberToObject(o, "output_faces", s->follow_output_faces);
+    cJSON_AddNumberToObject(o, "pairs", m->frames);
+    cJSON_AddNumberToObject(o, "signals_used", m->signals_used);
+    bool lag = follow_lag_measured(m);
+    cJSON_AddItemToObject(o, "lag_frames", lag ? cJSON_CreateNumber(m->lag_frames) : cJSON_CreateNull());
+    cJSON_AddItemToObject(o, "lag_subframe", json_value(m->lag_subframe));
+    cJSON_AddItemToObject(o, "lag_confidence", json_value(m->lag_confidence));
+    cJSON_AddItemToObject(o, "lag_margin", json_value(m->lag_margin));
+    cJSON_AddBoolToObject(o, "lag_trusted", follow_lag_trusted(m));
+    cJSON *weights = cJSON_AddObjectToObject(o, "signal_weight");
+    for (int j = 0; j < FOLLOW_SIGNAL_COUNT; j++)
+        cJSON_AddNumberToObject(weights, follow_signal_name((follow_signal)j), m->signal_weight[j]);
+    cJSON_AddItemToObject(o, "mouth_correlation", json_value(m->mouth_correlation));
+    cJSON_AddNumberToObject(o, "blinks", m->blinks);
+    cJSON_AddItemToObject(o, "blink_closure_driver", json_value(m->blink_closure_driver));
+    cJSON_AddItemToObject(o, "blink_closure_output", json_value(m->blink_closure_output));
+    cJSON_AddItemToObject(o, "blink_gap", json_value(m->blink_gap));
+    cJSON_AddItemToObject(o, "yaw_correlation", json_value(m->yaw_correlation));
+    cJSON_AddItemToObject(o, "pitch_correlation", json_value(m->pitch_correlation));
+    cJSON_AddItemToObject(o, "roll_correlation", json_value(m->roll_correlation));
+    cJSON_AddItemToObject(o, "yaw_range_ratio", json_value(m->yaw_range_ratio));
+    cJSON_AddItemToObject(o, "pitch_range_ratio", json_value(m->pitch_range_ratio));
+    cJSON_AddItemToObject(o, "roll_range_ratio", json_value(m->roll_range_ratio));
+    cJSON_AddItemToObject(o, "jitter_ratio", json_value(m->jitter_ratio));
+    cJSON_AddItemToObject(o, "jitter_driver", json_value(m->jitter_driver));
+    cJSON_AddItemToObject(o, "jitter_output", json_value(m->jitter_output));
+    cJSON_AddNumberToObject(o, "still_frames", m->still_frames);
+    return o;
+}
+
+static cJSON *json_follow_summary(const follow_summary *fs) {
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "clips", fs->clips);
+    cJSON_AddNumberToObject(o, "frames", (double)fs->frames);
+    cJSON_AddNumberToObject(o, "lag_trusted_clips", fs->lag_trusted);
+    cJSON_AddNumberToObject(o, "lag_untrusted_clips", fs->lag_untrusted);
+    cJSON_AddItemToObject(o, "lag_frames", json_value(fs->mean[FOLLOW_COL_LAG]));
+    cJSON_AddItemToObject(o, "lag_subframe", json_value(fs->mean[FOLLOW_COL_SUBFRAME]));
+    cJSON_AddItemToObject(o, "lag_confidence", json_value(fs->mean[FOLLOW_COL_CONFIDENCE]));
+    cJSON_AddItemToObject(o, "mouth_correlation", json_value(fs->mean[FOLLOW_COL_MOUTH]));
+    cJSON_AddNumberToObject(o, "blinks", fs->blinks);
+    cJSON_AddItemToObject(o, "blink_closure_driver", json_value(fs->closure_driver));
+    cJSON_AddItemToObject(o, "blink_closure_output", json_value(fs->mean[FOLLOW_COL_CLOSURE]));
+    cJSON_AddItemToObject(o, "blink_gap", json_value(fs->mean[FOLLOW_COL_GAP]));
+    cJSON_AddItemToObject(o, "yaw_correlation", json_value(fs->mean[FOLLOW_COL_YAW]));
+    cJSON_AddItemToObject(o, "pitch_correlation", json_value(fs->mean[FOLLOW_COL_PITCH]));
+    cJSON_AddItemToObject(o, "yaw_range_ratio", json_value(fs->mean[FOLLOW_COL_YAW_RANGE]));
+    cJSON_AddItemToObject(o, "pitch_range_ratio", json_value(fs->mean[FOLLOW_COL_PITCH_RANGE]));
+    cJSON_AddItemToObject(o, "jitter_ratio", json_value(fs->mean[FOLLOW_COL_JITTER]));
+    return o;
+}
+
 static cJSON *json_protocol(eval_protocol_kind kind, const eval_series *series, int count, const summary_row *rows,
                             int n) {
     cJSON *p = cJSON_CreateObject();
@@ -248,6 +518,7 @@ static cJSON *json_protocol(eval_protocol_kind kind, const eval_series *series, 
             cJSON_AddNumberToObject(row, "frames", rows[r].frames);
             cJSON_AddItemToObject(row, "mean", json_means(rows[r].mean, kind));
             if (kind == PROTOCOL_SELF) cJSON_AddItemToObject(row, "FD-faceres", json_value(rows[r].frechet));
+            if (rows[r].follow.clips) cJSON_AddItemToObject(row, "follow_mean", json_follow_summary(&rows[r].follow));
         } else {
             cJSON_AddStringToObject(row, "note", rows[r].note);
         }
@@ -274,10 +545,15 @@ static cJSON *json_protocol(eval_protocol_kind kind, const eval_series *series, 
                 cJSON *a = cJSON_AddArrayToObject(per, eval_metric_name((eval_metric)m));
                 for (int j = 0; j < s->frame_count; j++) cJSON_AddItemToArray(a, json_value(s->values[j][m]));
             }
-            char plot[512];
+            char plot[1024];
             plot_name(s, kind, plot, sizeof plot);
             cJSON_AddStringToObject(c, "plot", plot);
             if (s->grid[0]) cJSON_AddStringToObject(c, "grid", s->grid);
+            if (s->follow_frames > 0) {
+                cJSON_AddItemToObject(c, "follow", json_follow(s));
+                follow_plot_name(s, kind, plot, sizeof plot);
+                cJSON_AddStringToObject(c, "follow_plot", plot);
+            }
         }
         cJSON_AddItemToArray(clips, c);
     }
@@ -340,6 +616,91 @@ static vv_status write_plots(const char *dir, eval_protocol_kind kind, const eva
     return s;
 }
 
+/* One line of a following plot: a signal of a landmark sequence per frame (NAN where no
+ * face); angles relative to the sequence's first valid frame. */
+static vv_status follow_line(const float (*points)[68][2], const uint8_t *valid, int count, int start,
+                             follow_signal signal, double **x, double **y) {
+    *x = mem_alloc((size_t)count, sizeof(double));
+    *y = mem_alloc((size_t)count, sizeof(double));
+    if (!*x || !*y) return vv_fail(VV_ERR_NO_MEMORY, "out of memory plotting");
+    bool angle = signal == FOLLOW_YAW || signal == FOLLOW_PITCH || signal == FOLLOW_ROLL;
+    double origin = NAN;
+    for (int t = 0; t < count; t++) {
+        float v[FOLLOW_SIGNAL_COUNT];
+        (*x)[t] = start + t;
+        (*y)[t] = NAN;
+        if (!valid[t]) continue;
+        follow_signals_all(points[t], v);
+        double value = v[signal];
+        if (angle && isfinite(value)) {
+            if (isnan(origin)) origin = value;
+            value -= origin;
+        }
+        (*y)[t] = value;
+    }
+    return VV_OK;
+}
+
+/* One PNG per clip with a following stretch: mouth opening, eye openness and yaw change of
+ * the driver and of each available series' output, frame by frame. */
+static vv_status write_follow_plots(const char *dir, eval_protocol_kind kind, const eval_series *series, int count) {
+    static const follow_signal signals[3] = {FOLLOW_MOUTH, FOLLOW_EYE_LEFT, FOLLOW_YAW};
+    static const char *const titles[3] = {"MOUTH OPENING", "EYE OPENNESS (LEFT EAR)", "YAW CHANGE, DEGREES"};
+    static const char *const y_labels[3] = {"MOUTH", "EAR", "YAW"};
+    vv_status s = VV_OK;
+    for (int i = 0; i < count && s == VV_OK;) {
+        int j = i;
+        while (j < count && !strcmp(series[j].clip, series[i].clip)) j++;
+        enum { MAX_LINES = 17 };
+        plot_series lines[3][MAX_LINES];
+        char labels[MAX_LINES][64];
+        double *xs[3][MAX_LINES] = {{0}}, *ys[3][MAX_LINES] = {{0}};
+        int n = 0;
+        for (int k = i; k < j && n < MAX_LINES && s == VV_OK; k++) {
+            const eval_series *e = &series[k];
+            if (!e->available || e->follow_frames <= 0) continue;
+            if (n == 0) { /* the driver, from the first series (every series has the same) */
+                snprintf(labels[n], sizeof labels[n], "DRIVER");
+                for (int p = 0; p < 3 && s == VV_OK; p++) {
+                    s = follow_line((const float(*)[68][2])e->follow_driver, e->follow_driver_valid, e->follow_frames,
+                                    e->follow_start, signals[p], &xs[p][n], &ys[p][n]);
+                    lines[p][n] = (plot_series){labels[n], xs[p][n], ys[p][n], e->follow_frames};
+                }
+                n++;
+            }
+            if (n == MAX_LINES || s != VV_OK) break;
+            snprintf(labels[n], sizeof labels[n], "%s K=%d", e->engine, e->shots);
+            for (int p = 0; p < 3 && s == VV_OK; p++) {
+                s = follow_line((const float(*)[68][2])e->follow_output, e->follow_output_valid, e->follow_frames,
+                                e->follow_start, signals[p], &xs[p][n], &ys[p][n]);
+                lines[p][n] = (plot_series){labels[n], xs[p][n], ys[p][n], e->follow_frames};
+            }
+            n++;
+        }
+        if (s == VV_OK && n > 0) {
+            char title[3][400], path[2048], name[1024];
+            plot_panel panels[3];
+            for (int p = 0; p < 3; p++) {
+                snprintf(title[p], sizeof title[p], "%s: %s", series[i].clip, titles[p]);
+                panels[p] = (plot_panel){title[p], "FRAME", y_labels[p], lines[p], n, 0, 0};
+            }
+            vv_image image = {0};
+            s = plot_render(&image, panels, 3, 900, 260);
+            follow_plot_name(&series[i], kind, name, sizeof name);
+            snprintf(path, sizeof path, "%s/%s", dir, name);
+            if (s == VV_OK) s = image_save(&image, path);
+            image_free(&image);
+        }
+        for (int p = 0; p < 3; p++)
+            for (int k = 0; k < MAX_LINES; k++) {
+                free(xs[p][k]);
+                free(ys[p][k]);
+            }
+        i = j;
+    }
+    return s;
+}
+
 static vv_status write_text(const char *path, const char *text) {
     char temp[1100];
     vv_status s = file_temp_path(path, temp, sizeof temp);
@@ -361,6 +722,8 @@ vv_status report_write(const eval_report *report, const char *dir) {
     if (mkdir(path, 0777) != 0 && errno != EEXIST) return vv_fail(VV_ERR_WRITE, "cannot create %s: %s", path, strerror(errno));
     vv_status s = write_plots(dir, PROTOCOL_SELF, report->self, report->self_count);
     if (s == VV_OK) s = write_plots(dir, PROTOCOL_CROSS, report->cross, report->cross_count);
+    if (s == VV_OK) s = write_follow_plots(dir, PROTOCOL_SELF, report->self, report->self_count);
+    if (s == VV_OK) s = write_follow_plots(dir, PROTOCOL_CROSS, report->cross, report->cross_count);
     if (s != VV_OK) return s;
     summary_row self_rows[SUMMARY_CAPACITY], cross_rows[SUMMARY_CAPACITY];
     int self_rows_n = summarise(report->self, report->self_count, self_rows, SUMMARY_CAPACITY);
@@ -385,14 +748,25 @@ vv_status report_write(const eval_report *report, const char *dir) {
     }
     fprintf(f, ". Shots K:");
     for (int k = 0; k < o->shot_count; k++) fprintf(f, " %d", o->shots[k]);
-    fprintf(f, ". At most %d driving frames per clip, seed %llu. Model: %s. Took %.1f s.\n\n", o->max_frames,
-            (unsigned long long)o->seed, o->model ? o->model : "none", report->seconds);
-    fprintf(f, "Self-reenactment: the first K frames of a clip are the sources; driving frames are sampled from "
+    fprintf(f, ". At most %d driving frames per clip, seed %llu. Following: %d frames%s. Model: %s. Took %.1f s.\n\n",
+            o->max_frames, (unsigned long long)o->seed, o->follow_frames, o->follow_frames ? "" : " (off)",
+            o->model ? o->model : "none", report->seconds);
+    if (o->delay_frames)
+        fprintf(f, "**Testing: every output frame t is rendered from driver frame t - %d (--delay): a deliberately late "
+                   "output.**\n\n", o->delay_frames);
+    fprintf(f, "Every result comes through the pipeline of `vivify animate`: the driver clip tracked with animate's "
+               "tracker (raw landmarks), smoothed by its centred timeline, motion relative to the driver's reference "
+               "frame, rendered by the animator (the driver's frame for the mouth interior). "
+               "Self-reenactment: the first K frames of a clip are the sources (each with its own frame as the "
+               "reference); driving frames are sampled from "
                "the rest (after the largest K that fits the clip), and each result is compared with the real frame. "
                "Cross-reenactment: each portrait driven by each clip; CSIM to the portrait, expression distance to "
                "the driver (each relative to its own neutral: the portrait and the driver's first face frame), pose "
                "distance between the result's head-pose change (from the portrait) and the driver's (from its first "
                "face frame). Engine `freeze` is the do-nothing baseline (the nearest source shown unchanged).\n\n");
+    fprintf(f, "%s:\n\n", FOLLOW_INTRO);
+    for (int c = 0; c < FOLLOW_COL_COUNT; c++) fprintf(f, "- %s\n", follow_descriptions[c]);
+    fprintf(f, "\n");
     fprintf(f, "Metrics:\n\n");
     for (int m = 0; m < METRIC_COUNT; m++) fprintf(f, "- %s\n", eval_metric_description((eval_metric)m));
     fprintf(f, "- %s\n\n", FRECHET_DESCRIPTION);
@@ -419,6 +793,8 @@ vv_status report_write(const eval_report *report, const char *dir) {
     for (int k = 0; k < o->shot_count; k++) cJSON_AddItemToArray(shots, cJSON_CreateNumber(o->shots[k]));
     cJSON_AddNumberToObject(settings, "max_frames", o->max_frames);
     cJSON_AddNumberToObject(settings, "seed", (double)o->seed);
+    cJSON_AddNumberToObject(settings, "follow_frames", o->follow_frames);
+    cJSON_AddNumberToObject(settings, "delay_frames", o->delay_frames);
     if (o->model) cJSON_AddStringToObject(settings, "model", o->model);
     else cJSON_AddNullToObject(settings, "model");
     cJSON_AddNumberToObject(root, "seconds", report->seconds);
@@ -426,6 +802,9 @@ vv_status report_write(const eval_report *report, const char *dir) {
     for (int m = 0; m < METRIC_COUNT; m++)
         cJSON_AddStringToObject(metrics, eval_metric_name((eval_metric)m), eval_metric_description((eval_metric)m));
     cJSON_AddStringToObject(metrics, "FD-faceres", FRECHET_DESCRIPTION);
+    cJSON *follow = cJSON_AddObjectToObject(root, "follow_metrics");
+    cJSON_AddStringToObject(follow, "about", FOLLOW_INTRO);
+    for (int c = 0; c < FOLLOW_COL_COUNT; c++) cJSON_AddStringToObject(follow, follow_keys[c], follow_descriptions[c]);
     cJSON *protocols = cJSON_AddObjectToObject(root, "protocols");
     if (report->ran_self)
         cJSON_AddItemToObject(protocols, "self_reenactment", json_protocol(PROTOCOL_SELF, report->self, report->self_count, self_rows, self_rows_n));
