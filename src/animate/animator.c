@@ -457,12 +457,14 @@ vv_status animator_render(vv_animator *a, const float points[68][2], bool has_fa
         hf.eye_openness[0] = hf.eye_openness[1] = 1;
         if (has_face && src->retarget_ready) {
             motion_retarget_decompose(&src->retarget, points, &hf.rigid, hf.expression);
+            motion_retarget_frame(&src->retarget, points, hf.target68);
+            hf.has_target = !a->params.absolute;
             eye_openness_retarget(points, (const float(*)[2])src->retarget.reference, hf.eye_openness);
         }
         if (has_face && a->have_gaze && a->have_reference_gaze) { /* the change since the reference */
             hf.has_gaze = true;
             for (int e = 0; e < 2; e++)
-                for (int k = 0; k < 2; k++) hf.gaze[e][k] = a->gaze[e][k] - a->reference_gaze[e][k];
+                for (int k = 0; k < 2; k++) hf.gaze[e][k] = a->params.eyes * (a->gaze[e][k] - a->reference_gaze[e][k]);
         }
         hf.driver_frame = driver_mouth ? driver_frame : NULL;
         hf.driver_points = driver_mouth ? points : NULL;

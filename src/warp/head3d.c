@@ -99,6 +99,7 @@ struct head3d {
     int (*neighbours)[MAX_NEIGHBOURS]; /* face vertices' neighbours in the topology */
     int *neighbour_count;
     float source68[68][2];          /* the mesh's 68 points in the source */
+    float dlib68[68][2];            /* the source's own (dlib) 68 points, the 2D targets' rest */
     float pivot_depth;              /* depth of the pose origin (motion_rigid.origin) */
     float eye_distance;             /* source pixels */
     uint8_t *footprint;             /* pixels the moving part covers at rest */
@@ -451,7 +452,6 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     *out = NULL;
     if (!source || !source->data || source->channels != 3 || source->width < 2 || source->height < 2 || !mesh)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "head3d: need an RGB portrait and its mesh");
-    (void)landmarks;
     head3d *h = calloc(1, sizeof *h);
     if (!h) return vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
     h->params = params ? *params : head3d_default_params();
@@ -501,6 +501,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         h->src[v][2] = -mesh[v][2] * DEPTH_SCALE;
     }
     face_mesh_to_landmarks68(mesh, h->source68);
+    memcpy(h->dlib68, landmarks, sizeof h->dlib68);
     h->eye_distance = dist2(h->source68[36], h->source68[45]);
     if (!(h->eye_distance >= 40)) {
         float eye = h->eye_distance;
@@ -939,6 +940,32 @@ void head3d_mesh(const head3d *h, const float (**posed)[3], int *vertex_count, c
 
 void head3d_last_landmarks(const head3d *h, float out[68][2]) { memcpy(out, h->last68, sizeof h->last68); }
 
+/* Inner-lip anchors from a displacement of each of dlib's inner-lip points (times gain):
+ * along each lip by arc length, from index a; returns the next index. */
+static int inner_lip_anchors(const head3d *h, const float (*moves)[2], float gain, float (*d)[2], int a) {
+    static const int dlib_upper[5] = {60, 61, 62, 63, 64}, dlib_lower[5] = {60, 67, 66, 65, 64};
+    for (int lip = 0; lip < 2; lip++) {
+        const int *dl = lip ? dlib_lower : dlib_upper;
+        const int *chain = lip ? face_mesh_lips_inner_lower : face_mesh_lips_inner_upper;
+        float knots_pos[5][2], knots[5], values[5][2], chain_pos[FACE_MESH_LIP_POINTS][2], s[FACE_MESH_LIP_POINTS];
+        for (int i = 0; i < 5; i++) {
+            knots_pos[i][0] = h->source68[dl[i]][0];
+            knots_pos[i][1] = h->source68[dl[i]][1];
+            values[i][0] = moves[dl[i]][0] * gain;
+            values[i][1] = moves[dl[i]][1] * gain;
+        }
+        chain_params((const float(*)[2])knots_pos, 5, knots);
+        for (int i = 0; i < FACE_MESH_LIP_POINTS; i++) {
+            chain_pos[i][0] = h->src[chain[i]][0];
+            chain_pos[i][1] = h->src[chain[i]][1];
+        }
+        chain_params((const float(*)[2])chain_pos, FACE_MESH_LIP_POINTS, s);
+        for (int i = lip ? 1 : 0; i < (lip ? FACE_MESH_LIP_POINTS - 1 : FACE_MESH_LIP_POINTS); i++)
+            interpolate_at(knots, (const float(*)[2])values, 5, s[i], d[a++]);
+    }
+    return a;
+}
+
 /* The anchors' displacements this frame (source pixels, at the source's pose). */
 static void anchors_move(const head3d *h, const head3d_frame *f, float (*d)[2]) {
     float lips = h->params.lips;
@@ -975,27 +1002,7 @@ static void anchors_move(const head3d *h, const head3d_frame *f, float (*d)[2]) 
         }
         a += FACE_MESH_LID_POINTS + LID_INNER;
     }
-    /* Inner lips: dlib's inner-lip displacements along each lip, by arc length. */
-    static const int dlib_upper[5] = {60, 61, 62, 63, 64}, dlib_lower[5] = {60, 67, 66, 65, 64};
-    for (int lip = 0; lip < 2; lip++) {
-        const int *dl = lip ? dlib_lower : dlib_upper;
-        const int *chain = lip ? face_mesh_lips_inner_lower : face_mesh_lips_inner_upper;
-        float knots_pos[5][2], knots[5], values[5][2], chain_pos[FACE_MESH_LIP_POINTS][2], s[FACE_MESH_LIP_POINTS];
-        for (int i = 0; i < 5; i++) {
-            knots_pos[i][0] = h->source68[dl[i]][0];
-            knots_pos[i][1] = h->source68[dl[i]][1];
-            values[i][0] = f->expression[dl[i]][0] * lips;
-            values[i][1] = f->expression[dl[i]][1] * lips;
-        }
-        chain_params((const float(*)[2])knots_pos, 5, knots);
-        for (int i = 0; i < FACE_MESH_LIP_POINTS; i++) {
-            chain_pos[i][0] = h->src[chain[i]][0];
-            chain_pos[i][1] = h->src[chain[i]][1];
-        }
-        chain_params((const float(*)[2])chain_pos, FACE_MESH_LIP_POINTS, s);
-        for (int i = lip ? 1 : 0; i < (lip ? FACE_MESH_LIP_POINTS - 1 : FACE_MESH_LIP_POINTS); i++)
-            interpolate_at(knots, (const float(*)[2])values, 5, s[i], d[a++]);
-    }
+    a = inner_lip_anchors(h, (const float(*)[2])f->expression, lips, d, a);
     /* The skin above the lids: a share of its lid vertex's motion beyond the eye's shift. */
     for (int c = 0; a + c < h->anchor_total; c++) {
         int e = h->crease_eye[c], lid_anchor = DLIB_ANCHORS + e * (FACE_MESH_LID_POINTS + LID_INNER) + h->crease_lid[c];
@@ -1007,6 +1014,51 @@ static void anchors_move(const head3d *h, const head3d_frame *f, float (*d)[2]) 
         float share = h->crease_share[c];
         d[a + c][0] = shift[0] + share * (d[lid_anchor][0] - shift[0]);
         d[a + c][1] = shift[1] + share * (d[lid_anchor][1] - shift[1]);
+    }
+}
+
+/* Where the 3D head's brows, nose and lips land differs from where the 68-point retargeting
+ * puts them (the driver's pose is fitted to a mean face whose depth is not this mesh's, and
+ * the expression is measured against it): each such landmark's own displacement since rest
+ * is made the target's, the difference spread over the face by the expression's anchors
+ * (2D, after the head's motion), at most MAX_CORRECTION eye distances.  The jaw (an outline
+ * that slides as the head turns: the 3D head is right there) and the eyes (the lids follow
+ * their own openness) are left as they are. */
+#define MAX_CORRECTION 0.08f
+static void landmarks_correct(head3d *h, const head3d_frame *f) {
+    float posed[FACE_VERTICES][3], now68[68][2], c[68][2];
+    for (int v = 0; v < FACE_VERTICES; v++) {
+        posed[v][0] = h->posed[v][0];
+        posed[v][1] = h->posed[v][1];
+        posed[v][2] = 0;
+    }
+    face_mesh_to_landmarks68((const float(*)[3])posed, now68);
+    float limit = MAX_CORRECTION * h->eye_distance;
+    for (int k = 0; k < 68; k++) {
+        c[k][0] = c[k][1] = 0;
+        if (k < 17 || (k >= 36 && k <= 47)) continue;
+        float g = k >= 48 ? h->params.lips : 1; /* the lips' gain applies to the target too */
+        float cx = g * (f->target68[k][0] - h->dlib68[k][0]) - (now68[k][0] - h->source68[k][0]);
+        float cy = g * (f->target68[k][1] - h->dlib68[k][1]) - (now68[k][1] - h->source68[k][1]);
+        float m = hypotf(cx, cy);
+        if (!(m == m)) continue;
+        if (m > limit) { cx *= limit / m; cy *= limit / m; }
+        c[k][0] = cx;
+        c[k][1] = cy;
+    }
+    float d[ANCHOR_MAX][2];
+    memset(d, 0, sizeof d);
+    for (int a = 0; a < DLIB_ANCHORS; a++) {
+        d[a][0] = c[h->dlib_anchor[a]][0];
+        d[a][1] = c[h->dlib_anchor[a]][1];
+    }
+    inner_lip_anchors(h, (const float(*)[2])c, 1, d, DLIB_ANCHORS + 2 * (FACE_MESH_LID_POINTS + LID_INNER));
+    for (int v = 0; v < FACE_VERTICES; v++) {
+        const vertex_weights *vw = &h->spread[v];
+        for (int k = 0; k < 3; k++) {
+            h->posed[v][0] += vw->weight[k] * d[vw->anchor[k]][0];
+            h->posed[v][1] += vw->weight[k] * d[vw->anchor[k]][1];
+        }
     }
 }
 
@@ -1115,6 +1167,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
             }
         }
     }
+    if (f->has_target) landmarks_correct(h, f);
     /* Nothing moves (the reference pose, a still driver): the portrait as it is. */
     int m = 0;
     for (int v = 0; v < VERTEX_COUNT && !m; v++)

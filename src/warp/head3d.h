@@ -61,6 +61,10 @@ typedef struct head3d_frame {
                                 reference, along and across the eye in eye widths
                                 (animate/gaze.h); the portrait's irises move by it */
     float gaze[2][2];
+    bool has_target;         /* target68: where the 68-point retargeting (motion_retarget_frame)
+                                puts the landmarks; the brows, nose and lips are corrected
+                                towards its displacements (see head3d.c) */
+    float target68[68][2];
     const vv_image *driver_frame;
     const float (*driver_points)[2];
 } head3d_frame;
