@@ -95,6 +95,16 @@ void animator_reset(vv_animator *a);
 /* Starts the streaming timeline (once; later calls do nothing) for a driver at fps. */
 vv_status animator_stream_begin(vv_animator *a, double fps);
 
+/* The source nearest the driver's expression (motion_shape_distance), keeping `current`
+ * unless another is nearer by the hysteresis (ANIMATE_SOURCE_HYSTERESIS): the rule that picks
+ * each frame's source among several (eval applies it to frames it does not render). */
+#define ANIMATE_SOURCE_HYSTERESIS 0.9
+int animate_nearest_source(const float points[68][2], const float (*sources)[68][2], int count, int current);
+
+/* Takes the next frame from the streaming timeline (animate/timeline.h) with its gaze; the
+ * first frame with a face becomes the reference. */
+void animator_take(vv_animator *a, float points[68][2], bool *has_face, bool *found, long *index);
+
 /* The tracker parameters the driver is tracked with (raw landmarks: the timeline smooths). */
 tracker_params animator_tracker_params(void);
 

@@ -16,7 +16,6 @@
 
 #define MAX_FACES 32
 #define FACE_SCORE_MARGIN 0.15f /* faces this much less confident than the best are ignored */
-#define SOURCE_HYSTERESIS 0.9   /* a new source must be this much nearer to take over */
 
 vv_animate_params vv_animate_default_params(void) {
     vv_animate_params p;
@@ -427,15 +426,25 @@ static vv_status learned_render(vv_animator *a, const float target[68][2], vv_im
     return image_resize(out, &a->net_crop, a->out_width, a->out_height);
 }
 
+int animate_nearest_source(const float points[68][2], const float (*sources)[68][2], int count, int current) {
+    int best = current;
+    double best_d = motion_shape_distance(points, sources[current]) * ANIMATE_SOURCE_HYSTERESIS;
+    for (int i = 0; i < count; i++) {
+        double d = motion_shape_distance(points, sources[i]);
+        if (d < best_d) {
+            best_d = d;
+            best = i;
+        }
+    }
+    return best;
+}
+
 vv_status animator_render(vv_animator *a, const float points[68][2], bool has_face, const vv_image *driver_frame,
                           bool found, vv_image *out, int *source_used) {
     if (has_face && a->source_count > 1 && !a->learned) { /* the nearest source, with a little hysteresis */
-        int best = a->current;
-        double best_d = motion_shape_distance(points, (const float(*)[2])a->sources[a->current].face.landmarks) * SOURCE_HYSTERESIS;
-        for (int i = 0; i < a->source_count; i++) {
-            double d = motion_shape_distance(points, (const float(*)[2])a->sources[i].face.landmarks);
-            if (d < best_d) { best_d = d; best = i; }
-        }
+        float sources[ANIMATE_MAX_SOURCES][68][2];
+        for (int i = 0; i < a->source_count; i++) memcpy(sources[i], a->sources[i].face.landmarks, sizeof sources[i]);
+        int best = animate_nearest_source(points, (const float(*)[68][2])sources, a->source_count, a->current);
         if (best != a->current) a->switches++;
         a->current = best;
     }
@@ -512,6 +521,17 @@ vv_status animator_stream_begin(vv_animator *a, double fps) {
     return VV_OK;
 }
 
+void animator_take(vv_animator *a, float points[68][2], bool *has_face, bool *found, long *index) {
+    timeline_take(&a->timeline, points, has_face, found, index);
+    float gaze[2][2];
+    bool has_gaze = timeline_take_gaze(&a->timeline, gaze);
+    animator_set_gaze(a, has_gaze ? (const float(*)[2])gaze : NULL);
+    if (*has_face && !a->have_reference) { /* the first face is the reference */
+        animator_set_reference(a, (const float(*)[2])points);
+        animator_set_reference_gaze(a, has_gaze ? (const float(*)[2])gaze : NULL);
+    }
+}
+
 /* Keeps a copy of frame `index` until it is pulled. */
 static vv_status frame_keep(vv_animator *a, long index, const vv_image *frame) {
     if (index - a->frames_base >= a->frames_capacity) {
@@ -583,14 +603,7 @@ vv_status vv_animator_pull(vv_animator *a, vv_image *out, int *got, vv_frame_inf
     float points[68][2];
     bool has_face = false, found = false;
     long index = 0;
-    timeline_take(&a->timeline, points, &has_face, &found, &index);
-    float gaze[2][2];
-    bool has_gaze = timeline_take_gaze(&a->timeline, gaze);
-    animator_set_gaze(a, has_gaze ? (const float(*)[2])gaze : NULL);
-    if (has_face && !a->have_reference) {
-        animator_set_reference(a, (const float(*)[2])points);
-        animator_set_reference_gaze(a, has_gaze ? (const float(*)[2])gaze : NULL);
-    }
+    animator_take(a, points, &has_face, &found, &index);
     const vv_image *frame = index - a->frames_base < a->frames_capacity ? &a->frames[index - a->frames_base] : NULL;
     int source = 0;
     vv_status s = animator_render(a, (const float(*)[2])points, has_face, frame, found, out, &source);

@@ -132,6 +132,25 @@ vv_status animate_smooth_track(const motion_track *track, const vv_animate_param
     return s;
 }
 
+/* Streaming: one more tracked frame from the tracker thread into the animator's timeline
+ * (with its gaze), or the end of the driver. */
+static vv_status stream_feed(vv_animator *a, tracking_thread *tt, long *next_push, bool *tracker_done) {
+    float points[68][2], gaze[2][2];
+    bool found = false, got = false, has_gaze = false;
+    double time = 0;
+    vv_status s = tracking_take(tt, *next_push, points, &found, gaze, &has_gaze, &time, &got);
+    if (s != VV_OK) return s;
+    if (!got) {
+        *tracker_done = true;
+        timeline_end(&a->timeline);
+        return VV_OK;
+    }
+    s = timeline_push(&a->timeline, found ? (const float(*)[2])points : NULL, time);
+    if (s == VV_OK && has_gaze) timeline_push_gaze(&a->timeline, (const float(*)[2])gaze);
+    (*next_push)++;
+    return s;
+}
+
 vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate_callbacks *callbacks,
                      vv_animate_report *report) {
     vv_animate_callbacks cb;
@@ -252,21 +271,7 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
     bool tracker_done = false;
     if (s == VV_OK && streaming) {
         s = animator_stream_begin(a, track.fps);
-        while (s == VV_OK && a->timeline.first_found < 0 && !tracker_done) {
-            float points[68][2], gaze[2][2];
-            bool found = false, got = false, has_gaze = false;
-            double time = 0;
-            s = tracking_take(&tt, next_push, points, &found, gaze, &has_gaze, &time, &got);
-            if (s != VV_OK) break;
-            if (!got) {
-                tracker_done = true;
-                timeline_end(&a->timeline);
-                break;
-            }
-            s = timeline_push(&a->timeline, found ? (const float(*)[2])points : NULL, time);
-            if (s == VV_OK && has_gaze) timeline_push_gaze(&a->timeline, (const float(*)[2])gaze);
-            next_push++;
-        }
+        while (s == VV_OK && a->timeline.first_found < 0 && !tracker_done) s = stream_feed(a, &tt, &next_push, &tracker_done);
         if (s == VV_OK && a->timeline.first_found < 0)
             s = vv_fail(VV_ERR_NO_FACE, "no face found in any frame of %s", job->driving);
         if (s == VV_OK) {
@@ -319,31 +324,10 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
         long index = f;
         if (streaming) {
             double wait = time_now();
-            while (s == VV_OK && !timeline_ready(&a->timeline) && !tracker_done) {
-                float raw[68][2], gaze[2][2];
-                bool got = false, has_gaze = false;
-                double time = 0;
-                s = tracking_take(&tt, next_push, raw, &found, gaze, &has_gaze, &time, &got);
-                if (s != VV_OK) break;
-                if (!got) {
-                    tracker_done = true;
-                    timeline_end(&a->timeline);
-                } else {
-                    s = timeline_push(&a->timeline, found ? (const float(*)[2])raw : NULL, time);
-                    if (s == VV_OK && has_gaze) timeline_push_gaze(&a->timeline, (const float(*)[2])gaze);
-                    next_push++;
-                }
-            }
+            while (s == VV_OK && !timeline_ready(&a->timeline) && !tracker_done) s = stream_feed(a, &tt, &next_push, &tracker_done);
             rep.seconds_tracking += time_now() - wait;
             if (s != VV_OK || !timeline_ready(&a->timeline)) break;
-            timeline_take(&a->timeline, points, &has_face, &found, &index);
-            float gaze[2][2];
-            bool has_gaze = timeline_take_gaze(&a->timeline, gaze);
-            animator_set_gaze(a, has_gaze ? (const float(*)[2])gaze : NULL);
-            if (has_face && !a->have_reference) {
-                animator_set_reference(a, (const float(*)[2])points);
-                animator_set_reference_gaze(a, has_gaze ? (const float(*)[2])gaze : NULL);
-            }
+            animator_take(a, points, &has_face, &found, &index);
         } else {
             if (f >= smooth.count) break;
             memcpy(points, smooth.points[f], sizeof points);

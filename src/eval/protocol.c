@@ -586,24 +586,6 @@ static vv_status learned_finetune(fsth_model *model, const vv_image *images, con
     return fsth_finetune_images(model, images, points, count, &p, &loss);
 }
 
-/* animator_render's choice of source (animator.c): the nearest by motion_shape_distance, a
- * new one only when SOURCE_SWITCH times nearer than the one in use.  Repeated here for the
- * frames eval does not render (animate.h has no call that only chooses) and for freeze. */
-#define SOURCE_SWITCH 0.9
-
-static int source_choose(const float points[68][2], const float (*sources)[68][2], int count, int current) {
-    int best = current;
-    double best_d = motion_shape_distance(points, sources[current]) * SOURCE_SWITCH;
-    for (int i = 0; i < count; i++) {
-        double d = motion_shape_distance(points, sources[i]);
-        if (d < best_d) {
-            best_d = d;
-            best = i;
-        }
-    }
-    return best;
-}
-
 /* One series being rendered: an animator (or freeze: the nearest source as it is) and the
  * tracker of its output over the following stretch. */
 typedef struct series_run {
@@ -787,9 +769,9 @@ static void run_skip(series_run *r, const smoothed_track *st, long d) {
     drive_at(st, d, &points, &has_face, &found);
     if (!r->open || !has_face || r->source_count < 2) return;
     if (!r->animator) {
-        r->current = source_choose(points, (const float(*)[68][2])r->points, r->source_count, r->current);
+        r->current = animate_nearest_source(points, (const float(*)[68][2])r->points, r->source_count, r->current);
     } else if (!r->animator->learned) {
-        int next = source_choose(points, (const float(*)[68][2])r->points, r->source_count, r->animator->current);
+        int next = animate_nearest_source(points, (const float(*)[68][2])r->points, r->source_count, r->animator->current);
         if (next != r->animator->current) r->animator->switches++;
         r->animator->current = next;
     }
@@ -803,7 +785,7 @@ static vv_status run_render(series_run *r, const smoothed_track *st, long d, con
     drive_at(st, d, &points, &has_face, &found);
     if (!r->animator) {
         if (has_face && r->source_count > 1)
-            r->current = source_choose(points, (const float(*)[68][2])r->points, r->source_count, r->current);
+            r->current = animate_nearest_source(points, (const float(*)[68][2])r->points, r->source_count, r->current);
         *out = r->images[r->current];
         *used = r->current;
         return VV_OK;
