@@ -394,13 +394,12 @@ static float eye_aspect(const float p[68][2], int first) {
     return w > 0 ? (v1 + v2) / (2 * w) : 0;
 }
 
-/* The driver's eye openness relative to its reference frame, retargeted: a tracked blink
- * seldom takes the lids' landmarks closer than a third of their open distance (dlib's
- * lids stop short of shut), so openness under EYE_SHUT_RATIO of the reference's counts as
- * shut, and between that and 1 the lids close in proportion; wider than the reference
- * passes through (surprise).  The portrait's own eye size does not matter: it closes from
- * its own open lids. */
-#define EYE_SHUT_RATIO 0.35f
+/* The driver's eye openness relative to its reference frame, retargeted: dlib's lids stop
+ * short of shut in a blink (over the held-out clips its eye ratio bottoms out at about half
+ * the open one), so openness under EYE_SHUT_RATIO of the reference's counts as shut, and
+ * between that and 1 the lids close in proportion; wider than the reference passes through
+ * (surprise).  The portrait's own eye size does not matter: it closes from its own lids. */
+#define EYE_SHUT_RATIO 0.45f
 static void eye_openness_retarget(const float driver[68][2], const float reference[68][2], float out[2]) {
     for (int e = 0; e < 2; e++) {
         float ref = eye_aspect(reference, e ? 42 : 36), now = eye_aspect(driver, e ? 42 : 36);

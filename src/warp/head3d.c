@@ -52,8 +52,10 @@ static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
 #define CREASE_FAR 0.55f
 #define MAX_NEIGHBOURS 12
 /* Where shut lids meet, from the lower lid (0) to the upper (1): in a blink the upper lid
- * travels nearly all the way. */
-#define LID_MEET 0.33f
+ * travels nearly all the way (the lower lid's rim, stretched further up, drew a pale line). */
+#define LID_MEET 0.12f
+/* How far out of the eye a shut lid's margin takes its texture, in eye widths. */
+#define LID_INSET 0.06f
 
 typedef struct vertex_weights {
     int anchor[3];
@@ -1147,6 +1149,28 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         h->texcoord_share[v][0] = k * 255;
         h->texcoord_share[v][1] = 0;
         most = k > most ? k : most;
+    }
+    /* Closing lids: their margins' texture taken a little outside the eye (in proportion to
+     * the closing), so the skin stretched over the eye does not carry the white's edge along
+     * (a shut eye drew a thin white line where the lids meet). */
+    for (int e = 0; e < 2; e++) {
+        float open = f->eye_openness[e];
+        open = isfinite(open) ? 1 + h->params.eyes * (open - 1) : 1;
+        float shut = open < 0 ? 1 : open > 1 ? 0 : 1 - open;
+        if (shut <= 0) continue;
+        float inset = shut * LID_INSET * h->eye_width[e], cx = 0, cy = 0;
+        for (int i = 0; i < FACE_MESH_LID_POINTS; i++) {
+            cx += (h->src[face_mesh_lid_upper[e][i]][0] + h->src[face_mesh_lid_lower[e][i]][0]) / (2 * FACE_MESH_LID_POINTS);
+            cy += (h->src[face_mesh_lid_upper[e][i]][1] + h->src[face_mesh_lid_lower[e][i]][1]) / (2 * FACE_MESH_LID_POINTS);
+        }
+        for (int lid = 0; lid < 2; lid++)
+            for (int i = 1; i < FACE_MESH_LID_POINTS - 1; i++) {
+                int v = lid ? face_mesh_lid_lower[e][i] : face_mesh_lid_upper[e][i];
+                float dx = h->src[v][0] - cx, dy = h->src[v][1] - cy, d = hypotf(dx, dy);
+                if (!(d > 1e-3f)) continue;
+                h->texcoord[v][0] = h->texcoord_rest[v][0] + inset * dx / d;
+                h->texcoord[v][1] = h->texcoord_rest[v][1] + inset * dy / d;
+            }
     }
     /* Outer rings from the second on: no nearer to the moved skull centre than at rest. */
     {
