@@ -980,8 +980,8 @@ static void anchors_move(const head3d *h, const head3d_frame *f, float (*d)[2]) 
     int a = DLIB_ANCHORS;
     for (int e = 0; e < 2; e++) {
         /* The eye as a whole moves with its corners (the lids' own dlib points would
-         * count the blink twice); the lids then close towards a line a third of the way up
-         * from the lower lid (the upper lid travels most), by the retargeted openness. */
+         * count the blink twice); the lids then close towards a line LID_MEET of the way up
+         * from the lower lid, by the retargeted openness. */
         float shift[2] = {0, 0};
         for (int i = 0; i < 2; i++) {
             shift[0] += f->expression[dlib_eye[e][i * 3]][0] / 2;
