@@ -397,9 +397,10 @@ static float eye_aspect(const float p[68][2], int first) {
 /* The driver's eye openness relative to its reference frame, retargeted: dlib's lids stop
  * short of shut in a blink (over the held-out clips its eye ratio bottoms out at about half
  * the open one), so openness under EYE_SHUT_RATIO of the reference's counts as shut, and
- * between that and 1 the lids close in proportion; wider than the reference passes through
- * (surprise).  The portrait's own eye size does not matter: it closes from its own lids. */
+ * between that and EYE_KNEE the lids close in proportion; above it (a squint, a look up,
+ * wider than the reference in surprise) the ratio passes through as it is.  The portrait's own eye size does not matter: it closes from its own lids. */
 #define EYE_SHUT_RATIO 0.45f
+#define EYE_KNEE 0.75f
 static void eye_openness_retarget(const float driver[68][2], const float reference[68][2], float out[2]) {
     for (int e = 0; e < 2; e++) {
         float ref = eye_aspect(reference, e ? 42 : 36), now = eye_aspect(driver, e ? 42 : 36);
@@ -408,7 +409,9 @@ static void eye_openness_retarget(const float driver[68][2], const float referen
             continue;
         }
         float r = now / ref;
-        out[e] = r >= 1 ? r : (r - EYE_SHUT_RATIO) / (1 - EYE_SHUT_RATIO);
+        /* as the driver's down to EYE_KNEE (a squint, a look upwards stay as they are),
+         * below it falling to shut at EYE_SHUT_RATIO */
+        out[e] = r >= EYE_KNEE ? r : EYE_KNEE * (r - EYE_SHUT_RATIO) / (EYE_KNEE - EYE_SHUT_RATIO);
         if (out[e] < 0) out[e] = 0;
     }
 }

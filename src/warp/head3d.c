@@ -1136,11 +1136,13 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
             const float *n = h->normal[v];
             twin = h->mirror[v];
             float now = R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2];
-            /* the twin must be seen clearly itself (not the near side's own rim, hair and all) */
+            /* the twin must be seen clearly itself (not the near side's own rim, hair and all),
+             * and the vertex poorly (a far eye the portrait shows is its own, not a copy) */
             float better = (h->normal[twin][2] - n[2] - 0.08f) / 0.25f, turned = (now - n[2]) / 0.15f;
-            float clear = (h->normal[twin][2] - 0.4f) / 0.2f;
+            float clear = (h->normal[twin][2] - 0.4f) / 0.2f, faint = (0.45f - n[2]) / 0.2f;
             better = better < 0 ? 0 : better > 1 ? 1 : better;
             better *= clear < 0 ? 0 : clear > 1 ? 1 : clear;
+            better *= faint < 0 ? 0 : faint > 1 ? 1 : faint; /* only what the portrait shows poorly */
             turned = turned < 0 ? 0 : turned > 1 ? 1 : turned;
             k = better * turned;
         }
