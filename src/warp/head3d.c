@@ -26,6 +26,12 @@ static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
 #define FRAME_FIRST (FACE_VERTICES + RING_COUNT * OVAL)
 #define VERTEX_COUNT (FRAME_FIRST + FRAME_POINTS)
 #define STATIC_MOTION 0.02f /* pixels: a vertex moving less is still */
+#define BODY_STILL 0.25f    /* pixels: a body moving less is still */
+/* The raster's layer map carries each winner's layer and, in TRANSLUCENT, whether its
+ * texture touches the matte's edge (else its alpha is 255: no alpha pass needed there). */
+#define LAYER_MASK 0x7f
+#define TRANSLUCENT 0x80
+#define OPAQUE 250 /* matte at least this (98%) counts as all person */
 #define MAX_YAW 50.0f       /* beyond this the mesh's far side is guesswork */
 #define MATTE_BACKGROUND 26
 /* The mesh's depth is flatter than a head's (MediaPipe's z is weakly supervised).  Scaled
@@ -83,6 +89,7 @@ struct head3d {
     uint8_t *layer;
     int triangle_count;
     float body_reach;               /* pixels from the border at which the body moves fully */
+    int face_end;                   /* triangles [0, face_end): the face's own (then the rings) */
     int frame_first;                /* triangles [frame_first, triangle_count): between the last
                                        ring and the frame (drawn only when the body moves) */
     int culled_count;               /* triangles [0, culled_count) face the camera at rest and
@@ -416,7 +423,8 @@ static void eyes_gaze(head3d *h, const head3d_frame *f, vv_image *out) {
             for (int y = y0; y <= y1; y++)
                 for (int x = x0; x <= x1; x++) {
                     float w3[3];
-                    if (h->raster_layer[(size_t)y * h->source.width + x] != layer || !h->coverage[(size_t)y * h->source.width + x])
+                    if ((h->raster_layer[(size_t)y * h->source.width + x] & LAYER_MASK) != layer ||
+                        !h->coverage[(size_t)y * h->source.width + x])
                         continue;
                     if (!barycentric(p0, p1, p2, (float)x, (float)y, w3) || w3[0] < -1e-4f || w3[1] < -1e-4f || w3[2] < -1e-4f)
                         continue;
@@ -695,6 +703,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         }
         if (pass == 0) h->culled_count = n;
     }
+    h->face_end = n;
     /* Between the face's oval and the first ring: a Delaunay triangulation of the two in
      * the portrait, less what lies inside the face (its triangulation's boundary loop, close
      * to MediaPipe's oval; an oval that zigzags near the ears would
@@ -882,6 +891,22 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
                     if (y > h->foot_box[3]) h->foot_box[3] = y;
                 }
         if (h->foot_box[2] < 0) h->foot_box[0] = h->foot_box[1] = h->foot_box[2] = h->foot_box[3] = 0;
+        /* Which triangles' texture is all person (matte >= OPAQUE over their texture box):
+         * their pixels need no alpha pass. */
+        for (int t = 0; t < h->triangle_count; t++) {
+            bool opaque = h->have_matte;
+            float tx0 = 1e30f, ty0 = 1e30f, tx1 = -1e30f, ty1 = -1e30f;
+            for (int k = 0; k < 3; k++) {
+                const float *c = h->texcoord_rest[h->triangles[t][k]];
+                tx0 = fminf(tx0, c[0]); tx1 = fmaxf(tx1, c[0]);
+                ty0 = fminf(ty0, c[1]); ty1 = fmaxf(ty1, c[1]);
+            }
+            int ix0 = (int)floorf(tx0) - 1, iy0 = (int)floorf(ty0) - 1, ix1 = (int)ceilf(tx1) + 1, iy1 = (int)ceilf(ty1) + 1;
+            if (ix0 < 0 || iy0 < 0 || ix1 >= source->width || iy1 >= source->height) opaque = false;
+            for (int y = iy0; opaque && y <= iy1; y++)
+                for (int x = ix0; opaque && x <= ix1; x++) opaque = matte[(size_t)y * source->width + x] >= OPAQUE;
+            h->draw_layer[t] = (uint8_t)(h->layer[t] | (opaque ? 0 : TRANSLUCENT));
+        }
     }
     if (s != VV_OK) {
         head3d_free(h);
@@ -1064,6 +1089,59 @@ static void landmarks_correct(head3d *h, const head3d_frame *f) {
     }
 }
 
+typedef struct composite_job {
+    const head3d *h;
+    vv_image *out;
+    bool mirror, body_moves;
+    int box[4], face_box[4]; /* the work's box and the face's (mirror), inclusive */
+} composite_job;
+
+#define COMPOSITE_ROWS 16
+
+static void composite_rows(void *ctx, int task) {
+    const composite_job *j = ctx;
+    const head3d *h = j->h;
+    int w = h->source.width, bx0 = j->box[0], by0 = j->box[1], bx1 = j->box[2], by1 = j->box[3];
+    int fx0 = j->face_box[0], fy0 = j->face_box[1], fx1 = j->face_box[2], fy1 = j->face_box[3];
+    for (int y = task * COMPOSITE_ROWS; y < (task + 1) * COMPOSITE_ROWS && y < h->height; y++) {
+        uint8_t *o = j->out->data + (size_t)y * h->width * 3;
+        const uint8_t *src = h->source.data + (size_t)y * w * 3, *col = h->color.data + (size_t)y * w * 3;
+        if (y < by0 || y > by1) {
+            memcpy(o, src, (size_t)h->width * 3);
+            continue;
+        }
+        int x0 = bx0 < h->width ? bx0 : h->width, x1 = bx1 + 1 < h->width ? bx1 + 1 : h->width;
+        memcpy(o, src, (size_t)x0 * 3);
+        memcpy(o + x1 * 3, src + x1 * 3, (size_t)(h->width - x1) * 3);
+        const uint8_t *plate = h->have_matte ? h->plate.data + (size_t)y * w * 3 : src;
+        const uint8_t *alpha = h->have_matte ? h->alpha.data + (size_t)y * w * 3 : NULL;
+        const uint8_t *cov = h->coverage + (size_t)y * w, *foot = h->footprint + (size_t)y * w;
+        uint8_t *blend = j->mirror ? h->color.data + (size_t)y * w * 3 : NULL; /* colour, twins blended in */
+        const uint8_t *twin = j->mirror ? h->mirrored.data + (size_t)y * w * 3 : NULL;
+        const uint8_t *share = j->mirror ? h->share.data + (size_t)y * w * 3 : NULL;
+        const uint8_t *won = h->raster_layer + (size_t)y * w;
+        for (int x = x0; blend && y >= fy0 && y <= fy1 && x < x1; x++) {
+            int k = share[x * 3];
+            if (!cov[x] || !k || x < fx0 || x > fx1 || (won[x] & LAYER_MASK) >= HEAD3D_LAYER_OUTER) continue;
+            for (int c = 0; c < 3; c++) blend[x * 3 + c] = (uint8_t)((blend[x * 3 + c] * (255 - k) + twin[x * 3 + c] * k + 127) / 255);
+        }
+        for (int x = x0; x < x1; x++) {
+            if (cov[x]) {
+                if (alpha) {
+                    int a = won[x] & TRANSLUCENT ? alpha[x * 3] : 255;
+                    for (int c = 0; c < 3; c++) o[x * 3 + c] = (uint8_t)((col[x * 3 + c] * a + plate[x * 3 + c] * (255 - a) + 127) / 255);
+                } else {
+                    memcpy(o + x * 3, col + x * 3, 3);
+                }
+            } else if (foot[x] || j->body_moves) {
+                memcpy(o + x * 3, plate + x * 3, 3);
+            } else {
+                memcpy(o + x * 3, src + x * 3, 3);
+            }
+        }
+    }
+}
+
 vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     if (!h || !f || !out) return vv_fail(VV_ERR_INVALID_ARGUMENT, "head3d_render: NULL argument");
     int w = h->source.width, hh = h->source.height;
@@ -1091,8 +1169,13 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
             torso_shift[i] = o[i] + r->scale * (r->rotation[i][0] * q[0] + r->rotation[i][1] * q[1] + r->rotation[i][2] * q[2]) +
                              (i < 2 ? r->translation[i] : 0) - h->head_centre[i];
     }
-    bool body_moves = fabsf(torso_shift[0]) > STATIC_MOTION || fabsf(torso_shift[1]) > STATIC_MOTION ||
-                      fabsf(f->rigid.scale - 1) > 1e-5f;
+    /* Under a quarter of a pixel at the portrait's edge the body is taken as still (the whole
+     * picture is then not redrawn; the jump when it starts to move is under that). */
+    float reach = 0.5f * (float)(w > hh ? w : hh);
+    bool body_moves = fabsf(torso_shift[0]) > BODY_STILL || fabsf(torso_shift[1]) > BODY_STILL ||
+                      fabsf(f->rigid.scale - 1) * reach > BODY_STILL;
+    float body_scale = body_moves ? f->rigid.scale : 1;
+    if (!body_moves) torso_shift[0] = torso_shift[1] = torso_shift[2] = 0;
     /* 1. Expression over the face, 2. the rigid motion, blended by each vertex's weight
      * with the body's. */
     float anchor_d[ANCHOR_MAX][2];
@@ -1117,7 +1200,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         /* the body's share: 1 from a quarter of the picture inside its border, 0 on it */
         float edge = fminf(fminf(x[0] + 0.5f, (float)w - 0.5f - x[0]), fminf(x[1] + 0.5f, (float)hh - 0.5f - x[1]));
         float share = edge <= 0 ? 0 : edge >= h->body_reach ? 1 : edge / h->body_reach;
-        for (int i = 0; i < 3; i++) body[i] = x[i] + share * (h->head_centre[i] + torso_shift[i] + r->scale * (x[i] - h->head_centre[i]) - x[i]);
+        for (int i = 0; i < 3; i++) body[i] = x[i] + share * (h->head_centre[i] + torso_shift[i] + body_scale * (x[i] - h->head_centre[i]) - x[i]);
         for (int i = 0; i < 3; i++) h->posed[v][i] = wt * y[i] + (1 - wt) * body[i];
     }
     /* The far side of a turned face, turned towards the camera, has no pixels of its own:
@@ -1232,7 +1315,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     for (int pass = 0; m && pass < 2 && s == VV_OK; pass++) {
         int first = pass ? h->culled_count : 0, last = pass ? (body_moves ? h->triangle_count : h->frame_first) : h->culled_count;
         raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])(h->triangles + first),
-                          VERTEX_COUNT, last - first, h->layer + first};
+                          VERTEX_COUNT, last - first, h->draw_layer + first};
         raster_target rt = {&h->color, h->depth, h->coverage, h->raster_layer};
         raster_params rp = {pass == 0, h->params.threads};
         s = raster_draw(&rt, texture, &rm, &rp);
@@ -1244,13 +1327,29 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         s = image_create(&h->mirrored, w, hh, 3);
         if (s == VV_OK) s = image_create(&h->share, w, hh, 3);
     }
+    /* The twins' texture and its share: the face's own triangles only, in the box the face
+     * covers now (the composite uses them only where the face won). */
+    int fx0 = w, fy0 = hh, fx1 = -1, fy1 = -1;
+    for (int v = 0; mirror && v < FACE_VERTICES; v++) {
+        float x = h->posed[v][0], y = h->posed[v][1];
+        if (!(x == x) || !(y == y)) continue;
+        int ix0 = (int)floorf(x), iy0 = (int)floorf(y);
+        if (ix0 < fx0) fx0 = ix0;
+        if (iy0 < fy0) fy0 = iy0;
+        if (ix0 + 1 > fx1) fx1 = ix0 + 1;
+        if (iy0 + 1 > fy1) fy1 = iy0 + 1;
+    }
+    fx0 = fx0 < 0 ? 0 : fx0;
+    fy0 = fy0 < 0 ? 0 : fy0;
+    fx1 = fx1 >= w ? w - 1 : fx1;
+    fy1 = fy1 >= hh ? hh - 1 : fy1;
     for (int layer = 0; mirror && layer < 2 && s == VV_OK; layer++) { /* the twins' texture, then its share */
-        for (int y = by0; y <= by1; y++) {
+        for (int y = fy0; y <= fy1; y++) {
             float *d = h->depth + (size_t)y * w;
-            for (int x = bx0; x <= bx1; x++) d[x] = -INFINITY;
+            for (int x = fx0; x <= fx1; x++) d[x] = -INFINITY;
         }
         for (int pass = 0; pass < 2 && s == VV_OK; pass++) {
-            int first = pass ? h->culled_count : 0, last = pass ? (body_moves ? h->triangle_count : h->frame_first) : h->culled_count;
+            int first = pass ? h->culled_count : 0, last = pass ? h->face_end : h->culled_count;
             raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])(layer ? h->texcoord_share : h->texcoord_mirror),
                               (const int(*)[3])(h->triangles + first), VERTEX_COUNT, last - first, NULL};
             raster_target rt = {layer ? &h->share : &h->mirrored, h->depth, NULL, NULL};
@@ -1263,10 +1362,13 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
             float *d = h->depth + (size_t)y * w;
             for (int x = bx0; x <= bx1; x++) d[x] = -INFINITY;
         }
-        for (int pass = 0; pass < 2 && s == VV_OK; pass++) {
+        for (int pass = 0; pass < 2 && s == VV_OK; pass++) { /* the translucent triangles only */
             int first = pass ? h->culled_count : 0, last = pass ? (body_moves ? h->triangle_count : h->frame_first) : h->culled_count;
-            raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])(h->triangles + first),
-                              VERTEX_COUNT, last - first, NULL};
+            int count = 0;
+            for (int t = first; t < last; t++)
+                if (h->draw_layer[t] & TRANSLUCENT) memcpy(h->draw_triangles[count++], h->triangles[t], sizeof h->triangles[t]);
+            raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])h->draw_triangles,
+                              VERTEX_COUNT, count, NULL};
             raster_target ra = {&h->alpha, h->depth, NULL, NULL};
             raster_params rp = {pass == 0, h->params.threads};
             s = raster_draw(&ra, &h->matte3, &rm, &rp);
@@ -1274,42 +1376,9 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     }
     if (s != VV_OK) return s;
     /* Composite: drawn pixels over the plate (or as they are without a matte); pixels the
-     * moving part covered at rest and no longer covers: background. */
-    for (int y = 0; y < h->height; y++) {
-        uint8_t *o = out->data + (size_t)y * h->width * 3;
-        const uint8_t *src = h->source.data + (size_t)y * w * 3, *col = h->color.data + (size_t)y * w * 3;
-        if (y < by0 || y > by1) {
-            memcpy(o, src, (size_t)h->width * 3);
-            continue;
-        }
-        int x0 = bx0 < h->width ? bx0 : h->width, x1 = bx1 + 1 < h->width ? bx1 + 1 : h->width;
-        memcpy(o, src, (size_t)x0 * 3);
-        memcpy(o + x1 * 3, src + x1 * 3, (size_t)(h->width - x1) * 3);
-        const uint8_t *plate = h->have_matte ? h->plate.data + (size_t)y * w * 3 : src;
-        const uint8_t *alpha = h->have_matte ? h->alpha.data + (size_t)y * w * 3 : NULL;
-        const uint8_t *cov = h->coverage + (size_t)y * w, *foot = h->footprint + (size_t)y * w;
-        uint8_t *blend = mirror ? h->color.data + (size_t)y * w * 3 : NULL; /* colour, twins blended in */
-        const uint8_t *twin = mirror ? h->mirrored.data + (size_t)y * w * 3 : NULL, *share = mirror ? h->share.data + (size_t)y * w * 3 : NULL;
-        for (int x = x0; blend && x < x1; x++) {
-            int k = share[x * 3];
-            if (!cov[x] || !k) continue;
-            for (int c = 0; c < 3; c++) blend[x * 3 + c] = (uint8_t)((blend[x * 3 + c] * (255 - k) + twin[x * 3 + c] * k + 127) / 255);
-        }
-        for (int x = x0; x < x1; x++) {
-            if (cov[x]) {
-                if (alpha) {
-                    int a = alpha[x * 3];
-                    for (int c = 0; c < 3; c++) o[x * 3 + c] = (uint8_t)((col[x * 3 + c] * a + plate[x * 3 + c] * (255 - a) + 127) / 255);
-                } else {
-                    memcpy(o + x * 3, col + x * 3, 3);
-                }
-            } else if (foot[x] || body_moves) {
-                memcpy(o + x * 3, plate + x * 3, 3);
-            } else {
-                memcpy(o + x * 3, src + x * 3, 3);
-            }
-        }
-    }
+     * moving part covered at rest and no longer covers: background.  Rows in parallel. */
+    composite_job job = {h, out, mirror, body_moves, {bx0, by0, bx1, by1}, {fx0, fy0, fx1, fy1}};
+    parallel_for((h->height + COMPOSITE_ROWS - 1) / COMPOSITE_ROWS, h->params.threads, composite_rows, &job);
     if (f->has_gaze) eyes_gaze(h, f, out);
     /* The frame's 68 points: the posed mesh's. */
     float posed_mesh[FACE_VERTICES][3];
