@@ -4,6 +4,7 @@
  * (scale 256, reversed x/y order, sigmoid of logits clipped to +-100) and WEIGHTED NMS.
  * Small faces in large images are found by extra passes over overlapping tiles. */
 #include "face/detector.h"
+#include "img/image.h"
 
 #include "nn/tfjs.h"
 
@@ -530,4 +531,52 @@ vv_status face_detect_thorough(face_detector *detector, const vv_image *image, f
     }
     free(all);
     return s;
+}
+
+/* ---- Searching while no face is tracked (detector.h). ---- */
+
+#define QUICK_EVERY_FRAME_UNTIL 8
+#define QUICK_EVERY_2ND_UNTIL 24
+#define FULL_SEARCH_FIRST 25
+#define FULL_SEARCH_MAX_GAP 100
+
+vv_status face_detect_downscaled(face_detector *detector, const vv_image *frame, vv_image *small, face_box *out,
+                                 int max, int *count) {
+    int longest = frame->width > frame->height ? frame->width : frame->height;
+    if (longest <= FACE_DETECTOR_INPUT_SIZE) return face_detect(detector, frame, out, max, count);
+    float scale = (float)FACE_DETECTOR_INPUT_SIZE / (float)longest;
+    int width = (int)lroundf((float)frame->width * scale), height = (int)lroundf((float)frame->height * scale);
+    if (width < 1) width = 1;
+    if (height < 1) height = 1;
+    image_free(small); /* image_resize overwrites its output */
+    vv_status status = image_resize(small, frame, width, height);
+    if (status == VV_OK) status = face_detect(detector, small, out, max, count);
+    if (status != VV_OK) return status;
+    /* Back to frame pixels (per axis: the rounded size scales each a little differently). */
+    float sx = (float)frame->width / (float)width, sy = (float)frame->height / (float)height;
+    for (int i = 0; i < *count; i++) {
+        face_box *b = &out[i];
+        b->x0 *= sx; b->x1 *= sx; b->raw[0] *= sx; b->raw[2] *= sx;
+        b->y0 *= sy; b->y1 *= sy; b->raw[1] *= sy; b->raw[3] *= sy;
+        for (int k = 0; k < 6; k++) { b->keypoints[k][0] *= sx; b->keypoints[k][1] *= sy; }
+    }
+    return VV_OK;
+}
+
+void face_search_reset(face_search_schedule *s) { s->lost_frames = -1; }
+
+face_search_kind face_search_next(face_search_schedule *s) {
+    long n = s->lost_frames;
+    if (n < 0) return FACE_SEARCH_FULL;
+    if (n >= s->next_full_search) {
+        long gap = s->next_full_search;
+        s->next_full_search += gap < FULL_SEARCH_MAX_GAP ? gap : FULL_SEARCH_MAX_GAP;
+        return FACE_SEARCH_FULL;
+    }
+    int every = n < QUICK_EVERY_FRAME_UNTIL ? 1 : n < QUICK_EVERY_2ND_UNTIL ? 2 : 4;
+    return n % every == 0 ? FACE_SEARCH_QUICK : FACE_SEARCH_NONE;
+}
+
+void face_search_missed(face_search_schedule *s) {
+    if (++s->lost_frames == 0) s->next_full_search = FULL_SEARCH_FIRST;
 }

@@ -29,6 +29,29 @@ vv_status face_detect(face_detector *detector, const vv_image *image, face_box *
 vv_status face_detect_thorough(face_detector *detector, const vv_image *image, face_box *out,
                                int max, int *count, bool thorough);
 
+/* One whole-image pass (no tiles) on a copy whose longer side is the model's input side,
+ * boxes and keypoints mapped back to frame pixels: the cheap search trackers run while
+ * they have no face.  small: scratch image, kept between calls (image_free it). */
+vv_status face_detect_downscaled(face_detector *detector, const vv_image *frame, vv_image *small, face_box *out,
+                                 int max, int *count);
+
+/* The back-off schedule of searches a tracker runs while it has no face: after a full
+ * search fails, a quick pass every frame for the first 8 face-less frames, every 2nd until
+ * 24, every 4th after; full searches (with tiles, for small faces) again at 25, 50, 100
+ * and then every 100 face-less frames.  A face that returns is found at most 3 frames
+ * late, at a fraction of searching every frame in full. */
+typedef enum { FACE_SEARCH_NONE, FACE_SEARCH_QUICK, FACE_SEARCH_FULL } face_search_kind;
+typedef struct face_search_schedule {
+    long lost_frames;       /* face-less frames since the last failed full search; -1: none */
+    long next_full_search;  /* the lost_frames value of the next full search */
+} face_search_schedule;
+/* A full search next (at the start, or just after the face was lost). */
+void face_search_reset(face_search_schedule *s);
+/* Which search this frame gets. */
+face_search_kind face_search_next(face_search_schedule *s);
+/* This frame's search (or none) found no face. */
+void face_search_missed(face_search_schedule *s);
+
 /* ---- The pieces face_detect is made of, exposed for tests and calibration. ---- */
 
 #define FACE_DETECTOR_INPUT_SIZE 256   /* the model's square input side in pixels */

@@ -9,11 +9,6 @@
 #include <string.h>
 
 #define DETECT_MAX 8
-/* The search schedule while no face is tracked (as face/tracker.c). */
-#define QUICK_EVERY_FRAME_UNTIL 8
-#define QUICK_EVERY_2ND_UNTIL 24
-#define FULL_SEARCH_FIRST 25
-#define FULL_SEARCH_MAX_GAP 100
 
 struct mesh_tracker {
     const face_mesh *mesh;
@@ -21,8 +16,7 @@ struct mesh_tracker {
     mesh_tracker_params params;
     bool tracking;
     face_mesh_roi roi;       /* for the next frame, from this frame's mesh */
-    long lost_frames;        /* face-less frames since the last failed full search; -1: none failed */
-    long next_full_search;
+    face_search_schedule search;  /* while no face is tracked */
     vv_image small;          /* downscaled frame for quick searches */
     mesh_tracker_counts counts;
 };
@@ -49,7 +43,7 @@ vv_status mesh_tracker_new(mesh_tracker **out, const face_mesh *mesh, face_detec
     t->mesh = mesh;
     t->detector = detector;
     t->params = p;
-    t->lost_frames = -1;
+    face_search_reset(&t->search);
     *out = t;
     return VV_OK;
 }
@@ -63,48 +57,12 @@ void mesh_tracker_free(mesh_tracker *tracker) {
 void mesh_tracker_reset(mesh_tracker *tracker) {
     if (!tracker) return;
     tracker->tracking = false;
-    tracker->lost_frames = -1;
+    face_search_reset(&tracker->search);
 }
 
 mesh_tracker_counts mesh_tracker_get_counts(const mesh_tracker *tracker) {
     mesh_tracker_counts none = {0, 0, 0};
     return tracker ? tracker->counts : none;
-}
-
-typedef enum { SEARCH_NONE, SEARCH_QUICK, SEARCH_FULL } search_kind;
-
-static search_kind lost_search(mesh_tracker *t) {
-    long n = t->lost_frames;
-    if (n < 0) return SEARCH_FULL;
-    if (n >= t->next_full_search) {
-        long gap = t->next_full_search;
-        t->next_full_search += gap < FULL_SEARCH_MAX_GAP ? gap : FULL_SEARCH_MAX_GAP;
-        return SEARCH_FULL;
-    }
-    int every = n < QUICK_EVERY_FRAME_UNTIL ? 1 : n < QUICK_EVERY_2ND_UNTIL ? 2 : 4;
-    return n % every == 0 ? SEARCH_QUICK : SEARCH_NONE;
-}
-
-/* One whole-image pass on a copy whose longer side is the detector's input side. */
-static vv_status detect_quick(mesh_tracker *t, const vv_image *frame, face_box *boxes, int *count) {
-    t->counts.quick_searches++;
-    int longest = frame->width > frame->height ? frame->width : frame->height;
-    if (longest <= FACE_DETECTOR_INPUT_SIZE) return face_detect(t->detector, frame, boxes, DETECT_MAX, count);
-    float scale = (float)FACE_DETECTOR_INPUT_SIZE / (float)longest;
-    int width = (int)lroundf((float)frame->width * scale), height = (int)lroundf((float)frame->height * scale);
-    if (width < 1) width = 1;
-    if (height < 1) height = 1;
-    image_free(&t->small);
-    vv_status s = image_resize(&t->small, frame, width, height);
-    if (s == VV_OK) s = face_detect(t->detector, &t->small, boxes, DETECT_MAX, count);
-    if (s != VV_OK) return s;
-    float sx = (float)frame->width / (float)width, sy = (float)frame->height / (float)height;
-    for (int i = 0; i < *count; i++) {
-        face_box *b = &boxes[i];
-        b->raw[0] *= sx, b->raw[2] *= sx, b->raw[1] *= sy, b->raw[3] *= sy;
-        for (int k = 0; k < 6; k++) b->keypoints[k][0] *= sx, b->keypoints[k][1] *= sy;
-    }
-    return VV_OK;
 }
 
 /* Meshes roi; on a face, the track continues from it. */
@@ -140,19 +98,20 @@ vv_status mesh_tracker_update(mesh_tracker *tracker, const vv_image *frame, bool
         if (*found) return VV_OK;
         best_score = result->score;
         t->tracking = false;
-        t->lost_frames = -1; /* lost just now: a full search at once */
+        face_search_reset(&t->search); /* lost just now: a full search at once */
     }
 
-    search_kind search = lost_search(t);
+    face_search_kind search = face_search_next(&t->search);
     face_box boxes[DETECT_MAX];
     int count = 0;
     vv_status s = VV_OK;
     face_detector_set_threshold(t->detector, t->params.min_detection);
-    if (search == SEARCH_FULL) {
+    if (search == FACE_SEARCH_FULL) {
         t->counts.full_searches++;
         s = face_detect(t->detector, frame, boxes, DETECT_MAX, &count);
-    } else if (search == SEARCH_QUICK) {
-        s = detect_quick(t, frame, boxes, &count);
+    } else if (search == FACE_SEARCH_QUICK) {
+        t->counts.quick_searches++;
+        s = face_detect_downscaled(t->detector, frame, &t->small, boxes, DETECT_MAX, &count);
     }
     if (s != VV_OK) return s;
     /* The largest face first; try the others if its mesh says it is no face. */
@@ -168,12 +127,12 @@ vv_status mesh_tracker_update(mesh_tracker *tracker, const vv_image *frame, bool
         }
         if (*found) {
             t->tracking = true;
-            t->lost_frames = -1;
+            face_search_reset(&t->search);
             return VV_OK;
         }
         if (result->score > best_score) best_score = result->score;
     }
-    if (++t->lost_frames == 0) t->next_full_search = FULL_SEARCH_FIRST;
+    face_search_missed(&t->search);
     memset(result, 0, sizeof *result);
     result->score = best_score;
     return VV_OK;

@@ -143,14 +143,6 @@ void tracker_box_from_landmarks(const float points[68][2], float box[4]) {
 /* The prediction box is re-derived from the landmarks only when a side moves by more than
  * this fraction of the box size (the predictor absorbs smaller offsets). */
 #define BOX_HYSTERESIS 0.02f
-/* Searching while no face is tracked (lost_frames counts face-less frames since the last
- * full search failed): a quick pass every frame for the first QUICK_EVERY_FRAME_UNTIL
- * frames, every 2nd until QUICK_EVERY_2ND_UNTIL, every 4th after; full searches at
- * FULL_SEARCH_FIRST, doubling up to every FULL_SEARCH_MAX_GAP frames. */
-#define QUICK_EVERY_FRAME_UNTIL 8
-#define QUICK_EVERY_2ND_UNTIL 24
-#define FULL_SEARCH_FIRST 25
-#define FULL_SEARCH_MAX_GAP 100
 
 /* One Euro settings at smoothing 1, for coordinates in units of the face box size (so
  * behaviour does not depend on resolution): 1.5 Hz cutoff at rest, raised by 20 Hz per
@@ -175,8 +167,7 @@ struct face_tracker {
     int check_misses;
     double last_time;
     bool have_time;
-    long lost_frames;        /* face-less frames since the last failed full search; -1: none yet */
-    long next_full_search;   /* the lost_frames value of the next full search */
+    face_search_schedule search;  /* while no face is tracked */
     tracker_counts counts;
     one_euro filters[68][2];
     vv_image gray;
@@ -211,7 +202,7 @@ vv_status face_tracker_new(face_tracker **out, face_detector *detector,
     t->detector = detector;
     t->predictor = predictor;
     t->params = p;
-    t->lost_frames = -1;
+    face_search_reset(&t->search);
     *out = t;
     return VV_OK;
 }
@@ -270,47 +261,12 @@ static vv_status run_detector(face_tracker *t, const vv_image *frame, face_box *
     return face_detect(t->detector, frame, boxes, DETECT_MAX, count);
 }
 
-/* One whole-image detector pass: on a copy whose longer side is the model's input side
- * (the pass scales to that anyway, and an image that small gets no tile passes). */
+/* The cheap search while no face is tracked (detector.h). */
 static vv_status run_quick_detector(face_tracker *t, const vv_image *frame, face_box *boxes,
                                     int *count) {
     face_detector_set_threshold(t->detector, t->params.min_score);
     t->counts.quick_searches++;
-    int longest = frame->width > frame->height ? frame->width : frame->height;
-    if (longest <= FACE_DETECTOR_INPUT_SIZE)
-        return face_detect(t->detector, frame, boxes, DETECT_MAX, count);
-    float scale = (float)FACE_DETECTOR_INPUT_SIZE / (float)longest;
-    int width = (int)lroundf((float)frame->width * scale), height = (int)lroundf((float)frame->height * scale);
-    if (width < 1) width = 1;
-    if (height < 1) height = 1;
-    image_free(&t->small);  /* image_resize overwrites its output */
-    vv_status status = image_resize(&t->small, frame, width, height);
-    if (status == VV_OK) status = face_detect(t->detector, &t->small, boxes, DETECT_MAX, count);
-    if (status != VV_OK) return status;
-    /* Back to frame pixels (per axis: the rounded size scales each a little differently). */
-    float sx = (float)frame->width / (float)width, sy = (float)frame->height / (float)height;
-    for (int i = 0; i < *count; i++) {
-        face_box *b = &boxes[i];
-        b->x0 *= sx; b->x1 *= sx; b->raw[0] *= sx; b->raw[2] *= sx;
-        b->y0 *= sy; b->y1 *= sy; b->raw[1] *= sy; b->raw[3] *= sy;
-        for (int k = 0; k < 6; k++) { b->keypoints[k][0] *= sx; b->keypoints[k][1] *= sy; }
-    }
-    return VV_OK;
-}
-
-/* While no face is tracked: which search this frame gets (none, quick or full), by the
- * back-off schedule above.  The first search after a loss (or at the start) is full. */
-typedef enum { SEARCH_NONE, SEARCH_QUICK, SEARCH_FULL } search_kind;
-static search_kind lost_search(face_tracker *t) {
-    long n = t->lost_frames;
-    if (n < 0) return SEARCH_FULL;
-    if (n >= t->next_full_search) {
-        long gap = t->next_full_search;
-        t->next_full_search += gap < FULL_SEARCH_MAX_GAP ? gap : FULL_SEARCH_MAX_GAP;
-        return SEARCH_FULL;
-    }
-    int every = n < QUICK_EVERY_FRAME_UNTIL ? 1 : n < QUICK_EVERY_2ND_UNTIL ? 2 : 4;
-    return n % every == 0 ? SEARCH_QUICK : SEARCH_NONE;
+    return face_detect_downscaled(t->detector, frame, &t->small, boxes, DETECT_MAX, count);
 }
 
 /* Standard deviation of the gray image on a 12 x 12 grid over the box: a face has
@@ -411,19 +367,19 @@ vv_status face_tracker_update(face_tracker *tracker, const vv_image *frame, doub
     }
     if (!t->tracking) {
         if (detected_now) {
-            t->lost_frames = -1;  /* this frame's check was the full search */
+            face_search_reset(&t->search);  /* this frame's check was the full search */
         } else {
-            search_kind search = lost_search(t);
-            if (search == SEARCH_FULL) status = run_detector(t, frame, boxes, &count);
-            else if (search == SEARCH_QUICK) status = run_quick_detector(t, frame, boxes, &count);
+            face_search_kind search = face_search_next(&t->search);
+            if (search == FACE_SEARCH_FULL) status = run_detector(t, frame, boxes, &count);
+            else if (search == FACE_SEARCH_QUICK) status = run_quick_detector(t, frame, boxes, &count);
             if (status != VV_OK) return status;
         }
         if (count == 0) {
-            if (++t->lost_frames == 0) t->next_full_search = FULL_SEARCH_FIRST;
+            face_search_missed(&t->search);
             t->have_time = false;
             return VV_OK;
         }
-        t->lost_frames = -1;
+        face_search_reset(&t->search);
         float b[4] = {boxes[0].x0, boxes[0].y0, boxes[0].x1, boxes[0].y1};
         predict_from_detection(t, b);
         t->score = boxes[0].score;
