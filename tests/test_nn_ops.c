@@ -212,6 +212,7 @@ static float binary_reference(binary_op op, float a, float b) {
     case BINARY_DIV: return a / b;
     case BINARY_MINIMUM: return a < b ? a : b;
     case BINARY_MAXIMUM: return a > b ? a : b;
+    case BINARY_PRELU: return a > 0 ? a : b * a;
     }
     return 0;
 }
@@ -241,7 +242,7 @@ static void test_binary(void) {
         for (int k = 0; k < cases[i].a_ndim; k++) na *= (size_t)cases[i].a[k];
         for (int k = 0; k < cases[i].b_ndim; k++) nb *= (size_t)cases[i].b[k];
         float *a = random_floats(na), *b = random_floats(nb), *out = malloc(n * sizeof(float));
-        for (int op = BINARY_ADD; op <= BINARY_MAXIMUM; op++) {
+        for (int op = BINARY_ADD; op <= BINARY_PRELU; op++) {
             binary_forward(out, a, b, (binary_op)op, shape, ndim, cases[i].a, cases[i].a_ndim, cases[i].b,
                            cases[i].b_ndim);
             int index[6] = {0}, bad = 0;

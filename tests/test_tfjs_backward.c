@@ -263,6 +263,8 @@ static void make_binary(op_case *c, const char *name, binary_op op, const int *a
         for (size_t i = 0; i < c->size[0]; i++) c->in[0][i] = 0.1f * (float)((int)(rand_uniform(-10, 10)));
         for (size_t i = 0; i < c->size[1]; i++) c->in[1][i] = 0.1f * (float)((int)(rand_uniform(-10, 10))) + 0.05f;
     }
+    if (op == BINARY_PRELU) /* a kept off the kink at 0 */
+        for (size_t i = 0; i < c->size[0]; i++) c->in[0][i] += c->in[0][i] < 0 ? -0.1f : 0.1f;
     c->check[0] = c->check[1] = true;
     c->out_size = count_of(c->o_shape, c->o_ndim);
 }
@@ -376,12 +378,13 @@ static void test_op_gradients(void) {
     c.forward = unary_fwd, c.backward = unary_bwd;
     run_case(&c, eps_smooth, tol);
 
-    static const char *bin_names[] = {"add", "sub", "mul", "div", "minimum", "maximum"};
-    const binary_op ops[] = {BINARY_ADD, BINARY_SUB, BINARY_MUL, BINARY_DIV, BINARY_MINIMUM, BINARY_MAXIMUM};
+    static const char *bin_names[] = {"add", "sub", "mul", "div", "minimum", "maximum", "prelu"};
+    const binary_op ops[] = {BINARY_ADD,     BINARY_SUB,     BINARY_MUL,  BINARY_DIV,
+                             BINARY_MINIMUM, BINARY_MAXIMUM, BINARY_PRELU};
     const int s_full[4] = {2, 3, 4, 2}, s_chan[1] = {2}, s_scalar[1] = {1}, s_a[3] = {2, 1, 3}, s_b[3] = {1, 4, 1};
-    char names[24][64];
+    char names[28][64];
     int name_count = 0;
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < 7; i++) {
         const struct { const char *label; const int *a; int an; const int *b; int bn; } shapes[] = {
             {"same shapes", s_full, 4, s_full, 4},
             {"per-channel b", s_full, 4, s_chan, 1},
