@@ -540,17 +540,18 @@ vv_status face_detect_thorough(face_detector *detector, const vv_image *image, f
 #define FULL_SEARCH_FIRST 25
 #define FULL_SEARCH_MAX_GAP 100
 
-vv_status face_detect_downscaled(face_detector *detector, const vv_image *frame, vv_image *small, face_box *out,
-                                 int max, int *count) {
+vv_status face_detect_downscaled(face_detector *detector, const vv_image *frame, face_box *out, int max,
+                                 int *count) {
     int longest = frame->width > frame->height ? frame->width : frame->height;
     if (longest <= FACE_DETECTOR_INPUT_SIZE) return face_detect(detector, frame, out, max, count);
     float scale = (float)FACE_DETECTOR_INPUT_SIZE / (float)longest;
     int width = (int)lroundf((float)frame->width * scale), height = (int)lroundf((float)frame->height * scale);
     if (width < 1) width = 1;
     if (height < 1) height = 1;
-    image_free(small); /* image_resize overwrites its output */
-    vv_status status = image_resize(small, frame, width, height);
-    if (status == VV_OK) status = face_detect(detector, small, out, max, count);
+    vv_image small = {0};
+    vv_status status = image_resize(&small, frame, width, height);
+    if (status == VV_OK) status = face_detect(detector, &small, out, max, count);
+    image_free(&small);
     if (status != VV_OK) return status;
     /* Back to frame pixels (per axis: the rounded size scales each a little differently). */
     float sx = (float)frame->width / (float)width, sy = (float)frame->height / (float)height;

@@ -31,9 +31,9 @@ vv_status face_detect_thorough(face_detector *detector, const vv_image *image, f
 
 /* One whole-image pass (no tiles) on a copy whose longer side is the model's input side,
  * boxes and keypoints mapped back to frame pixels: the cheap search trackers run while
- * they have no face.  small: scratch image, kept between calls (image_free it). */
-vv_status face_detect_downscaled(face_detector *detector, const vv_image *frame, vv_image *small, face_box *out,
-                                 int max, int *count);
+ * they have no face. */
+vv_status face_detect_downscaled(face_detector *detector, const vv_image *frame, face_box *out, int max,
+                                 int *count);
 
 /* The back-off schedule of searches a tracker runs while it has no face: after a full
  * search fails, a quick pass every frame for the first 8 face-less frames, every 2nd until

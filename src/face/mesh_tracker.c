@@ -2,9 +2,7 @@
  * face_landmark_front: the ROI for frame t + 1 is face_mesh_roi_from_mesh of frame t,
  * and the detector runs again only once the face score drops below min_presence). */
 #include "face/mesh_tracker.h"
-#include "img/image.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,7 +15,6 @@ struct mesh_tracker {
     bool tracking;
     face_mesh_roi roi;       /* for the next frame, from this frame's mesh */
     face_search_schedule search;  /* while no face is tracked */
-    vv_image small;          /* downscaled frame for quick searches */
     mesh_tracker_counts counts;
 };
 
@@ -50,7 +47,6 @@ vv_status mesh_tracker_new(mesh_tracker **out, const face_mesh *mesh, face_detec
 
 void mesh_tracker_free(mesh_tracker *tracker) {
     if (!tracker) return;
-    image_free(&tracker->small);
     free(tracker);
 }
 
@@ -111,7 +107,7 @@ vv_status mesh_tracker_update(mesh_tracker *tracker, const vv_image *frame, bool
         s = face_detect(t->detector, frame, boxes, DETECT_MAX, &count);
     } else if (search == FACE_SEARCH_QUICK) {
         t->counts.quick_searches++;
-        s = face_detect_downscaled(t->detector, frame, &t->small, boxes, DETECT_MAX, &count);
+        s = face_detect_downscaled(t->detector, frame, boxes, DETECT_MAX, &count);
     }
     if (s != VV_OK) return s;
     /* The largest face first; try the others if its mesh says it is no face. */

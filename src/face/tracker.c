@@ -171,7 +171,6 @@ struct face_tracker {
     tracker_counts counts;
     one_euro filters[68][2];
     vv_image gray;
-    vv_image small;          /* the downscaled frame for quick searches */
 };
 
 tracker_params tracker_default_params(void) {
@@ -210,7 +209,6 @@ vv_status face_tracker_new(face_tracker **out, face_detector *detector,
 void face_tracker_free(face_tracker *tracker) {
     if (!tracker) return;
     image_free(&tracker->gray);
-    image_free(&tracker->small);
     free(tracker);
 }
 
@@ -266,7 +264,7 @@ static vv_status run_quick_detector(face_tracker *t, const vv_image *frame, face
                                     int *count) {
     face_detector_set_threshold(t->detector, t->params.min_score);
     t->counts.quick_searches++;
-    return face_detect_downscaled(t->detector, frame, &t->small, boxes, DETECT_MAX, count);
+    return face_detect_downscaled(t->detector, frame, boxes, DETECT_MAX, count);
 }
 
 /* Standard deviation of the gray image on a 12 x 12 grid over the box: a face has
