@@ -621,10 +621,20 @@ static void test_sample_and_warp(void) {
     CHECK_NEAR(image_sample(&in, 10, 10, 0), 250, 0);  /* clamped to (2, 1) */
     CHECK_NEAR(image_sample(&in, NAN, 1e30f, 0), 50, 0); /* NaN -> 0, huge -> clamped */
     CHECK_NEAR(image_sample(&in, 0, 0, 3), 0, 0);      /* channel out of range */
+    float rgb[3];
+    image_sample_rgb(&in, 0.5f, 0.5f, rgb); /* gray: three equal values */
+    CHECK(rgb[0] == image_sample(&in, 0.5f, 0.5f, 0) && rgb[1] == rgb[0] && rgb[2] == rgb[0]);
     image_free(&in);
 
     vv_image noise, out;
     make_noise(&noise, 40, 30, 11);
+    int rgb_wrong = 0; /* colour: each channel as image_sample gives it, clamped alike */
+    for (int i = 0; i < 50; i++) {
+        float x = -3.0f + 0.97f * (float)i, y = -2.0f + 0.71f * (float)i;
+        image_sample_rgb(&noise, x, y, rgb);
+        for (int c = 0; c < 3; c++) rgb_wrong += rgb[c] != image_sample(&noise, x, y, c);
+    }
+    CHECK_MSG(rgb_wrong == 0, "%d image_sample_rgb values differ from image_sample", rgb_wrong);
     CHECK_OK(image_create(&out, 40, 30, 3));
     const float identity[6] = {1, 0, 0, 0, 1, 0};
     image_warp_affine(&out, &noise, identity, NULL);

@@ -29,6 +29,7 @@
  * MediaPipe samples once (bilinear), which makes the mesh flicker on large faces. */
 #include "face/facemesh.h"
 #include "face/detector.h"
+#include "img/image.h"
 
 #include "nn/tfjs.h"
 
@@ -339,26 +340,6 @@ vv_status face_mesh_run_iris_graph(const face_mesh *fm, const float *input, int 
 
 /* ---------------------------------------------------------------- crops */
 
-/* Bilinear, clamp-to-edge (MediaPipe's BORDER_REPLICATE); gray images give 3 equal values. */
-static void sample_rgb(const vv_image *im, float x, float y, float rgb[3]) {
-    int w = im->width, h = im->height, ch = im->channels;
-    if (x < 0) x = 0;
-    if (y < 0) y = 0;
-    if (x > (float)(w - 1)) x = (float)(w - 1);
-    if (y > (float)(h - 1)) y = (float)(h - 1);
-    int x0 = (int)x, y0 = (int)y;
-    int x1 = x0 + 1 < w ? x0 + 1 : x0, y1 = y0 + 1 < h ? y0 + 1 : y0;
-    float fx = x - (float)x0, fy = y - (float)y0;
-    const uint8_t *p00 = im->data + ((size_t)y0 * w + x0) * ch, *p01 = im->data + ((size_t)y0 * w + x1) * ch;
-    const uint8_t *p10 = im->data + ((size_t)y1 * w + x0) * ch, *p11 = im->data + ((size_t)y1 * w + x1) * ch;
-    for (int c = 0; c < 3; c++) {
-        int k = ch == 3 ? c : 0;
-        float top = p00[k] + fx * (float)(p01[k] - p00[k]);
-        float bottom = p10[k] + fx * (float)(p11[k] - p10[k]);
-        rgb[c] = top + fy * (bottom - top);
-    }
-}
-
 /* Crop coordinates (u, v in [0, n], crop pixels) -> image, mirrored when flip. */
 typedef struct crop_map {
     float cx, cy, scale, c, s, half;
@@ -400,7 +381,7 @@ static void crop_rows(void *ctx, int task) {
                     float x, y, rgb[3];
                     crop_to_image(&job->map, (float)u + ((float)i + 0.5f) / (float)k,
                                   (float)v + ((float)j + 0.5f) / (float)k, &x, &y);
-                    sample_rgb(job->image, x, y, rgb);
+                    image_sample_rgb(job->image, x, y, rgb); /* clamp-to-edge: MediaPipe's BORDER_REPLICATE */
                     sum[0] += rgb[0], sum[1] += rgb[1], sum[2] += rgb[2];
                 }
             float *d = job->dst + ((size_t)v * n + u) * 3;
@@ -468,6 +449,18 @@ static void iris_from_lids(face_mesh_result *out) {
     }
 }
 
+/* The Iris model on both eyes' crops (the left one mirrored, as the model wants a right eye). */
+static vv_status iris_run_crops(const face_mesh *fm, const vv_image *image, const face_mesh_roi rois[2],
+                                float raw[2 * IRIS_VALUES]) {
+    size_t one = (size_t)IRIS_N * IRIS_N * 3;
+    float *input = mem_alloc(2 * one, sizeof(float));
+    if (!input) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for the eye crops");
+    for (int eye = 0; eye < 2; eye++) crop_roi(image, &rois[eye], IRIS_N, eye == FACE_MESH_EYE_LEFT, input + eye * one);
+    vv_status s = face_mesh_run_iris_graph(fm, input, 2, raw);
+    free(input);
+    return s;
+}
+
 static vv_status run_iris(const face_mesh *fm, const vv_image *image, face_mesh_result *out) {
     for (int eye = 0; eye < 2; eye++) {
         eye_roi((const float(*)[3])out->points, eye, &out->eye_roi[eye]);
@@ -477,14 +470,8 @@ static vv_status run_iris(const face_mesh *fm, const vv_image *image, face_mesh_
             return VV_OK;
         }
     }
-    size_t one = (size_t)IRIS_N * IRIS_N * 3;
-    float *input = mem_alloc(2 * one, sizeof(float));
-    if (!input) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for the eye crops");
-    for (int eye = 0; eye < 2; eye++)
-        crop_roi(image, &out->eye_roi[eye], IRIS_N, eye == FACE_MESH_EYE_LEFT, input + eye * one);
     float raw[2 * IRIS_VALUES];
-    vv_status s = face_mesh_run_iris_graph(fm, input, 2, raw);
-    free(input);
+    vv_status s = iris_run_crops(fm, image, out->eye_roi, raw);
     if (s != VV_OK) return s;
     for (int eye = 0; eye < 2; eye++) {
         crop_map m = crop_map_make(&out->eye_roi[eye], IRIS_N, eye == FACE_MESH_EYE_LEFT);
@@ -519,13 +506,8 @@ vv_status face_mesh_irises(const face_mesh *fm, const vv_image *image, const flo
         vv_status s = roi_status(image, &rois[eye]);
         if (s != VV_OK) return s;
     }
-    size_t one = (size_t)IRIS_N * IRIS_N * 3;
-    float *input = mem_alloc(2 * one, sizeof(float));
-    if (!input) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for the eye crops");
-    for (int eye = 0; eye < 2; eye++) crop_roi(image, &rois[eye], IRIS_N, eye == FACE_MESH_EYE_LEFT, input + eye * one);
     float raw[2 * IRIS_VALUES];
-    vv_status s = face_mesh_run_iris_graph(fm, input, 2, raw);
-    free(input);
+    vv_status s = iris_run_crops(fm, image, rois, raw);
     if (s != VV_OK) return s;
     for (int eye = 0; eye < 2; eye++) {
         crop_map m = crop_map_make(&rois[eye], IRIS_N, eye == FACE_MESH_EYE_LEFT);

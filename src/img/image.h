@@ -40,6 +40,8 @@ vv_status image_resize(vv_image *out, const vv_image *in, int width, int height)
 
 /* Bilinear sample of channel c at (x, y) with clamp-to-edge. */
 float image_sample(const vv_image *image, float x, float y, int c);
+/* The same for channels 0..2 at once; a gray image gives three equal values. */
+void image_sample_rgb(const vv_image *image, float x, float y, float rgb[3]);
 /* out(x, y) = in(m[0]*x + m[1]*y + m[2], m[3]*x + m[4]*y + m[5]), bilinear; pixels
  * mapping outside `in` (source point not in [-0.5, w - 0.5) x [-0.5, h - 0.5)) get
  * `fill` (per channel, may be NULL for black). out must be allocated with the same

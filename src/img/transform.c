@@ -194,8 +194,13 @@ vv_status image_resize(vv_image *out, const vv_image *in, int width, int height)
 
 /* ---------------------------------------------------------------- sampling and warps */
 
-float image_sample(const vv_image *image, float x, float y, int c) {
-    if (!image_usable(image) || c < 0 || c >= image->channels) return 0.0f;
+/* The clamped corners and weights of a bilinear sample at (x, y). */
+typedef struct bilinear_taps {
+    const uint8_t *p00, *p10, *p01, *p11; /* (x0, y0), (x1, y0), (x0, y1), (x1, y1) */
+    float fx, fy;
+} bilinear_taps;
+
+static bilinear_taps bilinear_at(const vv_image *image, float x, float y) {
     int w = image->width, h = image->height, channels = image->channels;
     /* Clamp first: keeps the float -> int conversions defined for any input. */
     if (!(x > 0.0f)) x = 0.0f;
@@ -203,14 +208,33 @@ float image_sample(const vv_image *image, float x, float y, int c) {
     if (x > (float)(w - 1)) x = (float)(w - 1);
     if (y > (float)(h - 1)) y = (float)(h - 1);
     int x0 = (int)x, y0 = (int)y;
-    float fx = x - x0, fy = y - y0;
     int x1 = x0 + 1 < w ? x0 + 1 : x0, y1 = y0 + 1 < h ? y0 + 1 : y0;
     const uint8_t *row0 = image->data + (size_t)y0 * w * channels;
     const uint8_t *row1 = image->data + (size_t)y1 * w * channels;
-    float p00 = row0[x0 * channels + c], p10 = row0[x1 * channels + c];
-    float p01 = row1[x0 * channels + c], p11 = row1[x1 * channels + c];
-    float top = p00 + fx * (p10 - p00), bottom = p01 + fx * (p11 - p01);
-    return top + fy * (bottom - top);
+    bilinear_taps t = {row0 + x0 * channels, row0 + x1 * channels, row1 + x0 * channels, row1 + x1 * channels,
+                       x - (float)x0, y - (float)y0};
+    return t;
+}
+
+static float bilinear_mix(const bilinear_taps *t, int c) {
+    float p00 = t->p00[c], p10 = t->p10[c], p01 = t->p01[c], p11 = t->p11[c];
+    float top = p00 + t->fx * (p10 - p00), bottom = p01 + t->fx * (p11 - p01);
+    return top + t->fy * (bottom - top);
+}
+
+float image_sample(const vv_image *image, float x, float y, int c) {
+    if (!image_usable(image) || c < 0 || c >= image->channels) return 0.0f;
+    bilinear_taps t = bilinear_at(image, x, y);
+    return bilinear_mix(&t, c);
+}
+
+void image_sample_rgb(const vv_image *image, float x, float y, float rgb[3]) {
+    if (!image_usable(image)) {
+        rgb[0] = rgb[1] = rgb[2] = 0.0f;
+        return;
+    }
+    bilinear_taps t = bilinear_at(image, x, y);
+    for (int c = 0; c < 3; c++) rgb[c] = bilinear_mix(&t, image->channels >= 3 ? c : 0);
 }
 
 typedef struct warp_job {
