@@ -75,7 +75,7 @@ void head_pose_rotation(float yaw, float pitch, float roll, float rotation[3][3]
         for (int j = 0; j < 3; j++) rotation[i][j] = (float)r[i][j];
 }
 
-static void rotation_angles(const double r[3][3], float *yaw, float *pitch, float *roll) {
+void head_pose_angles(const double r[3][3], float *yaw, float *pitch, float *roll) {
     const double r2d = 180.0 / M_PI;
     double s = -r[2][0];
     if (s > 1) s = 1;
@@ -291,7 +291,7 @@ head_pose head_pose_estimate(const float points[68][2]) {
     pose.scale = (float)s;
     pose.tx = (float)t[0];
     pose.ty = (float)t[1];
-    rotation_angles(r, &pose.yaw, &pose.pitch, &pose.roll);
+    head_pose_angles(r, &pose.yaw, &pose.pitch, &pose.roll);
     return pose;
 }
 

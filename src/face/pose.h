@@ -22,6 +22,9 @@ head_pose head_pose_estimate(const float points[68][2]);
 /* rotation = Rz(roll) * Ry(yaw) * Rx(pitch) with the sign conventions above (pose.c
  * spells out the matrices); head_pose_estimate's angles invert this. */
 void head_pose_rotation(float yaw, float pitch, float roll, float rotation[3][3]);
+/* Its inverse: yaw, pitch, roll (degrees) of a rotation (double: head_pose_estimate's
+ * precision; a float rotation converts exactly). */
+void head_pose_angles(const double rotation[3][3], float *yaw, float *pitch, float *roll);
 /* RMS distance between the points and the projected mean shape, in mean-shape units
  * (outer eye corner distance = 1): how face-like and rigid the points are. */
 float head_pose_residual(const head_pose *pose, const float points[68][2]);

@@ -125,12 +125,3 @@ void rigid3d_invert(const rigid3d *t, rigid3d *out) {
                                    inv.rotation[i][2] * t->translation[2]);
     *out = inv;
 }
-
-void rigid3d_angles(const float r[3][3], float *yaw, float *pitch, float *roll) {
-    const double r2d = 180.0 / M_PI;
-    double s = -r[2][0];
-    s = s > 1 ? 1 : s < -1 ? -1 : s;
-    *yaw = (float)(asin(s) * r2d);
-    *pitch = (float)(atan2(-r[2][1], r[2][2]) * r2d);
-    *roll = (float)(atan2(r[1][0], r[0][0]) * r2d);
-}

@@ -19,8 +19,6 @@ bool rigid3d_fit(const float (*from)[3], const float (*to)[3], const float *weig
 void rigid3d_apply(const rigid3d *t, const float in[3], float out[3]);
 /* The inverse transform. */
 void rigid3d_invert(const rigid3d *t, rigid3d *out);
-/* Yaw, pitch, roll (degrees) of a rotation, in face/pose.h's convention
- * (rotation = Rz(roll) Ry(yaw) Rx(pitch)). */
-void rigid3d_angles(const float rotation[3][3], float *yaw, float *pitch, float *roll);
+/* A rotation's yaw, pitch and roll: head_pose_angles (face/pose.h). */
 
 #endif

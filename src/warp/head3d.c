@@ -564,7 +564,10 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         return vv_fail(VV_ERR_NO_FACE, "head3d: the face mesh is degenerate");
     }
     float yaw, pitch, roll;
-    rigid3d_angles((const float(*)[3])pose.rotation, &yaw, &pitch, &roll);
+    double rotation[3][3];
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) rotation[i][j] = pose.rotation[i][j];
+    head_pose_angles((const double(*)[3])rotation, &yaw, &pitch, &roll);
     if (fabsf(yaw) > MAX_YAW || fabsf(pitch) > MAX_YAW) {
         head3d_free(h);
         return vv_fail(VV_ERR_NO_FACE, "the face is turned too far to animate in 3D (yaw %.0f, pitch %.0f degrees; %.0f at most)",
