@@ -8,6 +8,7 @@
 #include "warp/warp.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,8 +79,7 @@ struct head3d {
     float (*texcoord)[2];           /* this frame's */
     float (*texcoord_rest)[2];      /* where each vertex is in the portrait */
     float (*normal)[3];             /* face vertices' normals at rest (camera coordinates) */
-    int mirror[FACE_VERTICES];      /* each face vertex's twin across the face's midline */
-    float (*texcoord_mirror)[2];    /* this frame's: the twin's place (ring vertices: their own) */
+    float (*texcoord_mirror)[2];    /* the twin's place in the portrait (ring vertices: their own) */
     float (*texcoord_share)[2];     /* this frame's: (mirror share x 255, 0) on the ramp */
     vv_image ramp;                  /* 256 x 1, value = x: reads back an interpolated share */
     vv_image mirrored;              /* this frame's render with the twins' texture */
@@ -105,8 +105,6 @@ struct head3d {
     int crease_eye[2 * CREASE_MAX];   /* crease anchor: its eye, */
     int crease_lid[2 * CREASE_MAX];   /* the upper-lid contour index it follows, */
     float crease_share[2 * CREASE_MAX]; /* and by how much */
-    int (*neighbours)[MAX_NEIGHBOURS]; /* face vertices' neighbours in the topology */
-    int *neighbour_count;
     float source68[68][2];          /* the mesh's 68 points in the source */
     float dlib68[68][2];            /* the source's own (dlib) 68 points, the 2D targets' rest */
     float pivot_depth;              /* depth of the pose origin (motion_rigid.origin) */
@@ -115,16 +113,17 @@ struct head3d {
     int foot_box[4];                /* their bounding box: x0, y0, x1, y1 (inclusive) */
     /* Per-frame buffers. */
     float (*posed)[3];
-    float (*displacement)[2];
     float *depth;
     uint8_t *coverage, *raster_layer;
     vv_image color, alpha;
-    int (*draw_triangles)[3];
-    uint8_t *draw_layer;
+    uint8_t *draw_layer;            /* layer | TRANSLUCENT per triangle */
+    int (*translucent)[3];          /* the TRANSLUCENT triangles, in order: those of */
+    int translucent_end[3];         /* [0, culled_count), [culled_count, frame_first), the rest */
     float last68[68][2];
     /* Gaze: each eye's iris in the portrait (centre, radius), its eye's axis, the white. */
     float iris_centre[2][2], iris_radius[2], eye_axis[2][2], eye_width[2];
     float sclera[2][3];
+    float lid_centre[2][2];         /* each eye's lid contours' mean in the portrait */
     float eye_polygon[2][2 * FACE_MESH_LID_POINTS - 2][2]; /* each eye's opening in the portrait */
 };
 
@@ -141,20 +140,6 @@ head3d_params head3d_default_params(void) {
 static float dist2(const float *a, const float *b) {
     float dx = a[0] - b[0], dy = a[1] - b[1];
     return sqrtf(dx * dx + dy * dy);
-}
-
-/* Bilinear sample of an RGB image at (x, y), clamped to its edges. */
-static void sample_rgb3(const vv_image *im, float x, float y, float out[3]) {
-    x = x < 0 ? 0 : x > im->width - 1 ? (float)(im->width - 1) : x;
-    y = y < 0 ? 0 : y > im->height - 1 ? (float)(im->height - 1) : y;
-    int x0 = (int)x, y0 = (int)y, x1 = x0 + 1 < im->width ? x0 + 1 : x0, y1 = y0 + 1 < im->height ? y0 + 1 : y0;
-    float fx = x - x0, fy = y - y0;
-    for (int c = 0; c < 3; c++) {
-        float a = im->data[((size_t)y0 * im->width + x0) * 3 + c], b = im->data[((size_t)y0 * im->width + x1) * 3 + c];
-        float d = im->data[((size_t)y1 * im->width + x0) * 3 + c], e = im->data[((size_t)y1 * im->width + x1) * 3 + c];
-        float top = a + fx * (b - a), bottom = d + fx * (e - d);
-        out[c] = top + fy * (bottom - top);
-    }
 }
 
 static bool point_in_polygon(const float (*p)[2], int n, float x, float y) {
@@ -290,10 +275,21 @@ static float ray_hull_distance(const float (*hull)[2], int n, float x, float y, 
     return best;
 }
 
+/* What follows from the fixed topology alone, the same for every portrait: made once
+ * (head3d_new may run on several threads at a time). */
+static struct {
+    pthread_once_t once;
+    int boundary[FACE_VERTICES]; /* the face triangulation's outline, one loop */
+    int boundary_count;          /* 0: not one simple loop */
+    int neighbours[FACE_VERTICES][MAX_NEIGHBOURS];
+    int neighbour_count[FACE_VERTICES];
+    int mirror[FACE_VERTICES];   /* each face vertex's twin across the face's midline */
+} topology = {PTHREAD_ONCE_INIT};
+
 /* The boundary of the face's triangulation as one loop of vertices (edges used by one
  * triangle only, chained); returns its length (0 if it is not one simple loop). */
 static int face_boundary_loop(int *out, int capacity) {
-    static int next[FACE_VERTICES];
+    int next[FACE_VERTICES];
     for (int v = 0; v < FACE_VERTICES; v++) next[v] = -1;
     int edges = 0, start = -1;
     for (int t = 0; t < face_topology_triangle_count; t++)
@@ -317,6 +313,30 @@ static int face_boundary_loop(int *out, int capacity) {
     return n == edges ? n : 0;
 }
 
+static void topology_init(void) {
+    topology.boundary_count = face_boundary_loop(topology.boundary, FACE_VERTICES);
+    for (int t = 0; t < face_topology_triangle_count; t++)
+        for (int k = 0; k < 3; k++) {
+            int a = face_topology_triangles[t][k], b = face_topology_triangles[t][(k + 1) % 3];
+            for (int pass = 0; pass < 2; pass++) {
+                int x = pass ? b : a, y = pass ? a : b, *n = &topology.neighbour_count[x];
+                bool seen = false;
+                for (int i = 0; i < *n && !seen; i++) seen = topology.neighbours[x][i] == y;
+                if (!seen && *n < MAX_NEIGHBOURS) topology.neighbours[x][(*n)++] = y;
+            }
+        }
+    /* Twins across the midline, in the canonical face: the vertex nearest (-x, y, z). */
+    for (int v = 0; v < FACE_VERTICES; v++) {
+        const float *c = face_canonical_mesh[v];
+        float best = INFINITY;
+        for (int u = 0; u < FACE_VERTICES; u++) {
+            const float *d = face_canonical_mesh[u];
+            float dx = d[0] + c[0], dy = d[1] - c[1], dz = d[2] - c[2], e = dx * dx + dy * dy + dz * dz;
+            if (e < best) { best = e; topology.mirror[v] = u; }
+        }
+    }
+}
+
 /* The face vertices' normals at rest (mean of their triangles'), in camera coordinates:
  * how well the portrait shows each part (a turned face's far side is seen edge-on). */
 static void face_normals(head3d *h) {
@@ -338,20 +358,6 @@ static void face_normals(head3d *h) {
     }
 }
 
-/* The face topology's vertex neighbours. */
-static void neighbours_build(head3d *h) {
-    for (int t = 0; t < face_topology_triangle_count; t++)
-        for (int k = 0; k < 3; k++) {
-            int a = face_topology_triangles[t][k], b = face_topology_triangles[t][(k + 1) % 3];
-            for (int pass = 0; pass < 2; pass++) {
-                int x = pass ? b : a, y = pass ? a : b, *n = &h->neighbour_count[x];
-                bool seen = false;
-                for (int i = 0; i < *n && !seen; i++) seen = h->neighbours[x][i] == y;
-                if (!seen && *n < MAX_NEIGHBOURS) h->neighbours[x][(*n)++] = y;
-            }
-        }
-}
-
 /* The two rings of skin above each upper lid (see CREASE_NEAR), as anchors from index a;
  * returns the new anchor count.  Ring one: neighbours of the upper lid's inner vertices that
  * lie above them (frontal layout) and are not on a lid; ring two: the same from ring one. */
@@ -363,8 +369,8 @@ static int crease_anchors(head3d *h, const float (*frontal)[3], float (*anchor_p
         int ring[CREASE_MAX], ring_lid[CREASE_MAX], ring_count = 0;
         for (int i = 1; i < FACE_MESH_LID_POINTS - 1; i++) {
             int lid = face_mesh_lid_upper[e][i];
-            for (int k = 0; k < h->neighbour_count[lid]; k++) {
-                int u = h->neighbours[lid][k];
+            for (int k = 0; k < topology.neighbour_count[lid]; k++) {
+                int u = topology.neighbours[lid][k];
                 if (on_lid[u] || taken[u] || frontal[u][1] >= frontal[lid][1] || ring_count >= CREASE_MAX / 2) continue;
                 taken[u] = true;
                 ring_lid[ring_count] = i;
@@ -374,8 +380,8 @@ static int crease_anchors(head3d *h, const float (*frontal)[3], float (*anchor_p
         int first_ring = ring_count;
         for (int r = 0; r < first_ring; r++) {
             int u0 = ring[r];
-            for (int k = 0; k < h->neighbour_count[u0]; k++) {
-                int u = h->neighbours[u0][k];
+            for (int k = 0; k < topology.neighbour_count[u0]; k++) {
+                int u = topology.neighbours[u0][k];
                 if (on_lid[u] || taken[u] || frontal[u][1] >= frontal[u0][1] || ring_count >= CREASE_MAX) continue;
                 taken[u] = true;
                 ring_lid[ring_count] = ring_lid[r];
@@ -441,7 +447,7 @@ static void eyes_gaze(head3d *h, const head3d_frame *f, vv_image *out) {
                     if (iris <= 0 && was <= 0) continue;
                     uint8_t *o = out->data + ((size_t)y * out->width + x) * 3;
                     float moved[4], weight = iris > was ? iris : was;
-                    sample_rgb3(&h->source, qx, qy, moved);
+                    image_sample_rgb(&h->source, qx, qy, moved);
                     /* the white beside the iris, half its mean (small painted eyes have specks
                      * of lid and lash there); all the mean where p - shift leaves the eye */
                     float mean_share = point_in_polygon((const float(*)[2])h->eye_polygon[e], 2 * FACE_MESH_LID_POINTS - 2, qx, qy) ? 0.5f : 1;
@@ -462,6 +468,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     *out = NULL;
     if (!source || !source->data || source->channels != 3 || source->width < 2 || source->height < 2 || !mesh)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "head3d: need an RGB portrait and its mesh");
+    pthread_once(&topology.once, topology_init);
     head3d *h = calloc(1, sizeof *h);
     if (!h) return vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
     h->params = params ? *params : head3d_default_params();
@@ -477,22 +484,19 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     h->normal = calloc(FACE_VERTICES, sizeof *h->normal);
     h->texcoord_mirror = calloc(VERTEX_COUNT, sizeof *h->texcoord_mirror);
     h->texcoord_share = calloc(VERTEX_COUNT, sizeof *h->texcoord_share);
-    h->neighbours = calloc(FACE_VERTICES, sizeof *h->neighbours);
-    h->neighbour_count = calloc(FACE_VERTICES, sizeof *h->neighbour_count);
     h->weight = calloc(VERTEX_COUNT, sizeof *h->weight);
     h->posed = calloc(VERTEX_COUNT, sizeof *h->posed);
-    h->displacement = calloc(VERTEX_COUNT, sizeof *h->displacement);
     h->triangles = calloc((size_t)max_tris, sizeof *h->triangles);
     h->layer = calloc((size_t)max_tris, 1);
-    h->draw_triangles = calloc((size_t)max_tris, sizeof *h->draw_triangles);
+    h->translucent = calloc((size_t)max_tris, sizeof *h->translucent);
     h->draw_layer = calloc((size_t)max_tris, 1);
     h->depth = malloc(pixels * sizeof *h->depth);
     h->coverage = malloc(pixels);
     h->raster_layer = malloc(pixels);
     h->footprint = calloc(pixels, 1);
     h->ring_radius = calloc(VERTEX_COUNT - FACE_VERTICES, sizeof *h->ring_radius);
-    if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->normal || !h->texcoord_mirror || !h->texcoord_share || !h->neighbours || !h->neighbour_count || !h->weight || !h->posed || !h->displacement || !h->triangles ||
-                       !h->layer || !h->draw_triangles || !h->draw_layer || !h->depth || !h->coverage ||
+    if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->normal || !h->texcoord_mirror || !h->texcoord_share || !h->weight || !h->posed || !h->triangles ||
+                       !h->layer || !h->translucent || !h->draw_layer || !h->depth || !h->coverage ||
                        !h->raster_layer || !h->footprint || !h->ring_radius))
         s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory for a %dx%d portrait", source->width, source->height);
     if (s != VV_OK) {
@@ -509,6 +513,15 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         h->src[v][0] = mesh[v][0];
         h->src[v][1] = mesh[v][1];
         h->src[v][2] = -mesh[v][2] * DEPTH_SCALE;
+    }
+    for (int e = 0; e < 2; e++) {
+        float cx = 0, cy = 0;
+        for (int i = 0; i < FACE_MESH_LID_POINTS; i++) {
+            cx += (h->src[face_mesh_lid_upper[e][i]][0] + h->src[face_mesh_lid_lower[e][i]][0]) / (2 * FACE_MESH_LID_POINTS);
+            cy += (h->src[face_mesh_lid_upper[e][i]][1] + h->src[face_mesh_lid_lower[e][i]][1]) / (2 * FACE_MESH_LID_POINTS);
+        }
+        h->lid_centre[e][0] = cx;
+        h->lid_centre[e][1] = cy;
     }
     face_mesh_to_landmarks68(mesh, h->source68);
     memcpy(h->dlib68, landmarks, sizeof h->dlib68);
@@ -673,16 +686,10 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     }
     for (int v = 0; v < VERTEX_COUNT; v++) { h->texcoord[v][0] = h->src[v][0]; h->texcoord[v][1] = h->src[v][1]; }
     memcpy(h->texcoord_rest, h->texcoord, VERTEX_COUNT * sizeof *h->texcoord);
-    neighbours_build(h);
-    /* Twins across the midline, in the canonical face: the vertex nearest (-x, y, z). */
-    for (int v = 0; v < FACE_VERTICES; v++) {
-        const float *c = face_canonical_mesh[v];
-        float best = INFINITY;
-        for (int u = 0; u < FACE_VERTICES; u++) {
-            const float *d = face_canonical_mesh[u];
-            float dx = d[0] + c[0], dy = d[1] - c[1], dz = d[2] - c[2], e = dx * dx + dy * dy + dz * dz;
-            if (e < best) { best = e; h->mirror[v] = u; }
-        }
+    for (int v = 0; v < VERTEX_COUNT; v++) {
+        int twin = v < FACE_VERTICES ? topology.mirror[v] : v;
+        h->texcoord_mirror[v][0] = h->texcoord_rest[twin][0];
+        h->texcoord_mirror[v][1] = h->texcoord_rest[twin][1];
     }
     s = image_create(&h->ramp, 256, 1, 3);
     for (int x = 0; s == VV_OK && x < 256; x++) h->ramp.data[x * 3] = h->ramp.data[x * 3 + 1] = h->ramp.data[x * 3 + 2] = (uint8_t)x;
@@ -713,8 +720,8 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
      * fold a strip of quads into a bow tie, leaving holes; and its pockets, between three
      * oval vertices, are covered here, not by the face). */
     {
-        int boundary[FACE_VERTICES];
-        int nb = face_boundary_loop(boundary, FACE_VERTICES);
+        const int *boundary = topology.boundary;
+        int nb = topology.boundary_count;
         float (*pts)[2] = malloc((size_t)(nb + OVAL) * sizeof *pts), (*oval_poly)[2] = malloc((size_t)(nb > 0 ? nb : 1) * sizeof *oval_poly);
         int *ids = malloc((size_t)(nb + OVAL) * sizeof *ids);
         if (!pts || !oval_poly || !ids || nb < 3) {
@@ -873,12 +880,12 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         vv_image scratch = {0};
         s = image_create(&scratch, source->width, source->height, 3);
         int m = 0;
-        for (int t = 0; t < h->triangle_count; t++) {
+        for (int t = 0; t < h->triangle_count; t++) { /* translucent: scratch until its lists are made below */
             const int *tri = h->triangles[t];
-            if (h->weight[tri[0]] > 0 || h->weight[tri[1]] > 0 || h->weight[tri[2]] > 0) memcpy(h->draw_triangles[m++], tri, sizeof *tri * 3);
+            if (h->weight[tri[0]] > 0 || h->weight[tri[1]] > 0 || h->weight[tri[2]] > 0) memcpy(h->translucent[m++], tri, sizeof *tri * 3);
         }
         for (size_t i = 0; i < pixels; i++) h->depth[i] = -INFINITY;
-        raster_mesh rm = {(const float(*)[3])h->src, (const float(*)[2])h->texcoord, (const int(*)[3])h->draw_triangles,
+        raster_mesh rm = {(const float(*)[3])h->src, (const float(*)[2])h->texcoord, (const int(*)[3])h->translucent,
                           VERTEX_COUNT, m, NULL};
         raster_target rt = {&scratch, h->depth, h->footprint, NULL};
         raster_params rp = {false, h->params.threads};
@@ -910,6 +917,15 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
                 for (int x = ix0; opaque && x <= ix1; x++) opaque = matte[(size_t)y * source->width + x] >= OPAQUE;
             h->draw_layer[t] = (uint8_t)(h->layer[t] | (opaque ? 0 : TRANSLUCENT));
         }
+        /* The alpha pass's triangles, by the render's three ranges. */
+        int count = 0;
+        for (int part = 0; part < 3; part++) {
+            int first = part == 0 ? 0 : part == 1 ? h->culled_count : h->frame_first;
+            int last = part == 0 ? h->culled_count : part == 1 ? h->frame_first : h->triangle_count;
+            for (int t = first; t < last; t++)
+                if (h->draw_layer[t] & TRANSLUCENT) memcpy(h->translucent[count++], h->triangles[t], sizeof h->triangles[t]);
+            h->translucent_end[part] = count;
+        }
     }
     if (s != VV_OK) {
         head3d_free(h);
@@ -937,14 +953,11 @@ void head3d_free(head3d *h) {
     image_free(&h->ramp);
     image_free(&h->mirrored);
     image_free(&h->share);
-    free(h->neighbours);
-    free(h->neighbour_count);
     free(h->weight);
     free(h->posed);
-    free(h->displacement);
     free(h->triangles);
     free(h->layer);
-    free(h->draw_triangles);
+    free(h->translucent);
     free(h->draw_layer);
     free(h->depth);
     free(h->coverage);
@@ -1056,13 +1069,8 @@ static void anchors_move(const head3d *h, const head3d_frame *f, float (*d)[2]) 
  * their own openness) are left as they are. */
 #define MAX_CORRECTION 0.08f
 static void landmarks_correct(head3d *h, const head3d_frame *f) {
-    float posed[FACE_VERTICES][3], now68[68][2], c[68][2];
-    for (int v = 0; v < FACE_VERTICES; v++) {
-        posed[v][0] = h->posed[v][0];
-        posed[v][1] = h->posed[v][1];
-        posed[v][2] = 0;
-    }
-    face_mesh_to_landmarks68((const float(*)[3])posed, now68);
+    float now68[68][2], c[68][2];
+    face_mesh_to_landmarks68((const float(*)[3])h->posed, now68);
     float limit = MAX_CORRECTION * h->eye_distance;
     for (int k = 0; k < 68; k++) {
         c[k][0] = c[k][1] = 0;
@@ -1145,6 +1153,24 @@ static void composite_rows(void *ctx, int task) {
     }
 }
 
+/* The head's rigid motion of a point x (x, y, depth): o + scale R (x - o) + translation
+ * (in the image plane), o the pose origin at the pivot's depth.  rigid_turn gives o and
+ * the middle term, rigid_move the sum. */
+static void rigid_turn(const head3d *h, const motion_rigid *r, const float x[3], float o[3], float turned[3]) {
+    o[0] = r->origin[0];
+    o[1] = r->origin[1];
+    o[2] = h->pivot_depth;
+    float q[3] = {x[0] - o[0], x[1] - o[1], x[2] - o[2]};
+    for (int i = 0; i < 3; i++)
+        turned[i] = r->scale * (r->rotation[i][0] * q[0] + r->rotation[i][1] * q[1] + r->rotation[i][2] * q[2]);
+}
+
+static void rigid_move(const head3d *h, const motion_rigid *r, const float x[3], float y[3]) {
+    float o[3], turned[3];
+    rigid_turn(h, r, x, o, turned);
+    for (int i = 0; i < 3; i++) y[i] = o[i] + turned[i] + (i < 2 ? r->translation[i] : 0);
+}
+
 vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     if (!h || !f || !out) return vv_fail(VV_ERR_INVALID_ARGUMENT, "head3d_render: NULL argument");
     int w = h->source.width, hh = h->source.height;
@@ -1163,15 +1189,9 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     /* The body's motion: where the head's rigid motion takes the skull's centre (a head
      * turning about its neck leaves it nearly in place; a driver moving in the frame moves
      * it), with the head's scale; no rotation. */
-    float torso_shift[3];
-    {
-        const motion_rigid *r = &f->rigid;
-        float o[3] = {r->origin[0], r->origin[1], h->pivot_depth};
-        float q[3] = {h->head_centre[0] - o[0], h->head_centre[1] - o[1], h->head_centre[2] - o[2]};
-        for (int i = 0; i < 3; i++)
-            torso_shift[i] = o[i] + r->scale * (r->rotation[i][0] * q[0] + r->rotation[i][1] * q[1] + r->rotation[i][2] * q[2]) +
-                             (i < 2 ? r->translation[i] : 0) - h->head_centre[i];
-    }
+    float torso_shift[3], moved_centre[3];
+    rigid_move(h, &f->rigid, h->head_centre, moved_centre);
+    for (int i = 0; i < 3; i++) torso_shift[i] = moved_centre[i] - h->head_centre[i];
     /* Under a quarter of a pixel at the portrait's edge the body is taken as still (the whole
      * picture is then not redrawn; the jump when it starts to move is under that). */
     float reach = 0.5f * (float)(w > hh ? w : hh);
@@ -1192,13 +1212,8 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
                 x[1] += vw->weight[k] * anchor_d[vw->anchor[k]][1];
             }
         }
-        const motion_rigid *r = &f->rigid;
-        float o[3] = {r->origin[0], r->origin[1], h->pivot_depth};
-        float q[3] = {x[0] - o[0], x[1] - o[1], x[2] - o[2]}, y[3];
-        for (int i = 0; i < 3; i++)
-            y[i] = o[i] + r->scale * (r->rotation[i][0] * q[0] + r->rotation[i][1] * q[1] + r->rotation[i][2] * q[2]);
-        y[0] += r->translation[0];
-        y[1] += r->translation[1];
+        float y[3];
+        rigid_move(h, &f->rigid, x, y);
         float wt = h->weight[v], body[3];
         /* the body's share: 1 from a quarter of the picture inside its border, 0 on it */
         float edge = fminf(fminf(x[0] + 0.5f, (float)w - 0.5f - x[0]), fminf(x[1] + 0.5f, (float)hh - 0.5f - x[1]));
@@ -1217,10 +1232,9 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         h->texcoord[v][0] = h->texcoord_rest[v][0];
         h->texcoord[v][1] = h->texcoord_rest[v][1];
         float k = 0;
-        int twin = v;
         if (v < FACE_VERTICES) {
             const float *n = h->normal[v];
-            twin = h->mirror[v];
+            int twin = topology.mirror[v];
             float now = R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2];
             /* the twin must be seen clearly itself (not the near side's own rim, hair and all),
              * and the vertex poorly (a far eye the portrait shows is its own, not a copy) */
@@ -1232,8 +1246,6 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
             turned = turned < 0 ? 0 : turned > 1 ? 1 : turned;
             k = better * turned;
         }
-        h->texcoord_mirror[v][0] = h->texcoord_rest[twin][0];
-        h->texcoord_mirror[v][1] = h->texcoord_rest[twin][1];
         h->texcoord_share[v][0] = k * 255;
         h->texcoord_share[v][1] = 0;
         most = k > most ? k : most;
@@ -1246,11 +1258,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         open = isfinite(open) ? 1 + h->params.eyes * (open - 1) : 1;
         float shut = open < 0 ? 1 : open > 1 ? 0 : 1 - open;
         if (shut <= 0) continue;
-        float inset = shut * LID_INSET * h->eye_width[e], cx = 0, cy = 0;
-        for (int i = 0; i < FACE_MESH_LID_POINTS; i++) {
-            cx += (h->src[face_mesh_lid_upper[e][i]][0] + h->src[face_mesh_lid_lower[e][i]][0]) / (2 * FACE_MESH_LID_POINTS);
-            cy += (h->src[face_mesh_lid_upper[e][i]][1] + h->src[face_mesh_lid_lower[e][i]][1]) / (2 * FACE_MESH_LID_POINTS);
-        }
+        float inset = shut * LID_INSET * h->eye_width[e], cx = h->lid_centre[e][0], cy = h->lid_centre[e][1];
         for (int lid = 0; lid < 2; lid++)
             for (int i = 1; i < FACE_MESH_LID_POINTS - 1; i++) {
                 int v = lid ? face_mesh_lid_lower[e][i] : face_mesh_lid_upper[e][i];
@@ -1262,11 +1270,12 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     }
     /* Outer rings from the second on: no nearer to the moved skull centre than at rest. */
     {
+        /* the moved skull centre, summed in this order (rigid_move's rounds differently by
+         * an ulp, which moves a ring vertex, which changes the rendered frames' bits) */
         const motion_rigid *r = &f->rigid;
-        float o[3] = {r->origin[0], r->origin[1], h->pivot_depth};
-        float q[3] = {h->head_centre[0] - o[0], h->head_centre[1] - o[1], h->head_centre[2] - o[2]}, c[2];
-        for (int i = 0; i < 2; i++)
-            c[i] = o[i] + r->translation[i] + r->scale * (r->rotation[i][0] * q[0] + r->rotation[i][1] * q[1] + r->rotation[i][2] * q[2]);
+        float o[3], turned[3], c[2];
+        rigid_turn(h, r, h->head_centre, o, turned);
+        for (int i = 0; i < 2; i++) c[i] = o[i] + r->translation[i] + turned[i];
         for (int v = FACE_VERTICES + OVAL; v < FRAME_FIRST; v++) {
             float wt = h->weight[v];
             if (wt <= 0) continue;
@@ -1366,12 +1375,9 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
             for (int x = bx0; x <= bx1; x++) d[x] = -INFINITY;
         }
         for (int pass = 0; pass < 2 && s == VV_OK; pass++) { /* the translucent triangles only */
-            int first = pass ? h->culled_count : 0, last = pass ? (body_moves ? h->triangle_count : h->frame_first) : h->culled_count;
-            int count = 0;
-            for (int t = first; t < last; t++)
-                if (h->draw_layer[t] & TRANSLUCENT) memcpy(h->draw_triangles[count++], h->triangles[t], sizeof h->triangles[t]);
-            raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])h->draw_triangles,
-                              VERTEX_COUNT, count, NULL};
+            int first = pass ? h->translucent_end[0] : 0, last = h->translucent_end[pass ? (body_moves ? 2 : 1) : 0];
+            raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])(h->translucent + first),
+                              VERTEX_COUNT, last - first, NULL};
             raster_target ra = {&h->alpha, h->depth, NULL, NULL};
             raster_params rp = {pass == 0, h->params.threads};
             s = raster_draw(&ra, &h->matte3, &rm, &rp);
@@ -1383,14 +1389,8 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     composite_job job = {h, out, mirror, body_moves, {bx0, by0, bx1, by1}, {fx0, fy0, fx1, fy1}};
     parallel_for((h->height + COMPOSITE_ROWS - 1) / COMPOSITE_ROWS, h->params.threads, composite_rows, &job);
     if (f->has_gaze) eyes_gaze(h, f, out);
-    /* The frame's 68 points: the posed mesh's. */
-    float posed_mesh[FACE_VERTICES][3];
-    for (int v = 0; v < FACE_VERTICES; v++) {
-        posed_mesh[v][0] = h->posed[v][0];
-        posed_mesh[v][1] = h->posed[v][1];
-        posed_mesh[v][2] = -h->posed[v][2];
-    }
-    face_mesh_to_landmarks68((const float(*)[3])posed_mesh, h->last68);
+    /* The frame's 68 points: the posed mesh's (x and y only: its depth's sign is moot). */
+    face_mesh_to_landmarks68((const float(*)[3])h->posed, h->last68);
     /* The inner mouth where it opens wider than the source's. */
     if (h->params.mouth_fill)
         warp_mouth_fill(out, NULL, &h->source, (const float(*)[2])h->source68, (const float(*)[2])h->last68,
