@@ -278,6 +278,32 @@ static void seeds_motion(void) {
     motion_track_free(&track);
 }
 
+/* ---- landmark JSON (`vivify landmarks` output and the dlib reference lines) ---- */
+static void landmark_list(char *out, size_t size, float shift) {
+    size_t n = (size_t)snprintf(out, size, "[");
+    for (int i = 0; i < 68 && n < size; i++)
+        n += (size_t)snprintf(out + n, size - n, "%s[%.2f,%.2f]", i ? "," : "", 10 + 0.5f * (float)i + shift,
+                              20 + 0.25f * (float)(i % 17));
+    if (n < size) snprintf(out + n, size - n, "]");
+}
+
+static void seeds_landmark_json(void) {
+    char a[2048], b[2048], text[8192];
+    landmark_list(a, sizeof a, 0);
+    landmark_list(b, sizeof b, 3.5f);
+    /* two frames: two faces (the larger taken), then none */
+    int n = snprintf(text, sizeof text,
+                     "{\"width\": 64, \"height\": 48, \"fps\": 25, \"frames\": [\n"
+                     " {\"faces\": [{\"box\": [1, 2, 30, 40], \"landmarks\": %s}, {\"landmarks\": %s}]},\n"
+                     " {\"faces\": []}]}\n", a, b);
+    write_bytes("landmark_json", "two_frames.json", text, (size_t)n);
+    /* JSON lines: a frame, a blank line, a frame without faces, a frame */
+    n = snprintf(text, sizeof text,
+                 "{\"file\": \"f0.png\", \"width\": 64, \"height\": 48, \"faces\": [{\"score\": 0.9, \"landmarks\": %s}]}\n"
+                 "\n{\"file\": \"f1.png\", \"faces\": []}\n{\"faces\": [{\"landmarks\": %s}]}\n", a, b);
+    write_bytes("landmark_json", "three_lines.jsonl", text, (size_t)n);
+}
+
 /* ---- dataset ---- */
 static void seeds_dataset(void) {
     char path[1024], jpeg_path[1024];
@@ -325,6 +351,7 @@ int main(int argc, char **argv) {
     seeds_tfjs();
     seeds_safetensors();
     seeds_motion();
+    seeds_landmark_json();
     seeds_dataset();
     printf("make_seeds: wrote the seed corpora under %s\n", root);
     return 0;

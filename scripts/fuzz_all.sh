@@ -9,7 +9,7 @@ seconds=${1:-600}
 work=${2:-/tmp/vivify-fuzz}
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build-fuzz"
-targets=${FUZZ_TARGETS:-"image video shape_predictor tfjs safetensors motion dataset"}
+targets=${FUZZ_TARGETS:-"image video shape_predictor tfjs safetensors motion landmark_json dataset"}
 
 CC=clang cmake -S "$root" -B "$build" -DVV_FUZZ=ON -DVV_SANITIZE=ON -DVV_NATIVE=OFF \
     -DVV_BUILD_TESTS=OFF -DCMAKE_BUILD_TYPE=Debug >/dev/null

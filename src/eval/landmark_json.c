@@ -133,12 +133,7 @@ vv_status landmark_sequence_parse(landmark_sequence *seq, const char *data, size
     if (s == VV_OK) s = read_header(seq, root, name);
     int count = s == VV_OK ? cJSON_GetArraySize(frames) : 0;
     if (s == VV_OK && count == 0) s = vv_fail(VV_ERR_CORRUPT, "%s: no frames", name);
-    if (s == VV_OK) {
-        double fps = seq->fps;
-        int width = seq->width, height = seq->height;
-        s = sequence_alloc(seq, count, name);
-        seq->fps = fps, seq->width = width, seq->height = height;
-    }
+    if (s == VV_OK) s = sequence_alloc(seq, count, name);
     if (s == VV_OK) {
         int t = 0;
         const cJSON *frame;
