@@ -3,7 +3,9 @@
  * pipeline under eval on a synthetic talking clip (grace_hopper.jpg animated with the
  * built-in "talk" motion): eval renders exactly the frames vivify animate writes, the
  * following metrics find lag 0 for the engine and the delay of a deliberately late one.
- * Needs .cache/models (faceres, blazeface); skipped (77) without them. */
+ * Needs faceres in .cache/models (skipped, 77, without it); the protocols and the pipeline
+ * also need the animate engine's models (blazeface, facemesh, iris, selfie): without one
+ * of them those parts are skipped, the rest runs, and the test exits 77. */
 #include "eval/identity.h"
 #include "eval/metrics.h"
 #include "eval/plot.h"
@@ -576,6 +578,17 @@ static void test_pipeline_following(void) {
     eval_context_close(&ctx);
 }
 
+/* The first of the models eval_context_open and the ENGINE animator load (the detector,
+ * the face mesh with its iris model, the person matte) that models_find cannot find, or
+ * NULL when all are there. */
+static const char *missing_engine_model(void) {
+    static const char *const names[] = {"blazeface.json", "facemesh.json", "iris.json", "selfie.json"};
+    char path[4096];
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        if (models_find(names[i], path, sizeof path) != VV_OK) return names[i];
+    return NULL;
+}
+
 int main(void) {
     char path[1024];
     if (models_find("faceres.json", path, sizeof path) != VV_OK) {
@@ -587,10 +600,17 @@ int main(void) {
     test_plot();
     test_sampling();
     double t1 = time_now();
-    test_protocols();
+    const char *missing = missing_engine_model();
+    if (!missing) test_protocols();
     double t2 = time_now();
-    test_pipeline_following();
+    if (!missing) test_pipeline_following();
     printf("test_eval: identity, plot, sampling %.1f s; protocols %.1f s; following %.1f s\n", t1 - t0, t2 - t1,
            time_now() - t2);
-    return test_finish("test_eval");
+    int rc = test_finish("test_eval");
+    if (rc == 0 && missing) {
+        printf("SKIPPED the protocol and following parts of test_eval: %s not in .cache/models (./dev setup)\n",
+               missing);
+        return 77;
+    }
+    return rc;
 }
