@@ -290,6 +290,10 @@ static void test_gradients(void) {
         {"conv transpose 3x3 s2 SAME", OP_TRANSPOSE, {1, 3, 3, 4}, {1, 5, 6, 2}, {3, 3}, 1, 2, 0, 0, 0, 0, 0},
         {"conv transpose 2x2 s2 SAME", OP_TRANSPOSE, {2, 2, 3, 3}, {2, 4, 6, 2}, {2, 2}, 1, 2, 0, 0, 0, 0, 0},
         {"conv transpose 3x2 s1 VALID", OP_TRANSPOSE, {1, 3, 4, 2}, {1, 5, 5, 3}, {3, 2}, 0, 1, 0, 0, 0, 0, 0},
+        /* the downscales and the uneven pool of the TFJS fixture cases */
+        {"resize down legacy", OP_RESIZE, {2, 5, 7, 3}, {2, 2, 3, 3}, {0, 0}, 0, 0, 0, 0, 0, 0, 0},
+        {"resize down align_corners", OP_RESIZE, {1, 7, 6, 2}, {1, 3, 4, 2}, {1, 0}, 0, 0, 0, 0, 0, 0, 0},
+        {"avg pool 2x3 s(1,2) SAME", OP_POOL, {1, 4, 7, 2}, {1, 4, 4, 2}, {2, 3, 1, 2}, 1, 0, 0, 0, 0, 0, 0},
     };
     for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
         grad_case c = cases[k];
@@ -412,6 +416,7 @@ static void test_runner(void) {
     CHECK_OK(tensor_alloc(&d_out, 4, out_shape));
     for (size_t i = 0; i < d_out.size; i++) d_out.data[i] = rand_uniform(-1, 1);
     if (tape) CHECK_OK(tfjs_model_backward(model, tape, &d_out, &d_in));
+    CHECK_MSG(d_in.size == 48, "runner backward: d_in holds %zu values, want 48", d_in.size);
     if (d_in.size == 48) {
         double max_err = 0, max_ref = 0;
         float ref[OUT];
