@@ -20,7 +20,6 @@
 #include "video/video.h"
 #include "vivify.h"
 
-#include <cjson/cJSON.h>
 #include <stdint.h>
 
 #define FIXTURES VV_SOURCE_DIR "/tests/fixtures/"
@@ -244,39 +243,15 @@ static void test_portraits(const face_mesh *fm) {
 
 /* ---------------------------------------------------------------- 3. tracker on a clip */
 
-static int read_reference(const char *path, float (*points)[68][2], int max) {
-    FILE *f = fopen(path, "r");
-    if (!f) return 0;
-    int n = 0;
-    char *line = NULL;
-    size_t cap = 0;
-    while (n < max && getline(&line, &cap, f) > 0) {
-        float(*p)[2] = points[n++];
-        p[0][0] = NAN;
-        cJSON *root = cJSON_Parse(line);
-        cJSON *list = cJSON_GetObjectItem(root, "faces");
-        cJSON *lm = cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "landmarks");
-        if (cJSON_GetArraySize(list) == 1 && cJSON_GetArraySize(lm) == 68)
-            for (int i = 0; i < 68; i++) {
-                cJSON *pt = cJSON_GetArrayItem(lm, i);
-                p[i][0] = (float)cJSON_GetNumberValue(cJSON_GetArrayItem(pt, 0));
-                p[i][1] = (float)cJSON_GetNumberValue(cJSON_GetArrayItem(pt, 1));
-            }
-        cJSON_Delete(root);
-    }
-    free(line);
-    fclose(f);
-    return n;
-}
-
 #define CLIP_FRAMES 60
 
 static void test_tracker_clip(const face_mesh *fm, const char *data, const char *clip) {
-    static float ref[CLIP_FRAMES][68][2];
     char path[8192];
     snprintf(path, sizeof path, "%s/reference/%s.jsonl", data, clip);
-    int ref_count = read_reference(path, ref, CLIP_FRAMES);
-    CHECK_MSG(ref_count == CLIP_FRAMES, "%s: %d reference frames", path, ref_count);
+    landmark_sequence ref = {0};
+    CHECK_OK(landmark_sequence_load_jsonl(&ref, path));
+    int ref_count = ref.count < CLIP_FRAMES ? ref.count : CLIP_FRAMES;
+    CHECK_MSG(ref_count == CLIP_FRAMES, "%s: %d reference frames", path, ref.count);
     snprintf(path, sizeof path, "%s/train/%s.mp4", data, clip);
     video_reader *reader = NULL;
     CHECK_OK(video_reader_open(&reader, path));
@@ -284,7 +259,13 @@ static void test_tracker_clip(const face_mesh *fm, const char *data, const char 
     CHECK_OK(face_detector_load(&detector, NULL));
     mesh_tracker *tracker = NULL;
     CHECK_OK(mesh_tracker_new(&tracker, fm, detector, NULL));
-    if (!reader || !tracker) return;
+    if (!reader || !tracker) {
+        mesh_tracker_free(tracker);
+        face_detector_free(detector);
+        video_reader_close(reader);
+        landmark_sequence_free(&ref);
+        return;
+    }
     vv_image frame = {0};
     static face_mesh_result r;
     double sum[3] = {0, 0, 0};
@@ -297,11 +278,11 @@ static void test_tracker_clip(const face_mesh *fm, const char *data, const char 
         if (!got) break;
         CHECK_OK(mesh_tracker_update(tracker, &frame, &found, &r));
         if (found) found_count++;
-        if (found && frames < ref_count && isfinite(ref[frames][0][0])) {
+        if (found && frames < ref_count && ref.valid[frames]) {
             float p68[68][2];
             double e[3];
             face_mesh_to_landmarks68((const float(*)[3])r.points, p68);
-            nme68((const float(*)[2])p68, (const float(*)[2])ref[frames], e);
+            nme68((const float(*)[2])p68, (const float(*)[2])ref.points[frames], e);
             for (int i = 0; i < 3; i++) sum[i] += e[i];
             scored++;
         }
@@ -339,6 +320,7 @@ static void test_tracker_clip(const face_mesh *fm, const char *data, const char 
     mesh_tracker_free(tracker);
     face_detector_free(detector);
     video_reader_close(reader);
+    landmark_sequence_free(&ref);
 }
 
 /* ---------------------------------------------------------------- 4. hostile input */
