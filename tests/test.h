@@ -69,6 +69,45 @@ static inline const char *test_tmp_dir(const char *test_name) {
     return path;
 }
 
+/* count float32 values from a file of exactly that many (the tests/fixtures .bin files), or NULL
+ * (missing, short, or longer).  The caller frees. */
+static inline float *test_read_floats(const char *path, size_t count) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    float *data = malloc(count * sizeof(float));
+    size_t got = data ? fread(data, sizeof(float), count, f) : 0;
+    int extra = fgetc(f);
+    fclose(f);
+    if (got != count || extra != EOF) {
+        free(data);
+        return NULL;
+    }
+    return data;
+}
+
+/* max |a[i] - b[i]| in double; NaN anywhere gives NaN (a failed `< tol` check). */
+static inline double test_max_abs_diff(const float *a, const float *b, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) {
+        double d = fabs((double)a[i] - b[i]);
+        if (d > m || d != d) m = d;
+    }
+    return m;
+}
+
+/* A linear congruential generator for test inputs (24 bits a call), one stream per test
+ * program: test_rng_seed() first where the values are pinned. */
+static inline unsigned *test_rng_state(void) {
+    static unsigned state = 12345;
+    return &state;
+}
+static inline void test_rng_seed(unsigned seed) { *test_rng_state() = seed; }
+static inline unsigned test_rng(void) {
+    unsigned *s = test_rng_state();
+    *s = *s * 1103515245u + 12345u;
+    return *s >> 8;
+}
+
 static inline int test_finish(const char *name) {
     printf("%s: %d passed, %d failed\n", name, test_passed, test_failed);
     return test_failed ? 1 : 0;

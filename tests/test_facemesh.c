@@ -50,15 +50,6 @@ static bool read_file(const char *path, void *data, size_t size) {
     return got == size && extra == EOF;
 }
 
-static double max_abs_diff(const float *a, const float *b, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d > m || d != d) m = d;
-    }
-    return m;
-}
-
 /* ---------------------------------------------------------------- 1. graphs */
 
 static void test_graphs(const face_mesh *fm) {
@@ -76,7 +67,7 @@ static void test_graphs(const face_mesh *fm) {
         CHECK_OK(face_mesh_run_graph(fm, input, 1, mesh, &flag));
         double ms = (time_now() - t0) * 1e3;
         const float *r = ref + pattern * (MESH_VALUES + 1);
-        double err = max_abs_diff(mesh, r, MESH_VALUES);
+        double err = test_max_abs_diff(mesh, r, MESH_VALUES);
         /* Crop pixels (0..192, z within +-60): float32 through ~100 layers with another
          * summation order stays within 1e-3 px (measured 4e-5). */
         CHECK_MSG(err <= 1e-3, "facemesh %s: mesh max abs err %g", pattern ? "pattern" : "face", err);
@@ -94,12 +85,12 @@ static void test_graphs(const face_mesh *fm) {
     static float iris[2 * IRIS_VALUES], single[IRIS_VALUES];
     CHECK_OK(face_mesh_run_iris_graph(fm, eyes, 2, iris));
     const float *r = ref + 2 * (MESH_VALUES + 1);
-    double err = max_abs_diff(iris, r, 2 * IRIS_VALUES);
+    double err = test_max_abs_diff(iris, r, 2 * IRIS_VALUES);
     CHECK_MSG(err <= 1e-3, "iris max abs err %g", err);
     printf("iris batch of 2 max abs err %.2e px\n", err);
     /* Batch and single runs agree. */
     CHECK_OK(face_mesh_run_iris_graph(fm, eyes, 1, single));
-    CHECK(max_abs_diff(single, iris, IRIS_VALUES) <= 1e-4);
+    CHECK(test_max_abs_diff(single, iris, IRIS_VALUES) <= 1e-4);
     free(eyes);
     free(input);
 }

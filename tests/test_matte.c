@@ -30,20 +30,6 @@
 
 #define FIXTURES VV_SOURCE_DIR "/tests/fixtures/"
 
-static float *read_floats(const char *path, size_t count) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    float *data = malloc(count * sizeof(float));
-    size_t got = data ? fread(data, sizeof(float), count, f) : 0;
-    int extra = fgetc(f);
-    fclose(f);
-    if (got != count || extra != EOF) {
-        free(data);
-        return NULL;
-    }
-    return data;
-}
-
 /* ---------------------------------------------------------------- graph vs TFJS ---- */
 
 static void test_graph(const char *path) {
@@ -54,7 +40,7 @@ static void test_graph(const char *path) {
     uint8_t *face = malloc(256 * 256 * 3);
     CHECK(f && fread(face, 1, 256 * 256 * 3, f) == 256 * 256 * 3);
     if (f) fclose(f);
-    float *ref = read_floats(FIXTURES "selfie_graph.bin", 2 * (32 * 32 + 256));
+    float *ref = test_read_floats(FIXTURES "selfie_graph.bin", 2 * (32 * 32 + 256));
     CHECK_MSG(ref != NULL, "cannot read " FIXTURES "selfie_graph.bin");
     for (int pattern = 0; pattern < 2 && ref; pattern++) {
         tensor input, out;

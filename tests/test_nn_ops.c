@@ -13,14 +13,6 @@ static float *random_floats(size_t n) {
     for (size_t i = 0; i < n; i++) p[i] = rng_float();
     return p;
 }
-static double max_diff(const float *a, const float *b, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d > m || d != d) m = d;
-    }
-    return m;
-}
 
 /* ---- Reference loops ---- */
 
@@ -93,7 +85,7 @@ static void test_conv(void) {
                                      t->OC, t->stride, t->stride, pt, pl, OH, OW));
         conv_reference(ref, in, w, t->bias ? b : NULL, t->N, t->H, t->W, t->C, t->KH, t->KW, t->OC, t->stride,
                        t->stride, pt, pl, OH, OW, 0);
-        double d = max_diff(out, ref, n_out);
+        double d = test_max_abs_diff(out, ref, n_out);
         CHECK_MSG(d < 1e-4, "conv case %zu: max diff %g", i, d);
         free(in), free(w), free(b), free(out), free(ref);
     }
@@ -141,7 +133,7 @@ static void test_depthwise(void) {
                                           M, t->stride, t->stride, pt, pl, OH, OW);
             conv_reference(ref, in, w, t->bias ? b : NULL, t->N, t->H, t->W, t->C, t->KH, t->KW, 0, t->stride,
                            t->stride, pt, pl, OH, OW, M);
-            double d = max_diff(out, ref, n_out);
+            double d = test_max_abs_diff(out, ref, n_out);
             CHECK_MSG(d < 1e-5, "depthwise case %zu M=%d: max diff %g", i, M, d);
             free(in), free(w), free(b), free(out), free(ref);
         }

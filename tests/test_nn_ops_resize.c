@@ -28,15 +28,6 @@ static float rand_uniform(float lo, float hi) {
 
 static size_t count4(const int *s) { return (size_t)s[0] * s[1] * s[2] * s[3]; }
 
-static double max_abs_diff(const float *a, const float *b, size_t n) {
-    double m = 0;
-    for (size_t i = 0; i < n; i++) {
-        double d = fabs((double)a[i] - b[i]);
-        if (d > m || d != d) m = d;
-    }
-    return m;
-}
-
 /* ---------------------------------------------------------------- by hand ---- */
 
 static void test_hand(void) {
@@ -66,7 +57,7 @@ static void test_hand(void) {
     float pooled[9];
     avg_pool_nhwc_forward(pooled, nine, 1, 3, 3, 1, 3, 3, 1, 1, 1, 1, 3, 3);
     const float expect_pool[9] = {3, 3.5f, 4, 4.5f, 5, 5.5f, 6, 6.5f, 7};
-    CHECK_MSG(max_abs_diff(pooled, expect_pool, 9) < 1e-6, "avg pool 3x3 SAME: got %g %g %g ...", pooled[0],
+    CHECK_MSG(test_max_abs_diff(pooled, expect_pool, 9) < 1e-6, "avg pool 3x3 SAME: got %g %g %g ...", pooled[0],
               pooled[1], pooled[2]);
     /* VALID 2x2 stride 2 on a 2x4 image: two window means. */
     const float eight[8] = {1, 2, 3, 4, 5, 6, 7, 8};
@@ -187,7 +178,7 @@ static void test_tfjs_fixture(void) {
         float *w = c->kind == OP_TRANSPOSE ? seq_cos((size_t)c->k[0] * c->k[1] * c->out[3] * c->in[3]) : NULL;
         float *out = malloc(n * sizeof(float));
         run_tfjs_case(c, x, w, out);
-        double err = max_abs_diff(out, ref + offset, n);
+        double err = test_max_abs_diff(out, ref + offset, n);
         printf("  tfjs %-30s max abs error %.2e\n", c->name, err);
         CHECK_MSG(err < 1e-5, "%s: max abs error %g against TFJS", c->name, err);
         offset += n;
@@ -404,8 +395,8 @@ static void test_runner(void) {
     tensor input = tensor_view(x, 4, shape), out;
     CHECK_OK(tfjs_model_run(model, &input, NULL, &out));
     CHECK(out.ndim == 4 && out.shape[0] == 1 && out.shape[1] == 14 && out.shape[2] == 18 && out.shape[3] == 3);
-    if (out.size == OUT) CHECK_MSG(max_abs_diff(out.data, expect, OUT) < 1e-6, "runner forward differs by %g",
-                                   max_abs_diff(out.data, expect, OUT));
+    if (out.size == OUT) CHECK_MSG(test_max_abs_diff(out.data, expect, OUT) < 1e-6, "runner forward differs by %g",
+                                   test_max_abs_diff(out.data, expect, OUT));
     tensor_free(&out);
 
     /* Training mode: d/dx of sum(w * out) against central differences (the graph is linear). */

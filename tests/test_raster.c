@@ -10,16 +10,11 @@
 #include "test.h"
 #include "warp/raster.h"
 
-static unsigned rng_state = 2024;
-static unsigned rng(void) {
-    rng_state = rng_state * 1103515245u + 12345u;
-    return rng_state >> 8;
-}
-static float rng_unit(void) { return (float)(rng() & 0xffff) / 65536.0f; }
+static float rng_unit(void) { return (float)(test_rng() & 0xffff) / 65536.0f; }
 
 static void fill_noise(vv_image *im) {
     size_t n = (size_t)im->width * im->height * 3;
-    for (size_t i = 0; i < n; i++) im->data[i] = (uint8_t)(rng() & 255);
+    for (size_t i = 0; i < n; i++) im->data[i] = (uint8_t)(test_rng() & 255);
 }
 
 /* A render target with its own buffers. */
@@ -654,7 +649,7 @@ static void test_threads(void) {
             int v = 3 * t + e;
             position[v][0] = cx + size * (rng_unit() - 0.5f);
             position[v][1] = cy + size * (rng_unit() - 0.5f);
-            position[v][2] = (float)(rng() % 8); /* ties: the first drawn must win */
+            position[v][2] = (float)(test_rng() % 8); /* ties: the first drawn must win */
             texcoord[v][0] = rng_unit() * 110 - 6;
             texcoord[v][1] = rng_unit() * 95 - 6;
             triangles[t][e] = v;
@@ -701,7 +696,7 @@ static void test_fill_constant(void) {
         bool hole = (x >= 17 && x < 58 && y >= 9 && y < 40) || (x >= 60 && x < 64 && y >= 50 && y < 52);
         known[i] = !hole;
         uint8_t *p = im.data + i * 3;
-        if (hole) { p[0] = (uint8_t)rng(); p[1] = (uint8_t)rng(); p[2] = (uint8_t)rng(); }
+        if (hole) { p[0] = (uint8_t)test_rng(); p[1] = (uint8_t)test_rng(); p[2] = (uint8_t)test_rng(); }
         else { p[0] = 10; p[1] = 200; p[2] = 31; }
     }
     CHECK_OK(image_fill_holes(&im, known, 2));
@@ -722,7 +717,7 @@ static void test_fill_ramp(void) {
         int x = i % w, y = i / w;
         known[i] = !(x >= hx0 && x < hx1 && y >= hy0 && y < hy1);
         memcpy(im.data + i * 3, x < w / 2 ? left : right, 3);
-        if (!known[i]) im.data[i * 3] = (uint8_t)rng();
+        if (!known[i]) im.data[i * 3] = (uint8_t)test_rng();
     }
     CHECK_OK(image_fill_holes(&im, known, 1));
     int not_monotonic = 0, worst_step = 0, worst_border = 0;
@@ -762,7 +757,7 @@ static void test_fill_known_and_border(void) {
     fill_noise(&im);
     image_copy(&original, &im);
     uint8_t *known = malloc((size_t)w * h);
-    for (int i = 0; i < w * h; i++) known[i] = (rng() & 3) != 0 ? (uint8_t)(1 + rng() % 255) : 0;
+    for (int i = 0; i < w * h; i++) known[i] = (test_rng() & 3) != 0 ? (uint8_t)(1 + test_rng() % 255) : 0;
     CHECK_OK(image_fill_holes(&im, known, 0));
     int changed = 0;
     for (int i = 0; i < w * h; i++)
@@ -774,7 +769,7 @@ static void test_fill_known_and_border(void) {
     for (int i = 0; i < w * h; i++) {
         int x = i % w, y = i / w;
         known[i] = !((x < 25 && y < 20) || y >= h - 6);
-        for (int k = 0; k < 3; k++) im.data[3 * i + k] = known[i] ? (uint8_t)(77 + k) : (uint8_t)rng();
+        for (int k = 0; k < 3; k++) im.data[3 * i + k] = known[i] ? (uint8_t)(77 + k) : (uint8_t)test_rng();
     }
     CHECK_OK(image_fill_holes(&im, known, 2));
     int bad = 0;
@@ -969,6 +964,7 @@ static void test_portrait(void) {
 }
 
 int main(void) {
+    test_rng_seed(2024);
     test_identity();
     test_translation();
     test_texture_edges();

@@ -12,20 +12,6 @@
 
 #define FIXTURES VV_SOURCE_DIR "/tests/fixtures/"
 
-static float *read_floats(const char *path, size_t count) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    float *data = malloc(count * sizeof(float));
-    size_t got = data ? fread(data, sizeof(float), count, f) : 0;
-    int extra = fgetc(f);
-    fclose(f);
-    if (got != count || extra != EOF) {
-        free(data);
-        return NULL;
-    }
-    return data;
-}
-
 static uint8_t *face_bytes;
 
 /* Byte of the synthetic inputs, as in generate.js. */
@@ -75,7 +61,7 @@ static void test_blazeface(const char *path) {
         CHECK_OK(tfjs_model_run_outputs(model, &input, names, 4, outputs));
         double ms = (time_now() - t0) * 1e3;
         const char *file = pattern ? FIXTURES "tfjs_blazeface_pattern.bin" : FIXTURES "tfjs_blazeface_face.bin";
-        float *ref = read_floats(file, 896 * 17);
+        float *ref = test_read_floats(file, 896 * 17);
         CHECK_MSG(ref != NULL, "cannot read %s", file);
         size_t offset = 0;
         for (int i = 0; i < 4 && ref; i++) {
@@ -138,7 +124,7 @@ static void test_faceres(const char *path) {
         CHECK_OK(tfjs_model_run_outputs(model, &input, names, 3, outputs));
         double ms = (time_now() - t0) * 1e3;
         const char *file = pattern ? FIXTURES "tfjs_faceres_pattern.bin" : FIXTURES "tfjs_faceres_face.bin";
-        float *ref = read_floats(file, 1125);
+        float *ref = test_read_floats(file, 1125);
         CHECK_MSG(ref != NULL, "cannot read %s", file);
         size_t offset = 0;
         for (int i = 0; i < 3 && ref; i++) {

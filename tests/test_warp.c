@@ -8,15 +8,9 @@
 #include "warp/mesh.h"
 #include "warp/warp.h"
 
-static unsigned rng_state = 12345;
-static unsigned rng(void) {
-    rng_state = rng_state * 1103515245u + 12345u;
-    return rng_state >> 8;
-}
-
 static void fill_noise(vv_image *im) {
     size_t n = (size_t)im->width * im->height * im->channels;
-    for (size_t i = 0; i < n; i++) im->data[i] = (uint8_t)(rng() & 255);
+    for (size_t i = 0; i < n; i++) im->data[i] = (uint8_t)(test_rng() & 255);
 }
 
 /* Mean face (face units) placed in a crop of `size`, like a detected source. */
