@@ -94,7 +94,9 @@ static job_request request_for(job_queue *queue, const char *motion, char *dir) 
     if (f) fclose(f);
     snprintf(r.motion, sizeof r.motion, "%s", motion);
     r.duration = 1;
-    r.expression_scale = r.pose_scale = r.eyes = r.lips = 1; /* the server's defaults */
+    /* the server's defaults (server.c build_request always names an engine) */
+    snprintf(r.engine, sizeof r.engine, "warp");
+    r.expression_scale = r.pose_scale = r.eyes = r.lips = 1;
     return r;
 }
 
@@ -205,16 +207,21 @@ static void test_queue(void) {
     }
     CHECK(wait_finished(queue, id_two, &st) == JOB_DONE);
     CHECK_MSG(saw_second_half, "progress 0.7 (half of the animate pass after tracking) was never seen");
-    /* the server's defaults: no engine named (animate's own), gains 1, background still */
+    /* the server's defaults: engine warp, gains 1, background still */
     snprintf(args_path, sizeof args_path, "%s/args-smile.txt", tmp);
-    const char *const defaults[][2] = {{"--engine", NULL}, {"--eyes", "1.000"}, {"--lips", "1.000"},
+    const char *const defaults[][2] = {{"--engine", "warp"}, {"--eyes", "1.000"}, {"--lips", "1.000"},
                                        {"--background", "still"}, {"--compare", NULL}, {"--absolute", NULL}};
     check_arguments(args_path, defaults, sizeof defaults / sizeof defaults[0]);
 
-    /* failure: animate's message with our temp path turned into words */
+    /* failure: animate's message with our temp path turned into words; this request names
+     * no engine (jobs.h allows it: animate's own default), so none is passed */
     r = request_for(queue, "blink", dir);
+    r.engine[0] = 0;
     CHECK_OK(job_queue_submit(queue, dir, &r, id2));
     CHECK(wait_finished(queue, id2, &st) == JOB_FAILED);
+    snprintf(args_path, sizeof args_path, "%s/args-blink.txt", tmp);
+    const char *const no_engine[][2] = {{"--engine", NULL}, {"--motion", "blink"}};
+    check_arguments(args_path, no_engine, sizeof no_engine / sizeof no_engine[0]);
     CHECK_MSG(!strcmp(st.error, "no face found in the portrait"), "error: %s", st.error);
     CHECK(job_queue_open_result(queue, id2, &st, &found) < 0 && found);
 
