@@ -28,6 +28,13 @@ static timing summarise(double *times, int n) {
     return (timing){times[n / 2], times[0]};
 }
 
+/* A library call failed: the JSON line ends with the error, the program exits 1. */
+static void fail(const char *what) {
+    printf(",\"error\":\"%s: %s\"}\n", what, vv_last_error());
+    fprintf(stderr, "bench_raster: %s failed: %s\n", what, vv_last_error());
+    exit(1);
+}
+
 typedef struct scene {
     vv_image texture, color;
     float *depth;
@@ -92,7 +99,8 @@ static timing time_draw(scene *s, int threads, int *covered) {
         for (size_t i = 0; i < pixels; i++) s->depth[i] = -INFINITY;
         memset(s->coverage, 0, pixels);
         double start = time_now();
-        raster_draw(&target, &s->texture, &s->mesh, &params);
+        vv_status status = raster_draw(&target, &s->texture, &s->mesh, &params);
+        if (status != VV_OK) fail("raster_draw");
         times[run] = (time_now() - start) * 1e3;
     }
     *covered = 0;
@@ -115,7 +123,8 @@ static timing time_fill(const vv_image *portrait, int w, int h, double fraction,
     for (int run = 0; run < RUNS; run++) {
         memcpy(work.data, source.data, (size_t)w * h * 3);
         double start = time_now();
-        image_fill_holes(&work, known, threads);
+        vv_status status = image_fill_holes(&work, known, threads);
+        if (status != VV_OK) fail("image_fill_holes");
         times[run] = (time_now() - start) * 1e3;
     }
     free(known);
