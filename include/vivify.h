@@ -110,8 +110,11 @@ typedef struct vv_animate_params {
     const char *models_dir;    /* pretrained helpers (BlazeFace, ...); NULL: search */
     int face_index;            /* animate the N-th face of each source (1 = the largest) */
     int crop_size;             /* working resolution of the face crop (default 512) */
-    int crop_output;           /* non-zero: output the face crop only, not the whole portrait */
-    int absolute;              /* non-zero: the driver's landmarks directly (aligned) */
+    int crop_output;           /* non-zero: output the face crop only, not the whole portrait
+                                  (engine warp: with the 2D warp) */
+    int absolute;              /* non-zero: the driver's landmarks directly (aligned), not its
+                                  changes since the reference; engine warp renders it with
+                                  the 2D warp (the 3D head moves relative to a reference pose) */
     int reference_best;        /* non-zero: motion relative to the driver frame nearest each
                                   source's expression (needs the whole driver first); 0: the
                                   driver's first frame with a face (default) */

@@ -5,7 +5,10 @@
  *     writer) animating mona_lisa.png: the portrait's face moves with the driver in the same
  *     frame (lag 0, measured by detecting the face in the output), vv_animate's PNG frames
  *     equal the streaming push / pull frames byte for byte, and the abort callback stops it
- *     cleanly (no output; with keep_partial a shorter valid one).
+ *     cleanly (no output; with keep_partial a shorter valid one);
+ *  3. absolute mode (the driver's own shape, aligned): with engine warp it renders as warp2d
+ *     does (the 3D head moves relative to a reference pose only), and differs from relative
+ *     mode for a driver whose face differs from the portrait's in size, place and shape.
  * `./dev test` also runs this under ThreadSanitizer (the tracker thread). */
 #include "animate/animate.h"
 #include "animate/timeline.h"
@@ -359,9 +362,93 @@ static void test_pipeline(void) {
     if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
 }
 
+/* ---- Absolute mode ------------------------------------------------------------------ */
+
+#define ABSOLUTE_FRAMES 5
+
+/* The frames an animator makes from landmarks alone (no driver images), pushed then pulled. */
+static int render_landmarks(vv_animator *a, const float (*frames)[68][2], int n, vv_image *out) {
+    int pulled = 0;
+    for (int t = 0; t <= n; t++) {
+        if (t < n) CHECK_OK(vv_animator_push_landmarks(a, (const float(*)[2])frames[t], NULL, t / 25.0));
+        else CHECK_OK(vv_animator_push_end(a));
+        for (int got = 1; got && pulled < n;) {
+            CHECK_OK(vv_animator_pull(a, &out[pulled], &got, NULL));
+            pulled += got;
+        }
+    }
+    return pulled;
+}
+
+static bool images_equal(const vv_image *a, const vv_image *b) {
+    return a->data && b->data && a->width == b->width && a->height == b->height && a->channels == b->channels &&
+           !memcmp(a->data, b->data, (size_t)a->width * a->height * a->channels);
+}
+
+static void test_absolute(void) {
+    vv_image portrait = {0};
+    CHECK_OK(image_load(&portrait, VV_SOURCE_DIR "/examples/mona_lisa.png"));
+    const char *name = "mona_lisa.png";
+    vv_animate_params params = vv_animate_default_params();
+    params.threads = 1;
+    vv_animator *relative = NULL, *absolute = NULL, *absolute2d = NULL;
+    vv_status s = vv_animator_new(&relative, &portrait, &name, 1, &params);
+    if (s == VV_ERR_MODEL) {
+        printf("SKIPPED absolute: models missing (./dev setup): %s\n", vv_last_error());
+        image_free(&portrait);
+        return;
+    }
+    CHECK_OK(s);
+    params.absolute = 1;
+    CHECK_OK(vv_animator_new(&absolute, &portrait, &name, 1, &params));
+    params.engine = "warp2d";
+    CHECK_OK(vv_animator_new(&absolute2d, &portrait, &name, 1, &params));
+    /* A driver: the portrait's face at 0.6 of its size, elsewhere, with a wider jaw and a
+     * mouth that opens. */
+    vv_face face;
+    CHECK_OK(vv_animator_source_face(relative, 0, &face));
+    float frames[ABSOLUTE_FRAMES][68][2];
+    for (int t = 0; t < ABSOLUTE_FRAMES; t++)
+        for (int k = 0; k < 68; k++) {
+            float x = face.landmarks[k][0], y = face.landmarks[k][1];
+            if (k <= 16) x = face.landmarks[30][0] + 1.25f * (x - face.landmarks[30][0]);
+            if (k >= 56 && k <= 58) y += 4.0f * t;
+            if (k >= 65 && k <= 67) y += 3.5f * t;
+            frames[t][k][0] = 0.6f * x + 40 + 2.0f * t;
+            frames[t][k][1] = 0.6f * y + 25;
+        }
+    vv_image rel[ABSOLUTE_FRAMES], abs3d[ABSOLUTE_FRAMES], abs2d[ABSOLUTE_FRAMES];
+    memset(rel, 0, sizeof rel);
+    memset(abs3d, 0, sizeof abs3d);
+    memset(abs2d, 0, sizeof abs2d);
+    int n_rel = render_landmarks(relative, (const float(*)[68][2])frames, ABSOLUTE_FRAMES, rel);
+    int n_abs = render_landmarks(absolute, (const float(*)[68][2])frames, ABSOLUTE_FRAMES, abs3d);
+    int n_2d = render_landmarks(absolute2d, (const float(*)[68][2])frames, ABSOLUTE_FRAMES, abs2d);
+    CHECK(n_rel == ABSOLUTE_FRAMES && n_abs == ABSOLUTE_FRAMES && n_2d == ABSOLUTE_FRAMES);
+    int same_as_2d = 0, same_as_relative = 0;
+    for (int t = 0; t < ABSOLUTE_FRAMES; t++) {
+        same_as_2d += images_equal(&abs3d[t], &abs2d[t]);
+        same_as_relative += images_equal(&abs3d[t], &rel[t]);
+    }
+    CHECK_MSG(same_as_2d == ABSOLUTE_FRAMES, "absolute, engine warp: %d of %d frames as warp2d renders them", same_as_2d,
+              ABSOLUTE_FRAMES);
+    CHECK_MSG(same_as_relative == 0, "absolute, engine warp: %d of %d frames equal relative mode's", same_as_relative,
+              ABSOLUTE_FRAMES);
+    for (int t = 0; t < ABSOLUTE_FRAMES; t++) {
+        image_free(&rel[t]);
+        image_free(&abs3d[t]);
+        image_free(&abs2d[t]);
+    }
+    vv_animator_free(relative);
+    vv_animator_free(absolute);
+    vv_animator_free(absolute2d);
+    image_free(&portrait);
+}
+
 int main(void) {
     test_smoothing();
     test_timeline();
     test_pipeline();
+    test_absolute();
     return test_finish("test_animate");
 }

@@ -234,7 +234,9 @@ vv_status animator_create(vv_animator **out, const vv_image *sources, const char
     }
     a->params = p;
     a->learned = strncmp(p.engine, "warp", 4) != 0;
-    a->head3d = !strcmp(p.engine, "warp");
+    /* The 3D head moves relative to the reference pose, and renders the whole portrait:
+     * absolute mode (the driver's own shape) and the face crop are the 2D warp's. */
+    a->head3d = !strcmp(p.engine, "warp") && !p.absolute && !p.crop_output;
     a->hybrid = !strcmp(p.engine, "hybrid");
     a->model = model;
     if (model && model->config.hybrid != a->hybrid)
@@ -453,23 +455,23 @@ vv_status animator_render(vv_animator *a, const float points[68][2], bool has_fa
     int current = a->learned ? 0 : a->current;
     animate_source *src = &a->sources[current];
     if (source_used) *source_used = current;
-    float target[68][2];
     if (has_face && !src->retarget_ready && a->have_reference) animator_set_source_reference(a, current, a->reference);
-    if (has_face && src->retarget_ready) motion_retarget_frame(&src->retarget, points, target);
-    else memcpy(target, src->face.landmarks, sizeof target); /* no face yet: the portrait as it is */
+    bool moving = has_face && src->retarget_ready;
     bool driver_mouth = driver_frame && driver_frame->data && found && has_face;
     vv_image *result = src->placed ? &a->placed : out;
     vv_status s = VV_OK;
-    if (src->head && !a->params.crop_output) {
+    float target[68][2];
+    memcpy(target, src->face.landmarks, sizeof target); /* no face yet: the portrait as it is */
+    if (src->head) {
         head3d_frame hf;
         memset(&hf, 0, sizeof hf);
         for (int i = 0; i < 3; i++) hf.rigid.rotation[i][i] = 1;
         hf.rigid.scale = 1;
         hf.eye_openness[0] = hf.eye_openness[1] = 1;
-        if (has_face && src->retarget_ready) {
-            motion_retarget_decompose(&src->retarget, points, &hf.rigid, hf.expression);
-            motion_retarget_frame(&src->retarget, points, hf.target68);
-            hf.has_target = !a->params.absolute;
+        if (moving) { /* the 3D split and the 68-point target from one pose estimate */
+            motion_retarget_decompose(&src->retarget, points, &hf.rigid, hf.expression, target);
+            memcpy(hf.target68, target, sizeof hf.target68);
+            hf.has_target = true;
             eye_openness_retarget(points, (const float(*)[2])src->retarget.reference, hf.eye_openness);
         }
         if (has_face && a->have_gaze && a->have_reference_gaze) { /* the change since the reference */
@@ -480,11 +482,13 @@ vv_status animator_render(vv_animator *a, const float points[68][2], bool has_fa
         hf.driver_frame = driver_mouth ? driver_frame : NULL;
         hf.driver_points = driver_mouth ? points : NULL;
         s = head3d_render(src->head, &hf, result);
-    } else if (!a->learned || (a->hybrid && !a->params.crop_output)) {
-        s = warp_engine_render(src->engine, (const float(*)[2])target, driver_mouth ? driver_frame : NULL,
-                               driver_mouth ? points : NULL, result, NULL);
-    } else if (!a->params.crop_output) { /* fsth pastes into the still portrait */
-        s = image_top_left(result, &src->image, a->out_width, a->out_height);
+    } else {
+        if (moving) motion_retarget_frame(&src->retarget, points, target);
+        if (!a->learned || (a->hybrid && !a->params.crop_output))
+            s = warp_engine_render(src->engine, (const float(*)[2])target, driver_mouth ? driver_frame : NULL,
+                                   driver_mouth ? points : NULL, result, NULL);
+        else if (!a->params.crop_output) /* fsth pastes into the still portrait */
+            s = image_top_left(result, &src->image, a->out_width, a->out_height);
     }
     if (s == VV_OK && a->learned) s = learned_render(a, (const float(*)[2])target, result);
     if (s != VV_OK || !src->placed) return s;

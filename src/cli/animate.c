@@ -131,8 +131,9 @@ int cli_animate(int argc, char **argv) {
         {"compare", 0, OPT_FLAG, &compare, NULL, "write source | driver | result side by side", 0, 0},
         {"frames", 0, OPT_INT, &frames_limit, "N", "animate at most N frames (default: all)", 1, MOTION_MAX_FRAMES},
         {"size", 0, OPT_INT, &size, "N", "working resolution of the face crop (default 512)", 64, 4096},
-        {"crop", 0, OPT_FLAG, &crop, NULL, "output only the face crop instead of pasting it back", 0, 0},
-        {"absolute", 0, OPT_FLAG, &absolute, NULL, "use the driver's landmarks directly (aligned), not relative changes", 0, 0},
+        {"crop", 0, OPT_FLAG, &crop, NULL, "output only the face crop instead of pasting it back (warp: with the 2D warp)", 0, 0},
+        {"absolute", 0, OPT_FLAG, &absolute, NULL, "use the driver's landmarks directly (aligned), not relative changes "
+                                                   "(warp: with the 2D warp, as warp2d)", 0, 0},
         {"reference", 0, OPT_STRING, &reference, "first|best", "driver frame the motion is relative to (default first)", 0, 0},
         {"expression-scale", 0, OPT_FLOAT, &expression_scale, "S", "scale the expression changes (0 turns them off)", 0, 10},
         {"pose-scale", 0, OPT_FLOAT, &pose_scale, "S", "scale the head motion (0 keeps the head still)", 0, 10},

@@ -467,29 +467,38 @@ void motion_retarget_init(motion_retarget *r, const float source[68][2], const f
     similarity_estimate(reference, source, r->align);
 }
 
-void motion_retarget_frame(const motion_retarget *r, const float driver[68][2], float out[68][2]) {
+/* The driver's head motion since the reference, as the source's retargeting applies it:
+ * rotation (to the pose_scale power), face-size ratio, and translation in source pixels. */
+typedef struct pose_change {
+    float rotation[3][3];
+    float scale;
+    float translation[2];
+} pose_change;
+
+/* The one head_pose_estimate of a driver frame (*pd) and its change since the reference;
+ * false when a pose is degenerate (no motion then). */
+static bool retarget_pose_change(const motion_retarget *r, const float driver[68][2], head_pose *pd, pose_change *out) {
     const motion_params *p = &r->params;
-    if (p->absolute) { /* the paper's way: the driver's own shape, aligned to the source */
-        const float *a = r->align;
-        for (int k = 0; k < 68; k++) {
-            float x = driver[k][0], y = driver[k][1];
-            out[k][0] = a[0] * x - a[1] * y + a[2];
-            out[k][1] = a[1] * x + a[0] * y + a[3];
-        }
-        return;
-    }
-    memcpy(out, r->source, 68 * sizeof out[0]);
-    if (!(r->source_scale > 0) || !(r->reference_scale > 0)) return;
-    head_pose pd = head_pose_estimate(driver);
-    if (!(pd.scale > 0)) return;
-    /* Pose: the driver's rotation relative to the reference, applied on top of the source's
-     * own pose; scale and translation changes in proportion to the face sizes. */
-    float ref_t[3][3], q[3][3], qa[3][3];
+    if (!(r->source_scale > 0) || !(r->reference_scale > 0)) return false;
+    *pd = head_pose_estimate(driver);
+    if (!(pd->scale > 0)) return false;
+    float ref_t[3][3], q[3][3];
     for (int i = 0; i < 3; i++)
         for (int j = 0; j < 3; j++) ref_t[i][j] = r->reference_pose_rotation[j][i];
-    mat3_mul(pd.rotation, (const float(*)[3])ref_t, q);
-    rotation_power((const float(*)[3])q, p->pose_scale, qa);
+    mat3_mul(pd->rotation, (const float(*)[3])ref_t, q);
+    rotation_power((const float(*)[3])q, p->pose_scale, out->rotation);
     float size_ratio = r->source_scale / r->reference_scale;
+    out->scale = powf(pd->scale / r->reference_scale, p->pose_scale);
+    out->translation[0] = p->pose_scale * (pd->tx - r->reference_tx) * size_ratio;
+    out->translation[1] = p->pose_scale * (pd->ty - r->reference_ty) * size_ratio;
+    return true;
+}
+
+/* Relative mode's target from a pose change: the rotation applied on top of the source's
+ * own pose, scale and translation in proportion to the face sizes, and the expression
+ * change (`change`: the driver's residual) in the source's frame. */
+static void retarget_target(const motion_retarget *r, const pose_change *pc, const float change[68][2], float out[68][2]) {
+    const motion_params *p = &r->params;
     head_pose source_pose, target_pose;
     memset(&source_pose, 0, sizeof source_pose);
     memcpy(source_pose.rotation, r->source_pose_rotation, sizeof source_pose.rotation);
@@ -497,14 +506,13 @@ void motion_retarget_frame(const motion_retarget *r, const float driver[68][2], 
     source_pose.tx = r->source_tx;
     source_pose.ty = r->source_ty;
     target_pose = source_pose;
-    mat3_mul((const float(*)[3])qa, (const float(*)[3])source_pose.rotation, target_pose.rotation);
-    target_pose.scale = r->source_scale * powf(pd.scale / r->reference_scale, p->pose_scale);
-    target_pose.tx = r->source_tx + p->pose_scale * (pd.tx - r->reference_tx) * size_ratio;
-    target_pose.ty = r->source_ty + p->pose_scale * (pd.ty - r->reference_ty) * size_ratio;
-    float before[68][2], after[68][2], change[68][2];
+    mat3_mul(pc->rotation, (const float(*)[3])source_pose.rotation, target_pose.rotation);
+    target_pose.scale = r->source_scale * pc->scale;
+    target_pose.tx = r->source_tx + pc->translation[0];
+    target_pose.ty = r->source_ty + pc->translation[1];
+    float before[68][2], after[68][2];
     head_pose_project(&source_pose, face_mean_shape_3d(), before);
     head_pose_project(&target_pose, face_mean_shape_3d(), after);
-    expression_residual(&pd, driver, change);
     /* Expression change in the source's frame (its roll, its face size). */
     float roll = r->source_roll * (float)(pi / 180), c = cosf(roll), s = sinf(roll);
     float gain = p->expression_scale * target_pose.scale;
@@ -518,8 +526,9 @@ void motion_retarget_frame(const motion_retarget *r, const float driver[68][2], 
     }
 }
 
-void motion_retarget_decompose(const motion_retarget *r, const float driver[68][2], motion_rigid *rigid,
-                               float displacement[68][2]) {
+/* motion_retarget_decompose's split from a pose change (NULL: none, the source at rest). */
+static void retarget_split(const motion_retarget *r, const pose_change *pc, const float change[68][2], motion_rigid *rigid,
+                           float displacement[68][2]) {
     const motion_params *p = &r->params;
     memset(rigid, 0, sizeof *rigid);
     for (int i = 0; i < 3; i++) rigid->rotation[i][i] = 1;
@@ -527,20 +536,10 @@ void motion_retarget_decompose(const motion_retarget *r, const float driver[68][
     rigid->origin[0] = r->source_tx;
     rigid->origin[1] = r->source_ty;
     memset(displacement, 0, 68 * sizeof displacement[0]);
-    if (!(r->source_scale > 0) || !(r->reference_scale > 0)) return;
-    head_pose pd = head_pose_estimate(driver);
-    if (!(pd.scale > 0)) return;
-    float ref_t[3][3], q[3][3];
-    for (int i = 0; i < 3; i++)
-        for (int j = 0; j < 3; j++) ref_t[i][j] = r->reference_pose_rotation[j][i];
-    mat3_mul(pd.rotation, (const float(*)[3])ref_t, q);
-    rotation_power((const float(*)[3])q, p->pose_scale, rigid->rotation);
-    float size_ratio = r->source_scale / r->reference_scale;
-    rigid->scale = powf(pd.scale / r->reference_scale, p->pose_scale);
-    rigid->translation[0] = p->pose_scale * (pd.tx - r->reference_tx) * size_ratio;
-    rigid->translation[1] = p->pose_scale * (pd.ty - r->reference_ty) * size_ratio;
-    float change[68][2];
-    expression_residual(&pd, driver, change);
+    if (!pc) return;
+    memcpy(rigid->rotation, pc->rotation, sizeof rigid->rotation);
+    rigid->scale = pc->scale;
+    memcpy(rigid->translation, pc->translation, sizeof rigid->translation);
     float roll = r->source_roll * (float)(pi / 180), c = cosf(roll), s = sinf(roll);
     float gain = p->expression_scale * r->source_scale;
     for (int k = 0; k < 68; k++) {
@@ -549,6 +548,39 @@ void motion_retarget_decompose(const motion_retarget *r, const float driver[68][
         displacement[k][0] = c * dx - s * dy;
         displacement[k][1] = s * dx + c * dy;
     }
+}
+
+void motion_retarget_frame(const motion_retarget *r, const float driver[68][2], float out[68][2]) {
+    if (r->params.absolute) { /* the paper's way: the driver's own shape, aligned to the source */
+        const float *a = r->align;
+        for (int k = 0; k < 68; k++) {
+            float x = driver[k][0], y = driver[k][1];
+            out[k][0] = a[0] * x - a[1] * y + a[2];
+            out[k][1] = a[1] * x + a[0] * y + a[3];
+        }
+        return;
+    }
+    memcpy(out, r->source, 68 * sizeof out[0]);
+    head_pose pd;
+    pose_change pc;
+    if (!retarget_pose_change(r, driver, &pd, &pc)) return;
+    float change[68][2];
+    expression_residual(&pd, driver, change);
+    retarget_target(r, &pc, (const float(*)[2])change, out);
+}
+
+void motion_retarget_decompose(const motion_retarget *r, const float driver[68][2], motion_rigid *rigid,
+                               float displacement[68][2], float target[68][2]) {
+    if (target) memcpy(target, r->source, 68 * sizeof target[0]);
+    head_pose pd;
+    pose_change pc;
+    bool moved = retarget_pose_change(r, driver, &pd, &pc);
+    float change[68][2];
+    if (moved) {
+        expression_residual(&pd, driver, change);
+        if (target) retarget_target(r, &pc, (const float(*)[2])change, target);
+    }
+    retarget_split(r, moved ? &pc : NULL, (const float(*)[2])change, rigid, displacement);
 }
 
 double motion_shape_distance(const float a[68][2], const float b[68][2]) {

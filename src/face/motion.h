@@ -87,7 +87,10 @@ void motion_retarget_frame(const motion_retarget *r, const float driver[68][2], 
  * point X of the source (image x, y and a depth z towards the camera, pixels) to
  *     origin + translation + scale * rotation * (X - origin)   (origin at depth `pivot`),
  * and the expression as a displacement of each of the 68 points in source pixels at the
- * source's own pose (apply it before the rigid motion).  Relative mode only. */
+ * source's own pose (apply it before the rigid motion); target (optional): what
+ * motion_retarget_frame gives for the same frame, from the same pose estimate.  Relative
+ * mode only (absolute mode has no reference pose to move from; the animator renders it with
+ * the 2D warp). */
 typedef struct motion_rigid {
     float rotation[3][3];   /* camera frame: the driver's rotation since the reference */
     float scale;            /* face size ratio since the reference */
@@ -95,7 +98,7 @@ typedef struct motion_rigid {
     float origin[2];        /* the source head's pivot in the image (its pose origin) */
 } motion_rigid;
 void motion_retarget_decompose(const motion_retarget *r, const float driver[68][2], motion_rigid *rigid,
-                               float displacement[68][2]);
+                               float displacement[68][2], float target[68][2]);
 
 /* Similarity-normalised distance between two landmark sets (0 = the same shape up to
  * position, scale and rotation; scale: the first set's size).  Picks the source nearest
