@@ -105,6 +105,10 @@ int animate_nearest_source(const float points[68][2], const float (*sources)[68]
  * first frame with a face becomes the reference. */
 void animator_take(vv_animator *a, float points[68][2], bool *has_face, bool *found, long *index);
 
+/* Whether `name` is an engine the animator has (warp, warp2d, fsth, hybrid): the one list
+ * its parameter check, the CLI and eval go by. */
+bool animate_engine_known(const char *name);
+
 /* The tracker parameters the driver is tracked with (raw landmarks: the timeline smooths). */
 tracker_params animator_tracker_params(void);
 

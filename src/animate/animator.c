@@ -86,9 +86,16 @@ static vv_status learned_model_load(fsth_model **out, const char *engine, const 
     return s;
 }
 
+bool animate_engine_known(const char *name) {
+    static const char *const engines[] = {"warp", "warp2d", "fsth", "hybrid"};
+    for (size_t i = 0; name && i < sizeof engines / sizeof engines[0]; i++)
+        if (!strcmp(name, engines[i])) return true;
+    return false;
+}
+
 static vv_status params_check(const vv_animate_params *p) {
     const char *e = p->engine ? p->engine : "warp";
-    if (strcmp(e, "warp") && strcmp(e, "warp2d") && strcmp(e, "fsth") && strcmp(e, "hybrid"))
+    if (!animate_engine_known(e))
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "engine must be warp, warp2d, fsth or hybrid, not '%s'", e);
     if (!strncmp(e, "warp", 4) && p->model) return vv_fail(VV_ERR_INVALID_ARGUMENT, "a model is for the fsth or hybrid engine");
     if (!(p->eyes >= 0 && p->eyes <= 3) || !(p->lips >= 0 && p->lips <= 3))

@@ -3,6 +3,7 @@
  *
  * Option parsing, the progress bar and Ctrl-C; the pipeline itself is the library's
  * vv_animate (src/animate/). */
+#include "animate/animate.h"
 #include "cli/cli.h"
 #include "eval/identity.h"
 #include "eval/metrics.h"
@@ -190,7 +191,7 @@ int cli_animate(int argc, char **argv) {
         fprintf(stderr, "vivify: --reference must be first or best, not '%s'\n", reference);
         return EXIT_USAGE;
     }
-    if (strcmp(engine, "warp") && strcmp(engine, "warp2d") && strcmp(engine, "fsth") && strcmp(engine, "hybrid")) {
+    if (!animate_engine_known(engine)) {
         fprintf(stderr, "vivify: --engine must be warp, warp2d, fsth or hybrid, not '%s'\n", engine);
         return EXIT_USAGE;
     }

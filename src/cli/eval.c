@@ -172,7 +172,7 @@ int cli_eval(int argc, char **argv) {
     snprintf(engine_names, sizeof engine_names, "%s", engines_text);
     options.engine_count = 0;
     for (char *save = NULL, *tok = strtok_r(engine_names, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (!eval_engine_known(tok, models)) {
+        if (!eval_engine_known(tok)) {
             fprintf(stderr, "vivify: unknown engine '%s' (vivify animate's engines, freeze, fsth-ft, hybrid-ft)\n", tok);
             return EXIT_USAGE;
         }

@@ -207,7 +207,7 @@ static void engine_base(const char *engine, char *out, size_t size) {
     if (engine_finetuned(out)) out[strlen(out) - 3] = 0;
 }
 
-bool eval_engine_known(const char *name, const char *models_dir) {
+bool eval_engine_known(const char *name) {
     if (!name || !*name) return false;
     if (engine_freeze(name)) return true;
     char base[64];
@@ -215,21 +215,7 @@ bool eval_engine_known(const char *name, const char *models_dir) {
     for (size_t i = 0; i < sizeof learned_engines / sizeof learned_engines[0]; i++)
         if (!strcmp(base, learned_engines[i])) return true;
     if (engine_learned(name) || engine_finetuned(name)) return false;
-    /* Ask the animator: an engine it does not know fails its parameter check
-     * (VV_ERR_INVALID_ARGUMENT) before any other work; a known one goes on to look for a
-     * face in a blank probe image (VV_ERR_NO_FACE). */
-    vv_image probe = {0};
-    if (image_create(&probe, 16, 16, 3) != VV_OK) return false;
-    memset(probe.data, 128, (size_t)16 * 16 * 3);
-    vv_animate_params p = vv_animate_default_params();
-    p.engine = name;
-    p.models_dir = models_dir;
-    p.threads = 1;
-    vv_animator *a = NULL;
-    vv_status s = animator_create(&a, &probe, NULL, 1, &p, NULL);
-    vv_animator_free(a);
-    image_free(&probe);
-    return s != VV_ERR_INVALID_ARGUMENT;
+    return animate_engine_known(name);
 }
 
 bool eval_engine_available(const char *name) { return !engine_learned(name); }

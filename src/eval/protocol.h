@@ -134,10 +134,9 @@ typedef struct eval_options {
 } eval_options;
 
 eval_options eval_default_options(void);
-/* Whether eval can run the engine: "freeze", fsth / hybrid and their -ft variants, or a
- * name the animator accepts (asked, so new engines need no change here; models_dir as
- * eval_context_open's). */
-bool eval_engine_known(const char *name, const char *models_dir);
+/* Whether eval can run the engine: "freeze", fsth / hybrid and their -ft variants, or an
+ * engine the animator has (animate_engine_known, so new engines need no change here). */
+bool eval_engine_known(const char *name);
 /* Available without a model: every engine but the learned ones. */
 bool eval_engine_available(const char *name);
 /* fsth, hybrid and their -ft variants: available with --model. */
