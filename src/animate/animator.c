@@ -395,14 +395,6 @@ static void border_colour(const vv_image *im, uint8_t fill[3]) {
     for (int c = 0; c < 3; c++) fill[c] = (uint8_t)lround(n ? sum[c] / n : 0);
 }
 
-/* Eye openness of each eye (dlib 36-41, 42-47): lid distance over eye width. */
-static float eye_aspect(const float p[68][2], int first) {
-    float v1 = hypotf(p[first + 1][0] - p[first + 5][0], p[first + 1][1] - p[first + 5][1]);
-    float v2 = hypotf(p[first + 2][0] - p[first + 4][0], p[first + 2][1] - p[first + 4][1]);
-    float w = hypotf(p[first + 3][0] - p[first][0], p[first + 3][1] - p[first][1]);
-    return w > 0 ? (v1 + v2) / (2 * w) : 0;
-}
-
 /* The driver's eye openness relative to its reference frame, retargeted: dlib's lids stop
  * short of shut in a blink (over the held-out clips its eye ratio bottoms out at about half
  * the open one), so openness under EYE_SHUT_RATIO of the reference's counts as shut, and
@@ -412,8 +404,9 @@ static float eye_aspect(const float p[68][2], int first) {
 #define EYE_KNEE 0.75f
 static void eye_openness_retarget(const float driver[68][2], const float reference[68][2], float out[2]) {
     for (int e = 0; e < 2; e++) {
-        float ref = eye_aspect(reference, e ? 42 : 36), now = eye_aspect(driver, e ? 42 : 36);
-        if (!(ref > 0.05f)) { /* the reference's eye is (nearly) shut: no scale to measure by */
+        float ref = motion_eye_aspect(reference, e ? 42 : 36), now = motion_eye_aspect(driver, e ? 42 : 36);
+        /* the reference's eye (nearly) shut: no scale to measure by; the driver's degenerate */
+        if (!(ref > 0.05f) || isnan(now)) {
             out[e] = 1;
             continue;
         }

@@ -2,6 +2,7 @@
  * landmark sequence against its driver's (definitions in eval/motion_metrics.h). */
 #include "eval/motion_metrics.h"
 
+#include "face/motion.h"
 #include "face/pose.h"
 
 #include <math.h>
@@ -19,21 +20,13 @@ static double point_distance(const float p[2], const float q[2]) {
     return hypot((double)p[0] - q[0], (double)p[1] - q[1]);
 }
 
-/* (|p2 - p6| + |p3 - p5|) / (2 |p1 - p4|) for the eye whose points start at first. */
-static float eye_aspect_ratio(const float points[68][2], int first) {
-    const float (*e)[2] = points + first;
-    double width = point_distance(e[0], e[3]);
-    if (!(width > 1e-6)) return NAN;
-    return (float)((point_distance(e[1], e[5]) + point_distance(e[2], e[4])) / (2.0 * width));
-}
-
 void follow_signals(const float points[68][2], float *mouth_open, float *eye_open_left, float *eye_open_right) {
     double width = point_distance(points[48], points[54]);
     double open = (point_distance(points[61], points[67]) + point_distance(points[62], points[66]) +
                    point_distance(points[63], points[65])) / 3.0;
     if (mouth_open) *mouth_open = width > 1e-6 ? (float)(open / width) : NAN;
-    if (eye_open_left) *eye_open_left = eye_aspect_ratio(points, 42);
-    if (eye_open_right) *eye_open_right = eye_aspect_ratio(points, 36);
+    if (eye_open_left) *eye_open_left = motion_eye_aspect(points, 42);
+    if (eye_open_right) *eye_open_right = motion_eye_aspect(points, 36);
 }
 
 static float brow_height(const float points[68][2]) {

@@ -599,3 +599,11 @@ double motion_shape_distance(const float a[68][2], const float b[68][2]) {
     double residual = saa - (sab * sab + sba * sba) / sbb; /* best similarity b -> a */
     return sqrt(fmax(residual, 0) / saa);
 }
+
+float motion_eye_aspect(const float points[68][2], int first) {
+    const float (*e)[2] = points + first;
+    float v1 = hypotf(e[1][0] - e[5][0], e[1][1] - e[5][1]);
+    float v2 = hypotf(e[2][0] - e[4][0], e[2][1] - e[4][1]);
+    float w = hypotf(e[3][0] - e[0][0], e[3][1] - e[0][1]);
+    return w > 1e-6f ? (v1 + v2) / (2 * w) : NAN;
+}

@@ -105,4 +105,10 @@ void motion_retarget_decompose(const motion_retarget *r, const float driver[68][
  * a driver frame (animate with several sources, eval's K shots). */
 double motion_shape_distance(const float a[68][2], const float b[68][2]);
 
+/* Eye openness (the eye aspect ratio) of the eye whose six dlib points start at `first` (36:
+ * the subject's right, 42: the left): the lids' two distances over twice the eye's width;
+ * NAN for a degenerate eye (corners together).  Retargets blinks (animate) and measures
+ * them (eval's motion following). */
+float motion_eye_aspect(const float points[68][2], int first);
+
 #endif
