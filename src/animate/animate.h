@@ -68,6 +68,7 @@ struct vv_animator {
     bool timeline_started;
     face_tracker *tracker;
     vv_image *frames;     /* copies of the pushed frames not yet pulled (index - frames_base) */
+    vv_image spare_frame; /* the last pulled frame's buffer, for the next push of its size */
     long frames_base, frames_capacity;
     bool have_frames;     /* frames were pushed with images */
 };

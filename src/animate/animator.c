@@ -316,6 +316,7 @@ void vv_animator_free(vv_animator *a) {
     face_tracker_free(a->tracker);
     for (long i = 0; a->frames && i < a->frames_capacity; i++) image_free(&a->frames[i]);
     free(a->frames);
+    image_free(&a->spare_frame);
     vv_faces_free(a->faces);
     free(a);
 }
@@ -560,7 +561,13 @@ static vv_status frame_keep(vv_animator *a, long index, const vv_image *frame) {
     image_free(slot);
     if (!frame) return VV_OK;
     a->have_frames = true;
-    return image_copy(slot, frame);
+    vv_image *spare = &a->spare_frame;
+    if (!spare->data || spare->width != frame->width || spare->height != frame->height || spare->channels != frame->channels)
+        return image_copy(slot, frame);
+    *slot = *spare; /* the last pulled frame's buffer: no allocation per frame */
+    memset(spare, 0, sizeof *spare);
+    memcpy(slot->data, frame->data, (size_t)frame->width * frame->height * frame->channels);
+    return VV_OK;
 }
 
 vv_status vv_animator_push_landmarks(vv_animator *a, const float (*landmarks)[2], const vv_image *frame, double time) {
@@ -613,7 +620,11 @@ vv_status vv_animator_pull(vv_animator *a, vv_image *out, int *got, vv_frame_inf
     const vv_image *frame = index - a->frames_base < a->frames_capacity ? &a->frames[index - a->frames_base] : NULL;
     int source = 0;
     vv_status s = animator_render(a, (const float(*)[2])points, has_face, frame, found, out, &source);
-    if (frame) image_free((vv_image *)frame);
+    if (frame && frame->data) { /* done with: its buffer is the next push's */
+        image_free(&a->spare_frame);
+        a->spare_frame = *frame;
+        memset((vv_image *)frame, 0, sizeof *frame);
+    }
     if (s != VV_OK) return s;
     *got = 1;
     if (info) {
