@@ -82,6 +82,9 @@ void animator_set_source_reference(vv_animator *a, int source, const float refer
  * the reference frame (set with or after the reference). */
 void animator_set_gaze(vv_animator *a, const float (*gaze)[2]);
 void animator_set_reference_gaze(vv_animator *a, const float (*gaze)[2]);
+/* Whether rendering reads the driver's gaze (a source with the 3D head, eyes above 0): only
+ * then need the Iris model run on the driver's frames. */
+bool animator_reads_gaze(const vv_animator *a);
 
 /* Renders the frame for the driver's smoothed landmarks (driver pixels; has_face false:
  * the portrait as it is).  driver_frame (optional): the driver's image, for the mouth

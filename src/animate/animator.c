@@ -352,6 +352,13 @@ void animator_set_source_reference(vv_animator *a, int source, const float refer
     src->retarget_ready = true;
 }
 
+bool animator_reads_gaze(const vv_animator *a) {
+    if (!(a->params.eyes > 0)) return false; /* the irises would move by nothing */
+    for (int i = 0; i < a->source_count; i++)
+        if (a->sources[i].head) return true;
+    return false;
+}
+
 void animator_set_gaze(vv_animator *a, const float (*gaze)[2]) {
     a->have_gaze = gaze != NULL;
     if (gaze) memcpy(a->gaze, gaze, sizeof a->gaze);
@@ -597,7 +604,7 @@ vv_status vv_animator_push(vv_animator *a, const vv_image *frame, double time) {
     s = face_tracker_update(a->tracker, frame, time, &found, box, score, points);
     if (s != VV_OK) return s;
     s = vv_animator_push_landmarks(a, found ? (const float(*)[2])points : NULL, frame, time);
-    if (s == VV_OK && found && a->mesh_model && gaze_measure(a->mesh_model, frame, (const float(*)[2])points, gaze) == VV_OK)
+    if (s == VV_OK && found && animator_reads_gaze(a) && gaze_measure(a->mesh_model, frame, (const float(*)[2])points, gaze) == VV_OK)
         timeline_push_gaze(&a->timeline, (const float(*)[2])gaze);
     return s;
 }

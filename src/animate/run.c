@@ -132,6 +132,11 @@ vv_status animate_smooth_track(const motion_track *track, const vv_animate_param
     return s;
 }
 
+/* Whole-track mode: the tracking progress as the job's. */
+static int tracking_progress(void *data, long done, long total) {
+    return run_progress(data, VV_STAGE_TRACKING, done, total);
+}
+
 /* Streaming: one more tracked frame from the tracker thread into the animator's timeline
  * (with its gaze), or the end of the driver. */
 static vv_status stream_feed(vv_animator *a, tracking_thread *tt, long *next_push, bool *tracker_done) {
@@ -177,65 +182,17 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
     long expected_frames = 0;
     int first = -1;
 
-    /* The driver. */
+    /* The driver: the Iris model runs on its frames only when the render reads the gaze. */
+    const face_mesh *gaze_mesh = animator_reads_gaze(a) ? a->mesh_model : NULL;
     double t0 = time_now();
-    if (job->driving) {
-        s = tracking_start(&tt, a->faces, a->mesh_model, job->driving, job->max_frames, cb.abort, cb.user_data);
-        video_reader *probe = NULL;
-        if (s == VV_OK) s = video_reader_open(&probe, job->driving);
-        if (s == VV_OK) {
-            const video_info *info = video_reader_info(probe);
-            track.fps = info->fps > 0 ? info->fps : 25;
-            track.width = info->width;
-            track.height = info->height;
-            if (info->has_audio) {
-                char *resolved = realpath(job->driving, NULL);
-                track.audio = resolved ? resolved : strdup(job->driving);
-            }
-            expected_frames = info->frame_count > 0 ? info->frame_count : 0;
-            if (job->max_frames > 0 && (expected_frames <= 0 || expected_frames > job->max_frames))
-                expected_frames = job->max_frames;
-        }
-        video_reader_close(probe);
+    if (job->driving && streaming) {
+        s = tracking_probe(job->driving, job->max_frames, &track, &expected_frames);
+        if (s == VV_OK) s = tracking_start(&tt, a->faces, gaze_mesh, job->driving, job->max_frames, cb.abort, cb.user_data);
     }
     if (s == VV_OK && !streaming) {
         if (job->driving) { /* tracked whole first */
-            long capacity = 0, n = 0;
-            for (;;) {
-                float points[68][2], gaze[2][2];
-                bool found = false, got = false, has_gaze = false;
-                double time = 0;
-                s = tracking_take(&tt, n, points, &found, gaze, &has_gaze, &time, &got);
-                if (s != VV_OK || !got) break;
-                if (n >= capacity) {
-                    long grown = capacity ? capacity * 2 : 1024;
-                    void *pp = realloc(track.points, (size_t)grown * sizeof track.points[0]);
-                    if (pp) track.points = pp;
-                    void *ff = pp ? realloc(track.found, (size_t)grown) : NULL;
-                    if (ff) track.found = ff;
-                    void *gg = ff ? realloc(track.gaze, (size_t)grown * sizeof track.gaze[0]) : NULL;
-                    if (gg) track.gaze = gg;
-                    void *hg = gg ? realloc(track.has_gaze, (size_t)grown) : NULL;
-                    if (hg) track.has_gaze = hg;
-                    if (!pp || !ff || !gg || !hg) {
-                        s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", job->driving);
-                        break;
-                    }
-                    capacity = grown;
-                }
-                memcpy(track.points[n], points, sizeof points);
-                track.found[n] = found;
-                track.has_gaze[n] = has_gaze;
-                if (has_gaze) memcpy(track.gaze[n], gaze, sizeof gaze);
-                n++;
-                if (run_progress(&cb, VV_STAGE_TRACKING, n, expected_frames)) {
-                    s = vv_fail(VV_ERR_ABORTED, "tracking %s stopped", job->driving);
-                    break;
-                }
-            }
-            track.frame_count = (int)n;
-            tracking_stop(&tt);
-            if (s == VV_OK && n == 0) s = vv_fail(VV_ERR_NO_VIDEO, "no frames could be decoded from %s", job->driving);
+            s = tracking_collect(a->faces, gaze_mesh, job->driving, job->max_frames, tracking_progress, &cb, cb.abort,
+                                 cb.user_data, &track);
         } else if (motion_builtin_exists(job->motion)) {
             s = motion_builtin(&track, job->motion, job->duration > 0 ? job->duration : 5, 25);
         } else {

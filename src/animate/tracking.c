@@ -168,3 +168,78 @@ void tracking_stop(tracking_thread *tt) {
     tt->times = NULL;
     tt->started = false;
 }
+
+vv_status tracking_probe(const char *path, long max_frames, motion_track *track, long *frames) {
+    video_reader *probe = NULL;
+    *frames = 0;
+    vv_status s = video_reader_open(&probe, path);
+    if (s != VV_OK) return s;
+    const video_info *info = video_reader_info(probe);
+    track->fps = info->fps > 0 ? info->fps : 25;
+    track->width = info->width;
+    track->height = info->height;
+    if (info->has_audio) {
+        char *resolved = realpath(path, NULL);
+        track->audio = resolved ? resolved : strdup(path);
+    }
+    *frames = info->frame_count > 0 ? info->frame_count : 0;
+    if (max_frames > 0 && (*frames <= 0 || *frames > max_frames)) *frames = max_frames;
+    video_reader_close(probe);
+    return VV_OK;
+}
+
+/* Room for frame n of a collected track (grown by doubling). */
+static vv_status track_reserve(motion_track *track, long n, long *capacity, bool gaze) {
+    if (n < *capacity) return VV_OK;
+    long grown = *capacity ? *capacity * 2 : 1024;
+    void *p = realloc(track->points, (size_t)grown * sizeof track->points[0]);
+    if (p) track->points = p;
+    void *f = p ? realloc(track->found, (size_t)grown) : NULL;
+    if (f) track->found = f;
+    void *g = f && gaze ? realloc(track->gaze, (size_t)grown * sizeof track->gaze[0]) : NULL;
+    if (g) track->gaze = g;
+    void *hg = g ? realloc(track->has_gaze, (size_t)grown) : NULL;
+    if (hg) track->has_gaze = hg;
+    if (!p || !f || (gaze && (!g || !hg))) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for %ld tracked frames", grown);
+    *capacity = grown;
+    return VV_OK;
+}
+
+vv_status tracking_collect(vv_faces *faces, const face_mesh *mesh, const char *path, long max_frames,
+                           vv_progress_fn progress, void *progress_data, vv_abort_fn abort_fn, void *abort_data,
+                           motion_track *track) {
+    memset(track, 0, sizeof *track);
+    long total = 0;
+    vv_status s = tracking_probe(path, max_frames, track, &total);
+    tracking_thread tt;
+    memset(&tt, 0, sizeof tt);
+    if (s == VV_OK) s = tracking_start(&tt, faces, mesh, path, max_frames, abort_fn, abort_data);
+    long capacity = 0, n = 0;
+    while (s == VV_OK) {
+        float points[68][2], gaze[2][2];
+        bool found = false, got = false, has_gaze = false;
+        double time = 0;
+        s = tracking_take(&tt, n, points, &found, gaze, &has_gaze, &time, &got);
+        if (s != VV_OK || !got) break;
+        if (n >= MOTION_MAX_FRAMES) {
+            s = vv_fail(VV_ERR_TOO_LARGE, "%s has more than %d frames", path, MOTION_MAX_FRAMES);
+            break;
+        }
+        s = track_reserve(track, n, &capacity, mesh != NULL);
+        if (s != VV_OK) break;
+        if (found) memcpy(track->points[n], points, sizeof points);
+        else memset(track->points[n], 0, sizeof points);
+        track->found[n] = found;
+        if (mesh) {
+            track->has_gaze[n] = has_gaze;
+            if (has_gaze) memcpy(track->gaze[n], gaze, sizeof gaze);
+            else memset(track->gaze[n], 0, sizeof gaze);
+        }
+        n++;
+        if (progress && progress(progress_data, n, total)) s = vv_fail(VV_ERR_ABORTED, "tracking %s stopped", path);
+    }
+    tracking_stop(&tt);
+    track->frame_count = (int)n;
+    if (s != VV_OK) motion_track_free(track);
+    return s;
+}

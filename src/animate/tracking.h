@@ -1,5 +1,6 @@
 /* animate/tracking: a driver video tracked on a thread of its own while the caller renders
- * the frames already tracked.  The thread publishes each frame's raw landmarks under a
+ * the frames already tracked (or, tracking_collect, the whole driver first: vv_animate's
+ * whole-track mode, `vivify motion extract`, eval's clips).  The thread publishes each frame's raw landmarks under a
  * lock; memory stays bounded however long the driver: only frames not yet taken are kept,
  * and once a face has been seen the thread waits while it is TRACKING_WINDOW frames ahead
  * (a 30-minute driver peaks at the RSS of a 2-minute one; bench/long_driver.sh). */
@@ -8,6 +9,7 @@
 
 #include "base/base.h"
 #include "face/facemesh.h"
+#include "face/motion.h"
 
 #include <pthread.h>
 
@@ -47,5 +49,20 @@ vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *
                         double *time, bool *got);
 /* Stops the thread (if running) and frees everything. */
 void tracking_stop(tracking_thread *tt);
+
+/* A driver video's facts into `track` (fps, size, the audio path when it has audio; no
+ * frames) and *frames, the frames to expect (the container's count, capped by max_frames;
+ * 0: unknown). */
+vv_status tracking_probe(const char *path, long max_frames, motion_track *track, long *frames);
+
+/* A whole driver tracked into `track` as the animate pipeline tracks it (the thread above,
+ * raw landmarks: callers smooth with animate_smooth_track): tracking_probe's facts, then
+ * per frame its points (zero without a face), found, and with `mesh` its gaze.  At most
+ * max_frames (0: all; more than MOTION_MAX_FRAMES fails).  progress (optional) after each
+ * frame, with tracking_probe's count as total; non-zero stops with VV_ERR_ABORTED, as does
+ * abort_fn, polled by the thread.  A driver without any face is no error here. */
+vv_status tracking_collect(vv_faces *faces, const face_mesh *mesh, const char *path, long max_frames,
+                           vv_progress_fn progress, void *progress_data, vv_abort_fn abort_fn, void *abort_data,
+                           motion_track *track);
 
 #endif

@@ -4,6 +4,7 @@
  * Option parsing, the progress bar and Ctrl-C; the pipeline itself is the library's
  * vv_animate (src/animate/). */
 #include "animate/animate.h"
+#include "animate/tracking.h"
 #include "cli/cli.h"
 #include "eval/identity.h"
 #include "eval/metrics.h"
@@ -47,18 +48,23 @@ static int progress_callback(void *data, long done, long total) {
     return animate_interrupted != 0; /* non-zero stops the tracker with VV_ERR_ABORTED */
 }
 
-/* Tracks a driver video into `track` (at most max_frames, 0 = all) with a progress bar. */
+/* Tracks a driver video into `track` (at most max_frames, 0 = all) with a progress bar, as
+ * vivify animate tracks a driver (raw landmarks; animate smooths a template as it smooths
+ * a video, so a template drives as its video does). */
 static vv_status track_video(vv_faces *faces, const char *path, long max_frames, motion_track *track,
                              const char *label) {
-    video_reader *probe = NULL;
+    motion_track facts = {0};
     long total = 0;
-    if (video_reader_open(&probe, path) == VV_OK) total = video_reader_info(probe)->frame_count;
-    video_reader_close(probe);
-    if (max_frames > 0 && (total <= 0 || max_frames < total)) total = max_frames;
+    if (tracking_probe(path, max_frames, &facts, &total) != VV_OK) total = 0;
+    motion_track_free(&facts);
     progress_bar bar;
     progress_start(&bar, label, total, "frames");
-    vv_status s = motion_track_video(faces, path, max_frames, progress_callback, &bar, track);
+    vv_status s = tracking_collect(faces, NULL, path, max_frames, progress_callback, &bar, NULL, NULL, track);
     progress_finish(&bar);
+    if (s == VV_OK && motion_first_found(track) < 0) {
+        motion_track_free(track);
+        s = vv_fail(VV_ERR_NO_FACE, "no face found in any frame of %s", path);
+    }
     return s;
 }
 

@@ -3,6 +3,7 @@
 
 #include "animate/animate.h"
 #include "animate/gaze.h"
+#include "animate/tracking.h"
 #include "eval/metrics.h"
 #include "eval/plot.h"
 #include "face/faces.h"
@@ -436,26 +437,36 @@ static vv_status progress_step(progress_state *p) {
     return VV_OK;
 }
 
+/* The trackers' own face pipeline (made on first use). */
+static vv_status track_faces(eval_context *ctx) {
+    eval_track_cache *cache = ctx->tracks;
+    if (cache->faces) return VV_OK;
+    vv_faces_params fp = vv_faces_default_params();
+    fp.models_dir = ctx->models_dir;
+    fp.threads = ctx->threads;
+    return vv_faces_new(&cache->faces, &fp);
+}
+
 /* A new raw tracker as animate tracks with (animator_tracker_params), on the trackers' own
- * face pipeline (made on first use). */
+ * face pipeline. */
 static vv_status tracker_open(eval_context *ctx, face_tracker **out) {
     *out = NULL;
-    eval_track_cache *cache = ctx->tracks;
-    if (!cache->faces) {
-        vv_faces_params fp = vv_faces_default_params();
-        fp.models_dir = ctx->models_dir;
-        fp.threads = ctx->threads;
-        vv_status s = vv_faces_new(&cache->faces, &fp);
-        if (s != VV_OK) return s;
-    }
+    vv_status s = track_faces(ctx);
+    if (s != VV_OK) return s;
     tracker_params tp = animator_tracker_params();
-    return face_tracker_new(out, faces_detector(cache->faces), faces_predictor(cache->faces), &tp);
+    return face_tracker_new(out, faces_detector(ctx->tracks->faces), faces_predictor(ctx->tracks->faces), &tp);
 }
 
 static clip_track *track_cached(eval_context *ctx, const char *path) {
     for (int i = 0; i < ctx->tracks->count; i++)
         if (!strcmp(ctx->tracks->items[i].path, path)) return &ctx->tracks->items[i];
     return NULL;
+}
+
+static int track_progress(void *data, long done, long total) {
+    (void)done;
+    (void)total;
+    return progress_step(data) != VV_OK;
 }
 
 /* The clip as vv_animate's whole-track mode sees a driver: animate's tracker (raw
@@ -475,62 +486,17 @@ static vv_status track_clip(eval_context *ctx, const char *path, progress_state 
     clip_track track;
     memset(&track, 0, sizeof track);
     track.first = -1;
-    video_reader *reader = NULL;
-    face_tracker *tracker = NULL;
-    vv_image frame = {0};
-    vv_status s = video_reader_open(&reader, path);
-    if (s == VV_OK) {
-        const video_info *info = video_reader_info(reader);
-        track.raw.fps = info->fps > 0 ? info->fps : 25;
-        track.raw.width = info->width;
-        track.raw.height = info->height;
-        s = tracker_open(ctx, &tracker);
-    }
+    vv_status s = track_faces(ctx);
     if (s == VV_OK && !cache->mesh) s = face_mesh_new(&cache->mesh, ctx->models_dir);
-    long capacity = 0, n = 0;
-    while (s == VV_OK && n < MOTION_MAX_FRAMES) {
-        bool got = false, found = false;
-        double time = 0;
-        float box[4], score[1], points[68][2];
-        s = video_reader_next(reader, &frame, &time, &got);
-        if (s != VV_OK || !got) break;
-        s = face_tracker_update(tracker, &frame, time, &found, box, score, points);
-        if (s != VV_OK) break;
-        if (n == capacity) {
-            long grown = capacity ? capacity * 2 : 512;
-            void *pp = realloc(track.raw.points, (size_t)grown * sizeof track.raw.points[0]);
-            if (pp) track.raw.points = pp;
-            void *ff = pp ? realloc(track.raw.found, (size_t)grown) : NULL;
-            if (ff) track.raw.found = ff;
-            void *gg = ff ? realloc(track.raw.gaze, (size_t)grown * sizeof track.raw.gaze[0]) : NULL;
-            if (gg) track.raw.gaze = gg;
-            void *hg = gg ? realloc(track.raw.has_gaze, (size_t)grown) : NULL;
-            if (hg) track.raw.has_gaze = hg;
-            if (!pp || !ff || !gg || !hg) {
-                s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", path);
-                break;
-            }
-            capacity = grown;
-        }
-        if (found) memcpy(track.raw.points[n], points, sizeof points);
-        else memset(track.raw.points[n], 0, sizeof points);
-        track.raw.found[n] = found;
-        /* the irises, where animate's tracker measures them (a failure: no gaze this frame) */
-        track.raw.has_gaze[n] = found && gaze_measure(cache->mesh, &frame, (const float(*)[2])points, track.raw.gaze[n]) == VV_OK;
-        n++;
-        s = progress_step(progress);
-    }
-    track.raw.frame_count = (int)n;
-    if (s == VV_OK && n == 0) s = vv_fail(VV_ERR_NO_VIDEO, "no frames could be decoded from %s", path);
+    /* animate's tracking, with the irises wherever there is a face (the engines that read
+     * the gaze take it) */
+    if (s == VV_OK) s = tracking_collect(cache->faces, cache->mesh, path, 0, track_progress, progress, NULL, NULL, &track.raw);
     if (s == VV_OK) {
         track.first = motion_first_found(&track.raw);
         vv_animate_params p = vv_animate_default_params();
         s = animate_smooth_track(&track.raw, &p, &track.smooth);
     }
     if (s == VV_OK && !(track.path = strdup(path))) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", path);
-    image_free(&frame);
-    face_tracker_free(tracker);
-    video_reader_close(reader);
     if (s != VV_OK) {
         free(track.path);
         motion_track_free(&track.raw);
@@ -691,7 +657,7 @@ static vv_status run_open(series_run *r, eval_context *ctx, const eval_options *
 
 /* The driver's gaze at the reference frame, for an animator that takes gaze. */
 static void run_reference_gaze(series_run *r, const smoothed_track *st, int reference) {
-    r->gaze = r->animator && r->animator->mesh_model && st->gaze;
+    r->gaze = r->animator && animator_reads_gaze(r->animator) && st->gaze;
     if (r->gaze)
         animator_set_reference_gaze(r->animator, st->has_gaze[reference] ? (const float(*)[2])st->gaze[reference] : NULL);
 }

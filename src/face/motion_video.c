@@ -1,6 +1,6 @@
-/* face/motion_video: a driver video tracked into a landmark track (the first pass of
- * `vivify animate` and `vivify motion extract`, shared with bench_reenactment so the
- * measurement goes through the same path as the command). */
+/* face/motion_video: a driver video tracked into a landmark track with the tracker's default
+ * (One Euro) smoothing, for bench_reenactment.  The commands track with
+ * animate/tracking.h's tracking_collect instead (raw landmarks for the centred smoothing). */
 #include "face/faces.h"
 #include "face/motion.h"
 #include "face/tracker.h"
