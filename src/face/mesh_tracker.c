@@ -61,11 +61,11 @@ mesh_tracker_counts mesh_tracker_get_counts(const mesh_tracker *tracker) {
     return tracker ? tracker->counts : none;
 }
 
-/* Meshes roi; on a face, the track continues from it. */
-static vv_status mesh_at(mesh_tracker *t, const vv_image *frame, const face_mesh_roi *roi,
+/* Meshes roi (the irises too with `iris`); on a face, the track continues from it. */
+static vv_status mesh_at(mesh_tracker *t, const vv_image *frame, const face_mesh_roi *roi, bool iris,
                          face_mesh_result *result, bool *found) {
     t->counts.mesh_runs++;
-    vv_status s = face_mesh_run(t->mesh, frame, roi, t->params.iris, result);
+    vv_status s = face_mesh_run(t->mesh, frame, roi, iris, result);
     /* A ROI that has drifted off the image is a lost track, not an error. */
     if (s == VV_ERR_INVALID_ARGUMENT) {
         memset(result, 0, sizeof *result);
@@ -89,7 +89,7 @@ vv_status mesh_tracker_update(mesh_tracker *tracker, const vv_image *frame, bool
     float best_score = 0;
     if (t->tracking) {
         face_mesh_roi roi = t->roi;
-        vv_status s = mesh_at(t, frame, &roi, result, found);
+        vv_status s = mesh_at(t, frame, &roi, t->params.iris, result, found);
         if (s != VV_OK) return s;
         if (*found) return VV_OK;
         best_score = result->score;
@@ -114,11 +114,13 @@ vv_status mesh_tracker_update(mesh_tracker *tracker, const vv_image *frame, bool
     for (int i = 0; i < count; i++) {
         face_mesh_roi roi;
         face_mesh_roi_from_detection(&boxes[i], &roi);
-        s = mesh_at(t, frame, &roi, result, found);
+        /* The detection's ROI only places the mesh's own: no irises yet (they would be
+         * measured again, in the pass that is kept). */
+        s = mesh_at(t, frame, &roi, false, result, found);
         if (s != VV_OK) return s;
         if (*found) {
             roi = t->roi;
-            s = mesh_at(t, frame, &roi, result, found);
+            s = mesh_at(t, frame, &roi, t->params.iris, result, found);
             if (s != VV_OK) return s;
         }
         if (*found) {
