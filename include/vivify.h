@@ -181,8 +181,7 @@ typedef struct vv_animate_job {
 } vv_animate_job;
 
 typedef enum vv_animate_stage {
-    VV_STAGE_TRACKING,         /* the driver tracked whole first (several sources, reference
-                                  "best", motion extraction) */
+    VV_STAGE_TRACKING,         /* the driver tracked whole first (reference "best") */
     VV_STAGE_RENDERING         /* frames rendered and encoded (tracking overlaps it) */
 } vv_animate_stage;
 

@@ -1,11 +1,13 @@
 /* animate/run: vv_animate, a whole driver (video, template or built-in motion) to a file.
  *
- * A driving video with one source and the first face as reference streams: it is tracked
- * on a thread of its own (animate/tracking.h) while this thread smooths, renders and
- * encodes the frames already tracked, `lookahead` frames behind the tracker.  Anything else
- * (several sources, reference "best", templates, built-in motions) is tracked or loaded
- * whole first and smoothed over the whole track.  The driver is decoded a second time in
- * step for its mouth interior and the --compare panel, so no frames are held. */
+ * A driving video with the first face as reference streams: it is tracked on a thread of
+ * its own (animate/tracking.h) while this thread smooths, renders and encodes the frames
+ * already tracked, `lookahead` frames behind the tracker; every source moves relative to
+ * that one frame, so several sources stream too.  Anything else (reference "best": each
+ * source's own reference, found in the whole track; templates, built-in motions) is tracked
+ * or loaded whole first and smoothed with the same window, which gives the same points.
+ * The driver is decoded a second time in step for its mouth interior and the --compare
+ * panel, so no frames are held. */
 #include "animate/animate.h"
 #include "animate/tracking.h"
 #include "img/image.h"
@@ -171,7 +173,7 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
     animator_reset(a);
     const vv_animate_params *p = &a->params;
     double start = time_now();
-    bool streaming = job->driving && a->source_count == 1 && !p->reference_best;
+    bool streaming = job->driving && !p->reference_best;
     motion_track track = {0};       /* whole mode: the raw track; streaming: the video's facts */
     smoothed_track smooth = {0};
     tracking_thread tt;
