@@ -25,7 +25,8 @@ typedef struct job_request {
     char source[PATH_MAX];  /* the stored portrait, inside the job's folder */
     char driving[PATH_MAX]; /* the stored driving video, or "" */
     char motion[40];        /* a built-in motion, or "" */
-    char engine[8];         /* animate --engine (warp, warp2d), or "": animate's default */
+    char engine[8];         /* animate --engine (warp, warp2d; the server always names
+                               one), or "": none passed, animate's default */
     bool absolute, compare, gif;
     bool background_move;   /* animate --background move (default still) */
     float expression_scale, pose_scale, duration; /* duration: built-in motions only */
