@@ -8,8 +8,9 @@
  *     direction, and leave the background far from the head untouched.
  *  3. Eyes: openness 0 shuts them (the iris disk turns to skin: an image measure, since
  *     dlib's lid points land on a shut painted lid's shadow), 0.5 half way, 1 leaves them.
- *     Gaze: a glance moves the iris's darkness by about as much as asked.
- *  4. Hostile meshes: NaN, a face too small, a face turned too far: clear statuses.
+ *     Gaze: a glance moves the iris's darkness by about as much as asked, the head still or not.
+ *  4. Hostile meshes: NaN (in the face or an iris), a face too small, a face turned too far:
+ *     clear statuses.
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
@@ -182,35 +183,41 @@ int main(void) {
 
     /* Gaze: a glance of 0.15 eye widths to the image's right moves each iris's content by
      * about that much: the horizontal shift that best matches the output's iris disk to the
-     * portrait's (sum of absolute differences over the inner 70% of the disk, shifts -8..8). */
-    turn(&f, &pose, eye, 0.02f, 0);
-    f.has_gaze = true;
-    f.gaze[0][0] = f.gaze[1][0] = 0.15f;
-    CHECK_OK(head3d_render(h, &f, &out));
-    for (int e = 0; e < 2; e++) {
-        const float *c = mesh->points[e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT];
-        float r = 0;
-        for (int k = 1; k < 5; k++) r += hypotf(mesh->points[(e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT) + k][0] - c[0],
-                                                mesh->points[(e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT) + k][1] - c[1]) / 4;
-        int best = 99;
-        double best_d = 1e30;
-        for (int shift = -8; shift <= 8; shift++) {
-            double d = 0;
-            int n = 0;
-            for (int dy = (int)(-0.7f * r); dy <= (int)(0.7f * r); dy++)
-                for (int dx = (int)(-0.7f * r); dx <= (int)(0.7f * r); dx++) {
-                    if (dx * dx + dy * dy > 0.49f * r * r) continue;
-                    int x = (int)lroundf(c[0]) + dx, y = (int)lroundf(c[1]) + dy;
-                    const uint8_t *a = image.data + ((size_t)y * image.width + x) * 3, *b = out.data + ((size_t)y * out.width + x + shift) * 3;
-                    for (int k = 0; k < 3; k++) d += abs(a[k] - b[k]);
-                    n++;
-                }
-            if (n && d / n < best_d) { best_d = d / n; best = shift; }
+     * portrait's (sum of absolute differences over the inner 70% of the disk, shifts -8..8).
+     * With the head moving a little, and with it still (nothing else moves: the glance alone
+     * must still be drawn). */
+    for (int still = 0; still < 2; still++) {
+        turn(&f, &pose, eye, still ? 0 : 0.02f, 0);
+        f.has_gaze = true;
+        f.gaze[0][0] = f.gaze[1][0] = 0.15f;
+        CHECK_OK(head3d_render(h, &f, &out));
+        for (int e = 0; e < 2; e++) {
+            const float *c = mesh->points[e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT];
+            float r = 0;
+            for (int k = 1; k < 5; k++) r += hypotf(mesh->points[(e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT) + k][0] - c[0],
+                                                    mesh->points[(e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT) + k][1] - c[1]) / 4;
+            int best = 99;
+            double best_d = 1e30;
+            for (int shift = -8; shift <= 8; shift++) {
+                double d = 0;
+                int n = 0;
+                for (int dy = (int)(-0.7f * r); dy <= (int)(0.7f * r); dy++)
+                    for (int dx = (int)(-0.7f * r); dx <= (int)(0.7f * r); dx++) {
+                        if (dx * dx + dy * dy > 0.49f * r * r) continue;
+                        int x = (int)lroundf(c[0]) + dx, y = (int)lroundf(c[1]) + dy;
+                        const uint8_t *a = image.data + ((size_t)y * image.width + x) * 3, *b = out.data + ((size_t)y * out.width + x + shift) * 3;
+                        for (int k = 0; k < 3; k++) d += abs(a[k] - b[k]);
+                        n++;
+                    }
+                if (n && d / n < best_d) { best_d = d / n; best = shift; }
+            }
+            float width = hypotf(face.landmarks[e ? 45 : 39][0] - face.landmarks[e ? 42 : 36][0],
+                                 face.landmarks[e ? 45 : 39][1] - face.landmarks[e ? 42 : 36][1]);
+            printf("gaze 0.15 eye widths, head %s: eye %d's iris moved %d px (eye %.1f px wide: %.1f asked)\n", still ? "still" : "moving",
+                   e, best, width, 0.15f * width);
+            CHECK_MSG(fabsf(best - 0.15f * width) <= 1.5f, "eye %d, head %s: iris moved %d px, %.1f asked", e, still ? "still" : "moving", best,
+                      0.15f * width);
         }
-        float width = hypotf(face.landmarks[e ? 45 : 39][0] - face.landmarks[e ? 42 : 36][0],
-                             face.landmarks[e ? 45 : 39][1] - face.landmarks[e ? 42 : 36][1]);
-        printf("gaze 0.15 eye widths: eye %d's iris moved %d px (eye %.1f px wide: %.1f asked)\n", e, best, width, 0.15f * width);
-        CHECK_MSG(fabsf(best - 0.15f * width) <= 1.5f, "eye %d: iris moved %d px, %.1f asked", e, best, 0.15f * width);
     }
 
     /* 4. Hostile meshes. */
@@ -218,6 +225,9 @@ int main(void) {
     float (*m)[3] = malloc(sizeof(float[FACE_MESH_ALL][3]));
     memcpy(m, mesh->points, sizeof(float[FACE_MESH_ALL][3]));
     m[100][1] = NAN;
+    CHECK(head3d_new(&bad, &image, (const float(*)[2])face.landmarks, (const float(*)[3])m, matte, &hp) == VV_ERR_INVALID_ARGUMENT && !bad);
+    m[100][1] = mesh->points[100][1];
+    m[FACE_MESH_IRIS_LEFT + 2][0] = INFINITY;
     CHECK(head3d_new(&bad, &image, (const float(*)[2])face.landmarks, (const float(*)[3])m, matte, &hp) == VV_ERR_INVALID_ARGUMENT && !bad);
     for (int v = 0; v < FACE_MESH_ALL; v++) /* a tenth of the size: 13 px between the eyes */
         for (int k = 0; k < 3; k++) m[v][k] = mesh->points[v][k] * 0.1f + (k < 2 ? 200 : 0);

@@ -227,8 +227,8 @@ static void interpolate_at(const float *knots, const float (*values)[2], int n, 
     out[1] = values[i][1] + f * (values[i + 1][1] - values[i][1]);
 }
 
-/* Convex hull (monotone chain) of the points' x, y; returns the count, counter-clockwise
- * in image axes.  out needs room for n points. */
+/* Convex hull (monotone chain) of the points' x, y into out (room for n points),
+ * counter-clockwise in image axes; *count: its length. */
 static int compare_xy(const void *pa, const void *pb) {
     const float *a = pa, *b = pb;
     return a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : a[1] > b[1];
@@ -236,12 +236,13 @@ static int compare_xy(const void *pa, const void *pb) {
 static float cross3(const float *o, const float *a, const float *b) {
     return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0]);
 }
-static int convex_hull(const float (*points)[3], int n, float (*out)[2]) {
+static vv_status convex_hull(const float (*points)[3], int n, float (*out)[2], int *count) {
+    *count = 0;
     float (*p)[2] = malloc((size_t)n * sizeof *p), (*h)[2] = malloc((size_t)(2 * n) * sizeof *h);
     if (!p || !h) {
         free(p);
         free(h);
-        return 0;
+        return vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
     }
     for (int i = 0; i < n; i++) { p[i][0] = points[i][0]; p[i][1] = points[i][1]; }
     qsort(p, (size_t)n, sizeof *p, compare_xy);
@@ -258,7 +259,8 @@ static int convex_hull(const float (*points)[3], int n, float (*out)[2]) {
     memcpy(out, h, (size_t)k * sizeof *out);
     free(p);
     free(h);
-    return k;
+    *count = k;
+    return VV_OK;
 }
 
 /* How far the ray from (x, y) along unit (dx, dy) runs inside a convex polygon (0 when
@@ -401,6 +403,17 @@ static int crease_anchors(head3d *h, const float (*frontal)[3], float (*anchor_p
     return a + made;
 }
 
+/* Eye e's iris shift in portrait pixels; false when too small to draw or not a number
+ * (then the eye is left as rendered). */
+static bool gaze_shift(const head3d *h, const head3d_frame *f, int e, float *sx, float *sy) {
+    float gx = f->gaze[e][0], gy = f->gaze[e][1], g = hypotf(gx, gy);
+    if (g > 0.3f) { gx *= 0.3f / g; gy *= 0.3f / g; }
+    const float *u = h->eye_axis[e];
+    *sx = (gx * u[0] - gy * u[1]) * h->eye_width[e];
+    *sy = (gx * u[1] + gy * u[0]) * h->eye_width[e];
+    return f->has_gaze && hypotf(*sx, *sy) >= 0.3f;
+}
+
 /* Gaze: inside each eye's opening as rendered, the iris moved within the eye by the gaze
  * change (in the portrait's own eye frame: a pixel showing the portrait's point p now shows
  * its point p - shift), and where the iris was, the white beside it (the same p - shift,
@@ -408,11 +421,8 @@ static int crease_anchors(head3d *h, const float (*frontal)[3], float (*anchor_p
  * The lids clip it all: only pixels the eye's own triangles won are touched. */
 static void eyes_gaze(head3d *h, const head3d_frame *f, vv_image *out) {
     for (int e = 0; e < 2; e++) {
-        float gx = f->gaze[e][0], gy = f->gaze[e][1], g = hypotf(gx, gy);
-        if (g > 0.3f) { gx *= 0.3f / g; gy *= 0.3f / g; }
-        const float *u = h->eye_axis[e];
-        float sx = (gx * u[0] - gy * u[1]) * h->eye_width[e], sy = (gx * u[1] + gy * u[0]) * h->eye_width[e];
-        if (hypotf(sx, sy) < 0.3f) continue;
+        float sx, sy;
+        if (!gaze_shift(h, f, e, &sx, &sy)) continue;
         const float *c = h->iris_centre[e];
         float r = 1.15f * h->iris_radius[e]; /* the model's rim sits inside a painted iris's dark edge */
         uint8_t layer = (uint8_t)(e ? HEAD3D_LAYER_EYE_LEFT : HEAD3D_LAYER_EYE_RIGHT);
@@ -503,13 +513,14 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         head3d_free(h);
         return s;
     }
-    /* The source mesh in camera coordinates (depth towards the camera). */
-    for (int v = 0; v < FACE_VERTICES; v++) {
+    for (int v = 0; v < FACE_MESH_ALL; v++) /* the irises too: the gaze reads them */
         for (int k = 0; k < 3; k++)
             if (!isfinite(mesh[v][k])) {
                 head3d_free(h);
                 return vv_fail(VV_ERR_INVALID_ARGUMENT, "head3d: mesh point %d is not finite", v);
             }
+    /* The source mesh in camera coordinates (depth towards the camera). */
+    for (int v = 0; v < FACE_VERTICES; v++) {
         h->src[v][0] = mesh[v][0];
         h->src[v][1] = mesh[v][1];
         h->src[v][2] = -mesh[v][2] * DEPTH_SCALE;
@@ -555,9 +566,13 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
             x0 = fminf(x0, poly[i][0]); x1 = fmaxf(x1, poly[i][0]);
             y0 = fminf(y0, poly[i][1]); y1 = fmaxf(y1, poly[i][1]);
         }
-        for (int y = (int)y0; y <= (int)y1 + 1; y++)
-            for (int x = (int)x0; x <= (int)x1 + 1; x++) {
-                if (x < 0 || y < 0 || x >= source->width || y >= source->height) continue;
+        /* the box, one pixel past its far sides, in the image (clamped as floats first: a
+         * finite mesh may still lie far outside) */
+        int ix0 = (int)fminf(fmaxf(x0, 0), (float)source->width), iy0 = (int)fminf(fmaxf(y0, 0), (float)source->height);
+        int ix1 = (int)fminf(fmaxf(x1, -2), (float)(source->width - 2)) + 1;
+        int iy1 = (int)fminf(fmaxf(y1, -2), (float)(source->height - 2)) + 1;
+        for (int y = iy0; y <= iy1; y++)
+            for (int x = ix0; x <= ix1; x++) {
                 if (!point_in_polygon((const float(*)[2])poly, n, (float)x, (float)y)) continue;
                 if (hypotf(x - h->iris_centre[e][0], y - h->iris_centre[e][1]) < 1.5f * r) continue;
                 const uint8_t *p = source->data + ((size_t)y * source->width + x) * 3;
@@ -616,8 +631,8 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         rigid3d_apply(&pose, c3, centre_image);
     }
     float (*hull)[2] = malloc(FACE_VERTICES * sizeof *hull);
-    int hull_count = hull ? convex_hull((const float(*)[3])h->src, FACE_VERTICES, hull) : 0;
-    if (!hull) s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+    int hull_count = 0;
+    s = hull ? convex_hull((const float(*)[3])h->src, FACE_VERTICES, hull, &hull_count) : vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
     for (int i = 0; s == VV_OK && i < OVAL; i++) {
         const float *o = frontal[face_mesh_face_oval[i]];
         float step[3] = {o[0] - centre[0], o[1] - centre[1], 0}, tip[3], base[3] = {centre[0], centre[1], 0};
@@ -1289,10 +1304,14 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         }
     }
     if (f->has_target) landmarks_correct(h, f);
-    /* Nothing moves (the reference pose, a still driver): the portrait as it is. */
+    /* Nothing moves (the reference pose, a still driver, no glance): the portrait as it is. */
     int m = 0;
     for (int v = 0; v < VERTEX_COUNT && !m; v++)
         m = fabsf(h->posed[v][0] - h->src[v][0]) > STATIC_MOTION || fabsf(h->posed[v][1] - h->src[v][1]) > STATIC_MOTION;
+    for (int e = 0; e < 2 && !m; e++) {
+        float sx, sy;
+        m = gaze_shift(h, f, e, &sx, &sy); /* eyes_gaze needs the render's layer map */
+    }
     if (!m) {
         for (int y = 0; y < h->height; y++)
             memcpy(out->data + (size_t)y * h->width * 3, h->source.data + (size_t)y * w * 3, (size_t)h->width * 3);
