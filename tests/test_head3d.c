@@ -91,17 +91,46 @@ int main(void) {
     for (int y = 0; y < out.height && same; y++)
         same = !memcmp(out.data + (size_t)y * out.width * 3, image.data + (size_t)y * image.width * 3, (size_t)out.width * 3);
     CHECK_MSG(same, "at rest the portrait must come back unchanged");
+    /* A turn just large enough to move the mesh (past the engine's still threshold): the
+     * full render path redraws the head, which must then match the portrait to within about
+     * a level, judged over the head's box (the face mesh's, widened by half its size each
+     * way: hair, ears, neck), not diluted by the untouched rest of the picture. */
     turn(&f, &pose, eye, 0.02f, 0);
     CHECK_OK(head3d_render(h, &f, &out));
+    float box[4] = {1e30f, 1e30f, -1e30f, -1e30f};
+    for (int v = 0; v < FACE_MESH_POINTS; v++) {
+        box[0] = fminf(box[0], mesh->points[v][0]);
+        box[1] = fminf(box[1], mesh->points[v][1]);
+        box[2] = fmaxf(box[2], mesh->points[v][0]);
+        box[3] = fmaxf(box[3], mesh->points[v][1]);
+    }
+    int hx0 = (int)fmaxf(0, box[0] - 0.5f * (box[2] - box[0])), hx1 = (int)fminf(out.width - 1, box[2] + 0.5f * (box[2] - box[0]));
+    int hy0 = (int)fmaxf(0, box[1] - 0.5f * (box[3] - box[1])), hy1 = (int)fminf(out.height - 1, box[3] + 0.5f * (box[3] - box[1]));
     double diff = 0;
-    long face_pixels = 0;
-    for (int y = 0; y < out.height; y++)
-        for (int x = 0; x < out.width; x++)
+    long histogram[256] = {0}, head_pixels = 0, changed = 0;
+    for (int y = hy0; y <= hy1; y++)
+        for (int x = hx0; x <= hx1; x++) {
+            int most = 0; /* the pixel's largest channel difference */
             for (int c = 0; c < 3; c++) {
-                diff += abs(out.data[((size_t)y * out.width + x) * 3 + c] - image.data[((size_t)y * image.width + x) * 3 + c]);
-                face_pixels++;
+                int d = abs(out.data[((size_t)y * out.width + x) * 3 + c] - image.data[((size_t)y * image.width + x) * 3 + c]);
+                diff += d;
+                most = d > most ? d : most;
             }
-    CHECK_MSG(diff / face_pixels < 0.5, "a 0.02-degree turn changes the portrait by %.3f levels on average", diff / face_pixels);
+            histogram[most]++;
+            changed += most > 0;
+            head_pixels++;
+        }
+    diff /= 3.0 * head_pixels;
+    int p99 = 0, largest = 0;
+    for (long below = 0; p99 < 255 && (below += histogram[p99]) < 0.99 * head_pixels;) p99++;
+    for (int d = 0; d < 256; d++) largest = histogram[d] ? d : largest;
+    printf("a 0.02-degree turn over the head's box (%dx%d): %ld pixels changed, mean %.3f, 99th percentile %d, max %d levels\n",
+           hx1 - hx0 + 1, hy1 - hy0 + 1, changed, diff, p99, largest);
+    CHECK_MSG(changed > 0, "a 0.02-degree turn left the portrait untouched: the full render path did not run");
+    /* measured: 7% of the box changed, mean 0.11, 99th percentile 3, max 30 (on the hair's
+     * outline, where the matte's edge is drawn again); a hole or a shifted texture is far above */
+    CHECK_MSG(diff < 0.3, "a 0.02-degree turn changes the head by %.3f levels on average", diff);
+    CHECK_MSG(p99 <= 6 && largest <= 64, "a 0.02-degree turn changes the head by %d levels (99th percentile), %d at most", p99, largest);
 
     /* 2. Turns, measured on the output. */
     struct { float yaw, pitch; } turns[] = {{15, 0}, {-15, 0}, {0, 12}, {0, -12}};
@@ -127,12 +156,17 @@ int main(void) {
                       dpitch);
             CHECK_MSG(fabsf(dyaw) < 5, "pitch %g: yaw moved %.1f", turns[i].pitch, dyaw);
         }
-        /* The background far from the head (the top-left 60x60 and the bottom corners of
-         * the landscape) does not move. */
-        bool still = true;
-        for (int y = 0; y < 60 && still; y++)
-            still = !memcmp(out.data + (size_t)y * out.width * 3, image.data + (size_t)y * image.width * 3, 60 * 3);
-        CHECK_MSG(still, "turn %d moved the background's corner", i);
+        /* The background far from the head does not move: the top corners (60x60) and the
+         * landscape left of the head's box (the matte is 0 there all through; the bottom
+         * corners are her arms, which move with the body). */
+        long moved = 0;
+        for (int y = 0; y < out.height; y++)
+            for (int x = 0; x < out.width; x++) {
+                bool corner = y < 60 && (x < 60 || x >= out.width - 60), beside = y >= hy0 && y <= hy1 && x < hx0;
+                if ((corner || beside) && memcmp(out.data + ((size_t)y * out.width + x) * 3, image.data + ((size_t)y * image.width + x) * 3, 3))
+                    moved++;
+            }
+        CHECK_MSG(moved == 0, "turn %d moved %ld pixels of the background far from the head", i, moved);
     }
 
     /* 3. Eyes: an image measure, independent of any landmarks (dlib's lids land on the
@@ -177,7 +211,10 @@ int main(void) {
            covered[1][0], covered[1][1], covered[2][0], covered[2][1]);
     for (int e = 0; e < 2; e++) {
         CHECK_MSG(covered[0][e] > 0.45f, "shut eye %d: the iris is only %.2f covered", e, covered[0][e]);
-        CHECK_MSG(covered[1][e] > 0.03f && covered[1][e] < covered[0][e], "half-shut eye %d covered %.2f", e, covered[1][e]);
+        /* half way: measured 0.42 / 0.31 of the shut eye's cover (the iris is round, the
+         * lid comes down from above); a lid that stays open or shuts all the way is outside */
+        CHECK_MSG(covered[1][e] > 0.2f * covered[0][e] && covered[1][e] < 0.7f * covered[0][e],
+                  "half-shut eye %d covered %.2f (shut: %.2f)", e, covered[1][e], covered[0][e]);
         CHECK_MSG(fabsf(covered[2][e]) < 0.1f, "open eye %d changed by %.2f", e, covered[2][e]);
     }
 
