@@ -245,6 +245,43 @@ static void seeds_tfjs(void) {
     memcpy(shard2 + at, &axis, 4);
     at += 4;
     write_tfjs("pad_add_reshape_concat.bin", json2, shard2, at);
+
+    /* The selfie matte's and the face mesh's ops: AvgPool 2x2 -> Prelu (per-channel slopes)
+     * -> ResizeBilinear back to 4x4 (half-pixel centres) -> Conv2DBackpropInput 2x2 stride 2
+     * to [1,8,8,1] -> AddN of it with itself. */
+    const char *json3 =
+        "{\"modelTopology\":{\"node\":["
+        "{\"name\":\"x\",\"op\":\"Placeholder\",\"attr\":{\"shape\":{\"shape\":{\"dim\":[" DIM(1) "," DIM(4) "," DIM(4) "," DIM(2) "]}}}},"
+        CONST_NODE("alpha", DIM(2)) ","
+        CONST_NODE("filter", DIM(2) "," DIM(2) "," DIM(1) "," DIM(2)) ","
+        "{\"name\":\"size\",\"op\":\"Const\",\"attr\":{\"dtype\":{\"type\":\"DT_INT32\"},\"value\":{\"tensor\":{\"dtype\":\"DT_INT32\",\"tensorShape\":{\"dim\":[" DIM(2) "]}}}}},"
+        "{\"name\":\"out_shape\",\"op\":\"Const\",\"attr\":{\"dtype\":{\"type\":\"DT_INT32\"},\"value\":{\"tensor\":{\"dtype\":\"DT_INT32\",\"tensorShape\":{\"dim\":[" DIM(4) "]}}}}},"
+        "{\"name\":\"pool\",\"op\":\"AvgPool\",\"input\":[\"x\"],\"attr\":{\"ksize\":{\"list\":{\"i\":[\"1\",\"2\",\"2\",\"1\"]}},\"strides\":{\"list\":{\"i\":[\"1\",\"2\",\"2\",\"1\"]}},\"padding\":{\"s\":\"VkFMSUQ=\"}}},"
+        "{\"name\":\"act\",\"op\":\"Prelu\",\"input\":[\"pool\",\"alpha\"],\"attr\":{}},"
+        "{\"name\":\"up\",\"op\":\"ResizeBilinear\",\"input\":[\"act\",\"size\"],\"attr\":{\"align_corners\":{\"b\":false},\"half_pixel_centers\":{\"b\":true}}},"
+        "{\"name\":\"tconv\",\"op\":\"Conv2DBackpropInput\",\"input\":[\"out_shape\",\"filter\",\"up\"],\"attr\":{\"strides\":{\"list\":{\"i\":[\"1\",\"2\",\"2\",\"1\"]}},\"padding\":{\"s\":\"U0FNRQ==\"}}},"
+        "{\"name\":\"y\",\"op\":\"AddN\",\"input\":[\"tconv\",\"tconv\"],\"attr\":{\"N\":{\"i\":\"2\"}}}"
+        "]},\"weightsManifest\":[{\"paths\":[\"w.bin\"],\"weights\":["
+        "{\"name\":\"alpha\",\"shape\":[2],\"dtype\":\"float32\"},"
+        "{\"name\":\"filter\",\"shape\":[2,2,1,2],\"dtype\":\"float32\"},"
+        "{\"name\":\"size\",\"shape\":[2],\"dtype\":\"int32\"},"
+        "{\"name\":\"out_shape\",\"shape\":[4],\"dtype\":\"int32\"}"
+        "]}]}";
+    uint8_t shard3[2 * 4 + 8 * 4 + 2 * 4 + 4 * 4];
+    at = 0;
+    const float alpha[2] = { 0.25f, -0.5f };
+    memcpy(shard3 + at, alpha, sizeof alpha);
+    at += sizeof alpha;
+    const float filter[8] = { 0.5f, -0.25f, 1.0f, 0.75f, -0.5f, 0.125f, 0.3f, -0.7f };
+    memcpy(shard3 + at, filter, sizeof filter);
+    at += sizeof filter;
+    const int32_t size[2] = { 4, 4 };
+    memcpy(shard3 + at, size, sizeof size);
+    at += sizeof size;
+    const int32_t out_shape[4] = { 1, 8, 8, 1 };
+    memcpy(shard3 + at, out_shape, sizeof out_shape);
+    at += sizeof out_shape;
+    write_tfjs("pool_prelu_resize_tconv_addn.bin", json3, shard3, at);
 }
 
 /* ---- safetensors ---- */
