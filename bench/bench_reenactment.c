@@ -1,9 +1,10 @@
 /* bench_reenactment: self-reenactment quality of the warp engine (issue 3, item 10).
  *
  * For each ../shared/data/train clip: the source is the clip's first frame, the driver is
- * the clip itself, through the same path as `vivify animate` (vv_faces_detect on the
- * source, motion_track_video on the driver, motion_fill_gaps, motion_retarget,
- * warp_engine_render).  Each output frame is compared with the real frame: SSIM, PSNR and
+ * the clip itself, tracked and smoothed as `vivify animate` tracks a driver (vv_faces_detect
+ * on the source, tracking_collect and animate_smooth_track on the driver), then
+ * motion_fill_gaps, motion_retarget and the 2D warp_engine_render (`vivify eval` measures
+ * the whole pipeline, the 3D head included).  Each output frame is compared with the real frame: SSIM, PSNR and
  * L1 on the full frame and on the face box (the real frame's landmark box grown by 10% a
  * side), and landmark NME (our tracker on the output vs our tracker on the real frame,
  * over the outer-eye-corner distance).  The "floor" is the first frame held still, on the
@@ -17,6 +18,8 @@
  * --low-only keeps the clips whose whole-clip floor SSIM is below 0.6 (the target set);
  * --ablate adds variants with one part switched off each; --still adds the absolute engine
  * with other dead zones for a still head (warp_params.still).  Not a test: a measurement. */
+#include "animate/animate.h"
+#include "animate/tracking.h"
 #include "eval/metrics.h"
 #include "face/faces.h"
 #include "face/motion.h"
@@ -84,6 +87,28 @@ static void add(clip *c, int v, int m, double value) {
 
 static double mean(const clip *c, int v, int m) { return c->count[v][m] ? c->sum[v][m] / c->count[v][m] : NAN; }
 
+/* The driver tracked and smoothed as vivify animate does it (raw landmarks, centred smoothing
+ * without lag); frames without a face stay unfilled for motion_fill_gaps. */
+static vv_status track_driver(vv_faces *faces, const char *path, int max_frames, motion_track *track) {
+    vv_status s = tracking_collect(faces, NULL, path, max_frames, NULL, NULL, NULL, NULL, track);
+    if (s != VV_OK) return s;
+    if (motion_first_found(track) < 0) {
+        motion_track_free(track);
+        return vv_fail(VV_ERR_NO_FACE, "no face found in any frame of %s", path);
+    }
+    vv_animate_params params = vv_animate_default_params();
+    smoothed_track smooth;
+    s = animate_smooth_track(track, &params, &smooth);
+    if (s != VV_OK) {
+        motion_track_free(track);
+        return s;
+    }
+    for (int t = 0; t < track->frame_count && t < smooth.count; t++)
+        if (track->found[t]) memcpy(track->points[t], smooth.points[t], sizeof track->points[t]);
+    smoothed_track_free(&smooth);
+    return VV_OK;
+}
+
 /* Runs every variant on one clip. */
 static vv_status clip_run(vv_faces *faces, const char *path, int max_frames, int every, const variant *variants, int variant_count,
                           clip *c) {
@@ -93,7 +118,7 @@ static vv_status clip_run(vv_faces *faces, const char *path, int max_frames, int
     warp_engine *engines[MAX_VARIANTS] = {0};
     face_tracker *trackers[MAX_VARIANTS] = {0};
     motion_retarget retarget[MAX_VARIANTS];
-    vv_status s = motion_track_video(faces, path, max_frames, NULL, NULL, &track);
+    vv_status s = track_driver(faces, path, max_frames, &track);
     int first = s == VV_OK ? motion_first_found(&track) : -1;
     if (s == VV_OK) s = motion_fill_gaps(&track, first);
     if (s == VV_OK) s = video_reader_open(&reader, path);

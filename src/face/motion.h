@@ -37,16 +37,6 @@ vv_status motion_builtin(motion_track *out, const char *name, double duration, d
 vv_status motion_save(const motion_track *track, const char *path);
 vv_status motion_load(motion_track *track, const char *path);
 
-/* Tracks a driver video (face/tracker.h, default parameters: One Euro smoothed, so it lags a
- * little) into `track`, for bench_reenactment; vivify animate, motion extract and eval track
- * with animate/tracking.h's tracking_collect (raw, smoothed without lag later).  At most
- * max_frames (0 = all), fps, size and the audio path when the video has audio.  progress
- * (optional) is called after every frame; non-zero stops with VV_ERR_ABORTED.  Fails with
- * VV_ERR_NO_FACE when no frame has a face.  Frames without a face are left unfilled
- * (motion_fill_gaps). */
-vv_status motion_track_video(vv_faces *faces, const char *path, long max_frames, vv_progress_fn progress,
-                             void *progress_data, motion_track *track);
-
 /* Index of the first frame with a face, or -1. */
 int motion_first_found(const motion_track *track);
 /* Frames without a face: before the first face, the reference frame; after one, the last
