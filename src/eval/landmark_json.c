@@ -106,14 +106,21 @@ static bool rest_is_space(const char *p, const char *end) {
     return true;
 }
 
-vv_status landmark_sequence_parse(landmark_sequence *seq, const char *data, size_t size, const char *name) {
+/* The checks both readers start with; *name defaults to "landmarks". */
+static vv_status parse_begin(landmark_sequence *seq, const char *data, size_t size, const char **name) {
     if (!seq) return vv_fail(VV_ERR_INVALID_ARGUMENT, "landmarks: no output");
     memset(seq, 0, sizeof *seq);
-    if (!name) name = "landmarks";
-    if (!data && size) return vv_fail(VV_ERR_INVALID_ARGUMENT, "%s: no data", name);
+    if (!*name) *name = "landmarks";
+    if (!data && size) return vv_fail(VV_ERR_INVALID_ARGUMENT, "%s: no data", *name);
     if (size > LANDMARK_JSON_MAX_BYTES)
-        return vv_fail(VV_ERR_TOO_LARGE, "%s is %zu bytes, over the %u-byte limit", name, size,
+        return vv_fail(VV_ERR_TOO_LARGE, "%s is %zu bytes, over the %u-byte limit", *name, size,
                        LANDMARK_JSON_MAX_BYTES);
+    return VV_OK;
+}
+
+vv_status landmark_sequence_parse(landmark_sequence *seq, const char *data, size_t size, const char *name) {
+    vv_status s = parse_begin(seq, data, size, &name);
+    if (s != VV_OK) return s;
     const char *end = NULL;
     cJSON *root = size ? cJSON_ParseWithLengthOpts(data, size, &end, false) : NULL;
     if (!root || !rest_is_space(end, data + size)) {
@@ -127,7 +134,6 @@ vv_status landmark_sequence_parse(landmark_sequence *seq, const char *data, size
                     : vv_fail(VV_ERR_FORMAT, "%s is not a JSON landmark file", name);
     }
     const cJSON *frames = cJSON_GetObjectItemCaseSensitive(root, "frames");
-    vv_status s = VV_OK;
     if (!cJSON_IsObject(root) || !cJSON_IsArray(frames))
         s = vv_fail(VV_ERR_FORMAT, "%s is not a landmark file (no \"frames\" list; see vivify landmarks)", name);
     if (s == VV_OK) s = read_header(seq, root, name);
@@ -150,13 +156,8 @@ vv_status landmark_sequence_parse(landmark_sequence *seq, const char *data, size
 }
 
 vv_status landmark_sequence_parse_jsonl(landmark_sequence *seq, const char *data, size_t size, const char *name) {
-    if (!seq) return vv_fail(VV_ERR_INVALID_ARGUMENT, "landmarks: no output");
-    memset(seq, 0, sizeof *seq);
-    if (!name) name = "landmarks";
-    if (!data && size) return vv_fail(VV_ERR_INVALID_ARGUMENT, "%s: no data", name);
-    if (size > LANDMARK_JSON_MAX_BYTES)
-        return vv_fail(VV_ERR_TOO_LARGE, "%s is %zu bytes, over the %u-byte limit", name, size,
-                       LANDMARK_JSON_MAX_BYTES);
+    vv_status s = parse_begin(seq, data, size, &name);
+    if (s != VV_OK) return s;
     /* Count the non-blank lines first: one allocation, capped before it is made. */
     long lines = 0;
     for (size_t i = 0; i < size;) {
@@ -168,7 +169,7 @@ vv_status landmark_sequence_parse_jsonl(landmark_sequence *seq, const char *data
             return vv_fail(VV_ERR_TOO_LARGE, "%s: over %d frames", name, FOLLOW_MAX_FRAMES);
     }
     if (lines == 0) return vv_fail(VV_ERR_FORMAT, "%s: no JSON lines", name);
-    vv_status s = sequence_alloc(seq, (int)lines, name);
+    s = sequence_alloc(seq, (int)lines, name);
     int t = 0;
     for (size_t i = 0; s == VV_OK && i < size;) {
         const char *line = data + i, *nl = memchr(line, '\n', size - i);
