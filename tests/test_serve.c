@@ -2,11 +2,21 @@
  * (progress, errors in plain words, cancellation, capacity, eviction, cleanup) with a
  * stand-in for `vivify animate` (a shell script), so it runs in a second.  The real server
  * over HTTP is tests/cli_serve.sh; the page in a browser is tests/cli_serve_browser.sh. */
+#define _GNU_SOURCE /* memmem */
 #include "serve/jobs.h"
+#include "serve/serve.h"
 #include "serve/sniff.h"
 #include "test.h"
 
+#include <arpa/inet.h>
 #include <dirent.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static void test_sniff(void) {
@@ -262,9 +272,187 @@ static void test_queue(void) {
     CHECK_MSG(count_entries(temp) == 0, "%d entries left in %s", count_entries(temp), temp);
 }
 
+/* ------------------------------------------------------------------ over loopback
+ * The real server (serve_start) in this process, with the stand-in as its job runner, and
+ * raw sockets as clients, so a test decides exactly how the bytes arrive. */
+
+static double now_s(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+/* A TCP connection to 127.0.0.1:port from the loopback address `from` (127.0.0.x: each
+ * is a different client to the server); -1 on failure. */
+static int connect_from(const char *from, int port) {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    struct sockaddr_in a = {.sin_family = AF_INET};
+    if (from) {
+        inet_pton(AF_INET, from, &a.sin_addr);
+        if (bind(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+            close(fd);
+            return -1;
+        }
+    }
+    a.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, "127.0.0.1", &a.sin_addr);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static bool send_bytes(int fd, const void *data, size_t size) {
+    for (size_t sent = 0; sent < size;) {
+        ssize_t n = send(fd, (const char *)data + sent, size - sent, MSG_NOSIGNAL);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        sent += (size_t)n;
+    }
+    return true;
+}
+
+/* Reads until the server closes or `timeout_s` passes; returns the bytes read (-1: reset). */
+static long read_all(int fd, char *buffer, size_t size, double timeout_s) {
+    size_t got = 0;
+    double end = now_s() + timeout_s;
+    while (got + 1 < size) {
+        int left = (int)((end - now_s()) * 1000);
+        if (left <= 0) break;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, left) <= 0) break;
+        ssize_t n = recv(fd, buffer + got, size - 1 - got, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            buffer[got] = 0;
+            return got ? (long)got : -1;
+        }
+        if (n == 0) break;
+        got += (size_t)n;
+    }
+    buffer[got] = 0;
+    return (long)got;
+}
+
+/* The status code of a response in buffer, 0 when there is none. */
+static int status_of(const char *response) {
+    int code = 0;
+    return sscanf(response, "HTTP/1.%*d %d", &code) == 1 ? code : 0;
+}
+
+/* One whole request (Connection: close) from `from`; the response in buffer; its status. */
+static int request_once(int port, const char *from, const void *request, size_t size, char *buffer, size_t buffer_size) {
+    int fd = connect_from(from, port);
+    if (fd < 0) return -1;
+    int code = -1;
+    if (send_bytes(fd, request, size) && read_all(fd, buffer, buffer_size, 5) > 0) code = status_of(buffer);
+    close(fd);
+    return code;
+}
+
+typedef struct test_server {
+    serve_server *server;
+    int port;
+    char temp[4200];
+} test_server;
+
+/* Starts a server whose jobs run the stand-in; params adjusted by the caller first. */
+static bool test_server_start(test_server *t, serve_params *p, const char *name) {
+    const char *tmp = test_tmp_dir("test_serve");
+    static char exe[4200];
+    snprintf(exe, sizeof exe, "%s/fake_animate.sh", tmp);
+    snprintf(t->temp, sizeof t->temp, "%s/%s", tmp, name);
+    mkdir(t->temp, 0700);
+    p->exe = exe;
+    p->temp_dir = t->temp;
+    p->port = 0;
+    t->server = NULL;
+    vv_status s = serve_start(&t->server, p);
+    CHECK_MSG(s == VV_OK, "serve_start: %s", vv_last_error());
+    t->port = t->server ? serve_port(t->server) : 0;
+    return t->server != NULL;
+}
+
+/* A multipart body: a 1x1 PNG as "source" and the given text fields ("name=value" pairs). */
+static size_t multipart_body(char *out, size_t size, const char *boundary, const char *const *fields, int count) {
+    static const unsigned char png[] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n', 0, 0, 0, 13, 'I', 'H', 'D', 'R',
+                                        0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0, 0x90, 0x77, 0x53, 0xde};
+    size_t n = (size_t)snprintf(out, size, "--%s\r\nContent-Disposition: form-data; name=\"source\"; filename=\"p.png\"\r\n"
+                                           "Content-Type: image/png\r\n\r\n", boundary);
+    memcpy(out + n, png, sizeof png);
+    n += sizeof png;
+    for (int i = 0; i < count; i++) {
+        const char *eq = strchr(fields[i], '=');
+        n += (size_t)snprintf(out + n, size - n, "\r\n--%s\r\nContent-Disposition: form-data; name=\"%.*s\"\r\n\r\n%s",
+                              boundary, (int)(eq - fields[i]), fields[i], eq + 1);
+    }
+    n += (size_t)snprintf(out + n, size - n, "\r\n--%s--\r\n", boundary);
+    return n;
+}
+
+static size_t post_headers(char *out, size_t size, int port, const char *boundary, size_t body_size) {
+    return (size_t)snprintf(out, size, "POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
+                                       "Content-Type: multipart/form-data; boundary=%s\r\nContent-Length: %zu\r\n\r\n",
+                            port, boundary, body_size);
+}
+
+/* Issue 18.1: a TCP read that ends a few bytes into a field's value made libmicrohttpd call
+ * the upload callback twice at offset 0, which counted as a second part ("more than one
+ * 'source' file"): every split point inside the values must give 202. */
+static void test_split_reads(void) {
+    serve_params p = serve_default_params();
+    p.queue = 200;
+    test_server t;
+    if (!test_server_start(&t, &p, "split")) return;
+    const char *boundary = "vvboundary42";
+    const char *fields[] = {"motion=talk", "duration=0.5"};
+    char body[2048], head[512], response[4096];
+    size_t body_size = multipart_body(body, sizeof body, boundary, fields, 2);
+    size_t head_size = post_headers(head, sizeof head, t.port, boundary, body_size);
+    /* the offsets just past the start of each value: the PNG's, "talk"'s and "0.5"'s */
+    size_t starts[3];
+    starts[0] = (size_t)((char *)memmem(body, body_size, "\x89PNG", 4) - body);
+    starts[1] = (size_t)((char *)memmem(body, body_size, "talk", 4) - body);
+    starts[2] = (size_t)((char *)memmem(body, body_size, "0.5\r\n", 5) - body);
+    int tried = 0, accepted = 0;
+    for (int v = 0; v < 3; v++)
+        for (size_t k = 0; k <= 4; k++) {
+            size_t split = starts[v] + k;
+            int fd = connect_from(NULL, t.port);
+            if (fd < 0) continue;
+            tried++;
+            bool sent = send_bytes(fd, head, head_size) && send_bytes(fd, body, split);
+            usleep(30000); /* the server reads the first piece alone */
+            sent = sent && send_bytes(fd, body + split, body_size - split);
+            int code = sent && read_all(fd, response, sizeof response, 5) > 0 ? status_of(response) : -1;
+            close(fd);
+            accepted += code == 202;
+            if (code != 202) {
+                char *json = strstr(response, "\r\n\r\n");
+                CHECK_MSG(code == 202, "split at %zu (value %d + %zu): HTTP %d %s", split, v, k, code, json ? json + 4 : "");
+            }
+        }
+    CHECK_MSG(tried == 15 && accepted == tried, "%d of %d split uploads accepted", accepted, tried);
+    /* still refused: a real second part */
+    const char *twice[] = {"motion=talk", "motion=nod"};
+    body_size = multipart_body(body, sizeof body, boundary, twice, 2);
+    head_size = post_headers(head, sizeof head, t.port, boundary, body_size);
+    char request[4096];
+    memcpy(request, head, head_size);
+    memcpy(request + head_size, body, body_size);
+    CHECK(request_once(t.port, NULL, request, head_size + body_size, response, sizeof response) == 400 &&
+          strstr(response, "more than one 'motion' field"));
+    serve_stop(t.server);
+}
+
 int main(void) {
     test_sniff();
     test_parse_progress();
     test_queue();
+    test_split_reads();
     return test_finish("test_serve");
 }

@@ -141,6 +141,8 @@ typedef struct request {
     char fields[FIELD_COUNT][FIELD_MAX + 1];
     bool field_set[FIELD_COUNT];
     uint64_t received;
+    int part;           /* the field the last callback was for (-1: none yet) */
+    uint64_t part_bytes; /* bytes of that part's value so far */
     unsigned error_code; /* first problem found while receiving; answered at the end */
     char error[300];
     serve_server *server;
@@ -166,12 +168,30 @@ static enum MHD_Result upload_part(void *cls, enum MHD_ValueKind kind, const cha
     (void)kind;
     (void)content_type;
     (void)transfer_encoding;
+    (void)filename;
     request *r = cls;
     if (r->error_code) return MHD_NO;
+    /* A new part starts at a new field, or at offset 0 of the same field once its value
+     * has bytes.  Not at every offset 0: when a read ends a few bytes into a value,
+     * libmicrohttpd calls twice at offset 0, first with no data (issue 18.1). */
+    int id = -1;
+    for (int f = 0; f < FILE_COUNT && id < 0; f++)
+        if (!strcmp(key, file_fields[f])) id = f;
+    for (int f = 0; f < FIELD_COUNT && id < 0; f++)
+        if (!strcmp(key, text_fields[f])) id = FILE_COUNT + f;
+    bool new_part = id != r->part || (offset == 0 && r->part_bytes > 0);
+    if (new_part) {
+        r->part = id;
+        r->part_bytes = 0;
+    } else if (offset != r->part_bytes) {
+        request_error(r, 400, "the '%s' part arrived out of order", key);
+        return MHD_NO;
+    }
+    r->part_bytes += size;
     for (int f = 0; f < FILE_COUNT; f++) {
         if (strcmp(key, file_fields[f])) continue;
         upload_file *file = &r->files[f];
-        if (offset == 0 && (size > 0 || filename)) {
+        if (new_part) {
             if (file->parts++ > 0 || file->fd >= 0) {
                 request_error(r, 400, "more than one '%s' file", key);
                 return MHD_NO;
@@ -211,7 +231,7 @@ static enum MHD_Result upload_part(void *cls, enum MHD_ValueKind kind, const cha
     }
     for (int f = 0; f < FIELD_COUNT; f++) {
         if (strcmp(key, text_fields[f])) continue;
-        if (offset == 0 && r->field_set[f]) {
+        if (new_part && r->field_set[f]) {
             request_error(r, 400, "more than one '%s' field", key);
             return MHD_NO;
         }
@@ -563,6 +583,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
         r = calloc(1, sizeof *r);
         if (!r) return MHD_NO;
         r->server = server;
+        r->part = -1;
         for (int f = 0; f < FILE_COUNT; f++) r->files[f].fd = -1;
         *state = r;
     }
