@@ -449,10 +449,114 @@ static void test_split_reads(void) {
     serve_stop(t.server);
 }
 
+/* Whether the server has closed fd within `timeout_s` while the client keeps trickling
+ * `drip` a byte at a time (every 100 ms); the seconds it took in *took. */
+static bool closed_while_trickling(int fd, const char *drip, double timeout_s, double *took) {
+    double start = now_s();
+    size_t at = 0, length = strlen(drip);
+    while (now_s() - start < timeout_s) {
+        if (!send_bytes(fd, drip + at % length, 1)) break;
+        at++;
+        struct pollfd p = {.fd = fd, .events = POLLIN};
+        if (poll(&p, 1, 100) > 0) {
+            char buffer[4096];
+            ssize_t n = recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+            if (n <= 0) break; /* closed (or reset) */
+        }
+    }
+    *took = now_s() - start;
+    return *took < timeout_s;
+}
+
+/* Issue 18.2 and 18.3: 520 idle connections from one client locked everyone out (0 of 7
+ * other requests served); a client trickling its headers or body a byte at a time held its
+ * connection forever (the idle timeout restarts with every byte); an endless chunked upload
+ * was read to its end before the 413. */
+static void test_abusive_clients(void) {
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < 4096 && files.rlim_max > files.rlim_cur) {
+        files.rlim_cur = files.rlim_max < 4096 ? files.rlim_max : 4096;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
+    serve_params p = serve_default_params();
+    p.header_timeout_s = 1;
+    p.body_timeout_s = 2;
+    p.max_upload_bytes = 1 << 20;
+    test_server t;
+    if (!test_server_start(&t, &p, "abuse")) return;
+    char request[512], response[4096];
+    int request_size = snprintf(request, sizeof request, "GET /api/config HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                                                         "Connection: close\r\n\r\n", t.port);
+
+    /* the flood: 520 connections from 127.0.0.2, each a request line and no more */
+    enum { FLOOD = 520 };
+    static int flood[FLOOD];
+    int opened = 0;
+    for (int i = 0; i < FLOOD; i++) {
+        flood[i] = connect_from("127.0.0.2", t.port);
+        if (flood[i] >= 0) {
+            opened++;
+            send_bytes(flood[i], "GET / HTTP/1.1\r\nX-Slow: ", 24);
+        }
+    }
+    usleep(100000);
+    int served = 0;
+    double start = now_s();
+    for (int i = 0; i < 7; i++) served += request_once(t.port, "127.0.0.1", request, (size_t)request_size, response, sizeof response) == 200;
+    double took = now_s() - start;
+    CHECK_MSG(served == 7, "during a flood of %d idle connections from one client, %d of 7 other requests served", opened, served);
+    printf("flood: %d idle connections from one client; %d of 7 other requests served in %.2f s\n", opened, served, took);
+    for (int i = 0; i < FLOOD; i++)
+        if (flood[i] >= 0) close(flood[i]);
+    /* once it ends, the server answers at once (no sockets left in CLOSE-WAIT) */
+    usleep(200000);
+    CHECK(request_once(t.port, "127.0.0.2", request, (size_t)request_size, response, sizeof response) == 200);
+
+    /* slowloris: headers a byte every 100 ms are cut at the header deadline (1 s here) */
+    int fd = connect_from("127.0.0.3", t.port);
+    send_bytes(fd, "GET / HTTP/1.1\r\n", 16);
+    CHECK_MSG(closed_while_trickling(fd, "X-Slow: aaaaaaaaaaaaaaaa\r\n", 4, &took) && took < 2.5,
+              "trickled headers: still open after %.1f s (header deadline 1 s)", took);
+    printf("slow headers: cut after %.2f s (deadline 1 s)\n", took);
+    close(fd);
+
+    /* the same with a body: cut at the body deadline (2 s here) */
+    fd = connect_from("127.0.0.4", t.port);
+    char head[512];
+    size_t head_size = post_headers(head, sizeof head, t.port, "vvbound", 100000);
+    send_bytes(fd, head, head_size);
+    const char *part = "--vvbound\r\nContent-Disposition: form-data; name=\"source\"; filename=\"p.png\"\r\n\r\n";
+    send_bytes(fd, part, strlen(part));
+    CHECK_MSG(closed_while_trickling(fd, "x", 5, &took) && took < 3.5, "trickled body: still open after %.1f s (body deadline 2 s)", took);
+    printf("slow body: cut after %.2f s (deadline 2 s)\n", took);
+    close(fd);
+
+    /* an endless chunked upload is cut at the upload cap (1 MB here), not read to its end */
+    fd = connect_from("127.0.0.5", t.port);
+    int n = snprintf(head, sizeof head, "POST /api/jobs HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nTransfer-Encoding: chunked\r\n"
+                                        "Content-Type: multipart/form-data; boundary=vvbound\r\n\r\n", t.port);
+    send_bytes(fd, head, (size_t)n);
+    static char chunk[65536 + 16];
+    int header = snprintf(chunk, sizeof chunk, "10000\r\n");
+    memset(chunk + header, 'x', 65536);
+    memcpy(chunk + header + 65536, "\r\n", 2);
+    size_t sent = 0;
+    start = now_s();
+    while (sent < (256u << 20) && now_s() - start < 10 && send_bytes(fd, chunk, (size_t)header + 65538)) sent += 65536;
+    long got = read_all(fd, response, sizeof response, 2);
+    CHECK_MSG(sent < (24u << 20), "endless chunked upload: %zu MB sent before the server stopped reading (cap 1 MB)", sent >> 20);
+    CHECK_MSG(got <= 0 || status_of(response) == 413, "endless chunked upload answered %d", status_of(response));
+    printf("endless chunked upload: stopped after %.1f MB sent (cap 1 MB), answered %d\n", (double)sent / (1 << 20),
+           got > 0 ? status_of(response) : 0);
+    close(fd);
+    serve_stop(t.server);
+}
+
 int main(void) {
     test_sniff();
     test_parse_progress();
     test_queue();
     test_split_reads();
+    test_abusive_clients();
     return test_finish("test_serve");
 }

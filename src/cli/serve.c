@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -70,6 +71,13 @@ int cli_serve(int argc, char **argv) {
     params.models_dir = models;
     params.temp_dir = temp;
     params.log = quiet ? NULL : log_line;
+
+    /* Up to 512 connections, each with a duplicate for its deadline, and upload files. */
+    struct rlimit files;
+    if (getrlimit(RLIMIT_NOFILE, &files) == 0 && files.rlim_cur < 4096 && files.rlim_max > files.rlim_cur) {
+        files.rlim_cur = files.rlim_max < 4096 ? files.rlim_max : 4096;
+        setrlimit(RLIMIT_NOFILE, &files);
+    }
 
     /* Every thread starts with these blocked; this one waits for them below. */
     sigset_t stop;

@@ -20,6 +20,11 @@ typedef struct serve_params {
     uint64_t keep_bytes;         /* finished results kept up to; default 2 GB */
     int keep_count;              /* finished jobs kept at most; default 256 */
     int max_frames;              /* frames one job may render; default 9000 (6 min at 25 fps) */
+    int max_client_connections;  /* connections one client address may hold; default 64 */
+    double header_timeout_s;     /* a request's headers must be in within this; also the
+                                    longest a kept-alive connection waits idle; default 10 */
+    double body_timeout_s;       /* an upload's body must be in within this after its
+                                    headers; default 300 (100 MB at 1/3 MB/s) */
     const char *exe;             /* vivify binary that runs jobs; required */
     const char *models_dir;      /* passed on as animate --models; NULL: animate searches */
     const char *temp_dir;        /* where job files go; NULL: $TMPDIR or /tmp */

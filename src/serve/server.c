@@ -19,6 +19,7 @@
 #include <math.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,8 +32,23 @@
 #define MOTION_PREVIEW_FPS 12.5
 #define FIELD_MAX 32 /* longest text field value (a motion name, a number) */
 
+/* One open connection, for the watchdog that holds deadlines (libmicrohttpd's own timeout
+ * restarts with every byte, so a client trickling a byte at a time would hold a connection
+ * forever).  fd is our own duplicate of the socket: shutting it down ends the connection
+ * for libmicrohttpd too, and the number stays ours until the connection is gone. */
+typedef struct client {
+    struct client *next;
+    int fd;
+    double deadline; /* time_now() by which the current phase must end; 0: none */
+} client;
+
 struct serve_server {
     serve_params params;
+    pthread_mutex_t clients_lock;
+    pthread_cond_t watchdog_wake;
+    pthread_t watchdog;
+    bool watchdog_running, stopping;
+    client *clients;
     struct MHD_Daemon *daemon;
     job_queue *queue;
     char *motions_json; /* GET /api/motions, built once */
@@ -52,6 +68,9 @@ serve_params serve_default_params(void) {
     p.keep_bytes = 2048ull << 20;
     p.keep_count = 256;
     p.max_frames = 9000;
+    p.max_client_connections = 64;
+    p.header_timeout_s = 10;
+    p.body_timeout_s = 300;
     return p;
 }
 
@@ -64,6 +83,98 @@ static void server_log(const serve_server *server, const char *fmt, ...) {
     vsnprintf(line, sizeof line, fmt, args);
     va_end(args);
     server->params.log(server->params.log_user_data, line);
+}
+
+/* ------------------------------------------------------------------ deadlines */
+
+static void connection_deadline(serve_server *server, struct MHD_Connection *connection, double seconds) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    client *c = info ? info->socket_context : NULL;
+    if (!c) return;
+    pthread_mutex_lock(&server->clients_lock);
+    c->deadline = seconds > 0 ? time_now() + seconds : 0;
+    pthread_mutex_unlock(&server->clients_lock);
+}
+
+/* Answers on the socket itself, outside libmicrohttpd (which answers only once a body is
+ * whole), and ends the sending side; the caller then returns MHD_NO to close. */
+static void connection_refuse_now(struct MHD_Connection *connection, unsigned code, const char *reason,
+                                  const char *message) {
+    const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    client *c = info ? info->socket_context : NULL;
+    if (!c) return;
+    cJSON *json = cJSON_CreateObject();
+    if (json) cJSON_AddStringToObject(json, "error", message);
+    char *body = json ? cJSON_PrintUnformatted(json) : NULL;
+    cJSON_Delete(json);
+    char answer[1024];
+    int n = snprintf(answer, sizeof answer, "HTTP/1.1 %u %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
+                                            "Connection: close\r\nCache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n\r\n%s",
+                     code, reason, body ? strlen(body) : 0, body ? body : "");
+    free(body);
+    if (n > 0 && (size_t)n < sizeof answer) {
+        ssize_t sent = send(c->fd, answer, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+        (void)sent; /* best effort: the connection closes either way */
+    }
+    shutdown(c->fd, SHUT_WR);
+}
+
+/* Connections come and go: a new one must send its headers within header_timeout_s. */
+static void connection_notify(void *cls, struct MHD_Connection *connection, void **socket_context,
+                              enum MHD_ConnectionNotificationCode code) {
+    serve_server *server = cls;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CONNECTION_FD);
+        client *c = calloc(1, sizeof *c);
+        if (!c) return;
+        c->fd = info ? fcntl(info->connect_fd, F_DUPFD_CLOEXEC, 0) : -1;
+        if (c->fd < 0) {
+            free(c);
+            return; /* no deadline for this one; libmicrohttpd's idle timeout still holds */
+        }
+        c->deadline = time_now() + server->params.header_timeout_s;
+        pthread_mutex_lock(&server->clients_lock);
+        c->next = server->clients;
+        server->clients = c;
+        pthread_mutex_unlock(&server->clients_lock);
+        *socket_context = c;
+    } else if (code == MHD_CONNECTION_NOTIFY_CLOSED && *socket_context) {
+        client *c = *socket_context;
+        pthread_mutex_lock(&server->clients_lock);
+        for (client **link = &server->clients; *link; link = &(*link)->next)
+            if (*link == c) {
+                *link = c->next;
+                break;
+            }
+        pthread_mutex_unlock(&server->clients_lock);
+        close(c->fd);
+        free(c);
+        *socket_context = NULL;
+    }
+}
+
+/* Cuts every connection past its deadline (a few times a second). */
+static void *watchdog_main(void *arg) {
+    serve_server *server = arg;
+    pthread_mutex_lock(&server->clients_lock);
+    while (!server->stopping) {
+        double now = time_now();
+        for (client *c = server->clients; c; c = c->next)
+            if (c->deadline > 0 && now > c->deadline) {
+                shutdown(c->fd, SHUT_RDWR);
+                c->deadline = 0;
+            }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 100 * 1000 * 1000;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&server->watchdog_wake, &server->clients_lock, &until);
+    }
+    pthread_mutex_unlock(&server->clients_lock);
+    return NULL;
 }
 
 /* ------------------------------------------------------------------ responses */
@@ -508,6 +619,7 @@ static enum MHD_Result send_result(serve_server *server, struct MHD_Connection *
 
 /* The end of POST /api/jobs: every byte is in. */
 static enum MHD_Result finish_upload(serve_server *server, struct MHD_Connection *connection, request *r) {
+    connection_deadline(server, connection, 0);
     if (r->post && MHD_destroy_post_processor(r->post) != MHD_YES && !r->error_code)
         request_error(r, 400, "the multipart/form-data body is malformed or cut short");
     r->post = NULL;
@@ -558,7 +670,17 @@ static enum MHD_Result handle_post_job(serve_server *server, struct MHD_Connecti
     }
     if (*upload_data_size) {
         r->received += *upload_data_size;
-        if (r->received > server->params.max_upload_bytes) request_error(r, 413, "too large");
+        if (r->received > server->params.max_upload_bytes) {
+            /* No more is read: a body without a Content-Length (chunked) could go on for
+             * ever.  libmicrohttpd takes no answer before the body's end, so the 413 goes
+             * out on the socket itself, and the connection is closed. */
+            char limit[32];
+            format_megabytes(limit, sizeof limit, server->params.max_upload_bytes);
+            request_error(r, 413, "too large: uploads are limited to %s", limit);
+            server_log(server, "413 %s (cut off while sending)", r->error);
+            connection_refuse_now(connection, 413, "Content Too Large", r->error);
+            return MHD_NO;
+        }
         if (!r->error_code && MHD_post_process(r->post, upload_data, *upload_data_size) != MHD_YES)
             request_error(r, 400, "the multipart/form-data body is malformed");
         *upload_data_size = 0;
@@ -593,6 +715,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
         if (!request_allowed(server, connection, method))
             return send_error(server, connection, 403, "forbidden: this server only answers its own page");
         r->post_job = !strcmp(url, "/api/jobs") && !strcmp(method, "POST");
+        /* the headers are in: an upload has body_timeout_s for its body; anything else's
+         * body is dropped as it comes, and answers need no deadline */
+        connection_deadline(server, connection, r->post_job ? server->params.body_timeout_s : 0);
         if (r->post_job) return handle_post_job(server, connection, r, upload_data, upload_data_size, true);
         return MHD_YES; /* answer on the next call: answering the first one ends keep-alive */
     }
@@ -658,10 +783,11 @@ static size_t unescape_url(void *cls, struct MHD_Connection *connection, char *t
 
 static void request_done(void *cls, struct MHD_Connection *connection, void **state,
                          enum MHD_RequestTerminationCode reason) {
-    (void)connection;
     (void)reason;
     serve_server *server = cls;
     request *r = *state;
+    /* a kept-alive connection waits for its next request as a new one does */
+    if (connection) connection_deadline(server, connection, server->params.header_timeout_s);
     if (!r) return;
     if (r->post) MHD_destroy_post_processor(r->post);
     request_close_files(r);
@@ -768,6 +894,19 @@ vv_status serve_start(serve_server **out, const serve_params *params) {
     serve_server *server = calloc(1, sizeof *server);
     if (!server) return vv_fail(VV_ERR_NO_MEMORY, "serve: out of memory");
     server->params = *params;
+    if (params->max_client_connections < 1 || !(params->header_timeout_s > 0) || !(params->body_timeout_s > 0)) {
+        free(server);
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "serve: connections per client and deadlines must be positive");
+    }
+    pthread_mutex_init(&server->clients_lock, NULL);
+    pthread_cond_init(&server->watchdog_wake, NULL);
+    if (pthread_create(&server->watchdog, NULL, watchdog_main, server) != 0) {
+        pthread_cond_destroy(&server->watchdog_wake);
+        pthread_mutex_destroy(&server->clients_lock);
+        free(server);
+        return vv_fail(VV_ERR_NO_MEMORY, "serve: cannot start the connection watchdog");
+    }
+    server->watchdog_running = true;
     if (!server->params.host) server->params.host = "127.0.0.1";
     snprintf(server->host, sizeof server->host, "%s", server->params.host);
 
@@ -779,7 +918,7 @@ vv_status serve_start(serve_server **out, const serve_params *params) {
     snprintf(port_text, sizeof port_text, "%d", params->port);
     int gai = getaddrinfo(server->host, port_text, &hints, &address);
     if (gai != 0 || !address) {
-        free(server);
+        serve_stop(server);
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "serve: cannot resolve --host %s: %s", params->host, gai_strerror(gai));
     }
     if (address->ai_family == AF_INET)
@@ -806,7 +945,8 @@ vv_status serve_start(serve_server **out, const serve_params *params) {
         server->daemon = MHD_start_daemon(
             flags, (uint16_t)params->port, NULL, NULL, handle, server, MHD_OPTION_SOCK_ADDR, address->ai_addr,
             MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
-            MHD_OPTION_NOTIFY_COMPLETED, request_done, server, MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, server,
+            MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)params->max_client_connections,
+            MHD_OPTION_NOTIFY_CONNECTION, connection_notify, server, MHD_OPTION_NOTIFY_COMPLETED, request_done, server, MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, server,
             MHD_OPTION_END);
         if (!server->daemon)
             s = vv_fail(VV_ERR_IO, "serve: cannot listen on %s port %d (in use, or not an address of this machine?)",
@@ -827,7 +967,16 @@ int serve_port(const serve_server *server) { return server->port; }
 
 void serve_stop(serve_server *server) {
     if (!server) return;
-    if (server->daemon) MHD_stop_daemon(server->daemon);
+    if (server->daemon) MHD_stop_daemon(server->daemon); /* every connection closed */
+    if (server->watchdog_running) {
+        pthread_mutex_lock(&server->clients_lock);
+        server->stopping = true;
+        pthread_cond_signal(&server->watchdog_wake);
+        pthread_mutex_unlock(&server->clients_lock);
+        pthread_join(server->watchdog, NULL);
+        pthread_cond_destroy(&server->watchdog_wake);
+        pthread_mutex_destroy(&server->clients_lock);
+    }
     job_queue_free(server->queue);
     free(server->motions_json);
     free(server->config_json);
