@@ -552,11 +552,97 @@ static void test_abusive_clients(void) {
     serve_stop(t.server);
 }
 
+/* POSTs a job with the 1x1 PNG (or `source`, `source_size` bytes) and text fields; the
+ * status, the body in response. */
+static int post_job(int port, const char *host, const void *source, size_t source_size, const char *const *fields, int count,
+                    char *response, size_t response_size) {
+    static char body[8192], request[9000];
+    size_t body_size = multipart_body(body, sizeof body - 1024, "vvboundary42", fields, count);
+    if (source) { /* swap the PNG for the given bytes */
+        char *png = memmem(body, body_size, "\x89PNG", 4);
+        size_t png_size = 33, tail = body_size - (size_t)(png - body) - png_size;
+        memmove(png + source_size, png + png_size, tail);
+        memcpy(png, source, source_size);
+        body_size = body_size - png_size + source_size;
+    }
+    int n = snprintf(request, sizeof request, "POST /api/jobs HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n"
+                                              "Content-Type: multipart/form-data; boundary=vvboundary42\r\nContent-Length: %zu\r\n\r\n",
+                     host, body_size);
+    memcpy(request + n, body, body_size);
+    return request_once(port, NULL, request, (size_t)n + body_size, response, response_size);
+}
+
+/* The "error" of a JSON answer in response ("" when none). */
+static const char *error_of(const char *response) {
+    static char error[512];
+    error[0] = 0;
+    const char *at = strstr(response, "\"error\":\"");
+    if (at) sscanf(at + 9, "%511[^\"]", error);
+    return error;
+}
+
+/* Issue 18.8: messages in plain words, strict numbers, a raw NUL in the request line, and
+ * the Host check kept (an allow-list) when the server listens on every address. */
+static void test_small_fixes(void) {
+    serve_params p = serve_default_params();
+    test_server t;
+    if (!test_server_start(&t, &p, "small")) return;
+    char host[64], response[4096];
+    snprintf(host, sizeof host, "127.0.0.1:%d", t.port);
+    const char *talk[] = {"motion=talk"};
+    CHECK(post_job(t.port, host, "hello, world\n", 13, talk, 1, response, sizeof response) == 415);
+    CHECK_MSG(strstr(error_of(response), "(this is a text file)"), "%s", error_of(response));
+    CHECK(post_job(t.port, host, "\x01\x02\x03\x04", 4, talk, 1, response, sizeof response) == 415);
+    CHECK_MSG(strstr(error_of(response), "(this is an unknown file)"), "%s", error_of(response));
+    CHECK(post_job(t.port, host, "\0\0\0\x20" "ftypisom\0\0\x02\0", 16, talk, 1, response, sizeof response) == 415);
+    CHECK_MSG(strstr(error_of(response), "(this is an MP4/MOV video)"), "%s", error_of(response));
+    const char *bad_numbers[] = {"0x1p5", " 5", "5 ", "+5", "1e1", ".", "5.", "inf"};
+    for (size_t i = 0; i < sizeof bad_numbers / sizeof bad_numbers[0]; i++) {
+        char field[32];
+        snprintf(field, sizeof field, "duration=%s", bad_numbers[i]);
+        const char *fields[] = {"motion=talk", field};
+        int code = post_job(t.port, host, NULL, 0, fields, 2, response, sizeof response);
+        CHECK_MSG(code == 400 && strstr(error_of(response), "duration must be a number"), "duration '%s': HTTP %d %s",
+                  bad_numbers[i], code, error_of(response));
+    }
+    const char *good[] = {"motion=talk", "duration=2.5", "eyes=0", "lips=.5"};
+    CHECK(post_job(t.port, host, NULL, 0, good, 4, response, sizeof response) == 202);
+    /* a raw NUL inside the request line must not cut the path short */
+    char request[256];
+    int n = snprintf(request, sizeof request, "GET /api/config%cjunk HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", 0, host);
+    int code = request_once(t.port, NULL, request, (size_t)n, response, sizeof response);
+    CHECK_MSG(code == 400, "a NUL in the request line: HTTP %d, want 400", code);
+    n = snprintf(request, sizeof request, "GET /api/config?x=1&y HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host);
+    CHECK(request_once(t.port, NULL, request, (size_t)n, response, sizeof response) == 200);
+    n = snprintf(request, sizeof request, "GET /api/co%%6efig HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", host);
+    CHECK(request_once(t.port, NULL, request, (size_t)n, response, sizeof response) == 200);
+    serve_stop(t.server);
+
+    /* on every address: Host must still be this machine or an allowed name */
+    p = serve_default_params();
+    p.host = "0.0.0.0";
+    p.allowed_hosts = "vivify.lan, studio.example";
+    if (!test_server_start(&t, &p, "any")) return;
+    const struct { const char *host; int code; } hosts[] = {
+        {"evil.example", 403}, {"evil.example:%d", 403}, {"127.0.0.1:%d", 200}, {"localhost:%d", 200},
+        {"vivify.lan:%d", 200}, {"STUDIO.example", 200}, {"vivify.lan.evil.example", 403}, {"[::1]:%d", 200},
+    };
+    for (size_t i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        char name[64];
+        snprintf(name, sizeof name, hosts[i].host, t.port);
+        n = snprintf(request, sizeof request, "GET /api/config HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n", name);
+        code = request_once(t.port, NULL, request, (size_t)n, response, sizeof response);
+        CHECK_MSG(code == hosts[i].code, "bound to 0.0.0.0, Host %s: HTTP %d, want %d", name, code, hosts[i].code);
+    }
+    serve_stop(t.server);
+}
+
 int main(void) {
     test_sniff();
     test_parse_progress();
     test_queue();
     test_split_reads();
     test_abusive_clients();
+    test_small_fixes();
     return test_finish("test_serve");
 }

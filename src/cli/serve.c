@@ -23,13 +23,15 @@ static void log_line(void *user_data, const char *line) {
 
 int cli_serve(int argc, char **argv) {
     serve_params params = serve_default_params();
-    const char *host = params.host, *models = NULL, *temp = NULL;
+    const char *host = params.host, *models = NULL, *temp = NULL, *allow_host = NULL;
     int port = params.port, jobs = params.jobs, queue = params.queue, max_frames = params.max_frames;
     int max_upload_mb = (int)(params.max_upload_bytes >> 20), keep_mb = (int)(params.keep_bytes >> 20);
     int keep = params.keep_count;
     bool quiet = false;
     const cli_option opts[] = {
         {"host", 0, OPT_STRING, &host, "ADDR", "address to listen on; 0.0.0.0 opens it to the network", 0, 0},
+        {"allow-host", 0, OPT_STRING, &allow_host, "NAMES", "more names the page may be opened by (comma-separated; "
+                                                             "this machine's addresses and localhost always may)", 0, 0},
         {"port", 'p', OPT_INT, &port, "N", "TCP port (0: any free one)", 0, 65535},
         {"jobs", 'j', OPT_INT, &jobs, "N", "animations running at once", 1, 64},
         {"queue", 0, OPT_INT, &queue, "N", "jobs waiting at most; more get HTTP 429", 1, 10000},
@@ -60,6 +62,7 @@ int cli_serve(int argc, char **argv) {
     if (n <= 0) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "serve: cannot find this program's path (/proc/self/exe)"));
     exe[n] = 0;
     params.host = host;
+    params.allowed_hosts = allow_host;
     params.port = port;
     params.jobs = jobs;
     params.queue = queue;

@@ -25,6 +25,8 @@ typedef struct serve_params {
                                     longest a kept-alive connection waits idle; default 10 */
     double body_timeout_s;       /* an upload's body must be in within this after its
                                     headers; default 300 (100 MB at 1/3 MB/s) */
+    const char *allowed_hosts;   /* more names the Host header may give, comma-separated
+                                    (this machine's addresses and localhost always may) */
     const char *exe;             /* vivify binary that runs jobs; required */
     const char *models_dir;      /* passed on as animate --models; NULL: animate searches */
     const char *temp_dir;        /* where job files go; NULL: $TMPDIR or /tmp */

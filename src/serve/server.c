@@ -15,6 +15,7 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <inttypes.h>
 #include <math.h>
 #include <microhttpd.h>
@@ -54,8 +55,9 @@ struct serve_server {
     char *motions_json; /* GET /api/motions, built once */
     char *config_json;  /* GET /api/config */
     int port;
-    bool any_host;      /* bound to a wildcard address: any Host header is fine */
+    bool any_host;      /* bound to a wildcard address */
     char host[256];
+    char *allowed;      /* the names a Host header may give, one a line */
 };
 
 serve_params serve_default_params(void) {
@@ -245,6 +247,9 @@ typedef struct upload_file {
 
 /* One request's state, kept across libmicrohttpd's calls for it. */
 typedef struct request {
+    bool started;       /* the handler has seen it */
+    const char *uri;    /* the raw path as the request line came in (libmicrohttpd's buffer) */
+    size_t uri_length;
     bool post_job;
     struct MHD_PostProcessor *post;
     char dir[PATH_MAX]; /* the job folder, "" until made; removed unless a job took it */
@@ -258,6 +263,26 @@ typedef struct request {
     char error[300];
     serve_server *server;
 } request;
+
+static request *request_new(serve_server *server, const char *uri) {
+    request *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    r->server = server;
+    r->part = -1;
+    for (int f = 0; f < FILE_COUNT; f++) r->files[f].fd = -1;
+    if (uri) {
+        r->uri = uri;
+        r->uri_length = strlen(uri);
+    }
+    return r;
+}
+
+/* Called as the request line comes in, before the path is split or unescaped: the request's
+ * state starts here, with where the path lies in libmicrohttpd's buffer. */
+static void *request_begin(void *cls, const char *uri, struct MHD_Connection *connection) {
+    (void)connection;
+    return request_new(cls, uri);
+}
 
 static void request_error(request *r, unsigned code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void request_error(request *r, unsigned code, const char *fmt, ...) {
@@ -369,11 +394,21 @@ static void request_close_files(request *r) {
         }
 }
 
+/* A plain decimal: an optional minus, digits, an optional fraction ("2", "0.5", ".5");
+ * no spaces, plus signs, exponents, hex ("0x1p5") or words ("inf"), which strtod takes. */
 static bool parse_number(const char *text, double low, double high, double *out) {
+    const char *at = text + (text[0] == '-');
+    size_t whole = strspn(at, "0123456789"), fraction = 0;
+    if (at[whole] == '.') {
+        fraction = strspn(at + whole + 1, "0123456789");
+        if (!fraction) return false;
+        fraction++;
+    }
+    if (whole + fraction == 0 || at[whole + fraction]) return false;
     char *end = NULL;
     errno = 0;
     double value = strtod(text, &end);
-    if (!text[0] || errno || !end || *end || !isfinite(value) || value < low || value > high) return false;
+    if (errno || !end || *end || !isfinite(value) || value < low || value > high) return false;
     *out = value;
     return true;
 }
@@ -396,11 +431,10 @@ static bool accept_file(request *r, int f, char *stored, size_t stored_size) {
     }
     if (want_image ? !kind.image : !kind.video) {
         if (want_image)
-            request_error(r, 415, "unsupported file: the portrait must be a PNG or JPEG image (this is %s %s)",
-                          kind.name[0] == 'A' || kind.name[0] == 'a' || kind.name[0] == 'e' ? "an" : "a", kind.name);
+            request_error(r, 415, "unsupported file: the portrait must be a PNG or JPEG image (this is %s)", kind.name);
         else
-            request_error(r, 415, "unsupported file: the driving video must be MP4, MOV, MKV, WebM, AVI or GIF (this is %s %s)",
-                          kind.name[0] == 'A' || kind.name[0] == 'a' || kind.name[0] == 'e' ? "an" : "a", kind.name);
+            request_error(r, 415, "unsupported file: the driving video must be MP4, MOV, MKV, WebM, AVI or GIF (this is %s)",
+                          kind.name);
         return false;
     }
     int n = snprintf(stored, stored_size, "%s/%s.%s", r->dir, want_image ? "source" : "driving", kind.extension);
@@ -502,18 +536,29 @@ static bool is_job_id(const char *text, size_t length) {
     return true;
 }
 
-/* Host must name this server (stops DNS rebinding); a cross-site Origin may not change
- * anything (stops other pages posting jobs to a local server). */
+/* Whether `name` is on the allow-list (names one a line). */
+static bool host_listed(const char *list, const char *name) {
+    size_t length = strlen(name);
+    for (const char *line = list; line && *line;) {
+        const char *end = strchr(line, '\n');
+        size_t n = end ? (size_t)(end - line) : strlen(line);
+        if (n == length && !strncasecmp(line, name, n)) return true;
+        line = end ? end + 1 : NULL;
+    }
+    return false;
+}
+
+/* Host must name this server (stops DNS rebinding, also when it listens on every address:
+ * then this machine's own addresses and name); a cross-site Origin may not change anything
+ * (stops other pages posting jobs to a local server). */
 static bool request_allowed(serve_server *server, struct MHD_Connection *connection, const char *method) {
     const char *host = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST);
-    if (host && !server->any_host) {
+    if (host) {
         char name[256];
         snprintf(name, sizeof name, "%s", host);
         char *colon = name[0] == '[' ? strstr(name, "]:") : strrchr(name, ':');
         if (colon) colon[name[0] == '[' ? 1 : 0] = 0;
-        if (strcasecmp(name, "localhost") && strcmp(name, "127.0.0.1") && strcmp(name, "[::1]") &&
-            strcasecmp(name, server->host))
-            return false;
+        if (!host_listed(server->allowed, name)) return false;
     }
     if (strcmp(method, "GET") && strcmp(method, "HEAD")) {
         const char *origin = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, "Origin");
@@ -697,20 +742,22 @@ static const serve_asset *find_asset(const char *url) {
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
                               const char *version, const char *upload_data, size_t *upload_data_size, void **state) {
-    (void)version;
     serve_server *server = cls;
     request *r = *state;
-    bool first = r == NULL;
-    if (first) {
-        r = calloc(1, sizeof *r);
+    if (!r) {
+        r = request_new(server, NULL);
         if (!r) return MHD_NO;
-        r->server = server;
-        r->part = -1;
-        for (int f = 0; f < FILE_COUNT; f++) r->files[f].fd = -1;
         *state = r;
     }
+    bool first = !r->started;
+    r->started = true;
     bool get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
     if (first) {
+        /* libmicrohttpd cuts the path at a raw NUL ("GET /api/jobs/ID\0anything HTTP/1.1"
+         * would reach job ID): the path seen when the line came in must end where the
+         * request line's version begins */
+        if (r->uri && version && r->uri + r->uri_length + 1 != version)
+            return send_error(server, connection, 400, "bad request: a NUL byte in the request line");
         /* refusals on the first call go out before any body is read (and close the connection) */
         if (!request_allowed(server, connection, method))
             return send_error(server, connection, 403, "forbidden: this server only answers its own page");
@@ -867,6 +914,47 @@ static vv_status build_motions_json(char **out) {
     return VV_OK;
 }
 
+/* The Host allow-list: localhost and loopback, the --host given, the --allow-host names,
+ * and on a wildcard address every address of this machine and its host name. */
+static vv_status build_allowed_hosts(const serve_server *server, char **out) {
+    text_buffer b = {0};
+    text_append(&b, "localhost\n127.0.0.1\n[::1]\n%s%s%s\n", strchr(server->host, ':') ? "[" : "", server->host,
+                strchr(server->host, ':') ? "]" : "");
+    if (server->params.allowed_hosts) {
+        char names[1024];
+        snprintf(names, sizeof names, "%s", server->params.allowed_hosts);
+        for (char *save = NULL, *name = strtok_r(names, ", ", &save); name; name = strtok_r(NULL, ", ", &save))
+            text_append(&b, "%s\n", name);
+    }
+    if (server->any_host) {
+        char name[256];
+        if (gethostname(name, sizeof name) == 0) {
+            name[sizeof name - 1] = 0;
+            text_append(&b, "%s\n%s.local\n", name, name);
+        }
+        struct ifaddrs *interfaces = NULL;
+        if (getifaddrs(&interfaces) == 0) {
+            for (struct ifaddrs *i = interfaces; i; i = i->ifa_next) {
+                char text[INET6_ADDRSTRLEN];
+                if (!i->ifa_addr) continue;
+                if (i->ifa_addr->sa_family == AF_INET &&
+                    inet_ntop(AF_INET, &((struct sockaddr_in *)i->ifa_addr)->sin_addr, text, sizeof text))
+                    text_append(&b, "%s\n", text);
+                else if (i->ifa_addr->sa_family == AF_INET6 &&
+                         inet_ntop(AF_INET6, &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, text, sizeof text))
+                    text_append(&b, "[%s]\n", text);
+            }
+            freeifaddrs(interfaces);
+        }
+    }
+    if (b.failed) {
+        free(b.data);
+        return vv_fail(VV_ERR_NO_MEMORY, "serve: out of memory");
+    }
+    *out = b.data;
+    return VV_OK;
+}
+
 static vv_status build_config_json(const serve_server *server, char **out) {
     cJSON *json = cJSON_CreateObject();
     if (json) {
@@ -926,7 +1014,8 @@ vv_status serve_start(serve_server **out, const serve_params *params) {
     else if (address->ai_family == AF_INET6)
         server->any_host = !memcmp(&((struct sockaddr_in6 *)address->ai_addr)->sin6_addr, &in6addr_any, sizeof in6addr_any);
 
-    vv_status s = build_motions_json(&server->motions_json);
+    vv_status s = build_allowed_hosts(server, &server->allowed);
+    if (s == VV_OK) s = build_motions_json(&server->motions_json);
     if (s == VV_OK) s = build_config_json(server, &server->config_json);
     job_queue_params qp = {
         .exe = params->exe,
@@ -947,6 +1036,7 @@ vv_status serve_start(serve_server **out, const serve_params *params) {
             MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)params->max_client_connections,
             MHD_OPTION_NOTIFY_CONNECTION, connection_notify, server, MHD_OPTION_NOTIFY_COMPLETED, request_done, server, MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, server,
+            MHD_OPTION_URI_LOG_CALLBACK, request_begin, server,
             MHD_OPTION_END);
         if (!server->daemon)
             s = vv_fail(VV_ERR_IO, "serve: cannot listen on %s port %d (in use, or not an address of this machine?)",
@@ -978,6 +1068,7 @@ void serve_stop(serve_server *server) {
         pthread_mutex_destroy(&server->clients_lock);
     }
     job_queue_free(server->queue);
+    free(server->allowed);
     free(server->motions_json);
     free(server->config_json);
     free(server);

@@ -9,7 +9,8 @@
 #define SNIFF_HEAD_BYTES 32 /* how many leading bytes sniff_kind looks at */
 
 typedef struct sniff_kind {
-    const char *name;      /* "PNG image", "MP4/MOV video", ... or "unknown" */
+    const char *name;      /* with its article, for "this is ...": "a PNG image", "an MP4/MOV
+                              video", ... or "an unknown file" */
     const char *extension; /* the name the file is stored under: "png", "mp4", ... */
     bool image;            /* a portrait vivify can read (PNG, JPEG) */
     bool video;            /* a driver libavformat can read */
