@@ -30,7 +30,7 @@ static void canvas_init(canvas *c, int w, int h) {
     c->depth = malloc((size_t)w * h * sizeof(float));
     c->coverage = malloc((size_t)w * h);
     c->layer = malloc((size_t)w * h);
-    c->target = (raster_target){&c->color, c->depth, c->coverage, c->layer};
+    c->target = (raster_target){&c->color, c->depth, c->coverage, c->layer, NULL, 0};
 }
 
 static void canvas_clear(canvas *c) {
@@ -95,7 +95,7 @@ static void grid_free(grid_mesh *g) {
 
 static raster_mesh grid_as_mesh(const grid_mesh *g, const uint8_t *layers) {
     return (raster_mesh){(const float(*)[3])g->position, (const float(*)[2])g->texcoord,
-                         (const int(*)[3])g->triangles, g->vertex_count, g->triangle_count, layers};
+                         (const int(*)[3])g->triangles, g->vertex_count, g->triangle_count, layers, NULL};
 }
 
 /* Signed distance-like edge value of p against a->b (positive: inside a positive
@@ -333,7 +333,7 @@ static void test_depth(void) {
     canvas_init(&c, w, h);
     for (int order = 0; order < 2; order++) {
         canvas_clear(&c);
-        raster_mesh mesh = {position, texcoord, order ? reversed : triangles, 6, 2, order ? tags_reversed : tags};
+        raster_mesh mesh = {position, texcoord, order ? reversed : triangles, 6, 2, order ? tags_reversed : tags, NULL};
         raster_params params = {true, 1};
         CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
         int wrong = 0, overlap = 0;
@@ -364,7 +364,7 @@ static void test_depth(void) {
     const float flat[6][3] = {{2, 2, 1}, {30, 4, 1}, {6, 27, 1}, {12, 3, 1}, {38, 20, 1}, {10, 28, 1}};
     for (int order = 0; order < 2; order++) {
         canvas_clear(&c);
-        raster_mesh mesh = {flat, texcoord, order ? reversed : triangles, 6, 2, order ? tags_reversed : tags};
+        raster_mesh mesh = {flat, texcoord, order ? reversed : triangles, 6, 2, order ? tags_reversed : tags, NULL};
         raster_params params = {true, 1};
         CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
         int wrong = 0, overlap = 0;
@@ -400,7 +400,7 @@ static void test_culling(void) {
     for (int run = 0; run < 4; run++) {
         bool cull = run & 1, mirrored = run & 2;
         canvas_clear(&c);
-        raster_mesh mesh = {position, texcoord, mirrored ? back : front, 3, 1, NULL};
+        raster_mesh mesh = {position, texcoord, mirrored ? back : front, 3, 1, NULL, NULL};
         raster_params params = {cull, 1};
         CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
         drawn[run] = 0;
@@ -488,7 +488,7 @@ static void test_hemisphere(void) {
     for (int t = 0; t < s.triangle_count; t++) back_faces += s.tags[t] == 2;
     CHECK(back_faces > 20);
     raster_mesh mesh = {(const float(*)[3])s.position, (const float(*)[2])s.texcoord, (const int(*)[3])s.triangles,
-                        s.vertex_count, s.triangle_count, s.tags};
+                        s.vertex_count, s.triangle_count, s.tags, NULL};
     canvas c;
     canvas_init(&c, w, h);
     for (int cull = 1; cull >= 0; cull--) {
@@ -578,7 +578,7 @@ static void test_hostile(void) {
     /* indices out of range */
     triangles[12][0] = -1; triangles[12][1] = 1; triangles[12][2] = 2;
     triangles[13][0] = 0; triangles[13][1] = 1; triangles[13][2] = 36;
-    raster_mesh mesh = {position, (const float(*)[2])texcoord, (const int(*)[3])triangles, 36, 14, NULL};
+    raster_mesh mesh = {position, (const float(*)[2])texcoord, (const int(*)[3])triangles, 36, 14, NULL, NULL};
     canvas c;
     canvas_init(&c, w, h);
     for (int cull = 0; cull < 2; cull++) {
@@ -597,7 +597,7 @@ static void test_hostile(void) {
     const float big[3][3] = {{-64, -64, 0}, {192, -64, 0}, {-64, 192, 0}};
     const float big_tex[3][2] = {{0, 0}, {15, 0}, {0, 15}};
     const int one[1][3] = {{0, 1, 2}};
-    raster_mesh big_mesh = {big, big_tex, one, 3, 1, NULL};
+    raster_mesh big_mesh = {big, big_tex, one, 3, 1, NULL, NULL};
     raster_params params = {true, 2};
     canvas_clear(&c);
     CHECK_OK(raster_draw(&c.target, &texture, &big_mesh, &params));
@@ -606,13 +606,13 @@ static void test_hostile(void) {
     CHECK(drawn == w * h);
     const float sliver[3][3] = {{2, 2, 0}, {60, 60.001f, 1e6f}, {2.0005f, 2, -1e6f}};
     const float sliver_tex[3][2] = {{0, 0}, {1e5f, -1e5f}, {-1e5f, 1e5f}};
-    raster_mesh sliver_mesh = {sliver, sliver_tex, one, 3, 1, NULL};
+    raster_mesh sliver_mesh = {sliver, sliver_tex, one, 3, 1, NULL, NULL};
     params.cull_back_faces = false;
     canvas_clear(&c);
     CHECK_OK(raster_draw(&c.target, &texture, &sliver_mesh, &params));
     /* One pixel a row with a depth gradient beyond float range: still drawn. */
     const float needle[3][3] = {{9.6f, -0.5f, -3e38f}, {10.4f, -0.5f, 3e38f}, {10, 63.5f, 0}};
-    raster_mesh needle_mesh = {needle, big_tex, one, 3, 1, NULL};
+    raster_mesh needle_mesh = {needle, big_tex, one, 3, 1, NULL, NULL};
     canvas_clear(&c);
     CHECK_OK(raster_draw(&c.target, &texture, &needle_mesh, &params));
     drawn = 0;
@@ -623,11 +623,11 @@ static void test_hostile(void) {
     }
     CHECK_MSG(drawn >= 50 && outside == 0, "needle: %d drawn on its column, %d off it", drawn, outside);
     /* bad arguments */
-    raster_target no_depth = {&c.color, NULL, NULL, NULL};
+    raster_target no_depth = {&c.color, NULL, NULL, NULL, NULL, 0};
     CHECK(raster_draw(&no_depth, &texture, &mesh, &params) == VV_ERR_INVALID_ARGUMENT);
     vv_image gray = {16, 16, 1, texture.data};
     CHECK(raster_draw(&c.target, &gray, &mesh, &params) == VV_ERR_INVALID_ARGUMENT);
-    raster_mesh empty = {NULL, NULL, NULL, 0, 0, NULL};
+    raster_mesh empty = {NULL, NULL, NULL, 0, 0, NULL, NULL};
     CHECK_OK(raster_draw(&c.target, &texture, &empty, &params));
     canvas_free(&c);
     image_free(&texture);
@@ -657,7 +657,7 @@ static void test_threads(void) {
         tags[t] = (uint8_t)(t & 255);
     }
     raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, (const int(*)[3])triangles,
-                        3 * count, count, tags};
+                        3 * count, count, tags, NULL};
     canvas a, b;
     canvas_init(&a, w, h);
     canvas_init(&b, w, h);
@@ -686,6 +686,141 @@ static void test_threads(void) {
 }
 
 /* ---- 8. Hole filling. ---- */
+/* Extras and depth-only triangles: one pass with two extras (another texture under the
+ * same texcoords on some triangles; the same texture under other texcoords on all) gives,
+ * wherever a triangle that draws the extra wins, what a pass of its own gives; depth-only
+ * triangles win as before but do not draw (the colour keeps an earlier winner's).  Wide spans (over 256 pixels) and
+ * texcoords beyond the texture's edges included. */
+static void test_extras(void) {
+    const int w = 720, h = 160, count = 200;
+    vv_image texture, other;
+    image_create(&texture, 97, 83, 3);
+    image_create(&other, 61, 77, 3);
+    fill_noise(&texture);
+    fill_noise(&other);
+    float (*position)[3] = malloc(sizeof(float[3]) * 3 * count);
+    float (*texcoord)[2] = malloc(sizeof(float[2]) * 3 * count);
+    float (*texcoord2)[2] = malloc(sizeof(float[2]) * 3 * count);
+    int (*triangles)[3] = malloc(sizeof(int[3]) * count);
+    uint8_t *tags = malloc((size_t)count);
+    bool *some = malloc((size_t)count), *depth_only = malloc((size_t)count), *none = calloc((size_t)count, 1);
+    for (int t = 0; t < count; t++) {
+        float cx = rng_unit() * 760 - 20, cy = rng_unit() * 200 - 20, size = 10 + rng_unit() * (t % 5 == 0 ? 700 : 90);
+        for (int e = 0; e < 3; e++) {
+            int v = 3 * t + e;
+            position[v][0] = cx + size * (rng_unit() - 0.5f);
+            position[v][1] = cy + size * 0.3f * (rng_unit() - 0.5f);
+            position[v][2] = (float)(test_rng() % 8);
+            texcoord[v][0] = rng_unit() * 110 - 6;
+            texcoord[v][1] = rng_unit() * 95 - 6;
+            texcoord2[v][0] = rng_unit() * 80 - 6;
+            texcoord2[v][1] = rng_unit() * 90 - 6;
+            triangles[t][e] = v;
+        }
+        tags[t] = (uint8_t)t; /* the winner's index */
+        some[t] = test_rng() % 3 != 0;
+        depth_only[t] = test_rng() % 4 == 0;
+    }
+    raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, (const int(*)[3])triangles,
+                        3 * count, count, tags, depth_only};
+    raster_mesh plain = mesh, moved = mesh;
+    plain.depth_only = NULL;
+    moved.depth_only = NULL;
+    moved.texcoord = (const float(*)[2])texcoord2;
+    vv_image out_a, out_b;
+    image_create(&out_a, w, h, 3);
+    image_create(&out_b, w, h, 3);
+    raster_extra extras[2] = {{NULL, some, &other, &out_a}, {(const float(*)[2])texcoord2, NULL, &texture, &out_b}};
+    canvas c, ref, ref_a, ref_b;
+    canvas_init(&c, w, h);
+    canvas_init(&ref, w, h);
+    canvas_init(&ref_a, w, h);
+    canvas_init(&ref_b, w, h);
+    for (int cull = 0; cull < 2; cull++) {
+        canvas_clear(&c);
+        canvas_clear(&ref);
+        canvas_clear(&ref_a);
+        canvas_clear(&ref_b);
+        memset(out_a.data, 0, (size_t)w * h * 3);
+        memset(out_b.data, 0, (size_t)w * h * 3);
+        raster_params params = {cull, 2};
+        c.target.extras = extras;
+        c.target.extra_count = 2;
+        CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
+        CHECK_OK(raster_draw(&ref.target, &texture, &plain, &params));
+        CHECK_OK(raster_draw(&ref_a.target, &other, &plain, &params));
+        CHECK_OK(raster_draw(&ref_b.target, &texture, &moved, &params));
+        size_t n = (size_t)w * h;
+        /* The same winners everywhere; depth-only ones leave the colour as it was. */
+        CHECK(memcmp(c.depth, ref.depth, n * sizeof(float)) == 0);
+        CHECK(memcmp(c.coverage, ref.coverage, n) == 0);
+        CHECK(memcmp(c.layer, ref.layer, n) == 0);
+        int colour_bad = 0, a_bad = 0, b_bad = 0, a_checked = 0, b_checked = 0, blank = 0, blank_differs = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (!c.coverage[i]) continue;
+            int t = c.layer[i];
+            const uint8_t *col = c.color.data + i * 3, *want = ref.color.data + i * 3;
+            if (depth_only[t]) { /* the colour of an earlier winner, or still 0 */
+                blank++;
+                blank_differs += memcmp(col, want, 3) != 0;
+                continue;
+            }
+            colour_bad += memcmp(col, want, 3) != 0;
+            if (some[t]) {
+                a_checked++;
+                a_bad += memcmp(out_a.data + i * 3, ref_a.color.data + i * 3, 3) != 0;
+            }
+            b_checked++;
+            b_bad += memcmp(out_b.data + i * 3, ref_b.color.data + i * 3, 3) != 0;
+        }
+        CHECK(colour_bad == 0);
+        CHECK(a_bad == 0);
+        CHECK(b_bad == 0);
+        CHECK(a_checked > (int)n / 4 && b_checked > (int)n / 3 && blank > (int)n / 20);
+        CHECK(blank_differs > blank / 2); /* a draw would have written there */
+        /* Where no extra-drawing triangle won, the extra is left alone (still 0). */
+        int untouched_bad = 0;
+        for (size_t i = 0; i < n; i++)
+            if (!c.coverage[i]) untouched_bad += out_a.data[i * 3] || out_b.data[i * 3];
+        CHECK(untouched_bad == 0);
+    }
+    /* Bad extras are refused. */
+    raster_params params = {false, 1};
+    vv_image small;
+    image_create(&small, w - 1, h, 3);
+    raster_extra wrong_size = {NULL, NULL, &texture, &small};
+    c.target.extras = &wrong_size;
+    c.target.extra_count = 1;
+    CHECK(raster_draw(&c.target, &texture, &mesh, &params) == VV_ERR_INVALID_ARGUMENT);
+    c.target.extras = extras;
+    c.target.extra_count = RASTER_MAX_EXTRAS + 1;
+    CHECK(raster_draw(&c.target, &texture, &mesh, &params) == VV_ERR_INVALID_ARGUMENT);
+    c.target.extra_count = 0;
+    mesh.depth_only = none; /* all drawn: the plain pass */
+    canvas_clear(&c);
+    canvas_clear(&ref);
+    CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
+    CHECK_OK(raster_draw(&ref.target, &texture, &plain, &params));
+    CHECK(memcmp(c.color.data, ref.color.data, (size_t)w * h * 3) == 0);
+    image_free(&small);
+    canvas_free(&c);
+    canvas_free(&ref);
+    canvas_free(&ref_a);
+    canvas_free(&ref_b);
+    image_free(&out_a);
+    image_free(&out_b);
+    image_free(&texture);
+    image_free(&other);
+    free(position);
+    free(texcoord);
+    free(texcoord2);
+    free(triangles);
+    free(tags);
+    free(some);
+    free(depth_only);
+    free(none);
+}
+
 static void test_fill_constant(void) {
     int w = 80, h = 60;
     vv_image im;
@@ -853,7 +988,7 @@ static void test_portrait(void) {
             triangles[count][0] = a; triangles[count][1] = c; triangles[count][2] = d; count++;
         }
     raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, (const int(*)[3])triangles, N * N,
-                        count, NULL};
+                        count, NULL, NULL};
     /* The head drawn over the portrait; what it no longer covers of its old outline is
      * a hole, filled from everything around it (head included). */
     vv_image frame;
@@ -861,7 +996,7 @@ static void test_portrait(void) {
     float *depth = malloc(sizeof(float) * w * h);
     uint8_t *coverage = calloc((size_t)w * h, 1), *known = malloc((size_t)w * h);
     for (int i = 0; i < w * h; i++) depth[i] = -INFINITY;
-    raster_target target = {&frame, depth, coverage, NULL};
+    raster_target target = {&frame, depth, coverage, NULL, NULL, 0};
     raster_params params = {true, 0};
     double start = time_now();
     CHECK_OK(raster_draw(&target, &portrait, &mesh, &params));
@@ -973,6 +1108,7 @@ int main(void) {
     test_hemisphere();
     test_hostile();
     test_threads();
+    test_extras();
     test_fill_constant();
     test_fill_ramp();
     test_fill_known_and_border();

@@ -29,8 +29,11 @@ static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
 #define STATIC_MOTION 0.02f /* pixels: a vertex moving less is still */
 #define BODY_STILL 0.25f    /* pixels: a body moving less is still */
 /* The raster's layer map carries each winner's layer and, in TRANSLUCENT, whether its
- * texture touches the matte's edge (else its alpha is 255: no alpha pass needed there). */
-#define LAYER_MASK 0x7f
+ * texture touches the matte's edge (else its alpha is 255: no alpha needed there), in
+ * CLEAR whether its texture is all background (alpha 0: the plate shows, nothing to
+ * sample). */
+#define LAYER_MASK 0x3f
+#define CLEAR 0x40
 #define TRANSLUCENT 0x80
 #define OPAQUE 250 /* matte at least this (98%) counts as all person */
 #define MAX_YAW 50.0f       /* beyond this the mesh's far side is guesswork */
@@ -116,9 +119,8 @@ struct head3d {
     float *depth;
     uint8_t *coverage, *raster_layer;
     vv_image color, alpha;
-    uint8_t *draw_layer;            /* layer | TRANSLUCENT per triangle */
-    int (*translucent)[3];          /* the TRANSLUCENT triangles, in order: those of */
-    int translucent_end[3];         /* [0, culled_count), [culled_count, frame_first), the rest */
+    uint8_t *draw_layer;            /* layer | TRANSLUCENT | CLEAR per triangle */
+    bool *is_translucent, *is_clear, *is_face; /* per triangle: draw_layer's bits, and t < face_end */
     float last68[68][2];
     /* Gaze: each eye's iris in the portrait (centre, radius), its eye's axis, the white. */
     float iris_centre[2][2], iris_radius[2], eye_axis[2][2], eye_width[2];
@@ -498,15 +500,17 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     h->posed = calloc(VERTEX_COUNT, sizeof *h->posed);
     h->triangles = calloc((size_t)max_tris, sizeof *h->triangles);
     h->layer = calloc((size_t)max_tris, 1);
-    h->translucent = calloc((size_t)max_tris, sizeof *h->translucent);
     h->draw_layer = calloc((size_t)max_tris, 1);
+    h->is_translucent = calloc((size_t)max_tris, sizeof *h->is_translucent);
+    h->is_clear = calloc((size_t)max_tris, sizeof *h->is_clear);
+    h->is_face = calloc((size_t)max_tris, sizeof *h->is_face);
     h->depth = malloc(pixels * sizeof *h->depth);
     h->coverage = malloc(pixels);
     h->raster_layer = malloc(pixels);
     h->footprint = calloc(pixels, 1);
     h->ring_radius = calloc(VERTEX_COUNT - FACE_VERTICES, sizeof *h->ring_radius);
     if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->normal || !h->texcoord_mirror || !h->texcoord_share || !h->weight || !h->posed || !h->triangles ||
-                       !h->layer || !h->translucent || !h->draw_layer || !h->depth || !h->coverage ||
+                       !h->layer || !h->draw_layer || !h->is_translucent || !h->is_clear || !h->is_face || !h->depth || !h->coverage ||
                        !h->raster_layer || !h->footprint || !h->ring_radius))
         s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory for a %dx%d portrait", source->width, source->height);
     if (s != VV_OK) {
@@ -893,19 +897,21 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     /* Footprint: what the moving part covers at rest (uncovered later: background). */
     if (s == VV_OK) {
         vv_image scratch = {0};
-        s = image_create(&scratch, source->width, source->height, 3);
-        int m = 0;
-        for (int t = 0; t < h->triangle_count; t++) { /* translucent: scratch until its lists are made below */
+        int (*moving)[3] = calloc((size_t)h->triangle_count + 1, sizeof *moving), m = 0;
+        s = moving ? image_create(&scratch, source->width, source->height, 3)
+                   : vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory for %d triangles", h->triangle_count);
+        for (int t = 0; s == VV_OK && t < h->triangle_count; t++) { /* the moving part's triangles */
             const int *tri = h->triangles[t];
-            if (h->weight[tri[0]] > 0 || h->weight[tri[1]] > 0 || h->weight[tri[2]] > 0) memcpy(h->translucent[m++], tri, sizeof *tri * 3);
+            if (h->weight[tri[0]] > 0 || h->weight[tri[1]] > 0 || h->weight[tri[2]] > 0) memcpy(moving[m++], tri, sizeof *moving);
         }
         for (size_t i = 0; i < pixels; i++) h->depth[i] = -INFINITY;
-        raster_mesh rm = {(const float(*)[3])h->src, (const float(*)[2])h->texcoord, (const int(*)[3])h->translucent,
-                          VERTEX_COUNT, m, NULL};
-        raster_target rt = {&scratch, h->depth, h->footprint, NULL};
+        raster_mesh rm = {.position = (const float(*)[3])h->src, .texcoord = (const float(*)[2])h->texcoord,
+                          .triangles = (const int(*)[3])moving, .vertex_count = VERTEX_COUNT, .triangle_count = m};
+        raster_target rt = {.color = &scratch, .depth = h->depth, .coverage = h->footprint};
         raster_params rp = {false, h->params.threads};
         if (s == VV_OK) s = raster_draw(&rt, h->have_matte ? &h->foreground : &h->source, &rm, &rp);
         image_free(&scratch);
+        free(moving);
         h->foot_box[0] = source->width; h->foot_box[1] = source->height; h->foot_box[2] = h->foot_box[3] = -1;
         for (int y = 0; y < source->height; y++)
             for (int x = 0; x < source->width; x++)
@@ -917,9 +923,9 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
                 }
         if (h->foot_box[2] < 0) h->foot_box[0] = h->foot_box[1] = h->foot_box[2] = h->foot_box[3] = 0;
         /* Which triangles' texture is all person (matte >= OPAQUE over their texture box):
-         * their pixels need no alpha pass. */
+         * their pixels need no alpha; and which all background (matte 0: alpha 0). */
         for (int t = 0; t < h->triangle_count; t++) {
-            bool opaque = h->have_matte;
+            bool opaque = h->have_matte, clear = h->have_matte;
             float tx0 = 1e30f, ty0 = 1e30f, tx1 = -1e30f, ty1 = -1e30f;
             for (int k = 0; k < 3; k++) {
                 const float *c = h->texcoord_rest[h->triangles[t][k]];
@@ -928,18 +934,22 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
             }
             int ix0 = (int)floorf(tx0) - 1, iy0 = (int)floorf(ty0) - 1, ix1 = (int)ceilf(tx1) + 1, iy1 = (int)ceilf(ty1) + 1;
             if (ix0 < 0 || iy0 < 0 || ix1 >= source->width || iy1 >= source->height) opaque = false;
-            for (int y = iy0; opaque && y <= iy1; y++)
-                for (int x = ix0; opaque && x <= ix1; x++) opaque = matte[(size_t)y * source->width + x] >= OPAQUE;
-            h->draw_layer[t] = (uint8_t)(h->layer[t] | (opaque ? 0 : TRANSLUCENT));
-        }
-        /* The alpha pass's triangles, by the render's three ranges. */
-        int count = 0;
-        for (int part = 0; part < 3; part++) {
-            int first = part == 0 ? 0 : part == 1 ? h->culled_count : h->frame_first;
-            int last = part == 0 ? h->culled_count : part == 1 ? h->frame_first : h->triangle_count;
-            for (int t = first; t < last; t++)
-                if (h->draw_layer[t] & TRANSLUCENT) memcpy(h->translucent[count++], h->triangles[t], sizeof h->triangles[t]);
-            h->translucent_end[part] = count;
+            /* clamped sampling reaches no further than the box, edges included */
+            ix0 = ix0 < 0 ? 0 : ix0;
+            iy0 = iy0 < 0 ? 0 : iy0;
+            ix1 = ix1 >= source->width ? source->width - 1 : ix1;
+            iy1 = iy1 >= source->height ? source->height - 1 : iy1;
+            if (ix0 > ix1 || iy0 > iy1) opaque = clear = false; /* a texture box off the portrait */
+            for (int y = iy0; (opaque || clear) && y <= iy1; y++)
+                for (int x = ix0; (opaque || clear) && x <= ix1; x++) {
+                    uint8_t person = matte[(size_t)y * source->width + x];
+                    opaque = opaque && person >= OPAQUE;
+                    clear = clear && person == 0;
+                }
+            h->draw_layer[t] = (uint8_t)(h->layer[t] | (opaque ? 0 : clear ? CLEAR : TRANSLUCENT));
+            h->is_translucent[t] = !opaque && !clear;
+            h->is_clear[t] = clear;
+            h->is_face[t] = t < h->face_end;
         }
     }
     if (s != VV_OK) {
@@ -972,8 +982,10 @@ void head3d_free(head3d *h) {
     free(h->posed);
     free(h->triangles);
     free(h->layer);
-    free(h->translucent);
     free(h->draw_layer);
+    free(h->is_translucent);
+    free(h->is_clear);
+    free(h->is_face);
     free(h->depth);
     free(h->coverage);
     free(h->raster_layer);
@@ -1148,11 +1160,13 @@ static void composite_rows(void *ctx, int task) {
         const uint8_t *won = h->raster_layer + (size_t)y * w;
         for (int x = x0; blend && y >= fy0 && y <= fy1 && x < x1; x++) {
             int k = share[x * 3];
-            if (!cov[x] || !k || x < fx0 || x > fx1 || (won[x] & LAYER_MASK) >= HEAD3D_LAYER_OUTER) continue;
+            if (!cov[x] || !k || x < fx0 || x > fx1 || (won[x] & (LAYER_MASK | CLEAR)) >= HEAD3D_LAYER_OUTER) continue;
             for (int c = 0; c < 3; c++) blend[x * 3 + c] = (uint8_t)((blend[x * 3 + c] * (255 - k) + twin[x * 3 + c] * k + 127) / 255);
         }
         for (int x = x0; x < x1; x++) {
-            if (cov[x]) {
+            if (cov[x] && (won[x] & CLEAR)) { /* background only: nothing was sampled */
+                memcpy(o + x * 3, plate + x * 3, 3);
+            } else if (cov[x]) {
                 if (alpha) {
                     int a = won[x] & TRANSLUCENT ? alpha[x * 3] : 255;
                     for (int c = 0; c < 3; c++) o[x * 3 + c] = (uint8_t)((col[x * 3 + c] * a + plate[x * 3 + c] * (255 - a) + 127) / 255);
@@ -1342,15 +1356,6 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         for (int x = bx0; x <= bx1; x++) d[x] = -INFINITY;
         memset(h->coverage + (size_t)y * w + bx0, 0, (size_t)(bx1 - bx0 + 1));
     }
-    const vv_image *texture = h->have_matte ? &h->foreground : &h->source;
-    for (int pass = 0; m && pass < 2 && s == VV_OK; pass++) {
-        int first = pass ? h->culled_count : 0, last = pass ? (body_moves ? h->triangle_count : h->frame_first) : h->culled_count;
-        raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])(h->triangles + first),
-                          VERTEX_COUNT, last - first, h->draw_layer + first};
-        raster_target rt = {&h->color, h->depth, h->coverage, h->raster_layer};
-        raster_params rp = {pass == 0, h->params.threads};
-        s = raster_draw(&rt, texture, &rm, &rp);
-    }
     bool mirror = m && most > 0.01f;
     if (s == VV_OK && mirror && (h->mirrored.width != w || h->mirrored.height != hh)) {
         image_free(&h->mirrored);
@@ -1358,8 +1363,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         s = image_create(&h->mirrored, w, hh, 3);
         if (s == VV_OK) s = image_create(&h->share, w, hh, 3);
     }
-    /* The twins' texture and its share: the face's own triangles only, in the box the face
-     * covers now (the composite uses them only where the face won). */
+    /* The box the face covers now: the composite blends the twins in there only. */
     int fx0 = w, fy0 = hh, fx1 = -1, fy1 = -1;
     for (int v = 0; mirror && v < FACE_VERTICES; v++) {
         float x = h->posed[v][0], y = h->posed[v][1];
@@ -1374,33 +1378,25 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     fy0 = fy0 < 0 ? 0 : fy0;
     fx1 = fx1 >= w ? w - 1 : fx1;
     fy1 = fy1 >= hh ? hh - 1 : fy1;
-    for (int layer = 0; mirror && layer < 2 && s == VV_OK; layer++) { /* the twins' texture, then its share */
-        for (int y = fy0; y <= fy1; y++) {
-            float *d = h->depth + (size_t)y * w;
-            for (int x = fx0; x <= fx1; x++) d[x] = -INFINITY;
+    /* One pass draws everything the composite needs, per winning pixel: the colour; where
+     * a triangle crosses the matte's edge, its alpha; on the face, the twins' texture and
+     * its share.  Background-only triangles write depth and the layer map only. */
+    const vv_image *texture = h->have_matte ? &h->foreground : &h->source;
+    for (int pass = 0; pass < 2 && s == VV_OK; pass++) {
+        int first = pass ? h->culled_count : 0, last = pass ? (body_moves ? h->triangle_count : h->frame_first) : h->culled_count;
+        raster_extra extras[3];
+        int extra_count = 0;
+        if (h->have_matte)
+            extras[extra_count++] = (raster_extra){NULL, h->is_translucent + first, &h->matte3, &h->alpha};
+        if (mirror) {
+            extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_mirror, h->is_face + first, texture, &h->mirrored};
+            extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_share, h->is_face + first, &h->ramp, &h->share};
         }
-        for (int pass = 0; pass < 2 && s == VV_OK; pass++) {
-            int first = pass ? h->culled_count : 0, last = pass ? h->face_end : h->culled_count;
-            raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])(layer ? h->texcoord_share : h->texcoord_mirror),
-                              (const int(*)[3])(h->triangles + first), VERTEX_COUNT, last - first, NULL};
-            raster_target rt = {layer ? &h->share : &h->mirrored, h->depth, NULL, NULL};
-            raster_params rp = {pass == 0, h->params.threads};
-            s = raster_draw(&rt, layer ? &h->ramp : texture, &rm, &rp);
-        }
-    }
-    if (s == VV_OK && m && h->have_matte) {
-        for (int y = by0; y <= by1; y++) {
-            float *d = h->depth + (size_t)y * w;
-            for (int x = bx0; x <= bx1; x++) d[x] = -INFINITY;
-        }
-        for (int pass = 0; pass < 2 && s == VV_OK; pass++) { /* the translucent triangles only */
-            int first = pass ? h->translucent_end[0] : 0, last = h->translucent_end[pass ? (body_moves ? 2 : 1) : 0];
-            raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])(h->translucent + first),
-                              VERTEX_COUNT, last - first, NULL};
-            raster_target ra = {&h->alpha, h->depth, NULL, NULL};
-            raster_params rp = {pass == 0, h->params.threads};
-            s = raster_draw(&ra, &h->matte3, &rm, &rp);
-        }
+        raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])(h->triangles + first),
+                          VERTEX_COUNT, last - first, h->draw_layer + first, h->is_clear + first};
+        raster_target rt = {&h->color, h->depth, h->coverage, h->raster_layer, extras, extra_count};
+        raster_params rp = {pass == 0, h->params.threads};
+        s = raster_draw(&rt, texture, &rm, &rp);
     }
     if (s != VV_OK) return s;
     /* Composite: drawn pixels over the plate (or as they are without a matte); pixels the

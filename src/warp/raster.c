@@ -47,7 +47,9 @@ typedef struct raster_triangle {
     double x0, y0;          /* the planes' origin */
     int row0, row1;         /* rows that may be covered, clipped to the target */
     uint8_t layer;
-    bool valid;
+    bool valid, depth_only;
+    uint8_t extras;         /* bit e: extra e is drawn by this triangle */
+    raster_plane extra_u[RASTER_MAX_EXTRAS], extra_v[RASTER_MAX_EXTRAS];
 } raster_triangle;
 
 typedef struct raster_job {
@@ -142,23 +144,35 @@ static bool triangle_setup(const raster_job *job, int i, raster_triangle *t) {
     t->row1 = (int)row1;
     /* Planes through the unsnapped vertices; a sliver that only snapping gave an area
      * gets them from the snapped ones. */
-    bool ok = plane_fit((const double(*)[2])p, u, &t->u) && plane_fit((const double(*)[2])p, v, &t->v) &&
-              plane_fit((const double(*)[2])p, z, &t->z);
-    t->x0 = p[0][0];
-    t->y0 = p[0][1];
-    if (!ok) {
-        double s[3][2];
+    double s[3][2];
+    const double(*at)[2] = (const double(*)[2])p;
+    if (!plane_fit(at, u, &t->u) || !plane_fit(at, v, &t->v) || !plane_fit(at, z, &t->z)) {
         for (int k = 0; k < 3; k++) {
             s[k][0] = (double)q[k][0] / SUBPIXEL;
             s[k][1] = (double)q[k][1] / SUBPIXEL;
         }
-        if (!plane_fit((const double(*)[2])s, u, &t->u) || !plane_fit((const double(*)[2])s, v, &t->v) ||
-            !plane_fit((const double(*)[2])s, z, &t->z))
-            return false;
-        t->x0 = s[0][0];
-        t->y0 = s[0][1];
+        at = (const double(*)[2])s;
+        if (!plane_fit(at, u, &t->u) || !plane_fit(at, v, &t->v) || !plane_fit(at, z, &t->z)) return false;
     }
+    t->x0 = at[0][0];
+    t->y0 = at[0][1];
     t->layer = m->triangle_layer ? m->triangle_layer[i] : 0;
+    t->depth_only = m->depth_only && m->depth_only[i];
+    t->extras = 0;
+    for (int e = 0; e < job->target->extra_count && !t->depth_only; e++) {
+        const raster_extra *extra = &job->target->extras[e];
+        if (extra->draw && !extra->draw[i]) continue;
+        const float(*texcoord)[2] = extra->texcoord ? extra->texcoord : m->texcoord;
+        double eu[3], ev[3];
+        bool ok = true;
+        for (int k = 0; k < 3; k++) {
+            const float *c = texcoord[m->triangles[i][k]];
+            eu[k] = c[0];
+            ev[k] = c[1];
+            ok = ok && fabs(eu[k]) <= TEXCOORD_LIMIT && fabs(ev[k]) <= TEXCOORD_LIMIT;
+        }
+        if (ok && plane_fit(at, eu, &t->extra_u[e]) && plane_fit(at, ev, &t->extra_v[e])) t->extras |= (uint8_t)(1u << e);
+    }
     return true;
 }
 
@@ -220,12 +234,20 @@ static inline void bilinear_inside(const uint8_t *p, size_t stride, uint32_t wx,
 }
 #endif
 
+/* The pixels of a span are drawn in chunks of SPAN_CHUNK; a chunk's winners are listed
+ * (their indices in the span) for the extras. */
+#define SPAN_CHUNK 256
+
 /* A span whose samples all lie inside the texture: no clamping.  32.32 texcoords,
- * rounded to 1/256 for the weights (whole and 1/256 positions are exact). */
-static void span_inside(uint8_t *dst, float *depth, uint8_t *coverage, uint8_t *layer, uint8_t tag,
-                        const uint8_t *texels, size_t stride, int64_t fu, int64_t fv, int64_t du, int64_t dv, float z0,
-                        float dz, int n) {
-    for (int i = 0; i < n; i++, fu += du, fv += dv) {
+ * rounded to 1/256 for the weights (whole and 1/256 positions are exact).  Pixels
+ * i0 .. i1 - 1 of the span; the winners' indices go to won (when not NULL). */
+static int span_inside(uint8_t *dst, float *depth, uint8_t *coverage, uint8_t *layer, uint8_t tag,
+                       const uint8_t *texels, size_t stride, int64_t fu, int64_t fv, int64_t du, int64_t dv, float z0,
+                       float dz, int i0, int i1, int16_t *won) {
+    int count = 0;
+    fu += du * i0;
+    fv += dv * i0;
+    for (int i = i0; i < i1; i++, fu += du, fv += dv) {
         float z = z0 + dz * (float)i;
         if (!(z > depth[i])) continue;
         depth[i] = z;
@@ -234,6 +256,84 @@ static void span_inside(uint8_t *dst, float *depth, uint8_t *coverage, uint8_t *
                         dst + (size_t)i * 3);
         if (coverage) coverage[i] = 255;
         if (layer) layer[i] = tag;
+        if (won) won[count++] = (int16_t)(i - i0);
+    }
+    return count;
+}
+
+/* Bilinear RGB of tex at 32.32 fixed-point (fu, fv), clamped to its edges. */
+static inline void sample_clamped(const vv_image *tex, int64_t fu, int64_t fv, uint8_t *o) {
+    int tw = tex->width, th = tex->height;
+    size_t stride = (size_t)tw * 3;
+    int64_t max_u = (int64_t)(tw - 1) << 32, max_v = (int64_t)(th - 1) << 32;
+    int64_t cu = fu < 0 ? 0 : fu > max_u ? max_u : fu, cv = fv < 0 ? 0 : fv > max_v ? max_v : fv;
+    int pu = (int)((cu + (1 << 23)) >> 24), pv = (int)((cv + (1 << 23)) >> 24); /* 1/256 pixel */
+    int ix = pu >> 8, iy = pv >> 8, wx = pu & 255, wy = pv & 255;
+    const uint8_t *p = tex->data + (size_t)iy * stride + (size_t)ix * 3;
+    const uint8_t *q = iy + 1 < th ? p + stride : p;
+    int step = ix + 1 < tw ? 3 : 0;
+    for (int k = 0; k < 3; k++) {
+        int top = p[k] * 256 + (p[k + step] - p[k]) * wx, bottom = q[k] * 256 + (q[k + step] - q[k]) * wx;
+        o[k] = (uint8_t)((top * 256 + (bottom - top) * wy + 32768) >> 16);
+    }
+}
+
+/* Bilinear RGB of tex at (u, v) texture pixels in floating point, clamped (for texcoords
+ * beyond the fixed-point range). */
+static inline void sample_float(const vv_image *tex, double u, double v, uint8_t *o) {
+    int tw = tex->width, th = tex->height;
+    float x = (float)clampd(u, 0, tw - 1), yy = (float)clampd(v, 0, th - 1);
+    int x0 = (int)x, y0 = (int)yy;
+    int x1 = x0 + 1 < tw ? x0 + 1 : x0, y1 = y0 + 1 < th ? y0 + 1 : y0;
+    float fx = x - (float)x0, fy = yy - (float)y0;
+    const uint8_t *r0 = tex->data + (size_t)y0 * tw * 3, *r1 = tex->data + (size_t)y1 * tw * 3;
+    for (int k = 0; k < 3; k++) {
+        float a = r0[x0 * 3 + k] + fx * (float)(r0[x1 * 3 + k] - r0[x0 * 3 + k]);
+        float b = r1[x0 * 3 + k] + fx * (float)(r1[x1 * 3 + k] - r1[x0 * 3 + k]);
+        o[k] = (uint8_t)clampf(a + fy * (b - a) + 0.5f, 0, 255);
+    }
+}
+
+/* Each extra of triangle t at the listed winners of row y: pixels xl + i0 + won[k] of the
+ * span starting at xl, stepped from xl as the colour is (the same texcoords give the same
+ * samples bit for bit). */
+static void draw_extras(const raster_job *job, const raster_triangle *t, int y, int xl, int i0, const int16_t *won,
+                        int count) {
+    const raster_target *target = job->target;
+    size_t row = (size_t)y * target->color->width;
+    for (int e = 0; e < target->extra_count; e++) {
+        if (!(t->extras >> e & 1)) continue;
+        const raster_extra *extra = &target->extras[e];
+        const raster_plane *pu = &t->extra_u[e], *pv = &t->extra_v[e];
+        double dx = xl - t->x0, dy = y - t->y0;
+        double us = plane_at(pu, dx, dy), vs = plane_at(pv, dx, dy);
+        double ue = us + pu->fx * (i0 + SPAN_CHUNK - 1), ve = vs + pv->fx * (i0 + SPAN_CHUNK - 1);
+        uint8_t *out = extra->out->data + (row + xl + i0) * 3;
+        const vv_image *tex = extra->texture;
+        const double fixed_limit = 4194304.0;
+        if (fabs(us) <= fixed_limit && fabs(ue) <= fixed_limit && fabs(vs) <= fixed_limit && fabs(ve) <= fixed_limit) {
+            int64_t du = (int64_t)llrint(pu->fx * FIXED_ONE), dv = (int64_t)llrint(pv->fx * FIXED_ONE);
+            int64_t fu = (int64_t)llrint(us * FIXED_ONE) + du * i0, fv = (int64_t)llrint(vs * FIXED_ONE) + dv * i0;
+            /* The first and last winners bound the rest (linear): inside as in draw_span. */
+            int64_t u0 = fu + du * won[0], u1 = fu + du * won[count - 1], v0 = fv + dv * won[0], v1 = fv + dv * won[count - 1];
+            int64_t inner_u = (int64_t)(tex->width - 2) * (INT64_C(1) << 32), inner_v = (int64_t)(tex->height - 2) * (INT64_C(1) << 32);
+            int64_t last_u = inner_u - (1 << 24), last_v = inner_v - (1 << 24);
+            if (tex->width >= 2 && tex->height >= 2 && u0 >= 0 && u1 >= 0 && v0 >= 0 && v1 >= 0 && u0 <= inner_u &&
+                u1 <= inner_u && v0 <= inner_v && v1 <= inner_v && ((u0 < last_u && u1 < last_u) || (v0 < last_v && v1 < last_v))) {
+                size_t stride = (size_t)tex->width * 3;
+                for (int k = 0; k < count; k++) {
+                    int64_t su = fu + du * won[k], sv = fv + dv * won[k];
+                    uint32_t qu = (uint32_t)((su + (1 << 23)) >> 24), qv = (uint32_t)((sv + (1 << 23)) >> 24);
+                    bilinear_inside(tex->data + (size_t)(qv >> 8) * stride + (size_t)(qu >> 8) * 3, stride, qu & 255, qv & 255,
+                                    out + won[k] * 3);
+                }
+            } else {
+                for (int k = 0; k < count; k++) sample_clamped(tex, fu + du * won[k], fv + dv * won[k], out + won[k] * 3);
+            }
+        } else {
+            for (int k = 0; k < count; k++)
+                sample_float(tex, us + pu->fx * (i0 + won[k]), vs + pv->fx * (i0 + won[k]), out + won[k] * 3);
+        }
     }
 }
 
@@ -251,6 +351,19 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
     double dx = xl - t->x0, dy = y - t->y0, last = n - 1;
     double us = plane_at(&t->u, dx, dy), vs = plane_at(&t->v, dx, dy), zs = plane_at(&t->z, dx, dy);
     double ue = us + t->u.fx * last, ve = vs + t->v.fx * last, ze = zs + t->z.fx * last;
+    int16_t won_list[SPAN_CHUNK], *won = t->extras ? won_list : NULL;
+    if (t->depth_only) { /* depths as the textured paths below have them */
+        bool fixed = fabs(zs) <= 1e30 && fabs(ze) <= 1e30;
+        float z0 = (float)zs, dz = n > 1 ? (float)t->z.fx : 0;
+        for (int i = 0; i < n; i++) {
+            float z = fixed ? z0 + dz * (float)i : (float)clampd(zs + t->z.fx * i, -3e38, 3e38);
+            if (!(z > depth[i])) continue;
+            depth[i] = z;
+            if (coverage) coverage[i] = 255;
+            if (layer) layer[i] = t->layer;
+        }
+        return;
+    }
     const double fixed_limit = 4194304.0; /* 2^22 texture pixels: 32.32 fixed point stays in int64 */
     if (fabs(us) <= fixed_limit && fabs(ue) <= fixed_limit && fabs(vs) <= fixed_limit && fabs(ve) <= fixed_limit &&
         fabs(zs) <= 1e30 && fabs(ze) <= 1e30) {
@@ -259,7 +372,6 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
         int64_t fu = (int64_t)llrint(us * FIXED_ONE), fv = (int64_t)llrint(vs * FIXED_ONE);
         int64_t du = n > 1 ? (int64_t)llrint(t->u.fx * FIXED_ONE) : 0;
         int64_t dv = n > 1 ? (int64_t)llrint(t->v.fx * FIXED_ONE) : 0;
-        int64_t max_u = (int64_t)(tw - 1) << 32, max_v = (int64_t)(th - 1) << 32;
         float z0 = (float)zs, dz = n > 1 ? (float)t->z.fx : 0;
         size_t stride = (size_t)tw * 3;
         int64_t eu = fu + du * (n - 1), ev = fv + dv * (n - 1);
@@ -268,50 +380,41 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
          * the very last texel could read one byte past it). */
         int64_t inner_u = (int64_t)(tw - 2) * (INT64_C(1) << 32), inner_v = (int64_t)(th - 2) * (INT64_C(1) << 32);
         int64_t last_u = inner_u - (1 << 24), last_v = inner_v - (1 << 24); /* short of the last cell */
-        if (tw >= 2 && th >= 2 && fu >= 0 && eu >= 0 && fv >= 0 && ev >= 0 && fu <= inner_u && eu <= inner_u &&
-            fv <= inner_v && ev <= inner_v && ((fu < last_u && eu < last_u) || (fv < last_v && ev < last_v))) {
-            span_inside(dst, depth, coverage, layer, t->layer, tex->data, stride, fu, fv, du, dv, z0, dz, n);
-            return;
-        }
-        for (int i = 0; i < n; i++, fu += du, fv += dv) {
-            float z = z0 + dz * (float)i;
-            if (!(z > depth[i])) continue;
-            depth[i] = z;
-            int64_t cu = fu < 0 ? 0 : fu > max_u ? max_u : fu, cv = fv < 0 ? 0 : fv > max_v ? max_v : fv;
-            int pu = (int)((cu + (1 << 23)) >> 24), pv = (int)((cv + (1 << 23)) >> 24); /* 1/256 pixel */
-            int ix = pu >> 8, iy = pv >> 8, wx = pu & 255, wy = pv & 255;
-            const uint8_t *p = tex->data + (size_t)iy * stride + (size_t)ix * 3;
-            const uint8_t *q = iy + 1 < th ? p + stride : p;
-            int step = ix + 1 < tw ? 3 : 0;
-            uint8_t *o = dst + (size_t)i * 3;
-            for (int k = 0; k < 3; k++) {
-                int top = p[k] * 256 + (p[k + step] - p[k]) * wx, bottom = q[k] * 256 + (q[k + step] - q[k]) * wx;
-                o[k] = (uint8_t)((top * 256 + (bottom - top) * wy + 32768) >> 16);
+        bool inside = tw >= 2 && th >= 2 && fu >= 0 && eu >= 0 && fv >= 0 && ev >= 0 && fu <= inner_u && eu <= inner_u &&
+                      fv <= inner_v && ev <= inner_v && ((fu < last_u && eu < last_u) || (fv < last_v && ev < last_v));
+        for (int i0 = 0; i0 < n; i0 += SPAN_CHUNK) {
+            int i1 = i0 + SPAN_CHUNK < n ? i0 + SPAN_CHUNK : n, count = 0;
+            if (inside) {
+                count = span_inside(dst, depth, coverage, layer, t->layer, tex->data, stride, fu, fv, du, dv, z0, dz, i0, i1, won);
+            } else {
+                for (int i = i0; i < i1; i++) {
+                    float z = z0 + dz * (float)i;
+                    if (!(z > depth[i])) continue;
+                    depth[i] = z;
+                    sample_clamped(tex, fu + du * i, fv + dv * i, dst + (size_t)i * 3);
+                    if (coverage) coverage[i] = 255;
+                    if (layer) layer[i] = t->layer;
+                    if (won) won[count++] = (int16_t)(i - i0);
+                }
             }
-            if (coverage) coverage[i] = 255;
-            if (layer) layer[i] = t->layer;
+            if (count) draw_extras(job, t, y, xl, i0, won, count);
         }
         return;
     }
     /* Extreme texcoords or depths (slivers with huge gradients): per pixel, clamped. */
-    for (int i = 0; i < n; i++) {
-        double u = us + t->u.fx * i, v = vs + t->v.fx * i;
-        float z = (float)clampd(zs + t->z.fx * i, -3e38, 3e38);
-        if (!(z > depth[i]) || !isfinite(u) || !isfinite(v)) continue;
-        depth[i] = z;
-        float x = (float)clampd(u, 0, tw - 1), yy = (float)clampd(v, 0, th - 1);
-        int x0 = (int)x, y0 = (int)yy;
-        int x1 = x0 + 1 < tw ? x0 + 1 : x0, y1 = y0 + 1 < th ? y0 + 1 : y0;
-        float fx = x - (float)x0, fy = yy - (float)y0;
-        const uint8_t *r0 = tex->data + (size_t)y0 * tw * 3, *r1 = tex->data + (size_t)y1 * tw * 3;
-        uint8_t *o = dst + (size_t)i * 3;
-        for (int k = 0; k < 3; k++) {
-            float a = r0[x0 * 3 + k] + fx * (float)(r0[x1 * 3 + k] - r0[x0 * 3 + k]);
-            float b = r1[x0 * 3 + k] + fx * (float)(r1[x1 * 3 + k] - r1[x0 * 3 + k]);
-            o[k] = (uint8_t)clampf(a + fy * (b - a) + 0.5f, 0, 255);
+    for (int i0 = 0; i0 < n; i0 += SPAN_CHUNK) {
+        int i1 = i0 + SPAN_CHUNK < n ? i0 + SPAN_CHUNK : n, count = 0;
+        for (int i = i0; i < i1; i++) {
+            double u = us + t->u.fx * i, v = vs + t->v.fx * i;
+            float z = (float)clampd(zs + t->z.fx * i, -3e38, 3e38);
+            if (!(z > depth[i]) || !isfinite(u) || !isfinite(v)) continue;
+            depth[i] = z;
+            sample_float(tex, u, v, dst + (size_t)i * 3);
+            if (coverage) coverage[i] = 255;
+            if (layer) layer[i] = t->layer;
+            if (won) won[count++] = (int16_t)(i - i0);
         }
-        if (coverage) coverage[i] = 255;
-        if (layer) layer[i] = t->layer;
+        if (count) draw_extras(job, t, y, xl, i0, won, count);
     }
 }
 
@@ -370,6 +473,15 @@ vv_status raster_draw(raster_target *target, const vv_image *texture, const rast
     if (!mesh || mesh->triangle_count < 0 || mesh->vertex_count < 0 ||
         (mesh->triangle_count > 0 && (!mesh->position || !mesh->texcoord || !mesh->triangles)))
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "raster: incomplete mesh");
+    if (target->extra_count < 0 || target->extra_count > RASTER_MAX_EXTRAS || (target->extra_count > 0 && !target->extras))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "raster: %d extras (at most %d)", target->extra_count, RASTER_MAX_EXTRAS);
+    for (int e = 0; e < target->extra_count; e++) {
+        const raster_extra *x = &target->extras[e];
+        const vv_image *t = x->texture, *o = x->out;
+        if (!t || !t->data || t->channels != 3 || t->width < 1 || t->height < 1 || !o || !o->data || o->channels != 3 ||
+            o->width != target->color->width || o->height != target->color->height)
+            return vv_fail(VV_ERR_INVALID_ARGUMENT, "raster: extra %d needs an RGB texture and an RGB output of the target's size", e);
+    }
     if (mesh->triangle_count == 0) return VV_OK;
     int height = target->color->height, bands = (height + BAND_ROWS - 1) / BAND_ROWS;
     raster_job job = {target, texture, mesh, params && params->cull_back_faces, NULL, NULL, NULL};

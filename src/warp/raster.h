@@ -17,13 +17,32 @@ typedef struct raster_mesh {
     const int (*triangles)[3];   /* vertex indices */
     int vertex_count, triangle_count;
     const uint8_t *triangle_layer; /* optional, per triangle: a tag copied to target->layer */
+    const bool *depth_only;        /* optional, per triangle: true writes depth, coverage and
+                                    * layer but neither colour nor extras (a part the caller
+                                    * paints otherwise, e.g. background behind a matte) */
 } raster_mesh;
+
+/* A further texture drawn in the same pass as the colour, by the same winners: another
+ * texture under the same texcoords (a matte), or the same texture under other texcoords
+ * (a mirror twin).  Sampled as the colour is, clamped; written only where a triangle with
+ * its draw flag wins, so a pixel holds the value of its last such winner: read it only
+ * where target->layer says such a triangle won in the end. */
+typedef struct raster_extra {
+    const float (*texcoord)[2]; /* per vertex; NULL: the mesh's own */
+    const bool *draw;           /* per triangle of the mesh; NULL: every triangle */
+    const vv_image *texture;    /* RGB */
+    vv_image *out;              /* RGB, the target's size */
+} raster_extra;
+
+#define RASTER_MAX_EXTRAS 4
 
 typedef struct raster_target {
     vv_image *color;    /* RGB, written where a triangle wins the depth test */
     float *depth;       /* width x height, caller-initialised (e.g. -INFINITY); read and written */
     uint8_t *coverage;  /* width x height, optional: set to 255 where drawn, left alone elsewhere */
     uint8_t *layer;     /* width x height, optional: triangle_layer of the winner (0 without tags) */
+    const raster_extra *extras; /* optional, extra_count of them (at most RASTER_MAX_EXTRAS) */
+    int extra_count;
 } raster_target;
 
 typedef struct raster_params {
@@ -44,7 +63,11 @@ typedef struct raster_params {
  * target, or a bounding box over 4x the target's larger side are skipped, as are
  * texcoords beyond +-2^20.  Output is the same for any thread count.  params NULL: no
  * culling, all cores.
- * VV_ERR_INVALID_ARGUMENT: no colour or depth, texture not RGB, null mesh arrays;
+ * One pass with extras gives what a pass per texture would give where the extra's
+ * triangles win, at the cost of sampling only where they do.
+ * VV_ERR_INVALID_ARGUMENT: no colour or depth, texture not RGB, null mesh arrays, an
+ * extra without an RGB texture or an RGB output of the target's size, over
+ * RASTER_MAX_EXTRAS extras;
  * VV_ERR_TOO_LARGE: a target side over VV_IMAGE_MAX_SIDE; VV_ERR_NO_MEMORY. */
 vv_status raster_draw(raster_target *target, const vv_image *texture, const raster_mesh *mesh,
                       const raster_params *params);
