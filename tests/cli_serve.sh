@@ -171,6 +171,11 @@ post 415 e_image_as_video -F "source=@$SRC" -F "driving=@$TMP/looks_like_video.m
 ok $(err e_image_as_video | grep -q "driving video must be" && echo 1) "image as driver: $(err e_image_as_video)"
 post 413 e_big -F "source=@$TMP/big.bin" -F motion=nod
 ok $(err e_big | grep -q "too large: uploads are limited to 2 MB" && echo 1) "too large: $(err e_big)"
+# a portrait declaring 16384x16384 pixels in 33 bytes: refused before anything decodes it
+printf '\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR\x00\x00\x40\x00\x00\x00\x40\x00\x08\x02\x00\x00\x00\x00\x00\x00\x00' >"$TMP/huge.png"
+post 413 e_huge -F "source=@$TMP/huge.png" -F motion=nod
+ok $([ "$(err e_huge)" = "the portrait is 16384x16384 pixels (268 megapixels); this server takes portraits of up to 30 megapixels: scale it down first" ] \
+     && echo 1) "huge portrait: $(err e_huge)"
 code="$(curl -s -o "$TMP/e_chunked.json" -w '%{http_code}' -H 'Transfer-Encoding: chunked' -F "source=@$TMP/big.bin" -F motion=nod "$URL/api/jobs")"
 ok $([ "$code" = 413 ] && echo 1) "too large without Content-Length (chunked): $code"
 code="$(curl -s -o "$TMP/e_json.json" -w '%{http_code}' -H 'Content-Type: application/json' -d '{"motion":"nod"}' "$URL/api/jobs")"
@@ -203,12 +208,13 @@ IDL="$(field "$TMP/long.json" id)"
 for _ in $(seq 150); do curl -s "$URL/api/jobs/$IDL" -o "$TMP/s.json"; [ "$(field "$TMP/s.json" state)" = running ] && break; sleep 0.2; done
 sleep 1
 ok $([ "$(field "$TMP/s.json" state)" = running ] && echo 1) "long job runs"
-cmdline="$(pgrep -af "$TMP/work/.*/result.mp4" | head -1)"
-ok $(grep -q -- " --expression-scale 0.500 --pose-scale 1.000 --eyes 0.750 --lips 2.500 --background move --engine warp " \
-     <<<"$cmdline " && echo 1) "the job's animate command line carries the options: $cmdline"
+spec="$(find "$TMP/work" -name job.json | head -1)"
+ok $([ -n "$spec" ] && [ "$(json "$spec" '[j.expression_scale, j.pose_scale, j.eyes, j.lips, j.background_move, j.engine, j.motion].join(" ")')" \
+     = "0.5 1 0.75 2.5 true warp talk" ] && echo 1) "the job's worker is given the options: $(cat "$spec" 2>/dev/null)"
+ok $(pgrep -f "serve --worker $TMP/work/" >/dev/null && echo 1) "the job runs in a worker process (vivify serve --worker)"
 ok $([ "$(code_of -X DELETE "$URL/api/jobs/$IDL")" = 204 ] && echo 1) "DELETE a running job: 204"
 ok $([ "$(code_of "$URL/api/jobs/$IDL")" = 404 ] && echo 1) "deleted job: 404"
-for _ in $(seq 50); do pgrep -f "$TMP/work/.*/result.mp4" >/dev/null || break; sleep 0.1; done
+for _ in $(seq 50); do pgrep -f "serve --worker $TMP/work/" >/dev/null || break; sleep 0.1; done
 ok $(pgrep -f "$TMP/work/" >/dev/null || echo 1) "no animate child left after delete"
 
 # --- load: 10 jobs queued at once, 50 concurrent status polls while they run; nothing lost
@@ -273,6 +279,46 @@ ok $stopped "server stops on SIGTERM"
 ok $([ -z "$(ls -A "$TMP/work2")" ] && echo 1) "stopping removes every temp file: $(ls -A "$TMP/work2")"
 ok $(pgrep -f "$TMP/work2/" >/dev/null || echo 1) "stopping kills running jobs"
 URL="$MAIN_URL"
+
+# --- kill -9 of the server: its job dies with it (parent-death signal), and the next start
+# in the same --temp removes the folder it left
+mkdir -p "$TMP/work3"
+start_server killed --jobs 1 --temp "$TMP/work3"
+post 202 k1 -F "source=@$SRC" -F motion=talk -F duration=60
+K1="$(field "$TMP/k1.json" id)"
+for _ in $(seq 150); do curl -s "$URL/api/jobs/$K1" -o "$TMP/s.json"; [ "$(field "$TMP/s.json" state)" = running ] && break; sleep 0.2; done
+ok $(pgrep -f "serve --worker $TMP/work3/" >/dev/null && echo 1) "a job runs before the kill"
+left_by_killed="$(ls "$TMP/work3")"
+kill -KILL "$PID"; wait "$PID" 2>/dev/null
+for _ in $(seq 30); do pgrep -f "serve --worker $TMP/work3/" >/dev/null || break; sleep 0.1; done
+ok $(pgrep -f "serve --worker $TMP/work3/" >/dev/null || echo 1) "kill -9 of the server: no job outlives it"
+start_server restarted --temp "$TMP/work3"
+ok $([ -n "$URL" ] && [ "$(ls "$TMP/work3" | wc -l)" = 1 ] && [ "$(ls "$TMP/work3")" != "$left_by_killed" ] && echo 1) \
+  "the next start removes the killed server's folder ($left_by_killed): $(ls "$TMP/work3")"
+kill -TERM "$PID"; wait "$PID" 2>/dev/null
+URL="$MAIN_URL"
+
+# --- the worker itself (vivify serve --worker DIR): JSON lines; the search for the driver's
+# first face reported as progress (1 s of black before the face); a driver longer than the
+# server's cap refused before any work
+ffmpeg -loglevel error -f lavfi -i "color=black:size=256x384:duration=1:rate=25" -loop 1 -framerate 25 -t 0.6 -i "$SRC" \
+  -filter_complex "[1:v]scale=256:384,setsar=1[f];[0:v]setsar=1[b];[b][f]concat=n=2:v=1[v]" -map "[v]" \
+  -c:v libx264 -pix_fmt yuv420p "$TMP/intro.mp4"
+mkdir -p "$TMP/wjob"
+cp "$SRC" "$TMP/wjob/source.png"
+worker_job() { # MAX_SECONDS
+  printf '{"source":"%s","driving":"%s","output":"%s","engine":"warp2d","max_frames":100,"max_seconds":%s,"memory_mb":4096}' \
+    "$TMP/wjob/source.png" "$TMP/intro.mp4" "$TMP/wjob/result.mp4" "$1" >"$TMP/wjob/job.json"
+}
+worker_job 10
+"$VIVIFY" serve --worker "$TMP/wjob" >"$TMP/worker.out" 2>"$TMP/worker.err"; rc=$?
+ok $([ $rc = 0 ] && grep -q '"stage":"searching"' "$TMP/worker.out" && grep -q '"stage":"rendering","done":40,"total":40' "$TMP/worker.out" \
+     && [ "$(tail -1 "$TMP/worker.out")" = '{"done":true,"frames":40}' ] && [ "$(frames_of "$TMP/wjob/result.mp4")" = 40 ] && echo 1) \
+  "worker: searching, then rendering lines, then done (exit $rc): $(head -c 600 "$TMP/worker.out")"
+worker_job 0.5
+"$VIVIFY" serve --worker "$TMP/wjob" >"$TMP/worker.out" 2>"$TMP/worker.err"; rc=$?
+ok $([ $rc != 0 ] && [ "$(cat "$TMP/worker.out")" = '{"error":"the driving video is 1.6 s long; this server animates drivers of up to 0.5 s"}' ] && echo 1) \
+  "worker: a driver over the cap (exit $rc): $(cat "$TMP/worker.out")"
 
 # --- a server bound elsewhere than loopback only when asked; a port in use is one clear line
 "$VIVIFY" serve --host 127.0.0.1 --port "${URL##*:}" >/dev/null 2>"$TMP/busy.err"; rc=$?

@@ -6,7 +6,10 @@
 #include "serve/jobs.h"
 #include "serve/serve.h"
 #include "serve/sniff.h"
+#include "serve/worker.h"
 #include "test.h"
+
+#include <cjson/cJSON.h>
 
 #include <arpa/inet.h>
 #include <dirent.h>
@@ -14,7 +17,10 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <signal.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/wait.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -45,45 +51,57 @@ static void test_sniff(void) {
     }
 }
 
-static void test_parse_progress(void) {
-    char label[16];
-    long done = -1, total = -1;
-    double rate = -1;
-    /* terminal shape (a redraw) and log shape, as cli/progress.c prints them */
-    CHECK(job_parse_progress("animate [#####.........................] 12/125 frames  40.5 frames/s  00:01 elapsed  ETA 00:03 ",
-                             label, sizeof label, &done, &total, &rate) == 1);
-    CHECK(!strcmp(label, "animate") && done == 12 && total == 125);
-    CHECK_NEAR(rate, 40.5, 1e-9);
-    CHECK(job_parse_progress("tracking: 30/300 frames (7.5 frames/s)", label, sizeof label, &done, &total, &rate) == 1);
-    CHECK(!strcmp(label, "tracking") && done == 30 && total == 300);
-    CHECK_NEAR(rate, 7.5, 1e-9);
-    /* not progress: the summary, errors, other labels, a count without a total */
-    CHECK(!job_parse_progress("animate: 25 frames 256x388 at 25 fps -> out.mp4 in 1.0 s (25.0 frames/s)", label,
-                              sizeof label, &done, &total, &rate));
-    CHECK(!job_parse_progress("vivify: no face found in /tmp/x/source.png", label, sizeof label, &done, &total, &rate));
-    CHECK(!job_parse_progress("motion: 3/10 frames (1.0 frames/s)", label, sizeof label, &done, &total, &rate));
-    CHECK(!job_parse_progress("animate 12 frames  4.0 frames/s  00:03 elapsed ", label, sizeof label, &done, &total, &rate));
-    CHECK(!job_parse_progress("animate [..] 5/0 frames", label, sizeof label, &done, &total, &rate));
+static void test_parse_line(void) {
+    job_line line;
+    /* the worker's lines (serve/worker.h) */
+    CHECK(job_parse_line("{\"stage\":\"rendering\",\"done\":12,\"total\":125,\"fps\":40.5}", &line) == JOB_LINE_RENDERING);
+    CHECK(line.done == 12 && line.total == 125);
+    CHECK_NEAR(line.fps, 40.5, 1e-9);
+    CHECK(job_parse_line("{\"stage\":\"tracking\",\"done\":30,\"total\":300,\"fps\":7.5}", &line) == JOB_LINE_TRACKING);
+    CHECK(line.done == 30 && line.total == 300);
+    CHECK(job_parse_line("{\"stage\":\"searching\",\"done\":3,\"total\":0}", &line) == JOB_LINE_SEARCHING);
+    CHECK(line.done == 3 && line.total == 0 && line.fps == 0);
+    CHECK(job_parse_line("{\"error\":\"no face found in /tmp/x/source.png\"}", &line) == JOB_LINE_ERROR);
+    CHECK(!strcmp(line.error, "no face found in /tmp/x/source.png"));
+    /* not progress: the end, warnings, other stages, missing or negative counts, not JSON,
+     * and animate's terminal bar (which the server no longer reads) */
+    CHECK(!job_parse_line("{\"done\":true,\"frames\":25}", &line));
+    CHECK(!job_parse_line("{\"warning\":\"source 1: 2D warp\"}", &line));
+    CHECK(!job_parse_line("{\"stage\":\"motion\",\"done\":3,\"total\":10}", &line));
+    CHECK(!job_parse_line("{\"stage\":\"rendering\",\"done\":3}", &line));
+    CHECK(!job_parse_line("{\"stage\":\"rendering\",\"done\":-3,\"total\":10}", &line));
+    CHECK(!job_parse_line("{\"stage\":\"rendering\",\"done\":\"3\",\"total\":10}", &line));
+    CHECK(!job_parse_line("{\"stage\":\"rend", &line));
+    CHECK(!job_parse_line("animate [#####.....] 12/125 frames  40.5 frames/s  00:01 elapsed  ETA 00:03", &line));
+    CHECK(!job_parse_line("", &line));
 }
 
-/* A stand-in for `vivify animate SOURCE --motion NAME ... -o OUT ...`: it writes its
- * arguments, one a line, to args-NAME.txt beside itself; "talk" draws a progress bar and
- * writes OUT; "smile" does too after a tracking pass; "blink" fails like animate does on a
- * face-less portrait; "nod" runs until killed. */
-static const char *fake_animate =
+/* A stand-in for `vivify serve --worker DIR` (serve/worker.h): it copies DIR/job.json to
+ * job-MOTION.json beside itself and writes "pid pgid cpu-limit" to proc-MOTION.txt;
+ * "talk" reports rendering progress and writes the result; "smile" does too after a
+ * tracking pass; "surprise" searches for a face, writes a partial result and fails on a
+ * corrupt portrait; "blink" fails like animate does on a face-less portrait; "nod" runs
+ * until killed. */
+static const char *fake_worker =
     "#!/bin/sh\n"
-    "src=\"$2\"; motion=\"$4\"; out=\"\"\n"
-    "printf '%s\\n' \"$@\" > \"${0%/*}/args-$motion.txt\"\n"
-    "while [ $# -gt 0 ]; do [ \"$1\" = -o ] && out=\"$2\"; shift; done\n"
+    "dir=\"$3\"; spec=\"$dir/job.json\"; here=\"${0%/*}\"\n"
+    "value() { sed -n 's/.*\"'\"$1\"'\":\"\\([^\"]*\\)\".*/\\1/p' \"$spec\"; }\n"
+    "motion=$(value motion); out=$(value output); src=$(value source)\n"
+    "[ \"$1 $2\" = \"serve --worker\" ] || motion=bad-arguments\n"
+    "cp \"$spec\" \"$here/job-$motion.json\"\n"
+    "echo \"$$ $(cut -d' ' -f5 /proc/$$/stat) $(ulimit -t)\" > \"$here/proc-$motion.txt\"\n"
     "case \"$motion\" in\n"
-    "talk) printf 'animate [###...] 5/10 frames  20.0 frames/s  00:00 elapsed  ETA 00:00 \\r' >&2; sleep 0.3\n"
-    "      printf 'animate [######] 10/10 frames  25.0 frames/s  00:00 elapsed  ETA 00:00 \\n' >&2\n"
+    "talk) echo '{\"stage\":\"rendering\",\"done\":5,\"total\":10,\"fps\":20}'; sleep 0.3\n"
+    "      echo '{\"stage\":\"rendering\",\"done\":10,\"total\":10,\"fps\":25}'\n"
+    "      printf 'result' > \"$out\"; echo '{\"done\":true,\"frames\":10}' ;;\n"
+    "smile) echo '{\"stage\":\"tracking\",\"done\":10,\"total\":10,\"fps\":50}'\n"
+    "      echo '{\"stage\":\"rendering\",\"done\":5,\"total\":10,\"fps\":20}'; sleep 0.3\n"
     "      printf 'result' > \"$out\" ;;\n"
-    "smile) printf 'tracking: 10/10 frames (50.0 frames/s)\\n' >&2\n"
-    "      printf 'animate [###...] 5/10 frames  20.0 frames/s  00:00 elapsed  ETA 00:00 \\r' >&2; sleep 0.3\n"
-    "      printf 'result' > \"$out\" ;;\n"
-    "blink) echo \"vivify: no face found in $src\" >&2; exit 8 ;;\n"
-    "*) sleep 30 ;;\n"
+    "surprise) echo '{\"stage\":\"searching\",\"done\":30,\"total\":100,\"fps\":300}'; sleep 0.3\n"
+    "      printf 'partial' > \"$out\"\n"
+    "      echo \"{\\\"error\\\":\\\"corrupt or truncated PNG $src: libpng error: IDAT: CRC error\\\"}\"; exit 7 ;;\n"
+    "blink) echo \"{\\\"error\\\":\\\"no face found in $src\\\"}\"; exit 8 ;;\n"
+    "*) exec sleep 30 ;;\n"
     "esac\n";
 
 static job_state wait_finished(job_queue *queue, const char *id, job_status *status) {
@@ -110,37 +128,26 @@ static job_request request_for(job_queue *queue, const char *motion, char *dir) 
     return r;
 }
 
-/* Finds `option` in a file of arguments one a line (as the stand-in writes them): false
- * when absent; else true, with the line after it in value ("" when it is the last). */
-static bool find_argument(const char *path, const char *option, char *value, size_t size) {
+/* The job.json the stand-in was given holds each {key, value} ("true"/"false" for flags,
+ * numbers as %g); value NULL: the key must be absent. */
+static void check_spec(const char *path, const char *const (*expect)[2], size_t count) {
     FILE *f = fopen(path, "r");
-    if (!f) return false;
-    char line[PATH_MAX + 2];
-    bool found = false;
-    value[0] = 0;
-    while (fgets(line, sizeof line, f)) {
-        line[strcspn(line, "\n")] = 0;
-        if (found) {
-            snprintf(value, size, "%s", line);
-            break;
-        }
-        found = !strcmp(line, option);
+    char text[8192] = "";
+    size_t n = f ? fread(text, 1, sizeof text - 1, f) : 0;
+    if (f) fclose(f);
+    text[n] = 0;
+    cJSON *json = cJSON_Parse(text);
+    CHECK_MSG(json != NULL, "%s is not JSON: %s", path, text);
+    for (size_t i = 0; json && i < count; i++) {
+        const cJSON *item = cJSON_GetObjectItemCaseSensitive(json, expect[i][0]);
+        char value[256] = "(missing)";
+        if (cJSON_IsString(item)) snprintf(value, sizeof value, "%s", item->valuestring);
+        else if (cJSON_IsBool(item)) snprintf(value, sizeof value, "%s", cJSON_IsTrue(item) ? "true" : "false");
+        else if (cJSON_IsNumber(item)) snprintf(value, sizeof value, "%g", item->valuedouble);
+        if (!expect[i][1]) CHECK_MSG(!item, "%s: %s given, want it left out", path, expect[i][0]);
+        else CHECK_MSG(!strcmp(value, expect[i][1]), "%s: %s is '%s', want '%s'", path, expect[i][0], value, expect[i][1]);
     }
-    fclose(f);
-    return found;
-}
-
-/* animate's command line holds each {option, value} pair; value "" for a flag that must be
- * there, NULL for an option that must not. */
-static void check_arguments(const char *path, const char *const (*expect)[2], size_t count) {
-    for (size_t i = 0; i < count; i++) {
-        char value[64];
-        bool found = find_argument(path, expect[i][0], value, sizeof value);
-        if (!expect[i][1]) CHECK_MSG(!found, "%s: %s passed, want it left out", path, expect[i][0]);
-        else if (!expect[i][1][0]) CHECK_MSG(found, "%s: flag %s not passed", path, expect[i][0]);
-        else CHECK_MSG(found && !strcmp(value, expect[i][1]), "%s: %s is '%s', want '%s'", path, expect[i][0],
-                       found ? value : "(missing)", expect[i][1]);
-    }
+    cJSON_Delete(json);
 }
 
 static int count_entries(const char *path) {
@@ -152,29 +159,51 @@ static int count_entries(const char *path) {
     return n;
 }
 
+/* Writes the stand-in worker beside the test's files; its path in exe. */
+static bool write_fake_worker(char *exe, size_t size) {
+    const char *tmp = test_tmp_dir("test_serve");
+    snprintf(exe, size, "%s/fake_worker.sh", tmp);
+    FILE *f = fopen(exe, "w");
+    CHECK(f != NULL);
+    if (!f) return false;
+    fputs(fake_worker, f);
+    fclose(f);
+    chmod(exe, 0700);
+    return true;
+}
+
+/* "pid pgid cpu-limit" as the stand-in wrote them for `motion`. */
+static bool read_proc(const char *motion, long *pid, long *pgid, char *cpu, size_t cpu_size) {
+    char path[4300];
+    snprintf(path, sizeof path, "%s/proc-%s.txt", test_tmp_dir("test_serve"), motion);
+    FILE *f = fopen(path, "r");
+    if (!f) return false;
+    char limit[32] = "";
+    bool ok = fscanf(f, "%ld %ld %31s", pid, pgid, limit) == 3;
+    fclose(f);
+    snprintf(cpu, cpu_size, "%s", limit);
+    return ok;
+}
+
 static void test_queue(void) {
     const char *tmp = test_tmp_dir("test_serve");
     char exe[4200], temp[4200];
-    snprintf(exe, sizeof exe, "%s/fake_animate.sh", tmp);
+    if (!write_fake_worker(exe, sizeof exe)) return;
     snprintf(temp, sizeof temp, "%s/work", tmp);
     mkdir(temp, 0700);
-    FILE *f = fopen(exe, "w");
-    CHECK(f != NULL);
-    if (!f) return;
-    fputs(fake_animate, f);
-    fclose(f);
-    chmod(exe, 0700);
 
     job_queue_params p = {.exe = exe, .temp_dir = temp, .workers = 1, .capacity = 1, .keep_bytes = 1 << 20,
-                          .keep_count = 2, .max_frames = 100};
+                          .keep_count = 2, .max_frames = 100, .max_seconds = 30, .memory_bytes = 512u << 20,
+                          .cpu_seconds = 1234};
     job_queue *queue = NULL;
     CHECK_OK(job_queue_new(&queue, &p));
     if (!queue) return;
     char dir[PATH_MAX], id[JOB_ID_LENGTH + 1], id2[JOB_ID_LENGTH + 1], id3[JOB_ID_LENGTH + 1];
     job_status st;
 
-    /* success: progress parsed from the bar, the result kept, the inputs removed; the
-     * request's options on animate's command line */
+    /* success: progress from the worker's lines, the result kept, the inputs removed; the
+     * request's options in the worker's job.json; the worker in its own process group,
+     * under the CPU-time limit */
     job_request r = request_for(queue, "talk", dir);
     snprintf(r.engine, sizeof r.engine, "warp2d");
     r.eyes = 0.25f;
@@ -198,15 +227,23 @@ static void test_queue(void) {
     CHECK(found && fd >= 0 && read(fd, bytes, sizeof bytes) == 6 && !strcmp(bytes, "result"));
     if (fd >= 0) close(fd);
     CHECK(access(r.source, F_OK) != 0);
-    char args_path[4300];
-    snprintf(args_path, sizeof args_path, "%s/args-talk.txt", tmp);
-    const char *const given[][2] = {{"--engine", "warp2d"}, {"--eyes", "0.250"}, {"--lips", "2.500"},
-                                    {"--background", "move"}, {"--expression-scale", "1.500"},
-                                    {"--pose-scale", "1.000"}, {"--duration", "1.000"}, {"--frames", "100"},
-                                    {"--motion", "talk"}, {"--compare", ""}, {"--absolute", NULL}};
-    check_arguments(args_path, given, sizeof given / sizeof given[0]);
+    char spec_path[4300], job_json[PATH_MAX + 16];
+    snprintf(spec_path, sizeof spec_path, "%s/job-talk.json", tmp);
+    snprintf(job_json, sizeof job_json, "%s/job.json", dir);
+    CHECK_MSG(access(job_json, F_OK) != 0, "job.json left in the job folder");
+    const char *const given[][2] = {{"engine", "warp2d"}, {"eyes", "0.25"}, {"lips", "2.5"}, {"background_move", "true"},
+                                    {"expression_scale", "1.5"}, {"pose_scale", "1"}, {"duration", "1"},
+                                    {"max_frames", "100"}, {"max_seconds", "30"}, {"memory_mb", "512"},
+                                    {"motion", "talk"}, {"compare", "true"}, {"absolute", "false"}, {"source", r.source},
+                                    {"driving", NULL}};
+    check_spec(spec_path, given, sizeof given / sizeof given[0]);
+    long pid = 0, pgid = 0;
+    char cpu[32] = "";
+    CHECK(read_proc("talk", &pid, &pgid, cpu, sizeof cpu));
+    CHECK_MSG(pid > 0 && pgid == pid, "the worker (pid %ld) is not in a process group of its own (%ld)", pid, pgid);
+    CHECK_MSG(!strcmp(cpu, "1234"), "the worker's CPU-time limit is %s, want 1234", cpu);
 
-    /* two passes (tracking, then animate): the tracking bar fills the first 40 % */
+    /* two passes (tracking, then rendering): the tracking pass fills the first 40 % */
     char id_two[JOB_ID_LENGTH + 1];
     r = request_for(queue, "smile", dir);
     CHECK_OK(job_queue_submit(queue, dir, &r, id_two));
@@ -216,39 +253,58 @@ static void test_queue(void) {
         usleep(5000);
     }
     CHECK(wait_finished(queue, id_two, &st) == JOB_DONE);
-    CHECK_MSG(saw_second_half, "progress 0.7 (half of the animate pass after tracking) was never seen");
+    CHECK_MSG(saw_second_half, "progress 0.7 (half of the rendering pass after tracking) was never seen");
     /* the server's defaults: engine warp, gains 1, background still */
-    snprintf(args_path, sizeof args_path, "%s/args-smile.txt", tmp);
-    const char *const defaults[][2] = {{"--engine", "warp"}, {"--eyes", "1.000"}, {"--lips", "1.000"},
-                                       {"--background", "still"}, {"--compare", NULL}, {"--absolute", NULL}};
-    check_arguments(args_path, defaults, sizeof defaults / sizeof defaults[0]);
+    snprintf(spec_path, sizeof spec_path, "%s/job-smile.json", tmp);
+    const char *const defaults[][2] = {{"engine", "warp"}, {"eyes", "1"}, {"lips", "1"}, {"background_move", "false"},
+                                       {"compare", "false"}, {"absolute", "false"}};
+    check_spec(spec_path, defaults, sizeof defaults / sizeof defaults[0]);
 
-    /* failure: animate's message with our temp path turned into words; this request names
-     * no engine (jobs.h allows it: animate's own default), so none is passed */
+    /* failure: the worker's message with our temp path turned into words; this request
+     * names no engine (jobs.h allows it: the library's default), so none is given */
     r = request_for(queue, "blink", dir);
     r.engine[0] = 0;
     CHECK_OK(job_queue_submit(queue, dir, &r, id2));
     CHECK(wait_finished(queue, id2, &st) == JOB_FAILED);
-    snprintf(args_path, sizeof args_path, "%s/args-blink.txt", tmp);
-    const char *const no_engine[][2] = {{"--engine", NULL}, {"--motion", "blink"}};
-    check_arguments(args_path, no_engine, sizeof no_engine / sizeof no_engine[0]);
+    snprintf(spec_path, sizeof spec_path, "%s/job-blink.json", tmp);
+    const char *const no_engine[][2] = {{"engine", NULL}, {"motion", "blink"}};
+    check_spec(spec_path, no_engine, sizeof no_engine / sizeof no_engine[0]);
     CHECK_MSG(!strcmp(st.error, "no face found in the portrait"), "error: %s", st.error);
     CHECK(job_queue_open_result(queue, id2, &st, &found) < 0 && found);
 
-    /* capacity: one running, one waiting, the next refused */
+    /* searching for a face is progress too; a failed job's partial result is removed (its
+     * folder holds nothing); "PNG <path>" reads as words */
+    char id_s[JOB_ID_LENGTH + 1], failed_dir[PATH_MAX];
+    r = request_for(queue, "surprise", failed_dir);
+    CHECK_OK(job_queue_submit(queue, failed_dir, &r, id_s));
+    bool saw_search = false;
+    for (int i = 0; i < 300 && job_queue_status(queue, id_s, &st) && st.state != JOB_FAILED; i++) {
+        saw_search |= st.state == JOB_RUNNING && fabs(st.progress - 0.3) < 0.01 && st.fps == 300 && st.eta_s > 0;
+        usleep(5000);
+    }
+    CHECK_MSG(saw_search, "progress 0.3 while searching for a face (with an ETA) was never seen");
+    CHECK(wait_finished(queue, id_s, &st) == JOB_FAILED);
+    CHECK_MSG(!strcmp(st.error, "corrupt or truncated PNG file (the portrait): libpng error: IDAT: CRC error"), "error: %s",
+              st.error);
+    CHECK_MSG(count_entries(failed_dir) == 0, "a failed job left %d files", count_entries(failed_dir));
+
+    /* capacity: one running, one waiting, the next refused as its upload begins (a folder
+     * for an upload holds a place in the queue) */
     char long_dir[PATH_MAX], waiting_dir[PATH_MAX], refused_dir[PATH_MAX];
     r = request_for(queue, "nod", long_dir);
     CHECK_OK(job_queue_submit(queue, long_dir, &r, id3));
     for (int i = 0; i < 300 && job_queue_status(queue, id3, &st) && st.state != JOB_RUNNING; i++) usleep(5000);
     CHECK(st.state == JOB_RUNNING);
-    char waiting[JOB_ID_LENGTH + 1], refused[JOB_ID_LENGTH + 1];
+    char waiting[JOB_ID_LENGTH + 1];
+    CHECK_OK(job_queue_make_folder(queue, waiting_dir, sizeof waiting_dir));
+    CHECK(job_queue_full(queue));
+    CHECK(job_queue_make_folder(queue, refused_dir, sizeof refused_dir) == VV_ERR_TOO_LARGE);
+    job_queue_discard_folder(queue, waiting_dir); /* the upload went away: its place is free */
+    CHECK(!job_queue_full(queue));
     job_request w = request_for(queue, "talk", waiting_dir);
     CHECK_OK(job_queue_submit(queue, waiting_dir, &w, waiting));
     CHECK(job_queue_full(queue));
-    job_request x = request_for(queue, "talk", refused_dir);
-    CHECK(job_queue_submit(queue, refused_dir, &x, refused) == VV_ERR_TOO_LARGE);
-    job_queue_discard_folder(queue, refused_dir);
-    CHECK(access(refused_dir, F_OK) != 0);
+    CHECK(job_queue_make_folder(queue, refused_dir, sizeof refused_dir) == VV_ERR_TOO_LARGE);
 
     /* cancel the running one: gone at once, its folder removed once the child is dead;
      * the waiting one runs next */
@@ -258,8 +314,8 @@ static void test_queue(void) {
     CHECK(access(long_dir, F_OK) != 0);
 
     /* eviction: keep_count 2, so the oldest finished jobs are forgotten */
-    CHECK(!job_queue_status(queue, id, &st) && !job_queue_status(queue, id_two, &st));
-    CHECK(job_queue_status(queue, id2, &st) && job_queue_status(queue, waiting, &st));
+    CHECK(!job_queue_status(queue, id, &st) && !job_queue_status(queue, id_two, &st) && !job_queue_status(queue, id2, &st));
+    CHECK(job_queue_status(queue, id_s, &st) && job_queue_status(queue, waiting, &st));
     CHECK(!job_queue_delete(queue, "0123456789abcdef0123456789abcdef"));
     CHECK(!job_queue_status(queue, "../../etc/passwd", &st));
     int queued, running, finished;
@@ -270,6 +326,75 @@ static void test_queue(void) {
     CHECK(count_entries(temp) == 1);
     job_queue_free(queue);
     CHECK_MSG(count_entries(temp) == 0, "%d entries left in %s", count_entries(temp), temp);
+}
+
+/* Issue 18.4: after kill -9 of the server its job kept running, and its folders stayed.
+ * A child process runs a queue with a job until it is killed; the job must die with it,
+ * and the next queue in the same temp folder removes what the dead one left. */
+static void test_server_killed(void) {
+    const char *tmp = test_tmp_dir("test_serve");
+    char exe[4200], temp[4200], proc[4300];
+    if (!write_fake_worker(exe, sizeof exe)) return;
+    snprintf(temp, sizeof temp, "%s/killed", tmp);
+    mkdir(temp, 0700);
+    snprintf(proc, sizeof proc, "%s/proc-nod.txt", tmp);
+    remove(proc);
+    job_queue_params p = {.exe = exe, .temp_dir = temp, .workers = 1, .capacity = 4, .keep_bytes = 1 << 20,
+                          .keep_count = 2, .max_frames = 100};
+    fflush(NULL);
+    pid_t server = fork();
+    if (server == 0) {
+        job_queue *queue = NULL;
+        char dir[PATH_MAX], id[JOB_ID_LENGTH + 1];
+        if (job_queue_new(&queue, &p) != VV_OK) _exit(1);
+        job_request r = request_for(queue, "nod", dir);
+        if (job_queue_submit(queue, dir, &r, id) != VV_OK) _exit(1);
+        for (;;) pause();
+    }
+    long pid = 0, pgid = 0;
+    char cpu[32];
+    for (int i = 0; i < 300 && !read_proc("nod", &pid, &pgid, cpu, sizeof cpu); i++) usleep(10000);
+    CHECK_MSG(pid > 0, "the job never started");
+    CHECK(count_entries(temp) == 1);
+    kill(server, SIGKILL);
+    waitpid(server, NULL, 0);
+    /* gone, or a zombie waiting for init to reap it */
+    bool gone = false;
+    for (int i = 0; i < 200 && pid > 0 && !gone; i++) {
+        char stat_path[64], stat[256] = "";
+        snprintf(stat_path, sizeof stat_path, "/proc/%ld/stat", pid);
+        FILE *f = fopen(stat_path, "r");
+        if (f) {
+            if (!fgets(stat, sizeof stat, f)) stat[0] = 0;
+            fclose(f);
+        }
+        const char *state = strrchr(stat, ')');
+        gone = !f || (state && state[1] == ' ' && (state[2] == 'Z' || state[2] == 'X'));
+        if (!gone) usleep(10000);
+    }
+    CHECK_MSG(gone, "the job (pid %ld) outlived its killed server", pid);
+    if (!gone && pid > 0) kill((pid_t)pid, SIGKILL);
+    job_queue *queue = NULL;
+    CHECK_OK(job_queue_new(&queue, &p));
+    CHECK_MSG(count_entries(temp) == 1, "%d folders in %s: the dead server's is left", count_entries(temp), temp);
+    job_queue_free(queue);
+    CHECK(count_entries(temp) == 0);
+}
+
+/* Issue 18.5: a worker's address space is capped at what it holds plus the limit. */
+static void test_memory_limit(void) {
+    fflush(NULL);
+    pid_t child = fork();
+    if (child == 0) {
+        if (serve_worker_limit_memory(64u << 20) != VV_OK) _exit(2);
+        void *small = mmap(NULL, 16u << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        void *large = mmap(NULL, 256u << 20, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        _exit(small == MAP_FAILED ? 3 : large != MAP_FAILED ? 4 : 0);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    CHECK_MSG(WIFEXITED(status) && WEXITSTATUS(status) == 0, "memory limit: child ended with %d (2: not set, 3: 16 MB "
+              "refused, 4: 256 MB granted under a 64 MB limit)", WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 }
 
 /* ------------------------------------------------------------------ over loopback
@@ -364,7 +489,7 @@ typedef struct test_server {
 static bool test_server_start(test_server *t, serve_params *p, const char *name) {
     const char *tmp = test_tmp_dir("test_serve");
     static char exe[4200];
-    snprintf(exe, sizeof exe, "%s/fake_animate.sh", tmp);
+    snprintf(exe, sizeof exe, "%s/fake_worker.sh", tmp);
     snprintf(t->temp, sizeof t->temp, "%s/%s", tmp, name);
     mkdir(t->temp, 0700);
     p->exe = exe;
@@ -639,8 +764,10 @@ static void test_small_fixes(void) {
 
 int main(void) {
     test_sniff();
-    test_parse_progress();
+    test_parse_line();
     test_queue();
+    test_server_killed();
+    test_memory_limit();
     test_split_reads();
     test_abusive_clients();
     test_small_fixes();

@@ -1,7 +1,9 @@
 /* cli/serve: `vivify serve [--host 127.0.0.1] [--port 8080] [--jobs N]`, the local web page
- * (serve/serve.h).  Jobs run as child processes of this same binary (/proc/self/exe). */
+ * (serve/serve.h).  Jobs run as child processes of this same binary (/proc/self/exe), as
+ * `vivify serve --worker DIR` (serve/worker.h). */
 #include "cli/cli.h"
 #include "serve/serve.h"
+#include "serve/worker.h"
 
 #include <limits.h>
 #include <pthread.h>
@@ -22,11 +24,18 @@ static void log_line(void *user_data, const char *line) {
 }
 
 int cli_serve(int argc, char **argv) {
+    /* `vivify serve --worker DIR`: one job, run by the server in a process of its own
+     * (serve/worker.h); its lines go to stdout (the server's pipe), nothing to stderr */
+    if (argc == 3 && !strcmp(argv[1], "--worker")) {
+        vv_status s = serve_worker_run(argv[2], STDOUT_FILENO);
+        return s == VV_OK ? EXIT_OK : cli_exit_code(s);
+    }
     serve_params params = serve_default_params();
     const char *host = params.host, *models = NULL, *temp = NULL, *allow_host = NULL;
     int port = params.port, jobs = params.jobs, queue = params.queue, max_frames = params.max_frames;
     int max_upload_mb = (int)(params.max_upload_bytes >> 20), keep_mb = (int)(params.keep_bytes >> 20);
-    int keep = params.keep_count;
+    int keep = params.keep_count, max_seconds = (int)params.max_seconds, job_memory_mb = (int)(params.job_memory_bytes >> 20);
+    int max_megapixels = (int)(params.max_portrait_pixels / 1000000), job_cpu = params.job_cpu_seconds;
     bool quiet = false;
     const cli_option opts[] = {
         {"host", 0, OPT_STRING, &host, "ADDR", "address to listen on; 0.0.0.0 opens it to the network", 0, 0},
@@ -39,6 +48,11 @@ int cli_serve(int argc, char **argv) {
         {"keep-mb", 0, OPT_INT, &keep_mb, "MB", "finished results kept up to this size, oldest dropped first", 1, 1 << 24},
         {"keep", 0, OPT_INT, &keep, "N", "finished jobs kept at most", 1, 100000},
         {"max-frames", 0, OPT_INT, &max_frames, "N", "frames one job renders at most", 1, 200000},
+        {"max-seconds", 0, OPT_INT, &max_seconds, "S", "longest driving video taken, in seconds", 1, 100000},
+        {"max-megapixels", 0, OPT_INT, &max_megapixels, "MP", "largest portrait taken (width x height, millions)", 1, 268},
+        {"job-memory-mb", 0, OPT_INT, &job_memory_mb, "MB", "memory one job may use (0: no limit)", 0, 1 << 24},
+        {"job-cpu-s", 0, OPT_INT, &job_cpu, "S", "processor seconds one job may use, all its threads together "
+                                                 "(0: no limit)", 0, 1 << 30},
         {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
         {"temp", 0, OPT_STRING, &temp, "DIR", "where uploads and results go (default $TMPDIR or /tmp)", 0, 0},
         {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no request log", 0, 0},
@@ -70,6 +84,10 @@ int cli_serve(int argc, char **argv) {
     params.keep_bytes = (uint64_t)keep_mb << 20;
     params.keep_count = keep;
     params.max_frames = max_frames;
+    params.max_seconds = max_seconds;
+    params.max_portrait_pixels = (uint64_t)max_megapixels * 1000000;
+    params.job_memory_bytes = (uint64_t)job_memory_mb << 20;
+    params.job_cpu_seconds = job_cpu;
     params.exe = exe;
     params.models_dir = models;
     params.temp_dir = temp;

@@ -1,29 +1,30 @@
 /* serve/jobs: the job queue (see jobs.h).  One mutex guards the job list; worker threads
- * take the oldest queued job, spawn `vivify animate` on a pseudo-terminal, follow its
- * progress line and record how it ended. */
-#define _GNU_SOURCE /* posix_openpt, ptsname_r, nftw, pipe2 */
+ * take the oldest queued job, run `vivify serve --worker` on it (serve/worker.h), follow
+ * the JSON lines it writes and record how it ended. */
+#define _GNU_SOURCE /* pipe2, nftw, fstatat */
 #include "serve/jobs.h"
 
+#include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <termios.h>
 #include <unistd.h>
 
-extern char **environ;
-
 #define MAX_WORKERS 64
-/* When animate tracks the whole driver before animating (it prints a "tracking" bar, then
- * an "animate" one), the share of the progress the tracking pass fills.  Usually it tracks
- * and animates in step, and one "animate" bar is the whole job. */
+/* When the worker tracks the whole driver before rendering ("tracking" lines, then
+ * "rendering" ones), the share of the progress the tracking pass fills.  Usually it tracks
+ * and renders in step, and "rendering" is the whole job. */
 #define TRACKING_SHARE 0.4
 
 typedef struct job {
@@ -38,8 +39,10 @@ typedef struct job {
     char error[320];
     pid_t pid;    /* > 0 while its child runs */
     bool deleted; /* deleted while running: the worker frees it when the child is gone */
-    bool two_pass; /* a "tracking" bar was seen: it fills the first TRACKING_SHARE */
+    bool two_pass; /* a "tracking" line was seen: it fills the first TRACKING_SHARE */
+    bool searching; /* still looking for the driver's first face */
     uint64_t result_bytes;
+    uint64_t disk_bytes; /* what its folder holds once it ended (counted against keep_bytes) */
 } job;
 
 struct job_queue {
@@ -50,6 +53,8 @@ struct job_queue {
     pthread_cond_t wake;
     pthread_t workers[MAX_WORKERS];
     int worker_count;
+    int reserved; /* folders handed out for uploads not yet submitted */
+    int lock_fd;  /* root itself, locked (flock) while this queue lives */
     bool stopping;
     job *jobs;
 };
@@ -78,56 +83,93 @@ static void remove_tree(const char *path) {
     if (path[0]) nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-vv_status job_queue_make_folder(job_queue *queue, char *dir, size_t dir_size) {
-    int n = snprintf(dir, dir_size, "%s/job-XXXXXX", queue->root);
-    if (n < 0 || (size_t)n >= dir_size) return vv_fail(VV_ERR_INVALID_ARGUMENT, "serve: temp path too long");
-    if (!mkdtemp(dir)) return vv_fail(VV_ERR_WRITE, "serve: cannot make a job folder in %s: %s", queue->root, strerror(errno));
-    return VV_OK;
-}
-
-void job_queue_discard_folder(job_queue *queue, const char *dir) {
-    /* only ever remove what lies inside our own folder */
+/* Removes a job's folder; only ever what lies inside our own folder. */
+static void remove_job_folder(const job_queue *queue, const char *dir) {
     size_t n = strlen(queue->root);
     if (!strncmp(dir, queue->root, n) && dir[n] == '/') remove_tree(dir);
 }
 
+static int queued_count(const job_queue *queue) {
+    int count = 0;
+    for (const job *j = queue->jobs; j; j = j->next) count += j->state == JOB_QUEUED;
+    return count;
+}
+
+vv_status job_queue_make_folder(job_queue *queue, char *dir, size_t dir_size) {
+    int n = snprintf(dir, dir_size, "%s/job-XXXXXX", queue->root);
+    if (n < 0 || (size_t)n >= dir_size) return vv_fail(VV_ERR_INVALID_ARGUMENT, "serve: temp path too long");
+    pthread_mutex_lock(&queue->lock);
+    vv_status s = VV_OK;
+    if (queued_count(queue) + queue->reserved >= queue->params.capacity)
+        s = vv_fail(VV_ERR_TOO_LARGE, "the queue is full (%d jobs waiting or arriving); try again later",
+                    queue->params.capacity);
+    else if (!mkdtemp(dir))
+        s = vv_fail(VV_ERR_WRITE, "serve: cannot make a job folder in %s: %s", queue->root, strerror(errno));
+    else queue->reserved++;
+    pthread_mutex_unlock(&queue->lock);
+    if (s != VV_OK) dir[0] = 0;
+    return s;
+}
+
+void job_queue_discard_folder(job_queue *queue, const char *dir) {
+    pthread_mutex_lock(&queue->lock);
+    if (queue->reserved > 0) queue->reserved--;
+    pthread_mutex_unlock(&queue->lock);
+    remove_job_folder(queue, dir);
+}
+
+/* Folders of servers that are gone (killed, so they could not clean up): each live queue
+ * holds a lock (flock) on its folder, so a folder whose lock can be taken has no owner left. */
+static void remove_leftovers(const char *temp) {
+    DIR *d = opendir(temp);
+    if (!d) return;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (strncmp(e->d_name, "vivify-serve-", 13)) continue;
+        struct stat st;
+        if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != getuid())
+            continue;
+        char path[PATH_MAX];
+        if (snprintf(path, sizeof path, "%s/%s", temp, e->d_name) >= (int)sizeof path) continue;
+        int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0) continue;
+        if (flock(fd, LOCK_EX | LOCK_NB) == 0) remove_tree(path);
+        close(fd);
+    }
+    closedir(d);
+}
+
 /* ------------------------------------------------------------------ progress */
 
-int job_parse_progress(const char *segment, char *label, size_t label_size, long *done, long *total, double *rate) {
-    /* Two shapes, from cli/progress.c:
-     *   terminal: "animate [#####.....] 12/125 frames  40.1 frames/s  00:01 elapsed  ETA 00:03"
-     *   log:      "animate: 12/125 frames (40.1 frames/s)" */
-    while (*segment == ' ') segment++;
-    size_t n = 0;
-    while (segment[n] && segment[n] != ' ' && segment[n] != ':' && n + 1 < label_size) {
-        label[n] = segment[n];
-        n++;
+int job_parse_line(const char *line, job_line *out) {
+    memset(out, 0, sizeof *out);
+    cJSON *json = cJSON_Parse(line);
+    if (!cJSON_IsObject(json)) {
+        cJSON_Delete(json);
+        return 0;
     }
-    label[n] = 0;
-    if (strcmp(label, "tracking") && strcmp(label, "animate")) return 0;
-    const char *slash = strchr(segment, '/');
-    while (slash) {
-        const char *digits = slash;
-        while (digits > segment && digits[-1] >= '0' && digits[-1] <= '9') digits--;
-        if (digits < slash && slash[1] >= '0' && slash[1] <= '9') {
-            char *end = NULL;
-            long a = strtol(digits, NULL, 10), b = strtol(slash + 1, &end, 10);
-            if (end && !strncmp(end, " frames", 7) && a >= 0 && b > 0) {
-                *done = a;
-                *total = b;
-                *rate = 0;
-                const char *per = strstr(end, " frames/s");
-                if (per) {
-                    const char *number = per;
-                    while (number > end && ((number[-1] >= '0' && number[-1] <= '9') || number[-1] == '.')) number--;
-                    if (number < per) *rate = strtod(number, NULL);
-                }
-                return 1;
-            }
+    int kind = 0;
+    const cJSON *error = cJSON_GetObjectItemCaseSensitive(json, "error");
+    const cJSON *stage = cJSON_GetObjectItemCaseSensitive(json, "stage");
+    if (cJSON_IsString(error)) {
+        snprintf(out->error, sizeof out->error, "%s", error->valuestring);
+        kind = JOB_LINE_ERROR;
+    } else if (cJSON_IsString(stage)) {
+        const cJSON *done = cJSON_GetObjectItemCaseSensitive(json, "done");
+        const cJSON *total = cJSON_GetObjectItemCaseSensitive(json, "total");
+        const cJSON *fps = cJSON_GetObjectItemCaseSensitive(json, "fps");
+        static const char *const stages[] = {"searching", "tracking", "rendering"};
+        for (int i = 0; i < 3; i++)
+            if (!strcmp(stage->valuestring, stages[i])) kind = JOB_LINE_SEARCHING + i;
+        if (kind && cJSON_IsNumber(done) && cJSON_IsNumber(total) && done->valuedouble >= 0 && total->valuedouble >= 0) {
+            out->done = (long)done->valuedouble;
+            out->total = (long)total->valuedouble;
+            out->fps = cJSON_IsNumber(fps) && fps->valuedouble > 0 ? fps->valuedouble : 0;
+        } else {
+            kind = 0;
         }
-        slash = strchr(slash + 1, '/');
     }
-    return 0;
+    cJSON_Delete(json);
+    return kind;
 }
 
 /* Replaces every `needle` in text (in place, truncating at size). */
@@ -147,186 +189,170 @@ static void replace_all(char *text, size_t size, const char *needle, const char 
     }
 }
 
+/* A path in a message becomes words: "PNG <path>" (as in "corrupt or truncated PNG
+ * <path>: ...") reads "PNG file (the portrait)", any other place just "the portrait". */
+static void replace_path(char *text, size_t size, const char *path, const char *words) {
+    if (!path[0]) return;
+    static const char *const formats[] = {"PNG ", "JPEG ", "GIF "};
+    for (int i = 0; i < 3; i++) {
+        char needle[PATH_MAX + 8], replacement[64];
+        snprintf(needle, sizeof needle, "%s%s", formats[i], path);
+        snprintf(replacement, sizeof replacement, "%.*s file (%s)", (int)strlen(formats[i]) - 1, formats[i], words);
+        replace_all(text, size, needle, replacement);
+    }
+    replace_all(text, size, path, words);
+}
+
 /* The error for the user: our temp paths become plain words. */
 static void job_set_error(job *j, const char *message) {
     snprintf(j->error, sizeof j->error, "%s", message);
-    replace_all(j->error, sizeof j->error, j->request.source, "the portrait");
-    if (j->request.driving[0]) replace_all(j->error, sizeof j->error, j->request.driving, "the driving video");
-    replace_all(j->error, sizeof j->error, j->result, "the result");
-    replace_all(j->error, sizeof j->error, j->dir, "the job folder");
+    replace_path(j->error, sizeof j->error, j->request.source, "the portrait");
+    if (j->request.driving[0]) replace_path(j->error, sizeof j->error, j->request.driving, "the driving video");
+    replace_path(j->error, sizeof j->error, j->result, "the result");
+    replace_path(j->error, sizeof j->error, j->dir, "the job folder");
 }
 
-static void job_take_segment(job_queue *queue, job *j, const char *segment, char *last_error, size_t error_size) {
-    while (*segment == ' ') segment++;
-    if (!strncmp(segment, "vivify: ", 8)) {
-        snprintf(last_error, error_size, "%s", segment + 8);
+static void job_take_line(job_queue *queue, job *j, const char *text, char *last_error, size_t error_size) {
+    job_line line;
+    int kind = job_parse_line(text, &line);
+    if (kind == JOB_LINE_ERROR) {
+        snprintf(last_error, error_size, "%s", line.error);
         return;
     }
-    char label[16];
-    long done = 0, total = 0;
-    double rate = 0;
-    if (!job_parse_progress(segment, label, sizeof label, &done, &total, &rate)) return;
-    double fraction = done >= total ? 1 : (double)done / (double)total;
+    if (!kind) return;
+    double fraction = line.total <= 0 ? 0 : line.done >= line.total ? 1 : (double)line.done / (double)line.total;
     pthread_mutex_lock(&queue->lock);
-    bool tracking = !strcmp(label, "tracking");
-    if (tracking) j->two_pass = true;
-    double overall = !j->two_pass ? fraction
-                     : tracking   ? TRACKING_SHARE * fraction
-                                  : TRACKING_SHARE + (1 - TRACKING_SHARE) * fraction;
+    if (kind == JOB_LINE_TRACKING) j->two_pass = true;
+    /* searching for the driver's first face: the share of the driver looked through (the
+     * frames up to the face are then rendered too, so rendering takes over from there) */
+    double overall = kind == JOB_LINE_SEARCHING ? fraction
+                     : !j->two_pass             ? fraction
+                     : kind == JOB_LINE_TRACKING ? TRACKING_SHARE * fraction
+                                                 : TRACKING_SHARE + (1 - TRACKING_SHARE) * fraction;
+    j->searching = kind == JOB_LINE_SEARCHING;
     if (overall > j->progress) j->progress = overall;
-    if (rate > 0) j->fps = rate;
-    double elapsed = time_now() - j->started;
-    if (j->progress >= 0.02 && elapsed > 0.2) j->eta_s = elapsed * (1 - j->progress) / j->progress;
+    if (line.fps > 0) j->fps = line.fps;
     pthread_mutex_unlock(&queue->lock);
 }
 
 /* ------------------------------------------------------------------ running */
 
-/* A pseudo-terminal pair (so animate draws its live bar), else a pipe. */
-static int open_output_channel(int *read_fd, int *write_fd) {
-    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (master >= 0) {
-        char name[128];
-        if (grantpt(master) == 0 && unlockpt(master) == 0 && ptsname_r(master, name, sizeof name) == 0) {
-            int slave = open(name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-            if (slave >= 0) {
-                struct termios raw;
-                if (tcgetattr(slave, &raw) == 0) { /* no \n -> \r\n, no echo */
-                    cfmakeraw(&raw);
-                    tcsetattr(slave, TCSANOW, &raw);
-                }
-                *read_fd = master;
-                *write_fd = slave;
-                return 0;
-            }
-        }
-        close(master);
+/* The job as the worker reads it (serve/worker.h): job.json in its folder. */
+static bool job_write_spec(const job_queue *queue, const job *j, char *path, size_t path_size) {
+    const job_request *r = &j->request;
+    cJSON *json = cJSON_CreateObject();
+    if (!json) return false;
+    cJSON_AddStringToObject(json, "source", r->source);
+    if (r->driving[0]) cJSON_AddStringToObject(json, "driving", r->driving);
+    else {
+        cJSON_AddStringToObject(json, "motion", r->motion);
+        cJSON_AddNumberToObject(json, "duration", r->duration);
     }
-    int fds[2];
-    if (pipe2(fds, O_CLOEXEC) != 0) return -1;
-    *read_fd = fds[0];
-    *write_fd = fds[1];
-    return 0;
+    cJSON_AddStringToObject(json, "output", j->result);
+    if (r->engine[0]) cJSON_AddStringToObject(json, "engine", r->engine);
+    cJSON_AddBoolToObject(json, "absolute", r->absolute);
+    cJSON_AddBoolToObject(json, "compare", r->compare);
+    cJSON_AddBoolToObject(json, "background_move", r->background_move);
+    cJSON_AddNumberToObject(json, "expression_scale", r->expression_scale);
+    cJSON_AddNumberToObject(json, "pose_scale", r->pose_scale);
+    cJSON_AddNumberToObject(json, "eyes", r->eyes);
+    cJSON_AddNumberToObject(json, "lips", r->lips);
+    cJSON_AddNumberToObject(json, "max_frames", queue->params.max_frames);
+    cJSON_AddNumberToObject(json, "max_seconds", queue->params.max_seconds);
+    cJSON_AddNumberToObject(json, "memory_mb", (double)(queue->params.memory_bytes >> 20));
+    if (queue->params.models_dir) cJSON_AddStringToObject(json, "models_dir", queue->params.models_dir);
+    char *text = cJSON_PrintUnformatted(json);
+    cJSON_Delete(json);
+    if (!text) return false;
+    int n = snprintf(path, path_size, "%s/job.json", j->dir);
+    bool ok = n > 0 && (size_t)n < path_size;
+    FILE *f = ok ? fopen(path, "wex") : NULL;
+    ok = f && fputs(text, f) >= 0;
+    if (f && fclose(f) != 0) ok = false;
+    free(text);
+    return ok;
 }
 
-typedef struct arguments {
-    char *items[48];
-    char storage[12][32];
-    int count, numbers;
-} arguments;
-
-static void arguments_add(arguments *a, const char *value) {
-    if (a->count < 47) a->items[a->count++] = (char *)value;
-    a->items[a->count] = NULL;
+/* The child, between fork and exec (async-signal-safe calls only): its own process group
+ * (one kill stops it all), killed when the server dies, a CPU-time limit, default
+ * signals with nothing blocked (the server blocks SIGINT/SIGTERM in its threads to wait
+ * for them), the pipe as stdout. */
+static void child_exec(const char *exe, char *const argv[], int pipe_fd, pid_t parent, rlim_t cpu_seconds) {
+    setpgid(0, 0);
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(127); /* the server died before the line above */
+    int null_fd = open("/dev/null", O_RDWR);
+    if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(pipe_fd, 1) < 0) _exit(127);
+    if (cpu_seconds > 0) {
+        struct rlimit cpu = {cpu_seconds, cpu_seconds + 5}; /* SIGXCPU, then SIGKILL */
+        setrlimit(RLIMIT_CPU, &cpu);
+    }
+    static const int defaults[] = {SIGINT, SIGTERM, SIGPIPE, SIGHUP};
+    for (int i = 0; i < 4; i++) signal(defaults[i], SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    execv(exe, argv);
+    _exit(127);
 }
 
-static void arguments_add_number(arguments *a, const char *format, double value) {
-    if (a->numbers >= 12) return;
-    snprintf(a->storage[a->numbers], sizeof a->storage[0], format, value);
-    arguments_add(a, a->storage[a->numbers++]);
+/* Folder bytes on disk (whatever a job left there). */
+static uint64_t folder_bytes(const char *dir) {
+    uint64_t total = 0;
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        struct stat st;
+        if (e->d_name[0] == '.' || fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;
+        if (S_ISREG(st.st_mode)) total += (uint64_t)st.st_blocks * 512;
+    }
+    closedir(d);
+    return total;
 }
 
 static void job_run(job_queue *queue, job *j) {
     const job_request *r = &j->request;
-    arguments args = {0};
-    arguments_add(&args, queue->params.exe);
-    arguments_add(&args, "animate");
-    arguments_add(&args, r->source);
-    if (r->driving[0]) {
-        arguments_add(&args, "--driving");
-        arguments_add(&args, r->driving);
-    } else {
-        arguments_add(&args, "--motion");
-        arguments_add(&args, r->motion);
-        arguments_add(&args, "--duration");
-        arguments_add_number(&args, "%.3f", r->duration);
-    }
-    arguments_add(&args, "-o");
-    arguments_add(&args, j->result);
-    if (r->absolute) arguments_add(&args, "--absolute");
-    if (r->compare) arguments_add(&args, "--compare");
-    arguments_add(&args, "--expression-scale");
-    arguments_add_number(&args, "%.3f", r->expression_scale);
-    arguments_add(&args, "--pose-scale");
-    arguments_add_number(&args, "%.3f", r->pose_scale);
-    arguments_add(&args, "--eyes");
-    arguments_add_number(&args, "%.3f", r->eyes);
-    arguments_add(&args, "--lips");
-    arguments_add_number(&args, "%.3f", r->lips);
-    arguments_add(&args, "--background");
-    arguments_add(&args, r->background_move ? "move" : "still");
-    if (r->engine[0]) {
-        arguments_add(&args, "--engine");
-        arguments_add(&args, r->engine);
-    }
-    arguments_add(&args, "--frames");
-    arguments_add_number(&args, "%.0f", queue->params.max_frames);
-    if (queue->params.models_dir) {
-        arguments_add(&args, "--models");
-        arguments_add(&args, queue->params.models_dir);
-    }
-
+    char spec[PATH_MAX];
+    char *argv[] = {(char *)queue->params.exe, "serve", "--worker", j->dir, NULL};
     char last_error[320] = "";
-    int read_fd = -1, write_fd = -1;
+    int fds[2] = {-1, -1};
     pid_t pid = -1;
-    int spawn_error = open_output_channel(&read_fd, &write_fd) ? errno : 0;
+    int spawn_error = 0;
+    if (!job_write_spec(queue, j, spec, sizeof spec)) spawn_error = errno ? errno : EIO;
+    else if (pipe2(fds, O_CLOEXEC) != 0) spawn_error = errno;
     if (!spawn_error) {
-        posix_spawn_file_actions_t actions;
-        posix_spawnattr_t attributes;
-        posix_spawn_file_actions_init(&actions);
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-        posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
-        posix_spawn_file_actions_adddup2(&actions, write_fd, 2);
-        posix_spawnattr_init(&attributes);
-        /* its own process group (one kill stops it all), default signals, nothing blocked:
-         * the server blocks SIGINT/SIGTERM in its threads to wait for them */
-        sigset_t none, defaults;
-        sigemptyset(&none);
-        sigemptyset(&defaults);
-        sigaddset(&defaults, SIGINT);
-        sigaddset(&defaults, SIGTERM);
-        sigaddset(&defaults, SIGPIPE);
-        sigaddset(&defaults, SIGHUP);
-        posix_spawnattr_setsigmask(&attributes, &none);
-        posix_spawnattr_setsigdefault(&attributes, &defaults);
-        posix_spawnattr_setpgroup(&attributes, 0);
-        posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+        pid_t parent = getpid();
         pthread_mutex_lock(&queue->lock);
         if (!j->deleted && !queue->stopping) {
-            spawn_error = posix_spawn(&pid, queue->params.exe, &actions, &attributes, args.items, environ);
-            if (spawn_error) pid = -1;
+            pid = fork();
+            if (pid == 0) child_exec(queue->params.exe, argv, fds[1], parent, (rlim_t)queue->params.cpu_seconds);
+            if (pid < 0) spawn_error = errno;
+            else setpgid(pid, pid); /* also here, so a kill of the group cannot come too early */
             j->pid = pid;
         }
         pthread_mutex_unlock(&queue->lock);
-        posix_spawn_file_actions_destroy(&actions);
-        posix_spawnattr_destroy(&attributes);
-        close(write_fd);
+        close(fds[1]);
     }
     if (pid > 0) {
-        /* Segments end at \r (bar redraws) or \n; a segment longer than the buffer is cut. */
-        char chunk[4096], segment[1024];
+        /* JSON lines; a line longer than the buffer is cut (and then not JSON: ignored) */
+        char chunk[4096], line[1024];
         size_t length = 0;
         for (;;) {
-            ssize_t got = read(read_fd, chunk, sizeof chunk);
+            ssize_t got = read(fds[0], chunk, sizeof chunk);
             if (got < 0 && errno == EINTR) continue;
-            if (got <= 0) break; /* EOF, or EIO once the pseudo-terminal's last writer is gone */
+            if (got <= 0) break;
             for (ssize_t i = 0; i < got; i++) {
-                char c = chunk[i];
-                if (c == '\r' || c == '\n') {
-                    segment[length] = 0;
-                    if (length) job_take_segment(queue, j, segment, last_error, sizeof last_error);
+                if (chunk[i] == '\n') {
+                    line[length] = 0;
+                    if (length) job_take_line(queue, j, line, last_error, sizeof last_error);
                     length = 0;
-                } else if (length + 1 < sizeof segment) {
-                    segment[length++] = c;
+                } else if (length + 1 < sizeof line) {
+                    line[length++] = chunk[i];
                 }
             }
         }
-        if (length) {
-            segment[length] = 0;
-            job_take_segment(queue, j, segment, last_error, sizeof last_error);
-        }
     }
-    if (read_fd >= 0) close(read_fd);
+    if (fds[0] >= 0) close(fds[0]);
     int wait_status = 0;
     if (pid > 0) {
         /* wait without reaping first: until j->pid is cleared a delete may still signal the
@@ -342,8 +368,16 @@ static void job_run(job_queue *queue, job *j) {
     struct stat st;
     bool produced = pid > 0 && WIFEXITED(wait_status) && WEXITSTATUS(wait_status) == 0 && stat(j->result, &st) == 0 &&
                     S_ISREG(st.st_mode) && st.st_size > 0;
+    /* the inputs are not needed any more, nor a failed job's partial result: only a
+     * finished result stays on disk */
+    remove(r->source);
+    if (r->driving[0]) remove(r->driving);
+    remove(spec);
+    if (!produced) remove(j->result);
+    uint64_t disk = folder_bytes(j->dir);
     pthread_mutex_lock(&queue->lock);
     j->pid = 0;
+    j->disk_bytes = disk;
     if (produced) {
         j->state = JOB_DONE;
         j->progress = 1;
@@ -355,14 +389,13 @@ static void job_run(job_queue *queue, job *j) {
         char why[320];
         if (pid <= 0) snprintf(why, sizeof why, "could not start the animation: %s", strerror(spawn_error ? spawn_error : EAGAIN));
         else if (last_error[0]) snprintf(why, sizeof why, "%s", last_error);
+        else if (WIFSIGNALED(wait_status) && WTERMSIG(wait_status) == SIGXCPU)
+            snprintf(why, sizeof why, "the animation was stopped: it used its %d s of processor time", queue->params.cpu_seconds);
         else if (WIFSIGNALED(wait_status)) snprintf(why, sizeof why, "the animation stopped (signal %d)", WTERMSIG(wait_status));
         else snprintf(why, sizeof why, "the animation failed (exit code %d)", WEXITSTATUS(wait_status));
         job_set_error(j, why);
     }
     pthread_mutex_unlock(&queue->lock);
-    /* the inputs are not needed any more: only the result stays on disk */
-    remove(r->source);
-    if (r->driving[0]) remove(r->driving);
 }
 
 /* Unlinks j from the list and frees it with its files.  Called with the lock held. */
@@ -372,7 +405,7 @@ static void job_forget(job_queue *queue, job *j) {
             *link = j->next;
             break;
         }
-    job_queue_discard_folder(queue, j->dir);
+    remove_job_folder(queue, j->dir);
     free(j);
 }
 
@@ -385,7 +418,7 @@ static void job_evict(job_queue *queue, const job *newest) {
         job *oldest = NULL;
         for (job *j = queue->jobs; j; j = j->next) {
             if (j->deleted || (j->state != JOB_DONE && j->state != JOB_FAILED)) continue;
-            bytes += j->result_bytes;
+            bytes += j->disk_bytes;
             count++;
             if (!oldest && j != newest) oldest = j;
         }
@@ -436,15 +469,23 @@ vv_status job_queue_new(job_queue **out, const job_queue_params *params) {
         free(queue);
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "serve: temp folder path too long: %s", temp);
     }
+    remove_leftovers(temp);
     if (!mkdtemp(queue->root)) { /* mode 0700: other users cannot read uploads */
         vv_status s = vv_fail(VV_ERR_WRITE, "serve: cannot make a temp folder in %s: %s", temp, strerror(errno));
         free(queue);
         return s;
     }
-    queue->random_fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+    queue->lock_fd = open(queue->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (queue->lock_fd >= 0 && flock(queue->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        close(queue->lock_fd);
+        queue->lock_fd = -1;
+    }
+    queue->random_fd = queue->lock_fd >= 0 ? open("/dev/urandom", O_RDONLY | O_CLOEXEC) : -1;
     if (queue->random_fd < 0) {
-        vv_status s = vv_fail(VV_ERR_IO, "serve: cannot open /dev/urandom: %s", strerror(errno));
-        rmdir(queue->root);
+        vv_status s = queue->lock_fd < 0 ? vv_fail(VV_ERR_WRITE, "serve: cannot lock %s: %s", queue->root, strerror(errno))
+                                         : vv_fail(VV_ERR_IO, "serve: cannot open /dev/urandom: %s", strerror(errno));
+        if (queue->lock_fd >= 0) close(queue->lock_fd);
+        remove_tree(queue->root);
         free(queue);
         return s;
     }
@@ -473,6 +514,7 @@ void job_queue_free(job_queue *queue) {
     while (queue->jobs) job_forget(queue, queue->jobs);
     remove_tree(queue->root);
     if (queue->random_fd >= 0) close(queue->random_fd);
+    if (queue->lock_fd >= 0) close(queue->lock_fd);
     pthread_cond_destroy(&queue->wake);
     pthread_mutex_destroy(&queue->lock);
     free(queue);
@@ -491,15 +533,9 @@ static bool new_id(job_queue *queue, char *id) {
     return true;
 }
 
-static int queued_count(const job_queue *queue) {
-    int count = 0;
-    for (const job *j = queue->jobs; j; j = j->next) count += j->state == JOB_QUEUED;
-    return count;
-}
-
 bool job_queue_full(job_queue *queue) {
     pthread_mutex_lock(&queue->lock);
-    bool full = queued_count(queue) >= queue->params.capacity;
+    bool full = queued_count(queue) + queue->reserved >= queue->params.capacity;
     pthread_mutex_unlock(&queue->lock);
     return full;
 }
@@ -518,10 +554,11 @@ vv_status job_queue_submit(job_queue *queue, const char *dir, const job_request 
     pthread_mutex_lock(&queue->lock);
     vv_status s = VV_OK;
     if (queue->stopping) s = vv_fail(VV_ERR_ABORTED, "the server is stopping");
-    else if (queued_count(queue) >= queue->params.capacity)
+    else if (queued_count(queue) + (queue->reserved > 0 ? queue->reserved - 1 : 0) >= queue->params.capacity)
         s = vv_fail(VV_ERR_TOO_LARGE, "the queue is full (%d jobs waiting); try again later", queue->params.capacity);
     else if (!new_id(queue, j->id)) s = vv_fail(VV_ERR_IO, "serve: cannot read /dev/urandom");
     if (s == VV_OK) {
+        if (queue->reserved > 0) queue->reserved--; /* the folder's place is the job's now */
         job **tail = &queue->jobs;
         while (*tail) tail = &(*tail)->next;
         *tail = j;
@@ -552,9 +589,14 @@ static void job_copy_status(const job *j, job_status *status) {
     status->progress = j->progress;
     status->fps = j->fps;
     status->eta_s = j->eta_s;
+    if (j->state == JOB_RUNNING && j->progress >= 0.02) { /* as of now, not of the last line */
+        double elapsed = time_now() - j->started;
+        if (elapsed > 0.2) status->eta_s = elapsed * (1 - j->progress) / j->progress;
+    }
     snprintf(status->error, sizeof status->error, "%s", j->error);
     status->result_bytes = j->result_bytes;
     status->gif = j->request.gif;
+    status->searching = j->state == JOB_RUNNING && j->searching;
 }
 
 bool job_queue_status(job_queue *queue, const char *id, job_status *status) {

@@ -1,12 +1,15 @@
 /* serve/jobs: a bounded queue of animation jobs for `vivify serve`.
  *
- * Each job runs as a child process: the vivify binary itself (`vivify animate ...`), so a
- * crash or runaway job cannot take the server down, cancelling is a kill, and the job runs
- * exactly the code the command line runs.  The child's stderr is a pseudo-terminal, so
- * animate draws its live progress line (10 times a second), which the queue parses into
- * progress, frame rate and ETA; the child's last "vivify: ..." line is the job's error.
- * Jobs live in folders under one private temp folder (mode 0700) that the queue removes
- * when a job is deleted or evicted and when the queue is freed. */
+ * Each job runs in a worker process: this same binary as `vivify serve --worker DIR`
+ * (serve/worker.h), which reads the job from DIR/job.json and runs it through the library
+ * API (vv_animator_new, vv_animate), writing its progress as JSON lines to a pipe.  A
+ * crash or runaway job cannot take the server down, cancelling is a kill of its process
+ * group, it dies with the server (parent-death signal), and it runs under limits (CPU time
+ * here, its address space in the worker).  Jobs live in folders under one private temp
+ * folder (mode 0700, locked while the queue lives, so a later queue removes the folders of
+ * a server that was killed) that the queue removes when a job is deleted or evicted and
+ * when the queue is freed.  Folders for uploads still arriving count against the queue's
+ * capacity, so the disk held is bounded by it. */
 #ifndef VV_SERVE_JOBS_H
 #define VV_SERVE_JOBS_H
 
@@ -41,6 +44,7 @@ typedef struct job_status {
     char error[320];  /* "" unless failed */
     uint64_t result_bytes;
     bool gif;
+    bool searching;   /* running, and still looking for the driver's first face */
 } job_status;
 
 typedef struct job_queue_params {
@@ -51,7 +55,10 @@ typedef struct job_queue_params {
     int capacity;           /* jobs waiting at most; more are refused */
     uint64_t keep_bytes;    /* finished results kept up to this many bytes (oldest go first) */
     int keep_count;         /* and at most this many finished jobs */
-    int max_frames;         /* frames a job may render (animate --frames) */
+    int max_frames;         /* frames a job may render */
+    double max_seconds;     /* longest driving video a job takes (0: any) */
+    uint64_t memory_bytes;  /* address space a worker may add to what it starts with (0: no limit) */
+    int cpu_seconds;        /* processor time a worker may use (0: no limit) */
 } job_queue_params;
 
 typedef struct job_queue job_queue;
@@ -60,13 +67,15 @@ vv_status job_queue_new(job_queue **out, const job_queue_params *params);
 /* Kills running jobs, waits for the workers, removes every job's files. */
 void job_queue_free(job_queue *queue);
 
-/* A fresh private folder for one job's uploads (dir_size >= PATH_MAX). */
+/* A fresh private folder for one job's uploads (dir_size >= PATH_MAX); it holds a place in
+ * the queue until submitted or discarded: VV_ERR_TOO_LARGE when none is left. */
 vv_status job_queue_make_folder(job_queue *queue, char *dir, size_t dir_size);
-/* Removes a folder made above that never became a job. */
+/* Removes a folder made above that never became a job (and frees its place). */
 void job_queue_discard_folder(job_queue *queue, const char *dir);
 
-/* Queues a job; on VV_OK the queue owns `dir` and writes the new id (JOB_ID_LENGTH + 1
- * bytes).  VV_ERR_TOO_LARGE when `capacity` jobs are already waiting. */
+/* Queues a job in a folder from job_queue_make_folder; on VV_OK the queue owns `dir` and
+ * writes the new id (JOB_ID_LENGTH + 1 bytes).  VV_ERR_TOO_LARGE when `capacity` jobs are
+ * already waiting. */
 vv_status job_queue_submit(job_queue *queue, const char *dir, const job_request *request, char *id);
 bool job_queue_full(job_queue *queue);
 /* false: no such job. */
@@ -79,8 +88,14 @@ bool job_queue_delete(job_queue *queue, const char *id);
 /* Counts for logs and tests. */
 void job_queue_counts(job_queue *queue, int *queued, int *running, int *finished);
 
-/* Parses one segment of animate's progress output into done/total frames and a rate;
- * exposed for tests.  Returns 1 for a progress line (label "tracking" or "animate"). */
-int job_parse_progress(const char *segment, char *label, size_t label_size, long *done, long *total, double *rate);
+/* One JSON line of a worker (serve/worker.h), parsed; exposed for tests.  Returns 0 for
+ * anything else, else the kind. */
+enum { JOB_LINE_ERROR = 1, JOB_LINE_SEARCHING, JOB_LINE_TRACKING, JOB_LINE_RENDERING };
+typedef struct job_line {
+    long done, total;
+    double fps;
+    char error[320];
+} job_line;
+int job_parse_line(const char *line, job_line *out);
 
 #endif

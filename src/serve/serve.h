@@ -20,6 +20,10 @@ typedef struct serve_params {
     uint64_t keep_bytes;         /* finished results kept up to; default 2 GB */
     int keep_count;              /* finished jobs kept at most; default 256 */
     int max_frames;              /* frames one job may render; default 9000 (6 min at 25 fps) */
+    double max_seconds;          /* longest driving video; default 300 */
+    uint64_t max_portrait_pixels;/* largest portrait (width x height); default 30 million */
+    uint64_t job_memory_bytes;   /* address space one job may add; default 4 GB (0: no limit) */
+    int job_cpu_seconds;         /* processor time one job may use; default 7200 (0: no limit) */
     int max_client_connections;  /* connections one client address may hold; default 64 */
     double header_timeout_s;     /* a request's headers must be in within this; also the
                                     longest a kept-alive connection waits idle; default 10 */

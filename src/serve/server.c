@@ -70,6 +70,10 @@ serve_params serve_default_params(void) {
     p.keep_bytes = 2048ull << 20;
     p.keep_count = 256;
     p.max_frames = 9000;
+    p.max_seconds = 300;
+    p.max_portrait_pixels = 30000000;
+    p.job_memory_bytes = 4096ull << 20;
+    p.job_cpu_seconds = 7200;
     p.max_client_connections = 64;
     p.header_timeout_s = 10;
     p.body_timeout_s = 300;
@@ -429,6 +433,15 @@ static bool accept_file(request *r, int f, char *stored, size_t stored_size) {
         request_error(r, 400, "the %s file is empty", want_image ? "portrait" : "driving video");
         return false;
     }
+    uint32_t width = 0, height = 0;
+    if (want_image && kind.image && sniff_image_size(file->path, &width, &height) &&
+        (uint64_t)width * height > r->server->params.max_portrait_pixels) {
+        /* refused before any decoding: a small file can declare a huge image */
+        request_error(r, 413, "the portrait is %ux%u pixels (%.0f megapixels); this server takes portraits of up to %.0f "
+                              "megapixels: scale it down first", width, height, (double)width * height / 1e6,
+                      (double)r->server->params.max_portrait_pixels / 1e6);
+        return false;
+    }
     if (want_image ? !kind.image : !kind.video) {
         if (want_image)
             request_error(r, 415, "unsupported file: the portrait must be a PNG or JPEG image (this is %s)", kind.name);
@@ -579,6 +592,7 @@ static enum MHD_Result send_status(serve_server *server, struct MHD_Connection *
         cJSON_AddStringToObject(json, "state", job_state_name(st.state));
         cJSON_AddNumberToObject(json, "progress", round(st.progress * 1000) / 1000);
         cJSON_AddNumberToObject(json, "fps", round(st.fps * 10) / 10);
+        cJSON_AddBoolToObject(json, "searching", st.searching); /* for the driver's first face */
         if (st.eta_s >= 0) cJSON_AddNumberToObject(json, "eta_s", round(st.eta_s * 10) / 10);
         else cJSON_AddNullToObject(json, "eta_s");
         if (st.state == JOB_FAILED) cJSON_AddStringToObject(json, "error", st.error);
@@ -672,11 +686,6 @@ static enum MHD_Result finish_upload(serve_server *server, struct MHD_Connection
     job_request job;
     if (!r->error_code) build_request(r, &job);
     if (r->error_code) {
-        if (r->error_code == 413) {
-            char limit[32];
-            format_megabytes(limit, sizeof limit, server->params.max_upload_bytes);
-            return send_error(server, connection, 413, "too large: uploads are limited to %s", limit);
-        }
         return send_error(server, connection, r->error_code, "%s", r->error);
     }
     char id[JOB_ID_LENGTH + 1];
@@ -707,10 +716,10 @@ static enum MHD_Result handle_post_job(serve_server *server, struct MHD_Connecti
         if (!type || !strcasestr(type, "multipart/form-data"))
             return send_error(server, connection, 415, "POST /api/jobs takes multipart/form-data");
         /* checked again on submit; refusing now saves receiving a body we would drop */
-        if (job_queue_full(server->queue))
-            request_error(r, 429, "the queue is full (%d jobs waiting); try again later", server->params.queue);
-        else if (job_queue_make_folder(server->queue, r->dir, sizeof r->dir) != VV_OK)
-            request_error(r, 500, "%s", vv_last_error());
+        /* the folder holds a place in the queue while the upload arrives, so uploads in
+         * flight and waiting jobs together are at most --queue (the disk they take is bounded) */
+        vv_status s = job_queue_make_folder(server->queue, r->dir, sizeof r->dir);
+        if (s != VV_OK) request_error(r, s == VV_ERR_TOO_LARGE ? 429 : 500, "%s", vv_last_error());
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -962,6 +971,8 @@ static vv_status build_config_json(const serve_server *server, char **out) {
         cJSON_AddNumberToObject(json, "jobs", server->params.jobs);
         cJSON_AddNumberToObject(json, "queue", server->params.queue);
         cJSON_AddNumberToObject(json, "max_frames", server->params.max_frames);
+        cJSON_AddNumberToObject(json, "max_seconds", server->params.max_seconds);
+        cJSON_AddNumberToObject(json, "max_portrait_pixels", (double)server->params.max_portrait_pixels);
         const char *formats[] = {"mp4", "gif"}, *modes[] = {"relative", "absolute"}, *backgrounds[] = {"still", "move"};
         cJSON_AddItemToObject(json, "engines", cJSON_CreateStringArray(engines, (int)ENGINE_COUNT));
         cJSON_AddItemToObject(json, "formats", cJSON_CreateStringArray(formats, 2));
@@ -1026,6 +1037,9 @@ vv_status serve_start(serve_server **out, const serve_params *params) {
         .keep_bytes = params->keep_bytes,
         .keep_count = params->keep_count,
         .max_frames = params->max_frames,
+        .max_seconds = params->max_seconds,
+        .memory_bytes = params->job_memory_bytes,
+        .cpu_seconds = params->job_cpu_seconds,
     };
     if (s == VV_OK) s = job_queue_new(&server->queue, &qp);
     if (s == VV_OK) {

@@ -2,6 +2,7 @@
  * common ones people drop by mistake, so an error can say what the file was. */
 #include "serve/sniff.h"
 
+#include <stdio.h>
 #include <string.h>
 
 static bool starts(const uint8_t *head, size_t size, size_t at, const char *magic, size_t length) {
@@ -41,4 +42,51 @@ sniff_kind sniff_bytes(const uint8_t *head, size_t size) {
         printable += (head[i] >= 0x20 && head[i] < 0x7f) || head[i] == '\n' || head[i] == '\r' || head[i] == '\t';
     if (printable == size) return (sniff_kind){"a text file", "txt", false, false};
     return kind;
+}
+
+static uint32_t big_endian(const uint8_t *p, int bytes) {
+    uint32_t value = 0;
+    for (int i = 0; i < bytes; i++) value = value << 8 | p[i];
+    return value;
+}
+
+bool sniff_image_size(const char *path, uint32_t *width, uint32_t *height) {
+    FILE *f = fopen(path, "rbe");
+    if (!f) return false;
+    uint8_t head[24];
+    bool found = false;
+    size_t got = fread(head, 1, sizeof head, f);
+    if (got >= 24 && starts(head, got, 0, "\x89PNG\r\n\x1a\n", 8) && starts(head, got, 12, "IHDR", 4)) {
+        *width = big_endian(head + 16, 4);
+        *height = big_endian(head + 20, 4);
+        found = true;
+    } else if (got >= 4 && starts(head, got, 0, "\xff\xd8", 2)) {
+        /* JPEG: walk the segments (APPn with EXIF, tables, ...) to the frame header */
+        long at = 2;
+        for (int segments = 0; segments < 1024 && !found; segments++) {
+            uint8_t marker[2], rest[7];
+            if (fseek(f, at, SEEK_SET) != 0 || fread(marker, 1, 2, f) != 2 || marker[0] != 0xff) break;
+            if (marker[1] == 0xff) { /* fill byte */
+                at++;
+                continue;
+            }
+            if (marker[1] == 0x01 || (marker[1] >= 0xd0 && marker[1] <= 0xd8)) { /* no length */
+                at += 2;
+                continue;
+            }
+            if (marker[1] == 0xd9 || marker[1] == 0xda) break; /* end, or scan data before a frame header */
+            if (fread(rest, 1, 7, f) != 7) break;
+            uint32_t length = big_endian(rest, 2);
+            bool frame = marker[1] >= 0xc0 && marker[1] <= 0xcf && marker[1] != 0xc4 && marker[1] != 0xc8 && marker[1] != 0xcc;
+            if (frame && length >= 7) {
+                *height = big_endian(rest + 3, 2);
+                *width = big_endian(rest + 5, 2);
+                found = true;
+            }
+            if (length < 2) break;
+            at += 2 + (long)length;
+        }
+    }
+    fclose(f);
+    return found;
 }

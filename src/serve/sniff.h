@@ -19,4 +19,8 @@ typedef struct sniff_kind {
 /* Classifies a file from its first `size` bytes (size may be less than SNIFF_HEAD_BYTES). */
 sniff_kind sniff_bytes(const uint8_t *head, size_t size);
 
+/* The pixel size a PNG or JPEG file declares (PNG's IHDR, JPEG's frame header), read
+ * without decoding it; false when it is neither or the header cannot be found. */
+bool sniff_image_size(const char *path, uint32_t *width, uint32_t *height);
+
 #endif

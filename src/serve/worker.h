@@ -1,0 +1,30 @@
+/* serve/worker: one job of `vivify serve`, run in a process of its own through the library
+ * API (vv_animator_new, vv_animate), as `vivify serve --worker DIR`.
+ *
+ * It reads DIR/job.json (written by serve/jobs.c: source, driving or motion + duration,
+ * output, engine and the animation options, max_frames, max_seconds, memory_mb, models_dir)
+ * and writes one JSON object a line to `out_fd`:
+ *   {"stage":"searching","done":N,"total":T,"fps":F}   driver frames looked through for
+ *                                                       the first face (nothing to render yet)
+ *   {"stage":"tracking",...}                           the whole driver tracked first
+ *   {"stage":"rendering",...}                          frames rendered and encoded
+ *   {"warning":"..."}                                   a note (e.g. a 2D-warp fallback)
+ *   {"error":"..."}                                     why it failed (the last line)
+ *   {"done":true,"frames":N}                            it finished (the last line)
+ * total is 0 when unknown.  Library code: it never prints to the terminal or exits. */
+#ifndef VV_SERVE_WORKER_H
+#define VV_SERVE_WORKER_H
+
+#include "base/base.h"
+
+#include <stdint.h>
+
+/* Runs the job in job_dir; VV_OK when the result was written.  The error line is written
+ * too (and vv_last_error() holds it). */
+vv_status serve_worker_run(const char *job_dir, int out_fd);
+
+/* Caps this process's address space at what it holds now plus `bytes` (so an
+ * AddressSanitizer build, which reserves terabytes up front, still runs); exposed for tests. */
+vv_status serve_worker_limit_memory(uint64_t bytes);
+
+#endif
