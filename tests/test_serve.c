@@ -762,6 +762,44 @@ static void test_small_fixes(void) {
     serve_stop(t.server);
 }
 
+/* Issue 18.6: every POST got a folder as its headers arrived (40 unfinished uploads held
+ * 801 MB with a queue of 16).  Folders of uploads in flight now hold places in the queue:
+ * with --queue 16, 40 uploads that stop half-way hold 16 folders, the rest get 429 at once. */
+static void test_unfinished_uploads(void) {
+    serve_params p = serve_default_params();
+    p.queue = 16;
+    test_server t;
+    if (!test_server_start(&t, &p, "unfinished")) return;
+    enum { UPLOADS = 40 };
+    int fds[UPLOADS], refused = 0;
+    char head[512], response[4096];
+    size_t head_size = post_headers(head, sizeof head, t.port, "vvbound", 1000000);
+    const char *part = "--vvbound\r\nContent-Disposition: form-data; name=\"source\"; filename=\"p.png\"\r\n\r\n"
+                       "\x89PNG\r\n\x1a\n0123456789abcdef";
+    for (int i = 0; i < UPLOADS; i++) {
+        fds[i] = connect_from("127.0.0.6", t.port);
+        if (fds[i] >= 0) send_bytes(fds[i], head, head_size), send_bytes(fds[i], part, strlen(part));
+    }
+    for (int i = 0; i < UPLOADS; i++)
+        if (fds[i] >= 0 && read_all(fds[i], response, sizeof response, 0.2) > 0) refused += status_of(response) == 429;
+    /* the folders in the queue's own folder (one level down from the temp folder) */
+    int folders = 0;
+    DIR *d = opendir(t.temp);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char root[4600];
+        snprintf(root, sizeof root, "%s/%s", t.temp, e->d_name);
+        folders += count_entries(root);
+    }
+    if (d) closedir(d);
+    CHECK_MSG(folders <= 16 && refused == UPLOADS - folders, "%d unfinished uploads hold %d folders (queue 16), %d refused",
+              UPLOADS, folders, refused);
+    printf("unfinished uploads: %d of %d hold a folder (queue 16), %d answered 429\n", folders, UPLOADS, refused);
+    for (int i = 0; i < UPLOADS; i++)
+        if (fds[i] >= 0) close(fds[i]);
+    serve_stop(t.server);
+}
+
 int main(void) {
     test_sniff();
     test_parse_line();
@@ -771,5 +809,6 @@ int main(void) {
     test_split_reads();
     test_abusive_clients();
     test_small_fixes();
+    test_unfinished_uploads();
     return test_finish("test_serve");
 }

@@ -719,7 +719,8 @@ static enum MHD_Result handle_post_job(serve_server *server, struct MHD_Connecti
         /* the folder holds a place in the queue while the upload arrives, so uploads in
          * flight and waiting jobs together are at most --queue (the disk they take is bounded) */
         vv_status s = job_queue_make_folder(server->queue, r->dir, sizeof r->dir);
-        if (s != VV_OK) request_error(r, s == VV_ERR_TOO_LARGE ? 429 : 500, "%s", vv_last_error());
+        if (s != VV_OK) /* answered before the body is read (and the connection closed) */
+            return send_error(server, connection, s == VV_ERR_TOO_LARGE ? 429 : 500, "%s", vv_last_error());
         return MHD_YES;
     }
     if (*upload_data_size) {
