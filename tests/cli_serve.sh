@@ -104,7 +104,7 @@ ok $(grep -qE '^[0-9a-f]{32}$' <<<"$ID" && echo 1) "job id is 32 hex digits: $ID
 curl -s "$URL/api/jobs/$ID" -o "$TMP/first.json"
 ok $(grep -qE '^(queued|running|done)$' <<<"$(field "$TMP/first.json" state)" && echo 1) "status right away: $(cat "$TMP/first.json")"
 ok $([ "$(wait_job "$ID" 60)" = done ] && echo 1) "motion job done: $(cat "$TMP/status.json")"
-ok $([ "$(field "$TMP/status.json" progress),$(field "$TMP/status.json" error),$(field "$TMP/status.json" eta_s)" = "1,null,0" ] \
+ok $([ "$(field "$TMP/status.json" progress),$(field "$TMP/status.json" error),$(field "$TMP/status.json" eta_s),$(field "$TMP/status.json" searching)" = "1,null,0,false" ] \
      && grep -qE '^[0-9.]+$' <<<"$(field "$TMP/status.json" fps)" && echo 1) \
   "done status fields: $(cat "$TMP/status.json")"
 curl -s -D "$TMP/h" -o "$TMP/motion.mp4" "$URL/api/jobs/$ID/result"

@@ -299,7 +299,9 @@ async function poll() {
   if (status.state === 'queued') {
     setProgress('Waiting for a free slot…', 0);
   } else if (status.state === 'running') {
-    const parts = [`Animating… ${Math.round(status.progress * 100)}%`];
+    // the driving video has no face yet: say so, rather than a percentage that does not move
+    const label = status.searching ? 'Looking for a face in the driving video…' : 'Animating…';
+    const parts = [`${label} ${Math.round(status.progress * 100)}%`];
     if (status.fps > 0) parts.push(`${status.fps.toFixed(1)} frames/s`);
     if (status.eta_s != null && status.progress > 0) parts.push(seconds(status.eta_s));
     setProgress(parts.join(' · '), status.progress);
