@@ -1,16 +1,60 @@
 /* Minimal test harness: CHECK macros count failures; test_finish() prints the plain
- * summary line and returns the exit code (0 pass, 1 fail).  Tests that need
- * ../shared call test_shared_path() and exit 77 (ctest: skipped) when it is absent. */
+ * summary line and returns the exit code: 1 if any check failed, else 77 (ctest: skipped)
+ * if any part was skipped (test_skip), else 0.  So a test passes only when every part
+ * ran: a part that needs ../shared (test_shared_data) or a model (test_model_present) and
+ * finds it absent calls test_skip.  Only absence skips: a model that is present but
+ * invalid (truncated, corrupt) must fail, so never skip on a loader's VV_ERR_MODEL. */
 #ifndef VV_TEST_H
 #define VV_TEST_H
 
+#include "base/base.h"
+#include "face/shape_predictor.h"
+
 #include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
-static int test_passed, test_failed;
+static int test_passed, test_failed, test_skipped;
+
+/* A part of the test did not run: says which and why on one line ("SKIPPED ..."), and the
+ * test then ends with 77 unless a check failed. */
+__attribute__((format(printf, 1, 2))) static inline void test_skip(const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    printf("SKIPPED ");
+    vprintf(fmt, ap);
+    printf("\n");
+    va_end(ap);
+    test_skipped++;
+}
+
+/* Whether a model file is present where the library looks for it: a name for models_find
+ * ("blazeface.json": $VIVIFY_MODELS, .cache/models, ...), or "dlib" for the 68-point shape
+ * predictor (SHAPE_PREDICTOR_DEFAULT_PATH).  Present is not valid: the test must load it
+ * and fail if it cannot. */
+static inline bool test_model_present(const char *name) {
+    if (strcmp(name, "dlib") == 0) return file_exists(SHAPE_PREDICTOR_DEFAULT_PATH);
+    char path[4096];
+    return models_find(name, path, sizeof path) == VV_OK;
+}
+
+/* Exits 77 (skipped) when one of the NULL-terminated model names is absent. */
+static inline void test_require_models(const char *test_name, ...) {
+    va_list ap;
+    va_start(ap, test_name);
+    for (const char *name; (name = va_arg(ap, const char *));) {
+        if (!test_model_present(name)) {
+            printf("SKIPPED %s: model %s not present (./dev setup fetches it)\n", test_name, name);
+            va_end(ap);
+            exit(77);
+        }
+    }
+    va_end(ap);
+}
 
 #define CHECK(cond)                                                                  \
     do {                                                                             \
@@ -109,8 +153,10 @@ static inline unsigned test_rng(void) {
 }
 
 static inline int test_finish(const char *name) {
-    printf("%s: %d passed, %d failed\n", name, test_passed, test_failed);
-    return test_failed ? 1 : 0;
+    if (test_skipped)
+        printf("%s: %d passed, %d failed, %d part(s) skipped\n", name, test_passed, test_failed, test_skipped);
+    else printf("%s: %d passed, %d failed\n", name, test_passed, test_failed);
+    return test_failed ? 1 : test_skipped ? 77 : 0;
 }
 
 #endif
