@@ -79,7 +79,8 @@ static void test_parse_line(void) {
 }
 
 /* A stand-in for `vivify serve --worker DIR` (serve/worker.h): it copies DIR/job.json to
- * job-MOTION.json beside itself and writes "pid pgid cpu-limit" to proc-MOTION.txt;
+ * job-MOTION.json beside itself and writes "pid pgid cpu-limit sockets" (how many open
+ * sockets it has) to proc-MOTION.txt;
  * "talk" reports rendering progress and writes the result; "smile" does too after a
  * tracking pass; "surprise" searches for a face, writes a partial result and fails on a
  * corrupt portrait; "blink" fails like animate does on a face-less portrait; "nod" runs
@@ -91,7 +92,7 @@ static const char *fake_worker =
     "motion=$(value motion); out=$(value output); src=$(value source)\n"
     "[ \"$1 $2\" = \"serve --worker\" ] || motion=bad-arguments\n"
     "cp \"$spec\" \"$here/job-$motion.json\"\n"
-    "echo \"$$ $(cut -d' ' -f5 /proc/$$/stat) $(ulimit -t)\" > \"$here/proc-$motion.txt\"\n"
+    "echo \"$$ $(cut -d' ' -f5 /proc/$$/stat) $(ulimit -t) $(ls -l /proc/$$/fd | grep -c socket:)\" > \"$here/proc-$motion.txt\"\n"
     "case \"$motion\" in\n"
     "talk) echo '{\"stage\":\"rendering\",\"done\":5,\"total\":10,\"fps\":20}'; sleep 0.3\n"
     "      echo '{\"stage\":\"rendering\",\"done\":10,\"total\":10,\"fps\":25}'\n"
@@ -174,17 +175,22 @@ static bool write_fake_worker(char *exe, size_t size) {
     return true;
 }
 
-/* "pid pgid cpu-limit" as the stand-in wrote them for `motion`. */
-static bool read_proc(const char *motion, long *pid, long *pgid, char *cpu, size_t cpu_size) {
+/* "pid pgid cpu-limit sockets" as the stand-in wrote them for `motion`. */
+static bool read_proc_sockets(const char *motion, long *pid, long *pgid, char *cpu, size_t cpu_size, int *sockets) {
     char path[4300];
     snprintf(path, sizeof path, "%s/proc-%s.txt", test_tmp_dir("test_serve"), motion);
     FILE *f = fopen(path, "r");
     if (!f) return false;
     char limit[32] = "";
-    bool ok = fscanf(f, "%ld %ld %31s", pid, pgid, limit) == 3;
+    bool ok = fscanf(f, "%ld %ld %31s %d", pid, pgid, limit, sockets) == 4;
     fclose(f);
     snprintf(cpu, cpu_size, "%s", limit);
     return ok;
+}
+
+static bool read_proc(const char *motion, long *pid, long *pgid, char *cpu, size_t cpu_size) {
+    int sockets = 0;
+    return read_proc_sockets(motion, pid, pgid, cpu, cpu_size, &sockets);
 }
 
 static void test_queue(void) {
@@ -566,6 +572,15 @@ static void test_split_reads(void) {
             }
         }
     CHECK_MSG(tried == 15 && accepted == tried, "%d of %d split uploads accepted", accepted, tried);
+    /* a worker holds none of the server's sockets (clients' connections, the listener) */
+    char proc[4300];
+    snprintf(proc, sizeof proc, "%s/proc-talk.txt", test_tmp_dir("test_serve"));
+    remove(proc);
+    long pid = 0, pgid = 0;
+    char cpu[32];
+    int sockets = -1;
+    for (int i = 0; i < 500 && !read_proc_sockets("talk", &pid, &pgid, cpu, sizeof cpu, &sockets); i++) usleep(10000);
+    CHECK_MSG(sockets == 0, "a worker started by the server holds %d sockets", sockets);
     /* still refused: a real second part */
     const char *twice[] = {"motion=talk", "motion=nod"};
     body_size = multipart_body(body, sizeof body, boundary, twice, 2);
@@ -677,6 +692,28 @@ static void test_abusive_clients(void) {
     CHECK_MSG(got <= 0 || status_of(response) == 413, "endless chunked upload answered %d", status_of(response));
     printf("endless chunked upload: stopped after %.1f MB sent (cap 1 MB), answered %d\n", (double)sent / (1 << 20),
            got > 0 ? status_of(response) : 0);
+    close(fd);
+
+    /* a body where none is taken (any route but POST /api/jobs) is answered before it is
+     * read: endless and chunked, or trickled, it holds nothing */
+    fd = connect_from("127.0.0.7", t.port);
+    n = snprintf(head, sizeof head, "POST /api/motions HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nTransfer-Encoding: chunked\r\n\r\n",
+                 t.port);
+    send_bytes(fd, head, (size_t)n);
+    sent = 0;
+    start = now_s();
+    while (sent < (256u << 20) && now_s() - start < 10 && send_bytes(fd, chunk, (size_t)header + 65538)) sent += 65536;
+    got = read_all(fd, response, sizeof response, 2);
+    CHECK_MSG(sent < (24u << 20) && got > 0 && status_of(response) == 405,
+              "an endless body to /api/motions: %zu MB sent, answered %d", sent >> 20, got > 0 ? status_of(response) : 0);
+    close(fd);
+    fd = connect_from("127.0.0.7", t.port);
+    n = snprintf(head, sizeof head, "GET /api/config HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nContent-Length: 100000\r\n\r\nx", t.port);
+    send_bytes(fd, head, (size_t)n);
+    start = now_s();
+    got = read_all(fd, response, sizeof response, 3);
+    CHECK_MSG(got > 0 && status_of(response) == 200 && now_s() - start < 1,
+              "GET with a body that never comes: answered %d after %.1f s", got > 0 ? status_of(response) : 0, now_s() - start);
     close(fd);
     serve_stop(t.server);
 }

@@ -772,14 +772,21 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
         if (!request_allowed(server, connection, method))
             return send_error(server, connection, 403, "forbidden: this server only answers its own page");
         r->post_job = !strcmp(url, "/api/jobs") && !strcmp(method, "POST");
-        /* the headers are in: an upload has body_timeout_s for its body; anything else's
-         * body is dropped as it comes, and answers need no deadline */
+        /* the headers are in: an upload has body_timeout_s for its body; answers need no
+         * deadline */
         connection_deadline(server, connection, r->post_job ? server->params.body_timeout_s : 0);
         if (r->post_job) return handle_post_job(server, connection, r, upload_data, upload_data_size, true);
-        return MHD_YES; /* answer on the next call: answering the first one ends keep-alive */
+        /* No other request takes a body: one that comes with a body (endless, chunked, or
+         * trickled) is answered now, before it is read, and the connection then closed.
+         * Without one, the answer waits for the next call: answering the first one ends
+         * keep-alive. */
+        const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        const char *encoding = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+        if (!encoding && (!length || !strcmp(length, "0"))) return MHD_YES;
+    } else if (r->post_job) {
+        return handle_post_job(server, connection, r, upload_data, upload_data_size, false);
     }
-    if (r->post_job) return handle_post_job(server, connection, r, upload_data, upload_data_size, false);
-    if (*upload_data_size) { /* a body nobody asked for: drop it */
+    if (*upload_data_size) { /* cannot happen (answered above), but never leave bytes unread */
         *upload_data_size = 0;
         return MHD_YES;
     }
