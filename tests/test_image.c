@@ -812,7 +812,7 @@ static void test_rasterize(void) {
 static void test_shared_images(void) {
     const char *shared = test_shared_data();
     if (!shared) {
-        printf("note: ../shared/data absent, shared image checks skipped\n");
+        test_skip("shared image checks: ../shared/data absent");
         return;
     }
     static const struct {

@@ -291,6 +291,6 @@ int main(void) {
     test_degenerate();
     const char *shared = test_shared_data();
     if (shared) test_reference_frames(shared);
-    else printf("reference-frame checks skipped: ../shared/data not present\n");
+    else test_skip("reference-frame checks: ../shared/data not present");
     return test_finish("test_pose");
 }

@@ -358,13 +358,13 @@ static void print_stats(const char *what, const error_stats *e) {
 }
 
 static void test_real_model(void) {
-    if (!file_exists(SHAPE_PREDICTOR_DEFAULT_PATH)) {
-        printf("skipping the real model: %s absent (libdlib-data)\n", SHAPE_PREDICTOR_DEFAULT_PATH);
+    if (!test_model_present("dlib")) {
+        test_skip("the real model: %s absent (libdlib-data)", SHAPE_PREDICTOR_DEFAULT_PATH);
         return;
     }
     const char *shared = test_shared_data();
     if (!shared) {
-        printf("skipping the real model comparisons: ../shared/data absent\n");
+        test_skip("the real model comparisons: ../shared/data absent");
         return;
     }
     shape_predictor *sp = NULL;

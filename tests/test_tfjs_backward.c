@@ -575,13 +575,11 @@ static vv_status faceres_grad(const tfjs_model *model, const tensor *input, tens
 
 static void test_faceres(void) {
     tfjs_model *model = NULL;
-    const char *path = VV_SOURCE_DIR "/.cache/models/faceres.json";
-    FILE *probe = fopen(path, "rb");
-    if (!probe) {
-        printf("SKIPPED faceres parts: %s absent (./dev setup fetches it)\n", path);
+    char path[4096];
+    if (models_find("faceres.json", path, sizeof path) != VV_OK) {
+        test_skip("faceres parts: faceres.json absent (./dev setup fetches it)");
         return;
     }
-    fclose(probe);
     CHECK_OK(tfjs_model_load(&model, path));
     uint8_t *face = read_bytes(FIXTURES "tfjs_face_256.rgb", 256 * 256 * 3);
     CHECK(face != NULL);

@@ -370,11 +370,11 @@ int main(void) {
     test_box_template();
     const char *shared = test_shared_data();
     if (shared) test_box_reference(shared);
+    else test_skip("box reference: ../shared/data not present");
 
     char model[4096];
-    if (models_find("blazeface.json", model, sizeof model) != VV_OK ||
-        !file_exists(SHAPE_PREDICTOR_DEFAULT_PATH)) {
-        printf("tracker checks skipped: blazeface.json or %s not found\n", SHAPE_PREDICTOR_DEFAULT_PATH);
+    if (models_find("blazeface.json", model, sizeof model) != VV_OK || !test_model_present("dlib")) {
+        test_skip("tracker checks: blazeface.json or %s not found", SHAPE_PREDICTOR_DEFAULT_PATH);
         return test_finish("test_tracker");
     }
     face_detector *detector = NULL;
@@ -385,7 +385,7 @@ int main(void) {
         test_still(detector, predictor);
         test_faceless_lead_in(detector, predictor);
         if (shared) test_video(detector, predictor, shared);
-        else printf("lp_d0 tracking skipped: ../shared/data not present\n");
+        else test_skip("lp_d0 tracking: ../shared/data not present");
     }
     face_detector_free(detector);
     shape_predictor_free(predictor);

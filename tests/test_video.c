@@ -556,7 +556,7 @@ static void test_bad_inputs(void) {
 static void test_shared_clips(void) {
     const char *shared = test_shared_data();
     if (!shared) {
-        printf("shared data absent: real-clip frame counts skipped\n");
+        test_skip("real-clip frame counts: ../shared/data absent");
         return;
     }
     static char dir[2048], paths[128][2400];
@@ -641,7 +641,7 @@ int main(void) {
         test_rotation();
         test_other_containers();
     } else {
-        printf("ffmpeg CLI absent: audio, rotation and container tests skipped\n");
+        test_skip("audio, rotation and container tests: ffmpeg CLI absent");
     }
     test_shared_clips();
     return test_finish("test_video");
