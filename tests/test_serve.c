@@ -17,6 +17,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
@@ -841,11 +842,58 @@ static void test_unfinished_uploads(void) {
     serve_stop(t.server);
 }
 
+/* Queues starting at once in one temp folder: none may take another's new folder for a
+ * dead server's (each is locked before it gets its findable name). */
+typedef struct starter {
+    job_queue_params params;
+    job_queue *queue;
+    vv_status status;
+    pthread_barrier_t *barrier;
+} starter;
+
+static void *start_queue(void *arg) {
+    starter *st = arg;
+    pthread_barrier_wait(st->barrier);
+    st->status = job_queue_new(&st->queue, &st->params);
+    return NULL;
+}
+
+static void test_concurrent_starts(void) {
+    char exe[4200], temp[4200];
+    if (!write_fake_worker(exe, sizeof exe)) return;
+    snprintf(temp, sizeof temp, "%s/starts", test_tmp_dir("test_serve"));
+    mkdir(temp, 0700);
+    enum { QUEUES = 8, ROUNDS = 20 };
+    int lost = 0;
+    for (int round = 0; round < ROUNDS; round++) {
+        starter starters[QUEUES];
+        pthread_t threads[QUEUES];
+        pthread_barrier_t barrier;
+        pthread_barrier_init(&barrier, NULL, QUEUES);
+        for (int i = 0; i < QUEUES; i++) {
+            starters[i] = (starter){.params = {.exe = exe, .temp_dir = temp, .workers = 1, .capacity = 2, .keep_bytes = 1 << 20,
+                                               .keep_count = 2, .max_frames = 10},
+                                    .barrier = &barrier};
+            pthread_create(&threads[i], NULL, start_queue, &starters[i]);
+        }
+        for (int i = 0; i < QUEUES; i++) pthread_join(threads[i], NULL);
+        pthread_barrier_destroy(&barrier);
+        for (int i = 0; i < QUEUES; i++) {
+            char dir[PATH_MAX];
+            if (starters[i].status != VV_OK || job_queue_make_folder(starters[i].queue, dir, sizeof dir) != VV_OK) lost++;
+            job_queue_free(starters[i].queue);
+        }
+    }
+    CHECK_MSG(lost == 0, "%d of %d queues started at once lost their folder", lost, QUEUES * ROUNDS);
+    CHECK(count_entries(temp) == 0);
+}
+
 int main(void) {
     test_sniff();
     test_parse_line();
     test_queue();
     test_server_killed();
+    test_concurrent_starts();
     test_memory_limit();
     test_split_reads();
     test_abusive_clients();

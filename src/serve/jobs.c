@@ -1,7 +1,7 @@
 /* serve/jobs: the job queue (see jobs.h).  One mutex guards the job list; worker threads
  * take the oldest queued job, run `vivify serve --worker` on it (serve/worker.h), follow
  * the JSON lines it writes and record how it ended. */
-#define _GNU_SOURCE /* pipe2, nftw, fstatat */
+#define _GNU_SOURCE /* pipe2, nftw, fstatat, renameat2, close_range */
 #include "serve/jobs.h"
 
 #include <cjson/cJSON.h>
@@ -287,8 +287,12 @@ static void child_exec(const char *exe, char *const argv[], int pipe_fd, pid_t p
         struct rlimit cpu = {cpu_seconds, cpu_seconds + 5}; /* SIGXCPU, then SIGKILL */
         setrlimit(RLIMIT_CPU, &cpu);
     }
+    close_range(3, ~0u, 0); /* nothing of the server's: sockets, uploads, its lock */
+    struct sigaction fallback;
+    memset(&fallback, 0, sizeof fallback);
+    fallback.sa_handler = SIG_DFL;
     static const int defaults[] = {SIGINT, SIGTERM, SIGPIPE, SIGHUP};
-    for (int i = 0; i < 4; i++) signal(defaults[i], SIG_DFL);
+    for (int i = 0; i < 4; i++) sigaction(defaults[i], &fallback, NULL);
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, NULL);
@@ -464,28 +468,39 @@ vv_status job_queue_new(job_queue **out, const job_queue_params *params) {
     queue->params = *params;
     const char *temp = params->temp_dir ? params->temp_dir : getenv("TMPDIR");
     if (!temp || !temp[0]) temp = "/tmp";
-    int n = snprintf(queue->root, sizeof queue->root, "%s/vivify-serve-XXXXXX", temp);
+    int n = snprintf(queue->root, sizeof queue->root, "%s/vivify-serve-XXXXXX00", temp);
     if (n < 0 || (size_t)n >= sizeof queue->root - 64) {
         free(queue);
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "serve: temp folder path too long: %s", temp);
     }
     remove_leftovers(temp);
-    if (!mkdtemp(queue->root)) { /* mode 0700: other users cannot read uploads */
+    /* Made under another name, locked, then renamed: a second server starting beside this
+     * one never sees a "vivify-serve-" folder that is not locked yet (it would take it for
+     * a dead server's).  mode 0700: other users cannot read uploads. */
+    char making[PATH_MAX];
+    snprintf(making, sizeof making, "%s/vivify-new-XXXXXX", temp);
+    if (!mkdtemp(making)) {
         vv_status s = vv_fail(VV_ERR_WRITE, "serve: cannot make a temp folder in %s: %s", temp, strerror(errno));
         free(queue);
         return s;
     }
-    queue->lock_fd = open(queue->root, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (queue->lock_fd >= 0 && flock(queue->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        close(queue->lock_fd);
-        queue->lock_fd = -1;
+    queue->lock_fd = open(making, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    bool placed = false;
+    if (queue->lock_fd >= 0 && flock(queue->lock_fd, LOCK_EX | LOCK_NB) == 0) {
+        for (int attempt = 0; attempt < 100 && !placed; attempt++) {
+            if (attempt == 0) snprintf(queue->root, sizeof queue->root, "%s/vivify-serve-%s", temp, making + strlen(making) - 6);
+            else snprintf(queue->root, sizeof queue->root, "%s/vivify-serve-%s%d", temp, making + strlen(making) - 6, attempt);
+            placed = renameat2(AT_FDCWD, making, AT_FDCWD, queue->root, RENAME_NOREPLACE) == 0;
+            if (!placed && errno != EEXIST) break;
+        }
     }
-    queue->random_fd = queue->lock_fd >= 0 ? open("/dev/urandom", O_RDONLY | O_CLOEXEC) : -1;
+    int error = errno;
+    queue->random_fd = placed ? open("/dev/urandom", O_RDONLY | O_CLOEXEC) : -1;
     if (queue->random_fd < 0) {
-        vv_status s = queue->lock_fd < 0 ? vv_fail(VV_ERR_WRITE, "serve: cannot lock %s: %s", queue->root, strerror(errno))
-                                         : vv_fail(VV_ERR_IO, "serve: cannot open /dev/urandom: %s", strerror(errno));
+        vv_status s = !placed ? vv_fail(VV_ERR_WRITE, "serve: cannot set up %s: %s", making, strerror(error))
+                              : vv_fail(VV_ERR_IO, "serve: cannot open /dev/urandom: %s", strerror(errno));
         if (queue->lock_fd >= 0) close(queue->lock_fd);
-        remove_tree(queue->root);
+        remove_tree(placed ? queue->root : making);
         free(queue);
         return s;
     }
