@@ -13,7 +13,8 @@ failed=0
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { echo "SKIPPED: no ffmpeg/ffprobe"; exit 77; }
 SOURCE="$ROOT/examples/mona_lisa.png"
 
-ok() { if [ "$1" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $2"; fi; }
+# ok $(CHECK && echo 1) MESSAGE: a failed check leaves MESSAGE alone (no "1"): still a failure, not an abort under set -u.
+ok() { if [ $# -ge 2 ] && [ "$1" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: ${*: -1}"; fi; }
 expect() { # expect CODE PATTERN -- command...
   local code="$1" pattern="$2"; shift 3
   local err rc lines
@@ -73,8 +74,12 @@ ok $([ "$(frames_of "$TMP/driven.mp4")" = "$(frames_of "$TMP/driver_audio.mp4")"
   "driven: $(frames_of "$TMP/driven.mp4") frames, driver $(frames_of "$TMP/driver_audio.mp4")"
 ok $([ "$(fps_of "$TMP/driven.mp4")" = "20/1" ] && echo 1) "driven: fps $(fps_of "$TMP/driven.mp4"), want 20/1"
 ok $(has_audio "$TMP/driven.mp4" && echo 1) "driven: no audio although the driver has it"
-"$VIVIFY" animate "$SOURCE" --driving "$TMP/driver_audio.mp4" --no-audio -o "$TMP/mute.mp4" 2>/dev/null
-ok $(has_audio "$TMP/mute.mp4" || echo 1) "--no-audio: audio present"
+# --no-audio: a whole video (exit 0, the driver's frames) without the audio; a crash or a
+# missing output fails here (has_audio alone is false for a file that is not there).
+"$VIVIFY" animate "$SOURCE" --driving "$TMP/driver_audio.mp4" --no-audio -o "$TMP/mute.mp4" 2>"$TMP/log"; rc=$?
+ok $([ $rc = 0 ] && [ -s "$TMP/mute.mp4" ] && [ "$(frames_of "$TMP/mute.mp4")" = "$(frames_of "$TMP/driver_audio.mp4")" ] \
+     && ! has_audio "$TMP/mute.mp4" && echo 1) \
+   "--no-audio: exit $rc, $(frames_of "$TMP/mute.mp4" 2>/dev/null) frames, audio $(has_audio "$TMP/mute.mp4" && echo present || echo absent): $(tail -1 "$TMP/log")"
 "$VIVIFY" animate "$SOURCE" --driving "$TMP/driver_silent.mp4" -o "$TMP/silent.mp4" 2>/dev/null
 ok $([ -s "$TMP/silent.mp4" ] && ! has_audio "$TMP/silent.mp4" && echo 1) "silent driver: audio present or no output"
 
