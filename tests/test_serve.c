@@ -392,7 +392,7 @@ static void test_server_killed(void) {
     CHECK(count_entries(temp) == 0);
 }
 
-/* Issue 18.5: a worker's address space is capped at what it holds plus the limit. */
+/* Issue 18.5: a worker's private writable memory is capped at what it holds plus the limit. */
 static void test_memory_limit(void) {
     fflush(NULL);
     pid_t child = fork();

@@ -4,11 +4,11 @@
  * (serve/worker.h), which reads the job from DIR/job.json and runs it through the library
  * API (vv_animator_new, vv_animate), writing its progress as JSON lines to a pipe.  A
  * crash or runaway job cannot take the server down, cancelling is a kill of its process
- * group, it dies with the server (parent-death signal), and it runs under limits (CPU time
- * here, its address space in the worker).  Jobs live in folders under one private temp
- * folder (mode 0700, locked while the queue lives, so a later queue removes the folders of
- * a server that was killed) that the queue removes when a job is deleted or evicted and
- * when the queue is freed.  Folders for uploads still arriving count against the queue's
+ * group, it dies with the server (parent-death signal), and it runs under limits (CPU
+ * time here, private writable memory in the worker).  Jobs live in folders under one
+ * private temp folder (mode 0700, locked while the queue lives, so a later queue removes
+ * the folders of a server that was killed) that the queue removes when a job is deleted or
+ * evicted and when the queue is freed.  Folders for uploads still arriving count against the queue's
  * capacity, so the disk held is bounded by it. */
 #ifndef VV_SERVE_JOBS_H
 #define VV_SERVE_JOBS_H
@@ -57,7 +57,7 @@ typedef struct job_queue_params {
     int keep_count;         /* and at most this many finished jobs */
     int max_frames;         /* frames a job may render */
     double max_seconds;     /* longest driving video a job takes (0: any) */
-    uint64_t memory_bytes;  /* address space a worker may add to what it starts with (0: no limit) */
+    uint64_t memory_bytes;  /* private memory a worker may add to what it starts with (0: no limit) */
     int cpu_seconds;        /* processor time a worker may use (0: no limit) */
 } job_queue_params;
 

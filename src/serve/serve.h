@@ -22,7 +22,7 @@ typedef struct serve_params {
     int max_frames;              /* frames one job may render; default 9000 (6 min at 25 fps) */
     double max_seconds;          /* longest driving video; default 300 */
     uint64_t max_portrait_pixels;/* largest portrait (width x height); default 30 million */
-    uint64_t job_memory_bytes;   /* address space one job may add; default 4 GB (0: no limit) */
+    uint64_t job_memory_bytes;   /* private memory one job may add; default 4 GB (0: no limit) */
     int job_cpu_seconds;         /* processor time one job may use; default 7200 (0: no limit) */
     int max_client_connections;  /* connections one client address may hold; default 64 */
     double header_timeout_s;     /* a request's headers must be in within this; also the

@@ -106,20 +106,21 @@ static int on_abort(void *data) {
 }
 
 vv_status serve_worker_limit_memory(uint64_t bytes) {
-    /* VmSize from /proc/self/statm (pages) */
-    FILE *f = fopen("/proc/self/statm", "re");
-    unsigned long long pages = 0;
-    bool got = f && fscanf(f, "%llu", &pages) == 1;
+    /* VmData: the private writable memory the limit counts (RLIMIT_DATA, Linux 4.7 on) */
+    FILE *f = fopen("/proc/self/status", "re");
+    unsigned long long kilobytes = 0;
+    bool got = false;
+    char line[256];
+    while (f && !got && fgets(line, sizeof line, f)) got = sscanf(line, "VmData: %llu kB", &kilobytes) == 1;
     if (f) fclose(f);
-    if (!got) return vv_fail(VV_ERR_IO, "serve: cannot read /proc/self/statm");
-    long page = sysconf(_SC_PAGESIZE);
-    uint64_t now = (uint64_t)pages * (uint64_t)(page > 0 ? page : 4096);
+    if (!got) return vv_fail(VV_ERR_IO, "serve: cannot read VmData from /proc/self/status");
+    uint64_t now = (uint64_t)kilobytes << 10;
     struct rlimit limit;
-    if (getrlimit(RLIMIT_AS, &limit) != 0) return vv_fail(VV_ERR_IO, "serve: getrlimit: %s", strerror(errno));
+    if (getrlimit(RLIMIT_DATA, &limit) != 0) return vv_fail(VV_ERR_IO, "serve: getrlimit: %s", strerror(errno));
     rlim_t want = now + bytes < now ? RLIM_INFINITY : (rlim_t)(now + bytes);
     if (limit.rlim_max != RLIM_INFINITY && want > limit.rlim_max) want = limit.rlim_max;
     limit.rlim_cur = want;
-    if (setrlimit(RLIMIT_AS, &limit) != 0) return vv_fail(VV_ERR_IO, "serve: setrlimit: %s", strerror(errno));
+    if (setrlimit(RLIMIT_DATA, &limit) != 0) return vv_fail(VV_ERR_IO, "serve: setrlimit: %s", strerror(errno));
     return VV_OK;
 }
 

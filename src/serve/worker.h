@@ -23,8 +23,10 @@
  * too (and vv_last_error() holds it). */
 vv_status serve_worker_run(const char *job_dir, int out_fd);
 
-/* Caps this process's address space at what it holds now plus `bytes` (so an
- * AddressSanitizer build, which reserves terabytes up front, still runs); exposed for tests. */
+/* Caps this process's private writable memory (RLIMIT_DATA: heap, anonymous mappings,
+ * thread stacks; not address space merely reserved) at what it holds now plus `bytes`, so
+ * an AddressSanitizer build, which maps terabytes of shadow up front, still runs; exposed
+ * for tests. */
 vv_status serve_worker_limit_memory(uint64_t bytes);
 
 #endif
