@@ -8,15 +8,27 @@
  *     cleanly (no output; with keep_partial a shorter valid one);
  *  3. absolute mode (the driver's own shape, aligned): with engine warp it renders as warp2d
  *     does (the 3D head moves relative to a reference pose only), and differs from relative
- *     mode for a driver whose face differs from the portrait's in size, place and shape.
- * `./dev test` also runs this under ThreadSanitizer (the tracker thread). */
+ *     mode for a driver whose face differs from the portrait's in size, place and shape;
+ *  4. engine hybrid (the shipped models/hybrid128.safetensors), on a driver that opens the
+ *     mouth: each frame is the warp2d engine's frame for the same driver with the network's
+ *     painting blended in by the network's own weight (recomposed here by a separately
+ *     loaded and prepared copy of the model), the warp untouched outside the network's crop
+ *     and wherever the weight is 0, changed where the weight is high;
+ *  5. --reference best with a driver (tracked whole first): a driver whose first frames are
+ *     another person and whose last are the portrait itself: the reference is found among
+ *     the portrait's own frames (first: frame 0), and the output there is the portrait
+ *     nearly unmoved.
+ * `./dev test` also runs this under ThreadSanitizer: the tracker thread shares the
+ * animator's face context (detector, predictor) and face mesh with the render loop. */
 #include "animate/animate.h"
 #include "animate/timeline.h"
 #include "face/faces.h"
 #include "face/motion.h"
 #include "face/tracker.h"
 #include "img/image.h"
+#include "models/models.h"
 #include "test.h"
+#include "warp/mesh.h"
 #include "video/video.h"
 #include "vivify.h"
 
@@ -144,6 +156,18 @@ static void test_timeline(void) {
 
 /* ---- The whole pipeline on a synthetic driver ---------------------------------------- */
 
+/* The models engine warp loads; a part that needs them is skipped (test_skip: the test
+ * then exits 77) only when one is absent, and fails when one is present but invalid. */
+static bool warp_models_present(const char *part) {
+    const char *names[] = {"blazeface.json", "dlib", "facemesh.json", "iris.json", "selfie.json"};
+    for (int i = 0; i < 5; i++)
+        if (!test_model_present(names[i])) {
+            test_skip("%s: model %s not present (./dev setup)", part, names[i]);
+            return false;
+        }
+    return true;
+}
+
 #define DRIVER_FRAMES 36
 static float driver_shift(int t) { return 14.0f * sinf(6.2831853f * t / 18.0f); }
 
@@ -198,7 +222,14 @@ static int png_count(const char *dir) {
     return n;
 }
 
+static void remove_dir(const char *dir) {
+    char command[700];
+    snprintf(command, sizeof command, "rm -rf '%s'", dir);
+    if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
 static void test_pipeline(void) {
+    if (!warp_models_present("pipeline")) return;
     char dir[] = "/tmp/vv_test_animate_XXXXXX";
     if (!mkdtemp(dir)) {
         CHECK(0);
@@ -216,13 +247,12 @@ static void test_pipeline(void) {
     const char *name = "mona_lisa.png";
     vv_animate_params params = vv_animate_default_params();
     vv_animator *animator = NULL;
-    vv_status s = vv_animator_new(&animator, &portrait, &name, 1, &params);
-    if (s == VV_ERR_MODEL) {
-        printf("SKIPPED pipeline: models missing (./dev setup): %s\n", vv_last_error());
+    CHECK_OK(vv_animator_new(&animator, &portrait, &name, 1, &params));
+    if (!animator) {
         image_free(&portrait);
+        remove_dir(dir);
         return;
     }
-    CHECK_OK(s);
     int w = 0, h = 0;
     vv_animator_output_size(animator, &w, &h);
     CHECK(w == 500 && h == 756);
@@ -357,27 +387,30 @@ static void test_pipeline(void) {
     image_free(&frame);
     image_free(&out);
     image_free(&portrait);
-    char command[700];
-    snprintf(command, sizeof command, "rm -rf '%s'", dir);
-    if (system(command) != 0) fprintf(stderr, "could not remove %s\n", dir);
+    remove_dir(dir);
 }
 
 /* ---- Absolute mode ------------------------------------------------------------------ */
 
 #define ABSOLUTE_FRAMES 5
 
-/* The frames an animator makes from landmarks alone (no driver images), pushed then pulled. */
-static int render_landmarks(vv_animator *a, const float (*frames)[68][2], int n, vv_image *out) {
+/* The frames an animator makes from landmarks alone (no driver images), pushed then pulled;
+ * info (or NULL): each frame's vv_frame_info. */
+static int render_landmarks_info(vv_animator *a, const float (*frames)[68][2], int n, vv_image *out, vv_frame_info *info) {
     int pulled = 0;
     for (int t = 0; t <= n; t++) {
         if (t < n) CHECK_OK(vv_animator_push_landmarks(a, (const float(*)[2])frames[t], NULL, t / 25.0));
         else CHECK_OK(vv_animator_push_end(a));
         for (int got = 1; got && pulled < n;) {
-            CHECK_OK(vv_animator_pull(a, &out[pulled], &got, NULL));
+            CHECK_OK(vv_animator_pull(a, &out[pulled], &got, info ? &info[pulled] : NULL));
             pulled += got;
         }
     }
     return pulled;
+}
+
+static int render_landmarks(vv_animator *a, const float (*frames)[68][2], int n, vv_image *out) {
+    return render_landmarks_info(a, frames, n, out, NULL);
 }
 
 static bool images_equal(const vv_image *a, const vv_image *b) {
@@ -386,19 +419,18 @@ static bool images_equal(const vv_image *a, const vv_image *b) {
 }
 
 static void test_absolute(void) {
+    if (!warp_models_present("absolute")) return;
     vv_image portrait = {0};
     CHECK_OK(image_load(&portrait, VV_SOURCE_DIR "/examples/mona_lisa.png"));
     const char *name = "mona_lisa.png";
     vv_animate_params params = vv_animate_default_params();
     params.threads = 1;
     vv_animator *relative = NULL, *absolute = NULL, *absolute2d = NULL;
-    vv_status s = vv_animator_new(&relative, &portrait, &name, 1, &params);
-    if (s == VV_ERR_MODEL) {
-        printf("SKIPPED absolute: models missing (./dev setup): %s\n", vv_last_error());
+    CHECK_OK(vv_animator_new(&relative, &portrait, &name, 1, &params));
+    if (!relative) {
         image_free(&portrait);
         return;
     }
-    CHECK_OK(s);
     params.absolute = 1;
     CHECK_OK(vv_animator_new(&absolute, &portrait, &name, 1, &params));
     params.engine = "warp2d";
@@ -445,10 +477,245 @@ static void test_absolute(void) {
     image_free(&portrait);
 }
 
+/* ---- Engine hybrid: the warp's frame with the network's painting blended in ----------- */
+
+#define HYBRID_MODEL VV_SOURCE_DIR "/models/hybrid128.safetensors"
+#define HYBRID_FRAMES 6
+
+static void test_hybrid(void) {
+    if (!test_model_present("blazeface.json") || !test_model_present("dlib")) {
+        test_skip("hybrid: blazeface.json or the dlib model not present (./dev setup)");
+        return;
+    }
+    if (!file_exists(HYBRID_MODEL)) {
+        test_skip("hybrid: %s not present", HYBRID_MODEL);
+        return;
+    }
+    vv_image portrait = {0};
+    CHECK_OK(image_load(&portrait, VV_SOURCE_DIR "/examples/mona_lisa.png"));
+    const char *name = "mona_lisa.png";
+    vv_animate_params params = vv_animate_default_params();
+    params.threads = 1;
+    params.engine = "hybrid";
+    params.model = HYBRID_MODEL;
+    vv_animator *hybrid = NULL, *warp2d = NULL;
+    CHECK_OK(vv_animator_new(&hybrid, &portrait, &name, 1, &params));
+    params.engine = "warp2d";
+    params.model = NULL;
+    CHECK_OK(vv_animator_new(&warp2d, &portrait, &name, 1, &params));
+    vv_face face;
+    if (!hybrid || !warp2d || vv_animator_source_face(hybrid, 0, &face) != VV_OK) {
+        CHECK(0);
+        vv_animator_free(hybrid);
+        vv_animator_free(warp2d);
+        image_free(&portrait);
+        return;
+    }
+    /* The driver: the portrait's own face (frame 0, the reference), then the mouth opening
+     * and the head moving right, so the warp moves the portrait's pixels. */
+    float frames[HYBRID_FRAMES][68][2];
+    for (int t = 0; t < HYBRID_FRAMES; t++)
+        for (int k = 0; k < 68; k++) {
+            frames[t][k][0] = face.landmarks[k][0] + 1.5f * t;
+            frames[t][k][1] = face.landmarks[k][1];
+            if (k >= 56 && k <= 58) frames[t][k][1] += 3.0f * t;
+            if (k >= 65 && k <= 67) frames[t][k][1] += 2.5f * t;
+            if (k >= 5 && k <= 11) frames[t][k][1] += 1.5f * t;
+        }
+    vv_image hyb[HYBRID_FRAMES], warp[HYBRID_FRAMES];
+    vv_frame_info info[HYBRID_FRAMES];
+    memset(hyb, 0, sizeof hyb);
+    memset(warp, 0, sizeof warp);
+    int n_hybrid = render_landmarks_info(hybrid, (const float(*)[68][2])frames, HYBRID_FRAMES, hyb, info);
+    int n_warp = render_landmarks(warp2d, (const float(*)[68][2])frames, HYBRID_FRAMES, warp);
+    CHECK(n_hybrid == HYBRID_FRAMES && n_warp == HYBRID_FRAMES);
+
+    /* The same model, loaded and prepared here as the animator prepares it (the portrait as
+     * its one shot, the crop around its face); each frame's target is the driver's smoothed
+     * landmarks retargeted onto the portrait (the animator's retargeting state). */
+    fsth_model *m = NULL;
+    CHECK_OK(fsth_model_load(&m, HYBRID_MODEL));
+    if (m) CHECK_OK(fsth_prepare(m, &portrait, (const float(*)[68][2])face.landmarks, 1));
+    int S = m ? m->config.size : 0;
+    float crop_to_image[6], image_to_crop[6];
+    vv_image painted = {0}, crop = {0}, expected = {0};
+    uint8_t *weight = S ? malloc((size_t)S * S) : NULL;
+    long in_crop_changed = 0, outside_changed = 0, weightless = 0, weightless_changed = 0, weighted = 0,
+         weighted_changed = 0, warp_moved = 0;
+    double worst = 0;
+    for (int t = 0; m && weight && t < n_hybrid && t < n_warp; t++) {
+        const vv_image *h = &hyb[t], *w = &warp[t];
+        if (!h->data || !w->data || h->width != w->width || h->height != w->height || !hybrid->sources[0].retarget_ready) {
+            CHECK_MSG(0, "hybrid frame %d: %dx%d, warp2d %dx%d", t, h->width, h->height, w->width, w->height);
+            continue;
+        }
+        float target[68][2], crop_target[68][2];
+        motion_retarget_frame(&hybrid->sources[0].retarget, (const float(*)[2])info[t].landmarks, target);
+        fsth_crop_transform((const float(*)[2])face.landmarks, S, crop_to_image);
+        affine_invert(crop_to_image, image_to_crop);
+        affine_apply_points(image_to_crop, (const float(*)[2])target, crop_target, 68);
+        CHECK_OK(fsth_render_layers(m, (const float(*)[2])crop_target, &painted, weight));
+        image_free(&expected);
+        CHECK_OK(image_copy(&expected, w));
+        CHECK_OK(fsth_render_frame(m, image_to_crop, crop_to_image, (const float(*)[2])target, &crop, &expected));
+        for (int y = 0; y < h->height; y++)
+            for (int x = 0; x < h->width; x++) {
+                size_t o = ((size_t)y * h->width + x) * 3;
+                int diff = 0, off = 0;
+                for (int k = 0; k < 3; k++) {
+                    int dw = abs(h->data[o + k] - w->data[o + k]), de = abs(h->data[o + k] - expected.data[o + k]);
+                    diff = dw > diff ? dw : diff;
+                    off = de > off ? de : off;
+                    warp_moved += x < portrait.width && y < portrait.height &&
+                                  w->data[o + k] != portrait.data[((size_t)y * portrait.width + x) * 3 + k];
+                }
+                worst = off > worst ? off : worst;
+                float u = image_to_crop[0] * x + image_to_crop[1] * y + image_to_crop[2];
+                float v = image_to_crop[3] * x + image_to_crop[4] * y + image_to_crop[5];
+                if (u < -1 || v < -1 || u > S || v > S) {
+                    outside_changed += diff > 0;
+                    continue;
+                }
+                in_crop_changed += diff > 0;
+                /* the weight at the four crop pixels the paste-back samples */
+                int iu = (int)floorf(u), iv = (int)floorf(v), wmax = 0;
+                for (int dv = 0; dv <= 1; dv++)
+                    for (int du = 0; du <= 1; du++) {
+                        int cu = iu + du < 0 ? 0 : iu + du >= S ? S - 1 : iu + du;
+                        int cv = iv + dv < 0 ? 0 : iv + dv >= S ? S - 1 : iv + dv;
+                        wmax = weight[cv * S + cu] > wmax ? weight[cv * S + cu] : wmax;
+                    }
+                if (wmax == 0) {
+                    weightless++;
+                    weightless_changed += diff > 0;
+                }
+                if (wmax >= 128) {
+                    weighted++;
+                    weighted_changed += diff > 0;
+                }
+            }
+    }
+    printf("hybrid vs warp2d over %d frames: the warp moved %ld portrait values; %ld pixels changed inside the network's "
+           "crop, %ld outside, %ld of %ld where its weight is 0; %.1f%% of the %ld weighted >= 0.5 changed; vs the "
+           "recomposed frames at most %.0f levels\n",
+           HYBRID_FRAMES, warp_moved, in_crop_changed, outside_changed, weightless_changed, weightless,
+           weighted ? 100.0 * weighted_changed / weighted : 0.0, weighted, worst);
+    CHECK_MSG(warp_moved > 1000, "the driver did not move the warp (%ld values)", warp_moved);
+    CHECK_MSG(worst <= 1, "hybrid frames differ from warp2d's frame + the painting blended by its weight by %.0f levels",
+              worst);
+    CHECK_MSG(outside_changed == 0 && weightless > 0 && weightless_changed == 0,
+              "hybrid changed the warp outside the crop (%ld) or where the weight is 0 (%ld of %ld)", outside_changed,
+              weightless_changed, weightless);
+    CHECK_MSG(weighted > 0 && weighted_changed > weighted / 2, "the painting changed %ld of %ld weighted pixels",
+              weighted_changed, weighted);
+    free(weight);
+    image_free(&painted);
+    image_free(&crop);
+    image_free(&expected);
+    fsth_model_free(m);
+    for (int t = 0; t < HYBRID_FRAMES; t++) {
+        image_free(&hyb[t]);
+        image_free(&warp[t]);
+    }
+    vv_animator_free(hybrid);
+    vv_animator_free(warp2d);
+    image_free(&portrait);
+}
+
+/* ---- --reference best with a driver ---------------------------------------------------- */
+
+#define BEST_FRAMES 14
+#define BEST_SWITCH 6 /* frames 0..5: Grace Hopper; 6..13: the portrait itself */
+
+static double mean_abs_diff(const vv_image *a, const vv_image *b) {
+    if (!a->data || !b->data || a->width != b->width || a->height != b->height || a->channels != b->channels) return 1e9;
+    size_t n = (size_t)a->width * a->height * a->channels;
+    double sum = 0;
+    for (size_t i = 0; i < n; i++) sum += abs(a->data[i] - b->data[i]);
+    return sum / (double)n;
+}
+
+static void test_reference_best(void) {
+    if (!warp_models_present("reference best")) return;
+    char dir[] = "/tmp/vv_test_best_XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0);
+        return;
+    }
+    char driver[600], first_dir[600], best_dir[600];
+    snprintf(driver, sizeof driver, "%s/driver.mp4", dir);
+    snprintf(first_dir, sizeof first_dir, "%s/first", dir);
+    snprintf(best_dir, sizeof best_dir, "%s/best", dir);
+    vv_image hopper = {0}, portrait = {0}, frame = {0};
+    CHECK_OK(image_load(&hopper, VV_SOURCE_DIR "/examples/grace_hopper.jpg"));
+    CHECK_OK(image_load(&portrait, VV_SOURCE_DIR "/examples/mona_lisa.png"));
+    CHECK_OK(image_create(&frame, 384, 384, 3));
+    video_writer *w = NULL;
+    video_writer_params vp = video_writer_default_params();
+    vp.width = 384;
+    vp.height = 384;
+    vp.fps = 25;
+    vp.crf = 12;
+    CHECK_OK(video_writer_open(&w, driver, &vp));
+    for (int t = 0; w && t < BEST_FRAMES; t++) {
+        /* Her face, then the portrait's face at the same place (the portrait's pixels). */
+        float hop[6] = {1, 0, 64 - 2.0f * t, 0, 1, 40}, mona[6] = {1, 0, 39, 0, 1, 11};
+        image_warp_affine(&frame, t < BEST_SWITCH ? &hopper : &portrait, t < BEST_SWITCH ? hop : mona, NULL);
+        CHECK_OK(video_writer_write(w, &frame));
+    }
+    if (w) CHECK_OK(video_writer_finish(w));
+
+    const char *name = "mona_lisa.png";
+    vv_animate_params params = vv_animate_default_params();
+    vv_animator *first = NULL, *best = NULL;
+    CHECK_OK(vv_animator_new(&first, &portrait, &name, 1, &params));
+    params.reference_best = 1;
+    CHECK_OK(vv_animator_new(&best, &portrait, &name, 1, &params));
+    vv_animate_job job = {0};
+    job.driving = driver;
+    vv_animate_report report_first, report_best;
+    memset(&report_first, 0, sizeof report_first);
+    memset(&report_best, 0, sizeof report_best);
+    report_best.reference_frame = -1;
+    job.output = first_dir;
+    if (first) CHECK_OK(vv_animate(first, &job, NULL, &report_first));
+    job.output = best_dir;
+    if (best) CHECK_OK(vv_animate(best, &job, NULL, &report_best));
+    CHECK(report_first.frames == BEST_FRAMES && report_best.frames == BEST_FRAMES);
+    CHECK_MSG(report_first.reference_frame == 0, "--reference first: reference frame %d", report_first.reference_frame);
+    CHECK_MSG(report_best.reference_frame >= BEST_SWITCH, "--reference best: reference frame %d, not one of the portrait's own (%d..%d)",
+              report_best.reference_frame, BEST_SWITCH, BEST_FRAMES - 1);
+    /* At the reference the motion is zero: the portrait nearly as it is; relative to the
+     * first frame (another face) the same driver frame moves it. */
+    int ref = report_best.reference_frame >= 0 && report_best.reference_frame < BEST_FRAMES ? report_best.reference_frame
+                                                                                           : BEST_FRAMES - 1;
+    char path[700];
+    vv_image best_frame = {0}, first_frame = {0};
+    snprintf(path, sizeof path, "%s/frame_%05d.png", best_dir, ref);
+    CHECK_OK(image_load(&best_frame, path));
+    snprintf(path, sizeof path, "%s/frame_%05d.png", first_dir, ref);
+    CHECK_OK(image_load(&first_frame, path));
+    double d_best = mean_abs_diff(&best_frame, &portrait), d_first = mean_abs_diff(&first_frame, &portrait);
+    printf("reference best: frame %d; there the output differs from the portrait by %.2f levels (reference first: %.2f)\n",
+           ref, d_best, d_first);
+    CHECK_MSG(d_best < 1.0 && d_best < 0.5 * d_first, "at its reference the output moved the portrait by %.2f levels "
+              "(first: %.2f)", d_best, d_first);
+    image_free(&best_frame);
+    image_free(&first_frame);
+    vv_animator_free(first);
+    vv_animator_free(best);
+    image_free(&hopper);
+    image_free(&portrait);
+    image_free(&frame);
+    remove_dir(dir);
+}
+
 int main(void) {
     test_smoothing();
     test_timeline();
     test_pipeline();
     test_absolute();
+    test_hybrid();
+    test_reference_best();
     return test_finish("test_animate");
 }
