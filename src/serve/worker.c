@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,7 +79,7 @@ static void emit_progress(worker *w, int stage, long done, long total) {
     cJSON_AddStringToObject(json, "stage", names[stage]);
     cJSON_AddNumberToObject(json, "done", (double)done);
     cJSON_AddNumberToObject(json, "total", (double)(total > 0 ? total : 0));
-    cJSON_AddNumberToObject(json, "fps", elapsed > 0.05 ? (double)done / elapsed : 0);
+    cJSON_AddNumberToObject(json, "fps", elapsed > 0.05 ? round((double)done / elapsed * 10) / 10 : 0);
     emit_json(w, json);
 }
 
