@@ -5,7 +5,17 @@
  * following metrics find lag 0 for the engine and the delay of a deliberately late one.
  * Needs faceres in .cache/models (skipped, 77, without it); the protocols and the pipeline
  * also need the animate engine's models (blazeface, facemesh, iris, selfie): without one
- * of them those parts are skipped, the rest runs, and the test exits 77. */
+ * of them those parts are skipped, the rest runs, and the test exits 77.
+ *
+ * What the identity fixtures prove: the crops (tests/fixtures/eval_identity_*.png) and
+ * their landmarks were made by this project's own pipeline (scripts/fixtures/
+ * make_identity_crops.c: vv_faces' landmarks, identity_align's crop), so they are not an
+ * independent reference for alignment.  Independent: the embeddings, @tensorflow/tfjs's
+ * faceres run on those very crops (check 1), and the alignment's geometry checked against
+ * the rule identity.h documents (check 2a: the template's eye corners 86.154 px apart
+ * around (112, 84); the similarity is the least-squares fit of points 17-47: no small
+ * change of it lowers the residual).  Check 2b (the aligner reproduces the committed crop)
+ * is a regression pin of our own resampling, not an independent reference. */
 #include "eval/identity.h"
 #include "eval/metrics.h"
 #include "eval/plot.h"
@@ -40,6 +50,45 @@ static bool read_identity_landmarks(float points[2][68][2]) {
     return face == 1 && k == 68;
 }
 
+/* Sum of squared distances between the template's points 17-47 mapped by m and the face's. */
+static double alignment_residual(const float m[6], const float tmpl[68][2], const float points[68][2]) {
+    double r = 0;
+    for (int k = 17; k <= 47; k++) {
+        double x = m[0] * tmpl[k][0] + m[1] * tmpl[k][1] + m[2] - points[k][0];
+        double y = m[3] * tmpl[k][0] + m[4] * tmpl[k][1] + m[5] - points[k][1];
+        r += x * x + y * y;
+    }
+    return r;
+}
+
+/* 2a: the alignment against the rule identity.h documents, not against our own output. */
+static void check_alignment_rule(const float points[68][2], const char *name) {
+    float tmpl[68][2], m[6];
+    identity_template(tmpl);
+    double eyes = hypot(tmpl[45][0] - tmpl[36][0], tmpl[45][1] - tmpl[36][1]);
+    CHECK_MSG(fabs(eyes - 86.154) < 0.01 && fabs((tmpl[36][0] + tmpl[45][0]) / 2 - 112) < 0.5 &&
+                  fabs((tmpl[36][1] + tmpl[45][1]) / 2 - 84) < 1.5,
+              "template eye corners %.3f px apart around (%.1f, %.1f)", eyes, (tmpl[36][0] + tmpl[45][0]) / 2,
+              (tmpl[36][1] + tmpl[45][1]) / 2);
+    CHECK_OK(identity_alignment(points, m));
+    CHECK_MSG(fabsf(m[0] - m[4]) < 1e-6f && fabsf(m[1] + m[3]) < 1e-6f, "%s: not a similarity", name);
+    /* Least squares: scale-rotation (a, b) and translation moved by small steps each way. */
+    double best = alignment_residual(m, tmpl, points);
+    int lower = 0;
+    for (int p = 0; p < 4; p++)
+        for (int sign = -1; sign <= 1; sign += 2) {
+            float q[6];
+            memcpy(q, m, sizeof q);
+            float step = p < 2 ? 1e-3f * hypotf(m[0], m[3]) : 0.05f;
+            if (p == 0) q[0] += sign * step, q[4] += sign * step;
+            if (p == 1) q[3] += sign * step, q[1] -= sign * step;
+            if (p == 2) q[2] += sign * step;
+            if (p == 3) q[5] += sign * step;
+            lower += alignment_residual(q, tmpl, points) < best * (1 - 1e-6);
+        }
+    CHECK_MSG(lower == 0, "%s: %d small changes of the similarity fit points 17-47 better", name, lower);
+}
+
 static void test_identity(void) {
     identity_model *model = NULL;
     CHECK_OK(identity_model_load(&model, NULL));
@@ -72,7 +121,10 @@ static void test_identity(void) {
         CHECK_MSG(rel <= 1e-3, "%s: relative error %g", identity_names[i], rel);
         printf("identity %-12s vs tfjs: relative L2 error %.2e, max abs %.2e (%.0f ms)\n", identity_names[i], rel,
                max_abs, ms);
-        /* 2. Our aligner reproduces the committed crop from the image and landmarks. */
+        /* 2a. The alignment follows its documented rule. */
+        check_alignment_rule((const float(*)[2])points[i], identity_names[i]);
+        /* 2b. Our aligner reproduces the committed crop from the image and landmarks (made by
+         * the same aligner: a regression pin, not an independent reference). */
         CHECK_OK(image_load(&image, identity_images[i]));
         CHECK_OK(identity_align(&image, (const float(*)[2])points[i], &crop));
         double l1 = 1;
