@@ -36,6 +36,7 @@ int cli_serve(int argc, char **argv) {
     int max_upload_mb = (int)(params.max_upload_bytes >> 20), keep_mb = (int)(params.keep_bytes >> 20);
     int keep = params.keep_count, max_seconds = (int)params.max_seconds, job_memory_mb = (int)(params.job_memory_bytes >> 20);
     int max_megapixels = (int)(params.max_portrait_pixels / 1000000), job_cpu = params.job_cpu_seconds;
+    int upload_timeout = (int)params.body_timeout_s;
     bool quiet = false;
     const cli_option opts[] = {
         {"host", 0, OPT_STRING, &host, "ADDR", "address to listen on; 0.0.0.0 opens it to the network", 0, 0},
@@ -45,6 +46,8 @@ int cli_serve(int argc, char **argv) {
         {"jobs", 'j', OPT_INT, &jobs, "N", "animations running at once", 1, 64},
         {"queue", 0, OPT_INT, &queue, "N", "jobs waiting at most; more get HTTP 429", 1, 10000},
         {"max-upload-mb", 0, OPT_INT, &max_upload_mb, "MB", "largest upload (portrait + driver)", 1, 1 << 20},
+        {"upload-timeout", 0, OPT_INT, &upload_timeout, "S", "seconds an upload's body may take once its headers are in "
+                                                              "(slower ones are cut)", 1, 86400},
         {"keep-mb", 0, OPT_INT, &keep_mb, "MB", "finished results kept up to this size, oldest dropped first", 1, 1 << 24},
         {"keep", 0, OPT_INT, &keep, "N", "finished jobs kept at most", 1, 100000},
         {"max-frames", 0, OPT_INT, &max_frames, "N", "frames one job renders at most", 1, 200000},
@@ -88,6 +91,7 @@ int cli_serve(int argc, char **argv) {
     params.max_portrait_pixels = (uint64_t)max_megapixels * 1000000;
     params.job_memory_bytes = (uint64_t)job_memory_mb << 20;
     params.job_cpu_seconds = job_cpu;
+    params.body_timeout_s = upload_timeout;
     params.exe = exe;
     params.models_dir = models;
     params.temp_dir = temp;

@@ -715,7 +715,6 @@ static enum MHD_Result handle_post_job(serve_server *server, struct MHD_Connecti
         const char *type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (!type || !strcasestr(type, "multipart/form-data"))
             return send_error(server, connection, 415, "POST /api/jobs takes multipart/form-data");
-        /* checked again on submit; refusing now saves receiving a body we would drop */
         /* the folder holds a place in the queue while the upload arrives, so uploads in
          * flight and waiting jobs together are at most --queue (the disk they take is bounded) */
         vv_status s = job_queue_make_folder(server->queue, r->dir, sizeof r->dir);
