@@ -18,8 +18,8 @@ cleanup() {
 }
 trap cleanup EXIT
 command -v ffmpeg >/dev/null || { echo "SKIPPED: no ffmpeg"; exit 77; }
-models="${VIVIFY_MODELS:-$ROOT/.cache/models}"
-[ -s "$models/blazeface.json" ] || { echo "SKIPPED: no face models in $models (./dev setup)"; exit 77; }
+. "$ROOT/tests/lib/models.sh" # where vivify looks: $VIVIFY_MODELS, then .cache/models
+model_present blazeface.json || { echo "SKIPPED: blazeface.json not present (./dev setup)"; exit 77; }
 START=$(date +%s)
 passed=0
 failed=0

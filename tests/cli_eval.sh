@@ -8,9 +8,9 @@
 set -u
 VIVIFY="$1"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-MODELS="${VIVIFY_MODELS:-$ROOT/.cache/models}"
-if [ ! -s "$MODELS/faceres.json" ] || [ ! -s "$MODELS/blazeface.json" ] || ! command -v ffmpeg >/dev/null; then
-  echo "SKIPPED cli_eval: needs $MODELS/faceres.json, blazeface.json and ffmpeg"; exit 77
+. "$ROOT/tests/lib/models.sh" # where vivify looks: $VIVIFY_MODELS, then .cache/models
+if ! model_present faceres.json || ! model_present blazeface.json || ! command -v ffmpeg >/dev/null; then
+  echo "SKIPPED cli_eval: needs faceres.json, blazeface.json (./dev setup) and ffmpeg"; exit 77
 fi
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
