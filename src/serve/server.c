@@ -764,8 +764,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
     if (first) {
         /* libmicrohttpd cuts the path at a raw NUL ("GET /api/jobs/ID\0anything HTTP/1.1"
          * would reach job ID): the path seen when the line came in must end where the
-         * request line's version begins */
-        if (r->uri && version && r->uri + r->uri_length + 1 != version)
+         * request line's version begins (both point into the connection's buffer; a path
+         * that ends short of it had more bytes after a NUL) */
+        if (r->uri && version && version > r->uri && version - r->uri < 65536 && r->uri + r->uri_length + 1 < version)
             return send_error(server, connection, 400, "bad request: a NUL byte in the request line");
         /* refusals on the first call go out before any body is read (and close the connection) */
         if (!request_allowed(server, connection, method))
