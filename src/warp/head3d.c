@@ -25,17 +25,26 @@ static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
 #define FRAME_SIDE 12
 #define FRAME_POINTS (4 * FRAME_SIDE)
 #define FRAME_FIRST (FACE_VERTICES + RING_COUNT * OVAL)
-#define VERTEX_COUNT (FRAME_FIRST + FRAME_POINTS)
+/* Between the last ring and the frame, the points of a BODY_GRID x BODY_GRID grid over
+ * the frame that lie outside the ring: the body's motion sampled at them (finer than the
+ * frame's triangles alone would), and small triangles, most of them all person or all
+ * background, which need no alpha (or no texture at all) when drawn. */
+#define BODY_GRID 16
+#define BODY_POINTS ((BODY_GRID - 1) * (BODY_GRID - 1))
+#define BODY_FIRST (FRAME_FIRST + FRAME_POINTS)
+#define VERTEX_COUNT (BODY_FIRST + BODY_POINTS) /* at most: h->vertex_count are used */
 #define STATIC_MOTION 0.02f /* pixels: a vertex moving less is still */
 #define BODY_STILL 0.25f    /* pixels: a body moving less is still */
 /* The raster's layer map carries each winner's layer and, in TRANSLUCENT, whether its
  * texture touches the matte's edge (else its alpha is 255: no alpha needed there), in
  * CLEAR whether its texture is all background (alpha 0: the plate shows, nothing to
- * sample). */
-#define LAYER_MASK 0x3f
+ * sample), in TWIN (set per frame) whether it takes a share of its mirror twin's texture. */
+#define LAYER_MASK 0x1f
+#define TWIN 0x20
 #define CLEAR 0x40
 #define TRANSLUCENT 0x80
 #define OPAQUE 250 /* matte at least this (98%) counts as all person */
+#define BACKGROUND 5 /* matte at most this (2%) counts as all background */
 #define MAX_YAW 50.0f       /* beyond this the mesh's far side is guesswork */
 #define MATTE_BACKGROUND 26
 /* The mesh's depth is flatter than a head's (MediaPipe's z is weakly supervised).  Scaled
@@ -91,6 +100,7 @@ struct head3d {
     int (*triangles)[3];
     uint8_t *layer;
     int triangle_count;
+    int vertex_count;               /* VERTEX_COUNT less the body points inside the ring */
     float body_reach;               /* pixels from the border at which the body moves fully */
     int face_end;                   /* triangles [0, face_end): the face's own (then the rings) */
     int frame_first;                /* triangles [frame_first, triangle_count): between the last
@@ -119,8 +129,10 @@ struct head3d {
     float *depth;
     uint8_t *coverage, *raster_layer;
     vv_image color, alpha;
-    uint8_t *draw_layer;            /* layer | TRANSLUCENT | CLEAR per triangle */
-    bool *is_translucent, *is_clear, *is_face; /* per triangle: draw_layer's bits, and t < face_end */
+    uint8_t *draw_layer;            /* layer | TRANSLUCENT | CLEAR | TWIN per triangle */
+    bool *is_translucent, *is_clear; /* per triangle: draw_layer's bits */
+    bool *takes_twin;               /* per triangle, this frame: a face triangle with a share of
+                                       its twin's texture at a corner (the rest need no twin) */
     float last68[68][2];
     /* Gaze: each eye's iris in the portrait (centre, radius), its eye's axis, the white. */
     float iris_centre[2][2], iris_radius[2], eye_axis[2][2], eye_width[2];
@@ -489,7 +501,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     vv_status s = image_copy(&h->source, source);
 
     size_t pixels = (size_t)source->width * source->height;
-    int max_tris = face_topology_triangle_count + 2 * RING_COUNT * OVAL + 2 * (OVAL + FRAME_POINTS) + 128;
+    int max_tris = face_topology_triangle_count + 2 * RING_COUNT * OVAL + 2 * (OVAL + FRAME_POINTS + BODY_POINTS) + 128;
     h->src = calloc(VERTEX_COUNT, sizeof *h->src);
     h->texcoord = calloc(VERTEX_COUNT, sizeof *h->texcoord);
     h->texcoord_rest = calloc(VERTEX_COUNT, sizeof *h->texcoord_rest);
@@ -503,14 +515,14 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     h->draw_layer = calloc((size_t)max_tris, 1);
     h->is_translucent = calloc((size_t)max_tris, sizeof *h->is_translucent);
     h->is_clear = calloc((size_t)max_tris, sizeof *h->is_clear);
-    h->is_face = calloc((size_t)max_tris, sizeof *h->is_face);
+    h->takes_twin = calloc((size_t)max_tris, sizeof *h->takes_twin);
     h->depth = malloc(pixels * sizeof *h->depth);
     h->coverage = malloc(pixels);
     h->raster_layer = malloc(pixels);
     h->footprint = calloc(pixels, 1);
     h->ring_radius = calloc(VERTEX_COUNT - FACE_VERTICES, sizeof *h->ring_radius);
     if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->normal || !h->texcoord_mirror || !h->texcoord_share || !h->weight || !h->posed || !h->triangles ||
-                       !h->layer || !h->draw_layer || !h->is_translucent || !h->is_clear || !h->is_face || !h->depth || !h->coverage ||
+                       !h->layer || !h->draw_layer || !h->is_translucent || !h->is_clear || !h->takes_twin || !h->depth || !h->coverage ||
                        !h->raster_layer || !h->footprint || !h->ring_radius))
         s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory for a %dx%d portrait", source->width, source->height);
     if (s != VV_OK) {
@@ -702,10 +714,31 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
                 p[2] = h->head_centre[2];
                 h->weight[FRAME_FIRST + side * FRAME_SIDE + i] = 0;
             }
+        /* The body points: outside the last ring and half a cell clear of its vertices;
+         * flat and pinned to nothing, like the last ring and the frame. */
+        float ring[OVAL][2], cell_x = (fx1 - fx0) / BODY_GRID, cell_y = (fy1 - fy0) / BODY_GRID;
+        for (int i = 0; i < OVAL; i++) {
+            ring[i][0] = h->src[FACE_VERTICES + (RING_COUNT - 1) * OVAL + i][0];
+            ring[i][1] = h->src[FACE_VERTICES + (RING_COUNT - 1) * OVAL + i][1];
+        }
+        h->vertex_count = BODY_FIRST;
+        for (int gy = 1; gy < BODY_GRID; gy++)
+            for (int gx = 1; gx < BODY_GRID; gx++) {
+                float x = fx0 + gx * cell_x, y = fy0 + gy * cell_y;
+                bool keep = !point_in_polygon((const float(*)[2])ring, OVAL, x, y);
+                for (int i = 0; keep && i < OVAL; i++)
+                    keep = fabsf(ring[i][0] - x) > 0.5f * cell_x || fabsf(ring[i][1] - y) > 0.5f * cell_y;
+                if (!keep) continue;
+                float *p = h->src[h->vertex_count];
+                p[0] = x;
+                p[1] = y;
+                p[2] = h->head_centre[2];
+                h->weight[h->vertex_count++] = 0;
+            }
     }
-    for (int v = 0; v < VERTEX_COUNT; v++) { h->texcoord[v][0] = h->src[v][0]; h->texcoord[v][1] = h->src[v][1]; }
-    memcpy(h->texcoord_rest, h->texcoord, VERTEX_COUNT * sizeof *h->texcoord);
-    for (int v = 0; v < VERTEX_COUNT; v++) {
+    for (int v = 0; v < h->vertex_count; v++) { h->texcoord[v][0] = h->src[v][0]; h->texcoord[v][1] = h->src[v][1]; }
+    memcpy(h->texcoord_rest, h->texcoord, (size_t)h->vertex_count * sizeof *h->texcoord);
+    for (int v = 0; v < h->vertex_count; v++) {
         int twin = v < FACE_VERTICES ? topology.mirror[v] : v;
         h->texcoord_mirror[v][0] = h->texcoord_rest[twin][0];
         h->texcoord_mirror[v][1] = h->texcoord_rest[twin][1];
@@ -795,14 +828,14 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     /* Between the last ring and the frame: Delaunay, less what lies inside the ring. */
     h->frame_first = n;
     {
-        int ids[OVAL + FRAME_POINTS];
-        float pts[OVAL + FRAME_POINTS][2], ring_poly[OVAL][2];
+        int ids[OVAL + FRAME_POINTS + BODY_POINTS], total = OVAL + (h->vertex_count - FRAME_FIRST);
+        float pts[OVAL + FRAME_POINTS + BODY_POINTS][2], ring_poly[OVAL][2];
         for (int i = 0; i < OVAL; i++) ids[i] = FACE_VERTICES + (RING_COUNT - 1) * OVAL + i;
-        for (int i = 0; i < FRAME_POINTS; i++) ids[OVAL + i] = FRAME_FIRST + i;
-        for (int i = 0; i < OVAL + FRAME_POINTS; i++) { pts[i][0] = h->src[ids[i]][0]; pts[i][1] = h->src[ids[i]][1]; }
+        for (int i = OVAL; i < total; i++) ids[i] = FRAME_FIRST + (i - OVAL); /* the frame, then the body points */
+        for (int i = 0; i < total; i++) { pts[i][0] = h->src[ids[i]][0]; pts[i][1] = h->src[ids[i]][1]; }
         memcpy(ring_poly, pts, sizeof ring_poly);
         int (*tris)[3] = NULL, count = 0;
-        s = delaunay_triangulate((const float(*)[2])pts, OVAL + FRAME_POINTS, &tris, &count);
+        s = delaunay_triangulate((const float(*)[2])pts, total, &tris, &count);
         for (int t = 0; s == VV_OK && t < count && n < max_tris; t++) {
             float cx = (pts[tris[t][0]][0] + pts[tris[t][1]][0] + pts[tris[t][2]][0]) / 3;
             float cy = (pts[tris[t][0]][1] + pts[tris[t][1]][1] + pts[tris[t][2]][1]) / 3;
@@ -906,7 +939,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         }
         for (size_t i = 0; i < pixels; i++) h->depth[i] = -INFINITY;
         raster_mesh rm = {.position = (const float(*)[3])h->src, .texcoord = (const float(*)[2])h->texcoord,
-                          .triangles = (const int(*)[3])moving, .vertex_count = VERTEX_COUNT, .triangle_count = m};
+                          .triangles = (const int(*)[3])moving, .vertex_count = h->vertex_count, .triangle_count = m};
         raster_target rt = {.color = &scratch, .depth = h->depth, .coverage = h->footprint};
         raster_params rp = {false, h->params.threads};
         if (s == VV_OK) s = raster_draw(&rt, h->have_matte ? &h->foreground : &h->source, &rm, &rp);
@@ -923,7 +956,8 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
                 }
         if (h->foot_box[2] < 0) h->foot_box[0] = h->foot_box[1] = h->foot_box[2] = h->foot_box[3] = 0;
         /* Which triangles' texture is all person (matte >= OPAQUE over their texture box):
-         * their pixels need no alpha; and which all background (matte 0: alpha 0). */
+         * their pixels need no alpha; and which all background (matte <= BACKGROUND: the
+         * plate shows). */
         for (int t = 0; t < h->triangle_count; t++) {
             bool opaque = h->have_matte, clear = h->have_matte;
             float tx0 = 1e30f, ty0 = 1e30f, tx1 = -1e30f, ty1 = -1e30f;
@@ -944,12 +978,11 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
                 for (int x = ix0; (opaque || clear) && x <= ix1; x++) {
                     uint8_t person = matte[(size_t)y * source->width + x];
                     opaque = opaque && person >= OPAQUE;
-                    clear = clear && person == 0;
+                    clear = clear && person <= BACKGROUND;
                 }
             h->draw_layer[t] = (uint8_t)(h->layer[t] | (opaque ? 0 : clear ? CLEAR : TRANSLUCENT));
             h->is_translucent[t] = !opaque && !clear;
             h->is_clear[t] = clear;
-            h->is_face[t] = t < h->face_end;
         }
     }
     if (s != VV_OK) {
@@ -985,7 +1018,7 @@ void head3d_free(head3d *h) {
     free(h->draw_layer);
     free(h->is_translucent);
     free(h->is_clear);
-    free(h->is_face);
+    free(h->takes_twin);
     free(h->depth);
     free(h->coverage);
     free(h->raster_layer);
@@ -1002,7 +1035,7 @@ void head3d_output_size(const head3d *h, int *width, int *height) {
 void head3d_mesh(const head3d *h, const float (**posed)[3], int *vertex_count, const int (**triangles)[3],
                  const uint8_t **layers, int *triangle_count) {
     *posed = (const float(*)[3])h->posed;
-    *vertex_count = VERTEX_COUNT;
+    *vertex_count = h->vertex_count;
     *triangles = (const int(*)[3])h->triangles;
     *layers = h->layer;
     *triangle_count = h->triangle_count;
@@ -1159,8 +1192,9 @@ static void composite_rows(void *ctx, int task) {
         const uint8_t *share = j->mirror ? h->share.data + (size_t)y * w * 3 : NULL;
         const uint8_t *won = h->raster_layer + (size_t)y * w;
         for (int x = x0; blend && y >= fy0 && y <= fy1 && x < x1; x++) {
+            if (!cov[x] || !(won[x] & TWIN) || x < fx0 || x > fx1) continue; /* share and twin: this frame's only with TWIN */
             int k = share[x * 3];
-            if (!cov[x] || !k || x < fx0 || x > fx1 || (won[x] & (LAYER_MASK | CLEAR)) >= HEAD3D_LAYER_OUTER) continue;
+            if (!k) continue;
             for (int c = 0; c < 3; c++) blend[x * 3 + c] = (uint8_t)((blend[x * 3 + c] * (255 - k) + twin[x * 3 + c] * k + 127) / 255);
         }
         for (int x = x0; x < x1; x++) {
@@ -1232,7 +1266,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
      * with the body's. */
     float anchor_d[ANCHOR_MAX][2];
     anchors_move(h, f, anchor_d);
-    for (int v = 0; v < VERTEX_COUNT; v++) {
+    for (int v = 0; v < h->vertex_count; v++) {
         float x[3] = {h->src[v][0], h->src[v][1], h->src[v][2]};
         if (v < FACE_VERTICES) {
             const vertex_weights *vw = &h->spread[v];
@@ -1257,7 +1291,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
      * Nothing of this at rest, nor for a face turning away. */
     float most = 0;
     const float (*R)[3] = (const float(*)[3])f->rigid.rotation;
-    for (int v = 0; v < VERTEX_COUNT; v++) {
+    for (int v = 0; v < h->vertex_count; v++) {
         h->texcoord[v][0] = h->texcoord_rest[v][0];
         h->texcoord[v][1] = h->texcoord_rest[v][1];
         float k = 0;
@@ -1320,7 +1354,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     if (f->has_target) landmarks_correct(h, f);
     /* Nothing moves (the reference pose, a still driver, no glance): the portrait as it is. */
     int m = 0;
-    for (int v = 0; v < VERTEX_COUNT && !m; v++)
+    for (int v = 0; v < h->vertex_count && !m; v++)
         m = fabsf(h->posed[v][0] - h->src[v][0]) > STATIC_MOTION || fabsf(h->posed[v][1] - h->src[v][1]) > STATIC_MOTION;
     for (int e = 0; e < 2 && !m; e++) {
         float sx, sy;
@@ -1343,7 +1377,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         bx1 = w - 1;
         by1 = hh - 1;
     }
-    for (int v = 0; v < VERTEX_COUNT; v++) {
+    for (int v = 0; v < (body_moves ? h->vertex_count : FRAME_FIRST); v++) { /* the drawn triangles' corners */
         float x = h->posed[v][0], y = h->posed[v][1];
         if (!(x == x) || !(y == y)) continue;
         if (x < bx0) bx0 = x < 0 ? 0 : (int)x;
@@ -1357,6 +1391,12 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         memset(h->coverage + (size_t)y * w + bx0, 0, (size_t)(bx1 - bx0 + 1));
     }
     bool mirror = m && most > 0.01f;
+    for (int t = 0; t < h->triangle_count; t++) {
+        const int *c = h->triangles[t];
+        h->takes_twin[t] = mirror && t < h->face_end &&
+                           (h->texcoord_share[c[0]][0] > 0 || h->texcoord_share[c[1]][0] > 0 || h->texcoord_share[c[2]][0] > 0);
+        h->draw_layer[t] = (uint8_t)((h->draw_layer[t] & ~TWIN) | (h->takes_twin[t] ? TWIN : 0));
+    }
     if (s == VV_OK && mirror && (h->mirrored.width != w || h->mirrored.height != hh)) {
         image_free(&h->mirrored);
         image_free(&h->share);
@@ -1389,11 +1429,11 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         if (h->have_matte)
             extras[extra_count++] = (raster_extra){NULL, h->is_translucent + first, &h->matte3, &h->alpha};
         if (mirror) {
-            extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_mirror, h->is_face + first, texture, &h->mirrored};
-            extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_share, h->is_face + first, &h->ramp, &h->share};
+            extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_mirror, h->takes_twin + first, texture, &h->mirrored};
+            extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_share, h->takes_twin + first, &h->ramp, &h->share};
         }
         raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])(h->triangles + first),
-                          VERTEX_COUNT, last - first, h->draw_layer + first, h->is_clear + first};
+                          h->vertex_count, last - first, h->draw_layer + first, h->is_clear + first};
         raster_target rt = {&h->color, h->depth, h->coverage, h->raster_layer, extras, extra_count};
         raster_params rp = {pass == 0, h->params.threads};
         s = raster_draw(&rt, texture, &rm, &rp);
