@@ -1,7 +1,9 @@
 /* vivify command line: subcommand dispatch. */
 #include "cli/cli.h"
+#include "nn/backend.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static void print_help(FILE *out) {
@@ -44,6 +46,10 @@ int main(int argc, char **argv) {
         printf("vivify %s\n", vv_version());
         return 0;
     }
+    /* Inference commands: one OpenBLAS thread (see nn_blas_threads), unless the user says. */
+    const char *inference[] = {"landmarks", "animate", "motion", "metrics", "serve"};
+    for (size_t i = 0; i < sizeof inference / sizeof *inference; i++)
+        if (!strcmp(cmd, inference[i]) && !getenv("OPENBLAS_NUM_THREADS")) nn_blas_threads(1);
     if (!strcmp(cmd, "landmarks")) return cli_landmarks(argc - 1, argv + 1);
     if (!strcmp(cmd, "animate")) return cli_animate(argc - 1, argv + 1);
     if (!strcmp(cmd, "motion")) return cli_motion(argc - 1, argv + 1);

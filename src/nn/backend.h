@@ -28,6 +28,13 @@ const nn_backend *nn_backend_cpu(void);
 const nn_backend *nn_backend_current(void);
 void nn_backend_set(const nn_backend *backend);
 
+/* The CPU backend's BLAS threads (OpenBLAS's own pool, process-wide).  Inference runs
+ * small GEMMs on a tracker thread beside vivify's own render pool: there one BLAS thread
+ * avoids a second pool spinning for work on the same cores (the CLI sets it for its
+ * inference commands unless OPENBLAS_NUM_THREADS is set).  Training keeps OpenBLAS's
+ * default (all cores). */
+void nn_blas_threads(int threads);
+
 /* GEMM through the current backend. */
 void nn_gemm(bool transpose_a, bool transpose_b, int M, int N, int K, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);

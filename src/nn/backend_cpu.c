@@ -18,6 +18,10 @@ static void cpu_gemm(bool transpose_a, bool transpose_b, int M, int N, int K, fl
                 ldc);
 }
 
+void nn_blas_threads(int threads) {
+    if (threads >= 1) openblas_set_num_threads(threads);
+}
+
 static const nn_backend cpu_backend = {
     .name = "cpu",
     .gemm = cpu_gemm,
