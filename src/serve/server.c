@@ -3,7 +3,12 @@
  * Routing is by exact path only (no file system lookups), so no URL can reach a file
  * other than the embedded page and a job's own result.  Uploads stream to a private job
  * folder as they arrive; a file is classified by its first bytes (serve/sniff.h) and
- * stored under a fixed name (source.png, driving.mp4, ...), never the client's name. */
+ * stored under a fixed name (source.png, driving.mp4, ...), never the client's name.
+ *
+ * Abuse (docs/HARDENING.md): one client address holds at most max_client_connections; a
+ * watchdog thread cuts a connection whose headers or upload body miss their absolute
+ * deadline; a body past the upload cap, or a body on any other route, is answered before
+ * it is read on; the Host header must be on an allow-list, also on a wildcard address. */
 #define _GNU_SOURCE /* strcasestr */
 #include "serve/serve.h"
 #include "face/motion.h"
