@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # vivify animate / motion extract end to end on the bundled portrait: frame count, fps,
-# audio present iff the driver has it, output kinds, and bad input (one line, a distinct
-# exit code, nothing left behind).
+# audio present iff the driver has it (--no-audio: a whole video without it), --reference
+# best with a driver, output kinds, and bad input (one line, a distinct exit code, nothing
+# left behind).
 # usage: cli_animate.sh PATH/TO/vivify
 set -u
 VIVIFY="$1"
@@ -82,6 +83,20 @@ ok $([ $rc = 0 ] && [ -s "$TMP/mute.mp4" ] && [ "$(frames_of "$TMP/mute.mp4")" =
    "--no-audio: exit $rc, $(frames_of "$TMP/mute.mp4" 2>/dev/null) frames, audio $(has_audio "$TMP/mute.mp4" && echo present || echo absent): $(tail -1 "$TMP/log")"
 "$VIVIFY" animate "$SOURCE" --driving "$TMP/driver_silent.mp4" -o "$TMP/silent.mp4" 2>/dev/null
 ok $([ -s "$TMP/silent.mp4" ] && ! has_audio "$TMP/silent.mp4" && echo 1) "silent driver: audio present or no output"
+
+# --reference best with a driver: 0.3 s of another face (Grace Hopper), then 0.6 s of the
+# portrait itself; the reference is found among the portrait's frames (from 0.4 s on), while
+# --reference first keeps frame 0 (-v prints it in the summary line).
+ffmpeg -loglevel error -loop 1 -i "$ROOT/examples/grace_hopper.jpg" -loop 1 -i "$SOURCE" -filter_complex \
+  "[0:v]scale=256:256,pad=256:388:0:66,setsar=1,trim=duration=0.3[a];[1:v]scale=256:388,setsar=1,trim=duration=0.6[b];[a][b]concat=n=2:v=1[v]" \
+  -map "[v]" -r 20 -c:v libx264 -pix_fmt yuv420p "$TMP/two_faces.mp4"
+for reference in best first; do
+  "$VIVIFY" animate "$SOURCE" --driving "$TMP/two_faces.mp4" --reference $reference -v -o "$TMP/ref_$reference.mp4" 2>"$TMP/log"; rc=$?
+  frame="$(grep -o 'reference driver frame [0-9]*' "$TMP/log" | tail -1 | grep -o '[0-9]*$')"
+  if [ $reference = best ]; then good=$([ "${frame:-0}" -ge 8 ] && echo 1); else good=$([ "$frame" = 0 ] && echo 1); fi
+  ok $([ $rc = 0 ] && [ "$(frames_of "$TMP/ref_$reference.mp4")" = "$(frames_of "$TMP/two_faces.mp4")" ] && [ "$good" = 1 ] && echo 1) \
+     "--reference $reference: exit $rc, $(frames_of "$TMP/ref_$reference.mp4" 2>/dev/null) frames (driver $(frames_of "$TMP/two_faces.mp4")), reference frame '${frame}': $(tail -1 "$TMP/log" | cut -c1-160)"
+done
 
 # Template round trip keeps the audio path; --compare and --crop sizes; GIF and PNG folder.
 "$VIVIFY" motion extract "$TMP/driver_audio.mp4" -o "$TMP/m.json" 2>/dev/null
