@@ -1,6 +1,10 @@
 /* video writer: H.264 mp4/mov/mkv (libx264, yuv420p, +faststart), GIF (fixed 6x7x6 palette
  * with ordered dithering, so still areas stay identical between frames and compress well),
- * or a folder of PNGs.  Output goes to a temporary name and is renamed into place at the end. */
+ * or a folder of PNGs.  Output goes to a temporary name and is renamed into place at the end.
+ *
+ * mp4 and GIF frames are converted and encoded on a thread of the writer's own: a write
+ * copies the frame into one of two slots and returns, so the caller makes the next frame
+ * while this one is encoded.  An error there is returned by the next write or the finish. */
 #include "video/video.h"
 
 #include "img/image.h"
@@ -8,6 +12,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -46,7 +51,62 @@ struct video_writer {
     double audio_duration;
     /* png sequence */
     bool temp_dir_created;
+    /* mp4 / gif: the encoding thread and its two frame slots (slot k holds frame
+     * frames with frames % 2 == k while full[k]); under lock */
+    pthread_t thread;
+    bool sync_ready, thread_started, closing;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    vv_image slot[2];
+    bool full[2];
+    long encoded;              /* frames the thread has encoded (its own count) */
+    vv_status thread_status;   /* the thread's first failure, and its message */
+    char thread_error[1024];
 };
+
+static vv_status encode_image(video_writer *writer, const vv_image *frame);
+
+static void *encode_main(void *arg) {
+    video_writer *writer = arg;
+    pthread_mutex_lock(&writer->lock);
+    for (int k = 0;; k ^= 1) {
+        while (!writer->full[k] && !writer->closing) pthread_cond_wait(&writer->changed, &writer->lock);
+        if (!writer->full[k]) break; /* closing, nothing left */
+        bool failed = writer->thread_status != VV_OK;
+        pthread_mutex_unlock(&writer->lock);
+        vv_status status = failed ? VV_OK : encode_image(writer, &writer->slot[k]);
+        pthread_mutex_lock(&writer->lock);
+        if (status != VV_OK) {
+            writer->thread_status = status;
+            snprintf(writer->thread_error, sizeof writer->thread_error, "%s", vv_last_error());
+        }
+        writer->full[k] = false;
+        pthread_cond_broadcast(&writer->changed);
+    }
+    pthread_mutex_unlock(&writer->lock);
+    return NULL;
+}
+
+/* Waits until the thread has encoded everything given (all: true) or has slot k free;
+ * returns its failure, if any, as this thread's. */
+static vv_status encode_wait(video_writer *writer, int k, bool all) {
+    pthread_mutex_lock(&writer->lock);
+    while (all ? writer->full[0] || writer->full[1] : writer->full[k]) pthread_cond_wait(&writer->changed, &writer->lock);
+    vv_status status = writer->thread_status;
+    pthread_mutex_unlock(&writer->lock);
+    return status == VV_OK ? VV_OK : vv_fail(status, "%s", writer->thread_error);
+}
+
+/* Stops and joins the thread (what it holds is encoded first unless it failed). */
+static void encode_stop(video_writer *writer) {
+    if (!writer->thread_started) return;
+    pthread_mutex_lock(&writer->lock);
+    writer->closing = true;
+    pthread_cond_broadcast(&writer->changed);
+    pthread_mutex_unlock(&writer->lock);
+    pthread_join(writer->thread, NULL);
+    writer->thread_started = false;
+}
 
 /* x264's preset names, checked here because x264 prints its own error for unknown ones. */
 static bool preset_known(const char *preset) {
@@ -97,7 +157,23 @@ static void remove_folder(const char *path) {
     rmdir(path);
 }
 
+/* Stops the thread without encoding what it still holds. */
+static void encode_drop(video_writer *writer) {
+    if (!writer->thread_started) return;
+    pthread_mutex_lock(&writer->lock);
+    writer->thread_status = writer->thread_status != VV_OK ? writer->thread_status : VV_ERR_ABORTED;
+    pthread_mutex_unlock(&writer->lock);
+    encode_stop(writer);
+}
+
 static void writer_free(video_writer *writer) {
+    encode_drop(writer); /* not after a finish */
+    if (writer->sync_ready) {
+        pthread_mutex_destroy(&writer->lock);
+        pthread_cond_destroy(&writer->changed);
+    }
+    image_free(&writer->slot[0]);
+    image_free(&writer->slot[1]);
     audio_track_free(writer->audio);
     if (writer->output) {
         if (writer->output->pb) avio_closep(&writer->output->pb);
@@ -112,6 +188,7 @@ static void writer_free(video_writer *writer) {
 
 void video_writer_abort(video_writer *writer) {
     if (!writer) return;
+    encode_drop(writer); /* before the muxer goes */
     /* The trailer also frees muxer state (the GIF muxer holds a packet back); its output is
      * deleted below anyway. */
     if (writer->header_written) av_write_trailer(writer->output);
@@ -287,6 +364,15 @@ vv_status video_writer_open(video_writer **out, const char *path, const video_wr
 
     vv_status status = format == VIDEO_FORMAT_PNG_SEQUENCE ? open_png_sequence(writer)
                                                            : open_container(writer, params);
+    if (status == VV_OK && format != VIDEO_FORMAT_PNG_SEQUENCE) {
+        pthread_mutex_init(&writer->lock, NULL);
+        pthread_cond_init(&writer->changed, NULL);
+        writer->sync_ready = true;
+        if (pthread_create(&writer->thread, NULL, encode_main, writer) != 0)
+            status = vv_fail(VV_ERR_NO_MEMORY, "cannot start the encoding thread for %s", writer->final_path);
+        else
+            writer->thread_started = true;
+    }
     if (status != VV_OK) {
         video_writer_abort(writer);
         return status;
@@ -317,7 +403,7 @@ static vv_status encode_and_write(video_writer *writer, AVFrame *frame) {
             return vv_fail(VV_ERR_WRITE, "cannot write %s (%s)", writer->final_path, av_err2str(ret));
     }
     if (writer->audio && frame) {
-        double limit = (double)writer->frames / writer->fps;
+        double limit = (double)writer->encoded / writer->fps;
         if (writer->audio_duration > 0 && writer->audio_duration < limit) limit = writer->audio_duration;
         return audio_track_pump(writer->audio, limit, false);
     }
@@ -384,6 +470,26 @@ vv_status video_writer_write(video_writer *writer, const vv_image *frame) {
         return VV_OK;
     }
 
+    /* Into the slot the thread has done with, for the thread to encode. */
+    int k = (int)(writer->frames & 1);
+    vv_status status = encode_wait(writer, k, false);
+    if (status != VV_OK) return status;
+    vv_image *slot = &writer->slot[k];
+    if (slot->width != frame->width || slot->height != frame->height) {
+        image_free(slot);
+        if ((status = image_create(slot, frame->width, frame->height, 3)) != VV_OK) return status;
+    }
+    memcpy(slot->data, frame->data, (size_t)frame->width * frame->height * 3);
+    pthread_mutex_lock(&writer->lock);
+    writer->full[k] = true;
+    pthread_cond_broadcast(&writer->changed);
+    pthread_mutex_unlock(&writer->lock);
+    writer->frames++;
+    return VV_OK;
+}
+
+/* The encoding thread's work for one frame. */
+static vv_status encode_image(video_writer *writer, const vv_image *frame) {
     AVFrame *f = writer->frame;
     if (av_frame_make_writable(f) < 0)
         return vv_fail(VV_ERR_NO_MEMORY, "out of memory encoding %s", writer->final_path);
@@ -395,7 +501,7 @@ vv_status video_writer_write(video_writer *writer, const vv_image *frame) {
         int src_stride[4] = {frame->width * 3, 0, 0, 0};
         sws_scale(writer->scaler, src, src_stride, 0, writer->height, f->data, f->linesize);
     }
-    f->pts = writer->frames++;
+    f->pts = writer->encoded++;
     return encode_and_write(writer, f);
 }
 
@@ -432,6 +538,8 @@ vv_status video_writer_finish(video_writer *writer) {
         if (status == VV_OK) writer->temp_dir_created = false;
         goto end;
     }
+    if ((status = encode_wait(writer, 0, true)) != VV_OK) goto end;
+    encode_stop(writer);
     if ((status = encode_and_write(writer, NULL)) != VV_OK) goto end;
     if (writer->audio) {
         double limit = (double)writer->frames / writer->fps;
