@@ -93,7 +93,7 @@ static void stages(const char *exe, const char *tmp, const char *driver, const c
     double n = frames > 0 ? (double)frames : 1;
     printf("  stages, engine %-6s (%ld frames, %.2f s; ms a frame, as LivePortrait's speed.md lists them):\n"
            "    once: source faces %.0f ms, face mesh %.0f ms, matte + head %.0f ms\n"
-           "    per frame: driver decode + track %.2f (its own thread; waiting shown), decode %.2f, render %.2f, encode %.2f\n",
+           "    per frame: driver decode + track %.2f (its own thread; waiting shown), decode %.2f, render %.2f, encode %.2f (its own thread; waiting shown)\n",
            engine, frames, total, faces * 1e3, mesh * 1e3, matte * 1e3, tracking / n * 1e3, decode / n * 1e3, render / n * 1e3,
            encode / n * 1e3);
 }

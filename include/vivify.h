@@ -210,7 +210,9 @@ typedef struct vv_animate_report {
     int reference_frame;       /* driver frame the motion is relative to (first source) */
     double seconds;            /* wall time in all */
     double seconds_tracking;   /* tracking (streaming: waiting for the tracker thread) */
-    double seconds_decode, seconds_render, seconds_encode;
+    double seconds_decode, seconds_render;
+    double seconds_encode;     /* handing frames to the writer: mp4 and GIF encode on its own
+                                  thread, so this is the wait for a free frame slot */
     /* Preparing the sources (vv_animator_new): face detection and landmarks, the 3D head's
      * face mesh, its person matte (and building the head). */
     double seconds_faces, seconds_mesh, seconds_matte;
