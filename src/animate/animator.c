@@ -39,7 +39,7 @@ tracker_params animator_tracker_params(void) {
 }
 
 bool animate_shipped_model_find(const char *name, char *out, size_t out_size) {
-    char exe[PATH_MAX], dirs[4][PATH_MAX];
+    char exe[PATH_MAX], dirs[3][PATH_MAX];
     int count = 0;
     snprintf(dirs[count++], PATH_MAX, "models");
     ssize_t len = readlink("/proc/self/exe", exe, sizeof exe - 1);
@@ -49,12 +49,12 @@ bool animate_shipped_model_find(const char *name, char *out, size_t out_size) {
         if ((size_t)snprintf(dirs[count], PATH_MAX, "%s/../models", exe) < PATH_MAX) count++;
         if ((size_t)snprintf(dirs[count], PATH_MAX, "%s/models", exe) < PATH_MAX) count++;
     }
-    snprintf(dirs[count++], PATH_MAX, "/usr/share/vivify/models");
     for (int i = 0; i < count; i++) {
         int n = snprintf(out, out_size, "%s/%s", dirs[i], name);
         if (n > 0 && (size_t)n < out_size && file_exists(out)) return true;
     }
-    return false;
+    /* installed: <prefix>/share/vivify/models beside the library or program, then fixed */
+    return models_find_installed(name, true, out, out_size) || models_find_installed(name, false, out, out_size);
 }
 
 /* The engine's model (params->model, else the shipped one); every failure is VV_ERR_MODEL

@@ -181,6 +181,7 @@ static bool try_model_dir(const char *dir, const char *name, char *out, size_t o
 vv_status models_find(const char *name, char *out, size_t out_size) {
     char dir[PATH_MAX];
     if (try_model_dir(getenv("VIVIFY_MODELS"), name, out, out_size)) return VV_OK;
+    if (models_find_installed(name, true, out, out_size)) return VV_OK;
 #ifdef VV_SOURCE_DIR
     if (try_model_dir(VV_SOURCE_DIR "/.cache/models", name, out, out_size)) return VV_OK;
 #endif
@@ -197,7 +198,7 @@ vv_status models_find(const char *name, char *out, size_t out_size) {
                 return VV_OK;
         }
     }
-    if (try_model_dir("/usr/share/vivify/models", name, out, out_size)) return VV_OK;
+    if (models_find_installed(name, false, out, out_size)) return VV_OK;
     return vv_fail(VV_ERR_MODEL,
                    "model %s not found (run ./dev setup, or set VIVIFY_MODELS to its folder)", name);
 }

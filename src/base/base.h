@@ -35,9 +35,14 @@ vv_status file_commit(const char *temp_path, const char *final_path);
 /* Lowercase extension without dot ("png"), "" if none. */
 const char *path_extension(const char *path, char *buf, size_t buf_size);
 
-/* Finds a model file by name: $VIVIFY_MODELS, <source>/.cache/models, ./.cache/models,
- * <exe dir>/../.cache/models, /usr/share/vivify/models. */
+/* Finds a model file by name: $VIVIFY_MODELS, an installed copy beside the library or the
+ * program (<libdir>/../share/vivify/models, <bindir>/../share/vivify/models), <source>/.cache/models,
+ * ./.cache/models, <exe dir>/../.cache/models, the configured install folder
+ * (<prefix>/share/vivify/models), /usr/share/vivify/models. */
 vv_status models_find(const char *name, char *out, size_t out_size);
+/* The installed models only (base/installed.c): relative, beside the library or the program;
+ * else the configured install folder and /usr/share/vivify/models.  Sets no error. */
+bool models_find_installed(const char *name, bool relative, char *out, size_t out_size);
 
 /* Thread pool: runs fn(ctx, i) for i in [0, count) across up to `threads` threads
  * (0 = all cores); returns when all done.  Nested calls run serially. */
