@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # The installable library (issue 18, item 25): cmake --install of the build that made
 # PATH/TO/vivify into a temporary prefix; the installed tree (header, libvivify.a, libvivify.so
-# with its soname, exporting only the functions of include/vivify.h, vivify.pc, the binary, the
-# models in share/vivify/models); examples/animate_portrait.c compiled against it with
-# pkg-config, linked shared and static, run from outside the source tree on the bundled
+# with its soname, both defining only the functions of include/vivify.h globally, vivify.pc,
+# the binary, the models in share/vivify/models); examples/animate_portrait.c compiled against
+# it with pkg-config, linked shared and static beside a file defining names the library uses
+# inside (no clash, no interposition), run from outside the source tree on the bundled
 # portrait (the one-call form to an mp4 and the streaming form to PNGs; frame counts by
 # ffprobe); and the installed models are the ones read (a broken installed copy fails the run,
 # the installed binary finds the shipped fsth model).
@@ -42,6 +43,7 @@ for m in blazeface facemesh iris selfie; do
 done
 
 # libvivify.so: soname, version, and the exports: exactly the functions of include/vivify.h.
+sed -nE 's/^[a-z][a-z0-9_ ]*[ *](vv_[a-z0-9_]+)\(.*/\1/p' "$ROOT/include/vivify.h" | sort -u >"$TMP/declared"
 if [ "$SHARED" = 1 ]; then
   so="$PREFIX/lib/libvivify.so"
   ok $([ -L "$so" ] && [ "$(readlink "$so")" = libvivify.so.0 ] && [ -f "$PREFIX/lib/libvivify.so.0" ] && echo 1) \
@@ -49,11 +51,14 @@ if [ "$SHARED" = 1 ]; then
   soname="$(readelf -d "$so" | sed -n 's/.*Library soname: \[\(.*\)\]/\1/p')"
   ok $([ "$soname" = libvivify.so.0 ] && echo 1) "soname libvivify.so.0 (got '$soname')"
   nm -D --defined-only "$so" | awk '{print $3}' | sort >"$TMP/exports"
-  sed -nE 's/^[a-z][a-z0-9_ ]*[ *](vv_[a-z0-9_]+)\(.*/\1/p' "$ROOT/include/vivify.h" | sort -u >"$TMP/declared"
   ok $([ -s "$TMP/declared" ] && cmp -s "$TMP/exports" "$TMP/declared" && echo 1) \
      "libvivify.so exports exactly include/vivify.h's functions: $(diff "$TMP/declared" "$TMP/exports" | grep '^[<>]' | tr '\n' ' ')"
   ok $(! grep -q vv_fail "$TMP/exports" && echo 1) "vv_fail (internal) is not exported"
 fi
+# libvivify.a: one object whose only global definitions are the same functions.
+nm -g --defined-only "$PREFIX/lib/libvivify.a" 2>/dev/null | awk 'NF == 3 {print $3}' | sort >"$TMP/archive_globals"
+ok $([ -s "$TMP/declared" ] && cmp -s "$TMP/archive_globals" "$TMP/declared" && echo 1) \
+   "libvivify.a defines only include/vivify.h's functions globally: $(diff "$TMP/declared" "$TMP/archive_globals" | grep -c '^[<>]') differ"
 
 # vivify.pc
 export PKG_CONFIG_PATH="$PREFIX/lib/pkgconfig"
@@ -69,12 +74,22 @@ for l in -lvivify -lavformat -lavcodec -lswscale -lavutil -lswresample -lpng16 -
   ok $(case "$static_libs" in *" $l "*) echo 1 ;; esac) "pkg-config --static --libs vivify has $l"
 done
 
-# The example, built as a user would (warnings are errors here).
+# The example, built as a user would (warnings are errors here), with a file of the program's
+# own that defines names vivify uses inside (base.c's time_now and parallel_for, image.c's
+# image_load): they must neither clash with the library's nor replace them.
 EXAMPLE="$ROOT/examples/animate_portrait.c"
+cat >"$TMP/user.c" <<'EOF_C'
+double time_now(void);
+int image_load(const char *path);
+void parallel_for(void);
+double time_now(void) { return -1; }
+int image_load(const char *path) { return path != 0; }
+void parallel_for(void) {}
+EOF_C
 CFLAGS="-std=c11 -O1 -Wall -Wextra -Werror ${VV_EXAMPLE_CFLAGS:-}"
 # shellcheck disable=SC2086,SC2046
 if [ "$SHARED" = 1 ]; then
-  "$CC" $CFLAGS "$EXAMPLE" -o "$TMP/example_shared" $(pkg-config --cflags --libs vivify) -lm \
+  "$CC" $CFLAGS "$EXAMPLE" "$TMP/user.c" -o "$TMP/example_shared" $(pkg-config --cflags --libs vivify) -lm \
         -Wl,-rpath,"$PREFIX/lib" 2>"$TMP/cc_shared.log"
   ok $([ $? = 0 ] && echo 1) "example links shared: $(head -5 "$TMP/cc_shared.log")"
   ok $(readelf -d "$TMP/example_shared" 2>/dev/null | grep -q 'NEEDED.*\[libvivify\.so\.0\]' && echo 1) \
@@ -83,7 +98,7 @@ fi
 # Static libvivify, its dependencies shared (Debian's FFmpeg cannot be linked fully static:
 # `pkg-config --static` names archives of ~40 codec libraries that are not installed).
 # shellcheck disable=SC2086,SC2046
-"$CC" $CFLAGS "$EXAMPLE" -o "$TMP/example_static" $(pkg-config --cflags vivify) $(pkg-config --libs-only-L vivify) \
+"$CC" $CFLAGS "$EXAMPLE" "$TMP/user.c" -o "$TMP/example_static" $(pkg-config --cflags vivify) $(pkg-config --libs-only-L vivify) \
       -l:libvivify.a $(pkg-config --libs $(pkg-config --print-requires-private vivify)) -lpthread -lm -ldl \
       2>"$TMP/cc_static.log"
 ok $([ $? = 0 ] && echo 1) "example links libvivify.a: $(head -5 "$TMP/cc_static.log")"
