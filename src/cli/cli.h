@@ -48,6 +48,7 @@ void progress_finish(progress_bar *bar);
 int cli_landmarks(int argc, char **argv);
 int cli_animate(int argc, char **argv); /* cli/animate.c */
 int cli_motion(int argc, char **argv);  /* cli/animate.c: `motion extract` */
+int cli_live(int argc, char **argv);    /* cli/live.c */
 int cli_metrics(int argc, char **argv); /* cli/metrics.c */
 int cli_eval(int argc, char **argv);    /* cli/eval.c */
 int cli_serve(int argc, char **argv);   /* cli/serve.c */

@@ -17,6 +17,8 @@ static void print_help(FILE *out) {
             "                     faces, 68 landmarks and head pose of an image or video\n"
             "  animate SOURCE... (--driving VIDEO | --motion NAME|FILE) -o OUT\n"
             "                     animate a portrait (mp4, gif or a PNG folder)\n"
+            "  live SOURCE... [--input VIDEO] --output OUT.mp4 [--stats FILE.json]\n"
+            "                     the portrait mirrors a driver in real time (fps, latency, drops)\n"
             "  motion extract VIDEO -o M.json\n"
             "                     save a driver's motion as a reusable template\n"
             "  metrics A B [--json]  pairwise SSIM/PSNR/L1/CSIM/landmark metrics of images or videos\n"
@@ -47,11 +49,12 @@ int main(int argc, char **argv) {
         return 0;
     }
     /* Inference commands: one OpenBLAS thread (see nn_blas_threads), unless the user says. */
-    const char *inference[] = {"landmarks", "animate", "motion", "metrics", "serve"};
+    const char *inference[] = {"landmarks", "animate", "live", "motion", "metrics", "serve"};
     for (size_t i = 0; i < sizeof inference / sizeof *inference; i++)
         if (!strcmp(cmd, inference[i]) && !getenv("OPENBLAS_NUM_THREADS")) nn_blas_threads(1);
     if (!strcmp(cmd, "landmarks")) return cli_landmarks(argc - 1, argv + 1);
     if (!strcmp(cmd, "animate")) return cli_animate(argc - 1, argv + 1);
+    if (!strcmp(cmd, "live")) return cli_live(argc - 1, argv + 1);
     if (!strcmp(cmd, "motion")) return cli_motion(argc - 1, argv + 1);
     if (!strcmp(cmd, "metrics")) return cli_metrics(argc - 1, argv + 1);
     if (!strcmp(cmd, "eval")) return cli_eval(argc - 1, argv + 1);

@@ -1,0 +1,515 @@
+/* cli/live: `vivify live SOURCE... [--input INPUT] [--output OUT.mp4] [--stats FILE.json]`:
+ * the portrait mirrors a driver in real time, through the library's streaming API
+ * (vv_animator_push / vv_animator_pull with lookahead 0: a causal pipeline, one frame in,
+ * one frame out).
+ *
+ * Two threads.  The capture thread reads the input and hands over each frame at its own
+ * time in wall-clock time, as a camera would (a file is paced at its frame rate); it keeps
+ * only the newest frame: one that arrives while the previous one still waits replaces it,
+ * and the replaced one is counted as dropped.  The main thread takes the waiting frame,
+ * pushes it, pulls its output and hands that to the writer (which encodes on a thread of
+ * its own).  Latency runs from a frame's arrival to its output being handed to the writer.
+ * The recording keeps real time: the slot of a dropped frame repeats the output before it,
+ * so it holds one frame per input frame at the input's rate and the audio stays in sync.
+ * Nothing queues: at most one frame waits, so a slow pipeline drops frames instead of
+ * falling behind.
+ *
+ * Ctrl-C / SIGTERM stops; the recording made so far is finished as a playable file (exit
+ * code 130).  A read error mid-run (a stream that breaks off) also keeps the recording and
+ * exits with the error's code. */
+#include "cli/cli.h"
+#include "img/image.h"
+#include "video/video.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LIVE_MAX_SOURCES 16
+#define LIVE_DEFAULT_INPUT "/dev/video0"
+/* A frame due further ahead than this (a gap in a file's timestamps) comes this soon. */
+#define LIVE_MAX_WAIT 1.0
+
+static atomic_int live_interrupted;
+
+static void on_interrupt(int sig) {
+    (void)sig;
+    live_interrupted = 1;
+}
+
+static void interrupt_handlers_set(bool install) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    sigemptyset(&action.sa_mask);
+    action.sa_handler = install ? on_interrupt : SIG_DFL;
+    action.sa_flags = install ? SA_RESTART | SA_RESETHAND : 0;
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+}
+
+/* ---- capture thread ------------------------------------------------------------------ */
+
+typedef struct live_capture {
+    video_reader *reader;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;   /* CLOCK_MONOTONIC: a frame waits, the input ended, stop */
+    vv_image slot;            /* the newest frame, while `waiting` */
+    double slot_time;         /* its presentation time in the input (s) */
+    double slot_arrival;      /* when it arrived (time_now) */
+    long slot_number;         /* its number among the frames that arrived, from 1 */
+    bool waiting, done, stop;
+    vv_status status;         /* a read error (done is set too) */
+    char error[512];          /* its message: vv_last_error is per thread */
+    long frames_in, dropped;
+} live_capture;
+
+static struct timespec monotonic_after(double seconds) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    double whole = floor(seconds);
+    ts.tv_sec += (time_t)whole;
+    ts.tv_nsec += (long)((seconds - whole) * 1e9);
+    if (ts.tv_nsec >= 1000000000L) {
+        ts.tv_sec++;
+        ts.tv_nsec -= 1000000000L;
+    }
+    return ts;
+}
+
+static void *capture_main(void *arg) {
+    live_capture *c = arg;
+    vv_image frame = {0};
+    double clock_start = 0, first_time = 0;
+    bool started = false;
+    for (;;) {
+        double time = 0;
+        bool got = false;
+        vv_status s = video_reader_next(c->reader, &frame, &time, &got);
+        pthread_mutex_lock(&c->lock);
+        if (s != VV_OK || !got) {
+            if (s != VV_OK) {
+                c->status = s;
+                snprintf(c->error, sizeof c->error, "%s", vv_last_error());
+            }
+            c->done = true;
+            pthread_cond_broadcast(&c->changed);
+            pthread_mutex_unlock(&c->lock);
+            break;
+        }
+        /* The frame is due at its time after the first frame's, in wall-clock time.  A frame
+         * decoded late shifts the schedule (a camera does not deliver bursts to catch up); one
+         * due far ahead (a gap in the timestamps) comes after LIVE_MAX_WAIT. */
+        double now = time_now();
+        if (!started) {
+            clock_start = now;
+            first_time = time;
+            started = true;
+        }
+        double due = clock_start + (time - first_time);
+        if (due < now) {
+            clock_start += now - due;
+            due = now;
+        } else if (due > now + LIVE_MAX_WAIT) {
+            clock_start -= due - (now + LIVE_MAX_WAIT);
+            due = now + LIVE_MAX_WAIT;
+        }
+        while (!c->stop && !live_interrupted && (now = time_now()) < due) {
+            struct timespec until = monotonic_after(due - now < 0.05 ? due - now : 0.05);
+            pthread_cond_timedwait(&c->changed, &c->lock, &until);
+        }
+        if (c->stop || live_interrupted) { /* decoded, but stopped before it arrived */
+            pthread_mutex_unlock(&c->lock);
+            break;
+        }
+        c->frames_in++;
+        if (c->waiting) c->dropped++; /* the one still waiting is replaced by this newer one */
+        vv_image swap = c->slot;
+        c->slot = frame;
+        frame = swap;
+        c->slot_time = time;
+        c->slot_arrival = time_now();
+        c->slot_number = c->frames_in;
+        c->waiting = true;
+        pthread_cond_broadcast(&c->changed);
+        pthread_mutex_unlock(&c->lock);
+    }
+    image_free(&frame);
+    return NULL;
+}
+
+/* ---- latency record ------------------------------------------------------------------ */
+
+typedef struct latency_record {
+    float *ms;
+    long count, capacity;
+} latency_record;
+
+static vv_status latency_add(latency_record *r, double ms) {
+    if (r->count == r->capacity) {
+        long grown = r->capacity ? r->capacity * 2 : 1024;
+        float *p = realloc(r->ms, (size_t)grown * sizeof *p);
+        if (!p) return vv_fail(VV_ERR_NO_MEMORY, "live: out of memory for the latency record");
+        r->ms = p;
+        r->capacity = grown;
+    }
+    r->ms[r->count++] = (float)ms;
+    return VV_OK;
+}
+
+static int float_compare(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank percentiles of values[0..count) (sorted in place); count > 0. */
+static double percentile_sorted(const float *sorted, long count, double p) {
+    long rank = (long)ceil(p / 100.0 * (double)count);
+    if (rank < 1) rank = 1;
+    if (rank > count) rank = count;
+    return sorted[rank - 1];
+}
+
+typedef struct latency_summary {
+    double p50, p95, max;
+    bool valid;
+} latency_summary;
+
+static latency_summary latency_summarise(const float *values, long count) {
+    latency_summary s = {0, 0, 0, false};
+    if (count <= 0) return s;
+    float *sorted = malloc((size_t)count * sizeof *sorted);
+    if (!sorted) return s;
+    memcpy(sorted, values, (size_t)count * sizeof *sorted);
+    qsort(sorted, (size_t)count, sizeof *sorted, float_compare);
+    s.p50 = percentile_sorted(sorted, count, 50);
+    s.p95 = percentile_sorted(sorted, count, 95);
+    s.max = sorted[count - 1];
+    s.valid = true;
+    free(sorted);
+    return s;
+}
+
+/* ---- stats and status ------------------------------------------------------------------ */
+
+typedef struct live_totals {
+    long frames_in, frames_out, dropped;
+    long frames_recorded; /* frames_out plus the repeats standing in for dropped frames */
+    double seconds; /* first arrival to the last output */
+    latency_summary latency;
+} live_totals;
+
+static double totals_fps(const live_totals *t) { return t->seconds > 0 ? (double)t->frames_out / t->seconds : 0; }
+
+static vv_status stats_write(const char *path, const live_totals *t) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON *latency = cJSON_CreateObject();
+    if (!root || !latency) {
+        cJSON_Delete(root);
+        cJSON_Delete(latency);
+        return vv_fail(VV_ERR_NO_MEMORY, "live: out of memory writing %s", path);
+    }
+    cJSON_AddNumberToObject(root, "frames_in", (double)t->frames_in);
+    cJSON_AddNumberToObject(root, "frames_out", (double)t->frames_out);
+    cJSON_AddNumberToObject(root, "dropped", (double)t->dropped);
+    cJSON_AddNumberToObject(root, "frames_recorded", (double)t->frames_recorded);
+    const char *names[3] = {"p50", "p95", "max"};
+    const double values[3] = {t->latency.p50, t->latency.p95, t->latency.max};
+    for (int i = 0; i < 3; i++) {
+        if (t->latency.valid) cJSON_AddNumberToObject(latency, names[i], round(values[i] * 100) / 100);
+        else cJSON_AddNullToObject(latency, names[i]); /* no frame came out */
+    }
+    cJSON_AddItemToObject(root, "latency_ms", latency);
+    cJSON_AddNumberToObject(root, "fps", round(totals_fps(t) * 100) / 100);
+    cJSON_AddNumberToObject(root, "seconds", round(t->seconds * 1000) / 1000);
+    char *text = cJSON_Print(root);
+    cJSON_Delete(root);
+    if (!text) return vv_fail(VV_ERR_NO_MEMORY, "live: out of memory writing %s", path);
+    char temp[4096];
+    vv_status s = file_temp_path(path, temp, sizeof temp);
+    if (s == VV_OK) {
+        FILE *f = fopen(temp, "w");
+        if (!f) {
+            s = vv_fail(VV_ERR_WRITE, "cannot write %s", path);
+        } else {
+            bool ok = fputs(text, f) >= 0 && fputc('\n', f) != EOF;
+            ok = (fclose(f) == 0) && ok;
+            s = ok ? file_commit(temp, path) : vv_fail(VV_ERR_WRITE, "cannot write %s", path);
+            if (s != VV_OK) remove(temp);
+        }
+    }
+    free(text);
+    return s;
+}
+
+/* The status line: on a terminal redrawn in place twice a second; otherwise (logs) a line
+ * after the first output frame, then every 5 s.  Figures over the frames since the last line. */
+typedef struct live_status {
+    bool tty;
+    double last_time;
+    long last_out, last_index;
+    bool drawn;
+} live_status;
+
+static void status_update(live_status *st, live_capture *c, long frames_out, const latency_record *record,
+                          bool force) {
+    double now = time_now();
+    double interval = st->tty ? 0.5 : 5.0;
+    if (!force && now - st->last_time < interval) return;
+    double span = now - st->last_time;
+    long in, dropped;
+    pthread_mutex_lock(&c->lock);
+    in = c->frames_in;
+    dropped = c->dropped;
+    pthread_mutex_unlock(&c->lock);
+    latency_summary recent = latency_summarise(record->ms + st->last_index, record->count - st->last_index);
+    double fps = span > 0 ? (double)(frames_out - st->last_out) / span : 0;
+    fprintf(stderr, "%slive: %ld in, %ld out, %ld dropped; %.1f fps, latency %.0f ms (p95 %.0f ms)%s",
+            st->tty ? "\r" : "", in, frames_out, dropped, fps, recent.p50, recent.p95, st->tty ? "\033[K" : "\n");
+    st->drawn = true;
+    st->last_time = now;
+    st->last_out = frames_out;
+    st->last_index = record->count;
+}
+
+/* ---- input checks ------------------------------------------------------------------------ */
+
+/* Inputs this build cannot open: the video reader opens files (what FFmpeg's probing
+ * recognises), not devices, pipes, URLs or lavfi graphs. */
+static vv_status input_check(const char *input) {
+    if (!strncmp(input, "/dev/video", 10)) {
+        if (!file_exists(input))
+            return vv_fail(VV_ERR_NOT_FOUND, "no camera at %s (--input FILE drives from a video file)", input);
+        return vv_fail(VV_ERR_UNSUPPORTED, "camera input (%s) is not supported in this build yet: --input takes a "
+                                           "video file", input);
+    }
+    if (strchr(input, ':') && !file_exists(input))
+        return vv_fail(VV_ERR_UNSUPPORTED, "--input %s: pipes, URLs and lavfi are not supported in this build yet: "
+                                           "--input takes a video file", input);
+    if (!file_exists(input)) return vv_fail(VV_ERR_NOT_FOUND, "input not found: %s", input);
+    return VV_OK;
+}
+
+/* ---- the command ---------------------------------------------------------------------------- */
+
+int cli_live(int argc, char **argv) {
+    const char *input = LIVE_DEFAULT_INPUT, *output = NULL, *stats = NULL, *engine = "warp", *models = NULL;
+    const char *background = "still";
+    bool window = false;
+    int face_index = 1;
+    float expression_scale = 1, pose_scale = 1, eyes = 1, lips = 1;
+    const cli_option opts[] = {
+        {"input", 'i', OPT_STRING, &input, "INPUT", "the driver: a camera or a video file, paced at its own frame rate "
+                                                     "as a camera would be (default " LIVE_DEFAULT_INPUT "; camera "
+                                                     "input is not supported in this build yet)", 0, 0},
+        {"output", 'o', OPT_STRING, &output, "OUT.mp4", "record the result (H.264, with the input's audio when it is a "
+                                                        "file with audio)", 0, 0},
+        {"stats", 0, OPT_STRING, &stats, "FILE.json", "write frames_in, frames_out, dropped, latency_ms {p50, p95, max} "
+                                                      "and fps here at the end", 0, 0},
+        {"window", 0, OPT_FLAG, &window, NULL, "show the result in a window (not built yet)", 0, 0},
+        {"engine", 'e', OPT_STRING, &engine, "warp|warp2d", "warp (default: the 3D head) or warp2d (the 2D landmark warp)", 0, 0},
+        {"expression-scale", 0, OPT_FLOAT, &expression_scale, "S", "scale the expression changes (0 turns them off)", 0, 10},
+        {"pose-scale", 0, OPT_FLOAT, &pose_scale, "S", "scale the head motion (0 keeps the head still)", 0, 10},
+        {"eyes", 0, OPT_FLOAT, &eyes, "S", "eye-openness gain (warp): 1 blinks as the driver, 0 keeps the portrait's eyes", 0, 3},
+        {"lips", 0, OPT_FLOAT, &lips, "S", "lip-motion gain (warp): 1 as the driver, 0 keeps the mouth still", 0, 3},
+        {"background", 0, OPT_STRING, &background, "still|move", "warp: keep the background still behind the person (default) "
+                                                                 "or let it move with the head", 0, 0},
+        {"face", 0, OPT_INT, &face_index, "N", "animate the N-th largest face of the portrait", 1, 32},
+        {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
+    };
+    const char *positional[LIVE_MAX_SOURCES];
+    int npos = 0;
+    int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, LIVE_MAX_SOURCES, &npos,
+                      "usage: vivify live SOURCE [SOURCE...] [--input INPUT] --output OUT.mp4 [--stats FILE.json]\n\n"
+                      "The portrait mirrors the driver in real time: each input frame, as it arrives, is tracked\n"
+                      "and rendered at once (no lookahead); a frame that arrives while the previous one still\n"
+                      "waits replaces it and is counted as dropped, so the output never falls behind.  Latency\n"
+                      "runs from a frame's arrival to its output.  A status line shows fps and latency; Ctrl-C\n"
+                      "stops, keeping the recording (exit code 130).");
+    if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
+    if (npos < 1) {
+        fprintf(stderr, "vivify: live needs a SOURCE image (see vivify live --help)\n");
+        return EXIT_USAGE;
+    }
+    if (window) return cli_fail(vv_fail(VV_ERR_UNSUPPORTED, "live --window is not built yet: use --output OUT.mp4"));
+    if (!output) {
+        fprintf(stderr, "vivify: live needs somewhere to show the result: --output OUT.mp4 (a window is not built yet)\n");
+        return EXIT_USAGE;
+    }
+    if (strcmp(engine, "warp") && strcmp(engine, "warp2d")) {
+        fprintf(stderr, "vivify: live --engine must be warp or warp2d, not '%s'\n", engine);
+        return EXIT_USAGE;
+    }
+    if (strcmp(background, "still") && strcmp(background, "move")) {
+        fprintf(stderr, "vivify: --background must be still or move, not '%s'\n", background);
+        return EXIT_USAGE;
+    }
+    /* Cheap checks first: the input, the sources; then the models. */
+    vv_status s = input_check(input);
+    if (s != VV_OK) return cli_fail(s);
+    for (int i = 0; i < npos; i++)
+        if (!file_exists(positional[i])) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", positional[i]));
+    video_reader *reader = NULL;
+    s = video_reader_open(&reader, input);
+    if (s != VV_OK) return cli_fail(s);
+    video_info info = *video_reader_info(reader);
+
+    vv_animate_params params = vv_animate_default_params();
+    params.engine = engine;
+    params.models_dir = models;
+    params.face_index = face_index;
+    params.expression_scale = expression_scale;
+    params.pose_scale = pose_scale;
+    params.eyes = eyes;
+    params.lips = lips;
+    params.background_move = !strcmp(background, "move");
+    params.lookahead = 0; /* causal: output frame t as soon as driver frame t is in */
+    vv_image images[LIVE_MAX_SOURCES];
+    memset(images, 0, sizeof images);
+    for (int i = 0; i < npos && s == VV_OK; i++) s = image_load(&images[i], positional[i]);
+    vv_animator *animator = NULL;
+    if (s == VV_OK) s = vv_animator_new(&animator, images, positional, npos, &params);
+    for (int i = 0; i < npos; i++) image_free(&images[i]);
+    for (int i = 0; s == VV_OK && vv_animator_warning(animator, i); i++) fprintf(stderr, "%s\n", vv_animator_warning(animator, i));
+
+    video_writer *writer = NULL;
+    bool with_audio = false;
+    if (s == VV_OK) {
+        video_writer_params wp = video_writer_default_params();
+        vv_animator_output_size(animator, &wp.width, &wp.height);
+        wp.fps = info.fps > 0 ? info.fps : 25;
+        with_audio = info.has_audio && video_format_for_path(output) == VIDEO_FORMAT_MP4;
+        wp.audio_source = with_audio ? input : NULL;
+        s = video_writer_open(&writer, output, &wp);
+    }
+    if (s != VV_OK) {
+        vv_animator_free(animator);
+        video_reader_close(reader);
+        return cli_fail(s);
+    }
+
+    live_capture capture;
+    memset(&capture, 0, sizeof capture);
+    capture.reader = reader;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_mutex_init(&capture.lock, NULL);
+    pthread_cond_init(&capture.changed, &attr);
+    pthread_condattr_destroy(&attr);
+    live_interrupted = 0;
+    interrupt_handlers_set(true);
+    pthread_t thread;
+    if (pthread_create(&thread, NULL, capture_main, &capture) != 0) {
+        interrupt_handlers_set(false);
+        video_writer_abort(writer);
+        vv_animator_free(animator);
+        video_reader_close(reader);
+        return cli_fail(vv_fail(VV_ERR_INTERNAL, "live: cannot start the capture thread"));
+    }
+
+    latency_record record = {0};
+    live_status status = {isatty(2), time_now(), 0, 0, false};
+    vv_image frame = {0}, result = {0};
+    long frames_out = 0, frames_recorded = 0, number = 0;
+    bool have_result = false;
+    double first_arrival = -1, last_output = 0;
+    for (;;) {
+        pthread_mutex_lock(&capture.lock);
+        while (!capture.waiting && !capture.done && !live_interrupted) {
+            struct timespec until = monotonic_after(0.05);
+            pthread_cond_timedwait(&capture.changed, &capture.lock, &until);
+        }
+        bool have = capture.waiting && !live_interrupted;
+        double time = 0, arrival = 0;
+        if (have) {
+            vv_image swap = capture.slot;
+            capture.slot = frame;
+            frame = swap;
+            time = capture.slot_time;
+            arrival = capture.slot_arrival;
+            number = capture.slot_number;
+            capture.waiting = false;
+        }
+        pthread_mutex_unlock(&capture.lock);
+        if (!have) break; /* the input ended (or failed), or Ctrl-C */
+        if (first_arrival < 0) first_arrival = arrival;
+        /* Frames dropped since the last output: their slots in the recording repeat that
+         * output (handed over first, so they encode while this frame renders), or the first
+         * output when the drops came before it. */
+        while (have_result && frames_recorded < number - 1 && (s = video_writer_write(writer, &result)) == VV_OK)
+            frames_recorded++;
+        if (s != VV_OK) break;
+        s = vv_animator_push(animator, &frame, time);
+        int got = 0;
+        if (s == VV_OK) s = vv_animator_pull(animator, &result, &got, NULL);
+        while (s == VV_OK && got && frames_recorded < number - 1 && (s = video_writer_write(writer, &result)) == VV_OK)
+            frames_recorded++;
+        if (s == VV_OK && got) s = video_writer_write(writer, &result);
+        if (s != VV_OK) break;
+        if (got) {
+            have_result = true;
+            frames_recorded++;
+            last_output = time_now();
+            frames_out++;
+            s = latency_add(&record, (last_output - arrival) * 1000.0);
+            if (s != VV_OK) break;
+        }
+        status_update(&status, &capture, frames_out, &record, frames_out == 1); /* a line once frames flow */
+    }
+    bool interrupted = live_interrupted != 0;
+    pthread_mutex_lock(&capture.lock);
+    capture.stop = true;
+    pthread_cond_broadcast(&capture.changed);
+    pthread_mutex_unlock(&capture.lock);
+    pthread_join(thread, NULL);
+    if (capture.waiting) capture.dropped++; /* arrived, never made: stopped first */
+    if (status.drawn && status.tty) fputc('\n', stderr);
+
+    /* The recording: kept on the input's end, Ctrl-C and a read error mid-run; removed on a
+     * failure of our own or when no frame was made. */
+    vv_status read_status = capture.status;
+    if (s == VV_OK && frames_out > 0) {
+        s = video_writer_finish(writer);
+    } else {
+        video_writer_abort(writer);
+    }
+    writer = NULL;
+
+    live_totals totals = {capture.frames_in, frames_out, capture.dropped, frames_out > 0 ? frames_recorded : 0,
+                          first_arrival >= 0 && frames_out > 0 ? last_output - first_arrival : 0,
+                          latency_summarise(record.ms, record.count)};
+    vv_status stats_status = VV_OK;
+    if (stats) stats_status = stats_write(stats, &totals);
+    if (s == VV_OK && stats_status != VV_OK) s = stats_status;
+    if (s == VV_OK || s == VV_ERR_ABORTED || read_status != VV_OK) {
+        fprintf(stderr, "live: %ld frames in, %ld out, %ld dropped; %.1f fps; latency p50 %.1f ms, p95 %.1f ms, "
+                        "max %.1f ms -> %s%s\n",
+                totals.frames_in, totals.frames_out, totals.dropped, totals_fps(&totals), totals.latency.p50,
+                totals.latency.p95, totals.latency.max, frames_out > 0 ? output : "nothing written",
+                frames_out > 0 && with_audio ? " with the input's audio" : "");
+    }
+    if (s == VV_OK && read_status != VV_OK) s = vv_fail(read_status, "%s", capture.error);
+    if (s == VV_OK && frames_out == 0 && !interrupted)
+        s = vv_fail(VV_ERR_NO_VIDEO, "live: no frame came out of %s; nothing written", input);
+    if (s == VV_OK && interrupted)
+        s = frames_out > 0 ? vv_fail(VV_ERR_ABORTED, "interrupted; the recording of %ld frames is in %s", frames_out, output)
+                           : vv_fail(VV_ERR_ABORTED, "interrupted before the first frame; nothing written");
+
+    image_free(&frame);
+    image_free(&result);
+    image_free(&capture.slot);
+    free(record.ms);
+    pthread_cond_destroy(&capture.changed);
+    pthread_mutex_destroy(&capture.lock);
+    vv_animator_free(animator);
+    video_reader_close(reader);
+    interrupt_handlers_set(false);
+    return s == VV_OK ? EXIT_OK : cli_fail(s);
+}

@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# vivify live: a driver file paced as a camera, through the streaming API, to a recording.
+#  1. a 3 s clip with a face and a tone (made here from examples/grace_hopper.jpg, no
+#     ../shared needed) driving the Mona Lisa: exit 0; --stats JSON with frames_in (= the
+#     clip's frames), frames_out + dropped = frames_in, frames_out > 0, positive latency
+#     percentiles and fps; the recording an H.264 mp4 in real time (one frame per input
+#     frame: a dropped frame's slot repeats the output before it) with the clip's audio in sync;
+#  2. SIGINT mid-run on a 30 s clip: exit 130, a playable recording holding the frames the
+#     stats say, the stats still written and consistent;
+#  3. bad input: a missing input file, a file that is no video, a missing camera, a lavfi
+#     input (not supported in this build), no output given, a portrait without a face:
+#     one line each, distinct exit codes, nothing written.
+# usage: cli_live.sh PATH/TO/vivify
+set -u
+VIVIFY="$1"
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TMP="$(mktemp -d)"
+PID=""
+trap '[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { echo "SKIPPED: no ffmpeg/ffprobe"; exit 77; }
+command -v python3 >/dev/null || { echo "SKIPPED: no python3 (reads the stats JSON)"; exit 77; }
+. "$ROOT/tests/lib/models.sh"
+for m in blazeface.json facemesh.json selfie.json dlib; do
+  model_present "$m" || { echo "SKIPPED: $m not present (./dev setup)"; exit 77; }
+done
+export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
+START=$(date +%s)
+passed=0
+failed=0
+# ok $(CHECK && echo 1) MESSAGE: a failed check leaves MESSAGE alone (no "1"): still a failure.
+ok() { if [ $# -ge 2 ] && [ "$1" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: ${*: -1}"; fi; }
+frames_of() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1" 2>/dev/null; }
+duration_of() { ffprobe -v error -select_streams "$2:0" -show_entries stream=duration -of csv=p=0 "$1" 2>/dev/null; }
+clean() { ! grep -qE "AddressSanitizer|LeakSanitizer|runtime error|Segmentation" "$1"; }
+# field FILE.json EXPR: a value of the stats (python expression over d), or "missing".
+field() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1" 2>/dev/null || echo missing; }
+# stats_consistent FILE.json: every field there and numeric; frames_out + dropped = frames_in;
+# frames_out > 0; latency p50 <= p95 <= max, p95 > 0; fps > 0.
+stats_consistent() {
+  python3 - "$1" <<'EOF'
+import json, sys
+d = json.load(open(sys.argv[1]))
+num = lambda v: isinstance(v, (int, float)) and not isinstance(v, bool)
+lat = d["latency_ms"]
+assert all(num(d[k]) for k in ("frames_in", "frames_out", "dropped", "fps", "frames_recorded")), d
+assert all(num(lat[k]) for k in ("p50", "p95", "max")), lat
+assert d["frames_out"] + d["dropped"] == d["frames_in"], d
+assert d["frames_out"] > 0 and d["fps"] > 0, d
+assert 0 < lat["p95"] and lat["p50"] <= lat["p95"] <= lat["max"], lat
+EOF
+}
+
+SOURCE="$ROOT/examples/mona_lisa.png"
+# The driver: Grace Hopper zooming in and out, 256x256 at 25 fps, 3 s, with a tone.
+ffmpeg -loglevel error -loop 1 -i "$ROOT/examples/grace_hopper.jpg" -f lavfi -i "sine=frequency=300:duration=3" \
+  -filter_complex "[0:v]scale=512:-2,zoompan=z='1+0.1*sin(on/8)':x='iw/2-(iw/zoom/2)':y='ih/2-(ih/zoom/2)':d=1:s=256x256:fps=25[v]" \
+  -map "[v]" -map 1:a -t 3 -c:v libx264 -pix_fmt yuv420p -c:a aac -shortest "$TMP/clip.mp4"
+CLIP_FRAMES="$(frames_of "$TMP/clip.mp4")"
+[ "${CLIP_FRAMES:-0}" -gt 0 ] || { echo "SKIPPED: could not make the driver clip"; exit 77; }
+
+# 1. The clip, paced at 25 fps, to a recording with stats.
+"$VIVIFY" live "$SOURCE" --input "$TMP/clip.mp4" --output "$TMP/out.mp4" --stats "$TMP/stats.json" 2>"$TMP/run.log"
+RC=$?
+ok $([ "$RC" = 0 ] && clean "$TMP/run.log" && echo 1) "run: exit $RC: $(tail -c 400 "$TMP/run.log")"
+ok $(stats_consistent "$TMP/stats.json" 2>"$TMP/stats.err" && echo 1) \
+  "run: stats inconsistent: $(cat "$TMP/stats.json" 2>/dev/null) $(tail -c 300 "$TMP/stats.err")"
+IN="$(field "$TMP/stats.json" 'd["frames_in"]')"
+OUT="$(field "$TMP/stats.json" 'd["frames_out"]')"
+REC="$(field "$TMP/stats.json" 'd["frames_recorded"]')"
+ok $([ "$IN" = "$CLIP_FRAMES" ] && echo 1) "run: frames_in $IN, the clip has $CLIP_FRAMES"
+FRAMES="$(frames_of "$TMP/out.mp4")"
+ok $([ "${FRAMES:-0}" = "$REC" ] && [ "$REC" = "$IN" ] && echo 1) \
+  "run: the recording has ${FRAMES:-no} frames, stats say recorded $REC (want frames_in $IN: real time)"
+CODEC="$(ffprobe -v error -select_streams v:0 -show_entries stream=codec_name -of csv=p=0 "$TMP/out.mp4" 2>/dev/null)"
+ok $([ "$CODEC" = h264 ] && echo 1) "run: recording codec '$CODEC'"
+VDUR="$(duration_of "$TMP/out.mp4" v)"; ADUR="$(duration_of "$TMP/out.mp4" a)"
+ok $(awk -v v="${VDUR:-0}" -v a="${ADUR:-0}" 'BEGIN { d = v - a; exit !(v > 2.9 && a > 0 && d < 0.1 && d > -0.1) }' && echo 1) \
+  "run: video ${VDUR:-none} s, audio ${ADUR:-none} s (want 3 s, equal within 0.1 s)"
+# The summary line with the same figures; the status line once frames flowed.
+ok $(grep -qE "^live: $IN frames in, $OUT out, [0-9]+ dropped; [0-9.]+ fps; latency p50 [0-9.]+ ms, p95 [0-9.]+ ms" "$TMP/run.log" \
+     && grep -qE "^live: [0-9]+ in, [0-9]+ out, [0-9]+ dropped; [0-9.]+ fps, latency" "$TMP/run.log" && echo 1) \
+  "run: summary / status lines: $(tail -c 400 "$TMP/run.log")"
+
+# 2. SIGINT mid-run on a 30 s driver: the recording so far, playable; the stats written.
+ffmpeg -loglevel error -stream_loop 9 -i "$TMP/clip.mp4" -c copy "$TMP/long.mp4"
+"$VIVIFY" live "$SOURCE" --input "$TMP/long.mp4" --output "$TMP/int.mp4" --stats "$TMP/int.json" 2>"$TMP/int.log" &
+PID=$!
+waited=0
+until grep -qE "^live: [0-9]+ in" "$TMP/int.log"; do # the first status line: frames are flowing
+  if ! kill -0 "$PID" 2>/dev/null || [ "$waited" -ge 600 ]; then break; fi
+  sleep 0.1; waited=$((waited + 1))
+done
+sleep 1
+kill -INT "$PID" 2>/dev/null
+wait "$PID"; RC=$?; PID=""
+ok $([ "$RC" = 130 ] && clean "$TMP/int.log" && grep -q "^vivify: interrupted; the recording of" "$TMP/int.log" && echo 1) \
+  "SIGINT: exit $RC, want 130: $(tail -c 400 "$TMP/int.log")"
+ok $(stats_consistent "$TMP/int.json" 2>/dev/null && echo 1) "SIGINT: stats: $(cat "$TMP/int.json" 2>/dev/null)"
+IN="$(field "$TMP/int.json" 'd["frames_in"]')"
+REC="$(field "$TMP/int.json" 'd["frames_recorded"]')"
+FRAMES="$(frames_of "$TMP/int.mp4")"
+ok $([ "${FRAMES:-0}" -gt 0 ] && [ "$FRAMES" = "$REC" ] && [ "$IN" -lt 750 ] && echo 1) \
+  "SIGINT: recording has ${FRAMES:-no} frames, stats say $REC of $IN in (want equal, > 0, fewer than 750 in)"
+ok $(ffmpeg -v error -i "$TMP/int.mp4" -f null - 2>"$TMP/decode.log" && [ ! -s "$TMP/decode.log" ] && echo 1) \
+  "SIGINT: the recording does not decode cleanly: $(head -c 300 "$TMP/decode.log")"
+ok $([ "$(ls "$TMP" | grep -c '^int\.mp4')" = 1 ] && [ -z "$(ls -A "$TMP" | grep -vE '^(clip|long|out|int)\.mp4$|\.(json|log|err)$')" ] && echo 1) \
+  "SIGINT: stray files: $(ls -A "$TMP")"
+
+# 3. Bad input: one line "vivify: ...", the exit code of its kind, no output.
+# bad NAME WANT_RC PATTERN -- args...
+bad() {
+  local name="$1" want="$2" pattern="$3"; shift 4
+  rm -f "$TMP/bad.mp4"
+  "$VIVIFY" live "$@" 2>"$TMP/bad.log"; local rc=$?
+  local lines; lines="$(grep -c . "$TMP/bad.log")"
+  ok $([ "$rc" = "$want" ] && [ "$lines" = 1 ] && grep -qE "^vivify: .*$pattern" "$TMP/bad.log" && [ ! -e "$TMP/bad.mp4" ] \
+       && clean "$TMP/bad.log" && echo 1) "$name: exit $rc (want $want), $lines lines: $(head -c 300 "$TMP/bad.log")"
+}
+echo "not a video" >"$TMP/notes.txt"
+ffmpeg -loglevel error -f lavfi -i "color=c=gray:s=256x256" -frames:v 1 "$TMP/blank.png"
+bad "missing input" 3 "input not found: $TMP/missing.mp4" -- "$SOURCE" --input "$TMP/missing.mp4" -o "$TMP/bad.mp4"
+bad "not a video" 5 "notes.txt is not a recognised video" -- "$SOURCE" --input "$TMP/notes.txt" -o "$TMP/bad.mp4"
+bad "no camera" 3 "no camera at /dev/video-vivify-test" -- "$SOURCE" --input /dev/video-vivify-test -o "$TMP/bad.mp4"
+bad "lavfi" 12 "not supported" -- "$SOURCE" --input "lavfi:testsrc" -o "$TMP/bad.mp4"
+bad "no output" 2 "--output" -- "$SOURCE" --input "$TMP/clip.mp4"
+bad "no face" 8 "no face found in $TMP/blank.png" -- "$TMP/blank.png" --input "$TMP/clip.mp4" -o "$TMP/bad.mp4"
+bad "missing portrait" 3 "file not found" -- "$TMP/none.png" --input "$TMP/clip.mp4" -o "$TMP/bad.mp4"
+
+echo "cli_live: $passed passed, $failed failed in $(($(date +%s) - START)) s"
+[ "$failed" = 0 ]
