@@ -7,9 +7,12 @@
 #     frame: a dropped frame's slot repeats the output before it) with the clip's audio in sync;
 #  2. SIGINT mid-run on a 30 s clip: exit 130, a playable recording holding the frames the
 #     stats say, the stats still written and consistent;
-#  3. bad input: a missing input file, a file that is no video, a missing camera, a lavfi
-#     input (not supported in this build), no output given, a portrait without a face:
-#     one line each, distinct exit codes, nothing written.
+#  3. the clip through a pipe (pipe:) and a lavfi graph (lavfi:movie=...), read through
+#     libavdevice: every frame in, the recording in real time; a build without libavdevice
+#     refuses them as not supported (exit 12);
+#  4. bad input: a missing input file, a file that is no video, a missing camera, a bad lavfi
+#     graph, garbage on the pipe, no output given, a portrait without a face, a missing
+#     portrait: one line each, distinct exit codes, nothing written.
 # usage: cli_live.sh PATH/TO/vivify
 set -u
 VIVIFY="$1"
@@ -106,12 +109,36 @@ ok $(ffmpeg -v error -i "$TMP/int.mp4" -f null - 2>"$TMP/decode.log" && [ ! -s "
 ok $([ "$(ls "$TMP" | grep -c '^int\.mp4')" = 1 ] && [ -z "$(ls -A "$TMP" | grep -vE '^(clip|long|out|int)\.mp4$|\.(json|log|err)$')" ] && echo 1) \
   "SIGINT: stray files: $(ls -A "$TMP")"
 
-# 3. Bad input: one line "vivify: ...", the exit code of its kind, no output.
+# 3. A pipe and a lavfi graph (libavdevice), paced as the file is.
+# device_run NAME INPUT [STDIN-FILE]: runs live on INPUT; sets RC, IN, REC, FRAMES.
+device_run() {
+  local name="$1" input="$2" feed="${3:-/dev/null}"
+  "$VIVIFY" live "$SOURCE" --input "$input" --output "$TMP/$name.mp4" --stats "$TMP/$name.json" <"$feed" 2>"$TMP/$name.log"
+  RC=$?
+  IN="$(field "$TMP/$name.json" 'd["frames_in"]')"
+  REC="$(field "$TMP/$name.json" 'd["frames_recorded"]')"
+  FRAMES="$(frames_of "$TMP/$name.mp4")"
+}
+device_run lavfi "lavfi:movie=$TMP/clip.mp4"
+if [ "$RC" = 12 ] && grep -q "not supported in this build (built without libavdevice)" "$TMP/lavfi.log"; then
+  echo "note: built without libavdevice: pipe and lavfi refused (exit 12), as they should be"
+  DEVICES=0
+else
+  DEVICES=1
+  ok $([ "$RC" = 0 ] && clean "$TMP/lavfi.log" && echo 1) "lavfi: exit $RC: $(tail -c 400 "$TMP/lavfi.log")"
+  ok $(stats_consistent "$TMP/lavfi.json" 2>/dev/null && [ "$IN" = "$CLIP_FRAMES" ] && [ "${FRAMES:-0}" = "$IN" ]        && [ "$REC" = "$IN" ] && echo 1) "lavfi: frames_in $IN (clip $CLIP_FRAMES), recorded $REC, file ${FRAMES:-none}: $(cat "$TMP/lavfi.json")"
+  ffmpeg -loglevel error -i "$TMP/clip.mp4" -an -c copy -f nut "$TMP/clip.nut"
+  device_run pipe pipe: "$TMP/clip.nut"
+  ok $([ "$RC" = 0 ] && clean "$TMP/pipe.log" && echo 1) "pipe: exit $RC: $(tail -c 400 "$TMP/pipe.log")"
+  ok $(stats_consistent "$TMP/pipe.json" 2>/dev/null && [ "$IN" = "$CLIP_FRAMES" ] && [ "${FRAMES:-0}" = "$IN" ]        && [ "$REC" = "$IN" ] && echo 1) "pipe: frames_in $IN (clip $CLIP_FRAMES), recorded $REC, file ${FRAMES:-none}: $(cat "$TMP/pipe.json")"
+fi
+
+# 4. Bad input: one line "vivify: ...", the exit code of its kind, no output.
 # bad NAME WANT_RC PATTERN -- args...
 bad() {
   local name="$1" want="$2" pattern="$3"; shift 4
   rm -f "$TMP/bad.mp4"
-  "$VIVIFY" live "$@" 2>"$TMP/bad.log"; local rc=$?
+  "$VIVIFY" live "$@" <"${FEED:-/dev/null}" 2>"$TMP/bad.log"; local rc=$?
   local lines; lines="$(grep -c . "$TMP/bad.log")"
   ok $([ "$rc" = "$want" ] && [ "$lines" = 1 ] && grep -qE "^vivify: .*$pattern" "$TMP/bad.log" && [ ! -e "$TMP/bad.mp4" ] \
        && clean "$TMP/bad.log" && echo 1) "$name: exit $rc (want $want), $lines lines: $(head -c 300 "$TMP/bad.log")"
@@ -121,7 +148,12 @@ ffmpeg -loglevel error -f lavfi -i "color=c=gray:s=256x256" -frames:v 1 "$TMP/bl
 bad "missing input" 3 "input not found: $TMP/missing.mp4" -- "$SOURCE" --input "$TMP/missing.mp4" -o "$TMP/bad.mp4"
 bad "not a video" 5 "notes.txt is not a recognised video" -- "$SOURCE" --input "$TMP/notes.txt" -o "$TMP/bad.mp4"
 bad "no camera" 3 "no camera at /dev/video-vivify-test" -- "$SOURCE" --input /dev/video-vivify-test -o "$TMP/bad.mp4"
-bad "lavfi" 12 "not supported" -- "$SOURCE" --input "lavfi:testsrc" -o "$TMP/bad.mp4"
+if [ "$DEVICES" = 1 ]; then
+  bad "bad lavfi graph" 2 "bad lavfi graph 'nosuchfilter'" -- "$SOURCE" --input "lavfi:nosuchfilter" -o "$TMP/bad.mp4"
+  FEED="$TMP/notes.txt" bad "garbage on the pipe" 5 "pipe: is not a recognised video stream" -- "$SOURCE" --input pipe: -o "$TMP/bad.mp4"
+else
+  bad "lavfi unsupported" 12 "not supported in this build" -- "$SOURCE" --input "lavfi:testsrc" -o "$TMP/bad.mp4"
+fi
 bad "no output" 2 "--output" -- "$SOURCE" --input "$TMP/clip.mp4"
 bad "no face" 8 "no face found in $TMP/blank.png" -- "$TMP/blank.png" --input "$TMP/clip.mp4" -o "$TMP/bad.mp4"
 bad "missing portrait" 3 "file not found" -- "$TMP/none.png" --input "$TMP/clip.mp4" -o "$TMP/bad.mp4"

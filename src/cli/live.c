@@ -4,7 +4,8 @@
  * one frame out).
  *
  * Two threads.  The capture thread reads the input and hands over each frame at its own
- * time in wall-clock time, as a camera would (a file is paced at its frame rate); it keeps
+ * time in wall-clock time, as a camera would (a file, pipe or lavfi graph is paced at its frame
+ * rate; a camera, read through libavdevice (cli/live_input.c), paces itself); it keeps
  * only the newest frame: one that arrives while the previous one still waits replaces it,
  * and the replaced one is counted as dropped.  The main thread takes the waiting frame,
  * pushes it, pulls its output and hands that to the writer (which encodes on a thread of
@@ -18,6 +19,7 @@
  * code 130).  A read error mid-run (a stream that breaks off) also keeps the recording and
  * exits with the error's code. */
 #include "cli/cli.h"
+#include "cli/live_input.h"
 #include "img/image.h"
 #include "video/video.h"
 
@@ -57,7 +59,9 @@ static void interrupt_handlers_set(bool install) {
 /* ---- capture thread ------------------------------------------------------------------ */
 
 typedef struct live_capture {
-    video_reader *reader;
+    video_reader *reader;     /* a file; or */
+    live_device *device;      /* a camera, lavfi graph or pipe */
+    bool paced;               /* frames handed over at their times (not a camera: it paces itself) */
     pthread_mutex_t lock;
     pthread_cond_t changed;   /* CLOCK_MONOTONIC: a frame waits, the input ended, stop */
     vv_image slot;            /* the newest frame, while `waiting` */
@@ -91,7 +95,8 @@ static void *capture_main(void *arg) {
     for (;;) {
         double time = 0;
         bool got = false;
-        vv_status s = video_reader_next(c->reader, &frame, &time, &got);
+        vv_status s = c->reader ? video_reader_next(c->reader, &frame, &time, &got)
+                                : live_device_next(c->device, &frame, &time, &got);
         pthread_mutex_lock(&c->lock);
         if (s != VV_OK || !got) {
             if (s != VV_OK) {
@@ -112,7 +117,7 @@ static void *capture_main(void *arg) {
             first_time = time;
             started = true;
         }
-        double due = clock_start + (time - first_time);
+        double due = c->paced ? clock_start + (time - first_time) : now;
         if (due < now) {
             clock_start += now - due;
             due = now;
@@ -201,6 +206,7 @@ static latency_summary latency_summarise(const float *values, long count) {
 typedef struct live_totals {
     long frames_in, frames_out, dropped;
     long frames_recorded; /* frames_out plus the repeats standing in for dropped frames */
+    long faceless;        /* output frames whose driver frame had no face (held, eased) */
     double seconds; /* first arrival to the last output */
     latency_summary latency;
 } live_totals;
@@ -219,6 +225,7 @@ static vv_status stats_write(const char *path, const live_totals *t) {
     cJSON_AddNumberToObject(root, "frames_out", (double)t->frames_out);
     cJSON_AddNumberToObject(root, "dropped", (double)t->dropped);
     cJSON_AddNumberToObject(root, "frames_recorded", (double)t->frames_recorded);
+    cJSON_AddNumberToObject(root, "frames_without_face", (double)t->faceless);
     const char *names[3] = {"p50", "p95", "max"};
     const double values[3] = {t->latency.p50, t->latency.p95, t->latency.max};
     for (int i = 0; i < 3; i++) {
@@ -280,19 +287,14 @@ static void status_update(live_status *st, live_capture *c, long frames_out, con
 
 /* ---- input checks ------------------------------------------------------------------------ */
 
-/* Inputs this build cannot open: the video reader opens files (what FFmpeg's probing
- * recognises), not devices, pipes, URLs or lavfi graphs. */
-static vv_status input_check(const char *input) {
-    if (!strncmp(input, "/dev/video", 10)) {
-        if (!file_exists(input))
-            return vv_fail(VV_ERR_NOT_FOUND, "no camera at %s (--input FILE drives from a video file)", input);
-        return vv_fail(VV_ERR_UNSUPPORTED, "camera input (%s) is not supported in this build yet: --input takes a "
-                                           "video file", input);
-    }
-    if (strchr(input, ':') && !file_exists(input))
-        return vv_fail(VV_ERR_UNSUPPORTED, "--input %s: pipes, URLs and lavfi are not supported in this build yet: "
-                                           "--input takes a video file", input);
-    if (!file_exists(input)) return vv_fail(VV_ERR_NOT_FOUND, "input not found: %s", input);
+/* Cheap checks of the input before any model loads. */
+static vv_status input_check(const char *input, live_input_kind kind) {
+    if (kind == LIVE_INPUT_CAMERA && !file_exists(input))
+        return vv_fail(VV_ERR_NOT_FOUND, "no camera at %s (--input FILE drives from a video file)", input);
+    if (kind != LIVE_INPUT_FILE && !live_input_devices_built())
+        return vv_fail(VV_ERR_UNSUPPORTED, "--input %s: cameras, lavfi and pipes are not supported in this build "
+                                           "(built without libavdevice); --input takes a video file", input);
+    if (kind == LIVE_INPUT_FILE && !file_exists(input)) return vv_fail(VV_ERR_NOT_FOUND, "input not found: %s", input);
     return VV_OK;
 }
 
@@ -305,9 +307,9 @@ int cli_live(int argc, char **argv) {
     int face_index = 1;
     float expression_scale = 1, pose_scale = 1, eyes = 1, lips = 1;
     const cli_option opts[] = {
-        {"input", 'i', OPT_STRING, &input, "INPUT", "the driver: a camera or a video file, paced at its own frame rate "
-                                                     "as a camera would be (default " LIVE_DEFAULT_INPUT "; camera "
-                                                     "input is not supported in this build yet)", 0, 0},
+        {"input", 'i', OPT_STRING, &input, "INPUT", "the driver: a camera (/dev/videoN), a video file or pipe: "
+                                                     "(paced at its own frame rate, as a camera would be) or "
+                                                     "lavfi:GRAPH", 0, 0},
         {"output", 'o', OPT_STRING, &output, "OUT.mp4", "record the result (H.264, with the input's audio when it is a "
                                                         "file with audio)", 0, 0},
         {"stats", 0, OPT_STRING, &stats, "FILE.json", "write frames_in, frames_out, dropped, latency_ms {p50, p95, max} "
@@ -351,14 +353,22 @@ int cli_live(int argc, char **argv) {
         return EXIT_USAGE;
     }
     /* Cheap checks first: the input, the sources; then the models. */
-    vv_status s = input_check(input);
+    live_input_kind kind = live_input_kind_of(input);
+    vv_status s = input_check(input, kind);
     if (s != VV_OK) return cli_fail(s);
     for (int i = 0; i < npos; i++)
         if (!file_exists(positional[i])) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", positional[i]));
     video_reader *reader = NULL;
-    s = video_reader_open(&reader, input);
+    live_device *device = NULL;
+    video_info info = {0};
+    if (kind == LIVE_INPUT_FILE) {
+        s = video_reader_open(&reader, input);
+        if (s == VV_OK) info = *video_reader_info(reader);
+    } else {
+        s = live_device_open(&device, input, kind);
+        if (s == VV_OK) live_device_size(device, &info.width, &info.height, &info.fps);
+    }
     if (s != VV_OK) return cli_fail(s);
-    video_info info = *video_reader_info(reader);
 
     vv_animate_params params = vv_animate_default_params();
     params.engine = engine;
@@ -391,12 +401,15 @@ int cli_live(int argc, char **argv) {
     if (s != VV_OK) {
         vv_animator_free(animator);
         video_reader_close(reader);
+        live_device_close(device);
         return cli_fail(s);
     }
 
     live_capture capture;
     memset(&capture, 0, sizeof capture);
     capture.reader = reader;
+    capture.device = device;
+    capture.paced = kind != LIVE_INPUT_CAMERA;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
     pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
@@ -411,13 +424,14 @@ int cli_live(int argc, char **argv) {
         video_writer_abort(writer);
         vv_animator_free(animator);
         video_reader_close(reader);
+        live_device_close(device);
         return cli_fail(vv_fail(VV_ERR_INTERNAL, "live: cannot start the capture thread"));
     }
 
     latency_record record = {0};
     live_status status = {isatty(2), time_now(), 0, 0, false};
     vv_image frame = {0}, result = {0};
-    long frames_out = 0, frames_recorded = 0, number = 0;
+    long frames_out = 0, frames_recorded = 0, number = 0, faceless = 0;
     bool have_result = false;
     double first_arrival = -1, last_output = 0;
     for (;;) {
@@ -448,7 +462,8 @@ int cli_live(int argc, char **argv) {
         if (s != VV_OK) break;
         s = vv_animator_push(animator, &frame, time);
         int got = 0;
-        if (s == VV_OK) s = vv_animator_pull(animator, &result, &got, NULL);
+        vv_frame_info frame_info;
+        if (s == VV_OK) s = vv_animator_pull(animator, &result, &got, &frame_info);
         while (s == VV_OK && got && frames_recorded < number - 1 && (s = video_writer_write(writer, &result)) == VV_OK)
             frames_recorded++;
         if (s == VV_OK && got) s = video_writer_write(writer, &result);
@@ -458,6 +473,7 @@ int cli_live(int argc, char **argv) {
             frames_recorded++;
             last_output = time_now();
             frames_out++;
+            faceless += !frame_info.face_found;
             s = latency_add(&record, (last_output - arrival) * 1000.0);
             if (s != VV_OK) break;
         }
@@ -482,17 +498,22 @@ int cli_live(int argc, char **argv) {
     }
     writer = NULL;
 
-    live_totals totals = {capture.frames_in, frames_out, capture.dropped, frames_out > 0 ? frames_recorded : 0,
+    live_totals totals = {capture.frames_in, frames_out, capture.dropped, frames_out > 0 ? frames_recorded : 0, faceless,
                           first_arrival >= 0 && frames_out > 0 ? last_output - first_arrival : 0,
                           latency_summarise(record.ms, record.count)};
     vv_status stats_status = VV_OK;
     if (stats) stats_status = stats_write(stats, &totals);
     if (s == VV_OK && stats_status != VV_OK) s = stats_status;
+    char faceless_note[96] = "";
+    if (faceless == frames_out && frames_out > 0)
+        snprintf(faceless_note, sizeof faceless_note, "; no face in the input: the portrait held still");
+    else if (faceless > 0)
+        snprintf(faceless_note, sizeof faceless_note, "; %ld frames without a face in the input", faceless);
     if (s == VV_OK || s == VV_ERR_ABORTED || read_status != VV_OK) {
         fprintf(stderr, "live: %ld frames in, %ld out, %ld dropped; %.1f fps; latency p50 %.1f ms, p95 %.1f ms, "
-                        "max %.1f ms -> %s%s\n",
+                        "max %.1f ms%s -> %s%s\n",
                 totals.frames_in, totals.frames_out, totals.dropped, totals_fps(&totals), totals.latency.p50,
-                totals.latency.p95, totals.latency.max, frames_out > 0 ? output : "nothing written",
+                totals.latency.p95, totals.latency.max, faceless_note, frames_out > 0 ? output : "nothing written",
                 frames_out > 0 && with_audio ? " with the input's audio" : "");
     }
     if (s == VV_OK && read_status != VV_OK) s = vv_fail(read_status, "%s", capture.error);
@@ -510,6 +531,7 @@ int cli_live(int argc, char **argv) {
     pthread_mutex_destroy(&capture.lock);
     vv_animator_free(animator);
     video_reader_close(reader);
+    live_device_close(device);
     interrupt_handlers_set(false);
     return s == VV_OK ? EXIT_OK : cli_fail(s);
 }
