@@ -1885,7 +1885,7 @@ struct tfjs_tape {
     value *values;
     bool *needed;
     bool *requires_grad; /* depends on the input */
-    int target;
+    int targets[TFJS_TRAIN_MAX_OUTPUTS], target_count;
     tensor input; /* a copy: the placeholder's value points into it */
 };
 
@@ -1930,23 +1930,32 @@ void tfjs_tape_free(tfjs_tape *tape) {
     free(tape);
 }
 
-vv_status tfjs_model_run_train(const tfjs_model *model, const tensor *input, const char *output_name,
-                               tensor *output, tfjs_tape **tape_out) {
-    if (output) memset(output, 0, sizeof *output);
+vv_status tfjs_model_run_train_outputs(const tfjs_model *model, const tensor *input, const char *const *output_names,
+                                       int output_count, tensor *outputs, tfjs_tape **tape_out) {
+    for (int k = 0; outputs && k < output_count && k <= TFJS_TRAIN_MAX_OUTPUTS; k++) memset(&outputs[k], 0, sizeof outputs[k]);
     if (tape_out) *tape_out = NULL;
-    if (!model || !input || !input->data || !output || !tape_out)
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "tfjs_model_run_train: missing model, input, output or tape");
+    if (!model || !input || !input->data || !outputs || !tape_out || output_count < 1 || output_count > TFJS_TRAIN_MAX_OUTPUTS)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "tfjs_model_run_train: missing model, input, outputs or tape, or %d outputs "
+                       "(1 to %d)", output_count, TFJS_TRAIN_MAX_OUTPUTS);
     vv_status s = check_input(model, input);
     if (s) return s;
-    int target = find_output(model, output_name);
-    if (target < 0)
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "tfjs_model_run_train: the model has no node '%s'",
-                       output_name ? output_name : "(first output)");
+    int targets[TFJS_TRAIN_MAX_OUTPUTS];
+    for (int k = 0; k < output_count; k++) {
+        const char *name = output_names ? output_names[k] : NULL;
+        targets[k] = find_output(model, name);
+        if (targets[k] < 0)
+            return vv_fail(VV_ERR_INVALID_ARGUMENT, "tfjs_model_run_train: the model has no node '%s'",
+                           name ? name : "(first output)");
+        for (int j = 0; j < k; j++)
+            if (targets[j] == targets[k])
+                return vv_fail(VV_ERR_INVALID_ARGUMENT, "tfjs_model_run_train: node '%s' asked for twice", model->nodes[targets[k]].name);
+    }
     int count = model->node_count;
     tfjs_tape *t = calloc(1, sizeof *t);
     if (!t) return vv_fail(VV_ERR_NO_MEMORY, "tfjs_model_run_train: out of memory");
     t->model = model;
-    t->target = target;
+    memcpy(t->targets, targets, sizeof targets);
+    t->target_count = output_count;
     t->values = mem_calloc((size_t)count, sizeof(value));
     t->needed = mem_calloc((size_t)count, sizeof(bool));
     t->requires_grad = mem_calloc((size_t)count, sizeof(bool));
@@ -1958,13 +1967,21 @@ vv_status tfjs_model_run_train(const tfjs_model *model, const tensor *input, con
     memcpy(t->input.data, input->data, input->size * sizeof(float));
 
     value *values = t->values;
-    t->needed[target] = true;
-    values[target].refs++; /* held for the backward pass */
+    bool *held = mem_calloc((size_t)count, sizeof(bool)); /* the targets: kept for the backward pass */
+    if (!held) {
+        s = vv_fail(VV_ERR_NO_MEMORY, "tfjs_model_run_train: out of memory");
+        goto end;
+    }
+    for (int k = 0; k < output_count; k++) {
+        t->needed[targets[k]] = true;
+        held[targets[k]] = true;
+        values[targets[k]].refs++;
+    }
     for (int o = count - 1; o >= 0; o--) {
         int i = model->order[o];
         if (!t->needed[i]) continue;
         const tfjs_node *node = &model->nodes[i];
-        if (backward_reads_output(node) && i != target) values[i].refs++;
+        if (backward_reads_output(node) && !held[i]) values[i].refs++;
         for (int k = 0; k < node->input_count; k++) {
             int in = node->inputs[k];
             t->needed[in] = true;
@@ -1972,6 +1989,7 @@ vv_status tfjs_model_run_train(const tfjs_model *model, const tensor *input, con
             if (backward_reads_input(node, k)) values[in].refs++;
         }
     }
+    free(held);
     for (int o = 0; o < count; o++) {
         int i = model->order[o];
         const tfjs_node *node = &model->nodes[i];
@@ -1984,22 +2002,30 @@ vv_status tfjs_model_run_train(const tfjs_model *model, const tensor *input, con
         int i = model->order[o];
         if (t->needed[i]) s = run_node(&r, i, &t->input);
     }
-    if (s) goto end;
-    const value *v = &values[target];
-    if (!v->data) {
-        s = vv_fail(VV_ERR_UNSUPPORTED, "tfjs_model_run_train: output '%s' is not a float tensor",
-                    model->nodes[target].name);
-        goto end;
+    for (int k = 0; k < output_count && s == VV_OK; k++) {
+        const value *v = &values[targets[k]];
+        if (!v->data) {
+            s = vv_fail(VV_ERR_UNSUPPORTED, "tfjs_model_run_train: output '%s' is not a float tensor",
+                        model->nodes[targets[k]].name);
+            break;
+        }
+        if ((s = tensor_alloc(&outputs[k], v->ndim, v->shape))) break;
+        memcpy(outputs[k].data, v->data, v->size * sizeof(float));
     }
-    if ((s = tensor_alloc(output, v->ndim, v->shape))) goto end;
-    memcpy(output->data, v->data, v->size * sizeof(float));
 end:
     if (s) {
+        for (int k = 0; k < output_count; k++) tensor_free(&outputs[k]);
         tfjs_tape_free(t);
         return s;
     }
     *tape_out = t;
     return VV_OK;
+}
+
+vv_status tfjs_model_run_train(const tfjs_model *model, const tensor *input, const char *output_name,
+                               tensor *output, tfjs_tape **tape_out) {
+    const char *names[1] = {output_name};
+    return tfjs_model_run_train_outputs(model, input, names, 1, output, tape_out);
 }
 
 /* g_pre = g * act'(pre) from the fused op's output (out > 0 iff pre > 0 when the leaky
@@ -2249,26 +2275,37 @@ static vv_status backward_node(backward_state *b, int i, const float *g) {
     return VV_OK;
 }
 
-vv_status tfjs_model_backward(const tfjs_model *model, const tfjs_tape *tape, const tensor *d_output,
-                              tensor *d_input) {
+vv_status tfjs_model_backward_outputs(const tfjs_model *model, const tfjs_tape *tape, const tensor *d_outputs,
+                                      int output_count, tensor *d_input) {
     if (d_input) memset(d_input, 0, sizeof *d_input);
-    if (!model || !tape || tape->model != model || !d_output || !d_output->data || !d_input)
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "tfjs_model_backward: missing model, tape or gradients");
-    const value *y = &tape->values[tape->target];
-    if (d_output->size != y->size)
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "tfjs_model_backward: output gradient has %zu values, the output %zu",
-                       d_output->size, y->size);
+    if (!model || !tape || tape->model != model || !d_outputs || !d_input || output_count != tape->target_count)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "tfjs_model_backward: missing model, tape or gradients, or %d gradients "
+                       "for %d outputs", output_count, tape ? tape->target_count : 0);
+    for (int k = 0; k < output_count; k++) {
+        const value *y = &tape->values[tape->targets[k]];
+        if (!d_outputs[k].data || d_outputs[k].size != y->size)
+            return vv_fail(VV_ERR_INVALID_ARGUMENT, "tfjs_model_backward: gradient %d has %zu values, its output %zu", k,
+                           d_outputs[k].data ? d_outputs[k].size : 0, y->size);
+    }
     vv_status s = tensor_zeros(d_input, tape->input.ndim, tape->input.shape);
     if (s) return s;
-    if (!tape->requires_grad[tape->target]) return VV_OK; /* the output does not depend on the input */
+    bool any = false; /* does an output depend on the input at all */
+    for (int k = 0; k < output_count; k++) any = any || tape->requires_grad[tape->targets[k]];
+    if (!any) return VV_OK;
     backward_state b = {tape, mem_calloc((size_t)model->node_count, sizeof(float *))};
     if (!b.grads) {
         tensor_free(d_input);
         return vv_fail(VV_ERR_NO_MEMORY, "tfjs_model_backward: out of memory");
     }
-    b.grads[tape->target] = mem_alloc_aligned((y->size ? y->size : 1) * sizeof(float));
-    if (!b.grads[tape->target]) s = vv_fail(VV_ERR_NO_MEMORY, "tfjs_model_backward: out of memory");
-    else memcpy(b.grads[tape->target], d_output->data, y->size * sizeof(float));
+    /* Each output's gradient seeds its node; nodes downstream of it add theirs on the way. */
+    for (int k = 0; k < output_count && s == VV_OK; k++) {
+        int target = tape->targets[k];
+        if (!tape->requires_grad[target]) continue;
+        size_t n = tape->values[target].size;
+        b.grads[target] = mem_alloc_aligned((n ? n : 1) * sizeof(float));
+        if (!b.grads[target]) s = vv_fail(VV_ERR_NO_MEMORY, "tfjs_model_backward: out of memory");
+        else memcpy(b.grads[target], d_outputs[k].data, n * sizeof(float));
+    }
     /* Reverse topological order: a node's gradient is complete before it is sent on. */
     for (int o = model->node_count - 1; o >= 0 && s == VV_OK; o--) {
         int i = model->order[o];
@@ -2283,4 +2320,11 @@ vv_status tfjs_model_backward(const tfjs_model *model, const tfjs_tape *tape, co
     free(b.grads);
     if (s) tensor_free(d_input);
     return s;
+}
+
+vv_status tfjs_model_backward(const tfjs_model *model, const tfjs_tape *tape, const tensor *d_output,
+                              tensor *d_input) {
+    if (d_input) memset(d_input, 0, sizeof *d_input);
+    if (!d_output) return vv_fail(VV_ERR_INVALID_ARGUMENT, "tfjs_model_backward: missing gradients");
+    return tfjs_model_backward_outputs(model, tape, d_output, 1, d_input);
 }

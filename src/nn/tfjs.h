@@ -52,4 +52,15 @@ vv_status tfjs_model_backward(const tfjs_model *model, const tfjs_tape *tape, co
                               tensor *d_input);
 void tfjs_tape_free(tfjs_tape *tape);
 
+/* The same with several outputs (intermediate nodes too: a feature-matching loss over
+ * several layers): outputs[k] gets output_names[k] (distinct nodes, at most
+ * TFJS_TRAIN_MAX_OUTPUTS); the backward pass takes one gradient per output, in that order,
+ * and gives d(loss)/d(input) for the sum of their losses (a node that is both an output
+ * and upstream of another gets its own gradient plus what flows back to it). */
+#define TFJS_TRAIN_MAX_OUTPUTS 8
+vv_status tfjs_model_run_train_outputs(const tfjs_model *model, const tensor *input, const char *const *output_names,
+                                       int output_count, tensor *outputs, tfjs_tape **tape);
+vv_status tfjs_model_backward_outputs(const tfjs_model *model, const tfjs_tape *tape, const tensor *d_outputs,
+                                      int output_count, tensor *d_input);
+
 #endif
