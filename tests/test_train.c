@@ -393,6 +393,56 @@ static void test_identity_term(void) {
     tfjs_model_free(faceres);
 }
 
+/* The perceptual term (five faceres layers): in the loss with its weight, and its gradient
+ * reaches G (one step with it moves G's parameters differently from one without). */
+static void test_perceptual_term(void) {
+    char path[4096];
+    tfjs_model *faceres = NULL;
+    if (!test_model_present("faceres.json")) {
+        test_skip("perceptual term: faceres.json not present");
+        return;
+    }
+    CHECK_OK(models_find("faceres.json", path, sizeof path));
+    CHECK_OK(tfjs_model_load(&faceres, path));
+    if (!faceres) return;
+    fsth_config c = tiny_config(false);
+    float *after[2] = {NULL, NULL};
+    size_t count = 0;
+    for (int with = 0; with < 2; with++) {
+        fsth_model *m;
+        CHECK_OK(fsth_model_new(&m, &c, 8));
+        if (!m) break;
+        fsth_train_params p = fast_params();
+        p.batch = 1, p.faceres = faceres, p.w_perceptual = with ? 5.0f : 0.0f;
+        fsth_trainer *t;
+        CHECK_OK(fsth_trainer_new(&t, m, &p));
+        synthetic syn = {32, false};
+        fsth_losses l;
+        CHECK_OK(fsth_train_step(t, synthetic_episode, &syn, &l));
+        if (with) {
+            CHECK_MSG(l.perceptual > 0.0f && isfinite(l.perceptual), "perceptual loss %g", l.perceptual);
+            CHECK(l.identity == 0.0f);
+            CHECK_NEAR(l.g_total, 10.0 * l.pixel + 5.0 * l.perceptual + l.adv + 10.0 * l.fm + 10.0 * l.mch,
+                       1e-3 * fabs(l.g_total));
+        } else {
+            CHECK(l.perceptual == 0.0f);
+        }
+        count = m->G.ps.total;
+        after[with] = malloc(count * sizeof(float));
+        if (after[with]) memcpy(after[with], m->G.ps.data, count * sizeof(float));
+        fsth_trainer_free(t);
+        fsth_model_free(m);
+    }
+    if (after[0] && after[1]) {
+        size_t moved = 0;
+        for (size_t i = 0; i < count; i++) moved += after[0][i] != after[1][i];
+        CHECK_MSG(moved > count / 10, "the perceptual term changed %zu of %zu G parameters", moved, count);
+    }
+    free(after[0]);
+    free(after[1]);
+    tfjs_model_free(faceres);
+}
+
 /* A tiny .vds (2 clips of 4 frames) through the dataset episode source. */
 static void test_dataset_source(void) {
     const char *dir = test_tmp_dir("test_train");
@@ -463,5 +513,6 @@ int main(void) {
     test_few_shot(true);
     test_dataset_source();
     test_identity_term();
+    test_perceptual_term();
     return test_finish("test_train");
 }

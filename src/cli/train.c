@@ -131,7 +131,7 @@ int cli_train(int argc, char **argv) {
     int steps = 1000, k = 8, batch = 1, size = 128, width = 16, bottleneck = 4, seed = 1;
     int val_every = 100, checkpoint_every = 100;
     bool resume = false, attention = false, hybrid = false, quiet = false;
-    float lr_g = 5e-5f, lr_d = 2e-4f, identity = 10.0f;
+    float lr_g = 5e-5f, lr_d = 2e-4f, identity = 10.0f, perceptual = 0.0f;
     const cli_option opts[] = {
         {"data", 0, OPT_STRING, &data, "TRAIN.vds", "the training set (vivify dataset build)", 0, 0},
         {"output", 'o', OPT_STRING, &out, "BASE.safetensors", "the model; its training state goes to BASE.safetensors.state", 0, 0},
@@ -148,6 +148,7 @@ int cli_train(int argc, char **argv) {
         {"lr-g", 0, OPT_FLOAT, &lr_g, "LR", "Adam learning rate of E and G", 1e-8, 1},
         {"lr-d", 0, OPT_FLOAT, &lr_d, "LR", "Adam learning rate of D", 1e-8, 1},
         {"identity", 0, OPT_FLOAT, &identity, "W", "weight of the faceres-feature L1 content term (0: off)", 0, 1000},
+        {"perceptual", 0, OPT_FLOAT, &perceptual, "W", "weight of the perceptual term: L1 on five faceres layers (0: off)", 0, 1000},
         {"val-every", 0, OPT_INT, &val_every, "N", "validation image every N steps (0: never)", 0, 1e9},
         {"checkpoint-every", 0, OPT_INT, &checkpoint_every, "N", "checkpoint every N steps", 1, 1e9},
         {"export", 0, OPT_STRING, &export_path, "SHIP.safetensors", "also write a float16 copy of the model at each checkpoint (to ship; not for --resume)", 0, 0},
@@ -190,8 +191,8 @@ int cli_train(int argc, char **argv) {
     }
     fsth_train_params p = fsth_train_default_params();
     p.k = k, p.batch = batch, p.lr_g = lr_g, p.lr_d = lr_d, p.seed = (uint64_t)seed;
-    tfjs_model *faceres = s == VV_OK ? load_faceres(identity, quiet) : NULL;
-    p.faceres = faceres, p.w_identity = faceres ? identity : 0.0f;
+    tfjs_model *faceres = s == VV_OK ? load_faceres(identity + perceptual, quiet) : NULL;
+    p.faceres = faceres, p.w_identity = faceres ? identity : 0.0f, p.w_perceptual = faceres ? perceptual : 0.0f;
     fsth_trainer *t = NULL;
     if (s == VV_OK) s = fsth_trainer_new(&t, m, &p);
     if (s == VV_OK && resume) s = fsth_trainer_load_state(t, state_path);
@@ -226,9 +227,9 @@ int cli_train(int argc, char **argv) {
         long step = fsth_trainer_step(t);
         char line[512];
         snprintf(line, sizeof line,
-                 "step %ld/%d | G %.4f (pixel %.4f id %.4f adv %.3f fm %.4f mch %.4f) | D %.4f (r real %.2f fake %.2f) | "
+                 "step %ld/%d | G %.4f (pixel %.4f id %.4f perc %.4f adv %.3f fm %.4f mch %.4f) | D %.4f (r real %.2f fake %.2f) | "
                  "lr %.1e/%.1e | %.0f ms | %.2f samples/s | %.2f GFLOP/s",
-                 step, steps, l.g_total, l.pixel, l.identity, l.adv, l.fm, l.mch, l.d_total, l.r_real, l.r_fake,
+                 step, steps, l.g_total, l.pixel, l.identity, l.perceptual, l.adv, l.fm, l.mch, l.d_total, l.r_real, l.r_fake,
                  lr_g, lr_d, dt * 1e3, batch / dt, flops / dt * 1e-9);
         fprintf(log, "%s\n", line);
         fflush(log);
@@ -269,7 +270,7 @@ static int finetune_progress(void *data, long done, long total) {
 int cli_finetune(int argc, char **argv) {
     const char *out = NULL, *models = NULL;
     int steps = 0, seed = 1;
-    float identity = 10.0f;
+    float identity = 10.0f, perceptual = 0.0f;
     bool fp16 = false, feed_forward = false;
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &out, "PERSON.safetensors", "the fine-tuned model", 0, 0},
@@ -277,6 +278,7 @@ int cli_finetune(int argc, char **argv) {
         {"ff", 0, OPT_FLAG, &feed_forward, NULL, "feed-forward only: store the person's embedding, no fine-tuning", 0, 0},
         {"seed", 0, OPT_INT, &seed, "N", "order of the frames", 0, 2147483647},
         {"identity", 0, OPT_FLOAT, &identity, "W", "weight of the faceres-feature L1 content term (0: off)", 0, 1000},
+        {"perceptual", 0, OPT_FLOAT, &perceptual, "W", "weight of the perceptual term: L1 on five faceres layers (0: off)", 0, 1000},
         {"fp16", 0, OPT_FLAG, &fp16, NULL, "store weights as float16 (half the size)", 0, 0},
         {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
     };
@@ -326,8 +328,8 @@ int cli_finetune(int argc, char **argv) {
     if (steps > 0) p.steps = steps;
     if (feed_forward) p.steps = 0;
     p.seed = (uint64_t)seed;
-    tfjs_model *faceres = s == VV_OK ? load_faceres(identity, false) : NULL;
-    p.faceres = faceres, p.w_identity = faceres ? identity : 0.0f;
+    tfjs_model *faceres = s == VV_OK ? load_faceres(identity + perceptual, false) : NULL;
+    p.faceres = faceres, p.w_identity = faceres ? identity : 0.0f, p.w_perceptual = faceres ? perceptual : 0.0f;
     progress_bar bar;
     p.progress = finetune_progress, p.progress_data = &bar;
     double t0 = time_now();

@@ -4,6 +4,7 @@
 
 #include "img/image.h"
 #include "models/identity_loss.h"
+#include "models/perceptual_loss.h"
 #include "nn/optim.h"
 #include "nn/safetensors.h"
 
@@ -69,19 +70,23 @@ static void to_faceres(float *out, const float *in, size_t stride, int n, int S,
     }
 }
 
-/* The identity content term: its loss, and its gradient added to w->dfake. */
-static vv_status identity_term(gan_work *w, const fsth_train_params *p, int n, float *loss) {
+_Static_assert(IDENTITY_LOSS_SIZE == PERCEPTUAL_LOSS_SIZE, "both faceres terms take the same 224x224 resizes");
+
+/* A faceres content term (identity: the embedding; perceptual: five layers): its loss, and
+ * its gradient times weight added to w->dfake. */
+static vv_status content_term(gan_work *w, const fsth_train_params *p, int n, bool perceptual, float weight, float *loss) {
     const size_t P = IDENTITY_LOSS_SIZE * IDENTITY_LOSS_SIZE, plane = (size_t)w->S * w->S;
     float *buf = mem_alloc(3 * (size_t)n * P * 3 + 3 * P, sizeof(float));
     if (!buf) return vv_fail(VV_ERR_NO_MEMORY, "identity loss: no memory for %d images", n);
     float *fake = buf, *real = fake + (size_t)n * P * 3, *dfake = real + (size_t)n * P * 3, *tmp = dfake + (size_t)n * P * 3;
     to_faceres(fake, w->fake, 3 * plane, n, w->S, tmp);
     to_faceres(real, w->xy2, 6 * plane, n, w->S, tmp);
-    vv_status status = identity_loss_forward_backward((const tfjs_model *)p->faceres, fake, real, n,
-                                                      IDENTITY_LOSS_L1, loss, dfake);
+    vv_status status = perceptual ? perceptual_loss_forward_backward((const tfjs_model *)p->faceres, fake, real, n, loss, dfake)
+                                  : identity_loss_forward_backward((const tfjs_model *)p->faceres, fake, real, n,
+                                                                   IDENTITY_LOSS_L1, loss, dfake);
     for (int i = 0; i < n && status == VV_OK; i++) {
         for (size_t q = 0; q < P; q++) /* NHWC -> planar, times d(x+1)*127.5/dx */
-            for (int c = 0; c < 3; c++) tmp[c * P + q] = dfake[((size_t)i * P + q) * 3 + c] * 127.5f * p->w_identity;
+            for (int c = 0; c < 3; c++) tmp[c * P + q] = dfake[((size_t)i * P + q) * 3 + c] * 127.5f * weight;
         upsample_bilinear_backward(w->dfake + (size_t)i * 3 * plane, tmp, 1, 3, w->S, w->S,
                                    IDENTITY_LOSS_SIZE, IDENTITY_LOSS_SIZE);
     }
@@ -139,7 +144,11 @@ static vv_status gan_generator_side(gan_work *w, fsth_model *m, const fsth_train
         }
     losses->pixel = (float)(sum / ((double)n * 3 * plane));
     if (p->faceres && p->w_identity > 0.0f) {
-        vv_status s = identity_term(w, p, n, &losses->identity);
+        vv_status s = content_term(w, p, n, false, p->w_identity, &losses->identity);
+        if (s != VV_OK) return s;
+    }
+    if (p->faceres && p->w_perceptual > 0.0f) {
+        vv_status s = content_term(w, p, n, true, p->w_perceptual, &losses->perceptual);
         if (s != VV_OK) return s;
     }
     memset(dpsi, 0, (size_t)n * m->G.psi_dim * sizeof(float));
@@ -300,7 +309,8 @@ vv_status fsth_train_step(fsth_trainer *t, fsth_episode_fn source, void *ctx, fs
         }
     }
     param_store_adam_step(&m->D.ps, &cfg, t->p.lr_d);
-    losses->g_total = t->p.w_pixel * losses->pixel + t->p.w_identity * losses->identity + t->p.w_adv * losses->adv +
+    losses->g_total = t->p.w_pixel * losses->pixel + t->p.w_identity * losses->identity +
+                      t->p.w_perceptual * losses->perceptual + t->p.w_adv * losses->adv +
                       t->p.w_fm * losses->fm + t->p.w_mch * losses->mch;
     t->step++;
     if (!isfinite(losses->g_total) || !isfinite(losses->d_total))
@@ -550,7 +560,7 @@ vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points
         param_store_zero_grad(&m->G.ps);
         param_store_zero_grad(&person_psi);
         fsth_train_params p = fsth_train_default_params();
-        p.faceres = params->faceres, p.w_identity = params->w_identity;
+        p.faceres = params->faceres, p.w_identity = params->w_identity, p.w_perceptual = params->w_perceptual;
         status = gan_generator_side(&w, m, &p, g_in, psi, dpsi, n, &losses);
         if (status != VV_OK) break;
         float *gpsi = param_grad(&person_psi, psi_index);

@@ -2,7 +2,7 @@
  *
  * One meta-learning step takes B episodes of K shots + 1 target frame:
  *   E on the shots -> e_hat (mean over K), psi = P e_hat, fake = G(y_t; psi);
- *   G side: L = w_pixel |fake - x_t| + w_identity L_id + (-r_hat) + w_fm L_FM
+ *   G side: L = w_pixel |fake - x_t| + w_identity L_id + w_perceptual L_perc + (-r_hat) + w_fm L_FM
  *           + w_mch |e_hat - W_i|, Adam on E and G;
  *   D side: hinge max(0, 1 - r) + max(0, 1 + r_hat) on (x_t, y_t) and the detached fake,
  *           plus L_MCH's pull on W_i, Adam on D.
@@ -28,6 +28,10 @@ typedef struct fsth_train_params {
      * faceres(real)| over the 1024 features, on 224x224 resizes of the S x S frames.  Off
      * when faceres is NULL or the weight 0 (the default; vivify train loads faceres). */
     float w_identity;
+    /* Perceptual content term (the VGG19 stand-in, models/perceptual_loss.h): w_perceptual *
+     * mean |phi_l(fake) - phi_l(real)| over five faceres layers, on the same resizes.  Off
+     * when faceres is NULL or the weight 0 (the default). */
+    float w_perceptual;
     const struct tfjs_model *faceres;
     uint64_t seed;
 } fsth_train_params;
@@ -54,7 +58,7 @@ typedef struct fsth_dataset_source {
 vv_status fsth_dataset_episode(void *ctx, uint64_t *rng, fsth_batch *batch);
 
 typedef struct fsth_losses {
-    float g_total, pixel, identity, adv, fm, mch, d_total, r_real, r_fake;
+    float g_total, pixel, identity, perceptual, adv, fm, mch, d_total, r_real, r_fake;
 } fsth_losses;
 
 typedef struct fsth_trainer fsth_trainer;
@@ -86,7 +90,7 @@ typedef struct fsth_finetune_params {
     int steps;       /* default: 40 epochs over the K frames */
     int batch;       /* frames per step (min(K, 4)) */
     float lr_g, lr_d;
-    float w_identity;                 /* as in fsth_train_params (0: off) */
+    float w_identity, w_perceptual;   /* as in fsth_train_params (0: off) */
     const struct tfjs_model *faceres;
     uint64_t seed;
     vv_progress_fn progress;
