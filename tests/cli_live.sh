@@ -8,7 +8,8 @@
 #  2. SIGINT mid-run on a 30 s clip: exit 130, a playable recording holding the frames the
 #     stats say, the stats still written and consistent;
 #  3. the clip through a pipe (pipe:) and a lavfi graph (lavfi:movie=...), read through
-#     libavdevice: every frame in, the recording in real time; a build without libavdevice
+#     libavdevice: every frame in, the recording in real time; SIGTERM while the pipe is open
+#     and idle still stops (exit 130, recording kept); a build without libavdevice
 #     refuses them as not supported (exit 12);
 #  4. bad input: a missing input file, a file that is no video, a missing camera, a bad lavfi
 #     graph, garbage on the pipe, no output given, a portrait without a face, a missing
@@ -131,6 +132,32 @@ else
   device_run pipe pipe: "$TMP/clip.nut"
   ok $([ "$RC" = 0 ] && clean "$TMP/pipe.log" && echo 1) "pipe: exit $RC: $(tail -c 400 "$TMP/pipe.log")"
   ok $(stats_consistent "$TMP/pipe.json" 2>/dev/null && [ "$IN" = "$CLIP_FRAMES" ] && [ "${FRAMES:-0}" = "$IN" ]        && [ "$REC" = "$IN" ] && echo 1) "pipe: frames_in $IN (clip $CLIP_FRAMES), recorded $REC, file ${FRAMES:-none}: $(cat "$TMP/pipe.json")"
+  # SIGTERM while the pipe is open but idle (its writer silent): the read must not hold the
+  # stop up; the recording so far is kept.
+  mkfifo "$TMP/fifo"
+  "$VIVIFY" live "$SOURCE" --input pipe: --output "$TMP/idle.mp4" --stats "$TMP/idle.json" <"$TMP/fifo" 2>"$TMP/idle.log" &
+  PID=$!
+  exec 3>"$TMP/fifo"
+  cat "$TMP/clip.nut" >&3
+  waited=0
+  until grep -qE "^live: [0-9]+ in" "$TMP/idle.log"; do
+    if ! kill -0 "$PID" 2>/dev/null || [ "$waited" -ge 600 ]; then break; fi
+    sleep 0.1; waited=$((waited + 1))
+  done
+  sleep 4 # the 3 s clip has arrived; the pipe stays open and silent
+  kill -TERM "$PID" 2>/dev/null
+  waited=0
+  while kill -0 "$PID" 2>/dev/null && [ "$waited" -lt 150 ]; do sleep 0.1; waited=$((waited + 1)); done
+  if kill -0 "$PID" 2>/dev/null; then
+    kill -9 "$PID"; wait "$PID"; RC=hung
+  else
+    wait "$PID"; RC=$?
+  fi
+  PID=""
+  exec 3>&-
+  FRAMES="$(frames_of "$TMP/idle.mp4")"
+  ok $([ "$RC" = 130 ] && clean "$TMP/idle.log" && [ "${FRAMES:-0}" -gt 0 ] && echo 1) \
+    "idle pipe, SIGTERM: exit $RC (want 130 within 15 s), recording ${FRAMES:-none} frames: $(tail -c 300 "$TMP/idle.log")"
 fi
 
 # 4. Bad input: one line "vivify: ...", the exit code of its kind, no output.

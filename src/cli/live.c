@@ -69,6 +69,7 @@ typedef struct live_capture {
     double slot_arrival;      /* when it arrived (time_now) */
     long slot_number;         /* its number among the frames that arrived, from 1 */
     bool waiting, done, stop;
+    atomic_bool halt;         /* stop, for reads blocked in FFmpeg (an idle pipe) to poll */
     vv_status status;         /* a read error (done is set too) */
     char error[512];          /* its message: vv_last_error is per thread */
     long frames_in, dropped;
@@ -85,6 +86,11 @@ static struct timespec monotonic_after(double seconds) {
         ts.tv_nsec -= 1000000000L;
     }
     return ts;
+}
+
+static int live_stop_requested(void *data) {
+    live_capture *c = data;
+    return live_interrupted || atomic_load(&c->halt);
 }
 
 static void *capture_main(void *arg) {
@@ -358,6 +364,8 @@ int cli_live(int argc, char **argv) {
     if (s != VV_OK) return cli_fail(s);
     for (int i = 0; i < npos; i++)
         if (!file_exists(positional[i])) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", positional[i]));
+    live_capture capture;
+    memset(&capture, 0, sizeof capture);
     video_reader *reader = NULL;
     live_device *device = NULL;
     video_info info = {0};
@@ -365,7 +373,7 @@ int cli_live(int argc, char **argv) {
         s = video_reader_open(&reader, input);
         if (s == VV_OK) info = *video_reader_info(reader);
     } else {
-        s = live_device_open(&device, input, kind);
+        s = live_device_open(&device, input, kind, live_stop_requested, &capture);
         if (s == VV_OK) live_device_size(device, &info.width, &info.height, &info.fps);
     }
     if (s != VV_OK) return cli_fail(s);
@@ -405,8 +413,6 @@ int cli_live(int argc, char **argv) {
         return cli_fail(s);
     }
 
-    live_capture capture;
-    memset(&capture, 0, sizeof capture);
     capture.reader = reader;
     capture.device = device;
     capture.paced = kind != LIVE_INPUT_CAMERA;
@@ -482,6 +488,7 @@ int cli_live(int argc, char **argv) {
     bool interrupted = live_interrupted != 0;
     pthread_mutex_lock(&capture.lock);
     capture.stop = true;
+    atomic_store(&capture.halt, true);
     pthread_cond_broadcast(&capture.changed);
     pthread_mutex_unlock(&capture.lock);
     pthread_join(thread, NULL);

@@ -21,8 +21,9 @@ live_input_kind live_input_kind_of(const char *input) {
 
 bool live_input_devices_built(void) { return false; }
 
-vv_status live_device_open(live_device **out, const char *input, live_input_kind kind) {
-    (void)kind;
+vv_status live_device_open(live_device **out, const char *input, live_input_kind kind, vv_abort_fn abort,
+                           void *user_data) {
+    (void)kind, (void)abort, (void)user_data;
     *out = NULL;
     return vv_fail(VV_ERR_UNSUPPORTED, "--input %s: cameras, lavfi and pipes are not supported in this build "
                                        "(built without libavdevice); --input takes a video file", input);
@@ -42,6 +43,7 @@ void live_device_close(live_device *device) { (void)device; }
 #else
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 
 #include <libavcodec/avcodec.h>
@@ -68,6 +70,9 @@ struct live_device {
     double fps;
     int64_t first_pts;
     bool have_first, input_done, finished;
+    vv_abort_fn abort;
+    void *abort_data;
+    int pipe_fd, pipe_flags; /* a pipe's descriptor and its flags before O_NONBLOCK (fd -1: none) */
     long frames;
     int errors;
 };
@@ -76,6 +81,7 @@ bool live_input_devices_built(void) { return true; }
 
 void live_device_close(live_device *d) {
     if (!d) return;
+    if (d->pipe_fd >= 0) fcntl(d->pipe_fd, F_SETFL, d->pipe_flags);
     sws_freeContext(d->scaler);
     avcodec_free_context(&d->decoder);
     avformat_close_input(&d->format);
@@ -96,16 +102,42 @@ static vv_status open_failure(const char *input, live_input_kind kind, int ret) 
     return vv_fail(VV_ERR_FORMAT, "%s is not a recognised video stream (%s)", input, av_err2str(ret));
 }
 
-vv_status live_device_open(live_device **out, const char *input, live_input_kind kind) {
+/* FFmpeg's blocking reads poll this: non-zero ends them with AVERROR_EXIT. */
+static int device_interrupt(void *opaque) {
+    const live_device *d = opaque;
+    return d->abort && d->abort(d->abort_data);
+}
+
+vv_status live_device_open(live_device **out, const char *input, live_input_kind kind, vv_abort_fn abort,
+                           void *user_data) {
     *out = NULL;
     av_log_set_level(AV_LOG_QUIET);
     avdevice_register_all();
     live_device *d = calloc(1, sizeof *d);
+    if (d) d->pipe_fd = -1;
     if (!d || !(d->name = strdup(input)) || !(d->packet = av_packet_alloc()) || !(d->frame = av_frame_alloc())) {
         live_device_close(d);
         return vv_fail(VV_ERR_NO_MEMORY, "out of memory opening %s", input);
     }
     d->kind = kind;
+    d->abort = abort;
+    d->abort_data = user_data;
+    /* FFmpeg's pipe reads block in read() where the interrupt callback cannot reach them (an
+     * idle pipe would hold Ctrl-C up forever); non-blocking, FFmpeg retries every
+     * millisecond and polls the callback between tries. */
+    if (kind == LIVE_INPUT_PIPE) {
+        int fd = input[5] ? atoi(input + 5) : 0, flags = fcntl(fd, F_GETFL);
+        if (flags >= 0 && fcntl(fd, F_SETFL, flags | O_NONBLOCK) == 0) {
+            d->pipe_fd = fd;
+            d->pipe_flags = flags;
+        }
+    }
+    if (!(d->format = avformat_alloc_context())) {
+        live_device_close(d);
+        return vv_fail(VV_ERR_NO_MEMORY, "out of memory opening %s", input);
+    }
+    d->format->interrupt_callback.callback = device_interrupt;
+    d->format->interrupt_callback.opaque = d;
     const AVInputFormat *format = NULL;
     const char *url = input;
     if (kind == LIVE_INPUT_CAMERA) format = av_find_input_format("v4l2");
@@ -241,6 +273,10 @@ vv_status live_device_next(live_device *d, vv_image *out, double *time, bool *go
         if (ret == AVERROR(EAGAIN)) continue;
         if (ret < 0) {
             /* The end of a pipe or graph; a camera has no end: it was unplugged or failed. */
+            if (ret == AVERROR_EXIT || device_interrupt(d)) { /* stopped */
+                d->finished = true;
+                return VV_OK;
+            }
             if (d->kind == LIVE_INPUT_CAMERA || (ret != AVERROR_EOF && d->frames == 0))
                 return vv_fail(VV_ERR_IO, "%s stopped delivering frames (%s)", d->name, av_err2str(ret));
             d->input_done = true;
