@@ -22,6 +22,13 @@ static void print_option_help(FILE *out, const cli_option *opts, int count) {
         fprintf(out, "  %-28s %s", left, o->help);
         /* The default from the variable itself, unless the text already explains it. */
         bool explained = strstr(o->help, "default") != NULL;
+        /* A 0 that means something ("threads (0: all cores)"): that meaning, not "default 0". */
+        const char *zero = o->type == OPT_INT && o->target && *(int *)o->target == 0 ? strstr(o->help, "0: ") : NULL;
+        if (!explained && zero && (zero == o->help || zero[-1] == '(' || zero[-1] == ' ')) {
+            const char *meaning = zero + 3, *end = strchr(meaning, ')');
+            fprintf(out, " (default: %.*s)", (int)(end ? end - meaning : (long)strlen(meaning)), meaning);
+            explained = true;
+        }
         if (!explained && o->type == OPT_INT && o->target) fprintf(out, " (default %d)", *(int *)o->target);
         if (!explained && o->type == OPT_FLOAT && o->target) fprintf(out, " (default %g)", *(float *)o->target);
         if (!explained && o->type == OPT_STRING && o->target && *(const char **)o->target)
