@@ -136,6 +136,11 @@ void smoothed_track_free(smoothed_track *track);
 vv_status animator_create(vv_animator **out, const vv_image *sources, const char *const *names, int source_count,
                           const vv_animate_params *params, fsth_model *model);
 
+/* Whether a driving input is a still image (PNG or JPEG by its first bytes): vv_animate
+ * then transfers its expression and pose against a neutral face, and may write a .png /
+ * .jpg output (one frame) as well as a short video. */
+bool animate_driver_is_still(const char *driving);
+
 /* The shipped model for an engine ("hybrid128.safetensors"): models/ in the working folder,
  * beside or above the binary, /usr/share/vivify/models.  false when none is found. */
 bool animate_shipped_model_find(const char *name, char *out, size_t out_size);

@@ -7,7 +7,9 @@
  * source's own reference, found in the whole track; templates, built-in motions) is tracked
  * or loaded whole first and smoothed with the same window, which gives the same points.
  * The driver is decoded a second time in step for its mouth interior and the --compare
- * panel, so no frames are held. */
+ * panel, so no frames are held.  A still driver (an image) has a path of its own
+ * (animate_still): its expression and pose against a neutral face, to an image or a short
+ * video. */
 #include "animate/animate.h"
 #include "animate/tracking.h"
 #include "img/image.h"
@@ -44,14 +46,30 @@ static bool path_has_extension(const char *path, const char *const *exts, int co
     return false;
 }
 
+/* A PNG or JPEG by its first bytes (a still driver; FFmpeg would read it as one frame). */
+static bool path_is_still_image(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return false;
+    unsigned char magic[8] = {0};
+    size_t n = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    if (n >= 8 && !memcmp(magic, "\x89PNG\r\n\x1a\n", 8)) return true;
+    return n >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF;
+}
+
+bool animate_driver_is_still(const char *driving) { return driving && path_is_still_image(driving); }
+
 static vv_status job_check(const vv_animate_job *job) {
     if (!job || !job->output) return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: no output path");
     if (!job->driving == !job->motion)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, job->driving ? "animate: a driving video or a motion, not both"
                                                              : "animate: needs a driving video or a motion");
-    static const char *const unsupported[] = {"png", "jpg", "jpeg", "webm", "avi"};
-    if (path_has_extension(job->output, unsupported, 5))
+    static const char *const unsupported[] = {"webm", "avi"}, *const still[] = {"png", "jpg", "jpeg"};
+    if (path_has_extension(job->output, unsupported, 2))
         return vv_fail(VV_ERR_UNSUPPORTED, "-o %s: write .mp4, .gif or a folder for PNG frames", job->output);
+    if (path_has_extension(job->output, still, 3) && !animate_driver_is_still(job->driving))
+        return vv_fail(VV_ERR_UNSUPPORTED, "-o %s: a still image is made from a still driver (an image as the driving "
+                       "input); for a video or a motion write .mp4, .gif or a folder for PNG frames", job->output);
     if (job->max_frames < 0 || job->max_frames > MOTION_MAX_FRAMES)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: at most %d frames", MOTION_MAX_FRAMES);
     if (job->driving && !file_exists(job->driving)) return vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", job->driving);
@@ -158,6 +176,139 @@ static vv_status stream_feed(vv_animator *a, tracking_thread *tt, long *next_pus
     return s;
 }
 
+/* ---- A still driver (an image) ----------------------------------------------------
+ *
+ * One image has no first frame to move from: its expression and head pose are taken against
+ * a neutral face (the built-in motions' frontal, neutral frame 0), placed over the driver's
+ * face at its position and size (eyes and nose: translation and scale only, so its roll is
+ * kept as pose).  An image output (.png, .jpg) holds that one frame; a video output eases
+ * from the portrait as it is to the driver's expression and pose in STILL_EASE_FRAMES and
+ * holds it, STILL_FRAMES at 25 fps in all.  The driver's mouth interior is used once it is
+ * reached; no gaze (the portrait keeps its own), no audio. */
+#define STILL_FRAMES 25
+#define STILL_EASE_FRAMES 15
+
+static vv_status still_neutral(const float driver[68][2], float out[68][2]) {
+    motion_track neutral = {0};
+    vv_status s = motion_builtin(&neutral, "blink", 1.0 / 25, 25); /* frame 0: neutral, frontal */
+    if (s != VV_OK) return s;
+    double dc[2] = {0, 0}, nc[2] = {0, 0}, dr = 0, nr = 0;
+    const int first = 27, last = 47, count = last - first + 1; /* nose and eyes: no expression in scale */
+    for (int k = first; k <= last; k++)
+        for (int c = 0; c < 2; c++) {
+            dc[c] += driver[k][c] / count;
+            nc[c] += neutral.points[0][k][c] / count;
+        }
+    for (int k = first; k <= last; k++)
+        for (int c = 0; c < 2; c++) {
+            dr += (driver[k][c] - dc[c]) * (driver[k][c] - dc[c]);
+            nr += (neutral.points[0][k][c] - nc[c]) * (neutral.points[0][k][c] - nc[c]);
+        }
+    double scale = nr > 0 ? sqrt(dr / nr) : 1;
+    for (int k = 0; k < 68; k++)
+        for (int c = 0; c < 2; c++) out[k][c] = (float)(dc[c] + (neutral.points[0][k][c] - nc[c]) * scale);
+    motion_track_free(&neutral);
+    return VV_OK;
+}
+
+static vv_status animate_still(vv_animator *a, const vv_animate_job *job, const vv_animate_callbacks *cb,
+                               vv_animate_report *rep) {
+    static const char *const still_ext[] = {"png", "jpg", "jpeg"};
+    bool still_output = path_has_extension(job->output, still_ext, 3);
+    double start = time_now();
+    vv_image driver = {0}, result = {0}, frame = {0};
+    video_writer *writer = NULL;
+    vv_face faces[8];
+    int found = 0;
+    vv_status s = image_load(&driver, job->driving);
+    if (s == VV_OK) s = vv_faces_detect(a->faces, &driver, faces, 8, &found);
+    if (s == VV_OK && found == 0) s = vv_fail(VV_ERR_NO_FACE, "no face found in %s (the driving image)", job->driving);
+    rep->seconds_tracking = time_now() - start;
+    float neutral[68][2];
+    if (s == VV_OK) s = still_neutral((const float(*)[2])faces[0].landmarks, neutral);
+    if (s == VV_OK) {
+        animator_set_reference(a, (const float(*)[2])neutral);
+        animator_set_reference_gaze(a, NULL);
+        animator_set_gaze(a, NULL);
+        rep->reference_frame = 0;
+        run_log(cb, "animate: %s is a still driver: its expression and pose against a neutral face (yaw %.0f pitch %.0f roll %.0f)",
+                job->driving, faces[0].yaw, faces[0].pitch, faces[0].roll);
+    }
+    int out_w = a->out_width, out_h = a->out_height, driver_w = job->compare ? panel_width(driver.width, driver.height, out_h) : 0;
+    if (s == VV_OK && job->compare && (long)out_w * 2 + driver_w > VV_IMAGE_MAX_SIDE)
+        s = vv_fail(VV_ERR_TOO_LARGE, "--compare: %d px wide is too wide", out_w * 2 + driver_w);
+    if (s == VV_OK && job->compare) s = image_create(&frame, out_w * 2 + driver_w, out_h, 3);
+    if (s == VV_OK && !still_output) {
+        video_writer_params vp = video_writer_default_params();
+        vp.width = job->compare ? frame.width : out_w;
+        vp.height = out_h;
+        vp.fps = 25;
+        s = video_writer_open(&writer, job->output, &vp);
+    }
+    long frames = still_output ? 1 : STILL_FRAMES, written = 0;
+    bool interrupted = false;
+    for (long f = 0; f < frames && s == VV_OK; f++) {
+        if (run_aborted(cb)) {
+            interrupted = true;
+            break;
+        }
+        /* Eased from the neutral face to the driver's (smoothstep); the image output is the end. */
+        double t = still_output || f >= STILL_EASE_FRAMES ? 1 : (double)f / STILL_EASE_FRAMES;
+        float w = (float)(t * t * (3 - 2 * t)), points[68][2];
+        for (int k = 0; k < 68; k++)
+            for (int c = 0; c < 2; c++) points[k][c] = neutral[k][c] + w * (faces[0].landmarks[k][c] - neutral[k][c]);
+        double t0 = time_now();
+        int source = 0;
+        s = animator_render(a, (const float(*)[2])points, true, &driver, t >= 1, &result, &source);
+        rep->seconds_render += time_now() - t0;
+        const vv_image *out = &result;
+        if (s == VV_OK && job->compare) { /* source | driver | result */
+            memset(frame.data, 0, (size_t)frame.width * frame.height * 3);
+            const vv_image *src = &a->sources[0].image;
+            if (a->params.crop_output) panel_blit(&frame, &a->sources[source].image, 0,
+                                                  panel_width(a->sources[source].image.width, a->sources[source].image.height, out_h), out_h);
+            else
+                for (int y = 0; y < out_h; y++)
+                    memcpy(frame.data + (size_t)y * frame.width * 3, src->data + (size_t)y * src->width * 3, (size_t)out_w * 3);
+            panel_blit(&frame, &driver, out_w, driver_w, out_h);
+            for (int y = 0; y < out_h; y++)
+                memcpy(frame.data + ((size_t)y * frame.width + out_w + driver_w) * 3, result.data + (size_t)y * result.width * 3,
+                       (size_t)out_w * 3);
+            out = &frame;
+        }
+        double t1 = time_now();
+        if (s == VV_OK) s = still_output ? image_save(out, job->output) : video_writer_write(writer, out);
+        rep->seconds_encode += time_now() - t1;
+        if (s == VV_OK) written = f + 1;
+        if (s == VV_OK && run_progress(cb, VV_STAGE_RENDERING, f + 1, frames)) interrupted = true;
+        if (interrupted) break;
+    }
+    if (s == VV_ERR_ABORTED) {
+        interrupted = true;
+        s = VV_OK;
+    }
+    bool keep = interrupted && job->keep_partial && writer && written > 0;
+    if (writer) {
+        if (s == VV_OK && (!interrupted || keep)) s = video_writer_finish(writer);
+        else video_writer_abort(writer);
+    }
+    if (s == VV_OK && interrupted)
+        s = vv_fail(VV_ERR_ABORTED, "interrupted; %s", keep ? "the output holds the frames made so far" : "no output written");
+    rep->frames = (s == VV_OK || keep) ? written : 0;
+    rep->width = job->compare ? frame.width : result.width;
+    rep->height = job->compare ? frame.height : result.height;
+    rep->fps = still_output ? 0 : 25;
+    rep->source_switches = a->switches;
+    rep->seconds_faces = a->seconds_faces;
+    rep->seconds_mesh = a->seconds_mesh;
+    rep->seconds_matte = a->seconds_matte;
+    rep->seconds = time_now() - start;
+    image_free(&driver);
+    image_free(&result);
+    image_free(&frame);
+    return s;
+}
+
 vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate_callbacks *callbacks,
                      vv_animate_report *report) {
     vv_animate_callbacks cb;
@@ -171,6 +322,11 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
     vv_status s = job_check(job);
     if (s != VV_OK) return s;
     animator_reset(a);
+    if (animate_driver_is_still(job->driving)) {
+        s = animate_still(a, job, &cb, &rep);
+        if (report) *report = rep;
+        return s;
+    }
     const vv_animate_params *p = &a->params;
     double start = time_now();
     bool streaming = job->driving && !p->reference_best;
@@ -250,7 +406,7 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
     const char *audio = NULL;
     if (s == VV_OK && !job->no_audio && track.audio && video_format_for_path(job->output) == VIDEO_FORMAT_MP4) {
         if (file_exists(track.audio)) audio = track.audio;
-        else run_log(&cb, "animate: the template's audio %s is missing; no audio", track.audio);
+        else run_log(&cb, "animate: warning: the template's audio %s is missing; the output has no audio", track.audio);
     }
     /* Output geometry. */
     int out_w = a->out_width, out_h = a->out_height, driver_w = 0;

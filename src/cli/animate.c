@@ -119,9 +119,11 @@ static int ui_abort(void *data) {
     return animate_interrupted != 0;
 }
 
+/* Detail lines with -v; warnings ("animate: warning: ...", e.g. a template's missing audio)
+ * always. */
 static void ui_log(void *data, const char *line) {
-    (void)data;
-    fprintf(stderr, "%s\n", line);
+    const animate_ui *ui = data;
+    if (ui->verbose || strstr(line, "warning:")) fprintf(stderr, "%s\n", line);
 }
 
 int cli_animate(int argc, char **argv) {
@@ -132,8 +134,10 @@ int cli_animate(int argc, char **argv) {
     float expression_scale = 1, pose_scale = 1, duration = -1, smoothing = 1; /* duration -1: not given (5 s) */
     float eyes = 1, lips = 1;
     const cli_option opts[] = {
-        {"output", 'o', OPT_STRING, &output, "OUT", "output: .mp4 (H.264 + the driver's audio), .gif, or a folder of PNGs", 0, 0},
-        {"driving", 'd', OPT_STRING, &driving, "VIDEO", "driving video", 0, 0},
+        {"output", 'o', OPT_STRING, &output, "OUT", "output: .mp4 (H.264 + the driver's audio), .gif, or a folder of PNGs; "
+                                                    ".png or .jpg with a still driver", 0, 0},
+        {"driving", 'd', OPT_STRING, &driving, "VIDEO|IMAGE", "driving video, or an image: its expression and pose (against "
+                                                              "a neutral face) as a still (-o .png/.jpg) or a 1 s video", 0, 0},
         {"motion", 'm', OPT_STRING, &motion, "NAME|FILE", "built-in motion (talk, blink, nod, smile, surprise) or a .json template", 0, 0},
         {"compare", 0, OPT_FLAG, &compare, NULL, "write source | driver | result side by side", 0, 0},
         {"frames", 0, OPT_INT, &frames_limit, "N", "animate at most N frames (default: all)", 1, MOTION_MAX_FRAMES},
@@ -167,9 +171,10 @@ int cli_animate(int argc, char **argv) {
     const char *positional[MAX_SOURCES];
     int npos = 0;
     int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, MAX_SOURCES, &npos,
-                      "usage: vivify animate SOURCE [SOURCE...] (--driving VIDEO | --motion NAME|FILE) -o OUT\n\n"
+                      "usage: vivify animate SOURCE [SOURCE...] (--driving VIDEO|IMAGE | --motion NAME|FILE) -o OUT\n\n"
                       "Animates a portrait with a driving video or a motion; the output keeps the portrait's\n"
-                      "resolution, the driver's frame rate and audio.  Several SOURCE images of one person:\n"
+                      "resolution, the driver's frame rate and audio.  A driving image gives its expression and\n"
+                      "pose to the portrait: a still with -o OUT.png|OUT.jpg.  Several SOURCE images of one person:\n"
                       "each frame uses the one closest to the target (warp), or they are the K shots of the\n"
                       "person (fsth, hybrid); the output takes the first one's size.");
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
@@ -221,11 +226,18 @@ int cli_animate(int argc, char **argv) {
     /* Cheap checks first (output kind, files), so a mistake costs no model loading. */
     char ext[16];
     path_extension(output, ext, sizeof ext);
-    if (!strcmp(ext, "png") || !strcmp(ext, "jpg") || !strcmp(ext, "jpeg") || !strcmp(ext, "webm") || !strcmp(ext, "avi"))
+    if (!strcmp(ext, "webm") || !strcmp(ext, "avi"))
         return cli_fail(vv_fail(VV_ERR_UNSUPPORTED, "-o %s: write .mp4, .gif or a folder for PNG frames", output));
     for (int i = 0; i < npos; i++)
         if (!file_exists(positional[i])) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", positional[i]));
     if (driving && !file_exists(driving)) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", driving));
+    bool still_driver = driving && animate_driver_is_still(driving);
+    if ((!strcmp(ext, "png") || !strcmp(ext, "jpg") || !strcmp(ext, "jpeg")) && !still_driver)
+        return cli_fail(vv_fail(VV_ERR_UNSUPPORTED, "-o %s: a still image is made from a still driver (--driving IMAGE); "
+                                "for a video or a motion write .mp4, .gif or a folder for PNG frames", output));
+    if (still_driver && (strcmp(reference, "first") || frames_limit > 0))
+        return cli_fail(vv_fail(VV_ERR_INVALID_ARGUMENT, "--driving %s is a still image: --reference and --frames are for "
+                                "a driving video", driving));
     if (motion && !motion_builtin_exists(motion)) {
         char mext[16];
         path_extension(motion, mext, sizeof mext);
@@ -264,7 +276,8 @@ int cli_animate(int argc, char **argv) {
     for (int i = 0; i < npos; i++) image_free(&images[i]);
     animate_ui ui;
     memset(&ui, 0, sizeof ui);
-    vv_animate_callbacks callbacks = {ui_progress, ui_abort, verbose ? ui_log : NULL, verbose, &ui};
+    ui.verbose = verbose;
+    vv_animate_callbacks callbacks = {ui_progress, ui_abort, ui_log, verbose, &ui};
     vv_animate_report report;
     memset(&report, 0, sizeof report);
     if (s == VV_OK) s = vv_animate(animator, &job, &callbacks, &report);
@@ -273,7 +286,10 @@ int cli_animate(int argc, char **argv) {
         fprintf(stderr, "animate: interrupted; kept %ld frames in %s\n", report.frames, output);
     /* Warnings (a source animated with the 2D warp) with the result; a failure stays one line. */
     for (int i = 0; s == VV_OK && vv_animator_warning(animator, i); i++) fprintf(stderr, "%s\n", vv_animator_warning(animator, i));
-    if (s == VV_OK) {
+    if (s == VV_OK && report.fps == 0) { /* a still driver to an image */
+        fprintf(stderr, "animate: still %dx%d (the expression and pose of %s) -> %s in %.1f s\n", report.width, report.height,
+                driving, output, report.seconds);
+    } else if (s == VV_OK) {
         fprintf(stderr, "animate: %ld frames %dx%d at %.4g fps -> %s%s%s in %.1f s (%.1f frames/s)", report.frames,
                 report.width, report.height, report.fps, output, report.audio[0] ? " with audio from " : "", report.audio,
                 report.seconds, report.seconds > 0 ? report.frames / report.seconds : 0.0);
@@ -296,7 +312,7 @@ int cli_motion(int argc, char **argv) {
     int frames_limit = 0;
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &output, "M.json", "write the motion template here", 0, 0},
-        {"frames", 0, OPT_INT, &frames_limit, "N", "at most N frames", 1, MOTION_MAX_FRAMES},
+        {"frames", 0, OPT_INT, &frames_limit, "N", "at most N frames (default: all)", 1, MOTION_MAX_FRAMES},
         {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
     };
     const char *positional[2];
@@ -328,8 +344,9 @@ int cli_motion(int argc, char **argv) {
     if (s == VV_OK) {
         int found = 0;
         for (int i = 0; i < track.frame_count; i++) found += track.found[i];
-        fprintf(stderr, "motion: %d frames at %.4g fps, face in %d, %s -> %s in %.1f s\n", track.frame_count, track.fps,
-                found, track.audio ? "with audio" : "no audio", output, time_now() - start);
+        fprintf(stderr, "motion: %d frames at %.4g fps, face in %d, %s%s%s -> %s in %.1f s\n", track.frame_count, track.fps,
+                found, track.audio ? "audio from " : "no audio", track.audio ? input : "",
+                track.audio ? " (kept relative to the template: move them together)" : "", output, time_now() - start);
     }
     motion_track_free(&track);
     vv_faces_free(faces);
