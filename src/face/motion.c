@@ -198,6 +198,37 @@ vv_status motion_builtin(motion_track *out, const char *name, double duration, d
 }
 
 /* ---- JSON templates. ---- */
+
+/* The folder of `path` ("." when it has none) into dir. */
+static void path_folder(const char *path, char *dir, size_t size) {
+    const char *slash = strrchr(path, '/');
+    if (!slash) snprintf(dir, size, ".");
+    else if (slash == path) snprintf(dir, size, "/");
+    else snprintf(dir, size, "%.*s", (int)(slash - path), path);
+}
+
+/* `target` as a path relative to the folder `from` (both absolute and canonical, as
+ * realpath gives them), e.g. "../clips/a.mp4"; false when it does not fit. */
+static bool path_relative(const char *from, const char *target, char *out, size_t size) {
+    if (!strcmp(from, "/")) from = ""; /* the root: no folder to climb out of */
+    size_t common = 0; /* the longest shared prefix that ends a folder name in both */
+    for (size_t i = 0;; i++) {
+        bool from_end = from[i] == 0 || from[i] == '/', target_end = target[i] == 0 || target[i] == '/';
+        if (from_end && target_end) common = i;
+        if (!from[i] || !target[i] || from[i] != target[i]) break;
+    }
+    size_t used = 0;
+    for (const char *p = from + common; *p; p++)
+        if (*p == '/') {
+            if (used + 4 > size) return false;
+            memcpy(out + used, "../", 4);
+            used += 3;
+        }
+    if (target[common] != '/') return false;
+    int n = snprintf(out + used, size - used, "%s", target + common + 1);
+    return n >= 0 && (size_t)n < size - used;
+}
+
 vv_status motion_save(const motion_track *track, const char *path) {
     char temp[4096];
     vv_status s = file_temp_path(path, temp, sizeof temp);
@@ -206,9 +237,19 @@ vv_status motion_save(const motion_track *track, const char *path) {
     if (!f) return vv_fail(VV_ERR_WRITE, "cannot write %s: %s", path, strerror(errno));
     fprintf(f, "{\"format\": \"vivify-motion\", \"version\": 1, \"fps\": %.6g, \"width\": %d, \"height\": %d,\n",
             track->fps, track->width, track->height);
+    /* The audio relative to the template's folder (found again when both are moved together);
+     * absolute only where no relative path exists. */
+    char folder[PATH_MAX], audio[PATH_MAX];
+    const char *audio_path = track->audio;
+    char *folder_real = NULL, *audio_real = track->audio ? realpath(track->audio, NULL) : NULL;
+    path_folder(path, folder, sizeof folder);
+    if (audio_real) folder_real = realpath(folder, NULL);
+    if (audio_real && folder_real && path_relative(folder_real, audio_real, audio, sizeof audio)) audio_path = audio;
+    free(folder_real);
+    free(audio_real);
     fputs(" \"audio\": ", f);
-    if (track->audio) {
-        cJSON *str = cJSON_CreateString(track->audio);
+    if (audio_path) {
+        cJSON *str = cJSON_CreateString(audio_path);
         char *text = str ? cJSON_PrintUnformatted(str) : NULL;
         fputs(text ? text : "null", f);
         free(text);
@@ -316,10 +357,15 @@ vv_status motion_load(motion_track *track, const char *path) {
         }
         const cJSON *audio = cJSON_GetObjectItemCaseSensitive(root, "audio");
         if (s == VV_OK && cJSON_IsString(audio) && audio->valuestring[0]) {
-            size_t len = strlen(audio->valuestring);
-            if (len >= 4096) s = vv_fail(VV_ERR_CORRUPT, "%s: \"audio\" path too long", path);
+            /* Relative to the template's folder (absolute in templates made before). */
+            char folder[PATH_MAX];
+            path_folder(path, folder, sizeof folder);
+            bool relative = audio->valuestring[0] != '/';
+            size_t len = strlen(audio->valuestring) + (relative ? strlen(folder) + 1 : 0);
+            if (strlen(audio->valuestring) >= 4096) s = vv_fail(VV_ERR_CORRUPT, "%s: \"audio\" path too long", path);
             else if (!(track->audio = malloc(len + 1))) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory");
-            else memcpy(track->audio, audio->valuestring, len + 1);
+            else if (relative && strcmp(folder, ".")) snprintf(track->audio, len + 1, "%s/%s", folder, audio->valuestring);
+            else snprintf(track->audio, len + 1, "%s", audio->valuestring);
         } else if (s == VV_OK && audio && !cJSON_IsNull(audio) && !cJSON_IsString(audio)) {
             s = vv_fail(VV_ERR_CORRUPT, "%s: \"audio\" must be a path or null", path);
         }

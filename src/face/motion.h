@@ -33,7 +33,10 @@ vv_status motion_builtin(motion_track *out, const char *name, double duration, d
 
 /* Templates: {"format": "vivify-motion", "version": 1, "fps", "width", "height",
  * "audio": path|null, "frames": [[[x, y] x 68] | null, ...]}.  Saved atomically; loading
- * treats the file as hostile (sizes capped, every value checked). */
+ * treats the file as hostile (sizes capped, every value checked).  The audio path is saved
+ * relative to the template's folder (so a template moved with its video keeps its audio);
+ * loading resolves a relative one against that folder into track->audio, and takes an
+ * absolute one as it is.  Whether the file is there is the caller's to check. */
 vv_status motion_save(const motion_track *track, const char *path);
 vv_status motion_load(motion_track *track, const char *path);
 
