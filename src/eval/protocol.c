@@ -150,6 +150,15 @@ static vv_status face_values(eval_context *ctx, const vv_image *result, const fl
 }
 
 vv_status eval_compare_frames(eval_context *ctx, const vv_image *a, const vv_image *b, double values[METRIC_COUNT]) {
+    eval_reference reference;
+    memset(&reference, 0, sizeof reference);
+    reference.image = a;
+    return eval_compare_reference(ctx, &reference, b, values);
+}
+
+vv_status eval_compare_reference(eval_context *ctx, eval_reference *reference, const vv_image *b,
+                                 double values[METRIC_COUNT]) {
+    const vv_image *a = reference->image;
     values_clear(values);
     vv_image resized = {0};
     const vv_image *bb = b;
@@ -171,15 +180,22 @@ vv_status eval_compare_frames(eval_context *ctx, const vv_image *a, const vv_ima
             values[METRIC_L1] = im.l1;
         }
     }
-    float pa[68][2], pb[68][2];
-    bool fa = false, fb = false;
-    if (s == VV_OK && ctx->faces) s = find_face(ctx, a, pa, &fa);
+    float pb[68][2];
+    bool fb = false;
+    if (s == VV_OK && ctx->faces && !reference->measured) {
+        s = find_face(ctx, a, reference->points, &reference->found);
+        reference->measured = s == VV_OK;
+    }
     if (s == VV_OK && ctx->faces) s = find_face(ctx, bb, pb, &fb);
     if (s == VV_OK && ctx->faces) values[METRIC_FACE] = fb;
-    if (s == VV_OK && fa && fb && ctx->identity) {
-        float ea[IDENTITY_DIM];
-        s = identity_embed(ctx->identity, a, (const float(*)[2])pa, ea);
-        if (s == VV_OK) s = face_values(ctx, bb, (const float(*)[2])pb, (const float(*)[2])pa, ea, values, NULL);
+    if (s == VV_OK && reference->found && fb && ctx->identity) {
+        if (!reference->embedded) {
+            s = identity_embed(ctx->identity, a, (const float(*)[2])reference->points, reference->embedding);
+            reference->embedded = s == VV_OK;
+        }
+        if (s == VV_OK)
+            s = face_values(ctx, bb, (const float(*)[2])pb, (const float(*)[2])reference->points, reference->embedding, values,
+                            NULL);
     }
     image_free(&resized);
     return s;
@@ -307,7 +323,7 @@ static vv_status series_init(eval_series *s, const char *clip, const char *engin
     snprintf(s->engine, sizeof s->engine, "%s", engine);
     s->shots = shots;
     s->available = eval_engine_available(engine) || model;
-    if (!s->available) snprintf(s->note, sizeof s->note, "engine '%s' needs --model", engine);
+    if (!s->available) snprintf(s->note, sizeof s->note, "engine '%s' needs --model (no shipped model found)", engine);
     if (capacity < 1) capacity = 1;
     s->frames = mem_alloc((size_t)capacity, sizeof *s->frames);
     s->values = mem_alloc((size_t)capacity, sizeof *s->values);

@@ -67,6 +67,17 @@ void eval_context_close(eval_context *ctx);
  * none; METRIC_FACE says whether b has one.  Expression distance: without neutrals. */
 vv_status eval_compare_frames(eval_context *ctx, const vv_image *a, const vv_image *b,
                               double values[METRIC_COUNT]);
+/* The same with the reference's face and identity embedding measured once and kept in
+ * *reference (set image, zero the rest, before the first call): one image against every
+ * frame of a video (vivify metrics PORTRAIT RESULT.mp4). */
+typedef struct eval_reference {
+    const vv_image *image;
+    bool measured, found, embedded;
+    float points[68][2];
+    float embedding[IDENTITY_DIM];
+} eval_reference;
+vv_status eval_compare_reference(eval_context *ctx, eval_reference *reference, const vv_image *b,
+                                 double values[METRIC_COUNT]);
 
 /* ---- Protocols ----------------------------------------------------------------------- */
 
