@@ -2,12 +2,14 @@
  * -o REPORT_DIR`: runs the self- and cross-reenactment protocols through the animate
  * pipeline (eval/protocol.h) and writes report.md, report.json, sample grids and plots
  * (eval/report.h). */
+#include "animate/animate.h"
 #include "cli/cli.h"
 #include "eval/protocol.h"
 #include "eval/report.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -116,7 +118,7 @@ int cli_eval(int argc, char **argv) {
         {"output", 'o', OPT_STRING, &output, "REPORT_DIR", "folder for report.md, report.json, samples/ and plots/", 0, 0},
         {"engine", 'e', OPT_STRING, &engines_text, "LIST", "engines, comma-separated: any of vivify animate's (warp, warp2d, fsth, hybrid, ...), "
                                                            "freeze (the nearest source held still), fsth-ft, hybrid-ft (fine-tuned on the K shots first); "
-                                                           "the learned ones need --model and are reported unavailable without one", 0, 0},
+                                                           "the learned ones use --model, else the shipped models (as vivify animate)", 0, 0},
         {"shots", 'k', OPT_STRING, &shots_text, "LIST", "source frames K for self-reenactment", 0, 0},
         {"portraits", 'p', OPT_STRING, &portraits, "DIR", "cross-reenactment: drive every image in DIR with every clip", 0, 0},
         {"protocol", 0, OPT_STRING, &protocol, "self|cross|both", "default: self, and cross too when --portraits is given", 0, 0},
@@ -128,7 +130,8 @@ int cli_eval(int argc, char **argv) {
         {"delay", 0, OPT_INT, &delay, "N", "testing: render output frame t from driver frame t - N (a deliberately late engine; "
                                            "the Following table should say lag N)", 0, EVAL_MAX_DELAY},
         {"seed", 0, OPT_INT, &seed, "S", "frame sampling seed", 0, 2147483647},
-        {"model", 'm', OPT_STRING, &model, "M", "model for the learned engines; an fsth and a hybrid model separated by a comma for both kinds", 0, 0},
+        {"model", 'm', OPT_STRING, &model, "M", "model for the learned engines; an fsth and a hybrid model separated by a comma for both kinds "
+                                                 "(default: the shipped models/fsth128, hybrid128, found as vivify animate finds them)", 0, 0},
         {"finetune-steps", 0, OPT_INT, &finetune_steps, "N", "steps of the -ft engines (0: as vivify finetune, 40 epochs over the shots)", 0, 100000},
         {"size", 0, OPT_INT, &size, "N", "warp working resolution", 64, 4096},
         {"threads", 0, OPT_INT, &threads, "N", "threads (0: all cores)", 0, 256},
@@ -190,6 +193,23 @@ int cli_eval(int argc, char **argv) {
     if (options.engine_count == 0) {
         fprintf(stderr, "vivify: --engine needs at least one engine\n");
         return EXIT_USAGE;
+    }
+    /* The learned engines without --model: the shipped models, found as vivify animate finds
+     * them (animate_shipped_model_find), so both commands run the same model. */
+    static char shipped[2 * PATH_MAX + 2];
+    if (!model) {
+        bool want[2] = {false, false}; /* fsth, hybrid */
+        for (int e = 0; e < options.engine_count; e++)
+            if (eval_engine_learned(options.engines[e])) want[strncmp(options.engines[e], "hybrid", 6) == 0] = true;
+        static const char *const names[2] = {"fsth128.safetensors", "hybrid128.safetensors"};
+        for (int k = 0; k < 2; k++) {
+            char found[PATH_MAX];
+            if (!want[k] || !animate_shipped_model_find(names[k], found, sizeof found)) continue;
+            size_t used = strlen(shipped);
+            snprintf(shipped + used, sizeof shipped - used, "%s%s", used ? "," : "", found);
+            fprintf(stderr, "eval: --engine %s without --model: the shipped %s\n", k ? "hybrid" : "fsth", found);
+        }
+        if (shipped[0]) options.model = shipped;
     }
     bool run_self = true, run_cross = portraits != NULL;
     if (protocol) {
