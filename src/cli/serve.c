@@ -5,12 +5,14 @@
 #include "serve/serve.h"
 #include "serve/worker.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -21,6 +23,27 @@ static void log_line(void *user_data, const char *line) {
     char stamp[32] = "";
     if (localtime_r(&now, &local)) strftime(stamp, sizeof stamp, "%H:%M:%S", &local);
     fprintf(stderr, "serve %s %s\n", stamp, line);
+}
+
+/* --temp DIR: made (with its parents, private to this user) when it does not exist yet. */
+static vv_status temp_folder_make(const char *dir) {
+    struct stat st;
+    if (stat(dir, &st) == 0)
+        return S_ISDIR(st.st_mode) ? VV_OK : vv_fail(VV_ERR_WRITE, "--temp %s is not a folder", dir);
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) return vv_fail(VV_ERR_WRITE, "--temp: path too long");
+    for (char *p = path + 1;; p++) {
+        bool end = *p == 0;
+        if (*p != '/' && !end) continue;
+        *p = 0;
+        if (mkdir(path, 0700) != 0 && errno != EEXIST)
+            return vv_fail(VV_ERR_WRITE, "cannot make --temp %s: %s: %s", dir, path, strerror(errno));
+        if (end) break;
+        *p = '/';
+    }
+    if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) return vv_fail(VV_ERR_WRITE, "cannot make --temp %s", dir);
+    fprintf(stderr, "vivify serve: made %s for uploads and results\n", dir);
+    return VV_OK;
 }
 
 int cli_serve(int argc, char **argv) {
@@ -57,7 +80,7 @@ int cli_serve(int argc, char **argv) {
         {"job-cpu-s", 0, OPT_INT, &job_cpu, "S", "processor seconds one job may use, all its threads together "
                                                  "(0: no limit)", 0, 1 << 30},
         {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
-        {"temp", 0, OPT_STRING, &temp, "DIR", "where uploads and results go (default $TMPDIR or /tmp)", 0, 0},
+        {"temp", 0, OPT_STRING, &temp, "DIR", "where uploads and results go, made if missing (default $TMPDIR or /tmp)", 0, 0},
         {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no request log", 0, 0},
     };
     const char *positional[1];
@@ -72,6 +95,11 @@ int cli_serve(int argc, char **argv) {
         char probe[PATH_MAX];
         snprintf(probe, sizeof probe, "%s/blazeface.json", models);
         if (!file_exists(probe)) return cli_fail(vv_fail(VV_ERR_MODEL, "model file not found: %s (--models)", probe));
+    }
+
+    if (temp && temp[0]) {
+        vv_status made = temp_folder_make(temp);
+        if (made != VV_OK) return cli_fail(made);
     }
 
     static char exe[PATH_MAX];
