@@ -2,6 +2,7 @@
  * against dlib's boxes, the tracker on a still image repeated as video (needs the models)
  * and on ../shared/data/driving/lp_d0.mp4 against dlib's landmarks for every frame; a
  * driver that starts without a face (made here with FFmpeg). */
+#include "face/landmark_box.h"
 #include "face/tracker.h"
 #include "img/image.h"
 #include "test.h"
@@ -81,12 +82,12 @@ static void test_box_template(void) {
         points[i][0] = (float)(200 + 80 * cos(a));
         points[i][1] = (float)(180 + 90 * sin(a));
     }
-    tracker_box_from_landmarks(points, box);
+    landmarks_box(points, box);
     for (int i = 0; i < 68; i++) {
         again[i][0] = points[i][0] * 2 + 10;  /* scaled and shifted: box follows */
         again[i][1] = points[i][1] * 2 - 30;
     }
-    tracker_box_from_landmarks(again, box2);
+    landmarks_box(again, box2);
     CHECK_NEAR(box2[0], box[0] * 2 + 10, 1e-2);
     CHECK_NEAR(box2[1], box[1] * 2 - 30, 1e-2);
     CHECK_NEAR(box2[2] - box2[0], (box[2] - box[0]) * 2, 1e-2);
@@ -125,7 +126,7 @@ static void test_box_reference(const char *shared) {
         while (fgets(line, 1 << 16, f)) {
             float ref[4], points[68][2], box[4];
             if (!parse_reference(line, ref, points)) continue;
-            tracker_box_from_landmarks(points, box);
+            landmarks_box(points, box);
             double size = ref[2] - ref[0];
             err_sum += (fabs(box[0] - ref[0]) + fabs(box[1] - ref[1]) + fabs(box[2] - ref[2]) +
                         fabs(box[3] - ref[3])) / (4 * size);

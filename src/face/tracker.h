@@ -18,9 +18,6 @@ typedef struct one_euro {
 void one_euro_init(one_euro *f, float min_cutoff, float beta);
 float one_euro_filter(one_euro *f, float x, float dt);
 
-/* The square box in dlib's HOG-detector convention that these landmarks imply (fitted
- * on dlib's boxes and landmarks; constants in tracker.c). */
-void tracker_box_from_landmarks(const float points[68][2], float box[4]);
 
 typedef struct face_tracker face_tracker;
 

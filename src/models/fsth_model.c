@@ -3,7 +3,7 @@
  * fsth_render (one frame for target landmarks). */
 #include "models/models.h"
 
-#include "face/tracker.h"
+#include "face/landmark_box.h"
 #include "img/image.h"
 #include "nn/safetensors.h"
 #include "warp/mesh.h"
@@ -336,7 +336,7 @@ void fsth_crop_transform(const float landmarks[68][2], int size, float crop_to_i
     /* The dataset's rule (src/train/dataset_build.c): the face box these landmarks imply,
      * its centre moved up 0.1 side, enlarged 1.8x. */
     float box[4];
-    tracker_box_from_landmarks(landmarks, box);
+    landmarks_box(landmarks, box);
     float box_side = fmaxf(fmaxf(box[2] - box[0], box[3] - box[1]), 1.0f);
     float side = 1.8f * box_side, scale = side / (float)size;
     float cx = 0.5f * (box[0] + box[2]), cy = 0.5f * (box[1] + box[3]) - 0.1f * box_side;
