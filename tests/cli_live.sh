@@ -11,7 +11,10 @@
 #     libavdevice: every frame in, the recording in real time; SIGTERM while the pipe is open
 #     and idle still stops (exit 130, recording kept); a build without libavdevice
 #     refuses them as not supported (exit 12);
-#  4. bad input: a missing input file, a file that is no video, a missing camera, a bad lavfi
+#  4. --window (SDL2) on SDL's dummy video driver, alone and with --output: every frame in,
+#     the stats consistent, the recording in real time; without a display it is refused
+#     (exit 12), as in a build without SDL2;
+#  5. bad input: a missing input file, a file that is no video, a missing camera, a bad lavfi
 #     graph, garbage on the pipe, no output given, a portrait without a face, a missing
 #     portrait: one line each, distinct exit codes, nothing written.
 # usage: cli_live.sh PATH/TO/vivify
@@ -160,7 +163,33 @@ else
     "idle pipe, SIGTERM: exit $RC (want 130 within 15 s), recording ${FRAMES:-none} frames: $(tail -c 300 "$TMP/idle.log")"
 fi
 
-# 4. Bad input: one line "vivify: ...", the exit code of its kind, no output.
+# 4. The window, on SDL's dummy driver (no display here).
+SDL_VIDEODRIVER=dummy "$VIVIFY" live "$SOURCE" --input "$TMP/clip.mp4" --window --stats "$TMP/win.json" 2>"$TMP/win.log"
+RC=$?
+if [ "$RC" = 12 ] && grep -q "built without SDL2" "$TMP/win.log"; then
+  echo "note: built without SDL2: --window refused (exit 12), as it should be"
+else
+  IN="$(field "$TMP/win.json" 'd["frames_in"]')"
+  ok $([ "$RC" = 0 ] && clean "$TMP/win.log" && grep -q -- "-> the window" "$TMP/win.log" && echo 1) \
+    "window: exit $RC: $(tail -c 400 "$TMP/win.log")"
+  ok $(stats_consistent "$TMP/win.json" 2>/dev/null && [ "$IN" = "$CLIP_FRAMES" ] && echo 1) \
+    "window: frames_in $IN (clip $CLIP_FRAMES): $(cat "$TMP/win.json")"
+  SDL_VIDEODRIVER=dummy "$VIVIFY" live "$SOURCE" --input "$TMP/clip.mp4" --window --output "$TMP/win.mp4" \
+    --stats "$TMP/win2.json" 2>"$TMP/win2.log"
+  RC=$?
+  IN="$(field "$TMP/win2.json" 'd["frames_in"]')"
+  FRAMES="$(frames_of "$TMP/win.mp4")"
+  ok $([ "$RC" = 0 ] && clean "$TMP/win2.log" && stats_consistent "$TMP/win2.json" 2>/dev/null && [ "$IN" = "$CLIP_FRAMES" ] \
+       && [ "${FRAMES:-0}" = "$IN" ] && echo 1) \
+    "window + output: exit $RC, frames_in $IN, recording ${FRAMES:-none} frames: $(tail -c 300 "$TMP/win2.log")"
+fi
+rm -f "$TMP/bad.mp4"
+env -u DISPLAY -u WAYLAND_DISPLAY -u SDL_VIDEODRIVER "$VIVIFY" live "$SOURCE" --input "$TMP/clip.mp4" --window 2>"$TMP/nodisplay.log"
+RC=$?
+ok $([ "$RC" = 12 ] && [ "$(grep -c . "$TMP/nodisplay.log")" = 1 ] && grep -qE "^vivify: .*(no display|without SDL2)" "$TMP/nodisplay.log" \
+     && echo 1) "window without a display: exit $RC (want 12): $(head -c 300 "$TMP/nodisplay.log")"
+
+# 5. Bad input: one line "vivify: ...", the exit code of its kind, no output.
 # bad NAME WANT_RC PATTERN -- args...
 bad() {
   local name="$1" want="$2" pattern="$3"; shift 4

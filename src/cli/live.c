@@ -1,4 +1,4 @@
-/* cli/live: `vivify live SOURCE... [--input INPUT] [--output OUT.mp4] [--stats FILE.json]`:
+/* cli/live: `vivify live SOURCE... [--input INPUT] [--window] [--output OUT.mp4] [--stats FILE.json]`:
  * the portrait mirrors a driver in real time, through the library's streaming API
  * (vv_animator_push / vv_animator_pull with lookahead 0: a causal pipeline, one frame in,
  * one frame out).
@@ -9,7 +9,8 @@
  * only the newest frame: one that arrives while the previous one still waits replaces it,
  * and the replaced one is counted as dropped.  The main thread takes the waiting frame,
  * pushes it, pulls its output and hands that to the writer (which encodes on a thread of
- * its own).  Latency runs from a frame's arrival to its output being handed to the writer.
+ * its own) and/or shows it with the driver in a window (SDL2, cli/live_window.c).  Latency
+ * runs from a frame's arrival to its output being handed to the writer and shown.
  * The recording keeps real time: the slot of a dropped frame repeats the output before it,
  * so it holds one frame per input frame at the input's rate and the audio stays in sync.
  * Nothing queues: at most one frame waits, so a slow pipeline drops frames instead of
@@ -20,6 +21,7 @@
  * exits with the error's code. */
 #include "cli/cli.h"
 #include "cli/live_input.h"
+#include "cli/live_window.h"
 #include "img/image.h"
 #include "video/video.h"
 
@@ -264,17 +266,18 @@ static vv_status stats_write(const char *path, const live_totals *t) {
 /* The status line: on a terminal redrawn in place twice a second; otherwise (logs) a line
  * after the first output frame, then every 5 s.  Figures over the frames since the last line. */
 typedef struct live_status {
-    bool tty;
-    double last_time;
+    bool tty, window;
+    double last_time, last_print;
     long last_out, last_index;
     bool drawn;
 } live_status;
 
-static void status_update(live_status *st, live_capture *c, long frames_out, const latency_record *record,
-                          bool force) {
+/* Returns true with the figures in text (for a window's title) when it printed a line. */
+static bool status_update(live_status *st, live_capture *c, long frames_out, const latency_record *record, bool force,
+                          char *text, size_t text_size) {
     double now = time_now();
-    double interval = st->tty ? 0.5 : 5.0;
-    if (!force && now - st->last_time < interval) return;
+    double interval = st->tty || st->window ? 0.5 : 5.0;
+    if (!force && now - st->last_time < interval) return false;
     double span = now - st->last_time;
     long in, dropped;
     pthread_mutex_lock(&c->lock);
@@ -283,12 +286,17 @@ static void status_update(live_status *st, live_capture *c, long frames_out, con
     pthread_mutex_unlock(&c->lock);
     latency_summary recent = latency_summarise(record->ms + st->last_index, record->count - st->last_index);
     double fps = span > 0 ? (double)(frames_out - st->last_out) / span : 0;
-    fprintf(stderr, "%slive: %ld in, %ld out, %ld dropped; %.1f fps, latency %.0f ms (p95 %.0f ms)%s",
-            st->tty ? "\r" : "", in, frames_out, dropped, fps, recent.p50, recent.p95, st->tty ? "\033[K" : "\n");
-    st->drawn = true;
+    snprintf(text, text_size, "live: %ld in, %ld out, %ld dropped; %.1f fps, latency %.0f ms (p95 %.0f ms)", in,
+             frames_out, dropped, fps, recent.p50, recent.p95);
+    if (st->tty || force || now - st->last_print >= 5.0) { /* a window redraws its title more often than a log */
+        fprintf(stderr, "%s%s%s", st->tty ? "\r" : "", text, st->tty ? "\033[K" : "\n");
+        st->last_print = now;
+        st->drawn = true;
+    }
     st->last_time = now;
     st->last_out = frames_out;
     st->last_index = record->count;
+    return true;
 }
 
 /* ---- input checks ------------------------------------------------------------------------ */
@@ -320,7 +328,8 @@ int cli_live(int argc, char **argv) {
                                                         "file with audio)", 0, 0},
         {"stats", 0, OPT_STRING, &stats, "FILE.json", "write frames_in, frames_out, dropped, latency_ms {p50, p95, max} "
                                                       "and fps here at the end", 0, 0},
-        {"window", 0, OPT_FLAG, &window, NULL, "show the result in a window (not built yet)", 0, 0},
+        {"window", 'w', OPT_FLAG, &window, NULL, "show the driver beside the result in a window (SDL2; fps and latency in "
+                                                 "its title; Esc, q or closing it stops)", 0, 0},
         {"engine", 'e', OPT_STRING, &engine, "warp|warp2d", "warp (default: the 3D head) or warp2d (the 2D landmark warp)", 0, 0},
         {"expression-scale", 0, OPT_FLOAT, &expression_scale, "S", "scale the expression changes (0 turns them off)", 0, 10},
         {"pose-scale", 0, OPT_FLOAT, &pose_scale, "S", "scale the head motion (0 keeps the head still)", 0, 10},
@@ -334,20 +343,21 @@ int cli_live(int argc, char **argv) {
     const char *positional[LIVE_MAX_SOURCES];
     int npos = 0;
     int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, LIVE_MAX_SOURCES, &npos,
-                      "usage: vivify live SOURCE [SOURCE...] [--input INPUT] --output OUT.mp4 [--stats FILE.json]\n\n"
+                      "usage: vivify live SOURCE [SOURCE...] [--input INPUT] [--window] [--output OUT.mp4] [--stats FILE.json]\n\n"
                       "The portrait mirrors the driver in real time: each input frame, as it arrives, is tracked\n"
                       "and rendered at once (no lookahead); a frame that arrives while the previous one still\n"
                       "waits replaces it and is counted as dropped, so the output never falls behind.  Latency\n"
                       "runs from a frame's arrival to its output.  A status line shows fps and latency; Ctrl-C\n"
-                      "stops, keeping the recording (exit code 130).");
+                      "stops, keeping the recording (exit code 130).  --window and/or --output is needed.");
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
+    vv_status s = VV_OK;
     if (npos < 1) {
         fprintf(stderr, "vivify: live needs a SOURCE image (see vivify live --help)\n");
         return EXIT_USAGE;
     }
-    if (window) return cli_fail(vv_fail(VV_ERR_UNSUPPORTED, "live --window is not built yet: use --output OUT.mp4"));
-    if (!output) {
-        fprintf(stderr, "vivify: live needs somewhere to show the result: --output OUT.mp4 (a window is not built yet)\n");
+    if (window && (s = live_window_available()) != VV_OK) return cli_fail(s);
+    if (!output && !window) {
+        fprintf(stderr, "vivify: live needs somewhere to show the result: --window and/or --output OUT.mp4\n");
         return EXIT_USAGE;
     }
     if (strcmp(engine, "warp") && strcmp(engine, "warp2d")) {
@@ -360,7 +370,7 @@ int cli_live(int argc, char **argv) {
     }
     /* Cheap checks first: the input, the sources; then the models. */
     live_input_kind kind = live_input_kind_of(input);
-    vv_status s = input_check(input, kind);
+    s = input_check(input, kind);
     if (s != VV_OK) return cli_fail(s);
     for (int i = 0; i < npos; i++)
         if (!file_exists(positional[i])) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", positional[i]));
@@ -397,8 +407,9 @@ int cli_live(int argc, char **argv) {
     for (int i = 0; s == VV_OK && vv_animator_warning(animator, i); i++) fprintf(stderr, "%s\n", vv_animator_warning(animator, i));
 
     video_writer *writer = NULL;
+    live_window *win = NULL;
     bool with_audio = false;
-    if (s == VV_OK) {
+    if (s == VV_OK && output) {
         video_writer_params wp = video_writer_default_params();
         vv_animator_output_size(animator, &wp.width, &wp.height);
         wp.fps = info.fps > 0 ? info.fps : 25;
@@ -406,7 +417,13 @@ int cli_live(int argc, char **argv) {
         wp.audio_source = with_audio ? input : NULL;
         s = video_writer_open(&writer, output, &wp);
     }
+    if (s == VV_OK && window) {
+        int width, height;
+        vv_animator_output_size(animator, &width, &height);
+        s = live_window_open(&win, info.width, info.height, width, height);
+    }
     if (s != VV_OK) {
+        if (writer) video_writer_abort(writer);
         vv_animator_free(animator);
         video_reader_close(reader);
         live_device_close(device);
@@ -427,7 +444,8 @@ int cli_live(int argc, char **argv) {
     pthread_t thread;
     if (pthread_create(&thread, NULL, capture_main, &capture) != 0) {
         interrupt_handlers_set(false);
-        video_writer_abort(writer);
+        if (writer) video_writer_abort(writer);
+        live_window_close(win);
         vv_animator_free(animator);
         video_reader_close(reader);
         live_device_close(device);
@@ -435,18 +453,21 @@ int cli_live(int argc, char **argv) {
     }
 
     latency_record record = {0};
-    live_status status = {isatty(2), time_now(), 0, 0, false};
+    live_status status = {isatty(2), win != NULL, time_now(), time_now(), 0, 0, false};
+    char status_text[160] = "";
+    bool window_closed = false;
     vv_image frame = {0}, result = {0};
     long frames_out = 0, frames_recorded = 0, number = 0, faceless = 0;
     bool have_result = false;
     double first_arrival = -1, last_output = 0;
     for (;;) {
         pthread_mutex_lock(&capture.lock);
-        while (!capture.waiting && !capture.done && !live_interrupted) {
-            struct timespec until = monotonic_after(0.05);
+        while (!capture.waiting && !capture.done && !live_interrupted && !window_closed) {
+            struct timespec until = monotonic_after(win ? 0.01 : 0.05); /* a window answers its events meanwhile */
             pthread_cond_timedwait(&capture.changed, &capture.lock, &until);
+            if (win) window_closed = live_window_poll(win);
         }
-        bool have = capture.waiting && !live_interrupted;
+        bool have = capture.waiting && !live_interrupted && !window_closed;
         double time = 0, arrival = 0;
         if (have) {
             vv_image swap = capture.slot;
@@ -458,32 +479,40 @@ int cli_live(int argc, char **argv) {
             capture.waiting = false;
         }
         pthread_mutex_unlock(&capture.lock);
-        if (!have) break; /* the input ended (or failed), or Ctrl-C */
+        if (!have) break; /* the input ended (or failed), Ctrl-C, or the window was closed */
         if (first_arrival < 0) first_arrival = arrival;
         /* Frames dropped since the last output: their slots in the recording repeat that
          * output (handed over first, so they encode while this frame renders), or the first
          * output when the drops came before it. */
-        while (have_result && frames_recorded < number - 1 && (s = video_writer_write(writer, &result)) == VV_OK)
+        while (writer && have_result && frames_recorded < number - 1 && (s = video_writer_write(writer, &result)) == VV_OK)
             frames_recorded++;
         if (s != VV_OK) break;
         s = vv_animator_push(animator, &frame, time);
         int got = 0;
         vv_frame_info frame_info;
         if (s == VV_OK) s = vv_animator_pull(animator, &result, &got, &frame_info);
-        while (s == VV_OK && got && frames_recorded < number - 1 && (s = video_writer_write(writer, &result)) == VV_OK)
+        while (writer && s == VV_OK && got && frames_recorded < number - 1 &&
+               (s = video_writer_write(writer, &result)) == VV_OK)
             frames_recorded++;
-        if (s == VV_OK && got) s = video_writer_write(writer, &result);
+        if (writer && s == VV_OK && got) s = video_writer_write(writer, &result);
+        if (win && s == VV_OK && got) s = live_window_show(win, &frame, &result, NULL);
         if (s != VV_OK) break;
         if (got) {
             have_result = true;
-            frames_recorded++;
+            frames_recorded = writer ? frames_recorded + 1 : 0;
             last_output = time_now();
             frames_out++;
             faceless += !frame_info.face_found;
             s = latency_add(&record, (last_output - arrival) * 1000.0);
             if (s != VV_OK) break;
         }
-        status_update(&status, &capture, frames_out, &record, frames_out == 1); /* a line once frames flow */
+        /* A line once frames flow, then every few seconds; the window's title twice a second. */
+        if (status_update(&status, &capture, frames_out, &record, frames_out == 1, status_text, sizeof status_text) && win)
+            live_window_show(win, &frame, &result, status_text);
+        if (win && live_window_poll(win)) {
+            window_closed = true;
+            break;
+        }
     }
     bool interrupted = live_interrupted != 0;
     pthread_mutex_lock(&capture.lock);
@@ -498,12 +527,14 @@ int cli_live(int argc, char **argv) {
     /* The recording: kept on the input's end, Ctrl-C and a read error mid-run; removed on a
      * failure of our own or when no frame was made. */
     vv_status read_status = capture.status;
-    if (s == VV_OK && frames_out > 0) {
+    if (writer && s == VV_OK && frames_out > 0) {
         s = video_writer_finish(writer);
-    } else {
+    } else if (writer) {
         video_writer_abort(writer);
     }
     writer = NULL;
+    live_window_close(win);
+    win = NULL;
 
     live_totals totals = {capture.frames_in, frames_out, capture.dropped, frames_out > 0 ? frames_recorded : 0, faceless,
                           first_arrival >= 0 && frames_out > 0 ? last_output - first_arrival : 0,
@@ -520,15 +551,18 @@ int cli_live(int argc, char **argv) {
         fprintf(stderr, "live: %ld frames in, %ld out, %ld dropped; %.1f fps; latency p50 %.1f ms, p95 %.1f ms, "
                         "max %.1f ms%s -> %s%s\n",
                 totals.frames_in, totals.frames_out, totals.dropped, totals_fps(&totals), totals.latency.p50,
-                totals.latency.p95, totals.latency.max, faceless_note, frames_out > 0 ? output : "nothing written",
+                totals.latency.p95, totals.latency.max, faceless_note,
+                frames_out > 0 && output ? output : output ? "nothing written" : "the window",
                 frames_out > 0 && with_audio ? " with the input's audio" : "");
     }
     if (s == VV_OK && read_status != VV_OK) s = vv_fail(read_status, "%s", capture.error);
     if (s == VV_OK && frames_out == 0 && !interrupted)
         s = vv_fail(VV_ERR_NO_VIDEO, "live: no frame came out of %s; nothing written", input);
     if (s == VV_OK && interrupted)
-        s = frames_out > 0 ? vv_fail(VV_ERR_ABORTED, "interrupted; the recording of %ld frames is in %s", frames_out, output)
-                           : vv_fail(VV_ERR_ABORTED, "interrupted before the first frame; nothing written");
+        s = frames_out > 0 && output
+                ? vv_fail(VV_ERR_ABORTED, "interrupted; the recording of %ld frames is in %s", frames_recorded, output)
+            : frames_out > 0 ? vv_fail(VV_ERR_ABORTED, "interrupted after %ld frames", frames_out)
+                             : vv_fail(VV_ERR_ABORTED, "interrupted before the first frame; nothing written");
 
     image_free(&frame);
     image_free(&result);

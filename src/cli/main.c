@@ -17,7 +17,7 @@ static void print_help(FILE *out) {
             "                     faces, 68 landmarks and head pose of an image or video\n"
             "  animate SOURCE... (--driving VIDEO | --motion NAME|FILE) -o OUT\n"
             "                     animate a portrait (mp4, gif or a PNG folder)\n"
-            "  live SOURCE... [--input VIDEO] --output OUT.mp4 [--stats FILE.json]\n"
+            "  live SOURCE... [--input CAMERA|VIDEO] [--window] [--output OUT.mp4] [--stats FILE.json]\n"
             "                     the portrait mirrors a driver in real time (fps, latency, drops)\n"
             "  motion extract VIDEO -o M.json\n"
             "                     save a driver's motion as a reusable template\n"
