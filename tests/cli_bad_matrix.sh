@@ -142,6 +142,8 @@ bad "animate: --lookahead 65" 2 "--lookahead .*'65'" "$A" -- "$VIVIFY" animate "
 bad "animate: --model with the warp2d engine" 2 "--model is for" "$A" -- \
   "$VIVIFY" animate "$F" --motion talk --engine warp2d --model "$W/m.safetensors" -o "$A"
 bad "animate: .webm output" 12 "a.webm" "$W/a.webm" -- "$VIVIFY" animate "$F" --motion talk -o "$W/a.webm"
+bad "animate: .png output from a video driver" 12 "a.png: a still image is made from a still driver" "$W/a.png" -- \
+  "$VIVIFY" animate "$F" --driving "$W/drv.mp4" -o "$W/a.png"
 bad "animate: empty source" 5 "empty.png" "$A" -- "$VIVIFY" animate "$W/empty.png" --motion talk -o "$A"
 bad "animate: 100000x100000 source" 7 "huge.png" "$A" -- "$VIVIFY" animate "$W/huge.png" --motion talk -o "$A"
 bad "animate: source without a face" 8 "no face found in .*grey.png" "$A" -- "$VIVIFY" animate "$W/grey.png" --motion talk -o "$A"
@@ -171,7 +173,7 @@ bad "motion extract: no face" 8 "no face found in any frame of .*noface.mp4" "$W
 bad "motion extract: output in a missing folder" 10 "missing/m.json" "$M" -- "$VIVIFY" motion extract "$W/drv.mp4" -o "$M/m.json"
 
 # ---- metrics
-bad "metrics: image with video" 12 "face.png with .*drv.mp4" "" -- "$VIVIFY" metrics "$F" "$W/drv.mp4"
+bad "metrics: image with a text file as video" 5 "text.mp4" "" -- "$VIVIFY" metrics "$F" "$W/text.mp4"
 bad "metrics: corrupt PNG" 6 "corrupt.png" "" -- "$VIVIFY" metrics "$F" "$W/corrupt.png" --no-faces
 bad "metrics: audio only" 9 "audio.m4a" "" -- "$VIVIFY" metrics "$W/drv.mp4" "$W/audio.m4a" --no-faces
 bad "metrics: --max-frames 0" 2 "--max-frames" "" -- "$VIVIFY" metrics "$W/drv.mp4" "$W/drv.mp4" --max-frames 0

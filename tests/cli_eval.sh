@@ -112,7 +112,6 @@ ok [ -s "$TMP/frames/self_talk_warp_K1_00001.png" ]
 # bad input
 expect 2 "needs two inputs" -- "$VIVIFY" metrics "$MONA"
 expect 3 "file not found" -- "$VIVIFY" metrics "$MONA" "$TMP/nothing.png"
-expect 12 "two images or two videos" -- "$VIVIFY" metrics "$MONA" "$TMP/mona.mp4"
 printf 'not a png' >"$TMP/bad.png"
 expect 5 "bad.png" -- "$VIVIFY" metrics "$MONA" "$TMP/bad.png"
 expect 2 "needs -o" -- "$VIVIFY" eval "$TMP/mona.mp4"
