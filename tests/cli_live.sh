@@ -54,6 +54,8 @@ assert all(num(lat[k]) for k in ("p50", "p95", "max")), lat
 assert d["frames_out"] + d["dropped"] == d["frames_in"], d
 assert d["frames_out"] > 0 and d["fps"] > 0, d
 assert 0 < lat["p95"] and lat["p50"] <= lat["p95"] <= lat["max"], lat
+stages = d["stages_ms"]
+assert all(num(stages[k][q]) and stages[k][q] >= 0 for k in ("wait", "track", "render", "output") for q in ("p50", "p95")), stages
 EOF
 }
 

@@ -217,6 +217,9 @@ typedef struct live_totals {
     long faceless;        /* output frames whose driver frame had no face (held, eased) */
     double seconds; /* first arrival to the last output */
     latency_summary latency;
+    /* Where it goes, per output frame: waiting in the slot, tracking (push), rendering
+     * (pull), handing to the writer / window (with any repeats for dropped frames). */
+    latency_summary stages[4];
 } live_totals;
 
 static double totals_fps(const live_totals *t) { return t->seconds > 0 ? (double)t->frames_out / t->seconds : 0; }
@@ -241,6 +244,19 @@ static vv_status stats_write(const char *path, const live_totals *t) {
         else cJSON_AddNullToObject(latency, names[i]); /* no frame came out */
     }
     cJSON_AddItemToObject(root, "latency_ms", latency);
+    const char *stage_names[4] = {"wait", "track", "render", "output"};
+    cJSON *stages = cJSON_AddObjectToObject(root, "stages_ms");
+    for (int i = 0; stages && i < 4; i++) {
+        cJSON *stage = cJSON_AddObjectToObject(stages, stage_names[i]);
+        if (!stage) break;
+        if (t->stages[i].valid) {
+            cJSON_AddNumberToObject(stage, "p50", round(t->stages[i].p50 * 100) / 100);
+            cJSON_AddNumberToObject(stage, "p95", round(t->stages[i].p95 * 100) / 100);
+        } else {
+            cJSON_AddNullToObject(stage, "p50");
+            cJSON_AddNullToObject(stage, "p95");
+        }
+    }
     cJSON_AddNumberToObject(root, "fps", round(totals_fps(t) * 100) / 100);
     cJSON_AddNumberToObject(root, "seconds", round(t->seconds * 1000) / 1000);
     char *text = cJSON_Print(root);
@@ -452,7 +468,7 @@ int cli_live(int argc, char **argv) {
         return cli_fail(vv_fail(VV_ERR_INTERNAL, "live: cannot start the capture thread"));
     }
 
-    latency_record record = {0};
+    latency_record record = {0}, stage_records[4] = {{0}};
     live_status status = {isatty(2), win != NULL, time_now(), time_now(), 0, 0, false};
     char status_text[160] = "";
     bool window_closed = false;
@@ -487,10 +503,14 @@ int cli_live(int argc, char **argv) {
         while (writer && have_result && frames_recorded < number - 1 && (s = video_writer_write(writer, &result)) == VV_OK)
             frames_recorded++;
         if (s != VV_OK) break;
+        double marks[4];
+        marks[0] = time_now();
         s = vv_animator_push(animator, &frame, time);
+        marks[1] = time_now();
         int got = 0;
         vv_frame_info frame_info;
         if (s == VV_OK) s = vv_animator_pull(animator, &result, &got, &frame_info);
+        marks[2] = time_now();
         while (writer && s == VV_OK && got && frames_recorded < number - 1 &&
                (s = video_writer_write(writer, &result)) == VV_OK)
             frames_recorded++;
@@ -504,6 +524,8 @@ int cli_live(int argc, char **argv) {
             frames_out++;
             faceless += !frame_info.face_found;
             s = latency_add(&record, (last_output - arrival) * 1000.0);
+            const double starts[4] = {arrival, marks[0], marks[1], marks[2]}, ends[4] = {marks[0], marks[1], marks[2], last_output};
+            for (int i = 0; i < 4 && s == VV_OK; i++) s = latency_add(&stage_records[i], (ends[i] - starts[i]) * 1000.0);
             if (s != VV_OK) break;
         }
         /* A line once frames flow, then every few seconds; the window's title twice a second. */
@@ -536,9 +558,16 @@ int cli_live(int argc, char **argv) {
     live_window_close(win);
     win = NULL;
 
-    live_totals totals = {capture.frames_in, frames_out, capture.dropped, frames_out > 0 ? frames_recorded : 0, faceless,
-                          first_arrival >= 0 && frames_out > 0 ? last_output - first_arrival : 0,
-                          latency_summarise(record.ms, record.count)};
+    live_totals totals;
+    memset(&totals, 0, sizeof totals);
+    totals.frames_in = capture.frames_in;
+    totals.frames_out = frames_out;
+    totals.dropped = capture.dropped;
+    totals.frames_recorded = frames_out > 0 ? frames_recorded : 0;
+    totals.faceless = faceless;
+    totals.seconds = first_arrival >= 0 && frames_out > 0 ? last_output - first_arrival : 0;
+    totals.latency = latency_summarise(record.ms, record.count);
+    for (int i = 0; i < 4; i++) totals.stages[i] = latency_summarise(stage_records[i].ms, stage_records[i].count);
     vv_status stats_status = VV_OK;
     if (stats) stats_status = stats_write(stats, &totals);
     if (s == VV_OK && stats_status != VV_OK) s = stats_status;
@@ -568,6 +597,7 @@ int cli_live(int argc, char **argv) {
     image_free(&result);
     image_free(&capture.slot);
     free(record.ms);
+    for (int i = 0; i < 4; i++) free(stage_records[i].ms);
     pthread_cond_destroy(&capture.changed);
     pthread_mutex_destroy(&capture.lock);
     vv_animator_free(animator);
