@@ -8,14 +8,15 @@
 #  2. SIGINT mid-run on a 30 s clip: exit 130, a playable recording holding the frames the
 #     stats say, the stats still written and consistent;
 #  3. the clip through a pipe (pipe:) and a lavfi graph (lavfi:movie=...), read through
-#     libavdevice: every frame in, the recording in real time; SIGTERM while the pipe is open
+#     libavdevice, and raw frames on a pipe (--input-format rawvideo --input-options ...):
+#     every frame in, the recording in real time; SIGTERM while the pipe is open
 #     and idle still stops (exit 130, recording kept); a build without libavdevice
 #     refuses them as not supported (exit 12);
 #  4. --window (SDL2) on SDL's dummy video driver, alone and with --output: every frame in,
 #     the stats consistent, the recording in real time; without a display it is refused
 #     (exit 12), as in a build without SDL2;
 #  5. bad input: a missing input file, a file that is no video, a missing camera, a bad lavfi
-#     graph, garbage on the pipe, no output given, a portrait without a face, a missing
+#     graph, garbage on the pipe, a misspelt or unknown --input-options / --input-format, no output given, a portrait without a face, a missing
 #     portrait: one line each, distinct exit codes, nothing written.
 # usage: cli_live.sh PATH/TO/vivify
 set -u
@@ -137,6 +138,15 @@ else
   device_run pipe pipe: "$TMP/clip.nut"
   ok $([ "$RC" = 0 ] && clean "$TMP/pipe.log" && echo 1) "pipe: exit $RC: $(tail -c 400 "$TMP/pipe.log")"
   ok $(stats_consistent "$TMP/pipe.json" 2>/dev/null && [ "$IN" = "$CLIP_FRAMES" ] && [ "${FRAMES:-0}" = "$IN" ]        && [ "$REC" = "$IN" ] && echo 1) "pipe: frames_in $IN (clip $CLIP_FRAMES), recorded $REC, file ${FRAMES:-none}: $(cat "$TMP/pipe.json")"
+  # Raw frames on the pipe, described by --input-format / --input-options.
+  ffmpeg -loglevel error -i "$TMP/clip.mp4" -f rawvideo -pix_fmt yuv420p "$TMP/clip.yuv"
+  "$VIVIFY" live "$SOURCE" --input pipe: --input-format rawvideo \
+    --input-options video_size=256x256,pixel_format=yuv420p,framerate=25 --output "$TMP/raw.mp4" \
+    --stats "$TMP/raw.json" <"$TMP/clip.yuv" 2>"$TMP/raw.log"
+  RC=$?
+  IN="$(field "$TMP/raw.json" 'd["frames_in"]')"
+  ok $([ "$RC" = 0 ] && clean "$TMP/raw.log" && stats_consistent "$TMP/raw.json" 2>/dev/null && [ "$IN" = "$CLIP_FRAMES" ] \
+       && [ "$(frames_of "$TMP/raw.mp4")" = "$IN" ] && echo 1) "raw pipe: exit $RC, frames_in $IN: $(tail -c 300 "$TMP/raw.log")"
   # SIGTERM while the pipe is open but idle (its writer silent): the read must not hold the
   # stop up; the recording so far is kept.
   mkfifo "$TMP/fifo"
@@ -208,6 +218,10 @@ bad "not a video" 5 "notes.txt is not a recognised video" -- "$SOURCE" --input "
 bad "no camera" 3 "no camera at /dev/video-vivify-test" -- "$SOURCE" --input /dev/video-vivify-test -o "$TMP/bad.mp4"
 if [ "$DEVICES" = 1 ]; then
   bad "bad lavfi graph" 2 "bad lavfi graph 'nosuchfilter'" -- "$SOURCE" --input "lavfi:nosuchfilter" -o "$TMP/bad.mp4"
+  FEED="$TMP/clip.yuv" bad "misspelt input option" 2 "does not take 'video_sise'" -- "$SOURCE" --input pipe: \
+    --input-format rawvideo --input-options video_sise=256x256 -o "$TMP/bad.mp4"
+  bad "unknown input format" 2 "no such input format" -- "$SOURCE" --input pipe: --input-format nosuch -o "$TMP/bad.mp4"
+  bad "input options on a file" 2 "not a file" -- "$SOURCE" --input "$TMP/clip.mp4" --input-format rawvideo -o "$TMP/bad.mp4"
   FEED="$TMP/notes.txt" bad "garbage on the pipe" 5 "pipe: is not a recognised video stream" -- "$SOURCE" --input pipe: -o "$TMP/bad.mp4"
 else
   bad "lavfi unsupported" 12 "not supported in this build" -- "$SOURCE" --input "lavfi:testsrc" -o "$TMP/bad.mp4"

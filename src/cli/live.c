@@ -332,7 +332,7 @@ static vv_status input_check(const char *input, live_input_kind kind) {
 
 int cli_live(int argc, char **argv) {
     const char *input = LIVE_DEFAULT_INPUT, *output = NULL, *stats = NULL, *engine = "warp", *models = NULL;
-    const char *background = "still";
+    const char *background = "still", *input_format = NULL, *input_options = NULL;
     bool window = false;
     int face_index = 1;
     float expression_scale = 1, pose_scale = 1, eyes = 1, lips = 1;
@@ -340,6 +340,10 @@ int cli_live(int argc, char **argv) {
         {"input", 'i', OPT_STRING, &input, "INPUT", "the driver: a camera (/dev/videoN), a video file or pipe: "
                                                      "(paced at its own frame rate, as a camera would be) or "
                                                      "lavfi:GRAPH", 0, 0},
+        {"input-format", 0, OPT_STRING, &input_format, "FMT", "FFmpeg input format of a camera or pipe (e.g. rawvideo; "
+                                                              "default: v4l2 for a camera, probed for a pipe)", 0, 0},
+        {"input-options", 0, OPT_STRING, &input_options, "K=V,...", "its options, e.g. a camera's video_size=640x480,"
+                                                                    "framerate=30,input_format=mjpeg (default: none)", 0, 0},
         {"output", 'o', OPT_STRING, &output, "OUT.mp4", "record the result (H.264, with the input's audio when it is a "
                                                         "file with audio)", 0, 0},
         {"stats", 0, OPT_STRING, &stats, "FILE.json", "write frames_in, frames_out, dropped, latency_ms {p50, p95, max} "
@@ -388,6 +392,10 @@ int cli_live(int argc, char **argv) {
     live_input_kind kind = live_input_kind_of(input);
     s = input_check(input, kind);
     if (s != VV_OK) return cli_fail(s);
+    if ((input_format || input_options) && kind == LIVE_INPUT_FILE) {
+        fprintf(stderr, "vivify: --input-format and --input-options are for a camera, a pipe or lavfi, not a file\n");
+        return EXIT_USAGE;
+    }
     for (int i = 0; i < npos; i++)
         if (!file_exists(positional[i])) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", positional[i]));
     live_capture capture;
@@ -399,7 +407,8 @@ int cli_live(int argc, char **argv) {
         s = video_reader_open(&reader, input);
         if (s == VV_OK) info = *video_reader_info(reader);
     } else {
-        s = live_device_open(&device, input, kind, live_stop_requested, &capture);
+        live_device_params dp = {input_format, input_options, live_stop_requested, &capture};
+        s = live_device_open(&device, input, kind, &dp);
         if (s == VV_OK) live_device_size(device, &info.width, &info.height, &info.fps);
     }
     if (s != VV_OK) return cli_fail(s);

@@ -21,9 +21,8 @@ live_input_kind live_input_kind_of(const char *input) {
 
 bool live_input_devices_built(void) { return false; }
 
-vv_status live_device_open(live_device **out, const char *input, live_input_kind kind, vv_abort_fn abort,
-                           void *user_data) {
-    (void)kind, (void)abort, (void)user_data;
+vv_status live_device_open(live_device **out, const char *input, live_input_kind kind, const live_device_params *params) {
+    (void)kind, (void)params;
     *out = NULL;
     return vv_fail(VV_ERR_UNSUPPORTED, "--input %s: cameras, lavfi and pipes are not supported in this build "
                                        "(built without libavdevice); --input takes a video file", input);
@@ -108,8 +107,7 @@ static int device_interrupt(void *opaque) {
     return d->abort && d->abort(d->abort_data);
 }
 
-vv_status live_device_open(live_device **out, const char *input, live_input_kind kind, vv_abort_fn abort,
-                           void *user_data) {
+vv_status live_device_open(live_device **out, const char *input, live_input_kind kind, const live_device_params *params) {
     *out = NULL;
     av_log_set_level(AV_LOG_QUIET);
     avdevice_register_all();
@@ -120,8 +118,8 @@ vv_status live_device_open(live_device **out, const char *input, live_input_kind
         return vv_fail(VV_ERR_NO_MEMORY, "out of memory opening %s", input);
     }
     d->kind = kind;
-    d->abort = abort;
-    d->abort_data = user_data;
+    d->abort = params ? params->abort : NULL;
+    d->abort_data = params ? params->abort_data : NULL;
     /* FFmpeg's pipe reads block in read() where the interrupt callback cannot reach them (an
      * idle pipe would hold Ctrl-C up forever); non-blocking, FFmpeg retries every
      * millisecond and polls the callback between tries. */
@@ -150,8 +148,25 @@ vv_status live_device_open(live_device **out, const char *input, live_input_kind
         return vv_fail(VV_ERR_UNSUPPORTED, "--input %s: this FFmpeg has no %s input", input,
                        kind == LIVE_INPUT_CAMERA ? "v4l2" : "lavfi");
     }
+    if (params && params->format && !(format = av_find_input_format(params->format))) {
+        live_device_close(d);
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "--input-format %s: FFmpeg has no such input format", params->format);
+    }
+    AVDictionary *options = NULL;
+    if (params && params->options && params->options[0] &&
+        av_dict_parse_string(&options, params->options, "=", ",", 0) < 0) {
+        av_dict_free(&options);
+        live_device_close(d);
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "--input-options '%s': want key=value,key=value", params->options);
+    }
     vv_status s = VV_OK;
-    int ret = avformat_open_input(&d->format, url, format, NULL);
+    int ret = avformat_open_input(&d->format, url, format, &options);
+    /* What the input did not take is left in the dictionary: a misspelt option says so. */
+    const AVDictionaryEntry *unused = av_dict_get(options, "", NULL, AV_DICT_IGNORE_SUFFIX);
+    if (unused) /* checked first: a failure to open may be its doing */
+        s = vv_fail(VV_ERR_INVALID_ARGUMENT, "--input-options: %s does not take '%s'", input, unused->key);
+    av_dict_free(&options);
+    if (s != VV_OK) goto end;
     if (ret < 0) {
         s = open_failure(input, kind, ret);
         goto end;

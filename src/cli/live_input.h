@@ -20,12 +20,21 @@ bool live_input_devices_built(void);
 
 typedef struct live_device live_device;
 
-/* Opens a camera, lavfi graph or pipe; a blocked read (an idle pipe) returns as the end of
- * input once abort(user_data) is non-zero (may be NULL).  Errors: VV_ERR_NOT_FOUND (no such camera),
- * VV_ERR_IO (busy, permission, unreadable), VV_ERR_NO_VIDEO, VV_ERR_UNSUPPORTED (not built
- * in, no decoder), VV_ERR_TOO_LARGE. */
-vv_status live_device_open(live_device **out, const char *input, live_input_kind kind, vv_abort_fn abort,
-                           void *user_data);
+typedef struct live_device_params {
+    const char *format;  /* the FFmpeg input format to use (e.g. rawvideo on a pipe); NULL: v4l2
+                            for a camera, lavfi for a graph, probed for a pipe */
+    const char *options; /* its options, "key=value,key=value" (a camera's video_size, framerate,
+                            input_format; a raw pipe's video_size, pixel_format); NULL: none */
+    vv_abort_fn abort;   /* a blocked read (an idle pipe) ends as the end of input once this
+                            returns non-zero (may be NULL) */
+    void *abort_data;
+} live_device_params;
+
+/* Opens a camera, lavfi graph or pipe.  Errors: VV_ERR_NOT_FOUND (no such camera),
+ * VV_ERR_IO (busy, permission, unreadable), VV_ERR_NO_VIDEO, VV_ERR_INVALID_ARGUMENT (an
+ * unknown format or option, a bad graph), VV_ERR_UNSUPPORTED (not built in, no decoder),
+ * VV_ERR_TOO_LARGE. */
+vv_status live_device_open(live_device **out, const char *input, live_input_kind kind, const live_device_params *params);
 void live_device_size(const live_device *device, int *width, int *height, double *fps);
 /* The next frame as RGB (reallocated to the stream's size); *got false at the end; time in
  * seconds from the first frame.  A camera that stops delivering is VV_ERR_IO. */
