@@ -344,12 +344,12 @@ int cli_live(int argc, char **argv) {
                                                               "default: v4l2 for a camera, probed for a pipe)", 0, 0},
         {"input-options", 0, OPT_STRING, &input_options, "K=V,...", "its options, e.g. a camera's video_size=640x480,"
                                                                     "framerate=30,input_format=mjpeg (default: none)", 0, 0},
-        {"output", 'o', OPT_STRING, &output, "OUT.mp4", "record the result (H.264, with the input's audio when it is a "
-                                                        "file with audio)", 0, 0},
-        {"stats", 0, OPT_STRING, &stats, "FILE.json", "write frames_in, frames_out, dropped, latency_ms {p50, p95, max} "
-                                                      "and fps here at the end", 0, 0},
+        {"output", 'o', OPT_STRING, &output, "OUT.mp4", "record the result in real time (H.264, with the input's audio "
+                                                        "when it is a file with audio; default: none)", 0, 0},
+        {"stats", 0, OPT_STRING, &stats, "FILE.json", "write frames_in, frames_out, dropped, latency_ms {p50, p95, max}, "
+                                                      "stages_ms and fps here at the end (default: none)", 0, 0},
         {"window", 'w', OPT_FLAG, &window, NULL, "show the driver beside the result in a window (SDL2; fps and latency in "
-                                                 "its title; Esc, q or closing it stops)", 0, 0},
+                                                 "its title; Esc, q or closing it stops; default: off)", 0, 0},
         {"engine", 'e', OPT_STRING, &engine, "warp|warp2d", "warp (default: the 3D head) or warp2d (the 2D landmark warp)", 0, 0},
         {"expression-scale", 0, OPT_FLOAT, &expression_scale, "S", "scale the expression changes (0 turns them off)", 0, 10},
         {"pose-scale", 0, OPT_FLOAT, &pose_scale, "S", "scale the head motion (0 keeps the head still)", 0, 10},
