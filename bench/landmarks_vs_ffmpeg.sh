@@ -6,6 +6,18 @@
 # clip, alternating, so both see the same machine load.  BASELINE=PATH/TO/other/vivify
 # times a second build on the same clips in the same run (e.g. the previous commit's).
 # Prints one JSON line.
+#
+# Measured on this project's 2 shared cores (release builds, 50 train clips, 14,261 frames),
+# while other test runs kept the load average at 3-4.7; decode thread (c417610) vs the build
+# before it, same run each time:
+#   ffmpeg 1314 fps; vivify 394 fps (0.300) vs 360 (0.274)    load 3.4
+#   ffmpeg 1549 fps; vivify 391 fps (0.252) vs 400 (0.258)    load 3.2-3.6
+#   ffmpeg 1353 fps; vivify 330 fps (0.244) vs 336 (0.248)    load 4.1-4.7
+# So on a loaded 2-core machine the overlap of decoding with tracking gains little (no core
+# is free for it) and the ratio sits about a quarter either way.  Where the time goes (perf
+# over the 50 clips): BlazeFace's track check every 10 frames ~33 %, the 68-point predictor
+# 10 %, parsing dlib's model at each start 6-9 %, the tracker's whole-frame gray conversion
+# 4 % (15 % on 720p), dynamic linking 3 %; these are in face/ (tracker, detector, predictor).
 # usage: [BASELINE=...] bench/landmarks_vs_ffmpeg.sh PATH/TO/vivify [CLIP...]
 #        (default clips: ${VV_SHARED:-../shared}/data/train/*.mp4)
 set -u
