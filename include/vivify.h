@@ -178,6 +178,20 @@ typedef struct vv_animate_job {
     int no_audio;              /* do not copy the driver's audio */
     int keep_partial;          /* stopped by abort: finish the output with the frames made so
                                   far (VV_ERR_ABORTED is still returned) */
+    /* Speech: a recording drives the mouth (not with `driving`). */
+    const char *audio;         /* anything FFmpeg reads (a video file: its audio track), at most
+                                  10 minutes: the output lasts as long as it (to the frame) and
+                                  carries it (mp4); the mouth follows the speech; the rest of the
+                                  motion comes from `motion` (a built-in or a template, looped
+                                  to the length; NULL: "talk", whose head then rests in pauses
+                                  and nods on strong onsets).  Errors: VV_ERR_NO_VIDEO (no audio
+                                  stream), VV_ERR_INVALID_ARGUMENT (shorter than one frame),
+                                  VV_ERR_TOO_LARGE (too long); a silent one is animated with the
+                                  mouth closed and a warning through the log callback. */
+    const char *lipsync;       /* how audio moves the mouth: "energy" (NULL: the default, and the
+                                  only one so far): the opening follows the speech-band loudness,
+                                  centred (no lag); mouth shapes from phonemes are to come */
+    double fps;                /* with audio: output frame rate (0: 25) */
 } vv_animate_job;
 
 typedef enum vv_animate_stage {

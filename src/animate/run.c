@@ -13,6 +13,7 @@
 #include "animate/animate.h"
 #include "animate/tracking.h"
 #include "img/image.h"
+#include "video/audio_envelope.h"
 #include "video/video.h"
 
 #include <math.h>
@@ -61,9 +62,21 @@ bool animate_driver_is_still(const char *driving) { return driving && path_is_st
 
 static vv_status job_check(const vv_animate_job *job) {
     if (!job || !job->output) return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: no output path");
-    if (!job->driving == !job->motion)
+    if (job->audio && job->driving)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: --audio drives the mouth with --motion (or alone), not with a "
+                       "driving video (its own audio is copied)");
+    if (!job->driving == !job->motion && !job->audio)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, job->driving ? "animate: a driving video or a motion, not both"
                                                              : "animate: needs a driving video or a motion");
+    if (job->lipsync && strcmp(job->lipsync, "energy"))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: lip-sync '%s' is not known (energy: the only one so far)", job->lipsync);
+    if ((job->lipsync || job->fps != 0) && !job->audio)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: a lip-sync mode and a frame rate are for an audio job");
+    if (job->audio && !(job->fps >= 0 && job->fps <= 240))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: fps %g is outside (0, 240]", job->fps);
+    if (job->audio && job->duration != 0)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "a duration is not for an audio job (the output lasts as long as the audio)");
+    if (job->audio && !file_exists(job->audio)) return vv_fail(VV_ERR_NOT_FOUND, "audio file not found: %s", job->audio);
     static const char *const unsupported[] = {"webm", "avi"}, *const still[] = {"png", "jpg", "jpeg"};
     if (path_has_extension(job->output, unsupported, 2))
         return vv_fail(VV_ERR_UNSUPPORTED, "-o %s: write .mp4, .gif or a folder for PNG frames", job->output);
@@ -149,6 +162,65 @@ vv_status animate_smooth_track(const motion_track *track, const vv_animate_param
     }
     timeline_free(&tl);
     if (s != VV_OK) smoothed_track_free(out);
+    return s;
+}
+
+/* A template's frames stretched to `frames` at `fps` by time, looped back and forth
+ * (ping-pong: no jump) when it is shorter; its own audio dropped. */
+static vv_status track_fit(motion_track *track, int frames, double fps) {
+    motion_track fit;
+    vv_status s = motion_track_alloc(&fit, frames);
+    if (s != VV_OK) return s;
+    fit.fps = fps;
+    fit.width = track->width;
+    fit.height = track->height;
+    int n = track->frame_count, period = n > 1 ? 2 * (n - 1) : 1;
+    for (int f = 0; f < frames; f++) {
+        long i = lround(f / fps * (track->fps > 0 ? track->fps : 25)) % period;
+        if (i >= n) i = period - i;
+        memcpy(fit.points[f], track->points[i], sizeof fit.points[f]);
+        fit.found[f] = track->found[i];
+    }
+    motion_track_free(track);
+    *track = fit;
+    return VV_OK;
+}
+
+/* An audio job's track: the recording's envelope drives the mouth of `job->motion` (a
+ * built-in, default talk, or a template fitted to the audio's length).  reference: what the
+ * motion is relative to, with the motion's own mouth (speech may open the mouth at frame 0):
+ * a built-in's neutral face, or the template's first face as it was. */
+static vv_status speech_track(const vv_animate_job *job, const vv_animate_callbacks *cb, motion_track *track,
+                              float reference[68][2]) {
+    audio_envelope env;
+    double fps = job->fps > 0 ? job->fps : 25;
+    vv_status s = audio_envelope_read(&env, job->audio, fps, 0);
+    if (s != VV_OK) return s;
+    if (env.silent)
+        run_log(cb, "animate: warning: %s is silent (under %.0f dBFS): the mouth stays closed", job->audio, AUDIO_SILENCE_DB);
+    else
+        run_log(cb, "animate: %s: %.2f s of speech, %d frames at %g fps (lip-sync: energy)", job->audio, env.seconds, env.frames, fps);
+    const char *motion = job->motion ? job->motion : "talk";
+    if (motion_builtin_exists(motion)) {
+        s = motion_builtin_speech(track, motion, env.openness, env.onset, env.frames, fps);
+        motion_builtin_neutral(reference);
+    } else {
+        s = motion_load(track, motion);
+        if (s == VV_OK) s = track_fit(track, env.frames, fps);
+        int first = s == VV_OK ? motion_first_found(track) : -1;
+        if (s == VV_OK && first < 0) s = vv_fail(VV_ERR_NO_FACE, "%s: no frame has landmarks", motion);
+        if (s == VV_OK) {
+            memcpy(reference, track->points[first], sizeof track->points[first]);
+            motion_track_set_mouth(track, first, env.openness);
+        }
+    }
+    if (s == VV_OK) {
+        free(track->audio);
+        track->audio = strdup(job->audio);
+        if (!track->audio) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory");
+    }
+    if (s != VV_OK) motion_track_free(track);
+    audio_envelope_free(&env);
     return s;
 }
 
@@ -347,8 +419,13 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
         s = tracking_probe(job->driving, job->max_frames, &track, &expected_frames);
         if (s == VV_OK) s = tracking_start(&tt, a->faces, gaze_mesh, job->driving, job->max_frames, cb.abort, cb.user_data);
     }
+    bool speech_reference = false;  /* an audio job's reference: the motion's own, not frame `first` */
+    float reference[68][2];
     if (s == VV_OK && !streaming) {
-        if (job->driving) { /* tracked whole first */
+        if (job->audio) {
+            s = speech_track(job, &cb, &track, reference);
+            speech_reference = s == VV_OK;
+        } else if (job->driving) { /* tracked whole first */
             s = tracking_collect(a->faces, gaze_mesh, job->driving, job->max_frames, tracking_progress, &cb, cb.abort,
                                  cb.user_data, &track);
         } else if (motion_builtin_exists(job->motion)) {
@@ -365,7 +442,7 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
         if (s == VV_OK) s = animate_smooth_track(&track, p, &smooth);
         if (s == VV_OK) {
             expected_frames = smooth.count;
-            animator_set_reference(a, (const float(*)[2])smooth.points[first]);
+            animator_set_reference(a, speech_reference ? (const float(*)[2])reference : (const float(*)[2])smooth.points[first]);
             animator_set_reference_gaze(a, smooth.gaze && smooth.has_gaze[first] ? (const float(*)[2])smooth.gaze[first] : NULL);
             rep.reference_frame = first;
             if (p->reference_best) {

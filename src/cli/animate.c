@@ -10,6 +10,7 @@
 #include "eval/metrics.h"
 #include "face/motion.h"
 #include "img/image.h"
+#include "video/audio_envelope.h"
 #include "video/video.h"
 
 #include <signal.h>
@@ -128,17 +129,25 @@ static void ui_log(void *data, const char *line) {
 
 int cli_animate(int argc, char **argv) {
     const char *output = NULL, *driving = NULL, *motion = NULL, *reference = "first", *models = NULL;
-    const char *engine = "warp", *model_path = NULL, *background = "still";
+    const char *engine = "warp", *model_path = NULL, *background = "still", *audio = NULL, *lipsync = NULL;
     bool compare = false, crop = false, absolute = false, no_audio = false, verbose = false, keep_partial = false;
     int frames_limit = 0, size = 512, face_index = 1, lookahead = 3;
     float expression_scale = 1, pose_scale = 1, duration = -1, smoothing = 1; /* duration -1: not given (5 s) */
-    float eyes = 1, lips = 1;
+    float eyes = 1, lips = 1, fps = 0;
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &output, "OUT", "output: .mp4 (H.264 + the driver's audio), .gif, or a folder of PNGs; "
                                                     ".png or .jpg with a still driver", 0, 0},
         {"driving", 'd', OPT_STRING, &driving, "VIDEO|IMAGE", "driving video, or an image: its expression and pose (against "
                                                               "a neutral face) as a still (-o .png/.jpg) or a 1 s video", 0, 0},
         {"motion", 'm', OPT_STRING, &motion, "NAME|FILE", "built-in motion (talk, blink, nod, smile, surprise) or a .json template", 0, 0},
+        {"audio", 'a', OPT_STRING, &audio, "SPEECH", "a speech recording (any file FFmpeg reads; a video's audio track; at "
+                                                    "most 10 minutes): the output lasts as long as it and carries it, the "
+                                                    "mouth follows it; the rest from --motion (default talk, which rests in "
+                                                    "pauses and nods on strong onsets)", 0, 0},
+        {"lipsync", 0, OPT_STRING, &lipsync, "energy", "with --audio: how the mouth follows the speech; energy (the default and, "
+                                                      "for now, the only mode: opening from the speech-band loudness, centred, "
+                                                      "no lag; mouth shapes from recognised phonemes are a later step)", 0, 0},
+        {"fps", 0, OPT_FLOAT, &fps, "N", "with --audio: output frame rate (default 25)", 1, 240},
         {"compare", 0, OPT_FLAG, &compare, NULL, "write source | driver | result side by side", 0, 0},
         {"frames", 0, OPT_INT, &frames_limit, "N", "animate at most N frames (default: all)", 1, MOTION_MAX_FRAMES},
         {"size", 0, OPT_INT, &size, "N", "working resolution of the face crop (default 512)", 64, 4096},
@@ -171,12 +180,14 @@ int cli_animate(int argc, char **argv) {
     const char *positional[MAX_SOURCES];
     int npos = 0;
     int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, MAX_SOURCES, &npos,
-                      "usage: vivify animate SOURCE [SOURCE...] (--driving VIDEO|IMAGE | --motion NAME|FILE) -o OUT\n\n"
+                      "usage: vivify animate SOURCE [SOURCE...] (--driving VIDEO|IMAGE | --motion NAME|FILE | --audio SPEECH\n"
+                      "                      [--motion NAME|FILE]) -o OUT\n\n"
                       "Animates a portrait with a driving video or a motion; the output keeps the portrait's\n"
                       "resolution, the driver's frame rate and audio.  A driving image gives its expression and\n"
                       "pose to the portrait: a still with -o OUT.png|OUT.jpg.  Several SOURCE images of one person:\n"
                       "each frame uses the one closest to the target (warp), or they are the K shots of the\n"
-                      "person (fsth, hybrid); the output takes the first one's size.");
+                      "person (fsth, hybrid); the output takes the first one's size.  --audio SPEECH: the portrait\n"
+                      "says it (the mouth opens with the voice's loudness; phoneme-based mouth shapes are to come).");
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
     if (npos < 1) {
         fprintf(stderr, "vivify: animate needs a SOURCE image (see vivify animate --help)\n");
@@ -186,15 +197,31 @@ int cli_animate(int argc, char **argv) {
         fprintf(stderr, "vivify: animate takes --driving VIDEO or --motion NAME|FILE, not both\n");
         return EXIT_USAGE;
     }
-    if (!driving && !motion) {
-        fprintf(stderr, "vivify: animate needs one of --driving VIDEO or --motion NAME|FILE\n");
+    if (audio && driving) {
+        fprintf(stderr, "vivify: --audio takes --motion NAME|FILE (or nothing: talk), not --driving (a driver's own audio is copied)\n");
+        return EXIT_USAGE;
+    }
+    if (!audio && (lipsync || fps > 0)) {
+        fprintf(stderr, "vivify: --lipsync and --fps are for --audio SPEECH\n");
+        return EXIT_USAGE;
+    }
+    if (lipsync && strcmp(lipsync, "energy")) {
+        fprintf(stderr, "vivify: --lipsync must be energy (the only mode so far), not '%s'\n", lipsync);
+        return EXIT_USAGE;
+    }
+    if (audio && duration > 0) {
+        fprintf(stderr, "vivify: --duration is not for --audio (the output lasts as long as the audio)\n");
+        return EXIT_USAGE;
+    }
+    if (!driving && !motion && !audio) {
+        fprintf(stderr, "vivify: animate needs one of --driving VIDEO, --motion NAME|FILE or --audio SPEECH\n");
         return EXIT_USAGE;
     }
     if (!output) {
         fprintf(stderr, "vivify: animate needs -o OUT (.mp4, .gif or a folder)\n");
         return EXIT_USAGE;
     }
-    if (duration > 0 && (driving || !motion_builtin_exists(motion))) {
+    if (duration > 0 && !audio && (driving || !motion_builtin_exists(motion))) {
         fprintf(stderr, "vivify: --duration is for the built-in motions (a driver or template has its own length)\n");
         return EXIT_USAGE;
     }
@@ -223,6 +250,9 @@ int cli_animate(int argc, char **argv) {
     job.compare = compare;
     job.no_audio = no_audio;
     job.keep_partial = keep_partial;
+    job.audio = audio;
+    job.lipsync = lipsync;
+    job.fps = fps;
     /* Cheap checks first (output kind, files), so a mistake costs no model loading. */
     char ext[16];
     path_extension(output, ext, sizeof ext);
@@ -245,6 +275,12 @@ int cli_animate(int argc, char **argv) {
             return cli_fail(vv_fail(VV_ERR_INVALID_ARGUMENT, "unknown motion '%s' (built-in: %s, or a .json template)", motion,
                                     motion_builtin_names()));
         if (!file_exists(motion)) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", motion));
+    }
+    if (audio) { /* read once before the models load, so a bad recording costs nothing */
+        audio_envelope env;
+        vv_status as = audio_envelope_read(&env, audio, fps, 0);
+        audio_envelope_free(&env);
+        if (as != VV_OK) return cli_fail(as);
     }
 
     vv_animate_params params = vv_animate_default_params();

@@ -139,20 +139,55 @@ static double talk_at(double t, uint32_t seed) {
     return 0;
 }
 
-vv_status motion_builtin(motion_track *out, const char *name, double duration, double fps) {
-    memset(out, 0, sizeof *out);
-    if (!motion_builtin_exists(name))
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "unknown motion '%s' (built-in: %s, or a .json template)",
-                       name ? name : "", motion_builtin_names());
-    if (!(fps > 0 && fps <= 240)) return vv_fail(VV_ERR_INVALID_ARGUMENT, "motion: fps %g is outside (0, 240]", fps);
-    if (!(duration > 0) || duration * fps > MOTION_MAX_FRAMES)
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "motion: duration %g s is not positive or too long", duration);
-    int frames = (int)lround(duration * fps);
-    if (frames < 1) frames = 1;
+/* Speech's reactions (motion_builtin_speech): per frame, how much the head moves (0.3 in a
+ * long pause .. 1 while talking: the mouth's mean over +-0.4 s), and an emphasis bump (0..1)
+ * after each strong onset: a small nod with the brows raised, at least 0.6 s apart. */
+static void speech_reactions(const float *mouth, const float *onset, int frames, double fps, float *amount, float *emphasis) {
+    int half = (int)lround(0.4 * fps);
+    double sum = 0;
+    int n = 0;
+    for (int f = -half; f < frames + half; f++) { /* a running window over [f - half, f + half] */
+        int add = f + half, drop = f - half - 1;
+        if (add >= 0 && add < frames) { sum += mouth[add]; n++; }
+        if (drop >= 0 && drop < frames) { sum -= mouth[drop]; n--; }
+        if (f >= 0 && f < frames) amount[f] = (float)(0.3 + 0.7 * smoothstep(0.02, 0.25, n > 0 ? sum / n : 0));
+    }
+    memset(emphasis, 0, (size_t)frames * sizeof *emphasis);
+    if (!onset) return;
+    const double length = 0.45, gap = 0.6;
+    double last = -1e9;
+    for (int f = 0; f < frames; f++) {
+        if (onset[f] < 0.45 || f / fps - last < gap) continue;
+        last = f / fps;
+        double strength = onset[f] > 1 ? 1 : onset[f];
+        for (int k = f; k < frames && (k - f) / fps < length; k++) {
+            double b = sin(pi * (k - f) / fps / length);
+            emphasis[k] = (float)fmax(emphasis[k], strength * b * b);
+        }
+    }
+}
+
+/* Built-in motion `name` for `frames` frames; mouth (optional): the openness per frame in
+ * place of the motion's own (talk then reacts to it: stillness in pauses, emphasis on onsets). */
+static vv_status builtin_generate(motion_track *out, const char *name, int frames, double fps, const float *mouth,
+                                  const float *onset) {
     vv_status s = motion_track_alloc(out, frames);
     if (s != VV_OK) return s;
     out->fps = fps;
     out->width = out->height = 512;
+    float *amount = NULL, *emphasis = NULL;
+    if (mouth) {
+        amount = mem_alloc((size_t)frames, sizeof *amount);
+        emphasis = mem_alloc((size_t)frames, sizeof *emphasis);
+        if (!amount || !emphasis) {
+            free(amount);
+            free(emphasis);
+            motion_track_free(out);
+            return vv_fail(VV_ERR_NO_MEMORY, "motion: out of memory for %d frames", frames);
+        }
+        speech_reactions(mouth, onset, frames, fps, amount, emphasis);
+    }
+    double duration = frames / fps;
     bool talk = !strcmp(name, "talk"), nod = !strcmp(name, "nod"), smile = !strcmp(name, "smile"),
          surprise = !strcmp(name, "surprise");
     for (int f = 0; f < frames; f++) {
@@ -161,8 +196,13 @@ vv_status motion_builtin(motion_track *out, const char *name, double duration, d
         double yaw = 3.0 * sin(2 * pi * 0.21 * t) + 1.5 * sin(2 * pi * 0.47 * t + 1.0);
         double pitch = 2.0 * sin(2 * pi * 0.29 * t + 0.5) - 2.0 * sin(0.5);
         double roll = 1.5 * sin(2 * pi * 0.16 * t + 2.0) - 1.5 * sin(2.0);
-        double motion_amount = 1.0;
-        if (talk) {
+        double motion_amount = 1.0, speech_pitch = 0;
+        if (talk && mouth) { /* the voice drives it */
+            e.mouth = mouth[f];
+            motion_amount = amount[f];
+            speech_pitch = 1.5 * e.mouth + 2.5 * emphasis[f]; /* not faded in: speech may start at once */
+            e.brows = 0.3 * emphasis[f];
+        } else if (talk) {
             e.mouth = talk_at(t, 0x2545f491u);
             pitch += 2.5 * e.mouth;
             e.brows = 0.25 * talk_at(t - 0.05, 0x2545f491u) * talk_at(t, 0x1234567u);
@@ -180,9 +220,11 @@ vv_status motion_builtin(motion_track *out, const char *name, double duration, d
         } else { /* blink */
             motion_amount = 0.5;
         }
+        if (mouth) e.mouth = mouth[f];
         yaw *= motion_amount * ramp;
         roll *= motion_amount * ramp;
         if (!nod) pitch *= motion_amount * ramp;
+        pitch += speech_pitch;
         float shape[68][3];
         expression_apply(&e, shape);
         head_pose pose;
@@ -194,7 +236,87 @@ vv_status motion_builtin(motion_track *out, const char *name, double duration, d
         head_pose_project(&pose, (const float(*)[3])shape, out->points[f]);
         out->found[f] = 1;
     }
+    free(amount);
+    free(emphasis);
     return VV_OK;
+}
+
+static vv_status builtin_check(const char *name, double fps) {
+    if (!motion_builtin_exists(name))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "unknown motion '%s' (built-in: %s, or a .json template)",
+                       name ? name : "", motion_builtin_names());
+    if (!(fps > 0 && fps <= 240)) return vv_fail(VV_ERR_INVALID_ARGUMENT, "motion: fps %g is outside (0, 240]", fps);
+    return VV_OK;
+}
+
+vv_status motion_builtin(motion_track *out, const char *name, double duration, double fps) {
+    memset(out, 0, sizeof *out);
+    vv_status s = builtin_check(name, fps);
+    if (s != VV_OK) return s;
+    if (!(duration > 0) || duration * fps > MOTION_MAX_FRAMES)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "motion: duration %g s is not positive or too long", duration);
+    int frames = (int)lround(duration * fps);
+    return builtin_generate(out, name, frames < 1 ? 1 : frames, fps, NULL, NULL);
+}
+
+vv_status motion_builtin_speech(motion_track *out, const char *name, const float *mouth, const float *onset, int frames,
+                                double fps) {
+    memset(out, 0, sizeof *out);
+    vv_status s = builtin_check(name, fps);
+    if (s != VV_OK) return s;
+    if (!mouth || frames < 1 || frames > MOTION_MAX_FRAMES)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "motion: %d frames of speech is outside 1..%d", frames, MOTION_MAX_FRAMES);
+    return builtin_generate(out, name, frames, fps, mouth, onset);
+}
+
+void motion_builtin_neutral(float out[68][2]) {
+    expression e = {0, 0, 0, 0};
+    float shape[68][3];
+    expression_apply(&e, shape);
+    head_pose pose;
+    memset(&pose, 0, sizeof pose);
+    head_pose_rotation(0, 0, 0, pose.rotation);
+    pose.scale = 160;
+    pose.tx = 256;
+    pose.ty = 270;
+    head_pose_project(&pose, (const float(*)[3])shape, out);
+}
+
+/* Points whose place the mouth sets: the lower jaw and the lips. */
+static bool mouth_point(int k) { return (k >= 3 && k <= 13) || k >= 48; }
+
+void motion_track_set_mouth(motion_track *track, int reference, const float *mouth) {
+    if (reference < 0 || reference >= track->frame_count || !track->found[reference]) reference = motion_first_found(track);
+    if (reference < 0) return;
+    float mean_shape[68][3], rigid[68][2];
+    expression neutral = {0, 0, 0, 0};
+    expression_apply(&neutral, mean_shape);
+    /* The reference frame's own mouth (its expression residual), kept under the opening. */
+    head_pose pr = head_pose_estimate((const float(*)[2])track->points[reference]);
+    head_pose_project(&pr, (const float(*)[3])mean_shape, rigid);
+    float rc = cosf(pr.roll * (float)(pi / 180)), rs = sinf(pr.roll * (float)(pi / 180));
+    float inv = pr.scale > 0 ? 1 / pr.scale : 0, residual[68][2];
+    for (int k = 0; k < 68; k++) {
+        float dx = track->points[reference][k][0] - rigid[k][0], dy = track->points[reference][k][1] - rigid[k][1];
+        residual[k][0] = (rc * dx + rs * dy) * inv;
+        residual[k][1] = (-rs * dx + rc * dy) * inv;
+    }
+    for (int f = 0; f < track->frame_count; f++) {
+        if (!track->found[f]) continue;
+        head_pose pf = head_pose_estimate((const float(*)[2])track->points[f]);
+        if (!(pf.scale > 0)) continue;
+        expression e = {mouth[f] < 0 ? 0 : mouth[f] > 1 ? 1 : mouth[f], 0, 0, 0};
+        float shape[68][3], open[68][2];
+        expression_apply(&e, shape);
+        head_pose_project(&pf, (const float(*)[3])shape, open);
+        float c = cosf(pf.roll * (float)(pi / 180)), s = sinf(pf.roll * (float)(pi / 180));
+        for (int k = 0; k < 68; k++) {
+            if (!mouth_point(k)) continue;
+            float dx = residual[k][0] * pf.scale, dy = residual[k][1] * pf.scale;
+            track->points[f][k][0] = open[k][0] + c * dx - s * dy;
+            track->points[f][k][1] = open[k][1] + s * dx + c * dy;
+        }
+    }
 }
 
 /* ---- JSON templates. ---- */
