@@ -162,7 +162,8 @@ ok $(python3 -c "import sys; sys.exit(abs(int(sys.argv[1])) > 1)" "$(field "$M" 
    "template: best aligned at a shift of $(field "$M" lag) frames"
 
 # 4. Bad input: silent audio (closed mouth, a warning, exit 0); under one frame (2); no audio
-# stream (9, naming the file); over 10 minutes (7); not media (5); missing (3); option misuse (2).
+# stream (9, naming the file); over 10 minutes (7); nothing decodable (6); not media or cut
+# before its index (5); missing (3); option misuse (2).  One line each: no FFmpeg chatter.
 ffmpeg -v error -f lavfi -i "anullsrc=r=16000:cl=mono" -t 1 "$TMP/silent.wav"
 "$VIVIFY" animate "$SOURCE" --audio "$TMP/silent.wav" -o "$TMP/silent.mp4" 2>"$TMP/log"; rc=$?
 ok $([ $rc = 0 ] && grep -q "warning: .*silent.wav is silent" "$TMP/log" && echo 1) "silent: exit $rc, $(cat "$TMP/log")"
@@ -185,6 +186,10 @@ no_output "$TMP/x2.mp4"
 ffmpeg -v error -f lavfi -i "anullsrc=r=8000:cl=mono" -t 602 "$TMP/long.wav"
 expect 7 "long.wav.*at most 600 s \(10 minutes\)" -- "$VIVIFY" animate "$SOURCE" --audio "$TMP/long.wav" -o "$TMP/x3.mp4"
 no_output "$TMP/x3.mp4"
+head -c 44 "$TMP/speech.wav" > "$TMP/empty.wav"  # a WAV header and no samples
+expect 6 "empty.wav: no audio could be decoded" -- "$VIVIFY" animate "$SOURCE" --audio "$TMP/empty.wav" -o "$TMP/x4.mp4"
+head -c 6000 "$TMP/clip.mp4" > "$TMP/cut.mp4"  # a video cut before its index
+expect 5 "cut.mp4 is not a recognised" -- "$VIVIFY" animate "$SOURCE" --audio "$TMP/cut.mp4" -o "$TMP/x4.mp4"
 echo "not audio" > "$TMP/text.wav"
 expect 5 "text.wav is not a recognised" -- "$VIVIFY" animate "$SOURCE" --audio "$TMP/text.wav" -o "$TMP/x4.mp4"
 expect 3 "not found: .*missing.wav" -- "$VIVIFY" animate "$SOURCE" --audio "$TMP/missing.wav" -o "$TMP/x5.mp4"

@@ -4,8 +4,10 @@
  * peaks with the loudness (cross-correlation best at a shift of 0 frames); a silent recording
  * is flagged and leaves the mouth closed; under one frame is refused; decoding a WAV file
  * (22050 Hz stereo, resampled to mono) gives ceil(duration x fps) frames; a file without an
- * audio stream is VV_ERR_NO_VIDEO naming it; the cap on length holds. */
+ * audio stream is VV_ERR_NO_VIDEO naming it; the cap on length holds.  The talk motion for
+ * speech: its mouth follows the openness, its head rests in pauses and nods on an onset. */
 #include "face/motion.h"
+#include "face/pose.h"
 #include "test.h"
 #include "video/audio_envelope.h"
 
@@ -141,6 +143,41 @@ int main(void) {
         CHECK_MSG(gap_open > 20 && gap_closed < 3, "inner-lip gap over the neutral %.1f px open, %.1f px closed", gap_open, gap_closed);
     }
     motion_track_free(&track);
+    /* Stillness in pauses: the same talk motion with the mouth shut throughout (a long pause)
+     * turns the head (yaw, roll) by under half of what it does with the mouth busy; and a
+     * strong onset brings a nod (pitch down by over 1.5 degrees within 0.45 s). */
+    int n = 150;
+    float *busy = malloc((size_t)n * sizeof *busy), *shut = calloc((size_t)n, sizeof *shut), *kick = calloc((size_t)n, sizeof *kick);
+    motion_track busy_track = {0}, shut_track = {0}, kick_track = {0};
+    if (busy && shut && kick) {
+        for (int f = 0; f < n; f++) busy[f] = (float)(0.5 + 0.5 * sin(f * 1.3));
+        kick[100] = 1;
+        CHECK_OK(motion_builtin_speech(&busy_track, "talk", busy, NULL, n, fps));
+        CHECK_OK(motion_builtin_speech(&shut_track, "talk", shut, NULL, n, fps));
+        CHECK_OK(motion_builtin_speech(&kick_track, "talk", shut, kick, n, fps));
+    }
+    if (busy_track.frame_count == n && shut_track.frame_count == n && kick_track.frame_count == n) {
+        double turn_busy = 0, turn_shut = 0, nod = 0;
+        for (int f = 25; f < n; f++) {
+            head_pose b = head_pose_estimate((const float(*)[2])busy_track.points[f]);
+            head_pose q = head_pose_estimate((const float(*)[2])shut_track.points[f]);
+            turn_busy += fabs(b.yaw) + fabs(b.roll);
+            turn_shut += fabs(q.yaw) + fabs(q.roll);
+            if (f >= 100 && f < 112) {
+                head_pose k = head_pose_estimate((const float(*)[2])kick_track.points[f]);
+                nod = fmax(nod, k.pitch - q.pitch);
+            }
+        }
+        printf("head turn: %.1f busy, %.1f in a pause; nod %.2f degrees\n", turn_busy / (n - 25), turn_shut / (n - 25), nod);
+        CHECK_MSG(turn_shut < 0.5 * turn_busy, "the head turns %.2f in a pause, %.2f in speech", turn_shut, turn_busy);
+        CHECK_MSG(nod > 1.5 && nod < 4, "the nod after a strong onset is %.2f degrees", nod);
+    }
+    motion_track_free(&busy_track);
+    motion_track_free(&shut_track);
+    motion_track_free(&kick_track);
+    free(busy);
+    free(shut);
+    free(kick);
     audio_envelope_free(&env);
 
     /* Silence (noise at -80 dB): flagged, closed. */

@@ -60,6 +60,7 @@ static vv_status pcm_convert(SwrContext *swr, const AVFrame *frame, pcm_buffer *
 static vv_status pcm_read(const char *path, double max_seconds, float **samples, int64_t *count, int *source_rate) {
     *samples = NULL;
     *count = 0;
+    av_log_set_level(AV_LOG_QUIET); /* the library never prints */
     if (!file_exists(path)) return vv_fail(VV_ERR_NOT_FOUND, "audio file not found: %s", path);
     vv_status s = VV_OK;
     AVFormatContext *input = NULL;
@@ -141,9 +142,15 @@ static vv_status pcm_read(const char *path, double max_seconds, float **samples,
     /* Send / receive until the decoder is flushed; bad packets and frames are skipped, and
      * frames whose format changed mid-stream are dropped (the resampler is set for the first). */
     bool flushed = false;
+    int errors = 0; /* in a row: a decoder that only fails ends the read */
     while (s == VV_OK && !b.over) {
         ret = avcodec_receive_frame(decoder, frame);
+        if (ret != 0 && ret != AVERROR(EAGAIN) && ret != AVERROR_EOF && ++errors > 1000) {
+            s = vv_fail(VV_ERR_CORRUPT, "%s: the audio does not decode (%s)", path, av_err2str(ret));
+            break;
+        }
         if (ret == 0) {
+            errors = 0;
             if (frame->sample_rate == decoder->sample_rate && frame->format == decoder->sample_fmt &&
                 frame->ch_layout.nb_channels == decoder->ch_layout.nb_channels)
                 s = pcm_convert(swr, frame, &b, path);
