@@ -13,8 +13,6 @@
 #include "video/audio_envelope.h"
 #include "video/video.h"
 
-#include <signal.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,31 +20,13 @@
 #define MAX_SOURCES 16
 #define MAX_FACES 32
 
-/* Ctrl-C / SIGTERM during animate: the handler only sets this; the library polls it through
+/* Ctrl-C / SIGTERM during animate (cli_interrupt_catch): the library polls the flag through
  * the abort callback (from its tracker thread too) and stops, then the output is removed
- * or, with --keep-partial, finished as a shorter video.  A second signal kills as usual.  A
- * lock-free atomic, not volatile sig_atomic_t: the tracker thread reads it too. */
-static atomic_int animate_interrupted;
-
-static void on_interrupt(int sig) {
-    (void)sig;
-    animate_interrupted = 1;
-}
-
-static void interrupt_handlers_set(bool install) {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    sigemptyset(&action.sa_mask);
-    action.sa_handler = install ? on_interrupt : SIG_DFL;
-    action.sa_flags = install ? SA_RESTART | SA_RESETHAND : 0;
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
-}
-
+ * or, with --keep-partial, finished as a shorter video. */
 static int progress_callback(void *data, long done, long total) {
     (void)total;
     progress_update(data, done);
-    return animate_interrupted != 0; /* non-zero stops the tracker with VV_ERR_ABORTED */
+    return cli_interrupted(); /* non-zero stops the tracker with VV_ERR_ABORTED */
 }
 
 /* Tracks a driver video into `track` (at most max_frames, 0 = all) with a progress bar, as
@@ -112,12 +92,12 @@ static int ui_progress(void *data, vv_animate_stage stage, long done, long total
         ui->stage = stage;
     }
     progress_update(&ui->bar, done);
-    return animate_interrupted != 0;
+    return cli_interrupted();
 }
 
 static int ui_abort(void *data) {
     (void)data;
-    return animate_interrupted != 0;
+    return cli_interrupted();
 }
 
 /* Detail lines with -v; warnings ("animate: warning: ...", e.g. a template's missing audio)
@@ -304,8 +284,7 @@ int cli_animate(int argc, char **argv) {
     memset(images, 0, sizeof images);
     vv_status s = VV_OK;
     for (int i = 0; i < npos && s == VV_OK; i++) s = image_load(&images[i], positional[i]);
-    animate_interrupted = 0;
-    interrupt_handlers_set(true);
+    cli_interrupt_catch(true);
     vv_animator *animator = NULL;
     if (s == VV_OK) s = vv_animator_new(&animator, images, positional, npos, &params);
     if (s == VV_OK) sources_identity_check(animator, images, positional, npos, models);
@@ -339,7 +318,7 @@ int cli_animate(int argc, char **argv) {
         fputc('\n', stderr);
     }
     vv_animator_free(animator);
-    interrupt_handlers_set(false);
+    cli_interrupt_catch(false);
     return s == VV_OK ? EXIT_OK : cli_fail(s);
 }
 

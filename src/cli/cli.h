@@ -16,6 +16,11 @@ enum {
 /* Prints "vivify: <vv_last_error()>" and returns the exit code for status. */
 int cli_fail(vv_status status);
 int cli_exit_code(vv_status status);
+/* Ctrl-C / SIGTERM for a long job: cli_interrupt_catch(true) makes the first one set a
+ * flag (cleared then) that cli_interrupted() reads from any thread, and a second one kill
+ * as usual; cli_interrupt_catch(false) restores the defaults. */
+void cli_interrupt_catch(bool install);
+bool cli_interrupted(void);
 
 /* Option tables: --help text is generated from the same table. */
 typedef enum { OPT_FLAG, OPT_STRING, OPT_INT, OPT_FLOAT } cli_option_type;

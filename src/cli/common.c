@@ -1,7 +1,10 @@
-/* cli/common: status -> exit code and message. */
+/* cli/common: status -> exit code and message; Ctrl-C / SIGTERM as a flag. */
 #include "cli/cli.h"
 
+#include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
+#include <string.h>
 
 int cli_exit_code(vv_status status) {
     switch (status) {
@@ -27,3 +30,26 @@ int cli_fail(vv_status status) {
     fprintf(stderr, "vivify: %s\n", vv_last_error());
     return cli_exit_code(status);
 }
+
+/* The handler only sets this; long jobs poll it (animate's library from its tracker thread
+ * too: a lock-free atomic, not volatile sig_atomic_t).  SA_RESETHAND: a second signal
+ * kills as usual. */
+static atomic_int interrupted;
+
+static void on_interrupt(int sig) {
+    (void)sig;
+    interrupted = 1;
+}
+
+void cli_interrupt_catch(bool install) {
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    sigemptyset(&action.sa_mask);
+    action.sa_handler = install ? on_interrupt : SIG_DFL;
+    action.sa_flags = install ? SA_RESTART | SA_RESETHAND : 0;
+    if (install) interrupted = 0;
+    sigaction(SIGINT, &action, NULL);
+    sigaction(SIGTERM, &action, NULL);
+}
+
+bool cli_interrupted(void) { return interrupted != 0; }

@@ -28,7 +28,6 @@
 #include <cjson/cJSON.h>
 #include <math.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,23 +39,6 @@
 #define LIVE_DEFAULT_INPUT "/dev/video0"
 /* A frame due further ahead than this (a gap in a file's timestamps) comes this soon. */
 #define LIVE_MAX_WAIT 1.0
-
-static atomic_int live_interrupted;
-
-static void on_interrupt(int sig) {
-    (void)sig;
-    live_interrupted = 1;
-}
-
-static void interrupt_handlers_set(bool install) {
-    struct sigaction action;
-    memset(&action, 0, sizeof action);
-    sigemptyset(&action.sa_mask);
-    action.sa_handler = install ? on_interrupt : SIG_DFL;
-    action.sa_flags = install ? SA_RESTART | SA_RESETHAND : 0;
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
-}
 
 /* ---- capture thread ------------------------------------------------------------------ */
 
@@ -92,7 +74,7 @@ static struct timespec monotonic_after(double seconds) {
 
 static int live_stop_requested(void *data) {
     live_capture *c = data;
-    return live_interrupted || atomic_load(&c->halt);
+    return cli_interrupted() || atomic_load(&c->halt);
 }
 
 static void *capture_main(void *arg) {
@@ -133,11 +115,11 @@ static void *capture_main(void *arg) {
             clock_start -= due - (now + LIVE_MAX_WAIT);
             due = now + LIVE_MAX_WAIT;
         }
-        while (!c->stop && !live_interrupted && (now = time_now()) < due) {
+        while (!c->stop && !cli_interrupted() && (now = time_now()) < due) {
             struct timespec until = monotonic_after(due - now < 0.05 ? due - now : 0.05);
             pthread_cond_timedwait(&c->changed, &c->lock, &until);
         }
-        if (c->stop || live_interrupted) { /* decoded, but stopped before it arrived */
+        if (c->stop || cli_interrupted()) { /* decoded, but stopped before it arrived */
             pthread_mutex_unlock(&c->lock);
             break;
         }
@@ -464,11 +446,10 @@ int cli_live(int argc, char **argv) {
     pthread_mutex_init(&capture.lock, NULL);
     pthread_cond_init(&capture.changed, &attr);
     pthread_condattr_destroy(&attr);
-    live_interrupted = 0;
-    interrupt_handlers_set(true);
+    cli_interrupt_catch(true);
     pthread_t thread;
     if (pthread_create(&thread, NULL, capture_main, &capture) != 0) {
-        interrupt_handlers_set(false);
+        cli_interrupt_catch(false);
         if (writer) video_writer_abort(writer);
         live_window_close(win);
         vv_animator_free(animator);
@@ -487,12 +468,12 @@ int cli_live(int argc, char **argv) {
     double first_arrival = -1, last_output = 0;
     for (;;) {
         pthread_mutex_lock(&capture.lock);
-        while (!capture.waiting && !capture.done && !live_interrupted && !window_closed) {
+        while (!capture.waiting && !capture.done && !cli_interrupted() && !window_closed) {
             struct timespec until = monotonic_after(win ? 0.01 : 0.05); /* a window answers its events meanwhile */
             pthread_cond_timedwait(&capture.changed, &capture.lock, &until);
             if (win) window_closed = live_window_poll(win);
         }
-        bool have = capture.waiting && !live_interrupted && !window_closed;
+        bool have = capture.waiting && !cli_interrupted() && !window_closed;
         double time = 0, arrival = 0;
         if (have) {
             vv_image swap = capture.slot;
@@ -545,7 +526,7 @@ int cli_live(int argc, char **argv) {
             break;
         }
     }
-    bool interrupted = live_interrupted != 0;
+    bool interrupted = cli_interrupted();
     pthread_mutex_lock(&capture.lock);
     capture.stop = true;
     atomic_store(&capture.halt, true);
@@ -612,6 +593,6 @@ int cli_live(int argc, char **argv) {
     vv_animator_free(animator);
     video_reader_close(reader);
     live_device_close(device);
-    interrupt_handlers_set(false);
+    cli_interrupt_catch(false);
     return s == VV_OK ? EXIT_OK : cli_fail(s);
 }

@@ -8,7 +8,6 @@
 
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,12 +112,6 @@ static vv_status validation_render(validation *v, fsth_model *m, const char *pat
     return status;
 }
 
-/* Ctrl-C or SIGTERM: finish the step, checkpoint, stop (a second one kills as usual). */
-static volatile sig_atomic_t stop_requested;
-static void on_interrupt(int sig) {
-    stop_requested = 1;
-    signal(sig, SIG_DFL);
-}
 
 static vv_status save_checkpoint(fsth_model *m, fsth_trainer *t, const char *out, const char *state) {
     /* State first: a model newer than its state is never paired with an older state. */
@@ -215,9 +208,7 @@ int cli_train(int argc, char **argv) {
         if (!quiet) fprintf(stderr, "train: %d clips, %s, k %d, batch %d, from step %ld\n", dataset_clip_count(ds), json, k, batch, fsth_trainer_step(t));
     }
     double flops = s == VV_OK ? fsth_train_step_flops(t) : 0.0;
-    stop_requested = 0;
-    signal(SIGINT, on_interrupt);
-    signal(SIGTERM, on_interrupt);
+    cli_interrupt_catch(true); /* Ctrl-C / SIGTERM: finish the step, checkpoint, stop */
     while (s == VV_OK && fsth_trainer_step(t) < steps) {
         fsth_losses l;
         double t0 = time_now();
@@ -239,17 +230,16 @@ int cli_train(int argc, char **argv) {
             snprintf(path, sizeof path, "%s/step_%07ld.png", val_dir, step);
             s = validation_render(&v, m, path);
         }
-        if (s == VV_OK && (step % checkpoint_every == 0 || step == steps || stop_requested)) {
+        if (s == VV_OK && (step % checkpoint_every == 0 || step == steps || cli_interrupted())) {
             s = save_checkpoint(m, t, out, state_path);
             if (s == VV_OK && export_path) s = fsth_model_save(m, export_path, true);
         }
-        if (stop_requested) {
+        if (cli_interrupted()) {
             if (!quiet) fprintf(stderr, "train: interrupted at step %ld; checkpoint written (continue with --resume)\n", step);
             break;
         }
     }
-    signal(SIGINT, SIG_DFL);
-    signal(SIGTERM, SIG_DFL);
+    cli_interrupt_catch(false);
     if (s == VV_OK && !quiet) fprintf(stderr, "train: %s at step %ld (state %s, log %s)\n", out, fsth_trainer_step(t), state_path, log_path);
     if (log) fclose(log);
     free(v.buffer);
