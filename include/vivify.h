@@ -173,7 +173,9 @@ typedef struct vv_animate_job {
     const char *motion;        /* a built-in motion name ("talk", ...) or a .json template */
     double duration;           /* built-in motions: seconds (0: 5) */
     long max_frames;           /* at most this many frames (0: all) */
-    const char *output;        /* .mp4 (H.264 + the driver's audio), .gif, or a folder of PNGs */
+    const char *output;        /* .mp4 (H.264 + the driver's audio), .gif, or a folder of PNGs;
+                                  with a still image as the driver also .png / .jpg (the
+                                  portrait with the image's expression and pose) */
     int compare;               /* write source | driver | result side by side */
     int no_audio;              /* do not copy the driver's audio */
     int keep_partial;          /* stopped by abort: finish the output with the frames made so
