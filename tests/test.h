@@ -56,6 +56,20 @@ static inline void test_require_models(const char *test_name, ...) {
     va_end(ap);
 }
 
+/* The first `count` bytes of a file (a fixture), or NULL when it is shorter or missing. */
+static inline uint8_t *test_read_bytes(const char *path, size_t count) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    uint8_t *data = malloc(count ? count : 1);
+    size_t got = data ? fread(data, 1, count, f) : 0;
+    fclose(f);
+    if (got != count) {
+        free(data);
+        return NULL;
+    }
+    return data;
+}
+
 #define CHECK(cond)                                                                  \
     do {                                                                             \
         if (cond) test_passed++;                                                     \

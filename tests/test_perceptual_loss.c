@@ -175,19 +175,6 @@ static void test_whole_loss(const tfjs_model *model, const float *face) {
     free(moved);
 }
 
-static uint8_t *read_bytes(const char *path, size_t count) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    uint8_t *data = malloc(count);
-    size_t got = data ? fread(data, 1, count, f) : 0;
-    fclose(f);
-    if (got != count) {
-        free(data);
-        return NULL;
-    }
-    return data;
-}
-
 int main(void) {
     test_rng_seed(11);
     test_features();
@@ -199,7 +186,7 @@ int main(void) {
     tfjs_model *model = NULL;
     CHECK_OK(models_find("faceres.json", path, sizeof path));
     CHECK_OK(tfjs_model_load(&model, path));
-    uint8_t *bytes = read_bytes(FIXTURES "tfjs_face_256.rgb", 256 * 256 * 3);
+    uint8_t *bytes = test_read_bytes(FIXTURES "tfjs_face_256.rgb", 256 * 256 * 3);
     CHECK(bytes != NULL);
     if (model && bytes) {
         int shape[4] = {1, SIDE, SIDE, 3};

@@ -520,19 +520,6 @@ static void test_identity_loss_faceres(const tfjs_model *model, const float *fac
 
 /* ---------------------------------------------------------------- faceres ---- */
 
-static uint8_t *read_bytes(const char *path, size_t count) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    uint8_t *data = malloc(count);
-    size_t got = data ? fread(data, 1, count, f) : 0;
-    fclose(f);
-    if (got != count) {
-        free(data);
-        return NULL;
-    }
-    return data;
-}
-
 
 /* Image n of the batch: 0 face, 1 pattern (as generate.js). */
 static void fill_image(float *dst, const uint8_t *face, int which) {
@@ -581,7 +568,7 @@ static void test_faceres(void) {
         return;
     }
     CHECK_OK(tfjs_model_load(&model, path));
-    uint8_t *face = read_bytes(FIXTURES "tfjs_face_256.rgb", 256 * 256 * 3);
+    uint8_t *face = test_read_bytes(FIXTURES "tfjs_face_256.rgb", 256 * 256 * 3);
     CHECK(face != NULL);
     if (!model || !face) goto end;
     for (int i = 0; i < 1024; i++) feature_weights[i] = (float)sin(0.1 * i + 0.3);
@@ -664,7 +651,7 @@ static void test_faceres(void) {
 
     /* Against @tensorflow/tfjs's tf.grad. */
     const size_t per_image = 28 * 28 * 3 + 256;
-    float *ref = (float *)read_bytes(FIXTURES "tfjs_faceres_grad.bin", 2 * per_image * sizeof(float));
+    float *ref = (float *)test_read_bytes(FIXTURES "tfjs_faceres_grad.bin", 2 * per_image * sizeof(float));
     CHECK(ref != NULL);
     if (ref) {
         for (int n = 0; n < 2; n++) {

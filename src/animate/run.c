@@ -47,18 +47,7 @@ static bool path_has_extension(const char *path, const char *const *exts, int co
     return false;
 }
 
-/* A PNG or JPEG by its first bytes (a still driver; FFmpeg would read it as one frame). */
-static bool path_is_still_image(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
-    unsigned char magic[8] = {0};
-    size_t n = fread(magic, 1, sizeof magic, f);
-    fclose(f);
-    if (n >= 8 && !memcmp(magic, "\x89PNG\r\n\x1a\n", 8)) return true;
-    return n >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF;
-}
-
-bool animate_driver_is_still(const char *driving) { return driving && path_is_still_image(driving); }
+bool animate_driver_is_still(const char *driving) { return driving && image_file_is_image(driving); }
 
 static vv_status job_check(const vv_animate_job *job) {
     if (!job || !job->output) return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: no output path");

@@ -19,16 +19,6 @@
 
 #define MAX_FACES 32
 
-static bool file_is_image(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return false;
-    unsigned char magic[8] = {0};
-    size_t n = fread(magic, 1, sizeof magic, f);
-    fclose(f);
-    if (n >= 8 && !memcmp(magic, "\x89PNG\r\n\x1a\n", 8)) return true;
-    return n >= 3 && magic[0] == 0xFF && magic[1] == 0xD8 && magic[2] == 0xFF;
-}
-
 static void json_write_string(FILE *f, const char *s) {
     fputc('"', f);
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -407,7 +397,7 @@ int cli_landmarks(int argc, char **argv) {
      * image loader ("not an image"), not by FFmpeg's guesswork. */
     char input_ext[16];
     path_extension(input, input_ext, sizeof input_ext);
-    bool is_image = file_is_image(input) || !strcmp(input_ext, "png") ||
+    bool is_image = image_file_is_image(input) || !strcmp(input_ext, "png") ||
                     !strcmp(input_ext, "jpg") || !strcmp(input_ext, "jpeg");
     if (overlay) {
         char ext[16];

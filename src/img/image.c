@@ -377,6 +377,20 @@ vv_status image_load_memory(vv_image *out, const uint8_t *data, size_t size, con
     return vv_fail(VV_ERR_FORMAT, "%s is not a PNG or JPEG image", name);
 }
 
+static bool image_signature(const uint8_t *data, size_t size) {
+    return (size >= 8 && memcmp(data, png_signature, 8) == 0) ||
+           (size >= 3 && data[0] == 0xFF && data[1] == 0xD8 && data[2] == 0xFF);
+}
+
+bool image_file_is_image(const char *path) {
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f) return false;
+    uint8_t magic[8] = {0};
+    size_t n = fread(magic, 1, sizeof magic, f);
+    fclose(f);
+    return image_signature(magic, n);
+}
+
 vv_status image_load(vv_image *out, const char *path) {
     if (!out) return vv_fail(VV_ERR_INVALID_ARGUMENT, "image_load: NULL output");
     memset(out, 0, sizeof *out);

@@ -21,6 +21,9 @@ vv_status image_copy(vv_image *out, const vv_image *in);
  * Statuses: NOT_FOUND (no file), FORMAT (empty or not PNG/JPEG), CORRUPT (truncated or
  * damaged), TOO_LARGE (header over the caps; nothing allocated), UNSUPPORTED (CMYK). */
 vv_status image_load(vv_image *out, const char *path);
+/* Whether the file starts as a PNG or JPEG does (the sniffing image_load uses; a still
+ * given where a video is expected).  false for a missing or unreadable file. */
+bool image_file_is_image(const char *path);
 vv_status image_load_memory(vv_image *out, const uint8_t *data, size_t size, const char *name);
 /* Save by extension (.png, .jpg, .jpeg; JPEG quality 95); atomic (temp file + rename;
  * no file is left on failure).  PNG takes 1-4 channels, JPEG 1 or 3 (4:2:0 for RGB).
