@@ -57,7 +57,8 @@ struct video_writer {
     bool sync_ready, thread_started, closing;
     pthread_mutex_t lock;
     pthread_cond_t changed;
-    vv_image slot[2];
+    vv_image slot[2];          /* views of slot_data: RGB rows, then FFmpeg's input padding */
+    uint8_t *slot_data[2];
     bool full[2];
     long encoded;              /* frames the thread has encoded (its own count) */
     vv_status thread_status;   /* the thread's first failure, and its message */
@@ -172,8 +173,8 @@ static void writer_free(video_writer *writer) {
         pthread_mutex_destroy(&writer->lock);
         pthread_cond_destroy(&writer->changed);
     }
-    image_free(&writer->slot[0]);
-    image_free(&writer->slot[1]);
+    free(writer->slot_data[0]);
+    free(writer->slot_data[1]);
     audio_track_free(writer->audio);
     if (writer->output) {
         if (writer->output->pb) avio_closep(&writer->output->pb);
@@ -475,11 +476,20 @@ vv_status video_writer_write(video_writer *writer, const vv_image *frame) {
     vv_status status = encode_wait(writer, k, false);
     if (status != VV_OK) return status;
     vv_image *slot = &writer->slot[k];
+    size_t bytes = (size_t)frame->width * frame->height * 3;
     if (slot->width != frame->width || slot->height != frame->height) {
-        image_free(slot);
-        if ((status = image_create(slot, frame->width, frame->height, 3)) != VV_OK) return status;
+        /* swscale's SIMD readers may read a little past the last row, as FFmpeg's own
+         * buffers allow (AV_INPUT_BUFFER_PADDING_SIZE): a frame whose end met the end of
+         * its mapping crashed the conversion. */
+        free(writer->slot_data[k]);
+        writer->slot_data[k] = calloc(bytes + AV_INPUT_BUFFER_PADDING_SIZE, 1);
+        memset(slot, 0, sizeof *slot);
+        if (!writer->slot_data[k])
+            return vv_fail(VV_ERR_NO_MEMORY, "out of memory for a %dx%d frame of %s", frame->width, frame->height,
+                           writer->final_path);
+        *slot = (vv_image){.width = frame->width, .height = frame->height, .channels = 3, .data = writer->slot_data[k]};
     }
-    memcpy(slot->data, frame->data, (size_t)frame->width * frame->height * 3);
+    memcpy(slot->data, frame->data, bytes);
     pthread_mutex_lock(&writer->lock);
     writer->full[k] = true;
     pthread_cond_broadcast(&writer->changed);
