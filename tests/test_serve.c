@@ -66,9 +66,13 @@ static void test_parse_line(void) {
     CHECK(line.done == 3 && line.total == 0 && line.fps == 0);
     CHECK(job_parse_line("{\"error\":\"no face found in /tmp/x/source.png\"}", &line) == JOB_LINE_ERROR);
     CHECK(!strcmp(line.error, "no face found in /tmp/x/source.png"));
-    /* not progress: the end, warnings, other stages, missing or negative counts, not JSON,
-     * and animate's terminal bar (which the server no longer reads) */
-    CHECK(!job_parse_line("{\"done\":true,\"frames\":25}", &line));
+    /* the end: whether the result has sound (the page plays it unmuted then) */
+    CHECK(job_parse_line("{\"done\":true,\"frames\":25,\"audio\":true}", &line) == JOB_LINE_DONE && line.audio);
+    CHECK(job_parse_line("{\"done\":true,\"frames\":25,\"audio\":false}", &line) == JOB_LINE_DONE && !line.audio);
+    CHECK(job_parse_line("{\"done\":true,\"faces\":2}", &line) == JOB_LINE_DONE && !line.audio);
+    /* not progress: warnings, other stages, missing or negative counts, not JSON, and
+     * animate's terminal bar (which the server no longer reads) */
+    CHECK(!job_parse_line("{\"done\":false,\"frames\":25}", &line));
     CHECK(!job_parse_line("{\"warning\":\"source 1: 2D warp\"}", &line));
     CHECK(!job_parse_line("{\"stage\":\"motion\",\"done\":3,\"total\":10}", &line));
     CHECK(!job_parse_line("{\"stage\":\"rendering\",\"done\":3}", &line));
@@ -79,18 +83,24 @@ static void test_parse_line(void) {
     CHECK(!job_parse_line("", &line));
 }
 
+/* What the stand-in lists for a faces job. */
+#define FAKE_FACES "{\"width\":40,\"height\":20,\"faces\":[{\"box\":[22,2,38,18],\"score\":0.9},{\"box\":[2,4,14,16],\"score\":0.95}]}"
+
 /* A stand-in for `vivify serve --worker DIR` (serve/worker.h): it copies DIR/job.json to
  * job-MOTION.json beside itself and writes "pid pgid cpu-limit sockets" (how many open
  * sockets it has) to proc-MOTION.txt;
  * "talk" reports rendering progress and writes the result; "smile" does too after a
  * tracking pass; "surprise" searches for a face, writes a partial result and fails on a
  * corrupt portrait; "blink" fails like animate does on a face-less portrait; "nod" runs
- * until killed. */
+ * until killed; a driving video ("driven") finishes with sound; a faces job ("faces")
+ * lists two faces. */
 static const char *fake_worker =
     "#!/bin/sh\n"
     "dir=\"$3\"; spec=\"$dir/job.json\"; here=\"${0%/*}\"\n"
     "value() { sed -n 's/.*\"'\"$1\"'\":\"\\([^\"]*\\)\".*/\\1/p' \"$spec\"; }\n"
     "motion=$(value motion); out=$(value output); src=$(value source)\n"
+    "[ -n \"$(value driving)\" ] && motion=driven\n"
+    "grep -q '\"faces\":true' \"$spec\" && motion=faces\n"
     "[ \"$1 $2\" = \"serve --worker\" ] || motion=bad-arguments\n"
     "cp \"$spec\" \"$here/job-$motion.json\"\n"
     "echo \"$$ $(cut -d' ' -f5 /proc/$$/stat) $(ulimit -t) $(ls -l /proc/$$/fd | grep -c socket:)\" > \"$here/proc-$motion.txt\"\n"
@@ -105,6 +115,8 @@ static const char *fake_worker =
     "      printf 'partial' > \"$out\"\n"
     "      echo \"{\\\"error\\\":\\\"corrupt or truncated PNG $src: libpng error: IDAT: CRC error\\\"}\"; exit 7 ;;\n"
     "blink) echo \"{\\\"error\\\":\\\"no face found in $src\\\"}\"; exit 8 ;;\n"
+    "driven) printf 'result' > \"$out\"; echo '{\"done\":true,\"frames\":10,\"audio\":true}' ;;\n"
+    "faces) printf '%s' '" FAKE_FACES "' > \"$out\"; echo '{\"done\":true,\"faces\":2}' ;;\n"
     "*) exec sleep 30 ;;\n"
     "esac\n";
 
@@ -220,6 +232,8 @@ static void test_queue(void) {
     r.background_move = true;
     r.expression_scale = 1.5f;
     r.compare = true;
+    r.face = 2;
+    snprintf(r.filename, sizeof r.filename, "mona-talk-warp2d-compare.mp4");
     CHECK_OK(job_queue_submit(queue, dir, &r, id));
     CHECK(strlen(id) == JOB_ID_LENGTH && strspn(id, "0123456789abcdef") == JOB_ID_LENGTH);
     bool saw_half = false;
@@ -230,6 +244,8 @@ static void test_queue(void) {
     CHECK(wait_finished(queue, id, &st) == JOB_DONE);
     CHECK_MSG(saw_half, "progress 0.5 at 20 frames/s was never seen");
     CHECK(st.progress == 1 && st.fps == 25 && st.result_bytes == 6 && st.error[0] == 0);
+    CHECK_MSG(!st.audio && !st.faces && !strcmp(st.filename, "mona-talk-warp2d-compare.mp4"), "audio %d, faces %d, filename %s",
+              st.audio, st.faces, st.filename);
     bool found = false;
     int fd = job_queue_open_result(queue, id, &st, &found);
     char bytes[8] = {0};
@@ -244,7 +260,7 @@ static void test_queue(void) {
                                     {"expression_scale", "1.5"}, {"pose_scale", "1"}, {"duration", "1"},
                                     {"max_frames", "100"}, {"max_seconds", "30"}, {"memory_mb", "512"},
                                     {"motion", "talk"}, {"compare", "true"}, {"absolute", "false"}, {"source", r.source},
-                                    {"driving", NULL}};
+                                    {"driving", NULL}, {"face", "2"}, {"faces", NULL}};
     check_spec(spec_path, given, sizeof given / sizeof given[0]);
     long pid = 0, pgid = 0;
     char cpu[32] = "";
@@ -266,7 +282,7 @@ static void test_queue(void) {
     /* the server's defaults: engine warp, gains 1, background still */
     snprintf(spec_path, sizeof spec_path, "%s/job-smile.json", tmp);
     const char *const defaults[][2] = {{"engine", "warp"}, {"eyes", "1"}, {"lips", "1"}, {"background_move", "false"},
-                                       {"compare", "false"}, {"absolute", "false"}};
+                                       {"compare", "false"}, {"absolute", "false"}, {"face", NULL}};
     check_spec(spec_path, defaults, sizeof defaults / sizeof defaults[0]);
 
     /* failure: the worker's message with our temp path turned into words; this request
@@ -304,6 +320,28 @@ static void test_queue(void) {
     CHECK_OK(job_queue_submit(queue, long_dir, &r, id3));
     for (int i = 0; i < 300 && job_queue_status(queue, id3, &st) && st.state != JOB_RUNNING; i++) usleep(5000);
     CHECK(st.state == JOB_RUNNING);
+
+    /* a faces job does not wait behind the running animation (the only animation worker is
+     * busy until killed): it has a lane of its own; its worker is given the portrait and
+     * the output only, and its result is the faces' JSON */
+    char faces_dir[PATH_MAX], faces_id[JOB_ID_LENGTH + 1];
+    job_request fr = request_for(queue, "", faces_dir);
+    fr.faces = true;
+    snprintf(fr.filename, sizeof fr.filename, "mona-faces.json");
+    CHECK_OK(job_queue_submit(queue, faces_dir, &fr, faces_id));
+    CHECK_MSG(wait_finished(queue, faces_id, &st) == JOB_DONE, "faces job: %s while an animation runs",
+              job_state_name(st.state));
+    CHECK(st.faces && !st.audio && !strcmp(st.filename, "mona-faces.json"));
+    fd = job_queue_open_result(queue, faces_id, &st, &found);
+    char listed[256] = "";
+    CHECK(fd >= 0 && read(fd, listed, sizeof listed - 1) > 0 && !strcmp(listed, FAKE_FACES));
+    if (fd >= 0) close(fd);
+    snprintf(spec_path, sizeof spec_path, "%s/job-faces.json", tmp);
+    const char *const faces_spec[][2] = {{"faces", "true"}, {"source", fr.source}, {"motion", NULL}, {"engine", NULL},
+                                         {"face", NULL}, {"max_frames", NULL}, {"memory_mb", "512"}};
+    check_spec(spec_path, faces_spec, sizeof faces_spec / sizeof faces_spec[0]);
+    CHECK(job_queue_status(queue, id3, &st) && st.state == JOB_RUNNING);
+    CHECK(job_queue_delete(queue, faces_id));
     char waiting[JOB_ID_LENGTH + 1];
     CHECK_OK(job_queue_make_folder(queue, waiting_dir, sizeof waiting_dir));
     CHECK(job_queue_full(queue));

@@ -1,6 +1,7 @@
 /* serve/jobs: the job queue (see jobs.h).  One mutex guards the job list; worker threads
- * take the oldest queued job, run `vivify serve --worker` on it (serve/worker.h), follow
- * the JSON lines it writes and record how it ended. */
+ * take the oldest queued job of their lane (animations, or the one thread for faces
+ * jobs), run `vivify serve --worker` on it (serve/worker.h), follow the JSON lines it
+ * writes and record how it ended. */
 #define _GNU_SOURCE /* pipe2, nftw, fstatat, renameat2, close_range */
 #include "serve/jobs.h"
 
@@ -41,6 +42,7 @@ typedef struct job {
     bool deleted; /* deleted while running: the worker frees it when the child is gone */
     bool two_pass; /* a "tracking" line was seen: it fills the first TRACKING_SHARE */
     bool searching; /* still looking for the driver's first face */
+    bool audio;     /* the worker said its result has sound */
     uint64_t result_bytes;
     uint64_t disk_bytes; /* what its folder holds once it ended (counted against keep_bytes) */
 } job;
@@ -53,6 +55,8 @@ struct job_queue {
     pthread_cond_t wake;
     pthread_t workers[MAX_WORKERS];
     int worker_count;
+    pthread_t faces_worker; /* the lane for faces jobs (jobs.h) */
+    bool faces_worker_running;
     int reserved; /* folders handed out for uploads not yet submitted */
     int lock_fd;  /* root itself, locked (flock) while this queue lives */
     bool stopping;
@@ -153,6 +157,9 @@ int job_parse_line(const char *line, job_line *out) {
     if (cJSON_IsString(error)) {
         snprintf(out->error, sizeof out->error, "%s", error->valuestring);
         kind = JOB_LINE_ERROR;
+    } else if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "done"))) {
+        out->audio = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(json, "audio"));
+        kind = JOB_LINE_DONE;
     } else if (cJSON_IsString(stage)) {
         const cJSON *done = cJSON_GetObjectItemCaseSensitive(json, "done");
         const cJSON *total = cJSON_GetObjectItemCaseSensitive(json, "total");
@@ -210,6 +217,7 @@ static void job_set_error(job *j, const char *message) {
     if (j->request.driving[0]) replace_path(j->error, sizeof j->error, j->request.driving, "the driving video");
     replace_path(j->error, sizeof j->error, j->result, "the result");
     replace_path(j->error, sizeof j->error, j->dir, "the job folder");
+    replace_all(j->error, sizeof j->error, "--face ", "face "); /* the library speaks of animate's option */
 }
 
 static void job_take_line(job_queue *queue, job *j, const char *text, char *last_error, size_t error_size) {
@@ -217,6 +225,12 @@ static void job_take_line(job_queue *queue, job *j, const char *text, char *last
     int kind = job_parse_line(text, &line);
     if (kind == JOB_LINE_ERROR) {
         snprintf(last_error, error_size, "%s", line.error);
+        return;
+    }
+    if (kind == JOB_LINE_DONE) {
+        pthread_mutex_lock(&queue->lock);
+        j->audio = line.audio;
+        pthread_mutex_unlock(&queue->lock);
         return;
     }
     if (!kind) return;
@@ -243,22 +257,26 @@ static bool job_write_spec(const job_queue *queue, const job *j, char *path, siz
     cJSON *json = cJSON_CreateObject();
     if (!json) return false;
     cJSON_AddStringToObject(json, "source", r->source);
-    if (r->driving[0]) cJSON_AddStringToObject(json, "driving", r->driving);
+    if (r->faces) cJSON_AddTrueToObject(json, "faces");
+    else if (r->driving[0]) cJSON_AddStringToObject(json, "driving", r->driving);
     else {
         cJSON_AddStringToObject(json, "motion", r->motion);
         cJSON_AddNumberToObject(json, "duration", r->duration);
     }
     cJSON_AddStringToObject(json, "output", j->result);
-    if (r->engine[0]) cJSON_AddStringToObject(json, "engine", r->engine);
-    cJSON_AddBoolToObject(json, "absolute", r->absolute);
-    cJSON_AddBoolToObject(json, "compare", r->compare);
-    cJSON_AddBoolToObject(json, "background_move", r->background_move);
-    cJSON_AddNumberToObject(json, "expression_scale", r->expression_scale);
-    cJSON_AddNumberToObject(json, "pose_scale", r->pose_scale);
-    cJSON_AddNumberToObject(json, "eyes", r->eyes);
-    cJSON_AddNumberToObject(json, "lips", r->lips);
-    cJSON_AddNumberToObject(json, "max_frames", queue->params.max_frames);
-    cJSON_AddNumberToObject(json, "max_seconds", queue->params.max_seconds);
+    if (!r->faces) { /* the animation's options and limits */
+        if (r->engine[0]) cJSON_AddStringToObject(json, "engine", r->engine);
+        if (r->face > 0) cJSON_AddNumberToObject(json, "face", r->face);
+        cJSON_AddBoolToObject(json, "absolute", r->absolute);
+        cJSON_AddBoolToObject(json, "compare", r->compare);
+        cJSON_AddBoolToObject(json, "background_move", r->background_move);
+        cJSON_AddNumberToObject(json, "expression_scale", r->expression_scale);
+        cJSON_AddNumberToObject(json, "pose_scale", r->pose_scale);
+        cJSON_AddNumberToObject(json, "eyes", r->eyes);
+        cJSON_AddNumberToObject(json, "lips", r->lips);
+        cJSON_AddNumberToObject(json, "max_frames", queue->params.max_frames);
+        cJSON_AddNumberToObject(json, "max_seconds", queue->params.max_seconds);
+    }
     cJSON_AddNumberToObject(json, "memory_mb", (double)(queue->params.memory_bytes >> 20));
     if (queue->params.models_dir) cJSON_AddStringToObject(json, "models_dir", queue->params.models_dir);
     char *text = cJSON_PrintUnformatted(json);
@@ -431,14 +449,14 @@ static void job_evict(job_queue *queue, const job *newest) {
     }
 }
 
-static void *worker_main(void *arg) {
-    job_queue *queue = arg;
+/* One worker thread: runs the oldest queued job of its lane (faces jobs or animations). */
+static void worker_loop(job_queue *queue, bool faces) {
     pthread_mutex_lock(&queue->lock);
     for (;;) {
         job *next = NULL;
         while (!queue->stopping) {
             for (job *j = queue->jobs; j && !next; j = j->next)
-                if (j->state == JOB_QUEUED) next = j;
+                if (j->state == JOB_QUEUED && j->request.faces == faces) next = j;
             if (next) break;
             pthread_cond_wait(&queue->wake, &queue->lock);
         }
@@ -452,6 +470,15 @@ static void *worker_main(void *arg) {
         else job_evict(queue, next);
     }
     pthread_mutex_unlock(&queue->lock);
+}
+
+static void *worker_main(void *arg) {
+    worker_loop(arg, false);
+    return NULL;
+}
+
+static void *faces_worker_main(void *arg) {
+    worker_loop(arg, true);
     return NULL;
 }
 
@@ -513,6 +540,11 @@ vv_status job_queue_new(job_queue **out, const job_queue_params *params) {
         }
         queue->worker_count++;
     }
+    if (pthread_create(&queue->faces_worker, NULL, faces_worker_main, queue) != 0) {
+        job_queue_free(queue);
+        return vv_fail(VV_ERR_NO_MEMORY, "serve: cannot start the faces worker thread");
+    }
+    queue->faces_worker_running = true;
     *out = queue;
     return VV_OK;
 }
@@ -526,6 +558,7 @@ void job_queue_free(job_queue *queue) {
     pthread_cond_broadcast(&queue->wake);
     pthread_mutex_unlock(&queue->lock);
     for (int i = 0; i < queue->worker_count; i++) pthread_join(queue->workers[i], NULL);
+    if (queue->faces_worker_running) pthread_join(queue->faces_worker, NULL);
     while (queue->jobs) job_forget(queue, queue->jobs);
     remove_tree(queue->root);
     if (queue->random_fd >= 0) close(queue->random_fd);
@@ -562,7 +595,8 @@ vv_status job_queue_submit(job_queue *queue, const char *dir, const job_request 
     j->state = JOB_QUEUED;
     j->eta_s = -1;
     snprintf(j->dir, sizeof j->dir, "%s", dir);
-    if (snprintf(j->result, sizeof j->result, "%s/result.%s", dir, request->gif ? "gif" : "mp4") >= (int)sizeof j->result) {
+    const char *extension = request->faces ? "json" : request->gif ? "gif" : "mp4";
+    if (snprintf(j->result, sizeof j->result, "%s/result.%s", dir, extension) >= (int)sizeof j->result) {
         free(j);
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "serve: job folder path too long");
     }
@@ -578,7 +612,7 @@ vv_status job_queue_submit(job_queue *queue, const char *dir, const job_request 
         while (*tail) tail = &(*tail)->next;
         *tail = j;
         memcpy(id, j->id, JOB_ID_LENGTH + 1);
-        pthread_cond_signal(&queue->wake);
+        pthread_cond_broadcast(&queue->wake); /* the lanes' threads wait on one condition */
     }
     pthread_mutex_unlock(&queue->lock);
     if (s != VV_OK) free(j);
@@ -612,6 +646,9 @@ static void job_copy_status(const job *j, job_status *status) {
     status->result_bytes = j->result_bytes;
     status->gif = j->request.gif;
     status->searching = j->state == JOB_RUNNING && j->searching;
+    status->faces = j->request.faces;
+    status->audio = j->state == JOB_DONE && j->audio;
+    snprintf(status->filename, sizeof status->filename, "%s", j->request.filename);
 }
 
 bool job_queue_status(job_queue *queue, const char *id, job_status *status) {

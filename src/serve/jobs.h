@@ -25,6 +25,8 @@ const char *job_state_name(job_state state);
 
 /* What an upload asked for, already validated by the server. */
 typedef struct job_request {
+    bool faces;             /* list the portrait's faces (POST /api/faces: result.json),
+                               not an animation; only source and filename count */
     char source[PATH_MAX];  /* the stored portrait, inside the job's folder */
     char driving[PATH_MAX]; /* the stored driving video, or "" */
     char motion[40];        /* a built-in motion, or "" */
@@ -34,6 +36,9 @@ typedef struct job_request {
     bool background_move;   /* animate --background move (default still) */
     float expression_scale, pose_scale, duration; /* duration: built-in motions only */
     float eyes, lips;       /* animate --eyes / --lips gains, 0..3 */
+    int face;               /* animate the N-th face (1 = the largest, numbered as a faces
+                               job lists them); 0: not given (the library's default, 1) */
+    char filename[128];     /* the result's download name, already safe in a header */
 } job_request;
 
 typedef struct job_status {
@@ -45,6 +50,9 @@ typedef struct job_status {
     uint64_t result_bytes;
     bool gif;
     bool searching;   /* running, and still looking for the driver's first face */
+    bool faces;       /* a faces job (its result is JSON) */
+    bool audio;       /* done, and the result carries sound (the driver's) */
+    char filename[128]; /* the result's download name */
 } job_status;
 
 typedef struct job_queue_params {
@@ -60,6 +68,8 @@ typedef struct job_queue_params {
     uint64_t memory_bytes;  /* private memory a worker may add to what it starts with (0: no limit) */
     int cpu_seconds;        /* processor time a worker may use (0: no limit) */
 } job_queue_params;
+/* Besides the `workers` threads for animations, one more runs faces jobs only, so listing a
+ * portrait's faces never waits behind an animation (nor an animation behind it). */
 
 typedef struct job_queue job_queue;
 
@@ -90,10 +100,11 @@ void job_queue_counts(job_queue *queue, int *queued, int *running, int *finished
 
 /* One JSON line of a worker (serve/worker.h), parsed; exposed for tests.  Returns 0 for
  * anything else, else the kind. */
-enum { JOB_LINE_ERROR = 1, JOB_LINE_SEARCHING, JOB_LINE_TRACKING, JOB_LINE_RENDERING };
+enum { JOB_LINE_ERROR = 1, JOB_LINE_SEARCHING, JOB_LINE_TRACKING, JOB_LINE_RENDERING, JOB_LINE_DONE };
 typedef struct job_line {
     long done, total;
     double fps;
+    bool audio; /* JOB_LINE_DONE: the result has sound */
     char error[320];
 } job_line;
 int job_parse_line(const char *line, job_line *out);

@@ -11,6 +11,7 @@
  * it is read on; the Host header must be on an allow-list, also on a wildcard address. */
 #define _GNU_SOURCE /* strcasestr */
 #include "serve/serve.h"
+#include "animate/animate.h"
 #include "face/motion.h"
 #include "serve/assets.h"
 #include "serve/jobs.h"
@@ -37,6 +38,8 @@
 #define MOTION_PREVIEW_SECONDS 2.0
 #define MOTION_PREVIEW_FPS 12.5
 #define FIELD_MAX 32 /* longest text field value (a motion name, a number) */
+#define STEM_MAX 40  /* longest part of a download name taken from an upload's file name */
+#define MAX_FACE_INDEX 32 /* the `face` field: 1..this, as animate --face */
 
 /* One open connection, for the watchdog that holds deadlines (libmicrohttpd's own timeout
  * restarts with every byte, so a client trickling a byte at a time would hold a connection
@@ -63,6 +66,9 @@ struct serve_server {
     bool any_host;      /* bound to a wildcard address */
     char host[256];
     char *allowed;      /* the names a Host header may give, one a line */
+    const char *engines[4]; /* what jobs may ask for: warp, warp2d, and fsth / hybrid where
+                               their shipped model is found */
+    int engine_count;
 };
 
 serve_params serve_default_params(void) {
@@ -238,12 +244,14 @@ static enum MHD_Result send_error(serve_server *server, struct MHD_Connection *c
 enum { FILE_SOURCE, FILE_DRIVING, FILE_COUNT };
 static const char *const file_fields[FILE_COUNT] = {"source", "driving"};
 enum { FIELD_MOTION, FIELD_ENGINE, FIELD_MODE, FIELD_EXPRESSION, FIELD_POSE, FIELD_COMPARE, FIELD_FORMAT,
-       FIELD_DURATION, FIELD_EYES, FIELD_LIPS, FIELD_BACKGROUND, FIELD_COUNT };
+       FIELD_DURATION, FIELD_EYES, FIELD_LIPS, FIELD_BACKGROUND, FIELD_FACE, FIELD_COUNT };
 static const char *const text_fields[FIELD_COUNT] = {"motion", "engine", "mode", "expression_scale", "pose_scale",
-                                                     "compare", "format", "duration", "eyes", "lips", "background"};
-/* What the server runs; fsth / hybrid need a model file, which the API does not take. */
-static const char *const engines[] = {"warp", "warp2d"};
-#define ENGINE_COUNT (sizeof engines / sizeof engines[0])
+                                                     "compare", "format", "duration", "eyes", "lips", "background",
+                                                     "face"};
+/* The engines a job may name, in the order offered: fsth and hybrid only where the shipped
+ * model is found (the API takes no model file). */
+static const char *const all_engines[] = {"warp", "warp2d", "fsth", "hybrid"};
+static const char *const engine_models[] = {NULL, NULL, "fsth128.safetensors", "hybrid128.safetensors"};
 
 typedef struct upload_file {
     int fd;
@@ -260,9 +268,11 @@ typedef struct request {
     const char *uri;    /* the raw path as the request line came in (libmicrohttpd's buffer) */
     size_t uri_length;
     bool post_job;
+    bool post_faces;    /* POST /api/faces: a portrait only, to list its faces */
     struct MHD_PostProcessor *post;
     char dir[PATH_MAX]; /* the job folder, "" until made; removed unless a job took it */
     upload_file files[FILE_COUNT];
+    char stems[FILE_COUNT][STEM_MAX + 1]; /* the uploads' file names, made safe (name_stem) */
     char fields[FIELD_COUNT][FIELD_MAX + 1];
     bool field_set[FIELD_COUNT];
     uint64_t received;
@@ -307,6 +317,31 @@ static void format_megabytes(char *out, size_t size, uint64_t bytes) {
     snprintf(out, size, "%.0f MB", (double)bytes / (1 << 20));
 }
 
+/* A client's file name as part of a download name: the last path component without its
+ * extension, letters, digits, '-' and '_' kept, every other run of bytes (spaces, dots,
+ * quotes, UTF-8) one '_', no '_' or '-' at either end, at most STEM_MAX bytes; "" when
+ * nothing is left.  Safe inside a quoted header value and as a file name anywhere. */
+static void name_stem(const char *filename, char *out, size_t size) {
+    out[0] = 0;
+    if (!filename || size < 2) return;
+    const char *base = filename;
+    for (const char *c = filename; *c; c++)
+        if (*c == '/' || *c == '\\') base = c + 1;
+    const char *dot = strrchr(base, '.');
+    size_t length = dot && dot > base ? (size_t)(dot - base) : strlen(base);
+    size_t n = 0, limit = size - 1 < STEM_MAX ? size - 1 : STEM_MAX;
+    for (size_t i = 0; i < length && n < limit; i++) {
+        char c = base[i];
+        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
+        if (keep) out[n++] = c;
+        else if (n > 0 && out[n - 1] != '_') out[n++] = '_';
+    }
+    while (n > 0 && (out[n - 1] == '_' || out[n - 1] == '-')) n--;
+    out[n] = 0;
+    size_t skip = strspn(out, "_-");
+    memmove(out, out + skip, n - skip + 1);
+}
+
 static enum MHD_Result upload_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
                                    const char *content_type, const char *transfer_encoding, const char *data,
                                    uint64_t offset, size_t size) {
@@ -333,10 +368,15 @@ static enum MHD_Result upload_part(void *cls, enum MHD_ValueKind kind, const cha
         return MHD_NO;
     }
     r->part_bytes += size;
+    if (r->post_faces && strcmp(key, file_fields[FILE_SOURCE])) {
+        request_error(r, 400, "POST /api/faces takes the portrait alone, as the 'source' file (not '%.40s')", key);
+        return MHD_NO;
+    }
     for (int f = 0; f < FILE_COUNT; f++) {
         if (strcmp(key, file_fields[f])) continue;
         upload_file *file = &r->files[f];
         if (new_part) {
+            name_stem(filename, r->stems[f], sizeof r->stems[f]);
             if (file->parts++ > 0 || file->fd >= 0) {
                 request_error(r, 400, "more than one '%s' file", key);
                 return MHD_NO;
@@ -390,7 +430,7 @@ static enum MHD_Result upload_part(void *cls, enum MHD_ValueKind kind, const cha
         r->fields[f][have + size] = 0;
         return MHD_YES;
     }
-    request_error(r, 400, "unknown field '%.40s' (fields: source, driving, motion, engine, mode, expression_scale, "
+    request_error(r, 400, "unknown field '%.40s' (fields: source, driving, motion, engine, face, mode, expression_scale, "
                           "pose_scale, eyes, lips, background, compare, format, duration)", key);
     return MHD_NO;
 }
@@ -463,6 +503,29 @@ static bool accept_file(request *r, int f, char *stored, size_t stored_size) {
     return true;
 }
 
+/* A whole number from low to high, in plain digits. */
+static bool parse_whole(const char *text, int low, int high, int *out) {
+    size_t digits = strspn(text, "0123456789");
+    if (!digits || digits > 6 || text[digits]) return false;
+    int value = atoi(text);
+    if (value < low || value > high) return false;
+    *out = value;
+    return true;
+}
+
+/* The result's download name: "<portrait>-<driver or motion>-<engine>.mp4" (or .gif), and
+ * "<portrait>-faces.json" for a faces job; each part from what the client sent, made safe. */
+static void download_name(const request *r, const job_request *job, char *out, size_t size) {
+    const char *portrait = r->stems[FILE_SOURCE][0] ? r->stems[FILE_SOURCE] : "portrait";
+    if (job->faces) {
+        snprintf(out, size, "%s-faces.json", portrait);
+        return;
+    }
+    const char *motion = job->motion[0] ? job->motion : r->stems[FILE_DRIVING][0] ? r->stems[FILE_DRIVING] : "driver";
+    snprintf(out, size, "%s-%s-%s%s.%s", portrait, motion, job->engine[0] ? job->engine : "warp",
+             job->compare ? "-compare" : "", job->gif ? "gif" : "mp4");
+}
+
 /* Validates a complete upload into a job request; false with r->error set. */
 static bool build_request(request *r, job_request *job) {
     memset(job, 0, sizeof *job);
@@ -471,6 +534,11 @@ static bool build_request(request *r, job_request *job) {
     if (!r->files[FILE_SOURCE].parts) {
         request_error(r, 400, "no portrait: send the image as the 'source' file");
         return false;
+    }
+    if (r->post_faces) { /* the portrait alone (upload_part refused anything else) */
+        job->faces = true;
+        download_name(r, job, job->filename, sizeof job->filename);
+        return accept_file(r, FILE_SOURCE, job->source, sizeof job->source);
     }
     if (has_driving == (motion[0] != 0)) {
         request_error(r, 400, has_driving ? "send either a driving video or a motion, not both"
@@ -485,12 +553,24 @@ static bool build_request(request *r, job_request *job) {
         return false;
     }
     snprintf(job->motion, sizeof job->motion, "%s", motion);
+    const serve_server *server = r->server;
     const char *engine = r->fields[FIELD_ENGINE];
-    if (!engine[0]) engine = engines[0];
-    for (size_t i = 0; i < ENGINE_COUNT && !job->engine[0]; i++)
-        if (!strcmp(engine, engines[i])) snprintf(job->engine, sizeof job->engine, "%s", engines[i]);
+    if (!engine[0]) engine = server->engines[0];
+    for (int i = 0; i < server->engine_count && !job->engine[0]; i++)
+        if (!strcmp(engine, server->engines[i])) snprintf(job->engine, sizeof job->engine, "%s", server->engines[i]);
     if (!job->engine[0]) {
-        request_error(r, 400, "unknown engine '%s' (available: warp, warp2d)", engine);
+        char names[64] = "";
+        for (int i = 0; i < server->engine_count; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", server->engines[i]);
+        bool known = animate_engine_known(engine);
+        request_error(r, 400, "%s engine '%s' (available: %s)", known ? "this server has no model for the" : "unknown",
+                      engine, names);
+        return false;
+    }
+    const char *face = r->fields[FIELD_FACE];
+    if (face[0] && !parse_whole(face, 1, MAX_FACE_INDEX, &job->face)) {
+        request_error(r, 400, "face must be a whole number from 1 to %d (as POST /api/faces numbers them), not '%s'",
+                      MAX_FACE_INDEX, face);
         return false;
     }
     const char *background = r->fields[FIELD_BACKGROUND];
@@ -535,6 +615,7 @@ static bool build_request(request *r, job_request *job) {
     }
     if (!accept_file(r, FILE_SOURCE, job->source, sizeof job->source)) return false;
     if (has_driving && !accept_file(r, FILE_DRIVING, job->driving, sizeof job->driving)) return false;
+    download_name(r, job, job->filename, sizeof job->filename);
     return true;
 }
 
@@ -602,6 +683,9 @@ static enum MHD_Result send_status(serve_server *server, struct MHD_Connection *
         else cJSON_AddNullToObject(json, "eta_s");
         if (st.state == JOB_FAILED) cJSON_AddStringToObject(json, "error", st.error);
         else cJSON_AddNullToObject(json, "error");
+        cJSON_AddStringToObject(json, "kind", st.faces ? "faces" : "animation");
+        cJSON_AddBoolToObject(json, "audio", st.audio); /* done, with the driver's sound */
+        cJSON_AddStringToObject(json, "filename", st.filename);
     }
     return send_json(connection, 200, json);
 }
@@ -669,12 +753,14 @@ static enum MHD_Result send_result(serve_server *server, struct MHD_Connection *
         close(fd);
         return MHD_NO;
     }
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, st.gif ? "image/gif" : "video/mp4");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+                            st.faces ? "application/json" : st.gif ? "image/gif" : "video/mp4");
     MHD_add_response_header(response, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
-    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_DISPOSITION,
-                            st.gif ? "inline; filename=\"vivify.gif\"" : "inline; filename=\"vivify.mp4\"");
+    char disposition[200]; /* the name is safe in quotes (name_stem) */
+    snprintf(disposition, sizeof disposition, "inline; filename=\"%s\"", st.filename[0] ? st.filename : "vivify.mp4");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition);
     if (code == 206) MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
     enum MHD_Result result = MHD_queue_response(connection, code, response);
     MHD_destroy_response(response);
@@ -698,7 +784,7 @@ static enum MHD_Result finish_upload(serve_server *server, struct MHD_Connection
     if (s == VV_ERR_TOO_LARGE) return send_error(server, connection, 429, "%s", vv_last_error());
     if (s != VV_OK) return send_error(server, connection, 503, "%s", vv_last_error());
     r->dir[0] = 0; /* the queue owns the folder now */
-    server_log(server, "job %.8s queued: %s%s", id, job.motion[0] ? "motion " : "driving video",
+    server_log(server, "job %.8s queued: %s%s", id, job.faces ? "faces" : job.motion[0] ? "motion " : "driving video",
                job.motion[0] ? job.motion : "");
     cJSON *json = cJSON_CreateObject();
     if (json) cJSON_AddStringToObject(json, "id", id);
@@ -715,11 +801,12 @@ static enum MHD_Result handle_post_job(serve_server *server, struct MHD_Connecti
             /* answered before the body is read: libmicrohttpd then closes the connection */
             return send_error(server, connection, 413, "too large: uploads are limited to %s", limit);
         }
+        const char *route = r->post_faces ? "/api/faces" : "/api/jobs";
         r->post = MHD_create_post_processor(connection, 64 * 1024, upload_part, r);
-        if (!r->post) return send_error(server, connection, 415, "POST /api/jobs takes multipart/form-data");
+        if (!r->post) return send_error(server, connection, 415, "POST %s takes multipart/form-data", route);
         const char *type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
         if (!type || !strcasestr(type, "multipart/form-data"))
-            return send_error(server, connection, 415, "POST /api/jobs takes multipart/form-data");
+            return send_error(server, connection, 415, "POST %s takes multipart/form-data", route);
         /* the folder holds a place in the queue while the upload arrives, so uploads in
          * flight and waiting jobs together are at most --queue (the disk they take is bounded) */
         vv_status s = job_queue_make_folder(server->queue, r->dir, sizeof r->dir);
@@ -776,7 +863,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
         /* refusals on the first call go out before any body is read (and close the connection) */
         if (!request_allowed(server, connection, method))
             return send_error(server, connection, 403, "forbidden: this server only answers its own page");
-        r->post_job = !strcmp(url, "/api/jobs") && !strcmp(method, "POST");
+        r->post_faces = !strcmp(url, "/api/faces") && !strcmp(method, "POST");
+        r->post_job = (!strcmp(url, "/api/jobs") && !strcmp(method, "POST")) || r->post_faces;
         /* the headers are in: an upload has body_timeout_s for its body; answers need no
          * deadline */
         connection_deadline(server, connection, r->post_job ? server->params.body_timeout_s : 0);
@@ -805,7 +893,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
         const char *text = url[5] == 'm' ? server->motions_json : server->config_json;
         return send_buffer(connection, 200, "application/json", text, strlen(text), MHD_RESPMEM_PERSISTENT);
     }
-    if (!strcmp(url, "/api/jobs")) return send_error(server, connection, 405, "%s /api/jobs: use POST", method);
+    if (!strcmp(url, "/api/jobs") || !strcmp(url, "/api/faces"))
+        return send_error(server, connection, 405, "%s %s: use POST", method, url);
     static const char prefix[] = "/api/jobs/";
     if (!strncmp(url, prefix, sizeof prefix - 1)) {
         const char *id = url + sizeof prefix - 1;
@@ -987,7 +1076,7 @@ static vv_status build_config_json(const serve_server *server, char **out) {
         cJSON_AddNumberToObject(json, "max_seconds", server->params.max_seconds);
         cJSON_AddNumberToObject(json, "max_portrait_pixels", (double)server->params.max_portrait_pixels);
         const char *formats[] = {"mp4", "gif"}, *modes[] = {"relative", "absolute"}, *backgrounds[] = {"still", "move"};
-        cJSON_AddItemToObject(json, "engines", cJSON_CreateStringArray(engines, (int)ENGINE_COUNT));
+        cJSON_AddItemToObject(json, "engines", cJSON_CreateStringArray(server->engines, server->engine_count));
         cJSON_AddItemToObject(json, "formats", cJSON_CreateStringArray(formats, 2));
         cJSON_AddItemToObject(json, "modes", cJSON_CreateStringArray(modes, 2));
         cJSON_AddItemToObject(json, "backgrounds", cJSON_CreateStringArray(backgrounds, 2));
@@ -1038,6 +1127,11 @@ vv_status serve_start(serve_server **out, const serve_params *params) {
     else if (address->ai_family == AF_INET6)
         server->any_host = !memcmp(&((struct sockaddr_in6 *)address->ai_addr)->sin6_addr, &in6addr_any, sizeof in6addr_any);
 
+    for (size_t i = 0; i < sizeof all_engines / sizeof all_engines[0]; i++) {
+        char found[PATH_MAX];
+        if (!engine_models[i] || animate_shipped_model_find(engine_models[i], found, sizeof found))
+            server->engines[server->engine_count++] = all_engines[i];
+    }
     vv_status s = build_allowed_hosts(server, &server->allowed);
     if (s == VV_OK) s = build_motions_json(&server->motions_json);
     if (s == VV_OK) s = build_config_json(server, &server->config_json);

@@ -19,6 +19,10 @@
 #include <unistd.h>
 
 #define SPEC_MAX_BYTES 65536
+#define MAX_FACES 32 /* as animate's --face N takes */
+/* Faces this much less confident than the best one are not listed: the animator ignores
+ * them too (src/animate/animator.c, FACE_SCORE_MARGIN), so face N here is its face N. */
+#define FACE_SCORE_MARGIN 0.15f
 #define LINE_INTERVAL_S 0.1 /* progress lines at most this often (the last one always) */
 
 typedef struct worker {
@@ -184,6 +188,87 @@ static vv_status check_driver(const char *path, double max_seconds, long max_fra
     return VV_OK;
 }
 
+/* Writes text to path whole (a temp file renamed), so a reader never sees half of it. */
+static vv_status write_whole(const char *path, const char *text) {
+    char temp[PATH_MAX];
+    if (snprintf(temp, sizeof temp, "%s.part", path) >= (int)sizeof temp)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "serve worker: output path too long");
+    FILE *f = fopen(temp, "wex");
+    if (!f) return vv_fail(VV_ERR_WRITE, "cannot write %s: %s", temp, strerror(errno));
+    bool ok = fputs(text, f) >= 0;
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(temp, path) != 0) {
+        remove(temp);
+        return vv_fail(VV_ERR_WRITE, "cannot write %s", path);
+    }
+    return VV_OK;
+}
+
+/* A faces job (POST /api/faces): the portrait's faces as the animator numbers them for
+ * face N (the thorough search, largest first, the barely-confident ones left out), as
+ * {"width", "height", "faces": [{"box": [x0, y0, x1, y1], "score"}]} in `output`; no face is
+ * an empty list, not an error.  *count: how many. */
+static vv_status list_faces(const char *source, const char *output, const char *models_dir, int *count) {
+    *count = 0;
+    vv_image image = {0};
+    vv_faces *faces = NULL;
+    vv_faces_params fp = vv_faces_default_params();
+    fp.models_dir = models_dir;
+    vv_status s = image_load(&image, source);
+    if (s == VV_OK) s = vv_faces_new(&faces, &fp);
+    vv_face *found = s == VV_OK ? calloc(MAX_FACES, sizeof *found) : NULL;
+    if (s == VV_OK && !found) s = vv_fail(VV_ERR_NO_MEMORY, "serve worker: out of memory");
+    int n = 0;
+    if (s == VV_OK) s = vv_faces_detect(faces, &image, found, MAX_FACES, &n);
+    cJSON *json = s == VV_OK ? cJSON_CreateObject() : NULL;
+    if (s == VV_OK && !json) s = vv_fail(VV_ERR_NO_MEMORY, "serve worker: out of memory");
+    if (s == VV_OK) {
+        cJSON_AddNumberToObject(json, "width", image.width);
+        cJSON_AddNumberToObject(json, "height", image.height);
+        cJSON *list = cJSON_AddArrayToObject(json, "faces");
+        float best = 0;
+        for (int i = 0; i < n; i++) best = found[i].score > best ? found[i].score : best;
+        for (int i = 0; list && i < n; i++) {
+            if (found[i].score < best - FACE_SCORE_MARGIN) continue;
+            cJSON *face = cJSON_CreateObject();
+            if (!face) break;
+            cJSON_AddItemToArray(list, face);
+            cJSON *box = cJSON_AddArrayToObject(face, "box");
+            for (int k = 0; box && k < 4; k++) cJSON_AddItemToArray(box, cJSON_CreateNumber(round(found[i].box[k] * 10) / 10));
+            cJSON_AddNumberToObject(face, "score", round(found[i].score * 1000) / 1000);
+            (*count)++;
+        }
+        char *text = cJSON_PrintUnformatted(json);
+        s = text ? write_whole(output, text) : vv_fail(VV_ERR_NO_MEMORY, "serve worker: out of memory");
+        free(text);
+    }
+    cJSON_Delete(json);
+    free(found);
+    vv_faces_free(faces);
+    image_free(&image);
+    return s;
+}
+
+/* The end of a faces job: its done line, or its error line. */
+static vv_status run_faces_job(worker *w, const cJSON *spec, const char *source, const char *output) {
+    int count = 0;
+    vv_status s = list_faces(source, output, spec_string(spec, "models_dir"), &count);
+    if (s == VV_OK) {
+        cJSON *json = cJSON_CreateObject();
+        if (json) {
+            cJSON_AddTrueToObject(json, "done");
+            cJSON_AddNumberToObject(json, "faces", count);
+        }
+        emit_json(w, json);
+    } else {
+        char message[512];
+        snprintf(message, sizeof message, "%s", vv_last_error());
+        emit_text(w, "error", message);
+        vv_fail(s, "%s", message);
+    }
+    return s;
+}
+
 vv_status serve_worker_run(const char *job_dir, int out_fd) {
     worker w;
     memset(&w, 0, sizeof w);
@@ -199,10 +284,17 @@ vv_status serve_worker_run(const char *job_dir, int out_fd) {
     const char *output = s == VV_OK ? spec_string(spec, "output") : NULL;
     const char *driving = s == VV_OK ? spec_string(spec, "driving") : NULL;
     const char *motion = s == VV_OK ? spec_string(spec, "motion") : NULL;
-    if (s == VV_OK && (!source || !output || !driving == !motion))
+    bool faces_job = s == VV_OK && spec_flag(spec, "faces");
+    if (s == VV_OK && (!source || !output || (!faces_job && !driving == !motion)))
         s = vv_fail(VV_ERR_INVALID_ARGUMENT, "serve worker: the job names no portrait, output or driver");
     double memory_mb = s == VV_OK ? spec_number(spec, "memory_mb", 0) : 0;
     if (s == VV_OK && memory_mb > 0) s = serve_worker_limit_memory((uint64_t)memory_mb << 20);
+    if (s == VV_OK && faces_job) {
+        s = run_faces_job(&w, spec, source, output);
+        cJSON_Delete(spec);
+        pthread_mutex_destroy(&w.lock);
+        return s;
+    }
     long max_frames = s == VV_OK ? (long)spec_number(spec, "max_frames", 0) : 0;
     if (s == VV_OK && driving) s = check_driver(driving, spec_number(spec, "max_seconds", 0), max_frames, &w.total);
 
@@ -216,6 +308,7 @@ vv_status serve_worker_run(const char *job_dir, int out_fd) {
         params.pose_scale = (float)spec_number(spec, "pose_scale", 1);
         params.eyes = (float)spec_number(spec, "eyes", 1);
         params.lips = (float)spec_number(spec, "lips", 1);
+        params.face_index = (int)spec_number(spec, "face", 1);
         s = image_load(&image, source);
     }
     if (s == VV_OK) s = vv_animator_new(&animator, &image, &source, 1, &params);
@@ -242,6 +335,7 @@ vv_status serve_worker_run(const char *job_dir, int out_fd) {
         if (json) {
             cJSON_AddTrueToObject(json, "done");
             cJSON_AddNumberToObject(json, "frames", (double)report.frames);
+            cJSON_AddBoolToObject(json, "audio", report.audio[0] != 0);
         }
         emit_json(&w, json);
     } else {

@@ -2,15 +2,19 @@
  * API (vv_animator_new, vv_animate), as `vivify serve --worker DIR`.
  *
  * It reads DIR/job.json (written by serve/jobs.c: source, driving or motion + duration,
- * output, engine and the animation options, max_frames, max_seconds, memory_mb, models_dir)
- * and writes one JSON object a line to `out_fd`:
+ * output, engine, face and the animation options, max_frames, max_seconds, memory_mb,
+ * models_dir; or, for a faces job, "faces": true with source and output, where it writes
+ * the portrait's faces as JSON, numbered as `face` numbers them) and writes one JSON object
+ * a line to `out_fd`:
  *   {"stage":"searching","done":N,"total":T,"fps":F}   driver frames looked through for
  *                                                       the first face (nothing to render yet)
  *   {"stage":"tracking",...}                           the whole driver tracked first
  *   {"stage":"rendering",...}                          frames rendered and encoded
  *   {"warning":"..."}                                   a note (e.g. a 2D-warp fallback)
  *   {"error":"..."}                                     why it failed (the last line)
- *   {"done":true,"frames":N}                            it finished (the last line)
+ *   {"done":true,"frames":N,"audio":A}                  it finished (the last line); A:
+ *                                                       whether the result has sound
+ *   {"done":true,"faces":N}                             a faces job finished
  * total is 0 when unknown.  Library code: it never prints to the terminal or exits. */
 #ifndef VV_SERVE_WORKER_H
 #define VV_SERVE_WORKER_H
