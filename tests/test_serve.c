@@ -3,6 +3,7 @@
  * stand-in for `vivify animate` (a shell script), so it runs in a second.  The real server
  * over HTTP is tests/cli_serve.sh; the page in a browser is tests/cli_serve_browser.sh. */
 #define _GNU_SOURCE /* memmem */
+#include "animate/animate.h"
 #include "serve/jobs.h"
 #include "serve/serve.h"
 #include "serve/sniff.h"
@@ -882,6 +883,192 @@ static void test_unfinished_uploads(void) {
     serve_stop(t.server);
 }
 
+/* A multipart POST to `path` of the given parts ({name, file name or NULL for a text
+ * field, value}); the status, the whole response in `response`. */
+typedef struct form_part { const char *name, *filename, *value; size_t size; } form_part;
+static int post_form(int port, const char *path, const form_part *parts, int count, char *response, size_t response_size) {
+    static char body[8192], request[9000];
+    size_t n = 0;
+    for (int i = 0; i < count; i++) {
+        size_t size = parts[i].size ? parts[i].size : strlen(parts[i].value);
+        if (parts[i].filename)
+            n += (size_t)snprintf(body + n, sizeof body - n, "--vvb\r\nContent-Disposition: form-data; name=\"%s\"; "
+                                                             "filename=\"%s\"\r\n\r\n", parts[i].name, parts[i].filename);
+        else
+            n += (size_t)snprintf(body + n, sizeof body - n, "--vvb\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n",
+                                  parts[i].name);
+        memcpy(body + n, parts[i].value, size);
+        n += size;
+        n += (size_t)snprintf(body + n, sizeof body - n, "\r\n");
+    }
+    n += (size_t)snprintf(body + n, sizeof body - n, "--vvb--\r\n");
+    int h = snprintf(request, sizeof request, "POST %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
+                                              "Content-Type: multipart/form-data; boundary=vvb\r\nContent-Length: %zu\r\n\r\n",
+                     path, port, n);
+    memcpy(request + h, body, n);
+    return request_once(port, NULL, request, (size_t)h + n, response, response_size);
+}
+
+static int get_path(int port, const char *path, char *response, size_t response_size) {
+    char request[256];
+    int n = snprintf(request, sizeof request, "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path,
+                     port);
+    return request_once(port, NULL, request, (size_t)n, response, response_size);
+}
+
+/* The value of a JSON string field "key" in response ("" when none). */
+static const char *string_of(const char *response, const char *key) {
+    static char value[512];
+    char needle[64];
+    snprintf(needle, sizeof needle, "\"%s\":\"", key);
+    value[0] = 0;
+    const char *at = strstr(response, needle);
+    if (at) sscanf(at + strlen(needle), "%511[^\"]", value);
+    return value;
+}
+
+/* Polls a job until it is done or failed; its last status in response. */
+static const char *wait_http_job(int port, const char *id, char *response, size_t response_size) {
+    char path[128];
+    snprintf(path, sizeof path, "/api/jobs/%s", id);
+    for (int i = 0; i < 500; i++) {
+        if (get_path(port, path, response, response_size) == 200 &&
+            (strstr(response, "\"state\":\"done\"") || strstr(response, "\"state\":\"failed\"")))
+            break;
+        usleep(10000);
+    }
+    return string_of(response, "state");
+}
+
+/* Issue 18 item 15, the server's side of the page: POST /api/faces (a faces job whose
+ * result is JSON), the `face` field, download names made from the client's file names (in
+ * the status and Content-Disposition), `audio` in the status, the engines offered (fsth and
+ * hybrid where their shipped model is found, honoured when asked for), the example
+ * portraits served as images. */
+static void test_page_api(void) {
+    serve_params p = serve_default_params();
+    test_server t;
+    if (!test_server_start(&t, &p, "page")) return;
+    const char *png = "\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x02\0\0\0\x90\x77\x53\xde";
+    const size_t png_size = 33;
+    char response[8192], id[64], path[160];
+
+    /* faces: listed by a job of its own kind, the JSON served as the result */
+    form_part faces[] = {{"source", "../My Portrait (1503).PNG", png, png_size}};
+    CHECK(post_form(t.port, "/api/faces", faces, 1, response, sizeof response) == 202);
+    snprintf(id, sizeof id, "%s", string_of(response, "id"));
+    CHECK_MSG(!strcmp(wait_http_job(t.port, id, response, sizeof response), "done"), "faces job: %s", response);
+    CHECK_MSG(strstr(response, "\"kind\":\"faces\"") && !strcmp(string_of(response, "filename"), "My_Portrait_1503-faces.json"),
+              "faces job status: %s", response);
+    snprintf(path, sizeof path, "/api/jobs/%s/result", id);
+    CHECK(get_path(t.port, path, response, sizeof response) == 200);
+    const char *body = strstr(response, "\r\n\r\n");
+    CHECK_MSG(body && !strcmp(body + 4, FAKE_FACES) && strstr(response, "Content-Type: application/json") &&
+                  strstr(response, "Content-Disposition: inline; filename=\"My_Portrait_1503-faces.json\""),
+              "faces result: %s", response);
+    /* the portrait alone: any other field is refused, by name; GET is the wrong method */
+    form_part faces_and_motion[] = {{"source", "p.png", png, png_size}, {"motion", NULL, "talk", 0}};
+    CHECK(post_form(t.port, "/api/faces", faces_and_motion, 2, response, sizeof response) == 400);
+    CHECK_MSG(!strcmp(error_of(response), "POST /api/faces takes the portrait alone, as the 'source' file (not 'motion')"),
+              "%s", error_of(response));
+    form_part no_source[] = {{"motion", NULL, "talk", 0}};
+    CHECK(post_form(t.port, "/api/faces", no_source, 1, response, sizeof response) == 400);
+    CHECK(get_path(t.port, "/api/faces", response, sizeof response) == 405);
+
+    /* an animation of face 2: the worker is told; the download name from the file names,
+     * the motion and the engine, in the status and the result's header */
+    form_part face2[] = {{"source", "C:\\Users\\me\\Mona Lisa.v2.png", png, png_size}, {"motion", NULL, "talk", 0},
+                         {"face", NULL, "2", 0}, {"engine", NULL, "warp2d", 0}, {"compare", NULL, "true", 0}};
+    CHECK(post_form(t.port, "/api/jobs", face2, 5, response, sizeof response) == 202);
+    snprintf(id, sizeof id, "%s", string_of(response, "id"));
+    CHECK(!strcmp(wait_http_job(t.port, id, response, sizeof response), "done"));
+    const char *want_name = "Mona_Lisa_v2-talk-warp2d-compare.mp4";
+    CHECK_MSG(!strcmp(string_of(response, "filename"), want_name) && strstr(response, "\"audio\":false") &&
+                  strstr(response, "\"kind\":\"animation\""),
+              "status: %s", response);
+    snprintf(path, sizeof path, "/api/jobs/%s/result", id);
+    CHECK(get_path(t.port, path, response, sizeof response) == 200);
+    CHECK_MSG(strstr(response, "Content-Disposition: inline; filename=\"Mona_Lisa_v2-talk-warp2d-compare.mp4\"") &&
+                  strstr(response, "Content-Type: video/mp4"), "%s", response);
+    char spec[4300];
+    snprintf(spec, sizeof spec, "%s/job-talk.json", test_tmp_dir("test_serve"));
+    const char *const given[][2] = {{"face", "2"}, {"engine", "warp2d"}, {"compare", "true"}};
+    check_spec(spec, given, sizeof given / sizeof given[0]);
+    /* a driving video: its name in the download name; the worker said the result has sound */
+    form_part driven[] = {{"source", "%%%.png", png, png_size}, {"driving", "talking head.MOV", "\0\0\0\x20" "ftypisom\0\0\x02\0", 16}};
+    CHECK(post_form(t.port, "/api/jobs", driven, 2, response, sizeof response) == 202);
+    snprintf(id, sizeof id, "%s", string_of(response, "id"));
+    CHECK(!strcmp(wait_http_job(t.port, id, response, sizeof response), "done"));
+    CHECK_MSG(!strcmp(string_of(response, "filename"), "portrait-talking_head-warp.mp4") && strstr(response, "\"audio\":true"),
+              "driven status: %s", response);
+    /* face: a whole number 1..32 */
+    const char *bad_faces[] = {"0", "33", "1.5", "-1", "x", "2 "};
+    for (size_t i = 0; i < sizeof bad_faces / sizeof bad_faces[0]; i++) {
+        form_part bad[] = {{"source", "p.png", png, png_size}, {"motion", NULL, "talk", 0}, {"face", NULL, bad_faces[i], 0}};
+        int code = post_form(t.port, "/api/jobs", bad, 3, response, sizeof response);
+        CHECK_MSG(code == 400 && strstr(error_of(response), "face must be a whole number from 1 to 32"), "face '%s': HTTP %d %s",
+                  bad_faces[i], code, error_of(response));
+    }
+
+    /* engines: warp and warp2d always; fsth and hybrid exactly when their model is found,
+     * and then honoured; otherwise refused, saying why */
+    char found[PATH_MAX];
+    bool fsth = animate_shipped_model_find("fsth128.safetensors", found, sizeof found);
+    bool hybrid = animate_shipped_model_find("hybrid128.safetensors", found, sizeof found);
+    char want_engines[80];
+    snprintf(want_engines, sizeof want_engines, "\"engines\":[\"warp\",\"warp2d\"%s%s]", fsth ? ",\"fsth\"" : "",
+             hybrid ? ",\"hybrid\"" : "");
+    CHECK(get_path(t.port, "/api/config", response, sizeof response) == 200);
+    CHECK_MSG(strstr(response, want_engines), "config %s, want %s", response, want_engines);
+    form_part learned[] = {{"source", "p.png", png, png_size}, {"motion", NULL, "talk", 0}, {"engine", NULL, "fsth", 0}};
+    int code = post_form(t.port, "/api/jobs", learned, 3, response, sizeof response);
+    if (fsth) {
+        CHECK(code == 202);
+        snprintf(id, sizeof id, "%s", string_of(response, "id"));
+        CHECK(!strcmp(wait_http_job(t.port, id, response, sizeof response), "done") &&
+              !strcmp(string_of(response, "filename"), "p-talk-fsth.mp4"));
+        const char *const fsth_spec[][2] = {{"engine", "fsth"}, {"face", NULL}};
+        check_spec(spec, fsth_spec, sizeof fsth_spec / sizeof fsth_spec[0]);
+    } else {
+        const char *want = "this server has no model for the engine 'fsth' (available: warp, warp2d";
+        CHECK_MSG(code == 400 && !strncmp(error_of(response), want, strlen(want)), "fsth without its model: HTTP %d %s", code,
+                  error_of(response));
+    }
+    printf("engines offered: warp, warp2d%s%s\n", fsth ? ", fsth" : "", hybrid ? ", hybrid" : "");
+    form_part unknown[] = {{"source", "p.png", png, png_size}, {"motion", NULL, "talk", 0}, {"engine", NULL, "gan", 0}};
+    CHECK(post_form(t.port, "/api/jobs", unknown, 3, response, sizeof response) == 400);
+    const char *unknown_prefix = "unknown engine 'gan' (available: warp, warp2d";
+    CHECK_MSG(!strncmp(error_of(response), unknown_prefix, strlen(unknown_prefix)), "%s", error_of(response));
+
+    /* the example portraits, byte for byte as shipped in examples/ */
+    const char *examples[][2] = {{"mona_lisa.png", "image/png"}, {"grace_hopper.jpg", "image/jpeg"}};
+    for (int i = 0; i < 2; i++) {
+        char file[PATH_MAX];
+        snprintf(file, sizeof file, "%s/examples/%s", VV_SOURCE_DIR, examples[i][0]);
+        FILE *f = fopen(file, "rb");
+        long size = -1;
+        if (f && fseek(f, 0, SEEK_END) == 0) size = ftell(f);
+        uint8_t *want = size > 0 ? test_read_bytes(file, (size_t)size) : NULL;
+        if (f) fclose(f);
+        static char image[1 << 20];
+        char request[256];
+        int n = snprintf(request, sizeof request, "GET /examples/%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
+                         examples[i][0], t.port);
+        int fd = connect_from(NULL, t.port);
+        long got = fd >= 0 && send_bytes(fd, request, (size_t)n) ? read_all(fd, image, sizeof image, 5) : -1;
+        if (fd >= 0) close(fd);
+        char *split = got > 0 ? memmem(image, (size_t)got, "\r\n\r\n", 4) : NULL;
+        char type[64];
+        snprintf(type, sizeof type, "Content-Type: %s\r\n", examples[i][1]);
+        CHECK_MSG(status_of(image) == 200 && split && memmem(image, (size_t)(split - image), type, strlen(type)) &&
+                      want && image + got - (split + 4) == size && !memcmp(split + 4, want, (size_t)size),
+                  "GET /examples/%s: HTTP %d, %ld bytes (file %ld)", examples[i][0], status_of(image),
+                  split ? (long)(image + got - (split + 4)) : -1, size);
+        free(want);
+    }
+    serve_stop(t.server);
+}
+
 /* Queues starting at once in one temp folder: none may take another's new folder for a
  * dead server's (each is locked before it gets its findable name). */
 typedef struct starter {
@@ -939,5 +1126,6 @@ int main(void) {
     test_abusive_clients();
     test_small_fixes();
     test_unfinished_uploads();
+    test_page_api();
     return test_finish("test_serve");
 }
