@@ -22,7 +22,18 @@ typedef struct nn_backend {
                                  const float *in, const float *weight, const conv2d_shape *s);
 } nn_backend;
 
+/* The CPU backend: OpenBLAS GEMM; convolutions through oneDNN's blocked kernels when the
+ * build has it (VV_HAVE_DNNL, backend_dnnl.c), each shape oneDNN refuses and builds without
+ * it on im2col + OpenBLAS (layers_conv.c).  Its name says which ("cpu+onednn" or "cpu"). */
 const nn_backend *nn_backend_cpu(void);
+#ifdef VV_HAVE_DNNL
+/* backend_dnnl.c: the layers.h contract (NCHW, backward accumulates); fall back to the
+ * im2col functions for what oneDNN does not take. */
+vv_status conv2d_forward_dnnl(float *out, const float *in, const float *weight, const float *bias,
+                              const conv2d_shape *s);
+vv_status conv2d_backward_dnnl(float *din, float *dweight, float *dbias, const float *dout,
+                               const float *in, const float *weight, const conv2d_shape *s);
+#endif
 /* The backend in use (the CPU one unless set); setting NULL restores the CPU one.
  * Process-wide: set it before building or running a network. */
 const nn_backend *nn_backend_current(void);

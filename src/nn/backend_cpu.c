@@ -1,4 +1,5 @@
-/* nn/backend_cpu: the default backend, OpenBLAS GEMM and the im2col convolution. */
+/* nn/backend_cpu: the default backend, OpenBLAS GEMM and the convolutions (oneDNN's when
+ * built with it, backend_dnnl.c; else im2col, layers_conv.c). */
 #include "nn/backend.h"
 
 #include <cblas.h>
@@ -23,10 +24,17 @@ void nn_blas_threads(int threads) {
 }
 
 static const nn_backend cpu_backend = {
+#ifdef VV_HAVE_DNNL
+    .name = "cpu+onednn",
+    .gemm = cpu_gemm,
+    .conv2d_forward = conv2d_forward_dnnl,
+    .conv2d_backward = conv2d_backward_dnnl,
+#else
     .name = "cpu",
     .gemm = cpu_gemm,
     .conv2d_forward = conv2d_forward_cpu,
     .conv2d_backward = conv2d_backward_cpu,
+#endif
 };
 
 static _Atomic(const nn_backend *) current_backend = NULL;
