@@ -403,6 +403,27 @@ static void test_files(void) {
     fsth_model_free(m);
 }
 
+/* The config's warp3d flag: written only when set, read back; older files (no key) are 2D
+ * hybrids; warp3d without hybrid and a non-boolean value are refused. */
+static void test_config_warp3d(void) {
+    fsth_config c = fsth_config_default(128), back;
+    char json[256];
+    c.hybrid = true;
+    CHECK_OK(fsth_config_to_json(&c, json, sizeof json));
+    CHECK(strstr(json, "warp3d") == NULL);
+    CHECK_OK(fsth_config_from_json(&back, json));
+    CHECK(back.hybrid && !back.warp3d);
+    c.warp3d = true;
+    CHECK_OK(fsth_config_to_json(&c, json, sizeof json));
+    CHECK_OK(fsth_config_from_json(&back, json));
+    CHECK(back.hybrid && back.warp3d);
+    CHECK(fsth_config_from_json(&back, "{\"size\":128,\"width\":16,\"bottleneck_blocks\":4,\"attention\":false,"
+                                       "\"hybrid\":false,\"videos\":3,\"warp3d\":true}") == VV_ERR_MODEL);
+    CHECK_MSG(strstr(vv_last_error(), "warp3d") != NULL, "message: %s", vv_last_error());
+    CHECK(fsth_config_from_json(&back, "{\"size\":128,\"width\":16,\"bottleneck_blocks\":4,\"attention\":false,"
+                                       "\"hybrid\":true,\"videos\":3,\"warp3d\":1}") == VV_ERR_MODEL);
+}
+
 int main(void) {
     test_block_gradients(FSTH_NORM_NONE, FSTH_DOWN, true, 6, 8);
     test_block_gradients(FSTH_NORM_NONE, FSTH_SAME, false, 8, 8);
@@ -415,6 +436,7 @@ int main(void) {
     test_generator_gradients(true, true);
     test_embedder_discriminator_gradients();
     test_files();
+    test_config_warp3d();
     printf("directional derivatives: worst relative error %.2e (tolerance %g)\n", worst_direction_error,
            DIRECTION_TOLERANCE);
     return test_finish("test_models");

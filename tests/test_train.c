@@ -487,7 +487,7 @@ static void test_dataset_source(void) {
     p.k = 3;
     fsth_trainer *t;
     CHECK_OK(fsth_trainer_new(&t, m, &p));
-    fsth_dataset_source src = {ds, true};
+    fsth_dataset_source src = {ds, true, NULL, 0};
     fsth_losses l;
     for (int i = 0; i < 2; i++) CHECK_OK(fsth_train_step(t, fsth_dataset_episode, &src, &l));
     CHECK(isfinite(l.g_total) && l.pixel > 0.0f);
@@ -504,6 +504,63 @@ static void test_dataset_source(void) {
     dataset_close(ds);
 }
 
+/* The hybrid's pixel term weighted where the warp invented pixels (w_invented): with the
+ * validity input all 1 it changes nothing (bit for bit); with it all 0 the pixel gradient is
+ * (1 + w_invented) times the plain one, i.e. the same as a plain pixel weight that much
+ * larger; and it does change G's gradient then. */
+typedef struct validity_episode { synthetic syn; float validity; } validity_episode;
+
+static vv_status episode_with_validity(void *ctx, uint64_t *rng, fsth_batch *b) {
+    validity_episode *ve = ctx;
+    vv_status s = synthetic_episode(&ve->syn, rng, b);
+    size_t plane = (size_t)b->S * b->S;
+    for (int e = 0; e < b->B; e++)
+        for (size_t i = 0; i < plane; i++) b->g_in[((size_t)e * b->in_channels + 6) * plane + i] = ve->validity;
+    return s;
+}
+
+/* G's parameter gradients after one step from the same start. */
+static float *gradient_after_step(float w_pixel, float w_invented, float validity, size_t *count) {
+    fsth_config c = tiny_config(true);
+    fsth_model *m;
+    fsth_trainer *t;
+    float *out = NULL;
+    if (fsth_model_new(&m, &c, 21) != VV_OK) return NULL;
+    fsth_train_params p = fast_params();
+    p.w_pixel = w_pixel, p.w_invented = w_invented;
+    validity_episode ve = {{32, true}, validity};
+    fsth_losses l;
+    if (fsth_trainer_new(&t, m, &p) == VV_OK && fsth_train_step(t, episode_with_validity, &ve, &l) == VV_OK) {
+        *count = m->G.ps.total;
+        out = malloc(*count * sizeof *out);
+        if (out) memcpy(out, m->G.ps.grad, *count * sizeof *out);
+    }
+    fsth_trainer_free(t);
+    fsth_model_free(m);
+    return out;
+}
+
+static void test_invented_weighting(void) {
+    size_t n = 0, n2 = 0, n3 = 0, n4 = 0, n5 = 0;
+    float *plain = gradient_after_step(10, 0, 1, &n), *valid = gradient_after_step(10, 4, 1, &n2);
+    float *weighted = gradient_after_step(10, 4, 0, &n3), *scaled = gradient_after_step(50, 0, 0, &n4);
+    float *unweighted = gradient_after_step(10, 0, 0, &n5);
+    CHECK(plain && valid && weighted && scaled && unweighted && n == n2 && n == n3 && n == n4 && n == n5);
+    if (plain && valid && weighted && scaled && unweighted) {
+        CHECK_MSG(memcmp(plain, valid, n * sizeof *plain) == 0, "validity 1 everywhere changed the gradient");
+        double diff = 0, norm = 0, change = 0;
+        for (size_t i = 0; i < n; i++) {
+            diff = fmax(diff, fabs((double)weighted[i] - scaled[i]));
+            norm = fmax(norm, fabs((double)scaled[i]));
+            change = fmax(change, fabs((double)weighted[i] - unweighted[i]));
+        }
+        printf("invented weighting: |weighted - 5x pixel| max %.3g of %.3g; change from unweighted %.3g\n", diff, norm, change);
+        CHECK(norm > 0 && diff <= 1e-4 * norm);
+        CHECK(change > 0.1 * norm);
+    }
+    free(plain), free(valid), free(weighted), free(scaled), free(unweighted);
+}
+
 int main(void) {
     test_loss_falls(false, 40);
     test_loss_falls(true, 20);
@@ -514,5 +571,6 @@ int main(void) {
     test_dataset_source();
     test_identity_term();
     test_perceptual_term();
+    test_invented_weighting();
     return test_finish("test_train");
 }

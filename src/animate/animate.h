@@ -12,6 +12,7 @@
 #include "base/base.h"
 #include "face/motion.h"
 #include "face/tracker.h"
+#include "models/hybrid_warp.h"
 #include "models/models.h"
 #include "face/facemesh.h"
 #include "face/matte.h"
@@ -52,6 +53,11 @@ struct vv_animator {
     /* Learned engines (fsth, hybrid). */
     fsth_model *model;
     bool learned, hybrid;
+    /* A hybrid trained on the 3D head's warp (config.warp3d): the first source's triangle
+     * areas at rest and this frame's validity in the crop (G's fourth input). */
+    bool hybrid3d;
+    hybrid_validity validity;
+    float *validity_map;
     float crop_to_image[6], image_to_crop[6];
     vv_image net_crop, portrait;
     /* Per-frame state: which source is in use (nearest, with hysteresis); the reference. */

@@ -243,7 +243,6 @@ vv_status animator_create(vv_animator **out, const vv_image *sources, const char
     a->learned = strncmp(p.engine, "warp", 4) != 0;
     /* The 3D head moves relative to the reference pose, and renders the whole portrait:
      * absolute mode (the driver's own shape) and the face crop are the 2D warp's. */
-    a->head3d = !strcmp(p.engine, "warp") && !p.absolute && !p.crop_output;
     a->hybrid = !strcmp(p.engine, "hybrid");
     a->model = model;
     if (model && model->config.hybrid != a->hybrid)
@@ -251,6 +250,9 @@ vv_status animator_create(vv_animator **out, const vv_image *sources, const char
                     model->config.hybrid ? "a hybrid" : "an fsth", p.engine);
     /* The model first: a missing or bad one fails before any other work. */
     if (s == VV_OK && a->learned && !a->model) s = learned_model_load(&a->model, p.engine, p.model);
+    /* A hybrid model trained on the 3D head's warp paints over the 3D head. */
+    a->hybrid3d = a->hybrid && a->model && a->model->config.warp3d;
+    a->head3d = (!strcmp(p.engine, "warp") || a->hybrid3d) && !p.absolute && !p.crop_output;
     vv_faces_params fp = vv_faces_default_params();
     fp.models_dir = p.models_dir;
     fp.threads = p.threads;
@@ -268,7 +270,13 @@ vv_status animator_create(vv_animator **out, const vv_image *sources, const char
         s = source_open(&a->sources[i], a->faces, &sources[i], names && names[i] ? names[i] : fallback, p.face_index, &wp);
         a->seconds_faces += time_now() - t0;
         a->source_count = i + 1;
-        if (s == VV_OK && a->head3d) s = source_head3d(a, &a->sources[i]);
+        if (s == VV_OK && a->head3d && (!a->learned || i == 0)) s = source_head3d(a, &a->sources[i]);
+    }
+    if (s == VV_OK && a->hybrid3d && a->sources[0].head) { /* G's validity input */
+        size_t plane = (size_t)a->model->config.size * a->model->config.size;
+        a->validity_map = malloc(plane * sizeof *a->validity_map);
+        s = a->validity_map ? hybrid_validity_init(&a->validity, a->sources[0].head)
+                            : vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory");
     }
     if (s == VV_OK) {
         warp_engine_output_size(a->sources[0].engine, &a->out_width, &a->out_height);
@@ -308,6 +316,8 @@ void vv_animator_free(vv_animator *a) {
     }
     face_mesh_free(a->mesh_model);
     person_matte_free(a->matte_model);
+    hybrid_validity_free(&a->validity);
+    free(a->validity_map);
     fsth_model_free(a->model);
     image_free(&a->net_crop);
     image_free(&a->portrait);
@@ -403,32 +413,15 @@ static void border_colour(const vv_image *im, uint8_t fill[3]) {
     for (int c = 0; c < 3; c++) fill[c] = (uint8_t)lround(n ? sum[c] / n : 0);
 }
 
-/* The driver's eye openness relative to its reference frame, retargeted: dlib's lids stop
- * short of shut in a blink (over the held-out clips its eye ratio bottoms out at about half
- * the open one), so openness under EYE_SHUT_RATIO of the reference's counts as shut, and
- * between that and EYE_KNEE the lids close in proportion; above it (a squint, a look up,
- * wider than the reference in surprise) the ratio passes through as it is.  The portrait's own eye size does not matter: it closes from its own lids. */
-#define EYE_SHUT_RATIO 0.45f
-#define EYE_KNEE 0.75f
-static void eye_openness_retarget(const float driver[68][2], const float reference[68][2], float out[2]) {
-    for (int e = 0; e < 2; e++) {
-        float ref = motion_eye_aspect(reference, e ? 42 : 36), now = motion_eye_aspect(driver, e ? 42 : 36);
-        /* the reference's eye (nearly) shut: no scale to measure by; the driver's degenerate */
-        if (!(ref > 0.05f) || isnan(now)) {
-            out[e] = 1;
-            continue;
-        }
-        float r = now / ref;
-        /* as the driver's down to EYE_KNEE (a squint, a look upwards stay as they are),
-         * below it falling to shut at EYE_SHUT_RATIO */
-        out[e] = r >= EYE_KNEE ? r : EYE_KNEE * (r - EYE_SHUT_RATIO) / (EYE_KNEE - EYE_SHUT_RATIO);
-        if (out[e] < 0) out[e] = 0;
-    }
-}
-
 /* One frame of a learned engine into *out (the portrait, or the warp engine's frame for
  * hybrid: fsth_render_frame); with crop_output the network's crop itself, resized. */
 static vv_status learned_render(vv_animator *a, const float target[68][2], vv_image *out) {
+    if (a->hybrid3d && a->validity_map) { /* over the 3D head's frame, which is in *out */
+        vv_status s = hybrid_validity_draw(&a->validity, a->sources[0].head, a->image_to_crop, a->model->config.size,
+                                           a->validity_map);
+        return s != VV_OK ? s : fsth_render_frame_warped(a->model, a->image_to_crop, a->crop_to_image, target,
+                                                         a->validity_map, &a->net_crop, out);
+    }
     if (!a->params.crop_output) return fsth_render_frame(a->model, a->image_to_crop, a->crop_to_image, target, &a->net_crop, out);
     float crop_target[68][2];
     affine_apply_points(a->image_to_crop, target, crop_target, 68);
@@ -480,7 +473,7 @@ vv_status animator_render(vv_animator *a, const float points[68][2], bool has_fa
             motion_retarget_decompose(&src->retarget, points, &hf.rigid, hf.expression, target);
             memcpy(hf.target68, target, sizeof hf.target68);
             hf.has_target = true;
-            eye_openness_retarget(points, (const float(*)[2])src->retarget.reference, hf.eye_openness);
+            motion_eye_openness(points, (const float(*)[2])src->retarget.reference, hf.eye_openness);
         }
         if (has_face && a->have_gaze && a->have_reference_gaze) { /* the change since the reference */
             hf.has_gaze = true;

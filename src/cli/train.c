@@ -2,6 +2,7 @@
  * `vivify finetune` (few-shot fine-tuning on a person's photos). */
 #include "cli/cli.h"
 
+#include "face/facemesh.h"
 #include "img/image.h"
 #include "nn/tfjs.h"
 #include "train/train.h"
@@ -49,21 +50,20 @@ static vv_status output_folder_check(const char *path) {
     return VV_OK;
 }
 
-/* One row of three S x S panels: landmark image, generated, real. */
-static vv_status save_panels(const char *path, const float *landmarks, const float *fake,
-                             const float *real, int S) {
+/* One row of S x S panels (3-channel tensors in [-1, 1]): landmark image, generated, real;
+ * a hybrid's also shows its warp input and validity (white: moved, black: invented). */
+static vv_status save_panels(const char *path, const float *const *panels, int count, int S) {
     vv_image row, tile;
-    vv_status status = image_create(&row, 3 * S, S, 3);
+    vv_status status = image_create(&row, count * S, S, 3);
     if (status != VV_OK) return status;
     if ((status = image_create(&tile, S, S, 3)) != VV_OK) {
         image_free(&row);
         return status;
     }
-    const float *panels[3] = {landmarks, fake, real};
-    for (int p = 0; p < 3; p++) {
+    for (int p = 0; p < count; p++) {
         fsth_tensor_to_image(&tile, panels[p], S);
         for (int y = 0; y < S; y++)
-            memcpy(row.data + ((size_t)y * 3 * S + (size_t)p * S) * 3, tile.data + (size_t)y * S * 3, (size_t)S * 3);
+            memcpy(row.data + ((size_t)y * count * S + (size_t)p * S) * 3, tile.data + (size_t)y * S * 3, (size_t)S * 3);
     }
     status = image_save(&row, path);
     image_free(&tile);
@@ -107,8 +107,15 @@ static vv_status validation_render(validation *v, fsth_model *m, const char *pat
     fsth_generator_project(&m->G, v->psi, v->e, 1);
     status = fsth_generator_forward(&m->G, v->fake, v->batch.g_in, v->psi, 1);
     size_t plane = (size_t)v->batch.S * v->batch.S;
-    if (status == VV_OK)
-        status = save_panels(path, v->batch.target + 3 * plane, v->fake, v->batch.target, v->batch.S);
+    if (status != VV_OK) return status;
+    const float *panels[5] = {v->batch.target + 3 * plane, v->fake, v->batch.target};
+    if (!m->config.hybrid) return save_panels(path, panels, 3, v->batch.S);
+    float *validity = mem_alloc(3 * plane, sizeof(float));
+    if (!validity) return vv_fail(VV_ERR_NO_MEMORY, "validation: no memory");
+    for (size_t i = 0; i < 3 * plane; i++) validity[i] = 2.0f * v->batch.g_in[6 * plane + i % plane] - 1.0f;
+    panels[1] = v->batch.g_in + 3 * plane, panels[2] = validity, panels[3] = v->fake, panels[4] = v->batch.target;
+    status = save_panels(path, panels, 5, v->batch.S);
+    free(validity);
     return status;
 }
 
@@ -120,11 +127,11 @@ static vv_status save_checkpoint(fsth_model *m, fsth_trainer *t, const char *out
 }
 
 int cli_train(int argc, char **argv) {
-    const char *data = NULL, *out = NULL, *log_path = NULL, *export_path = NULL;
+    const char *data = NULL, *out = NULL, *log_path = NULL, *export_path = NULL, *init = NULL;
     int steps = 1000, k = 8, batch = 1, size = 128, width = 16, bottleneck = 4, seed = 1;
     int val_every = 100, checkpoint_every = 100;
-    bool resume = false, attention = false, hybrid = false, quiet = false;
-    float lr_g = 5e-5f, lr_d = 2e-4f, identity = 10.0f, perceptual = 0.0f;
+    bool resume = false, attention = false, hybrid = false, warp3d = false, quiet = false;
+    float lr_g = 5e-5f, lr_d = 2e-4f, identity = 10.0f, perceptual = 0.0f, invented = 0.0f;
     const cli_option opts[] = {
         {"data", 0, OPT_STRING, &data, "TRAIN.vds", "the training set (vivify dataset build)", 0, 0},
         {"output", 'o', OPT_STRING, &out, "BASE.safetensors", "the model; its training state goes to BASE.safetensors.state", 0, 0},
@@ -137,6 +144,9 @@ int cli_train(int argc, char **argv) {
         {"bottleneck", 0, OPT_INT, &bottleneck, "N", "AdaIN residual blocks at the generator's bottleneck", 0, 6},
         {"attention", 0, OPT_FLAG, &attention, NULL, "self-attention in G and D", 0, 0},
         {"hybrid", 0, OPT_FLAG, &hybrid, NULL, "hybrid engine: G also sees the warped first shot and blends", 0, 0},
+        {"warp3d", 0, OPT_FLAG, &warp3d, NULL, "hybrid: that warp is the 3D head's (animate's default engine), with its validity map", 0, 0},
+        {"init", 0, OPT_STRING, &init, "MODEL.safetensors", "start from this model's weights (e.g. a shipped one; its configuration, fresh optimiser state)", 0, 0},
+        {"invented", 0, OPT_FLOAT, &invented, "W", "hybrid: pixel-loss weight 1 + W where the warp invented pixels (0: uniform)", 0, 1000},
         {"seed", 0, OPT_INT, &seed, "N", "initialisation and episode seed", 0, 2147483647},
         {"lr-g", 0, OPT_FLOAT, &lr_g, "LR", "Adam learning rate of E and G", 1e-8, 1},
         {"lr-d", 0, OPT_FLOAT, &lr_d, "LR", "Adam learning rate of D", 1e-8, 1},
@@ -173,12 +183,19 @@ int cli_train(int argc, char **argv) {
     if (s != VV_OK) return cli_fail(s);
     fsth_model *m = NULL;
     fsth_config c = fsth_config_default(size);
-    c.width = width, c.bottleneck_blocks = bottleneck, c.attention = attention, c.hybrid = hybrid;
+    c.width = width, c.bottleneck_blocks = bottleneck, c.attention = attention, c.hybrid = hybrid || warp3d;
+    c.warp3d = warp3d;
     c.videos = dataset_clip_count(ds);
-    if (resume) {
-        s = model_load_named(&m, out);
+    if (resume && init) {
+        s = vv_fail(VV_ERR_INVALID_ARGUMENT, "--init starts a new run; --resume continues one: not both");
+    } else if (resume || init) {
+        const char *from = resume ? out : init;
+        s = model_load_named(&m, from);
         if (s == VV_OK && m->config.videos != dataset_clip_count(ds))
-            s = vv_fail(VV_ERR_INVALID_ARGUMENT, "%s was trained on %d clips; %s has %d", out, m->config.videos, data, dataset_clip_count(ds));
+            s = vv_fail(VV_ERR_INVALID_ARGUMENT, "%s was trained on %d clips; %s has %d", from, m->config.videos, data, dataset_clip_count(ds));
+        if (s == VV_OK && init && warp3d && !m->config.hybrid)
+            s = vv_fail(VV_ERR_INVALID_ARGUMENT, "--warp3d needs a hybrid model; %s is not one", init);
+        if (s == VV_OK && init && warp3d) m->config.warp3d = true;
     } else {
         s = fsth_model_new(&m, &c, (uint64_t)seed);
     }
@@ -186,10 +203,13 @@ int cli_train(int argc, char **argv) {
     p.k = k, p.batch = batch, p.lr_g = lr_g, p.lr_d = lr_d, p.seed = (uint64_t)seed;
     tfjs_model *faceres = s == VV_OK ? load_faceres(identity + perceptual, quiet) : NULL;
     p.faceres = faceres, p.w_identity = faceres ? identity : 0.0f, p.w_perceptual = faceres ? perceptual : 0.0f;
+    p.w_invented = invented;
     fsth_trainer *t = NULL;
     if (s == VV_OK) s = fsth_trainer_new(&t, m, &p);
     if (s == VV_OK && resume) s = fsth_trainer_load_state(t, state_path);
-    fsth_dataset_source src = {ds, m ? m->config.hybrid : false};
+    face_mesh *mesh = NULL;
+    if (s == VV_OK && m->config.warp3d) s = face_mesh_new(&mesh, NULL);
+    fsth_dataset_source src = {ds, m ? m->config.hybrid : false, mesh, 0};
     validation v = {0};
     if (s == VV_OK) s = validation_init(&v, m, k);
     if (s == VV_OK) {
@@ -222,6 +242,10 @@ int cli_train(int argc, char **argv) {
                  "lr %.1e/%.1e | %.0f ms | %.2f samples/s | %.2f GFLOP/s",
                  step, steps, l.g_total, l.pixel, l.identity, l.perceptual, l.adv, l.fm, l.mch, l.d_total, l.r_real, l.r_fake,
                  lr_g, lr_d, dt * 1e3, batch / dt, flops / dt * 1e-9);
+        if (mesh) { /* episodes whose 3D head fell back to the 2D warp, so far */
+            size_t used = strlen(line);
+            snprintf(line + used, sizeof line - used, " | 2D-warp fallbacks %ld", src.warp3d_fallbacks);
+        }
         fprintf(log, "%s\n", line);
         fflush(log);
         if (!quiet) fprintf(stderr, "%s\n", line);
@@ -247,6 +271,7 @@ int cli_train(int argc, char **argv) {
     fsth_trainer_free(t);
     fsth_model_free(m);
     tfjs_model_free(faceres);
+    face_mesh_free(mesh);
     dataset_close(ds);
     return s == VV_OK ? EXIT_OK : cli_fail(s);
 }

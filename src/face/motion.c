@@ -775,3 +775,23 @@ float motion_eye_aspect(const float points[68][2], int first) {
     float w = hypotf(e[3][0] - e[0][0], e[3][1] - e[0][1]);
     return w > 1e-6f ? (v1 + v2) / (2 * w) : NAN;
 }
+
+/* dlib's lids stop short of shut in a blink (over the held-out clips its eye ratio bottoms
+ * out at about half the open one), so openness under EYE_SHUT_RATIO of the reference's
+ * counts as shut, and between that and EYE_KNEE the lids close in proportion; above it (a
+ * squint, a look up, wider than the reference in surprise) the ratio passes through. */
+#define EYE_SHUT_RATIO 0.45f
+#define EYE_KNEE 0.75f
+void motion_eye_openness(const float driver[68][2], const float reference[68][2], float out[2]) {
+    for (int e = 0; e < 2; e++) {
+        float ref = motion_eye_aspect(reference, e ? 42 : 36), now = motion_eye_aspect(driver, e ? 42 : 36);
+        /* the reference's eye (nearly) shut: no scale to measure by; the driver's degenerate */
+        if (!(ref > 0.05f) || isnan(now)) {
+            out[e] = 1;
+            continue;
+        }
+        float r = now / ref;
+        out[e] = r >= EYE_KNEE ? r : EYE_KNEE * (r - EYE_SHUT_RATIO) / (EYE_KNEE - EYE_SHUT_RATIO);
+        if (out[e] < 0) out[e] = 0;
+    }
+}

@@ -120,4 +120,10 @@ double motion_shape_distance(const float a[68][2], const float b[68][2]);
  * them (eval's motion following). */
 float motion_eye_aspect(const float points[68][2], int first);
 
+/* Each eye's openness relative to the reference frame's, retargeted for the 3D head's lids
+ * (head3d_frame.eye_openness; subject's right, left): as the ratio of eye aspects down to a
+ * knee, then falling to shut (0) well before dlib's points meet, since they never do in a
+ * blink.  1 where the reference's eye is (nearly) shut or the driver's degenerate. */
+void motion_eye_openness(const float driver[68][2], const float reference[68][2], float out[2]);
+
 #endif

@@ -31,6 +31,8 @@ vv_status fsth_config_check(const fsth_config *c) {
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: width %d outside 1..64", c->width);
     if (c->bottleneck_blocks < 0 || c->bottleneck_blocks > 6)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: %d bottleneck blocks outside 0..6", c->bottleneck_blocks);
+    if (c->warp3d && !c->hybrid)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: warp3d is for a hybrid model");
     if (c->videos < 1 || c->videos > 100000)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: %d videos outside 1..100000", c->videos);
     return VV_OK;
@@ -42,9 +44,9 @@ int fsth_generator_in_channels(const fsth_config *c) { return c->hybrid ? 7 : 3;
 vv_status fsth_config_to_json(const fsth_config *c, char *out, size_t out_size) {
     int n = snprintf(out, out_size,
                      "{\"size\":%d,\"width\":%d,\"bottleneck_blocks\":%d,\"attention\":%s,"
-                     "\"hybrid\":%s,\"videos\":%d}",
+                     "\"hybrid\":%s,\"videos\":%d%s}",
                      c->size, c->width, c->bottleneck_blocks, c->attention ? "true" : "false",
-                     c->hybrid ? "true" : "false", c->videos);
+                     c->hybrid ? "true" : "false", c->videos, c->warp3d ? ",\"warp3d\":true" : "");
     if (n < 0 || (size_t)n >= out_size) return vv_fail(VV_ERR_INTERNAL, "fsth config JSON over %zu bytes", out_size);
     return VV_OK;
 }
@@ -79,6 +81,8 @@ vv_status fsth_config_from_json(fsth_config *c, const char *json) {
     else if (!json_bool(root, "attention", &c->attention)) missing = "attention";
     else if (!json_bool(root, "hybrid", &c->hybrid)) missing = "hybrid";
     else if (!json_int(root, "videos", &c->videos)) missing = "videos";
+    /* warp3d came later: absent in older files, which are 2D-warp hybrids */
+    else if (cJSON_GetObjectItemCaseSensitive(root, "warp3d") && !json_bool(root, "warp3d", &c->warp3d)) missing = "warp3d";
     cJSON_Delete(root);
     if (missing) return vv_fail(VV_ERR_MODEL, "fsth config: '%s' missing or not valid", missing);
     if (fsth_config_check(c) == VV_OK) return VV_OK;
@@ -413,6 +417,16 @@ vv_status fsth_prepare(fsth_model *m, const vv_image *images, const float (*land
     return status;
 }
 
+static vv_status render_layers(fsth_model *m, const float target[68][2], const vv_image *warped,
+                               const float *validity, vv_image *painted, uint8_t *weight);
+
+/* Blends the crop's painting (hybrid, by its weight) or the whole crop (fsth) into frame. */
+static void render_paste(fsth_model *m, const float crop_to_image[6], const vv_image *crop, const uint8_t *weight,
+                         vv_image *frame) {
+    /* The crop's outer eighth fades into the frame, so its square edge never shows. */
+    warp_paste_back(frame, crop, weight, crop_to_image, (float)m->config.size / 8.0f, 0);
+}
+
 vv_status fsth_render_frame(fsth_model *m, const float image_to_crop[6], const float crop_to_image[6],
                             const float target[68][2], vv_image *crop, vv_image *frame) {
     float crop_target[68][2];
@@ -423,25 +437,51 @@ vv_status fsth_render_frame(fsth_model *m, const float image_to_crop[6], const f
     if (m->config.hybrid) {
         weight = mem_alloc((size_t)S * S, 1);
         if (!weight) return vv_fail(VV_ERR_NO_MEMORY, "fsth_render: no memory");
-        status = fsth_render_layers(m, (const float (*)[2])crop_target, crop, weight);
+        status = render_layers(m, (const float (*)[2])crop_target, NULL, NULL, crop, weight);
     } else {
         status = fsth_render(m, (const float (*)[2])crop_target, crop);
     }
-    /* The crop's outer eighth fades into the frame, so its square edge never shows. */
-    if (status == VV_OK) warp_paste_back(frame, crop, weight, crop_to_image, (float)S / 8.0f, 0);
+    if (status == VV_OK) render_paste(m, crop_to_image, crop, weight, frame);
     free(weight);
     return status;
 }
 
-/* Runs G for target landmarks; the output (the crop composite for hybrid) in rgb. */
-static vv_status render_forward(fsth_model *m, const float target[68][2], float *rgb) {
+vv_status fsth_render_frame_warped(fsth_model *m, const float image_to_crop[6], const float crop_to_image[6],
+                                   const float target[68][2], const float *validity, vv_image *crop,
+                                   vv_image *frame) {
+    if (!m->config.hybrid) return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth_render_frame_warped: not a hybrid model");
+    float crop_target[68][2];
+    affine_apply_points(image_to_crop, target, crop_target, 68);
+    int S = m->config.size;
+    vv_image warped = {0};
+    uint8_t *weight = mem_alloc((size_t)S * S, 1);
+    vv_status status = weight ? image_create(&warped, S, S, 3) : vv_fail(VV_ERR_NO_MEMORY, "fsth_render: no memory");
+    if (status == VV_OK) {
+        image_warp_affine(&warped, frame, crop_to_image, NULL); /* the warp as the crop sees it */
+        status = render_layers(m, (const float (*)[2])crop_target, &warped, validity, crop, weight);
+    }
+    if (status == VV_OK) render_paste(m, crop_to_image, crop, weight, frame);
+    image_free(&warped);
+    free(weight);
+    return status;
+}
+
+/* Runs G for target landmarks; the output (the crop composite for hybrid) in rgb.  A
+ * hybrid's warp input: warped + validity when given, else the 2D warp of the person's
+ * source crop. */
+static vv_status render_forward(fsth_model *m, const float target[68][2], const vv_image *warped,
+                                const float *validity, float *rgb) {
     int S = m->config.size;
     size_t plane = (size_t)S * S;
     float *in = m->scratch;
     vv_status status = fsth_landmark_tensor(in, target, S);
-    if (status == VV_OK && m->config.hybrid)
+    if (status == VV_OK && m->config.hybrid && warped) {
+        fsth_image_to_tensor(in + 3 * plane, warped);
+        memcpy(in + 6 * plane, validity, plane * sizeof(float));
+    } else if (status == VV_OK && m->config.hybrid) {
         status = fsth_warp_inputs(in + 3 * plane, in + 6 * plane, m->source_image,
                                   (const float (*)[2])m->source_landmarks, target, S);
+    }
     if (status == VV_OK) status = fsth_generator_forward(&m->G, rgb, in, m->person_psi, 1);
     return status;
 }
@@ -461,7 +501,7 @@ vv_status fsth_render(fsth_model *m, const float target[68][2], vv_image *out) {
     if (status != VV_OK) return status;
     float *rgb = mem_alloc(3 * (size_t)S * S, sizeof(float));
     if (!rgb) return vv_fail(VV_ERR_NO_MEMORY, "fsth_render: no memory");
-    status = render_forward(m, target, rgb);
+    status = render_forward(m, target, NULL, NULL, rgb);
     if (status == VV_OK) fsth_tensor_to_image(out, rgb, S);
     free(rgb);
     return status;
@@ -469,13 +509,18 @@ vv_status fsth_render(fsth_model *m, const float target[68][2], vv_image *out) {
 
 vv_status fsth_render_layers(fsth_model *m, const float target[68][2], vv_image *painted, uint8_t *weight) {
     if (!m->config.hybrid) return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth_render_layers: not a hybrid model");
+    return render_layers(m, target, NULL, NULL, painted, weight);
+}
+
+static vv_status render_layers(fsth_model *m, const float target[68][2], const vv_image *warped,
+                               const float *validity, vv_image *painted, uint8_t *weight) {
     int S = m->config.size;
     size_t plane = (size_t)S * S;
     vv_status status = render_image(m, painted, S);
     if (status != VV_OK) return status;
     float *rgb = mem_alloc(3 * plane, sizeof(float));
     if (!rgb) return vv_fail(VV_ERR_NO_MEMORY, "fsth_render: no memory");
-    status = render_forward(m, target, rgb);
+    status = render_forward(m, target, warped, validity, rgb);
     if (status == VV_OK) {
         /* G keeps its last forward's tanh painting and sigmoid blend. */
         fsth_tensor_to_image(painted, m->G.rgb, S);

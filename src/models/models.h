@@ -23,6 +23,8 @@ typedef struct fsth_config {
     int bottleneck_blocks; /* AdaIN residual blocks at the generator's bottleneck (4) */
     bool attention;        /* self-attention in G's decoder and in D */
     bool hybrid;           /* G also sees the warped source + validity mask, outputs a blend */
+    bool warp3d;           /* hybrid: that warp is the 3D head's (models/hybrid_warp.h), not
+                              the 2D mesh warp of the crop (fsth_warp_inputs) */
     int videos;            /* rows of D's projection table W (training videos) */
 } fsth_config;
 
@@ -263,6 +265,12 @@ vv_status fsth_render_layers(fsth_model *m, const float target[68][2], vv_image 
  * its full resolution wherever the network leaves it. */
 vv_status fsth_render_frame(fsth_model *m, const float image_to_crop[6], const float crop_to_image[6],
                             const float target[68][2], vv_image *crop, vv_image *frame);
+/* Hybrid with the 3D head's warp (config.warp3d): as fsth_render_frame, but G's warp input
+ * is frame itself (the 3D head's frame for the same target) seen through the crop, with
+ * validity [size * size] in [0, 1] (models/hybrid_warp.h hybrid_validity_draw). */
+vv_status fsth_render_frame_warped(fsth_model *m, const float image_to_crop[6], const float crop_to_image[6],
+                                   const float target[68][2], const float *validity, vv_image *crop,
+                                   vv_image *frame);
 /* The square crop a face is seen through: crop (size x size) -> image affine transform
  * from its 68 landmarks, by the training set's rule (the face box the landmarks imply,
  * centre moved up 0.1 box side, enlarged 1.8x). */

@@ -3,6 +3,7 @@
 #include "train/train.h"
 
 #include "img/image.h"
+#include "models/hybrid_warp.h"
 #include "models/identity_loss.h"
 #include "models/perceptual_loss.h"
 #include "nn/optim.h"
@@ -133,14 +134,19 @@ static vv_status gan_generator_side(gan_work *w, fsth_model *m, const fsth_train
     memset(w->dxy, 0, (size_t)n * xy_n * sizeof(float));
     status = fsth_discriminator_backward(&m->D, w->dxy, NULL, w->dr, w->dfeat, fake_xy, w->proj2, n, false);
     if (status != VV_OK) return status;
-    /* Pixel L1 against the real frame. */
+    /* Pixel L1 against the real frame; a hybrid's gradient weighted up where its warp
+     * invented pixels (1 + w_invented (1 - validity), validity = G's input channel 6), so
+     * training aims at what the warp gets wrong.  The logged value stays the plain L1. */
     double sum = 0.0;
     float scale = p->w_pixel / (float)((size_t)n * 3 * plane);
+    bool weighted = m->config.hybrid && p->w_invented > 0.0f;
+    int inc = fsth_generator_in_channels(&m->config);
     for (int i = 0; i < n; i++)
         for (size_t j = 0; j < 3 * plane; j++) {
             float d = w->fake[i * 3 * plane + j] - w->xy2[i * xy_n + j];
+            float g = weighted ? scale * (1.0f + p->w_invented * (1.0f - g_in[((size_t)i * inc + 6) * plane + j % plane])) : scale;
             sum += fabsf(d);
-            w->dfake[i * 3 * plane + j] = w->dxy[i * xy_n + j] + (d > 0 ? scale : d < 0 ? -scale : 0.0f);
+            w->dfake[i * 3 * plane + j] = w->dxy[i * xy_n + j] + (d > 0 ? g : d < 0 ? -g : 0.0f);
         }
     losses->pixel = (float)(sum / ((double)n * 3 * plane));
     if (p->faceres && p->w_identity > 0.0f) {
@@ -464,7 +470,28 @@ vv_status fsth_dataset_episode(void *ctx, uint64_t *rng, fsth_batch *batch) {
         if (status == VV_OK) status = fsth_landmark_tensor(xy + 3 * plane, (const float (*)[2])points, batch->S);
         float *g_in = batch->g_in + (size_t)b * batch->in_channels * plane;
         if (status == VV_OK) memcpy(g_in, xy + 3 * plane, 3 * plane * sizeof(float));
-        if (status == VV_OK && src->hybrid)
+        bool warped = false;
+        if (status == VV_OK && src->hybrid && src->mesh) { /* the 3D head, at the dataset's resolution */
+            vv_image shot = {0}, target = {0};
+            float shot_points[68][2], target_points[68][2];
+            status = dataset_read_frame(src->ds, ep.shots[0].clip, ep.shots[0].frame, &shot, shot_points);
+            if (status == VV_OK) status = dataset_read_frame(src->ds, ep.target.clip, ep.target.frame, &target, target_points);
+            /* Half the targets (even frames) take the mouth interior from the target frame,
+             * as a driving video gives it; the others get the synthesised one of the
+             * built-in motions, so G learns to keep the first and paint over the second. */
+            bool driver_mouth = ep.target.frame % 2 == 0;
+            vv_status w = status == VV_OK ? hybrid_warp3d_inputs(src->mesh, &shot, (const float (*)[2])shot_points,
+                                                                 (const float (*)[2])target_points,
+                                                                 driver_mouth ? &target : NULL, batch->S,
+                                                                 g_in + 3 * plane, g_in + 6 * plane)
+                                          : status;
+            if (w == VV_OK) warped = true;
+            else if (w == VV_ERR_NO_FACE) src->warp3d_fallbacks++;
+            else status = w;
+            image_free(&shot);
+            image_free(&target);
+        }
+        if (status == VV_OK && src->hybrid && !warped)
             status = fsth_warp_inputs(g_in + 3 * plane, g_in + 6 * plane,
                                       batch->shots + (size_t)b * batch->K * 6 * plane,
                                       (const float (*)[2])shot0_points, (const float (*)[2])points, batch->S);

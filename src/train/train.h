@@ -32,6 +32,9 @@ typedef struct fsth_train_params {
      * mean |phi_l(fake) - phi_l(real)| over five faceres layers, on the same resizes.  Off
      * when faceres is NULL or the weight 0 (the default). */
     float w_perceptual;
+    /* Hybrid: the pixel term's gradient weighted by 1 + w_invented (1 - validity) (0: off,
+     * the default), so training aims at where the warp invented pixels. */
+    float w_invented;
     const struct tfjs_model *faceres;
     uint64_t seed;
 } fsth_train_params;
@@ -54,6 +57,11 @@ typedef vv_status (*fsth_episode_fn)(void *ctx, uint64_t *rng, fsth_batch *batch
 typedef struct fsth_dataset_source {
     const dataset *ds;
     bool hybrid;
+    /* hybrid with fsth_config.warp3d: the face mesh models; G's warp input is then the 3D
+     * head of shot 0 moved to the target (models/hybrid_warp.h), at the dataset's own
+     * resolution, or the 2D warp where the mesh does not hold the face (counted here) */
+    const struct face_mesh *mesh;
+    long warp3d_fallbacks;
 } fsth_dataset_source;
 vv_status fsth_dataset_episode(void *ctx, uint64_t *rng, fsth_batch *batch);
 
