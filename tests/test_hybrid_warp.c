@@ -8,7 +8,9 @@
  *  3. The same validity drawn into a smaller crop (an image_to_crop scale): the same
  *     picture, resampled.
  *  4. A face too small for the 3D head: VV_ERR_NO_FACE, which training counts and falls
- *     back on. */
+ *     back on.
+ *  5. From a 128 px model crop (fine-tuning's frames), upsampled inside: at rest, the crop
+ *     back and all valid. */
 #include "face/faces.h"
 #include "img/image.h"
 #include "models/hybrid_warp.h"
@@ -145,6 +147,32 @@ int main(void) {
         vv_status st = hybrid_warp3d_inputs(fm, &small, (const float(*)[2])small_points, (const float(*)[2])small_points,
                                             NULL, 64, warped, validity);
         CHECK_MSG(st == VV_ERR_NO_FACE, "a 64 px face: status %d (%s)", st, vv_last_error());
+        image_free(&small);
+    }
+
+    /* 5. From 128 px model crops (fine-tuning's input), upsampled inside: at rest the crop
+     * comes back (through a 2x up- and downsampling) and all of it is valid. */
+    {
+        int n = 128;
+        vv_image small = {0};
+        float small_points[68][2], *tensor = malloc(3 * n * n * sizeof *tensor);
+        CHECK_OK(image_resize(&small, &crop, n, n));
+        for (int i = 0; i < 68; i++)
+            for (int c = 0; c < 2; c++) small_points[i][c] = (points[i][c] + 0.5f) * 0.5f - 0.5f;
+        if (tensor && small.data) {
+            fsth_image_to_tensor(tensor, &small);
+            CHECK_OK(hybrid_warp3d_crops(fm, tensor, (const float(*)[2])small_points, tensor, (const float(*)[2])small_points,
+                                         n, warped, validity));
+            double d = 0;
+            float vm = 1;
+            for (int i = 0; i < 3 * n * n; i++) d += fabsf(warped[i] - tensor[i]);
+            for (int i = 0; i < n * n; i++) vm = fminf(vm, validity[i]);
+            d /= 3.0 * n * n;
+            printf("from a %d px crop at rest: mean |warp - crop| %.4f, validity min %.3f\n", n, d, vm);
+            CHECK(d < 0.03);
+            CHECK(vm == 1.0f);
+        }
+        free(tensor);
         image_free(&small);
     }
 

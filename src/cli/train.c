@@ -345,6 +345,9 @@ int cli_finetune(int argc, char **argv) {
     p.seed = (uint64_t)seed;
     tfjs_model *faceres = s == VV_OK ? load_faceres(identity + perceptual, false) : NULL;
     p.faceres = faceres, p.w_identity = faceres ? identity : 0.0f, p.w_perceptual = faceres ? perceptual : 0.0f;
+    face_mesh *mesh = NULL;
+    if (s == VV_OK && m->config.warp3d) s = face_mesh_new(&mesh, models);
+    p.mesh = mesh;
     progress_bar bar;
     p.progress = finetune_progress, p.progress_data = &bar;
     double t0 = time_now();
@@ -359,6 +362,7 @@ int cli_finetune(int argc, char **argv) {
         fprintf(stderr, "finetune: %d shots, %d steps in %.1f s, pixel L1 %.4f -> %s\n", k, p.steps, time_now() - t0, loss, out);
     vv_faces_free(faces);
     tfjs_model_free(faceres);
+    face_mesh_free(mesh);
     free(frames);
     free(points);
     fsth_model_free(m);

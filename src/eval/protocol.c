@@ -546,12 +546,17 @@ static vv_status learned_load(fsth_model **model, const char *models, const char
 /* FT: fine-tuned on the shots with fsth_finetune's defaults (pixel L1, adversarial and
  * feature matching; not the faceres identity term `vivify finetune` adds by default). */
 static vv_status learned_finetune(fsth_model *model, const vv_image *images, const float (*points)[68][2], int count,
-                                  const eval_options *options) {
+                                  const eval_options *options, const char *models_dir) {
     fsth_finetune_params p = fsth_finetune_default_params(count);
     if (options->finetune_steps > 0) p.steps = options->finetune_steps;
     p.seed = options->seed;
     float loss = 0.0f;
-    return fsth_finetune_images(model, images, points, count, &p, &loss);
+    face_mesh *mesh = NULL; /* a warp3d hybrid fine-tunes on the 3D head's warp */
+    vv_status s = model->config.warp3d ? face_mesh_new(&mesh, models_dir) : VV_OK;
+    p.mesh = mesh;
+    if (s == VV_OK) s = fsth_finetune_images(model, images, points, count, &p, &loss);
+    face_mesh_free(mesh);
+    return s;
 }
 
 /* One series being rendered: an animator (or freeze: the nearest source as it is) and the
@@ -622,7 +627,7 @@ static vv_status run_open(series_run *r, eval_context *ctx, const eval_options *
         if (engine_learned(engine)) {
             s = learned_load(&model, o->model, engine);
             if (s == VV_OK && engine_finetuned(engine))
-                s = learned_finetune(model, kept_images, (const float(*)[68][2])r->points, kept, o);
+                s = learned_finetune(model, kept_images, (const float(*)[68][2])r->points, kept, o, ctx->models_dir);
             else if (s == VV_OK && kept > given)
                 s = fsth_prepare(model, kept_images, (const float(*)[68][2])r->points, kept);
             if (s != VV_OK) {

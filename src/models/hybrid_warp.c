@@ -178,3 +178,30 @@ vv_status hybrid_warp3d_inputs(const face_mesh *fm, const vv_image *source, cons
     head3d_free(h);
     return s;
 }
+
+vv_status hybrid_warp3d_crops(const face_mesh *fm, const float *source, const float source_points[68][2],
+                              const float *target, const float target_points[68][2], int size, float *warped,
+                              float *validity) {
+    /* The 3D head needs about 40 px between the eyes: small crops are upsampled first. */
+    int up = size >= 256 ? 1 : (256 + size - 1) / size, side = size * up;
+    vv_image images[2] = {{0}, {0}};
+    float points[2][68][2];
+    const float *tensors[2] = {source, target};
+    const float (*given[2])[2] = {source_points, target_points};
+    vv_status s = VV_OK;
+    for (int k = 0; k < 2 && s == VV_OK; k++) {
+        vv_image crop = {0};
+        s = image_create(&crop, size, size, 3);
+        if (s == VV_OK) fsth_tensor_to_image(&crop, tensors[k], size);
+        if (s == VV_OK) s = image_resize(&images[k], &crop, side, side);
+        image_free(&crop);
+        for (int i = 0; i < 68; i++)
+            for (int c = 0; c < 2; c++) points[k][i][c] = (given[k][i][c] + 0.5f) * (float)up - 0.5f;
+    }
+    if (s == VV_OK)
+        s = hybrid_warp3d_inputs(fm, &images[0], (const float(*)[2])points[0], (const float(*)[2])points[1], &images[1],
+                                 size, warped, validity);
+    image_free(&images[0]);
+    image_free(&images[1]);
+    return s;
+}

@@ -51,4 +51,11 @@ vv_status hybrid_warp3d_inputs(const face_mesh *fm, const vv_image *source, cons
                                const float target[68][2], const vv_image *target_frame, int size, float *warped,
                                float *validity);
 
+/* The same from two model crops (tensors [3, size, size] in [-1, 1] and their points in
+ * crop pixels, as fsth_crop_shot makes them), upsampled to at least 256 first; the mouth
+ * interior from the target (fine-tuning on a person's frames). */
+vv_status hybrid_warp3d_crops(const face_mesh *fm, const float *source, const float source_points[68][2],
+                              const float *target, const float target_points[68][2], int size, float *warped,
+                              float *validity);
+
 #endif

@@ -529,7 +529,12 @@ vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points
         memcpy(xy, frames + (size_t)i * 3 * plane, 3 * plane * sizeof(float));
         status = fsth_landmark_tensor(xy + 3 * plane, points[i], S);
         if (status == VV_OK) memcpy(g, xy + 3 * plane, 3 * plane * sizeof(float));
-        if (status == VV_OK && m->config.hybrid)
+        vv_status warped = VV_ERR_NO_FACE; /* the 3D head's warp where the model wants it and it holds the face */
+        if (status == VV_OK && m->config.hybrid && m->config.warp3d && params->mesh)
+            warped = hybrid_warp3d_crops(params->mesh, frames, points[0], frames + (size_t)i * 3 * plane, points[i], S,
+                                         g + 3 * plane, g + 6 * plane);
+        if (warped != VV_OK && warped != VV_ERR_NO_FACE) status = warped;
+        if (status == VV_OK && m->config.hybrid && warped != VV_OK)
             status = fsth_warp_inputs(g + 3 * plane, g + 6 * plane, frames, points[0], points[i], S);
     }
     /* Feed-forward start: e_new, psi' = P e_new, w' = w_0 + e_new. */

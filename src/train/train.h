@@ -100,6 +100,10 @@ typedef struct fsth_finetune_params {
     float lr_g, lr_d;
     float w_identity, w_perceptual;   /* as in fsth_train_params (0: off) */
     const struct tfjs_model *faceres;
+    /* A warp3d hybrid: the face mesh models, so G trains on the 3D head's warp of shot 0
+     * to each frame (models/hybrid_warp.h), as animate renders it; NULL or a face the mesh
+     * does not hold: the 2D warp. */
+    const struct face_mesh *mesh;
     uint64_t seed;
     vv_progress_fn progress;
     void *progress_data;
