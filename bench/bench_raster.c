@@ -93,7 +93,7 @@ static void scene_free(scene *s) {
 static timing time_draw(scene *s, int threads, int *covered) {
     double times[RUNS];
     size_t pixels = (size_t)s->color.width * s->color.height;
-    raster_target target = {&s->color, s->depth, s->coverage, NULL, NULL, 0};
+    raster_target target = {&s->color, s->depth, s->coverage, NULL, NULL, 0, NULL};
     raster_params params = {true, threads};
     for (int run = 0; run < RUNS; run++) {
         for (size_t i = 0; i < pixels; i++) s->depth[i] = -INFINITY;

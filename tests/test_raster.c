@@ -30,7 +30,7 @@ static void canvas_init(canvas *c, int w, int h) {
     c->depth = malloc((size_t)w * h * sizeof(float));
     c->coverage = malloc((size_t)w * h);
     c->layer = malloc((size_t)w * h);
-    c->target = (raster_target){&c->color, c->depth, c->coverage, c->layer, NULL, 0};
+    c->target = (raster_target){&c->color, c->depth, c->coverage, c->layer, NULL, 0, NULL};
 }
 
 static void canvas_clear(canvas *c) {
@@ -623,7 +623,7 @@ static void test_hostile(void) {
     }
     CHECK_MSG(drawn >= 50 && outside == 0, "needle: %d drawn on its column, %d off it", drawn, outside);
     /* bad arguments */
-    raster_target no_depth = {&c.color, NULL, NULL, NULL, NULL, 0};
+    raster_target no_depth = {&c.color, NULL, NULL, NULL, NULL, 0, NULL};
     CHECK(raster_draw(&no_depth, &texture, &mesh, &params) == VV_ERR_INVALID_ARGUMENT);
     vv_image gray = {16, 16, 1, texture.data};
     CHECK(raster_draw(&c.target, &gray, &mesh, &params) == VV_ERR_INVALID_ARGUMENT);
@@ -784,10 +784,42 @@ static void test_extras(void) {
             if (!c.coverage[i]) untouched_bad += out_a.data[i * 3] || out_b.data[i * 3];
         CHECK(untouched_bad == 0);
     }
-    /* Bad extras are refused. */
+    /* A backdrop: depth-only winners take its pixel at their place; the others draw as
+     * without it. */
     raster_params params = {false, 1};
+    vv_image back;
+    image_create(&back, w, h, 3);
+    fill_noise(&back);
+    canvas_clear(&c);
+    canvas_clear(&ref);
+    c.target.extras = NULL;
+    c.target.extra_count = 0;
+    c.target.backdrop = &back;
+    ref.target.extras = NULL;
+    ref.target.extra_count = 0;
+    CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
+    CHECK_OK(raster_draw(&ref.target, &texture, &mesh, &params));
+    int back_bad = 0, back_seen = 0, drawn_bad = 0;
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        if (!c.coverage[i]) {
+            drawn_bad += c.color.data[i * 3] != 0; /* untouched */
+            continue;
+        }
+        if (depth_only[c.layer[i]]) {
+            back_seen++;
+            back_bad += memcmp(c.color.data + i * 3, back.data + i * 3, 3) != 0;
+        } else {
+            drawn_bad += memcmp(c.color.data + i * 3, ref.color.data + i * 3, 3) != 0;
+        }
+    }
+    CHECK(back_bad == 0 && drawn_bad == 0);
+    CHECK(back_seen > w * h / 20);
+    /* Bad extras and backdrops are refused. */
     vv_image small;
     image_create(&small, w - 1, h, 3);
+    c.target.backdrop = &small;
+    CHECK(raster_draw(&c.target, &texture, &mesh, &params) == VV_ERR_INVALID_ARGUMENT);
+    c.target.backdrop = NULL;
     raster_extra wrong_size = {NULL, NULL, &texture, &small};
     c.target.extras = &wrong_size;
     c.target.extra_count = 1;
@@ -803,6 +835,7 @@ static void test_extras(void) {
     CHECK_OK(raster_draw(&ref.target, &texture, &plain, &params));
     CHECK(memcmp(c.color.data, ref.color.data, (size_t)w * h * 3) == 0);
     image_free(&small);
+    image_free(&back);
     canvas_free(&c);
     canvas_free(&ref);
     canvas_free(&ref_a);
@@ -996,7 +1029,7 @@ static void test_portrait(void) {
     float *depth = malloc(sizeof(float) * w * h);
     uint8_t *coverage = calloc((size_t)w * h, 1), *known = malloc((size_t)w * h);
     for (int i = 0; i < w * h; i++) depth[i] = -INFINITY;
-    raster_target target = {&frame, depth, coverage, NULL, NULL, 0};
+    raster_target target = {&frame, depth, coverage, NULL, NULL, 0, NULL};
     raster_params params = {true, 0};
     double start = time_now();
     CHECK_OK(raster_draw(&target, &portrait, &mesh, &params));

@@ -1163,20 +1163,27 @@ static void landmarks_correct(head3d *h, const head3d_frame *f) {
 typedef struct composite_job {
     const head3d *h;
     vv_image *out;
+    uint8_t *canvas; /* the raster's colour (source-sized rows): out's own pixels when the sizes agree */
     bool mirror, body_moves;
     int box[4], face_box[4]; /* the work's box and the face's (mirror), inclusive */
 } composite_job;
 
 #define COMPOSITE_ROWS 16
 
+/* The frame from the raster's canvas, in place: the drawn pixels are already there (with
+ * the plate where background-only triangles won: the raster's backdrop), so only the few
+ * that need more are touched: the twins blended in, a translucent winner over the plate,
+ * and what no triangle covered (background where the moving part was at rest, else the
+ * portrait).  Outside the box: the portrait. */
 static void composite_rows(void *ctx, int task) {
     const composite_job *j = ctx;
     const head3d *h = j->h;
     int w = h->source.width, bx0 = j->box[0], by0 = j->box[1], bx1 = j->box[2], by1 = j->box[3];
     int fx0 = j->face_box[0], fy0 = j->face_box[1], fx1 = j->face_box[2], fy1 = j->face_box[3];
+    bool direct = j->canvas == j->out->data;
     for (int y = task * COMPOSITE_ROWS; y < (task + 1) * COMPOSITE_ROWS && y < h->height; y++) {
         uint8_t *o = j->out->data + (size_t)y * h->width * 3;
-        const uint8_t *src = h->source.data + (size_t)y * w * 3, *col = h->color.data + (size_t)y * w * 3;
+        const uint8_t *src = h->source.data + (size_t)y * w * 3;
         if (y < by0 || y > by1) {
             memcpy(o, src, (size_t)h->width * 3);
             continue;
@@ -1184,35 +1191,44 @@ static void composite_rows(void *ctx, int task) {
         int x0 = bx0 < h->width ? bx0 : h->width, x1 = bx1 + 1 < h->width ? bx1 + 1 : h->width;
         memcpy(o, src, (size_t)x0 * 3);
         memcpy(o + x1 * 3, src + x1 * 3, (size_t)(h->width - x1) * 3);
+        uint8_t *c = j->canvas + (size_t)y * w * 3;
         const uint8_t *plate = h->have_matte ? h->plate.data + (size_t)y * w * 3 : src;
         const uint8_t *alpha = h->have_matte ? h->alpha.data + (size_t)y * w * 3 : NULL;
         const uint8_t *cov = h->coverage + (size_t)y * w, *foot = h->footprint + (size_t)y * w;
-        uint8_t *blend = j->mirror ? h->color.data + (size_t)y * w * 3 : NULL; /* colour, twins blended in */
-        const uint8_t *twin = j->mirror ? h->mirrored.data + (size_t)y * w * 3 : NULL;
-        const uint8_t *share = j->mirror ? h->share.data + (size_t)y * w * 3 : NULL;
+        bool twins = j->mirror && y >= fy0 && y <= fy1;
+        const uint8_t *twin = twins ? h->mirrored.data + (size_t)y * w * 3 : NULL;
+        const uint8_t *share = twins ? h->share.data + (size_t)y * w * 3 : NULL;
         const uint8_t *won = h->raster_layer + (size_t)y * w;
-        for (int x = x0; blend && y >= fy0 && y <= fy1 && x < x1; x++) {
-            if (!cov[x] || !(won[x] & TWIN) || x < fx0 || x > fx1) continue; /* share and twin: this frame's only with TWIN */
-            int k = share[x * 3];
-            if (!k) continue;
-            for (int c = 0; c < 3; c++) blend[x * 3 + c] = (uint8_t)((blend[x * 3 + c] * (255 - k) + twin[x * 3 + c] * k + 127) / 255);
-        }
-        for (int x = x0; x < x1; x++) {
-            if (cov[x] && (won[x] & CLEAR)) { /* background only: nothing was sampled */
-                memcpy(o + x * 3, plate + x * 3, 3);
-            } else if (cov[x]) {
-                if (alpha) {
-                    int a = won[x] & TRANSLUCENT ? alpha[x * 3] : 255;
-                    for (int c = 0; c < 3; c++) o[x * 3 + c] = (uint8_t)((col[x * 3 + c] * a + plate[x * 3 + c] * (255 - a) + 127) / 255);
-                } else {
-                    memcpy(o + x * 3, col + x * 3, 3);
+        /* Pixels needing nothing more: covered, by a winner neither translucent nor taking
+         * its twin's share (eight at a time). */
+        uint64_t mask = 0x0101010101010101ull * (uint8_t)((twins ? TWIN : 0) | (alpha ? TRANSLUCENT : 0));
+        for (int x = x0; x < x1;) {
+            if (x + 8 <= x1) {
+                uint64_t c8, w8;
+                memcpy(&c8, cov + x, 8);
+                memcpy(&w8, won + x, 8);
+                if (c8 == ~0ull && !(w8 & mask)) {
+                    x += 8;
+                    continue;
                 }
-            } else if (foot[x] || j->body_moves) {
-                memcpy(o + x * 3, plate + x * 3, 3);
-            } else {
-                memcpy(o + x * 3, src + x * 3, 3);
             }
+            uint8_t *p = c + x * 3;
+            if (!cov[x]) {
+                memcpy(p, foot[x] || j->body_moves ? plate + x * 3 : src + x * 3, 3);
+            } else if (!(won[x] & CLEAR)) { /* CLEAR: the raster put the plate there */
+                if (twins && (won[x] & TWIN) && x >= fx0 && x <= fx1) { /* share and twin: this frame's only with TWIN */
+                    int k = share[x * 3];
+                    if (k)
+                        for (int ch = 0; ch < 3; ch++) p[ch] = (uint8_t)((p[ch] * (255 - k) + twin[x * 3 + ch] * k + 127) / 255);
+                }
+                if (alpha && (won[x] & TRANSLUCENT)) {
+                    int a = alpha[x * 3];
+                    for (int ch = 0; ch < 3; ch++) p[ch] = (uint8_t)((p[ch] * a + plate[x * 3 + ch] * (255 - a) + 127) / 255);
+                }
+            }
+            x++;
         }
+        if (!direct) memcpy(o + x0 * 3, c + x0 * 3, (size_t)(x1 - x0) * 3);
     }
 }
 
@@ -1242,11 +1258,16 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         image_free(out);
         s = image_create(out, h->width, h->height, 3);
     }
-    if (s == VV_OK && (h->color.width != w || h->color.height != hh)) {
+    /* The raster draws straight into the frame when it has the portrait's size (odd sides:
+     * into a canvas of its own, copied over). */
+    bool direct = s == VV_OK && out->width == w && out->height == hh;
+    if (s == VV_OK && !direct && (h->color.width != w || h->color.height != hh)) {
         image_free(&h->color);
-        image_free(&h->alpha);
         s = image_create(&h->color, w, hh, 3);
-        if (s == VV_OK && h->have_matte) s = image_create(&h->alpha, w, hh, 3);
+    }
+    if (s == VV_OK && h->have_matte && (h->alpha.width != w || h->alpha.height != hh)) {
+        image_free(&h->alpha);
+        s = image_create(&h->alpha, w, hh, 3);
     }
     if (s != VV_OK) return s;
     /* The body's motion: where the head's rigid motion takes the skull's centre (a head
@@ -1434,14 +1455,15 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         }
         raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])(h->triangles + first),
                           h->vertex_count, last - first, h->draw_layer + first, h->is_clear + first};
-        raster_target rt = {&h->color, h->depth, h->coverage, h->raster_layer, extras, extra_count};
+        raster_target rt = {direct ? out : &h->color, h->depth, h->coverage, h->raster_layer, extras, extra_count,
+                            h->have_matte ? &h->plate : NULL};
         raster_params rp = {pass == 0, h->params.threads};
         s = raster_draw(&rt, texture, &rm, &rp);
     }
     if (s != VV_OK) return s;
     /* Composite: drawn pixels over the plate (or as they are without a matte); pixels the
      * moving part covered at rest and no longer covers: background.  Rows in parallel. */
-    composite_job job = {h, out, mirror, body_moves, {bx0, by0, bx1, by1}, {fx0, fy0, fx1, fy1}};
+    composite_job job = {h, out, direct ? out->data : h->color.data, mirror, body_moves, {bx0, by0, bx1, by1}, {fx0, fy0, fx1, fy1}};
     parallel_for((h->height + COMPOSITE_ROWS - 1) / COMPOSITE_ROWS, h->params.threads, composite_rows, &job);
     if (f->has_gaze) eyes_gaze(h, f, out);
     /* The frame's 68 points: the posed mesh's (x and y only: its depth's sign is moot). */

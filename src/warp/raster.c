@@ -355,10 +355,12 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
     if (t->depth_only) { /* depths as the textured paths below have them */
         bool fixed = fabs(zs) <= 1e30 && fabs(ze) <= 1e30;
         float z0 = (float)zs, dz = n > 1 ? (float)t->z.fx : 0;
+        const uint8_t *back = target->backdrop ? target->backdrop->data + (row + xl) * 3 : NULL;
         for (int i = 0; i < n; i++) {
             float z = fixed ? z0 + dz * (float)i : (float)clampd(zs + t->z.fx * i, -3e38, 3e38);
             if (!(z > depth[i])) continue;
             depth[i] = z;
+            if (back) memcpy(dst + (size_t)i * 3, back + (size_t)i * 3, 3);
             if (coverage) coverage[i] = 255;
             if (layer) layer[i] = t->layer;
         }
@@ -482,6 +484,10 @@ vv_status raster_draw(raster_target *target, const vv_image *texture, const rast
             o->width != target->color->width || o->height != target->color->height)
             return vv_fail(VV_ERR_INVALID_ARGUMENT, "raster: extra %d needs an RGB texture and an RGB output of the target's size", e);
     }
+    const vv_image *backdrop = target->backdrop;
+    if (backdrop && (!backdrop->data || backdrop->channels != 3 || backdrop->width != target->color->width ||
+                     backdrop->height != target->color->height))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "raster: the backdrop must be RGB of the target's size");
     if (mesh->triangle_count == 0) return VV_OK;
     int height = target->color->height, bands = (height + BAND_ROWS - 1) / BAND_ROWS;
     raster_job job = {target, texture, mesh, params && params->cull_back_faces, NULL, NULL, NULL};

@@ -43,6 +43,10 @@ typedef struct raster_target {
     uint8_t *layer;     /* width x height, optional: triangle_layer of the winner (0 without tags) */
     const raster_extra *extras; /* optional, extra_count of them (at most RASTER_MAX_EXTRAS) */
     int extra_count;
+    const vv_image *backdrop;   /* optional, RGB of the target's size: where a depth-only
+                                 * triangle wins, colour takes backdrop's pixel at the same
+                                 * place (what shows behind a part the caller paints so),
+                                 * so that no pass after the draw has to put it there */
 } raster_target;
 
 typedef struct raster_params {
@@ -67,7 +71,7 @@ typedef struct raster_params {
  * triangles win, at the cost of sampling only where they do.
  * VV_ERR_INVALID_ARGUMENT: no colour or depth, texture not RGB, null mesh arrays, an
  * extra without an RGB texture or an RGB output of the target's size, over
- * RASTER_MAX_EXTRAS extras;
+ * RASTER_MAX_EXTRAS extras, a backdrop not RGB of the target's size;
  * VV_ERR_TOO_LARGE: a target side over VV_IMAGE_MAX_SIDE; VV_ERR_NO_MEMORY. */
 vv_status raster_draw(raster_target *target, const vv_image *texture, const raster_mesh *mesh,
                       const raster_params *params);
