@@ -235,6 +235,32 @@ static void test_norm(const char *name, int kind) { /* 0 plain, 1 affine, 2 adai
     check_case(&c);
 }
 
+/* AdaIN + ReLU fused: scale in [0.1, 0.2] and |bias| in [1, 1.5] keep every pre-ReLU value
+ * at least 0.3 from the kink (|xhat| < 3.4 for 12 values), so each plane is wholly on or
+ * wholly off (off planes must get zero gradients) and no probe crosses the kink. */
+static void adain_relu_fwd(grad_case *c) {
+    const int *d = c->dims;
+    adain_relu_forward(c->out, c->save[0], c->save[1], c->in[0], c->in[1], c->in[2], d[0], d[1], d[2], 1e-5f);
+}
+static void adain_relu_bwd(grad_case *c, const float *g) {
+    const int *d = c->dims;
+    adain_relu_backward(c->din[0], c->din[1], c->din[2], g, c->out, c->in[0], c->save[0], c->save[1], c->in[1],
+                        d[0], d[1], d[2]);
+}
+static void test_adain_relu(void) {
+    grad_case c = {.name = "adain_relu", .forward = adain_relu_fwd, .backward = adain_relu_bwd, .dims = {2, 3, 12}};
+    case_input(&c, 72);
+    case_input(&c, 6);
+    case_input(&c, 6);
+    fill_uniform(c.in[1], 6, 0.1f, 0.2f);
+    for (int i = 0; i < 6; i++) c.in[2][i] = (float)((1.0 + 0.5 * uniform()) * (i % 2 ? -1 : 1));
+    c.save[0] = buffer(6);
+    c.save[1] = buffer(6);
+    c.out_size = 72;
+    c.out = buffer(72);
+    check_case(&c);
+}
+
 /* ---- spectral norm: dims rows cols; u fixed (iterations 0 after one warm-up) ---- */
 static void sn_fwd(grad_case *c) {
     float sigma = spectral_norm_forward(c->out, c->save[0], c->save[1], c->in[0], c->dims[0], c->dims[1], 0, 1e-12f);
@@ -457,6 +483,7 @@ int main(void) {
     test_norm("instance_norm", 0);
     test_norm("instance_norm_affine", 1);
     test_norm("adain", 2);
+    test_adain_relu();
     test_spectral_norm();
     test_pool("avg_pool2x2", false, 2, 2, 0);
     test_pool("avg_pool3x3_s1", false, 3, 1, 0);

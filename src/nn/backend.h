@@ -34,6 +34,14 @@ vv_status conv2d_forward_dnnl(float *out, const float *in, const float *weight, 
 vv_status conv2d_backward_dnnl(float *din, float *dweight, float *dbias, const float *dout,
                                const float *in, const float *weight, const conv2d_shape *s);
 #endif
+/* Whether oneDNN may use its Winograd kernels (3x3 stride 1; default on): 1.7x faster than
+ * its direct ones there, with float errors a few times larger (still within the PyTorch
+ * reference tests' 1e-4; tests/test_nn_backend.c measures them).  Process-wide; a no-op
+ * without oneDNN. */
+void nn_conv_winograd(bool on);
+/* Convolution shapes oneDNN has built and refused (forward or backward) so far, this
+ * process; 0 and 0 without oneDNN. */
+void nn_dnnl_shapes(int *taken, int *refused);
 /* The backend in use (the CPU one unless set); setting NULL restores the CPU one.
  * Process-wide: set it before building or running a network. */
 const nn_backend *nn_backend_current(void);

@@ -51,7 +51,9 @@ static struct {
     int next_evict;
     float *scratch;
     size_t scratch_bytes;
-} g_dnnl = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    bool winograd;       /* try Winograd kernels first (nn_conv_winograd) */
+    int taken, refused;  /* shapes built / refused (nn_dnnl_shapes) */
+} g_dnnl = {.lock = PTHREAD_MUTEX_INITIALIZER, .winograd = true};
 
 static void destroy_prim(dnnl_primitive_t *p) {
     if (*p) dnnl_primitive_destroy(*p);
@@ -147,15 +149,26 @@ static bool conv_mds_init(conv_mds *m, dnnl_conv *e, const conv2d_shape *s) {
     return true;
 }
 
+/* The algorithms tried, in order (the first oneDNN builds for the shape). */
+static int conv_algorithms(dnnl_alg_kind_t algs[2]) {
+    int n = 0;
+    if (g_dnnl.winograd) algs[n++] = dnnl_convolution_winograd;
+    algs[n++] = dnnl_convolution_direct;
+    return n;
+}
+
 static bool conv_build_forward(dnnl_conv *e) {
     conv_mds m;
     dnnl_convolution_desc_t d;
+    dnnl_alg_kind_t algs[2];
+    int count = conv_algorithms(algs);
     if (!conv_mds_init(&m, e, &e->shape)) return false;
-    if (dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, dnnl_convolution_direct, &m.src,
-                                           &m.weights, &m.bias, &m.dst, m.strides, m.pad_l, m.pad_r) ||
-        dnnl_primitive_desc_create(&e->fwd_pd, &d, NULL, g_dnnl.engine, NULL) ||
-        dnnl_primitive_create(&e->fwd, e->fwd_pd))
-        return false;
+    for (int i = 0; i < count && !e->fwd_pd; i++)
+        if (dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, algs[i], &m.src, &m.weights, &m.bias,
+                                               &m.dst, m.strides, m.pad_l, m.pad_r) ||
+            dnnl_primitive_desc_create(&e->fwd_pd, &d, NULL, g_dnnl.engine, NULL))
+            e->fwd_pd = NULL;
+    if (!e->fwd_pd || dnnl_primitive_create(&e->fwd, e->fwd_pd)) return false;
     return make_reorder(&e->fwd_src, &e->user_src, pd_md(e->fwd_pd, dnnl_query_src_md), false) &&
            make_reorder(&e->fwd_weights, &e->user_weights, pd_md(e->fwd_pd, dnnl_query_weights_md), false) &&
            make_reorder(&e->fwd_dst, pd_md(e->fwd_pd, dnnl_query_dst_md), &e->user_dst, false);
@@ -164,15 +177,20 @@ static bool conv_build_forward(dnnl_conv *e) {
 static bool conv_build_backward(dnnl_conv *e) {
     conv_mds m;
     dnnl_convolution_desc_t d;
+    dnnl_alg_kind_t algs[2];
+    int count = conv_algorithms(algs);
     if (!conv_mds_init(&m, e, &e->shape)) return false;
-    if (dnnl_convolution_backward_data_desc_init(&d, dnnl_convolution_direct, &m.src, &m.weights, &m.dst,
-                                                 m.strides, m.pad_l, m.pad_r) ||
-        dnnl_primitive_desc_create(&e->bwd_data_pd, &d, NULL, g_dnnl.engine, e->fwd_pd) ||
-        dnnl_primitive_create(&e->bwd_data, e->bwd_data_pd))
-        return false;
-    if (dnnl_convolution_backward_weights_desc_init(&d, dnnl_convolution_direct, &m.src, &m.weights,
-                                                    &m.bias, &m.dst, m.strides, m.pad_l, m.pad_r) ||
-        dnnl_primitive_desc_create(&e->bwd_weights_pd, &d, NULL, g_dnnl.engine, e->fwd_pd) ||
+    for (int i = 0; i < count && !e->bwd_data_pd; i++)
+        if (dnnl_convolution_backward_data_desc_init(&d, algs[i], &m.src, &m.weights, &m.dst, m.strides, m.pad_l,
+                                                     m.pad_r) ||
+            dnnl_primitive_desc_create(&e->bwd_data_pd, &d, NULL, g_dnnl.engine, e->fwd_pd))
+            e->bwd_data_pd = NULL;
+    for (int i = 0; i < count && !e->bwd_weights_pd; i++)
+        if (dnnl_convolution_backward_weights_desc_init(&d, algs[i], &m.src, &m.weights, &m.bias, &m.dst,
+                                                        m.strides, m.pad_l, m.pad_r) ||
+            dnnl_primitive_desc_create(&e->bwd_weights_pd, &d, NULL, g_dnnl.engine, e->fwd_pd))
+            e->bwd_weights_pd = NULL;
+    if (!e->bwd_data_pd || !e->bwd_weights_pd || dnnl_primitive_create(&e->bwd_data, e->bwd_data_pd) ||
         dnnl_primitive_create(&e->bwd_weights, e->bwd_weights_pd))
         return false;
     return make_reorder(&e->bd_diff_dst, &e->user_dst, pd_md(e->bwd_data_pd, dnnl_query_diff_dst_md), false) &&
@@ -212,8 +230,10 @@ static dnnl_conv *conv_entry(const conv2d_shape *s) {
         conv_clear(e);
         e->shape = *s;
         e->used = e->failed = true;
+        g_dnnl.refused++;
         return NULL;
     }
+    g_dnnl.taken++;
     return e;
 }
 
@@ -422,6 +442,7 @@ vv_status conv2d_backward_dnnl(float *din, float *dweight, float *dbias, const f
         if (!conv_build_backward(e)) {
             destroy_prim(&e->bwd_data), destroy_prim(&e->bwd_weights);
             destroy_pd(&e->bwd_data_pd), destroy_pd(&e->bwd_weights_pd);
+            g_dnnl.refused++;
         }
     }
     bool done = false, din_done = false, has_weight_pass_bias = dweight != NULL;
@@ -434,5 +455,26 @@ vv_status conv2d_backward_dnnl(float *din, float *dweight, float *dbias, const f
     if (dbias && !has_weight_pass_bias) return conv2d_backward_cpu(NULL, NULL, dbias, dout, in, weight, s);
     return VV_OK;
 }
+
+void nn_conv_winograd(bool on) {
+    pthread_mutex_lock(&g_dnnl.lock);
+    if (g_dnnl.winograd != on)
+        for (int i = 0; i < DNNL_CACHE_SIZE; i++) conv_clear(&g_dnnl.cache[i]);
+    g_dnnl.winograd = on;
+    pthread_mutex_unlock(&g_dnnl.lock);
+}
+
+void nn_dnnl_shapes(int *taken, int *refused) {
+    pthread_mutex_lock(&g_dnnl.lock);
+    *taken = g_dnnl.taken;
+    *refused = g_dnnl.refused;
+    pthread_mutex_unlock(&g_dnnl.lock);
+}
+
+#else
+
+void nn_conv_winograd(bool on) { (void)on; }
+
+void nn_dnnl_shapes(int *taken, int *refused) { *taken = *refused = 0; }
 
 #endif

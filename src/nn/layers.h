@@ -78,6 +78,13 @@ void adain_forward(float *out, float *mean, float *rstd, const float *in, const 
 void adain_backward(float *din, float *dscale, float *dbias, const float *dout,
                     const float *in, const float *mean, const float *rstd, const float *scale,
                     int N, int C, int HW);
+/* AdaIN then ReLU in one pass: out = relu(adain(in)).  The backward takes that output
+ * (where it is 0 the gradient stops) and adds what relu_backward + adain_backward would. */
+void adain_relu_forward(float *out, float *mean, float *rstd, const float *in, const float *scale,
+                        const float *bias, int N, int C, int HW, float eps);
+void adain_relu_backward(float *din, float *dscale, float *dbias, const float *dout, const float *out,
+                         const float *in, const float *mean, const float *rstd, const float *scale,
+                         int N, int C, int HW);
 
 /* Spectral normalisation (Miyato et al.; PyTorch's spectral_norm): weight viewed as
  * [rows, cols]; u [rows] is the state kept between steps, v [cols] is written.  When

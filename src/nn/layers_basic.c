@@ -3,6 +3,7 @@
  * for finite-difference checks on large planes. */
 #include "nn/layers.h"
 
+#include <cblas.h>
 #include <math.h>
 #include <string.h>
 
@@ -57,85 +58,245 @@ void prelu_nchw_backward(float *din, float *dalpha, const float *dout, const flo
 
 /* ---- Instance norm and AdaIN ---- */
 
+/* Planes are independent: the norm ops split them over the worker pool in chunks of at
+ * least ~64K floats (below that waking the pool costs more than it saves), as many threads
+ * as OpenBLAS uses (nn_blas_threads), so one knob sets the training core's threads. */
+typedef void (*plane_range_fn)(void *ctx, size_t first, size_t last);
+typedef struct plane_job {
+    plane_range_fn fn;
+    void *ctx;
+    size_t planes;
+    int chunks;
+} plane_job;
+
+static void plane_chunk(void *ctx, int index) {
+    const plane_job *j = ctx;
+    size_t first = j->planes * (size_t)index / (size_t)j->chunks;
+    size_t last = j->planes * (size_t)(index + 1) / (size_t)j->chunks;
+    if (last > first) j->fn(j->ctx, first, last);
+}
+
+static void for_planes(size_t planes, int HW, plane_range_fn fn, void *ctx) {
+    int threads = openblas_get_num_threads();
+    size_t total = planes * (size_t)HW, chunks = total / (64u * 1024u);
+    if (threads < 1) threads = 1;
+    if (chunks > (size_t)threads * 2) chunks = (size_t)threads * 2;
+    if (chunks > planes) chunks = planes;
+    if (threads == 1 || chunks < 2) {
+        fn(ctx, 0, planes);
+        return;
+    }
+    plane_job j = {fn, ctx, planes, (int)chunks};
+    parallel_for(j.chunks, threads, plane_chunk, &j);
+}
+
+/* Sums in double over 16 independent lanes (vectorisable: each lane adds in order, so no
+ * reassociation is needed), then the lanes; exact enough for finite-difference checks. */
+#define LANES 16
+
 /* Mean and 1/sqrt(biased variance + eps) of one plane (two passes, in double). */
 static void plane_stats(const float *x, int HW, float eps, float *mean, float *rstd) {
-    double sum = 0.0, sq = 0.0;
-    for (int i = 0; i < HW; i++) sum += x[i];
+    double lane[LANES] = {0};
+    int i = 0;
+    for (; i + LANES <= HW; i += LANES)
+        for (int l = 0; l < LANES; l++) lane[l] += x[i + l];
+    double sum = 0.0;
+    for (; i < HW; i++) sum += x[i];
+    for (int l = 0; l < LANES; l++) sum += lane[l];
     double m = sum / HW;
-    for (int i = 0; i < HW; i++) { double d = x[i] - m; sq += d * d; }
-    *mean = (float)m;
-    *rstd = (float)(1.0 / sqrt(sq / HW + eps));
+    float mf = (float)m;
+    double sq_lane[LANES] = {0}, sq = 0.0;
+    for (i = 0; i + LANES <= HW; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float d = x[i + l] - mf; /* exact enough: |d| carries float's relative error */
+            sq_lane[l] += (double)d * d;
+        }
+    for (; i < HW; i++) { double d = x[i] - mf; sq += d * d; }
+    for (int l = 0; l < LANES; l++) sq += sq_lane[l];
+    /* the variance about mf, corrected to the one about m */
+    double shift = (double)mf - m;
+    double var = sq / HW - shift * shift;
+    if (var < 0.0) var = 0.0;
+    *mean = mf;
+    *rstd = (float)(1.0 / sqrt(var + eps));
+}
+
+typedef struct norm_job {
+    float *out, *mean, *rstd, *din, *dscale, *dbias;
+    const float *in, *gamma, *beta, *scale, *bias, *dout, *relu_out;
+    const float *cmean, *crstd;
+    int C, HW;
+    float eps;
+} norm_job;
+
+static void instance_norm_forward_range(void *ctx, size_t first, size_t last) {
+    const norm_job *j = ctx;
+    int C = j->C, HW = j->HW;
+    for (size_t plane = first; plane < last; plane++) {
+        size_t base = plane * HW;
+        int c = (int)(plane % (size_t)C);
+        plane_stats(j->in + base, HW, j->eps, &j->mean[plane], &j->rstd[plane]);
+        float scale = j->rstd[plane] * (j->gamma ? j->gamma[c] : 1.0f);
+        float shift = (j->beta ? j->beta[c] : 0.0f) - j->mean[plane] * scale;
+        const float *x = j->in + base;
+        float *y = j->out + base;
+        for (int i = 0; i < HW; i++) y[i] = x[i] * scale + shift;
+    }
 }
 
 void instance_norm_forward(float *out, float *mean, float *rstd, const float *in,
                            const float *gamma, const float *beta, int N, int C, int HW,
                            float eps) {
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
-            size_t plane = (size_t)n * C + c, base = plane * HW;
-            plane_stats(in + base, HW, eps, &mean[plane], &rstd[plane]);
-            float scale = rstd[plane] * (gamma ? gamma[c] : 1.0f);
-            float shift = (beta ? beta[c] : 0.0f) - mean[plane] * scale;
-            for (int i = 0; i < HW; i++) out[base + i] = in[base + i] * scale + shift;
-        }
+    norm_job j = {.out = out, .mean = mean, .rstd = rstd, .in = in, .gamma = gamma, .beta = beta,
+                  .C = C, .HW = HW, .eps = eps};
+    for_planes((size_t)N * C, HW, instance_norm_forward_range, &j);
 }
 
-/* din += rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dout * scale; returns
+/* din += rstd * (g - mean(g) - xhat * mean(g * xhat)) with g = dout * scale, where dout
+ * counts only where relu_out > 0 when relu_out is given (a ReLU after the norm); returns
  * sum(dout * xhat) and sum(dout) for the scale and bias gradients. */
-static void plane_norm_backward(float *din, const float *dout, const float *x, float mean,
-                                float rstd, float scale, int HW, double *sum_dy_xhat,
-                                double *sum_dy) {
-    double s_dy = 0.0, s_dy_xhat = 0.0;
-    for (int i = 0; i < HW; i++) {
-        double xhat = ((double)x[i] - mean) * rstd;
-        s_dy += dout[i];
-        s_dy_xhat += dout[i] * xhat;
+static inline __attribute__((always_inline)) void
+plane_norm_backward_impl(float *din, const float *dout, const float *relu_out, const float *x, float mean,
+                         float rstd, float scale, int HW, double *sum_dy_xhat, double *sum_dy, bool masked) {
+#define GRAD(i) (masked ? dout[i] * (float)(relu_out[i] > 0.0f) : dout[i])
+    double lane_dy[LANES] = {0}, lane_dyx[LANES] = {0}, s_dy = 0.0, s_dyx = 0.0;
+    int i = 0;
+    for (; i + LANES <= HW; i += LANES)
+        for (int l = 0; l < LANES; l++) {
+            float g = GRAD(i + l), xhat = (x[i + l] - mean) * rstd;
+            lane_dy[l] += g;
+            lane_dyx[l] += (double)g * xhat;
+        }
+    for (; i < HW; i++) {
+        float g = GRAD(i), xhat = (x[i] - mean) * rstd;
+        s_dy += g;
+        s_dyx += (double)g * xhat;
     }
+    for (int l = 0; l < LANES; l++) s_dy += lane_dy[l], s_dyx += lane_dyx[l];
     *sum_dy = s_dy;
-    *sum_dy_xhat = s_dy_xhat;
+    *sum_dy_xhat = s_dyx;
     if (!din) return;
-    double mean_g = scale * s_dy / HW, mean_g_xhat = scale * s_dy_xhat / HW;
-    for (int i = 0; i < HW; i++) {
-        double xhat = ((double)x[i] - mean) * rstd;
-        din[i] += (float)(rstd * (scale * dout[i] - mean_g - xhat * mean_g_xhat));
+    float mean_g = (float)(scale * s_dy / HW), mean_g_xhat = (float)(scale * s_dyx / HW);
+    for (i = 0; i < HW; i++) {
+        float g = GRAD(i), xhat = (x[i] - mean) * rstd;
+        din[i] += rstd * (scale * g - mean_g - xhat * mean_g_xhat);
+    }
+#undef GRAD
+}
+
+static void plane_norm_backward(float *din, const float *dout, const float *relu_out, const float *x,
+                                float mean, float rstd, float scale, int HW, double *sum_dy_xhat,
+                                double *sum_dy) {
+    if (relu_out)
+        plane_norm_backward_impl(din, dout, relu_out, x, mean, rstd, scale, HW, sum_dy_xhat, sum_dy, true);
+    else
+        plane_norm_backward_impl(din, dout, NULL, x, mean, rstd, scale, HW, sum_dy_xhat, sum_dy, false);
+}
+
+static void instance_norm_backward_range(void *ctx, size_t first, size_t last) {
+    const norm_job *j = ctx;
+    for (size_t plane = first; plane < last; plane++) {
+        size_t base = plane * j->HW;
+        int c = (int)(plane % (size_t)j->C);
+        double s_dy_xhat, s_dy;
+        plane_norm_backward(j->din ? j->din + base : NULL, j->dout + base, NULL, j->in + base, j->cmean[plane],
+                            j->crstd[plane], j->gamma ? j->gamma[c] : 1.0f, j->HW, &s_dy_xhat, &s_dy);
+        /* per-plane sums; the per-channel gradients are added in order below */
+        if (j->dscale) j->dscale[plane] = (float)s_dy_xhat;
+        if (j->dbias) j->dbias[plane] = (float)s_dy;
     }
 }
 
 void instance_norm_backward(float *din, float *dgamma, float *dbeta, const float *dout,
                             const float *in, const float *mean, const float *rstd,
                             const float *gamma, int N, int C, int HW) {
-    for (int n = 0; n < N; n++)
-        for (int c = 0; c < C; c++) {
-            size_t plane = (size_t)n * C + c, base = plane * HW;
+    size_t planes = (size_t)N * C;
+    float *sums = (dgamma || dbeta) ? mem_alloc_aligned(2 * planes * sizeof(float)) : NULL;
+    norm_job j = {.din = din, .dout = dout, .in = in, .cmean = mean, .crstd = rstd, .gamma = gamma,
+                  .C = C, .HW = HW, .dscale = sums, .dbias = sums ? sums + planes : NULL};
+    if (!sums && (dgamma || dbeta)) { /* no memory for the sums: one plane at a time */
+        for (size_t plane = 0; plane < planes; plane++) {
+            size_t base = plane * HW;
+            int c = (int)(plane % (size_t)C);
             double s_dy_xhat, s_dy;
-            plane_norm_backward(din ? din + base : NULL, dout + base, in + base, mean[plane],
-                                rstd[plane], gamma ? gamma[c] : 1.0f, HW, &s_dy_xhat, &s_dy);
+            plane_norm_backward(din ? din + base : NULL, dout + base, NULL, in + base, mean[plane], rstd[plane],
+                                gamma ? gamma[c] : 1.0f, HW, &s_dy_xhat, &s_dy);
             if (dgamma) dgamma[c] += (float)s_dy_xhat;
             if (dbeta) dbeta[c] += (float)s_dy;
         }
+        return;
+    }
+    for_planes(planes, HW, instance_norm_backward_range, &j);
+    if (sums) {
+        for (size_t plane = 0; plane < planes; plane++) {
+            int c = (int)(plane % (size_t)C);
+            if (dgamma) dgamma[c] += sums[plane];
+            if (dbeta) dbeta[c] += sums[planes + plane];
+        }
+        mem_free_aligned(sums);
+    }
+}
+
+static void adain_forward_range(void *ctx, size_t first, size_t last) {
+    const norm_job *j = ctx;
+    int HW = j->HW;
+    for (size_t plane = first; plane < last; plane++) {
+        size_t base = plane * HW;
+        plane_stats(j->in + base, HW, j->eps, &j->mean[plane], &j->rstd[plane]);
+        float a = j->rstd[plane] * j->scale[plane], b = j->bias[plane] - j->mean[plane] * a;
+        const float *x = j->in + base;
+        float *y = j->out + base;
+        if (j->relu_out) /* flag only: the fused ReLU */
+            for (int i = 0; i < HW; i++) {
+                float v = x[i] * a + b;
+                y[i] = v > 0.0f ? v : 0.0f;
+            }
+        else
+            for (int i = 0; i < HW; i++) y[i] = x[i] * a + b;
+    }
 }
 
 void adain_forward(float *out, float *mean, float *rstd, const float *in, const float *scale,
                    const float *bias, int N, int C, int HW, float eps) {
-    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
-        size_t base = plane * HW;
-        plane_stats(in + base, HW, eps, &mean[plane], &rstd[plane]);
-        float a = rstd[plane] * scale[plane], b = bias[plane] - mean[plane] * a;
-        for (int i = 0; i < HW; i++) out[base + i] = in[base + i] * a + b;
+    norm_job j = {.out = out, .mean = mean, .rstd = rstd, .in = in, .scale = scale, .bias = bias,
+                  .C = C, .HW = HW, .eps = eps};
+    for_planes((size_t)N * C, HW, adain_forward_range, &j);
+}
+
+void adain_relu_forward(float *out, float *mean, float *rstd, const float *in, const float *scale,
+                        const float *bias, int N, int C, int HW, float eps) {
+    norm_job j = {.out = out, .mean = mean, .rstd = rstd, .in = in, .scale = scale, .bias = bias,
+                  .relu_out = out, .C = C, .HW = HW, .eps = eps};
+    for_planes((size_t)N * C, HW, adain_forward_range, &j);
+}
+
+static void adain_backward_range(void *ctx, size_t first, size_t last) {
+    const norm_job *j = ctx;
+    for (size_t plane = first; plane < last; plane++) {
+        size_t base = plane * j->HW;
+        double s_dy_xhat, s_dy;
+        plane_norm_backward(j->din ? j->din + base : NULL, j->dout + base, j->relu_out ? j->relu_out + base : NULL,
+                            j->in + base, j->cmean[plane], j->crstd[plane], j->scale[plane], j->HW, &s_dy_xhat,
+                            &s_dy);
+        if (j->dscale) j->dscale[plane] += (float)s_dy_xhat;
+        if (j->dbias) j->dbias[plane] += (float)s_dy;
     }
 }
 
 void adain_backward(float *din, float *dscale, float *dbias, const float *dout,
                     const float *in, const float *mean, const float *rstd, const float *scale,
                     int N, int C, int HW) {
-    for (size_t plane = 0; plane < (size_t)N * C; plane++) {
-        size_t base = plane * HW;
-        double s_dy_xhat, s_dy;
-        plane_norm_backward(din ? din + base : NULL, dout + base, in + base, mean[plane],
-                            rstd[plane], scale[plane], HW, &s_dy_xhat, &s_dy);
-        if (dscale) dscale[plane] += (float)s_dy_xhat;
-        if (dbias) dbias[plane] += (float)s_dy;
-    }
+    norm_job j = {.din = din, .dscale = dscale, .dbias = dbias, .dout = dout, .in = in, .cmean = mean,
+                  .crstd = rstd, .scale = scale, .C = C, .HW = HW};
+    for_planes((size_t)N * C, HW, adain_backward_range, &j);
+}
+
+void adain_relu_backward(float *din, float *dscale, float *dbias, const float *dout, const float *out,
+                         const float *in, const float *mean, const float *rstd, const float *scale,
+                         int N, int C, int HW) {
+    norm_job j = {.din = din, .dscale = dscale, .dbias = dbias, .dout = dout, .relu_out = out, .in = in,
+                  .cmean = mean, .crstd = rstd, .scale = scale, .C = C, .HW = HW};
+    for_planes((size_t)N * C, HW, adain_backward_range, &j);
 }
 
 /* ---- Spectral norm ---- */

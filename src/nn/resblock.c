@@ -45,12 +45,11 @@ vv_status resblock_adain_forward(resblock_adain *rb, float *out, const float *x,
     size_t act = (size_t)N * C * HW;
     rb->sigma1 = spectral_norm_forward(rb->w1_sn, p->u1, p->v1, p->w1, C, C * 9, iterations, 1e-12f);
     rb->sigma2 = spectral_norm_forward(rb->w2_sn, p->u2, p->v2, p->w2, C, C * 9, iterations, 1e-12f);
-    adain_forward(rb->r1, rb->mean1, rb->rstd1, x, s1, b1, N, C, HW, 1e-5f);
-    relu_forward(rb->r1, rb->r1, act); /* relu'(a) = [relu(a) > 0]: the output serves the backward */
+    /* relu'(a) = [relu(a) > 0]: the fused AdaIN + ReLU output serves the backward */
+    adain_relu_forward(rb->r1, rb->mean1, rb->rstd1, x, s1, b1, N, C, HW, 1e-5f);
     vv_status status = conv2d_forward(rb->c1, rb->r1, rb->w1_sn, p->bias1, &rb->conv);
     if (status != VV_OK) return status;
-    adain_forward(rb->r2, rb->mean2, rb->rstd2, rb->c1, s2, b2, N, C, HW, 1e-5f);
-    relu_forward(rb->r2, rb->r2, act);
+    adain_relu_forward(rb->r2, rb->mean2, rb->rstd2, rb->c1, s2, b2, N, C, HW, 1e-5f);
     status = conv2d_forward(out, rb->r2, rb->w2_sn, p->bias2, &rb->conv);
     if (status != VV_OK) return status;
     for (size_t i = 0; i < act; i++) out[i] += x[i];
@@ -72,18 +71,14 @@ vv_status resblock_adain_backward(resblock_adain *rb, float *dx, float *ds1, flo
     if (g->w2) spectral_norm_backward(g->w2, rb->dweight_sn, p->w2, p->u2, p->v2, rb->sigma2, C, C * 9);
     /* relu2 + adain2: t2 = d c1 */
     memset(rb->t2, 0, act * sizeof(float));
-    relu_backward(rb->t2, rb->t1, rb->r2, act);
+    adain_relu_backward(rb->t2, ds2, db2, rb->t1, rb->r2, rb->c1, rb->mean2, rb->rstd2, s2, N, C, HW);
+    /* conv1: t1 = d r1 */
     memset(rb->t1, 0, act * sizeof(float));
-    adain_backward(rb->t1, ds2, db2, rb->t2, rb->c1, rb->mean2, rb->rstd2, s2, N, C, HW);
-    /* conv1: t2 = d r1 */
-    memset(rb->t2, 0, act * sizeof(float));
     memset(rb->dweight_sn, 0, weights * sizeof(float));
-    status = conv2d_backward(rb->t2, rb->dweight_sn, g->bias1, rb->t1, rb->r1, rb->w1_sn, &rb->conv);
+    status = conv2d_backward(rb->t1, rb->dweight_sn, g->bias1, rb->t2, rb->r1, rb->w1_sn, &rb->conv);
     if (status != VV_OK) return status;
     if (g->w1) spectral_norm_backward(g->w1, rb->dweight_sn, p->w1, p->u1, p->v1, rb->sigma1, C, C * 9);
     /* relu1 + adain1 into dx */
-    memset(rb->t1, 0, act * sizeof(float));
-    relu_backward(rb->t1, rb->t2, rb->r1, act);
-    adain_backward(dx, ds1, db1, rb->t1, x, rb->mean1, rb->rstd1, s1, N, C, HW);
+    adain_relu_backward(dx, ds1, db1, rb->t1, rb->r1, x, rb->mean1, rb->rstd1, s1, N, C, HW);
     return VV_OK;
 }
