@@ -10,13 +10,21 @@ const state = {
   useVideo: false,
   motion: 'talk',
   job: null,         // id of the job this page follows
-  gif: false,        // whether that job makes a GIF
+  jobInfo: null,     // what that job was asked for: { gif, compare, sourceUrl }
   poll: null,
   sourceUrl: null,
+  faces: null,       // the portrait's faces as POST /api/faces lists them, or null (not known)
+  face: 1,           // the face to animate (1 = the largest)
+  facesRun: 0,       // bumped for each new portrait: an older search's answer is dropped
+  sourceFailed: false, // the portrait cannot be animated (no face, unreadable): Animate stays off
 };
 
 // What the engine menu says for each engine the server offers (others show their name).
-const ENGINE_LABELS = { warp: 'warp (3D head)', warp2d: 'warp2d (2D warp)' };
+const ENGINE_LABELS = {
+  warp: '3D head (warp)', warp2d: '2D warp (warp2d)',
+  fsth: 'learned network, 128 px (fsth)', hybrid: 'warp + learned detail (hybrid)',
+};
+const sleep = (ms) => new Promise((done) => setTimeout(done, ms));
 
 // ------------------------------------------------------------------ messages
 
@@ -34,6 +42,8 @@ function explain(status, error) {
   if (status === 415) return text.replace(/^unsupported file:\s*/i, 'Unsupported file: ') + '.';
   if (status === 429) return 'The server is busy: ' + text + '.';
   if (status === 403) return 'Refused: ' + text + '.';
+  if (/no face found/i.test(text) && /driving|driver/i.test(text))
+    return capitalize(text) + '. Use a driving video in which one face is clearly visible and turned toward the camera.';
   if (/no face found/i.test(text)) return capitalize(text) + '. Try a photo where one face is large, frontal and well lit.';
   return capitalize(text) + '.';
 }
@@ -94,13 +104,15 @@ async function takeFile(kind, file) {
     return;
   }
   showMessage('');
+  markStale();
   if (kind === 'source') {
     state.source = file;
     if (state.sourceUrl) URL.revokeObjectURL(state.sourceUrl);
     state.sourceUrl = URL.createObjectURL(file);
     $('source-preview').src = state.sourceUrl;
-    $('source-preview').hidden = false;
+    $('source-frame').hidden = false;
     $('source-hint').hidden = true;
+    findFaces(file);
   } else {
     state.driving = file;
     const video = $('driving-preview');
@@ -117,6 +129,7 @@ function setUpDrop(zoneId, inputId, kind) {
   const zone = $(zoneId), input = $(inputId);
   zone.addEventListener('click', () => input.click());
   zone.addEventListener('keydown', (e) => {
+    if (e.target !== zone) return; // a face box inside the zone has its own keys
     if (e.key === 'Enter' || e.key === ' ') { e.preventDefault(); input.click(); }
   });
   input.addEventListener('change', () => takeFile(kind, input.files[0]));
@@ -133,9 +146,110 @@ function setUpDrop(zoneId, inputId, kind) {
   });
 }
 
+// An example portrait: fetched from the server (it ships inside vivify) and taken as a dropped file.
+async function takeExample(button) {
+  try {
+    const response = await fetch(button.dataset.url);
+    if (!response.ok) throw new Error(String(response.status));
+    const blob = await response.blob();
+    await takeFile('source', new File([blob], button.dataset.name, { type: blob.type }));
+  } catch (e) {
+    showMessage(`The example ${button.dataset.name} could not be loaded (${e.message}).`);
+  }
+}
+
 // Files dropped outside the zones would make the browser navigate away from the page.
 window.addEventListener('dragover', (e) => e.preventDefault());
 window.addEventListener('drop', (e) => e.preventDefault());
+
+// ------------------------------------------------------------------ faces
+
+function facesNote(text) {
+  $('faces-note').textContent = text;
+  $('faces-note').hidden = !text;
+}
+
+// Asks the server for the portrait's faces (POST /api/faces, a quick job of its own), to
+// number them on the preview when there are several, and to say at once when there is none.
+// A busy or older server just leaves the picker out: face 1 is animated.
+async function findFaces(file) {
+  const run = ++state.facesRun;
+  state.faces = null;
+  state.face = 1;
+  state.sourceFailed = false;
+  renderFaces();
+  facesNote('Looking for faces…');
+  const current = () => run === state.facesRun;
+  let id = null;
+  try {
+    const form = new FormData();
+    form.append('source', file, file.name || 'portrait');
+    ({ id } = await api('POST', '/api/faces', form));
+    let status;
+    for (;;) {
+      status = await api('GET', `/api/jobs/${id}`);
+      if (status.state === 'done' || status.state === 'failed' || !current()) break;
+      await sleep(200);
+    }
+    if (!current()) return;
+    if (status.state === 'failed') {
+      state.sourceFailed = true;
+      facesNote('');
+      showMessage(explain(200, status.error));
+      return;
+    }
+    const found = await api('GET', `/api/jobs/${id}/result`);
+    if (!current()) return;
+    state.faces = found;
+    const n = found.faces.length;
+    if (n === 0) {
+      state.sourceFailed = true;
+      facesNote('');
+      showMessage(explain(200, 'no face found in the portrait'));
+    } else {
+      facesNote(n === 1 ? 'One face found.' : `${n} faces found: click the one to animate (1 is the largest).`);
+    }
+    renderFaces();
+  } catch (e) {
+    if (current()) facesNote('');
+  } finally {
+    if (id) api('DELETE', `/api/jobs/${id}`).catch(() => {});
+    if (current()) updateButtons();
+  }
+}
+
+// Numbered boxes over the preview, one per face, when there is a choice to make.
+function renderFaces() {
+  const holder = $('face-boxes');
+  holder.textContent = '';
+  const found = state.faces;
+  if (!found || found.faces.length < 2 || !(found.width > 0 && found.height > 0)) return;
+  const percent = (v, size) => `${(100 * Math.min(Math.max(v / size, 0), 1)).toFixed(3)}%`;
+  found.faces.forEach((face, i) => {
+    const [x0, y0, x1, y1] = face.box;
+    const box = document.createElement('button');
+    box.type = 'button';
+    box.className = 'face-box' + (state.face === i + 1 ? ' selected' : '');
+    box.dataset.face = String(i + 1);
+    box.setAttribute('role', 'radio');
+    box.setAttribute('aria-checked', String(state.face === i + 1));
+    box.setAttribute('aria-label', `Face ${i + 1}`);
+    box.style.left = percent(x0, found.width);
+    box.style.top = percent(y0, found.height);
+    box.style.width = percent(x1 - Math.max(x0, 0), found.width);
+    box.style.height = percent(y1 - Math.max(y0, 0), found.height);
+    const label = document.createElement('span');
+    label.textContent = String(i + 1);
+    box.append(label);
+    box.addEventListener('click', (e) => {
+      e.stopPropagation(); // not the drop zone's file chooser
+      if (state.face !== i + 1) markStale();
+      state.face = i + 1;
+      renderFaces();
+    });
+    holder.append(box);
+  });
+}
 
 // ------------------------------------------------------------------ motion previews
 
@@ -204,6 +318,7 @@ function renderMotions(motions) {
 }
 
 function selectMotion(name) {
+  if (name !== state.motion) markStale();
   state.motion = name;
   for (const card of document.querySelectorAll('.motion')) {
     const on = card.dataset.motion === name;
@@ -213,6 +328,7 @@ function selectMotion(name) {
 }
 
 function useVideo(on) {
+  if (on !== state.useVideo) markStale();
   state.useVideo = on;
   $('tab-motion').setAttribute('aria-selected', String(!on));
   $('tab-video').setAttribute('aria-selected', String(on));
@@ -226,15 +342,17 @@ function useVideo(on) {
 function busy() { return state.job !== null && $('result').hidden && !$('progress').hidden; }
 
 function updateButtons() {
-  const ready = state.source && (!state.useVideo || state.driving);
+  const ready = state.source && !state.sourceFailed && (!state.useVideo || state.driving);
   $('animate').disabled = !ready || busy();
 }
 
 async function startJob() {
   showMessage('');
   const form = new FormData();
-  form.append('source', state.source, 'portrait');
-  if (state.useVideo) form.append('driving', state.driving, 'driver');
+  // the file names make the download's name (the server keeps only safe characters)
+  form.append('source', state.source, state.source.name || 'portrait');
+  if (state.faces && state.faces.faces.length > 1) form.append('face', String(state.face));
+  if (state.useVideo) form.append('driving', state.driving, state.driving.name || 'driver');
   else {
     form.append('motion', state.motion);
     form.append('duration', $('duration').value);
@@ -249,12 +367,15 @@ async function startJob() {
   form.append('format', $('format').value);
   form.append('engine', $('engine').value);
   $('animate').disabled = true;
-  $('result').hidden = true;
+  clearResult();
   setProgress('Uploading…', 0);
+  // the portrait shown beside the result: its own URL, kept while a new portrait is chosen
+  const info = { gif: $('format').value === 'gif', compare: $('compare').checked, sourceUrl: URL.createObjectURL(state.source) };
   try {
     const { id } = await api('POST', '/api/jobs', form);
-    follow(id, $('format').value === 'gif');
+    follow(id, info);
   } catch (e) {
+    URL.revokeObjectURL(info.sourceUrl);
     $('progress').hidden = true;
     showMessage(e.message);
     updateButtons();
@@ -269,10 +390,13 @@ function setProgress(text, fraction) {
   $('bar').setAttribute('aria-valuenow', String(Math.round(100 * fraction)));
 }
 
-function follow(id, gif) {
+function follow(id, info) {
   state.job = id;
-  state.gif = gif;
-  try { sessionStorage.setItem('vivify-job', JSON.stringify({ id, gif })); } catch (e) { /* private mode */ }
+  if (state.jobInfo && state.jobInfo !== info && state.jobInfo.sourceUrl) URL.revokeObjectURL(state.jobInfo.sourceUrl);
+  state.jobInfo = info;
+  try {
+    sessionStorage.setItem('vivify-job', JSON.stringify({ id, gif: info.gif, compare: info.compare }));
+  } catch (e) { /* private mode */ }
   clearTimeout(state.poll);
   updateButtons();
   poll();
@@ -307,7 +431,7 @@ async function poll() {
     setProgress(parts.join(' · '), status.progress);
   } else if (status.state === 'done') {
     setProgress('Done', 1);
-    showResult(id);
+    showResult(id, status);
     return;
   } else {
     $('progress').hidden = true;
@@ -319,25 +443,74 @@ async function poll() {
   state.poll = setTimeout(poll, 400);
 }
 
-function showResult(id) {
-  const gif = state.gif;
+// The result: beside its portrait, or alone at full width when it is side by side already
+// (portrait | driver | result); with sound when the job had some.
+function showResult(id, status) {
+  const info = state.jobInfo || { gif: false, compare: false, sourceUrl: null };
+  const gif = info.gif;
   const url = `/api/jobs/${id}/result`;
   $('cancel').hidden = true;
   $('progress').hidden = true;
-  $('result-source').src = state.sourceUrl || '';
-  $('result-source').parentElement.hidden = !state.sourceUrl;
+  $('result').classList.toggle('wide', info.compare);
+  $('result').classList.remove('stale');
+  $('result-stale').hidden = true;
+  $('result-source').src = info.sourceUrl || '';
+  $('result-source-figure').hidden = info.compare || !info.sourceUrl;
+  $('result-caption').textContent = info.compare ? 'Portrait | driver | animated' : 'Animated';
   const video = $('result-video'), image = $('result-gif');
   video.hidden = gif;
   image.hidden = !gif;
+  $('unmute').hidden = true;
   if (gif) { image.src = url; video.removeAttribute('src'); } else {
     video.src = url;
-    video.play().catch(() => {});
+    playResult(status.audio === true);
   }
   const download = $('download');
   download.href = url;
-  download.download = gif ? 'vivify.gif' : 'vivify.mp4';
+  download.download = status.filename || (gif ? 'vivify.gif' : 'vivify.mp4');
+  $('download-name').textContent = download.download;
   $('result').hidden = false;
   updateButtons();
+}
+
+// Browsers may refuse to start a video with sound by itself: then it plays muted with an
+// obvious button for the sound.
+function playResult(audio) {
+  const video = $('result-video');
+  video.muted = !audio;
+  video.play().catch(() => {
+    if (!audio) return; // the controls are there
+    video.muted = true;
+    $('unmute').hidden = false;
+    video.play().catch(() => {});
+  });
+}
+
+function unmute() {
+  const video = $('result-video');
+  video.muted = false;
+  $('unmute').hidden = true;
+  video.play().catch(() => {});
+}
+
+function clearResult() {
+  const video = $('result-video');
+  video.pause();
+  video.removeAttribute('src');
+  video.load();
+  $('result-gif').removeAttribute('src');
+  $('result').hidden = true;
+  $('unmute').hidden = true;
+}
+
+// A new input, motion, face or option: the result on show is no longer what Animate would
+// make, and says so.
+function markStale() {
+  if ($('result').hidden || $('result').classList.contains('stale')) return;
+  $('result').classList.add('stale');
+  $('result-stale').hidden = false;
+  $('result-video').pause();
+  $('unmute').hidden = true;
 }
 
 function forget(keepResult = true) {
@@ -360,9 +533,7 @@ async function cancelJob() {
 
 async function deleteResult() {
   const id = state.job;
-  $('result-video').removeAttribute('src');
-  $('result-video').load();
-  $('result').hidden = true;
+  clearResult();
   forget(false);
   if (id) {
     try { await api('DELETE', `/api/jobs/${id}`); showMessage('Deleted from the server.', 'info'); } catch (e) { showMessage(e.message); }
@@ -386,6 +557,12 @@ async function main() {
   $('animate').addEventListener('click', startJob);
   $('cancel').addEventListener('click', cancelJob);
   $('delete').addEventListener('click', deleteResult);
+  $('unmute').addEventListener('click', unmute);
+  $('result-video').addEventListener('volumechange', () => { if (!$('result-video').muted) $('unmute').hidden = true; });
+  for (const button of document.querySelectorAll('.example')) button.addEventListener('click', () => takeExample(button));
+  // any option changed: the result on show is stale
+  for (const control of document.querySelectorAll('.options input, .options select, #engine, #duration'))
+    control.addEventListener(control.type === 'range' ? 'input' : 'change', markStale);
   bindRange('duration', 'duration-value', (v) => `${v} s`);
   bindRange('expression-scale', 'expression-value', (v) => v.toFixed(2));
   bindRange('pose-scale', 'pose-value', (v) => v.toFixed(2));
@@ -406,7 +583,8 @@ async function main() {
   // a job started before a reload keeps running on the server: follow it again
   let saved = null;
   try { saved = JSON.parse(sessionStorage.getItem('vivify-job')); } catch (e) { /* private mode, or nothing saved */ }
-  if (saved && /^[0-9a-f]{32}$/.test(saved.id)) follow(saved.id, saved.gif === true);
+  if (saved && /^[0-9a-f]{32}$/.test(saved.id))
+    follow(saved.id, { gif: saved.gif === true, compare: saved.compare === true, sourceUrl: null });
   document.body.dataset.ready = 'true';
 }
 
