@@ -3,10 +3,14 @@
 # video with audio, GIF, ranges, the animation options reaching `vivify animate`), every
 # error it answers, cancellation, 429 when the queue
 # is full, temp files gone after delete and stop, and a bounded load test (10 queued jobs,
-# 50 concurrent status polls, nothing lost).
+# 50 concurrent status polls, nothing lost).  What the page needs (issue 18 item 15): the
+# faces of a two-face portrait (POST /api/faces) and the `face` field animating the one
+# picked, download names from the inputs, `audio`, every engine (fsth and hybrid with the
+# shipped models: the server runs in the checkout), a face-less driver's own message, the
+# example portraits.
 # usage: cli_serve.sh PATH/TO/vivify
 set -u
-VIVIFY="$1"
+VIVIFY="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TMP="$(mktemp -d)"
 SERVER_PIDS=()
@@ -44,10 +48,11 @@ cp "$SRC" "$TMP/looks_like_video.mp4"
 cp "$TMP/driver.mp4" "$TMP/looks_like_image.png"
 head -c 3145728 /dev/urandom > "$TMP/big.bin"
 
-# start_server LOGNAME ARGS...: sets URL and PID
+# start_server LOGNAME ARGS...: sets URL and PID.  It runs in the checkout, where the shipped
+# models (models/, for --engine fsth / hybrid) are found.
 start_server() {
   local name="$1"; shift
-  "$VIVIFY" serve --port 0 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  (cd "$ROOT" && exec "$VIVIFY" serve --port 0 "$@" >"$TMP/$name.out" 2>"$TMP/$name.err") &
   PID=$!
   SERVER_PIDS+=("$PID")
   URL=""
@@ -95,7 +100,13 @@ ok $([ "$(json "$TMP/motions.json" 'j.motions.every(m => m.frames.length > 10 &&
   "motion previews: 68 points a frame"
 curl -s "$URL/api/config" -o "$TMP/config.json"
 ok $([ "$(json "$TMP/config.json" '[j.engines, j.backgrounds, j.modes, j.formats].map(a => a.join("/")).join(",")')" \
-       = "warp/warp2d,still/move,relative/absolute,mp4/gif" ] && echo 1) "GET /api/config lists: $(cat "$TMP/config.json")"
+       = "warp/warp2d/fsth/hybrid,still/move,relative/absolute,mp4/gif" ] && echo 1) "GET /api/config lists: $(cat "$TMP/config.json")"
+# the example portraits the page offers, served from the binary as shipped
+for example in mona_lisa.png:image/png grace_hopper.jpg:image/jpeg; do
+  curl -s -D "$TMP/h" -o "$TMP/example" "$URL/examples/${example%%:*}"
+  ok $(grep -qi "^content-type: ${example#*:}" "$TMP/h" && cmp -s "$TMP/example" "$ROOT/examples/${example%%:*}" && echo 1) \
+    "GET /examples/${example%%:*}: $(head -1 "$TMP/h")"
+done
 
 # --- happy paths
 post 202 motion -F "source=@$SRC" -F motion=nod -F duration=0.4 -F expression_scale=1.5 -F pose_scale=0.5
@@ -110,6 +121,9 @@ ok $([ "$(field "$TMP/status.json" progress),$(field "$TMP/status.json" error),$
 curl -s -D "$TMP/h" -o "$TMP/motion.mp4" "$URL/api/jobs/$ID/result"
 ok $(grep -qi '^content-type: video/mp4' "$TMP/h" && echo 1) "result is video/mp4"
 ok $([ "$(frames_of "$TMP/motion.mp4")" = 10 ] && echo 1) "motion result: $(frames_of "$TMP/motion.mp4") frames, want 10"
+ok $([ "$(field "$TMP/status.json" filename),$(field "$TMP/status.json" audio)" = "portrait-nod-warp.mp4,false" ] \
+     && grep -qi '^content-disposition: inline; filename="portrait-nod-warp.mp4"' "$TMP/h" && echo 1) \
+  "motion job: download name from the inputs, no sound: $(cat "$TMP/status.json"); $(grep -i disposition "$TMP/h")"
 # ranges (what a <video> element asks for)
 code="$(curl -s -o "$TMP/part" -w '%{http_code}' -H 'Range: bytes=100-199' "$URL/api/jobs/$ID/result")"
 ok $([ "$code" = 206 ] && cmp -s "$TMP/part" <(tail -c +101 "$TMP/motion.mp4" | head -c 100) && echo 1) "Range 100-199: $code"
@@ -123,6 +137,8 @@ ok $([ "$(wait_job "$ID2" 90)" = done ] && echo 1) "driving video job done: $(ca
 curl -s -o "$TMP/driven.mp4" "$URL/api/jobs/$ID2/result"
 ok $([ "$(frames_of "$TMP/driven.mp4")" = 10 ] && echo 1) "driven result: $(frames_of "$TMP/driven.mp4") frames, want the driver's 10"
 ok $(has_audio "$TMP/driven.mp4" && echo 1) "driven result carries the driver's audio"
+ok $([ "$(field "$TMP/status.json" audio),$(field "$TMP/status.json" filename)" = "true,portrait-driver-warp-compare.mp4" ] && echo 1) \
+  "driven status says it has sound, and its download name: $(cat "$TMP/status.json")"
 ok $([ "$(wait_job "$ID3" 60)" = done ] && echo 1) "gif job done: $(cat "$TMP/status.json")"
 curl -s -D "$TMP/h" -o "$TMP/result.gif" "$URL/api/jobs/$ID3/result"
 ok $(grep -qi '^content-type: image/gif' "$TMP/h" && [ "$(head -c 6 "$TMP/result.gif")" = GIF89a ] && echo 1) "gif result"
@@ -148,8 +164,21 @@ post 400 e_scale_range -F "source=@$SRC" -F motion=nod -F pose_scale=11
 post 400 e_duration -F "source=@$SRC" -F motion=nod -F duration=0.01
 post 400 e_compare -F "source=@$SRC" -F motion=nod -F compare=maybe
 post 400 e_engine -F "source=@$SRC" -F motion=nod -F engine=gan
-ok $([ "$(err e_engine)" = "unknown engine 'gan' (available: warp, warp2d)" ] && echo 1) "unknown engine: $(err e_engine)"
-post 400 e_engine_fsth -F "source=@$SRC" -F motion=nod -F engine=fsth
+ok $([ "$(err e_engine)" = "unknown engine 'gan' (available: warp, warp2d, fsth, hybrid)" ] && echo 1) "unknown engine: $(err e_engine)"
+# the learned engines run with the shipped models, each giving its own result
+for engine in warp fsth hybrid; do
+  post 202 "engine_$engine" -F "source=@$SRC" -F motion=blink -F duration=0.2 -F engine=$engine
+  id="$(field "$TMP/engine_$engine.json" id)"
+  ok $([ "$(wait_job "$id" 90)" = done ] && [ "$(field "$TMP/status.json" filename)" = "portrait-blink-$engine.mp4" ] && echo 1) \
+    "engine $engine job done: $(cat "$TMP/status.json")"
+  curl -s -o "$TMP/engine_$engine.mp4" "$URL/api/jobs/$id/result"
+  curl -s -o /dev/null -X DELETE "$URL/api/jobs/$id"
+done
+ok $([ "$(frames_of "$TMP/engine_fsth.mp4")" = 5 ] && [ "$(frames_of "$TMP/engine_hybrid.mp4")" = 5 ] \
+     && ! cmp -s "$TMP/engine_warp.mp4" "$TMP/engine_fsth.mp4" && ! cmp -s "$TMP/engine_fsth.mp4" "$TMP/engine_hybrid.mp4" \
+     && ! cmp -s "$TMP/engine_warp.mp4" "$TMP/engine_hybrid.mp4" && echo 1) "the engine asked for is the engine used (three different results)"
+post 400 e_engine_model -F "source=@$SRC" -F motion=nod -F engine=fsth -F engine=warp
+ok $([ "$(err e_engine_model)" = "more than one 'engine' field" ] && echo 1) "engine twice: $(err e_engine_model)"
 # eyes / lips: numbers 0..3 (animate's --eyes / --lips), strictly parsed; background still|move
 for bad_value in "eyes=-1" "eyes=4" "eyes=abc" "eyes=1x" "eyes=nan" "eyes=inf" "lips=3.5" "lips=-0.01" "lips=1,5" "lips=1e9"; do
   name="${bad_value%%=*}" value="${bad_value#*=}"
@@ -185,6 +214,50 @@ IDF="$(field "$TMP/noface.json" id)"
 ok $([ "$(wait_job "$IDF" 60)" = failed ] && echo 1) "no face: job fails"
 ok $([ "$(field "$TMP/status.json" error)" = "no face found in the portrait" ] && echo 1) "no face message: $(cat "$TMP/status.json")"
 ok $([ "$(code_of "$URL/api/jobs/$IDF/result")" = 409 ] && echo 1) "result of a failed job: 409"
+# a driving video without a face: its own message, not the portrait's
+ffmpeg -loglevel error -f lavfi -i "testsrc=size=160x120:duration=1:rate=10" -c:v libx264 -pix_fmt yuv420p "$TMP/noface.mp4"
+post 202 noface_driver -F "source=@$SRC" -F "driving=@$TMP/noface.mp4" -F engine=warp2d
+ok $([ "$(wait_job "$(field "$TMP/noface_driver.json" id)" 60)" = failed ] \
+     && [ "$(field "$TMP/status.json" error)" = "no face found in any frame of the driving video" ] && echo 1) \
+  "face-less driver: $(cat "$TMP/status.json")"
+
+# --- faces: a portrait with two (Grace Hopper, larger, on the right; the Mona Lisa on the
+# left) listed largest first; `face` animates the one picked and only it
+ffmpeg -loglevel error -i "$ROOT/examples/mona_lisa.png" -i "$ROOT/examples/grace_hopper.jpg" -filter_complex \
+  "[0:v]scale=-2:400,setsar=1[a];[1:v]scale=-2:300,pad=iw:400:0:50,setsar=1[b];[a][b]hstack=inputs=2" -frames:v 1 "$TMP/two.png"
+curl -s -o "$TMP/faces.json" -F "source=@$TMP/two.png;filename=Two Faces.png" "$URL/api/faces"
+IDFACES="$(field "$TMP/faces.json" id)"
+ok $([ "$(wait_job "$IDFACES" 60)" = done ] && [ "$(field "$TMP/status.json" kind)" = faces ] && echo 1) "faces job done: $(cat "$TMP/status.json")"
+curl -s -D "$TMP/h" -o "$TMP/faces_result.json" "$URL/api/jobs/$IDFACES/result"
+ok $(grep -qi '^content-type: application/json' "$TMP/h" && grep -qi 'filename="Two_Faces-faces.json"' "$TMP/h" \
+     && [ "$(json "$TMP/faces_result.json" '[j.width, j.height, j.faces.length, j.faces[0].box[0] > 282, j.faces[1].box[2] < 282,
+            (j.faces[0].box[2] - j.faces[0].box[0]) > (j.faces[1].box[2] - j.faces[1].box[0])].join()')" = "564,400,2,true,true,true" ] \
+     && echo 1) "two faces listed, largest (right) first: $(cat "$TMP/faces_result.json")"
+ok $([ "$(code_of -X DELETE "$URL/api/jobs/$IDFACES")" = 204 ] && echo 1) "a faces job is deleted like any"
+code="$(curl -s -o "$TMP/e_faces_motion.json" -w '%{http_code}' -F "source=@$TMP/two.png" -F motion=nod "$URL/api/faces")"
+ok $([ "$code" = 400 ] && err e_faces_motion | grep -q "takes the portrait alone" && echo 1) "faces with a motion: $code $(err e_faces_motion)"
+# psnr LEFT|RIGHT FILE: PSNR (dB) of that half of frame 8 against the portrait's
+psnr() {
+  local crop="crop=260:400:0:0"; [ "$1" = right ] && crop="crop=260:400:300:0"
+  ffmpeg -loglevel error -y -i "$2" -vf "select=eq(n\,8)" -frames:v 1 "$TMP/frame8.png"
+  ffmpeg -i "$TMP/frame8.png" -i "$TMP/two.png" -filter_complex "[0:v]$crop,format=rgb24[a];[1:v]$crop,format=rgb24[b];[a][b]psnr" \
+    -f null - 2>&1 | sed -n 's/.*average:\([0-9.]*\).*/\1/p' | cut -d. -f1
+}
+for face in 1 2; do
+  post 202 "face$face" -F "source=@$TMP/two.png" -F motion=nod -F duration=1 -F pose_scale=3 -F engine=warp2d -F face=$face
+  ok $([ "$(wait_job "$(field "$TMP/face$face.json" id)" 90)" = done ] && echo 1) "face $face job done: $(cat "$TMP/status.json")"
+  curl -s -o "$TMP/face$face.mp4" "$URL/api/jobs/$(field "$TMP/face$face.json" id)/result"
+done
+l1=$(psnr left "$TMP/face1.mp4"); r1=$(psnr right "$TMP/face1.mp4"); l2=$(psnr left "$TMP/face2.mp4"); r2=$(psnr right "$TMP/face2.mp4")
+ok $([ -n "$l1$r1$l2$r2" ] && [ "${r1:-99}" -lt 33 ] && [ "${l1:-0}" -gt 35 ] && [ "${l2:-99}" -lt 33 ] && [ "${r2:-0}" -gt 35 ] && echo 1) \
+  "face 1 moves the right face only, face 2 the left (PSNR to the portrait, dB: face 1 left $l1 right $r1; face 2 left $l2 right $r2)"
+echo "faces: PSNR of frame 8 to the portrait (dB), face 1 picked: left $l1, right $r1; face 2 picked: left $l2, right $r2"
+post 202 face3 -F "source=@$TMP/two.png" -F motion=nod -F duration=0.2 -F face=3
+ok $([ "$(wait_job "$(field "$TMP/face3.json" id)" 60)" = failed ] && [ "$(field "$TMP/status.json" error)" = "face 3: the portrait has only 2 faces" ] \
+     && echo 1) "face 3 of 2: $(cat "$TMP/status.json")"
+post 400 e_face -F "source=@$SRC" -F motion=nod -F face=0
+ok $(err e_face | grep -q "face must be a whole number from 1 to 32" && echo 1) "face 0: $(err e_face)"
+for name in noface_driver face1 face2 face3; do curl -s -o /dev/null -X DELETE "$URL/api/jobs/$(field "$TMP/$name.json" id)"; done
 NOID=0123456789abcdef0123456789abcdef
 ok $([ "$(code_of "$URL/api/jobs/$NOID")" = 404 ] && [ "$(code_of "$URL/api/jobs/$NOID/result")" = 404 ] \
      && [ "$(code_of -X DELETE "$URL/api/jobs/$NOID")" = 404 ] && echo 1) "unknown job: 404"
@@ -313,7 +386,7 @@ worker_job() { # MAX_SECONDS
 worker_job 10
 "$VIVIFY" serve --worker "$TMP/wjob" >"$TMP/worker.out" 2>"$TMP/worker.err"; rc=$?
 ok $([ $rc = 0 ] && grep -q '"stage":"searching"' "$TMP/worker.out" && grep -q '"stage":"rendering","done":40,"total":40' "$TMP/worker.out" \
-     && [ "$(tail -1 "$TMP/worker.out")" = '{"done":true,"frames":40}' ] && [ "$(frames_of "$TMP/wjob/result.mp4")" = 40 ] && echo 1) \
+     && [ "$(tail -1 "$TMP/worker.out")" = '{"done":true,"frames":40,"audio":false}' ] && [ "$(frames_of "$TMP/wjob/result.mp4")" = 40 ] && echo 1) \
   "worker: searching, then rendering lines, then done (exit $rc): $(head -c 600 "$TMP/worker.out")"
 worker_job 0.5
 "$VIVIFY" serve --worker "$TMP/wjob" >"$TMP/worker.out" 2>"$TMP/worker.err"; rc=$?
