@@ -966,6 +966,46 @@ static void test_page_api(void) {
     CHECK_MSG(body && !strcmp(body + 4, FAKE_FACES) && strstr(response, "Content-Type: application/json") &&
                   strstr(response, "Content-Disposition: inline; filename=\"My_Portrait_1503-faces.json\""),
               "faces result: %s", response);
+    /* file names: the last component without extension; letters, digits, '-', '_' and
+     * visible UTF-8 kept, any other run '_'; 40 bytes of whole characters; in the header as
+     * filename= (ASCII) and filename*= (UTF-8) */
+    const struct { const char *given, *stem; } names[] = {
+        {"\xc3\x96lgem\xc3\xa4lde (1503).png", "\xc3\x96lgem\xc3\xa4lde_1503"},
+        {"\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e.jpg", "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e"},
+        {"photo\xe2\x80\xaegnp.png", "photo_gnp"},   /* U+202E, right-to-left override */
+        {"\xff\xfe\xc0\xaf" "abc\xed\xa0\x80.png", "abc"}, /* broken UTF-8, overlong '/', a surrogate */
+        {"../../etc/passwd", "passwd"},
+        {"--.hidden.png", "hidden"},
+        {"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+         "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9x\xc3\xa9.png",
+         "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+         "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"}, /* 40 bytes: 20 of 22 characters */
+        {"\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+         "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9x\xe6\x97\xa5.png",
+         "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
+         "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9x"}, /* a character that does not fit whole is left out */
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        form_part named[] = {{"source", names[i].given, png, png_size}};
+        char want[128];
+        snprintf(want, sizeof want, "%s-faces.json", names[i].stem);
+        CHECK(post_form(t.port, "/api/faces", named, 1, response, sizeof response) == 202);
+        snprintf(id, sizeof id, "%s", string_of(response, "id"));
+        CHECK(!strcmp(wait_http_job(t.port, id, response, sizeof response), "done"));
+        CHECK_MSG(!strcmp(string_of(response, "filename"), want), "file name %zu: '%s', want '%s'", i,
+                  string_of(response, "filename"), want);
+        if (i == 0) {
+            snprintf(path, sizeof path, "/api/jobs/%s/result", id);
+            CHECK(get_path(t.port, path, response, sizeof response) == 200);
+            CHECK_MSG(strstr(response, "Content-Disposition: inline; filename=\"_lgem_lde_1503-faces.json\"; "
+                                       "filename*=UTF-8''%C3%96lgem%C3%A4lde_1503-faces.json\r\n"), "%s", response);
+        }
+        snprintf(path, sizeof path, "/api/jobs/%s", id);
+        char request[256];
+        int n = snprintf(request, sizeof request, "DELETE %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
+                         path, t.port);
+        CHECK(request_once(t.port, NULL, request, (size_t)n, response, sizeof response) == 204);
+    }
     /* the portrait alone: any other field is refused, by name; GET is the wrong method */
     form_part faces_and_motion[] = {{"source", "p.png", png, png_size}, {"motion", NULL, "talk", 0}};
     CHECK(post_form(t.port, "/api/faces", faces_and_motion, 2, response, sizeof response) == 400);

@@ -451,7 +451,8 @@ function showResult(id, status) {
   const url = `/api/jobs/${id}/result`;
   $('cancel').hidden = true;
   $('progress').hidden = true;
-  $('result').classList.toggle('wide', info.compare);
+  // full width when side by side, or alone (followed again after a reload: no portrait to show)
+  $('result').classList.toggle('wide', info.compare || !info.sourceUrl);
   $('result').classList.remove('stale');
   $('result-stale').hidden = true;
   $('result-source').src = info.sourceUrl || '';

@@ -38,7 +38,7 @@ typedef struct job_request {
     float eyes, lips;       /* animate --eyes / --lips gains, 0..3 */
     int face;               /* animate the N-th face (1 = the largest, numbered as a faces
                                job lists them); 0: not given (the library's default, 1) */
-    char filename[128];     /* the result's download name, already safe in a header */
+    char filename[128];     /* the result's download name (UTF-8, safe as a file name: server.c name_stem) */
 } job_request;
 
 typedef struct job_status {

@@ -317,10 +317,31 @@ static void format_megabytes(char *out, size_t size, uint64_t bytes) {
     snprintf(out, size, "%.0f MB", (double)bytes / (1 << 20));
 }
 
+/* The length (2..4) of the UTF-8 character at s, of at most `left` bytes, when it is valid
+ * (no overlong form, no surrogate) and visible in a file name: not a C1 control, nor a
+ * zero-width, bidirectional or other format character (U+202E would show "photo<U+202E>gnp.exe"
+ * as "photoexe.png"); else 0. */
+static int utf8_visible(const unsigned char *s, size_t left) {
+    int n = s[0] >= 0xc2 && s[0] <= 0xdf ? 2 : s[0] >= 0xe0 && s[0] <= 0xef ? 3 : s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+    if (!n || (size_t)n > left) return 0;
+    uint32_t cp = s[0] & (0x7f >> n);
+    for (int i = 1; i < n; i++) {
+        if ((s[i] & 0xc0) != 0x80) return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (cp < min[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return 0;
+    if (cp < 0xa0 || cp == 0xad || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+        (cp >= 0x2060 && cp <= 0x206f) || cp == 0xfeff || (cp >= 0xfff0 && cp <= 0xffff) || (cp >= 0xe0000 && cp <= 0xe007f))
+        return 0;
+    return n;
+}
+
 /* A client's file name as part of a download name: the last path component without its
- * extension, letters, digits, '-' and '_' kept, every other run of bytes (spaces, dots,
- * quotes, UTF-8) one '_', no '_' or '-' at either end, at most STEM_MAX bytes; "" when
- * nothing is left.  Safe inside a quoted header value and as a file name anywhere. */
+ * extension; ASCII letters, digits, '-' and '_' and visible non-ASCII characters (valid
+ * UTF-8) kept; every other run of bytes (spaces, dots, quotes, controls, broken UTF-8) one
+ * '_'; no '_' or '-' at either end; at most STEM_MAX bytes of whole characters; "" when
+ * nothing is left.  Safe as a file name anywhere; headers carry it as filename* (RFC 6266). */
 static void name_stem(const char *filename, char *out, size_t size) {
     out[0] = 0;
     if (!filename || size < 2) return;
@@ -330,16 +351,44 @@ static void name_stem(const char *filename, char *out, size_t size) {
     const char *dot = strrchr(base, '.');
     size_t length = dot && dot > base ? (size_t)(dot - base) : strlen(base);
     size_t n = 0, limit = size - 1 < STEM_MAX ? size - 1 : STEM_MAX;
-    for (size_t i = 0; i < length && n < limit; i++) {
-        char c = base[i];
-        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' || c == '_';
-        if (keep) out[n++] = c;
-        else if (n > 0 && out[n - 1] != '_') out[n++] = '_';
+    for (size_t i = 0; i < length && n < limit;) {
+        const unsigned char *c = (const unsigned char *)base + i;
+        bool keep = (*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') || *c == '-' || *c == '_';
+        int wide = *c >= 0x80 ? utf8_visible(c, length - i) : 0;
+        if (keep) out[n++] = (char)*c;
+        else if (wide && n + (size_t)wide > limit) break;
+        else if (wide) {
+            memcpy(out + n, c, (size_t)wide);
+            n += (size_t)wide;
+        } else if (n > 0 && out[n - 1] != '_') out[n++] = '_';
+        i += wide ? (size_t)wide : 1;
     }
     while (n > 0 && (out[n - 1] == '_' || out[n - 1] == '-')) n--;
     out[n] = 0;
     size_t skip = strspn(out, "_-");
     memmove(out, out + skip, n - skip + 1);
+}
+
+/* Content-Disposition for a download name from download_name: filename= in ASCII (each
+ * non-ASCII character '_'), and filename*= in UTF-8, percent-encoded, when it has any. */
+static void content_disposition(const char *name, char *out, size_t size) {
+    char ascii[160], encoded[480];
+    size_t a = 0, e = 0;
+    bool wide = false;
+    for (const unsigned char *c = (const unsigned char *)name; *c && a + 1 < sizeof ascii && e + 4 < sizeof encoded; c++) {
+        if (*c < 0x80) {
+            ascii[a++] = (char)*c;
+            encoded[e++] = (char)*c;
+            continue;
+        }
+        wide = true;
+        if ((*c & 0xc0) != 0x80 && !(a > 0 && ascii[a - 1] == '_')) ascii[a++] = '_'; /* one per character */
+        e += (size_t)snprintf(encoded + e, sizeof encoded - e, "%%%02X", *c);
+    }
+    ascii[a] = 0;
+    encoded[e] = 0;
+    if (wide) snprintf(out, size, "inline; filename=\"%s\"; filename*=UTF-8''%s", ascii, encoded);
+    else snprintf(out, size, "inline; filename=\"%s\"", ascii);
 }
 
 static enum MHD_Result upload_part(void *cls, enum MHD_ValueKind kind, const char *key, const char *filename,
@@ -758,8 +807,8 @@ static enum MHD_Result send_result(serve_server *server, struct MHD_Connection *
     MHD_add_response_header(response, MHD_HTTP_HEADER_ACCEPT_RANGES, "bytes");
     MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
-    char disposition[200]; /* the name is safe in quotes (name_stem) */
-    snprintf(disposition, sizeof disposition, "inline; filename=\"%s\"", st.filename[0] ? st.filename : "vivify.mp4");
+    char disposition[700];
+    content_disposition(st.filename[0] ? st.filename : "vivify.mp4", disposition, sizeof disposition);
     MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disposition);
     if (code == 206) MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_RANGE, content_range);
     enum MHD_Result result = MHD_queue_response(connection, code, response);
