@@ -1,8 +1,12 @@
 /* cli/bench: `vivify bench nn [--json] [--quick]`: speed of the training core (nn/bench.h)
  * and, when /usr/bin/python3 can import torch, PyTorch's CPU time for the same residual
- * block, measured in this run with as many threads as OpenBLAS uses. */
+ * block, measured in this run with as many threads as OpenBLAS uses; then a whole
+ * `vivify train` step (its defaults: width 16, 4 bottleneck blocks, K = 8, batch 1, the
+ * faceres identity term when faceres is found) at 128 and 256. */
 #include "cli/cli.h"
 #include "nn/bench.h"
+#include "nn/tfjs.h"
+#include "train/train.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +43,46 @@ static double torch_block_seconds(int reps, int threads) {
     return seconds;
 }
 
+/* ---- a whole training step ---- */
+
+/* Episodes of deterministic noise in [-1, 1] (the step's cost does not depend on content). */
+static vv_status noise_episode(void *ctx, uint64_t *rng, fsth_batch *b) {
+    (void)ctx;
+    size_t plane = (size_t)b->S * b->S;
+    size_t counts[3] = {(size_t)b->B * b->K * 6 * plane, (size_t)b->B * 6 * plane, (size_t)b->B * b->in_channels * plane};
+    float *buffers[3] = {b->shots, b->target, b->g_in};
+    for (int k = 0; k < 3; k++)
+        for (size_t i = 0; i < counts[k]; i++) {
+            *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+            buffers[k][i] = (float)(*rng >> 40) / 8388608.0f - 1.0f;
+        }
+    for (int e = 0; e < b->B; e++) b->videos[e] = 0;
+    return VV_OK;
+}
+
+/* Best seconds of one fsth_train_step at side `size` (after one step that builds the
+ * primitives and touches the memory), or -1 with *status set on failure. */
+static double train_step_seconds(int size, int reps, const tfjs_model *faceres, vv_status *status) {
+    fsth_config c = fsth_config_default(size); /* vivify train's defaults */
+    fsth_model *m = NULL;
+    fsth_trainer *t = NULL;
+    *status = fsth_model_new(&m, &c, 1);
+    fsth_train_params p = fsth_train_default_params();
+    p.faceres = faceres, p.w_identity = faceres ? 10.0f : 0.0f; /* vivify train --identity 10 */
+    if (*status == VV_OK) *status = fsth_trainer_new(&t, m, &p);
+    double best = 1e30;
+    for (int i = 0; i < reps + 1 && *status == VV_OK; i++) {
+        fsth_losses losses;
+        double start = time_now();
+        *status = fsth_train_step(t, noise_episode, NULL, &losses);
+        double seconds = time_now() - start;
+        if (i > 0 && seconds < best) best = seconds;
+    }
+    if (t) fsth_trainer_free(t);
+    if (m) fsth_model_free(m);
+    return *status == VV_OK ? best : -1;
+}
+
 static void print_number_or_null(const char *name, double value, const char *format) {
     printf("\"%s\": ", name);
     if (value >= 0) printf(format, value);
@@ -54,7 +98,8 @@ static int bench_nn(int argc, char **argv) {
     const char *usage = "vivify bench nn [--json] [--quick]\n"
                         "  sgemm, 3x3 conv forward/backward GFLOP/s, the AdaIN residual block vs PyTorch CPU\n"
                         "  (torch_ratio = our time / PyTorch's, null without python3-torch) and faceres\n"
-                        "  (TFJS) inference and training-mode forward+backward per 224x224 image";
+                        "  (TFJS) inference and training-mode forward+backward per 224x224 image; a whole\n"
+                        "  `vivify train` step (its defaults, batch 1) at 128 and 256 and its samples/s";
     int npos = 0;
     int r = cli_parse(argc, argv, opts, 2, NULL, 0, &npos, usage);
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
@@ -65,8 +110,28 @@ static int bench_nn(int argc, char **argv) {
     double torch = torch_block_seconds(reps + 2, res.threads);
     double torch_ms = torch > 0 ? torch * 1e3 : -1;
     double ratio = torch > 0 ? res.block_ms / torch_ms : -1;
+    /* the training step, as `vivify train` runs it (faceres when found, as it loads it) */
+    char faceres_path[4096];
+    tfjs_model *faceres = NULL;
+    if (models_find("faceres.json", faceres_path, sizeof faceres_path) == VV_OK &&
+        (s = tfjs_model_load(&faceres, faceres_path)) != VV_OK)
+        return cli_fail(s);
+    const int sizes[2] = {128, 256};
+    double step_ms[2];
+    for (int i = 0; i < 2; i++) {
+        double seconds = train_step_seconds(sizes[i], quick ? 1 : 2, faceres, &s);
+        if (s) {
+            tfjs_model_free(faceres);
+            return cli_fail(s);
+        }
+        step_ms[i] = seconds * 1e3;
+    }
+    tfjs_model_free(faceres);
+    fsth_train_params defaults = fsth_train_default_params();
+    int episodes = defaults.batch; /* samples: episodes of K shots + 1 target */
     if (!json) {
-        printf("sgemm 1024^3            %8.1f GFLOP/s (%d threads)\n", res.sgemm_gflops, res.threads);
+        printf("sgemm 1024^3            %8.1f GFLOP/s (%d threads, backend %s)\n", res.sgemm_gflops, res.threads,
+               res.backend);
         for (int k = 0; k < NN_BENCH_CONV_CASES; k++)
             printf("conv3x3 %3dch %3dx%-3d   fwd %7.2f ms  bwd %7.2f ms\n", res.conv_channels[k], res.conv_size[k],
                    res.conv_size[k], res.conv_fwd_ms[k], res.conv_bwd_ms[k]);
@@ -83,6 +148,9 @@ static int bench_nn(int argc, char **argv) {
                    res.faceres_forward_ms, res.faceres_train_ms);
         else
             printf("faceres                 model not found (./dev setup)\n");
+        for (int i = 0; i < 2; i++)
+            printf("train step %3dx%-3d      %8.0f ms, %.2f samples/s (K=%d, batch %d, identity term %s)\n", sizes[i],
+                   sizes[i], step_ms[i], episodes / (step_ms[i] / 1e3), defaults.k, episodes, faceres ? "on" : "off");
         return EXIT_OK;
     }
     printf("{\"sgemm_gflops\": %.2f, \"conv_fwd_gflops\": %.2f, \"conv_bwd_gflops\": %.2f, "
@@ -96,7 +164,11 @@ static int bench_nn(int argc, char **argv) {
     print_number_or_null("faceres_forward_ms", res.faceres_forward_ms, "%.2f");
     printf(", ");
     print_number_or_null("faceres_train_ms", res.faceres_train_ms, "%.2f");
-    printf(", \"threads\": %d}\n", res.threads);
+    for (int i = 0; i < 2; i++)
+        printf(", \"train_step_ms_%d\": %.1f, \"train_samples_per_s_%d\": %.3f", sizes[i], step_ms[i], sizes[i],
+               episodes / (step_ms[i] / 1e3));
+    printf(", \"train_identity_term\": %s, \"backend\": \"%s\", \"threads\": %d}\n", faceres ? "true" : "false",
+           res.backend, res.threads);
     return EXIT_OK;
 }
 

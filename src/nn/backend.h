@@ -22,9 +22,10 @@ typedef struct nn_backend {
                                  const float *in, const float *weight, const conv2d_shape *s);
 } nn_backend;
 
-/* The CPU backend: OpenBLAS GEMM; convolutions through oneDNN's blocked kernels when the
- * build has it (VV_HAVE_DNNL, backend_dnnl.c), each shape oneDNN refuses and builds without
- * it on im2col + OpenBLAS (layers_conv.c).  Its name says which ("cpu+onednn" or "cpu"). */
+/* The CPU backend: GEMM and convolutions through oneDNN when the build has it (VV_HAVE_DNNL,
+ * backend_dnnl.c: its sgemm, its blocked direct and Winograd convolution kernels), each
+ * convolution shape oneDNN refuses and builds without it on OpenBLAS and im2col + OpenBLAS
+ * (layers_conv.c).  Its name says which ("cpu+onednn" or "cpu"). */
 const nn_backend *nn_backend_cpu(void);
 #ifdef VV_HAVE_DNNL
 /* backend_dnnl.c: the layers.h contract (NCHW, backward accumulates); fall back to the
@@ -33,6 +34,9 @@ vv_status conv2d_forward_dnnl(float *out, const float *in, const float *weight, 
                               const conv2d_shape *s);
 vv_status conv2d_backward_dnnl(float *din, float *dweight, float *dbias, const float *dout,
                                const float *in, const float *weight, const conv2d_shape *s);
+/* Row-major sgemm through oneDNN (the gemm entry's contract). */
+void gemm_dnnl(bool transpose_a, bool transpose_b, int M, int N, int K, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc);
 #endif
 /* Whether oneDNN may use its Winograd kernels (3x3 stride 1; default on): 1.7x faster than
  * its direct ones there, with float errors a few times larger (still within the PyTorch

@@ -1,10 +1,11 @@
-/* nn/backend_cpu: the default backend, OpenBLAS GEMM and the convolutions (oneDNN's when
- * built with it, backend_dnnl.c; else im2col, layers_conv.c). */
+/* nn/backend_cpu: the default backend: GEMM and convolutions through oneDNN when built with
+ * it (backend_dnnl.c), else OpenBLAS GEMM and im2col (layers_conv.c). */
 #include "nn/backend.h"
 
 #include <cblas.h>
 #include <stdatomic.h>
 
+#ifndef VV_HAVE_DNNL
 static void cpu_gemm(bool transpose_a, bool transpose_b, int M, int N, int K, float alpha,
                      const float *a, int lda, const float *b, int ldb, float beta, float *c,
                      int ldc) {
@@ -18,6 +19,7 @@ static void cpu_gemm(bool transpose_a, bool transpose_b, int M, int N, int K, fl
                 transpose_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, a, lda, b, ldb, beta, c,
                 ldc);
 }
+#endif
 
 void nn_blas_threads(int threads) {
     if (threads >= 1) openblas_set_num_threads(threads);
@@ -26,7 +28,7 @@ void nn_blas_threads(int threads) {
 static const nn_backend cpu_backend = {
 #ifdef VV_HAVE_DNNL
     .name = "cpu+onednn",
-    .gemm = cpu_gemm,
+    .gemm = gemm_dnnl,
     .conv2d_forward = conv2d_forward_dnnl,
     .conv2d_backward = conv2d_backward_dnnl,
 #else

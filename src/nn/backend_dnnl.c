@@ -1,12 +1,14 @@
-/* nn/backend_dnnl: the CPU backend's convolutions through oneDNN (the library PyTorch's CPU
- * convolutions use), when the build found it (VV_HAVE_DNNL).
+/* nn/backend_dnnl: the CPU backend's GEMM and convolutions through oneDNN (the library
+ * PyTorch's CPU convolutions use), when the build found it (VV_HAVE_DNNL).
  *
  * Measured on the 2-core AVX-512 build machine, 64ch 64x64 batch 2, one thread: oneDNN's
  * blocked (nChw16c) direct kernels take 2.3 ms forward, 2.3 ms input gradient, 2.5 ms
  * weight gradient against 3.6 / 4.6 / 6.1 ms for oneDNN's own plain-NCHW GEMM kernels and
- * about twice that for im2col + OpenBLAS (whose Debian build runs its Haswell kernels here).
- * So each call converts NCHW to the blocked layout the primitive asks for and back (a
- * memory pass each, ~0.1 ms at that size) around the blocked kernel.
+ * about twice that for im2col + OpenBLAS (whose Debian build runs its Haswell kernels here);
+ * its Winograd kernels (3x3 stride 1) take 1.2 / 1.2 / 1.8 ms.  So each call converts NCHW
+ * to the blocked layout the primitive asks for and back (a memory pass each, ~0.1 ms at
+ * that size) around the blocked kernel, Winograd first where oneDNN has it
+ * (nn_conv_winograd), else direct.
  *
  * Callers keep the layers.h contract: NCHW in and out, backward accumulates.  The input and
  * weight gradients come out of oneDNN into scratch and are added by a reorder with a sum
@@ -310,15 +312,15 @@ static const void *staged(dnnl_primitive_t reorder, const dnnl_memory_desc_t *us
 
 /* oneDNN's OpenMP threads for this thread's next calls: as many as OpenBLAS uses.  Found at
  * run time in the OpenMP runtime libdnnl brings (no link or compile flag of our own). */
+static void (*omp_set_threads)(int);
+static pthread_once_t omp_once = PTHREAD_ONCE_INIT;
+
+static void omp_lookup(void) { *(void **)&omp_set_threads = dlsym(RTLD_DEFAULT, "omp_set_num_threads"); }
+
 static void set_threads(void) {
-    static void (*set_num_threads)(int);
-    static bool looked;
-    if (!looked) {
-        looked = true;
-        *(void **)&set_num_threads = dlsym(RTLD_DEFAULT, "omp_set_num_threads");
-    }
+    pthread_once(&omp_once, omp_lookup);
     int threads = openblas_get_num_threads();
-    if (set_num_threads) set_num_threads(threads >= 1 ? threads : 1);
+    if (omp_set_threads) omp_set_threads(threads >= 1 ? threads : 1);
 }
 
 static bool conv_run_forward(dnnl_conv *e, float *out, const float *in, const float *weight,
@@ -416,6 +418,25 @@ static bool conv_run_backward(dnnl_conv *e, float *din, float *dweight, float *d
     if (dbias && db_scratch)
         for (int oc = 0; oc < s->OC; oc++) dbias[oc] += db_scratch[oc];
     return true;
+}
+
+/* oneDNN's sgemm: its AVX-512 kernels run 2x OpenBLAS's (whose Debian build picks its
+ * Haswell kernels on this CPU) from 64^3 up; below ~16^3 they are even.  Thread-safe, no
+ * lock. */
+void gemm_dnnl(bool transpose_a, bool transpose_b, int M, int N, int K, float alpha, const float *a, int lda,
+               const float *b, int ldb, float beta, float *c, int ldc) {
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* C = beta C, as the CPU backend */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) c[(size_t)i * ldc + j] *= beta;
+        return;
+    }
+    set_threads();
+    if (dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', M, N, K, alpha, a, lda, b, ldb, beta, c, ldc) ==
+        dnnl_success)
+        return;
+    cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, M,
+                N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }
 
 vv_status conv2d_forward_dnnl(float *out, const float *in, const float *weight, const float *bias,

@@ -1,7 +1,8 @@
-/* nn/bench: measures sgemm, 3x3 convolutions, the AdaIN residual block and faceres in
+/* nn/bench: measures the backend's sgemm, 3x3 convolutions, the AdaIN residual block and faceres in
  * training mode (moved here from bench/bench_nn.c so `vivify bench nn` can report them). */
 #include "nn/bench.h"
 
+#include "nn/backend.h"
 #include "nn/layers.h"
 #include "nn/resblock.h"
 #include "nn/tfjs.h"
@@ -50,7 +51,7 @@ static vv_status bench_sgemm(nn_bench_result *r, int reps) {
     double best = 1e30;
     for (int i = 0; i < reps + 2; i++) {
         double t = time_now();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, x, n, y, n, 0.0f, z, n);
+        nn_gemm(false, false, n, n, n, 1.0f, x, n, y, n, 0.0f, z, n);
         t = time_now() - t;
         if (t < best) best = t;
     }
@@ -174,6 +175,7 @@ vv_status nn_bench_run(nn_bench_result *out, int reps) {
     memset(out, 0, sizeof *out);
     if (reps < 1) reps = 1;
     out->threads = openblas_get_num_threads();
+    out->backend = nn_backend_current()->name;
     vv_status s;
     if ((s = bench_sgemm(out, reps))) return s;
     if ((s = bench_conv(out, reps))) return s;

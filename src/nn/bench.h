@@ -13,7 +13,7 @@
 #define NN_BENCH_CONV_CASES 3
 
 typedef struct nn_bench_result {
-    double sgemm_gflops;    /* OpenBLAS sgemm 1024^3, this run (the im2col ceiling) */
+    double sgemm_gflops;    /* the backend's sgemm (nn_gemm) 1024^3, this run */
     double conv_fwd_gflops; /* 3x3 stride-1 convs: 64ch@128x128, 128ch@64x64, 256ch@64x64 */
     double conv_bwd_gflops; /* their input + weight gradients (2x the forward FLOPs) */
     int conv_channels[NN_BENCH_CONV_CASES], conv_size[NN_BENCH_CONV_CASES];
@@ -23,7 +23,8 @@ typedef struct nn_bench_result {
      * backward to the input; < 0 when .cache/models/faceres.json is absent. */
     double faceres_forward_ms;
     double faceres_train_ms;
-    int threads;            /* OpenBLAS threads */
+    int threads;            /* OpenBLAS threads (and oneDNN's, and the norm kernels') */
+    const char *backend;    /* nn_backend_current()->name: "cpu+onednn" or "cpu" */
 } nn_bench_result;
 
 /* Each figure is the best of `reps` repetitions (>= 1). */
