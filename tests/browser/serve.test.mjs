@@ -43,7 +43,7 @@ const tmp = mkdtempSync(join(tmpdir(), 'vivify-browser-'));
 const work = join(tmp, 'work');
 spawnSync('mkdir', ['-p', work]);
 const portrait = join(tmp, 'portrait.png'), noface = join(tmp, 'noface.png');
-const two = join(tmp, 'two.png'), driver = join(tmp, 'driver.mp4');
+const two = join(tmp, 'two.png'), driver = join(tmp, 'driver.mp4'), facelessDriver = join(tmp, 'faceless.mp4');
 const ff = (...args) => spawnSync('ffmpeg', ['-loglevel', 'error', ...args]);
 ff('-i', join(root, 'examples', 'mona_lisa.png'), '-vf', 'scale=320:-2', portrait);
 ff('-f', 'lavfi', '-i', 'testsrc=size=200x150:duration=1', '-frames:v', '1', noface);
@@ -53,7 +53,8 @@ ff('-i', join(root, 'examples', 'mona_lisa.png'), '-i', join(root, 'examples', '
 // a driver with sound: the portrait held still for 1 s with a tone
 ff('-loop', '1', '-i', portrait, '-f', 'lavfi', '-i', 'sine=frequency=300:duration=1', '-t', '1', '-r', '25',
   '-c:v', 'libx264', '-pix_fmt', 'yuv420p', '-c:a', 'aac', '-shortest', driver);
-if (![portrait, noface, two, driver].every(existsSync)) skip('could not make the test images');
+ff('-f', 'lavfi', '-i', 'testsrc=size=160x120:duration=1:rate=10', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', facelessDriver);
+if (![portrait, noface, two, driver, facelessDriver].every(existsSync)) skip('could not make the test images');
 
 // The server on a free port, in the checkout (its shipped models: every engine); its first
 // stdout line names the URL.
@@ -119,6 +120,13 @@ try {
   await page.waitForFunction(() => /no face/i.test(document.getElementById('message').textContent), null, { timeout: 60000 });
   check(/^No face found in the portrait\. Try a photo/.test(await message()), `no face: "${await message()}"`);
   check(await page.isDisabled('#animate'), 'Animate stays disabled for a portrait without a face');
+
+  // a driving video without a face gets its own hint, not the portrait's (the server's two
+  // messages, as cli_serve.sh checks them, through the page's wording)
+  const hints = await page.evaluate(() => [explain(200, 'no face found in any frame of the driving video'),
+    explain(200, 'no face found in the portrait')]);
+  check(/^No face found in any frame of the driving video\. Use a driving video in which one face/.test(hints[0]) &&
+    !/photo/.test(hints[0]) && /Try a photo/.test(hints[1]), `no-face hints: ${hints.join(' | ')}`);
 
   // 3. an example portrait, one click: shown, one face found, ready to animate
   const examples = await page.$$eval('.example', (bs) => bs.map((b) => b.dataset.name).join());
@@ -218,6 +226,16 @@ try {
   }));
   check(stale.marked && stale.note && stale.paused, `result marked stale after the inputs changed: ${JSON.stringify(stale)}`);
   await page.uncheck('#compare');
+
+  // a driving video without a face: the job fails with the driver's own hint
+  await page.click('#tab-video');
+  await drop('#driving-drop', facelessDriver, 'pattern.mp4', 'video/mp4');
+  await page.waitForFunction(() => !document.getElementById('animate').disabled);
+  await page.click('#animate');
+  await page.waitForFunction(() => /no face/i.test(document.getElementById('message').textContent), null, { timeout: 60000 });
+  check(/^No face found in any frame of the driving video\. Use a driving video in which one face/.test(await message()),
+    `face-less driver: "${await message()}"`);
+  await page.click('#tab-motion');
 
   // 7. the portrait, motion "nod", 2 seconds: progress, then the result plays
   await drop('#source-drop', portrait, 'mona_lisa.png', 'image/png');
