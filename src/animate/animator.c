@@ -2,6 +2,7 @@
  * landmarks; the streaming push / pull API (include/vivify.h). */
 #include "animate/animate.h"
 #include "animate/gaze.h"
+#include "animate/tracking.h"
 #include "face/faces.h"
 #include "img/image.h"
 #include "warp/mesh.h"
@@ -596,8 +597,12 @@ vv_status vv_animator_push(vv_animator *a, const vv_image *frame, double time) {
     float box[4], score[1], points[68][2], gaze[2][2];
     s = face_tracker_update(a->tracker, frame, time, &found, box, score, points);
     if (s != VV_OK) return s;
+    /* the frames the tracker thread measures the gaze of (vv_animate's, so both agree) */
+    long index = a->timeline_started ? a->timeline.pushed : 0;
+    long last_face = a->timeline_started ? a->timeline.last_face_index : -1;
     s = vv_animator_push_landmarks(a, found ? (const float(*)[2])points : NULL, frame, time);
-    if (s == VV_OK && found && animator_reads_gaze(a) && gaze_measure(a->mesh_model, frame, (const float(*)[2])points, gaze) == VV_OK)
+    if (s == VV_OK && found && animator_reads_gaze(a) && tracking_gaze_frame(index, last_face) &&
+        gaze_measure(a->mesh_model, frame, (const float(*)[2])points, gaze) == VV_OK)
         timeline_push_gaze(&a->timeline, (const float(*)[2])gaze);
     return s;
 }

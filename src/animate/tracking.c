@@ -70,7 +70,7 @@ static void *tracking_main(void *data) {
     tracker_params tp = animator_tracker_params();
     vv_status s = video_reader_open(&reader, tt->path);
     if (s == VV_OK) s = face_tracker_new(&tracker, faces_detector(tt->faces), faces_predictor(tt->faces), &tp);
-    long count = 0;
+    long count = 0, last_face = -1;
     while (s == VV_OK && (tt->max_frames <= 0 || count < tt->max_frames)) {
         bool got = false, found = false;
         double time = 0;
@@ -83,10 +83,12 @@ static void *tracking_main(void *data) {
         if (s != VV_OK || !got) break;
         s = face_tracker_update(tracker, &frame, time, &found, box, score, points);
         if (s != VV_OK) break;
-        count++;
         float gaze[2][2];
         /* No iris where there is no face, or where the crop misses the frame: no gaze. */
-        bool has_gaze = found && tt->mesh && gaze_measure(tt->mesh, &frame, (const float(*)[2])points, gaze) == VV_OK;
+        bool has_gaze = found && tt->mesh && tracking_gaze_frame(count, last_face) &&
+                        gaze_measure(tt->mesh, &frame, (const float(*)[2])points, gaze) == VV_OK;
+        if (found) last_face = count;
+        count++;
         int stop = publish(tt, (const float(*)[2])points, found, (const float(*)[2])gaze, has_gaze, time);
         if (stop == 1) s = vv_fail(VV_ERR_ABORTED, "tracking %s stopped", tt->path);
         else if (stop) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", tt->path);

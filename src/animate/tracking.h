@@ -39,8 +39,20 @@ typedef struct tracking_thread {
     char error[512];
 } tracking_thread;
 
+/* Whether frame `index` (0-based) of a driver has its gaze measured, given the last frame
+ * before it with a face (-1: none): every second frame, and the first of each run of
+ * frames with a face.  The Iris model is the tracker's costliest step (about as much as
+ * the landmarks and the decoding together), and gaze is smoothed over the frames around
+ * (timeline_take_gaze: a Gaussian of sigma one frame over those that have one), so the
+ * frames between take it from their neighbours.  The tracker thread and the streaming
+ * vv_animator_push measure the same frames. */
+static inline bool tracking_gaze_frame(long index, long last_face_index) {
+    return index % 2 == 0 || last_face_index != index - 1;
+}
+
 /* Starts tracking `path` (at most max_frames, 0 = all) with raw (unsmoothed) landmarks, and
- * with `mesh` the irises' gaze (animate/gaze.h) of every frame with a face. */
+ * with `mesh` the irises' gaze (animate/gaze.h) of the frames with a face that
+ * tracking_gaze_frame picks. */
 vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const face_mesh *mesh, const char *path, long max_frames,
                          vv_abort_fn abort_fn, void *abort_data);
 /* Frame f (the one after the last taken): its points, whether a face was found, its gaze
@@ -57,7 +69,8 @@ vv_status tracking_probe(const char *path, long max_frames, motion_track *track,
 
 /* A whole driver tracked into `track` as the animate pipeline tracks it (the thread above,
  * raw landmarks: callers smooth with animate_smooth_track): tracking_probe's facts, then
- * per frame its points (zero without a face), found, and with `mesh` its gaze.  At most
+ * per frame its points (zero without a face), found, and with `mesh` its gaze (on the
+ * frames tracking_gaze_frame picks).  At most
  * max_frames (0: all; more than MOTION_MAX_FRAMES fails).  progress (optional) after each
  * frame, with tracking_probe's count as total; non-zero stops with VV_ERR_ABORTED, as does
  * abort_fn, polled by the thread.  A driver without any face is no error here. */
