@@ -10,7 +10,11 @@
 #include "train/train.h"
 #include "warp/mesh.h"
 
+#include <pthread.h>
 #include <stdint.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #define VIDEOS 3
 
@@ -561,7 +565,198 @@ static void test_invented_weighting(void) {
     free(plain), free(valid), free(weighted), free(scaled), free(unweighted);
 }
 
+/* ---- Data-parallel ranks (train/parallel.h), two threads standing in for MPI ---- */
+
+/* The episodes [first, first + B) of the global batch, as a rank's source gives them: the
+ * synthetic source run over the whole batch (so the state advances as in one process),
+ * the rank's rows kept. */
+static vv_status sliced_episode(void *ctx, uint64_t *rng, fsth_batch *b) {
+    int G = b->global > 0 ? b->global : b->B;
+    size_t plane = (size_t)b->S * b->S;
+    float *buf = mem_alloc((size_t)G * ((size_t)b->K * 6 + 6 + b->in_channels) * plane, sizeof(float));
+    int *videos = mem_alloc((size_t)G, sizeof(int));
+    if (!buf || !videos) {
+        free(buf), free(videos);
+        return vv_fail(VV_ERR_NO_MEMORY, "sliced_episode");
+    }
+    fsth_batch all = {G, b->K, b->S, b->in_channels, buf, buf + (size_t)G * b->K * 6 * plane, NULL, videos, 0, G};
+    all.g_in = all.target + (size_t)G * 6 * plane;
+    vv_status s = synthetic_episode(ctx, rng, &all);
+    memcpy(b->shots, all.shots + (size_t)b->first * b->K * 6 * plane, (size_t)b->B * b->K * 6 * plane * sizeof(float));
+    memcpy(b->target, all.target + (size_t)b->first * 6 * plane, (size_t)b->B * 6 * plane * sizeof(float));
+    memcpy(b->g_in, all.g_in + (size_t)b->first * b->in_channels * plane, (size_t)b->B * b->in_channels * plane * sizeof(float));
+    memcpy(b->videos, videos + b->first, (size_t)b->B * sizeof(int));
+    free(buf), free(videos);
+    return s;
+}
+
+/* Two ranks as two forked processes (as mpirun's), summing through shared memory: each
+ * puts its floats in its slot, both add slot 0 + slot 1 in that order, so both get the
+ * same sum.  Forked before this process first trains (run first in main), so the
+ * children start without thread pools (OpenMP, ours) they cannot use. */
+typedef struct fork_comm {
+    pthread_barrier_t barrier; /* process-shared */
+    size_t capacity;           /* floats per slot */
+    long calls;                /* rank 0's all-reduces */
+    vv_status status[2];
+    int agree[2];
+    double comm_seconds[2];
+    fsth_losses losses[2];
+    float *slot[2];            /* in this mapping: the same addresses in both children */
+    float *result;             /* rank 0's E, G, D gradients then parameters */
+} fork_comm;
+
+typedef struct fork_rank { fork_comm *comm; int rank; } fork_rank;
+
+static vv_status fork_allreduce(void *ctx, float *data, size_t count) {
+    fork_rank *r = ctx;
+    fork_comm *c = r->comm;
+    if (count > c->capacity) return vv_fail(VV_ERR_INTERNAL, "fork_allreduce: %zu floats", count);
+    memcpy(c->slot[r->rank], data, count * sizeof(float));
+    if (r->rank == 0) c->calls++;
+    pthread_barrier_wait(&c->barrier);
+    for (size_t i = 0; i < count; i++) data[i] = c->slot[0][i] + c->slot[1][i];
+    pthread_barrier_wait(&c->barrier); /* both have read both slots */
+    return VV_OK;
+}
+
+static void fork_rank_main(fork_comm *c, int rank, const fsth_config *config, fsth_train_params p, int steps) {
+    fork_rank r = {c, rank};
+    p.parallel = (train_parallel){rank, 2, fork_allreduce, &r};
+    synthetic syn = {32, true};
+    fsth_model *m = NULL;
+    fsth_trainer *t = NULL;
+    bool same = false;
+    vv_status s = fsth_model_new(&m, config, 7);
+    if (s == VV_OK) s = fsth_trainer_new(&t, m, &p);
+    for (int i = 0; i < steps && s == VV_OK; i++) s = fsth_train_step(t, sliced_episode, &syn, &c->losses[rank]);
+    if (s == VV_OK) s = fsth_trainer_ranks_agree(t, &same);
+    if (s == VV_OK) {
+        c->comm_seconds[rank] = fsth_trainer_comm_seconds(t);
+        c->agree[rank] = same;
+        const param_store *ps[3] = {&m->E.ps, &m->G.ps, &m->D.ps};
+        float *out = c->result;
+        if (rank == 0)
+            for (int i = 0; i < 3; i++) {
+                memcpy(out, ps[i]->grad, ps[i]->total * sizeof(float)), out += ps[i]->total;
+                memcpy(out, ps[i]->data, ps[i]->total * sizeof(float)), out += ps[i]->total;
+            }
+    }
+    c->status[rank] = s;
+    _exit(0); /* the parent reports */
+}
+
+/* Largest |a - b| over n floats, and the largest |a|. */
+static double max_diff(const float *a, const float *b, size_t n, double *largest) {
+    double d = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        d = fmax(d, fabs((double)a[i] - b[i]));
+        *largest = fmax(*largest, fabs((double)a[i]));
+    }
+    return d;
+}
+
+/* A global batch of 3 on two ranks (2 + 1 episodes) takes the step one process takes: the
+ * summed gradients and the losses within float tolerance, and so the parameters, but for
+ * one thing: a parameter whose gradient is mathematically zero (a convolution's bias
+ * before instance norm, D's output bias while every score is inside the hinge) has a
+ * float-noise gradient, and Adam's first step moves it by +-lr (lr g / (|g| + eps)) in the
+ * noise's direction; such parameters may differ by up to 2 lr.  The uneven split makes each
+ * rank's weight n_r / B count (Adam's step is blind to a common scale; the gradients are
+ * not).  A hybrid model, so every G input channel is sliced. */
+static void test_ranks_match(void) {
+    const int steps = 1;
+    fsth_config cfg = tiny_config(true);
+    fsth_train_params p = fast_params();
+    p.batch = 3;
+    fsth_model *one = NULL;
+    CHECK_OK(fsth_model_new(&one, &cfg, 7));
+    if (!one) return;
+    const param_store *a[3] = {&one->E.ps, &one->G.ps, &one->D.ps};
+    size_t capacity = 64, all = 0;
+    for (int i = 0; i < 3; i++) capacity = a[i]->total > capacity ? a[i]->total : capacity, all += 2 * a[i]->total;
+    size_t bytes = sizeof(fork_comm) + (2 * capacity + all) * sizeof(float);
+    fork_comm *c = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(c != MAP_FAILED);
+    if (c == MAP_FAILED) {
+        fsth_model_free(one);
+        return;
+    }
+    memset(c, 0, sizeof *c);
+    c->capacity = capacity;
+    c->slot[0] = (float *)(c + 1), c->slot[1] = c->slot[0] + capacity, c->result = c->slot[1] + capacity;
+    c->status[0] = c->status[1] = VV_ERR_INTERNAL;
+    pthread_barrierattr_t attr;
+    pthread_barrierattr_init(&attr);
+    pthread_barrierattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+    pthread_barrier_init(&c->barrier, &attr, 2);
+    pthread_barrierattr_destroy(&attr);
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pids[2] = {-1, -1};
+    for (int r = 0; r < 2; r++)
+        if ((pids[r] = fork()) == 0) fork_rank_main(c, r, &cfg, p, steps);
+    for (int r = 0; r < 2; r++) {
+        int wstatus = 0;
+        CHECK(pids[r] > 0 && waitpid(pids[r], &wstatus, 0) == pids[r] && WIFEXITED(wstatus) && WEXITSTATUS(wstatus) == 0);
+    }
+    CHECK_OK(c->status[0]);
+    CHECK_OK(c->status[1]);
+    CHECK(c->agree[0] && c->agree[1]);
+    /* E, G, D and the losses each step; then the agreement check's 6 */
+    CHECK_MSG(c->calls == 4 * steps + 6, "%ld all-reduce calls", c->calls);
+    CHECK(c->comm_seconds[0] > 0.0);
+    /* The same in one process. */
+    fsth_trainer *t = NULL;
+    fsth_losses l1 = {0};
+    synthetic syn = {32, true};
+    CHECK_OK(fsth_trainer_new(&t, one, &p));
+    for (int i = 0; t && i < steps; i++) CHECK_OK(fsth_train_step(t, synthetic_episode, &syn, &l1));
+    bool same = false;
+    CHECK(t && fsth_trainer_ranks_agree(t, &same) == VV_OK && same); /* one process: trivially */
+    CHECK(t && fsth_trainer_comm_seconds(t) == 0.0);
+    fsth_trainer_free(t);
+    const char *names[3] = {"E", "G", "D"};
+    const float *b = c->result;
+    for (int s = 0; s < 3 && c->status[0] == VV_OK; s++) {
+        double g_big = 0.0, p_big = 0.0, lr = s < 2 ? p.lr_g : p.lr_d;
+        double g = max_diff(a[s]->grad, b, a[s]->total, &g_big);
+        const float *grad = a[s]->grad, *own = a[s]->data, *theirs = b + a[s]->total;
+        size_t noise = 0, bad = 0;
+        double worst = 0.0;
+        for (size_t i = 0; i < a[s]->total; i++) {
+            double d = fabs((double)own[i] - theirs[i]);
+            if (d <= 1e-6) continue;
+            if (fabs(grad[i]) <= 1e-5 * g_big && d <= 2.0 * lr * 1.001) noise++;
+            else bad++, worst = fmax(worst, d);
+        }
+        b += 2 * a[s]->total;
+        printf("2 ranks vs 1 process, %s: gradient max |diff| %.3g of largest %.3g; parameters beyond 1e-6: %zu with a "
+               "noise gradient (<= 2 lr), %zu others (max %.3g)\n", names[s], g, g_big, noise, bad, worst);
+        CHECK_MSG(g_big > 0.0 && g <= 1e-4 * g_big, "%s: gradients differ by %g (largest %g)", names[s], g, g_big);
+        CHECK_MSG(bad == 0, "%s: %zu parameters differ by up to %g", names[s], bad, worst);
+    }
+    const float *x = &l1.g_total, *y = &c->losses[0].g_total;
+    for (size_t i = 0; i < sizeof l1 / sizeof(float); i++)
+        CHECK_MSG(fabsf(x[i] - y[i]) <= 1e-6f + 1e-5f * fabsf(x[i]), "loss field %zu: %g vs %g", i, (double)x[i], (double)y[i]);
+    CHECK(memcmp(&c->losses[0], &c->losses[1], sizeof l1) == 0); /* every rank logs the same */
+    pthread_barrier_destroy(&c->barrier);
+    munmap(c, bytes);
+    /* More ranks than episodes are refused. */
+    p.batch = 1, p.parallel = (train_parallel){1, 2, fork_allreduce, NULL};
+    fsth_trainer *bad = NULL;
+    CHECK(fsth_trainer_new(&bad, one, &p) == VV_ERR_INVALID_ARGUMENT && !bad);
+    fsth_model_free(one);
+    /* The slices: 5 over 3 ranks is 2 + 2 + 1. */
+    int first = -1, count = -1;
+    train_parallel_slice(5, 2, 3, &first, &count);
+    CHECK(first == 4 && count == 1);
+    train_parallel_slice(5, 1, 3, &first, &count);
+    CHECK(first == 2 && count == 2);
+}
+
 int main(void) {
+    test_ranks_match(); /* first: it forks, before this process starts thread pools */
     test_loss_falls(false, 40);
     test_loss_falls(true, 20);
     test_resume();

@@ -1,6 +1,7 @@
 /* cli/train: `vivify train` (meta-learning the fsth model on a .vds dataset) and
  * `vivify finetune` (few-shot fine-tuning on a person's photos). */
 #include "cli/cli.h"
+#include "cli/train_mpi.h"
 
 #include "face/facemesh.h"
 #include "img/image.h"
@@ -160,11 +161,15 @@ int cli_train(int argc, char **argv) {
     };
     const char *positional[1];
     int npos = 0;
-    int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, 0, &npos,
-                      "usage: vivify train --data TRAIN.vds -o BASE.safetensors [--steps N] [--k 8] [--batch B] [--resume]\n\n"
-                      "Meta-learns the few-shot talking-head model (docs/MODEL.md): episodes of K frames + 1 target\n"
-                      "per video; one progress line per step; validation images in BASE.safetensors.val/; atomic\n"
-                      "checkpoints; --resume continues exactly (same result as an uninterrupted run).");
+    char usage[1024];
+    snprintf(usage, sizeof usage,
+             "usage: vivify train --data TRAIN.vds -o BASE.safetensors [--steps N] [--k 8] [--batch B] [--resume]\n"
+             "       mpirun -np N vivify train ...   (N data-parallel ranks share each batch of B >= N)\n\n"
+             "Meta-learns the few-shot talking-head model (docs/MODEL.md): episodes of K frames + 1 target\n"
+             "per video; one progress line per step; validation images in BASE.safetensors.val/; atomic\n"
+             "checkpoints; --resume continues exactly (same result as an uninterrupted run), with any N.\n"
+             "Built with %s (docs/TRAINING.md).", cli_mpi_description());
+    int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, 0, &npos, usage);
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
     if (!data || !out) {
         fprintf(stderr, "vivify: train needs --data TRAIN.vds and -o BASE.safetensors (see vivify train --help)\n");
@@ -175,12 +180,24 @@ int cli_train(int argc, char **argv) {
     snprintf(log_default, sizeof log_default, "%s.log", out);
     snprintf(val_dir, sizeof val_dir, "%s.val", out);
     if (!log_path) log_path = log_default;
-    vv_status s = output_folder_check(out);
+    /* Under mpirun: this rank of N (train/parallel.h); rank 0 alone writes the log,
+     * validation images and checkpoints, the others print only their errors. */
+    train_parallel par;
+    vv_status s = cli_mpi_start(&par);
+    if (s != VV_OK) return cli_fail(s);
+    bool lead = par.rank == 0;
+    int ranks = train_parallel_ranks(&par);
+    if (!lead) quiet = true;
+    s = output_folder_check(out);
     if (s == VV_OK && export_path) s = output_folder_check(export_path);
-    if (s != VV_OK) return cli_fail(s);
     dataset *ds = NULL;
-    s = dataset_open(&ds, data);
-    if (s != VV_OK) return cli_fail(s);
+    if (s == VV_OK) s = dataset_open(&ds, data);
+    if (s != VV_OK) {
+        int code = cli_fail(s);
+        cli_mpi_abort(code);
+        cli_mpi_finish();
+        return code;
+    }
     fsth_model *m = NULL;
     fsth_config c = fsth_config_default(size);
     c.width = width, c.bottleneck_blocks = bottleneck, c.attention = attention, c.hybrid = hybrid || warp3d;
@@ -204,6 +221,7 @@ int cli_train(int argc, char **argv) {
     tfjs_model *faceres = s == VV_OK ? load_faceres(identity + perceptual, quiet) : NULL;
     p.faceres = faceres, p.w_identity = faceres ? identity : 0.0f, p.w_perceptual = faceres ? perceptual : 0.0f;
     p.w_invented = invented;
+    p.parallel = par;
     fsth_trainer *t = NULL;
     if (s == VV_OK) s = fsth_trainer_new(&t, m, &p);
     if (s == VV_OK && resume) s = fsth_trainer_load_state(t, state_path);
@@ -211,21 +229,25 @@ int cli_train(int argc, char **argv) {
     if (s == VV_OK && m->config.warp3d) s = face_mesh_new(&mesh, NULL);
     fsth_dataset_source src = {ds, m ? m->config.hybrid : false, mesh, 0};
     validation v = {0};
-    if (s == VV_OK) s = validation_init(&v, m, k);
-    if (s == VV_OK) {
+    if (s == VV_OK && lead) s = validation_init(&v, m, k);
+    if (s == VV_OK && lead) {
         uint64_t val_rng = 0x5eed0000ull + (uint64_t)seed;
         s = fsth_dataset_episode(&src, &val_rng, &v.batch);
     }
-    FILE *log = s == VV_OK ? fopen(log_path, "a") : NULL;
-    if (s == VV_OK && !log) s = vv_fail(VV_ERR_WRITE, "cannot write the log %s: %s", log_path, strerror(errno));
-    if (s == VV_OK && val_every > 0 && mkdir(val_dir, 0777) != 0 && !file_exists(val_dir))
+    FILE *log = s == VV_OK && lead ? fopen(log_path, "a") : NULL;
+    if (s == VV_OK && lead && !log) s = vv_fail(VV_ERR_WRITE, "cannot write the log %s: %s", log_path, strerror(errno));
+    if (s == VV_OK && lead && val_every > 0 && mkdir(val_dir, 0777) != 0 && !file_exists(val_dir))
         s = vv_fail(VV_ERR_WRITE, "cannot create %s", val_dir);
-    if (s == VV_OK) {
+    if (s == VV_OK && lead) {
         char json[512];
         fsth_config_to_json(&m->config, json, sizeof json);
-        fprintf(log, "# vivify train --data %s -o %s: %s k %d batch %d seed %d from step %ld\n", data, out, json, k,
-                batch, seed, fsth_trainer_step(t));
-        if (!quiet) fprintf(stderr, "train: %d clips, %s, k %d, batch %d, from step %ld\n", dataset_clip_count(ds), json, k, batch, fsth_trainer_step(t));
+        char par_note[64] = "";
+        if (ranks > 1) snprintf(par_note, sizeof par_note, " over %d MPI ranks", ranks);
+        fprintf(log, "# vivify train --data %s -o %s: %s k %d batch %d seed %d from step %ld%s\n", data, out, json, k,
+                batch, seed, fsth_trainer_step(t), par_note);
+        if (!quiet)
+            fprintf(stderr, "train: %d clips, %s, k %d, batch %d, from step %ld%s\n", dataset_clip_count(ds), json, k, batch,
+                    fsth_trainer_step(t), par_note);
     }
     double flops = s == VV_OK ? fsth_train_step_flops(t) : 0.0;
     cli_interrupt_catch(true); /* Ctrl-C / SIGTERM: finish the step, checkpoint, stop */
@@ -234,31 +256,57 @@ int cli_train(int argc, char **argv) {
         double t0 = time_now();
         s = fsth_train_step(t, fsth_dataset_episode, &src, &l);
         if (s != VV_OK) break;
+        double comm = fsth_trainer_comm_seconds(t);
+        /* Every rank stops at the same step: an interrupt any rank saw, summed with the
+         * 3D-warp fallbacks (each rank counts its own episodes'). */
+        bool stop = cli_interrupted();
+        long fallbacks = src.warp3d_fallbacks;
+        if (ranks > 1) {
+            float flags[2] = {stop ? 1.0f : 0.0f, (float)src.warp3d_fallbacks};
+            double c0 = time_now();
+            s = train_parallel_sum(&par, flags, 2, 1.0f, NULL);
+            comm += time_now() - c0;
+            if (s != VV_OK) break;
+            stop = flags[0] > 0.0f, fallbacks = (long)flags[1];
+        }
         double dt = time_now() - t0;
         long step = fsth_trainer_step(t);
-        char line[512];
+        char line[640];
         snprintf(line, sizeof line,
                  "step %ld/%d | G %.4f (pixel %.4f id %.4f perc %.4f adv %.3f fm %.4f mch %.4f) | D %.4f (r real %.2f fake %.2f) | "
                  "lr %.1e/%.1e | %.0f ms | %.2f samples/s | %.2f GFLOP/s",
                  step, steps, l.g_total, l.pixel, l.identity, l.perceptual, l.adv, l.fm, l.mch, l.d_total, l.r_real, l.r_fake,
                  lr_g, lr_d, dt * 1e3, batch / dt, flops / dt * 1e-9);
+        if (ranks > 1) { /* the all-reduces' share of the step */
+            size_t used = strlen(line);
+            snprintf(line + used, sizeof line - used, " | comm %.1f ms", comm * 1e3);
+        }
         if (mesh) { /* episodes whose 3D head fell back to the 2D warp, so far */
             size_t used = strlen(line);
-            snprintf(line + used, sizeof line - used, " | 2D-warp fallbacks %ld", src.warp3d_fallbacks);
+            snprintf(line + used, sizeof line - used, " | 2D-warp fallbacks %ld", fallbacks);
         }
-        fprintf(log, "%s\n", line);
-        fflush(log);
+        if (log) {
+            fprintf(log, "%s\n", line);
+            fflush(log);
+        }
         if (!quiet) fprintf(stderr, "%s\n", line);
-        if (val_every > 0 && step % val_every == 0) {
+        if (lead && val_every > 0 && step % val_every == 0) {
             char path[4200];
             snprintf(path, sizeof path, "%s/step_%07ld.png", val_dir, step);
             s = validation_render(&v, m, path);
         }
-        if (s == VV_OK && (step % checkpoint_every == 0 || step == steps || cli_interrupted())) {
-            s = save_checkpoint(m, t, out, state_path);
-            if (s == VV_OK && export_path) s = fsth_model_save(m, export_path, true);
+        if (s == VV_OK && (step % checkpoint_every == 0 || step == steps || stop)) {
+            if (ranks > 1) { /* the ranks still hold one model (the all-reduce gave each the same sums) */
+                bool same = false;
+                s = fsth_trainer_ranks_agree(t, &same);
+                if (s == VV_OK && !same)
+                    s = vv_fail(VV_ERR_INTERNAL, "the %d ranks' models differ at step %ld (the all-reduce gave them different sums)",
+                                ranks, step);
+            }
+            if (s == VV_OK && lead) s = save_checkpoint(m, t, out, state_path);
+            if (s == VV_OK && lead && export_path) s = fsth_model_save(m, export_path, true);
         }
-        if (cli_interrupted()) {
+        if (stop) {
             if (!quiet) fprintf(stderr, "train: interrupted at step %ld; checkpoint written (continue with --resume)\n", step);
             break;
         }
@@ -273,7 +321,10 @@ int cli_train(int argc, char **argv) {
     tfjs_model_free(faceres);
     face_mesh_free(mesh);
     dataset_close(ds);
-    return s == VV_OK ? EXIT_OK : cli_fail(s);
+    int code = s == VV_OK ? EXIT_OK : cli_fail(s);
+    if (code != EXIT_OK) cli_mpi_abort(code); /* the other ranks may wait in an all-reduce */
+    cli_mpi_finish();
+    return code;
 }
 
 static int finetune_progress(void *data, long done, long total) {

@@ -193,6 +193,7 @@ struct fsth_trainer {
     gan_work gan;
     uint64_t rng;
     long step;
+    double comm_seconds; /* the last step's all-reduce time */
     float *e, *de, *e_hat, *de_hat, *psi, *dpsi;
     float *buffer;
 };
@@ -202,11 +203,19 @@ vv_status fsth_trainer_new(fsth_trainer **out, fsth_model *m, const fsth_train_p
     if (params->k < 1 || params->k > DATASET_MAX_SHOTS || params->batch < 1 || params->batch > 64)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "trainer: k %d (1..%d) or batch %d (1..64) out of range",
                        params->k, DATASET_MAX_SHOTS, params->batch);
+    const train_parallel *par = &params->parallel;
+    int ranks = train_parallel_ranks(par), first = 0, B = params->batch;
+    if (ranks > 1 && (par->rank < 0 || par->rank >= ranks || !par->allreduce_sum))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "trainer: rank %d of %d ranks (or no all-reduce)", par->rank, ranks);
+    if (ranks > params->batch)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "trainer: %d ranks share a batch of %d episodes; --batch must be at least the ranks",
+                       ranks, params->batch);
+    train_parallel_slice(params->batch, ranks > 1 ? par->rank : 0, ranks, &first, &B); /* this rank's rows */
     fsth_trainer *t = mem_calloc(1, sizeof *t);
     if (!t) return vv_fail(VV_ERR_NO_MEMORY, "trainer: no memory");
     t->m = m, t->p = *params;
     t->rng = params->seed * 0x9e3779b97f4a7c15ull + 0x1234567ull;
-    int B = params->batch, K = params->k, S = m->config.size, emb = fsth_embedding_dim(&m->config);
+    int K = params->k, S = m->config.size, emb = fsth_embedding_dim(&m->config);
     int inc = fsth_generator_in_channels(&m->config);
     size_t plane = (size_t)S * S;
     size_t sizes[9] = {(size_t)B * K * 6 * plane, (size_t)B * 6 * plane, (size_t)B * inc * plane,
@@ -227,6 +236,7 @@ vv_status fsth_trainer_new(fsth_trainer **out, fsth_model *m, const fsth_train_p
                         &t->e_hat, &t->de_hat, &t->psi, &t->dpsi};
     for (int i = 0; i < 9; i++) *slots[i] = p, p += sizes[i];
     t->batch.B = B, t->batch.K = K, t->batch.S = S, t->batch.in_channels = inc;
+    t->batch.first = first, t->batch.global = params->batch;
     *out = t;
     return VV_OK;
 }
@@ -241,6 +251,26 @@ void fsth_trainer_free(fsth_trainer *t) {
 
 long fsth_trainer_step(const fsth_trainer *t) { return t->step; }
 
+double fsth_trainer_comm_seconds(const fsth_trainer *t) { return t->comm_seconds; }
+
+vv_status fsth_trainer_ranks_agree(const fsth_trainer *t, bool *same) {
+    const param_store *stores[3] = {&t->m->E.ps, &t->m->G.ps, &t->m->D.ps};
+    *same = true;
+    for (int i = 0; i < 3 && *same; i++) {
+        /* parameters, then Adam's moments (the regions after the gradients) */
+        vv_status s = train_parallel_agree(&t->p.parallel, stores[i]->data, stores[i]->total, same);
+        if (s == VV_OK && *same) s = train_parallel_agree(&t->p.parallel, stores[i]->adam_m, 2 * stores[i]->total, same);
+        if (s != VV_OK) return s;
+    }
+    return VV_OK;
+}
+
+/* Data-parallel: a store's gradients summed over the ranks, each rank's weighted by its
+ * share n_r / B of the global batch (every loss is a mean over the samples it sees). */
+static vv_status sum_gradients(fsth_trainer *t, param_store *ps) {
+    return train_parallel_sum(&t->p.parallel, ps->grad, ps->total, (float)t->batch.B / (float)t->p.batch, &t->comm_seconds);
+}
+
 void fsth_trainer_last_sample(const fsth_trainer *t, const float **target, const float **landmarks,
                               const float **fake) {
     size_t plane = (size_t)t->batch.S * t->batch.S;
@@ -254,6 +284,7 @@ vv_status fsth_train_step(fsth_trainer *t, fsth_episode_fn source, void *ctx, fs
     int B = t->batch.B, K = t->batch.K, emb = fsth_embedding_dim(&m->config);
     size_t plane = (size_t)t->batch.S * t->batch.S;
     memset(losses, 0, sizeof *losses);
+    t->comm_seconds = 0.0;
     vv_status status = source(ctx, &t->rng, &t->batch);
     for (int i = 0; i < B && status == VV_OK; i++)
         if (t->batch.videos[i] < 0 || t->batch.videos[i] >= m->config.videos)
@@ -300,6 +331,7 @@ vv_status fsth_train_step(fsth_trainer *t, fsth_episode_fn source, void *ctx, fs
             for (int j = 0; j < emb; j++)
                 t->de[((size_t)b * K + k) * emb + j] = t->de_hat[(size_t)b * emb + j] / K;
     if ((status = fsth_embedder_backward(&m->E, t->de, t->batch.shots, B * K)) != VV_OK) return status;
+    if ((status = sum_gradients(t, &m->E.ps)) != VV_OK || (status = sum_gradients(t, &m->G.ps)) != VV_OK) return status;
     adam_config cfg = adam_for(t->p.beta1, t->p.beta2);
     param_store_adam_step(&m->E.ps, &cfg, t->p.lr_g);
     param_store_adam_step(&m->G.ps, &cfg, t->p.lr_g);
@@ -314,7 +346,17 @@ vv_status fsth_train_step(fsth_trainer *t, fsth_episode_fn source, void *ctx, fs
             dw0[j] += d;
         }
     }
+    if ((status = sum_gradients(t, &m->D.ps)) != VV_OK) return status;
     param_store_adam_step(&m->D.ps, &cfg, t->p.lr_d);
+    if (train_parallel_ranks(&t->p.parallel) > 1) { /* the global batch's means, as one process logs them */
+        float *fields[9] = {&losses->pixel, &losses->identity, &losses->perceptual, &losses->adv, &losses->fm,
+                            &losses->mch, &losses->d_total, &losses->r_real, &losses->r_fake};
+        float sum[9];
+        for (int i = 0; i < 9; i++) sum[i] = *fields[i];
+        if ((status = train_parallel_sum(&t->p.parallel, sum, 9, (float)B / (float)t->p.batch, &t->comm_seconds)) != VV_OK)
+            return status;
+        for (int i = 0; i < 9; i++) *fields[i] = sum[i];
+    }
     losses->g_total = t->p.w_pixel * losses->pixel + t->p.w_identity * losses->identity +
                       t->p.w_perceptual * losses->perceptual + t->p.w_adv * losses->adv +
                       t->p.w_fm * losses->fm + t->p.w_mch * losses->mch;
@@ -358,7 +400,7 @@ double fsth_train_step_flops(const fsth_trainer *t) {
     double d = blocks_flops(m->D.blocks, m->D.block_count);
     if (m->D.attention_after >= 0) d += attention_flops(&m->D.attention);
     double g = fsth_generator_flops(&m->G);
-    int B = t->batch.B, K = t->batch.K;
+    int B = t->p.batch, K = t->batch.K; /* the global batch: all ranks together */
     /* forward + backward (~2x forward); D: 2 forwards and an input-only backward on the G
      * side, a 2B-sample forward + backward on the D side. */
     return 3.0 * B * K * e + 3.0 * B * g + 9.0 * B * d;
@@ -454,10 +496,12 @@ vv_status fsth_dataset_episode(void *ctx, uint64_t *rng, fsth_batch *batch) {
     dataset_rng r = {*rng};
     float shot0_points[68][2], points[68][2];
     vv_status status = VV_OK;
-    for (int b = 0; b < batch->B && status == VV_OK; b++) {
+    int global = batch->global > 0 ? batch->global : batch->B;
+    for (int e = 0; e < global && status == VV_OK; e++) {
         dataset_episode ep;
         status = dataset_sample_episode(src->ds, &r, batch->K, DATASET_EPISODE_CLIP, &ep);
-        if (status != VV_OK) break;
+        int b = e - batch->first; /* this rank's row; the others' episodes only advance the state */
+        if (status != VV_OK || b < 0 || b >= batch->B) continue;
         batch->videos[b] = ep.clip;
         for (int k = 0; k < batch->K && status == VV_OK; k++) {
             float *xy = batch->shots + ((size_t)b * batch->K + k) * 6 * plane;

@@ -13,6 +13,7 @@
 
 #include "models/models.h"
 #include "train/dataset.h"
+#include "train/parallel.h"
 
 typedef struct fsth_train_params {
     int k;          /* shots per episode (8) */
@@ -37,6 +38,10 @@ typedef struct fsth_train_params {
     float w_invented;
     const struct tfjs_model *faceres;
     uint64_t seed;
+    /* Data-parallel ranks (train/parallel.h; the default: one process).  batch is the
+     * global batch: this rank trains on its slice of it, the gradients and the logged
+     * losses are summed over the ranks, and every rank takes the same steps. */
+    train_parallel parallel;
 } fsth_train_params;
 
 fsth_train_params fsth_train_default_params(void);
@@ -48,6 +53,10 @@ typedef struct fsth_batch {
     float *target;   /* [B, 6, S, S] */
     float *g_in;     /* [B, in_channels, S, S]: target landmark image (+ warped shot 0, validity) */
     int *videos;     /* [B] rows of D's W */
+    /* Data-parallel ranks: these B rows are episodes [first, first + B) of a step's
+     * `global` (0: B).  The source draws every one of the global episodes' random choices,
+     * so the state advances as in one process, but reads and computes only its own. */
+    int first, global;
 } fsth_batch;
 
 /* Fills every field of batch from the random state (and only from it). */
@@ -76,6 +85,11 @@ vv_status fsth_trainer_new(fsth_trainer **out, fsth_model *m, const fsth_train_p
 void fsth_trainer_free(fsth_trainer *t);
 vv_status fsth_train_step(fsth_trainer *t, fsth_episode_fn source, void *ctx, fsth_losses *losses);
 long fsth_trainer_step(const fsth_trainer *t);
+/* Seconds the last step spent in the ranks' all-reduce (0 in one process). */
+double fsth_trainer_comm_seconds(const fsth_trainer *t);
+/* Whether every rank holds the same parameters and Adam moments, bit for bit (true in one
+ * process): a check at checkpoints that the all-reduce gave every rank the same sums. */
+vv_status fsth_trainer_ranks_agree(const fsth_trainer *t, bool *same);
 /* The last step's first episode: target frame, landmark image, generated frame [3,S,S]. */
 void fsth_trainer_last_sample(const fsth_trainer *t, const float **target, const float **landmarks,
                               const float **fake);
