@@ -75,7 +75,7 @@ static int scene_init(scene *s, const vv_image *portrait, int w, int h, int cell
             s->triangles[t][0] = a; s->triangles[t][1] = c; s->triangles[t][2] = d; t++;
         }
     s->mesh = (raster_mesh){(const float(*)[3])s->position, (const float(*)[2])s->texcoord,
-                            (const int(*)[3])s->triangles, n * n, t, NULL, NULL};
+                            (const int(*)[3])s->triangles, n * n, t, NULL, NULL, NULL};
     return 0;
 }
 
@@ -93,7 +93,7 @@ static void scene_free(scene *s) {
 static timing time_draw(scene *s, int threads, int *covered) {
     double times[RUNS];
     size_t pixels = (size_t)s->color.width * s->color.height;
-    raster_target target = {&s->color, s->depth, s->coverage, NULL, NULL, 0, NULL};
+    raster_target target = {.color = &s->color, .depth = s->depth, .coverage = s->coverage};
     raster_params params = {true, threads};
     for (int run = 0; run < RUNS; run++) {
         for (size_t i = 0; i < pixels; i++) s->depth[i] = -INFINITY;

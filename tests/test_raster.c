@@ -30,7 +30,7 @@ static void canvas_init(canvas *c, int w, int h) {
     c->depth = malloc((size_t)w * h * sizeof(float));
     c->coverage = malloc((size_t)w * h);
     c->layer = malloc((size_t)w * h);
-    c->target = (raster_target){&c->color, c->depth, c->coverage, c->layer, NULL, 0, NULL};
+    c->target = (raster_target){.color = &c->color, .depth = c->depth, .coverage = c->coverage, .layer = c->layer};
 }
 
 static void canvas_clear(canvas *c) {
@@ -95,7 +95,7 @@ static void grid_free(grid_mesh *g) {
 
 static raster_mesh grid_as_mesh(const grid_mesh *g, const uint8_t *layers) {
     return (raster_mesh){(const float(*)[3])g->position, (const float(*)[2])g->texcoord,
-                         (const int(*)[3])g->triangles, g->vertex_count, g->triangle_count, layers, NULL};
+                         (const int(*)[3])g->triangles, g->vertex_count, g->triangle_count, layers, NULL, NULL};
 }
 
 /* Signed distance-like edge value of p against a->b (positive: inside a positive
@@ -333,7 +333,7 @@ static void test_depth(void) {
     canvas_init(&c, w, h);
     for (int order = 0; order < 2; order++) {
         canvas_clear(&c);
-        raster_mesh mesh = {position, texcoord, order ? reversed : triangles, 6, 2, order ? tags_reversed : tags, NULL};
+        raster_mesh mesh = {position, texcoord, order ? reversed : triangles, 6, 2, order ? tags_reversed : tags, NULL, NULL};
         raster_params params = {true, 1};
         CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
         int wrong = 0, overlap = 0;
@@ -364,7 +364,7 @@ static void test_depth(void) {
     const float flat[6][3] = {{2, 2, 1}, {30, 4, 1}, {6, 27, 1}, {12, 3, 1}, {38, 20, 1}, {10, 28, 1}};
     for (int order = 0; order < 2; order++) {
         canvas_clear(&c);
-        raster_mesh mesh = {flat, texcoord, order ? reversed : triangles, 6, 2, order ? tags_reversed : tags, NULL};
+        raster_mesh mesh = {flat, texcoord, order ? reversed : triangles, 6, 2, order ? tags_reversed : tags, NULL, NULL};
         raster_params params = {true, 1};
         CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
         int wrong = 0, overlap = 0;
@@ -400,7 +400,7 @@ static void test_culling(void) {
     for (int run = 0; run < 4; run++) {
         bool cull = run & 1, mirrored = run & 2;
         canvas_clear(&c);
-        raster_mesh mesh = {position, texcoord, mirrored ? back : front, 3, 1, NULL, NULL};
+        raster_mesh mesh = {position, texcoord, mirrored ? back : front, 3, 1, NULL, NULL, NULL};
         raster_params params = {cull, 1};
         CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
         drawn[run] = 0;
@@ -488,7 +488,7 @@ static void test_hemisphere(void) {
     for (int t = 0; t < s.triangle_count; t++) back_faces += s.tags[t] == 2;
     CHECK(back_faces > 20);
     raster_mesh mesh = {(const float(*)[3])s.position, (const float(*)[2])s.texcoord, (const int(*)[3])s.triangles,
-                        s.vertex_count, s.triangle_count, s.tags, NULL};
+                        s.vertex_count, s.triangle_count, s.tags, NULL, NULL};
     canvas c;
     canvas_init(&c, w, h);
     for (int cull = 1; cull >= 0; cull--) {
@@ -578,7 +578,7 @@ static void test_hostile(void) {
     /* indices out of range */
     triangles[12][0] = -1; triangles[12][1] = 1; triangles[12][2] = 2;
     triangles[13][0] = 0; triangles[13][1] = 1; triangles[13][2] = 36;
-    raster_mesh mesh = {position, (const float(*)[2])texcoord, (const int(*)[3])triangles, 36, 14, NULL, NULL};
+    raster_mesh mesh = {position, (const float(*)[2])texcoord, (const int(*)[3])triangles, 36, 14, NULL, NULL, NULL};
     canvas c;
     canvas_init(&c, w, h);
     for (int cull = 0; cull < 2; cull++) {
@@ -597,7 +597,7 @@ static void test_hostile(void) {
     const float big[3][3] = {{-64, -64, 0}, {192, -64, 0}, {-64, 192, 0}};
     const float big_tex[3][2] = {{0, 0}, {15, 0}, {0, 15}};
     const int one[1][3] = {{0, 1, 2}};
-    raster_mesh big_mesh = {big, big_tex, one, 3, 1, NULL, NULL};
+    raster_mesh big_mesh = {big, big_tex, one, 3, 1, NULL, NULL, NULL};
     raster_params params = {true, 2};
     canvas_clear(&c);
     CHECK_OK(raster_draw(&c.target, &texture, &big_mesh, &params));
@@ -606,13 +606,13 @@ static void test_hostile(void) {
     CHECK(drawn == w * h);
     const float sliver[3][3] = {{2, 2, 0}, {60, 60.001f, 1e6f}, {2.0005f, 2, -1e6f}};
     const float sliver_tex[3][2] = {{0, 0}, {1e5f, -1e5f}, {-1e5f, 1e5f}};
-    raster_mesh sliver_mesh = {sliver, sliver_tex, one, 3, 1, NULL, NULL};
+    raster_mesh sliver_mesh = {sliver, sliver_tex, one, 3, 1, NULL, NULL, NULL};
     params.cull_back_faces = false;
     canvas_clear(&c);
     CHECK_OK(raster_draw(&c.target, &texture, &sliver_mesh, &params));
     /* One pixel a row with a depth gradient beyond float range: still drawn. */
     const float needle[3][3] = {{9.6f, -0.5f, -3e38f}, {10.4f, -0.5f, 3e38f}, {10, 63.5f, 0}};
-    raster_mesh needle_mesh = {needle, big_tex, one, 3, 1, NULL, NULL};
+    raster_mesh needle_mesh = {needle, big_tex, one, 3, 1, NULL, NULL, NULL};
     canvas_clear(&c);
     CHECK_OK(raster_draw(&c.target, &texture, &needle_mesh, &params));
     drawn = 0;
@@ -623,11 +623,11 @@ static void test_hostile(void) {
     }
     CHECK_MSG(drawn >= 50 && outside == 0, "needle: %d drawn on its column, %d off it", drawn, outside);
     /* bad arguments */
-    raster_target no_depth = {&c.color, NULL, NULL, NULL, NULL, 0, NULL};
+    raster_target no_depth = {.color = &c.color};
     CHECK(raster_draw(&no_depth, &texture, &mesh, &params) == VV_ERR_INVALID_ARGUMENT);
     vv_image gray = {16, 16, 1, texture.data};
     CHECK(raster_draw(&c.target, &gray, &mesh, &params) == VV_ERR_INVALID_ARGUMENT);
-    raster_mesh empty = {NULL, NULL, NULL, 0, 0, NULL, NULL};
+    raster_mesh empty = {NULL, NULL, NULL, 0, 0, NULL, NULL, NULL};
     CHECK_OK(raster_draw(&c.target, &texture, &empty, &params));
     canvas_free(&c);
     image_free(&texture);
@@ -657,7 +657,7 @@ static void test_threads(void) {
         tags[t] = (uint8_t)(t & 255);
     }
     raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, (const int(*)[3])triangles,
-                        3 * count, count, tags, NULL};
+                        3 * count, count, tags, NULL, NULL};
     canvas a, b;
     canvas_init(&a, w, h);
     canvas_init(&b, w, h);
@@ -722,7 +722,7 @@ static void test_extras(void) {
         depth_only[t] = test_rng() % 4 == 0;
     }
     raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, (const int(*)[3])triangles,
-                        3 * count, count, tags, depth_only};
+                        3 * count, count, tags, depth_only, NULL};
     raster_mesh plain = mesh, moved = mesh;
     plain.depth_only = NULL;
     moved.depth_only = NULL;
@@ -814,6 +814,40 @@ static void test_extras(void) {
     }
     CHECK(back_bad == 0 && drawn_bad == 0);
     CHECK(back_seen > w * h / 20);
+    /* A gray extra (a matte) gives what the same values as RGB give, in its one channel;
+     * texcoords beyond the edges included (the clamped paths). */
+    {
+        vv_image gray, gray3, out_gray, out_gray3;
+        image_create(&gray, 61, 77, 1);
+        image_create(&gray3, 61, 77, 3);
+        for (int i = 0; i < 61 * 77; i++) gray.data[i] = (uint8_t)(test_rng() & 255);
+        for (int i = 0; i < 61 * 77; i++) gray3.data[i * 3] = gray3.data[i * 3 + 1] = gray3.data[i * 3 + 2] = gray.data[i];
+        image_create(&out_gray, w, h, 1);
+        image_create(&out_gray3, w, h, 3);
+        raster_extra pair[2] = {{NULL, some, &gray, &out_gray}, {NULL, some, &gray3, &out_gray3}};
+        canvas_clear(&c);
+        c.target.backdrop = NULL;
+        c.target.extras = pair;
+        c.target.extra_count = 2;
+        CHECK_OK(raster_draw(&c.target, &texture, &plain, &params));
+        int gray_bad = 0, gray_checked = 0;
+        for (size_t i = 0; i < (size_t)w * h; i++) {
+            if (!c.coverage[i] || !some[c.layer[i]]) continue;
+            gray_checked++;
+            gray_bad += out_gray.data[i] != out_gray3.data[i * 3];
+        }
+        CHECK(gray_bad == 0 && gray_checked > w * h / 4);
+        raster_extra mixed = {NULL, NULL, &gray, &out_gray3}; /* channels differ */
+        c.target.extras = &mixed;
+        c.target.extra_count = 1;
+        CHECK(raster_draw(&c.target, &texture, &plain, &params) == VV_ERR_INVALID_ARGUMENT);
+        c.target.extras = NULL;
+        c.target.extra_count = 0;
+        image_free(&gray);
+        image_free(&gray3);
+        image_free(&out_gray);
+        image_free(&out_gray3);
+    }
     /* Bad extras and backdrops are refused. */
     vv_image small;
     image_create(&small, w - 1, h, 3);
@@ -852,6 +886,129 @@ static void test_extras(void) {
     free(some);
     free(depth_only);
     free(none);
+}
+
+/* One pass for what took two and a clearing loop before: per-triangle culling (the first
+ * half culled when facing away, the rest not) gives what two passes give; a clear box is
+ * cleared (depth -INFINITY, coverage 0) as if by the caller first, the rest of the buffers
+ * left alone; rows_done sees every row exactly once, already final. */
+typedef struct rows_seen {
+    const vv_image *color;
+    vv_image copy;
+    int *calls;
+} rows_seen;
+
+static void rows_seen_done(void *ctx, int y0, int y1) {
+    rows_seen *r = ctx;
+    size_t row = (size_t)r->color->width * 3;
+    for (int y = y0; y < y1; y++) {
+        r->calls[y]++; /* rows of different bands: no two calls share one */
+        memcpy(r->copy.data + y * row, r->color->data + y * row, row);
+    }
+}
+
+static void test_one_pass(void) {
+    const int w = 300, h = 170, count = 160;
+    vv_image texture;
+    image_create(&texture, 90, 70, 3);
+    fill_noise(&texture);
+    float (*position)[3] = malloc(sizeof(float[3]) * 3 * count);
+    float (*texcoord)[2] = malloc(sizeof(float[2]) * 3 * count);
+    int (*triangles)[3] = malloc(sizeof(int[3]) * count);
+    uint8_t *tags = malloc((size_t)count);
+    bool *cull = calloc((size_t)count, 1);
+    for (int t = 0; t < count; t++) {
+        float cx = rng_unit() * 320 - 10, cy = rng_unit() * 190 - 10, size = 10 + rng_unit() * 80;
+        for (int e = 0; e < 3; e++) {
+            int v = 3 * t + e;
+            position[v][0] = cx + size * (rng_unit() - 0.5f);
+            position[v][1] = cy + size * (rng_unit() - 0.5f);
+            position[v][2] = (float)(test_rng() % 8);
+            texcoord[v][0] = rng_unit() * 88;
+            texcoord[v][1] = rng_unit() * 68;
+            triangles[t][e] = v;
+        }
+        tags[t] = (uint8_t)t;
+        cull[t] = t < count / 2;
+    }
+    int half = count / 2, back_faces = 0;
+    for (int t = 0; t < count; t++) {
+        const float *a = position[3 * t], *b = position[3 * t + 1], *c = position[3 * t + 2];
+        back_faces += t < half && (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]) < 0;
+    }
+    CHECK(back_faces > 10); /* culling has something to skip */
+    raster_mesh first = {(const float(*)[3])position, (const float(*)[2])texcoord, (const int(*)[3])triangles, 3 * count, half, tags, NULL, NULL};
+    raster_mesh second = first;
+    second.triangles = (const int(*)[3])(triangles + half);
+    second.triangle_count = count - half;
+    second.triangle_layer = tags + half;
+    raster_mesh all = first;
+    all.triangle_count = count;
+    all.cull = cull;
+    canvas two, one;
+    canvas_init(&two, w, h);
+    canvas_init(&one, w, h);
+    const int box[4] = {-20, 31, 250, 400}; /* clipped to the target */
+    for (int threads = 1; threads <= 2; threads++) {
+        canvas_clear(&two);
+        canvas_clear(&one);
+        size_t n = (size_t)w * h;
+        for (size_t i = 0; i < n; i++) { /* stale values from an earlier frame */
+            two.depth[i] = one.depth[i] = (float)(i % 13) + 100;
+            two.coverage[i] = one.coverage[i] = (uint8_t)(i % 7 ? 255 : 0);
+        }
+        for (int y = 31; y < h; y++)
+            for (int x = 0; x <= 250; x++) {
+                two.depth[(size_t)y * w + x] = -INFINITY;
+                two.coverage[(size_t)y * w + x] = 0;
+            }
+        raster_params culled = {true, threads}, unculled = {false, threads};
+        CHECK_OK(raster_draw(&two.target, &texture, &first, &culled));
+        CHECK_OK(raster_draw(&two.target, &texture, &second, &unculled));
+        rows_seen seen = {&one.color, {0}, calloc((size_t)h, sizeof(int))};
+        image_create(&seen.copy, w, h, 3);
+        one.target.clear = true;
+        memcpy(one.target.clear_box, box, sizeof box);
+        one.target.rows_done = rows_seen_done;
+        one.target.rows_ctx = &seen;
+        CHECK_OK(raster_draw(&one.target, &texture, &all, &unculled)); /* cull: the array decides */
+        CHECK(memcmp(one.depth, two.depth, n * sizeof(float)) == 0);
+        CHECK(memcmp(one.coverage, two.coverage, n) == 0);
+        CHECK(memcmp(one.color.data, two.color.data, n * 3) == 0);
+        int once = 0;
+        for (int y = 0; y < h; y++) once += seen.calls[y] == 1;
+        CHECK_MSG(once == h, "%d of %d rows seen exactly once", once, h);
+        CHECK(memcmp(seen.copy.data, one.color.data, n * 3) == 0); /* final when seen */
+        /* nothing to draw: still cleared, still every row */
+        raster_mesh none = all;
+        none.triangle_count = 0;
+        for (size_t i = 0; i < n; i++) one.depth[i] = 5;
+        memset(seen.calls, 0, (size_t)h * sizeof(int));
+        CHECK_OK(raster_draw(&one.target, &texture, &none, &unculled));
+        int cleared = 0, kept = 0;
+        once = 0;
+        for (int y = 0; y < h; y++) {
+            once += seen.calls[y] == 1;
+            for (int x = 0; x < w; x++) {
+                bool inside = y >= 31 && x <= 250;
+                cleared += inside && one.depth[(size_t)y * w + x] == -INFINITY && !one.coverage[(size_t)y * w + x];
+                kept += !inside && one.depth[(size_t)y * w + x] == 5;
+            }
+        }
+        CHECK(once == h && cleared == (h - 31) * 251 && kept == w * h - (h - 31) * 251);
+        one.target.clear = false;
+        one.target.rows_done = NULL;
+        image_free(&seen.copy);
+        free(seen.calls);
+    }
+    canvas_free(&two);
+    canvas_free(&one);
+    image_free(&texture);
+    free(position);
+    free(texcoord);
+    free(triangles);
+    free(tags);
+    free(cull);
 }
 
 static void test_fill_constant(void) {
@@ -1021,7 +1178,7 @@ static void test_portrait(void) {
             triangles[count][0] = a; triangles[count][1] = c; triangles[count][2] = d; count++;
         }
     raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, (const int(*)[3])triangles, N * N,
-                        count, NULL, NULL};
+                        count, NULL, NULL, NULL};
     /* The head drawn over the portrait; what it no longer covers of its old outline is
      * a hole, filled from everything around it (head included). */
     vv_image frame;
@@ -1029,7 +1186,7 @@ static void test_portrait(void) {
     float *depth = malloc(sizeof(float) * w * h);
     uint8_t *coverage = calloc((size_t)w * h, 1), *known = malloc((size_t)w * h);
     for (int i = 0; i < w * h; i++) depth[i] = -INFINITY;
-    raster_target target = {&frame, depth, coverage, NULL, NULL, 0, NULL};
+    raster_target target = {.color = &frame, .depth = depth, .coverage = coverage};
     raster_params params = {true, 0};
     double start = time_now();
     CHECK_OK(raster_draw(&target, &portrait, &mesh, &params));
@@ -1142,6 +1299,7 @@ int main(void) {
     test_hostile();
     test_threads();
     test_extras();
+    test_one_pass();
     test_fill_constant();
     test_fill_ramp();
     test_fill_known_and_border();

@@ -83,7 +83,7 @@ typedef struct vertex_weights {
 
 struct head3d {
     head3d_params params;
-    vv_image source, plate, matte3; /* plate: the person painted out; matte3: matte as RGB */
+    vv_image source, plate, matte1; /* plate: the person painted out; matte1: the matte, one channel */
     vv_image foreground;            /* the person's colours, de-mixed from the plate */
     bool have_matte;
     int width, height;              /* output: even sides */
@@ -131,6 +131,7 @@ struct head3d {
     vv_image color, alpha;
     uint8_t *draw_layer;            /* layer | TRANSLUCENT | CLEAR | TWIN per triangle */
     bool *is_translucent, *is_clear; /* per triangle: draw_layer's bits */
+    bool *culls;                    /* per triangle: culled when it faces away ([0, culled_count)) */
     bool *takes_twin;               /* per triangle, this frame: a face triangle with a share of
                                        its twin's texture at a corner (the rest need no twin) */
     float last68[68][2];
@@ -515,6 +516,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     h->draw_layer = calloc((size_t)max_tris, 1);
     h->is_translucent = calloc((size_t)max_tris, sizeof *h->is_translucent);
     h->is_clear = calloc((size_t)max_tris, sizeof *h->is_clear);
+    h->culls = calloc((size_t)max_tris, sizeof *h->culls);
     h->takes_twin = calloc((size_t)max_tris, sizeof *h->takes_twin);
     h->depth = malloc(pixels * sizeof *h->depth);
     h->coverage = malloc(pixels);
@@ -522,7 +524,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     h->footprint = calloc(pixels, 1);
     h->ring_radius = calloc(VERTEX_COUNT - FACE_VERTICES, sizeof *h->ring_radius);
     if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->normal || !h->texcoord_mirror || !h->texcoord_share || !h->weight || !h->posed || !h->triangles ||
-                       !h->layer || !h->draw_layer || !h->is_translucent || !h->is_clear || !h->takes_twin || !h->depth || !h->coverage ||
+                       !h->layer || !h->draw_layer || !h->is_translucent || !h->is_clear || !h->culls || !h->takes_twin || !h->depth || !h->coverage ||
                        !h->raster_layer || !h->footprint || !h->ring_radius))
         s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory for a %dx%d portrait", source->width, source->height);
     if (s != VV_OK) {
@@ -766,6 +768,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         if (pass == 0) h->culled_count = n;
     }
     h->face_end = n;
+    for (int t = 0; t < h->culled_count; t++) h->culls[t] = true;
     /* Between the face's oval and the first ring: a Delaunay triangulation of the two in
      * the portrait, less what lies inside the face (its triangulation's boundary loop, close
      * to MediaPipe's oval; an oval that zigzags near the ears would
@@ -910,14 +913,14 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         h->have_matte = true;
         uint8_t *known = malloc(pixels);
         s = known ? image_copy(&h->plate, source) : vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
-        if (s == VV_OK) s = image_create(&h->matte3, source->width, source->height, 3);
+        if (s == VV_OK) s = image_create(&h->matte1, source->width, source->height, 1);
         if (s == VV_OK) s = image_copy(&h->foreground, source);
         if (s == VV_OK) {
             for (size_t i = 0; i < pixels; i++) known[i] = matte[i] < MATTE_BACKGROUND;
             s = image_fill_holes(&h->plate, known, h->params.threads);
             for (size_t i = 0; s == VV_OK && i < pixels; i++) {
                 int alpha = matte[i];
-                h->matte3.data[i * 3] = h->matte3.data[i * 3 + 1] = h->matte3.data[i * 3 + 2] = (uint8_t)alpha;
+                h->matte1.data[i] = (uint8_t)alpha;
                 if (alpha < MATTE_BACKGROUND) continue;
                 for (int c = 0; c < 3; c++) {
                     float v = ((float)source->data[i * 3 + c] * 255 - (float)(255 - alpha) * h->plate.data[i * 3 + c]) / (float)alpha;
@@ -998,7 +1001,7 @@ void head3d_free(head3d *h) {
     if (!h) return;
     image_free(&h->source);
     image_free(&h->plate);
-    image_free(&h->matte3);
+    image_free(&h->matte1);
     image_free(&h->foreground);
     image_free(&h->color);
     image_free(&h->alpha);
@@ -1018,6 +1021,7 @@ void head3d_free(head3d *h) {
     free(h->draw_layer);
     free(h->is_translucent);
     free(h->is_clear);
+    free(h->culls);
     free(h->takes_twin);
     free(h->depth);
     free(h->coverage);
@@ -1168,20 +1172,19 @@ typedef struct composite_job {
     int box[4], face_box[4]; /* the work's box and the face's (mirror), inclusive */
 } composite_job;
 
-#define COMPOSITE_ROWS 16
-
-/* The frame from the raster's canvas, in place: the drawn pixels are already there (with
+/* Rows [y0, y1) of the frame from the raster's canvas, in place (the raster's rows_done,
+ * as soon as it has drawn them): the drawn pixels are already there (with
  * the plate where background-only triangles won: the raster's backdrop), so only the few
  * that need more are touched: the twins blended in, a translucent winner over the plate,
  * and what no triangle covered (background where the moving part was at rest, else the
  * portrait).  Outside the box: the portrait. */
-static void composite_rows(void *ctx, int task) {
+static void composite_band(void *ctx, int y0, int y1) {
     const composite_job *j = ctx;
     const head3d *h = j->h;
     int w = h->source.width, bx0 = j->box[0], by0 = j->box[1], bx1 = j->box[2], by1 = j->box[3];
     int fx0 = j->face_box[0], fy0 = j->face_box[1], fx1 = j->face_box[2], fy1 = j->face_box[3];
     bool direct = j->canvas == j->out->data;
-    for (int y = task * COMPOSITE_ROWS; y < (task + 1) * COMPOSITE_ROWS && y < h->height; y++) {
+    for (int y = y0; y < y1 && y < h->height; y++) {
         uint8_t *o = j->out->data + (size_t)y * h->width * 3;
         const uint8_t *src = h->source.data + (size_t)y * w * 3;
         if (y < by0 || y > by1) {
@@ -1193,7 +1196,7 @@ static void composite_rows(void *ctx, int task) {
         memcpy(o + x1 * 3, src + x1 * 3, (size_t)(h->width - x1) * 3);
         uint8_t *c = j->canvas + (size_t)y * w * 3;
         const uint8_t *plate = h->have_matte ? h->plate.data + (size_t)y * w * 3 : src;
-        const uint8_t *alpha = h->have_matte ? h->alpha.data + (size_t)y * w * 3 : NULL;
+        const uint8_t *alpha = h->have_matte ? h->alpha.data + (size_t)y * w : NULL;
         const uint8_t *cov = h->coverage + (size_t)y * w, *foot = h->footprint + (size_t)y * w;
         bool twins = j->mirror && y >= fy0 && y <= fy1;
         const uint8_t *twin = twins ? h->mirrored.data + (size_t)y * w * 3 : NULL;
@@ -1222,7 +1225,7 @@ static void composite_rows(void *ctx, int task) {
                         for (int ch = 0; ch < 3; ch++) p[ch] = (uint8_t)((p[ch] * (255 - k) + twin[x * 3 + ch] * k + 127) / 255);
                 }
                 if (alpha && (won[x] & TRANSLUCENT)) {
-                    int a = alpha[x * 3];
+                    int a = alpha[x];
                     for (int ch = 0; ch < 3; ch++) p[ch] = (uint8_t)((p[ch] * a + plate[x * 3 + ch] * (255 - a) + 127) / 255);
                 }
             }
@@ -1265,9 +1268,9 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         image_free(&h->color);
         s = image_create(&h->color, w, hh, 3);
     }
-    if (s == VV_OK && h->have_matte && (h->alpha.width != w || h->alpha.height != hh)) {
+    if (s == VV_OK && h->have_matte && (h->alpha.width != w || h->alpha.height != hh || h->alpha.channels != 1)) {
         image_free(&h->alpha);
-        s = image_create(&h->alpha, w, hh, 3);
+        s = image_create(&h->alpha, w, hh, 1);
     }
     if (s != VV_OK) return s;
     /* The body's motion: where the head's rigid motion takes the skull's centre (a head
@@ -1387,10 +1390,6 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         memcpy(h->last68, h->source68, sizeof h->last68);
         return VV_OK;
     }
-    /* The movable part: the face triangles that face the camera at rest, culled when they
-     * turn away; then the rest, drawn either way (folds at a turned face's far edge, and
-     * the outer rings: hair and ears may face either way as the head turns; the z-buffer
-     * sorts them out). */
     /* The work is confined to a box: where the moving part is now or was at rest. */
     int bx0 = h->foot_box[0], by0 = h->foot_box[1], bx1 = h->foot_box[2], by1 = h->foot_box[3];
     if (body_moves) { /* the whole picture moves */
@@ -1405,11 +1404,6 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         if (y < by0) by0 = y < 0 ? 0 : (int)y;
         if (x + 1 > bx1) bx1 = x + 1 >= w ? w - 1 : (int)(x + 1);
         if (y + 1 > by1) by1 = y + 1 >= hh ? hh - 1 : (int)(y + 1);
-    }
-    for (int y = by0; y <= by1; y++) {
-        float *d = h->depth + (size_t)y * w;
-        for (int x = bx0; x <= bx1; x++) d[x] = -INFINITY;
-        memset(h->coverage + (size_t)y * w + bx0, 0, (size_t)(bx1 - bx0 + 1));
     }
     bool mirror = m && most > 0.01f;
     for (int t = 0; t < h->triangle_count; t++) {
@@ -1441,30 +1435,30 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     fy1 = fy1 >= hh ? hh - 1 : fy1;
     /* One pass draws everything the composite needs, per winning pixel: the colour; where
      * a triangle crosses the matte's edge, its alpha; on the face, the twins' texture and
-     * its share.  Background-only triangles write depth and the layer map only. */
+     * its share.  Background-only triangles write depth, the layer map and the plate.  The
+     * face's own triangles that face the camera at rest are culled when they turn away;
+     * the rest (folds at a turned face's far edge, and the outer rings: hair and ears may
+     * face either way as the head turns; the z-buffer sorts them out) are drawn either way.
+     * Each band of rows is cleared (depth, coverage; inside the box) just before it is
+     * drawn and composited as soon as it is: drawn pixels over the plate (or as they are
+     * without a matte), pixels the moving part covered at rest and no longer covers:
+     * background; all while the rows are in cache. */
     const vv_image *texture = h->have_matte ? &h->foreground : &h->source;
-    for (int pass = 0; pass < 2 && s == VV_OK; pass++) {
-        int first = pass ? h->culled_count : 0, last = pass ? (body_moves ? h->triangle_count : h->frame_first) : h->culled_count;
-        raster_extra extras[3];
-        int extra_count = 0;
-        if (h->have_matte)
-            extras[extra_count++] = (raster_extra){NULL, h->is_translucent + first, &h->matte3, &h->alpha};
-        if (mirror) {
-            extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_mirror, h->takes_twin + first, texture, &h->mirrored};
-            extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_share, h->takes_twin + first, &h->ramp, &h->share};
-        }
-        raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])(h->triangles + first),
-                          h->vertex_count, last - first, h->draw_layer + first, h->is_clear + first};
-        raster_target rt = {direct ? out : &h->color, h->depth, h->coverage, h->raster_layer, extras, extra_count,
-                            h->have_matte ? &h->plate : NULL};
-        raster_params rp = {pass == 0, h->params.threads};
-        s = raster_draw(&rt, texture, &rm, &rp);
-    }
-    if (s != VV_OK) return s;
-    /* Composite: drawn pixels over the plate (or as they are without a matte); pixels the
-     * moving part covered at rest and no longer covers: background.  Rows in parallel. */
     composite_job job = {h, out, direct ? out->data : h->color.data, mirror, body_moves, {bx0, by0, bx1, by1}, {fx0, fy0, fx1, fy1}};
-    parallel_for((h->height + COMPOSITE_ROWS - 1) / COMPOSITE_ROWS, h->params.threads, composite_rows, &job);
+    raster_extra extras[3];
+    int extra_count = 0;
+    if (h->have_matte) extras[extra_count++] = (raster_extra){NULL, h->is_translucent, &h->matte1, &h->alpha};
+    if (mirror) {
+        extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_mirror, h->takes_twin, texture, &h->mirrored};
+        extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_share, h->takes_twin, &h->ramp, &h->share};
+    }
+    raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])h->triangles, h->vertex_count,
+                      body_moves ? h->triangle_count : h->frame_first, h->draw_layer, h->is_clear, h->culls};
+    raster_target rt = {direct ? out : &h->color, h->depth, h->coverage, h->raster_layer, extras, extra_count,
+                        h->have_matte ? &h->plate : NULL, true, {bx0, by0, bx1, by1}, composite_band, &job};
+    raster_params rp = {false, h->params.threads};
+    s = raster_draw(&rt, texture, &rm, &rp);
+    if (s != VV_OK) return s;
     if (f->has_gaze) eyes_gaze(h, f, out);
     /* The frame's 68 points: the posed mesh's (x and y only: its depth's sign is moot). */
     face_mesh_to_landmarks68((const float(*)[3])h->posed, h->last68);

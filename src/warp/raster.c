@@ -59,6 +59,7 @@ typedef struct raster_job {
     bool cull;
     raster_triangle *triangles;
     int *band_start, *band_list; /* triangles touching band b: band_list[band_start[b] .. band_start[b+1]) */
+    int clear_box[4];            /* target->clear_box clipped to the target (empty: y1 < y0) */
 } raster_job;
 
 static bool plane_fit(const double p[3][2], const double f[3], raster_plane *out) {
@@ -129,7 +130,7 @@ static bool triangle_setup(const raster_job *job, int i, raster_triangle *t) {
     if (area2 == 0) return false;
     int order[3] = {0, 1, 2};
     if (area2 < 0) {
-        if (job->cull) return false;
+        if (m->cull ? m->cull[i] : job->cull) return false;
         order[1] = 2; order[2] = 1;
     }
     for (int k = 0; k < 3; k++) edge_setup(&t->edge[k], q[order[k]], q[order[(k + 1) % 3]]);
@@ -261,37 +262,52 @@ static int span_inside(uint8_t *dst, float *depth, uint8_t *coverage, uint8_t *l
     return count;
 }
 
-/* Bilinear RGB of tex at 32.32 fixed-point (fu, fv), clamped to its edges. */
-static inline void sample_clamped(const vv_image *tex, int64_t fu, int64_t fv, uint8_t *o) {
+/* Bilinear RGB (or gray: channels 1) of tex at 32.32 fixed-point (fu, fv), clamped to its
+ * edges. */
+static inline void sample_clamped_channels(const vv_image *tex, int channels, int64_t fu, int64_t fv, uint8_t *o) {
     int tw = tex->width, th = tex->height;
-    size_t stride = (size_t)tw * 3;
+    size_t stride = (size_t)tw * channels;
     int64_t max_u = (int64_t)(tw - 1) << 32, max_v = (int64_t)(th - 1) << 32;
     int64_t cu = fu < 0 ? 0 : fu > max_u ? max_u : fu, cv = fv < 0 ? 0 : fv > max_v ? max_v : fv;
     int pu = (int)((cu + (1 << 23)) >> 24), pv = (int)((cv + (1 << 23)) >> 24); /* 1/256 pixel */
     int ix = pu >> 8, iy = pv >> 8, wx = pu & 255, wy = pv & 255;
-    const uint8_t *p = tex->data + (size_t)iy * stride + (size_t)ix * 3;
+    const uint8_t *p = tex->data + (size_t)iy * stride + (size_t)ix * channels;
     const uint8_t *q = iy + 1 < th ? p + stride : p;
-    int step = ix + 1 < tw ? 3 : 0;
-    for (int k = 0; k < 3; k++) {
+    int step = ix + 1 < tw ? channels : 0;
+    for (int k = 0; k < channels; k++) {
         int top = p[k] * 256 + (p[k + step] - p[k]) * wx, bottom = q[k] * 256 + (q[k + step] - q[k]) * wx;
         o[k] = (uint8_t)((top * 256 + (bottom - top) * wy + 32768) >> 16);
     }
 }
 
-/* Bilinear RGB of tex at (u, v) texture pixels in floating point, clamped (for texcoords
- * beyond the fixed-point range). */
-static inline void sample_float(const vv_image *tex, double u, double v, uint8_t *o) {
-    int tw = tex->width, th = tex->height;
+static inline void sample_clamped(const vv_image *tex, int64_t fu, int64_t fv, uint8_t *o) {
+    sample_clamped_channels(tex, 3, fu, fv, o);
+}
+
+/* Bilinear RGB (or gray) of tex at (u, v) texture pixels in floating point, clamped (for
+ * texcoords beyond the fixed-point range). */
+static inline void sample_float_channels(const vv_image *tex, int channels, double u, double v, uint8_t *o) {
+    int tw = tex->width, th = tex->height, c = channels;
     float x = (float)clampd(u, 0, tw - 1), yy = (float)clampd(v, 0, th - 1);
     int x0 = (int)x, y0 = (int)yy;
     int x1 = x0 + 1 < tw ? x0 + 1 : x0, y1 = y0 + 1 < th ? y0 + 1 : y0;
     float fx = x - (float)x0, fy = yy - (float)y0;
-    const uint8_t *r0 = tex->data + (size_t)y0 * tw * 3, *r1 = tex->data + (size_t)y1 * tw * 3;
-    for (int k = 0; k < 3; k++) {
-        float a = r0[x0 * 3 + k] + fx * (float)(r0[x1 * 3 + k] - r0[x0 * 3 + k]);
-        float b = r1[x0 * 3 + k] + fx * (float)(r1[x1 * 3 + k] - r1[x0 * 3 + k]);
+    const uint8_t *r0 = tex->data + (size_t)y0 * tw * c, *r1 = tex->data + (size_t)y1 * tw * c;
+    for (int k = 0; k < c; k++) {
+        float a = r0[x0 * c + k] + fx * (float)(r0[x1 * c + k] - r0[x0 * c + k]);
+        float b = r1[x0 * c + k] + fx * (float)(r1[x1 * c + k] - r1[x0 * c + k]);
         o[k] = (uint8_t)clampf(a + fy * (b - a) + 0.5f, 0, 255);
     }
+}
+
+static inline void sample_float(const vv_image *tex, double u, double v, uint8_t *o) { sample_float_channels(tex, 3, u, v, o); }
+
+/* Bilinear gray at p, p + 1, p + stride, p + stride + 1: bilinear_inside's formula for one
+ * channel. */
+static inline uint8_t bilinear_gray(const uint8_t *p, size_t stride, uint32_t wx, uint32_t wy) {
+    const uint8_t *q = p + stride;
+    int top = p[0] * 256 + (p[1] - p[0]) * (int)wx, bottom = q[0] * 256 + (q[1] - q[0]) * (int)wx;
+    return (uint8_t)((top * 256 + (bottom - top) * (int)wy + 32768) >> 16);
 }
 
 /* Each extra of triangle t at the listed winners of row y: pixels xl + i0 + won[k] of the
@@ -308,8 +324,9 @@ static void draw_extras(const raster_job *job, const raster_triangle *t, int y, 
         double dx = xl - t->x0, dy = y - t->y0;
         double us = plane_at(pu, dx, dy), vs = plane_at(pv, dx, dy);
         double ue = us + pu->fx * (i0 + SPAN_CHUNK - 1), ve = vs + pv->fx * (i0 + SPAN_CHUNK - 1);
-        uint8_t *out = extra->out->data + (row + xl + i0) * 3;
         const vv_image *tex = extra->texture;
+        int ch = tex->channels; /* 3, or 1: a gray extra */
+        uint8_t *out = extra->out->data + (row + xl + i0) * ch;
         const double fixed_limit = 4194304.0;
         if (fabs(us) <= fixed_limit && fabs(ue) <= fixed_limit && fabs(vs) <= fixed_limit && fabs(ve) <= fixed_limit) {
             int64_t du = (int64_t)llrint(pu->fx * FIXED_ONE), dv = (int64_t)llrint(pv->fx * FIXED_ONE);
@@ -320,19 +337,28 @@ static void draw_extras(const raster_job *job, const raster_triangle *t, int y, 
             int64_t last_u = inner_u - (1 << 24), last_v = inner_v - (1 << 24);
             if (tex->width >= 2 && tex->height >= 2 && u0 >= 0 && u1 >= 0 && v0 >= 0 && v1 >= 0 && u0 <= inner_u &&
                 u1 <= inner_u && v0 <= inner_v && v1 <= inner_v && ((u0 < last_u && u1 < last_u) || (v0 < last_v && v1 < last_v))) {
-                size_t stride = (size_t)tex->width * 3;
-                for (int k = 0; k < count; k++) {
-                    int64_t su = fu + du * won[k], sv = fv + dv * won[k];
-                    uint32_t qu = (uint32_t)((su + (1 << 23)) >> 24), qv = (uint32_t)((sv + (1 << 23)) >> 24);
-                    bilinear_inside(tex->data + (size_t)(qv >> 8) * stride + (size_t)(qu >> 8) * 3, stride, qu & 255, qv & 255,
-                                    out + won[k] * 3);
+                size_t stride = (size_t)tex->width * ch;
+                if (ch == 1) {
+                    for (int k = 0; k < count; k++) {
+                        int64_t su = fu + du * won[k], sv = fv + dv * won[k];
+                        uint32_t qu = (uint32_t)((su + (1 << 23)) >> 24), qv = (uint32_t)((sv + (1 << 23)) >> 24);
+                        out[won[k]] = bilinear_gray(tex->data + (size_t)(qv >> 8) * stride + (qu >> 8), stride, qu & 255, qv & 255);
+                    }
+                } else {
+                    for (int k = 0; k < count; k++) {
+                        int64_t su = fu + du * won[k], sv = fv + dv * won[k];
+                        uint32_t qu = (uint32_t)((su + (1 << 23)) >> 24), qv = (uint32_t)((sv + (1 << 23)) >> 24);
+                        bilinear_inside(tex->data + (size_t)(qv >> 8) * stride + (size_t)(qu >> 8) * 3, stride, qu & 255,
+                                        qv & 255, out + won[k] * 3);
+                    }
                 }
             } else {
-                for (int k = 0; k < count; k++) sample_clamped(tex, fu + du * won[k], fv + dv * won[k], out + won[k] * 3);
+                for (int k = 0; k < count; k++)
+                    sample_clamped_channels(tex, ch, fu + du * won[k], fv + dv * won[k], out + won[k] * ch);
             }
         } else {
             for (int k = 0; k < count; k++)
-                sample_float(tex, us + pu->fx * (i0 + won[k]), vs + pv->fx * (i0 + won[k]), out + won[k] * 3);
+                sample_float_channels(tex, ch, us + pu->fx * (i0 + won[k]), vs + pv->fx * (i0 + won[k]), out + won[k] * ch);
         }
     }
 }
@@ -422,9 +448,18 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
 
 static void draw_band(void *ctx, int band) {
     raster_job *job = ctx;
-    int width = job->target->color->width, height = job->target->color->height;
+    const raster_target *target = job->target;
+    int width = target->color->width, height = target->color->height;
     int r0 = band * BAND_ROWS, r1 = r0 + BAND_ROWS < height ? r0 + BAND_ROWS : height;
-    for (int j = job->band_start[band]; j < job->band_start[band + 1]; j++) {
+    if (target->clear) {
+        const int *box = job->clear_box;
+        for (int y = r0 > box[1] ? r0 : box[1]; y < r1 && y <= box[3]; y++) {
+            float *d = target->depth + (size_t)y * width;
+            for (int x = box[0]; x <= box[2]; x++) d[x] = -INFINITY;
+            if (target->coverage) memset(target->coverage + (size_t)y * width + box[0], 0, (size_t)(box[2] - box[0] + 1));
+        }
+    }
+    for (int j = job->band_start[band]; job->band_list && j < job->band_start[band + 1]; j++) {
         const raster_triangle *t = &job->triangles[job->band_list[j]];
         int ya = t->row0 > r0 ? t->row0 : r0, yb = t->row1 < r1 - 1 ? t->row1 : r1 - 1;
         /* Quotient and remainder of each edge's bound at row ya, then stepped. */
@@ -460,6 +495,7 @@ static void draw_band(void *ctx, int band) {
             if (!empty && lo <= hi) draw_span(job, t, y, (int)lo, (int)hi);
         }
     }
+    if (target->rows_done) target->rows_done(target->rows_ctx, r0, r1);
 }
 
 vv_status raster_draw(raster_target *target, const vv_image *texture, const raster_mesh *mesh,
@@ -480,21 +516,31 @@ vv_status raster_draw(raster_target *target, const vv_image *texture, const rast
     for (int e = 0; e < target->extra_count; e++) {
         const raster_extra *x = &target->extras[e];
         const vv_image *t = x->texture, *o = x->out;
-        if (!t || !t->data || t->channels != 3 || t->width < 1 || t->height < 1 || !o || !o->data || o->channels != 3 ||
-            o->width != target->color->width || o->height != target->color->height)
-            return vv_fail(VV_ERR_INVALID_ARGUMENT, "raster: extra %d needs an RGB texture and an RGB output of the target's size", e);
+        if (!t || !t->data || (t->channels != 3 && t->channels != 1) || t->width < 1 || t->height < 1 || !o || !o->data ||
+            o->channels != t->channels || o->width != target->color->width || o->height != target->color->height)
+            return vv_fail(VV_ERR_INVALID_ARGUMENT,
+                           "raster: extra %d needs an RGB or gray texture and an output of the target's size and channels", e);
     }
     const vv_image *backdrop = target->backdrop;
     if (backdrop && (!backdrop->data || backdrop->channels != 3 || backdrop->width != target->color->width ||
                      backdrop->height != target->color->height))
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "raster: the backdrop must be RGB of the target's size");
-    if (mesh->triangle_count == 0) return VV_OK;
+    if (mesh->triangle_count == 0 && !target->clear && !target->rows_done) return VV_OK;
     int height = target->color->height, bands = (height + BAND_ROWS - 1) / BAND_ROWS;
-    raster_job job = {target, texture, mesh, params && params->cull_back_faces, NULL, NULL, NULL};
+    raster_job job = {target, texture, mesh, params && params->cull_back_faces, NULL, NULL, NULL, {0, 0, -1, -1}};
+    if (target->clear) { /* clipped to the target; an empty box clears nothing */
+        const int *b = target->clear_box;
+        int width = target->color->width;
+        job.clear_box[0] = b[0] < 0 ? 0 : b[0];
+        job.clear_box[1] = b[1] < 0 ? 0 : b[1];
+        job.clear_box[2] = b[2] > width - 1 ? width - 1 : b[2];
+        job.clear_box[3] = b[3] > height - 1 ? height - 1 : b[3];
+        if (job.clear_box[0] > job.clear_box[2]) job.clear_box[3] = job.clear_box[1] - 1;
+    }
     int threads = params ? params->threads : 0;
-    job.triangles = mem_alloc((size_t)mesh->triangle_count, sizeof *job.triangles);
+    job.triangles = mesh->triangle_count ? mem_alloc((size_t)mesh->triangle_count, sizeof *job.triangles) : NULL;
     job.band_start = mem_calloc((size_t)bands + 1, sizeof *job.band_start);
-    if (!job.triangles || !job.band_start) {
+    if ((mesh->triangle_count && !job.triangles) || !job.band_start) {
         free(job.triangles);
         free(job.band_start);
         return vv_fail(VV_ERR_NO_MEMORY, "raster: out of memory for %d triangles", mesh->triangle_count);
@@ -527,6 +573,8 @@ vv_status raster_draw(raster_target *target, const vv_image *texture, const rast
             parallel_for(bands, threads, draw_band, &job);
         }
         free(fill);
+    } else { /* nothing to draw: the clear and the rows' callback all the same */
+        parallel_for(bands, threads, draw_band, &job);
     }
     free(job.band_list);
     free(job.band_start);

@@ -20,6 +20,9 @@ typedef struct raster_mesh {
     const bool *depth_only;        /* optional, per triangle: true writes depth, coverage and
                                     * layer but neither colour nor extras (a part the caller
                                     * paints otherwise, e.g. background behind a matte) */
+    const bool *cull;              /* optional, per triangle: whether it is skipped when it
+                                    * faces away (raster_params.cull_back_faces for all when
+                                    * NULL), so that culled and unculled parts go in one pass */
 } raster_mesh;
 
 /* A further texture drawn in the same pass as the colour, by the same winners: another
@@ -30,8 +33,8 @@ typedef struct raster_mesh {
 typedef struct raster_extra {
     const float (*texcoord)[2]; /* per vertex; NULL: the mesh's own */
     const bool *draw;           /* per triangle of the mesh; NULL: every triangle */
-    const vv_image *texture;    /* RGB */
-    vv_image *out;              /* RGB, the target's size */
+    const vv_image *texture;    /* RGB, or gray (one channel: a matte) */
+    vv_image *out;              /* the target's size, the texture's channels */
 } raster_extra;
 
 #define RASTER_MAX_EXTRAS 4
@@ -47,6 +50,16 @@ typedef struct raster_target {
                                  * triangle wins, colour takes backdrop's pixel at the same
                                  * place (what shows behind a part the caller paints so),
                                  * so that no pass after the draw has to put it there */
+    bool clear;                 /* first, depth -INFINITY and coverage 0 inside clear_box
+                                 * (x0, y0, x1, y1, inclusive; clipped to the target), band
+                                 * by band just before it is drawn, while in cache (the
+                                 * caller need not clear them beforehand) */
+    int clear_box[4];
+    /* Optional: called once for every band of rows [y0, y1) of the target, drawn or not,
+     * after its last triangle, on the thread that drew it (bands in any order, several at
+     * once): the caller can finish those rows while they are in cache. */
+    void (*rows_done)(void *ctx, int y0, int y1);
+    void *rows_ctx;
 } raster_target;
 
 typedef struct raster_params {
@@ -70,7 +83,8 @@ typedef struct raster_params {
  * One pass with extras gives what a pass per texture would give where the extra's
  * triangles win, at the cost of sampling only where they do.
  * VV_ERR_INVALID_ARGUMENT: no colour or depth, texture not RGB, null mesh arrays, an
- * extra without an RGB texture or an RGB output of the target's size, over
+ * extra without an RGB or gray texture or an output of the target's size and the
+ * texture's channels, over
  * RASTER_MAX_EXTRAS extras, a backdrop not RGB of the target's size;
  * VV_ERR_TOO_LARGE: a target side over VV_IMAGE_MAX_SIDE; VV_ERR_NO_MEMORY. */
 vv_status raster_draw(raster_target *target, const vv_image *texture, const raster_mesh *mesh,
