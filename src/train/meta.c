@@ -194,6 +194,7 @@ struct fsth_trainer {
     uint64_t rng;
     long step;
     double comm_seconds; /* the last step's all-reduce time */
+    float *rows;         /* data-parallel: [global B, emb] table rows packed for the all-reduce */
     float *e, *de, *e_hat, *de_hat, *psi, *dpsi;
     float *buffer;
 };
@@ -237,6 +238,10 @@ vv_status fsth_trainer_new(fsth_trainer **out, fsth_model *m, const fsth_train_p
     for (int i = 0; i < 9; i++) *slots[i] = p, p += sizes[i];
     t->batch.B = B, t->batch.K = K, t->batch.S = S, t->batch.in_channels = inc;
     t->batch.first = first, t->batch.global = params->batch;
+    if (ranks > 1 && !(t->rows = mem_alloc((size_t)params->batch * (emb + 1), sizeof(float)))) {
+        fsth_trainer_free(t);
+        return vv_fail(VV_ERR_NO_MEMORY, "trainer: no memory");
+    }
     *out = t;
     return VV_OK;
 }
@@ -244,6 +249,7 @@ vv_status fsth_trainer_new(fsth_trainer **out, fsth_model *m, const fsth_train_p
 void fsth_trainer_free(fsth_trainer *t) {
     if (!t) return;
     gan_work_free(&t->gan);
+    free(t->rows);
     free(t->batch.videos);
     free(t->buffer);
     free(t);
@@ -269,6 +275,37 @@ vv_status fsth_trainer_ranks_agree(const fsth_trainer *t, bool *same) {
  * share n_r / B of the global batch (every loss is a mean over the samples it sees). */
 static vv_status sum_gradients(fsth_trainer *t, param_store *ps) {
     return train_parallel_sum(&t->p.parallel, ps->grad, ps->total, (float)t->batch.B / (float)t->p.batch, &t->comm_seconds);
+}
+
+/* D's the same way, but of its table W [videos, emb] only the rows of this step's videos
+ * (the only ones with a gradient): at VoxCeleb2's 145,000 videos and width 64 the table is
+ * 74 M floats, more than the rest of the model.  The ranks first learn the global batch's
+ * videos (each puts its own in its slots of a zeroed list: the sum is the list). */
+static vv_status sum_discriminator_gradients(fsth_trainer *t) {
+    const train_parallel *par = &t->p.parallel;
+    if (train_parallel_ranks(par) == 1) return VV_OK;
+    param_store *ps = &t->m->D.ps;
+    const param_entry *table = &ps->entries[t->m->D.table];
+    int G = t->p.batch, emb = fsth_embedding_dim(&t->m->config);
+    float share = (float)t->batch.B / (float)G, *ids = t->rows + (size_t)G * emb;
+    memset(ids, 0, (size_t)G * sizeof(float));
+    for (int b = 0; b < t->batch.B; b++) ids[t->batch.first + b] = (float)t->batch.videos[b]; /* < 2^24: exact */
+    vv_status s = train_parallel_sum(par, ids, (size_t)G, 1.0f, &t->comm_seconds);
+    int videos[64], count = 0; /* distinct, in batch order */
+    for (int b = 0; b < G && s == VV_OK; b++) {
+        int v = (int)ids[b], seen = 0;
+        for (int i = 0; i < count; i++) seen |= videos[i] == v;
+        if (v < 0 || v >= t->m->config.videos) s = vv_fail(VV_ERR_INTERNAL, "data-parallel: video %d from another rank", v);
+        else if (!seen) videos[count++] = v;
+    }
+    float *grad = ps->grad + table->offset;
+    for (int i = 0; i < count; i++) memcpy(t->rows + (size_t)i * emb, grad + (size_t)videos[i] * emb, (size_t)emb * sizeof(float));
+    if (s == VV_OK) s = train_parallel_sum(par, ps->grad, table->offset, share, &t->comm_seconds);
+    size_t after = table->offset + table->size;
+    if (s == VV_OK) s = train_parallel_sum(par, ps->grad + after, ps->total - after, share, &t->comm_seconds);
+    if (s == VV_OK) s = train_parallel_sum(par, t->rows, (size_t)count * emb, share, &t->comm_seconds);
+    for (int i = 0; i < count && s == VV_OK; i++) memcpy(grad + (size_t)videos[i] * emb, t->rows + (size_t)i * emb, (size_t)emb * sizeof(float));
+    return s;
 }
 
 void fsth_trainer_last_sample(const fsth_trainer *t, const float **target, const float **landmarks,
@@ -346,7 +383,7 @@ vv_status fsth_train_step(fsth_trainer *t, fsth_episode_fn source, void *ctx, fs
             dw0[j] += d;
         }
     }
-    if ((status = sum_gradients(t, &m->D.ps)) != VV_OK) return status;
+    if ((status = sum_discriminator_gradients(t)) != VV_OK) return status;
     param_store_adam_step(&m->D.ps, &cfg, t->p.lr_d);
     if (train_parallel_ranks(&t->p.parallel) > 1) { /* the global batch's means, as one process logs them */
         float *fields[9] = {&losses->pixel, &losses->identity, &losses->perceptual, &losses->adv, &losses->fm,
