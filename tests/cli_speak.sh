@@ -193,7 +193,7 @@ expect 5 "cut.mp4 is not a recognised" -- "$VIVIFY" animate "$SOURCE" --audio "$
 echo "not audio" > "$TMP/text.wav"
 expect 5 "text.wav is not a recognised" -- "$VIVIFY" animate "$SOURCE" --audio "$TMP/text.wav" -o "$TMP/x4.mp4"
 expect 3 "not found: .*missing.wav" -- "$VIVIFY" animate "$SOURCE" --audio "$TMP/missing.wav" -o "$TMP/x5.mp4"
-expect 2 "--lipsync must be energy" -- "$VIVIFY" animate "$SOURCE" --audio "$TMP/speech.wav" --lipsync phonemes -o "$TMP/x6.mp4"
+expect 2 "--lipsync must be phonemes or energy" -- "$VIVIFY" animate "$SOURCE" --audio "$TMP/speech.wav" --lipsync visemes -o "$TMP/x6.mp4"
 expect 2 "not --driving" -- "$VIVIFY" animate "$SOURCE" --audio "$TMP/speech.wav" --driving "$TMP/clip.mp4" -o "$TMP/x6.mp4"
 expect 2 "--duration is not for --audio" -- "$VIVIFY" animate "$SOURCE" --audio "$TMP/speech.wav" --duration 2 -o "$TMP/x6.mp4"
 expect 2 "are for --audio" -- "$VIVIFY" animate "$SOURCE" --motion talk --fps 30 -o "$TMP/x6.mp4"

@@ -57,8 +57,8 @@ static vv_status job_check(const vv_animate_job *job) {
     if (!job->driving == !job->motion && !job->audio)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, job->driving ? "animate: a driving video or a motion, not both"
                                                              : "animate: needs a driving video or a motion");
-    if (job->lipsync && strcmp(job->lipsync, "energy"))
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: lip-sync '%s' is not known (energy: the only one so far)", job->lipsync);
+    if (job->lipsync && !audio_lipsync_resolve(job->lipsync))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: lip-sync '%s' is not known (energy or phonemes)", job->lipsync);
     if ((job->lipsync || job->fps != 0) && !job->audio)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: a lip-sync mode and a frame rate are for an audio job");
     if (job->audio && !(job->fps >= 0 && job->fps <= 240))
@@ -183,15 +183,16 @@ static vv_status speech_track(const vv_animate_job *job, const vv_animate_callba
                               float reference[68][2]) {
     audio_envelope env;
     double fps = job->fps > 0 ? job->fps : 25;
-    vv_status s = audio_envelope_read(&env, job->audio, fps, 0);
+    vv_status s = audio_envelope_read_lipsync(&env, job->audio, fps, 0, job->lipsync);
     if (s != VV_OK) return s;
     if (env.silent)
         run_log(cb, "animate: warning: %s is silent (under %.0f dBFS): the mouth stays closed", job->audio, AUDIO_SILENCE_DB);
     else
-        run_log(cb, "animate: %s: %.2f s of speech, %d frames at %g fps (lip-sync: energy)", job->audio, env.seconds, env.frames, fps);
+        run_log(cb, "animate: %s: %.2f s of speech, %d frames at %g fps (lip-sync: %s)", job->audio, env.seconds, env.frames,
+                fps, env.lipsync);
     const char *motion = job->motion ? job->motion : "talk";
     if (motion_builtin_exists(motion)) {
-        s = motion_builtin_speech(track, motion, env.openness, env.onset, env.frames, fps);
+        s = motion_builtin_speech(track, motion, env.openness, env.width, env.onset, env.frames, fps);
         motion_builtin_neutral(reference);
     } else {
         s = motion_load(track, motion);
@@ -200,7 +201,7 @@ static vv_status speech_track(const vv_animate_job *job, const vv_animate_callba
         if (s == VV_OK && first < 0) s = vv_fail(VV_ERR_NO_FACE, "%s: no frame has landmarks", motion);
         if (s == VV_OK) {
             memcpy(reference, track->points[first], sizeof track->points[first]);
-            motion_track_set_mouth(track, first, env.openness);
+            motion_track_set_mouth(track, first, env.openness, env.width);
         }
     }
     if (s == VV_OK) {

@@ -11,6 +11,7 @@
 #include "face/motion.h"
 #include "img/image.h"
 #include "video/audio_envelope.h"
+#include "video/phonemes.h"
 #include "video/video.h"
 
 #include <stdio.h>
@@ -114,6 +115,12 @@ int cli_animate(int argc, char **argv) {
     int frames_limit = 0, size = 512, face_index = 1, lookahead = 3;
     float expression_scale = 1, pose_scale = 1, duration = -1, smoothing = 1; /* duration -1: not given (5 s) */
     float eyes = 1, lips = 1, fps = 0;
+    char lipsync_help[512];
+    snprintf(lipsync_help, sizeof lipsync_help,
+             "with --audio: how the mouth follows the speech: phonemes (mouth shapes from phones PocketSphinx "
+             "recognises: closed on m/b/p, lip-teeth on f/v, rounded on oo/w, wide on ee, open on a; the loudness as "
+             "their gain) or energy (the opening from the speech-band loudness, any language).  Default here: %s%s",
+             audio_lipsync_resolve(NULL), phonemes_available() ? "" : " (no phoneme recogniser in this build or install)");
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &output, "OUT", "output: .mp4 (H.264 + the driver's audio), .gif, or a folder of PNGs; "
                                                     ".png or .jpg with a still driver", 0, 0},
@@ -124,9 +131,7 @@ int cli_animate(int argc, char **argv) {
                                                     "most 10 minutes): the output lasts as long as it and carries it, the "
                                                     "mouth follows it; the rest from --motion (default talk, which rests in "
                                                     "pauses and nods on strong onsets)", 0, 0},
-        {"lipsync", 0, OPT_STRING, &lipsync, "energy", "with --audio: how the mouth follows the speech; energy (the default and, "
-                                                      "for now, the only mode: opening from the speech-band loudness, centred, "
-                                                      "no lag; mouth shapes from recognised phonemes are a later step)", 0, 0},
+        {"lipsync", 0, OPT_STRING, &lipsync, "MODE", lipsync_help, 0, 0},
         {"fps", 0, OPT_FLOAT, &fps, "N", "with --audio: output frame rate (default 25)", 1, 240},
         {"compare", 0, OPT_FLAG, &compare, NULL, "write source | driver | result side by side", 0, 0},
         {"frames", 0, OPT_INT, &frames_limit, "N", "animate at most N frames (default: all)", 1, MOTION_MAX_FRAMES},
@@ -167,7 +172,7 @@ int cli_animate(int argc, char **argv) {
                       "pose to the portrait: a still with -o OUT.png|OUT.jpg.  Several SOURCE images of one person:\n"
                       "each frame uses the one closest to the target (warp), or they are the K shots of the\n"
                       "person (fsth, hybrid); the output takes the first one's size.  --audio SPEECH: the portrait\n"
-                      "says it (the mouth opens with the voice's loudness; phoneme-based mouth shapes are to come).");
+                      "says it (--lipsync: mouth shapes from recognised phonemes, or the opening from the loudness).");
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
     if (npos < 1) {
         fprintf(stderr, "vivify: animate needs a SOURCE image (see vivify animate --help)\n");
@@ -185,9 +190,13 @@ int cli_animate(int argc, char **argv) {
         fprintf(stderr, "vivify: --lipsync and --fps are for --audio SPEECH\n");
         return EXIT_USAGE;
     }
-    if (lipsync && strcmp(lipsync, "energy")) {
-        fprintf(stderr, "vivify: --lipsync must be energy (the only mode so far), not '%s'\n", lipsync);
+    if (lipsync && !audio_lipsync_resolve(lipsync)) {
+        fprintf(stderr, "vivify: --lipsync must be phonemes or energy, not '%s'\n", lipsync);
         return EXIT_USAGE;
+    }
+    if (lipsync && !strcmp(lipsync, "phonemes")) {
+        vv_status ps = phonemes_check();
+        if (ps != VV_OK) return cli_fail(ps);
     }
     if (audio && duration > 0) {
         fprintf(stderr, "vivify: --duration is not for --audio (the output lasts as long as the audio)\n");
@@ -308,6 +317,7 @@ int cli_animate(int argc, char **argv) {
         fprintf(stderr, "animate: %ld frames %dx%d at %.4g fps -> %s%s%s in %.1f s (%.1f frames/s)", report.frames,
                 report.width, report.height, report.fps, output, report.audio[0] ? " with audio from " : "", report.audio,
                 report.seconds, report.seconds > 0 ? report.frames / report.seconds : 0.0);
+        if (audio) fprintf(stderr, "; lip-sync %s", audio_lipsync_resolve(lipsync));
         if (report.faceless_frames) fprintf(stderr, "; %ld driver frames without a face held/eased", report.faceless_frames);
         if (npos > 1) fprintf(stderr, "; %ld source switches", report.source_switches);
         if (verbose)

@@ -66,9 +66,9 @@ static double smoothstep(double e0, double e1, double x) {
     return t * t * (3 - 2 * t);
 }
 
-/* Expression controls of one frame, each 0..1. */
+/* Expression controls of one frame, each 0..1 but width (-1 rounded .. +1 spread). */
 typedef struct expression {
-    double mouth, blink, smile, brows;
+    double mouth, blink, smile, brows, width;
 } expression;
 
 /* Offsets the mean 3D face (outer-eye units) by an expression. */
@@ -85,6 +85,28 @@ static void expression_apply(const expression *e, float shape[68][3]) {
     for (int k = 49; k <= 53; k++) shape[k][1] -= 0.01f * open;
     static const int corners[4] = {48, 54, 60, 64};
     for (int k = 0; k < 4; k++) shape[corners[k]][0] *= 1 - 0.06f * open;
+    /* Mouth width (the phoneme lip-sync's visemes): spread, the corners out and the lips a
+     * little thinner; rounded, the mouth narrow and pushed forward, the lips apart a little
+     * vertically (a pout).  Rest (0) leaves the shape alone. */
+    float width = (float)e->width;
+    if (width > 0) {
+        for (int k = 0; k < 4; k++) {
+            shape[corners[k]][0] *= 1 + 0.12f * width;
+            shape[corners[k]][1] -= 0.01f * width;
+        }
+        for (int k = 49; k <= 53; k++) shape[k][1] += 0.008f * width;
+        for (int k = 55; k <= 59; k++) shape[k][1] -= 0.008f * width;
+    } else if (width < 0) {
+        float round = -width;
+        for (int k = 48; k <= 67; k++) {
+            bool corner = k == 48 || k == 54 || k == 60 || k == 64;
+            bool side = k == 49 || k == 53 || k == 55 || k == 59 || k == 61 || k == 63 || k == 65 || k == 67;
+            shape[k][0] *= 1 - (corner ? 0.25f : side ? 0.16f : 0.08f) * round;
+            shape[k][2] += 0.05f * round;
+        }
+        for (int k = 50; k <= 52; k++) shape[k][1] -= 0.015f * round;
+        for (int k = 56; k <= 58; k++) shape[k][1] += 0.015f * round;
+    }
     /* Smile: corners out and up, lips thinner, lower lids up a little. */
     float smile = (float)e->smile;
     for (int k = 0; k < 4; k++) {
@@ -170,7 +192,7 @@ static void speech_reactions(const float *mouth, const float *onset, int frames,
 /* Built-in motion `name` for `frames` frames; mouth (optional): the openness per frame in
  * place of the motion's own (talk then reacts to it: stillness in pauses, emphasis on onsets). */
 static vv_status builtin_generate(motion_track *out, const char *name, int frames, double fps, const float *mouth,
-                                  const float *onset) {
+                                  const float *width, const float *onset) {
     vv_status s = motion_track_alloc(out, frames);
     if (s != VV_OK) return s;
     out->fps = fps;
@@ -192,7 +214,7 @@ static vv_status builtin_generate(motion_track *out, const char *name, int frame
          surprise = !strcmp(name, "surprise");
     for (int f = 0; f < frames; f++) {
         double t = f / fps, ramp = smoothstep(0, 0.6, t), end = smoothstep(duration, duration - 0.6, t);
-        expression e = {0, blink_at(t, 0x9e3779b9u), 0, 0};
+        expression e = {0, blink_at(t, 0x9e3779b9u), 0, 0, 0};
         double yaw = 3.0 * sin(2 * pi * 0.21 * t) + 1.5 * sin(2 * pi * 0.47 * t + 1.0);
         double pitch = 2.0 * sin(2 * pi * 0.29 * t + 0.5) - 2.0 * sin(0.5);
         double roll = 1.5 * sin(2 * pi * 0.16 * t + 2.0) - 1.5 * sin(2.0);
@@ -221,6 +243,7 @@ static vv_status builtin_generate(motion_track *out, const char *name, int frame
             motion_amount = 0.5;
         }
         if (mouth) e.mouth = mouth[f];
+        if (width) e.width = width[f];
         yaw *= motion_amount * ramp;
         roll *= motion_amount * ramp;
         if (!nod) pitch *= motion_amount * ramp;
@@ -256,21 +279,21 @@ vv_status motion_builtin(motion_track *out, const char *name, double duration, d
     if (!(duration > 0) || duration * fps > MOTION_MAX_FRAMES)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "motion: duration %g s is not positive or too long", duration);
     int frames = (int)lround(duration * fps);
-    return builtin_generate(out, name, frames < 1 ? 1 : frames, fps, NULL, NULL);
+    return builtin_generate(out, name, frames < 1 ? 1 : frames, fps, NULL, NULL, NULL);
 }
 
-vv_status motion_builtin_speech(motion_track *out, const char *name, const float *mouth, const float *onset, int frames,
-                                double fps) {
+vv_status motion_builtin_speech(motion_track *out, const char *name, const float *mouth, const float *width,
+                                const float *onset, int frames, double fps) {
     memset(out, 0, sizeof *out);
     vv_status s = builtin_check(name, fps);
     if (s != VV_OK) return s;
     if (!mouth || frames < 1 || frames > MOTION_MAX_FRAMES)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "motion: %d frames of speech is outside 1..%d", frames, MOTION_MAX_FRAMES);
-    return builtin_generate(out, name, frames, fps, mouth, onset);
+    return builtin_generate(out, name, frames, fps, mouth, width, onset);
 }
 
 void motion_builtin_neutral(float out[68][2]) {
-    expression e = {0, 0, 0, 0};
+    expression e = {0, 0, 0, 0, 0};
     float shape[68][3];
     expression_apply(&e, shape);
     head_pose pose;
@@ -285,11 +308,11 @@ void motion_builtin_neutral(float out[68][2]) {
 /* Points whose place the mouth sets: the lower jaw and the lips. */
 static bool mouth_point(int k) { return (k >= 3 && k <= 13) || k >= 48; }
 
-void motion_track_set_mouth(motion_track *track, int reference, const float *mouth) {
+void motion_track_set_mouth(motion_track *track, int reference, const float *mouth, const float *width) {
     if (reference < 0 || reference >= track->frame_count || !track->found[reference]) reference = motion_first_found(track);
     if (reference < 0) return;
     float mean_shape[68][3], rigid[68][2];
-    expression neutral = {0, 0, 0, 0};
+    expression neutral = {0, 0, 0, 0, 0};
     expression_apply(&neutral, mean_shape);
     /* The reference frame's own mouth (its expression residual), kept under the opening. */
     head_pose pr = head_pose_estimate((const float(*)[2])track->points[reference]);
@@ -305,7 +328,8 @@ void motion_track_set_mouth(motion_track *track, int reference, const float *mou
         if (!track->found[f]) continue;
         head_pose pf = head_pose_estimate((const float(*)[2])track->points[f]);
         if (!(pf.scale > 0)) continue;
-        expression e = {mouth[f] < 0 ? 0 : mouth[f] > 1 ? 1 : mouth[f], 0, 0, 0};
+        expression e = {mouth[f] < 0 ? 0 : mouth[f] > 1 ? 1 : mouth[f], 0, 0, 0, 0};
+        if (width) e.width = width[f] < -1 ? -1 : width[f] > 1 ? 1 : width[f];
         float shape[68][3], open[68][2];
         expression_apply(&e, shape);
         head_pose_project(&pf, (const float(*)[3])shape, open);

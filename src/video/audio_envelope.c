@@ -1,6 +1,8 @@
 /* video/audio_envelope: a speech recording decoded to mono and reduced to per-frame mouth
  * openness (see audio_envelope.h for the steps). */
 #include "video/audio_envelope.h"
+#include "video/phonemes.h"
+#include "video/visemes.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -243,6 +245,7 @@ void audio_envelope_free(audio_envelope *e) {
     free(e->level_db);
     free(e->openness);
     free(e->onset);
+    free(e->width);
     memset(e, 0, sizeof *e);
 }
 
@@ -261,6 +264,7 @@ vv_status audio_envelope_compute(audio_envelope *out, const float *samples, int6
     out->fps = fps;
     out->seconds = seconds;
     out->sample_rate = rate;
+    out->lipsync = "energy";
     out->level_db = mem_calloc((size_t)frames, sizeof(float));
     out->openness = mem_calloc((size_t)frames, sizeof(float));
     out->onset = mem_calloc((size_t)frames, sizeof(float));
@@ -339,8 +343,46 @@ vv_status audio_envelope_compute(audio_envelope *out, const float *samples, int6
     return VV_OK;
 }
 
+const char *audio_lipsync_resolve(const char *name) {
+    if (!name) return phonemes_available() ? "phonemes" : "energy";
+    if (!strcmp(name, "energy")) return "energy";
+    if (!strcmp(name, "phonemes")) return "phonemes";
+    return NULL;
+}
+
+vv_status audio_envelope_phonemes(audio_envelope *out, const float *samples, int64_t count) {
+    phone_segment *phones = NULL;
+    int n = 0;
+    vv_status s = phonemes_recognise(samples, count, AUDIO_ENVELOPE_RATE, &phones, &n);
+    if (s != VV_OK) return s;
+    float *open = mem_alloc((size_t)out->frames, sizeof *open), *width = mem_calloc((size_t)out->frames, sizeof *width);
+    if (!open || !width) {
+        free(open);
+        free(width);
+        free(phones);
+        return vv_fail(VV_ERR_NO_MEMORY, "out of memory for the mouth of %d frames", out->frames);
+    }
+    if (!out->silent) visemes_mouth(phones, n, out->openness, out->frames, out->fps, open, width);
+    else memset(open, 0, (size_t)out->frames * sizeof *open);
+    free(out->openness);
+    free(out->width);
+    out->openness = open;
+    out->width = width;
+    out->lipsync = "phonemes";
+    out->phones = n;
+    free(phones);
+    return VV_OK;
+}
+
 vv_status audio_envelope_read(audio_envelope *out, const char *path, double fps, double max_seconds) {
+    return audio_envelope_read_lipsync(out, path, fps, max_seconds, "energy");
+}
+
+vv_status audio_envelope_read_lipsync(audio_envelope *out, const char *path, double fps, double max_seconds,
+                                      const char *lipsync) {
     memset(out, 0, sizeof *out);
+    const char *mode = audio_lipsync_resolve(lipsync);
+    if (!mode) return vv_fail(VV_ERR_INVALID_ARGUMENT, "lip-sync '%s' is not known (energy or phonemes)", lipsync);
     if (max_seconds <= 0) max_seconds = AUDIO_ENVELOPE_MAX_SECONDS;
     float *samples = NULL;
     int64_t count = 0;
@@ -354,6 +396,8 @@ vv_status audio_envelope_read(audio_envelope *out, const char *path, double fps,
             s = vv_fail(s, "%s: %s (--audio needs at least one frame)", path, why);
         }
         if (s == VV_OK) out->sample_rate = source_rate;
+        if (s == VV_OK && !strcmp(mode, "phonemes")) s = audio_envelope_phonemes(out, samples, count);
+        if (s != VV_OK) audio_envelope_free(out);
     }
     free(samples);
     return s;

@@ -14,7 +14,12 @@
  *   4. smoothed like coarticulation: opening fast (15 ms), closing slower (40 ms) and a
  *      shorter anticipation before an onset (30 ms), then a small dead zone so a pause closes.
  * Onsets (speech starting or a stressed syllable) are where the level jumps: `onset` is
- * 0..1 per frame. */
+ * 0..1 per frame.
+ *
+ * The phoneme lip-sync (`--lipsync phonemes`, the default where the recogniser is built in:
+ * video/phonemes.h, video/visemes.h) recognises the phones of the same 16 kHz samples and
+ * replaces the openness by the visemes' (the envelope as their gain), with a width per frame
+ * (rounded .. spread). */
 #ifndef VV_VIDEO_AUDIO_ENVELOPE_H
 #define VV_VIDEO_AUDIO_ENVELOPE_H
 
@@ -33,7 +38,14 @@ typedef struct audio_envelope {
     float *openness;     /* per frame: 0 closed .. 1 wide open */
     float *onset;        /* per frame: 0..1, strength of a rise in level starting there */
     bool silent;         /* nothing above AUDIO_SILENCE_DB: every openness is 0 */
+    float *width;        /* phonemes: per frame, -1 rounded .. +1 spread; NULL with energy */
+    const char *lipsync; /* what made the openness: "energy" or "phonemes" (static) */
+    int phones;          /* phonemes: how many phones were recognised (silence included) */
 } audio_envelope;
+
+/* The lip-sync modes by name: "energy", "phonemes"; NULL: the default, phonemes where
+ * phonemes_available(), else energy.  NULL for an unknown name. */
+const char *audio_lipsync_resolve(const char *name);
 
 /* Reads `path` and computes its envelope at `fps` (0: 25).  Errors, each naming the file:
  * VV_ERR_NOT_FOUND, VV_ERR_FORMAT (not a media file), VV_ERR_NO_VIDEO (no audio stream:
@@ -41,6 +53,14 @@ typedef struct audio_envelope {
  * VV_ERR_TOO_LARGE (over `max_seconds`, 0: AUDIO_ENVELOPE_MAX_SECONDS), VV_ERR_CORRUPT
  * (nothing decodable). */
 vv_status audio_envelope_read(audio_envelope *out, const char *path, double fps, double max_seconds);
+/* The same with a lip-sync mode (audio_lipsync_resolve's names; NULL: the default).
+ * "phonemes" in a build or install without the recogniser: VV_ERR_UNSUPPORTED or
+ * VV_ERR_MODEL (phonemes.h); an unknown name: VV_ERR_INVALID_ARGUMENT. */
+vv_status audio_envelope_read_lipsync(audio_envelope *out, const char *path, double fps, double max_seconds,
+                                      const char *lipsync);
+/* The phoneme lip-sync on an envelope already computed from `samples` (mono 16 kHz):
+ * recognises the phones and replaces out->openness, sets out->width. */
+vv_status audio_envelope_phonemes(audio_envelope *out, const float *samples, int64_t count);
 
 /* The same from samples already in memory (mono, `rate` Hz): what audio_envelope_read does
  * after decoding; for tests.  sample_rate in out is `rate`. */

@@ -1,0 +1,117 @@
+/* video/phonemes: PocketSphinx's phone-loop decoding of a recording (see phonemes.h). */
+#include "video/phonemes.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef VV_HAVE_POCKETSPHINX
+#include <pocketsphinx.h>
+#include <sphinxbase/err.h>
+
+#ifndef VV_POCKETSPHINX_MODEL_DIR
+#define VV_POCKETSPHINX_MODEL_DIR "/usr/share/pocketsphinx/model"
+#endif
+
+/* The en-us acoustic model folder and the phonetic language model. */
+static void model_paths(char *hmm, size_t hmm_size, char *lm, size_t lm_size) {
+    const char *dir = getenv("VIVIFY_POCKETSPHINX_MODEL");
+    if (!dir || !*dir) dir = VV_POCKETSPHINX_MODEL_DIR;
+    snprintf(hmm, hmm_size, "%s/en-us/en-us", dir);
+    snprintf(lm, lm_size, "%s/en-us/en-us-phone.lm.bin", dir);
+}
+
+bool phonemes_available(void) {
+    char hmm[1024], lm[1024], mdef[1100];
+    model_paths(hmm, sizeof hmm, lm, sizeof lm);
+    snprintf(mdef, sizeof mdef, "%s/mdef", hmm);
+    return file_exists(mdef) && file_exists(lm);
+}
+
+vv_status phonemes_check(void) {
+    if (phonemes_available()) return VV_OK;
+    char hmm[1024], lm[1024];
+    model_paths(hmm, sizeof hmm, lm, sizeof lm);
+    return vv_fail(VV_ERR_MODEL, "phonemes: PocketSphinx's en-us model is missing (%s; Debian pocketsphinx-en-us, which "
+                   "./dev setup installs)", hmm);
+}
+
+vv_status phonemes_recognise(const float *samples, int64_t count, int rate, phone_segment **out, int *n) {
+    *out = NULL;
+    *n = 0;
+    if (rate != 16000) return vv_fail(VV_ERR_INVALID_ARGUMENT, "phonemes: the recogniser takes 16000 Hz, not %d", rate);
+    if (count <= 0) return VV_OK;
+    vv_status s = phonemes_check();
+    if (s != VV_OK) return s;
+    char hmm[1024], lm[1024];
+    model_paths(hmm, sizeof hmm, lm, sizeof lm);
+    err_set_logfp(NULL); /* the library never prints */
+    /* Context-independent phones (fast: a minute of speech in about a second on one core),
+     * a wide beam, the language model weighted lightly (the phone LM otherwise pulls the
+     * decoding towards frequent phones), no spectral noise removal (it eats quiet closures). */
+    cmd_ln_t *config = cmd_ln_init(NULL, ps_args(), TRUE, "-hmm", hmm, "-allphone", lm, "-allphone_ci", "yes", "-lw", "1.0",
+                                   "-beam", "1e-20", "-pbeam", "1e-20", "-remove_noise", "no", "-logfn", "/dev/null", NULL);
+    if (!config) return vv_fail(VV_ERR_MODEL, "phonemes: PocketSphinx does not accept its configuration (model in %s)", hmm);
+    ps_decoder_t *ps = ps_init(config);
+    if (!ps) {
+        cmd_ln_free_r(config);
+        return vv_fail(VV_ERR_MODEL, "phonemes: PocketSphinx cannot load its model from %s", hmm);
+    }
+    int16_t *pcm = mem_alloc((size_t)count, sizeof *pcm);
+    if (!pcm) s = vv_fail(VV_ERR_NO_MEMORY, "phonemes: out of memory for %lld samples", (long long)count);
+    for (int64_t i = 0; pcm && i < count; i++) {
+        float v = samples[i] * 32767.0f;
+        pcm[i] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
+    }
+    if (s == VV_OK && (ps_start_utt(ps) < 0 || ps_process_raw(ps, pcm, (size_t)count, FALSE, TRUE) < 0 || ps_end_utt(ps) < 0))
+        s = vv_fail(VV_ERR_INTERNAL, "phonemes: PocketSphinx failed to decode the recording");
+    int capacity = 0;
+    for (ps_seg_t *seg = s == VV_OK ? ps_seg_iter(ps) : NULL; seg; seg = ps_seg_next(seg)) {
+        if (*n == capacity) {
+            capacity = capacity ? capacity * 2 : 256;
+            phone_segment *grown = realloc(*out, (size_t)capacity * sizeof *grown);
+            if (!grown) {
+                ps_seg_free(seg);
+                s = vv_fail(VV_ERR_NO_MEMORY, "phonemes: out of memory");
+                break;
+            }
+            *out = grown;
+        }
+        int first = 0, last = 0;
+        ps_seg_frames(seg, &first, &last);
+        phone_segment *p = &(*out)[*n];
+        snprintf(p->name, sizeof p->name, "%s", ps_seg_word(seg) ? ps_seg_word(seg) : "SIL");
+        p->start = first * 0.01; /* 100 frames a second */
+        p->end = (last + 1) * 0.01;
+        if (p->end > p->start) (*n)++;
+    }
+    if (s != VV_OK) {
+        free(*out);
+        *out = NULL;
+        *n = 0;
+    }
+    free(pcm);
+    ps_free(ps);
+    cmd_ln_free_r(config);
+    return s;
+}
+
+#else /* built without PocketSphinx */
+
+bool phonemes_available(void) { return false; }
+
+vv_status phonemes_check(void) {
+    return vv_fail(VV_ERR_UNSUPPORTED, "phonemes: this build has no phoneme recogniser (PocketSphinx: Debian "
+                   "libpocketsphinx-dev; ./dev setup installs it); --lipsync energy works without it");
+}
+
+vv_status phonemes_recognise(const float *samples, int64_t count, int rate, phone_segment **out, int *n) {
+    (void)samples;
+    (void)count;
+    (void)rate;
+    *out = NULL;
+    *n = 0;
+    return phonemes_check();
+}
+
+#endif
