@@ -1302,8 +1302,11 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         float y[3];
         rigid_move(h, &f->rigid, x, y);
         float wt = h->weight[v], body[3];
-        /* the body's share: 1 from a quarter of the picture inside its border, 0 on it */
-        float edge = fminf(fminf(x[0] + 0.5f, (float)w - 0.5f - x[0]), fminf(x[1] + 0.5f, (float)hh - 0.5f - x[1]));
+        /* the body's share: 1 from a quarter of the picture inside its border, 0 on it;
+         * over a plate the top edge is free (hair cut by it moves down with the head and
+         * uncovers the plate's background; pinned, it stretched into a streak) */
+        float top = h->have_matte ? INFINITY : x[1] + 0.5f;
+        float edge = fminf(fminf(x[0] + 0.5f, (float)w - 0.5f - x[0]), fminf(top, (float)hh - 0.5f - x[1]));
         float share = edge <= 0 ? 0 : edge >= h->body_reach ? 1 : edge / h->body_reach;
         for (int i = 0; i < 3; i++) body[i] = x[i] + share * (h->head_centre[i] + torso_shift[i] + body_scale * (x[i] - h->head_centre[i]) - x[i]);
         for (int i = 0; i < 3; i++) h->posed[v][i] = wt * y[i] + (1 - wt) * body[i];
