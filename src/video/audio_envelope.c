@@ -246,6 +246,7 @@ void audio_envelope_free(audio_envelope *e) {
     free(e->openness);
     free(e->onset);
     free(e->width);
+    free(e->phone_list);
     memset(e, 0, sizeof *e);
 }
 
@@ -370,7 +371,8 @@ vv_status audio_envelope_phonemes(audio_envelope *out, const float *samples, int
     out->width = width;
     out->lipsync = "phonemes";
     out->phones = n;
-    free(phones);
+    free(out->phone_list);
+    out->phone_list = phones;
     return VV_OK;
 }
 

@@ -24,6 +24,7 @@
 #define VV_VIDEO_AUDIO_ENVELOPE_H
 
 #include "base/base.h"
+#include "video/phonemes.h"
 
 #define AUDIO_ENVELOPE_RATE 16000        /* the recording is resampled to this (mono) */
 #define AUDIO_ENVELOPE_MAX_SECONDS 600.0 /* recordings over 10 minutes are refused */
@@ -41,6 +42,7 @@ typedef struct audio_envelope {
     float *width;        /* phonemes: per frame, -1 rounded .. +1 spread; NULL with energy */
     const char *lipsync; /* what made the openness: "energy" or "phonemes" (static) */
     int phones;          /* phonemes: how many phones were recognised (silence included) */
+    phone_segment *phone_list; /* phonemes: those phones, in time order; NULL with energy */
 } audio_envelope;
 
 /* The lip-sync modes by name: "energy", "phonemes"; NULL: the default, phonemes where

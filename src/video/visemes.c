@@ -83,7 +83,7 @@ void visemes_mouth(const phone_segment *phones, int n, const float *energy, int 
         float e = energy ? energy[f] : 1;
         viseme_shape s = viseme_target(v);
         if (v == VISEME_REST) {
-            target_open[f] = e > 0.2f ? e : 0; /* speech the recogniser missed: the envelope's */
+            target_open[f] = energy && e > 0.2f ? e : 0; /* speech the recogniser missed: the envelope's */
             target_width[f] = 0;
         } else {
             target_open[f] = s.open * energy_gain(e);

@@ -1,0 +1,350 @@
+/* The phoneme lip-sync (issue 17): video/visemes (pure, no audio) and video/phonemes on speech
+ * made here by libespeak-ng, whose phoneme times it reports.
+ *   1. Phones to visemes: every class of visemes.h, case and stress digits ignored, fillers
+ *      and unknown names at rest; the targets: closed is 0, rounded narrow, wide spread.
+ *   2. Coarticulation on phones whose times are given: a 30 ms M between two vowels (shorter
+ *      than a 40 ms frame) still reaches openness 0 on the frame nearest its middle, and the
+ *      frames either side ease (between the closure and the vowel); a long M closes all its
+ *      frames; UW narrows and IY widens the mouth, their change spread over 2-3 frames, not a
+ *      jump; silence with a zero envelope is the mouth at rest (0, 0); a stretch the
+ *      recogniser called silence but the envelope hears opens by the envelope.
+ *   3. The mouth shape (face/motion): a width of +1 spreads the built-in face's mouth
+ *      corners, -1 narrows them, 0 leaves the neutral face alone; openness 0 is the neutral
+ *      inner-lip gap.
+ *   4. The recogniser on espeak-ng's "Mama bought a big map. We were wary. ..." read through
+ *      the animate path (a 22050 Hz WAV decoded and resampled; --lipsync phonemes): phones
+ *      come back, the mouth is closed (openness under 0.05) within one frame of each of
+ *      espeak-ng's m/b/p that the recogniser found as M/B/P, the openness still follows the
+ *      energy envelope (correlation over 0.6, best at a shift of 0 or +-1 frame), the width is
+ *      lower (rounder) on espeak-ng's w/u: than on its i:/I/e.  The figures (how many m/b/p
+ *      the recogniser found, the frames' viseme agreement with espeak-ng's own phonemes) are
+ *      printed.  Skipped (77) only when PocketSphinx or libespeak-ng is not built in. */
+#include "face/motion.h"
+#include "test.h"
+#include "video/audio_envelope.h"
+#include "video/phonemes.h"
+#include "video/visemes.h"
+
+#ifdef VV_HAVE_ESPEAK_NG
+#include <espeak-ng/speak_lib.h>
+#endif
+
+static phone_segment seg(const char *name, double start, double end) {
+    phone_segment p;
+    snprintf(p.name, sizeof p.name, "%s", name);
+    p.start = start;
+    p.end = end;
+    return p;
+}
+
+static void test_mapping(void) {
+    static const struct {
+        const char *phone;
+        viseme v;
+    } cases[] = {
+        {"M", VISEME_CLOSED},   {"B", VISEME_CLOSED},     {"p", VISEME_CLOSED},       {"F", VISEME_LIP_TEETH},
+        {"V", VISEME_LIP_TEETH}, {"UW", VISEME_ROUNDED},  {"OW1", VISEME_ROUNDED},    {"W", VISEME_ROUNDED},
+        {"UH", VISEME_ROUNDED}, {"IY", VISEME_WIDE},      {"ih0", VISEME_WIDE},       {"EH", VISEME_WIDE},
+        {"EY", VISEME_WIDE},    {"AA", VISEME_OPEN},      {"AE", VISEME_OPEN},        {"AH2", VISEME_OPEN},
+        {"AO", VISEME_OPEN},    {"AW", VISEME_OPEN},      {"AY", VISEME_OPEN},        {"TH", VISEME_DENTAL},
+        {"DH", VISEME_DENTAL},  {"T", VISEME_ALVEOLAR},   {"S", VISEME_ALVEOLAR},     {"N", VISEME_ALVEOLAR},
+        {"SH", VISEME_POSTALVEOLAR}, {"CH", VISEME_POSTALVEOLAR}, {"K", VISEME_VELAR}, {"NG", VISEME_VELAR},
+        {"R", VISEME_R},        {"ER", VISEME_R},         {"SIL", VISEME_REST},       {"+NSN+", VISEME_REST},
+        {"", VISEME_REST},      {"XYZW", VISEME_REST},    {NULL, VISEME_REST},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        CHECK_MSG(viseme_of_phone(cases[i].phone) == cases[i].v, "%s -> %s, want %s", cases[i].phone ? cases[i].phone : "NULL",
+                  viseme_name(viseme_of_phone(cases[i].phone)), viseme_name(cases[i].v));
+    CHECK(viseme_target(VISEME_CLOSED).open == 0);
+    CHECK(viseme_target(VISEME_REST).open == 0 && viseme_target(VISEME_REST).width == 0);
+    CHECK(viseme_target(VISEME_LIP_TEETH).open < 0.1f);
+    CHECK(viseme_target(VISEME_ROUNDED).width <= -0.8f);
+    CHECK(viseme_target(VISEME_WIDE).width >= 0.6f);
+    CHECK(viseme_target(VISEME_OPEN).open >= 0.9f);
+    for (int v = 0; v < VISEME_COUNT; v++)
+        CHECK(viseme_target((viseme)v).open <= viseme_target(VISEME_OPEN).open);
+    CHECK(!strcmp(viseme_name(VISEME_ROUNDED), "rounded"));
+}
+
+static void test_coarticulation(void) {
+    const double fps = 25;
+    enum { FRAMES = 50 };
+    float energy[FRAMES], open[FRAMES], width[FRAMES];
+    for (int f = 0; f < FRAMES; f++) energy[f] = f < 40 ? 1 : 0; /* speech, then 0.4 s of silence */
+    /* AA, a 30 ms M (0.410-0.440: inside frame 10, [0.40, 0.44)), AA, a long M, AA, UW, IY, SIL. */
+    phone_segment phones[] = {seg("AA", 0.0, 0.410),  seg("M", 0.410, 0.440), seg("AA", 0.440, 0.600),
+                              seg("M", 0.600, 0.720), seg("AA", 0.720, 0.920), seg("UW", 0.920, 1.200),
+                              seg("IY", 1.200, 1.600), seg("SIL", 1.600, 2.000)};
+    int n = (int)(sizeof phones / sizeof phones[0]);
+    visemes_mouth(phones, n, energy, FRAMES, fps, open, width);
+    printf("open: ");
+    for (int f = 0; f < FRAMES; f++) printf("%.2f ", open[f]);
+    printf("\nwidth: ");
+    for (int f = 0; f < FRAMES; f++) printf("%.2f ", width[f]);
+    printf("\n");
+    /* The short closure: frame 10 (centre 0.42 s) is closed; 9 and 11 ease. */
+    CHECK_MSG(open[10] == 0, "short M: open %.3f at frame 10", open[10]);
+    CHECK(open[5] > 0.9f);
+    CHECK_MSG(open[9] > 0.1f && open[9] < open[5], "before the closure: %.3f (vowel %.3f)", open[9], open[5]);
+    CHECK_MSG(open[11] > 0.1f && open[11] < open[13], "after the closure: %.3f (vowel %.3f)", open[11], open[13]);
+    /* The long closure: frames 15..17 (centres 0.62, 0.66, 0.70) closed. */
+    for (int f = 15; f <= 17; f++) CHECK_MSG(open[f] == 0, "long M: open %.3f at frame %d", open[f], f);
+    /* Rounded on UW (frames 24..28, middle 26), wide on IY (30..39, middle 34); the change
+     * from UW to IY at 1.2 s spread over frames, not a jump. */
+    CHECK_MSG(width[26] < -0.7f, "UW width %.3f", width[26]);
+    CHECK_MSG(width[34] > 0.6f, "IY width %.3f", width[34]);
+    CHECK(open[26] < open[5] && open[34] < open[5]);
+    int between = 0;
+    for (int f = 27; f <= 32; f++) between += width[f] > -0.6f && width[f] < 0.5f;
+    CHECK_MSG(between >= 2 && between <= 3, "%d frames between rounded and wide", between);
+    for (int f = 27; f <= 32; f++) CHECK(width[f] >= width[f - 1] - 1e-6f); /* monotone */
+    /* Silence with a zero envelope: rest (frames 43.. are past the blend of frame 39). */
+    for (int f = 43; f < FRAMES; f++) CHECK(open[f] == 0 && fabsf(width[f]) < 1e-6f);
+    /* No lag: the centre of the closure dip is where the M is. */
+    int lowest = 12;
+    for (int f = 12; f <= 20; f++)
+        if (open[f] < open[lowest] - 1e-6f) lowest = f;
+    CHECK(lowest == 15);
+
+    /* The recogniser heard silence where the envelope hears speech: the envelope opens. */
+    for (int f = 0; f < FRAMES; f++) energy[f] = 0.6f;
+    phone_segment quiet[] = {seg("SIL", 0, 2.0)};
+    visemes_mouth(quiet, 1, energy, FRAMES, fps, open, width);
+    CHECK_NEAR(open[25], 0.6, 1e-4);
+    CHECK_NEAR(width[25], 0, 1e-6);
+    /* No phones at all and no envelope: rest. */
+    visemes_mouth(NULL, 0, NULL, FRAMES, fps, open, width);
+    CHECK(open[0] == 0 && open[FRAMES - 1] == 0);
+}
+
+/* The built-in face's mouth: width (corner to corner) and inner-lip gap. */
+static void mouth_measure(const float p[68][2], float *width, float *gap) {
+    *width = hypotf(p[54][0] - p[48][0], p[54][1] - p[48][1]);
+    *gap = (p[66][1] - p[62][1] + p[67][1] - p[61][1] + p[65][1] - p[63][1]) / 3;
+}
+
+static void test_shape(void) {
+    float mouth[3] = {0, 0, 0}, width[3] = {0, 1, -1};
+    motion_track track;
+    CHECK_OK(motion_builtin_speech(&track, "blink", mouth, width, NULL, 3, 25));
+    if (track.frame_count != 3) return;
+    float neutral[68][2], w0, g0, w1, g1, w2, g2, wn, gn;
+    motion_builtin_neutral(neutral);
+    mouth_measure((const float(*)[2])track.points[0], &w0, &g0);
+    mouth_measure((const float(*)[2])track.points[1], &w1, &g1);
+    mouth_measure((const float(*)[2])track.points[2], &w2, &g2);
+    mouth_measure((const float(*)[2])neutral, &wn, &gn);
+    printf("mouth width: rest %.1f, spread %.1f, rounded %.1f px; inner gap %.2f / %.2f / %.2f (neutral %.2f)\n", w0, w1, w2,
+           g0, g1, g2, gn);
+    CHECK_NEAR(w0, wn, 0.05);
+    CHECK_NEAR(g0, gn, 0.05);
+    CHECK_MSG(w1 > w0 * 1.08f, "spread %.1f vs rest %.1f", w1, w0);
+    CHECK_MSG(w2 < w0 * 0.8f, "rounded %.1f vs rest %.1f", w2, w0);
+    CHECK(g1 > 0 && g2 > 0); /* the lips do not cross */
+    motion_track_free(&track);
+}
+
+#ifdef VV_HAVE_ESPEAK_NG
+/* A 16-bit mono WAV. */
+static void write_wav(const char *path, const short *pcm, int count, int rate) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    uint32_t data = (uint32_t)count * 2, u32;
+    uint16_t u16;
+    fwrite("RIFF", 1, 4, f);
+    u32 = 36 + data; fwrite(&u32, 4, 1, f);
+    fwrite("WAVEfmt ", 1, 8, f);
+    u32 = 16; fwrite(&u32, 4, 1, f);
+    u16 = 1; fwrite(&u16, 2, 1, f);
+    u16 = 1; fwrite(&u16, 2, 1, f);
+    u32 = (uint32_t)rate; fwrite(&u32, 4, 1, f);
+    u32 = (uint32_t)(rate * 2); fwrite(&u32, 4, 1, f);
+    u16 = 2; fwrite(&u16, 2, 1, f);
+    u16 = 16; fwrite(&u16, 2, 1, f);
+    fwrite("data", 1, 4, f);
+    fwrite(&data, 4, 1, f);
+    fwrite(pcm, 2, (size_t)count, f);
+    fclose(f);
+}
+
+/* libespeak-ng's output: samples and phoneme events (start times). */
+typedef struct espeak_capture {
+    short *pcm;
+    int count, capacity;
+    char names[512][8];
+    double starts[512];
+    int phones;
+} espeak_capture;
+static espeak_capture capture;
+
+static int espeak_callback(short *wav, int count, espeak_EVENT *events) {
+    if (count > 0 && wav) {
+        if (capture.count + count > capture.capacity) {
+            int capacity = (capture.count + count) * 2;
+            short *grown = realloc(capture.pcm, (size_t)capacity * sizeof *grown);
+            if (!grown) return 1;
+            capture.pcm = grown;
+            capture.capacity = capacity;
+        }
+        memcpy(capture.pcm + capture.count, wav, (size_t)count * sizeof *wav);
+        capture.count += count;
+    }
+    for (espeak_EVENT *e = events; e && e->type != espeakEVENT_LIST_TERMINATED; e++)
+        if (e->type == espeakEVENT_PHONEME && capture.phones < 512) {
+            snprintf(capture.names[capture.phones], 8, "%.7s", e->id.string);
+            capture.starts[capture.phones++] = e->audio_position / 1000.0;
+        }
+    return 0;
+}
+
+static bool espeak_is(const char *name, const char *const *set) {
+    for (; *set; set++)
+        if (!strcmp(name, *set)) return true;
+    return false;
+}
+
+static double correlation(const float *a, const float *b, int n, int shift) { /* a[f + shift] against b[f] */
+    double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+    int m = 0;
+    for (int f = 0; f < n; f++) {
+        if (f + shift < 0 || f + shift >= n) continue;
+        double x = a[f + shift], y = b[f];
+        sa += x; sb += y; saa += x * x; sbb += y * y; sab += x * y;
+        m++;
+    }
+    double cov = sab - sa * sb / m, va = saa - sa * sa / m, vb = sbb - sb * sb / m;
+    return cov / sqrt(va * vb + 1e-20);
+}
+
+static void test_recogniser(void) {
+    if (!phonemes_available()) {
+        test_skip("test_speak_visemes: the recogniser: PocketSphinx is not built in or its model is missing "
+                  "(./dev setup installs libpocketsphinx-dev and pocketsphinx-en-us)");
+        return;
+    }
+    int rate = espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 0, NULL, espeakINITIALIZE_PHONEME_EVENTS);
+    if (rate <= 0 || espeak_SetVoiceByName("en") != EE_OK) {
+        test_skip("test_speak_visemes: the recogniser: libespeak-ng does not start (espeak-ng-data missing?)");
+        return;
+    }
+    espeak_SetSynthCallback(espeak_callback);
+    const char *text = "Mama bought a big map. We were wary. Bob made my mom a pumpkin pie, maybe. "
+                       "Peter Piper picked a peck of pickled peppers. Boom, moo, we sleep deeply.";
+    CHECK(espeak_Synth(text, strlen(text) + 1, 0, POS_CHARACTER, 0, espeakCHARS_UTF8, NULL, NULL) == EE_OK);
+    espeak_Synchronize();
+    espeak_Terminate();
+    CHECK(capture.count > rate && capture.phones > 50);
+    if (capture.count <= rate) return;
+    char wav[4200];
+    snprintf(wav, sizeof wav, "%s/espeak.wav", test_tmp_dir("test_speak_visemes"));
+    write_wav(wav, capture.pcm, capture.count, rate);
+    const double fps = 25, seconds = (double)capture.count / rate;
+
+    audio_envelope energy, phon;
+    CHECK_OK(audio_envelope_read_lipsync(&energy, wav, fps, 0, "energy"));
+    double t0 = time_now();
+    CHECK_OK(audio_envelope_read_lipsync(&phon, wav, fps, 0, "phonemes"));
+    double took = time_now() - t0;
+    CHECK(phon.width != NULL && !strcmp(phon.lipsync, "phonemes") && energy.width == NULL);
+    CHECK(phon.frames == energy.frames && phon.frames > 0);
+    CHECK_MSG(phon.phones > 30, "%d phones recognised in %.1f s", phon.phones, seconds);
+    if (!phon.width || phon.frames != energy.frames) goto end;
+
+    /* The recogniser's phones against espeak-ng's: bilabials found, the mouth closed near
+     * them, the frames' viseme class agreement. */
+    {
+        const phone_segment *rec = phon.phone_list;
+        int n = phon.phones;
+        static const char *const bilabial[] = {"m", "b", "p", NULL};
+        static const char *const rounded[] = {"w", "u:", "U", "oU", NULL};
+        static const char *const wide[] = {"i:", "i", "I", "e", "E", "eI", NULL};
+        int total = 0, found = 0, closed_found = 0, closed_all = 0, closed_energy = 0, agree = 0, judged = 0;
+        double w_round = 0, w_wide = 0;
+        int n_round = 0, n_wide = 0;
+        for (int i = 0; i < capture.phones; i++) {
+            double a = capture.starts[i], b = i + 1 < capture.phones ? capture.starts[i + 1] : seconds;
+            if (b <= a) continue;
+            /* Mouth within one frame of the phone: the lowest openness there (both lip-syncs). */
+            int f0 = (int)floor(a * fps) - 1, f1 = (int)floor(b * fps) + 1;
+            float lowest = 1, lowest_energy = 1;
+            for (int f = f0 < 0 ? 0 : f0; f <= f1 && f < phon.frames; f++) {
+                lowest = fminf(lowest, phon.openness[f]);
+                lowest_energy = fminf(lowest_energy, energy.openness[f]);
+            }
+            if (espeak_is(capture.names[i], bilabial)) {
+                total++;
+                bool heard = false;
+                for (int k = 0; k < n; k++)
+                    if (viseme_of_phone(rec[k].name) == VISEME_CLOSED && rec[k].start < b + 0.04 && rec[k].end > a - 0.04)
+                        heard = true;
+                found += heard;
+                closed_all += lowest < 0.05f;
+                closed_energy += lowest_energy < 0.05f;
+                if (heard) {
+                    closed_found += lowest < 0.05f;
+                    CHECK_MSG(lowest < 0.05f, "espeak-ng's %s at %.2f s was heard but the mouth opens %.2f", capture.names[i], a,
+                              lowest);
+                }
+            }
+            for (int f = (int)ceil(a * fps - 0.5); f < phon.frames && (f + 0.5) / fps < b; f++) {
+                if (espeak_is(capture.names[i], rounded)) { w_round += phon.width[f]; n_round++; }
+                if (espeak_is(capture.names[i], wide)) { w_wide += phon.width[f]; n_wide++; }
+                /* Viseme class agreement at frame middles. */
+                double t = (f + 0.5) / fps;
+                viseme truth = espeak_is(capture.names[i], bilabial) ? VISEME_CLOSED
+                               : espeak_is(capture.names[i], rounded) ? VISEME_ROUNDED
+                               : espeak_is(capture.names[i], wide)    ? VISEME_WIDE
+                                                                      : VISEME_COUNT;
+                if (truth == VISEME_COUNT) continue;
+                viseme got = VISEME_REST;
+                for (int k = 0; k < n; k++)
+                    if (rec[k].start <= t && t < rec[k].end) got = viseme_of_phone(rec[k].name);
+                judged++;
+                agree += got == truth;
+            }
+        }
+        printf("espeak-ng: %d phones in %.2f s; recognised %d phones; the phoneme path in %.2f s wall"
+               "; m/b/p: %d of %d heard as M/B/P within 40 ms, the mouth closed (< 0.05) within a frame at %d of "
+               "those and at %d of all %d (energy lip-sync: %d); viseme class agreement at frame middles (closed/rounded/wide): %d of %d\n",
+               capture.phones, seconds, n, took, found, total, closed_found, closed_all, total, closed_energy, agree, judged);
+        CHECK(total >= 20);
+        CHECK_MSG(found >= 4, "only %d of %d m/b/p recognised", found, total);
+        CHECK_MSG(n_round > 0 && n_wide > 0 && w_round / n_round < w_wide / n_wide - 0.2,
+                  "width on w/u: %.2f, on i:/I/e %.2f", n_round ? w_round / n_round : 0, n_wide ? w_wide / n_wide : 0);
+        printf("mean width: %.2f on espeak-ng's w/u:/U/oU (%d frames), %.2f on its i:/i/I/e/E/eI (%d frames)\n",
+               n_round ? w_round / n_round : 0, n_round, n_wide ? w_wide / n_wide : 0, n_wide);
+    }
+    /* The openness still follows the loudness, without lag. */
+    {
+        int best = 0;
+        double r_best = -2;
+        for (int k = -3; k <= 3; k++) {
+            double r = correlation(phon.openness, energy.openness, phon.frames, k);
+            if (r > r_best) {
+                r_best = r;
+                best = k;
+            }
+        }
+        printf("phonemes vs energy openness: correlation %.3f at a shift of %d frames (0: %.3f)\n", r_best, best,
+               correlation(phon.openness, energy.openness, phon.frames, 0));
+        CHECK_MSG(r_best > 0.6, "correlation %.3f", r_best);
+        CHECK_MSG(abs(best) <= 1, "best shift %d frames", best);
+    }
+end:
+    audio_envelope_free(&energy);
+    audio_envelope_free(&phon);
+    free(capture.pcm);
+}
+#endif
+
+int main(void) {
+    test_mapping();
+    test_coarticulation();
+    test_shape();
+#ifdef VV_HAVE_ESPEAK_NG
+    test_recogniser();
+#else
+    test_skip("test_speak_visemes: the recogniser: built without libespeak-ng (./dev setup installs libespeak-ng-dev)");
+#endif
+    return test_finish("test_speak_visemes");
+}
