@@ -101,7 +101,6 @@ set(VV_PC_LIBS_PRIVATE "-lpthread -lm")
 foreach(lib ${CMAKE_DL_LIBS})
   string(APPEND VV_PC_LIBS_PRIVATE " -l${lib}")
 endforeach()
-string(APPEND VV_PC_LIBS_PRIVATE " ${VV_PC_EXTRA_LIBS}") # oneDNN when built with it (CMakeLists.txt)
 file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/vivify.pc.in @ONLY CONTENT [=[
 prefix=@VV_PC_PREFIX@
 exec_prefix=${prefix}

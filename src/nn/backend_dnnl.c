@@ -24,10 +24,84 @@
 #ifdef VV_HAVE_DNNL
 
 #include <cblas.h>
-#include <oneapi/dnnl/dnnl.h>
 #include <dlfcn.h>
+#include <oneapi/dnnl/dnnl.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* ---- Loading ----
+ * libdnnl is opened on first use, not linked: Debian's runs on OpenMP, whose threads by
+ * default spin for a while after each parallel region, and on a shared 2-core machine a
+ * spinning thread holds the core its partner waits for at every region's barrier (a whole
+ * training step took 7-10 s instead of 0.8 s with another load on the cores).  libgomp reads
+ * its wait policy once, when it is loaded, so before opening libdnnl (which loads it) the
+ * policy is set to passive (threads sleep at once) unless the user set one or libgomp is
+ * already in the process.  Without libdnnl at run time the im2col path serves. */
+#define DNNL_FUNCTIONS(X)                                                                         \
+    X(dnnl_engine_create) X(dnnl_engine_destroy) X(dnnl_stream_create) X(dnnl_stream_wait)      \
+    X(dnnl_primitive_create) X(dnnl_primitive_destroy) X(dnnl_primitive_execute)                \
+    X(dnnl_primitive_desc_create) X(dnnl_primitive_desc_destroy) X(dnnl_primitive_desc_query_md) \
+    X(dnnl_primitive_attr_create) X(dnnl_primitive_attr_destroy)                                \
+    X(dnnl_primitive_attr_set_post_ops) X(dnnl_post_ops_create) X(dnnl_post_ops_destroy)        \
+    X(dnnl_post_ops_append_sum) X(dnnl_reorder_primitive_desc_create)                           \
+    X(dnnl_memory_desc_init_by_tag) X(dnnl_memory_desc_equal) X(dnnl_memory_desc_get_size)      \
+    X(dnnl_memory_create) X(dnnl_memory_destroy) X(dnnl_convolution_forward_desc_init)          \
+    X(dnnl_convolution_backward_data_desc_init) X(dnnl_convolution_backward_weights_desc_init)  \
+    X(dnnl_sgemm)
+
+#define DNNL_POINTER(name) static __typeof__(&name) p_##name;
+DNNL_FUNCTIONS(DNNL_POINTER)
+static void (*p_omp_set_num_threads)(int);
+static bool dnnl_loaded;
+static pthread_once_t dnnl_load_once = PTHREAD_ONCE_INIT;
+
+#define DNNL_STRING2(x) #x
+#define DNNL_STRING(x) DNNL_STRING2(x)
+
+static void dnnl_load(void) {
+    if (!dlopen("libgomp.so.1", RTLD_LAZY | RTLD_NOLOAD)) setenv("OMP_WAIT_POLICY", "PASSIVE", 0);
+    void *lib = dlopen("libdnnl.so." DNNL_STRING(DNNL_VERSION_MAJOR), RTLD_NOW | RTLD_LOCAL);
+    if (!lib) return;
+    bool ok = true;
+#define DNNL_RESOLVE(name) ok = ok && (*(void **)&p_##name = dlsym(lib, #name)) != NULL;
+    DNNL_FUNCTIONS(DNNL_RESOLVE)
+    *(void **)&p_omp_set_num_threads = dlsym(lib, "omp_set_num_threads"); /* from its libgomp */
+    dnnl_loaded = ok;
+}
+
+static bool dnnl_available(void) {
+    pthread_once(&dnnl_load_once, dnnl_load);
+    return dnnl_loaded;
+}
+
+/* The rest of this file calls oneDNN by its own names, through the pointers. */
+#define dnnl_engine_create (*p_dnnl_engine_create)
+#define dnnl_engine_destroy (*p_dnnl_engine_destroy)
+#define dnnl_stream_create (*p_dnnl_stream_create)
+#define dnnl_stream_wait (*p_dnnl_stream_wait)
+#define dnnl_primitive_create (*p_dnnl_primitive_create)
+#define dnnl_primitive_destroy (*p_dnnl_primitive_destroy)
+#define dnnl_primitive_execute (*p_dnnl_primitive_execute)
+#define dnnl_primitive_desc_create (*p_dnnl_primitive_desc_create)
+#define dnnl_primitive_desc_destroy (*p_dnnl_primitive_desc_destroy)
+#define dnnl_primitive_desc_query_md (*p_dnnl_primitive_desc_query_md)
+#define dnnl_primitive_attr_create (*p_dnnl_primitive_attr_create)
+#define dnnl_primitive_attr_destroy (*p_dnnl_primitive_attr_destroy)
+#define dnnl_primitive_attr_set_post_ops (*p_dnnl_primitive_attr_set_post_ops)
+#define dnnl_post_ops_create (*p_dnnl_post_ops_create)
+#define dnnl_post_ops_destroy (*p_dnnl_post_ops_destroy)
+#define dnnl_post_ops_append_sum (*p_dnnl_post_ops_append_sum)
+#define dnnl_reorder_primitive_desc_create (*p_dnnl_reorder_primitive_desc_create)
+#define dnnl_memory_desc_init_by_tag (*p_dnnl_memory_desc_init_by_tag)
+#define dnnl_memory_desc_equal (*p_dnnl_memory_desc_equal)
+#define dnnl_memory_desc_get_size (*p_dnnl_memory_desc_get_size)
+#define dnnl_memory_create (*p_dnnl_memory_create)
+#define dnnl_memory_destroy (*p_dnnl_memory_destroy)
+#define dnnl_convolution_forward_desc_init (*p_dnnl_convolution_forward_desc_init)
+#define dnnl_convolution_backward_data_desc_init (*p_dnnl_convolution_backward_data_desc_init)
+#define dnnl_convolution_backward_weights_desc_init (*p_dnnl_convolution_backward_weights_desc_init)
+#define dnnl_sgemm (*p_dnnl_sgemm)
 
 #define DNNL_CACHE_SIZE 96
 
@@ -79,6 +153,10 @@ static void conv_clear(dnnl_conv *e) {
 static bool dnnl_ready(void) {
     if (g_dnnl.initialised) return !g_dnnl.broken;
     g_dnnl.initialised = true;
+    if (!dnnl_available()) {
+        g_dnnl.broken = true;
+        return false;
+    }
     if (dnnl_engine_create(&g_dnnl.engine, dnnl_cpu, 0) != dnnl_success) {
         g_dnnl.broken = true;
         return false;
@@ -310,17 +388,10 @@ static const void *staged(dnnl_primitive_t reorder, const dnnl_memory_desc_t *us
     return p;
 }
 
-/* oneDNN's OpenMP threads for this thread's next calls: as many as OpenBLAS uses.  Found at
- * run time in the OpenMP runtime libdnnl brings (no link or compile flag of our own). */
-static void (*omp_set_threads)(int);
-static pthread_once_t omp_once = PTHREAD_ONCE_INIT;
-
-static void omp_lookup(void) { *(void **)&omp_set_threads = dlsym(RTLD_DEFAULT, "omp_set_num_threads"); }
-
+/* oneDNN's OpenMP threads for this thread's next calls: as many as OpenBLAS uses. */
 static void set_threads(void) {
-    pthread_once(&omp_once, omp_lookup);
     int threads = openblas_get_num_threads();
-    if (omp_set_threads) omp_set_threads(threads >= 1 ? threads : 1);
+    if (p_omp_set_num_threads) p_omp_set_num_threads(threads >= 1 ? threads : 1);
 }
 
 static bool conv_run_forward(dnnl_conv *e, float *out, const float *in, const float *weight,
@@ -431,10 +502,12 @@ void gemm_dnnl(bool transpose_a, bool transpose_b, int M, int N, int K, float al
             for (int j = 0; j < N; j++) c[(size_t)i * ldc + j] *= beta;
         return;
     }
-    set_threads();
-    if (dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', M, N, K, alpha, a, lda, b, ldb, beta, c, ldc) ==
-        dnnl_success)
-        return;
+    if (dnnl_available()) {
+        set_threads();
+        if (dnnl_sgemm(transpose_a ? 'T' : 'N', transpose_b ? 'T' : 'N', M, N, K, alpha, a, lda, b, ldb, beta, c, ldc) ==
+            dnnl_success)
+            return;
+    }
     cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans, transpose_b ? CblasTrans : CblasNoTrans, M,
                 N, K, alpha, a, lda, b, ldb, beta, c, ldc);
 }

@@ -58,9 +58,10 @@ void prelu_nchw_backward(float *din, float *dalpha, const float *dout, const flo
 
 /* ---- Instance norm and AdaIN ---- */
 
-/* Planes are independent: the norm ops split them over the worker pool in chunks of at
- * least ~64K floats (below that waking the pool costs more than it saves), as many threads
- * as OpenBLAS uses (nn_blas_threads), so one knob sets the training core's threads. */
+/* Planes are independent: the norm ops split them over base's pool in chunks of at least
+ * ~64K floats (below that waking the pool costs more than it saves), two chunks per
+ * thread, as many threads as OpenBLAS uses (nn_blas_threads sets the training core's
+ * threads: OpenBLAS's, oneDNN's and these). */
 typedef void (*plane_range_fn)(void *ctx, size_t first, size_t last);
 typedef struct plane_job {
     plane_range_fn fn;
@@ -78,8 +79,8 @@ static void plane_chunk(void *ctx, int index) {
 
 static void for_planes(size_t planes, int HW, plane_range_fn fn, void *ctx) {
     int threads = openblas_get_num_threads();
-    size_t total = planes * (size_t)HW, chunks = total / (64u * 1024u);
     if (threads < 1) threads = 1;
+    size_t total = planes * (size_t)HW, chunks = total / (64u * 1024u);
     if (chunks > (size_t)threads * 2) chunks = (size_t)threads * 2;
     if (chunks > planes) chunks = planes;
     if (threads == 1 || chunks < 2) {
