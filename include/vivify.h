@@ -190,9 +190,11 @@ typedef struct vv_animate_job {
                                   stream), VV_ERR_INVALID_ARGUMENT (shorter than one frame),
                                   VV_ERR_TOO_LARGE (too long); a silent one is animated with the
                                   mouth closed and a warning through the log callback. */
-    const char *lipsync;       /* how audio moves the mouth: "energy" (NULL: the default, and the
-                                  only one so far): the opening follows the speech-band loudness,
-                                  centred (no lag); mouth shapes from phonemes are to come */
+    const char *lipsync;       /* how audio moves the mouth: "phonemes" (mouth shapes from the
+                                  phones PocketSphinx recognises, the loudness as their gain;
+                                  VV_ERR_UNSUPPORTED / VV_ERR_MODEL without it) or "energy" (the
+                                  opening follows the speech-band loudness, centred, no lag); NULL:
+                                  phonemes where the recogniser is available, else energy */
     double fps;                /* with audio: output frame rate (0: 25) */
 } vv_animate_job;
 
