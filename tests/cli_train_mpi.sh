@@ -25,14 +25,15 @@ done
 ok() { if [ $# -ge 2 ] && [ "$1" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: ${*: -1}"; fi; }
 
 # Open MPI as root needs --allow-run-as-root; --oversubscribe: more ranks than free cores.
-# Shared memory without single-copy (CMA) transfers, which containers often forbid.  One
+# Shared memory without single-copy (CMA) transfers, which containers often forbid; a rank
+# waiting in the all-reduce yields its core (the machine is shared).  One
 # thread per rank.  The sanitizer build: the ranks run without LeakSanitizer (AddressSanitizer
 # still checks every access): Open MPI leaves allocations behind in the components it
 # unloads at MPI_Finalize, whose stacks then name no library a suppression could match.
 # vivify's own leaks are still looked for in the 1-process runs (the same trainer code).
 MPIRUN=(env ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" mpirun --allow-run-as-root --oversubscribe
   --bind-to none -x ASAN_OPTIONS)
-export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_btl=self,vader
+export OMPI_MCA_btl_vader_single_copy_mechanism=none OMPI_MCA_btl=self,vader OMPI_MCA_mpi_yield_when_idle=1
 export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
 
 . "$ROOT/tests/lib/tiny_clips.sh"
