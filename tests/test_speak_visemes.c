@@ -259,7 +259,7 @@ static void test_recogniser(void) {
         static const char *const rounded[] = {"w", "u:", "U", "oU", NULL};
         static const char *const wide[] = {"i:", "i", "I", "e", "E", "eI", NULL};
         int total = 0, found = 0, closed_found = 0, closed_all = 0, closed_energy = 0, agree = 0, judged = 0;
-        double w_round = 0, w_wide = 0;
+        double w_round = 0, w_wide = 0, offset_sum = 0, offset_abs = 0;
         int n_round = 0, n_wide = 0;
         for (int i = 0; i < capture.phones; i++) {
             double a = capture.starts[i], b = i + 1 < capture.phones ? capture.starts[i + 1] : seconds;
@@ -275,8 +275,12 @@ static void test_recogniser(void) {
                 total++;
                 bool heard = false;
                 for (int k = 0; k < n; k++)
-                    if (viseme_of_phone(rec[k].name) == VISEME_CLOSED && rec[k].start < b + 0.04 && rec[k].end > a - 0.04)
+                    if (viseme_of_phone(rec[k].name) == VISEME_CLOSED && rec[k].start < b + 0.04 && rec[k].end > a - 0.04 &&
+                        !heard) {
                         heard = true;
+                        offset_sum += rec[k].start - a;
+                        offset_abs += fabs(rec[k].start - a);
+                    }
                 found += heard;
                 closed_all += lowest < 0.05f;
                 closed_energy += lowest_energy < 0.05f;
@@ -307,6 +311,9 @@ static void test_recogniser(void) {
                "; m/b/p: %d of %d heard as M/B/P within 40 ms, the mouth closed (< 0.05) within a frame at %d of "
                "those and at %d of all %d (energy lip-sync: %d); viseme class agreement at frame middles (closed/rounded/wide): %d of %d\n",
                capture.phones, seconds, n, took, found, total, closed_found, closed_all, total, closed_energy, agree, judged);
+        if (found)
+            printf("the recognised M/B/P start %+.0f ms after espeak-ng's on average (mean |difference| %.0f ms)\n",
+                   1000 * offset_sum / found, 1000 * offset_abs / found);
         CHECK(total >= 20);
         CHECK_MSG(found >= 4, "only %d of %d m/b/p recognised", found, total);
         CHECK_MSG(n_round > 0 && n_wide > 0 && w_round / n_round < w_wide / n_wide - 0.2,

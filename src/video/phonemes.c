@@ -91,6 +91,9 @@ vv_status phonemes_recognise(const float *samples, int64_t count, int rate, phon
         *n = 0;
     }
     free(pcm);
+    /* PocketSphinx 0.8+5prealpha's phone-loop search keeps the last segmentation until the
+     * next utterance starts (ps_free does not free it): an empty utterance releases it. */
+    if (ps_start_utt(ps) >= 0) ps_end_utt(ps);
     ps_free(ps);
     cmd_ln_free_r(config);
     return s;
