@@ -4,7 +4,8 @@
 # gradient must be weighted by its share n_r / B (an even split would hide that).  Checked:
 # step 1's gradients (in the state file: Adam's first moment, beta1 being 0, is the step's
 # gradient, and unlike Adam's step it is not blind to a scale), the model and the logged
-# losses; --resume with 2 ranks byte for byte, and across rank counts (1 -> 2, 2 -> 1);
+# losses, also with the identity term and for a --warp3d hybrid; --resume with 2 ranks byte
+# for byte, and across rank counts (1 -> 2, 2 -> 1);
 # rank 0 alone writes the log; more ranks than episodes is one clear line.  The tiny
 # dataset and the identity term (faceres) as cli_train_seed.sh.
 # usage: cli_train_mpi.sh PATH/TO/vivify
@@ -161,6 +162,18 @@ ok $([ $? = 0 ] && echo 1) "identity term: 1 process vs 2 ranks, step 1's gradie
 echo "identity term, step 1's gradients, 1 process vs 2 ranks: $cmp_out"
 ok $(close one1id two1id 2e-5 && echo 1) "identity term: step 1's losses differ: $(losses one1id | tr '\n' ' ') / $(losses two1id | tr '\n' ' ')"
 ID=0
+
+# A --warp3d hybrid: G's warp input per episode, made for the rank's own episodes only (here
+# the 2D warp: the mesh does not hold a 32 px face), the fallbacks summed over the ranks.
+if model_present facemesh.json; then
+  run w1 1 1 3 --warp3d
+  run w2 2 1 3 --warp3d
+  cmp_out="$(compare "$TMP/w1.safetensors.state" "$TMP/w2.safetensors.state" grad 1e-4 2>&1)"
+  ok $([ $? = 0 ] && echo 1) "--warp3d: 1 process vs 2 ranks, step 1's gradients: $cmp_out"
+  fallbacks() { grep -o 'fallbacks [0-9]*' "$TMP/$1.safetensors.log"; }
+  ok $([ -n "$(fallbacks w1)" ] && [ "$(fallbacks w1)" = "$(fallbacks w2)" ] && echo 1) \
+    "--warp3d: 2D-warp fallbacks '$(fallbacks w1)' in 1 process, '$(fallbacks w2)' in 2 ranks"
+fi
 
 # Three steps: from step 2 on, the runs start from parameters that differ by those 2 lr
 # moves, and the L1 terms' gradients jump where a difference changes sign: the losses agree
