@@ -54,6 +54,8 @@ viseme_shape viseme_target(viseme v) {
     return shapes[v >= 0 && v < VISEME_COUNT ? v : VISEME_REST];
 }
 
+#define ENVELOPE_CAP 1.5f /* the opening is at most this times the envelope */
+
 /* The envelope as a gain on the viseme's openness: 0 in silence, 0.4 at the first sound,
  * full from an envelope of 0.75. */
 static float energy_gain(float e) { return e <= 0 ? 0 : e >= 0.75f ? 1 : 0.4f + 0.8f * e; }
@@ -117,9 +119,12 @@ void visemes_mouth(const phone_segment *phones, int n, const float *energy, int 
         open[f] = (float)(so / weight);
         width[f] = (float)(sw / weight);
     }
-    /* Closures reach closed. */
-    for (int f = 0; f < frames; f++)
+    /* Closures reach closed; the envelope caps the opening (a pause or a stop's silent closure
+     * closes the mouth although the blend would smear the vowels over it). */
+    for (int f = 0; f < frames; f++) {
         if (closed[f]) open[f] = 0;
+        if (energy && open[f] > ENVELOPE_CAP * energy[f]) open[f] = ENVELOPE_CAP * energy[f];
+    }
     for (int f = 0; f < frames; f++) {
         open[f] = open[f] < 0 ? 0 : open[f] > 1 ? 1 : open[f];
         width[f] = width[f] < -1 ? -1 : width[f] > 1 ? 1 : width[f];
