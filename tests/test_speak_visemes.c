@@ -6,8 +6,9 @@
  *      than a 40 ms frame) still reaches openness 0 on the frame nearest its middle, and the
  *      frames either side ease (between the closure and the vowel); a long M closes all its
  *      frames; UW narrows and IY widens the mouth, their change spread over 2-3 frames, not a
- *      jump; silence with a zero envelope is the mouth at rest (0, 0); a stretch the
- *      recogniser called silence but the envelope hears opens by the envelope.
+ *      jump; silence with a zero envelope is the mouth at rest (0, 0); the envelope caps the
+ *      opening (a one-frame silent closure inside a vowel closes); a stretch the recogniser
+ *      called silence but the envelope hears opens by the envelope.
  *   3. The mouth shape (face/motion): a width of +1 spreads the built-in face's mouth
  *      corners, -1 narrows them, 0 leaves the neutral face alone; openness 0 is the neutral
  *      inner-lip gap.
@@ -105,6 +106,15 @@ static void test_coarticulation(void) {
     for (int f = 12; f <= 20; f++)
         if (open[f] < open[lowest] - 1e-6f) lowest = f;
     CHECK(lowest == 15);
+
+    /* The envelope caps the opening: a stop's silent closure (envelope 0 for a frame inside a
+     * vowel) closes the mouth there, and a quiet stretch (0.2) opens at most 0.3. */
+    for (int f = 0; f < FRAMES; f++) energy[f] = f == 20 ? 0 : f >= 30 ? 0.2f : 1;
+    phone_segment vowel[] = {seg("AA", 0, 2.0)};
+    visemes_mouth(vowel, 1, energy, FRAMES, fps, open, width);
+    CHECK_MSG(open[20] == 0, "silent closure: open %.3f", open[20]);
+    CHECK(open[18] > 0.9f && open[22] > 0.9f);
+    CHECK_MSG(open[40] <= 0.3f + 1e-6f && open[40] > 0.2f, "quiet: open %.3f", open[40]);
 
     /* The recogniser heard silence where the envelope hears speech: the envelope opens. */
     for (int f = 0; f < FRAMES; f++) energy[f] = 0.6f;
