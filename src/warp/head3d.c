@@ -1172,6 +1172,14 @@ typedef struct composite_job {
     int box[4], face_box[4]; /* the work's box and the face's (mirror), inclusive */
 } composite_job;
 
+/* (p a + q (255 - a) + 127) / 255, rounded down: p over q by a, to the nearest level.  The
+ * numerator is at most 65152, where (n + 1 + (n >> 8)) >> 8 is exactly n / 255 (checked
+ * for every n). */
+static inline uint8_t blend255(int p, int q, int a) {
+    int n = p * a + q * (255 - a) + 127;
+    return (uint8_t)((n + 1 + (n >> 8)) >> 8);
+}
+
 /* Rows [y0, y1) of the frame from the raster's canvas, in place (the raster's rows_done,
  * as soon as it has drawn them): the drawn pixels are already there (with
  * the plate where background-only triangles won: the raster's backdrop), so only the few
@@ -1204,13 +1212,23 @@ static void composite_band(void *ctx, int y0, int y1) {
         const uint8_t *won = h->raster_layer + (size_t)y * w;
         /* Pixels needing nothing more: covered, by a winner neither translucent nor taking
          * its twin's share (eight at a time). */
-        uint64_t mask = 0x0101010101010101ull * (uint8_t)((twins ? TWIN : 0) | (alpha ? TRANSLUCENT : 0));
+        const uint64_t ones = 0x0101010101010101ull;
+        uint64_t mask = ones * (uint8_t)((twins ? TWIN : 0) | (alpha ? TRANSLUCENT : 0));
+        uint64_t kind = ones * (uint8_t)(TRANSLUCENT | CLEAR | (twins ? TWIN : 0));
         for (int x = x0; x < x1;) {
             if (x + 8 <= x1) {
                 uint64_t c8, w8;
                 memcpy(&c8, cov + x, 8);
                 memcpy(&w8, won + x, 8);
                 if (c8 == ~0ull && !(w8 & mask)) {
+                    x += 8;
+                    continue;
+                }
+                if (alpha && c8 == ~0ull && (w8 & kind) == ones * TRANSLUCENT) { /* eight translucent winners */
+                    uint8_t *p = c + x * 3, a3[24];
+                    const uint8_t *q = plate + x * 3;
+                    for (int k = 0; k < 8; k++) a3[3 * k] = a3[3 * k + 1] = a3[3 * k + 2] = alpha[x + k];
+                    for (int k = 0; k < 24; k++) p[k] = blend255(p[k], q[k], a3[k]);
                     x += 8;
                     continue;
                 }
@@ -1224,10 +1242,8 @@ static void composite_band(void *ctx, int y0, int y1) {
                     if (k)
                         for (int ch = 0; ch < 3; ch++) p[ch] = (uint8_t)((p[ch] * (255 - k) + twin[x * 3 + ch] * k + 127) / 255);
                 }
-                if (alpha && (won[x] & TRANSLUCENT)) {
-                    int a = alpha[x];
-                    for (int ch = 0; ch < 3; ch++) p[ch] = (uint8_t)((p[ch] * a + plate[x * 3 + ch] * (255 - a) + 127) / 255);
-                }
+                if (alpha && (won[x] & TRANSLUCENT))
+                    for (int ch = 0; ch < 3; ch++) p[ch] = blend255(p[ch], plate[x * 3 + ch], alpha[x]);
             }
             x++;
         }

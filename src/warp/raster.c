@@ -382,14 +382,20 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
         bool fixed = fabs(zs) <= 1e30 && fabs(ze) <= 1e30;
         float z0 = (float)zs, dz = n > 1 ? (float)t->z.fx : 0;
         const uint8_t *back = target->backdrop ? target->backdrop->data + (row + xl) * 3 : NULL;
+        int run = 0; /* winners i - run .. i - 1: their backdrop copied in one go */
         for (int i = 0; i < n; i++) {
             float z = fixed ? z0 + dz * (float)i : (float)clampd(zs + t->z.fx * i, -3e38, 3e38);
-            if (!(z > depth[i])) continue;
+            if (!(z > depth[i])) {
+                if (back && run) memcpy(dst + (size_t)(i - run) * 3, back + (size_t)(i - run) * 3, (size_t)run * 3);
+                run = 0;
+                continue;
+            }
             depth[i] = z;
-            if (back) memcpy(dst + (size_t)i * 3, back + (size_t)i * 3, 3);
+            run++;
             if (coverage) coverage[i] = 255;
             if (layer) layer[i] = t->layer;
         }
+        if (back && run) memcpy(dst + (size_t)(n - run) * 3, back + (size_t)(n - run) * 3, (size_t)run * 3);
         return;
     }
     const double fixed_limit = 4194304.0; /* 2^22 texture pixels: 32.32 fixed point stays in int64 */
@@ -457,6 +463,9 @@ static void draw_band(void *ctx, int band) {
             float *d = target->depth + (size_t)y * width;
             for (int x = box[0]; x <= box[2]; x++) d[x] = -INFINITY;
             if (target->coverage) memset(target->coverage + (size_t)y * width + box[0], 0, (size_t)(box[2] - box[0] + 1));
+            /* the colour row is about to be written all over: fetched now, not store by store */
+            const uint8_t *c = target->color->data + ((size_t)y * width + box[0]) * 3, *end = c + (size_t)(box[2] - box[0] + 1) * 3;
+            for (; c < end; c += 64) __builtin_prefetch(c, 1, 3);
         }
     }
     for (int j = job->band_start[band]; job->band_list && j < job->band_start[band + 1]; j++) {
