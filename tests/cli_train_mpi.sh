@@ -45,7 +45,7 @@ ok $([ "$rc" = 0 ] && echo 1) "dataset build exit $rc: $(cat "$TMP/err")"
 
 # A build without MPI refuses to run as N ranks (each would train alone), and the rest is
 # skipped.
-if ! "$VIVIFY" train --help | grep -q "Built with MPI"; then
+if ! "$VIVIFY" train --help | grep -q "Data-parallel ranks: MPI"; then
   "${MPIRUN[@]}" -np 2 "$VIVIFY" train --data "$TMP/tiny.vds" -o "$TMP/x.safetensors" --batch 2 -q >"$TMP/x.out" 2>&1
   rc=$?
   ok $([ "$rc" != 0 ] && grep -q "built without MPI" "$TMP/x.out" && echo 1) "no-MPI build under mpirun: exit $rc: $(head -3 "$TMP/x.out")"

@@ -723,7 +723,7 @@ static void test_ranks_match(void) {
     const char *names[3] = {"E", "G", "D"};
     const float *b = c->result;
     for (int s = 0; s < 3 && c->status[0] == VV_OK; s++) {
-        double g_big = 0.0, p_big = 0.0, lr = s < 2 ? p.lr_g : p.lr_d;
+        double g_big = 0.0, lr = s < 2 ? p.lr_g : p.lr_d;
         double g = max_diff(a[s]->grad, b, a[s]->total, &g_big);
         const float *grad = a[s]->grad, *own = a[s]->data, *theirs = b + a[s]->total;
         size_t noise = 0, bad = 0;

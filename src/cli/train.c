@@ -87,7 +87,7 @@ static vv_status validation_init(validation *v, const fsth_model *m, int k) {
     v->buffer = mem_calloc(total, sizeof(float));
     v->batch.videos = mem_calloc(1, sizeof(int));
     if (!v->buffer || !v->batch.videos) return vv_fail(VV_ERR_NO_MEMORY, "validation: no memory");
-    v->batch = (fsth_batch){1, k, S, inc, v->buffer, NULL, NULL, v->batch.videos};
+    v->batch = (fsth_batch){1, k, S, inc, v->buffer, NULL, NULL, v->batch.videos, 0, 1};
     v->batch.target = v->batch.shots + (size_t)k * 6 * plane;
     v->batch.g_in = v->batch.target + 6 * plane;
     v->e = v->batch.g_in + (size_t)inc * plane;
@@ -168,7 +168,7 @@ int cli_train(int argc, char **argv) {
              "Meta-learns the few-shot talking-head model (docs/MODEL.md): episodes of K frames + 1 target\n"
              "per video; one progress line per step; validation images in BASE.safetensors.val/; atomic\n"
              "checkpoints; --resume continues exactly (same result as an uninterrupted run), with any N.\n"
-             "Built with %s (docs/TRAINING.md).", cli_mpi_description());
+             "Data-parallel ranks: %s (docs/TRAINING.md).", cli_mpi_description());
     int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, 0, &npos, usage);
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
     if (!data || !out) {

@@ -69,7 +69,7 @@ void cli_mpi_finish(void) {
 
 #else
 
-const char *cli_mpi_description(void) { return "no MPI (built without it: one process)"; }
+const char *cli_mpi_description(void) { return "not built in (no MPI: one process)"; }
 
 vv_status cli_mpi_start(train_parallel *p) {
     *p = (train_parallel){.rank = 0, .ranks = 1};

@@ -5,7 +5,7 @@
 
 #include "train/parallel.h"
 
-/* "MPI (Open MPI v4.1.4, ...)" or "no MPI": what train --help reports. */
+/* "MPI (Open MPI v4.1.4)" or "not built in (...)": what train --help reports. */
 const char *cli_mpi_description(void);
 /* Whether this process was started by mpirun / a PMI launcher (its environment says so). */
 int cli_mpi_launched_ranks(void);
