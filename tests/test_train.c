@@ -2,7 +2,8 @@
  * "video" is a face drawn from jittered landmarks in its own colours), then a tiny .vds
  * written with the dataset writer: the loss falls, resuming from a checkpoint repeats the
  * uninterrupted step exactly, two fresh runs with one seed are byte-identical step for step
- * (another seed is not), FF and FT give frames of the right size from one shot. */
+ * (another seed is not), FF and FT give frames of the right size from one shot; two
+ * data-parallel ranks (forked, summing through shared memory) take one process's step. */
 #include "test.h"
 
 #include "img/image.h"
