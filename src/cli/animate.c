@@ -304,6 +304,9 @@ int cli_animate(int argc, char **argv) {
     vv_animate_callbacks callbacks = {ui_progress, ui_abort, ui_log, verbose, &ui};
     vv_animate_report report;
     memset(&report, 0, sizeof report);
+    if (s == VV_OK && audio) /* the recognition comes before the first frame: say what runs */
+        fprintf(stderr, "animate: lip-sync %s%s\n", audio_lipsync_resolve(lipsync),
+                !strcmp(audio_lipsync_resolve(lipsync), "phonemes") ? " (recognising the phonemes of the recording first)" : "");
     if (s == VV_OK) s = vv_animate(animator, &job, &callbacks, &report);
     if (ui.bar_open) progress_finish(&ui.bar);
     if (s == VV_ERR_ABORTED && keep_partial && report.frames > 0)
