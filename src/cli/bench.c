@@ -107,7 +107,7 @@ static int bench_nn(int argc, char **argv) {
     nn_bench_result res;
     vv_status s = nn_bench_run(&res, reps);
     if (s) return cli_fail(s);
-    double torch = torch_block_seconds(reps + 2, res.threads);
+    double torch = torch_block_seconds(NN_BENCH_BLOCK_REPS(reps), res.threads);
     double torch_ms = torch > 0 ? torch * 1e3 : -1;
     double ratio = torch > 0 ? res.block_ms / torch_ms : -1;
     /* the training step, as `vivify train` runs it (faceres when found, as it loads it) */

@@ -10,6 +10,8 @@
 
 #include "nn/layers.h"
 
+#include <cblas.h>
+
 typedef struct nn_backend {
     const char *name;
     /* Row-major C [M,N] = alpha op(A) op(B) + beta C, as cblas_sgemm with lda/ldb/ldc. */
@@ -57,6 +59,15 @@ void nn_backend_set(const nn_backend *backend);
  * inference commands unless OPENBLAS_NUM_THREADS is set).  Training keeps OpenBLAS's
  * default (all cores). */
 void nn_blas_threads(int threads);
+
+/* GEMM through the CPU backend whatever backend is current (host memory): the NHWC ops
+ * behind the TFJS runner (ops.c, ops_backward.c) call it, so in training their GEMMs run on
+ * oneDNN's threads as the convolutions do rather than waking OpenBLAS's pool, whose threads
+ * spin after each call and held the second core (a 2-thread training step 7x slower than a
+ * 1-thread one).  cblas_sgemm's argument order (row major only). */
+void nn_cpu_sgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE transpose_a, CBLAS_TRANSPOSE transpose_b, int M, int N,
+                  int K, float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c,
+                  int ldc);
 
 /* GEMM through the current backend. */
 void nn_gemm(bool transpose_a, bool transpose_b, int M, int N, int K, float alpha,

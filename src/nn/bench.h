@@ -11,6 +11,9 @@
 #define NN_BENCH_BLOCK_C 64
 #define NN_BENCH_BLOCK_HW 64
 #define NN_BENCH_CONV_CASES 3
+/* Repetitions of the block (ours and PyTorch's, best of): a block takes ~10 ms, so many,
+ * which keeps the best of them meaningful on a machine other programs share. */
+#define NN_BENCH_BLOCK_REPS(reps) (4 * (reps) + 2)
 
 typedef struct nn_bench_result {
     double sgemm_gflops;    /* the backend's sgemm (nn_gemm) 1024^3, this run */
@@ -27,7 +30,7 @@ typedef struct nn_bench_result {
     const char *backend;    /* nn_backend_current()->name: "cpu+onednn" or "cpu" */
 } nn_bench_result;
 
-/* Each figure is the best of `reps` repetitions (>= 1). */
+/* Each figure is the best of `reps` repetitions (>= 1); the block of NN_BENCH_BLOCK_REPS(reps). */
 vv_status nn_bench_run(nn_bench_result *out, int reps);
 
 /* A Python script timing the same residual block in PyTorch (CPU) and printing the best

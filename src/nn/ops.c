@@ -2,6 +2,7 @@
  * plain loops written so the compiler vectorises the innermost (channel) loop, split
  * across threads with parallel_for where a layer is big enough to pay for it. */
 #include "nn/ops.h"
+#include "nn/backend.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -121,7 +122,7 @@ vv_status conv2d_nhwc_forward(float *out, const float *in, const float *weight,
         /* 1x1: the input already is the [P, C] matrix. */
         size_t P = (size_t)N * H * W;
         if (bias) rows_fill_bias(out, bias, P, OC);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)P, OC, C, 1.0f, in, C,
+        nn_cpu_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)P, OC, C, 1.0f, in, C,
                     weight, OC, beta, out, OC);
         return VV_OK;
     }
@@ -136,7 +137,7 @@ vv_status conv2d_nhwc_forward(float *out, const float *in, const float *weight,
         float *dst = out + (size_t)row0 * OW * OC;
         int P = rows * OW;
         if (bias) rows_fill_bias(dst, bias, (size_t)P, OC);
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, OC, K, 1.0f, col, K, weight,
+        nn_cpu_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, P, OC, K, 1.0f, col, K, weight,
                     OC, beta, dst, OC);
     }
     mem_free_aligned(col);
@@ -618,7 +619,7 @@ void matmul_forward(float *out, const float *a, const float *b, const float *bia
         return;
     }
     if (bias) rows_fill_bias(out, bias, (size_t)M, N);
-    cblas_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
+    nn_cpu_sgemm(CblasRowMajor, transpose_a ? CblasTrans : CblasNoTrans,
                 transpose_b ? CblasTrans : CblasNoTrans, M, N, K, 1.0f, a, transpose_a ? M : K,
                 b, transpose_b ? K : N, bias ? 1.0f : 0.0f, out, N);
 }

@@ -5,6 +5,7 @@
  * Minimum sends the gradient to a where a <= b, Maximum where a >= b, max pooling to the
  * first maximum of each window. */
 #include "nn/ops.h"
+#include "nn/backend.h"
 
 #include "nn/layers.h"
 
@@ -57,10 +58,10 @@ vv_status conv2d_nhwc_backward(float *d_in, float *d_weight, float *d_bias, cons
         /* 1x1: d_in [P,C] += d_out [P,OC] W^T; d_W [C,OC] += in^T d_out. */
         int P = (int)P_total;
         if (d_in)
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, C, OC, 1.0f, d_out, OC, weight,
+            nn_cpu_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, C, OC, 1.0f, d_out, OC, weight,
                         OC, 1.0f, d_in, C);
         if (d_weight)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, OC, P, 1.0f, in, C, d_out, OC,
+            nn_cpu_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, C, OC, P, 1.0f, in, C, d_out, OC,
                         1.0f, d_weight, OC);
         return VV_OK;
     }
@@ -75,11 +76,11 @@ vv_status conv2d_nhwc_backward(float *d_in, float *d_weight, float *d_bias, cons
         const float *g = d_out + (size_t)row0 * OW * OC;
         if (d_weight) {
             im2col_nhwc(col, in, H, W, C, KH, KW, stride_h, stride_w, pad_top, pad_left, OH, OW, row0, rows);
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, OC, P, 1.0f, col, K, g, OC, 1.0f,
+            nn_cpu_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, K, OC, P, 1.0f, col, K, g, OC, 1.0f,
                         d_weight, OC);
         }
         if (d_in) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, K, OC, 1.0f, g, OC, weight, OC,
+            nn_cpu_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, P, K, OC, 1.0f, g, OC, weight, OC,
                         0.0f, col, K);
             col2im_rows(d_in, col, H, W, C, KH, KW, stride_h, stride_w, pad_top, pad_left, OH, OW, row0, rows);
         }
@@ -497,18 +498,18 @@ void matmul_backward(float *d_a, float *d_b, float *d_bias, const float *d_out, 
     CBLAS_TRANSPOSE no = CblasNoTrans, yes = CblasTrans;
     if (d_a) {
         if (!transpose_a) /* d_A [M,K] += G op(B)^T */
-            cblas_sgemm(CblasRowMajor, no, transpose_b ? no : yes, M, K, N, 1.0f, d_out, N, b,
+            nn_cpu_sgemm(CblasRowMajor, no, transpose_b ? no : yes, M, K, N, 1.0f, d_out, N, b,
                         transpose_b ? K : N, 1.0f, d_a, K);
         else /* d_A [K,M] += op(B) G^T */
-            cblas_sgemm(CblasRowMajor, transpose_b ? yes : no, yes, K, M, N, 1.0f, b,
+            nn_cpu_sgemm(CblasRowMajor, transpose_b ? yes : no, yes, K, M, N, 1.0f, b,
                         transpose_b ? K : N, d_out, N, 1.0f, d_a, M);
     }
     if (d_b) {
         if (!transpose_b) /* d_B [K,N] += op(A)^T G */
-            cblas_sgemm(CblasRowMajor, transpose_a ? no : yes, no, K, N, M, 1.0f, a,
+            nn_cpu_sgemm(CblasRowMajor, transpose_a ? no : yes, no, K, N, M, 1.0f, a,
                         transpose_a ? M : K, d_out, N, 1.0f, d_b, N);
         else /* d_B [N,K] += G^T op(A) */
-            cblas_sgemm(CblasRowMajor, yes, transpose_a ? yes : no, N, K, M, 1.0f, d_out, N, a,
+            nn_cpu_sgemm(CblasRowMajor, yes, transpose_a ? yes : no, N, K, M, 1.0f, d_out, N, a,
                         transpose_a ? M : K, 1.0f, d_b, K);
     }
 }
