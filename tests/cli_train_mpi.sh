@@ -6,8 +6,9 @@
 # gradient, and unlike Adam's step it is not blind to a scale), the model and the logged
 # losses, also with the identity term and for a --warp3d hybrid; --resume with 2 ranks byte
 # for byte, and across rank counts (1 -> 2, 2 -> 1);
-# rank 0 alone writes the log; more ranks than episodes is one clear line.  The tiny
-# dataset and the identity term (faceres) as cli_train_seed.sh.
+# rank 0 alone writes the log; SIGTERM to one rank stops both with a checkpoint; more ranks
+# than episodes is one clear line.  The tiny dataset and the identity term (faceres) as
+# cli_train_seed.sh.
 # usage: cli_train_mpi.sh PATH/TO/vivify
 set -u
 VIVIFY="$1"
@@ -201,6 +202,25 @@ run r21 1 3 3 --resume
 cmp_out="$(compare "$TMP/two.safetensors.state" "$TMP/r21.safetensors.state" grad 1e-4 2>&1)"
 ok $([ $? = 0 ] && echo 1) "2 ranks to step 2, --resume in 1 process: step 3's gradients: $cmp_out"
 ok $(close one r12 1e-4 && close two r21 1e-4 && echo 1) "the resumed runs' losses differ from the straight runs'"
+
+# SIGTERM to one rank stops both after the same step, with a checkpoint (each step sums the
+# ranks' interrupt flags).
+timeout -s KILL 180 "${MPIRUN[@]}" -np 2 "$VIVIFY" train --data "$TMP/tiny.vds" --size 32 --width 2 --bottleneck 1 --k 2 \
+  --batch 2 --steps 1000000 --val-every 0 --checkpoint-every 1000000 --identity 0 -o "$TMP/sig.safetensors" >"$TMP/sig.err" 2>&1 &
+timeout_pid=$!
+steps_logged() { grep -c '^step ' "$TMP/sig.safetensors.log" 2>/dev/null || true; }
+for _ in $(seq 600); do [ "$(steps_logged)" -ge 2 ] 2>/dev/null && break; sleep 0.1; done
+mpirun_pid="$(pgrep -P "$timeout_pid" | head -1)"
+rank_pid="$([ -n "$mpirun_pid" ] && pgrep -P "$mpirun_pid" | tail -1)"
+[ -n "$rank_pid" ] && kill -TERM "$rank_pid"
+wait "$timeout_pid"
+rc=$?
+logged="$(grep -c '^step ' "$TMP/sig.safetensors.log" 2>/dev/null)"
+saved="$(python3 -c 'import json,struct,sys
+d=open(sys.argv[1],"rb").read(); n=struct.unpack("<Q",d[:8])[0]; print(json.loads(d[8:8+n])["__metadata__"]["step"])' \
+  "$TMP/sig.safetensors.state" 2>/dev/null)"
+ok $([ -n "$rank_pid" ] && [ "$rc" = 0 ] && grep -q "interrupted at step $logged;" "$TMP/sig.err" && [ "$saved" = "$logged" ] && echo 1) \
+  "SIGTERM to one rank (pid '$rank_pid'): exit $rc, $logged steps logged, state at step '$saved': $(grep -v '^step' "$TMP/sig.err" | head -3)"
 
 # More ranks than episodes: one clear line, not a hang.
 timeout 120 "${MPIRUN[@]}" -np 3 "$VIVIFY" train --data "$TMP/tiny.vds" --size 32 --width 2 --k 2 --batch 2 --steps 1 \
