@@ -9,13 +9,17 @@
 #include <mpi.h>
 #endif
 
-/* The rank count a launcher put in the environment (Open MPI, then PMI/PMIx ones), or 0. */
+/* What a launcher put in the environment (mpirun's Open MPI variables, a PMI or PMIx
+ * launcher's such as srun): the ranks when it names their number, -1 when it names only
+ * this process's rank, 0 for none (a plain process). */
 int cli_mpi_launched_ranks(void) {
-    const char *vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "MPI_LOCALNRANKS"};
-    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
-        const char *v = getenv(vars[i]);
+    const char *sizes[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}, *ranks[] = {"OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK"};
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        const char *v = getenv(sizes[i]);
         if (v && atoi(v) > 0) return atoi(v);
     }
+    for (size_t i = 0; i < sizeof ranks / sizeof ranks[0]; i++)
+        if (getenv(ranks[i])) return -1;
     return 0;
 }
 
@@ -74,9 +78,11 @@ const char *cli_mpi_description(void) { return "not built in (no MPI: one proces
 vv_status cli_mpi_start(train_parallel *p) {
     *p = (train_parallel){.rank = 0, .ranks = 1};
     int ranks = cli_mpi_launched_ranks();
-    if (ranks > 1)
-        return vv_fail(VV_ERR_UNSUPPORTED, "started as %d MPI ranks, but this vivify is built without MPI "
-                       "(each would train alone): rebuild with libopenmpi-dev (./dev setup)", ranks);
+    char what[64] = "by an MPI launcher";
+    if (ranks > 1) snprintf(what, sizeof what, "as %d MPI ranks", ranks);
+    if (ranks > 1 || ranks < 0)
+        return vv_fail(VV_ERR_UNSUPPORTED, "started %s, but this vivify is built without MPI "
+                       "(each rank would train alone): rebuild with libopenmpi-dev (./dev setup)", what);
     return VV_OK;
 }
 

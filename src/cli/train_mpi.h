@@ -7,7 +7,8 @@
 
 /* "MPI (Open MPI v4.1.4)" or "not built in (...)": what train --help reports. */
 const char *cli_mpi_description(void);
-/* Whether this process was started by mpirun / a PMI launcher (its environment says so). */
+/* Whether mpirun or a PMI/PMIx launcher started this process: the ranks its environment
+ * names, -1 for an unknown number, 0 for a plain process. */
 int cli_mpi_launched_ranks(void);
 /* Under a launcher, MPI_Init and *p = this rank, the ranks and MPI_Allreduce; else one
  * process (*p = rank 0 of 1).  Fails when launched as several ranks without MPI built in. */
