@@ -10,8 +10,6 @@
 
 #include "nn/layers.h"
 
-#include <cblas.h>
-
 typedef struct nn_backend {
     const char *name;
     /* Row-major C [M,N] = alpha op(A) op(B) + beta C, as cblas_sgemm with lda/ldb/ldc. */
@@ -64,10 +62,10 @@ void nn_blas_threads(int threads);
  * behind the TFJS runner (ops.c, ops_backward.c) call it, so in training their GEMMs run on
  * oneDNN's threads as the convolutions do rather than waking OpenBLAS's pool, whose threads
  * spin after each call and held the second core (a 2-thread training step 7x slower than a
- * 1-thread one).  cblas_sgemm's argument order (row major only). */
-void nn_cpu_sgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE transpose_a, CBLAS_TRANSPOSE transpose_b, int M, int N,
-                  int K, float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                  int ldc);
+ * 1-thread one).  cblas_sgemm's arguments (order CblasRowMajor only; the CBLAS enums as int,
+ * so that this header needs no cblas.h, whose complex.h defines I). */
+void nn_cpu_sgemm(int order, int transpose_a, int transpose_b, int M, int N, int K, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc);
 
 /* GEMM through the current backend. */
 void nn_gemm(bool transpose_a, bool transpose_b, int M, int N, int K, float alpha,

@@ -66,10 +66,9 @@ vv_status conv2d_backward(float *din, float *dweight, float *dbias, const float 
     return nn_backend_current()->conv2d_backward(din, dweight, dbias, dout, in, weight, s);
 }
 
-void nn_cpu_sgemm(CBLAS_ORDER order, CBLAS_TRANSPOSE transpose_a, CBLAS_TRANSPOSE transpose_b, int M, int N,
-                  int K, float alpha, const float *a, int lda, const float *b, int ldb, float beta, float *c,
-                  int ldc) {
+void nn_cpu_sgemm(int order, int transpose_a, int transpose_b, int M, int N, int K, float alpha, const float *a,
+                  int lda, const float *b, int ldb, float beta, float *c, int ldc) {
     (void)order; /* row major: every caller's */
-    cpu_backend.gemm(transpose_a == CblasTrans, transpose_b == CblasTrans, M, N, K, alpha, a, lda, b, ldb, beta, c,
-                     ldc);
+    cpu_backend.gemm(transpose_a == (int)CblasTrans, transpose_b == (int)CblasTrans, M, N, K, alpha, a, lda, b, ldb,
+                     beta, c, ldc);
 }
