@@ -6,7 +6,10 @@
  *    these shapes rather than quietly falling back;
  *  - the threaded, vectorised norm kernels (nn/layers_basic.c) on 64x64 planes over two
  *    threads against a plain double-precision loop written here, and the fused AdaIN + ReLU
- *    against adain + relu run one after the other.
+ *    against adain + relu run one after the other;
+ *  - shapes whose primitives the main thread built, run again on other threads, one after
+ *    the other (oneDNN's own scratchpad belonged to the first thread: a kernel run from
+ *    another crashed).
  * Tolerances: a convolution sums C*9 products per output and N*OH*OW per weight gradient;
  * float rounding in a different order gives ~1e-6 of the values' scale (direct) and a few
  * times that with Winograd's transforms.  Accept max |a - b| <= 2e-5 * max |b| + 1e-6
@@ -18,6 +21,7 @@
 #include "nn/ops.h"
 
 #include <cblas.h>
+#include <pthread.h>
 
 static float *random_floats(size_t n, float scale) {
     float *p = malloc((n ? n : 1) * sizeof(float));
@@ -208,9 +212,26 @@ static void test_norms(void) {
     free(ds2), free(db), free(db2), free(dx1), free(dx1b), free(dg), free(dg1);
 }
 
+static void *convolutions_elsewhere(void *arg) {
+    (void)arg;
+    for (int i = 0; i < 3; i++) check_conv(&conv_cases[i], 1e-4);
+    return NULL;
+}
+
+/* The cached primitives (Winograd on, as test_convolutions leaves it) from two more
+ * threads in turn, each gone before the next starts. */
+static void test_other_threads(void) {
+    for (int t = 0; t < 2; t++) {
+        pthread_t thread;
+        CHECK(pthread_create(&thread, NULL, convolutions_elsewhere, NULL) == 0);
+        pthread_join(thread, NULL);
+    }
+}
+
 int main(void) {
     test_rng_seed(7);
     test_convolutions();
+    test_other_threads();
     test_norms();
     return test_finish("test_nn_backend");
 }

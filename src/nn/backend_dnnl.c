@@ -48,7 +48,7 @@
     X(dnnl_memory_desc_init_by_tag) X(dnnl_memory_desc_equal) X(dnnl_memory_desc_get_size)      \
     X(dnnl_memory_create) X(dnnl_memory_destroy) X(dnnl_convolution_forward_desc_init)          \
     X(dnnl_convolution_backward_data_desc_init) X(dnnl_convolution_backward_weights_desc_init)  \
-    X(dnnl_sgemm)
+    X(dnnl_sgemm) X(dnnl_primitive_attr_set_scratchpad_mode) X(dnnl_primitive_get_primitive_desc)
 
 #define DNNL_POINTER(name) static __typeof__(&name) p_##name;
 DNNL_FUNCTIONS(DNNL_POINTER)
@@ -97,6 +97,8 @@ static bool dnnl_available(void) {
 #define dnnl_primitive_attr_create (*p_dnnl_primitive_attr_create)
 #define dnnl_primitive_attr_destroy (*p_dnnl_primitive_attr_destroy)
 #define dnnl_primitive_attr_set_post_ops (*p_dnnl_primitive_attr_set_post_ops)
+#define dnnl_primitive_attr_set_scratchpad_mode (*p_dnnl_primitive_attr_set_scratchpad_mode)
+#define dnnl_primitive_get_primitive_desc (*p_dnnl_primitive_get_primitive_desc)
 #define dnnl_post_ops_create (*p_dnnl_post_ops_create)
 #define dnnl_post_ops_destroy (*p_dnnl_post_ops_destroy)
 #define dnnl_post_ops_append_sum (*p_dnnl_post_ops_append_sum)
@@ -135,6 +137,8 @@ static struct {
     int next_evict;
     float *scratch;
     size_t scratch_bytes;
+    void *pad;           /* the primitives' own scratchpad (user mode, see scratchpad_attr) */
+    size_t pad_bytes;
     bool winograd;       /* try Winograd kernels first (nn_conv_winograd) */
     int taken, refused;  /* shapes built / refused (nn_dnnl_shapes) */
 } g_dnnl = {.lock = PTHREAD_MUTEX_INITIALIZER, .winograd = true};
@@ -177,6 +181,20 @@ static bool dnnl_ready(void) {
     return true;
 }
 
+/* Every primitive takes its scratchpad from us (user mode): in oneDNN's default mode the
+ * scratchpad belongs to the thread that first ran a primitive, and a primitive cached by
+ * one thread and run by another (the next job's, a library user's) crashed in its kernel
+ * once the first thread was gone. */
+static dnnl_primitive_attr_t scratchpad_attr(void) {
+    dnnl_primitive_attr_t attr = NULL;
+    if (dnnl_primitive_attr_create(&attr) != dnnl_success) return NULL;
+    if (dnnl_primitive_attr_set_scratchpad_mode(attr, dnnl_scratchpad_mode_user) != dnnl_success) {
+        dnnl_primitive_attr_destroy(attr);
+        return NULL;
+    }
+    return attr;
+}
+
 /* A reorder from one layout to another; *out NULL when they are the same and nothing is
  * to be added (the primitive then reads or writes the user's buffer itself).  accumulate:
  * to += from (a sum post-op), built even between equal layouts. */
@@ -187,7 +205,8 @@ static bool make_reorder(dnnl_primitive_t *out, const dnnl_memory_desc_t *from,
     dnnl_primitive_attr_t attr = NULL;
     dnnl_post_ops_t post_ops = NULL;
     dnnl_primitive_desc_t pd = NULL;
-    bool ok = dnnl_primitive_attr_create(&attr) == dnnl_success;
+    attr = scratchpad_attr();
+    bool ok = attr != NULL;
     if (ok && accumulate)
         ok = dnnl_post_ops_create(&post_ops) == dnnl_success &&
              dnnl_post_ops_append_sum(post_ops, 1.0f) == dnnl_success &&
@@ -251,11 +270,13 @@ static bool conv_build_forward(dnnl_conv *e) {
     dnnl_alg_kind_t algs[2];
     int count = conv_algorithms(algs);
     if (!conv_mds_init(&m, e, &e->shape)) return false;
-    for (int i = 0; i < count && !e->fwd_pd; i++)
+    dnnl_primitive_attr_t attr = scratchpad_attr();
+    for (int i = 0; attr && i < count && !e->fwd_pd; i++)
         if (dnnl_convolution_forward_desc_init(&d, dnnl_forward_training, algs[i], &m.src, &m.weights, &m.bias,
                                                &m.dst, m.strides, m.pad_l, m.pad_r) ||
-            dnnl_primitive_desc_create(&e->fwd_pd, &d, NULL, g_dnnl.engine, NULL))
+            dnnl_primitive_desc_create(&e->fwd_pd, &d, attr, g_dnnl.engine, NULL))
             e->fwd_pd = NULL;
+    if (attr) dnnl_primitive_attr_destroy(attr);
     if (!e->fwd_pd || dnnl_primitive_create(&e->fwd, e->fwd_pd)) return false;
     return make_reorder(&e->fwd_src, &e->user_src, pd_md(e->fwd_pd, dnnl_query_src_md), false) &&
            make_reorder(&e->fwd_weights, &e->user_weights, pd_md(e->fwd_pd, dnnl_query_weights_md), false) &&
@@ -268,16 +289,18 @@ static bool conv_build_backward(dnnl_conv *e) {
     dnnl_alg_kind_t algs[2];
     int count = conv_algorithms(algs);
     if (!conv_mds_init(&m, e, &e->shape)) return false;
-    for (int i = 0; i < count && !e->bwd_data_pd; i++)
+    dnnl_primitive_attr_t attr = scratchpad_attr();
+    for (int i = 0; attr && i < count && !e->bwd_data_pd; i++)
         if (dnnl_convolution_backward_data_desc_init(&d, algs[i], &m.src, &m.weights, &m.dst, m.strides, m.pad_l,
                                                      m.pad_r) ||
-            dnnl_primitive_desc_create(&e->bwd_data_pd, &d, NULL, g_dnnl.engine, e->fwd_pd))
+            dnnl_primitive_desc_create(&e->bwd_data_pd, &d, attr, g_dnnl.engine, e->fwd_pd))
             e->bwd_data_pd = NULL;
-    for (int i = 0; i < count && !e->bwd_weights_pd; i++)
+    for (int i = 0; attr && i < count && !e->bwd_weights_pd; i++)
         if (dnnl_convolution_backward_weights_desc_init(&d, algs[i], &m.src, &m.weights, &m.bias, &m.dst,
                                                         m.strides, m.pad_l, m.pad_r) ||
-            dnnl_primitive_desc_create(&e->bwd_weights_pd, &d, NULL, g_dnnl.engine, e->fwd_pd))
+            dnnl_primitive_desc_create(&e->bwd_weights_pd, &d, attr, g_dnnl.engine, e->fwd_pd))
             e->bwd_weights_pd = NULL;
+    if (attr) dnnl_primitive_attr_destroy(attr);
     if (!e->bwd_data_pd || !e->bwd_weights_pd || dnnl_primitive_create(&e->bwd_data, e->bwd_data_pd) ||
         dnnl_primitive_create(&e->bwd_weights, e->bwd_weights_pd))
         return false;
@@ -348,8 +371,28 @@ static void *carve_take(carve *c, size_t bytes) {
     return p;
 }
 
+/* Runs a primitive with its scratchpad (g_dnnl.pad, grown as needed; under the lock). */
 static bool run(dnnl_primitive_t p, int n, const dnnl_exec_arg_t *args) {
-    return dnnl_primitive_execute(p, g_dnnl.stream, n, args) == dnnl_success;
+    const_dnnl_primitive_desc_t pd = NULL;
+    if (dnnl_primitive_get_primitive_desc(p, &pd) != dnnl_success || n > 7) return false;
+    const dnnl_memory_desc_t *md = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+    size_t bytes = md ? dnnl_memory_desc_get_size(md) : 0;
+    dnnl_exec_arg_t all[8];
+    memcpy(all, args, (size_t)n * sizeof *args);
+    dnnl_memory_t pad = NULL;
+    if (bytes > 0) {
+        if (bytes > g_dnnl.pad_bytes) {
+            mem_free_aligned(g_dnnl.pad);
+            g_dnnl.pad = mem_alloc_aligned(bytes);
+            g_dnnl.pad_bytes = g_dnnl.pad ? bytes : 0;
+            if (!g_dnnl.pad) return false;
+        }
+        if (dnnl_memory_create(&pad, md, g_dnnl.engine, g_dnnl.pad) != dnnl_success) return false;
+        all[n++] = (dnnl_exec_arg_t){DNNL_ARG_SCRATCHPAD, pad};
+    }
+    bool ok = dnnl_primitive_execute(p, g_dnnl.stream, n, all) == dnnl_success;
+    if (pad) dnnl_memory_destroy(pad);
+    return ok;
 }
 
 /* Runs a reorder (from -> to) on raw buffers described by the two descriptors. */
