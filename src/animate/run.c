@@ -6,8 +6,9 @@
  * that one frame, so several sources stream too.  Anything else (reference "best": each
  * source's own reference, found in the whole track; templates, built-in motions) is tracked
  * or loaded whole first and smoothed with the same window, which gives the same points.
- * The driver is decoded a second time in step for its mouth interior and the --compare
- * panel, so no frames are held.  A still driver (an image) has a path of its own
+ * The driver's frames for its mouth interior and the --compare panel come from the
+ * tracker thread, which keeps the few it decoded ahead of the render (else the driver is
+ * decoded a second time here, in step).  A still driver (an image) has a path of its own
  * (animate_still): its expression and pose against a neutral face, to an image or a short
  * video. */
 #include "animate/animate.h"
@@ -21,6 +22,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* The most the tracker thread keeps of the driver's decoded frames for the render. */
+#define RUN_KEPT_FRAME_BYTES ((size_t)64 << 20)
 
 static bool run_aborted(const vv_animate_callbacks *cb) { return cb->abort && cb->abort(cb->user_data); }
 
@@ -405,9 +409,18 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
     /* The driver: the Iris model runs on its frames only when the render reads the gaze. */
     const face_mesh *gaze_mesh = animator_reads_gaze(a) ? a->mesh_model : NULL;
     double t0 = time_now();
+    /* Streaming: the tracker thread keeps the frames it decoded for the render (mouth
+     * interior, --compare), a few more than the lookahead, when they are small enough;
+     * frames it no longer holds (a long face-less start) and all others are decoded here,
+     * in step. */
+    int keep_frames = 0;
     if (job->driving && streaming) {
         s = tracking_probe(job->driving, job->max_frames, &track, &expected_frames);
-        if (s == VV_OK) s = tracking_start(&tt, a->faces, gaze_mesh, job->driving, job->max_frames, cb.abort, cb.user_data);
+        size_t frame_bytes = (size_t)(track.width > 0 ? track.width : 0) * (size_t)(track.height > 0 ? track.height : 0) * 3;
+        int slots = p->lookahead + 4;
+        if (frame_bytes > 0 && frame_bytes * (size_t)slots <= RUN_KEPT_FRAME_BYTES) keep_frames = slots;
+        if (s == VV_OK)
+            s = tracking_start(&tt, a->faces, gaze_mesh, job->driving, job->max_frames, keep_frames, cb.abort, cb.user_data);
     }
     bool speech_reference = false;  /* an audio job's reference: the motion's own, not frame `first` */
     float reference[68][2];
@@ -483,7 +496,8 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
         if ((long)out_w * 2 + driver_w > VV_IMAGE_MAX_SIDE)
             s = vv_fail(VV_ERR_TOO_LARGE, "--compare: %d px wide is too wide", out_w * 2 + driver_w);
     }
-    if (s == VV_OK && job->driving) s = video_reader_open(&driver_reader, job->driving);
+    if (s == VV_OK && job->driving && !keep_frames) s = video_reader_open(&driver_reader, job->driving);
+    long driver_read = 0; /* frames driver_reader has decoded */
     if (s == VV_OK) s = image_create(&frame, out_w * (job->compare ? 2 : 1) + driver_w, out_h, 3);
     if (s == VV_OK) {
         video_writer_params vp = video_writer_default_params();
@@ -521,9 +535,17 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
         rep.faceless_frames += !found;
         bool have_driver_frame = false;
         double t1 = time_now();
-        if (driver_reader) {
-            double t = 0;
-            s = video_reader_next(driver_reader, &driver_frame, &t, &have_driver_frame);
+        if (job->driving) {
+            if (keep_frames) tracking_frame(&tt, index, &driver_frame, &have_driver_frame);
+            if (!have_driver_frame && !driver_reader) s = video_reader_open(&driver_reader, job->driving);
+            while (s == VV_OK && !have_driver_frame && driver_read <= index) { /* decoded here, up to frame `index` */
+                double t = 0;
+                bool got = false;
+                s = video_reader_next(driver_reader, &driver_frame, &t, &got);
+                driver_read++;
+                if (!got) break;
+                have_driver_frame = driver_read == index + 1;
+            }
             if (s != VV_OK) break;
         }
         double t2 = time_now();
@@ -547,7 +569,7 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
                 for (int y = 0; y < out_h; y++)
                     memcpy(frame.data + (size_t)y * frame.width * 3, a->sources[0].image.data + (size_t)y * a->sources[0].image.width * 3,
                            (size_t)out_w * 3);
-            if (driver_reader) {
+            if (job->driving) {
                 if (have_driver_frame) panel_blit(&frame, &driver_frame, out_w, driver_w, out_h);
             } else { /* a motion without video: draw its landmarks */
                 if (!panel.data) s = image_create(&panel, track.width > 0 ? track.width : 512, track.height > 0 ? track.height : 512, 3);

@@ -15,10 +15,19 @@ static bool aborted(const tracking_thread *tt) { return tt->abort_fn && tt->abor
 
 /* Appends one tracked frame; non-zero when the thread must stop (stop, abort, memory). */
 static int publish(tracking_thread *tt, const float points[68][2], bool found, const float gaze[2][2], bool has_gaze,
-                   double time) {
+                   double time, vv_image *frame) {
     pthread_mutex_lock(&tt->lock);
     while (!tt->stop && tt->first_found >= 0 && tt->count - tt->consumed >= TRACKING_WINDOW) {
         pthread_cond_wait(&tt->changed, &tt->lock);
+    }
+    if (tt->keep_frames > 0) { /* the frame into its slot (buffers exchanged: no copy) */
+        int k = (int)(tt->count % tt->keep_frames);
+        while (!tt->stop && tt->first_found >= 0 && tt->frame_in[k] >= tt->frames_taken)
+            pthread_cond_wait(&tt->changed, &tt->lock);
+        vv_image held = tt->frames[k];
+        tt->frames[k] = *frame;
+        *frame = held;
+        tt->frame_in[k] = tt->count;
     }
     int stop = tt->stop;
     if (!stop && tt->count - tt->base >= tt->capacity) {
@@ -89,7 +98,7 @@ static void *tracking_main(void *data) {
                         gaze_measure(tt->mesh, &frame, (const float(*)[2])points, gaze) == VV_OK;
         if (found) last_face = count;
         count++;
-        int stop = publish(tt, (const float(*)[2])points, found, (const float(*)[2])gaze, has_gaze, time);
+        int stop = publish(tt, (const float(*)[2])points, found, (const float(*)[2])gaze, has_gaze, time, &frame);
         if (stop == 1) s = vv_fail(VV_ERR_ABORTED, "tracking %s stopped", tt->path);
         else if (stop) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", tt->path);
     }
@@ -107,8 +116,19 @@ static void *tracking_main(void *data) {
 }
 
 vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const face_mesh *mesh, const char *path, long max_frames,
-                         vv_abort_fn abort_fn, void *abort_data) {
+                         int keep_frames, vv_abort_fn abort_fn, void *abort_data) {
     memset(tt, 0, sizeof *tt);
+    if (keep_frames > 0) {
+        tt->frames = mem_calloc((size_t)keep_frames, sizeof *tt->frames);
+        tt->frame_in = mem_alloc((size_t)keep_frames, sizeof *tt->frame_in);
+        if (!tt->frames || !tt->frame_in) {
+            free(tt->frames);
+            free(tt->frame_in);
+            return vv_fail(VV_ERR_NO_MEMORY, "out of memory for the tracker's frames");
+        }
+        for (int k = 0; k < keep_frames; k++) tt->frame_in[k] = -1;
+        tt->keep_frames = keep_frames;
+    }
     tt->faces = faces;
     tt->mesh = mesh;
     tt->path = path;
@@ -121,6 +141,8 @@ vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const face_mesh *
     if (pthread_create(&tt->thread, NULL, tracking_main, tt) != 0) {
         pthread_mutex_destroy(&tt->lock);
         pthread_cond_destroy(&tt->changed);
+        free(tt->frames);
+        free(tt->frame_in);
         return vv_fail(VV_ERR_INTERNAL, "cannot start the tracking thread for %s", path);
     }
     tt->started = true;
@@ -149,6 +171,22 @@ vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *
     return failed ? vv_fail(status, "%s", error) : VV_OK;
 }
 
+void tracking_frame(tracking_thread *tt, long f, vv_image *frame, bool *got) {
+    *got = false;
+    if (tt->keep_frames <= 0) return;
+    pthread_mutex_lock(&tt->lock);
+    int k = (int)(f % tt->keep_frames);
+    if (tt->frame_in[k] == f) {
+        vv_image held = tt->frames[k];
+        tt->frames[k] = *frame;
+        *frame = held;
+        *got = true;
+    }
+    if (tt->frames_taken < f + 1) tt->frames_taken = f + 1;
+    pthread_cond_broadcast(&tt->changed); /* the thread may be waiting for the slot */
+    pthread_mutex_unlock(&tt->lock);
+}
+
 void tracking_stop(tracking_thread *tt) {
     if (!tt->started) return;
     pthread_mutex_lock(&tt->lock);
@@ -163,6 +201,12 @@ void tracking_stop(tracking_thread *tt) {
     free(tt->times);
     free(tt->gaze);
     free(tt->has_gaze);
+    for (int k = 0; k < tt->keep_frames; k++) image_free(&tt->frames[k]);
+    free(tt->frames);
+    free(tt->frame_in);
+    tt->frames = NULL;
+    tt->frame_in = NULL;
+    tt->keep_frames = 0;
     tt->gaze = NULL;
     tt->has_gaze = NULL;
     tt->points = NULL;
@@ -215,7 +259,7 @@ vv_status tracking_collect(vv_faces *faces, const face_mesh *mesh, const char *p
     vv_status s = tracking_probe(path, max_frames, track, &total);
     tracking_thread tt;
     memset(&tt, 0, sizeof tt);
-    if (s == VV_OK) s = tracking_start(&tt, faces, mesh, path, max_frames, abort_fn, abort_data);
+    if (s == VV_OK) s = tracking_start(&tt, faces, mesh, path, max_frames, 0, abort_fn, abort_data);
     long capacity = 0, n = 0;
     while (s == VV_OK) {
         float points[68][2], gaze[2][2];

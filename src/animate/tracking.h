@@ -34,6 +34,15 @@ typedef struct tracking_thread {
     double *times;
     long base, count, consumed, capacity;
     long first_found;         /* -1 until a face is seen */
+    /* keep_frames > 0: the decoded frames too, frame f in slot f % keep_frames until the
+     * caller takes it (tracking_frame), so that it need not decode the driver again; once
+     * a face has been published the thread waits for a slot, before that (the caller
+     * renders nothing until the first face) it overwrites the oldest (the caller decodes
+     * those itself).  frame_in[k]: the frame in slot k (-1). */
+    int keep_frames;
+    vv_image *frames;
+    long *frame_in;
+    long frames_taken;        /* the caller has taken or passed every frame before this */
     bool finished, stop;
     vv_status status;
     char error[512];
@@ -50,15 +59,22 @@ static inline bool tracking_gaze_frame(long index, long last_face_index) {
     return index % 2 == 0 || last_face_index != index - 1;
 }
 
-/* Starts tracking `path` (at most max_frames, 0 = all) with raw (unsmoothed) landmarks, and
+/* Starts tracking `path` (at most max_frames, 0 = all; keep_frames: slots for the decoded
+ * frames, 0 for none) with raw (unsmoothed) landmarks, and
  * with `mesh` the irises' gaze (animate/gaze.h) of the frames with a face that
  * tracking_gaze_frame picks. */
 vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const face_mesh *mesh, const char *path, long max_frames,
-                         vv_abort_fn abort_fn, void *abort_data);
+                         int keep_frames, vv_abort_fn abort_fn, void *abort_data);
 /* Frame f (the one after the last taken): its points, whether a face was found, its gaze
  * (has_gaze), its time; *got false at the end of the driver.  Fails if the thread did. */
 vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *found, float gaze[2][2], bool *has_gaze,
                         double *time, bool *got);
+/* With keep_frames: frame f (the one after the last taken, after its points were taken)
+ * into *frame (its buffer exchanged with the slot's) and *got true; *got false when the
+ * thread no longer holds it (overwritten before the first face: decode it yourself).
+ * Frames before f are given up.  keep_frames must exceed the frames the caller takes
+ * points ahead of the frame it takes (the timeline's lookahead + 1). */
+void tracking_frame(tracking_thread *tt, long f, vv_image *frame, bool *got);
 /* Stops the thread (if running) and frees everything. */
 void tracking_stop(tracking_thread *tt);
 
