@@ -70,6 +70,29 @@ static inline uint8_t *test_read_bytes(const char *path, size_t count) {
     return data;
 }
 
+/* A 16-bit PCM WAV file of `frames` frames of `channels` interleaved samples (speech
+ * fixtures for the audio tests); nothing is written when the file cannot be opened. */
+static inline void test_write_wav(const char *path, const int16_t *pcm, int frames, int channels, int rate) {
+    FILE *f = fopen(path, "wb");
+    if (!f) return;
+    uint32_t data = (uint32_t)frames * (uint32_t)channels * 2, u32;
+    uint16_t u16;
+    fwrite("RIFF", 1, 4, f);
+    u32 = 36 + data, fwrite(&u32, 4, 1, f);
+    fwrite("WAVEfmt ", 1, 8, f);
+    u32 = 16, fwrite(&u32, 4, 1, f);
+    u16 = 1, fwrite(&u16, 2, 1, f); /* PCM */
+    u16 = (uint16_t)channels, fwrite(&u16, 2, 1, f);
+    u32 = (uint32_t)rate, fwrite(&u32, 4, 1, f);
+    u32 = (uint32_t)(rate * channels * 2), fwrite(&u32, 4, 1, f);
+    u16 = (uint16_t)(channels * 2), fwrite(&u16, 2, 1, f);
+    u16 = 16, fwrite(&u16, 2, 1, f);
+    fwrite("data", 1, 4, f);
+    fwrite(&data, 4, 1, f);
+    fwrite(pcm, 2, (size_t)frames * (size_t)channels, f);
+    fclose(f);
+}
+
 #define CHECK(cond)                                                                  \
     do {                                                                             \
         if (cond) test_passed++;                                                     \

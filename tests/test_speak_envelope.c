@@ -38,30 +38,17 @@ static double syllable_gain(double t) {
     return s * s;
 }
 
+/* mono in [-1, 1] as 16-bit PCM, the same on every channel */
 static void write_wav(const char *path, const float *mono, int count, int rate, int channels) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    uint32_t data = (uint32_t)count * channels * 2, u32;
-    uint16_t u16;
-    fwrite("RIFF", 1, 4, f);
-    u32 = 36 + data; fwrite(&u32, 4, 1, f);
-    fwrite("WAVEfmt ", 1, 8, f);
-    u32 = 16; fwrite(&u32, 4, 1, f);
-    u16 = 1; fwrite(&u16, 2, 1, f);
-    u16 = (uint16_t)channels; fwrite(&u16, 2, 1, f);
-    u32 = (uint32_t)rate; fwrite(&u32, 4, 1, f);
-    u32 = (uint32_t)(rate * channels * 2); fwrite(&u32, 4, 1, f);
-    u16 = (uint16_t)(channels * 2); fwrite(&u16, 2, 1, f);
-    u16 = 16; fwrite(&u16, 2, 1, f);
-    fwrite("data", 1, 4, f);
-    fwrite(&data, 4, 1, f);
+    int16_t *pcm = malloc((size_t)count * channels * sizeof *pcm);
+    if (!pcm) return;
     for (int i = 0; i < count; i++)
         for (int c = 0; c < channels; c++) {
             double v = mono[i] * 32767;
-            int16_t s = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
-            fwrite(&s, 2, 1, f);
+            pcm[(size_t)i * channels + c] = (int16_t)(v > 32767 ? 32767 : v < -32768 ? -32768 : v);
         }
-    fclose(f);
+    test_write_wav(path, pcm, count, channels, rate);
+    free(pcm);
 }
 
 static double correlation(const float *a, const float *b, int n, int shift) { /* a[f + shift] vs b[f] */

@@ -156,27 +156,6 @@ static void test_shape(void) {
 
 #ifdef VV_HAVE_ESPEAK_NG
 /* A 16-bit mono WAV. */
-static void write_wav(const char *path, const short *pcm, int count, int rate) {
-    FILE *f = fopen(path, "wb");
-    if (!f) return;
-    uint32_t data = (uint32_t)count * 2, u32;
-    uint16_t u16;
-    fwrite("RIFF", 1, 4, f);
-    u32 = 36 + data; fwrite(&u32, 4, 1, f);
-    fwrite("WAVEfmt ", 1, 8, f);
-    u32 = 16; fwrite(&u32, 4, 1, f);
-    u16 = 1; fwrite(&u16, 2, 1, f);
-    u16 = 1; fwrite(&u16, 2, 1, f);
-    u32 = (uint32_t)rate; fwrite(&u32, 4, 1, f);
-    u32 = (uint32_t)(rate * 2); fwrite(&u32, 4, 1, f);
-    u16 = 2; fwrite(&u16, 2, 1, f);
-    u16 = 16; fwrite(&u16, 2, 1, f);
-    fwrite("data", 1, 4, f);
-    fwrite(&data, 4, 1, f);
-    fwrite(pcm, 2, (size_t)count, f);
-    fclose(f);
-}
-
 /* libespeak-ng's output: samples and phoneme events (start times). */
 typedef struct espeak_capture {
     short *pcm;
@@ -247,7 +226,7 @@ static void test_recogniser(void) {
     if (capture.count <= rate) return;
     char wav[4200];
     snprintf(wav, sizeof wav, "%s/espeak.wav", test_tmp_dir("test_speak_visemes"));
-    write_wav(wav, capture.pcm, capture.count, rate);
+    test_write_wav(wav, capture.pcm, capture.count, 1, rate);
     const double fps = 25, seconds = (double)capture.count / rate;
 
     audio_envelope energy, phon;
