@@ -40,10 +40,13 @@ vv_status hybrid_validity_init(hybrid_validity *v, head3d *h) {
     const uint8_t *layers;
     int vertices;
     head3d_mesh(h, &posed, &vertices, &triangles, &layers, &v->triangle_count);
+    v->vertex_count = vertices;
     v->rest_area = malloc((size_t)v->triangle_count * sizeof *v->rest_area);
     v->tags = malloc((size_t)v->triangle_count);
     v->changes = malloc((size_t)v->triangle_count * sizeof *v->changes);
-    if (!v->rest_area || !v->tags || !v->changes) {
+    v->crop = malloc((size_t)vertices * sizeof *v->crop);
+    v->texcoord = calloc((size_t)vertices, sizeof *v->texcoord); /* the colour drawn is not read */
+    if (!v->rest_area || !v->tags || !v->changes || !v->crop || !v->texcoord) {
         hybrid_validity_free(v);
         return vv_fail(VV_ERR_NO_MEMORY, "hybrid validity: no memory");
     }
@@ -57,6 +60,9 @@ void hybrid_validity_free(hybrid_validity *v) {
     free(v->depth);
     free(v->tags);
     free(v->changes);
+    free(v->crop);
+    free(v->texcoord);
+    free(v->layer);
     image_free(&v->scratch);
     memset(v, 0, sizeof *v);
 }
@@ -68,65 +74,60 @@ vv_status hybrid_validity_draw(hybrid_validity *v, const head3d *h, const float 
     const uint8_t *layers;
     int vertices, count;
     head3d_mesh(h, &posed, &vertices, &triangles, &layers, &count);
-    if (count != v->triangle_count)
+    if (count != v->triangle_count || vertices != v->vertex_count)
         return vv_fail(VV_ERR_INTERNAL, "hybrid validity: %d triangles, %d at rest", count, v->triangle_count);
     size_t plane = (size_t)size * size;
-    if (v->scratch.width != size || v->scratch.height != size) {
+    if (v->scratch.width != size || v->scratch.height != size) { /* the crop's buffers, once per size */
         image_free(&v->scratch);
         free(v->depth);
+        free(v->layer);
         v->depth = malloc(plane * sizeof *v->depth);
-        vv_status s = v->depth ? image_create(&v->scratch, size, size, 3) : vv_fail(VV_ERR_NO_MEMORY, "hybrid validity: no memory");
+        v->layer = malloc(plane);
+        vv_status s = v->depth && v->layer ? image_create(&v->scratch, size, size, 3)
+                                           : vv_fail(VV_ERR_NO_MEMORY, "hybrid validity: no memory");
         if (s != VV_OK) return s;
     }
-    float (*crop)[3] = malloc((size_t)vertices * sizeof *crop);
-    float (*texcoord)[2] = malloc((size_t)vertices * sizeof *texcoord);
-    uint8_t *layer = malloc(plane);
-    vv_status s = crop && texcoord && layer ? VV_OK : vv_fail(VV_ERR_NO_MEMORY, "hybrid validity: no memory");
-    if (s == VV_OK) {
-        float scale = sqrtf(fabsf(image_to_crop[0] * image_to_crop[4] - image_to_crop[1] * image_to_crop[3]));
-        for (int i = 0; i < vertices; i++) {
-            float x = posed[i][0], y = posed[i][1];
-            crop[i][0] = image_to_crop[0] * x + image_to_crop[1] * y + image_to_crop[2];
-            crop[i][1] = image_to_crop[3] * x + image_to_crop[4] * y + image_to_crop[5];
-            crop[i][2] = posed[i][2] * scale;
-            texcoord[i][0] = texcoord[i][1] = 0; /* the colour drawn is not read */
-        }
-        /* The head's own magnification (it came nearer, or the pose estimate scaled it):
-         * the median area change of the visible face, which a mouth or a turn leaves
-         * alone; stretch is measured against it, since zoom invents no pixels. */
-        float *changes = v->changes, zoom = 1.0f;
-        int n = 0;
-        for (int t = 0; t < count; t++) {
-            float now = triangle_area(posed, triangles[t]), rest = v->rest_area[t];
-            if (layers[t] == HEAD3D_LAYER_SKIN && rest > 0 && now > 0) changes[n++] = now / rest;
-        }
-        if (n > 0) {
-            qsort(changes, (size_t)n, sizeof *changes, compare_float);
-            zoom = changes[n / 2];
-        }
-        /* Each triangle's validity as its tag: the raster's layer map gives the winner's. */
-        for (int t = 0; t < count; t++) {
-            float now = triangle_area(posed, triangles[t]), rest = v->rest_area[t] * zoom;
-            float ratio = rest <= 0 ? 0.0f : now <= rest ? 1.0f : rest / now;
-            /* a little stretch (up to 1.1x, every ring of a turning head has some) moves
-             * real pixels; at 2x and beyond half of what shows was never there */
-            float valid = fminf(fmaxf((ratio - 0.5f) / (1.0f / 1.1f - 0.5f), 0.0f), 1.0f);
-            v->tags[t] = (uint8_t)(1 + lroundf(254.0f * valid)); /* 0: no triangle */
-        }
-        for (size_t i = 0; i < plane; i++) v->depth[i] = -INFINITY;
-        memset(layer, 0, plane);
-        raster_mesh mesh = {.position = (const float(*)[3])crop, .texcoord = (const float(*)[2])texcoord,
-                            .triangles = triangles, .vertex_count = vertices, .triangle_count = count,
-                            .triangle_layer = v->tags};
-        raster_target target = {.color = &v->scratch, .depth = v->depth, .layer = layer};
-        raster_params params = {.cull_back_faces = true, .threads = 1};
-        s = raster_draw(&target, &v->scratch, &mesh, &params);
+    float (*crop)[3] = v->crop;
+    uint8_t *layer = v->layer;
+    float scale = sqrtf(fabsf(image_to_crop[0] * image_to_crop[4] - image_to_crop[1] * image_to_crop[3]));
+    for (int i = 0; i < vertices; i++) {
+        float x = posed[i][0], y = posed[i][1];
+        crop[i][0] = image_to_crop[0] * x + image_to_crop[1] * y + image_to_crop[2];
+        crop[i][1] = image_to_crop[3] * x + image_to_crop[4] * y + image_to_crop[5];
+        crop[i][2] = posed[i][2] * scale;
     }
+    /* The head's own magnification (it came nearer, or the pose estimate scaled it):
+     * the median area change of the visible face, which a mouth or a turn leaves
+     * alone; stretch is measured against it, since zoom invents no pixels. */
+    float *changes = v->changes, zoom = 1.0f;
+    int n = 0;
+    for (int t = 0; t < count; t++) {
+        float now = triangle_area(posed, triangles[t]), rest = v->rest_area[t];
+        if (layers[t] == HEAD3D_LAYER_SKIN && rest > 0 && now > 0) changes[n++] = now / rest;
+    }
+    if (n > 0) {
+        qsort(changes, (size_t)n, sizeof *changes, compare_float);
+        zoom = changes[n / 2];
+    }
+    /* Each triangle's validity as its tag: the raster's layer map gives the winner's. */
+    for (int t = 0; t < count; t++) {
+        float now = triangle_area(posed, triangles[t]), rest = v->rest_area[t] * zoom;
+        float ratio = rest <= 0 ? 0.0f : now <= rest ? 1.0f : rest / now;
+        /* a little stretch (up to 1.1x, every ring of a turning head has some) moves
+         * real pixels; at 2x and beyond half of what shows was never there */
+        float valid = fminf(fmaxf((ratio - 0.5f) / (1.0f / 1.1f - 0.5f), 0.0f), 1.0f);
+        v->tags[t] = (uint8_t)(1 + lroundf(254.0f * valid)); /* 0: no triangle */
+    }
+    for (size_t i = 0; i < plane; i++) v->depth[i] = -INFINITY;
+    memset(layer, 0, plane);
+    raster_mesh mesh = {.position = (const float(*)[3])crop, .texcoord = (const float(*)[2])v->texcoord,
+                        .triangles = triangles, .vertex_count = vertices, .triangle_count = count,
+                        .triangle_layer = v->tags};
+    raster_target target = {.color = &v->scratch, .depth = v->depth, .layer = layer};
+    raster_params params = {.cull_back_faces = true, .threads = 1};
+    vv_status s = raster_draw(&target, &v->scratch, &mesh, &params);
     if (s == VV_OK)
         for (size_t i = 0; i < plane; i++) out[i] = layer[i] ? (float)(layer[i] - 1) / 254.0f : 1.0f;
-    free(crop);
-    free(texcoord);
-    free(layer);
     return s;
 }
 

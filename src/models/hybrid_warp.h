@@ -26,6 +26,11 @@ typedef struct hybrid_validity {
     float *depth;
     uint8_t *tags;
     float *changes;
+    /* per-frame scratch, kept: the posed vertices in the crop, dummy texcoords, the layer map */
+    int vertex_count;
+    float (*crop)[3];
+    float (*texcoord)[2];
+    uint8_t *layer;
 } hybrid_validity;
 
 /* Renders h once at rest (no motion) to read the source's triangle areas.  Call right
