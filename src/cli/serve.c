@@ -3,6 +3,7 @@
  * `vivify serve --worker DIR` (serve/worker.h). */
 #include "cli/cli.h"
 #include "serve/serve.h"
+#include "serve/live.h"
 #include "serve/worker.h"
 
 #include <errno.h>
@@ -53,6 +54,12 @@ int cli_serve(int argc, char **argv) {
         vv_status s = serve_worker_run(argv[2], STDOUT_FILENO);
         return s == VV_OK ? EXIT_OK : cli_exit_code(s);
     }
+    /* `vivify serve --live-worker DIR`: one live session (serve/live.h), on the socket the
+     * server gave it as stdin and stdout */
+    if (argc == 3 && !strcmp(argv[1], "--live-worker")) {
+        vv_status s = serve_live_worker_run(argv[2], STDIN_FILENO);
+        return s == VV_OK ? EXIT_OK : cli_exit_code(s);
+    }
     serve_params params = serve_default_params();
     const char *host = params.host, *models = NULL, *temp = NULL, *allow_host = NULL;
     int port = params.port, jobs = params.jobs, queue = params.queue, max_frames = params.max_frames;
@@ -60,6 +67,7 @@ int cli_serve(int argc, char **argv) {
     int keep = params.keep_count, max_seconds = (int)params.max_seconds, job_memory_mb = (int)(params.job_memory_bytes >> 20);
     int max_megapixels = (int)(params.max_portrait_pixels / 1000000), job_cpu = params.job_cpu_seconds;
     int upload_timeout = (int)params.body_timeout_s;
+    int live_sessions = params.live_sessions, live_fps = (int)params.live_max_fps;
     bool quiet = false;
     const cli_option opts[] = {
         {"host", 0, OPT_STRING, &host, "ADDR", "address to listen on; 0.0.0.0 opens it to the network", 0, 0},
@@ -79,6 +87,9 @@ int cli_serve(int argc, char **argv) {
         {"job-memory-mb", 0, OPT_INT, &job_memory_mb, "MB", "memory one job may use (0: no limit)", 0, 1 << 24},
         {"job-cpu-s", 0, OPT_INT, &job_cpu, "S", "processor seconds one job may use, all its threads together "
                                                  "(0: no limit)", 0, 1 << 30},
+        {"live-sessions", 0, OPT_INT, &live_sessions, "N", "live camera sessions at once (the page's Live tab; 0 turns "
+                                                             "them off; more get HTTP 409)", 0, 16},
+        {"live-fps", 0, OPT_INT, &live_fps, "N", "frames a second one live session may send (more get HTTP 429)", 1, 120},
         {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
         {"temp", 0, OPT_STRING, &temp, "DIR", "where uploads and results go, made if missing (default $TMPDIR or /tmp)", 0, 0},
         {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no request log", 0, 0},
@@ -120,6 +131,8 @@ int cli_serve(int argc, char **argv) {
     params.job_memory_bytes = (uint64_t)job_memory_mb << 20;
     params.job_cpu_seconds = job_cpu;
     params.body_timeout_s = upload_timeout;
+    params.live_sessions = live_sessions;
+    params.live_max_fps = live_fps;
     params.exe = exe;
     params.models_dir = models;
     params.temp_dir = temp;

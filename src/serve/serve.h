@@ -34,6 +34,11 @@ typedef struct serve_params {
     const char *exe;             /* vivify binary that runs jobs; required */
     const char *models_dir;      /* passed on as animate --models; NULL: animate searches */
     const char *temp_dir;        /* where job files go; NULL: $TMPDIR or /tmp */
+    int live_sessions;           /* POST /api/live sessions at once; default 1 (0: none) */
+    size_t live_max_frame_bytes; /* one live frame's JPEG at most; 0: 1 MB */
+    int live_max_frame_side;     /* a live frame's width and height at most; 0: 1280 */
+    double live_max_fps;         /* frames a second one live session may send; 0: 30 */
+    double live_idle_s;          /* a live session without a frame this long ends; 0: 15 */
     serve_log_fn log;            /* NULL: quiet */
     void *log_user_data;
 } serve_params;

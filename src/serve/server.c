@@ -15,6 +15,7 @@
 #include "face/motion.h"
 #include "serve/assets.h"
 #include "serve/jobs.h"
+#include "serve/live.h"
 #include "serve/sniff.h"
 
 #include <arpa/inet.h>
@@ -60,6 +61,7 @@ struct serve_server {
     client *clients;
     struct MHD_Daemon *daemon;
     job_queue *queue;
+    live_manager *live; /* POST /api/live sessions (serve/live.h) */
     char *motions_json; /* GET /api/motions, built once */
     char *config_json;  /* GET /api/config */
     int port;
@@ -88,6 +90,9 @@ serve_params serve_default_params(void) {
     p.max_client_connections = 64;
     p.header_timeout_s = 10;
     p.body_timeout_s = 300;
+    p.live_sessions = 1;
+    p.live_max_fps = 30;
+    p.live_idle_s = 15;
     return p;
 }
 
@@ -189,6 +194,11 @@ static void *watchdog_main(void *arg) {
             until.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&server->watchdog_wake, &server->clients_lock, &until);
+        if (server->live && !server->stopping) { /* idle live sessions end (outside the lock: it reaps a process) */
+            pthread_mutex_unlock(&server->clients_lock);
+            live_manager_reap(server->live);
+            pthread_mutex_lock(&server->clients_lock);
+        }
     }
     pthread_mutex_unlock(&server->clients_lock);
     return NULL;
@@ -269,6 +279,11 @@ typedef struct request {
     size_t uri_length;
     bool post_job;
     bool post_faces;    /* POST /api/faces: a portrait only, to list its faces */
+    bool post_live;     /* POST /api/live: a portrait and its options, to start a live session */
+    bool live_frame;    /* POST /api/live/ID/frame: one camera frame (a JPEG body) */
+    char live_id[LIVE_ID_LENGTH + 1];
+    uint8_t *frame;     /* that frame's bytes so far */
+    size_t frame_size;
     struct MHD_PostProcessor *post;
     char dir[PATH_MAX]; /* the job folder, "" until made; removed unless a job took it */
     upload_file files[FILE_COUNT];
@@ -417,6 +432,10 @@ static enum MHD_Result upload_part(void *cls, enum MHD_ValueKind kind, const cha
         return MHD_NO;
     }
     r->part_bytes += size;
+    if (r->post_live && !strcmp(key, file_fields[FILE_DRIVING])) {
+        request_error(r, 400, "POST /api/live takes a portrait ('source'); the camera is the driver, not a 'driving' file");
+        return MHD_NO;
+    }
     if (r->post_faces && strcmp(key, file_fields[FILE_SOURCE])) {
         request_error(r, 400, "POST /api/faces takes the portrait alone, as the 'source' file (not '%.40s')", key);
         return MHD_NO;
@@ -668,6 +687,62 @@ static bool build_request(request *r, job_request *job) {
     return true;
 }
 
+/* Validates a complete POST /api/live upload: the portrait and the options a live session
+ * takes (a driver, a motion, a mode, an output format do not apply); false with r->error set. */
+static bool build_live_request(request *r, live_request *live) {
+    memset(live, 0, sizeof *live);
+    if (!r->files[FILE_SOURCE].parts) {
+        request_error(r, 400, "no portrait: send the image as the 'source' file");
+        return false;
+    }
+    static const int not_live[] = {FIELD_MOTION, FIELD_MODE, FIELD_COMPARE, FIELD_FORMAT, FIELD_DURATION};
+    for (size_t i = 0; i < sizeof not_live / sizeof not_live[0]; i++)
+        if (r->field_set[not_live[i]]) {
+            request_error(r, 400, "POST /api/live takes source, face, engine, expression_scale, pose_scale, eyes, lips and "
+                                  "background; not '%s'", text_fields[not_live[i]]);
+            return false;
+        }
+    const serve_server *server = r->server;
+    const char *engine = r->fields[FIELD_ENGINE];
+    if (!engine[0]) engine = "warp";
+    if (strcmp(engine, "warp") && strcmp(engine, "warp2d")) {
+        request_error(r, 400, "live engine must be warp or warp2d, not '%s'", engine);
+        return false;
+    }
+    snprintf(live->engine, sizeof live->engine, "%.7s", engine); /* warp or warp2d */
+    const char *face = r->fields[FIELD_FACE];
+    live->face = 1;
+    if (face[0] && !parse_whole(face, 1, MAX_FACE_INDEX, &live->face)) {
+        request_error(r, 400, "face must be a whole number from 1 to %d (as POST /api/faces numbers them), not '%s'",
+                      MAX_FACE_INDEX, face);
+        return false;
+    }
+    const char *background = r->fields[FIELD_BACKGROUND];
+    if (background[0] && strcmp(background, "still") && strcmp(background, "move")) {
+        request_error(r, 400, "background must be still or move, not '%s'", background);
+        return false;
+    }
+    live->background_move = !strcmp(background, "move");
+    const struct { int field; float *target; double low, high; } numbers[] = {
+        {FIELD_EXPRESSION, &live->expression_scale, 0, 10},
+        {FIELD_POSE, &live->pose_scale, 0, 10},
+        {FIELD_EYES, &live->eyes, 0, 3},
+        {FIELD_LIPS, &live->lips, 0, 3},
+    };
+    for (size_t i = 0; i < sizeof numbers / sizeof numbers[0]; i++) {
+        const char *text = r->fields[numbers[i].field];
+        double value = 1;
+        if (text[0] && !parse_number(text, numbers[i].low, numbers[i].high, &value)) {
+            request_error(r, 400, "%s must be a number from %g to %g, not '%s'", text_fields[numbers[i].field],
+                          numbers[i].low, numbers[i].high, text);
+            return false;
+        }
+        *numbers[i].target = (float)value;
+    }
+    (void)server;
+    return accept_file(r, FILE_SOURCE, live->source, sizeof live->source);
+}
+
 /* ------------------------------------------------------------------ routes */
 
 static int hex_value(char c) {
@@ -816,6 +891,88 @@ static enum MHD_Result send_result(serve_server *server, struct MHD_Connection *
     return result;
 }
 
+/* The end of POST /api/live: the session starts (the worker loads the portrait and finds its
+ * face: a second or so) and answers its id, or why not: 409 busy, 422 no face, ... */
+static enum MHD_Result finish_live_start(serve_server *server, struct MHD_Connection *connection, request *r) {
+    live_request live;
+    if (!r->error_code) build_live_request(r, &live);
+    if (r->error_code) return send_error(server, connection, r->error_code, "%s", r->error);
+    char id[LIVE_ID_LENGTH + 1];
+    int width = 0, height = 0;
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", r->dir);
+    r->dir[0] = 0; /* the session owns the folder now */
+    vv_status s = live_session_start(server->live, dir, &live, id, &width, &height);
+    if (s != VV_OK) {
+        unsigned code = s == VV_ERR_UNSUPPORTED ? 409 : s == VV_ERR_NO_FACE ? 422 : s == VV_ERR_TOO_LARGE ? 413
+                      : s == VV_ERR_FORMAT || s == VV_ERR_CORRUPT ? 415 : 500;
+        return send_error(server, connection, code, "%s", vv_last_error());
+    }
+    server_log(server, "live %.8s started (%dx%d, %s)", id, width, height, live.engine);
+    cJSON *json = cJSON_CreateObject();
+    if (json) {
+        cJSON_AddStringToObject(json, "id", id);
+        cJSON_AddNumberToObject(json, "width", width);
+        cJSON_AddNumberToObject(json, "height", height);
+    }
+    return send_json(connection, 201, json);
+}
+
+/* POST /api/live/ID/frame: the body (one JPEG, at most live_max_frame_bytes) gathered, then
+ * animated; the answer is the animated frame as image/jpeg with X-Vivify-Face (1: the frame
+ * had a face) and X-Vivify-Worker-Ms (the time the session took for it). */
+static enum MHD_Result handle_live_frame(serve_server *server, struct MHD_Connection *connection, request *r,
+                                         const char *upload_data, size_t *upload_data_size, bool first) {
+    size_t cap = server->params.live_max_frame_bytes;
+    if (first) {
+        const char *length = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (length && strtoull(length, NULL, 10) > cap)
+            return send_error(server, connection, 413, "too large: a live frame is at most %zu KB of JPEG", cap >> 10);
+        r->frame = malloc(cap);
+        if (!r->frame) return send_error(server, connection, 503, "out of memory");
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (r->frame_size + *upload_data_size > cap) {
+            request_error(r, 413, "too large: a live frame is at most %zu KB of JPEG", cap >> 10);
+            server_log(server, "413 %s (cut off while sending)", r->error);
+            connection_refuse_now(connection, 413, "Content Too Large", r->error);
+            return MHD_NO;
+        }
+        memcpy(r->frame + r->frame_size, upload_data, *upload_data_size);
+        r->frame_size += *upload_data_size;
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    connection_deadline(server, connection, 0);
+    live_answer answer;
+    live_session_frame(server->live, r->live_id, r->frame, r->frame_size, &answer);
+    if (answer.code != 200) {
+        /* the usual refusals of a running session are not logged one a frame */
+        if (answer.code == 429) {
+            cJSON *json = cJSON_CreateObject();
+            if (json) cJSON_AddStringToObject(json, "error", answer.error);
+            return send_json(connection, 429, json);
+        }
+        return send_error(server, connection, answer.code, "%s", answer.error);
+    }
+    struct MHD_Response *response = MHD_create_response_from_buffer(answer.size, answer.jpeg, MHD_RESPMEM_MUST_FREE);
+    if (!response) {
+        free(answer.jpeg);
+        return MHD_NO;
+    }
+    char ms[32];
+    snprintf(ms, sizeof ms, "%.1f", answer.worker_ms);
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, "image/jpeg");
+    MHD_add_response_header(response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+    MHD_add_response_header(response, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(response, "X-Vivify-Face", answer.face ? "1" : "0");
+    MHD_add_response_header(response, "X-Vivify-Worker-Ms", ms);
+    enum MHD_Result result = MHD_queue_response(connection, 200, response);
+    MHD_destroy_response(response);
+    return result;
+}
+
 /* The end of POST /api/jobs: every byte is in. */
 static enum MHD_Result finish_upload(serve_server *server, struct MHD_Connection *connection, request *r) {
     connection_deadline(server, connection, 0);
@@ -823,6 +980,7 @@ static enum MHD_Result finish_upload(serve_server *server, struct MHD_Connection
         request_error(r, 400, "the multipart/form-data body is malformed or cut short");
     r->post = NULL;
     request_close_files(r);
+    if (r->post_live) return finish_live_start(server, connection, r);
     job_request job;
     if (!r->error_code) build_request(r, &job);
     if (r->error_code) {
@@ -850,7 +1008,7 @@ static enum MHD_Result handle_post_job(serve_server *server, struct MHD_Connecti
             /* answered before the body is read: libmicrohttpd then closes the connection */
             return send_error(server, connection, 413, "too large: uploads are limited to %s", limit);
         }
-        const char *route = r->post_faces ? "/api/faces" : "/api/jobs";
+        const char *route = r->post_faces ? "/api/faces" : r->post_live ? "/api/live" : "/api/jobs";
         r->post = MHD_create_post_processor(connection, 64 * 1024, upload_part, r);
         if (!r->post) return send_error(server, connection, 415, "POST %s takes multipart/form-data", route);
         const char *type = MHD_lookup_connection_value(connection, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
@@ -913,11 +1071,26 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
         if (!request_allowed(server, connection, method))
             return send_error(server, connection, 403, "forbidden: this server only answers its own page");
         r->post_faces = !strcmp(url, "/api/faces") && !strcmp(method, "POST");
-        r->post_job = (!strcmp(url, "/api/jobs") && !strcmp(method, "POST")) || r->post_faces;
+        r->post_live = !strcmp(url, "/api/live") && !strcmp(method, "POST");
+        r->post_job = (!strcmp(url, "/api/jobs") && !strcmp(method, "POST")) || r->post_faces || r->post_live;
+        if (r->post_live && live_manager_active(server->live) >= server->params.live_sessions) /* before the upload */
+            return send_error(server, connection, 409, server->params.live_sessions > 0
+                                  ? "busy: another live session is running on this server (%d at a time); try again when it ends"
+                                  : "live sessions are turned off on this server (%d at a time)", server->params.live_sessions);
+        static const char live_prefix[] = "/api/live/";
+        if (!strcmp(method, "POST") && !strncmp(url, live_prefix, sizeof live_prefix - 1)) {
+            const char *id = url + sizeof live_prefix - 1;
+            if (!is_job_id(id, LIVE_ID_LENGTH) || strcmp(id + LIVE_ID_LENGTH, "/frame"))
+                return send_error(server, connection, 404, "not found: %.80s (frames go to POST /api/live/ID/frame)", url);
+            memcpy(r->live_id, id, LIVE_ID_LENGTH);
+            r->live_frame = true;
+        }
         /* the headers are in: an upload has body_timeout_s for its body; answers need no
          * deadline */
-        connection_deadline(server, connection, r->post_job ? server->params.body_timeout_s : 0);
+        connection_deadline(server, connection, r->post_job ? server->params.body_timeout_s
+                                                : r->live_frame ? server->params.header_timeout_s : 0);
         if (r->post_job) return handle_post_job(server, connection, r, upload_data, upload_data_size, true);
+        if (r->live_frame) return handle_live_frame(server, connection, r, upload_data, upload_data_size, true);
         /* No other request takes a body: one that comes with a body (endless, chunked, or
          * trickled) is answered now, before it is read, and the connection then closed.
          * Without one, the answer waits for the next call: answering the first one ends
@@ -927,6 +1100,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
         if (!encoding && (!length || !strcmp(length, "0"))) return MHD_YES;
     } else if (r->post_job) {
         return handle_post_job(server, connection, r, upload_data, upload_data_size, false);
+    } else if (r->live_frame) {
+        return handle_live_frame(server, connection, r, upload_data, upload_data_size, false);
     }
     if (*upload_data_size) { /* cannot happen (answered above), but never leave bytes unread */
         *upload_data_size = 0;
@@ -942,8 +1117,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
         const char *text = url[5] == 'm' ? server->motions_json : server->config_json;
         return send_buffer(connection, 200, "application/json", text, strlen(text), MHD_RESPMEM_PERSISTENT);
     }
-    if (!strcmp(url, "/api/jobs") || !strcmp(url, "/api/faces"))
+    if (!strcmp(url, "/api/jobs") || !strcmp(url, "/api/faces") || !strcmp(url, "/api/live"))
         return send_error(server, connection, 405, "%s %s: use POST", method, url);
+    static const char live_prefix[] = "/api/live/";
+    if (!strncmp(url, live_prefix, sizeof live_prefix - 1)) {
+        const char *id = url + sizeof live_prefix - 1;
+        if (!is_job_id(id, strlen(id)) && !(is_job_id(id, LIVE_ID_LENGTH) && !strcmp(id + LIVE_ID_LENGTH, "/frame")))
+            return send_error(server, connection, 404, "no such live session");
+        if (id[LIVE_ID_LENGTH]) return send_error(server, connection, 405, "%s %s: use POST", method, url);
+        if (strcmp(method, "DELETE")) return send_error(server, connection, 405, "%s on a live session: use DELETE", method);
+        char key[LIVE_ID_LENGTH + 1];
+        memcpy(key, id, LIVE_ID_LENGTH);
+        key[LIVE_ID_LENGTH] = 0;
+        if (!live_session_stop(server->live, key)) return send_error(server, connection, 404, "no such live session");
+        server_log(server, "live %.8s stopped", key);
+        return send_buffer(connection, 204, "application/json", "", 0, MHD_RESPMEM_PERSISTENT);
+    }
     static const char prefix[] = "/api/jobs/";
     if (!strncmp(url, prefix, sizeof prefix - 1)) {
         const char *id = url + sizeof prefix - 1;
@@ -997,6 +1186,7 @@ static void request_done(void *cls, struct MHD_Connection *connection, void **st
     if (connection) connection_deadline(server, connection, server->params.header_timeout_s);
     if (!r) return;
     if (r->post) MHD_destroy_post_processor(r->post);
+    free(r->frame);
     request_close_files(r);
     if (r->dir[0]) job_queue_discard_folder(server->queue, r->dir); /* never became a job */
     free(r);
@@ -1130,10 +1320,23 @@ static vv_status build_config_json(const serve_server *server, char **out) {
         cJSON_AddItemToObject(json, "modes", cJSON_CreateStringArray(modes, 2));
         cJSON_AddItemToObject(json, "backgrounds", cJSON_CreateStringArray(backgrounds, 2));
         cJSON_AddStringToObject(json, "version", vv_version());
+        cJSON *live = cJSON_AddObjectToObject(json, "live");
+        if (live) {
+            cJSON_AddNumberToObject(live, "sessions", server->params.live_sessions);
+            cJSON_AddNumberToObject(live, "max_frame_bytes", (double)server->params.live_max_frame_bytes);
+            cJSON_AddNumberToObject(live, "max_frame_side", server->params.live_max_frame_side);
+            cJSON_AddNumberToObject(live, "max_fps", server->params.live_max_fps);
+            cJSON_AddNumberToObject(live, "idle_s", server->params.live_idle_s);
+        }
     }
     *out = json ? cJSON_PrintUnformatted(json) : NULL;
     cJSON_Delete(json);
     return *out ? VV_OK : vv_fail(VV_ERR_NO_MEMORY, "serve: out of memory");
+}
+
+static void live_release_folder(void *user, const char *dir) {
+    serve_server *server = user;
+    job_queue_discard_folder(server->queue, dir);
 }
 
 vv_status serve_start(serve_server **out, const serve_params *params) {
@@ -1144,6 +1347,11 @@ vv_status serve_start(serve_server **out, const serve_params *params) {
     serve_server *server = calloc(1, sizeof *server);
     if (!server) return vv_fail(VV_ERR_NO_MEMORY, "serve: out of memory");
     server->params = *params;
+    live_params live_defaults = live_default_params(); /* live limits left 0 take the defaults */
+    if (!server->params.live_max_frame_bytes) server->params.live_max_frame_bytes = live_defaults.max_frame_bytes;
+    if (server->params.live_max_frame_side <= 0) server->params.live_max_frame_side = live_defaults.max_frame_side;
+    if (!(server->params.live_max_fps > 0)) server->params.live_max_fps = live_defaults.max_fps;
+    if (!(server->params.live_idle_s > 0)) server->params.live_idle_s = live_defaults.idle_s;
     if (params->max_client_connections < 1 || !(params->header_timeout_s > 0) || !(params->body_timeout_s > 0)) {
         free(server);
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "serve: connections per client and deadlines must be positive");
@@ -1199,11 +1407,24 @@ vv_status serve_start(serve_server **out, const serve_params *params) {
     };
     if (s == VV_OK) s = job_queue_new(&server->queue, &qp);
     if (s == VV_OK) {
+        live_params lp = live_default_params();
+        lp.exe = params->exe;
+        lp.models_dir = params->models_dir;
+        lp.sessions = server->params.live_sessions;
+        lp.max_frame_bytes = server->params.live_max_frame_bytes;
+        lp.max_frame_side = server->params.live_max_frame_side;
+        lp.max_fps = server->params.live_max_fps;
+        lp.idle_s = server->params.live_idle_s;
+        lp.memory_bytes = params->job_memory_bytes;
+        lp.cpu_seconds = params->job_cpu_seconds;
+        s = live_manager_new(&server->live, &lp, live_release_folder, server);
+    }
+    if (s == VV_OK) {
         unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
         if (address->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
         server->daemon = MHD_start_daemon(
             flags, (uint16_t)params->port, NULL, NULL, handle, server, MHD_OPTION_SOCK_ADDR, address->ai_addr,
-            MHD_OPTION_THREAD_POOL_SIZE, 2u, MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
+            MHD_OPTION_THREAD_POOL_SIZE, 4u, MHD_OPTION_CONNECTION_LIMIT, 512u, MHD_OPTION_CONNECTION_TIMEOUT, 120u,
             MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)params->max_client_connections,
             MHD_OPTION_NOTIFY_CONNECTION, connection_notify, server, MHD_OPTION_NOTIFY_COMPLETED, request_done, server, MHD_OPTION_UNESCAPE_CALLBACK, unescape_url, server,
             MHD_OPTION_URI_LOG_CALLBACK, request_begin, server,
@@ -1237,6 +1458,7 @@ void serve_stop(serve_server *server) {
         pthread_cond_destroy(&server->watchdog_wake);
         pthread_mutex_destroy(&server->clients_lock);
     }
+    live_manager_free(server->live); /* before the queue: its folders are the queue's */
     job_queue_free(server->queue);
     free(server->allowed);
     free(server->motions_json);
