@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #define MAX_FACES 32
-#define FACE_SCORE_MARGIN 0.15f /* faces this much less confident than the best are ignored */
 
 vv_animate_params vv_animate_default_params(void) {
     vv_animate_params p;
@@ -129,15 +128,7 @@ static vv_status source_open(animate_source *src, vv_faces *faces, const vv_imag
                         : vv_faces_detect(faces, &src->image, found, MAX_FACES, &count);
     if (s != VV_OK) return s;
     if (count == 0) return vv_fail(VV_ERR_NO_FACE, "no face found in %s", name);
-    /* Paintings of whole figures give the detector large, barely-confident "faces" in
-     * folds and hands (0.61 beside the real face's 0.94 on two of ../shared/data/portraits):
-     * keep the faces nearly as confident as the best one, still largest first. */
-    float best_score = 0;
-    for (int i = 0; i < count; i++) best_score = found[i].score > best_score ? found[i].score : best_score;
-    int kept = 0;
-    for (int i = 0; i < count; i++)
-        if (found[i].score >= best_score - FACE_SCORE_MARGIN) found[kept++] = found[i];
-    count = kept;
+    count = faces_keep_confident(found, count); /* nearly as confident as the best, largest first */
     if (face_index > count)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "--face %d: %s has only %d face%s", face_index, name, count,
                        count == 1 ? "" : "s");

@@ -114,3 +114,12 @@ vv_status faces_detect_quick(vv_faces *faces, const vv_image *image, vv_face *ou
                              int *count) {
     return faces_detect_with(faces, image, out, max_faces, count, true, "faces_detect_quick");
 }
+
+int faces_keep_confident(vv_face *faces, int count) {
+    float best = 0;
+    for (int i = 0; i < count; i++) best = faces[i].score > best ? faces[i].score : best;
+    int kept = 0;
+    for (int i = 0; i < count; i++)
+        if (faces[i].score >= best - FACES_SCORE_MARGIN) faces[kept++] = faces[i];
+    return kept;
+}

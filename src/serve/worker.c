@@ -1,6 +1,7 @@
 /* serve/worker: one job through the library API, progress as JSON lines (see worker.h). */
 #define _GNU_SOURCE
 #include "serve/worker.h"
+#include "face/faces.h"
 #include "img/image.h"
 #include "video/video.h"
 
@@ -20,9 +21,6 @@
 
 #define SPEC_MAX_BYTES 65536
 #define MAX_FACES 32 /* as animate's --face N takes */
-/* Faces this much less confident than the best one are not listed: the animator ignores
- * them too (src/animate/animator.c, FACE_SCORE_MARGIN), so face N here is its face N. */
-#define FACE_SCORE_MARGIN 0.15f
 #define LINE_INTERVAL_S 0.1 /* progress lines at most this often (the last one always) */
 
 typedef struct worker {
@@ -226,10 +224,9 @@ static vv_status list_faces(const char *source, const char *output, const char *
         cJSON_AddNumberToObject(json, "width", image.width);
         cJSON_AddNumberToObject(json, "height", image.height);
         cJSON *list = cJSON_AddArrayToObject(json, "faces");
-        float best = 0;
-        for (int i = 0; i < n; i++) best = found[i].score > best ? found[i].score : best;
+        /* the faces the animator keeps (faces_keep_confident), so face N here is its face N */
+        n = faces_keep_confident(found, n);
         for (int i = 0; list && i < n; i++) {
-            if (found[i].score < best - FACE_SCORE_MARGIN) continue;
             cJSON *face = cJSON_CreateObject();
             if (!face) break;
             cJSON_AddItemToArray(list, face);
