@@ -1,5 +1,5 @@
-/* cli/dataset: `vivify dataset build CLIPS_OR_DIRS... -o OUT.vds` (train/dataset.h) and
- * `vivify dataset info FILE.vds`. */
+/* cli/dataset: `vivify dataset build CLIPS_OR_DIRS... -o OUT.vds` (train/dataset.h; with
+ * --shard-size a folder of shards) and `vivify dataset info FILE.vds|FOLDER`. */
 #include "cli/cli.h"
 #include "img/image.h"
 #include "train/dataset.h"
@@ -17,12 +17,20 @@ static const char BUILD_USAGE[] =
     "JPEG frames, 68 landmarks and a per-person identity label (from the file name;\n"
     "docs/DATASET.md) in one indexed file.  Same inputs and options: the same bytes.\n"
     "With --holdout FILE the people of the listed clips are left out (--split train,\n"
-    "the default then) or are the only ones kept (--split holdout).";
+    "the default then) or are the only ones kept (--split holdout); --holdout-fraction F\n"
+    "also holds out every person whose name hashes below F (stable as the set grows).\n"
+    "\n"
+    "At scale: a folder of subfolders is a tree (VoxCeleb2's id/video/clip.mp4; the\n"
+    "person is the first folder); --threads N processes N clips at once; --shard-size N\n"
+    "writes OUT as a folder of N-clip shards and a manifest, and rerunning the same\n"
+    "command after a crash keeps the finished shards (the same bytes as one run).";
 
-static const char INFO_USAGE[] = "usage: vivify dataset info FILE.vds [--clips] [--sheet OUT.png]\n"
+static const char INFO_USAGE[] = "usage: vivify dataset info FILE.vds|FOLDER [--clips] [--sheet OUT.png] [--episodes N [--shots K]]\n"
                                  "\n"
-                                 "Counts, configuration and (with --clips) the clip table of a dataset;\n"
-                                 "--sheet draws each clip's middle frame with its landmarks.";
+                                 "Counts, configuration and (with --clips) the clip table of a dataset (a file,\n"
+                                 "or a sharded set's folder); --sheet draws each clip's middle frame with its\n"
+                                 "landmarks; --episodes N reads N seeded episodes (K = --shots) as training does\n"
+                                 "and reports frames/s.";
 
 typedef struct progress_state {
     progress_bar bar;
@@ -39,6 +47,7 @@ static int dataset_build_command(int argc, char **argv) {
     dataset_build_params params = dataset_build_default_params();
     const char *output = NULL, *split = NULL;
     int seed = 1;
+    float holdout_fraction = 0;
     bool quiet = false;
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &output, "OUT.vds", "the dataset file to write", 0, 0},
@@ -51,7 +60,9 @@ static int dataset_build_command(int argc, char **argv) {
          "which clips to keep (default: train with --holdout, else all)", 0, 0},
         {"crop-scale", 0, OPT_FLOAT, &params.crop_scale, "X", "crop side / median face box side", 1, 4},
         {"quality", 0, OPT_INT, &params.jpeg_quality, "Q", "JPEG quality", 1, 100},
-        {"threads", 0, OPT_INT, &params.threads, "N", "face pipeline threads (0: all cores)", 0, 256},
+        {"holdout-fraction", 0, OPT_FLOAT, &holdout_fraction, "F", "also hold out people whose name hashes below F", 0, 0.999999f},
+        {"threads", 0, OPT_INT, &params.threads, "N", "clips processed at once (0: all cores)", 0, 256},
+        {"shard-size", 0, OPT_INT, &params.shard_size, "N", "write OUT as a folder of N-clip shards (resumable)", 1, DATASET_MAX_CLIPS},
         {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no progress bar", 0, 0},
     };
     const char *inputs[MAX_INPUTS];
@@ -64,7 +75,9 @@ static int dataset_build_command(int argc, char **argv) {
         return EXIT_USAGE;
     }
     params.seed = (uint64_t)seed;
-    if (!split) params.split = params.holdout_path ? DATASET_SPLIT_TRAIN : DATASET_SPLIT_ALL;
+    params.holdout_fraction = holdout_fraction;
+    bool held = params.holdout_path || holdout_fraction > 0;
+    if (!split) params.split = held ? DATASET_SPLIT_TRAIN : DATASET_SPLIT_ALL;
     else if (!strcmp(split, "train")) params.split = DATASET_SPLIT_TRAIN;
     else if (!strcmp(split, "holdout")) params.split = DATASET_SPLIT_HOLDOUT;
     else if (!strcmp(split, "all")) params.split = DATASET_SPLIT_ALL;
@@ -73,7 +86,7 @@ static int dataset_build_command(int argc, char **argv) {
         return EXIT_USAGE;
     }
     progress_state progress = {0};
-    progress_start(&progress.bar, "dataset", 0, "frames");
+    progress_start(&progress.bar, "dataset", 0, "clips");
     progress.bar.quiet = quiet;
     params.progress = on_progress;
     params.progress_data = &progress;
@@ -82,11 +95,15 @@ static int dataset_build_command(int argc, char **argv) {
     vv_status s = dataset_build(inputs, input_count, output, &params, &report);
     progress_finish(&progress.bar);
     if (s != VV_OK) return cli_fail(s);
+    double seconds = time_now() - start;
+    if (params.shard_size > 0)
+        fprintf(stderr, "dataset: %s: %d shards (%d kept from an earlier run), %.1f clips/s\n", output, report.shards,
+                report.shards_reused, seconds > 0 ? (report.clips + report.clips_skipped) / seconds : 0.0);
     fprintf(stderr,
             "dataset: %s: %d clips, %d identities, %ld frames at %dx%d, %.1f MB, %.1f s "
             "(%d clips left out, %ld frames without a usable face)\n",
             output, report.clips, report.identities, report.frames, params.size, params.size,
-            (double)report.bytes / 1e6, time_now() - start, report.clips_skipped, report.frames_dropped);
+            (double)report.bytes / 1e6, seconds, report.clips_skipped, report.frames_dropped);
     return EXIT_OK;
 }
 
@@ -100,7 +117,9 @@ static vv_status dataset_sheet(const dataset *ds, const char *path) {
     static const uint8_t colour[3] = {255, 40, 40};
     for (int c = 0; c < clips && s == VV_OK; c++) {
         float points[68][2];
-        s = dataset_read_frame(ds, c, dataset_clip(ds, c)->frame_count / 2, &frame, points);
+        dataset_clip_info info;
+        s = dataset_clip_get(ds, c, &info);
+        if (s == VV_OK) s = dataset_read_frame(ds, c, info.frame_count / 2, &frame, points);
         image_free(&tile); /* image_resize allocates its output */
         if (s == VV_OK) s = image_resize(&tile, &frame, TILE, TILE);
         if (s != VV_OK) break;
@@ -119,16 +138,46 @@ static vv_status dataset_sheet(const dataset *ds, const char *path) {
     return s;
 }
 
+/* N seeded episodes (K shots + a target from one clip, as training draws them), every
+ * frame read. */
+static vv_status dataset_read_episodes(const dataset *ds, int episodes, int k) {
+    dataset_rng rng;
+    dataset_rng_seed(&rng, 1);
+    vv_image image = {0};
+    long frames = 0;
+    double start = time_now();
+    vv_status s = VV_OK;
+    for (int e = 0; e < episodes && s == VV_OK; e++) {
+        dataset_episode ep;
+        s = dataset_sample_episode(ds, &rng, k, DATASET_EPISODE_CLIP, &ep);
+        for (int i = 0; i <= ep.k && s == VV_OK; i++) {
+            dataset_frame_ref ref = i < ep.k ? ep.shots[i] : ep.target;
+            float points[68][2];
+            s = dataset_read_frame(ds, ref.clip, ref.frame, &image, points);
+            frames++;
+        }
+    }
+    image_free(&image);
+    double seconds = time_now() - start;
+    if (s == VV_OK)
+        printf("episodes: %d read, %ld frames in %.2f s (%.0f frames/s)\n", episodes, frames, seconds,
+               seconds > 0 ? (double)frames / seconds : 0.0);
+    return s;
+}
+
 static int dataset_info_command(int argc, char **argv) {
     bool clips = false;
     const char *sheet = NULL;
+    int episodes = 0, shots = 8;
     const cli_option opts[] = {
         {"clips", 0, OPT_FLAG, &clips, NULL, "list every clip", 0, 0},
         {"sheet", 0, OPT_STRING, &sheet, "OUT.png", "contact sheet of every clip's middle frame", 0, 0},
+        {"episodes", 0, OPT_INT, &episodes, "N", "read N seeded episodes as training does, report frames/s", 0, 100000000},
+        {"shots", 0, OPT_INT, &shots, "K", "K of those episodes (default 8)", 1, DATASET_MAX_SHOTS},
     };
     const char *positional[1];
     int count = 0;
-    int r = cli_parse(argc, argv, opts, 2, positional, 1, &count, INFO_USAGE);
+    int r = cli_parse(argc, argv, opts, 4, positional, 1, &count, INFO_USAGE);
     if (r != 0) return r > 0 ? EXIT_OK : EXIT_USAGE;
     if (count != 1) {
         fprintf(stderr, "vivify: dataset info needs one FILE.vds (see --help)\n");
@@ -137,18 +186,23 @@ static int dataset_info_command(int argc, char **argv) {
     dataset *ds = NULL;
     vv_status s = dataset_open(&ds, positional[0]);
     if (s != VV_OK) return cli_fail(s);
-    printf("%s: %d clips, %d identities, %ld frames, %dx%d JPEG\n", positional[0], dataset_clip_count(ds),
+    printf("%s: %d clips, %d identities, %ld frames, %dx%d JPEG", positional[0], dataset_clip_count(ds),
            dataset_identity_count(ds), dataset_frame_count(ds), dataset_image_size(ds), dataset_image_size(ds));
+    if (dataset_shard_count(ds) > 0) printf(", %d shards", dataset_shard_count(ds));
+    printf("\n");
     printf("config: %s", dataset_config(ds));
     if (clips) {
         printf("%-36s %-24s %6s %7s  %s\n", "clip", "identity", "frames", "source", "crop x,y,side");
-        for (int c = 0; c < dataset_clip_count(ds); c++) {
-            const dataset_clip_info *info = dataset_clip(ds, c);
-            printf("%-36s %-24s %6d %7d  %d,%d,%d\n", info->name, dataset_identity_name(ds, info->identity),
-                   info->frame_count, info->source_frames, info->crop_x, info->crop_y, info->crop_side);
+        for (int c = 0; c < dataset_clip_count(ds) && s == VV_OK; c++) {
+            dataset_clip_info info;
+            s = dataset_clip_get(ds, c, &info);
+            if (s == VV_OK)
+                printf("%-36s %-24s %6d %7d  %d,%d,%d\n", info.name, dataset_identity_name(ds, info.identity),
+                       info.frame_count, info.source_frames, info.crop_x, info.crop_y, info.crop_side);
         }
     }
-    if (sheet) s = dataset_sheet(ds, sheet);
+    if (sheet && s == VV_OK) s = dataset_sheet(ds, sheet);
+    if (episodes > 0 && s == VV_OK) s = dataset_read_episodes(ds, episodes, shots);
     dataset_close(ds);
     return s == VV_OK ? EXIT_OK : cli_fail(s);
 }

@@ -2,6 +2,7 @@
  * and the episode sampler.  Byte layout: docs/DATASET.md; all integers little-endian. */
 #include "train/dataset.h"
 #include "img/image.h"
+#include "train/dataset_shards.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -117,7 +118,22 @@ void dataset_identity_from_name(const char *clip_name, char *out, size_t out_siz
     copy_name(out, out_size, s, len);
 }
 
-static bool name_is_valid(const char *field) {
+uint64_t dataset_holdout_hash(const char *identity) {
+    uint64_t h = 1469598103934665603ull; /* FNV-1a, then splitmix64's finaliser to spread it */
+    for (const char *p = identity; *p; p++) h = (h ^ (uint8_t)*p) * 1099511628211ull;
+    h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ull;
+    h = (h ^ (h >> 27)) * 0x94d049bb133111ebull;
+    return h ^ (h >> 31);
+}
+
+bool dataset_holdout_by_hash(const char *identity, double fraction) {
+    if (!(fraction > 0)) return false;
+    if (fraction >= 1) return true;
+    /* hash / 2^64 < fraction, compared on the top 53 bits (exact in a double). */
+    return (double)(dataset_holdout_hash(identity) >> 11) < fraction * 9007199254740992.0;
+}
+
+bool dataset_name_is_valid(const char *field) {
     /* A stored name: NUL-terminated inside its field, non-empty, printable, NUL-padded. */
     const void *nul = memchr(field, 0, DATASET_NAME_SIZE);
     if (!nul || nul == field) return false;
@@ -395,6 +411,7 @@ struct dataset {
     /* The sampler's view: clips grouped by identity (CSR) and frames per identity. */
     int *identity_clip_start, *identity_clips;
     long *identity_frames;
+    dataset_shards *shards; /* a sharded set: the fields above are unused */
 };
 
 static vv_status read_at(const dataset *ds, uint64_t offset, void *data, size_t size) {
@@ -414,6 +431,7 @@ static vv_status read_at(const dataset *ds, uint64_t offset, void *data, size_t 
 
 void dataset_close(dataset *ds) {
     if (!ds) return;
+    shards_close(ds->shards);
     if (ds->fd >= 0) close(ds->fd);
     free(ds->identity_names);
     free(ds->clips);
@@ -502,7 +520,7 @@ static vv_status read_index(dataset *ds, uint64_t offset, uint64_t data_end) {
     vv_status s = VV_OK;
     for (int i = 0; s == VV_OK && i < ds->identity_count; i++, offset += IDENTITY_ENTRY_SIZE) {
         s = read_at(ds, offset, ds->identity_names[i], DATASET_NAME_SIZE);
-        if (s == VV_OK && !name_is_valid(ds->identity_names[i]))
+        if (s == VV_OK && !dataset_name_is_valid(ds->identity_names[i]))
             s = CORRUPT("%s: identity %d has a malformed name", ds->path, i);
     }
     long next_first = 0;
@@ -511,7 +529,7 @@ static vv_status read_index(dataset *ds, uint64_t offset, uint64_t data_end) {
         s = read_at(ds, offset, e, CLIP_ENTRY_SIZE);
         if (s != VV_OK) break;
         dataset_clip_info *c = &ds->clips[i];
-        if (!name_is_valid((const char *)e)) {
+        if (!dataset_name_is_valid((const char *)e)) {
             s = CORRUPT("%s: clip %d has a malformed name", ds->path, i);
             break;
         }
@@ -596,6 +614,30 @@ static vv_status build_identity_groups(dataset *ds) {
 
 vv_status dataset_open(dataset **out, const char *path) {
     *out = NULL;
+    char manifest[4200];
+    struct stat st;
+    bool folder = stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if (folder) snprintf(manifest, sizeof manifest, "%s/%s", path, DATASET_MANIFEST_NAME);
+    if (!folder && !dataset_is_manifest(path)) return dataset_open_file(out, path);
+    dataset *ds = calloc(1, sizeof *ds);
+    if (!ds) return vv_fail(VV_ERR_NO_MEMORY, "out of memory opening %s", path);
+    ds->fd = -1;
+    snprintf(ds->path, sizeof ds->path, "%s", path);
+    vv_status s = shards_open(&ds->shards, folder ? manifest : path);
+    if (s != VV_OK) {
+        dataset_close(ds);
+        return s;
+    }
+    ds->clip_count = shards_clip_count(ds->shards);
+    ds->identity_count = shards_identity_count(ds->shards);
+    ds->frame_count = shards_frame_count(ds->shards);
+    ds->size = shards_image_size(ds->shards);
+    *out = ds;
+    return VV_OK;
+}
+
+vv_status dataset_open_file(dataset **out, const char *path) {
+    *out = NULL;
     dataset *ds = calloc(1, sizeof *ds);
     if (!ds) return vv_fail(VV_ERR_NO_MEMORY, "out of memory opening %s", path);
     snprintf(ds->path, sizeof ds->path, "%s", path);
@@ -635,18 +677,28 @@ int dataset_clip_count(const dataset *ds) { return ds->clip_count; }
 int dataset_identity_count(const dataset *ds) { return ds->identity_count; }
 long dataset_frame_count(const dataset *ds) { return ds->frame_count; }
 int dataset_image_size(const dataset *ds) { return ds->size; }
-const char *dataset_config(const dataset *ds) { return ds->config; }
+const char *dataset_config(const dataset *ds) { return ds->shards ? shards_config(ds->shards) : ds->config; }
+int dataset_shard_count(const dataset *ds) { return ds->shards ? shards_count(ds->shards) : 0; }
 
 const dataset_clip_info *dataset_clip(const dataset *ds, int clip) {
-    return clip >= 0 && clip < ds->clip_count ? &ds->clips[clip] : NULL;
+    return !ds->shards && clip >= 0 && clip < ds->clip_count ? &ds->clips[clip] : NULL;
+}
+
+vv_status dataset_clip_get(const dataset *ds, int clip, dataset_clip_info *out) {
+    if (ds->shards) return shards_clip_get(ds->shards, clip, out);
+    if (clip < 0 || clip >= ds->clip_count) return vv_fail(VV_ERR_INVALID_ARGUMENT, "%s: no clip %d", ds->path, clip);
+    *out = ds->clips[clip];
+    return VV_OK;
 }
 
 const char *dataset_identity_name(const dataset *ds, int identity) {
+    if (ds->shards) return shards_identity_name(ds->shards, identity);
     return identity >= 0 && identity < ds->identity_count ? ds->identity_names[identity] : NULL;
 }
 
 vv_status dataset_read_frame(const dataset *ds, int clip, int frame, vv_image *image,
                              float landmarks[68][2]) {
+    if (ds->shards) return shards_read_frame(ds->shards, clip, frame, image, landmarks);
     if (clip < 0 || clip >= ds->clip_count || frame < 0 || frame >= ds->clips[clip].frame_count)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "%s: no frame %d in clip %d", ds->path, frame, clip);
     const frame_entry *e = &ds->frames[ds->clips[clip].first_frame + frame];
@@ -716,7 +768,7 @@ uint64_t dataset_rng_below(dataset_rng *rng, uint64_t n) {
 }
 
 /* k distinct values in [0, n) in random order (Floyd's algorithm, then a shuffle). */
-static void sample_distinct(dataset_rng *rng, long n, int k, long *out) {
+void dataset_sample_distinct(dataset_rng *rng, long n, int k, long *out) {
     int count = 0;
     for (long j = n - k; j < n; j++) {
         long t = (long)dataset_rng_below(rng, (uint64_t)j + 1);
@@ -737,6 +789,9 @@ vv_status dataset_sample_episode(const dataset *ds, dataset_rng *rng, int k,
     if (k < 1 || k > DATASET_MAX_SHOTS)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "episode K = %d is outside 1..%d", k, DATASET_MAX_SHOTS);
     bool by_identity = mode == DATASET_EPISODE_IDENTITY;
+    if (ds->shards && by_identity)
+        return vv_fail(VV_ERR_UNSUPPORTED, "%s: episodes by person are not supported on a sharded set", ds->path);
+    if (ds->shards) return shards_sample_episode(ds->shards, rng, k, out);
     int groups = by_identity ? ds->identity_count : ds->clip_count;
     int eligible = 0;
     for (int g = 0; g < groups; g++) {
@@ -753,7 +808,7 @@ vv_status dataset_sample_episode(const dataset *ds, dataset_rng *rng, int k,
     }
     long chosen[DATASET_MAX_SHOTS + 1];
     long total = by_identity ? ds->identity_frames[group] : ds->clips[group].frame_count;
-    sample_distinct(rng, total, k + 1, chosen);
+    dataset_sample_distinct(rng, total, k + 1, chosen);
     memset(out, 0, sizeof *out);
     out->k = k;
     for (int i = 0; i <= k; i++) {

@@ -6,7 +6,16 @@
  * dataset_build turns videos into one: decode, track the face (face/tracker.h), one stable
  * square crop per clip (median tracked box, enlarged), resize, JPEG-encode.  Same inputs and
  * options give a byte-identical file.  The reader keeps only the index in memory and reads
- * one frame at a time with pread, so it is safe to call from several threads at once. */
+ * one frame at a time with pread, so it is safe to call from several threads at once.
+ *
+ * At scale (docs/DATASET.md "Datasets at scale"): a sharded set is a folder of ordinary
+ * .vds files (shard-NNNNNN.vds, each a complete dataset of up to --shard-size clips) and a
+ * manifest (manifest.vdsm: per-shard counts and the global identity names).  dataset_open
+ * takes the folder (or its manifest) as it takes a file: it reads the manifest only and
+ * keeps the indexes of a few recently used shards (an LRU), so its memory does not grow
+ * with the number of frames.  The build runs files in parallel, writes shards in input
+ * order (the same bytes for any thread count) and, rerun after a crash, keeps the shards
+ * that were finished. */
 #ifndef VV_TRAIN_DATASET_H
 #define VV_TRAIN_DATASET_H
 
@@ -19,6 +28,11 @@
 #define DATASET_MAX_SIDE 1024         /* crop side in pixels */
 #define DATASET_MAX_CONFIG_BYTES (1u << 20)
 #define DATASET_MAX_SHOTS 64          /* K of an episode */
+#define DATASET_MANIFEST_NAME "manifest.vdsm"
+#define DATASET_MAX_SHARDS 1000000
+#define DATASET_MAX_TOTAL_CLIPS 100000000L    /* all shards together */
+#define DATASET_MAX_TOTAL_FRAMES 4000000000LL
+#define DATASET_MAX_IDENTITIES 10000000
 
 /* ---- Building ---- */
 
@@ -36,10 +50,12 @@ typedef struct dataset_build_params {
     float crop_scale;       /* crop side / median tracked box side (default 1.8) */
     int jpeg_quality;       /* 1..100 (default 90) */
     const char *holdout_path; /* file of held-out clip names, or NULL (none held out) */
+    double holdout_fraction; /* also hold out the people whose name hashes below this (0..1) */
     dataset_split split;
     vv_faces *faces;        /* borrowed face pipeline, or NULL to load the default one */
-    int threads;            /* for the face pipeline; 0 = all cores */
-    vv_progress_fn progress; /* done/total counts every frame twice (track, then crop+encode) */
+    int threads;            /* clips processed at once (one face pipeline, shared); 0 = all cores */
+    int shard_size;         /* clips per shard; 0 = one .vds file at out_path */
+    vv_progress_fn progress; /* done/total in clips (each clip once it is written or skipped) */
     void *progress_data;
 } dataset_build_params;
 
@@ -49,14 +65,29 @@ typedef struct dataset_build_report {
     long frames;            /* frames written */
     int clips_skipped;      /* inputs left out: split, or no face */
     long frames_dropped;    /* frames with no face or landmarks outside the crop */
-    uint64_t bytes;         /* file size */
+    uint64_t bytes;         /* file size (all shards and the manifest when sharded) */
+    int shards;             /* shard files in the manifest (0 when not sharded) */
+    int shards_reused;      /* finished shards of an earlier, interrupted run kept as they were */
 } dataset_build_report;
 
 dataset_build_params dataset_build_default_params(void);
 
 /* inputs: video files or folders (a folder's videos are taken in name order).  Clip names
  * are the file names without extension and must be unique.  Written atomically (temp
- * file + rename).  VV_ERR_NO_FACE when no clip yields a frame. */
+ * file + rename).  VV_ERR_NO_FACE when no clip yields a frame.
+ *
+ * A folder with subfolders is a tree (VoxCeleb2's id/video/clip.mp4): it is walked in
+ * name order, a clip below a subfolder is named by its path relative to the folder,
+ * without extension ("id00012/21Uxsk56VDQ/00001"), and its person is the first folder of
+ * that path, lowercased ("id00012").  Videos directly in the folder keep the flat rules.
+ *
+ * Held out: the people of the clips (or person names) listed in holdout_path, and with
+ * holdout_fraction > 0 every person whose dataset_holdout_hash is below fraction * 2^64.
+ *
+ * shard_size > 0: out_path is a folder (created if needed) of shards and a manifest.  A
+ * rerun with the same inputs and options keeps every shard already finished there (its
+ * recorded plan matches) and rebuilds the rest: the result is byte-identical to an
+ * uninterrupted build. */
 vv_status dataset_build(const char *const *inputs, int input_count, const char *out_path,
                         const dataset_build_params *params, dataset_build_report *report);
 
@@ -66,6 +97,10 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
 void dataset_identity_from_name(const char *clip_name, char *out, size_t out_size);
 /* The clip name of a path: file name without folder and extension. */
 void dataset_clip_name(const char *path, char *out, size_t out_size);
+/* The hash of the hash-fraction hold-out rule: splitmix64 of FNV-1a-64 of the person name. */
+uint64_t dataset_holdout_hash(const char *identity);
+/* True when holdout_fraction holds out this person (fraction in [0, 1]). */
+bool dataset_holdout_by_hash(const char *identity, double fraction);
 
 /* ---- Writing (the format layer dataset_build uses; tests use it to make files) ---- */
 
@@ -87,6 +122,12 @@ vv_status dataset_writer_end_clip(dataset_writer *w, int source_frames);
 vv_status dataset_writer_finish(dataset_writer *w, const char *config_json, uint64_t *bytes);
 void dataset_writer_abort(dataset_writer *w);
 
+/* Writes folder/manifest.vdsm (atomically) for the shard files shard_names[] (names inside
+ * folder, in order): opens and checks each one, and records its counts.  bytes: the
+ * manifest's size (may be NULL). */
+vv_status dataset_write_manifest(const char *folder, const char *const *shard_names, int shard_count,
+                                 const char *config_json, uint64_t *bytes);
+
 /* ---- Reading ---- */
 
 typedef struct dataset dataset;
@@ -101,8 +142,11 @@ typedef struct dataset_clip_info {
     int source_frames;      /* frames decoded from the source */
 } dataset_clip_info;
 
-/* Errors: NOT_FOUND, IO, FORMAT (not a dataset / unknown version), CORRUPT (any size,
- * offset or count that does not fit the file), TOO_LARGE (over the caps above). */
+/* path: a .vds file, a sharded set's folder or its manifest.  Errors: NOT_FOUND, IO,
+ * FORMAT (not a dataset / unknown version), CORRUPT (any size, offset or count that does
+ * not fit the file), TOO_LARGE (over the caps above).  A shard is checked when it is first
+ * used (the same errors, from dataset_read_frame / dataset_clip_get / the sampler),
+ * including that it still matches the manifest. */
 vv_status dataset_open(dataset **out, const char *path);
 void dataset_close(dataset *ds);
 
@@ -110,7 +154,12 @@ int dataset_clip_count(const dataset *ds);
 int dataset_identity_count(const dataset *ds);
 long dataset_frame_count(const dataset *ds);
 int dataset_image_size(const dataset *ds);
+/* Single files only (NULL for a sharded set, whose clip table is not held in memory);
+ * dataset_clip_get works for both. */
 const dataset_clip_info *dataset_clip(const dataset *ds, int clip);
+/* A copy of clip `clip`'s entry (identity and first_frame global).  Thread-safe. */
+vv_status dataset_clip_get(const dataset *ds, int clip, dataset_clip_info *out);
+int dataset_shard_count(const dataset *ds); /* 0 for a single file */
 const char *dataset_identity_name(const dataset *ds, int identity);
 const char *dataset_config(const dataset *ds); /* the build's JSON configuration */
 
@@ -145,8 +194,10 @@ typedef struct dataset_episode {
 
 /* K shots + 1 target, all distinct frames: a clip (or identity) drawn uniformly among
  * those with at least K + 1 frames, then frames uniformly without replacement.  The same
- * rng state gives the same episode.  INVALID_ARGUMENT when k is out of 1..DATASET_MAX_SHOTS
- * or no clip (identity) has K + 1 frames. */
+ * rng state gives the same episode, and a sharded set gives the same episodes as one file
+ * holding the same clips in the same order.  INVALID_ARGUMENT when k is out of
+ * 1..DATASET_MAX_SHOTS or no clip (identity) has K + 1 frames; UNSUPPORTED for
+ * DATASET_EPISODE_IDENTITY on a sharded set.  Thread-safe. */
 vv_status dataset_sample_episode(const dataset *ds, dataset_rng *rng, int k,
                                  dataset_episode_mode mode, dataset_episode *out);
 

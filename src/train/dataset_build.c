@@ -8,9 +8,11 @@
 #include "img/image.h"
 #include "video/video.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,8 @@
 #include <sys/stat.h>
 #include <turbojpeg.h>
 
-#define MAX_INPUTS 100000
+#define MAX_INPUTS 4000000
+#define MAX_TREE_DEPTH 8
 #define MAX_CLIP_FRAMES 200000
 #define HOLDOUT_MAX_BYTES (1u << 20)
 /* The crop is centred this fraction of the box side above the box centre: more hair and
@@ -102,7 +105,9 @@ static void input_list_free(input_list *list) {
     memset(list, 0, sizeof *list);
 }
 
-static vv_status input_list_add(input_list *list, const char *path) {
+/* relative: the path below a tree's top folder ("id/video/clip.mp4"), or NULL for a file
+ * named on the command line or lying directly in a given folder (the flat rules). */
+static vv_status input_list_add(input_list *list, const char *path, const char *relative) {
     if (list->count >= MAX_INPUTS) return vv_fail(VV_ERR_TOO_LARGE, "more than %d input clips", MAX_INPUTS);
     if (list->count == list->capacity) {
         int capacity = list->capacity ? list->capacity * 2 : 64;
@@ -113,14 +118,26 @@ static vv_status input_list_add(input_list *list, const char *path) {
     }
     clip_input *c = &list->items[list->count];
     memset(c, 0, sizeof *c);
+    if (relative) {
+        /* Tree: the name is the relative path without extension, the person its first folder. */
+        const char *slash = strchr(relative, '/'), *dot = strrchr(relative, '.');
+        size_t length = dot && dot > strrchr(relative, '/') ? (size_t)(dot - relative) : strlen(relative);
+        size_t person = (size_t)(slash - relative);
+        if (length >= DATASET_NAME_SIZE || person == 0)
+            return vv_fail(VV_ERR_INVALID_ARGUMENT, "clip name %.*s is over %d bytes (a tree's clip is named by its path)",
+                           (int)length, relative, DATASET_NAME_SIZE - 1);
+        memcpy(c->name, relative, length);
+        for (size_t i = 0; i < person; i++) c->identity[i] = (char)tolower((unsigned char)relative[i]);
+    } else {
+        dataset_clip_name(path, c->name, sizeof c->name);
+        dataset_identity_from_name(c->name, c->identity, sizeof c->identity);
+    }
+    if (!c->name[0] || !c->identity[0]) return vv_fail(VV_ERR_INVALID_ARGUMENT, "cannot name the clip %s", path);
+    for (const char *p = c->name; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return vv_fail(VV_ERR_INVALID_ARGUMENT, "clip %s has a control character in its name", path);
     c->path = strdup(path);
     if (!c->path) return vv_fail(VV_ERR_NO_MEMORY, "out of memory listing inputs");
-    dataset_clip_name(path, c->name, sizeof c->name);
-    dataset_identity_from_name(c->name, c->identity, sizeof c->identity);
-    if (!c->name[0] || !c->identity[0]) {
-        free(c->path);
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "cannot name the clip %s", path);
-    }
     list->count++;
     return VV_OK;
 }
@@ -138,8 +155,10 @@ static int compare_strings(const void *a, const void *b) {
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* A folder's videos in byte order of their names, so the build does not depend on readdir. */
-static vv_status input_list_add_folder(input_list *list, const char *folder) {
+/* A folder's videos and subfolders in byte order of their names, so the build does not
+ * depend on readdir; subfolders are walked (a tree) down to MAX_TREE_DEPTH.  prefix: the
+ * path of this folder below the top one ("" at the top). */
+static vv_status input_list_add_folder(input_list *list, const char *folder, const char *prefix, int depth) {
     DIR *dir = opendir(folder);
     if (!dir) return vv_fail(VV_ERR_IO, "cannot list %s: %s", folder, strerror(errno));
     char **names = NULL;
@@ -147,7 +166,7 @@ static vv_status input_list_add_folder(input_list *list, const char *folder) {
     vv_status s = VV_OK;
     struct dirent *entry;
     while (s == VV_OK && (entry = readdir(dir)) != NULL) {
-        if (entry->d_name[0] == '.' || !is_video_name(entry->d_name)) continue;
+        if (entry->d_name[0] == '.') continue;
         if (count == capacity) {
             capacity = capacity ? capacity * 2 : 64;
             char **grown = count < MAX_INPUTS ? realloc(names, (size_t)capacity * sizeof *names) : NULL;
@@ -157,24 +176,43 @@ static vv_status input_list_add_folder(input_list *list, const char *folder) {
             }
             names = grown;
         }
-        size_t length = strlen(folder) + strlen(entry->d_name) + 2;
-        names[count] = malloc(length);
+        names[count] = strdup(entry->d_name);
         if (!names[count]) {
             s = vv_fail(VV_ERR_NO_MEMORY, "out of memory listing %s", folder);
             break;
         }
-        snprintf(names[count], length, "%s%s%s", folder, folder[strlen(folder) - 1] == '/' ? "" : "/",
-                 entry->d_name);
         count++;
     }
     closedir(dir);
     if (s == VV_OK && count > 1) qsort(names, (size_t)count, sizeof *names, compare_strings);
+    bool slash = folder[strlen(folder) - 1] == '/';
     for (int i = 0; i < count; i++) {
-        if (s == VV_OK) s = input_list_add(list, names[i]);
+        char path[4096], relative[4096];
+        int n = snprintf(path, sizeof path, "%s%s%s", folder, slash ? "" : "/", names[i]);
+        int m = snprintf(relative, sizeof relative, "%s%s", prefix, names[i]);
+        if (s == VV_OK && (n < 0 || (size_t)n >= sizeof path || m < 0 || (size_t)m >= sizeof relative))
+            s = vv_fail(VV_ERR_INVALID_ARGUMENT, "path too long: %s/%s", folder, names[i]);
+        struct stat st;
+        if (s == VV_OK && is_video_name(names[i]) && stat(path, &st) == 0 && S_ISREG(st.st_mode)) {
+            s = input_list_add(list, path, depth > 0 ? relative : NULL);
+        } else if (s == VV_OK && stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
+            if (depth >= MAX_TREE_DEPTH) s = vv_fail(VV_ERR_TOO_LARGE, "%s: folders nested over %d deep", path, MAX_TREE_DEPTH);
+            size_t length = strlen(relative);
+            if (s == VV_OK && length + 1 < sizeof relative) {
+                relative[length] = '/';
+                relative[length + 1] = 0;
+                s = input_list_add_folder(list, path, relative, depth + 1);
+            }
+        }
         free(names[i]);
     }
     free(names);
     return s;
+}
+
+static int compare_clip_names(const void *a, const void *b) {
+    const clip_input *x = *(const clip_input *const *)a, *y = *(const clip_input *const *)b;
+    return strcmp(x->name, y->name);
 }
 
 static vv_status collect_inputs(const char *const *inputs, int input_count, input_list *list) {
@@ -183,33 +221,66 @@ static vv_status collect_inputs(const char *const *inputs, int input_count, inpu
         if (stat(inputs[i], &st) != 0)
             return vv_fail(errno == ENOENT ? VV_ERR_NOT_FOUND : VV_ERR_IO, "cannot open %s: %s", inputs[i],
                            strerror(errno));
-        vv_status s = S_ISDIR(st.st_mode) ? input_list_add_folder(list, inputs[i]) : input_list_add(list, inputs[i]);
+        vv_status s = S_ISDIR(st.st_mode) ? input_list_add_folder(list, inputs[i], "", 0)
+                                          : input_list_add(list, inputs[i], NULL);
         if (s != VV_OK) return s;
     }
     if (list->count == 0) return vv_fail(VV_ERR_NOT_FOUND, "no video clips among the inputs");
-    for (int i = 0; i < list->count; i++)
-        for (int j = 0; j < i; j++)
-            if (!strcmp(list->items[i].name, list->items[j].name))
-                return vv_fail(VV_ERR_INVALID_ARGUMENT, "two clips are named %s (%s and %s); clip names must be unique",
-                               list->items[i].name, list->items[j].path, list->items[i].path);
-    return VV_OK;
+    /* Unique names: sorted, neighbours compared (a VoxCeleb-sized list has a million). */
+    const clip_input **sorted = mem_alloc((size_t)list->count, sizeof *sorted);
+    if (!sorted) return vv_fail(VV_ERR_NO_MEMORY, "out of memory listing inputs");
+    for (int i = 0; i < list->count; i++) sorted[i] = &list->items[i];
+    qsort(sorted, (size_t)list->count, sizeof *sorted, compare_clip_names);
+    vv_status s = VV_OK;
+    for (int i = 1; i < list->count && s == VV_OK; i++)
+        if (!strcmp(sorted[i]->name, sorted[i - 1]->name)) {
+            const clip_input *a = sorted[i - 1] < sorted[i] ? sorted[i - 1] : sorted[i];
+            const clip_input *b = a == sorted[i] ? sorted[i - 1] : sorted[i];
+            s = vv_fail(VV_ERR_INVALID_ARGUMENT, "two clips are named %s (%s and %s); clip names must be unique",
+                        a->name, a->path, b->path);
+        }
+    free(sorted);
+    return s;
 }
 
-/* Held-out file: one clip name per line ('#' starts a comment).  A clip is held out when
- * its identity is that of a listed clip, so a held-out person has no clip in training. */
-static vv_status mark_held_out(input_list *list, const char *path) {
+/* The person a held-out line names: a tree path's first folder ("id00012/abc/00001" ->
+ * "id00012"), else the flat rule (a clip or person name). */
+static void holdout_line_identity(const char *line, char out[DATASET_NAME_SIZE]) {
+    const char *slash = strchr(line, '/');
+    if (!slash) {
+        dataset_identity_from_name(line, out, DATASET_NAME_SIZE);
+        return;
+    }
+    size_t length = (size_t)(slash - line);
+    for (size_t i = 0; i < length; i++) out[i] = (char)tolower((unsigned char)line[i]);
+    out[length] = 0;
+}
+
+static int compare_identities(const void *a, const void *b) { return strcmp(a, b); }
+
+/* Held-out file: one clip or person name per line ('#' starts a comment).  A clip is held
+ * out when its person is that of a listed line, so a held-out person has no clip in
+ * training; and with fraction > 0 when its person hashes below it. */
+static vv_status mark_held_out(input_list *list, const char *path, double fraction) {
+    for (int i = 0; i < list->count; i++)
+        list->items[i].held_out = dataset_holdout_by_hash(list->items[i].identity, fraction);
+    if (!path) return VV_OK;
     uint8_t *data = NULL;
     size_t size = 0;
     vv_status s = file_read_all(path, HOLDOUT_MAX_BYTES, &data, &size);
     if (s != VV_OK) return s;
     char *textual = malloc(size + 1);
-    if (!textual) {
+    char(*held)[DATASET_NAME_SIZE] = mem_alloc(size / 2 + 1, DATASET_NAME_SIZE); /* a line has >= 2 bytes */
+    if (!textual || !held) {
         free(data);
+        free(textual);
+        free(held);
         return vv_fail(VV_ERR_NO_MEMORY, "out of memory reading %s", path);
     }
     memcpy(textual, data, size);
     textual[size] = 0;
     free(data);
+    size_t held_count = 0;
     int line_number = 0;
     for (char *line = textual, *next; line && s == VV_OK; line = next) {
         line_number++;
@@ -226,15 +297,19 @@ static vv_status mark_held_out(input_list *list, const char *path) {
             s = vv_fail(VV_ERR_FORMAT, "%s:%d: clip name over %d bytes", path, line_number, DATASET_NAME_SIZE - 1);
             break;
         }
-        char identity[DATASET_NAME_SIZE];
-        dataset_identity_from_name(line, identity, sizeof identity);
-        for (int i = 0; i < list->count; i++)
-            if (!strcmp(list->items[i].identity, identity)) list->items[i].held_out = true;
+        holdout_line_identity(line, held[held_count]);
+        if (held[held_count][0]) held_count++;
     }
+    if (s == VV_OK) {
+        qsort(held, held_count, DATASET_NAME_SIZE, compare_identities);
+        for (int i = 0; i < list->count; i++)
+            if (bsearch(list->items[i].identity, held, held_count, DATASET_NAME_SIZE, compare_identities))
+                list->items[i].held_out = true;
+    }
+    free(held);
     free(textual);
     return s;
 }
-
 /* ---- one clip ---- */
 
 typedef struct clip_track {
@@ -276,21 +351,18 @@ static vv_status clip_track_push(clip_track *t, const char *path, bool found, co
     return VV_OK;
 }
 
+/* One worker's tools: the shared face pipeline, its own JPEG encoder and buffer. */
 typedef struct build_state {
     const dataset_build_params *params;
     vv_faces *faces;
-    long done, total;
+    const volatile bool *stop; /* set by the writer on failure or abort */
     tjhandle jpeg;
     uint8_t *jpeg_buffer;
     unsigned long jpeg_capacity;
 } build_state;
 
-static vv_status build_progress(build_state *b) {
-    b->done++;
-    if (b->done > b->total) b->total = b->done;
-    if (b->params->progress && b->params->progress(b->params->progress_data, b->done, b->total))
-        return vv_fail(VV_ERR_ABORTED, "dataset build stopped");
-    return VV_OK;
+static vv_status check_stop(const build_state *b) {
+    return *b->stop ? vv_fail(VV_ERR_ABORTED, "dataset build stopped") : VV_OK;
 }
 
 static vv_status track_clip(build_state *b, const char *path, clip_track *track) {
@@ -311,7 +383,7 @@ static vv_status track_clip(build_state *b, const char *path, clip_track *track)
         float box[4], score[1], points[68][2];
         s = face_tracker_update(tracker, &frame, time, &found, box, score, points);
         if (s == VV_OK) s = clip_track_push(track, path, found, box, (const float(*)[2])points);
-        if (s == VV_OK) s = build_progress(b);
+        if (s == VV_OK) s = check_stop(b);
     }
     image_free(&frame);
     face_tracker_free(tracker);
@@ -429,39 +501,82 @@ static vv_status encode_frame(build_state *b, const vv_image *frame, const int c
     return VV_OK;
 }
 
-static vv_status write_clip(build_state *b, dataset_writer *w, const clip_input *in, const clip_track *t,
-                            const int crop[3], const int *selected, int count) {
+/* A clip's frames, encoded by a worker and waiting for the writer. */
+typedef struct clip_result {
+    vv_status status;
+    char message[1024];
+    int input;             /* index in the input list */
+    int count;             /* frames kept; 0: no usable face */
+    int with_face;         /* frames where the tracker found a face */
+    int source_frames, width, height, crop[3];
+    uint8_t *jpeg;         /* the frames' JPEGs back to back */
+    size_t jpeg_size, jpeg_capacity;
+    size_t *jpeg_end;      /* [count]: end of each frame's JPEG in jpeg */
+    int *source_index;     /* [count] */
+    float (*points)[68][2];
+} clip_result;
+
+static void clip_result_free(clip_result *r) {
+    free(r->jpeg);
+    free(r->jpeg_end);
+    free(r->source_index);
+    free(r->points);
+    memset(r, 0, sizeof *r);
+}
+
+static vv_status result_append(clip_result *r, const uint8_t *data, size_t size) {
+    if (r->jpeg_size + size > r->jpeg_capacity) {
+        size_t capacity = r->jpeg_capacity ? r->jpeg_capacity * 2 : 1u << 16;
+        while (capacity < r->jpeg_size + size) capacity *= 2;
+        uint8_t *grown = realloc(r->jpeg, capacity);
+        if (!grown) return vv_fail(VV_ERR_NO_MEMORY, "out of memory encoding a clip");
+        r->jpeg = grown;
+        r->jpeg_capacity = capacity;
+    }
+    memcpy(r->jpeg + r->jpeg_size, data, size);
+    r->jpeg_size += size;
+    return VV_OK;
+}
+
+/* The second pass: the selected frames cropped, resized and encoded into r. */
+static vv_status encode_clip(build_state *b, const clip_input *in, const clip_track *t, const int *selected,
+                             clip_result *r) {
+    int count = r->count;
+    r->jpeg_end = mem_alloc((size_t)count, sizeof *r->jpeg_end);
+    r->source_index = mem_alloc((size_t)count, sizeof *r->source_index);
+    r->points = mem_alloc((size_t)count, sizeof *r->points);
+    if (!r->jpeg_end || !r->source_index || !r->points) return vv_fail(VV_ERR_NO_MEMORY, "out of memory encoding %s", in->path);
     video_reader *reader = NULL;
     vv_image frame = {0}, square = {0}, resized = {0};
     vv_status s = video_reader_open(&reader, in->path);
     if (s != VV_OK) return s;
-    s = dataset_writer_begin_clip(w, in->name, in->identity, t->width, t->height, crop);
+    const int *crop = r->crop;
     float scale = (float)b->params->size / (float)crop[2];
     int next = 0, index = 0;
-    while (s == VV_OK) {
+    while (s == VV_OK && next < count) {
         bool got = false;
         double time = 0;
         s = video_reader_next(reader, &frame, &time, &got);
         if (s != VV_OK || !got) break;
-        if (next < count && selected[next] == index) {
+        if (selected[next] == index) {
             unsigned long jpeg_size = 0;
             s = encode_frame(b, &frame, crop, &square, &resized, &jpeg_size);
-            float points[68][2];
+            if (s == VV_OK) s = result_append(r, b->jpeg_buffer, jpeg_size);
             /* Source pixel centres -> crop pixel centres (the resize's mapping). */
             for (int k = 0; k < 68; k++) {
-                points[k][0] = (t->points[index][k][0] - (float)crop[0] + 0.5f) * scale - 0.5f;
-                points[k][1] = (t->points[index][k][1] - (float)crop[1] + 0.5f) * scale - 0.5f;
+                r->points[next][k][0] = (t->points[index][k][0] - (float)crop[0] + 0.5f) * scale - 0.5f;
+                r->points[next][k][1] = (t->points[index][k][1] - (float)crop[1] + 0.5f) * scale - 0.5f;
             }
-            if (s == VV_OK) s = dataset_writer_add_frame(w, b->jpeg_buffer, jpeg_size, (const float(*)[2])points, index);
+            r->jpeg_end[next] = r->jpeg_size;
+            r->source_index[next] = index;
             next++;
         }
         index++;
-        if (s == VV_OK) s = build_progress(b);
+        if (s == VV_OK) s = check_stop(b);
     }
     if (s == VV_OK && next < count)
         s = vv_fail(VV_ERR_CORRUPT, "%s decoded to fewer frames the second time (%d, expected %d)", in->path,
                     index, t->frames);
-    if (s == VV_OK) s = dataset_writer_end_clip(w, t->frames);
     image_free(&frame);
     image_free(&square);
     image_free(&resized);
@@ -469,11 +584,105 @@ static vv_status write_clip(build_state *b, dataset_writer *w, const clip_input 
     return s;
 }
 
+/* One clip, start to end: track, crop, select, encode. */
+static vv_status process_clip(build_state *b, const clip_input *in, clip_result *r) {
+    clip_track track = {0};
+    int *selected = NULL;
+    vv_status s = track_clip(b, in->path, &track);
+    if (s == VV_OK && track.frames) {
+        selected = malloc((size_t)track.frames * sizeof *selected);
+        if (!selected) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory selecting frames of %s", in->path);
+    }
+    if (s == VV_OK) {
+        r->source_frames = track.frames;
+        r->width = track.width;
+        r->height = track.height;
+        for (int f = 0; f < track.frames; f++) r->with_face += track.found[f];
+        if (clip_crop(&track, b->params->crop_scale, r->crop))
+            r->count = select_frames(&track, r->crop, b->params, in->name, selected);
+        if (r->count > 0) s = encode_clip(b, in, &track, selected, r);
+    }
+    free(selected);
+    clip_track_free(&track);
+    return s;
+}
+
+static vv_status write_result(dataset_writer *w, const clip_input *in, const clip_result *r) {
+    vv_status s = dataset_writer_begin_clip(w, in->name, in->identity, r->width, r->height, r->crop);
+    for (int i = 0; s == VV_OK && i < r->count; i++) {
+        size_t start = i ? r->jpeg_end[i - 1] : 0;
+        s = dataset_writer_add_frame(w, r->jpeg + start, r->jpeg_end[i] - start, (const float(*)[2])r->points[i],
+                                     r->source_index[i]);
+    }
+    if (s == VV_OK) s = dataset_writer_end_clip(w, r->source_frames);
+    return s;
+}
+
+/* ---- the pipeline: workers process clips in any order, the writer takes them in order ---- */
+
+typedef struct pipeline {
+    const dataset_build_params *params;
+    vv_faces *faces;
+    const input_list *list;
+    const int *queue;      /* input indices, in the order the writer takes them */
+    int queue_count, window;
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    int next_claim;        /* next queue position a worker takes */
+    int consumed;          /* positions the writer has taken */
+    volatile bool stop;
+    clip_result *slots;    /* [window]: position j in slot j % window */
+    bool *ready;
+} pipeline;
+
+static void *pipeline_worker(void *arg) {
+    pipeline *p = arg;
+    build_state b = {.params = p->params, .faces = p->faces, .stop = &p->stop};
+    b.jpeg = tjInitCompress();
+    b.jpeg_capacity = tjBufSize(p->params->size, p->params->size, TJSAMP_420);
+    b.jpeg_buffer = b.jpeg ? tjAlloc((int)b.jpeg_capacity) : NULL;
+    pthread_mutex_lock(&p->lock);
+    while (!p->stop && p->next_claim < p->queue_count) {
+        if (p->next_claim >= p->consumed + p->window) {
+            pthread_cond_wait(&p->changed, &p->lock);
+            continue;
+        }
+        int j = p->next_claim++;
+        pthread_mutex_unlock(&p->lock);
+        clip_result r = {0};
+        r.input = p->queue[j];
+        const clip_input *in = &p->list->items[r.input];
+        r.status = b.jpeg_buffer ? process_clip(&b, in, &r) : vv_fail(VV_ERR_NO_MEMORY, "cannot start the JPEG encoder");
+        if (r.status != VV_OK) snprintf(r.message, sizeof r.message, "%s", vv_last_error());
+        pthread_mutex_lock(&p->lock);
+        p->slots[j % p->window] = r;
+        p->ready[j % p->window] = true;
+        pthread_cond_broadcast(&p->changed);
+    }
+    pthread_mutex_unlock(&p->lock);
+    if (b.jpeg_buffer) tjFree(b.jpeg_buffer);
+    if (b.jpeg) tjDestroy(b.jpeg);
+    return NULL;
+}
+
+/* The result at queue position j (the writer's next); the caller frees it. */
+static clip_result pipeline_take(pipeline *p, int j) {
+    pthread_mutex_lock(&p->lock);
+    while (!p->ready[j % p->window]) pthread_cond_wait(&p->changed, &p->lock);
+    clip_result r = p->slots[j % p->window];
+    p->ready[j % p->window] = false;
+    p->consumed = j + 1;
+    pthread_cond_broadcast(&p->changed);
+    pthread_mutex_unlock(&p->lock);
+    return r;
+}
+
 static const char *split_name(dataset_split split) {
     return split == DATASET_SPLIT_TRAIN ? "train" : split == DATASET_SPLIT_HOLDOUT ? "holdout" : "all";
 }
 
-static void config_begin(text *config, const dataset_build_params *p) {
+/* The build's options as the start of a configuration JSON object (no closing brace). */
+static void config_params(text *config, const dataset_build_params *p) {
     text_append(config,
                 "{\"format\": \"vivify-dataset\", \"version\": %d, \"size\": %d, \"codec\": \"jpeg\", "
                 "\"jpeg_quality\": %d, \"seed\": %llu, \"every\": %d, \"max_frames\": %d, "
@@ -488,7 +697,7 @@ static void config_begin(text *config, const dataset_build_params *p) {
     } else {
         text_append(config, "null");
     }
-    text_append(config, ", \"clips\": [");
+    if (p->holdout_fraction > 0) text_append(config, ", \"holdout_fraction\": %.6f", p->holdout_fraction);
 }
 
 static vv_status check_params(const dataset_build_params *p) {
@@ -501,9 +710,80 @@ static vv_status check_params(const dataset_build_params *p) {
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "crop scale %g is outside 1..4", p->crop_scale);
     if (p->jpeg_quality < 1 || p->jpeg_quality > 100)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "JPEG quality %d is outside 1..100", p->jpeg_quality);
-    if (p->split != DATASET_SPLIT_ALL && !p->holdout_path)
-        return vv_fail(VV_ERR_INVALID_ARGUMENT, "a train or holdout split needs a held-out list (--holdout FILE)");
+    if (!(p->holdout_fraction >= 0 && p->holdout_fraction < 1))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "--holdout-fraction %g is outside [0, 1)", p->holdout_fraction);
+    if (p->split != DATASET_SPLIT_ALL && !p->holdout_path && !(p->holdout_fraction > 0))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT,
+                       "a train or holdout split needs a held-out list (--holdout FILE) or --holdout-fraction");
+    if (p->shard_size < 0 || p->shard_size > DATASET_MAX_CLIPS)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "--shard-size %d is outside 1..%d", p->shard_size, DATASET_MAX_CLIPS);
+    if (p->threads < 0 || p->threads > 256)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "--threads %d is outside 0..256", p->threads);
     return VV_OK;
+}
+
+/* The held-out people among the inputs, in order of first appearance, as a JSON list. */
+typedef struct held_key { const char *identity; int index; } held_key;
+static int compare_held_keys(const void *a, const void *b) {
+    const held_key *x = a, *y = b;
+    int c = strcmp(x->identity, y->identity);
+    return c ? c : (x->index > y->index) - (x->index < y->index);
+}
+
+static void append_held_out(text *config, const input_list *list) {
+    held_key *keys = malloc((size_t)list->count * sizeof *keys + 1);
+    bool *first = calloc((size_t)list->count + 1, 1);
+    if (!keys || !first) {
+        config->failed = true;
+        free(keys);
+        free(first);
+        return;
+    }
+    int n = 0;
+    for (int i = 0; i < list->count; i++)
+        if (list->items[i].held_out) keys[n++] = (held_key){list->items[i].identity, i};
+    qsort(keys, (size_t)n, sizeof *keys, compare_held_keys);
+    for (int i = 0; i < n; i++)
+        if (i == 0 || strcmp(keys[i - 1].identity, keys[i].identity)) first[keys[i].index] = true;
+    text_append(config, "[");
+    int listed = 0;
+    for (int i = 0; i < list->count; i++) {
+        if (!first[i]) continue;
+        text_append(config, "%s", listed++ ? ", " : "");
+        text_append_string(config, list->items[i].identity);
+    }
+    text_append(config, "]");
+    free(keys);
+    free(first);
+}
+
+static uint64_t hash_more(uint64_t h, const char *s) {
+    for (; *s; s++) h = (h ^ (uint8_t)*s) * 1099511628211ull;
+    return (h ^ '\n') * 1099511628211ull;
+}
+
+static void shard_file_name(int k, char *out, size_t size) { snprintf(out, size, "shard-%06d.vds", k); }
+
+/* Leftovers in a shard folder: temp files of an interrupted run, and shard files this
+ * build does not produce (index >= shard_count, or listed in empty[]). */
+static void clean_shard_folder(const char *folder, int shard_count, const bool *empty) {
+    DIR *dir = opendir(folder);
+    if (!dir) return;
+    struct dirent *entry;
+    while ((entry = readdir(dir)) != NULL) {
+        const char *name = entry->d_name;
+        int k = -1, used = 0;
+        bool temp = (!strncmp(name, ".shard-", 7) || !strncmp(name, "." DATASET_MANIFEST_NAME ".", 15)) &&
+                    strstr(name, ".tmp-");
+        bool stale = sscanf(name, "shard-%6d.vds%n", &k, &used) == 1 && used == (int)strlen(name) && used == 16 &&
+                     (k >= shard_count || (empty && empty[k]));
+        if (temp || stale) {
+            char path[8192];
+            snprintf(path, sizeof path, "%s/%s", folder, name);
+            remove(path);
+        }
+    }
+    closedir(dir);
 }
 
 vv_status dataset_build(const char *const *inputs, int input_count, const char *out_path,
@@ -517,124 +797,246 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
     if (s != VV_OK) return s;
 
     input_list list = {0};
-    build_state b = {.params = params, .faces = params->faces};
+    int *wanted = NULL, *queue = NULL, wanted_count = 0, queue_count = 0, shard_count = 0;
+    bool *reused = NULL, *empty = NULL;
+    char **shard_names = NULL;       /* [shard_count]: file name, NUL, its plan key */
+    const char **manifest_names = NULL;
+    int named = 0;
+    vv_faces *faces = params->faces;
+    bool own_faces = false, sharded = params->shard_size > 0;
+    text base = {0}, config = {0}, skipped = {0};
     dataset_writer *writer = NULL;
-    clip_track track = {0};
-    int *selected = NULL;
-    text config = {0};
-    bool own_faces = false;
+    pipeline p = {0};
+    pthread_t threads[256];
+    int thread_count = 0;
 
     s = collect_inputs(inputs, input_count, &list);
-    if (s == VV_OK && params->holdout_path) s = mark_held_out(&list, params->holdout_path);
+    if (s == VV_OK && (params->holdout_path || params->holdout_fraction > 0))
+        s = mark_held_out(&list, params->holdout_path, params->holdout_fraction);
     if (s != VV_OK) goto done;
-    /* Frame estimates for the progress bar (each frame is counted in both passes). */
-    int wanted_count = 0;
-    for (int i = 0; i < list.count; i++) {
-        clip_input *in = &list.items[i];
-        bool wanted = params->split == DATASET_SPLIT_ALL ||
-                      (params->split == DATASET_SPLIT_TRAIN) != in->held_out;
-        if (!wanted) continue;
-        wanted_count++;
-        video_reader *reader = NULL;
-        s = video_reader_open(&reader, in->path);
-        if (s != VV_OK) goto done;
-        b.total += 2 * video_reader_info(reader)->frame_count;
-        video_reader_close(reader);
+    wanted = mem_alloc((size_t)list.count, sizeof *wanted);
+    queue = mem_alloc((size_t)list.count, sizeof *queue);
+    if (!wanted || !queue) {
+        s = vv_fail(VV_ERR_NO_MEMORY, "out of memory listing inputs");
+        goto done;
     }
+    for (int i = 0; i < list.count; i++)
+        if (params->split == DATASET_SPLIT_ALL || (params->split == DATASET_SPLIT_TRAIN) != list.items[i].held_out)
+            wanted[wanted_count++] = i;
+    report->clips_skipped = list.count - wanted_count;
     if (wanted_count == 0) {
         s = vv_fail(VV_ERR_INVALID_ARGUMENT, "none of the %d input clips is in the %s split (held-out list %s)",
-                    list.count, split_name(params->split), params->holdout_path);
+                    list.count, split_name(params->split), params->holdout_path ? params->holdout_path : "by hash");
         goto done;
     }
-    if (!b.faces) {
-        vv_faces_params fp = vv_faces_default_params();
-        fp.threads = params->threads;
-        s = vv_faces_new(&b.faces, &fp);
-        if (s != VV_OK) goto done;
-        own_faces = true;
-    }
-    b.jpeg = tjInitCompress();
-    b.jpeg_capacity = tjBufSize(params->size, params->size, TJSAMP_420);
-    b.jpeg_buffer = b.jpeg ? tjAlloc((int)b.jpeg_capacity) : NULL;
-    if (!b.jpeg || !b.jpeg_buffer) {
-        s = vv_fail(VV_ERR_NO_MEMORY, "cannot start the JPEG encoder");
+    int per_shard = sharded ? params->shard_size : wanted_count;
+    shard_count = (wanted_count + per_shard - 1) / per_shard;
+    if (shard_count > DATASET_MAX_SHARDS) {
+        s = vv_fail(VV_ERR_TOO_LARGE, "%d shards, over %d: use a larger --shard-size", shard_count, DATASET_MAX_SHARDS);
         goto done;
     }
-    s = dataset_writer_open(&writer, out_path, params->size);
-    if (s != VV_OK) goto done;
-    config_begin(&config, params);
-    bool first_clip = true;
-    int faceless = 0;                 /* selected clips left out for want of a face */
-    const char *first_faceless = NULL;
-    text skipped = {0};
-    text_append(&skipped, "[");
-    for (int i = 0; i < list.count && s == VV_OK; i++) {
-        clip_input *in = &list.items[i];
-        bool wanted = params->split == DATASET_SPLIT_ALL ||
-                      (params->split == DATASET_SPLIT_TRAIN) != in->held_out;
-        if (!wanted) {
-            report->clips_skipped++;
-            continue;
+    reused = calloc((size_t)shard_count, sizeof *reused);
+    empty = calloc((size_t)shard_count, sizeof *empty);
+    shard_names = calloc((size_t)shard_count, sizeof *shard_names);
+    manifest_names = calloc((size_t)shard_count, sizeof *manifest_names);
+    if (!reused || !empty || !shard_names || !manifest_names) {
+        s = vv_fail(VV_ERR_NO_MEMORY, "out of memory planning %d shards", shard_count);
+        goto done;
+    }
+    config_params(&base, params);
+    if (base.failed) {
+        s = vv_fail(VV_ERR_NO_MEMORY, "out of memory writing the configuration");
+        goto done;
+    }
+    if (sharded) {
+        struct stat st;
+        if (stat(out_path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+            s = vv_fail(VV_ERR_INVALID_ARGUMENT, "%s is a file; with --shard-size the output is a folder", out_path);
+            goto done;
         }
-        clip_track_free(&track);
-        s = track_clip(&b, in->path, &track);
+        if (mkdir(out_path, 0777) != 0 && errno != EEXIST) {
+            s = vv_fail(VV_ERR_WRITE, "cannot create %s: %s", out_path, strerror(errno));
+            goto done;
+        }
+        clean_shard_folder(out_path, shard_count, NULL);
+    }
+    /* Resume: a finished shard of an earlier run is kept when its plan (the options and
+     * its clips) is this build's. */
+    long reused_frames = 0;
+    for (int k = 0; k < shard_count; k++) {
+        int first = k * per_shard, last = first + per_shard < wanted_count ? first + per_shard : wanted_count;
+        if (sharded) {
+            uint64_t plan = hash_more(1469598103934665603ull, base.data);
+            for (int j = first; j < last; j++) {
+                const clip_input *in = &list.items[wanted[j]];
+                plan = hash_more(hash_more(hash_more(plan, in->path), in->name), in->identity);
+            }
+            char name[32], path[8192], key[64];
+            shard_file_name(k, name, sizeof name);
+            snprintf(path, sizeof path, "%s/%s", out_path, name);
+            snprintf(key, sizeof key, "\"plan\": \"%016llx\"", (unsigned long long)plan);
+            dataset *old = NULL;
+            if (file_exists(path) && dataset_open(&old, path) == VV_OK && dataset_shard_count(old) == 0 &&
+                strstr(dataset_config(old), key)) {
+                reused[k] = true;
+                report->shards_reused++;
+                report->clips += dataset_clip_count(old);
+                reused_frames += dataset_frame_count(old);
+            }
+            dataset_close(old);
+            shard_names[k] = malloc(64 + sizeof key);
+            if (!shard_names[k]) {
+                s = vv_fail(VV_ERR_NO_MEMORY, "out of memory planning shards");
+                goto done;
+            }
+            snprintf(shard_names[k], 64 + sizeof key, "%s%c%s", name, 0, key); /* name, then its plan key */
+        }
+        if (!reused[k])
+            for (int j = first; j < last; j++) queue[queue_count++] = wanted[j];
+    }
+    report->frames = reused_frames;
+    long done_clips = wanted_count - queue_count;
+    if (params->progress && params->progress(params->progress_data, done_clips, wanted_count)) {
+        s = vv_fail(VV_ERR_ABORTED, "dataset build stopped");
+        goto done;
+    }
+
+    if (queue_count > 0) {
+        if (!faces) {
+            vv_faces_params fp = vv_faces_default_params();
+            fp.threads = 1; /* the parallelism is over clips */
+            s = vv_faces_new(&faces, &fp);
+            if (s != VV_OK) goto done;
+            own_faces = true;
+        }
+        int workers = params->threads ? params->threads : cpu_count();
+        if (workers > queue_count) workers = queue_count;
+        if (workers < 1) workers = 1;
+        p = (pipeline){.params = params, .faces = faces, .list = &list, .queue = queue, .queue_count = queue_count,
+                       .window = 2 * workers + 2};
+        pthread_mutex_init(&p.lock, NULL);
+        pthread_cond_init(&p.changed, NULL);
+        p.slots = calloc((size_t)p.window, sizeof *p.slots);
+        p.ready = calloc((size_t)p.window, sizeof *p.ready);
+        if (!p.slots || !p.ready) {
+            s = vv_fail(VV_ERR_NO_MEMORY, "out of memory starting the workers");
+            goto done;
+        }
+        for (int t = 0; t < workers; t++)
+            if (pthread_create(&threads[thread_count], NULL, pipeline_worker, &p) == 0) thread_count++;
+        if (thread_count == 0) {
+            s = vv_fail(VV_ERR_INTERNAL, "cannot start a worker thread");
+            goto done;
+        }
+    }
+
+    int taken = 0, faceless = 0;
+    char first_faceless[4096] = "";
+    for (int k = 0; k < shard_count && s == VV_OK; k++) {
+        if (reused[k]) continue;
+        int first = k * per_shard, last = first + per_shard < wanted_count ? first + per_shard : wanted_count;
+        char path[8192];
+        if (sharded) snprintf(path, sizeof path, "%s/%s", out_path, shard_names[k]);
+        else snprintf(path, sizeof path, "%s", out_path);
+        free(config.data);
+        free(skipped.data);
+        config = (text){0};
+        skipped = (text){0};
+        text_append(&config, "%s, \"clips\": [", base.data);
+        text_append(&skipped, "[");
+        int written = 0;
+        for (int j = first; j < last && s == VV_OK; j++) {
+            clip_result r = pipeline_take(&p, taken++);
+            const clip_input *in = &list.items[r.input];
+            if (r.status != VV_OK) {
+                s = vv_fail(r.status, "%s", r.message);
+            } else if (r.count == 0) {
+                /* No usable face: the clip is left out (listed in the configuration). */
+                report->clips_skipped++;
+                if (!faceless++) snprintf(first_faceless, sizeof first_faceless, "%s", in->path);
+                text_append(&skipped, "%s", skipped.length > 1 ? ", " : "");
+                text_append_string(&skipped, in->name);
+                report->frames_dropped += r.with_face;
+            } else {
+                report->frames_dropped += r.with_face - r.count;
+                if (!writer) s = dataset_writer_open(&writer, path, params->size);
+                if (s == VV_OK) s = write_result(writer, in, &r);
+                text_append(&config, "%s{\"name\": ", written ? ", " : "");
+                text_append_string(&config, in->name);
+                text_append(&config, ", \"identity\": ");
+                text_append_string(&config, in->identity);
+                text_append(&config, ", \"source\": ");
+                text_append_string(&config, in->path);
+                text_append(&config, ", \"frames\": %d, \"source_frames\": %d, \"crop\": [%d, %d, %d]}", r.count,
+                            r.source_frames, r.crop[0], r.crop[1], r.crop[2]);
+                written++;
+                report->clips++;
+                report->frames += r.count;
+            }
+            clip_result_free(&r);
+            done_clips++;
+            if (s == VV_OK && params->progress && params->progress(params->progress_data, done_clips, wanted_count))
+                s = vv_fail(VV_ERR_ABORTED, "dataset build stopped");
+        }
         if (s != VV_OK) break;
-        int crop[3] = {0, 0, 0}, count = 0;
-        free(selected);
-        selected = track.frames ? malloc((size_t)track.frames * sizeof *selected) : NULL;
-        if (track.frames && !selected) {
-            s = vv_fail(VV_ERR_NO_MEMORY, "out of memory selecting frames of %s", in->path);
+        text_append(&skipped, "]");
+        text_append(&config, "], \"no_face\": %s", skipped.data ? skipped.data : "[]");
+        if (sharded) {
+            text_append(&config, ", \"shard\": %d, %s}\n", k, shard_names[k] + strlen(shard_names[k]) + 1);
+        } else {
+            text_append(&config, ", \"held_out_identities\": ");
+            append_held_out(&config, &list);
+            text_append(&config, "}\n");
+        }
+        if (config.failed || skipped.failed) {
+            s = vv_fail(VV_ERR_NO_MEMORY, "out of memory writing the configuration");
             break;
         }
-        if (clip_crop(&track, params->crop_scale, crop)) count = select_frames(&track, crop, params, in->name, selected);
-        int with_face = 0;
-        for (int f = 0; f < track.frames; f++) with_face += track.found[f];
-        report->frames_dropped += with_face - count;
-        if (count == 0) {
-            /* No usable face: the clip is left out (listed in the configuration). */
-            report->clips_skipped++;
-            if (!faceless++) first_faceless = in->path;
-            text_append(&skipped, "%s", skipped.length > 1 ? ", " : "");
-            text_append_string(&skipped, in->name);
-            b.done += track.frames; /* its second pass never runs */
-            continue;
+        if (writer) {
+            uint64_t bytes = 0;
+            s = dataset_writer_finish(writer, config.data, &bytes);
+            writer = NULL;
+            report->bytes += bytes;
+        } else {
+            empty[k] = true;
         }
-        s = write_clip(&b, writer, in, &track, crop, selected, count);
-        if (s != VV_OK) break;
-        text_append(&config, "%s{\"name\": ", first_clip ? "" : ", ");
-        text_append_string(&config, in->name);
-        text_append(&config, ", \"identity\": ");
-        text_append_string(&config, in->identity);
-        text_append(&config, ", \"source\": ");
-        text_append_string(&config, in->path);
-        text_append(&config, ", \"frames\": %d, \"source_frames\": %d, \"crop\": [%d, %d, %d]}", count,
-                    track.frames, crop[0], crop[1], crop[2]);
-        first_clip = false;
-        report->clips++;
-        report->frames += count;
     }
-    text_append(&skipped, "]");
-    text_append(&config, "], \"no_face\": %s, \"held_out_identities\": [", skipped.data ? skipped.data : "[]");
-    int held_out_listed = 0;
-    for (int i = 0; i < list.count; i++) {
-        bool first_of_identity = list.items[i].held_out;
-        for (int j = 0; j < i && first_of_identity; j++)
-            first_of_identity = strcmp(list.items[j].identity, list.items[i].identity) != 0;
-        if (!first_of_identity) continue;
-        text_append(&config, "%s", held_out_listed++ ? ", " : "");
-        text_append_string(&config, list.items[i].identity);
+    if (thread_count) {
+        pthread_mutex_lock(&p.lock);
+        p.stop = s != VV_OK;
+        pthread_cond_broadcast(&p.changed);
+        pthread_mutex_unlock(&p.lock);
+        for (int t = 0; t < thread_count; t++) pthread_join(threads[t], NULL);
+        for (int i = 0; i < p.window; i++)
+            if (p.ready[i]) clip_result_free(&p.slots[i]);
     }
-    text_append(&config, "]}\n");
-    bool config_failed = config.failed || skipped.failed;
-    free(skipped.data);
-    if (s == VV_OK && config_failed) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory writing the configuration");
     if (s == VV_OK && report->clips == 0)
         s = faceless == 1 ? vv_fail(VV_ERR_NO_FACE, "no usable face in %s", first_faceless)
                           : vv_fail(VV_ERR_NO_FACE, "no usable face in any of the %d selected clips (%s, ...)", faceless,
-                                    first_faceless ? first_faceless : "none");
-    if (s == VV_OK) {
-        s = dataset_writer_finish(writer, config.data, &report->bytes);
-        writer = NULL;
+                                    first_faceless[0] ? first_faceless : "none");
+    if (s == VV_OK && sharded) {
+        clean_shard_folder(out_path, shard_count, empty);
+        for (int k = 0; k < shard_count; k++) {
+            if (empty[k]) continue;
+            manifest_names[named++] = shard_names[k]; /* the name ends at its NUL, before the key */
+            if (reused[k]) {
+                char path[8192];
+                snprintf(path, sizeof path, "%s/%s", out_path, shard_names[k]);
+                struct stat st;
+                if (stat(path, &st) == 0) report->bytes += (uint64_t)st.st_size;
+            }
+        }
+        free(config.data);
+        config = (text){0};
+        text_append(&config, "%s, \"shard_size\": %d, \"shards\": %d, \"held_out_identities\": ", base.data,
+                    params->shard_size, named);
+        append_held_out(&config, &list);
+        text_append(&config, "}\n");
+        uint64_t bytes = 0;
+        s = config.failed ? vv_fail(VV_ERR_NO_MEMORY, "out of memory writing the configuration")
+                          : dataset_write_manifest(out_path, manifest_names, named, config.data, &bytes);
+        report->bytes += bytes;
+        report->shards = named;
     }
     if (s == VV_OK) {
         dataset *check = NULL;
@@ -644,12 +1046,23 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
     }
 done:
     dataset_writer_abort(writer);
-    if (b.jpeg_buffer) tjFree(b.jpeg_buffer);
-    if (b.jpeg) tjDestroy(b.jpeg);
-    if (own_faces) vv_faces_free(b.faces);
-    clip_track_free(&track);
-    free(selected);
+    if (p.window) {
+        pthread_mutex_destroy(&p.lock);
+        pthread_cond_destroy(&p.changed);
+    }
+    free(p.slots);
+    free(p.ready);
+    if (own_faces) vv_faces_free(faces);
+    for (int k = 0; shard_names && k < shard_count; k++) free(shard_names[k]);
+    free(shard_names);
+    free(manifest_names);
+    free(reused);
+    free(empty);
+    free(wanted);
+    free(queue);
+    free(base.data);
     free(config.data);
+    free(skipped.data);
     input_list_free(&list);
     return s;
 }
