@@ -1,5 +1,6 @@
 /* vivify command line: subcommand dispatch. */
 #include "cli/cli.h"
+#include "cli/train_mpi.h"
 #include "nn/backend.h"
 
 #include <stdio.h>
@@ -34,6 +35,33 @@ static void print_help(FILE *out) {
             vv_version());
 }
 
+/* The version, then the compute backends this binary has: the CPU one always, oneDNN when
+ * built in and loadable here, MPI ranks and CUDA when built. */
+static void print_version(void) {
+    printf("vivify %s\n", vv_version());
+    const char *dnnl = nn_dnnl_library();
+#ifdef VV_HAVE_DNNL
+    const char *dnnl_built = "built in, but libdnnl is not loadable here (convolutions on im2col + OpenBLAS)";
+#else
+    const char *dnnl_built = "not built in";
+#endif
+    printf("backends:\n");
+    printf("  cpu     yes (%s)\n", dnnl ? "oneDNN GEMM and convolutions, OpenBLAS for shapes it refuses"
+                                     : "OpenBLAS GEMM, im2col convolutions");
+    if (dnnl) printf("  onednn  yes (%s)\n", dnnl);
+    else printf("  onednn  no: %s\n", dnnl_built);
+#ifdef VV_MPI
+    printf("  mpi     yes: %s (mpirun -np N vivify train)\n", cli_mpi_description());
+#else
+    printf("  mpi     no: %s\n", cli_mpi_description());
+#endif
+#if defined(VV_CUDA) || defined(VV_HAVE_CUDA)
+    printf("  cuda    yes (--device cuda)\n");
+#else
+    printf("  cuda    no: not built in (cmake -DVV_CUDA=ON)\n");
+#endif
+}
+
 int main(int argc, char **argv) {
     if (argc < 2) {
         print_help(stderr);
@@ -45,7 +73,7 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
-        printf("vivify %s\n", vv_version());
+        print_version();
         return 0;
     }
     /* Inference commands: one OpenBLAS thread (see nn_blas_threads), unless the user says. */

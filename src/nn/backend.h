@@ -46,6 +46,9 @@ void nn_conv_winograd(bool on);
 /* Convolution shapes oneDNN has built and refused (forward or backward) so far, this
  * process; 0 and 0 without oneDNN. */
 void nn_dnnl_shapes(int *taken, int *refused);
+/* The oneDNN library this process loaded (its soname), or NULL: not built in, or not
+ * loadable here (the convolutions then run on im2col + OpenBLAS).  Loads it if needed. */
+const char *nn_dnnl_library(void);
 /* The backend in use (the CPU one unless set); setting NULL restores the CPU one.
  * Process-wide: set it before building or running a network. */
 const nn_backend *nn_backend_current(void);

@@ -609,6 +609,10 @@ void nn_conv_winograd(bool on) {
     pthread_mutex_unlock(&g_dnnl.lock);
 }
 
+const char *nn_dnnl_library(void) {
+    return dnnl_available() ? "libdnnl.so." DNNL_STRING(DNNL_VERSION_MAJOR) : NULL;
+}
+
 void nn_dnnl_shapes(int *taken, int *refused) {
     pthread_mutex_lock(&g_dnnl.lock);
     *taken = g_dnnl.taken;
@@ -621,5 +625,7 @@ void nn_dnnl_shapes(int *taken, int *refused) {
 void nn_conv_winograd(bool on) { (void)on; }
 
 void nn_dnnl_shapes(int *taken, int *refused) { *taken = *refused = 0; }
+
+const char *nn_dnnl_library(void) { return NULL; }
 
 #endif
