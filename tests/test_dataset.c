@@ -12,6 +12,7 @@
 #include "video/video.h"
 
 #include <stdint.h>
+#include <sys/stat.h>
 #include <turbojpeg.h>
 
 #define SIDE 32
@@ -232,17 +233,31 @@ static void test_round_trip(const char *dir) {
 
 /* ---- hostile files ---- */
 
-/* Opens the file and reads every frame; returns the first failure (or VV_OK). */
+/* Opens the file (or sharded set), reads every frame and draws a few episodes; returns
+ * the first failure (or VV_OK). */
 static vv_status open_and_read_all(const char *path) {
     dataset *ds = NULL;
     vv_status s = dataset_open(&ds, path);
     if (s != VV_OK) return s;
     vv_image image = {0};
-    for (int c = 0; c < dataset_clip_count(ds) && s == VV_OK; c++)
-        for (int i = 0; i < dataset_clip(ds, c)->frame_count && s == VV_OK; i++) {
+    for (int c = 0; c < dataset_clip_count(ds) && s == VV_OK; c++) {
+        dataset_clip_info info;
+        s = dataset_clip_get(ds, c, &info);
+        if (s == VV_OK && (info.identity < 0 || info.identity >= dataset_identity_count(ds) || info.frame_count < 1))
+            s = VV_ERR_INTERNAL; /* a checked file never gives these */
+        for (int i = 0; s == VV_OK && i < info.frame_count; i++) {
             float points[68][2];
             s = dataset_read_frame(ds, c, i, &image, points);
         }
+    }
+    dataset_rng rng;
+    dataset_rng_seed(&rng, 7);
+    for (int k = 1; k <= 3 && s == VV_OK; k++) {
+        dataset_episode e;
+        vv_status e_status = dataset_sample_episode(ds, &rng, k, DATASET_EPISODE_CLIP, &e);
+        if (e_status != VV_OK && e_status != VV_ERR_INVALID_ARGUMENT) s = e_status;
+        if (e_status == VV_OK && (e.clip < 0 || e.clip >= dataset_clip_count(ds))) s = VV_ERR_INTERNAL;
+    }
     image_free(&image);
     dataset_close(ds);
     return s;
@@ -582,12 +597,365 @@ static void test_build(const char *dir) {
     vv_faces_free(faces);
 }
 
+/* ---- sharded sets ---- */
+
+/* Clip c of the generated sets: a tree-style name, person c % 3 (or c / 4 at scale), and
+ * 1..7 frames (2..4 at scale). */
+static int gen_frames(int c, bool scale) { return scale ? 2 + c % 3 : 1 + (c * 5) % 7; }
+
+static vv_status write_clip_range(const char *path, int first, int count, bool scale) {
+    dataset_writer *w = NULL;
+    vv_status s = dataset_writer_open(&w, path, SIDE);
+    if (s != VV_OK) return s;
+    tjhandle tj = tjInitCompress();
+    vv_image frame = {0};
+    image_create(&frame, SIDE, SIDE, 3);
+    for (int c = first; c < first + count && s == VV_OK; c++) {
+        char name[DATASET_NAME_SIZE], person[16];
+        snprintf(person, sizeof person, "id%05d", (scale ? c / 4 : c % 3) % 100000);
+        snprintf(name, sizeof name, "%s/video/%05d", person, c);
+        const int crop[3] = {c % 50, 5, 100};
+        s = dataset_writer_begin_clip(w, name, person, 640, 480, crop);
+        for (int i = 0; i < gen_frames(c, scale) && s == VV_OK; i++) {
+            synthetic_frame(&frame, c, i);
+            unsigned char *jpeg = NULL;
+            unsigned long jpeg_size = 0;
+            tjCompress2(tj, frame.data, SIDE, 0, SIDE, TJPF_RGB, &jpeg, &jpeg_size, TJSAMP_420, 75, 0);
+            float points[68][2];
+            synthetic_points(points, c, i);
+            s = dataset_writer_add_frame(w, jpeg, jpeg_size, (const float(*)[2])points, i);
+            tjFree(jpeg);
+        }
+        if (s == VV_OK) s = dataset_writer_end_clip(w, gen_frames(c, scale));
+    }
+    tjDestroy(tj);
+    image_free(&frame);
+    if (s != VV_OK) {
+        dataset_writer_abort(w);
+        return s;
+    }
+    return dataset_writer_finish(w, "{\"shard\": true}", NULL);
+}
+
+/* The 7 clips as one file (all.vds) and as 3 shards (3 + 2 + 2 clips) with a manifest. */
+static void write_sharded_pair(const char *dir, char *all, size_t all_size, char *folder, size_t folder_size) {
+    snprintf(all, all_size, "%s/all.vds", dir);
+    snprintf(folder, folder_size, "%s/shards", dir);
+    mkdir(folder, 0777);
+    CHECK_OK(write_clip_range(all, 0, 7, false));
+    static const int firsts[] = {0, 3, 5}, counts[] = {3, 2, 2};
+    const char *names[3] = {"shard-000000.vds", "shard-000001.vds", "shard-000002.vds"};
+    for (int k = 0; k < 3; k++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", folder, names[k]);
+        CHECK_OK(write_clip_range(path, firsts[k], counts[k], false));
+    }
+    uint64_t bytes = 0;
+    CHECK_OK(dataset_write_manifest(folder, names, 3, "{\"sharded\": true}", &bytes));
+    CHECK(bytes == 64 + 17 + 3 * DATASET_NAME_SIZE + 3 * 360);
+    /* Names the manifest refuses to record. */
+    const char *bad[] = {"../all.vds"}, *hidden[] = {".shard.vds"}, *missing[] = {"none.vds"};
+    CHECK(dataset_write_manifest(folder, bad, 1, NULL, NULL) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(dataset_write_manifest(folder, hidden, 1, NULL, NULL) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(dataset_write_manifest(folder, missing, 1, NULL, NULL) == VV_ERR_NOT_FOUND);
+}
+
+static void test_shards(const char *dir) {
+    char all[4096], folder[4096], manifest[4200];
+    write_sharded_pair(dir, all, sizeof all, folder, sizeof folder);
+    snprintf(manifest, sizeof manifest, "%s/%s", folder, DATASET_MANIFEST_NAME);
+    dataset *one = NULL, *sh = NULL, *by_manifest = NULL;
+    CHECK_OK(dataset_open(&one, all));
+    CHECK_OK(dataset_open(&sh, folder));
+    CHECK_OK(dataset_open(&by_manifest, manifest));
+    if (!one || !sh || !by_manifest) return;
+    CHECK(dataset_shard_count(one) == 0 && dataset_shard_count(sh) == 3 && dataset_shard_count(by_manifest) == 3);
+    CHECK(dataset_clip_count(sh) == 7 && dataset_frame_count(sh) == dataset_frame_count(one) &&
+          dataset_frame_count(sh) == 28 && dataset_identity_count(sh) == 3 && dataset_image_size(sh) == SIDE);
+    CHECK(!strcmp(dataset_config(sh), "{\"sharded\": true}"));
+    for (int i = 0; i < 3; i++) CHECK(!strcmp(dataset_identity_name(sh, i), dataset_identity_name(one, i)));
+    CHECK(dataset_identity_name(sh, 3) == NULL && dataset_clip(sh, 0) == NULL);
+    /* Every clip entry and frame as the single file has them (identity and first frame
+     * global), read in an order that makes the cache load shards back and forth. */
+    vv_image a = {0}, b = {0};
+    bool same = true;
+    for (int n = 0; n < 7; n++) {
+        int c = (n * 3) % 7;
+        dataset_clip_info x, y;
+        CHECK_OK(dataset_clip_get(one, c, &x));
+        CHECK_OK(dataset_clip_get(sh, c, &y));
+        same &= !memcmp(&x, &y, sizeof x) && x.frame_count == gen_frames(c, false);
+        for (int i = 0; i < x.frame_count; i++) {
+            float pa[68][2], pb[68][2], want[68][2];
+            CHECK_OK(dataset_read_frame(one, c, i, &a, pa));
+            CHECK_OK(dataset_read_frame(sh, c, i, &b, pb));
+            synthetic_points(want, c, i);
+            same &= a.width == b.width && !memcmp(a.data, b.data, (size_t)SIDE * SIDE * 3) &&
+                    !memcmp(pa, pb, sizeof pa) && !memcmp(pb, want, sizeof want);
+        }
+    }
+    CHECK_MSG(same, "the sharded set reads differently from the single file");
+    /* The same episodes from the same rng state, for every K. */
+    bool same_episodes = true;
+    for (int k = 1; k <= 6; k++) {
+        dataset_rng r1, r2;
+        dataset_rng_seed(&r1, 100 + (uint64_t)k);
+        dataset_rng_seed(&r2, 100 + (uint64_t)k);
+        for (int i = 0; i < 200; i++) {
+            dataset_episode e1, e2;
+            CHECK_OK(dataset_sample_episode(one, &r1, k, DATASET_EPISODE_CLIP, &e1));
+            CHECK_OK(dataset_sample_episode(sh, &r2, k, DATASET_EPISODE_CLIP, &e2));
+            same_episodes &= !memcmp(&e1, &e2, sizeof e1) && r1.state == r2.state;
+        }
+    }
+    CHECK(same_episodes);
+    dataset_rng rng;
+    dataset_rng_seed(&rng, 1);
+    dataset_episode e;
+    CHECK(dataset_sample_episode(sh, &rng, 7, DATASET_EPISODE_CLIP, &e) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(dataset_sample_episode(sh, &rng, 2, DATASET_EPISODE_IDENTITY, &e) == VV_ERR_UNSUPPORTED);
+    CHECK(dataset_read_frame(sh, 7, 0, &b, NULL) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(dataset_read_frame(sh, -1, 0, &b, NULL) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(dataset_read_frame(sh, 1, 6, &b, NULL) == VV_ERR_INVALID_ARGUMENT); /* clip 1 has 6 frames */
+    dataset_clip_info info;
+    CHECK(dataset_clip_get(sh, 7, &info) == VV_ERR_INVALID_ARGUMENT);
+    printf("shards: 7 clips in 3 shards read and sample exactly as one file\n");
+    image_free(&a);
+    image_free(&b);
+    dataset_close(one);
+    dataset_close(sh);
+    dataset_close(by_manifest);
+}
+
+/* Damaged manifests and shards: truncations, every field, random bytes.  Only the file's
+ * own statuses (NOT_FOUND when a damaged name points at no file), never a crash. */
+static void test_shards_hostile(const char *dir) {
+    char folder[4096], path[4200], shard0[4200], shard1[4200];
+    snprintf(folder, sizeof folder, "%s/shards", dir);
+    snprintf(path, sizeof path, "%s/%s", folder, DATASET_MANIFEST_NAME);
+    snprintf(shard0, sizeof shard0, "%s/shard-000000.vds", folder);
+    snprintf(shard1, sizeof shard1, "%s/shard-000001.vds", folder);
+    size_t size = 0, shard_size = 0;
+    uint8_t *orig = file_bytes(path, &size), *orig_shard = file_bytes(shard0, &shard_size);
+    CHECK(orig && orig_shard && size == 64 + 17 + 3 * 64 + 3 * 360);
+    if (!orig || !orig_shard || size != 64 + 17 + 3 * 64 + 3 * 360) return;
+    uint8_t *data = malloc(size);
+    const size_t names = 64 + 17, entries = names + 3 * 64, entry1 = entries + 360;
+    CHECK(try_variant(path, orig, size) == VV_OK);
+    const size_t cuts[] = {0, 5, 8, 40, 63, 64, 70, names + 10, entries, entries + 100, size - 1};
+    for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
+        vv_status s = try_variant(path, orig, cuts[i]);
+        CHECK_MSG(s == (cuts[i] < 8 ? VV_ERR_FORMAT : VV_ERR_CORRUPT), "manifest truncated to %zu: %s", cuts[i],
+                  vv_status_string(s));
+    }
+    typedef struct { const char *what; size_t at; int width; uint64_t value; vv_status want; } variant;
+    const variant variants[] = {
+        {"bad magic", 3, 1, 'X', VV_ERR_FORMAT},
+        {"version 2", 8, 4, 2, VV_ERR_FORMAT},
+        {"header size", 12, 4, 128, VV_ERR_CORRUPT},
+        {"shard count 0", 16, 4, 0, VV_ERR_CORRUPT},
+        {"shard count 4", 16, 4, 4, VV_ERR_CORRUPT},
+        {"shard count huge", 16, 4, 0xffffffffu, VV_ERR_TOO_LARGE},
+        {"people 0", 20, 4, 0, VV_ERR_CORRUPT},
+        {"people 2", 20, 4, 2, VV_ERR_CORRUPT},
+        {"people huge", 20, 4, 0x7fffffffu, VV_ERR_TOO_LARGE},
+        {"clips 6", 24, 8, 6, VV_ERR_CORRUPT},
+        {"clips huge", 24, 8, 1ull << 40, VV_ERR_TOO_LARGE},
+        {"frames < clips", 32, 8, 5, VV_ERR_CORRUPT},
+        {"frames 29", 32, 8, 29, VV_ERR_CORRUPT},
+        {"frames huge", 32, 8, UINT64_MAX, VV_ERR_TOO_LARGE},
+        {"frame size 4", 40, 4, 4, VV_ERR_TOO_LARGE},
+        {"frame size differs from the shards", 40, 4, 64, VV_ERR_CORRUPT},
+        {"config size", 44, 4, 18, VV_ERR_CORRUPT},
+        {"config size huge", 44, 4, 0xfffffff0u, VV_ERR_TOO_LARGE},
+        {"file size field", 48, 8, size + 1, VV_ERR_CORRUPT},
+        {"config holds NUL", 64 + 3, 1, 0, VV_ERR_CORRUPT},
+        {"person names unsorted", names, 1, 'z', VV_ERR_CORRUPT},
+        {"person name control byte", names + 1, 1, 7, VV_ERR_CORRUPT},
+        {"person name empty", names + 64, 1, 0, VV_ERR_CORRUPT},
+        {"shard name leaves the folder", entries, 4, 0x2f2e2e2fu /* "/../" */, VV_ERR_CORRUPT},
+        {"shard name not .vds", entries + 14, 1, 'x', VV_ERR_CORRUPT},
+        {"shard name hidden", entries, 1, '.', VV_ERR_CORRUPT},
+        {"shard name unpadded", entries + 40, 1, 'a', VV_ERR_CORRUPT},
+        {"shard name of another file", entries + 15, 1, '1', VV_ERR_CORRUPT}, /* shard-000001.vds: counts differ */
+        {"shard name of no file", entries + 11, 1, '9', VV_ERR_NOT_FOUND},
+        {"shard clips 0", entries + 64, 4, 0, VV_ERR_CORRUPT},
+        {"shard clips 4", entries + 64, 4, 4, VV_ERR_CORRUPT},
+        {"shard people 0", entries + 68, 4, 0, VV_ERR_CORRUPT},
+        {"shard people > clips", entries + 68, 4, 4, VV_ERR_CORRUPT},
+        {"shard people 2 of 3", entries + 68, 4, 2, VV_ERR_CORRUPT}, /* consistent, but not the file's */
+        {"shard frames", entries + 72, 8, 12, VV_ERR_CORRUPT},
+        {"shard bytes", entries + 80, 8, 1000, VV_ERR_CORRUPT},
+        {"shard bytes tiny", entries + 80, 8, 10, VV_ERR_CORRUPT},
+        {"shard first clip", entry1 + 88, 8, 2, VV_ERR_CORRUPT},
+        {"shard first frame", entry1 + 96, 8, 0, VV_ERR_CORRUPT},
+        {"eligible over clips", entries + 104, 4, 4, VV_ERR_CORRUPT},
+        {"eligible increasing", entries + 104 + 4 * 10, 4, 1, VV_ERR_CORRUPT},
+        {"eligible wrong", entries + 104 + 4 * 3, 4, 0, VV_ERR_CORRUPT}, /* K = 4: clip 1 (6 frames) */
+    };
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0]; i++) {
+        const variant *v = &variants[i];
+        memcpy(data, orig, size);
+        if (v->width == 1) data[v->at] = (uint8_t)v->value;
+        else if (v->width == 4) write_u32(data + v->at, (uint32_t)v->value);
+        else write_u64(data + v->at, v->value);
+        vv_status s = try_variant(path, data, size);
+        CHECK_MSG(s == v->want, "manifest %s: %s (%s), expected %s", v->what, vv_status_string(s), vv_last_error(),
+                  vv_status_string(v->want));
+    }
+    /* Damaged shards under a good manifest: another shard's bytes, truncated, a manifest
+     * in a shard's place. */
+    write_bytes(path, orig, size);
+    size_t other_size = 0;
+    uint8_t *other = file_bytes(shard1, &other_size);
+    write_bytes(shard0, other, other_size);
+    vv_status s = open_and_read_all(path);
+    CHECK_MSG(s == VV_ERR_CORRUPT && strstr(vv_last_error(), "does not match"), "shard replaced: %s (%s)",
+              vv_status_string(s), vv_last_error());
+    write_bytes(shard0, orig_shard, shard_size - 1);
+    s = open_and_read_all(path);
+    CHECK_MSG(s == VV_ERR_CORRUPT, "shard truncated: %s", vv_status_string(s));
+    write_bytes(shard0, orig, size);
+    s = open_and_read_all(path);
+    CHECK_MSG(s == VV_ERR_FORMAT, "manifest as a shard: %s", vv_status_string(s));
+    free(other);
+    write_bytes(shard0, orig_shard, shard_size);
+    /* Random damage to the manifest. */
+    unsigned state = 777;
+    int failures = 0, accepted = 0;
+    for (int round = 0; round < 600; round++) {
+        memcpy(data, orig, size);
+        state = state * 1664525u + 1013904223u;
+        int changes = 1 + (int)(state >> 30);
+        for (int k = 0; k < changes; k++) {
+            state = state * 1664525u + 1013904223u;
+            size_t at = (state >> 4) % size;
+            if (round % 2) at %= 64; /* half the rounds hit the header */
+            state = state * 1664525u + 1013904223u;
+            data[at] = (uint8_t)(state >> 24);
+        }
+        s = try_variant(path, data, size);
+        if (s == VV_OK) accepted++;
+        else if (s != VV_ERR_CORRUPT && s != VV_ERR_FORMAT && s != VV_ERR_TOO_LARGE && s != VV_ERR_NOT_FOUND) {
+            failures++;
+            fprintf(stderr, "manifest damage round %d: %s (%s)\n", round, vv_status_string(s), vv_last_error());
+        }
+    }
+    printf("shards hostile: %zu truncations, %zu field variants, 3 damaged shards, 600 random damages (%d read back "
+           "fine)\n", sizeof cuts / sizeof cuts[0], sizeof variants / sizeof variants[0], accepted);
+    CHECK(failures == 0);
+    write_bytes(path, orig, size);
+    CHECK(open_and_read_all(path) == VV_OK);
+    free(data);
+    free(orig);
+    free(orig_shard);
+}
+
+/* Many shards (more than the reader's cache), read from several threads at once: every
+ * frame checked against its generator.  VV_DATASET_SCALE_DIR / _CLIPS / _SHARD make a large
+ * set for measuring the reader's memory (docs/DATASET.md). */
+typedef struct scale_job {
+    const dataset *ds;
+    int failures;
+    vv_status status;
+} scale_job;
+
+static void scale_read(void *ctx, int index) {
+    scale_job *job = ctx;
+    dataset_rng rng;
+    dataset_rng_seed(&rng, 1000 + (uint64_t)index);
+    vv_image image = {0};
+    for (int n = 0; n < 50; n++) {
+        int c = (int)dataset_rng_below(&rng, (uint64_t)dataset_clip_count(job->ds));
+        dataset_clip_info info;
+        vv_status s = dataset_clip_get(job->ds, c, &info);
+        int frame = s == VV_OK ? (int)dataset_rng_below(&rng, (uint64_t)info.frame_count) : 0;
+        float points[68][2], want[68][2];
+        if (s == VV_OK) s = dataset_read_frame(job->ds, c, frame, &image, points);
+        synthetic_points(want, c, frame);
+        char name[DATASET_NAME_SIZE], person[16];
+        snprintf(person, sizeof person, "id%05d", (c / 4) % 100000);
+        snprintf(name, sizeof name, "%s/video/%05d", person, c);
+        if (s != VV_OK || memcmp(points, want, sizeof want) || strcmp(info.name, name) ||
+            info.frame_count != gen_frames(c, true) || strcmp(dataset_identity_name(job->ds, info.identity), person))
+            __atomic_add_fetch(&job->failures, 1, __ATOMIC_RELAXED);
+    }
+    image_free(&image);
+}
+
+static void test_shards_scale(const char *dir) {
+    const char *env_dir = getenv("VV_DATASET_SCALE_DIR");
+    int clips = env_dir && getenv("VV_DATASET_SCALE_CLIPS") ? atoi(getenv("VV_DATASET_SCALE_CLIPS")) : 600;
+    int per_shard = env_dir && getenv("VV_DATASET_SCALE_SHARD") ? atoi(getenv("VV_DATASET_SCALE_SHARD")) : 25;
+    char folder[4096];
+    if (env_dir) snprintf(folder, sizeof folder, "%s", env_dir);
+    else snprintf(folder, sizeof folder, "%s/scale", dir);
+    mkdir(folder, 0777);
+    if (clips < 4 || per_shard < 1) return;
+    int shards = (clips + per_shard - 1) / per_shard;
+    char **names = calloc((size_t)shards, sizeof *names);
+    double start = time_now();
+    vv_status s = VV_OK;
+    for (int k = 0; k < shards && s == VV_OK; k++) {
+        names[k] = malloc(32);
+        snprintf(names[k], 32, "shard-%06d.vds", k);
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", folder, names[k]);
+        int first = k * per_shard, count = first + per_shard < clips ? per_shard : clips - first;
+        s = write_clip_range(path, first, count, true);
+    }
+    CHECK_OK(s);
+    CHECK_OK(dataset_write_manifest(folder, (const char *const *)names, shards, "{}", NULL));
+    double written = time_now() - start;
+    dataset *ds = NULL;
+    start = time_now();
+    CHECK_OK(dataset_open(&ds, folder));
+    double opened = time_now() - start;
+    if (ds) {
+        long frames = 0;
+        for (int c = 0; c < clips; c++) frames += gen_frames(c, true);
+        CHECK(dataset_clip_count(ds) == clips && dataset_frame_count(ds) == frames &&
+              dataset_identity_count(ds) == (clips + 3) / 4 && dataset_shard_count(ds) == shards);
+        scale_job job = {ds, 0, VV_OK};
+        start = time_now();
+        parallel_for(64, 4, scale_read, &job);
+        double read = time_now() - start;
+        CHECK_MSG(job.failures == 0, "%d of 3200 frames read wrong from %d shards", job.failures, shards);
+        printf("shards scale: %d clips in %d shards written in %.2f s, opened in %.1f ms, 3200 random frames read "
+               "by 4 threads in %.2f s\n", clips, shards, written, opened * 1e3, read);
+        dataset_close(ds);
+    }
+    for (int k = 0; k < shards; k++) free(names[k]);
+    free(names);
+}
+
+/* The hash hold-out rule: pinned values (also computed outside C) and its fraction. */
+static void test_holdout_hash(void) {
+    CHECK(dataset_holdout_hash("id00012") == 0xbb39bc02dcbe039full);
+    CHECK(dataset_holdout_hash("obama") == 0xd576249f0cff6866ull);
+    CHECK(dataset_holdout_hash("") == 0x552d3fb62b3c344full);
+    int held10 = 0, held25 = 0;
+    for (int i = 0; i < 10000; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "id%05d", i);
+        held10 += dataset_holdout_by_hash(name, 0.1);
+        held25 += dataset_holdout_by_hash(name, 0.25);
+        CHECK(!dataset_holdout_by_hash(name, 0) && dataset_holdout_by_hash(name, 1));
+        if (dataset_holdout_by_hash(name, 0.1)) CHECK(dataset_holdout_by_hash(name, 0.25)); /* nested */
+    }
+    CHECK_MSG(held10 == 934 && held25 == 2384, "%d and %d of 10000 held out", held10, held25);
+}
+
 int main(void) {
     const char *dir = test_tmp_dir("test_dataset");
     test_identity_rule();
     test_round_trip(dir);
     test_hostile(dir);
     test_episodes(dir);
+    test_holdout_hash();
+    test_shards(dir);
+    test_shards_hostile(dir);
+    test_shards_scale(dir);
     test_build(dir);
     return test_finish("test_dataset");
 }
