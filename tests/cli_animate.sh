@@ -9,32 +9,11 @@ VIVIFY="$1"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
+. "$ROOT/tests/lib/check.sh"
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { echo "SKIPPED: no ffmpeg/ffprobe"; exit 77; }
 SOURCE="$ROOT/examples/mona_lisa.png"
 
 # ok $(CHECK && echo 1) MESSAGE: a failed check leaves MESSAGE alone (no "1"): still a failure, not an abort under set -u.
-ok() { if [ $# -ge 2 ] && [ "$1" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: ${*: -1}"; fi; }
-expect() { # expect CODE PATTERN -- command...
-  local code="$1" pattern="$2"; shift 3
-  local err rc lines
-  err="$("$@" 2>&1 >/dev/null)"; rc=$?
-  # progress lines ("tracking: 3/10 frames ...") may come first; the error is one line
-  err="$(printf '%s\n' "$err" | grep -vE '^[a-z]+: [0-9]+(/[0-9]+)? frames')"
-  lines="$(printf '%s' "$err" | grep -c .)"
-  if [ "$rc" = "$code" ] && printf '%s' "$err" | grep -qE -- "$pattern" && [ "$lines" -le 1 ] \
-     && ! printf '%s' "$err" | grep -qE "AddressSanitizer|runtime error|Segmentation"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1)); echo "FAIL: $* -> exit $rc (want $code), stderr: $err (want /$pattern/)"
-  fi
-}
-no_output() {
-  if [ -e "$1" ] || ls -A "$(dirname "$1")" | grep -q "\.tmp"; then
-    failed=$((failed + 1)); echo "FAIL: output left behind at $1"
-  else passed=$((passed + 1)); fi
-}
 frames_of() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"; }
 fps_of() { ffprobe -v error -select_streams v:0 -show_entries stream=r_frame_rate -of csv=p=0 "$1"; }
 size_of() { ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=p=0:s=x "$1"; }

@@ -6,29 +6,10 @@ VIVIFY="$1"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
+. "$ROOT/tests/lib/check.sh"
 
 # expect CODE PATTERN -- command...: exit code CODE, stderr matches PATTERN (one line).
-expect() {
-  local code="$1" pattern="$2"; shift 3
-  local err rc
-  err="$("$@" 2>&1 >/dev/null)"; rc=$?
-  local lines; lines="$(printf '%s' "$err" | grep -c .)"
-  if [ "$rc" = "$code" ] && printf '%s' "$err" | grep -qE "$pattern" && [ "$lines" -le 1 ] \
-     && ! printf '%s' "$err" | grep -qE "AddressSanitizer|runtime error|Segmentation"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1))
-    echo "FAIL: $* -> exit $rc (want $code), stderr: $err (want /$pattern/)"
-  fi
-}
 # no_file PATH: nothing (not even a temp file) left at PATH or beside it
-no_output() {
-  if [ -e "$1" ] || ls -A "$(dirname "$1")" | grep -q "\.tmp"; then
-    failed=$((failed + 1)); echo "FAIL: output left behind at $1"
-  else passed=$((passed + 1)); fi
-}
 
 # usage errors
 expect 2 "unknown command" -- "$VIVIFY" frobnicate

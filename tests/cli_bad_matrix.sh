@@ -21,8 +21,7 @@ command -v ffmpeg >/dev/null || { echo "SKIPPED: no ffmpeg"; exit 77; }
 . "$ROOT/tests/lib/models.sh" # where vivify looks: $VIVIFY_MODELS, then .cache/models
 model_present blazeface.json || { echo "SKIPPED: blazeface.json not present (./dev setup)"; exit 77; }
 START=$(date +%s)
-passed=0
-failed=0
+. "$ROOT/tests/lib/check.sh"
 
 # bad NAME CODE PATTERN "OUTPUTS..." -- command...
 #   CODE: the exact exit code; PATTERN: ERE the one error line must match; OUTPUTS: paths
@@ -52,7 +51,6 @@ bad() {
     echo "     stderr: $raw"
   fi
 }
-ok() { if [ "$1" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $2"; fi; }
 
 # ---- inputs
 ff() { ffmpeg -v error -y "$@" </dev/null; }

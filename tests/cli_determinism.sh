@@ -11,9 +11,7 @@ VIVIFY="$1"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
-ok() { if [ "$1" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $2"; fi; }
+. "$ROOT/tests/lib/check.sh"
 
 # Same frame names and bytes in two PNG-sequence folders.
 same_frames() {

@@ -9,12 +9,10 @@ VIVIFY="$1"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
+. "$ROOT/tests/lib/check.sh"
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { echo "SKIPPED: no ffmpeg/ffprobe"; exit 77; }
 SOURCE="$ROOT/examples/mona_lisa.png"
 
-ok() { if [ "$1" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: $2"; fi; }
 run() { # run DESCRIPTION -- command...: must exit 0 without sanitizer reports
   local what="$1"; shift 2
   local err rc
@@ -25,18 +23,6 @@ run() { # run DESCRIPTION -- command...: must exit 0 without sanitizer reports
     failed=$((failed + 1)); echo "FAIL: $what -> exit $rc: $(printf '%s' "$err" | tail -5)"
   fi
 }
-expect() { # expect CODE PATTERN -- command...
-  local code="$1" pattern="$2"; shift 3
-  local err rc lines
-  err="$("$@" 2>&1 >/dev/null)"; rc=$?
-  lines="$(printf '%s' "$err" | grep -c .)"
-  if [ "$rc" = "$code" ] && printf '%s' "$err" | grep -qE -- "$pattern" && [ "$lines" -le 1 ]; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1)); echo "FAIL: $* -> exit $rc (want $code), stderr: $err (want /$pattern/)"
-  fi
-}
-no_output() { if [ -e "$1" ]; then failed=$((failed + 1)); echo "FAIL: $1 left behind"; else passed=$((passed + 1)); fi; }
 # "W,H,FRAMES" of a video's first stream
 probe() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=width,height,nb_read_frames -of csv=p=0 "$1" 2>/dev/null; }
 

@@ -11,8 +11,7 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TMP="$(mktemp -d)"
 PID=""
 trap '[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
-passed=0
-failed=0
+. "$ROOT/tests/lib/check.sh"
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { echo "SKIPPED: no ffmpeg/ffprobe"; exit 77; }
 # The bundled portrait at half size: quicker frames (each run still spends ~2 CPU s under
 # ASan loading the face models).
@@ -20,7 +19,6 @@ ffmpeg -loglevel error -i "$ROOT/examples/mona_lisa.png" -vf "scale=256:-2" "$TM
 SOURCE="$TMP/portrait.png"
 
 # ok $(CHECK && echo 1) MESSAGE: a failed check leaves MESSAGE alone (no "1"): still a failure, not an abort under set -u.
-ok() { if [ $# -ge 2 ] && [ "$1" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: ${*: -1}"; fi; }
 frames_of() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"; }
 duration_of() { # duration_of FILE v|a
   ffprobe -v error -select_streams "$2:0" -show_entries stream=duration -of csv=p=0 "$1"; }

@@ -18,8 +18,7 @@ VIVIFY="$1"
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 TMP="$(mktemp -d)"
 trap 'rm -rf "$TMP"' EXIT
-passed=0
-failed=0
+. "$ROOT/tests/lib/check.sh"
 . "$ROOT/tests/lib/models.sh"
 command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || { echo "SKIPPED: no ffmpeg/ffprobe"; exit 77; }
 command -v espeak-ng >/dev/null || { echo "SKIPPED: no espeak-ng (./dev setup installs it)"; exit 77; }
@@ -30,25 +29,6 @@ done
 SOURCE="$ROOT/examples/mona_lisa.png"
 export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 
-ok() { if [ $# -ge 2 ] && [ "$1" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: ${*: -1}"; fi; }
-expect() { # expect CODE PATTERN -- command...
-  local code="$1" pattern="$2"; shift 3
-  local err rc lines
-  err="$("$@" 2>&1 >/dev/null)"; rc=$?
-  err="$(printf '%s\n' "$err" | grep -vE '^[a-z]+: [0-9]+(/[0-9]+)? frames')"
-  lines="$(printf '%s' "$err" | grep -c .)"
-  if [ "$rc" = "$code" ] && printf '%s' "$err" | grep -qE -- "$pattern" && [ "$lines" -le 1 ] \
-     && ! printf '%s' "$err" | grep -qE "AddressSanitizer|runtime error|Segmentation"; then
-    passed=$((passed + 1))
-  else
-    failed=$((failed + 1)); echo "FAIL: $* -> exit $rc (want $code), stderr: $err (want /$pattern/)"
-  fi
-}
-no_output() {
-  if [ -e "$1" ] || ls -A "$(dirname "$1")" | grep -q "\.tmp"; then
-    failed=$((failed + 1)); echo "FAIL: output left behind at $1"
-  else passed=$((passed + 1)); fi
-}
 frames_of() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"; }
 fps_of() { ffprobe -v error -select_streams v:0 -show_entries stream=r_frame_rate -of csv=p=0 "$1"; }
 has_audio() { [ -n "$(ffprobe -v error -select_streams a -show_entries stream=index -of csv=p=0 "$1" 2>/dev/null)" ]; }
