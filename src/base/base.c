@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -203,9 +204,16 @@ vv_status models_find(const char *name, char *out, size_t out_size) {
                    "model %s not found (run ./dev setup, or set VIVIFY_MODELS to its folder)", name);
 }
 
+/* Asked once: sysconf reads /sys/devices/system/cpu/online (open, read, close) on every
+ * call, and every parallel_for asks (thousands of times a second in animate). */
 int cpu_count(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n < 1 ? 1 : (int)n;
+    static _Atomic int known;
+    int n = atomic_load_explicit(&known, memory_order_relaxed);
+    if (n > 0) return n;
+    long online = sysconf(_SC_NPROCESSORS_ONLN);
+    n = online < 1 ? 1 : (int)online;
+    atomic_store_explicit(&known, n, memory_order_relaxed);
+    return n;
 }
 
 /* A small persistent pool: workers wait on a condition variable for a job; each job is
