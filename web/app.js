@@ -8,6 +8,7 @@ const state = {
   source: null,      // File
   driving: null,     // File
   useVideo: false,
+  useLive: false,    // the Live camera tab is open
   motion: 'talk',
   job: null,         // id of the job this page follows
   jobInfo: null,     // what that job was asked for: { gif, compare, sourceUrl }
@@ -106,6 +107,7 @@ async function takeFile(kind, file) {
   showMessage('');
   markStale();
   if (kind === 'source') {
+    if (live.id) stopLive('The portrait changed: press Start camera to go on with the new one.', 'info');
     state.source = file;
     if (state.sourceUrl) URL.revokeObjectURL(state.sourceUrl);
     state.sourceUrl = URL.createObjectURL(file);
@@ -327,13 +329,23 @@ function selectMotion(name) {
   }
 }
 
-function useVideo(on) {
-  if (on !== state.useVideo) markStale();
-  state.useVideo = on;
-  $('tab-motion').setAttribute('aria-selected', String(!on));
-  $('tab-video').setAttribute('aria-selected', String(on));
-  $('motion-panel').hidden = on;
-  $('video-panel').hidden = !on;
+function useVideo(on) { showTab(on ? 'video' : 'motion'); }
+
+// The motion's three tabs: a built-in motion, a driving video, or the live camera (which has
+// its own Start button instead of Animate).
+function showTab(tab) {
+  const video = tab === 'video', liveTab = tab === 'live';
+  if (video !== state.useVideo && !liveTab && !state.useLive) markStale();
+  if (!liveTab && live.id) stopLive('');
+  state.useVideo = video;
+  state.useLive = liveTab;
+  $('tab-motion').setAttribute('aria-selected', String(tab === 'motion'));
+  $('tab-video').setAttribute('aria-selected', String(video));
+  $('tab-live').setAttribute('aria-selected', String(liveTab));
+  $('motion-panel').hidden = tab !== 'motion';
+  $('video-panel').hidden = !video;
+  $('live-panel').hidden = !liveTab;
+  $('animate').hidden = liveTab;
   updateButtons();
 }
 
@@ -344,6 +356,7 @@ function busy() { return state.job !== null && $('result').hidden && !$('progres
 function updateButtons() {
   const ready = state.source && !state.sourceFailed && (!state.useVideo || state.driving);
   $('animate').disabled = !ready || busy();
+  $('live-start').disabled = !state.source || state.sourceFailed || live.starting || live.id !== null;
 }
 
 async function startJob() {
@@ -541,6 +554,177 @@ async function deleteResult() {
   }
 }
 
+// ------------------------------------------------------------------ live camera
+
+// One live session (POST /api/live): the camera's frames, mirrored, scaled to at most 640
+// px and sent as JPEG one at a time (the next once the last one's answer is in, at most
+// max_fps a second); each answer, the animated frame, is shown as it comes, with the round
+// trip (sent to shown) measured.
+const live = {
+  id: null, run: 0, starting: false, stream: null,
+  rtts: [], serverMs: [], frames: 0, faceless: 0, started: 0, shownUrl: null,
+};
+const LIVE_SIDE = 640;
+
+function cameraError(e) {
+  const name = (e && e.name) || '';
+  if (name === 'NotAllowedError' || name === 'SecurityError' || name === 'PermissionDeniedError')
+    return 'The camera was refused. Allow this page to use the camera (the camera icon in the address bar), then press Start camera again.';
+  if (name === 'NotFoundError' || name === 'DevicesNotFoundError' || name === 'OverconstrainedError')
+    return 'No camera found. Connect one (or switch it on), then press Start camera again.';
+  if (name === 'NotReadableError' || name === 'TrackStartError' || name === 'AbortError')
+    return 'The camera could not be started: another program may be using it. Close that program, then press Start camera again.';
+  return `The camera could not be started (${name || 'error'}: ${(e && e.message) || 'unknown'}).`;
+}
+
+function percentile(values, p) {
+  if (!values.length) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
+}
+
+function liveStats() {
+  const recent = live.rtts.slice(-60), server = live.serverMs.slice(-60);
+  const seconds = (performance.now() - live.started) / 1000;
+  const parts = [`${live.frames} frames`, `${(seconds > 0 ? live.frames / seconds : 0).toFixed(1)} frames/s`,
+    `round trip ${Math.round(percentile(recent, 50))} ms (p95 ${Math.round(percentile(recent, 95))} ms)`,
+    `server ${Math.round(percentile(server, 50))} ms`];
+  if (live.lastFaceless) parts.push('no face in view: face the camera');
+  $('live-stats').textContent = parts.join(' · ');
+}
+
+async function startLive() {
+  showMessage('');
+  if (!state.source || state.sourceFailed) { showMessage('Choose a portrait with a face first (1. Portrait).'); return; }
+  if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    showMessage('This page cannot use a camera here: browsers give cameras only to secure pages. Open it as ' +
+      `http://localhost:${location.port || '80'}/ on the computer running vivify serve, or serve it over https.`);
+    return;
+  }
+  const run = ++live.run;
+  live.starting = true;
+  updateButtons();
+  $('live-note').hidden = true;
+  let stream = null;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ audio: false,
+      video: { width: { ideal: 640 }, height: { ideal: 480 }, frameRate: { ideal: 30 } } });
+    const engine = ['warp', 'warp2d'].includes($('engine').value) ? $('engine').value : 'warp';
+    const form = new FormData();
+    form.append('source', state.source, state.source.name || 'portrait');
+    if (state.faces && state.faces.faces.length > 1) form.append('face', String(state.face));
+    form.append('engine', engine);
+    form.append('expression_scale', $('expression-scale').value);
+    form.append('pose_scale', $('pose-scale').value);
+    form.append('eyes', $('eyes').value);
+    form.append('lips', $('lips').value);
+    form.append('background', $('background').value);
+    $('live-note').textContent = 'Preparing the portrait…';
+    $('live-note').hidden = false;
+    const session = await api('POST', '/api/live', form);
+    if (run !== live.run) { // stopped meanwhile
+      api('DELETE', `/api/live/${session.id}`).catch(() => {});
+      stream.getTracks().forEach((track) => track.stop());
+      return;
+    }
+    live.id = session.id;
+    live.stream = stream;
+    $('live-note').textContent = engine !== $('engine').value ? `Live uses the ${engine} engine.` : '';
+    $('live-note').hidden = !$('live-note').textContent;
+  } catch (e) {
+    if (stream) stream.getTracks().forEach((track) => track.stop());
+    $('live-note').hidden = true;
+    live.starting = false;
+    updateButtons();
+    if (run === live.run) showMessage(e instanceof DOMException ? cameraError(e) : e.message);
+    return;
+  } finally {
+    live.starting = false;
+  }
+  Object.assign(live, { rtts: [], serverMs: [], frames: 0, faceless: 0, lastFaceless: false, started: performance.now() });
+  const video = $('live-camera');
+  video.srcObject = live.stream;
+  video.play().catch(() => {});
+  $('live-view').hidden = false;
+  $('live-stats').textContent = 'Starting…';
+  $('live-start').hidden = true;
+  $('live-stop').hidden = false;
+  updateButtons();
+  // the camera stopping (unplugged, or its permission taken back) ends the session
+  for (const track of live.stream.getVideoTracks())
+    track.addEventListener('ended', () => { if (run === live.run) stopLive('The camera stopped (disconnected, or its permission was taken back).'); });
+  liveLoop(run, live.id);
+}
+
+async function liveLoop(run, id) {
+  const video = $('live-camera');
+  const canvas = document.createElement('canvas'), ctx = canvas.getContext('2d');
+  const limits = state.config.live || {};
+  const interval = 1000 / Math.min(30, limits.max_fps || 30);
+  const side = Math.min(LIVE_SIDE, limits.max_frame_side || LIVE_SIDE);
+  let last = 0, lastStats = 0;
+  while (run === live.run) {
+    const wait = last + interval - performance.now();
+    if (wait > 0) await sleep(wait);
+    if (run !== live.run) return;
+    if (video.readyState < 2 || !video.videoWidth) { await sleep(20); continue; }
+    const scale = Math.min(1, side / Math.max(video.videoWidth, video.videoHeight));
+    canvas.width = Math.round(video.videoWidth * scale);
+    canvas.height = Math.round(video.videoHeight * scale);
+    ctx.setTransform(-1, 0, 0, 1, canvas.width, 0); // mirrored: the portrait moves as a mirror image does
+    ctx.drawImage(video, 0, 0, canvas.width, canvas.height);
+    const blob = await new Promise((done) => canvas.toBlob(done, 'image/jpeg', 0.8));
+    if (!blob || run !== live.run) continue;
+    last = performance.now();
+    let response;
+    try {
+      response = await fetch(`/api/live/${id}/frame`, { method: 'POST', body: blob, headers: { 'Content-Type': 'image/jpeg' } });
+    } catch (e) {
+      if (run === live.run) stopLive('The server cannot be reached. Is vivify serve still running?');
+      return;
+    }
+    if (run !== live.run) return;
+    if (response.status === 429) { await response.text(); continue; } // too fast: the next frame waits its turn
+    if (!response.ok) {
+      let data = null;
+      try { data = await response.json(); } catch (e) { data = null; }
+      stopLive(explain(response.status, data && data.error));
+      return;
+    }
+    const image = await response.blob();
+    if (run !== live.run) return;
+    const url = URL.createObjectURL(image);
+    const shown = $('live-result');
+    await new Promise((done) => { shown.onload = shown.onerror = done; shown.src = url; });
+    if (live.shownUrl) URL.revokeObjectURL(live.shownUrl);
+    live.shownUrl = url;
+    live.rtts.push(performance.now() - last);
+    live.serverMs.push(Number(response.headers.get('X-Vivify-Worker-Ms')) || 0);
+    live.lastFaceless = response.headers.get('X-Vivify-Face') === '0';
+    live.faceless += live.lastFaceless;
+    live.frames++;
+    if (performance.now() - lastStats > 500 || live.frames < 3) { liveStats(); lastStats = performance.now(); }
+  }
+}
+
+// Ends the session: the camera off, the server told (also as the page goes away).
+function stopLive(message, kind = 'error') {
+  live.run++;
+  const id = live.id;
+  live.id = null;
+  if (live.stream) live.stream.getTracks().forEach((track) => track.stop());
+  live.stream = null;
+  $('live-camera').srcObject = null;
+  $('live-start').hidden = false;
+  $('live-stop').hidden = true;
+  if (id) {
+    liveStats();
+    fetch(`/api/live/${id}`, { method: 'DELETE', keepalive: true }).catch(() => {});
+  }
+  if (message) showMessage(message, kind);
+  updateButtons();
+}
+
 // ------------------------------------------------------------------ start
 
 function bindRange(inputId, outputId, format) {
@@ -555,6 +739,10 @@ async function main() {
   setUpDrop('driving-drop', 'driving-input', 'driving');
   $('tab-motion').addEventListener('click', () => useVideo(false));
   $('tab-video').addEventListener('click', () => useVideo(true));
+  $('tab-live').addEventListener('click', () => showTab('live'));
+  $('live-start').addEventListener('click', startLive);
+  $('live-stop').addEventListener('click', () => stopLive('Stopped.', 'info'));
+  window.addEventListener('pagehide', () => { if (live.id) stopLive(''); });
   $('animate').addEventListener('click', startJob);
   $('cancel').addEventListener('click', cancelJob);
   $('delete').addEventListener('click', deleteResult);

@@ -67,7 +67,7 @@ int cli_serve(int argc, char **argv) {
     int keep = params.keep_count, max_seconds = (int)params.max_seconds, job_memory_mb = (int)(params.job_memory_bytes >> 20);
     int max_megapixels = (int)(params.max_portrait_pixels / 1000000), job_cpu = params.job_cpu_seconds;
     int upload_timeout = (int)params.body_timeout_s;
-    int live_sessions = params.live_sessions, live_fps = (int)params.live_max_fps;
+    int live_sessions = params.live_sessions, live_fps = (int)params.live_max_fps, live_idle = (int)params.live_idle_s;
     bool quiet = false;
     const cli_option opts[] = {
         {"host", 0, OPT_STRING, &host, "ADDR", "address to listen on; 0.0.0.0 opens it to the network", 0, 0},
@@ -90,6 +90,7 @@ int cli_serve(int argc, char **argv) {
         {"live-sessions", 0, OPT_INT, &live_sessions, "N", "live camera sessions at once (the page's Live tab; 0 turns "
                                                              "them off; more get HTTP 409)", 0, 16},
         {"live-fps", 0, OPT_INT, &live_fps, "N", "frames a second one live session may send (more get HTTP 429)", 1, 120},
+        {"live-idle-s", 0, OPT_INT, &live_idle, "S", "a live session without a frame this long ends", 1, 3600},
         {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
         {"temp", 0, OPT_STRING, &temp, "DIR", "where uploads and results go, made if missing (default $TMPDIR or /tmp)", 0, 0},
         {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no request log", 0, 0},
@@ -133,6 +134,7 @@ int cli_serve(int argc, char **argv) {
     params.body_timeout_s = upload_timeout;
     params.live_sessions = live_sessions;
     params.live_max_fps = live_fps;
+    params.live_idle_s = live_idle;
     params.exe = exe;
     params.models_dir = models;
     params.temp_dir = temp;
