@@ -216,6 +216,9 @@ int main(void) {
            covered[1][0], covered[1][1], covered[2][0], covered[2][1]);
     for (int e = 0; e < 2; e++) {
         CHECK_MSG(covered[0][e] > 0.45f, "shut eye %d: the iris is only %.2f covered", e, covered[0][e]);
+        /* brighter than the cheek: the lower lid's pale rim or the white showing between
+         * lids that met edge to edge (1.16 before the upper lid closed over the lower) */
+        CHECK_MSG(covered[0][e] < 1.05f, "shut eye %d: %.2f, brighter than the cheek (a pale seam)", e, covered[0][e]);
         /* half way: measured 0.42 / 0.31 of the shut eye's cover (the iris is round, the
          * lid comes down from above); a lid that stays open or shuts all the way is outside */
         CHECK_MSG(covered[1][e] > 0.2f * covered[0][e] && covered[1][e] < 0.7f * covered[0][e],

@@ -70,11 +70,27 @@ static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
 #define CREASE_NEAR 0.95f
 #define CREASE_FAR 0.55f
 #define MAX_NEIGHBOURS 12
-/* Where shut lids meet, from the lower lid (0) to the upper (1): in a blink the upper lid
- * travels nearly all the way (the lower lid's rim, stretched further up, drew a pale line). */
+/* How far a shut lower lid rises, from its rim (0) towards the upper lid (1): in a blink the
+ * upper lid travels nearly all the way (the lower lid's rim, stretched further up, drew a
+ * pale line). */
 #define LID_MEET 0.12f
+/* The upper lid closes past the lower one's rim (by this share of the eye's height plus
+ * LID_OVER eye widths) and in front of it, by LID_NEARER eye widths of depth: shut lids
+ * that met edge to edge showed the lower rim's highlight as a pale seam, and the white
+ * between them wherever their depths parted. */
+#define LID_MEET_UPPER (-0.1f)
+#define LID_OVER 0.03f
+#define LID_NEARER 0.1f
+/* Within this many pixels of a shut upper lid's edge the frame is smoothed (the edge is
+ * drawn over the lower lid by the depth test, which does not anti-alias: a staircase). */
+#define LID_EDGE_SOFT 1.5f
 /* How far out of the eye a shut lid's margin takes its texture, in eye widths. */
 #define LID_INSET 0.06f
+
+/* How far into the last half of a closing the lids are: 0 while half open or more, 1 shut.
+ * LID_MEET_UPPER, LID_OVER, LID_NEARER and the edge's smoothing take effect by this, so that
+ * a half-shut lid still sits where it did and shows its lashes. */
+static float lid_deep(float open) { return open >= 0.5f ? 0 : open <= 0 ? 1 : (0.5f - open) / 0.5f; }
 
 typedef struct vertex_weights {
     int anchor[3];
@@ -139,6 +155,8 @@ struct head3d {
     float iris_centre[2][2], iris_radius[2], eye_axis[2][2], eye_width[2];
     float sclera[2][3];
     float lid_centre[2][2];         /* each eye's lid contours' mean in the portrait */
+    uint8_t *lid_scratch;           /* lids_soften's copy of an eye's box */
+    size_t lid_scratch_size;
     float eye_polygon[2][2 * FACE_MESH_LID_POINTS - 2][2]; /* each eye's opening in the portrait */
 };
 
@@ -483,6 +501,59 @@ static void eyes_gaze(head3d *h, const head3d_frame *f, vv_image *out) {
                     }
                 }
         }
+    }
+}
+
+/* A shut eye's upper-lid edge, smoothed: within LID_EDGE_SOFT pixels of the posed lid line
+ * each pixel moves towards its 3x3 mean, by how far the eye is shut past half. */
+static void lids_soften(head3d *h, const head3d_frame *f, vv_image *out) {
+    for (int e = 0; e < 2; e++) {
+        float open = f->eye_openness[e];
+        open = isfinite(open) ? 1 + h->params.eyes * (open - 1) : 1;
+        float k = lid_deep(open); /* with the lid in front */
+        if (!(k > 0)) continue;
+        k = k > 1 ? 1 : k;
+        float line[FACE_MESH_LID_POINTS][2], x0 = 1e30f, x1 = -1e30f, y0 = 1e30f, y1 = -1e30f;
+        for (int i = 0; i < FACE_MESH_LID_POINTS; i++) {
+            line[i][0] = h->posed[face_mesh_lid_upper[e][i]][0];
+            line[i][1] = h->posed[face_mesh_lid_upper[e][i]][1];
+            x0 = fminf(x0, line[i][0]), x1 = fmaxf(x1, line[i][0]), y0 = fminf(y0, line[i][1]), y1 = fmaxf(y1, line[i][1]);
+        }
+        /* the box, 2 px past the line and one more for the mean, inside the frame */
+        int bx0 = (int)fmaxf(floorf(x0) - 2, 1), by0 = (int)fmaxf(floorf(y0) - 2, 1);
+        int bx1 = (int)fminf(ceilf(x1) + 2, (float)out->width - 2), by1 = (int)fminf(ceilf(y1) + 2, (float)out->height - 2);
+        if (bx1 < bx0 || by1 < by0) continue;
+        int bw = bx1 - bx0 + 3, bh = by1 - by0 + 3; /* the copy: the box and a pixel around */
+        size_t need = (size_t)bw * bh * 3;
+        if (need > h->lid_scratch_size) {
+            uint8_t *grown = realloc(h->lid_scratch, need);
+            if (!grown) return; /* only a softening: the frame stands without it */
+            h->lid_scratch = grown;
+            h->lid_scratch_size = need;
+        }
+        for (int y = 0; y < bh; y++)
+            memcpy(h->lid_scratch + (size_t)y * bw * 3, out->data + ((size_t)(by0 - 1 + y) * out->width + bx0 - 1) * 3, (size_t)bw * 3);
+        for (int y = by0; y <= by1; y++)
+            for (int x = bx0; x <= bx1; x++) {
+                float d = INFINITY;
+                for (int i = 0; i + 1 < FACE_MESH_LID_POINTS; i++) {
+                    float ax = line[i][0], ay = line[i][1], dx = line[i + 1][0] - ax, dy = line[i + 1][1] - ay;
+                    float len2 = dx * dx + dy * dy, t = len2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / len2 : 0;
+                    t = t < 0 ? 0 : t > 1 ? 1 : t;
+                    d = fminf(d, hypotf(x - ax - t * dx, y - ay - t * dy));
+                }
+                if (d >= LID_EDGE_SOFT) continue;
+                float w = k * (1 - d / LID_EDGE_SOFT);
+                const uint8_t *c = h->lid_scratch + ((size_t)(y - by0 + 1) * bw + (x - bx0 + 1)) * 3;
+                uint8_t *o = out->data + ((size_t)y * out->width + x) * 3;
+                for (int ch = 0; ch < 3; ch++) {
+                    int sum = 0;
+                    for (int j = -1; j <= 1; j++)
+                        for (int i = -1; i <= 1; i++) sum += c[(j * bw + i) * 3 + ch];
+                    float v = c[ch] + w * (sum / 9.0f - c[ch]);
+                    o[ch] = (uint8_t)(v + 0.5f);
+                }
+            }
     }
 }
 
@@ -999,6 +1070,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
 
 void head3d_free(head3d *h) {
     if (!h) return;
+    free(h->lid_scratch);
     image_free(&h->source);
     image_free(&h->plate);
     image_free(&h->matte1);
@@ -1096,15 +1168,23 @@ static void anchors_move(const head3d *h, const head3d_frame *f, float (*d)[2]) 
         if (!isfinite(open)) open = 1;
         open = 1 + h->params.eyes * (open - 1);
         open = open < 0 ? 0 : open > 1.6f ? 1.6f : open;
+        float deep = lid_deep(open);
         for (int i = 0; i < FACE_MESH_LID_POINTS; i++) {
             const float *up = h->src[face_mesh_lid_upper[e][i]], *lo = h->src[face_mesh_lid_lower[e][i]];
-            float closed[2] = {lo[0] + LID_MEET * (up[0] - lo[0]), lo[1] + LID_MEET * (up[1] - lo[1])};
+            bool inner = i > 0 && i < FACE_MESH_LID_POINTS - 1;
+            float meet_up = inner ? LID_MEET + deep * (LID_MEET_UPPER - LID_MEET) : LID_MEET;
+            float closed[2] = {lo[0] + meet_up * (up[0] - lo[0]), lo[1] + meet_up * (up[1] - lo[1])};
+            if (inner) {
+                float gx = up[0] - lo[0], gy = up[1] - lo[1], g = hypotf(gx, gy), over = deep * LID_OVER * h->eye_width[e];
+                if (g > 1e-3f) { closed[0] -= over * gx / g; closed[1] -= over * gy / g; }
+            }
             d[a + i][0] = shift[0] + (closed[0] + open * (up[0] - closed[0])) - up[0];
             d[a + i][1] = shift[1] + (closed[1] + open * (up[1] - closed[1])) - up[1];
             if (i > 0 && i < FACE_MESH_LID_POINTS - 1) {
                 float *dl = d[a + FACE_MESH_LID_POINTS + i - 1];
-                dl[0] = shift[0] + (closed[0] + open * (lo[0] - closed[0])) - lo[0];
-                dl[1] = shift[1] + (closed[1] + open * (lo[1] - closed[1])) - lo[1];
+                float low[2] = {lo[0] + LID_MEET * (up[0] - lo[0]), lo[1] + LID_MEET * (up[1] - lo[1])};
+                dl[0] = shift[0] + (low[0] + open * (lo[0] - low[0])) - lo[0];
+                dl[1] = shift[1] + (low[1] + open * (lo[1] - low[1])) - lo[1];
             }
         }
         a += FACE_MESH_LID_POINTS + LID_INNER;
@@ -1327,6 +1407,13 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         for (int i = 0; i < 3; i++) body[i] = x[i] + share * (h->head_centre[i] + torso_shift[i] + body_scale * (x[i] - h->head_centre[i]) - x[i]);
         for (int i = 0; i < 3; i++) h->posed[v][i] = wt * y[i] + (1 - wt) * body[i];
     }
+    for (int e = 0; e < 2; e++) { /* a closing upper lid in front of the lower one it covers */
+        float open = f->eye_openness[e];
+        open = isfinite(open) ? 1 + h->params.eyes * (open - 1) : 1;
+        float shut = open < 0 ? 1 : open > 1 ? 0 : 1 - open;
+        for (int i = 1; i < FACE_MESH_LID_POINTS - 1 && shut > 0; i++)
+            h->posed[face_mesh_lid_upper[e][i]][2] += lid_deep(1 - shut) * LID_NEARER * h->eye_width[e];
+    }
     /* The far side of a turned face, turned towards the camera, has no pixels of its own:
      * its texture then comes, in proportion, from its twin across the midline (the side the
      * portrait shows), blended by colour in a second render.  Share per vertex: how much
@@ -1479,6 +1566,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     s = raster_draw(&rt, texture, &rm, &rp);
     if (s != VV_OK) return s;
     if (f->has_gaze) eyes_gaze(h, f, out);
+    lids_soften(h, f, out);
     /* The frame's 68 points: the posed mesh's (x and y only: its depth's sign is moot). */
     face_mesh_to_landmarks68((const float(*)[3])h->posed, h->last68);
     /* The inner mouth where it opens wider than the source's. */
