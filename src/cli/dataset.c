@@ -96,14 +96,15 @@ static int dataset_build_command(int argc, char **argv) {
     progress_finish(&progress.bar);
     if (s != VV_OK) return cli_fail(s);
     double seconds = time_now() - start;
+    char shards[96] = "";
     if (params.shard_size > 0)
-        fprintf(stderr, "dataset: %s: %d shards (%d kept from an earlier run), %.1f clips/s\n", output, report.shards,
-                report.shards_reused, seconds > 0 ? (report.clips + report.clips_skipped) / seconds : 0.0);
+        snprintf(shards, sizeof shards, " in %d shards (%d kept from an earlier run)", report.shards,
+                 report.shards_reused);
     fprintf(stderr,
-            "dataset: %s: %d clips, %d identities, %ld frames at %dx%d, %.1f MB, %.1f s "
+            "dataset: %s: %d clips, %d identities, %ld frames at %dx%d, %.1f MB%s, %.1f s "
             "(%d clips left out, %ld frames without a usable face)\n",
             output, report.clips, report.identities, report.frames, params.size, params.size,
-            (double)report.bytes / 1e6, seconds, report.clips_skipped, report.frames_dropped);
+            (double)report.bytes / 1e6, shards, seconds, report.clips_skipped, report.frames_dropped);
     return EXIT_OK;
 }
 

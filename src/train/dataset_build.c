@@ -3,7 +3,9 @@
  * the clip's crop is then fixed (median tracked box, enlarged); pass 2 decodes again and
  * writes the selected frames cropped, resized and JPEG-encoded. */
 #include "train/dataset.h"
+#include "face/detector.h"
 #include "face/faces.h"
+#include "face/shape_predictor.h"
 #include "face/tracker.h"
 #include "img/image.h"
 #include "video/video.h"
@@ -14,6 +16,7 @@
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -351,18 +354,20 @@ static vv_status clip_track_push(clip_track *t, const char *path, bool found, co
     return VV_OK;
 }
 
-/* One worker's tools: the shared face pipeline, its own JPEG encoder and buffer. */
+/* One worker's tools: its own face detector (a tracker sets its threshold) beside the
+ * shared shape predictor (read-only), its own JPEG encoder and buffer. */
 typedef struct build_state {
     const dataset_build_params *params;
-    vv_faces *faces;
-    const volatile bool *stop; /* set by the writer on failure or abort */
+    face_detector *detector;
+    shape_predictor *predictor;
+    const _Atomic bool *stop; /* set by the writer on failure or abort */
     tjhandle jpeg;
     uint8_t *jpeg_buffer;
     unsigned long jpeg_capacity;
 } build_state;
 
 static vv_status check_stop(const build_state *b) {
-    return *b->stop ? vv_fail(VV_ERR_ABORTED, "dataset build stopped") : VV_OK;
+    return atomic_load(b->stop) ? vv_fail(VV_ERR_ABORTED, "dataset build stopped") : VV_OK;
 }
 
 static vv_status track_clip(build_state *b, const char *path, clip_track *track) {
@@ -374,7 +379,7 @@ static vv_status track_clip(build_state *b, const char *path, clip_track *track)
     track->width = video_reader_info(reader)->width;
     track->height = video_reader_info(reader)->height;
     tracker_params tp = tracker_default_params();
-    s = face_tracker_new(&tracker, faces_detector(b->faces), faces_predictor(b->faces), &tp);
+    s = face_tracker_new(&tracker, b->detector, b->predictor, &tp);
     while (s == VV_OK) {
         bool got = false, found = false;
         double time = 0;
@@ -630,14 +635,26 @@ typedef struct pipeline {
     pthread_cond_t changed;
     int next_claim;        /* next queue position a worker takes */
     int consumed;          /* positions the writer has taken */
-    volatile bool stop;
+    _Atomic bool stop;
+    bool detector_taken;   /* the pipeline's own detector went to a worker */
     clip_result *slots;    /* [window]: position j in slot j % window */
     bool *ready;
 } pipeline;
 
 static void *pipeline_worker(void *arg) {
     pipeline *p = arg;
-    build_state b = {.params = p->params, .faces = p->faces, .stop = &p->stop};
+    build_state b = {.params = p->params, .predictor = faces_predictor(p->faces), .stop = &p->stop};
+    /* The first worker uses the pipeline's detector, the others load their own (BlazeFace:
+     * 0.4 MB, the default model lookup). */
+    pthread_mutex_lock(&p->lock);
+    bool first = !p->detector_taken;
+    p->detector_taken = true;
+    pthread_mutex_unlock(&p->lock);
+    face_detector *own = NULL;
+    vv_status loaded = first ? VV_OK : face_detector_load(&own, NULL);
+    char load_error[1024] = "";
+    if (loaded != VV_OK) snprintf(load_error, sizeof load_error, "%s", vv_last_error());
+    b.detector = first ? faces_detector(p->faces) : own;
     b.jpeg = tjInitCompress();
     b.jpeg_capacity = tjBufSize(p->params->size, p->params->size, TJSAMP_420);
     b.jpeg_buffer = b.jpeg ? tjAlloc((int)b.jpeg_capacity) : NULL;
@@ -652,7 +669,9 @@ static void *pipeline_worker(void *arg) {
         clip_result r = {0};
         r.input = p->queue[j];
         const clip_input *in = &p->list->items[r.input];
-        r.status = b.jpeg_buffer ? process_clip(&b, in, &r) : vv_fail(VV_ERR_NO_MEMORY, "cannot start the JPEG encoder");
+        r.status = loaded != VV_OK ? vv_fail(loaded, "%s", load_error)
+                   : b.jpeg_buffer ? process_clip(&b, in, &r)
+                                   : vv_fail(VV_ERR_NO_MEMORY, "cannot start the JPEG encoder");
         if (r.status != VV_OK) snprintf(r.message, sizeof r.message, "%s", vv_last_error());
         pthread_mutex_lock(&p->lock);
         p->slots[j % p->window] = r;
@@ -662,6 +681,7 @@ static void *pipeline_worker(void *arg) {
     pthread_mutex_unlock(&p->lock);
     if (b.jpeg_buffer) tjFree(b.jpeg_buffer);
     if (b.jpeg) tjDestroy(b.jpeg);
+    face_detector_free(own);
     return NULL;
 }
 
