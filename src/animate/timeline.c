@@ -1,4 +1,5 @@
-/* animate/timeline: gap filling and zero-phase smoothing of the driver's landmarks. */
+/* animate/timeline: gap filling and zero-phase smoothing of the driver's landmarks; with
+ * no lookahead (live), a predictive (constant-velocity) fit over the past instead. */
 #include "animate/timeline.h"
 #include "face/motion.h"
 
@@ -14,6 +15,10 @@
 #define SIGMA_STILL 1.5f
 #define MOTION_KNEE 0.03f
 #define SIGMA_MIN 0.35f /* below this the fit is the frame itself */
+/* Live (lookahead 0): the past frames the predictive fit looks at, and its width at
+ * strength 1 for a still point (wider than the centred fit's: one side only). */
+#define CAUSAL_HISTORY 12
+#define SIGMA_STILL_CAUSAL 3.0f
 
 static float point_distance(const float a[2], const float b[2]) {
     float dx = a[0] - b[0], dy = a[1] - b[1];
@@ -52,6 +57,41 @@ void landmark_smooth_frame(const float (*window)[68][2], int count, int centre, 
     }
 }
 
+void landmark_predict_frame(const float (*window)[68][2], int count, float strength, float out[68][2]) {
+    int now = count - 1;
+    memcpy(out, window[now], sizeof(float[68][2]));
+    if (!(strength > 0) || count < 2) return;
+    float scale = point_distance(window[now][36], window[now][45]);
+    if (!(scale > 1)) scale = 1;
+    int lo = now - 2 < 0 ? 0 : now - 2;
+    for (int i = 0; i < 68; i++) {
+        float motion = 0;
+        for (int k = lo; k < now; k++) {
+            float d = point_distance(window[k][i], window[now][i]) / scale;
+            if (d > motion) motion = d;
+        }
+        float r = motion / MOTION_KNEE;
+        float sigma = strength * SIGMA_STILL_CAUSAL / (1 + r * r);
+        if (sigma < SIGMA_MIN) continue;
+        /* Weighted least squares of p(k) = a + b (k - now) over the past, evaluated now: the
+         * point's position and velocity (a constant-velocity prediction), so a point moving
+         * steadily is not late (a plain mean over the past would trail it by about 0.8 sigma
+         * frames; blending toward that mean for still points measured no steadier). */
+        double s0 = 0, s1 = 0, s2 = 0, sx[2] = {0, 0}, skx[2] = {0, 0};
+        for (int k = 0; k <= now; k++) {
+            double t = k - now, w = exp(-t * t / (2.0 * sigma * sigma));
+            if (w < 1e-3) continue;
+            s0 += w; s1 += w * t; s2 += w * t * t;
+            for (int c = 0; c < 2; c++) {
+                sx[c] += w * window[k][i][c];
+                skx[c] += w * t * window[k][i][c];
+            }
+        }
+        double det = s0 * s2 - s1 * s1;
+        for (int c = 0; c < 2; c++) out[i][c] = (float)(det > 1e-9 ? (sx[c] * s2 - skx[c] * s1) / det : sx[c] / s0);
+    }
+}
+
 void timeline_init(driver_timeline *tl, int lookahead, float strength, double fps) {
     memset(tl, 0, sizeof *tl);
     tl->lookahead = lookahead < 0 ? 0 : lookahead;
@@ -70,7 +110,7 @@ vv_status timeline_push(driver_timeline *tl, const float (*points)[2], double ti
     if (tl->ended) return vv_fail(VV_ERR_INVALID_ARGUMENT, "animate: a driver frame after the end");
     if (tl->pushed - tl->base >= tl->capacity) {
         /* Frames more than `lookahead` behind the next output are no longer needed. */
-        long keep_from = tl->taken - tl->lookahead;
+        long keep_from = tl->taken - (tl->lookahead > 0 ? tl->lookahead : CAUSAL_HISTORY);
         long drop = keep_from - tl->base;
         if (drop > 0 && drop >= tl->capacity / 2) {
             memmove(tl->entries, tl->entries + drop, (size_t)(tl->pushed - keep_from) * sizeof tl->entries[0]);
@@ -150,8 +190,9 @@ void timeline_take(driver_timeline *tl, float points[68][2], bool *has_face, boo
         memset(points, 0, sizeof(float[68][2]));
         return;
     }
-    /* The window: frames with points (from the first face on), `lookahead` each side. */
-    long lo = t - tl->lookahead, hi = t + tl->lookahead;
+    /* The window: frames with points (from the first face on), `lookahead` each side; live,
+     * the CAUSAL_HISTORY frames up to this one. */
+    long lo = t - (tl->lookahead > 0 ? tl->lookahead : CAUSAL_HISTORY - 1), hi = t + tl->lookahead;
     if (lo < tl->first_found) lo = tl->first_found;
     if (lo < tl->base) lo = tl->base;
     if (hi > tl->pushed - 1) hi = tl->pushed - 1;
@@ -161,5 +202,6 @@ void timeline_take(driver_timeline *tl, float points[68][2], bool *has_face, boo
         if (k == t) centre = count;
         memcpy(window[count++], tl->entries[k - tl->base].points, sizeof window[0]);
     }
-    landmark_smooth_frame((const float(*)[68][2])window, count, centre, tl->strength, points);
+    if (tl->lookahead > 0) landmark_smooth_frame((const float(*)[68][2])window, count, centre, tl->strength, points);
+    else landmark_predict_frame((const float(*)[68][2])window, count, tl->strength, points);
 }

@@ -2,7 +2,8 @@
  * none), smoothed frames come out in the same order: frames without a face are held, then
  * eased back to the neutral (first) face as motion_gap_points does; every frame is smoothed
  * with a centred (zero-phase) filter over `lookahead` frames on each side, so output frame t
- * matches driver frame t instead of trailing it as a causal filter does. */
+ * matches driver frame t instead of trailing it as a causal filter does.  With lookahead 0
+ * (live) the filter is predictive instead: a constant-velocity fit over the past frames. */
 #ifndef VV_ANIMATE_TIMELINE_H
 #define VV_ANIMATE_TIMELINE_H
 
@@ -14,6 +15,13 @@
  * closure: almost none), so jitter goes while blinks and closures keep their depth.  With
  * the frames on both sides the fit is symmetric, hence no lag.  strength 0 copies. */
 void landmark_smooth_frame(const float (*window)[68][2], int count, int centre, float strength, float out[68][2]);
+
+/* Live (no frame after `count - 1`): a local linear fit over the past frames with Gaussian
+ * weights whose width shrinks with the point's motion over the last two frames, evaluated
+ * at the last frame (a constant-velocity prediction: a steady motion is not late; still
+ * points get about 3 frames' width, a blink or a lip closure almost none).  strength 0
+ * copies the last frame. */
+void landmark_predict_frame(const float (*window)[68][2], int count, float strength, float out[68][2]);
 
 typedef struct timeline_entry {
     float points[68][2]; /* gap-filled (before the first face: unset) */
