@@ -1,6 +1,7 @@
 /* cli/train: `vivify train` (meta-learning the fsth model on a .vds dataset) and
- * `vivify finetune` (few-shot fine-tuning on a person's photos). */
+ * `vivify finetune` (few-shot fine-tuning on a person's photos or video). */
 #include "cli/cli.h"
+#include "cli/finetune_shots.h"
 #include "cli/train_mpi.h"
 
 #include "face/facemesh.h"
@@ -333,64 +334,98 @@ static int finetune_progress(void *data, long done, long total) {
     return 0;
 }
 
+/* Shots of one person: each shot's median identity similarity (faceres CSIM of the
+ * aligned faces) to the other shots is at least this.  Measured on the six held-out clips
+ * (docs/MODEL.md): one person's 8 spread frames >= 0.64, sets with another person's
+ * frames <= 0.51. */
+#define FINETUNE_SAME_PERSON_CSIM 0.57f
+
 int cli_finetune(int argc, char **argv) {
     const char *out = NULL, *models = NULL;
-    int steps = 0, seed = 1;
+    int steps = 0, seed = 1, per_video = 8;
     float identity = 10.0f, perceptual = 0.0f;
-    bool fp16 = false, feed_forward = false;
+    bool fp16 = false, feed_forward = false, any_person = false;
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &out, "PERSON.safetensors", "the fine-tuned model", 0, 0},
+        {"k", 'k', OPT_INT, &per_video, "N", "frames taken from each video, spread over head pose and expression (default 8)", 1, 64},
         {"steps", 0, OPT_INT, &steps, "N", "fine-tuning steps (0: 40 epochs over the shots)", 0, 1e7},
         {"ff", 0, OPT_FLAG, &feed_forward, NULL, "feed-forward only: store the person's embedding, no fine-tuning", 0, 0},
         {"seed", 0, OPT_INT, &seed, "N", "order of the frames", 0, 2147483647},
         {"identity", 0, OPT_FLOAT, &identity, "W", "weight of the faceres-feature L1 content term (0: off)", 0, 1000},
         {"perceptual", 0, OPT_FLOAT, &perceptual, "W", "weight of the perceptual term: L1 on five faceres layers (0: off)", 0, 1000},
+        {"any-person", 0, OPT_FLAG, &any_person, NULL, "train even when the shots look like different people", 0, 0},
         {"fp16", 0, OPT_FLAG, &fp16, NULL, "store weights as float16 (half the size)", 0, 0},
-        {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json (default: search)", 0, 0},
+        {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json and faceres.json (default: search)", 0, 0},
     };
     const char *positional[65];
     int npos = 0;
     int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, 65, &npos,
-                      "usage: vivify finetune BASE.safetensors SHOTS... -o PERSON.safetensors [--steps N]\n\n"
-                      "Few-shot fine-tuning (FT): the person's embedding from the shots (photos or frames with one\n"
-                      "face each) initialises G's AdaIN parameters and D's projection, then G and D train on the\n"
-                      "shots.  The output animates with --engine fsth|hybrid --model PERSON.safetensors.");
+                      "usage: vivify finetune BASE.safetensors PHOTOS_OR_VIDEOS... -o PERSON.safetensors [--k N] [--steps N]\n\n"
+                      "Few-shot fine-tuning (FT): the person's embedding from the shots (photos with one face each,\n"
+                      "or --k frames of each video, picked for the spread of head pose and expression) initialises\n"
+                      "G's AdaIN parameters and D's projection, then G and D train on the shots.  Shots that look\n"
+                      "like different people (faceres) stop it before training.  The output animates with\n"
+                      "--engine fsth|hybrid --model PERSON.safetensors.");
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
     if (npos < 2 || !out) {
-        fprintf(stderr, "vivify: finetune needs a base model, at least one shot and -o (see vivify finetune --help)\n");
+        fprintf(stderr, "vivify: finetune needs a base model, at least one photo or video and -o (see vivify finetune --help)\n");
         return EXIT_USAGE;
     }
     if (feed_forward && steps > 0) {
         fprintf(stderr, "vivify: finetune --ff does no fine-tuning steps; drop --steps %d or --ff\n", steps);
         return EXIT_USAGE;
     }
-    int k = npos - 1;
+    int capacity = 0; /* shots: one per photo, --k per video */
+    for (int i = 1; i < npos; i++) capacity += shot_path_is_image(positional[i]) ? 1 : per_video;
+    if (capacity > 256) {
+        fprintf(stderr, "vivify: finetune takes at most 256 shots, not %d (fewer videos or a smaller --k)\n", capacity);
+        return EXIT_USAGE;
+    }
     fsth_model *m = NULL;
     vv_status s = output_folder_check(out);
     if (s == VV_OK) s = model_load_named(&m, positional[0]);
     if (s != VV_OK) return cli_fail(s);
-    int S = m->config.size;
-    size_t plane = (size_t)S * S;
-    float *frames = mem_alloc((size_t)k * 3 * plane, sizeof(float));
-    float (*points)[68][2] = mem_alloc((size_t)k, sizeof *points);
+    shot_set shots;
     vv_faces *faces = NULL;
+    identity_model *faces_id = NULL;
     vv_faces_params fp = vv_faces_default_params();
     fp.models_dir = models;
-    if (!frames || !points) s = vv_fail(VV_ERR_NO_MEMORY, "finetune: no memory for %d shots", k);
+    s = shot_set_init(&shots, capacity, m->config.size, !any_person);
     if (s == VV_OK) s = vv_faces_new(&faces, &fp);
-    /* Each photo is cropped as soon as it is read (not fsth_finetune_images, which needs
-     * all K photos in memory at once: 64 phone photos are gigabytes). */
-    for (int i = 0; i < k && s == VV_OK; i++) {
-        vv_image img = {0};
-        vv_face face;
-        int count = 0;
-        s = image_load(&img, positional[i + 1]);
-        if (s == VV_OK) s = vv_faces_detect(faces, &img, &face, 1, &count);
-        if (s == VV_OK && count == 0) s = vv_fail(VV_ERR_NO_FACE, "no face found in %s", positional[i + 1]);
-        if (s == VV_OK) s = fsth_crop_shot(frames + (size_t)i * 3 * plane, points[i], &img, (const float (*)[2])face.landmarks, S);
-        image_free(&img);
+    if (s == VV_OK && !any_person && identity_model_load(&faces_id, models) != VV_OK) {
+        fprintf(stderr, "note: faceres not available (%s); the shots are not checked for one person\n", vv_last_error());
+        s = VV_OK;
     }
-    fsth_finetune_params p = fsth_finetune_default_params(k);
+    /* Each photo is cropped as soon as it is read (not fsth_finetune_images, which needs
+     * all K photos in memory at once: 64 phone photos are gigabytes); a video is read
+     * twice (tracked, then its picked frames cropped). */
+    for (int i = 1; i < npos && s == VV_OK; i++) {
+        if (shot_path_is_image(positional[i])) {
+            s = shot_set_add_image(&shots, faces, faces_id, positional[i]);
+            continue;
+        }
+        int before = shots.count, usable = 0;
+        s = shot_set_add_video(&shots, faces, faces_id, positional[i], per_video, &usable, true);
+        if (s == VV_OK)
+            fprintf(stderr, "finetune: %s: %d frames picked of %d with a usable face%s\n", positional[i],
+                    shots.count - before, usable, shots.count - before < per_video ? " (fewer than --k)" : "");
+    }
+    if (s == VV_OK && faces_id) {
+        int odd = 0;
+        float median = 1.0f;
+        s = shot_set_least_typical(&shots, &odd, &median);
+        if (s == VV_OK && median < FINETUNE_SAME_PERSON_CSIM)
+            s = vv_fail(VV_ERR_INVALID_ARGUMENT, "the shots look like more than one person: %s has identity similarity "
+                        "%.2f (median) to the others, one person's shots have at least %.2f; give shots of one person "
+                        "or pass --any-person", shots.name[odd], median, FINETUNE_SAME_PERSON_CSIM);
+        else if (s == VV_OK && shots.count > 1)
+            fprintf(stderr, "finetune: %d shots of one person (lowest median identity similarity %.2f)\n", shots.count,
+                    median);
+    }
+    identity_model_free(faces_id);
+    vv_faces_free(faces);
+    int k = shots.count;
+    fsth_finetune_params p = fsth_finetune_default_params(k > 0 ? k : 1);
     if (steps > 0) p.steps = steps;
     if (feed_forward) p.steps = 0;
     p.seed = (uint64_t)seed;
@@ -405,17 +440,15 @@ int cli_finetune(int argc, char **argv) {
     float loss = 0.0f;
     if (s == VV_OK) {
         progress_start(&bar, "finetune", p.steps, "steps");
-        s = fsth_finetune(m, frames, (const float (*)[68][2])points, k, &p, &loss);
+        s = fsth_finetune(m, shots.frames, (const float (*)[68][2])shots.points, k, &p, &loss);
         progress_finish(&bar);
     }
     if (s == VV_OK) s = fsth_model_save(m, out, fp16);
     if (s == VV_OK)
         fprintf(stderr, "finetune: %d shots, %d steps in %.1f s, pixel L1 %.4f -> %s\n", k, p.steps, time_now() - t0, loss, out);
-    vv_faces_free(faces);
+    shot_set_free(&shots);
     tfjs_model_free(faceres);
     face_mesh_free(mesh);
-    free(frames);
-    free(points);
     fsth_model_free(m);
     return s == VV_OK ? EXIT_OK : cli_fail(s);
 }
