@@ -359,9 +359,27 @@ static void test_few_shot(bool hybrid) {
     fp.steps = 4;
     float loss = -1.0f;
     float psi_ff = m->person_psi[0];
+    /* The default has no adversarial term: D is neither run nor trained. */
+    CHECK(fp.w_adv == 0.0f && fp.w_fm == 0.0f);
+    float *d_before = malloc(m->D.ps.total * sizeof(float));
+    if (d_before) memcpy(d_before, m->D.ps.data, m->D.ps.total * sizeof(float));
     CHECK_OK(fsth_finetune(m, frame, (const float (*)[68][2])crop_points, 1, &fp, &loss));
     CHECK(loss >= 0.0f && isfinite(loss));
     CHECK(m->person_psi[0] != psi_ff || m->G.psi_dim == 0);
+    CHECK(d_before && memcmp(d_before, m->D.ps.data, m->D.ps.total * sizeof(float)) == 0);
+    fsth_finetune_params adv = fp; /* with them, D trains too */
+    adv.steps = 1, adv.w_adv = 1.0f, adv.w_fm = 10.0f;
+    fsth_model *copy = NULL;
+    CHECK_OK(fsth_model_new(&copy, &m->config, 8));
+    if (copy) {
+        memcpy(copy->E.ps.data, m->E.ps.data, m->E.ps.total * sizeof(float));
+        memcpy(copy->G.ps.data, m->G.ps.data, m->G.ps.total * sizeof(float));
+        memcpy(copy->D.ps.data, m->D.ps.data, m->D.ps.total * sizeof(float));
+        CHECK_OK(fsth_finetune(copy, frame, (const float (*)[68][2])crop_points, 1, &adv, NULL));
+        CHECK(memcmp(d_before, copy->D.ps.data, copy->D.ps.total * sizeof(float)) != 0);
+        fsth_model_free(copy);
+    }
+    free(d_before);
     CHECK_OK(fsth_render(m, (const float (*)[2])target, &ft));
     CHECK(ft.width == 32 && ft.height == 32);
     CHECK(memcmp(ff.data, ft.data, 32 * 32 * 3) != 0);

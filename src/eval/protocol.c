@@ -12,6 +12,7 @@
 #include "face/tracker.h"
 #include "img/image.h"
 #include "models/models.h"
+#include "nn/tfjs.h"
 #include "train/train.h"
 #include "video/video.h"
 #include "warp/warp.h"
@@ -543,8 +544,10 @@ static vv_status learned_load(fsth_model **model, const char *models, const char
                    models, engine);
 }
 
-/* FT: fine-tuned on the shots with fsth_finetune's defaults (pixel L1, adversarial and
- * feature matching; not the faceres identity term `vivify finetune` adds by default). */
+/* FT: fine-tuned on the shots as `vivify finetune` fine-tunes (fsth_finetune's defaults
+ * and the faceres identity term at vivify finetune's default weight). */
+#define EVAL_FINETUNE_IDENTITY 10.0f
+
 static vv_status learned_finetune(fsth_model *model, const vv_image *images, const float (*points)[68][2], int count,
                                   const eval_options *options, const char *models_dir) {
     fsth_finetune_params p = fsth_finetune_default_params(count);
@@ -554,7 +557,16 @@ static vv_status learned_finetune(fsth_model *model, const vv_image *images, con
     face_mesh *mesh = NULL; /* a warp3d hybrid fine-tunes on the 3D head's warp */
     vv_status s = model->config.warp3d ? face_mesh_new(&mesh, models_dir) : VV_OK;
     p.mesh = mesh;
+    tfjs_model *faceres = NULL;
+    char path[4096];
+    if (s == VV_OK && models_dir && snprintf(path, sizeof path, "%s/faceres.json", models_dir) >= (int)sizeof path)
+        s = vv_fail(VV_ERR_INVALID_ARGUMENT, "models folder path too long");
+    else if (s == VV_OK && !models_dir)
+        s = models_find("faceres.json", path, sizeof path);
+    if (s == VV_OK) s = tfjs_model_load(&faceres, path);
+    p.faceres = faceres, p.w_identity = EVAL_FINETUNE_IDENTITY;
     if (s == VV_OK) s = fsth_finetune_images(model, images, points, count, &p, &loss);
+    tfjs_model_free(faceres);
     face_mesh_free(mesh);
     return s;
 }

@@ -109,31 +109,38 @@ static vv_status gan_generator_side(gan_work *w, fsth_model *m, const fsth_train
         memcpy(fake_xy + i * xy_n, w->fake + i * 3 * plane, 3 * plane * sizeof(float));
         memcpy(fake_xy + i * xy_n + 3 * plane, w->xy2 + i * xy_n + 3 * plane, 3 * plane * sizeof(float));
     }
-    /* Real features (constants of the feature-matching loss). */
-    if ((status = fsth_discriminator_forward(&m->D, w->r, w->xy2, w->proj2, n)) != VV_OK) return status;
-    for (int i = 0; i < w->features; i++) {
-        size_t count;
-        const float *f = fsth_discriminator_feature(&m->D, i, n, &count);
-        memcpy(w->feat_real[i], f, count * sizeof(float));
+    /* The adversarial and feature-matching terms through D (fine-tuning without them
+     * skips D: the real frame's gradient is the content terms' alone). */
+    if (p->w_adv > 0.0f || p->w_fm > 0.0f) {
+        /* Real features (constants of the feature-matching loss). */
+        if ((status = fsth_discriminator_forward(&m->D, w->r, w->xy2, w->proj2, n)) != VV_OK) return status;
+        for (int i = 0; i < w->features; i++) {
+            size_t count;
+            const float *f = fsth_discriminator_feature(&m->D, i, n, &count);
+            memcpy(w->feat_real[i], f, count * sizeof(float));
+        }
+        if ((status = fsth_discriminator_forward(&m->D, w->r + n, fake_xy, w->proj2, n)) != VV_OK) return status;
+        const float *fake_feat[FSTH_MAX_BLOCKS];
+        for (int i = 0; i < w->features; i++) {
+            size_t count;
+            fake_feat[i] = fsth_discriminator_feature(&m->D, i, n, &count);
+            memset(w->dfeat[i], 0, count * sizeof(float));
+        }
+        losses->fm = feature_matching_loss_forward((const float *const *)w->feat_real, fake_feat,
+                                                   w->feat_size, w->features);
+        feature_matching_loss_backward(w->dfeat, (const float *const *)w->feat_real, fake_feat,
+                                       w->feat_size, w->features, p->w_fm);
+        losses->adv = hinge_g_loss_forward(w->r + n, (size_t)n);
+        losses->r_fake = -losses->adv;
+        memset(w->dr, 0, (size_t)n * sizeof(float));
+        hinge_g_loss_backward(w->dr, (size_t)n, p->w_adv);
+        memset(w->dxy, 0, (size_t)n * xy_n * sizeof(float));
+        status = fsth_discriminator_backward(&m->D, w->dxy, NULL, w->dr, w->dfeat, fake_xy, w->proj2, n, false);
+        if (status != VV_OK) return status;
+    } else {
+        losses->fm = losses->adv = losses->r_fake = 0.0f;
+        memset(w->dxy, 0, (size_t)n * xy_n * sizeof(float));
     }
-    if ((status = fsth_discriminator_forward(&m->D, w->r + n, fake_xy, w->proj2, n)) != VV_OK) return status;
-    const float *fake_feat[FSTH_MAX_BLOCKS];
-    for (int i = 0; i < w->features; i++) {
-        size_t count;
-        fake_feat[i] = fsth_discriminator_feature(&m->D, i, n, &count);
-        memset(w->dfeat[i], 0, count * sizeof(float));
-    }
-    losses->fm = feature_matching_loss_forward((const float *const *)w->feat_real, fake_feat,
-                                               w->feat_size, w->features);
-    feature_matching_loss_backward(w->dfeat, (const float *const *)w->feat_real, fake_feat,
-                                   w->feat_size, w->features, p->w_fm);
-    losses->adv = hinge_g_loss_forward(w->r + n, (size_t)n);
-    losses->r_fake = -losses->adv;
-    memset(w->dr, 0, (size_t)n * sizeof(float));
-    hinge_g_loss_backward(w->dr, (size_t)n, p->w_adv);
-    memset(w->dxy, 0, (size_t)n * xy_n * sizeof(float));
-    status = fsth_discriminator_backward(&m->D, w->dxy, NULL, w->dr, w->dfeat, fake_xy, w->proj2, n, false);
-    if (status != VV_OK) return status;
     /* Pixel L1 against the real frame; a hybrid's gradient weighted up where its warp
      * invented pixels (1 + w_invented (1 - validity), validity = G's input channel 6), so
      * training aims at what the warp gets wrong.  The logged value stays the plain L1. */
@@ -583,11 +590,14 @@ vv_status fsth_dataset_episode(void *ctx, uint64_t *rng, fsth_batch *batch) {
 
 /* ---- Fine-tuning ---- */
 
+/* lr 5e-4 for G (ten times meta-learning's) and no adversarial or feature-matching term:
+ * on held-out clips this keeps the person best within a few minutes of CPU (docs/MODEL.md,
+ * "Fine-tuning": 5e-5 with D gave CSIM 0.39 on lp_d3, 5e-4 0.67, 5e-4 without D 0.72). */
 fsth_finetune_params fsth_finetune_default_params(int k) {
     int batch = k < 4 ? k : 4;
     if (batch < 1) batch = 1;
     return (fsth_finetune_params){.steps = (40 * k + batch - 1) / batch, .batch = batch,
-                                  .lr_g = 5e-5f, .lr_d = 2e-4f, .seed = 1};
+                                  .lr_g = 5e-4f, .lr_d = 2e-4f, .seed = 1};
 }
 
 vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points)[68][2], int k,
@@ -650,9 +660,10 @@ vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points
     if (!order && status == VV_OK) status = vv_fail(VV_ERR_NO_MEMORY, "fsth_finetune: no memory");
     int cursor = k;
     fsth_losses losses = {0};
+    bool adversarial = params->w_adv > 0.0f || params->w_fm > 0.0f; /* else D is left as it is */
     for (int step = 0; step < params->steps && status == VV_OK; step++) {
         status = fsth_generator_prepare(&m->G, true);
-        if (status == VV_OK) status = fsth_discriminator_prepare(&m->D, true);
+        if (status == VV_OK && adversarial) status = fsth_discriminator_prepare(&m->D, true);
         if (status != VV_OK) break;
         for (int i = 0; i < n; i++) { /* epochs over the K frames in shuffled order */
             if (cursor == k) {
@@ -674,6 +685,7 @@ vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points
         param_store_zero_grad(&person_psi);
         fsth_train_params p = fsth_train_default_params();
         p.faceres = params->faceres, p.w_identity = params->w_identity, p.w_perceptual = params->w_perceptual;
+        p.w_adv = params->w_adv, p.w_fm = params->w_fm;
         status = gan_generator_side(&w, m, &p, g_in, psi, dpsi, n, &losses);
         if (status != VV_OK) break;
         float *gpsi = param_grad(&person_psi, psi_index);
@@ -681,14 +693,16 @@ vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points
             for (int j = 0; j < psi_dim; j++) gpsi[j] += dpsi[(size_t)i * psi_dim + j];
         param_store_adam_step(&m->G.ps, &cfg, params->lr_g);
         param_store_adam_step(&person_psi, &cfg, params->lr_g);
-        param_store_zero_grad(&m->D.ps);
-        param_store_zero_grad(&person_w);
-        if ((status = gan_discriminator_side(&w, m, n, &losses)) != VV_OK) break;
-        float *gw = param_grad(&person_w, w_index);
-        for (int i = 0; i < 2 * n; i++)
-            for (int j = 0; j < emb; j++) gw[j] += w.dproj2[(size_t)i * emb + j];
-        param_store_adam_step(&m->D.ps, &cfg, params->lr_d);
-        param_store_adam_step(&person_w, &cfg, params->lr_d);
+        if (adversarial) {
+            param_store_zero_grad(&m->D.ps);
+            param_store_zero_grad(&person_w);
+            if ((status = gan_discriminator_side(&w, m, n, &losses)) != VV_OK) break;
+            float *gw = param_grad(&person_w, w_index);
+            for (int i = 0; i < 2 * n; i++)
+                for (int j = 0; j < emb; j++) gw[j] += w.dproj2[(size_t)i * emb + j];
+            param_store_adam_step(&m->D.ps, &cfg, params->lr_d);
+            param_store_adam_step(&person_w, &cfg, params->lr_d);
+        }
         if (final_loss) *final_loss = losses.pixel;
         if (params->progress && params->progress(params->progress_data, step + 1, params->steps))
             status = vv_fail(VV_ERR_ABORTED, "fine-tuning stopped at step %d", step + 1);

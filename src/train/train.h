@@ -111,8 +111,10 @@ vv_status fsth_trainer_load_state(fsth_trainer *t, const char *path);
 typedef struct fsth_finetune_params {
     int steps;       /* default: 40 epochs over the K frames */
     int batch;       /* frames per step (min(K, 4)) */
-    float lr_g, lr_d;
+    float lr_g, lr_d; /* 5e-4 (G, psi'), 2e-4 (D, w') */
     float w_identity, w_perceptual;   /* as in fsth_train_params (0: off) */
+    float w_adv, w_fm;                /* adversarial and feature-matching terms; both 0 (the
+                                         default): D is neither run nor trained */
     const struct tfjs_model *faceres;
     /* A warp3d hybrid: the face mesh models, so G trains on the 3D head's warp of shot 0
      * to each frame (models/hybrid_warp.h), as animate renders it; NULL or a face the mesh
