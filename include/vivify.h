@@ -167,6 +167,17 @@ vv_status vv_animator_push_landmarks(vv_animator *animator, const float (*landma
 vv_status vv_animator_push_end(vv_animator *animator);
 vv_status vv_animator_pull(vv_animator *animator, vv_image *out, int *got, vv_frame_info *info);
 
+/* Live controls, between pulls.  vv_animator_set_gains: expression_scale, pose_scale, eyes,
+ * lips as in vv_animate_params, from the next frame pulled (a negative value keeps that gain).
+ * vv_animator_recalibrate: the next pulled frame with a face becomes the neutral reference
+ * (the driver's face then stands for the portrait's own expression and pose).
+ * vv_animator_set_source: every frame with source `index` (0..count-1), or -1 (default) the
+ * source nearest the driver's expression.  vv_animator_source_count: how many. */
+vv_status vv_animator_set_gains(vv_animator *animator, float expression_scale, float pose_scale, float eyes, float lips);
+vv_status vv_animator_recalibrate(vv_animator *animator);
+vv_status vv_animator_set_source(vv_animator *animator, int index);
+int vv_animator_source_count(const vv_animator *animator);
+
 /* One call: a whole driver to a file. */
 typedef struct vv_animate_job {
     const char *driving;       /* driving video; or */

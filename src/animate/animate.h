@@ -63,6 +63,8 @@ struct vv_animator {
     /* Per-frame state: which source is in use (nearest, with hysteresis); the reference. */
     int current;
     long switches;
+    bool source_pinned;     /* vv_animator_set_source: every frame with source_pin */
+    int source_pin;
     bool have_reference;
     float reference[68][2];
     /* Gaze (animate/gaze.h): this frame's and the reference frame's, when measured. */

@@ -438,7 +438,10 @@ int animate_nearest_source(const float points[68][2], const float (*sources)[68]
 
 vv_status animator_render(vv_animator *a, const float points[68][2], bool has_face, const vv_image *driver_frame,
                           bool found, vv_image *out, int *source_used) {
-    if (has_face && a->source_count > 1 && !a->learned) { /* the nearest source, with a little hysteresis */
+    if (a->source_pinned && a->source_pin < a->source_count && !a->learned) { /* vv_animator_set_source */
+        if (a->source_pin != a->current) a->switches++;
+        a->current = a->source_pin;
+    } else if (has_face && a->source_count > 1 && !a->learned) { /* the nearest source, with a little hysteresis */
         float sources[ANIMATE_MAX_SOURCES][68][2];
         for (int i = 0; i < a->source_count; i++) memcpy(sources[i], a->sources[i].face.landmarks, sizeof sources[i]);
         int best = animate_nearest_source(points, (const float(*)[68][2])sources, a->source_count, a->current);

@@ -46,6 +46,8 @@ typedef struct head3d head3d;
  * 40 px between the eyes' outer corners) or turned beyond what the mesh holds. */
 vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks[68][2],
                      const float mesh[][3], const uint8_t *matte, const head3d_params *params);
+/* The eye-openness and lip gains (head3d_params) from the next frame on (live controls). */
+void head3d_set_gains(head3d *h, float eyes, float lips);
 void head3d_free(head3d *h);
 
 /* One frame: the head's rigid motion and the expression (68 displacements in source pixels
