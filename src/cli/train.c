@@ -343,7 +343,7 @@ static int finetune_progress(void *data, long done, long total) {
 int cli_finetune(int argc, char **argv) {
     const char *out = NULL, *models = NULL;
     int steps = 0, seed = 1, per_video = 8;
-    float identity = 10.0f, perceptual = 0.0f;
+    float identity = FINETUNE_IDENTITY_WEIGHT, perceptual = 0.0f;
     bool fp16 = false, feed_forward = false, any_person = false;
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &out, "PERSON.safetensors", "the fine-tuned model", 0, 0},

@@ -546,8 +546,6 @@ static vv_status learned_load(fsth_model **model, const char *models, const char
 
 /* FT: fine-tuned on the shots as `vivify finetune` fine-tunes (fsth_finetune's defaults
  * and the faceres identity term at vivify finetune's default weight). */
-#define EVAL_FINETUNE_IDENTITY 10.0f
-
 static vv_status learned_finetune(fsth_model *model, const vv_image *images, const float (*points)[68][2], int count,
                                   const eval_options *options, const char *models_dir) {
     fsth_finetune_params p = fsth_finetune_default_params(count);
@@ -564,7 +562,7 @@ static vv_status learned_finetune(fsth_model *model, const vv_image *images, con
     else if (s == VV_OK && !models_dir)
         s = models_find("faceres.json", path, sizeof path);
     if (s == VV_OK) s = tfjs_model_load(&faceres, path);
-    p.faceres = faceres, p.w_identity = EVAL_FINETUNE_IDENTITY;
+    p.faceres = faceres, p.w_identity = FINETUNE_IDENTITY_WEIGHT;
     if (s == VV_OK) s = fsth_finetune_images(model, images, points, count, &p, &loss);
     tfjs_model_free(faceres);
     face_mesh_free(mesh);

@@ -125,6 +125,10 @@ typedef struct fsth_finetune_params {
     void *progress_data;
 } fsth_finetune_params;
 
+/* The faceres identity term's weight for fine-tuning (vivify finetune, eval's -ft
+ * engines): 30, three times meta-learning's (docs/MODEL.md: CSIM on held-out clips). */
+#define FINETUNE_IDENTITY_WEIGHT 30.0f
+
 fsth_finetune_params fsth_finetune_default_params(int k);
 vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points)[68][2], int k,
                         const fsth_finetune_params *params, float *final_loss);
