@@ -17,7 +17,10 @@
 #     (exit 12), as in a build without SDL2;
 #  5. bad input: a missing input file, a file that is no video, a missing camera, a bad lavfi
 #     graph, garbage on the pipe, a misspelt or unknown --input-options / --input-format, no output given, a portrait without a face, a missing
-#     portrait: one line each, distinct exit codes, nothing written.
+#     portrait, --v4l2 without v4l2loopback (no such device; a file, /dev/null): one line each,
+#     distinct exit codes, nothing written;
+#  6. keys on a terminal (a pty): every gain down to 0 stills the portrait, n recalibrates, s
+#     says there is one portrait, q stops early with the recording kept.
 # usage: cli_live.sh PATH/TO/vivify
 set -u
 VIVIFY="$1"
@@ -229,6 +232,62 @@ fi
 bad "no output" 2 "--output" -- "$SOURCE" --input "$TMP/clip.mp4"
 bad "no face" 8 "no face found in $TMP/blank.png" -- "$TMP/blank.png" --input "$TMP/clip.mp4" -o "$TMP/bad.mp4"
 bad "missing portrait" 3 "file not found" -- "$TMP/none.png" --input "$TMP/clip.mp4" -o "$TMP/bad.mp4"
+# --v4l2 without v4l2loopback: no such device (3), a file or a device that is no video device (2)
+if [ ! -e /dev/video-vivify-test ]; then
+  bad "v4l2: no device" 3 "--v4l2 /dev/video-vivify-test: no such device; .*v4l2loopback" -- "$SOURCE" --input "$TMP/clip.mp4" \
+    --v4l2 /dev/video-vivify-test
+fi
+bad "v4l2: a file" 2 "--v4l2 $TMP/notes.txt: not a video device" -- "$SOURCE" --input "$TMP/clip.mp4" --v4l2 "$TMP/notes.txt"
+bad "v4l2: /dev/null" 2 "--v4l2 /dev/null: not a video device" -- "$SOURCE" --input "$TMP/clip.mp4" --v4l2 /dev/null
+
+# 6. Keys on a terminal (a pty; the window takes the same keys): every gain down to 0 stills
+# the portrait (the rest of the recording barely moves, where the same run without keys
+# does), n recalibrates, s with one portrait says so, q stops early with the recording kept.
+cat >"$TMP/keys.py" <<'PY'
+import os, pty, sys, time, select
+vivify, source, clip, out, keys = sys.argv[1:6]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(vivify, [vivify, "live", source, "--input", clip, "--output", out])
+buf, typed, deadline = b"", False, time.time() + 300
+while time.time() < deadline:
+    if select.select([fd], [], [], 0.1)[0]:
+        try:
+            chunk = os.read(fd, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        buf += chunk
+    if not typed and b" out, " in buf:  # frames flow: type the keys
+        for k in keys:
+            os.write(fd, k.encode())
+            time.sleep(0.02)
+        typed = True
+_, status = os.waitpid(pid, 0)
+sys.stdout.write(buf.decode(errors="replace").replace("\r", "\n"))
+sys.exit(os.waitstatus_to_exitcode(status))
+PY
+# frame_psnr VIDEO A B: PSNR (dB) between frames A and B of VIDEO
+frame_psnr() {
+  ffmpeg -v error -i "$1" -vf "select=eq(n\,$2)" -frames:v 1 -y "$TMP/fa.png" && ffmpeg -v error -i "$1" -vf "select=eq(n\,$3)" -frames:v 1 -y "$TMP/fb.png" \
+    && ffmpeg -i "$TMP/fa.png" -i "$TMP/fb.png" -lavfi psnr -f null - 2>&1 | sed -nE 's/.*average:([0-9.inf]+).*/\1/p'
+}
+python3 "$TMP/keys.py" "$VIVIFY" "$SOURCE" "$TMP/clip.mp4" "$TMP/k0.mp4" "" >"$TMP/k0.log" 2>&1
+python3 "$TMP/keys.py" "$VIVIFY" "$SOURCE" "$TMP/clip.mp4" "$TMP/k1.mp4" "eeeeeeeeeeppppppppppiiiiiiiiiillllllllllns" >"$TMP/k1.log" 2>&1
+RC=$?
+ok $([ "$RC" = 0 ] && grep -q "^live: keys: n neutral" "$TMP/k1.log" \
+     && grep -q "^live: lips: expression 0.00, head 0.00, eyes 0.00, lips 0.00; portrait 1" "$TMP/k1.log" \
+     && grep -q "^live: the next face is the neutral" "$TMP/k1.log" && grep -q "^live: one portrait: nothing to switch to" "$TMP/k1.log" \
+     && clean "$TMP/k1.log" && echo 1) "keys: exit $RC: $(grep '^live: ' "$TMP/k1.log" | grep -v ' in, ' | tail -5)"
+P0="$(frame_psnr "$TMP/k0.mp4" 40 70)"; P1="$(frame_psnr "$TMP/k1.mp4" 40 70)"
+ok $(awk -v a="${P0:-99}" -v b="${P1:-0}" 'BEGIN { exit !(a < 35 && (b == "inf" || b > 40)) }' && echo 1) \
+  "keys: frames 40 and 70 apart by ${P0:-?} dB without keys (want < 35), ${P1:-?} dB with every gain 0 (want > 40)"
+python3 "$TMP/keys.py" "$VIVIFY" "$SOURCE" "$TMP/long.mp4" "$TMP/k2.mp4" "q" >"$TMP/k2.log" 2>&1
+RC=$?
+FRAMES="$(frames_of "$TMP/k2.mp4")"
+ok $([ "$RC" = 0 ] && [ "${FRAMES:-0}" -gt 0 ] && [ "${FRAMES:-0}" -lt 300 ] && echo 1) \
+  "q: exit $RC, the recording ${FRAMES:-missing} frames (want some, fewer than the 750 of the input)"
 
 echo "cli_live: $passed passed, $failed failed in $(($(date +%s) - START)) s"
 [ "$failed" = 0 ]

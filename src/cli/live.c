@@ -21,6 +21,8 @@
  * exits with the error's code. */
 #include "cli/cli.h"
 #include "cli/live_input.h"
+#include "cli/live_keys.h"
+#include "cli/live_v4l2.h"
 #include "cli/live_window.h"
 #include "img/image.h"
 #include "video/video.h"
@@ -313,7 +315,7 @@ static vv_status input_check(const char *input, live_input_kind kind) {
 /* ---- the command ---------------------------------------------------------------------------- */
 
 int cli_live(int argc, char **argv) {
-    const char *input = LIVE_DEFAULT_INPUT, *output = NULL, *stats = NULL, *engine = "warp", *models = NULL;
+    const char *input = LIVE_DEFAULT_INPUT, *output = NULL, *stats = NULL, *v4l2_path = NULL, *engine = "warp", *models = NULL;
     const char *background = "still", *input_format = NULL, *input_options = NULL;
     bool window = false;
     int face_index = 1;
@@ -330,6 +332,8 @@ int cli_live(int argc, char **argv) {
                                                         "when it is a file with audio; default: none)", 0, 0},
         {"stats", 0, OPT_STRING, &stats, "FILE.json", "write frames_in, frames_out, dropped, latency_ms {p50, p95, max}, "
                                                       "stages_ms and fps here at the end (default: none)", 0, 0},
+        {"v4l2", 0, OPT_STRING, &v4l2_path, "/dev/videoN", "also show the result as a virtual camera for video-call apps "
+                                                            "(a v4l2loopback device; default: none)", 0, 0},
         {"window", 'w', OPT_FLAG, &window, NULL, "show the driver beside the result in a window (SDL2; fps and latency in "
                                                  "its title; Esc, q or closing it stops; default: off)", 0, 0},
         {"engine", 'e', OPT_STRING, &engine, "warp|warp2d", "warp (default: the 3D head) or warp2d (the 2D landmark warp)", 0, 0},
@@ -345,12 +349,17 @@ int cli_live(int argc, char **argv) {
     const char *positional[LIVE_MAX_SOURCES];
     int npos = 0;
     int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, LIVE_MAX_SOURCES, &npos,
-                      "usage: vivify live SOURCE [SOURCE...] [--input INPUT] [--window] [--output OUT.mp4] [--stats FILE.json]\n\n"
+                      "usage: vivify live SOURCE [SOURCE...] [--input INPUT] [--window] [--output OUT.mp4] [--v4l2 /dev/videoN]\n"
+                      "                   [--stats FILE.json]\n\n"
                       "The portrait mirrors the driver in real time: each input frame, as it arrives, is tracked\n"
-                      "and rendered at once (no lookahead); a frame that arrives while the previous one still\n"
-                      "waits replaces it and is counted as dropped, so the output never falls behind.  Latency\n"
-                      "runs from a frame's arrival to its output.  A status line shows fps and latency; Ctrl-C\n"
-                      "stops, keeping the recording (exit code 130).  --window and/or --output is needed.");
+                      "and rendered at once (no lookahead; the landmarks smoothed by a predictive fit over the past\n"
+                      "frames); a frame that arrives while the previous one still waits replaces it and is counted\n"
+                      "as dropped, so the output never falls behind.  Latency runs from a frame's arrival to its\n"
+                      "output.  A status line shows fps and latency; Ctrl-C stops, keeping the recording (exit code\n"
+                      "130).  --window, --output and/or --v4l2 is needed.\n\n"
+                      "Keys while it runs (in the window, or on the terminal): n the next face is the neutral;\n"
+                      "s the next portrait; e/E expression, p/P head motion, i/I eyes, l/L lips down/up 0.1;\n"
+                      "0 the gains as started; h these keys; q or Esc stops.");
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
     vv_status s = VV_OK;
     if (npos < 1) {
@@ -358,10 +367,11 @@ int cli_live(int argc, char **argv) {
         return EXIT_USAGE;
     }
     if (window && (s = live_window_available()) != VV_OK) return cli_fail(s);
-    if (!output && !window) {
-        fprintf(stderr, "vivify: live needs somewhere to show the result: --window and/or --output OUT.mp4\n");
+    if (!output && !window && !v4l2_path) {
+        fprintf(stderr, "vivify: live needs somewhere to show the result: --window, --output OUT.mp4 and/or --v4l2 /dev/videoN\n");
         return EXIT_USAGE;
     }
+    if (v4l2_path && (s = live_v4l2_check(v4l2_path)) != VV_OK) return cli_fail(s);
     if (strcmp(engine, "warp") && strcmp(engine, "warp2d")) {
         fprintf(stderr, "vivify: live --engine must be warp or warp2d, not '%s'\n", engine);
         return EXIT_USAGE;
@@ -415,6 +425,7 @@ int cli_live(int argc, char **argv) {
 
     video_writer *writer = NULL;
     live_window *win = NULL;
+    live_v4l2 *camera_out = NULL;
     bool with_audio = false;
     if (s == VV_OK && output) {
         video_writer_params wp = video_writer_default_params();
@@ -429,8 +440,14 @@ int cli_live(int argc, char **argv) {
         vv_animator_output_size(animator, &width, &height);
         s = live_window_open(&win, info.width, info.height, width, height);
     }
+    if (s == VV_OK && v4l2_path) {
+        int width, height;
+        vv_animator_output_size(animator, &width, &height);
+        s = live_v4l2_open(&camera_out, v4l2_path, width, height, info.fps > 0 ? info.fps : 30);
+    }
     if (s != VV_OK) {
         if (writer) video_writer_abort(writer);
+        live_window_close(win);
         vv_animator_free(animator);
         video_reader_close(reader);
         live_device_close(device);
@@ -452,11 +469,19 @@ int cli_live(int argc, char **argv) {
         cli_interrupt_catch(false);
         if (writer) video_writer_abort(writer);
         live_window_close(win);
+        live_v4l2_close(camera_out);
         vv_animator_free(animator);
         video_reader_close(reader);
         live_device_close(device);
         return cli_fail(vv_fail(VV_ERR_INTERNAL, "live: cannot start the capture thread"));
     }
+
+    /* Keys while it runs: in the window, or on the terminal (cli/live_keys.h). */
+    live_controls controls;
+    live_controls_init(&controls, expression_scale, pose_scale, eyes, lips, npos);
+    live_terminal *terminal = live_terminal_open();
+    if (win || terminal) fprintf(stderr, "live: %s\n", live_keys_help);
+    bool quit_key = false;
 
     latency_record record = {0}, stage_records[4] = {{0}};
     live_status status = {isatty(2), win != NULL, time_now(), time_now(), 0, 0, false};
@@ -506,6 +531,7 @@ int cli_live(int argc, char **argv) {
             frames_recorded++;
         if (writer && s == VV_OK && got) s = video_writer_write(writer, &result);
         if (win && s == VV_OK && got) s = live_window_show(win, &frame, &result, NULL);
+        if (camera_out && s == VV_OK && got) s = live_v4l2_write(camera_out, &result);
         if (s != VV_OK) break;
         if (got) {
             have_result = true;
@@ -525,7 +551,18 @@ int cli_live(int argc, char **argv) {
             window_closed = true;
             break;
         }
+        for (int key; (key = win ? live_window_key(win) : 0) || (key = live_terminal_key(terminal));) {
+            if (key == 'q' || key == 27) { /* q or Esc on the terminal (the window closes itself) */
+                quit_key = true;
+                break;
+            }
+            char line[200];
+            if (live_key_apply(animator, &controls, key, line, sizeof line))
+                fprintf(stderr, "%s%s%s\n", status.tty ? "\r" : "", line, status.tty ? "\033[K" : "");
+        }
+        if (quit_key) break;
     }
+    live_terminal_close(terminal);
     bool interrupted = cli_interrupted();
     pthread_mutex_lock(&capture.lock);
     capture.stop = true;
@@ -547,6 +584,8 @@ int cli_live(int argc, char **argv) {
     writer = NULL;
     live_window_close(win);
     win = NULL;
+    live_v4l2_close(camera_out);
+    camera_out = NULL;
 
     live_totals totals;
     memset(&totals, 0, sizeof totals);

@@ -20,6 +20,10 @@ bool live_window_poll(live_window *window) {
     (void)window;
     return true;
 }
+int live_window_key(live_window *window) {
+    (void)window;
+    return 0;
+}
 void live_window_close(live_window *window) { (void)window; }
 
 #else
@@ -35,6 +39,7 @@ struct live_window {
     SDL_Renderer *renderer;
     SDL_Texture *driver, *result;
     int driver_width, driver_height, result_width, result_height;
+    int keys[16], key_count; /* typed, not yet taken (live_window_key) */
     SDL_Rect driver_rect, result_rect; /* in the logical (unscaled) layout */
     bool closed;
 };
@@ -107,6 +112,7 @@ vv_status live_window_open(live_window **out, int driver_width, int driver_heigh
         live_window_close(w);
         return s;
     }
+    SDL_StartTextInput(); /* typed characters for the live controls */
     *out = w;
     return VV_OK;
 }
@@ -132,12 +138,23 @@ vv_status live_window_show(live_window *w, const vv_image *driver, const vv_imag
 bool live_window_poll(live_window *w) {
     SDL_Event event;
     while (SDL_PollEvent(&event)) {
+        /* typed characters (with Shift: 'E' is not 'e') for the live controls (cli/live_keys.h) */
+        if (event.type == SDL_TEXTINPUT && event.text.text[0] > ' ' && event.text.text[0] < 127 && event.text.text[1] == 0 &&
+            event.text.text[0] != 'q' && w->key_count < (int)(sizeof w->keys / sizeof w->keys[0]))
+            w->keys[w->key_count++] = event.text.text[0];
         if (event.type == SDL_QUIT) w->closed = true;
         if (event.type == SDL_WINDOWEVENT && event.window.event == SDL_WINDOWEVENT_CLOSE) w->closed = true;
         if (event.type == SDL_KEYDOWN && (event.key.keysym.sym == SDLK_ESCAPE || event.key.keysym.sym == SDLK_q))
             w->closed = true;
     }
     return w->closed;
+}
+
+int live_window_key(live_window *w) {
+    if (!w || w->key_count == 0) return 0;
+    int key = w->keys[0];
+    memmove(w->keys, w->keys + 1, (size_t)(--w->key_count) * sizeof w->keys[0]);
+    return key;
 }
 
 #endif

@@ -21,6 +21,8 @@ vv_status live_window_open(live_window **out, int driver_width, int driver_heigh
 vv_status live_window_show(live_window *window, const vv_image *driver, const vv_image *result, const char *title);
 /* Handles pending events; true once the user closed the window (or pressed Esc or q). */
 bool live_window_poll(live_window *window);
+/* The next character typed in the window since (by live_window_poll), or 0. */
+int live_window_key(live_window *window);
 void live_window_close(live_window *window);
 
 #endif
