@@ -1,6 +1,7 @@
-/* video writer: H.264 mp4/mov/mkv (libx264, yuv420p, +faststart), GIF (fixed 6x7x6 palette
- * with ordered dithering, so still areas stay identical between frames and compress well),
- * or a folder of PNGs.  Output goes to a temporary name and is renamed into place at the end.
+/* video writer: H.264 mp4/mov/mkv (libx264, yuv420p, +faststart), GIF (one palette for the
+ * clip, chosen by median cut from its first frames, with ordered dithering only as strong as
+ * the palette's steps, so still areas stay identical between frames and compress well), or a
+ * folder of PNGs.  Output goes to a temporary name and is renamed into place at the end.
  *
  * mp4 and GIF frames are encoded on a thread of the writer's own: a write puts the frame
  * into one of two slots and returns, so the caller makes the next frame while this one is
@@ -27,9 +28,8 @@
 #include <libavutil/opt.h>
 
 #define PNG_NAME_FORMAT "frame_%05ld.png"
-#define GIF_LEVELS_R 6
-#define GIF_LEVELS_G 7
-#define GIF_LEVELS_B 6
+
+typedef struct gif_state gif_state;
 
 struct video_writer {
     video_format format;
@@ -61,11 +61,14 @@ struct video_writer {
     AVFrame *yuv[2];           /* mp4: the frames in yuv420p, for the encoder as they are */
     bool full[2];
     long encoded;              /* frames the thread has encoded (its own count) */
+    gif_state *gif;            /* GIF: the clip's palette and the frames held back to choose it */
     vv_status thread_status;   /* the thread's first failure, and its message */
     char thread_error[1024];
 };
 
 static vv_status encode_slot(video_writer *writer, int k);
+static void gif_free(gif_state *gif);
+static vv_status gif_release(video_writer *writer);
 
 static void *encode_main(void *arg) {
     video_writer *writer = arg;
@@ -177,6 +180,7 @@ static void writer_free(video_writer *writer) {
     free(writer->slot_data[1]);
     av_frame_free(&writer->yuv[0]);
     av_frame_free(&writer->yuv[1]);
+    gif_free(writer->gif);
     audio_track_free(writer->audio);
     if (writer->output) {
         if (writer->output->pb) avio_closep(&writer->output->pb);
@@ -406,6 +410,25 @@ static vv_status encode_and_write(video_writer *writer, AVFrame *frame) {
     return VV_OK;
 }
 
+/* ---- GIF: one palette for the clip ----------------------------------------------------
+ * The first frames (GIF_HOLD_FRAMES, or fewer when they pass GIF_HOLD_BYTES) are held back;
+ * the palette is chosen from their colours by median cut (the box of colours with the
+ * largest squared error split at its median along its widest axis, GIF_COLOURS boxes, each
+ * its mean), then they and every later frame are mapped with it.  Entry GIF_COLOURS and any
+ * unused ones are transparent: the GIF encoder marks pixels unchanged since the previous
+ * frame with such an entry.  Each pixel takes the entry nearest to it after an ordered
+ * (8x8 Bayer) offset scaled to the distance from its nearest entry to that entry's own
+ * nearest neighbour: dithering only as strong as the palette's step there, none on a colour
+ * the palette holds exactly (a flat background stays flat), and, being ordered, a pixel
+ * that did not change maps as before (still areas compress). */
+#define GIF_COLOURS 255
+#define GIF_HOLD_FRAMES 50
+#define GIF_HOLD_BYTES ((size_t)64 << 20)
+#define GIF_SAMPLES 4000000L        /* pixels looked at to choose the palette, at most */
+#define GIF_HISTOGRAM_BITS 18       /* distinct colours kept (a quarter... half full) */
+#define GIF_CACHE_BITS 18           /* nearest-entry cache of exact colours (1.25 MB) */
+#define GIF_DITHER_MAX 24.0f        /* the largest offset step, in levels */
+
 /* 8x8 Bayer thresholds (0..63). */
 static const uint8_t bayer8[8][8] = {
     {0, 32, 8, 40, 2, 34, 10, 42},  {48, 16, 56, 24, 50, 18, 58, 26},
@@ -414,35 +437,300 @@ static const uint8_t bayer8[8][8] = {
     {15, 47, 7, 39, 13, 45, 5, 37}, {63, 31, 55, 23, 61, 29, 53, 21},
 };
 
-static int dither_level(int value, int levels, int threshold) {
-    /* value in 0..255 mapped to 0..levels-1, rounding decided by the ordered threshold. */
-    int scaled = value * (levels - 1) * 64 + threshold * 255 + 127; /* in 1/(64*255) steps */
-    int level = scaled / (64 * 255);
-    return level > levels - 1 ? levels - 1 : level;
+struct gif_state {
+    bool ready;                 /* the palette is chosen */
+    vv_image held[GIF_HOLD_FRAMES];
+    int held_count;
+    size_t held_bytes;
+    int colours;
+    uint32_t palette[256];      /* 0xAARRGGBB for the encoder */
+    int sorted[GIF_COLOURS];    /* entries by green, for the nearest search */
+    int sorted_green[GIF_COLOURS];
+    uint8_t rgb[GIF_COLOURS][3];
+    float step[GIF_COLOURS];    /* the dither step (per channel) around each entry */
+    uint32_t cache_key[1 << GIF_CACHE_BITS]; /* colour | 1 << 24 when filled */
+    uint8_t cache_entry[1 << GIF_CACHE_BITS];
+};
+
+static void gif_free(gif_state *gif) {
+    if (!gif) return;
+    for (int i = 0; i < gif->held_count; i++) image_free(&gif->held[i]);
+    free(gif);
 }
 
-static void gif_fill_frame(AVFrame *frame, const vv_image *image) {
-    uint32_t *palette = (uint32_t *)frame->data[1];
-    memset(palette, 0, 256 * sizeof(uint32_t)); /* unused entries transparent: for transdiff */
-    for (int r = 0; r < GIF_LEVELS_R; r++)
-        for (int g = 0; g < GIF_LEVELS_G; g++)
-            for (int b = 0; b < GIF_LEVELS_B; b++) {
-                uint32_t rv = (uint32_t)(r * 255 / (GIF_LEVELS_R - 1));
-                uint32_t gv = (uint32_t)(g * 255 / (GIF_LEVELS_G - 1));
-                uint32_t bv = (uint32_t)(b * 255 / (GIF_LEVELS_B - 1));
-                palette[(r * GIF_LEVELS_G + g) * GIF_LEVELS_B + b] = 0xFF000000u | rv << 16 | gv << 8 | bv;
+/* A histogram bin: the colours falling in one cell (exact colours until the table fills). */
+typedef struct {
+    uint32_t key; /* cell | 1 << 31 when used */
+    uint32_t count;
+    uint64_t sum[3];
+    float sort_key;
+} gif_bin;
+
+typedef struct {
+    size_t begin, end; /* bins[begin, end) */
+    double error;      /* squared error of the bins' means around the box's mean, by count */
+    int axis;          /* the axis of largest spread */
+} gif_box;
+
+static int bin_compare(const void *a, const void *b) {
+    float x = ((const gif_bin *)a)->sort_key, y = ((const gif_bin *)b)->sort_key;
+    return x < y ? -1 : x > y;
+}
+
+static void box_measure(gif_box *box, const gif_bin *bins) {
+    double n = 0, mean[3] = {0}, square[3] = {0};
+    for (size_t i = box->begin; i < box->end; i++) {
+        n += bins[i].count;
+        for (int c = 0; c < 3; c++) {
+            double v = (double)bins[i].sum[c] / bins[i].count;
+            mean[c] += v * bins[i].count;
+            square[c] += v * v * bins[i].count;
+        }
+    }
+    box->error = 0;
+    box->axis = 0;
+    double widest = -1;
+    for (int c = 0; c < 3; c++) {
+        double spread = square[c] - mean[c] * mean[c] / n; /* count x variance */
+        box->error += spread;
+        if (spread > widest) widest = spread, box->axis = c;
+    }
+}
+
+/* Adds the sampled pixels of `image` to the table (open addressing, `shift` low bits of
+ * each channel dropped); false when the table is half full. */
+static bool histogram_add(gif_bin *table, size_t *used, int shift, const uint8_t *pixel, uint32_t count,
+                          const uint64_t sum[3]) {
+    const size_t mask = ((size_t)1 << GIF_HISTOGRAM_BITS) - 1;
+    uint32_t cell = (uint32_t)(pixel[0] >> shift) << 16 | (uint32_t)(pixel[1] >> shift) << 8 | (pixel[2] >> shift);
+    size_t h = (cell * 2654435761u) & mask;
+    while (table[h].key && table[h].key != (cell | 1u << 31)) h = (h + 1) & mask;
+    if (!table[h].key) {
+        if (*used >= (mask + 1) / 2) return false;
+        table[h].key = cell | 1u << 31;
+        (*used)++;
+    }
+    table[h].count += count;
+    for (int c = 0; c < 3; c++) table[h].sum[c] += sum[c];
+    return true;
+}
+
+/* Rebuilds the table with one more low bit dropped. */
+static void histogram_coarsen(gif_bin *table, gif_bin *scratch, size_t *used, int shift) {
+    const size_t size = (size_t)1 << GIF_HISTOGRAM_BITS;
+    memcpy(scratch, table, size * sizeof *table);
+    memset(table, 0, size * sizeof *table);
+    *used = 0;
+    for (size_t i = 0; i < size; i++) {
+        if (!scratch[i].key) continue;
+        uint8_t pixel[3];
+        for (int c = 0; c < 3; c++) pixel[c] = (uint8_t)(scratch[i].sum[c] / scratch[i].count);
+        histogram_add(table, used, shift, pixel, scratch[i].count, scratch[i].sum); /* fits: fewer cells */
+    }
+}
+
+static int gif_nearest_search(const gif_state *gif, int r, int g, int b) {
+    int n = gif->colours, lo = 0, hi = n;
+    while (lo < hi) { /* the first entry with green >= g */
+        int mid = (lo + hi) / 2;
+        if (gif->sorted_green[mid] < g) lo = mid + 1;
+        else hi = mid;
+    }
+    int best = 0, best_distance = INT_MAX;
+    for (int up = lo, down = lo - 1; up < n || down >= 0;) {
+        if (up < n) {
+            int dg = gif->sorted_green[up] - g;
+            if (dg * dg >= best_distance) {
+                up = n;
+            } else {
+                const uint8_t *p = gif->rgb[gif->sorted[up]];
+                int d = (p[0] - r) * (p[0] - r) + dg * dg + (p[2] - b) * (p[2] - b);
+                if (d < best_distance) best_distance = d, best = gif->sorted[up];
+                up++;
             }
+        }
+        if (down >= 0) {
+            int dg = g - gif->sorted_green[down];
+            if (dg * dg >= best_distance) {
+                down = -1;
+            } else {
+                const uint8_t *p = gif->rgb[gif->sorted[down]];
+                int d = (p[0] - r) * (p[0] - r) + dg * dg + (p[2] - b) * (p[2] - b);
+                if (d < best_distance) best_distance = d, best = gif->sorted[down];
+                down--;
+            }
+        }
+    }
+    return best;
+}
+
+static inline int gif_nearest(gif_state *gif, int r, int g, int b) {
+    uint32_t key = (uint32_t)r << 16 | (uint32_t)g << 8 | (uint32_t)b | 1u << 24;
+    uint32_t h = (key * 2654435761u) >> (32 - GIF_CACHE_BITS);
+    if (gif->cache_key[h] == key) return gif->cache_entry[h];
+    int entry = gif_nearest_search(gif, r, g, b);
+    gif->cache_key[h] = key;
+    gif->cache_entry[h] = (uint8_t)entry;
+    return entry;
+}
+
+static int green_compare(const void *a, const void *b) {
+    const int *x = a, *y = b;
+    return x[1] != y[1] ? (x[1] > y[1]) - (x[1] < y[1]) : (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/* The palette from the held frames. */
+static vv_status gif_choose_palette(video_writer *writer) {
+    gif_state *gif = writer->gif;
+    const size_t size = (size_t)1 << GIF_HISTOGRAM_BITS;
+    gif_bin *table = calloc(size, sizeof *table), *scratch = calloc(size, sizeof *scratch);
+    gif_box *boxes = malloc(GIF_COLOURS * sizeof *boxes);
+    if (!table || !scratch || !boxes) {
+        free(table), free(scratch), free(boxes);
+        return vv_fail(VV_ERR_NO_MEMORY, "out of memory choosing the palette of %s", writer->final_path);
+    }
+    long pixels = 0;
+    for (int i = 0; i < gif->held_count; i++) pixels += (long)gif->held[i].width * gif->held[i].height;
+    long stride = pixels / GIF_SAMPLES + 1;
+    if (stride > 1 && stride % 2 == 0) stride++; /* odd: not the same columns of every row */
+    size_t used = 0;
+    int shift = 0;
+    for (int i = 0; i < gif->held_count; i++) {
+        const vv_image *image = &gif->held[i];
+        long count = (long)image->width * image->height;
+        for (long k = (i * 7919L) % stride; k < count; k += stride) {
+            const uint8_t *p = image->data + (size_t)k * 3;
+            const uint64_t sum[3] = {p[0], p[1], p[2]};
+            while (!histogram_add(table, &used, shift, p, 1, sum)) histogram_coarsen(table, scratch, &used, ++shift);
+        }
+    }
+    /* The used bins to the front, then median cut. */
+    size_t bins = 0;
+    for (size_t i = 0; i < size; i++)
+        if (table[i].key) table[bins++] = table[i];
+    int box_count = 1;
+    boxes[0] = (gif_box){.begin = 0, .end = bins};
+    box_measure(&boxes[0], table);
+    while (box_count < GIF_COLOURS) {
+        int split = -1;
+        for (int i = 0; i < box_count; i++)
+            if (boxes[i].end - boxes[i].begin >= 2 && boxes[i].error > 0 &&
+                (split < 0 || boxes[i].error > boxes[split].error))
+                split = i;
+        if (split < 0) break;
+        gif_box *box = &boxes[split];
+        uint64_t total = 0;
+        for (size_t i = box->begin; i < box->end; i++) {
+            table[i].sort_key = (float)((double)table[i].sum[box->axis] / table[i].count);
+            total += table[i].count;
+        }
+        qsort(table + box->begin, box->end - box->begin, sizeof *table, bin_compare);
+        size_t middle = box->begin + 1;
+        uint64_t below = table[box->begin].count;
+        while (middle < box->end - 1 && below * 2 < total) below += table[middle++].count;
+        boxes[box_count] = (gif_box){.begin = middle, .end = box->end};
+        box->end = middle;
+        box_measure(box, table);
+        box_measure(&boxes[box_count++], table);
+    }
+    gif->colours = box_count;
+    memset(gif->palette, 0, sizeof gif->palette); /* unused entries transparent */
+    int order[GIF_COLOURS][2];
+    for (int i = 0; i < box_count; i++) {
+        uint64_t n = 0, sum[3] = {0};
+        for (size_t k = boxes[i].begin; k < boxes[i].end; k++) {
+            n += table[k].count;
+            for (int c = 0; c < 3; c++) sum[c] += table[k].sum[c];
+        }
+        for (int c = 0; c < 3; c++) gif->rgb[i][c] = (uint8_t)((sum[c] + n / 2) / n);
+        gif->palette[i] = 0xFF000000u | (uint32_t)gif->rgb[i][0] << 16 | (uint32_t)gif->rgb[i][1] << 8 | gif->rgb[i][2];
+        order[i][0] = i;
+        order[i][1] = gif->rgb[i][1];
+    }
+    qsort(order, (size_t)box_count, sizeof order[0], green_compare);
+    for (int i = 0; i < box_count; i++) gif->sorted[i] = order[i][0], gif->sorted_green[i] = order[i][1];
+    /* Each entry's dither step: the distance to its nearest neighbour, per channel (a step
+     * along the grey diagonal is sqrt(3) channel levels long). */
+    for (int i = 0; i < box_count; i++) {
+        int nearest = INT_MAX;
+        for (int j = 0; j < box_count; j++) {
+            if (j == i) continue;
+            int d = 0;
+            for (int c = 0; c < 3; c++) d += (gif->rgb[i][c] - gif->rgb[j][c]) * (gif->rgb[i][c] - gif->rgb[j][c]);
+            if (d < nearest) nearest = d;
+        }
+        float step = nearest == INT_MAX ? 0.0f : sqrtf((float)nearest / 3.0f);
+        gif->step[i] = step > GIF_DITHER_MAX ? GIF_DITHER_MAX : step;
+    }
+    gif->ready = true;
+    free(table), free(scratch), free(boxes);
+    return VV_OK;
+}
+
+static void gif_fill_frame(gif_state *gif, AVFrame *frame, const vv_image *image) {
+    memcpy(frame->data[1], gif->palette, sizeof gif->palette);
     for (int y = 0; y < frame->height; y++) {
         const uint8_t *src = image->data + (size_t)y * image->width * 3;
         uint8_t *dst = frame->data[0] + (size_t)y * frame->linesize[0];
         for (int x = 0; x < frame->width; x++) {
-            int t = bayer8[y & 7][x & 7];
-            int r = dither_level(src[3 * x], GIF_LEVELS_R, t);
-            int g = dither_level(src[3 * x + 1], GIF_LEVELS_G, t);
-            int b = dither_level(src[3 * x + 2], GIF_LEVELS_B, t);
-            dst[x] = (uint8_t)((r * GIF_LEVELS_G + g) * GIF_LEVELS_B + b);
+            int r = src[3 * x], g = src[3 * x + 1], b = src[3 * x + 2];
+            int entry = gif_nearest(gif, r, g, b);
+            float step = gif->step[entry];
+            if (step >= 1.0f) {
+                /* An offset in (-step/2, step/2) on every channel. */
+                float shift = step * (float)(2 * bayer8[y & 7][x & 7] + 1 - 64) * (1.0f / 128.0f);
+                int offset = (int)(shift + (shift < 0 ? -0.5f : 0.5f));
+                if (offset) {
+                    r = r + offset < 0 ? 0 : r + offset > 255 ? 255 : r + offset;
+                    g = g + offset < 0 ? 0 : g + offset > 255 ? 255 : g + offset;
+                    b = b + offset < 0 ? 0 : b + offset > 255 ? 255 : b + offset;
+                    entry = gif_nearest(gif, r, g, b);
+                }
+            }
+            dst[x] = (uint8_t)entry;
         }
     }
+}
+
+static vv_status gif_encode_one(video_writer *writer, const vv_image *frame) {
+    AVFrame *f = writer->frame;
+    if (av_frame_make_writable(f) < 0)
+        return vv_fail(VV_ERR_NO_MEMORY, "out of memory encoding %s", writer->final_path);
+    gif_fill_frame(writer->gif, f, frame);
+    f->pts = writer->encoded++;
+    return encode_and_write(writer, f);
+}
+
+/* Chooses the palette from the held frames (if not yet) and encodes them. */
+static vv_status gif_release(video_writer *writer) {
+    gif_state *gif = writer->gif;
+    vv_status status = VV_OK;
+    if (!gif->ready && gif->held_count > 0) status = gif_choose_palette(writer);
+    for (int i = 0; i < gif->held_count; i++) {
+        if (status == VV_OK) status = gif_encode_one(writer, &gif->held[i]);
+        image_free(&gif->held[i]);
+    }
+    gif->held_count = 0;
+    gif->held_bytes = 0;
+    return status;
+}
+
+/* The encoding thread's work for one GIF frame: held back until the palette is chosen. */
+static vv_status gif_encode(video_writer *writer, const vv_image *frame) {
+    if (!writer->gif && !(writer->gif = calloc(1, sizeof *writer->gif)))
+        return vv_fail(VV_ERR_NO_MEMORY, "out of memory encoding %s", writer->final_path);
+    gif_state *gif = writer->gif;
+    if (gif->ready) return gif_encode_one(writer, frame);
+    size_t bytes = (size_t)frame->width * frame->height * 3;
+    if (gif->held_count > 0 && (gif->held_count == GIF_HOLD_FRAMES || gif->held_bytes + bytes > GIF_HOLD_BYTES)) {
+        vv_status status = gif_release(writer);
+        return status != VV_OK ? status : gif_encode_one(writer, frame);
+    }
+    vv_status status = image_copy(&gif->held[gif->held_count], frame);
+    if (status != VV_OK) return status;
+    gif->held_count++;
+    gif->held_bytes += bytes;
+    return VV_OK;
 }
 
 /* RGB to BT.709 limited-range yuv420p (the colours the stream is tagged with): luma per
@@ -537,14 +825,9 @@ vv_status video_writer_write(video_writer *writer, const vv_image *frame) {
     return slot_filled(writer, k);
 }
 
-/* The encoding thread's work for a GIF frame. */
+/* The encoding thread's work for a GIF frame (see gif_encode). */
 static vv_status encode_image(video_writer *writer, const vv_image *frame) {
-    AVFrame *f = writer->frame;
-    if (av_frame_make_writable(f) < 0)
-        return vv_fail(VV_ERR_NO_MEMORY, "out of memory encoding %s", writer->final_path);
-    gif_fill_frame(f, frame);
-    f->pts = writer->encoded++;
-    return encode_and_write(writer, f);
+    return gif_encode(writer, frame);
 }
 
 /* The encoding thread's work for slot k: mp4's frame is ready as it is. */
@@ -589,6 +872,7 @@ vv_status video_writer_finish(video_writer *writer) {
     }
     if ((status = encode_wait(writer, 0, true)) != VV_OK) goto end;
     encode_stop(writer);
+    if (writer->gif && (status = gif_release(writer)) != VV_OK) goto end; /* a clip shorter than the hold */
     if ((status = encode_and_write(writer, NULL)) != VV_OK) goto end;
     if (writer->audio) {
         double limit = (double)writer->frames / writer->fps;
