@@ -67,6 +67,10 @@ ok $([ "$rc" = 0 ] && [ -s "$TMP/q4.safetensors" ] && echo 1) "--any-person: exi
 err="$("$VIVIFY" finetune "$M" "$MONA" "$MONA" -o "$TMP/r.safetensors" --ff 2>&1 >/dev/null)"; rc=$?
 ok $([ "$rc" = 0 ] && grep -q "2 shots of one person" <<<"$err" && echo 1) "one photo twice: exit $rc: $err"
 
+# A missing shot: exit 3 before the model loads.
+expect 3 "file not found: .*nowhere.jpg" -- "$VIVIFY" finetune "$M" "$TMP/nowhere.jpg" -o "$TMP/q6.safetensors"
+no_output "$TMP/q6.safetensors"
+
 # Bad --k: usage, exit 2.
 expect 2 "--k" -- "$VIVIFY" finetune "$M" "$TMP/mona_a.mp4" --k 0 -o "$TMP/q5.safetensors"
 expect 2 "--k" -- "$VIVIFY" finetune "$M" "$TMP/mona_a.mp4" --k 65 -o "$TMP/q5.safetensors"

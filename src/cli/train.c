@@ -376,7 +376,10 @@ int cli_finetune(int argc, char **argv) {
         return EXIT_USAGE;
     }
     int capacity = 0; /* shots: one per photo, --k per video */
-    for (int i = 1; i < npos; i++) capacity += shot_path_is_image(positional[i]) ? 1 : per_video;
+    for (int i = 1; i < npos; i++) {
+        if (!file_exists(positional[i])) return cli_fail(vv_fail(VV_ERR_NOT_FOUND, "file not found: %s", positional[i]));
+        capacity += shot_path_is_image(positional[i]) ? 1 : per_video;
+    }
     if (capacity > 256) {
         fprintf(stderr, "vivify: finetune takes at most 256 shots, not %d (fewer videos or a smaller --k)\n", capacity);
         return EXIT_USAGE;
