@@ -557,6 +557,60 @@ static void lids_soften(head3d *h, const head3d_frame *f, vv_image *out) {
     }
 }
 
+/* A painted-out pixel I over its plate P: the least alpha a with which some colour F in
+ * 0..255 gives I = a F + (1 - a) P, per channel, the largest of the three.  At the rim (see
+ * plate_rim_unknown) the hair a pixel holds then moves with the head; at the matte's edge a
+ * matte too low for the plate no longer clips F; at rest I comes back either way. */
+static int least_alpha(const uint8_t *image, const uint8_t *plate) {
+    int most = 0;
+    for (int c = 0; c < 3; c++) {
+        int i = image[c], p = plate[c];
+        /* F = 0 below the plate, 255 above: a = (p - i) / p or (i - p) / (255 - p), rounded up */
+        int a = i < p ? ((p - i) * 255 + p - 1) / p : i > p ? ((i - p) * 255 + (255 - p) - 1) / (255 - p) : 0;
+        most = a > most ? a : most;
+    }
+    return most > 255 ? 255 : most;
+}
+
+/* The background pixels within PLATE_RIM of the person (scaled with the portrait's larger
+ * side, per 256 pixels) are painted out with the person: the matte's edge leaves some hair
+ * and skin in them, which the plate kept as a dark dotted outline of the head at rest,
+ * shown wherever the head moved away.  What they hold of the person moves with it instead
+ * (least_alpha). */
+#define PLATE_RIM 2
+static vv_status plate_rim_unknown(uint8_t *known, int w, int h) {
+    int larger = w > h ? w : h, r = (PLATE_RIM * larger + 128) / 256;
+    if (r < 1) r = 1;
+    int *sum = malloc((size_t)(larger + 1) * sizeof *sum);
+    uint8_t *near = malloc((size_t)w * h);
+    if (!sum || !near) {
+        free(sum);
+        free(near);
+        return vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory for a %dx%d matte", w, h);
+    }
+    /* a box dilation of the person (not known), rows then columns, by prefix sums */
+    for (int y = 0; y < h; y++) {
+        const uint8_t *k = known + (size_t)y * w;
+        sum[0] = 0;
+        for (int x = 0; x < w; x++) sum[x + 1] = sum[x] + !k[x];
+        for (int x = 0; x < w; x++) {
+            int a = x - r < 0 ? 0 : x - r, b = x + r + 1 > w ? w : x + r + 1;
+            near[(size_t)y * w + x] = sum[b] > sum[a];
+        }
+    }
+    for (int x = 0; x < w; x++) {
+        sum[0] = 0;
+        for (int y = 0; y < h; y++) sum[y + 1] = sum[y] + near[(size_t)y * w + x];
+        for (int y = 0; y < h; y++) {
+            int a = y - r < 0 ? 0 : y - r, b = y + r + 1 > h ? h : y + r + 1;
+            if (sum[b] > sum[a]) known[(size_t)y * w + x] = 0;
+        }
+    }
+    free(sum);
+    free(near);
+    return VV_OK;
+}
+
 static const int dlib_eye[2][6] = {{36, 37, 38, 39, 40, 41}, {42, 43, 44, 45, 46, 47}};
 
 vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks[68][2], const float mesh[][3],
@@ -988,11 +1042,16 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         if (s == VV_OK) s = image_copy(&h->foreground, source);
         if (s == VV_OK) {
             for (size_t i = 0; i < pixels; i++) known[i] = matte[i] < MATTE_BACKGROUND;
-            s = image_fill_holes(&h->plate, known, h->params.threads);
+            s = plate_rim_unknown(known, source->width, source->height);
+            if (s == VV_OK) s = image_fill_holes(&h->plate, known, h->params.threads);
             for (size_t i = 0; s == VV_OK && i < pixels; i++) {
                 int alpha = matte[i];
+                if (!known[i]) { /* no less than I needs over P (the matte's own may clip F) */
+                    int least = least_alpha(source->data + i * 3, h->plate.data + i * 3);
+                    alpha = least > alpha ? least : alpha;
+                }
                 h->matte1.data[i] = (uint8_t)alpha;
-                if (alpha < MATTE_BACKGROUND) continue;
+                if (alpha == 0 || (alpha < MATTE_BACKGROUND && known[i])) continue;
                 for (int c = 0; c < 3; c++) {
                     float v = ((float)source->data[i * 3 + c] * 255 - (float)(255 - alpha) * h->plate.data[i * 3 + c]) / (float)alpha;
                     h->foreground.data[i * 3 + c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
@@ -1050,7 +1109,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
             if (ix0 > ix1 || iy0 > iy1) opaque = clear = false; /* a texture box off the portrait */
             for (int y = iy0; (opaque || clear) && y <= iy1; y++)
                 for (int x = ix0; (opaque || clear) && x <= ix1; x++) {
-                    uint8_t person = matte[(size_t)y * source->width + x];
+                    uint8_t person = h->matte1.data[(size_t)y * source->width + x]; /* least_alpha included */
                     opaque = opaque && person >= OPAQUE;
                     clear = clear && person <= BACKGROUND;
                 }
@@ -1066,11 +1125,6 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     memcpy(h->last68, h->source68, sizeof h->last68);
     *out = h;
     return VV_OK;
-}
-
-void head3d_set_gains(head3d *h, float eyes, float lips) {
-    h->params.eyes = eyes;
-    h->params.lips = lips;
 }
 
 void head3d_free(head3d *h) {
