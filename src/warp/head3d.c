@@ -1127,6 +1127,11 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     return VV_OK;
 }
 
+void head3d_set_gains(head3d *h, float eyes, float lips) {
+    h->params.eyes = eyes;
+    h->params.lips = lips;
+}
+
 void head3d_free(head3d *h) {
     if (!h) return;
     free(h->lid_scratch);
