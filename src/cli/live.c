@@ -319,7 +319,7 @@ int cli_live(int argc, char **argv) {
     const char *background = "still", *input_format = NULL, *input_options = NULL;
     bool window = false;
     int face_index = 1;
-    float expression_scale = 1, pose_scale = 1, eyes = 1, lips = 1;
+    float expression_scale = 1, pose_scale = 1, eyes = 1, lips = 1, smoothing = 1;
     const cli_option opts[] = {
         {"input", 'i', OPT_STRING, &input, "INPUT", "the driver: a camera (/dev/videoN), a video file or pipe: "
                                                      "(paced at its own frame rate, as a camera would be) or "
@@ -341,6 +341,8 @@ int cli_live(int argc, char **argv) {
         {"pose-scale", 0, OPT_FLOAT, &pose_scale, "S", "scale the head motion (0 keeps the head still)", 0, 10},
         {"eyes", 0, OPT_FLOAT, &eyes, "S", "eye-openness gain (warp): 1 blinks as the driver, 0 keeps the portrait's eyes", 0, 3},
         {"lips", 0, OPT_FLOAT, &lips, "S", "lip-motion gain (warp): 1 as the driver, 0 keeps the mouth still", 0, 3},
+        {"smoothing", 0, OPT_FLOAT, &smoothing, "S", "landmark smoothing strength (a predictive fit over the past frames: "
+                                                     "no lag for a steady motion; 0 turns it off)", 0, 3},
         {"background", 0, OPT_STRING, &background, "still|move", "warp: keep the background still behind the person (default) "
                                                                  "or let it move with the head", 0, 0},
         {"face", 0, OPT_INT, &face_index, "N", "animate the N-th largest face of the portrait", 1, 32},
@@ -415,6 +417,7 @@ int cli_live(int argc, char **argv) {
     params.lips = lips;
     params.background_move = !strcmp(background, "move");
     params.lookahead = 0; /* causal: output frame t as soon as driver frame t is in */
+    params.smoothing = smoothing;
     vv_image images[LIVE_MAX_SOURCES];
     memset(images, 0, sizeof images);
     for (int i = 0; i < npos && s == VV_OK; i++) s = image_load(&images[i], positional[i]);
