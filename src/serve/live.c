@@ -73,13 +73,22 @@ vv_status live_manager_new(live_manager **out, const live_params *params, void (
     return VV_OK;
 }
 
-/* Kills the worker, reaps it, closes the socket, gives the folder back, frees s (unlinked
- * already; its place in count given back by the caller). */
+/* Closes the socket (the worker sees its end and exits), kills the worker when it has not
+ * within WORKER_GRACE_S, reaps it, gives the folder back, frees s (unlinked already; its
+ * place in count given back by the caller). */
+#define WORKER_GRACE_S 0.3
 static void session_destroy(live_manager *m, live_session *s) {
     if (s->fd >= 0) close(s->fd);
     if (s->pid > 0) {
-        kill(-s->pid, SIGKILL);
-        while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR) {}
+        double until = time_now() + WORKER_GRACE_S;
+        pid_t done = 0;
+        while ((done = waitpid(s->pid, NULL, WNOHANG)) == 0 && time_now() < until) usleep(5000);
+        if (done != s->pid) {
+            kill(-s->pid, SIGKILL);
+            while (waitpid(s->pid, NULL, 0) < 0 && errno == EINTR) {}
+        } else {
+            kill(-s->pid, SIGKILL); /* anything it left in its group */
+        }
     }
     if (s->dir[0] && m->release) m->release(m->user, s->dir);
     free(s);
