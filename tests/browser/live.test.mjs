@@ -103,7 +103,9 @@ try {
     return { w: img.naturalWidth, h: img.naturalHeight };
   }, slot);
   const a = await grab('grabA');
+  const framesAtA = await page.evaluate(() => live.frames);
   await page.waitForTimeout(500);
+  await page.waitForFunction((n) => live.frames >= n, framesAtA + 4, { timeout: 30000 }); // slow builds (sanitizers)
   await grab('grabB');
   const diff = await page.evaluate(() => {
     const [p, q] = [window.grabA, window.grabB];
