@@ -191,7 +191,8 @@ static int dataset_info_command(int argc, char **argv) {
            dataset_identity_count(ds), dataset_frame_count(ds), dataset_image_size(ds), dataset_image_size(ds));
     if (dataset_shard_count(ds) > 0) printf(", %d shards", dataset_shard_count(ds));
     printf("\n");
-    printf("config: %s", dataset_config(ds));
+    const char *config = dataset_config(ds);
+    printf("config: %s%s", config, config[0] && config[strlen(config) - 1] == '\n' ? "" : "\n");
     if (clips) {
         printf("%-36s %-24s %6s %7s  %s\n", "clip", "identity", "frames", "source", "crop x,y,side");
         for (int c = 0; c < dataset_clip_count(ds) && s == VV_OK; c++) {
