@@ -82,7 +82,9 @@ struct live_terminal {
 };
 
 live_terminal *live_terminal_open(void) {
-    if (!isatty(STDIN_FILENO)) return NULL;
+    /* a terminal, and ours: in the background (vivify live ... &) changing or reading it
+     * would stop the process (SIGTTOU, SIGTTIN) */
+    if (!isatty(STDIN_FILENO) || tcgetpgrp(STDIN_FILENO) != getpgrp()) return NULL;
     live_terminal *t = calloc(1, sizeof *t);
     if (!t) return NULL;
     if (tcgetattr(STDIN_FILENO, &t->saved) != 0) {
