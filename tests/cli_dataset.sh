@@ -128,6 +128,12 @@ if model_present blazeface.json && model_present dlib && command -v ffmpeg >/dev
   done
   [ "$(grep -c '^step ' "$TMP/m_v2.safetensors.log" 2>/dev/null)" = 3 ] && cmp -s "$TMP/m_v2.safetensors" "$TMP/m_v.vds.safetensors" \
     && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: training on the shards differs from one file"; }
+  # A damaged video among the clips is left out and named; the others are built.
+  cp -r "$TMP/vox" "$TMP/voxbad"; head -c 3000 "$TMP/a.mp4" > "$TMP/voxbad/id01/vidA/00003.mp4"
+  err="$("$VIVIFY" dataset build "$TMP/voxbad" --size 32 --shard-size 5 -q -o "$TMP/vb" 2>&1)"
+  if printf '%s' "$err" | grep -q "1 clips could not be read.*00003.mp4" && printf '%s' "$err" | grep -q "12 clips, 3 identities" \
+     && grep -q '"unreadable": \[{"name": "id01/vidA/00003"' "$TMP/vb/shard-000000.vds"; then passed=$((passed + 1))
+  else failed=$((failed + 1)); echo "FAIL: damaged clip in a tree: $err"; fi
   # Bad sharded input: one line, its exit code.
   expect 2 "is a file" -- "$VIVIFY" dataset build "$TMP/vox" --shard-size 5 -o "$TMP/v.vds"
   expect 2 "shard-size" -- "$VIVIFY" dataset build "$TMP/vox" --shard-size 0 -o "$TMP/v9"

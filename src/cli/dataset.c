@@ -95,6 +95,9 @@ static int dataset_build_command(int argc, char **argv) {
     vv_status s = dataset_build(inputs, input_count, output, &params, &report);
     progress_finish(&progress.bar);
     if (s != VV_OK) return cli_fail(s);
+    if (report.clips_unreadable > 0)
+        fprintf(stderr, "dataset: %d clips could not be read and were left out (listed in the configuration); "
+                "the first: %s\n", report.clips_unreadable, report.first_unreadable);
     double seconds = time_now() - start;
     char shards[96] = "";
     if (params.shard_size > 0)

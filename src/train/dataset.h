@@ -63,7 +63,9 @@ typedef struct dataset_build_report {
     int clips;              /* clips written */
     int identities;
     long frames;            /* frames written */
-    int clips_skipped;      /* inputs left out: split, or no face */
+    int clips_skipped;      /* inputs left out: split, no face, or unreadable */
+    int clips_unreadable;   /* videos that could not be decoded (FORMAT, CORRUPT, NO_VIDEO, ...) */
+    char first_unreadable[1024]; /* the first one's error */
     long frames_dropped;    /* frames with no face or landmarks outside the crop */
     uint64_t bytes;         /* file size (all shards and the manifest when sharded) */
     int shards;             /* shard files in the manifest (0 when not sharded) */
@@ -74,7 +76,9 @@ dataset_build_params dataset_build_default_params(void);
 
 /* inputs: video files or folders (a folder's videos are taken in name order).  Clip names
  * are the file names without extension and must be unique.  Written atomically (temp
- * file + rename).  VV_ERR_NO_FACE when no clip yields a frame.
+ * file + rename).  VV_ERR_NO_FACE when no clip yields a frame.  A video that cannot be
+ * decoded is left out and listed in the configuration ("unreadable"); when every selected
+ * clip is, its error is returned.
  *
  * A folder with subfolders is a tree (VoxCeleb2's id/video/clip.mp4): it is walked in
  * name order, a clip below a subfolder is named by its path relative to the folder,

@@ -824,7 +824,7 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
     int named = 0;
     vv_faces *faces = params->faces;
     bool own_faces = false, sharded = params->shard_size > 0;
-    text base = {0}, config = {0}, skipped = {0};
+    text base = {0}, config = {0}, skipped = {0}, unreadable = {0};
     dataset_writer *writer = NULL;
     pipeline p = {0};
     pthread_t threads[256];
@@ -951,6 +951,7 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
     }
 
     int taken = 0, faceless = 0;
+    vv_status first_unreadable_status = VV_OK;
     char first_faceless[4096] = "";
     for (int k = 0; k < shard_count && s == VV_OK; k++) {
         if (reused[k]) continue;
@@ -960,15 +961,32 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
         else snprintf(path, sizeof path, "%s", out_path);
         free(config.data);
         free(skipped.data);
+        free(unreadable.data);
         config = (text){0};
         skipped = (text){0};
+        unreadable = (text){0};
         text_append(&config, "%s, \"clips\": [", base.data);
         text_append(&skipped, "[");
         int written = 0;
         for (int j = first; j < last && s == VV_OK; j++) {
             clip_result r = pipeline_take(&p, taken++);
             const clip_input *in = &list.items[r.input];
-            if (r.status != VV_OK) {
+            bool undecodable = r.status == VV_ERR_FORMAT || r.status == VV_ERR_CORRUPT || r.status == VV_ERR_NO_VIDEO ||
+                               r.status == VV_ERR_UNSUPPORTED || r.status == VV_ERR_TOO_LARGE;
+            if (undecodable && !atomic_load(&p.stop)) {
+                /* A damaged or unreadable video (common among a million downloads) is left
+                 * out and listed; the build fails only if every clip is. */
+                report->clips_skipped++;
+                if (!report->clips_unreadable++) {
+                    snprintf(report->first_unreadable, sizeof report->first_unreadable, "%s", r.message);
+                    first_unreadable_status = r.status;
+                }
+                text_append(&unreadable, "%s{\"name\": ", unreadable.length ? ", " : "");
+                text_append_string(&unreadable, in->name);
+                text_append(&unreadable, ", \"error\": ");
+                text_append_string(&unreadable, r.message);
+                text_append(&unreadable, "}");
+            } else if (r.status != VV_OK) {
                 s = vv_fail(r.status, "%s", r.message);
             } else if (r.count == 0) {
                 /* No usable face: the clip is left out (listed in the configuration). */
@@ -1001,6 +1019,7 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
         if (s != VV_OK) break;
         text_append(&skipped, "]");
         text_append(&config, "], \"no_face\": %s", skipped.data ? skipped.data : "[]");
+        if (unreadable.length) text_append(&config, ", \"unreadable\": [%s]", unreadable.data);
         if (sharded) {
             text_append(&config, ", \"shard\": %d, %s}\n", k, shard_names[k] + strlen(shard_names[k]) + 1);
         } else {
@@ -1008,7 +1027,7 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
             append_held_out(&config, &list);
             text_append(&config, "}\n");
         }
-        if (config.failed || skipped.failed) {
+        if (config.failed || skipped.failed || unreadable.failed) {
             s = vv_fail(VV_ERR_NO_MEMORY, "out of memory writing the configuration");
             break;
         }
@@ -1030,6 +1049,11 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
         for (int i = 0; i < p.window; i++)
             if (p.ready[i]) clip_result_free(&p.slots[i]);
     }
+    if (s == VV_OK && report->clips == 0 && report->clips_unreadable > 0 && faceless == 0)
+        s = report->clips_unreadable == 1
+                ? vv_fail(first_unreadable_status, "%s", report->first_unreadable)
+                : vv_fail(first_unreadable_status, "none of the %d selected clips could be read (%s, ...)",
+                          report->clips_unreadable, report->first_unreadable);
     if (s == VV_OK && report->clips == 0)
         s = faceless == 1 ? vv_fail(VV_ERR_NO_FACE, "no usable face in %s", first_faceless)
                           : vv_fail(VV_ERR_NO_FACE, "no usable face in any of the %d selected clips (%s, ...)", faceless,
@@ -1083,6 +1107,7 @@ done:
     free(base.data);
     free(config.data);
     free(skipped.data);
+    free(unreadable.data);
     input_list_free(&list);
     return s;
 }
