@@ -1,5 +1,6 @@
-/* Fuzz target: dataset_open (header, index, names, config) and dataset_read_frame on the
- * first and last frame of every clip, plus one episode draw. */
+/* Fuzz target: dataset_open (header, index, names, config; or a sharded set's manifest,
+ * whose shards are then usually absent) and dataset_read_frame on the first and last frame
+ * of every clip, plus episode draws. */
 #include "fuzz_common.h"
 
 #include "img/image.h"
@@ -15,7 +16,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         if (!dataset_identity_name(ds, i)) abort();
     int clips = dataset_clip_count(ds);
     for (int c = 0; c < clips && c < 64; c++) {
-        const dataset_clip_info *clip = dataset_clip(ds, c);
+        dataset_clip_info info;
+        if (dataset_clip_get(ds, c, &info) != VV_OK) continue; /* a shard missing or damaged */
+        const dataset_clip_info *clip = &info;
         if (clip->identity < 0 || clip->identity >= dataset_identity_count(ds)) abort();
         int frames[2] = { 0, clip->frame_count - 1 };
         for (int k = 0; k < 2; k++) {
@@ -33,6 +36,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     dataset_rng_seed(&rng, 7);
     dataset_episode episode;
     (void)dataset_sample_episode(ds, &rng, 2, DATASET_EPISODE_IDENTITY, &episode);
+    if (dataset_sample_episode(ds, &rng, 1, DATASET_EPISODE_CLIP, &episode) == VV_OK &&
+        (episode.clip < 0 || episode.clip >= clips))
+        abort();
     dataset_close(ds);
     return 0;
 }
