@@ -203,14 +203,21 @@ static inline double clampd(double v, double lo, double hi) { return v < lo ? lo
 #endif
 
 #ifdef RASTER_LANES
+#ifdef __SSE4_1__
+#include <smmintrin.h>
+#endif
 typedef uint32_t lanes4 __attribute__((vector_size(16)));
 typedef uint8_t bytes16 __attribute__((vector_size(16)));
 
 static inline lanes4 texel_load(const uint8_t *p) {
     uint32_t word;
     memcpy(&word, p, 4);
+#ifdef __SSE4_1__ /* one load-and-widen instruction */
+    return (lanes4)_mm_cvtepu8_epi32(_mm_cvtsi32_si128((int)word));
+#else
     bytes16 b = (bytes16)(lanes4){word, 0, 0, 0}, zero = {0};
     return (lanes4)__builtin_shufflevector(b, zero, 0, 16, 16, 16, 1, 16, 16, 16, 2, 16, 16, 16, 3, 16, 16, 16);
+#endif
 }
 
 static inline void bilinear_inside(const uint8_t *p, size_t stride, uint32_t wx, uint32_t wy, uint8_t *out) {
