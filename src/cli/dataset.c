@@ -50,12 +50,12 @@ static int dataset_build_command(int argc, char **argv) {
     float holdout_fraction = 0;
     bool quiet = false;
     const cli_option opts[] = {
-        {"output", 'o', OPT_STRING, &output, "OUT.vds", "the dataset file to write", 0, 0},
+        {"output", 'o', OPT_STRING, &output, "OUT.vds", "the dataset file to write (a folder with --shard-size)", 0, 0},
         {"size", 0, OPT_INT, &params.size, "PX", "crop side in pixels", 8, DATASET_MAX_SIDE},
         {"seed", 0, OPT_INT, &seed, "S", "seed of the frame choice under --max-frames", 0, 2147483647},
         {"every", 0, OPT_INT, &params.every, "N", "keep every Nth frame", 1, 100000},
         {"max-frames", 0, OPT_INT, &params.max_frames, "N", "at most N frames per clip (0: all)", 0, 200000},
-        {"holdout", 0, OPT_STRING, &params.holdout_path, "FILE", "held-out clip list (e.g. data/holdout.txt)", 0, 0},
+        {"holdout", 0, OPT_STRING, &params.holdout_path, "FILE", "held-out people: a clip or person name a line (data/holdout.txt)", 0, 0},
         {"split", 0, OPT_STRING, &split, "train|holdout|all",
          "which clips to keep (default: train with --holdout, else all)", 0, 0},
         {"crop-scale", 0, OPT_FLOAT, &params.crop_scale, "X", "crop side / median face box side", 1, 4},
