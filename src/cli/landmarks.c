@@ -307,6 +307,14 @@ static vv_status landmarks_video(const vv_faces_params *fp, const char *input, c
     if (s == VV_OK) s = vv_faces_new(&faces, fp);
     tracker_params tp = tracker_default_params();
     tp.smoothing = smoothing;
+    /* The detector checks the track every 30 frames, or sooner once the face has moved 0.2
+     * face sizes since the last check, instead of every 10 (the tracker's default): over the
+     * 50 training clips 935 detector runs instead of 1445 (with checks on loss alone, a
+     * third less CPU time), and no clip further from dlib's per-frame reference: mean error
+     * 0.0186 instead of 0.0196 eye distances, worst clip 0.091 instead of 0.157 (fast motion
+     * is where a track drifts; checks on loss alone: 0.0234, worst clip 0.467). */
+    tp.redetect_every = 30;
+    tp.redetect_motion = 0.2f;
     if (s == VV_OK) s = face_tracker_new(&tracker, faces_detector(faces), faces_predictor(faces), &tp);
     if (s == VV_OK) s = json_open(&out, json_path);
     if (s == VV_OK && overlay_path) {

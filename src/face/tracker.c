@@ -102,6 +102,8 @@ struct face_tracker {
     float box[4];            /* the box those landmarks give */
     float score;             /* detector score at the last confirming detection */
     long frames_since_check;
+    float motion_since_check; /* face sizes moved since the last check (redetect_motion) */
+    float last_box[4];        /* the last frame's landmarks' own box (no hysteresis) */
     int check_misses;
     double last_time;
     bool have_time;
@@ -116,6 +118,7 @@ tracker_params tracker_default_params(void) {
     p.smoothing = 1.0f;
     p.min_score = 0.6f;
     p.redetect_every = 10;
+    p.redetect_motion = 0;
     return p;
 }
 
@@ -130,7 +133,7 @@ vv_status face_tracker_new(face_tracker **out, face_detector *detector,
                        shape_predictor_landmark_count(predictor));
     tracker_params p = params ? *params : tracker_default_params();
     if (!(p.smoothing >= 0) || p.smoothing > 100 || p.redetect_every < 0 || !(p.min_score >= 0) ||
-        p.min_score > 1)
+        p.min_score > 1 || !(p.redetect_motion >= 0))
         return vv_fail(VV_ERR_INVALID_ARGUMENT,
                        "face_tracker_new: smoothing %g (0..100), min_score %g (0..1), redetect_every %d "
                        "(>= 0) out of range", p.smoothing, p.min_score, p.redetect_every);
@@ -188,6 +191,7 @@ static void predict_from_detection(face_tracker *t, const float box[4]) {
         if (iteration > 0 && box_close(t->box, implied)) break;
         memcpy(t->box, implied, sizeof implied);
     }
+    memcpy(t->last_box, t->box, sizeof t->box);
 }
 
 /* Detects; fills *count boxes (largest first). */
@@ -270,11 +274,22 @@ vv_status face_tracker_update(face_tracker *tracker, const vv_image *frame, doub
          * output shifts a little with every sub-pixel box change, so re-deriving the box
          * each frame makes a still face wander; a fixed box makes it exactly still. */
         if (!box_close(previous_box, new_box)) memcpy(t->box, new_box, sizeof new_box);
+        if (t->params.redetect_motion > 0) { /* the landmarks' own box, frame to frame */
+            const float *last = t->last_box;
+            float size = last[2] - last[0];
+            float dx = (new_box[0] + new_box[2] - last[0] - last[2]) / 2;
+            float dy = (new_box[1] + new_box[3] - last[1] - last[3]) / 2;
+            if (size > 0)
+                t->motion_since_check += (sqrtf(dx * dx + dy * dy) + fabsf(new_box[2] - new_box[0] - size)) / size;
+        }
+        memcpy(t->last_box, new_box, sizeof new_box);
         if (!track_is_sane(t, new_box, previous_box, frame)) {
             t->tracking = false;
         } else if (t->check_misses > 0 ||
-                   (t->params.redetect_every > 0 && ++t->frames_since_check >= t->params.redetect_every)) {
+                   (t->params.redetect_every > 0 && ++t->frames_since_check >= t->params.redetect_every) ||
+                   (t->params.redetect_motion > 0 && t->motion_since_check >= t->params.redetect_motion)) {
             t->frames_since_check = 0;
+            t->motion_since_check = 0;
             status = run_detector(t, frame, boxes, &count);
             if (status != VV_OK) return status;
             detected_now = true;
@@ -321,6 +336,7 @@ vv_status face_tracker_update(face_tracker *tracker, const vv_image *frame, doub
         t->score = boxes[0].score;
         t->tracking = true;
         t->frames_since_check = 0;
+        t->motion_since_check = 0;
         t->check_misses = 0;
         reset = true;
     }

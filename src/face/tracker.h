@@ -26,6 +26,9 @@ typedef struct tracker_params {
     float min_score;      /* detection threshold */
     int redetect_every;   /* check the track with the detector every N frames (0 = only
                              on loss); defaults: smoothing 1, min_score 0.6, every 10 */
+    float redetect_motion; /* also check once the face has moved this far since the last
+                              check (centre shift plus size change, in face sizes; 0 = off,
+                              the default): fast motion is where a track drifts */
 } tracker_params;
 
 tracker_params tracker_default_params(void);
