@@ -6,7 +6,7 @@
 # round trip is measured; one session per server (409); frames that are not JPEG (415),
 # broken (400), too large in bytes or pixels (413), too fast (429) are refused while the
 # session goes on; a portrait without a face (422), a driving file, an engine live has not
-# (400); DELETE ends it (404 after), an idle session ends by itself, a worker that dies
+# (400); POST /api/live/ID/recalibrate makes the next face the neutral; DELETE ends it (404 after), an idle session ends by itself, a worker that dies
 # ends its session with a clear 500 and frees the place; --live-sessions 0 refuses; the
 # server's temp folder empty after stop.
 # usage: cli_serve_live.sh PATH/TO/vivify
@@ -150,6 +150,19 @@ wait "${BURST[@]}" # (not the server)
 N200=$(grep -c '^200$' "$TMP/burst.txt"); N429=$(grep -c '^429$' "$TMP/burst.txt")
 ok $([ "$N200" -ge 1 ] && [ "$N429" -ge 1 ] && [ $((N200 + N429)) = 12 ] && echo 1) "burst of 12: $N200 answered, $N429 too fast ($(sort "$TMP/burst.txt" | uniq -c | tr '\n' ' '))"
 R=$(post_frame "$ID" "$TMP/frames/f005.jpg" "$TMP/after"); ok $([ "${R%% *}" = 200 ] && echo 1) "a good frame after the bad ones: $R"
+
+# recalibrate: the rolled, zoomed face of frame 10 becomes the neutral: the portrait at rest for it
+sleep 0.5 # the rate limit's bucket refills after the burst
+R=$(curl -s -o "$TMP/recal" -w '%{http_code}' -X POST "$URL/api/live/$ID/recalibrate")
+R1=$(post_frame "$ID" "$TMP/frames/f010.jpg" "$TMP/r10.jpg"); sleep 0.1
+R2=$(post_frame "$ID" "$TMP/frames/f010.jpg" "$TMP/r10b.jpg")
+R="$R ${R1%% *} ${R2%% *}"
+P_NEW="$(ffmpeg -i "$TMP/r10b.jpg" -i "$TMP/out/f001.jpg" -lavfi psnr -f null - 2>&1 | sed -nE 's/.*average:([0-9.]+|inf).*/\1/p')"
+P_OLD="$(ffmpeg -i "$TMP/out/f010.jpg" -i "$TMP/out/f001.jpg" -lavfi psnr -f null - 2>&1 | sed -nE 's/.*average:([0-9.]+|inf).*/\1/p')"
+ok $([ "$R" = "204 200 200" ] && awk -v n="${P_NEW:-0}" -v o="${P_OLD:-99}" 'BEGIN { exit !((n == "inf" || n > o + 5) && (n == "inf" || n > 30)) }' && echo 1) \
+  "recalibrate: $R; frame 10 after it ${P_NEW:-?} dB from the portrait at rest (before: ${P_OLD:-?} dB)"
+R=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/api/live/0123456789abcdef0123456789abcdef/recalibrate")
+ok $([ "$R" = 404 ] && echo 1) "recalibrate an unknown session: $R"
 
 # 5. DELETE ends it: its worker gone, 404 after, and a new session can start
 R=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$URL/api/live/$ID"); ok $([ "$R" = 204 ] && echo 1) "DELETE: $R"

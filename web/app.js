@@ -649,6 +649,7 @@ async function startLive() {
   $('live-stats').textContent = 'Starting…';
   $('live-start').hidden = true;
   $('live-stop').hidden = false;
+  $('live-neutral').hidden = false;
   updateButtons();
   // the camera stopping (unplugged, or its permission taken back) ends the session
   for (const track of live.stream.getVideoTracks())
@@ -707,6 +708,19 @@ async function liveLoop(run, id) {
   }
 }
 
+// The face as it is now becomes the neutral (the first face was, until now): the portrait
+// rests when the face looks like this.
+async function liveNeutral() {
+  if (!live.id) return;
+  try {
+    await api('POST', `/api/live/${live.id}/recalibrate`);
+    $('live-note').textContent = 'Neutral set: the portrait rests when your face looks as it does now.';
+    $('live-note').hidden = false;
+  } catch (e) {
+    showMessage(e.message);
+  }
+}
+
 // Ends the session: the camera off, the server told (also as the page goes away).
 function stopLive(message, kind = 'error') {
   live.run++;
@@ -717,6 +731,7 @@ function stopLive(message, kind = 'error') {
   $('live-camera').srcObject = null;
   $('live-start').hidden = false;
   $('live-stop').hidden = true;
+  $('live-neutral').hidden = true;
   if (id) {
     liveStats();
     fetch(`/api/live/${id}`, { method: 'DELETE', keepalive: true }).catch(() => {});
@@ -742,6 +757,7 @@ async function main() {
   $('tab-live').addEventListener('click', () => showTab('live'));
   $('live-start').addEventListener('click', startLive);
   $('live-stop').addEventListener('click', () => stopLive('Stopped.', 'info'));
+  $('live-neutral').addEventListener('click', liveNeutral);
   window.addEventListener('pagehide', () => { if (live.id) stopLive(''); });
   $('animate').addEventListener('click', startJob);
   $('cancel').addEventListener('click', cancelJob);

@@ -176,7 +176,7 @@ static bool message_read(int fd, double deadline, message *out) {
     out->face = header[1] != 0;
     out->status = (unsigned)header[2] | (unsigned)header[3] << 8;
     out->size = (size_t)header[4] | (size_t)header[5] << 8 | (size_t)header[6] << 16 | (size_t)header[7] << 24;
-    if ((out->kind != 'R' && out->kind != 'F' && out->kind != 'E') || out->size > MESSAGE_MAX) return false;
+    if ((out->kind != 'R' && out->kind != 'F' && out->kind != 'K' && out->kind != 'E') || out->size > MESSAGE_MAX) return false;
     out->payload = malloc(out->size + 1);
     if (!out->payload) return false;
     if (!receive_all(fd, out->payload, out->size, deadline)) {
@@ -364,7 +364,20 @@ static unsigned frame_error_code(unsigned status) {
     }
 }
 
+/* One exchange with the worker: a frame (data, size) or a command (data NULL, size the
+ * command); the session is ended when the worker is gone. */
+static void session_exchange(live_manager *m, const char *id, const uint8_t *data, size_t size, live_answer *out);
+
 void live_session_frame(live_manager *m, const char *id, const uint8_t *data, size_t size, live_answer *out) {
+    session_exchange(m, id, data, size, out);
+}
+
+void live_session_recalibrate(live_manager *m, const char *id, live_answer *out) {
+    session_exchange(m, id, NULL, LIVE_RECALIBRATE, out);
+}
+
+static void session_exchange(live_manager *m, const char *id, const uint8_t *data, size_t size, live_answer *out) {
+    bool command = data == NULL;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&m->lock);
     live_session *s = session_find(m, id);
@@ -384,19 +397,31 @@ void live_session_frame(live_manager *m, const char *id, const uint8_t *data, si
     s->tokens += (now - s->tokens_time) * m->params.max_fps;
     if (s->tokens > burst) s->tokens = burst;
     s->tokens_time = now;
-    if (s->tokens < 1) {
+    if (s->tokens < 1 && !command) {
         pthread_mutex_unlock(&m->lock);
         answer_error(out, 429, "too many frames: at most %g a second", m->params.max_fps);
         return;
     }
-    s->tokens -= 1;
+    if (!command) s->tokens -= 1;
     s->last_frame = now;
     s->in_flight = true;
     int fd = s->fd;
     pthread_mutex_unlock(&m->lock);
 
     bool broken = false;
-    if (size == 0) {
+    if (command) {
+        uint8_t header[4] = {(uint8_t)size, (uint8_t)(size >> 8), (uint8_t)(size >> 16), (uint8_t)(size >> 24)};
+        message reply = {0};
+        if (!send_all(fd, header, 4) || !message_read(fd, time_now() + m->params.frame_timeout_s, &reply)) {
+            broken = true;
+            answer_error(out, 500, "the live session stopped (its process ended); start it again");
+        } else if (reply.kind == 'K') {
+            out->code = 204;
+        } else {
+            answer_error(out, 500, "%s", reply.kind == 'E' ? (const char *)reply.payload : "the live session answered out of turn");
+        }
+        free(reply.payload);
+    } else if (size == 0) {
         answer_error(out, 400, "an empty frame: send the camera's frame as a JPEG image");
     } else if (size > m->params.max_frame_bytes) {
         answer_error(out, 413, "too large: a live frame is at most %zu KB of JPEG", m->params.max_frame_bytes >> 10);
@@ -429,7 +454,7 @@ void live_session_frame(live_manager *m, const char *id, const uint8_t *data, si
 
     pthread_mutex_lock(&m->lock);
     s->in_flight = false;
-    s->frames += out->code == 200;
+    s->frames += out->code == 200 && !command;
     bool destroy = broken || s->stopped;
     if (destroy) {
         session_unlink(m, s);

@@ -9,8 +9,9 @@
  * lookahead 0: causal, one frame in, one frame out).  It decodes the client's frames (hostile
  * input) in that process, never in the server.  The server and the worker talk over a
  * socket pair (so a dead worker is an error, not a SIGPIPE):
- *   server -> worker: u32 length (little-endian), then that many bytes of JPEG; length 0: stop
- *   worker -> server: 8 bytes: kind ('R' ready, 'F' a frame, 'E' an error), u8 face (F: the
+ *   server -> worker: u32 length (little-endian), then that many bytes of JPEG; length 0: stop;
+ *                     LIVE_RECALIBRATE (no bytes): the next face is the neutral, answered 'K'
+ *   worker -> server: 8 bytes: kind ('R' ready, 'F' a frame, 'K' done, 'E' an error), u8 face (F: the
  *                     driver frame had a face), u16 vv_status (E), u32 length; then the
  *                     payload: R a JSON object {"width", "height"}, F the animated frame as
  *                     JPEG, E the message.  An E answering a frame leaves the session
@@ -29,6 +30,7 @@
 #include <stdint.h>
 
 #define LIVE_ID_LENGTH 32 /* hex digits: 128 bits from /dev/urandom */
+#define LIVE_RECALIBRATE 0xffffffffu /* a length that is a command */
 
 typedef struct live_params {
     const char *exe;          /* the vivify binary that runs the worker (required) */
@@ -82,6 +84,9 @@ typedef struct live_answer {
 
 /* One frame (JPEG bytes, size <= max_frame_bytes checked by the caller or here). */
 void live_session_frame(live_manager *manager, const char *id, const uint8_t *data, size_t size, live_answer *out);
+/* The session's next frame with a face becomes the neutral (vv_animator_recalibrate): out->code
+ * 204, or a refusal as for a frame. */
+void live_session_recalibrate(live_manager *manager, const char *id, live_answer *out);
 /* Ends a session; false: no such session. */
 bool live_session_stop(live_manager *manager, const char *id);
 /* Ends sessions idle past idle_s; cheap, called a few times a second. */

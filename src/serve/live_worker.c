@@ -169,6 +169,11 @@ vv_status serve_live_worker_run(const char *dir, int fd) {
         if (!read_all(fd, header, 4)) break; /* the server closed the session */
         size_t size = (size_t)header[0] | (size_t)header[1] << 8 | (size_t)header[2] << 16 | (size_t)header[3] << 24;
         if (size == 0) break;
+        if (size == LIVE_RECALIBRATE) { /* the next face is the neutral */
+            vv_status rs = vv_animator_recalibrate(animator);
+            if (!(rs == VV_OK ? send_message(fd, 'K', false, VV_OK, NULL, 0) : send_error(fd, rs, vv_last_error()))) break;
+            continue;
+        }
         if (size > max_bytes) {
             s = vv_fail(VV_ERR_TOO_LARGE, "live worker: a frame over the cap");
             break;

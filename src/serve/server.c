@@ -1080,10 +1080,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
         static const char live_prefix[] = "/api/live/";
         if (!strcmp(method, "POST") && !strncmp(url, live_prefix, sizeof live_prefix - 1)) {
             const char *id = url + sizeof live_prefix - 1;
-            if (!is_job_id(id, LIVE_ID_LENGTH) || strcmp(id + LIVE_ID_LENGTH, "/frame"))
+            bool frame = is_job_id(id, LIVE_ID_LENGTH) && !strcmp(id + LIVE_ID_LENGTH, "/frame");
+            bool recalibrate = is_job_id(id, LIVE_ID_LENGTH) && !strcmp(id + LIVE_ID_LENGTH, "/recalibrate");
+            if (!frame && !recalibrate)
                 return send_error(server, connection, 404, "not found: %.80s (frames go to POST /api/live/ID/frame)", url);
             memcpy(r->live_id, id, LIVE_ID_LENGTH);
-            r->live_frame = true;
+            r->live_frame = frame; /* recalibrate takes no body: answered below as other routes */
         }
         /* the headers are in: an upload has body_timeout_s for its body; answers need no
          * deadline */
@@ -1122,8 +1124,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *connection, cons
     static const char live_prefix[] = "/api/live/";
     if (!strncmp(url, live_prefix, sizeof live_prefix - 1)) {
         const char *id = url + sizeof live_prefix - 1;
-        if (!is_job_id(id, strlen(id)) && !(is_job_id(id, LIVE_ID_LENGTH) && !strcmp(id + LIVE_ID_LENGTH, "/frame")))
+        bool recalibrate = is_job_id(id, LIVE_ID_LENGTH) && !strcmp(id + LIVE_ID_LENGTH, "/recalibrate");
+        if (!is_job_id(id, strlen(id)) && !(is_job_id(id, LIVE_ID_LENGTH) && !strcmp(id + LIVE_ID_LENGTH, "/frame")) && !recalibrate)
             return send_error(server, connection, 404, "no such live session");
+        if (recalibrate && !strcmp(method, "POST")) { /* the next face is the neutral */
+            live_answer answer;
+            live_session_recalibrate(server->live, r->live_id, &answer);
+            if (answer.code != 204) return send_error(server, connection, answer.code, "%s", answer.error);
+            return send_buffer(connection, 204, "application/json", "", 0, MHD_RESPMEM_PERSISTENT);
+        }
         if (id[LIVE_ID_LENGTH]) return send_error(server, connection, 405, "%s %s: use POST", method, url);
         if (strcmp(method, "DELETE")) return send_error(server, connection, 405, "%s on a live session: use DELETE", method);
         char key[LIVE_ID_LENGTH + 1];

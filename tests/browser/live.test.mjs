@@ -132,6 +132,13 @@ try {
     `round trip p50 ${rtt50.toFixed(1)} ms, p95 ${rtt95.toFixed(1)} ms, max ${Math.max(...figures.rtts).toFixed(1)} ms; ` +
     `server (worker) p50 ${srv50} ms; first ${FRAMES_WANTED} frames ${firstSeconds.toFixed(1)} s after Start`);
 
+  // the face as it is now becomes the neutral: the server says done, the page says so
+  const recalibrated = page.waitForResponse((r) => /\/api\/live\/[0-9a-f]{32}\/recalibrate$/.test(r.url()));
+  await page.click('#live-neutral');
+  const recalibration = await recalibrated;
+  await page.waitForFunction(() => /^Neutral set/.test(document.getElementById('live-note').textContent));
+  check(recalibration.status() === 204, `Face now neutral: ${recalibration.status()}`);
+
   // 2. one session per server: a second page is told the server is busy
   const second = await livePage(browser);
   await second.click('#live-start');
