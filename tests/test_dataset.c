@@ -597,6 +597,48 @@ static void test_build(const char *dir) {
     vv_faces_free(faces);
 }
 
+/* ---- a version-1 file kept in the tree ---- */
+
+/* tests/fixtures/dataset_v1.vds: write_synthetic's file (3 clips, 12 frames, 32 px) as the
+ * version-1 writer made it when sets became shardable (2026-12-06).  Whatever the format
+ * becomes, files already built (the training runs' .cache/datasets/) must still read. */
+static void test_v1_fixture(void) {
+    dataset *ds = NULL;
+    CHECK_OK(dataset_open(&ds, VV_SOURCE_DIR "/tests/fixtures/dataset_v1.vds"));
+    if (!ds) return;
+    CHECK(dataset_clip_count(ds) == 3 && dataset_frame_count(ds) == 12 && dataset_identity_count(ds) == 2 &&
+          dataset_image_size(ds) == SIDE && dataset_shard_count(ds) == 0);
+    CHECK(!strcmp(dataset_config(ds), "{\"test\": true}"));
+    vv_image image = {0}, expected = {0};
+    image_create(&expected, SIDE, SIDE, 3);
+    double worst = 0;
+    for (int c = 0; c < 3; c++) {
+        dataset_clip_info info;
+        CHECK_OK(dataset_clip_get(ds, c, &info));
+        CHECK(!strcmp(info.name, CLIP_NAMES[c]) && !strcmp(dataset_identity_name(ds, info.identity), CLIP_IDENTITIES[c]));
+        CHECK(info.frame_count == CLIP_FRAMES[c] && info.crop_side == 100 + c && info.source_frames == 2 * CLIP_FRAMES[c]);
+        for (int i = 0; i < info.frame_count; i++) {
+            float points[68][2], want[68][2];
+            CHECK_OK(dataset_read_frame(ds, c, i, &image, points));
+            synthetic_points(want, c, i);
+            CHECK(!memcmp(points, want, sizeof want));
+            synthetic_frame(&expected, c, i);
+            double diff = 0;
+            for (size_t p = 0; p < (size_t)SIDE * SIDE * 3; p++) diff += fabs((double)image.data[p] - expected.data[p]);
+            if (diff / (SIDE * SIDE * 3) > worst) worst = diff / (SIDE * SIDE * 3);
+        }
+    }
+    CHECK(worst < 2.0);
+    dataset_rng rng;
+    dataset_rng_seed(&rng, 42);
+    dataset_episode e;
+    CHECK_OK(dataset_sample_episode(ds, &rng, 3, DATASET_EPISODE_CLIP, &e));
+    CHECK(e.clip == 0 || e.clip == 2);
+    image_free(&image);
+    image_free(&expected);
+    dataset_close(ds);
+}
+
 /* ---- sharded sets ---- */
 
 /* Clip c of the generated sets: a tree-style name, person c % 3 (or c / 4 at scale), and
@@ -953,6 +995,7 @@ int main(void) {
     test_hostile(dir);
     test_episodes(dir);
     test_holdout_hash();
+    test_v1_fixture();
     test_shards(dir);
     test_shards_hostile(dir);
     test_shards_scale(dir);
