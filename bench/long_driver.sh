@@ -7,6 +7,11 @@
 # MINUTES=2 with MINUTES=30 (issue 8: < 500 MB).
 # usage: bench/long_driver.sh [MINUTES (default 30)] [VIVIFY (default build/vivify)]
 #   e.g. nice -n 5 bench/long_driver.sh 30 build-rel/vivify
+# Measured 2026-12-06, the 3D head (default engine) with the tracker keeping the driver's
+# frames for the render and the writer converting on write (2 shared cores, Release): 30 min
+# (45 002 frames, audio 1800 s; nice 5 under load 9-18): peak RSS 261.4 MB, 3446 s, 13.1
+# frames/s; 2 min (3002 frames, load 6-8): 237.1 MB, 65.6 frames/s: +24 MB over 42 000
+# frames, ~0.6 KB a frame, FFmpeg's indexes as below.
 # Measured 2026-11-25 (2 shared cores, load 7-16, Release): 30 min (45 002 frames, audio
 # 1800 s): peak RSS 220.9 MB, 1123 s, 40.1 frames/s; 2 min (3002 frames): 195.2 MB, 38.7
 # frames/s.  What still grows (~0.5 KB a frame) is FFmpeg's: the mp4 muxer's per-packet
