@@ -296,9 +296,13 @@ static vv_status convert_frame(video_reader *reader, vv_image *out) {
         if ((status = image_create(out, out_w, out_h, 3)) != VV_OK) return status;
     }
 
+    /* FFmpeg 5.1's SIMD YUV -> RGB24 path converts rows 16 pixels at a time and leaves the
+     * rest of a row unwritten (6 pixels at width 150, 854): those widths take the accurate
+     * path, which writes every pixel (within a level of the fast one). */
+    int accurate = f->width % 16 || width % 16 ? SWS_ACCURATE_RND : 0;
     reader->scaler = sws_getCachedContext(reader->scaler, f->width, f->height, f->format,
                                           width, height, AV_PIX_FMT_RGB24,
-                                          SWS_BILINEAR,
+                                          SWS_BILINEAR | accurate,
                                           NULL, NULL, NULL);
     if (!reader->scaler)
         return vv_fail(VV_ERR_UNSUPPORTED, "cannot convert %s frames of %s to RGB",
