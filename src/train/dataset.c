@@ -3,6 +3,7 @@
 #include "train/dataset.h"
 #include "img/image.h"
 #include "train/dataset_shards.h"
+#include "train/bytes.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -29,22 +30,6 @@ enum {
 
 /* ---- little-endian fields ---- */
 
-static void put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-static uint64_t get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
 static void put_f32(uint8_t *p, float f) {
     uint32_t v;
     memcpy(&v, &f, 4);

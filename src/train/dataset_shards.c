@@ -5,6 +5,7 @@
  * .vds file, opened and fully checked by dataset_open_file when it enters the cache and
  * then checked against its manifest entry. */
 #include "train/dataset_shards.h"
+#include "train/bytes.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -27,22 +28,6 @@ enum {
 
 #define CORRUPT(...) vv_fail(VV_ERR_CORRUPT, __VA_ARGS__)
 
-static void put_u32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put_u64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get_u32(const uint8_t *p) {
-    uint32_t v = 0;
-    for (int i = 3; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
-static uint64_t get_u64(const uint8_t *p) {
-    uint64_t v = 0;
-    for (int i = 7; i >= 0; i--) v = (v << 8) | p[i];
-    return v;
-}
 
 typedef struct shard_entry {
     char name[SHARD_NAME_SIZE];
