@@ -568,16 +568,17 @@ void job_queue_free(job_queue *queue) {
     free(queue);
 }
 
-static bool new_id(job_queue *queue, char *id) {
-    uint8_t bytes[JOB_ID_LENGTH / 2];
-    size_t got = 0;
-    while (got < sizeof bytes) {
-        ssize_t n = read(queue->random_fd, bytes + got, sizeof bytes - got);
+bool serve_random_id(int random_fd, char *id, size_t digits) {
+    uint8_t bytes[64];
+    size_t want = digits / 2, got = 0;
+    if (want > sizeof bytes) return false;
+    while (got < want) {
+        ssize_t n = read(random_fd, bytes + got, want - got);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return false;
         got += (size_t)n;
     }
-    for (size_t i = 0; i < sizeof bytes; i++) snprintf(id + 2 * i, 3, "%02x", bytes[i]);
+    for (size_t i = 0; i < want; i++) snprintf(id + 2 * i, 3, "%02x", bytes[i]);
     return true;
 }
 
@@ -605,7 +606,7 @@ vv_status job_queue_submit(job_queue *queue, const char *dir, const job_request 
     if (queue->stopping) s = vv_fail(VV_ERR_ABORTED, "the server is stopping");
     else if (queued_count(queue) + (queue->reserved > 0 ? queue->reserved - 1 : 0) >= queue->params.capacity)
         s = vv_fail(VV_ERR_TOO_LARGE, "the queue is full (%d jobs waiting); try again later", queue->params.capacity);
-    else if (!new_id(queue, j->id)) s = vv_fail(VV_ERR_IO, "serve: cannot read /dev/urandom");
+    else if (!serve_random_id(queue->random_fd, j->id, JOB_ID_LENGTH)) s = vv_fail(VV_ERR_IO, "serve: cannot read /dev/urandom");
     if (s == VV_OK) {
         if (queue->reserved > 0) queue->reserved--; /* the folder's place is the job's now */
         job **tail = &queue->jobs;

@@ -20,6 +20,10 @@
 
 #define JOB_ID_LENGTH 32 /* hex digits: 128 bits from /dev/urandom */
 
+/* `digits` (even, at most 128) lowercase hex digits from random_fd (/dev/urandom) into id,
+ * NUL-terminated (digits + 1 bytes): job and live-session ids.  false when the read fails. */
+bool serve_random_id(int random_fd, char *id, size_t digits);
+
 typedef enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED } job_state;
 const char *job_state_name(job_state state);
 

@@ -1,6 +1,7 @@
 /* serve/live: live sessions, the server's side (see live.h). */
 #define _GNU_SOURCE /* close_range */
 #include "serve/live.h"
+#include "serve/jobs.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -190,19 +191,6 @@ static bool message_read(int fd, double deadline, message *out) {
 
 /* ---- starting ---------------------------------------------------------------------------- */
 
-static bool new_id(live_manager *m, char *id) {
-    uint8_t bytes[LIVE_ID_LENGTH / 2];
-    size_t got = 0;
-    while (got < sizeof bytes) {
-        ssize_t n = read(m->random_fd, bytes + got, sizeof bytes - got);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return false;
-        got += (size_t)n;
-    }
-    for (size_t i = 0; i < sizeof bytes; i++) snprintf(id + 2 * i, 3, "%02x", bytes[i]);
-    return true;
-}
-
 static vv_status write_spec(const live_manager *m, const char *dir, const live_request *r) {
     cJSON *json = cJSON_CreateObject();
     if (!json) return vv_fail(VV_ERR_NO_MEMORY, "serve live: out of memory");
@@ -280,7 +268,7 @@ vv_status live_session_start(live_manager *m, const char *dir, const live_reques
                        places);
     }
     m->count++; /* the place is held while the worker starts */
-    bool got_id = new_id(m, s->id);
+    bool got_id = serve_random_id(m->random_fd, s->id, LIVE_ID_LENGTH);
     pthread_mutex_unlock(&m->lock);
 
     vv_status st = got_id ? write_spec(m, dir, request) : vv_fail(VV_ERR_IO, "serve live: no random bytes for an id");
