@@ -98,6 +98,7 @@ static vv_status frame_decode(tjhandle tj, const uint8_t *data, size_t size, int
     if (width > max_side || height > max_side)
         return vv_fail(VV_ERR_TOO_LARGE, "the frame is %dx%d pixels; live frames are at most %d pixels a side", width, height,
                        max_side);
+    image_free(out); /* the last frame's pixels (image_load_memory makes a new image) */
     vv_status s = image_load_memory(out, data, size, "the frame");
     if (s == VV_ERR_CORRUPT || s == VV_ERR_FORMAT) return vv_fail(s, "the frame is not a readable JPEG image");
     return s;
