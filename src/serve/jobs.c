@@ -294,13 +294,14 @@ static bool job_write_spec(const job_queue *queue, const job *j, char *path, siz
 /* The child, between fork and exec (async-signal-safe calls only): its own process group
  * (one kill stops it all), killed when the server dies, a CPU-time limit, default
  * signals with nothing blocked (the server blocks SIGINT/SIGTERM in its threads to wait
- * for them), the pipe as stdout. */
-static void child_exec(const char *exe, char *const argv[], int pipe_fd, pid_t parent, rlim_t cpu_seconds) {
+ * for them), in_fd as stdin (/dev/null when -1) and out_fd as stdout, nothing else of the
+ * server's.  Jobs' and live sessions' workers. */
+void serve_child_exec(const char *exe, char *const argv[], int in_fd, int out_fd, pid_t parent, rlim_t cpu_seconds) {
     setpgid(0, 0);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent) _exit(127); /* the server died before the line above */
-    int null_fd = open("/dev/null", O_RDWR);
-    if (null_fd < 0 || dup2(null_fd, 0) < 0 || dup2(pipe_fd, 1) < 0) _exit(127);
+    if (in_fd < 0) in_fd = open("/dev/null", O_RDWR);
+    if (in_fd < 0 || dup2(in_fd, 0) < 0 || dup2(out_fd, 1) < 0) _exit(127);
     if (cpu_seconds > 0) {
         struct rlimit cpu = {cpu_seconds, cpu_seconds + 5}; /* SIGXCPU, then SIGKILL */
         setrlimit(RLIMIT_CPU, &cpu);
@@ -347,7 +348,7 @@ static void job_run(job_queue *queue, job *j) {
         pthread_mutex_lock(&queue->lock);
         if (!j->deleted && !queue->stopping) {
             pid = fork();
-            if (pid == 0) child_exec(queue->params.exe, argv, fds[1], parent, (rlim_t)queue->params.cpu_seconds);
+            if (pid == 0) serve_child_exec(queue->params.exe, argv, -1, fds[1], parent, (rlim_t)queue->params.cpu_seconds);
             if (pid < 0) spawn_error = errno;
             else setpgid(pid, pid); /* also here, so a kill of the group cannot come too early */
             j->pid = pid;

@@ -17,12 +17,18 @@
 
 #include <limits.h>
 #include <stdint.h>
+#include <sys/resource.h>
+#include <sys/types.h>
 
 #define JOB_ID_LENGTH 32 /* hex digits: 128 bits from /dev/urandom */
 
 /* `digits` (even, at most 128) lowercase hex digits from random_fd (/dev/urandom) into id,
  * NUL-terminated (digits + 1 bytes): job and live-session ids.  false when the read fails. */
 bool serve_random_id(int random_fd, char *id, size_t digits);
+/* In a forked worker, before anything else: its own process group, killed with the
+ * server (parent), a CPU limit (0: none), default signals, in_fd as stdin (-1: /dev/null)
+ * and out_fd as stdout, nothing else of the server's; then execs exe.  Never returns. */
+void serve_child_exec(const char *exe, char *const argv[], int in_fd, int out_fd, pid_t parent, rlim_t cpu_seconds);
 
 typedef enum job_state { JOB_QUEUED, JOB_RUNNING, JOB_DONE, JOB_FAILED } job_state;
 const char *job_state_name(job_state state);

@@ -223,31 +223,6 @@ static vv_status write_spec(const live_manager *m, const char *dir, const live_r
     return s;
 }
 
-/* The child between fork and exec (async-signal-safe calls only), as serve/jobs.c's:
- * its own process group, killed with the server, a CPU limit, default signals, the socket
- * as stdin and stdout, nothing else of the server's. */
-static void child_exec(const char *exe, char *const argv[], int fd, pid_t parent, rlim_t cpu_seconds) {
-    setpgid(0, 0);
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(127);
-    if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0) _exit(127);
-    if (cpu_seconds > 0) {
-        struct rlimit cpu = {cpu_seconds, cpu_seconds + 5};
-        setrlimit(RLIMIT_CPU, &cpu);
-    }
-    close_range(3, ~0u, 0);
-    struct sigaction fallback;
-    memset(&fallback, 0, sizeof fallback);
-    fallback.sa_handler = SIG_DFL;
-    static const int defaults[] = {SIGINT, SIGTERM, SIGPIPE, SIGHUP};
-    for (int i = 0; i < 4; i++) sigaction(defaults[i], &fallback, NULL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    execv(exe, argv);
-    _exit(127);
-}
-
 vv_status live_session_start(live_manager *m, const char *dir, const live_request *request, char *id, int *width,
                              int *height) {
     live_session *s = calloc(1, sizeof *s);
@@ -279,7 +254,7 @@ vv_status live_session_start(live_manager *m, const char *dir, const live_reques
         char *argv[] = {(char *)m->params.exe, "serve", "--live-worker", s->dir, NULL};
         pid_t parent = getpid();
         pid_t pid = fork();
-        if (pid == 0) child_exec(m->params.exe, argv, pair[1], parent, (rlim_t)m->params.cpu_seconds);
+        if (pid == 0) serve_child_exec(m->params.exe, argv, pair[1], pair[1], parent, (rlim_t)m->params.cpu_seconds);
         if (pid < 0) st = vv_fail(VV_ERR_IO, "could not start the live session: %s", strerror(errno));
         else setpgid(pid, pid);
         s->pid = pid > 0 ? pid : 0;
