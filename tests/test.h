@@ -70,6 +70,26 @@ static inline uint8_t *test_read_bytes(const char *path, size_t count) {
     return data;
 }
 
+/* A face-like set of 68 points: an ellipse with the outer eye corners 100 px apart (the
+ * timeline tests' synthetic face). */
+static inline void test_template_face(float p[68][2]) {
+    for (int k = 0; k < 68; k++) {
+        float a = (float)k / 68.0f * 6.2831853f;
+        p[k][0] = 200 + 90 * cosf(a);
+        p[k][1] = 200 + 110 * sinf(a);
+    }
+    p[36][0] = 150; p[36][1] = 170;
+    p[45][0] = 250; p[45][1] = 170;
+}
+
+/* Uniform noise in [-1, 1] from a xorshift32 state (each test seeds its own). */
+static inline float test_noise(uint32_t *state) {
+    *state ^= *state << 13;
+    *state ^= *state >> 17;
+    *state ^= *state << 5;
+    return (float)(*state >> 8) / 8388608.0f - 1.0f;
+}
+
 /* A 16-bit PCM WAV file of `frames` frames of `channels` interleaved samples (speech
  * fixtures for the audio tests); nothing is written when the file cannot be opened. */
 static inline void test_write_wav(const char *path, const int16_t *pcm, int frames, int channels, int rate) {

@@ -36,31 +36,14 @@
 #include <stdatomic.h>
 #include <unistd.h>
 
-/* A face-like set of 68 points: a fixed template with eye distance ~100 px. */
-static void template_face(float p[68][2]) {
-    for (int k = 0; k < 68; k++) {
-        float a = (float)k / 68.0f * 6.2831853f;
-        p[k][0] = 200 + 90 * cosf(a);
-        p[k][1] = 200 + 110 * sinf(a);
-    }
-    p[36][0] = 150; p[36][1] = 170; /* outer eye corners 100 px apart */
-    p[45][0] = 250; p[45][1] = 170;
-}
-
 static uint32_t rng_state = 12345;
-static float noise(void) { /* uniform in [-1, 1] */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return (float)(rng_state >> 8) / 8388608.0f - 1.0f;
-}
 
 static void test_smoothing(void) {
     enum { N = 60 };
     static float raw[N][68][2], out[68][2];
     /* Ramp: every point moves 2 px a frame (a head turning): the centred fit has no lag. */
     for (int t = 0; t < N; t++) {
-        template_face(raw[t]);
+        test_template_face(raw[t]);
         for (int k = 0; k < 68; k++) raw[t][k][0] += 2.0f * t;
     }
     double worst = 0;
@@ -79,9 +62,9 @@ static void test_smoothing(void) {
     /* Jitter: a still face with +-0.6 px noise (0.006 eye distances): frame-to-frame motion
      * must drop by half or more. */
     for (int t = 0; t < N; t++) {
-        template_face(raw[t]);
+        test_template_face(raw[t]);
         for (int k = 0; k < 68; k++)
-            for (int c = 0; c < 2; c++) raw[t][k][c] += 0.6f * noise();
+            for (int c = 0; c < 2; c++) raw[t][k][c] += 0.6f * test_noise(&rng_state);
     }
     static float smooth[N][68][2];
     for (int t = 0; t < N; t++) {
@@ -100,14 +83,14 @@ static void test_smoothing(void) {
     /* A blink: the upper lids (37, 38, 43, 44) drop 15 px (0.15 eye distances) over two
      * frames and come back: the smoothed lid must reach at least 90% of the way. */
     for (int t = 0; t < N; t++) {
-        template_face(raw[t]);
+        test_template_face(raw[t]);
         float d = t == 30 ? 15.0f : (t == 29 || t == 31) ? 8.0f : 0.0f;
         int lids[4] = {37, 38, 43, 44};
         for (int i = 0; i < 4; i++) raw[t][lids[i]][1] += d;
     }
     landmark_smooth_frame((const float(*)[68][2])raw + 27, 7, 3, 1.0f, out);
     float base[68][2];
-    template_face(base);
+    test_template_face(base);
     CHECK_MSG(out[37][1] - base[37][1] > 13.5f, "blink depth kept: %.2f of 15 px", out[37][1] - base[37][1]);
     landmark_smooth_frame((const float(*)[68][2])raw + 27, 7, 3, 0.0f, out);
     CHECK(out[37][1] == raw[30][37][1]); /* strength 0 copies */
@@ -117,7 +100,7 @@ static void test_timeline(void) {
     driver_timeline tl;
     timeline_init(&tl, 3, 1.0f, 25);
     float face[68][2], p[68][2];
-    template_face(face);
+    test_template_face(face);
     bool has_face, found;
     long index;
     /* Two frames without a face first: ready at once (the portrait as it is). */

@@ -13,23 +13,7 @@
 #include "face/tracker.h"
 #include "test.h"
 
-static void template_face(float p[68][2]) {
-    for (int k = 0; k < 68; k++) {
-        float a = (float)k / 68.0f * 6.2831853f;
-        p[k][0] = 200 + 90 * cosf(a);
-        p[k][1] = 200 + 110 * sinf(a);
-    }
-    p[36][0] = 150; p[36][1] = 170; /* outer eye corners 100 px apart */
-    p[45][0] = 250; p[45][1] = 170;
-}
-
 static uint32_t rng_state = 4242;
-static float noise(void) { /* uniform in [-1, 1] */
-    rng_state ^= rng_state << 13;
-    rng_state ^= rng_state >> 17;
-    rng_state ^= rng_state << 5;
-    return (float)(rng_state >> 8) / 8388608.0f - 1.0f;
-}
 
 enum { N = 80, HISTORY = 12 };
 static float raw[N][68][2], filtered[N][68][2];
@@ -52,7 +36,7 @@ static double frame_motion(float (*p)[68][2], int from) {
 
 static void test_ramp(void) {
     for (int t = 0; t < N; t++) {
-        template_face(raw[t]);
+        test_template_face(raw[t]);
         for (int k = 0; k < 68; k++) raw[t][k][0] += 2.0f * t;
     }
     filter_all(1.0f);
@@ -81,16 +65,16 @@ static void test_ramp(void) {
 
 static void test_jitter(void) {
     for (int t = 0; t < N; t++) {
-        template_face(raw[t]);
+        test_template_face(raw[t]);
         for (int k = 0; k < 68; k++)
-            for (int c = 0; c < 2; c++) raw[t][k][c] += 0.6f * noise();
+            for (int c = 0; c < 2; c++) raw[t][k][c] += 0.6f * test_noise(&rng_state);
     }
     filter_all(1.0f);
     double r = frame_motion(raw, HISTORY), f = frame_motion(filtered, HISTORY);
     CHECK_MSG(f < 0.67 * r, "jitter: filtered %.1f vs raw %.1f (want a third less or better)", f, r);
     /* and it stays on the face: the mean offset from the truth is small */
     float truth[68][2];
-    template_face(truth);
+    test_template_face(truth);
     double off = 0;
     for (int t = HISTORY; t < N; t++)
         for (int k = 0; k < 68; k++) off += hypot(filtered[t][k][0] - truth[k][0], filtered[t][k][1] - truth[k][1]);
@@ -101,14 +85,14 @@ static void test_jitter(void) {
 
 static void test_blink(void) {
     for (int t = 0; t < N; t++) {
-        template_face(raw[t]);
+        test_template_face(raw[t]);
         float d = t == 40 ? 15.0f : (t == 39 || t == 41) ? 8.0f : 0.0f;
         int lids[4] = {37, 38, 43, 44};
         for (int i = 0; i < 4; i++) raw[t][lids[i]][1] += d;
     }
     filter_all(1.0f);
     float base[68][2];
-    template_face(base);
+    test_template_face(base);
     CHECK_MSG(filtered[40][37][1] - base[37][1] > 13.5f, "blink: the lid at %.2f of 15 px on the deepest frame",
               filtered[40][37][1] - base[37][1]);
     CHECK_MSG(fabsf(filtered[43][37][1] - base[37][1]) < 3.0f, "blink: the lid %.2f px off its rest two frames after",
@@ -119,9 +103,9 @@ static void test_blink(void) {
 
 static void test_timeline_live(void) {
     for (int t = 0; t < N; t++) {
-        template_face(raw[t]);
+        test_template_face(raw[t]);
         for (int k = 0; k < 68; k++)
-            for (int c = 0; c < 2; c++) raw[t][k][c] += 0.6f * noise();
+            for (int c = 0; c < 2; c++) raw[t][k][c] += 0.6f * test_noise(&rng_state);
     }
     filter_all(1.0f);
     for (int pass = 0; pass < 2; pass++) {
