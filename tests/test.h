@@ -83,7 +83,7 @@ static inline void test_template_face(float p[68][2]) {
 }
 
 /* Uniform noise in [-1, 1] from a xorshift32 state (each test seeds its own). */
-static inline float test_noise(uint32_t *state) {
+static inline float test_uniform_noise(uint32_t *state) {
     *state ^= *state << 13;
     *state ^= *state >> 17;
     *state ^= *state << 5;

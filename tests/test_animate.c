@@ -64,7 +64,7 @@ static void test_smoothing(void) {
     for (int t = 0; t < N; t++) {
         test_template_face(raw[t]);
         for (int k = 0; k < 68; k++)
-            for (int c = 0; c < 2; c++) raw[t][k][c] += 0.6f * test_noise(&rng_state);
+            for (int c = 0; c < 2; c++) raw[t][k][c] += 0.6f * test_uniform_noise(&rng_state);
     }
     static float smooth[N][68][2];
     for (int t = 0; t < N; t++) {

@@ -67,7 +67,7 @@ static void test_jitter(void) {
     for (int t = 0; t < N; t++) {
         test_template_face(raw[t]);
         for (int k = 0; k < 68; k++)
-            for (int c = 0; c < 2; c++) raw[t][k][c] += 0.6f * test_noise(&rng_state);
+            for (int c = 0; c < 2; c++) raw[t][k][c] += 0.6f * test_uniform_noise(&rng_state);
     }
     filter_all(1.0f);
     double r = frame_motion(raw, HISTORY), f = frame_motion(filtered, HISTORY);
@@ -105,7 +105,7 @@ static void test_timeline_live(void) {
     for (int t = 0; t < N; t++) {
         test_template_face(raw[t]);
         for (int k = 0; k < 68; k++)
-            for (int c = 0; c < 2; c++) raw[t][k][c] += 0.6f * test_noise(&rng_state);
+            for (int c = 0; c < 2; c++) raw[t][k][c] += 0.6f * test_uniform_noise(&rng_state);
     }
     filter_all(1.0f);
     for (int pass = 0; pass < 2; pass++) {
