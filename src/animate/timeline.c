@@ -25,25 +25,28 @@ static float point_distance(const float a[2], const float b[2]) {
     return sqrtf(dx * dx + dy * dy);
 }
 
-void landmark_smooth_frame(const float (*window)[68][2], int count, int centre, float strength, float out[68][2]) {
-    memcpy(out, window[centre], sizeof(float[68][2]));
+/* Each point's weighted least-squares line p(k) = a + b (k - at) over the whole window, read
+ * at frame `at` (a): Gaussian weights whose width shrinks as the point moves (its largest
+ * step from `at` over frames motion_lo..motion_hi, in eye distances), so a still point is
+ * steadied and a moving one followed. */
+static void fit_points(const float (*window)[68][2], int count, int at, int motion_lo, int motion_hi, float sigma_still,
+                       float strength, float out[68][2]) {
+    memcpy(out, window[at], sizeof(float[68][2]));
     if (!(strength > 0) || count < 2) return;
-    float scale = point_distance(window[centre][36], window[centre][45]);
+    float scale = point_distance(window[at][36], window[at][45]);
     if (!(scale > 1)) scale = 1;
-    int lo = centre - 2 < 0 ? 0 : centre - 2, hi = centre + 2 >= count ? count - 1 : centre + 2;
     for (int i = 0; i < 68; i++) {
         float motion = 0;
-        for (int k = lo; k <= hi; k++) {
-            float d = point_distance(window[k][i], window[centre][i]) / scale;
+        for (int k = motion_lo; k <= motion_hi; k++) {
+            float d = point_distance(window[k][i], window[at][i]) / scale;
             if (d > motion) motion = d;
         }
         float r = motion / MOTION_KNEE;
-        float sigma = strength * SIGMA_STILL / (1 + r * r);
+        float sigma = strength * sigma_still / (1 + r * r);
         if (sigma < SIGMA_MIN) continue;
-        /* Weighted least squares of p(k) = a + b (k - centre); the value at centre is a. */
         double s0 = 0, s1 = 0, s2 = 0, sx[2] = {0, 0}, skx[2] = {0, 0};
         for (int k = 0; k < count; k++) {
-            double t = k - centre, w = exp(-t * t / (2.0 * sigma * sigma));
+            double t = k - at, w = exp(-t * t / (2.0 * sigma * sigma));
             if (w < 1e-3) continue;
             s0 += w; s1 += w * t; s2 += w * t * t;
             for (int c = 0; c < 2; c++) {
@@ -57,39 +60,19 @@ void landmark_smooth_frame(const float (*window)[68][2], int count, int centre, 
     }
 }
 
+/* Centred: the line's value at the window's centre (no lag on a steady motion). */
+void landmark_smooth_frame(const float (*window)[68][2], int count, int centre, float strength, float out[68][2]) {
+    int lo = centre - 2 < 0 ? 0 : centre - 2, hi = centre + 2 >= count ? count - 1 : centre + 2;
+    fit_points(window, count, centre, lo, hi, SIGMA_STILL, strength, out);
+}
+
+/* Causal: the line through the past evaluated now, a position and a velocity (a
+ * constant-velocity prediction), so a point moving steadily is not late (a plain mean over
+ * the past would trail it by about 0.8 sigma frames; blending toward that mean for still
+ * points measured no steadier). */
 void landmark_predict_frame(const float (*window)[68][2], int count, float strength, float out[68][2]) {
     int now = count - 1;
-    memcpy(out, window[now], sizeof(float[68][2]));
-    if (!(strength > 0) || count < 2) return;
-    float scale = point_distance(window[now][36], window[now][45]);
-    if (!(scale > 1)) scale = 1;
-    int lo = now - 2 < 0 ? 0 : now - 2;
-    for (int i = 0; i < 68; i++) {
-        float motion = 0;
-        for (int k = lo; k < now; k++) {
-            float d = point_distance(window[k][i], window[now][i]) / scale;
-            if (d > motion) motion = d;
-        }
-        float r = motion / MOTION_KNEE;
-        float sigma = strength * SIGMA_STILL_CAUSAL / (1 + r * r);
-        if (sigma < SIGMA_MIN) continue;
-        /* Weighted least squares of p(k) = a + b (k - now) over the past, evaluated now: the
-         * point's position and velocity (a constant-velocity prediction), so a point moving
-         * steadily is not late (a plain mean over the past would trail it by about 0.8 sigma
-         * frames; blending toward that mean for still points measured no steadier). */
-        double s0 = 0, s1 = 0, s2 = 0, sx[2] = {0, 0}, skx[2] = {0, 0};
-        for (int k = 0; k <= now; k++) {
-            double t = k - now, w = exp(-t * t / (2.0 * sigma * sigma));
-            if (w < 1e-3) continue;
-            s0 += w; s1 += w * t; s2 += w * t * t;
-            for (int c = 0; c < 2; c++) {
-                sx[c] += w * window[k][i][c];
-                skx[c] += w * t * window[k][i][c];
-            }
-        }
-        double det = s0 * s2 - s1 * s1;
-        for (int c = 0; c < 2; c++) out[i][c] = (float)(det > 1e-9 ? (sx[c] * s2 - skx[c] * s1) / det : sx[c] / s0);
-    }
+    fit_points(window, count, now, now - 2 < 0 ? 0 : now - 2, now, SIGMA_STILL_CAUSAL, strength, out);
 }
 
 void timeline_init(driver_timeline *tl, int lookahead, float strength, double fps) {
