@@ -581,6 +581,25 @@ static bool parse_whole(const char *text, int low, int high, int *out) {
     return true;
 }
 
+/* The face and background fields of an animate job or a live session: face 1.. as POST
+ * /api/faces numbers them (left as it is when empty), background still (default) or move.
+ * false after a 400. */
+static bool parse_face_background(request *r, int *face, bool *background_move) {
+    const char *text = r->fields[FIELD_FACE];
+    if (text[0] && !parse_whole(text, 1, MAX_FACE_INDEX, face)) {
+        request_error(r, 400, "face must be a whole number from 1 to %d (as POST /api/faces numbers them), not '%s'",
+                      MAX_FACE_INDEX, text);
+        return false;
+    }
+    const char *background = r->fields[FIELD_BACKGROUND];
+    if (background[0] && strcmp(background, "still") && strcmp(background, "move")) {
+        request_error(r, 400, "background must be still or move, not '%s'", background);
+        return false;
+    }
+    *background_move = !strcmp(background, "move");
+    return true;
+}
+
 /* The result's download name: "<portrait>-<driver or motion>-<engine>.mp4" (or .gif), and
  * "<portrait>-faces.json" for a faces job; each part from what the client sent, made safe. */
 static void download_name(const request *r, const job_request *job, char *out, size_t size) {
@@ -635,18 +654,7 @@ static bool build_request(request *r, job_request *job) {
                       engine, names);
         return false;
     }
-    const char *face = r->fields[FIELD_FACE];
-    if (face[0] && !parse_whole(face, 1, MAX_FACE_INDEX, &job->face)) {
-        request_error(r, 400, "face must be a whole number from 1 to %d (as POST /api/faces numbers them), not '%s'",
-                      MAX_FACE_INDEX, face);
-        return false;
-    }
-    const char *background = r->fields[FIELD_BACKGROUND];
-    if (background[0] && strcmp(background, "still") && strcmp(background, "move")) {
-        request_error(r, 400, "background must be still or move, not '%s'", background);
-        return false;
-    }
-    job->background_move = !strcmp(background, "move");
+    if (!parse_face_background(r, &job->face, &job->background_move)) return false;
     const char *mode = r->fields[FIELD_MODE];
     if (mode[0] && strcmp(mode, "relative") && strcmp(mode, "absolute")) {
         request_error(r, 400, "mode must be relative or absolute, not '%s'", mode);
@@ -710,19 +718,8 @@ static bool build_live_request(request *r, live_request *live) {
         return false;
     }
     snprintf(live->engine, sizeof live->engine, "%.7s", engine); /* warp or warp2d */
-    const char *face = r->fields[FIELD_FACE];
     live->face = 1;
-    if (face[0] && !parse_whole(face, 1, MAX_FACE_INDEX, &live->face)) {
-        request_error(r, 400, "face must be a whole number from 1 to %d (as POST /api/faces numbers them), not '%s'",
-                      MAX_FACE_INDEX, face);
-        return false;
-    }
-    const char *background = r->fields[FIELD_BACKGROUND];
-    if (background[0] && strcmp(background, "still") && strcmp(background, "move")) {
-        request_error(r, 400, "background must be still or move, not '%s'", background);
-        return false;
-    }
-    live->background_move = !strcmp(background, "move");
+    if (!parse_face_background(r, &live->face, &live->background_move)) return false;
     const struct { int field; float *target; double low, high; } numbers[] = {
         {FIELD_EXPRESSION, &live->expression_scale, 0, 10},
         {FIELD_POSE, &live->pose_scale, 0, 10},
