@@ -43,6 +43,7 @@ ffmpeg -loglevel error -loop 1 -i "$ROOT/examples/grace_hopper.jpg" -filter_comp
 SRC="$ROOT/examples/mona_lisa.png" # 500x756
 ffmpeg -loglevel error -f lavfi -i "testsrc=size=160x120:duration=1" -frames:v 1 "$TMP/noface.png"
 ffmpeg -loglevel error -i "$TMP/frames/f001.jpg" -vf scale=1400:1400 "$TMP/wide.jpg"          # over 1280 a side
+ffmpeg -loglevel error -i "$TMP/frames/f001.jpg" -vf scale=1280:1280 -q:v 8 "$TMP/wide_ok.jpg" # the largest allowed: a slow frame
 ffmpeg -loglevel error -i "$TMP/frames/f001.jpg" "$TMP/frame.png"                              # not a JPEG
 head -c 2000 "$TMP/frames/f001.jpg" > "$TMP/cut.jpg"                                          # broken
 { printf '\xff\xd8\xff'; head -c 1200000 /dev/urandom; } > "$TMP/huge.jpg"                     # over 1 MB
@@ -163,6 +164,16 @@ ok $([ "$R" = "204 200 200" ] && awk -v n="${P_NEW:-0}" -v o="${P_OLD:-99}" 'BEG
   "recalibrate: $R; frame 10 after it ${P_NEW:-?} dB from the portrait at rest (before: ${P_OLD:-?} dB)"
 R=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$URL/api/live/0123456789abcdef0123456789abcdef/recalibrate")
 ok $([ "$R" = 404 ] && echo 1) "recalibrate an unknown session: $R"
+# recalibrate while a frame is on its way (the page's button while the camera streams): it
+# waits its turn, 204, where it was refused with 429
+sleep 0.3
+post_frame "$ID" "$TMP/wide_ok.jpg" "$TMP/inflight.jpg" > "$TMP/inflight.txt" &
+INFLIGHT=$!
+sleep 0.02
+R=$(curl -s -o "$TMP/recal2" -w '%{http_code}' -X POST "$URL/api/live/$ID/recalibrate")
+wait "$INFLIGHT"
+ok $([ "$R" = 204 ] && [ "$(cut -d' ' -f1 "$TMP/inflight.txt")" = 200 ] && echo 1) \
+  "recalibrate beside a frame in flight: $R $(cat "$TMP/recal2") (the frame: $(cat "$TMP/inflight.txt"))"
 
 # 5. DELETE ends it: its worker gone, 404 after, and a new session can start
 R=$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$URL/api/live/$ID"); ok $([ "$R" = 204 ] && echo 1) "DELETE: $R"

@@ -17,6 +17,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct live_session {
@@ -37,6 +38,7 @@ struct live_manager {
     void (*release)(void *user, const char *dir);
     void *user;
     pthread_mutex_t lock;
+    pthread_cond_t turn;   /* broadcast when a session's exchange ends (a command waits on it) */
     live_session *sessions;
     int count;             /* sessions holding a place (starting ones too) */
     int random_fd;
@@ -70,6 +72,7 @@ vv_status live_manager_new(live_manager **out, const live_params *params, void (
         return vv_fail(VV_ERR_IO, "serve live: cannot open /dev/urandom: %s", strerror(errno));
     }
     pthread_mutex_init(&m->lock, NULL);
+    pthread_cond_init(&m->turn, NULL);
     *out = m;
     return VV_OK;
 }
@@ -113,6 +116,7 @@ void live_manager_free(live_manager *m) {
     }
     pthread_mutex_unlock(&m->lock);
     pthread_mutex_destroy(&m->lock);
+    pthread_cond_destroy(&m->turn);
     close(m->random_fd);
     free(m);
 }
@@ -343,17 +347,29 @@ static void session_exchange(live_manager *m, const char *id, const uint8_t *dat
     bool command = data == NULL;
     memset(out, 0, sizeof *out);
     pthread_mutex_lock(&m->lock);
-    live_session *s = session_find(m, id);
-    if (!s) {
-        pthread_mutex_unlock(&m->lock);
-        answer_error(out, 404, "no such live session (it ended: stopped, idle for over %g s, or the server restarted)",
-                     m->params.idle_s);
-        return;
-    }
-    if (s->in_flight) {
-        pthread_mutex_unlock(&m->lock);
-        answer_error(out, 429, "too many frames: one at a time (send the next frame once this one's answer is in)");
-        return;
+    /* A command (the page's "Face now neutral" while its camera streams) waits for the
+     * frame on its way; a second frame is refused. */
+    double give_up = time_now() + m->params.frame_timeout_s;
+    live_session *s;
+    for (;;) {
+        s = session_find(m, id); /* again after a wait: the session may have ended */
+        if (!s) {
+            pthread_mutex_unlock(&m->lock);
+            answer_error(out, 404, "no such live session (it ended: stopped, idle for over %g s, or the server restarted)",
+                         m->params.idle_s);
+            return;
+        }
+        if (!s->in_flight) break;
+        if (!command || time_now() >= give_up) {
+            pthread_mutex_unlock(&m->lock);
+            answer_error(out, 429, "too many frames: one at a time (send the next frame once this one's answer is in)");
+            return;
+        }
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += 50 * 1000000L;
+        if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
+        pthread_cond_timedwait(&m->turn, &m->lock, &until);
     }
     double now = time_now();
     double burst = m->params.max_fps / 5 > 2 ? m->params.max_fps / 5 : 2;
@@ -417,6 +433,7 @@ static void session_exchange(live_manager *m, const char *id, const uint8_t *dat
 
     pthread_mutex_lock(&m->lock);
     s->in_flight = false;
+    pthread_cond_broadcast(&m->turn);
     s->frames += out->code == 200 && !command;
     bool destroy = broken || s->stopped;
     if (destroy) {
