@@ -12,29 +12,15 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM, browserTools, check, fail, finish, skip } from './harness.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
 const [vivify] = process.argv.slice(2);
 const FRAMES_WANTED = 40;
 
-function skip(why) { console.log(`SKIPPED: ${why}`); process.exit(77); }
 if (!vivify) { console.error('usage: node live.test.mjs PATH/TO/vivify'); process.exit(2); }
-if (!existsSync(CHROMIUM)) skip(`${CHROMIUM} is not installed (apt-get install chromium; ./dev test does)`);
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (e) {
-  skip('npm playwright-core is not installed in tests/browser (npm ci there; ./dev test does)');
-}
-if (spawnSync('ffmpeg', ['-version']).status !== 0) skip('no ffmpeg to make the camera clip');
-
-let passed = 0, failed = 0;
-function check(condition, what) {
-  if (condition) passed++;
-  else { failed++; console.log(`FAIL: ${what}`); }
-}
+const chromium = await browserTools('the camera clip');
 
 const tmp = mkdtempSync(join(tmpdir(), 'vivify-live-'));
 const work = join(tmp, 'work');
@@ -181,15 +167,13 @@ try {
   await noCamera.waitForFunction(() => !document.getElementById('message').hidden, null, { timeout: 10000 });
   check(/^No camera found\./.test(await message(noCamera)), `no camera: "${await message(noCamera)}"`);
 } catch (e) {
-  failed++;
-  console.log(`FAIL: ${e.stack || e}`);
+  fail(e.stack || e);
 } finally {
   if (browser) await browser.close();
   server.kill('SIGTERM');
   await new Promise((done) => { server.on('exit', done); setTimeout(done, 10000); });
   check(readdirSync(work).length === 0, 'the server removed its temp folder on stop');
-  if (/AddressSanitizer|runtime error/.test(serverLog)) { failed++; console.log(`FAIL: sanitizer report:\n${serverLog}`); }
+  if (/AddressSanitizer|runtime error/.test(serverLog)) fail(`sanitizer report:\n${serverLog}`);
   rmSync(tmp, { recursive: true, force: true });
 }
-console.log(`browser live: ${passed} passed, ${failed} failed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-process.exit(failed ? 1 : 0);
+finish('browser live', started);

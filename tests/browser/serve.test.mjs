@@ -14,30 +14,16 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { CHROMIUM, browserTools, check, fail, finish, skip } from './harness.mjs';
 
-const CHROMIUM = '/usr/bin/chromium';
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run'];
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
 const [vivify, screenshotPath] = process.argv.slice(2);
 
-function skip(why) { console.log(`SKIPPED: ${why}`); process.exit(77); }
 if (!vivify) { console.error('usage: node serve.test.mjs PATH/TO/vivify [SCREENSHOT.png]'); process.exit(2); }
-if (!existsSync(CHROMIUM)) skip(`${CHROMIUM} is not installed (apt-get install chromium; ./dev test does)`);
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (e) {
-  skip('npm playwright-core is not installed in tests/browser (npm ci there; ./dev test does)');
-}
-if (spawnSync('ffmpeg', ['-version']).status !== 0) skip('no ffmpeg to make the test images');
-
-let passed = 0, failed = 0;
-function check(condition, what) {
-  if (condition) passed++;
-  else { failed++; console.log(`FAIL: ${what}`); }
-}
+const chromium = await browserTools('the test images');
 
 const tmp = mkdtempSync(join(tmpdir(), 'vivify-browser-'));
 const work = join(tmp, 'work');
@@ -324,15 +310,13 @@ try {
   check(externalRequests.length === 0, `requests to other hosts: ${externalRequests.join(' ')}`);
   console.log(`browser: portrait 320 px, nod 2 s (50 frames) done in ${jobSeconds.toFixed(1)} s; H.264 canPlayType "${video.h264}"`);
 } catch (e) {
-  failed++;
-  console.log(`FAIL: ${e.stack || e}`);
+  fail(e.stack || e);
 } finally {
   if (browser) await browser.close();
   server.kill('SIGTERM');
   await new Promise((done) => { server.on('exit', done); setTimeout(done, 10000); });
   check(readdirSync(work).length === 0, 'the server removed its temp folder on stop');
-  if (/AddressSanitizer|runtime error/.test(serverLog)) { failed++; console.log(`FAIL: sanitizer report:\n${serverLog}`); }
+  if (/AddressSanitizer|runtime error/.test(serverLog)) fail(`sanitizer report:\n${serverLog}`);
   rmSync(tmp, { recursive: true, force: true });
 }
-console.log(`browser: ${passed} passed, ${failed} failed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
-process.exit(failed ? 1 : 0);
+finish('browser', started);
