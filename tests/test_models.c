@@ -113,9 +113,10 @@ static void check_direction(const char *what, float *x, const float *analytic, s
 
 static double g_loss_void(void *c) { return g_loss(c); }
 
-static void test_generator_gradients(bool hybrid, bool attention) {
+static void test_generator_gradients(bool hybrid, bool attention, bool residual) {
     fsth_config cfg = fsth_config_default(G_SIZE);
     cfg.width = 4, cfg.bottleneck_blocks = 1, cfg.hybrid = hybrid, cfg.attention = attention;
+    cfg.residual = residual;
     fsth_model *m;
     CHECK_OK(fsth_model_new(&m, &cfg, 7));
     if (!m) return;
@@ -138,10 +139,41 @@ static void test_generator_gradients(bool hybrid, bool attention) {
         CHECK_NEAR(param_data(&m->G.ps, m->G.head.bias)[3], 3.0, 0.0);
         param_data(&m->G.ps, m->G.head.bias)[3] = 0.0f;
     }
+    if (residual) { /* a fresh one starts as the warp, within 0.1 */
+        g_loss(&c);
+        double worst = 0.0;
+        for (int n = 0; n < c.N; n++)
+            for (size_t i = 0; i < 3 * plane; i++)
+                worst = fmax(worst, fabs(c.out[(size_t)n * 3 * plane + i] - c.in[(size_t)n * inc * plane + 3 * plane + i]));
+        CHECK_MSG(worst < 0.1, "fresh residual model: |out - warped| up to %g", worst);
+        int idx = param_store_find(&m->G.ps, "G.head.weight"); /* then a head that paints */
+        fill(param_data(&m->G.ps, idx), m->G.ps.entries[idx].size, 0.5f);
+    }
+    if (residual) { /* out = warped + tanh(rgb): the blend path's painting with the blend at 0 */
+        float *painting = malloc(out_n * sizeof(float)), bias = param_data(&m->G.ps, m->G.head.bias)[3];
+        m->G.config.residual = false;
+        param_data(&m->G.ps, m->G.head.bias)[3] = -100.0f;
+        g_loss(&c);
+        memcpy(painting, c.out, out_n * sizeof(float));
+        m->G.config.residual = true;
+        param_data(&m->G.ps, m->G.head.bias)[3] = bias;
+        g_loss(&c);
+        double worst = 0.0;
+        for (int n = 0; n < c.N; n++)
+            for (size_t i = 0; i < 3 * plane; i++) {
+                size_t j = (size_t)n * 3 * plane + i;
+                double e = fabs(c.out[j] - c.in[(size_t)n * inc * plane + 3 * plane + i] - painting[j]);
+                if (e > worst) worst = e;
+            }
+        CHECK_MSG(worst < 1e-5, "residual output - warped vs the painting: %g", worst);
+        free(painting);
+    }
     g_loss(&c);
     param_store_zero_grad(&m->G.ps);
     CHECK_OK(fsth_generator_backward(&m->G, dpsi, c.R, c.in, c.psi, c.N, true));
-    for (size_t i = 0; i < out_n; i++) CHECK(c.out[i] >= -1.0f && c.out[i] <= 1.0f);
+    float range = residual ? 2.0f : 1.0f; /* warped in [-1, 1] plus a correction in [-1, 1] */
+    for (size_t i = 0; i < out_n; i++) CHECK(c.out[i] >= -range && c.out[i] <= range);
+    if (residual) CHECK(param_grad(&m->G.ps, m->G.head.bias)[3] == 0.0f); /* the blend unused */
     char what[64];
     /* The head's AdaIN values: the last 2 * width entries of each psi row. */
     int head = m->G.head_psi_offset;
@@ -149,7 +181,7 @@ static void test_generator_gradients(bool hybrid, bool attention) {
     for (int n = 0; n < c.N; n++)
         for (int j = 0; j < 2 * cfg.width; j++) dhead[n * 2 * cfg.width + j] = dpsi[(size_t)n * m->G.psi_dim + head + j];
     for (int n = 0; n < c.N; n++) {
-        snprintf(what, sizeof what, "G head psi%s sample %d", hybrid ? " hybrid" : "", n);
+        snprintf(what, sizeof what, "G head psi%s sample %d", residual ? " residual" : hybrid ? " hybrid" : "", n);
         check_direction(what, c.psi + (size_t)n * m->G.psi_dim + head, dhead + n * 2 * cfg.width,
                         (size_t)2 * cfg.width, g_loss_void, &c, G_EPS);
     }
@@ -158,7 +190,7 @@ static void test_generator_gradients(bool hybrid, bool attention) {
     for (int t = 0; t < 4; t++) {
         int idx = param_store_find(&m->G.ps, tensors[t]);
         if (idx < 0) { CHECK(t == 3 && !attention); continue; }
-        snprintf(what, sizeof what, "G %s%s", tensors[t], hybrid ? " hybrid" : "");
+        snprintf(what, sizeof what, "G %s%s", tensors[t], residual ? " residual" : hybrid ? " hybrid" : "");
         check_direction(what, param_data(&m->G.ps, idx), param_grad(&m->G.ps, idx),
                         m->G.ps.entries[idx].size, g_loss_void, &c, G_EPS);
     }
@@ -422,6 +454,15 @@ static void test_config_warp3d(void) {
     CHECK_MSG(strstr(vv_last_error(), "warp3d") != NULL, "message: %s", vv_last_error());
     CHECK(fsth_config_from_json(&back, "{\"size\":128,\"width\":16,\"bottleneck_blocks\":4,\"attention\":false,"
                                        "\"hybrid\":true,\"videos\":3,\"warp3d\":1}") == VV_ERR_MODEL);
+    /* residual likewise: absent = a blending hybrid; only for a hybrid */
+    CHECK(!back.residual);
+    c.residual = true;
+    CHECK_OK(fsth_config_to_json(&c, json, sizeof json));
+    CHECK_OK(fsth_config_from_json(&back, json));
+    CHECK(back.hybrid && back.warp3d && back.residual);
+    CHECK(fsth_config_from_json(&back, "{\"size\":128,\"width\":16,\"bottleneck_blocks\":4,\"attention\":false,"
+                                       "\"hybrid\":false,\"videos\":3,\"residual\":true}") == VV_ERR_MODEL);
+    CHECK_MSG(strstr(vv_last_error(), "residual") != NULL, "message: %s", vv_last_error());
 }
 
 int main(void) {
@@ -432,8 +473,9 @@ int main(void) {
     test_block_gradients(FSTH_NORM_ADAIN, FSTH_SAME, false, 8, 8);
     test_block_gradients(FSTH_NORM_ADAIN, FSTH_UP, false, 8, 4);
     test_block_gradients(FSTH_NORM_ADAIN, FSTH_SAME, false, 4, 8);
-    test_generator_gradients(false, false);
-    test_generator_gradients(true, true);
+    test_generator_gradients(false, false, false);
+    test_generator_gradients(true, true, false);
+    test_generator_gradients(true, false, true);
     test_embedder_discriminator_gradients();
     test_files();
     test_config_warp3d();

@@ -313,6 +313,106 @@ static void test_hybrid_layers(fsth_model *m, const float target[68][2]) {
     image_free(&painted);
 }
 
+/* A residual hybrid (out = warp + G's correction): a fresh one is the warp; its frame is
+ * the warp engine's frame plus the correction, inside the crop only, in full where the
+ * crop's feathered border does not reach; without the adversarial and feature-matching
+ * terms a meta-learning step leaves D's networks alone, and the pixel loss falls. */
+static void test_residual(void) {
+    enum { S = 32, FRAME = 64, AT = 16 };
+    const size_t plane = (size_t)S * S;
+    fsth_config c = tiny_config(true);
+    c.residual = true;
+    fsth_model *m;
+    CHECK_OK(fsth_model_new(&m, &c, 4));
+    if (!m) return;
+    vv_image shot;
+    CHECK_OK(image_create(&shot, 80, 60, 3));
+    uint64_t rng = 9;
+    float points[68][2], target[68][2], in_frame[68][2];
+    synthetic_points(points, 60, &rng);
+    synthetic_frame(&shot, (const float (*)[2])points, 1);
+    CHECK_OK(fsth_prepare(m, &shot, (const float (*)[68][2])points, 1));
+    for (int i = 0; i < 30; i++) CHECK_OK(fsth_generator_prepare(&m->G, true)); /* spectral norm's u, v as trained */
+    synthetic_points(target, S, &rng);
+    vv_image comp = {0}, painted = {0}, scratch = {0}, frame;
+    uint8_t weight[S * S];
+    CHECK_OK(fsth_render(m, (const float (*)[2])target, &comp));
+    double worst = 0.0;
+    for (size_t i = 0; i < plane && comp.data; i++)
+        for (int ch = 0; ch < 3; ch++)
+            worst = fmax(worst, fabs((m->scratch[(3 + ch) * plane + i] + 1.0f) * 127.5f - comp.data[i * 3 + ch]));
+    CHECK_MSG(worst <= 6.0, "a fresh residual hybrid is %.1f levels from its warp", worst);
+    /* A head that paints: every RGB weight the same, so the correction is large. */
+    float *hw = param_data(&m->G.ps, m->G.head.weight);
+    size_t row = (size_t)m->G.head.in_channels * 9;
+    for (size_t i = 0; i < 3 * row; i++) hw[i] = i < row ? 0.5f : i < 2 * row ? -0.5f : 0.2f;
+    CHECK_OK(fsth_generator_prepare(&m->G, true));
+    CHECK_OK(fsth_render_layers(m, (const float (*)[2])target, &painted, weight));
+    for (size_t i = 0; i < plane; i++) CHECK(weight[i] == 255);
+    CHECK_OK(image_create(&frame, FRAME, FRAME, 3));
+    memset(frame.data, 77, (size_t)FRAME * FRAME * 3);
+    float to_image[6] = {1, 0, AT, 0, 1, AT}, to_crop[6] = {1, 0, -AT, 0, 1, -AT};
+    for (int i = 0; i < 68; i++) in_frame[i][0] = target[i][0] + AT, in_frame[i][1] = target[i][1] + AT;
+    CHECK_OK(fsth_render_frame(m, to_crop, to_image, (const float (*)[2])in_frame, &scratch, &frame));
+    const float *corr = m->G.rgb;
+    int outside_changed = 0, changed = 0;
+    double centre_err = 0.0, excess = 0.0;
+    for (int y = 0; y < FRAME; y++)
+        for (int x = 0; x < FRAME; x++)
+            for (int ch = 0; ch < 3; ch++) {
+                int v = frame.data[((size_t)y * FRAME + x) * 3 + ch];
+                if (x < AT || x >= AT + S || y < AT || y >= AT + S) {
+                    outside_changed += v != 77;
+                    continue;
+                }
+                size_t i = (size_t)(y - AT) * S + (x - AT);
+                double full = 77.0 + corr[ch * plane + i] * 127.5, clamped = fmin(fmax(full, 0.0), 255.0);
+                changed += v != 77;
+                bool inner = x >= AT + S / 8 && x < AT + S - S / 8 && y >= AT + S / 8 && y < AT + S - S / 8;
+                if (inner) centre_err = fmax(centre_err, fabs(v - clamped));
+                excess = fmax(excess, fabs(v - 77.0) - fabs(clamped - 77.0) - 1.0);
+            }
+    CHECK_MSG(outside_changed == 0, "%d values outside the crop changed", outside_changed);
+    CHECK_MSG(changed > (int)plane, "only %d values changed", changed);
+    CHECK_MSG(centre_err <= 1.0, "inside the feather: %.2f levels from frame + correction", centre_err);
+    CHECK_MSG(excess <= 0.0, "a pixel moved %.2f levels more than its correction", excess);
+    image_free(&frame), image_free(&scratch), image_free(&comp), image_free(&painted), image_free(&shot);
+    fsth_model_free(m);
+    /* Meta-learning without D's terms: D's networks untouched (W_i moves by L_MCH). */
+    CHECK_OK(fsth_model_new(&m, &c, 11));
+    if (!m) return;
+    fsth_train_params p = fast_params();
+    p.w_adv = 0.0f, p.w_fm = 0.0f;
+    fsth_trainer *t;
+    CHECK_OK(fsth_trainer_new(&t, m, &p));
+    float *d_before = malloc(m->D.ps.total * sizeof(float));
+    memcpy(d_before, m->D.ps.data, m->D.ps.total * sizeof(float));
+    synthetic syn = {32, true};
+    fsth_losses l;
+    double first = 0.0, last = 0.0;
+    const int steps = 30;
+    for (int i = 0; i < steps; i++) {
+        CHECK_OK(fsth_train_step(t, synthetic_episode, &syn, &l));
+        if (i < 5) first += l.pixel / 5.0;
+        if (i >= steps - 5) last += l.pixel / 5.0;
+        CHECK(l.adv == 0.0f && l.fm == 0.0f && l.d_total == 0.0f);
+    }
+    int table = m->D.table, moved = 0, table_moved = 0;
+    for (int e = 0; e < m->D.ps.count; e++) {
+        const param_entry *pe = &m->D.ps.entries[e];
+        bool differs = memcmp(d_before + pe->offset, m->D.ps.data + pe->offset, pe->size * sizeof(float)) != 0;
+        if (e == table) table_moved = differs;
+        else moved += differs;
+    }
+    CHECK_MSG(moved == 0, "%d of D's tensors moved without D's terms", moved);
+    CHECK(table >= 0 && table_moved);
+    printf("residual hybrid without D: pixel L1 %.3f -> %.3f over %d steps\n", first, last, steps);
+    CHECK_MSG(last < 0.97 * first, "pixel loss fell only from %g to %g", first, last);
+    free(d_before);
+    fsth_trainer_free(t);
+    fsth_model_free(m);
+}
+
 static void test_few_shot(bool hybrid) {
     fsth_config c = tiny_config(hybrid);
     fsth_model *m;
@@ -786,6 +886,7 @@ int main(void) {
     test_seed_reproducible();
     test_few_shot(false);
     test_few_shot(true);
+    test_residual();
     test_dataset_source();
     test_identity_term();
     test_perceptual_term();

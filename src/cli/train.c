@@ -1,6 +1,7 @@
 /* cli/train: `vivify train` (meta-learning the fsth model on a .vds dataset) and
  * `vivify finetune` (few-shot fine-tuning on a person's photos or video). */
 #include "cli/cli.h"
+#include "cli/device.h"
 #include "cli/finetune_shots.h"
 #include "cli/train_mpi.h"
 
@@ -130,10 +131,12 @@ static vv_status save_checkpoint(fsth_model *m, fsth_trainer *t, const char *out
 
 int cli_train(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *log_path = NULL, *export_path = NULL, *init = NULL;
+    const char *device = NULL;
     int steps = 1000, k = 8, batch = 1, size = 128, width = 16, bottleneck = 4, seed = 1;
     int val_every = 100, checkpoint_every = 100;
-    bool resume = false, attention = false, hybrid = false, warp3d = false, quiet = false;
+    bool resume = false, attention = false, hybrid = false, warp3d = false, residual = false, quiet = false;
     float lr_g = 5e-5f, lr_d = 2e-4f, identity = 10.0f, perceptual = 0.0f, invented = 0.0f;
+    float adversarial = 1.0f, feature_matching = 10.0f;
     const cli_option opts[] = {
         {"data", 0, OPT_STRING, &data, "TRAIN.vds", "the training set (vivify dataset build)", 0, 0},
         {"output", 'o', OPT_STRING, &out, "BASE.safetensors", "the model; its training state goes to BASE.safetensors.state", 0, 0},
@@ -147,6 +150,7 @@ int cli_train(int argc, char **argv) {
         {"attention", 0, OPT_FLAG, &attention, NULL, "self-attention in G and D", 0, 0},
         {"hybrid", 0, OPT_FLAG, &hybrid, NULL, "hybrid engine: G also sees the warped first shot and blends", 0, 0},
         {"warp3d", 0, OPT_FLAG, &warp3d, NULL, "hybrid: that warp is the 3D head's (animate's default engine), with its validity map", 0, 0},
+        {"residual", 0, OPT_FLAG, &residual, NULL, "hybrid: G adds a correction to the warp instead of blending a painting into it (with --init of a blending hybrid: its weights, the correction starting at 0)", 0, 0},
         {"init", 0, OPT_STRING, &init, "MODEL.safetensors", "start from this model's weights (e.g. a shipped one; its configuration, fresh optimiser state)", 0, 0},
         {"invented", 0, OPT_FLOAT, &invented, "W", "hybrid: pixel-loss weight 1 + W where the warp invented pixels (0: uniform)", 0, 1000},
         {"seed", 0, OPT_INT, &seed, "N", "initialisation and episode seed", 0, 2147483647},
@@ -154,11 +158,14 @@ int cli_train(int argc, char **argv) {
         {"lr-d", 0, OPT_FLOAT, &lr_d, "LR", "Adam learning rate of D", 1e-8, 1},
         {"identity", 0, OPT_FLOAT, &identity, "W", "weight of the faceres-feature L1 content term (0: off)", 0, 1000},
         {"perceptual", 0, OPT_FLOAT, &perceptual, "W", "weight of the perceptual term: L1 on five faceres layers (0: off)", 0, 1000},
+        {"adversarial", 0, OPT_FLOAT, &adversarial, "W", "weight of the adversarial term (with --feature-matching 0: D is not run)", 0, 1000},
+        {"feature-matching", 0, OPT_FLOAT, &feature_matching, "W", "weight of the feature-matching term through D", 0, 1000},
         {"val-every", 0, OPT_INT, &val_every, "N", "validation image every N steps (0: never)", 0, 1e9},
         {"checkpoint-every", 0, OPT_INT, &checkpoint_every, "N", "checkpoint every N steps", 1, 1e9},
         {"export", 0, OPT_STRING, &export_path, "SHIP.safetensors", "also write a float16 copy of the model at each checkpoint (to ship; not for --resume)", 0, 0},
         {"log", 0, OPT_STRING, &log_path, "FILE", "log file, appended (BASE.safetensors.log when not given)", 0, 0},
         {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no progress lines on stderr (the log still gets them)", 0, 0},
+        {"device", 0, OPT_STRING, &device, "cpu|cuda", CLI_DEVICE_HELP, 0, 0},
     };
     const char *positional[1];
     int npos = 0;
@@ -172,6 +179,7 @@ int cli_train(int argc, char **argv) {
              "Data-parallel ranks: %s (docs/TRAINING.md).", cli_mpi_description());
     int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, 0, &npos, usage);
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
+    if ((r = cli_device_use(device))) return r;
     if (!data || !out) {
         fprintf(stderr, "vivify: train needs --data TRAIN.vds and -o BASE.safetensors (see vivify train --help)\n");
         return EXIT_USAGE;
@@ -201,8 +209,8 @@ int cli_train(int argc, char **argv) {
     }
     fsth_model *m = NULL;
     fsth_config c = fsth_config_default(size);
-    c.width = width, c.bottleneck_blocks = bottleneck, c.attention = attention, c.hybrid = hybrid || warp3d;
-    c.warp3d = warp3d;
+    c.width = width, c.bottleneck_blocks = bottleneck, c.attention = attention, c.hybrid = hybrid || warp3d || residual;
+    c.warp3d = warp3d, c.residual = residual;
     c.videos = dataset_clip_count(ds);
     if (resume && init) {
         s = vv_fail(VV_ERR_INVALID_ARGUMENT, "--init starts a new run; --resume continues one: not both");
@@ -214,6 +222,12 @@ int cli_train(int argc, char **argv) {
         if (s == VV_OK && init && warp3d && !m->config.hybrid)
             s = vv_fail(VV_ERR_INVALID_ARGUMENT, "--warp3d needs a hybrid model; %s is not one", init);
         if (s == VV_OK && init && warp3d) m->config.warp3d = true;
+        if (s == VV_OK && init && residual && !m->config.hybrid)
+            s = vv_fail(VV_ERR_INVALID_ARGUMENT, "--residual needs a hybrid model; %s is not one", init);
+        if (s == VV_OK && init && residual && !m->config.residual) {
+            m->config.residual = m->G.config.residual = true;
+            fsth_generator_residual_start(&m->G);
+        }
     } else {
         s = fsth_model_new(&m, &c, (uint64_t)seed);
     }
@@ -221,7 +235,7 @@ int cli_train(int argc, char **argv) {
     p.k = k, p.batch = batch, p.lr_g = lr_g, p.lr_d = lr_d, p.seed = (uint64_t)seed;
     tfjs_model *faceres = s == VV_OK ? load_faceres(identity + perceptual, quiet) : NULL;
     p.faceres = faceres, p.w_identity = faceres ? identity : 0.0f, p.w_perceptual = faceres ? perceptual : 0.0f;
-    p.w_invented = invented;
+    p.w_invented = invented, p.w_adv = adversarial, p.w_fm = feature_matching;
     p.parallel = par;
     fsth_trainer *t = NULL;
     if (s == VV_OK) s = fsth_trainer_new(&t, m, &p);
@@ -314,6 +328,7 @@ int cli_train(int argc, char **argv) {
     }
     cli_interrupt_catch(false);
     if (s == VV_OK && !quiet) fprintf(stderr, "train: %s at step %ld (state %s, log %s)\n", out, fsth_trainer_step(t), state_path, log_path);
+    if (!quiet) cli_device_report(stderr);
     if (log) fclose(log);
     free(v.buffer);
     free(v.batch.videos);
@@ -342,6 +357,7 @@ static int finetune_progress(void *data, long done, long total) {
 
 int cli_finetune(int argc, char **argv) {
     const char *out = NULL, *models = NULL;
+    const char *device = NULL;
     int steps = 0, seed = 1, per_video = 8;
     float identity = FINETUNE_IDENTITY_WEIGHT, perceptual = 0.0f;
     bool fp16 = false, feed_forward = false, any_person = false;
@@ -356,6 +372,7 @@ int cli_finetune(int argc, char **argv) {
         {"any-person", 0, OPT_FLAG, &any_person, NULL, "train even when the shots look like different people", 0, 0},
         {"fp16", 0, OPT_FLAG, &fp16, NULL, "store weights as float16 (half the size)", 0, 0},
         {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json and faceres.json (default: search)", 0, 0},
+        {"device", 0, OPT_STRING, &device, "cpu|cuda", CLI_DEVICE_HELP, 0, 0},
     };
     const char *positional[65];
     int npos = 0;
@@ -367,6 +384,7 @@ int cli_finetune(int argc, char **argv) {
                       "like different people (faceres) stop it before training.  The output animates with\n"
                       "--engine fsth|hybrid --model PERSON.safetensors.");
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
+    if ((r = cli_device_use(device))) return r;
     if (npos < 2 || !out) {
         fprintf(stderr, "vivify: finetune needs a base model, at least one photo or video and -o (see vivify finetune --help)\n");
         return EXIT_USAGE;

@@ -33,6 +33,8 @@ vv_status fsth_config_check(const fsth_config *c) {
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: %d bottleneck blocks outside 0..6", c->bottleneck_blocks);
     if (c->warp3d && !c->hybrid)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: warp3d is for a hybrid model");
+    if (c->residual && !c->hybrid)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: residual is for a hybrid model");
     if (c->videos < 1 || c->videos > 100000)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: %d videos outside 1..100000", c->videos);
     return VV_OK;
@@ -44,9 +46,10 @@ int fsth_generator_in_channels(const fsth_config *c) { return c->hybrid ? 7 : 3;
 vv_status fsth_config_to_json(const fsth_config *c, char *out, size_t out_size) {
     int n = snprintf(out, out_size,
                      "{\"size\":%d,\"width\":%d,\"bottleneck_blocks\":%d,\"attention\":%s,"
-                     "\"hybrid\":%s,\"videos\":%d%s}",
+                     "\"hybrid\":%s,\"videos\":%d%s%s}",
                      c->size, c->width, c->bottleneck_blocks, c->attention ? "true" : "false",
-                     c->hybrid ? "true" : "false", c->videos, c->warp3d ? ",\"warp3d\":true" : "");
+                     c->hybrid ? "true" : "false", c->videos, c->warp3d ? ",\"warp3d\":true" : "",
+                     c->residual ? ",\"residual\":true" : "");
     if (n < 0 || (size_t)n >= out_size) return vv_fail(VV_ERR_INTERNAL, "fsth config JSON over %zu bytes", out_size);
     return VV_OK;
 }
@@ -83,6 +86,8 @@ vv_status fsth_config_from_json(fsth_config *c, const char *json) {
     else if (!json_int(root, "videos", &c->videos)) missing = "videos";
     /* warp3d came later: absent in older files, which are 2D-warp hybrids */
     else if (cJSON_GetObjectItemCaseSensitive(root, "warp3d") && !json_bool(root, "warp3d", &c->warp3d)) missing = "warp3d";
+    /* residual too: older hybrids blend */
+    else if (cJSON_GetObjectItemCaseSensitive(root, "residual") && !json_bool(root, "residual", &c->residual)) missing = "residual";
     cJSON_Delete(root);
     if (missing) return vv_fail(VV_ERR_MODEL, "fsth config: '%s' missing or not valid", missing);
     if (fsth_config_check(c) == VV_OK) return VV_OK;
@@ -419,12 +424,71 @@ vv_status fsth_prepare(fsth_model *m, const vv_image *images, const float (*land
 
 static vv_status render_layers(fsth_model *m, const float target[68][2], const vv_image *warped,
                                const float *validity, vv_image *painted, uint8_t *weight);
+static vv_status render_forward(fsth_model *m, const float target[68][2], const vv_image *warped,
+                                const float *validity, float *rgb);
+static vv_status render_image(const fsth_model *m, vv_image *out, int S);
 
 /* Blends the crop's painting (hybrid, by its weight) or the whole crop (fsth) into frame. */
 static void render_paste(fsth_model *m, const float crop_to_image[6], const vv_image *crop, const uint8_t *weight,
                          vv_image *frame) {
     /* The crop's outer eighth fades into the frame, so its square edge never shows. */
     warp_paste_back(frame, crop, weight, crop_to_image, (float)m->config.size / 8.0f, 0);
+}
+
+/* A residual hybrid's correction (G's tanh output, crop-sized, tensor units) added to the
+ * full-resolution frame, sampled bilinearly, fading out over the crop's outer eighth as
+ * render_paste does; the warp keeps its resolution under the correction. */
+static void paste_correction(const fsth_model *m, const float image_to_crop[6], const float crop_to_image[6],
+                             const float *delta, vv_image *frame) {
+    int S = m->config.size;
+    size_t plane = (size_t)S * S;
+    float feather = (float)S / 8.0f, lo[2] = {1e30f, 1e30f}, hi[2] = {-1e30f, -1e30f};
+    for (int k = 0; k < 4; k++) { /* the crop's corners in the frame */
+        float u = (k & 1) ? (float)S - 0.5f : -0.5f, v = (k & 2) ? (float)S - 0.5f : -0.5f;
+        float x = crop_to_image[0] * u + crop_to_image[1] * v + crop_to_image[2];
+        float y = crop_to_image[3] * u + crop_to_image[4] * v + crop_to_image[5];
+        lo[0] = fminf(lo[0], x), hi[0] = fmaxf(hi[0], x), lo[1] = fminf(lo[1], y), hi[1] = fmaxf(hi[1], y);
+    }
+    int x0 = (int)fmaxf(floorf(lo[0]), 0.0f), x1 = (int)fminf(ceilf(hi[0]), (float)frame->width - 1.0f);
+    int y0 = (int)fmaxf(floorf(lo[1]), 0.0f), y1 = (int)fminf(ceilf(hi[1]), (float)frame->height - 1.0f);
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            float u = image_to_crop[0] * x + image_to_crop[1] * y + image_to_crop[2];
+            float v = image_to_crop[3] * x + image_to_crop[4] * y + image_to_crop[5];
+            float edge = fminf(fminf(u + 0.5f, v + 0.5f), fminf((float)S - 0.5f - u, (float)S - 0.5f - v));
+            if (edge <= 0.0f) continue;
+            float f = edge < feather ? edge / feather : 1.0f;
+            float uc = fminf(fmaxf(u, 0.0f), (float)S - 1.0f), vc = fminf(fmaxf(v, 0.0f), (float)S - 1.0f);
+            int i0 = (int)uc, j0 = (int)vc, i1 = i0 + 1 < S ? i0 + 1 : i0, j1 = j0 + 1 < S ? j0 + 1 : j0;
+            float a = uc - (float)i0, b = vc - (float)j0;
+            uint8_t *px = frame->data + ((size_t)y * frame->width + x) * 3;
+            for (int c = 0; c < 3; c++) {
+                const float *d = delta + c * plane;
+                float val = (1.0f - b) * ((1.0f - a) * d[j0 * S + i0] + a * d[j0 * S + i1]) +
+                            b * ((1.0f - a) * d[j1 * S + i0] + a * d[j1 * S + i1]);
+                float out = (float)px[c] + val * 127.5f * f + 0.5f;
+                px[c] = (uint8_t)(out < 0.0f ? 0.0f : out > 255.0f ? 255.0f : out);
+            }
+        }
+}
+
+/* A residual hybrid: G on the warp input (warped + validity, or the 2D warp when NULL), its
+ * correction added to frame; crop gets the crop-sized composite. */
+static vv_status render_residual(fsth_model *m, const float image_to_crop[6], const float crop_to_image[6],
+                                 const float target[68][2], const vv_image *warped, const float *validity,
+                                 vv_image *crop, vv_image *frame) {
+    int S = m->config.size;
+    if (frame->channels != 3) return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth_render_frame: not an RGB frame");
+    vv_status status = render_image(m, crop, S);
+    float *rgb = status == VV_OK ? mem_alloc(3 * (size_t)S * S, sizeof(float)) : NULL;
+    if (status == VV_OK && !rgb) status = vv_fail(VV_ERR_NO_MEMORY, "fsth_render: no memory");
+    if (status == VV_OK) status = render_forward(m, target, warped, validity, rgb);
+    if (status == VV_OK) {
+        fsth_tensor_to_image(crop, rgb, S);
+        paste_correction(m, image_to_crop, crop_to_image, m->G.rgb, frame);
+    }
+    free(rgb);
+    return status;
 }
 
 vv_status fsth_render_frame(fsth_model *m, const float image_to_crop[6], const float crop_to_image[6],
@@ -434,6 +498,8 @@ vv_status fsth_render_frame(fsth_model *m, const float image_to_crop[6], const f
     int S = m->config.size;
     uint8_t *weight = NULL;
     vv_status status;
+    if (m->config.residual)
+        return render_residual(m, image_to_crop, crop_to_image, (const float (*)[2])crop_target, NULL, NULL, crop, frame);
     if (m->config.hybrid) {
         weight = mem_alloc((size_t)S * S, 1);
         if (!weight) return vv_fail(VV_ERR_NO_MEMORY, "fsth_render: no memory");
@@ -456,10 +522,15 @@ vv_status fsth_render_frame_warped(fsth_model *m, const float image_to_crop[6], 
     vv_image warped = {0};
     uint8_t *weight = mem_alloc((size_t)S * S, 1);
     vv_status status = weight ? image_create(&warped, S, S, 3) : vv_fail(VV_ERR_NO_MEMORY, "fsth_render: no memory");
-    if (status == VV_OK) {
-        image_warp_affine(&warped, frame, crop_to_image, NULL); /* the warp as the crop sees it */
-        status = render_layers(m, (const float (*)[2])crop_target, &warped, validity, crop, weight);
+    if (status == VV_OK) image_warp_affine(&warped, frame, crop_to_image, NULL); /* the warp as the crop sees it */
+    if (status == VV_OK && m->config.residual) {
+        status = render_residual(m, image_to_crop, crop_to_image, (const float (*)[2])crop_target, &warped, validity,
+                                 crop, frame);
+        image_free(&warped);
+        free(weight);
+        return status;
     }
+    if (status == VV_OK) status = render_layers(m, (const float (*)[2])crop_target, &warped, validity, crop, weight);
     if (status == VV_OK) render_paste(m, crop_to_image, crop, weight, frame);
     image_free(&warped);
     free(weight);
@@ -523,8 +594,10 @@ static vv_status render_layers(fsth_model *m, const float target[68][2], const v
     status = render_forward(m, target, warped, validity, rgb);
     if (status == VV_OK) {
         /* G keeps its last forward's tanh painting and sigmoid blend. */
-        fsth_tensor_to_image(painted, m->G.rgb, S);
-        for (size_t i = 0; i < plane; i++) weight[i] = (uint8_t)((1.0f - m->G.blend[i]) * 255.0f + 0.5f);
+        /* A residual hybrid's painting is its whole composite (warp + correction), weight 255. */
+        fsth_tensor_to_image(painted, m->config.residual ? rgb : m->G.rgb, S);
+        for (size_t i = 0; i < plane; i++)
+            weight[i] = m->config.residual ? 255 : (uint8_t)((1.0f - m->G.blend[i]) * 255.0f + 0.5f);
     }
     free(rgb);
     return status;

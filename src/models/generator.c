@@ -3,7 +3,8 @@
  * optional self-attention, head AdaIN -> ReLU -> conv3x3 -> tanh.  All AdaIN scales and
  * biases come from psi = P e.  Hybrid: the input also holds the warped source and its
  * validity (an input only: where the mouth was synthesised), and a fourth output channel
- * is a blend mask:  out = m * warped + (1 - m) * tanh(rgb),  m = sigmoid(raw). */
+ * is a blend mask:  out = m * warped + (1 - m) * tanh(rgb),  m = sigmoid(raw).  A residual
+ * hybrid adds instead:  out = warped + tanh(rgb)  (the fourth channel unused). */
 #include "models/models.h"
 
 #include "nn/ops.h"
@@ -73,9 +74,20 @@ vv_status fsth_generator_new(fsth_generator *g, const fsth_config *c, uint64_t s
     /* Hybrid: the blend starts at sigmoid(3) = 0.95 towards the warp, so a fresh model is
      * the warp engine and training learns where to correct it. */
     if (c->hybrid) param_data(&g->ps, g->head.bias)[3] = 3.0f;
+    if (c->residual) fsth_generator_residual_start(g);
     /* Small P: psi starts near 0, i.e. AdaIN starts as plain instance norm. */
     param_fill_uniform(&g->ps, g->projection, 0.1f / sqrtf((float)pshape[1]), &rng);
     return VV_OK;
+}
+
+/* The correction starts near 0 (out = the warp): the head's RGB rows scaled to 1 %, their
+ * biases 0.  Not to 0: spectral norm divides by the head's largest singular value, which
+ * the unused fourth row then keeps away from 0. */
+void fsth_generator_residual_start(fsth_generator *g) {
+    float *weight = param_data(&g->ps, g->head.weight), *bias = param_data(&g->ps, g->head.bias);
+    size_t row = (size_t)g->head.in_channels * g->head.kernel * g->head.kernel;
+    for (size_t i = 0; i < 3 * row; i++) weight[i] *= 0.01f;
+    for (int c = 0; c < 3; c++) bias[c] = 0.0f;
 }
 
 void fsth_generator_free(fsth_generator *g) {
@@ -172,6 +184,11 @@ vv_status fsth_generator_forward(fsth_generator *g, float *out, const float *in,
         }
         const float *warped = in + (size_t)n * 7 * plane + 3 * plane;
         float *blend = g->blend + (size_t)n * plane;
+        if (g->config.residual) { /* a correction on top of the warp; the blend unused (0) */
+            memset(blend, 0, plane * sizeof(float));
+            for (size_t i = 0; i < 3 * plane; i++) o[i] = warped[i] + rgb[i];
+            continue;
+        }
         sigmoid_forward(blend, raw + 3 * plane, plane);
         for (size_t i = 0; i < plane; i++) {
             float m = blend[i];
@@ -196,6 +213,11 @@ vv_status fsth_generator_backward(fsth_generator *g, float *dpsi, const float *d
             continue;
         }
         const float *warped = in + (size_t)n * 7 * plane + 3 * plane, *blend = g->blend + (size_t)n * plane;
+        if (g->config.residual) {
+            for (size_t i = 0; i < 3 * plane; i++) draw[i] = d[i] * (1.0f - rgb[i] * rgb[i]);
+            memset(draw + 3 * plane, 0, plane * sizeof(float));
+            continue;
+        }
         for (size_t i = 0; i < plane; i++) {
             float m = blend[i], dm = 0.0f;
             for (int c = 0; c < 3; c++) {

@@ -25,6 +25,8 @@ typedef struct fsth_config {
     bool hybrid;           /* G also sees the warped source + validity mask, outputs a blend */
     bool warp3d;           /* hybrid: that warp is the 3D head's (models/hybrid_warp.h), not
                               the 2D mesh warp of the crop (fsth_warp_inputs) */
+    bool residual;         /* hybrid: out = warped + tanh(rgb), G paints a correction on top of
+                              the warp (the blend channel unused); else the blend */
     int videos;            /* rows of D's projection table W (training videos) */
 } fsth_config;
 
@@ -170,6 +172,9 @@ typedef struct fsth_generator {
 
 vv_status fsth_generator_new(fsth_generator *g, const fsth_config *c, uint64_t seed);
 void fsth_generator_free(fsth_generator *g);
+/* Residual hybrid: makes G's correction start near 0 (a fresh one, or a blending hybrid's
+ * weights taken over with --init), so the model starts as the warp. */
+void fsth_generator_residual_start(fsth_generator *g);
 vv_status fsth_generator_prepare(fsth_generator *g, bool training);
 /* psi [N, psi_dim] = P e; e [N, emb]. */
 void fsth_generator_project(const fsth_generator *g, float *psi, const float *e, int N);

@@ -335,7 +335,8 @@ vv_status fsth_train_step(fsth_trainer *t, fsth_episode_fn source, void *ctx, fs
             status = vv_fail(VV_ERR_INVALID_ARGUMENT, "episode video %d outside the model's %d", t->batch.videos[i], m->config.videos);
     if (status == VV_OK) status = fsth_embedder_prepare(&m->E, true);
     if (status == VV_OK) status = fsth_generator_prepare(&m->G, true);
-    if (status == VV_OK) status = fsth_discriminator_prepare(&m->D, true);
+    bool adversarial = t->p.w_adv > 0.0f || t->p.w_fm > 0.0f; /* else D is not run */
+    if (status == VV_OK && adversarial) status = fsth_discriminator_prepare(&m->D, true);
     if (status != VV_OK) return status;
     param_store_zero_grad(&m->E.ps);
     param_store_zero_grad(&m->G.ps);
@@ -379,10 +380,11 @@ vv_status fsth_train_step(fsth_trainer *t, fsth_episode_fn source, void *ctx, fs
     adam_config cfg = adam_for(t->p.beta1, t->p.beta2);
     param_store_adam_step(&m->E.ps, &cfg, t->p.lr_g);
     param_store_adam_step(&m->G.ps, &cfg, t->p.lr_g);
-    /* D step on the real target and the detached fake. */
-    if ((status = gan_discriminator_side(&t->gan, m, B, losses)) != VV_OK) return status;
+    /* D step on the real target and the detached fake; without the adversarial and
+     * feature-matching terms D is not run (its step then moves only W_i, by L_MCH). */
+    if (adversarial && (status = gan_discriminator_side(&t->gan, m, B, losses)) != VV_OK) return status;
     float *dw0 = param_grad(&m->D.ps, m->D.w0);
-    for (int n = 0; n < 2 * B; n++) {
+    for (int n = 0; n < (adversarial ? 2 * B : 0); n++) {
         int video = t->batch.videos[n % B];
         for (int j = 0; j < emb; j++) {
             float d = t->gan.dproj2[(size_t)n * emb + j];
