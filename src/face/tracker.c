@@ -110,7 +110,8 @@ struct face_tracker {
     face_search_schedule search;  /* while no face is tracked */
     tracker_counts counts;
     one_euro filters[68][2];
-    vv_image gray;
+    const vv_image *frame;   /* this update's RGB frame: the predictor reads dlib's gray from
+                                it at its feature pixels (no whole-frame gray copy) */
 };
 
 tracker_params tracker_default_params(void) {
@@ -149,7 +150,6 @@ vv_status face_tracker_new(face_tracker **out, face_detector *detector,
 
 void face_tracker_free(face_tracker *tracker) {
     if (!tracker) return;
-    image_free(&tracker->gray);
     free(tracker);
 }
 
@@ -186,7 +186,7 @@ static void predict_from_detection(face_tracker *t, const float box[4]) {
     memcpy(t->box, box, sizeof t->box);
     for (int iteration = 0; iteration < 4; iteration++) {
         float implied[4];
-        shape_predict(t->predictor, &t->gray, t->box, t->points);
+        shape_predict(t->predictor, t->frame, t->box, t->points);
         landmarks_box(t->points, implied);
         if (iteration > 0 && box_close(t->box, implied)) break;
         memcpy(t->box, implied, sizeof implied);
@@ -209,18 +209,20 @@ static vv_status run_quick_detector(face_tracker *t, const vv_image *frame, face
     return face_detect_downscaled(t->detector, frame, boxes, DETECT_MAX, count);
 }
 
-/* Standard deviation of the gray image on a 12 x 12 grid over the box: a face has
- * texture; a fade to black or a covered lens does not (the predictor still returns a
- * face-shaped answer there, so the shape tests alone cannot tell). */
-static float box_contrast(const vv_image *gray, const float box[4]) {
+/* Standard deviation of dlib's gray (the truncated mean of R, G, B) on a 12 x 12 grid
+ * over the box: a face has texture; a fade to black or a covered lens does not (the
+ * predictor still returns a face-shaped answer there, so the shape tests alone cannot
+ * tell). */
+static float box_contrast(const vv_image *rgb, const float box[4]) {
     double sum = 0, sum2 = 0;
     int n = 0;
     for (int j = 0; j < 12; j++)
         for (int i = 0; i < 12; i++) {
             int x = (int)(box[0] + (box[2] - box[0]) * (i + 0.5f) / 12);
             int y = (int)(box[1] + (box[3] - box[1]) * (j + 0.5f) / 12);
-            if (x < 0 || y < 0 || x >= gray->width || y >= gray->height) continue;
-            double v = gray->data[(size_t)y * gray->width + x];
+            if (x < 0 || y < 0 || x >= rgb->width || y >= rgb->height) continue;
+            const uint8_t *p = rgb->data + ((size_t)y * rgb->width + x) * 3;
+            double v = (double)(((unsigned)p[0] + p[1] + p[2]) / 3);
             sum += v;
             sum2 += v * v;
             n++;
@@ -233,7 +235,7 @@ static float box_contrast(const vv_image *gray, const float box[4]) {
 /* The new landmarks (implying box) still look like the face tracked in previous. */
 static bool track_is_sane(const face_tracker *t, const float box[4], const float previous[4],
                           const vv_image *frame) {
-    if (box_contrast(&t->gray, box) < MIN_BOX_CONTRAST) return false;
+    if (box_contrast(frame, box) < MIN_BOX_CONTRAST) return false;
     head_pose pose = head_pose_estimate(t->points);
     if (!(head_pose_residual(&pose, t->points) <= MAX_POSE_RESIDUAL)) return false;
     float size = box[2] - box[0], previous_size = previous[2] - previous[0];
@@ -256,9 +258,8 @@ vv_status face_tracker_update(face_tracker *tracker, const vv_image *frame, doub
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "face_tracker_update: need an RGB frame, got %dx%dx%d",
                        frame->width, frame->height, frame->channels);
     face_tracker *t = tracker;
-    image_free(&t->gray);
-    vv_status status = image_to_gray(&t->gray, frame);
-    if (status != VV_OK) return status;
+    t->frame = frame;
+    vv_status status = VV_OK;
 
     face_box boxes[DETECT_MAX];
     int count = 0;
@@ -267,7 +268,7 @@ vv_status face_tracker_update(face_tracker *tracker, const vv_image *frame, doub
     if (t->tracking) {
         float previous_box[4];
         memcpy(previous_box, t->box, sizeof previous_box);
-        shape_predict(t->predictor, &t->gray, previous_box, t->points);
+        shape_predict(t->predictor, frame, previous_box, t->points);
         float new_box[4];
         landmarks_box(t->points, new_box);
         /* Keep the box while the face stays within BOX_HYSTERESIS of it: the cascade's
