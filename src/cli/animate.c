@@ -6,6 +6,7 @@
 #include "animate/animate.h"
 #include "animate/tracking.h"
 #include "cli/cli.h"
+#include "cli/device.h"
 #include "eval/identity.h"
 #include "eval/metrics.h"
 #include "face/motion.h"
@@ -111,6 +112,7 @@ static void ui_log(void *data, const char *line) {
 int cli_animate(int argc, char **argv) {
     const char *output = NULL, *driving = NULL, *motion = NULL, *reference = "first", *models = NULL;
     const char *engine = "warp", *model_path = NULL, *background = "still", *audio = NULL, *lipsync = NULL;
+    const char *device = "cpu";
     bool compare = false, crop = false, absolute = false, no_audio = false, verbose = false, keep_partial = false;
     int frames_limit = 0, size = 512, face_index = 1, lookahead = 3;
     float expression_scale = 1, pose_scale = 1, duration = -1, smoothing = 1; /* duration -1: not given (5 s) */
@@ -161,6 +163,7 @@ int cli_animate(int argc, char **argv) {
         {"keep-partial", 0, OPT_FLAG, &keep_partial, NULL, "on Ctrl-C / SIGTERM keep the frames made so far as a shorter "
                                                            "valid output (default: remove it); exit code 130 either way", 0, 0},
         {"verbose", 'v', OPT_FLAG, &verbose, NULL, "say which source each frame uses, and more", 0, 0},
+        {"device", 0, OPT_STRING, &device, "cpu|cuda", CLI_DEVICE_HELP " (fsth and hybrid engines)", 0, 0},
     };
     const char *positional[MAX_SOURCES];
     int npos = 0;
@@ -174,6 +177,7 @@ int cli_animate(int argc, char **argv) {
                       "person (fsth, hybrid); the output takes the first one's size.  --audio SPEECH: the portrait\n"
                       "says it (--lipsync: mouth shapes from recognised phonemes, or the opening from the loudness).");
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
+    if ((r = cli_device_use(device))) return r;
     if (npos < 1) {
         fprintf(stderr, "vivify: animate needs a SOURCE image (see vivify animate --help)\n");
         return EXIT_USAGE;

@@ -131,7 +131,7 @@ static vv_status save_checkpoint(fsth_model *m, fsth_trainer *t, const char *out
 
 int cli_train(int argc, char **argv) {
     const char *data = NULL, *out = NULL, *log_path = NULL, *export_path = NULL, *init = NULL;
-    const char *device = NULL;
+    const char *device = "cpu";
     int steps = 1000, k = 8, batch = 1, size = 128, width = 16, bottleneck = 4, seed = 1;
     int val_every = 100, checkpoint_every = 100;
     bool resume = false, attention = false, hybrid = false, warp3d = false, residual = false, quiet = false;
@@ -357,7 +357,7 @@ static int finetune_progress(void *data, long done, long total) {
 
 int cli_finetune(int argc, char **argv) {
     const char *out = NULL, *models = NULL;
-    const char *device = NULL;
+    const char *device = "cpu";
     int steps = 0, seed = 1, per_video = 8;
     float identity = FINETUNE_IDENTITY_WEIGHT, perceptual = 0.0f;
     bool fp16 = false, feed_forward = false, any_person = false;
