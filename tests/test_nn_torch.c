@@ -356,7 +356,8 @@ static vv_status counting_conv_backward(float *din, float *dw, float *db, const 
     return nn_backend_cpu()->conv2d_backward(din, dw, db, dout, in, w, s);
 }
 static void test_backend_seam(void) {
-    static const nn_backend counting = {"counting", counting_gemm, counting_conv_forward, counting_conv_backward};
+    static const nn_backend counting = {.name = "counting", .gemm = counting_gemm, .conv2d_forward = counting_conv_forward,
+                                        .conv2d_backward = counting_conv_backward};
     nn_backend_set(&counting);
     CHECK(strcmp(nn_backend_current()->name, "counting") == 0);
     test_conv("conv", 1, 1, 1); /* same answers through the installed table */

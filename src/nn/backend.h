@@ -1,14 +1,27 @@
-/* nn/backend: the seam between model code and the device that runs GEMM and convolution.
+/* nn/backend: the seam between model code and the device that runs the training core.
  *
  * Model code calls conv2d_forward / conv2d_backward / nn_gemm; those dispatch through the
  * current backend's table.  The CPU backend (backend_cpu.c) is the default and the
- * reference.  A CUDA backend supplies the same table; the pointers it receives are then
- * device pointers (a later step adds allocation and copies to this table), so model code
- * that only calls these entry points needs no change. */
+ * reference.  The table also holds device memory (alloc, upload, download, copy, zero,
+ * sync) and the non-GEMM ops of the training core (activations, instance norm, AdaIN,
+ * pooling, upsampling, losses, Adam), each with the contract of its nn/layers.h, nn/ops.h
+ * or nn/optim.h twin.  The CPU backend's memory entries are malloc / memcpy and its op
+ * entries are those twins, so code written against the table runs on either.
+ *
+ * A backend with device_memory set (the CUDA one, backend_cuda.cu) takes device pointers
+ * from its own alloc in every entry.  nn_backend_cuda_staged() is the same GPU code behind
+ * host pointers (each call copies its operands over and back): what `--device cuda` sets
+ * for model code that still keeps its buffers in host memory (docs/TRAINING.md says which
+ * ops that covers). */
 #ifndef VV_NN_BACKEND_H
 #define VV_NN_BACKEND_H
 
 #include "nn/layers.h"
+#include "nn/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 typedef struct nn_backend {
     const char *name;
@@ -20,6 +33,71 @@ typedef struct nn_backend {
                                 const float *bias, const conv2d_shape *s);
     vv_status (*conv2d_backward)(float *din, float *dweight, float *dbias, const float *dout,
                                  const float *in, const float *weight, const conv2d_shape *s);
+
+    /* ---- Memory (bytes; NULL pointers and 0 sizes are no-ops) ---- */
+    bool device_memory;      /* true: every pointer below is the backend's own memory */
+    void *(*alloc)(size_t bytes); /* NULL when out of memory */
+    void (*free)(void *p);
+    vv_status (*upload)(void *dst, const void *host_src, size_t bytes);
+    vv_status (*download)(void *host_dst, const void *src, size_t bytes);
+    vv_status (*copy)(void *dst, const void *src, size_t bytes);
+    vv_status (*zero)(void *p, size_t bytes);
+    /* Waits for the work queued so far; returns the first failure since the last sync
+     * (ops themselves return nothing, as CUDA kernel launches do).  VV_OK on the CPU. */
+    vv_status (*sync)(void);
+
+    /* ---- Training-core ops: the contracts of nn/ops.h, nn/layers.h, nn/optim.h ---- */
+    void (*relu_forward)(float *out, const float *in, size_t n);
+    void (*relu_backward)(float *din, const float *dout, const float *in, size_t n);
+    void (*leaky_relu_forward)(float *out, const float *in, float alpha, size_t n);
+    void (*leaky_relu_backward)(float *din, const float *dout, const float *in, float slope, size_t n);
+    void (*tanh_forward)(float *out, const float *in, size_t n);
+    void (*tanh_backward)(float *din, const float *dout, const float *out, size_t n);
+    void (*sigmoid_forward)(float *out, const float *in, size_t n);
+    void (*sigmoid_backward)(float *din, const float *dout, const float *out, size_t n);
+    void (*add_forward)(float *out, const float *a, const float *b, size_t n);
+    void (*add_backward)(float *da, float *db, const float *dout, size_t n);
+    void (*instance_norm_forward)(float *out, float *mean, float *rstd, const float *in,
+                                  const float *gamma, const float *beta, int N, int C, int HW,
+                                  float eps);
+    void (*instance_norm_backward)(float *din, float *dgamma, float *dbeta, const float *dout,
+                                   const float *in, const float *mean, const float *rstd,
+                                   const float *gamma, int N, int C, int HW);
+    void (*adain_forward)(float *out, float *mean, float *rstd, const float *in, const float *scale,
+                          const float *bias, int N, int C, int HW, float eps);
+    void (*adain_backward)(float *din, float *dscale, float *dbias, const float *dout,
+                           const float *in, const float *mean, const float *rstd,
+                           const float *scale, int N, int C, int HW);
+    void (*adain_relu_forward)(float *out, float *mean, float *rstd, const float *in,
+                               const float *scale, const float *bias, int N, int C, int HW,
+                               float eps);
+    void (*adain_relu_backward)(float *din, float *dscale, float *dbias, const float *dout,
+                                const float *out, const float *in, const float *mean,
+                                const float *rstd, const float *scale, int N, int C, int HW);
+    void (*avg_pool2d_forward)(float *out, const float *in, int N, int C, int H, int W, int K,
+                               int stride, int OH, int OW);
+    void (*avg_pool2d_backward)(float *din, const float *dout, int N, int C, int H, int W, int K,
+                                int stride, int OH, int OW);
+    void (*upsample_nearest_forward)(float *out, const float *in, int N, int C, int H, int W, int f);
+    void (*upsample_nearest_backward)(float *din, const float *dout, int N, int C, int H, int W,
+                                      int f);
+    void (*global_sum_pool_forward)(float *out, const float *in, int N, int C, int HW);
+    void (*global_sum_pool_backward)(float *din, const float *dout, int N, int C, int HW);
+    /* Losses return the value in host memory (a device backend syncs for it). */
+    float (*l1_loss_forward)(const float *a, const float *b, size_t n);
+    void (*l1_loss_backward)(float *da, float *db, const float *a, const float *b, size_t n,
+                             float dloss);
+    float (*mse_loss_forward)(const float *a, const float *b, size_t n);
+    void (*mse_loss_backward)(float *da, float *db, const float *a, const float *b, size_t n,
+                              float dloss);
+    float (*hinge_d_loss_forward)(const float *real, size_t n_real, const float *fake,
+                                  size_t n_fake);
+    void (*hinge_d_loss_backward)(float *dreal, float *dfake, const float *real, size_t n_real,
+                                  const float *fake, size_t n_fake, float dloss);
+    float (*hinge_g_loss_forward)(const float *fake, size_t n);
+    void (*hinge_g_loss_backward)(float *dfake, size_t n, float dloss);
+    void (*adam_update)(float *param, const float *grad, float *m, float *v, size_t n,
+                        const adam_config *config, long t);
 } nn_backend;
 
 /* The CPU backend: GEMM and convolutions through oneDNN when the build has it (VV_HAVE_DNNL,
@@ -73,5 +151,34 @@ void nn_cpu_sgemm(int order, int transpose_a, int transpose_b, int M, int N, int
 /* GEMM through the current backend. */
 void nn_gemm(bool transpose_a, bool transpose_b, int M, int N, int K, float alpha,
              const float *a, int lda, const float *b, int ldb, float beta, float *c, int ldc);
+
+#ifdef VV_HAVE_CUDA
+/* ---- The CUDA backend (backend_cuda.cu; built with -DVV_CUDA=ON) ----
+ * Kernels and cuBLAS calls run on one stream of the device chosen by nn_cuda_init; op
+ * entries queue work and return (errors surface at sync, losses sync for their value).
+ * GEMM: cublasSgemm (the row-major contract mapped onto column-major); convolutions:
+ * im2col / col2im kernels + cublasSgemm per sample and group; the other ops: own kernels,
+ * reductions in double as the CPU twins. */
+/* Opens GPU `device` (0-based; a multi-GPU rank passes its local rank modulo the count):
+ * VV_ERR_UNSUPPORTED with the driver's reason when there is no such GPU.  Idempotent for
+ * the same device.  The others below need it first. */
+vv_status nn_cuda_init(int device);
+/* GPUs the driver sees (0 with none, or no driver); *why gets the reason when 0. */
+int nn_cuda_device_count(const char **why);
+/* The opened GPU's name ("NVIDIA H100 80GB HBM3"), or NULL before nn_cuda_init. */
+const char *nn_cuda_device_name(void);
+/* Device pointers in every entry. */
+const nn_backend *nn_backend_cuda(void);
+/* Host pointers: gemm and the convolutions copy their operands to the GPU and the results
+ * back (serialised by a mutex); every other entry is the CPU backend's.  A GEMM the GPU
+ * fails runs on the CPU (counted by nn_cuda_fallbacks); a convolution returns the error. */
+const nn_backend *nn_backend_cuda_staged(void);
+/* GEMMs and convolutions the staged backend has run on the GPU, and fallbacks. */
+void nn_cuda_counts(long *gemms, long *convs, long *fallbacks);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif

@@ -1,9 +1,13 @@
 /* nn/backend_cpu: the default backend: GEMM and convolutions through oneDNN when built with
- * it (backend_dnnl.c), else OpenBLAS GEMM and im2col (layers_conv.c). */
+ * it (backend_dnnl.c), else OpenBLAS GEMM and im2col (layers_conv.c); memory is host memory
+ * (malloc / memcpy) and the other ops are the nn/layers.h, nn/ops.h, nn/optim.h functions. */
 #include "nn/backend.h"
+#include "nn/ops.h"
 
 #include <cblas.h>
 #include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
 
 #ifndef VV_HAVE_DNNL
 static void cpu_gemm(bool transpose_a, bool transpose_b, int M, int N, int K, float alpha,
@@ -25,6 +29,40 @@ void nn_blas_threads(int threads) {
     if (threads >= 1) openblas_set_num_threads(threads);
 }
 
+static void *cpu_alloc(size_t bytes) { return bytes ? malloc(bytes) : NULL; }
+static void cpu_free(void *p) { free(p); }
+static vv_status cpu_copy(void *dst, const void *src, size_t bytes) {
+    if (bytes) memcpy(dst, src, bytes);
+    return VV_OK;
+}
+static vv_status cpu_zero(void *p, size_t bytes) {
+    if (bytes) memset(p, 0, bytes);
+    return VV_OK;
+}
+static vv_status cpu_sync(void) { return VV_OK; }
+
+#define CPU_OPS                                                                                   \
+    .device_memory = false, .alloc = cpu_alloc, .free = cpu_free, .upload = cpu_copy,             \
+    .download = cpu_copy, .copy = cpu_copy, .zero = cpu_zero, .sync = cpu_sync,                   \
+    .relu_forward = relu_forward, .relu_backward = relu_backward,                                 \
+    .leaky_relu_forward = leaky_relu_forward, .leaky_relu_backward = leaky_relu_backward,         \
+    .tanh_forward = tanh_forward, .tanh_backward = tanh_backward,                                 \
+    .sigmoid_forward = sigmoid_forward, .sigmoid_backward = sigmoid_backward,                     \
+    .add_forward = add_forward, .add_backward = add_backward,                                     \
+    .instance_norm_forward = instance_norm_forward, .instance_norm_backward = instance_norm_backward, \
+    .adain_forward = adain_forward, .adain_backward = adain_backward,                             \
+    .adain_relu_forward = adain_relu_forward, .adain_relu_backward = adain_relu_backward,         \
+    .avg_pool2d_forward = avg_pool2d_forward, .avg_pool2d_backward = avg_pool2d_backward,         \
+    .upsample_nearest_forward = upsample_nearest_forward,                                         \
+    .upsample_nearest_backward = upsample_nearest_backward,                                       \
+    .global_sum_pool_forward = global_sum_pool_forward,                                           \
+    .global_sum_pool_backward = global_sum_pool_backward,                                         \
+    .l1_loss_forward = l1_loss_forward, .l1_loss_backward = l1_loss_backward,                     \
+    .mse_loss_forward = mse_loss_forward, .mse_loss_backward = mse_loss_backward,                 \
+    .hinge_d_loss_forward = hinge_d_loss_forward, .hinge_d_loss_backward = hinge_d_loss_backward, \
+    .hinge_g_loss_forward = hinge_g_loss_forward, .hinge_g_loss_backward = hinge_g_loss_backward, \
+    .adam_update = adam_update
+
 static const nn_backend cpu_backend = {
 #ifdef VV_HAVE_DNNL
     .name = "cpu+onednn",
@@ -37,6 +75,7 @@ static const nn_backend cpu_backend = {
     .conv2d_forward = conv2d_forward_cpu,
     .conv2d_backward = conv2d_backward_cpu,
 #endif
+    CPU_OPS,
 };
 
 static _Atomic(const nn_backend *) current_backend = NULL;

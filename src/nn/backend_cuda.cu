@@ -1,0 +1,1018 @@
+/* nn/backend_cuda: the CUDA backend (built with -DVV_CUDA=ON; nn/backend.h).
+ *
+ * Every entry of the table on device pointers: cuBLAS sgemm for GEMM (the row-major
+ * contract mapped onto column-major: C^T = op(B)^T op(A)^T), convolutions as im2col /
+ * col2im kernels + strided-batched cuBLAS sgemm (one call a sample over the groups), and
+ * own kernels for the rest, each written after its CPU twin (nn/layers_basic.c, nn/ops.c,
+ * nn/optim.c) so that tests/test_cuda.c can hold them to it: the same formulas, plane
+ * statistics and loss sums in double, the per-channel sums of instance norm's backward
+ * added sample by sample in the same order.  FP32 throughout (cuBLAS's default math: no
+ * TF32).
+ *
+ * One stream, one cuBLAS handle, process-wide; ops queue work and return.  The first
+ * failure (a launch, a cuBLAS status, an allocation of scratch) is kept and returned by
+ * sync(); loss forwards sync for their value.  The device backend is for one thread at a
+ * time; the staged backend (host pointers) serialises its calls with a mutex.
+ *
+ * Status: compiled and linked on machines without a GPU; the numerics are checked only by
+ * scripts/gpu_check.sh (tests/test_cuda.c) on a machine with one (docs/TRAINING.md). */
+extern "C" {
+#include "nn/backend.h"
+}
+
+#include <cublas_v2.h>
+#include <cuda_runtime.h>
+
+#include <dlfcn.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+/* ---- State and errors ---- */
+
+static int g_device = -1;
+static cudaStream_t g_stream;
+static cublasHandle_t g_blas;
+static char g_device_name[256];
+static pthread_mutex_t g_init_lock = PTHREAD_MUTEX_INITIALIZER;
+/* The first failure since the last sync: a message ready for vv_fail. */
+static char g_error[256];
+
+static void note_cuda(cudaError_t e, const char *what) {
+    if (e != cudaSuccess && !g_error[0])
+        snprintf(g_error, sizeof g_error, "CUDA: %s: %s", what, cudaGetErrorString(e));
+}
+
+static void note_blas(cublasStatus_t s, const char *what) {
+    if (s != CUBLAS_STATUS_SUCCESS && !g_error[0])
+        snprintf(g_error, sizeof g_error, "cuBLAS: %s: status %d", what, (int)s);
+}
+
+/* After a launch: a bad configuration shows here, a fault at the next sync. */
+#define LAUNCHED(name) note_cuda(cudaGetLastError(), name)
+
+static vv_status take_error(void) {
+    if (!g_error[0]) return VV_OK;
+    vv_status s = vv_fail(VV_ERR_INTERNAL, "%s", g_error);
+    g_error[0] = 0;
+    return s;
+}
+
+static const unsigned THREADS = 256;
+
+static unsigned blocks_for(size_t n) {
+    size_t b = (n + THREADS - 1) / THREADS;
+    if (b < 1) b = 1;
+    if (b > (1u << 20)) b = 1u << 20; /* grid-stride loops cover the rest */
+    return (unsigned)b;
+}
+
+#define GRID_LOOP(i, n) \
+    for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+
+/* Growing device scratch (one for the ops, one for the convolutions' columns). */
+typedef struct scratch {
+    void *p;
+    size_t bytes;
+} scratch;
+
+static void *scratch_get(scratch *s, size_t bytes) {
+    if (bytes <= s->bytes) return s->p;
+    if (s->p) cudaFree(s->p); /* synchronises: queued users of the old buffer are done */
+    s->p = NULL;
+    s->bytes = 0;
+    cudaError_t e = cudaMalloc(&s->p, bytes);
+    if (e != cudaSuccess) {
+        note_cuda(e, "scratch allocation");
+        s->p = NULL;
+        return NULL;
+    }
+    s->bytes = bytes;
+    return s->p;
+}
+
+static scratch g_ops_scratch, g_col_scratch;
+
+/* ---- Device and memory ---- */
+
+extern "C" int nn_cuda_device_count(const char **why) {
+    int count = 0;
+    cudaError_t e = cudaGetDeviceCount(&count);
+    if (e != cudaSuccess) {
+        if (why) *why = cudaGetErrorString(e);
+        /* "driver version is insufficient" is also what a machine with no driver at all gets */
+        void *driver = e == cudaErrorInsufficientDriver ? dlopen("libcuda.so.1", RTLD_LAZY | RTLD_LOCAL) : NULL;
+        if (e == cudaErrorInsufficientDriver && !driver && why) *why = "no NVIDIA driver: libcuda.so.1 not found";
+        if (driver) dlclose(driver);
+        return 0;
+    }
+    if (count == 0 && why) *why = "the driver lists no GPU";
+    return count;
+}
+
+extern "C" vv_status nn_cuda_init(int device) {
+    pthread_mutex_lock(&g_init_lock);
+    vv_status status = VV_OK;
+    if (g_device >= 0) {
+        if (device != g_device)
+            status = vv_fail(VV_ERR_INVALID_ARGUMENT, "CUDA: GPU %d is open; cannot switch to GPU %d", g_device, device);
+        pthread_mutex_unlock(&g_init_lock);
+        return status;
+    }
+    const char *why = "";
+    int count = nn_cuda_device_count(&why);
+    cudaError_t e;
+    cublasStatus_t b;
+    cudaDeviceProp prop;
+    if (count <= 0) {
+        status = vv_fail(VV_ERR_UNSUPPORTED, "no CUDA GPU here (%s)", why);
+    } else if (device < 0 || device >= count) {
+        status = vv_fail(VV_ERR_UNSUPPORTED, "no CUDA GPU %d here (%d found)", device, count);
+    } else if ((e = cudaSetDevice(device)) != cudaSuccess ||
+               (e = cudaGetDeviceProperties(&prop, device)) != cudaSuccess ||
+               (e = cudaStreamCreateWithFlags(&g_stream, cudaStreamNonBlocking)) != cudaSuccess) {
+        status = vv_fail(VV_ERR_UNSUPPORTED, "CUDA GPU %d: %s", device, cudaGetErrorString(e));
+    } else if ((b = cublasCreate(&g_blas)) != CUBLAS_STATUS_SUCCESS ||
+               (b = cublasSetStream(g_blas, g_stream)) != CUBLAS_STATUS_SUCCESS ||
+               (b = cublasSetMathMode(g_blas, CUBLAS_DEFAULT_MATH)) != CUBLAS_STATUS_SUCCESS) {
+        status = vv_fail(VV_ERR_UNSUPPORTED, "cuBLAS on GPU %d: status %d", device, (int)b);
+    } else {
+        snprintf(g_device_name, sizeof g_device_name, "%s", prop.name);
+        g_device = device;
+    }
+    pthread_mutex_unlock(&g_init_lock);
+    return status;
+}
+
+extern "C" const char *nn_cuda_device_name(void) { return g_device >= 0 ? g_device_name : NULL; }
+
+static void *cu_alloc(size_t bytes) {
+    void *p = NULL;
+    if (!bytes || cudaMalloc(&p, bytes) != cudaSuccess) return NULL;
+    return p;
+}
+
+static void cu_free(void *p) {
+    if (p) cudaFree(p);
+}
+
+static vv_status cu_upload(void *dst, const void *src, size_t bytes) {
+    if (bytes) note_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, g_stream), "upload");
+    /* the source may be reused at once: wait for it to be read */
+    if (bytes) note_cuda(cudaStreamSynchronize(g_stream), "upload");
+    return take_error();
+}
+
+static vv_status cu_download(void *dst, const void *src, size_t bytes) {
+    if (bytes) {
+        note_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, g_stream), "download");
+        note_cuda(cudaStreamSynchronize(g_stream), "download");
+    }
+    return take_error();
+}
+
+static vv_status cu_copy(void *dst, const void *src, size_t bytes) {
+    if (bytes) note_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, g_stream), "copy");
+    return take_error();
+}
+
+static vv_status cu_zero(void *p, size_t bytes) {
+    if (bytes) note_cuda(cudaMemsetAsync(p, 0, bytes, g_stream), "zero");
+    return take_error();
+}
+
+static vv_status cu_sync(void) {
+    note_cuda(cudaStreamSynchronize(g_stream), "sync");
+    return take_error();
+}
+
+/* ---- GEMM ---- */
+
+__global__ void k_scale_matrix(float *c, int M, int N, int ldc, float beta) {
+    GRID_LOOP(i, (size_t)M * N) {
+        size_t r = i / N, col = i % N;
+        c[r * ldc + col] = beta == 0.0f ? 0.0f : c[r * ldc + col] * beta;
+    }
+}
+
+/* Row-major C [M,N] = alpha op(A) op(B) + beta C for `batch` matrices at the given
+ * strides, as column-major C^T = op(B)^T op(A)^T. */
+static void rm_gemm_batched(bool ta, bool tb, int M, int N, int K, float alpha, const float *a, int lda,
+                            long long stride_a, const float *b, int ldb, long long stride_b, float beta, float *c,
+                            int ldc, long long stride_c, int batch) {
+    if (M <= 0 || N <= 0 || batch <= 0) return;
+    if (K <= 0) { /* C = beta C, as the CPU backend */
+        for (int i = 0; i < batch; i++) {
+            k_scale_matrix<<<blocks_for((size_t)M * N), THREADS, 0, g_stream>>>(c + i * stride_c, M, N, ldc, beta);
+            LAUNCHED("scale");
+        }
+        return;
+    }
+    cublasOperation_t op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    if (batch == 1)
+        note_blas(cublasSgemm(g_blas, op_b, op_a, N, M, K, &alpha, b, ldb, a, lda, &beta, c, ldc), "sgemm");
+    else
+        note_blas(cublasSgemmStridedBatched(g_blas, op_b, op_a, N, M, K, &alpha, b, ldb, stride_b, a, lda, stride_a,
+                                            &beta, c, ldc, stride_c, batch),
+                  "sgemm (batched)");
+}
+
+static void cu_gemm(bool transpose_a, bool transpose_b, int M, int N, int K, float alpha, const float *a, int lda,
+                    const float *b, int ldb, float beta, float *c, int ldc) {
+    rm_gemm_batched(transpose_a, transpose_b, M, N, K, alpha, a, lda, 0, b, ldb, 0, beta, c, ldc, 0, 1);
+}
+
+/* ---- Convolution: im2col / col2im + sgemm ---- */
+
+/* col [C*KH*KW, OH*OW] of one image in [C,H,W]; row (c, kh, kw), as layers_conv.c's. */
+__global__ void k_im2col(float *__restrict__ col, const float *__restrict__ in, int C, int H, int W, int KH, int KW,
+                         int stride, int pad, int OH, int OW) {
+    size_t ohw = (size_t)OH * OW;
+    GRID_LOOP(i, (size_t)C * KH * KW * ohw) {
+        size_t row = i / ohw, p = i % ohw;
+        int kw = (int)(row % KW), kh = (int)(row / KW % KH), c = (int)(row / ((size_t)KW * KH));
+        int oh = (int)(p / OW), ow = (int)(p % OW);
+        int ih = oh * stride - pad + kh, iw = ow * stride - pad + kw;
+        col[i] = ih >= 0 && ih < H && iw >= 0 && iw < W ? in[((size_t)c * H + ih) * W + iw] : 0.0f;
+    }
+}
+
+/* in [C,H,W] += the adjoint of k_im2col applied to col: each input pixel gathers the
+ * column entries that read it (no atomics). */
+__global__ void k_col2im_add(float *__restrict__ in, const float *__restrict__ col, int C, int H, int W, int KH,
+                             int KW, int stride, int pad, int OH, int OW) {
+    size_t ohw = (size_t)OH * OW;
+    GRID_LOOP(i, (size_t)C * H * W) {
+        int w = (int)(i % W), h = (int)(i / W % H), c = (int)(i / ((size_t)W * H));
+        float sum = 0.0f;
+        for (int kh = 0; kh < KH; kh++) {
+            int oh_s = h + pad - kh;
+            if (oh_s < 0 || oh_s % stride) continue;
+            int oh = oh_s / stride;
+            if (oh >= OH) continue;
+            for (int kw = 0; kw < KW; kw++) {
+                int ow_s = w + pad - kw;
+                if (ow_s < 0 || ow_s % stride) continue;
+                int ow = ow_s / stride;
+                if (ow >= OW) continue;
+                sum += col[((size_t)(c * KH + kh) * KW + kw) * ohw + (size_t)oh * OW + ow];
+            }
+        }
+        in[i] += sum;
+    }
+}
+
+/* out [N,OC,P] += bias [OC] */
+__global__ void k_bias_add(float *out, const float *bias, int OC, size_t P, size_t total) {
+    GRID_LOOP(i, total) out[i] += bias[(i / P) % OC];
+}
+
+/* Block-wide sum in double of each thread's value; the result in thread 0. */
+__device__ double block_sum(double v) {
+    __shared__ double part[256];
+    part[threadIdx.x] = v;
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s) part[threadIdx.x] += part[threadIdx.x + s];
+        __syncthreads();
+    }
+    double r = part[0];
+    __syncthreads(); /* part is reused by the next call */
+    return r;
+}
+
+/* dbias [OC] += sum over n and p of dout [N,OC,P]: one block a channel. */
+__global__ void k_bias_grad(float *dbias, const float *dout, int N, int OC, size_t P) {
+    int oc = blockIdx.x;
+    double sum = 0.0;
+    for (int n = 0; n < N; n++) {
+        const float *d = dout + ((size_t)n * OC + oc) * P;
+        for (size_t p = threadIdx.x; p < P; p += blockDim.x) sum += d[p];
+    }
+    sum = block_sum(sum);
+    if (threadIdx.x == 0) dbias[oc] += (float)sum;
+}
+
+static bool conv_is_pointwise(const conv2d_shape *s) {
+    return s->KH == 1 && s->KW == 1 && s->stride == 1 && s->pad == 0;
+}
+
+static vv_status cu_conv2d_forward(float *out, const float *in, const float *weight, const float *bias,
+                                   const conv2d_shape *s) {
+    int G = s->groups, Cg = s->C / G, OCg = s->OC / G, KK = s->KH * s->KW;
+    size_t ohw = (size_t)s->OH * s->OW, hw = (size_t)s->H * s->W, rows = (size_t)Cg * KK;
+    bool pointwise = conv_is_pointwise(s);
+    float *col = pointwise ? NULL : (float *)scratch_get(&g_col_scratch, (size_t)s->C * KK * ohw * sizeof(float));
+    if (!pointwise && !col) return take_error();
+    for (int n = 0; n < s->N; n++) {
+        const float *x = in + (size_t)n * s->C * hw;
+        const float *cols = x;
+        if (!pointwise) {
+            k_im2col<<<blocks_for((size_t)s->C * KK * ohw), THREADS, 0, g_stream>>>(
+                col, x, s->C, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OH, s->OW);
+            LAUNCHED("im2col");
+            cols = col;
+        }
+        /* out_g [OCg, ohw] = W_g [OCg, rows] col_g [rows, ohw], over the groups */
+        rm_gemm_batched(false, false, OCg, (int)ohw, (int)rows, 1.0f, weight, (int)rows, (long long)OCg * rows, cols,
+                        (int)ohw, (long long)rows * ohw, 0.0f, out + (size_t)n * s->OC * ohw, (int)ohw,
+                        (long long)OCg * ohw, G);
+    }
+    if (bias) {
+        size_t total = (size_t)s->N * s->OC * ohw;
+        k_bias_add<<<blocks_for(total), THREADS, 0, g_stream>>>(out, bias, s->OC, ohw, total);
+        LAUNCHED("bias");
+    }
+    return take_error();
+}
+
+static vv_status cu_conv2d_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                                    const float *weight, const conv2d_shape *s) {
+    int G = s->groups, Cg = s->C / G, OCg = s->OC / G, KK = s->KH * s->KW;
+    size_t ohw = (size_t)s->OH * s->OW, hw = (size_t)s->H * s->W, rows = (size_t)Cg * KK;
+    bool pointwise = conv_is_pointwise(s);
+    float *col = NULL;
+    if (!pointwise && (din || dweight)) {
+        col = (float *)scratch_get(&g_col_scratch, (size_t)s->C * KK * ohw * sizeof(float));
+        if (!col) return take_error();
+    }
+    for (int n = 0; n < s->N; n++) {
+        const float *dy = dout + (size_t)n * s->OC * ohw;
+        if (dweight) {
+            const float *x = in + (size_t)n * s->C * hw, *cols = x;
+            if (!pointwise) {
+                k_im2col<<<blocks_for((size_t)s->C * KK * ohw), THREADS, 0, g_stream>>>(
+                    col, x, s->C, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OH, s->OW);
+                LAUNCHED("im2col");
+                cols = col;
+            }
+            /* dW_g [OCg, rows] += dy_g [OCg, ohw] col_g^T */
+            rm_gemm_batched(false, true, OCg, (int)rows, (int)ohw, 1.0f, dy, (int)ohw, (long long)OCg * ohw, cols,
+                            (int)ohw, (long long)rows * ohw, 1.0f, dweight, (int)rows, (long long)OCg * rows, G);
+        }
+        if (din) {
+            float *dx = din + (size_t)n * s->C * hw;
+            if (pointwise) { /* dx_g [Cg, hw] += W_g^T dy_g */
+                rm_gemm_batched(true, false, Cg, (int)ohw, OCg, 1.0f, weight, Cg, (long long)OCg * Cg, dy, (int)ohw,
+                                (long long)OCg * ohw, 1.0f, dx, (int)ohw, (long long)Cg * ohw, G);
+            } else { /* dcol_g [rows, ohw] = W_g^T dy_g, then scattered back */
+                rm_gemm_batched(true, false, (int)rows, (int)ohw, OCg, 1.0f, weight, (int)rows, (long long)OCg * rows,
+                                dy, (int)ohw, (long long)OCg * ohw, 0.0f, col, (int)ohw, (long long)rows * ohw, G);
+                k_col2im_add<<<blocks_for((size_t)s->C * hw), THREADS, 0, g_stream>>>(
+                    dx, col, s->C, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OH, s->OW);
+                LAUNCHED("col2im");
+            }
+        }
+    }
+    if (dbias) {
+        k_bias_grad<<<s->OC, THREADS, 0, g_stream>>>(dbias, dout, s->N, s->OC, ohw);
+        LAUNCHED("bias gradient");
+    }
+    return take_error();
+}
+
+/* ---- Elementwise ---- */
+
+__global__ void k_relu(float *out, const float *in, size_t n) { GRID_LOOP(i, n) out[i] = in[i] > 0.0f ? in[i] : 0.0f; }
+__global__ void k_relu_back(float *din, const float *dout, const float *in, size_t n) {
+    GRID_LOOP(i, n) din[i] += in[i] > 0.0f ? dout[i] : 0.0f;
+}
+__global__ void k_leaky(float *out, const float *in, float alpha, size_t n) {
+    GRID_LOOP(i, n) out[i] = in[i] > 0.0f ? in[i] : alpha * in[i];
+}
+__global__ void k_leaky_back(float *din, const float *dout, const float *in, float slope, size_t n) {
+    GRID_LOOP(i, n) din[i] += in[i] > 0.0f ? dout[i] : slope * dout[i];
+}
+__global__ void k_tanh(float *out, const float *in, size_t n) { GRID_LOOP(i, n) out[i] = tanhf(in[i]); }
+__global__ void k_tanh_back(float *din, const float *dout, const float *out, size_t n) {
+    GRID_LOOP(i, n) din[i] += dout[i] * (1.0f - out[i] * out[i]);
+}
+__global__ void k_sigmoid(float *out, const float *in, size_t n) {
+    GRID_LOOP(i, n) out[i] = 1.0f / (1.0f + expf(-in[i]));
+}
+__global__ void k_sigmoid_back(float *din, const float *dout, const float *out, size_t n) {
+    GRID_LOOP(i, n) din[i] += dout[i] * out[i] * (1.0f - out[i]);
+}
+__global__ void k_add(float *out, const float *a, const float *b, size_t n) { GRID_LOOP(i, n) out[i] = a[i] + b[i]; }
+__global__ void k_accumulate(float *d, const float *g, size_t n) { GRID_LOOP(i, n) d[i] += g[i]; }
+
+#define ELEMENTWISE_1(name, kernel)                                                   \
+    static void name(float *out, const float *in, size_t n) {                         \
+        if (!n) return;                                                               \
+        kernel<<<blocks_for(n), THREADS, 0, g_stream>>>(out, in, n);                  \
+        LAUNCHED(#kernel);                                                            \
+    }
+#define ELEMENTWISE_BACK(name, kernel)                                                \
+    static void name(float *din, const float *dout, const float *x, size_t n) {       \
+        if (!n || !din) return;                                                       \
+        kernel<<<blocks_for(n), THREADS, 0, g_stream>>>(din, dout, x, n);             \
+        LAUNCHED(#kernel);                                                            \
+    }
+ELEMENTWISE_1(cu_relu_forward, k_relu)
+ELEMENTWISE_BACK(cu_relu_backward, k_relu_back)
+ELEMENTWISE_1(cu_tanh_forward, k_tanh)
+ELEMENTWISE_BACK(cu_tanh_backward, k_tanh_back)
+ELEMENTWISE_1(cu_sigmoid_forward, k_sigmoid)
+ELEMENTWISE_BACK(cu_sigmoid_backward, k_sigmoid_back)
+
+static void cu_leaky_relu_forward(float *out, const float *in, float alpha, size_t n) {
+    if (!n) return;
+    k_leaky<<<blocks_for(n), THREADS, 0, g_stream>>>(out, in, alpha, n);
+    LAUNCHED("leaky relu");
+}
+
+static void cu_leaky_relu_backward(float *din, const float *dout, const float *in, float slope, size_t n) {
+    if (!n || !din) return;
+    k_leaky_back<<<blocks_for(n), THREADS, 0, g_stream>>>(din, dout, in, slope, n);
+    LAUNCHED("leaky relu backward");
+}
+
+static void cu_add_forward(float *out, const float *a, const float *b, size_t n) {
+    if (!n) return;
+    k_add<<<blocks_for(n), THREADS, 0, g_stream>>>(out, a, b, n);
+    LAUNCHED("add");
+}
+
+static void cu_add_backward(float *da, float *db, const float *dout, size_t n) {
+    if (!n) return;
+    if (da) k_accumulate<<<blocks_for(n), THREADS, 0, g_stream>>>(da, dout, n);
+    if (db) k_accumulate<<<blocks_for(n), THREADS, 0, g_stream>>>(db, dout, n);
+    LAUNCHED("add backward");
+}
+
+/* ---- Instance norm and AdaIN: one block a (n, c) plane ---- */
+
+/* Mean and 1/sqrt(biased variance + eps), as layers_basic.c's plane_stats: the mean in
+ * double, rounded to float; the squares of the float differences summed in double; the
+ * variance corrected to the one about the double mean. */
+__device__ void plane_stats(const float *x, int HW, float eps, float *mean_out, float *rstd_out) {
+    __shared__ float s_mean, s_rstd;
+    double sum = 0.0;
+    for (int i = threadIdx.x; i < HW; i += blockDim.x) sum += x[i];
+    sum = block_sum(sum);
+    double m = sum / HW;
+    float mf = (float)m;
+    double sq = 0.0;
+    for (int i = threadIdx.x; i < HW; i += blockDim.x) {
+        float d = x[i] - mf;
+        sq += (double)d * d;
+    }
+    sq = block_sum(sq);
+    if (threadIdx.x == 0) {
+        double shift = (double)mf - m, var = sq / HW - shift * shift;
+        if (var < 0.0) var = 0.0;
+        s_mean = mf;
+        s_rstd = (float)(1.0 / sqrt(var + eps));
+    }
+    __syncthreads();
+    *mean_out = s_mean;
+    *rstd_out = s_rstd;
+}
+
+/* Instance norm (gamma/beta per channel, or none) and AdaIN (scale/bias per plane); relu
+ * fuses a ReLU. */
+__global__ void k_norm_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                               const float *beta, const float *scale, const float *bias, int C, int HW, float eps,
+                               bool relu) {
+    size_t plane = blockIdx.x;
+    int c = (int)(plane % C);
+    const float *x = in + plane * HW;
+    float m, r;
+    plane_stats(x, HW, eps, &m, &r);
+    float a, b;
+    if (scale) {
+        a = r * scale[plane];
+        b = bias[plane] - m * a;
+    } else {
+        a = r * (gamma ? gamma[c] : 1.0f);
+        b = (beta ? beta[c] : 0.0f) - m * a;
+    }
+    if (threadIdx.x == 0) {
+        mean[plane] = m;
+        rstd[plane] = r;
+    }
+    float *y = out + plane * HW;
+    for (int i = threadIdx.x; i < HW; i += blockDim.x) {
+        float v = x[i] * a + b;
+        y[i] = relu ? (v > 0.0f ? v : 0.0f) : v;
+    }
+}
+
+/* din += rstd (s g - mean(s g) - xhat mean(s g xhat)), g = dout masked where relu_out <= 0
+ * when given; the plane's sum(g xhat) and sum(g) to sums [2, planes] (instance norm: added
+ * per channel later) or straight into dscale / dbias [planes] (AdaIN). */
+__global__ void k_norm_backward(float *din, float *sums, float *dscale, float *dbias, const float *dout,
+                                const float *relu_out, const float *in, const float *mean, const float *rstd,
+                                const float *gamma, const float *scale, int C, int HW, size_t planes) {
+    size_t plane = blockIdx.x;
+    size_t base = plane * HW;
+    float m = mean[plane], r = rstd[plane];
+    float s = scale ? scale[plane] : gamma ? gamma[plane % C] : 1.0f;
+    double s_dy = 0.0, s_dyx = 0.0;
+    for (int i = threadIdx.x; i < HW; i += blockDim.x) {
+        float g = relu_out ? dout[base + i] * (float)(relu_out[base + i] > 0.0f) : dout[base + i];
+        float xhat = (in[base + i] - m) * r;
+        s_dy += g;
+        s_dyx += (double)g * xhat;
+    }
+    s_dy = block_sum(s_dy);
+    s_dyx = block_sum(s_dyx);
+    if (threadIdx.x == 0) {
+        if (sums) {
+            sums[plane] = (float)s_dyx;
+            sums[planes + plane] = (float)s_dy;
+        }
+        if (dscale) dscale[plane] += (float)s_dyx;
+        if (dbias) dbias[plane] += (float)s_dy;
+    }
+    if (!din) return;
+    float mean_g = (float)(s * s_dy / HW), mean_g_xhat = (float)(s * s_dyx / HW);
+    for (int i = threadIdx.x; i < HW; i += blockDim.x) {
+        float g = relu_out ? dout[base + i] * (float)(relu_out[base + i] > 0.0f) : dout[base + i];
+        float xhat = (in[base + i] - m) * r;
+        din[base + i] += r * (s * g - mean_g - xhat * mean_g_xhat);
+    }
+}
+
+/* dgamma [C] += sums over n of the plane sums, in n order (as the CPU's). */
+__global__ void k_channel_sums(float *dgamma, float *dbeta, const float *sums, int N, int C) {
+    size_t planes = (size_t)N * C;
+    GRID_LOOP(c, (size_t)C) {
+        float g = dgamma ? dgamma[c] : 0.0f, b = dbeta ? dbeta[c] : 0.0f;
+        for (int n = 0; n < N; n++) {
+            g += sums[(size_t)n * C + c];
+            b += sums[planes + (size_t)n * C + c];
+        }
+        if (dgamma) dgamma[c] = g;
+        if (dbeta) dbeta[c] = b;
+    }
+}
+
+static void cu_instance_norm_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
+                                     const float *beta, int N, int C, int HW, float eps) {
+    if (N * C <= 0) return;
+    k_norm_forward<<<(unsigned)(N * C), THREADS, 0, g_stream>>>(out, mean, rstd, in, gamma, beta, NULL, NULL, C, HW,
+                                                                eps, false);
+    LAUNCHED("instance norm");
+}
+
+static void cu_instance_norm_backward(float *din, float *dgamma, float *dbeta, const float *dout, const float *in,
+                                      const float *mean, const float *rstd, const float *gamma, int N, int C, int HW) {
+    size_t planes = (size_t)N * C;
+    if (!planes) return;
+    float *sums = NULL;
+    if (dgamma || dbeta) {
+        sums = (float *)scratch_get(&g_ops_scratch, 2 * planes * sizeof(float));
+        if (!sums) return;
+    }
+    k_norm_backward<<<(unsigned)planes, THREADS, 0, g_stream>>>(din, sums, NULL, NULL, dout, NULL, in, mean, rstd,
+                                                                gamma, NULL, C, HW, planes);
+    LAUNCHED("instance norm backward");
+    if (sums) {
+        k_channel_sums<<<blocks_for((size_t)C), THREADS, 0, g_stream>>>(dgamma, dbeta, sums, N, C);
+        LAUNCHED("instance norm channel sums");
+    }
+}
+
+static void cu_adain_forward(float *out, float *mean, float *rstd, const float *in, const float *scale,
+                             const float *bias, int N, int C, int HW, float eps) {
+    if (N * C <= 0) return;
+    k_norm_forward<<<(unsigned)(N * C), THREADS, 0, g_stream>>>(out, mean, rstd, in, NULL, NULL, scale, bias, C, HW,
+                                                                eps, false);
+    LAUNCHED("adain");
+}
+
+static void cu_adain_relu_forward(float *out, float *mean, float *rstd, const float *in, const float *scale,
+                                  const float *bias, int N, int C, int HW, float eps) {
+    if (N * C <= 0) return;
+    k_norm_forward<<<(unsigned)(N * C), THREADS, 0, g_stream>>>(out, mean, rstd, in, NULL, NULL, scale, bias, C, HW,
+                                                                eps, true);
+    LAUNCHED("adain relu");
+}
+
+static void cu_adain_backward(float *din, float *dscale, float *dbias, const float *dout, const float *in,
+                              const float *mean, const float *rstd, const float *scale, int N, int C, int HW) {
+    size_t planes = (size_t)N * C;
+    if (!planes) return;
+    k_norm_backward<<<(unsigned)planes, THREADS, 0, g_stream>>>(din, NULL, dscale, dbias, dout, NULL, in, mean, rstd,
+                                                                NULL, scale, C, HW, planes);
+    LAUNCHED("adain backward");
+}
+
+static void cu_adain_relu_backward(float *din, float *dscale, float *dbias, const float *dout, const float *out,
+                                   const float *in, const float *mean, const float *rstd, const float *scale, int N,
+                                   int C, int HW) {
+    size_t planes = (size_t)N * C;
+    if (!planes) return;
+    k_norm_backward<<<(unsigned)planes, THREADS, 0, g_stream>>>(din, NULL, dscale, dbias, dout, out, in, mean, rstd,
+                                                                NULL, scale, C, HW, planes);
+    LAUNCHED("adain relu backward");
+}
+
+/* ---- Pooling and upsampling ---- */
+
+__global__ void k_avg_pool(float *out, const float *in, int H, int W, int K, int stride, int OH, int OW,
+                           size_t total) {
+    float inv = 1.0f / (float)(K * K);
+    GRID_LOOP(i, total) {
+        int ow = (int)(i % OW), oh = (int)(i / OW % OH);
+        size_t plane = i / ((size_t)OW * OH);
+        const float *x = in + plane * H * W;
+        float sum = 0.0f;
+        for (int kh = 0; kh < K; kh++)
+            for (int kw = 0; kw < K; kw++) sum += x[(size_t)(oh * stride + kh) * W + ow * stride + kw];
+        out[i] = sum * inv;
+    }
+}
+
+/* Each input pixel gathers the windows that hold it. */
+__global__ void k_avg_pool_back(float *din, const float *dout, int H, int W, int K, int stride, int OH, int OW,
+                                size_t total) {
+    float inv = 1.0f / (float)(K * K);
+    GRID_LOOP(i, total) {
+        int w = (int)(i % W), h = (int)(i / W % H);
+        size_t plane = i / ((size_t)W * H);
+        const float *dy = dout + plane * OH * OW;
+        float sum = 0.0f;
+        for (int kh = 0; kh < K; kh++) {
+            int oh_s = h - kh;
+            if (oh_s < 0 || oh_s % stride || oh_s / stride >= OH) continue;
+            for (int kw = 0; kw < K; kw++) {
+                int ow_s = w - kw;
+                if (ow_s < 0 || ow_s % stride || ow_s / stride >= OW) continue;
+                sum += dy[(size_t)(oh_s / stride) * OW + ow_s / stride] * inv;
+            }
+        }
+        din[i] += sum;
+    }
+}
+
+static void cu_avg_pool2d_forward(float *out, const float *in, int N, int C, int H, int W, int K, int stride, int OH,
+                                  int OW) {
+    size_t total = (size_t)N * C * OH * OW;
+    if (!total) return;
+    k_avg_pool<<<blocks_for(total), THREADS, 0, g_stream>>>(out, in, H, W, K, stride, OH, OW, total);
+    LAUNCHED("avg pool");
+}
+
+static void cu_avg_pool2d_backward(float *din, const float *dout, int N, int C, int H, int W, int K, int stride,
+                                   int OH, int OW) {
+    size_t total = (size_t)N * C * H * W;
+    if (!total || !din) return;
+    k_avg_pool_back<<<blocks_for(total), THREADS, 0, g_stream>>>(din, dout, H, W, K, stride, OH, OW, total);
+    LAUNCHED("avg pool backward");
+}
+
+__global__ void k_upsample(float *out, const float *in, int H, int W, int f, size_t total) {
+    int OW = W * f, OH = H * f;
+    GRID_LOOP(i, total) {
+        int ow = (int)(i % OW), oh = (int)(i / OW % OH);
+        size_t plane = i / ((size_t)OW * OH);
+        out[i] = in[plane * H * W + (size_t)(oh / f) * W + ow / f];
+    }
+}
+
+__global__ void k_upsample_back(float *din, const float *dout, int H, int W, int f, size_t total) {
+    int OW = W * f;
+    GRID_LOOP(i, total) {
+        int w = (int)(i % W), h = (int)(i / W % H);
+        size_t plane = i / ((size_t)W * H);
+        const float *dy = dout + plane * H * W * f * f;
+        float sum = 0.0f;
+        for (int a = 0; a < f; a++)
+            for (int b = 0; b < f; b++) sum += dy[(size_t)(h * f + a) * OW + w * f + b];
+        din[i] += sum;
+    }
+}
+
+static void cu_upsample_nearest_forward(float *out, const float *in, int N, int C, int H, int W, int f) {
+    size_t total = (size_t)N * C * H * W * f * f;
+    if (!total) return;
+    k_upsample<<<blocks_for(total), THREADS, 0, g_stream>>>(out, in, H, W, f, total);
+    LAUNCHED("upsample");
+}
+
+static void cu_upsample_nearest_backward(float *din, const float *dout, int N, int C, int H, int W, int f) {
+    size_t total = (size_t)N * C * H * W;
+    if (!total || !din) return;
+    k_upsample_back<<<blocks_for(total), THREADS, 0, g_stream>>>(din, dout, H, W, f, total);
+    LAUNCHED("upsample backward");
+}
+
+__global__ void k_global_sum(float *out, const float *in, int HW) {
+    size_t plane = blockIdx.x;
+    double sum = 0.0;
+    for (int i = threadIdx.x; i < HW; i += blockDim.x) sum += in[plane * HW + i];
+    sum = block_sum(sum);
+    if (threadIdx.x == 0) out[plane] = (float)sum;
+}
+
+__global__ void k_global_sum_back(float *din, const float *dout, int HW, size_t total) {
+    GRID_LOOP(i, total) din[i] += dout[i / HW];
+}
+
+static void cu_global_sum_pool_forward(float *out, const float *in, int N, int C, int HW) {
+    if (N * C <= 0) return;
+    k_global_sum<<<(unsigned)(N * C), THREADS, 0, g_stream>>>(out, in, HW);
+    LAUNCHED("global sum pool");
+}
+
+static void cu_global_sum_pool_backward(float *din, const float *dout, int N, int C, int HW) {
+    size_t total = (size_t)N * C * HW;
+    if (!total || !din) return;
+    k_global_sum_back<<<blocks_for(total), THREADS, 0, g_stream>>>(din, dout, HW, total);
+    LAUNCHED("global sum pool backward");
+}
+
+/* ---- Losses: sums in double, per block then one block, the value downloaded ---- */
+
+enum { LOSS_L1, LOSS_MSE, LOSS_HINGE_REAL, LOSS_HINGE_FAKE, LOSS_SUM };
+
+__device__ double loss_term(int kind, const float *a, const float *b, size_t i) {
+    switch (kind) {
+    case LOSS_L1: return fabsf(a[i] - b[i]);
+    case LOSS_MSE: { double d = (double)a[i] - b[i]; return d * d; }
+    case LOSS_HINGE_REAL: return a[i] < 1.0f ? 1.0 - a[i] : 0.0;
+    case LOSS_HINGE_FAKE: return a[i] > -1.0f ? 1.0 + a[i] : 0.0;
+    default: return a[i];
+    }
+}
+
+#define LOSS_BLOCKS 256
+
+__global__ void k_loss_partial(double *partial, int kind, const float *a, const float *b, size_t n) {
+    double sum = 0.0;
+    GRID_LOOP(i, n) sum += loss_term(kind, a, b, i);
+    sum = block_sum(sum);
+    if (threadIdx.x == 0) partial[blockIdx.x] = sum;
+}
+
+__global__ void k_loss_final(double *partial, int blocks) {
+    double sum = 0.0;
+    for (int i = threadIdx.x; i < blocks; i += blockDim.x) sum += partial[i];
+    sum = block_sum(sum);
+    if (threadIdx.x == 0) partial[0] = sum;
+}
+
+/* The sum over n of one kind of term; NaN when the GPU failed (the error kept for sync). */
+static double loss_sum(int kind, const float *a, const float *b, size_t n) {
+    if (!n) return 0.0;
+    double *partial = (double *)scratch_get(&g_ops_scratch, LOSS_BLOCKS * sizeof(double));
+    if (!partial) return NAN;
+    unsigned blocks = blocks_for(n);
+    if (blocks > LOSS_BLOCKS) blocks = LOSS_BLOCKS;
+    k_loss_partial<<<blocks, THREADS, 0, g_stream>>>(partial, kind, a, b, n);
+    LAUNCHED("loss");
+    k_loss_final<<<1, THREADS, 0, g_stream>>>(partial, (int)blocks);
+    LAUNCHED("loss");
+    double sum = NAN;
+    note_cuda(cudaMemcpyAsync(&sum, partial, sizeof sum, cudaMemcpyDeviceToHost, g_stream), "loss");
+    note_cuda(cudaStreamSynchronize(g_stream), "loss");
+    return g_error[0] ? NAN : sum;
+}
+
+static float cu_l1_loss_forward(const float *a, const float *b, size_t n) {
+    return (float)(loss_sum(LOSS_L1, a, b, n) / (double)n);
+}
+
+static float cu_mse_loss_forward(const float *a, const float *b, size_t n) {
+    return (float)(loss_sum(LOSS_MSE, a, b, n) / (double)n);
+}
+
+static float cu_hinge_d_loss_forward(const float *real, size_t n_real, const float *fake, size_t n_fake) {
+    double sr = loss_sum(LOSS_HINGE_REAL, real, NULL, n_real), sf = loss_sum(LOSS_HINGE_FAKE, fake, NULL, n_fake);
+    return (float)(sr / (double)n_real + sf / (double)n_fake);
+}
+
+static float cu_hinge_g_loss_forward(const float *fake, size_t n) {
+    return (float)(-loss_sum(LOSS_SUM, fake, NULL, n) / (double)n);
+}
+
+__global__ void k_l1_back(float *da, float *db, const float *a, const float *b, float g, size_t n) {
+    GRID_LOOP(i, n) {
+        float d = a[i] - b[i], s = d > 0.0f ? g : d < 0.0f ? -g : 0.0f;
+        if (da) da[i] += s;
+        if (db) db[i] -= s;
+    }
+}
+
+__global__ void k_mse_back(float *da, float *db, const float *a, const float *b, float g, size_t n) {
+    GRID_LOOP(i, n) {
+        float d = (a[i] - b[i]) * g;
+        if (da) da[i] += d;
+        if (db) db[i] -= d;
+    }
+}
+
+/* real: d -= g where x < 1; fake: d += g where x > -1; plain (hinge G): d -= g. */
+__global__ void k_hinge_back(float *d, const float *x, float g, int kind, size_t n) {
+    GRID_LOOP(i, n) {
+        if (kind == LOSS_HINGE_REAL) { if (x[i] < 1.0f) d[i] -= g; }
+        else if (kind == LOSS_HINGE_FAKE) { if (x[i] > -1.0f) d[i] += g; }
+        else d[i] -= g;
+    }
+}
+
+static void cu_l1_loss_backward(float *da, float *db, const float *a, const float *b, size_t n, float dloss) {
+    if (!n || (!da && !db)) return;
+    k_l1_back<<<blocks_for(n), THREADS, 0, g_stream>>>(da, db, a, b, dloss / (float)n, n);
+    LAUNCHED("l1 backward");
+}
+
+static void cu_mse_loss_backward(float *da, float *db, const float *a, const float *b, size_t n, float dloss) {
+    if (!n || (!da && !db)) return;
+    k_mse_back<<<blocks_for(n), THREADS, 0, g_stream>>>(da, db, a, b, 2.0f * dloss / (float)n, n);
+    LAUNCHED("mse backward");
+}
+
+static void cu_hinge_d_loss_backward(float *dreal, float *dfake, const float *real, size_t n_real, const float *fake,
+                                     size_t n_fake, float dloss) {
+    if (dreal && n_real)
+        k_hinge_back<<<blocks_for(n_real), THREADS, 0, g_stream>>>(dreal, real, dloss / (float)n_real,
+                                                                  LOSS_HINGE_REAL, n_real);
+    if (dfake && n_fake)
+        k_hinge_back<<<blocks_for(n_fake), THREADS, 0, g_stream>>>(dfake, fake, dloss / (float)n_fake,
+                                                                  LOSS_HINGE_FAKE, n_fake);
+    LAUNCHED("hinge backward");
+}
+
+static void cu_hinge_g_loss_backward(float *dfake, size_t n, float dloss) {
+    if (!n || !dfake) return;
+    k_hinge_back<<<blocks_for(n), THREADS, 0, g_stream>>>(dfake, dfake, dloss / (float)n, LOSS_SUM, n);
+    LAUNCHED("hinge g backward");
+}
+
+/* ---- Adam (nn/optim.c's adam_update, the bias corrections computed on the host alike) ---- */
+
+__global__ void k_adam(float *param, const float *grad, float *m, float *v, size_t n, float b1, float b2, float lr,
+                       float wd, bool decoupled, float eps, float step_size, float sqrt_correction2) {
+    GRID_LOOP(i, n) {
+        float g = grad[i], p = param[i];
+        if (wd != 0.0f) {
+            if (decoupled) p *= 1.0f - lr * wd;
+            else g += wd * p;
+        }
+        float mi = b1 * m[i] + (1.0f - b1) * g;
+        float vi = b2 * v[i] + (1.0f - b2) * g * g;
+        m[i] = mi;
+        v[i] = vi;
+        float denom = sqrtf(vi) / sqrt_correction2 + eps;
+        param[i] = p - step_size * mi / denom;
+    }
+}
+
+static void cu_adam_update(float *param, const float *grad, float *m, float *v, size_t n, const adam_config *config,
+                           long t) {
+    if (!n) return;
+    double correction1 = 1.0 - pow(config->beta1, (double)t), correction2 = 1.0 - pow(config->beta2, (double)t);
+    float step_size = (float)(config->lr / correction1);
+    float sqrt_correction2 = (float)sqrt(correction2);
+    k_adam<<<blocks_for(n), THREADS, 0, g_stream>>>(param, grad, m, v, n, config->beta1, config->beta2, config->lr,
+                                                    config->weight_decay, config->decoupled, config->eps, step_size,
+                                                    sqrt_correction2);
+    LAUNCHED("adam");
+}
+
+/* ---- The device table ---- */
+
+static const nn_backend cuda_backend = {
+    /* .name = */ "cuda",
+    /* .gemm = */ cu_gemm,
+    /* .conv2d_forward = */ cu_conv2d_forward,
+    /* .conv2d_backward = */ cu_conv2d_backward,
+    /* .device_memory = */ true,
+    cu_alloc, cu_free, cu_upload, cu_download, cu_copy, cu_zero, cu_sync,
+    cu_relu_forward, cu_relu_backward, cu_leaky_relu_forward, cu_leaky_relu_backward,
+    cu_tanh_forward, cu_tanh_backward, cu_sigmoid_forward, cu_sigmoid_backward,
+    cu_add_forward, cu_add_backward,
+    cu_instance_norm_forward, cu_instance_norm_backward,
+    cu_adain_forward, cu_adain_backward, cu_adain_relu_forward, cu_adain_relu_backward,
+    cu_avg_pool2d_forward, cu_avg_pool2d_backward,
+    cu_upsample_nearest_forward, cu_upsample_nearest_backward,
+    cu_global_sum_pool_forward, cu_global_sum_pool_backward,
+    cu_l1_loss_forward, cu_l1_loss_backward, cu_mse_loss_forward, cu_mse_loss_backward,
+    cu_hinge_d_loss_forward, cu_hinge_d_loss_backward, cu_hinge_g_loss_forward, cu_hinge_g_loss_backward,
+    cu_adam_update,
+};
+
+extern "C" const nn_backend *nn_backend_cuda(void) { return &cuda_backend; }
+
+/* ---- The staged table: host pointers, operands copied over and back ---- */
+
+static pthread_mutex_t g_staged_lock = PTHREAD_MUTEX_INITIALIZER;
+static scratch g_stage[4];
+static long g_count_gemm, g_count_conv, g_count_fallback;
+
+/* GEMMs below this many multiply-adds stay on the CPU: the copies cost more. */
+static const double STAGED_GEMM_MIN = 1 << 20;
+
+/* Elements a row-major matrix of `rows` rows, `cols` columns and leading dimension ld spans. */
+static size_t span(int rows, int cols, int ld) { return rows <= 0 || cols <= 0 ? 0 : (size_t)(rows - 1) * ld + cols; }
+
+static float *stage(int slot, const float *host, size_t count) {
+    float *d = (float *)scratch_get(&g_stage[slot], (count ? count : 1) * sizeof(float));
+    if (d && host && count)
+        note_cuda(cudaMemcpyAsync(d, host, count * sizeof(float), cudaMemcpyHostToDevice, g_stream), "upload");
+    return d;
+}
+
+static bool unstage(float *host, const float *d, size_t count) {
+    if (count) note_cuda(cudaMemcpyAsync(host, d, count * sizeof(float), cudaMemcpyDeviceToHost, g_stream), "download");
+    note_cuda(cudaStreamSynchronize(g_stream), "download");
+    return !g_error[0];
+}
+
+static void staged_gemm(bool ta, bool tb, int M, int N, int K, float alpha, const float *a, int lda, const float *b,
+                        int ldb, float beta, float *c, int ldc) {
+    const nn_backend *cpu = nn_backend_cpu();
+    if (M <= 0 || N <= 0 || (double)M * N * K < STAGED_GEMM_MIN) {
+        cpu->gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+        return;
+    }
+    pthread_mutex_lock(&g_staged_lock);
+    size_t na = ta ? span(K, M, lda) : span(M, K, lda), nb = tb ? span(N, K, ldb) : span(K, N, ldb);
+    size_t nc = span(M, N, ldc);
+    float *da = stage(0, a, na), *db = stage(1, b, nb), *dc = stage(2, c, nc); /* c: keeps the gaps of ldc */
+    bool ok = da && db && dc;
+    if (ok) {
+        cu_gemm(ta, tb, M, N, K, alpha, da, lda, db, ldb, beta, dc, ldc);
+        ok = unstage(c, dc, nc);
+    }
+    if (ok) g_count_gemm++;
+    else {
+        g_error[0] = 0; /* c may hold a partial download: recomputed from the operands */
+        g_count_fallback++;
+    }
+    pthread_mutex_unlock(&g_staged_lock);
+    if (!ok) cpu->gemm(ta, tb, M, N, K, alpha, a, lda, b, ldb, beta, c, ldc);
+}
+
+static vv_status staged_conv2d_forward(float *out, const float *in, const float *weight, const float *bias,
+                                       const conv2d_shape *s) {
+    size_t n_in = (size_t)s->N * s->C * s->H * s->W, n_w = (size_t)s->OC * (s->C / s->groups) * s->KH * s->KW;
+    size_t n_out = (size_t)s->N * s->OC * s->OH * s->OW;
+    pthread_mutex_lock(&g_staged_lock);
+    float *d_in = stage(0, in, n_in), *d_w = stage(1, weight, n_w), *d_out = stage(2, NULL, n_out);
+    float *d_b = bias ? stage(3, bias, (size_t)s->OC) : NULL;
+    vv_status status = VV_OK;
+    if (!d_in || !d_w || !d_out || (bias && !d_b)) status = take_error();
+    if (status == VV_OK) status = cu_conv2d_forward(d_out, d_in, d_w, d_b, s);
+    if (status == VV_OK) status = unstage(out, d_out, n_out) ? VV_OK : take_error();
+    if (status == VV_OK) g_count_conv++;
+    pthread_mutex_unlock(&g_staged_lock);
+    return status;
+}
+
+static vv_status staged_conv2d_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                                        const float *weight, const conv2d_shape *s) {
+    size_t n_in = (size_t)s->N * s->C * s->H * s->W, n_w = (size_t)s->OC * (s->C / s->groups) * s->KH * s->KW;
+    size_t n_out = (size_t)s->N * s->OC * s->OH * s->OW;
+    pthread_mutex_lock(&g_staged_lock);
+    vv_status status = VV_OK;
+    /* slots: 0 dout; 1 in, then din; 2 weight, then dweight; 3 dbias.  One operand at a time
+     * where a slot is shared: the input gradient first (needs weight), then the weight's. */
+    float *d_dout = stage(0, dout, n_out);
+    if (!d_dout) status = take_error();
+    if (status == VV_OK && din) {
+        float *d_w = stage(2, weight, n_w), *d_din = stage(1, din, n_in);
+        if (!d_w || !d_din) status = take_error();
+        if (status == VV_OK) status = cu_conv2d_backward(d_din, NULL, NULL, d_dout, NULL, d_w, s);
+        if (status == VV_OK && !unstage(din, d_din, n_in)) status = take_error();
+    }
+    if (status == VV_OK && (dweight || dbias)) {
+        float *d_in = dweight ? stage(1, in, n_in) : NULL, *d_dw = dweight ? stage(2, dweight, n_w) : NULL;
+        float *d_db = dbias ? stage(3, dbias, (size_t)s->OC) : NULL;
+        if ((dweight && (!d_in || !d_dw)) || (dbias && !d_db)) status = take_error();
+        if (status == VV_OK) status = cu_conv2d_backward(NULL, d_dw, d_db, d_dout, d_in, NULL, s);
+        if (status == VV_OK && dweight && !unstage(dweight, d_dw, n_w)) status = take_error();
+        if (status == VV_OK && dbias && !unstage(dbias, d_db, (size_t)s->OC)) status = take_error();
+    }
+    if (status == VV_OK) g_count_conv++;
+    pthread_mutex_unlock(&g_staged_lock);
+    return status;
+}
+
+static nn_backend g_staged_backend;
+static pthread_once_t g_staged_once = PTHREAD_ONCE_INIT;
+
+static void staged_make(void) {
+    g_staged_backend = *nn_backend_cpu(); /* host memory and every other op: the CPU's */
+    g_staged_backend.name = "cuda-staged";
+    g_staged_backend.gemm = staged_gemm;
+    g_staged_backend.conv2d_forward = staged_conv2d_forward;
+    g_staged_backend.conv2d_backward = staged_conv2d_backward;
+}
+
+extern "C" const nn_backend *nn_backend_cuda_staged(void) {
+    pthread_once(&g_staged_once, staged_make);
+    return &g_staged_backend;
+}
+
+extern "C" void nn_cuda_counts(long *gemms, long *convs, long *fallbacks) {
+    pthread_mutex_lock(&g_staged_lock);
+    if (gemms) *gemms = g_count_gemm;
+    if (convs) *convs = g_count_conv;
+    if (fallbacks) *fallbacks = g_count_fallback;
+    pthread_mutex_unlock(&g_staged_lock);
+}
