@@ -16,6 +16,7 @@
  * face (1 = the oval itself): forehead / hair / ears / neck, then a pinned ring. */
 #define RING_COUNT 5
 static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
+#define FOLD_MIN 2.0f /* pixels: an outline vertex this far inside the face seen is folded */
 #define OVAL FACE_MESH_OVAL_POINTS
 #define FACE_VERTICES FACE_MESH_POINTS
 /* A frame on the portrait's border, pinned: between it and the head the body follows the
@@ -158,6 +159,11 @@ struct head3d {
     uint8_t *lid_scratch;           /* lids_soften's copy of an eye's box */
     size_t lid_scratch_size;
     float eye_polygon[2][2 * FACE_MESH_LID_POINTS - 2][2]; /* each eye's opening in the portrait */
+    bool has_side;                  /* some triangles are HEAD3D_LAYER_SIDE */
+    bool folded[FACE_VERTICES];     /* outline vertices folded behind the face at rest */
+    vv_image side_box;              /* side_fill's scratch */
+    uint8_t *side_known;
+    size_t side_known_size;
 };
 
 head3d_params head3d_default_params(void) {
@@ -611,6 +617,26 @@ static vv_status plate_rim_unknown(uint8_t *known, int w, int h) {
     return VV_OK;
 }
 
+/* How far from p along unit (dx, dy) the face's own triangles (folds included) still
+ * cover the portrait at rest: 0 when p is on the face's edge as it is seen. */
+static float face_exit_distance(const head3d *h, float dx, float dy, const float *p) {
+    float limit = h->eye_distance, step = 0.5f, d = 0;
+    for (; d < limit; d += step) {
+        float x = p[0] + d * dx, y = p[1] + d * dy;
+        bool inside = false;
+        for (int t = 0; t < h->face_end && !inside; t++) {
+            const float *a = h->src[h->triangles[t][0]], *b = h->src[h->triangles[t][1]], *c = h->src[h->triangles[t][2]];
+            if (x < fminf(a[0], fminf(b[0], c[0])) || x > fmaxf(a[0], fmaxf(b[0], c[0])) ||
+                y < fminf(a[1], fminf(b[1], c[1])) || y > fmaxf(a[1], fmaxf(b[1], c[1])))
+                continue;
+            float w[3];
+            inside = barycentric(a, b, c, x, y, w) && w[0] >= 0 && w[1] >= 0 && w[2] >= 0;
+        }
+        if (!inside) break;
+    }
+    return d;
+}
+
 static const int dlib_eye[2][6] = {{36, 37, 38, 39, 40, 41}, {42, 43, 44, 45, 46, 47}};
 
 vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks[68][2], const float mesh[][3],
@@ -917,12 +943,29 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         memcpy(oval_poly, pts, (size_t)nb * sizeof *oval_poly);
         int (*tris)[3] = NULL, count = 0;
         s = delaunay_triangulate((const float(*)[2])pts, nb + OVAL, &tris, &count);
+        /* Where the outline folds behind the cheek (a turned face's far side: the ray from
+         * the face's centre through it runs on over the face), the strip between it and the
+         * first ring lies under the face at rest, and its texture is the far cheek and eye:
+         * uncovered when the face turns to the camera, it drew them again beside the face.
+         * Those triangles are the side of the head, which the portrait never showed: tagged,
+         * and painted smoothly from around them (side_fill). */
+        bool *folded = h->folded;
+        for (int i = 0; i < nb; i++) {
+            const float *b = h->src[boundary[i]];
+            float dx = b[0] - centre_image[0], dy = b[1] - centre_image[1], len = hypotf(dx, dy);
+            folded[boundary[i]] = len > 1e-3f && face_exit_distance(h, dx / len, dy / len, b) > FOLD_MIN;
+        }
         for (int t = 0; s == VV_OK && t < count && n < max_tris; t++) {
             float cx = (pts[tris[t][0]][0] + pts[tris[t][1]][0] + pts[tris[t][2]][0]) / 3;
             float cy = (pts[tris[t][0]][1] + pts[tris[t][1]][1] + pts[tris[t][2]][1]) / 3;
             if (point_in_polygon((const float(*)[2])oval_poly, nb, cx, cy)) continue;
-            for (int k = 0; k < 3; k++) h->triangles[n][k] = ids[tris[t][k]];
-            h->layer[n++] = HEAD3D_LAYER_OUTER;
+            bool side = false;
+            for (int k = 0; k < 3; k++) {
+                h->triangles[n][k] = ids[tris[t][k]];
+                side |= ids[tris[t][k]] < FACE_VERTICES && folded[ids[tris[t][k]]];
+            }
+            h->has_side |= side;
+            h->layer[n++] = side ? HEAD3D_LAYER_SIDE : HEAD3D_LAYER_OUTER;
         }
         free(tris);
         free(pts);
@@ -1162,6 +1205,8 @@ void head3d_free(head3d *h) {
     free(h->depth);
     free(h->coverage);
     free(h->raster_layer);
+    free(h->side_known);
+    image_free(&h->side_box);
     free(h->footprint);
     free(h->ring_radius);
     free(h);
@@ -1393,6 +1438,60 @@ static void composite_band(void *ctx, int y0, int y1) {
         }
         if (!direct) memcpy(o + x0 * 3, c + x0 * 3, (size_t)(x1 - x0) * 3);
     }
+}
+
+/* The side of the head a turn uncovered (HEAD3D_LAYER_SIDE winners inside box): painted
+ * from the pixels around it (the face's edge, hair, background), smoothly, so it reads
+ * as more of the head seen out of focus rather than a copy of the cheek. */
+static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float share) {
+    int w = h->source.width, x0 = INT32_MAX, y0 = INT32_MAX, x1 = -1, y1 = -1;
+    int bx1 = box[2] < h->width - 1 ? box[2] : h->width - 1, by1 = box[3] < h->height - 1 ? box[3] : h->height - 1;
+    for (int y = box[1]; y <= by1; y++)
+        for (int x = box[0]; x <= bx1; x++) {
+            size_t i = (size_t)y * w + x;
+            if (!h->coverage[i] || (h->raster_layer[i] & LAYER_MASK) != HEAD3D_LAYER_SIDE) continue;
+            if (x < x0) x0 = x;
+            if (x > x1) x1 = x;
+            if (y < y0) y0 = y;
+            if (y > y1) y1 = y;
+        }
+    if (x1 < 0) return VV_OK;
+    int pad = (int)fmaxf(8, 0.25f * h->eye_distance);
+    x0 = x0 - pad < 0 ? 0 : x0 - pad;
+    y0 = y0 - pad < 0 ? 0 : y0 - pad;
+    x1 = x1 + pad > h->width - 1 ? h->width - 1 : x1 + pad;
+    y1 = y1 + pad > h->height - 1 ? h->height - 1 : y1 + pad;
+    int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+    vv_status s = VV_OK;
+    if (h->side_box.width != bw || h->side_box.height != bh) {
+        image_free(&h->side_box);
+        s = image_create(&h->side_box, bw, bh, 3);
+    }
+    size_t need = (size_t)bw * bh;
+    if (s == VV_OK && h->side_known_size < need) {
+        uint8_t *k = realloc(h->side_known, need);
+        if (!k) return vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+        h->side_known = k;
+        h->side_known_size = need;
+    }
+    if (s != VV_OK) return s;
+    for (int y = 0; y < bh; y++) {
+        memcpy(h->side_box.data + (size_t)y * bw * 3, out->data + ((size_t)(y0 + y) * out->width + x0) * 3, (size_t)bw * 3);
+        for (int x = 0; x < bw; x++) {
+            size_t i = (size_t)(y0 + y) * w + x0 + x;
+            h->side_known[(size_t)y * bw + x] = !(h->coverage[i] && (h->raster_layer[i] & LAYER_MASK) == HEAD3D_LAYER_SIDE);
+        }
+    }
+    s = image_fill_holes(&h->side_box, h->side_known, 1);
+    int k = (int)lroundf(255 * share);
+    for (int y = 0; s == VV_OK && y < bh; y++)
+        for (int x = 0; x < bw; x++)
+            if (!h->side_known[(size_t)y * bw + x]) {
+                uint8_t *p = out->data + ((size_t)(y0 + y) * out->width + x0 + x) * 3;
+                const uint8_t *q = h->side_box.data + ((size_t)y * bw + x) * 3;
+                for (int c = 0; c < 3; c++) p[c] = blend255(q[c], p[c], k);
+            }
+    return s;
 }
 
 /* The head's rigid motion of a point x (x, y, depth): o + scale R (x - o) + translation
@@ -1629,6 +1728,17 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     raster_params rp = {false, h->params.threads};
     s = raster_draw(&rt, texture, &rm, &rp);
     if (s != VV_OK) return s;
+    /* The side of the head: painted in as far as the far side has turned to the camera
+     * (nothing of it at rest, where the strip lies under the face or shows the portrait). */
+    float side_share = 0;
+    for (int v = 0; h->has_side && v < FACE_VERTICES; v++) {
+        if (!h->folded[v]) continue;
+        const float *n = h->normal[v];
+        float turned = (R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2] - n[2]) / 0.15f;
+        side_share = turned > side_share ? turned : side_share;
+    }
+    side_share = side_share > 1 ? 1 : side_share;
+    if (side_share > 0.004f && (s = side_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, side_share)) != VV_OK) return s;
     if (f->has_gaze) eyes_gaze(h, f, out);
     lids_soften(h, f, out);
     /* The frame's 68 points: the posed mesh's (x and y only: its depth's sign is moot). */

@@ -26,7 +26,9 @@ extern const float face_canonical_mesh[FACE_MESH_POINTS][3];
 extern const int face_topology_triangle_count;
 extern const int face_topology_triangles[][4];
 
-enum { HEAD3D_LAYER_SKIN, HEAD3D_LAYER_EYE_RIGHT, HEAD3D_LAYER_EYE_LEFT, HEAD3D_LAYER_MOUTH, HEAD3D_LAYER_OUTER };
+/* SIDE: between a turned face's far outline and the first ring, the side of the head the
+ * portrait never showed (painted from around it when a turn uncovers it). */
+enum { HEAD3D_LAYER_SKIN, HEAD3D_LAYER_EYE_RIGHT, HEAD3D_LAYER_EYE_LEFT, HEAD3D_LAYER_MOUTH, HEAD3D_LAYER_OUTER, HEAD3D_LAYER_SIDE };
 
 typedef struct head3d_params {
     bool background_still; /* composite over a background plate (needs a matte) */
