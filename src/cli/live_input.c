@@ -46,7 +46,7 @@ void live_device_close(live_device *device) { (void)device; }
 #include <math.h>
 
 #include <libavcodec/avcodec.h>
-#include <libavdevice/avdevice.h>
+#include "cli/avdevice_load.h"
 #include <libavformat/avformat.h>
 #include <libswscale/swscale.h>
 
@@ -110,7 +110,8 @@ static int device_interrupt(void *opaque) {
 vv_status live_device_open(live_device **out, const char *input, live_input_kind kind, const live_device_params *params) {
     *out = NULL;
     av_log_set_level(AV_LOG_QUIET);
-    avdevice_register_all();
+    vv_status loaded = cli_avdevice_register(); /* opened now, not linked (cli/avdevice_load.h) */
+    if (loaded != VV_OK) return loaded;
     live_device *d = calloc(1, sizeof *d);
     if (d) d->pipe_fd = -1;
     if (!d || !(d->name = strdup(input)) || !(d->packet = av_packet_alloc()) || !(d->frame = av_frame_alloc())) {

@@ -57,7 +57,7 @@ void live_v4l2_close(live_v4l2 *v) { (void)v; }
 
 #else
 
-#include <libavdevice/avdevice.h>
+#include "cli/avdevice_load.h"
 #include <libavformat/avformat.h>
 #include <libavutil/imgutils.h>
 #include <libswscale/swscale.h>
@@ -87,7 +87,8 @@ vv_status live_v4l2_open(live_v4l2 **out, const char *path, int width, int heigh
     *out = NULL;
     vv_status s = device_check(path);
     if (s != VV_OK) return s;
-    avdevice_register_all();
+    s = cli_avdevice_register(); /* opened now, not linked (cli/avdevice_load.h) */
+    if (s != VV_OK) return s;
     live_v4l2 *v = calloc(1, sizeof *v);
     if (!v) return vv_fail(VV_ERR_NO_MEMORY, "--v4l2: out of memory");
     v->width = width;
