@@ -324,6 +324,15 @@ vv_status audio_envelope_compute(audio_envelope *out, const float *samples, int6
             v = (v - 0.06) / 0.94; /* dead zone: a pause closes */
             out->openness[f] = (float)(v < 0 ? 0 : v > 1 ? 1 : v);
         }
+        /* A pause closes at once: frames in a run of 3 or more whose own window hears nothing
+         * over the floor (a stop's silent closure is shorter and keeps the smoothing). */
+        for (int f = 0; f < frames;) {
+            int end = f;
+            while (end < frames && scratch[end] <= 0) end++;
+            if (end - f >= 3)
+                for (int k = f; k < end; k++) out->openness[k] = 0;
+            f = end > f ? end : f + 1;
+        }
         /* Onsets: how far the level (normalised) rises from the lowest of the previous
          * 120 ms to the highest of the next 80 ms. */
         int back = (int)ceil(0.12 * fps), ahead = (int)ceil(0.08 * fps);

@@ -12,7 +12,8 @@
  *      at least 35 dB under the 95th percentile), 1 at the 95th percentile; a recording whose
  *      95th percentile is under AUDIO_SILENCE_DB is silent (every frame 0);
  *   4. smoothed like coarticulation: opening fast (15 ms), closing slower (40 ms) and a
- *      shorter anticipation before an onset (30 ms), then a small dead zone so a pause closes.
+ *      shorter anticipation before an onset (30 ms), then a small dead zone so a pause closes;
+ *      3 or more frames in a row at or under the floor (a pause, not a stop's closure) are 0.
  * Onsets (speech starting or a stressed syllable) are where the level jumps: `onset` is
  * 0..1 per frame.
  *

@@ -54,7 +54,10 @@ viseme_shape viseme_target(viseme v) {
     return shapes[v >= 0 && v < VISEME_COUNT ? v : VISEME_REST];
 }
 
-#define ENVELOPE_CAP 1.5f /* the opening is at most this times the envelope */
+/* The opening is at most the envelope plus half of it above 0.05: 1.5 times a loud
+ * envelope, the envelope itself where it fades out (a pause's edges close as the energy
+ * lip-sync's do). */
+static float envelope_cap(float e) { return e + 0.5f * fmaxf(0.0f, e - 0.05f); }
 
 /* The envelope as a gain on the viseme's openness: 0 in silence, 0.4 at the first sound,
  * full from an envelope of 0.75. */
@@ -123,7 +126,7 @@ void visemes_mouth(const phone_segment *phones, int n, const float *energy, int 
      * closes the mouth although the blend would smear the vowels over it). */
     for (int f = 0; f < frames; f++) {
         if (closed[f]) open[f] = 0;
-        if (energy && open[f] > ENVELOPE_CAP * energy[f]) open[f] = ENVELOPE_CAP * energy[f];
+        if (energy && open[f] > envelope_cap(energy[f])) open[f] = envelope_cap(energy[f]);
     }
     for (int f = 0; f < frames; f++) {
         open[f] = open[f] < 0 ? 0 : open[f] > 1 ? 1 : open[f];

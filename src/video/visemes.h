@@ -19,9 +19,9 @@
  * envelope's own openness stands in.  Coarticulation: the targets are blended over
  * neighbouring frames by a centred Gaussian (sigma 35 ms: ~2-3 frames at 25 fps, no lag);
  * then every closure (M B P) is made to reach openness 0 on at least one frame, even one
- * shorter than a frame (the frame nearest its middle), and the opening is capped at 1.5
- * times the envelope (a pause or a stop's silent closure closes the mouth, which the blend
- * would otherwise bridge). */
+ * shorter than a frame (the frame nearest its middle), and the opening is capped at the
+ * envelope plus half of it above 0.05 (1.5 times a loud envelope; a pause or a stop's silent
+ * closure closes the mouth, which the blend would otherwise bridge). */
 #ifndef VV_VIDEO_VISEMES_H
 #define VV_VIDEO_VISEMES_H
 
