@@ -9,12 +9,15 @@
  *   instance norm, AdaIN forward                   1e-5; backward 1e-4
  *   GEMM, convolutions (FP32, other sum orders)    1e-4
  *   losses (sums in double on both)                1e-5 of the value
- *   training chain: each step's loss 1e-4, the parameters after it 1e-3
+ *   training chain: each step's loss 1e-4, the parameters after it 1e-3 (but conv1's bias,
+ *   whose gradient is float noise under AdaIN: 2 lr a step)
  *
  * Runs first with the CPU table in the place of the device (its entries must be the
  * nn/layers.h functions, its memory entries plain copies: exact agreement), then with the
  * CUDA table when a GPU is present; without one it says so and exits 77 (skipped): the
- * CUDA numerics are then unchecked. */
+ * CUDA numerics are then unchecked.  Built twice: test_cuda (CUDA builds: the real GPU) and
+ * test_cuda_emu (every build: the same kernels compiled as host C++ and run on CPU threads,
+ * tests/test_cuda_emulation.h, which says what that can and cannot show). */
 #include "test.h"
 
 #include "nn/backend.h"
@@ -415,6 +418,8 @@ static void test_adam(void) {
  * y = tanh(conv2(adain_relu(conv1(x), s, b))), loss = L1(y, target); conv weights, biases
  * and the AdaIN scale and bias are trained by Adam.  Runs with whichever backend `b` is,
  * its memory holding everything; the losses of each step to loss[]. */
+#define CHAIN_LR 1e-2f
+
 typedef struct chain_sizes {
     int N, C, F, H, W;
 } chain_sizes;
@@ -448,7 +453,7 @@ static void training_chain(const nn_backend *b, const chain_sizes *z, int steps,
     CHECK_OK(b->upload(X, x, nx * sizeof(float)));
     CHECK_OK(b->upload(T, target, nx * sizeof(float)));
     adam_config c = adam_config_default();
-    c.lr = 1e-2f;
+    c.lr = CHAIN_LR;
     for (int step = 0; step < steps; step++) {
         CHECK_OK(b->conv2d_forward(H1, X, P, P + off_b1, &s1));
         b->adain_relu_forward(A1, mean, rstd, H1, P + off_s, P + off_bias, z->N, z->F, (int)hw, 1e-5f);
@@ -493,9 +498,17 @@ static void test_training_steps(void) {
                   i + 1, loss_dev[i], loss_cpu[i]);
     }
     if (p_cpu && p_dev && n_cpu == n_dev) {
-        double err = test_max_abs_diff(p_dev, p_cpu, n_cpu), scale = max_abs(p_cpu, n_cpu);
+        /* conv1's bias feeds AdaIN, which removes each plane's mean: its gradient is zero but
+         * for float noise, and Adam moves it by up to lr a step in the noise's direction
+         * (docs/TRAINING.md): up to 2 lr a step apart.  The rest within 1e-3. */
+        size_t b1 = (size_t)z.F * z.C * 9, F = (size_t)z.F;
+        double scale = max_abs(p_cpu, n_cpu);
+        double err = fmax(test_max_abs_diff(p_dev, p_cpu, b1), test_max_abs_diff(p_dev + b1 + F, p_cpu + b1 + F, n_cpu - b1 - F));
+        double err_b1 = test_max_abs_diff(p_dev + b1, p_cpu + b1, F);
         CHECK_MSG(err <= 1e-3 * scale, "parameters after %d steps: max error %.3g of scale %.3g", STEPS, err, scale);
-        printf("%-12s parameters after %d steps: max error %.1e of their scale\n", dev_name, STEPS, err / scale);
+        CHECK_MSG(err_b1 <= 2 * STEPS * CHAIN_LR, "conv1 bias after %d steps: %.3g apart", STEPS, err_b1);
+        printf("%-12s parameters after %d steps: max error %.1e of their scale (conv1's bias %.1e apart)\n", dev_name,
+               STEPS, err / scale, err_b1);
     }
     free(p_cpu), free(p_dev);
 }

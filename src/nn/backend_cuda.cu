@@ -20,8 +20,10 @@ extern "C" {
 #include "nn/backend.h"
 }
 
+#ifndef VV_CUDA_EMULATION
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
+#endif
 
 #include <dlfcn.h>
 #include <math.h>
@@ -60,13 +62,22 @@ static vv_status take_error(void) {
 }
 
 static const unsigned THREADS = 256;
+#ifndef VV_CUDA_MAX_BLOCKS
+#define VV_CUDA_MAX_BLOCKS (1u << 20)
+#endif
 
+/* Blocks for n elements of a grid-stride loop (capped: the loops cover the rest). */
 static unsigned blocks_for(size_t n) {
     size_t b = (n + THREADS - 1) / THREADS;
     if (b < 1) b = 1;
-    if (b > (1u << 20)) b = 1u << 20; /* grid-stride loops cover the rest */
+    if (b > VV_CUDA_MAX_BLOCKS) b = VV_CUDA_MAX_BLOCKS;
     return (unsigned)b;
 }
+
+/* A kernel launch on the stream; tests/test_cuda_emulation.h runs it on CPU threads. */
+#ifndef VV_CUDA_EMULATION
+#define LAUNCH(kernel, grid, block, ...) kernel<<<(grid), (block), 0, g_stream>>>(__VA_ARGS__)
+#endif
 
 #define GRID_LOOP(i, n) \
     for (size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
@@ -204,7 +215,7 @@ static void rm_gemm_batched(bool ta, bool tb, int M, int N, int K, float alpha, 
     if (M <= 0 || N <= 0 || batch <= 0) return;
     if (K <= 0) { /* C = beta C, as the CPU backend */
         for (int i = 0; i < batch; i++) {
-            k_scale_matrix<<<blocks_for((size_t)M * N), THREADS, 0, g_stream>>>(c + i * stride_c, M, N, ldc, beta);
+            LAUNCH(k_scale_matrix, blocks_for((size_t)M * N), THREADS, c + i * stride_c, M, N, ldc, beta);
             LAUNCHED("scale");
         }
         return;
@@ -309,8 +320,7 @@ static vv_status cu_conv2d_forward(float *out, const float *in, const float *wei
         const float *x = in + (size_t)n * s->C * hw;
         const float *cols = x;
         if (!pointwise) {
-            k_im2col<<<blocks_for((size_t)s->C * KK * ohw), THREADS, 0, g_stream>>>(
-                col, x, s->C, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OH, s->OW);
+            LAUNCH(k_im2col, blocks_for((size_t)s->C * KK * ohw), THREADS, col, x, s->C, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OH, s->OW);
             LAUNCHED("im2col");
             cols = col;
         }
@@ -321,7 +331,7 @@ static vv_status cu_conv2d_forward(float *out, const float *in, const float *wei
     }
     if (bias) {
         size_t total = (size_t)s->N * s->OC * ohw;
-        k_bias_add<<<blocks_for(total), THREADS, 0, g_stream>>>(out, bias, s->OC, ohw, total);
+        LAUNCH(k_bias_add, blocks_for(total), THREADS, out, bias, s->OC, ohw, total);
         LAUNCHED("bias");
     }
     return take_error();
@@ -342,8 +352,7 @@ static vv_status cu_conv2d_backward(float *din, float *dweight, float *dbias, co
         if (dweight) {
             const float *x = in + (size_t)n * s->C * hw, *cols = x;
             if (!pointwise) {
-                k_im2col<<<blocks_for((size_t)s->C * KK * ohw), THREADS, 0, g_stream>>>(
-                    col, x, s->C, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OH, s->OW);
+                LAUNCH(k_im2col, blocks_for((size_t)s->C * KK * ohw), THREADS, col, x, s->C, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OH, s->OW);
                 LAUNCHED("im2col");
                 cols = col;
             }
@@ -359,14 +368,13 @@ static vv_status cu_conv2d_backward(float *din, float *dweight, float *dbias, co
             } else { /* dcol_g [rows, ohw] = W_g^T dy_g, then scattered back */
                 rm_gemm_batched(true, false, (int)rows, (int)ohw, OCg, 1.0f, weight, (int)rows, (long long)OCg * rows,
                                 dy, (int)ohw, (long long)OCg * ohw, 0.0f, col, (int)ohw, (long long)rows * ohw, G);
-                k_col2im_add<<<blocks_for((size_t)s->C * hw), THREADS, 0, g_stream>>>(
-                    dx, col, s->C, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OH, s->OW);
+                LAUNCH(k_col2im_add, blocks_for((size_t)s->C * hw), THREADS, dx, col, s->C, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OH, s->OW);
                 LAUNCHED("col2im");
             }
         }
     }
     if (dbias) {
-        k_bias_grad<<<s->OC, THREADS, 0, g_stream>>>(dbias, dout, s->N, s->OC, ohw);
+        LAUNCH(k_bias_grad, s->OC, THREADS, dbias, dout, s->N, s->OC, ohw);
         LAUNCHED("bias gradient");
     }
     return take_error();
@@ -400,13 +408,13 @@ __global__ void k_accumulate(float *d, const float *g, size_t n) { GRID_LOOP(i, 
 #define ELEMENTWISE_1(name, kernel)                                                   \
     static void name(float *out, const float *in, size_t n) {                         \
         if (!n) return;                                                               \
-        kernel<<<blocks_for(n), THREADS, 0, g_stream>>>(out, in, n);                  \
+        LAUNCH(kernel, blocks_for(n), THREADS, out, in, n);                  \
         LAUNCHED(#kernel);                                                            \
     }
 #define ELEMENTWISE_BACK(name, kernel)                                                \
     static void name(float *din, const float *dout, const float *x, size_t n) {       \
         if (!n || !din) return;                                                       \
-        kernel<<<blocks_for(n), THREADS, 0, g_stream>>>(din, dout, x, n);             \
+        LAUNCH(kernel, blocks_for(n), THREADS, din, dout, x, n);             \
         LAUNCHED(#kernel);                                                            \
     }
 ELEMENTWISE_1(cu_relu_forward, k_relu)
@@ -418,26 +426,26 @@ ELEMENTWISE_BACK(cu_sigmoid_backward, k_sigmoid_back)
 
 static void cu_leaky_relu_forward(float *out, const float *in, float alpha, size_t n) {
     if (!n) return;
-    k_leaky<<<blocks_for(n), THREADS, 0, g_stream>>>(out, in, alpha, n);
+    LAUNCH(k_leaky, blocks_for(n), THREADS, out, in, alpha, n);
     LAUNCHED("leaky relu");
 }
 
 static void cu_leaky_relu_backward(float *din, const float *dout, const float *in, float slope, size_t n) {
     if (!n || !din) return;
-    k_leaky_back<<<blocks_for(n), THREADS, 0, g_stream>>>(din, dout, in, slope, n);
+    LAUNCH(k_leaky_back, blocks_for(n), THREADS, din, dout, in, slope, n);
     LAUNCHED("leaky relu backward");
 }
 
 static void cu_add_forward(float *out, const float *a, const float *b, size_t n) {
     if (!n) return;
-    k_add<<<blocks_for(n), THREADS, 0, g_stream>>>(out, a, b, n);
+    LAUNCH(k_add, blocks_for(n), THREADS, out, a, b, n);
     LAUNCHED("add");
 }
 
 static void cu_add_backward(float *da, float *db, const float *dout, size_t n) {
     if (!n) return;
-    if (da) k_accumulate<<<blocks_for(n), THREADS, 0, g_stream>>>(da, dout, n);
-    if (db) k_accumulate<<<blocks_for(n), THREADS, 0, g_stream>>>(db, dout, n);
+    if (da) LAUNCH(k_accumulate, blocks_for(n), THREADS, da, dout, n);
+    if (db) LAUNCH(k_accumulate, blocks_for(n), THREADS, db, dout, n);
     LAUNCHED("add backward");
 }
 
@@ -552,7 +560,7 @@ __global__ void k_channel_sums(float *dgamma, float *dbeta, const float *sums, i
 static void cu_instance_norm_forward(float *out, float *mean, float *rstd, const float *in, const float *gamma,
                                      const float *beta, int N, int C, int HW, float eps) {
     if (N * C <= 0) return;
-    k_norm_forward<<<(unsigned)(N * C), THREADS, 0, g_stream>>>(out, mean, rstd, in, gamma, beta, NULL, NULL, C, HW,
+    LAUNCH(k_norm_forward, (unsigned)(N * C), THREADS, out, mean, rstd, in, gamma, beta, NULL, NULL, C, HW,
                                                                 eps, false);
     LAUNCHED("instance norm");
 }
@@ -566,11 +574,11 @@ static void cu_instance_norm_backward(float *din, float *dgamma, float *dbeta, c
         sums = (float *)scratch_get(&g_ops_scratch, 2 * planes * sizeof(float));
         if (!sums) return;
     }
-    k_norm_backward<<<(unsigned)planes, THREADS, 0, g_stream>>>(din, sums, NULL, NULL, dout, NULL, in, mean, rstd,
+    LAUNCH(k_norm_backward, (unsigned)planes, THREADS, din, sums, NULL, NULL, dout, NULL, in, mean, rstd,
                                                                 gamma, NULL, C, HW, planes);
     LAUNCHED("instance norm backward");
     if (sums) {
-        k_channel_sums<<<blocks_for((size_t)C), THREADS, 0, g_stream>>>(dgamma, dbeta, sums, N, C);
+        LAUNCH(k_channel_sums, blocks_for((size_t)C), THREADS, dgamma, dbeta, sums, N, C);
         LAUNCHED("instance norm channel sums");
     }
 }
@@ -578,7 +586,7 @@ static void cu_instance_norm_backward(float *din, float *dgamma, float *dbeta, c
 static void cu_adain_forward(float *out, float *mean, float *rstd, const float *in, const float *scale,
                              const float *bias, int N, int C, int HW, float eps) {
     if (N * C <= 0) return;
-    k_norm_forward<<<(unsigned)(N * C), THREADS, 0, g_stream>>>(out, mean, rstd, in, NULL, NULL, scale, bias, C, HW,
+    LAUNCH(k_norm_forward, (unsigned)(N * C), THREADS, out, mean, rstd, in, NULL, NULL, scale, bias, C, HW,
                                                                 eps, false);
     LAUNCHED("adain");
 }
@@ -586,7 +594,7 @@ static void cu_adain_forward(float *out, float *mean, float *rstd, const float *
 static void cu_adain_relu_forward(float *out, float *mean, float *rstd, const float *in, const float *scale,
                                   const float *bias, int N, int C, int HW, float eps) {
     if (N * C <= 0) return;
-    k_norm_forward<<<(unsigned)(N * C), THREADS, 0, g_stream>>>(out, mean, rstd, in, NULL, NULL, scale, bias, C, HW,
+    LAUNCH(k_norm_forward, (unsigned)(N * C), THREADS, out, mean, rstd, in, NULL, NULL, scale, bias, C, HW,
                                                                 eps, true);
     LAUNCHED("adain relu");
 }
@@ -595,7 +603,7 @@ static void cu_adain_backward(float *din, float *dscale, float *dbias, const flo
                               const float *mean, const float *rstd, const float *scale, int N, int C, int HW) {
     size_t planes = (size_t)N * C;
     if (!planes) return;
-    k_norm_backward<<<(unsigned)planes, THREADS, 0, g_stream>>>(din, NULL, dscale, dbias, dout, NULL, in, mean, rstd,
+    LAUNCH(k_norm_backward, (unsigned)planes, THREADS, din, NULL, dscale, dbias, dout, NULL, in, mean, rstd,
                                                                 NULL, scale, C, HW, planes);
     LAUNCHED("adain backward");
 }
@@ -605,7 +613,7 @@ static void cu_adain_relu_backward(float *din, float *dscale, float *dbias, cons
                                    int C, int HW) {
     size_t planes = (size_t)N * C;
     if (!planes) return;
-    k_norm_backward<<<(unsigned)planes, THREADS, 0, g_stream>>>(din, NULL, dscale, dbias, dout, out, in, mean, rstd,
+    LAUNCH(k_norm_backward, (unsigned)planes, THREADS, din, NULL, dscale, dbias, dout, out, in, mean, rstd,
                                                                 NULL, scale, C, HW, planes);
     LAUNCHED("adain relu backward");
 }
@@ -652,7 +660,7 @@ static void cu_avg_pool2d_forward(float *out, const float *in, int N, int C, int
                                   int OW) {
     size_t total = (size_t)N * C * OH * OW;
     if (!total) return;
-    k_avg_pool<<<blocks_for(total), THREADS, 0, g_stream>>>(out, in, H, W, K, stride, OH, OW, total);
+    LAUNCH(k_avg_pool, blocks_for(total), THREADS, out, in, H, W, K, stride, OH, OW, total);
     LAUNCHED("avg pool");
 }
 
@@ -660,7 +668,7 @@ static void cu_avg_pool2d_backward(float *din, const float *dout, int N, int C, 
                                    int OH, int OW) {
     size_t total = (size_t)N * C * H * W;
     if (!total || !din) return;
-    k_avg_pool_back<<<blocks_for(total), THREADS, 0, g_stream>>>(din, dout, H, W, K, stride, OH, OW, total);
+    LAUNCH(k_avg_pool_back, blocks_for(total), THREADS, din, dout, H, W, K, stride, OH, OW, total);
     LAUNCHED("avg pool backward");
 }
 
@@ -689,14 +697,14 @@ __global__ void k_upsample_back(float *din, const float *dout, int H, int W, int
 static void cu_upsample_nearest_forward(float *out, const float *in, int N, int C, int H, int W, int f) {
     size_t total = (size_t)N * C * H * W * f * f;
     if (!total) return;
-    k_upsample<<<blocks_for(total), THREADS, 0, g_stream>>>(out, in, H, W, f, total);
+    LAUNCH(k_upsample, blocks_for(total), THREADS, out, in, H, W, f, total);
     LAUNCHED("upsample");
 }
 
 static void cu_upsample_nearest_backward(float *din, const float *dout, int N, int C, int H, int W, int f) {
     size_t total = (size_t)N * C * H * W;
     if (!total || !din) return;
-    k_upsample_back<<<blocks_for(total), THREADS, 0, g_stream>>>(din, dout, H, W, f, total);
+    LAUNCH(k_upsample_back, blocks_for(total), THREADS, din, dout, H, W, f, total);
     LAUNCHED("upsample backward");
 }
 
@@ -714,14 +722,14 @@ __global__ void k_global_sum_back(float *din, const float *dout, int HW, size_t 
 
 static void cu_global_sum_pool_forward(float *out, const float *in, int N, int C, int HW) {
     if (N * C <= 0) return;
-    k_global_sum<<<(unsigned)(N * C), THREADS, 0, g_stream>>>(out, in, HW);
+    LAUNCH(k_global_sum, (unsigned)(N * C), THREADS, out, in, HW);
     LAUNCHED("global sum pool");
 }
 
 static void cu_global_sum_pool_backward(float *din, const float *dout, int N, int C, int HW) {
     size_t total = (size_t)N * C * HW;
     if (!total || !din) return;
-    k_global_sum_back<<<blocks_for(total), THREADS, 0, g_stream>>>(din, dout, HW, total);
+    LAUNCH(k_global_sum_back, blocks_for(total), THREADS, din, dout, HW, total);
     LAUNCHED("global sum pool backward");
 }
 
@@ -762,9 +770,9 @@ static double loss_sum(int kind, const float *a, const float *b, size_t n) {
     if (!partial) return NAN;
     unsigned blocks = blocks_for(n);
     if (blocks > LOSS_BLOCKS) blocks = LOSS_BLOCKS;
-    k_loss_partial<<<blocks, THREADS, 0, g_stream>>>(partial, kind, a, b, n);
+    LAUNCH(k_loss_partial, blocks, THREADS, partial, kind, a, b, n);
     LAUNCHED("loss");
-    k_loss_final<<<1, THREADS, 0, g_stream>>>(partial, (int)blocks);
+    LAUNCH(k_loss_final, 1, THREADS, partial, (int)blocks);
     LAUNCHED("loss");
     double sum = NAN;
     note_cuda(cudaMemcpyAsync(&sum, partial, sizeof sum, cudaMemcpyDeviceToHost, g_stream), "loss");
@@ -816,30 +824,30 @@ __global__ void k_hinge_back(float *d, const float *x, float g, int kind, size_t
 
 static void cu_l1_loss_backward(float *da, float *db, const float *a, const float *b, size_t n, float dloss) {
     if (!n || (!da && !db)) return;
-    k_l1_back<<<blocks_for(n), THREADS, 0, g_stream>>>(da, db, a, b, dloss / (float)n, n);
+    LAUNCH(k_l1_back, blocks_for(n), THREADS, da, db, a, b, dloss / (float)n, n);
     LAUNCHED("l1 backward");
 }
 
 static void cu_mse_loss_backward(float *da, float *db, const float *a, const float *b, size_t n, float dloss) {
     if (!n || (!da && !db)) return;
-    k_mse_back<<<blocks_for(n), THREADS, 0, g_stream>>>(da, db, a, b, 2.0f * dloss / (float)n, n);
+    LAUNCH(k_mse_back, blocks_for(n), THREADS, da, db, a, b, 2.0f * dloss / (float)n, n);
     LAUNCHED("mse backward");
 }
 
 static void cu_hinge_d_loss_backward(float *dreal, float *dfake, const float *real, size_t n_real, const float *fake,
                                      size_t n_fake, float dloss) {
     if (dreal && n_real)
-        k_hinge_back<<<blocks_for(n_real), THREADS, 0, g_stream>>>(dreal, real, dloss / (float)n_real,
+        LAUNCH(k_hinge_back, blocks_for(n_real), THREADS, dreal, real, dloss / (float)n_real,
                                                                   LOSS_HINGE_REAL, n_real);
     if (dfake && n_fake)
-        k_hinge_back<<<blocks_for(n_fake), THREADS, 0, g_stream>>>(dfake, fake, dloss / (float)n_fake,
+        LAUNCH(k_hinge_back, blocks_for(n_fake), THREADS, dfake, fake, dloss / (float)n_fake,
                                                                   LOSS_HINGE_FAKE, n_fake);
     LAUNCHED("hinge backward");
 }
 
 static void cu_hinge_g_loss_backward(float *dfake, size_t n, float dloss) {
     if (!n || !dfake) return;
-    k_hinge_back<<<blocks_for(n), THREADS, 0, g_stream>>>(dfake, dfake, dloss / (float)n, LOSS_SUM, n);
+    LAUNCH(k_hinge_back, blocks_for(n), THREADS, dfake, dfake, dloss / (float)n, LOSS_SUM, n);
     LAUNCHED("hinge g backward");
 }
 
@@ -868,7 +876,7 @@ static void cu_adam_update(float *param, const float *grad, float *m, float *v, 
     double correction1 = 1.0 - pow(config->beta1, (double)t), correction2 = 1.0 - pow(config->beta2, (double)t);
     float step_size = (float)(config->lr / correction1);
     float sqrt_correction2 = (float)sqrt(correction2);
-    k_adam<<<blocks_for(n), THREADS, 0, g_stream>>>(param, grad, m, v, n, config->beta1, config->beta2, config->lr,
+    LAUNCH(k_adam, blocks_for(n), THREADS, param, grad, m, v, n, config->beta1, config->beta2, config->lr,
                                                     config->weight_decay, config->decoupled, config->eps, step_size,
                                                     sqrt_correction2);
     LAUNCHED("adam");
