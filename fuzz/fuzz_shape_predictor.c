@@ -1,4 +1,5 @@
-/* Fuzz target: shape_predictor_load_memory (dlib's serialisation), then one prediction
+/* Fuzz target: shape_predictor_load_memory (dlib's serialisation), or, for input that
+ * starts as vivify's cache file does, shape_predictor_load_cache_memory; then predictions
  * so every index the loader accepted is also used. */
 #include "fuzz_common.h"
 
@@ -7,7 +8,10 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     shape_predictor *predictor = NULL;
-    if (fuzz_status(shape_predictor_load_memory(&predictor, data, size, "fuzz")) != VV_OK) return 0;
+    bool cache = size >= 5 && !memcmp(data, "vvspc", 5);
+    if (fuzz_status(cache ? shape_predictor_load_cache_memory(&predictor, data, size)
+                          : shape_predictor_load_memory(&predictor, data, size, "fuzz")) != VV_OK)
+        return 0;
     int parts = shape_predictor_landmark_count(predictor);
     if (parts <= 0 || parts > 512) abort();
     static float points[512][2];

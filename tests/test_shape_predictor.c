@@ -6,7 +6,9 @@
 #include "test.h"
 
 #include <cjson/cJSON.h>
+#include <dirent.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #define MAX_POINTS_FOR_FUZZ 512
 
@@ -207,6 +209,169 @@ static void test_hostile_buffers(void) {
     CHECK(shape_predictor_load(&sp, "/nonexistent/model.dat") == VV_ERR_MODEL);
 }
 
+/* ---- the parsed-model cache (shape_predictor.c) ---- */
+
+static char cache_root[256];
+
+static void write_file(const char *path, const void *data, size_t size) {
+    FILE *f = fopen(path, "wb");
+    CHECK(f && fwrite(data, 1, size, f) == size);
+    if (f) fclose(f);
+}
+
+/* The one cache file in folder (its path in out), or false when there is none or several. */
+static bool find_cache(const char *folder, char *out, size_t size) {
+    DIR *dir = opendir(folder);
+    int found = 0;
+    for (struct dirent *e; dir && (e = readdir(dir));)
+        if (!strncmp(e->d_name, "shape_predictor-", 16) && strstr(e->d_name, ".cache") &&
+            !strstr(e->d_name, ".cache."))
+            found++, snprintf(out, size, "%s/%s", folder, e->d_name);
+    if (dir) closedir(dir);
+    return found == 1;
+}
+
+/* Predictions of a and b agree bit for bit on `trials` random images and boxes. */
+static bool same_predictions(const shape_predictor *a, const shape_predictor *b, int width, int height, int trials) {
+    int parts = shape_predictor_landmark_count(a);
+    if (parts != shape_predictor_landmark_count(b) || parts > MAX_POINTS_FOR_FUZZ) return false;
+    vv_image image = { 0 };
+    if (image_create(&image, width, height, 3) != VV_OK) return false;
+    uint32_t seed = 12345;
+    bool same = true;
+    for (int t = 0; t < trials && same; t++) {
+        for (size_t i = 0; i < (size_t)width * height * 3; i++) {
+            seed = seed * 1664525u + 1013904223u;
+            image.data[i] = (uint8_t)(seed >> 24);
+        }
+        float box[4] = { (float)(t % 7), (float)(t % 5), width * 0.6f + t, height * 0.7f };
+        static float pa[MAX_POINTS_FOR_FUZZ][2], pb[MAX_POINTS_FOR_FUZZ][2];
+        shape_predict(a, &image, box, pa);
+        shape_predict(b, &image, box, pb);
+        same = memcmp(pa, pb, (size_t)parts * sizeof pa[0]) == 0;
+    }
+    image_free(&image);
+    return same;
+}
+
+/* The documented layout (shape_predictor.c): a 104-byte header, then the initial shape,
+ * levels, anchors, deltas, trees and splits each at a 64-byte boundary, the leaves at a
+ * 4096-byte one.  The tiny model: 2 parts, 1 level, 2 pixels, 1 tree, 1 split, 2 leaves. */
+#define TINY_CACHE_SPLITS 448
+#define TINY_CACHE_BYTES (4096 + 2 * 4 * 4)
+
+static void test_cache_tiny(void) {
+    snprintf(cache_root, sizeof cache_root, "/tmp/vv_test_shape_cache_XXXXXX");
+    if (!mkdtemp(cache_root)) {
+        CHECK_MSG(false, "mkdtemp failed");
+        return;
+    }
+    char model[512], folder[512], cache[1024], blocked[600];
+    snprintf(model, sizeof model, "%s/tiny.dat", cache_root);
+    snprintf(folder, sizeof folder, "%s/cache/nested", cache_root);
+    writer w;
+    build_tiny_model(&w, 1, 1);
+    write_file(model, w.data, w.size);
+    setenv("VIVIFY_CACHE", folder, 1);
+
+    /* First load parses and writes the cache (the folder made); the second maps it. */
+    shape_predictor *parsed = NULL, *mapped = NULL, *copy = NULL;
+    CHECK_OK(shape_predictor_load(&parsed, model));
+    CHECK(parsed && !shape_predictor_mapped(parsed));
+    CHECK_MSG(find_cache(folder, cache, sizeof cache), "one cache file in %s", folder);
+    CHECK_OK(shape_predictor_load(&mapped, model));
+    CHECK(mapped && shape_predictor_mapped(mapped));
+    if (!parsed || !mapped) return;
+    CHECK(same_predictions(parsed, mapped, 40, 50, 200));
+
+    /* The bytes: loaded from memory they predict the same; every truncation and a wrong
+     * split index or a NaN leaf are refused; any byte set to any value never crashes. */
+    size_t size = 0;
+    uint8_t *bytes = NULL;
+    CHECK_OK(file_read_all(cache, 1 << 20, &bytes, &size));
+    CHECK_MSG(size == TINY_CACHE_BYTES, "cache of %zu bytes", size);
+    if (!bytes || size != TINY_CACHE_BYTES) return;
+    CHECK_OK(shape_predictor_load_cache_memory(&copy, bytes, size));
+    CHECK(copy && !shape_predictor_mapped(copy) && same_predictions(parsed, copy, 40, 50, 50));
+    shape_predictor_free(copy);
+    int refused = 0;
+    for (size_t n = 0; n < size; n++) {
+        copy = (shape_predictor *)&w;
+        refused += shape_predictor_load_cache_memory(&copy, bytes, n) == VV_ERR_CORRUPT && copy == NULL;
+    }
+    CHECK_MSG(refused == (int)size, "%d of %zu truncations refused", refused, size);
+    uint8_t *bad = malloc(size);
+    if (!bad) return;
+    memcpy(bad, bytes, size);
+    CHECK(bad[TINY_CACHE_SPLITS] == 0 && bad[TINY_CACHE_SPLITS + 2] == 1); /* pixel_a 0, pixel_b 1 */
+    bad[TINY_CACHE_SPLITS + 2] = 2; /* pixel_b past the level's 2 feature pixels */
+    CHECK(shape_predictor_load_cache_memory(&copy, bad, size) == VV_ERR_CORRUPT);
+    CHECK(strstr(vv_last_error(), "split past its level") != NULL);
+    memcpy(bad, bytes, size);
+    const float nan_value = NAN;
+    memcpy(bad + size - 4, &nan_value, 4);
+    CHECK(shape_predictor_load_cache_memory(&copy, bad, size) == VV_ERR_CORRUPT);
+    CHECK(strstr(vv_last_error(), "non-finite leaf") != NULL);
+    static uint8_t pixels[50 * 40];
+    vv_image gray = { 40, 50, 1, pixels };
+    const float box[4] = { 10, 20, 30, 40 };
+    int loaded = 0;
+    for (size_t i = 0; i < 1024 && i < size; i++)
+        for (int v = 0; v < 256; v += 5) {
+            memcpy(bad, bytes, size);
+            bad[i] = (uint8_t)v;
+            if (shape_predictor_load_cache_memory(&copy, bad, size) == VV_OK) {
+                float points[MAX_POINTS_FOR_FUZZ][2];
+                shape_predict(copy, &gray, box, points);
+                shape_predictor_free(copy);
+                loaded++;
+            }
+        }
+    CHECK(loaded > 0); /* bytes that are values or padding still load */
+
+    /* On disk: a NaN leaf in the cache is refused, the .dat parsed and the cache replaced. */
+    memcpy(bad, bytes, size);
+    memcpy(bad + size - 4, &nan_value, 4);
+    write_file(cache, bad, size);
+    shape_predictor *again = NULL;
+    CHECK_OK(shape_predictor_load(&again, model));
+    CHECK(again && !shape_predictor_mapped(again) && same_predictions(parsed, again, 40, 50, 50));
+    shape_predictor_free(again);
+    CHECK_OK(shape_predictor_load(&again, model));
+    CHECK(again && shape_predictor_mapped(again));
+    shape_predictor_free(again);
+    /* A rewritten .dat (a new modification time): its old cache is not used. */
+    usleep(20000);
+    write_file(model, w.data, w.size);
+    CHECK_OK(shape_predictor_load(&again, model));
+    CHECK(again && !shape_predictor_mapped(again));
+    shape_predictor_free(again);
+    CHECK_OK(shape_predictor_load(&again, model));
+    CHECK(again && shape_predictor_mapped(again));
+    shape_predictor_free(again);
+    /* Switched off, or a folder that cannot be made: parsed each time, nothing written. */
+    setenv("VIVIFY_CACHE", "off", 1);
+    CHECK_OK(shape_predictor_load(&again, model));
+    CHECK(again && !shape_predictor_mapped(again));
+    shape_predictor_free(again);
+    snprintf(blocked, sizeof blocked, "%s/cache", model); /* under a regular file */
+    setenv("VIVIFY_CACHE", blocked, 1);
+    CHECK_OK(shape_predictor_load(&again, model));
+    CHECK(again && !shape_predictor_mapped(again));
+    shape_predictor_free(again);
+    free(bad);
+    free(bytes);
+    shape_predictor_free(parsed);
+    shape_predictor_free(mapped);
+}
+
+static void cache_root_remove(void) {
+    if (!cache_root[0]) return;
+    char cmd[400];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", cache_root);
+    if (system(cmd) != 0) printf("could not remove %s\n", cache_root);
+}
+
 /* ---- dlib's 68-point model on real faces ---- */
 
 /* The project's decoder and dlib's gray conversion, (r + g + b) / 3 truncated. */
@@ -367,14 +532,25 @@ static void test_real_model(void) {
         test_skip("the real model comparisons: ../shared/data absent");
         return;
     }
-    shape_predictor *sp = NULL;
+    /* Parsed, then from the cache that load wrote (a fresh folder): the references below
+     * are checked on the cached one, which must predict as the parsed one bit for bit. */
+    if (!cache_root[0]) return; /* test_cache_tiny failed to make it */
+    char folder[8192];
+    snprintf(folder, sizeof folder, "%s/real", cache_root);
+    setenv("VIVIFY_CACHE", folder, 1);
+    shape_predictor *sp = NULL, *parsed = NULL;
     double start = time_now();
+    CHECK_OK(shape_predictor_load(&parsed, NULL));
+    printf("parsed %s in %.3f s\n", SHAPE_PREDICTOR_DEFAULT_PATH, time_now() - start);
+    start = time_now();
     CHECK_OK(shape_predictor_load(&sp, NULL));
-    printf("loaded %s in %.2f s\n", SHAPE_PREDICTOR_DEFAULT_PATH, time_now() - start);
-    if (!sp) return;
+    printf("mapped its cache in %.3f s\n", time_now() - start);
+    if (!sp || !parsed) return;
+    CHECK(!shape_predictor_mapped(parsed) && shape_predictor_mapped(sp));
+    CHECK(same_predictions(parsed, sp, 320, 240, 20));
+    shape_predictor_free(parsed);
     CHECK(shape_predictor_landmark_count(sp) == 68);
 
-    char folder[8192];
     snprintf(folder, sizeof folder, "%s/landmarks_golden", shared);
     error_stats golden = { 0 };
     run_golden_xml(sp, folder, "training_with_face_landmarks.xml", &golden);
@@ -402,6 +578,8 @@ static void test_real_model(void) {
 int main(void) {
     test_tiny_model();
     test_hostile_buffers();
+    test_cache_tiny();
     test_real_model();
+    cache_root_remove();
     return test_finish("test_shape_predictor");
 }

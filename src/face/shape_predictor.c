@@ -21,7 +21,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -69,6 +71,8 @@ struct shape_predictor {
     float *leaves; /* leaf_count x (2 * part_count) */
     size_t leaf_count, leaf_capacity;
     size_t expected_trees; /* loading: cascades x trees of level 0, to size arrays once */
+    void *mapping;         /* the cache file the leaves point into (NULL: leaves malloc'd) */
+    size_t mapping_bytes;
 };
 
 /* ---- reading dlib's stream ---- */
@@ -461,6 +465,338 @@ vv_status shape_predictor_load_memory(shape_predictor **out, const uint8_t *data
     return VV_OK;
 }
 
+/* ---- the parsed-model cache ----------------------------------------------------------
+ *
+ * Parsing dlib's 100 MB stream takes ~60 ms of CPU, and filling 65 MB of fresh memory with
+ * its leaves ~25 ms more (page zeroing and faults): about a seventh of `vivify landmarks` on
+ * a 10-second clip, paid by every process.  The first load of a .dat writes the parsed
+ * arrays to a cache file (VIVIFY_CACHE, else $XDG_CACHE_HOME/vivify, else ~/.cache/vivify;
+ * VIVIFY_CACHE=off: none), named by the .dat's path and inode; later loads map that file
+ * when its header names the same .dat (device, inode, size, modification and change
+ * times), so the leaves stay in the page cache shared by every process and nothing is
+ * parsed.  The cache is input like the .dat: every count, index and value is checked as
+ * the parser checks them (the splits, anchors and deltas are copied out of the mapping and
+ * checked there; the leaves are read in place, checked finite).  A cache that fails any
+ * check is ignored, the .dat parsed and the cache replaced.  Files are written whole under
+ * a temporary name and renamed into place, never modified, so a mapped cache never changes
+ * under a reader (a hand-edit of the mapped file could change leaf values only, never an
+ * index).
+ *
+ * Layout (native byte order, checked by the header): cache_header, then the sections
+ * below, each at a 64-byte boundary, the leaves at a 4096-byte one; every offset follows
+ * from the header's counts. */
+#define CACHE_MAGIC "vvspc\x01\r\n"
+#define CACHE_BYTE_ORDER 0x01020304u
+
+typedef struct cache_source {
+    uint64_t size, device, inode;
+    int64_t modified_ns, changed_ns;
+} cache_source;
+
+typedef struct cache_header {
+    char magic[8];
+    uint32_t byte_order, header_bytes;
+    cache_source source;
+    uint32_t part_count, cascade_count;
+    uint64_t tree_count, split_count, leaf_count, pixel_total, file_bytes;
+} cache_header;
+
+typedef struct cache_level {
+    uint32_t first_tree, tree_count, pixel_count, unused;
+} cache_level;
+
+typedef struct cache_layout {
+    size_t mean_shape, levels, anchors, deltas, trees, splits, leaves, end;
+} cache_layout;
+
+static bool layout_section(size_t *at, size_t alignment, size_t count, size_t element, size_t *start) {
+    size_t bytes, aligned;
+    if (!size_add(*at, alignment - 1, &aligned) || !size_mul(count, element, &bytes)) return false;
+    *start = aligned / alignment * alignment;
+    return size_add(*start, bytes, at);
+}
+
+static bool cache_layout_of(const cache_header *h, cache_layout *l) {
+    size_t at = sizeof *h, floats = 2 * (size_t)h->part_count, leaf_bytes;
+    if (!size_mul(floats, sizeof(float), &leaf_bytes)) return false;
+    return layout_section(&at, 64, floats, sizeof(float), &l->mean_shape) &&
+           layout_section(&at, 64, h->cascade_count, sizeof(cache_level), &l->levels) &&
+           layout_section(&at, 64, h->pixel_total, sizeof(uint16_t), &l->anchors) &&
+           layout_section(&at, 64, h->pixel_total, 2 * sizeof(float), &l->deltas) &&
+           layout_section(&at, 64, h->tree_count, sizeof(regression_tree), &l->trees) &&
+           layout_section(&at, 64, h->split_count, sizeof(split_node), &l->splits) &&
+           layout_section(&at, 4096, h->leaf_count, leaf_bytes, &l->leaves) && (l->end = at, true);
+}
+
+static bool finite_floats(const float *values, size_t n) {
+    uint32_t largest = 0; /* the largest magnitude's bits: finite below the infinity pattern */
+    for (size_t i = 0; i < n; i++) {
+        uint32_t bits;
+        memcpy(&bits, &values[i], sizeof bits);
+        bits &= 0x7FFFFFFFu;
+        largest = bits > largest ? bits : largest;
+    }
+    return largest < 0x7F800000u;
+}
+
+/* A predictor from cache bytes: NULL with *why on any failed check.  borrow: the leaves
+ * point into data (which must outlive the predictor), else they are copied. */
+static shape_predictor *cache_read(const uint8_t *data, size_t size, const cache_source *source,
+                                   bool borrow, const char **why) {
+    cache_header h;
+    cache_layout l;
+    *why = "is shorter than its header";
+    if (size < sizeof h) return NULL;
+    memcpy(&h, data, sizeof h);
+    *why = "is not a vivify shape predictor cache of this format";
+    if (memcmp(h.magic, CACHE_MAGIC, sizeof h.magic) || h.byte_order != CACHE_BYTE_ORDER ||
+        h.header_bytes != sizeof h)
+        return NULL;
+    *why = "was made from another model file";
+    if (source && memcmp(&h.source, source, sizeof *source)) return NULL;
+    *why = "declares counts over this reader's limits";
+    if (h.part_count == 0 || h.part_count > MAX_PARTS || h.cascade_count == 0 ||
+        h.cascade_count > MAX_CASCADES || h.pixel_total > (uint64_t)h.cascade_count * MAX_FEATURE_PIXELS ||
+        h.tree_count > (uint64_t)h.cascade_count * MAX_TREES_PER_CASCADE || h.split_count > UINT32_MAX ||
+        h.leaf_count > UINT32_MAX)
+        return NULL;
+    *why = "does not have the size its counts give";
+    if (!cache_layout_of(&h, &l) || l.end != size || h.file_bytes != size) return NULL;
+
+    *why = "is out of memory";
+    shape_predictor *sp = calloc(1, sizeof *sp);
+    if (!sp) return NULL;
+    const size_t floats = 2 * (size_t)h.part_count;
+    sp->part_count = (int)h.part_count;
+    sp->cascade_count = (int)h.cascade_count;
+    sp->tree_count = sp->tree_capacity = (size_t)h.tree_count;
+    sp->split_count = sp->split_capacity = (size_t)h.split_count;
+    sp->leaf_count = sp->leaf_capacity = (size_t)h.leaf_count;
+    sp->mean_shape = mem_alloc((size_t)h.part_count, sizeof *sp->mean_shape);
+    sp->cascades = mem_calloc((size_t)h.cascade_count, sizeof *sp->cascades);
+    sp->trees = h.tree_count ? mem_alloc((size_t)h.tree_count, sizeof *sp->trees) : NULL;
+    sp->splits = h.split_count ? mem_alloc((size_t)h.split_count, sizeof *sp->splits) : NULL;
+    if (!borrow && h.leaf_count) sp->leaves = mem_alloc((size_t)h.leaf_count * floats, sizeof(float));
+    if (!sp->mean_shape || !sp->cascades || (h.tree_count && !sp->trees) || (h.split_count && !sp->splits) ||
+        (!borrow && h.leaf_count && !sp->leaves))
+        goto fail;
+    memcpy(sp->mean_shape, data + l.mean_shape, floats * sizeof(float));
+    if (h.tree_count) memcpy(sp->trees, data + l.trees, (size_t)h.tree_count * sizeof *sp->trees);
+    if (h.split_count) memcpy(sp->splits, data + l.splits, (size_t)h.split_count * sizeof *sp->splits);
+    *why = "has a non-finite initial shape";
+    if (!finite_floats(&sp->mean_shape[0][0], floats)) goto fail;
+
+    /* Levels own consecutive trees, trees consecutive splits and leaves, as the parser
+     * builds them; a split reads its own level's feature pixels only. */
+    uint64_t next_tree = 0, next_pixel = 0, next_split = 0, next_leaf = 0;
+    for (uint32_t c = 0; c < h.cascade_count; c++) {
+        cache_level level;
+        memcpy(&level, data + l.levels + c * sizeof level, sizeof level);
+        cascade_level *cl = &sp->cascades[c];
+        *why = "has a cascade level out of place";
+        if (level.first_tree != next_tree || level.tree_count > MAX_TREES_PER_CASCADE ||
+            level.tree_count > h.tree_count - next_tree || level.pixel_count > MAX_FEATURE_PIXELS ||
+            level.pixel_count > h.pixel_total - next_pixel)
+            goto fail;
+        cl->first_tree = level.first_tree;
+        cl->tree_count = level.tree_count;
+        cl->pixel_count = level.pixel_count;
+        if (level.pixel_count) {
+            cl->anchors = mem_alloc(level.pixel_count, sizeof *cl->anchors);
+            cl->deltas = mem_alloc(level.pixel_count, sizeof *cl->deltas);
+            *why = "is out of memory";
+            if (!cl->anchors || !cl->deltas) goto fail;
+            memcpy(cl->anchors, data + l.anchors + next_pixel * sizeof *cl->anchors,
+                   level.pixel_count * sizeof *cl->anchors);
+            memcpy(cl->deltas, data + l.deltas + next_pixel * sizeof *cl->deltas,
+                   level.pixel_count * sizeof *cl->deltas);
+            *why = "has an anchor that is not a landmark, or a non-finite delta";
+            for (uint32_t i = 0; i < level.pixel_count; i++)
+                if (cl->anchors[i] >= h.part_count) goto fail;
+            if (!finite_floats(&cl->deltas[0][0], 2 * (size_t)level.pixel_count)) goto fail;
+        }
+        next_pixel += level.pixel_count;
+        for (uint32_t t = 0; t < level.tree_count; t++) {
+            const regression_tree *tree = &sp->trees[next_tree + t];
+            *why = "has a tree out of place";
+            if (tree->first_split != next_split || tree->split_count > MAX_SPLITS_PER_TREE ||
+                tree->split_count > h.split_count - next_split || tree->first_leaf != next_leaf ||
+                (uint64_t)tree->split_count + 1 > h.leaf_count - next_leaf)
+                goto fail;
+            *why = "has a split past its level's feature pixels";
+            for (uint32_t i = 0; i < tree->split_count; i++) {
+                const split_node *split = &sp->splits[next_split + i];
+                if (split->pixel_a >= level.pixel_count || split->pixel_b >= level.pixel_count ||
+                    split->threshold < -1000 || split->threshold > 1000)
+                    goto fail;
+            }
+            next_split += tree->split_count;
+            next_leaf += (uint64_t)tree->split_count + 1;
+        }
+        next_tree += level.tree_count;
+    }
+    *why = "has trees, splits, leaves or feature pixels no level uses";
+    if (next_tree != h.tree_count || next_split != h.split_count || next_leaf != h.leaf_count ||
+        next_pixel != h.pixel_total)
+        goto fail;
+    const float *leaves = (const float *)(const void *)(data + l.leaves);
+    *why = "has a non-finite leaf value";
+    if (!finite_floats(leaves, (size_t)h.leaf_count * floats)) goto fail;
+    if (borrow) sp->leaves = (float *)(uintptr_t)leaves; /* read only, like the mapping */
+    else if (h.leaf_count) memcpy(sp->leaves, leaves, (size_t)h.leaf_count * floats * sizeof(float));
+    return sp;
+fail:
+    shape_predictor_free(sp);
+    return NULL;
+}
+
+vv_status shape_predictor_load_cache_memory(shape_predictor **out, const uint8_t *data, size_t size) {
+    if (!out) return vv_fail(VV_ERR_INVALID_ARGUMENT, "shape_predictor_load_cache_memory: out is NULL");
+    *out = NULL;
+    if (!data && size) return vv_fail(VV_ERR_INVALID_ARGUMENT, "shape predictor cache: no data");
+    const char *why = "is empty";
+    shape_predictor *sp = data ? cache_read(data, size, NULL, false, &why) : NULL;
+    if (!sp) return vv_fail(VV_ERR_CORRUPT, "shape predictor cache %s", why);
+    *out = sp;
+    return VV_OK;
+}
+
+static bool write_all(FILE *f, const void *data, size_t bytes) {
+    return bytes == 0 || fwrite(data, 1, bytes, f) == bytes;
+}
+
+static bool write_padding(FILE *f, size_t *at, size_t to) {
+    static const uint8_t zeros[4096];
+    if (to < *at || to - *at > sizeof zeros) return false;
+    bool ok = write_all(f, zeros, to - *at);
+    *at = to;
+    return ok;
+}
+
+static bool write_section(FILE *f, size_t *at, size_t start, const void *data, size_t bytes) {
+    if (!write_padding(f, at, start) || !write_all(f, data, bytes)) return false;
+    *at += bytes;
+    return true;
+}
+
+static bool cache_write(const shape_predictor *sp, FILE *f, const cache_source *source) {
+    cache_header h;
+    memset(&h, 0, sizeof h);
+    memcpy(h.magic, CACHE_MAGIC, sizeof h.magic);
+    h.byte_order = CACHE_BYTE_ORDER;
+    h.header_bytes = sizeof h;
+    h.source = *source;
+    h.part_count = (uint32_t)sp->part_count;
+    h.cascade_count = (uint32_t)sp->cascade_count;
+    h.tree_count = sp->tree_count;
+    h.split_count = sp->split_count;
+    h.leaf_count = sp->leaf_count;
+    for (int c = 0; c < sp->cascade_count; c++) h.pixel_total += sp->cascades[c].pixel_count;
+    cache_layout l;
+    if (!cache_layout_of(&h, &l)) return false;
+    h.file_bytes = l.end;
+    size_t at = 0, floats = 2 * (size_t)sp->part_count;
+    bool ok = write_section(f, &at, 0, &h, sizeof h) &&
+              write_section(f, &at, l.mean_shape, sp->mean_shape, floats * sizeof(float));
+    for (int c = 0; ok && c < sp->cascade_count; c++) {
+        const cascade_level *cl = &sp->cascades[c];
+        cache_level level = { cl->first_tree, cl->tree_count, cl->pixel_count, 0 };
+        ok = write_section(f, &at, c ? at : l.levels, &level, sizeof level);
+    }
+    for (int c = 0; ok && c < sp->cascade_count; c++)
+        ok = write_section(f, &at, c ? at : l.anchors, sp->cascades[c].anchors,
+                           sp->cascades[c].pixel_count * sizeof *sp->cascades[c].anchors);
+    for (int c = 0; ok && c < sp->cascade_count; c++)
+        ok = write_section(f, &at, c ? at : l.deltas, sp->cascades[c].deltas,
+                           sp->cascades[c].pixel_count * sizeof *sp->cascades[c].deltas);
+    ok = ok && write_section(f, &at, l.trees, sp->trees, sp->tree_count * sizeof *sp->trees) &&
+         write_section(f, &at, l.splits, sp->splits, sp->split_count * sizeof *sp->splits) &&
+         write_section(f, &at, l.leaves, sp->leaves, sp->leaf_count * floats * sizeof(float));
+    return ok && at == l.end;
+}
+
+/* The cache folder (made if missing), or false: switched off, or no home. */
+static bool cache_folder(char *out, size_t size) {
+    const char *env = getenv("VIVIFY_CACHE"), *base = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+    int n;
+    if (env) {
+        if (!env[0] || !strcmp(env, "off") || !strcmp(env, "0")) return false;
+        n = snprintf(out, size, "%s", env);
+    } else if (base && base[0] == '/') {
+        n = snprintf(out, size, "%s/vivify", base);
+    } else if (home && home[0] == '/') {
+        n = snprintf(out, size, "%s/.cache/vivify", home);
+    } else {
+        return false;
+    }
+    if (n <= 0 || (size_t)n >= size) return false;
+    for (char *p = out + 1;; p++) { /* mkdir -p, private as the XDG spec asks */
+        bool end = *p == 0;
+        if (*p == '/' || end) {
+            *p = 0;
+            bool made = mkdir(out, 0700) == 0 || errno == EEXIST;
+            if (!end) *p = '/';
+            if (!made) return false;
+            if (end) break;
+        }
+    }
+    struct stat st;
+    return stat(out, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+static bool cache_path(const char *model_path, const cache_source *source, char *out, size_t size) {
+    char folder[4000];
+    if (!cache_folder(folder, sizeof folder)) return false;
+    uint64_t hash = 0xcbf29ce484222325ull; /* FNV-1a over the path, device and inode */
+    for (const char *p = model_path; *p; p++) hash = (hash ^ (uint8_t)*p) * 0x100000001b3ull;
+    const uint64_t ids[2] = { source->device, source->inode };
+    for (size_t i = 0; i < sizeof ids; i++) hash = (hash ^ ((const uint8_t *)ids)[i]) * 0x100000001b3ull;
+    int n = snprintf(out, size, "%s/shape_predictor-%016" PRIx64 ".cache", folder, hash);
+    return n > 0 && (size_t)n < size;
+}
+
+static shape_predictor *cache_map(const char *path, const cache_source *source) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return NULL;
+    struct stat st;
+    void *data = MAP_FAILED;
+    size_t size = 0;
+    if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size >= (off_t)sizeof(cache_header) &&
+        (uint64_t)st.st_size <= MAX_MODEL_BYTES) {
+        size = (size_t)st.st_size;
+        data = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    }
+    close(fd);
+    if (data == MAP_FAILED) return NULL;
+    const char *why;
+    shape_predictor *sp = cache_read(data, size, source, true, &why);
+    if (!sp) {
+        munmap(data, size);
+        return NULL;
+    }
+    sp->mapping = data;
+    sp->mapping_bytes = size;
+    return sp;
+}
+
+/* Best effort: a cache that cannot be written leaves the next load to parse again. */
+static void cache_save(const shape_predictor *sp, const char *path, const cache_source *source) {
+    char temp[4096];
+    int n = snprintf(temp, sizeof temp, "%s.XXXXXX", path);
+    if (n <= 0 || (size_t)n >= sizeof temp) return;
+    int fd = mkstemp(temp);
+    if (fd < 0) return;
+    FILE *f = fdopen(fd, "wb");
+    if (!f) {
+        close(fd);
+        remove(temp);
+        return;
+    }
+    bool ok = cache_write(sp, f, source);
+    ok = fclose(f) == 0 && ok;
+    if (!ok || rename(temp, path) != 0) remove(temp);
+}
+
 vv_status shape_predictor_load(shape_predictor **out, const char *path) {
     if (!out) return vv_fail(VV_ERR_INVALID_ARGUMENT, "shape_predictor_load: out is NULL");
     *out = NULL;
@@ -485,6 +821,15 @@ vv_status shape_predictor_load(shape_predictor **out, const char *path) {
         close(fd);
         return vv_fail(VV_ERR_CORRUPT, "shape predictor %s is empty", path);
     }
+    cache_source source = { (uint64_t)st.st_size, (uint64_t)st.st_dev, (uint64_t)st.st_ino,
+                            (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec,
+                            (int64_t)st.st_ctim.tv_sec * 1000000000 + st.st_ctim.tv_nsec };
+    char cache[4096];
+    bool cached = cache_path(path, &source, cache, sizeof cache);
+    if (cached && (*out = cache_map(cache, &source)) != NULL) {
+        close(fd);
+        return VV_OK;
+    }
     /* Mapped, not copied: the page cache is parsed in place in one sequential pass. */
     size_t size = (size_t)st.st_size;
     void *data = mmap(NULL, size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
@@ -493,6 +838,7 @@ vv_status shape_predictor_load(shape_predictor **out, const char *path) {
     madvise(data, size, MADV_SEQUENTIAL);
     vv_status status = shape_predictor_load_memory(out, data, size, path);
     munmap(data, size);
+    if (status == VV_OK && cached) cache_save(*out, cache, &source);
     return status;
 }
 
@@ -507,8 +853,13 @@ void shape_predictor_free(shape_predictor *predictor) {
     free(predictor->mean_shape);
     free(predictor->trees);
     free(predictor->splits);
-    free(predictor->leaves);
+    if (predictor->mapping) munmap(predictor->mapping, predictor->mapping_bytes);
+    else free(predictor->leaves);
     free(predictor);
+}
+
+bool shape_predictor_mapped(const shape_predictor *predictor) {
+    return predictor && predictor->mapping;
 }
 
 int shape_predictor_landmark_count(const shape_predictor *predictor) {

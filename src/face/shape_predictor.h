@@ -9,11 +9,19 @@
 
 typedef struct shape_predictor shape_predictor;
 
-/* path NULL: SHAPE_PREDICTOR_DEFAULT_PATH. Hostile-input checked. */
+/* path NULL: SHAPE_PREDICTOR_DEFAULT_PATH. Hostile-input checked.  Keeps the parsed model
+ * in a cache file and maps that on later loads of the same file (shape_predictor.c says
+ * where: VIVIFY_CACHE=DIR, default $XDG_CACHE_HOME/vivify or ~/.cache/vivify;
+ * VIVIFY_CACHE=off for none); a cache that fails any check is ignored and replaced. */
 vv_status shape_predictor_load(shape_predictor **out, const char *path);
 vv_status shape_predictor_load_memory(shape_predictor **out, const uint8_t *data, size_t size,
                                       const char *name);
+/* The cache file's bytes (as shape_predictor_load writes them), copied: for tests and
+ * fuzzing.  VV_ERR_CORRUPT on any failed check. */
+vv_status shape_predictor_load_cache_memory(shape_predictor **out, const uint8_t *data, size_t size);
 void shape_predictor_free(shape_predictor *predictor);
+/* Whether the predictor reads its leaves from a mapped cache file (for tests). */
+bool shape_predictor_mapped(const shape_predictor *predictor);
 int shape_predictor_landmark_count(const shape_predictor *predictor);
 /* Runs the cascade on `gray` (1 channel; 3-channel RGB also works and reads dlib's
  * intensity (r + g + b) / 3) inside box (x0, y0, x1, y1, dlib convention: rectangle
