@@ -320,7 +320,8 @@ static vv_status cu_conv2d_forward(float *out, const float *in, const float *wei
         const float *x = in + (size_t)n * s->C * hw;
         const float *cols = x;
         if (!pointwise) {
-            LAUNCH(k_im2col, blocks_for((size_t)s->C * KK * ohw), THREADS, col, x, s->C, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OH, s->OW);
+            LAUNCH(k_im2col, blocks_for((size_t)s->C * KK * ohw), THREADS, col, x, s->C, s->H, s->W, s->KH, s->KW,
+                   s->stride, s->pad, s->OH, s->OW);
             LAUNCHED("im2col");
             cols = col;
         }
@@ -352,7 +353,8 @@ static vv_status cu_conv2d_backward(float *din, float *dweight, float *dbias, co
         if (dweight) {
             const float *x = in + (size_t)n * s->C * hw, *cols = x;
             if (!pointwise) {
-                LAUNCH(k_im2col, blocks_for((size_t)s->C * KK * ohw), THREADS, col, x, s->C, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OH, s->OW);
+                LAUNCH(k_im2col, blocks_for((size_t)s->C * KK * ohw), THREADS, col, x, s->C, s->H, s->W, s->KH, s->KW,
+                       s->stride, s->pad, s->OH, s->OW);
                 LAUNCHED("im2col");
                 cols = col;
             }
@@ -368,7 +370,8 @@ static vv_status cu_conv2d_backward(float *din, float *dweight, float *dbias, co
             } else { /* dcol_g [rows, ohw] = W_g^T dy_g, then scattered back */
                 rm_gemm_batched(true, false, (int)rows, (int)ohw, OCg, 1.0f, weight, (int)rows, (long long)OCg * rows,
                                 dy, (int)ohw, (long long)OCg * ohw, 0.0f, col, (int)ohw, (long long)rows * ohw, G);
-                LAUNCH(k_col2im_add, blocks_for((size_t)s->C * hw), THREADS, dx, col, s->C, s->H, s->W, s->KH, s->KW, s->stride, s->pad, s->OH, s->OW);
+                LAUNCH(k_col2im_add, blocks_for((size_t)s->C * hw), THREADS, dx, col, s->C, s->H, s->W, s->KH, s->KW,
+                       s->stride, s->pad, s->OH, s->OW);
                 LAUNCHED("col2im");
             }
         }
