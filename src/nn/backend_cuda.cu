@@ -74,9 +74,19 @@ static unsigned blocks_for(size_t n) {
     return (unsigned)b;
 }
 
+/* The current GPU is per host thread: every entry makes it the opened one on the thread
+ * that calls (a rank on GPU 3 training from several threads). */
+static void bind_device(void) {
+    static thread_local int bound = -1;
+    if (bound != g_device && g_device >= 0) {
+        note_cuda(cudaSetDevice(g_device), "set device");
+        bound = g_device;
+    }
+}
+
 /* A kernel launch on the stream; tests/test_cuda_emulation.h runs it on CPU threads. */
 #ifndef VV_CUDA_EMULATION
-#define LAUNCH(kernel, grid, block, ...) kernel<<<(grid), (block), 0, g_stream>>>(__VA_ARGS__)
+#define LAUNCH(kernel, grid, block, ...) (bind_device(), kernel<<<(grid), (block), 0, g_stream>>>(__VA_ARGS__))
 #endif
 
 #define GRID_LOOP(i, n) \
@@ -90,7 +100,11 @@ typedef struct scratch {
 
 static void *scratch_get(scratch *s, size_t bytes) {
     if (bytes <= s->bytes) return s->p;
-    if (s->p) cudaFree(s->p); /* synchronises: queued users of the old buffer are done */
+    bind_device();
+    if (s->p) { /* after the queued work that may still use it */
+        note_cuda(cudaStreamSynchronize(g_stream), "scratch");
+        cudaFree(s->p);
+    }
     s->p = NULL;
     s->bytes = 0;
     cudaError_t e = cudaMalloc(&s->p, bytes);
@@ -160,15 +174,20 @@ extern "C" const char *nn_cuda_device_name(void) { return g_device >= 0 ? g_devi
 
 static void *cu_alloc(size_t bytes) {
     void *p = NULL;
+    bind_device();
     if (!bytes || cudaMalloc(&p, bytes) != cudaSuccess) return NULL;
     return p;
 }
 
 static void cu_free(void *p) {
-    if (p) cudaFree(p);
+    if (!p) return;
+    bind_device();
+    note_cuda(cudaStreamSynchronize(g_stream), "free"); /* queued kernels may still use it */
+    cudaFree(p);
 }
 
 static vv_status cu_upload(void *dst, const void *src, size_t bytes) {
+    bind_device();
     if (bytes) note_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, g_stream), "upload");
     /* the source may be reused at once: wait for it to be read */
     if (bytes) note_cuda(cudaStreamSynchronize(g_stream), "upload");
@@ -176,6 +195,7 @@ static vv_status cu_upload(void *dst, const void *src, size_t bytes) {
 }
 
 static vv_status cu_download(void *dst, const void *src, size_t bytes) {
+    bind_device();
     if (bytes) {
         note_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, g_stream), "download");
         note_cuda(cudaStreamSynchronize(g_stream), "download");
@@ -184,16 +204,19 @@ static vv_status cu_download(void *dst, const void *src, size_t bytes) {
 }
 
 static vv_status cu_copy(void *dst, const void *src, size_t bytes) {
+    bind_device();
     if (bytes) note_cuda(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, g_stream), "copy");
     return take_error();
 }
 
 static vv_status cu_zero(void *p, size_t bytes) {
+    bind_device();
     if (bytes) note_cuda(cudaMemsetAsync(p, 0, bytes, g_stream), "zero");
     return take_error();
 }
 
 static vv_status cu_sync(void) {
+    bind_device();
     note_cuda(cudaStreamSynchronize(g_stream), "sync");
     return take_error();
 }
@@ -221,6 +244,7 @@ static void rm_gemm_batched(bool ta, bool tb, int M, int N, int K, float alpha, 
         return;
     }
     cublasOperation_t op_a = ta ? CUBLAS_OP_T : CUBLAS_OP_N, op_b = tb ? CUBLAS_OP_T : CUBLAS_OP_N;
+    bind_device();
     if (batch == 1)
         note_blas(cublasSgemm(g_blas, op_b, op_a, N, M, K, &alpha, b, ldb, a, lda, &beta, c, ldc), "sgemm");
     else
@@ -778,6 +802,7 @@ static double loss_sum(int kind, const float *a, const float *b, size_t n) {
     LAUNCH(k_loss_final, 1, THREADS, partial, (int)blocks);
     LAUNCHED("loss");
     double sum = NAN;
+    bind_device();
     note_cuda(cudaMemcpyAsync(&sum, partial, sizeof sum, cudaMemcpyDeviceToHost, g_stream), "loss");
     note_cuda(cudaStreamSynchronize(g_stream), "loss");
     return g_error[0] ? NAN : sum;
@@ -922,6 +947,7 @@ static const double STAGED_GEMM_MIN = 1 << 20;
 static size_t span(int rows, int cols, int ld) { return rows <= 0 || cols <= 0 ? 0 : (size_t)(rows - 1) * ld + cols; }
 
 static float *stage(int slot, const float *host, size_t count) {
+    bind_device();
     float *d = (float *)scratch_get(&g_stage[slot], (count ? count : 1) * sizeof(float));
     if (d && host && count)
         note_cuda(cudaMemcpyAsync(d, host, count * sizeof(float), cudaMemcpyHostToDevice, g_stream), "upload");
@@ -929,6 +955,7 @@ static float *stage(int slot, const float *host, size_t count) {
 }
 
 static bool unstage(float *host, const float *d, size_t count) {
+    bind_device();
     if (count) note_cuda(cudaMemcpyAsync(host, d, count * sizeof(float), cudaMemcpyDeviceToHost, g_stream), "download");
     note_cuda(cudaStreamSynchronize(g_stream), "download");
     return !g_error[0];
