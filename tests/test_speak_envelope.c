@@ -117,7 +117,7 @@ int main(void) {
     /* The talk motion follows it: frame mouths open and close with it (lower lip below the
      * upper one by the opening), and the head moves less in the pause than in speech. */
     motion_track track;
-    CHECK_OK(motion_builtin_speech(&track, "talk", env.openness, NULL, env.onset, env.frames, fps));
+    CHECK_OK(motion_builtin_speech(&track, "talk", env.openness, NULL, NULL, env.onset, env.frames, fps));
     if (track.frame_count == env.frames) {
         float neutral[68][2];
         motion_builtin_neutral(neutral);
@@ -139,9 +139,9 @@ int main(void) {
     if (busy && shut && kick) {
         for (int f = 0; f < n; f++) busy[f] = (float)(0.5 + 0.5 * sin(f * 1.3));
         kick[100] = 1;
-        CHECK_OK(motion_builtin_speech(&busy_track, "talk", busy, NULL, NULL, n, fps));
-        CHECK_OK(motion_builtin_speech(&shut_track, "talk", shut, NULL, NULL, n, fps));
-        CHECK_OK(motion_builtin_speech(&kick_track, "talk", shut, NULL, kick, n, fps));
+        CHECK_OK(motion_builtin_speech(&busy_track, "talk", busy, NULL, NULL, NULL, n, fps));
+        CHECK_OK(motion_builtin_speech(&shut_track, "talk", shut, NULL, NULL, NULL, n, fps));
+        CHECK_OK(motion_builtin_speech(&kick_track, "talk", shut, NULL, NULL, kick, n, fps));
     }
     if (busy_track.frame_count == n && shut_track.frame_count == n && kick_track.frame_count == n) {
         double turn_busy = 0, turn_shut = 0, nod = 0;

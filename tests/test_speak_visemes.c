@@ -65,6 +65,34 @@ static void test_mapping(void) {
     for (int v = 0; v < VISEME_COUNT; v++)
         CHECK(viseme_target((viseme)v).open <= viseme_target(VISEME_OPEN).open);
     CHECK(!strcmp(viseme_name(VISEME_ROUNDED), "rounded"));
+    CHECK(viseme_target(VISEME_LIP_TEETH).tuck == 1 && viseme_target(VISEME_LIP_TEETH).open == 0);
+    for (int v = 0; v < VISEME_COUNT; v++)
+        if (v != VISEME_LIP_TEETH) CHECK(viseme_target((viseme)v).tuck == 0);
+}
+
+/* The f/v lip tuck: an 80 ms F between two vowels tucks the lower lip (near 1 on its frame,
+ * eased over the neighbours, nothing in the vowels' middles), the jaw closes there; a closure
+ * next to an F is not tucked; silence (envelope 0) is not tucked. */
+static void test_tuck(void) {
+    const double fps = 25;
+    enum { FRAMES = 40 };
+    float energy[FRAMES], open[FRAMES], width[FRAMES], tuck[FRAMES];
+    for (int f = 0; f < FRAMES; f++) energy[f] = f < 30 ? 0.8f : 0;
+    /* AA 0-0.4, F 0.40-0.48 (frames 10, 11), AA 0.48-0.8, V 0.8-0.9 then M 0.9-0.96, AA, silence. */
+    phone_segment phones[] = {seg("AA", 0, 0.40), seg("F", 0.40, 0.48), seg("AA", 0.48, 0.80), seg("V", 0.80, 0.90),
+                              seg("M", 0.90, 0.96), seg("AA", 0.96, 1.2), seg("SIL", 1.2, 1.6)};
+    visemes_mouth(phones, 7, energy, FRAMES, fps, open, width, tuck);
+    printf("tuck: ");
+    for (int f = 0; f < FRAMES; f++) printf("%.2f ", tuck[f]);
+    printf("\n");
+    CHECK_MSG(tuck[10] > 0.6f && tuck[11] > 0.6f, "F: tuck %.2f %.2f", tuck[10], tuck[11]);
+    CHECK_MSG(tuck[9] > 0.05f && tuck[9] < tuck[10], "eased in: %.2f", tuck[9]);
+    CHECK(tuck[4] < 0.01f && tuck[16] < 0.01f);
+    CHECK_MSG(open[10] < 0.5f * open[4], "the jaw closes on the F: %.2f (vowel %.2f)", open[10], open[4]);
+    int m = (int)lround(0.93 * fps - 0.5);
+    CHECK_MSG(tuck[m] == 0 && open[m] == 0, "the M's frame %d: tuck %.2f open %.2f", m, tuck[m], open[m]);
+    CHECK(tuck[21] > 0.4f); /* the V */
+    for (int f = 32; f < FRAMES; f++) CHECK(tuck[f] == 0);
 }
 
 static void test_coarticulation(void) {
@@ -77,7 +105,7 @@ static void test_coarticulation(void) {
                               seg("M", 0.600, 0.720), seg("AA", 0.720, 0.920), seg("UW", 0.920, 1.200),
                               seg("IY", 1.200, 1.600), seg("SIL", 1.600, 2.000)};
     int n = (int)(sizeof phones / sizeof phones[0]);
-    visemes_mouth(phones, n, energy, FRAMES, fps, open, width);
+    visemes_mouth(phones, n, energy, FRAMES, fps, open, width, NULL);
     printf("open: ");
     for (int f = 0; f < FRAMES; f++) printf("%.2f ", open[f]);
     printf("\nwidth: ");
@@ -111,7 +139,7 @@ static void test_coarticulation(void) {
      * vowel) closes the mouth there, and a quiet stretch (0.2) opens at most 0.3. */
     for (int f = 0; f < FRAMES; f++) energy[f] = f == 20 ? 0 : f >= 30 ? 0.2f : 1;
     phone_segment vowel[] = {seg("AA", 0, 2.0)};
-    visemes_mouth(vowel, 1, energy, FRAMES, fps, open, width);
+    visemes_mouth(vowel, 1, energy, FRAMES, fps, open, width, NULL);
     CHECK_MSG(open[20] == 0, "silent closure: open %.3f", open[20]);
     CHECK(open[18] > 0.9f && open[22] > 0.9f);
     CHECK_MSG(open[40] <= 0.3f + 1e-6f && open[40] > 0.2f, "quiet: open %.3f", open[40]);
@@ -119,11 +147,11 @@ static void test_coarticulation(void) {
     /* The recogniser heard silence where the envelope hears speech: the envelope opens. */
     for (int f = 0; f < FRAMES; f++) energy[f] = 0.6f;
     phone_segment quiet[] = {seg("SIL", 0, 2.0)};
-    visemes_mouth(quiet, 1, energy, FRAMES, fps, open, width);
+    visemes_mouth(quiet, 1, energy, FRAMES, fps, open, width, NULL);
     CHECK_NEAR(open[25], 0.6, 1e-4);
     CHECK_NEAR(width[25], 0, 1e-6);
     /* No phones at all and no envelope: rest. */
-    visemes_mouth(NULL, 0, NULL, FRAMES, fps, open, width);
+    visemes_mouth(NULL, 0, NULL, FRAMES, fps, open, width, NULL);
     CHECK(open[0] == 0 && open[FRAMES - 1] == 0);
 }
 
@@ -136,7 +164,7 @@ static void mouth_measure(const float p[68][2], float *width, float *gap) {
 static void test_shape(void) {
     float mouth[3] = {0, 0, 0}, width[3] = {0, 1, -1};
     motion_track track;
-    CHECK_OK(motion_builtin_speech(&track, "blink", mouth, width, NULL, 3, 25));
+    CHECK_OK(motion_builtin_speech(&track, "blink", mouth, width, NULL, NULL, 3, 25));
     if (track.frame_count != 3) return;
     float neutral[68][2], w0, g0, w1, g1, w2, g2, wn, gn;
     motion_builtin_neutral(neutral);
@@ -151,6 +179,24 @@ static void test_shape(void) {
     CHECK_MSG(w1 > w0 * 1.08f, "spread %.1f vs rest %.1f", w1, w0);
     CHECK_MSG(w2 < w0 * 0.8f, "rounded %.1f vs rest %.1f", w2, w0);
     CHECK(g1 > 0 && g2 > 0); /* the lips do not cross */
+    motion_track_free(&track);
+
+    /* The tuck: the lower lip thinner and higher (its outer edge 57 up), the upper lip lifted
+     * (62 up) so the gap between the lips (the upper teeth's edge) is wider than at rest, the
+     * jaw (8) not dropped, the width unchanged. */
+    float tuck[2] = {0, 1}, zero[2] = {0, 0};
+    CHECK_OK(motion_builtin_speech(&track, "blink", zero, NULL, tuck, NULL, 2, 25));
+    if (track.frame_count != 2) return;
+    const float(*r)[2] = (const float(*)[2])track.points[0], (*t)[2] = (const float(*)[2])track.points[1];
+    float lip_rest = r[57][1] - r[66][1], lip_tuck = t[57][1] - t[66][1];
+    printf("tuck: lower lip %.1f -> %.1f px thick, upper inner lip %.1f -> %.1f, gap %.1f -> %.1f, chin %.1f -> %.1f\n",
+           lip_rest, lip_tuck, r[62][1], t[62][1], r[66][1] - r[62][1], t[66][1] - t[62][1], r[8][1], t[8][1]);
+    CHECK_MSG(lip_tuck < 0.6f * lip_rest && lip_tuck > 0, "lower lip %.1f -> %.1f px", lip_rest, lip_tuck);
+    CHECK(t[57][1] < r[57][1] - 3);
+    CHECK(t[62][1] < r[62][1] - 2);
+    CHECK(t[66][1] - t[62][1] > r[66][1] - r[62][1] + 2);
+    CHECK(t[8][1] <= r[8][1]);
+    CHECK_NEAR(t[54][0] - t[48][0], r[54][0] - r[48][0], 0.5);
     motion_track_free(&track);
 }
 
@@ -445,6 +491,7 @@ end:
 int main(void) {
     test_mapping();
     test_coarticulation();
+    test_tuck();
     test_shape();
 #ifdef VV_HAVE_ESPEAK_NG
     test_recogniser();

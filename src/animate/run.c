@@ -196,7 +196,7 @@ static vv_status speech_track(const vv_animate_job *job, const vv_animate_callba
                 fps, env.lipsync);
     const char *motion = job->motion ? job->motion : "talk";
     if (motion_builtin_exists(motion)) {
-        s = motion_builtin_speech(track, motion, env.openness, env.width, env.onset, env.frames, fps);
+        s = motion_builtin_speech(track, motion, env.openness, env.width, env.tuck, env.onset, env.frames, fps);
         motion_builtin_neutral(reference);
     } else {
         s = motion_load(track, motion);
@@ -205,7 +205,7 @@ static vv_status speech_track(const vv_animate_job *job, const vv_animate_callba
         if (s == VV_OK && first < 0) s = vv_fail(VV_ERR_NO_FACE, "%s: no frame has landmarks", motion);
         if (s == VV_OK) {
             memcpy(reference, track->points[first], sizeof track->points[first]);
-            motion_track_set_mouth(track, first, env.openness, env.width);
+            motion_track_set_mouth(track, first, env.openness, env.width, env.tuck);
         }
     }
     if (s == VV_OK) {

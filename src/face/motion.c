@@ -66,9 +66,10 @@ static double smoothstep(double e0, double e1, double x) {
     return t * t * (3 - 2 * t);
 }
 
-/* Expression controls of one frame, each 0..1 but width (-1 rounded .. +1 spread). */
+/* Expression controls of one frame, each 0..1 but width (-1 rounded .. +1 spread); tuck:
+ * the lower lip under the upper teeth (f, v). */
 typedef struct expression {
-    double mouth, blink, smile, brows, width;
+    double mouth, blink, smile, brows, width, tuck;
 } expression;
 
 /* Offsets the mean 3D face (outer-eye units) by an expression. */
@@ -106,6 +107,18 @@ static void expression_apply(const expression *e, float shape[68][3]) {
         }
         for (int k = 50; k <= 52; k++) shape[k][1] -= 0.015f * round;
         for (int k = 56; k <= 58; k++) shape[k][1] += 0.015f * round;
+    }
+    /* Lip tuck (f, v): the lower lip pushed up and rolled in under the upper teeth (its outer
+     * edge up, the lip thinner), the upper lip lifted a little: between them a narrow gap
+     * that the mouth fill shows as the upper teeth's edge (warp_mouth_fill draws teeth under
+     * the upper lip); the jaw stays closed. */
+    float tuck = (float)e->tuck;
+    if (tuck > 0) {
+        for (int k = 49; k <= 53; k++) shape[k][1] -= (k == 51 ? 0.035f : 0.026f) * tuck;
+        for (int k = 61; k <= 63; k++) shape[k][1] -= (k == 62 ? 0.055f : 0.042f) * tuck;
+        for (int k = 65; k <= 67; k++) shape[k][1] += (k == 66 ? 0.014f : 0.010f) * tuck;
+        for (int k = 55; k <= 59; k++) shape[k][1] -= (k == 57 ? 0.05f : k == 56 || k == 58 ? 0.042f : 0.024f) * tuck;
+        for (int k = 7; k <= 9; k++) shape[k][1] -= 0.01f * tuck;
     }
     /* Smile: corners out and up, lips thinner, lower lids up a little. */
     float smile = (float)e->smile;
@@ -192,7 +205,7 @@ static void speech_reactions(const float *mouth, const float *onset, int frames,
 /* Built-in motion `name` for `frames` frames; mouth (optional): the openness per frame in
  * place of the motion's own (talk then reacts to it: stillness in pauses, emphasis on onsets). */
 static vv_status builtin_generate(motion_track *out, const char *name, int frames, double fps, const float *mouth,
-                                  const float *width, const float *onset) {
+                                  const float *width, const float *tuck, const float *onset) {
     vv_status s = motion_track_alloc(out, frames);
     if (s != VV_OK) return s;
     out->fps = fps;
@@ -214,7 +227,7 @@ static vv_status builtin_generate(motion_track *out, const char *name, int frame
          surprise = !strcmp(name, "surprise");
     for (int f = 0; f < frames; f++) {
         double t = f / fps, ramp = smoothstep(0, 0.6, t), end = smoothstep(duration, duration - 0.6, t);
-        expression e = {0, blink_at(t, 0x9e3779b9u), 0, 0, 0};
+        expression e = {0, blink_at(t, 0x9e3779b9u), 0, 0, 0, 0};
         double yaw = 3.0 * sin(2 * pi * 0.21 * t) + 1.5 * sin(2 * pi * 0.47 * t + 1.0);
         double pitch = 2.0 * sin(2 * pi * 0.29 * t + 0.5) - 2.0 * sin(0.5);
         double roll = 1.5 * sin(2 * pi * 0.16 * t + 2.0) - 1.5 * sin(2.0);
@@ -244,6 +257,7 @@ static vv_status builtin_generate(motion_track *out, const char *name, int frame
         }
         if (mouth) e.mouth = mouth[f];
         if (width) e.width = width[f];
+        if (tuck) e.tuck = tuck[f];
         yaw *= motion_amount * ramp;
         roll *= motion_amount * ramp;
         if (!nod) pitch *= motion_amount * ramp;
@@ -279,21 +293,21 @@ vv_status motion_builtin(motion_track *out, const char *name, double duration, d
     if (!(duration > 0) || duration * fps > MOTION_MAX_FRAMES)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "motion: duration %g s is not positive or too long", duration);
     int frames = (int)lround(duration * fps);
-    return builtin_generate(out, name, frames < 1 ? 1 : frames, fps, NULL, NULL, NULL);
+    return builtin_generate(out, name, frames < 1 ? 1 : frames, fps, NULL, NULL, NULL, NULL);
 }
 
 vv_status motion_builtin_speech(motion_track *out, const char *name, const float *mouth, const float *width,
-                                const float *onset, int frames, double fps) {
+                                const float *tuck, const float *onset, int frames, double fps) {
     memset(out, 0, sizeof *out);
     vv_status s = builtin_check(name, fps);
     if (s != VV_OK) return s;
     if (!mouth || frames < 1 || frames > MOTION_MAX_FRAMES)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "motion: %d frames of speech is outside 1..%d", frames, MOTION_MAX_FRAMES);
-    return builtin_generate(out, name, frames, fps, mouth, width, onset);
+    return builtin_generate(out, name, frames, fps, mouth, width, tuck, onset);
 }
 
 void motion_builtin_neutral(float out[68][2]) {
-    expression e = {0, 0, 0, 0, 0};
+    expression e = {0, 0, 0, 0, 0, 0};
     float shape[68][3];
     expression_apply(&e, shape);
     head_pose pose;
@@ -308,11 +322,11 @@ void motion_builtin_neutral(float out[68][2]) {
 /* Points whose place the mouth sets: the lower jaw and the lips. */
 static bool mouth_point(int k) { return (k >= 3 && k <= 13) || k >= 48; }
 
-void motion_track_set_mouth(motion_track *track, int reference, const float *mouth, const float *width) {
+void motion_track_set_mouth(motion_track *track, int reference, const float *mouth, const float *width, const float *tuck) {
     if (reference < 0 || reference >= track->frame_count || !track->found[reference]) reference = motion_first_found(track);
     if (reference < 0) return;
     float mean_shape[68][3], rigid[68][2];
-    expression neutral = {0, 0, 0, 0, 0};
+    expression neutral = {0, 0, 0, 0, 0, 0};
     expression_apply(&neutral, mean_shape);
     /* The reference frame's own mouth (its expression residual), kept under the opening. */
     head_pose pr = head_pose_estimate((const float(*)[2])track->points[reference]);
@@ -328,8 +342,9 @@ void motion_track_set_mouth(motion_track *track, int reference, const float *mou
         if (!track->found[f]) continue;
         head_pose pf = head_pose_estimate((const float(*)[2])track->points[f]);
         if (!(pf.scale > 0)) continue;
-        expression e = {mouth[f] < 0 ? 0 : mouth[f] > 1 ? 1 : mouth[f], 0, 0, 0, 0};
+        expression e = {mouth[f] < 0 ? 0 : mouth[f] > 1 ? 1 : mouth[f], 0, 0, 0, 0, 0};
         if (width) e.width = width[f] < -1 ? -1 : width[f] > 1 ? 1 : width[f];
+        if (tuck) e.tuck = tuck[f] < 0 ? 0 : tuck[f] > 1 ? 1 : tuck[f];
         float shape[68][3], open[68][2];
         expression_apply(&e, shape);
         head_pose_project(&pf, (const float(*)[3])shape, open);

@@ -31,21 +31,22 @@ const char *motion_builtin_names(void); /* "talk|blink|nod|smile|surprise" */
  * neutral face (the reference). */
 vv_status motion_builtin(motion_track *out, const char *name, double duration, double fps);
 /* A built-in motion for speech: `frames` frames whose mouth opens by `mouth` (0..1 per
- * frame, e.g. video/audio_envelope's openness) and is as wide as `width` (-1 rounded .. 0
- * rest .. +1 spread per frame, the phoneme lip-sync's; NULL: rest).  "talk" reacts to the voice: its head motion
+ * frame, e.g. video/audio_envelope's openness), as wide as `width` (-1 rounded .. 0
+ * rest .. +1 spread per frame, the phoneme lip-sync's; NULL: rest), with the lower lip
+ * tucked under the upper teeth by `tuck` (0..1 per frame: f/v; NULL: none).  "talk" reacts to the voice: its head motion
  * is scaled down where the mouth has been still for a while (0.3 of it in a long pause), and
  * each strong onset (onset >= 0.45; NULL: none) brings a small nod with raised brows.  The
  * other motions keep theirs, with this mouth.  Speech may open the mouth at frame 0, so
  * the reference is motion_builtin_neutral's, not frame 0. */
 vv_status motion_builtin_speech(motion_track *out, const char *name, const float *mouth, const float *width,
-                                const float *onset, int frames, double fps);
+                                const float *tuck, const float *onset, int frames, double fps);
 /* The built-in motions' neutral, frontal face (their virtual 512x512 frame). */
 void motion_builtin_neutral(float out[68][2]);
 /* A track's mouth (lips and lower jaw) replaced by `mouth` (0..1 per frame, frame_count
- * values) and `width` (-1..1 per frame, or NULL): each frame's head pose kept, the reference
- * frame's own mouth under an opening and width of the built-in motions' shape.  Frames
- * without a face are left alone. */
-void motion_track_set_mouth(motion_track *track, int reference, const float *mouth, const float *width);
+ * values), `width` (-1..1 per frame, or NULL) and `tuck` (0..1 per frame, or NULL): each
+ * frame's head pose kept, the reference frame's own mouth under an opening, width and tuck
+ * of the built-in motions' shape.  Frames without a face are left alone. */
+void motion_track_set_mouth(motion_track *track, int reference, const float *mouth, const float *width, const float *tuck);
 
 /* Templates: {"format": "vivify-motion", "version": 1, "fps", "width", "height",
  * "audio": path|null, "frames": [[[x, y] x 68] | null, ...]}.  Saved atomically; loading

@@ -246,6 +246,7 @@ void audio_envelope_free(audio_envelope *e) {
     free(e->openness);
     free(e->onset);
     free(e->width);
+    free(e->tuck);
     free(e->phone_list);
     memset(e, 0, sizeof *e);
 }
@@ -366,18 +367,22 @@ vv_status audio_envelope_phonemes(audio_envelope *out, const float *samples, int
     vv_status s = phonemes_recognise(samples, count, AUDIO_ENVELOPE_RATE, &phones, &n);
     if (s != VV_OK) return s;
     float *open = mem_alloc((size_t)out->frames, sizeof *open), *width = mem_calloc((size_t)out->frames, sizeof *width);
-    if (!open || !width) {
+    float *tuck = mem_calloc((size_t)out->frames, sizeof *tuck);
+    if (!open || !width || !tuck) {
         free(open);
         free(width);
+        free(tuck);
         free(phones);
         return vv_fail(VV_ERR_NO_MEMORY, "out of memory for the mouth of %d frames", out->frames);
     }
-    if (!out->silent) visemes_mouth(phones, n, out->openness, out->frames, out->fps, open, width);
+    if (!out->silent) visemes_mouth(phones, n, out->openness, out->frames, out->fps, open, width, tuck);
     else memset(open, 0, (size_t)out->frames * sizeof *open);
     free(out->openness);
     free(out->width);
+    free(out->tuck);
     out->openness = open;
     out->width = width;
+    out->tuck = tuck;
     out->lipsync = "phonemes";
     out->phones = n;
     free(out->phone_list);

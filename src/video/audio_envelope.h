@@ -41,6 +41,7 @@ typedef struct audio_envelope {
     float *onset;        /* per frame: 0..1, strength of a rise in level starting there */
     bool silent;         /* nothing above AUDIO_SILENCE_DB: every openness is 0 */
     float *width;        /* phonemes: per frame, -1 rounded .. +1 spread; NULL with energy */
+    float *tuck;         /* phonemes: per frame, 0..1 lower lip under the upper teeth (f/v); NULL with energy */
     const char *lipsync; /* what made the openness: "energy" or "phonemes" (static) */
     int phones;          /* phonemes: how many phones were recognised (silence included) */
     phone_segment *phone_list; /* phonemes: those phones, in time order; NULL with energy */
@@ -62,7 +63,7 @@ vv_status audio_envelope_read(audio_envelope *out, const char *path, double fps,
 vv_status audio_envelope_read_lipsync(audio_envelope *out, const char *path, double fps, double max_seconds,
                                       const char *lipsync);
 /* The phoneme lip-sync on an envelope already computed from `samples` (mono 16 kHz):
- * recognises the phones and replaces out->openness, sets out->width. */
+ * recognises the phones and replaces out->openness, sets out->width and out->tuck. */
 vv_status audio_envelope_phonemes(audio_envelope *out, const float *samples, int64_t count);
 
 /* The same from samples already in memory (mono, `rate` Hz): what audio_envelope_read does

@@ -46,10 +46,10 @@ const char *viseme_name(viseme v) {
 
 viseme_shape viseme_target(viseme v) {
     static const viseme_shape shapes[VISEME_COUNT] = {
-        [VISEME_REST] = {0, 0},           [VISEME_CLOSED] = {0, 0},         [VISEME_LIP_TEETH] = {0.06f, 0.15f},
-        [VISEME_ROUNDED] = {0.35f, -1},   [VISEME_WIDE] = {0.45f, 0.8f},    [VISEME_OPEN] = {1, 0.1f},
-        [VISEME_DENTAL] = {0.25f, 0.2f},  [VISEME_ALVEOLAR] = {0.3f, 0.2f}, [VISEME_POSTALVEOLAR] = {0.25f, -0.6f},
-        [VISEME_VELAR] = {0.45f, 0},      [VISEME_R] = {0.3f, -0.4f},
+        [VISEME_REST] = {0, 0, 0},          [VISEME_CLOSED] = {0, 0, 0},         [VISEME_LIP_TEETH] = {0, 0.15f, 1},
+        [VISEME_ROUNDED] = {0.35f, -1, 0},  [VISEME_WIDE] = {0.45f, 0.8f, 0},    [VISEME_OPEN] = {1, 0.1f, 0},
+        [VISEME_DENTAL] = {0.25f, 0.2f, 0}, [VISEME_ALVEOLAR] = {0.3f, 0.2f, 0}, [VISEME_POSTALVEOLAR] = {0.25f, -0.6f, 0},
+        [VISEME_VELAR] = {0.45f, 0, 0},     [VISEME_R] = {0.3f, -0.4f, 0},
     };
     return shapes[v >= 0 && v < VISEME_COUNT ? v : VISEME_REST];
 }
@@ -64,18 +64,21 @@ static float envelope_cap(float e) { return e + 0.5f * fmaxf(0.0f, e - 0.05f); }
 static float energy_gain(float e) { return e <= 0 ? 0 : e >= 0.75f ? 1 : 0.4f + 0.8f * e; }
 
 void visemes_mouth(const phone_segment *phones, int n, const float *energy, int frames, double fps, float *open,
-                   float *width) {
+                   float *width, float *tuck) {
     if (frames <= 0) return;
     float *target_open = mem_alloc((size_t)frames, sizeof *target_open);
     float *target_width = mem_alloc((size_t)frames, sizeof *target_width);
+    float *target_tuck = mem_alloc((size_t)frames, sizeof *target_tuck);
     uint8_t *closed = mem_calloc((size_t)frames, 1);
-    if (!target_open || !target_width || !closed) { /* nothing better to do than the envelope */
+    if (!target_open || !target_width || !target_tuck || !closed) { /* nothing better to do than the envelope */
         for (int f = 0; f < frames; f++) {
             open[f] = energy ? energy[f] : 0;
             width[f] = 0;
+            if (tuck) tuck[f] = 0;
         }
         free(target_open);
         free(target_width);
+        free(target_tuck);
         free(closed);
         return;
     }
@@ -87,6 +90,7 @@ void visemes_mouth(const phone_segment *phones, int n, const float *energy, int 
         viseme v = p < n && phones[p].start <= t ? viseme_of_phone(phones[p].name) : VISEME_REST;
         float e = energy ? energy[f] : 1;
         viseme_shape s = viseme_target(v);
+        target_tuck[f] = e > 0 ? s.tuck : 0;
         if (v == VISEME_REST) {
             target_open[f] = energy && e > 0.2f ? e : 0; /* speech the recogniser missed: the envelope's */
             target_width[f] = 0;
@@ -105,22 +109,25 @@ void visemes_mouth(const phone_segment *phones, int n, const float *energy, int 
             closed[f] = 1;
             target_open[f] = 0;
             target_width[f] = 0;
+            target_tuck[f] = 0;
         }
     }
     /* Coarticulation: a centred Gaussian blend of the targets. */
     double sigma = VISEME_BLEND_SIGMA * fps;
     int radius = (int)ceil(3 * sigma);
     for (int f = 0; f < frames; f++) {
-        double so = 0, sw = 0, weight = 0;
+        double so = 0, sw = 0, st = 0, weight = 0;
         for (int k = f - radius; k <= f + radius; k++) {
             if (k < 0 || k >= frames) continue;
             double d = (k - f) / sigma, w = exp(-0.5 * d * d);
             so += w * target_open[k];
             sw += w * target_width[k];
+            st += w * target_tuck[k];
             weight += w;
         }
         open[f] = (float)(so / weight);
         width[f] = (float)(sw / weight);
+        if (tuck) tuck[f] = closed[f] ? 0 : (float)(1.4 * st / weight); /* a 2-frame f reaches ~1 */
     }
     /* Closures reach closed; the envelope caps the opening (a pause or a stop's silent closure
      * closes the mouth although the blend would smear the vowels over it). */
@@ -131,8 +138,10 @@ void visemes_mouth(const phone_segment *phones, int n, const float *energy, int 
     for (int f = 0; f < frames; f++) {
         open[f] = open[f] < 0 ? 0 : open[f] > 1 ? 1 : open[f];
         width[f] = width[f] < -1 ? -1 : width[f] > 1 ? 1 : width[f];
+        if (tuck) tuck[f] = tuck[f] < 0 ? 0 : tuck[f] > 1 ? 1 : tuck[f];
     }
     free(target_open);
     free(target_width);
+    free(target_tuck);
     free(closed);
 }

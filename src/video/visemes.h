@@ -3,7 +3,8 @@
  * openness (0 closed .. 1 wide open, as the energy lip-sync's) and a width (-1 rounded and
  * narrow .. 0 neutral .. +1 spread wide):
  *   closed        M B P                   lips together (openness exactly 0)
- *   lip-teeth     F V                     lower lip under the upper teeth: nearly closed
+ *   lip-teeth     F V                     lower lip tucked under the upper teeth (tuck 1),
+ *                                         the jaw closed
  *   rounded       UW UH OW OY W           small and round
  *   wide          IY IH EH EY Y           half open, spread
  *   open          AA AE AH AO AW AY       wide open
@@ -46,6 +47,7 @@ typedef enum viseme {
 typedef struct viseme_shape {
     float open;  /* 0 closed .. 1 wide open */
     float width; /* -1 rounded .. 0 neutral .. +1 spread */
+    float tuck;  /* 0 .. 1: the lower lip under the upper teeth (lip-teeth) */
 } viseme_shape;
 
 #define VISEME_BLEND_SIGMA 0.035 /* seconds: the coarticulation blend */
@@ -57,8 +59,10 @@ viseme_shape viseme_target(viseme v);
 
 /* The mouth of `frames` frames at `fps` from `n` phones (time order) and the energy
  * envelope's openness per frame (NULL: a gain of 1 everywhere, nothing at rest but the
- * rest visemes): openness and width per frame. */
+ * rest visemes): openness, width and tuck per frame (tuck may be NULL).  The tuck is blended
+ * as the others, not scaled by the envelope (an f is quiet) but 0 where the envelope is 0,
+ * and 0 on a closure's frame. */
 void visemes_mouth(const phone_segment *phones, int n, const float *energy, int frames, double fps, float *open,
-                   float *width);
+                   float *width, float *tuck);
 
 #endif
