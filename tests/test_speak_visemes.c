@@ -200,6 +200,58 @@ static void test_shape(void) {
     motion_track_free(&track);
 }
 
+/* A portrait whose mouth is open at rest: the speech reference is parted as far, so the
+ * driver's closed mouth (a closure, a pause) closes the portrait's lips to MOTION_CLOSED_GAP
+ * and its open vowels open them wider than at rest; a portrait closed at rest keeps the
+ * reference.  The portraits: the built-in face with its inner lips together (closed), and
+ * opened to a gap of 0.15 of the mouth's width, twice the size and moved (open). */
+static void test_open_rest(void) {
+    float neutral[68][2], closed[68][2], open[68][2], parted[68][2];
+    motion_builtin_neutral(neutral);
+    memcpy(closed, neutral, sizeof closed);
+    static const int pairs[3][2] = {{61, 67}, {62, 66}, {63, 65}};
+    for (int i = 0; i < 3; i++) {
+        for (int c = 0; c < 2; c++) {
+            float mid = 0.5f * (closed[pairs[i][0]][c] + closed[pairs[i][1]][c]);
+            closed[pairs[i][0]][c] = closed[pairs[i][1]][c] = mid;
+        }
+    }
+    CHECK(motion_mouth_gap((const float(*)[2])closed) < 1e-4f);
+    CHECK(!motion_speech_reference((const float(*)[2])neutral, (const float(*)[2])closed, parted));
+    CHECK(!memcmp(parted, neutral, sizeof parted));
+    float width = closed[54][0] - closed[48][0];
+    for (int k = 0; k < 68; k++) {
+        float y = closed[k][1];
+        if (k >= 65 && k <= 67) y += 0.15f * width;
+        else if (k >= 55 && k <= 59) y += 0.13f * width;
+        open[k][0] = 2 * closed[k][0] + 40;
+        open[k][1] = 2 * y - 30;
+    }
+    float rest_gap = motion_mouth_gap((const float(*)[2])open);
+    CHECK_NEAR(rest_gap, 0.15, 0.005);
+    CHECK(motion_speech_reference((const float(*)[2])neutral, (const float(*)[2])open, parted));
+    motion_params mp = motion_default_params();
+    motion_retarget keep, fixed;
+    motion_retarget_init(&keep, (const float(*)[2])open, (const float(*)[2])neutral, &mp);
+    motion_retarget_init(&fixed, (const float(*)[2])open, (const float(*)[2])parted, &mp);
+    float mouth[2] = {0, 1};
+    motion_track track;
+    CHECK_OK(motion_builtin_speech(&track, "blink", mouth, NULL, NULL, NULL, 2, 25));
+    if (track.frame_count != 2) return;
+    float out[68][2];
+    motion_retarget_frame(&keep, (const float(*)[2])track.points[0], out);
+    float before = motion_mouth_gap((const float(*)[2])out);
+    motion_retarget_frame(&fixed, (const float(*)[2])track.points[0], out);
+    float shut = motion_mouth_gap((const float(*)[2])out);
+    motion_retarget_frame(&fixed, (const float(*)[2])track.points[1], out);
+    float wide = motion_mouth_gap((const float(*)[2])out);
+    printf("open at rest (gap %.3f): closed viseme -> %.3f (was %.3f), wide open -> %.3f\n", rest_gap, shut, before, wide);
+    CHECK_NEAR(before, rest_gap, 0.01);
+    CHECK_MSG(fabsf(shut - MOTION_CLOSED_GAP) < 0.015f, "closed viseme: gap %.3f", shut);
+    CHECK_MSG(wide > rest_gap + 0.1f, "wide open: gap %.3f", wide);
+    motion_track_free(&track);
+}
+
 #ifdef VV_HAVE_ESPEAK_NG
 /* A 16-bit mono WAV. */
 /* libespeak-ng's output: samples and phoneme events (start times). */
@@ -493,6 +545,7 @@ int main(void) {
     test_coarticulation();
     test_tuck();
     test_shape();
+    test_open_rest();
 #ifdef VV_HAVE_ESPEAK_NG
     test_recogniser();
 #else

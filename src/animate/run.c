@@ -446,6 +446,11 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
         if (s == VV_OK) {
             expected_frames = smooth.count;
             animator_set_reference(a, speech_reference ? (const float(*)[2])reference : (const float(*)[2])smooth.points[first]);
+            for (int i = 0; speech_reference && i < a->source_count; i++) { /* a mouth open at rest closes too */
+                float parted[68][2];
+                if (motion_speech_reference((const float(*)[2])reference, (const float(*)[2])a->sources[i].face.landmarks, parted))
+                    animator_set_source_reference(a, i, (const float(*)[2])parted);
+            }
             animator_set_reference_gaze(a, smooth.gaze && smooth.has_gaze[first] ? (const float(*)[2])smooth.gaze[first] : NULL);
             rep.reference_frame = first;
             if (p->reference_best) {

@@ -358,6 +358,41 @@ void motion_track_set_mouth(motion_track *track, int reference, const float *mou
     }
 }
 
+float motion_mouth_gap(const float p[68][2]) {
+    float width = hypotf(p[54][0] - p[48][0], p[54][1] - p[48][1]);
+    float gap = (hypotf(p[66][0] - p[62][0], p[66][1] - p[62][1]) + hypotf(p[67][0] - p[61][0], p[67][1] - p[61][1]) +
+                 hypotf(p[65][0] - p[63][0], p[65][1] - p[63][1])) / 3;
+    return width > 1e-3f ? gap / width : 0;
+}
+
+bool motion_speech_reference(const float reference[68][2], const float source[68][2], float out[68][2]) {
+    memcpy(out, reference, 68 * sizeof out[0]);
+    float gap = motion_mouth_gap(source);
+    if (!(gap > MOTION_REST_GAP_OPEN)) return false;
+    head_pose ps = head_pose_estimate(source), pr = head_pose_estimate(reference);
+    if (!(ps.scale > 0) || !(pr.scale > 0)) return false;
+    /* How far the portrait's lips are apart beyond closed, in the reference's pixels (the
+     * retargeting carries changes in units of the face's size). */
+    float width = hypotf(source[54][0] - source[48][0], source[54][1] - source[48][1]);
+    float d = (gap - MOTION_CLOSED_GAP) * width * pr.scale / ps.scale;
+    /* Down the reference's face: perpendicular to its eye line. */
+    float ex = reference[45][0] - reference[36][0], ey = reference[45][1] - reference[36][1], en = hypotf(ex, ey);
+    if (!(en > 0)) return false;
+    float dx = -ey / en, dy = ex / en;
+    /* As the built-in face opens (expression_apply): the lower lip and the jaw drop, the upper
+     * inner lip lifts a little; per unit of the inner gap. */
+    static const float jaw_weight[17] = {0, 0, 0, 0.05f, 0.2f, 0.45f, 0.7f, 0.9f, 1, 0.9f, 0.7f, 0.45f, 0.2f, 0.05f, 0, 0, 0};
+    for (int k = 0; k < 68; k++) {
+        float w = k < 17 ? 0.16f / 0.28f * jaw_weight[k] : k >= 55 && k <= 59 ? 0.24f / 0.28f
+                  : k >= 65 && k <= 67                   ? 0.26f / 0.28f
+                  : k >= 61 && k <= 63                   ? -0.02f / 0.28f
+                                                         : 0;
+        out[k][0] += w * d * dx;
+        out[k][1] += w * d * dy;
+    }
+    return true;
+}
+
 /* ---- JSON templates. ---- */
 
 /* The folder of `path` ("." when it has none) into dir. */

@@ -48,6 +48,17 @@ void motion_builtin_neutral(float out[68][2]);
  * of the built-in motions' shape.  Frames without a face are left alone. */
 void motion_track_set_mouth(motion_track *track, int reference, const float *mouth, const float *width, const float *tuck);
 
+/* The inner-lip gap (the mean of 61-67, 62-66, 63-65) over the mouth's width (48-54). */
+float motion_mouth_gap(const float points[68][2]);
+/* A portrait whose mouth is open at rest (gap over MOTION_REST_GAP_OPEN) under speech: the
+ * reference (a built-in's neutral face or a template's first, whose mouth is the closed
+ * viseme) with its lips parted as far as the portrait's, in `out`, so a closure or a pause in
+ * the driver closes the portrait's mouth (to a gap of MOTION_CLOSED_GAP) and an opening opens
+ * it further than at rest only past that.  False (out = reference) for a mouth closed at rest. */
+#define MOTION_REST_GAP_OPEN 0.05f
+#define MOTION_CLOSED_GAP 0.01f
+bool motion_speech_reference(const float reference[68][2], const float source[68][2], float out[68][2]);
+
 /* Templates: {"format": "vivify-motion", "version": 1, "fps", "width", "height",
  * "audio": path|null, "frames": [[[x, y] x 68] | null, ...]}.  Saved atomically; loading
  * treats the file as hostile (sizes capped, every value checked).  The audio path is saved
