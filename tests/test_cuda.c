@@ -5,9 +5,10 @@
  * entries carry the operands over and back; a short training chain (conv, AdaIN + ReLU,
  * conv, tanh, L1, Adam) takes several steps on both and must give the same losses and
  * parameters.  Tolerances (max |difference| over max |CPU value|, per output):
- *   elementwise ops, pooling, upsampling, Adam     1e-5  (expf/tanhf may differ by an ulp)
+ *   elementwise ops, pooling, upsampling, concat,  1e-5  (expf/tanhf may differ by an ulp)
+ *   spectral norm, Adam
  *   instance norm, AdaIN forward                   1e-5; backward 1e-4
- *   GEMM, convolutions (FP32, other sum orders)    1e-4
+ *   GEMM, linear, convolutions (FP32, sum orders)  1e-4
  *   losses (sums in double on both)                1e-5 of the value
  *   training chain: each step's loss 1e-4, the parameters after it 1e-3 (but conv1's bias,
  *   whose gradient is float noise under AdaIN: 2 lr a step)
@@ -78,6 +79,12 @@ static void compare(const char *op, const char *what, const float *got_dev, cons
 static void report(const char *op) {
     printf("%-12s %-28s max error %.1e of the values' scale\n", dev_name, op, worst);
     worst = 0;
+}
+
+static void check_loss_value(const char *op, float got, float want) {
+    CHECK_MSG(fabs((double)got - want) <= 1e-5 * fmax(fabs(want), 1e-3), "%s %s: %.9g, CPU %.9g", dev_name, op, got, want);
+    double rel = fabs((double)got - want) / fmax(fabs(want), 1e-3);
+    if (!(rel <= worst)) worst = rel;
 }
 
 /* ---- Elementwise, pooling, upsampling ---- */
@@ -195,6 +202,86 @@ static void check_global_sum(int N, int C, int HW) {
     report("global sum pool");
     dev->free(d_x), dev->free(d_y), dev->free(d_g), dev->free(d_din);
     free(x), free(g), free(din), free(y), free(want);
+}
+
+static void check_bilinear(int N, int C, int H, int W, int OH, int OW) {
+    size_t n_in = (size_t)N * C * H * W, n_out = (size_t)N * C * OH * OW;
+    float *x = random_floats(n_in, 1.0f), *g = random_floats(n_out, 1.0f), *din = random_floats(n_in, 0.5f);
+    float *y = malloc(n_out * sizeof(float)), *want = copy_floats(din, n_in);
+    upsample_bilinear_forward(y, x, N, C, H, W, OH, OW);
+    upsample_bilinear_backward(want, g, N, C, H, W, OH, OW);
+    float *d_x = put(x, n_in), *d_y = put(y, n_out), *d_g = put(g, n_out), *d_din = put(din, n_in);
+    dev->upsample_bilinear_forward(d_y, d_x, N, C, H, W, OH, OW);
+    dev->upsample_bilinear_backward(d_din, d_g, N, C, H, W, OH, OW);
+    compare("bilinear", "forward", d_y, y, n_out, 1e-6);
+    compare("bilinear", "backward", d_din, want, n_in, 1e-5);
+    char name[64];
+    snprintf(name, sizeof name, "bilinear %dx%d -> %dx%d", H, W, OH, OW);
+    report(name);
+    dev->free(d_x), dev->free(d_y), dev->free(d_g), dev->free(d_din);
+    free(x), free(g), free(din), free(y), free(want);
+}
+
+static void check_concat_linear(void) {
+    int N = 3, Ca = 4, Cb = 5, HW = 37;
+    size_t na = (size_t)N * Ca * HW, nb = (size_t)N * Cb * HW, no = na + nb;
+    float *a = random_floats(na, 1.0f), *b = random_floats(nb, 1.0f), *g = random_floats(no, 1.0f);
+    float *y = malloc(no * sizeof(float)), *da = random_floats(na, 0.5f), *db = random_floats(nb, 0.5f);
+    float *d_a = put(a, na), *d_b = put(b, nb), *d_g = put(g, no), *d_y = put(g, no), *d_da = put(da, na), *d_db = put(db, nb);
+    concat_channels_forward(y, a, b, N, Ca, Cb, HW);
+    concat_channels_backward(da, db, g, N, Ca, Cb, HW);
+    dev->concat_channels_forward(d_y, d_a, d_b, N, Ca, Cb, HW);
+    dev->concat_channels_backward(d_da, d_db, d_g, N, Ca, Cb, HW);
+    compare("concat", "forward", d_y, y, no, 0);
+    compare("concat", "backward a", d_da, da, na, 0);
+    compare("concat", "backward b", d_db, db, nb, 0);
+    report("concat channels");
+    dev->free(d_a), dev->free(d_b), dev->free(d_g), dev->free(d_y), dev->free(d_da), dev->free(d_db);
+    free(a), free(b), free(g), free(y), free(da), free(db);
+
+    int in_dim = 70, out_dim = 33;
+    size_t nx = (size_t)N * in_dim, nw = (size_t)out_dim * in_dim, ny = (size_t)N * out_dim;
+    float *x = random_floats(nx, 1.0f), *w = random_floats(nw, 0.3f), *bias = random_floats(out_dim, 1.0f);
+    float *gy = random_floats(ny, 1.0f), *out = malloc(ny * sizeof(float));
+    float *dx = random_floats(nx, 0.1f), *dw = random_floats(nw, 0.1f), *dbias = random_floats(out_dim, 0.1f);
+    float *d_x = put(x, nx), *d_w = put(w, nw), *d_bias = put(bias, out_dim), *d_gy = put(gy, ny), *d_out = put(gy, ny);
+    float *d_dx = put(dx, nx), *d_dw = put(dw, nw), *d_dbias = put(dbias, out_dim);
+    linear_forward(out, x, w, bias, N, in_dim, out_dim);
+    linear_backward(dx, dw, dbias, gy, x, w, N, in_dim, out_dim);
+    dev->linear_forward(d_out, d_x, d_w, d_bias, N, in_dim, out_dim);
+    dev->linear_backward(d_dx, d_dw, d_dbias, d_gy, d_x, d_w, N, in_dim, out_dim);
+    compare("linear", "forward", d_out, out, ny, 1e-4);
+    compare("linear", "backward input", d_dx, dx, nx, 1e-4);
+    compare("linear", "backward weight", d_dw, dw, nw, 1e-4);
+    compare("linear", "backward bias", d_dbias, dbias, out_dim, 1e-5);
+    report("linear");
+    float *all_d[] = {d_x, d_w, d_bias, d_gy, d_out, d_dx, d_dw, d_dbias};
+    for (size_t i = 0; i < sizeof all_d / sizeof all_d[0]; i++) dev->free(all_d[i]);
+    float *all_h[] = {x, w, bias, gy, out, dx, dw, dbias};
+    for (size_t i = 0; i < sizeof all_h / sizeof all_h[0]; i++) free(all_h[i]);
+}
+
+static void check_spectral_norm(int rows, int cols, int iterations) {
+    size_t n = (size_t)rows * cols;
+    float *w = random_floats(n, 0.5f), *u = random_floats(rows, 1.0f), *v = random_floats(cols, 1.0f);
+    float *wsn = malloc(n * sizeof(float)), *g = random_floats(n, 1.0f), *dw = random_floats(n, 0.1f);
+    float *d_w = put(w, n), *d_u = put(u, rows), *d_v = put(v, cols), *d_wsn = put(g, n), *d_g = put(g, n), *d_dw = put(dw, n);
+    float sigma = spectral_norm_forward(wsn, u, v, w, rows, cols, iterations, 1e-12f);
+    float d_sigma = dev->spectral_norm_forward(d_wsn, d_u, d_v, d_w, rows, cols, iterations, 1e-12f);
+    check_loss_value("spectral norm sigma", d_sigma, sigma);
+    compare("spectral norm", "weight / sigma", d_wsn, wsn, n, 1e-5);
+    compare("spectral norm", "u", d_u, u, rows, 1e-5);
+    compare("spectral norm", "v", d_v, v, cols, 1e-5);
+    spectral_norm_backward(dw, g, w, u, v, sigma, rows, cols);
+    CHECK_OK(dev->upload(d_u, u, rows * sizeof(float)));
+    CHECK_OK(dev->upload(d_v, v, cols * sizeof(float)));
+    dev->spectral_norm_backward(d_dw, d_g, d_w, d_u, d_v, sigma, rows, cols);
+    compare("spectral norm", "backward", d_dw, dw, n, 1e-5);
+    char name[64];
+    snprintf(name, sizeof name, "spectral norm %dx%d it %d", rows, cols, iterations);
+    report(name);
+    dev->free(d_w), dev->free(d_u), dev->free(d_v), dev->free(d_wsn), dev->free(d_g), dev->free(d_dw);
+    free(w), free(u), free(v), free(wsn), free(g), free(dw);
 }
 
 /* ---- Norms ---- */
@@ -351,11 +438,6 @@ static void test_gemm_conv(void) {
 
 /* ---- Losses and Adam ---- */
 
-static void check_loss_value(const char *op, float got, float want) {
-    CHECK_MSG(fabs((double)got - want) <= 1e-5 * fmax(fabs(want), 1e-3), "%s %s: %.9g, CPU %.9g", dev_name, op, got, want);
-    double rel = fabs((double)got - want) / fmax(fabs(want), 1e-3);
-    if (!(rel <= worst)) worst = rel;
-}
 
 static void test_losses(void) {
     size_t n = 70001, nf = 333;
@@ -520,6 +602,12 @@ static void run_all(void) {
     check_upsample(2, 3, 5, 7, 2);
     check_upsample(1, 2, 4, 3, 3);
     check_global_sum(2, 5, 1000);
+    check_bilinear(2, 3, 5, 7, 10, 14);  /* x2 up */
+    check_bilinear(1, 2, 7, 9, 16, 20);  /* odd factors */
+    check_bilinear(1, 2, 12, 10, 5, 4);  /* down */
+    check_concat_linear();
+    check_spectral_norm(16, 72, 1);
+    check_spectral_norm(24, 9, 0);
     check_norms(2, 5, 81);
     check_norms(1, 3, 128 * 128); /* planes larger than a block */
     test_gemm_conv();

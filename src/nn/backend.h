@@ -3,8 +3,9 @@
  * Model code calls conv2d_forward / conv2d_backward / nn_gemm; those dispatch through the
  * current backend's table.  The CPU backend (backend_cpu.c) is the default and the
  * reference.  The table also holds device memory (alloc, upload, download, copy, zero,
- * sync) and the non-GEMM ops of the training core (activations, instance norm, AdaIN,
- * pooling, upsampling, losses, Adam), each with the contract of its nn/layers.h, nn/ops.h
+ * sync) and the other ops of the training core (activations, instance norm, AdaIN,
+ * pooling, upsampling, concatenation, linear, spectral norm, losses, Adam; not yet
+ * self-attention, max pooling, PReLU), each with the contract of its nn/layers.h, nn/ops.h
  * or nn/optim.h twin.  The CPU backend's memory entries are malloc / memcpy and its op
  * entries are those twins, so code written against the table runs on either.
  *
@@ -83,6 +84,20 @@ typedef struct nn_backend {
                                       int f);
     void (*global_sum_pool_forward)(float *out, const float *in, int N, int C, int HW);
     void (*global_sum_pool_backward)(float *din, const float *dout, int N, int C, int HW);
+    void (*upsample_bilinear_forward)(float *out, const float *in, int N, int C, int H, int W, int OH, int OW);
+    void (*upsample_bilinear_backward)(float *din, const float *dout, int N, int C, int H, int W, int OH,
+                                       int OW);
+    void (*concat_channels_forward)(float *out, const float *a, const float *b, int N, int Ca, int Cb, int HW);
+    void (*concat_channels_backward)(float *da, float *db, const float *dout, int N, int Ca, int Cb, int HW);
+    void (*linear_forward)(float *out, const float *in, const float *weight, const float *bias, int N,
+                           int in_dim, int out_dim);
+    void (*linear_backward)(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                            const float *weight, int N, int in_dim, int out_dim);
+    /* sigma returned in host memory (a device backend syncs for it) */
+    float (*spectral_norm_forward)(float *weight_sn, float *u, float *v, const float *weight, int rows,
+                                   int cols, int iterations, float eps);
+    void (*spectral_norm_backward)(float *dweight, const float *dweight_sn, const float *weight,
+                                   const float *u, const float *v, float sigma, int rows, int cols);
     /* Losses return the value in host memory (a device backend syncs for it). */
     float (*l1_loss_forward)(const float *a, const float *b, size_t n);
     void (*l1_loss_backward)(float *da, float *db, const float *a, const float *b, size_t n,

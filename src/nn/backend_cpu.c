@@ -57,6 +57,12 @@ static vv_status cpu_sync(void) { return VV_OK; }
     .upsample_nearest_backward = upsample_nearest_backward,                                       \
     .global_sum_pool_forward = global_sum_pool_forward,                                           \
     .global_sum_pool_backward = global_sum_pool_backward,                                         \
+    .upsample_bilinear_forward = upsample_bilinear_forward,                                       \
+    .upsample_bilinear_backward = upsample_bilinear_backward,                                     \
+    .concat_channels_forward = concat_channels_forward,                                           \
+    .concat_channels_backward = concat_channels_backward,                                         \
+    .linear_forward = linear_forward, .linear_backward = linear_backward,                         \
+    .spectral_norm_forward = spectral_norm_forward, .spectral_norm_backward = spectral_norm_backward, \
     .l1_loss_forward = l1_loss_forward, .l1_loss_backward = l1_loss_backward,                     \
     .mse_loss_forward = mse_loss_forward, .mse_loss_backward = mse_loss_backward,                 \
     .hinge_d_loss_forward = hinge_d_loss_forward, .hinge_d_loss_backward = hinge_d_loss_backward, \

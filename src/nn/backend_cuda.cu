@@ -760,9 +760,148 @@ static void cu_global_sum_pool_backward(float *din, const float *dout, int N, in
     LAUNCHED("global sum pool backward");
 }
 
+/* ---- Bilinear resize (align_corners=False), concatenation, linear ---- */
+
+/* layers_basic.c's bilinear_source. */
+__device__ void bilinear_source(int o, int in, int out, int *i0, int *i1, float *lambda) {
+    float src = ((float)o + 0.5f) * ((float)in / (float)out) - 0.5f;
+    if (src < 0.0f) src = 0.0f;
+    int lo = (int)src;
+    if (lo > in - 1) lo = in - 1;
+    *i0 = lo;
+    *i1 = lo < in - 1 ? lo + 1 : lo;
+    *lambda = src - (float)lo;
+}
+
+__global__ void k_bilinear(float *out, const float *in, int H, int W, int OH, int OW, size_t total) {
+    GRID_LOOP(i, total) {
+        int ow = (int)(i % OW), oh = (int)(i / OW % OH);
+        const float *x = in + i / ((size_t)OW * OH) * H * W;
+        int h0, h1, w0, w1;
+        float lh, lw;
+        bilinear_source(oh, H, OH, &h0, &h1, &lh);
+        bilinear_source(ow, W, OW, &w0, &w1, &lw);
+        float top = x[(size_t)h0 * W + w0] * (1.0f - lw) + x[(size_t)h0 * W + w1] * lw;
+        float bottom = x[(size_t)h1 * W + w0] * (1.0f - lw) + x[(size_t)h1 * W + w1] * lw;
+        out[i] = top * (1.0f - lh) + bottom * lh;
+    }
+}
+
+/* The outputs along one axis whose sources include input index h, and the weight each
+ * gives it (both neighbours may be h at the border): a window around h / scale, each
+ * candidate checked with bilinear_source itself. */
+__device__ int bilinear_gather(int h, int in, int out, int *os, float *ws) {
+    float scale = (float)in / (float)out;
+    int lo = (int)floorf(((float)h - 0.5f) / scale - 0.5f) - 2, hi = (int)ceilf(((float)h + 1.5f) / scale - 0.5f) + 2;
+    if (lo < 0) lo = 0;
+    if (hi > out - 1 || h == in - 1) hi = out - 1; /* the last input also takes every clamped output */
+    int count = 0;
+    for (int o = lo; o <= hi; o++) {
+        int i0, i1;
+        float l;
+        bilinear_source(o, in, out, &i0, &i1, &l);
+        float w = (i0 == h ? 1.0f - l : 0.0f) + (i1 == h ? l : 0.0f);
+        if (i0 == h || i1 == h) os[count] = o, ws[count] = w, count++;
+        if (count == 64) break; /* more than 64 outputs per input: a 32x upscale (not used) */
+    }
+    return count;
+}
+
+/* din gathers: each input pixel adds its share of every output that samples it, with the
+ * CPU's weights (lh (1 - lw) ...), in float. */
+__global__ void k_bilinear_back(float *din, const float *dout, int H, int W, int OH, int OW, size_t total) {
+    GRID_LOOP(i, total) {
+        int w = (int)(i % W), h = (int)(i / W % H);
+        const float *dy = dout + i / ((size_t)W * H) * OH * OW;
+        int oh[64], ow[64];
+        float wh[64], ww[64];
+        int nh = bilinear_gather(h, H, OH, oh, wh), nw = bilinear_gather(w, W, OW, ow, ww);
+        float sum = 0.0f;
+        for (int a = 0; a < nh; a++)
+            for (int b = 0; b < nw; b++) sum += dy[(size_t)oh[a] * OW + ow[b]] * wh[a] * ww[b];
+        din[i] += sum;
+    }
+}
+
+static void cu_upsample_bilinear_forward(float *out, const float *in, int N, int C, int H, int W, int OH, int OW) {
+    size_t total = (size_t)N * C * OH * OW;
+    if (!total) return;
+    LAUNCH(k_bilinear, blocks_for(total), THREADS, out, in, H, W, OH, OW, total);
+    LAUNCHED("bilinear");
+}
+
+static void cu_upsample_bilinear_backward(float *din, const float *dout, int N, int C, int H, int W, int OH, int OW) {
+    size_t total = (size_t)N * C * H * W;
+    if (!total || !din) return;
+    LAUNCH(k_bilinear_back, blocks_for(total), THREADS, din, dout, H, W, OH, OW, total);
+    LAUNCHED("bilinear backward");
+}
+
+/* out [N, Ca+Cb, HW] from a, b; backward adds the slices back. */
+__global__ void k_concat(float *out, const float *a, const float *b, size_t sa, size_t sb, size_t total) {
+    GRID_LOOP(i, total) {
+        size_t n = i / (sa + sb), r = i % (sa + sb);
+        out[i] = r < sa ? a[n * sa + r] : b[n * sb + r - sa];
+    }
+}
+
+__global__ void k_concat_back(float *da, float *db, const float *dout, size_t sa, size_t sb, size_t total) {
+    GRID_LOOP(i, total) {
+        size_t n = i / (sa + sb), r = i % (sa + sb);
+        if (r < sa) { if (da) da[n * sa + r] += dout[i]; }
+        else if (db) db[n * sb + r - sa] += dout[i];
+    }
+}
+
+static void cu_concat_channels_forward(float *out, const float *a, const float *b, int N, int Ca, int Cb, int HW) {
+    size_t sa = (size_t)Ca * HW, sb = (size_t)Cb * HW, total = (size_t)N * (sa + sb);
+    if (!total) return;
+    LAUNCH(k_concat, blocks_for(total), THREADS, out, a, b, sa, sb, total);
+    LAUNCHED("concat");
+}
+
+static void cu_concat_channels_backward(float *da, float *db, const float *dout, int N, int Ca, int Cb, int HW) {
+    size_t sa = (size_t)Ca * HW, sb = (size_t)Cb * HW, total = (size_t)N * (sa + sb);
+    if (!total || (!da && !db)) return;
+    LAUNCH(k_concat_back, blocks_for(total), THREADS, da, db, dout, sa, sb, total);
+    LAUNCHED("concat backward");
+}
+
+/* out [N, out_dim] rows = bias (or 0); dbias [out_dim] += column sums in n order (the CPU's). */
+__global__ void k_rows_fill(float *out, const float *bias, int out_dim, size_t total) {
+    GRID_LOOP(i, total) out[i] = bias ? bias[i % out_dim] : 0.0f;
+}
+
+__global__ void k_column_sums(float *dbias, const float *dout, int N, int out_dim) {
+    GRID_LOOP(o, (size_t)out_dim) {
+        float acc = dbias[o];
+        for (int n = 0; n < N; n++) acc += dout[(size_t)n * out_dim + o];
+        dbias[o] = acc;
+    }
+}
+
+static void cu_linear_forward(float *out, const float *in, const float *weight, const float *bias, int N, int in_dim,
+                              int out_dim) {
+    size_t total = (size_t)N * out_dim;
+    if (!total) return;
+    LAUNCH(k_rows_fill, blocks_for(total), THREADS, out, bias, out_dim, total);
+    LAUNCHED("linear bias");
+    cu_gemm(false, true, N, out_dim, in_dim, 1.0f, in, in_dim, weight, in_dim, 1.0f, out, out_dim);
+}
+
+static void cu_linear_backward(float *din, float *dweight, float *dbias, const float *dout, const float *in,
+                               const float *weight, int N, int in_dim, int out_dim) {
+    if (din) cu_gemm(false, false, N, in_dim, out_dim, 1.0f, dout, out_dim, weight, in_dim, 1.0f, din, in_dim);
+    if (dweight) cu_gemm(true, false, out_dim, in_dim, N, 1.0f, dout, out_dim, in, in_dim, 1.0f, dweight, in_dim);
+    if (dbias && out_dim > 0) {
+        LAUNCH(k_column_sums, blocks_for((size_t)out_dim), THREADS, dbias, dout, N, out_dim);
+        LAUNCHED("linear bias gradient");
+    }
+}
+
 /* ---- Losses: sums in double, per block then one block, the value downloaded ---- */
 
-enum { LOSS_L1, LOSS_MSE, LOSS_HINGE_REAL, LOSS_HINGE_FAKE, LOSS_SUM };
+enum { LOSS_L1, LOSS_MSE, LOSS_HINGE_REAL, LOSS_HINGE_FAKE, LOSS_SUM, LOSS_DOT };
 
 __device__ double loss_term(int kind, const float *a, const float *b, size_t i) {
     switch (kind) {
@@ -770,6 +909,7 @@ __device__ double loss_term(int kind, const float *a, const float *b, size_t i) 
     case LOSS_MSE: { double d = (double)a[i] - b[i]; return d * d; }
     case LOSS_HINGE_REAL: return a[i] < 1.0f ? 1.0 - a[i] : 0.0;
     case LOSS_HINGE_FAKE: return a[i] > -1.0f ? 1.0 + a[i] : 0.0;
+    case LOSS_DOT: return (double)a[i] * b[i];
     default: return a[i];
     }
 }
@@ -879,6 +1019,94 @@ static void cu_hinge_g_loss_backward(float *dfake, size_t n, float dloss) {
     LAUNCHED("hinge g backward");
 }
 
+/* ---- Spectral norm (layers_basic.c's, step by step) ---- */
+
+/* v [cols] = W^T u, summed over rows in order in float, as the CPU's. */
+__global__ void k_sn_wtu(float *v, const float *w, const float *u, int rows, int cols) {
+    GRID_LOOP(j, (size_t)cols) {
+        float acc = 0.0f;
+        for (int i = 0; i < rows; i++) acc += w[(size_t)i * cols + j] * u[i];
+        v[j] = acc;
+    }
+}
+
+/* out [rows] = W v, each row's sum in double (one block a row); as float into u, as double
+ * into wv. */
+__global__ void k_sn_wv(float *u, double *wv, const float *w, const float *v, int cols) {
+    size_t row = blockIdx.x;
+    double sum = 0.0;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) sum += (double)w[row * cols + j] * v[j];
+    sum = block_sum(sum);
+    if (threadIdx.x == 0) {
+        if (u) u[row] = (float)sum;
+        if (wv) wv[row] = sum;
+    }
+}
+
+/* x /= max(|x|, eps), the norm in double; one block. */
+__global__ void k_normalise(float *x, int n, float eps) {
+    double sq = 0.0;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) sq += (double)x[i] * x[i];
+    sq = block_sum(sq);
+    double norm = sqrt(sq);
+    if (norm < eps) norm = eps;
+    for (int i = threadIdx.x; i < n; i += blockDim.x) x[i] = (float)(x[i] / norm);
+}
+
+/* sigma = sum_i u_i wv_i in double, in i order (one thread, as the CPU's loop). */
+__global__ void k_sn_sigma(double *sigma, const float *u, const double *wv, int rows) {
+    if (threadIdx.x != 0 || blockIdx.x != 0) return;
+    double s = 0.0;
+    for (int i = 0; i < rows; i++) s += u[i] * wv[i];
+    *sigma = s;
+}
+
+__global__ void k_scale(float *out, const float *in, float factor, size_t n) { GRID_LOOP(i, n) out[i] = in[i] * factor; }
+
+__global__ void k_sn_back(float *dw, const float *dwsn, const float *u, const float *v, double inv, double coef,
+                          int cols, size_t n) {
+    GRID_LOOP(at, n) {
+        size_t i = at / cols, j = at % cols;
+        dw[at] += (float)(dwsn[at] * inv - coef * u[i] * v[j]);
+    }
+}
+
+static float cu_spectral_norm_forward(float *weight_sn, float *u, float *v, const float *weight, int rows, int cols,
+                                      int iterations, float eps) {
+    /* scratch: wv [rows] doubles, then sigma */
+    double *wv = (double *)scratch_get(&g_ops_scratch, ((size_t)rows + 1) * sizeof(double));
+    if (!wv || rows <= 0 || cols <= 0) return NAN;
+    for (int it = 0; it < iterations; it++) {
+        LAUNCH(k_sn_wtu, blocks_for((size_t)cols), THREADS, v, weight, u, rows, cols);
+        LAUNCH(k_normalise, 1, THREADS, v, cols, eps);
+        LAUNCH(k_sn_wv, (unsigned)rows, THREADS, u, NULL, weight, v, cols);
+        LAUNCH(k_normalise, 1, THREADS, u, rows, eps);
+        LAUNCHED("spectral norm iteration");
+    }
+    LAUNCH(k_sn_wv, (unsigned)rows, THREADS, NULL, wv, weight, v, cols);
+    LAUNCH(k_sn_sigma, 1, 1, wv + rows, u, wv, rows);
+    LAUNCHED("spectral norm sigma");
+    double sigma = NAN;
+    bind_device();
+    note_cuda(cudaMemcpyAsync(&sigma, wv + rows, sizeof sigma, cudaMemcpyDeviceToHost, g_stream), "sigma");
+    note_cuda(cudaStreamSynchronize(g_stream), "sigma");
+    if (g_error[0]) return NAN;
+    size_t n = (size_t)rows * cols;
+    LAUNCH(k_scale, blocks_for(n), THREADS, weight_sn, weight, (float)(1.0 / sigma), n);
+    LAUNCHED("spectral norm scale");
+    return (float)sigma;
+}
+
+static void cu_spectral_norm_backward(float *dweight, const float *dweight_sn, const float *weight, const float *u,
+                                      const float *v, float sigma, int rows, int cols) {
+    size_t n = (size_t)rows * cols;
+    if (!n || !dweight) return;
+    double dot = loss_sum(LOSS_DOT, dweight_sn, weight, n);
+    double inv = 1.0 / sigma, coef = dot / ((double)sigma * sigma);
+    LAUNCH(k_sn_back, blocks_for(n), THREADS, dweight, dweight_sn, u, v, inv, coef, cols, n);
+    LAUNCHED("spectral norm backward");
+}
+
 /* ---- Adam (nn/optim.c's adam_update, the bias corrections computed on the host alike) ---- */
 
 __global__ void k_adam(float *param, const float *grad, float *m, float *v, size_t n, float b1, float b2, float lr,
@@ -927,6 +1155,10 @@ static const nn_backend cuda_backend = {
     cu_avg_pool2d_forward, cu_avg_pool2d_backward,
     cu_upsample_nearest_forward, cu_upsample_nearest_backward,
     cu_global_sum_pool_forward, cu_global_sum_pool_backward,
+    cu_upsample_bilinear_forward, cu_upsample_bilinear_backward,
+    cu_concat_channels_forward, cu_concat_channels_backward,
+    cu_linear_forward, cu_linear_backward,
+    cu_spectral_norm_forward, cu_spectral_norm_backward,
     cu_l1_loss_forward, cu_l1_loss_backward, cu_mse_loss_forward, cu_mse_loss_backward,
     cu_hinge_d_loss_forward, cu_hinge_d_loss_backward, cu_hinge_g_loss_forward, cu_hinge_g_loss_backward,
     cu_adam_update,
