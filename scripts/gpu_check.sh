@@ -17,7 +17,8 @@
 # 32 px, upscaled by the trainer: so K = 3, and the speed is the model's, not the reader's).
 # Environment: VV_GPU_BUILD (build folder), VV_GPU_ARCH (CMAKE_CUDA_ARCHITECTURES; default the
 # project's 80-real;90), VV_GPU_BATCH (episodes per step for the speed runs, default 4),
-# VV_GPU_STEPS (steps per speed run, default 4).  A build folder that is already built (e.g.
+# VV_GPU_STEPS (steps per speed run, default 4), VV_GPU_TIMEOUT (seconds per training run,
+# default 150).  A build folder that is already built (e.g.
 # carried to the machine) is reused when cmake cannot configure there.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,19 +27,23 @@ build=${VV_GPU_BUILD:-$root/build-cuda}
 data=${VV_GPU_DATA:-$root/tests/fixtures/dataset_v1.vds}
 batch=${VV_GPU_BATCH:-4}
 steps=${VV_GPU_STEPS:-4}
+limit=${VV_GPU_TIMEOUT:-150}
 work=$(mktemp -d /tmp/vv_gpu_check.XXXXXX)
-summary=$work/summary.txt
+# The summary and logs go straight to $OUT when set, so a run cut short still leaves them.
+report_dir=${OUT:-$work}
+mkdir -p "$report_dir/gpu_check_logs"
+summary=$report_dir/gpu_check.txt
+logs=$report_dir/gpu_check_logs
+: >"$summary"
 fail=0
 say() { echo "$*" | tee -a "$summary"; }
 finish() {
   echo
   echo "==== gpu_check summary ===="
   cat "$summary"
-  echo "(logs in $work/logs)"
-  if [ -n "${OUT:-}" ]; then mkdir -p "$OUT"; cp "$summary" "$OUT/gpu_check.txt"; cp -r "$work/logs" "$OUT/gpu_check_logs" 2>/dev/null; fi
+  echo "(summary $summary, logs in $logs)"
   exit "$fail"
 }
-mkdir -p "$work/logs"
 
 say "gpu_check $(date -u +%Y-%m-%dT%H:%M:%SZ) on $(hostname)"
 if command -v nvidia-smi >/dev/null; then
@@ -53,15 +58,15 @@ arch_flag=()
 [ -n "${VV_GPU_ARCH:-}" ] && arch_flag=(-DCMAKE_CUDA_ARCHITECTURES="$VV_GPU_ARCH")
 t0=$(date +%s)
 if cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DVV_CUDA=ON -DVV_BUILD_TESTS=ON "${arch_flag[@]}" \
-     >"$work/logs/cmake.log" 2>&1 &&
-   make -C "$build" -j"$(nproc)" vivify_cli test_cuda >"$work/logs/build.log" 2>&1; then
+     >"$logs/cmake.log" 2>&1 &&
+   make -C "$build" -j"$(nproc)" vivify_cli test_cuda >"$logs/build.log" 2>&1; then
   say "build: ok in $(( $(date +%s) - t0 )) s ($build)"
 elif [ -x "$build/vivify" ] && [ -x "$build/test_cuda" ]; then
   say "build: FAILED here (logs/cmake.log, logs/build.log); using the binaries already in $build"
-  tail -5 "$work/logs/cmake.log" "$work/logs/build.log"
+  tail -5 "$logs/cmake.log" "$logs/build.log"
 else
   say "build: FAILED and no binaries in $build (logs/cmake.log, logs/build.log)"
-  tail -20 "$work/logs/cmake.log" "$work/logs/build.log"
+  tail -20 "$logs/cmake.log" "$logs/build.log"
   fail=1
   finish
 fi
@@ -70,14 +75,14 @@ vivify=$build/vivify
 
 # ---- 2. every op against the CPU backend ----
 t0=$(date +%s)
-OPENBLAS_NUM_THREADS=1 "$build/test_cuda" >"$work/logs/test_cuda.log" 2>&1
+OPENBLAS_NUM_THREADS=1 "$build/test_cuda" >"$logs/test_cuda.log" 2>&1
 rc=$?
-grep -E "^(GPU|cuda|cuda-staged) " "$work/logs/test_cuda.log" >"$work/ops.txt"
+grep -E "^(GPU|cuda|cuda-staged) " "$logs/test_cuda.log" >"$work/ops.txt"
 if [ $rc = 0 ]; then
-  say "test_cuda: PASS in $(( $(date +%s) - t0 )) s: $(tail -1 "$work/logs/test_cuda.log")"
+  say "test_cuda: PASS in $(( $(date +%s) - t0 )) s: $(tail -1 "$logs/test_cuda.log")"
 else
-  say "test_cuda: FAIL (exit $rc; 77 = no GPU): $(tail -1 "$work/logs/test_cuda.log")"
-  grep -E "CHECK failed|SKIPPED" "$work/logs/test_cuda.log" | head -30 | tee -a "$summary"
+  say "test_cuda: FAIL (exit $rc; 77 = no GPU): $(tail -1 "$logs/test_cuda.log")"
+  grep -E "CHECK failed|SKIPPED" "$logs/test_cuda.log" | head -30 | tee -a "$summary"
   fail=1
 fi
 sed 's/^/  /' "$work/ops.txt" | tee -a "$summary"
@@ -86,17 +91,18 @@ sed 's/^/  /' "$work/ops.txt" | tee -a "$summary"
 train() { # device size width steps batch k name
   local dir=$work/$7
   mkdir -p "$dir"
-  timeout 600 "$vivify" train --data "$data" -o "$dir/m.safetensors" --size "$2" --width "$3" --steps "$4" \
+  timeout "$limit" "$vivify" train --data "$data" -o "$dir/m.safetensors" --size "$2" --width "$3" --steps "$4" \
     --batch "$5" --k "$6" --identity 0 --val-every 0 --checkpoint-every 1000000 --seed 1 --device "$1" \
-    >"$work/logs/$7.out" 2>&1
+    >"$logs/$7.out" 2>&1
   local rc=$?
-  cp "$dir/m.safetensors.log" "$work/logs/$7.log" 2>/dev/null
+  cp "$dir/m.safetensors.log" "$logs/$7.log" 2>/dev/null
+  rm -rf "$dir"
   return $rc
 }
 losses() { grep '^step ' "$1" | sed -E 's/^step ([0-9]+)\/[0-9]+ \| G ([-0-9.e+]+) .*\| D ([-0-9.e+]+) .*/\1 \2 \3/'; }
 if train cpu 64 8 3 2 3 steps_cpu && train cuda 64 8 3 2 3 steps_cuda; then
-  losses "$work/logs/steps_cpu.log" >"$work/l_cpu"
-  losses "$work/logs/steps_cuda.log" >"$work/l_cuda"
+  losses "$logs/steps_cpu.log" >"$work/l_cpu"
+  losses "$logs/steps_cuda.log" >"$work/l_cuda"
   if [ "$(wc -l <"$work/l_cpu")" = 3 ] && paste "$work/l_cpu" "$work/l_cuda" | awk '
       function bad(a, b) { d = a - b; if (d < 0) d = -d; m = a < 0 ? -a : a; return d > 1e-3 * (m > 1 ? m : 1) }
       { printf "  step %d: G cpu %s cuda %s | D cpu %s cuda %s\n", $1, $2, $5, $3, $6
@@ -107,10 +113,10 @@ if train cpu 64 8 3 2 3 steps_cpu && train cuda 64 8 3 2 3 steps_cuda; then
     say "training steps: CPU and CUDA losses differ beyond 1e-3 (or missing): FAIL"
     fail=1
   fi
-  grep '^cuda:' "$work/logs/steps_cuda.out" | sed 's/^/  /' | tee -a "$summary"
+  grep '^cuda:' "$logs/steps_cuda.out" | sed 's/^/  /' | tee -a "$summary"
 else
   say "training steps: a run failed: FAIL"
-  for f in steps_cpu steps_cuda; do say "  $f: $(tail -1 "$work/logs/$f.out")"; done
+  for f in steps_cpu steps_cuda; do say "  $f: $(tail -1 "$logs/$f.out")"; done
   fail=1
 fi
 
@@ -122,12 +128,12 @@ for cfg in "128 16" "128 64" "256 16" "256 64"; do
   set -- $cfg
   t0=$(date +%s)
   if train cuda "$1" "$2" "$steps" "$batch" 3 "speed_cuda_$1_$2"; then
-    say "  cuda ${1} px width ${2}: $(median_rate "$work/logs/speed_cuda_$1_$2.log") samples/s ($(( $(date +%s) - t0 )) s for $steps steps)"
+    say "  cuda ${1} px width ${2}: $(median_rate "$logs/speed_cuda_$1_$2.log") samples/s ($(( $(date +%s) - t0 )) s for $steps steps)"
   else
-    say "  cuda ${1} px width ${2}: failed: $(tail -1 "$work/logs/speed_cuda_$1_$2.out")"
+    say "  cuda ${1} px width ${2}: failed: $(tail -1 "$logs/speed_cuda_$1_$2.out")"
   fi
 done
 if train cpu 128 16 "$steps" "$batch" 3 speed_cpu_128_16; then
-  say "  cpu  128 px width 16: $(median_rate "$work/logs/speed_cpu_128_16.log") samples/s ($(nproc) cores)"
+  say "  cpu  128 px width 16: $(median_rate "$logs/speed_cpu_128_16.log") samples/s ($(nproc) cores)"
 fi
 finish
