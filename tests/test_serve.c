@@ -48,8 +48,26 @@ static void test_sniff(void) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         sniff_kind kind = sniff_bytes((const uint8_t *)cases[i].bytes, cases[i].size);
         CHECK_MSG(!strcmp(kind.extension, cases[i].extension) && kind.image == cases[i].image &&
-                      kind.video == cases[i].video,
+                      kind.video == cases[i].video && !kind.audio,
                   "case %zu: got %s (%s)", i, kind.extension, kind.name);
+    }
+    /* Speech recordings (the job's `audio` field); an MPEG frame header that is not layer III,
+     * and a WAV cut before its WAVE, are not. */
+    const struct { const char *bytes; size_t size; const char *extension; bool audio; } recordings[] = {
+        {"RIFF\x24\x08\0\0WAVEfmt ", 16, "wav", true},
+        {"ID3\x04\0\0\0\0\0\x21", 10, "mp3", true},
+        {"\xff\xfb\x90\x64", 4, "mp3", true},   /* MPEG-1 layer III */
+        {"\xff\xf3\x64\xc4", 4, "mp3", true},   /* MPEG-2 layer III */
+        {"\xff\xfd\x90\x64", 4, "bin", false},  /* MPEG-1 layer II */
+        {"OggS\0\x02\0\0", 8, "ogg", true},
+        {"fLaC\0\0\0\x22", 8, "flac", true},
+        {"RIFF\x24\x08\0\0WA", 10, "bin", false},
+    };
+    for (size_t i = 0; i < sizeof recordings / sizeof recordings[0]; i++) {
+        sniff_kind kind = sniff_bytes((const uint8_t *)recordings[i].bytes, recordings[i].size);
+        CHECK_MSG(!strcmp(kind.extension, recordings[i].extension) && kind.audio == recordings[i].audio && !kind.image &&
+                      !kind.video,
+                  "recording %zu: got %s (%s)", i, kind.extension, kind.name);
     }
 }
 

@@ -7,7 +7,9 @@ const state = {
   config: { max_upload_bytes: 100 * 1048576, engines: ['warp', 'warp2d'] },
   source: null,      // File
   driving: null,     // File
+  audio: null,       // File: a voice recording (the Voice tab), chosen or recorded here
   useVideo: false,
+  useVoice: false,   // the Voice tab is open: the recording drives the mouth, talk the rest
   useLive: false,    // the Live camera tab is open
   motion: 'talk',
   job: null,         // id of the job this page follows
@@ -83,6 +85,9 @@ async function sniff(file) {
   if (b[0] === 0x1a && b[1] === 0x45 && b[2] === 0xdf && b[3] === 0xa3) return 'video';
   if (at(0, 'RIFF') && at(8, 'AVI ')) return 'video';
   if (at(0, 'GIF8')) return 'video';
+  if (at(0, 'RIFF') && at(8, 'WAVE')) return 'audio';
+  if (at(0, 'ID3') || at(0, 'OggS') || at(0, 'fLaC')) return 'audio';
+  if (b[0] === 0xff && (b[1] & 0xe6) === 0xe2) return 'audio'; // an MP3 frame (layer III)
   return 'other';
 }
 
@@ -104,6 +109,11 @@ async function takeFile(kind, file) {
     showMessage(`Unsupported file: ${file.name} is not a video vivify can read (MP4, MOV, MKV, WebM, AVI or GIF).`);
     return;
   }
+  const gif = new Uint8Array(await file.slice(0, 4).arrayBuffer())[0] === 0x47 && what === 'video';
+  if (kind === 'audio' && (what === 'image' || what === 'other' || gif)) {
+    showMessage(`Unsupported file: ${file.name || 'the recording'} is not a recording vivify can read (WAV, MP3, Ogg, FLAC, WebM or MP4).`);
+    return;
+  }
   showMessage('');
   markStale();
   if (kind === 'source') {
@@ -115,6 +125,15 @@ async function takeFile(kind, file) {
     $('source-frame').hidden = false;
     $('source-hint').hidden = true;
     findFaces(file);
+  } else if (kind === 'audio') {
+    state.audio = file;
+    const audio = $('audio-preview');
+    if (audio.src) URL.revokeObjectURL(audio.src);
+    audio.src = URL.createObjectURL(file);
+    audio.hidden = false;
+    const small = document.createElement('small');
+    small.textContent = 'drop or click for another';
+    $('audio-hint').replaceChildren(file.name || 'recording', document.createElement('br'), small);
   } else {
     state.driving = file;
     const video = $('driving-preview');
@@ -331,19 +350,24 @@ function selectMotion(name) {
 
 function useVideo(on) { showTab(on ? 'video' : 'motion'); }
 
-// The motion's three tabs: a built-in motion, a driving video, or the live camera (which has
-// its own Start button instead of Animate).
+// The motion's four tabs: a built-in motion, a driving video, a voice (a recording: the mouth
+// follows it, the talk motion the rest), or the live camera (which has its own Start button
+// instead of Animate).
 function showTab(tab) {
-  const video = tab === 'video', liveTab = tab === 'live';
-  if (video !== state.useVideo && !liveTab && !state.useLive) markStale();
+  const video = tab === 'video', voice = tab === 'voice', liveTab = tab === 'live';
+  if ((video !== state.useVideo || voice !== state.useVoice) && !liveTab && !state.useLive) markStale();
   if (!liveTab && live.id) stopLive('');
+  if (!voice && recorder.active) stopRecording();
   state.useVideo = video;
+  state.useVoice = voice;
   state.useLive = liveTab;
   $('tab-motion').setAttribute('aria-selected', String(tab === 'motion'));
   $('tab-video').setAttribute('aria-selected', String(video));
+  $('tab-voice').setAttribute('aria-selected', String(voice));
   $('tab-live').setAttribute('aria-selected', String(liveTab));
   $('motion-panel').hidden = tab !== 'motion';
   $('video-panel').hidden = !video;
+  $('voice-panel').hidden = !voice;
   $('live-panel').hidden = !liveTab;
   $('animate').hidden = liveTab;
   updateButtons();
@@ -354,7 +378,8 @@ function showTab(tab) {
 function busy() { return state.job !== null && $('result').hidden && !$('progress').hidden; }
 
 function updateButtons() {
-  const ready = state.source && !state.sourceFailed && (!state.useVideo || state.driving);
+  const ready = state.source && !state.sourceFailed && (!state.useVideo || state.driving) &&
+    (!state.useVoice || (state.audio && !recorder.active));
   $('animate').disabled = !ready || busy();
   $('live-start').disabled = !state.source || state.sourceFailed || live.starting || live.id !== null;
 }
@@ -366,6 +391,7 @@ async function startJob() {
   form.append('source', state.source, state.source.name || 'portrait');
   if (state.faces && state.faces.faces.length > 1) form.append('face', String(state.face));
   if (state.useVideo) form.append('driving', state.driving, state.driving.name || 'driver');
+  else if (state.useVoice) form.append('audio', state.audio, state.audio.name || 'recording');
   else {
     form.append('motion', state.motion);
     form.append('duration', $('duration').value);
@@ -740,6 +766,65 @@ function stopLive(message, kind = 'error') {
   updateButtons();
 }
 
+// ------------------------------------------------------------------ voice recording
+
+// A recording made here with the microphone (MediaRecorder), at most RECORD_LIMIT_S seconds,
+// taken as a dropped file when it stops.
+const RECORD_LIMIT_S = 60;
+const recorder = { active: null, stream: null, chunks: [], started: 0, timer: null };
+
+async function startRecording() {
+  if (recorder.active) return;
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia || typeof MediaRecorder === 'undefined') {
+    showMessage('This browser cannot record here (it needs a secure page: localhost or https). Choose a recording file instead.');
+    return;
+  }
+  try {
+    recorder.stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+  } catch (e) {
+    showMessage(`No microphone: ${e.message || e.name}. Choose a recording file instead.`);
+    return;
+  }
+  showMessage('');
+  recorder.chunks = [];
+  const media = new MediaRecorder(recorder.stream);
+  recorder.active = media;
+  media.addEventListener('dataavailable', (e) => { if (e.data && e.data.size) recorder.chunks.push(e.data); });
+  media.addEventListener('stop', () => {
+    const type = media.mimeType || 'audio/webm';
+    const extension = /ogg/.test(type) ? 'ogg' : /mp4/.test(type) ? 'm4a' : 'webm';
+    const file = new File(recorder.chunks, `recording.${extension}`, { type });
+    recorder.chunks = [];
+    if (file.size) takeFile('audio', file);
+    updateButtons();
+  });
+  media.start(250);
+  recorder.started = Date.now();
+  $('record-start').hidden = true;
+  $('record-stop').hidden = false;
+  const tick = () => {
+    const s = (Date.now() - recorder.started) / 1000;
+    $('record-time').textContent = `Recording… ${s.toFixed(0)} s (up to ${RECORD_LIMIT_S} s)`;
+    if (s >= RECORD_LIMIT_S) stopRecording();
+  };
+  tick();
+  recorder.timer = setInterval(tick, 250);
+  updateButtons();
+}
+
+function stopRecording() {
+  const media = recorder.active;
+  if (!media) return;
+  recorder.active = null;
+  clearInterval(recorder.timer);
+  if (media.state !== 'inactive') media.stop();
+  if (recorder.stream) for (const track of recorder.stream.getTracks()) track.stop();
+  recorder.stream = null;
+  $('record-start').hidden = false;
+  $('record-stop').hidden = true;
+  $('record-time').textContent = `Recorded ${((Date.now() - recorder.started) / 1000).toFixed(1)} s`;
+}
+
 // ------------------------------------------------------------------ start
 
 function bindRange(inputId, outputId, format) {
@@ -752,6 +837,10 @@ function bindRange(inputId, outputId, format) {
 async function main() {
   setUpDrop('source-drop', 'source-input', 'source');
   setUpDrop('driving-drop', 'driving-input', 'driving');
+  setUpDrop('audio-drop', 'audio-input', 'audio');
+  $('tab-voice').addEventListener('click', () => showTab('voice'));
+  $('record-start').addEventListener('click', startRecording);
+  $('record-stop').addEventListener('click', stopRecording);
   $('tab-motion').addEventListener('click', () => useVideo(false));
   $('tab-video').addEventListener('click', () => useVideo(true));
   $('tab-live').addEventListener('click', () => showTab('live'));

@@ -215,6 +215,7 @@ static void job_set_error(job *j, const char *message) {
     snprintf(j->error, sizeof j->error, "%s", message);
     replace_path(j->error, sizeof j->error, j->request.source, "the portrait");
     if (j->request.driving[0]) replace_path(j->error, sizeof j->error, j->request.driving, "the driving video");
+    if (j->request.audio[0]) replace_path(j->error, sizeof j->error, j->request.audio, "the recording");
     replace_path(j->error, sizeof j->error, j->result, "the result");
     replace_path(j->error, sizeof j->error, j->dir, "the job folder");
     replace_all(j->error, sizeof j->error, "--face ", "face "); /* the library speaks of animate's option */
@@ -259,10 +260,11 @@ static bool job_write_spec(const job_queue *queue, const job *j, char *path, siz
     cJSON_AddStringToObject(json, "source", r->source);
     if (r->faces) cJSON_AddTrueToObject(json, "faces");
     else if (r->driving[0]) cJSON_AddStringToObject(json, "driving", r->driving);
-    else {
+    else if (!r->audio[0]) {
         cJSON_AddStringToObject(json, "motion", r->motion);
         cJSON_AddNumberToObject(json, "duration", r->duration);
-    }
+    } else if (r->motion[0]) cJSON_AddStringToObject(json, "motion", r->motion);
+    if (r->audio[0]) cJSON_AddStringToObject(json, "audio", r->audio);
     cJSON_AddStringToObject(json, "output", j->result);
     if (!r->faces) { /* the animation's options and limits */
         if (r->engine[0]) cJSON_AddStringToObject(json, "engine", r->engine);
@@ -395,6 +397,7 @@ static void job_run(job_queue *queue, job *j) {
      * finished result stays on disk */
     remove(r->source);
     if (r->driving[0]) remove(r->driving);
+    if (r->audio[0]) remove(r->audio);
     remove(spec);
     if (!produced) remove(j->result);
     uint64_t disk = folder_bytes(j->dir);

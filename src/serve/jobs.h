@@ -40,6 +40,8 @@ typedef struct job_request {
     char source[PATH_MAX];  /* the stored portrait, inside the job's folder */
     char driving[PATH_MAX]; /* the stored driving video, or "" */
     char motion[40];        /* a built-in motion, or "" */
+    char audio[PATH_MAX];   /* the stored speech recording (animate --audio: the mouth
+                               follows it, the motion is `motion` or talk), or "" */
     char engine[8];         /* animate --engine (warp, warp2d; the server always names
                                one), or "": none passed, animate's default */
     bool absolute, compare, gif;

@@ -251,8 +251,8 @@ static enum MHD_Result send_error(serve_server *server, struct MHD_Connection *c
 
 /* ------------------------------------------------------------------ uploads */
 
-enum { FILE_SOURCE, FILE_DRIVING, FILE_COUNT };
-static const char *const file_fields[FILE_COUNT] = {"source", "driving"};
+enum { FILE_SOURCE, FILE_DRIVING, FILE_AUDIO, FILE_COUNT };
+static const char *const file_fields[FILE_COUNT] = {"source", "driving", "audio"};
 enum { FIELD_MOTION, FIELD_ENGINE, FIELD_MODE, FIELD_EXPRESSION, FIELD_POSE, FIELD_COMPARE, FIELD_FORMAT,
        FIELD_DURATION, FIELD_EYES, FIELD_LIPS, FIELD_BACKGROUND, FIELD_FACE, FIELD_COUNT };
 static const char *const text_fields[FIELD_COUNT] = {"motion", "engine", "mode", "expression_scale", "pose_scale",
@@ -432,8 +432,8 @@ static enum MHD_Result upload_part(void *cls, enum MHD_ValueKind kind, const cha
         return MHD_NO;
     }
     r->part_bytes += size;
-    if (r->post_live && !strcmp(key, file_fields[FILE_DRIVING])) {
-        request_error(r, 400, "POST /api/live takes a portrait ('source'); the camera is the driver, not a 'driving' file");
+    if (r->post_live && (!strcmp(key, file_fields[FILE_DRIVING]) || !strcmp(key, file_fields[FILE_AUDIO]))) {
+        request_error(r, 400, "POST /api/live takes a portrait ('source'); the camera is the driver, not a '%s' file", key);
         return MHD_NO;
     }
     if (r->post_faces && strcmp(key, file_fields[FILE_SOURCE])) {
@@ -498,7 +498,7 @@ static enum MHD_Result upload_part(void *cls, enum MHD_ValueKind kind, const cha
         r->fields[f][have + size] = 0;
         return MHD_YES;
     }
-    request_error(r, 400, "unknown field '%.40s' (fields: source, driving, motion, engine, face, mode, expression_scale, "
+    request_error(r, 400, "unknown field '%.40s' (fields: source, driving, audio, motion, engine, face, mode, expression_scale, "
                           "pose_scale, eyes, lips, background, compare, format, duration)", key);
     return MHD_NO;
 }
@@ -543,8 +543,21 @@ static bool accept_file(request *r, int f, char *stored, size_t stored_size) {
     sniff_kind kind = sniff_bytes(file->head, file->head_size);
     bool want_image = f == FILE_SOURCE;
     if (file->size == 0) {
-        request_error(r, 400, "the %s file is empty", want_image ? "portrait" : "driving video");
+        request_error(r, 400, "the %s file is empty", want_image ? "portrait" : f == FILE_AUDIO ? "recording" : "driving video");
         return false;
+    }
+    if (f == FILE_AUDIO) { /* a recording, or a video's sound (not a GIF's: it has none) */
+        if (!kind.audio && (!kind.video || !strcmp(kind.extension, "gif"))) {
+            request_error(r, 415, "unsupported file: the recording must be WAV, MP3, Ogg, FLAC, WebM or MP4 (this is %s)",
+                          kind.name);
+            return false;
+        }
+        int n = snprintf(stored, stored_size, "%s/audio.%s", r->dir, kind.extension);
+        if (n < 0 || (size_t)n >= stored_size || rename(file->path, stored) != 0) {
+            request_error(r, 500, "cannot store the upload");
+            return false;
+        }
+        return true;
     }
     uint32_t width = 0, height = 0;
     if (want_image && kind.image && sniff_image_size(file->path, &width, &height) &&
@@ -608,7 +621,10 @@ static void download_name(const request *r, const job_request *job, char *out, s
         snprintf(out, size, "%s-faces.json", portrait);
         return;
     }
-    const char *motion = job->motion[0] ? job->motion : r->stems[FILE_DRIVING][0] ? r->stems[FILE_DRIVING] : "driver";
+    const char *motion = job->audio[0] && r->stems[FILE_AUDIO][0] ? r->stems[FILE_AUDIO]
+                         : job->motion[0]                          ? job->motion
+                         : r->stems[FILE_DRIVING][0]               ? r->stems[FILE_DRIVING]
+                                                                   : "driver";
     snprintf(out, size, "%s-%s-%s%s.%s", portrait, motion, job->engine[0] ? job->engine : "warp",
              job->compare ? "-compare" : "", job->gif ? "gif" : "mp4");
 }
@@ -627,9 +643,14 @@ static bool build_request(request *r, job_request *job) {
         download_name(r, job, job->filename, sizeof job->filename);
         return accept_file(r, FILE_SOURCE, job->source, sizeof job->source);
     }
-    if (has_driving == (motion[0] != 0)) {
+    bool has_audio = r->files[FILE_AUDIO].parts > 0; /* a recording: the mouth follows it, the motion (default talk) the rest */
+    if (has_audio && has_driving) {
+        request_error(r, 400, "send either a driving video or a recording ('audio'), not both");
+        return false;
+    }
+    if (!has_audio && has_driving == (motion[0] != 0)) {
         request_error(r, 400, has_driving ? "send either a driving video or a motion, not both"
-                                          : "no motion: send a 'driving' video or a 'motion' name");
+                                          : "no motion: send a 'driving' video, a 'motion' name or an 'audio' recording");
         return false;
     }
     if (motion[0] && !motion_builtin_exists(motion)) {
@@ -691,6 +712,7 @@ static bool build_request(request *r, job_request *job) {
     }
     if (!accept_file(r, FILE_SOURCE, job->source, sizeof job->source)) return false;
     if (has_driving && !accept_file(r, FILE_DRIVING, job->driving, sizeof job->driving)) return false;
+    if (has_audio && !accept_file(r, FILE_AUDIO, job->audio, sizeof job->audio)) return false;
     download_name(r, job, job->filename, sizeof job->filename);
     return true;
 }
@@ -988,7 +1010,7 @@ static enum MHD_Result finish_upload(serve_server *server, struct MHD_Connection
     if (s == VV_ERR_TOO_LARGE) return send_error(server, connection, 429, "%s", vv_last_error());
     if (s != VV_OK) return send_error(server, connection, 503, "%s", vv_last_error());
     r->dir[0] = 0; /* the queue owns the folder now */
-    server_log(server, "job %.8s queued: %s%s", id, job.faces ? "faces" : job.motion[0] ? "motion " : "driving video",
+    server_log(server, "job %.8s queued: %s%s", id, job.faces ? "faces" : job.audio[0] ? "recording, motion " : job.motion[0] ? "motion " : "driving video",
                job.motion[0] ? job.motion : "");
     cJSON *json = cJSON_CreateObject();
     if (json) cJSON_AddStringToObject(json, "id", id);

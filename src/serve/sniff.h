@@ -14,6 +14,8 @@ typedef struct sniff_kind {
     const char *extension; /* the name the file is stored under: "png", "mp4", ... */
     bool image;            /* a portrait vivify can read (PNG, JPEG) */
     bool video;            /* a driver libavformat can read */
+    bool audio;            /* a speech recording libavformat can read (WAV, MP3, Ogg, FLAC);
+                              a video's (MP4, WebM, ...) sound serves too: `video` */
 } sniff_kind;
 
 /* Classifies a file from its first `size` bytes (size may be less than SNIFF_HEAD_BYTES). */

@@ -4,6 +4,7 @@
 #include "face/faces.h"
 #include "img/image.h"
 #include "video/video.h"
+#include "video/audio_envelope.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -186,6 +187,17 @@ static vv_status check_driver(const char *path, double max_seconds, long max_fra
     return VV_OK;
 }
 
+/* A speech recording against the server's cap (the drivers' length), decoded once (a second
+ * of audio decodes in about a millisecond): it has sound, lasts a frame or more, not longer. */
+static vv_status check_recording(const char *path, double max_seconds) {
+    audio_envelope env;
+    vv_status s = audio_envelope_read(&env, path, 25, max_seconds > 0 ? max_seconds : 0);
+    if (s == VV_ERR_TOO_LARGE && max_seconds > 0)
+        s = vv_fail(s, "the recording lasts over %g s; this server animates recordings of up to %g s", max_seconds, max_seconds);
+    audio_envelope_free(&env);
+    return s;
+}
+
 /* Writes text to path whole (a temp file renamed), so a reader never sees half of it. */
 static vv_status write_whole(const char *path, const char *text) {
     char temp[PATH_MAX];
@@ -281,8 +293,9 @@ vv_status serve_worker_run(const char *job_dir, int out_fd) {
     const char *output = s == VV_OK ? spec_string(spec, "output") : NULL;
     const char *driving = s == VV_OK ? spec_string(spec, "driving") : NULL;
     const char *motion = s == VV_OK ? spec_string(spec, "motion") : NULL;
+    const char *audio = s == VV_OK ? spec_string(spec, "audio") : NULL; /* with a motion or none (talk) */
     bool faces_job = s == VV_OK && spec_flag(spec, "faces");
-    if (s == VV_OK && (!source || !output || (!faces_job && !driving == !motion)))
+    if (s == VV_OK && (!source || !output || (!faces_job && (audio ? driving != NULL : !driving == !motion))))
         s = vv_fail(VV_ERR_INVALID_ARGUMENT, "serve worker: the job names no portrait, output or driver");
     double memory_mb = s == VV_OK ? spec_number(spec, "memory_mb", 0) : 0;
     if (s == VV_OK && memory_mb > 0) s = serve_worker_limit_memory((uint64_t)memory_mb << 20);
@@ -294,6 +307,7 @@ vv_status serve_worker_run(const char *job_dir, int out_fd) {
     }
     long max_frames = s == VV_OK ? (long)spec_number(spec, "max_frames", 0) : 0;
     if (s == VV_OK && driving) s = check_driver(driving, spec_number(spec, "max_seconds", 0), max_frames, &w.total);
+    if (s == VV_OK && audio && !faces_job) s = check_recording(audio, spec_number(spec, "max_seconds", 0));
 
     vv_animate_params params = vv_animate_default_params();
     if (s == VV_OK) {
@@ -318,7 +332,8 @@ vv_status serve_worker_run(const char *job_dir, int out_fd) {
         vv_animate_job job = {0};
         job.driving = driving;
         job.motion = motion;
-        job.duration = motion ? spec_number(spec, "duration", 0) : 0;
+        job.audio = audio;
+        job.duration = motion && !audio ? spec_number(spec, "duration", 0) : 0;
         job.max_frames = max_frames;
         job.output = output;
         job.compare = spec_flag(spec, "compare");
