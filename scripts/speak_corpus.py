@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""The lip-sync's measuring corpus (docs/SPEAK.md): espeak-ng speech and espeak-ng's own
+phoneme start times, through libespeak-ng (python3's ctypes; Debian libespeak-ng1).
+
+  dev_V_T.wav/.phones   6 sentences x 3 voices (en-us 175, en 140, en-us+f3 200 words a
+                        minute): what the recogniser's settings were chosen on
+  test_V_T.wav/.phones  6 other sentences x 4 other voices (en-us+m3 160, en-gb-x-rp 190,
+                        en-us+f2 230, en-029 150): held out, measured only
+
+.phones: one "START_SECONDS PHONEME" line per phoneme event (espeak-ng's names: m, b, p,
+_: for a pause, ...).  usage: speak_corpus.py OUTDIR  (then bench_speak, docs/SPEAK.md)"""
+import ctypes
+import os
+import sys
+import wave
+
+lib = ctypes.CDLL("libespeak-ng.so.1")
+
+
+class Event(ctypes.Structure):
+    _fields_ = [("type", ctypes.c_int), ("uid", ctypes.c_uint), ("text_position", ctypes.c_int), ("length", ctypes.c_int),
+                ("audio_position", ctypes.c_int), ("sample", ctypes.c_int), ("user_data", ctypes.c_void_p),
+                ("id", ctypes.c_char * 8)]
+
+
+CALLBACK = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int, ctypes.POINTER(Event))
+state = {"pcm": bytearray(), "phones": []}
+
+
+def on_synth(wav, n, events):
+    if n > 0 and wav:
+        state["pcm"].extend(ctypes.string_at(wav, n * 2))
+    i = 0
+    while events[i].type != 0:  # espeakEVENT_LIST_TERMINATED
+        if events[i].type == 7:  # espeakEVENT_PHONEME
+            state["phones"].append((events[i].audio_position / 1000.0, events[i].id.split(b"\0")[0].decode()))
+        i += 1
+    return 0
+
+
+DEV = ["Mama bought a big map. We were wary. Bob made my mom a pumpkin pie, maybe.",
+       "Peter Piper picked a peck of pickled peppers. Boom, moo, we sleep deeply.",
+       "The quick brown fox jumps over the lazy dog, and the baby bear ambles by.",
+       "Please bring me a bowl of warm soup, some bread and a plum from the market.",
+       "My brother promised to paint the barn before the rain comes back in May.",
+       "I think that nobody knows what the weather will do tomorrow afternoon."]
+TEST = ["Maybe the boat will be back by the time the moon is up above the bay.",
+        "A big problem for the people in the room was simply the temperature.",
+        "Jump up, Bill, and pass me the map; the bus to Boston leaves at nine.",
+        "She sells seashells by the seashore while the sun goes down slowly.",
+        "Members of the public may submit comments by email before the end of September.",
+        "Remember to buy milk, butter, apples, lemons and a box of pepper mints."]
+SETS = {"dev": (DEV, [("en-us", 175), ("en", 140), ("en-us+f3", 200)]),
+        "test": (TEST, [("en-us+m3", 160), ("en-gb-x-rp", 190), ("en-us+f2", 230), ("en-029", 150)])}
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    callback = CALLBACK(on_synth)
+    rate = lib.espeak_Initialize(2, 0, None, 1)  # AUDIO_OUTPUT_SYNCHRONOUS, phoneme events
+    if rate <= 0:
+        sys.exit("libespeak-ng does not start")
+    lib.espeak_SetSynthCallback(callback)
+    count = 0
+    for name, (texts, voices) in SETS.items():
+        for v, (voice, wpm) in enumerate(voices):
+            for t, text in enumerate(texts):
+                state["pcm"], state["phones"] = bytearray(), []
+                lib.espeak_SetVoiceByName(voice.encode())
+                lib.espeak_SetParameter(1, wpm, 0)  # espeakRATE
+                data = text.encode() + b"\0"
+                lib.espeak_Synth(data, len(data), 0, 1, 0, 1, None, None)  # POS_CHARACTER, espeakCHARS_UTF8
+                lib.espeak_Synchronize()
+                base = f"{out}/{name}_{v}_{t}"
+                with wave.open(base + ".wav", "wb") as w:
+                    w.setnchannels(1)
+                    w.setsampwidth(2)
+                    w.setframerate(rate)
+                    w.writeframes(bytes(state["pcm"]))
+                with open(base + ".phones", "w") as f:
+                    for start, phone in state["phones"]:
+                        f.write(f"{start:.3f} {phone}\n")
+                count += 1
+    print(f"{count} clips in {out} ({rate} Hz)")
+
+
+main()
