@@ -224,7 +224,36 @@ static void test_shape_distance(void) {
     CHECK(isinf(motion_shape_distance(degenerate, a)));
 }
 
+/* Eye openness under head turns: the mean face turned 35 degrees with its lids closed to
+ * 0.4 of their gap (dlib's lids stop short of shut) reads shut for both eyes; the eye
+ * aspect ratio alone read the far eye, its width foreshortened, as half open.  Open eyes
+ * read open whether the head turns or nods. */
+static void test_eye_openness(void) {
+    float reference[68][2], turned[68][2], out[2];
+    face_points(0, 0, 0, 100, 200, 200, reference);
+    for (int yaw = -35; yaw <= 35; yaw += 70) {
+        face_points((float)yaw, 0, 0, 100, 200, 200, turned);
+        motion_eye_openness(turned, reference, out);
+        CHECK_MSG(out[0] > 0.9f && out[1] > 0.9f, "yaw %d, eyes open: openness %.2f %.2f", yaw, out[0], out[1]);
+        for (int e = 0; e < 2; e++) {
+            int f = e ? 42 : 36;
+            float mid = (turned[f][1] + turned[f + 3][1]) / 2;
+            for (int k = 1; k < 6; k++)
+                if (k != 3) turned[f + k][1] = mid + 0.4f * (turned[f + k][1] - mid);
+        }
+        motion_eye_openness(turned, reference, out);
+        CHECK_MSG(out[0] < 0.05f && out[1] < 0.05f, "yaw %d, lids at 0.4 of their gap: openness %.2f %.2f (shut expected)", yaw,
+                  out[0], out[1]);
+    }
+    for (int pitch = -15; pitch <= 15; pitch += 30) {
+        face_points(0, (float)pitch, 0, 100, 200, 200, turned);
+        motion_eye_openness(turned, reference, out);
+        CHECK_MSG(out[0] > 0.85f && out[1] > 0.85f, "pitch %d, eyes open: openness %.2f %.2f", pitch, out[0], out[1]);
+    }
+}
+
 int main(void) {
+    test_eye_openness();
     test_shape_distance();
     test_retarget();
     test_builtins();

@@ -850,6 +850,25 @@ float motion_eye_aspect(const float points[68][2], int first) {
     return w > 1e-6f ? (v1 + v2) / (2 * w) : NAN;
 }
 
+/* An eye's opening over a vertical measure of the face: the lids' mean gap over the
+ * distance from the eyes' centre to the nose's base (33) across the line of the eyes.  Both lie along the face's
+ * vertical, so a turn of the head leaves their ratio alone, where the eye aspect ratio's
+ * width shrinks with the turn and reads a far eye shut in a blink as open (a head turned
+ * 35 degrees: 0.88 of the reference for an eye that closed, against 0.51 this way).  A nod
+ * does the opposite: looking down shortens the nose's projection more than the lids' gap
+ * (blinks of lp_src_s20: 0.64-0.88 this way, 0.5-0.7 by the aspect ratio), so openness
+ * takes the smaller of the two ratios. */
+static float eye_opening(const float p[68][2], int first) {
+    const float (*e)[2] = p + first;
+    float cx = 0, cy = 0;
+    for (int k = 36; k < 48; k++) { cx += p[k][0] / 12; cy += p[k][1] / 12; }
+    float ux = p[45][0] - p[36][0], uy = p[45][1] - p[36][1], u = hypotf(ux, uy);
+    if (!(u > 1e-6f)) return NAN;
+    float v = fabsf((p[33][1] - cy) * ux - (p[33][0] - cx) * uy) / u;
+    float gap = (hypotf(e[1][0] - e[5][0], e[1][1] - e[5][1]) + hypotf(e[2][0] - e[4][0], e[2][1] - e[4][1])) / 2;
+    return v > 1e-6f ? gap / v : NAN;
+}
+
 /* dlib's lids stop short of shut in a blink (over the held-out clips its eye ratio bottoms
  * out at about half the open one), so openness under EYE_SHUT_RATIO of the reference's
  * counts as shut, and between that and EYE_KNEE the lids close in proportion; above it (a
@@ -858,13 +877,15 @@ float motion_eye_aspect(const float points[68][2], int first) {
 #define EYE_KNEE 0.75f
 void motion_eye_openness(const float driver[68][2], const float reference[68][2], float out[2]) {
     for (int e = 0; e < 2; e++) {
-        float ref = motion_eye_aspect(reference, e ? 42 : 36), now = motion_eye_aspect(driver, e ? 42 : 36);
+        int first = e ? 42 : 36;
+        float ref = motion_eye_aspect(reference, first), now = motion_eye_aspect(driver, first);
+        float ref_v = eye_opening(reference, first), now_v = eye_opening(driver, first);
         /* the reference's eye (nearly) shut: no scale to measure by; the driver's degenerate */
-        if (!(ref > 0.05f) || isnan(now)) {
+        if (!(ref > 0.05f) || isnan(now) || !(ref_v > 0) || isnan(now_v)) {
             out[e] = 1;
             continue;
         }
-        float r = now / ref;
+        float r = fminf(now / ref, now_v / ref_v);
         out[e] = r >= EYE_KNEE ? r : EYE_KNEE * (r - EYE_SHUT_RATIO) / (EYE_KNEE - EYE_SHUT_RATIO);
         if (out[e] < 0) out[e] = 0;
     }
