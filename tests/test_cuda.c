@@ -8,7 +8,7 @@
  *   elementwise ops, pooling, upsampling, concat,  1e-5  (expf/tanhf may differ by an ulp)
  *   spectral norm, Adam
  *   instance norm, AdaIN forward                   1e-5; backward 1e-4
- *   GEMM, linear, convolutions (FP32, sum orders)  1e-4
+ *   GEMM, linear, convolutions, self-attention     1e-4  (FP32, other sum orders)
  *   losses (sums in double on both)                1e-5 of the value
  *   training chain: each step's loss 1e-4, the parameters after it 1e-3 (but conv1's bias,
  *   whose gradient is float noise under AdaIN: 2 lr a step)
@@ -282,6 +282,53 @@ static void check_spectral_norm(int rows, int cols, int iterations) {
     report(name);
     dev->free(d_w), dev->free(d_u), dev->free(d_v), dev->free(d_wsn), dev->free(d_g), dev->free(d_dw);
     free(w), free(u), free(v), free(wsn), free(g), free(dw);
+}
+
+static void check_attention(int N, int C, int CQ, int P) {
+    size_t cp = (size_t)N * C * P, qp = (size_t)N * CQ * P, pp = (size_t)N * P * P;
+    /* weights: wq, wk [CQ,C], wv [C,C], biases, gamma in one array */
+    size_t nq = (size_t)CQ * C, nv = (size_t)C * C, nw = 2 * nq + nv + 2 * (size_t)CQ + C + 1;
+    float *wts = random_floats(nw, 0.4f), *x = random_floats(cp, 1.0f), *g = random_floats(cp, 1.0f);
+    wts[nw - 1] = 0.7f; /* gamma */
+    float *grads = random_floats(nw, 0.1f), *din = random_floats(cp, 0.1f);
+    float *out = malloc(cp * sizeof(float)), *q = malloc(qp * sizeof(float)), *k = malloc(qp * sizeof(float));
+    float *v = malloc(cp * sizeof(float)), *attn = malloc(pp * sizeof(float));
+    float *want_grads = copy_floats(grads, nw), *want_din = copy_floats(din, cp);
+    float *d_w = put(wts, nw), *d_x = put(x, cp), *d_g = put(g, cp), *d_grads = put(grads, nw), *d_din = put(din, cp);
+    float *zeros = calloc(cp > pp ? cp : pp, sizeof(float)); /* outputs: overwritten */
+    float *d_out = put(zeros, cp), *d_q = put(zeros, qp), *d_k = put(zeros, qp), *d_v = put(zeros, cp);
+    float *d_attn = put(zeros, pp);
+    free(zeros);
+    /* the same layout in host and device memory */
+    attention_weights hw, dw;
+    attention_grads hg, dg;
+    const float *bases[2] = {wts, d_w};
+    float *gbases[2] = {want_grads, d_grads};
+    for (int i = 0; i < 2; i++) {
+        attention_weights *w = i ? &dw : &hw;
+        attention_grads *gg = i ? &dg : &hg;
+        const float *b = bases[i];
+        float *gb = gbases[i];
+        *w = (attention_weights){b, b + 2 * nq + nv, b + nq, b + 2 * nq + nv + CQ, b + 2 * nq, b + 2 * nq + nv + 2 * CQ,
+                                 b + nw - 1};
+        *gg = (attention_grads){gb, gb + 2 * nq + nv, gb + nq, gb + 2 * nq + nv + CQ, gb + 2 * nq,
+                                gb + 2 * nq + nv + 2 * CQ, gb + nw - 1};
+    }
+    self_attention_forward(out, q, k, v, attn, x, &hw, N, C, CQ, P);
+    CHECK_OK(self_attention_backward(want_din, &hg, g, x, q, k, v, attn, &hw, N, C, CQ, P));
+    dev->self_attention_forward(d_out, d_q, d_k, d_v, d_attn, d_x, &dw, N, C, CQ, P);
+    compare("attention", "forward", d_out, out, cp, 1e-4);
+    compare("attention", "attention map", d_attn, attn, pp, 1e-4);
+    CHECK_OK(dev->self_attention_backward(d_din, &dg, d_g, d_x, d_q, d_k, d_v, d_attn, &dw, N, C, CQ, P));
+    compare("attention", "backward input", d_din, want_din, cp, 1e-4);
+    compare("attention", "backward weights", d_grads, want_grads, nw, 1e-4);
+    char name[64];
+    snprintf(name, sizeof name, "self-attention C%d CQ%d P%d", C, CQ, P);
+    report(name);
+    float *all_d[] = {d_w, d_x, d_g, d_grads, d_din, d_out, d_q, d_k, d_v, d_attn};
+    for (size_t i = 0; i < sizeof all_d / sizeof all_d[0]; i++) dev->free(all_d[i]);
+    float *all_h[] = {wts, x, g, grads, din, out, q, k, v, attn, want_grads, want_din};
+    for (size_t i = 0; i < sizeof all_h / sizeof all_h[0]; i++) free(all_h[i]);
 }
 
 /* ---- Norms ---- */
@@ -608,6 +655,7 @@ static void run_all(void) {
     check_concat_linear();
     check_spectral_norm(16, 72, 1);
     check_spectral_norm(24, 9, 0);
+    check_attention(2, 8, 2, 36);
     check_norms(2, 5, 81);
     check_norms(1, 3, 128 * 128); /* planes larger than a block */
     test_gemm_conv();

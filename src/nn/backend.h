@@ -4,8 +4,8 @@
  * current backend's table.  The CPU backend (backend_cpu.c) is the default and the
  * reference.  The table also holds device memory (alloc, upload, download, copy, zero,
  * sync) and the other ops of the training core (activations, instance norm, AdaIN,
- * pooling, upsampling, concatenation, linear, spectral norm, losses, Adam; not yet
- * self-attention, max pooling, PReLU), each with the contract of its nn/layers.h, nn/ops.h
+ * pooling, upsampling, concatenation, linear, spectral norm, self-attention, losses,
+ * Adam; not max pooling or PReLU, which no network here uses), each with the contract of its nn/layers.h, nn/ops.h
  * or nn/optim.h twin.  The CPU backend's memory entries are malloc / memcpy and its op
  * entries are those twins, so code written against the table runs on either.
  *
@@ -98,6 +98,13 @@ typedef struct nn_backend {
                                    int cols, int iterations, float eps);
     void (*spectral_norm_backward)(float *dweight, const float *dweight_sn, const float *weight,
                                    const float *u, const float *v, float sigma, int rows, int cols);
+    /* SAGAN self-attention; the weights' and gradients' pointers (gamma too) in the backend's memory */
+    void (*self_attention_forward)(float *out, float *q, float *k, float *v, float *attn, const float *in,
+                                   const attention_weights *w, int N, int C, int CQ, int P);
+    vv_status (*self_attention_backward)(float *din, const attention_grads *g, const float *dout,
+                                         const float *in, const float *q, const float *k, const float *v,
+                                         const float *attn, const attention_weights *w, int N, int C, int CQ,
+                                         int P);
     /* Losses return the value in host memory (a device backend syncs for it). */
     float (*l1_loss_forward)(const float *a, const float *b, size_t n);
     void (*l1_loss_backward)(float *da, float *db, const float *a, const float *b, size_t n,

@@ -63,6 +63,7 @@ static vv_status cpu_sync(void) { return VV_OK; }
     .concat_channels_backward = concat_channels_backward,                                         \
     .linear_forward = linear_forward, .linear_backward = linear_backward,                         \
     .spectral_norm_forward = spectral_norm_forward, .spectral_norm_backward = spectral_norm_backward, \
+    .self_attention_forward = self_attention_forward, .self_attention_backward = self_attention_backward, \
     .l1_loss_forward = l1_loss_forward, .l1_loss_backward = l1_loss_backward,                     \
     .mse_loss_forward = mse_loss_forward, .mse_loss_backward = mse_loss_backward,                 \
     .hinge_d_loss_forward = hinge_d_loss_forward, .hinge_d_loss_backward = hinge_d_loss_backward, \

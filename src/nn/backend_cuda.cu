@@ -1107,6 +1107,146 @@ static void cu_spectral_norm_backward(float *dweight, const float *dweight_sn, c
     LAUNCHED("spectral norm backward");
 }
 
+/* ---- Self-attention (layers_attention.c's, its GEMMs on cuBLAS) ---- */
+
+/* y [rows, P] = b [rows] broadcast (or 0). */
+__global__ void k_rows_bias(float *y, const float *b, int P, size_t total) {
+    GRID_LOOP(i, total) y[i] = b ? b[i / P] : 0.0f;
+}
+
+/* db [rows] += each row's sum of dy [rows, P], in double; one block a row. */
+__global__ void k_row_sums(float *db, const float *dy, int P) {
+    size_t r = blockIdx.x;
+    double sum = 0.0;
+    for (int p = threadIdx.x; p < P; p += blockDim.x) sum += dy[r * P + p];
+    sum = block_sum(sum);
+    if (threadIdx.x == 0) db[r] += (float)sum;
+}
+
+/* Block-wide max of each thread's value, for every thread. */
+__device__ float block_max(float v) {
+    __shared__ float part[256];
+    part[threadIdx.x] = v;
+    __syncthreads();
+    for (unsigned s = blockDim.x / 2; s > 0; s >>= 1) {
+        if (threadIdx.x < s && part[threadIdx.x + s] > part[threadIdx.x]) part[threadIdx.x] = part[threadIdx.x + s];
+        __syncthreads();
+    }
+    float r = part[0];
+    __syncthreads();
+    return r;
+}
+
+/* Each row of a [rows, cols]: exp(x - max) / sum (the sum in double); one block a row. */
+__global__ void k_softmax_rows(float *a, int cols) {
+    float *row = a + (size_t)blockIdx.x * cols;
+    float top = -INFINITY;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) top = row[j] > top ? row[j] : top;
+    top = block_max(top);
+    double sum = 0.0;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) {
+        row[j] = expf(row[j] - top);
+        sum += row[j];
+    }
+    sum = block_sum(sum);
+    float inv = (float)(1.0 / sum);
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) row[j] *= inv;
+}
+
+/* In place, each row: d = a (d - sum(a d)), the sum in double; one block a row. */
+__global__ void k_softmax_back_rows(float *d, const float *a, int cols) {
+    float *dr = d + (size_t)blockIdx.x * cols;
+    const float *ar = a + (size_t)blockIdx.x * cols;
+    double dot = 0.0;
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) dot += (double)ar[j] * dr[j];
+    dot = block_sum(dot);
+    for (int j = threadIdx.x; j < cols; j += blockDim.x) dr[j] = ar[j] * (dr[j] - (float)dot);
+}
+
+__global__ void k_add_scalar(float *x, double value) {
+    if (threadIdx.x == 0 && blockIdx.x == 0) x[0] += (float)value;
+}
+
+static void pointwise_forward(float *y, const float *w, const float *b, const float *x, int rows, int C, int P) {
+    size_t total = (size_t)rows * P;
+    LAUNCH(k_rows_bias, blocks_for(total), THREADS, y, b, P, total);
+    LAUNCHED("attention bias");
+    cu_gemm(false, false, rows, P, C, 1.0f, w, C, x, P, 1.0f, y, P);
+}
+
+static void pointwise_backward(float *dx, float *dw, float *db, const float *dy, const float *w, const float *x,
+                               int rows, int C, int P) {
+    if (dw) cu_gemm(false, true, rows, C, P, 1.0f, dy, P, x, P, 1.0f, dw, C);
+    if (db) {
+        LAUNCH(k_row_sums, (unsigned)rows, THREADS, db, dy, P);
+        LAUNCHED("attention bias gradient");
+    }
+    if (dx) cu_gemm(true, false, C, P, rows, 1.0f, w, C, dy, P, 1.0f, dx, P);
+}
+
+/* gamma [1] read back from the device (NaN on failure). */
+static float read_scalar(const float *d) {
+    float value = NAN;
+    bind_device();
+    note_cuda(cudaMemcpyAsync(&value, d, sizeof value, cudaMemcpyDeviceToHost, g_stream), "gamma");
+    note_cuda(cudaStreamSynchronize(g_stream), "gamma");
+    return value;
+}
+
+static void cu_self_attention_forward(float *out, float *q, float *k, float *v, float *attn, const float *in,
+                                      const attention_weights *w, int N, int C, int CQ, int P) {
+    float gamma = read_scalar(w->gamma);
+    for (int n = 0; n < N; n++) {
+        const float *x = in + (size_t)n * C * P;
+        float *qn = q + (size_t)n * CQ * P, *kn = k + (size_t)n * CQ * P;
+        float *vn = v + (size_t)n * C * P, *an = attn + (size_t)n * P * P, *y = out + (size_t)n * C * P;
+        pointwise_forward(qn, w->wq, w->bq, x, CQ, C, P);
+        pointwise_forward(kn, w->wk, w->bk, x, CQ, C, P);
+        pointwise_forward(vn, w->wv, w->bv, x, C, C, P);
+        cu_gemm(true, false, P, P, CQ, 1.0f, qn, P, kn, P, 0.0f, an, P); /* q^T k */
+        LAUNCH(k_softmax_rows, (unsigned)P, THREADS, an, P);
+        LAUNCHED("softmax");
+        note_cuda(cudaMemcpyAsync(y, x, (size_t)C * P * sizeof(float), cudaMemcpyDeviceToDevice, g_stream), "copy");
+        cu_gemm(false, true, C, P, P, gamma, vn, P, an, P, 1.0f, y, P); /* y = gamma v attn^T + x */
+    }
+}
+
+static vv_status cu_self_attention_backward(float *din, const attention_grads *g, const float *dout, const float *in,
+                                            const float *q, const float *k, const float *v, const float *attn,
+                                            const attention_weights *w, int N, int C, int CQ, int P) {
+    static scratch attn_scratch;
+    size_t cp = (size_t)C * P, qp = (size_t)CQ * P, pp = (size_t)P * P;
+    float *work = (float *)scratch_get(&attn_scratch, (2 * cp + 2 * qp + pp) * sizeof(float));
+    if (!work) return take_error();
+    float *o = work, *dv = o + cp, *dq = dv + cp, *dk = dq + qp, *dattn = dk + qp;
+    float gamma = read_scalar(w->gamma);
+    for (int n = 0; n < N; n++) {
+        const float *x = in + n * cp, *gy = dout + n * cp;
+        const float *qn = q + n * qp, *kn = k + n * qp, *vn = v + n * cp, *an = attn + n * pp;
+        float *dx = din ? din + n * cp : NULL;
+        if (g->gamma) { /* dgamma = sum(dout * v attn^T) */
+            cu_gemm(false, true, C, P, P, 1.0f, vn, P, an, P, 0.0f, o, P);
+            double dgamma = loss_sum(LOSS_DOT, gy, o, cp);
+            LAUNCH(k_add_scalar, 1, 1, g->gamma, dgamma);
+            LAUNCHED("attention gamma gradient");
+        }
+        if (dx) {
+            LAUNCH(k_accumulate, blocks_for(cp), THREADS, dx, gy, cp);
+            LAUNCHED("attention residual");
+        }
+        cu_gemm(false, false, C, P, P, gamma, gy, P, an, P, 0.0f, dv, P);    /* dv = gamma dout attn */
+        cu_gemm(true, false, P, P, C, gamma, gy, P, vn, P, 0.0f, dattn, P); /* dattn = gamma dout^T v */
+        LAUNCH(k_softmax_back_rows, (unsigned)P, THREADS, dattn, an, P);
+        LAUNCHED("softmax backward");
+        cu_gemm(false, true, CQ, P, P, 1.0f, kn, P, dattn, P, 0.0f, dq, P);
+        cu_gemm(false, false, CQ, P, P, 1.0f, qn, P, dattn, P, 0.0f, dk, P);
+        pointwise_backward(dx, g->wq, g->bq, dq, w->wq, x, CQ, C, P);
+        pointwise_backward(dx, g->wk, g->bk, dk, w->wk, x, CQ, C, P);
+        pointwise_backward(dx, g->wv, g->bv, dv, w->wv, x, C, C, P);
+    }
+    return take_error();
+}
+
 /* ---- Adam (nn/optim.c's adam_update, the bias corrections computed on the host alike) ---- */
 
 __global__ void k_adam(float *param, const float *grad, float *m, float *v, size_t n, float b1, float b2, float lr,
@@ -1159,6 +1299,7 @@ static const nn_backend cuda_backend = {
     cu_concat_channels_forward, cu_concat_channels_backward,
     cu_linear_forward, cu_linear_backward,
     cu_spectral_norm_forward, cu_spectral_norm_backward,
+    cu_self_attention_forward, cu_self_attention_backward,
     cu_l1_loss_forward, cu_l1_loss_backward, cu_mse_loss_forward, cu_mse_loss_backward,
     cu_hinge_d_loss_forward, cu_hinge_d_loss_backward, cu_hinge_g_loss_forward, cu_hinge_g_loss_backward,
     cu_adam_update,
