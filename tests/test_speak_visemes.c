@@ -400,13 +400,14 @@ static void test_held_out(int rate) {
            "closed %d of %d; long vowels open over 0.3: %d of %d\n",
            seconds, took, heard, total, recall, right, recognised, precision, closed, total, total ? (double)closed / total : 0,
            pauses_closed, pauses, vowels_open, vowels);
-    /* Measured 0.56 / 0.80 / 0.68 here.  On 24 held-out clips of these voices (docs/SPEAK.md)
-     * the phone loop as it was (-lw 1, no insertion bonus, no dither) had recall 0.25,
-     * precision 0.78 and the mouth closed at 0.36 of the m/b/p; now 0.57 / 0.71 / 0.64. */
+    /* Measured 0.69 / 0.78 / 0.79 here.  On 24 held-out clips of these voices (docs/SPEAK.md)
+     * the phone loop as it was (the shipped phone LM at -lw 1, no insertion bonus, no dither)
+     * had recall 0.25, precision 0.78 and the mouth closed at 0.36 of the m/b/p; now 0.67 /
+     * 0.69 / 0.71. */
     CHECK(total >= 60);
-    CHECK_MSG(recall >= 0.45, "m/b/p recall %.2f", recall);
-    CHECK_MSG(precision >= 0.55, "m/b/p precision %.2f", precision);
-    CHECK_MSG(total && (double)closed / total >= 0.5, "the mouth closed at %d of %d m/b/p", closed, total);
+    CHECK_MSG(recall >= 0.55, "m/b/p recall %.2f", recall);
+    CHECK_MSG(precision >= 0.6, "m/b/p precision %.2f", precision);
+    CHECK_MSG(total && (double)closed / total >= 0.6, "the mouth closed at %d of %d m/b/p", closed, total);
     CHECK_MSG(pauses_closed == pauses, "%d of %d pauses closed", pauses_closed, pauses);
     CHECK_MSG(vowels_open >= vowels * 9 / 10, "%d of %d long vowels open", vowels_open, vowels);
 }
