@@ -632,27 +632,32 @@ static void test_dataset_source(void) {
  * validity input all 1 it changes nothing (bit for bit); with it all 0 the pixel gradient is
  * (1 + w_invented) times the plain one, i.e. the same as a plain pixel weight that much
  * larger; and it does change G's gradient then. */
-typedef struct validity_episode { synthetic syn; float validity; } validity_episode;
+typedef struct validity_episode { synthetic syn; float validity, region; } validity_episode;
 
 static vv_status episode_with_validity(void *ctx, uint64_t *rng, fsth_batch *b) {
     validity_episode *ve = ctx;
     vv_status s = synthetic_episode(&ve->syn, rng, b);
     size_t plane = (size_t)b->S * b->S;
     for (int e = 0; e < b->B; e++)
-        for (size_t i = 0; i < plane; i++) b->g_in[((size_t)e * b->in_channels + 6) * plane + i] = ve->validity;
+        for (size_t i = 0; i < plane; i++) {
+            b->g_in[((size_t)e * b->in_channels + 6) * plane + i] = ve->validity;
+            if (b->regions) b->regions[(size_t)e * plane + i] = ve->region;
+        }
     return s;
 }
 
-/* G's parameter gradients after one step from the same start. */
-static float *gradient_after_step(float w_pixel, float w_invented, float validity, size_t *count) {
+/* G's parameter gradients after one step from the same start (region: every target's
+ * region mask value, with pixel weight + w_regions there). */
+static float *gradient_after(float w_pixel, float w_invented, float validity, float w_regions, float region,
+                             size_t *count) {
     fsth_config c = tiny_config(true);
     fsth_model *m;
     fsth_trainer *t;
     float *out = NULL;
     if (fsth_model_new(&m, &c, 21) != VV_OK) return NULL;
     fsth_train_params p = fast_params();
-    p.w_pixel = w_pixel, p.w_invented = w_invented;
-    validity_episode ve = {{32, true}, validity};
+    p.w_pixel = w_pixel, p.w_invented = w_invented, p.w_regions = w_regions;
+    validity_episode ve = {{32, true}, validity, region};
     fsth_losses l;
     if (fsth_trainer_new(&t, m, &p) == VV_OK && fsth_train_step(t, episode_with_validity, &ve, &l) == VV_OK) {
         *count = m->G.ps.total;
@@ -662,6 +667,51 @@ static float *gradient_after_step(float w_pixel, float w_invented, float validit
     fsth_trainer_free(t);
     fsth_model_free(m);
     return out;
+}
+
+static float *gradient_after_step(float w_pixel, float w_invented, float validity, size_t *count) {
+    return gradient_after(w_pixel, w_invented, validity, 0.0f, 0.0f, count);
+}
+
+/* The eyes-and-mouth weighting (w_regions): the mask covers the eyes and the mouth, not
+ * the nose, brows or chin; with the mask 0 everywhere the gradient is the plain one bit
+ * for bit, with it 1 everywhere (1 + w_regions) times it. */
+static void test_region_weighting(void) {
+    enum { S = 64 };
+    float points[68][2], mask[S * S];
+    const float (*mean)[2] = face_mean_landmarks();
+    for (int i = 0; i < 68; i++) {
+        points[i][0] = S * 0.5f + mean[i][0] * S / 4.0f, points[i][1] = S * 0.4f + mean[i][1] * S / 4.0f;
+        CHECK(points[i][0] >= 0.0f && points[i][0] <= S - 1.0f && points[i][1] >= 0.0f && points[i][1] <= S - 1.0f);
+    }
+    fsth_region_mask(mask, (const float (*)[2])points, S);
+    #define AT(p) mask[(int)(p[1] + 0.5f) * S + (int)(p[0] + 0.5f)]
+    float eye_l[2] = {0.5f * (points[36][0] + points[39][0]), 0.5f * (points[36][1] + points[39][1])};
+    float eye_r[2] = {0.5f * (points[42][0] + points[45][0]), 0.5f * (points[42][1] + points[45][1])};
+    float mouth[2] = {0.5f * (points[48][0] + points[54][0]), 0.5f * (points[51][1] + points[57][1])};
+    CHECK(AT(eye_l) == 1.0f && AT(eye_r) == 1.0f && AT(mouth) == 1.0f);
+    CHECK(AT(points[48]) == 1.0f && AT(points[54]) == 1.0f && AT(points[36]) == 1.0f && AT(points[45]) == 1.0f);
+    const int away[4] = {30, 8, 19, 24}; /* nose tip, chin, brows */
+    for (int i = 0; i < 4; i++) CHECK_MSG(AT(points[away[i]]) == 0.0f, "point %d (%.1f, %.1f) in the mask", away[i], points[away[i]][0], points[away[i]][1]);
+    #undef AT
+    double area = 0.0;
+    for (int i = 0; i < S * S; i++) area += mask[i];
+    printf("region mask: %.1f%% of a %d px crop (eye %.1f x %.1f px)\n", 100.0 * area / (S * S), S, points[39][0] - points[36][0], points[41][1] - points[37][1]);
+    CHECK(area > 0.02 * S * S && area < 0.2 * S * S);
+    size_t n = 0, n2 = 0, n3 = 0;
+    float *plain = gradient_after(10, 0, 1, 0, 1, &n), *outside = gradient_after(10, 0, 1, 3, 0, &n2);
+    float *inside = gradient_after(10, 0, 1, 3, 1, &n3), *scaled = gradient_after(40, 0, 1, 0, 1, &n);
+    CHECK(plain && outside && inside && scaled && n == n2 && n == n3);
+    if (plain && outside && inside && scaled) {
+        CHECK_MSG(memcmp(plain, outside, n * sizeof *plain) == 0, "region 0 everywhere changed the gradient");
+        double diff = 0, norm = 0;
+        for (size_t i = 0; i < n; i++) {
+            diff = fmax(diff, fabs((double)inside[i] - scaled[i]));
+            norm = fmax(norm, fabs((double)scaled[i]));
+        }
+        CHECK_MSG(norm > 0 && diff <= 1e-4 * norm, "region 1 everywhere: |weighted - 4x pixel| %.3g of %.3g", diff, norm);
+    }
+    free(plain), free(outside), free(inside), free(scaled);
 }
 
 static void test_invented_weighting(void) {
@@ -699,7 +749,7 @@ static vv_status sliced_episode(void *ctx, uint64_t *rng, fsth_batch *b) {
         free(buf), free(videos);
         return vv_fail(VV_ERR_NO_MEMORY, "sliced_episode");
     }
-    fsth_batch all = {G, b->K, b->S, b->in_channels, buf, buf + (size_t)G * b->K * 6 * plane, NULL, videos, 0, G};
+    fsth_batch all = {G, b->K, b->S, b->in_channels, buf, buf + (size_t)G * b->K * 6 * plane, NULL, videos, 0, G, NULL};
     all.g_in = all.target + (size_t)G * 6 * plane;
     vv_status s = synthetic_episode(ctx, rng, &all);
     memcpy(b->shots, all.shots + (size_t)b->first * b->K * 6 * plane, (size_t)b->B * b->K * 6 * plane * sizeof(float));
@@ -891,5 +941,6 @@ int main(void) {
     test_identity_term();
     test_perceptual_term();
     test_invented_weighting();
+    test_region_weighting();
     return test_finish("test_train");
 }

@@ -89,7 +89,7 @@ static vv_status validation_init(validation *v, const fsth_model *m, int k) {
     v->buffer = mem_calloc(total, sizeof(float));
     v->batch.videos = mem_calloc(1, sizeof(int));
     if (!v->buffer || !v->batch.videos) return vv_fail(VV_ERR_NO_MEMORY, "validation: no memory");
-    v->batch = (fsth_batch){1, k, S, inc, v->buffer, NULL, NULL, v->batch.videos, 0, 1};
+    v->batch = (fsth_batch){1, k, S, inc, v->buffer, NULL, NULL, v->batch.videos, 0, 1, NULL};
     v->batch.target = v->batch.shots + (size_t)k * 6 * plane;
     v->batch.g_in = v->batch.target + 6 * plane;
     v->e = v->batch.g_in + (size_t)inc * plane;
@@ -136,7 +136,7 @@ int cli_train(int argc, char **argv) {
     int val_every = 100, checkpoint_every = 100;
     bool resume = false, attention = false, hybrid = false, warp3d = false, residual = false, quiet = false;
     float lr_g = 5e-5f, lr_d = 2e-4f, identity = 10.0f, perceptual = 0.0f, invented = 0.0f;
-    float adversarial = 1.0f, feature_matching = 10.0f;
+    float adversarial = 1.0f, feature_matching = 10.0f, regions = 0.0f;
     const cli_option opts[] = {
         {"data", 0, OPT_STRING, &data, "TRAIN.vds", "the training set (vivify dataset build)", 0, 0},
         {"output", 'o', OPT_STRING, &out, "BASE.safetensors", "the model; its training state goes to BASE.safetensors.state", 0, 0},
@@ -153,6 +153,7 @@ int cli_train(int argc, char **argv) {
         {"residual", 0, OPT_FLAG, &residual, NULL, "hybrid: G adds a correction to the warp instead of blending a painting into it (with --init of a blending hybrid: its weights, the correction starting at 0)", 0, 0},
         {"init", 0, OPT_STRING, &init, "MODEL.safetensors", "start from this model's weights (e.g. a shipped one; its configuration, fresh optimiser state)", 0, 0},
         {"invented", 0, OPT_FLOAT, &invented, "W", "hybrid: pixel-loss weight 1 + W where the warp invented pixels (0: uniform)", 0, 1000},
+        {"regions", 0, OPT_FLOAT, &regions, "W", "pixel-loss weight + W on the target's eyes and mouth (0: uniform)", 0, 1000},
         {"seed", 0, OPT_INT, &seed, "N", "initialisation and episode seed", 0, 2147483647},
         {"lr-g", 0, OPT_FLOAT, &lr_g, "LR", "Adam learning rate of E and G", 1e-8, 1},
         {"lr-d", 0, OPT_FLOAT, &lr_d, "LR", "Adam learning rate of D", 1e-8, 1},
@@ -236,6 +237,7 @@ int cli_train(int argc, char **argv) {
     tfjs_model *faceres = s == VV_OK ? load_faceres(identity + perceptual, quiet) : NULL;
     p.faceres = faceres, p.w_identity = faceres ? identity : 0.0f, p.w_perceptual = faceres ? perceptual : 0.0f;
     p.w_invented = invented, p.w_adv = adversarial, p.w_fm = feature_matching;
+    p.w_regions = regions;
     p.parallel = par;
     fsth_trainer *t = NULL;
     if (s == VV_OK) s = fsth_trainer_new(&t, m, &p);

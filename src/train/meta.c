@@ -99,8 +99,8 @@ static vv_status content_term(gan_work *w, const fsth_train_params *p, int n, bo
  * proj2[0..n).  Runs G, D on real and fake, the losses, and the backward into G's
  * parameter gradients and dpsi (zeroed here). */
 static vv_status gan_generator_side(gan_work *w, fsth_model *m, const fsth_train_params *p,
-                                    const float *g_in, const float *psi, float *dpsi, int n,
-                                    fsth_losses *losses) {
+                                    const float *g_in, const float *regions, const float *psi, float *dpsi,
+                                    int n, fsth_losses *losses) {
     size_t plane = (size_t)w->S * w->S, xy_n = 6 * plane;
     float *fake_xy = w->xy2 + (size_t)n * xy_n;
     vv_status status = fsth_generator_forward(&m->G, w->fake, g_in, psi, n);
@@ -142,16 +142,19 @@ static vv_status gan_generator_side(gan_work *w, fsth_model *m, const fsth_train
         memset(w->dxy, 0, (size_t)n * xy_n * sizeof(float));
     }
     /* Pixel L1 against the real frame; a hybrid's gradient weighted up where its warp
-     * invented pixels (1 + w_invented (1 - validity), validity = G's input channel 6), so
-     * training aims at what the warp gets wrong.  The logged value stays the plain L1. */
+     * invented pixels (+ w_invented (1 - validity), validity = G's input channel 6), so
+     * training aims at what the warp gets wrong, and on the target's eyes and mouth
+     * (+ w_regions).  The logged value stays the plain L1. */
     double sum = 0.0;
     float scale = p->w_pixel / (float)((size_t)n * 3 * plane);
-    bool weighted = m->config.hybrid && p->w_invented > 0.0f;
+    bool weighted = m->config.hybrid && p->w_invented > 0.0f, by_region = regions && p->w_regions > 0.0f;
     int inc = fsth_generator_in_channels(&m->config);
     for (int i = 0; i < n; i++)
         for (size_t j = 0; j < 3 * plane; j++) {
-            float d = w->fake[i * 3 * plane + j] - w->xy2[i * xy_n + j];
-            float g = weighted ? scale * (1.0f + p->w_invented * (1.0f - g_in[((size_t)i * inc + 6) * plane + j % plane])) : scale;
+            float d = w->fake[i * 3 * plane + j] - w->xy2[i * xy_n + j], g = 1.0f;
+            if (weighted) g += p->w_invented * (1.0f - g_in[((size_t)i * inc + 6) * plane + j % plane]);
+            if (by_region) g += p->w_regions * regions[(size_t)i * plane + j % plane];
+            g *= scale;
             sum += fabsf(d);
             w->dfake[i * 3 * plane + j] = w->dxy[i * xy_n + j] + (d > 0 ? g : d < 0 ? -g : 0.0f);
         }
@@ -226,11 +229,12 @@ vv_status fsth_trainer_new(fsth_trainer **out, fsth_model *m, const fsth_train_p
     int K = params->k, S = m->config.size, emb = fsth_embedding_dim(&m->config);
     int inc = fsth_generator_in_channels(&m->config);
     size_t plane = (size_t)S * S;
-    size_t sizes[9] = {(size_t)B * K * 6 * plane, (size_t)B * 6 * plane, (size_t)B * inc * plane,
-                       (size_t)B * K * emb, (size_t)B * K * emb, (size_t)B * emb, (size_t)B * emb,
-                       (size_t)B * m->G.psi_dim, (size_t)B * m->G.psi_dim};
+    size_t sizes[10] = {(size_t)B * K * 6 * plane, (size_t)B * 6 * plane, (size_t)B * inc * plane,
+                        (size_t)B * K * emb, (size_t)B * K * emb, (size_t)B * emb, (size_t)B * emb,
+                        (size_t)B * m->G.psi_dim, (size_t)B * m->G.psi_dim,
+                        params->w_regions > 0.0f ? (size_t)B * plane : 0};
     size_t total = 0;
-    for (int i = 0; i < 9; i++) total += sizes[i];
+    for (int i = 0; i < 10; i++) total += sizes[i];
     t->buffer = mem_calloc(total, sizeof(float));
     t->batch.videos = mem_calloc((size_t)B, sizeof(int));
     vv_status status = t->buffer && t->batch.videos ? gan_work_init(&t->gan, m, B)
@@ -240,9 +244,9 @@ vv_status fsth_trainer_new(fsth_trainer **out, fsth_model *m, const fsth_train_p
         return status;
     }
     float *p = t->buffer;
-    float **slots[9] = {&t->batch.shots, &t->batch.target, &t->batch.g_in, &t->e, &t->de,
-                        &t->e_hat, &t->de_hat, &t->psi, &t->dpsi};
-    for (int i = 0; i < 9; i++) *slots[i] = p, p += sizes[i];
+    float **slots[10] = {&t->batch.shots, &t->batch.target, &t->batch.g_in, &t->e, &t->de,
+                         &t->e_hat, &t->de_hat, &t->psi, &t->dpsi, &t->batch.regions};
+    for (int i = 0; i < 10; i++) *slots[i] = sizes[i] ? p : NULL, p += sizes[i];
     t->batch.B = B, t->batch.K = K, t->batch.S = S, t->batch.in_channels = inc;
     t->batch.first = first, t->batch.global = params->batch;
     if (ranks > 1 && !(t->rows = mem_alloc((size_t)params->batch * (emb + 1), sizeof(float)))) {
@@ -352,7 +356,7 @@ vv_status fsth_train_step(fsth_trainer *t, fsth_episode_fn source, void *ctx, fs
     fsth_generator_project(&m->G, t->psi, t->e_hat, B);
     memcpy(t->gan.xy2, t->batch.target, (size_t)B * 6 * plane * sizeof(float));
     fsth_discriminator_projection(&m->D, t->gan.proj2, t->batch.videos, B);
-    status = gan_generator_side(&t->gan, m, &t->p, t->batch.g_in, t->psi, t->dpsi, B, losses);
+    status = gan_generator_side(&t->gan, m, &t->p, t->batch.g_in, t->batch.regions, t->psi, t->dpsi, B, losses);
     if (status != VV_OK) return status;
     memset(t->de_hat, 0, (size_t)B * emb * sizeof(float));
     fsth_generator_project_backward(&m->G, t->de_hat, t->dpsi, t->e_hat, B);
@@ -536,6 +540,25 @@ static vv_status read_resized(const dataset *ds, dataset_frame_ref ref, int S, f
     return status;
 }
 
+void fsth_region_mask(float *out, const float points[68][2], int S) {
+    static const int groups[3][2] = {{36, 41}, {42, 47}, {48, 59}};
+    memset(out, 0, (size_t)S * S * sizeof(float));
+    for (int g = 0; g < 3; g++) {
+        float lo[2] = {1e30f, 1e30f}, hi[2] = {-1e30f, -1e30f};
+        for (int i = groups[g][0]; i <= groups[g][1]; i++)
+            for (int c = 0; c < 2; c++) lo[c] = fminf(lo[c], points[i][c]), hi[c] = fmaxf(hi[c], points[i][c]);
+        float cx = 0.5f * (lo[0] + hi[0]), cy = 0.5f * (lo[1] + hi[1]);
+        float rx = 0.65f * (hi[0] - lo[0]) + 1.0f, ry = fmaxf(0.75f * (hi[1] - lo[1]), 0.3f * (hi[0] - lo[0])) + 1.0f;
+        int x0 = (int)fmaxf(floorf(cx - rx), 0.0f), x1 = (int)fminf(ceilf(cx + rx), (float)S - 1.0f);
+        int y0 = (int)fmaxf(floorf(cy - ry), 0.0f), y1 = (int)fminf(ceilf(cy + ry), (float)S - 1.0f);
+        for (int y = y0; y <= y1; y++)
+            for (int x = x0; x <= x1; x++) {
+                float dx = ((float)x - cx) / rx, dy = ((float)y - cy) / ry;
+                if (dx * dx + dy * dy <= 1.0f) out[(size_t)y * S + x] = 1.0f;
+            }
+    }
+}
+
 vv_status fsth_dataset_episode(void *ctx, uint64_t *rng, fsth_batch *batch) {
     fsth_dataset_source *src = ctx;
     size_t plane = (size_t)batch->S * batch->S;
@@ -558,6 +581,7 @@ vv_status fsth_dataset_episode(void *ctx, uint64_t *rng, fsth_batch *batch) {
         float *xy = batch->target + (size_t)b * 6 * plane;
         if (status == VV_OK) status = read_resized(src->ds, ep.target, batch->S, xy, points);
         if (status == VV_OK) status = fsth_landmark_tensor(xy + 3 * plane, (const float (*)[2])points, batch->S);
+        if (status == VV_OK && batch->regions) fsth_region_mask(batch->regions + (size_t)b * plane, (const float (*)[2])points, batch->S);
         float *g_in = batch->g_in + (size_t)b * batch->in_channels * plane;
         if (status == VV_OK) memcpy(g_in, xy + 3 * plane, 3 * plane * sizeof(float));
         bool warped = false;
@@ -688,7 +712,7 @@ vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points
         fsth_train_params p = fsth_train_default_params();
         p.faceres = params->faceres, p.w_identity = params->w_identity, p.w_perceptual = params->w_perceptual;
         p.w_adv = params->w_adv, p.w_fm = params->w_fm;
-        status = gan_generator_side(&w, m, &p, g_in, psi, dpsi, n, &losses);
+        status = gan_generator_side(&w, m, &p, g_in, NULL, psi, dpsi, n, &losses);
         if (status != VV_OK) break;
         float *gpsi = param_grad(&person_psi, psi_index);
         for (int i = 0; i < n; i++)

@@ -36,6 +36,10 @@ typedef struct fsth_train_params {
     /* Hybrid: the pixel term's gradient weighted by 1 + w_invented (1 - validity) (0: off,
      * the default), so training aims at where the warp invented pixels. */
     float w_invented;
+    /* The pixel term's gradient also weighted up by w_regions on the target's eyes and
+     * mouth (batch.regions, which the trainer allocates and the episode source fills only
+     * when this is > 0; 0: off, the default): where the warp's errors matter most. */
+    float w_regions;
     const struct tfjs_model *faceres;
     uint64_t seed;
     /* Data-parallel ranks (train/parallel.h; the default: one process).  batch is the
@@ -57,7 +61,13 @@ typedef struct fsth_batch {
      * `global` (0: B).  The source draws every one of the global episodes' random choices,
      * so the state advances as in one process, but reads and computes only its own. */
     int first, global;
+    float *regions;  /* [B, S, S] or NULL: fsth_region_mask of each target (w_regions > 0) */
 } fsth_batch;
+
+/* out [S, S]: 1 inside ellipses around the eyes (points 36-41, 42-47) and the mouth
+ * (48-59), enlarged so a shut eye or mouth keeps a region about as high as 0.6 of its
+ * width, 0 elsewhere; points in the S x S crop's pixels. */
+void fsth_region_mask(float *out, const float points[68][2], int S);
 
 /* Fills every field of batch from the random state (and only from it). */
 typedef vv_status (*fsth_episode_fn)(void *ctx, uint64_t *rng, fsth_batch *batch);
