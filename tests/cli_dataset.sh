@@ -87,6 +87,11 @@ if model_present blazeface.json && model_present dlib && command -v ffmpeg >/dev
      && printf '%s' "$out" | grep -qE "^id02/vidB/00001 +id02 +12 +12 " \
      && printf '%s' "$out" | grep -q "episodes: 20 read, 180 frames"; then passed=$((passed + 1))
   else failed=$((failed + 1)); echo "FAIL: dataset info of the shards: $out"; fi
+  # Episodes by person: every person drawn, and the same draws as one file (below).
+  by_person="$("$VIVIFY" dataset info "$TMP/v2" --episodes 30 --shots 4 --by person | grep '^episodes')"
+  printf '%s' "$by_person" | grep -qE "episodes: 30 read, 150 frames .* of 12 clips, 3 of 3 people drawn" \
+    && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: episodes by person: $by_person"; }
+  expect 2 "by must be clip, person or identity" -- "$VIVIFY" dataset info "$TMP/v2" --episodes 3 --by sideways
   # One thread: the same bytes.
   "$VIVIFY" dataset build "$TMP/vox" --size 32 --threads 1 --shard-size 5 -q -o "$TMP/v1" 2>/dev/null
   diff -r "$TMP/v1" "$TMP/v2" >/dev/null && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: 1 and 2 threads differ"; }
@@ -121,6 +126,11 @@ if model_present blazeface.json && model_present dlib && command -v ffmpeg >/dev
     || { failed=$((failed + 1)); echo "FAIL: held-out set by hash"; }
   # Training reads the shards as it reads one file: the same model.
   "$VIVIFY" dataset build "$TMP/vox" --size 32 --threads 2 -q -o "$TMP/v.vds" 2>/dev/null
+  for by in person identity; do
+    a="$("$VIVIFY" dataset info "$TMP/v2" --episodes 40 --shots 3 --by $by | grep '^episodes' | sed 's/ in .* s (.*);/;/')"
+    b="$("$VIVIFY" dataset info "$TMP/v.vds" --episodes 40 --shots 3 --by $by | grep '^episodes' | sed 's/ in .* s (.*);/;/')"
+    [ -n "$a" ] && [ "$a" = "$b" ] && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: by $by: '$a' vs '$b'"; }
+  done
   for d in v2 v.vds; do
     "$VIVIFY" train --data "$TMP/$d" --size 32 --width 2 --bottleneck 1 --k 2 --batch 1 --steps 3 \
       --val-every 0 --seed 3 -q -o "$TMP/m_$d.safetensors" 2>"$TMP/train.err" \

@@ -252,12 +252,26 @@ static vv_status open_and_read_all(const char *path) {
     }
     dataset_rng rng;
     dataset_rng_seed(&rng, 7);
-    for (int k = 1; k <= 3 && s == VV_OK; k++) {
-        dataset_episode e;
-        vv_status e_status = dataset_sample_episode(ds, &rng, k, DATASET_EPISODE_CLIP, &e);
-        if (e_status != VV_OK && e_status != VV_ERR_INVALID_ARGUMENT) s = e_status;
-        if (e_status == VV_OK && (e.clip < 0 || e.clip >= dataset_clip_count(ds))) s = VV_ERR_INTERNAL;
-    }
+    static const dataset_episode_mode modes[] = {DATASET_EPISODE_CLIP, DATASET_EPISODE_IDENTITY, DATASET_EPISODE_PERSON};
+    for (int k = 1; k <= 3 && s == VV_OK; k++)
+        for (int m = 0; m < 3 && s == VV_OK; m++)
+            for (int n = 0; n < 4 && s == VV_OK; n++) {
+                dataset_episode e;
+                vv_status e_status = dataset_sample_episode(ds, &rng, k, modes[m], &e);
+                if (e_status != VV_OK && e_status != VV_ERR_INVALID_ARGUMENT) s = e_status;
+                if (e_status != VV_OK) continue;
+                if (e.clip < 0 || e.clip >= dataset_clip_count(ds) || e.identity < 0 ||
+                    e.identity >= dataset_identity_count(ds))
+                    s = VV_ERR_INTERNAL;
+                for (int i = 0; i <= k && s == VV_OK; i++) { /* every frame exists */
+                    dataset_frame_ref ref = i < k ? e.shots[i] : e.target;
+                    dataset_clip_info info;
+                    s = ref.clip >= 0 && ref.clip < dataset_clip_count(ds) ? dataset_clip_get(ds, ref.clip, &info)
+                                                                            : VV_ERR_INTERNAL;
+                    if (s == VV_OK && (ref.frame < 0 || ref.frame >= info.frame_count || info.identity != e.identity))
+                        s = VV_ERR_INTERNAL;
+                }
+            }
     image_free(&image);
     dataset_close(ds);
     return s;
@@ -458,6 +472,41 @@ static void test_episodes(const char *dir) {
     }
     CHECK(ok);
     CHECK(from_clip[0] > 0 && from_clip[1] > 0 && from_clip[2] == 0);
+
+    /* Person mode: alice (2 clips) and bob (1) are drawn equally often, where clip mode
+     * gives alice 2/3; alice's clips are drawn equally, from one clip each episode.  K = 3:
+     * alice's 3-frame clip cannot hold an episode, her 5-frame one takes all her draws. */
+    int person_mode[3] = {0}, clip_mode[3] = {0};
+    ok = true;
+    dataset_rng_seed(&rng, 5);
+    dataset_rng_seed(&rng2, 5);
+    for (int i = 0; i < 3000; i++) {
+        CHECK_OK(dataset_sample_episode(ds, &rng, 2, DATASET_EPISODE_PERSON, &e));
+        CHECK_OK(dataset_sample_episode(ds, &rng2, 2, DATASET_EPISODE_CLIP, &e2));
+        person_mode[e.clip]++;
+        clip_mode[e2.clip]++;
+        dataset_frame_ref all[3] = {e.shots[0], e.shots[1], e.target};
+        ok &= e.k == 2 && e.identity == dataset_clip(ds, e.clip)->identity;
+        for (int a = 0; a < 3; a++) {
+            ok &= all[a].clip == e.clip && all[a].frame >= 0 && all[a].frame < dataset_clip(ds, e.clip)->frame_count;
+            for (int b = 0; b < a; b++) ok &= all[a].frame != all[b].frame;
+        }
+    }
+    CHECK(ok);
+    printf("episodes by person (K = 2, 3000): alice_clip1 %d, alice_clip2 %d, bob %d; by clip: %d, %d, %d\n",
+           person_mode[0], person_mode[1], person_mode[2], clip_mode[0], clip_mode[1], clip_mode[2]);
+    /* Binomial spread at 3000 draws: sd 27 for 1/2, 24 for 1/4 and 1/3. */
+    CHECK(person_mode[2] > 1400 && person_mode[2] < 1600 && person_mode[0] > 650 && person_mode[0] < 850 &&
+          person_mode[1] > 650 && person_mode[1] < 850);
+    CHECK(clip_mode[2] > 900 && clip_mode[2] < 1100);
+    int k3[3] = {0};
+    for (int i = 0; i < 600; i++) {
+        CHECK_OK(dataset_sample_episode(ds, &rng, 3, DATASET_EPISODE_PERSON, &e));
+        k3[e.clip]++;
+    }
+    CHECK_MSG(k3[1] == 0 && k3[0] > 250 && k3[2] > 250, "K = 3 by person: %d %d %d", k3[0], k3[1], k3[2]);
+    CHECK(dataset_sample_episode(ds, &rng, 5, DATASET_EPISODE_PERSON, &e) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(dataset_sample_episode(ds, &rng, 2, (dataset_episode_mode)7, &e) == VV_ERR_INVALID_ARGUMENT);
     /* K = 8 fits nobody; K out of range. */
     CHECK(dataset_sample_episode(ds, &rng, 8, DATASET_EPISODE_IDENTITY, &e) == VV_ERR_INVALID_ARGUMENT);
     CHECK(dataset_sample_episode(ds, &rng, 5, DATASET_EPISODE_CLIP, &e) == VV_ERR_INVALID_ARGUMENT);
@@ -694,7 +743,7 @@ static void write_sharded_pair(const char *dir, char *all, size_t all_size, char
     }
     uint64_t bytes = 0;
     CHECK_OK(dataset_write_manifest(folder, names, 3, "{\"sharded\": true}", &bytes));
-    CHECK(bytes == 64 + 17 + 3 * DATASET_NAME_SIZE + 3 * 360);
+    CHECK(bytes == 64 + 17 + 3 * DATASET_NAME_SIZE + 3 * 360 + 7 * 32); /* 7 person runs: the people alternate */
     /* Names the manifest refuses to record. */
     const char *bad[] = {"../all.vds"}, *hidden[] = {".shard.vds"}, *missing[] = {"none.vds"};
     CHECK(dataset_write_manifest(folder, bad, 1, NULL, NULL) == VV_ERR_INVALID_ARGUMENT);
@@ -737,25 +786,40 @@ static void test_shards(const char *dir) {
         }
     }
     CHECK_MSG(same, "the sharded set reads differently from the single file");
-    /* The same episodes from the same rng state, for every K. */
+    /* The same episodes from the same rng state, for every K and mode (the people's clips
+     * alternate here, so a person's clips lie in every shard). */
+    static const dataset_episode_mode modes[] = {DATASET_EPISODE_CLIP, DATASET_EPISODE_IDENTITY, DATASET_EPISODE_PERSON};
     bool same_episodes = true;
-    for (int k = 1; k <= 6; k++) {
-        dataset_rng r1, r2;
-        dataset_rng_seed(&r1, 100 + (uint64_t)k);
-        dataset_rng_seed(&r2, 100 + (uint64_t)k);
-        for (int i = 0; i < 200; i++) {
-            dataset_episode e1, e2;
-            CHECK_OK(dataset_sample_episode(one, &r1, k, DATASET_EPISODE_CLIP, &e1));
-            CHECK_OK(dataset_sample_episode(sh, &r2, k, DATASET_EPISODE_CLIP, &e2));
-            same_episodes &= !memcmp(&e1, &e2, sizeof e1) && r1.state == r2.state;
+    int drawn[3][7] = {{0}};
+    for (int m = 0; m < 3; m++)
+        for (int k = 1; k <= 6; k++) {
+            dataset_rng r1, r2;
+            dataset_rng_seed(&r1, 100 + (uint64_t)k);
+            dataset_rng_seed(&r2, 100 + (uint64_t)k);
+            for (int i = 0; i < 200; i++) {
+                dataset_episode e1, e2;
+                CHECK_OK(dataset_sample_episode(one, &r1, k, modes[m], &e1));
+                CHECK_OK(dataset_sample_episode(sh, &r2, k, modes[m], &e2));
+                same_episodes &= !memcmp(&e1, &e2, sizeof e1) && r1.state == r2.state;
+                if (k == 1) drawn[m][e1.clip]++;
+            }
         }
-    }
     CHECK(same_episodes);
+    /* K = 1 by person: clip 0 (1 frame) never; person 0's two other clips (3, 6) share a
+     * third of the draws, persons 1 and 2's two clips each the other thirds. */
+    CHECK_MSG(drawn[2][0] == 0 && drawn[2][3] + drawn[2][6] > 45 && drawn[2][3] + drawn[2][6] < 90 &&
+              drawn[2][1] + drawn[2][4] > 45 && drawn[2][2] + drawn[2][5] > 45,
+              "by person: %d %d %d %d %d %d %d", drawn[2][0], drawn[2][1], drawn[2][2], drawn[2][3], drawn[2][4],
+              drawn[2][5], drawn[2][6]);
     dataset_rng rng;
     dataset_rng_seed(&rng, 1);
     dataset_episode e;
+    /* K = 7: no clip has 8 frames; by identity, person 1 has 13 in two clips, none 14. */
     CHECK(dataset_sample_episode(sh, &rng, 7, DATASET_EPISODE_CLIP, &e) == VV_ERR_INVALID_ARGUMENT);
-    CHECK(dataset_sample_episode(sh, &rng, 2, DATASET_EPISODE_IDENTITY, &e) == VV_ERR_UNSUPPORTED);
+    CHECK(dataset_sample_episode(sh, &rng, 7, DATASET_EPISODE_PERSON, &e) == VV_ERR_INVALID_ARGUMENT);
+    CHECK_OK(dataset_sample_episode(sh, &rng, 12, DATASET_EPISODE_IDENTITY, &e));
+    CHECK(e.identity == 1 && e.shots[0].clip % 3 == 1);
+    CHECK(dataset_sample_episode(sh, &rng, 13, DATASET_EPISODE_IDENTITY, &e) == VV_ERR_INVALID_ARGUMENT);
     CHECK(dataset_read_frame(sh, 7, 0, &b, NULL) == VV_ERR_INVALID_ARGUMENT);
     CHECK(dataset_read_frame(sh, -1, 0, &b, NULL) == VV_ERR_INVALID_ARGUMENT);
     CHECK(dataset_read_frame(sh, 1, 6, &b, NULL) == VV_ERR_INVALID_ARGUMENT); /* clip 1 has 6 frames */
@@ -779,10 +843,19 @@ static void test_shards_hostile(const char *dir) {
     snprintf(shard1, sizeof shard1, "%s/shard-000001.vds", folder);
     size_t size = 0, shard_size = 0;
     uint8_t *orig = file_bytes(path, &size), *orig_shard = file_bytes(shard0, &shard_size);
-    CHECK(orig && orig_shard && size == 64 + 17 + 3 * 64 + 3 * 360);
-    if (!orig || !orig_shard || size != 64 + 17 + 3 * 64 + 3 * 360) return;
+    CHECK(orig && orig_shard && size == 64 + 17 + 3 * 64 + 3 * 360 + 7 * 32);
+    if (!orig || !orig_shard || size != 64 + 17 + 3 * 64 + 3 * 360 + 7 * 32) {
+        free(orig);
+        free(orig_shard);
+        return;
+    }
     uint8_t *data = malloc(size);
     const size_t names = 64 + 17, entries = names + 3 * 64, entry1 = entries + 360;
+    /* The person runs: person 0's clips 0, 3, 6 (1, 2, 3 frames), person 1's 1, 4 (6, 7),
+     * person 2's 2, 5 (4, 5), one run each, 32 bytes. */
+    const size_t runs = entries + 3 * 360, run1 = runs + 32;
+    CHECK(read_u32(orig + 56) == 7 && read_u32(orig + runs + 32 * 3) == 1 && read_u64(orig + runs + 32 * 3 + 8) == 1 &&
+          read_u64(orig + runs + 32 * 4 + 16) == 7 && read_u32(orig + runs + 32 * 6 + 24) == 5);
     CHECK(try_variant(path, orig, size) == VV_OK);
     const size_t cuts[] = {0, 5, 8, 40, 63, 64, 70, names + 10, entries, entries + 100, size - 1};
     for (size_t i = 0; i < sizeof cuts / sizeof cuts[0]; i++) {
@@ -793,7 +866,22 @@ static void test_shards_hostile(const char *dir) {
     typedef struct { const char *what; size_t at; int width; uint64_t value; vv_status want; } variant;
     const variant variants[] = {
         {"bad magic", 3, 1, 'X', VV_ERR_FORMAT},
-        {"version 2", 8, 4, 2, VV_ERR_FORMAT},
+        {"version 3", 8, 4, 3, VV_ERR_FORMAT},
+        {"version 1 with a person table", 8, 4, 1, VV_ERR_CORRUPT},
+        {"runs 6", 56, 4, 6, VV_ERR_CORRUPT},
+        {"runs fewer than people", 56, 4, 2, VV_ERR_CORRUPT},
+        {"runs reserved", 60, 4, 1, VV_ERR_CORRUPT},
+        {"run person out of range", runs, 4, 3, VV_ERR_CORRUPT},
+        {"runs out of person order", run1, 4, 1, VV_ERR_CORRUPT},
+        {"run clips 0", runs + 4, 4, 0, VV_ERR_CORRUPT},
+        {"run clips overlapping", run1 + 4, 4, 2, VV_ERR_CORRUPT},
+        {"run first clip past the end", runs + 8, 8, 7, VV_ERR_CORRUPT},
+        {"run first clip taken twice", run1 + 8, 8, 0, VV_ERR_CORRUPT},
+        {"run first clip leaving a gap", runs + 32 * 6 + 8, 8, 6, VV_ERR_CORRUPT},
+        {"run frames over its longest clip", runs + 16, 8, 2, VV_ERR_CORRUPT},
+        {"run longest 0", runs + 24, 4, 0, VV_ERR_CORRUPT},
+        {"run longest over its frames", run1 + 24, 4, 3, VV_ERR_CORRUPT},
+        {"run reserved", runs + 28, 4, 1, VV_ERR_CORRUPT},
         {"header size", 12, 4, 128, VV_ERR_CORRUPT},
         {"shard count 0", 16, 4, 0, VV_ERR_CORRUPT},
         {"shard count 4", 16, 4, 4, VV_ERR_CORRUPT},
@@ -844,6 +932,37 @@ static void test_shards_hostile(const char *dir) {
         vv_status s = try_variant(path, data, size);
         CHECK_MSG(s == v->want, "manifest %s: %s (%s), expected %s", v->what, vv_status_string(s), vv_last_error(),
                   vv_status_string(v->want));
+    }
+    /* Person tables that parse (sorted, tiling, sums right) but lie about the shards:
+     * clip 1 given to person 0 (and 3 to person 1); clip 0's frames swapped with clip 3's. */
+    memcpy(data, orig, size);
+    write_u64(data + run1 + 8, 1), write_u64(data + run1 + 16, 6), write_u32(data + run1 + 24, 6);
+    write_u64(data + runs + 96 + 8, 3), write_u64(data + runs + 96 + 16, 2), write_u32(data + runs + 96 + 24, 2);
+    vv_status lie = try_variant(path, data, size);
+    CHECK_MSG(lie == VV_ERR_CORRUPT && strstr(vv_last_error(), "person table"), "runs of the wrong person: %s (%s)",
+              vv_status_string(lie), vv_last_error());
+    memcpy(data, orig, size);
+    write_u64(data + runs + 16, 2), write_u32(data + runs + 24, 2);
+    write_u64(data + run1 + 16, 1), write_u32(data + run1 + 24, 1);
+    lie = try_variant(path, data, size);
+    CHECK_MSG(lie == VV_ERR_CORRUPT && strstr(vv_last_error(), "person table"), "runs' frames swapped: %s (%s)",
+              vv_status_string(lie), vv_last_error());
+    /* A version-1 manifest (no person table) still reads: episodes by clip as before, by
+     * person UNSUPPORTED with a line saying to rebuild. */
+    memcpy(data, orig, size);
+    write_u32(data + 8, 1), write_u32(data + 56, 0), write_u64(data + 48, size - 7 * 32);
+    write_bytes(path, data, size - 7 * 32);
+    dataset *v1 = NULL;
+    CHECK_OK(dataset_open(&v1, path));
+    if (v1) {
+        dataset_rng rng;
+        dataset_rng_seed(&rng, 3);
+        dataset_episode e;
+        CHECK_OK(dataset_sample_episode(v1, &rng, 2, DATASET_EPISODE_CLIP, &e));
+        CHECK(dataset_sample_episode(v1, &rng, 2, DATASET_EPISODE_PERSON, &e) == VV_ERR_UNSUPPORTED &&
+              strstr(vv_last_error(), "rebuilt"));
+        CHECK(dataset_sample_episode(v1, &rng, 2, DATASET_EPISODE_IDENTITY, &e) == VV_ERR_UNSUPPORTED);
+        dataset_close(v1);
     }
     /* Damaged shards under a good manifest: another shard's bytes, truncated, a manifest
      * in a shard's place. */
@@ -965,6 +1084,33 @@ static void test_shards_scale(const char *dir) {
         CHECK_MSG(job.failures == 0, "%d of 3200 frames read wrong from %d shards", job.failures, shards);
         printf("shards scale: %d clips in %d shards written in %.2f s, opened in %.1f ms, 3200 random frames read "
                "by 4 threads in %.2f s\n", clips, shards, written, opened * 1e3, read);
+        /* Every mode draws as one file of the same clips does (people of 4 consecutive
+         * clips: some runs span two shards). */
+        char all[4200];
+        snprintf(all, sizeof all, "%s/../scale_all.vds", folder);
+        dataset *one = NULL;
+        if (!env_dir && write_clip_range(all, 0, clips, true) == VV_OK && dataset_open(&one, all) == VV_OK) {
+            static const dataset_episode_mode modes[] = {DATASET_EPISODE_CLIP, DATASET_EPISODE_IDENTITY,
+                                                         DATASET_EPISODE_PERSON};
+            bool same = true;
+            int draws = 0;
+            for (int m = 0; m < 3; m++)
+                for (int k = 1; k <= 3; k++) {
+                    dataset_rng r1, r2;
+                    dataset_rng_seed(&r1, 9 + (uint64_t)k), dataset_rng_seed(&r2, 9 + (uint64_t)k);
+                    for (int i = 0; i < 300; i++, draws++) {
+                        dataset_episode e1, e2;
+                        vv_status s1 = dataset_sample_episode(one, &r1, k, modes[m], &e1);
+                        vv_status s2 = dataset_sample_episode(ds, &r2, k, modes[m], &e2);
+                        same &= s1 == VV_OK && s2 == VV_OK && !memcmp(&e1, &e2, sizeof e1) && r1.state == r2.state;
+                    }
+                }
+            CHECK_MSG(same, "%d clips in %d shards draw differently from one file", clips, shards);
+            printf("shards scale: %d episodes (3 modes, K 1..3) as from one file\n", draws);
+        } else if (!env_dir) {
+            CHECK_MSG(false, "cannot write or open %s", all);
+        }
+        dataset_close(one);
         dataset_close(ds);
     }
     for (int k = 0; k < shards; k++) free(names[k]);

@@ -5,6 +5,7 @@
 #include "train/dataset.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MAX_INPUTS 4096
@@ -25,12 +26,15 @@ static const char BUILD_USAGE[] =
     "writes OUT as a folder of N-clip shards and a manifest, and rerunning the same\n"
     "command after a crash keeps the finished shards (the same bytes as one run).";
 
-static const char INFO_USAGE[] = "usage: vivify dataset info FILE.vds|FOLDER [--clips] [--sheet OUT.png] [--episodes N [--shots K]]\n"
+static const char INFO_USAGE[] = "usage: vivify dataset info FILE.vds|FOLDER [--clips] [--sheet OUT.png]\n"
+                                 "                            [--episodes N [--shots K] [--by clip|person|identity]]\n"
                                  "\n"
                                  "Counts, configuration and (with --clips) the clip table of a dataset (a file,\n"
                                  "or a sharded set's folder); --sheet draws each clip's middle frame with its\n"
                                  "landmarks; --episodes N reads N seeded episodes (K = --shots) as training does\n"
-                                 "and reports frames/s.";
+                                 "and reports frames/s and how many distinct clips and people they drew.  --by:\n"
+                                 "a clip uniformly (default, as training), a person then one of their clips, or a\n"
+                                 "person then frames from all their clips (docs/DATASET.md).";
 
 typedef struct progress_state {
     progress_bar bar;
@@ -99,10 +103,13 @@ static int dataset_build_command(int argc, char **argv) {
         fprintf(stderr, "dataset: %d clips could not be read and were left out (listed in the configuration); "
                 "the first: %s\n", report.clips_unreadable, report.first_unreadable);
     double seconds = time_now() - start;
-    char shards[96] = "";
+    char shards[160] = "", empty[96] = "";
+    if (report.shards_empty)
+        snprintf(empty, sizeof empty, "; %d more of clips without a usable face (%d kept)", report.shards_empty,
+                 report.shards_empty_kept);
     if (params.shard_size > 0)
-        snprintf(shards, sizeof shards, " in %d shards (%d kept from an earlier run)", report.shards,
-                 report.shards_reused);
+        snprintf(shards, sizeof shards, " in %d shards (%d kept from an earlier run%s)", report.shards,
+                 report.shards_reused, empty);
     fprintf(stderr,
             "dataset: %s: %d clips, %d identities, %ld frames at %dx%d, %.1f MB%s, %.1f s "
             "(%d clips left out, %ld frames without a usable face)\n",
@@ -142,18 +149,23 @@ static vv_status dataset_sheet(const dataset *ds, const char *path) {
     return s;
 }
 
-/* N seeded episodes (K shots + a target from one clip, as training draws them), every
- * frame read. */
-static vv_status dataset_read_episodes(const dataset *ds, int episodes, int k) {
+/* N seeded episodes (K shots + a target, drawn by `mode`), every frame read. */
+static vv_status dataset_read_episodes(const dataset *ds, int episodes, int k, dataset_episode_mode mode) {
     dataset_rng rng;
     dataset_rng_seed(&rng, 1);
     vv_image image = {0};
     long frames = 0;
+    int clip_count = dataset_clip_count(ds), people_count = dataset_identity_count(ds), clips = 0, people = 0;
+    bool *clip_seen = calloc((size_t)clip_count, 1), *person_seen = calloc((size_t)people_count, 1);
     double start = time_now();
-    vv_status s = VV_OK;
+    vv_status s = clip_seen && person_seen ? VV_OK : vv_fail(VV_ERR_NO_MEMORY, "out of memory counting episodes");
     for (int e = 0; e < episodes && s == VV_OK; e++) {
         dataset_episode ep;
-        s = dataset_sample_episode(ds, &rng, k, DATASET_EPISODE_CLIP, &ep);
+        s = dataset_sample_episode(ds, &rng, k, mode, &ep);
+        if (s == VV_OK) {
+            clips += !clip_seen[ep.clip], clip_seen[ep.clip] = true;
+            people += !person_seen[ep.identity], person_seen[ep.identity] = true;
+        }
         for (int i = 0; i <= ep.k && s == VV_OK; i++) {
             dataset_frame_ref ref = i < ep.k ? ep.shots[i] : ep.target;
             float points[68][2];
@@ -162,10 +174,13 @@ static vv_status dataset_read_episodes(const dataset *ds, int episodes, int k) {
         }
     }
     image_free(&image);
+    free(clip_seen);
+    free(person_seen);
     double seconds = time_now() - start;
     if (s == VV_OK)
-        printf("episodes: %d read, %ld frames in %.2f s (%.0f frames/s)\n", episodes, frames, seconds,
-               seconds > 0 ? (double)frames / seconds : 0.0);
+        printf("episodes: %d read, %ld frames in %.2f s (%.0f frames/s); %d of %d clips, %d of %d people drawn\n",
+               episodes, frames, seconds, seconds > 0 ? (double)frames / seconds : 0.0, clips, clip_count, people,
+               people_count);
     return s;
 }
 
@@ -173,16 +188,25 @@ static int dataset_info_command(int argc, char **argv) {
     bool clips = false;
     const char *sheet = NULL;
     int episodes = 0, shots = 8;
+    const char *by = "clip";
     const cli_option opts[] = {
         {"clips", 0, OPT_FLAG, &clips, NULL, "list every clip", 0, 0},
         {"sheet", 0, OPT_STRING, &sheet, "OUT.png", "contact sheet of every clip's middle frame", 0, 0},
         {"episodes", 0, OPT_INT, &episodes, "N", "read N seeded episodes as training does, report frames/s", 0, 100000000},
         {"shots", 0, OPT_INT, &shots, "K", "K of those episodes (default 8)", 1, DATASET_MAX_SHOTS},
+        {"by", 0, OPT_STRING, &by, "MODE", "draw episodes by clip (default), person or identity", 0, 0},
     };
     const char *positional[1];
     int count = 0;
-    int r = cli_parse(argc, argv, opts, 4, positional, 1, &count, INFO_USAGE);
+    int r = cli_parse(argc, argv, opts, 5, positional, 1, &count, INFO_USAGE);
     if (r != 0) return r > 0 ? EXIT_OK : EXIT_USAGE;
+    dataset_episode_mode mode = DATASET_EPISODE_CLIP;
+    if (!strcmp(by, "person")) mode = DATASET_EPISODE_PERSON;
+    else if (!strcmp(by, "identity")) mode = DATASET_EPISODE_IDENTITY;
+    else if (strcmp(by, "clip")) {
+        fprintf(stderr, "vivify: --by must be clip, person or identity, not '%s'\n", by);
+        return EXIT_USAGE;
+    }
     if (count != 1) {
         fprintf(stderr, "vivify: dataset info needs one FILE.vds (see --help)\n");
         return EXIT_USAGE;
@@ -207,7 +231,7 @@ static int dataset_info_command(int argc, char **argv) {
         }
     }
     if (sheet && s == VV_OK) s = dataset_sheet(ds, sheet);
-    if (episodes > 0 && s == VV_OK) s = dataset_read_episodes(ds, episodes, shots);
+    if (episodes > 0 && s == VV_OK) s = dataset_read_episodes(ds, episodes, shots, mode);
     dataset_close(ds);
     return s == VV_OK ? EXIT_OK : cli_fail(s);
 }

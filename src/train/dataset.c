@@ -396,6 +396,7 @@ struct dataset {
     /* The sampler's view: clips grouped by identity (CSR) and frames per identity. */
     int *identity_clip_start, *identity_clips;
     long *identity_frames;
+    int *identity_max_frames;  /* the identity's longest clip */
     dataset_shards *shards; /* a sharded set: the fields above are unused */
 };
 
@@ -425,6 +426,7 @@ void dataset_close(dataset *ds) {
     free(ds->identity_clip_start);
     free(ds->identity_clips);
     free(ds->identity_frames);
+    free(ds->identity_max_frames);
     free(ds);
 }
 
@@ -578,11 +580,14 @@ static vv_status build_identity_groups(dataset *ds) {
     ds->identity_clip_start = mem_calloc((size_t)ds->identity_count + 1, sizeof(int));
     ds->identity_clips = mem_alloc((size_t)ds->clip_count, sizeof(int));
     ds->identity_frames = mem_calloc((size_t)ds->identity_count, sizeof(long));
-    if (!ds->identity_clip_start || !ds->identity_clips || !ds->identity_frames)
+    ds->identity_max_frames = mem_calloc((size_t)ds->identity_count, sizeof(int));
+    if (!ds->identity_clip_start || !ds->identity_clips || !ds->identity_frames || !ds->identity_max_frames)
         return vv_fail(VV_ERR_NO_MEMORY, "out of memory opening %s", ds->path);
     for (int c = 0; c < ds->clip_count; c++) {
-        ds->identity_clip_start[ds->clips[c].identity + 1]++;
-        ds->identity_frames[ds->clips[c].identity] += ds->clips[c].frame_count;
+        int id = ds->clips[c].identity;
+        ds->identity_clip_start[id + 1]++;
+        ds->identity_frames[id] += ds->clips[c].frame_count;
+        if (ds->clips[c].frame_count > ds->identity_max_frames[id]) ds->identity_max_frames[id] = ds->clips[c].frame_count;
     }
     for (int i = 0; i < ds->identity_count; i++) {
         if (ds->identity_clip_start[i + 1] == 0)
@@ -769,14 +774,50 @@ void dataset_sample_distinct(dataset_rng *rng, long n, int k, long *out) {
     }
 }
 
+/* Fills out with K + 1 frames of one clip (positions from dataset_sample_distinct). */
+static void episode_from_clip(dataset_episode *out, int k, int clip, int identity, const long *chosen) {
+    memset(out, 0, sizeof *out);
+    out->k = k;
+    for (int i = 0; i <= k; i++) {
+        dataset_frame_ref ref = {clip, (int)chosen[i]};
+        if (i < k) out->shots[i] = ref;
+        else out->target = ref;
+    }
+    out->clip = clip;
+    out->identity = identity;
+}
+
+/* PERSON: the person uniformly among those with a clip of more than k frames (in index
+ * order), then uniformly among the person's clips in clip order, drawn again until the
+ * clip has more than k frames (so uniform among the eligible ones), then the frames.
+ * dataset_shards.c draws the same numbers in the same order. */
+static vv_status sample_by_person(const dataset *ds, dataset_rng *rng, int k, dataset_episode *out) {
+    int eligible = 0;
+    for (int p = 0; p < ds->identity_count; p++) eligible += ds->identity_max_frames[p] > k;
+    if (eligible == 0)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "%s: no clip has the %d frames an episode with K = %d needs", ds->path,
+                       k + 1, k);
+    int pick = (int)dataset_rng_below(rng, (uint64_t)eligible), person = -1;
+    for (int p = 0; p < ds->identity_count && person < 0; p++)
+        if (ds->identity_max_frames[p] > k && pick-- == 0) person = p;
+    int first = ds->identity_clip_start[person], count = ds->identity_clip_start[person + 1] - first, clip;
+    do clip = ds->identity_clips[first + (int)dataset_rng_below(rng, (uint64_t)count)];
+    while (ds->clips[clip].frame_count <= k); /* terminates: the person has such a clip */
+    long chosen[DATASET_MAX_SHOTS + 1];
+    dataset_sample_distinct(rng, ds->clips[clip].frame_count, k + 1, chosen);
+    episode_from_clip(out, k, clip, person, chosen);
+    return VV_OK;
+}
+
 vv_status dataset_sample_episode(const dataset *ds, dataset_rng *rng, int k,
                                  dataset_episode_mode mode, dataset_episode *out) {
     if (k < 1 || k > DATASET_MAX_SHOTS)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "episode K = %d is outside 1..%d", k, DATASET_MAX_SHOTS);
+    if (mode != DATASET_EPISODE_CLIP && mode != DATASET_EPISODE_IDENTITY && mode != DATASET_EPISODE_PERSON)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "episode mode %d is not clip, identity or person", (int)mode);
+    if (ds->shards) return shards_sample_episode(ds->shards, rng, k, mode, out);
+    if (mode == DATASET_EPISODE_PERSON) return sample_by_person(ds, rng, k, out);
     bool by_identity = mode == DATASET_EPISODE_IDENTITY;
-    if (ds->shards && by_identity)
-        return vv_fail(VV_ERR_UNSUPPORTED, "%s: episodes by person are not supported on a sharded set", ds->path);
-    if (ds->shards) return shards_sample_episode(ds->shards, rng, k, out);
     int groups = by_identity ? ds->identity_count : ds->clip_count;
     int eligible = 0;
     for (int g = 0; g < groups; g++) {
@@ -794,25 +835,22 @@ vv_status dataset_sample_episode(const dataset *ds, dataset_rng *rng, int k,
     long chosen[DATASET_MAX_SHOTS + 1];
     long total = by_identity ? ds->identity_frames[group] : ds->clips[group].frame_count;
     dataset_sample_distinct(rng, total, k + 1, chosen);
+    if (!by_identity) {
+        episode_from_clip(out, k, group, ds->clips[group].identity, chosen);
+        return VV_OK;
+    }
     memset(out, 0, sizeof *out);
     out->k = k;
     for (int i = 0; i <= k; i++) {
-        dataset_frame_ref ref;
-        if (by_identity) {
-            /* Position among the identity's frames -> (clip, frame). */
-            long rest = chosen[i];
-            int c = 0;
-            for (int j = ds->identity_clip_start[group]; j < ds->identity_clip_start[group + 1]; j++) {
-                c = ds->identity_clips[j];
-                if (rest < ds->clips[c].frame_count) break;
-                rest -= ds->clips[c].frame_count;
-            }
-            ref.clip = c;
-            ref.frame = (int)rest;
-        } else {
-            ref.clip = group;
-            ref.frame = (int)chosen[i];
+        /* Position among the identity's frames, its clips in clip order -> (clip, frame). */
+        long rest = chosen[i];
+        int c = 0;
+        for (int j = ds->identity_clip_start[group]; j < ds->identity_clip_start[group + 1]; j++) {
+            c = ds->identity_clips[j];
+            if (rest < ds->clips[c].frame_count) break;
+            rest -= ds->clips[c].frame_count;
         }
+        dataset_frame_ref ref = {c, (int)rest};
         if (i < k) out->shots[i] = ref;
         else out->target = ref;
     }

@@ -68,8 +68,10 @@ typedef struct dataset_build_report {
     char first_unreadable[1024]; /* the first one's error */
     long frames_dropped;    /* frames with no face or landmarks outside the crop */
     uint64_t bytes;         /* file size (all shards and the manifest when sharded) */
-    int shards;             /* shard files in the manifest (0 when not sharded) */
+    int shards;             /* shard files in the manifest (0 when not sharded; empty ones left out) */
     int shards_reused;      /* finished shards of an earlier, interrupted run kept as they were */
+    int shards_empty;       /* planned shards none of whose clips gave a face (no file, a record) */
+    int shards_empty_kept;  /* of them, recorded by an earlier run and kept (not tracked again) */
 } dataset_build_report;
 
 dataset_build_params dataset_build_default_params(void);
@@ -91,7 +93,8 @@ dataset_build_params dataset_build_default_params(void);
  * shard_size > 0: out_path is a folder (created if needed) of shards and a manifest.  A
  * rerun with the same inputs and options keeps every shard already finished there (its
  * recorded plan matches) and rebuilds the rest: the result is byte-identical to an
- * uninterrupted build. */
+ * uninterrupted build.  A shard none of whose clips gives a face has no .vds; its plan is
+ * recorded in shard-NNNNNN.empty, so a rerun keeps it too instead of tracking it again. */
 vv_status dataset_build(const char *const *inputs, int input_count, const char *out_path,
                         const dataset_build_params *params, dataset_build_report *report);
 
@@ -184,6 +187,7 @@ uint64_t dataset_rng_below(dataset_rng *rng, uint64_t n);
 typedef enum dataset_episode_mode {
     DATASET_EPISODE_CLIP,      /* all K + 1 frames from one clip (the paper's one video) */
     DATASET_EPISODE_IDENTITY,  /* from any clips of one identity */
+    DATASET_EPISODE_PERSON,    /* from one clip, the person drawn first: people weigh the same */
 } dataset_episode_mode;
 
 typedef struct dataset_frame_ref { int clip, frame; } dataset_frame_ref;
@@ -196,12 +200,18 @@ typedef struct dataset_episode {
     dataset_frame_ref target;  /* distinct from every shot */
 } dataset_episode;
 
-/* K shots + 1 target, all distinct frames: a clip (or identity) drawn uniformly among
- * those with at least K + 1 frames, then frames uniformly without replacement.  The same
- * rng state gives the same episode, and a sharded set gives the same episodes as one file
- * holding the same clips in the same order.  INVALID_ARGUMENT when k is out of
- * 1..DATASET_MAX_SHOTS or no clip (identity) has K + 1 frames; UNSUPPORTED for
- * DATASET_EPISODE_IDENTITY on a sharded set.  Thread-safe. */
+/* K shots + 1 target, all distinct frames, drawn uniformly without replacement from:
+ *  - CLIP: a clip drawn uniformly among those with at least K + 1 frames;
+ *  - IDENTITY: a person drawn uniformly among those with K + 1 frames in all their clips,
+ *    the frames from all of them;
+ *  - PERSON: a person drawn uniformly among those with a clip of K + 1 frames, then one of
+ *    those clips of theirs uniformly (a person with 100 clips is drawn as often as one
+ *    with 1; the clips of a person as often as each other).
+ * The same rng state gives the same episode, and a sharded set gives the same episodes as
+ * one file holding the same clips in the same order (every mode).  INVALID_ARGUMENT when
+ * k is out of 1..DATASET_MAX_SHOTS or nothing has K + 1 frames; UNSUPPORTED for IDENTITY
+ * and PERSON on a sharded set whose manifest is version 1 (no person table: rebuild it).
+ * Thread-safe. */
 vv_status dataset_sample_episode(const dataset *ds, dataset_rng *rng, int k,
                                  dataset_episode_mode mode, dataset_episode *out);
 

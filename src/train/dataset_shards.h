@@ -24,8 +24,10 @@ const char *shards_config(const dataset_shards *sh);
 
 vv_status shards_clip_get(const dataset_shards *sh, int clip, dataset_clip_info *out);
 vv_status shards_read_frame(const dataset_shards *sh, int clip, int frame, vv_image *image, float landmarks[68][2]);
-/* DATASET_EPISODE_CLIP only. */
-vv_status shards_sample_episode(const dataset_shards *sh, dataset_rng *rng, int k, dataset_episode *out);
+/* The same draws as dataset.c's sampler on one file holding the same clips, every mode
+ * (k and mode already checked). */
+vv_status shards_sample_episode(const dataset_shards *sh, dataset_rng *rng, int k, dataset_episode_mode mode,
+                                dataset_episode *out);
 
 /* From dataset.c, shared with the sharded reader. */
 vv_status dataset_open_file(dataset **out, const char *path); /* a single .vds file only */
