@@ -124,6 +124,28 @@ if model_present blazeface.json && model_present dlib && command -v ffmpeg >/dev
     --split holdout -q -o "$TMP/h4.vds"
   "$VIVIFY" dataset info "$TMP/h4.vds" --clips | grep -qE "^id01/vidA/00001 +id01" && passed=$((passed + 1)) \
     || { failed=$((failed + 1)); echo "FAIL: held-out set by hash"; }
+  # A shard whose clips all lack a face has no file but a record (shard-N.empty): a rerun
+  # keeps it instead of tracking its clips again (the record is not rewritten).
+  ffmpeg -loglevel error -f lavfi -i "color=c=gray:s=160x224:r=10" -frames:v 12 -pix_fmt yuv420p "$TMP/gray.mp4"
+  mkdir -p "$TMP/voxe/id01/v" "$TMP/voxe/id02/v" "$TMP/voxe/id03/v"
+  cp "$TMP/a.mp4" "$TMP/voxe/id01/v/00001.mp4"; cp "$TMP/a.mp4" "$TMP/voxe/id01/v/00002.mp4"
+  cp "$TMP/gray.mp4" "$TMP/voxe/id02/v/00001.mp4"; cp "$TMP/gray.mp4" "$TMP/voxe/id02/v/00002.mp4"
+  cp "$TMP/b.mp4" "$TMP/voxe/id03/v/00001.mp4"
+  expect 0 "3 clips, 2 identities.* in 2 shards \(0 kept from an earlier run; 1 more of clips without a usable face \(0 kept\)\)" \
+    -- "$VIVIFY" dataset build "$TMP/voxe" --size 32 --threads 2 --shard-size 2 -q -o "$TMP/ve"
+  [ -s "$TMP/ve/shard-000001.empty" ] && [ ! -e "$TMP/ve/shard-000001.vds" ] \
+    && grep -q '"no_face": \["id02/v/00001", "id02/v/00002"\]' "$TMP/ve/shard-000001.empty" && passed=$((passed + 1)) \
+    || { failed=$((failed + 1)); echo "FAIL: empty shard record: $(ls "$TMP/ve")"; }
+  cp -rp "$TMP/ve" "$TMP/ve0"; before="$(stat -c %y "$TMP/ve/shard-000001.empty")"
+  expect 0 "in 2 shards \(2 kept from an earlier run; 1 more of clips without a usable face \(1 kept\)\)" \
+    -- "$VIVIFY" dataset build "$TMP/voxe" --size 32 --threads 2 --shard-size 2 -q -o "$TMP/ve"
+  [ "$(stat -c %y "$TMP/ve/shard-000001.empty")" = "$before" ] && diff -r "$TMP/ve0" "$TMP/ve" >/dev/null \
+    && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: the empty shard was rebuilt"; }
+  # Another shard size in the same folder: records of another plan are not kept, stale ones go.
+  expect 0 "in 3 shards \(0 kept from an earlier run; 2 more of clips without a usable face \(0 kept\)\)" \
+    -- "$VIVIFY" dataset build "$TMP/voxe" --size 32 --threads 2 --shard-size 1 -q -o "$TMP/ve"
+  [ "$(cd "$TMP/ve" && ls | tr '\n' ' ')" = "manifest.vdsm shard-000000.vds shard-000001.vds shard-000002.empty shard-000003.empty shard-000004.vds " ] \
+    && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: records after a new plan: $(ls "$TMP/ve")"; }
   # Training reads the shards as it reads one file: the same model.
   "$VIVIFY" dataset build "$TMP/vox" --size 32 --threads 2 -q -o "$TMP/v.vds" 2>/dev/null
   for by in person identity; do

@@ -783,9 +783,49 @@ static uint64_t hash_more(uint64_t h, const char *s) {
 }
 
 static void shard_file_name(int k, char *out, size_t size) { snprintf(out, size, "shard-%06d.vds", k); }
+/* The record of a planned shard none of whose clips gave a face (so it has no .vds): its
+ * configuration JSON, plan key included, so that a rerun keeps it as finished. */
+static void empty_marker_name(int k, char *out, size_t size) { snprintf(out, size, "shard-%06d.empty", k); }
 
-/* Leftovers in a shard folder: temp files of an interrupted run, and shard files this
- * build does not produce (index >= shard_count, or listed in empty[]). */
+/* True when folder holds shard k's empty-shard record with this plan key. */
+static bool empty_marker_matches(const char *folder, int k, const char *key) {
+    char name[32], path[8192];
+    empty_marker_name(k, name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s", folder, name);
+    uint8_t *data = NULL;
+    size_t size = 0;
+    if (!file_exists(path) || file_read_all(path, DATASET_MAX_CONFIG_BYTES, &data, &size) != VV_OK) return false;
+    bool match = memchr(data, 0, size) == NULL && size > 0 && data[size - 1] == '\n';
+    if (match) {
+        data[size - 1] = 0; /* a NUL-free text: strstr is safe */
+        match = strstr((const char *)data, key) != NULL;
+    }
+    free(data);
+    return match;
+}
+
+/* Writes shard k's empty-shard record (atomically). */
+static vv_status write_empty_marker(const char *folder, int k, const char *config_json) {
+    char name[32], path[8192], temp[8400];
+    empty_marker_name(k, name, sizeof name);
+    snprintf(path, sizeof path, "%s/%s", folder, name);
+    vv_status s = file_temp_path(path, temp, sizeof temp);
+    if (s != VV_OK) return s;
+    FILE *f = fopen(temp, "wb");
+    if (!f) return vv_fail(VV_ERR_WRITE, "cannot write %s: %s", path, strerror(errno));
+    size_t n = strlen(config_json);
+    bool failed = fwrite(config_json, 1, n, f) != n;
+    failed |= fclose(f) != 0;
+    if (failed) {
+        remove(temp);
+        return vv_fail(VV_ERR_WRITE, "cannot write %s: %s", path, strerror(errno));
+    }
+    return file_commit(temp, path);
+}
+
+/* Leftovers in a shard folder: temp files of an interrupted run, shard files this build
+ * does not produce (index >= shard_count, or listed in empty[]) and empty-shard records of
+ * shards that are not empty (not listed in empty[], when given) or not planned. */
 static void clean_shard_folder(const char *folder, int shard_count, const bool *empty) {
     DIR *dir = opendir(folder);
     if (!dir) return;
@@ -797,7 +837,10 @@ static void clean_shard_folder(const char *folder, int shard_count, const bool *
                     strstr(name, ".tmp-");
         bool stale = sscanf(name, "shard-%6d.vds%n", &k, &used) == 1 && used == (int)strlen(name) && used == 16 &&
                      (k >= shard_count || (empty && empty[k]));
-        if (temp || stale) {
+        k = -1, used = 0;
+        bool stale_marker = sscanf(name, "shard-%6d.empty%n", &k, &used) == 1 && used == (int)strlen(name) &&
+                            used == 18 && (k >= shard_count || (empty && !empty[k]));
+        if (temp || stale || stale_marker) {
             char path[8192];
             snprintf(path, sizeof path, "%s/%s", folder, name);
             remove(path);
@@ -883,6 +926,8 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
     /* Resume: a finished shard of an earlier run is kept when its plan (the options and
      * its clips) is this build's. */
     long reused_frames = 0;
+    int kept_faceless = 0;            /* clips of kept empty shards */
+    const char *kept_first_faceless = NULL;
     for (int k = 0; k < shard_count; k++) {
         int first = k * per_shard, last = first + per_shard < wanted_count ? first + per_shard : wanted_count;
         if (sharded) {
@@ -904,6 +949,15 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
                 reused_frames += dataset_frame_count(old);
             }
             dataset_close(old);
+            if (!reused[k] && empty_marker_matches(out_path, k, key)) {
+                /* Finished with no clip giving a face: nothing to redo. */
+                reused[k] = empty[k] = true;
+                report->shards_empty++;
+                report->shards_empty_kept++;
+                report->clips_skipped += last - first;
+                if (!kept_faceless) kept_first_faceless = list.items[wanted[first]].path;
+                kept_faceless += last - first;
+            }
             shard_names[k] = malloc(64 + sizeof key);
             if (!shard_names[k]) {
                 s = vv_fail(VV_ERR_NO_MEMORY, "out of memory planning shards");
@@ -950,9 +1004,10 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
         }
     }
 
-    int taken = 0, faceless = 0;
+    int taken = 0, faceless = kept_faceless;
     vv_status first_unreadable_status = VV_OK;
     char first_faceless[4096] = "";
+    if (kept_first_faceless) snprintf(first_faceless, sizeof first_faceless, "%s", kept_first_faceless);
     for (int k = 0; k < shard_count && s == VV_OK; k++) {
         if (reused[k]) continue;
         int first = k * per_shard, last = first + per_shard < wanted_count ? first + per_shard : wanted_count;
@@ -1038,6 +1093,10 @@ vv_status dataset_build(const char *const *inputs, int input_count, const char *
             report->bytes += bytes;
         } else {
             empty[k] = true;
+            if (sharded) {
+                report->shards_empty++;
+                s = write_empty_marker(out_path, k, config.data); /* a rerun keeps it */
+            }
         }
     }
     if (thread_count) {
