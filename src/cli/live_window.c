@@ -29,8 +29,66 @@ void live_window_close(live_window *window) { (void)window; }
 #else
 
 #include <SDL.h>
+#include <dlfcn.h>
+#include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* SDL2 is opened when a window is first asked for, not linked: its libraries cost every
+ * command start-up time (as libavdevice's, cli/avdevice_load.h).  Linked under the
+ * sanitizers (CMakeLists.txt), where the same code finds it already open.  The rest of this
+ * file calls SDL by its own names, through these pointers. */
+#define SDL_FUNCTIONS(X)                                                                            \
+    X(SDL_CreateRenderer) X(SDL_CreateTexture) X(SDL_CreateWindow) X(SDL_DestroyRenderer)          \
+    X(SDL_DestroyTexture) X(SDL_DestroyWindow) X(SDL_GetCurrentVideoDriver) X(SDL_GetError)        \
+    X(SDL_Init) X(SDL_PollEvent) X(SDL_Quit) X(SDL_RenderClear) X(SDL_RenderCopy)                  \
+    X(SDL_RenderPresent) X(SDL_RenderSetLogicalSize) X(SDL_SetHint) X(SDL_SetRenderDrawColor)      \
+    X(SDL_SetWindowTitle) X(SDL_StartTextInput) X(SDL_UpdateTexture) X(SDL_getenv)
+#define SDL_POINTER(name) static __typeof__(&name) p_##name;
+SDL_FUNCTIONS(SDL_POINTER)
+static bool sdl_loaded;
+static char sdl_error[512];
+static pthread_once_t sdl_once = PTHREAD_ONCE_INIT;
+
+static void sdl_load(void) {
+    void *lib = dlopen("libSDL2-2.0.so.0", RTLD_NOW | RTLD_LOCAL); /* never closed */
+    bool ok = lib != NULL;
+#define SDL_RESOLVE(name) ok = ok && (*(void **)&p_##name = dlsym(lib, #name)) != NULL;
+    SDL_FUNCTIONS(SDL_RESOLVE)
+    if (!ok) {
+        const char *why = dlerror();
+        snprintf(sdl_error, sizeof sdl_error, "%s", why ? why : "libSDL2-2.0.so.0 lacks a function");
+    }
+    sdl_loaded = ok;
+}
+
+static vv_status sdl_open(void) {
+    pthread_once(&sdl_once, sdl_load);
+    return sdl_loaded ? VV_OK : vv_fail(VV_ERR_UNSUPPORTED, "live --window needs SDL2, which cannot be opened: %s", sdl_error);
+}
+
+#define SDL_CreateRenderer (*p_SDL_CreateRenderer)
+#define SDL_CreateTexture (*p_SDL_CreateTexture)
+#define SDL_CreateWindow (*p_SDL_CreateWindow)
+#define SDL_DestroyRenderer (*p_SDL_DestroyRenderer)
+#define SDL_DestroyTexture (*p_SDL_DestroyTexture)
+#define SDL_DestroyWindow (*p_SDL_DestroyWindow)
+#define SDL_GetCurrentVideoDriver (*p_SDL_GetCurrentVideoDriver)
+#define SDL_GetError (*p_SDL_GetError)
+#define SDL_Init (*p_SDL_Init)
+#define SDL_PollEvent (*p_SDL_PollEvent)
+#define SDL_Quit (*p_SDL_Quit)
+#define SDL_RenderClear (*p_SDL_RenderClear)
+#define SDL_RenderCopy (*p_SDL_RenderCopy)
+#define SDL_RenderPresent (*p_SDL_RenderPresent)
+#define SDL_RenderSetLogicalSize (*p_SDL_RenderSetLogicalSize)
+#define SDL_SetHint (*p_SDL_SetHint)
+#define SDL_SetRenderDrawColor (*p_SDL_SetRenderDrawColor)
+#define SDL_SetWindowTitle (*p_SDL_SetWindowTitle)
+#define SDL_StartTextInput (*p_SDL_StartTextInput)
+#define SDL_UpdateTexture (*p_SDL_UpdateTexture)
+#define SDL_getenv (*p_SDL_getenv)
 
 #define WINDOW_MAX_HEIGHT 720
 
@@ -47,6 +105,8 @@ struct live_window {
 bool live_window_built(void) { return true; }
 
 vv_status live_window_available(void) {
+    vv_status loaded = sdl_open();
+    if (loaded != VV_OK) return loaded;
     const char *names[] = {"DISPLAY", "WAYLAND_DISPLAY", "SDL_VIDEODRIVER"};
     for (int i = 0; i < 3; i++)
         if (SDL_getenv(names[i]) && SDL_getenv(names[i])[0]) return VV_OK;
@@ -68,6 +128,8 @@ vv_status live_window_open(live_window **out, int driver_width, int driver_heigh
     if (driver_width <= 0 || driver_height <= 0 || result_width <= 0 || result_height <= 0)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "live: bad window layout %dx%d beside %dx%d", driver_width, driver_height,
                        result_width, result_height);
+    vv_status loaded = sdl_open();
+    if (loaded != VV_OK) return loaded;
     /* Ctrl-C and SIGTERM stay ours (they stop the run and keep the recording). */
     SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
     if (SDL_Init(SDL_INIT_VIDEO) != 0)
