@@ -101,6 +101,13 @@ set(VV_PC_LIBS_PRIVATE "-lpthread -lm")
 foreach(lib ${CMAKE_DL_LIBS})
   string(APPEND VV_PC_LIBS_PRIVATE " -l${lib}")
 endforeach()
+# A -DVV_CUDA=ON library holds the CUDA backend's objects: a static link needs the CUDA
+# runtime and cuBLAS that `vivify` links (CUDA::cudart, CUDA::cublas), from the toolkit's
+# library folder (no .pc of its own to name in Requires.private), and libstdc++ (nvcc's
+# host code: __gxx_personality_v0, __cxa_guard_*; a C program's cc does not add it).
+if(VV_CUDA)
+  string(APPEND VV_PC_LIBS_PRIVATE " -L${CUDAToolkit_LIBRARY_DIR} -lcudart -lcublas -lstdc++")
+endif()
 file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/vivify.pc.in @ONLY CONTENT [=[
 prefix=@VV_PC_PREFIX@
 exec_prefix=${prefix}
