@@ -160,6 +160,16 @@ if model_present blazeface.json && model_present dlib && command -v ffmpeg >/dev
   done
   [ "$(grep -c '^step ' "$TMP/m_v2.safetensors.log" 2>/dev/null)" = 3 ] && cmp -s "$TMP/m_v2.safetensors" "$TMP/m_v.vds.safetensors" \
     && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: training on the shards differs from one file"; }
+  # Episodes by person (--episodes person): the same from the shards as from one file, and
+  # not the clip-drawn model.
+  for d in v2 v.vds; do
+    "$VIVIFY" train --data "$TMP/$d" --size 32 --width 2 --bottleneck 1 --k 2 --batch 1 --steps 3 --episodes person \
+      --val-every 0 --seed 3 -q -o "$TMP/p_$d.safetensors" 2>"$TMP/train.err" \
+      || { failed=$((failed + 1)); echo "FAIL: train --episodes person on $d: $(cat "$TMP/train.err")"; }
+  done
+  cmp -s "$TMP/p_v2.safetensors" "$TMP/p_v.vds.safetensors" && ! cmp -s "$TMP/p_v2.safetensors" "$TMP/m_v2.safetensors" \
+    && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: training by person: shards and file differ, or equal by clip"; }
+  expect 2 "episodes must be clip or person" -- "$VIVIFY" train --data "$TMP/v2" --episodes sideways -o "$TMP/x.safetensors"
   # A damaged video among the clips is left out and named; the others are built.
   cp -r "$TMP/vox" "$TMP/voxbad"; head -c 3000 "$TMP/a.mp4" > "$TMP/voxbad/id01/vidA/00003.mp4"
   err="$("$VIVIFY" dataset build "$TMP/voxbad" --size 32 --shard-size 5 -q -o "$TMP/vb" 2>&1)"

@@ -611,7 +611,7 @@ static void test_dataset_source(void) {
     p.k = 3;
     fsth_trainer *t;
     CHECK_OK(fsth_trainer_new(&t, m, &p));
-    fsth_dataset_source src = {ds, true, NULL, 0};
+    fsth_dataset_source src = {ds, true, NULL, 0, DATASET_EPISODE_CLIP};
     fsth_losses l;
     for (int i = 0; i < 2; i++) CHECK_OK(fsth_train_step(t, fsth_dataset_episode, &src, &l));
     CHECK(isfinite(l.g_total) && l.pixel > 0.0f);

@@ -137,6 +137,7 @@ int cli_train(int argc, char **argv) {
     bool resume = false, attention = false, hybrid = false, warp3d = false, residual = false, quiet = false;
     float lr_g = 5e-5f, lr_d = 2e-4f, identity = 10.0f, perceptual = 0.0f, invented = 0.0f;
     float adversarial = 1.0f, feature_matching = 10.0f, regions = 0.0f;
+    const char *episodes = "clip";
     const cli_option opts[] = {
         {"data", 0, OPT_STRING, &data, "TRAIN.vds", "the training set (vivify dataset build)", 0, 0},
         {"output", 'o', OPT_STRING, &out, "BASE.safetensors", "the model; its training state goes to BASE.safetensors.state", 0, 0},
@@ -167,6 +168,7 @@ int cli_train(int argc, char **argv) {
         {"log", 0, OPT_STRING, &log_path, "FILE", "log file, appended (BASE.safetensors.log when not given)", 0, 0},
         {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no progress lines on stderr (the log still gets them)", 0, 0},
         {"device", 0, OPT_STRING, &device, "cpu|cuda", CLI_DEVICE_HELP, 0, 0},
+        {"episodes", 0, OPT_STRING, &episodes, "clip|person", "draw each episode's clip uniformly (default), or a person uniformly then one of their clips (docs/DATASET.md)", 0, 0},
     };
     const char *positional[1];
     int npos = 0;
@@ -181,6 +183,10 @@ int cli_train(int argc, char **argv) {
     int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, 0, &npos, usage);
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
     if ((r = cli_device_use(device))) return r;
+    if (strcmp(episodes, "clip") && strcmp(episodes, "person")) {
+        fprintf(stderr, "vivify: --episodes must be clip or person, not '%s'\n", episodes);
+        return EXIT_USAGE;
+    }
     if (!data || !out) {
         fprintf(stderr, "vivify: train needs --data TRAIN.vds and -o BASE.safetensors (see vivify train --help)\n");
         return EXIT_USAGE;
@@ -244,7 +250,8 @@ int cli_train(int argc, char **argv) {
     if (s == VV_OK && resume) s = fsth_trainer_load_state(t, state_path);
     face_mesh *mesh = NULL;
     if (s == VV_OK && m->config.warp3d) s = face_mesh_new(&mesh, NULL);
-    fsth_dataset_source src = {ds, m ? m->config.hybrid : false, mesh, 0};
+    fsth_dataset_source src = {ds, m ? m->config.hybrid : false, mesh, 0,
+                               strcmp(episodes, "person") ? DATASET_EPISODE_CLIP : DATASET_EPISODE_PERSON};
     validation v = {0};
     if (s == VV_OK && lead) s = validation_init(&v, m, k);
     if (s == VV_OK && lead) {

@@ -568,7 +568,7 @@ vv_status fsth_dataset_episode(void *ctx, uint64_t *rng, fsth_batch *batch) {
     int global = batch->global > 0 ? batch->global : batch->B;
     for (int e = 0; e < global && status == VV_OK; e++) {
         dataset_episode ep;
-        status = dataset_sample_episode(src->ds, &r, batch->K, DATASET_EPISODE_CLIP, &ep);
+        status = dataset_sample_episode(src->ds, &r, batch->K, src->episodes, &ep);
         int b = e - batch->first; /* this rank's row; the others' episodes only advance the state */
         if (status != VV_OK || b < 0 || b >= batch->B) continue;
         batch->videos[b] = ep.clip;

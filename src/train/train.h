@@ -81,6 +81,9 @@ typedef struct fsth_dataset_source {
      * resolution, or the 2D warp where the mesh does not hold the face (counted here) */
     const struct face_mesh *mesh;
     long warp3d_fallbacks;
+    /* DATASET_EPISODE_CLIP (a clip uniformly: the default) or _PERSON (a person uniformly,
+     * then one of their clips: docs/DATASET.md) */
+    dataset_episode_mode episodes;
 } fsth_dataset_source;
 vv_status fsth_dataset_episode(void *ctx, uint64_t *rng, fsth_batch *batch);
 
