@@ -1032,6 +1032,37 @@ static void test_fill_constant(void) {
     image_free(&im);
 }
 
+/* A large hole in a white wall with a dark stripe some way off (a person against a wall
+ * beside a door frame): the fill is the wall's white, the hole's own border, not tinted by
+ * the stripe.  The plain push-pull took the hole's middle from the mean of the coarse cell
+ * above it, stripe included (a grey ghost of the person on the plate). */
+static void test_fill_far_stripe(void) {
+    int w = 256, h = 256;
+    vv_image im;
+    image_create(&im, w, h, 3);
+    uint8_t *known = malloc((size_t)w * h);
+    for (int i = 0; i < w * h; i++) {
+        int x = i % w, y = i / w;
+        known[i] = !(x >= 70 && x < 230 && y >= 40);
+        memset(im.data + i * 3, x < 30 ? 110 : 250, 3);
+        if (!known[i]) memset(im.data + i * 3, 0, 3);
+    }
+    CHECK_OK(image_fill_holes(&im, known, 2));
+    double sum = 0;
+    int n = 0, darkest = 255;
+    for (int y = 100; y < h; y++)
+        for (int x = 110; x < 190; x++) {
+            int v = im.data[(y * w + x) * 3];
+            sum += v;
+            n++;
+            darkest = v < darkest ? v : darkest;
+        }
+    printf("fill beside a far stripe: the hole's middle mean %.1f, darkest %d (the wall 250, the stripe 110)\n", sum / n, darkest);
+    CHECK_MSG(sum / n > 244 && darkest > 238, "a hole in a white wall filled grey: mean %.1f, darkest %d", sum / n, darkest);
+    free(known);
+    image_free(&im);
+}
+
 static void test_fill_ramp(void) {
     int w = 96, h = 64, hx0 = 24, hx1 = 72, hy0 = 16, hy1 = 48;
     const uint8_t left[3] = {40, 100, 220}, right[3] = {200, 20, 60};
@@ -1302,6 +1333,7 @@ int main(void) {
     test_one_pass();
     test_fill_constant();
     test_fill_ramp();
+    test_fill_far_stripe();
     test_fill_known_and_border();
     test_portrait();
     return test_finish("test_raster");

@@ -693,6 +693,36 @@ static void pull_row(void *ctx, int y) {
 }
 
 #define FILL_MAX_LEVELS 40
+#define FILL_RELAX 6 /* relaxation sweeps per level */
+
+/* After a level's pull: its partly unknown cells relaxed towards the mean of their four
+ * neighbours, F = S + (1 - W) mean(F around), Gauss-Seidel.  The pull alone gives a
+ * hole's middle the mean of everything within the coarse cell above it, known pixels far
+ * from the hole included (a grey door frame beside a white wall tinted the whole plate of
+ * a person standing against the wall); relaxed on every level, the fill tends to the
+ * smooth (harmonic) interpolation of the hole's own border. */
+static void relax_level(fill_level *level, const float *sums) {
+    int w = level->width, h = level->height;
+    for (int sweep = 0; sweep < FILL_RELAX; sweep++)
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                size_t at = (size_t)y * w + x;
+                float *c = level->cells + at * 4;
+                if (c[3] >= 1) continue;
+                float mean[3] = {0, 0, 0};
+                int n = 0;
+                const int dx[4] = {-1, 1, 0, 0}, dy[4] = {0, 0, -1, 1};
+                for (int k = 0; k < 4; k++) {
+                    int u = x + dx[k], v = y + dy[k];
+                    if (u < 0 || v < 0 || u >= w || v >= h) continue;
+                    const float *q = level->cells + ((size_t)v * w + u) * 4;
+                    for (int j = 0; j < 3; j++) mean[j] += q[j];
+                    n++;
+                }
+                if (!n) continue;
+                for (int j = 0; j < 3; j++) c[j] = sums[at * 4 + j] + (1 - c[3]) * mean[j] / (float)n;
+            }
+}
 
 vv_status image_fill_holes(vv_image *image, const uint8_t *known, int threads) {
     if (!image || !image->data || image->channels != 3 || image->width < 1 || image->height < 1 || !known)
@@ -721,7 +751,12 @@ vv_status image_fill_holes(vv_image *image, const uint8_t *known, int threads) {
         for (int k = 0; k < 3; k++) apex[k] /= apex[3];
         for (int k = top - 1; k >= 0; k--) {
             job.level = k;
+            size_t cells = (size_t)levels[k].width * levels[k].height;
+            float *sums = k > 0 ? mem_alloc(cells, 4 * sizeof(float)) : NULL;
+            if (sums) memcpy(sums, levels[k].cells, cells * 4 * sizeof(float));
             parallel_for(levels[k].height, levels[k].height >= 64 ? threads : 1, pull_row, &job);
+            if (sums) relax_level(&levels[k], sums); /* (no memory: the plain pull) */
+            free(sums);
         }
     }
     for (int k = 1; k <= top; k++) free(levels[k].cells);
