@@ -10,13 +10,14 @@
 # machine disturbs less; the load average at the end.
 #
 # Measured on this project's 2 shared cores (release builds, 50 train clips, 14,261 frames)
-# at load average 9-11, against the build before the model cache, lazy libavdevice and the
-# tracker's gray reads (docs/HARDENING.md, "Speed of vivify landmarks"), same run each time:
-#   ratio 0.407 vs 0.324; 0.407 vs 0.318; 0.405 vs 0.305 (vivify 257-301 fps, FFmpeg 632-739)
+# at load average 11-13, against the build before the model cache, lazy libavdevice and
+# SDL2 and the tracker's gray reads (docs/HARDENING.md, "Speed of vivify landmarks"), same
+# run each time: ratio 0.434 vs 0.279; 0.389 vs 0.315; 0.419 vs 0.326 (CPU 27-28 s vs
+# 33-36 s; FFmpeg's 9.6-10 s).
 # Before that, the decode thread (c417610) gained little on the loaded machine (0.244-0.300).
 # Where the time goes now (perf over the 50 clips): the 68-point predictor ~20 % (reading
 # 4 MB of leaves a frame), BlazeFace's track checks ~17 %, H.264 decoding ~19 %; start-up
-# ~116 ms of CPU a clip (FFmpeg's ~90 ms), of which dynamic linking and oneDNN's start the
+# ~100 ms of CPU a clip (FFmpeg's ~90 ms), of which dynamic linking and oneDNN's start the
 # most.
 # usage: [BASELINE=...] bench/landmarks_vs_ffmpeg.sh PATH/TO/vivify [CLIP...]
 #        (default clips: ${VV_SHARED:-../shared}/data/train/*.mp4)
