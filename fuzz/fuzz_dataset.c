@@ -1,6 +1,6 @@
 /* Fuzz target: dataset_open (header, index, names, config; or a sharded set's manifest,
- * whose shards are then usually absent) and dataset_read_frame on the first and last frame
- * of every clip, plus episode draws. */
+ * whose shards are then usually absent, and its person table) and dataset_read_frame on
+ * the first and last frame of every clip, plus episode draws in every mode. */
 #include "fuzz_common.h"
 
 #include "img/image.h"
@@ -35,10 +35,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     dataset_rng rng;
     dataset_rng_seed(&rng, 7);
     dataset_episode episode;
-    (void)dataset_sample_episode(ds, &rng, 2, DATASET_EPISODE_IDENTITY, &episode);
-    if (dataset_sample_episode(ds, &rng, 1, DATASET_EPISODE_CLIP, &episode) == VV_OK &&
-        (episode.clip < 0 || episode.clip >= clips))
-        abort();
+    static const dataset_episode_mode modes[] = {DATASET_EPISODE_IDENTITY, DATASET_EPISODE_CLIP, DATASET_EPISODE_PERSON};
+    for (int m = 0; m < 3; m++)
+        if (dataset_sample_episode(ds, &rng, 1 + (m == 0), modes[m], &episode) == VV_OK &&
+            (episode.clip < 0 || episode.clip >= clips || episode.identity < 0 ||
+             episode.identity >= dataset_identity_count(ds) || episode.target.clip < 0 || episode.target.clip >= clips))
+            abort();
     dataset_close(ds);
     return 0;
 }
