@@ -1,7 +1,8 @@
-// The browser tests' common start and end: a skip (exit 77) without Debian's chromium,
+// The browser tests' common start and end (`vivify serve` started and stopped too): a skip (exit 77) without Debian's chromium,
 // npm playwright-core or the ffmpeg CLI; check / fail with their counts; the summary line.
-import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -32,4 +33,31 @@ export function check(condition, what) {
 export function finish(label, started) {
   console.log(`${label}: ${counts.passed} passed, ${counts.failed} failed in ${((Date.now() - started) / 1000).toFixed(1)} s`);
   process.exit(counts.failed ? 1 : 0);
+}
+
+// `vivify serve` on a free port with its temp folder in work, run in root (its shipped
+// models); its first stdout line names the URL.  Fails if it exits or is silent for 20 s.
+export async function startServer(vivify, work, root) {
+  const child = spawn(resolve(vivify), ['serve', '--port', '0', '--temp', work], { stdio: ['ignore', 'pipe', 'pipe'], cwd: root });
+  const server = { child, url: '', log: '' };
+  child.stderr.on('data', (d) => { server.log += d; });
+  server.url = await new Promise((ok, bad) => {
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = out.match(/http:\/\/[^ ]+\//);
+      if (m) ok(m[0]);
+    });
+    child.on('exit', (code) => bad(new Error(`vivify serve exited (${code}): ${server.log}`)));
+    setTimeout(() => bad(new Error('vivify serve did not start in 20 s')), 20000);
+  });
+  return server;
+}
+
+// SIGTERM, then: it removed its temp folder, and said nothing of a sanitizer.
+export async function stopServer(server, work) {
+  server.child.kill('SIGTERM');
+  await new Promise((done) => { server.child.on('exit', done); setTimeout(done, 10000); });
+  check(readdirSync(work).length === 0, 'the server removed its temp folder on stop');
+  if (/AddressSanitizer|runtime error/.test(server.log)) fail(`sanitizer report:\n${server.log}`);
 }

@@ -7,12 +7,12 @@
 // the session (a new one can start); a refused camera gets its clear message.
 // usage: node live.test.mjs PATH/TO/vivify
 // exit 0 pass, 1 fail, 77 skipped (no chromium, no playwright-core or no ffmpeg).
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, browserTools, check, fail, finish, skip } from './harness.mjs';
+import { CHROMIUM, browserTools, check, fail, finish, skip, startServer, stopServer } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -32,19 +32,9 @@ spawnSync('ffmpeg', ['-loglevel', 'error', '-loop', '1', '-i', join(root, 'examp
   "rotate='0.2*sin(t*2.5)':fillcolor=gray[v]", '-map', '[v]', '-t', '4', '-pix_fmt', 'yuv420p', clip]);
 if (!existsSync(clip)) skip('could not make the camera clip');
 
-const server = spawn(resolve(vivify), ['serve', '--port', '0', '--temp', work], { stdio: ['ignore', 'pipe', 'pipe'], cwd: root });
-let serverLog = '';
-server.stderr.on('data', (d) => { serverLog += d; });
-const url = await new Promise((ok, fail) => {
-  let out = '';
-  server.stdout.on('data', (d) => {
-    out += d;
-    const m = out.match(/http:\/\/[^ ]+\//);
-    if (m) ok(m[0]);
-  });
-  server.on('exit', (code) => fail(new Error(`vivify serve exited (${code}): ${serverLog}`)));
-  setTimeout(() => fail(new Error('vivify serve did not start in 20 s')), 20000);
-});
+// The server on a free port, in the checkout (its shipped models: every engine).
+const server = await startServer(vivify, work, root);
+const url = server.url;
 
 // A page with the example portrait taken and the Live tab open.
 async function livePage(browser, initScript) {
@@ -170,10 +160,7 @@ try {
   fail(e.stack || e);
 } finally {
   if (browser) await browser.close();
-  server.kill('SIGTERM');
-  await new Promise((done) => { server.on('exit', done); setTimeout(done, 10000); });
-  check(readdirSync(work).length === 0, 'the server removed its temp folder on stop');
-  if (/AddressSanitizer|runtime error/.test(serverLog)) fail(`sanitizer report:\n${serverLog}`);
+  await stopServer(server, work);
   rmSync(tmp, { recursive: true, force: true });
 }
 finish('browser live', started);

@@ -9,12 +9,12 @@
 // gains beside the expression strength) are checked as shown and as sent.
 // usage: node serve.test.mjs PATH/TO/vivify [SCREENSHOT.png]
 // exit 0 pass, 1 fail, 77 skipped (no chromium, no playwright-core or no ffmpeg).
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, browserTools, check, fail, finish, skip } from './harness.mjs';
+import { CHROMIUM, browserTools, check, fail, finish, skip, startServer, stopServer } from './harness.mjs';
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -42,21 +42,9 @@ ff('-loop', '1', '-i', portrait, '-f', 'lavfi', '-i', 'sine=frequency=300:durati
 ff('-f', 'lavfi', '-i', 'testsrc=size=160x120:duration=1:rate=10', '-c:v', 'libx264', '-pix_fmt', 'yuv420p', facelessDriver);
 if (![portrait, noface, two, driver, facelessDriver].every(existsSync)) skip('could not make the test images');
 
-// The server on a free port, in the checkout (its shipped models: every engine); its first
-// stdout line names the URL.
-const server = spawn(resolve(vivify), ['serve', '--port', '0', '--temp', work], { stdio: ['ignore', 'pipe', 'pipe'], cwd: root });
-let serverLog = '';
-server.stderr.on('data', (d) => { serverLog += d; });
-const url = await new Promise((ok, fail) => {
-  let out = '';
-  server.stdout.on('data', (d) => {
-    out += d;
-    const m = out.match(/http:\/\/[^ ]+\//);
-    if (m) ok(m[0]);
-  });
-  server.on('exit', (code) => fail(new Error(`vivify serve exited (${code}): ${serverLog}`)));
-  setTimeout(() => fail(new Error('vivify serve did not start in 20 s')), 20000);
-});
+// The server on a free port, in the checkout (its shipped models: every engine).
+const server = await startServer(vivify, work, root);
+const url = server.url;
 
 let browser;
 const started = Date.now();
@@ -313,10 +301,7 @@ try {
   fail(e.stack || e);
 } finally {
   if (browser) await browser.close();
-  server.kill('SIGTERM');
-  await new Promise((done) => { server.on('exit', done); setTimeout(done, 10000); });
-  check(readdirSync(work).length === 0, 'the server removed its temp folder on stop');
-  if (/AddressSanitizer|runtime error/.test(serverLog)) fail(`sanitizer report:\n${serverLog}`);
+  await stopServer(server, work);
   rmSync(tmp, { recursive: true, force: true });
 }
 finish('browser', started);

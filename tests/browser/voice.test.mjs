@@ -7,12 +7,12 @@
 // (MediaRecorder), animates that recording: the result lasts about as long.  Deletes the jobs.
 // usage: node voice.test.mjs PATH/TO/vivify
 // exit 0 pass, 1 fail, 77 skipped (no chromium, playwright-core, ffmpeg or espeak-ng).
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, browserTools, check, fail, finish, skip } from './harness.mjs';
+import { CHROMIUM, browserTools, check, fail, finish, skip, startServer, stopServer } from './harness.mjs';
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run',
@@ -32,19 +32,9 @@ spawnSync('espeak-ng', ['-w', speech, 'Hello there, my friend. Maybe we can meet
 if (!existsSync(speech)) skip('espeak-ng made no speech');
 const seconds = Number(spawnSync('ffprobe', ['-v', 'error', '-show_entries', 'format=duration', '-of', 'csv=p=0', speech]).stdout);
 
-const server = spawn(resolve(vivify), ['serve', '--port', '0', '--temp', work], { stdio: ['ignore', 'pipe', 'pipe'], cwd: root });
-let serverLog = '';
-server.stderr.on('data', (d) => { serverLog += d; });
-const url = await new Promise((ok, bad) => {
-  let out = '';
-  server.stdout.on('data', (d) => {
-    out += d;
-    const m = out.match(/http:\/\/[^ ]+\//);
-    if (m) ok(m[0]);
-  });
-  server.on('exit', (code) => bad(new Error(`vivify serve exited (${code}): ${serverLog}`)));
-  setTimeout(() => bad(new Error('vivify serve did not start in 20 s')), 20000);
-});
+// The server on a free port, in the checkout (its shipped models: every engine).
+const server = await startServer(vivify, work, root);
+const url = server.url;
 
 let browser;
 const started = Date.now();
@@ -142,9 +132,7 @@ try {
   fail(e.stack || e);
 } finally {
   if (browser) await browser.close();
-  server.kill('SIGTERM');
-  await new Promise((done) => { server.on('exit', done); setTimeout(done, 10000); });
-  check(readdirSync(work).length === 0, 'the server removed its temp folder on stop');
+  await stopServer(server, work);
   rmSync(tmp, { recursive: true, force: true });
 }
 finish('voice', started);
