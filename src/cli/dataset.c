@@ -33,8 +33,9 @@ static const char INFO_USAGE[] = "usage: vivify dataset info FILE.vds|FOLDER [--
                                  "or a sharded set's folder); --sheet draws each clip's middle frame with its\n"
                                  "landmarks; --episodes N reads N seeded episodes (K = --shots) as training does\n"
                                  "and reports frames/s and how many distinct clips and people they drew.  --by:\n"
-                                 "a clip uniformly (default, as training), a person then one of their clips, or a\n"
-                                 "person then frames from all their clips (docs/DATASET.md).";
+                                 "a clip uniformly (default, as vivify train draws by default), a person then one of\n"
+                                 "their clips (train --episodes person), or a person then frames from all their\n"
+                                 "clips (docs/DATASET.md).";
 
 typedef struct progress_state {
     progress_bar bar;
