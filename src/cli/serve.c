@@ -82,7 +82,7 @@ int cli_serve(int argc, char **argv) {
         {"keep-mb", 0, OPT_INT, &keep_mb, "MB", "finished results kept up to this size, oldest dropped first", 1, 1 << 24},
         {"keep", 0, OPT_INT, &keep, "N", "finished jobs kept at most", 1, 100000},
         {"max-frames", 0, OPT_INT, &max_frames, "N", "frames one job renders at most", 1, 200000},
-        {"max-seconds", 0, OPT_INT, &max_seconds, "S", "longest driving video taken, in seconds", 1, 100000},
+        {"max-seconds", 0, OPT_INT, &max_seconds, "S", "longest driving video or voice recording taken, in seconds", 1, 100000},
         {"max-megapixels", 0, OPT_INT, &max_megapixels, "MP", "largest portrait taken (width x height, millions)", 1, 268},
         {"job-memory-mb", 0, OPT_INT, &job_memory_mb, "MB", "memory one job may use (0: no limit)", 0, 1 << 24},
         {"job-cpu-s", 0, OPT_INT, &job_cpu, "S", "processor seconds one job may use, all its threads together "
