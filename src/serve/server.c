@@ -1445,7 +1445,13 @@ vv_status serve_start(serve_server **out, const serve_params *params) {
         lp.idle_s = server->params.live_idle_s;
         lp.memory_bytes = params->job_memory_bytes;
         lp.cpu_seconds = params->job_cpu_seconds;
-        s = live_manager_new(&server->live, &lp, live_release_folder, server);
+        /* made aside, then published under the lock the watchdog reads it with (it
+         * already runs: it reaps idle live sessions) */
+        live_manager *live = NULL;
+        s = live_manager_new(&live, &lp, live_release_folder, server);
+        pthread_mutex_lock(&server->clients_lock);
+        server->live = live;
+        pthread_mutex_unlock(&server->clients_lock);
     }
     if (s == VV_OK) {
         unsigned flags = MHD_USE_AUTO_INTERNAL_THREAD;
