@@ -1479,7 +1479,9 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
         memcpy(h->side_box.data + (size_t)y * bw * 3, out->data + ((size_t)(y0 + y) * out->width + x0) * 3, (size_t)bw * 3);
         for (int x = 0; x < bw; x++) {
             size_t i = (size_t)(y0 + y) * w + x0 + x;
-            h->side_known[(size_t)y * bw + x] = !(h->coverage[i] && (h->raster_layer[i] & LAYER_MASK) == HEAD3D_LAYER_SIDE);
+            /* the raster's maps hold this frame's only inside the box */
+            bool inside = x0 + x >= box[0] && x0 + x <= bx1 && y0 + y >= box[1] && y0 + y <= by1;
+            h->side_known[(size_t)y * bw + x] = !(inside && h->coverage[i] && (h->raster_layer[i] & LAYER_MASK) == HEAD3D_LAYER_SIDE);
         }
     }
     s = image_fill_holes(&h->side_box, h->side_known, 1);
