@@ -1,7 +1,7 @@
 // The browser tests' common start and end (`vivify serve` started and stopped too): a skip (exit 77) without Debian's chromium,
 // npm playwright-core or the ffmpeg CLI; check / fail with their counts; the summary line.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -60,4 +60,18 @@ export async function stopServer(server, work) {
   await new Promise((done) => { server.child.on('exit', done); setTimeout(done, 10000); });
   check(readdirSync(work).length === 0, 'the server removed its temp folder on stop');
   if (/AddressSanitizer|runtime error/.test(server.log)) fail(`sanitizer report:\n${server.log}`);
+}
+
+// Drag and drop, as a person does: a DataTransfer holding the file (named and typed as
+// given, whatever it holds), dropped on the page's zone.
+export async function dropFile(page, selector, file, name, type) {
+  const base64 = readFileSync(file).toString('base64');
+  await page.evaluate(({ selector, base64, name, type }) => {
+    const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+    const transfer = new DataTransfer();
+    transfer.items.add(new File([bytes], name, { type }));
+    const zone = document.querySelector(selector);
+    for (const kind of ['dragenter', 'dragover', 'drop'])
+      zone.dispatchEvent(new DragEvent(kind, { bubbles: true, cancelable: true, dataTransfer: transfer }));
+  }, { selector, base64, name, type });
 }

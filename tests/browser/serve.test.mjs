@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, browserTools, check, fail, finish, skip, startServer, stopServer } from './harness.mjs';
+import { CHROMIUM, browserTools, check, dropFile, fail, finish, skip, startServer, stopServer } from './harness.mjs';
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -68,17 +68,7 @@ try {
   check(frameA !== frameB && frameA.length > 1000, 'motion previews draw and move');
 
   // drag and drop, as a person does: a DataTransfer with the file, dropped on the zone
-  const drop = async (selector, file, name, type) => {
-    const base64 = readFileSync(file).toString('base64');
-    await page.evaluate(({ selector, base64, name, type }) => {
-      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-      const transfer = new DataTransfer();
-      transfer.items.add(new File([bytes], name, { type }));
-      const zone = document.querySelector(selector);
-      for (const kind of ['dragenter', 'dragover', 'drop'])
-        zone.dispatchEvent(new DragEvent(kind, { bubbles: true, cancelable: true, dataTransfer: transfer }));
-    }, { selector, base64, name, type });
-  };
+  const drop = (selector, file, name, type) => dropFile(page, selector, file, name, type);
   const message = async () => (await page.isVisible('#message')) ? (await page.textContent('#message')) : '';
 
   // 1. not an image (named like one): the page says so and keeps Animate disabled

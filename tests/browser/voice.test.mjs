@@ -8,11 +8,11 @@
 // usage: node voice.test.mjs PATH/TO/vivify
 // exit 0 pass, 1 fail, 77 skipped (no chromium, playwright-core, ffmpeg or espeak-ng).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, browserTools, check, fail, finish, skip, startServer, stopServer } from './harness.mjs';
+import { CHROMIUM, browserTools, check, dropFile, fail, finish, skip, startServer, stopServer } from './harness.mjs';
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run',
@@ -48,17 +48,7 @@ try {
   page.on('console', (m) => { if (m.type() === 'error') pageErrors.push(m.text()); });
   await page.goto(url);
   await page.waitForSelector('body[data-ready="true"]', { timeout: 15000 });
-  const drop = async (selector, file, name, type) => {
-    const base64 = readFileSync(file).toString('base64');
-    await page.evaluate(({ selector, base64, name, type }) => {
-      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
-      const transfer = new DataTransfer();
-      transfer.items.add(new File([bytes], name, { type }));
-      const zone = document.querySelector(selector);
-      for (const kind of ['dragenter', 'dragover', 'drop'])
-        zone.dispatchEvent(new DragEvent(kind, { bubbles: true, cancelable: true, dataTransfer: transfer }));
-    }, { selector, base64, name, type });
-  };
+  const drop = (selector, file, name, type) => dropFile(page, selector, file, name, type);
   const message = async () => (await page.isVisible('#message')) ? (await page.textContent('#message')) : '';
   // the form the page posts: text fields, and files by name
   await page.evaluate(() => {
