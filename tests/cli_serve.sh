@@ -30,8 +30,7 @@ failed=0
 ok() { if [ $# -ge 2 ] && [ "$1" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: ${*: -1}"; fi; }
 # json FILE EXPRESSION: prints the JS expression evaluated on the parsed file (as `j`)
 json() { node -e 'const j = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")); const v = ('"$2"'); console.log(typeof v === "object" ? JSON.stringify(v) : String(v));' "$1" 2>/dev/null || echo "(not JSON)"; }
-# field FILE KEY: a top-level string/number/null value of a flat JSON object, without node
-field() { sed -nE 's/.*"'"$2"'":("([^"\\]|\\.)*"|[^,}]*).*/\1/p' "$1" 2>/dev/null | sed -E 's/^"(.*)"$/\1/'; }
+. "$ROOT/tests/lib/serve_jobs.sh"
 frames_of() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"; }
 has_audio() { [ -n "$(ffprobe -v error -select_streams a -show_entries stream=index -of csv=p=0 "$1")" ]; }
 
@@ -62,24 +61,6 @@ start_server() {
     sleep 0.1
   done
   URL="${URL%/}"
-}
-# wait_job ID SECONDS: polls until done/failed; leaves the last status in $TMP/status.json
-wait_job() {
-  local state=""
-  for _ in $(seq $(($2 * 5))); do
-    curl -s "$URL/api/jobs/$1" -o "$TMP/status.json"
-    state="$(field "$TMP/status.json" state)"
-    [ "$state" = done ] || [ "$state" = failed ] && break
-    sleep 0.2
-  done
-  echo "$state"
-}
-# post EXPECTED_CODE NAME -F... : POSTs a job, checks the status code, keeps the body in $TMP/NAME.json
-post() {
-  local want="$1" name="$2"; shift 2
-  local code
-  code="$(curl -s -o "$TMP/$name.json" -w '%{http_code}' "$@" "$URL/api/jobs")"
-  ok $([ "$code" = "$want" ] && echo 1) "$name: HTTP $code, want $want: $(cat "$TMP/$name.json" 2>/dev/null)"
 }
 code_of() { curl -s -o /dev/null -w '%{http_code}' "$@"; }
 

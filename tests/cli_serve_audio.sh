@@ -33,7 +33,7 @@ export OPENBLAS_NUM_THREADS="${OPENBLAS_NUM_THREADS:-1}"
 passed=0
 failed=0
 ok() { if [ $# -ge 2 ] && [ "$1" = 1 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); echo "FAIL: ${*: -1}"; fi; }
-field() { sed -nE 's/.*"'"$2"'":("([^"\\]|\\.)*"|[^,}]*).*/\1/p' "$1" 2>/dev/null | sed -E 's/^"(.*)"$/\1/'; }
+. "$ROOT/tests/lib/serve_jobs.sh"
 frames_of() { ffprobe -v error -count_frames -select_streams v:0 -show_entries stream=nb_read_frames -of csv=p=0 "$1"; }
 has_audio() { [ -n "$(ffprobe -v error -select_streams a -show_entries stream=index -of csv=p=0 "$1")" ]; }
 duration_of() { ffprobe -v error -show_entries format=duration -of csv=p=0 "$1"; }
@@ -70,24 +70,6 @@ done
 URL="${URL%/}"
 [ -n "$URL" ] || { echo "FAIL: server did not start: $(cat "$TMP/server.err")"; exit 1; }
 
-# post EXPECTED_CODE NAME -F...: the body in $TMP/NAME.json
-post() {
-  local want="$1" name="$2"; shift 2
-  local code
-  code="$(curl -s -o "$TMP/$name.json" -w '%{http_code}' "$@" "$URL/api/jobs")"
-  ok $([ "$code" = "$want" ] && echo 1) "$name: HTTP $code, want $want: $(cat "$TMP/$name.json" 2>/dev/null)"
-}
-# wait_job ID SECONDS: done/failed, the last status in $TMP/status.json
-wait_job() {
-  local state=""
-  for _ in $(seq $(($2 * 5))); do
-    curl -s "$URL/api/jobs/$1" -o "$TMP/status.json"
-    state="$(field "$TMP/status.json" state)"
-    [ "$state" = done ] || [ "$state" = failed ] && break
-    sleep 0.2
-  done
-  echo "$state"
-}
 
 # 1. A WAV with the talk motion: as long as the recording, with its sound, named after it.
 post 202 wav -F "source=@$SRC" -F "audio=@$TMP/speech.wav"
