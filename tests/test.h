@@ -209,6 +209,19 @@ static inline unsigned test_rng(void) {
     return *s >> 8;
 }
 
+/* n floats uniform in [-scale, scale) from test_rng, and a copy of n floats (malloc'd,
+ * at least one element; the caller frees). */
+static inline float *test_random_floats(size_t n, float scale) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    for (size_t i = 0; p && i < n; i++) p[i] = scale * ((float)test_rng() / 16777216.0f * 2.0f - 1.0f);
+    return p;
+}
+static inline float *test_copy_floats(const float *src, size_t n) {
+    float *p = malloc((n ? n : 1) * sizeof(float));
+    if (p) memcpy(p, src, n * sizeof(float));
+    return p;
+}
+
 static inline int test_finish(const char *name) {
     if (test_skipped)
         printf("%s: %d passed, %d failed, %d part(s) skipped\n", name, test_passed, test_failed, test_skipped);

@@ -30,18 +30,6 @@ static const nn_backend *dev; /* the backend under test */
 static const nn_backend *cpu;
 static const char *dev_name;
 
-static float *random_floats(size_t n, float scale) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++) p[i] = scale * ((float)test_rng() / 16777216.0f * 2.0f - 1.0f);
-    return p;
-}
-
-static float *copy_floats(const float *src, size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    memcpy(p, src, n * sizeof(float));
-    return p;
-}
-
 /* A copy of host floats in the device backend's memory. */
 static float *put(const float *host, size_t n) {
     float *d = dev->alloc((n ? n : 1) * sizeof(float));
@@ -91,7 +79,7 @@ static void check_loss_value(const char *op, float got, float want) {
 
 static void check_unary(const char *op, void (*ref)(float *, const float *, size_t),
                         void (*fwd)(float *, const float *, size_t), size_t n, double tol) {
-    float *x = random_floats(n, 3.0f), *y = malloc(n * sizeof(float));
+    float *x = test_random_floats(n, 3.0f), *y = malloc(n * sizeof(float));
     ref(y, x, n);
     float *dx = put(x, n), *dy = put(x, n); /* dy: overwritten */
     fwd(dy, dx, n);
@@ -102,10 +90,10 @@ static void check_unary(const char *op, void (*ref)(float *, const float *, size
 static void check_unary_backward(const char *op, void (*ref)(float *, const float *, const float *, size_t),
                                  void (*bwd)(float *, const float *, const float *, size_t), size_t n, bool from_output,
                                  double tol) {
-    float *x = random_floats(n, 3.0f), *g = random_floats(n, 1.0f), *din = random_floats(n, 0.5f);
+    float *x = test_random_floats(n, 3.0f), *g = test_random_floats(n, 1.0f), *din = test_random_floats(n, 0.5f);
     if (from_output) /* tanh / sigmoid take their output, in (-1, 1) / (0, 1) */
         for (size_t i = 0; i < n; i++) x[i] = 0.3f * x[i];
-    float *want = copy_floats(din, n);
+    float *want = test_copy_floats(din, n);
     ref(want, g, x, n);
     float *d_x = put(x, n), *d_g = put(g, n), *d_din = put(din, n);
     bwd(d_din, d_g, d_x, n);
@@ -125,8 +113,8 @@ static void test_elementwise(void) {
     check_unary_backward("sigmoid", sigmoid_backward, dev->sigmoid_backward, n, true, 1e-5);
     report("sigmoid");
 
-    float *x = random_floats(n, 2.0f), *b = random_floats(n, 2.0f), *g = random_floats(n, 1.0f);
-    float *want = malloc(n * sizeof(float)), *want_b = copy_floats(b, n);
+    float *x = test_random_floats(n, 2.0f), *b = test_random_floats(n, 2.0f), *g = test_random_floats(n, 1.0f);
+    float *want = malloc(n * sizeof(float)), *want_b = test_copy_floats(b, n);
     float *d_x = put(x, n), *d_b = put(b, n), *d_g = put(g, n), *d_out = put(x, n);
     leaky_relu_forward(want, x, 0.2f, n);
     dev->leaky_relu_forward(d_out, d_x, 0.2f, n);
@@ -154,8 +142,8 @@ static void test_elementwise(void) {
 static void check_avg_pool(int N, int C, int H, int W, int K, int stride) {
     int OH = (H - K) / stride + 1, OW = (W - K) / stride + 1;
     size_t n_in = (size_t)N * C * H * W, n_out = (size_t)N * C * OH * OW;
-    float *x = random_floats(n_in, 1.0f), *g = random_floats(n_out, 1.0f), *din = random_floats(n_in, 0.5f);
-    float *y = malloc(n_out * sizeof(float)), *want = copy_floats(din, n_in);
+    float *x = test_random_floats(n_in, 1.0f), *g = test_random_floats(n_out, 1.0f), *din = test_random_floats(n_in, 0.5f);
+    float *y = malloc(n_out * sizeof(float)), *want = test_copy_floats(din, n_in);
     avg_pool2d_forward(y, x, N, C, H, W, K, stride, OH, OW);
     avg_pool2d_backward(want, g, N, C, H, W, K, stride, OH, OW);
     float *d_x = put(x, n_in), *d_y = put(y, n_out), *d_g = put(g, n_out), *d_din = put(din, n_in);
@@ -172,8 +160,8 @@ static void check_avg_pool(int N, int C, int H, int W, int K, int stride) {
 
 static void check_upsample(int N, int C, int H, int W, int f) {
     size_t n_in = (size_t)N * C * H * W, n_out = n_in * f * f;
-    float *x = random_floats(n_in, 1.0f), *g = random_floats(n_out, 1.0f), *din = random_floats(n_in, 0.5f);
-    float *y = malloc(n_out * sizeof(float)), *want = copy_floats(din, n_in);
+    float *x = test_random_floats(n_in, 1.0f), *g = test_random_floats(n_out, 1.0f), *din = test_random_floats(n_in, 0.5f);
+    float *y = malloc(n_out * sizeof(float)), *want = test_copy_floats(din, n_in);
     upsample_nearest_forward(y, x, N, C, H, W, f);
     upsample_nearest_backward(want, g, N, C, H, W, f);
     float *d_x = put(x, n_in), *d_y = put(y, n_out), *d_g = put(g, n_out), *d_din = put(din, n_in);
@@ -190,8 +178,8 @@ static void check_upsample(int N, int C, int H, int W, int f) {
 
 static void check_global_sum(int N, int C, int HW) {
     size_t n_in = (size_t)N * C * HW, planes = (size_t)N * C;
-    float *x = random_floats(n_in, 1.0f), *g = random_floats(planes, 1.0f), *din = random_floats(n_in, 0.5f);
-    float *y = malloc(planes * sizeof(float)), *want = copy_floats(din, n_in);
+    float *x = test_random_floats(n_in, 1.0f), *g = test_random_floats(planes, 1.0f), *din = test_random_floats(n_in, 0.5f);
+    float *y = malloc(planes * sizeof(float)), *want = test_copy_floats(din, n_in);
     global_sum_pool_forward(y, x, N, C, HW);
     global_sum_pool_backward(want, g, N, C, HW);
     float *d_x = put(x, n_in), *d_y = put(y, planes), *d_g = put(g, planes), *d_din = put(din, n_in);
@@ -206,8 +194,8 @@ static void check_global_sum(int N, int C, int HW) {
 
 static void check_bilinear(int N, int C, int H, int W, int OH, int OW) {
     size_t n_in = (size_t)N * C * H * W, n_out = (size_t)N * C * OH * OW;
-    float *x = random_floats(n_in, 1.0f), *g = random_floats(n_out, 1.0f), *din = random_floats(n_in, 0.5f);
-    float *y = malloc(n_out * sizeof(float)), *want = copy_floats(din, n_in);
+    float *x = test_random_floats(n_in, 1.0f), *g = test_random_floats(n_out, 1.0f), *din = test_random_floats(n_in, 0.5f);
+    float *y = malloc(n_out * sizeof(float)), *want = test_copy_floats(din, n_in);
     upsample_bilinear_forward(y, x, N, C, H, W, OH, OW);
     upsample_bilinear_backward(want, g, N, C, H, W, OH, OW);
     float *d_x = put(x, n_in), *d_y = put(y, n_out), *d_g = put(g, n_out), *d_din = put(din, n_in);
@@ -225,8 +213,8 @@ static void check_bilinear(int N, int C, int H, int W, int OH, int OW) {
 static void check_concat_linear(void) {
     int N = 3, Ca = 4, Cb = 5, HW = 37;
     size_t na = (size_t)N * Ca * HW, nb = (size_t)N * Cb * HW, no = na + nb;
-    float *a = random_floats(na, 1.0f), *b = random_floats(nb, 1.0f), *g = random_floats(no, 1.0f);
-    float *y = malloc(no * sizeof(float)), *da = random_floats(na, 0.5f), *db = random_floats(nb, 0.5f);
+    float *a = test_random_floats(na, 1.0f), *b = test_random_floats(nb, 1.0f), *g = test_random_floats(no, 1.0f);
+    float *y = malloc(no * sizeof(float)), *da = test_random_floats(na, 0.5f), *db = test_random_floats(nb, 0.5f);
     float *d_a = put(a, na), *d_b = put(b, nb), *d_g = put(g, no), *d_y = put(g, no), *d_da = put(da, na), *d_db = put(db, nb);
     concat_channels_forward(y, a, b, N, Ca, Cb, HW);
     concat_channels_backward(da, db, g, N, Ca, Cb, HW);
@@ -241,9 +229,9 @@ static void check_concat_linear(void) {
 
     int in_dim = 70, out_dim = 33;
     size_t nx = (size_t)N * in_dim, nw = (size_t)out_dim * in_dim, ny = (size_t)N * out_dim;
-    float *x = random_floats(nx, 1.0f), *w = random_floats(nw, 0.3f), *bias = random_floats(out_dim, 1.0f);
-    float *gy = random_floats(ny, 1.0f), *out = malloc(ny * sizeof(float));
-    float *dx = random_floats(nx, 0.1f), *dw = random_floats(nw, 0.1f), *dbias = random_floats(out_dim, 0.1f);
+    float *x = test_random_floats(nx, 1.0f), *w = test_random_floats(nw, 0.3f), *bias = test_random_floats(out_dim, 1.0f);
+    float *gy = test_random_floats(ny, 1.0f), *out = malloc(ny * sizeof(float));
+    float *dx = test_random_floats(nx, 0.1f), *dw = test_random_floats(nw, 0.1f), *dbias = test_random_floats(out_dim, 0.1f);
     float *d_x = put(x, nx), *d_w = put(w, nw), *d_bias = put(bias, out_dim), *d_gy = put(gy, ny), *d_out = put(gy, ny);
     float *d_dx = put(dx, nx), *d_dw = put(dw, nw), *d_dbias = put(dbias, out_dim);
     linear_forward(out, x, w, bias, N, in_dim, out_dim);
@@ -263,8 +251,8 @@ static void check_concat_linear(void) {
 
 static void check_spectral_norm(int rows, int cols, int iterations) {
     size_t n = (size_t)rows * cols;
-    float *w = random_floats(n, 0.5f), *u = random_floats(rows, 1.0f), *v = random_floats(cols, 1.0f);
-    float *wsn = malloc(n * sizeof(float)), *g = random_floats(n, 1.0f), *dw = random_floats(n, 0.1f);
+    float *w = test_random_floats(n, 0.5f), *u = test_random_floats(rows, 1.0f), *v = test_random_floats(cols, 1.0f);
+    float *wsn = malloc(n * sizeof(float)), *g = test_random_floats(n, 1.0f), *dw = test_random_floats(n, 0.1f);
     float *d_w = put(w, n), *d_u = put(u, rows), *d_v = put(v, cols), *d_wsn = put(g, n), *d_g = put(g, n), *d_dw = put(dw, n);
     float sigma = spectral_norm_forward(wsn, u, v, w, rows, cols, iterations, 1e-12f);
     float d_sigma = dev->spectral_norm_forward(d_wsn, d_u, d_v, d_w, rows, cols, iterations, 1e-12f);
@@ -288,12 +276,12 @@ static void check_attention(int N, int C, int CQ, int P) {
     size_t cp = (size_t)N * C * P, qp = (size_t)N * CQ * P, pp = (size_t)N * P * P;
     /* weights: wq, wk [CQ,C], wv [C,C], biases, gamma in one array */
     size_t nq = (size_t)CQ * C, nv = (size_t)C * C, nw = 2 * nq + nv + 2 * (size_t)CQ + C + 1;
-    float *wts = random_floats(nw, 0.4f), *x = random_floats(cp, 1.0f), *g = random_floats(cp, 1.0f);
+    float *wts = test_random_floats(nw, 0.4f), *x = test_random_floats(cp, 1.0f), *g = test_random_floats(cp, 1.0f);
     wts[nw - 1] = 0.7f; /* gamma */
-    float *grads = random_floats(nw, 0.1f), *din = random_floats(cp, 0.1f);
+    float *grads = test_random_floats(nw, 0.1f), *din = test_random_floats(cp, 0.1f);
     float *out = malloc(cp * sizeof(float)), *q = malloc(qp * sizeof(float)), *k = malloc(qp * sizeof(float));
     float *v = malloc(cp * sizeof(float)), *attn = malloc(pp * sizeof(float));
-    float *want_grads = copy_floats(grads, nw), *want_din = copy_floats(din, cp);
+    float *want_grads = test_copy_floats(grads, nw), *want_din = test_copy_floats(din, cp);
     float *d_w = put(wts, nw), *d_x = put(x, cp), *d_g = put(g, cp), *d_grads = put(grads, nw), *d_din = put(din, cp);
     float *zeros = calloc(cp > pp ? cp : pp, sizeof(float)); /* outputs: overwritten */
     float *d_out = put(zeros, cp), *d_q = put(zeros, qp), *d_k = put(zeros, qp), *d_v = put(zeros, cp);
@@ -335,16 +323,16 @@ static void check_attention(int N, int C, int CQ, int P) {
 
 static void check_norms(int N, int C, int HW) {
     size_t n = (size_t)N * C * HW, planes = (size_t)N * C;
-    float *x = random_floats(n, 2.0f), *g = random_floats(n, 1.0f);
+    float *x = test_random_floats(n, 2.0f), *g = test_random_floats(n, 1.0f);
     for (size_t i = 0; i < n; i++) x[i] += 3.0f; /* an offset: the variance about a far mean */
-    float *gamma = random_floats(C, 1.0f), *beta = random_floats(C, 1.0f);
-    float *scale = random_floats(planes, 1.5f), *bias = random_floats(planes, 1.0f);
+    float *gamma = test_random_floats(C, 1.0f), *beta = test_random_floats(C, 1.0f);
+    float *scale = test_random_floats(planes, 1.5f), *bias = test_random_floats(planes, 1.0f);
     float *y = malloc(n * sizeof(float)), *mean = malloc(planes * sizeof(float)), *rstd = malloc(planes * sizeof(float));
-    float *din0 = random_floats(n, 0.1f), *dg0 = random_floats(planes, 0.1f), *db0 = random_floats(planes, 0.1f);
+    float *din0 = test_random_floats(n, 0.1f), *dg0 = test_random_floats(planes, 0.1f), *db0 = test_random_floats(planes, 0.1f);
     float *d_x = put(x, n), *d_g = put(g, n), *d_y = put(x, n), *d_mean = put(x, planes), *d_rstd = put(x, planes);
     float *d_gamma = put(gamma, C), *d_beta = put(beta, C), *d_scale = put(scale, planes), *d_bias = put(bias, planes);
     float *d_din = put(din0, n), *d_dg = put(dg0, planes), *d_db = put(db0, planes);
-    float *din = copy_floats(din0, n), *dg = copy_floats(dg0, planes), *db = copy_floats(db0, planes);
+    float *din = test_copy_floats(din0, n), *dg = test_copy_floats(dg0, planes), *db = test_copy_floats(db0, planes);
     char name[64];
 
     /* instance norm, affine */
@@ -399,8 +387,8 @@ static void check_norms(int N, int C, int HW) {
 static void check_gemm(const nn_backend *b, bool device_pointers, bool ta, bool tb, int M, int N, int K, float beta) {
     int lda = (ta ? M : K) + 3, ldb = (tb ? K : N) + 2, ldc = N + 5;
     size_t na = (size_t)(ta ? K : M) * lda, nb = (size_t)(tb ? N : K) * ldb, nc = (size_t)M * ldc;
-    float *a = random_floats(na, 1.0f), *bm = random_floats(nb, 1.0f), *c = random_floats(nc, 1.0f);
-    float *want = copy_floats(c, nc);
+    float *a = test_random_floats(na, 1.0f), *bm = test_random_floats(nb, 1.0f), *c = test_random_floats(nc, 1.0f);
+    float *want = test_copy_floats(c, nc);
     cpu->gemm(ta, tb, M, N, K, 0.75f, a, lda, bm, ldb, beta, want, ldc);
     char what[96];
     snprintf(what, sizeof what, "%c%c M%d N%d K%d beta %g", ta ? 'T' : 'N', tb ? 'T' : 'N', M, N, K, beta);
@@ -438,10 +426,10 @@ static void check_conv(const nn_backend *b, bool device_pointers, const conv_cas
     CHECK(conv2d_shape_init(&s, k->N, k->C, k->H, k->W, k->OC, k->K, k->K, k->stride, k->pad, k->groups));
     size_t n_in = (size_t)s.N * s.C * s.H * s.W, n_w = (size_t)s.OC * (s.C / s.groups) * s.KH * s.KW;
     size_t n_out = (size_t)s.N * s.OC * s.OH * s.OW;
-    float *x = random_floats(n_in, 1.0f), *w = random_floats(n_w, 0.5f), *bias = random_floats(s.OC, 0.5f);
-    float *g = random_floats(n_out, 1.0f), *y = malloc(n_out * sizeof(float));
-    float *din = random_floats(n_in, 0.1f), *dw = random_floats(n_w, 0.1f), *dbias = random_floats(s.OC, 0.1f);
-    float *want_din = copy_floats(din, n_in), *want_dw = copy_floats(dw, n_w), *want_db = copy_floats(dbias, s.OC);
+    float *x = test_random_floats(n_in, 1.0f), *w = test_random_floats(n_w, 0.5f), *bias = test_random_floats(s.OC, 0.5f);
+    float *g = test_random_floats(n_out, 1.0f), *y = malloc(n_out * sizeof(float));
+    float *din = test_random_floats(n_in, 0.1f), *dw = test_random_floats(n_w, 0.1f), *dbias = test_random_floats(s.OC, 0.1f);
+    float *want_din = test_copy_floats(din, n_in), *want_dw = test_copy_floats(dw, n_w), *want_db = test_copy_floats(dbias, s.OC);
     CHECK_OK(cpu->conv2d_forward(y, x, w, bias, &s));
     CHECK_OK(cpu->conv2d_backward(want_din, want_dw, want_db, g, x, w, &s));
     char what[96];
@@ -488,9 +476,9 @@ static void test_gemm_conv(void) {
 
 static void test_losses(void) {
     size_t n = 70001, nf = 333;
-    float *a = random_floats(n, 2.0f), *b = random_floats(n, 2.0f), *da0 = random_floats(n, 0.1f), *db0 = random_floats(n, 0.1f);
+    float *a = test_random_floats(n, 2.0f), *b = test_random_floats(n, 2.0f), *da0 = test_random_floats(n, 0.1f), *db0 = test_random_floats(n, 0.1f);
     float *d_a = put(a, n), *d_b = put(b, n), *d_da = put(da0, n), *d_db = put(db0, n);
-    float *da = copy_floats(da0, n), *db = copy_floats(db0, n);
+    float *da = test_copy_floats(da0, n), *db = test_copy_floats(db0, n);
     check_loss_value("l1", dev->l1_loss_forward(d_a, d_b, n), l1_loss_forward(a, b, n));
     l1_loss_backward(da, db, a, b, n, 1.5f);
     dev->l1_loss_backward(d_da, d_db, d_a, d_b, n, 1.5f);
@@ -525,11 +513,11 @@ static void test_adam(void) {
         c.lr = 2e-3f;
         if (variant == 1) c.weight_decay = 0.01f; /* Adam's L2 */
         if (variant == 2) c.weight_decay = 0.05f, c.decoupled = true, c.beta1 = 0.0f; /* AdamW */
-        float *p = random_floats(n, 1.0f), *m = random_floats(n, 0.01f), *v = random_floats(n, 0.01f);
+        float *p = test_random_floats(n, 1.0f), *m = test_random_floats(n, 0.01f), *v = test_random_floats(n, 0.01f);
         for (size_t i = 0; i < n; i++) v[i] = fabsf(v[i]);
         float *d_p = put(p, n), *d_m = put(m, n), *d_v = put(v, n), *g = NULL, *d_g = NULL;
         for (long t = 1; t <= 4; t++) {
-            g = random_floats(n, 1.0f);
+            g = test_random_floats(n, 1.0f);
             d_g = put(g, n);
             adam_update(p, g, m, v, n, &c, t);
             dev->adam_update(d_p, d_g, d_m, d_v, n, &c, t);
@@ -564,7 +552,7 @@ static void training_chain(const nn_backend *b, const chain_sizes *z, int steps,
     size_t off_b1 = nw1, off_w2 = off_b1 + z->F, off_b2 = off_w2 + nw2, off_s = off_b2 + z->C, off_bias = off_s + planes;
     size_t np = off_bias + planes;
     test_rng_seed(77);
-    float *p0 = random_floats(np, 0.3f), *x = random_floats(nx, 1.0f), *target = random_floats(nx, 0.8f);
+    float *p0 = test_random_floats(np, 0.3f), *x = test_random_floats(nx, 1.0f), *target = test_random_floats(nx, 0.8f);
     for (size_t i = 0; i < planes; i++) p0[off_s + i] += 1.0f;
     float *zeros = calloc(np > nh ? np : nh, sizeof(float));
     /* in b's memory */

@@ -23,18 +23,6 @@
 #include <cblas.h>
 #include <pthread.h>
 
-static float *random_floats(size_t n, float scale) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    for (size_t i = 0; i < n; i++) p[i] = scale * ((float)test_rng() / 16777216.0f * 2.0f - 1.0f);
-    return p;
-}
-
-static float *copy_floats(const float *src, size_t n) {
-    float *p = malloc((n ? n : 1) * sizeof(float));
-    memcpy(p, src, n * sizeof(float));
-    return p;
-}
-
 static double max_abs(const float *x, size_t n) {
     double m = 0.0;
     for (size_t i = 0; i < n; i++) m = fmax(m, fabs(x[i]));
@@ -68,11 +56,11 @@ static void check_conv(const conv_case *k, double tol) {
     CHECK(conv2d_shape_init(&s, k->N, k->C, k->H, k->W, k->OC, k->K, k->K, k->stride, k->pad, k->groups));
     size_t in_n = (size_t)s.N * s.C * s.H * s.W, out_n = (size_t)s.N * s.OC * s.OH * s.OW;
     size_t w_n = (size_t)s.OC * (s.C / s.groups) * s.KH * s.KW;
-    float *x = random_floats(in_n, 1), *w = random_floats(w_n, 0.2f), *b = random_floats(s.OC, 0.5f);
-    float *dy = random_floats(out_n, 1);
+    float *x = test_random_floats(in_n, 1), *w = test_random_floats(w_n, 0.2f), *b = test_random_floats(s.OC, 0.5f);
+    float *dy = test_random_floats(out_n, 1);
     /* gradients start from the same non-zero values: both must add to them */
-    float *dx_ref = random_floats(in_n, 0.5f), *dw_ref = random_floats(w_n, 0.5f), *db_ref = random_floats(s.OC, 0.5f);
-    float *dx = copy_floats(dx_ref, in_n), *dw = copy_floats(dw_ref, w_n), *db = copy_floats(db_ref, s.OC);
+    float *dx_ref = test_random_floats(in_n, 0.5f), *dw_ref = test_random_floats(w_n, 0.5f), *db_ref = test_random_floats(s.OC, 0.5f);
+    float *dx = test_copy_floats(dx_ref, in_n), *dw = test_copy_floats(dw_ref, w_n), *db = test_copy_floats(db_ref, s.OC);
     float *y_ref = malloc(out_n * sizeof(float)), *y = malloc(out_n * sizeof(float));
     CHECK_OK(conv2d_forward_cpu(y_ref, x, w, b, &s));
     CHECK_OK(conv2d_backward_cpu(dx_ref, dw_ref, db_ref, dy, x, w, &s));
@@ -83,8 +71,8 @@ static void check_conv(const conv_case *k, double tol) {
     close_enough("d_w", k->name, dw, dw_ref, w_n, tol);
     close_enough("d_b", k->name, db, db_ref, s.OC, 2e-5);
     /* without a bias and with only some gradients asked for */
-    float *dw2 = copy_floats(w, w_n), *db2 = copy_floats(b, s.OC), *dw2_ref = copy_floats(w, w_n);
-    float *db2_ref = copy_floats(b, s.OC);
+    float *dw2 = test_copy_floats(w, w_n), *db2 = test_copy_floats(b, s.OC), *dw2_ref = test_copy_floats(w, w_n);
+    float *db2_ref = test_copy_floats(b, s.OC);
     CHECK_OK(conv2d_forward_cpu(y_ref, x, w, NULL, &s));
     CHECK_OK(conv2d_forward(y, x, w, NULL, &s));
     close_enough("out/nb", k->name, y, y_ref, out_n, tol);
@@ -156,10 +144,10 @@ static void test_norms(void) {
     int N = 2, C = 32, HW = 64 * 64, planes = N * C;
     size_t n = (size_t)planes * HW;
     /* an offset and a spread per plane, as activations have */
-    float *x = random_floats(n, 1);
+    float *x = test_random_floats(n, 1);
     for (int p = 0; p < planes; p++)
         for (int i = 0; i < HW; i++) x[(size_t)p * HW + i] = x[(size_t)p * HW + i] * (0.5f + p % 5) + (float)(p % 7) - 3;
-    float *s = random_floats(planes, 1), *b = random_floats(planes, 1);
+    float *s = test_random_floats(planes, 1), *b = test_random_floats(planes, 1);
     float *y = malloc(n * sizeof(float)), *y2 = malloc(n * sizeof(float)), *mean = malloc(planes * sizeof(float));
     float *rstd = malloc(planes * sizeof(float)), *mean2 = malloc(planes * sizeof(float));
     float *rstd2 = malloc(planes * sizeof(float));
@@ -173,7 +161,7 @@ static void test_norms(void) {
     close_enough("out", "adain 64x64 (threaded)", y, yref, n, 2e-6);
     report("adain 64x64, threaded, vs double");
     /* instance norm, affine per channel */
-    float *g = random_floats(C, 1), *be = random_floats(C, 1), *gp = malloc(planes * sizeof(float));
+    float *g = test_random_floats(C, 1), *be = test_random_floats(C, 1), *gp = malloc(planes * sizeof(float));
     float *bp = malloc(planes * sizeof(float));
     for (int p = 0; p < planes; p++) gp[p] = g[p % C], bp[p] = be[p % C];
     instance_norm_forward(y, mean, rstd, x, g, be, N, C, HW, 1e-5f);
@@ -188,10 +176,10 @@ static void test_norms(void) {
     relu_forward(y2, y2, n);
     CHECK(test_max_abs_diff(y, y2, n) == 0.0);
     CHECK(test_max_abs_diff(mean, mean2, planes) == 0.0 && test_max_abs_diff(rstd, rstd2, planes) == 0.0);
-    float *dy = random_floats(n, 1), *masked = calloc(n, sizeof(float));
-    float *dx = random_floats(n, 0.5f), *dx2 = copy_floats(dx, n);
-    float *ds = random_floats(planes, 0.5f), *ds2 = copy_floats(ds, planes);
-    float *db = random_floats(planes, 0.5f), *db2 = copy_floats(db, planes);
+    float *dy = test_random_floats(n, 1), *masked = calloc(n, sizeof(float));
+    float *dx = test_random_floats(n, 0.5f), *dx2 = test_copy_floats(dx, n);
+    float *ds = test_random_floats(planes, 0.5f), *ds2 = test_copy_floats(ds, planes);
+    float *db = test_random_floats(planes, 0.5f), *db2 = test_copy_floats(db, planes);
     adain_relu_backward(dx, ds, db, dy, y, x, mean, rstd, s, N, C, HW);
     relu_backward(masked, dy, y2, n);
     adain_backward(dx2, ds2, db2, masked, x, mean2, rstd2, s, N, C, HW);
@@ -200,7 +188,7 @@ static void test_norms(void) {
     close_enough("d_bias", "adain_relu 64x64 vs adain+relu", db, db2, planes, 1e-6);
     report("adain_relu backward vs adain + relu");
     /* threaded equals one thread */
-    float *dx1 = random_floats(n, 0.5f), *dx1b = copy_floats(dx1, n);
+    float *dx1 = test_random_floats(n, 0.5f), *dx1b = test_copy_floats(dx1, n);
     float *dg = calloc(C, sizeof(float)), *dg1 = calloc(C, sizeof(float));
     instance_norm_backward(dx1, dg, NULL, dy, x, mean, rstd, g, N, C, HW);
     nn_blas_threads(1);
