@@ -75,3 +75,17 @@ export async function dropFile(page, selector, file, name, type) {
       zone.dispatchEvent(new DragEvent(kind, { bubbles: true, cancelable: true, dataTransfer: transfer }));
   }, { selector, base64, name, type });
 }
+
+// The form the page posts to /api/jobs, watched through the page's fetch (chromium hands
+// playwright no multipart body that holds a file): window.sentFields, text fields as they
+// are and files as file:NAME.
+export async function watchJobForm(page) {
+  await page.evaluate(() => {
+    const original = window.fetch;
+    window.fetch = (url, options) => {
+      if (url === '/api/jobs' && options && options.body instanceof FormData)
+        window.sentFields = [...options.body.entries()].map(([k, v]) => [k, typeof v === 'string' ? v : `file:${v.name}`]);
+      return original(url, options);
+    };
+  });
+}

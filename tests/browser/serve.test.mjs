@@ -14,7 +14,7 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, browserTools, check, dropFile, fail, finish, skip, startServer, stopServer } from './harness.mjs';
+import { CHROMIUM, browserTools, check, dropFile, fail, finish, skip, startServer, stopServer, watchJobForm } from './harness.mjs';
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -122,16 +122,7 @@ try {
   check(await page.isVisible('#engine'), 'the engine menu is in sight without opening the options');
   await page.click('summary');
   await page.check('#compare');
-  // the form the page posts (chromium hands playwright no multipart body that holds a
-  // file, so the page's fetch is watched instead): text fields, and files by name
-  await page.evaluate(() => {
-    const original = window.fetch;
-    window.fetch = (url, options) => {
-      if (url === '/api/jobs' && options && options.body instanceof FormData)
-        window.sentFields = [...options.body.entries()].map(([k, v]) => [k, typeof v === 'string' ? v : `file:${v.name}`]);
-      return original(url, options);
-    };
-  });
+  await watchJobForm(page); // the form the page posts: text fields, and files by name
   await page.click('#animate');
   let sent = Object.fromEntries(await page.evaluate(() => window.sentFields || []));
   let want = { source: 'file:two faces.png', face: '2', driving: 'file:driver.mp4', mode: 'relative', expression_scale: '1',

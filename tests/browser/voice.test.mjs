@@ -12,7 +12,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, browserTools, check, dropFile, fail, finish, skip, startServer, stopServer } from './harness.mjs';
+import { CHROMIUM, browserTools, check, dropFile, fail, finish, skip, startServer, stopServer, watchJobForm } from './harness.mjs';
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run',
@@ -50,15 +50,7 @@ try {
   await page.waitForSelector('body[data-ready="true"]', { timeout: 15000 });
   const drop = (selector, file, name, type) => dropFile(page, selector, file, name, type);
   const message = async () => (await page.isVisible('#message')) ? (await page.textContent('#message')) : '';
-  // the form the page posts: text fields, and files by name
-  await page.evaluate(() => {
-    const original = window.fetch;
-    window.fetch = (u, options) => {
-      if (u === '/api/jobs' && options && options.body instanceof FormData)
-        window.sentFields = [...options.body.entries()].map(([k, v]) => [k, typeof v === 'string' ? v : `file:${v.name}`]);
-      return original(u, options);
-    };
-  });
+  await watchJobForm(page); // the form the page posts: text fields, and files by name
 
   await page.click('.example[data-name="mona_lisa.png"]');
   await page.waitForFunction(() => document.getElementById('faces-note').textContent === 'One face found.', null, { timeout: 60000 });
