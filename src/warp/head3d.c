@@ -1446,8 +1446,21 @@ static void composite_band(void *ctx, int y0, int y1) {
 static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float share) {
     int w = h->source.width, x0 = INT32_MAX, y0 = INT32_MAX, x1 = -1, y1 = -1;
     int bx1 = box[2] < h->width - 1 ? box[2] : h->width - 1, by1 = box[3] < h->height - 1 ? box[3] : h->height - 1;
-    for (int y = box[1]; y <= by1; y++)
-        for (int x = box[0]; x <= bx1; x++) {
+    /* where the SIDE triangles lie now (the scan for their pixels need not cover the box) */
+    float tx0 = INFINITY, ty0 = INFINITY, tx1 = -INFINITY, ty1 = -INFINITY;
+    for (int t = h->face_end; t < h->frame_first; t++) {
+        if (h->layer[t] != HEAD3D_LAYER_SIDE) continue;
+        for (int k = 0; k < 3; k++) {
+            const float *p = h->posed[h->triangles[t][k]];
+            tx0 = fminf(tx0, p[0]); tx1 = fmaxf(tx1, p[0]);
+            ty0 = fminf(ty0, p[1]); ty1 = fmaxf(ty1, p[1]);
+        }
+    }
+    if (!(tx1 >= tx0) || !(ty1 >= ty0)) return VV_OK;
+    int sx0 = tx0 > box[0] ? (int)tx0 : box[0], sy0 = ty0 > box[1] ? (int)ty0 : box[1];
+    int sx1 = tx1 + 1 < bx1 ? (int)(tx1 + 1) : bx1, sy1 = ty1 + 1 < by1 ? (int)(ty1 + 1) : by1;
+    for (int y = sy0; y <= sy1; y++)
+        for (int x = sx0; x <= sx1; x++) {
             size_t i = (size_t)y * w + x;
             if (!h->coverage[i] || (h->raster_layer[i] & LAYER_MASK) != HEAD3D_LAYER_SIDE) continue;
             if (x < x0) x0 = x;
