@@ -344,6 +344,36 @@ static void test_upsample(const char *name, bool bilinear, int OH, int OW) {
     check_case(&c);
 }
 
+
+/* ---- flow resampling: dims N C H W; inputs image, flow ---- */
+static void flow_fwd(grad_case *c) { flow_sample_nchw_forward(c->out, c->in[0], c->in[1], c->dims[0], c->dims[1], c->dims[2], c->dims[3]); }
+static void flow_bwd(grad_case *c, const float *g) {
+    flow_sample_nchw_backward(c->din[0], c->din[1], g, c->in[0], c->in[1], c->dims[0], c->dims[1], c->dims[2], c->dims[3]);
+}
+/* Sample positions at whole cells plus 0.15..0.85 (the bilinear kinks are at whole cells,
+ * more than 2h away), two cells beyond each border (clamped: gradient 0 there, and at least
+ * 0.15 > h outside, so the central difference sees no kink either). */
+static void test_flow_sample(const char *name, int N, int C, int H, int W) {
+    grad_case c = {.name = name, .forward = flow_fwd, .backward = flow_bwd, .dims = {N, C, H, W}};
+    case_input(&c, (size_t)N * C * H * W);
+    case_input(&c, (size_t)N * 2 * H * W);
+    int outside = 0;
+    for (int n = 0; n < N; n++)
+        for (int a = 0; a < 2; a++)
+            for (int y = 0; y < H; y++)
+                for (int x = 0; x < W; x++) {
+                    int size = a ? H : W, p = a ? y : x;
+                    int cell = -2 + (int)(uniform() * (size + 3)); /* -2 .. size */
+                    float target = (float)cell + 0.15f + 0.7f * (float)uniform();
+                    outside += target < 0.0f || target > (float)(size - 1);
+                    c.in[1][(((size_t)n * 2 + a) * H + y) * W + x] = target - (float)p;
+                }
+    CHECK_MSG(outside > 0, "%s: no sample beyond the border", name);
+    c.out_size = (size_t)N * C * H * W;
+    c.out = buffer(c.out_size);
+    check_case(&c);
+}
+
 /* ---- structure ---- */
 static void add_fwd(grad_case *c) { add_forward(c->out, c->in[0], c->in[1], c->out_size); }
 static void add_bwd(grad_case *c, const float *g) { add_backward(c->din[0], c->din[1], g, c->out_size); }
@@ -494,6 +524,8 @@ int main(void) {
     test_upsample("upsample_nearest2", false, 6, 8);
     test_upsample("upsample_bilinear2", true, 6, 8);
     test_upsample("upsample_bilinear_5x7", true, 5, 7);
+    test_flow_sample("flow_sample", 2, 3, 5, 6);
+    test_flow_sample("flow_sample_1x4", 1, 2, 4, 1); /* one column: x never moves */
     test_structure();
     test_attention();
     test_losses();

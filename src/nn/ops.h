@@ -211,4 +211,14 @@ void resize_bilinear_source(int i, int in_size, int out_size, bool align_corners
 vv_status im2col_tile_alloc(long total_rows, size_t row_floats, const char *what, long *tile_rows,
                             float **col);
 
+/* ---- Flow resampling (nn/ops_flow.c), NCHW ----
+ * out [N,C,H,W]: pixel (x, y) of each channel is in [N,C,H,W] sampled bilinearly at
+ * (x + flow[n,0,y,x], y + flow[n,1,y,x]) (displacements in pixels), the position clamped
+ * to the image (border pixels repeat).  The backward accumulates d_in [N,C,H,W] and
+ * d_flow [N,2,H,W] (either may be NULL) from d_out; a clamped coordinate gets no
+ * displacement gradient. */
+void flow_sample_nchw_forward(float *out, const float *in, const float *flow, int N, int C, int H, int W);
+void flow_sample_nchw_backward(float *d_in, float *d_flow, const float *d_out, const float *in,
+                               const float *flow, int N, int C, int H, int W);
+
 #endif
