@@ -46,8 +46,10 @@ int main(int argc, char **argv) {
     }
     const char *mode = argv[1];
     static const char *const bilabial[] = {"m", "b", "p", NULL}, *const labial[] = {"m", "b", "p", "f", "v", NULL};
+    static const char *const labiodental[] = {"f", "v", NULL};
     int total = 0, heard = 0, recognised = 0, right = 0, right_labial = 0, closed = 0, pauses = 0, pauses_closed = 0;
-    int vowels = 0, vowels_open = 0, lags[7] = {0};
+    int vowels = 0, vowels_open = 0, lags[7] = {0}, fv = 0, fv_heard = 0, fv_tucked = 0, fv_recognised = 0, fv_right = 0;
+    long tucked_elsewhere = 0;
     long speech_frames = 0, closed_elsewhere = 0;
     double cpu = 0, seconds = 0, r_sum = 0;
     for (int a = 2; a < argc; a++) {
@@ -92,6 +94,17 @@ int main(int argc, char **argv) {
                 }
                 heard += found;
                 closed += shut;
+            } else if (is_one_of(names[i], labiodental)) {
+                fv++;
+                bool found = false, tucked = false;
+                for (int k = 0; k < env.phones; k++)
+                    found |= viseme_of_phone(rec[k].name) == VISEME_LIP_TEETH && rec[k].start < e + TOLERANCE && rec[k].end > s - TOLERANCE;
+                for (int fr = 0; fr < frames && env.tuck; fr++) {
+                    double t = (fr + 0.5) / FPS;
+                    tucked |= t >= s - TOLERANCE && t <= e + TOLERANCE && env.tuck[fr] >= 0.5f;
+                }
+                fv_heard += found;
+                fv_tucked += tucked;
             } else if (names[i][0] == '_' && e - s > 0.2) {
                 pauses++;
                 bool shut = true;
@@ -118,6 +131,26 @@ int main(int argc, char **argv) {
             }
             right += near;
             right_labial += near_labial;
+        }
+        for (int k = 0; k < env.phones; k++) {
+            if (viseme_of_phone(rec[k].name) != VISEME_LIP_TEETH) continue;
+            fv_recognised++;
+            bool near = false;
+            for (int i = 0; i < n; i++) {
+                double s = starts[i], e = i + 1 < n ? starts[i + 1] : env.seconds;
+                near |= is_one_of(names[i], labiodental) && rec[k].start < e + TOLERANCE && rec[k].end > s - TOLERANCE;
+            }
+            fv_right += near;
+        }
+        for (int fr = 0; fr < frames && env.tuck; fr++) {
+            if (energy.openness[fr] <= 0.0f || env.tuck[fr] < 0.5f) continue;
+            double t = (fr + 0.5) / FPS;
+            bool near = false;
+            for (int i = 0; i < n; i++) {
+                double s = starts[i], e = i + 1 < n ? starts[i + 1] : env.seconds;
+                near |= is_one_of(names[i], labiodental) && t >= s - TOLERANCE && t <= e + TOLERANCE;
+            }
+            tucked_elsewhere += !near;
         }
         for (int fr = 0; fr < frames; fr++) {
             if (energy.openness[fr] <= 0.2f) continue;
@@ -163,5 +196,9 @@ int main(int argc, char **argv) {
            total ? (double)closed / total : 0, closed_elsewhere, speech_frames,
            speech_frames ? (double)closed_elsewhere / speech_frames : 0, pauses_closed, pauses, vowels_open, vowels, lags[0],
            lags[1], lags[2], lags[3], lags[4], lags[5], lags[6], r_sum / clips, cpu, seconds > 0 ? cpu / seconds : 0);
+    printf("bench_speak %s f/v: recognised F/V within 40 ms %d/%d = %.3f, precision %d/%d = %.3f; the lip tuck over 0.5 within 40 ms "
+           "%d/%d = %.3f; frames tucked over 0.5 away from f/v %ld\n",
+           mode, fv_heard, fv, fv ? (double)fv_heard / fv : 0, fv_right, fv_recognised,
+           fv_recognised ? (double)fv_right / fv_recognised : 0, fv_tucked, fv, fv ? (double)fv_tucked / fv : 0, tucked_elsewhere);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* video/audio_envelope: a speech recording decoded to mono and reduced to per-frame mouth
  * openness (see audio_envelope.h for the steps). */
 #include "video/audio_envelope.h"
+#include "video/labials.h"
 #include "video/phonemes.h"
 #include "video/visemes.h"
 
@@ -365,7 +366,11 @@ vv_status audio_envelope_phonemes(audio_envelope *out, const float *samples, int
     phone_segment *phones = NULL;
     int n = 0;
     vv_status s = phonemes_recognise(samples, count, AUDIO_ENVELOPE_RATE, &phones, &n);
-    if (s != VV_OK) return s;
+    if (s == VV_OK) s = labials_fuse(samples, count, AUDIO_ENVELOPE_RATE, &phones, &n, NULL);
+    if (s != VV_OK) {
+        free(phones);
+        return s;
+    }
     float *open = mem_alloc((size_t)out->frames, sizeof *open), *width = mem_calloc((size_t)out->frames, sizeof *width);
     float *tuck = mem_calloc((size_t)out->frames, sizeof *tuck);
     if (!open || !width || !tuck) {

@@ -1,0 +1,260 @@
+/* video/labials: acoustic lip cues fused with the decoder's phones (see labials.h). */
+#include "video/labials.h"
+#include "video/visemes.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BANDS 5
+#define HOP 160  /* 10 ms at 16 kHz */
+#define HALF 200 /* the Hann window's half width: 25 ms */
+
+static const double band_edges[BANDS + 1] = {100, 400, 1000, 2500, 4500, 7500};
+
+/* The rules' thresholds (dB against the frame's total level unless said; the dev clips of
+ * docs/SPEAK.md chose them: a murmur's dip of 6 -> 12 dB and a burst's rise of 10 -> 12 dB
+ * cut the closures away from labials from 4.4 % to 3.1 % of the speech frames for 0.93 ->
+ * 0.95 of the m/b/p closed; frication over 4 frames rather than 2: F/V precision 0.26 ->
+ * 0.56 at the same recall). */
+static const struct {
+    double murmur_floor, murmur_low, murmur_place, murmur_dip;
+    double burst_rise, burst_top, burst_mid, burst_floor, burst_closure;
+    double fric_loud, fric_quiet, fric_mid, fric_top;
+    int fric_frames;
+} rules = {
+    .murmur_floor = -35, /* the frame within 35 dB of the recording's loud frames (its 95th percentile) */
+    .murmur_low = -1,    /* 100-400 Hz within 1 dB of the total: the low band dominant */
+    .murmur_place = 8,   /* 1000-2500 over 2500-4500 Hz: an m (about 11 dB), not an n (about 4) */
+    .murmur_dip = 12,    /* 400-2500 Hz, 12 dB under the loudest frame within 80 ms */
+    .burst_rise = 12,    /* 1000-7500 Hz up 12 dB from the previous frame */
+    .burst_top = -4,     /* 4500-7500 under 1000-2500 Hz: falling, not an alveolar's rising burst */
+    .burst_mid = -8,     /* 400-1000 Hz within 8 dB of the total */
+    .burst_floor = -35,
+    .burst_closure = 0.03, /* seconds of closure before the release */
+    .fric_loud = -18,      /* frication 18-35 dB under the loud frames: weaker than s and sh */
+    .fric_quiet = -35,
+    .fric_mid = -14,  /* 400-1000 Hz within 14 dB of the total */
+    .fric_top = 0,    /* 4500-7500 at least as strong as 2500-4500 Hz: flat */
+    .fric_frames = 4, /* 40 ms or more (a t's aspiration is shorter) */
+};
+
+typedef struct biquad {
+    double b0, b1, b2, a1, a2;
+} biquad;
+
+/* A second-order Butterworth section (Q = 1/sqrt 2) from the bilinear transform. */
+static biquad biquad_design(double cutoff, double rate, bool high_pass) {
+    double w = 2 * 3.14159265358979323846 * cutoff / rate, c = cos(w), alpha = sin(w) / (2 * sqrt(0.5)), a0 = 1 + alpha;
+    biquad q;
+    q.b0 = (high_pass ? (1 + c) / 2 : (1 - c) / 2) / a0;
+    q.b1 = (high_pass ? -(1 + c) : 1 - c) / a0;
+    q.b2 = q.b0;
+    q.a1 = -2 * c / a0;
+    q.a2 = (1 - alpha) / a0;
+    return q;
+}
+
+static void biquad_run(const biquad *q, float *x, int64_t count) {
+    double x1 = 0, x2 = 0, y1 = 0, y2 = 0;
+    for (int64_t i = 0; i < count; i++) {
+        double in = x[i], y = q->b0 * in + q->b1 * x1 + q->b2 * x2 - q->a1 * y1 - q->a2 * y2;
+        x2 = x1;
+        x1 = in;
+        y2 = y1;
+        y1 = y;
+        x[i] = (float)y;
+    }
+}
+
+/* level[k * BANDS + b]: band b's Hann-weighted power around sample k * HOP, dB. */
+static vv_status band_levels(const float *samples, int64_t count, int frames, float *level) {
+    float *band = mem_alloc((size_t)count, sizeof *band);
+    double weights[2 * HALF + 1], weight_sum = 0;
+    if (!band) return vv_fail(VV_ERR_NO_MEMORY, "labials: out of memory for %lld samples", (long long)count);
+    for (int i = -HALF; i <= HALF; i++) weight_sum += weights[i + HALF] = 0.5 + 0.5 * cos(3.14159265358979323846 * i / (HALF + 1));
+    for (int b = 0; b < BANDS; b++) {
+        memcpy(band, samples, (size_t)count * sizeof *band);
+        biquad high = biquad_design(band_edges[b], 16000, true), low = biquad_design(band_edges[b + 1], 16000, false);
+        biquad_run(&high, band, count); /* twice each: fourth order */
+        biquad_run(&high, band, count);
+        biquad_run(&low, band, count);
+        biquad_run(&low, band, count);
+        for (int k = 0; k < frames; k++) {
+            int64_t c = (int64_t)k * HOP;
+            double p = 0;
+            for (int i = -HALF; i <= HALF; i++)
+                if (c + i >= 0 && c + i < count) p += weights[i + HALF] * band[c + i] * band[c + i];
+            level[k * BANDS + b] = (float)(10 * log10(p / weight_sum + 1e-10));
+        }
+    }
+    free(band);
+    return VV_OK;
+}
+
+static double db_sum(const float *v, int first, int last) {
+    double s = 0;
+    for (int i = first; i <= last; i++) s += pow(10, v[i] / 10);
+    return 10 * log10(s);
+}
+
+static int compare_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool is_vowel(const char *name) {
+    viseme v = viseme_of_phone(name);
+    return v == VISEME_OPEN || v == VISEME_WIDE || (v == VISEME_ROUNDED && strcmp(name, "W") != 0) ||
+           !strcmp(name, "ER");
+}
+
+/* The decoder's phone at time t (NULL: none). */
+static const char *phone_at(const phone_segment *phones, int n, double t) {
+    for (int i = 0; i < n; i++)
+        if (phones[i].start <= t && t < phones[i].end) return phones[i].name;
+    return NULL;
+}
+
+/* Whether the decoder heard a phone of viseme v overlapping [a, b]. */
+static bool heard_near(const phone_segment *phones, int n, double a, double b, viseme v) {
+    for (int i = 0; i < n; i++)
+        if (phones[i].start < b && phones[i].end > a && viseme_of_phone(phones[i].name) == v) return true;
+    return false;
+}
+
+typedef struct cue {
+    double start, end;
+    const char *name;
+} cue;
+
+static int compare_cue(const void *a, const void *b) {
+    double x = ((const cue *)a)->start, y = ((const cue *)b)->start;
+    return x < y ? -1 : x > y;
+}
+
+vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segment **phones, int *n, labial_cues *cues) {
+    labial_cues counted = {0};
+    if (cues) *cues = counted;
+    if (rate != 16000) return vv_fail(VV_ERR_INVALID_ARGUMENT, "labials: the cues take 16000 Hz, not %d", rate);
+    if (count <= 0 || *n <= 0) return VV_OK;
+    int frames = (int)((count + HOP - 1) / HOP);
+    float *level = mem_alloc((size_t)frames * BANDS, sizeof *level);
+    float *total = mem_alloc((size_t)frames, sizeof *total), *oral = mem_alloc((size_t)frames, sizeof *oral);
+    float *high = mem_alloc((size_t)frames, sizeof *high), *sorted = mem_alloc((size_t)frames, sizeof *sorted);
+    uint8_t *mark = mem_calloc((size_t)frames, 1);
+    cue *found = mem_alloc((size_t)frames, sizeof *found);
+    vv_status s = level && total && oral && high && sorted && mark && found
+                      ? band_levels(samples, count, frames, level)
+                      : vv_fail(VV_ERR_NO_MEMORY, "labials: out of memory for %d frames", frames);
+    int cue_count = 0;
+    if (s == VV_OK) {
+        for (int k = 0; k < frames; k++) {
+            const float *r = level + k * BANDS;
+            total[k] = (float)db_sum(r, 0, BANDS - 1);
+            oral[k] = (float)db_sum(r, 1, 3);
+            high[k] = (float)db_sum(r, 2, 4);
+        }
+        memcpy(sorted, total, (size_t)frames * sizeof *sorted);
+        qsort(sorted, (size_t)frames, sizeof *sorted, compare_float);
+        float peak = sorted[(int)(0.95 * (frames - 1))];
+        /* Per frame: 1 murmur, 2 burst, 3 frication. */
+        for (int k = 0; k < frames; k++) {
+            const float *r = level + k * BANDS;
+            float loud = total[k] - peak, most = oral[k];
+            for (int j = k - 8; j <= k + 8; j++)
+                if (j >= 0 && j < frames && oral[j] > most) most = oral[j];
+            if (loud > rules.murmur_floor && r[0] - total[k] > rules.murmur_low && r[2] - r[3] > rules.murmur_place &&
+                most - oral[k] > rules.murmur_dip)
+                mark[k] = 1;
+            else if (k > 0 && high[k] - high[k - 1] > rules.burst_rise && r[4] - r[2] < rules.burst_top &&
+                     r[1] - total[k] > rules.burst_mid && loud > rules.burst_floor)
+                mark[k] = 2;
+            else if (loud < rules.fric_loud && loud > rules.fric_quiet && r[1] - total[k] > rules.fric_mid &&
+                     r[4] - r[3] > rules.fric_top)
+                mark[k] = 3;
+        }
+        for (int k = 0; k < frames;) {
+            int end = k + 1;
+            while (end < frames && mark[end] == mark[k]) end++;
+            cue c = {k * 0.01, end * 0.01, NULL};
+            double middle = 0.5 * (c.start + c.end);
+            const char *under = phone_at(*phones, *n, middle);
+            bool vowel = under && is_vowel(under);
+            if (mark[k] == 1 && !vowel && !heard_near(*phones, *n, c.start - 0.04, c.end + 0.04, VISEME_CLOSED)) {
+                c.name = "M";
+                counted.murmurs++;
+            } else if (mark[k] == 2 && !heard_near(*phones, *n, c.start - 0.04 - rules.burst_closure, c.end + 0.04, VISEME_CLOSED)) {
+                c.start -= rules.burst_closure;
+                c.end = k * 0.01;
+                c.name = "P";
+                counted.bursts++;
+            } else if (mark[k] == 3 && end - k >= rules.fric_frames && !vowel &&
+                       !heard_near(*phones, *n, c.start - 0.04, c.end + 0.04, VISEME_LIP_TEETH) &&
+                       !heard_near(*phones, *n, c.start, c.end, VISEME_CLOSED)) {
+                c.name = "F";
+                counted.frications++;
+            }
+            if (c.name && c.start < c.end) found[cue_count++] = c;
+            k = end;
+        }
+    }
+    /* The cues cut into the decoder's phones: each phone keeps what no cue covers. */
+    if (s == VV_OK && cue_count > 0) {
+        qsort(found, (size_t)cue_count, sizeof *found, compare_cue);
+        for (int i = 0; i < cue_count; i++) {
+            if (found[i].start < 0) found[i].start = 0;
+            if (i > 0 && found[i].start < found[i - 1].end) found[i].start = found[i - 1].end;
+            if (found[i].end < found[i].start) found[i].end = found[i].start; /* empty: skipped */
+        }
+        double last = (*phones)[*n - 1].end;
+        int capacity = *n + 2 * cue_count, m = 0;
+        phone_segment *out = mem_alloc((size_t)capacity, sizeof *out);
+        if (!out) s = vv_fail(VV_ERR_NO_MEMORY, "labials: out of memory");
+        for (int i = 0; out && i < *n; i++) { /* each phone cut by the cues: at most one more piece per cue */
+            const phone_segment *p = &(*phones)[i];
+            double at = p->start;
+            for (int j = 0; j < cue_count && at < p->end; j++) {
+                if (found[j].end <= at || found[j].start >= p->end || found[j].start >= found[j].end) continue;
+                if (found[j].start > at) {
+                    out[m] = *p;
+                    out[m].start = at;
+                    out[m++].end = found[j].start;
+                }
+                at = found[j].end;
+            }
+            if (at < p->end) {
+                out[m] = *p;
+                out[m++].start = at;
+            }
+        }
+        for (int j = 0; out && j < cue_count; j++) {
+            if (found[j].end > last) found[j].end = last;
+            if (found[j].start >= found[j].end) continue;
+            out[m] = (phone_segment){.start = found[j].start, .end = found[j].end};
+            snprintf(out[m].name, sizeof out[m].name, "%s", found[j].name);
+            m++;
+        }
+        if (out) {
+            for (int i = 1; i < m; i++) /* time order (the pieces and the cues do not overlap) */
+                for (int j = i; j > 0 && out[j].start < out[j - 1].start; j--) {
+                    phone_segment t = out[j];
+                    out[j] = out[j - 1];
+                    out[j - 1] = t;
+                }
+            free(*phones);
+            *phones = out;
+            *n = m;
+        }
+    }
+    if (s == VV_OK && cues) *cues = counted;
+    free(level);
+    free(total);
+    free(oral);
+    free(high);
+    free(sorted);
+    free(mark);
+    free(found);
+    return s;
+}
