@@ -113,10 +113,10 @@ static void check_direction(const char *what, float *x, const float *analytic, s
 
 static double g_loss_void(void *c) { return g_loss(c); }
 
-static void test_generator_gradients(bool hybrid, bool attention, bool residual) {
+static void test_generator_gradients(bool hybrid, bool attention, bool residual, bool flow) {
     fsth_config cfg = fsth_config_default(G_SIZE);
     cfg.width = 4, cfg.bottleneck_blocks = 1, cfg.hybrid = hybrid, cfg.attention = attention;
-    cfg.residual = residual;
+    cfg.residual = residual, cfg.flow = flow, cfg.flow_pixels = 2.0f;
     fsth_model *m;
     CHECK_OK(fsth_model_new(&m, &cfg, 7));
     if (!m) return;
@@ -132,6 +132,13 @@ static void test_generator_gradients(bool hybrid, bool attention, bool residual)
     if (hybrid) /* validity in [0, 1] */
         for (int n = 0; n < c.N; n++)
             for (size_t i = 0; i < plane; i++) c.in[(size_t)n * inc * plane + 6 * plane + i] = frand() * 0.5f + 0.5f;
+    if (flow) /* a smooth warp: bilinear sampling's kinks (at whole pixels) stay below the tolerance */
+        for (int n = 0; n < c.N; n++)
+            for (int ch = 0; ch < 3; ch++)
+                for (int y = 0; y < S; y++)
+                    for (int x = 0; x < S; x++)
+                        c.in[(size_t)n * inc * plane + (3 + ch) * plane + (size_t)y * S + x] =
+                            0.9f * sinf(0.21f * x + 0.13f * y * (ch + 1) + (float)n + ch);
     fill(c.psi, (size_t)c.N * m->G.psi_dim, 0.3f);
     fill(c.R, out_n, 1.0f);
     if (attention) param_data(&m->G.ps, m->G.attention.gamma)[0] = 0.5f; /* exercise its weights */
@@ -149,7 +156,7 @@ static void test_generator_gradients(bool hybrid, bool attention, bool residual)
         int idx = param_store_find(&m->G.ps, "G.head.weight"); /* then a head that paints */
         fill(param_data(&m->G.ps, idx), m->G.ps.entries[idx].size, 0.5f);
     }
-    if (residual) { /* out = warped + tanh(rgb): the blend path's painting with the blend at 0 */
+    if (residual && !flow) { /* out = warped + tanh(rgb): the blend path's painting with the blend at 0 */
         float *painting = malloc(out_n * sizeof(float)), bias = param_data(&m->G.ps, m->G.head.bias)[3];
         m->G.config.residual = false;
         param_data(&m->G.ps, m->G.head.bias)[3] = -100.0f;
@@ -172,6 +179,11 @@ static void test_generator_gradients(bool hybrid, bool attention, bool residual)
     param_store_zero_grad(&m->G.ps);
     CHECK_OK(fsth_generator_backward(&m->G, dpsi, c.R, c.in, c.psi, c.N, true));
     float range = residual ? 2.0f : 1.0f; /* warped in [-1, 1] plus a correction in [-1, 1] */
+    if (flow) { /* the head filled above moves the warp: by up to the bound, 2 px */
+        double most = 0.0;
+        for (size_t i = 0; i < (size_t)c.N * 2 * plane; i++) most = fmax(most, fabs(m->G.flow[i]));
+        CHECK_MSG(most > 0.5 && most <= 2.0, "flow: largest displacement %g px", most);
+    }
     for (size_t i = 0; i < out_n; i++) CHECK(c.out[i] >= -range && c.out[i] <= range);
     if (residual) CHECK(param_grad(&m->G.ps, m->G.head.bias)[3] == 0.0f); /* the blend unused */
     char what[64];
@@ -181,7 +193,7 @@ static void test_generator_gradients(bool hybrid, bool attention, bool residual)
     for (int n = 0; n < c.N; n++)
         for (int j = 0; j < 2 * cfg.width; j++) dhead[n * 2 * cfg.width + j] = dpsi[(size_t)n * m->G.psi_dim + head + j];
     for (int n = 0; n < c.N; n++) {
-        snprintf(what, sizeof what, "G head psi%s sample %d", residual ? " residual" : hybrid ? " hybrid" : "", n);
+        snprintf(what, sizeof what, "G head psi%s sample %d", flow ? " flow" : residual ? " residual" : hybrid ? " hybrid" : "", n);
         check_direction(what, c.psi + (size_t)n * m->G.psi_dim + head, dhead + n * 2 * cfg.width,
                         (size_t)2 * cfg.width, g_loss_void, &c, G_EPS);
     }
@@ -190,7 +202,7 @@ static void test_generator_gradients(bool hybrid, bool attention, bool residual)
     for (int t = 0; t < 4; t++) {
         int idx = param_store_find(&m->G.ps, tensors[t]);
         if (idx < 0) { CHECK(t == 3 && !attention); continue; }
-        snprintf(what, sizeof what, "G %s%s", tensors[t], residual ? " residual" : hybrid ? " hybrid" : "");
+        snprintf(what, sizeof what, "G %s%s", tensors[t], flow ? " flow" : residual ? " residual" : hybrid ? " hybrid" : "");
         check_direction(what, param_data(&m->G.ps, idx), param_grad(&m->G.ps, idx),
                         m->G.ps.entries[idx].size, g_loss_void, &c, G_EPS);
     }
@@ -473,9 +485,10 @@ int main(void) {
     test_block_gradients(FSTH_NORM_ADAIN, FSTH_SAME, false, 8, 8);
     test_block_gradients(FSTH_NORM_ADAIN, FSTH_UP, false, 8, 4);
     test_block_gradients(FSTH_NORM_ADAIN, FSTH_SAME, false, 4, 8);
-    test_generator_gradients(false, false, false);
-    test_generator_gradients(true, true, false);
-    test_generator_gradients(true, false, true);
+    test_generator_gradients(false, false, false, false);
+    test_generator_gradients(true, true, false, false);
+    test_generator_gradients(true, false, true, false);
+    test_generator_gradients(true, false, true, true);
     test_embedder_discriminator_gradients();
     test_files();
     test_config_warp3d();

@@ -135,6 +135,7 @@ int cli_train(int argc, char **argv) {
     int steps = 1000, k = 8, batch = 1, size = 128, width = 16, bottleneck = 4, seed = 1;
     int val_every = 100, checkpoint_every = 100;
     bool resume = false, attention = false, hybrid = false, warp3d = false, residual = false, quiet = false;
+    float flow = 0.0f;
     float lr_g = 5e-5f, lr_d = 2e-4f, identity = 10.0f, perceptual = 0.0f, invented = 0.0f;
     float adversarial = 1.0f, feature_matching = 10.0f, regions = 0.0f;
     const char *episodes = "clip";
@@ -152,6 +153,7 @@ int cli_train(int argc, char **argv) {
         {"hybrid", 0, OPT_FLAG, &hybrid, NULL, "hybrid engine: G also sees the warped first shot and blends", 0, 0},
         {"warp3d", 0, OPT_FLAG, &warp3d, NULL, "hybrid: that warp is the 3D head's (animate's default engine), with its validity map", 0, 0},
         {"residual", 0, OPT_FLAG, &residual, NULL, "hybrid: G adds a correction to the warp instead of blending a painting into it (with --init of a blending hybrid: its weights, the correction starting at 0)", 0, 0},
+        {"flow", 0, OPT_FLOAT, &flow, "PX", "residual hybrid that also moves the warp's pixels by a displacement of up to PX crop pixels (with --init of a hybrid: its weights, the displacement starting at 0)", 0, 64},
         {"init", 0, OPT_STRING, &init, "MODEL.safetensors", "start from this model's weights (e.g. a shipped one; its configuration, fresh optimiser state)", 0, 0},
         {"invented", 0, OPT_FLOAT, &invented, "W", "hybrid: pixel-loss weight 1 + W where the warp invented pixels (0: uniform)", 0, 1000},
         {"regions", 0, OPT_FLOAT, &regions, "W", "pixel-loss weight + W on the target's eyes and mouth (0: uniform)", 0, 1000},
@@ -216,8 +218,8 @@ int cli_train(int argc, char **argv) {
     }
     fsth_model *m = NULL;
     fsth_config c = fsth_config_default(size);
-    c.width = width, c.bottleneck_blocks = bottleneck, c.attention = attention, c.hybrid = hybrid || warp3d || residual;
-    c.warp3d = warp3d, c.residual = residual;
+    c.width = width, c.bottleneck_blocks = bottleneck, c.attention = attention, c.hybrid = hybrid || warp3d || residual || flow > 0;
+    c.warp3d = warp3d, c.residual = residual || flow > 0, c.flow = flow > 0, c.flow_pixels = flow;
     c.videos = dataset_clip_count(ds);
     if (resume && init) {
         s = vv_fail(VV_ERR_INVALID_ARGUMENT, "--init starts a new run; --resume continues one: not both");
@@ -229,9 +231,14 @@ int cli_train(int argc, char **argv) {
         if (s == VV_OK && init && warp3d && !m->config.hybrid)
             s = vv_fail(VV_ERR_INVALID_ARGUMENT, "--warp3d needs a hybrid model; %s is not one", init);
         if (s == VV_OK && init && warp3d) m->config.warp3d = true;
-        if (s == VV_OK && init && residual && !m->config.hybrid)
-            s = vv_fail(VV_ERR_INVALID_ARGUMENT, "--residual needs a hybrid model; %s is not one", init);
-        if (s == VV_OK && init && residual && !m->config.residual) {
+        if (s == VV_OK && init && (residual || flow > 0) && !m->config.hybrid)
+            s = vv_fail(VV_ERR_INVALID_ARGUMENT, "--%s needs a hybrid model; %s is not one", flow > 0 ? "flow" : "residual", init);
+        if (s == VV_OK && init && flow > 0 && !m->config.flow) { /* a new head with the displacement rows at 0 */
+            fsth_model *with_flow = NULL;
+            s = fsth_model_flow_from(&with_flow, m, flow);
+            fsth_model_free(m);
+            m = with_flow;
+        } else if (s == VV_OK && init && residual && !m->config.residual) {
             m->config.residual = m->G.config.residual = true;
             fsth_generator_residual_start(&m->G);
         }

@@ -35,6 +35,10 @@ vv_status fsth_config_check(const fsth_config *c) {
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: warp3d is for a hybrid model");
     if (c->residual && !c->hybrid)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: residual is for a hybrid model");
+    if (c->flow && !c->residual)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: flow is for a residual hybrid model");
+    if (c->flow && !(c->flow_pixels > 0.0f && c->flow_pixels <= 64.0f))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: flow_pixels %g outside (0, 64]", (double)c->flow_pixels);
     if (c->videos < 1 || c->videos > 100000)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth config: %d videos outside 1..100000", c->videos);
     return VV_OK;
@@ -42,14 +46,17 @@ vv_status fsth_config_check(const fsth_config *c) {
 
 int fsth_embedding_dim(const fsth_config *c) { return 8 * c->width; }
 int fsth_generator_in_channels(const fsth_config *c) { return c->hybrid ? 7 : 3; }
+int fsth_generator_out_channels(const fsth_config *c) { return c->flow ? 6 : c->hybrid ? 4 : 3; }
 
 vv_status fsth_config_to_json(const fsth_config *c, char *out, size_t out_size) {
+    char flow[64] = "";
+    if (c->flow) snprintf(flow, sizeof flow, ",\"flow\":true,\"flow_pixels\":%.9g", (double)c->flow_pixels);
     int n = snprintf(out, out_size,
                      "{\"size\":%d,\"width\":%d,\"bottleneck_blocks\":%d,\"attention\":%s,"
-                     "\"hybrid\":%s,\"videos\":%d%s%s}",
+                     "\"hybrid\":%s,\"videos\":%d%s%s%s}",
                      c->size, c->width, c->bottleneck_blocks, c->attention ? "true" : "false",
                      c->hybrid ? "true" : "false", c->videos, c->warp3d ? ",\"warp3d\":true" : "",
-                     c->residual ? ",\"residual\":true" : "");
+                     c->residual ? ",\"residual\":true" : "", flow);
     if (n < 0 || (size_t)n >= out_size) return vv_fail(VV_ERR_INTERNAL, "fsth config JSON over %zu bytes", out_size);
     return VV_OK;
 }
@@ -60,6 +67,13 @@ static bool json_int(const cJSON *root, const char *key, int *out) {
         fabs(item->valuedouble) > 1e9)
         return false;
     *out = (int)item->valuedouble;
+    return true;
+}
+
+static bool json_float(const cJSON *root, const char *key, float *out) {
+    const cJSON *item = cJSON_GetObjectItemCaseSensitive(root, key);
+    if (!cJSON_IsNumber(item) || !isfinite(item->valuedouble) || fabs(item->valuedouble) > 1e6) return false;
+    *out = (float)item->valuedouble;
     return true;
 }
 
@@ -88,6 +102,9 @@ vv_status fsth_config_from_json(fsth_config *c, const char *json) {
     else if (cJSON_GetObjectItemCaseSensitive(root, "warp3d") && !json_bool(root, "warp3d", &c->warp3d)) missing = "warp3d";
     /* residual too: older hybrids blend */
     else if (cJSON_GetObjectItemCaseSensitive(root, "residual") && !json_bool(root, "residual", &c->residual)) missing = "residual";
+    /* flow later still */
+    else if (cJSON_GetObjectItemCaseSensitive(root, "flow") && !json_bool(root, "flow", &c->flow)) missing = "flow";
+    else if (c->flow && !json_float(root, "flow_pixels", &c->flow_pixels)) missing = "flow_pixels";
     cJSON_Delete(root);
     if (missing) return vv_fail(VV_ERR_MODEL, "fsth config: '%s' missing or not valid", missing);
     if (fsth_config_check(c) == VV_OK) return VV_OK;
@@ -138,6 +155,44 @@ void fsth_model_free(fsth_model *m) {
     fsth_discriminator_free(&m->D);
     free(m->person_psi);
     free(m);
+}
+
+vv_status fsth_model_flow_from(fsth_model **out, const fsth_model *from, float pixels) {
+    *out = NULL;
+    if (!from->config.hybrid || from->config.flow)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "fsth_model_flow_from: needs a hybrid model without flow");
+    fsth_config c = from->config;
+    c.residual = c.flow = true, c.flow_pixels = pixels;
+    fsth_model *m = NULL;
+    vv_status status = fsth_model_new(&m, &c, 0);
+    if (status != VV_OK) return status;
+    /* E and D are declared alike: their regions copy whole; G by tensor, the head by rows. */
+    memcpy(m->E.ps.data, from->E.ps.data, from->E.ps.total * sizeof(float));
+    memcpy(m->D.ps.data, from->D.ps.data, from->D.ps.total * sizeof(float));
+    const param_store *src = &from->G.ps;
+    param_store *dst = &m->G.ps;
+    for (int i = 0; i < dst->count; i++) {
+        const param_entry *e = &dst->entries[i];
+        int j = param_store_find(src, e->name);
+        if (j < 0) {
+            status = vv_fail(VV_ERR_INTERNAL, "fsth_model_flow_from: G tensor %s missing", e->name);
+            break;
+        }
+        /* the head's weight, bias and u have 6 rows here, 4 there: the first 4 copy */
+        size_t n = src->entries[j].size < e->size ? src->entries[j].size : e->size;
+        memcpy(param_data(dst, i), param_data(src, j), n * sizeof(float));
+    }
+    if (status == VV_OK) {
+        if (!from->config.residual) fsth_generator_residual_start(&m->G);
+        fsth_generator_flow_start(&m->G);
+        status = fsth_generator_prepare(&m->G, false);
+    }
+    if (status != VV_OK) {
+        fsth_model_free(m);
+        return status;
+    }
+    *out = m;
+    return VV_OK;
 }
 
 #define PERSON_TENSORS 4
@@ -218,7 +273,7 @@ vv_status fsth_model_load(fsth_model **out, const char *path) {
      * shapes follow from it (their bytes are inside the file, so a forged config cannot make
      * us allocate far beyond what the file holds). */
     if (status == VV_OK) {
-        int64_t head[4] = {c.hybrid ? 4 : 3, c.width, 3, 3}, table[2] = {c.videos, 8 * c.width};
+        int64_t head[4] = {fsth_generator_out_channels(&c), c.width, 3, 3}, table[2] = {c.videos, 8 * c.width};
         const safetensors_tensor *h = safetensors_find(&f, "G.head.weight"), *w = safetensors_find(&f, "D.W");
         bool ok = h && w && h->ndim == 4 && w->ndim == 2;
         for (int d = 0; ok && d < 4; d++) ok = h->shape[d] == head[d];
@@ -435,11 +490,23 @@ static void render_paste(fsth_model *m, const float crop_to_image[6], const vv_i
     warp_paste_back(frame, crop, weight, crop_to_image, (float)m->config.size / 8.0f, 0);
 }
 
+/* Bilinear sample of a [S, S] plane at (u, v), clamped to the plane. */
+static float plane_sample(const float *d, int S, float u, float v) {
+    float uc = fminf(fmaxf(u, 0.0f), (float)S - 1.0f), vc = fminf(fmaxf(v, 0.0f), (float)S - 1.0f);
+    int i0 = (int)uc, j0 = (int)vc, i1 = i0 + 1 < S ? i0 + 1 : i0, j1 = j0 + 1 < S ? j0 + 1 : j0;
+    float a = uc - (float)i0, b = vc - (float)j0;
+    return (1.0f - b) * ((1.0f - a) * d[j0 * S + i0] + a * d[j0 * S + i1]) + b * ((1.0f - a) * d[j1 * S + i0] + a * d[j1 * S + i1]);
+}
+
 /* A residual hybrid's correction (G's tanh output, crop-sized, tensor units) added to the
  * full-resolution frame, sampled bilinearly, fading out over the crop's outer eighth as
- * render_paste does; the warp keeps its resolution under the correction. */
+ * render_paste does; the warp keeps its resolution under the correction.  A flow hybrid's
+ * displacement (flow [2, S, S], crop pixels; NULL: none) first moves the frame's own
+ * pixels: pixel p takes the frame at p + A f (A: the crop's scale and rotation into the
+ * frame, f the displacement sampled at p's crop position and faded likewise), bilinearly,
+ * from source, an unmodified copy of frame. */
 static void paste_correction(const fsth_model *m, const float image_to_crop[6], const float crop_to_image[6],
-                             const float *delta, vv_image *frame) {
+                             const float *delta, const float *flow, const vv_image *source, vv_image *frame) {
     int S = m->config.size;
     size_t plane = (size_t)S * S;
     float feather = (float)S / 8.0f, lo[2] = {1e30f, 1e30f}, hi[2] = {-1e30f, -1e30f};
@@ -451,6 +518,7 @@ static void paste_correction(const fsth_model *m, const float image_to_crop[6], 
     }
     int x0 = (int)fmaxf(floorf(lo[0]), 0.0f), x1 = (int)fminf(ceilf(hi[0]), (float)frame->width - 1.0f);
     int y0 = (int)fmaxf(floorf(lo[1]), 0.0f), y1 = (int)fminf(ceilf(hi[1]), (float)frame->height - 1.0f);
+    int W = frame->width, H = frame->height;
     for (int y = y0; y <= y1; y++)
         for (int x = x0; x <= x1; x++) {
             float u = image_to_crop[0] * x + image_to_crop[1] * y + image_to_crop[2];
@@ -458,15 +526,22 @@ static void paste_correction(const fsth_model *m, const float image_to_crop[6], 
             float edge = fminf(fminf(u + 0.5f, v + 0.5f), fminf((float)S - 0.5f - u, (float)S - 0.5f - v));
             if (edge <= 0.0f) continue;
             float f = edge < feather ? edge / feather : 1.0f;
-            float uc = fminf(fmaxf(u, 0.0f), (float)S - 1.0f), vc = fminf(fmaxf(v, 0.0f), (float)S - 1.0f);
-            int i0 = (int)uc, j0 = (int)vc, i1 = i0 + 1 < S ? i0 + 1 : i0, j1 = j0 + 1 < S ? j0 + 1 : j0;
-            float a = uc - (float)i0, b = vc - (float)j0;
-            uint8_t *px = frame->data + ((size_t)y * frame->width + x) * 3;
+            uint8_t *px = frame->data + ((size_t)y * W + x) * 3;
+            float base[3] = {px[0], px[1], px[2]};
+            if (flow) {
+                float fu = plane_sample(flow, S, u, v) * f, fv = plane_sample(flow + plane, S, u, v) * f;
+                float sx = (float)x + crop_to_image[0] * fu + crop_to_image[1] * fv;
+                float sy = (float)y + crop_to_image[3] * fu + crop_to_image[4] * fv;
+                sx = fminf(fmaxf(sx, 0.0f), (float)W - 1.0f), sy = fminf(fmaxf(sy, 0.0f), (float)H - 1.0f);
+                int i0 = (int)sx, j0 = (int)sy, i1 = i0 + 1 < W ? i0 + 1 : i0, j1 = j0 + 1 < H ? j0 + 1 : j0;
+                float a = sx - (float)i0, b = sy - (float)j0;
+                const uint8_t *r0 = source->data + (size_t)j0 * W * 3, *r1 = source->data + (size_t)j1 * W * 3;
+                for (int c = 0; c < 3; c++)
+                    base[c] = (1.0f - b) * ((1.0f - a) * r0[i0 * 3 + c] + a * r0[i1 * 3 + c]) +
+                              b * ((1.0f - a) * r1[i0 * 3 + c] + a * r1[i1 * 3 + c]);
+            }
             for (int c = 0; c < 3; c++) {
-                const float *d = delta + c * plane;
-                float val = (1.0f - b) * ((1.0f - a) * d[j0 * S + i0] + a * d[j0 * S + i1]) +
-                            b * ((1.0f - a) * d[j1 * S + i0] + a * d[j1 * S + i1]);
-                float out = (float)px[c] + val * 127.5f * f + 0.5f;
+                float out = base[c] + plane_sample(delta + c * plane, S, u, v) * 127.5f * f + 0.5f;
                 px[c] = (uint8_t)(out < 0.0f ? 0.0f : out > 255.0f ? 255.0f : out);
             }
         }
@@ -483,10 +558,13 @@ static vv_status render_residual(fsth_model *m, const float image_to_crop[6], co
     float *rgb = status == VV_OK ? mem_alloc(3 * (size_t)S * S, sizeof(float)) : NULL;
     if (status == VV_OK && !rgb) status = vv_fail(VV_ERR_NO_MEMORY, "fsth_render: no memory");
     if (status == VV_OK) status = render_forward(m, target, warped, validity, rgb);
+    vv_image source = {0}; /* a flow hybrid moves the frame's pixels: read them from a copy */
+    if (status == VV_OK && m->config.flow) status = image_copy(&source, frame);
     if (status == VV_OK) {
         fsth_tensor_to_image(crop, rgb, S);
-        paste_correction(m, image_to_crop, crop_to_image, m->G.rgb, frame);
+        paste_correction(m, image_to_crop, crop_to_image, m->G.rgb, m->config.flow ? m->G.flow : NULL, &source, frame);
     }
+    image_free(&source);
     free(rgb);
     return status;
 }

@@ -4,7 +4,9 @@
  * biases come from psi = P e.  Hybrid: the input also holds the warped source and its
  * validity (an input only: where the mouth was synthesised), and a fourth output channel
  * is a blend mask:  out = m * warped + (1 - m) * tanh(rgb),  m = sigmoid(raw).  A residual
- * hybrid adds instead:  out = warped + tanh(rgb)  (the fourth channel unused). */
+ * hybrid adds instead:  out = warped + tanh(rgb)  (the fourth channel unused).  A flow
+ * hybrid also moves the warp's pixels first:  out = sample(warped, identity + f) + tanh(rgb),
+ * f = flow_pixels * tanh(head channels 4 and 5, 0-based) (nn/ops.h flow_sample_nchw_forward). */
 #include "models/models.h"
 
 #include "nn/ops.h"
@@ -15,7 +17,7 @@
 
 #define GENERATOR_LEVELS 4
 
-static int generator_out_channels(const fsth_config *c) { return c->hybrid ? 4 : 3; }
+static int generator_out_channels(const fsth_config *c) { return fsth_generator_out_channels(c); }
 
 vv_status fsth_generator_new(fsth_generator *g, const fsth_config *c, uint64_t seed) {
     memset(g, 0, sizeof *g);
@@ -75,6 +77,7 @@ vv_status fsth_generator_new(fsth_generator *g, const fsth_config *c, uint64_t s
      * the warp engine and training learns where to correct it. */
     if (c->hybrid) param_data(&g->ps, g->head.bias)[3] = 3.0f;
     if (c->residual) fsth_generator_residual_start(g);
+    if (c->flow) fsth_generator_flow_start(g);
     /* Small P: psi starts near 0, i.e. AdaIN starts as plain instance norm. */
     param_fill_uniform(&g->ps, g->projection, 0.1f / sqrtf((float)pshape[1]), &rng);
     return VV_OK;
@@ -88,6 +91,15 @@ void fsth_generator_residual_start(fsth_generator *g) {
     size_t row = (size_t)g->head.in_channels * g->head.kernel * g->head.kernel;
     for (size_t i = 0; i < 3 * row; i++) weight[i] *= 0.01f;
     for (int c = 0; c < 3; c++) bias[c] = 0.0f;
+}
+
+void fsth_generator_flow_start(fsth_generator *g) {
+    float *weight = param_data(&g->ps, g->head.weight), *bias = param_data(&g->ps, g->head.bias);
+    size_t row = (size_t)g->head.in_channels * g->head.kernel * g->head.kernel;
+    for (int c = 4; c < g->head.out_channels; c++) {
+        memset(weight + c * row, 0, row * sizeof(float));
+        bias[c] = 0.0f;
+    }
 }
 
 void fsth_generator_free(fsth_generator *g) {
@@ -127,10 +139,10 @@ static vv_status generator_reserve(fsth_generator *g, int N) {
     size_t plane = (size_t)g->config.size * g->config.size;
     size_t act = fsth_blocks_max_activation(g->blocks, g->block_count);
     if (act < (size_t)oc * plane) act = (size_t)oc * plane;
-    size_t sizes[11] = {(size_t)w, (size_t)w, (size_t)w, (size_t)w, w * plane, oc * plane,
-                        3 * plane, plane, act, act, act};
+    size_t sizes[12] = {(size_t)w, (size_t)w, (size_t)w, (size_t)w, w * plane, oc * plane,
+                        3 * plane, plane, act, act, act, g->config.flow ? 2 * plane : 0};
     size_t total = 0, bytes;
-    for (int i = 0; i < 11; i++) {
+    for (int i = 0; i < 12; i++) {
         size_t s;
         if (!size_mul(sizes[i], (size_t)N, &s) || !size_add(s, 15, &s) || !size_add(total, s / 16 * 16, &total))
             return vv_fail(VV_ERR_TOO_LARGE, "generator: batch %d overflows", N);
@@ -138,9 +150,9 @@ static vv_status generator_reserve(fsth_generator *g, int N) {
     if (!size_mul(total, sizeof(float), &bytes)) return vv_fail(VV_ERR_TOO_LARGE, "generator: batch %d overflows", N);
     float *p = mem_alloc_aligned(bytes);
     if (!p) return vv_fail(VV_ERR_NO_MEMORY, "generator: no memory for %zu bytes", bytes);
-    float **slots[11] = {&g->head_mean, &g->head_rstd, &g->head_s, &g->head_b, &g->head_r,
-                         &g->head_raw, &g->rgb, &g->blend, &g->grad_a, &g->grad_b, &g->grad_c};
-    for (int i = 0; i < 11; i++) *slots[i] = p, p += (sizes[i] * N + 15) / 16 * 16;
+    float **slots[12] = {&g->head_mean, &g->head_rstd, &g->head_s, &g->head_b, &g->head_r,
+                         &g->head_raw, &g->rgb, &g->blend, &g->grad_a, &g->grad_b, &g->grad_c, &g->flow};
+    for (int i = 0; i < 12; i++) *slots[i] = p, p += (sizes[i] * N + 15) / 16 * 16;
     g->capacity = N;
     return VV_OK;
 }
@@ -186,7 +198,15 @@ vv_status fsth_generator_forward(fsth_generator *g, float *out, const float *in,
         float *blend = g->blend + (size_t)n * plane;
         if (g->config.residual) { /* a correction on top of the warp; the blend unused (0) */
             memset(blend, 0, plane * sizeof(float));
-            for (size_t i = 0; i < 3 * plane; i++) o[i] = warped[i] + rgb[i];
+            if (g->config.flow) { /* the warp moved by the displacement first */
+                float *f = g->flow + (size_t)n * 2 * plane, bound = g->config.flow_pixels;
+                tanh_forward(f, raw + 4 * plane, 2 * plane);
+                for (size_t i = 0; i < 2 * plane; i++) f[i] *= bound;
+                flow_sample_nchw_forward(o, warped, f, 1, 3, S, S);
+                for (size_t i = 0; i < 3 * plane; i++) o[i] += rgb[i];
+            } else {
+                for (size_t i = 0; i < 3 * plane; i++) o[i] = warped[i] + rgb[i];
+            }
             continue;
         }
         sigmoid_forward(blend, raw + 3 * plane, plane);
@@ -215,7 +235,16 @@ vv_status fsth_generator_backward(fsth_generator *g, float *dpsi, const float *d
         const float *warped = in + (size_t)n * 7 * plane + 3 * plane, *blend = g->blend + (size_t)n * plane;
         if (g->config.residual) {
             for (size_t i = 0; i < 3 * plane; i++) draw[i] = d[i] * (1.0f - rgb[i] * rgb[i]);
-            memset(draw + 3 * plane, 0, plane * sizeof(float));
+            memset(draw + 3 * plane, 0, (size_t)(oc - 3) * plane * sizeof(float));
+            if (g->config.flow) { /* d displacement, then through bound * tanh */
+                const float *f = g->flow + (size_t)n * 2 * plane;
+                float *df = draw + 4 * plane, bound = g->config.flow_pixels, inv = 1.0f / bound;
+                flow_sample_nchw_backward(NULL, df, d, warped, f, 1, 3, S, S);
+                for (size_t i = 0; i < 2 * plane; i++) {
+                    float t = f[i] * inv;
+                    df[i] *= bound * (1.0f - t * t);
+                }
+            }
             continue;
         }
         for (size_t i = 0; i < plane; i++) {

@@ -27,6 +27,10 @@ typedef struct fsth_config {
                               the 2D mesh warp of the crop (fsth_warp_inputs) */
     bool residual;         /* hybrid: out = warped + tanh(rgb), G paints a correction on top of
                               the warp (the blend channel unused); else the blend */
+    bool flow;             /* residual hybrid: G also moves the warp's pixels,
+                              out = sample(warped, identity + flow) + tanh(rgb), the
+                              displacement flow = flow_pixels * tanh(two more head channels) */
+    float flow_pixels;     /* flow: the displacement's bound, in pixels of the size x size crop */
     int videos;            /* rows of D's projection table W (training videos) */
 } fsth_config;
 
@@ -36,6 +40,9 @@ vv_status fsth_config_check(const fsth_config *c);
 int fsth_embedding_dim(const fsth_config *c); /* 8 * width */
 /* Channels G's input has: 3 (landmark image), 7 in hybrid (+ warped RGB + validity). */
 int fsth_generator_in_channels(const fsth_config *c);
+/* Channels of G's head: 3 (RGB), 4 in hybrid (+ blend), 6 with flow (RGB, the unused
+ * blend, displacement x and y). */
+int fsth_generator_out_channels(const fsth_config *c);
 /* The config as one line of JSON (for safetensors metadata) and back. */
 vv_status fsth_config_to_json(const fsth_config *c, char *out, size_t out_size);
 vv_status fsth_config_from_json(fsth_config *c, const char *json);
@@ -167,6 +174,7 @@ typedef struct fsth_generator {
     int head_psi_offset; /* AdaIN before the head: scale delta [w], bias [w] */
     int capacity;
     float *head_mean, *head_rstd, *head_s, *head_b, *head_r, *head_raw, *rgb, *blend;
+    float *flow; /* flow hybrid: the last forward's displacement [N, 2, S, S], crop pixels */
     float *grad_a, *grad_b, *grad_c;
 } fsth_generator;
 
@@ -175,6 +183,9 @@ void fsth_generator_free(fsth_generator *g);
 /* Residual hybrid: makes G's correction start near 0 (a fresh one, or a blending hybrid's
  * weights taken over with --init), so the model starts as the warp. */
 void fsth_generator_residual_start(fsth_generator *g);
+/* Flow hybrid: the displacement rows of the head and their biases 0 (the spare blend row
+ * keeps spectral norm's sigma away from 0), so G starts without moving the warp. */
+void fsth_generator_flow_start(fsth_generator *g);
 vv_status fsth_generator_prepare(fsth_generator *g, bool training);
 /* psi [N, psi_dim] = P e; e [N, emb]. */
 void fsth_generator_project(const fsth_generator *g, float *psi, const float *e, int N);
@@ -248,6 +259,11 @@ vv_status fsth_model_save(const fsth_model *m, const char *path, bool fp16);
 /* Loads a file written by fsth_model_save.  VV_ERR_MODEL names the missing metadata or
  * the tensor missing / of another shape; extra tensors are refused. */
 vv_status fsth_model_load(fsth_model **out, const char *path);
+/* A flow hybrid (config.flow, bound `pixels`) made from a hybrid without flow: E, D and G
+ * take its weights (G's head its RGB and blend rows; residual_start when it blended),
+ * the displacement starts at 0, so the new model renders what `from` renders as a
+ * residual hybrid.  The person is not copied. */
+vv_status fsth_model_flow_from(fsth_model **out, const fsth_model *from, float pixels);
 
 /* Few-shot, feed-forward: e = mean E over the shots, psi = P e, w' = w_0 + e.  images:
  * `count` RGB frames of any size, landmarks in their pixels; each is cropped around its
