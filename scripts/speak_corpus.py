@@ -3,7 +3,8 @@
 phoneme start times, through libespeak-ng (python3's ctypes; Debian libespeak-ng1).
 
   dev_V_T.wav/.phones   6 sentences x 3 voices (en-us 175, en 140, en-us+f3 200 words a
-                        minute): what the recogniser's settings were chosen on
+                        minute): what the recogniser's settings were chosen on; T 6-11: 6
+                        more sentences rich in f/v, the same voices (the acoustic cues)
   test_V_T.wav/.phones  6 other sentences x 4 other voices (en-us+m3 160, en-gb-x-rp 190,
                         en-us+f2 230, en-029 150): held out, measured only
 
@@ -44,14 +45,25 @@ DEV = ["Mama bought a big map. We were wary. Bob made my mom a pumpkin pie, mayb
        "Please bring me a bowl of warm soup, some bread and a plum from the market.",
        "My brother promised to paint the barn before the rain comes back in May.",
        "I think that nobody knows what the weather will do tomorrow afternoon."]
+# More dev sentences, rich in f/v (the acoustic cues of video/labials.c were tuned on these as
+# well): dev_V_6 .. dev_V_11, made after the held-out clips so that those stay as they were
+# (libespeak-ng's output depends a little on what it said before).
+DEV_MORE = ["Five fine fish swam over the waves of the vast river.",
+            "Every February the fox fled from the farmer's heavy van.",
+            "Victor found a photo of his favourite villa in France.",
+            "We loved the view from the cliff, far above the valley.",
+            "If you leave the office, phone me before five forty.",
+            "The knife was heavy, but the chef of the cafe never gave up."]
 TEST = ["Maybe the boat will be back by the time the moon is up above the bay.",
         "A big problem for the people in the room was simply the temperature.",
         "Jump up, Bill, and pass me the map; the bus to Boston leaves at nine.",
         "She sells seashells by the seashore while the sun goes down slowly.",
         "Members of the public may submit comments by email before the end of September.",
         "Remember to buy milk, butter, apples, lemons and a box of pepper mints."]
-SETS = {"dev": (DEV, [("en-us", 175), ("en", 140), ("en-us+f3", 200)]),
-        "test": (TEST, [("en-us+m3", 160), ("en-gb-x-rp", 190), ("en-us+f2", 230), ("en-029", 150)])}
+DEV_VOICES = [("en-us", 175), ("en", 140), ("en-us+f3", 200)]
+SETS = [("dev", 0, DEV, DEV_VOICES),
+        ("test", 0, TEST, [("en-us+m3", 160), ("en-gb-x-rp", 190), ("en-us+f2", 230), ("en-029", 150)]),
+        ("dev", len(DEV), DEV_MORE, DEV_VOICES)]
 
 
 def main():
@@ -65,7 +77,7 @@ def main():
         sys.exit("libespeak-ng does not start")
     lib.espeak_SetSynthCallback(callback)
     count = 0
-    for name, (texts, voices) in SETS.items():
+    for name, first, texts, voices in SETS:
         for v, (voice, wpm) in enumerate(voices):
             for t, text in enumerate(texts):
                 state["pcm"], state["phones"] = bytearray(), []
@@ -74,7 +86,7 @@ def main():
                 data = text.encode() + b"\0"
                 lib.espeak_Synth(data, len(data), 0, 1, 0, 1, None, None)  # POS_CHARACTER, espeakCHARS_UTF8
                 lib.espeak_Synchronize()
-                base = f"{out}/{name}_{v}_{t}"
+                base = f"{out}/{name}_{v}_{first + t}"
                 with wave.open(base + ".wav", "wb") as w:
                     w.setnchannels(1)
                     w.setsampwidth(2)

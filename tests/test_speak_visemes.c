@@ -94,6 +94,14 @@ static void test_tuck(void) {
     CHECK_MSG(tuck[m] == 0 && open[m] == 0, "the M's frame %d: tuck %.2f open %.2f", m, tuck[m], open[m]);
     CHECK(tuck[21] > 0.4f); /* the V */
     for (int f = 32; f < FRAMES; f++) CHECK(tuck[f] == 0);
+    /* An F of 20 ms between two frames' middles (0.26 and 0.30 s) where the envelope hears
+     * nothing (an f's energy is over its 3000 Hz) still tucks, on the nearest frame (6);
+     * the tuck used to be 0 there. */
+    for (int f = 0; f < FRAMES; f++) energy[f] = f >= 5 && f <= 8 ? 0 : 0.8f;
+    phone_segment quiet_f[] = {seg("AA", 0, 0.265), seg("F", 0.265, 0.285), seg("AA", 0.285, 1.6)};
+    visemes_mouth(quiet_f, 3, energy, FRAMES, fps, open, width, tuck);
+    CHECK_MSG(tuck[6] > 0.5f && open[6] == 0, "a quiet 20 ms F: tuck %.2f, open %.2f on frame 6", tuck[6], open[6]);
+    CHECK(tuck[2] < 0.01f && tuck[12] < 0.01f);
 }
 
 static void test_coarticulation(void) {
@@ -220,6 +228,30 @@ static void test_labials(void) {
                                     : (float)(0.2 * (sin(2 * pi * 500 * t) + sin(2 * pi * 1200 * t) + sin(2 * pi * 2000 * t)));
     }
     static const phone_segment heard[] = {{"AA", 0, 0.2}, {"N", 0.2, 0.28}, {"AA", 0.28, 0.48}};
+    /* A v heard as M: the M over white noise (frication up to 8 kHz) becomes a V; the M over
+     * the murmur (nothing over 4500 Hz) stays an M. */
+    {
+        static float y[COUNT];
+        uint32_t noise = 12345;
+        for (int i = 0; i < COUNT; i++) {
+            noise = noise * 1664525u + 1013904223u;
+            y[i] = i >= RATE / 5 && i < RATE * 28 / 100 ? 0.05f * ((float)(noise >> 8) / 16777216.0f - 0.5f) : x[i];
+        }
+        for (int v = 0; v < 2; v++) {
+            phone_segment *p = malloc(3 * sizeof *p);
+            memcpy(p, heard, sizeof heard);
+            snprintf(p[1].name, sizeof p[1].name, "M");
+            int n = 3;
+            labial_cues cues;
+            CHECK_OK(labials_fuse(v ? y : x, COUNT, RATE, &p, &n, &cues));
+            const char *middle = "";
+            for (int i = 0; i < n; i++)
+                if (p[i].start <= 0.24 && 0.24 < p[i].end) middle = p[i].name;
+            CHECK_MSG(!strcmp(middle, v ? "V" : "M") && cues.voiced == v, "%s: heard M, now %s (%d relabelled)",
+                      v ? "frication" : "murmur", middle, cues.voiced);
+            free(p);
+        }
+    }
     for (int variant = 0; variant < 3; variant++) {
         int n = variant == 1 ? 1 : 3;
         phone_segment *phones = malloc(3 * sizeof *phones);
@@ -481,8 +513,8 @@ static void test_held_out(int rate) {
            seconds, took, heard, total, recall, right, recognised, precision, closed, total, total ? (double)closed / total : 0,
            pauses_closed, pauses, vowels_open, vowels, closed_away, speech, fv_heard, fv);
     /* Measured here: the phone loop alone 0.69 / 0.78 / 0.79, 9 of 438 speech frames closed
-     * away from labials, f/v 1 of 8; with the acoustic cues (video/labials.h) 0.87 / 0.78 /
-     * 0.92, 11 of 438, 3 of 8.  On 24 held-out clips of these voices (docs/SPEAK.md) the
+     * away from labials, f/v 1 of 8; with the acoustic cues (video/labials.h) 0.86 / 0.85 /
+     * 0.90, 11 of 438, 7 of 8.  On 24 held-out clips of these voices (docs/SPEAK.md) the
      * mouth closed at 0.36 of the m/b/p with the phone loop as it was first, 0.71 with its
      * settings tuned, 0.91 with the cues. */
     CHECK(total >= 60);
@@ -490,7 +522,7 @@ static void test_held_out(int rate) {
     CHECK_MSG(precision >= 0.65, "m/b/p precision %.2f", precision);
     CHECK_MSG(total && (double)closed / total >= 0.87, "the mouth closed at %d of %d m/b/p", closed, total);
     CHECK_MSG(speech > 300 && closed_away * 25 <= speech, "%d of %d speech frames closed with no labial near", closed_away, speech);
-    CHECK_MSG(fv == 8 && fv_heard >= 2, "f/v heard as F/V: %d of %d", fv_heard, fv);
+    CHECK_MSG(fv == 8 && fv_heard >= 5, "f/v heard as F/V: %d of %d", fv_heard, fv);
     CHECK_MSG(pauses_closed == pauses, "%d of %d pauses closed", pauses_closed, pauses);
     CHECK_MSG(vowels_open >= vowels * 9 / 10, "%d of %d long vowels open", vowels_open, vowels);
 }

@@ -44,7 +44,7 @@ typedef struct audio_envelope {
     float *tuck;         /* phonemes: per frame, 0..1 lower lip under the upper teeth (f/v); NULL with energy */
     const char *lipsync; /* what made the openness: "energy" or "phonemes" (static) */
     int phones;          /* phonemes: how many phones were recognised (silence included) */
-    phone_segment *phone_list; /* phonemes: those phones, in time order; NULL with energy */
+    phone_segment *phone_list; /* phonemes: those phones (labials mended), in time order; NULL with energy */
 } audio_envelope;
 
 /* The lip-sync modes by name: "energy", "phonemes"; NULL: the default, phonemes where
@@ -63,7 +63,8 @@ vv_status audio_envelope_read(audio_envelope *out, const char *path, double fps,
 vv_status audio_envelope_read_lipsync(audio_envelope *out, const char *path, double fps, double max_seconds,
                                       const char *lipsync);
 /* The phoneme lip-sync on an envelope already computed from `samples` (mono 16 kHz):
- * recognises the phones and replaces out->openness, sets out->width and out->tuck. */
+ * recognises the phones, mends their labials with the recording's own cues
+ * (video/labials.h), and replaces out->openness, sets out->width and out->tuck. */
 vv_status audio_envelope_phonemes(audio_envelope *out, const float *samples, int64_t count);
 
 /* The same from samples already in memory (mono, `rate` Hz): what audio_envelope_read does

@@ -23,6 +23,7 @@ static const struct {
     double burst_rise, burst_top, burst_mid, burst_floor, burst_closure;
     double fric_loud, fric_quiet, fric_mid, fric_top;
     int fric_frames;
+    double burst_pause, v_top, v_floor;
 } rules = {
     .murmur_floor = -35, /* the frame within 35 dB of the recording's loud frames (its 95th percentile) */
     .murmur_low = -1,    /* 100-400 Hz within 1 dB of the total: the low band dominant */
@@ -38,6 +39,9 @@ static const struct {
     .fric_mid = -14,  /* 400-1000 Hz within 14 dB of the total */
     .fric_top = 0,    /* 4500-7500 at least as strong as 2500-4500 Hz: flat */
     .fric_frames = 4, /* 40 ms or more (a t's aspiration is shorter) */
+    .burst_pause = 40, /* no burst after 40 ms of a level 40 dB under the loud frames: the pause has closed the mouth */
+    .v_top = 0,        /* a v heard as M/B: 4500-7500 over 2500-4500 Hz on average (m about -10, b -5, v +3) */
+    .v_floor = -30,    /* and 4500-7500 Hz within 30 dB of the total (an m's is about 35 under) */
 };
 
 typedef struct biquad {
@@ -110,17 +114,23 @@ static bool is_vowel(const char *name) {
            !strcmp(name, "ER");
 }
 
-/* The decoder's phone at time t (NULL: none). */
+/* The decoder's phone at time t (NULL: none); the phones are in time order. */
 static const char *phone_at(const phone_segment *phones, int n, double t) {
-    for (int i = 0; i < n; i++)
-        if (phones[i].start <= t && t < phones[i].end) return phones[i].name;
+    for (int i = 0; i < n && phones[i].start <= t; i++)
+        if (t < phones[i].end) return phones[i].name;
     return NULL;
 }
 
 /* Whether the decoder heard a phone of viseme v overlapping [a, b]. */
 static bool heard_near(const phone_segment *phones, int n, double a, double b, viseme v) {
-    for (int i = 0; i < n; i++)
-        if (phones[i].start < b && phones[i].end > a && viseme_of_phone(phones[i].name) == v) return true;
+    for (int i = 0; i < n && phones[i].start < b; i++)
+        if (phones[i].end > a && viseme_of_phone(phones[i].name) == v) return true;
+    return false;
+}
+
+static bool heard_name(const phone_segment *phones, int n, double a, double b, const char *name) {
+    for (int i = 0; i < n && phones[i].start < b; i++)
+        if (phones[i].end > a && !strcmp(phones[i].name, name)) return true;
     return false;
 }
 
@@ -131,6 +141,11 @@ typedef struct cue {
 
 static int compare_cue(const void *a, const void *b) {
     double x = ((const cue *)a)->start, y = ((const cue *)b)->start;
+    return x < y ? -1 : x > y;
+}
+
+static int compare_phone(const void *a, const void *b) {
+    double x = ((const phone_segment *)a)->start, y = ((const phone_segment *)b)->start;
     return x < y ? -1 : x > y;
 }
 
@@ -159,6 +174,28 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
         memcpy(sorted, total, (size_t)frames * sizeof *sorted);
         qsort(sorted, (size_t)frames, sizeof *sorted, compare_float);
         float peak = sorted[(int)(0.95 * (frames - 1))];
+        /* A v heard as M or B: the run of M/B with frication over 4500 Hz. */
+        for (int i = 0; i < *n;) {
+            viseme v = viseme_of_phone((*phones)[i].name);
+            int j = i + 1;
+            if (v != VISEME_CLOSED || !strcmp((*phones)[i].name, "P")) {
+                i = j;
+                continue;
+            }
+            while (j < *n && (!strcmp((*phones)[j].name, "M") || !strcmp((*phones)[j].name, "B"))) j++;
+            double top = 0, floor_ = 0;
+            int m = 0;
+            for (int k = (int)ceil((*phones)[i].start * 100); k < frames && k * 0.01 < (*phones)[j - 1].end; k++, m++) {
+                const float *r = level + k * BANDS;
+                top += r[4] - r[3];
+                floor_ += r[4] - total[k];
+            }
+            if (m > 0 && top / m > rules.v_top && floor_ / m > rules.v_floor) {
+                for (int q = i; q < j; q++) snprintf((*phones)[q].name, sizeof (*phones)[q].name, "V");
+                counted.voiced++;
+            }
+            i = j;
+        }
         /* Per frame: 1 murmur, 2 burst, 3 frication. */
         for (int k = 0; k < frames; k++) {
             const float *r = level + k * BANDS;
@@ -175,24 +212,36 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
                      r[4] - r[3] > rules.fric_top)
                 mark[k] = 3;
         }
+        const phone_segment *heard = *phones;
+        int left = *n; /* heard[0 .. left): the phones from 0.2 s before the run on */
         for (int k = 0; k < frames;) {
             int end = k + 1;
             while (end < frames && mark[end] == mark[k]) end++;
             cue c = {k * 0.01, end * 0.01, NULL};
+            while (left > 1 && heard[0].end < c.start - 0.2) {
+                heard++;
+                left--;
+            }
             double middle = 0.5 * (c.start + c.end);
-            const char *under = phone_at(*phones, *n, middle);
+            const char *under = mark[k] ? phone_at(heard, left, middle) : NULL;
             bool vowel = under && is_vowel(under);
-            if (mark[k] == 1 && !vowel && !heard_near(*phones, *n, c.start - 0.04, c.end + 0.04, VISEME_CLOSED)) {
+            bool after_pause = false;
+            if (mark[k] == 2) {
+                float before = -1e9f;
+                for (int j = k - 12; j <= k - 4; j++) before = fmaxf(before, j >= 0 ? total[j] : -1e9f);
+                after_pause = before < peak - rules.burst_pause;
+            }
+            if (mark[k] == 1 && !vowel && !heard_near(heard, left, c.start - 0.04, c.end + 0.04, VISEME_CLOSED)) {
                 c.name = "M";
                 counted.murmurs++;
-            } else if (mark[k] == 2 && !heard_near(*phones, *n, c.start - 0.04 - rules.burst_closure, c.end + 0.04, VISEME_CLOSED)) {
+            } else if (mark[k] == 2 && !after_pause && !heard_near(heard, left, c.start - 0.04 - rules.burst_closure, c.end + 0.04, VISEME_CLOSED)) {
                 c.start -= rules.burst_closure;
                 c.end = k * 0.01;
                 c.name = "P";
                 counted.bursts++;
             } else if (mark[k] == 3 && end - k >= rules.fric_frames && !vowel &&
-                       !heard_near(*phones, *n, c.start - 0.04, c.end + 0.04, VISEME_LIP_TEETH) &&
-                       !heard_near(*phones, *n, c.start, c.end, VISEME_CLOSED)) {
+                       !heard_near(heard, left, c.start - 0.04, c.end + 0.04, VISEME_LIP_TEETH) &&
+                       !heard_name(heard, left, c.start, c.end, "M")) { /* over a P or B: an f's frication wins */
                 c.name = "F";
                 counted.frications++;
             }
@@ -237,12 +286,7 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
             m++;
         }
         if (out) {
-            for (int i = 1; i < m; i++) /* time order (the pieces and the cues do not overlap) */
-                for (int j = i; j > 0 && out[j].start < out[j - 1].start; j--) {
-                    phone_segment t = out[j];
-                    out[j] = out[j - 1];
-                    out[j - 1] = t;
-                }
+            qsort(out, (size_t)m, sizeof *out, compare_phone); /* time order: pieces and cues do not overlap */
             free(*phones);
             *phones = out;
             *n = m;

@@ -20,8 +20,9 @@
  * envelope's own openness stands in.  Coarticulation: the targets are blended over
  * neighbouring frames by a centred Gaussian (sigma 35 ms: ~2-3 frames at 25 fps, no lag);
  * then every closure (M B P) is made to reach openness 0 on at least one frame, even one
- * shorter than a frame (the frame nearest its middle), and the opening is capped at the
- * envelope plus half of it above 0.05 (1.5 times a loud envelope; a pause or a stop's silent
+ * shorter than a frame (the frame nearest its middle), every F/V tucks the lower lip on the
+ * frame nearest its middle even where the envelope is 0 (an f is mostly over 3000 Hz), and
+ * the opening is capped at the envelope plus half of it above 0.05 (1.5 times a loud envelope; a pause or a stop's silent
  * closure closes the mouth, which the blend would otherwise bridge). */
 #ifndef VV_VIDEO_VISEMES_H
 #define VV_VIDEO_VISEMES_H
@@ -60,8 +61,8 @@ viseme_shape viseme_target(viseme v);
 /* The mouth of `frames` frames at `fps` from `n` phones (time order) and the energy
  * envelope's openness per frame (NULL: a gain of 1 everywhere, nothing at rest but the
  * rest visemes): openness, width and tuck per frame (tuck may be NULL).  The tuck is blended
- * as the others, not scaled by the envelope (an f is quiet) but 0 where the envelope is 0,
- * and 0 on a closure's frame. */
+ * as the others, not scaled by the envelope (an f is quiet) but 0 where the envelope is 0
+ * (except on the frame nearest an F/V's middle), and 0 on a closure's frame. */
 void visemes_mouth(const phone_segment *phones, int n, const float *energy, int frames, double fps, float *open,
                    float *width, float *tuck);
 
