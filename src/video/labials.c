@@ -77,7 +77,10 @@ static vv_status band_levels(const float *samples, int64_t count, int frames, fl
     float *band = mem_alloc((size_t)count, sizeof *band);
     double weights[2 * HALF + 1], weight_sum = 0;
     if (!band) return vv_fail(VV_ERR_NO_MEMORY, "labials: out of memory for %lld samples", (long long)count);
-    for (int i = -HALF; i <= HALF; i++) weight_sum += weights[i + HALF] = 0.5 + 0.5 * cos(3.14159265358979323846 * i / (HALF + 1));
+    for (int i = -HALF; i <= HALF; i++) {
+        weights[i + HALF] = 0.5 + 0.5 * cos(3.14159265358979323846 * i / (HALF + 1));
+        weight_sum += weights[i + HALF];
+    }
     for (int b = 0; b < BANDS; b++) {
         memcpy(band, samples, (size_t)count * sizeof *band);
         biquad high = biquad_design(band_edges[b], 16000, true), low = biquad_design(band_edges[b + 1], 16000, false);
@@ -149,7 +152,8 @@ static int compare_phone(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
-vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segment **phones, int *n, labial_cues *cues) {
+vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segment **phones, int *n,
+                       labial_cues *cues) {
     labial_cues counted = {0};
     if (cues) *cues = counted;
     if (rate != 16000) return vv_fail(VV_ERR_INVALID_ARGUMENT, "labials: the cues take 16000 Hz, not %d", rate);
@@ -234,7 +238,8 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
             if (mark[k] == 1 && !vowel && !heard_near(heard, left, c.start - 0.04, c.end + 0.04, VISEME_CLOSED)) {
                 c.name = "M";
                 counted.murmurs++;
-            } else if (mark[k] == 2 && !after_pause && !heard_near(heard, left, c.start - 0.04 - rules.burst_closure, c.end + 0.04, VISEME_CLOSED)) {
+            } else if (mark[k] == 2 && !after_pause &&
+                       !heard_near(heard, left, c.start - 0.04 - rules.burst_closure, c.end + 0.04, VISEME_CLOSED)) {
                 c.start -= rules.burst_closure;
                 c.end = k * 0.01;
                 c.name = "P";
@@ -261,10 +266,12 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
         int capacity = *n + 2 * cue_count, m = 0;
         phone_segment *out = mem_alloc((size_t)capacity, sizeof *out);
         if (!out) s = vv_fail(VV_ERR_NO_MEMORY, "labials: out of memory");
+        int first = 0; /* the first cue that does not end before the phone */
         for (int i = 0; out && i < *n; i++) { /* each phone cut by the cues: at most one more piece per cue */
             const phone_segment *p = &(*phones)[i];
             double at = p->start;
-            for (int j = 0; j < cue_count && at < p->end; j++) {
+            while (first < cue_count && found[first].end <= at) first++;
+            for (int j = first; j < cue_count && at < p->end; j++) {
                 if (found[j].end <= at || found[j].start >= p->end || found[j].start >= found[j].end) continue;
                 if (found[j].start > at) {
                     out[m] = *p;

@@ -31,10 +31,12 @@ typedef struct labial_cues {
     int murmurs, bursts, frications, voiced;
 } labial_cues;
 
-/* Relabels and adds the labials the decoder missed in *phones (*n of them, time order, covering the
- * recording; reallocated, still in time order) from `count` samples (mono, `rate` Hz, rate
- * 16000).  *cues (may be NULL) counts what was added.  VV_ERR_NO_MEMORY (the phones are
- * left as they were), VV_ERR_INVALID_ARGUMENT for another rate. */
-vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segment **phones, int *n, labial_cues *cues);
+/* Relabels and adds the labials the decoder missed in *phones (*n of them, time order,
+ * covering the recording; reallocated, still in time order) from `count` samples (mono,
+ * `rate` Hz, rate 16000).  *cues (may be NULL) counts what was done.  VV_ERR_NO_MEMORY (the
+ * phones as they were or only relabelled, still valid), VV_ERR_INVALID_ARGUMENT for another
+ * rate. */
+vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segment **phones, int *n,
+                       labial_cues *cues);
 
 #endif
