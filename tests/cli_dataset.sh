@@ -170,6 +170,16 @@ if model_present blazeface.json && model_present dlib && command -v ffmpeg >/dev
   cmp -s "$TMP/p_v2.safetensors" "$TMP/p_v.vds.safetensors" && ! cmp -s "$TMP/p_v2.safetensors" "$TMP/m_v2.safetensors" \
     && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: training by person: shards and file differ, or equal by clip"; }
   expect 2 "episodes must be clip or person" -- "$VIVIFY" train --data "$TMP/v2" --episodes sideways -o "$TMP/x.safetensors"
+  # --flow from a hybrid: a flow model (its config says so) that trains on; from an fsth model: refused.
+  expect 2 "flow needs a hybrid model; .* is not one" -- "$VIVIFY" train --data "$TMP/v2" --init "$TMP/m_v2.safetensors" --flow 2 \
+    --k 2 --steps 1 --val-every 0 -q -o "$TMP/x.safetensors"
+  "$VIVIFY" train --data "$TMP/v2" --size 32 --width 2 --bottleneck 1 --k 2 --steps 2 --hybrid --val-every 0 --seed 3 -q \
+    -o "$TMP/h.safetensors" 2>/dev/null \
+    && "$VIVIFY" train --data "$TMP/v2" --init "$TMP/h.safetensors" --flow 2 --k 2 --steps 2 --val-every 0 -q \
+      -o "$TMP/hf.safetensors" 2>"$TMP/train.err" \
+    && head -c 4096 "$TMP/hf.safetensors" | grep -aqF '\"residual\":true,\"flow\":true,\"flow_pixels\":2}' \
+    && [ "$(grep -c '^step ' "$TMP/hf.safetensors.log")" = 2 ] \
+    && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: train --init HYBRID --flow 2: $(cat "$TMP/train.err")"; }
   # A damaged video among the clips is left out and named; the others are built.
   cp -r "$TMP/vox" "$TMP/voxbad"; head -c 3000 "$TMP/a.mp4" > "$TMP/voxbad/id01/vidA/00003.mp4"
   err="$("$VIVIFY" dataset build "$TMP/voxbad" --size 32 --shard-size 5 -q -o "$TMP/vb" 2>&1)"
