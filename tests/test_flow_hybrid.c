@@ -205,11 +205,52 @@ static void test_config(void) {
     CHECK(fsth_config_from_json(&back, bad) == VV_ERR_MODEL);
 }
 
+
+/* --flow-l1: the backward adds the gradient of flow_l1 * mean |displacement|: with no
+ * output gradient, the displacement bias's gradient is that term's derivative (central
+ * difference over the bias). */
+static double mean_abs_flow(fsth_model *m, const float *in, const float *psi, float *out) {
+    size_t n = 2 * 32 * 32;
+    fsth_generator_forward(&m->G, out, in, psi, 1);
+    double s = 0;
+    for (size_t i = 0; i < n; i++) s += fabs(m->G.flow[i]);
+    return s / (double)n;
+}
+
+static void test_flow_l1_gradient(void) {
+    fsth_model *m = constant_flow_model(0.7f, -0.3f);
+    if (!m) return;
+    size_t plane = 32 * 32;
+    float *in = calloc(7 * plane, sizeof(float)), *out = calloc(3 * plane, sizeof(float));
+    float *dout = calloc(3 * plane, sizeof(float)), *psi = calloc((size_t)m->G.psi_dim, sizeof(float));
+    for (size_t i = 0; i < 3 * plane; i++) in[3 * plane + i] = (float)sin(0.05 * (double)i);
+    m->G.flow_l1 = 0.5f;
+    mean_abs_flow(m, in, psi, out);
+    param_store_zero_grad(&m->G.ps);
+    CHECK_OK(fsth_generator_backward(&m->G, NULL, dout, in, psi, 1, true));
+    float *bias = param_data(&m->G.ps, m->G.head.bias);
+    for (int c = 4; c < 6; c++) {
+        float saved = bias[c], h = 1e-3f;
+        bias[c] = saved + h;
+        double plus = mean_abs_flow(m, in, psi, out);
+        bias[c] = saved - h;
+        double minus = mean_abs_flow(m, in, psi, out);
+        bias[c] = saved;
+        double numeric = 0.5 * (plus - minus) / (2.0 * h), analytic = param_grad(&m->G.ps, m->G.head.bias)[c];
+        CHECK_MSG(fabs(numeric - analytic) < 1e-3 * fabs(numeric) + 1e-6, "flow_l1, bias %d: analytic %g numeric %g", c,
+                  analytic, numeric);
+        CHECK(fabs(numeric) > 0.1); /* 0.5 * 2 * (1 - tanh^2) / 2 */
+    }
+    free(in), free(out), free(dout), free(psi);
+    fsth_model_free(m);
+}
+
 int main(void) {
     test_op_known_shift();
     test_generator_constant_shift();
     test_frame_constant_shift();
     test_flow_from_and_files();
     test_config();
+    test_flow_l1_gradient();
     return test_finish("test_flow_hybrid");
 }

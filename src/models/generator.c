@@ -240,8 +240,10 @@ vv_status fsth_generator_backward(fsth_generator *g, float *dpsi, const float *d
                 const float *f = g->flow + (size_t)n * 2 * plane;
                 float *df = draw + 4 * plane, bound = g->config.flow_pixels, inv = 1.0f / bound;
                 flow_sample_nchw_backward(NULL, df, d, warped, f, 1, 3, S, S);
+                float l1 = g->flow_l1 / (float)((size_t)N * 2 * plane); /* mean |f| over the batch */
                 for (size_t i = 0; i < 2 * plane; i++) {
                     float t = f[i] * inv;
+                    if (l1 > 0.0f) df[i] += f[i] > 0.0f ? l1 : f[i] < 0.0f ? -l1 : 0.0f;
                     df[i] *= bound * (1.0f - t * t);
                 }
             }

@@ -175,6 +175,7 @@ typedef struct fsth_generator {
     int capacity;
     float *head_mean, *head_rstd, *head_s, *head_b, *head_r, *head_raw, *rgb, *blend;
     float *flow; /* flow hybrid: the last forward's displacement [N, 2, S, S], crop pixels */
+    float flow_l1; /* training (not saved): the backward adds the gradient of flow_l1 * mean |displacement| */
     float *grad_a, *grad_b, *grad_c;
 } fsth_generator;
 
