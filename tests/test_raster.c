@@ -1105,6 +1105,90 @@ static void test_fill_ramp(void) {
     image_free(&im);
 }
 
+/* Mean |second difference| along rows of channel 0 over the pixels where pick[i] (the
+ * grain: 0 for a smooth fill). */
+static double row_grain(const vv_image *im, const uint8_t *pick) {
+    double sum = 0;
+    int n = 0;
+    for (int y = 0; y < im->height; y++)
+        for (int x = 1; x + 1 < im->width; x++) {
+            size_t i = (size_t)y * im->width + x;
+            if (!pick[i] || !pick[i - 1] || !pick[i + 1]) continue;
+            sum += fabs(2.0 * im->data[i * 3] - im->data[(i - 1) * 3] - im->data[(i + 1) * 3]);
+            n++;
+        }
+    return n ? sum / n : 0;
+}
+
+/* The textured fill: a flat image stays flat; on a textured one (a ramp plus noise grain)
+ * the hole keeps the grain's strength, which the smooth fill loses, keeps the smooth
+ * fill's colours (its local means), and shows no seam at the hole's border. */
+static void test_fill_textured(void) {
+    int w = 120, h = 90;
+    vv_image flat, grainy, smooth;
+    image_create(&flat, w, h, 3);
+    image_create(&grainy, w, h, 3);
+    uint8_t *known = malloc((size_t)w * h), *hole = malloc((size_t)w * h);
+    for (int i = 0; i < w * h; i++) {
+        int x = i % w, y = i / w;
+        double ex = (x - 60) / 30.0, ey = (y - 50) / 28.0;
+        known[i] = ex * ex + ey * ey >= 1;
+        hole[i] = !known[i];
+        memset(flat.data + i * 3, 137, 3);
+        for (int k = 0; k < 3; k++) grainy.data[i * 3 + k] = (uint8_t)(60 + x + (int)(test_rng() % 41) - 20);
+    }
+    CHECK(image_fill_holes_textured(&flat, known, 2, 1) == VV_OK);
+    int off = 0;
+    for (int i = 0; i < w * h * 3; i++) off += flat.data[i] != 137;
+    CHECK_MSG(off == 0, "a flat image with a hole: %d values off after the textured fill", off);
+    image_copy(&smooth, &grainy);
+    CHECK(image_fill_holes(&smooth, known, 1) == VV_OK);
+    CHECK(image_fill_holes_textured(&grainy, known, 2, 1) == VV_OK);
+    double known_grain = row_grain(&grainy, known), textured = row_grain(&grainy, hole), plain = row_grain(&smooth, hole);
+    /* local means: the textured fill box-averaged over 7x7 is near the smooth fill's */
+    double mean_gap = 0;
+    int n = 0;
+    for (int y = 30; y < 70; y += 4)
+        for (int x = 40; x < 80; x += 4) {
+            if (known[y * w + x]) continue;
+            double a = 0, b = 0;
+            for (int dy = -3; dy <= 3; dy++)
+                for (int dx = -3; dx <= 3; dx++) {
+                    a += grainy.data[((y + dy) * w + x + dx) * 3];
+                    b += smooth.data[((y + dy) * w + x + dx) * 3];
+                }
+            mean_gap += fabs(a - b) / 49;
+            n++;
+        }
+    mean_gap /= n;
+    /* no seam: the step across the border (a known pixel and the hole pixel beside it, rows)
+     * no larger than steps between known neighbours */
+    double across = 0, within = 0;
+    int na = 0, nw = 0;
+    for (int y = 0; y < h; y++)
+        for (int x = 1; x < w; x++) {
+            size_t i = (size_t)y * w + x;
+            double d = fabs((double)grainy.data[i * 3] - grainy.data[(i - 1) * 3]);
+            if (known[i] != known[i - 1]) { across += d; na++; }
+            else if (known[i] && known[i - 1]) { within += d; nw++; }
+        }
+    across /= na;
+    within /= nw;
+    printf("textured fill: grain (mean |second difference|) known %.1f, hole %.1f (smooth fill %.1f); "
+           "local means %.1f levels from the smooth fill's; step across the border %.1f, between known %.1f\n",
+           known_grain, textured, plain, mean_gap, across, within);
+    CHECK_MSG(textured > 0.6 * known_grain && plain < 0.2 * known_grain, "the hole's grain %.1f (smooth %.1f) against %.1f",
+              textured, plain, known_grain);
+    CHECK_MSG(mean_gap < 4, "the textured fill's local means are %.1f levels from the smooth fill's", mean_gap);
+    CHECK_MSG(across < 1.3 * within, "a seam at the hole's border: %.1f across it against %.1f within", across, within);
+    CHECK(image_fill_holes_textured(&grainy, known, 0, 1) == VV_ERR_INVALID_ARGUMENT);
+    free(known);
+    free(hole);
+    image_free(&flat);
+    image_free(&grainy);
+    image_free(&smooth);
+}
+
 static void test_fill_known_and_border(void) {
     /* Random image, random mask: known pixels unchanged; fill within the known range. */
     int w = 73, h = 51;
@@ -1334,6 +1418,7 @@ int main(void) {
     test_fill_constant();
     test_fill_ramp();
     test_fill_far_stripe();
+    test_fill_textured();
     test_fill_known_and_border();
     test_portrait();
     return test_finish("test_raster");

@@ -102,4 +102,13 @@ vv_status raster_draw(raster_target *target, const vv_image *texture, const rast
  * threads: 0 for all cores.  VV_ERR_INVALID_ARGUMENT, VV_ERR_NO_MEMORY. */
 vv_status image_fill_holes(vv_image *image, const uint8_t *known, int threads);
 
+/* image_fill_holes, plus the known pixels' fine detail (each minus the mean of the known
+ * pixels within `grain` pixels) carried into the hole: a hole pixel takes the detail of
+ * the known pixel mirrored across its nearest known one (none where that is unknown or off
+ * the image), at full strength up to 8 * grain pixels into the hole and fading out over as
+ * far again; so a textured background's grain runs on into the hole without a seam while
+ * the colours stay the smooth fill's.  grain >= 1.  VV_ERR_INVALID_ARGUMENT,
+ * VV_ERR_NO_MEMORY. */
+vv_status image_fill_holes_textured(vv_image *image, const uint8_t *known, int grain, int threads);
+
 #endif
