@@ -160,6 +160,8 @@ struct head3d {
     size_t lid_scratch_size;
     float eye_polygon[2][2 * FACE_MESH_LID_POINTS - 2][2]; /* each eye's opening in the portrait */
     bool has_side;                  /* some triangles are HEAD3D_LAYER_SIDE */
+    int ear_first, ear_count;       /* triangles of folded outline vertices and their neighbours */
+    int (*ear)[3];                  /* their corners (a triangle drawn only while it turns to the camera) */
     bool folded[FACE_VERTICES];     /* outline vertices folded behind the face at rest */
     vv_image side_box;              /* side_fill's scratch */
     uint8_t *side_known;
@@ -893,6 +895,11 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     memcpy(h->texcoord_rest, h->texcoord, (size_t)h->vertex_count * sizeof *h->texcoord);
     for (int v = 0; v < h->vertex_count; v++) {
         int twin = v < FACE_VERTICES ? topology.mirror[v] : v;
+        if (v >= FACE_VERTICES && v < FRAME_FIRST) { /* a ring's twin: the same ring, the mirrored oval vertex */
+            int i = (v - FACE_VERTICES) % OVAL, ring = (v - FACE_VERTICES) / OVAL, o = topology.mirror[face_mesh_face_oval[i]];
+            for (int j = 0; j < OVAL; j++)
+                if (face_mesh_face_oval[j] == o) twin = FACE_VERTICES + ring * OVAL + j;
+        }
         h->texcoord_mirror[v][0] = h->texcoord_rest[twin][0];
         h->texcoord_mirror[v][1] = h->texcoord_rest[twin][1];
     }
@@ -966,6 +973,26 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
             }
             h->has_side |= side;
             h->layer[n++] = side ? HEAD3D_LAYER_SIDE : HEAD3D_LAYER_OUTER;
+        }
+        /* A folded outline vertex and its two neighbours on the outline: turned to the
+         * camera, the face's own triangles there fold over, and the strip, which joins the
+         * neighbours past the vertex, does not cover the fold (a crack of plate down the
+         * cheek).  This triangle does; it is drawn only while its vertex turns to the
+         * camera (turning away, it would show the cheek's edge again where the face
+         * uncovers it). */
+        h->ear = malloc((size_t)(nb > 0 ? nb : 1) * sizeof *h->ear);
+        h->ear_first = n;
+        if (!h->ear) s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+        for (int i = 0; s == VV_OK && i < nb && n < max_tris; i++) {
+            int a = boundary[(i + nb - 1) % nb], b = boundary[i], c = boundary[(i + 1) % nb];
+            if (!folded[b]) continue;
+            int *ear = h->ear[h->ear_count++];
+            ear[0] = a;
+            ear[1] = b;
+            ear[2] = c;
+            h->triangles[n][0] = h->triangles[n][1] = h->triangles[n][2] = b; /* not drawn (until turned) */
+            h->layer[n++] = HEAD3D_LAYER_SIDE;
+            h->has_side = true;
         }
         free(tris);
         free(pts);
@@ -1209,6 +1236,7 @@ void head3d_free(head3d *h) {
     free(h->coverage);
     free(h->raster_layer);
     free(h->side_known);
+    free(h->ear);
     image_free(&h->side_box);
     free(h->footprint);
     free(h->ring_radius);
@@ -1443,9 +1471,9 @@ static void composite_band(void *ctx, int y0, int y1) {
     }
 }
 
-/* The side of the head a turn uncovered (HEAD3D_LAYER_SIDE winners inside box): painted
- * from the pixels around it (the face's edge, hair, background), smoothly, so it reads
- * as more of the head seen out of focus rather than a copy of the cheek. */
+/* The side of the head a turn uncovered (HEAD3D_LAYER_SIDE winners inside box, those not
+ * taking a twin): painted from the pixels around it (the face's edge, hair, background),
+ * smoothly, so it reads as more of the head seen out of focus rather than a copy of the cheek. */
 static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float share) {
     int w = h->source.width, x0 = INT32_MAX, y0 = INT32_MAX, x1 = -1, y1 = -1;
     int bx1 = box[2] < h->width - 1 ? box[2] : h->width - 1, by1 = box[3] < h->height - 1 ? box[3] : h->height - 1;
@@ -1465,7 +1493,7 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
     for (int y = sy0; y <= sy1; y++)
         for (int x = sx0; x <= sx1; x++) {
             size_t i = (size_t)y * w + x;
-            if (!h->coverage[i] || (h->raster_layer[i] & LAYER_MASK) != HEAD3D_LAYER_SIDE) continue;
+            if (!h->coverage[i] || (h->raster_layer[i] & (LAYER_MASK | TWIN)) != HEAD3D_LAYER_SIDE) continue;
             if (x < x0) x0 = x;
             if (x > x1) x1 = x;
             if (y < y0) y0 = y;
@@ -1497,7 +1525,7 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
             size_t i = (size_t)(y0 + y) * w + x0 + x;
             /* the raster's maps hold this frame's only inside the box */
             bool inside = x0 + x >= box[0] && x0 + x <= bx1 && y0 + y >= box[1] && y0 + y <= by1;
-            h->side_known[(size_t)y * bw + x] = !(inside && h->coverage[i] && (h->raster_layer[i] & LAYER_MASK) == HEAD3D_LAYER_SIDE);
+            h->side_known[(size_t)y * bw + x] = !(inside && h->coverage[i] && (h->raster_layer[i] & (LAYER_MASK | TWIN)) == HEAD3D_LAYER_SIDE);
         }
     }
     s = image_fill_holes(&h->side_box, h->side_known, 1);
@@ -1624,6 +1652,45 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         h->texcoord_share[v][1] = 0;
         most = k > most ? k : most;
     }
+    /* The side of the head (the strip beyond a folded outline): in proportion as far as the
+     * far side turns to the camera, its twin's texture across the midline, the side of the
+     * head the portrait shows (its ear, hair, the shade behind the cheek). */
+    float side_share = 0;
+    for (int v = 0; h->has_side && v < FACE_VERTICES; v++) {
+        if (!h->folded[v]) continue;
+        const float *n = h->normal[v];
+        float turned = (R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2] - n[2]) / 0.15f;
+        side_share = turned > side_share ? turned : side_share;
+    }
+    side_share = side_share > 1 ? 1 : side_share;
+    bool side_twins = side_share > 0.01f;
+    for (int k = 0; k < h->ear_count; k++) { /* the ears of the folded outline turning to the camera */
+        const float *n = h->normal[h->ear[k][1]];
+        bool turning = (R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2] - n[2]) / 0.15f > 0.01f;
+        for (int c = 0; c < 3; c++) h->triangles[h->ear_first + k][c] = h->ear[k][turning ? c : 1];
+    }
+    for (int t = h->face_end; side_twins && t < h->frame_first; t++) {
+        if (h->layer[t] != HEAD3D_LAYER_SIDE) continue;
+        float own = 0; /* as far as this triangle's own folded corners turn to the camera */
+        for (int k = 0; k < 3; k++) {
+            int v = h->triangles[t][k];
+            if (v >= FACE_VERTICES || !h->folded[v]) continue;
+            /* and only from a twin the portrait shows better (the near side's; a far side
+             * copied onto the near one is the compressed edge of a cheek, in streaks) */
+            const float *n = h->normal[v];
+            float turned = (R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2] - n[2]) / 0.15f;
+            float better = (h->normal[topology.mirror[v]][2] - n[2] - 0.08f) / 0.25f;
+            better = better < 0 ? 0 : better > 1 ? 1 : better;
+            turned = turned < 0 ? 0 : turned > 1 ? 1 : turned;
+            own = turned * better > own ? turned * better : own;
+        }
+        own = own > 1 ? 1 : own;
+        for (int k = 0; k < 3; k++) {
+            float *share = h->texcoord_share[h->triangles[t][k]];
+            share[0] = fmaxf(share[0], own * 255);
+        }
+        most = own > most ? own : most;
+    }
     /* Closing lids: their margins' texture taken a little outside the eye (in proportion to
      * the closing), so the skin stretched over the eye does not carry the white's edge along
      * (a shut eye drew a thin white line where the lids meet). */
@@ -1695,7 +1762,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     bool mirror = m && most > 0.01f;
     for (int t = 0; t < h->triangle_count; t++) {
         const int *c = h->triangles[t];
-        h->takes_twin[t] = mirror && t < h->face_end &&
+        h->takes_twin[t] = mirror && (t < h->face_end || (side_twins && h->layer[t] == HEAD3D_LAYER_SIDE)) &&
                            (h->texcoord_share[c[0]][0] > 0 || h->texcoord_share[c[1]][0] > 0 || h->texcoord_share[c[2]][0] > 0);
         h->draw_layer[t] = (uint8_t)((h->draw_layer[t] & ~TWIN) | (h->takes_twin[t] ? TWIN : 0));
     }
@@ -1715,6 +1782,18 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         if (iy0 < fy0) fy0 = iy0;
         if (ix0 + 1 > fx1) fx1 = ix0 + 1;
         if (iy0 + 1 > fy1) fy1 = iy0 + 1;
+    }
+    for (int t = h->face_end; mirror && side_twins && t < h->frame_first; t++) { /* and the side's */
+        if (h->layer[t] != HEAD3D_LAYER_SIDE) continue;
+        for (int k = 0; k < 3; k++) {
+            float x = h->posed[h->triangles[t][k]][0], y = h->posed[h->triangles[t][k]][1];
+            if (!(x == x) || !(y == y)) continue;
+            int ix0 = (int)floorf(x), iy0 = (int)floorf(y);
+            if (ix0 < fx0) fx0 = ix0;
+            if (iy0 < fy0) fy0 = iy0;
+            if (ix0 + 1 > fx1) fx1 = ix0 + 1;
+            if (iy0 + 1 > fy1) fy1 = iy0 + 1;
+        }
     }
     fx0 = fx0 < 0 ? 0 : fx0;
     fy0 = fy0 < 0 ? 0 : fy0;
@@ -1746,16 +1825,9 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     raster_params rp = {false, h->params.threads};
     s = raster_draw(&rt, texture, &rm, &rp);
     if (s != VV_OK) return s;
-    /* The side of the head: painted in as far as the far side has turned to the camera
-     * (nothing of it at rest, where the strip lies under the face or shows the portrait). */
-    float side_share = 0;
-    for (int v = 0; h->has_side && v < FACE_VERTICES; v++) {
-        if (!h->folded[v]) continue;
-        const float *n = h->normal[v];
-        float turned = (R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2] - n[2]) / 0.15f;
-        side_share = turned > side_share ? turned : side_share;
-    }
-    side_share = side_share > 1 ? 1 : side_share;
+    /* The side of the head where no twin gives it (the far side's twin is no better seen):
+     * painted in as far as the far side has turned to the camera (nothing of it at rest,
+     * where the strip lies under the face or shows the portrait). */
     if (side_share > 0.004f && (s = side_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, side_share)) != VV_OK) return s;
     if (f->has_gaze) eyes_gaze(h, f, out);
     lids_soften(h, f, out);
