@@ -108,11 +108,12 @@ int main(int argc, char **argv) {
             const uint8_t *layer;
             int nv, nt;
             head3d_mesh(h, &pv, &nv, &tri, &layer, &nt);
-            static const uint8_t colours[5][3] = {{255, 255, 255}, {255, 80, 80}, {80, 255, 80}, {80, 80, 255}, {255, 255, 0}};
+            /* by layer: skin, eyes, mouth, outer rings, the side of the head */
+            static const uint8_t colours[6][3] = {{255, 255, 255}, {255, 80, 80}, {80, 255, 80}, {80, 80, 255}, {255, 255, 0}, {0, 255, 255}};
             for (int t = 0; t < nt; t++)
                 for (int k = 0; k < 3; k++) {
                     const float *a = pv[tri[t][k]], *b = pv[tri[t][(k + 1) % 3]];
-                    image_draw_line(&frame, a[0], a[1], b[0], b[1], colours[layer[t] < 5 ? layer[t] : 0], 1);
+                    image_draw_line(&frame, a[0], a[1], b[0], b[1], colours[layer[t] < 6 ? layer[t] : 0], 1);
                 }
         }
         const char *dump = getenv("HEAD3D_DUMP"); /* "cell,path": the whole frame of one cell */

@@ -160,6 +160,7 @@ struct head3d {
     size_t lid_scratch_size;
     float eye_polygon[2][2 * FACE_MESH_LID_POINTS - 2][2]; /* each eye's opening in the portrait */
     bool has_side;                  /* some triangles are HEAD3D_LAYER_SIDE */
+    bool side_twins;                /* the side of the head may take its twin's texture */
     int ear_first, ear_count;       /* triangles of folded outline vertices and their neighbours */
     int (*ear)[3];                  /* their corners (a triangle drawn only while it turns to the camera) */
     bool folded[FACE_VERTICES];     /* outline vertices folded behind the face at rest */
@@ -1003,6 +1004,46 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
             head3d_free(h);
             return s;
         }
+        /* The twin's side of the head stands in for this one only where it continues what
+         * lies beyond this one's strip (the mean colour at the first ring's corners of the
+         * side's triangles, own and mirrored, within 40 levels): hair beside hair, not a
+         * cheek and an ear beside a veil (in shards) or a lit collar beside a dark ground. */
+        double own[3] = {0, 0, 0}, twin[3] = {0, 0, 0};
+        int samples = 0;
+        for (int t = h->face_end; t < h->ear_first; t++) {
+            if (h->layer[t] != HEAD3D_LAYER_SIDE) continue;
+            for (int k = 0; k < 3; k++) {
+                int v = h->triangles[t][k];
+                if (v < FACE_VERTICES) continue;
+                const float *a = h->texcoord_rest[v], *b = h->texcoord_mirror[v];
+                int ax = (int)fminf(fmaxf(a[0], 0), source->width - 1), ay = (int)fminf(fmaxf(a[1], 0), source->height - 1);
+                int bx = (int)fminf(fmaxf(b[0], 0), source->width - 1), by = (int)fminf(fmaxf(b[1], 0), source->height - 1);
+                for (int c = 0; c < 3; c++) {
+                    own[c] += source->data[((size_t)ay * source->width + ax) * 3 + c];
+                    twin[c] += source->data[((size_t)by * source->width + bx) * 3 + c];
+                }
+                samples++;
+            }
+        }
+        double apart = 0;
+        for (int c = 0; samples && c < 3; c++) apart += (own[c] - twin[c]) * (own[c] - twin[c]) / ((double)samples * samples);
+        h->side_twins = samples > 0 && sqrt(apart) < 40;
+        /* Beyond a folded outline the first rings are drawn towards the outline's depth: a
+         * turn then carries them out with the face's edge, and the side of the head it
+         * uncovers stays as narrow as it was at rest (on the skull's round the rings turned
+         * less than the face, and the strip between opened into a wide, jagged region that
+         * nothing in the portrait shows). */
+        for (int i = 0; i < OVAL; i++) {
+            const float *b = h->src[face_mesh_face_oval[i]];
+            float dx = b[0] - centre_image[0], dy = b[1] - centre_image[1], len = hypotf(dx, dy);
+            float fold = len > 1e-3f ? face_exit_distance(h, dx / len, dy / len, b) : 0;
+            float k = (fold - FOLD_MIN) / (0.05f * h->eye_distance);
+            k = k < 0 ? 0 : k > 1 ? 1 : k;
+            for (int r = 0; r < 2; r++) {
+                float *v = h->src[FACE_VERTICES + r * OVAL + i], kr = r == 0 ? k : 0.5f * k;
+                if (b[2] > v[2]) v[2] += kr * (b[2] - v[2]);
+            }
+        }
     }
     for (int r = 1; r < RING_COUNT && n + 2 * OVAL <= max_tris; r++)
         for (int i = 0; i < OVAL; i++) {
@@ -1471,10 +1512,11 @@ static void composite_band(void *ctx, int y0, int y1) {
     }
 }
 
-/* The side of the head a turn uncovered (HEAD3D_LAYER_SIDE winners inside box, those not
- * taking a twin): painted from the pixels around it (the face's edge, hair, background),
- * smoothly, so it reads as more of the head seen out of focus rather than a copy of the cheek. */
-static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float share) {
+/* The side of the head a turn uncovered (HEAD3D_LAYER_SIDE winners inside box): its twin's
+ * texture (twins: drawn this frame) in the twin's share, over a fill painted smoothly from
+ * the pixels around it (the face's edge, hair, background) where no twin is seen better; so
+ * it reads as more of the head rather than a copy of the cheek. */
+static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float share, bool twins) {
     int w = h->source.width, x0 = INT32_MAX, y0 = INT32_MAX, x1 = -1, y1 = -1;
     int bx1 = box[2] < h->width - 1 ? box[2] : h->width - 1, by1 = box[3] < h->height - 1 ? box[3] : h->height - 1;
     /* where the SIDE triangles lie now (the scan for their pixels need not cover the box) */
@@ -1493,7 +1535,7 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
     for (int y = sy0; y <= sy1; y++)
         for (int x = sx0; x <= sx1; x++) {
             size_t i = (size_t)y * w + x;
-            if (!h->coverage[i] || (h->raster_layer[i] & (LAYER_MASK | TWIN)) != HEAD3D_LAYER_SIDE) continue;
+            if (!h->coverage[i] || (h->raster_layer[i] & LAYER_MASK) != HEAD3D_LAYER_SIDE) continue;
             if (x < x0) x0 = x;
             if (x > x1) x1 = x;
             if (y < y0) y0 = y;
@@ -1525,7 +1567,7 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
             size_t i = (size_t)(y0 + y) * w + x0 + x;
             /* the raster's maps hold this frame's only inside the box */
             bool inside = x0 + x >= box[0] && x0 + x <= bx1 && y0 + y >= box[1] && y0 + y <= by1;
-            h->side_known[(size_t)y * bw + x] = !(inside && h->coverage[i] && (h->raster_layer[i] & (LAYER_MASK | TWIN)) == HEAD3D_LAYER_SIDE);
+            h->side_known[(size_t)y * bw + x] = !(inside && h->coverage[i] && (h->raster_layer[i] & LAYER_MASK) == HEAD3D_LAYER_SIDE);
         }
     }
     s = image_fill_holes(&h->side_box, h->side_known, 1);
@@ -1533,8 +1575,12 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
     for (int y = 0; s == VV_OK && y < bh; y++)
         for (int x = 0; x < bw; x++)
             if (!h->side_known[(size_t)y * bw + x]) {
-                uint8_t *p = out->data + ((size_t)(y0 + y) * out->width + x0 + x) * 3;
-                const uint8_t *q = h->side_box.data + ((size_t)y * bw + x) * 3;
+                size_t i = (size_t)(y0 + y) * w + x0 + x;
+                uint8_t *p = out->data + ((size_t)(y0 + y) * out->width + x0 + x) * 3, q[3];
+                memcpy(q, h->side_box.data + ((size_t)y * bw + x) * 3, 3);
+                /* the twin's share over the fill */
+                int t = twins && (h->raster_layer[i] & TWIN) ? h->share.data[i * 3] : 0;
+                for (int c = 0; t && c < 3; c++) q[c] = blend255(h->mirrored.data[i * 3 + c], q[c], t);
                 for (int c = 0; c < 3; c++) p[c] = blend255(q[c], p[c], k);
             }
     return s;
@@ -1663,7 +1709,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         side_share = turned > side_share ? turned : side_share;
     }
     side_share = side_share > 1 ? 1 : side_share;
-    bool side_twins = side_share > 0.01f;
+    bool side_twins = h->side_twins && side_share > 0.01f;
     for (int k = 0; k < h->ear_count; k++) { /* the ears of the folded outline turning to the camera */
         const float *n = h->normal[h->ear[k][1]];
         bool turning = (R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2] - n[2]) / 0.15f > 0.01f;
@@ -1680,14 +1726,15 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
             const float *n = h->normal[v];
             float turned = (R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2] - n[2]) / 0.15f;
             float better = (h->normal[topology.mirror[v]][2] - n[2] - 0.08f) / 0.25f;
+            if (h->folded[topology.mirror[v]]) better = 0; /* the twin folded too: the face again */
             better = better < 0 ? 0 : better > 1 ? 1 : better;
             turned = turned < 0 ? 0 : turned > 1 ? 1 : turned;
             own = turned * better > own ? turned * better : own;
         }
         own = own > 1 ? 1 : own;
         for (int k = 0; k < 3; k++) {
-            float *share = h->texcoord_share[h->triangles[t][k]];
-            share[0] = fmaxf(share[0], own * 255);
+            int v = h->triangles[t][k];
+            h->texcoord_share[v][0] = fmaxf(h->texcoord_share[v][0], own * 255);
         }
         most = own > most ? own : most;
     }
@@ -1825,10 +1872,9 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     raster_params rp = {false, h->params.threads};
     s = raster_draw(&rt, texture, &rm, &rp);
     if (s != VV_OK) return s;
-    /* The side of the head where no twin gives it (the far side's twin is no better seen):
-     * painted in as far as the far side has turned to the camera (nothing of it at rest,
-     * where the strip lies under the face or shows the portrait). */
-    if (side_share > 0.004f && (s = side_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, side_share)) != VV_OK) return s;
+    /* The side of the head, as far as the far side has turned to the camera (nothing of it
+     * at rest, where the strip lies under the face or shows the portrait). */
+    if (side_share > 0.004f && (s = side_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, side_share, mirror)) != VV_OK) return s;
     if (f->has_gaze) eyes_gaze(h, f, out);
     lids_soften(h, f, out);
     /* The frame's 68 points: the posed mesh's (x and y only: its depth's sign is moot). */
