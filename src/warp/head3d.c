@@ -1586,6 +1586,16 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
     return s;
 }
 
+/* box (x0, y0, x1, y1) grown to hold the pixel cell of point p (NaNs left out). */
+static void box_grow(int box[4], const float *p) {
+    if (!(p[0] == p[0]) || !(p[1] == p[1])) return;
+    int x = (int)floorf(p[0]), y = (int)floorf(p[1]);
+    if (x < box[0]) box[0] = x;
+    if (y < box[1]) box[1] = y;
+    if (x + 1 > box[2]) box[2] = x + 1;
+    if (y + 1 > box[3]) box[3] = y + 1;
+}
+
 /* The head's rigid motion of a point x (x, y, depth): o + scale R (x - o) + translation
  * (in the image plane), o the pose origin at the pivot's depth.  rigid_turn gives o and
  * the middle term, rigid_move the sum. */
@@ -1819,29 +1829,13 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         s = image_create(&h->mirrored, w, hh, 3);
         if (s == VV_OK) s = image_create(&h->share, w, hh, 3);
     }
-    /* The box the face covers now: the composite blends the twins in there only. */
-    int fx0 = w, fy0 = hh, fx1 = -1, fy1 = -1;
-    for (int v = 0; mirror && v < FACE_VERTICES; v++) {
-        float x = h->posed[v][0], y = h->posed[v][1];
-        if (!(x == x) || !(y == y)) continue;
-        int ix0 = (int)floorf(x), iy0 = (int)floorf(y);
-        if (ix0 < fx0) fx0 = ix0;
-        if (iy0 < fy0) fy0 = iy0;
-        if (ix0 + 1 > fx1) fx1 = ix0 + 1;
-        if (iy0 + 1 > fy1) fy1 = iy0 + 1;
-    }
-    for (int t = h->face_end; mirror && side_twins && t < h->frame_first; t++) { /* and the side's */
-        if (h->layer[t] != HEAD3D_LAYER_SIDE) continue;
-        for (int k = 0; k < 3; k++) {
-            float x = h->posed[h->triangles[t][k]][0], y = h->posed[h->triangles[t][k]][1];
-            if (!(x == x) || !(y == y)) continue;
-            int ix0 = (int)floorf(x), iy0 = (int)floorf(y);
-            if (ix0 < fx0) fx0 = ix0;
-            if (iy0 < fy0) fy0 = iy0;
-            if (ix0 + 1 > fx1) fx1 = ix0 + 1;
-            if (iy0 + 1 > fy1) fy1 = iy0 + 1;
-        }
-    }
+    /* The box the face (and the side of the head taking twins) covers now: the composite
+     * blends the twins in there only. */
+    int face_box[4] = {w, hh, -1, -1};
+    for (int v = 0; mirror && v < FACE_VERTICES; v++) box_grow(face_box, h->posed[v]);
+    for (int t = h->face_end; mirror && side_twins && t < h->frame_first; t++)
+        for (int k = 0; h->layer[t] == HEAD3D_LAYER_SIDE && k < 3; k++) box_grow(face_box, h->posed[h->triangles[t][k]]);
+    int fx0 = face_box[0], fy0 = face_box[1], fx1 = face_box[2], fy1 = face_box[3];
     fx0 = fx0 < 0 ? 0 : fx0;
     fy0 = fy0 < 0 ? 0 : fy0;
     fx1 = fx1 >= w ? w - 1 : fx1;
