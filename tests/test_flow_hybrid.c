@@ -209,11 +209,14 @@ static void test_config(void) {
 /* --flow-l1: the backward adds the gradient of flow_l1 * mean |displacement|: with no
  * output gradient, the displacement bias's gradient is that term's derivative (central
  * difference over the bias). */
-static double mean_abs_flow(fsth_model *m, const float *in, const float *psi, float *out) {
+/* mean over the displacement of weight * |f|, weight 1, or with near (a [32 x 32] mask)
+ * 1 + near_weight on it */
+static double mean_abs_flow(fsth_model *m, const float *in, const float *psi, float *out, const bool *near,
+                            float near_weight) {
     size_t n = 2 * 32 * 32;
     fsth_generator_forward(&m->G, out, in, psi, 1);
     double s = 0;
-    for (size_t i = 0; i < n; i++) s += fabs(m->G.flow[i]);
+    for (size_t i = 0; i < n; i++) s += fabs(m->G.flow[i]) * (near ? (near[i % 1024] ? near_weight : 0.0f) : 1.0f);
     return s / (double)n;
 }
 
@@ -225,21 +228,46 @@ static void test_flow_l1_gradient(void) {
     float *dout = calloc(3 * plane, sizeof(float)), *psi = calloc((size_t)m->G.psi_dim, sizeof(float));
     for (size_t i = 0; i < 3 * plane; i++) in[3 * plane + i] = (float)sin(0.05 * (double)i);
     m->G.flow_l1 = 0.5f;
-    mean_abs_flow(m, in, psi, out);
+    mean_abs_flow(m, in, psi, out, NULL, 0);
     param_store_zero_grad(&m->G.ps);
     CHECK_OK(fsth_generator_backward(&m->G, NULL, dout, in, psi, 1, true));
     float *bias = param_data(&m->G.ps, m->G.head.bias);
     for (int c = 4; c < 6; c++) {
         float saved = bias[c], h = 1e-3f;
         bias[c] = saved + h;
-        double plus = mean_abs_flow(m, in, psi, out);
+        double plus = mean_abs_flow(m, in, psi, out, NULL, 0);
         bias[c] = saved - h;
-        double minus = mean_abs_flow(m, in, psi, out);
+        double minus = mean_abs_flow(m, in, psi, out, NULL, 0);
         bias[c] = saved;
         double numeric = 0.5 * (plus - minus) / (2.0 * h), analytic = param_grad(&m->G.ps, m->G.head.bias)[c];
         CHECK_MSG(fabs(numeric - analytic) < 1e-3 * fabs(numeric) + 1e-6, "flow_l1, bias %d: analytic %g numeric %g", c,
                   analytic, numeric);
         CHECK(fabs(numeric) > 0.1); /* 0.5 * 2 * (1 - tanh^2) / 2 */
+    }
+    /* --flow-l1-features alone: the weight only within 2 pixels of the landmark drawing, here
+     * a drawn 5 x 5 square at (10..14, 10..14) (background -1): 9 x 9 pixels */
+    bool near[32 * 32];
+    for (int i = 0; i < 3 * 32 * 32; i++) in[i] = -1.0f;
+    for (int y = 0; y < 32; y++)
+        for (int x = 0; x < 32; x++) {
+            if (x >= 10 && x <= 14 && y >= 10 && y <= 14) in[32 * 32 + y * 32 + x] = 0.5f; /* channel 1 */
+            near[y * 32 + x] = x >= 8 && x <= 16 && y >= 8 && y <= 16;
+        }
+    m->G.flow_l1 = 0.0f, m->G.flow_l1_features = 0.8f;
+    mean_abs_flow(m, in, psi, out, near, 0.8f);
+    param_store_zero_grad(&m->G.ps);
+    CHECK_OK(fsth_generator_backward(&m->G, NULL, dout, in, psi, 1, true));
+    for (int c = 4; c < 6; c++) {
+        float saved = bias[c], h = 1e-3f;
+        bias[c] = saved + h;
+        double plus = mean_abs_flow(m, in, psi, out, near, 0.8f);
+        bias[c] = saved - h;
+        double minus = mean_abs_flow(m, in, psi, out, near, 0.8f);
+        bias[c] = saved;
+        double numeric = (plus - minus) / (2.0 * h), analytic = param_grad(&m->G.ps, m->G.head.bias)[c];
+        CHECK_MSG(fabs(numeric - analytic) < 1e-3 * fabs(numeric) + 1e-6, "flow_l1_features, bias %d: analytic %g numeric %g",
+                  c, analytic, numeric);
+        CHECK(fabs(numeric) > 0.01);
     }
     free(in), free(out), free(dout), free(psi);
     fsth_model_free(m);

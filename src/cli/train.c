@@ -135,7 +135,7 @@ int cli_train(int argc, char **argv) {
     int steps = 1000, k = 8, batch = 1, size = 128, width = 16, bottleneck = 4, seed = 1;
     int val_every = 100, checkpoint_every = 100;
     bool resume = false, attention = false, hybrid = false, warp3d = false, residual = false, quiet = false;
-    float flow = 0.0f, flow_l1 = 0.0f;
+    float flow = 0.0f, flow_l1 = 0.0f, flow_l1_features = 0.0f;
     float lr_g = 5e-5f, lr_d = 2e-4f, identity = 10.0f, perceptual = 0.0f, invented = 0.0f;
     float adversarial = 1.0f, feature_matching = 10.0f, regions = 0.0f;
     const char *episodes = "clip";
@@ -155,6 +155,7 @@ int cli_train(int argc, char **argv) {
         {"residual", 0, OPT_FLAG, &residual, NULL, "hybrid: G adds a correction to the warp instead of blending a painting into it (with --init of a blending hybrid: its weights, the correction starting at 0)", 0, 0},
         {"flow", 0, OPT_FLOAT, &flow, "PX", "residual hybrid that also moves the warp's pixels by a displacement of up to PX crop pixels (with --init of a hybrid: its weights, the displacement starting at 0)", 0, 64},
         {"flow-l1", 0, OPT_FLOAT, &flow_l1, "W", "flow hybrid: adds W * mean |displacement| (crop pixels) to G's loss, so it moves pixels only where that pays (not logged)", 0, 1000},
+        {"flow-l1-features", 0, OPT_FLOAT, &flow_l1_features, "W", "flow hybrid: + W on that term within 2 pixels of the target's landmark drawing, where the warp already put the features", 0, 1000},
         {"init", 0, OPT_STRING, &init, "MODEL.safetensors", "start from this model's weights (e.g. a shipped one; its configuration, fresh optimiser state)", 0, 0},
         {"invented", 0, OPT_FLOAT, &invented, "W", "hybrid: pixel-loss weight 1 + W where the warp invented pixels (0: uniform)", 0, 1000},
         {"regions", 0, OPT_FLOAT, &regions, "W", "pixel-loss weight + W on the target's eyes and mouth (0: uniform)", 0, 1000},
@@ -246,7 +247,7 @@ int cli_train(int argc, char **argv) {
     } else {
         s = fsth_model_new(&m, &c, (uint64_t)seed);
     }
-    if (s == VV_OK) m->G.flow_l1 = flow_l1;
+    if (s == VV_OK) m->G.flow_l1 = flow_l1, m->G.flow_l1_features = flow_l1_features;
     fsth_train_params p = fsth_train_default_params();
     p.k = k, p.batch = batch, p.lr_g = lr_g, p.lr_d = lr_d, p.seed = (uint64_t)seed;
     tfjs_model *faceres = s == VV_OK ? load_faceres(identity + perceptual, quiet) : NULL;

@@ -219,6 +219,20 @@ vv_status fsth_generator_forward(fsth_generator *g, float *out, const float *in,
     return VV_OK;
 }
 
+/* Whether the landmark drawing ([3, S, S], background -1) has a drawn pixel within 2
+ * pixels (Chebyshev) of pixel i: where --flow-l1-features holds the displacement back. */
+static bool near_drawing(const float *drawing, int S, int i) {
+    int x = i % S, y = i / S;
+    size_t plane = (size_t)S * S;
+    for (int yy = y - 2; yy <= y + 2; yy++)
+        for (int xx = x - 2; xx <= x + 2; xx++) {
+            if (xx < 0 || yy < 0 || xx >= S || yy >= S) continue;
+            size_t j = (size_t)yy * S + xx;
+            if (drawing[j] > -0.9f || drawing[plane + j] > -0.9f || drawing[2 * plane + j] > -0.9f) return true;
+        }
+    return false;
+}
+
 vv_status fsth_generator_backward(fsth_generator *g, float *dpsi, const float *dout,
                                   const float *in, const float *psi, int N, bool param_grads) {
     if (N > g->capacity) return vv_fail(VV_ERR_INVALID_ARGUMENT, "generator backward: batch %d over the forward's", N);
@@ -241,9 +255,12 @@ vv_status fsth_generator_backward(fsth_generator *g, float *dpsi, const float *d
                 float *df = draw + 4 * plane, bound = g->config.flow_pixels, inv = 1.0f / bound;
                 flow_sample_nchw_backward(NULL, df, d, warped, f, 1, 3, S, S);
                 float l1 = g->flow_l1 / (float)((size_t)N * 2 * plane); /* mean |f| over the batch */
+                float lf = g->flow_l1_features / (float)((size_t)N * 2 * plane);
+                const float *drawing = in + (size_t)n * 7 * plane;
                 for (size_t i = 0; i < 2 * plane; i++) {
-                    float t = f[i] * inv;
-                    if (l1 > 0.0f) df[i] += f[i] > 0.0f ? l1 : f[i] < 0.0f ? -l1 : 0.0f;
+                    float t = f[i] * inv, weight = l1;
+                    if (lf > 0.0f && near_drawing(drawing, S, (int)(i % plane))) weight += lf;
+                    if (weight > 0.0f) df[i] += f[i] > 0.0f ? weight : f[i] < 0.0f ? -weight : 0.0f;
                     df[i] *= bound * (1.0f - t * t);
                 }
             }

@@ -176,6 +176,8 @@ typedef struct fsth_generator {
     float *head_mean, *head_rstd, *head_s, *head_b, *head_r, *head_raw, *rgb, *blend;
     float *flow; /* flow hybrid: the last forward's displacement [N, 2, S, S], crop pixels */
     float flow_l1; /* training (not saved): the backward adds the gradient of flow_l1 * mean |displacement| */
+    float flow_l1_features; /* training (not saved): + this weight where the target's landmark
+                               drawing (G's input channels 0-2) lies within 2 pixels */
     float *grad_a, *grad_b, *grad_c;
 } fsth_generator;
 
