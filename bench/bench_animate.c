@@ -5,8 +5,9 @@
  * then the same on the driver played 4 times (forwards, backwards, ...) so that start-up
  * weighs less.  ffmpeg and ours run in turn, round after round, so that a change in the
  * machine's load falls on both.  Needs the ffmpeg CLI and ../shared/data/driving/lp_d0.mp4
- * (or a driver given as argv[1]; argv[2]: another vivify binary to time instead of the one
- * beside this program, for before / after figures in one session).  Wall times are noisy on a shared machine: the CPU times
+ * (or a driver given as argv[1]; argv[2]: another vivify binary, timed beside the one
+ * beside this program in the same rounds, for before / after figures from one run: A is
+ * this build, B the other).  Wall times are noisy on a shared machine: the CPU times
  * (user + system of the child processes) are printed beside them. */
 #include "base/base.h"
 
@@ -121,13 +122,16 @@ static void cpu_stages(const char *tmp, const char *driver, long frames, double 
            decode.cpu / n * 1e3, encode / n * 1e3, (total_cpu - decode.cpu - encode) / n * 1e3, total_cpu / n * 1e3);
 }
 
-/* Ours against ffmpeg for one driver clip. */
-static void compare(const char *exe, const char *tmp, const char *driver, int repeats) {
-    char commands[4][16384];
+/* Ours against ffmpeg for one driver clip: exes[0] (this build), and exes[1] when given
+ * (another build, before / after), all in the same rounds. */
+static void compare(const char *const *exes, int exe_count, const char *tmp, const char *driver, int repeats) {
+    enum { MAX_COMMANDS = 6 };
+    char commands[MAX_COMMANDS][16384];
     long driver_frames = count_frames(driver);
     printf("bench_animate: driver %s (%ld frames, 512x512), source 1024x1024, %d cores; %d rounds, each running ffmpeg and\n"
            "  ours in turn (interleaved, so a change in load falls on both); wall and CPU (user + system) each the lowest\n"
            "  of the rounds\n", driver, driver_frames, cpu_count(), repeats);
+    for (int x = 0; x < exe_count; x++) printf("  binary %c: %s\n", 'A' + x, exes[x]);
     print_load("before");
     /* The issue's baseline: ffmpeg's own transcode of the driver to our output size:
      * decode + scale + libx264 medium; and the same with our encoder settings (veryfast). */
@@ -138,13 +142,16 @@ static void compare(const char *exe, const char *tmp, const char *driver, int re
              "ffmpeg -nostdin -loglevel error -y -i '%s' -vf scale=1024:1024 -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p -an "
              "%s/bench_ff.mp4", driver, tmp);
     static const char *const engines[] = {"warp", "warp2d"};
-    for (int e = 0; e < 2; e++)
-        snprintf(commands[2 + e], sizeof commands[2 + e], "%s animate %s/bench_src1024.png --driving '%s' -e %s -o %s/bench_out_%s.mp4 "
-                 "</dev/null >/dev/null 2>&1", exe, tmp, driver, engines[e], tmp, engines[e]);
-    timing best[4];
-    for (int k = 0; k < 4; k++) best[k] = (timing){1e30, 1e30};
+    int count = 2;
+    for (int x = 0; x < exe_count; x++)
+        for (int e = 0; e < 2; e++, count++)
+            snprintf(commands[count], sizeof commands[count], "%s animate %s/bench_src1024.png --driving '%s' -e %s -o "
+                     "%s/bench_out_%s%s.mp4 </dev/null >/dev/null 2>&1", exes[x], tmp, driver, engines[e], tmp, engines[e],
+                     x ? "_b" : "");
+    timing best[MAX_COMMANDS];
+    for (int k = 0; k < count; k++) best[k] = (timing){1e30, 1e30};
     for (int r = 0; r < repeats; r++)
-        for (int k = 0; k < 4; k++) {
+        for (int k = 0; k < count; k++) {
             timing t = best_of(commands[k], 1);
             if (t.wall < best[k].wall) best[k].wall = t.wall;
             if (t.cpu < best[k].cpu) best[k].cpu = t.cpu;
@@ -154,21 +161,25 @@ static void compare(const char *exe, const char *tmp, const char *driver, int re
            medium.cpu);
     printf("  the same with our x264 settings (veryfast crf 18)                          wall %6.2f s   CPU %6.2f s\n", veryfast.wall,
            veryfast.cpu);
-    for (int e = 0; e < 2; e++) {
-        char out[4096];
-        snprintf(out, sizeof out, "%s/bench_out_%s.mp4", tmp, engines[e]);
-        timing ours = best[2 + e];
-        long frames = count_frames(out);
-        printf("  vivify animate -e %-6s end to end (%ld frames)   wall %6.2f s  %5.1f frames/s  %.2fx ffmpeg medium   CPU %6.2f s  %.2fx\n",
-               engines[e], frames, ours.wall, frames / ours.wall, ours.wall / medium.wall, ours.cpu, ours.cpu / medium.cpu);
-        stages(exe, tmp, driver, engines[e]);
-        if (e == 0) cpu_stages(tmp, driver, frames, ours.cpu, repeats);
-    }
+    for (int x = 0; x < exe_count; x++)
+        for (int e = 0; e < 2; e++) {
+            char out[4096];
+            snprintf(out, sizeof out, "%s/bench_out_%s%s.mp4", tmp, engines[e], x ? "_b" : "");
+            timing ours = best[2 + 2 * x + e];
+            long frames = count_frames(out);
+            printf("  %c: vivify animate -e %-6s end to end (%ld frames)   wall %6.2f s  %5.1f frames/s  %.2fx ffmpeg medium   CPU %6.2f s  "
+                   "%.2fx\n", 'A' + x, engines[e], frames, ours.wall, frames / ours.wall, ours.wall / medium.wall, ours.cpu,
+                   ours.cpu / medium.cpu);
+            stages(exes[x], tmp, driver, engines[e]);
+            if (e == 0 && x == 0) cpu_stages(tmp, driver, frames, ours.cpu, repeats);
+        }
     print_load("after");
 }
 
 int main(int argc, char **argv) {
     char driver[4096], exe[4096], dir[4096], cmd[16384];
+    const char *exes[2] = {exe, NULL};
+    int exe_count = 1;
     if (argc > 1) snprintf(driver, sizeof driver, "%s", argv[1]);
     else snprintf(driver, sizeof driver, "%s/../shared/data/driving/lp_d0.mp4", VV_SOURCE_DIR);
     if (!file_exists(driver)) {
@@ -177,14 +188,14 @@ int main(int argc, char **argv) {
     }
     snprintf(dir, sizeof dir, "%s", argv[0]);
     snprintf(exe, sizeof exe, "%s/vivify", dirname(dir));
-    if (argc > 2) snprintf(exe, sizeof exe, "%s", argv[2]); /* another build's binary, to compare */
+    if (argc > 2) exes[exe_count++] = argv[2]; /* another build's binary, timed in the same rounds */
     const char *tmp = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
     snprintf(cmd, sizeof cmd,
              "ffmpeg -nostdin -loglevel error -y -i %s/examples/mona_lisa.png -vf scale=1024:1024 %s/bench_src1024.png",
              VV_SOURCE_DIR, tmp);
     run(cmd, NULL);
     int repeats = 3;
-    compare(exe, tmp, driver, repeats);
+    compare(exes, exe_count, tmp, driver, repeats);
     /* A longer clip (the driver forwards, backwards, forwards, backwards: no jumps) so that
      * start-up (models, source detection) weighs less. */
     char looped[4096];
@@ -194,6 +205,6 @@ int main(int argc, char **argv) {
              "split=2[c][d];[c][d]concat=n=2:v=1\" -c:v libx264 -preset veryfast -crf 18 -pix_fmt yuv420p -an %s",
              driver, looped);
     run(cmd, NULL);
-    compare(exe, tmp, looped, repeats);
+    compare(exes, exe_count, tmp, looped, repeats);
     return 0;
 }
