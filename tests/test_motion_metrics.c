@@ -4,6 +4,7 @@
  * readers on a malformed-input table, and (with ../shared) a real clip's dlib landmarks
  * against themselves shifted (without ../shared the rest runs and the test exits 77). */
 #include "eval/motion_metrics.h"
+#include "face/facemesh.h"
 #include "face/pose.h"
 #include "test.h"
 
@@ -328,6 +329,97 @@ static void test_blinks(void) {
     CHECK(m.blinks == BLINKS);
     CHECK_NEAR(m.blink_closure_output, m.blink_closure_driver, 0.01);
     CHECK_NEAR(m.blink_gap, gap, 1e-4);
+}
+
+/* ---- 2b. Blink closure by the face mesh's lids ---- */
+
+/* A mesh with only the lids placed: each eye's corners `width` apart along the direction
+ * `angle`, the 7 inner upper points `up[k]` above the corner line and the lower ones
+ * `down[k]` below it (all else 0). */
+static void lid_mesh(float mesh[FACE_MESH_ALL][3], int eye, double cx, double cy, double width, double angle,
+                     const double up[7], const double down[7]) {
+    double ux = cos(angle), uy = sin(angle), nx = -uy, ny = ux; /* n: down the face (y down) */
+    for (int k = 0; k < FACE_MESH_LID_POINTS; k++) {
+        double along = width * k / (FACE_MESH_LID_POINTS - 1) - 0.5 * width;
+        double a = k == 0 || k == FACE_MESH_LID_POINTS - 1 ? 0 : up[k - 1];
+        double b = k == 0 || k == FACE_MESH_LID_POINTS - 1 ? 0 : down[k - 1];
+        float *u = mesh[face_mesh_lid_upper[eye][k]], *l = mesh[face_mesh_lid_lower[eye][k]];
+        u[0] = (float)(cx + along * ux - a * nx), u[1] = (float)(cy + along * uy - a * ny);
+        l[0] = (float)(cx + along * ux + b * nx), l[1] = (float)(cy + along * uy + b * ny);
+    }
+}
+
+static void test_lid_gap(void) {
+    static float mesh[FACE_MESH_ALL][3];
+    const double up[7] = {2, 4, 6, 7, 6, 4, 2}, down[7] = {1, 2, 3, 3, 3, 2, 1}, flat[7] = {0};
+    /* right eye: the gaps 3, 6, 9, 10, 9, 6, 3 over a width of 40: 46 / 7 / 40 */
+    memset(mesh, 0, sizeof mesh);
+    lid_mesh(mesh, FACE_MESH_EYE_RIGHT, 100, 120, 40, 0.5, up, down);
+    lid_mesh(mesh, FACE_MESH_EYE_LEFT, 180, 160, 50, 0.5, up, flat); /* 31 / 7 / 50 */
+    CHECK_NEAR(follow_lid_gap((const float(*)[3])mesh, FACE_MESH_EYE_RIGHT), 46.0 / 7 / 40, 1e-5);
+    CHECK_NEAR(follow_lid_gap((const float(*)[3])mesh, FACE_MESH_EYE_LEFT), 31.0 / 7 / 50, 1e-5);
+    CHECK_NEAR(follow_lid_openness((const float(*)[3])mesh), 0.5 * (46.0 / 7 / 40 + 31.0 / 7 / 50), 1e-5);
+    /* shut lids: 0; an eye without width: NAN, and so the openness */
+    lid_mesh(mesh, FACE_MESH_EYE_LEFT, 180, 160, 50, -0.2, flat, flat);
+    CHECK_NEAR(follow_lid_gap((const float(*)[3])mesh, FACE_MESH_EYE_LEFT), 0, 1e-6);
+    lid_mesh(mesh, FACE_MESH_EYE_LEFT, 180, 160, 0, 0, up, down);
+    CHECK(isnan(follow_lid_gap((const float(*)[3])mesh, FACE_MESH_EYE_LEFT)));
+    CHECK(isnan(follow_lid_openness((const float(*)[3])mesh)));
+    CHECK(isnan(follow_lid_gap((const float(*)[3])mesh, 2)) && isnan(follow_lid_gap(NULL, 0)));
+}
+
+/* Lid openness of a synthetic sequence: `open` with the lids `depth` of the way shut at
+ * the blink centres (as the landmarks' lids), `delay` frames late. */
+static void lid_sequence(double open, double depth, double delay, int count, float *out) {
+    for (int t = 0; t < count; t++) out[t] = (float)(open * lid_opening(motion_time(t - delay), depth));
+}
+
+static void test_lid_closure(void) {
+    static float lids_b[FRAMES], lids_a[FRAMES];
+    synth driver = synth_default();
+    synth_sequence(&driver, FRAMES, 0, 0, 0, b_seq);
+    synth_sequence(&driver, FRAMES, 3, 0, 0, a_seq); /* the output 3 frames late */
+    follow_metrics m = measure(a_seq, NULL, FRAMES, b_seq, NULL, FRAMES, 6);
+    CHECK(m.lag_frames == 3 && m.blinks == BLINKS);
+    CHECK(m.lid_blinks == 0 && isnan(m.lid_closure_driver) && isnan(m.lid_closure_output)); /* not measured yet */
+    /* The mesh reads the driver's lids 0.55 of the way shut (its EAR says 0.9) and the
+     * output's 0.35, on a wider eye (its own open level): at the driver's blinks (found by
+     * its EAR), the output's window 3 frames later. */
+    lid_sequence(0.30, 0.55, 0, FRAMES, lids_b);
+    lid_sequence(0.42, 0.35, 3, FRAMES, lids_a);
+    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, &m));
+    CHECK_MSG(m.lid_blinks == BLINKS, "%d lid blinks", m.lid_blinks);
+    CHECK_NEAR(m.lid_closure_driver, 0.45, 1e-5);
+    CHECK_NEAR(m.lid_closure_output, 0.65, 1e-5);
+    CHECK_NEAR(m.blink_closure_driver, 0.1, 0.05); /* the EAR's reading is left as it was */
+    /* Without the lag the output's blinks are out of the window: they would read open. */
+    follow_metrics no_lag = m;
+    no_lag.lag_frames = 0;
+    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, &no_lag));
+    CHECK_MSG(no_lag.lid_closure_output > 0.7f, "%.3f", no_lag.lid_closure_output); /* 0.74: 2 frames off the dip */
+    /* Frames without a reading: a blink whose output window has none is skipped; an output
+     * with no reading at all measures nothing. */
+    for (int u = (int)blink_centres[0] + 3 - FOLLOW_BLINK_WINDOW; u <= (int)blink_centres[0] + 3 + FOLLOW_BLINK_WINDOW; u++)
+        lids_a[u] = NAN;
+    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, &m));
+    CHECK(m.lid_blinks == BLINKS - 1);
+    CHECK_NEAR(m.lid_closure_output, 0.65, 1e-5);
+    for (int t = 0; t < FRAMES; t++) lids_a[t] = NAN;
+    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, &m));
+    CHECK(m.lid_blinks == 0 && isnan(m.lid_closure_driver) && isnan(m.lid_closure_output));
+    /* A driver without blinks (by its EAR): none, even where its lid signal dips. */
+    synth still = synth_default();
+    still.blink_depth = 0;
+    synth_sequence(&still, FRAMES, 0, 0, 0, b_seq);
+    lid_sequence(0.42, 0.35, 0, FRAMES, lids_a);
+    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, &m));
+    CHECK(m.lid_blinks == 0 && isnan(m.lid_closure_output));
+    /* Bad arguments; empty input measures nothing. */
+    CHECK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, -1, lids_b, lids_a, FRAMES, &m) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, NULL, lids_a, FRAMES, &m) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(follow_measure_lids(NULL, NULL, 0, NULL, lids_a, FRAMES, NULL) == VV_ERR_INVALID_ARGUMENT);
+    CHECK_OK(follow_measure_lids(NULL, NULL, 0, NULL, NULL, 0, &m));
+    CHECK(m.lid_blinks == 0 && isnan(m.lid_closure_driver));
 }
 
 /* ---- 3. Head pose following ---- */
@@ -707,6 +799,8 @@ int main(void) {
     test_signals();
     test_lag();
     test_blinks();
+    test_lid_gap();
+    test_lid_closure();
     test_pose();
     test_jitter();
     test_degenerate();

@@ -2,6 +2,7 @@
  * landmark sequence against its driver's (definitions in eval/motion_metrics.h). */
 #include "eval/motion_metrics.h"
 
+#include "face/facemesh.h"
 #include "face/motion.h"
 #include "face/pose.h"
 
@@ -277,29 +278,37 @@ static vv_status measure_lag(const sequence_view *a, const sequence_view *b, int
     return VV_OK;
 }
 
+/* The next blink of an eye signal from frame *t on: a run of frames under threshold, gaps of
+ * up to FOLLOW_BLINK_WINDOW frames (noise, a lost face) bridged; returns the run's minimum
+ * frame (*t moves past the run), or -1 when there is none. */
+static int next_blink(const double *eye, int n, double threshold, int *t) {
+    while (*t < n && !(eye[*t] < threshold)) (*t)++;
+    if (*t >= n) return -1;
+    int at = *t, last = *t;
+    for (; *t < n && *t - last <= FOLLOW_BLINK_WINDOW + 1; (*t)++) {
+        if (!(eye[*t] < threshold)) continue;
+        last = *t;
+        if (eye[*t] < eye[at]) at = *t;
+    }
+    *t = last + 1;
+    return at;
+}
+
+/* The minimum of x's finite values over frames centre +- FOLLOW_BLINK_WINDOW (INFINITY: none). */
+static double window_min(const double *x, int n, int centre) {
+    double m = INFINITY;
+    for (int u = centre - FOLLOW_BLINK_WINDOW; u <= centre + FOLLOW_BLINK_WINDOW; u++)
+        if (u >= 0 && u < n && isfinite(x[u]) && x[u] < m) m = x[u];
+    return m;
+}
+
 static void measure_blinks(const sequence_view *a, const sequence_view *b, double *buf, follow_metrics *out) {
     double open_b = open_level(b->eye, b->count, buf), open_a = open_level(a->eye, a->count, buf);
     if (!(open_b > 0) || !(open_a > 0)) return;
     double threshold = FOLLOW_BLINK_THRESHOLD * open_b;
     double closure_b = 0, closure_a = 0, gap = 0;
-    for (int t = 0; t < b->count;) {
-        if (!(b->eye[t] < threshold)) {
-            t++;
-            continue;
-        }
-        /* One blink: frames under the threshold, gaps of up to FOLLOW_BLINK_WINDOW frames
-         * (noise, a lost face) bridged; at its minimum. */
-        int at = t, last = t;
-        for (; t < b->count && t - last <= FOLLOW_BLINK_WINDOW + 1; t++) {
-            if (!(b->eye[t] < threshold)) continue;
-            last = t;
-            if (b->eye[t] < b->eye[at]) at = t;
-        }
-        t = last + 1;
-        double min_a = INFINITY;
-        int centre = at + out->lag_frames;
-        for (int u = centre - FOLLOW_BLINK_WINDOW; u <= centre + FOLLOW_BLINK_WINDOW; u++)
-            if (u >= 0 && u < a->count && isfinite(a->eye[u]) && a->eye[u] < min_a) min_a = a->eye[u];
+    for (int t = 0, at; (at = next_blink(b->eye, b->count, threshold, &t)) >= 0;) {
+        double min_a = window_min(a->eye, a->count, at + out->lag_frames);
         if (!isfinite(min_a)) continue;
         out->blinks++;
         closure_b += b->eye[at] / open_b;
@@ -371,6 +380,7 @@ vv_status follow_measure(const float (*a)[68][2], const uint8_t *a_valid, int a_
     out->lag_subframe = out->lag_confidence = out->lag_margin = NAN;
     out->mouth_correlation = NAN;
     out->blink_closure_driver = out->blink_closure_output = out->blink_gap = NAN;
+    out->lid_closure_driver = out->lid_closure_output = NAN;
     out->yaw_correlation = out->pitch_correlation = out->roll_correlation = NAN;
     out->yaw_range_ratio = out->pitch_range_ratio = out->roll_range_ratio = NAN;
     out->jitter_ratio = out->jitter_driver = out->jitter_output = NAN;
@@ -412,4 +422,71 @@ vv_status follow_measure(const float (*a)[68][2], const uint8_t *a_valid, int a_
     view_free(&vb);
     free(buf);
     return s;
+}
+
+/* ---- The same blinks by the face mesh's lids ---- */
+
+float follow_lid_gap(const float mesh[][3], int eye) {
+    if (!mesh || (eye != FACE_MESH_EYE_RIGHT && eye != FACE_MESH_EYE_LEFT)) return NAN;
+    const int *upper = face_mesh_lid_upper[eye], *lower = face_mesh_lid_lower[eye];
+    const float *o = mesh[upper[0]], *i = mesh[upper[FACE_MESH_LID_POINTS - 1]];
+    double width = hypot((double)i[0] - o[0], (double)i[1] - o[1]), gap = 0;
+    for (int k = 1; k < FACE_MESH_LID_POINTS - 1; k++) {
+        const float *u = mesh[upper[k]], *l = mesh[lower[k]];
+        gap += hypot((double)u[0] - l[0], (double)u[1] - l[1]);
+    }
+    gap /= FACE_MESH_LID_POINTS - 2;
+    return width > 1e-6 && isfinite(gap) ? (float)(gap / width) : NAN;
+}
+
+float follow_lid_openness(const float mesh[][3]) {
+    return 0.5f * (follow_lid_gap(mesh, FACE_MESH_EYE_RIGHT) + follow_lid_gap(mesh, FACE_MESH_EYE_LEFT));
+}
+
+vv_status follow_measure_lids(const float (*b)[68][2], const uint8_t *b_valid, int b_count, const float *b_lids,
+                              const float *a_lids, int a_count, follow_metrics *m) {
+    if (!m) return vv_fail(VV_ERR_INVALID_ARGUMENT, "lid closure: no metrics");
+    m->lid_blinks = 0;
+    m->lid_closure_driver = m->lid_closure_output = NAN;
+    if (b_count < 0 || a_count < 0 || b_count > FOLLOW_MAX_FRAMES || a_count > FOLLOW_MAX_FRAMES)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "lid closure: frame counts %d and %d outside 0..%d", a_count, b_count,
+                       FOLLOW_MAX_FRAMES);
+    if ((b_count && (!b || !b_lids)) || (a_count && !a_lids))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "lid closure: missing input");
+    if (!b_count || !a_count) return VV_OK;
+    size_t n = (size_t)(b_count > a_count ? b_count : a_count);
+    double *ear = malloc((size_t)b_count * sizeof *ear), *lb = malloc((size_t)b_count * sizeof *lb);
+    double *la = malloc((size_t)a_count * sizeof *la), *buf = malloc(n * sizeof *buf);
+    if (!ear || !lb || !la || !buf) {
+        free(ear), free(lb), free(la), free(buf);
+        return vv_fail(VV_ERR_NO_MEMORY, "lid closure: out of memory for %zu frames", n);
+    }
+    for (int t = 0; t < b_count; t++) {
+        float left = NAN, right = NAN;
+        ear[t] = NAN;
+        if ((!b_valid || b_valid[t]) && points_finite(b[t])) {
+            follow_signals(b[t], NULL, &left, &right);
+            ear[t] = 0.5 * ((double)left + right);
+        }
+        lb[t] = b_lids[t];
+    }
+    for (int t = 0; t < a_count; t++) la[t] = a_lids[t];
+    double open_ear = open_level(ear, b_count, buf), open_b = open_level(lb, b_count, buf),
+           open_a = open_level(la, a_count, buf);
+    if (open_ear > 0 && open_b > 0 && open_a > 0) {
+        double closure_b = 0, closure_a = 0;
+        for (int t = 0, at; (at = next_blink(ear, b_count, FOLLOW_BLINK_THRESHOLD * open_ear, &t)) >= 0;) {
+            double min_b = window_min(lb, b_count, at), min_a = window_min(la, a_count, at + m->lag_frames);
+            if (!isfinite(min_b) || !isfinite(min_a)) continue;
+            m->lid_blinks++;
+            closure_b += min_b / open_b;
+            closure_a += min_a / open_a;
+        }
+        if (m->lid_blinks) {
+            m->lid_closure_driver = (float)(closure_b / m->lid_blinks);
+            m->lid_closure_output = (float)(closure_a / m->lid_blinks);
+        }
+    }
+    free(ear), free(lb), free(la), free(buf);
+    return VV_OK;
 }

@@ -76,6 +76,15 @@ typedef struct follow_metrics {
     float blink_closure_driver;  /* mean of b's min openness / b's open level (0 = shut) */
     float blink_closure_output;  /* mean of a's min openness / a's own open level */
     float blink_gap;             /* mean of (a's min EAR - b's min EAR), EAR units */
+    /* The same blinks read by the face mesh's lids (follow_measure_lids; follow_measure sets
+     * NAN and 0): dlib's points land on the fold or lash line of a painted shut lid and read
+     * it about twice as open as the mesh does.  At each of b's blinks (found as above, on b's
+     * EAR): b's minimum lid openness (follow_lid_openness) over t_b +- FOLLOW_BLINK_WINDOW /
+     * b's lid open level, and a's over t_b + lag_frames +- FOLLOW_BLINK_WINDOW / a's lid open
+     * level (open levels as above, each sequence its own); blinks where either has no
+     * reading are skipped. */
+    int lid_blinks;
+    float lid_closure_driver, lid_closure_output;
     /* Head pose following at shift 0 over the frames valid in both: Pearson correlation of
      * each angle's change (from each sequence's first valid frame), and a's 5-95
      * percentile range / b's.  NAN when b's 5-95 percentile range of that angle is under
@@ -114,6 +123,21 @@ vv_status follow_measure(const float (*a)[68][2], const uint8_t *a_valid, int a_
 void follow_signals(const float points[68][2], float *mouth_open, float *eye_open_left, float *eye_open_right);
 /* All FOLLOW_SIGNAL_COUNT signals of one frame (pose angles absolute, not relative). */
 void follow_signals_all(const float points[68][2], float out[FOLLOW_SIGNAL_COUNT]);
+
+/* The lid gap of one eye of a face mesh (face/facemesh.h, at least the first 468 points;
+ * eye FACE_MESH_EYE_RIGHT or _LEFT): the mean distance between the upper and the lower lid
+ * contour's 7 inner points (face_mesh_lid_upper / _lower, paired in order) over the eye's
+ * width (its corners' distance); NAN when degenerate.  follow_lid_openness: the mean of
+ * both eyes. */
+float follow_lid_gap(const float mesh[][3], int eye);
+float follow_lid_openness(const float mesh[][3]);
+
+/* Fills m's lid_* fields (m from follow_measure on the same b; its lag_frames is used): b's
+ * 68 points and validity (b_valid NULL: all valid) find the blinks, b_lids and a_lids are
+ * per-frame lid openness (NAN: no reading) of b (b_count frames) and a (a_count).  Counts
+ * in [0, FOLLOW_MAX_FRAMES]; empty input is measured as nothing. */
+vv_status follow_measure_lids(const float (*b)[68][2], const uint8_t *b_valid, int b_count, const float *b_lids,
+                              const float *a_lids, int a_count, follow_metrics *m);
 
 /* ---- Landmark sequences from files (hostile input: sizes capped, values checked) ---- */
 
