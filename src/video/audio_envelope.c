@@ -1,6 +1,7 @@
 /* video/audio_envelope: a speech recording decoded to mono and reduced to per-frame mouth
  * openness (see audio_envelope.h for the steps). */
 #include "video/audio_envelope.h"
+#include "video/biquad.h"
 #include "video/labials.h"
 #include "video/phonemes.h"
 #include "video/visemes.h"
@@ -191,42 +192,6 @@ end:
 }
 
 /* ---- Analysis ------------------------------------------------------------------------ */
-
-/* A second-order section (Butterworth, Q = 1/sqrt 2) from the bilinear transform. */
-typedef struct biquad {
-    double b0, b1, b2, a1, a2;
-} biquad;
-
-static biquad biquad_design(double cutoff, double rate, bool high_pass) {
-    double w = 2 * pi * cutoff / rate, cw = cos(w), alpha = sin(w) / (2 * sqrt(0.5));
-    double a0 = 1 + alpha;
-    biquad q;
-    if (high_pass) {
-        q.b0 = (1 + cw) / 2 / a0;
-        q.b1 = -(1 + cw) / a0;
-    } else {
-        q.b0 = (1 - cw) / 2 / a0;
-        q.b1 = (1 - cw) / a0;
-    }
-    q.b2 = q.b0;
-    q.a1 = -2 * cw / a0;
-    q.a2 = (1 - alpha) / a0;
-    return q;
-}
-
-/* Runs the section over x in place, forwards (step 1) or backwards (step -1). */
-static void biquad_run(const biquad *q, float *x, int64_t count, int step) {
-    double x1 = 0, x2 = 0, y1 = 0, y2 = 0;
-    for (int64_t n = 0; n < count; n++) {
-        int64_t i = step > 0 ? n : count - 1 - n;
-        double in = x[i], out = q->b0 * in + q->b1 * x1 + q->b2 * x2 - q->a1 * y1 - q->a2 * y2;
-        x2 = x1;
-        x1 = in;
-        y2 = y1;
-        y1 = out;
-        x[i] = (float)out;
-    }
-}
 
 static int compare_float(const void *a, const void *b) {
     float x = *(const float *)a, y = *(const float *)b;

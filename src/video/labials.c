@@ -1,5 +1,6 @@
 /* video/labials: acoustic lip cues fused with the decoder's phones (see labials.h). */
 #include "video/labials.h"
+#include "video/biquad.h"
 #include "video/visemes.h"
 
 #include <math.h>
@@ -44,34 +45,6 @@ static const struct {
     .v_floor = -30,    /* and 4500-7500 Hz within 30 dB of the total (an m's is about 35 under) */
 };
 
-typedef struct biquad {
-    double b0, b1, b2, a1, a2;
-} biquad;
-
-/* A second-order Butterworth section (Q = 1/sqrt 2) from the bilinear transform. */
-static biquad biquad_design(double cutoff, double rate, bool high_pass) {
-    double w = 2 * 3.14159265358979323846 * cutoff / rate, c = cos(w), alpha = sin(w) / (2 * sqrt(0.5)), a0 = 1 + alpha;
-    biquad q;
-    q.b0 = (high_pass ? (1 + c) / 2 : (1 - c) / 2) / a0;
-    q.b1 = (high_pass ? -(1 + c) : 1 - c) / a0;
-    q.b2 = q.b0;
-    q.a1 = -2 * c / a0;
-    q.a2 = (1 - alpha) / a0;
-    return q;
-}
-
-static void biquad_run(const biquad *q, float *x, int64_t count) {
-    double x1 = 0, x2 = 0, y1 = 0, y2 = 0;
-    for (int64_t i = 0; i < count; i++) {
-        double in = x[i], y = q->b0 * in + q->b1 * x1 + q->b2 * x2 - q->a1 * y1 - q->a2 * y2;
-        x2 = x1;
-        x1 = in;
-        y2 = y1;
-        y1 = y;
-        x[i] = (float)y;
-    }
-}
-
 /* level[k * BANDS + b]: band b's Hann-weighted power around sample k * HOP, dB. */
 static vv_status band_levels(const float *samples, int64_t count, int frames, float *level) {
     float *band = mem_alloc((size_t)count, sizeof *band);
@@ -84,10 +57,10 @@ static vv_status band_levels(const float *samples, int64_t count, int frames, fl
     for (int b = 0; b < BANDS; b++) {
         memcpy(band, samples, (size_t)count * sizeof *band);
         biquad high = biquad_design(band_edges[b], 16000, true), low = biquad_design(band_edges[b + 1], 16000, false);
-        biquad_run(&high, band, count); /* twice each: fourth order */
-        biquad_run(&high, band, count);
-        biquad_run(&low, band, count);
-        biquad_run(&low, band, count);
+        biquad_run(&high, band, count, 1); /* twice each: fourth order */
+        biquad_run(&high, band, count, 1);
+        biquad_run(&low, band, count, 1);
+        biquad_run(&low, band, count, 1);
         for (int k = 0; k < frames; k++) {
             int64_t c = (int64_t)k * HOP;
             double p = 0;
