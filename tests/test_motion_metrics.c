@@ -382,6 +382,15 @@ static void test_lid_closure(void) {
     follow_metrics m = measure(a_seq, NULL, FRAMES, b_seq, NULL, FRAMES, 6);
     CHECK(m.lag_frames == 3 && m.blinks == BLINKS);
     CHECK(m.lid_blinks == 0 && isnan(m.lid_closure_driver) && isnan(m.lid_closure_output)); /* not measured yet */
+    /* The blinks' frames, as follow_measure counts them (the eval reads the lids near them). */
+    int at[BLINKS + 1];
+    CHECK(follow_blink_frames((const float(*)[68][2])b_seq, NULL, FRAMES, at, BLINKS + 1) == BLINKS);
+    for (int k = 0; k < BLINKS; k++) {
+        int t = (int)blink_centres[k] + (blink_centres[k] >= STILL_FROM ? STILL_TO - STILL_FROM : 0);
+        CHECK_MSG(at[k] == t, "blink %d at %d, made at %d", k, at[k], t);
+    }
+    CHECK(follow_blink_frames((const float(*)[68][2])b_seq, NULL, FRAMES, NULL, 0) == BLINKS);
+    CHECK(follow_blink_frames(NULL, NULL, FRAMES, at, BLINKS) == 0);
     /* The mesh reads the driver's lids 0.55 of the way shut (its EAR says 0.9) and the
      * output's 0.35, on a wider eye (its own open level): at the driver's blinks (found by
      * its EAR), the output's window 3 frames later. */

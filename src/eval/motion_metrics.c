@@ -443,6 +443,33 @@ float follow_lid_openness(const float mesh[][3]) {
     return 0.5f * (follow_lid_gap(mesh, FACE_MESH_EYE_RIGHT) + follow_lid_gap(mesh, FACE_MESH_EYE_LEFT));
 }
 
+/* b's eye openness per frame (the mean EAR of both eyes; NAN: not valid or degenerate). */
+static void eye_signal(const float (*b)[68][2], const uint8_t *b_valid, int count, double *ear) {
+    for (int t = 0; t < count; t++) {
+        float left = NAN, right = NAN;
+        ear[t] = NAN;
+        if ((!b_valid || b_valid[t]) && points_finite(b[t])) {
+            follow_signals(b[t], NULL, &left, &right);
+            ear[t] = 0.5 * ((double)left + right);
+        }
+    }
+}
+
+int follow_blink_frames(const float (*b)[68][2], const uint8_t *b_valid, int count, int *frames, int capacity) {
+    if (!b || count <= 0 || count > FOLLOW_MAX_FRAMES) return 0;
+    double *ear = malloc((size_t)count * sizeof *ear), *buf = malloc((size_t)count * sizeof *buf);
+    int n = 0;
+    if (ear && buf) {
+        eye_signal(b, b_valid, count, ear);
+        double open = open_level(ear, count, buf);
+        if (open > 0)
+            for (int t = 0, at; (at = next_blink(ear, count, FOLLOW_BLINK_THRESHOLD * open, &t)) >= 0; n++)
+                if (frames && n < capacity) frames[n] = at;
+    }
+    free(ear), free(buf);
+    return n;
+}
+
 vv_status follow_measure_lids(const float (*b)[68][2], const uint8_t *b_valid, int b_count, const float *b_lids,
                               const float *a_lids, int a_count, follow_metrics *m) {
     if (!m) return vv_fail(VV_ERR_INVALID_ARGUMENT, "lid closure: no metrics");
@@ -461,15 +488,8 @@ vv_status follow_measure_lids(const float (*b)[68][2], const uint8_t *b_valid, i
         free(ear), free(lb), free(la), free(buf);
         return vv_fail(VV_ERR_NO_MEMORY, "lid closure: out of memory for %zu frames", n);
     }
-    for (int t = 0; t < b_count; t++) {
-        float left = NAN, right = NAN;
-        ear[t] = NAN;
-        if ((!b_valid || b_valid[t]) && points_finite(b[t])) {
-            follow_signals(b[t], NULL, &left, &right);
-            ear[t] = 0.5 * ((double)left + right);
-        }
-        lb[t] = b_lids[t];
-    }
+    eye_signal(b, b_valid, b_count, ear);
+    for (int t = 0; t < b_count; t++) lb[t] = b_lids[t];
     for (int t = 0; t < a_count; t++) la[t] = a_lids[t];
     double open_ear = open_level(ear, b_count, buf), open_b = open_level(lb, b_count, buf),
            open_a = open_level(la, a_count, buf);

@@ -138,6 +138,10 @@ float follow_lid_openness(const float mesh[][3]);
  * in [0, FOLLOW_MAX_FRAMES]; empty input is measured as nothing. */
 vv_status follow_measure_lids(const float (*b)[68][2], const uint8_t *b_valid, int b_count, const float *b_lids,
                               const float *a_lids, int a_count, follow_metrics *m);
+/* The blinks follow_measure finds in b (their minimum frames, ascending): writes up to
+ * capacity of them to frames (may be NULL) and returns how many there are (0 on bad input
+ * or out of memory).  For measuring the lids only where they count. */
+int follow_blink_frames(const float (*b)[68][2], const uint8_t *b_valid, int count, int *frames, int capacity);
 
 /* ---- Landmark sequences from files (hostile input: sizes capped, values checked) ---- */
 
