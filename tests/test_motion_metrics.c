@@ -396,7 +396,7 @@ static void test_lid_closure(void) {
      * its EAR), the output's window 3 frames later. */
     lid_sequence(0.30, 0.55, 0, FRAMES, lids_b);
     lid_sequence(0.42, 0.35, 3, FRAMES, lids_a);
-    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, &m));
+    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, 1, &m));
     CHECK_MSG(m.lid_blinks == BLINKS, "%d lid blinks", m.lid_blinks);
     CHECK_NEAR(m.lid_closure_driver, 0.45, 1e-5);
     CHECK_NEAR(m.lid_closure_output, 0.65, 1e-5);
@@ -404,30 +404,46 @@ static void test_lid_closure(void) {
     /* Without the lag the output's blinks are out of the window: they would read open. */
     follow_metrics no_lag = m;
     no_lag.lag_frames = 0;
-    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, &no_lag));
+    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, 1, &no_lag));
     CHECK_MSG(no_lag.lid_closure_output > 0.7f, "%.3f", no_lag.lid_closure_output); /* 0.74: 2 frames off the dip */
+    /* Read only near the blinks and on a grid of 5 frames (as eval reads them), the open
+     * levels from the grid: the same. */
+    static float sparse_b[FRAMES], sparse_a[FRAMES];
+    for (int t = 0; t < FRAMES; t++) sparse_b[t] = sparse_a[t] = t % 5 ? NAN : lids_b[t];
+    for (int k = 0; k < BLINKS; k++) {
+        int c = (int)blink_centres[k] + (blink_centres[k] >= STILL_FROM ? STILL_TO - STILL_FROM : 0);
+        for (int u = c - 9; u <= c + 9; u++)
+            if (u >= 0 && u < FRAMES) sparse_b[u] = lids_b[u], sparse_a[u] = lids_a[u];
+    }
+    for (int t = 0; t < FRAMES; t += 5) sparse_a[t] = lids_a[t];
+    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, sparse_b, sparse_a, FRAMES, 5, &m));
+    CHECK(m.lid_blinks == BLINKS);
+    CHECK_NEAR(m.lid_closure_driver, 0.45, 1e-5);
+    CHECK_NEAR(m.lid_closure_output, 0.65, 1e-5);
+    CHECK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, sparse_b, sparse_a, FRAMES, 0, &m) ==
+          VV_ERR_INVALID_ARGUMENT);
     /* Frames without a reading: a blink whose output window has none is skipped; an output
      * with no reading at all measures nothing. */
     for (int u = (int)blink_centres[0] + 3 - FOLLOW_BLINK_WINDOW; u <= (int)blink_centres[0] + 3 + FOLLOW_BLINK_WINDOW; u++)
         lids_a[u] = NAN;
-    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, &m));
+    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, 1, &m));
     CHECK(m.lid_blinks == BLINKS - 1);
     CHECK_NEAR(m.lid_closure_output, 0.65, 1e-5);
     for (int t = 0; t < FRAMES; t++) lids_a[t] = NAN;
-    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, &m));
+    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, 1, &m));
     CHECK(m.lid_blinks == 0 && isnan(m.lid_closure_driver) && isnan(m.lid_closure_output));
     /* A driver without blinks (by its EAR): none, even where its lid signal dips. */
     synth still = synth_default();
     still.blink_depth = 0;
     synth_sequence(&still, FRAMES, 0, 0, 0, b_seq);
     lid_sequence(0.42, 0.35, 0, FRAMES, lids_a);
-    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, &m));
+    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, 1, &m));
     CHECK(m.lid_blinks == 0 && isnan(m.lid_closure_output));
     /* Bad arguments; empty input measures nothing. */
-    CHECK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, -1, lids_b, lids_a, FRAMES, &m) == VV_ERR_INVALID_ARGUMENT);
-    CHECK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, NULL, lids_a, FRAMES, &m) == VV_ERR_INVALID_ARGUMENT);
-    CHECK(follow_measure_lids(NULL, NULL, 0, NULL, lids_a, FRAMES, NULL) == VV_ERR_INVALID_ARGUMENT);
-    CHECK_OK(follow_measure_lids(NULL, NULL, 0, NULL, NULL, 0, &m));
+    CHECK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, -1, lids_b, lids_a, FRAMES, 1, &m) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, NULL, lids_a, FRAMES, 1, &m) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(follow_measure_lids(NULL, NULL, 0, NULL, lids_a, FRAMES, 1, NULL) == VV_ERR_INVALID_ARGUMENT);
+    CHECK_OK(follow_measure_lids(NULL, NULL, 0, NULL, NULL, 0, 1, &m));
     CHECK(m.lid_blinks == 0 && isnan(m.lid_closure_driver));
 }
 

@@ -471,8 +471,9 @@ int follow_blink_frames(const float (*b)[68][2], const uint8_t *b_valid, int cou
 }
 
 vv_status follow_measure_lids(const float (*b)[68][2], const uint8_t *b_valid, int b_count, const float *b_lids,
-                              const float *a_lids, int a_count, follow_metrics *m) {
+                              const float *a_lids, int a_count, int open_step, follow_metrics *m) {
     if (!m) return vv_fail(VV_ERR_INVALID_ARGUMENT, "lid closure: no metrics");
+    if (open_step < 1) return vv_fail(VV_ERR_INVALID_ARGUMENT, "lid closure: open_step %d under 1", open_step);
     m->lid_blinks = 0;
     m->lid_closure_driver = m->lid_closure_output = NAN;
     if (b_count < 0 || a_count < 0 || b_count > FOLLOW_MAX_FRAMES || a_count > FOLLOW_MAX_FRAMES)
@@ -489,10 +490,13 @@ vv_status follow_measure_lids(const float (*b)[68][2], const uint8_t *b_valid, i
         return vv_fail(VV_ERR_NO_MEMORY, "lid closure: out of memory for %zu frames", n);
     }
     eye_signal(b, b_valid, b_count, ear);
-    for (int t = 0; t < b_count; t++) lb[t] = b_lids[t];
-    for (int t = 0; t < a_count; t++) la[t] = a_lids[t];
+    /* the open levels from every open_step-th frame */
+    for (int t = 0; t < b_count; t++) lb[t] = t % open_step ? NAN : b_lids[t];
+    for (int t = 0; t < a_count; t++) la[t] = t % open_step ? NAN : a_lids[t];
     double open_ear = open_level(ear, b_count, buf), open_b = open_level(lb, b_count, buf),
            open_a = open_level(la, a_count, buf);
+    for (int t = 0; t < b_count; t++) lb[t] = b_lids[t];
+    for (int t = 0; t < a_count; t++) la[t] = a_lids[t];
     if (open_ear > 0 && open_b > 0 && open_a > 0) {
         double closure_b = 0, closure_a = 0;
         for (int t = 0, at; (at = next_blink(ear, b_count, FOLLOW_BLINK_THRESHOLD * open_ear, &t)) >= 0;) {

@@ -134,10 +134,13 @@ float follow_lid_openness(const float mesh[][3]);
 
 /* Fills m's lid_* fields (m from follow_measure on the same b; its lag_frames is used): b's
  * 68 points and validity (b_valid NULL: all valid) find the blinks, b_lids and a_lids are
- * per-frame lid openness (NAN: no reading) of b (b_count frames) and a (a_count).  Counts
- * in [0, FOLLOW_MAX_FRAMES]; empty input is measured as nothing. */
+ * per-frame lid openness (NAN: no reading) of b (b_count frames) and a (a_count).  The lid
+ * open levels are taken over frames 0, open_step, 2 open_step, ... only (>= 1; 1: all): a
+ * caller that reads the lids on such a grid and near the blinks passes its step, so that
+ * the extra readings near the blinks do not lower the open levels.  Counts in
+ * [0, FOLLOW_MAX_FRAMES]; empty input is measured as nothing. */
 vv_status follow_measure_lids(const float (*b)[68][2], const uint8_t *b_valid, int b_count, const float *b_lids,
-                              const float *a_lids, int a_count, follow_metrics *m);
+                              const float *a_lids, int a_count, int open_step, follow_metrics *m);
 /* The blinks follow_measure finds in b (their minimum frames, ascending): writes up to
  * capacity of them to frames (may be NULL) and returns how many there are (0 on bad input
  * or out of memory).  For measuring the lids only where they count. */
