@@ -22,6 +22,18 @@ static inline void flow_axis(int p, float d, int size, int *lo, int *hi, float *
     *lo = i, *hi = i + 1, *t = s - (float)i;
 }
 
+/* The four texels output pixel i = (x, y) reads (p[0] top left, p[1] top right, p[2]
+ * bottom left, p[3] bottom right), its weights a (across) and b (down), and whether each
+ * axis moves with the displacement (mx, my). */
+static inline void flow_cell(int x, int y, float dx, float dy, int W, int H, size_t p[4], float *a, float *b, float *mx,
+                             float *my) {
+    int x0, x1, y0, y1;
+    flow_axis(x, dx, W, &x0, &x1, a, mx);
+    flow_axis(y, dy, H, &y0, &y1, b, my);
+    p[0] = (size_t)y0 * W + x0, p[1] = (size_t)y0 * W + x1;
+    p[2] = (size_t)y1 * W + x0, p[3] = (size_t)y1 * W + x1;
+}
+
 void flow_sample_nchw_forward(float *restrict out, const float *restrict in, const float *restrict flow, int N,
                               int C, int H, int W) {
     size_t plane = (size_t)H * W;
@@ -31,13 +43,10 @@ void flow_sample_nchw_forward(float *restrict out, const float *restrict in, con
         float *dst = out + (size_t)n * C * plane;
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
-                size_t i = (size_t)y * W + x;
-                int x0, x1, y0, y1;
+                size_t i = (size_t)y * W + x, p[4];
                 float a, b, mx, my;
-                flow_axis(x, fx[i], W, &x0, &x1, &a, &mx);
-                flow_axis(y, fy[i], H, &y0, &y1, &b, &my);
-                size_t p00 = (size_t)y0 * W + x0, p01 = (size_t)y0 * W + x1;
-                size_t p10 = (size_t)y1 * W + x0, p11 = (size_t)y1 * W + x1;
+                flow_cell(x, y, fx[i], fy[i], W, H, p, &a, &b, &mx, &my);
+                size_t p00 = p[0], p01 = p[1], p10 = p[2], p11 = p[3];
                 for (int c = 0; c < C; c++) {
                     const float *s = src + c * plane;
                     dst[c * plane + i] = (1.0f - b) * ((1.0f - a) * s[p00] + a * s[p01]) +
@@ -57,13 +66,10 @@ void flow_sample_nchw_backward(float *restrict d_in, float *restrict d_flow, con
         float *gfx = d_flow ? d_flow + (size_t)n * 2 * plane : NULL, *gfy = gfx ? gfx + plane : NULL;
         for (int y = 0; y < H; y++)
             for (int x = 0; x < W; x++) {
-                size_t i = (size_t)y * W + x;
-                int x0, x1, y0, y1;
+                size_t i = (size_t)y * W + x, p[4];
                 float a, b, mx, my;
-                flow_axis(x, fx[i], W, &x0, &x1, &a, &mx);
-                flow_axis(y, fy[i], H, &y0, &y1, &b, &my);
-                size_t p00 = (size_t)y0 * W + x0, p01 = (size_t)y0 * W + x1;
-                size_t p10 = (size_t)y1 * W + x0, p11 = (size_t)y1 * W + x1;
+                flow_cell(x, y, fx[i], fy[i], W, H, p, &a, &b, &mx, &my);
+                size_t p00 = p[0], p01 = p[1], p10 = p[2], p11 = p[3];
                 float sx = 0.0f, sy = 0.0f;
                 for (int c = 0; c < C; c++) {
                     float d = g[c * plane + i];
