@@ -220,6 +220,25 @@ static double mean_abs_flow(fsth_model *m, const float *in, const float *psi, fl
     return s / (double)n;
 }
 
+/* The gradient G's backward gave the two displacement channels' head biases against central
+ * differences of scale * mean_abs_flow (the penalty's loss), each at least min_numeric. */
+static void check_displacement_bias(fsth_model *m, const float *in, const float *psi, float *out, const bool *near,
+                                    float near_weight, double scale, double min_numeric, const char *what) {
+    float *bias = param_data(&m->G.ps, m->G.head.bias);
+    for (int c = 4; c < 6; c++) {
+        float saved = bias[c], h = 1e-3f;
+        bias[c] = saved + h;
+        double plus = mean_abs_flow(m, in, psi, out, near, near_weight);
+        bias[c] = saved - h;
+        double minus = mean_abs_flow(m, in, psi, out, near, near_weight);
+        bias[c] = saved;
+        double numeric = scale * (plus - minus) / (2.0 * h), analytic = param_grad(&m->G.ps, m->G.head.bias)[c];
+        CHECK_MSG(fabs(numeric - analytic) < 1e-3 * fabs(numeric) + 1e-6, "%s, bias %d: analytic %g numeric %g", what, c,
+                  analytic, numeric);
+        CHECK(fabs(numeric) > min_numeric);
+    }
+}
+
 static void test_flow_l1_gradient(void) {
     fsth_model *m = constant_flow_model(0.7f, -0.3f);
     if (!m) return;
@@ -231,19 +250,7 @@ static void test_flow_l1_gradient(void) {
     mean_abs_flow(m, in, psi, out, NULL, 0);
     param_store_zero_grad(&m->G.ps);
     CHECK_OK(fsth_generator_backward(&m->G, NULL, dout, in, psi, 1, true));
-    float *bias = param_data(&m->G.ps, m->G.head.bias);
-    for (int c = 4; c < 6; c++) {
-        float saved = bias[c], h = 1e-3f;
-        bias[c] = saved + h;
-        double plus = mean_abs_flow(m, in, psi, out, NULL, 0);
-        bias[c] = saved - h;
-        double minus = mean_abs_flow(m, in, psi, out, NULL, 0);
-        bias[c] = saved;
-        double numeric = 0.5 * (plus - minus) / (2.0 * h), analytic = param_grad(&m->G.ps, m->G.head.bias)[c];
-        CHECK_MSG(fabs(numeric - analytic) < 1e-3 * fabs(numeric) + 1e-6, "flow_l1, bias %d: analytic %g numeric %g", c,
-                  analytic, numeric);
-        CHECK(fabs(numeric) > 0.1); /* 0.5 * 2 * (1 - tanh^2) / 2 */
-    }
+    check_displacement_bias(m, in, psi, out, NULL, 0, 0.5, 0.1, "flow_l1"); /* 0.5 * 2 * (1 - tanh^2) / 2 */
     /* --flow-l1-features alone: the weight only within 2 pixels of the landmark drawing, here
      * a drawn 5 x 5 square at (10..14, 10..14) (background -1): 9 x 9 pixels */
     bool near[32 * 32];
@@ -257,18 +264,7 @@ static void test_flow_l1_gradient(void) {
     mean_abs_flow(m, in, psi, out, near, 0.8f);
     param_store_zero_grad(&m->G.ps);
     CHECK_OK(fsth_generator_backward(&m->G, NULL, dout, in, psi, 1, true));
-    for (int c = 4; c < 6; c++) {
-        float saved = bias[c], h = 1e-3f;
-        bias[c] = saved + h;
-        double plus = mean_abs_flow(m, in, psi, out, near, 0.8f);
-        bias[c] = saved - h;
-        double minus = mean_abs_flow(m, in, psi, out, near, 0.8f);
-        bias[c] = saved;
-        double numeric = (plus - minus) / (2.0 * h), analytic = param_grad(&m->G.ps, m->G.head.bias)[c];
-        CHECK_MSG(fabs(numeric - analytic) < 1e-3 * fabs(numeric) + 1e-6, "flow_l1_features, bias %d: analytic %g numeric %g",
-                  c, analytic, numeric);
-        CHECK(fabs(numeric) > 0.01);
-    }
+    check_displacement_bias(m, in, psi, out, near, 0.8f, 1.0, 0.01, "flow_l1_features");
     free(in), free(out), free(dout), free(psi);
     fsth_model_free(m);
 }
