@@ -442,10 +442,10 @@ static const eval_series *find_series(const eval_series *series, int count, cons
 static void print_follow(const char *what, const eval_series *s) {
     const follow_metrics *f = &s->follow;
     printf("%-28s %3d frames (%d with a face): lag %d (%.2f, conf %.2f, margin %.2f, %d signals) mouth r %.2f blinks %d "
-           "closure %.2f -> %.2f yaw r %.2f pitch r %.2f roll r %.2f jitter %.2f\n",
+           "closure %.2f -> %.2f (lids %d: %.2f -> %.2f) yaw r %.2f pitch r %.2f roll r %.2f jitter %.2f\n",
            what, s->follow_frames, s->follow_output_faces, f->lag_frames, f->lag_subframe, f->lag_confidence,
            f->lag_margin, f->signals_used, f->mouth_correlation, f->blinks, f->blink_closure_driver, f->blink_closure_output,
-           f->yaw_correlation, f->pitch_correlation, f->roll_correlation, f->jitter_ratio);
+           f->lid_blinks, f->lid_closure_driver, f->lid_closure_output, f->yaw_correlation, f->pitch_correlation, f->roll_correlation, f->jitter_ratio);
     printf("    weights:");
     for (int j = 0; j < FOLLOW_SIGNAL_COUNT; j++) printf(" %s %.2f", follow_signal_name((follow_signal)j), f->signal_weight[j]);
     printf("\n");

@@ -59,6 +59,10 @@ typedef struct clip_track {
     motion_track raw;
     smoothed_track smooth;
     int first; /* the first frame with a face (the reference), -1: none */
+    float *lids; /* per frame: the face mesh's lid openness (follow_lid_openness) where the raw
+                    track has a face, NAN without one or without a reading; measured when a
+                    following stretch first reaches the frame (lids_done) */
+    uint8_t *lids_done;
 } clip_track;
 
 struct eval_track_cache {
@@ -76,6 +80,8 @@ static void track_cache_free(eval_track_cache *cache) {
         free(cache->items[i].path);
         motion_track_free(&cache->items[i].raw);
         smoothed_track_free(&cache->items[i].smooth);
+        free(cache->items[i].lids);
+        free(cache->items[i].lids_done);
     }
     free(cache->items);
     vv_faces_free(cache->faces);
@@ -489,7 +495,7 @@ static int track_progress(void *data, long done, long total) {
 /* The clip as vv_animate's whole-track mode sees a driver: animate's tracker (raw
  * landmarks) over every frame, then animate_smooth_track with animate's default smoothing.
  * Cached in ctx (the pointer stays valid until the next call). */
-static vv_status track_clip(eval_context *ctx, const char *path, progress_state *progress, const clip_track **out) {
+static vv_status track_clip(eval_context *ctx, const char *path, progress_state *progress, clip_track **out) {
     *out = track_cached(ctx, path);
     if (*out) return VV_OK;
     eval_track_cache *cache = ctx->tracks;
@@ -514,8 +520,16 @@ static vv_status track_clip(eval_context *ctx, const char *path, progress_state 
         s = animate_smooth_track(&track.raw, &p, &track.smooth);
     }
     if (s == VV_OK && !(track.path = strdup(path))) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", path);
+    if (s == VV_OK) {
+        int n = track.raw.frame_count > 0 ? track.raw.frame_count : 1;
+        track.lids = mem_alloc((size_t)n, sizeof *track.lids);
+        track.lids_done = mem_calloc((size_t)n, 1);
+        if (!track.lids || !track.lids_done) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", path);
+    }
     if (s != VV_OK) {
         free(track.path);
+        free(track.lids);
+        free(track.lids_done);
         motion_track_free(&track.raw);
         smoothed_track_free(&track.smooth);
         return s;
@@ -585,12 +599,16 @@ typedef struct series_run {
     float (*points)[68][2];   /* their landmarks, for the choice of source */
     int current;              /* freeze: the source in use */
     face_tracker *tracker;    /* over the output's following stretch */
+    float *lids;              /* the output's lid openness per stretch frame (NAN: no reading) */
+    uint8_t *lids_want;       /* per stretch frame: LIDS_DRIVER, LIDS_OUTPUT: measure the lids there */
     vv_image grid, result;
 } series_run;
 
 static void run_close(series_run *r) {
     vv_animator_free(r->animator);
     face_tracker_free(r->tracker);
+    free(r->lids);
+    free(r->lids_want);
     free(r->points);
     image_free(&r->grid);
     image_free(&r->result);
@@ -693,6 +711,29 @@ static void run_reference_gaze(series_run *r, const smoothed_track *st, int refe
         animator_set_reference_gaze(r->animator, st->has_gaze[reference] ? (const float(*)[2])st->gaze[reference] : NULL);
 }
 
+/* The face mesh's lid closure (follow_measure_lids) costs a mesh run per frame read, so
+ * the lids are read only where they count: within FOLLOW_BLINK_WINDOW frames of the
+ * driver's blinks (found on its raw track before rendering), the output's within
+ * LIDS_LAG_REACH frames more (a lag within that keeps its blinks' windows read; beyond it a
+ * blink goes unread and is skipped), and every LIDS_STEP-th frame for the open levels. */
+#define LIDS_STEP 10
+#define LIDS_LAG_REACH 3
+#define LIDS_MAX_BLINKS 1024
+enum { LIDS_DRIVER = 1, LIDS_OUTPUT = 2 };
+
+static void lids_plan(const float (*driver)[68][2], const uint8_t *valid, int frames, uint8_t *want) {
+    int blinks[LIDS_MAX_BLINKS];
+    int n = follow_blink_frames(driver, valid, frames, blinks, LIDS_MAX_BLINKS);
+    if (n > LIDS_MAX_BLINKS) n = LIDS_MAX_BLINKS;
+    for (int t = 0; t < frames; t += LIDS_STEP) want[t] = LIDS_DRIVER | LIDS_OUTPUT;
+    for (int k = 0; k < n; k++) {
+        const int reach = FOLLOW_BLINK_WINDOW + LIDS_LAG_REACH;
+        for (int t = blinks[k] - reach; t <= blinks[k] + reach; t++)
+            if (t >= 0 && t < frames)
+                want[t] |= LIDS_OUTPUT | (abs(t - blinks[k]) <= FOLLOW_BLINK_WINDOW ? LIDS_DRIVER : 0);
+    }
+}
+
 /* The output tracker, for a series with a following stretch. */
 static vv_status run_follow_begin(series_run *r, eval_context *ctx, eval_series *item, const clip_track *track,
                                   int start, int frames) {
@@ -703,19 +744,52 @@ static vv_status run_follow_begin(series_run *r, eval_context *ctx, eval_series 
     item->follow_driver = mem_alloc((size_t)frames, sizeof item->follow_driver[0]);
     item->follow_output_valid = mem_calloc((size_t)frames, 1);
     item->follow_driver_valid = mem_alloc((size_t)frames, 1);
-    if (!item->follow_output || !item->follow_driver || !item->follow_output_valid || !item->follow_driver_valid)
+    r->lids = mem_alloc((size_t)frames, sizeof *r->lids);
+    r->lids_want = mem_calloc((size_t)frames, 1);
+    if (!item->follow_output || !item->follow_driver || !item->follow_output_valid || !item->follow_driver_valid ||
+        !r->lids || !r->lids_want)
         return vv_fail(VV_ERR_NO_MEMORY, "out of memory for %d following frames", frames);
     memcpy(item->follow_driver, track->raw.points + start, (size_t)frames * sizeof item->follow_driver[0]);
     memcpy(item->follow_driver_valid, track->raw.found + start, (size_t)frames);
+    for (int t = 0; t < frames; t++) r->lids[t] = NAN;
+    lids_plan(item->follow_driver, item->follow_driver_valid, frames, r->lids_want);
     item->follow_start = start;
     item->follow_frames = frames;
     return VV_OK;
 }
 
+/* The face mesh's lid openness of the face whose dlib points are given (one mesh run with
+ * the irises, from the ROI those points make): NAN when the mesh does not hold the face. */
+static vv_status lid_openness(const face_mesh *mesh, const vv_image *image, const float points[68][2], float *out) {
+    *out = NAN;
+    face_mesh_roi roi;
+    face_mesh_roi_from_landmarks68(points, &roi);
+    face_mesh_result result;
+    vv_status s = face_mesh_run(mesh, image, &roi, true, &result);
+    if (s == VV_ERR_INVALID_ARGUMENT) return VV_OK; /* a ROI off the image or degenerate: no reading */
+    if (s == VV_OK && result.score >= FACE_MESH_MIN_PRESENCE) *out = follow_lid_openness((const float(*)[3])result.points);
+    return s;
+}
+
+/* The driver's lid openness at frame `index` (its raw track's face on the clip's frame),
+ * measured once per clip. */
+static vv_status track_lids(eval_context *ctx, clip_track *track, int index, const vv_image *frame) {
+    if (index < 0 || index >= track->raw.frame_count || track->lids_done[index]) return VV_OK;
+    track->lids_done[index] = 1;
+    track->lids[index] = NAN;
+    if (!track->raw.found[index]) return VV_OK;
+    return lid_openness(ctx->tracks->mesh, frame, (const float(*)[2])track->raw.points[index], &track->lids[index]);
+}
+
 /* The output's frame `index` of the stretch, tracked. */
-static vv_status run_follow_frame(series_run *r, eval_series *item, int index, const vv_image *result, double fps) {
+static vv_status run_follow_frame(series_run *r, eval_context *ctx, clip_track *track, eval_series *item, int index,
+                                  const vv_image *result, const vv_image *driver_frame, double fps) {
     int t = index - item->follow_start;
     if (!r->tracker || t < 0 || t >= item->follow_frames) return VV_OK;
+    if (r->lids_want[t] & LIDS_DRIVER) {
+        vv_status s = track_lids(ctx, track, index, driver_frame);
+        if (s != VV_OK) return s;
+    }
     bool found = false;
     float box[4], score[1], points[68][2];
     vv_status s = face_tracker_update(r->tracker, result, index / fps, &found, box, score, points);
@@ -723,17 +797,29 @@ static vv_status run_follow_frame(series_run *r, eval_series *item, int index, c
         memcpy(item->follow_output[t], points, sizeof points);
         item->follow_output_valid[t] = 1;
         item->follow_output_faces++;
+        if (r->lids_want[t] & LIDS_OUTPUT) s = lid_openness(ctx->tracks->mesh, result, (const float(*)[2])points, &r->lids[t]);
     }
     return s;
 }
 
 /* The following metrics once the stretch is rendered (a series without one: all NAN). */
-static vv_status run_follow_end(eval_series *item) {
+static vv_status run_follow_end(series_run *r, eval_series *item, const clip_track *track) {
     int shift = item->follow_frames / 4;
     if (shift > EVAL_FOLLOW_MAX_SHIFT) shift = EVAL_FOLLOW_MAX_SHIFT;
-    return follow_measure((const float(*)[68][2])item->follow_output, item->follow_output_valid, item->follow_frames,
-                          (const float(*)[68][2])item->follow_driver, item->follow_driver_valid, item->follow_frames,
-                          shift, &item->follow);
+    vv_status s = follow_measure((const float(*)[68][2])item->follow_output, item->follow_output_valid, item->follow_frames,
+                                 (const float(*)[68][2])item->follow_driver, item->follow_driver_valid,
+                                 item->follow_frames, shift, &item->follow);
+    if (s != VV_OK || item->follow_frames <= 0 || !r->lids) return s;
+    float *driver = mem_alloc((size_t)item->follow_frames, sizeof *driver);
+    if (!driver) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for %d following frames", item->follow_frames);
+    for (int t = 0; t < item->follow_frames; t++) { /* the frames this series read (another may have read more) */
+        int f = item->follow_start + t;
+        driver[t] = (r->lids_want[t] & LIDS_DRIVER) && track->lids_done[f] ? track->lids[f] : NAN;
+    }
+    s = follow_measure_lids((const float(*)[68][2])item->follow_driver, item->follow_driver_valid, item->follow_frames,
+                            driver, r->lids, item->follow_frames, LIDS_STEP, &item->follow);
+    free(driver);
+    return s;
 }
 
 /* Smoothed driver frame d (d < 0: before the clip starts: no face yet). */
@@ -874,7 +960,7 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
     const int delay = options->delay_frames;
     int start = kfit, end = kfit;
     progress_state progress = {options, 0, 0};
-    const clip_track *track = NULL;
+    clip_track *track = NULL;
     if (s == VV_OK && any && kfit > 0 && (sample_count > 0 || options->follow_frames > 0)) {
         progress.total = (track_cached(ctx, clip_path) ? 0 : n) +
                          frames_to_render(sampled, sample_count, kfit, options->follow_frames > 0 ? kfit + options->follow_frames : kfit);
@@ -1009,7 +1095,7 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
             const vv_image *result = NULL;
             int used = 0;
             s = run_render(r, &track->smooth, d, driver_image, &result, &used);
-            if (s == VV_OK && in_stretch) s = run_follow_frame(r, item, index, result, fps);
+            if (s == VV_OK && in_stretch) s = run_follow_frame(r, ctx, track, item, index, result, &frame, fps);
             if (s == VV_OK && options->frames_dir) {
                 char path[1400];
                 snprintf(path, sizeof path, "%s/self_%s_%s_K%d_%05d.png", options->frames_dir, name, item->engine, item->shots,
@@ -1062,7 +1148,7 @@ vv_status eval_self_reenactment(eval_context *ctx, const eval_options *options, 
             char grid_name[400];
             snprintf(grid_name, sizeof grid_name, "self_%s_%s_K%d", name, item->engine, item->shots);
             s = grid_save(item, &r->grid, options, grid_name);
-            if (s == VV_OK) s = run_follow_end(item);
+            if (s == VV_OK) s = run_follow_end(r, item, track);
             if (faceless_drivers || r->shots_used < item->shots)
                 note_append(item, "%d of %d sampled driving frames without a face; %d of %d sources with a face",
                             faceless_drivers, sample_count, r->shots_used, item->shots);
@@ -1144,7 +1230,7 @@ vv_status eval_cross_reenactment(eval_context *ctx, const eval_options *options,
     /* The driver tracked once (raw) and smoothed once; the reference is its first face. */
     const int delay = options->delay_frames;
     progress_state progress = {options, 0, 0};
-    const clip_track *track = NULL;
+    clip_track *track = NULL;
     if (s == VV_OK && any && !problem) {
         int reach = options->follow_frames > 0 ? options->follow_frames : 0;
         progress.total = (track_cached(ctx, driver_path) ? 0 : n) + frames_to_render(sampled, sample_count, 0, reach);
@@ -1228,7 +1314,7 @@ vv_status eval_cross_reenactment(eval_context *ctx, const eval_options *options,
             const vv_image *result = NULL;
             int used = 0;
             s = run_render(r, &track->smooth, d, driver_image, &result, &used);
-            if (s == VV_OK && in_stretch) s = run_follow_frame(r, item, index, result, fps);
+            if (s == VV_OK && in_stretch) s = run_follow_frame(r, ctx, track, item, index, result, &frame, fps);
             if (s == VV_OK && options->frames_dir) {
                 char path[1400];
                 snprintf(path, sizeof path, "%s/cross_%s_from_%s_%s_%05d.png", options->frames_dir, portrait_name, driver_name,
@@ -1274,7 +1360,7 @@ vv_status eval_cross_reenactment(eval_context *ctx, const eval_options *options,
                 char grid_name[400];
                 snprintf(grid_name, sizeof grid_name, "cross_%s_from_%s_%s", portrait_name, driver_name, item->engine);
                 s = grid_save(item, &r->grid, options, grid_name);
-                if (s == VV_OK) s = run_follow_end(item);
+                if (s == VV_OK) s = run_follow_end(r, item, track);
                 if (faceless_drivers)
                     note_append(item, "%d of %d sampled driving frames without a face", faceless_drivers, sample_count);
                 if (item->follow_frames > 0 && item->follow_output_faces < item->follow_frames)

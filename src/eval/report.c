@@ -34,6 +34,7 @@ typedef enum follow_column {
     FOLLOW_COL_MOUTH,
     FOLLOW_COL_BLINKS,
     FOLLOW_COL_CLOSURE,
+    FOLLOW_COL_LID_CLOSURE,
     FOLLOW_COL_GAP,
     FOLLOW_COL_YAW,
     FOLLOW_COL_PITCH,
@@ -44,12 +45,13 @@ typedef enum follow_column {
 } follow_column;
 
 static const char *const follow_headers[FOLLOW_COL_COUNT] = {
-    "Lag (frames)", "Lag (sub-frame)", "Conf ↑", "Mouth r ↑", "Blinks", "Closure drv->out", "EAR gap", "Yaw r ↑",
-    "Pitch r ↑", "Yaw range", "Pitch range", "Jitter"};
+    "Lag (frames)", "Lag (sub-frame)", "Conf ↑", "Mouth r ↑", "Blinks", "Closure drv->out", "Lid closure drv->out",
+    "EAR gap", "Yaw r ↑", "Pitch r ↑", "Yaw range", "Pitch range", "Jitter"};
 
 /* report.json's names (as its per-clip "follow" fields). */
 static const char *const follow_keys[FOLLOW_COL_COUNT] = {
-    "lag_frames", "lag_subframe", "lag_confidence", "mouth_correlation", "blinks", "blink_closure_output", "blink_gap",
+    "lag_frames", "lag_subframe", "lag_confidence", "mouth_correlation", "blinks", "blink_closure_output",
+    "lid_closure_output", "blink_gap",
     "yaw_correlation", "pitch_correlation", "yaw_range_ratio", "pitch_range_ratio", "jitter_ratio"};
 
 static const char *const follow_descriptions[FOLLOW_COL_COUNT] = {
@@ -64,7 +66,13 @@ static const char *const follow_descriptions[FOLLOW_COL_COUNT] = {
     "is better; - when the driver's mouth does not move",
     "Blinks: the driver's blinks measured (eye openness under 0.6 of its open level); a summary row gives the total",
     "Closure drv->out: the eye openness at the driver's blinks / the open level, the driver's -> the output's (0 = "
-    "shut; the output's should match the driver's, higher means shallower blinks)",
+    "shut; the output's should match the driver's, higher means shallower blinks), by dlib's 68 points (eye aspect "
+    "ratio)",
+    "Lid closure drv->out: the same blinks read by the 478-point face mesh (the mean gap between its upper and lower "
+    "lid contours over the eye's width, on the driver's and the output's tracked faces near the driver's blinks and "
+    "on every 10th frame for the open levels), each sequence against its own lid open level: dlib's points land on "
+    "the fold or lash line of a painted shut lid and read it about twice as open; a real blink reads about 0.3-0.5 "
+    "here (the mesh's lids do not meet)",
     "EAR gap: the output's minimum eye aspect ratio minus the driver's at the driver's blinks, EAR units (0: as deep; "
     "> 0: the output's blinks are shallower)",
     "Yaw r: Pearson correlation of the head's yaw change (from each sequence's first frame), output vs driver, at "
@@ -98,6 +106,7 @@ static double follow_value(const eval_series *s, follow_column c) {
     case FOLLOW_COL_MOUTH: return f->mouth_correlation;
     case FOLLOW_COL_BLINKS: return f->blinks;
     case FOLLOW_COL_CLOSURE: return f->blinks ? f->blink_closure_output : NAN;
+    case FOLLOW_COL_LID_CLOSURE: return f->lid_blinks ? f->lid_closure_output : NAN;
     case FOLLOW_COL_GAP: return f->blinks ? f->blink_gap : NAN;
     case FOLLOW_COL_YAW: return f->yaw_correlation;
     case FOLLOW_COL_PITCH: return f->pitch_correlation;
@@ -116,12 +125,14 @@ typedef struct follow_summary {
     int blinks;                   /* total */
     double mean[FOLLOW_COL_COUNT]; /* lag columns over the trusted clips; blinks: unused */
     double closure_driver;        /* mean over the clips with blinks */
+    int lid_blinks;               /* total read by the mesh */
+    double lid_closure_driver;    /* mean over the clips with lid_blinks */
 } follow_summary;
 
 static void follow_summarise(const eval_series *series, int count, const char *engine, int shots, follow_summary *out) {
     memset(out, 0, sizeof *out);
-    double sum[FOLLOW_COL_COUNT] = {0}, closure_driver = 0;
-    int n[FOLLOW_COL_COUNT] = {0}, with_blinks = 0;
+    double sum[FOLLOW_COL_COUNT] = {0}, closure_driver = 0, lid_closure_driver = 0;
+    int n[FOLLOW_COL_COUNT] = {0}, with_blinks = 0, with_lid_blinks = 0;
     for (int i = 0; i < count; i++) {
         const eval_series *s = &series[i];
         if (!s->available || s->follow_frames <= 0 || strcmp(s->engine, engine) || s->shots != shots) continue;
@@ -134,6 +145,11 @@ static void follow_summarise(const eval_series *series, int count, const char *e
             closure_driver += s->follow.blink_closure_driver;
             with_blinks++;
         }
+        out->lid_blinks += s->follow.lid_blinks;
+        if (s->follow.lid_blinks) {
+            lid_closure_driver += s->follow.lid_closure_driver;
+            with_lid_blinks++;
+        }
         for (int c = 0; c < FOLLOW_COL_COUNT; c++) {
             double v = follow_value(s, (follow_column)c);
             if (isfinite(v)) sum[c] += v, n[c]++;
@@ -141,6 +157,7 @@ static void follow_summarise(const eval_series *series, int count, const char *e
     }
     for (int c = 0; c < FOLLOW_COL_COUNT; c++) out->mean[c] = n[c] ? sum[c] / n[c] : NAN;
     out->closure_driver = with_blinks ? closure_driver / with_blinks : NAN;
+    out->lid_closure_driver = with_lid_blinks ? lid_closure_driver / with_lid_blinks : NAN;
 }
 
 static void md_follow_number(FILE *f, double v, int decimals) {
@@ -171,6 +188,8 @@ static void md_follow_clip(FILE *f, const eval_series *s) {
     fprintf(f, " %d |", m->blinks);
     if (m->blinks) fprintf(f, " %.2f -> %.2f |", m->blink_closure_driver, m->blink_closure_output);
     else fprintf(f, " - |");
+    if (m->lid_blinks) fprintf(f, " %.2f -> %.2f |", m->lid_closure_driver, m->lid_closure_output);
+    else fprintf(f, " - |");
     md_follow_number(f, m->blinks ? m->blink_gap : NAN, 3);
     md_follow_number(f, m->yaw_correlation, 2);
     md_follow_number(f, m->pitch_correlation, 2);
@@ -189,6 +208,8 @@ static void md_follow_summary(FILE *f, const follow_summary *fs) {
     md_follow_number(f, fs->mean[FOLLOW_COL_MOUTH], 2);
     fprintf(f, " %d |", fs->blinks);
     if (fs->blinks) fprintf(f, " %.2f -> %.2f |", fs->closure_driver, fs->mean[FOLLOW_COL_CLOSURE]);
+    else fprintf(f, " - |");
+    if (fs->lid_blinks) fprintf(f, " %.2f -> %.2f |", fs->lid_closure_driver, fs->mean[FOLLOW_COL_LID_CLOSURE]);
     else fprintf(f, " - |");
     md_follow_number(f, fs->mean[FOLLOW_COL_GAP], 3);
     md_follow_number(f, fs->mean[FOLLOW_COL_YAW], 2);
@@ -469,6 +490,9 @@ static cJSON *json_follow(const eval_series *s) {
     cJSON_AddItemToObject(o, "blink_closure_driver", json_value(m->blink_closure_driver));
     cJSON_AddItemToObject(o, "blink_closure_output", json_value(m->blink_closure_output));
     cJSON_AddItemToObject(o, "blink_gap", json_value(m->blink_gap));
+    cJSON_AddNumberToObject(o, "lid_blinks", m->lid_blinks);
+    cJSON_AddItemToObject(o, "lid_closure_driver", json_value(m->lid_closure_driver));
+    cJSON_AddItemToObject(o, "lid_closure_output", json_value(m->lid_closure_output));
     cJSON_AddItemToObject(o, "yaw_correlation", json_value(m->yaw_correlation));
     cJSON_AddItemToObject(o, "pitch_correlation", json_value(m->pitch_correlation));
     cJSON_AddItemToObject(o, "roll_correlation", json_value(m->roll_correlation));
@@ -496,6 +520,9 @@ static cJSON *json_follow_summary(const follow_summary *fs) {
     cJSON_AddItemToObject(o, "blink_closure_driver", json_value(fs->closure_driver));
     cJSON_AddItemToObject(o, "blink_closure_output", json_value(fs->mean[FOLLOW_COL_CLOSURE]));
     cJSON_AddItemToObject(o, "blink_gap", json_value(fs->mean[FOLLOW_COL_GAP]));
+    cJSON_AddNumberToObject(o, "lid_blinks", fs->lid_blinks);
+    cJSON_AddItemToObject(o, "lid_closure_driver", json_value(fs->lid_closure_driver));
+    cJSON_AddItemToObject(o, "lid_closure_output", json_value(fs->mean[FOLLOW_COL_LID_CLOSURE]));
     cJSON_AddItemToObject(o, "yaw_correlation", json_value(fs->mean[FOLLOW_COL_YAW]));
     cJSON_AddItemToObject(o, "pitch_correlation", json_value(fs->mean[FOLLOW_COL_PITCH]));
     cJSON_AddItemToObject(o, "yaw_range_ratio", json_value(fs->mean[FOLLOW_COL_YAW_RANGE]));
