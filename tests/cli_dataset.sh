@@ -170,6 +170,16 @@ if model_present blazeface.json && model_present dlib && command -v ffmpeg >/dev
   cmp -s "$TMP/p_v2.safetensors" "$TMP/p_v.vds.safetensors" && ! cmp -s "$TMP/p_v2.safetensors" "$TMP/m_v2.safetensors" \
     && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: training by person: shards and file differ, or equal by clip"; }
   expect 2 "episodes must be clip or person" -- "$VIVIFY" train --data "$TMP/v2" --episodes sideways -o "$TMP/x.safetensors"
+  # The episode mode is in the training state: the person-drawn run resumed without
+  # --episodes to step 5 is the uninterrupted 5-step run; resumed by clip, it is refused.
+  cp "$TMP/p_v2.safetensors" "$TMP/r.safetensors"; cp "$TMP/p_v2.safetensors.state" "$TMP/r.safetensors.state"
+  "$VIVIFY" train --data "$TMP/v2" --k 2 --batch 1 --steps 5 --resume --val-every 0 -q -o "$TMP/r.safetensors" 2>"$TMP/train.err" \
+    && "$VIVIFY" train --data "$TMP/v2" --size 32 --width 2 --bottleneck 1 --k 2 --batch 1 --steps 5 --episodes person \
+      --val-every 0 --seed 3 -q -o "$TMP/p5.safetensors" 2>>"$TMP/train.err" \
+    && cmp -s "$TMP/r.safetensors" "$TMP/p5.safetensors" \
+    && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: a run by person resumed without --episodes: $(cat "$TMP/train.err")"; }
+  expect 2 "drew its episodes by person, not by clip" -- "$VIVIFY" train --data "$TMP/v2" --k 2 --batch 1 --steps 6 --resume \
+    --episodes clip --val-every 0 -q -o "$TMP/r.safetensors"
   # --flow from a hybrid: a flow model (its config says so) that trains on; from an fsth model: refused.
   expect 2 "flow needs a hybrid model; .* is not one" -- "$VIVIFY" train --data "$TMP/v2" --init "$TMP/m_v2.safetensors" --flow 2 \
     --k 2 --steps 1 --val-every 0 -q -o "$TMP/x.safetensors"

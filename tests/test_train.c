@@ -159,6 +159,24 @@ static void test_resume(void) {
         CHECK(fsth_trainer_load_state(to, model_path) == VV_ERR_MODEL);
         fsth_trainer_free(to);
         fsth_model_free(o);
+        /* The episode mode travels with the state: a run that drew by person resumes so when
+         * none is given, and is refused when resumed by clip; the first run (by clip) too. */
+        CHECK(fsth_trainer_episodes(ta) == DATASET_EPISODE_CLIP);
+        fsth_train_params by_person = p, unknown = p;
+        by_person.episodes = DATASET_EPISODE_PERSON;
+        unknown.episodes = -1;
+        fsth_trainer *tp = NULL, *tu = NULL, *tc = NULL;
+        CHECK_OK(fsth_trainer_new(&tp, b, &by_person));
+        CHECK(fsth_trainer_load_state(tp, state_path) == VV_ERR_INVALID_ARGUMENT); /* saved by clip */
+        CHECK_OK(fsth_trainer_save_state(tp, state_path));
+        CHECK_OK(fsth_trainer_new(&tu, b, &unknown));
+        CHECK_OK(fsth_trainer_load_state(tu, state_path));
+        CHECK(fsth_trainer_episodes(tu) == DATASET_EPISODE_PERSON);
+        CHECK_OK(fsth_trainer_new(&tc, b, &p));
+        CHECK(fsth_trainer_load_state(tc, state_path) == VV_ERR_INVALID_ARGUMENT);
+        fsth_trainer_free(tp);
+        fsth_trainer_free(tu);
+        fsth_trainer_free(tc);
     }
     fsth_trainer_free(ta);
     fsth_trainer_free(tb);

@@ -138,7 +138,7 @@ int cli_train(int argc, char **argv) {
     float flow = 0.0f, flow_l1 = 0.0f, flow_l1_features = 0.0f;
     float lr_g = 5e-5f, lr_d = 2e-4f, identity = 10.0f, perceptual = 0.0f, invented = 0.0f;
     float adversarial = 1.0f, feature_matching = 10.0f, regions = 0.0f;
-    const char *episodes = "clip";
+    const char *episodes = NULL; /* clip, or with --resume the run's own */
     const cli_option opts[] = {
         {"data", 0, OPT_STRING, &data, "TRAIN.vds", "the training set (vivify dataset build)", 0, 0},
         {"output", 'o', OPT_STRING, &out, "BASE.safetensors", "the model; its training state goes to BASE.safetensors.state", 0, 0},
@@ -172,7 +172,7 @@ int cli_train(int argc, char **argv) {
         {"log", 0, OPT_STRING, &log_path, "FILE", "log file, appended (BASE.safetensors.log when not given)", 0, 0},
         {"quiet", 'q', OPT_FLAG, &quiet, NULL, "no progress lines on stderr (the log still gets them)", 0, 0},
         {"device", 0, OPT_STRING, &device, "cpu|cuda", CLI_DEVICE_HELP, 0, 0},
-        {"episodes", 0, OPT_STRING, &episodes, "clip|person", "draw each episode's clip uniformly (default), or a person uniformly then one of their clips (docs/DATASET.md)", 0, 0},
+        {"episodes", 0, OPT_STRING, &episodes, "clip|person", "draw each episode's clip uniformly (default; --resume: as the run did), or a person uniformly then one of their clips (docs/DATASET.md)", 0, 0},
     };
     const char *positional[1];
     int npos = 0;
@@ -187,7 +187,7 @@ int cli_train(int argc, char **argv) {
     int r = cli_parse(argc, argv, opts, (int)(sizeof opts / sizeof opts[0]), positional, 0, &npos, usage);
     if (r) return r > 0 ? EXIT_OK : EXIT_USAGE;
     if ((r = cli_device_use(device))) return r;
-    if (strcmp(episodes, "clip") && strcmp(episodes, "person")) {
+    if (episodes && strcmp(episodes, "clip") && strcmp(episodes, "person")) {
         fprintf(stderr, "vivify: --episodes must be clip or person, not '%s'\n", episodes);
         return EXIT_USAGE;
     }
@@ -255,13 +255,15 @@ int cli_train(int argc, char **argv) {
     p.w_invented = invented, p.w_adv = adversarial, p.w_fm = feature_matching;
     p.w_regions = regions;
     p.parallel = par;
+    p.episodes = !episodes ? (resume ? -1 : DATASET_EPISODE_CLIP) : strcmp(episodes, "person") ? DATASET_EPISODE_CLIP
+                                                                                             : DATASET_EPISODE_PERSON;
     fsth_trainer *t = NULL;
     if (s == VV_OK) s = fsth_trainer_new(&t, m, &p);
     if (s == VV_OK && resume) s = fsth_trainer_load_state(t, state_path);
     face_mesh *mesh = NULL;
     if (s == VV_OK && m->config.warp3d) s = face_mesh_new(&mesh, NULL);
     fsth_dataset_source src = {ds, m ? m->config.hybrid : false, mesh, 0,
-                               strcmp(episodes, "person") ? DATASET_EPISODE_CLIP : DATASET_EPISODE_PERSON};
+                               t ? (dataset_episode_mode)fsth_trainer_episodes(t) : DATASET_EPISODE_CLIP};
     validation v = {0};
     if (s == VV_OK && lead) s = validation_init(&v, m, k);
     if (s == VV_OK && lead) {

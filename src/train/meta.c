@@ -458,6 +458,17 @@ double fsth_train_step_flops(const fsth_trainer *t) {
 
 /* ---- Training state ---- */
 
+/* The episode modes a state records, by the names `vivify train --episodes` takes. */
+static const char *episode_mode_name(int mode) {
+    return mode == DATASET_EPISODE_PERSON ? "person" : mode == DATASET_EPISODE_IDENTITY ? "identity" : "clip";
+}
+
+static int episode_mode_from_name(const char *name) {
+    return !strcmp(name, "clip") ? DATASET_EPISODE_CLIP
+           : !strcmp(name, "person") ? DATASET_EPISODE_PERSON
+           : !strcmp(name, "identity") ? DATASET_EPISODE_IDENTITY : -1;
+}
+
 vv_status fsth_trainer_save_state(const fsth_trainer *t, const char *path) {
     const param_store *stores[3] = {&t->m->E.ps, &t->m->G.ps, &t->m->D.ps};
     const char *names[3] = {"E", "G", "D"};
@@ -473,15 +484,18 @@ vv_status fsth_trainer_save_state(const fsth_trainer *t, const char *path) {
                                              j ? stores[s]->adam_v : stores[s]->adam_m};
         }
     char rng[32], step[32], steps[96], config[512];
+    const char *episodes = episode_mode_name(t->p.episodes < 0 ? DATASET_EPISODE_CLIP : t->p.episodes);
     snprintf(rng, sizeof rng, "%llu", (unsigned long long)t->rng);
     snprintf(step, sizeof step, "%ld", t->step);
     snprintf(steps, sizeof steps, "%ld %ld %ld", stores[0]->step, stores[1]->step, stores[2]->step);
     vv_status status = fsth_config_to_json(&t->m->config, config, sizeof config);
-    const char *keys[5] = {"format", "rng", "step", "adam_steps", "config"};
-    const char *values[5] = {FSTH_FORMAT "-train-state", rng, step, steps, config};
-    if (status == VV_OK) status = safetensors_write(path, entries, 6, keys, values, 5);
+    const char *keys[6] = {"format", "rng", "step", "adam_steps", "config", "episodes"};
+    const char *values[6] = {FSTH_FORMAT "-train-state", rng, step, steps, config, episodes};
+    if (status == VV_OK) status = safetensors_write(path, entries, 6, keys, values, 6);
     return status;
 }
+
+int fsth_trainer_episodes(const fsth_trainer *t) { return t->p.episodes < 0 ? DATASET_EPISODE_CLIP : t->p.episodes; }
 
 vv_status fsth_trainer_load_state(fsth_trainer *t, const char *path) {
     safetensors_file f;
@@ -489,7 +503,8 @@ vv_status fsth_trainer_load_state(fsth_trainer *t, const char *path) {
     if (status != VV_OK) return status;
     const char *format = safetensors_metadata(&f, "format"), *rng = safetensors_metadata(&f, "rng");
     const char *step = safetensors_metadata(&f, "step"), *steps = safetensors_metadata(&f, "adam_steps");
-    const char *config = safetensors_metadata(&f, "config");
+    const char *config = safetensors_metadata(&f, "config"), *episodes = safetensors_metadata(&f, "episodes");
+    int mode = episodes ? episode_mode_from_name(episodes) : DATASET_EPISODE_CLIP; /* older states: clip */
     char own[512];
     fsth_config_to_json(&t->m->config, own, sizeof own);
     unsigned long long rng_value = 0;
@@ -501,6 +516,11 @@ vv_status fsth_trainer_load_state(fsth_trainer *t, const char *path) {
     else if (sscanf(rng, "%llu", &rng_value) != 1 || sscanf(step, "%ld", &step_value) != 1 ||
              sscanf(steps, "%ld %ld %ld", &s0, &s1, &s2) != 3 || step_value < 0)
         status = vv_fail(VV_ERR_MODEL, "%s: bad rng / step metadata", path);
+    else if (mode < 0)
+        status = vv_fail(VV_ERR_MODEL, "%s: unknown episode mode '%s'", path, episodes);
+    else if (t->p.episodes >= 0 && t->p.episodes != mode)
+        status = vv_fail(VV_ERR_INVALID_ARGUMENT, "%s: the run drew its episodes by %s, not by %s (resume it the same way)",
+                         path, episode_mode_name(mode), episode_mode_name(t->p.episodes));
     param_store *stores[3] = {&t->m->E.ps, &t->m->G.ps, &t->m->D.ps};
     const char *names[3] = {"E", "G", "D"};
     if (status == VV_OK && f.count != 6)
@@ -517,7 +537,7 @@ vv_status fsth_trainer_load_state(fsth_trainer *t, const char *path) {
         }
     safetensors_close(&f);
     if (status != VV_OK) return status;
-    t->rng = rng_value, t->step = step_value;
+    t->rng = rng_value, t->step = step_value, t->p.episodes = mode;
     stores[0]->step = s0, stores[1]->step = s1, stores[2]->step = s2;
     return VV_OK;
 }

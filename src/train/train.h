@@ -46,6 +46,10 @@ typedef struct fsth_train_params {
      * global batch: this rank trains on its slice of it, the gradients and the logged
      * losses are summed over the ranks, and every rank takes the same steps. */
     train_parallel parallel;
+    /* How the episode source draws (dataset_episode_mode; the default CLIP), recorded in the
+     * training state so that --resume draws as the run did; -1: unknown (a resumed run then
+     * takes the state's, which fsth_trainer_episodes gives). */
+    int episodes;
 } fsth_train_params;
 
 fsth_train_params fsth_train_default_params(void);
@@ -110,10 +114,14 @@ void fsth_trainer_last_sample(const fsth_trainer *t, const float **target, const
 double fsth_train_step_flops(const fsth_trainer *t);
 /* Floating-point operations of one generator forward pass (one frame). */
 double fsth_generator_flops(const fsth_generator *g);
-/* Adam moments and steps, the random state and the step count (the parameters are in
- * the model file).  Atomic. */
+/* Adam moments and steps, the random state, the step count and the episode mode (the
+ * parameters are in the model file).  Atomic.  Loading a state whose episode mode differs
+ * from params.episodes (when that is not -1) is VV_ERR_INVALID_ARGUMENT; a state from before
+ * the mode was recorded counts as CLIP. */
 vv_status fsth_trainer_save_state(const fsth_trainer *t, const char *path);
 vv_status fsth_trainer_load_state(fsth_trainer *t, const char *path);
+/* The episode mode the trainer draws with: params.episodes, or the loaded state's. */
+int fsth_trainer_episodes(const fsth_trainer *t);
 
 /* ---- Few-shot fine-tuning (FT) ----
  * frames: K crops [K, 3, S, S] in [-1, 1], points: their landmarks in crop pixels (the
