@@ -1586,6 +1586,12 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
     return s;
 }
 
+/* How far a vertex with rest normal n has turned towards the camera under rotation R: the
+ * rise of its normal's z, in units of 0.15 (unclamped; negative turning away). */
+static inline float turned_to_camera(const float (*R)[3], const float *n) {
+    return (R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2] - n[2]) / 0.15f;
+}
+
 /* box (x0, y0, x1, y1) grown to hold the pixel cell of point p (NaNs left out). */
 static void box_grow(int box[4], const float *p) {
     if (!(p[0] == p[0]) || !(p[1] == p[1])) return;
@@ -1693,10 +1699,9 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         if (v < FACE_VERTICES) {
             const float *n = h->normal[v];
             int twin = topology.mirror[v];
-            float now = R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2];
             /* the twin must be seen clearly itself (not the near side's own rim, hair and all),
              * and the vertex poorly (a far eye the portrait shows is its own, not a copy) */
-            float better = (h->normal[twin][2] - n[2] - 0.08f) / 0.25f, turned = (now - n[2]) / 0.15f;
+            float better = (h->normal[twin][2] - n[2] - 0.08f) / 0.25f, turned = turned_to_camera(R, n);
             float clear = (h->normal[twin][2] - 0.4f) / 0.2f, faint = (0.45f - n[2]) / 0.2f;
             better = better < 0 ? 0 : better > 1 ? 1 : better;
             better *= clear < 0 ? 0 : clear > 1 ? 1 : clear;
@@ -1715,14 +1720,14 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     for (int v = 0; h->has_side && v < FACE_VERTICES; v++) {
         if (!h->folded[v]) continue;
         const float *n = h->normal[v];
-        float turned = (R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2] - n[2]) / 0.15f;
+        float turned = turned_to_camera(R, n);
         side_share = turned > side_share ? turned : side_share;
     }
     side_share = side_share > 1 ? 1 : side_share;
     bool side_twins = h->side_twins && side_share > 0.01f;
     for (int k = 0; k < h->ear_count; k++) { /* the ears of the folded outline turning to the camera */
         const float *n = h->normal[h->ear[k][1]];
-        bool turning = (R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2] - n[2]) / 0.15f > 0.01f;
+        bool turning = turned_to_camera(R, n) > 0.01f;
         for (int c = 0; c < 3; c++) h->triangles[h->ear_first + k][c] = h->ear[k][turning ? c : 1];
     }
     for (int t = h->face_end; side_twins && t < h->frame_first; t++) {
@@ -1734,7 +1739,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
             /* and only from a twin the portrait shows better (the near side's; a far side
              * copied onto the near one is the compressed edge of a cheek, in streaks) */
             const float *n = h->normal[v];
-            float turned = (R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2] - n[2]) / 0.15f;
+            float turned = turned_to_camera(R, n);
             float better = (h->normal[topology.mirror[v]][2] - n[2] - 0.08f) / 0.25f;
             if (h->folded[topology.mirror[v]]) better = 0; /* the twin folded too: the face again */
             better = better < 0 ? 0 : better > 1 ? 1 : better;
