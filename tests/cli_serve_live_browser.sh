@@ -5,10 +5,7 @@
 # usage: cli_serve_live_browser.sh PATH/TO/vivify
 set -u
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
-command -v node >/dev/null || { echo "SKIPPED: no node"; exit 77; }
-[ -x /usr/bin/chromium ] || { echo "SKIPPED: /usr/bin/chromium is not installed (./dev test installs it)"; exit 77; }
-[ -f "$ROOT/tests/browser/node_modules/playwright-core/package.json" ] \
-  || { echo "SKIPPED: playwright-core is not installed: cd tests/browser && npm ci (./dev test does)"; exit 77; }
+. "$ROOT/tests/lib/browser.sh"
 . "$ROOT/tests/lib/models.sh"
 for m in blazeface.json facemesh.json selfie.json dlib; do
   model_present "$m" || { echo "SKIPPED: $m not present (./dev setup)"; exit 77; }
