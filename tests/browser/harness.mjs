@@ -1,7 +1,7 @@
 // The browser tests' common start and end (`vivify serve` started and stopped too): a skip (exit 77) without Debian's chromium,
 // npm playwright-core or the ffmpeg CLI; check / fail with their counts; the summary line.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -60,6 +60,15 @@ export async function stopServer(server, work) {
   await new Promise((done) => { server.child.on('exit', done); setTimeout(done, 10000); });
   check(readdirSync(work).length === 0, 'the server removed its temp folder on stop');
   if (/AddressSanitizer|runtime error/.test(server.log)) fail(`sanitizer report:\n${server.log}`);
+}
+
+// A test's end, whatever happened in it: the browser closed (if it opened), the server
+// stopped (its temp folder checked gone), the test's own temp folder removed, the counts.
+export async function closeAll({ browser, server, work, tmp }, label, started) {
+  if (browser) await browser.close();
+  await stopServer(server, work);
+  rmSync(tmp, { recursive: true, force: true });
+  finish(label, started);
 }
 
 // Drag and drop, as a person does: a DataTransfer holding the file (named and typed as

@@ -8,11 +8,11 @@
 // usage: node live.test.mjs PATH/TO/vivify
 // exit 0 pass, 1 fail, 77 skipped (no chromium, no playwright-core or no ffmpeg).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, browserTools, check, fail, finish, skip, startServer, stopServer } from './harness.mjs';
+import { CHROMIUM, browserTools, check, closeAll, fail, skip, startServer } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = resolve(here, '..', '..');
@@ -159,8 +159,5 @@ try {
 } catch (e) {
   fail(e.stack || e);
 } finally {
-  if (browser) await browser.close();
-  await stopServer(server, work);
-  rmSync(tmp, { recursive: true, force: true });
+  await closeAll({ browser, server, work, tmp }, 'browser live', started);
 }
-finish('browser live', started);

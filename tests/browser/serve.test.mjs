@@ -10,11 +10,11 @@
 // usage: node serve.test.mjs PATH/TO/vivify [SCREENSHOT.png]
 // exit 0 pass, 1 fail, 77 skipped (no chromium, no playwright-core or no ffmpeg).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, browserTools, check, dropFile, fail, finish, skip, startServer, stopServer, watchJobForm } from './harness.mjs';
+import { CHROMIUM, browserTools, check, closeAll, dropFile, fail, skip, startServer, watchJobForm } from './harness.mjs';
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -281,8 +281,5 @@ try {
 } catch (e) {
   fail(e.stack || e);
 } finally {
-  if (browser) await browser.close();
-  await stopServer(server, work);
-  rmSync(tmp, { recursive: true, force: true });
+  await closeAll({ browser, server, work, tmp }, 'browser', started);
 }
-finish('browser', started);

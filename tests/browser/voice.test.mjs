@@ -8,11 +8,11 @@
 // usage: node voice.test.mjs PATH/TO/vivify
 // exit 0 pass, 1 fail, 77 skipped (no chromium, playwright-core, ffmpeg or espeak-ng).
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CHROMIUM, browserTools, check, dropFile, fail, finish, skip, startServer, stopServer, watchJobForm } from './harness.mjs';
+import { CHROMIUM, browserTools, check, closeAll, dropFile, fail, skip, startServer, watchJobForm } from './harness.mjs';
 
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking',
   '--disable-component-update', '--disable-sync', '--no-first-run',
@@ -113,8 +113,5 @@ try {
 } catch (e) {
   fail(e.stack || e);
 } finally {
-  if (browser) await browser.close();
-  await stopServer(server, work);
-  rmSync(tmp, { recursive: true, force: true });
+  await closeAll({ browser, server, work, tmp }, 'voice', started);
 }
-finish('voice', started);
