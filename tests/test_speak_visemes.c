@@ -291,6 +291,118 @@ static void test_labials(void) {
     free(one);
 }
 
+/* labials_fuse's P from a release, its S/Z and its quiet v on made-up recordings (16 kHz,
+ * 0.48 s; the vowel is test_labials's): fuses `heard` over x and returns the phone whose
+ * interval holds t (NULL: none). */
+static const char *fused_at(const float *x, int count, const phone_segment *heard, int n, double t, labial_cues *cues,
+                            phone_segment **kept, int *kept_n) {
+    phone_segment *p = malloc((size_t)n * sizeof *p);
+    memcpy(p, heard, (size_t)n * sizeof *p);
+    static char name[8];
+    name[0] = 0;
+    if (labials_fuse(x, count, 16000, &p, &n, cues) == VV_OK)
+        for (int i = 0; i < n; i++)
+            if (p[i].start <= t && t < p[i].end) snprintf(name, sizeof name, "%s", p[i].name);
+    if (kept) {
+        *kept = p;
+        *kept_n = n;
+    } else {
+        free(p);
+    }
+    return name[0] ? name : NULL;
+}
+
+/*   weak burst   the vowel, 70 ms of a quiet closure (700 + 1500 Hz, 27 dB under the
+ *                vowel), a 20 ms release 14 dB louder (up about 10 dB in 10 ms: under the
+ *                strong burst's 12), the vowel: heard as K there, a P before the release;
+ *                heard as F, nothing (an f's onset);
+ *   moved        the vowel, 70 ms of silence, a loud release: heard as P over the vowel's
+ *                end (0.20-0.25), the P moves to the 30 ms before the release and the early
+ *                piece becomes the vowel;
+ *   at the start 30 ms of silence, the release, the vowel (heard SIL HH AA): a P there;
+ *   sibilant     loud 5500 + 6500 Hz tones between vowels heard as F: an S; weak white noise
+ *                there stays F;
+ *   quiet v      a B over white noise 45 dB under the vowel stays a B (its closure says
+ *                nothing of a v). */
+static void test_labial_bursts(void) {
+    enum { RATE = 16000, COUNT = RATE * 48 / 100 };
+    static float x[COUNT];
+    const double pi = 3.14159265358979323846;
+#define VOWEL(t) (0.2 * (sin(2 * pi * 500 * (t)) + sin(2 * pi * 1200 * (t)) + sin(2 * pi * 2000 * (t))))
+#define RELEASE(t, a) ((a) * (sin(2 * pi * 700 * (t)) + sin(2 * pi * 1500 * (t))))
+    labial_cues cues;
+    const char *at;
+    /* a weak burst */
+    for (int i = 0; i < COUNT; i++) {
+        double t = (double)i / RATE;
+        x[i] = (float)(t < 0.2 ? VOWEL(t) : t < 0.27 ? RELEASE(t, 0.01) : t < 0.29 ? RELEASE(t, 0.05) : VOWEL(t));
+    }
+    const phone_segment weak[] = {{"AA", 0, 0.2}, {"K", 0.2, 0.29}, {"AA", 0.29, 0.48}};
+    at = fused_at(x, COUNT, weak, 3, 0.255, &cues, NULL, NULL);
+    CHECK_MSG(at && !strcmp(at, "P") && cues.bursts >= 1, "a weak release heard as K: %s at 0.255 s, %d bursts",
+              at ? at : "nothing", cues.bursts);
+    phone_segment heard_f[3];
+    memcpy(heard_f, weak, sizeof heard_f);
+    snprintf(heard_f[1].name, sizeof heard_f[1].name, "F");
+    at = fused_at(x, COUNT, heard_f, 3, 0.255, &cues, NULL, NULL);
+    CHECK_MSG(at && !strcmp(at, "F") && cues.bursts == 0, "a weak release heard as F: %s, %d bursts", at ? at : "nothing",
+              cues.bursts);
+    /* a heard P moved to the release */
+    for (int i = 0; i < COUNT; i++) {
+        double t = (double)i / RATE;
+        x[i] = (float)(t < 0.2 ? VOWEL(t) : t < 0.27 ? 0 : t < 0.29 ? RELEASE(t, 0.1) : VOWEL(t));
+    }
+    const phone_segment early[] = {{"AA", 0, 0.2}, {"P", 0.2, 0.25}, {"AA", 0.25, 0.48}};
+    phone_segment *p = NULL;
+    int n = 0;
+    fused_at(x, COUNT, early, 3, 0, &cues, &p, &n);
+    double closure_start = 1, closure_end = 0;
+    for (int i = 0; i < n; i++)
+        if (viseme_of_phone(p[i].name) == VISEME_CLOSED) {
+            closure_start = fmin(closure_start, p[i].start);
+            closure_end = fmax(closure_end, p[i].end);
+        }
+    CHECK_MSG(cues.moved >= 1 && closure_start > 0.225 && closure_end > 0.255 && closure_end < 0.3,
+              "a P heard early: %d moved, closed %.3f-%.3f s", cues.moved, closure_start, closure_end);
+    free(p);
+    /* a release at the recording's start */
+    for (int i = 0; i < COUNT; i++) {
+        double t = (double)i / RATE;
+        x[i] = (float)(t < 0.03 ? 0 : t < 0.05 ? RELEASE(t, 0.1) : VOWEL(t));
+    }
+    const phone_segment start[] = {{"SIL", 0, 0.03}, {"HH", 0.03, 0.06}, {"AA", 0.06, 0.48}};
+    at = fused_at(x, COUNT, start, 3, 0.015, &cues, NULL, NULL);
+    CHECK_MSG(at && !strcmp(at, "P") && cues.bursts >= 1, "a release at the start: %s at 0.015 s, %d bursts",
+              at ? at : "nothing", cues.bursts);
+    /* an s heard as F; weak white noise heard as F */
+    uint32_t noise = 12345;
+    for (int variant = 0; variant < 2; variant++) {
+        for (int i = 0; i < COUNT; i++) {
+            double t = (double)i / RATE;
+            noise = noise * 1664525u + 1013904223u;
+            double hiss = variant ? 0.01 * ((double)(noise >> 8) / 16777216.0 - 0.5)
+                                  : 0.15 * (sin(2 * pi * 5500 * t) + sin(2 * pi * 6500 * t));
+            x[i] = (float)(t >= 0.15 && t < 0.3 ? hiss : VOWEL(t));
+        }
+        const phone_segment heard[] = {{"AA", 0, 0.15}, {"F", 0.15, 0.3}, {"AA", 0.3, 0.48}};
+        at = fused_at(x, COUNT, heard, 3, 0.22, &cues, NULL, NULL);
+        CHECK_MSG(at && !strcmp(at, variant ? "F" : "S") && cues.sibilants == !variant, "%s heard as F: %s, %d sibilants",
+                  variant ? "weak noise" : "a loud hiss", at ? at : "nothing", cues.sibilants);
+    }
+    /* a B over very quiet noise */
+    for (int i = 0; i < COUNT; i++) {
+        double t = (double)i / RATE;
+        noise = noise * 1664525u + 1013904223u;
+        x[i] = (float)(t >= 0.15 && t < 0.4 ? 0.004 * ((double)(noise >> 8) / 16777216.0 - 0.5) : VOWEL(t));
+    }
+    const phone_segment quiet[] = {{"AA", 0, 0.2}, {"B", 0.2, 0.35}, {"AA", 0.35, 0.48}};
+    at = fused_at(x, COUNT, quiet, 3, 0.27, &cues, NULL, NULL);
+    CHECK_MSG(at && !strcmp(at, "B") && cues.voiced == 0, "a B over quiet noise: %s, %d relabelled V", at ? at : "nothing",
+              cues.voiced);
+#undef VOWEL
+#undef RELEASE
+}
+
 static void test_open_rest(void) {
     float neutral[68][2], closed[68][2], open[68][2], parted[68][2];
     motion_builtin_neutral(neutral);
@@ -663,6 +775,7 @@ int main(void) {
     test_shape();
     test_open_rest();
     test_labials();
+    test_labial_bursts();
 #ifdef VV_HAVE_ESPEAK_NG
     test_recogniser();
 #else

@@ -12,7 +12,11 @@
  *   burst    a stop's release (the 1000-7500 Hz level up 12 dB in 10 ms) with a labial's
  *            diffuse, falling spectrum (4500-7500 under 1000-2500 Hz, a strong 400-1000
  *            band), not straight after a pause (the pause has closed the mouth): a P over
- *            the 30 ms of closure before it;
+ *            the 30 ms of closure before it; a weaker one (up 5 dB, the top band 8 dB under,
+ *            after a quiet closure) too where the decoder heard no F/V; where the decoder
+ *            heard the P or B already, up to 60 ms early, its closure moves to the release;
+ *   sibilant an F or V the decoder heard that is louder than frication and has its 4500-7500
+ *            Hz band within 4 dB of the total: an S or Z;
  *   frication weak, flat frication for 40 ms or more (18-35 dB under the recording's loud
  *            frames, 4500-7500 at least as strong as 2500-4500 Hz, a strong 400-1000 band,
  *            unlike s, sh and a t's aspiration): an F, also over a P or B the decoder heard.
@@ -26,9 +30,10 @@
 #include "base/base.h"
 #include "video/phonemes.h"
 
-/* What labials_fuse did: segments added per cue, runs of M/B relabelled V. */
+/* What labials_fuse did: segments added per cue, runs of M/B relabelled V, heard F/V
+ * relabelled S/Z, heard P/B closures moved up to a burst. */
 typedef struct labial_cues {
-    int murmurs, bursts, frications, voiced;
+    int murmurs, bursts, frications, voiced, sibilants, moved;
 } labial_cues;
 
 /* Relabels and adds the labials the decoder missed in *phones (*n of them, time order,
