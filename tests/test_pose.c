@@ -1,6 +1,7 @@
 /* face/pose: exact recovery of synthetic poses, the documented sign conventions checked
  * with rotations written out independently, noise tolerance, degenerate input, and (with
- * ../shared) yaw on dlib's landmarks of real frames that look frontal or turned. */
+ * ../shared) yaw on dlib's landmarks of real frames that look frontal or turned, and the
+ * face's size (head_pose_estimate_rigid) steady through their turns and nods. */
 #include "face/pose.h"
 #include "test.h"
 
@@ -217,6 +218,12 @@ static void test_reference_frames(const char *shared) {
     double frontal_abs_yaw = 0, frontal_worst = 0, right_min = 1e9, left_max = -1e9;
     int right_above_5 = 0, left_below_5 = 0;
     double residual_sum = 0;
+    /* Size against head turn: per clip, log scale against yaw^2 and pitch^2 (radians), both
+     * taken off their clip means (a clip's distance is its own); the normal equations of
+     * all clips pooled, for head_pose_estimate's scale [0] and head_pose_estimate_rigid's [1]. */
+    enum { CLIP_MAX = 4096 };
+    double (*clip)[4] = malloc(sizeof(double[CLIP_MAX][4]));
+    double normal[2][5] = {{0}}; /* yy, yp, pp, y.log, p.log */
     struct dirent *e;
     char *line = malloc(1 << 16);
     while ((e = readdir(d)) != NULL) {
@@ -227,9 +234,9 @@ static void test_reference_frames(const char *shared) {
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         FILE *f = fopen(path, "r");
         if (!f) continue;
-        int index = 0;
+        int index = 0, clip_frames = 0;
         while (fgets(line, 1 << 16, f)) {
-            if (index++ % 5) continue;  /* every 5th frame: ~2900 frames, fast enough */
+            bool sampled = index++ % 5 == 0; /* every 5th frame for the yaw checks: ~2900 frames */
             cJSON *root = cJSON_Parse(line);
             cJSON *faces = cJSON_GetObjectItem(root, "faces");
             cJSON *face = cJSON_GetArrayItem(faces, 0);
@@ -241,32 +248,69 @@ static void test_reference_frames(const char *shared) {
                     p[i][0] = (float)cJSON_GetArrayItem(pt, 0)->valuedouble;
                     p[i][1] = (float)cJSON_GetArrayItem(pt, 1)->valuedouble;
                 }
-                head_pose h = head_pose_estimate(p);
-                frames++;
-                residual_sum += head_pose_residual(&h, p);
-                double width = p[16][0] - p[0][0];
-                double a = (p[30][0] - (p[0][0] + p[16][0]) / 2) / width;
-                double tilt = fabs(p[45][1] - p[36][1]) / (p[45][0] - p[36][0]);
-                if (fabs(a) < 0.02 && tilt < 0.1) {
-                    frontal++;
-                    frontal_abs_yaw += fabs(h.yaw);
-                    frontal_worst = fmax(frontal_worst, fabs(h.yaw));
-                } else if (a > 0.12) {
-                    turned_right++;
-                    right_min = fmin(right_min, h.yaw);
-                    right_above_5 += h.yaw > 5;
-                } else if (a < -0.12) {
-                    turned_left++;
-                    left_max = fmax(left_max, h.yaw);
-                    left_below_5 += h.yaw < -5;
+                head_pose h = head_pose_estimate(p), rigid = head_pose_estimate_rigid(p);
+                if (clip && clip_frames < CLIP_MAX && h.scale > 0 && rigid.scale > 0) {
+                    double y = h.yaw * M_PI / 180, pt = h.pitch * M_PI / 180;
+                    clip[clip_frames][0] = y * y;
+                    clip[clip_frames][1] = pt * pt;
+                    clip[clip_frames][2] = log(h.scale);
+                    clip[clip_frames][3] = log(rigid.scale);
+                    clip_frames++;
+                }
+                if (sampled) {
+                    frames++;
+                    residual_sum += head_pose_residual(&h, p);
+                    double width = p[16][0] - p[0][0];
+                    double a = (p[30][0] - (p[0][0] + p[16][0]) / 2) / width;
+                    double tilt = fabs(p[45][1] - p[36][1]) / (p[45][0] - p[36][0]);
+                    if (fabs(a) < 0.02 && tilt < 0.1) {
+                        frontal++;
+                        frontal_abs_yaw += fabs(h.yaw);
+                        frontal_worst = fmax(frontal_worst, fabs(h.yaw));
+                    } else if (a > 0.12) {
+                        turned_right++;
+                        right_min = fmin(right_min, h.yaw);
+                        right_above_5 += h.yaw > 5;
+                    } else if (a < -0.12) {
+                        turned_left++;
+                        left_max = fmax(left_max, h.yaw);
+                        left_below_5 += h.yaw < -5;
+                    }
                 }
             }
             cJSON_Delete(root);
         }
         fclose(f);
+        double mean[4] = {0, 0, 0, 0};
+        for (int i = 0; i < clip_frames; i++)
+            for (int k = 0; k < 4; k++) mean[k] += clip[i][k] / clip_frames;
+        for (int i = 0; i < clip_frames && clip_frames >= 10; i++) {
+            double y = clip[i][0] - mean[0], pt = clip[i][1] - mean[1];
+            for (int m = 0; m < 2; m++) {
+                double l = clip[i][2 + m] - mean[2 + m];
+                normal[m][0] += y * y; normal[m][1] += y * pt; normal[m][2] += pt * pt;
+                normal[m][3] += y * l; normal[m][4] += pt * l;
+            }
+        }
     }
     closedir(d);
     free(line);
+    free(clip);
+    /* the size a 35-degree turn (20-degree nod) reads, by the pooled fit */
+    double turn35[2], nod20[2];
+    for (int m = 0; m < 2; m++) {
+        const double *n = normal[m];
+        double det = n[0] * n[2] - n[1] * n[1];
+        double by = det > 0 ? (n[2] * n[3] - n[1] * n[4]) / det : NAN, bp = det > 0 ? (n[0] * n[4] - n[1] * n[3]) / det : NAN;
+        double a35 = 35 * M_PI / 180, a20 = 20 * M_PI / 180;
+        turn35[m] = exp(by * a35 * a35);
+        nod20[m] = exp(bp * a20 * a20);
+    }
+    printf("reference: size read at a 35-degree turn %.3f (the whole fit's scale: %.3f), at a 20-degree nod %.3f (%.3f)\n",
+           turn35[1], turn35[0], nod20[1], nod20[0]);
+    /* The whole fit reads a turned head 6% larger; the width across the face does not. */
+    CHECK_MSG(fabs(turn35[1] - 1) < 0.04, "a 35-degree turn reads %.3f of the size", turn35[1]);
+    CHECK_MSG(fabs(nod20[1] - 1) < 0.04, "a 20-degree nod reads %.3f of the size", nod20[1]);
     printf("reference: %d frames, mean fit residual %.4f; %d frontal-looking: mean |yaw| %.2f, worst "
            "%.2f deg; %d turned right: min yaw %.1f, %d over 5; %d turned left: max yaw %.1f, %d under -5\n",
            frames, residual_sum / frames, frontal, frontal ? frontal_abs_yaw / frontal : 0,

@@ -700,7 +700,9 @@ void motion_retarget_init(motion_retarget *r, const float source[68][2], const f
     r->params = params ? *params : motion_default_params();
     memcpy(r->source, source, sizeof r->source);
     memcpy(r->reference, reference, sizeof r->reference);
-    head_pose ps = head_pose_estimate(source), pr = head_pose_estimate(reference);
+    /* sizes across the face (head_pose_estimate_rigid): a turn, a dropped jaw or raised brows
+     * do not read as the head coming nearer */
+    head_pose ps = head_pose_estimate_rigid(source), pr = head_pose_estimate_rigid(reference);
     memcpy(r->source_pose_rotation, ps.rotation, sizeof ps.rotation);
     r->source_scale = ps.scale; r->source_tx = ps.tx; r->source_ty = ps.ty; r->source_roll = ps.roll;
     memcpy(r->reference_pose_rotation, pr.rotation, sizeof pr.rotation);
@@ -717,12 +719,29 @@ typedef struct pose_change {
     float translation[2];
 } pose_change;
 
-/* The one head_pose_estimate of a driver frame (*pd) and its change since the reference;
+/* Past 30 degrees of yaw the 68 points stop holding the face's size: dlib's model saw few
+ * such faces, and a head turned further than that reads as turned 40-47 degrees with its
+ * points squeezed (sty_style_nice_clip1 frames 33-62, turned about 60 degrees: the face's
+ * width read 0.86-1.12 of its first frame's, at the same distance).  How far a driver frame's
+ * size change is believed: fully up to 30 degrees, fading to not at all at 45, and fully
+ * again as the frame's yaw nears the reference's (their errors are then the same). */
+#define SIZE_TRUSTED_YAW 30.0f
+#define SIZE_UNTRUSTED_YAW 45.0f
+#define SIZE_SAME_YAW 15.0f
+static float size_trust(float yaw, float reference_yaw) {
+    float t = (fabsf(yaw) - SIZE_TRUSTED_YAW) / (SIZE_UNTRUSTED_YAW - SIZE_TRUSTED_YAW);
+    t = t < 0 ? 0 : t > 1 ? 1 : t;
+    float apart = fabsf(yaw - reference_yaw) / SIZE_SAME_YAW;
+    apart = apart > 1 ? 1 : apart;
+    return 1 - t * t * (3 - 2 * t) * apart;
+}
+
+/* The one head_pose_estimate_rigid of a driver frame (*pd) and its change since the reference;
  * false when a pose is degenerate (no motion then). */
 static bool retarget_pose_change(const motion_retarget *r, const float driver[68][2], head_pose *pd, pose_change *out) {
     const motion_params *p = &r->params;
     if (!(r->source_scale > 0) || !(r->reference_scale > 0)) return false;
-    *pd = head_pose_estimate(driver);
+    *pd = head_pose_estimate_rigid(driver);
     if (!(pd->scale > 0)) return false;
     float ref_t[3][3], q[3][3];
     for (int i = 0; i < 3; i++)
@@ -730,7 +749,8 @@ static bool retarget_pose_change(const motion_retarget *r, const float driver[68
     mat3_mul(pd->rotation, (const float(*)[3])ref_t, q);
     rotation_power((const float(*)[3])q, p->pose_scale, out->rotation);
     float size_ratio = r->source_scale / r->reference_scale;
-    out->scale = powf(pd->scale / r->reference_scale, p->pose_scale);
+    float reference_yaw = asinf(fmaxf(-1, fminf(1, -r->reference_pose_rotation[2][0]))) * (float)(180 / pi);
+    out->scale = powf(pd->scale / r->reference_scale, p->pose_scale * size_trust(pd->yaw, reference_yaw));
     out->translation[0] = p->pose_scale * (pd->tx - r->reference_tx) * size_ratio;
     out->translation[1] = p->pose_scale * (pd->ty - r->reference_ty) * size_ratio;
     return true;

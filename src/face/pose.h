@@ -19,6 +19,15 @@ const float (*face_mean_shape_3d(void))[3];
 /* Least-squares fit (eyes, brows, nose weighted 1; jaw contour and lips 0.5).  Returns
  * scale 0 and identity rotation when the points are degenerate or not finite. */
 head_pose head_pose_estimate(const float points[68][2]);
+/* head_pose_estimate's rotation with the face's size measured across it only: along the
+ * face's own horizontal axis (the camera's x turned back by the roll), from the brows, eyes,
+ * nose and (half) the jaw contour, the near side's as the outline it is; not the lips.  The
+ * translation is fitted again for it.  A face's height changes with its expression (a jaw
+ * that drops, brows that rise) and, on a far-turned head, with the landmarks' failure (the
+ * jaw contour pulled up); its width does neither, and a head turn does not change it past
+ * what the fitted rotation explains.  The size that motion retargeting moves the head and
+ * body by. */
+head_pose head_pose_estimate_rigid(const float points[68][2]);
 /* rotation = Rz(roll) * Ry(yaw) * Rx(pitch) with the sign conventions above (pose.c
  * spells out the matrices); head_pose_estimate's angles invert this. */
 void head_pose_rotation(float yaw, float pitch, float roll, float rotation[3][3]);
