@@ -323,7 +323,12 @@ static const char *fused_at(const float *x, int count, const phone_segment *hear
  *   sibilant     loud 5500 + 6500 Hz tones between vowels heard as F: an S; weak white noise
  *                there stays F;
  *   quiet v      a B over white noise 45 dB under the vowel stays a B (its closure says
- *                nothing of a v). */
+ *                nothing of a v);
+ *   a b          the vowel, 70 ms of voicing (200 Hz, a faint 1500 and 3000 Hz), a 20 ms
+ *                release over it (700, 1500, 3000 Hz), the vowel: heard as G there, a B
+ *                before the release; the same release with a strong 6000 Hz (a d's rising
+ *                burst): nothing; the b heard as M (an m's murmur and release look alike):
+ *                nothing added. */
 static void test_labial_bursts(void) {
     enum { RATE = 16000, COUNT = RATE * 48 / 100 };
     static float x[COUNT];
@@ -399,6 +404,21 @@ static void test_labial_bursts(void) {
     at = fused_at(x, COUNT, quiet, 3, 0.27, &cues, NULL, NULL);
     CHECK_MSG(at && !strcmp(at, "B") && cues.voiced == 0, "a B over quiet noise: %s, %d relabelled V", at ? at : "nothing",
               cues.voiced);
+    /* a b's voiced closure and release heard as G; a d-like release */
+    for (int variant = 0; variant < 3; variant++) {
+        for (int i = 0; i < COUNT; i++) {
+            double t = (double)i / RATE;
+            double voicing = 0.3 * sin(2 * pi * 200 * t) + 0.002 * sin(2 * pi * 1500 * t) + 0.0012 * sin(2 * pi * 3000 * t);
+            double release = RELEASE(t, 0.05) + 0.05 * sin(2 * pi * 3000 * t) + (variant == 1 ? 0.05 * sin(2 * pi * 6000 * t) : 0);
+            x[i] = (float)(t < 0.2 ? VOWEL(t) : t < 0.27 ? voicing : t < 0.29 ? voicing + release : VOWEL(t));
+        }
+        phone_segment heard[] = {{"AA", 0, 0.2}, {"G", 0.2, 0.29}, {"AA", 0.29, 0.48}};
+        if (variant == 2) snprintf(heard[1].name, sizeof heard[1].name, "M");
+        at = fused_at(x, COUNT, heard, 3, 0.255, &cues, NULL, NULL);
+        const char *want = variant == 0 ? "B" : variant == 1 ? "G" : "M";
+        CHECK_MSG(at && !strcmp(at, want) && (variant == 0 || cues.bursts + cues.moved == 0), "%s heard as %s: %s at 0.255 s, %d bursts",
+                  variant == 1 ? "a rising release" : "a b", heard[1].name, at ? at : "nothing", cues.bursts + cues.moved);
+    }
 #undef VOWEL
 #undef RELEASE
 }

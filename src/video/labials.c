@@ -28,6 +28,7 @@ static const struct {
     int fric_frames;
     double burst_pause, v_top, v_floor, v_quiet;
     double weak_rise, weak_top, weak_closure, heard_move, sibilant_top;
+    double voiced_low, voiced_dip, voiced_place, voiced_rise, voiced_top;
 } rules = {
     .murmur_floor = -35, /* the frame within 35 dB of the recording's loud frames (its 95th percentile) */
     .murmur_low = -1,    /* 100-400 Hz within 1 dB of the total: the low band dominant */
@@ -52,7 +53,23 @@ static const struct {
     .weak_closure = -25, /* after a closure: one of the 3 frames before 25 dB under the loud frames */
     .heard_move = 0.06,  /* a heard P/B starting up to 60 ms before a burst's closure: the closure is the burst's */
     .sibilant_top = -4,  /* a heard F/V louder than frication (fric_loud) with 4500-7500 Hz within 4 dB of the total: s or z */
+    .voiced_low = -0.5,  /* a b's voiced closure: 100-400 Hz within 0.5 dB of the total, */
+    .voiced_dip = 20,    /* 400-2500 Hz 20 dB under the loudest frame within 80 ms, */
+    .voiced_place = 3,   /* 1000-2500 Hz 3 dB over 2500-4500 Hz (a g's is about 2 under), */
+    .voiced_rise = 10,   /* then a release: 1000-7500 Hz up 10 dB in 10 ms, */
+    .voiced_top = -6,    /* 4500-7500 Hz 6 dB under 1000-2500 Hz */
 };
+
+/* Whether frame k is a b's voiced closure: the voicing's low band alone, the mouth's bands
+ * far under the neighbouring vowels'. */
+static bool voiced_closure(const float *level, const float *total, const float *oral, int frames, int k, float peak) {
+    const float *r = level + k * BANDS;
+    float most = oral[k];
+    for (int j = k - 8; j <= k + 8; j++)
+        if (j >= 0 && j < frames && oral[j] > most) most = oral[j];
+    return r[0] - total[k] > rules.voiced_low && most - oral[k] > rules.voiced_dip && r[2] - r[3] > rules.voiced_place &&
+           total[k] - peak > rules.burst_floor;
+}
 
 /* level[k * BANDS + b]: band b's Hann-weighted power around sample k * HOP, dB. */
 static vv_status band_levels(const float *samples, int64_t count, int frames, float *level) {
@@ -199,7 +216,7 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
             }
             i = j;
         }
-        /* Per frame: 1 murmur, 2 burst, 3 frication, 4 weak burst. */
+        /* Per frame: 1 murmur, 2 burst, 3 frication, 4 weak burst, 5 a b's release. */
         for (int k = 0; k < frames; k++) {
             const float *r = level + k * BANDS;
             float loud = total[k] - peak, most = oral[k];
@@ -215,6 +232,12 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
                      r[1] - total[k] > rules.burst_mid && loud > rules.burst_floor &&
                      fminf(total[k - 1], fminf(total[k - 2], total[k - 3])) - peak < rules.weak_closure)
                 mark[k] = 4;
+            else if (k >= 3 && high[k] - high[k - 1] > rules.voiced_rise && r[4] - r[2] < rules.voiced_top &&
+                     loud > rules.burst_floor &&
+                     (voiced_closure(level, total, oral, frames, k - 1, peak) ||
+                      voiced_closure(level, total, oral, frames, k - 2, peak) ||
+                      voiced_closure(level, total, oral, frames, k - 3, peak)))
+                mark[k] = 5;
             else if (loud < rules.fric_loud && loud > rules.fric_quiet && r[1] - total[k] > rules.fric_mid &&
                      r[4] - r[3] > rules.fric_top)
                 mark[k] = 3;
@@ -233,7 +256,7 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
             const char *under = mark[k] ? phone_at(heard, left, middle) : NULL;
             bool vowel = under && is_vowel(under);
             bool after_pause = false, burst = mark[k] == 2;
-            if (mark[k] == 4) /* a weak burst: not beside an F/V the decoder heard (an f's onset) */
+            if (mark[k] == 4 || mark[k] == 5) /* a weak burst or a b's: not beside an F/V the decoder heard (an f's onset) */
                 burst = !heard_near(heard, left, c.start - 0.04 - rules.burst_closure, c.end + 0.04, VISEME_LIP_TEETH);
             if (burst) { /* the recording's start is no pause: too short for the envelope to close */
                 float before = -1e9f;
@@ -243,11 +266,14 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
             if (mark[k] == 1 && !vowel && !heard_near(heard, left, c.start - 0.04, c.end + 0.04, VISEME_CLOSED)) {
                 c.name = "M";
                 counted.murmurs++;
-            } else if (burst && !after_pause) { /* also after a heard P/B: its closure lasts to the release */
+            } else if (burst && !after_pause &&
+                       !(mark[k] == 5 && heard_name(heard, left, c.start - 0.04 - rules.burst_closure, c.end + 0.04, "M"))) {
+                /* also after a heard P/B: its closure lasts to the release (a heard m's murmur and
+                 * release look like a b's: no cue there) */
                 c.moves = heard_near(heard, left, c.start - 0.04 - rules.burst_closure, c.end + 0.04, VISEME_CLOSED);
                 c.start -= rules.burst_closure;
                 c.end = k * 0.01;
-                c.name = "P";
+                c.name = mark[k] == 5 ? "B" : "P";
                 if (c.moves) counted.moved++;
                 else counted.bursts++;
             } else if (mark[k] == 3 && end - k >= rules.fric_frames && !vowel &&
@@ -312,7 +338,7 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
                        out[q].start >= found[j].start - rules.heard_move)
                     q--;
                 if (q >= 0 && q < i - 1 && viseme_of_phone(out[q].name) != VISEME_CLOSED)
-                    for (int r = q + 1; r < i; r++) snprintf(out[r].name, sizeof out[r].name, "%s", out[q].name);
+                    for (int r = q + 1; r < i; r++) memcpy(out[r].name, out[q].name, sizeof out[r].name);
             }
             free(*phones);
             *phones = out;
