@@ -87,6 +87,19 @@ static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
 #define LID_EDGE_SOFT 1.5f
 /* How far out of the eye a shut lid's margin takes its texture, in eye widths. */
 #define LID_INSET 0.06f
+/* A shutting upper lid unfolds skin that the portrait does not show (hidden in the fold,
+ * or in the shadow of a hooded lid): stretching the lid it shows drew its lashes and fold
+ * over the eye as a dark crescent, or a pale almond ringed by the old margin.  By
+ * lid_unfold(open), the lid's band of texture (from the margin up through the two rings
+ * above it) gives way to the skin around it filled in smoothly (lid_skin_build), and a
+ * lash line LASH_LINE times the portrait's lash depth thick is drawn along the margin,
+ * LASH_ALPHA opaque, for the lashes the band took with it. */
+#define LID_SKIN_DARK 0.8f
+#define LID_SKIN_LIT 0.6f
+#define LASH_LINE 0.55f
+#define LASH_ALPHA 0.85f
+static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e);
+static float lid_unfold(float open) { return open >= 0.6f ? 0 : open <= 0.15f ? 1 : (0.6f - open) / 0.45f; }
 
 /* How far into the last half of a closing the lids are: 0 while half open or more, 1 shut.
  * LID_MEET_UPPER, LID_OVER, LID_NEARER and the edge's smoothing take effect by this, so that
@@ -97,6 +110,13 @@ typedef struct vertex_weights {
     int anchor[3];
     float weight[3]; /* sum <= 1: outside the anchors' hull the weights fall off */
 } vertex_weights;
+
+/* An eye's unfolding lid (lid_skin_build): a box of the texture, its own pixels, the shut
+ * lid's, and how much of the shut lid each pixel takes (0-255). */
+typedef struct lid_skin {
+    int x0, y0, width, height;
+    uint8_t *own, *shut, *weight;
+} lid_skin;
 
 struct head3d {
     head3d_params params;
@@ -155,6 +175,10 @@ struct head3d {
     /* Gaze: each eye's iris in the portrait (centre, radius), its eye's axis, the white. */
     float iris_centre[2][2], iris_radius[2], eye_axis[2][2], eye_width[2];
     float sclera[2][3];
+    /* The upper lashes (see lashes_measure): each inner upper-lid vertex's dark run above the
+     * margin (portrait pixels, along lash_up), and the run's colour. */
+    float lash_depth[2][FACE_MESH_LID_POINTS], lash_up[2][2], lash_colour[2][3];
+    lid_skin lid_skin[2];           /* each eye's unfolding lid */
     float lid_centre[2][2];         /* each eye's lid contours' mean in the portrait */
     uint8_t *lid_scratch;           /* lids_soften's copy of an eye's box */
     size_t lid_scratch_size;
@@ -566,6 +590,65 @@ static void lids_soften(head3d *h, const head3d_frame *f, vv_image *out) {
     }
 }
 
+/* A shutting eye's lash line (see LASH_LINE): along the posed upper margin, hanging from
+ * it, as thick as the portrait's lashes were deep (times LASH_LINE, by the eye's scale
+ * now), thinning to a third at the corners, anti-aliased, by lid_unfold. */
+static void lids_lash(head3d *h, const head3d_frame *f, vv_image *out) {
+    for (int e = 0; e < 2; e++) {
+        float open = f->eye_openness[e];
+        open = isfinite(open) ? 1 + h->params.eyes * (open - 1) : 1;
+        float k = lid_unfold(open) * LASH_ALPHA;
+        if (!(k > 0)) continue;
+        const int *upper = face_mesh_lid_upper[e];
+        float line[FACE_MESH_LID_POINTS][2], along[FACE_MESH_LID_POINTS], x0 = 1e30f, x1 = -1e30f, y0 = 1e30f, y1 = -1e30f;
+        float scale = hypotf(h->posed[upper[FACE_MESH_LID_POINTS - 1]][0] - h->posed[upper[0]][0],
+                             h->posed[upper[FACE_MESH_LID_POINTS - 1]][1] - h->posed[upper[0]][1]) /
+                      fmaxf(hypotf(h->src[upper[FACE_MESH_LID_POINTS - 1]][0] - h->src[upper[0]][0],
+                                   h->src[upper[FACE_MESH_LID_POINTS - 1]][1] - h->src[upper[0]][1]), 1e-3f);
+        float widest = 0;
+        for (int i = 0; i < FACE_MESH_LID_POINTS; i++) {
+            line[i][0] = h->posed[upper[i]][0];
+            line[i][1] = h->posed[upper[i]][1];
+            along[i] = i ? along[i - 1] + hypotf(line[i][0] - line[i - 1][0], line[i][1] - line[i - 1][1]) : 0;
+            widest = fmaxf(widest, LASH_LINE * scale * h->lash_depth[e][i]);
+            x0 = fminf(x0, line[i][0]), x1 = fmaxf(x1, line[i][0]), y0 = fminf(y0, line[i][1]), y1 = fmaxf(y1, line[i][1]);
+        }
+        float length = along[FACE_MESH_LID_POINTS - 1];
+        if (!(length > 1) || !(widest > 0)) continue;
+        int bx0 = (int)fmaxf(floorf(x0 - 2), 0), by0 = (int)fmaxf(floorf(y0 - 2), 0);
+        int bx1 = (int)fminf(ceilf(x1 + 2), (float)out->width - 1), by1 = (int)fminf(ceilf(y1 + widest + 2), (float)out->height - 1);
+        for (int y = by0; y <= by1; y++)
+            for (int x = bx0; x <= bx1; x++) {
+                /* the nearest point of the margin: how far along it, how thick there */
+                float best = INFINITY, at = 0, below = 0;
+                int seg = 0;
+                for (int i = 0; i + 1 < FACE_MESH_LID_POINTS; i++) {
+                    float ax = line[i][0], ay = line[i][1], dx = line[i + 1][0] - ax, dy = line[i + 1][1] - ay;
+                    float len2 = dx * dx + dy * dy, t = len2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / len2 : 0;
+                    t = t < 0 ? 0 : t > 1 ? 1 : t;
+                    float px = x - ax - t * dx, py = y - ay - t * dy, d = hypotf(px, py);
+                    if (d < best) {
+                        best = d, at = t, seg = i;
+                        /* below the margin: on the eye's side of it (the lash side) */
+                        below = -(px * h->lash_up[e][0] + py * h->lash_up[e][1]);
+                    }
+                }
+                float s = (along[seg] + at * (along[seg + 1] - along[seg])) / length;
+                float thick = LASH_LINE * scale * (h->lash_depth[e][seg] + at * (h->lash_depth[e][seg + 1] - h->lash_depth[e][seg]));
+                float taper = 4 * s * (1 - s); /* 1 mid-eye, 0 at the corners */
+                thick = fmaxf(thick * (0.33f + 0.67f * taper), 0.6f);
+                /* a band [0, thick] below the margin, its edges a pixel soft */
+                float cover = fminf(below + 0.5f, thick + 0.5f - below);
+                cover = cover < 0 ? 0 : cover > 1 ? 1 : cover;
+                if (best > thick + 1) cover = 0;
+                if (!(cover > 0)) continue;
+                float a = k * cover * (0.5f + 0.5f * taper);
+                uint8_t *o = out->data + ((size_t)y * out->width + x) * 3;
+                for (int c = 0; c < 3; c++) o[c] = (uint8_t)(o[c] + a * (h->lash_colour[e][c] - o[c]) + 0.5f);
+            }
+    }
+}
+
 /* A painted-out pixel I over its plate P: the least alpha a with which some colour F in
  * 0..255 gives I = a F + (1 - a) P, per channel, the largest of the three.  At the rim (see
  * plate_rim_unknown) the hair a pixel holds then moves with the head; at the matte's edge a
@@ -639,6 +722,59 @@ static float face_exit_distance(const head3d *h, float dx, float dy, const float
     }
     return d;
 }
+
+/* The portrait's upper lashes of eye e: along the normal of the eye's axis, upwards from
+ * each inner upper-lid vertex, luminance over 0.3 eye widths; the lashes are the dark run
+ * from the margin up to where it has climbed 70 % of the way from its darkest (within 0.12
+ * widths) to the skin's level (the median over 0.15-0.3 widths).  Without that much
+ * contrast (soft painted lids) the run is taken as 0.03 widths.  Depths are clamped to
+ * 0.02-0.15 widths and each taken as the median of it and its neighbours. */
+#define LASH_SAMPLES 48
+static void lashes_measure(head3d *h, const float mesh[][3], int e) {
+    float w = h->eye_width[e], ux = h->eye_axis[e][1], uy = -h->eye_axis[e][0];
+    h->lash_up[e][0] = ux;
+    h->lash_up[e][1] = uy;
+    float depth[FACE_MESH_LID_POINTS], colour[3] = {0, 0, 0}, weight = 0;
+    for (int i = 0; i < FACE_MESH_LID_POINTS; i++) {
+        depth[i] = 0.03f * w;
+        if (i == 0 || i == FACE_MESH_LID_POINTS - 1) continue;
+        const float *m = mesh[face_mesh_lid_upper[e][i]];
+        float lum[LASH_SAMPLES], step = 0.3f * w / (LASH_SAMPLES - 1), rgb[LASH_SAMPLES][3];
+        for (int k = 0; k < LASH_SAMPLES; k++) {
+            image_sample_rgb(&h->source, m[0] + ux * step * k, m[1] + uy * step * k, rgb[k]);
+            lum[k] = 0.299f * rgb[k][0] + 0.587f * rgb[k][1] + 0.114f * rgb[k][2];
+        }
+        float upper[LASH_SAMPLES];
+        int n = 0, dark_at = 0;
+        for (int k = LASH_SAMPLES / 2; k < LASH_SAMPLES; k++) upper[n++] = lum[k];
+        for (int a = 1; a < n; a++) /* insertion sort: a median of 24 */
+            for (int b = a; b > 0 && upper[b - 1] > upper[b]; b--) { float t = upper[b]; upper[b] = upper[b - 1]; upper[b - 1] = t; }
+        float skin = upper[n / 2];
+        for (int k = 1; k * step <= 0.12f * w && k < LASH_SAMPLES; k++)
+            if (lum[k] < lum[dark_at]) dark_at = k;
+        float dark = lum[dark_at];
+        if (skin - dark < 12) continue;
+        int k = dark_at;
+        while (k + 1 < LASH_SAMPLES && lum[k] < dark + 0.7f * (skin - dark)) k++;
+        depth[i] = k * step;
+        for (int j = 0; j <= dark_at + 1 && j < LASH_SAMPLES; j++) {
+            float d = (skin - lum[j]) / (skin - dark); /* the darker, the more it counts */
+            if (d <= 0) continue;
+            for (int c = 0; c < 3; c++) colour[c] += d * rgb[j][c];
+            weight += d;
+        }
+    }
+    for (int i = 1; i < FACE_MESH_LID_POINTS - 1; i++) {
+        float a = depth[i - 1], b = depth[i], c = depth[i + 1];
+        float median = a > b ? (b > c ? b : a > c ? c : a) : (a > c ? a : b > c ? c : b);
+        median = median < 0.02f * w ? 0.02f * w : median > 0.15f * w ? 0.15f * w : median;
+        h->lash_depth[e][i] = median;
+    }
+    h->lash_depth[e][0] = h->lash_depth[e][FACE_MESH_LID_POINTS - 1] = 0;
+    /* no dark run found: the lid's own darkest tone, the sclera's colour darkened */
+    for (int c = 0; c < 3; c++) h->lash_colour[e][c] = weight > 0 ? colour[c] / weight : 0.35f * h->sclera[e][c];
+}
+
 
 static const int dlib_eye[2][6] = {{36, 37, 38, 39, 40, 41}, {42, 43, 44, 45, 46, 47}};
 
@@ -756,6 +892,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
                                        (int)fminf(fmaxf(h->source68[30][0], 0), source->width - 1)) * 3 + c];
             h->sclera[e][c] = count >= 12 ? sum[c] / count : 0.6f * skin + 0.4f * 235;
         }
+        lashes_measure(h, mesh, e);
     }
     /* Canonical -> source similarity: the source's head pose in 3D. */
     rigid3d pose, inverse;
@@ -1174,6 +1311,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         }
         free(known);
     }
+    for (int e = 0; e < 2 && s == VV_OK; e++) s = lid_skin_build(h, h->have_matte ? &h->foreground : &h->source, e);
     /* Footprint: what the moving part covers at rest (uncovered later: background). */
     if (s == VV_OK) {
         vv_image scratch = {0};
@@ -1249,6 +1387,11 @@ void head3d_set_gains(head3d *h, float eyes, float lips) {
 void head3d_free(head3d *h) {
     if (!h) return;
     free(h->lid_scratch);
+    for (int e = 0; e < 2; e++) {
+        free(h->lid_skin[e].own);
+        free(h->lid_skin[e].shut);
+        free(h->lid_skin[e].weight);
+    }
     image_free(&h->source);
     image_free(&h->plate);
     image_free(&h->matte1);
@@ -1439,6 +1582,145 @@ typedef struct composite_job {
 static inline uint8_t blend255(int p, int q, int a) {
     int n = p * a + q * (255 - a) + 127;
     return (uint8_t)((n + 1 + (n >> 8)) >> 8);
+}
+
+/* Eye e's shut lid (see lid_unfold), in the texture: the band of the upper lid's
+ * triangles (those with all corners on the upper lid or the two rings above it), and the
+ * eye's opening, filled smoothly from the skin around them (brow above, lower lid below,
+ * the corners); the band, a pixel wider and softened, is where it applies. */
+static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
+    bool in_band[FACE_VERTICES] = {false}, on_ring[FACE_VERTICES] = {false};
+    for (int i = 0; i < FACE_MESH_LID_POINTS; i++) in_band[face_mesh_lid_upper[e][i]] = true;
+    for (int c = 0; ANCHOR_COUNT + c < h->anchor_total; c++)
+        if (h->crease_eye[c] == e) in_band[h->anchor_vertex[ANCHOR_COUNT + c]] = on_ring[h->anchor_vertex[ANCHOR_COUNT + c]] = true;
+    float x0 = 1e30f, y0 = 1e30f, x1 = -1e30f, y1 = -1e30f;
+    for (int v = 0; v < FACE_VERTICES; v++)
+        if (in_band[v]) x0 = fminf(x0, h->src[v][0]), x1 = fmaxf(x1, h->src[v][0]), y0 = fminf(y0, h->src[v][1]), y1 = fmaxf(y1, h->src[v][1]);
+    for (int i = 0; i < 2 * FACE_MESH_LID_POINTS - 2; i++)
+        x0 = fminf(x0, h->eye_polygon[e][i][0]), x1 = fmaxf(x1, h->eye_polygon[e][i][0]),
+        y0 = fminf(y0, h->eye_polygon[e][i][1]), y1 = fmaxf(y1, h->eye_polygon[e][i][1]);
+    float margin = 0.3f * h->eye_width[e] + 2;
+    int bx0 = (int)fmaxf(x0 - margin, 0), by0 = (int)fmaxf(y0 - margin, 0);
+    int bx1 = (int)fminf(x1 + margin, (float)texture->width - 1), by1 = (int)fminf(y1 + margin, (float)texture->height - 1);
+    if (bx1 - bx0 < 4 || by1 - by0 < 4) return VV_OK; /* off the picture: the lid just stretches */
+    int w = bx1 - bx0 + 1, hh = by1 - by0 + 1;
+    size_t n = (size_t)w * hh;
+    uint8_t *band = calloc(n, 1), *wide = calloc(n, 1), *known = malloc(n);
+    vv_image shut = {0};
+    vv_status s = band && wide && known ? image_create(&shut, w, hh, 3) : vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+    h->lid_skin[e].own = s == VV_OK ? malloc(n * 3) : NULL;
+    h->lid_skin[e].weight = s == VV_OK ? malloc(n) : NULL;
+    if (s == VV_OK && (!h->lid_skin[e].own || !h->lid_skin[e].weight)) s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+    for (int t = 0; s == VV_OK && t < h->face_end; t++) {
+        const int *tri = h->triangles[t];
+        if (!in_band[tri[0]] || !in_band[tri[1]] || !in_band[tri[2]] || !(on_ring[tri[0]] || on_ring[tri[1]] || on_ring[tri[2]])) continue;
+        const float *a = h->src[tri[0]], *b = h->src[tri[1]], *c = h->src[tri[2]];
+        int tx0 = (int)fmaxf(floorf(fminf(a[0], fminf(b[0], c[0]))), (float)bx0), tx1 = (int)fminf(ceilf(fmaxf(a[0], fmaxf(b[0], c[0]))), (float)bx1);
+        int ty0 = (int)fmaxf(floorf(fminf(a[1], fminf(b[1], c[1]))), (float)by0), ty1 = (int)fminf(ceilf(fmaxf(a[1], fmaxf(b[1], c[1]))), (float)by1);
+        for (int y = ty0; y <= ty1; y++)
+            for (int x = tx0; x <= tx1; x++) {
+                float bw[3];
+                if (barycentric(a, b, c, (float)x, (float)y, bw) && bw[0] >= -0.01f && bw[1] >= -0.01f && bw[2] >= -0.01f)
+                    band[(size_t)(y - by0) * w + (x - bx0)] = 1;
+            }
+    }
+    if (s == VV_OK) {
+        /* a pixel wider (the lashes' edge), then the hole: that and the opening */
+        for (int y = 0; y < hh; y++)
+            for (int x = 0; x < w; x++) {
+                bool any = false;
+                for (int j = -1; j <= 1 && !any; j++)
+                    for (int i = -1; i <= 1 && !any; i++) {
+                        int xx = x + i, yy = y + j;
+                        any = xx >= 0 && yy >= 0 && xx < w && yy < hh && band[(size_t)yy * w + xx];
+                    }
+                wide[(size_t)y * w + x] = any;
+                bool opening = point_in_polygon((const float(*)[2])h->eye_polygon[e], 2 * FACE_MESH_LID_POINTS - 2, (float)(x + bx0), (float)(y + by0));
+                known[(size_t)y * w + x] = !any && !opening;
+            }
+        for (int y = 0; y < hh; y++) {
+            memcpy(shut.data + (size_t)y * w * 3, texture->data + ((size_t)(y + by0) * texture->width + bx0) * 3, (size_t)w * 3);
+            memcpy(h->lid_skin[e].own + (size_t)y * w * 3, shut.data + (size_t)y * w * 3, (size_t)w * 3);
+        }
+        /* only lit skin around it gives its colour: not the brows, lashes, a glasses frame or
+         * the fold's shadow (darker than LID_SKIN_DARK of the box's median known pixel) */
+        int histogram[256] = {0}, known_count = 0, lit_count = 0;
+        for (size_t i = 0; i < n; i++)
+            if (known[i]) {
+                const uint8_t *p = shut.data + i * 3;
+                histogram[(299 * p[0] + 587 * p[1] + 114 * p[2]) / 1000]++;
+                known_count++;
+            }
+        int median = 0;
+        for (int sum = 0; median < 255 && (sum += histogram[median]) * 2 < known_count;) median++;
+        for (size_t i = 0; i < n; i++) {
+            const uint8_t *p = shut.data + i * 3;
+            band[i] = known[i] && (299 * p[0] + 587 * p[1] + 114 * p[2]) / 1000 >= LID_SKIN_DARK * median;
+            lit_count += band[i];
+        }
+        int larger = texture->width > texture->height ? texture->width : texture->height, grain = (larger + 128) / 256;
+        /* ... mostly: LID_SKIN_LIT of the lit skin's fill, the rest all the skin's (a lid in
+         * the light alone came out paler than the cheek) */
+        vv_image all = {0};
+        if (lit_count * 10 >= known_count && (s = image_copy(&all, &shut)) == VV_OK) s = image_fill_holes(&all, known, 1);
+        if (s == VV_OK) s = image_fill_holes_textured(&shut, lit_count * 10 >= known_count ? band : known, grain < 1 ? 1 : grain, 1);
+        for (size_t i = 0; s == VV_OK && all.data && i < n * 3; i++)
+            shut.data[i] = (uint8_t)(LID_SKIN_LIT * shut.data[i] + (1 - LID_SKIN_LIT) * all.data[i] + 0.5f);
+        image_free(&all);
+    }
+    if (s == VV_OK) { /* the weight: the wide band, softened twice by a 3x3 mean */
+        uint8_t *a = wide, *b = band;
+        for (size_t i = 0; i < n; i++) a[i] = a[i] ? 255 : 0;
+        for (int pass = 0; pass < 2; pass++) {
+            for (int y = 0; y < hh; y++)
+                for (int x = 0; x < w; x++) {
+                    int sum = 0, count = 0;
+                    for (int j = -1; j <= 1; j++)
+                        for (int i = -1; i <= 1; i++) {
+                            int xx = x + i, yy = y + j;
+                            if (xx < 0 || yy < 0 || xx >= w || yy >= hh) continue;
+                            sum += a[(size_t)yy * w + xx];
+                            count++;
+                        }
+                    b[(size_t)y * w + x] = (uint8_t)((sum + count / 2) / count);
+                }
+            uint8_t *t = a; a = b; b = t;
+        }
+        memcpy(h->lid_skin[e].weight, a, n);
+        h->lid_skin[e].shut = shut.data; /* kept */
+        shut.data = NULL;
+        h->lid_skin[e].x0 = bx0;
+        h->lid_skin[e].y0 = by0;
+        h->lid_skin[e].width = w;
+        h->lid_skin[e].height = hh;
+    }
+    image_free(&shut);
+    free(band);
+    free(wide);
+    free(known);
+    return s;
+}
+
+/* The texture's lids as far as each eye is shut (lid_unfold), or as they are (open). */
+static void lid_skin_apply(head3d *h, vv_image *texture, const float unfold[2]) {
+    for (int e = 0; e < 2; e++) {
+        const lid_skin *l = &h->lid_skin[e];
+        if (!l->shut) continue;
+        int k = (int)(unfold[e] * 256 + 0.5f);
+        for (int y = 0; y < l->height; y++) {
+            uint8_t *o = texture->data + ((size_t)(y + l->y0) * texture->width + l->x0) * 3;
+            const uint8_t *own = l->own + (size_t)y * l->width * 3, *shut = l->shut + (size_t)y * l->width * 3;
+            const uint8_t *wt = l->weight + (size_t)y * l->width;
+            if (k == 0) {
+                memcpy(o, own, (size_t)l->width * 3);
+                continue;
+            }
+            for (int x = 0; x < l->width; x++) {
+                int a = (wt[x] * k + 128) >> 8;
+                for (int c = 0; c < 3; c++) o[x * 3 + c] = blend255(shut[x * 3 + c], own[x * 3 + c], a);
+            }
+        }
+    }
 }
 
 /* Rows [y0, y1) of the frame from the raster's canvas, in place (the raster's rows_done,
@@ -1855,7 +2137,15 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
      * drawn and composited as soon as it is: drawn pixels over the plate (or as they are
      * without a matte), pixels the moving part covered at rest and no longer covers:
      * background; all while the rows are in cache. */
-    const vv_image *texture = h->have_matte ? &h->foreground : &h->source;
+    vv_image *texture = h->have_matte ? &h->foreground : &h->source;
+    /* shutting lids: their texture unfolds for this frame (put back after the draw) */
+    float unfold[2] = {0, 0};
+    for (int e = 0; e < 2; e++) {
+        float open = f->eye_openness[e];
+        unfold[e] = lid_unfold(isfinite(open) ? 1 + h->params.eyes * (open - 1) : 1);
+    }
+    bool unfolding = unfold[0] > 0 || unfold[1] > 0;
+    if (unfolding) lid_skin_apply(h, texture, unfold);
     composite_job job = {h, out, direct ? out->data : h->color.data, mirror, body_moves, {bx0, by0, bx1, by1}, {fx0, fy0, fx1, fy1}};
     raster_extra extras[3];
     int extra_count = 0;
@@ -1870,11 +2160,13 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
                         h->have_matte ? &h->plate : NULL, true, {bx0, by0, bx1, by1}, composite_band, &job};
     raster_params rp = {false, h->params.threads};
     s = raster_draw(&rt, texture, &rm, &rp);
+    if (unfolding) lid_skin_apply(h, texture, (const float[2]){0, 0});
     if (s != VV_OK) return s;
     /* The side of the head, as far as the far side has turned to the camera (nothing of it
      * at rest, where the strip lies under the face or shows the portrait). */
     if (side_share > 0.004f && (s = side_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, side_share, mirror)) != VV_OK) return s;
     if (f->has_gaze) eyes_gaze(h, f, out);
+    lids_lash(h, f, out);
     lids_soften(h, f, out);
     /* The frame's 68 points: the posed mesh's (x and y only: its depth's sign is moot). */
     face_mesh_to_landmarks68((const float(*)[3])h->posed, h->last68);
