@@ -229,6 +229,53 @@ static void test_shape_distance(void) {
  * 0.4 of their gap (dlib's lids stop short of shut) reads shut for both eyes; the eye
  * aspect ratio alone read the far eye, its width foreshortened, as half open.  Open eyes
  * read open whether the head turns or nods. */
+/* Lids scaled about each eye's corner line by `gap` of their gap in `in`. */
+static void eyes_gap(const float in[68][2], float gap, float out[68][2]) {
+    memcpy(out, in, sizeof(float[68][2]));
+    for (int e = 0; e < 2; e++) {
+        int f = e ? 42 : 36;
+        float mid = (in[f][1] + in[f + 3][1]) / 2;
+        for (int k = 1; k < 6; k++)
+            if (k != 3) out[f + k][1] = mid + gap * (in[f + k][1] - mid);
+    }
+}
+
+/* A reference frame wider-eyed than the driver usually is (lp_d3's first frame: 1.4x its
+ * median eye aspect): an ordinary look down (lids at 0.72 of their usual gap, 0.51 of the
+ * reference's) read as shut against the reference alone; against the driver's typical eye
+ * it stays part open, while a blink still shuts and ordinary eyes stay open. */
+static void test_eye_openness_typical(void) {
+    float usual[68][2], reference[68][2], driver[68][2], out[2], plain[2];
+    face_points(0, 0, 0, 100, 200, 200, usual);
+    eyes_gap(usual, 1.4f, reference);
+    float typical[2] = {motion_eye_aspect(usual, 36), motion_eye_aspect(usual, 42)};
+    eyes_gap(usual, 0.72f, driver);
+    motion_eye_openness(driver, reference, plain);
+    motion_eye_openness_typical(driver, reference, typical, out);
+    CHECK_MSG(plain[0] < 0.05f && plain[1] < 0.05f, "a look down against a wide reference alone: %.2f %.2f (shut, the old reading)",
+              plain[0], plain[1]);
+    for (int e = 0; e < 2; e++)
+        CHECK_MSG(out[e] > 0.2f && out[e] < 0.5f, "a look down against the typical eye: eye %d openness %.2f (part open)", e, out[e]);
+    eyes_gap(usual, 0.35f, driver);
+    motion_eye_openness_typical(driver, reference, typical, out);
+    CHECK_MSG(out[0] < 0.05f && out[1] < 0.05f, "a blink: openness %.2f %.2f (shut)", out[0], out[1]);
+    motion_eye_openness_typical(usual, reference, typical, out);
+    for (int e = 0; e < 2; e++)
+        CHECK_MSG(fabsf(out[e] - 1 / 1.4f) < 0.03f, "the usual eye: eye %d openness %.2f (%.2f of the reference)", e, out[e], 1 / 1.4f);
+    /* a typical eye as wide as the reference or wider, or none: as before */
+    float wide[2] = {1.2f * motion_eye_aspect(reference, 36), 1.2f * motion_eye_aspect(reference, 42)};
+    const float *typicals[2] = {wide, NULL};
+    for (float gap = 0.3f; gap < 1.2f; gap += 0.1f) {
+        eyes_gap(reference, gap, driver);
+        motion_eye_openness(driver, reference, plain);
+        for (int t = 0; t < 2; t++) {
+            motion_eye_openness_typical(driver, reference, typicals[t], out);
+            CHECK_MSG(out[0] == plain[0] && out[1] == plain[1], "gap %.1f, typical %s: %.3f %.3f vs %.3f %.3f", gap,
+                      t ? "none" : "wider", out[0], out[1], plain[0], plain[1]);
+        }
+    }
+}
+
 static void test_eye_openness(void) {
     float reference[68][2], turned[68][2], out[2];
     face_points(0, 0, 0, 100, 200, 200, reference);
@@ -358,5 +405,6 @@ int main(void) {
     test_builtins();
     test_templates();
     test_gaps_and_reference();
+    test_eye_openness_typical();
     return test_finish("test_motion");
 }

@@ -21,6 +21,8 @@
 
 #define ANIMATE_MAX_SOURCES 16
 #define ANIMATE_MAX_LOOKAHEAD 64
+#define EYE_ASPECT_BINS 256
+#define EYE_ASPECT_TOP 0.64f
 
 typedef struct animate_source {
     char name[512];
@@ -67,6 +69,10 @@ struct vv_animator {
     int source_pin;
     bool have_reference;
     float reference[68][2];
+    /* The driver's eye aspects since the reference (per eye, in EYE_ASPECT_BINS bins over
+     * 0..EYE_ASPECT_TOP): their median is its typical eye (motion_eye_openness_typical). */
+    uint32_t eye_aspects[2][EYE_ASPECT_BINS];
+    uint32_t eye_aspect_count;
     /* Gaze (animate/gaze.h): this frame's and the reference frame's, when measured. */
     bool have_gaze, have_reference_gaze;
     float gaze[2][2], reference_gaze[2][2];

@@ -347,6 +347,26 @@ static motion_params animator_motion_params(const vv_animator *a) {
     return mp;
 }
 
+/* The driver's typical eye aspect per eye: the median of its frames since the reference,
+ * this one counted; 0 (none) until there are a dozen. */
+static void animator_typical_eyes(vv_animator *a, const float points[68][2], float typical[2]) {
+    if (a->eye_aspect_count < UINT32_MAX) a->eye_aspect_count++;
+    for (int e = 0; e < 2; e++) {
+        float aspect = motion_eye_aspect(points, e ? 42 : 36);
+        int bin = isfinite(aspect) ? (int)(aspect / EYE_ASPECT_TOP * EYE_ASPECT_BINS) : 0;
+        bin = bin < 0 ? 0 : bin >= EYE_ASPECT_BINS ? EYE_ASPECT_BINS - 1 : bin;
+        a->eye_aspects[e][bin]++;
+        typical[e] = 0;
+        if (a->eye_aspect_count < 12) continue;
+        uint64_t sum = 0;
+        for (int b = 0; b < EYE_ASPECT_BINS; b++)
+            if ((sum += a->eye_aspects[e][b]) * 2 >= a->eye_aspect_count) {
+                typical[e] = (b + 0.5f) * EYE_ASPECT_TOP / EYE_ASPECT_BINS;
+                break;
+            }
+    }
+}
+
 void animator_set_source_reference(vv_animator *a, int source, const float reference[68][2]) {
     motion_params mp = animator_motion_params(a);
     animate_source *src = &a->sources[source];
@@ -374,6 +394,8 @@ void animator_set_reference_gaze(vv_animator *a, const float (*gaze)[2]) {
 void animator_set_reference(vv_animator *a, const float reference[68][2]) {
     memcpy(a->reference, reference, sizeof a->reference);
     a->have_reference = true;
+    memset(a->eye_aspects, 0, sizeof a->eye_aspects);
+    a->eye_aspect_count = 0;
     for (int i = 0; i < a->source_count; i++)
         if (!a->sources[i].retarget_ready) animator_set_source_reference(a, i, reference);
 }
@@ -468,7 +490,9 @@ vv_status animator_render(vv_animator *a, const float points[68][2], bool has_fa
             motion_retarget_decompose(&src->retarget, points, &hf.rigid, hf.expression, target);
             memcpy(hf.target68, target, sizeof hf.target68);
             hf.has_target = true;
-            motion_eye_openness(points, (const float(*)[2])src->retarget.reference, hf.eye_openness);
+            float typical[2];
+            animator_typical_eyes(a, points, typical);
+            motion_eye_openness_typical(points, (const float(*)[2])src->retarget.reference, typical, hf.eye_openness);
         }
         if (has_face && a->have_gaze && a->have_reference_gaze) { /* the change since the reference */
             hf.has_gaze = true;

@@ -897,7 +897,13 @@ static float eye_opening(const float p[68][2], int first) {
  * surprise) the ratio passes through.  (0.45 / 0.75 before: such blinks closed to 0.2-0.6.) */
 #define EYE_SHUT_RATIO 0.55f
 #define EYE_KNEE 0.8f
-void motion_eye_openness(const float driver[68][2], const float reference[68][2], float out[2]) {
+/* A driver's first frame can be its widest-eyed (lp_d3's: 1.4x its median eye aspect), so
+ * that each ordinary look down fell under EYE_SHUT_RATIO of it and shut the portrait's eyes:
+ * the thresholds scale with the driver's typical eye aspect over the reference's, down to
+ * this (never up: a narrow reference stays as it was). */
+#define EYE_TYPICAL_LEAST 0.6f
+void motion_eye_openness_typical(const float driver[68][2], const float reference[68][2], const float typical[2],
+                                 float out[2]) {
     for (int e = 0; e < 2; e++) {
         int first = e ? 42 : 36;
         float ref = motion_eye_aspect(reference, first), now = motion_eye_aspect(driver, first);
@@ -907,8 +913,16 @@ void motion_eye_openness(const float driver[68][2], const float reference[68][2]
             out[e] = 1;
             continue;
         }
+        /* a reference wider-eyed than the driver usually is: shut and knee that much lower */
+        float c = typical && typical[e] > 0 ? typical[e] / ref : 1;
+        c = c > 1 ? 1 : c < EYE_TYPICAL_LEAST ? EYE_TYPICAL_LEAST : c;
+        float shut = c * EYE_SHUT_RATIO, knee = c * EYE_KNEE;
         float r = fminf(now / ref, now_v / ref_v);
-        out[e] = r >= EYE_KNEE ? r : EYE_KNEE * (r - EYE_SHUT_RATIO) / (EYE_KNEE - EYE_SHUT_RATIO);
+        out[e] = r >= knee ? r : knee * (r - shut) / (knee - shut);
         if (out[e] < 0) out[e] = 0;
     }
+}
+
+void motion_eye_openness(const float driver[68][2], const float reference[68][2], float out[2]) {
+    motion_eye_openness_typical(driver, reference, NULL, out);
 }

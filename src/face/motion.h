@@ -139,5 +139,11 @@ float motion_eye_aspect(const float points[68][2], int first);
  * knee, then falling to shut (0) well before dlib's points meet, since they never do in a
  * blink.  1 where the reference's eye is (nearly) shut or the driver's degenerate. */
 void motion_eye_openness(const float driver[68][2], const float reference[68][2], float out[2]);
+/* The same, with EYE_SHUT_RATIO and the knee scaled by typical[e] over the reference's eye
+ * aspect (at most 1, at least 0.6): typical, the driver's usual eye aspect per eye (e.g.
+ * the median so far), so that a reference frame wider-eyed than the driver usually is does
+ * not make every look down read as shut.  typical NULL or <= 0: motion_eye_openness. */
+void motion_eye_openness_typical(const float driver[68][2], const float reference[68][2], const float typical[2],
+                                 float out[2]);
 
 #endif
