@@ -328,7 +328,9 @@ static const char *fused_at(const float *x, int count, const phone_segment *hear
  *                release over it (700, 1500, 3000 Hz), the vowel: heard as G there, a B
  *                before the release; the same release with a strong 6000 Hz (a d's rising
  *                burst): nothing; the b heard as M (an m's murmur and release look alike):
- *                nothing added. */
+ *                nothing added;
+ *   frication    100 ms of white noise 27 dB under the vowel heard as T: an F; heard as Z
+ *                (a sibilant the decoder heard): still a Z. */
 static void test_labial_bursts(void) {
     enum { RATE = 16000, COUNT = RATE * 48 / 100 };
     static float x[COUNT];
@@ -418,6 +420,18 @@ static void test_labial_bursts(void) {
         const char *want = variant == 0 ? "B" : variant == 1 ? "G" : "M";
         CHECK_MSG(at && !strcmp(at, want) && (variant == 0 || cues.bursts + cues.moved == 0), "%s heard as %s: %s at 0.255 s, %d bursts",
                   variant == 1 ? "a rising release" : "a b", heard[1].name, at ? at : "nothing", cues.bursts + cues.moved);
+    }
+    /* weak frication heard as T, heard as Z */
+    for (int variant = 0; variant < 2; variant++) {
+        for (int i = 0; i < COUNT; i++) {
+            double t = (double)i / RATE;
+            noise = noise * 1664525u + 1013904223u;
+            x[i] = (float)(t >= 0.2 && t < 0.3 ? 0.04 * ((double)(noise >> 8) / 16777216.0 - 0.5) : VOWEL(t));
+        }
+        const phone_segment heard[] = {seg("AA", 0, 0.2), seg(variant ? "Z" : "T", 0.2, 0.3), seg("AA", 0.3, 0.48)};
+        at = fused_at(x, COUNT, heard, 3, 0.25, &cues, NULL, NULL);
+        CHECK_MSG(at && !strcmp(at, variant ? "Z" : "F") && cues.frications == !variant, "frication heard as %s: %s, %d frications",
+                  heard[1].name, at ? at : "nothing", cues.frications);
     }
 #undef VOWEL
 #undef RELEASE

@@ -116,6 +116,10 @@ static bool is_vowel(const char *name) {
            !strcmp(name, "ER");
 }
 
+static bool is_sibilant(const char *name) {
+    return !strcmp(name, "S") || !strcmp(name, "Z") || !strcmp(name, "SH") || !strcmp(name, "ZH");
+}
+
 /* The decoder's phone at time t (NULL: none); the phones are in time order. */
 static const char *phone_at(const phone_segment *phones, int n, double t) {
     for (int i = 0; i < n && phones[i].start <= t; i++)
@@ -278,7 +282,8 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
                 else counted.bursts++;
             } else if (mark[k] == 3 && end - k >= rules.fric_frames && !vowel &&
                        !heard_near(heard, left, c.start - 0.04, c.end + 0.04, VISEME_LIP_TEETH) &&
-                       !heard_name(heard, left, c.start, c.end, "M")) { /* over a P or B: an f's frication wins */
+                       !heard_name(heard, left, c.start, c.end, "M") && /* over a P or B: an f's frication wins */
+                       !(under && is_sibilant(under))) { /* nor over a heard s, z, sh or zh */
                 c.name = "F";
                 counted.frications++;
             }
