@@ -4,7 +4,8 @@ phoneme start times, through libespeak-ng (python3's ctypes; Debian libespeak-ng
 
   dev_V_T.wav/.phones   6 sentences x 3 voices (en-us 175, en 140, en-us+f3 200 words a
                         minute): what the recogniser's settings were chosen on; T 6-11: 6
-                        more sentences rich in f/v, the same voices (the acoustic cues)
+                        more sentences rich in f/v, the same voices (the acoustic cues);
+                        T 12-17: 6 rich in m and mb, the same voices
   test_V_T.wav/.phones  6 other sentences x 4 other voices (en-us+m3 160, en-gb-x-rp 190,
                         en-us+f2 230, en-029 150): held out, measured only
 
@@ -60,10 +61,19 @@ TEST = ["Maybe the boat will be back by the time the moon is up above the bay.",
         "She sells seashells by the seashore while the sun goes down slowly.",
         "Members of the public may submit comments by email before the end of September.",
         "Remember to buy milk, butter, apples, lemons and a box of pepper mints."]
+# More dev sentences, rich in m and b after m or beside rounded vowels (the b/m cues of
+# video/labials.c): dev_V_12 .. dev_V_17, made last so that every clip before stays as it was.
+DEV_MB = ["Tom remembers the number of lambs in the room.",
+          "Jimmy moved the lamp from the tomb to the museum.",
+          "My mum combed the bamboo broom and hummed a tune.",
+          "Some members were amused by the drum and the trombone.",
+          "The plumber climbed up to the roof of the umber home.",
+          "A humble monk may move among the empty tombs."]
 DEV_VOICES = [("en-us", 175), ("en", 140), ("en-us+f3", 200)]
 SETS = [("dev", 0, DEV, DEV_VOICES),
         ("test", 0, TEST, [("en-us+m3", 160), ("en-gb-x-rp", 190), ("en-us+f2", 230), ("en-029", 150)]),
-        ("dev", len(DEV), DEV_MORE, DEV_VOICES)]
+        ("dev", len(DEV), DEV_MORE, DEV_VOICES),
+        ("dev", len(DEV) + len(DEV_MORE), DEV_MB, DEV_VOICES)]
 
 
 def main():

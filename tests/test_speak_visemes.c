@@ -330,7 +330,9 @@ static const char *fused_at(const float *x, int count, const phone_segment *hear
  *                burst): nothing; the b heard as M (an m's murmur and release look alike):
  *                nothing added;
  *   frication    100 ms of white noise 27 dB under the vowel heard as T: an F; heard as Z
- *                (a sibilant the decoder heard): still a Z. */
+ *                (a sibilant the decoder heard): still a Z;
+ *   m going on   120 ms of the b's voicing after the vowel, heard as M for its first 30 ms
+ *                and UW after: M over the rest; heard as DH after (a th): still DH. */
 static void test_labial_bursts(void) {
     enum { RATE = 16000, COUNT = RATE * 48 / 100 };
     static float x[COUNT];
@@ -432,6 +434,19 @@ static void test_labial_bursts(void) {
         at = fused_at(x, COUNT, heard, 3, 0.25, &cues, NULL, NULL);
         CHECK_MSG(at && !strcmp(at, variant ? "Z" : "F") && cues.frications == !variant, "frication heard as %s: %s, %d frications",
                   heard[1].name, at ? at : "nothing", cues.frications);
+    }
+    /* a murmur heard as M, then as UW or DH */
+    for (int i = 0; i < COUNT; i++) {
+        double t = (double)i / RATE;
+        double voicing = 0.3 * sin(2 * pi * 200 * t) + 0.002 * sin(2 * pi * 1500 * t) + 0.0012 * sin(2 * pi * 3000 * t);
+        x[i] = (float)(t >= 0.15 && t < 0.27 ? voicing : VOWEL(t));
+    }
+    for (int variant = 0; variant < 2; variant++) {
+        const phone_segment heard[] = {seg("AA", 0, 0.15), seg("M", 0.15, 0.18), seg(variant ? "DH" : "UW", 0.18, 0.27),
+                                       seg("AA", 0.27, 0.48)};
+        at = fused_at(x, COUNT, heard, 4, 0.22, &cues, NULL, NULL);
+        CHECK_MSG(at && !strcmp(at, variant ? "DH" : "M"), "a murmur heard as M then %s: %s at 0.22 s", heard[2].name,
+                  at ? at : "nothing");
     }
 #undef VOWEL
 #undef RELEASE
