@@ -15,13 +15,19 @@
  *            the 30 ms of closure before it; a weaker one (up 5 dB, the top band 8 dB under,
  *            after a quiet closure) too where the decoder heard no F/V; where the decoder
  *            heard the P or B already, up to 60 ms early, its closure moves to the release;
+ *   b        a voiced closure (the low band alone, 400-2500 Hz 20 dB under the vowels) then a
+ *            release with a falling spectrum, where the decoder heard no M: a B before it;
+ *   m on     60 ms or more of murmur right after a heard M (not into a heard DH/TH): the M
+ *            goes on over it (an m before a b, its rest heard as a vowel or G);
  *   sibilant an F or V the decoder heard that is louder than frication and has its 4500-7500
  *            Hz band within 4 dB of the total: an S or Z;
  *   frication weak, flat frication for 40 ms or more (18-35 dB under the recording's loud
  *            frames, 4500-7500 at least as strong as 2500-4500 Hz, a strong 400-1000 band,
- *            unlike s, sh and a t's aspiration): an F, also over a P or B the decoder heard.
+ *            unlike s, sh and a t's aspiration): an F, also over a P or B the decoder heard,
+ *            not over an S, Z, SH or ZH it heard.
  * A murmur or frication is not added over one of the decoder's vowels (a cue inside a vowel
- * is the vowel's own spectrum), nor a cue where the decoder already heard that labial.  The
+ * is the vowel's own spectrum, "m on" excepted), nor where the decoder already heard that
+ * labial (a burst there moves the heard closure, as above).  The
  * thresholds were chosen on the dev clips of docs/SPEAK.md (espeak-ng voices) and measured on
  * held-out voices and on real recordings there. */
 #ifndef VV_VIDEO_LABIALS_H
