@@ -1587,12 +1587,20 @@ static inline uint8_t blend255(int p, int q, int a) {
 /* Eye e's shut lid (see lid_unfold), in the texture: the band of the upper lid's
  * triangles (those with all corners on the upper lid or the two rings above it), and the
  * eye's opening, filled smoothly from the skin around them (brow above, lower lid below,
- * the corners); the band, a pixel wider and softened, is where it applies. */
+ * the corners); the band, a pixel wider and softened, is where it applies: fully up to the
+ * first ring, fading out towards the second. */
 static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
+    /* reach: 1 on the lid and the first ring, which stretch over the eye; 0 on the second,
+     * where the fold's shadow stays above a shut lid */
     bool in_band[FACE_VERTICES] = {false}, on_ring[FACE_VERTICES] = {false};
-    for (int i = 0; i < FACE_MESH_LID_POINTS; i++) in_band[face_mesh_lid_upper[e][i]] = true;
+    float reach[FACE_VERTICES] = {0};
+    for (int i = 0; i < FACE_MESH_LID_POINTS; i++) in_band[face_mesh_lid_upper[e][i]] = true, reach[face_mesh_lid_upper[e][i]] = 1;
     for (int c = 0; ANCHOR_COUNT + c < h->anchor_total; c++)
-        if (h->crease_eye[c] == e) in_band[h->anchor_vertex[ANCHOR_COUNT + c]] = on_ring[h->anchor_vertex[ANCHOR_COUNT + c]] = true;
+        if (h->crease_eye[c] == e) {
+            int v = h->anchor_vertex[ANCHOR_COUNT + c];
+            in_band[v] = on_ring[v] = true;
+            reach[v] = h->crease_share[c] == CREASE_NEAR ? 1 : 0;
+        }
     float x0 = 1e30f, y0 = 1e30f, x1 = -1e30f, y1 = -1e30f;
     for (int v = 0; v < FACE_VERTICES; v++)
         if (in_band[v]) x0 = fminf(x0, h->src[v][0]), x1 = fmaxf(x1, h->src[v][0]), y0 = fminf(y0, h->src[v][1]), y1 = fmaxf(y1, h->src[v][1]);
@@ -1620,21 +1628,26 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
         for (int y = ty0; y <= ty1; y++)
             for (int x = tx0; x <= tx1; x++) {
                 float bw[3];
-                if (barycentric(a, b, c, (float)x, (float)y, bw) && bw[0] >= -0.01f && bw[1] >= -0.01f && bw[2] >= -0.01f)
-                    band[(size_t)(y - by0) * w + (x - bx0)] = 1;
+                if (barycentric(a, b, c, (float)x, (float)y, bw) && bw[0] >= -0.01f && bw[1] >= -0.01f && bw[2] >= -0.01f) {
+                    float r = bw[0] * reach[tri[0]] + bw[1] * reach[tri[1]] + bw[2] * reach[tri[2]];
+                    uint8_t *o = band + (size_t)(y - by0) * w + (x - bx0);
+                    int v = (int)(255 * (r < 0 ? 0 : r > 1 ? 1 : r) + 0.5f);
+                    *o = v > *o ? (uint8_t)v : *o < 1 ? 1 : *o; /* at least 1: in the band */
+                }
             }
     }
     if (s == VV_OK) {
         /* a pixel wider (the lashes' edge), then the hole: that and the opening */
         for (int y = 0; y < hh; y++)
             for (int x = 0; x < w; x++) {
-                bool any = false;
-                for (int j = -1; j <= 1 && !any; j++)
-                    for (int i = -1; i <= 1 && !any; i++) {
+                int most = 0;
+                for (int j = -1; j <= 1; j++)
+                    for (int i = -1; i <= 1; i++) {
                         int xx = x + i, yy = y + j;
-                        any = xx >= 0 && yy >= 0 && xx < w && yy < hh && band[(size_t)yy * w + xx];
+                        if (xx >= 0 && yy >= 0 && xx < w && yy < hh && band[(size_t)yy * w + xx] > most) most = band[(size_t)yy * w + xx];
                     }
-                wide[(size_t)y * w + x] = any;
+                bool any = most > 0;
+                wide[(size_t)y * w + x] = (uint8_t)most;
                 bool opening = point_in_polygon((const float(*)[2])h->eye_polygon[e], 2 * FACE_MESH_LID_POINTS - 2, (float)(x + bx0), (float)(y + by0));
                 known[(size_t)y * w + x] = !any && !opening;
             }
@@ -1668,9 +1681,8 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
             shut.data[i] = (uint8_t)(LID_SKIN_LIT * shut.data[i] + (1 - LID_SKIN_LIT) * all.data[i] + 0.5f);
         image_free(&all);
     }
-    if (s == VV_OK) { /* the weight: the wide band, softened twice by a 3x3 mean */
+    if (s == VV_OK) { /* the weight: the wide band's reach, softened twice by a 3x3 mean */
         uint8_t *a = wide, *b = band;
-        for (size_t i = 0; i < n; i++) a[i] = a[i] ? 255 : 0;
         for (int pass = 0; pass < 2; pass++) {
             for (int y = 0; y < hh; y++)
                 for (int x = 0; x < w; x++) {
