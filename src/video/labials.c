@@ -59,7 +59,7 @@ static const struct {
     .voiced_place = 3,   /* 1000-2500 Hz 3 dB over 2500-4500 Hz (a g's is about 2 under), */
     .voiced_rise = 10,   /* then a release: 1000-7500 Hz up 10 dB in 10 ms, */
     .voiced_top = -6,    /* 4500-7500 Hz 6 dB under 1000-2500 Hz */
-    .murmur_frames = 6,  /* a heard M goes on over 60 ms or more of murmur after it (an m before a b; 40 ms: dev 0.987, but "am the" in cli_speak.sh) */
+    .murmur_frames = 4,  /* a heard M goes on over 40 ms or more of murmur after it (an m before a b) */
 };
 
 /* Whether frame k is a b's voiced closure: the voicing's low band alone, the mouth's bands
@@ -248,16 +248,18 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
                      r[4] - r[3] > rules.fric_top)
                 mark[k] = 3;
         }
-        /* 6: a heard M's murmur going on after it for 60 ms or more (the murmur's level and low
+        /* 6: a heard M's murmur going on after it for 40 ms or more (the murmur's level and low
          * band, without its m-n place cue: the decoder heard the m), as in an m before a b,
-         * whose rest the decoder hears as a vowel or G; not into a heard DH or TH (the
-         * voiced th of "am the" is as low and quiet). */
+         * whose rest the decoder hears as a vowel or G; none where it runs into a heard DH or
+         * TH (the voiced th of "am the" is as low and quiet: the m's closure is heard). */
         for (int i = 0; i < *n; i++) {
             if (strcmp((*phones)[i].name, "M")) continue;
             int first = (int)ceil((*phones)[i].end * 100), k = first;
+            bool dental = false;
             for (int at = i; k < frames; k++) {
                 while (at < *n && (*phones)[at].end <= k * 0.01) at++;
-                if (at < *n && (*phones)[at].start <= k * 0.01 && viseme_of_phone((*phones)[at].name) == VISEME_DENTAL) break;
+                dental = at < *n && (*phones)[at].start <= k * 0.01 && viseme_of_phone((*phones)[at].name) == VISEME_DENTAL;
+                if (dental) break;
                 const float *r = level + k * BANDS;
                 float most = oral[k];
                 for (int j = k - 8; j <= k + 8; j++)
@@ -266,7 +268,7 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
                       total[k] - peak > rules.murmur_floor))
                     break;
             }
-            if (k - first >= rules.murmur_frames)
+            if (k - first >= rules.murmur_frames && !dental)
                 for (int j = first; j < k; j++)
                     if (!mark[j]) mark[j] = 6;
         }

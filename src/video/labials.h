@@ -17,7 +17,7 @@
  *            heard the P or B already, up to 60 ms early, its closure moves to the release;
  *   b        a voiced closure (the low band alone, 400-2500 Hz 20 dB under the vowels) then a
  *            release with a falling spectrum, where the decoder heard no M: a B before it;
- *   m on     60 ms or more of murmur right after a heard M (not into a heard DH/TH): the M
+ *   m on     40 ms or more of murmur right after a heard M (not running into a heard DH/TH): the M
  *            goes on over it (an m before a b, its rest heard as a vowel or G);
  *   sibilant an F or V the decoder heard that is louder than frication and has its 4500-7500
  *            Hz band within 4 dB of the total: an S or Z;
