@@ -30,6 +30,7 @@ static const struct {
     double weak_rise, weak_top, weak_closure, heard_move, sibilant_top;
     double voiced_low, voiced_dip, voiced_place, voiced_rise, voiced_top;
     int murmur_frames;
+    double murmur_rounded_dip;
 } rules = {
     .murmur_floor = -35, /* the frame within 35 dB of the recording's loud frames (its 95th percentile) */
     .murmur_low = -1,    /* 100-400 Hz within 1 dB of the total: the low band dominant */
@@ -60,6 +61,7 @@ static const struct {
     .voiced_rise = 10,   /* then a release: 1000-7500 Hz up 10 dB in 10 ms, */
     .voiced_top = -6,    /* 4500-7500 Hz 6 dB under 1000-2500 Hz */
     .murmur_frames = 4,  /* a heard M goes on over 40 ms or more of murmur after it (an m before a b) */
+    .murmur_rounded_dip = 18, /* a murmur 18 dB under its neighbours is an M also over a heard UW/UH/OW (an m beside u: or w) */
 };
 
 /* Whether frame k is a b's voiced closure: the voicing's low band alone, the mouth's bands
@@ -222,7 +224,8 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
             }
             i = j;
         }
-        /* Per frame: 1 murmur, 2 burst, 3 frication, 4 weak burst, 5 a b's release (6 below). */
+        /* Per frame: 1 murmur (7 a deep one), 2 burst, 3 frication, 4 weak burst, 5 a b's release
+         * (6 below). */
         for (int k = 0; k < frames; k++) {
             const float *r = level + k * BANDS;
             float loud = total[k] - peak, most = oral[k];
@@ -230,7 +233,7 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
                 if (j >= 0 && j < frames && oral[j] > most) most = oral[j];
             if (loud > rules.murmur_floor && r[0] - total[k] > rules.murmur_low && r[2] - r[3] > rules.murmur_place &&
                 most - oral[k] > rules.murmur_dip)
-                mark[k] = 1;
+                mark[k] = most - oral[k] > rules.murmur_rounded_dip ? 7 : 1;
             else if (k > 0 && high[k] - high[k - 1] > rules.burst_rise && r[4] - r[2] < rules.burst_top &&
                      r[1] - total[k] > rules.burst_mid && loud > rules.burst_floor)
                 mark[k] = 2;
@@ -296,7 +299,9 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
             if (mark[k] == 6) { /* the heard M's murmur goes on */
                 c.name = "M";
                 counted.murmurs++;
-            } else if (mark[k] == 1 && !vowel && !heard_near(heard, left, c.start - 0.04, c.end + 0.04, VISEME_CLOSED)) {
+            } else if ((mark[k] == 1 || mark[k] == 7) &&
+                       (!vowel || (mark[k] == 7 && viseme_of_phone(under) == VISEME_ROUNDED)) && /* u: hides an m */
+                       !heard_near(heard, left, c.start - 0.04, c.end + 0.04, VISEME_CLOSED)) {
                 c.name = "M";
                 counted.murmurs++;
             } else if (burst && !after_pause &&
