@@ -188,6 +188,7 @@ struct head3d {
     int ear_first, ear_count;       /* triangles of folded outline vertices and their neighbours */
     int (*ear)[3];                  /* their corners (a triangle drawn only while it turns to the camera) */
     bool folded[FACE_VERTICES];     /* outline vertices folded behind the face at rest */
+    float twin_reach[FACE_VERTICES]; /* how far a vertex may take its twin: 0 on an open outline */
     vv_image side_box;              /* side_fill's scratch */
     uint8_t *side_known;
     size_t side_known_size;
@@ -703,6 +704,37 @@ static vv_status plate_rim_unknown(uint8_t *known, int w, int h) {
     return VV_OK;
 }
 
+/* Beside an outline that is not folded, the strip beyond it (hair, ears, background) keeps
+ * its own texture as the face turns; a far cheek taking its twin's texture right up to that
+ * outline drew it as a hard curved seam from temple to jaw (a frontal photo turned 25
+ * degrees: lit skin against the shaded band beyond), and the twins of the outline's own
+ * vertices lie on the near outline, in the ear and hair.  So on a frontal portrait the
+ * twin's share fades in over TWIN_REACH rings of the face's triangulation from such an
+ * outline; folded outlines keep theirs (the side of the head beyond them takes its twin or
+ * is painted over), and so do three-quarter portraits (yaw TWIN_FRONTAL .. TWIN_TURNED
+ * degrees: less and less fade), whose far outline is their silhouette: without the twin
+ * its edge came back inside the turned face as a second contour. */
+#define TWIN_REACH 3
+#define TWIN_FRONTAL 15.0f
+#define TWIN_TURNED 25.0f
+static void twin_reach_build(head3d *h, const bool *folded, float yaw) {
+    int ring[FACE_VERTICES];
+    for (int v = 0; v < FACE_VERTICES; v++) ring[v] = TWIN_REACH;
+    for (int i = 0; i < topology.boundary_count; i++)
+        if (!folded[topology.boundary[i]]) ring[topology.boundary[i]] = 0;
+    for (int r = 0; r + 1 < TWIN_REACH; r++) /* breadth first, one ring a pass */
+        for (int v = 0; v < FACE_VERTICES; v++) {
+            if (ring[v] != r) continue;
+            for (int k = 0; k < topology.neighbour_count[v]; k++) {
+                int u = topology.neighbours[v][k];
+                if (ring[u] > r + 1) ring[u] = r + 1;
+            }
+        }
+    float frontal = (TWIN_TURNED - fabsf(yaw)) / (TWIN_TURNED - TWIN_FRONTAL);
+    frontal = frontal < 0 ? 0 : frontal > 1 ? 1 : frontal;
+    for (int v = 0; v < FACE_VERTICES; v++) h->twin_reach[v] = 1 - frontal * (1 - (float)ring[v] / TWIN_REACH);
+}
+
 /* How far from p along unit (dx, dy) the face's own triangles (folds included) still
  * cover the portrait at rest: 0 when p is on the face's edge as it is seen. */
 static float face_exit_distance(const head3d *h, float dx, float dy, const float *p) {
@@ -1100,6 +1132,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
             float dx = b[0] - centre_image[0], dy = b[1] - centre_image[1], len = hypotf(dx, dy);
             folded[boundary[i]] = len > 1e-3f && face_exit_distance(h, dx / len, dy / len, b) > FOLD_MIN;
         }
+        twin_reach_build(h, folded, yaw);
         for (int t = 0; s == VV_OK && t < count && n < max_tris; t++) {
             float cx = (pts[tris[t][0]][0] + pts[tris[t][1]][0] + pts[tris[t][2]][0]) / 3;
             float cy = (pts[tris[t][0]][1] + pts[tris[t][1]][1] + pts[tris[t][2]][1]) / 3;
@@ -2001,7 +2034,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
             better *= clear < 0 ? 0 : clear > 1 ? 1 : clear;
             better *= faint < 0 ? 0 : faint > 1 ? 1 : faint; /* only what the portrait shows poorly */
             turned = turned < 0 ? 0 : turned > 1 ? 1 : turned;
-            k = better * turned;
+            k = better * turned * fminf(h->twin_reach[v], h->twin_reach[twin]);
         }
         h->texcoord_share[v][0] = k * 255;
         h->texcoord_share[v][1] = 0;
