@@ -15,6 +15,8 @@
  *     smoothly, not a second copy of the far cheek (needs ../shared).
  *  6. Photos with dark or hooded upper lids, shut: skin over the eye, not a dark crescent
  *     (needs ../shared).
+ *  7. A frontal photo turned 25 degrees either way: no seam or torn patch across the cheek
+ *     that turns to the camera (needs ../shared).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
@@ -204,6 +206,74 @@ static void far_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const cha
             CHECK_MSG(worst < 2.0f, "%s: the far side of a turned three-quarter face shows edges (roughness %.2f): a second "
                       "cheek", path, worst);
         }
+    }
+    head3d_free(h);
+    image_free(&out);
+    image_free(&image);
+    free(mesh);
+}
+
+/* The largest luma step between pixels 2 apart along a row from (x, y), step dir, n pixels. */
+static float row_step(const vv_image *im, int x, int y, int dir, int n) {
+    float worst = 0, prev[2] = {-1, -1};
+    for (int i = 0; i < n; i++, x += dir) {
+        if (x < 0 || x >= im->width || y < 0 || y >= im->height) break;
+        const uint8_t *p = im->data + ((size_t)y * im->width + x) * 3;
+        float l = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+        if (prev[i % 2] >= 0) worst = fmaxf(worst, fabsf(l - prev[i % 2]));
+        prev[i % 2] = l;
+    }
+    return worst;
+}
+
+/* A frontal photo turned 25 degrees either way: the cheek that turns to the camera is one
+ * cheek, as smooth as the portrait's.  Young Einstein (lp_s12: the mesh reads him 13 degrees
+ * turned) once took his far cheek's texture from its twin (the lit near cheek, up to its
+ * ear and hair) right up to the outline, against the shaded band beyond: a hard curved seam
+ * from temple to jaw; and the outline's own band, seen edge-on at rest, drawn several times
+ * wider: a torn patch of horizontal streaks.  Measured inward from the posed jaw (points
+ * 1-4, or their twins) on rows 0.4 eye distances long: the largest luma step between pixels
+ * 2 apart, averaged over the rows (49 on the old build, 26 now), against the same on the
+ * portrait's own two cheeks (the larger: 66, its outline against hair and ear). */
+static void frontal_turn(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
+    vv_image image = {0}, out = {0};
+    vv_face face;
+    face_mesh_result *mesh = malloc(sizeof *mesh);
+    head3d *h = portrait_head(faces, fm, pm, path, &image, &face, mesh);
+    if (!h) {
+        image_free(&image);
+        free(mesh);
+        return;
+    }
+    head_pose pose = head_pose_estimate((const float(*)[2])face.landmarks);
+    const float (*l)[2] = (const float(*)[2])face.landmarks;
+    float eye = hypotf(l[45][0] - l[36][0], l[45][1] - l[36][1]), own = 0;
+    int n = (int)(0.4f * eye);
+    for (int side = 0; side < 2; side++) { /* the portrait's own cheeks, inward from the jaw */
+        float st = 0;
+        for (int k = 1; k <= 4; k++) {
+            int j = side ? 16 - k : k, dir = side ? -1 : 1;
+            st += row_step(&image, (int)l[j][0] + 2 * dir, (int)l[j][1], dir, n) / 4;
+        }
+        own = fmaxf(own, st);
+    }
+    for (int sign = -1; sign <= 1; sign += 2) {
+        head3d_frame f;
+        turn(&f, &pose, eye, 25.0f * sign, 0);
+        if (head3d_render(h, &f, &out) != VV_OK) {
+            CHECK_MSG(0, "%s: render failed", path);
+            break;
+        }
+        float posed[68][2], st = 0;
+        head3d_last_landmarks(h, posed);
+        for (int k = 1; k <= 4; k++) { /* a turn to +yaw brings the image's left cheek round */
+            int j = sign > 0 ? k : 16 - k, dir = sign > 0 ? 1 : -1;
+            st += row_step(&out, (int)posed[j][0] + 2 * dir, (int)posed[j][1], dir, n) / 4;
+        }
+        printf("%s turned %+.0f degrees: the cheek turning in, largest step %.1f (the portrait's cheeks %.1f)\n", path, 25.0f * sign,
+               st, own);
+        CHECK_MSG(st < 0.6f * own, "%s turned %+.0f degrees: an edge across the cheek turning to the camera (step %.1f; the "
+                  "portrait's own %.1f): a seam or a torn patch", path, 25.0f * sign, st, own);
     }
     head3d_free(h);
     image_free(&out);
@@ -447,6 +517,8 @@ int main(void) {
         char path[4200];
         snprintf(path, sizeof path, "%s/portraits/lp_s10.jpg", shared);
         far_side(faces, fm, pm, path, false);
+        snprintf(path, sizeof path, "%s/portraits/lp_s12.jpg", shared);
+        frontal_turn(faces, fm, pm, path);
         const char *hooded[] = {"lp_s0.jpg", "lp_s5.jpg", "lp_s8.jpg"};
         for (int i = 0; i < 3; i++) {
             snprintf(path, sizeof path, "%s/portraits/%s", shared, hooded[i]);

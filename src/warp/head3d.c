@@ -39,8 +39,10 @@ static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
 /* The raster's layer map carries each winner's layer and, in TRANSLUCENT, whether its
  * texture touches the matte's edge (else its alpha is 255: no alpha needed there), in
  * CLEAR whether its texture is all background (alpha 0: the plate shows, nothing to
- * sample), in TWIN (set per frame) whether it takes a share of its mirror twin's texture. */
-#define LAYER_MASK 0x1f
+ * sample), in TWIN (set per frame) whether it takes a share of its mirror twin's texture,
+ * in STRETCH (per frame) whether it is painted over where stretched (stretch_fill). */
+#define LAYER_MASK 0x0f
+#define STRETCH 0x10
 #define TWIN 0x20
 #define CLEAR 0x40
 #define TRANSLUCENT 0x80
@@ -131,6 +133,11 @@ struct head3d {
     float (*texcoord_mirror)[2];    /* the twin's place in the portrait (ring vertices: their own) */
     float (*texcoord_share)[2];     /* this frame's: (mirror share x 255, 0) on the ramp */
     vv_image ramp;                  /* 256 x 1, value = x: reads back an interpolated share */
+    float (*texcoord_stretch)[2];   /* this frame's: (stretch_fill's share x 255, 0) on ramp1 */
+    vv_image ramp1;                 /* ramp, one channel */
+    vv_image stretch;               /* this frame's stretch_fill share per pixel */
+    bool *takes_fill;               /* per triangle, this frame: a face triangle with a
+                                       stretch_fill share at a corner */
     vv_image mirrored;              /* this frame's render with the twins' texture */
     vv_image share;                 /* ... and the share of it per pixel */
     float *weight;                  /* rigid-with-head weight 0..1 */
@@ -717,6 +724,13 @@ static vv_status plate_rim_unknown(uint8_t *known, int w, int h) {
 #define TWIN_REACH 3
 #define TWIN_FRONTAL 15.0f
 #define TWIN_TURNED 25.0f
+/* A face vertex that a turn shows STRETCH_FROM .. STRETCH_FULL times wider than the
+ * portrait did (its normal's depth component, now over then) has next to no texture of its
+ * own: a band a few pixels wide drawn as horizontal streaks, a torn patch at a frontal
+ * face's far cheek.  Where its twin does not stand in, it is painted over from around
+ * (stretch_fill), in proportion. */
+#define STRETCH_FROM 2.5f
+#define STRETCH_FULL 5.0f
 static void twin_reach_build(head3d *h, const bool *folded, float yaw) {
     int ring[FACE_VERTICES];
     for (int v = 0; v < FACE_VERTICES; v++) ring[v] = TWIN_REACH;
@@ -831,6 +845,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     h->normal = calloc(FACE_VERTICES, sizeof *h->normal);
     h->texcoord_mirror = calloc(VERTEX_COUNT, sizeof *h->texcoord_mirror);
     h->texcoord_share = calloc(VERTEX_COUNT, sizeof *h->texcoord_share);
+    h->texcoord_stretch = calloc(VERTEX_COUNT, sizeof *h->texcoord_stretch);
     h->weight = calloc(VERTEX_COUNT, sizeof *h->weight);
     h->posed = calloc(VERTEX_COUNT, sizeof *h->posed);
     h->triangles = calloc((size_t)max_tris, sizeof *h->triangles);
@@ -840,13 +855,14 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     h->is_clear = calloc((size_t)max_tris, sizeof *h->is_clear);
     h->culls = calloc((size_t)max_tris, sizeof *h->culls);
     h->takes_twin = calloc((size_t)max_tris, sizeof *h->takes_twin);
+    h->takes_fill = calloc((size_t)max_tris, sizeof *h->takes_fill);
     h->depth = malloc(pixels * sizeof *h->depth);
     h->coverage = malloc(pixels);
     h->raster_layer = malloc(pixels);
     h->footprint = calloc(pixels, 1);
     h->ring_radius = calloc(VERTEX_COUNT - FACE_VERTICES, sizeof *h->ring_radius);
-    if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->normal || !h->texcoord_mirror || !h->texcoord_share || !h->weight || !h->posed || !h->triangles ||
-                       !h->layer || !h->draw_layer || !h->is_translucent || !h->is_clear || !h->culls || !h->takes_twin || !h->depth || !h->coverage ||
+    if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->normal || !h->texcoord_mirror || !h->texcoord_share || !h->texcoord_stretch || !h->weight || !h->posed || !h->triangles ||
+                       !h->layer || !h->draw_layer || !h->is_translucent || !h->is_clear || !h->culls || !h->takes_twin || !h->takes_fill || !h->depth || !h->coverage ||
                        !h->raster_layer || !h->footprint || !h->ring_radius))
         s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory for a %dx%d portrait", source->width, source->height);
     if (s != VV_OK) {
@@ -1075,6 +1091,8 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     }
     s = image_create(&h->ramp, 256, 1, 3);
     for (int x = 0; s == VV_OK && x < 256; x++) h->ramp.data[x * 3] = h->ramp.data[x * 3 + 1] = h->ramp.data[x * 3 + 2] = (uint8_t)x;
+    if (s == VV_OK) s = image_create(&h->ramp1, 256, 1, 1);
+    for (int x = 0; s == VV_OK && x < 256; x++) h->ramp1.data[x] = (uint8_t)x;
     if (s == VV_OK) face_normals(h);
     if (s != VV_OK) {
         free(frontal);
@@ -1438,6 +1456,10 @@ void head3d_free(head3d *h) {
     free(h->texcoord_mirror);
     free(h->texcoord_share);
     image_free(&h->ramp);
+    free(h->texcoord_stretch);
+    image_free(&h->ramp1);
+    image_free(&h->stretch);
+    free(h->takes_fill);
     image_free(&h->mirrored);
     image_free(&h->share);
     free(h->weight);
@@ -1913,6 +1935,63 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
     return s;
 }
 
+/* The face where a turn stretches it (stretch_fill's share in the raster's `stretch`,
+ * STRETCH winners inside box): painted smoothly from the pixels around it, as side_fill
+ * paints the side of the head. */
+static vv_status stretch_fill(head3d *h, vv_image *out, const int box[4], const int fill_box[4]) {
+    int w = h->source.width, x0 = INT32_MAX, y0 = INT32_MAX, x1 = -1, y1 = -1;
+    int bx1 = box[2] < h->width - 1 ? box[2] : h->width - 1, by1 = box[3] < h->height - 1 ? box[3] : h->height - 1;
+    int sx0 = fill_box[0] > box[0] ? fill_box[0] : box[0], sy0 = fill_box[1] > box[1] ? fill_box[1] : box[1];
+    int sx1 = fill_box[2] < bx1 ? fill_box[2] : bx1, sy1 = fill_box[3] < by1 ? fill_box[3] : by1;
+    for (int y = sy0; y <= sy1; y++)
+        for (int x = sx0; x <= sx1; x++) {
+            size_t i = (size_t)y * w + x;
+            if (!h->coverage[i] || !(h->raster_layer[i] & STRETCH) || !h->stretch.data[i]) continue;
+            if (x < x0) x0 = x;
+            if (x > x1) x1 = x;
+            if (y < y0) y0 = y;
+            if (y > y1) y1 = y;
+        }
+    if (x1 < 0) return VV_OK;
+    int pad = (int)fmaxf(8, 0.25f * h->eye_distance);
+    x0 = x0 - pad < 0 ? 0 : x0 - pad;
+    y0 = y0 - pad < 0 ? 0 : y0 - pad;
+    x1 = x1 + pad > h->width - 1 ? h->width - 1 : x1 + pad;
+    y1 = y1 + pad > h->height - 1 ? h->height - 1 : y1 + pad;
+    int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
+    vv_status s = VV_OK;
+    if (h->side_box.width != bw || h->side_box.height != bh) {
+        image_free(&h->side_box);
+        s = image_create(&h->side_box, bw, bh, 3);
+    }
+    size_t need = (size_t)bw * bh;
+    if (s == VV_OK && h->side_known_size < need) {
+        uint8_t *k = realloc(h->side_known, need);
+        if (!k) return vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+        h->side_known = k;
+        h->side_known_size = need;
+    }
+    if (s != VV_OK) return s;
+    for (int y = 0; y < bh; y++) {
+        memcpy(h->side_box.data + (size_t)y * bw * 3, out->data + ((size_t)(y0 + y) * out->width + x0) * 3, (size_t)bw * 3);
+        for (int x = 0; x < bw; x++) {
+            size_t i = (size_t)(y0 + y) * w + x0 + x;
+            bool inside = x0 + x >= box[0] && x0 + x <= bx1 && y0 + y >= box[1] && y0 + y <= by1;
+            h->side_known[(size_t)y * bw + x] = !(inside && h->coverage[i] && (h->raster_layer[i] & STRETCH) && h->stretch.data[i]);
+        }
+    }
+    s = image_fill_holes(&h->side_box, h->side_known, 1);
+    for (int y = 0; s == VV_OK && y < bh; y++)
+        for (int x = 0; x < bw; x++)
+            if (!h->side_known[(size_t)y * bw + x]) {
+                int k = h->stretch.data[(size_t)(y0 + y) * w + x0 + x];
+                uint8_t *p = out->data + ((size_t)(y0 + y) * out->width + x0 + x) * 3;
+                const uint8_t *q = h->side_box.data + ((size_t)y * bw + x) * 3;
+                for (int c = 0; c < 3; c++) p[c] = blend255(q[c], p[c], k);
+            }
+    return s;
+}
+
 /* How far a vertex with rest normal n has turned towards the camera under rotation R: the
  * rise of its normal's z, in units of 0.15 (unclamped; negative turning away). */
 static inline float turned_to_camera(const float (*R)[3], const float *n) {
@@ -2018,11 +2097,12 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
      * better its twin was seen at rest, times how much it turns towards the camera now.
      * Nothing of this at rest, nor for a face turning away. */
     float most = 0;
+    bool any_stretch = false;
     const float (*R)[3] = (const float(*)[3])f->rigid.rotation;
     for (int v = 0; v < h->vertex_count; v++) {
         h->texcoord[v][0] = h->texcoord_rest[v][0];
         h->texcoord[v][1] = h->texcoord_rest[v][1];
-        float k = 0;
+        float k = 0, stretched = 0;
         if (v < FACE_VERTICES) {
             const float *n = h->normal[v];
             int twin = topology.mirror[v];
@@ -2035,7 +2115,15 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
             better *= faint < 0 ? 0 : faint > 1 ? 1 : faint; /* only what the portrait shows poorly */
             turned = turned < 0 ? 0 : turned > 1 ? 1 : turned;
             k = better * turned * fminf(h->twin_reach[v], h->twin_reach[twin]);
+            /* seen this many times wider than at rest, less what the twin gives */
+            float now = R[2][0] * n[0] + R[2][1] * n[1] + R[2][2] * n[2], wider = now / fmaxf(n[2], 0.02f);
+            float st = (wider - STRETCH_FROM) / (STRETCH_FULL - STRETCH_FROM);
+            st = st < 0 ? 0 : st > 1 ? 1 : st;
+            stretched = st * turned * (1 - k);
+            any_stretch |= stretched > 0.01f;
         }
+        h->texcoord_stretch[v][0] = stretched * 255;
+        h->texcoord_stretch[v][1] = 0;
         h->texcoord_share[v][0] = k * 255;
         h->texcoord_share[v][1] = 0;
         most = k > most ? k : most;
@@ -2153,7 +2241,16 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         const int *c = h->triangles[t];
         h->takes_twin[t] = mirror && (t < h->face_end || (side_twins && h->layer[t] == HEAD3D_LAYER_SIDE)) &&
                            (h->texcoord_share[c[0]][0] > 0 || h->texcoord_share[c[1]][0] > 0 || h->texcoord_share[c[2]][0] > 0);
-        h->draw_layer[t] = (uint8_t)((h->draw_layer[t] & ~TWIN) | (h->takes_twin[t] ? TWIN : 0));
+        h->takes_fill[t] = any_stretch && t < h->face_end &&
+                           (h->texcoord_stretch[c[0]][0] > 0 || h->texcoord_stretch[c[1]][0] > 0 || h->texcoord_stretch[c[2]][0] > 0);
+        h->draw_layer[t] = (uint8_t)((h->draw_layer[t] & ~(TWIN | STRETCH)) | (h->takes_twin[t] ? TWIN : 0) | (h->takes_fill[t] ? STRETCH : 0));
+    }
+    int fill_box[4] = {w, hh, -1, -1};
+    for (int t = 0; any_stretch && t < h->face_end; t++)
+        for (int k = 0; h->takes_fill[t] && k < 3; k++) box_grow(fill_box, h->posed[h->triangles[t][k]]);
+    if (s == VV_OK && any_stretch && (h->stretch.width != w || h->stretch.height != hh)) {
+        image_free(&h->stretch);
+        s = image_create(&h->stretch, w, hh, 1);
     }
     if (s == VV_OK && mirror && (h->mirrored.width != w || h->mirrored.height != hh)) {
         image_free(&h->mirrored);
@@ -2161,6 +2258,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         s = image_create(&h->mirrored, w, hh, 3);
         if (s == VV_OK) s = image_create(&h->share, w, hh, 3);
     }
+    if (s != VV_OK) return s;
     /* The box the face (and the side of the head taking twins) covers now: the composite
      * blends the twins in there only. */
     int face_box[4] = {w, hh, -1, -1};
@@ -2192,13 +2290,14 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     bool unfolding = unfold[0] > 0 || unfold[1] > 0;
     if (unfolding) lid_skin_apply(h, texture, unfold);
     composite_job job = {h, out, direct ? out->data : h->color.data, mirror, body_moves, {bx0, by0, bx1, by1}, {fx0, fy0, fx1, fy1}};
-    raster_extra extras[3];
+    raster_extra extras[4];
     int extra_count = 0;
     if (h->have_matte) extras[extra_count++] = (raster_extra){NULL, h->is_translucent, &h->matte1, &h->alpha};
     if (mirror) {
         extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_mirror, h->takes_twin, texture, &h->mirrored};
         extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_share, h->takes_twin, &h->ramp, &h->share};
     }
+    if (any_stretch) extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_stretch, h->takes_fill, &h->ramp1, &h->stretch};
     raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])h->triangles, h->vertex_count,
                       body_moves ? h->triangle_count : h->frame_first, h->draw_layer, h->is_clear, h->culls};
     raster_target rt = {direct ? out : &h->color, h->depth, h->coverage, h->raster_layer, extras, extra_count,
@@ -2210,6 +2309,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     /* The side of the head, as far as the far side has turned to the camera (nothing of it
      * at rest, where the strip lies under the face or shows the portrait). */
     if (side_share > 0.004f && (s = side_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, side_share, mirror)) != VV_OK) return s;
+    if (any_stretch && (s = stretch_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, fill_box)) != VV_OK) return s;
     if (f->has_gaze) eyes_gaze(h, f, out);
     lids_lash(h, f, out);
     lids_soften(h, f, out);
