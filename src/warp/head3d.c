@@ -715,12 +715,15 @@ static vv_status plate_rim_unknown(uint8_t *known, int w, int h) {
  * its own texture as the face turns; a far cheek taking its twin's texture right up to that
  * outline drew it as a hard curved seam from temple to jaw (a frontal photo turned 25
  * degrees: lit skin against the shaded band beyond), and the twins of the outline's own
- * vertices lie on the near outline, in the ear and hair.  So on a frontal portrait the
- * twin's share fades in over TWIN_REACH rings of the face's triangulation from such an
- * outline; folded outlines keep theirs (the side of the head beyond them takes its twin or
- * is painted over), and so do three-quarter portraits (yaw TWIN_FRONTAL .. TWIN_TURNED
- * degrees: less and less fade), whose far outline is their silhouette: without the twin
- * its edge came back inside the turned face as a second contour. */
+ * vertices lie on the near outline, in the ear and hair; the shaded side of his nose took
+ * the lit one's, a pale flat patch.  A frontal portrait (yaw up to TWIN_FRONTAL degrees)
+ * shows its far side well enough: it takes no twin (what a turn stretches too far is
+ * painted over instead: stretch_fill).  From there to TWIN_TURNED degrees the twins come
+ * in, and their share fades in over TWIN_REACH rings of the face's triangulation from an
+ * outline that is not folded, less and less; folded outlines keep theirs (the side of the
+ * head beyond them takes its twin or is painted over), and so do three-quarter portraits,
+ * whose far outline is their silhouette: without the twin its edge came back inside the
+ * turned face as a second contour. */
 #define TWIN_REACH 3
 #define TWIN_FRONTAL 15.0f
 #define TWIN_TURNED 25.0f
@@ -746,7 +749,7 @@ static void twin_reach_build(head3d *h, const bool *folded, float yaw) {
         }
     float frontal = (TWIN_TURNED - fabsf(yaw)) / (TWIN_TURNED - TWIN_FRONTAL);
     frontal = frontal < 0 ? 0 : frontal > 1 ? 1 : frontal;
-    for (int v = 0; v < FACE_VERTICES; v++) h->twin_reach[v] = 1 - frontal * (1 - (float)ring[v] / TWIN_REACH);
+    for (int v = 0; v < FACE_VERTICES; v++) h->twin_reach[v] = (1 - frontal) * (1 - frontal * (1 - (float)ring[v] / TWIN_REACH));
 }
 
 /* How far from p along unit (dx, dy) the face's own triangles (folds included) still
