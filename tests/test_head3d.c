@@ -233,7 +233,7 @@ static float row_step(const vv_image *im, int x, int y, int dir, int n) {
  * from temple to jaw; and the outline's own band, seen edge-on at rest, drawn several times
  * wider: a torn patch of horizontal streaks.  Measured inward from the posed jaw (points
  * 1-4, or their twins) on rows 0.4 eye distances long: the largest luma step between pixels
- * 2 apart, averaged over the rows (49 on the old build, 26 now), against the same on the
+ * 2 apart, averaged over the rows (49 on the old build, 28 now), against the same on the
  * portrait's own two cheeks (the larger: 66, its outline against hair and ear). */
 static void frontal_turn(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     vv_image image = {0}, out = {0};
