@@ -75,6 +75,11 @@ no_output "$TMP/q6.safetensors"
 expect 2 "--k" -- "$VIVIFY" finetune "$M" "$TMP/mona_a.mp4" --k 0 -o "$TMP/q5.safetensors"
 expect 2 "--k" -- "$VIVIFY" finetune "$M" "$TMP/mona_a.mp4" --k 65 -o "$TMP/q5.safetensors"
 no_output "$TMP/q5.safetensors"
+# --augment: a share, 0 (off) to 1.
+expect 2 "--augment" -- "$VIVIFY" finetune "$M" "$TMP/mona_a.mp4" --augment 1.5 -o "$TMP/q7.safetensors"
+no_output "$TMP/q7.safetensors"
+err="$("$VIVIFY" finetune "$M" "$TMP/mona_a.mp4" --k 2 --steps 1 --identity 0 --augment 0 -o "$TMP/a0.safetensors" 2>&1 >/dev/null)"; rc=$?
+ok $([ "$rc" = 0 ] && [ -s "$TMP/a0.safetensors" ] && echo 1) "--augment 0: exit $rc: $err"
 
 echo "cli_finetune: $passed passed, $failed failed"
 [ "$failed" = 0 ]

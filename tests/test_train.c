@@ -473,7 +473,7 @@ static void test_few_shot(bool hybrid) {
     float frame[3 * 32 * 32], crop_points[1][68][2];
     CHECK_OK(fsth_crop_shot(frame, crop_points[0], &shot, (const float (*)[2])points, 32));
     fsth_finetune_params fp = fsth_finetune_default_params(1);
-    CHECK(fp.steps == 40 && fp.batch == 1);
+    CHECK(fp.steps == 80 && fp.batch == 1);
     fp.steps = 4;
     float loss = -1.0f;
     float psi_ff = m->person_psi[0];
@@ -946,6 +946,72 @@ static void test_ranks_match(void) {
     CHECK(first == 2 && count == 2);
 }
 
+/* Fine-tuning's moved shots (fsth_finetune_augment): the identity leaves frame and points
+ * as they are; a zoom out, turn and shift moves a bright dot at landmark 30 to where the
+ * moved landmark 30 lands.  The defaults move shots of a plain G (a step from one shot
+ * trains G differently than with augment 0) and leave a hybrid's as they are. */
+static void test_finetune_augment(void) {
+    enum { S = 32 };
+    const size_t plane = (size_t)S * S;
+    float frame[3 * S * S], out[3 * S * S], points[68][2], moved[68][2];
+    uint64_t rng = 3;
+    synthetic_points(points, S, &rng);
+    points[30][0] = 13.5f, points[30][1] = 17.5f; /* the dot's centre: pixel (13, 17) */
+    for (int c = 0; c < 3; c++)
+        for (int y = 0; y < S; y++)
+            for (int x = 0; x < S; x++) {
+                float dx = (float)x - 13.0f, dy = (float)y - 17.0f;
+                frame[c * plane + (size_t)y * S + x] = expf(-(dx * dx + dy * dy) / 2.0f) - 0.5f * (float)c / 3.0f;
+            }
+    fsth_finetune_augment(out, moved, frame, (const float (*)[2])points, S, 1.0f, 0.0f, 0.0f, 0.0f);
+    double worst = 0.0;
+    for (size_t i = 0; i < 3 * plane; i++) worst = fmax(worst, fabs(out[i] - frame[i]));
+    CHECK_MSG(worst < 1e-5, "identity moved the frame by %g", worst);
+    CHECK(memcmp(moved, points, sizeof moved) == 0);
+    /* scale 0.7, 20 degrees, shift (3, -2) about the centre (16, 16). */
+    fsth_finetune_augment(out, moved, frame, (const float (*)[2])points, S, 0.7f, 20.0f, 3.0f, -2.0f);
+    float a = 0.7f * cosf(20.0f * 3.14159265f / 180.0f), b = 0.7f * sinf(20.0f * 3.14159265f / 180.0f);
+    float want_x = 16.0f + a * (13.5f - 16.0f) - b * (17.5f - 16.0f) + 3.0f;
+    float want_y = 16.0f + b * (13.5f - 16.0f) + a * (17.5f - 16.0f) - 2.0f;
+    CHECK_NEAR(moved[30][0], want_x, 1e-4);
+    CHECK_NEAR(moved[30][1], want_y, 1e-4);
+    int best = 0;
+    for (int i = 1; i < (int)plane; i++)
+        if (out[i] > out[best]) best = i;
+    float bx = (float)(best % S) + 0.5f, by = (float)(best / S) + 0.5f;
+    CHECK_MSG(fabsf(bx - want_x) <= 1.0f && fabsf(by - want_y) <= 1.0f, "the dot at (%g, %g), landmark 30 at (%g, %g)",
+              bx, by, want_x, want_y);
+    CHECK_MSG(out[best] > 0.5f, "the dot faded to %g", out[best]); /* 1 before, lower where resampled off its centre */
+    /* The defaults move the shots of a plain G only. */
+    fsth_finetune_params fp = fsth_finetune_default_params(8);
+    CHECK(fp.augment > 0.0f && fp.augment <= 1.0f && fp.augment_min_scale < 1.0f && fp.augment_max_scale >= 1.0f);
+    for (int hybrid = 0; hybrid < 2; hybrid++) {
+        fsth_config c = tiny_config(hybrid);
+        fsth_model *m[2] = {NULL, NULL};
+        float shot[3 * S * S], shot_points[1][68][2];
+        vv_image img = {0};
+        CHECK_OK(image_create(&img, 80, 60, 3));
+        float image_points[68][2];
+        synthetic_points(image_points, 60, &rng);
+        synthetic_frame(&img, (const float (*)[2])image_points, 1);
+        CHECK_OK(fsth_crop_shot(shot, shot_points[0], &img, (const float (*)[2])image_points, S));
+        image_free(&img);
+        for (int i = 0; i < 2; i++) {
+            CHECK_OK(fsth_model_new(&m[i], &c, 7));
+            fsth_finetune_params q = fsth_finetune_default_params(1);
+            q.steps = 2, q.augment = i ? 1.0f : 0.0f;
+            if (m[i]) CHECK_OK(fsth_finetune(m[i], shot, (const float (*)[68][2])shot_points, 1, &q, NULL));
+        }
+        if (m[0] && m[1]) {
+            bool same = memcmp(m[0]->G.ps.data, m[1]->G.ps.data, m[0]->G.ps.total * sizeof(float)) == 0;
+            CHECK_MSG(same == (hybrid != 0), "%s: augment 1 %s G as augment 0", hybrid ? "hybrid" : "fsth",
+                      same ? "trained the same" : "trained another");
+        }
+        fsth_model_free(m[0]);
+        fsth_model_free(m[1]);
+    }
+}
+
 int main(void) {
     test_ranks_match(); /* first: it forks, before this process starts thread pools */
     test_loss_falls(false, 40);
@@ -954,6 +1020,7 @@ int main(void) {
     test_seed_reproducible();
     test_few_shot(false);
     test_few_shot(true);
+    test_finetune_augment();
     test_residual();
     test_dataset_source();
     test_identity_term();

@@ -638,12 +638,66 @@ vv_status fsth_dataset_episode(void *ctx, uint64_t *rng, fsth_batch *batch) {
 
 /* lr 5e-4 for G (ten times meta-learning's) and no adversarial or feature-matching term:
  * on held-out clips this keeps the person best within a few minutes of CPU (docs/MODEL.md,
- * "Fine-tuning": 5e-5 with D gave CSIM 0.39 on lp_d3, 5e-4 0.67, 5e-4 without D 0.72). */
+ * "Fine-tuning": 5e-5 with D gave CSIM 0.39 on lp_d3, 5e-4 0.67, 5e-4 without D 0.72).
+ * Every sample moved (zoom 0.8-1.2x, +-10 degrees, +-12 px at 128) and 80 epochs (160
+ * steps at K = 8): the face then renders where a zooming driver moves it (lp_src_s20 CSIM
+ * 0.56 -> 0.69 at K = 8; docs/MODEL.md, "Moved shots"). */
 fsth_finetune_params fsth_finetune_default_params(int k) {
     int batch = k < 4 ? k : 4;
     if (batch < 1) batch = 1;
-    return (fsth_finetune_params){.steps = (40 * k + batch - 1) / batch, .batch = batch,
-                                  .lr_g = 5e-4f, .lr_d = 2e-4f, .seed = 1};
+    return (fsth_finetune_params){.steps = (80 * k + batch - 1) / batch, .batch = batch,
+                                  .lr_g = 5e-4f, .lr_d = 2e-4f, .augment = 1.0f, .augment_min_scale = 0.8f,
+                                  .augment_max_scale = 1.2f, .augment_rotate = 10.0f, .augment_shift = 12.0f, .seed = 1};
+}
+
+static float finetune_uniform(uint64_t *rng) {
+    *rng = *rng * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((*rng >> 40) & 0xffffff) / 16777216.0f;
+}
+
+void fsth_finetune_augment(float *out, float out_points[68][2], const float *frame, const float points[68][2], int S,
+                           float scale, float angle_degrees, float shift_x, float shift_y) {
+    float c = 0.5f * (float)S, angle = angle_degrees * 3.14159265f / 180.0f;
+    float ca = cosf(angle) * scale, sa = sinf(angle) * scale, inv = 1.0f / (scale * scale);
+    /* p' = c + A (p - c) + t (A: rotation times scale); sampling inverts it per pixel centre. */
+    for (int i = 0; i < 68; i++) {
+        float x = points[i][0] - c, y = points[i][1] - c;
+        out_points[i][0] = c + ca * x - sa * y + shift_x;
+        out_points[i][1] = c + sa * x + ca * y + shift_y;
+    }
+    size_t plane = (size_t)S * S;
+    for (int v = 0; v < S; v++)
+        for (int u = 0; u < S; u++) {
+            float dx = (float)u + 0.5f - c - shift_x, dy = (float)v + 0.5f - c - shift_y;
+            float x = c + (ca * dx + sa * dy) * inv - 0.5f, y = c + (-sa * dx + ca * dy) * inv - 0.5f;
+            x = x < 0.0f ? 0.0f : x > (float)(S - 1) ? (float)(S - 1) : x;
+            y = y < 0.0f ? 0.0f : y > (float)(S - 1) ? (float)(S - 1) : y;
+            int x0 = (int)x, y0 = (int)y, x1 = x0 + 1 < S ? x0 + 1 : x0, y1 = y0 + 1 < S ? y0 + 1 : y0;
+            float fx = x - (float)x0, fy = y - (float)y0;
+            for (int ch = 0; ch < 3; ch++) {
+                const float *p = frame + ch * plane;
+                float top = p[(size_t)y0 * S + x0] * (1.0f - fx) + p[(size_t)y0 * S + x1] * fx;
+                float bottom = p[(size_t)y1 * S + x0] * (1.0f - fx) + p[(size_t)y1 * S + x1] * fx;
+                out[ch * plane + (size_t)v * S + u] = top * (1.0f - fy) + bottom * fy;
+            }
+        }
+}
+
+/* Batch row i moved at random as params ask: the real frame and landmark drawing of xy
+ * [6,S,S] and G's landmark input g [3,S,S] (a non-hybrid G's whole input) rewritten. */
+static vv_status finetune_augment_row(float *xy, float *g, const float *frame, const float points[68][2], int S,
+                                      const fsth_finetune_params *params, uint64_t *rng) {
+    float moved[68][2], size_scale = (float)S / 128.0f;
+    float low = logf(params->augment_min_scale), high = logf(params->augment_max_scale);
+    float scale = expf(low + (high - low) * finetune_uniform(rng));
+    float angle = params->augment_rotate * (2.0f * finetune_uniform(rng) - 1.0f);
+    float sx = params->augment_shift * size_scale * (2.0f * finetune_uniform(rng) - 1.0f);
+    float sy = params->augment_shift * size_scale * (2.0f * finetune_uniform(rng) - 1.0f);
+    size_t plane = (size_t)S * S;
+    fsth_finetune_augment(xy, moved, frame, points, S, scale, angle, sx, sy);
+    vv_status status = fsth_landmark_tensor(xy + 3 * plane, (const float (*)[2])moved, S);
+    if (status == VV_OK) memcpy(g, xy + 3 * plane, 3 * plane * sizeof(float));
+    return status;
 }
 
 vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points)[68][2], int k,
@@ -707,6 +761,10 @@ vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points
     int cursor = k;
     fsth_losses losses = {0};
     bool adversarial = params->w_adv > 0.0f || params->w_fm > 0.0f; /* else D is left as it is */
+    /* Moved copies of the shots (a plain G only: a hybrid's warp input is made for the shots as they are). */
+    bool augment = !m->config.hybrid && params->augment > 0.0f && params->augment_min_scale > 0.0f &&
+                   params->augment_max_scale >= params->augment_min_scale;
+    uint64_t augment_rng = rng ^ 0x5bd1e995ull;
     for (int step = 0; step < params->steps && status == VV_OK; step++) {
         status = fsth_generator_prepare(&m->G, true);
         if (status == VV_OK && adversarial) status = fsth_discriminator_prepare(&m->D, true);
@@ -724,6 +782,9 @@ vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points
             int f = order[cursor++];
             memcpy(w.xy2 + (size_t)i * 6 * plane, xy_all + (size_t)f * 6 * plane, 6 * plane * sizeof(float));
             memcpy(g_in + (size_t)i * inc * plane, g_all + (size_t)f * inc * plane, (size_t)inc * plane * sizeof(float));
+            if (augment && finetune_uniform(&augment_rng) < params->augment)
+                status = finetune_augment_row(w.xy2 + (size_t)i * 6 * plane, g_in + (size_t)i * inc * plane,
+                                              xy_all + (size_t)f * 6 * plane, points[f], S, params, &augment_rng);
             memcpy(psi + (size_t)i * psi_dim, param_data(&person_psi, psi_index), (size_t)psi_dim * sizeof(float));
             memcpy(w.proj2 + (size_t)i * emb, param_data(&person_w, w_index), (size_t)emb * sizeof(float));
         }
@@ -732,7 +793,7 @@ vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points
         fsth_train_params p = fsth_train_default_params();
         p.faceres = params->faceres, p.w_identity = params->w_identity, p.w_perceptual = params->w_perceptual;
         p.w_adv = params->w_adv, p.w_fm = params->w_fm;
-        status = gan_generator_side(&w, m, &p, g_in, NULL, psi, dpsi, n, &losses);
+        if (status == VV_OK) status = gan_generator_side(&w, m, &p, g_in, NULL, psi, dpsi, n, &losses);
         if (status != VV_OK) break;
         float *gpsi = param_grad(&person_psi, psi_index);
         for (int i = 0; i < n; i++)

@@ -130,12 +130,20 @@ int fsth_trainer_episodes(const fsth_trainer *t);
  * convolutions and psi') and D (its convolutions and w') on the K frames with pixel L1 +
  * adversarial + feature matching and the hinge loss.  Leaves the person in m. */
 typedef struct fsth_finetune_params {
-    int steps;       /* default: 40 epochs over the K frames */
+    int steps;       /* default: 80 epochs over the K frames */
     int batch;       /* frames per step (min(K, 4)) */
     float lr_g, lr_d; /* 5e-4 (G, psi'), 2e-4 (D, w') */
     float w_identity, w_perceptual;   /* as in fsth_train_params (0: off) */
     float w_adv, w_fm;                /* adversarial and feature-matching terms; both 0 (the
                                          default): D is neither run nor trained */
+    /* Moved copies of the shots (a plain G; a hybrid trains on the shots as they are): each
+     * sample is, with probability augment, the shot and its landmarks under a random
+     * similarity about the crop's centre: scale log-uniform in [augment_min_scale,
+     * augment_max_scale], rotation within +-augment_rotate degrees, shift within
+     * +-augment_shift crop pixels at 128 px (scaled with the size).  The driver's motion
+     * moves the face in the crop (a zoom, a step back) where the K shots, cropped around the
+     * face, never show it there (docs/MODEL.md, "Fine-tuning that keeps the person"). */
+    float augment, augment_min_scale, augment_max_scale, augment_rotate, augment_shift;
     const struct tfjs_model *faceres;
     /* A warp3d hybrid: the face mesh models, so G trains on the 3D head's warp of shot 0
      * to each frame (models/hybrid_warp.h), as animate renders it; NULL or a face the mesh
@@ -152,6 +160,11 @@ typedef struct fsth_finetune_params {
 #define FINETUNE_IDENTITY_WEIGHT 10.0f
 
 fsth_finetune_params fsth_finetune_default_params(int k);
+/* One moved copy of a shot: frame [3,S,S] resampled bilinearly (borders clamped) into out
+ * under p' = c + scale R(angle) (p - c) + (shift_x, shift_y), c the crop's centre, and its
+ * points moved alike into out_points. */
+void fsth_finetune_augment(float *out, float out_points[68][2], const float *frame, const float points[68][2], int S,
+                           float scale, float angle_degrees, float shift_x, float shift_y);
 vv_status fsth_finetune(fsth_model *m, const float *frames, const float (*points)[68][2], int k,
                         const fsth_finetune_params *params, float *final_loss);
 /* The same from K photos and their landmarks (image pixels), each cropped as
