@@ -16,6 +16,7 @@
  * face (1 = the oval itself): forehead / hair / ears / neck, then a pinned ring. */
 #define RING_COUNT 5
 static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
+#define POCKET_SPAN 4   /* outline vertices a chord of the strip may pass, plus one */
 #define FOLD_MIN 2.0f /* pixels: an outline vertex this far inside the face seen is folded */
 #define OVAL FACE_MESH_OVAL_POINTS
 #define FACE_VERTICES FACE_MESH_POINTS
@@ -841,7 +842,8 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     vv_status s = image_copy(&h->source, source);
 
     size_t pixels = (size_t)source->width * source->height;
-    int max_tris = face_topology_triangle_count + 2 * RING_COUNT * OVAL + 2 * (OVAL + FRAME_POINTS + BODY_POINTS) + 128;
+    int max_tris = face_topology_triangle_count + 2 * RING_COUNT * OVAL + 2 * (OVAL + FRAME_POINTS + BODY_POINTS) + 128 +
+                   POCKET_SPAN * POCKET_SPAN * FACE_MESH_OVAL_POINTS; /* + the pockets' fans */
     h->src = calloc(VERTEX_COUNT, sizeof *h->src);
     h->texcoord = calloc(VERTEX_COUNT, sizeof *h->texcoord);
     h->texcoord_rest = calloc(VERTEX_COUNT, sizeof *h->texcoord_rest);
@@ -1166,6 +1168,30 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
             h->has_side |= side;
             h->layer[n++] = side ? HEAD3D_LAYER_SIDE : HEAD3D_LAYER_OUTER;
         }
+        /* Outline vertices that bulge out at rest, the outline joined past them by a chord
+         * of the strip: where a turn dents the outline in there, between it and the chord
+         * the plate showed through, a small grey triangle at an ear (lp_s0, lp_s5 turned
+         * 12 and 25 degrees).  A fan of triangles from the chord's end over them covers it,
+         * drawn always (at rest it lies under the face, which is nearer). */
+        int strip_end = n;
+        for (int span = 2; span <= POCKET_SPAN; span++) /* the chord past span - 1 vertices: a fan over them */
+            for (int i = 0; s == VV_OK && i < nb; i++) {
+                int a = boundary[i], c = boundary[(i + span) % nb];
+                bool chord = false;
+                for (int j = 1; j < span; j++) chord |= folded[boundary[(i + j) % nb]];
+                if (chord) continue; /* a fold: the ears below */
+                for (int t = h->face_end; t < strip_end && !chord; t++)
+                    for (int k = 0; k < 3 && !chord; k++) {
+                        int u = h->triangles[t][k], v = h->triangles[t][(k + 1) % 3];
+                        chord = (u == a && v == c) || (u == c && v == a);
+                    }
+                for (int j = 1; chord && j < span && n < max_tris; j++) {
+                    h->triangles[n][0] = a;
+                    h->triangles[n][1] = boundary[(i + j) % nb];
+                    h->triangles[n][2] = boundary[(i + j + 1) % nb];
+                    h->layer[n++] = HEAD3D_LAYER_OUTER;
+                }
+            }
         /* A folded outline vertex and its two neighbours on the outline: turned to the
          * camera, the face's own triangles there fold over, and the strip, which joins the
          * neighbours past the vertex, does not cover the fold (a crack of plate down the
