@@ -2344,9 +2344,17 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     lids_soften(h, f, out);
     /* The frame's 68 points: the posed mesh's (x and y only: its depth's sign is moot). */
     face_mesh_to_landmarks68((const float(*)[3])h->posed, h->last68);
-    /* The inner mouth where it opens wider than the source's. */
-    if (h->params.mouth_fill)
-        warp_mouth_fill(out, NULL, &h->source, (const float(*)[2])h->source68, (const float(*)[2])h->last68,
-                        f->driver_frame, f->driver_points);
+    /* The inner mouth where it opens wider than the source's, over the opening between the
+     * mesh's own inner lips (the 68 points' eight cut across it: notches under the lip). */
+    if (h->params.mouth_fill) {
+        float upper[FACE_MESH_LIP_POINTS][2], lower[FACE_MESH_LIP_POINTS][2];
+        for (int i = 0; i < FACE_MESH_LIP_POINTS; i++) {
+            memcpy(upper[i], h->posed[face_mesh_lips_inner_upper[i]], sizeof upper[i]);
+            memcpy(lower[i], h->posed[face_mesh_lips_inner_lower[i]], sizeof lower[i]);
+        }
+        warp_mouth_fill_contour(out, NULL, &h->source, (const float(*)[2])h->source68, (const float(*)[2])h->last68,
+                                (const float(*)[2])upper, (const float(*)[2])lower, FACE_MESH_LIP_POINTS, f->driver_frame,
+                                f->driver_points);
+    }
     return VV_OK;
 }

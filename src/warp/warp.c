@@ -382,6 +382,12 @@ static void mouth_frame_point(const mouth_frame *m, float s, float t, float *x, 
 
 float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_crop, const float source[68][2],
                       const float target[68][2], const vv_image *driver, const float driver_points[68][2]) {
+    return warp_mouth_fill_contour(crop, moved, source_crop, source, target, NULL, NULL, 0, driver, driver_points);
+}
+
+float warp_mouth_fill_contour(vv_image *crop, uint8_t *moved, const vv_image *source_crop, const float source[68][2],
+                              const float target[68][2], const float (*inner_upper)[2], const float (*inner_lower)[2],
+                              int inner_count, const vv_image *driver, const float driver_points[68][2]) {
     float eye = eye_distance(target);
     float width = hypotf(target[64][0] - target[60][0], target[64][1] - target[60][1]);
     if (eye < 4 || width < 2) return 0;
@@ -448,23 +454,47 @@ float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_cro
         for (int ch = 0; ch < 3; ch++) gain_driver[ch] = clampf((lip[ch] + 8) / (driver_lip[ch] + 8), 0.5f, 2.0f);
     }
 
-    /* Local frame: u along the mouth corners 60 -> 64, v perpendicular (down). */
-    float ox = target[60][0], oy = target[60][1];
-    float ux = (target[64][0] - ox) / width, uy = (target[64][1] - oy) / width, vx = -uy, vy = ux;
-    float upper[5][2], lower[5][2];
-    static const int upper_idx[5] = {60, 61, 62, 63, 64}, lower_idx[5] = {60, 67, 66, 65, 64};
-    for (int k = 0; k < 5; k++) {
-        const float *a = target[upper_idx[k]], *b = target[lower_idx[k]];
+    /* The opening: the inner lips' contours from corner to corner (the 68 points' five each,
+     * or the caller's finer ones), as a closed polygon: upper, then lower backwards. */
+    float contour_upper[MOUTH_CONTOUR_MAX][2], contour_lower[MOUTH_CONTOUR_MAX][2];
+    int n = 5;
+    if (inner_upper && inner_lower && inner_count >= 3 && inner_count <= MOUTH_CONTOUR_MAX) {
+        n = inner_count;
+        memcpy(contour_upper, inner_upper, sizeof(float[2]) * (size_t)n);
+        memcpy(contour_lower, inner_lower, sizeof(float[2]) * (size_t)n);
+    } else {
+        static const int upper_idx[5] = {60, 61, 62, 63, 64}, lower_idx[5] = {60, 67, 66, 65, 64};
+        for (int k = 0; k < 5; k++) {
+            memcpy(contour_upper[k], target[upper_idx[k]], sizeof contour_upper[k]);
+            memcpy(contour_lower[k], target[lower_idx[k]], sizeof contour_lower[k]);
+        }
+    }
+    float polygon[2 * MOUTH_CONTOUR_MAX][2];
+    int corners = 0;
+    for (int k = 0; k < n; k++) memcpy(polygon[corners++], contour_upper[k], sizeof polygon[0]);
+    for (int k = n - 2; k > 0; k--) memcpy(polygon[corners++], contour_lower[k], sizeof polygon[0]);
+    /* Local frame: u along the mouth corners, v perpendicular (down). */
+    float ox = contour_upper[0][0], oy = contour_upper[0][1];
+    float span = hypotf(contour_upper[n - 1][0] - ox, contour_upper[n - 1][1] - oy);
+    if (!(span > 1)) return 0;
+    float ux = (contour_upper[n - 1][0] - ox) / span, uy = (contour_upper[n - 1][1] - oy) / span, vx = -uy, vy = ux;
+    width = span;
+    height = polygon_area((const float(*)[2])polygon, 0, corners) / span; /* the teeth's scale: this opening's */
+    if (!(height > 1e-3f)) return 0;
+    float upper[MOUTH_CONTOUR_MAX][2], lower[MOUTH_CONTOUR_MAX][2];
+    for (int k = 0; k < n; k++) {
+        const float *a = contour_upper[k], *b = contour_lower[k];
         upper[k][0] = (a[0] - ox) * ux + (a[1] - oy) * uy;
         upper[k][1] = (a[0] - ox) * vx + (a[1] - oy) * vy;
         lower[k][0] = (b[0] - ox) * ux + (b[1] - oy) * uy;
         lower[k][1] = (b[0] - ox) * vx + (b[1] - oy) * vy;
     }
     float minx = 1e30f, maxx = -1e30f, miny = 1e30f, maxy = -1e30f;
-    for (int k = 60; k < 68; k++) {
-        minx = fminf(minx, target[k][0]); maxx = fmaxf(maxx, target[k][0]);
-        miny = fminf(miny, target[k][1]); maxy = fmaxf(maxy, target[k][1]);
+    for (int k = 0; k < corners; k++) {
+        minx = fminf(minx, polygon[k][0]); maxx = fmaxf(maxx, polygon[k][0]);
+        miny = fminf(miny, polygon[k][1]); maxy = fmaxf(maxy, polygon[k][1]);
     }
+    if (!(maxx - minx < 4 * (float)crop->width) || !(maxy - miny < 4 * (float)crop->height)) return 0; /* not a number, or absurd */
     int x0 = (int)fmaxf(0, floorf(minx)), x1 = (int)fminf((float)crop->width - 1, ceilf(maxx));
     int y0 = (int)fmaxf(0, floorf(miny)), y1 = (int)fminf((float)crop->height - 1, ceilf(maxy));
     /* Teeth follow the upper lip: a band under it of at most 0.11 eye distances (under half
@@ -478,12 +508,12 @@ float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_cro
     for (int y = y0; y <= y1; y++)
         for (int x = x0; x <= x1; x++) {
             float px = (float)x, py = (float)y;
-            if (!polygon_contains(target, 60, 8, px, py)) continue;
+            if (!polygon_contains((const float(*)[2])polygon, 0, corners, px, py)) continue;
             float d = 1e30f;
-            for (int k = 0; k < 8; k++) d = fminf(d, segment_distance(px, py, target[60 + k], target[60 + (k + 1) % 8]));
+            for (int k = 0; k < corners; k++) d = fminf(d, segment_distance(px, py, polygon[k], polygon[(k + 1) % corners]));
             float edge = clampf(d / feather, 0, 1);
             float lu = (px - ox) * ux + (py - oy) * uy, lv = (px - ox) * vx + (py - oy) * vy;
-            float yu = polyline_y((const float(*)[2])upper, 5, lu), yl = polyline_y((const float(*)[2])lower, 5, lu);
+            float yu = polyline_y((const float(*)[2])upper, n, lu), yl = polyline_y((const float(*)[2])lower, n, lu);
             float t = yl - yu > 1e-3f ? clampf((lv - yu) / (yl - yu), 0, 1) : 0.5f;
             float across = clampf(lu / width * 2 - 1, -1, 1);
             float shade = 1 - 0.5f * across * across;

@@ -34,6 +34,15 @@ void warp_paste_back(vv_image *image, const vv_image *crop, const uint8_t *mask,
  * blend strength used (0: nothing drawn). */
 float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_crop, const float source[68][2],
                       const float target[68][2], const vv_image *driver, const float driver_points[68][2]);
+/* The same, with the opening given by finer inner-lip contours (each from the subject's right
+ * mouth corner to the left, inner_count points, both corners in both; at most
+ * MOUTH_CONTOUR_MAX), e.g. the 3D head's mesh lips, whose opening the 68 points' eight
+ * corners cut across (what lay between showed as notches under the lower lip).  NULL: the
+ * 68 points' own. */
+#define MOUTH_CONTOUR_MAX 16
+float warp_mouth_fill_contour(vv_image *crop, uint8_t *moved, const vv_image *source_crop, const float source[68][2],
+                              const float target[68][2], const float (*inner_upper)[2], const float (*inner_lower)[2],
+                              int inner_count, const vv_image *driver, const float driver_points[68][2]);
 
 typedef struct warp_params {
     int crop_size;     /* working resolution of the face crop (--crop output), default 512 */
