@@ -2270,7 +2270,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         const int *c = h->triangles[t];
         h->takes_twin[t] = mirror && (t < h->face_end || (side_twins && h->layer[t] == HEAD3D_LAYER_SIDE)) &&
                            (h->texcoord_share[c[0]][0] > 0 || h->texcoord_share[c[1]][0] > 0 || h->texcoord_share[c[2]][0] > 0);
-        h->takes_fill[t] = any_stretch && t < h->face_end &&
+        h->takes_fill[t] = any_stretch && t < h->face_end && !h->is_clear[t] && /* CLEAR: no extras drawn */
                            (h->texcoord_stretch[c[0]][0] > 0 || h->texcoord_stretch[c[1]][0] > 0 || h->texcoord_stretch[c[2]][0] > 0);
         h->draw_layer[t] = (uint8_t)((h->draw_layer[t] & ~(TWIN | STRETCH)) | (h->takes_twin[t] ? TWIN : 0) | (h->takes_fill[t] ? STRETCH : 0));
     }
