@@ -17,9 +17,8 @@
  *     (needs ../shared).
  *  7. A mouth opened by the expression: the synthesised interior fills the whole opening
  *     between the mesh's inner lips.
- *  7. A frontal photo turned 25 degrees either way: no seam or torn patch across the cheek
- *     that turns to the camera (needs ../shared).  Turned heads leave no crack in the mesh (needs
- *     ../shared).
+ *  8. A frontal photo turned 25 degrees either way: no seam or torn patch across the cheek
+ *     that turns to the camera; turned heads leave no crack in the mesh (needs ../shared).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
