@@ -1197,7 +1197,10 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
          * neighbours past the vertex, does not cover the fold (a crack of plate down the
          * cheek).  This triangle does; it is drawn only while its vertex turns to the
          * camera (turning away, it would show the cheek's edge again where the face
-         * uncovers it). */
+         * uncovers it).  It is the side of the head (painted over with it) until that
+         * takes its twin's texture (below); then it is skin with its own, the cheek's edge:
+         * painted from the hair around it, or with its twin's (the near outline's hair), it
+         * was a dark notch in the Mona Lisa's cheek turned +12/+25. */
         h->ear = malloc((size_t)(nb > 0 ? nb : 1) * sizeof *h->ear);
         h->ear_first = n;
         if (!h->ear) s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
@@ -1245,6 +1248,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         double apart = 0;
         for (int c = 0; samples && c < 3; c++) apart += (own[c] - twin[c]) * (own[c] - twin[c]) / ((double)samples * samples);
         h->side_twins = samples > 0 && sqrt(apart) < 40;
+        for (int k = 0; h->side_twins && k < h->ear_count; k++) h->layer[h->ear_first + k] = HEAD3D_LAYER_SKIN;
         /* Beyond a folded outline the first rings are drawn towards the outline's depth: a
          * turn then carries them out with the face's edge, and the side of the head it
          * uncovers stays as narrow as it was at rest (on the skull's round the rings turned
