@@ -133,7 +133,7 @@ int cli_eval(int argc, char **argv) {
         {"seed", 0, OPT_INT, &seed, "S", "frame sampling seed", 0, 2147483647},
         {"model", 'm', OPT_STRING, &model, "M", "model for the learned engines; an fsth and a hybrid model separated by a comma for both kinds "
                                                  "(default: the shipped models/fsth128, hybrid128, found as vivify animate finds them)", 0, 0},
-        {"finetune-steps", 0, OPT_INT, &finetune_steps, "N", "steps of the -ft engines (0: as vivify finetune, 80 epochs over the shots)", 0, 100000},
+        {"finetune-steps", 0, OPT_INT, &finetune_steps, "N", "steps of the -ft engines (0: as vivify finetune, 40 epochs over the shots)", 0, 100000},
         {"size", 0, OPT_INT, &size, "N", "warp working resolution", 64, 4096},
         {"threads", 0, OPT_INT, &threads, "N", "threads (0: all cores)", 0, 256},
         {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json and faceres.json (default: search)", 0, 0},

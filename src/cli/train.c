@@ -385,13 +385,13 @@ int cli_finetune(int argc, char **argv) {
     const cli_option opts[] = {
         {"output", 'o', OPT_STRING, &out, "PERSON.safetensors", "the fine-tuned model", 0, 0},
         {"k", 'k', OPT_INT, &per_video, "N", "frames taken from each video, spread over head pose and expression (default 8)", 1, 64},
-        {"steps", 0, OPT_INT, &steps, "N", "fine-tuning steps (0: 80 epochs over the shots)", 0, 1e7},
+        {"steps", 0, OPT_INT, &steps, "N", "fine-tuning steps (0: 40 epochs over the shots)", 0, 1e7},
         {"ff", 0, OPT_FLAG, &feed_forward, NULL, "feed-forward only: store the person's embedding, no fine-tuning", 0, 0},
         {"seed", 0, OPT_INT, &seed, "N", "order of the frames", 0, 2147483647},
         {"identity", 0, OPT_FLOAT, &identity, "W", "weight of the faceres-feature L1 content term (0: off)", 0, 1000},
         {"perceptual", 0, OPT_FLOAT, &perceptual, "W", "weight of the perceptual term: L1 on five faceres layers (0: off)", 0, 1000},
         {"augment", 0, OPT_FLOAT, &augment, "P", "share of the fine-tuning samples moved at random (zoom 0.8-1.2x, turn, shift) so the face "
-         "renders where the driver moves it, not only where the shots hold it; a plain model only (0: off)", 0, 1},
+         "renders where a zooming driver moves it, not only where the shots hold it; blurs steady clips; a plain model only (0: off)", 0, 1},
         {"any-person", 0, OPT_FLAG, &any_person, NULL, "train even when the shots look like different people", 0, 0},
         {"fp16", 0, OPT_FLAG, &fp16, NULL, "store weights as float16 (half the size)", 0, 0},
         {"models", 0, OPT_STRING, &models, "DIR", "folder with blazeface.json and faceres.json (default: search)", 0, 0},

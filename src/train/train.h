@@ -130,7 +130,7 @@ int fsth_trainer_episodes(const fsth_trainer *t);
  * convolutions and psi') and D (its convolutions and w') on the K frames with pixel L1 +
  * adversarial + feature matching and the hinge loss.  Leaves the person in m. */
 typedef struct fsth_finetune_params {
-    int steps;       /* default: 80 epochs over the K frames */
+    int steps;       /* default: 40 epochs over the K frames */
     int batch;       /* frames per step (min(K, 4)) */
     float lr_g, lr_d; /* 5e-4 (G, psi'), 2e-4 (D, w') */
     float w_identity, w_perceptual;   /* as in fsth_train_params (0: off) */
@@ -142,7 +142,8 @@ typedef struct fsth_finetune_params {
      * augment_max_scale], rotation within +-augment_rotate degrees, shift within
      * +-augment_shift crop pixels at 128 px (scaled with the size).  The driver's motion
      * moves the face in the crop (a zoom, a step back) where the K shots, cropped around the
-     * face, never show it there (docs/MODEL.md, "Fine-tuning that keeps the person"). */
+     * face, never show it there.  Off (0) by default: it costs sharpness on steady clips
+     * (docs/MODEL.md, "Moved shots"); the ranges are the defaults' values. */
     float augment, augment_min_scale, augment_max_scale, augment_rotate, augment_shift;
     const struct tfjs_model *faceres;
     /* A warp3d hybrid: the face mesh models, so G trains on the 3D head's warp of shot 0
