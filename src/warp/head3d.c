@@ -1898,26 +1898,25 @@ static void composite_band(void *ctx, int y0, int y1) {
  * texture (twins: drawn this frame) in the twin's share, over a fill painted smoothly from
  * the pixels around it (the face's edge, hair, background) where no twin is seen better; so
  * it reads as more of the head rather than a copy of the cheek. */
-static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float share, bool twins) {
+/* A pixel side_fill paints (the side of the head), one stretch_fill paints (a stretched face). */
+static bool pixel_side(const head3d *h, size_t i) { return h->coverage[i] && (h->raster_layer[i] & LAYER_MASK) == HEAD3D_LAYER_SIDE; }
+static bool pixel_stretched(const head3d *h, size_t i) {
+    return h->coverage[i] && (h->raster_layer[i] & STRETCH) && h->stretch.data[i];
+}
+
+/* The region a fill paints: the box round the marked pixels of scan (inside box), padded
+ * by a quarter eye distance, copied from out into side_box, with side_known 0 where marked.
+ * region: x0, y0, width, height; width 0 when nothing is marked. */
+static vv_status fill_region(head3d *h, const vv_image *out, const int box[4], const int scan[4],
+                             bool (*marked)(const head3d *, size_t), int region[4]) {
     int w = h->source.width, x0 = INT32_MAX, y0 = INT32_MAX, x1 = -1, y1 = -1;
     int bx1 = box[2] < h->width - 1 ? box[2] : h->width - 1, by1 = box[3] < h->height - 1 ? box[3] : h->height - 1;
-    /* where the SIDE triangles lie now (the scan for their pixels need not cover the box) */
-    float tx0 = INFINITY, ty0 = INFINITY, tx1 = -INFINITY, ty1 = -INFINITY;
-    for (int t = h->face_end; t < h->frame_first; t++) {
-        if (h->layer[t] != HEAD3D_LAYER_SIDE) continue;
-        for (int k = 0; k < 3; k++) {
-            const float *p = h->posed[h->triangles[t][k]];
-            tx0 = fminf(tx0, p[0]); tx1 = fmaxf(tx1, p[0]);
-            ty0 = fminf(ty0, p[1]); ty1 = fmaxf(ty1, p[1]);
-        }
-    }
-    if (!(tx1 >= tx0) || !(ty1 >= ty0)) return VV_OK;
-    int sx0 = tx0 > box[0] ? (int)tx0 : box[0], sy0 = ty0 > box[1] ? (int)ty0 : box[1];
-    int sx1 = tx1 + 1 < bx1 ? (int)(tx1 + 1) : bx1, sy1 = ty1 + 1 < by1 ? (int)(ty1 + 1) : by1;
+    region[0] = region[1] = region[2] = region[3] = 0;
+    int sx0 = scan[0] > box[0] ? scan[0] : box[0], sy0 = scan[1] > box[1] ? scan[1] : box[1];
+    int sx1 = scan[2] < bx1 ? scan[2] : bx1, sy1 = scan[3] < by1 ? scan[3] : by1;
     for (int y = sy0; y <= sy1; y++)
         for (int x = sx0; x <= sx1; x++) {
-            size_t i = (size_t)y * w + x;
-            if (!h->coverage[i] || (h->raster_layer[i] & LAYER_MASK) != HEAD3D_LAYER_SIDE) continue;
+            if (!marked(h, (size_t)y * w + x)) continue;
             if (x < x0) x0 = x;
             if (x > x1) x1 = x;
             if (y < y0) y0 = y;
@@ -1946,12 +1945,37 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
     for (int y = 0; y < bh; y++) {
         memcpy(h->side_box.data + (size_t)y * bw * 3, out->data + ((size_t)(y0 + y) * out->width + x0) * 3, (size_t)bw * 3);
         for (int x = 0; x < bw; x++) {
-            size_t i = (size_t)(y0 + y) * w + x0 + x;
             /* the raster's maps hold this frame's only inside the box */
             bool inside = x0 + x >= box[0] && x0 + x <= bx1 && y0 + y >= box[1] && y0 + y <= by1;
-            h->side_known[(size_t)y * bw + x] = !(inside && h->coverage[i] && (h->raster_layer[i] & LAYER_MASK) == HEAD3D_LAYER_SIDE);
+            h->side_known[(size_t)y * bw + x] = !(inside && marked(h, (size_t)(y0 + y) * w + x0 + x));
         }
     }
+    region[0] = x0;
+    region[1] = y0;
+    region[2] = bw;
+    region[3] = bh;
+    return VV_OK;
+}
+
+static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float share, bool twins) {
+    int w = h->source.width;
+    /* where the SIDE triangles lie now (the scan for their pixels need not cover the box) */
+    float tx0 = INFINITY, ty0 = INFINITY, tx1 = -INFINITY, ty1 = -INFINITY;
+    for (int t = h->face_end; t < h->frame_first; t++) {
+        if (h->layer[t] != HEAD3D_LAYER_SIDE) continue;
+        for (int k = 0; k < 3; k++) {
+            const float *p = h->posed[h->triangles[t][k]];
+            tx0 = fminf(tx0, p[0]); tx1 = fmaxf(tx1, p[0]);
+            ty0 = fminf(ty0, p[1]); ty1 = fmaxf(ty1, p[1]);
+        }
+    }
+    if (!(tx1 >= tx0) || !(ty1 >= ty0)) return VV_OK;
+    /* clamped as floats first: a posed point may lie far outside */
+    int scan[4] = {(int)fmaxf(tx0, -1), (int)fmaxf(ty0, -1), (int)fminf(tx1 + 1, (float)h->width), (int)fminf(ty1 + 1, (float)h->height)},
+        region[4];
+    vv_status s = fill_region(h, out, box, scan, pixel_side, region);
+    if (s != VV_OK || region[2] == 0) return s;
+    int x0 = region[0], y0 = region[1], bw = region[2], bh = region[3];
     s = image_fill_holes(&h->side_box, h->side_known, 1);
     int k = (int)lroundf(255 * share);
     for (int y = 0; s == VV_OK && y < bh; y++)
@@ -1972,47 +1996,10 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
  * STRETCH winners inside box): painted smoothly from the pixels around it, as side_fill
  * paints the side of the head. */
 static vv_status stretch_fill(head3d *h, vv_image *out, const int box[4], const int fill_box[4]) {
-    int w = h->source.width, x0 = INT32_MAX, y0 = INT32_MAX, x1 = -1, y1 = -1;
-    int bx1 = box[2] < h->width - 1 ? box[2] : h->width - 1, by1 = box[3] < h->height - 1 ? box[3] : h->height - 1;
-    int sx0 = fill_box[0] > box[0] ? fill_box[0] : box[0], sy0 = fill_box[1] > box[1] ? fill_box[1] : box[1];
-    int sx1 = fill_box[2] < bx1 ? fill_box[2] : bx1, sy1 = fill_box[3] < by1 ? fill_box[3] : by1;
-    for (int y = sy0; y <= sy1; y++)
-        for (int x = sx0; x <= sx1; x++) {
-            size_t i = (size_t)y * w + x;
-            if (!h->coverage[i] || !(h->raster_layer[i] & STRETCH) || !h->stretch.data[i]) continue;
-            if (x < x0) x0 = x;
-            if (x > x1) x1 = x;
-            if (y < y0) y0 = y;
-            if (y > y1) y1 = y;
-        }
-    if (x1 < 0) return VV_OK;
-    int pad = (int)fmaxf(8, 0.25f * h->eye_distance);
-    x0 = x0 - pad < 0 ? 0 : x0 - pad;
-    y0 = y0 - pad < 0 ? 0 : y0 - pad;
-    x1 = x1 + pad > h->width - 1 ? h->width - 1 : x1 + pad;
-    y1 = y1 + pad > h->height - 1 ? h->height - 1 : y1 + pad;
-    int bw = x1 - x0 + 1, bh = y1 - y0 + 1;
-    vv_status s = VV_OK;
-    if (h->side_box.width != bw || h->side_box.height != bh) {
-        image_free(&h->side_box);
-        s = image_create(&h->side_box, bw, bh, 3);
-    }
-    size_t need = (size_t)bw * bh;
-    if (s == VV_OK && h->side_known_size < need) {
-        uint8_t *k = realloc(h->side_known, need);
-        if (!k) return vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
-        h->side_known = k;
-        h->side_known_size = need;
-    }
-    if (s != VV_OK) return s;
-    for (int y = 0; y < bh; y++) {
-        memcpy(h->side_box.data + (size_t)y * bw * 3, out->data + ((size_t)(y0 + y) * out->width + x0) * 3, (size_t)bw * 3);
-        for (int x = 0; x < bw; x++) {
-            size_t i = (size_t)(y0 + y) * w + x0 + x;
-            bool inside = x0 + x >= box[0] && x0 + x <= bx1 && y0 + y >= box[1] && y0 + y <= by1;
-            h->side_known[(size_t)y * bw + x] = !(inside && h->coverage[i] && (h->raster_layer[i] & STRETCH) && h->stretch.data[i]);
-        }
-    }
+    int w = h->source.width, region[4];
+    vv_status s = fill_region(h, out, box, fill_box, pixel_stretched, region);
+    if (s != VV_OK || region[2] == 0) return s;
+    int x0 = region[0], y0 = region[1], bw = region[2], bh = region[3];
     s = image_fill_holes(&h->side_box, h->side_known, 1);
     for (int y = 0; s == VV_OK && y < bh; y++)
         for (int x = 0; x < bw; x++)
