@@ -277,13 +277,22 @@ vv_status face_tracker_update(face_tracker *tracker, const vv_image *frame, doub
     if (t->tracking) {
         float previous_box[4];
         memcpy(previous_box, t->box, sizeof previous_box);
-        shape_predict(t->predictor, frame, previous_box, t->points);
-        float new_box[4];
+        float used[4], new_box[4];
+        memcpy(used, previous_box, sizeof used);
+        shape_predict(t->predictor, frame, used, t->points);
         landmarks_box(t->points, new_box);
+        /* A face that moved beyond the hysteresis: predicted again in the box its points
+         * imply, until that settles (at most twice more), as predict_from_detection starts; so
+         * a quick move is followed at once and the same frame again gives the same points. */
+        for (int again = 0; again < 2 && !box_close(used, new_box); again++) {
+            memcpy(used, new_box, sizeof used);
+            shape_predict(t->predictor, frame, used, t->points);
+            landmarks_box(t->points, new_box);
+        }
         /* Keep the box while the face stays within BOX_HYSTERESIS of it: the cascade's
          * output shifts a little with every sub-pixel box change, so re-deriving the box
          * each frame makes a still face wander; a fixed box makes it exactly still. */
-        if (!box_close(previous_box, new_box)) memcpy(t->box, new_box, sizeof new_box);
+        memcpy(t->box, box_close(used, new_box) ? used : new_box, sizeof t->box);
         if (t->params.redetect_motion > 0) { /* the landmarks' own box, frame to frame */
             const float *last = t->last_box;
             float size = last[2] - last[0];
