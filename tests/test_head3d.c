@@ -139,6 +139,14 @@ static head3d *portrait_head(vv_faces *faces, face_mesh *fm, person_matte *pm, c
     return h;
 }
 
+/* Frees what portrait_head and a render made (h may be NULL). */
+static void portrait_free(head3d *h, vv_image *image, vv_image *out, face_mesh_result *mesh) {
+    head3d_free(h);
+    image_free(out);
+    image_free(image);
+    free(mesh);
+}
+
 /* Photos whose upper lids are dark or hooded (the lashes, the fold's shadow, eye make-up):
  * shut, the lid that unfolds over the eye is skin, about the cheek's brightness; stretching
  * the lid the portrait shows drew a dark crescent there (covered 0.20-0.61, one eye or
@@ -161,10 +169,7 @@ static void shut_lids(vv_faces *faces, face_mesh *fm, person_matte *pm, const ch
         for (int e = 0; e < 2; e++)
             CHECK_MSG(c[e] > 0.6f && c[e] < 1.2f, "%s: shut eye %d covered %.2f (a dark lid over it, or a pale patch)", path, e, c[e]);
     }
-    head3d_free(h);
-    image_free(&out);
-    image_free(&image);
-    free(mesh);
+    portrait_free(h, &image, &out, mesh);
 }
 
 static void far_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path, bool twin) {
@@ -173,8 +178,7 @@ static void far_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const cha
     face_mesh_result *mesh = malloc(sizeof *mesh);
     head3d *h = portrait_head(faces, fm, pm, path, &image, &face, mesh);
     if (!h) {
-        image_free(&image);
-        free(mesh);
+        portrait_free(NULL, &image, &out, mesh);
         return;
     }
     head_pose pose = head_pose_estimate((const float(*)[2])face.landmarks);
@@ -211,10 +215,7 @@ static void far_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const cha
                       "cheek", path, worst);
         }
     }
-    head3d_free(h);
-    image_free(&out);
-    image_free(&image);
-    free(mesh);
+    portrait_free(h, &image, &out, mesh);
 }
 
 /* The largest luma step between pixels 2 apart along a row from (x, y), step dir, n pixels. */
@@ -245,8 +246,7 @@ static void frontal_turn(vv_faces *faces, face_mesh *fm, person_matte *pm, const
     face_mesh_result *mesh = malloc(sizeof *mesh);
     head3d *h = portrait_head(faces, fm, pm, path, &image, &face, mesh);
     if (!h) {
-        image_free(&image);
-        free(mesh);
+        portrait_free(NULL, &image, &out, mesh);
         return;
     }
     head_pose pose = head_pose_estimate((const float(*)[2])face.landmarks);
@@ -279,10 +279,7 @@ static void frontal_turn(vv_faces *faces, face_mesh *fm, person_matte *pm, const
         CHECK_MSG(st < 0.6f * own, "%s turned %+.0f degrees: an edge across the cheek turning to the camera (step %.1f; the "
                   "portrait's own %.1f): a seam or a torn patch", path, 25.0f * sign, st, own);
     }
-    head3d_free(h);
-    image_free(&out);
-    image_free(&image);
-    free(mesh);
+    portrait_free(h, &image, &out, mesh);
 }
 
 /* A turned head leaves no crack in its mesh: every pixel centre inside the convex hull of
@@ -296,8 +293,7 @@ static void no_cracks(vv_faces *faces, face_mesh *fm, person_matte *pm, const ch
     face_mesh_result *mesh = malloc(sizeof *mesh);
     head3d *h = portrait_head(faces, fm, pm, path, &image, &face, mesh);
     if (!h) {
-        image_free(&image);
-        free(mesh);
+        portrait_free(NULL, &image, &out, mesh);
         return;
     }
     head_pose pose = head_pose_estimate((const float(*)[2])face.landmarks);
@@ -371,10 +367,7 @@ static void no_cracks(vv_faces *faces, face_mesh *fm, person_matte *pm, const ch
         free(pts);
         free(hull);
     }
-    head3d_free(h);
-    image_free(&out);
-    image_free(&image);
-    free(mesh);
+    portrait_free(h, &image, &out, mesh);
 }
 
 /* A folded outline vertex turned to the camera: the small triangle from it to its two
@@ -493,10 +486,7 @@ static void fold_cover(vv_faces *faces, face_mesh *fm, person_matte *pm, const c
     }
     CHECK_MSG(drawn > 0, "%s: no fold's cover drawn at +12 or +25 degrees", path);
     free(edges);
-    head3d_free(h);
-    image_free(&out);
-    image_free(&image);
-    free(mesh);
+    portrait_free(h, &image, &out, mesh);
 }
 
 /* A mouth opened wide by the expression alone: the synthesised interior covers the whole
