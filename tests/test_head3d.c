@@ -21,6 +21,8 @@
  *     that turns to the camera; turned heads leave no crack in the mesh (needs ../shared).
  *  9. The Mona Lisa turned +12/+25: the triangles covering her far outline's folds show
  *     the cheek's edge, not a dark notch of the hair beside it.
+ * 10. lp_s9 (the Mona Lisa) turned +12/+25: no side triangle takes its twin's darker hair
+ *     (a dark square at the temple) (needs ../shared).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
@@ -31,6 +33,8 @@
 #include "test.h"
 #include "vivify.h"
 #include "warp/head3d.h"
+
+#define SIDE_PATCH_DARK 8.0f
 
 /* A turn about the neck: the pivot 1.3 eye distances behind the face, a quarter below. */
 static void turn(head3d_frame *f, const head_pose *pose, float eye, float yaw, float pitch) {
@@ -489,6 +493,99 @@ static void fold_cover(vv_faces *faces, face_mesh *fm, person_matte *pm, const c
     portrait_free(h, &image, &out, mesh);
 }
 
+/* Whether pixel (x, y) lies under one of the posed face's own triangles. */
+static bool on_face(const float (*pv)[3], const int (*tri)[3], float x, float y) {
+    for (int t = 0; t < face_topology_triangle_count; t++) {
+        const float *a = pv[tri[t][0]], *b = pv[tri[t][1]], *c = pv[tri[t][2]];
+        if (x < fminf(a[0], fminf(b[0], c[0])) || x > fmaxf(a[0], fmaxf(b[0], c[0])) || y < fminf(a[1], fminf(b[1], c[1])) ||
+            y > fmaxf(a[1], fmaxf(b[1], c[1])))
+            continue;
+        float d1 = (b[0] - a[0]) * (y - a[1]) - (b[1] - a[1]) * (x - a[0]);
+        float d2 = (c[0] - b[0]) * (y - b[1]) - (c[1] - b[1]) * (x - b[0]);
+        float d3 = (a[0] - c[0]) * (y - c[1]) - (a[1] - c[1]) * (x - c[0]);
+        if ((d1 >= 0 && d2 >= 0 && d3 >= 0) || (d1 <= 0 && d2 <= 0 && d3 <= 0)) return true;
+    }
+    return false;
+}
+
+/* The side of the head beside the Mona Lisa's temple (lp_s9) turned +12/+25: each side
+ * triangle reads as the hair or skin around it.  One triangle on light hair took its twin's
+ * texture across the midline, dark hair, because the whole strip's twins matched on
+ * average: a dark square at the temple.  Measured per drawn side triangle (over 30 pixels):
+ * the output's mean luma inside it against that in a band 2-6 pixels round it; the darkest
+ * such step over the triangles. */
+static void side_patch(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
+    vv_image image = {0}, out = {0};
+    vv_face face;
+    face_mesh_result *mesh = malloc(sizeof *mesh);
+    head3d *h = portrait_head(faces, fm, pm, path, &image, &face, mesh);
+    if (!h) {
+        portrait_free(NULL, &image, &out, mesh);
+        return;
+    }
+    head_pose pose = head_pose_estimate((const float(*)[2])face.landmarks);
+    const float (*l)[2] = (const float(*)[2])face.landmarks;
+    float eye = hypotf(l[45][0] - l[36][0], l[45][1] - l[36][1]);
+    const float turns[] = {12, 25};
+    for (int i = 0; i < 2; i++) {
+        head3d_frame f;
+        turn(&f, &pose, eye, turns[i], 0);
+        if (head3d_render(h, &f, &out) != VV_OK) {
+            CHECK_MSG(0, "%s: render failed", path);
+            break;
+        }
+        const float (*pv)[3];
+        const int (*tri)[3];
+        const uint8_t *layer;
+        int nv, nt, measured = 0;
+        head3d_mesh(h, &pv, &nv, &tri, &layer, &nt);
+        float worst = 0;
+        for (int t = 0; t < nt; t++) {
+            if (layer[t] != HEAD3D_LAYER_SIDE) continue;
+            const float *a = pv[tri[t][0]], *b = pv[tri[t][1]], *c = pv[tri[t][2]];
+            float area = (b[0] - a[0]) * (c[1] - a[1]) - (b[1] - a[1]) * (c[0] - a[0]);
+            if (fabsf(area) < 60) continue;
+            int x0 = (int)floorf(fminf(a[0], fminf(b[0], c[0]))) - 6, x1 = (int)ceilf(fmaxf(a[0], fmaxf(b[0], c[0]))) + 6;
+            int y0 = (int)floorf(fminf(a[1], fminf(b[1], c[1]))) - 6, y1 = (int)ceilf(fmaxf(a[1], fmaxf(b[1], c[1]))) + 6;
+            double in = 0, around = 0;
+            int n_in = 0, n_around = 0;
+            for (int y = y0; y <= y1; y++)
+                for (int x = x0; x <= x1; x++) {
+                    if (x < 0 || y < 0 || x >= out.width || y >= out.height) continue;
+                    /* the distance outside the triangle (0 inside): the largest of the edges' */
+                    float d = -1e9f;
+                    const float *p[3] = {a, b, c};
+                    for (int k = 0; k < 3; k++) {
+                        const float *u = p[k], *v = p[(k + 1) % 3];
+                        float ex = v[0] - u[0], ey = v[1] - u[1], len = hypotf(ex, ey);
+                        if (len < 1e-3f) continue;
+                        float side = ((x - u[0]) * ey - (y - u[1]) * ex) / len * (area > 0 ? 1 : -1);
+                        d = fmaxf(d, side);
+                    }
+                    const uint8_t *q = out.data + ((size_t)y * out.width + x) * 3;
+                    float luma = 0.299f * q[0] + 0.587f * q[1] + 0.114f * q[2];
+                    if (d < -1) {
+                        in += luma;
+                        n_in++;
+                    } else if (d > 2 && d < 6 && !on_face(pv, tri, x, y)) { /* the hair or skin beyond, not the face */
+                        around += luma;
+                        n_around++;
+                    }
+                }
+            if (n_in < 30 || n_around < 30) continue;
+            measured++;
+            float step = (float)(in / n_in - around / n_around);
+            worst = fminf(worst, step);
+        }
+        printf("%s turned %+.0f degrees: %d side triangles, the darkest against its surround by %.1f levels\n", path, turns[i], measured,
+               -worst);
+        CHECK_MSG(measured > 0, "%s turned %+.0f degrees: no side triangle measured", path, turns[i]);
+        CHECK_MSG(worst > -SIDE_PATCH_DARK, "%s turned %+.0f degrees: a side triangle %.1f levels darker than around it (a patch of "
+                  "its twin's darker hair)", path, turns[i], -worst);
+    }
+    portrait_free(h, &image, &out, mesh);
+}
+
 /* A mouth opened wide by the expression alone: the synthesised interior covers the whole
  * opening between the mesh's own inner lips.  Drawn inside the 68 points' eight inner-lip
  * corners, it left the mesh's stretched lip line showing in notches under the upper and
@@ -801,6 +898,8 @@ int main(void) {
         far_side(faces, fm, pm, path, false);
         snprintf(path, sizeof path, "%s/portraits/lp_s12.jpg", shared);
         frontal_turn(faces, fm, pm, path);
+        snprintf(path, sizeof path, "%s/portraits/lp_s9.jpg", shared);
+        side_patch(faces, fm, pm, path);
         const char *near_ear[] = {"lp_s0.jpg", "lp_s5.jpg"};
         for (int i = 0; i < 2; i++) {
             snprintf(path, sizeof path, "%s/portraits/%s", shared, near_ear[i]);

@@ -193,6 +193,8 @@ struct head3d {
     float eye_polygon[2][2 * FACE_MESH_LID_POINTS - 2][2]; /* each eye's opening in the portrait */
     bool has_side;                  /* some triangles are HEAD3D_LAYER_SIDE */
     bool side_twins;                /* the side of the head may take its twin's texture */
+    bool *side_own;                 /* per side triangle: its twin differs from it where it lies
+                                       (it is painted, never takes the twin) */
     int ear_first, ear_count;       /* triangles of folded outline vertices and their neighbours */
     int (*ear)[3];                  /* their corners (a triangle drawn only while it turns to the camera) */
     bool folded[FACE_VERTICES];     /* outline vertices folded behind the face at rest */
@@ -726,6 +728,7 @@ static vv_status plate_rim_unknown(uint8_t *known, int w, int h) {
  * whose far outline is their silhouette: without the twin its edge came back inside the
  * turned face as a second contour. */
 #define TWIN_REACH 3
+#define SIDE_APART 30.0 /* levels: a side triangle takes no twin that differs more (head3d_new) */
 #define TWIN_FRONTAL 15.0f
 #define TWIN_TURNED 25.0f
 /* A face vertex that a turn shows STRETCH_FROM .. STRETCH_FULL times wider than the
@@ -861,13 +864,14 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     h->culls = calloc((size_t)max_tris, sizeof *h->culls);
     h->takes_twin = calloc((size_t)max_tris, sizeof *h->takes_twin);
     h->takes_fill = calloc((size_t)max_tris, sizeof *h->takes_fill);
+    h->side_own = calloc((size_t)max_tris, sizeof *h->side_own);
     h->depth = malloc(pixels * sizeof *h->depth);
     h->coverage = malloc(pixels);
     h->raster_layer = malloc(pixels);
     h->footprint = calloc(pixels, 1);
     h->ring_radius = calloc(VERTEX_COUNT - FACE_VERTICES, sizeof *h->ring_radius);
     if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->normal || !h->texcoord_mirror || !h->texcoord_share || !h->texcoord_stretch || !h->weight || !h->posed || !h->triangles ||
-                       !h->layer || !h->draw_layer || !h->is_translucent || !h->is_clear || !h->culls || !h->takes_twin || !h->takes_fill || !h->depth || !h->coverage ||
+                       !h->layer || !h->draw_layer || !h->is_translucent || !h->is_clear || !h->culls || !h->takes_twin || !h->takes_fill || !h->side_own || !h->depth || !h->coverage ||
                        !h->raster_layer || !h->footprint || !h->ring_radius))
         s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory for a %dx%d portrait", source->width, source->height);
     if (s != VV_OK) {
@@ -1248,6 +1252,33 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         double apart = 0;
         for (int c = 0; samples && c < 3; c++) apart += (own[c] - twin[c]) * (own[c] - twin[c]) / ((double)samples * samples);
         h->side_twins = samples > 0 && sqrt(apart) < 40;
+        /* ... and each side triangle only where its twin continues what lies beyond it
+         * there: the mean colour over a patch at each of its outer corners, own and
+         * mirrored, within SIDE_APART levels (the strip's mean let a triangle on light hair
+         * at the Mona Lisa's temple take its twin's dark hair: a dark square). */
+        int patch = (int)fmaxf(2, 0.04f * h->eye_distance);
+        for (int t = h->face_end; h->side_twins && t < h->ear_first; t++) {
+            if (h->layer[t] != HEAD3D_LAYER_SIDE) continue;
+            double o[3] = {0, 0, 0}, m[3] = {0, 0, 0};
+            int pc = 0;
+            for (int k = 0; k < 3; k++) {
+                int v = h->triangles[t][k];
+                if (v < FACE_VERTICES) continue;
+                for (int side = 0; side < 2; side++) {
+                    const float *a = side ? h->texcoord_mirror[v] : h->texcoord_rest[v];
+                    double *sum = side ? m : o;
+                    for (int dy = -patch; dy <= patch; dy++)
+                        for (int dx = -patch; dx <= patch; dx++) {
+                            int x = (int)fminf(fmaxf(a[0] + dx, 0), source->width - 1), y = (int)fminf(fmaxf(a[1] + dy, 0), source->height - 1);
+                            for (int c = 0; c < 3; c++) sum[c] += source->data[((size_t)y * source->width + x) * 3 + c];
+                            pc += side == 0;
+                        }
+                }
+            }
+            double d = 0;
+            for (int c = 0; pc && c < 3; c++) d += (o[c] - m[c]) * (o[c] - m[c]) / ((double)pc * pc);
+            h->side_own[t] = pc > 0 && sqrt(d) >= SIDE_APART;
+        }
         for (int k = 0; h->side_twins && k < h->ear_count; k++) h->layer[h->ear_first + k] = HEAD3D_LAYER_SKIN;
         /* Beyond a folded outline the first rings are drawn towards the outline's depth: a
          * turn then carries them out with the face's edge, and the side of the head it
@@ -1504,6 +1535,7 @@ void head3d_free(head3d *h) {
     free(h->is_clear);
     free(h->culls);
     free(h->takes_twin);
+    free(h->side_own);
     free(h->depth);
     free(h->coverage);
     free(h->raster_layer);
@@ -2166,7 +2198,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         for (int c = 0; c < 3; c++) h->triangles[h->ear_first + k][c] = h->ear[k][turning ? c : 1];
     }
     for (int t = h->face_end; side_twins && t < h->frame_first; t++) {
-        if (h->layer[t] != HEAD3D_LAYER_SIDE) continue;
+        if (h->layer[t] != HEAD3D_LAYER_SIDE || h->side_own[t]) continue;
         float own = 0; /* as far as this triangle's own folded corners turn to the camera */
         for (int k = 0; k < 3; k++) {
             int v = h->triangles[t][k];
@@ -2259,7 +2291,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     bool mirror = m && most > 0.01f;
     for (int t = 0; t < h->triangle_count; t++) {
         const int *c = h->triangles[t];
-        h->takes_twin[t] = mirror && (t < h->face_end || (side_twins && h->layer[t] == HEAD3D_LAYER_SIDE)) &&
+        h->takes_twin[t] = mirror && (t < h->face_end || (side_twins && h->layer[t] == HEAD3D_LAYER_SIDE && !h->side_own[t])) &&
                            (h->texcoord_share[c[0]][0] > 0 || h->texcoord_share[c[1]][0] > 0 || h->texcoord_share[c[2]][0] > 0);
         h->takes_fill[t] = any_stretch && t < h->face_end && !h->is_clear[t] && /* CLEAR: no extras drawn */
                            (h->texcoord_stretch[c[0]][0] > 0 || h->texcoord_stretch[c[1]][0] > 0 || h->texcoord_stretch[c[2]][0] > 0);
