@@ -14,8 +14,35 @@
  *   lag                   the shift (frames) at which the openness best correlates with the
  *                         energy lip-sync's, per clip
  * and the analysis's CPU time.  Prints one summary line.
- * Usage: bench_speak phonemes|energy BASE... */
+ * Usage: bench_speak phonemes|energy BASE...
+ *
+ * bench_speak real phonemes|energy CLIP.mp4...: real speech, against the speaker's own mouth.
+ * Each clip's audio goes through the same analysis at the clip's frame rate; its mouth is the
+ * per-frame dlib landmarks in ../reference/NAME.jsonl beside the clip's folder (one JSON line
+ * per frame, {"faces":[{"landmarks":[[x,y] x 68]}]}): the inner-lip gap, the mean of the
+ * distances 61-67, 62-66, 63-65, over the mouth's width (48-54), then per clip from its 5th
+ * (0) to its 95th percentile (1): dlib's inner lips meet on some mouths (lp_d12) and stay
+ * 0.1 apart on others whose lips are shut (lp_d10, lp_d11).  A clip whose raw gap is under
+ * 0.05 on half its frames is a face that does not speak (lp_d14 pulls faces to music,
+ * lp_src_s18 stands still): reported, not counted; a clip with no audio track is skipped.  Per
+ * clip and summed over the speaking ones:
+ *   speech frames         within 3 frames of a frame whose energy opening is over 0.2
+ *   real closures         speech frames whose gap is under 0.15 (frames, and runs of them)
+ *   met within a frame    our opening under 0.05 on that frame or one either side
+ *   voiced frames closed  frames whose energy opening is over 0.2 and ours under 0.05, and of
+ *                         them those with the real gap under 0.3 within a frame (right)
+ *   r, lag                Pearson r of our opening against the real gap over the frames with
+ *                         a face, at lag 0 and at the best shift k in -10..10 (ours[f + k]
+ *                         against real[f]: k < 0, the real mouth follows the sound)
+ *   the offset            the recordings are not in sync with their pictures (lp_d10 -3
+ *                         frames, lp_d20 +7): the shift at which the energy lip-sync fits
+ *                         the real gap best; closures are counted at lag 0 and at it, and
+ *                         our lag is our best shift less it
+ * BENCH_SPEAK_DUMP=DIR writes DIR/NAME.tsv per clip (both modes): frame, the real gap (the
+ * scaled one; NAN for espeak-ng clips), ours, the energy opening, the tuck, the recognised
+ * phone, the level (dB), espeak-ng's phone (- for real clips). */
 #include "video/audio_envelope.h"
+#include "video/video.h"
 #include "video/visemes.h"
 
 #include <math.h>
@@ -26,6 +53,7 @@
 
 #define TOLERANCE 0.04 /* seconds */
 #define FPS 25.0
+#define LAGS 10 /* real clips: the opening against the real gap shifted up to 10 frames either way */
 
 static bool is_one_of(const char *name, const char *const *set) {
     for (; *set; set++)
@@ -39,7 +67,10 @@ static double cpu_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+static int real_main(int argc, char **argv);
+
 int main(int argc, char **argv) {
+    if (argc >= 2 && !strcmp(argv[1], "real")) return real_main(argc - 1, argv + 1);
     if (argc < 3) {
         fprintf(stderr, "usage: bench_speak phonemes|energy BASE... (BASE.wav, BASE.phones: scripts/speak_corpus.py)\n");
         return 2;
@@ -181,6 +212,24 @@ int main(int argc, char **argv) {
                 best_shift = k;
             }
         }
+        const char *dump = getenv("BENCH_SPEAK_DUMP");
+        if (dump) {
+            char path[2048];
+            const char *slash = strrchr(argv[a], '/');
+            snprintf(path, sizeof path, "%s/%s.tsv", dump, slash ? slash + 1 : argv[a]);
+            FILE *o = fopen(path, "w");
+            for (int fr = 0; o && fr < frames; fr++) {
+                double t = (fr + 0.5) / FPS;
+                const char *ph = "-", *truth = "-";
+                for (int k = 0; k < env.phones; k++)
+                    if (rec[k].start <= t && rec[k].end > t) ph = rec[k].name;
+                for (int i = 0; i < n; i++)
+                    if (starts[i] <= t) truth = names[i];
+                fprintf(o, "%d\tnan\t%.4f\t%.4f\t%.3f\t%s\t%.1f\t%s\n", fr, env.openness[fr], energy.openness[fr],
+                        env.tuck ? env.tuck[fr] : 0.0f, ph, energy.level_db[fr], truth);
+            }
+            if (o) fclose(o);
+        }
         lags[best_shift + 3]++;
         r_sum += best;
         audio_envelope_free(&env);
@@ -200,5 +249,255 @@ int main(int argc, char **argv) {
            "%d/%d = %.3f; frames tucked over 0.5 away from f/v %ld\n",
            mode, fv_heard, fv, fv ? (double)fv_heard / fv : 0, fv_right, fv_recognised,
            fv_recognised ? (double)fv_right / fv_recognised : 0, fv_tucked, fv, fv ? (double)fv_tucked / fv : 0, tucked_elsewhere);
+    return 0;
+}
+
+static int compare_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* One clip's reference mouth: the inner-lip gap per frame, NAN where no face. */
+static float *read_gaps(const char *clip, int *count) {
+    char path[2048];
+    const char *slash = strrchr(clip, '/');
+    const char *name = slash ? slash + 1 : clip;
+    int dir = slash ? (int)(slash - clip) : 0;
+    int stem = (int)strcspn(name, ".");
+    snprintf(path, sizeof path, "%.*s%s../reference/%.*s.jsonl", dir, clip, dir ? "/" : "", stem, name);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "bench_speak: cannot read %s\n", path);
+        return NULL;
+    }
+    float *gaps = NULL;
+    int n = 0, cap = 0;
+    char *line = NULL;
+    size_t size = 0;
+    while (getline(&line, &size, f) > 0) {
+        if (n == cap) {
+            cap = cap ? 2 * cap : 1024;
+            gaps = realloc(gaps, (size_t)cap * sizeof *gaps);
+        }
+        gaps[n] = NAN;
+        char *p = strstr(line, "\"landmarks\"");
+        double pt[68][2];
+        int k = 0;
+        if (p) {
+            p = strchr(p, '[');
+            while (p && *p && k < 136) {
+                while (*p && (*p == '[' || *p == ']' || *p == ',' || *p == ' ')) p++;
+                char *end;
+                double v = strtod(p, &end);
+                if (end == p) break;
+                pt[k / 2][k % 2] = v;
+                k++;
+                p = end;
+            }
+        }
+        if (k == 136) {
+            double width = hypot(pt[54][0] - pt[48][0], pt[54][1] - pt[48][1]), gap = 0;
+            static const int pairs[3][2] = {{61, 67}, {62, 66}, {63, 65}};
+            for (int i = 0; i < 3; i++)
+                gap += hypot(pt[pairs[i][0]][0] - pt[pairs[i][1]][0], pt[pairs[i][0]][1] - pt[pairs[i][1]][1]) / 3;
+            if (width > 1) gaps[n] = (float)(gap / width);
+        }
+        n++;
+    }
+    free(line);
+    fclose(f);
+    *count = n;
+    return gaps;
+}
+
+static double pearson(const float *ours, const float *real, int frames, int k) {
+    double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+    int m = 0;
+    for (int fr = 0; fr < frames; fr++) {
+        if (fr + k < 0 || fr + k >= frames || isnan(real[fr])) continue;
+        double x = ours[fr + k], y = real[fr];
+        sa += x; sb += y; saa += x * x; sbb += y * y; sab += x * y;
+        m++;
+    }
+    return m > 1 ? (sab - sa * sb / m) / sqrt((saa - sa * sa / m) * (sbb - sb * sb / m) + 1e-20) : 0;
+}
+
+typedef struct real_counts {
+    long closed, met, runs, runs_met, ours, ours_near;
+} real_counts;
+
+/* Real closures (speech frames with the gap under 0.15) and whether ours is closed (under
+ * 0.05) within a frame, our frame f + shift against the real frame f; ours closed on voiced
+ * frames and whether the real gap is under 0.3 within a frame there. */
+static real_counts real_closures(const float *ours, const float *energy, const float *real, const bool *speech, int frames,
+                                 int shift) {
+    real_counts c = {0};
+    bool run_open = false, run_met = false;
+    for (int fr = 0; fr <= frames; fr++) {
+        bool shut = fr < frames && speech[fr] && !isnan(real[fr]) && real[fr] < 0.15f;
+        bool near_ours = false;
+        for (int k = -1; k <= 1 && fr < frames; k++)
+            near_ours |= fr + shift + k >= 0 && fr + shift + k < frames && ours[fr + shift + k] < 0.05f;
+        if (shut) {
+            c.closed++;
+            c.met += near_ours;
+            if (!run_open) c.runs++, run_met = false;
+            run_open = true;
+            run_met |= near_ours;
+        } else if (run_open) {
+            c.runs_met += run_met;
+            run_open = false;
+        }
+        if (fr < frames && energy[fr] > 0.2f && ours[fr] < 0.05f) {
+            bool near_real = false;
+            for (int k = -1; k <= 1; k++)
+                near_real |= fr - shift + k >= 0 && fr - shift + k < frames && !isnan(real[fr - shift + k]) &&
+                             real[fr - shift + k] < 0.3f;
+            c.ours++;
+            c.ours_near += near_real;
+        }
+    }
+    return c;
+}
+
+static int real_main(int argc, char **argv) {
+    if (argc < 3) {
+        fprintf(stderr, "usage: bench_speak real phonemes|energy CLIP.mp4... (landmarks in CLIP's ../reference/NAME.jsonl)\n");
+        return 2;
+    }
+    const char *mode = argv[1], *dump = getenv("BENCH_SPEAK_DUMP");
+    real_counts all = {0}, all_shifted = {0};
+    long all_speech = 0;
+    int with_speech = 0, no_audio = 0, lags[2 * LAGS + 1] = {0};
+    double r0_sum = 0, rbest_sum = 0, r_offset_sum = 0, cpu = 0, seconds = 0;
+    for (int a = 2; a < argc; a++) {
+        const char *clip = argv[a];
+        video_reader *reader;
+        if (video_reader_open(&reader, clip) != VV_OK) {
+            fprintf(stderr, "bench_speak: %s\n", vv_last_error());
+            return 1;
+        }
+        double fps = video_reader_info(reader)->fps;
+        bool has_audio = video_reader_info(reader)->has_audio;
+        video_reader_close(reader);
+        if (!has_audio) {
+            no_audio++;
+            continue;
+        }
+        int count = 0;
+        float *real = read_gaps(clip, &count);
+        if (!real) return 1;
+        float *sorted = malloc((size_t)count * sizeof *sorted), lo = 0, hi = 0, median = 0;
+        int faces = 0;
+        for (int fr = 0; fr < count; fr++)
+            if (!isnan(real[fr])) sorted[faces++] = real[fr];
+        if (faces > 0) {
+            qsort(sorted, (size_t)faces, sizeof *sorted, compare_float);
+            lo = sorted[(int)(0.05 * (faces - 1))];
+            hi = sorted[(int)(0.95 * (faces - 1))];
+            median = sorted[(faces - 1) / 2];
+        }
+        free(sorted);
+        for (int fr = 0; fr < count && hi > lo; fr++) real[fr] = (real[fr] - lo) / (hi - lo);
+        audio_envelope env, energy;
+        double c0 = cpu_seconds();
+        if (audio_envelope_read_lipsync(&env, clip, fps, 0, mode) != VV_OK) {
+            fprintf(stderr, "bench_speak: %s\n", vv_last_error());
+            return 1;
+        }
+        cpu += cpu_seconds() - c0;
+        seconds += env.seconds;
+        if (audio_envelope_read_lipsync(&energy, clip, fps, 0, "energy") != VV_OK || energy.frames != env.frames) {
+            fprintf(stderr, "bench_speak: %s\n", vv_last_error());
+            return 1;
+        }
+        int frames = env.frames < count ? env.frames : count;
+        bool *speech = calloc((size_t)frames + 1, 1);
+        long speech_frames = 0;
+        for (int fr = 0; fr < frames; fr++) {
+            for (int k = -3; k <= 3; k++)
+                speech[fr] |= fr + k >= 0 && fr + k < frames && energy.openness[fr + k] > 0.2f;
+            speech_frames += speech[fr];
+        }
+        const char *slash = strrchr(clip, '/');
+        const char *name = slash ? slash + 1 : clip;
+        if (env.silent || speech_frames < fps || median < 0.05f) { /* under a second of speech: nothing to measure */
+            printf("  %-14s %5.1f s at %g fps: %s\n", name, env.seconds, fps,
+                   env.silent ? "silent" : speech_frames < fps ? "no speech heard" : "sound, but the face does not speak");
+            free(speech);
+            free(real);
+            audio_envelope_free(&env);
+            audio_envelope_free(&energy);
+            continue;
+        }
+        with_speech++;
+        int offset = 0; /* the recording's own offset: where the energy lip-sync fits the real mouth best */
+        double offset_r = -2;
+        for (int k = -LAGS; k <= LAGS; k++) {
+            double r = pearson(energy.openness, real, frames, k);
+            if (r > offset_r) offset_r = r, offset = k;
+        }
+        real_counts at0 = real_closures(env.openness, energy.openness, real, speech, frames, 0);
+        real_counts shifted = real_closures(env.openness, energy.openness, real, speech, frames, offset);
+        double r0 = pearson(env.openness, real, frames, 0), best = -2;
+        int best_k = 0;
+        for (int k = -LAGS; k <= LAGS; k++) {
+            double r = pearson(env.openness, real, frames, k);
+            if (r > best) best = r, best_k = k;
+        }
+        lags[best_k - offset + LAGS < 0 ? 0 : best_k - offset > LAGS ? 2 * LAGS : best_k - offset + LAGS]++;
+        r0_sum += r0;
+        rbest_sum += best;
+        r_offset_sum += pearson(env.openness, real, frames, offset);
+        printf("  %-14s %5.1f s at %g fps, %ld speech frames: real closures met within a frame %ld/%ld (runs %ld/%ld), "
+               "at the recording's offset %+d %ld (runs %ld); voiced frames closed %ld, right %ld (at the offset %ld); r %.3f at "
+               "lag 0, %.3f at %+d\n",
+               name, env.seconds, fps, speech_frames, at0.met, at0.closed, at0.runs_met, at0.runs, offset, shifted.met,
+               shifted.runs_met, at0.ours, at0.ours_near, shifted.ours_near, r0, best, best_k);
+        all.closed += at0.closed;
+        all.met += at0.met;
+        all.runs += at0.runs;
+        all.runs_met += at0.runs_met;
+        all.ours += at0.ours;
+        all.ours_near += at0.ours_near;
+        all_shifted.met += shifted.met;
+        all_shifted.runs_met += shifted.runs_met;
+        all_shifted.ours_near += shifted.ours_near;
+        all_speech += speech_frames;
+        if (dump) {
+            char path[2048];
+            snprintf(path, sizeof path, "%s/%.*s.tsv", dump, (int)strcspn(name, "."), name);
+            FILE *o = fopen(path, "w");
+            for (int fr = 0; o && fr < frames; fr++) {
+                double t = (fr + 0.5) / fps;
+                const char *ph = "-";
+                for (int k = 0; k < env.phones; k++)
+                    if (env.phone_list[k].start <= t && env.phone_list[k].end > t) ph = env.phone_list[k].name;
+                fprintf(o, "%d\t%.4f\t%.4f\t%.4f\t%.3f\t%s\t%.1f\t-\n", fr, real[fr], env.openness[fr], energy.openness[fr],
+                        env.tuck ? env.tuck[fr] : 0.0f, ph, energy.level_db[fr]);
+            }
+            if (o) fclose(o);
+        }
+        free(speech);
+        free(real);
+        audio_envelope_free(&env);
+        audio_envelope_free(&energy);
+    }
+    printf("bench_speak real %s: %d clips, %d with audio, %d with a speaking face, %.1f s, %ld speech frames; real closures met within a "
+           "frame %ld/%ld = %.3f (runs %ld/%ld = %.3f), at each recording's offset %ld = %.3f (runs %ld = %.3f); voiced frames "
+           "closed %ld, on a real near-closure %ld = %.3f (at the offset %ld = %.3f); mean r %.3f at lag 0, %.3f at the "
+           "offset, %.3f at the best lag; analysis CPU %.2f s (%.3f s per s)\n",
+           mode, argc - 2, argc - 2 - no_audio, with_speech, seconds, all_speech, all.met, all.closed, all.closed ? (double)all.met / all.closed : 0,
+           all.runs_met, all.runs, all.runs ? (double)all.runs_met / all.runs : 0, all_shifted.met,
+           all.closed ? (double)all_shifted.met / all.closed : 0, all_shifted.runs_met,
+           all.runs ? (double)all_shifted.runs_met / all.runs : 0, all.ours, all.ours_near,
+           all.ours ? (double)all.ours_near / all.ours : 0, all_shifted.ours_near,
+           all.ours ? (double)all_shifted.ours_near / all.ours : 0, with_speech ? r0_sum / with_speech : 0,
+           with_speech ? r_offset_sum / with_speech : 0, with_speech ? rbest_sum / with_speech : 0, cpu,
+           seconds > 0 ? cpu / seconds : 0);
+    printf("bench_speak real %s lag (frames: where ours fits the real gap best, less the recording's offset):", mode);
+    for (int k = 0; k <= 2 * LAGS; k++)
+        if (lags[k]) printf(" %+d x%d", k - LAGS, lags[k]);
+    printf("\n");
     return 0;
 }
