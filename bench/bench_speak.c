@@ -328,13 +328,15 @@ typedef struct real_counts {
 
 /* Real closures (speech frames with the gap under 0.15) and whether ours is closed (under
  * 0.05) within a frame, our frame f + shift against the real frame f; ours closed on voiced
- * frames and whether the real gap is under 0.3 within a frame there. */
+ * frames and whether the real gap is under 0.3 within a frame there (frames whose
+ * counterparts the shift puts outside the clip are not counted). */
 static real_counts real_closures(const float *ours, const float *energy, const float *real, const bool *speech, int frames,
                                  int shift) {
     real_counts c = {0};
     bool run_open = false, run_met = false;
     for (int fr = 0; fr <= frames; fr++) {
-        bool shut = fr < frames && speech[fr] && !isnan(real[fr]) && real[fr] < 0.15f;
+        bool inside = fr + shift - 1 >= 0 && fr + shift + 1 < frames; /* ours there to compare */
+        bool shut = fr < frames && inside && speech[fr] && !isnan(real[fr]) && real[fr] < 0.15f;
         bool near_ours = false;
         for (int k = -1; k <= 1 && fr < frames; k++)
             near_ours |= fr + shift + k >= 0 && fr + shift + k < frames && ours[fr + shift + k] < 0.05f;
@@ -348,7 +350,7 @@ static real_counts real_closures(const float *ours, const float *energy, const f
             c.runs_met += run_met;
             run_open = false;
         }
-        if (fr < frames && energy[fr] > 0.2f && ours[fr] < 0.05f) {
+        if (fr < frames && fr - shift - 1 >= 0 && fr - shift + 1 < frames && energy[fr] > 0.2f && ours[fr] < 0.05f) {
             bool near_real = false;
             for (int k = -1; k <= 1; k++)
                 near_real |= fr - shift + k >= 0 && fr - shift + k < frames && !isnan(real[fr - shift + k]) &&
@@ -450,18 +452,23 @@ static int real_main(int argc, char **argv) {
         rbest_sum += best;
         r_offset_sum += pearson(env.openness, real, frames, offset);
         printf("  %-14s %5.1f s at %g fps, %ld speech frames: real closures met within a frame %ld/%ld (runs %ld/%ld), "
-               "at the recording's offset %+d %ld (runs %ld); voiced frames closed %ld, right %ld (at the offset %ld); r %.3f at "
+               "at the recording's offset %+d %ld/%ld (runs %ld/%ld); voiced frames closed %ld, right %ld (at the offset %ld/%ld); r "
+               "%.3f at "
                "lag 0, %.3f at %+d\n",
                name, env.seconds, fps, speech_frames, at0.met, at0.closed, at0.runs_met, at0.runs, offset, shifted.met,
-               shifted.runs_met, at0.ours, at0.ours_near, shifted.ours_near, r0, best, best_k);
+               shifted.closed, shifted.runs_met, shifted.runs, at0.ours, at0.ours_near, shifted.ours_near, shifted.ours, r0, best,
+               best_k);
         all.closed += at0.closed;
         all.met += at0.met;
         all.runs += at0.runs;
         all.runs_met += at0.runs_met;
         all.ours += at0.ours;
         all.ours_near += at0.ours_near;
+        all_shifted.closed += shifted.closed;
         all_shifted.met += shifted.met;
+        all_shifted.runs += shifted.runs;
         all_shifted.runs_met += shifted.runs_met;
+        all_shifted.ours += shifted.ours;
         all_shifted.ours_near += shifted.ours_near;
         all_speech += speech_frames;
         if (dump) {
@@ -484,15 +491,15 @@ static int real_main(int argc, char **argv) {
         audio_envelope_free(&energy);
     }
     printf("bench_speak real %s: %d clips, %d with audio, %d with a speaking face, %.1f s, %ld speech frames; real closures met within a "
-           "frame %ld/%ld = %.3f (runs %ld/%ld = %.3f), at each recording's offset %ld = %.3f (runs %ld = %.3f); voiced frames "
-           "closed %ld, on a real near-closure %ld = %.3f (at the offset %ld = %.3f); mean r %.3f at lag 0, %.3f at the "
+           "frame %ld/%ld = %.3f (runs %ld/%ld = %.3f), at each recording's offset %ld/%ld = %.3f (runs %ld/%ld = %.3f); "
+           "voiced frames closed %ld, on a real near-closure %ld = %.3f (at the offset %ld/%ld = %.3f); mean r %.3f at lag 0, %.3f at the "
            "offset, %.3f at the best lag; analysis CPU %.2f s (%.3f s per s)\n",
            mode, argc - 2, argc - 2 - no_audio, with_speech, seconds, all_speech, all.met, all.closed, all.closed ? (double)all.met / all.closed : 0,
-           all.runs_met, all.runs, all.runs ? (double)all.runs_met / all.runs : 0, all_shifted.met,
-           all.closed ? (double)all_shifted.met / all.closed : 0, all_shifted.runs_met,
-           all.runs ? (double)all_shifted.runs_met / all.runs : 0, all.ours, all.ours_near,
-           all.ours ? (double)all.ours_near / all.ours : 0, all_shifted.ours_near,
-           all.ours ? (double)all_shifted.ours_near / all.ours : 0, with_speech ? r0_sum / with_speech : 0,
+           all.runs_met, all.runs, all.runs ? (double)all.runs_met / all.runs : 0, all_shifted.met, all_shifted.closed,
+           all_shifted.closed ? (double)all_shifted.met / all_shifted.closed : 0, all_shifted.runs_met, all_shifted.runs,
+           all_shifted.runs ? (double)all_shifted.runs_met / all_shifted.runs : 0, all.ours, all.ours_near,
+           all.ours ? (double)all.ours_near / all.ours : 0, all_shifted.ours_near, all_shifted.ours,
+           all_shifted.ours ? (double)all_shifted.ours_near / all_shifted.ours : 0, with_speech ? r0_sum / with_speech : 0,
            with_speech ? r_offset_sum / with_speech : 0, with_speech ? rbest_sum / with_speech : 0, cpu,
            seconds > 0 ? cpu / seconds : 0);
     printf("bench_speak real %s lag (frames: where ours fits the real gap best, less the recording's offset):", mode);
