@@ -23,6 +23,8 @@
  *     the cheek's edge, not a dark notch of the hair beside it.
  * 10. lp_s9 (the Mona Lisa) turned +12/+25: no side triangle takes its twin's darker hair
  *     (a dark square at the temple) (needs ../shared).
+ * 11. lp_s12 turned +25: the shaded side of the nose is not stretched into a dark band
+ *     (needs ../shared).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
@@ -35,6 +37,7 @@
 #include "warp/head3d.h"
 
 #define SIDE_PATCH_DARK 8.0f
+#define NOSE_SIDE_DARK 1.5f
 
 /* A turn about the neck: the pivot 1.3 eye distances behind the face, a quarter below. */
 static void turn(head3d_frame *f, const head_pose *pose, float eye, float yaw, float pitch) {
@@ -493,6 +496,69 @@ static void fold_cover(vv_faces *faces, face_mesh *fm, person_matte *pm, const c
     portrait_free(h, &image, &out, mesh);
 }
 
+/* How much darker than its two ends a row is, summed over it (levels x pixels): the area of
+ * the valley along the row from (x, y), step dir, n pixels. */
+static float row_valley(const vv_image *im, float x, int y, int dir, int n) {
+    float l[512];
+    n = n > 512 ? 512 : n;
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        int xi = (int)lroundf(x) + i * dir;
+        if (xi < 0 || xi >= im->width || y < 0 || y >= im->height) break;
+        const uint8_t *p = im->data + ((size_t)y * im->width + xi) * 3;
+        l[m++] = 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+    }
+    if (m < 4) return 0;
+    float ends = fminf((l[0] + l[1]) / 2, (l[m - 1] + l[m - 2]) / 2), area = 0;
+    for (int i = 0; i < m; i++) area += fmaxf(0, ends - l[i]);
+    return area;
+}
+
+/* The nose's shaded side on a frontal photo turned 25 degrees to bring it round: young
+ * Einstein (lp_s12; light from the right, the left side of his nose in shade, a few pixels
+ * wide at rest).  Stretched with the flank it drew a dark band down the nose.  Measured on
+ * rows from the nose's bridge (the 68 points 27-30) outward over the shaded side, 0.35 eye
+ * distances: the valley's area (levels x pixels darker than the row's ends), averaged over
+ * the rows from point 28 to 30, against the portrait's own at rest. */
+static void nose_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
+    vv_image image = {0}, out = {0};
+    vv_face face;
+    face_mesh_result *mesh = malloc(sizeof *mesh);
+    head3d *h = portrait_head(faces, fm, pm, path, &image, &face, mesh);
+    if (!h) {
+        portrait_free(NULL, &image, &out, mesh);
+        return;
+    }
+    head_pose pose = head_pose_estimate((const float(*)[2])face.landmarks);
+    const float (*l)[2] = (const float(*)[2])face.landmarks;
+    float eye = hypotf(l[45][0] - l[36][0], l[45][1] - l[36][1]);
+    int n = (int)(0.35f * eye);
+    head3d_frame f;
+    turn(&f, &pose, eye, 25, 0);
+    if (head3d_render(h, &f, &out) != VV_OK) {
+        CHECK_MSG(0, "%s: render failed", path);
+        portrait_free(h, &image, &out, mesh);
+        return;
+    }
+    float posed[68][2];
+    head3d_last_landmarks(h, posed);
+    float area[2] = {0, 0};
+    for (int which = 0; which < 2; which++) {
+        const float (*p)[2] = which ? (const float(*)[2])posed : l;
+        const vv_image *im = which ? &out : &image;
+        int rows = 0;
+        for (int y = (int)p[28][1]; y <= (int)p[30][1]; y++, rows++) {
+            float t = (y - p[28][1]) / fmaxf(p[30][1] - p[28][1], 1);
+            area[which] += row_valley(im, p[28][0] + t * (p[30][0] - p[28][0]), y, -1, n);
+        }
+        area[which] /= rows ? rows : 1;
+    }
+    printf("%s turned +25 degrees: the nose's shaded side, valley %.0f (at rest %.0f) levels x pixels a row\n", path, area[1], area[0]);
+    CHECK_MSG(area[1] < NOSE_SIDE_DARK * area[0], "%s turned +25 degrees: the nose's shaded side stretched into a dark band (valley "
+              "%.0f, at rest %.0f)", path, area[1], area[0]);
+    portrait_free(h, &image, &out, mesh);
+}
+
 /* Whether pixel (x, y) lies under one of the posed face's own triangles. */
 static bool on_face(const float (*pv)[3], const int (*tri)[3], float x, float y) {
     for (int t = 0; t < face_topology_triangle_count; t++) {
@@ -898,6 +964,7 @@ int main(void) {
         far_side(faces, fm, pm, path, false);
         snprintf(path, sizeof path, "%s/portraits/lp_s12.jpg", shared);
         frontal_turn(faces, fm, pm, path);
+        nose_side(faces, fm, pm, path);
         snprintf(path, sizeof path, "%s/portraits/lp_s9.jpg", shared);
         side_patch(faces, fm, pm, path);
         const char *near_ear[] = {"lp_s0.jpg", "lp_s5.jpg"};
