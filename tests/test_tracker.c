@@ -443,18 +443,22 @@ static void test_motion_checks(face_detector *detector, const shape_predictor *p
  * predictor, run in a box a little off after a quick move, placed the points wider still
  * until they scattered over a box up to 1.6x the face's (frames 51-56, 74-79, 161-169 off by
  * 0.3-1.7 eye distances) while still overlapping the detection by 0.6.  Checks every 30
- * frames or after 0.2 face sizes of motion, and at a check a track grown or shrunk 1.2x
+ * frames or after 0.2 face sizes of motion, at a check a track grown or shrunk 1.2x
  * against the detection re-anchored when the detection's points fit a face better, and a face
  * that moved beyond the box's hysteresis predicted again in the box its points imply until
  * that settles: mean error 0.137 (checks every 10 frames) -> 0.064 (motion checks) -> 0.049
- * (re-anchored) -> 0.030 (settled). */
+ * (re-anchored) -> 0.030 (settled).  Then a check after one quick frame (0.14 face sizes),
+ * and at every check the track re-started from the detection unless that settles where the
+ * track is (laughing with his head thrown back, frames 38-53 and 82-94 were 0.08-0.19 off,
+ * the worst frame 0.64): 0.0166, the worst frame 0.093. */
 static void test_fast_driver(face_detector *detector, const shape_predictor *predictor, const char *shared) {
     tracker_params params = animator_tracker_params();
     double mean, worst;
     long checks;
     track_clip(detector, predictor, shared, "lp_d12", &params, &mean, &worst, &checks);
     printf("lp_d12 tracked as animate does: error %.4f (worst %.4f), %ld detector runs\n", mean, worst, checks);
-    CHECK_MSG(mean < 0.04, "lp_d12 tracked as animate does: mean error %.4f eye distances", mean);
+    CHECK_MSG(mean < 0.022 && worst < 0.2, "lp_d12 tracked as animate does: mean error %.4f eye distances (worst frame %.4f)",
+              mean, worst);
 }
 
 int main(void) {
