@@ -23,8 +23,8 @@
  *     the cheek's edge, not a dark notch of the hair beside it.
  * 10. lp_s9 (the Mona Lisa) turned +12/+25: no side triangle takes its twin's darker hair
  *     (a dark square at the temple) (needs ../shared).
- * 11. lp_s12 turned +25: the shaded side of the nose is not stretched into a dark band
- *     (needs ../shared).
+ * 11. lp_s12 turned +25: the shaded side of the nose is not stretched into a dark band, nor
+ *     the hair beside the far cheek into horizontal streaks (needs ../shared).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
@@ -496,6 +496,26 @@ static void fold_cover(vv_faces *faces, face_mesh *fm, person_matte *pm, const c
     portrait_free(h, &image, &out, mesh);
 }
 
+/* Streaks in a band beyond the image-left jaw (the 68 points 0-4, from the temple to the
+ * mouth): the luma's summed vertical steps over its horizontal ones, from 2 pixels outside
+ * the jaw outward n pixels.  About 1 for hair or a plain ground, above for a band drawn
+ * as horizontal streaks. */
+static float streaks_beyond(const vv_image *im, const float (*p)[2], int n) {
+    double vertical = 0, horizontal = 0;
+    for (int k = 0; k < 4; k++)
+        for (int y = (int)p[k][1]; y < (int)p[k + 1][1]; y++) {
+            float t = (y - p[k][1]) / fmaxf(p[k + 1][1] - p[k][1], 1), jaw = p[k][0] + t * (p[k + 1][0] - p[k][0]);
+            for (int x = (int)jaw - 2 - n; x < (int)jaw - 2; x++) {
+                if (x < 1 || y < 1 || x >= im->width || y >= im->height) continue;
+                const uint8_t *a = im->data + ((size_t)y * im->width + x) * 3, *l = a - 3, *u = a - (size_t)im->width * 3;
+                float la = 0.299f * a[0] + 0.587f * a[1] + 0.114f * a[2];
+                horizontal += fabsf(la - (0.299f * l[0] + 0.587f * l[1] + 0.114f * l[2]));
+                vertical += fabsf(la - (0.299f * u[0] + 0.587f * u[1] + 0.114f * u[2]));
+            }
+        }
+    return horizontal > 0 ? (float)(vertical / horizontal) : 0;
+}
+
 /* How much darker than its two ends a row is, summed over it (levels x pixels): the area of
  * the valley along the row from (x, y), step dir, n pixels. */
 static float row_valley(const vv_image *im, float x, int y, int dir, int n) {
@@ -519,7 +539,9 @@ static float row_valley(const vv_image *im, float x, int y, int dir, int n) {
  * wide at rest).  Stretched with the flank it drew a dark band down the nose.  Measured on
  * rows from the nose's bridge (the 68 points 27-30) outward over the shaded side, 0.35 eye
  * distances: the valley's area (levels x pixels darker than the row's ends), averaged over
- * the rows from point 28 to 30, against the portrait's own at rest. */
+ * the rows from point 28 to 30, against the portrait's own at rest.  And the hair beside his
+ * far cheek, a thin band at rest, once drawn several times wider as horizontal streaks over
+ * the background: streaks_beyond against the portrait's own at rest. */
 static void nose_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     vv_image image = {0}, out = {0};
     vv_face face;
@@ -554,6 +576,10 @@ static void nose_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const ch
         area[which] /= rows ? rows : 1;
     }
     printf("%s turned +25 degrees: the nose's shaded side, valley %.0f (at rest %.0f) levels x pixels a row\n", path, area[1], area[0]);
+    float streaks[2] = {streaks_beyond(&image, l, (int)(0.3f * eye)), streaks_beyond(&out, (const float(*)[2])posed, (int)(0.3f * eye))};
+    printf("%s turned +25 degrees: beyond the far jaw, vertical over horizontal steps %.2f (at rest %.2f)\n", path, streaks[1], streaks[0]);
+    CHECK_MSG(streaks[1] < 1.5f * streaks[0], "%s turned +25 degrees: beyond the far jaw, horizontal streaks (vertical over horizontal "
+              "steps %.2f, at rest %.2f): the hair beside the cheek stretched", path, streaks[1], streaks[0]);
     CHECK_MSG(area[1] < NOSE_SIDE_DARK * area[0], "%s turned +25 degrees: the nose's shaded side stretched into a dark band (valley "
               "%.0f, at rest %.0f)", path, area[1], area[0]);
     portrait_free(h, &image, &out, mesh);
