@@ -25,6 +25,8 @@
  *     (a dark square at the temple) (needs ../shared).
  * 11. lp_s12 turned +25: the shaded side of the nose is not stretched into a dark band, nor
  *     the hair beside the far cheek into horizontal streaks (needs ../shared).
+ * 12. Shut lids are shaded as curved skin: darker at the corners than in the middle, as real
+ *     shut lids are (part of 6).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
@@ -38,6 +40,7 @@
 
 #define SIDE_PATCH_DARK 8.0f
 #define NOSE_SIDE_DARK 1.5f
+#define LID_CORNERS_MAX 0.92f
 
 /* A turn about the neck: the pivot 1.3 eye distances behind the face, a quarter below. */
 static void turn(head3d_frame *f, const head_pose *pose, float eye, float yaw, float pitch) {
@@ -154,6 +157,41 @@ static void portrait_free(head3d *h, vv_image *image, vv_image *out, face_mesh_r
     free(mesh);
 }
 
+/* How a shut lid is shaded in `out`: the mean luma 0.05-0.2 eye widths above the posed upper
+ * margin of eye e (the mesh's) near its corners (the first and last 15% along it) over that
+ * in its middle (35-65%).  lp_d3's blinks, measured the same way on dlib's upper-lid points
+ * (frames 112, 117, 228, 234): 0.66-0.90, mean 0.8: a curved lid darkens to its corners. */
+static float lid_corners(const vv_image *out, const float (*pv)[3], int e) {
+    const int *upper = face_mesh_lid_upper[e];
+    int n = FACE_MESH_LID_POINTS;
+    float along[FACE_MESH_LID_POINTS];
+    for (int i = 0; i < n; i++)
+        along[i] = i ? along[i - 1] + hypotf(pv[upper[i]][0] - pv[upper[i - 1]][0], pv[upper[i]][1] - pv[upper[i - 1]][1]) : 0;
+    float w = hypotf(pv[upper[n - 1]][0] - pv[upper[0]][0], pv[upper[n - 1]][1] - pv[upper[0]][1]);
+    float ux = (pv[upper[n - 1]][1] - pv[upper[0]][1]) / w, uy = -(pv[upper[n - 1]][0] - pv[upper[0]][0]) / w;
+    if (uy > 0) ux = -ux, uy = -uy; /* up the picture */
+    double sum[2] = {0, 0};
+    int count[2] = {0, 0};
+    for (int q = 0; q <= 40; q++) {
+        float s = q / 40.0f, at = s * along[n - 1];
+        int zone = s <= 0.15f || s >= 0.85f ? 0 : s >= 0.35f && s <= 0.65f ? 1 : -1;
+        if (zone < 0) continue;
+        int i = 0;
+        while (i + 2 < n && along[i + 1] < at) i++;
+        float t = (at - along[i]) / fmaxf(along[i + 1] - along[i], 1e-3f);
+        float bx = pv[upper[i]][0] + t * (pv[upper[i + 1]][0] - pv[upper[i]][0]), by = pv[upper[i]][1] + t * (pv[upper[i + 1]][1] - pv[upper[i]][1]);
+        for (int j = 0; j <= 6; j++) {
+            float v = (0.05f + 0.15f * j / 6) * w;
+            int x = (int)lroundf(bx + ux * v), y = (int)lroundf(by + uy * v);
+            if (x < 0 || y < 0 || x >= out->width || y >= out->height) continue;
+            const uint8_t *p = out->data + ((size_t)y * out->width + x) * 3;
+            sum[zone] += 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+            count[zone]++;
+        }
+    }
+    return count[0] && count[1] && sum[1] > 0 ? (float)(sum[0] / count[0] / (sum[1] / count[1])) : NAN;
+}
+
 /* Photos whose upper lids are dark or hooded (the lashes, the fold's shadow, eye make-up):
  * shut, the lid that unfolds over the eye is skin, about the cheek's brightness; stretching
  * the lid the portrait shows drew a dark crescent there (covered 0.20-0.61, one eye or
@@ -172,7 +210,16 @@ static void shut_lids(vv_faces *faces, face_mesh *fm, person_matte *pm, const ch
     }
     if (h && head3d_render(h, &f, &out) == VV_OK) {
         float c[2] = {iris_covered(&image, &out, mesh, 0), iris_covered(&image, &out, mesh, 1)};
-        printf("%s shut: iris covered %.2f %.2f\n", path, c[0], c[1]);
+        const float (*pv)[3];
+        const int (*tri)[3];
+        const uint8_t *layer;
+        int nv, nt;
+        head3d_mesh(h, &pv, &nv, &tri, &layer, &nt);
+        float corners[2] = {lid_corners(&out, pv, 0), lid_corners(&out, pv, 1)};
+        printf("%s shut: iris covered %.2f %.2f; lid's corners over its middle %.2f %.2f\n", path, c[0], c[1], corners[0], corners[1]);
+        for (int e = 0; e < 2; e++)
+            CHECK_MSG(corners[e] < LID_CORNERS_MAX && corners[e] > 0.6f, "%s: shut eye %d's lid corners %.2f of its middle (a flat "
+                      "painted lid; real shut lids 0.66-0.90)", path, e, corners[e]);
         for (int e = 0; e < 2; e++)
             CHECK_MSG(c[e] > 0.6f && c[e] < 1.2f, "%s: shut eye %d covered %.2f (a dark lid over it, or a pale patch)", path, e, c[e]);
     }

@@ -601,6 +601,73 @@ static void lids_soften(head3d *h, const head3d_frame *f, vv_image *out) {
     }
 }
 
+/* A shut lid is the curved skin over the eyeball: darker towards its lash line and its
+ * corners, where it turns away (measured on lp_d3's blinks, dlib's points: 0.05-0.2 eye
+ * widths above the lash line the corners read 0.66-0.90 of the lid's middle, mean 0.8; just
+ * over the lashes the lid is darker than a third of an eye width up).  The unfolded lid is
+ * a smooth fill, flat: each shutting eye's lid, above its posed upper margin, is darkened by
+ * lid_unfold times LID_SHADE_CORNER towards the corners (over LID_SHADE_REACH eye widths)
+ * and LID_SHADE_LASH towards the margin (over LID_SHADE_NEAR), both fading smoothly. */
+#define LID_SHADE_CORNER 0.32f
+#define LID_SHADE_LASH 0.3f
+#define LID_SHADE_REACH 0.35f
+#define LID_SHADE_NEAR 0.15f
+static void lids_shade(head3d *h, const head3d_frame *f, vv_image *out) {
+    for (int e = 0; e < 2; e++) {
+        float open = f->eye_openness[e];
+        open = isfinite(open) ? 1 + h->params.eyes * (open - 1) : 1;
+        float k = lid_unfold(open);
+        if (!(k > 0)) continue;
+        const int *upper = face_mesh_lid_upper[e];
+        float line[FACE_MESH_LID_POINTS][2], along[FACE_MESH_LID_POINTS], x0 = 1e30f, x1 = -1e30f, y0 = 1e30f, y1 = -1e30f;
+        for (int i = 0; i < FACE_MESH_LID_POINTS; i++) {
+            line[i][0] = h->posed[upper[i]][0];
+            line[i][1] = h->posed[upper[i]][1];
+            along[i] = i ? along[i - 1] + hypotf(line[i][0] - line[i - 1][0], line[i][1] - line[i - 1][1]) : 0;
+            x0 = fminf(x0, line[i][0]), x1 = fmaxf(x1, line[i][0]), y0 = fminf(y0, line[i][1]), y1 = fmaxf(y1, line[i][1]);
+        }
+        float length = along[FACE_MESH_LID_POINTS - 1], width = hypotf(line[FACE_MESH_LID_POINTS - 1][0] - line[0][0],
+                                                                     line[FACE_MESH_LID_POINTS - 1][1] - line[0][1]);
+        if (!(length > 1) || !(width > 1)) continue;
+        float reach = LID_SHADE_REACH * width, near = LID_SHADE_NEAR * width;
+        int bx0 = (int)fmaxf(floorf(x0 - reach), 0), by0 = (int)fmaxf(floorf(y0 - reach), 0);
+        int bx1 = (int)fminf(ceilf(x1 + reach), (float)out->width - 1), by1 = (int)fminf(ceilf(y1 + 1), (float)out->height - 1);
+        for (int x = bx0; x <= bx1; x++) {
+            /* the margin's lowest point at this column (its nearer end beyond it): the pixels
+             * more than a pixel and a half below it are under the lid, left as they are */
+            float low = -INFINITY;
+            for (int i = 0; i + 1 < FACE_MESH_LID_POINTS; i++) {
+                float ax = line[i][0], bx = line[i + 1][0], lo = fminf(ax, bx), hi = fmaxf(ax, bx);
+                if (x >= lo && x <= hi) {
+                    float t = hi > lo ? (x - ax) / (bx - ax) : 0;
+                    low = fmaxf(low, line[i][1] + t * (line[i + 1][1] - line[i][1]));
+                }
+            }
+            if (low == -INFINITY) low = fmaxf(line[0][1], line[FACE_MESH_LID_POINTS - 1][1]);
+            int ylast = (int)fminf((float)by1, ceilf(low + 1.5f));
+            for (int y = by0; y <= ylast; y++) {
+                float best = INFINITY, at = 0, below = 0;
+                int seg = 0;
+                for (int i = 0; i + 1 < FACE_MESH_LID_POINTS; i++) {
+                    float ax = line[i][0], ay = line[i][1], dx = line[i + 1][0] - ax, dy = line[i + 1][1] - ay;
+                    float len2 = dx * dx + dy * dy, t = len2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / len2 : 0;
+                    t = t < 0 ? 0 : t > 1 ? 1 : t;
+                    float px = x - ax - t * dx, py = y - ay - t * dy, d = hypotf(px, py);
+                    if (d < best) best = d, at = t, seg = i, below = -(px * h->lash_up[e][0] + py * h->lash_up[e][1]);
+                }
+                float lid = 0.5f - below; /* the lid side only (1 a pixel above the margin): the lashes and below stay */
+                if (best >= reach || !(lid > 0)) continue;
+                lid = lid > 1 ? 1 : lid;
+                float sa = (along[seg] + at * (along[seg + 1] - along[seg])) / length, taper = 4 * sa * (1 - sa);
+                float fr = 1 - best / reach, fn = best < near ? 1 - best / near : 0;
+                float shade = k * lid * (LID_SHADE_CORNER * (1 - taper) * fr * fr + LID_SHADE_LASH * fn * fn);
+                uint8_t *o = out->data + ((size_t)y * out->width + x) * 3;
+                for (int c = 0; c < 3; c++) o[c] = (uint8_t)(o[c] * (1 - shade) + 0.5f);
+            }
+        }
+    }
+}
+
 /* A shutting eye's lash line (see LASH_LINE): along the posed upper margin, hanging from
  * it, as thick as the portrait's lashes were deep (times LASH_LINE, by the eye's scale
  * now), thinning to a third at the corners, anti-aliased, by lid_unfold. */
@@ -2381,6 +2448,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     if (side_share > 0.004f && (s = side_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, side_share, mirror)) != VV_OK) return s;
     if (any_stretch && (s = stretch_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, fill_box)) != VV_OK) return s;
     if (f->has_gaze) eyes_gaze(h, f, out);
+    lids_shade(h, f, out);
     lids_lash(h, f, out);
     lids_soften(h, f, out);
     /* The frame's 68 points: the posed mesh's (x and y only: its depth's sign is moot). */
