@@ -149,6 +149,24 @@ static head3d *portrait_head(vv_faces *faces, face_mesh *fm, person_matte *pm, c
     return h;
 }
 
+/* A portrait test's common opening: the portrait's 3D head (portrait_head, its mesh
+ * allocated here) with the portrait's pose and eye distance; NULL, everything freed, when a
+ * check failed. */
+static head3d *portrait_open(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path, vv_image *image, vv_face *face,
+                             face_mesh_result **mesh, head_pose *pose, float *eye) {
+    *mesh = malloc(sizeof **mesh);
+    head3d *h = *mesh ? portrait_head(faces, fm, pm, path, image, face, *mesh) : NULL;
+    if (!h) {
+        image_free(image);
+        free(*mesh);
+        *mesh = NULL;
+        return NULL;
+    }
+    *pose = head_pose_estimate((const float(*)[2])face->landmarks);
+    *eye = hypotf(face->landmarks[45][0] - face->landmarks[36][0], face->landmarks[45][1] - face->landmarks[36][1]);
+    return h;
+}
+
 /* Frees what portrait_head and a render made (h may be NULL). */
 static void portrait_free(head3d *h, vv_image *image, vv_image *out, face_mesh_result *mesh) {
     head3d_free(h);
@@ -199,16 +217,15 @@ static float lid_corners(const vv_image *out, const float (*pv)[3], int e) {
 static void shut_lids(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     vv_image image = {0}, out = {0};
     vv_face face;
-    face_mesh_result *mesh = malloc(sizeof *mesh);
-    head3d *h = portrait_head(faces, fm, pm, path, &image, &face, mesh);
+    face_mesh_result *mesh;
+    head_pose pose;
+    float eye;
+    head3d *h = portrait_open(faces, fm, pm, path, &image, &face, &mesh, &pose, &eye);
+    if (!h) return;
     head3d_frame f;
-    if (h) {
-        head_pose pose = head_pose_estimate((const float(*)[2])face.landmarks);
-        float eye = hypotf(face.landmarks[45][0] - face.landmarks[36][0], face.landmarks[45][1] - face.landmarks[36][1]);
-        turn(&f, &pose, eye, 0.02f, 0); /* the full render path */
-        f.eye_openness[0] = f.eye_openness[1] = 0;
-    }
-    if (h && head3d_render(h, &f, &out) == VV_OK) {
+    turn(&f, &pose, eye, 0.02f, 0); /* the full render path */
+    f.eye_openness[0] = f.eye_openness[1] = 0;
+    if (head3d_render(h, &f, &out) == VV_OK) {
         float c[2] = {iris_covered(&image, &out, mesh, 0), iris_covered(&image, &out, mesh, 1)};
         const float (*pv)[3];
         const int (*tri)[3];
@@ -229,15 +246,12 @@ static void shut_lids(vv_faces *faces, face_mesh *fm, person_matte *pm, const ch
 static void far_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path, bool twin) {
     vv_image image = {0}, out = {0};
     vv_face face;
-    face_mesh_result *mesh = malloc(sizeof *mesh);
-    head3d *h = portrait_head(faces, fm, pm, path, &image, &face, mesh);
-    if (!h) {
-        portrait_free(NULL, &image, &out, mesh);
-        return;
-    }
-    head_pose pose = head_pose_estimate((const float(*)[2])face.landmarks);
+    face_mesh_result *mesh;
+    head_pose pose;
+    float eye;
+    head3d *h = portrait_open(faces, fm, pm, path, &image, &face, &mesh, &pose, &eye);
+    if (!h) return;
     const float (*l)[2] = (const float(*)[2])face.landmarks;
-    float eye = hypotf(l[45][0] - l[36][0], l[45][1] - l[36][1]);
     /* the far side: the jaw side nearer the nose */
     bool far_left = fabsf(l[2][0] - l[30][0]) < fabsf(l[14][0] - l[30][0]);
     head3d_frame f;
@@ -297,15 +311,13 @@ static float row_step(const vv_image *im, int x, int y, int dir, int n) {
 static void frontal_turn(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     vv_image image = {0}, out = {0};
     vv_face face;
-    face_mesh_result *mesh = malloc(sizeof *mesh);
-    head3d *h = portrait_head(faces, fm, pm, path, &image, &face, mesh);
-    if (!h) {
-        portrait_free(NULL, &image, &out, mesh);
-        return;
-    }
-    head_pose pose = head_pose_estimate((const float(*)[2])face.landmarks);
+    face_mesh_result *mesh;
+    head_pose pose;
+    float eye;
+    head3d *h = portrait_open(faces, fm, pm, path, &image, &face, &mesh, &pose, &eye);
+    if (!h) return;
     const float (*l)[2] = (const float(*)[2])face.landmarks;
-    float eye = hypotf(l[45][0] - l[36][0], l[45][1] - l[36][1]), own = 0;
+    float own = 0;
     int n = (int)(0.4f * eye);
     for (int side = 0; side < 2; side++) { /* the portrait's own cheeks, inward from the jaw */
         float st = 0;
@@ -344,15 +356,11 @@ static void frontal_turn(vv_faces *faces, face_mesh *fm, person_matte *pm, const
 static void no_cracks(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     vv_image image = {0}, out = {0};
     vv_face face;
-    face_mesh_result *mesh = malloc(sizeof *mesh);
-    head3d *h = portrait_head(faces, fm, pm, path, &image, &face, mesh);
-    if (!h) {
-        portrait_free(NULL, &image, &out, mesh);
-        return;
-    }
-    head_pose pose = head_pose_estimate((const float(*)[2])face.landmarks);
-    const float (*l)[2] = (const float(*)[2])face.landmarks;
-    float eye = hypotf(l[45][0] - l[36][0], l[45][1] - l[36][1]);
+    face_mesh_result *mesh;
+    head_pose pose;
+    float eye;
+    head3d *h = portrait_open(faces, fm, pm, path, &image, &face, &mesh, &pose, &eye);
+    if (!h) return;
     const float turns[] = {-25, -12, 12, 25};
     for (int i = 0; i < 4; i++) {
         head3d_frame f;
@@ -592,15 +600,12 @@ static float row_valley(const vv_image *im, float x, int y, int dir, int n) {
 static void nose_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     vv_image image = {0}, out = {0};
     vv_face face;
-    face_mesh_result *mesh = malloc(sizeof *mesh);
-    head3d *h = portrait_head(faces, fm, pm, path, &image, &face, mesh);
-    if (!h) {
-        portrait_free(NULL, &image, &out, mesh);
-        return;
-    }
-    head_pose pose = head_pose_estimate((const float(*)[2])face.landmarks);
+    face_mesh_result *mesh;
+    head_pose pose;
+    float eye;
+    head3d *h = portrait_open(faces, fm, pm, path, &image, &face, &mesh, &pose, &eye);
+    if (!h) return;
     const float (*l)[2] = (const float(*)[2])face.landmarks;
-    float eye = hypotf(l[45][0] - l[36][0], l[45][1] - l[36][1]);
     int n = (int)(0.35f * eye);
     head3d_frame f;
     turn(&f, &pose, eye, 25, 0);
@@ -656,15 +661,11 @@ static bool on_face(const float (*pv)[3], const int (*tri)[3], float x, float y)
 static void side_patch(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     vv_image image = {0}, out = {0};
     vv_face face;
-    face_mesh_result *mesh = malloc(sizeof *mesh);
-    head3d *h = portrait_head(faces, fm, pm, path, &image, &face, mesh);
-    if (!h) {
-        portrait_free(NULL, &image, &out, mesh);
-        return;
-    }
-    head_pose pose = head_pose_estimate((const float(*)[2])face.landmarks);
-    const float (*l)[2] = (const float(*)[2])face.landmarks;
-    float eye = hypotf(l[45][0] - l[36][0], l[45][1] - l[36][1]);
+    face_mesh_result *mesh;
+    head_pose pose;
+    float eye;
+    head3d *h = portrait_open(faces, fm, pm, path, &image, &face, &mesh, &pose, &eye);
+    if (!h) return;
     const float turns[] = {12, 25};
     for (int i = 0; i < 2; i++) {
         head3d_frame f;
