@@ -1189,6 +1189,87 @@ static void test_fill_textured(void) {
     image_free(&smooth);
 }
 
+/* The structured fill (patches): a hole across the line between two coloured bands (a red
+ * wall over a blue one, each with grain) takes each band's colour on its side of the line,
+ * where the smooth fill blends them (purple), and keeps the grain; known pixels stay as
+ * they were; the same input gives the same output. */
+static double band_distance(const vv_image *im, const uint8_t *hole, int y0, int y1, const int colour[3]) {
+    double sum = 0;
+    int n = 0;
+    for (int y = y0; y < y1; y++)
+        for (int x = 0; x < im->width; x++) {
+            size_t i = (size_t)y * im->width + x;
+            if (!hole[i]) continue;
+            double d = 0;
+            for (int k = 0; k < 3; k++) d += fabs((double)im->data[i * 3 + k] - colour[k]);
+            sum += d / 3;
+            n++;
+        }
+    return n ? sum / n : 1e9;
+}
+
+static void test_fill_structured(void) {
+    int w = 160, h = 120;
+    const int red[3] = {200, 60, 50}, blue[3] = {40, 60, 190};
+    vv_image image, smooth, again;
+    image_create(&image, w, h, 3);
+    uint8_t *known = malloc((size_t)w * h), *hole = malloc((size_t)w * h);
+    for (int i = 0; i < w * h; i++) {
+        int x = i % w, y = i / w;
+        double ex = (x - 80) / 28.0, ey = (y - 60) / 40.0;
+        known[i] = ex * ex + ey * ey >= 1;
+        hole[i] = !known[i];
+        const int *c = y < 60 ? red : blue;
+        for (int k = 0; k < 3; k++) image.data[i * 3 + k] = (uint8_t)(c[k] + (int)(test_rng() % 21) - 10);
+    }
+    vv_image original;
+    image_copy(&original, &image);
+    image_copy(&smooth, &image);
+    CHECK(image_fill_holes_textured(&smooth, known, 1, 1) == VV_OK);
+    CHECK(image_fill_holes_structured(&image, known, 1, 1) == VV_OK);
+    image_copy(&again, &original);
+    CHECK(image_fill_holes_structured(&again, known, 1, 1) == VV_OK);
+    /* away from the line between the bands (the hole's rows 25-50 and 70-95) */
+    double red_smooth = band_distance(&smooth, hole, 25, 50, red), red_patch = band_distance(&image, hole, 25, 50, red);
+    double blue_smooth = band_distance(&smooth, hole, 70, 95, blue), blue_patch = band_distance(&image, hole, 70, 95, blue);
+    int changed = 0, differ = 0;
+    for (size_t i = 0; i < (size_t)w * h * 3; i++) {
+        changed += known[i / 3] && image.data[i] != original.data[i];
+        differ += image.data[i] != again.data[i];
+    }
+    printf("structured fill: a hole across two bands, mean |colour - band's| on its red side %.1f (smooth fill %.1f), "
+           "blue side %.1f (%.1f); known values changed %d; two runs differ in %d values\n",
+           red_patch, red_smooth, blue_patch, blue_smooth, changed, differ);
+    CHECK_MSG(red_patch < 15 && blue_patch < 15, "the hole's sides are %.1f / %.1f levels from their bands", red_patch, blue_patch);
+    CHECK_MSG(red_smooth > 2 * red_patch && blue_smooth > 2 * blue_patch,
+              "the smooth fill (%.1f / %.1f) is not further from the bands than the patches (%.1f / %.1f)", red_smooth,
+              blue_smooth, red_patch, blue_patch);
+    CHECK_MSG(changed == 0, "%d known values changed", changed);
+    CHECK_MSG(differ == 0, "two runs on the same image differ in %d values", differ);
+    /* no wholly known patch anywhere (a few known pixels): the smooth fill stays */
+    uint8_t *sparse = calloc((size_t)w * h, 1);
+    for (int i = 0; i < w * h; i += 97) sparse[i] = 1;
+    image_free(&again);
+    image_copy(&again, &original);
+    vv_image plain;
+    image_copy(&plain, &original);
+    CHECK(image_fill_holes(&plain, sparse, 1) == VV_OK);
+    CHECK(image_fill_holes_patches(&again, sparse) == VV_OK);
+    int moved = 0;
+    for (size_t i = 0; i < (size_t)w * h * 3; i++) moved += sparse[i / 3] && again.data[i] != original.data[i];
+    CHECK_MSG(moved == 0, "sparse known pixels: %d known values changed", moved);
+    CHECK(image_fill_holes_patches(NULL, known) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(image_fill_holes_structured(&image, known, 0, 1) == VV_ERR_INVALID_ARGUMENT);
+    free(sparse);
+    free(known);
+    free(hole);
+    image_free(&image);
+    image_free(&original);
+    image_free(&smooth);
+    image_free(&again);
+    image_free(&plain);
+}
+
 static void test_fill_known_and_border(void) {
     /* Random image, random mask: known pixels unchanged; fill within the known range. */
     int w = 73, h = 51;
@@ -1419,6 +1500,7 @@ int main(void) {
     test_fill_ramp();
     test_fill_far_stripe();
     test_fill_textured();
+    test_fill_structured();
     test_fill_known_and_border();
     test_portrait();
     return test_finish("test_raster");

@@ -111,4 +111,19 @@ vv_status image_fill_holes(vv_image *image, const uint8_t *known, int threads);
  * VV_ERR_NO_MEMORY. */
 vv_status image_fill_holes_textured(vv_image *image, const uint8_t *known, int grain, int threads);
 
+/* Replaces a filled hole's colours by a synthesis from patches of the known pixels
+ * (warp/patch_fill.c: PatchMatch matching and voting on a pyramid up to 192 pixels across,
+ * upsampled; a fixed seed): the structure around the hole (a flag's stripes, a wall's
+ * colour beside a shelf's) runs on into it instead of a fog of all its border's colours.
+ * Smooth at the image's own scale: image_fill_holes_structured adds the grain.  Unknown
+ * pixels without any wholly known 7x7 patch in the image keep what they had.
+ * VV_ERR_INVALID_ARGUMENT, VV_ERR_NO_MEMORY. */
+vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known);
+
+/* image_fill_holes_textured with image_fill_holes_patches's colours in place of the smooth
+ * fill's: for a background plate behind a person (what a moving head uncovers, and what the
+ * matte's edge is de-mixed against).  grain >= 1.  VV_ERR_INVALID_ARGUMENT,
+ * VV_ERR_NO_MEMORY. */
+vv_status image_fill_holes_structured(vv_image *image, const uint8_t *known, int grain, int threads);
+
 #endif

@@ -81,7 +81,8 @@ static void known_table(const vv_image *im, const uint8_t *known, uint32_t *tabl
     }
 }
 
-vv_status image_fill_holes_textured(vv_image *image, const uint8_t *known, int grain, int threads) {
+/* The fill (smooth, or structured from patches), then the grain mirrored in. */
+static vv_status fill_grained(vv_image *image, const uint8_t *known, int grain, int threads, bool structured) {
     if (!image || !image->data || image->channels != 3 || image->width < 1 || image->height < 1 || !known || grain < 1)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "fill holes: needs an RGB image, its known mask and a grain of 1 or more");
     int w = image->width, h = image->height;
@@ -103,6 +104,7 @@ vv_status image_fill_holes_textured(vv_image *image, const uint8_t *known, int g
     known_table(image, known, table);
     nearest_known(known, w, h, nearest);
     vv_status s = image_fill_holes(image, known, threads);
+    if (s == VV_OK && structured) s = image_fill_holes_patches(image, known);
     int reach = 8 * grain; /* the grain's full strength this far in, fading out over as far again */
     size_t stride = (size_t)(w + 1) * 4;
     for (int y = 0; s == VV_OK && y < h; y++)
@@ -138,4 +140,12 @@ vv_status image_fill_holes_textured(vv_image *image, const uint8_t *known, int g
     free(table);
     free(original);
     return s;
+}
+
+vv_status image_fill_holes_textured(vv_image *image, const uint8_t *known, int grain, int threads) {
+    return fill_grained(image, known, grain, threads, false);
+}
+
+vv_status image_fill_holes_structured(vv_image *image, const uint8_t *known, int grain, int threads) {
+    return fill_grained(image, known, grain, threads, true);
 }

@@ -1,0 +1,372 @@
+/* warp/patch_fill: a hole's colours re-synthesised from patches of the known image.
+ *
+ * The smooth fill (image_fill_holes) of a person's outline over a structured background (a
+ * flag's stripes, a brick wall under wooden cupboards, a landscape) is a fog that mixes the
+ * colours around the hole: a red and white flag beside a head turns into pink, and a head
+ * that moves far uncovers it; the matte's de-mixing of hair against that plate also tints
+ * the hair's edge with the colour the plate lacks.  Here the hole is rebuilt, at a coarse
+ * scale (at most STRUCTURE_SIZE pixels across, where the structure is and the cost is
+ * small), the way exemplar completion does (Wexler, Shechtman and Irani; nearest-neighbour
+ * fields by Barnes et al.'s PatchMatch): every hole pixel's 7x7 patch is matched to a
+ * wholly known one (propagation from the neighbours' matches, then random search), each hole
+ * pixel becomes the mean of what the matches covering it put there, and that repeats on a
+ * pyramid from coarse to fine.  The result, upsampled, replaces the smooth fill; the grain
+ * (image_fill_holes_textured) goes on top.  A fixed seed: the same portrait, the same plate. */
+#include "warp/raster.h"
+#include "img/image.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define PATCH_RADIUS 3   /* 7x7 patches */
+#define MAX_LEVELS 8
+#define STRUCTURE_SIZE 192 /* the finest level synthesised: at most this many pixels across
+                              (256: the same pictures at 2x the cost) */
+#define SMALLEST_SIZE 64   /* the coarsest level: at least this many pixels across (below, few
+                              wholly known 7x7 patches are left: on a portrait in a gilt frame
+                              its one dark corner filled the head's hole at every level) */
+#define ITERATIONS 4
+#define RANDOM_TRIES 6
+
+typedef struct fill_level {
+    int w, h;
+    float *rgb;       /* w x h x 3 */
+    uint8_t *known;   /* 1 known, 0 unknown */
+    uint8_t *target;  /* the hole: pixels to synthesise */
+    uint8_t *source;  /* 1 where a whole patch around the pixel is known */
+    int32_t (*match)[2]; /* per target pixel: its source patch's centre */
+    float *cost;      /* that match's distance */
+} fill_level;
+
+static uint32_t rng_next(uint32_t *s) {
+    uint32_t x = *s;
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return *s = x;
+}
+
+static void level_free(fill_level *l) {
+    free(l->rgb);
+    free(l->known);
+    free(l->target);
+    free(l->source);
+    free(l->match);
+    free(l->cost);
+    memset(l, 0, sizeof *l);
+}
+
+static bool level_alloc(fill_level *l, int w, int h) {
+    size_t n = (size_t)w * h;
+    l->w = w;
+    l->h = h;
+    l->rgb = malloc(n * 3 * sizeof *l->rgb);
+    l->known = calloc(n, 1);
+    l->target = calloc(n, 1);
+    l->source = calloc(n, 1);
+    l->match = malloc(n * sizeof *l->match);
+    l->cost = malloc(n * sizeof *l->cost);
+    return l->rgb && l->known && l->target && l->source && l->match && l->cost;
+}
+
+/* Sources: pixels whose whole patch lies in the image and is known. */
+static void level_sources(fill_level *l) {
+    int w = l->w, h = l->h, r = PATCH_RADIUS;
+    /* rows of known runs: a pixel is a source when every pixel within r is known */
+    int32_t *run = malloc((size_t)w * h * sizeof *run);
+    if (!run) return; /* no sources: the level keeps its fill */
+    for (int y = 0; y < h; y++) { /* horizontal: known pixels within r either side */
+        const uint8_t *k = l->known + (size_t)y * w;
+        int32_t *o = run + (size_t)y * w;
+        int last_gap = -1;
+        for (int x = 0; x < w; x++) {
+            if (!k[x]) last_gap = x;
+            o[x] = last_gap; /* the last unknown at or left of x */
+        }
+        for (int x = 0; x < w; x++) {
+            int right = x + r;
+            bool ok = x - r >= 0 && right < w && o[right] < x - r;
+            o[x] = ok; /* (reads o[right] >= x before it is overwritten) */
+        }
+    }
+    for (int x = 0; x < w; x++) { /* vertical over the horizontal results */
+        int last_gap = -1;
+        for (int y = 0; y < h; y++) {
+            if (!run[(size_t)y * w + x]) last_gap = y;
+            if (y - 2 * r >= 0 && last_gap < y - 2 * r) l->source[(size_t)(y - r) * w + x] = 1;
+        }
+    }
+    free(run);
+}
+
+/* Patch distance (sum of squared RGB differences) of target centre (tx, ty) against source
+ * centre (sx, sy), stopping early past `limit`; target pixels off the image count nothing. */
+static float patch_distance(const fill_level *l, int tx, int ty, int sx, int sy, float limit) {
+    int w = l->w, h = l->h, r = PATCH_RADIUS;
+    float sum = 0;
+    for (int dy = -r; dy <= r; dy++) {
+        int y = ty + dy;
+        if (y < 0 || y >= h) continue;
+        const float *t = l->rgb + ((size_t)y * w) * 3, *s = l->rgb + ((size_t)(sy + dy) * w) * 3;
+        int x0 = tx - r < 0 ? 0 : tx - r, x1 = tx + r >= w ? w - 1 : tx + r;
+        for (int x = x0; x <= x1; x++) {
+            const float *a = t + 3 * x, *b = s + 3 * (sx + x - tx);
+            sum += (a[0] - b[0]) * (a[0] - b[0]) + (a[1] - b[1]) * (a[1] - b[1]) + (a[2] - b[2]) * (a[2] - b[2]);
+        }
+        if (sum > limit) return sum;
+    }
+    return sum;
+}
+
+static void try_match(fill_level *l, size_t i, int tx, int ty, int sx, int sy) {
+    if (sx < 0 || sy < 0 || sx >= l->w || sy >= l->h || !l->source[(size_t)sy * l->w + sx]) return;
+    if (sx == l->match[i][0] && sy == l->match[i][1]) return;
+    float d = patch_distance(l, tx, ty, sx, sy, l->cost[i]);
+    if (d < l->cost[i]) {
+        l->cost[i] = d;
+        l->match[i][0] = sx;
+        l->match[i][1] = sy;
+    }
+}
+
+/* One PatchMatch pass over the hole: forwards on even passes, backwards on odd ones. */
+static void patchmatch_pass(fill_level *l, int pass, uint32_t *seed) {
+    int w = l->w, h = l->h, step = pass & 1 ? -1 : 1, reach = w > h ? w : h;
+    for (int k = 0; k < h; k++) {
+        int y = step > 0 ? k : h - 1 - k;
+        for (int j = 0; j < w; j++) {
+            int x = step > 0 ? j : w - 1 - j;
+            size_t i = (size_t)y * w + x;
+            if (!l->target[i]) continue;
+            /* propagation: the neighbour's match, shifted */
+            int px = x - step, py = y - step;
+            if (px >= 0 && px < w && l->target[(size_t)y * w + px])
+                try_match(l, i, x, y, l->match[(size_t)y * w + px][0] + step, l->match[(size_t)y * w + px][1]);
+            if (py >= 0 && py < h && l->target[(size_t)py * w + x])
+                try_match(l, i, x, y, l->match[(size_t)py * w + x][0], l->match[(size_t)py * w + x][1] + step);
+            /* random search around the match, the radius halving */
+            for (int radius = reach / 4, tries = 0; radius >= 1 && tries < RANDOM_TRIES; radius /= 2, tries++) {
+                int ox = (int)(rng_next(seed) % (uint32_t)(2 * radius + 1)) - radius;
+                int oy = (int)(rng_next(seed) % (uint32_t)(2 * radius + 1)) - radius;
+                try_match(l, i, x, y, l->match[i][0] + ox, l->match[i][1] + oy);
+            }
+        }
+    }
+}
+
+/* Each hole pixel: the mean of what the matches of the hole patches covering it put there. */
+static void vote(fill_level *l, float *scratch) {
+    int w = l->w, h = l->h, r = PATCH_RADIUS;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * w + x;
+            if (!l->target[i]) continue;
+            float sum[3] = {0, 0, 0}, n = 0;
+            for (int dy = -r; dy <= r; dy++) {
+                int qy = y - dy;
+                if (qy < 0 || qy >= h) continue;
+                for (int dx = -r; dx <= r; dx++) {
+                    int qx = x - dx;
+                    if (qx < 0 || qx >= w) continue;
+                    size_t q = (size_t)qy * w + qx;
+                    if (!l->target[q]) continue;
+                    const float *s = l->rgb + ((size_t)(l->match[q][1] + dy) * w + l->match[q][0] + dx) * 3;
+                    for (int c = 0; c < 3; c++) sum[c] += s[c];
+                    n += 1;
+                }
+            }
+            for (int c = 0; c < 3; c++) scratch[i * 3 + c] = n > 0 ? sum[c] / n : l->rgb[i * 3 + c];
+        }
+    for (size_t i = 0; i < (size_t)w * h; i++)
+        if (l->target[i]) memcpy(l->rgb + i * 3, scratch + i * 3, 3 * sizeof *scratch);
+}
+
+/* The nearest source for every hole pixel without a match yet (a start for the search):
+ * two raster passes propagating the neighbours' nearest, as texture_fill's nearest_known. */
+static void seed_matches(fill_level *l, uint32_t *seed) {
+    int w = l->w, h = l->h;
+    int32_t (*nearest)[2] = malloc((size_t)w * h * sizeof *nearest);
+    if (nearest) {
+        for (size_t i = 0; i < (size_t)w * h; i++) {
+            bool s = l->source[i];
+            nearest[i][0] = s ? (int32_t)(i % w) : -1;
+            nearest[i][1] = s ? (int32_t)(i / w) : -1;
+        }
+        for (int pass = 0; pass < 2; pass++)
+            for (int k = 0; k < h; k++) {
+                int y = pass ? h - 1 - k : k, step = pass ? -1 : 1;
+                for (int j = 0; j < w; j++) {
+                    int x = pass ? w - 1 - j : j;
+                    size_t i = (size_t)y * w + x;
+                    const int around[4][2] = {{-step, 0}, {0, -step}, {-step, -step}, {step, -step}};
+                    for (int n = 0; n < 4; n++) {
+                        int u = x + around[n][0], v = y + around[n][1];
+                        if (u < 0 || v < 0 || u >= w || v >= h) continue;
+                        const int32_t *c = nearest[(size_t)v * w + u];
+                        if (c[0] < 0) continue;
+                        int64_t dn = (int64_t)(c[0] - x) * (c[0] - x) + (int64_t)(c[1] - y) * (c[1] - y);
+                        int64_t db = nearest[i][0] < 0 ? INT64_MAX
+                                                       : (int64_t)(nearest[i][0] - x) * (nearest[i][0] - x) +
+                                                             (int64_t)(nearest[i][1] - y) * (nearest[i][1] - y);
+                        if (dn < db) memcpy(nearest[i], c, sizeof nearest[i]);
+                    }
+                }
+            }
+    }
+    for (size_t i = 0; i < (size_t)w * h; i++) {
+        if (!l->target[i] || l->match[i][0] >= 0) continue;
+        if (nearest) {
+            l->match[i][0] = nearest[i][0];
+            l->match[i][1] = nearest[i][1];
+        } else { /* no memory for the passes: random sources */
+            for (int tries = 0; tries < 1000 && l->match[i][0] < 0; tries++) {
+                int u = (int)(rng_next(seed) % (uint32_t)w), v = (int)(rng_next(seed) % (uint32_t)h);
+                if (l->source[(size_t)v * w + u]) l->match[i][0] = u, l->match[i][1] = v;
+            }
+        }
+    }
+    free(nearest);
+}
+
+/* Level 0: the image shrunk by `factor` (block means; known where the whole block is). */
+static void level_shrink(fill_level *l, const vv_image *image, const uint8_t *known, int factor) {
+    int w = image->width, h = image->height;
+    for (int y = 0; y < l->h; y++)
+        for (int x = 0; x < l->w; x++) {
+            size_t i = (size_t)y * l->w + x;
+            float sum[3] = {0, 0, 0};
+            int cells = 0, known_cells = 0;
+            for (int v = y * factor; v < (y + 1) * factor && v < h; v++)
+                for (int u = x * factor; u < (x + 1) * factor && u < w; u++) {
+                    size_t j = (size_t)v * w + u;
+                    for (int c = 0; c < 3; c++) sum[c] += image->data[j * 3 + c];
+                    cells++;
+                    known_cells += known[j] != 0;
+                }
+            for (int c = 0; c < 3; c++) l->rgb[i * 3 + c] = sum[c] / (float)cells;
+            l->known[i] = known_cells == cells;
+            l->target[i] = !l->known[i];
+        }
+}
+
+/* The next coarser level: 2x2 means, known where all four children are. */
+static void level_halve(fill_level *l, const fill_level *f) {
+    for (int y = 0; y < l->h; y++)
+        for (int x = 0; x < l->w; x++) {
+            size_t i = (size_t)y * l->w + x;
+            float sum[3] = {0, 0, 0};
+            int cells = 0, known_cells = 0;
+            for (int v = 2 * y; v < 2 * y + 2 && v < f->h; v++)
+                for (int u = 2 * x; u < 2 * x + 2 && u < f->w; u++) {
+                    size_t j = (size_t)v * f->w + u;
+                    for (int c = 0; c < 3; c++) sum[c] += f->rgb[j * 3 + c];
+                    cells++;
+                    known_cells += f->known[j];
+                }
+            for (int c = 0; c < 3; c++) l->rgb[i * 3 + c] = sum[c] / (float)cells;
+            l->known[i] = known_cells == cells;
+            l->target[i] = !l->known[i];
+        }
+}
+
+/* A level's hole from the coarser level's result: its matches doubled, its colours. */
+static void level_from_coarser(fill_level *l, const fill_level *c) {
+    for (int y = 0; y < l->h; y++)
+        for (int x = 0; x < l->w; x++) {
+            size_t i = (size_t)y * l->w + x, j = (size_t)(y / 2) * c->w + x / 2;
+            if (!l->target[i]) continue;
+            if (c->target[j]) memcpy(l->rgb + i * 3, c->rgb + j * 3, 3 * sizeof *l->rgb);
+            if (c->match[j][0] >= 0) {
+                int sx = 2 * c->match[j][0] + (x & 1), sy = 2 * c->match[j][1] + (y & 1);
+                if (sx < l->w && sy < l->h && l->source[(size_t)sy * l->w + sx]) l->match[i][0] = sx, l->match[i][1] = sy;
+            }
+        }
+}
+
+vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known) {
+    if (!image || !image->data || image->channels != 3 || image->width < 1 || image->height < 1 || !known)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "patch fill: needs an RGB image and its known mask");
+    int w = image->width, h = image->height;
+    size_t n = (size_t)w * h;
+    if (!memchr(known, 0, n)) return VV_OK;
+    int larger = w > h ? w : h, factor = (larger + STRUCTURE_SIZE - 1) / STRUCTURE_SIZE;
+    fill_level levels[MAX_LEVELS];
+    memset(levels, 0, sizeof levels);
+    int count = 0;
+    vv_status s = VV_OK;
+    for (int lw = (w + factor - 1) / factor, lh = (h + factor - 1) / factor; count < MAX_LEVELS;) {
+        fill_level *l = &levels[count];
+        if (!level_alloc(l, lw, lh)) {
+            s = vv_fail(VV_ERR_NO_MEMORY, "patch fill: out of memory for a %dx%d image", w, h);
+            break;
+        }
+        if (count == 0) level_shrink(l, image, known, factor);
+        else level_halve(l, &levels[count - 1]);
+        level_sources(l);
+        for (size_t i = 0; i < (size_t)lw * lh; i++) l->match[i][0] = l->match[i][1] = -1;
+        count++;
+        lw = (lw + 1) / 2;
+        lh = (lh + 1) / 2;
+        if ((lw < lh ? lw : lh) < SMALLEST_SIZE) break;
+    }
+    uint32_t seed = 0x9e3779b9u;
+    float *scratch = s == VV_OK ? malloc((size_t)levels[0].w * levels[0].h * 3 * sizeof *scratch) : NULL;
+    if (s == VV_OK && !scratch) s = vv_fail(VV_ERR_NO_MEMORY, "patch fill: out of memory for a %dx%d image", w, h);
+    bool filled = false;
+    for (int k = count - 1; s == VV_OK && k >= 0; k--) {
+        fill_level *l = &levels[k];
+        size_t cells = (size_t)l->w * l->h;
+        if (k < count - 1) level_from_coarser(l, &levels[k + 1]);
+        seed_matches(l, &seed);
+        bool any = false;
+        for (size_t i = 0; i < cells; i++) {
+            if (!l->target[i]) continue;
+            if (l->match[i][0] < 0) { /* no wholly known patch anywhere: the fill stays */
+                l->target[i] = 0;
+                continue;
+            }
+            any = true;
+        }
+        if (!any) continue;
+        for (int it = 0; it < ITERATIONS; it++) {
+            for (size_t i = 0; i < cells; i++)
+                if (l->target[i])
+                    l->cost[i] = patch_distance(l, (int)(i % l->w), (int)(i / l->w), l->match[i][0], l->match[i][1], FLT_MAX);
+            patchmatch_pass(l, 2 * it, &seed);
+            patchmatch_pass(l, 2 * it + 1, &seed);
+            vote(l, scratch);
+        }
+        filled = k == 0;
+    }
+    if (s == VV_OK && filled) { /* level 0 back to the image's size (bilinear), in the hole only */
+        const fill_level *l = &levels[0];
+        for (int y = 0; y < h; y++) {
+            float fy = ((float)y + 0.5f) / (float)factor - 0.5f;
+            int y0 = (int)floorf(fy);
+            float wy = fy - (float)y0;
+            int ya = y0 < 0 ? 0 : y0 >= l->h ? l->h - 1 : y0, yb = y0 + 1 >= l->h ? l->h - 1 : y0 + 1 < 0 ? 0 : y0 + 1;
+            for (int x = 0; x < w; x++) {
+                size_t i = (size_t)y * w + x;
+                if (known[i]) continue;
+                float fx = ((float)x + 0.5f) / (float)factor - 0.5f;
+                int x0 = (int)floorf(fx);
+                float wx = fx - (float)x0;
+                int xa = x0 < 0 ? 0 : x0 >= l->w ? l->w - 1 : x0, xb = x0 + 1 >= l->w ? l->w - 1 : x0 + 1 < 0 ? 0 : x0 + 1;
+                const float *a = l->rgb + ((size_t)ya * l->w + xa) * 3, *b = l->rgb + ((size_t)ya * l->w + xb) * 3;
+                const float *c = l->rgb + ((size_t)yb * l->w + xa) * 3, *d = l->rgb + ((size_t)yb * l->w + xb) * 3;
+                for (int k = 0; k < 3; k++) {
+                    float top = a[k] + wx * (b[k] - a[k]), bottom = c[k] + wx * (d[k] - c[k]);
+                    float v = top + wy * (bottom - top);
+                    image->data[i * 3 + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+                }
+            }
+        }
+    }
+    free(scratch);
+    for (int k = 0; k < MAX_LEVELS; k++) level_free(&levels[k]);
+    return s;
+}
