@@ -1486,10 +1486,11 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         if (s == VV_OK) {
             for (size_t i = 0; i < pixels; i++) known[i] = matte[i] < MATTE_BACKGROUND;
             s = plate_rim_unknown(known, source->width, source->height);
-            /* with the background's grain (canvas, foliage): a smooth fill showed as a
-             * fogged patch wherever the head moved away */
+            /* with the background's structure and grain (a flag's stripes, canvas, foliage):
+             * a smooth fill showed as a fogged patch (red and white: pink) wherever the head
+             * moved away, and tinted the hair's edge de-mixed against it */
             int larger = source->width > source->height ? source->width : source->height, grain = (larger + 128) / 256;
-            if (s == VV_OK) s = image_fill_holes_textured(&h->plate, known, grain < 1 ? 1 : grain, h->params.threads);
+            if (s == VV_OK) s = image_fill_holes_structured(&h->plate, known, grain < 1 ? 1 : grain, h->params.threads);
             for (size_t i = 0; s == VV_OK && i < pixels; i++) {
                 int alpha = matte[i];
                 if (!known[i]) { /* no less than I needs over P (the matte's own may clip F) */
