@@ -14,6 +14,7 @@
  * (image_fill_holes_textured) goes on top.  A fixed seed: the same portrait, the same plate. */
 #include "warp/raster.h"
 #include "img/image.h"
+#include "base/base.h"
 
 #include <float.h>
 #include <math.h>
@@ -133,55 +134,93 @@ static void try_match(fill_level *l, size_t i, int tx, int ty, int sx, int sy) {
     }
 }
 
-/* One PatchMatch pass over the hole: forwards on even passes, backwards on odd ones. */
-static void patchmatch_pass(fill_level *l, int pass, uint32_t *seed) {
-    int w = l->w, h = l->h, step = pass & 1 ? -1 : 1, reach = w > h ? w : h;
-    for (int k = 0; k < h; k++) {
-        int y = step > 0 ? k : h - 1 - k;
-        for (int j = 0; j < w; j++) {
-            int x = step > 0 ? j : w - 1 - j;
-            size_t i = (size_t)y * w + x;
-            if (!l->target[i]) continue;
-            /* propagation: the neighbour's match, shifted */
-            int px = x - step, py = y - step;
-            if (px >= 0 && px < w && l->target[(size_t)y * w + px])
-                try_match(l, i, x, y, l->match[(size_t)y * w + px][0] + step, l->match[(size_t)y * w + px][1]);
-            if (py >= 0 && py < h && l->target[(size_t)py * w + x])
-                try_match(l, i, x, y, l->match[(size_t)py * w + x][0], l->match[(size_t)py * w + x][1] + step);
-            /* random search around the match, the radius halving */
-            for (int radius = reach / 4, tries = 0; radius >= 1 && tries < RANDOM_TRIES; radius /= 2, tries++) {
-                int ox = (int)(rng_next(seed) % (uint32_t)(2 * radius + 1)) - radius;
-                int oy = (int)(rng_next(seed) % (uint32_t)(2 * radius + 1)) - radius;
-                try_match(l, i, x, y, l->match[i][0] + ox, l->match[i][1] + oy);
-            }
+/* One PatchMatch pass over the hole, row by row on the threads: forwards on even passes,
+ * backwards on odd ones; a row takes its own left (right) neighbour's match as it goes and
+ * the row above's (below's) as it was before the pass, and its random search is seeded by
+ * the level, pass and row: the same result for any number of threads. */
+typedef struct pass_job {
+    fill_level *l;
+    const int32_t (*before)[2]; /* the matches at the start of the pass */
+    float *scratch;
+    int pass;
+    uint32_t seed;
+} pass_job;
+
+static void patchmatch_row(void *ctx, int y) {
+    pass_job *job = ctx;
+    fill_level *l = job->l;
+    int w = l->w, h = l->h, step = job->pass & 1 ? -1 : 1, reach = w > h ? w : h;
+    uint32_t seed = job->seed ^ (uint32_t)(y + 1) * 0x85ebca6bu;
+    if (!seed) seed = 1;
+    int py = y - step;
+    for (int j = 0; j < w; j++) {
+        int x = step > 0 ? j : w - 1 - j;
+        size_t i = (size_t)y * w + x;
+        if (!l->target[i]) continue;
+        int px = x - step; /* propagation: the neighbours' matches, shifted */
+        if (px >= 0 && px < w && l->target[(size_t)y * w + px])
+            try_match(l, i, x, y, l->match[(size_t)y * w + px][0] + step, l->match[(size_t)y * w + px][1]);
+        if (py >= 0 && py < h && l->target[(size_t)py * w + x])
+            try_match(l, i, x, y, job->before[(size_t)py * w + x][0], job->before[(size_t)py * w + x][1] + step);
+        /* random search around the match, the radius halving */
+        for (int radius = reach / 4, tries = 0; radius >= 1 && tries < RANDOM_TRIES; radius /= 2, tries++) {
+            int ox = (int)(rng_next(&seed) % (uint32_t)(2 * radius + 1)) - radius;
+            int oy = (int)(rng_next(&seed) % (uint32_t)(2 * radius + 1)) - radius;
+            try_match(l, i, x, y, l->match[i][0] + ox, l->match[i][1] + oy);
         }
     }
 }
 
-/* Each hole pixel: the mean of what the matches of the hole patches covering it put there. */
-static void vote(fill_level *l, float *scratch) {
+/* The current matches' distances, a row at a time. */
+static void cost_row(void *ctx, int y) {
+    pass_job *job = ctx;
+    fill_level *l = job->l;
+    for (int x = 0; x < l->w; x++) {
+        size_t i = (size_t)y * l->w + x;
+        if (l->target[i]) l->cost[i] = patch_distance(l, x, y, l->match[i][0], l->match[i][1], FLT_MAX);
+    }
+}
+
+/* Each hole pixel: the mean of what the matches of the hole patches covering it put there
+ * (into scratch, a row at a time). */
+static void vote_row(void *ctx, int y) {
+    pass_job *job = ctx;
+    const fill_level *l = job->l;
     int w = l->w, h = l->h, r = PATCH_RADIUS;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            size_t i = (size_t)y * w + x;
-            if (!l->target[i]) continue;
-            float sum[3] = {0, 0, 0}, n = 0;
-            for (int dy = -r; dy <= r; dy++) {
-                int qy = y - dy;
-                if (qy < 0 || qy >= h) continue;
-                for (int dx = -r; dx <= r; dx++) {
-                    int qx = x - dx;
-                    if (qx < 0 || qx >= w) continue;
-                    size_t q = (size_t)qy * w + qx;
-                    if (!l->target[q]) continue;
-                    const float *s = l->rgb + ((size_t)(l->match[q][1] + dy) * w + l->match[q][0] + dx) * 3;
-                    for (int c = 0; c < 3; c++) sum[c] += s[c];
-                    n += 1;
-                }
+    for (int x = 0; x < w; x++) {
+        size_t i = (size_t)y * w + x;
+        if (!l->target[i]) continue;
+        float sum[3] = {0, 0, 0}, n = 0;
+        for (int dy = -r; dy <= r; dy++) {
+            int qy = y - dy;
+            if (qy < 0 || qy >= h) continue;
+            for (int dx = -r; dx <= r; dx++) {
+                int qx = x - dx;
+                if (qx < 0 || qx >= w) continue;
+                size_t q = (size_t)qy * w + qx;
+                if (!l->target[q]) continue;
+                const float *src = l->rgb + ((size_t)(l->match[q][1] + dy) * w + l->match[q][0] + dx) * 3;
+                for (int c = 0; c < 3; c++) sum[c] += src[c];
+                n += 1;
             }
-            for (int c = 0; c < 3; c++) scratch[i * 3 + c] = n > 0 ? sum[c] / n : l->rgb[i * 3 + c];
         }
-    for (size_t i = 0; i < (size_t)w * h; i++)
+        for (int c = 0; c < 3; c++) job->scratch[i * 3 + c] = n > 0 ? sum[c] / n : l->rgb[i * 3 + c];
+    }
+}
+
+/* One iteration on a level: distances, a forward and a backward pass, the vote. */
+static void level_iterate(fill_level *l, float *scratch, int32_t (*before)[2], uint32_t seed, int threads) {
+    size_t cells = (size_t)l->w * l->h;
+    pass_job job = {l, (const int32_t(*)[2])before, scratch, 0, seed};
+    parallel_for(l->h, threads, cost_row, &job);
+    for (int pass = 0; pass < 2; pass++) {
+        memcpy(before, l->match, cells * sizeof *before);
+        job.pass = pass;
+        job.seed = seed * 2654435761u + (uint32_t)pass + 1;
+        parallel_for(l->h, threads, patchmatch_row, &job);
+    }
+    parallel_for(l->h, threads, vote_row, &job);
+    for (size_t i = 0; i < cells; i++)
         if (l->target[i]) memcpy(l->rgb + i * 3, scratch + i * 3, 3 * sizeof *scratch);
 }
 
@@ -287,7 +326,7 @@ static void level_from_coarser(fill_level *l, const fill_level *c) {
         }
 }
 
-vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known) {
+vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known, int threads) {
     if (!image || !image->data || image->channels != 3 || image->width < 1 || image->height < 1 || !known)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "patch fill: needs an RGB image and its known mask");
     int w = image->width, h = image->height;
@@ -315,7 +354,8 @@ vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known) {
     }
     uint32_t seed = 0x9e3779b9u;
     float *scratch = s == VV_OK ? malloc((size_t)levels[0].w * levels[0].h * 3 * sizeof *scratch) : NULL;
-    if (s == VV_OK && !scratch) s = vv_fail(VV_ERR_NO_MEMORY, "patch fill: out of memory for a %dx%d image", w, h);
+    int32_t (*before)[2] = s == VV_OK ? malloc((size_t)levels[0].w * levels[0].h * sizeof *before) : NULL;
+    if (s == VV_OK && (!scratch || !before)) s = vv_fail(VV_ERR_NO_MEMORY, "patch fill: out of memory for a %dx%d image", w, h);
     bool filled = false;
     for (int k = count - 1; s == VV_OK && k >= 0; k--) {
         fill_level *l = &levels[k];
@@ -332,14 +372,7 @@ vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known) {
             any = true;
         }
         if (!any) continue;
-        for (int it = 0; it < ITERATIONS; it++) {
-            for (size_t i = 0; i < cells; i++)
-                if (l->target[i])
-                    l->cost[i] = patch_distance(l, (int)(i % l->w), (int)(i / l->w), l->match[i][0], l->match[i][1], FLT_MAX);
-            patchmatch_pass(l, 2 * it, &seed);
-            patchmatch_pass(l, 2 * it + 1, &seed);
-            vote(l, scratch);
-        }
+        for (int it = 0; it < ITERATIONS; it++) level_iterate(l, scratch, before, (uint32_t)(k * 64 + it + 1) * 0x9e3779b9u, threads);
         filled = k == 0;
     }
     if (s == VV_OK && filled) { /* level 0 back to the image's size (bilinear), in the hole only */
@@ -367,6 +400,7 @@ vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known) {
         }
     }
     free(scratch);
+    free(before);
     for (int k = 0; k < MAX_LEVELS; k++) level_free(&levels[k]);
     return s;
 }

@@ -116,9 +116,10 @@ vv_status image_fill_holes_textured(vv_image *image, const uint8_t *known, int g
  * upsampled; a fixed seed): the structure around the hole (a flag's stripes, a wall's
  * colour beside a shelf's) runs on into it instead of a fog of all its border's colours.
  * Smooth at the image's own scale: image_fill_holes_structured adds the grain.  Unknown
- * pixels without any wholly known 7x7 patch in the image keep what they had.
- * VV_ERR_INVALID_ARGUMENT, VV_ERR_NO_MEMORY. */
-vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known);
+ * pixels without any wholly known 7x7 patch in the image keep what they had.  threads: 0
+ * for all cores (the result does not depend on it).  VV_ERR_INVALID_ARGUMENT,
+ * VV_ERR_NO_MEMORY. */
+vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known, int threads);
 
 /* image_fill_holes_textured with image_fill_holes_patches's colours in place of the smooth
  * fill's: for a background plate behind a person (what a moving head uncovers, and what the

@@ -104,7 +104,7 @@ static vv_status fill_grained(vv_image *image, const uint8_t *known, int grain, 
     known_table(image, known, table);
     nearest_known(known, w, h, nearest);
     vv_status s = image_fill_holes(image, known, threads);
-    if (s == VV_OK && structured) s = image_fill_holes_patches(image, known);
+    if (s == VV_OK && structured) s = image_fill_holes_patches(image, known, threads);
     int reach = 8 * grain; /* the grain's full strength this far in, fading out over as far again */
     size_t stride = (size_t)(w + 1) * 4;
     for (int y = 0; s == VV_OK && y < h; y++)
