@@ -41,6 +41,7 @@
 #define SIDE_PATCH_DARK 8.0f
 #define NOSE_SIDE_DARK 1.5f
 #define LID_CORNERS_MAX 0.92f
+#define FAR_GLOW 0.25f
 
 /* A turn about the neck: the pivot 1.3 eye distances behind the face, a quarter below. */
 static void turn(head3d_frame *f, const head_pose *pose, float eye, float yaw, float pitch) {
@@ -94,9 +95,12 @@ static float row_luma(const vv_image *im, int x, int y, int dir, int n) {
  * Now, where the side the portrait shows across the midline continues what lies beyond the
  * strip (the Mona Lisa: hair beside hair), it takes that texture: as rough as the near
  * side's, and not skin.  Where it does not (the Girl with a Pearl Earring: a lit collar and
- * ear against a dark ground), it is painted smoothly from around it: no crease.  Measured
- * along rows outward from the far jaw: the luma's total variation over its net change and
- * its mean, against the portrait's own beyond the near jaw and on the cheek. */
+ * ear against a dark ground), it is painted smoothly from around it: no crease; and from
+ * what lies beyond it only, not the face's lit edge, which made it a glow of skin fading
+ * into the ground (luma beyond the far jaw 41, the ground there at rest 13, the cheek 84).
+ * Measured along rows outward from the far jaw: the luma's total variation over its net
+ * change and its mean, against the portrait's own beyond the near jaw, on the cheek, and
+ * beyond the far jaw at rest. */
 /* How far eye e's dark iris gave way to skin in `out`: the mean brightness of the iris disk
  * (the mesh's iris at rest, 0.6 of its radius) against that of the cheek below it, in the
  * portrait: 0 = the iris as in the portrait, 1 = as bright as the cheek. */
@@ -257,7 +261,7 @@ static void far_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const cha
     head3d_frame f;
     turn(&f, &pose, eye, far_left ? 25 : -25, 0);
     if (h && head3d_render(h, &f, &out) == VV_OK) {
-        float posed[68][2], worst = 0, sum = 0, far = 0, near = 0, skin = 0, near_rough = 0;
+        float posed[68][2], worst = 0, sum = 0, far = 0, near = 0, skin = 0, near_rough = 0, ground = 0;
         head3d_last_landmarks(h, posed);
         int n = (int)(0.4f * eye);
         for (int k = 1; k <= 4; k++) {
@@ -269,10 +273,12 @@ static void far_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const cha
             near += row_luma(&image, (int)l[m][0] - 2 * dir, (int)l[m][1], -dir, n) / 4;
             near_rough += row_roughness(&image, (int)l[m][0] - 2 * dir, (int)l[m][1], -dir, n) / 4;
             skin += row_luma(&image, (int)l[m][0] + 4 * dir, (int)l[m][1], dir, n / 2) / 4;
+            ground += row_luma(&image, (int)l[j][0] + 2 * dir, (int)l[j][1], dir, n) / 4; /* beyond the far jaw at rest */
         }
         printf("%s turned 25 degrees to the camera: beyond the far jaw, roughness mean %.2f, worst %.2f "
                "(the portrait beyond its near jaw %.2f); luma %.0f (beyond the near jaw %.0f, its cheek %.0f)\n", path, sum, worst,
                near_rough, far, near, skin);
+        printf("%s turned 25 degrees to the camera: beyond the far jaw luma %.0f, at rest %.0f\n", path, far, ground);
         if (twin) {
             CHECK_MSG(sum > 0.9f * near_rough, "%s: the far side of a turned three-quarter face is smooth (roughness %.2f "
                       "against the near side's %.2f): a glow, not the side of a head", path, sum, near_rough);
@@ -281,6 +287,8 @@ static void far_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const cha
         } else {
             CHECK_MSG(worst < 2.0f, "%s: the far side of a turned three-quarter face shows edges (roughness %.2f): a second "
                       "cheek", path, worst);
+            CHECK_MSG(far - ground < FAR_GLOW * (skin - ground), "%s: beyond the far side of a turned three-quarter face, luma "
+                      "%.0f against the ground's %.0f there at rest (skin %.0f): a glow of the face's edge", path, far, ground, skin);
         }
     }
     portrait_free(h, &image, &out, mesh);

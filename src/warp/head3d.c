@@ -192,6 +192,7 @@ struct head3d {
     size_t lid_scratch_size;
     float eye_polygon[2][2 * FACE_MESH_LID_POINTS - 2][2]; /* each eye's opening in the portrait */
     bool has_side;                  /* some triangles are HEAD3D_LAYER_SIDE */
+    int far_side;                   /* a three-quarter face's far side: -1 the image's left, 1 its right, 0 frontal */
     bool side_twins;                /* the side of the head may take its twin's texture */
     bool *side_own;                 /* per side triangle: its twin differs from it where it lies
                                        (it is painted, never takes the twin) */
@@ -795,6 +796,7 @@ static vv_status plate_rim_unknown(uint8_t *known, int w, int h) {
  * whose far outline is their silhouette: without the twin its edge came back inside the
  * turned face as a second contour. */
 #define TWIN_REACH 3
+#define FACE_MESH_NOSE_BRIDGE 6 /* MediaPipe's vertex on the nose's bridge */
 #define RING_FOLLOW 0.7f /* see head3d_new: the first rings beyond a frontal face's outline */
 #define SIDE_APART 30.0 /* levels: a side triangle takes no twin that differs more (head3d_new) */
 #define TWIN_FRONTAL 15.0f
@@ -1236,6 +1238,8 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
             folded[boundary[i]] = len > 1e-3f && face_exit_distance(h, dx / len, dy / len, b) > FOLD_MIN;
         }
         twin_reach_build(h, folded, yaw);
+        if (fabsf(yaw) > TWIN_FRONTAL) /* the jaw side nearer the nose */
+            h->far_side = fabsf(h->source68[2][0] - h->source68[30][0]) < fabsf(h->source68[14][0] - h->source68[30][0]) ? -1 : 1;
         for (int t = 0; s == VV_OK && t < count && n < max_tris; t++) {
             float cx = (pts[tris[t][0]][0] + pts[tris[t][1]][0] + pts[tris[t][2]][0]) / 3;
             float cy = (pts[tris[t][0]][1] + pts[tris[t][1]][1] + pts[tris[t][2]][1]) / 3;
@@ -2089,11 +2093,26 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
     vv_status s = fill_region(h, out, box, scan, pixel_side, region);
     if (s != VV_OK || region[2] == 0) return s;
     int x0 = region[0], y0 = region[1], bw = region[2], bh = region[3];
+    /* Beyond the silhouette of a three-quarter face (its far side, past the nose's bridge
+     * now), painted from what lies beyond it only: with the face's lit edge among the known
+     * pixels, the side of the head became a soft glow of skin fading into the dark ground (the
+     * Girl with a Pearl Earring, La Velata at +12/+25).  A fold on the near side (before the
+     * ear) keeps the skin around it. */
+    float bridge = h->posed[FACE_MESH_NOSE_BRIDGE][0];
+    if (!h->side_twins && h->far_side != 0)
+        for (int y = 0; y < bh; y++)
+            for (int x = 0; x < bw; x++) {
+                int px = x0 + x, py = y0 + y;
+                if (px < box[0] || px > box[2] || py < box[1] || py > box[3] || (px - bridge) * h->far_side <= 0) continue;
+                size_t i = (size_t)py * w + px;
+                if (h->coverage[i] && (h->raster_layer[i] & LAYER_MASK) < HEAD3D_LAYER_OUTER) h->side_known[(size_t)y * bw + x] = 0;
+            }
     s = image_fill_holes(&h->side_box, h->side_known, 1);
     int k = (int)lroundf(255 * share);
     for (int y = 0; s == VV_OK && y < bh; y++)
         for (int x = 0; x < bw; x++)
-            if (!h->side_known[(size_t)y * bw + x]) {
+            if (!h->side_known[(size_t)y * bw + x] && x0 + x >= box[0] && x0 + x <= box[2] && y0 + y >= box[1] && y0 + y <= box[3] &&
+                pixel_side(h, (size_t)(y0 + y) * w + x0 + x)) { /* the side's (not the face's, unknown too) */
                 size_t i = (size_t)(y0 + y) * w + x0 + x;
                 uint8_t *p = out->data + ((size_t)(y0 + y) * out->width + x0 + x) * 3, q[3];
                 memcpy(q, h->side_box.data + ((size_t)y * bw + x) * 3, 3);
