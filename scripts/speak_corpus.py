@@ -5,7 +5,8 @@ phoneme start times, through libespeak-ng (python3's ctypes; Debian libespeak-ng
   dev_V_T.wav/.phones   6 sentences x 3 voices (en-us 175, en 140, en-us+f3 200 words a
                         minute): what the recogniser's settings were chosen on; T 6-11: 6
                         more sentences rich in f/v, the same voices (the acoustic cues);
-                        T 12-17: 6 rich in m and mb, the same voices
+                        T 12-17: 6 rich in m and mb, the same voices; T 18-23: 6 with
+                        b after l, m beside rounded vowels and z, the same voices
   test_V_T.wav/.phones  6 other sentences x 4 other voices (en-us+m3 160, en-gb-x-rp 190,
                         en-us+f2 230, en-029 150): held out, measured only
 
@@ -69,11 +70,20 @@ DEV_MB = ["Tom remembers the number of lambs in the room.",
           "Some members were amused by the drum and the trombone.",
           "The plumber climbed up to the roof of the umber home.",
           "A humble monk may move among the empty tombs."]
+# More dev sentences, with b after l, m beside rounded vowels and z (the misses left by the
+# rules above): dev_V_18 .. dev_V_23, made last so that every clip before stays as it was.
+DEV_LBZ = ["The old bulb fell below the table by the elbow of the hall.",
+           "We will be all by ourselves, still busy with the album.",
+           "Whose room was as smooth as the moon at noon?",
+           "Zoe's zoo has zebras, and his dogs doze in the breeze.",
+           "The boys choose roses, as these are his mother's dozen.",
+           "A small boot and a cool bowl were in the tomb of the moor."]
 DEV_VOICES = [("en-us", 175), ("en", 140), ("en-us+f3", 200)]
 SETS = [("dev", 0, DEV, DEV_VOICES),
         ("test", 0, TEST, [("en-us+m3", 160), ("en-gb-x-rp", 190), ("en-us+f2", 230), ("en-029", 150)]),
         ("dev", len(DEV), DEV_MORE, DEV_VOICES),
-        ("dev", len(DEV) + len(DEV_MORE), DEV_MB, DEV_VOICES)]
+        ("dev", len(DEV) + len(DEV_MORE), DEV_MB, DEV_VOICES),
+        ("dev", len(DEV) + len(DEV_MORE) + len(DEV_MB), DEV_LBZ, DEV_VOICES)]
 
 
 def main():
