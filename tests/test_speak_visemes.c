@@ -336,7 +336,20 @@ static const char *fused_at(const float *x, int count, const phone_segment *hear
  *   frication    100 ms of white noise 27 dB under the vowel heard as T: an F; heard as Z
  *                (a sibilant the decoder heard): still a Z;
  *   m going on   120 ms of the b's voicing after the vowel, heard as M for its first 30 ms
- *                and UW after: M over the rest; heard as DH after (a th): still DH. */
+ *                and UW after: M over the rest; heard as DH after (a th): still DH;
+ *   z            100 ms of loud voicing (200 Hz, a faint 1500 Hz) with a hiss at 5500 + 6500
+ *                Hz 12 dB under it, heard as V: a Z; the voicing with weak white noise
+ *                instead (flat, a v's): still V;
+ *   mb           the b's voicing and release after the vowel, heard as M then a 30 ms G over
+ *                the release: the G is a B; a 90 ms G there (a g): still G;
+ *   quiet b      the vowel, 60 ms of faint sound (200 + 700 Hz, 29 dB under it: not the b's
+ *                voiced closure, whose low band is alone), the
+ *                vowel again over loud voicing and a 5500 Hz 6 dB under its 1200 + 2000 Hz (a
+ *                voiced release, its top band under the weak burst's fall), heard as G: a B
+ *                before the release (the b of "album"); with a strong 6000 Hz in the release
+ *                (a d's rising burst): still G;
+ *   sibilant     weak 5500 + 6500 Hz tones over a faint 700 Hz between vowels (a z's
+ *   frication    frication, peaked over 4500 Hz), heard as T: still T. */
 static void test_labial_bursts(void) {
     enum { RATE = 16000, COUNT = RATE * 48 / 100 };
     static float x[COUNT];
@@ -451,6 +464,59 @@ static void test_labial_bursts(void) {
         at = fused_at(x, COUNT, heard, 4, 0.22, &cues, NULL, NULL);
         CHECK_MSG(at && !strcmp(at, variant ? "DH" : "M"), "a murmur heard as M then %s: %s at 0.22 s", heard[2].name,
                   at ? at : "nothing");
+    }
+    /* a z heard as V; a v heard as V */
+    for (int variant = 0; variant < 2; variant++) {
+        for (int i = 0; i < COUNT; i++) {
+            double t = (double)i / RATE;
+            noise = noise * 1664525u + 1013904223u;
+            double hiss = variant ? 0.1 * ((double)(noise >> 8) / 16777216.0 - 0.5)
+                                  : 0.05 * (sin(2 * pi * 5500 * t) + sin(2 * pi * 6500 * t));
+            x[i] = (float)(t >= 0.2 && t < 0.3 ? 0.3 * sin(2 * pi * 200 * t) + 0.01 * sin(2 * pi * 1500 * t) + hiss : VOWEL(t));
+        }
+        const phone_segment heard[] = {seg("AA", 0, 0.2), seg("V", 0.2, 0.3), seg("AA", 0.3, 0.48)};
+        at = fused_at(x, COUNT, heard, 3, 0.25, &cues, NULL, NULL);
+        CHECK_MSG(at && !strcmp(at, variant ? "V" : "Z") && cues.sibilants == !variant, "%s heard as V: %s, %d sibilants",
+                  variant ? "voicing and weak noise" : "voicing and a hiss", at ? at : "nothing", cues.sibilants);
+    }
+    /* a b after a short quiet closure heard as G; a rising release */
+    for (int variant = 0; variant < 2; variant++) {
+        for (int i = 0; i < COUNT; i++) {
+            double t = (double)i / RATE;
+            double onset = VOWEL(t) + 0.6 * sin(2 * pi * 200 * t) + 0.12 * sin(2 * pi * 5500 * t) +
+                           (variant ? 0.2 * sin(2 * pi * 6000 * t) : 0);
+            x[i] = (float)(t < 0.2 ? VOWEL(t) : t < 0.26 ? 0.01 * sin(2 * pi * 200 * t) + 0.007 * sin(2 * pi * 700 * t)
+                           : t < 0.29 ? onset : VOWEL(t));
+        }
+        const phone_segment heard[] = {seg("AA", 0, 0.2), seg("G", 0.2, 0.29), seg("AA", 0.29, 0.48)};
+        at = fused_at(x, COUNT, heard, 3, 0.245, &cues, NULL, NULL);
+        CHECK_MSG(at && !strcmp(at, variant ? "G" : "B"), "%s after a quiet closure heard as G: %s at 0.245 s",
+                  variant ? "a rising release" : "a voiced falling release", at ? at : "nothing");
+    }
+    /* a z's weak peaked frication heard as T */
+    for (int i = 0; i < COUNT; i++) {
+        double t = (double)i / RATE;
+        x[i] = (float)(t >= 0.2 && t < 0.3 ? 0.01 * (sin(2 * pi * 700 * t) + sin(2 * pi * 5500 * t) + sin(2 * pi * 6500 * t))
+                                           : VOWEL(t));
+    }
+    {
+        const phone_segment heard[] = {seg("AA", 0, 0.2), seg("T", 0.2, 0.3), seg("AA", 0.3, 0.48)};
+        at = fused_at(x, COUNT, heard, 3, 0.25, &cues, NULL, NULL);
+        CHECK_MSG(at && !strcmp(at, "T") && cues.frications == 0, "peaked frication heard as T: %s, %d frications",
+                  at ? at : "nothing", cues.frications);
+    }
+    /* the b of "mb" heard as G after an M; a longer G */
+    for (int i = 0; i < COUNT; i++) {
+        double t = (double)i / RATE;
+        double voicing = 0.3 * sin(2 * pi * 200 * t) + 0.002 * sin(2 * pi * 1500 * t) + 0.0012 * sin(2 * pi * 3000 * t);
+        x[i] = (float)(t < 0.2 ? VOWEL(t) : t < 0.27 ? voicing : t < 0.29 ? voicing + RELEASE(t, 0.05) : VOWEL(t));
+    }
+    for (int variant = 0; variant < 2; variant++) {
+        const phone_segment heard[] = {seg("AA", 0, 0.2), seg("M", 0.2, 0.27), seg("G", 0.27, variant ? 0.36 : 0.3),
+                                       seg("AA", variant ? 0.36 : 0.3, 0.48)};
+        at = fused_at(x, COUNT, heard, 4, 0.285, &cues, NULL, NULL);
+        CHECK_MSG(at && !strcmp(at, variant ? "G" : "B") && cues.mb == !variant, "a %s G after an M: %s at 0.285 s, %d relabelled",
+                  variant ? "90 ms" : "30 ms", at ? at : "nothing", cues.mb);
     }
 #undef VOWEL
 #undef RELEASE

@@ -30,7 +30,8 @@ static const struct {
     double weak_rise, weak_top, weak_closure, heard_move, sibilant_top;
     double voiced_low, voiced_dip, voiced_place, voiced_rise, voiced_top;
     int murmur_frames;
-    double murmur_rounded_dip;
+    double murmur_rounded_dip, z_peak, z_loud, fric_peak, mb_gap, mb_shortest, mb_longest;
+    double quiet_b_rise, quiet_b_top, quiet_b_low, quiet_b_closure;
 } rules = {
     .murmur_floor = -35, /* the frame within 35 dB of the recording's loud frames (its 95th percentile) */
     .murmur_low = -1,    /* 100-400 Hz within 1 dB of the total: the low band dominant */
@@ -62,6 +63,16 @@ static const struct {
     .voiced_top = -6,    /* 4500-7500 Hz 6 dB under 1000-2500 Hz */
     .murmur_frames = 4,  /* a heard M goes on over 40 ms or more of murmur after it (an m before a b) */
     .murmur_rounded_dip = 18, /* a murmur 18 dB under its neighbours is an M also over a heard UW/UH/OW (an m beside u: or w) */
+    .z_peak = 8,        /* a heard F/V with 4500-7500 Hz 8 dB over 1000-2500 Hz (a sibilant's peak; f and v are */
+    .z_loud = -22,      /* flatter) and within 22 dB of the loud frames: an s or z */
+    .fric_peak = 8,     /* frication with 4500-7500 Hz 8 dB over 1000-2500 Hz is a sibilant's, not an f's */
+    .mb_gap = 0.03,     /* a G heard within 30 ms after an M (heard or a murmur's), */
+    .mb_shortest = 0.03, /* 30-60 ms long (not a piece the cues cut off): the b of "mb" */
+    .mb_longest = 0.06,
+    .quiet_b_rise = 8,  /* a b after a short quiet closure (after an l): 1000-7500 Hz up 8 dB in 10 ms, */
+    .quiet_b_top = -4,  /* 4500-7500 Hz 4 dB under 1000-2500 Hz (falling: a labial's), */
+    .quiet_b_low = -2.5, /* 100-400 Hz within 2.5 dB of the total (voiced), */
+    .quiet_b_closure = -20, /* one of the 3 frames before 20 dB under the loud frames */
 };
 
 /* Whether frame k is a b's voiced closure: the voicing's low band alone, the mouth's bands
@@ -186,16 +197,20 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
         memcpy(sorted, total, (size_t)frames * sizeof *sorted);
         qsort(sorted, (size_t)frames, sizeof *sorted, compare_float);
         float peak = sorted[(int)(0.95 * (frames - 1))];
-        /* An F or V heard with loud frication dominated by the top band: an s or z. */
+        /* An F or V heard with loud frication dominated by the top band, or with frication
+         * peaked over 4500 Hz: an s or z. */
         for (int i = 0; i < *n; i++) {
             if (viseme_of_phone((*phones)[i].name) != VISEME_LIP_TEETH) continue;
-            double loud = 0, top = 0;
+            double loud = 0, top = 0, peaked = 0;
             int m = 0;
             for (int k = (int)ceil((*phones)[i].start * 100); k < frames && k * 0.01 < (*phones)[i].end; k++, m++) {
                 loud += total[k] - peak;
                 top += level[k * BANDS + 4] - total[k];
+                peaked += level[k * BANDS + 4] - level[k * BANDS + 2];
             }
-            if (m > 0 && loud / m > rules.fric_loud && top / m > rules.sibilant_top) {
+            /* (a z's voicing keeps its top band under the total, but its frication peaks there) */
+            if (m > 0 && ((loud / m > rules.fric_loud && top / m > rules.sibilant_top) ||
+                          (loud / m > rules.z_loud && peaked / m > rules.z_peak))) {
                 snprintf((*phones)[i].name, sizeof (*phones)[i].name, "%s", (*phones)[i].name[0] == 'V' ? "Z" : "S");
                 counted.sibilants++;
             }
@@ -241,14 +256,17 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
                      r[1] - total[k] > rules.burst_mid && loud > rules.burst_floor &&
                      fminf(total[k - 1], fminf(total[k - 2], total[k - 3])) - peak < rules.weak_closure)
                 mark[k] = 4;
-            else if (k >= 3 && high[k] - high[k - 1] > rules.voiced_rise && r[4] - r[2] < rules.voiced_top &&
-                     loud > rules.burst_floor &&
-                     (voiced_closure(level, total, oral, frames, k - 1, peak) ||
-                      voiced_closure(level, total, oral, frames, k - 2, peak) ||
-                      voiced_closure(level, total, oral, frames, k - 3, peak)))
+            else if (k >= 3 && loud > rules.burst_floor &&
+                     ((high[k] - high[k - 1] > rules.voiced_rise && r[4] - r[2] < rules.voiced_top &&
+                       (voiced_closure(level, total, oral, frames, k - 1, peak) ||
+                        voiced_closure(level, total, oral, frames, k - 2, peak) ||
+                        voiced_closure(level, total, oral, frames, k - 3, peak))) ||
+                      (high[k] - high[k - 1] > rules.quiet_b_rise && r[4] - r[2] < rules.quiet_b_top &&
+                       r[0] - total[k] > rules.quiet_b_low &&
+                       fminf(total[k - 1], fminf(total[k - 2], total[k - 3])) - peak < rules.quiet_b_closure)))
                 mark[k] = 5;
             else if (loud < rules.fric_loud && loud > rules.fric_quiet && r[1] - total[k] > rules.fric_mid &&
-                     r[4] - r[3] > rules.fric_top)
+                     r[4] - r[3] > rules.fric_top && r[4] - r[2] < rules.fric_peak)
                 mark[k] = 3;
         }
         /* 6: a heard M's murmur going on after it for 40 ms or more (the murmur's level and low
@@ -382,6 +400,19 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
             free(*phones);
             *phones = out;
             *n = m;
+        }
+    }
+    /* A G heard just after an M: the b of "mb" (after the m's murmur the b's closure is
+     * not silent and the decoder hears its release as G; a g after an m is rare). */
+    for (int i = 1; s == VV_OK && i < *n; i++) {
+        double length = (*phones)[i].end - (*phones)[i].start;
+        if (strcmp((*phones)[i].name, "G") || length < rules.mb_shortest - 1e-9 || length > rules.mb_longest + 1e-9) continue;
+        bool after_m = false;
+        for (int q = i - 1; q >= 0 && (*phones)[q].end > (*phones)[i].start - rules.mb_gap - 1e-9; q--)
+            after_m |= !strcmp((*phones)[q].name, "M");
+        if (after_m) {
+            snprintf((*phones)[i].name, sizeof (*phones)[i].name, "B");
+            counted.mb++;
         }
     }
     if (s == VV_OK && cues) *cues = counted;

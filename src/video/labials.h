@@ -16,14 +16,22 @@
  *            after a quiet closure) too where the decoder heard no F/V; where the decoder
  *            heard the P or B already, up to 60 ms early, its closure moves to the release;
  *   b        a voiced closure (the low band alone, 400-2500 Hz 20 dB under the vowels) then a
- *            release with a falling spectrum, where the decoder heard no M: a B before it;
+ *            release with a falling spectrum, or a short quiet closure (20 dB under the loud
+ *            frames: a b after an l) then a voiced release (the low band within 2.5 dB of the
+ *            total) up 8 dB with 4500-7500 Hz 4 dB under 1000-2500 Hz, where the decoder heard
+ *            no M: a B before it;
  *   m on     40 ms or more of murmur right after a heard M (not running into a heard DH/TH): the M
  *            goes on over it (an m before a b, its rest heard as a vowel or G);
  *   sibilant an F or V the decoder heard that is louder than frication and has its 4500-7500
- *            Hz band within 4 dB of the total: an S or Z;
+ *            Hz band within 4 dB of the total, or that is within 22 dB of the loud frames with
+ *            4500-7500 Hz 8 dB over 1000-2500 Hz (a z, whose voicing keeps the top band under
+ *            the total, but whose frication peaks there; an f's and a v's is flatter): S or Z;
+ *   mb       a G of 30-60 ms the decoder heard within 30 ms after an M: a B (the b of "mb",
+ *            whose closure the m's murmur fills, its release heard as G);
  *   frication weak, flat frication for 40 ms or more (18-35 dB under the recording's loud
- *            frames, 4500-7500 at least as strong as 2500-4500 Hz, a strong 400-1000 band,
- *            unlike s, sh and a t's aspiration): an F, also over a P or B the decoder heard,
+ *            frames, 4500-7500 at least as strong as 2500-4500 Hz but under 8 dB over
+ *            1000-2500 Hz, a strong 400-1000 band, unlike s, z, sh and a t's aspiration): an
+ *            F, also over a P or B the decoder heard,
  *            not over an S, Z, SH or ZH it heard.
  * A murmur or frication is not added over one of the decoder's vowels (a cue inside a vowel
  * is the vowel's own spectrum, "m on" excepted), nor where the decoder already heard that
@@ -37,9 +45,9 @@
 #include "video/phonemes.h"
 
 /* What labials_fuse did: segments added per cue, runs of M/B relabelled V, heard F/V
- * relabelled S/Z, heard P/B closures moved up to a burst. */
+ * relabelled S/Z, heard P/B closures moved up to a burst, heard G after an M relabelled B. */
 typedef struct labial_cues {
-    int murmurs, bursts, frications, voiced, sibilants, moved;
+    int murmurs, bursts, frications, voiced, sibilants, moved, mb;
 } labial_cues;
 
 /* Relabels and adds the labials the decoder missed in *phones (*n of them, time order,
