@@ -224,38 +224,11 @@ static void level_iterate(fill_level *l, float *scratch, int32_t (*before)[2], u
         if (l->target[i]) memcpy(l->rgb + i * 3, scratch + i * 3, 3 * sizeof *scratch);
 }
 
-/* The nearest source for every hole pixel without a match yet (a start for the search):
- * two raster passes propagating the neighbours' nearest, as texture_fill's nearest_known. */
+/* The nearest source for every hole pixel without a match yet (a start for the search). */
 static void seed_matches(fill_level *l, uint32_t *seed) {
     int w = l->w, h = l->h;
     int32_t (*nearest)[2] = malloc((size_t)w * h * sizeof *nearest);
-    if (nearest) {
-        for (size_t i = 0; i < (size_t)w * h; i++) {
-            bool s = l->source[i];
-            nearest[i][0] = s ? (int32_t)(i % w) : -1;
-            nearest[i][1] = s ? (int32_t)(i / w) : -1;
-        }
-        for (int pass = 0; pass < 2; pass++)
-            for (int k = 0; k < h; k++) {
-                int y = pass ? h - 1 - k : k, step = pass ? -1 : 1;
-                for (int j = 0; j < w; j++) {
-                    int x = pass ? w - 1 - j : j;
-                    size_t i = (size_t)y * w + x;
-                    const int around[4][2] = {{-step, 0}, {0, -step}, {-step, -step}, {step, -step}};
-                    for (int n = 0; n < 4; n++) {
-                        int u = x + around[n][0], v = y + around[n][1];
-                        if (u < 0 || v < 0 || u >= w || v >= h) continue;
-                        const int32_t *c = nearest[(size_t)v * w + u];
-                        if (c[0] < 0) continue;
-                        int64_t dn = (int64_t)(c[0] - x) * (c[0] - x) + (int64_t)(c[1] - y) * (c[1] - y);
-                        int64_t db = nearest[i][0] < 0 ? INT64_MAX
-                                                       : (int64_t)(nearest[i][0] - x) * (nearest[i][0] - x) +
-                                                             (int64_t)(nearest[i][1] - y) * (nearest[i][1] - y);
-                        if (dn < db) memcpy(nearest[i], c, sizeof nearest[i]);
-                    }
-                }
-            }
-    }
+    if (nearest) image_nearest_known(l->source, w, h, nearest);
     for (size_t i = 0; i < (size_t)w * h; i++) {
         if (!l->target[i] || l->match[i][0] >= 0) continue;
         if (nearest) {

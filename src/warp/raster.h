@@ -111,6 +111,10 @@ vv_status image_fill_holes(vv_image *image, const uint8_t *known, int threads);
  * VV_ERR_NO_MEMORY. */
 vv_status image_fill_holes_textured(vv_image *image, const uint8_t *known, int grain, int threads);
 
+/* For every pixel of a w x h mask, the coordinates of the nearest pixel set in it ((-1, -1)
+ * where none is), within a pixel or so of the Euclidean nearest. */
+void image_nearest_known(const uint8_t *known, int w, int h, int32_t (*nearest)[2]);
+
 /* Replaces a filled hole's colours by a synthesis from patches of the known pixels
  * (warp/patch_fill.c: PatchMatch matching and voting on a pyramid up to 192 pixels across,
  * upsampled; a fixed seed): the structure around the hole (a flag's stripes, a wall's

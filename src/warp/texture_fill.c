@@ -8,7 +8,9 @@
  * nearest border: a hole pixel d inside the border takes the detail d outside it, so the
  * grain runs on across the border without a seam; the colours stay the smooth fill's.
  * Once per portrait: a summed-area table gives any known pixel's local mean in four
- * reads, so the detail is computed only where a hole pixel asks for it. */
+ * reads, so the detail is computed only where a hole pixel asks for it.
+ * image_fill_holes_structured: the same over patch_fill.c's synthesis instead of the smooth
+ * fill. */
 #include "warp/raster.h"
 #include "img/image.h"
 
@@ -18,11 +20,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The nearest known pixel's coordinates for every pixel ((-1, -1) where none is known
- * yet), by two raster passes propagating the neighbours' nearest (the 8-neighbour vector
- * distance transform: within a pixel or so of the true Euclidean nearest, plenty for
- * mirroring).  Coordinates, not indices: no division per neighbour. */
-static void nearest_known(const uint8_t *known, int w, int h, int32_t (*nearest)[2]) {
+/* (raster.h) Two raster passes propagating the neighbours' nearest: the 8-neighbour vector
+ * distance transform, within a pixel or so of the true Euclidean nearest.  Coordinates, not
+ * indices: no division per neighbour. */
+void image_nearest_known(const uint8_t *known, int w, int h, int32_t (*nearest)[2]) {
     for (int y = 0; y < h; y++)
         for (int x = 0; x < w; x++) {
             size_t i = (size_t)y * w + x;
@@ -102,7 +103,7 @@ static vv_status fill_grained(vv_image *image, const uint8_t *known, int grain, 
     }
     memcpy(original, image->data, n * 3); /* the known pixels, before the fill writes the hole */
     known_table(image, known, table);
-    nearest_known(known, w, h, nearest);
+    image_nearest_known(known, w, h, nearest);
     vv_status s = image_fill_holes(image, known, threads);
     if (s == VV_OK && structured) s = image_fill_holes_patches(image, known, threads);
     int reach = 8 * grain; /* the grain's full strength this far in, fading out over as far again */
