@@ -23,7 +23,7 @@
  * distances 61-67, 62-66, 63-65, over the mouth's width (48-54), then per clip from its 5th
  * (0) to its 95th percentile (1): dlib's inner lips meet on some mouths (lp_d12) and stay
  * 0.1 apart on others whose lips are shut (lp_d10, lp_d11).  A clip whose raw gap is under
- * 0.05 on half its frames is a face that does not speak (lp_d14 pulls faces to music,
+ * 0.05 on half its frames is a face that does not speak (lp_d14 pulls faces over a soundtrack,
  * lp_src_s18 stands still): reported, not counted; a clip with no audio track is skipped.  Per
  * clip and summed over the speaking ones:
  *   speech frames         within 3 frames of a frame whose energy opening is over 0.2
