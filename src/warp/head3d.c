@@ -797,7 +797,6 @@ static vv_status plate_rim_unknown(uint8_t *known, int w, int h) {
  * turned face as a second contour. */
 #define TWIN_REACH 3
 #define FACE_MESH_NOSE_BRIDGE 6 /* MediaPipe's vertex on the nose's bridge */
-#define RING_FOLLOW 0.7f /* see head3d_new: the first rings beyond a frontal face's outline */
 #define SIDE_APART 30.0 /* levels: a side triangle takes no twin that differs more (head3d_new) */
 #define TWIN_FRONTAL 15.0f
 #define TWIN_TURNED 25.0f
@@ -1364,17 +1363,17 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
          * turn then carries them out with the face's edge, and the side of the head it
          * uncovers stays as narrow as it was at rest (on the skull's round the rings turned
          * less than the face, and the strip between opened into a wide, jagged region that
-         * nothing in the portrait shows).  On a frontal portrait (no twins) every outline's
-         * are, by RING_FOLLOW: the hair beside young Einstein's far cheek, a thin band at
-         * rest, was drawn several times wider at +25 degrees as horizontal streaks over the
-         * background (all the way, the cheek's own rim showed as a pale seam). */
+         * nothing in the portrait shows).  (Doing so beyond a frontal face's open outline
+         * too, 0.7 of the way, kept the hair beside young Einstein's far cheek from turning
+         * into horizontal streaks at +25 degrees, but the held-out self-reenactment's head
+         * pose error rose 3.17 -> 3.41 degrees, and 3.46 with it only on yaws past 12-22
+         * degrees (sty_style_nice_clip1's far-turned frames): not done.) */
         for (int i = 0; i < OVAL; i++) {
             const float *b = h->src[face_mesh_face_oval[i]];
             float dx = b[0] - centre_image[0], dy = b[1] - centre_image[1], len = hypotf(dx, dy);
             float fold = len > 1e-3f ? face_exit_distance(h, dx / len, dy / len, b) : 0;
             float k = (fold - FOLD_MIN) / (0.05f * h->eye_distance);
             k = k < 0 ? 0 : k > 1 ? 1 : k;
-            k = fmaxf(k, RING_FOLLOW * (1 - h->twin_reach[face_mesh_face_oval[i]]));
             for (int r = 0; r < 2; r++) {
                 float *v = h->src[FACE_VERTICES + r * OVAL + i], kr = r == 0 ? k : 0.5f * k;
                 if (b[2] > v[2]) v[2] += kr * (b[2] - v[2]);
