@@ -17,8 +17,9 @@
  *     (needs ../shared).
  *  7. A mouth opened by the expression: the synthesised interior fills the whole opening
  *     between the mesh's inner lips.
- *  8. A frontal photo turned 25 degrees either way: no seam or torn patch across the cheek
- *     that turns to the camera; turned heads leave no crack in the mesh (needs ../shared).
+ *  8. A frontal photo (and La Velata) turned 25 degrees either way: no seam or torn patch
+ *     across the cheek that turns to the camera; turned heads leave no crack in the mesh
+ *     (needs ../shared).
  *  9. The Mona Lisa turned +12/+25: the triangles covering her far outline's folds show
  *     the cheek's edge, not a dark notch of the hair beside it.
  * 10. lp_s9 (the Mona Lisa) turned +12/+25: no side triangle takes its twin's darker hair
@@ -315,7 +316,10 @@ static float row_step(const vv_image *im, int x, int y, int dir, int n) {
  * wider: a torn patch of horizontal streaks.  Measured inward from the posed jaw (points
  * 1-4, or their twins) on rows 0.4 eye distances long: the largest luma step between pixels
  * 2 apart, averaged over the rows (49 on the old build, 28 now), against the same on the
- * portrait's own two cheeks (the larger: 66, its outline against hair and ear). */
+ * portrait's own two cheeks (the larger: 66, its outline against hair and ear).  Also La
+ * Velata (lp_s8, three-quarter): her far cheek, in shade, took its twin's texture, the lit near
+ * cheek 86 levels brighter: pale patches and the near side's contour inside the turned face
+ * (+25: 25.1 against her cheeks' 30.1; now 11.1). */
 static void frontal_turn(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     vv_image image = {0}, out = {0};
     vv_face face;
@@ -1048,6 +1052,8 @@ int main(void) {
         nose_side(faces, fm, pm, path);
         snprintf(path, sizeof path, "%s/portraits/lp_s9.jpg", shared);
         side_patch(faces, fm, pm, path);
+        snprintf(path, sizeof path, "%s/portraits/lp_s8.jpg", shared);
+        frontal_turn(faces, fm, pm, path);
         const char *near_ear[] = {"lp_s0.jpg", "lp_s5.jpg"};
         for (int i = 0; i < 2; i++) {
             snprintf(path, sizeof path, "%s/portraits/%s", shared, near_ear[i]);
