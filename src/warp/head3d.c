@@ -2162,6 +2162,86 @@ static vv_status stretch_fill(head3d *h, vv_image *out, const int box[4], const 
     return s;
 }
 
+/* The strip against the face's outline where a turn stretches it (a triangle drawn over
+ * STRIP_FROM .. STRIP_FULL times its rest size along its most stretched direction, the
+ * head's scale aside): a band of hair a few pixels wide at rest drawn as streaks along that
+ * direction (young Einstein's hair beside his far cheek at +25 degrees).  Its pixels that the
+ * triangle won are smoothed across the streaks, over STRIP_BLUR eye distances each way (1-3
+ * pixels), in proportion: the colours stay the strip's own (painting it from around drew a
+ * halo). */
+#define STRIP_FROM 1.8f
+#define STRIP_FULL 3.0f
+#define STRIP_BLUR 0.03f
+static void strip_smooth(head3d *h, vv_image *out, float scale, const int box[4]) {
+    int w = h->source.width, radius = (int)fminf(3, fmaxf(1, STRIP_BLUR * h->eye_distance + 0.5f));
+    for (int t = h->face_end; t < h->frame_first; t++) {
+        const int *c = h->triangles[t];
+        /* the strip against the face's outline only (a corner on it): the rings beyond keep
+         * their texture wide enough */
+        if (h->layer[t] != HEAD3D_LAYER_OUTER || h->is_clear[t] || (c[0] >= FACE_VERTICES && c[1] >= FACE_VERTICES && c[2] >= FACE_VERTICES))
+            continue;
+        const float *p0 = h->posed[c[0]], *p1 = h->posed[c[1]], *p2 = h->posed[c[2]];
+        const float *r0 = h->src[c[0]], *r1 = h->src[c[1]], *r2 = h->src[c[2]];
+        float rx1 = r1[0] - r0[0], ry1 = r1[1] - r0[1], rx2 = r2[0] - r0[0], ry2 = r2[1] - r0[1], det = rx1 * ry2 - rx2 * ry1;
+        if (!(fabsf(det) > 1e-3f)) continue;
+        float px1 = p1[0] - p0[0], py1 = p1[1] - p0[1], px2 = p2[0] - p0[0], py2 = p2[1] - p0[1];
+        /* J = P R^-1: the rest triangle's map onto the posed one */
+        float j00 = (px1 * ry2 - px2 * ry1) / det, j01 = (px2 * rx1 - px1 * rx2) / det;
+        float j10 = (py1 * ry2 - py2 * ry1) / det, j11 = (py2 * rx1 - py1 * rx2) / det;
+        /* its largest singular value and the image direction it stretches most */
+        float a = j00 * j00 + j01 * j01, b = j00 * j10 + j01 * j11, d = j10 * j10 + j11 * j11;
+        float mid = 0.5f * (a + d), disc = sqrtf(fmaxf(0, 0.25f * (a - d) * (a - d) + b * b)), big = mid + disc;
+        float stretch = sqrtf(fmaxf(big, 0)) / fmaxf(scale, 1e-3f);
+        float k = (stretch - STRIP_FROM) / (STRIP_FULL - STRIP_FROM);
+        if (!(k > 0)) continue;
+        k = k > 1 ? 1 : k;
+        float ux = b, uy = big - a; /* eigenvector of J J^T for `big`: along the streaks */
+        if (fabsf(ux) + fabsf(uy) < 1e-6f) ux = big - d, uy = b;
+        if (fabsf(ux) + fabsf(uy) < 1e-6f) ux = 1, uy = 0;
+        float len = hypotf(ux, uy), nx = -uy / len, ny = ux / len; /* across them */
+        int x0 = (int)floorf(fminf(p0[0], fminf(p1[0], p2[0]))), x1 = (int)ceilf(fmaxf(p0[0], fmaxf(p1[0], p2[0])));
+        int y0 = (int)floorf(fminf(p0[1], fminf(p1[1], p2[1]))), y1 = (int)ceilf(fmaxf(p0[1], fmaxf(p1[1], p2[1])));
+        x0 = x0 < box[0] ? box[0] : x0, y0 = y0 < box[1] ? box[1] : y0;
+        x1 = x1 > box[2] ? box[2] : x1, y1 = y1 > box[3] ? box[3] : y1;
+        if (x1 < x0 || y1 < y0) continue;
+        /* a copy of the triangle's box and the blur's reach round it: the samples read the
+         * frame as it was */
+        int cx0 = x0 - radius - 1 < 0 ? 0 : x0 - radius - 1, cy0 = y0 - radius - 1 < 0 ? 0 : y0 - radius - 1;
+        int cx1 = x1 + radius + 1 > h->width - 1 ? h->width - 1 : x1 + radius + 1, cy1 = y1 + radius + 1 > h->height - 1 ? h->height - 1 : y1 + radius + 1;
+        int cw = cx1 - cx0 + 1, ch = cy1 - cy0 + 1;
+        size_t need = (size_t)cw * ch * 3;
+        if (need > h->lid_scratch_size) {
+            uint8_t *grown = realloc(h->lid_scratch, need);
+            if (!grown) return; /* only a smoothing: the frame stands without it */
+            h->lid_scratch = grown;
+            h->lid_scratch_size = need;
+        }
+        for (int y = 0; y < ch; y++)
+            memcpy(h->lid_scratch + (size_t)y * cw * 3, out->data + ((size_t)(cy0 + y) * out->width + cx0) * 3, (size_t)cw * 3);
+        vv_image copy = {cw, ch, 3, h->lid_scratch};
+        for (int y = y0; y <= y1; y++)
+            for (int x = x0; x <= x1; x++) {
+                size_t i = (size_t)y * w + x;
+                if (!h->coverage[i] || (h->raster_layer[i] & LAYER_MASK) != HEAD3D_LAYER_OUTER) continue;
+                float bw[3];
+                if (!barycentric(p0, p1, p2, (float)x, (float)y, bw) || bw[0] < 0 || bw[1] < 0 || bw[2] < 0) continue;
+                int sum[3] = {0, 0, 0};
+                for (int q = -radius; q <= radius; q++) { /* the nearest pixel: within the copy by its margin */
+                    int sx = (int)lroundf(x - cx0 + q * nx), sy = (int)lroundf(y - cy0 + q * ny);
+                    sx = sx < 0 ? 0 : sx >= cw ? cw - 1 : sx;
+                    sy = sy < 0 ? 0 : sy >= ch ? ch - 1 : sy;
+                    const uint8_t *q3 = copy.data + ((size_t)sy * cw + sx) * 3;
+                    for (int ch3 = 0; ch3 < 3; ch3++) sum[ch3] += q3[ch3];
+                }
+                uint8_t *o = out->data + ((size_t)y * out->width + x) * 3;
+                for (int ch3 = 0; ch3 < 3; ch3++) {
+                    float v = o[ch3] + k * ((float)sum[ch3] / (2 * radius + 1) - o[ch3]);
+                    o[ch3] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+                }
+            }
+    }
+}
+
 /* How far a vertex with rest normal n has turned towards the camera under rotation R: the
  * rise of its normal's z, in units of 0.15 (unclamped; negative turning away). */
 static inline float turned_to_camera(const float (*R)[3], const float *n) {
@@ -2485,6 +2565,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
      * at rest, where the strip lies under the face or shows the portrait). */
     if (side_share > 0.004f && (s = side_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, side_share, mirror)) != VV_OK) return s;
     if (any_stretch && (s = stretch_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, fill_box)) != VV_OK) return s;
+    strip_smooth(h, out, f->rigid.scale, (const int[4]){bx0, by0, bx1, by1});
     if (f->has_gaze) eyes_gaze(h, f, out);
     lids_shade(h, f, out);
     lids_lash(h, f, out);
