@@ -1,8 +1,11 @@
 /* Benchmark of warp/raster: the 3D warp's rasteriser on a full-frame mesh (every pixel
  * inside it, the typical 2000-3000 triangles, a smooth displacement and an ellipsoid's
  * depth), 720x720 and 1920x1080, one and two threads; and the hole filler with a 20%
- * hole.  The texture is examples/mona_lisa.png resized to the frame.  Prints one JSON
- * line: median and minimum milliseconds over the runs, one and two threads. */
+ * hole; and the 3D head's draw as head3d makes it at 1024x1024 (bands cleared as drawn,
+ * coverage, layer tags, a gray extra), in thread CPU time.  The texture is
+ * examples/mona_lisa.png resized to the frame.  Prints one JSON line: median and minimum
+ * milliseconds over the runs, one and two threads.  `bench_raster app`: only the 3D
+ * head's draw. */
 #include "img/image.h"
 #include "warp/raster.h"
 
@@ -10,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define RUNS 31
 
@@ -108,6 +112,49 @@ static timing time_draw(scene *s, int threads, int *covered) {
     return summarise(times, RUNS);
 }
 
+/* CPU ms of this thread (the machine is shared: preemption does not count). */
+static double thread_cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
+}
+
+/* The 3D head's draw as head3d makes it, on one thread: each band cleared just before it
+ * is drawn (raster_target.clear), coverage and layer tags written, and a gray extra (the
+ * matte's alpha) drawn by every third triangle.  Thread CPU ms of raster_draw. */
+static timing time_draw_app(scene *s, const vv_image *matte, int *covered) {
+    double times[RUNS];
+    int w = s->color.width, h = s->color.height;
+    size_t pixels = (size_t)w * h;
+    vv_image alpha;
+    uint8_t *layer = malloc(pixels), *tags = malloc((size_t)s->mesh.triangle_count);
+    bool *draws = malloc((size_t)s->mesh.triangle_count);
+    if (!layer || !tags || !draws || image_create(&alpha, w, h, 1) != VV_OK) fail("memory");
+    for (int t = 0; t < s->mesh.triangle_count; t++) {
+        tags[t] = (uint8_t)(1 + t % 5);
+        draws[t] = t % 3 == 0;
+    }
+    raster_mesh mesh = s->mesh;
+    mesh.triangle_layer = tags;
+    raster_extra extra = {NULL, draws, matte, &alpha};
+    raster_target target = {.color = &s->color, .depth = s->depth, .coverage = s->coverage, .layer = layer,
+                            .extras = &extra, .extra_count = 1, .clear = true, .clear_box = {0, 0, w - 1, h - 1}};
+    raster_params params = {true, 1};
+    for (int run = 0; run < RUNS; run++) {
+        double start = thread_cpu_ms();
+        vv_status status = raster_draw(&target, &s->texture, &mesh, &params);
+        if (status != VV_OK) fail("raster_draw");
+        times[run] = thread_cpu_ms() - start;
+    }
+    *covered = 0;
+    for (size_t i = 0; i < pixels; i++) *covered += s->coverage[i] != 0;
+    image_free(&alpha);
+    free(layer);
+    free(tags);
+    free(draws);
+    return summarise(times, RUNS);
+}
+
 /* ms of image_fill_holes with an elliptical hole of `fraction` of the frame. */
 static timing time_fill(const vv_image *portrait, int w, int h, double fraction, int threads) {
     vv_image source, work;
@@ -133,7 +180,8 @@ static timing time_fill(const vv_image *portrait, int w, int h, double fraction,
     return summarise(times, RUNS);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    bool app_only = argc > 1 && strcmp(argv[1], "app") == 0; /* only the 3D head's draw */
     char path[4096];
     snprintf(path, sizeof path, "%s/examples/mona_lisa.png", VV_SOURCE_DIR);
     vv_image portrait;
@@ -144,7 +192,7 @@ int main(void) {
     struct { int w, h, cells; const char *name; } sizes[] = {
         {720, 720, 32, "draw_720"}, {720, 720, 38, "draw_720"}, {1920, 1080, 38, "draw_1080p"}};
     printf("{\"bench\":\"raster\",\"cores\":%d,\"runs\":%d", cpu_count(), RUNS);
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 3 && !app_only; k++) {
         scene s;
         if (scene_init(&s, &portrait, sizes[k].w, sizes[k].h, sizes[k].cells) != 0) {
             printf(",\"error\":\"out of memory\"}\n");
@@ -156,8 +204,23 @@ int main(void) {
                sizes[k].name, s.mesh.triangle_count, one.median, one.min, two.median, two.min, covered);
         scene_free(&s);
     }
+    { /* the 3D head's draw at bench_animate's size */
+        scene s;
+        vv_image gray;
+        if (scene_init(&s, &portrait, 1024, 1024, 38) != 0 || image_create(&gray, 1024, 1024, 1) != VV_OK) {
+            printf(",\"error\":\"out of memory\"}\n");
+            return 1;
+        }
+        for (size_t i = 0; i < (size_t)1024 * 1024; i++) gray.data[i] = s.texture.data[3 * i + 1];
+        int covered;
+        timing app = time_draw_app(&s, &gray, &covered);
+        printf(",\"app_1024_%dtri_cpu_ms\":{\"t1\":%.3f,\"t1_min\":%.3f,\"covered\":%d}", s.mesh.triangle_count,
+               app.median, app.min, covered);
+        image_free(&gray);
+        scene_free(&s);
+    }
     struct { int w, h; const char *name; } fills[] = {{720, 720, "fill_720_hole20"}, {1920, 1080, "fill_1080p_hole20"}};
-    for (int k = 0; k < 2; k++) {
+    for (int k = 0; k < 2 && !app_only; k++) {
         timing one = time_fill(&portrait, fills[k].w, fills[k].h, 0.2, 1);
         timing two = time_fill(&portrait, fills[k].w, fills[k].h, 0.2, 2);
         printf(",\"%s_ms\":{\"t1\":%.3f,\"t1_min\":%.3f,\"t2\":%.3f,\"t2_min\":%.3f}", fills[k].name, one.median,

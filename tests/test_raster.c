@@ -201,6 +201,72 @@ static void test_identity(void) {
     check_identity(fx, 62, fy, 48, 0);
 }
 
+/* ---- 1b. The fixed-point bilinear formula, exactly, at every pair of 1/256 weights. ----
+ * Target pixel (x, y) of a 256x256 target samples the texture at (257 x / 256, 257 y / 256):
+ * texel (x, y) with weights wx = x, wy = y (in 1/256), all 65536 pairs, exact in the
+ * planes.  The colour and both kinds of extra (an RGB texture under other texcoords, a
+ * gray one) must give the documented integer formula byte for byte:
+ *   top = a 256 + (b - a) wx, bottom = c 256 + (d - c) wx,
+ *   value = (top 256 + (bottom - top) wy + 32768) >> 16
+ * (what the vector paths must reproduce; they are not checked against floats here). */
+static int formula_bilinear(const uint8_t *data, int width, int channels, int x, int y, int wx, int wy, int k) {
+    const uint8_t *p = data + ((size_t)y * width + x) * channels + k, *q = p + (size_t)width * channels;
+    int top = p[0] * 256 + (p[channels] - p[0]) * wx, bottom = q[0] * 256 + (q[channels] - q[0]) * wx;
+    return (top * 256 + (bottom - top) * wy + 32768) >> 16;
+}
+
+static void test_all_weights(void) {
+    int n = 256, tw = 260;
+    vv_image texture, twin, gray, twin_out, gray_out;
+    image_create(&texture, tw, tw, 3);
+    image_create(&twin, tw, tw, 3);
+    image_create(&gray, tw, tw, 1);
+    fill_noise(&texture);
+    fill_noise(&twin);
+    for (int i = 0; i < tw * tw; i++) gray.data[i] = (uint8_t)(test_rng() & 255);
+    image_create(&twin_out, n, n, 3);
+    image_create(&gray_out, n, n, 1);
+    /* the twin's texcoords: mirrored in x and moved down by 2, the same weights */
+    float position[4][3] = {{-0.5f, -0.5f, 1}, {n - 0.5f, -0.5f, 1}, {n - 0.5f, n - 0.5f, 1}, {-0.5f, n - 0.5f, 1}};
+    float texcoord[4][2], mirrored[4][2];
+    for (int v = 0; v < 4; v++) {
+        texcoord[v][0] = position[v][0] * 257 / 256;
+        texcoord[v][1] = position[v][1] * 257 / 256;
+        mirrored[v][0] = 257 - texcoord[v][0]; /* texel 256 - x + 1 - 1 ... see below */
+        mirrored[v][1] = texcoord[v][1] + 2;
+    }
+    const int triangles[2][3] = {{0, 1, 2}, {0, 2, 3}};
+    raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, triangles, 4, 2, NULL, NULL, NULL};
+    raster_extra extras[2] = {{(const float(*)[2])mirrored, NULL, &twin, &twin_out}, {NULL, NULL, &gray, &gray_out}};
+    canvas c;
+    canvas_init(&c, n, n);
+    canvas_clear(&c);
+    c.target.extras = extras;
+    c.target.extra_count = 2;
+    CHECK_OK(raster_draw(&c.target, &texture, &mesh, NULL));
+    int wrong = 0, wrong_twin = 0, wrong_gray = 0;
+    for (int y = 0; y < n; y++)
+        for (int x = 0; x < n; x++) {
+            for (int k = 0; k < 3; k++) {
+                wrong += c.color.data[(y * n + x) * 3 + k] != formula_bilinear(texture.data, tw, 3, x, y, x, y, k);
+                /* u = 257 - 257 x / 256: texel 256 - x - 1 with weight 256 - x (x > 0), texel
+                 * 257 with weight 0 at x = 0; v = 257 y / 256 + 2: texel y + 2, weight y */
+                int tx = x ? 256 - x : 257, twx = x ? 256 - x : 0;
+                wrong_twin += twin_out.data[(y * n + x) * 3 + k] != formula_bilinear(twin.data, tw, 3, tx, y + 2, twx, y, k);
+            }
+            wrong_gray += gray_out.data[y * n + x] != formula_bilinear(gray.data, tw, 1, x, y, x, y, 0);
+        }
+    CHECK_MSG(wrong == 0, "all weights: %d colour samples off the integer formula", wrong);
+    CHECK_MSG(wrong_twin == 0, "all weights: %d RGB extra samples off the integer formula", wrong_twin);
+    CHECK_MSG(wrong_gray == 0, "all weights: %d gray extra samples off the integer formula", wrong_gray);
+    canvas_free(&c);
+    image_free(&texture);
+    image_free(&twin);
+    image_free(&gray);
+    image_free(&twin_out);
+    image_free(&gray_out);
+}
+
 /* ---- 2. Fractional translation = bilinear interpolation. ---- */
 static void check_translation(float ox, float oy, int tolerance) {
     int w = 50, h = 40;
@@ -1487,6 +1553,7 @@ static void test_portrait(void) {
 int main(void) {
     test_rng_seed(2024);
     test_identity();
+    test_all_weights();
     test_translation();
     test_texture_edges();
     test_depth();

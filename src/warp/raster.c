@@ -20,6 +20,25 @@
 #define TEXCOORD_LIMIT 1048576.0  /* 2^20: texcoords beyond are refused */
 #define FIXED_ONE 4294967296.0    /* texcoords stepped in 32.32 fixed point */
 
+/* llrint without the call (this build calls libm's llrint, four to eight times a span):
+ * cvtsd2si rounds in the current rounding mode as llrint does, and is what glibc's llrint
+ * runs on x86-64; every caller's values are far inside int64. */
+#if defined(__x86_64__) && defined(__SSE2__)
+#include <emmintrin.h>
+static inline int64_t round_i64(double x) { return _mm_cvtsd_si64(_mm_set_sd(x)); }
+#else
+static inline int64_t round_i64(double x) { return (int64_t)llrint(x); }
+#endif
+
+static inline double min3d(double a, double b, double c) {
+    double m = a < b ? a : b;
+    return m < c ? m : c;
+}
+static inline double max3d(double a, double b, double c) {
+    double m = a > b ? a : b;
+    return m > c ? m : c;
+}
+
 static inline int64_t floor_div(int64_t n, int64_t d) { /* d > 0 */
     int64_t q = n / d;
     return (n % d != 0 && n < 0) ? q - 1 : q;
@@ -114,8 +133,9 @@ static bool triangle_setup(const raster_job *job, int i, raster_triangle *t) {
             !(fabs(v[k]) <= TEXCOORD_LIMIT))
             return false;
     }
-    double min_x = fmin(p[0][0], fmin(p[1][0], p[2][0])), max_x = fmax(p[0][0], fmax(p[1][0], p[2][0]));
-    double min_y = fmin(p[0][1], fmin(p[1][1], p[2][1])), max_y = fmax(p[0][1], fmax(p[1][1], p[2][1]));
+    /* (finite here: plain comparisons, without fmin's and fmax's calls) */
+    double min_x = min3d(p[0][0], p[1][0], p[2][0]), max_x = max3d(p[0][0], p[1][0], p[2][0]);
+    double min_y = min3d(p[0][1], p[1][1], p[2][1]), max_y = max3d(p[0][1], p[1][1], p[2][1]);
     double limit = 4.0 * (width > height ? width : height);
     if (max_x - min_x > limit || max_y - min_y > limit) return false;
     if (max_x < 0 || max_y < 0 || min_x > width - 1 || min_y > height - 1) return false;
@@ -123,8 +143,8 @@ static bool triangle_setup(const raster_job *job, int i, raster_triangle *t) {
      * inside int64. */
     int64_t q[3][2];
     for (int k = 0; k < 3; k++) {
-        q[k][0] = (int64_t)llrint(p[k][0] * SUBPIXEL);
-        q[k][1] = (int64_t)llrint(p[k][1] * SUBPIXEL);
+        q[k][0] = round_i64(p[k][0] * SUBPIXEL);
+        q[k][1] = round_i64(p[k][1] * SUBPIXEL);
     }
     int64_t area2 = (q[1][0] - q[0][0]) * (q[2][1] - q[0][1]) - (q[1][1] - q[0][1]) * (q[2][0] - q[0][0]);
     if (area2 == 0) return false;
@@ -336,8 +356,8 @@ static void draw_extras(const raster_job *job, const raster_triangle *t, int y, 
         uint8_t *out = extra->out->data + (row + xl + i0) * ch;
         const double fixed_limit = 4194304.0;
         if (fabs(us) <= fixed_limit && fabs(ue) <= fixed_limit && fabs(vs) <= fixed_limit && fabs(ve) <= fixed_limit) {
-            int64_t du = (int64_t)llrint(pu->fx * FIXED_ONE), dv = (int64_t)llrint(pv->fx * FIXED_ONE);
-            int64_t fu = (int64_t)llrint(us * FIXED_ONE) + du * i0, fv = (int64_t)llrint(vs * FIXED_ONE) + dv * i0;
+            int64_t du = round_i64(pu->fx * FIXED_ONE), dv = round_i64(pv->fx * FIXED_ONE);
+            int64_t fu = round_i64(us * FIXED_ONE) + du * i0, fv = round_i64(vs * FIXED_ONE) + dv * i0;
             /* The first and last winners bound the rest (linear): inside as in draw_span. */
             int64_t u0 = fu + du * won[0], u1 = fu + du * won[count - 1], v0 = fv + dv * won[0], v1 = fv + dv * won[count - 1];
             int64_t inner_u = (int64_t)(tex->width - 2) * (INT64_C(1) << 32), inner_v = (int64_t)(tex->height - 2) * (INT64_C(1) << 32);
@@ -410,9 +430,9 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
         fabs(zs) <= 1e30 && fabs(ze) <= 1e30) {
         /* Fixed point: 32.32 texcoords, rounded to 1/256 for the bilinear weights (whole
          * and 1/256 positions are exact), clamped to the texture. */
-        int64_t fu = (int64_t)llrint(us * FIXED_ONE), fv = (int64_t)llrint(vs * FIXED_ONE);
-        int64_t du = n > 1 ? (int64_t)llrint(t->u.fx * FIXED_ONE) : 0;
-        int64_t dv = n > 1 ? (int64_t)llrint(t->v.fx * FIXED_ONE) : 0;
+        int64_t fu = round_i64(us * FIXED_ONE), fv = round_i64(vs * FIXED_ONE);
+        int64_t du = n > 1 ? round_i64(t->u.fx * FIXED_ONE) : 0;
+        int64_t dv = n > 1 ? round_i64(t->v.fx * FIXED_ONE) : 0;
         float z0 = (float)zs, dz = n > 1 ? (float)t->z.fx : 0;
         size_t stride = (size_t)tw * 3;
         int64_t eu = fu + du * (n - 1), ev = fv + dv * (n - 1);
