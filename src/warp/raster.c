@@ -535,6 +535,41 @@ static void draw_band(void *ctx, int band) {
             q[e] = floor_div(num, edge->d);
             r[e] = num - q[e] * edge->d;
         }
+        /* Without a horizontal edge (the common case): one or two left edges and one or
+         * two right ones, each side padded to two with a copy of its first (the same
+         * bound), so that the rows step without a branch on the edges' kinds. */
+        int left[2], right[2], lefts = 0, rights = 0;
+        for (int e = 0; e < 3; e++) {
+            if (t->edge[e].kind == EDGE_LEFT) left[lefts++] = e;
+            else if (t->edge[e].kind == EDGE_RIGHT) right[rights++] = e;
+        }
+        if (lefts && rights && lefts + rights == 3) {
+            if (lefts == 1) left[1] = left[0];
+            if (rights == 1) right[1] = right[0];
+            int64_t lq[2] = {q[left[0]], q[left[1]]}, lr[2] = {r[left[0]], r[left[1]]};
+            int64_t rq[2] = {q[right[0]], q[right[1]]}, rr[2] = {r[right[0]], r[right[1]]};
+            const raster_edge *l0 = &t->edge[left[0]], *l1 = &t->edge[left[1]], *e0 = &t->edge[right[0]], *e1 = &t->edge[right[1]];
+            for (int y = ya; y <= yb; y++) {
+                int64_t lo = lq[0] > lq[1] ? lq[0] + 1 : lq[1] + 1, hi = rq[0] < rq[1] ? rq[0] : rq[1];
+                if (lo < 0) lo = 0;
+                if (hi > width - 1) hi = width - 1;
+                if (lo <= hi) draw_span(job, t, y, (int)lo, (int)hi);
+#define EDGE_STEP(qq, rr_, edge)                  \
+    do {                                          \
+        (qq) += (edge)->step_q;                   \
+        (rr_) += (edge)->step_r;                  \
+        int64_t carry = (rr_) >= (edge)->d;       \
+        (rr_) -= carry * (edge)->d;               \
+        (qq) += carry;                            \
+    } while (0)
+                EDGE_STEP(lq[0], lr[0], l0);
+                EDGE_STEP(lq[1], lr[1], l1);
+                EDGE_STEP(rq[0], rr[0], e0);
+                EDGE_STEP(rq[1], rr[1], e1);
+#undef EDGE_STEP
+            }
+            continue;
+        }
         for (int y = ya; y <= yb; y++) {
             int64_t lo = 0, hi = width - 1;
             bool empty = false;
