@@ -273,7 +273,7 @@ static inline void bilinear_inside(const uint8_t *p, size_t stride, uint32_t wx,
  * texture the rounded position (fu + 2^23) >> 24 fits 32 bits, so its texel is
  * (fu + 2^23) >> 32 and its weight the byte below.  Inlined once per combination of the
  * optional outputs (constant flags: the loop tests none of them per pixel), each in a
- * function of its own (inlined into draw_span the loop ran short of registers): 3-4% less
+ * function of its own (inlined into draw_span the loop ran short of registers): 2-4% less
  * raster CPU on the 3D head's frames. */
 static inline __attribute__((always_inline)) int span_inside_body(
     uint8_t *dst, float *depth, uint8_t *coverage, uint8_t *layer, uint8_t tag, const uint8_t *texels, size_t stride,
@@ -512,9 +512,9 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
  * that rows y0 .. y1 - 1 of the target would show unmoved (proportionally, and a row
  * more for the bilinear), fetched towards L2 while this band is drawn, for the band below
  * (bands are taken in order, so with two threads too the next one is about to start):
- * first touches of texture lines were the span loops' main stall.  Raster CPU 5-10% less
- * on the 3D head's frames; an extra drawn by few triangles costs its rows' fetches
- * all the same.  Inlined: GCC takes a function of nothing but prefetches for one without
+ * first touches of texture lines were the span loops' main stall.  Raster CPU 2-7% less
+ * on the 3D head's frames on one thread, 7-11% on two; an extra drawn by few triangles
+ * costs its rows' fetches all the same.  Inlined: GCC takes a function of nothing but prefetches for one without
  * effects and drops its calls. */
 static inline __attribute__((always_inline)) void prefetch_rows(const vv_image *tex, int y0, int y1, int height) {
     int a = (int)((int64_t)y0 * tex->height / height), b = (int)((int64_t)y1 * tex->height / height) + 1;
