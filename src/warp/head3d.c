@@ -603,6 +603,22 @@ static void lids_soften(head3d *h, const head3d_frame *f, vv_image *out) {
     }
 }
 
+/* The point of a lid's margin (FACE_MESH_LID_POINTS points) nearest (x, y): its segment
+ * (returned), the fraction along it, the distance, and how far (x, y) lies below the margin,
+ * on the eye's side (against the lash line's up direction). */
+static int margin_nearest(const float (*line)[2], const float up[2], float x, float y, float *best, float *at, float *below) {
+    int seg = 0;
+    *best = INFINITY, *at = 0, *below = 0;
+    for (int i = 0; i + 1 < FACE_MESH_LID_POINTS; i++) {
+        float ax = line[i][0], ay = line[i][1], dx = line[i + 1][0] - ax, dy = line[i + 1][1] - ay;
+        float len2 = dx * dx + dy * dy, t = len2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / len2 : 0;
+        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        float px = x - ax - t * dx, py = y - ay - t * dy, d = hypotf(px, py);
+        if (d < *best) *best = d, *at = t, seg = i, *below = -(px * up[0] + py * up[1]);
+    }
+    return seg;
+}
+
 /* A shut lid is the curved skin over the eyeball: darker towards its lash line and its
  * corners, where it turns away (measured on lp_d3's blinks, dlib's points: 0.05-0.2 eye
  * widths above the lash line the corners read 0.66-0.90 of the lid's middle, mean 0.8; just
@@ -648,15 +664,8 @@ static void lids_shade(head3d *h, const head3d_frame *f, vv_image *out) {
             if (low == -INFINITY) low = fmaxf(line[0][1], line[FACE_MESH_LID_POINTS - 1][1]);
             int ylast = (int)fminf((float)by1, ceilf(low + 1.5f));
             for (int y = by0; y <= ylast; y++) {
-                float best = INFINITY, at = 0, below = 0;
-                int seg = 0;
-                for (int i = 0; i + 1 < FACE_MESH_LID_POINTS; i++) {
-                    float ax = line[i][0], ay = line[i][1], dx = line[i + 1][0] - ax, dy = line[i + 1][1] - ay;
-                    float len2 = dx * dx + dy * dy, t = len2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / len2 : 0;
-                    t = t < 0 ? 0 : t > 1 ? 1 : t;
-                    float px = x - ax - t * dx, py = y - ay - t * dy, d = hypotf(px, py);
-                    if (d < best) best = d, at = t, seg = i, below = -(px * h->lash_up[e][0] + py * h->lash_up[e][1]);
-                }
+                float best, at, below;
+                int seg = margin_nearest((const float(*)[2])line, h->lash_up[e], (float)x, (float)y, &best, &at, &below);
                 float lid = 0.5f - below; /* the lid side only (1 a pixel above the margin): the lashes and below stay */
                 if (best >= reach || !(lid > 0)) continue;
                 lid = lid > 1 ? 1 : lid;
@@ -700,19 +709,8 @@ static void lids_lash(head3d *h, const head3d_frame *f, vv_image *out) {
         for (int y = by0; y <= by1; y++)
             for (int x = bx0; x <= bx1; x++) {
                 /* the nearest point of the margin: how far along it, how thick there */
-                float best = INFINITY, at = 0, below = 0;
-                int seg = 0;
-                for (int i = 0; i + 1 < FACE_MESH_LID_POINTS; i++) {
-                    float ax = line[i][0], ay = line[i][1], dx = line[i + 1][0] - ax, dy = line[i + 1][1] - ay;
-                    float len2 = dx * dx + dy * dy, t = len2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / len2 : 0;
-                    t = t < 0 ? 0 : t > 1 ? 1 : t;
-                    float px = x - ax - t * dx, py = y - ay - t * dy, d = hypotf(px, py);
-                    if (d < best) {
-                        best = d, at = t, seg = i;
-                        /* below the margin: on the eye's side of it (the lash side) */
-                        below = -(px * h->lash_up[e][0] + py * h->lash_up[e][1]);
-                    }
-                }
+                float best, at, below;
+                int seg = margin_nearest((const float(*)[2])line, h->lash_up[e], (float)x, (float)y, &best, &at, &below);
                 float s = (along[seg] + at * (along[seg + 1] - along[seg])) / length;
                 float thick = LASH_LINE * scale * (h->lash_depth[e][seg] + at * (h->lash_depth[e][seg + 1] - h->lash_depth[e][seg]));
                 float taper = 4 * s * (1 - s); /* 1 mid-eye, 0 at the corners */
