@@ -67,6 +67,23 @@ static double cpu_seconds(void) {
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* A recording's lip-sync in `mode` (its CPU added to *cpu) and its energy lip-sync, the same
+ * length; false with the error printed. */
+static bool read_both(const char *path, double fps, const char *mode, audio_envelope *env, audio_envelope *energy,
+                      double *cpu) {
+    double c0 = cpu_seconds();
+    if (audio_envelope_read_lipsync(env, path, fps, 0, mode) != VV_OK) {
+        fprintf(stderr, "bench_speak: %s\n", vv_last_error());
+        return false;
+    }
+    *cpu += cpu_seconds() - c0;
+    if (audio_envelope_read_lipsync(energy, path, fps, 0, "energy") != VV_OK || energy->frames != env->frames) {
+        fprintf(stderr, "bench_speak: %s\n", vv_last_error());
+        return false;
+    }
+    return true;
+}
+
 static int real_main(int argc, char **argv);
 
 int main(int argc, char **argv) {
@@ -98,16 +115,7 @@ int main(int argc, char **argv) {
         while (n < 1024 && fscanf(f, "%lf %7s", &starts[n], names[n]) == 2) n++;
         fclose(f);
         audio_envelope env, energy;
-        double c0 = cpu_seconds();
-        if (audio_envelope_read_lipsync(&env, wav, FPS, 0, mode) != VV_OK) {
-            fprintf(stderr, "bench_speak: %s\n", vv_last_error());
-            return 1;
-        }
-        cpu += cpu_seconds() - c0;
-        if (audio_envelope_read_lipsync(&energy, wav, FPS, 0, "energy") != VV_OK || energy.frames != env.frames) {
-            fprintf(stderr, "bench_speak: %s\n", vv_last_error());
-            return 1;
-        }
+        if (!read_both(wav, FPS, mode, &env, &energy, &cpu)) return 1;
         seconds += env.seconds;
         int frames = env.frames;
         const phone_segment *rec = env.phone_list;
@@ -402,17 +410,8 @@ static int real_main(int argc, char **argv) {
         free(sorted);
         for (int fr = 0; fr < count && hi > lo; fr++) real[fr] = (real[fr] - lo) / (hi - lo);
         audio_envelope env, energy;
-        double c0 = cpu_seconds();
-        if (audio_envelope_read_lipsync(&env, clip, fps, 0, mode) != VV_OK) {
-            fprintf(stderr, "bench_speak: %s\n", vv_last_error());
-            return 1;
-        }
-        cpu += cpu_seconds() - c0;
+        if (!read_both(clip, fps, mode, &env, &energy, &cpu)) return 1;
         seconds += env.seconds;
-        if (audio_envelope_read_lipsync(&energy, clip, fps, 0, "energy") != VV_OK || energy.frames != env.frames) {
-            fprintf(stderr, "bench_speak: %s\n", vv_last_error());
-            return 1;
-        }
         int frames = env.frames < count ? env.frames : count;
         bool *speech = calloc((size_t)frames + 1, 1);
         long speech_frames = 0;
