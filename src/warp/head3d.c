@@ -188,7 +188,7 @@ struct head3d {
     float lash_depth[2][FACE_MESH_LID_POINTS], lash_up[2][2], lash_colour[2][3];
     lid_skin lid_skin[2];           /* each eye's unfolding lid */
     float lid_centre[2][2];         /* each eye's lid contours' mean in the portrait */
-    uint8_t *lid_scratch;           /* lids_soften's copy of an eye's box */
+    uint8_t *lid_scratch;           /* frame_box_copy's copy of a box of the frame */
     size_t lid_scratch_size;
     float eye_polygon[2][2 * FACE_MESH_LID_POINTS - 2][2]; /* each eye's opening in the portrait */
     bool has_side;                  /* some triangles are HEAD3D_LAYER_SIDE */
@@ -550,6 +550,37 @@ static void eyes_gaze(head3d *h, const head3d_frame *f, vv_image *out) {
     }
 }
 
+/* The point of a lid's margin (FACE_MESH_LID_POINTS points) nearest (x, y): its segment
+ * (returned), the fraction along it, the distance, and how far (x, y) lies below the margin,
+ * on the eye's side (against the lash line's up direction). */
+static int margin_nearest(const float (*line)[2], const float up[2], float x, float y, float *best, float *at, float *below) {
+    int seg = 0;
+    *best = INFINITY, *at = 0, *below = 0;
+    for (int i = 0; i + 1 < FACE_MESH_LID_POINTS; i++) {
+        float ax = line[i][0], ay = line[i][1], dx = line[i + 1][0] - ax, dy = line[i + 1][1] - ay;
+        float len2 = dx * dx + dy * dy, t = len2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / len2 : 0;
+        t = t < 0 ? 0 : t > 1 ? 1 : t;
+        float px = x - ax - t * dx, py = y - ay - t * dy, d = hypotf(px, py);
+        if (d < *best) *best = d, *at = t, seg = i, *below = -(px * up[0] + py * up[1]);
+    }
+    return seg;
+}
+
+/* A copy of the frame's box (x0, y0) w x h in the head's scratch (grown as needed), so that
+ * a pass reads the frame as it was while it writes it; NULL without memory. */
+static const uint8_t *frame_box_copy(head3d *h, const vv_image *out, int x0, int y0, int w, int hgt) {
+    size_t need = (size_t)w * hgt * 3;
+    if (need > h->lid_scratch_size) {
+        uint8_t *grown = realloc(h->lid_scratch, need);
+        if (!grown) return NULL;
+        h->lid_scratch = grown;
+        h->lid_scratch_size = need;
+    }
+    for (int y = 0; y < hgt; y++)
+        memcpy(h->lid_scratch + (size_t)y * w * 3, out->data + ((size_t)(y0 + y) * out->width + x0) * 3, (size_t)w * 3);
+    return h->lid_scratch;
+}
+
 /* A shut eye's upper-lid edge, smoothed: within LID_EDGE_SOFT pixels of the posed lid line
  * each pixel moves towards its 3x3 mean, by how far the eye is shut past half. */
 static void lids_soften(head3d *h, const head3d_frame *f, vv_image *out) {
@@ -570,27 +601,15 @@ static void lids_soften(head3d *h, const head3d_frame *f, vv_image *out) {
         int bx1 = (int)fminf(ceilf(x1) + 2, (float)out->width - 2), by1 = (int)fminf(ceilf(y1) + 2, (float)out->height - 2);
         if (bx1 < bx0 || by1 < by0) continue;
         int bw = bx1 - bx0 + 3, bh = by1 - by0 + 3; /* the copy: the box and a pixel around */
-        size_t need = (size_t)bw * bh * 3;
-        if (need > h->lid_scratch_size) {
-            uint8_t *grown = realloc(h->lid_scratch, need);
-            if (!grown) return; /* only a softening: the frame stands without it */
-            h->lid_scratch = grown;
-            h->lid_scratch_size = need;
-        }
-        for (int y = 0; y < bh; y++)
-            memcpy(h->lid_scratch + (size_t)y * bw * 3, out->data + ((size_t)(by0 - 1 + y) * out->width + bx0 - 1) * 3, (size_t)bw * 3);
+        const uint8_t *copy = frame_box_copy(h, out, bx0 - 1, by0 - 1, bw, bh);
+        if (!copy) return; /* only a softening: the frame stands without it */
         for (int y = by0; y <= by1; y++)
             for (int x = bx0; x <= bx1; x++) {
-                float d = INFINITY;
-                for (int i = 0; i + 1 < FACE_MESH_LID_POINTS; i++) {
-                    float ax = line[i][0], ay = line[i][1], dx = line[i + 1][0] - ax, dy = line[i + 1][1] - ay;
-                    float len2 = dx * dx + dy * dy, t = len2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / len2 : 0;
-                    t = t < 0 ? 0 : t > 1 ? 1 : t;
-                    d = fminf(d, hypotf(x - ax - t * dx, y - ay - t * dy));
-                }
+                float d, at, below;
+                margin_nearest((const float(*)[2])line, h->lash_up[e], (float)x, (float)y, &d, &at, &below);
                 if (d >= LID_EDGE_SOFT) continue;
                 float w = k * (1 - d / LID_EDGE_SOFT);
-                const uint8_t *c = h->lid_scratch + ((size_t)(y - by0 + 1) * bw + (x - bx0 + 1)) * 3;
+                const uint8_t *c = copy + ((size_t)(y - by0 + 1) * bw + (x - bx0 + 1)) * 3;
                 uint8_t *o = out->data + ((size_t)y * out->width + x) * 3;
                 for (int ch = 0; ch < 3; ch++) {
                     int sum = 0;
@@ -601,22 +620,6 @@ static void lids_soften(head3d *h, const head3d_frame *f, vv_image *out) {
                 }
             }
     }
-}
-
-/* The point of a lid's margin (FACE_MESH_LID_POINTS points) nearest (x, y): its segment
- * (returned), the fraction along it, the distance, and how far (x, y) lies below the margin,
- * on the eye's side (against the lash line's up direction). */
-static int margin_nearest(const float (*line)[2], const float up[2], float x, float y, float *best, float *at, float *below) {
-    int seg = 0;
-    *best = INFINITY, *at = 0, *below = 0;
-    for (int i = 0; i + 1 < FACE_MESH_LID_POINTS; i++) {
-        float ax = line[i][0], ay = line[i][1], dx = line[i + 1][0] - ax, dy = line[i + 1][1] - ay;
-        float len2 = dx * dx + dy * dy, t = len2 > 0 ? ((x - ax) * dx + (y - ay) * dy) / len2 : 0;
-        t = t < 0 ? 0 : t > 1 ? 1 : t;
-        float px = x - ax - t * dx, py = y - ay - t * dy, d = hypotf(px, py);
-        if (d < *best) *best = d, *at = t, seg = i, *below = -(px * up[0] + py * up[1]);
-    }
-    return seg;
 }
 
 /* A shut lid is the curved skin over the eyeball: darker towards its lash line and its
@@ -2207,16 +2210,9 @@ static void strip_smooth(head3d *h, vv_image *out, float scale, const int box[4]
         int cx0 = x0 - radius - 1 < 0 ? 0 : x0 - radius - 1, cy0 = y0 - radius - 1 < 0 ? 0 : y0 - radius - 1;
         int cx1 = x1 + radius + 1 > h->width - 1 ? h->width - 1 : x1 + radius + 1, cy1 = y1 + radius + 1 > h->height - 1 ? h->height - 1 : y1 + radius + 1;
         int cw = cx1 - cx0 + 1, ch = cy1 - cy0 + 1;
-        size_t need = (size_t)cw * ch * 3;
-        if (need > h->lid_scratch_size) {
-            uint8_t *grown = realloc(h->lid_scratch, need);
-            if (!grown) return; /* only a smoothing: the frame stands without it */
-            h->lid_scratch = grown;
-            h->lid_scratch_size = need;
-        }
-        for (int y = 0; y < ch; y++)
-            memcpy(h->lid_scratch + (size_t)y * cw * 3, out->data + ((size_t)(cy0 + y) * out->width + cx0) * 3, (size_t)cw * 3);
-        vv_image copy = {cw, ch, 3, h->lid_scratch};
+        const uint8_t *saved = frame_box_copy(h, out, cx0, cy0, cw, ch);
+        if (!saved) return; /* only a smoothing: the frame stands without it */
+        vv_image copy = {cw, ch, 3, (uint8_t *)saved};
         for (int y = y0; y <= y1; y++)
             for (int x = x0; x <= x1; x++) {
                 size_t i = (size_t)y * w + x;
