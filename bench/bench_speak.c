@@ -334,6 +334,11 @@ typedef struct real_counts {
     long closed, met, runs, runs_met, ours, ours_near;
 } real_counts;
 
+static void counts_add(real_counts *to, const real_counts *c) {
+    to->closed += c->closed, to->met += c->met, to->runs += c->runs;
+    to->runs_met += c->runs_met, to->ours += c->ours, to->ours_near += c->ours_near;
+}
+
 /* Real closures (speech frames with the gap under 0.15) and whether ours is closed (under
  * 0.05) within a frame, our frame f + shift against the real frame f; ours closed on voiced
  * frames and whether the real gap is under 0.3 within a frame there (frames whose
@@ -457,18 +462,8 @@ static int real_main(int argc, char **argv) {
                name, env.seconds, fps, speech_frames, at0.met, at0.closed, at0.runs_met, at0.runs, offset, shifted.met,
                shifted.closed, shifted.runs_met, shifted.runs, at0.ours, at0.ours_near, shifted.ours_near, shifted.ours, r0, best,
                best_k);
-        all.closed += at0.closed;
-        all.met += at0.met;
-        all.runs += at0.runs;
-        all.runs_met += at0.runs_met;
-        all.ours += at0.ours;
-        all.ours_near += at0.ours_near;
-        all_shifted.closed += shifted.closed;
-        all_shifted.met += shifted.met;
-        all_shifted.runs += shifted.runs;
-        all_shifted.runs_met += shifted.runs_met;
-        all_shifted.ours += shifted.ours;
-        all_shifted.ours_near += shifted.ours_near;
+        counts_add(&all, &at0);
+        counts_add(&all_shifted, &shifted);
         all_speech += speech_frames;
         if (dump) {
             char path[2048];
