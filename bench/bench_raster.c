@@ -136,7 +136,7 @@ static timing time_draw_app(scene *s, const vv_image *matte, int *covered) {
     }
     raster_mesh mesh = s->mesh;
     mesh.triangle_layer = tags;
-    raster_extra extra = {NULL, draws, matte, &alpha};
+    raster_extra extra = {NULL, draws, matte, &alpha, 0};
     raster_target target = {.color = &s->color, .depth = s->depth, .coverage = s->coverage, .layer = layer,
                             .extras = &extra, .extra_count = 1, .clear = true, .clear_box = {0, 0, w - 1, h - 1}};
     raster_params params = {true, 1};

@@ -237,7 +237,7 @@ static void test_all_weights(void) {
     }
     const int triangles[2][3] = {{0, 1, 2}, {0, 2, 3}};
     raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, triangles, 4, 2, NULL, NULL, NULL};
-    raster_extra extras[2] = {{(const float(*)[2])mirrored, NULL, &twin, &twin_out}, {NULL, NULL, &gray, &gray_out}};
+    raster_extra extras[2] = {{(const float(*)[2])mirrored, NULL, &twin, &twin_out, 0}, {NULL, NULL, &gray, &gray_out, 0}};
     canvas c;
     canvas_init(&c, n, n);
     canvas_clear(&c);
@@ -265,6 +265,77 @@ static void test_all_weights(void) {
     image_free(&gray);
     image_free(&twin_out);
     image_free(&gray_out);
+}
+
+/* A gray extra with outside_keep (head3d's matte): beyond the texture's edge by more than
+ * half a texel, a sample keeps the clamped edge value only where that is at least
+ * outside_keep, else 0; inside, the plain clamped sample.  Both sampling paths: fixed
+ * point, and floating point for texcoords past its range. */
+static void test_extra_outside(void) {
+    const int n = 32, tw = 16, offset = 8;
+    vv_image texture, gray, ref_out, out;
+    image_create(&texture, tw, tw, 3);
+    image_create(&gray, tw, tw, 1);
+    fill_noise(&texture);
+    for (int y = 0; y < tw; y++)
+        for (int x = 0; x < tw; x++) /* rows over columns at the corners */
+            gray.data[y * tw + x] = y == 0 ? 100 : y == tw - 1 ? 255 : x == 0 ? 40 : x == tw - 1 ? 250 : 180;
+    image_create(&ref_out, n, n, 1);
+    image_create(&out, n, n, 1);
+    for (int far = 0; far < 2; far++) {
+        /* pixel (x, y) samples texel (x - offset, y - offset); far: u = -1e6 + 60000 (x + 0.5),
+         * a gradient that takes a span's end past the fixed-point range (floating point) */
+        float position[4][3] = {{-0.5f, -0.5f, 1}, {n - 0.5f, -0.5f, 1}, {n - 0.5f, n - 0.5f, 1}, {-0.5f, n - 0.5f, 1}};
+        float texcoord[4][2];
+        for (int v = 0; v < 4; v++)
+            for (int k = 0; k < 2; k++) texcoord[v][k] = position[v][k] - offset;
+        for (int v = 0; far && v < 4; v++) texcoord[v][0] = -1e6f + 60000 * (position[v][0] + 0.5f);
+        const int triangles[2][3] = {{0, 1, 2}, {0, 2, 3}};
+        raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, triangles, 4, 2, NULL, NULL, NULL};
+        raster_extra plain = {NULL, NULL, &gray, &ref_out, 0}, keep = {NULL, NULL, &gray, &out, 250};
+        canvas c;
+        canvas_init(&c, n, n);
+        canvas_clear(&c);
+        memset(ref_out.data, 77, (size_t)n * n);
+        memset(out.data, 77, (size_t)n * n);
+        c.target.extras = &plain;
+        c.target.extra_count = 1;
+        CHECK_OK(raster_draw(&c.target, &texture, &mesh, NULL));
+        canvas_clear(&c);
+        c.target.extras = &keep;
+        CHECK_OK(raster_draw(&c.target, &texture, &mesh, NULL));
+        int wrong = 0, zeroed = 0, kept = 0, drawn = 0;
+        for (int y = 0; y < n; y++)
+            for (int x = 0; x < n; x++) {
+                if (!c.coverage[y * n + x]) continue;
+                drawn++;
+                double u = far ? -1e6 + 60000 * (x + 0.5) : x - offset, v = y - offset;
+                bool beyond = u < -0.5 || v < -0.5 || u > tw - 0.5 || v > tw - 0.5;
+                int clamped = ref_out.data[y * n + x], want = beyond && clamped < 250 ? 0 : clamped;
+                wrong += out.data[y * n + x] != want;
+                zeroed += beyond && want == 0;
+                kept += beyond && want != 0;
+            }
+        CHECK_MSG(wrong == 0, "outside_keep (%s): %d samples off", far ? "floating point" : "fixed point", wrong);
+        if (!far) {
+            /* beyond the top edge (100) and the left (40): 0; the bottom (255), the right (250): kept */
+            CHECK_MSG(ref_out.data[3 * n + 12] == 100 && out.data[3 * n + 12] == 0, "above the top edge: %d, clamped %d",
+                      out.data[3 * n + 12], ref_out.data[3 * n + 12]);
+            CHECK_MSG(out.data[12 * n + 2] == 0, "left of the left edge: %d", out.data[12 * n + 2]);
+            CHECK_MSG(out.data[28 * n + 12] == 255 && out.data[12 * n + 28] == 250, "below / right: %d / %d",
+                      out.data[28 * n + 12], out.data[12 * n + 28]);
+            CHECK_MSG(out.data[(offset + 1) * n + offset + 1] == 180, "inside: %d", out.data[(offset + 1) * n + offset + 1]);
+            CHECK_MSG(zeroed > 100 && kept > 100, "cases: %d zeroed, %d kept", zeroed, kept);
+        } else {
+            CHECK_MSG(drawn == n * n && zeroed > n * n / 4 && kept > n * n / 4, "steep: %d drawn, %d zeroed, %d kept", drawn,
+                      zeroed, kept);
+        }
+        canvas_free(&c);
+    }
+    image_free(&texture);
+    image_free(&gray);
+    image_free(&ref_out);
+    image_free(&out);
 }
 
 /* ---- 2. Fractional translation = bilinear interpolation. ---- */
@@ -796,7 +867,7 @@ static void test_extras(void) {
     vv_image out_a, out_b;
     image_create(&out_a, w, h, 3);
     image_create(&out_b, w, h, 3);
-    raster_extra extras[2] = {{NULL, some, &other, &out_a}, {(const float(*)[2])texcoord2, NULL, &texture, &out_b}};
+    raster_extra extras[2] = {{NULL, some, &other, &out_a, 0}, {(const float(*)[2])texcoord2, NULL, &texture, &out_b, 0}};
     canvas c, ref, ref_a, ref_b;
     canvas_init(&c, w, h);
     canvas_init(&ref, w, h);
@@ -890,7 +961,7 @@ static void test_extras(void) {
         for (int i = 0; i < 61 * 77; i++) gray3.data[i * 3] = gray3.data[i * 3 + 1] = gray3.data[i * 3 + 2] = gray.data[i];
         image_create(&out_gray, w, h, 1);
         image_create(&out_gray3, w, h, 3);
-        raster_extra pair[2] = {{NULL, some, &gray, &out_gray}, {NULL, some, &gray3, &out_gray3}};
+        raster_extra pair[2] = {{NULL, some, &gray, &out_gray, 0}, {NULL, some, &gray3, &out_gray3, 0}};
         canvas_clear(&c);
         c.target.backdrop = NULL;
         c.target.extras = pair;
@@ -903,7 +974,7 @@ static void test_extras(void) {
             gray_bad += out_gray.data[i] != out_gray3.data[i * 3];
         }
         CHECK(gray_bad == 0 && gray_checked > w * h / 4);
-        raster_extra mixed = {NULL, NULL, &gray, &out_gray3}; /* channels differ */
+        raster_extra mixed = {NULL, NULL, &gray, &out_gray3, 0}; /* channels differ */
         c.target.extras = &mixed;
         c.target.extra_count = 1;
         CHECK(raster_draw(&c.target, &texture, &plain, &params) == VV_ERR_INVALID_ARGUMENT);
@@ -920,7 +991,7 @@ static void test_extras(void) {
     c.target.backdrop = &small;
     CHECK(raster_draw(&c.target, &texture, &mesh, &params) == VV_ERR_INVALID_ARGUMENT);
     c.target.backdrop = NULL;
-    raster_extra wrong_size = {NULL, NULL, &texture, &small};
+    raster_extra wrong_size = {NULL, NULL, &texture, &small, 0};
     c.target.extras = &wrong_size;
     c.target.extra_count = 1;
     CHECK(raster_draw(&c.target, &texture, &mesh, &params) == VV_ERR_INVALID_ARGUMENT);
@@ -1562,6 +1633,7 @@ int main(void) {
     test_hostile();
     test_threads();
     test_extras();
+    test_extra_outside();
     test_one_pass();
     test_fill_constant();
     test_fill_ramp();

@@ -2541,12 +2541,15 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     composite_job job = {h, out, direct ? out->data : h->color.data, mirror, body_moves, {bx0, by0, bx1, by1}, {fx0, fy0, fx1, fy1}};
     raster_extra extras[4];
     int extra_count = 0;
-    if (h->have_matte) extras[extra_count++] = (raster_extra){NULL, h->is_translucent, &h->matte1, &h->alpha};
+    /* Beyond the portrait's edge the matte is unknown: clamped, a rim that is partly person
+     * (hair over a flag at the top edge) drew streaks of its colours wherever the head moved
+     * off the edge; only a firmly-person edge (a body cut by the frame) carries on. */
+    if (h->have_matte) extras[extra_count++] = (raster_extra){NULL, h->is_translucent, &h->matte1, &h->alpha, OPAQUE};
     if (mirror) {
-        extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_mirror, h->takes_twin, texture, &h->mirrored};
-        extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_share, h->takes_twin, &h->ramp, &h->share};
+        extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_mirror, h->takes_twin, texture, &h->mirrored, 0};
+        extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_share, h->takes_twin, &h->ramp, &h->share, 0};
     }
-    if (any_stretch) extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_stretch, h->takes_fill, &h->ramp1, &h->stretch};
+    if (any_stretch) extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_stretch, h->takes_fill, &h->ramp1, &h->stretch, 0};
     raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])h->triangles, h->vertex_count,
                       body_moves ? h->triangle_count : h->frame_first, h->draw_layer, h->is_clear, h->culls};
     raster_target rt = {direct ? out : &h->color, h->depth, h->coverage, h->raster_layer, extras, extra_count,

@@ -366,6 +366,17 @@ static inline uint8_t bilinear_gray(const uint8_t *p, size_t stride, uint32_t wx
     return (uint8_t)((top * 256 + (bottom - top) * (int)wy + 32768) >> 16);
 }
 
+/* A gray extra's clamped sample, beyond the texture's edge by more than half a texel
+ * (32.32 fixed point): kept only where the edge holds at least extra->outside_keep. */
+static inline void sample_extra_outside(const raster_extra *extra, bool beyond, uint8_t *o) {
+    if (extra->outside_keep && beyond && *o < extra->outside_keep) *o = 0;
+}
+
+static inline bool fixed_beyond(const vv_image *tex, int64_t fu, int64_t fv) {
+    const int64_t half = INT64_C(1) << 31;
+    return fu < -half || fv < -half || fu > ((int64_t)(tex->width - 1) << 32) + half || fv > ((int64_t)(tex->height - 1) << 32) + half;
+}
+
 /* Each extra of triangle t at the listed winners of row y: pixels xl + i0 + won[k] of the
  * span starting at xl, stepped from xl as the colour is (the same texcoords give the same
  * samples bit for bit). */
@@ -409,12 +420,20 @@ static void draw_extras(const raster_job *job, const raster_triangle *t, int y, 
                     }
                 }
             } else {
-                for (int k = 0; k < count; k++)
-                    sample_clamped_channels(tex, ch, fu + du * won[k], fv + dv * won[k], out + won[k] * ch);
+                bool keep = ch == 1 && extra->outside_keep;
+                for (int k = 0; k < count; k++) {
+                    int64_t su = fu + du * won[k], sv = fv + dv * won[k];
+                    sample_clamped_channels(tex, ch, su, sv, out + won[k] * ch);
+                    if (keep) sample_extra_outside(extra, fixed_beyond(tex, su, sv), out + won[k]);
+                }
             }
         } else {
-            for (int k = 0; k < count; k++)
-                sample_float_channels(tex, ch, us + pu->fx * (i0 + won[k]), vs + pv->fx * (i0 + won[k]), out + won[k] * ch);
+            bool keep = ch == 1 && extra->outside_keep;
+            for (int k = 0; k < count; k++) {
+                double u = us + pu->fx * (i0 + won[k]), v = vs + pv->fx * (i0 + won[k]);
+                sample_float_channels(tex, ch, u, v, out + won[k] * ch);
+                if (keep) sample_extra_outside(extra, u < -0.5 || v < -0.5 || u > tex->width - 0.5 || v > tex->height - 0.5, out + won[k]);
+            }
         }
     }
 }

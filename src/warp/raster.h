@@ -35,6 +35,10 @@ typedef struct raster_extra {
     const bool *draw;           /* per triangle of the mesh; NULL: every triangle */
     const vv_image *texture;    /* RGB, or gray (one channel: a matte) */
     vv_image *out;              /* the target's size, the texture's channels */
+    uint8_t outside_keep;       /* gray only: a sample more than half a texel beyond the
+                                 * texture's edge keeps the clamped edge value if at least
+                                 * this, else 0 (a matte: nothing is known out there); 0:
+                                 * clamped as the colour is */
 } raster_extra;
 
 #define RASTER_MAX_EXTRAS 4
