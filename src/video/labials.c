@@ -32,6 +32,7 @@ static const struct {
     int murmur_frames;
     double murmur_rounded_dip, z_peak, z_loud, fric_peak, mb_gap, mb_shortest, mb_longest;
     double quiet_b_rise, quiet_b_top, quiet_b_low, quiet_b_closure;
+    double bar_oral, bar_place, open_m_loud, open_m_low;
 } rules = {
     .murmur_floor = -35, /* the frame within 35 dB of the recording's loud frames (its 95th percentile) */
     .murmur_low = -1,    /* 100-400 Hz within 1 dB of the total: the low band dominant */
@@ -73,6 +74,11 @@ static const struct {
     .quiet_b_top = -4,  /* 4500-7500 Hz 4 dB under 1000-2500 Hz (falling: a labial's), */
     .quiet_b_low = -2.5, /* 100-400 Hz within 2.5 dB of the total (voiced), */
     .quiet_b_closure = -20, /* one of the 3 frames before 20 dB under the loud frames */
+    .bar_oral = -24,   /* a murmur's frame with 1000-2500 Hz 24 dB under the total (an m's murmur has a formant */
+    .bar_place = 10,   /* there, about -13; a stop's voice bar about -25 to -29) and 10 dB over 2500-4500 Hz (a d's
+                        * voice bar about 12, a b's about 8) is a d's closure: no M */
+    .open_m_loud = -9, /* a heard M on every frame within 9 dB of the loud frames, */
+    .open_m_low = -2.5, /* with 100-400 Hz 2.5 dB under the total on average: not an m's murmur */
 };
 
 /* Whether frame k is a b's voiced closure: the voicing's low band alone, the mouth's bands
@@ -215,6 +221,29 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
                 counted.sibilants++;
             }
         }
+        /* An M heard over sound as loud as the vowels (every frame within 9 dB of the loud
+         * frames) without the murmur's low band (100-400 Hz on average 2.5 dB or more under
+         * the total): no closure (on the dev clips the r of "room" or "bread", the o of "old"
+         * or "bowl", heard as M); it takes the phone beside it (not a closure, a tuck or
+         * silence; AH if none). */
+        for (int i = 0; i < *n; i++) {
+            if (strcmp((*phones)[i].name, "M")) continue;
+            double low = 0, softest = 0;
+            int m = 0;
+            for (int k = (int)ceil((*phones)[i].start * 100); k < frames && k * 0.01 < (*phones)[i].end; k++, m++) {
+                low += level[k * BANDS] - total[k];
+                softest = m ? fmin(softest, total[k] - peak) : total[k] - peak;
+            }
+            if (m == 0 || softest < rules.open_m_loud || low / m > rules.open_m_low) continue;
+            const char *beside = NULL;
+            for (int q = i - 1; q <= i + 1 && !beside; q += 2) {
+                if (q < 0 || q >= *n) continue;
+                viseme v = viseme_of_phone((*phones)[q].name);
+                if (v != VISEME_CLOSED && v != VISEME_LIP_TEETH && v != VISEME_REST) beside = (*phones)[q].name;
+            }
+            snprintf((*phones)[i].name, sizeof (*phones)[i].name, "%s", beside ? beside : "AH");
+            counted.open_m++;
+        }
         /* A v heard as M or B: the run of M/B with frication over 4500 Hz. */
         for (int i = 0; i < *n;) {
             viseme v = viseme_of_phone((*phones)[i].name);
@@ -247,7 +276,7 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
             for (int j = k - 8; j <= k + 8; j++)
                 if (j >= 0 && j < frames && oral[j] > most) most = oral[j];
             if (loud > rules.murmur_floor && r[0] - total[k] > rules.murmur_low && r[2] - r[3] > rules.murmur_place &&
-                most - oral[k] > rules.murmur_dip)
+                most - oral[k] > rules.murmur_dip && !(r[2] - total[k] < rules.bar_oral && r[2] - r[3] > rules.bar_place))
                 mark[k] = most - oral[k] > rules.murmur_rounded_dip ? 7 : 1;
             else if (k > 0 && high[k] - high[k - 1] > rules.burst_rise && r[4] - r[2] < rules.burst_top &&
                      r[1] - total[k] > rules.burst_mid && loud > rules.burst_floor)

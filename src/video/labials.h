@@ -8,7 +8,11 @@
  *   murmur   a nasal murmur with an m's spectrum: the low band dominant, the 400-2500 Hz
  *            level 12 dB under the loudest of the neighbouring 80 ms, and 1000-2500 Hz 8 dB
  *            over 2500-4500 Hz (an m's murmur about 11 dB, an n's, whose anti-resonance is in
- *            the 1000-2500 band, about 4): an M over it;
+ *            the 1000-2500 band, about 4), but not a d's voice bar (1000-2500 Hz 24 dB under
+ *            the total and 10 dB over 2500-4500 Hz; an m's has a formant there): an M over it;
+ *   open m   an M the decoder heard over sound as loud as the vowels (every frame within 9 dB
+ *            of the loud frames) without the murmur's low band (100-400 Hz 2.5 dB under the
+ *            total on average): no closure (an r or a rounded vowel); the phone beside it;
  *   burst    a stop's release (the 1000-7500 Hz level up 12 dB in 10 ms) with a labial's
  *            diffuse, falling spectrum (4500-7500 under 1000-2500 Hz, a strong 400-1000
  *            band), not straight after a pause (the pause has closed the mouth): a P over
@@ -45,9 +49,10 @@
 #include "video/phonemes.h"
 
 /* What labials_fuse did: segments added per cue, runs of M/B relabelled V, heard F/V
- * relabelled S/Z, heard P/B closures moved up to a burst, heard G after an M relabelled B. */
+ * relabelled S/Z, heard P/B closures moved up to a burst, heard G after an M relabelled B,
+ * heard M over open sound relabelled as the phone beside them. */
 typedef struct labial_cues {
-    int murmurs, bursts, frications, voiced, sibilants, moved, mb;
+    int murmurs, bursts, frications, voiced, sibilants, moved, mb, open_m;
 } labial_cues;
 
 /* Relabels and adds the labials the decoder missed in *phones (*n of them, time order,
