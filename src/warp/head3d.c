@@ -193,6 +193,7 @@ struct head3d {
     float eye_polygon[2][2 * FACE_MESH_LID_POINTS - 2][2]; /* each eye's opening in the portrait */
     bool has_side;                  /* some triangles are HEAD3D_LAYER_SIDE */
     int far_side;                   /* a three-quarter face's far side: -1 the image's left, 1 its right, 0 frontal */
+    float side_bridge;              /* this frame's: the nose's bridge's x (side_fill) */
     bool side_twins;                /* the side of the head may take its twin's texture */
     bool *side_own;                 /* per side triangle: its twin differs from it where it lies
                                        (it is painted, never takes the twin) */
@@ -2041,10 +2042,10 @@ static bool pixel_stretched(const head3d *h, size_t i) {
 }
 
 /* The region a fill paints: the box round the marked pixels of scan (inside box), padded
- * by a quarter eye distance, copied from out into side_box, with side_known 0 where marked.
+ * by `pad` eye distances, copied from out into side_box, with side_known 0 where marked.
  * region: x0, y0, width, height; width 0 when nothing is marked. */
 static vv_status fill_region(head3d *h, const vv_image *out, const int box[4], const int scan[4],
-                             bool (*marked)(const head3d *, size_t), int region[4]) {
+                             bool (*marked)(const head3d *, size_t), float pad_eyes, int region[4]) {
     int w = h->source.width, x0 = INT32_MAX, y0 = INT32_MAX, x1 = -1, y1 = -1;
     int bx1 = box[2] < h->width - 1 ? box[2] : h->width - 1, by1 = box[3] < h->height - 1 ? box[3] : h->height - 1;
     region[0] = region[1] = region[2] = region[3] = 0;
@@ -2059,7 +2060,7 @@ static vv_status fill_region(head3d *h, const vv_image *out, const int box[4], c
             if (y > y1) y1 = y;
         }
     if (x1 < 0) return VV_OK;
-    int pad = (int)fmaxf(8, 0.25f * h->eye_distance);
+    int pad = (int)fmaxf(8, pad_eyes * h->eye_distance);
     x0 = x0 - pad < 0 ? 0 : x0 - pad;
     y0 = y0 - pad < 0 ? 0 : y0 - pad;
     x1 = x1 + pad > h->width - 1 ? h->width - 1 : x1 + pad;
@@ -2093,8 +2094,75 @@ static vv_status fill_region(head3d *h, const vv_image *out, const int box[4], c
     return VV_OK;
 }
 
+/* The plate's fine detail at (x, y) (it minus its mean over the 5x5 pixels around) added to
+ * q: the ground's grain (canvas, film) on a smooth fill of it. */
+static void plate_grain(const head3d *h, int x, int y, uint8_t q[3]) {
+    int w = h->plate.width, hh = h->plate.height, sum[3] = {0, 0, 0}, n = 0;
+    for (int dy = -2; dy <= 2; dy++) {
+        int yy = y + dy;
+        if (yy < 0 || yy >= hh) continue;
+        for (int dx = -2; dx <= 2; dx++) {
+            int xx = x + dx;
+            if (xx < 0 || xx >= w) continue;
+            const uint8_t *p = h->plate.data + ((size_t)yy * w + xx) * 3;
+            for (int c = 0; c < 3; c++) sum[c] += p[c];
+            n++;
+        }
+    }
+    const uint8_t *p = h->plate.data + ((size_t)y * w + x) * 3;
+    for (int c = 0; c < 3; c++) {
+        int v = q[c] + p[c] - (sum[c] + n / 2) / n;
+        q[c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+}
+
+/* A side pixel beyond the nose's bridge on a three-quarter face's far side, and one before it. */
+static bool pixel_side_far(const head3d *h, size_t i) {
+    return pixel_side(h, i) && ((float)(i % (size_t)h->source.width) - h->side_bridge) * h->far_side > 0;
+}
+static bool pixel_side_near(const head3d *h, size_t i) { return pixel_side(h, i) && !pixel_side_far(h, i); }
+
+/* side_fill over the pixels `marked` picks.  beyond: the far side of a three-quarter face,
+ * painted from what lies beyond the silhouette only (no face pixel known), with its grain. */
+static vv_status side_fill_part(head3d *h, vv_image *out, const int box[4], const int scan[4], float share, bool twins,
+                                bool (*marked)(const head3d *, size_t), bool beyond) {
+    int w = h->source.width, region[4];
+    vv_status s = fill_region(h, out, box, scan, marked, 0.25f, region);
+    if (s != VV_OK || region[2] == 0) return s;
+    int x0 = region[0], y0 = region[1], bw = region[2], bh = region[3];
+    /* Beyond the silhouette of a three-quarter face (its far side, past the nose's bridge
+     * now), painted from what lies beyond it only: with the face's lit edge among the known
+     * pixels, the side of the head became a soft glow of skin fading into the dark ground (the
+     * Girl with a Pearl Earring, La Velata at +12/+25); with the face's pixels before the
+     * bridge known, still a ramp from them (her far cheek at frame 166 of lp_d12).  A fold on
+     * the near side (before the ear) keeps the skin around it. */
+    for (int y = 0; beyond && y < bh; y++)
+        for (int x = 0; x < bw; x++) {
+            int px = x0 + x, py = y0 + y;
+            if (px < box[0] || px > box[2] || py < box[1] || py > box[3]) continue;
+            size_t i = (size_t)py * w + px;
+            if (h->coverage[i] && (h->raster_layer[i] & LAYER_MASK) < HEAD3D_LAYER_OUTER) h->side_known[(size_t)y * bw + x] = 0;
+        }
+    /* the ground's grain: the plate's (without one, the pixels' around, carried in) */
+    s = beyond && !h->have_matte ? image_fill_holes_textured(&h->side_box, h->side_known, 1, 1) : image_fill_holes(&h->side_box, h->side_known, 1);
+    int k = (int)lroundf(255 * share);
+    for (int y = 0; s == VV_OK && y < bh; y++)
+        for (int x = 0; x < bw; x++)
+            if (!h->side_known[(size_t)y * bw + x] && x0 + x >= box[0] && x0 + x <= box[2] && y0 + y >= box[1] && y0 + y <= box[3] &&
+                marked(h, (size_t)(y0 + y) * w + x0 + x)) { /* the side's (not the face's, unknown too) */
+                size_t i = (size_t)(y0 + y) * w + x0 + x;
+                uint8_t *p = out->data + ((size_t)(y0 + y) * out->width + x0 + x) * 3, q[3];
+                memcpy(q, h->side_box.data + ((size_t)y * bw + x) * 3, 3);
+                /* the twin's share over the fill */
+                int t = twins && (h->raster_layer[i] & TWIN) ? h->share.data[i * 3] : 0;
+                for (int c = 0; t && c < 3; c++) q[c] = blend255(h->mirrored.data[i * 3 + c], q[c], t);
+                if (beyond && h->have_matte) plate_grain(h, x0 + x, y0 + y, q);
+                for (int c = 0; c < 3; c++) p[c] = blend255(q[c], p[c], k);
+            }
+    return s;
+}
+
 static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float share, bool twins) {
-    int w = h->source.width;
     /* where the SIDE triangles lie now (the scan for their pixels need not cover the box) */
     float tx0 = INFINITY, ty0 = INFINITY, tx1 = -INFINITY, ty1 = -INFINITY;
     for (int t = h->face_end; t < h->frame_first; t++) {
@@ -2107,40 +2175,13 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
     }
     if (!(tx1 >= tx0) || !(ty1 >= ty0)) return VV_OK;
     /* clamped as floats first: a posed point may lie far outside */
-    int scan[4] = {(int)fmaxf(tx0, -1), (int)fmaxf(ty0, -1), (int)fminf(tx1 + 1, (float)h->width), (int)fminf(ty1 + 1, (float)h->height)},
-        region[4];
-    vv_status s = fill_region(h, out, box, scan, pixel_side, region);
-    if (s != VV_OK || region[2] == 0) return s;
-    int x0 = region[0], y0 = region[1], bw = region[2], bh = region[3];
-    /* Beyond the silhouette of a three-quarter face (its far side, past the nose's bridge
-     * now), painted from what lies beyond it only: with the face's lit edge among the known
-     * pixels, the side of the head became a soft glow of skin fading into the dark ground (the
-     * Girl with a Pearl Earring, La Velata at +12/+25).  A fold on the near side (before the
-     * ear) keeps the skin around it. */
-    float bridge = h->posed[FACE_MESH_NOSE_BRIDGE][0];
-    if (!h->side_twins && h->far_side != 0)
-        for (int y = 0; y < bh; y++)
-            for (int x = 0; x < bw; x++) {
-                int px = x0 + x, py = y0 + y;
-                if (px < box[0] || px > box[2] || py < box[1] || py > box[3] || (px - bridge) * h->far_side <= 0) continue;
-                size_t i = (size_t)py * w + px;
-                if (h->coverage[i] && (h->raster_layer[i] & LAYER_MASK) < HEAD3D_LAYER_OUTER) h->side_known[(size_t)y * bw + x] = 0;
-            }
-    s = image_fill_holes(&h->side_box, h->side_known, 1);
-    int k = (int)lroundf(255 * share);
-    for (int y = 0; s == VV_OK && y < bh; y++)
-        for (int x = 0; x < bw; x++)
-            if (!h->side_known[(size_t)y * bw + x] && x0 + x >= box[0] && x0 + x <= box[2] && y0 + y >= box[1] && y0 + y <= box[3] &&
-                pixel_side(h, (size_t)(y0 + y) * w + x0 + x)) { /* the side's (not the face's, unknown too) */
-                size_t i = (size_t)(y0 + y) * w + x0 + x;
-                uint8_t *p = out->data + ((size_t)(y0 + y) * out->width + x0 + x) * 3, q[3];
-                memcpy(q, h->side_box.data + ((size_t)y * bw + x) * 3, 3);
-                /* the twin's share over the fill */
-                int t = twins && (h->raster_layer[i] & TWIN) ? h->share.data[i * 3] : 0;
-                for (int c = 0; t && c < 3; c++) q[c] = blend255(h->mirrored.data[i * 3 + c], q[c], t);
-                for (int c = 0; c < 3; c++) p[c] = blend255(q[c], p[c], k);
-            }
-    return s;
+    int scan[4] = {(int)fmaxf(tx0, -1), (int)fmaxf(ty0, -1), (int)fminf(tx1 + 1, (float)h->width), (int)fminf(ty1 + 1, (float)h->height)};
+    if (h->side_twins || h->far_side == 0) return side_fill_part(h, out, box, scan, share, twins, pixel_side, false);
+    /* the far side and the near one apart: each in a box of its own, so the far side's
+     * fill sees no skin of the near one */
+    h->side_bridge = h->posed[FACE_MESH_NOSE_BRIDGE][0];
+    vv_status s = side_fill_part(h, out, box, scan, share, twins, pixel_side_far, true);
+    return s == VV_OK ? side_fill_part(h, out, box, scan, share, twins, pixel_side_near, false) : s;
 }
 
 /* The face where a turn stretches it (stretch_fill's share in the raster's `stretch`,
@@ -2148,7 +2189,7 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
  * paints the side of the head. */
 static vv_status stretch_fill(head3d *h, vv_image *out, const int box[4], const int fill_box[4]) {
     int w = h->source.width, region[4];
-    vv_status s = fill_region(h, out, box, fill_box, pixel_stretched, region);
+    vv_status s = fill_region(h, out, box, fill_box, pixel_stretched, 0.25f, region);
     if (s != VV_OK || region[2] == 0) return s;
     int x0 = region[0], y0 = region[1], bw = region[2], bh = region[3];
     s = image_fill_holes(&h->side_box, h->side_known, 1);
