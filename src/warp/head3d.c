@@ -240,10 +240,15 @@ static bool barycentric(const float *a, const float *b, const float *c, float x,
     return true;
 }
 
+/* How far above the brows (and beyond the anchors' hull elsewhere) the skin still follows
+ * them: a Gaussian of the distance to the hull, this many (frontal) eye distances wide. */
+#define SPREAD_FADE 0.27f
 /* Per face vertex: the anchor triangle around it (in the frontal layout) and its
- * barycentric weights; outside the anchors' hull the nearest anchor triangle's weights,
- * clamped, fading with the distance (a vertex far above the brows does not follow them). */
-static vv_status spread_build(head3d *h, const float (*frontal)[3], const float (*anchor_pos)[2]) {
+ * barycentric weights; outside the anchors' hull the weights of the nearest point of the
+ * nearest anchor triangle, fading with the distance (a vertex far above the brows does not
+ * follow them). */
+static vv_status spread_build(head3d *h, const float (*frontal)[3], const float (*anchor_pos)[2], float eye) {
+    float fade_width = SPREAD_FADE * eye;
     int (*tris)[3] = NULL, count = 0;
     vv_status s = delaunay_triangulate(anchor_pos, h->anchor_total, &tris, &count);
     if (s != VV_OK) return s;
@@ -251,35 +256,33 @@ static vv_status spread_build(head3d *h, const float (*frontal)[3], const float 
         float x = frontal[v][0], y = frontal[v][1];
         vertex_weights *vw = &h->spread[v];
         memset(vw, 0, sizeof *vw);
-        float best_out = INFINITY;
-        bool found = false;
-        for (int t = 0; t < count && !found; t++) {
+        float best = INFINITY;
+        for (int t = 0; t < count; t++) {
             float w[3];
             if (!barycentric(anchor_pos[tris[t][0]], anchor_pos[tris[t][1]], anchor_pos[tris[t][2]], x, y, w)) continue;
-            float outside = 0;
-            for (int k = 0; k < 3; k++) outside += w[k] < 0 ? -w[k] : 0;
-            if (outside <= 1e-5f) {
+            if (w[0] >= -1e-5f && w[1] >= -1e-5f && w[2] >= -1e-5f) {
                 for (int k = 0; k < 3; k++) { vw->anchor[k] = tris[t][k]; vw->weight[k] = w[k]; }
-                found = true;
-            } else if (outside < best_out) {
-                best_out = outside;
-                float sum = 0;
-                for (int k = 0; k < 3; k++) {
-                    float c = w[k] < 0 ? 0 : w[k];
-                    vw->anchor[k] = tris[t][k];
-                    vw->weight[k] = c;
-                    sum += c;
-                }
-                /* distance outside, roughly: the clamped point's offset */
-                float px = 0, py = 0;
-                for (int k = 0; k < 3; k++) {
-                    vw->weight[k] = sum > 0 ? vw->weight[k] / sum : 1.0f / 3;
-                    px += vw->weight[k] * anchor_pos[tris[t][k]][0];
-                    py += vw->weight[k] * anchor_pos[tris[t][k]][1];
-                }
-                float d = hypotf(px - x, py - y), fade = expf(-(d * d) / (0.25f * 0.25f));
-                for (int k = 0; k < 3; k++) vw->weight[k] *= fade;
+                best = 0;
+                break;
             }
+            /* outside: the nearest point of the triangle lies on one of its edges */
+            for (int k = 0; k < 3; k++) {
+                const float *a = anchor_pos[tris[t][k]], *b = anchor_pos[tris[t][(k + 1) % 3]];
+                float ex = b[0] - a[0], ey = b[1] - a[1], len2 = ex * ex + ey * ey;
+                float u = len2 > 0 ? ((x - a[0]) * ex + (y - a[1]) * ey) / len2 : 0;
+                u = u < 0 ? 0 : u > 1 ? 1 : u;
+                float d = hypotf(a[0] + u * ex - x, a[1] + u * ey - y);
+                if (d < best) {
+                    best = d;
+                    vw->anchor[0] = tris[t][k]; vw->weight[0] = 1 - u;
+                    vw->anchor[1] = tris[t][(k + 1) % 3]; vw->weight[1] = u;
+                    vw->anchor[2] = tris[t][(k + 2) % 3]; vw->weight[2] = 0;
+                }
+            }
+        }
+        if (best > 0 && isfinite(best)) {
+            float fade = expf(-(best * best) / (fade_width * fade_width));
+            for (int k = 0; k < 3; k++) vw->weight[k] *= fade;
         }
     }
     free(tris);
@@ -1494,7 +1497,8 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         anchor_pos[i][1] = frontal[h->anchor_vertex[i]][1];
     }
     h->anchor_total = crease_anchors(h, (const float(*)[3])frontal, anchor_pos, ANCHOR_COUNT);
-    s = a == ANCHOR_COUNT ? spread_build(h, (const float(*)[3])frontal, (const float(*)[2])anchor_pos)
+    float eye_frontal = hypotf(frontal68[45][0] - frontal68[36][0], frontal68[45][1] - frontal68[36][1]);
+    s = a == ANCHOR_COUNT ? spread_build(h, (const float(*)[3])frontal, (const float(*)[2])anchor_pos, eye_frontal)
                           : vv_fail(VV_ERR_INTERNAL, "head3d: %d anchors, expected %d", a, ANCHOR_COUNT);
     free(frontal);
     /* Matte: the plate (the person painted out, once), the person's own colours and the
