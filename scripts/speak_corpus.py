@@ -6,7 +6,9 @@ phoneme start times, through libespeak-ng (python3's ctypes; Debian libespeak-ng
                         minute): what the recogniser's settings were chosen on; T 6-11: 6
                         more sentences rich in f/v, the same voices (the acoustic cues);
                         T 12-17: 6 rich in m and mb, the same voices; T 18-23: 6 with
-                        b after l, m beside rounded vowels and z, the same voices
+                        b after l, m beside rounded vowels and z, the same voices; T 24-29:
+                        6 with the classes of the held-out misses (m after a rounded vowel
+                        before w, b after m, p after v, m after s), the same voices
   test_V_T.wav/.phones  6 other sentences x 4 other voices (en-us+m3 160, en-gb-x-rp 190,
                         en-us+f2 230, en-029 150): held out, measured only
 
@@ -78,12 +80,22 @@ DEV_LBZ = ["The old bulb fell below the table by the elbow of the hall.",
            "Zoe's zoo has zebras, and his dogs doze in the breeze.",
            "The boys choose roses, as these are his mother's dozen.",
            "A small boot and a cool bowl were in the tomb of the moor."]
+# More dev sentences, with the classes of the held-out misses left after those (an m after
+# a rounded vowel before w, b after m inside a word, p after v, m after s, m at the start):
+# dev_V_24 .. dev_V_29, made last so that every clip before stays as it was.
+DEV_MISS = ["Whom would the gloomy groom warn with a loom?",
+            "In December the number of timber chambers was enormous.",
+            "Give Peter a pile of paper and a bag of peas.",
+            "Kiss me, tell us more, and miss my month of rest.",
+            "Most men recall the cucumber somebody ate in November.",
+            "Move forward, and we will zoom west with the boom."]
 DEV_VOICES = [("en-us", 175), ("en", 140), ("en-us+f3", 200)]
 SETS = [("dev", 0, DEV, DEV_VOICES),
         ("test", 0, TEST, [("en-us+m3", 160), ("en-gb-x-rp", 190), ("en-us+f2", 230), ("en-029", 150)]),
         ("dev", len(DEV), DEV_MORE, DEV_VOICES),
         ("dev", len(DEV) + len(DEV_MORE), DEV_MB, DEV_VOICES),
-        ("dev", len(DEV) + len(DEV_MORE) + len(DEV_MB), DEV_LBZ, DEV_VOICES)]
+        ("dev", len(DEV) + len(DEV_MORE) + len(DEV_MB), DEV_LBZ, DEV_VOICES),
+        ("dev", len(DEV) + len(DEV_MORE) + len(DEV_MB) + len(DEV_LBZ), DEV_MISS, DEV_VOICES)]
 
 
 def main():

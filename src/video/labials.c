@@ -32,7 +32,8 @@ static const struct {
     int murmur_frames;
     double murmur_rounded_dip, z_peak, z_loud, fric_peak, mb_gap, mb_shortest, mb_longest;
     double quiet_b_rise, quiet_b_top, quiet_b_low, quiet_b_closure;
-    double bar_oral, bar_place, open_m_loud, open_m_low;
+    double bar_oral, bar_place, open_m_loud, open_m_low, murmur_rounded_long_dip;
+    int murmur_rounded_frames;
 } rules = {
     .murmur_floor = -35, /* the frame within 35 dB of the recording's loud frames (its 95th percentile) */
     .murmur_low = -1,    /* 100-400 Hz within 1 dB of the total: the low band dominant */
@@ -63,11 +64,13 @@ static const struct {
     .voiced_rise = 10,   /* then a release: 1000-7500 Hz up 10 dB in 10 ms, */
     .voiced_top = -6,    /* 4500-7500 Hz 6 dB under 1000-2500 Hz */
     .murmur_frames = 4,  /* a heard M goes on over 40 ms or more of murmur after it (an m before a b) */
-    .murmur_rounded_dip = 18, /* a murmur 18 dB under its neighbours is an M also over a heard UW/UH/OW (an m beside u: or w) */
+    .murmur_rounded_dip = 18, /* a murmur 18 dB under its neighbours is an M also over a heard UW/UH/OW (an m beside u: or w), */
+    .murmur_rounded_long_dip = 13, /* as is 30 ms or more of murmur 13 dB under them (the m of "room was", "zoom west") */
+    .murmur_rounded_frames = 2,
     .z_peak = 8,        /* a heard F/V with 4500-7500 Hz 8 dB over 1000-2500 Hz (a sibilant's peak; f and v are */
     .z_loud = -22,      /* flatter) and within 22 dB of the loud frames: an s or z */
     .fric_peak = 8,     /* frication with 4500-7500 Hz 8 dB over 1000-2500 Hz is a sibilant's, not an f's */
-    .mb_gap = 0.03,     /* a G heard within 30 ms after an M (heard or a murmur's), */
+    .mb_gap = 0.05,     /* a G heard within 50 ms after an M (heard or a murmur's), */
     .mb_shortest = 0.03, /* 30-60 ms long (not a piece the cues cut off): the b of "mb" */
     .mb_longest = 0.06,
     .quiet_b_rise = 8,  /* a b after a short quiet closure (after an l): 1000-7500 Hz up 8 dB in 10 ms, */
@@ -90,6 +93,18 @@ static bool voiced_closure(const float *level, const float *total, const float *
         if (j >= 0 && j < frames && oral[j] > most) most = oral[j];
     return r[0] - total[k] > rules.voiced_low && most - oral[k] > rules.voiced_dip && r[2] - r[3] > rules.voiced_place &&
            total[k] - peak > rules.burst_floor;
+}
+
+/* The deepest dip of 400-2500 Hz under the loudest frame within 80 ms over frames [first, end). */
+static float deepest(const float *oral, int frames, int first, int end) {
+    float dip = 0;
+    for (int k = first; k < end; k++) {
+        float most = oral[k];
+        for (int j = k - 8; j <= k + 8; j++)
+            if (j >= 0 && j < frames && oral[j] > most) most = oral[j];
+        dip = fmaxf(dip, most - oral[k]);
+    }
+    return dip;
 }
 
 /* level[k * BANDS + b]: band b's Hann-weighted power around sample k * HOP, dB. */
@@ -177,6 +192,29 @@ static int compare_phone(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* An F or V heard with loud frication dominated by the top band, or with frication peaked
+ * over 4500 Hz: an s or z (a z's voicing keeps its top band under the total, but its
+ * frication peaks there).  How many were relabelled. */
+static int relabel_sibilants(const float *level, const float *total, float peak, int frames, phone_segment *phones, int n) {
+    int relabelled = 0;
+    for (int i = 0; i < n; i++) {
+        if (viseme_of_phone(phones[i].name) != VISEME_LIP_TEETH) continue;
+        double loud = 0, top = 0, peaked = 0;
+        int m = 0;
+        for (int k = (int)ceil(phones[i].start * 100); k < frames && k * 0.01 < phones[i].end; k++, m++) {
+            loud += total[k] - peak;
+            top += level[k * BANDS + 4] - total[k];
+            peaked += level[k * BANDS + 4] - level[k * BANDS + 2];
+        }
+        if (m > 0 && ((loud / m > rules.fric_loud && top / m > rules.sibilant_top) ||
+                                          (loud / m > rules.z_loud && peaked / m > rules.z_peak))) {
+            snprintf(phones[i].name, sizeof phones[i].name, "%s", phones[i].name[0] == 'V' ? "Z" : "S");
+            relabelled++;
+        }
+    }
+    return relabelled;
+}
+
 vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segment **phones, int *n,
                        labial_cues *cues) {
     labial_cues counted = {0};
@@ -193,6 +231,7 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
                       ? band_levels(samples, count, frames, level)
                       : vv_fail(VV_ERR_NO_MEMORY, "labials: out of memory for %d frames", frames);
     int cue_count = 0;
+    float peak = 0; /* the recording's loud frames: the 95th percentile of the total level */
     if (s == VV_OK) {
         for (int k = 0; k < frames; k++) {
             const float *r = level + k * BANDS;
@@ -202,25 +241,8 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
         }
         memcpy(sorted, total, (size_t)frames * sizeof *sorted);
         qsort(sorted, (size_t)frames, sizeof *sorted, compare_float);
-        float peak = sorted[(int)(0.95 * (frames - 1))];
-        /* An F or V heard with loud frication dominated by the top band, or with frication
-         * peaked over 4500 Hz: an s or z. */
-        for (int i = 0; i < *n; i++) {
-            if (viseme_of_phone((*phones)[i].name) != VISEME_LIP_TEETH) continue;
-            double loud = 0, top = 0, peaked = 0;
-            int m = 0;
-            for (int k = (int)ceil((*phones)[i].start * 100); k < frames && k * 0.01 < (*phones)[i].end; k++, m++) {
-                loud += total[k] - peak;
-                top += level[k * BANDS + 4] - total[k];
-                peaked += level[k * BANDS + 4] - level[k * BANDS + 2];
-            }
-            /* (a z's voicing keeps its top band under the total, but its frication peaks there) */
-            if (m > 0 && ((loud / m > rules.fric_loud && top / m > rules.sibilant_top) ||
-                          (loud / m > rules.z_loud && peaked / m > rules.z_peak))) {
-                snprintf((*phones)[i].name, sizeof (*phones)[i].name, "%s", (*phones)[i].name[0] == 'V' ? "Z" : "S");
-                counted.sibilants++;
-            }
-        }
+        peak = sorted[(int)(0.95 * (frames - 1))];
+        counted.sibilants += relabel_sibilants(level, total, peak, frames, *phones, *n);
         /* An M heard over sound as loud as the vowels (every frame within 9 dB of the loud
          * frames) without the murmur's low band (100-400 Hz on average 2.5 dB or more under
          * the total): no closure (on the dev clips the r of "room" or "bread", the o of "old"
@@ -277,7 +299,7 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
                 if (j >= 0 && j < frames && oral[j] > most) most = oral[j];
             if (loud > rules.murmur_floor && r[0] - total[k] > rules.murmur_low && r[2] - r[3] > rules.murmur_place &&
                 most - oral[k] > rules.murmur_dip && !(r[2] - total[k] < rules.bar_oral && r[2] - r[3] > rules.bar_place))
-                mark[k] = most - oral[k] > rules.murmur_rounded_dip ? 7 : 1;
+                mark[k] = most - oral[k] > rules.murmur_rounded_long_dip ? 7 : 1;
             else if (k > 0 && high[k] - high[k - 1] > rules.burst_rise && r[4] - r[2] < rules.burst_top &&
                      r[1] - total[k] > rules.burst_mid && loud > rules.burst_floor)
                 mark[k] = 2;
@@ -347,7 +369,9 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
                 c.name = "M";
                 counted.murmurs++;
             } else if ((mark[k] == 1 || mark[k] == 7) &&
-                       (!vowel || (mark[k] == 7 && viseme_of_phone(under) == VISEME_ROUNDED)) && /* u: hides an m */
+                       (!vowel || (mark[k] == 7 && viseme_of_phone(under) == VISEME_ROUNDED &&
+                                   (end - k >= rules.murmur_rounded_frames ||
+                                    deepest(oral, frames, k, end) > rules.murmur_rounded_dip))) && /* u: hides an m */
                        !heard_near(heard, left, c.start - 0.04, c.end + 0.04, VISEME_CLOSED)) {
                 c.name = "M";
                 counted.murmurs++;
@@ -429,6 +453,9 @@ vv_status labials_fuse(const float *samples, int64_t count, int rate, phone_segm
             free(*phones);
             *phones = out;
             *n = m;
+            /* The pieces of a heard F or V that the cues cut (the V of "kiss me" over the s's
+             * end and the m, the m now a murmur's M) relabelled S or Z as a whole one would be. */
+            counted.sibilants += relabel_sibilants(level, total, peak, frames, *phones, *n);
         }
     }
     /* A G heard just after an M: the b of "mb" (after the m's murmur the b's closure is
