@@ -40,7 +40,8 @@
  *                         our lag is our best shift less it
  * BENCH_SPEAK_DUMP=DIR writes DIR/NAME.tsv per clip (both modes): frame, the real gap (the
  * scaled one; NAN for espeak-ng clips), ours, the energy opening, the tuck, the recognised
- * phone, the level (dB), espeak-ng's phone (- for real clips). */
+ * phone, the level (dB), espeak-ng's phone (- for real clips); for espeak-ng clips also
+ * DIR/NAME.rec, the recognised phones after the cues (start, end, name per line). */
 #include "video/audio_envelope.h"
 #include "video/video.h"
 #include "video/visemes.h"
@@ -236,6 +237,10 @@ int main(int argc, char **argv) {
                 fprintf(o, "%d\tnan\t%.4f\t%.4f\t%.3f\t%s\t%.1f\t%s\n", fr, env.openness[fr], energy.openness[fr],
                         env.tuck ? env.tuck[fr] : 0.0f, ph, energy.level_db[fr], truth);
             }
+            if (o) fclose(o);
+            snprintf(path, sizeof path, "%s/%s.rec", dump, slash ? slash + 1 : argv[a]);
+            o = fopen(path, "w");
+            for (int k = 0; o && k < env.phones; k++) fprintf(o, "%.3f\t%.3f\t%s\n", rec[k].start, rec[k].end, rec[k].name);
             if (o) fclose(o);
         }
         lags[best_shift + 3]++;

@@ -30,7 +30,9 @@
  *            Hz band within 4 dB of the total, or that is within 22 dB of the loud frames with
  *            4500-7500 Hz 8 dB over 1000-2500 Hz (a z, whose voicing keeps the top band under
  *            the total, but whose frication peaks there; an f's and a v's is flatter): S or Z;
- *   mb       a G of 30-60 ms the decoder heard within 30 ms after an M: a B (the b of "mb",
+ *            judged again on the pieces the cues leave of it (the V of "kiss me" over the s's
+ *            end and the m's murmur, the murmur an M: its piece over the s a Z);
+ *   mb       a G of 30-60 ms the decoder heard within 50 ms after an M: a B (the b of "mb",
  *            whose closure the m's murmur fills, its release heard as G);
  *   frication weak, flat frication for 40 ms or more (18-35 dB under the recording's loud
  *            frames, 4500-7500 at least as strong as 2500-4500 Hz but under 8 dB over
@@ -38,7 +40,9 @@
  *            F, also over a P or B the decoder heard,
  *            not over an S, Z, SH or ZH it heard.
  * A murmur or frication is not added over one of the decoder's vowels (a cue inside a vowel
- * is the vowel's own spectrum, "m on" excepted), nor where the decoder already heard that
+ * is the vowel's own spectrum, "m on" excepted; a murmur over a heard UW, UH or OW is, where
+ * it dips 18 dB under its neighbours, or 13 dB for 20 ms or more: a rounded vowel hides an
+ * m, as in "room was"), nor where the decoder already heard that
  * labial (a burst there moves the heard closure, as above).  The
  * thresholds were chosen on the dev clips of docs/SPEAK.md (espeak-ng voices) and measured on
  * held-out voices and on real recordings there. */
