@@ -28,6 +28,8 @@
  *     the hair beside the far cheek into horizontal streaks (needs ../shared).
  * 12. Shut lids are shaded as curved skin: darker at the corners than in the middle, as real
  *     shut lids are (part of 6).
+ * 13. The tpsmm portrait turned: no cyan rim along the top of the hair (its matte's edge
+ *     de-mixed against a plate guessed wrong) (needs ../shared).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
@@ -44,6 +46,7 @@
 #define LID_CORNERS_MAX 0.92f
 #define FAR_GLOW 0.25f
 #define FAR_EDGE_GLOW 0.1f
+#define EDGE_RIM_CYAN 200
 
 /* A turn about the neck: the pivot 1.3 eye distances behind the face, a quarter below. */
 static void turn(head3d_frame *f, const head_pose *pose, float eye, float yaw, float pitch) {
@@ -308,6 +311,45 @@ static void far_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const cha
                       skin);
         }
     }
+    portrait_free(h, &image, &out, mesh);
+}
+
+/* The tpsmm portrait's hair against a red and white flag and a grey wall: the patch plate
+ * continued the flag's red behind the top of the hair, where the wall was grey, and the
+ * matte's edge de-mixed against it turned cyan and white (F = (I - (1 - a) P) / a), a rim
+ * shown along the hair once the head moved off its own background.  Counted: pixels of
+ * that cyan (green and blue each over 20 above red, green over 90) in the output, over
+ * the portrait's own (none on the hair), the head turned 25 degrees either way and 15 up
+ * and down. */
+static int cyan_pixels(const vv_image *im) {
+    int n = 0;
+    for (size_t i = 0; i < (size_t)im->width * im->height; i++) {
+        const uint8_t *p = im->data + i * 3;
+        n += p[1] - p[0] > 20 && p[2] - p[0] > 20 && p[1] > 90;
+    }
+    return n;
+}
+
+static void edge_rim(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
+    vv_image image = {0}, out = {0};
+    vv_face face;
+    face_mesh_result *mesh;
+    head_pose pose;
+    float eye;
+    head3d *h = portrait_open(faces, fm, pm, path, &image, &face, &mesh, &pose, &eye);
+    if (!h) return;
+    int own = cyan_pixels(&image), most = 0;
+    const float turns[4][2] = {{25, 0}, {-25, 0}, {0, 15}, {0, -15}};
+    for (int i = 0; i < 4; i++) {
+        head3d_frame f;
+        turn(&f, &pose, eye, turns[i][0], turns[i][1]);
+        CHECK_OK(head3d_render(h, &f, &out));
+        int n = cyan_pixels(&out) - own;
+        printf("%s turned yaw %+.0f pitch %+.0f: %d cyan pixels more than the portrait's %d\n", path, turns[i][0], turns[i][1], n, own);
+        most = n > most ? n : most;
+    }
+    CHECK_MSG(most < EDGE_RIM_CYAN, "%s turned: %d cyan pixels more than the portrait's (a rim of the hair de-mixed against a "
+              "plate guessed wrong)", path, most);
     portrait_free(h, &image, &out, mesh);
 }
 
@@ -1114,6 +1156,8 @@ int main(void) {
         char path[4200];
         snprintf(path, sizeof path, "%s/portraits/lp_s10.jpg", shared);
         far_side(faces, fm, pm, path, false);
+        snprintf(path, sizeof path, "%s/portraits/tpsmm_source.png", shared);
+        edge_rim(faces, fm, pm, path);
         snprintf(path, sizeof path, "%s/portraits/lp_s12.jpg", shared);
         frontal_turn(faces, fm, pm, path);
         nose_side(faces, fm, pm, path);

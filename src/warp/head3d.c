@@ -749,6 +749,83 @@ static int least_alpha(const uint8_t *image, const uint8_t *plate) {
     return most > 255 ? 255 : most;
 }
 
+/* The plate under the matte's edge, from the edge itself.  The patch plate continues the
+ * background from around the person, a guess: where it guesses wrong (a flag's red
+ * continued behind the top of the tpsmm portrait's hair, where the wall was grey), the edge
+ * de-mixed against it, F = (I - (1 - a) P) / a, takes the difference, scaled by (1 - a) / a:
+ * a cyan and white rim along the hair, shown once the head moves off its own background.
+ * The edge's own pixels say what lies behind them where they are mostly background
+ * (a <= EDGE_SEEN): B = (I - a N) / (1 - a), N the person's colour nearby (the opaque
+ * person's pixels filled smoothly into the edge).  Those and the background's own pixels,
+ * filled smoothly, give the plate over the edge (a < OPAQUE) and, fading out over
+ * EDGE_REACH eye distances, a little way inside the person, where they differ from the
+ * patch plate by EDGE_AGREE levels or more (fully at twice that: a smaller difference is as
+ * likely the strands' own colour, and taking it drew the hair's outline into the plate as a
+ * ghost on lp_s3 and Grace Hopper).  The edge is then de-mixed against that plate
+ * (head3d_new), so at rest a F + (1 - a) P is still I. */
+#define EDGE_SEEN 128
+#define EDGE_AGREE 50.0f
+#define EDGE_REACH 0.15f
+static inline uint8_t blend255(int p, int q, int a);
+static vv_status plate_edge(head3d *h, const vv_image *source, const uint8_t *matte, const uint8_t *known) {
+    int w = source->width, hh = source->height;
+    size_t pixels = (size_t)w * hh, person = 0, edge = 0;
+    uint8_t *mask = malloc(pixels);
+    int32_t (*nearest)[2] = malloc(pixels * sizeof *nearest);
+    vv_image near = {0}, behind = {0};
+    vv_status s = mask && nearest ? image_copy(&near, source) : vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+    if (s == VV_OK) s = image_copy(&behind, source);
+    for (size_t i = 0; s == VV_OK && i < pixels; i++) {
+        mask[i] = matte[i] >= OPAQUE;
+        person += mask[i];
+        edge += !known[i] && matte[i] < OPAQUE;
+    }
+    if (s == VV_OK && person && edge) s = image_fill_holes(&near, mask, h->params.threads);
+    if (s == VV_OK && person && edge) {
+        /* what lies behind: the background's pixels, and the edge's where mostly background */
+        for (size_t i = 0; i < pixels; i++) {
+            int a = matte[i];
+            mask[i] = known[i];
+            if (known[i] || a >= OPAQUE || a > EDGE_SEEN) continue;
+            const uint8_t *in = source->data + i * 3, *n = near.data + i * 3;
+            float b[3];
+            bool fits = true;
+            for (int c = 0; c < 3; c++) {
+                b[c] = ((float)in[c] * 255 - (float)a * n[c]) / (float)(255 - a);
+                fits = fits && b[c] > -8 && b[c] < 263;
+            }
+            if (!fits) continue;
+            for (int c = 0; c < 3; c++) behind.data[i * 3 + c] = (uint8_t)(b[c] < 0 ? 0 : b[c] > 255 ? 255 : b[c] + 0.5f);
+            mask[i] = 1;
+        }
+        s = image_fill_holes(&behind, mask, h->params.threads);
+    }
+    if (s == VV_OK && person && edge) {
+        /* the plate: that over the edge, fading into the patch plate inside the person */
+        for (size_t i = 0; i < pixels; i++) mask[i] = !known[i] && matte[i] < OPAQUE;
+        image_nearest_known(mask, w, hh, nearest);
+        float reach = fmaxf(2, EDGE_REACH * h->eye_distance);
+        for (size_t i = 0; i < pixels; i++) {
+            if (known[i] || nearest[i][0] < 0) continue;
+            int x = (int)(i % (size_t)w), y = (int)(i / (size_t)w);
+            float d = hypotf((float)(nearest[i][0] - x), (float)(nearest[i][1] - y)), k = 1 - d / reach;
+            if (!(k > 0)) continue;
+            /* only where the edge says the patch plate is wrong: where they agree, its grain stays */
+            const uint8_t *b = behind.data + i * 3, *q = h->plate.data + i * 3;
+            float apart = fmaxf(fabsf((float)b[0] - q[0]), fmaxf(fabsf((float)b[1] - q[1]), fabsf((float)b[2] - q[2])));
+            k *= fminf(1, fmaxf(0, (apart - EDGE_AGREE) / EDGE_AGREE));
+            if (!(k > 0)) continue;
+            int kk = (int)lroundf(255 * k);
+            for (int c = 0; c < 3; c++) h->plate.data[i * 3 + c] = blend255(behind.data[i * 3 + c], h->plate.data[i * 3 + c], kk);
+        }
+    }
+    image_free(&near);
+    image_free(&behind);
+    free(nearest);
+    free(mask);
+    return s;
+}
+
 /* The background pixels within PLATE_RIM of the person (scaled with the portrait's larger
  * side, per 256 pixels) are painted out with the person: the matte's edge leaves some hair
  * and skin in them, which the plate kept as a dark dotted outline of the head at rest,
@@ -1519,6 +1596,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
              * moved away, and tinted the hair's edge de-mixed against it */
             int larger = source->width > source->height ? source->width : source->height, grain = (larger + 128) / 256;
             if (s == VV_OK) s = image_fill_holes_structured(&h->plate, known, grain < 1 ? 1 : grain, h->params.threads);
+            if (s == VV_OK) s = plate_edge(h, source, matte, known);
             for (size_t i = 0; s == VV_OK && i < pixels; i++) {
                 int alpha = matte[i];
                 if (!known[i]) { /* no less than I needs over P (the matte's own may clip F) */
