@@ -402,6 +402,7 @@ static const char *fused_at(const float *x, int count, const phone_segment *hear
  *                of the vowel between: G;
  *   kiss me      a loud hiss then the murmur, heard as S, then V over the hiss's last 20 ms and
  *                the murmur: M over the murmur, Z over the hiss (not V);
+ *   loud v       the vowel heard as V for 100 ms: a Z;
  *   open m       the vowel heard as M for 60 ms (as loud as the vowel, no low band): AA there;
  *                with loud 200 Hz voicing under those 60 ms: still M. */
 static void test_labial_bursts(void) {
@@ -610,6 +611,15 @@ static void test_labial_bursts(void) {
         CHECK_MSG(at && !strcmp(at, "Z") && !strcmp(murmur, "M"), "a hiss and a murmur heard as S V: %s at 0.24 s, %s at 0.29 s",
                   at ? at : "nothing", murmur);
         free(kept);
+    }
+    /* the vowel heard as V for 100 ms (as loud as the vowels, its low band not alone: a z or a
+     * vowel, not a weak v): a Z (the rule before: V) */
+    for (int i = 0; i < COUNT; i++) x[i] = (float)VOWEL((double)i / RATE);
+    {
+        const phone_segment heard[] = {seg("AA", 0, 0.2), seg("V", 0.2, 0.3), seg("AA", 0.3, 0.48)};
+        at = fused_at(x, COUNT, heard, 3, 0.25, &cues, NULL, NULL);
+        CHECK_MSG(at && !strcmp(at, "Z") && cues.sibilants == 1, "the vowel heard as V: %s at 0.25 s, %d sibilants", at ? at : "nothing",
+                  cues.sibilants);
     }
     /* an M heard over the vowel (as loud, no low band: an r or an o heard as M): the vowel;
      * over the vowel with loud voicing under it (the low band within 2.5 dB of the total):

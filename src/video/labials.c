@@ -32,7 +32,7 @@ static const struct {
     int murmur_frames;
     double murmur_rounded_dip, z_peak, z_loud, fric_peak, mb_gap, mb_shortest, mb_longest;
     double quiet_b_rise, quiet_b_top, quiet_b_low, quiet_b_closure;
-    double bar_oral, bar_place, open_m_loud, open_m_low, murmur_rounded_long_dip;
+    double bar_oral, bar_place, open_m_loud, open_m_low, murmur_rounded_long_dip, loud_v, loud_v_low;
     int murmur_rounded_frames;
 } rules = {
     .murmur_floor = -35, /* the frame within 35 dB of the recording's loud frames (its 95th percentile) */
@@ -67,6 +67,8 @@ static const struct {
     .murmur_rounded_dip = 18, /* a murmur 18 dB under its neighbours is an M also over a heard UW/UH/OW (an m beside u: or w), */
     .murmur_rounded_long_dip = 13, /* as is 30 ms or more of murmur 13 dB under them (the m of "room was", "zoom west") */
     .murmur_rounded_frames = 2,
+    .loud_v = -12,      /* a heard V within 12 dB of the loud frames (a v is weak: on the dev clips all under -14) */
+    .loud_v_low = -1,   /* with 100-400 Hz 1 dB or more under the total on average (its voicing not alone): a z */
     .z_peak = 8,        /* a heard F/V with 4500-7500 Hz 8 dB over 1000-2500 Hz (a sibilant's peak; f and v are */
     .z_loud = -22,      /* flatter) and within 22 dB of the loud frames: an s or z */
     .fric_peak = 8,     /* frication with 4500-7500 Hz 8 dB over 1000-2500 Hz is a sibilant's, not an f's */
@@ -194,20 +196,23 @@ static int compare_phone(const void *a, const void *b) {
 
 /* An F or V heard with loud frication dominated by the top band, or with frication peaked
  * over 4500 Hz: an s or z (a z's voicing keeps its top band under the total, but its
- * frication peaks there).  How many were relabelled. */
+ * frication peaks there); a V heard as loud as the vowels whose low band is not alone: a z
+ * (on the dev clips the z of "zebras", "doze", "his", heard as V).  How many were relabelled. */
 static int relabel_sibilants(const float *level, const float *total, float peak, int frames, phone_segment *phones, int n) {
     int relabelled = 0;
     for (int i = 0; i < n; i++) {
         if (viseme_of_phone(phones[i].name) != VISEME_LIP_TEETH) continue;
-        double loud = 0, top = 0, peaked = 0;
+        double loud = 0, top = 0, peaked = 0, low = 0;
         int m = 0;
         for (int k = (int)ceil(phones[i].start * 100); k < frames && k * 0.01 < phones[i].end; k++, m++) {
             loud += total[k] - peak;
             top += level[k * BANDS + 4] - total[k];
             peaked += level[k * BANDS + 4] - level[k * BANDS + 2];
+            low += level[k * BANDS] - total[k];
         }
+        bool loud_v = phones[i].name[0] == 'V' && m > 0 && loud / m > rules.loud_v && low / m < rules.loud_v_low;
         if (m > 0 && ((loud / m > rules.fric_loud && top / m > rules.sibilant_top) ||
-                                          (loud / m > rules.z_loud && peaked / m > rules.z_peak))) {
+                                          (loud / m > rules.z_loud && peaked / m > rules.z_peak) || loud_v)) {
             snprintf(phones[i].name, sizeof phones[i].name, "%s", phones[i].name[0] == 'V' ? "Z" : "S");
             relabelled++;
         }

@@ -30,6 +30,8 @@
  *            Hz band within 4 dB of the total, or that is within 22 dB of the loud frames with
  *            4500-7500 Hz 8 dB over 1000-2500 Hz (a z, whose voicing keeps the top band under
  *            the total, but whose frication peaks there; an f's and a v's is flatter): S or Z;
+ *            a V within 12 dB of the loud frames whose 100-400 Hz band is 1 dB or more under
+ *            the total (a loud z; a v is weak, its voicing alone in the low band): Z; all
  *            judged again on the pieces the cues leave of it (the V of "kiss me" over the s's
  *            end and the m's murmur, the murmur an M: its piece over the s a Z);
  *   mb       a G of 30-60 ms the decoder heard within 50 ms after an M: a B (the b of "mb",
