@@ -30,6 +30,8 @@
  *     shut lids are (part of 6).
  * 13. The tpsmm portrait turned: no cyan rim along the top of the hair (its matte's edge
  *     de-mixed against a plate guessed wrong) (needs ../shared).
+ * 14. st_art_10 moved down: no copy of its white frame line in the plate above the head
+ *     (needs ../shared).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
@@ -47,6 +49,7 @@
 #define FAR_GLOW 0.25f
 #define FAR_EDGE_GLOW 0.1f
 #define EDGE_RIM_CYAN 200
+#define FRAME_LINE_STEPS 20
 
 /* A turn about the neck: the pivot 1.3 eye distances behind the face, a quarter below. */
 static void turn(head3d_frame *f, const head_pose *pose, float eye, float yaw, float pitch) {
@@ -350,6 +353,43 @@ static void edge_rim(vv_faces *faces, face_mesh *fm, person_matte *pm, const cha
     }
     CHECK_MSG(most < EDGE_RIM_CYAN, "%s turned: %d cyan pixels more than the portrait's (a rim of the hair de-mixed against a "
               "plate guessed wrong)", path, most);
+    portrait_free(h, &image, &out, mesh);
+}
+
+/* st_art_10 has a white frame line along its top and bottom rows.  The patch plate copied
+ * it, from patches at the top edge, into the painted-out hair's top: a stepped white and dark
+ * line standing still above the head once it moved down.  Counted with the head moved down
+ * by 0.8 eye distances (the band above it then shows the plate): pixels of the band from
+ * the fourth row to 0.5 eye distances above the face mesh's top, over the mesh's width,
+ * with a luma step of more than 40 to the pixel below. */
+static void frame_line(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
+    vv_image image = {0}, out = {0};
+    vv_face face;
+    face_mesh_result *mesh;
+    head_pose pose;
+    float eye;
+    head3d *h = portrait_open(faces, fm, pm, path, &image, &face, &mesh, &pose, &eye);
+    if (!h) return;
+    head3d_frame f;
+    turn(&f, &pose, eye, 0, 0);
+    f.rigid.translation[1] += 0.8f * eye;
+    CHECK_OK(head3d_render(h, &f, &out));
+    float x0 = 1e30f, x1 = -1e30f, top = 1e30f;
+    for (int v = 0; v < FACE_MESH_POINTS; v++) {
+        x0 = fminf(x0, mesh->points[v][0]);
+        x1 = fmaxf(x1, mesh->points[v][0]);
+        top = fminf(top, mesh->points[v][1]);
+    }
+    int steps = 0, y1 = (int)(top - 0.5f * eye);
+    for (int y = 3; y < y1 && y + 1 < out.height; y++)
+        for (int x = (int)fmaxf(0, x0); x <= (int)fminf(out.width - 1, x1); x++) {
+            const uint8_t *a = out.data + ((size_t)y * out.width + x) * 3, *b = a + out.width * 3;
+            float la = 0.299f * a[0] + 0.587f * a[1] + 0.114f * a[2], lb = 0.299f * b[0] + 0.587f * b[1] + 0.114f * b[2];
+            steps += fabsf(la - lb) > 40;
+        }
+    printf("%s moved down 0.8 eye distances: %d pixels with a luma step over 40 above the head (rows 3-%d)\n", path, steps, y1);
+    CHECK_MSG(steps < FRAME_LINE_STEPS, "%s moved down: %d sharp steps in the plate above the head (its frame line copied "
+              "into the plate)", path, steps);
     portrait_free(h, &image, &out, mesh);
 }
 
@@ -1158,6 +1198,8 @@ int main(void) {
         far_side(faces, fm, pm, path, false);
         snprintf(path, sizeof path, "%s/portraits/tpsmm_source.png", shared);
         edge_rim(faces, fm, pm, path);
+        snprintf(path, sizeof path, "%s/portraits/st_art_10.png", shared);
+        frame_line(faces, fm, pm, path);
         snprintf(path, sizeof path, "%s/portraits/lp_s12.jpg", shared);
         frontal_turn(faces, fm, pm, path);
         nose_side(faces, fm, pm, path);

@@ -749,6 +749,65 @@ static int least_alpha(const uint8_t *image, const uint8_t *plate) {
     return most > 255 ? 255 : most;
 }
 
+/* The lines of a frame drawn round the picture (a scan's white border): up to FRAME_LINES
+ * rows or columns from each side, each of one colour (every channel within FRAME_FLAT
+ * levels along it) and apart from the next one in by FRAME_APART levels on average.  Their
+ * known background pixels are cleared in known; the returned mask (NULL: none, or no
+ * memory: the fill then takes them as before) marks those to set back. */
+#define FRAME_LINES 4
+#define FRAME_FLAT 16
+#define FRAME_APART 24.0
+static bool line_flat(const vv_image *im, int index, bool row, uint8_t mean[3]) {
+    int n = row ? im->width : im->height, lo[3] = {255, 255, 255}, hi[3] = {0, 0, 0};
+    long sum[3] = {0, 0, 0};
+    for (int k = 0; k < n; k++) {
+        const uint8_t *p = im->data + ((size_t)(row ? index : k) * im->width + (row ? k : index)) * 3;
+        for (int c = 0; c < 3; c++) {
+            lo[c] = p[c] < lo[c] ? p[c] : lo[c];
+            hi[c] = p[c] > hi[c] ? p[c] : hi[c];
+            sum[c] += p[c];
+        }
+    }
+    for (int c = 0; c < 3; c++) mean[c] = (uint8_t)(sum[c] / n);
+    return hi[0] - lo[0] <= FRAME_FLAT && hi[1] - lo[1] <= FRAME_FLAT && hi[2] - lo[2] <= FRAME_FLAT;
+}
+
+static double line_apart(const vv_image *im, int index, bool row, const uint8_t mean[3]) {
+    int n = row ? im->width : im->height;
+    double sum = 0;
+    for (int k = 0; k < n; k++) {
+        const uint8_t *p = im->data + ((size_t)(row ? index : k) * im->width + (row ? k : index)) * 3;
+        sum += (abs(p[0] - mean[0]) + abs(p[1] - mean[1]) + abs(p[2] - mean[2])) / 3.0;
+    }
+    return sum / n;
+}
+
+static uint8_t *frame_lines(const vv_image *source, uint8_t *known) {
+    int w = source->width, hh = source->height, depth[4] = {0, 0, 0, 0};
+    for (int side = 0; side < 4; side++) { /* top, bottom, left, right */
+        bool row = side < 2;
+        int n = row ? hh : w;
+        for (int k = 0; k < FRAME_LINES && k + 1 < n / 2; k++) {
+            int at = side % 2 ? n - 1 - k : k, next = side % 2 ? at - 1 : at + 1;
+            uint8_t mean[3];
+            if (!line_flat(source, at, row, mean)) break;
+            if (line_apart(source, next, row, mean) >= FRAME_APART) { depth[side] = k + 1; break; }
+        }
+    }
+    if (!depth[0] && !depth[1] && !depth[2] && !depth[3]) return NULL;
+    uint8_t *framed = calloc((size_t)w * hh, 1);
+    if (!framed) return NULL;
+    for (int y = 0; y < hh; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * w + x;
+            if (known[i] && (y < depth[0] || y >= hh - depth[1] || x < depth[2] || x >= w - depth[3])) {
+                framed[i] = 1;
+                known[i] = 0;
+            }
+        }
+    return framed;
+}
+
 /* The plate under the matte's edge, from the edge itself.  The patch plate continues the
  * background from around the person, a guess: where it guesses wrong (a flag's red
  * continued behind the top of the tpsmm portrait's hair, where the wall was grey), the edge
@@ -1595,7 +1654,18 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
              * a smooth fill showed as a fogged patch (red and white: pink) wherever the head
              * moved away, and tinted the hair's edge de-mixed against it */
             int larger = source->width > source->height ? source->width : source->height, grain = (larger + 128) / 256;
+            /* a frame line round the picture (st_art_10's white rows at the top and bottom) is
+             * no background to copy patches from: below the top one, the patches drew it again
+             * inside the plate along the hair's top, a white and dark line left standing above
+             * the moved head.  Out of the fill's sources; kept as it is. */
+            uint8_t *framed = s == VV_OK ? frame_lines(source, known) : NULL;
             if (s == VV_OK) s = image_fill_holes_structured(&h->plate, known, grain < 1 ? 1 : grain, h->params.threads);
+            for (size_t i = 0; framed && i < pixels; i++)
+                if (framed[i]) {
+                    known[i] = 1;
+                    memcpy(h->plate.data + i * 3, source->data + i * 3, 3);
+                }
+            free(framed);
             if (s == VV_OK) s = plate_edge(h, source, matte, known);
             for (size_t i = 0; s == VV_OK && i < pixels; i++) {
                 int alpha = matte[i];
