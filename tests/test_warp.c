@@ -256,6 +256,35 @@ static void test_mouth_from_driver(void) {
     int cx = (int)lroundf((target[62][0] + target[66][0]) / 2), cy = (int)lroundf((target[62][1] + target[66][1]) / 2);
     const uint8_t *p = crop.data + ((size_t)cy * size + cx) * 3;
     CHECK_MSG(p[1] > 150 && p[0] < 90 && p[2] < 100, "centre of the mouth %d,%d,%d: want the driver's green", p[0], p[1], p[2]);
+    /* Lips of another pigment (the source's mauve, the driver's red) over the same skin:
+     * the driver's white teeth stay white.  Matched by the lips' ratio (before) they came out
+     * (175, 255, 255): cyan on this made-up pair, lavender on a painted man's mauve lips. */
+    static const int lip_points[] = {48, 49, 50, 51, 52, 53, 54, 55, 56, 57, 58, 59};
+    vv_image mauve = {0};
+    CHECK_OK(image_copy(&mauve, &source));
+    for (int i = 0; i < 12; i++) {
+        const float *q = face[lip_points[i]], *d = driver_points[lip_points[i]];
+        for (int dy = -2; dy <= 2; dy++)
+            for (int dx = -2; dx <= 2; dx++) {
+                uint8_t *m = mauve.data + ((size_t)(lroundf(q[1]) + dy) * size + lroundf(q[0]) + dx) * 3;
+                m[0] = 150; m[1] = 90; m[2] = 140;
+                uint8_t *r = driver.data + ((size_t)(lroundf(d[1]) + dy) * 320 + lroundf(d[0]) + dx) * 3;
+                r[0] = 200; r[1] = 60; r[2] = 60;
+            }
+    }
+    for (int y = 0; y < 320; y++)
+        for (int x = 0; x < 320; x++) {
+            uint8_t *q = driver.data + ((size_t)y * 320 + x) * 3;
+            if (q[0] == 40 && q[1] == 180 && q[2] == 60) q[0] = q[1] = q[2] = 230; /* the opening: white teeth */
+        }
+    image_free(&crop);
+    CHECK_OK(image_copy(&crop, &mauve));
+    warp_mouth_fill(&crop, NULL, &mauve, (const float(*)[2])face, (const float(*)[2])target, &driver, (const float(*)[2])driver_points);
+    p = crop.data + ((size_t)cy * size + cx) * 3;
+    int spread = abs(p[0] - p[1]) > abs(p[1] - p[2]) ? abs(p[0] - p[1]) : abs(p[1] - p[2]);
+    spread = abs(p[0] - p[2]) > spread ? abs(p[0] - p[2]) : spread;
+    CHECK_MSG(spread < 25 && p[1] > 180, "the driver's white teeth between lips of other colours: %d,%d,%d", p[0], p[1], p[2]);
+    image_free(&mauve);
     /* Without the driver: the synthesised fill, no green. */
     image_free(&crop);
     CHECK_OK(image_copy(&crop, &source));

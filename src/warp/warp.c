@@ -441,17 +441,19 @@ float warp_mouth_fill_contour(vv_image *crop, uint8_t *moved, const vv_image *so
     }
 
     /* The driver's own mouth interior (a real video whose mouth is open): mapped inner lip
-     * to inner lip, and colour-matched by the ratio of the source's lip colour to the
-     * driver's, so its lighting and white balance become the portrait's. */
+     * to inner lip, and colour-matched by the ratio of the source's skin colour to the
+     * driver's, so its lighting and white balance become the portrait's.  (The lips' ratio
+     * carried the lips' own pigment: a painted man's mauve lips against a driver's red
+     * ones turned the driver's white teeth lavender.) */
     mouth_frame from_driver;
     float driver_weight = 0, gain_driver[3] = {1, 1, 1};
     if (driver && driver_points && driver->data && driver->channels >= 3 && mouth_frame_init(&from_driver, driver_points)) {
         float driver_eye = eye_distance(driver_points);
         float driver_height = polygon_area(driver_points, 60, 8) / from_driver.width;
         if (driver_eye > 4) driver_weight = clampf((driver_height / driver_eye - 0.04f) / 0.04f, 0, 1);
-        float driver_lip[3];
-        mean_colour(driver, driver_points, lips, 10, driver_lip);
-        for (int ch = 0; ch < 3; ch++) gain_driver[ch] = clampf((lip[ch] + 8) / (driver_lip[ch] + 8), 0.5f, 2.0f);
+        float driver_face[3];
+        mean_colour(driver, driver_points, skin, 6, driver_face);
+        for (int ch = 0; ch < 3; ch++) gain_driver[ch] = clampf((face[ch] + 8) / (driver_face[ch] + 8), 0.5f, 2.0f);
     }
 
     /* The opening: the inner lips' contours from corner to corner (the 68 points' five each,
