@@ -32,6 +32,8 @@
  *     de-mixed against a plate guessed wrong) (needs ../shared).
  * 14. st_art_10 moved down: no copy of its white frame line in the plate above the head
  *     (needs ../shared).
+ * 15. Grace Hopper's brows raised: her glasses' rim, which lies along them, stays put
+ *     (needs ../shared).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
@@ -390,6 +392,63 @@ static void frame_line(vv_faces *faces, face_mesh *fm, person_matte *pm, const c
     printf("%s moved down 0.8 eye distances: %d pixels with a luma step over 40 above the head (rows 3-%d)\n", path, steps, y1);
     CHECK_MSG(steps < FRAME_LINE_STEPS, "%s moved down: %d sharp steps in the plate above the head (its frame line copied "
               "into the plate)", path, steps);
+    portrait_free(h, &image, &out, mesh);
+}
+
+/* Grace Hopper's glasses have a dark upper rim where dlib puts her brows: raised brows
+ * lifted and kinked it into two dark arcs.  A frame is rigid: with the brows up 0.25 eye
+ * distances (the head still), the rim stays where it was.  Its shift in each column between
+ * the brows' ends: the vertical shift (within 0.3 eye distances) that best matches the
+ * output's luma to the portrait's over the rim's band (from its top edge, the portrait's
+ * strongest fall of luma downwards near the brow line, to 0.12 eye distances below); the
+ * mean in eye distances, and the share of columns shifted by more than 0.05. */
+#define RIM_SHIFT_MEAN 0.02f
+#define RIM_SHIFTED 0.05f
+static int rim_shift(const vv_image *image, const vv_image *out, int x, float y, float eye) {
+    int top = (int)(y - 0.2f * eye), reach = (int)(0.3f * eye), best = 0;
+    float fall = -INFINITY, best_d = INFINITY;
+    for (int yy = top; yy <= (int)(y + 0.25f * eye); yy++) {
+        float g = row_luma(image, x, yy - 1, 1, 1) - row_luma(image, x, yy + 1, 1, 1);
+        if (g > fall) { fall = g; top = yy; }
+    }
+    for (int s = -reach; s <= reach; s++) {
+        float d = 0;
+        for (int yy = top - 2; yy <= top + (int)(0.12f * eye); yy++) d += fabsf(row_luma(out, x, yy + s, 1, 1) - row_luma(image, x, yy, 1, 1));
+        if (d < best_d) { best_d = d; best = s; }
+    }
+    return best;
+}
+static void glasses_rigid(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
+    vv_image image = {0}, out = {0};
+    vv_face face;
+    face_mesh_result *mesh;
+    head_pose pose;
+    float eye;
+    head3d *h = portrait_open(faces, fm, pm, path, &image, &face, &mesh, &pose, &eye);
+    if (!h) return;
+    head3d_frame f;
+    turn(&f, &pose, eye, 0.02f, 0);
+    for (int k = 17; k <= 26; k++) f.expression[k][1] = -0.25f * eye;
+    CHECK_OK(head3d_render(h, &f, &out));
+    float sum = 0;
+    int n = 0, moved = 0;
+    for (int k = 17; k < 26; k++) {
+        if (k == 21) continue; /* between the brows: the bridge */
+        const float *p = face.landmarks[k], *q = face.landmarks[k + 1];
+        for (int x = (int)ceilf(p[0]); x < (int)q[0]; x++) {
+            float y = p[1] + (q[1] - p[1]) * ((float)x - p[0]) / (q[0] - p[0]);
+            float d = fabsf((float)rim_shift(&image, &out, x, y, eye)) / eye;
+            sum += d;
+            moved += d > 0.05f;
+            n++;
+        }
+    }
+    sum /= n > 0 ? (float)n : 1;
+    printf("%s brows up 0.25 eye distances: the glasses' rim moved %.3f eye distances on average, %d of %d columns over 0.05\n",
+           path, sum, moved, n);
+    CHECK_MSG(n > 50 && sum <= RIM_SHIFT_MEAN && moved <= RIM_SHIFTED * n,
+              "%s brows up: the glasses' rim moved %.3f eye distances on average, %d of %d columns over 0.05 (it bends with the brows)",
+              path, sum, moved, n);
     portrait_free(h, &image, &out, mesh);
 }
 
@@ -1200,6 +1259,8 @@ int main(void) {
         edge_rim(faces, fm, pm, path);
         snprintf(path, sizeof path, "%s/portraits/st_art_10.png", shared);
         frame_line(faces, fm, pm, path);
+        snprintf(path, sizeof path, "%s/portraits/deb_grace_hopper_512.jpg", shared);
+        glasses_rigid(faces, fm, pm, path);
         snprintf(path, sizeof path, "%s/portraits/lp_s12.jpg", shared);
         frontal_turn(faces, fm, pm, path);
         nose_side(faces, fm, pm, path);

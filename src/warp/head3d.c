@@ -289,6 +289,115 @@ static vv_status spread_build(head3d *h, const float (*frontal)[3], const float 
     return VV_OK;
 }
 
+/* Glasses whose upper rim lies along the brows (a brow-line frame, as Grace Hopper's): dlib
+ * puts the brows on the rim, and raised brows lifted and kinked it into two dark arcs, the
+ * lenses stretched below.  A frame is rigid: the face's skin along it and a little either
+ * side moves with the head only (rim_rigid), the brows' motion taking over above it.  Found
+ * by three things brows alone do not show together, measured along each of dlib's brows
+ * (RIM_STEPS columns per brow, from 0.3 eye distances above the brow to 0.2 below): a dark
+ * band (each column's darkest over its lightest, at most RIM_DARK in 80% of them: brows of
+ * the 11 other portraits 0.17-0.60, the rim 0.06-0.07), a strong top edge all along (a luma
+ * fall from above of at least RIM_EDGE per pixel in 80% of the columns: a brow thins out
+ * towards its ends), and a bridge across the nose between the eyes (one row of the middle
+ * half between the inner corners whose mean vertical step is at least RIM_BRIDGE, nearly
+ * all of one sign: a nose's skin at most 8.2, the frame's bridge 20). */
+#define RIM_STEPS 16
+#define RIM_DARK 0.12f
+#define RIM_EDGE 25.0f
+#define RIM_BRIDGE 12.0f
+#define RIM_ABOVE 0.3f  /* eye distances above the rim's top over which the brows' motion comes back */
+#define RIM_BELOW 0.08f /* ... and below its dark band, towards the lid */
+#define RIM_BEYOND 0.15f /* ... and beyond the brows' outer ends */
+typedef struct rim_line {
+    float x[2 * RIM_STEPS], top[2 * RIM_STEPS], bottom[2 * RIM_STEPS]; /* by x, image pixels */
+    int n;
+} rim_line;
+
+static float luma_at(const vv_image *im, int x, int y) {
+    x = x < 0 ? 0 : x >= im->width ? im->width - 1 : x;
+    y = y < 0 ? 0 : y >= im->height ? im->height - 1 : y;
+    const uint8_t *p = im->data + ((size_t)y * im->width + x) * 3;
+    return 0.299f * p[0] + 0.587f * p[1] + 0.114f * p[2];
+}
+
+static int compare_float(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+
+static bool glasses_rim(const vv_image *im, const float (*l)[2], float eye, rim_line *rim) {
+    rim->n = 0;
+    for (int b = 0; b < 2; b++) {
+        float dark[RIM_STEPS], edge[RIM_STEPS];
+        for (int i = 0; i < RIM_STEPS; i++) {
+            float s = 4.0f * (float)i / (RIM_STEPS - 1);
+            int k = (int)s < 4 ? (int)s : 3;
+            float u = s - (float)k;
+            const float *p = l[17 + 5 * b + k], *q = l[18 + 5 * b + k];
+            int x = (int)lroundf(p[0] + u * (q[0] - p[0]));
+            float yc = p[1] + u * (q[1] - p[1]);
+            int y0 = (int)lroundf(yc - 0.3f * eye), y1 = (int)lroundf(yc + 0.2f * eye), top = y0;
+            float lo = 255, hi = 0, fall = 0;
+            for (int y = y0; y <= y1; y++) {
+                float v = luma_at(im, x, y), g = (luma_at(im, x, y - 1) - luma_at(im, x, y + 1)) / 2;
+                lo = fminf(lo, v);
+                hi = fmaxf(hi, v);
+                if (g > fall) { fall = g; top = y; }
+            }
+            dark[i] = lo / fmaxf(hi, 1);
+            edge[i] = fall;
+            /* the band: from the top edge down while darker than halfway to the skin above */
+            float above = luma_at(im, x, top - 2), mid = (above + lo) / 2;
+            int bottom = top;
+            while (bottom < top + (int)(0.3f * eye) && luma_at(im, x, bottom + 1) < mid) bottom++;
+            rim->x[rim->n] = (float)x;
+            rim->top[rim->n] = (float)top;
+            rim->bottom[rim->n++] = (float)bottom;
+        }
+        qsort(dark, RIM_STEPS, sizeof *dark, compare_float);
+        qsort(edge, RIM_STEPS, sizeof *edge, compare_float);
+        if (dark[RIM_STEPS * 4 / 5] > RIM_DARK || edge[RIM_STEPS / 5] < RIM_EDGE) return false;
+    }
+    float x0 = l[39][0] + 0.25f * (l[42][0] - l[39][0]), x1 = l[42][0] - 0.25f * (l[42][0] - l[39][0]), ytop = INFINITY;
+    for (int k = 17; k <= 26; k++) ytop = fminf(ytop, l[k][1]);
+    int ya = (int)lroundf(ytop - 0.1f * eye), yb = (int)lroundf((l[39][1] + l[42][1]) / 2 + 0.1f * eye);
+    float bridge = 0;
+    for (int y = ya; y <= yb; y++) {
+        float sum = 0, sum_abs = 0;
+        int n = 0;
+        for (int x = (int)lroundf(x0); x <= (int)lroundf(x1); x++, n++) {
+            float g = (luma_at(im, x, y + 1) - luma_at(im, x, y - 1)) / 2;
+            sum += g;
+            sum_abs += fabsf(g);
+        }
+        if (n && fabsf(sum) >= 0.8f * sum_abs) bridge = fmaxf(bridge, fabsf(sum) / (float)n);
+    }
+    return bridge >= RIM_BRIDGE;
+}
+
+/* How rigid a face vertex at (x, y) is on a face with a brow-line frame: 1 on the rim's
+ * band, falling to 0 RIM_ABOVE eye distances above it, RIM_BELOW below it and RIM_BEYOND
+ * beyond the brows' ends (the line between the brows' inner ends: the bridge). */
+static float rim_rigid(const rim_line *rim, float eye, float x, float y) {
+    int n = rim->n;
+    float top, bottom, out = 0;
+    if (x <= rim->x[0]) {
+        top = rim->top[0]; bottom = rim->bottom[0]; out = rim->x[0] - x;
+    } else if (x >= rim->x[n - 1]) {
+        top = rim->top[n - 1]; bottom = rim->bottom[n - 1]; out = x - rim->x[n - 1];
+    } else {
+        int i = 0;
+        while (i + 2 < n && rim->x[i + 1] < x) i++;
+        float span = rim->x[i + 1] - rim->x[i], u = span > 0 ? (x - rim->x[i]) / span : 0;
+        top = rim->top[i] + u * (rim->top[i + 1] - rim->top[i]);
+        bottom = rim->bottom[i] + u * (rim->bottom[i + 1] - rim->bottom[i]);
+    }
+    float r = y < top ? 1 - (top - y) / (RIM_ABOVE * eye) : y > bottom ? 1 - (y - bottom) / (RIM_BELOW * eye) : 1;
+    r *= 1 - out / (RIM_BEYOND * eye);
+    r = r < 0 ? 0 : r;
+    return r * r * (3 - 2 * r);
+}
+
 /* Arc-length positions 0..1 of a chain of points. */
 static void chain_params(const float (*p)[2], int n, float *out) {
     float total = 0;
@@ -1637,6 +1746,16 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     s = a == ANCHOR_COUNT ? spread_build(h, (const float(*)[3])frontal, (const float(*)[2])anchor_pos, eye_frontal)
                           : vv_fail(VV_ERR_INTERNAL, "head3d: %d anchors, expected %d", a, ANCHOR_COUNT);
     free(frontal);
+    rim_line rim;
+    if (s == VV_OK && glasses_rim(source, landmarks, h->eye_distance, &rim)) {
+        bool on_lid[FACE_VERTICES] = {false};
+        for (int e = 0; e < 2; e++)
+            for (int i = 0; i < FACE_MESH_LID_POINTS; i++) on_lid[face_mesh_lid_upper[e][i]] = on_lid[face_mesh_lid_lower[e][i]] = true;
+        for (int v = 0; v < FACE_VERTICES; v++) {
+            float keep = on_lid[v] ? 1 : 1 - rim_rigid(&rim, h->eye_distance, h->src[v][0], h->src[v][1]);
+            for (int k = 0; k < 3; k++) h->spread[v].weight[k] *= keep;
+        }
+    }
     /* Matte: the plate (the person painted out, once), the person's own colours and the
      * matte as a texture.  A pixel I = a F + (1 - a) B mixes person F and background B by
      * the matte a; with the plate P as B, F = (I - (1 - a) P) / a, so that drawing F over P
