@@ -317,6 +317,16 @@ static void mean_colour(const vv_image *im, const float (*p)[2], const int *idx,
     for (int ch = 0; ch < 3; ch++) out[ch] /= (float)samples;
 }
 
+/* The skin's mean colour where it is skin on any face, turned or not: the nose below the
+ * bridge (29, 30) and both cheeks (halfway from the lower lid to the mouth's corner); the
+ * jaw's points (2, 14) fall on hair, collar or background once the head turns or tips. */
+static void skin_colour(const vv_image *im, const float (*p)[2], float out[3]) {
+    float at[4][2] = {{p[29][0], p[29][1]}, {p[30][0], p[30][1]},
+                      {(p[41][0] + p[48][0]) / 2, (p[41][1] + p[48][1]) / 2}, {(p[46][0] + p[54][0]) / 2, (p[46][1] + p[54][1]) / 2}};
+    static const int all[4] = {0, 1, 2, 3};
+    mean_colour(im, (const float(*)[2])at, all, 4, out);
+}
+
 /* y of a polyline (sorted by x, local frame) at x, linear between vertices. */
 static float polyline_y(const float (*q)[2], int n, float x) {
     if (x <= q[0][0]) return q[0][1];
@@ -441,19 +451,33 @@ float warp_mouth_fill_contour(vv_image *crop, uint8_t *moved, const vv_image *so
     }
 
     /* The driver's own mouth interior (a real video whose mouth is open): mapped inner lip
-     * to inner lip, and colour-matched by the ratio of the source's skin colour to the
-     * driver's, so its lighting and white balance become the portrait's.  (The lips' ratio
-     * carried the lips' own pigment: a painted man's mauve lips against a driver's red
-     * ones turned the driver's white teeth lavender.) */
+     * to inner lip, and colour-matched to the portrait: the skins' brightness ratio, and per
+     * channel the smaller of two colour casts, the skins' (half way) or the lips'.  Either
+     * alone went wrong: the lips' carried their own pigment (a painted man's mauve lips
+     * against a driver's red ones turned the driver's white teeth lavender), the skins' in
+     * full turned a warm-lit driver's teeth blue-grey (lp_d12 on Grace Hopper). */
     mouth_frame from_driver;
     float driver_weight = 0, gain_driver[3] = {1, 1, 1};
     if (driver && driver_points && driver->data && driver->channels >= 3 && mouth_frame_init(&from_driver, driver_points)) {
         float driver_eye = eye_distance(driver_points);
         float driver_height = polygon_area(driver_points, 60, 8) / from_driver.width;
         if (driver_eye > 4) driver_weight = clampf((driver_height / driver_eye - 0.04f) / 0.04f, 0, 1);
-        float driver_face[3];
-        mean_colour(driver, driver_points, skin, 6, driver_face);
-        for (int ch = 0; ch < 3; ch++) gain_driver[ch] = clampf((face[ch] + 8) / (driver_face[ch] + 8), 0.5f, 2.0f);
+        float source_skin[3], driver_skin[3];
+        skin_colour(source_crop, source, source_skin);
+        skin_colour(driver, driver_points, driver_skin);
+        float source_luma = 0.299f * source_skin[0] + 0.587f * source_skin[1] + 0.114f * source_skin[2];
+        float driver_luma = 0.299f * driver_skin[0] + 0.587f * driver_skin[1] + 0.114f * driver_skin[2];
+        float bright = (source_luma + 8) / (driver_luma + 8);
+        float driver_lip[3];
+        mean_colour(driver, driver_points, lips, 10, driver_lip);
+        float source_lip_luma = 0.299f * lip[0] + 0.587f * lip[1] + 0.114f * lip[2];
+        float driver_lip_luma = 0.299f * driver_lip[0] + 0.587f * driver_lip[1] + 0.114f * driver_lip[2];
+        for (int ch = 0; ch < 3; ch++) {
+            float cast = sqrtf(((source_skin[ch] + 8) / (source_luma + 8)) / ((driver_skin[ch] + 8) / (driver_luma + 8)));
+            float lip_cast = ((lip[ch] + 8) / (source_lip_luma + 8)) / ((driver_lip[ch] + 8) / (driver_lip_luma + 8));
+            if (fabsf(logf(lip_cast)) < fabsf(logf(cast))) cast = lip_cast; /* the smaller colour shift of the two */
+            gain_driver[ch] = clampf(bright * cast, 0.5f, 2.0f);
+        }
     }
 
     /* The opening: the inner lips' contours from corner to corner (the 68 points' five each,
