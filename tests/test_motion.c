@@ -1,6 +1,7 @@
 /* face/motion: retargeting (identity, translation, expression, scales, absolute), the
  * head's size through turns, words and zooms, procedural motions, templates (round trip +
  * hostile input), gaps, best reference. */
+#include "animate/timeline.h"
 #include "face/motion.h"
 #include "face/pose.h"
 #include "test.h"
@@ -397,7 +398,126 @@ static void test_rigid_scale(void) {
     }
 }
 
+/* A lid contour as the Iris model gives it (lower lid outer -> inner corner, 0..8; upper lid
+ * between them, 9..15) for an eye from (ox, oy) to (ix, iy): lids on parabolas `gap` pixels
+ * apart at the middle. */
+static void lid_contour(float ox, float oy, float ix, float iy, float gap, float c[16][2]) {
+    float ux = ix - ox, uy = iy - oy, len = hypotf(ux, uy), nx = -uy / len, ny = ux / len;
+    if (ny < 0) nx = -nx, ny = -ny; /* down the image */
+    for (int k = 0; k < 9; k++) {
+        float t = k / 8.0f, h = 0.5f * gap * 4 * t * (1 - t);
+        c[k][0] = ox + t * ux + h * nx, c[k][1] = oy + t * uy + h * ny;
+        if (k >= 1 && k <= 7) c[8 + k][0] = ox + t * ux - h * nx, c[8 + k][1] = oy + t * uy - h * ny;
+    }
+}
+
+/* motion_lid_gaps: the lids' gap at 1/3 and 2/3 of the eye, for either eye's direction
+ * (the left eye's contour runs right to left), tilted; crossed lids read 0. */
+static void test_lid_gaps(void) {
+    float c[16][2], g[2];
+    const float dirs[3][4] = {{100, 200, 140, 200}, {260, 200, 220, 200}, {100, 200, 138, 212}};
+    for (int d = 0; d < 3; d++) {
+        lid_contour(dirs[d][0], dirs[d][1], dirs[d][2], dirs[d][3], 12, c);
+        motion_lid_gaps((const float(*)[2])c, g);
+        float want = 12 * 4 * (1 / 3.0f) * (2 / 3.0f); /* the parabola at t = 1/3 (and 2/3) */
+        for (int j = 0; j < 2; j++)
+            CHECK_MSG(fabsf(g[j] - want) < 0.35f, "eye %d: lid gap %d %.2f px (want %.2f)", d, j, g[j], want);
+    }
+    lid_contour(100, 200, 140, 200, -3, c);
+    motion_lid_gaps((const float(*)[2])c, g);
+    CHECK_MSG(g[0] == 0 && g[1] == 0, "crossed lids: gaps %.2f %.2f (0)", g[0], g[1]);
+}
+
+/* The mean face's lid gaps (motion_lid_gaps' pairs) times `scale`, as a measurement. */
+static void dlib_gaps(const float p[68][2], float scale, float lids[2][2]) {
+    static const int pairs[2][2][2] = {{{37, 41}, {38, 40}}, {{44, 46}, {43, 47}}};
+    for (int e = 0; e < 2; e++)
+        for (int j = 0; j < 2; j++)
+            lids[e][j] = scale * hypotf(p[pairs[e][j][0]][0] - p[pairs[e][j][1]][0], p[pairs[e][j][0]][1] - p[pairs[e][j][1]][1]);
+}
+
+/* Runs `n` frames (dlib's points `points[t]`, the Iris model's gaps `iris[t]` on the even
+ * frames only, as tracking_gaze_frame picks; iris NULL: none) through the centred timeline
+ * and returns each frame's openness (motion_eye_openness against frame 0's, mean of the eyes). */
+static void timeline_openness(const float (*points)[68][2], const float (*iris)[2][2], int n, float *open) {
+    driver_timeline tl;
+    timeline_init(&tl, 3, 1, 25);
+    float out[64][68][2], ref[68][2];
+    int taken = 0;
+    for (int t = 0; t <= n; t++) {
+        if (t < n) {
+            CHECK_OK(timeline_push(&tl, points[t], t / 25.0));
+            if (iris && t % 2 == 0) timeline_push_lids(&tl, iris[t]);
+        } else {
+            timeline_end(&tl);
+        }
+        while (timeline_ready(&tl) && taken < 64) {
+            bool has_face, found;
+            long index;
+            timeline_take(&tl, out[taken++], &has_face, &found, &index);
+        }
+    }
+    memcpy(ref, out[0], sizeof ref);
+    for (int t = 0; t < n && t < taken; t++) {
+        float o[2];
+        motion_eye_openness((const float(*)[2])out[t], (const float(*)[2])ref, o);
+        open[t] = 0.5f * (o[0] + o[1]);
+    }
+    timeline_free(&tl);
+}
+
+/* The Iris model's lids on the timeline (timeline_push_lids).  A head turned with the eyes
+ * shut where dlib's lids read 0.9 of their open gap (sty_style_nice_clip1 frames 36-60:
+ * 0.7, the Iris model 0.3): shut, where dlib's alone left the eyes open.  A still driver
+ * whose Iris-model lids wobble by 10 % and sit at 0.85 of dlib's scale (they disagree by
+ * 20-30 % on open eyes): exactly dlib's points, no blink.  A 3-frame blink the Iris model
+ * sees on its even frames only: the open frame before it (no reading of its own, a shut
+ * neighbour) stays open (a mean of the neighbours closed it half way: lp_d14 frame 15). */
+static void test_timeline_lids(void) {
+    enum { N = 40 };
+    float open_face[68][2], points[N][68][2], iris[N][2][2], with[N], without[N];
+    face_points(0, 0, 0, 100, 200, 200, open_face);
+    /* frames 10-29: dlib reads 0.9 of the open gap; the Iris model 0.3 */
+    for (int t = 0; t < N; t++) {
+        bool shut = t >= 10 && t < 30;
+        eyes_gap(open_face, shut ? 0.9f : 1, points[t]);
+        dlib_gaps(open_face, shut ? 0.3f : 1.1f, iris[t]);
+    }
+    timeline_openness((const float(*)[68][2])points, (const float(*)[2][2])iris, N, with);
+    timeline_openness((const float(*)[68][2])points, NULL, N, without);
+    for (int t = 12; t < 28; t++) {
+        CHECK_MSG(with[t] < 0.05f, "turned and shut, frame %d: openness %.2f with the Iris model's lids (shut)", t, with[t]);
+        CHECK_MSG(without[t] > 0.8f, "turned and shut, frame %d: dlib's lids alone %.2f (open: what it fixes)", t, without[t]);
+    }
+    for (int t = 0; t < 8; t++) CHECK_MSG(with[t] > 0.97f, "open frame %d: openness %.2f", t, with[t]);
+    CHECK_MSG(with[N - 1] > 0.97f, "reopened: openness %.2f", with[N - 1]);
+
+    /* still, dlib steady, the Iris model narrower (0.85 of dlib's gap) and wobbling */
+    float still[N];
+    for (int t = 0; t < N; t++) {
+        memcpy(points[t], open_face, sizeof open_face);
+        dlib_gaps(open_face, (t == 0 ? 1.0f : 0.85f) * (1 + 0.1f * (float)((t * 7) % 5 - 2) / 2), iris[t]);
+    }
+    timeline_openness((const float(*)[68][2])points, (const float(*)[2][2])iris, N, still);
+    float least = 1;
+    for (int t = 0; t < N; t++) least = fminf(least, still[t]);
+    CHECK_MSG(least > 0.99f, "a still driver, Iris-model lids at 0.85 +- 10 %%: least openness %.3f (no blink)", least);
+
+    /* a blink on frames 12-14 (dlib: 0.6, the Iris model: 0.2); frame 11 open, unmeasured */
+    for (int t = 0; t < N; t++) {
+        bool blink = t >= 12 && t <= 14;
+        eyes_gap(open_face, blink ? 0.6f : 1, points[t]);
+        dlib_gaps(open_face, blink ? 0.2f : 1, iris[t]);
+    }
+    timeline_openness((const float(*)[68][2])points, (const float(*)[2][2])iris, N, with);
+    CHECK_MSG(with[11] > 0.75f, "the open frame before a blink, unmeasured: openness %.2f (open)", with[11]);
+    CHECK_MSG(with[12] < 0.05f && with[14] < 0.05f, "the blink: openness %.2f .. %.2f (shut)", with[12], with[14]);
+    CHECK_MSG(with[15] > 0.75f, "the open frame after it, unmeasured: openness %.2f (open)", with[15]);
+}
+
 int main(void) {
+    test_lid_gaps();
+    test_timeline_lids();
     test_rigid_scale();
     test_eye_openness();
     test_shape_distance();

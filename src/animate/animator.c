@@ -624,9 +624,13 @@ vv_status vv_animator_push(vv_animator *a, const vv_image *frame, double time) {
     long index = a->timeline_started ? a->timeline.pushed : 0;
     long last_face = a->timeline_started ? a->timeline.last_face_index : -1;
     s = vv_animator_push_landmarks(a, found ? (const float(*)[2])points : NULL, frame, time);
+    float contour[2][FACE_MESH_EYE_LID_CONTOUR][2], lids[2][2];
     if (s == VV_OK && found && animator_reads_gaze(a) && tracking_gaze_frame(index, last_face) &&
-        gaze_measure(a->mesh_model, frame, (const float(*)[2])points, gaze) == VV_OK)
+        gaze_measure_lids(a->mesh_model, frame, (const float(*)[2])points, gaze, contour) == VV_OK) {
         timeline_push_gaze(&a->timeline, (const float(*)[2])gaze);
+        for (int e = 0; e < 2; e++) motion_lid_gaps((const float(*)[2])contour[e], lids[e]);
+        timeline_push_lids(&a->timeline, (const float(*)[2])lids); /* as the tracker thread does */
+    }
     return s;
 }
 

@@ -4,12 +4,17 @@
 #include <math.h>
 
 vv_status gaze_measure(const face_mesh *fm, const vv_image *frame, const float points[68][2], float gaze[2][2]) {
+    return gaze_measure_lids(fm, frame, points, gaze, NULL);
+}
+
+vv_status gaze_measure_lids(const face_mesh *fm, const vv_image *frame, const float points[68][2], float gaze[2][2],
+                            float lids[2][FACE_MESH_EYE_LID_CONTOUR][2]) {
     /* MediaPipe's corner order: the subject's right eye outer then inner (dlib 36, 39), the
      * left eye inner then outer (42, 45). */
     float corners[2][2][2] = {{{points[36][0], points[36][1]}, {points[39][0], points[39][1]}},
                               {{points[42][0], points[42][1]}, {points[45][0], points[45][1]}}};
     float iris[2][5][2];
-    vv_status s = face_mesh_irises(fm, frame, (const float(*)[2][2])corners, iris);
+    vv_status s = face_mesh_eyes(fm, frame, (const float(*)[2][2])corners, iris, lids);
     if (s != VV_OK) return s;
     for (int e = 0; e < 2; e++) {
         const float *a = points[e ? 42 : 36], *b = points[e ? 45 : 39]; /* image left to right */

@@ -9,5 +9,8 @@
 #include "face/facemesh.h"
 
 vv_status gaze_measure(const face_mesh *fm, const vv_image *frame, const float points[68][2], float gaze[2][2]);
+/* The same, with the Iris model's lid contours of both eyes (face_mesh_eyes; NULL: none). */
+vv_status gaze_measure_lids(const face_mesh *fm, const vv_image *frame, const float points[68][2], float gaze[2][2],
+                            float lids[2][FACE_MESH_EYE_LID_CONTOUR][2]);
 
 #endif

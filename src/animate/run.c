@@ -140,6 +140,8 @@ vv_status animate_smooth_track(const motion_track *track, const vv_animate_param
         if (f < out->count) {
             s = timeline_push(&tl, track->found[f] ? (const float(*)[2])track->points[f] : NULL, f / track->fps);
             if (s == VV_OK && out->gaze && track->has_gaze[f]) timeline_push_gaze(&tl, (const float(*)[2])track->gaze[f]);
+            if (s == VV_OK && track->lids && track->has_gaze && track->has_gaze[f])
+                timeline_push_lids(&tl, (const float(*)[2])track->lids[f]);
         } else {
             timeline_end(&tl);
         }
@@ -226,10 +228,10 @@ static int tracking_progress(void *data, long done, long total) {
 /* Streaming: one more tracked frame from the tracker thread into the animator's timeline
  * (with its gaze), or the end of the driver. */
 static vv_status stream_feed(vv_animator *a, tracking_thread *tt, long *next_push, bool *tracker_done) {
-    float points[68][2], gaze[2][2];
+    float points[68][2], gaze[2][2], lids[2][2];
     bool found = false, got = false, has_gaze = false;
     double time = 0;
-    vv_status s = tracking_take(tt, *next_push, points, &found, gaze, &has_gaze, &time, &got);
+    vv_status s = tracking_take(tt, *next_push, points, &found, gaze, lids, &has_gaze, &time, &got);
     if (s != VV_OK) return s;
     if (!got) {
         *tracker_done = true;
@@ -238,6 +240,7 @@ static vv_status stream_feed(vv_animator *a, tracking_thread *tt, long *next_pus
     }
     s = timeline_push(&a->timeline, found ? (const float(*)[2])points : NULL, time);
     if (s == VV_OK && has_gaze) timeline_push_gaze(&a->timeline, (const float(*)[2])gaze);
+    if (s == VV_OK && has_gaze) timeline_push_lids(&a->timeline, (const float(*)[2])lids);
     (*next_push)++;
     return s;
 }

@@ -135,6 +135,91 @@ void timeline_push_gaze(driver_timeline *tl, const float gaze[2][2]) {
     e->has_gaze = true;
 }
 
+/* dlib's lid pairs [eye][at 1/3, 2/3 from the outer corner] = {upper, lower}. */
+static const int lid_pairs[2][2][2] = {{{37, 41}, {38, 40}}, {{44, 46}, {43, 47}}};
+/* The Iris model's scale to dlib's, clamped (a first frame mid-blink). */
+#define LID_SCALE_MIN 0.7f
+#define LID_SCALE_MAX 1.5f
+/* The Iris model's gap is trusted only as it closes: at LID_TRUST_OPEN of its gap on the
+ * first frame and above, dlib's lids stay (the two disagree by 20-30 % on open eyes as a
+ * head moves: lp_d12's dlib gaps grow by 25 % where the Iris model's stay, and a plain
+ * minimum of the two lowered its open eyes to 0.7-0.8 of the reference); at LID_TRUST_SHUT
+ * and below its gap replaces dlib's; in between a blend. */
+#define LID_TRUST_OPEN 0.75f
+#define LID_TRUST_SHUT 0.5f
+
+void timeline_push_lids(driver_timeline *tl, const float lids[2][2]) {
+    if (tl->pushed <= tl->base) return;
+    timeline_entry *e = &tl->entries[tl->pushed - 1 - tl->base];
+    if (!e->found) return;
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++)
+            if (!isfinite(lids[i][j]) || lids[i][j] < 0) return;
+    memcpy(e->lids, lids, sizeof e->lids);
+    e->has_lids = true;
+    if (tl->lid_scaled) return;
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 2; j++) {
+            float g = point_distance(e->points[lid_pairs[i][j][0]], e->points[lid_pairs[i][j][1]]);
+            float c = lids[i][j] > 1e-3f ? g / lids[i][j] : LID_SCALE_MAX;
+            tl->lid_scale[i][j] = c < LID_SCALE_MIN ? LID_SCALE_MIN : c > LID_SCALE_MAX ? LID_SCALE_MAX : c;
+            tl->lid_reference[i][j] = lids[i][j];
+        }
+    tl->lid_scaled = true;
+}
+
+/* Frame k's lid gaps: its own, or the wider of its neighbours' that have them (so that a
+ * frame the Iris model skipped never closes more than the frames either side: a mean put
+ * half a blink on the open frame before it, lp_d14 frames 15, 53, 65, 93). */
+static bool lids_at(const driver_timeline *tl, long k, float lids[2][2]) {
+    const timeline_entry *e = &tl->entries[k - tl->base];
+    if (e->has_lids) {
+        memcpy(lids, e->lids, sizeof e->lids);
+        return true;
+    }
+    bool any = false;
+    for (long u = k - 1; u <= k + 1; u += 2) {
+        if (u < tl->base || u >= tl->pushed || !tl->entries[u - tl->base].has_lids) continue;
+        for (int i = 0; i < 2; i++)
+            for (int j = 0; j < 2; j++) {
+                float g = tl->entries[u - tl->base].lids[i][j];
+                if (!any || g > lids[i][j]) lids[i][j] = g;
+            }
+        any = true;
+    }
+    return any;
+}
+
+/* Closes frame k's lid pairs (points, a copy) to the Iris model's gaps where smaller. */
+static void lids_refine(const driver_timeline *tl, long k, float p[68][2]) {
+    float lids[2][2];
+    if (!tl->lid_scaled || !tl->entries[k - tl->base].found || !lids_at(tl, k, lids)) return;
+    for (int i = 0; i < 2; i++) {
+        const float *o = p[i ? 45 : 36], *in = p[i ? 42 : 39];
+        for (int j = 0; j < 2; j++) {
+            float *up = p[lid_pairs[i][j][0]], *lo = p[lid_pairs[i][j][1]];
+            float g = point_distance(up, lo), want = tl->lid_scale[i][j] * lids[i][j];
+            float r = tl->lid_reference[i][j] > 1e-3f ? lids[i][j] / tl->lid_reference[i][j] : 1;
+            float w = (LID_TRUST_OPEN - r) / (LID_TRUST_OPEN - LID_TRUST_SHUT);
+            if (!(w > 0)) continue;
+            want = w >= 1 ? want : w * want + (1 - w) * g;
+            if (!(want < g)) continue;
+            float dx, dy; /* from the upper lid to the lower */
+            if (g > 1e-3f) {
+                dx = (lo[0] - up[0]) / g, dy = (lo[1] - up[1]) / g;
+            } else { /* across the corner line, down the image */
+                float ux = in[0] - o[0], uy = in[1] - o[1], u = hypotf(ux, uy);
+                if (!(u > 1e-3f)) continue;
+                dx = -uy / u, dy = ux / u;
+                if (dy < 0) dx = -dx, dy = -dy;
+            }
+            float mx = 0.5f * (up[0] + lo[0]), my = 0.5f * (up[1] + lo[1]);
+            up[0] = mx - 0.5f * want * dx, up[1] = my - 0.5f * want * dy;
+            lo[0] = mx + 0.5f * want * dx, lo[1] = my + 0.5f * want * dy;
+        }
+    }
+}
+
 /* Gaze is noisy (an iris a few pixels across) and its jumps are brief: a plain Gaussian
  * (sigma one frame, centred) over the frames that have one. */
 bool timeline_take_gaze(const driver_timeline *tl, float gaze[2][2]) {
@@ -183,7 +268,8 @@ void timeline_take(driver_timeline *tl, float points[68][2], bool *has_face, boo
     int count = 0, centre = 0;
     for (long k = lo; k <= hi && count < (int)(sizeof window / sizeof window[0]); k++) {
         if (k == t) centre = count;
-        memcpy(window[count++], tl->entries[k - tl->base].points, sizeof window[0]);
+        memcpy(window[count], tl->entries[k - tl->base].points, sizeof window[0]);
+        lids_refine(tl, k, window[count++]);
     }
     if (tl->lookahead > 0) landmark_smooth_frame((const float(*)[68][2])window, count, centre, tl->strength, points);
     else landmark_predict_frame((const float(*)[68][2])window, count, tl->strength, points);

@@ -26,8 +26,9 @@ void landmark_predict_frame(const float (*window)[68][2], int count, float stren
 typedef struct timeline_entry {
     float points[68][2]; /* gap-filled (before the first face: unset) */
     float gaze[2][2];    /* each eye's iris offset (animate/gaze.h), when has_gaze */
+    float lids[2][2];    /* the Iris model's lid gaps (motion_lid_gaps), when has_lids */
     double time;
-    bool found, has_gaze;
+    bool found, has_gaze, has_lids;
 } timeline_entry;
 
 typedef struct driver_timeline {
@@ -40,6 +41,11 @@ typedef struct driver_timeline {
     float neutral[68][2];    /* the first face's raw points (gap filling eases to them) */
     float last_face[68][2];  /* the last raw points with a face */
     long last_face_index;
+    /* The Iris model's lid gaps in dlib's units: per eye and lid pair, dlib's gap over the
+     * Iris model's on the first frame that has both (so that frame keeps dlib's lids). */
+    float lid_scale[2][2];
+    float lid_reference[2][2]; /* the Iris model's gaps on that frame */
+    bool lid_scaled;
     /* Frames [base, pushed) are kept (index - base); the lookahead behind `taken` too. */
     timeline_entry *entries;
     long base, capacity;
@@ -58,6 +64,17 @@ bool timeline_ready(const driver_timeline *tl);
 void timeline_take(driver_timeline *tl, float points[68][2], bool *has_face, bool *found, long *index);
 /* Gaze for the frame just pushed (the irises' offsets, animate/gaze.h). */
 void timeline_push_gaze(driver_timeline *tl, const float gaze[2][2]);
+/* The Iris model's lid gaps for the frame just pushed (with a face): each eye's two gaps
+ * (motion_lid_gaps: at 1/3 and 2/3 of the way from the outer corner).  Taken frames have
+ * each of dlib's lid pairs (37-41, 38-40; 44-46, 43-47) closed about its midpoint to the
+ * Iris model's gap (in dlib's units, lid_scale) where that is the smaller and the Iris
+ * model's is under 0.75 of its gap on the first frame (blended in down to 0.5): dlib's lids
+ * read an eye shut on a turned head, or behind glasses, as open (sty_style_nice_clip1
+ * frames 36-60, lp_d9 12-15; at 0.7 of the open gap where the Iris model reads 0.3) and a
+ * blink's lids as short of shut.  A frame without them (the Iris model runs on every
+ * second frame, tracking_gaze_frame) takes the wider of its neighbours' (live: the one
+ * before). */
+void timeline_push_lids(driver_timeline *tl, const float lids[2][2]);
 /* The gaze of the frame just taken, smoothed over the same window; false when none of the
  * window's frames has one. */
 bool timeline_take_gaze(const driver_timeline *tl, float gaze[2][2]);

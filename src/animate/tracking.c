@@ -7,6 +7,7 @@
 #include "img/image.h"
 #include "video/video.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,8 +15,8 @@
 static bool aborted(const tracking_thread *tt) { return tt->abort_fn && tt->abort_fn(tt->abort_data); }
 
 /* Appends one tracked frame; non-zero when the thread must stop (stop, abort, memory). */
-static int publish(tracking_thread *tt, const float points[68][2], bool found, const float gaze[2][2], bool has_gaze,
-                   double time, vv_image *frame) {
+static int publish(tracking_thread *tt, const float points[68][2], bool found, const float gaze[2][2],
+                   const float lids[2][2], bool has_gaze, double time, vv_image *frame) {
     pthread_mutex_lock(&tt->lock);
     while (!tt->stop && tt->first_found >= 0 && tt->count - tt->consumed >= TRACKING_WINDOW) {
         pthread_cond_wait(&tt->changed, &tt->lock);
@@ -38,6 +39,7 @@ static int publish(tracking_thread *tt, const float points[68][2], bool found, c
             memmove(tt->found, tt->found + drop, (size_t)kept);
             memmove(tt->times, tt->times + drop, (size_t)kept * sizeof tt->times[0]);
             memmove(tt->gaze, tt->gaze + drop, (size_t)kept * sizeof tt->gaze[0]);
+            memmove(tt->lids, tt->lids + drop, (size_t)kept * sizeof tt->lids[0]);
             memmove(tt->has_gaze, tt->has_gaze + drop, (size_t)kept);
             tt->base = tt->consumed;
         } else {
@@ -52,7 +54,9 @@ static int publish(tracking_thread *tt, const float points[68][2], bool found, c
             if (g) tt->gaze = g;
             void *hg = g ? realloc(tt->has_gaze, (size_t)grown) : NULL;
             if (hg) tt->has_gaze = hg;
-            if (p && f && t && g && hg) tt->capacity = grown;
+            void *l = hg ? realloc(tt->lids, (size_t)grown * sizeof tt->lids[0]) : NULL;
+            if (l) tt->lids = l;
+            if (p && f && t && g && hg && l) tt->capacity = grown;
             else stop = 2;
         }
     }
@@ -63,6 +67,7 @@ static int publish(tracking_thread *tt, const float points[68][2], bool found, c
         tt->times[i] = time;
         tt->has_gaze[i] = has_gaze;
         if (has_gaze) memcpy(tt->gaze[i], gaze, sizeof tt->gaze[0]);
+        if (has_gaze) memcpy(tt->lids[i], lids, sizeof tt->lids[0]);
         if (tt->first_found < 0 && found) tt->first_found = tt->count;
         tt->count++;
     }
@@ -92,13 +97,16 @@ static void *tracking_main(void *data) {
         if (s != VV_OK || !got) break;
         s = face_tracker_update(tracker, &frame, time, &found, box, score, points);
         if (s != VV_OK) break;
-        float gaze[2][2];
+        float gaze[2][2], contour[2][FACE_MESH_EYE_LID_CONTOUR][2], lids[2][2];
         /* No iris where there is no face, or where the crop misses the frame: no gaze. */
         bool has_gaze = found && tt->mesh && tracking_gaze_frame(count, last_face) &&
-                        gaze_measure(tt->mesh, &frame, (const float(*)[2])points, gaze) == VV_OK;
+                        gaze_measure_lids(tt->mesh, &frame, (const float(*)[2])points, gaze, contour) == VV_OK;
+        if (has_gaze)
+            for (int e = 0; e < 2; e++) motion_lid_gaps((const float(*)[2])contour[e], lids[e]);
         if (found) last_face = count;
         count++;
-        int stop = publish(tt, (const float(*)[2])points, found, (const float(*)[2])gaze, has_gaze, time, &frame);
+        int stop = publish(tt, (const float(*)[2])points, found, (const float(*)[2])gaze, (const float(*)[2])lids, has_gaze,
+                           time, &frame);
         if (stop == 1) s = vv_fail(VV_ERR_ABORTED, "tracking %s stopped", tt->path);
         else if (stop) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", tt->path);
     }
@@ -149,8 +157,8 @@ vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const face_mesh *
     return VV_OK;
 }
 
-vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *found, float gaze[2][2], bool *has_gaze,
-                        double *time, bool *got) {
+vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *found, float gaze[2][2], float lids[2][2],
+                        bool *has_gaze, double *time, bool *got) {
     pthread_mutex_lock(&tt->lock);
     while (tt->count <= f && !tt->finished) pthread_cond_wait(&tt->changed, &tt->lock);
     *got = f < tt->count && f >= tt->base;
@@ -160,6 +168,7 @@ vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *
         *time = tt->times[f - tt->base];
         *has_gaze = tt->has_gaze[f - tt->base];
         if (*has_gaze) memcpy(gaze, tt->gaze[f - tt->base], sizeof tt->gaze[0]);
+        if (*has_gaze && lids) memcpy(lids, tt->lids[f - tt->base], sizeof tt->lids[0]);
         tt->consumed = f + 1;
         pthread_cond_broadcast(&tt->changed); /* the thread may be waiting for room */
     }
@@ -201,6 +210,7 @@ void tracking_stop(tracking_thread *tt) {
     free(tt->times);
     free(tt->gaze);
     free(tt->has_gaze);
+    free(tt->lids);
     for (int k = 0; k < tt->keep_frames; k++) image_free(&tt->frames[k]);
     free(tt->frames);
     free(tt->frame_in);
@@ -209,6 +219,7 @@ void tracking_stop(tracking_thread *tt) {
     tt->keep_frames = 0;
     tt->gaze = NULL;
     tt->has_gaze = NULL;
+    tt->lids = NULL;
     tt->points = NULL;
     tt->found = NULL;
     tt->times = NULL;
@@ -246,7 +257,9 @@ static vv_status track_reserve(motion_track *track, long n, long *capacity, bool
     if (g) track->gaze = g;
     void *hg = g ? realloc(track->has_gaze, (size_t)grown) : NULL;
     if (hg) track->has_gaze = hg;
-    if (!p || !f || (gaze && (!g || !hg))) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for %ld tracked frames", grown);
+    void *l = hg ? realloc(track->lids, (size_t)grown * sizeof track->lids[0]) : NULL;
+    if (l) track->lids = l;
+    if (!p || !f || (gaze && (!g || !hg || !l))) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for %ld tracked frames", grown);
     *capacity = grown;
     return VV_OK;
 }
@@ -262,10 +275,10 @@ vv_status tracking_collect(vv_faces *faces, const face_mesh *mesh, const char *p
     if (s == VV_OK) s = tracking_start(&tt, faces, mesh, path, max_frames, 0, abort_fn, abort_data);
     long capacity = 0, n = 0;
     while (s == VV_OK) {
-        float points[68][2], gaze[2][2];
+        float points[68][2], gaze[2][2], lids[2][2];
         bool found = false, got = false, has_gaze = false;
         double time = 0;
-        s = tracking_take(&tt, n, points, &found, gaze, &has_gaze, &time, &got);
+        s = tracking_take(&tt, n, points, &found, gaze, lids, &has_gaze, &time, &got);
         if (s != VV_OK || !got) break;
         if (n >= MOTION_MAX_FRAMES) {
             s = vv_fail(VV_ERR_TOO_LARGE, "%s has more than %d frames", path, MOTION_MAX_FRAMES);
@@ -280,6 +293,8 @@ vv_status tracking_collect(vv_faces *faces, const face_mesh *mesh, const char *p
             track->has_gaze[n] = has_gaze;
             if (has_gaze) memcpy(track->gaze[n], gaze, sizeof gaze);
             else memset(track->gaze[n], 0, sizeof gaze);
+            for (int e = 0; e < 2; e++)
+                for (int j = 0; j < 2; j++) track->lids[n][e][j] = has_gaze ? lids[e][j] : NAN;
         }
         n++;
         if (progress && progress(progress_data, n, total)) s = vv_fail(VV_ERR_ABORTED, "tracking %s stopped", path);

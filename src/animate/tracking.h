@@ -30,6 +30,7 @@ typedef struct tracking_thread {
      * caller has taken every frame before `consumed`. */
     float (*points)[68][2];
     float (*gaze)[2][2];
+    float (*lids)[2][2];      /* with gaze: the Iris model's lid gaps (motion_lid_gaps) */
     uint8_t *found, *has_gaze;
     double *times;
     long base, count, consumed, capacity;
@@ -62,13 +63,17 @@ static inline bool tracking_gaze_frame(long index, long last_face_index) {
 /* Starts tracking `path` (at most max_frames, 0 = all; keep_frames: slots for the decoded
  * frames, 0 for none) with raw (unsmoothed) landmarks, and
  * with `mesh` the irises' gaze (animate/gaze.h) of the frames with a face that
- * tracking_gaze_frame picks. */
+ * tracking_gaze_frame picks, and from the same Iris model run each eye's lid gaps
+ * (motion_lid_gaps of its lid contour): dlib's lids read a shut eye on a turned head as
+ * open (sty_style_nice_clip1 frames 36-60: 0.7 of the open gap, the Iris model's 0.3);
+ * the timeline closes the landmarks' lids to them (timeline_push_lids). */
 vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const face_mesh *mesh, const char *path, long max_frames,
                          int keep_frames, vv_abort_fn abort_fn, void *abort_data);
 /* Frame f (the one after the last taken): its points, whether a face was found, its gaze
- * (has_gaze), its time; *got false at the end of the driver.  Fails if the thread did. */
-vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *found, float gaze[2][2], bool *has_gaze,
-                        double *time, bool *got);
+ * and lid gaps (both with has_gaze; lids may be NULL), its time; *got false at the end of
+ * the driver.  Fails if the thread did. */
+vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *found, float gaze[2][2], float lids[2][2],
+                        bool *has_gaze, double *time, bool *got);
 /* With keep_frames: frame f (the one after the last taken, after its points were taken)
  * into *frame (its buffer exchanged with the slot's) and *got true; *got false when the
  * thread no longer holds it (overwritten before the first face: decode it yourself).
@@ -85,8 +90,8 @@ vv_status tracking_probe(const char *path, long max_frames, motion_track *track,
 
 /* A whole driver tracked into `track` as the animate pipeline tracks it (the thread above,
  * raw landmarks: callers smooth with animate_smooth_track): tracking_probe's facts, then
- * per frame its points (zero without a face), found, and with `mesh` its gaze (on the
- * frames tracking_gaze_frame picks).  At most
+ * per frame its points (zero without a face), found, and with `mesh` its gaze and lid gaps
+ * (on the frames tracking_gaze_frame picks).  At most
  * max_frames (0: all; more than MOTION_MAX_FRAMES fails).  progress (optional) after each
  * frame, with tracking_probe's count as total; non-zero stops with VV_ERR_ABORTED, as does
  * abort_fn, polled by the thread.  A driver without any face is no error here. */

@@ -495,6 +495,11 @@ static vv_status run_iris(const face_mesh *fm, const vv_image *image, face_mesh_
 }
 
 vv_status face_mesh_irises(const face_mesh *fm, const vv_image *image, const float corners[2][2][2], float iris[2][5][2]) {
+    return face_mesh_eyes(fm, image, corners, iris, NULL);
+}
+
+vv_status face_mesh_eyes(const face_mesh *fm, const vv_image *image, const float corners[2][2][2], float iris[2][5][2],
+                         float lids[2][FACE_MESH_EYE_LID_CONTOUR][2]) {
     if (!fm || !image || !image->data || !corners || !iris)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "face_mesh_irises: NULL argument");
     face_mesh_roi rois[2];
@@ -515,6 +520,11 @@ vv_status face_mesh_irises(const face_mesh *fm, const vv_image *image, const flo
             const float *q = raw + eye * IRIS_VALUES + 3 * (EYE_CONTOUR_POINTS + k);
             crop_to_image(&m, q[0], q[1], &iris[eye][k][0], &iris[eye][k][1]);
         }
+        if (lids)
+            for (int i = 0; i < FACE_MESH_EYE_LID_CONTOUR; i++) {
+                const float *q = raw + eye * IRIS_VALUES + 3 * i;
+                crop_to_image(&m, q[0], q[1], &lids[eye][i][0], &lids[eye][i][1]);
+            }
     }
     return VV_OK;
 }

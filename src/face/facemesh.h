@@ -86,6 +86,13 @@ vv_status face_mesh_run(const face_mesh *fm, const vv_image *image, const face_m
  * (dlib 36, 39), corners[FACE_MESH_EYE_LEFT] = {inner, outer} (dlib 42, 45).  iris[eye]:
  * the centre, then 4 rim points.  For gaze from a 68-point track. */
 vv_status face_mesh_irises(const face_mesh *fm, const vv_image *image, const float corners[2][2][2], float iris[2][5][2]);
+/* The same with the Iris model's lids (lids NULL: as face_mesh_irises): per eye its first
+ * FACE_MESH_EYE_LID_CONTOUR contour points, image pixels: the lower lid from the outer corner
+ * to the inner one (0..8, corners included), then the upper lid between them, outer to
+ * inner (9..15; mesh vertices as face_mesh_lid_lower / face_mesh_lid_upper 1..7). */
+#define FACE_MESH_EYE_LID_CONTOUR 16
+vv_status face_mesh_eyes(const face_mesh *fm, const vv_image *image, const float corners[2][2][2], float iris[2][5][2],
+                         float lids[2][FACE_MESH_EYE_LID_CONTOUR][2]);
 
 /* The raw graphs, for tests: input n x size x size x 3 (NHWC) in [0, 1]; outputs as the
  * graphs give them, written to the caller's arrays: facemesh n x 1404 (468 x, y, z in crop

@@ -35,6 +35,7 @@ void motion_track_free(motion_track *track) {
     free(track->audio);
     free(track->gaze);
     free(track->has_gaze);
+    free(track->lids);
     memset(track, 0, sizeof *track);
 }
 
@@ -920,6 +921,40 @@ void motion_eye_openness_typical(const float driver[68][2], const float referenc
         float r = fminf(now / ref, now_v / ref_v);
         out[e] = r >= knee ? r : knee * (r - shut) / (knee - shut);
         if (out[e] < 0) out[e] = 0;
+    }
+}
+
+/* y (down the face) of a lid polyline at fraction t of the way between the corners. */
+static float lid_at(const float (*pts)[2], int n, float t) {
+    for (int k = 0; k + 1 < n; k++) {
+        float t0 = pts[k][0], t1 = pts[k + 1][0];
+        if ((t >= t0 && t <= t1) || (t <= t0 && t >= t1)) {
+            float w = fabsf(t1 - t0) > 1e-6f ? (t - t0) / (t1 - t0) : 0.5f;
+            return pts[k][1] + w * (pts[k + 1][1] - pts[k][1]);
+        }
+    }
+    return NAN;
+}
+
+void motion_lid_gaps(const float contour[MOTION_LID_CONTOUR][2], float gaps[2]) {
+    gaps[0] = gaps[1] = NAN;
+    const float *o = contour[0], *i = contour[8];
+    float ux = i[0] - o[0], uy = i[1] - o[1], len = hypotf(ux, uy);
+    if (!(len > 1e-3f)) return;
+    ux /= len, uy /= len;
+    float nx = -uy, ny = ux; /* across the eye, pointing down the image */
+    if (ny < 0) nx = -nx, ny = -ny;
+    float lower[9][2], upper[9][2];
+    for (int k = 0; k < 9; k++) { /* (fraction along, offset down) */
+        const float *p = contour[k], *q = k == 0 ? contour[0] : k == 8 ? contour[8] : contour[8 + k];
+        lower[k][0] = ((p[0] - o[0]) * ux + (p[1] - o[1]) * uy) / len;
+        lower[k][1] = (p[0] - o[0]) * nx + (p[1] - o[1]) * ny;
+        upper[k][0] = ((q[0] - o[0]) * ux + (q[1] - o[1]) * uy) / len;
+        upper[k][1] = (q[0] - o[0]) * nx + (q[1] - o[1]) * ny;
+    }
+    for (int j = 0; j < 2; j++) {
+        float t = (j + 1) / 3.0f, g = lid_at((const float(*)[2])lower, 9, t) - lid_at((const float(*)[2])upper, 9, t);
+        gaps[j] = isnan(g) ? NAN : g > 0 ? g : 0;
     }
 }
 

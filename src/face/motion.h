@@ -19,6 +19,8 @@ typedef struct motion_track {
     char *audio;             /* audio source path or NULL */
     float (*gaze)[2][2];     /* optional, per frame: each eye's iris offset (animate/gaze.h) */
     uint8_t *has_gaze;       /* optional, per frame: the irises were measured */
+    float (*lids)[2][2];     /* optional, with gaze: each eye's lid gaps by the Iris model
+                                (motion_lid_gaps; NAN: none) where has_gaze */
 } motion_track;
 
 vv_status motion_track_alloc(motion_track *track, int frame_count);
@@ -143,6 +145,14 @@ void motion_eye_openness(const float driver[68][2], const float reference[68][2]
  * aspect (at most 1, at least 0.6): typical, the driver's usual eye aspect per eye (e.g.
  * the median so far), so that a reference frame wider-eyed than the driver usually is does
  * not make every look down read as shut.  typical NULL or <= 0: motion_eye_openness. */
+/* An eye's lid gaps, pixels, at 1/3 and 2/3 of the way from its outer corner to its inner
+ * one (where dlib's lid pairs 37-41 / 38-40, 44-46 / 43-47 sit), from a lid contour of
+ * MOTION_LID_CONTOUR points: the lower lid outer to inner corner (0..8), then the upper lid
+ * between them, outer to inner (9..15), as the Iris model gives it (face_mesh_eyes).  0 where
+ * the lids cross; NAN for a degenerate contour. */
+#define MOTION_LID_CONTOUR 16
+void motion_lid_gaps(const float contour[MOTION_LID_CONTOUR][2], float gaps[2]);
+
 void motion_eye_openness_typical(const float driver[68][2], const float reference[68][2], const float typical[2],
                                  float out[2]);
 
