@@ -299,6 +299,31 @@ static void level_from_coarser(fill_level *l, const fill_level *c) {
         }
 }
 
+/* The coarsest level's hole starts from its rows: each hole pixel the mix of the nearest
+ * known pixels left and right of it in its row, by distance (one side where the other has
+ * none; rows with neither keep the smooth fill).  From the smooth fill instead, a head over
+ * a brick wall under wooden cupboards started as an orange fog down to the picture's
+ * bottom, and the patches that matched it best were wood: wood where bricks were.  A
+ * background's structure runs across more often than up and down (walls, shelves, a
+ * horizon, a flag's stripes bending). */
+static void level_rows(fill_level *l) {
+    int w = l->w;
+    for (int y = 0; y < l->h; y++) {
+        const uint8_t *k = l->known + (size_t)y * w;
+        float *rgb = l->rgb + (size_t)y * w * 3;
+        for (int x = 0; x < w; x++) {
+            if (k[x]) continue;
+            int a = x, b = x;
+            while (a >= 0 && !k[a]) a--;
+            while (b < w && !k[b]) b++;
+            if (a < 0 && b >= w) break; /* no known pixel in the row */
+            float wa = a < 0 ? 0 : 1.0f / (float)(x - a), wb = b >= w ? 0 : 1.0f / (float)(b - x);
+            for (int c = 0; c < 3; c++)
+                rgb[x * 3 + c] = ((a < 0 ? 0 : wa * rgb[a * 3 + c]) + (b >= w ? 0 : wb * rgb[b * 3 + c])) / (wa + wb);
+        }
+    }
+}
+
 vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known, int threads) {
     if (!image || !image->data || image->channels != 3 || image->width < 1 || image->height < 1 || !known)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "patch fill: needs an RGB image and its known mask");
@@ -334,6 +359,7 @@ vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known, int th
         fill_level *l = &levels[k];
         size_t cells = (size_t)l->w * l->h;
         if (k < count - 1) level_from_coarser(l, &levels[k + 1]);
+        else level_rows(l);
         seed_matches(l, &seed);
         bool any = false;
         for (size_t i = 0; i < cells; i++) {
