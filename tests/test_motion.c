@@ -277,6 +277,27 @@ static void test_eye_openness_typical(void) {
     }
 }
 
+/* The two eyes as a pair: a squint both eyes share, read a little apart (lids at 0.70 and
+ * 0.64 of their gap), closes both alike (the steep ramp under EYE_KNEE made it a wink,
+ * openness 0.48 / 0.29); a real wink (0.4 and 1.0) stays one. */
+static void test_eye_openness_pair(void) {
+    float reference[68][2], left_gap[68][2], right_gap[68][2], driver[68][2], out[2];
+    face_points(0, 0, 0, 100, 200, 200, reference);
+    const float pairs[2][2] = {{0.70f, 0.64f}, {0.4f, 1.0f}};
+    for (int p = 0; p < 2; p++) {
+        eyes_gap(reference, pairs[p][0], left_gap);
+        eyes_gap(reference, pairs[p][1], right_gap);
+        memcpy(driver, left_gap, sizeof driver);
+        memcpy(driver[42], right_gap[42], sizeof(float[6][2]));
+        motion_eye_openness(driver, reference, out);
+        if (p == 0)
+            CHECK_MSG(fabsf(out[0] - out[1]) < 0.05f && out[0] > 0.2f && out[0] < 0.6f,
+                      "a shared squint read apart (0.70 / 0.64 of the gap): openness %.2f %.2f (alike, part open)", out[0], out[1]);
+        else
+            CHECK_MSG(out[0] < 0.1f && out[1] > 0.9f, "a wink (0.4 / 1.0 of the gap): openness %.2f %.2f", out[0], out[1]);
+    }
+}
+
 static void test_eye_openness(void) {
     float reference[68][2], turned[68][2], out[2];
     face_points(0, 0, 0, 100, 200, 200, reference);
@@ -513,6 +534,20 @@ static void test_timeline_lids(void) {
     CHECK_MSG(with[11] > 0.75f, "the open frame before a blink, unmeasured: openness %.2f (open)", with[11]);
     CHECK_MSG(with[12] < 0.05f && with[14] < 0.05f, "the blink: openness %.2f .. %.2f (shut)", with[12], with[14]);
     CHECK_MSG(with[15] > 0.75f, "the open frame after it, unmeasured: openness %.2f (open)", with[15]);
+
+    /* lids fluttering (lp_d14 frames 126-130): shut on the even frames (dlib 0.25, the Iris
+     * model 0.3), open on the odd ones, which the Iris model skips: they stay open */
+    for (int t = 0; t < N; t++) {
+        bool shut = t >= 10 && t < 30 && t % 2 == 0;
+        eyes_gap(open_face, shut ? 0.25f : 1, points[t]);
+        dlib_gaps(open_face, shut ? 0.3f : 1, iris[t]);
+    }
+    timeline_openness((const float(*)[68][2])points, (const float(*)[2][2])iris, N, without);
+    float least_odd = 1;
+    for (int t = 11; t < 29; t += 2) least_odd = fminf(least_odd, without[t]);
+    printf("fluttering lids: the open frames between shut ones at least %.2f open\n", least_odd);
+    for (int t = 11; t < 29; t += 2)
+        CHECK_MSG(without[t] > 0.5f, "fluttering lids, open frame %d (unmeasured): openness %.2f (not shut)", t, without[t]);
 }
 
 int main(void) {
@@ -520,6 +555,7 @@ int main(void) {
     test_timeline_lids();
     test_rigid_scale();
     test_eye_openness();
+    test_eye_openness_pair();
     test_shape_distance();
     test_retarget();
     test_builtins();

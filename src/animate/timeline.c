@@ -168,9 +168,14 @@ void timeline_push_lids(driver_timeline *tl, const float lids[2][2]) {
     tl->lid_scaled = true;
 }
 
+/* A frame the Iris model skipped whose dlib gap is this many times its neighbours' opened
+ * between them (lp_d14 frames 126-130 flutter shut, open, shut: dlib 4.3, 11.8, 4.3 px). */
+#define LID_OPENED 1.5f
+
 /* Frame k's lid gaps: its own, or the wider of its neighbours' that have them (so that a
  * frame the Iris model skipped never closes more than the frames either side: a mean put
- * half a blink on the open frame before it, lp_d14 frames 15, 53, 65, 93). */
+ * half a blink on the open frame before it, lp_d14 frames 15, 53, 65, 93), none (INFINITY)
+ * for a pair dlib sees opened between them. */
 static bool lids_at(const driver_timeline *tl, long k, float lids[2][2]) {
     const timeline_entry *e = &tl->entries[k - tl->base];
     if (e->has_lids) {
@@ -178,15 +183,22 @@ static bool lids_at(const driver_timeline *tl, long k, float lids[2][2]) {
         return true;
     }
     bool any = false;
+    float dlib[2][2] = {{0, 0}, {0, 0}};
     for (long u = k - 1; u <= k + 1; u += 2) {
         if (u < tl->base || u >= tl->pushed || !tl->entries[u - tl->base].has_lids) continue;
+        const timeline_entry *n = &tl->entries[u - tl->base];
         for (int i = 0; i < 2; i++)
             for (int j = 0; j < 2; j++) {
-                float g = tl->entries[u - tl->base].lids[i][j];
+                float g = n->lids[i][j], d = point_distance(n->points[lid_pairs[i][j][0]], n->points[lid_pairs[i][j][1]]);
                 if (!any || g > lids[i][j]) lids[i][j] = g;
+                if (d > dlib[i][j]) dlib[i][j] = d;
             }
         any = true;
     }
+    for (int i = 0; i < 2 && any; i++)
+        for (int j = 0; j < 2; j++)
+            if (point_distance(e->points[lid_pairs[i][j][0]], e->points[lid_pairs[i][j][1]]) > LID_OPENED * dlib[i][j])
+                lids[i][j] = INFINITY;
     return any;
 }
 
