@@ -903,23 +903,45 @@ static float eye_opening(const float p[68][2], int first) {
  * the thresholds scale with the driver's typical eye aspect over the reference's, down to
  * this (never up: a narrow reference stays as it was). */
 #define EYE_TYPICAL_LEAST 0.6f
+/* Two eyes narrowing together read a little apart (a head rolled or turned, one eye's
+ * points noisier), and the steep ramp from EYE_KNEE down to EYE_SHUT_RATIO spreads that into
+ * a wink: lp_d11 frame 128, a squint both eyes at 0.69 / 0.71 of the reference's aspect,
+ * shut one eye of the Mona Lisa (openness 0.37 / 0.17).  Ratios closer than EYE_PAIR_FROM
+ * are taken as one (their mean), apart by EYE_PAIR_APART or more as two (a real wink),
+ * in proportion between. */
+#define EYE_PAIR_FROM 0.12f
+#define EYE_PAIR_APART 0.3f
+
 void motion_eye_openness_typical(const float driver[68][2], const float reference[68][2], const float typical[2],
                                  float out[2]) {
+    float r[2], shut[2], knee[2];
+    bool valid[2];
     for (int e = 0; e < 2; e++) {
         int first = e ? 42 : 36;
         float ref = motion_eye_aspect(reference, first), now = motion_eye_aspect(driver, first);
         float ref_v = eye_opening(reference, first), now_v = eye_opening(driver, first);
         /* the reference's eye (nearly) shut: no scale to measure by; the driver's degenerate */
-        if (!(ref > 0.05f) || isnan(now) || !(ref_v > 0) || isnan(now_v)) {
-            out[e] = 1;
-            continue;
-        }
+        valid[e] = ref > 0.05f && !isnan(now) && ref_v > 0 && !isnan(now_v);
+        if (!valid[e]) continue;
         /* a reference wider-eyed than the driver usually is: shut and knee that much lower */
         float c = typical && typical[e] > 0 ? typical[e] / ref : 1;
         c = c > 1 ? 1 : c < EYE_TYPICAL_LEAST ? EYE_TYPICAL_LEAST : c;
-        float shut = c * EYE_SHUT_RATIO, knee = c * EYE_KNEE;
-        float r = fminf(now / ref, now_v / ref_v);
-        out[e] = r >= knee ? r : knee * (r - shut) / (knee - shut);
+        shut[e] = c * EYE_SHUT_RATIO;
+        knee[e] = c * EYE_KNEE;
+        r[e] = fminf(now / ref, now_v / ref_v);
+    }
+    if (valid[0] && valid[1]) {
+        float mean = (r[0] + r[1]) / 2, apart = fabsf(r[0] - r[1]);
+        float own = (apart - EYE_PAIR_FROM) / (EYE_PAIR_APART - EYE_PAIR_FROM);
+        own = own < 0 ? 0 : own > 1 ? 1 : own;
+        for (int e = 0; e < 2; e++) r[e] = mean + own * (r[e] - mean);
+    }
+    for (int e = 0; e < 2; e++) {
+        if (!valid[e]) {
+            out[e] = 1;
+            continue;
+        }
+        out[e] = r[e] >= knee[e] ? r[e] : knee[e] * (r[e] - shut[e]) / (knee[e] - shut[e]);
         if (out[e] < 0) out[e] = 0;
     }
 }
