@@ -34,6 +34,8 @@
  *     (needs ../shared).
  * 15. Grace Hopper's brows raised: her glasses' rim, which lies along them, stays put
  *     (needs ../shared).
+ * 16. lp_s5, Grace Hopper and lp_s3 turned +25: the near ear is not pasted in, sharp inside
+ *     blurred hair (needs ../shared).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
@@ -52,6 +54,9 @@
 #define FAR_EDGE_GLOW 0.1f
 #define EDGE_RIM_CYAN 200
 #define FRAME_LINE_STEPS 20
+#define NEAR_EAR_S5 28
+#define NEAR_EAR_HOPPER 450
+#define NEAR_EAR_S3 120
 
 /* A turn about the neck: the pivot 1.3 eye distances behind the face, a quarter below. */
 static void turn(head3d_frame *f, const head_pose *pose, float eye, float yaw, float pitch) {
@@ -450,6 +455,47 @@ static void glasses_rigid(vv_faces *faces, face_mesh *fm, person_matte *pm, cons
               "%s brows up: the glasses' rim moved %.3f eye distances on average, %d of %d columns over 0.05 (it bends with the brows)",
               path, sum, moved, n);
     portrait_free(h, &image, &out, mesh);
+}
+
+/* The ear a turn of +25 degrees brings to the camera (the image's left): strip_smooth gave
+ * each triangle of the strip beyond the face's outline its own strength, and none to the
+ * ring beyond, so the ear, in triangles stretched less than the thin ones round it or just
+ * beyond the strip, stood sharp in blurred hair with a hard edge: cut out and pasted
+ * (lp_s5, Grace Hopper, lp_s3).  Counted: pixels with a luma step of
+ * more than 24 to the next one right or below, in a box from 0.3 eye distances beyond the
+ * posed face's near edge to 0.15 inside it, from 0.2 eye distances above the eyes' corners
+ * to the mouth's: before 42 (lp_s5), 563 (Grace Hopper), 154 (lp_s3); 14, 346, 89 since the
+ * strength is continuous and fades out over the next ring. */
+static int near_ear_steps(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
+    vv_image image = {0}, out = {0};
+    vv_face face;
+    face_mesh_result *mesh;
+    head_pose pose;
+    float eye;
+    head3d *h = portrait_open(faces, fm, pm, path, &image, &face, &mesh, &pose, &eye);
+    if (!h) return -1;
+    head3d_frame f;
+    turn(&f, &pose, eye, 25, 0);
+    CHECK_OK(head3d_render(h, &f, &out));
+    const float (*pv)[3];
+    const int (*tri)[3];
+    const uint8_t *layer;
+    int nv, nt;
+    head3d_mesh(h, &pv, &nv, &tri, &layer, &nt);
+    float edge = INFINITY;
+    for (int v = 0; v < FACE_MESH_POINTS; v++) edge = fminf(edge, pv[v][0]);
+    int x0 = (int)fmaxf(0, edge - 0.3f * eye), x1 = (int)fminf((float)out.width - 2, edge + 0.15f * eye);
+    int y0 = (int)fmaxf(0, face.landmarks[36][1] - 0.2f * eye), y1 = (int)fminf((float)out.height - 2, face.landmarks[48][1]);
+    int steps = 0;
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            float l = row_luma(&out, x, y, 1, 1);
+            steps += fabsf(row_luma(&out, x + 1, y, 1, 1) - l) > 24;
+            steps += fabsf(row_luma(&out, x, y + 1, 1, 1) - l) > 24;
+        }
+    printf("%s turned +25: %d luma steps over 24 round the near ear (box %d-%d x %d-%d)\n", path, steps, x0, x1, y0, y1);
+    portrait_free(h, &image, &out, mesh);
+    return steps;
 }
 
 /* The largest luma step between pixels 2 apart along a row from (x, y), step dir, n pixels. */
@@ -1261,6 +1307,16 @@ int main(void) {
         frame_line(faces, fm, pm, path);
         snprintf(path, sizeof path, "%s/portraits/deb_grace_hopper_512.jpg", shared);
         glasses_rigid(faces, fm, pm, path);
+        {
+            const char *ears[3] = {"lp_s5.jpg", "deb_grace_hopper_512.jpg", "lp_s3.jpg"};
+            const int bound[3] = {NEAR_EAR_S5, NEAR_EAR_HOPPER, NEAR_EAR_S3};
+            for (int i = 0; i < 3; i++) {
+                snprintf(path, sizeof path, "%s/portraits/%s", shared, ears[i]);
+                int n = near_ear_steps(faces, fm, pm, path);
+                CHECK_MSG(n >= 0 && n <= bound[i], "%s turned +25: %d sharp steps round the near ear (bound %d: the ear pasted in)", path, n,
+                          bound[i]);
+            }
+        }
         snprintf(path, sizeof path, "%s/portraits/lp_s12.jpg", shared);
         frontal_turn(faces, fm, pm, path);
         nose_side(faces, fm, pm, path);

@@ -188,6 +188,7 @@ struct head3d {
     float lash_depth[2][FACE_MESH_LID_POINTS], lash_up[2][2], lash_colour[2][3];
     lid_skin lid_skin[2];           /* each eye's unfolding lid */
     float lid_centre[2][2];         /* each eye's lid contours' mean in the portrait */
+    float *strip_k;                 /* strip_smooth's strength per vertex (the most of its triangles') */
     uint8_t *lid_scratch;           /* frame_box_copy's copy of a box of the frame */
     size_t lid_scratch_size;
     float eye_polygon[2][2 * FACE_MESH_LID_POINTS - 2][2]; /* each eye's opening in the portrait */
@@ -1896,6 +1897,7 @@ void head3d_free(head3d *h) {
     free(h->texcoord_mirror);
     free(h->texcoord_share);
     image_free(&h->ramp);
+    free(h->strip_k);
     free(h->texcoord_stretch);
     image_free(&h->ramp1);
     image_free(&h->stretch);
@@ -2485,33 +2487,61 @@ static vv_status stretch_fill(head3d *h, vv_image *out, const int box[4], const 
 #define STRIP_FROM 1.8f
 #define STRIP_FULL 3.0f
 #define STRIP_BLUR 0.03f
+/* How much an OUTER triangle (not clear) is stretched, 0 below STRIP_FROM .. 1 from
+ * STRIP_FULL, and the image direction across its streaks; false when it is degenerate, or
+ * with `strip` when it is not in the strip (no corner on the face's outline): the rings
+ * beyond keep their texture wide enough. */
+static bool strip_stretch(const head3d *h, int t, float scale, bool strip, float *k, float *nx, float *ny) {
+    const int *c = h->triangles[t];
+    if (h->layer[t] != HEAD3D_LAYER_OUTER || h->is_clear[t] || (strip && c[0] >= FACE_VERTICES && c[1] >= FACE_VERTICES && c[2] >= FACE_VERTICES))
+        return false;
+    const float *p0 = h->posed[c[0]], *p1 = h->posed[c[1]], *p2 = h->posed[c[2]];
+    const float *r0 = h->src[c[0]], *r1 = h->src[c[1]], *r2 = h->src[c[2]];
+    float rx1 = r1[0] - r0[0], ry1 = r1[1] - r0[1], rx2 = r2[0] - r0[0], ry2 = r2[1] - r0[1], det = rx1 * ry2 - rx2 * ry1;
+    if (!(fabsf(det) > 1e-3f)) return false;
+    float px1 = p1[0] - p0[0], py1 = p1[1] - p0[1], px2 = p2[0] - p0[0], py2 = p2[1] - p0[1];
+    /* J = P R^-1: the rest triangle's map onto the posed one */
+    float j00 = (px1 * ry2 - px2 * ry1) / det, j01 = (px2 * rx1 - px1 * rx2) / det;
+    float j10 = (py1 * ry2 - py2 * ry1) / det, j11 = (py2 * rx1 - py1 * rx2) / det;
+    /* its largest singular value and the image direction it stretches most */
+    float a = j00 * j00 + j01 * j01, b = j00 * j10 + j01 * j11, d = j10 * j10 + j11 * j11;
+    float mid = 0.5f * (a + d), disc = sqrtf(fmaxf(0, 0.25f * (a - d) * (a - d) + b * b)), big = mid + disc;
+    float stretch = sqrtf(fmaxf(big, 0)) / fmaxf(scale, 1e-3f);
+    float kk = (stretch - STRIP_FROM) / (STRIP_FULL - STRIP_FROM);
+    *k = kk > 1 ? 1 : kk > 0 ? kk : 0;
+    float ux = b, uy = big - a; /* eigenvector of J J^T for `big`: along the streaks */
+    if (fabsf(ux) + fabsf(uy) < 1e-6f) ux = big - d, uy = b;
+    if (fabsf(ux) + fabsf(uy) < 1e-6f) ux = 1, uy = 0;
+    float len = hypotf(ux, uy);
+    *nx = -uy / len; /* across them */
+    *ny = ux / len;
+    return true;
+}
+
+/* The strength is each corner's (the most of its strip triangles'), interpolated over the
+ * triangle, and fades out over the next ring's triangles (their outer corners 0): a
+ * triangle's own, constant over it, jumped from smoothed to sharp at its edges and at the
+ * strip's outer edge, and the ear a turn brings to the camera, in triangles stretched less
+ * than the strip round it or just beyond it, stood sharp inside blurred hair: cut out and
+ * pasted (lp_s5, lp_s3, Grace Hopper at +25). */
 static void strip_smooth(head3d *h, vv_image *out, float scale, const int box[4]) {
     int w = h->source.width, radius = (int)fminf(3, fmaxf(1, STRIP_BLUR * h->eye_distance + 0.5f));
+    if (!h->strip_k && !(h->strip_k = malloc(sizeof *h->strip_k * VERTEX_COUNT))) return; /* only a smoothing */
+    float *vk = h->strip_k;
+    bool any = false;
+    for (int v = 0; v < h->vertex_count; v++) vk[v] = 0;
     for (int t = h->face_end; t < h->frame_first; t++) {
+        float k, nx, ny;
+        if (!strip_stretch(h, t, scale, true, &k, &nx, &ny) || !(k > 0)) continue;
+        for (int c = 0; c < 3; c++) vk[h->triangles[t][c]] = fmaxf(vk[h->triangles[t][c]], k);
+        any = true;
+    }
+    for (int t = h->face_end; any && t < h->frame_first; t++) {
         const int *c = h->triangles[t];
-        /* the strip against the face's outline only (a corner on it): the rings beyond keep
-         * their texture wide enough */
-        if (h->layer[t] != HEAD3D_LAYER_OUTER || h->is_clear[t] || (c[0] >= FACE_VERTICES && c[1] >= FACE_VERTICES && c[2] >= FACE_VERTICES))
-            continue;
+        float k, nx, ny;
+        if (!strip_stretch(h, t, scale, false, &k, &nx, &ny) || !(vk[c[0]] > 0 || vk[c[1]] > 0 || vk[c[2]] > 0)) continue;
+        bool beyond = c[0] >= FACE_VERTICES && c[1] >= FACE_VERTICES && c[2] >= FACE_VERTICES; /* the next ring */
         const float *p0 = h->posed[c[0]], *p1 = h->posed[c[1]], *p2 = h->posed[c[2]];
-        const float *r0 = h->src[c[0]], *r1 = h->src[c[1]], *r2 = h->src[c[2]];
-        float rx1 = r1[0] - r0[0], ry1 = r1[1] - r0[1], rx2 = r2[0] - r0[0], ry2 = r2[1] - r0[1], det = rx1 * ry2 - rx2 * ry1;
-        if (!(fabsf(det) > 1e-3f)) continue;
-        float px1 = p1[0] - p0[0], py1 = p1[1] - p0[1], px2 = p2[0] - p0[0], py2 = p2[1] - p0[1];
-        /* J = P R^-1: the rest triangle's map onto the posed one */
-        float j00 = (px1 * ry2 - px2 * ry1) / det, j01 = (px2 * rx1 - px1 * rx2) / det;
-        float j10 = (py1 * ry2 - py2 * ry1) / det, j11 = (py2 * rx1 - py1 * rx2) / det;
-        /* its largest singular value and the image direction it stretches most */
-        float a = j00 * j00 + j01 * j01, b = j00 * j10 + j01 * j11, d = j10 * j10 + j11 * j11;
-        float mid = 0.5f * (a + d), disc = sqrtf(fmaxf(0, 0.25f * (a - d) * (a - d) + b * b)), big = mid + disc;
-        float stretch = sqrtf(fmaxf(big, 0)) / fmaxf(scale, 1e-3f);
-        float k = (stretch - STRIP_FROM) / (STRIP_FULL - STRIP_FROM);
-        if (!(k > 0)) continue;
-        k = k > 1 ? 1 : k;
-        float ux = b, uy = big - a; /* eigenvector of J J^T for `big`: along the streaks */
-        if (fabsf(ux) + fabsf(uy) < 1e-6f) ux = big - d, uy = b;
-        if (fabsf(ux) + fabsf(uy) < 1e-6f) ux = 1, uy = 0;
-        float len = hypotf(ux, uy), nx = -uy / len, ny = ux / len; /* across them */
         int x0 = (int)floorf(fminf(p0[0], fminf(p1[0], p2[0]))), x1 = (int)ceilf(fmaxf(p0[0], fmaxf(p1[0], p2[0])));
         int y0 = (int)floorf(fminf(p0[1], fminf(p1[1], p2[1]))), y1 = (int)ceilf(fmaxf(p0[1], fmaxf(p1[1], p2[1])));
         x0 = x0 < box[0] ? box[0] : x0, y0 = y0 < box[1] ? box[1] : y0;
@@ -2531,6 +2561,9 @@ static void strip_smooth(head3d *h, vv_image *out, float scale, const int box[4]
                 if (!h->coverage[i] || (h->raster_layer[i] & LAYER_MASK) != HEAD3D_LAYER_OUTER) continue;
                 float bw[3];
                 if (!barycentric(p0, p1, p2, (float)x, (float)y, bw) || bw[0] < 0 || bw[1] < 0 || bw[2] < 0) continue;
+                float kp = bw[0] * vk[c[0]] + bw[1] * vk[c[1]] + bw[2] * vk[c[2]];
+                if (beyond) kp = 2 * kp - 1; /* over the half of it nearer the strip */
+                if (kp < 0.02f) continue; /* under half a level on a 255 step */
                 int sum[3] = {0, 0, 0};
                 for (int q = -radius; q <= radius; q++) { /* the nearest pixel: within the copy by its margin */
                     int sx = (int)lroundf(x - cx0 + q * nx), sy = (int)lroundf(y - cy0 + q * ny);
@@ -2541,7 +2574,7 @@ static void strip_smooth(head3d *h, vv_image *out, float scale, const int box[4]
                 }
                 uint8_t *o = out->data + ((size_t)y * out->width + x) * 3;
                 for (int ch3 = 0; ch3 < 3; ch3++) {
-                    float v = o[ch3] + k * ((float)sum[ch3] / (2 * radius + 1) - o[ch3]);
+                    float v = o[ch3] + kp * ((float)sum[ch3] / (2 * radius + 1) - o[ch3]);
                     o[ch3] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
                 }
             }
