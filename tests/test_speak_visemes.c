@@ -219,6 +219,48 @@ static void test_shape(void) {
  * M, heard as AA UW AA too (its dip is deep: a rounded vowel hides an m); heard as one long AA
  * (a vowel) or already as M, nothing is added there.  The phones stay
  * in time order, without gaps or overlaps, over the same span. */
+/* labials_fuse's P from a release, its S/Z and its quiet v on made-up recordings (16 kHz,
+ * 0.48 s; the vowel is test_labials's): fuses `heard` over x and returns the phone whose
+ * interval holds t (NULL: none). */
+static const char *fused_at(const float *x, int count, const phone_segment *heard, int n, double t, labial_cues *cues,
+                            phone_segment **kept, int *kept_n) {
+    phone_segment *p = malloc((size_t)n * sizeof *p);
+    memcpy(p, heard, (size_t)n * sizeof *p);
+    static char name[8];
+    name[0] = 0;
+    if (labials_fuse(x, count, 16000, &p, &n, cues) == VV_OK)
+        for (int i = 0; i < n; i++)
+            if (p[i].start <= t && t < p[i].end) snprintf(name, sizeof name, "%s", p[i].name);
+    if (kept) {
+        *kept = p;
+        *kept_n = n;
+    } else {
+        free(p);
+    }
+    return name[0] ? name : NULL;
+}
+
+/* test_labials's vowel (x, 16 kHz) with 80 ms of voicing from 0.2 s, the given amplitudes at
+ * 1500 and 3000 Hz over it (against 0.3 at 200 Hz), heard as AA `label` AA: the phone
+ * labials_fuse leaves at 0.24 s. */
+static const char *murmur_heard_as(const float *x, int count, const phone_segment heard[3], const char *label, double a1500,
+                                   double a3000, labial_cues *cues) {
+    const double pi = 3.14159265358979323846;
+    float *y = malloc((size_t)count * sizeof *y);
+    if (!y) return NULL;
+    for (int i = 0; i < count; i++) {
+        double t = (double)i / 16000;
+        y[i] = t >= 0.2 && t < 0.28 ? (float)(0.3 * sin(2 * pi * 200 * t) + a1500 * sin(2 * pi * 1500 * t) + a3000 * sin(2 * pi * 3000 * t))
+                                    : x[i];
+    }
+    phone_segment relabelled[3];
+    memcpy(relabelled, heard, sizeof relabelled);
+    snprintf(relabelled[1].name, sizeof relabelled[1].name, "%s", label);
+    const char *name = fused_at(y, count, relabelled, 3, 0.24, cues, NULL, NULL);
+    free(y);
+    return name;
+}
+
 static void test_labials(void) {
     enum { RATE = 16000, COUNT = RATE * 48 / 100 };
     static float x[COUNT];
@@ -288,49 +330,16 @@ static void test_labials(void) {
     /* A d's voice bar heard as D (the voicing with 1500 Hz 26 dB under it, 3000 Hz 14 dB
      * under that: no m's formant): no M over its middle (the rule before made the whole bar
      * one; its first and last 10 ms, where the vowels' formants leak in, may still be). */
-    {
-        static float bar[COUNT];
-        for (int i = 0; i < COUNT; i++) {
-            double t = (double)i / RATE;
-            bar[i] = t >= 0.2 && t < 0.28 ? (float)(0.3 * sin(2 * pi * 200 * t) + 0.015 * sin(2 * pi * 1500 * t) +
-                                                    0.003 * sin(2 * pi * 3000 * t))
-                                          : x[i];
-        }
-        phone_segment *p = malloc(3 * sizeof *p);
-        memcpy(p, heard, sizeof heard);
-        snprintf(p[1].name, sizeof p[1].name, "D");
-        int m = 3;
-        labial_cues cues;
-        CHECK_OK(labials_fuse(bar, COUNT, RATE, &p, &m, &cues));
-        const char *middle = "";
-        for (int i = 0; i < m; i++)
-            if (p[i].start <= 0.24 && 0.24 < p[i].end) middle = p[i].name;
-        CHECK_MSG(!strcmp(middle, "D"), "a d's voice bar heard as D: %s at 0.24 s (%d murmurs)", middle, cues.murmurs);
-        free(p);
-    }
+    labial_cues cues;
+    const char *middle = murmur_heard_as(x, COUNT, heard, "D", 0.015, 0.003, &cues);
+    CHECK_MSG(middle && !strcmp(middle, "D"), "a d's voice bar heard as D: %s at 0.24 s (%d murmurs)", middle ? middle : "-",
+              cues.murmurs);
     /* A shallower murmur (1500 Hz 15 dB under the voicing: 400-2500 Hz about 15 dB under the
      * vowel's, not the 18 of a deep one) heard as UW for its 80 ms: an M (the m of "room was",
      * "zoom west"; the rule before wanted 18 dB under a rounded vowel). */
-    {
-        static float shallow[COUNT];
-        for (int i = 0; i < COUNT; i++) {
-            double t = (double)i / RATE;
-            shallow[i] = t >= 0.2 && t < 0.28 ? (float)(0.3 * sin(2 * pi * 200 * t) + 0.056 * sin(2 * pi * 1500 * t) +
-                                                        0.014 * sin(2 * pi * 3000 * t))
-                                              : x[i];
-        }
-        phone_segment *p = malloc(3 * sizeof *p);
-        memcpy(p, heard, sizeof heard);
-        snprintf(p[1].name, sizeof p[1].name, "UW");
-        int m = 3;
-        labial_cues cues;
-        CHECK_OK(labials_fuse(shallow, COUNT, RATE, &p, &m, &cues));
-        const char *middle = "";
-        for (int i = 0; i < m; i++)
-            if (p[i].start <= 0.24 && 0.24 < p[i].end) middle = p[i].name;
-        CHECK_MSG(!strcmp(middle, "M"), "a shallower murmur heard as UW: %s at 0.24 s (%d murmurs)", middle, cues.murmurs);
-        free(p);
-    }
+    middle = murmur_heard_as(x, COUNT, heard, "UW", 0.056, 0.014, &cues);
+    CHECK_MSG(middle && !strcmp(middle, "M"), "a shallower murmur heard as UW: %s at 0.24 s (%d murmurs)", middle ? middle : "-",
+              cues.murmurs);
     phone_segment *none = NULL;
     int n = 0;
     CHECK_OK(labials_fuse(x, COUNT, RATE, &none, &n, NULL)); /* nothing heard: nothing to add to */
@@ -343,26 +352,6 @@ static void test_labials(void) {
     free(one);
 }
 
-/* labials_fuse's P from a release, its S/Z and its quiet v on made-up recordings (16 kHz,
- * 0.48 s; the vowel is test_labials's): fuses `heard` over x and returns the phone whose
- * interval holds t (NULL: none). */
-static const char *fused_at(const float *x, int count, const phone_segment *heard, int n, double t, labial_cues *cues,
-                            phone_segment **kept, int *kept_n) {
-    phone_segment *p = malloc((size_t)n * sizeof *p);
-    memcpy(p, heard, (size_t)n * sizeof *p);
-    static char name[8];
-    name[0] = 0;
-    if (labials_fuse(x, count, 16000, &p, &n, cues) == VV_OK)
-        for (int i = 0; i < n; i++)
-            if (p[i].start <= t && t < p[i].end) snprintf(name, sizeof name, "%s", p[i].name);
-    if (kept) {
-        *kept = p;
-        *kept_n = n;
-    } else {
-        free(p);
-    }
-    return name[0] ? name : NULL;
-}
 
 /*   weak burst   the vowel, 70 ms of a quiet closure (700 + 1500 Hz, 27 dB under the
  *                vowel), a 20 ms release 14 dB louder (up about 10 dB in 10 ms: under the
