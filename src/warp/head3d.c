@@ -1065,7 +1065,7 @@ static vv_status plate_rim_unknown(uint8_t *known, int w, int h) {
  * FLANK_FROM .. FLANK_FULL times wider: young Einstein's shaded nose side, a few pixels wide
  * at rest, drew a dark band down the nose at +25 degrees, and his far cheek horizontal
  * streaks.  Only as far as the turn is a yaw: a pitch that widens them less was read by
- * dlib's points as less pitch (the Mona Lisa's -12 degrees measured -8.2, bound 8.4). */
+ * dlib's points as less pitch (the Mona Lisa's -12 degrees measured -8.2 against the test's bound of 8.4 then). */
 #define FLANK_FROM 1.6f
 #define FLANK_FULL 2.4f
 static void twin_reach_build(head3d *h, const bool *folded, float yaw) {
