@@ -366,6 +366,24 @@ static void test_lid_gap(void) {
     CHECK(isnan(follow_lid_gap((const float(*)[3])mesh, FACE_MESH_EYE_LEFT)));
     CHECK(isnan(follow_lid_openness((const float(*)[3])mesh)));
     CHECK(isnan(follow_lid_gap((const float(*)[3])mesh, 2)) && isnan(follow_lid_gap(NULL, 0)));
+    /* The right eye turned 45 degrees about the vertical: 2D reads it 1.41 times as open, 3D
+     * (the mesh's z) as before. */
+    memset(mesh, 0, sizeof mesh);
+    lid_mesh(mesh, FACE_MESH_EYE_RIGHT, 100, 120, 40, 0, up, down);
+    lid_mesh(mesh, FACE_MESH_EYE_LEFT, 180, 160, 50, 0.5, up, flat);
+    CHECK_NEAR(follow_lid_gap_3d((const float(*)[3])mesh, FACE_MESH_EYE_RIGHT), 46.0 / 7 / 40, 1e-5);
+    for (int k = 0; k < FACE_MESH_LID_POINTS; k++)
+        for (int side = 0; side < 2; side++) {
+            int i = (side ? face_mesh_lid_upper : face_mesh_lid_lower)[FACE_MESH_EYE_RIGHT][k];
+            if (side && i == face_mesh_lid_lower[FACE_MESH_EYE_RIGHT][k]) continue; /* a shared corner */
+            float *q = mesh[i];
+            double dx = q[0] - 100.0;
+            q[0] = (float)(100.0 + dx * cos(M_PI / 4)), q[2] = (float)(dx * sin(M_PI / 4));
+        }
+    CHECK_NEAR(follow_lid_gap((const float(*)[3])mesh, FACE_MESH_EYE_RIGHT), 46.0 / 7 / 40 * sqrt(2.0), 1e-4);
+    CHECK_NEAR(follow_lid_gap_3d((const float(*)[3])mesh, FACE_MESH_EYE_RIGHT), 46.0 / 7 / 40, 1e-5);
+    CHECK_NEAR(follow_lid_openness_3d((const float(*)[3])mesh), 0.5 * (46.0 / 7 / 40 + 31.0 / 7 / 50), 1e-5);
+    CHECK(isnan(follow_lid_gap_3d((const float(*)[3])mesh, 2)) && isnan(follow_lid_gap_3d(NULL, 0)));
 }
 
 /* Lid openness of a synthetic sequence: `open` with the lids `depth` of the way shut at
@@ -445,6 +463,143 @@ static void test_lid_closure(void) {
     CHECK(follow_measure_lids(NULL, NULL, 0, NULL, lids_a, FRAMES, 1, NULL) == VV_ERR_INVALID_ARGUMENT);
     CHECK_OK(follow_measure_lids(NULL, NULL, 0, NULL, NULL, 0, 1, &m));
     CHECK(m.lid_blinks == 0 && isnan(m.lid_closure_driver));
+}
+
+/* ---- 2c. Blinks found by either reader ---- */
+
+/* Scales both eyes' lid points (37, 38, 40, 41; 43, 44, 46, 47) about their corners'
+ * midpoint by f: the EAR times f. */
+static void eye_squeeze(float p[68][2], double f) {
+    for (int e = 36; e <= 42; e += 6) {
+        double cx = 0.5 * (p[e][0] + p[e + 3][0]), cy = 0.5 * (p[e][1] + p[e + 3][1]);
+        static const int lids[] = {1, 2, 4, 5};
+        for (int i = 0; i < 4; i++) {
+            float *q = p[e + lids[i]];
+            q[0] = (float)(cx + f * (q[0] - cx)), q[1] = (float)(cy + f * (q[1] - cy));
+        }
+    }
+}
+
+static follow_metrics measure_blinks_both(const float *lids_a, const float *lids_b) {
+    follow_metrics m = measure(a_seq, NULL, FRAMES, b_seq, NULL, FRAMES, 6);
+    CHECK_OK(follow_measure_blinks((const float(*)[68][2])a_seq, NULL, lids_a, FRAMES, (const float(*)[68][2])b_seq, NULL,
+                                   lids_b, NULL, FRAMES, 1, &m));
+    return m;
+}
+
+static void test_blinks_either(void) {
+    static float lids_b[FRAMES], lids_a[FRAMES];
+    /* dlib reads the driver's blinks shallow (its lids travel 30%: the EAR ~0.7 of open, as
+     * dlib reads shut eyes on a head turned 45 degrees), the mesh reads them 0.8 shut; the
+     * output blinks 0.9 deep (the mesh: 0.7), 3 frames late. */
+    synth turned = synth_default(), output = synth_default();
+    turned.blink_depth = 0.3;
+    synth_sequence(&turned, FRAMES, 0, 0, 0, b_seq);
+    synth_sequence(&output, FRAMES, 3, 0, 0, a_seq);
+    lid_sequence(0.30, 0.8, 0, FRAMES, lids_b);
+    lid_sequence(0.42, 0.7, 3, FRAMES, lids_a);
+    /* Before: dlib's blinks alone, so none, and none for the mesh to read. */
+    follow_metrics m = measure(a_seq, NULL, FRAMES, b_seq, NULL, FRAMES, 6);
+    CHECK(m.lag_frames == 3 && m.blinks == 0);
+    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, 1, &m));
+    CHECK(m.lid_blinks == 0);
+    /* Now: the mesh finds them, and both readers read them. */
+    m = measure_blinks_both(lids_a, lids_b);
+    CHECK_MSG(m.blinks == BLINKS && m.blinks_mesh_only == BLINKS && m.lid_blinks == BLINKS, "%d blinks, %d by the mesh, %d read",
+              m.blinks, m.blinks_mesh_only, m.lid_blinks);
+    CHECK_NEAR(m.lid_closure_driver, 0.2, 1e-5);
+    CHECK_NEAR(m.lid_closure_output, 0.3, 1e-5);
+    CHECK_MSG(m.blink_closure_driver > 0.65f && m.blink_closure_driver < 0.75f, "%.3f", m.blink_closure_driver);
+    CHECK_MSG(m.blink_closure_output < 0.2f, "%.3f", m.blink_closure_output);
+    CHECK(m.blink_gap < -0.1f);
+    CHECK(m.blink_listed == BLINKS);
+    for (int k = 0; k < m.blink_listed && k < BLINKS; k++) {
+        int t = (int)blink_centres[k] + (blink_centres[k] >= STILL_FROM ? STILL_TO - STILL_FROM : 0);
+        const struct follow_blink *b = &m.blink_list[k];
+        CHECK_MSG(b->frame == t && b->mesh_only, "blink %d at %d (made at %d), mesh %d", k, b->frame, t, b->mesh_only);
+        CHECK_NEAR(b->lid_closure_driver, 0.2, 1e-5);
+        CHECK_NEAR(b->lid_closure_output, 0.3, 1e-5);
+        CHECK(b->closure_driver > 0.6f && b->closure_output < 0.2f);
+    }
+    /* Guards: a mesh dip to 0.5 of open (a look down, a squint) is no blink; nor is a deep
+     * one where dlib's lids do not move at all. */
+    lid_sequence(0.30, 0.5, 0, FRAMES, lids_b);
+    m = measure_blinks_both(lids_a, lids_b);
+    CHECK_MSG(m.blinks == 0 && m.lid_blinks == 0 && m.blink_listed == 0, "%d", m.blinks);
+    CHECK(isnan(m.blink_closure_driver) && isnan(m.lid_closure_driver));
+    turned.blink_depth = 0;
+    synth_sequence(&turned, FRAMES, 0, 0, 0, b_seq);
+    lid_sequence(0.30, 0.8, 0, FRAMES, lids_b);
+    m = measure_blinks_both(lids_a, lids_b);
+    CHECK_MSG(m.blinks == 0 && m.lid_blinks == 0, "%d", m.blinks);
+    /* Blinks both readers see are counted once, as dlib's, with the same readings as
+     * follow_measure and follow_measure_lids give. */
+    synth driver = synth_default();
+    synth_sequence(&driver, FRAMES, 0, 0, 0, b_seq);
+    lid_sequence(0.30, 0.55, 0, FRAMES, lids_b);
+    follow_metrics old = measure(a_seq, NULL, FRAMES, b_seq, NULL, FRAMES, 6);
+    CHECK_OK(follow_measure_lids((const float(*)[68][2])b_seq, NULL, FRAMES, lids_b, lids_a, FRAMES, 1, &old));
+    m = measure_blinks_both(lids_a, lids_b);
+    CHECK(m.blinks == BLINKS && m.blinks_mesh_only == 0 && old.blinks == BLINKS);
+    CHECK_NEAR(m.blink_closure_driver, old.blink_closure_driver, 1e-6);
+    CHECK_NEAR(m.blink_closure_output, old.blink_closure_output, 1e-6);
+    CHECK_NEAR(m.blink_gap, old.blink_gap, 1e-6);
+    CHECK(m.lid_blinks == old.lid_blinks);
+    CHECK_NEAR(m.lid_closure_driver, old.lid_closure_driver, 1e-6);
+    CHECK_NEAR(m.lid_closure_output, old.lid_closure_output, 1e-6);
+    /* A long closure of which dlib sees only the start (the head turns with the eyes shut,
+     * as sty_style_nice_clip1 36-60): after the first blink, frames 30-49 keep the lids shut
+     * by the mesh (0.15 of open) while dlib reads 0.75 of open.  One blink more, the mesh's,
+     * at that stretch's deepest frame; the first blink stays dlib's. */
+    for (int t = 30; t < 50; t++) {
+        eye_squeeze(b_seq[t], 0.75);
+        lids_b[t] = (float)(0.30 * (t == 41 ? 0.12 : 0.15));
+    }
+    m = measure_blinks_both(lids_a, lids_b);
+    CHECK_MSG(m.blinks == BLINKS + 1 && m.blinks_mesh_only == 1 && m.blink_listed == BLINKS + 1, "%d blinks, %d by the mesh",
+              m.blinks, m.blinks_mesh_only);
+    const struct follow_blink *last = &m.blink_list[m.blink_listed - 1];
+    CHECK_MSG(last->mesh_only && last->frame == 41, "frame %d", last->frame);
+    CHECK_NEAR(last->lid_closure_driver, 0.12, 1e-5);
+    CHECK_MSG(last->closure_driver > 0.7f && last->closure_driver < 0.8f, "%.3f", last->closure_driver);
+    CHECK(m.blink_list[0].frame == 23 && !m.blink_list[0].mesh_only);
+    /* Guards: a one-frame dip (a glitch) is no blink; nor is the stretch where dlib reads the
+     * lids still (0.9 of open: over FOLLOW_MESH_BLINK_EAR). */
+    for (int t = 30; t < 50; t++) lids_b[t] = (float)(0.30 * (t == 41 ? 0.12 : 0.9));
+    m = measure_blinks_both(lids_a, lids_b);
+    CHECK(m.blinks == BLINKS && m.blinks_mesh_only == 0);
+    synth_sequence(&driver, FRAMES, 0, 0, 0, b_seq);
+    for (int t = 30; t < 50; t++) {
+        eye_squeeze(b_seq[t], 0.9);
+        lids_b[t] = 0.30f * 0.15f;
+    }
+    m = measure_blinks_both(lids_a, lids_b);
+    CHECK(m.blinks == BLINKS && m.blinks_mesh_only == 0);
+    /* Found on b_find (the 3D lids), read on b_lids: the 2D lids there stay open. */
+    static float find_b[FRAMES];
+    for (int t = 0; t < FRAMES; t++) find_b[t] = lids_b[t];
+    lid_sequence(0.30, 0.55, 0, FRAMES, lids_b);
+    for (int t = 30; t < 50; t++) eye_squeeze(b_seq[t], 0.75 / 0.9);
+    follow_metrics found = measure(a_seq, NULL, FRAMES, b_seq, NULL, FRAMES, 6);
+    CHECK_OK(follow_measure_blinks((const float(*)[68][2])a_seq, NULL, lids_a, FRAMES, (const float(*)[68][2])b_seq, NULL,
+                                   lids_b, find_b, FRAMES, 1, &found));
+    CHECK(found.blinks == BLINKS + 1 && found.blinks_mesh_only == 1);
+    CHECK_NEAR(found.blink_list[BLINKS].lid_closure_driver, 1.0, 1e-5);
+    synth_sequence(&driver, FRAMES, 0, 0, 0, b_seq);
+    lid_sequence(0.30, 0.55, 0, FRAMES, lids_b);
+    /* No lid readings: dlib's blinks as before, unread by the mesh. */
+    for (int t = 0; t < FRAMES; t++) lids_b[t] = NAN;
+    m = measure_blinks_both(lids_a, lids_b);
+    CHECK(m.blinks == BLINKS && m.blinks_mesh_only == 0 && m.lid_blinks == 0);
+    CHECK_NEAR(m.blink_closure_driver, old.blink_closure_driver, 1e-6);
+    /* Bad arguments; empty input measures nothing. */
+    CHECK(follow_measure_blinks((const float(*)[68][2])a_seq, NULL, lids_a, FRAMES, (const float(*)[68][2])b_seq, NULL, NULL,
+                                NULL, FRAMES, 1, &m) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(follow_measure_blinks((const float(*)[68][2])a_seq, NULL, lids_a, FRAMES, (const float(*)[68][2])b_seq, NULL, lids_b,
+                                NULL, FRAMES, 0, &m) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(follow_measure_blinks(NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, 0, 1, NULL) == VV_ERR_INVALID_ARGUMENT);
+    CHECK_OK(follow_measure_blinks(NULL, NULL, NULL, 0, NULL, NULL, NULL, NULL, 0, 1, &m));
+    CHECK(m.blinks == 0 && m.lid_blinks == 0 && isnan(m.blink_closure_driver));
 }
 
 /* ---- 3. Head pose following ---- */
@@ -826,6 +981,7 @@ int main(void) {
     test_blinks();
     test_lid_gap();
     test_lid_closure();
+    test_blinks_either();
     test_pose();
     test_jitter();
     test_degenerate();

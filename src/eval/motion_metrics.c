@@ -443,6 +443,26 @@ float follow_lid_openness(const float mesh[][3]) {
     return 0.5f * (follow_lid_gap(mesh, FACE_MESH_EYE_RIGHT) + follow_lid_gap(mesh, FACE_MESH_EYE_LEFT));
 }
 
+float follow_lid_gap_3d(const float mesh[][3], int eye) {
+    if (!mesh || (eye != FACE_MESH_EYE_RIGHT && eye != FACE_MESH_EYE_LEFT)) return NAN;
+    const int *upper = face_mesh_lid_upper[eye], *lower = face_mesh_lid_lower[eye];
+    const float *o = mesh[upper[0]], *i = mesh[upper[FACE_MESH_LID_POINTS - 1]];
+    double width = sqrt(((double)i[0] - o[0]) * ((double)i[0] - o[0]) + ((double)i[1] - o[1]) * ((double)i[1] - o[1]) +
+                        ((double)i[2] - o[2]) * ((double)i[2] - o[2])),
+           gap = 0;
+    for (int k = 1; k < FACE_MESH_LID_POINTS - 1; k++) {
+        const float *u = mesh[upper[k]], *l = mesh[lower[k]];
+        gap += sqrt(((double)u[0] - l[0]) * ((double)u[0] - l[0]) + ((double)u[1] - l[1]) * ((double)u[1] - l[1]) +
+                    ((double)u[2] - l[2]) * ((double)u[2] - l[2]));
+    }
+    gap /= FACE_MESH_LID_POINTS - 2;
+    return width > 1e-6 && isfinite(gap) ? (float)(gap / width) : NAN;
+}
+
+float follow_lid_openness_3d(const float mesh[][3]) {
+    return 0.5f * (follow_lid_gap_3d(mesh, FACE_MESH_EYE_RIGHT) + follow_lid_gap_3d(mesh, FACE_MESH_EYE_LEFT));
+}
+
 /* b's eye openness per frame (the mean EAR of both eyes; NAN: not valid or degenerate). */
 static void eye_signal(const float (*b)[68][2], const uint8_t *b_valid, int count, double *ear) {
     for (int t = 0; t < count; t++) {
@@ -512,5 +532,122 @@ vv_status follow_measure_lids(const float (*b)[68][2], const uint8_t *b_valid, i
         }
     }
     free(ear), free(lb), free(la), free(buf);
+    return VV_OK;
+}
+
+/* A run of x under threshold from frame *t on, as next_blink (gaps of up to
+ * FOLLOW_BLINK_WINDOW frames bridged): its minimum frame, first and last frames under the
+ * threshold; -1 when there is none. */
+static int next_run(const double *x, int n, double threshold, int *t, int *first, int *last) {
+    while (*t < n && !(x[*t] < threshold)) (*t)++;
+    *first = *t;
+    int at = next_blink(x, n, threshold, t);
+    *last = *t - 1;
+    return at;
+}
+
+vv_status follow_measure_blinks(const float (*a)[68][2], const uint8_t *a_valid, const float *a_lids, int a_count,
+                                const float (*b)[68][2], const uint8_t *b_valid, const float *b_lids,
+                                const float *b_find, int b_count, int open_step, follow_metrics *m) {
+    if (!m) return vv_fail(VV_ERR_INVALID_ARGUMENT, "blinks: no metrics");
+    if (open_step < 1) return vv_fail(VV_ERR_INVALID_ARGUMENT, "blinks: open_step %d under 1", open_step);
+    m->blinks = m->blinks_mesh_only = m->lid_blinks = m->blink_listed = 0;
+    m->blink_closure_driver = m->blink_closure_output = m->blink_gap = NAN;
+    m->lid_closure_driver = m->lid_closure_output = NAN;
+    if (b_count < 0 || a_count < 0 || b_count > FOLLOW_MAX_FRAMES || a_count > FOLLOW_MAX_FRAMES)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "blinks: frame counts %d and %d outside 0..%d", a_count, b_count,
+                       FOLLOW_MAX_FRAMES);
+    if ((b_count && (!b || !b_lids)) || (a_count && (!a || !a_lids)))
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "blinks: missing input");
+    if (!b_count || !a_count) return VV_OK;
+    size_t n = (size_t)(b_count > a_count ? b_count : a_count);
+    double *ear_b = malloc((size_t)b_count * sizeof *ear_b), *lb = malloc((size_t)b_count * sizeof *lb);
+    double *ear_a = malloc((size_t)a_count * sizeof *ear_a), *la = malloc((size_t)a_count * sizeof *la);
+    double *buf = malloc(n * sizeof *buf), *lf = malloc((size_t)b_count * sizeof *lf);
+    uint8_t *near_ear = calloc((size_t)b_count, 1); /* within FOLLOW_BLINK_WINDOW of an EAR blink's run */
+    uint8_t *is_mesh = malloc((size_t)b_count);
+    int *blink_at = malloc((size_t)b_count * sizeof *blink_at); /* at most one blink a frame */
+    if (!ear_b || !lb || !ear_a || !la || !buf || !lf || !near_ear || !is_mesh || !blink_at) {
+        free(ear_b), free(lb), free(ear_a), free(la), free(buf), free(lf), free(near_ear), free(is_mesh), free(blink_at);
+        return vv_fail(VV_ERR_NO_MEMORY, "blinks: out of memory for %zu frames", n);
+    }
+    eye_signal(b, b_valid, b_count, ear_b);
+    eye_signal(a, a_valid, a_count, ear_a);
+    for (int t = 0; t < b_count; t++) lb[t] = t % open_step ? NAN : b_lids[t];
+    for (int t = 0; t < a_count; t++) la[t] = t % open_step ? NAN : a_lids[t];
+    if (!b_find) b_find = b_lids;
+    for (int t = 0; t < b_count; t++) lf[t] = t % open_step ? NAN : b_find[t];
+    double open_lf = open_level(lf, b_count, buf);
+    for (int t = 0; t < b_count; t++) lf[t] = b_find[t];
+    double open_ear_b = open_level(ear_b, b_count, buf), open_ear_a = open_level(ear_a, a_count, buf);
+    double open_lb = open_level(lb, b_count, buf), open_la = open_level(la, a_count, buf);
+    for (int t = 0; t < b_count; t++) lb[t] = b_lids[t];
+    for (int t = 0; t < a_count; t++) la[t] = a_lids[t];
+    /* The blinks' minimum frames: the EAR's runs, then the mesh's (with is_mesh set). */
+    int found = 0;
+    if (open_ear_b > 0)
+        for (int t = 0, at, first, last; (at = next_run(ear_b, b_count, FOLLOW_BLINK_THRESHOLD * open_ear_b, &t, &first, &last)) >= 0;) {
+            for (int u = first - FOLLOW_BLINK_WINDOW; u <= last + FOLLOW_BLINK_WINDOW; u++)
+                if (u >= 0 && u < b_count) near_ear[u] = 1;
+            blink_at[found] = at, is_mesh[found++] = 0;
+        }
+    const double mesh_threshold = FOLLOW_BLINK_THRESHOLD * open_lf;
+    if (open_lf > 0 && open_ear_b > 0)
+        for (int t = 0, first, last; next_run(lf, b_count, mesh_threshold, &t, &first, &last) >= 0;) {
+            /* the run's stretches away from the EAR's blinks (a long closure of which dlib
+             * saw only the start is one of each) */
+            for (int u = first; u <= last;) {
+                if (near_ear[u]) {
+                    u++;
+                    continue;
+                }
+                int from = u, at = -1, under = 0;
+                for (; u <= last && !near_ear[u]; u++)
+                    if (lf[u] < mesh_threshold) {
+                        under++;
+                        if (at < 0 || lf[u] < lf[at]) at = u;
+                    }
+                if (under < FOLLOW_MESH_BLINK_FRAMES || !(lf[at] < FOLLOW_MESH_BLINK_DEPTH * open_lf)) continue;
+                double min_ear = INFINITY;
+                for (int v = from - FOLLOW_BLINK_WINDOW; v < u + FOLLOW_BLINK_WINDOW; v++)
+                    if (v >= 0 && v < b_count && isfinite(ear_b[v]) && ear_b[v] < min_ear) min_ear = ear_b[v];
+                if (min_ear < FOLLOW_MESH_BLINK_EAR * open_ear_b) blink_at[found] = at, is_mesh[found++] = 1;
+            }
+        }
+    double closure_b = 0, closure_a = 0, gap = 0, lid_b = 0, lid_a = 0;
+    for (int k = 0; k < found; k++) {
+        int at = blink_at[k], shifted = at + m->lag_frames;
+        struct follow_blink one = {at, is_mesh[k] != 0, NAN, NAN, NAN, NAN};
+        double min_b = window_min(ear_b, b_count, at), min_a = window_min(ear_a, a_count, shifted);
+        if (open_ear_b > 0 && open_ear_a > 0 && isfinite(min_b) && isfinite(min_a)) {
+            m->blinks++;
+            m->blinks_mesh_only += is_mesh[k];
+            closure_b += min_b / open_ear_b;
+            closure_a += min_a / open_ear_a;
+            gap += min_a - min_b;
+            one.closure_driver = (float)(min_b / open_ear_b);
+            one.closure_output = (float)(min_a / open_ear_a);
+        }
+        double lmin_b = window_min(lb, b_count, at), lmin_a = window_min(la, a_count, shifted);
+        if (open_lb > 0 && open_la > 0 && isfinite(lmin_b) && isfinite(lmin_a)) {
+            m->lid_blinks++;
+            lid_b += lmin_b / open_lb;
+            lid_a += lmin_a / open_la;
+            one.lid_closure_driver = (float)(lmin_b / open_lb);
+            one.lid_closure_output = (float)(lmin_a / open_la);
+        }
+        if (m->blink_listed < FOLLOW_BLINK_LIST && (isfinite(one.closure_driver) || isfinite(one.lid_closure_driver)))
+            m->blink_list[m->blink_listed++] = one;
+    }
+    if (m->blinks) {
+        m->blink_closure_driver = (float)(closure_b / m->blinks);
+        m->blink_closure_output = (float)(closure_a / m->blinks);
+        m->blink_gap = (float)(gap / m->blinks);
+    }
+    if (m->lid_blinks) {
+        m->lid_closure_driver = (float)(lid_b / m->lid_blinks);
+        m->lid_closure_output = (float)(lid_a / m->lid_blinks);
+    }
+    free(ear_b), free(lb), free(ear_a), free(la), free(buf), free(lf), free(near_ear), free(is_mesh), free(blink_at);
     return VV_OK;
 }

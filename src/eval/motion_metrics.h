@@ -19,6 +19,7 @@
 #define FOLLOW_MAX_SHIFT 50      /* largest lag searched, frames */
 #define FOLLOW_MIN_PAIRS 8       /* fewest frame pairs a correlation or mean is taken over */
 #define FOLLOW_LAG_DETREND 31    /* frames: about a second at 25-30 fps */
+#define FOLLOW_BLINK_LIST 64     /* blinks listed one by one (follow_metrics.blink_list) */
 
 /* The per-frame signals of follow_measure, in this order (follow_signal_name). */
 typedef enum follow_signal {
@@ -76,8 +77,8 @@ typedef struct follow_metrics {
     float blink_closure_driver;  /* mean of b's min openness / b's open level (0 = shut) */
     float blink_closure_output;  /* mean of a's min openness / a's own open level */
     float blink_gap;             /* mean of (a's min EAR - b's min EAR), EAR units */
-    /* The same blinks read by the face mesh's lids (follow_measure_lids; follow_measure sets
-     * NAN and 0): dlib's points land on the fold or lash line of a painted shut lid and read
+    /* The same blinks read by the face mesh's lids (follow_measure_lids, follow_measure_blinks;
+     * follow_measure sets NAN and 0): dlib's points land on the fold or lash line of a painted shut lid and read
      * it about twice as open as the mesh does.  At each of b's blinks (found as above, on b's
      * EAR): b's minimum lid openness (follow_lid_openness) over t_b +- FOLLOW_BLINK_WINDOW /
      * b's lid open level, and a's over t_b + lag_frames +- FOLLOW_BLINK_WINDOW / a's lid open
@@ -85,6 +86,21 @@ typedef struct follow_metrics {
      * reading are skipped. */
     int lid_blinks;
     float lid_closure_driver, lid_closure_output;
+    /* Of `blinks`, those the mesh alone found (follow_measure_blinks; 0 otherwise): b's lid
+     * openness under FOLLOW_BLINK_THRESHOLD of its lid open level where b's EAR stayed over
+     * it (dlib reads a shut eye on a turned head as open), past the guards of
+     * follow_measure_blinks.  blinks - blinks_mesh_only are the blinks found as before. */
+    int blinks_mesh_only;
+    /* Each blink follow_measure_blinks found (the first FOLLOW_BLINK_LIST), in the order
+     * found (dlib's, then the mesh's own), with both readers' closures (NAN: that reader has
+     * no reading there); blink_listed counts them. */
+    struct follow_blink {
+        int frame;        /* t_b, frame of b */
+        bool mesh_only;   /* found by the mesh's lids alone */
+        float closure_driver, closure_output;         /* dlib: EAR minimum / open level */
+        float lid_closure_driver, lid_closure_output; /* the mesh's */
+    } blink_list[FOLLOW_BLINK_LIST];
+    int blink_listed;
     /* Head pose following at shift 0 over the frames valid in both: Pearson correlation of
      * each angle's change (from each sequence's first valid frame), and a's 5-95
      * percentile range / b's.  NAN when b's 5-95 percentile range of that angle is under
@@ -131,6 +147,11 @@ void follow_signals_all(const float points[68][2], float out[FOLLOW_SIGNAL_COUNT
  * both eyes. */
 float follow_lid_gap(const float mesh[][3], int eye);
 float follow_lid_openness(const float mesh[][3]);
+/* The same in 3D (x, y and the mesh's z, pixels on x's scale): turning the head narrows an
+ * eye's width on the image but not in 3D, so a shut eye on a head turned 45 degrees reads
+ * 1.4 times as open in 2D.  For finding blinks (follow_measure_blinks' b_find). */
+float follow_lid_gap_3d(const float mesh[][3], int eye);
+float follow_lid_openness_3d(const float mesh[][3]);
 
 /* Fills m's lid_* fields (m from follow_measure on the same b; its lag_frames is used): b's
  * 68 points and validity (b_valid NULL: all valid) find the blinks, b_lids and a_lids are
@@ -141,6 +162,39 @@ float follow_lid_openness(const float mesh[][3]);
  * [0, FOLLOW_MAX_FRAMES]; empty input is measured as nothing. */
 vv_status follow_measure_lids(const float (*b)[68][2], const uint8_t *b_valid, int b_count, const float *b_lids,
                               const float *a_lids, int a_count, int open_step, follow_metrics *m);
+/* The driver's blinks by either reader, and every blink field of m (m from follow_measure
+ * on the same a and b; its lag_frames is used).  A blink is
+ *   - a run of b's EAR under FOLLOW_BLINK_THRESHOLD of its open level (follow_measure's), or
+ *   - a stretch of a run of b's mesh lid openness b_find (NULL: b_lids) under
+ *     FOLLOW_BLINK_THRESHOLD of its open level, the stretch's frames all over
+ *     FOLLOW_BLINK_WINDOW frames from every EAR blink's run (so a long closure of which
+ *     dlib saw only the start counts once for dlib and once for the rest), passing three
+ *     guards against looks down, squints and one-frame glitches, which lower the mesh's
+ *     lids too: at least FOLLOW_MESH_BLINK_FRAMES of its frames under the threshold; its
+ *     minimum under FOLLOW_MESH_BLINK_DEPTH of the open level; and dlib sees the lids move,
+ *     b's minimum EAR over the stretch +- FOLLOW_BLINK_WINDOW under FOLLOW_MESH_BLINK_EAR of
+ *     the EAR's open level (dlib reads a shut eye on a head turned 45 degrees about 0.6-0.7
+ *     of open: not a blink, but not still either).
+ * Each blink, at its minimum frame t_b (of the EAR, or of b_find), is read by both readers
+ * as follow_measure and follow_measure_lids read theirs: dlib's (blinks, blink_closure_*,
+ * blink_gap: b's minimum EAR over t_b +- FOLLOW_BLINK_WINDOW, a's over
+ * t_b + lag +- FOLLOW_BLINK_WINDOW) and the mesh's b_lids / a_lids (lid_blinks,
+ * lid_closure_*); a blink without a reading of one reader is skipped for that reader.  Lid
+ * open levels over every open_step-th frame, as follow_measure_lids.  a_lids, b_lids, b_find:
+ * per frame, NAN where not read (the mesh finds blinks only where b's lids were read).  With
+ * no mesh blink the values are follow_measure's and follow_measure_lids'.  Counts in
+ * [0, FOLLOW_MAX_FRAMES]. */
+vv_status follow_measure_blinks(const float (*a)[68][2], const uint8_t *a_valid, const float *a_lids, int a_count,
+                                const float (*b)[68][2], const uint8_t *b_valid, const float *b_lids,
+                                const float *b_find, int b_count, int open_step, follow_metrics *m);
+/* Tuned on 12 clips not in data/holdout.txt (docs/QUALITY.md): with these, the 3D lids
+ * (follow_lid_openness_3d) find no blink there that dlib does not; the nearest left out are a
+ * squint while crying at 0.47 (sty_style_sadgirl_clip1 74) and half-shut lids at 0.55
+ * (sty_src_Obama_clip1 168). */
+#define FOLLOW_MESH_BLINK_DEPTH 0.45f /* of the lid open level */
+#define FOLLOW_MESH_BLINK_EAR 0.85f   /* of the EAR open level */
+#define FOLLOW_MESH_BLINK_FRAMES 2
+
 /* The blinks follow_measure finds in b (their minimum frames, ascending): writes up to
  * capacity of them to frames (may be NULL) and returns how many there are (0 on bad input
  * or out of memory).  For measuring the lids only where they count. */

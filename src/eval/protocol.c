@@ -62,6 +62,8 @@ typedef struct clip_track {
     float *lids; /* per frame: the face mesh's lid openness (follow_lid_openness) where the raw
                     track has a face, NAN without one or without a reading; measured when a
                     following stretch first reaches the frame (lids_done) */
+    float *lids_find; /* the same frames' lid openness in 3D (follow_lid_openness_3d), for
+                         finding the blinks */
     uint8_t *lids_done;
 } clip_track;
 
@@ -82,6 +84,7 @@ static void track_cache_free(eval_track_cache *cache) {
         smoothed_track_free(&cache->items[i].smooth);
         free(cache->items[i].lids);
         free(cache->items[i].lids_done);
+        free(cache->items[i].lids_find);
     }
     free(cache->items);
     vv_faces_free(cache->faces);
@@ -524,12 +527,14 @@ static vv_status track_clip(eval_context *ctx, const char *path, progress_state 
         int n = track.raw.frame_count > 0 ? track.raw.frame_count : 1;
         track.lids = mem_alloc((size_t)n, sizeof *track.lids);
         track.lids_done = mem_calloc((size_t)n, 1);
-        if (!track.lids || !track.lids_done) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", path);
+        track.lids_find = mem_alloc((size_t)n, sizeof *track.lids_find);
+        if (!track.lids || !track.lids_done || !track.lids_find) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", path);
     }
     if (s != VV_OK) {
         free(track.path);
         free(track.lids);
         free(track.lids_done);
+        free(track.lids_find);
         motion_track_free(&track.raw);
         smoothed_track_free(&track.smooth);
         return s;
@@ -711,27 +716,16 @@ static void run_reference_gaze(series_run *r, const smoothed_track *st, int refe
         animator_set_reference_gaze(r->animator, st->has_gaze[reference] ? (const float(*)[2])st->gaze[reference] : NULL);
 }
 
-/* The face mesh's lid closure (follow_measure_lids) costs a mesh run per frame read, so
- * the lids are read only where they count: within FOLLOW_BLINK_WINDOW frames of the
- * driver's blinks (found on its raw track before rendering), the output's within
- * LIDS_LAG_REACH frames more (a lag within that keeps its blinks' windows read; beyond it a
- * blink goes unread and is skipped), and every LIDS_STEP-th frame for the open levels. */
+/* The face mesh's lids are read on every frame of the stretch, the driver's and the
+ * output's (one mesh run each): the driver's blinks are found by the mesh as well as by
+ * dlib (follow_measure_blinks), so where they are is known only once the driver's lids are
+ * read.  The lid open levels are taken over every LIDS_STEP-th frame (as when only those and
+ * the frames near dlib's blinks were read). */
 #define LIDS_STEP 10
-#define LIDS_LAG_REACH 3
-#define LIDS_MAX_BLINKS 1024
 enum { LIDS_DRIVER = 1, LIDS_OUTPUT = 2 };
 
-static void lids_plan(const float (*driver)[68][2], const uint8_t *valid, int frames, uint8_t *want) {
-    int blinks[LIDS_MAX_BLINKS];
-    int n = follow_blink_frames(driver, valid, frames, blinks, LIDS_MAX_BLINKS);
-    if (n > LIDS_MAX_BLINKS) n = LIDS_MAX_BLINKS;
-    for (int t = 0; t < frames; t += LIDS_STEP) want[t] = LIDS_DRIVER | LIDS_OUTPUT;
-    for (int k = 0; k < n; k++) {
-        const int reach = FOLLOW_BLINK_WINDOW + LIDS_LAG_REACH;
-        for (int t = blinks[k] - reach; t <= blinks[k] + reach; t++)
-            if (t >= 0 && t < frames)
-                want[t] |= LIDS_OUTPUT | (abs(t - blinks[k]) <= FOLLOW_BLINK_WINDOW ? LIDS_DRIVER : 0);
-    }
+static void lids_plan(int frames, uint8_t *want) {
+    for (int t = 0; t < frames; t++) want[t] = LIDS_DRIVER | LIDS_OUTPUT;
 }
 
 /* The output tracker, for a series with a following stretch. */
@@ -752,7 +746,7 @@ static vv_status run_follow_begin(series_run *r, eval_context *ctx, eval_series 
     memcpy(item->follow_driver, track->raw.points + start, (size_t)frames * sizeof item->follow_driver[0]);
     memcpy(item->follow_driver_valid, track->raw.found + start, (size_t)frames);
     for (int t = 0; t < frames; t++) r->lids[t] = NAN;
-    lids_plan(item->follow_driver, item->follow_driver_valid, frames, r->lids_want);
+    lids_plan(frames, r->lids_want);
     item->follow_start = start;
     item->follow_frames = frames;
     return VV_OK;
@@ -760,14 +754,19 @@ static vv_status run_follow_begin(series_run *r, eval_context *ctx, eval_series 
 
 /* The face mesh's lid openness of the face whose dlib points are given (one mesh run with
  * the irises, from the ROI those points make): NAN when the mesh does not hold the face. */
-static vv_status lid_openness(const face_mesh *mesh, const vv_image *image, const float points[68][2], float *out) {
+static vv_status lid_openness(const face_mesh *mesh, const vv_image *image, const float points[68][2], float *out,
+                              float *out_3d) {
     *out = NAN;
+    if (out_3d) *out_3d = NAN;
     face_mesh_roi roi;
     face_mesh_roi_from_landmarks68(points, &roi);
     face_mesh_result result;
     vv_status s = face_mesh_run(mesh, image, &roi, true, &result);
     if (s == VV_ERR_INVALID_ARGUMENT) return VV_OK; /* a ROI off the image or degenerate: no reading */
-    if (s == VV_OK && result.score >= FACE_MESH_MIN_PRESENCE) *out = follow_lid_openness((const float(*)[3])result.points);
+    if (s == VV_OK && result.score >= FACE_MESH_MIN_PRESENCE) {
+        *out = follow_lid_openness((const float(*)[3])result.points);
+        if (out_3d) *out_3d = follow_lid_openness_3d((const float(*)[3])result.points);
+    }
     return s;
 }
 
@@ -776,9 +775,10 @@ static vv_status lid_openness(const face_mesh *mesh, const vv_image *image, cons
 static vv_status track_lids(eval_context *ctx, clip_track *track, int index, const vv_image *frame) {
     if (index < 0 || index >= track->raw.frame_count || track->lids_done[index]) return VV_OK;
     track->lids_done[index] = 1;
-    track->lids[index] = NAN;
+    track->lids[index] = track->lids_find[index] = NAN;
     if (!track->raw.found[index]) return VV_OK;
-    return lid_openness(ctx->tracks->mesh, frame, (const float(*)[2])track->raw.points[index], &track->lids[index]);
+    return lid_openness(ctx->tracks->mesh, frame, (const float(*)[2])track->raw.points[index], &track->lids[index],
+                        &track->lids_find[index]);
 }
 
 /* The output's frame `index` of the stretch, tracked. */
@@ -797,7 +797,7 @@ static vv_status run_follow_frame(series_run *r, eval_context *ctx, clip_track *
         memcpy(item->follow_output[t], points, sizeof points);
         item->follow_output_valid[t] = 1;
         item->follow_output_faces++;
-        if (r->lids_want[t] & LIDS_OUTPUT) s = lid_openness(ctx->tracks->mesh, result, (const float(*)[2])points, &r->lids[t]);
+        if (r->lids_want[t] & LIDS_OUTPUT) s = lid_openness(ctx->tracks->mesh, result, (const float(*)[2])points, &r->lids[t], NULL);
     }
     return s;
 }
@@ -811,14 +811,21 @@ static vv_status run_follow_end(series_run *r, eval_series *item, const clip_tra
                                  item->follow_frames, shift, &item->follow);
     if (s != VV_OK || item->follow_frames <= 0 || !r->lids) return s;
     float *driver = mem_alloc((size_t)item->follow_frames, sizeof *driver);
-    if (!driver) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for %d following frames", item->follow_frames);
+    float *find = mem_alloc((size_t)item->follow_frames, sizeof *find);
+    if (!driver || !find) {
+        free(driver), free(find);
+        return vv_fail(VV_ERR_NO_MEMORY, "out of memory for %d following frames", item->follow_frames);
+    }
     for (int t = 0; t < item->follow_frames; t++) { /* the frames this series read (another may have read more) */
         int f = item->follow_start + t;
-        driver[t] = (r->lids_want[t] & LIDS_DRIVER) && track->lids_done[f] ? track->lids[f] : NAN;
+        bool read = (r->lids_want[t] & LIDS_DRIVER) && track->lids_done[f];
+        driver[t] = read ? track->lids[f] : NAN;
+        find[t] = read ? track->lids_find[f] : NAN;
     }
-    s = follow_measure_lids((const float(*)[68][2])item->follow_driver, item->follow_driver_valid, item->follow_frames,
-                            driver, r->lids, item->follow_frames, LIDS_STEP, &item->follow);
-    free(driver);
+    s = follow_measure_blinks((const float(*)[68][2])item->follow_output, item->follow_output_valid, r->lids,
+                              item->follow_frames, (const float(*)[68][2])item->follow_driver, item->follow_driver_valid,
+                              driver, find, item->follow_frames, LIDS_STEP, &item->follow);
+    free(driver), free(find);
     return s;
 }
 

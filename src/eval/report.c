@@ -64,15 +64,20 @@ static const char *const follow_descriptions[FOLLOW_COL_COUNT] = {
     "higher is better",
     "Mouth r: Pearson correlation of the mouth opening (inner lips / mouth width), output vs driver, at shift 0, higher "
     "is better; - when the driver's mouth does not move",
-    "Blinks: the driver's blinks measured (eye openness under 0.6 of its open level); a summary row gives the total",
-    "Closure drv->out: the eye openness at the driver's blinks / the open level, the driver's -> the output's (0 = "
-    "shut; the output's should match the driver's, higher means shallower blinks), by dlib's 68 points (eye aspect "
-    "ratio)",
+    "Blinks: the driver's blinks measured, N or N + M: N found by dlib's 68 points (eye aspect ratio under 0.6 of "
+    "its open level: the blinks counted before the mesh found any), M more found by the face mesh's lids alone "
+    "(their gap over the eye's width in 3D, which a turned head does not widen: under 0.6 of its open level for at "
+    "least 2 frames, the minimum under 0.45, dlib's eye aspect under 0.85 of open there, over 2 frames from dlib's "
+    "blinks: dlib reads shut eyes on a head turned 45 degrees as open); a summary row gives the totals",
+    "Closure drv->out: the eye openness at the driver's blinks (all N + M) / the open level, the driver's -> the "
+    "output's (0 = shut; the output's should match the driver's, higher means shallower blinks), by dlib's 68 points "
+    "(eye aspect ratio)",
     "Lid closure drv->out: the same blinks read by the 478-point face mesh (the mean gap between its upper and lower "
-    "lid contours over the eye's width, on the driver's and the output's tracked faces near the driver's blinks and "
-    "on every 10th frame for the open levels), each sequence against its own lid open level: dlib's points land on "
-    "the fold or lash line of a painted shut lid and read it about twice as open; a real blink reads about 0.3-0.5 "
-    "here (the mesh's lids do not meet)",
+    "lid contours over the eye's width, read on every frame of the driver's and the output's tracked faces; open "
+    "levels from every 10th frame), each sequence against its own lid open level: dlib's points land on the fold or "
+    "lash line of a painted shut lid and read it about twice as open; a real blink reads about 0.3-0.5 here (the "
+    "mesh's lids do not meet). report.json lists each blink with both readers' closures (blink_list; frame: of the "
+    "following stretch, the clip's frame is start + frame)",
     "EAR gap: the output's minimum eye aspect ratio minus the driver's at the driver's blinks, EAR units (0: as deep; "
     "> 0: the output's blinks are shallower)",
     "Yaw r: Pearson correlation of the head's yaw change (from each sequence's first frame), output vs driver, at "
@@ -123,6 +128,7 @@ typedef struct follow_summary {
     long frames;                  /* their stretches' frames */
     int lag_trusted, lag_untrusted;
     int blinks;                   /* total */
+    int blinks_mesh_only;         /* of them, found by the face mesh's lids alone */
     double mean[FOLLOW_COL_COUNT]; /* lag columns over the trusted clips; blinks: unused */
     double closure_driver;        /* mean over the clips with blinks */
     int lid_blinks;               /* total read by the mesh */
@@ -141,6 +147,7 @@ static void follow_summarise(const eval_series *series, int count, const char *e
         if (follow_lag_trusted(&s->follow)) out->lag_trusted++;
         else if (follow_lag_measured(&s->follow)) out->lag_untrusted++;
         out->blinks += s->follow.blinks;
+        out->blinks_mesh_only += s->follow.blinks_mesh_only;
         if (s->follow.blinks) {
             closure_driver += s->follow.blink_closure_driver;
             with_blinks++;
@@ -177,6 +184,13 @@ static void md_follow_header(FILE *f, const char *first_columns) {
 }
 
 /* The columns after "frames" of one clip's row. */
+/* Blinks: dlib's count (the blinks found before the mesh found any), then + those the
+ * mesh's lids alone found. */
+static void md_follow_blinks(FILE *f, int blinks, int mesh_only) {
+    if (mesh_only) fprintf(f, " %d + %d |", blinks - mesh_only, mesh_only);
+    else fprintf(f, " %d |", blinks);
+}
+
 static void md_follow_clip(FILE *f, const eval_series *s) {
     const follow_metrics *m = &s->follow;
     if (follow_lag_measured(m))
@@ -185,7 +199,7 @@ static void md_follow_clip(FILE *f, const eval_series *s) {
     else
         fprintf(f, " - | - | - |");
     md_follow_number(f, m->mouth_correlation, 2);
-    fprintf(f, " %d |", m->blinks);
+    md_follow_blinks(f, m->blinks, m->blinks_mesh_only);
     if (m->blinks) fprintf(f, " %.2f -> %.2f |", m->blink_closure_driver, m->blink_closure_output);
     else fprintf(f, " - |");
     if (m->lid_blinks) fprintf(f, " %.2f -> %.2f |", m->lid_closure_driver, m->lid_closure_output);
@@ -206,7 +220,7 @@ static void md_follow_summary(FILE *f, const follow_summary *fs) {
     md_follow_number(f, fs->mean[FOLLOW_COL_SUBFRAME], 2);
     md_follow_number(f, fs->mean[FOLLOW_COL_CONFIDENCE], 2);
     md_follow_number(f, fs->mean[FOLLOW_COL_MOUTH], 2);
-    fprintf(f, " %d |", fs->blinks);
+    md_follow_blinks(f, fs->blinks, fs->blinks_mesh_only);
     if (fs->blinks) fprintf(f, " %.2f -> %.2f |", fs->closure_driver, fs->mean[FOLLOW_COL_CLOSURE]);
     else fprintf(f, " - |");
     if (fs->lid_blinks) fprintf(f, " %.2f -> %.2f |", fs->lid_closure_driver, fs->mean[FOLLOW_COL_LID_CLOSURE]);
@@ -490,7 +504,21 @@ static cJSON *json_follow(const eval_series *s) {
     cJSON_AddItemToObject(o, "blink_closure_driver", json_value(m->blink_closure_driver));
     cJSON_AddItemToObject(o, "blink_closure_output", json_value(m->blink_closure_output));
     cJSON_AddItemToObject(o, "blink_gap", json_value(m->blink_gap));
+    cJSON_AddNumberToObject(o, "blinks_mesh_only", m->blinks_mesh_only);
     cJSON_AddNumberToObject(o, "lid_blinks", m->lid_blinks);
+    cJSON *list = cJSON_AddArrayToObject(o, "blink_list");
+    for (int k = 0; list && k < m->blink_listed; k++) {
+        const struct follow_blink *b = &m->blink_list[k];
+        cJSON *one = cJSON_CreateObject();
+        if (!one) break;
+        cJSON_AddNumberToObject(one, "frame", b->frame);
+        cJSON_AddStringToObject(one, "found_by", b->mesh_only ? "mesh" : "dlib");
+        cJSON_AddItemToObject(one, "closure_driver", json_value(b->closure_driver));
+        cJSON_AddItemToObject(one, "closure_output", json_value(b->closure_output));
+        cJSON_AddItemToObject(one, "lid_closure_driver", json_value(b->lid_closure_driver));
+        cJSON_AddItemToObject(one, "lid_closure_output", json_value(b->lid_closure_output));
+        cJSON_AddItemToArray(list, one);
+    }
     cJSON_AddItemToObject(o, "lid_closure_driver", json_value(m->lid_closure_driver));
     cJSON_AddItemToObject(o, "lid_closure_output", json_value(m->lid_closure_output));
     cJSON_AddItemToObject(o, "yaw_correlation", json_value(m->yaw_correlation));
@@ -517,6 +545,7 @@ static cJSON *json_follow_summary(const follow_summary *fs) {
     cJSON_AddItemToObject(o, "lag_confidence", json_value(fs->mean[FOLLOW_COL_CONFIDENCE]));
     cJSON_AddItemToObject(o, "mouth_correlation", json_value(fs->mean[FOLLOW_COL_MOUTH]));
     cJSON_AddNumberToObject(o, "blinks", fs->blinks);
+    cJSON_AddNumberToObject(o, "blinks_mesh_only", fs->blinks_mesh_only);
     cJSON_AddItemToObject(o, "blink_closure_driver", json_value(fs->closure_driver));
     cJSON_AddItemToObject(o, "blink_closure_output", json_value(fs->mean[FOLLOW_COL_CLOSURE]));
     cJSON_AddItemToObject(o, "blink_gap", json_value(fs->mean[FOLLOW_COL_GAP]));
