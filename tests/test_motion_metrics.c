@@ -563,6 +563,12 @@ static void test_blinks_either(void) {
     CHECK_NEAR(last->lid_closure_driver, 0.12, 1e-5);
     CHECK_MSG(last->closure_driver > 0.7f && last->closure_driver < 0.8f, "%.3f", last->closure_driver);
     CHECK(m.blink_list[0].frame == 23 && !m.blink_list[0].mesh_only);
+    /* The same frames for the eval's plan of where to read the output's lids. */
+    int at[BLINKS + 2];
+    CHECK(follow_blink_frames_both((const float(*)[68][2])b_seq, NULL, lids_b, FRAMES, 1, at, BLINKS + 2) == BLINKS + 1);
+    for (int k = 0; k < m.blink_listed; k++) CHECK(at[k] == m.blink_list[k].frame);
+    CHECK(follow_blink_frames_both((const float(*)[68][2])b_seq, NULL, lids_b, FRAMES, 1, NULL, 0) == BLINKS + 1);
+    CHECK(follow_blink_frames_both((const float(*)[68][2])b_seq, NULL, NULL, FRAMES, 1, at, BLINKS) == 0);
     /* Guards: a one-frame dip (a glitch) is no blink; nor is the stretch where dlib reads the
      * lids still (0.9 of open: over FOLLOW_MESH_BLINK_EAR). */
     for (int t = 30; t < 50; t++) lids_b[t] = (float)(0.30 * (t == 41 ? 0.12 : 0.9));

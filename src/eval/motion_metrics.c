@@ -546,6 +546,44 @@ static int next_run(const double *x, int n, double threshold, int *t, int *first
     return at;
 }
 
+/* The blinks' minimum frames in blink_at (n of them, at most one a frame): the EAR's runs,
+ * then the mesh's (is_mesh set), as follow_measure_blinks finds them (near_ear: n zeros,
+ * scratch). */
+static int find_blinks(const double *ear_b, const double *lf, int b_count, double open_ear_b, double open_lf,
+                       uint8_t *near_ear, int *blink_at, uint8_t *is_mesh) {
+    int found = 0;
+    if (open_ear_b > 0)
+        for (int t = 0, at, first, last; (at = next_run(ear_b, b_count, FOLLOW_BLINK_THRESHOLD * open_ear_b, &t, &first, &last)) >= 0;) {
+            for (int u = first - FOLLOW_BLINK_WINDOW; u <= last + FOLLOW_BLINK_WINDOW; u++)
+                if (u >= 0 && u < b_count) near_ear[u] = 1;
+            blink_at[found] = at, is_mesh[found++] = 0;
+        }
+    const double mesh_threshold = FOLLOW_BLINK_THRESHOLD * open_lf;
+    if (open_lf > 0 && open_ear_b > 0)
+        for (int t = 0, first, last; next_run(lf, b_count, mesh_threshold, &t, &first, &last) >= 0;) {
+            /* the run's stretches away from the EAR's blinks (a long closure of which dlib
+             * saw only the start is one of each) */
+            for (int u = first; u <= last;) {
+                if (near_ear[u]) {
+                    u++;
+                    continue;
+                }
+                int from = u, at = -1, under = 0;
+                for (; u <= last && !near_ear[u]; u++)
+                    if (lf[u] < mesh_threshold) {
+                        under++;
+                        if (at < 0 || lf[u] < lf[at]) at = u;
+                    }
+                if (under < FOLLOW_MESH_BLINK_FRAMES || !(lf[at] < FOLLOW_MESH_BLINK_DEPTH * open_lf)) continue;
+                double min_ear = INFINITY;
+                for (int v = from - FOLLOW_BLINK_WINDOW; v < u + FOLLOW_BLINK_WINDOW; v++)
+                    if (v >= 0 && v < b_count && isfinite(ear_b[v]) && ear_b[v] < min_ear) min_ear = ear_b[v];
+                if (min_ear < FOLLOW_MESH_BLINK_EAR * open_ear_b) blink_at[found] = at, is_mesh[found++] = 1;
+            }
+        }
+    return found;
+}
+
 vv_status follow_measure_blinks(const float (*a)[68][2], const uint8_t *a_valid, const float *a_lids, int a_count,
                                 const float (*b)[68][2], const uint8_t *b_valid, const float *b_lids,
                                 const float *b_find, int b_count, int open_step, follow_metrics *m) {
@@ -583,37 +621,7 @@ vv_status follow_measure_blinks(const float (*a)[68][2], const uint8_t *a_valid,
     double open_lb = open_level(lb, b_count, buf), open_la = open_level(la, a_count, buf);
     for (int t = 0; t < b_count; t++) lb[t] = b_lids[t];
     for (int t = 0; t < a_count; t++) la[t] = a_lids[t];
-    /* The blinks' minimum frames: the EAR's runs, then the mesh's (with is_mesh set). */
-    int found = 0;
-    if (open_ear_b > 0)
-        for (int t = 0, at, first, last; (at = next_run(ear_b, b_count, FOLLOW_BLINK_THRESHOLD * open_ear_b, &t, &first, &last)) >= 0;) {
-            for (int u = first - FOLLOW_BLINK_WINDOW; u <= last + FOLLOW_BLINK_WINDOW; u++)
-                if (u >= 0 && u < b_count) near_ear[u] = 1;
-            blink_at[found] = at, is_mesh[found++] = 0;
-        }
-    const double mesh_threshold = FOLLOW_BLINK_THRESHOLD * open_lf;
-    if (open_lf > 0 && open_ear_b > 0)
-        for (int t = 0, first, last; next_run(lf, b_count, mesh_threshold, &t, &first, &last) >= 0;) {
-            /* the run's stretches away from the EAR's blinks (a long closure of which dlib
-             * saw only the start is one of each) */
-            for (int u = first; u <= last;) {
-                if (near_ear[u]) {
-                    u++;
-                    continue;
-                }
-                int from = u, at = -1, under = 0;
-                for (; u <= last && !near_ear[u]; u++)
-                    if (lf[u] < mesh_threshold) {
-                        under++;
-                        if (at < 0 || lf[u] < lf[at]) at = u;
-                    }
-                if (under < FOLLOW_MESH_BLINK_FRAMES || !(lf[at] < FOLLOW_MESH_BLINK_DEPTH * open_lf)) continue;
-                double min_ear = INFINITY;
-                for (int v = from - FOLLOW_BLINK_WINDOW; v < u + FOLLOW_BLINK_WINDOW; v++)
-                    if (v >= 0 && v < b_count && isfinite(ear_b[v]) && ear_b[v] < min_ear) min_ear = ear_b[v];
-                if (min_ear < FOLLOW_MESH_BLINK_EAR * open_ear_b) blink_at[found] = at, is_mesh[found++] = 1;
-            }
-        }
+    int found = find_blinks(ear_b, lf, b_count, open_ear_b, open_lf, near_ear, blink_at, is_mesh);
     double closure_b = 0, closure_a = 0, gap = 0, lid_b = 0, lid_a = 0;
     for (int k = 0; k < found; k++) {
         int at = blink_at[k], shifted = at + m->lag_frames;
@@ -650,4 +658,23 @@ vv_status follow_measure_blinks(const float (*a)[68][2], const uint8_t *a_valid,
     }
     free(ear_b), free(lb), free(ear_a), free(la), free(buf), free(lf), free(near_ear), free(is_mesh), free(blink_at);
     return VV_OK;
+}
+
+int follow_blink_frames_both(const float (*b)[68][2], const uint8_t *b_valid, const float *b_find, int count,
+                             int open_step, int *frames, int capacity) {
+    if (!b || !b_find || count <= 0 || count > FOLLOW_MAX_FRAMES || open_step < 1) return 0;
+    double *ear = malloc((size_t)count * sizeof *ear), *lf = malloc((size_t)count * sizeof *lf);
+    double *buf = malloc((size_t)count * sizeof *buf);
+    uint8_t *near_ear = calloc((size_t)count, 1), *is_mesh = malloc((size_t)count);
+    int *at = malloc((size_t)count * sizeof *at), n = 0;
+    if (ear && lf && buf && near_ear && is_mesh && at) {
+        eye_signal(b, b_valid, count, ear);
+        for (int t = 0; t < count; t++) lf[t] = t % open_step ? NAN : b_find[t];
+        double open_lf = open_level(lf, count, buf), open_ear = open_level(ear, count, buf);
+        for (int t = 0; t < count; t++) lf[t] = b_find[t];
+        n = find_blinks(ear, lf, count, open_ear, open_lf, near_ear, at, is_mesh);
+        for (int k = 0; frames && k < n && k < capacity; k++) frames[k] = at[k];
+    }
+    free(ear), free(lf), free(buf), free(near_ear), free(is_mesh), free(at);
+    return n;
 }

@@ -195,6 +195,12 @@ vv_status follow_measure_blinks(const float (*a)[68][2], const uint8_t *a_valid,
 #define FOLLOW_MESH_BLINK_EAR 0.85f   /* of the EAR open level */
 #define FOLLOW_MESH_BLINK_FRAMES 2
 
+/* The blinks follow_measure_blinks finds in b with b_find (dlib's first, then the mesh's
+ * own; not sorted): writes up to capacity of their frames to frames (may be NULL) and returns
+ * how many there are (0 on bad input or out of memory).  For reading the output's lids only
+ * where they count. */
+int follow_blink_frames_both(const float (*b)[68][2], const uint8_t *b_valid, const float *b_find, int count,
+                             int open_step, int *frames, int capacity);
 /* The blinks follow_measure finds in b (their minimum frames, ascending): writes up to
  * capacity of them to frames (may be NULL) and returns how many there are (0 on bad input
  * or out of memory).  For measuring the lids only where they count. */

@@ -716,20 +716,55 @@ static void run_reference_gaze(series_run *r, const smoothed_track *st, int refe
         animator_set_reference_gaze(r->animator, st->has_gaze[reference] ? (const float(*)[2])st->gaze[reference] : NULL);
 }
 
-/* The face mesh's lids are read on every frame of the stretch, the driver's and the
- * output's (one mesh run each): the driver's blinks are found by the mesh as well as by
- * dlib (follow_measure_blinks), so where they are is known only once the driver's lids are
- * read.  The lid open levels are taken over every LIDS_STEP-th frame (as when only those and
- * the frames near dlib's blinks were read). */
+/* The face mesh's lid closure (follow_measure_blinks) costs a mesh run per frame read.  The
+ * driver's blinks are found by the mesh as well as by dlib, so the driver's lids are read on
+ * every frame of the stretch, before rendering (driver_lids_read: one more pass over the
+ * clip's frames); the output's only where they count: within FOLLOW_BLINK_WINDOW +
+ * LIDS_LAG_REACH frames of the driver's blinks (a lag within LIDS_LAG_REACH keeps their
+ * windows read; beyond it a blink goes unread by the mesh and is skipped for it) and every
+ * LIDS_STEP-th frame (the open levels). */
 #define LIDS_STEP 10
+#define LIDS_LAG_REACH 3
+#define LIDS_MAX_BLINKS 1024
 enum { LIDS_DRIVER = 1, LIDS_OUTPUT = 2 };
 
-static void lids_plan(int frames, uint8_t *want) {
-    for (int t = 0; t < frames; t++) want[t] = LIDS_DRIVER | LIDS_OUTPUT;
+static void lids_plan(const float (*driver)[68][2], const uint8_t *valid, const float *find, int frames, uint8_t *want) {
+    int blinks[LIDS_MAX_BLINKS];
+    int n = follow_blink_frames_both(driver, valid, find, frames, LIDS_STEP, blinks, LIDS_MAX_BLINKS);
+    if (n > LIDS_MAX_BLINKS) n = LIDS_MAX_BLINKS;
+    for (int t = 0; t < frames; t++) want[t] = LIDS_DRIVER | (t % LIDS_STEP ? 0 : LIDS_OUTPUT);
+    for (int k = 0; k < n; k++) {
+        const int reach = FOLLOW_BLINK_WINDOW + LIDS_LAG_REACH;
+        for (int t = blinks[k] - reach; t <= blinks[k] + reach; t++)
+            if (t >= 0 && t < frames) want[t] |= LIDS_OUTPUT;
+    }
+}
+
+static vv_status track_lids(eval_context *ctx, clip_track *track, int index, const vv_image *frame);
+
+/* The driver's lids on its frames [start, end) (those not read before), from its own pass
+ * over the clip. */
+static vv_status driver_lids_read(eval_context *ctx, clip_track *track, int start, int end) {
+    int todo = start;
+    while (todo < end && track->lids_done[todo]) todo++;
+    if (todo >= end) return VV_OK;
+    video_reader *reader = NULL;
+    vv_image frame = {0};
+    vv_status s = video_reader_open(&reader, track->path);
+    for (int index = 0; s == VV_OK && index < end; index++) {
+        bool got = false;
+        double t;
+        s = video_reader_next(reader, &frame, &t, &got);
+        if (s != VV_OK || !got) break;
+        if (index >= start) s = track_lids(ctx, track, index, &frame);
+    }
+    video_reader_close(reader);
+    image_free(&frame);
+    return s;
 }
 
 /* The output tracker, for a series with a following stretch. */
-static vv_status run_follow_begin(series_run *r, eval_context *ctx, eval_series *item, const clip_track *track,
+static vv_status run_follow_begin(series_run *r, eval_context *ctx, eval_series *item, clip_track *track,
                                   int start, int frames) {
     if (frames <= 0) return VV_OK;
     vv_status s = tracker_open(ctx, &r->tracker);
@@ -746,7 +781,13 @@ static vv_status run_follow_begin(series_run *r, eval_context *ctx, eval_series 
     memcpy(item->follow_driver, track->raw.points + start, (size_t)frames * sizeof item->follow_driver[0]);
     memcpy(item->follow_driver_valid, track->raw.found + start, (size_t)frames);
     for (int t = 0; t < frames; t++) r->lids[t] = NAN;
-    lids_plan(frames, r->lids_want);
+    s = driver_lids_read(ctx, track, start, start + frames);
+    if (s != VV_OK) return s;
+    float *find = mem_alloc((size_t)frames, sizeof *find);
+    if (!find) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for %d following frames", frames);
+    for (int t = 0; t < frames; t++) find[t] = track->lids_done[start + t] ? track->lids_find[start + t] : NAN;
+    lids_plan(item->follow_driver, item->follow_driver_valid, find, frames, r->lids_want);
+    free(find);
     item->follow_start = start;
     item->follow_frames = frames;
     return VV_OK;

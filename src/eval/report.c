@@ -73,11 +73,11 @@ static const char *const follow_descriptions[FOLLOW_COL_COUNT] = {
     "output's (0 = shut; the output's should match the driver's, higher means shallower blinks), by dlib's 68 points "
     "(eye aspect ratio)",
     "Lid closure drv->out: the same blinks read by the 478-point face mesh (the mean gap between its upper and lower "
-    "lid contours over the eye's width, read on every frame of the driver's and the output's tracked faces; open "
-    "levels from every 10th frame), each sequence against its own lid open level: dlib's points land on the fold or "
-    "lash line of a painted shut lid and read it about twice as open; a real blink reads about 0.3-0.5 here (the "
-    "mesh's lids do not meet). report.json lists each blink with both readers' closures (blink_list; frame: of the "
-    "following stretch, the clip's frame is start + frame)",
+    "lid contours over the eye's width, read on every frame of the driver's tracked face and on the output's near "
+    "the driver's blinks and on every 10th frame, the open levels), each sequence against its own lid open level: "
+    "dlib's points land on the fold or lash line of a painted shut lid and read it about twice as open; a real blink "
+    "reads about 0.3-0.5 here (the mesh's lids do not meet). report.json lists each blink with both readers' "
+    "closures (blink_list; frame: of the following stretch, the clip's frame is start + frame)",
     "EAR gap: the output's minimum eye aspect ratio minus the driver's at the driver's blinks, EAR units (0: as deep; "
     "> 0: the output's blinks are shallower)",
     "Yaw r: Pearson correlation of the head's yaw change (from each sequence's first frame), output vs driver, at "
