@@ -10,8 +10,11 @@
  * fields by Barnes et al.'s PatchMatch): every hole pixel's 7x7 patch is matched to a
  * wholly known one (propagation from the neighbours' matches, then random search), each hole
  * pixel becomes the mean of what the matches covering it put there, and that repeats on a
- * pyramid from coarse to fine.  The result, upsampled, replaces the smooth fill; the grain
- * (image_fill_holes_textured) goes on top.  A fixed seed: the same portrait, the same plate. */
+ * pyramid from coarse to fine.  Then a detail level at half that scale (its hole started
+ * from the structure's matches, one round), and the image's own pixels copied by those
+ * matches (copy_from_coarser): the hole gets the background's texture at full resolution
+ * (canvas, a landscape's foliage, cloth), where the structure level's colours upsampled
+ * were a blur of 192 pixels across.  A fixed seed: the same portrait, the same plate. */
 #include "warp/raster.h"
 #include "img/image.h"
 #include "base/base.h"
@@ -32,6 +35,9 @@
                               its one dark corner filled the head's hole at every level) */
 #define ITERATIONS 4
 #define RANDOM_TRIES 6
+#define DETAIL_ITERATIONS 1 /* at the detail level (copy_from_coarser) */
+#define DETAIL_RADIUS 4     /* its search: near the match (the structure is settled) */
+#define DETAIL_TRIES 2
 
 typedef struct fill_level {
     int w, h;
@@ -144,12 +150,13 @@ typedef struct pass_job {
     float *scratch;
     int pass;
     uint32_t seed;
+    int radius, tries; /* the random search: from radius, halving, at most tries times */
 } pass_job;
 
 static void patchmatch_row(void *ctx, int y) {
     pass_job *job = ctx;
     fill_level *l = job->l;
-    int w = l->w, h = l->h, step = job->pass & 1 ? -1 : 1, reach = w > h ? w : h;
+    int w = l->w, h = l->h, step = job->pass & 1 ? -1 : 1;
     uint32_t seed = job->seed ^ (uint32_t)(y + 1) * 0x85ebca6bu;
     if (!seed) seed = 1;
     int py = y - step;
@@ -163,7 +170,7 @@ static void patchmatch_row(void *ctx, int y) {
         if (py >= 0 && py < h && l->target[(size_t)py * w + x])
             try_match(l, i, x, y, job->before[(size_t)py * w + x][0], job->before[(size_t)py * w + x][1] + step);
         /* random search around the match, the radius halving */
-        for (int radius = reach / 4, tries = 0; radius >= 1 && tries < RANDOM_TRIES; radius /= 2, tries++) {
+        for (int radius = job->radius, tries = 0; radius >= 1 && tries < job->tries; radius /= 2, tries++) {
             int ox = (int)(rng_next(&seed) % (uint32_t)(2 * radius + 1)) - radius;
             int oy = (int)(rng_next(&seed) % (uint32_t)(2 * radius + 1)) - radius;
             try_match(l, i, x, y, l->match[i][0] + ox, l->match[i][1] + oy);
@@ -208,10 +215,11 @@ static void vote_row(void *ctx, int y) {
     }
 }
 
-/* One iteration on a level: distances, a forward and a backward pass, the vote. */
-static void level_iterate(fill_level *l, float *scratch, int32_t (*before)[2], uint32_t seed, int threads) {
+/* One iteration on a level: distances, a forward and a backward pass, the vote; the random
+ * search from `radius` pixels, `tries` times. */
+static void level_iterate(fill_level *l, float *scratch, int32_t (*before)[2], uint32_t seed, int radius, int tries, int threads) {
     size_t cells = (size_t)l->w * l->h;
-    pass_job job = {l, (const int32_t(*)[2])before, scratch, 0, seed};
+    pass_job job = {l, (const int32_t(*)[2])before, scratch, 0, seed, radius, tries};
     parallel_for(l->h, threads, cost_row, &job);
     for (int pass = 0; pass < 2; pass++) {
         memcpy(before, l->match, cells * sizeof *before);
@@ -324,6 +332,79 @@ static void level_rows(fill_level *l) {
     }
 }
 
+/* A finer grid's hole from a coarser level's matches, `ratio` (> 1) times finer: a hole pixel
+ * p under coarse pixel c takes the known pixel its match points to at the finer scale,
+ * p + ratio (match(c) - c), and the four coarse pixels around p give theirs in bilinear
+ * proportion.  Where matches run on together (a stripe, a wall) that copies the sources'
+ * texture pixel for pixel; where they change, one copy fades into the next over a coarse
+ * pixel (no blocks).  Upsampling the level's colours instead (as before) blurred the plate
+ * to its 192 pixels: soft blobs where a moving head uncovers it.  A coarse pixel without a
+ * match, or whose copy falls on an unknown pixel, gives its own colour.  The finer grid is
+ * a level (float colours, `match` set to the nearest coarse pixel's copy where that is a
+ * source) or the image itself (8-bit, no matches). */
+typedef struct fine_grid {
+    int w, h;
+    const uint8_t *known;
+    float *rgb;             /* a level's colours, or NULL */
+    uint8_t *data;          /* else the image's */
+    const uint8_t *source;  /* a level's sources and matches (NULL: none kept) */
+    int32_t (*match)[2];
+} fine_grid;
+
+typedef struct copy_job {
+    fine_grid *g;
+    const fill_level *l;
+    float ratio;
+} copy_job;
+
+static void copy_row(void *ctx, int y) {
+    const copy_job *job = ctx;
+    fine_grid *g = job->g;
+    const fill_level *l = job->l;
+    float ratio = job->ratio;
+    float fy = ((float)y + 0.5f) / ratio - 0.5f;
+    int y0 = (int)floorf(fy);
+    float wy = fy - (float)y0;
+    int cy[2] = {y0 < 0 ? 0 : y0 >= l->h ? l->h - 1 : y0, y0 + 1 >= l->h ? l->h - 1 : y0 + 1 < 0 ? 0 : y0 + 1};
+    for (int x = 0; x < g->w; x++) {
+        size_t i = (size_t)y * g->w + x;
+        if (g->known[i]) continue;
+        float fx = ((float)x + 0.5f) / ratio - 0.5f;
+        int x0 = (int)floorf(fx);
+        float wx = fx - (float)x0, sum[3] = {0, 0, 0}, heaviest = -1;
+        int cx[2] = {x0 < 0 ? 0 : x0 >= l->w ? l->w - 1 : x0, x0 + 1 >= l->w ? l->w - 1 : x0 + 1 < 0 ? 0 : x0 + 1};
+        for (int k = 0; k < 4; k++) {
+            int u = cx[k & 1], v = cy[k >> 1];
+            float weight = (k & 1 ? wx : 1 - wx) * (k >> 1 ? wy : 1 - wy);
+            size_t c = (size_t)v * l->w + u;
+            const float *colour = l->rgb + c * 3;
+            if (l->target[c] && l->match[c][0] >= 0) {
+                int sx = x + (int)lrintf(ratio * (float)(l->match[c][0] - u)), sy = y + (int)lrintf(ratio * (float)(l->match[c][1] - v));
+                if (sx >= 0 && sy >= 0 && sx < g->w && sy < g->h && g->known[(size_t)sy * g->w + sx]) {
+                    size_t j = (size_t)sy * g->w + sx;
+                    for (int ch = 0; ch < 3; ch++) sum[ch] += weight * (g->rgb ? g->rgb[j * 3 + ch] : g->data[j * 3 + ch]);
+                    if (g->match && weight > heaviest && g->source[j]) {
+                        heaviest = weight;
+                        g->match[i][0] = sx;
+                        g->match[i][1] = sy;
+                    }
+                    continue;
+                }
+            }
+            for (int ch = 0; ch < 3; ch++) sum[ch] += weight * colour[ch];
+        }
+        for (int ch = 0; ch < 3; ch++) {
+            if (g->rgb) g->rgb[i * 3 + ch] = sum[ch];
+            else g->data[i * 3 + ch] = (uint8_t)(sum[ch] > 255 ? 255 : sum[ch] + 0.5f);
+        }
+    }
+}
+
+static void copy_from_coarser(fine_grid *g, const fill_level *l, float ratio, int threads) {
+    copy_job job = {g, l, ratio};
+    parallel_for(g->h, threads, copy_row, &job);
+}
+
 vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known, int threads) {
     if (!image || !image->data || image->channels != 3 || image->width < 1 || image->height < 1 || !known)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "patch fill: needs an RGB image and its known mask");
@@ -371,33 +452,45 @@ vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known, int th
             any = true;
         }
         if (!any) continue;
-        for (int it = 0; it < ITERATIONS; it++) level_iterate(l, scratch, before, (uint32_t)(k * 64 + it + 1) * 0x9e3779b9u, threads);
+        int reach = (l->w > l->h ? l->w : l->h) / 4;
+        for (int it = 0; it < ITERATIONS; it++)
+            level_iterate(l, scratch, before, (uint32_t)(k * 64 + it + 1) * 0x9e3779b9u, reach, RANDOM_TRIES, threads);
         filled = k == 0;
     }
-    if (s == VV_OK && filled) { /* level 0 back to the image's size (bilinear), in the hole only */
-        const fill_level *l = &levels[0];
-        for (int y = 0; y < h; y++) {
-            float fy = ((float)y + 0.5f) / (float)factor - 0.5f;
-            int y0 = (int)floorf(fy);
-            float wy = fy - (float)y0;
-            int ya = y0 < 0 ? 0 : y0 >= l->h ? l->h - 1 : y0, yb = y0 + 1 >= l->h ? l->h - 1 : y0 + 1 < 0 ? 0 : y0 + 1;
-            for (int x = 0; x < w; x++) {
-                size_t i = (size_t)y * w + x;
-                if (known[i]) continue;
-                float fx = ((float)x + 0.5f) / (float)factor - 0.5f;
-                int x0 = (int)floorf(fx);
-                float wx = fx - (float)x0;
-                int xa = x0 < 0 ? 0 : x0 >= l->w ? l->w - 1 : x0, xb = x0 + 1 >= l->w ? l->w - 1 : x0 + 1 < 0 ? 0 : x0 + 1;
-                const float *a = l->rgb + ((size_t)ya * l->w + xa) * 3, *b = l->rgb + ((size_t)ya * l->w + xb) * 3;
-                const float *c = l->rgb + ((size_t)yb * l->w + xa) * 3, *d = l->rgb + ((size_t)yb * l->w + xb) * 3;
-                for (int k = 0; k < 3; k++) {
-                    float top = a[k] + wx * (b[k] - a[k]), bottom = c[k] + wx * (d[k] - c[k]);
-                    float v = top + wy * (bottom - top);
-                    image->data[i * 3 + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
-                }
+    /* The detail level: half the structure level's factor (rounded up), its hole started
+     * from the structure level's copies and refined by DETAIL_ITERATIONS rounds; then copied
+     * up to the image.  Edges the structure level drew in steps of its pixels (a flag's red
+     * against a wall) are matched again at the finer scale. */
+    int detail = (factor + 1) / 2;
+    fill_level fine = {0};
+    if (s == VV_OK && filled && factor > 1 && detail > 1 && DETAIL_ITERATIONS > 0) {
+        int dw = (w + detail - 1) / detail, dh = (h + detail - 1) / detail;
+        size_t cells = (size_t)dw * dh;
+        float *more = level_alloc(&fine, dw, dh) ? realloc(scratch, cells * 3 * sizeof *scratch) : NULL;
+        if (more) scratch = more;
+        int32_t (*more_before)[2] = more ? realloc(before, cells * sizeof *before) : NULL;
+        if (more_before) before = more_before;
+        if (more && more_before) {
+            level_shrink(&fine, image, known, detail);
+            level_sources(&fine);
+            for (size_t i = 0; i < cells; i++) fine.match[i][0] = fine.match[i][1] = -1;
+            fine_grid g = {dw, dh, fine.known, fine.rgb, NULL, fine.source, fine.match};
+            copy_from_coarser(&g, &levels[0], (float)factor / (float)detail, threads);
+            seed_matches(&fine, &seed);
+            bool any = false;
+            for (size_t i = 0; i < cells; i++) {
+                if (fine.target[i] && fine.match[i][0] < 0) fine.target[i] = 0;
+                any = any || fine.target[i];
             }
-        }
+            for (int it = 0; any && it < DETAIL_ITERATIONS; it++)
+                level_iterate(&fine, scratch, before, (uint32_t)(MAX_LEVELS * 64 + it + 1) * 0x9e3779b9u, DETAIL_RADIUS, DETAIL_TRIES, threads);
+        } else level_free(&fine);
     }
+    if (s == VV_OK && filled) {
+        fine_grid g = {w, h, known, NULL, image->data, NULL, NULL};
+        copy_from_coarser(&g, fine.rgb ? &fine : &levels[0], (float)(fine.rgb ? detail : factor), threads);
+    }
+    level_free(&fine);
     free(scratch);
     free(before);
     for (int k = 0; k < MAX_LEVELS; k++) level_free(&levels[k]);

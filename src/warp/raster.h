@@ -121,17 +121,18 @@ void image_nearest_known(const uint8_t *known, int w, int h, int32_t (*nearest)[
 
 /* Replaces a filled hole's colours by a synthesis from patches of the known pixels
  * (warp/patch_fill.c: PatchMatch matching and voting on a pyramid up to 192 pixels across,
- * upsampled; a fixed seed): the structure around the hole (a flag's stripes, a wall's
- * colour beside a shelf's) runs on into it instead of a fog of all its border's colours.
- * Smooth at the image's own scale: image_fill_holes_structured adds the grain.  Unknown
+ * then the known pixels copied by those matches at full resolution; a fixed seed): the
+ * structure around the hole (a flag's stripes, a wall's colour beside a shelf's) runs on
+ * into it with its texture instead of a fog of all its border's colours.  Unknown
  * pixels without any wholly known 7x7 patch in the image keep what they had.  threads: 0
  * for all cores (the result does not depend on it).  VV_ERR_INVALID_ARGUMENT,
  * VV_ERR_NO_MEMORY. */
 vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known, int threads);
 
 /* image_fill_holes_textured with image_fill_holes_patches's colours in place of the smooth
- * fill's: for a background plate behind a person (what a moving head uncovers, and what the
- * matte's edge is de-mixed against).  grain >= 1.  VV_ERR_INVALID_ARGUMENT,
+ * fill's (the grain only where they left it): for a background plate behind a person (what
+ * a moving head uncovers, and what the matte's edge is de-mixed against).  grain >= 1.
+ * VV_ERR_INVALID_ARGUMENT,
  * VV_ERR_NO_MEMORY. */
 vv_status image_fill_holes_structured(vv_image *image, const uint8_t *known, int grain, int threads);
 

@@ -9,8 +9,8 @@
  * grain runs on across the border without a seam; the colours stay the smooth fill's.
  * Once per portrait: a summed-area table gives any known pixel's local mean in four
  * reads, so the detail is computed only where a hole pixel asks for it.
- * image_fill_holes_structured: the same over patch_fill.c's synthesis instead of the smooth
- * fill. */
+ * image_fill_holes_structured: patch_fill.c's synthesis instead of the smooth fill, which
+ * carries its own grain (the grain only where it left the smooth fill). */
 #include "warp/raster.h"
 #include "img/image.h"
 
@@ -105,13 +105,22 @@ static vv_status fill_grained(vv_image *image, const uint8_t *known, int grain, 
     known_table(image, known, table);
     image_nearest_known(known, w, h, nearest);
     vv_status s = image_fill_holes(image, known, threads);
+    /* the patches copy the known pixels' own detail into the hole at full resolution: the
+     * grain mirrored on top drew the border's shapes in again (a chair's flowers as ghostly
+     * outlines in lp_s0's plate); it stays where the patches left the smooth fill */
+    uint8_t *smooth = NULL;
+    if (s == VV_OK && structured) {
+        smooth = malloc(n * 3);
+        if (!smooth) s = vv_fail(VV_ERR_NO_MEMORY, "fill holes: out of memory for a %dx%d image", w, h);
+        else memcpy(smooth, image->data, n * 3);
+    }
     if (s == VV_OK && structured) s = image_fill_holes_patches(image, known, threads);
     int reach = 8 * grain; /* the grain's full strength this far in, fading out over as far again */
     size_t stride = (size_t)(w + 1) * 4;
     for (int y = 0; s == VV_OK && y < h; y++)
         for (int x = 0; x < w; x++) {
             size_t i = (size_t)y * w + x;
-            if (known[i] || nearest[i][0] < 0) continue;
+            if (known[i] || nearest[i][0] < 0 || (smooth && memcmp(smooth + i * 3, image->data + i * 3, 3))) continue;
             int qx = nearest[i][0], qy = nearest[i][1], mx = 2 * qx - x, my = 2 * qy - y;
             /* full near the border, none deep inside: mirrored from far off, the grain
              * repeats whatever structure lies there (a brick wall's courses across a
@@ -140,6 +149,7 @@ static vv_status fill_grained(vv_image *image, const uint8_t *known, int grain, 
     free(nearest);
     free(table);
     free(original);
+    free(smooth);
     return s;
 }
 
