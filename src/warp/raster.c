@@ -80,6 +80,7 @@ typedef struct raster_job {
     int *band_start, *band_list; /* triangles touching band b: band_list[band_start[b] .. band_start[b+1]) */
     int clear_box[4];            /* target->clear_box clipped to the target (empty: y1 < y0) */
     int bands;
+    bool wide;                   /* the AVX-512 span loops may sample the texture */
 } raster_job;
 
 static bool plane_fit(const double p[3][2], const double f[3], raster_plane *out) {
@@ -263,6 +264,158 @@ static inline void bilinear_inside(const uint8_t *p, size_t stride, uint32_t wx,
 }
 #endif
 
+/* AVX-512 forms of the span loops (this machine's -march=native: F, BW, VL, DQ, VBMI,
+ * VBMI2): sixteen pixels at a time, the depth test as a mask, the four texels of each
+ * winner picked from row loads (or gathered), the bilinear in the same integers as
+ * bilinear_inside (frames bit-identical; test_raster checks every weight pair against the
+ * integer formula, magnified and minified), the winners' colour, coverage, layer and
+ * extras written through the mask.  The scalar loops ran ~40 instructions a pixel. */
+#if defined(RASTER_LANES) && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
+    defined(__AVX512DQ__) && defined(__AVX512VBMI__) && defined(__AVX512VBMI2__) && defined(__BMI2__)
+#define RASTER_AVX512 1
+#include <immintrin.h>
+
+/* Gathers index texels by signed 32-bit byte offsets: textures up to 2 GB less a row. */
+static inline bool gather_fits(const vv_image *tex) {
+    return (uint64_t)tex->height * tex->width * tex->channels + (uint64_t)tex->width * tex->channels < ((uint64_t)1 << 31) - 64;
+}
+
+/* 16 fixed-point positions p + d k (k = 0..15, 32.32, the +2^23 rounding included) as
+ * 1/256-pixel integers (p >> 24): texel (>> 8) and weight (& 255). */
+static inline __m512i fixed16(int64_t p, int64_t d) {
+    const __m512i k = _mm512_setr_epi64(0, 1, 2, 3, 4, 5, 6, 7);
+    __m512i lo = _mm512_add_epi64(_mm512_set1_epi64(p), _mm512_mullo_epi64(_mm512_set1_epi64(d), k));
+    __m512i hi = _mm512_add_epi64(lo, _mm512_set1_epi64((int64_t)((uint64_t)d * 8)));
+    __m256i a = _mm512_cvtepi64_epi32(_mm512_srli_epi64(lo, 24)), b = _mm512_cvtepi64_epi32(_mm512_srli_epi64(hi, 24));
+    return _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+}
+
+/* bilinear_inside for 16 pixels from their four texels a (x, y), b (x + 1, y), c (x, y + 1),
+ * d (x + 1, y + 1) (R, G, B in bytes 0-2 of each 32-bit lane) and weights wx, wy (0..255
+ * per lane); the result's bytes 0-2 of each lane. */
+static inline __m512i bilinear16_math(__m512i a, __m512i b, __m512i c, __m512i d, __m512i wx, __m512i wy) {
+    const __m512i zero = _mm512_setzero_si512();
+    /* Horizontal, in 16-bit lanes: a 256 + (b - a) wx wraps but ends in 0..65280, exact. */
+    __m512i wx2 = _mm512_or_si512(wx, _mm512_slli_epi32(wx, 16));
+    __m512i wxl = _mm512_unpacklo_epi32(wx2, wx2), wxh = _mm512_unpackhi_epi32(wx2, wx2);
+#define H16(P, Q, W) _mm512_add_epi16(_mm512_slli_epi16(P, 8), _mm512_mullo_epi16(_mm512_sub_epi16(Q, P), W))
+    __m512i al = _mm512_unpacklo_epi8(a, zero), ah = _mm512_unpackhi_epi8(a, zero);
+    __m512i bl = _mm512_unpacklo_epi8(b, zero), bh = _mm512_unpackhi_epi8(b, zero);
+    __m512i cl = _mm512_unpacklo_epi8(c, zero), ch = _mm512_unpackhi_epi8(c, zero);
+    __m512i dl = _mm512_unpacklo_epi8(d, zero), dh = _mm512_unpackhi_epi8(d, zero);
+    const __m512i sign = _mm512_set1_epi16(-32768); /* top - 32768 as a signed 16-bit value */
+    __m512i tl = _mm512_xor_si512(H16(al, bl, wxl), sign), th = _mm512_xor_si512(H16(ah, bh, wxh), sign);
+    __m512i ul = _mm512_xor_si512(H16(cl, dl, wxl), sign), uh = _mm512_xor_si512(H16(ch, dh, wxh), sign);
+#undef H16
+    /* Vertical: (top - 32768)(256 - wy) + (bottom - 32768) wy by pairs (vpmaddwd), then
+     * + 32768 256 + 32768, >> 16: the scalar form's integer. */
+    __m512i wpair = _mm512_or_si512(_mm512_sub_epi32(_mm512_set1_epi32(256), wy), _mm512_slli_epi32(wy, 16));
+    __m512i wl = _mm512_unpacklo_epi32(wpair, wpair), wh = _mm512_unpackhi_epi32(wpair, wpair);
+    const __m512i bias = _mm512_set1_epi32(32768 * 256 + 32768);
+#define V32(T, U, W) _mm512_srli_epi32(_mm512_add_epi32(_mm512_madd_epi16(_mm512_unpacklo_epi16(T, U), W), bias), 16)
+#define V32H(T, U, W) _mm512_srli_epi32(_mm512_add_epi32(_mm512_madd_epi16(_mm512_unpackhi_epi16(T, U), W), bias), 16)
+    __m512i p0 = V32(tl, ul, _mm512_unpacklo_epi64(wl, wl)), p1 = V32H(tl, ul, _mm512_unpackhi_epi64(wl, wl));
+    __m512i p2 = V32(th, uh, _mm512_unpacklo_epi64(wh, wh)), p3 = V32H(th, uh, _mm512_unpackhi_epi64(wh, wh));
+#undef V32
+#undef V32H
+    return _mm512_packus_epi16(_mm512_packus_epi32(p0, p1), _mm512_packus_epi32(p2, p3));
+}
+
+/* A block's texels: x, y (32-bit lanes) its top-left texel; channels bytes a texel.  When
+ * the block's texels lie within 64 bytes of a row and two neighbouring top rows (a span
+ * at about the texture's own scale: almost all of the 3D head's), they are picked from
+ * three row loads by byte permutes; else gathered (slower on this CPU than the scalar
+ * loads).  xa, xb, ya, yb: the first and last active lanes' x and y.  Lanes outside m are
+ * garbage. */
+typedef struct texels16 {
+    __m512i a, b, c, d;
+} texels16;
+
+static inline texels16 texels16_load(const uint8_t *texels, size_t stride, int channels, __m512i x, __m512i y, int xa, int xb,
+                                     int ya, int yb, __mmask16 m) {
+    texels16 t;
+    int x0 = xa < xb ? xa : xb, x1 = xa < xb ? xb : xa, y0 = ya < yb ? ya : yb, y1 = ya < yb ? yb : ya;
+    int need = (x1 - x0 + 2) * channels; /* bytes of each row the block reads */
+    if (need <= 64 && y1 - y0 <= 1) {
+        const uint8_t *base = texels + (size_t)y0 * stride + (size_t)x0 * channels;
+        __mmask64 bytes = need >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << need) - 1;
+        __m512i r0 = _mm512_maskz_loadu_epi8(bytes, base), r1 = _mm512_maskz_loadu_epi8(bytes, base + stride);
+        __m512i r2 = y1 > y0 ? _mm512_maskz_loadu_epi8(bytes, base + 2 * stride) : r1;
+        /* each lane's byte indices: its texel's offset in the row load + 0, 1, 2, 3, and
+         * + 64 (the second table) where its top row is the lower one */
+        __m512i dx = _mm512_mullo_epi32(_mm512_sub_epi32(x, _mm512_set1_epi32(x0)), _mm512_set1_epi32(channels));
+        __m512i dy = _mm512_slli_epi32(_mm512_sub_epi32(y, _mm512_set1_epi32(y0)), 6);
+        __m512i ia = _mm512_add_epi32(_mm512_mullo_epi32(_mm512_add_epi32(dx, dy), _mm512_set1_epi32(0x01010101)),
+                                      _mm512_set1_epi32(0x03020100));
+        __m512i ib = _mm512_add_epi32(ia, _mm512_set1_epi32(0x01010101 * channels));
+        t.a = _mm512_permutex2var_epi8(r0, ia, r1);
+        t.b = _mm512_permutex2var_epi8(r0, ib, r1);
+        t.c = _mm512_permutex2var_epi8(r1, ia, r2);
+        t.d = _mm512_permutex2var_epi8(r1, ib, r2);
+        return t;
+    }
+    const __m512i zero = _mm512_setzero_si512();
+    __m512i off = _mm512_add_epi32(_mm512_mullo_epi32(y, _mm512_set1_epi32((int)stride)),
+                                   _mm512_mullo_epi32(x, _mm512_set1_epi32(channels)));
+    t.a = _mm512_mask_i32gather_epi32(zero, m, off, texels, 1);
+    t.b = _mm512_mask_i32gather_epi32(zero, m, off, texels + channels, 1);
+    t.c = _mm512_mask_i32gather_epi32(zero, m, off, texels + stride, 1);
+    t.d = _mm512_mask_i32gather_epi32(zero, m, off, texels + stride + channels, 1);
+    return t;
+}
+
+/* A mask of 16 RGB pixels as one of their 48 bytes. */
+static inline __mmask64 rgb_mask(__mmask16 m) {
+    uint64_t bits = _pdep_u64(m, 0x249249249249ull); /* pixel k -> bit 3k, then its three bytes */
+    return (__mmask64)(bits | bits << 1 | bits << 2);
+}
+
+/* Bytes 0-2 of each of the 16 lanes to dst (48 bytes), only the pixels in m. */
+static inline void store_rgb16(uint8_t *dst, __m512i rgbx, __mmask16 m) {
+    const __m512i pack = _mm512_set_epi8(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 62, 61, 60, 58, 57, 56, 54, 53, 52, 50,
+                                         49, 48, 46, 45, 44, 42, 41, 40, 38, 37, 36, 34, 33, 32, 30, 29, 28, 26, 25, 24, 22, 21,
+                                         20, 18, 17, 16, 14, 13, 12, 10, 9, 8, 6, 5, 4, 2, 1, 0);
+    _mm512_mask_storeu_epi8(dst, rgb_mask(m), _mm512_permutexvar_epi8(pack, rgbx));
+}
+
+static inline __mmask16 lanes_below(int n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
+
+/* span_inside_body, sixteen pixels at a time (same arguments and results). */
+static inline __attribute__((always_inline)) int span_inside_avx512(
+    uint8_t *dst, float *depth, uint8_t *coverage, uint8_t *layer, uint8_t tag, const uint8_t *texels, size_t stride,
+    int64_t fu, int64_t fv, int64_t du, int64_t dv, float z0, float dz, int i0, int i1, int16_t *won, uint16_t *won_bits,
+    bool has_coverage, bool has_layer, bool has_won) {
+    int count = 0;
+    const __m512i k16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512i c255 = _mm512_set1_epi32(255);
+    const __m512 vz0 = _mm512_set1_ps(z0), vdz = _mm512_set1_ps(dz);
+    for (int i = i0; i < i1; i += 16) {
+        __mmask16 in = lanes_below(i1 - i);
+        __m512i idx = _mm512_add_epi32(_mm512_set1_epi32(i), k16);
+        __m512 z = _mm512_add_ps(vz0, _mm512_mul_ps(vdz, _mm512_cvtepi32_ps(idx)));
+        __mmask16 m = _mm512_mask_cmp_ps_mask(in, z, _mm512_maskz_loadu_ps(in, depth + i), _CMP_GT_OQ);
+        if (has_won) won_bits[(i - i0) >> 4] = m;
+        if (!m) continue;
+        _mm512_mask_storeu_ps(depth + i, m, z);
+        int64_t ua = fu + du * i + (1 << 23), va = fv + dv * i + (1 << 23);
+        int last = (i1 - i < 16 ? i1 - i : 16) - 1;
+        __m512i qu = fixed16(ua, du), qv = fixed16(va, dv);
+        texels16 t = texels16_load(texels, stride, 3, _mm512_srli_epi32(qu, 8), _mm512_srli_epi32(qv, 8), (int)(ua >> 32),
+                                   (int)((ua + du * last) >> 32), (int)(va >> 32), (int)((va + dv * last) >> 32), m);
+        __m512i rgb = bilinear16_math(t.a, t.b, t.c, t.d, _mm512_and_si512(qu, c255), _mm512_and_si512(qv, c255));
+        store_rgb16(dst + (size_t)i * 3, rgb, m);
+        if (has_coverage) _mm_mask_storeu_epi8(coverage + i, m, _mm_set1_epi8((char)255));
+        if (has_layer) _mm_mask_storeu_epi8(layer + i, m, _mm_set1_epi8((char)tag));
+        if (has_won) { /* compressed in a register, then stored whole (won has 16 spare) */
+            __m256i at = _mm256_add_epi16(_mm256_set1_epi16((short)(i - i0)), _mm512_cvtepi32_epi16(k16));
+            _mm256_storeu_si256((__m256i *)(won + count), _mm256_maskz_compress_epi16(m, at));
+            count += __builtin_popcount(m);
+        }
+    }
+    return count;
+}
+#endif
+
 /* The pixels of a span are drawn in chunks of SPAN_CHUNK; a chunk's winners are listed
  * (their indices in the span) for the extras. */
 #define SPAN_CHUNK 256
@@ -296,26 +449,55 @@ static inline __attribute__((always_inline)) int span_inside_body(
 
 #define SPAN_INSIDE_ARGS                                                                                            \
     uint8_t *dst, float *depth, uint8_t *coverage, uint8_t *layer, uint8_t tag, const uint8_t *texels, size_t stride, \
-        int64_t fu, int64_t fv, int64_t du, int64_t dv, float z0, float dz, int i0, int i1, int16_t *won
+        int64_t fu, int64_t fv, int64_t du, int64_t dv, float z0, float dz, int i0, int i1, int16_t *won, uint16_t *won_bits
 #define SPAN_INSIDE_PASS dst, depth, coverage, layer, tag, texels, stride, fu, fv, du, dv, z0, dz, i0, i1
 
 static __attribute__((noinline)) int span_inside_extras(SPAN_INSIDE_ARGS) { /* coverage, layer, winners */
+    (void)won_bits;
     return span_inside_body(SPAN_INSIDE_PASS, won, true, true, true);
 }
 
 static __attribute__((noinline)) int span_inside_tagged(SPAN_INSIDE_ARGS) { /* coverage, layer */
     (void)won;
+    (void)won_bits;
     return span_inside_body(SPAN_INSIDE_PASS, NULL, true, true, false);
 }
 
 static __attribute__((noinline)) int span_inside_any(SPAN_INSIDE_ARGS) {
+    (void)won_bits;
     return span_inside_body(SPAN_INSIDE_PASS, won, coverage != NULL, layer != NULL, won != NULL);
 }
 
-static int span_inside(SPAN_INSIDE_ARGS) {
+#ifdef RASTER_AVX512
+static __attribute__((noinline)) int span_wide_extras(SPAN_INSIDE_ARGS) {
+    return span_inside_avx512(SPAN_INSIDE_PASS, won, won_bits, true, true, true);
+}
+
+static __attribute__((noinline)) int span_wide_tagged(SPAN_INSIDE_ARGS) {
+    (void)won;
+    (void)won_bits;
+    return span_inside_avx512(SPAN_INSIDE_PASS, NULL, NULL, true, true, false);
+}
+
+static __attribute__((noinline)) int span_wide_any(SPAN_INSIDE_ARGS) {
+    return span_inside_avx512(SPAN_INSIDE_PASS, won, won_bits, coverage != NULL, layer != NULL, won != NULL);
+}
+#endif
+
+/* wide: the texture is small enough for the gathers' 32-bit offsets. */
+static int span_inside(bool wide, SPAN_INSIDE_ARGS) {
+#ifdef RASTER_AVX512
+    if (wide) {
+        if (coverage && layer)
+            return won ? span_wide_extras(SPAN_INSIDE_PASS, won, won_bits) : span_wide_tagged(SPAN_INSIDE_PASS, won, won_bits);
+        return span_wide_any(SPAN_INSIDE_PASS, won, won_bits);
+    }
+#else
+    (void)wide;
+#endif
     if (coverage && layer) /* the 3D head's draw */
-        return won ? span_inside_extras(SPAN_INSIDE_PASS, won) : span_inside_tagged(SPAN_INSIDE_PASS, won);
-    return span_inside_any(SPAN_INSIDE_PASS, won);
+        return won ? span_inside_extras(SPAN_INSIDE_PASS, won, won_bits) : span_inside_tagged(SPAN_INSIDE_PASS, won, won_bits);
+    return span_inside_any(SPAN_INSIDE_PASS, won, won_bits);
 }
 
 /* Bilinear RGB (or gray: channels 1) of tex at 32.32 fixed-point (fu, fv), clamped to its
@@ -377,11 +559,56 @@ static inline bool fixed_beyond(const vv_image *tex, int64_t fu, int64_t fv) {
     return fu < -half || fv < -half || fu > ((int64_t)(tex->width - 1) << 32) + half || fv > ((int64_t)(tex->height - 1) << 32) + half;
 }
 
+#ifdef RASTER_AVX512
+/* draw_extras' inside case, sixteen pixels at a time: the listed winners (count of them,
+ * ascending, under SPAN_CHUNK) of a chunk whose pixel j samples tex at (fu + du j, fv + dv j)
+ * (32.32), into out[j] (RGB or gray); the same integers as the scalar loops. */
+static void extras_avx512(const vv_image *tex, int64_t fu, int64_t fv, int64_t du, int64_t dv, const int16_t *won, int count,
+                          const uint16_t *won_bits, uint8_t *out) {
+    uint16_t own[SPAN_CHUNK / 16] = {0};
+    if (!won_bits) { /* from the list (in registers: or-ing into memory stalled on each store) */
+        for (int k = 0; k < count;) {
+            int b = won[k] >> 4;
+            uint32_t m = 0;
+            for (; k < count && won[k] >> 4 == b; k++) m |= 1u << (won[k] & 15);
+            own[b] = (uint16_t)m;
+        }
+        won_bits = own;
+    }
+    const uint16_t *bits = won_bits;
+    int ch = tex->channels;
+    size_t stride = (size_t)tex->width * ch;
+    const __m512i c255 = _mm512_set1_epi32(255);
+    for (int b = won[0] >> 4; b <= won[count - 1] >> 4; b++) {
+        __mmask16 m = bits[b];
+        if (!m) continue;
+        int j = b * 16, first = __builtin_ctz(m), last = 31 - __builtin_clz(m);
+        int64_t ua = fu + du * j + (1 << 23), va = fv + dv * j + (1 << 23);
+        __m512i qu = fixed16(ua, du), qv = fixed16(va, dv), wx = _mm512_and_si512(qu, c255), wy = _mm512_and_si512(qv, c255);
+        texels16 t = texels16_load(tex->data, stride, ch, _mm512_srli_epi32(qu, 8), _mm512_srli_epi32(qv, 8),
+                                   (int)((ua + du * first) >> 32), (int)((ua + du * last) >> 32), (int)((va + dv * first) >> 32),
+                                   (int)((va + dv * last) >> 32), m);
+        if (ch == 3) {
+            store_rgb16(out + (size_t)j * 3, bilinear16_math(t.a, t.b, t.c, t.d, wx, wy), m);
+            continue;
+        }
+        /* gray: bilinear_gray's integers in 32-bit lanes */
+        __m512i p0 = _mm512_and_si512(t.a, c255), p1 = _mm512_and_si512(t.b, c255);
+        __m512i q0 = _mm512_and_si512(t.c, c255), q1 = _mm512_and_si512(t.d, c255);
+        __m512i top = _mm512_add_epi32(_mm512_slli_epi32(p0, 8), _mm512_mullo_epi32(_mm512_sub_epi32(p1, p0), wx));
+        __m512i bottom = _mm512_add_epi32(_mm512_slli_epi32(q0, 8), _mm512_mullo_epi32(_mm512_sub_epi32(q1, q0), wx));
+        __m512i v = _mm512_add_epi32(_mm512_slli_epi32(top, 8), _mm512_mullo_epi32(_mm512_sub_epi32(bottom, top), wy));
+        v = _mm512_srli_epi32(_mm512_add_epi32(v, _mm512_set1_epi32(32768)), 16);
+        _mm_mask_storeu_epi8(out + j, m, _mm512_cvtepi32_epi8(v));
+    }
+}
+#endif
+
 /* Each extra of triangle t at the listed winners of row y: pixels xl + i0 + won[k] of the
  * span starting at xl, stepped from xl as the colour is (the same texcoords give the same
- * samples bit for bit). */
+ * samples bit for bit).  won_bits (or NULL): the same winners as a mask per 16 pixels. */
 static void draw_extras(const raster_job *job, const raster_triangle *t, int y, int xl, int i0, const int16_t *won,
-                        int count) {
+                        int count, const uint16_t *won_bits) {
     const raster_target *target = job->target;
     size_t row = (size_t)y * target->color->width;
     for (int e = 0; e < target->extra_count; e++) {
@@ -405,6 +632,16 @@ static void draw_extras(const raster_job *job, const raster_triangle *t, int y, 
             if (tex->width >= 2 && tex->height >= 2 && u0 >= 0 && u1 >= 0 && v0 >= 0 && v1 >= 0 && u0 <= inner_u &&
                 u1 <= inner_u && v0 <= inner_v && v1 <= inner_v && ((u0 < last_u && u1 < last_u) || (v0 < last_v && v1 < last_v))) {
                 size_t stride = (size_t)tex->width * ch;
+#ifdef RASTER_AVX512
+                /* Gathered, a gray texel's 4-byte lanes read three bytes past its right
+                 * neighbour: not on the last row's last three columns. */
+                int64_t gray_u = last_u - (INT64_C(2) << 32);
+                if (job->wide && gather_fits(tex) &&
+                    (ch == 3 || (v0 < last_v && v1 < last_v) || (u0 < gray_u && u1 < gray_u))) {
+                    extras_avx512(tex, fu, fv, du, dv, won, count, won_bits, out);
+                    continue;
+                }
+#endif
                 if (ch == 1) {
                     for (int k = 0; k < count; k++) {
                         int64_t su = fu + du * won[k], sv = fv + dv * won[k];
@@ -438,6 +675,26 @@ static void draw_extras(const raster_job *job, const raster_triangle *t, int y, 
     }
 }
 
+#ifdef RASTER_AVX512
+/* A depth-only span (n pixels), sixteen at a time: the winners' depth, coverage, layer and
+ * the backdrop under them. */
+static void depth_only_avx512(uint8_t *dst, float *depth, uint8_t *coverage, uint8_t *layer, uint8_t tag, const uint8_t *back,
+                              float z0, float dz, int n) {
+    const __m512i k16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const __m512 vz0 = _mm512_set1_ps(z0), vdz = _mm512_set1_ps(dz);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 in = lanes_below(n - i);
+        __m512 z = _mm512_add_ps(vz0, _mm512_mul_ps(vdz, _mm512_cvtepi32_ps(_mm512_add_epi32(_mm512_set1_epi32(i), k16))));
+        __mmask16 m = _mm512_mask_cmp_ps_mask(in, z, _mm512_maskz_loadu_ps(in, depth + i), _CMP_GT_OQ);
+        if (!m) continue;
+        _mm512_mask_storeu_ps(depth + i, m, z);
+        if (coverage) _mm_mask_storeu_epi8(coverage + i, m, _mm_set1_epi8((char)255));
+        if (layer) _mm_mask_storeu_epi8(layer + i, m, _mm_set1_epi8((char)tag));
+        if (back) _mm512_mask_storeu_epi8(dst + (size_t)i * 3, rgb_mask(m), _mm512_maskz_loadu_epi8(rgb_mask(m), back + (size_t)i * 3));
+    }
+}
+#endif
+
 /* Columns xl..xr of row y of triangle t. */
 static void draw_span(const raster_job *job, const raster_triangle *t, int y, int xl, int xr) {
     raster_target *target = job->target;
@@ -452,11 +709,18 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
     double dx = xl - t->x0, dy = y - t->y0, last = n - 1;
     double us = plane_at(&t->u, dx, dy), vs = plane_at(&t->v, dx, dy), zs = plane_at(&t->z, dx, dy);
     double ue = us + t->u.fx * last, ve = vs + t->v.fx * last, ze = zs + t->z.fx * last;
-    int16_t won_list[SPAN_CHUNK], *won = t->extras ? won_list : NULL;
+    int16_t won_list[SPAN_CHUNK + 16], *won = t->extras ? won_list : NULL; /* 16 spare: stored 16 at a time */
+    uint16_t won_bits[SPAN_CHUNK / 16];
     if (t->depth_only) { /* depths as the textured paths below have them */
         bool fixed = fabs(zs) <= 1e30 && fabs(ze) <= 1e30;
         float z0 = (float)zs, dz = n > 1 ? (float)t->z.fx : 0;
         const uint8_t *back = target->backdrop ? target->backdrop->data + (row + xl) * 3 : NULL;
+#ifdef RASTER_AVX512
+        if (fixed) {
+            depth_only_avx512(dst, depth, coverage, layer, t->layer, back, z0, dz, n);
+            return;
+        }
+#endif
         int run = 0; /* winners i - run .. i - 1: their backdrop copied in one go */
         for (int i = 0; i < n; i++) {
             float z = fixed ? z0 + dz * (float)i : (float)clampd(zs + t->z.fx * i, -3e38, 3e38);
@@ -493,8 +757,11 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
                       fv <= inner_v && ev <= inner_v && ((fu < last_u && eu < last_u) || (fv < last_v && ev < last_v));
         for (int i0 = 0; i0 < n; i0 += SPAN_CHUNK) {
             int i1 = i0 + SPAN_CHUNK < n ? i0 + SPAN_CHUNK : n, count = 0;
+            bool bits = false; /* won_bits filled too */
             if (inside) {
-                count = span_inside(dst, depth, coverage, layer, t->layer, tex->data, stride, fu, fv, du, dv, z0, dz, i0, i1, won);
+                count = span_inside(job->wide, dst, depth, coverage, layer, t->layer, tex->data, stride, fu, fv, du, dv, z0, dz,
+                                    i0, i1, won, won_bits);
+                bits = job->wide;
             } else {
                 for (int i = i0; i < i1; i++) {
                     float z = z0 + dz * (float)i;
@@ -506,7 +773,7 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
                     if (won) won[count++] = (int16_t)(i - i0);
                 }
             }
-            if (count) draw_extras(job, t, y, xl, i0, won, count);
+            if (count) draw_extras(job, t, y, xl, i0, won, count, bits ? won_bits : NULL);
         }
         return;
     }
@@ -523,7 +790,7 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
             if (layer) layer[i] = t->layer;
             if (won) won[count++] = (int16_t)(i - i0);
         }
-        if (count) draw_extras(job, t, y, xl, i0, won, count);
+        if (count) draw_extras(job, t, y, xl, i0, won, count, NULL);
     }
 }
 
@@ -672,7 +939,7 @@ vv_status raster_draw(raster_target *target, const vv_image *texture, const rast
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "raster: the backdrop must be RGB of the target's size");
     if (mesh->triangle_count == 0 && !target->clear && !target->rows_done) return VV_OK;
     int height = target->color->height, bands = (height + BAND_ROWS - 1) / BAND_ROWS;
-    raster_job job = {target, texture, mesh, params && params->cull_back_faces, NULL, NULL, NULL, {0, 0, -1, -1}, bands};
+    raster_job job = {target, texture, mesh, params && params->cull_back_faces, NULL, NULL, NULL, {0, 0, -1, -1}, bands, false};
     if (target->clear) { /* clipped to the target; an empty box clears nothing */
         const int *b = target->clear_box;
         int width = target->color->width;
@@ -682,6 +949,9 @@ vv_status raster_draw(raster_target *target, const vv_image *texture, const rast
         job.clear_box[3] = b[3] > height - 1 ? height - 1 : b[3];
         if (job.clear_box[0] > job.clear_box[2]) job.clear_box[3] = job.clear_box[1] - 1;
     }
+#ifdef RASTER_AVX512
+    job.wide = gather_fits(texture);
+#endif
     int threads = params ? params->threads : 0;
     job.triangles = mesh->triangle_count ? mem_alloc((size_t)mesh->triangle_count, sizeof *job.triangles) : NULL;
     job.band_start = mem_calloc((size_t)bands + 1, sizeof *job.band_start);
