@@ -1102,25 +1102,53 @@ static void pull_row(void *ctx, int y) {
  * smooth (harmonic) interpolation of the hole's own border. */
 static void relax_level(fill_level *level, const float *sums) {
     int w = level->width, h = level->height;
-    for (int sweep = 0; sweep < FILL_RELAX; sweep++)
+    /* The cells to relax, in scan order, listed once for the sweeps (most of a level is
+     * known); bit 31: a cell on the level's border (fewer neighbours). */
+    size_t cells = (size_t)w * h, count = 0;
+    for (size_t at = 0; at < cells; at++) count += level->cells[at * 4 + 3] < 1;
+    uint32_t *list = count ? mem_alloc(count, sizeof *list) : NULL;
+    if (list) {
+        count = 0;
         for (int y = 0; y < h; y++)
             for (int x = 0; x < w; x++) {
                 size_t at = (size_t)y * w + x;
-                float *c = level->cells + at * 4;
-                if (c[3] >= 1) continue;
-                float mean[3] = {0, 0, 0};
-                int n = 0;
-                const int dx[4] = {-1, 1, 0, 0}, dy[4] = {0, 0, -1, 1};
-                for (int k = 0; k < 4; k++) {
-                    int u = x + dx[k], v = y + dy[k];
-                    if (u < 0 || v < 0 || u >= w || v >= h) continue;
-                    const float *q = level->cells + ((size_t)v * w + u) * 4;
-                    for (int j = 0; j < 3; j++) mean[j] += q[j];
-                    n++;
-                }
-                if (!n) continue;
-                for (int j = 0; j < 3; j++) c[j] = sums[at * 4 + j] + (1 - c[3]) * mean[j] / (float)n;
+                if (level->cells[at * 4 + 3] >= 1) continue;
+                bool border = x == 0 || y == 0 || x == w - 1 || y == h - 1;
+                list[count++] = (uint32_t)at | (border ? UINT32_C(1) << 31 : 0);
             }
+    }
+    for (int sweep = 0; sweep < FILL_RELAX; sweep++)
+        for (size_t i = 0, end = list ? count : cells; i < end; i++) {
+            size_t at = list ? list[i] & 0x7fffffff : i;
+            float *c = level->cells + at * 4;
+            if (list && !(list[i] >> 31)) { /* inside: the four neighbours, in the same order as below */
+                const float *l = c - 4, *r = c + 4, *u = c - (size_t)w * 4, *d = c + (size_t)w * 4;
+                for (int j = 0; j < 3; j++) {
+                    float mean = 0;
+                    mean += l[j];
+                    mean += r[j];
+                    mean += u[j];
+                    mean += d[j];
+                    c[j] = sums[at * 4 + j] + (1 - c[3]) * mean / (float)4;
+                }
+                continue;
+            }
+            if (c[3] >= 1) continue;
+            int x = (int)(at % (size_t)w), y = (int)(at / (size_t)w);
+            float mean[3] = {0, 0, 0};
+            int n = 0;
+            const int dx[4] = {-1, 1, 0, 0}, dy[4] = {0, 0, -1, 1};
+            for (int k = 0; k < 4; k++) {
+                int uu = x + dx[k], vv = y + dy[k];
+                if (uu < 0 || vv < 0 || uu >= w || vv >= h) continue;
+                const float *q = level->cells + ((size_t)vv * w + uu) * 4;
+                for (int j = 0; j < 3; j++) mean[j] += q[j];
+                n++;
+            }
+            if (!n) continue;
+            for (int j = 0; j < 3; j++) c[j] = sums[at * 4 + j] + (1 - c[3]) * mean[j] / (float)n;
+        }
+    free(list);
 }
 
 vv_status image_fill_holes(vv_image *image, const uint8_t *known, int threads) {
