@@ -1513,7 +1513,7 @@ static void test_fill_across_rows(void) {
  * the border between a hole pixel and the known pixel a period beside it.  Upsampling the
  * 160-pixel level's colours (bilinear) left the stripes at 0.44 of their contrast with a
  * step of 42 levels at the border; copying the known pixels at full resolution: 0.94 and
- * 8.7 (period error 13.8 against a contrast of 122). */
+ * 3.4 (period error 13.8 against a contrast of 122). */
 static double stripe_difference(const vv_image *im, const uint8_t *mask, int shift) {
     double sum = 0;
     int n = 0;
@@ -1564,7 +1564,7 @@ static void test_fill_fine_stripes(void) {
               known_contrast);
     CHECK_MSG(period < 0.25 * contrast, "the stripes deep in the hole are out of step: %.1f a period apart, %.1f half a period",
               period, contrast);
-    CHECK_MSG(seam < 0.25 * known_contrast, "the stripes step by %.1f at the hole's border", seam);
+    CHECK_MSG(seam < 0.05 * known_contrast, "the stripes step by %.1f at the hole's border", seam);
     free(known);
     free(deep);
     image_free(&image);

@@ -339,7 +339,8 @@ static void level_rows(fill_level *l) {
  * texture pixel for pixel; where they change, one copy fades into the next over a coarse
  * pixel (no blocks).  Upsampling the level's colours instead (as before) blurred the plate
  * to its 192 pixels: soft blobs where a moving head uncovers it.  A coarse pixel without a
- * match, or whose copy falls on an unknown pixel, gives its own colour.  The finer grid is
+ * match (or known), or whose copy falls on an unknown pixel, gives nothing; a pixel with no
+ * copy at all takes the coarse colours in bilinear proportion.  The finer grid is
  * a level (float colours, `match` set to the nearest coarse pixel's copy where that is a
  * source) or the image itself (8-bit, no matches). */
 typedef struct fine_grid {
@@ -371,7 +372,7 @@ static void copy_row(void *ctx, int y) {
         if (g->known[i]) continue;
         float fx = ((float)x + 0.5f) / ratio - 0.5f;
         int x0 = (int)floorf(fx);
-        float wx = fx - (float)x0, sum[3] = {0, 0, 0}, heaviest = -1;
+        float wx = fx - (float)x0, sum[3] = {0, 0, 0}, colours[3] = {0, 0, 0}, copied = 0, heaviest = -1;
         int cx[2] = {x0 < 0 ? 0 : x0 >= l->w ? l->w - 1 : x0, x0 + 1 >= l->w ? l->w - 1 : x0 + 1 < 0 ? 0 : x0 + 1};
         for (int k = 0; k < 4; k++) {
             int u = cx[k & 1], v = cy[k >> 1];
@@ -383,6 +384,7 @@ static void copy_row(void *ctx, int y) {
                 if (sx >= 0 && sy >= 0 && sx < g->w && sy < g->h && g->known[(size_t)sy * g->w + sx]) {
                     size_t j = (size_t)sy * g->w + sx;
                     for (int ch = 0; ch < 3; ch++) sum[ch] += weight * (g->rgb ? g->rgb[j * 3 + ch] : g->data[j * 3 + ch]);
+                    copied += weight;
                     if (g->match && weight > heaviest && g->source[j]) {
                         heaviest = weight;
                         g->match[i][0] = sx;
@@ -391,9 +393,12 @@ static void copy_row(void *ctx, int y) {
                     continue;
                 }
             }
-            for (int ch = 0; ch < 3; ch++) sum[ch] += weight * colour[ch];
+            for (int ch = 0; ch < 3; ch++) colours[ch] += weight * colour[ch];
         }
+        /* the copies alone where there are any: beside the hole's border the known coarse
+         * pixels' colours (their blocks' means) blurred a band as wide as a coarse pixel */
         for (int ch = 0; ch < 3; ch++) {
+            sum[ch] = copied > 0 ? sum[ch] / copied : colours[ch];
             if (g->rgb) g->rgb[i * 3 + ch] = sum[ch];
             else g->data[i * 3 + ch] = (uint8_t)(sum[ch] > 255 ? 255 : sum[ch] + 0.5f);
         }
