@@ -932,7 +932,7 @@ static uint8_t *frame_lines(const vv_image *source, uint8_t *known) {
  * likely the strands' own colour, and taking it drew the hair's outline into the plate as a
  * ghost on lp_s3 and Grace Hopper).  The edge is then de-mixed against that plate
  * (head3d_new), so at rest a F + (1 - a) P is still I. */
-#define EDGE_SEEN 128
+#define EDGE_SEEN 64 /* half (128) took hair de-mixed against a wrong N: dark specks in the plate */
 #define EDGE_AGREE 50.0f
 #define EDGE_REACH 0.15f
 static inline uint8_t blend255(int p, int q, int a);
