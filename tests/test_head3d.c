@@ -36,6 +36,9 @@
  *     (needs ../shared).
  * 16. lp_s5, Grace Hopper and lp_s3 turned +25: the near ear is not pasted in, sharp inside
  *     blurred hair (needs ../shared).
+ * 17. lp_d9's first frame (thin silver glasses), shut: the skin between the lids and the
+ *     brows, with the rim across it, stays where it was, and the shut lid has the cheek's
+ *     hue, not the rim's grey (needs ../shared).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
@@ -44,8 +47,11 @@
 #include "face/rigid3d.h"
 #include "img/image.h"
 #include "test.h"
+#include "video/video.h"
 #include "vivify.h"
 #include "warp/head3d.h"
+
+#include <unistd.h>
 
 #define SIDE_PATCH_DARK 8.0f
 #define NOSE_SIDE_DARK 1.5f
@@ -437,6 +443,105 @@ static void glasses_rigid(vv_faces *faces, face_mesh *fm, person_matte *pm, cons
               "%s brows up: the glasses' rim moved %.3f eye distances on average, %d of %d columns over 0.05 (it bends with the brows)",
               path, sum, moved, n);
     portrait_free(h, &image, &out, mesh);
+}
+
+/* lp_d9's first frame: a man in thin silver wire glasses whose rim crosses the skin between
+ * his upper lids and brows.  Shut, that skin followed the lids down (the rim bent into waves
+ * and the brows' lower edge was dragged down) and the lid's fill took the rim's grey: a
+ * grey-brown lid.  Measured: in each column over each eye's width, the vertical shift (within
+ * 0.15 eye distances) that best matches the output's luma to the portrait's from the brow
+ * line down to halfway to the upper lid (the share of columns shifted 2 pixels or more); and
+ * the shut lid over the iris (0.6 of its radius) against the cheek below it (iris_covered's
+ * disk and cheek), their hue: the largest difference of the share of red or of blue in
+ * R + G + B. */
+#define WIRE_SHIFTED 0.1f
+#define WIRE_LID_HUE 0.02f
+static float hue_apart(const double a[3], const double b[3]) {
+    double sa = a[0] + a[1] + a[2], sb = b[0] + b[1] + b[2];
+    if (!(sa > 0) || !(sb > 0)) return INFINITY;
+    return (float)fmax(fabs(a[0] / sa - b[0] / sb), fabs(a[2] / sa - b[2] / sb));
+}
+
+static void wire_glasses_at(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
+    PORTRAIT_OPEN();
+    head3d_frame f;
+    turn(&f, &pose, eye, 0.02f, 0); /* the full render path */
+    f.eye_openness[0] = f.eye_openness[1] = 0;
+    if (head3d_render(h, &f, &out) == VV_OK) {
+        const float (*l)[2] = (const float(*)[2])face.landmarks;
+        int n = 0, shifted = 0, reach = (int)(0.15f * eye);
+        for (int e = 0; e < 2; e++) {
+            const float *corner = l[e ? 42 : 36], *other = l[e ? 45 : 39];
+            for (int x = (int)ceilf(corner[0]); x <= (int)other[0]; x++) {
+                /* the brow line (dlib's, between its two nearest points) and the upper lid
+                 * (dlib's 37-38 / 43-44 mean) at this column */
+                int k = e ? 22 : 17;
+                while (k < (e ? 25 : 20) && l[k + 1][0] < (float)x) k++;
+                float u = ((float)x - l[k][0]) / (l[k + 1][0] - l[k][0]);
+                float brow = l[k][1] + u * (l[k + 1][1] - l[k][1]);
+                float lid = (l[e ? 43 : 37][1] + l[e ? 44 : 38][1]) / 2;
+                int y0 = (int)brow, y1 = (int)((brow + lid) / 2), best = 0;
+                float best_d = INFINITY;
+                for (int s = -reach; s <= reach; s++) {
+                    float d = 0;
+                    for (int y = y0; y <= y1; y++) d += fabsf(row_luma(&out, x, y + s, 1, 1) - row_luma(&image, x, y, 1, 1));
+                    if (d < best_d - 1e-3f) { best_d = d; best = s; }
+                }
+                shifted += abs(best) >= 2;
+                n++;
+            }
+        }
+        float hue[2];
+        for (int e = 0; e < 2; e++) { /* the shut lid over the iris, the cheek below (iris_covered's) */
+            const float *c = mesh->points[e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT];
+            float r = 0;
+            for (int k = 1; k < 5; k++) r += hypotf(mesh->points[(e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT) + k][0] - c[0],
+                                                    mesh->points[(e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT) + k][1] - c[1]) / 4;
+            r *= 0.6f;
+            double lid[3] = {0, 0, 0}, cheek[3] = {0, 0, 0};
+            for (int y = (int)(c[1] - r); y <= (int)(c[1] + 3.5f * r); y++)
+                for (int x = (int)(c[0] - r); x <= (int)(c[0] + r); x++) {
+                    bool in_lid = y <= (int)(c[1] + r) && (x - c[0]) * (x - c[0]) + (y - c[1]) * (y - c[1]) <= r * r;
+                    bool in_cheek = y >= (int)(c[1] + 2.5f * r);
+                    for (int k = 0; k < 3; k++) {
+                        if (in_lid) lid[k] += out.data[((size_t)y * out.width + x) * 3 + k];
+                        if (in_cheek) cheek[k] += image.data[((size_t)y * image.width + x) * 3 + k];
+                    }
+                }
+            hue[e] = hue_apart(lid, cheek);
+        }
+        float covered[2] = {iris_covered(&image, &out, mesh, 0), iris_covered(&image, &out, mesh, 1)};
+        printf("lp_d9's first frame (wire glasses) shut: the skin from the brows halfway to the lids shifted 2+ px in %d of %d "
+               "columns; the lid's hue from the cheek's %.3f %.3f; iris covered %.2f %.2f\n", shifted, n, hue[0], hue[1], covered[0],
+               covered[1]);
+        CHECK_MSG(n > 40 && shifted <= WIRE_SHIFTED * n, "wire glasses shut: the skin under the rim moved in %d of %d columns (the rim "
+                  "bends with the lids)", shifted, n);
+        for (int e = 0; e < 2; e++) {
+            CHECK_MSG(hue[e] < WIRE_LID_HUE, "wire glasses shut: eye %d's lid %.3f from the cheek's hue (the rim's grey in it)", e, hue[e]);
+            CHECK_MSG(covered[e] > 0.6f && covered[e] < 1.2f, "wire glasses shut: eye %d covered %.2f", e, covered[e]);
+        }
+    }
+    portrait_free(h, &image, &out, mesh);
+}
+
+static void wire_glasses(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *clip) {
+    video_reader *reader = NULL;
+    vv_image frame = {0};
+    double when;
+    bool got = false, saved = false;
+    CHECK_OK(video_reader_open(&reader, clip));
+    if (reader) CHECK_OK(video_reader_next(reader, &frame, &when, &got));
+    video_reader_close(reader);
+    char dir[] = "/tmp/vv_test_head3d_XXXXXX", png[64];
+    if (got && mkdtemp(dir)) {
+        snprintf(png, sizeof png, "%s/frame0.png", dir);
+        saved = image_save(&frame, png) == VV_OK;
+        if (saved) wire_glasses_at(faces, fm, pm, png);
+        unlink(png);
+        rmdir(dir);
+    }
+    CHECK_MSG(saved, "%s: its first frame not read", clip);
+    image_free(&frame);
 }
 
 /* The ear a turn of +25 degrees brings to the camera (the image's left): strip_smooth gave
@@ -1262,6 +1367,8 @@ int main(void) {
         frame_line(faces, fm, pm, path);
         snprintf(path, sizeof path, "%s/portraits/deb_grace_hopper_512.jpg", shared);
         glasses_rigid(faces, fm, pm, path);
+        snprintf(path, sizeof path, "%s/train/lp_d9.mp4", shared);
+        wire_glasses(faces, fm, pm, path);
         {
             const char *ears[3] = {"lp_s5.jpg", "deb_grace_hopper_512.jpg", "lp_s3.jpg"};
             const int bound[3] = {NEAR_EAR_S5, NEAR_EAR_HOPPER, NEAR_EAR_S3};

@@ -102,6 +102,8 @@ static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
 #define LASH_LINE 0.55f
 #define LASH_ALPHA 0.85f
 static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e);
+static vv_status lid_wires(head3d *h);
+static void wires_rigid(head3d *h);
 static float lid_unfold(float open) { return open >= 0.6f ? 0 : open <= 0.15f ? 1 : (0.6f - open) / 0.45f; }
 
 /* How far into the last half of a closing the lids are: 0 while half open or more, 1 shut.
@@ -119,6 +121,10 @@ typedef struct vertex_weights {
 typedef struct lid_skin {
     int x0, y0, width, height;
     uint8_t *own, *shut, *weight;
+    /* a glasses wire across the skin above the eye (lid_wire): its centre's row in each
+     * column from wire_x0 (NAN where not found), and its half-width; NULL: none */
+    float *wire_y, wire_half;
+    int wire_x0, wire_n;
 } lid_skin;
 
 struct head3d {
@@ -376,10 +382,11 @@ static bool glasses_rim(const vv_image *im, const float (*l)[2], float eye, rim_
     return bridge >= RIM_BRIDGE;
 }
 
-/* How rigid a face vertex at (x, y) is on a face with a brow-line frame: 1 on the rim's
- * band, falling to 0 RIM_ABOVE eye distances above it, RIM_BELOW below it and RIM_BEYOND
- * beyond the brows' ends (the line between the brows' inner ends: the bridge). */
-static float rim_rigid(const rim_line *rim, float eye, float x, float y) {
+/* How rigid a face vertex at (x, y) is on a face with a glasses rim: 1 on the rim's band,
+ * falling to 0 `above` eye distances above it, `below` below it and `beyond` beyond its
+ * ends (a brow-line frame: RIM_ABOVE, RIM_BELOW, RIM_BEYOND, beyond the brows' ends; the
+ * line between the brows' inner ends: the bridge). */
+static float rim_rigid(const rim_line *rim, float eye, float x, float y, float above, float below, float beyond) {
     int n = rim->n;
     float top, bottom, out = 0;
     if (x <= rim->x[0]) {
@@ -393,8 +400,8 @@ static float rim_rigid(const rim_line *rim, float eye, float x, float y) {
         top = rim->top[i] + u * (rim->top[i + 1] - rim->top[i]);
         bottom = rim->bottom[i] + u * (rim->bottom[i + 1] - rim->bottom[i]);
     }
-    float r = y < top ? 1 - (top - y) / (RIM_ABOVE * eye) : y > bottom ? 1 - (y - bottom) / (RIM_BELOW * eye) : 1;
-    r *= 1 - out / (RIM_BEYOND * eye);
+    float r = y < top ? 1 - (top - y) / (above * eye) : y > bottom ? 1 - (y - bottom) / (below * eye) : 1;
+    r *= 1 - out / (beyond * eye);
     r = r < 0 ? 0 : r;
     return r * r * (3 - 2 * r);
 }
@@ -1753,10 +1760,12 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         for (int e = 0; e < 2; e++)
             for (int i = 0; i < FACE_MESH_LID_POINTS; i++) on_lid[face_mesh_lid_upper[e][i]] = on_lid[face_mesh_lid_lower[e][i]] = true;
         for (int v = 0; v < FACE_VERTICES; v++) {
-            float keep = on_lid[v] ? 1 : 1 - rim_rigid(&rim, h->eye_distance, h->src[v][0], h->src[v][1]);
+            float keep = on_lid[v] ? 1 : 1 - rim_rigid(&rim, h->eye_distance, h->src[v][0], h->src[v][1], RIM_ABOVE, RIM_BELOW, RIM_BEYOND);
             for (int k = 0; k < 3; k++) h->spread[v].weight[k] *= keep;
         }
     }
+    if (s == VV_OK) s = lid_wires(h);
+    if (s == VV_OK && h->lid_skin[0].wire_y) wires_rigid(h);
     /* Matte: the plate (the person painted out, once), the person's own colours and the
      * matte as a texture.  A pixel I = a F + (1 - a) B mixes person F and background B by
      * the matte a; with the plate P as B, F = (I - (1 - a) P) / a, so that drawing F over P
@@ -1883,6 +1892,7 @@ void head3d_free(head3d *h) {
         free(h->lid_skin[e].own);
         free(h->lid_skin[e].shut);
         free(h->lid_skin[e].weight);
+        free(h->lid_skin[e].wire_y);
     }
     image_free(&h->source);
     image_free(&h->plate);
@@ -2020,7 +2030,7 @@ static void anchors_move(const head3d *h, const head3d_frame *f, float (*d)[2]) 
             shift[0] += f->expression[dlib_eye[e][i * 3]][0] / 2;
             shift[1] += f->expression[dlib_eye[e][i * 3]][1] / 2;
         }
-        float share = h->crease_share[c];
+        float share = h->lid_skin[e].wire_y ? 0 : h->crease_share[c]; /* lid_wires: the skin under a rim holds */
         d[a + c][0] = shift[0] + share * (d[lid_anchor][0] - shift[0]);
         d[a + c][1] = shift[1] + share * (d[lid_anchor][1] - shift[1]);
     }
@@ -2082,6 +2092,268 @@ static inline uint8_t blend255(int p, int q, int a) {
     return (uint8_t)((n + 1 + (n >> 8)) >> 8);
 }
 
+/* The skin of eye e's own face, for its shut lid: the median colour of the known pixels
+ * under the eye's middle, LID_CHEEK_NEAR to LID_CHEEK_FAR eye widths below the lower lid
+ * (box: the texture's pixels from (bx0, by0)); false where too few are known. */
+#define LID_CHEEK_NEAR 0.12f
+#define LID_CHEEK_FAR 0.3f
+static int compare_u8(const void *a, const void *b) { return *(const uint8_t *)a - *(const uint8_t *)b; }
+static bool lid_cheek(const head3d *h, const vv_image *box, const uint8_t *known, int bx0, int by0, int e, float skin[3]) {
+    enum { SAMPLES = 5 * 12 };
+    uint8_t cheek[3][SAMPLES];
+    int n = 0, w = box->width, hh = box->height;
+    float down[2] = {-h->lash_up[e][0], -h->lash_up[e][1]}, ew = h->eye_width[e];
+    for (int i = 2; i <= FACE_MESH_LID_POINTS - 3; i++) /* the lower lid's middle */
+        for (int j = 0; j < 12; j++) {
+            const float *p = h->src[face_mesh_lid_lower[e][i]];
+            float d = (LID_CHEEK_NEAR + (LID_CHEEK_FAR - LID_CHEEK_NEAR) * (float)j / 11) * ew;
+            int x = (int)lroundf(p[0] + d * down[0]) - bx0, y = (int)lroundf(p[1] + d * down[1]) - by0;
+            if (x < 0 || y < 0 || x >= w || y >= hh || !known[(size_t)y * w + x] || n >= SAMPLES) continue;
+            for (int c = 0; c < 3; c++) cheek[c][n] = box->data[((size_t)y * w + x) * 3 + c];
+            n++;
+        }
+    if (n < 8) return false;
+    float sum = 0;
+    for (int c = 0; c < 3; c++) {
+        qsort(cheek[c], (size_t)n, 1, compare_u8);
+        skin[c] = cheek[c][n / 2];
+        sum += skin[c];
+    }
+    return sum > 30;
+}
+
+/* The known pixels of a lid box whose hue is not the skin's are made unknown, with a pixel
+ * round them: a pixel's hue (its share of red and of blue in R + G + B) further than
+ * LID_SKIN_HUE from the skin's is something else (a metal rim: lp_d9's grey 0.05-0.07 away,
+ * its skin above and below the eye within 0.01).  Left as they are if that would leave
+ * under half the known pixels (a face lit in another colour). */
+#define LID_SKIN_HUE 0.035f
+static void lid_skin_unlike(const uint8_t *box_pixels, int w, int hh, uint8_t *known, const float skin[3]) {
+    float sum = skin[0] + skin[1] + skin[2];
+    float skin_r = skin[0] / sum, skin_b = skin[2] / sum;
+    size_t count = (size_t)w * hh, known_count = 0, unlike_count = 0;
+    uint8_t *unlike = calloc(count, 1);
+    if (!unlike) return; /* only a refinement */
+    for (size_t i = 0; i < count; i++) {
+        if (!known[i]) continue;
+        known_count++;
+        const uint8_t *p = box_pixels + i * 3;
+        float s = (float)p[0] + p[1] + p[2];
+        if (s < 30) continue; /* too dark to have a hue: the brows' and lashes' rule takes it */
+        if (fmaxf(fabsf(p[0] / s - skin_r), fabsf(p[2] / s - skin_b)) > LID_SKIN_HUE) unlike[i] = 1;
+    }
+    for (int y = 0; y < hh; y++)
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * w + x;
+            if (!known[i]) continue;
+            bool near = false;
+            for (int j = -1; j <= 1 && !near; j++)
+                for (int k = -1; k <= 1 && !near; k++) {
+                    int xx = x + k, yy = y + j;
+                    near = xx >= 0 && yy >= 0 && xx < w && yy < hh && (unlike[(size_t)yy * w + xx] & 1);
+                }
+            if (near) unlike[i] |= 2, unlike_count++;
+        }
+    if (2 * unlike_count <= known_count)
+        for (size_t i = 0; i < count; i++)
+            if (unlike[i] & 2) known[i] = 0;
+    free(unlike);
+}
+
+/* A thin glasses rim (a wire frame, as lp_d9's silver one) crossing the skin between the
+ * upper lid and the brow: the skin above a shutting lid followed it down (CREASE_NEAR /
+ * CREASE_FAR), bending the rim into waves and dragging the brows' lower edge down, and the
+ * lid's fill took the rim's grey.  Found per column over the upper lid's width and WIRE_SIDE
+ * eye widths beyond, between the brow (dlib's points) and the lid: the strongest thin ridge
+ * of luma (brighter or darker than both pixels WIRE_REACH eye widths above and below it, by
+ * WIRE_RIDGE levels or more); a rim is one unbroken run of them (a step of at most 2 pixels
+ * a column, one polarity) over WIRE_RUN of the columns, on both eyes (lp_d9 0.92 and 0.98;
+ * the 12 portraits without one 0.06-0.60, Grace Hopper's brow-line frame 0.33, which
+ * glasses_rim takes).  Where found, the skin above that lid holds still as it shuts (the lid
+ * alone stretches over the eye, with its fill) and the wire's pixels are no part of the
+ * fill and keep their own texture. */
+#define WIRE_SIDE 0.2f
+#define WIRE_REACH 0.06f
+#define WIRE_RIDGE 15.0f
+#define WIRE_RUN 0.75f
+static float lid_row_at(const head3d *h, int e, float x) { /* the upper lid's margin at column x */
+    const int *upper = face_mesh_lid_upper[e];
+    float best = NAN, nearest = INFINITY;
+    for (int i = 0; i + 1 < FACE_MESH_LID_POINTS; i++) {
+        const float *a = h->src[upper[i]], *b = h->src[upper[i + 1]];
+        float lo = fminf(a[0], b[0]), hi = fmaxf(a[0], b[0]);
+        if (x >= lo && x <= hi && hi > lo) return a[1] + (x - a[0]) / (b[0] - a[0]) * (b[1] - a[1]);
+        for (int k = 0; k < 2; k++) {
+            const float *p = k ? b : a;
+            if (fabsf(p[0] - x) < nearest) nearest = fabsf(p[0] - x), best = p[1];
+        }
+    }
+    return best;
+}
+
+static float brow_row_at(const head3d *h, int e, float x) { /* dlib's brow (17-21 or 22-26) at column x */
+    const float (*l)[2] = (const float(*)[2])h->dlib68 + (e ? 22 : 17);
+    int first = l[0][0] < l[4][0] ? 0 : 4, last = 4 - first, step = first ? -1 : 1;
+    if (x <= l[first][0]) return l[first][1];
+    if (x >= l[last][0]) return l[last][1];
+    for (int i = first; i != last; i += step) {
+        const float *a = l[i], *b = l[i + step];
+        if (x >= a[0] && x <= b[0]) return b[0] > a[0] ? a[1] + (x - a[0]) / (b[0] - a[0]) * (b[1] - a[1]) : a[1];
+    }
+    return l[last][1];
+}
+
+static vv_status lid_wire(head3d *h, int e, bool *found) {
+    *found = false;
+    float ew = h->eye_width[e], xa = INFINITY, xb = -INFINITY;
+    for (int i = 0; i < FACE_MESH_LID_POINTS; i++)
+        xa = fminf(xa, h->src[face_mesh_lid_upper[e][i]][0]), xb = fmaxf(xb, h->src[face_mesh_lid_upper[e][i]][0]);
+    int x0 = (int)floorf(xa - WIRE_SIDE * ew), x1 = (int)ceilf(xb + WIRE_SIDE * ew), n = x1 - x0 + 1;
+    int r = (int)lroundf(WIRE_REACH * ew);
+    r = r < 2 ? 2 : r;
+    if (!(ew > 0) || n < 8) return VV_OK;
+    float *ys = malloc((size_t)n * sizeof *ys);
+    signed char *polarity = malloc((size_t)n);
+    if (!ys || !polarity) {
+        free(ys);
+        free(polarity);
+        return vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+    }
+    for (int i = 0; i < n; i++) {
+        int x = x0 + i;
+        float lid = lid_row_at(h, e, (float)x), brow = brow_row_at(h, e, (float)x), best = 0;
+        ys[i] = NAN;
+        polarity[i] = 0;
+        if (!isfinite(lid) || !isfinite(brow)) continue;
+        for (int y = (int)floorf(brow); y < (int)(lid - 0.05f * ew); y++) {
+            float up = luma_at(&h->source, x, y - r), at = luma_at(&h->source, x, y), down = luma_at(&h->source, x, y + r);
+            float ridge = (at - up) * (at - down) > 0 ? fminf(fabsf(at - up), fabsf(at - down)) : 0;
+            if (ridge >= WIRE_RIDGE && ridge > best) best = ridge, ys[i] = (float)y, polarity[i] = at > up ? 1 : -1;
+        }
+    }
+    int run = 0, longest = 0, end = -1;
+    for (int i = 0; i < n; i++) {
+        bool joins = i > 0 && polarity[i] && polarity[i] == polarity[i - 1] && fabsf(ys[i] - ys[i - 1]) <= 2;
+        run = joins ? run + 1 : polarity[i] ? 1 : 0;
+        if (run > longest) longest = run, end = i;
+    }
+    free(polarity);
+    if (longest < WIRE_RUN * n) {
+        free(ys);
+        return VV_OK;
+    }
+    for (int i = 0; i < n; i++) /* the run only */
+        if (i > end || i <= end - longest) ys[i] = NAN;
+    lid_skin *l = &h->lid_skin[e];
+    l->wire_y = ys;
+    l->wire_x0 = x0;
+    l->wire_n = n;
+    l->wire_half = (float)r;
+    *found = true;
+    return VV_OK;
+}
+
+/* Both eyes' wires (lid_wire), kept only where both have one: a pair of glasses. */
+static vv_status lid_wires(head3d *h) {
+    bool found[2] = {false, false};
+    vv_status s = VV_OK;
+    for (int e = 0; e < 2 && s == VV_OK; e++) s = lid_wire(h, e, &found[e]);
+    if (s != VV_OK || !found[0] || !found[1])
+        for (int e = 0; e < 2; e++) {
+            free(h->lid_skin[e].wire_y);
+            h->lid_skin[e].wire_y = NULL;
+        }
+    return s;
+}
+
+/* Glasses are rigid: the skin under each eye's wire (lid_wire) moves with the head only, the
+ * expression (the brows lowered onto it, lp_d9 frame 450: waves along the rim) back over
+ * WIRE_ABOVE eye distances above it and WIRE_BELOW below (never the lid contours), and
+ * WIRE_BEYOND beyond its ends (not between the eyes: the bridge is lower, at the eyes). */
+#define WIRE_ABOVE 0.12f
+#define WIRE_BELOW 0.08f
+#define WIRE_BEYOND 0.05f
+static void wires_rigid(head3d *h) {
+    rim_line rims[2];
+    for (int e = 0; e < 2; e++) {
+        const lid_skin *l = &h->lid_skin[e];
+        int first = 0, last = l->wire_n - 1;
+        while (first < last && !isfinite(l->wire_y[first])) first++;
+        while (last > first && !isfinite(l->wire_y[last])) last--;
+        rims[e].n = 0;
+        for (int i = 0; i < 2 * RIM_STEPS && last > first; i++) {
+            int k = first + (int)lroundf((float)(last - first) * (float)i / (2 * RIM_STEPS - 1));
+            if (!isfinite(l->wire_y[k])) continue;
+            rims[e].x[rims[e].n] = (float)(l->wire_x0 + k);
+            rims[e].top[rims[e].n] = l->wire_y[k] - l->wire_half;
+            rims[e].bottom[rims[e].n++] = l->wire_y[k] + l->wire_half;
+        }
+    }
+    if (rims[0].n < 2 || rims[1].n < 2) return;
+    bool on_lid[FACE_VERTICES] = {false};
+    for (int e = 0; e < 2; e++)
+        for (int i = 0; i < FACE_MESH_LID_POINTS; i++) on_lid[face_mesh_lid_upper[e][i]] = on_lid[face_mesh_lid_lower[e][i]] = true;
+    for (int v = 0; v < FACE_VERTICES; v++) {
+        if (on_lid[v]) continue;
+        float rigid = 0;
+        for (int e = 0; e < 2; e++)
+            rigid = fmaxf(rigid, rim_rigid(&rims[e], h->eye_distance, h->src[v][0], h->src[v][1], WIRE_ABOVE, WIRE_BELOW, WIRE_BEYOND));
+        for (int k = 0; k < 3; k++) h->spread[v].weight[k] *= 1 - rigid;
+    }
+}
+
+/* How far pixel (x, y) of the texture is from eye e's wire, in its half-widths (INFINITY
+ * without one there). */
+static float lid_wire_distance(const head3d *h, int e, int x, int y) {
+    const lid_skin *l = &h->lid_skin[e];
+    int i = x - l->wire_x0;
+    if (!l->wire_y || i < 0 || i >= l->wire_n || !isfinite(l->wire_y[i])) return INFINITY;
+    return fabsf((float)y - l->wire_y[i]) / l->wire_half;
+}
+
+/* A shut lid is the skin of the face it is on: the cheek's colour under the eye (lp_d9's
+ * real shut lids: 0.99-1.02 of it per channel, before lids_shade's darkening at the lash line
+ * and corners).  The fill, from the skin round the eye (on lp_d9 the brows' side, darker and
+ * greyer: 0.8-0.9 of the cheek), is scaled per channel so that its mean where the lid
+ * applies (weight over half) takes LID_HUE_SHARE of the way to the cheek's hue (all of it
+ * made lp_s8's lid a rosy patch among the muted skin round it), and at least LID_TONE of its
+ * luma, never darker than the fill was (the cheek right under a painted eye is often its
+ * shadow: lp_s0 and lp_s8 went darker than the cheek further down), by at most
+ * LID_TONE_MOST either way; fading out with the weight towards the band's edge, to meet
+ * the skin round it smoothly. */
+#define LID_TONE 0.97f
+#define LID_HUE_SHARE 0.5f
+#define LID_TONE_MOST 1.3f
+static void lid_skin_tone(uint8_t *shut, const uint8_t *weight, size_t n, const float cheek[3]) {
+    double sum[3] = {0, 0, 0};
+    size_t count = 0;
+    for (size_t i = 0; i < n; i++)
+        if (weight[i] >= 128) {
+            for (int c = 0; c < 3; c++) sum[c] += shut[i * 3 + c];
+            count++;
+        }
+    if (!count) return;
+    float gain[3], mean[3];
+    for (int c = 0; c < 3; c++) mean[c] = (float)(sum[c] / (double)count);
+    float luma = 0.299f * mean[0] + 0.587f * mean[1] + 0.114f * mean[2];
+    float skin = 0.299f * cheek[0] + 0.587f * cheek[1] + 0.114f * cheek[2];
+    if (!(luma > 1) || !(skin > 1)) return;
+    float target = fmaxf(luma, LID_TONE * skin), mix[3]; /* never darker than the fill was */
+    for (int c = 0; c < 3; c++) mix[c] = LID_HUE_SHARE * cheek[c] / skin + (1 - LID_HUE_SHARE) * mean[c] / luma;
+    float mix_luma = 0.299f * mix[0] + 0.587f * mix[1] + 0.114f * mix[2];
+    for (int c = 0; c < 3; c++) {
+        gain[c] = mean[c] > 1 ? target * mix[c] / mix_luma / mean[c] : 1;
+        gain[c] = gain[c] > LID_TONE_MOST ? LID_TONE_MOST : gain[c] < 1 / LID_TONE_MOST ? 1 / LID_TONE_MOST : gain[c];
+    }
+    for (size_t i = 0; i < n; i++) {
+        float k = weight[i] >= 128 ? 1 : weight[i] / 128.0f;
+        for (int c = 0; c < 3; c++) {
+            float v = shut[i * 3 + c] * (1 + k * (gain[c] - 1));
+            shut[i * 3 + c] = (uint8_t)(v > 255 ? 255 : v + 0.5f);
+        }
+    }
+}
+
 /* Eye e's shut lid (see lid_unfold), in the texture: the band of the upper lid's
  * triangles (those with all corners on the upper lid or the two rings above it), and the
  * eye's opening, filled smoothly from the skin around them (brow above, lower lid below,
@@ -2113,6 +2385,8 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
     size_t n = (size_t)w * hh;
     uint8_t *band = calloc(n, 1), *wide = calloc(n, 1), *known = malloc(n);
     vv_image shut = {0};
+    float cheek[3];
+    bool have_cheek = false;
     vv_status s = band && wide && known ? image_create(&shut, w, hh, 3) : vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
     h->lid_skin[e].own = s == VV_OK ? malloc(n * 3) : NULL;
     h->lid_skin[e].weight = s == VV_OK ? malloc(n) : NULL;
@@ -2147,12 +2421,16 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
                 bool any = most > 0;
                 wide[(size_t)y * w + x] = (uint8_t)most;
                 bool opening = point_in_polygon((const float(*)[2])h->eye_polygon[e], 2 * FACE_MESH_LID_POINTS - 2, (float)(x + bx0), (float)(y + by0));
-                known[(size_t)y * w + x] = !any && !opening;
+                known[(size_t)y * w + x] = !any && !opening && !(lid_wire_distance(h, e, x + bx0, y + by0) <= 1);
             }
         for (int y = 0; y < hh; y++) {
             memcpy(shut.data + (size_t)y * w * 3, texture->data + ((size_t)(y + by0) * texture->width + bx0) * 3, (size_t)w * 3);
             memcpy(h->lid_skin[e].own + (size_t)y * w * 3, shut.data + (size_t)y * w * 3, (size_t)w * 3);
         }
+        /* nor what is not skin-coloured: a metal glasses rim across the box (grey) filled the
+         * shut lid grey-brown (lp_d9); skin is what the cheek under the eye is */
+        have_cheek = lid_cheek(h, &shut, known, bx0, by0, e, cheek);
+        if (have_cheek) lid_skin_unlike(shut.data, w, hh, known, cheek);
         /* only lit skin around it gives its colour: not the brows, lashes, a glasses frame or
          * the fold's shadow (darker than LID_SKIN_DARK of the box's median known pixel) */
         int histogram[256] = {0}, known_count = 0, lit_count = 0;
@@ -2196,7 +2474,14 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
                 }
             uint8_t *t = a; a = b; b = t;
         }
+        if (h->lid_skin[e].wire_y) /* the wire keeps its own pixels, a pixel soft at its edges */
+            for (int y = 0; y < hh; y++)
+                for (int x = 0; x < w; x++) {
+                    float d = lid_wire_distance(h, e, x + bx0, y + by0), keep = (d - 1) * h->lid_skin[e].wire_half;
+                    if (keep < 1) a[(size_t)y * w + x] = (uint8_t)(a[(size_t)y * w + x] * (keep < 0 ? 0 : keep) + 0.5f);
+                }
         memcpy(h->lid_skin[e].weight, a, n);
+        if (have_cheek) lid_skin_tone(shut.data, a, n, cheek);
         h->lid_skin[e].shut = shut.data; /* kept */
         shut.data = NULL;
         h->lid_skin[e].x0 = bx0;
