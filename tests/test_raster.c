@@ -331,6 +331,60 @@ static void test_all_weights_minified(void) {
     image_free(&gray_out);
 }
 
+/* A gray extra under the mesh's own texcoords with a texture of the colour's size (head3d's
+ * matte) is sampled by the colour's loop where it can; on spans sheared across several
+ * texture rows per 16 pixels it goes pixel by pixel.  Either way it must equal the same
+ * gray drawn as the colour (three equal channels). */
+static void test_fused_gray_sheared(void) {
+    const int n = 96, tw = 220;
+    vv_image texture, gray, gray_rgb, gray_out;
+    image_create(&texture, tw, tw, 3);
+    image_create(&gray, tw, tw, 1);
+    image_create(&gray_rgb, tw, tw, 3);
+    image_create(&gray_out, n, n, 1);
+    fill_noise(&texture);
+    for (int i = 0; i < tw * tw; i++) {
+        gray.data[i] = (uint8_t)(test_rng() & 255);
+        memset(gray_rgb.data + i * 3, gray.data[i], 3);
+    }
+    int wrong = 0, checked = 0;
+    for (int shear = 0; shear < 2; shear++) { /* v rising 0.05 (two rows a block) or 0.7 a pixel */
+        float sv = shear ? 0.7f : 0.05f;
+        float position[4][3] = {{-0.5f, -0.5f, 1}, {n - 0.5f, -0.5f, 1}, {n - 0.5f, n - 0.5f, 1}, {-0.5f, n - 0.5f, 1}};
+        float texcoord[4][2];
+        for (int v = 0; v < 4; v++) {
+            texcoord[v][0] = position[v][0] * 1.3f + 7.25f;
+            texcoord[v][1] = position[v][0] * sv + position[v][1] + 9.5f;
+        }
+        const int triangles[2][3] = {{0, 1, 2}, {0, 2, 3}};
+        raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, triangles, 4, 2, NULL, NULL, NULL};
+        raster_extra extra = {NULL, NULL, &gray, &gray_out, 0};
+        canvas c, ref;
+        canvas_init(&c, n, n);
+        canvas_init(&ref, n, n);
+        canvas_clear(&c);
+        canvas_clear(&ref);
+        memset(gray_out.data, 0, (size_t)n * n);
+        c.target.extras = &extra;
+        c.target.extra_count = 1;
+        CHECK_OK(raster_draw(&c.target, &texture, &mesh, NULL));
+        CHECK_OK(raster_draw(&ref.target, &gray_rgb, &mesh, NULL));
+        for (int i = 0; i < n * n; i++) {
+            if (!ref.coverage[i]) continue;
+            checked++;
+            wrong += gray_out.data[i] != ref.color.data[i * 3];
+        }
+        canvas_free(&c);
+        canvas_free(&ref);
+    }
+    CHECK_MSG(checked == 2 * n * n && wrong == 0, "sheared gray extra: %d of %d samples differ from the same gray as colour",
+              wrong, checked);
+    image_free(&texture);
+    image_free(&gray);
+    image_free(&gray_rgb);
+    image_free(&gray_out);
+}
+
 /* A gray extra with outside_keep (head3d's matte): beyond the texture's edge by more than
  * half a texel, a sample keeps the clamped edge value only where that is at least
  * outside_keep, else 0; inside, the plain clamped sample.  Both sampling paths: fixed
@@ -1807,6 +1861,7 @@ int main(void) {
     test_fill_fine_stripes();
     test_fill_known_and_border();
     test_portrait();
-    test_all_weights_minified(); /* last: its random draws would change the scenes above */
+    test_all_weights_minified(); /* last: their random draws would change the scenes above */
+    test_fused_gray_sheared();
     return test_finish("test_raster");
 }

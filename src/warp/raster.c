@@ -81,6 +81,7 @@ typedef struct raster_job {
     int clear_box[4];            /* target->clear_box clipped to the target (empty: y1 < y0) */
     int bands;
     bool wide;                   /* the AVX-512 span loops may sample the texture */
+    int fused;                   /* an extra the wide colour loop samples itself (-1: none) */
 } raster_job;
 
 static bool plane_fit(const double p[3][2], const double f[3], raster_plane *out) {
@@ -264,6 +265,14 @@ static inline void bilinear_inside(const uint8_t *p, size_t stride, uint32_t wx,
 }
 #endif
 
+/* Bilinear gray at p, p + 1, p + stride, p + stride + 1: bilinear_inside's formula for one
+ * channel. */
+static inline uint8_t bilinear_gray(const uint8_t *p, size_t stride, uint32_t wx, uint32_t wy) {
+    const uint8_t *q = p + stride;
+    int top = p[0] * 256 + (p[1] - p[0]) * (int)wx, bottom = q[0] * 256 + (q[1] - q[0]) * (int)wx;
+    return (uint8_t)((top * 256 + (bottom - top) * (int)wy + 32768) >> 16);
+}
+
 /* AVX-512 forms of the span loops (this machine's -march=native: F, BW, VL, DQ, VBMI,
  * VBMI2): sixteen pixels at a time, the depth test as a mask, the four texels of each
  * winner picked from row loads (or gathered), the bilinear in the same integers as
@@ -380,11 +389,25 @@ static inline void store_rgb16(uint8_t *dst, __m512i rgbx, __mmask16 m) {
 
 static inline __mmask16 lanes_below(int n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1); }
 
-/* span_inside_body, sixteen pixels at a time (same arguments and results). */
+/* bilinear_gray's integers for 16 pixels (in 32-bit lanes) from their texels (byte 0 of
+ * each lane) and weights. */
+static inline __m128i bilinear16_gray(texels16 t, __m512i wx, __m512i wy) {
+    const __m512i c255 = _mm512_set1_epi32(255);
+    __m512i p0 = _mm512_and_si512(t.a, c255), p1 = _mm512_and_si512(t.b, c255);
+    __m512i q0 = _mm512_and_si512(t.c, c255), q1 = _mm512_and_si512(t.d, c255);
+    __m512i top = _mm512_add_epi32(_mm512_slli_epi32(p0, 8), _mm512_mullo_epi32(_mm512_sub_epi32(p1, p0), wx));
+    __m512i bottom = _mm512_add_epi32(_mm512_slli_epi32(q0, 8), _mm512_mullo_epi32(_mm512_sub_epi32(q1, q0), wx));
+    __m512i v = _mm512_add_epi32(_mm512_slli_epi32(top, 8), _mm512_mullo_epi32(_mm512_sub_epi32(bottom, top), wy));
+    return _mm512_cvtepi32_epi8(_mm512_srli_epi32(_mm512_add_epi32(v, _mm512_set1_epi32(32768)), 16));
+}
+
+/* span_inside_body, sixteen pixels at a time (same arguments and results).  gray (or
+ * NULL): a gray extra under the colour's own texcoords, of the texture's size (the 3D
+ * head's matte), sampled at the same positions into gray_out (the span's first pixel). */
 static inline __attribute__((always_inline)) int span_inside_avx512(
     uint8_t *dst, float *depth, uint8_t *coverage, uint8_t *layer, uint8_t tag, const uint8_t *texels, size_t stride,
     int64_t fu, int64_t fv, int64_t du, int64_t dv, float z0, float dz, int i0, int i1, int16_t *won, uint16_t *won_bits,
-    bool has_coverage, bool has_layer, bool has_won) {
+    bool has_coverage, bool has_layer, bool has_won, const uint8_t *gray, uint8_t *gray_out) {
     int count = 0;
     const __m512i k16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const __m512i c255 = _mm512_set1_epi32(255);
@@ -402,8 +425,25 @@ static inline __attribute__((always_inline)) int span_inside_avx512(
         __m512i qu = fixed16(ua, du), qv = fixed16(va, dv);
         texels16 t = texels16_load(texels, stride, 3, _mm512_srli_epi32(qu, 8), _mm512_srli_epi32(qv, 8), (int)(ua >> 32),
                                    (int)((ua + du * last) >> 32), (int)(va >> 32), (int)((va + dv * last) >> 32), m);
-        __m512i rgb = bilinear16_math(t.a, t.b, t.c, t.d, _mm512_and_si512(qu, c255), _mm512_and_si512(qv, c255));
-        store_rgb16(dst + (size_t)i * 3, rgb, m);
+        __m512i wx = _mm512_and_si512(qu, c255), wy = _mm512_and_si512(qv, c255);
+        store_rgb16(dst + (size_t)i * 3, bilinear16_math(t.a, t.b, t.c, t.d, wx, wy), m);
+        if (gray) { /* the same texels' rows, one byte a texel: inside wherever the colour's are */
+            size_t row = stride / 3;
+            int xa = (int)(ua >> 32), xb = (int)((ua + du * last) >> 32), ya = (int)(va >> 32), yb = (int)((va + dv * last) >> 32);
+            int span_x = xa < xb ? xb - xa : xa - xb, span_y = ya < yb ? yb - ya : ya - yb;
+            if (span_x + 2 <= 64 && span_y <= 1) {
+                texels16 g = texels16_load(gray, row, 1, _mm512_srli_epi32(qu, 8), _mm512_srli_epi32(qv, 8), xa, xb, ya, yb, m);
+                _mm_mask_storeu_epi8(gray_out + i, m, bilinear16_gray(g, wx, wy));
+            } else { /* minified: per winner (a gather's 4-byte lanes could read past the last row) */
+                uint32_t su[16], sv[16];
+                _mm512_storeu_si512(su, qu);
+                _mm512_storeu_si512(sv, qv);
+                for (uint32_t bits = m; bits; bits &= bits - 1) {
+                    int k = __builtin_ctz(bits);
+                    gray_out[i + k] = bilinear_gray(gray + (size_t)(sv[k] >> 8) * row + (su[k] >> 8), row, su[k] & 255, sv[k] & 255);
+                }
+            }
+        }
         if (has_coverage) _mm_mask_storeu_epi8(coverage + i, m, _mm_set1_epi8((char)255));
         if (has_layer) _mm_mask_storeu_epi8(layer + i, m, _mm_set1_epi8((char)tag));
         if (has_won) { /* compressed in a register, then stored whole (won has 16 spare) */
@@ -470,17 +510,22 @@ static __attribute__((noinline)) int span_inside_any(SPAN_INSIDE_ARGS) {
 
 #ifdef RASTER_AVX512
 static __attribute__((noinline)) int span_wide_extras(SPAN_INSIDE_ARGS) {
-    return span_inside_avx512(SPAN_INSIDE_PASS, won, won_bits, true, true, true);
+    return span_inside_avx512(SPAN_INSIDE_PASS, won, won_bits, true, true, true, NULL, NULL);
 }
 
 static __attribute__((noinline)) int span_wide_tagged(SPAN_INSIDE_ARGS) {
     (void)won;
     (void)won_bits;
-    return span_inside_avx512(SPAN_INSIDE_PASS, NULL, NULL, true, true, false);
+    return span_inside_avx512(SPAN_INSIDE_PASS, NULL, NULL, true, true, false, NULL, NULL);
+}
+
+/* The 3D head's draw with its matte sampled alongside (and other extras' winners listed). */
+static __attribute__((noinline)) int span_wide_matte(SPAN_INSIDE_ARGS, const uint8_t *gray, uint8_t *gray_out) {
+    return span_inside_avx512(SPAN_INSIDE_PASS, won, won_bits, true, true, won != NULL, gray, gray_out);
 }
 
 static __attribute__((noinline)) int span_wide_any(SPAN_INSIDE_ARGS) {
-    return span_inside_avx512(SPAN_INSIDE_PASS, won, won_bits, coverage != NULL, layer != NULL, won != NULL);
+    return span_inside_avx512(SPAN_INSIDE_PASS, won, won_bits, coverage != NULL, layer != NULL, won != NULL, NULL, NULL);
 }
 #endif
 
@@ -540,14 +585,6 @@ static inline void sample_float_channels(const vv_image *tex, int channels, doub
 
 static inline void sample_float(const vv_image *tex, double u, double v, uint8_t *o) { sample_float_channels(tex, 3, u, v, o); }
 
-/* Bilinear gray at p, p + 1, p + stride, p + stride + 1: bilinear_inside's formula for one
- * channel. */
-static inline uint8_t bilinear_gray(const uint8_t *p, size_t stride, uint32_t wx, uint32_t wy) {
-    const uint8_t *q = p + stride;
-    int top = p[0] * 256 + (p[1] - p[0]) * (int)wx, bottom = q[0] * 256 + (q[1] - q[0]) * (int)wx;
-    return (uint8_t)((top * 256 + (bottom - top) * (int)wy + 32768) >> 16);
-}
-
 /* A gray extra's clamped sample, beyond the texture's edge by more than half a texel
  * (32.32 fixed point): kept only where the edge holds at least extra->outside_keep. */
 static inline void sample_extra_outside(const raster_extra *extra, bool beyond, uint8_t *o) {
@@ -592,27 +629,21 @@ static void extras_avx512(const vv_image *tex, int64_t fu, int64_t fv, int64_t d
             store_rgb16(out + (size_t)j * 3, bilinear16_math(t.a, t.b, t.c, t.d, wx, wy), m);
             continue;
         }
-        /* gray: bilinear_gray's integers in 32-bit lanes */
-        __m512i p0 = _mm512_and_si512(t.a, c255), p1 = _mm512_and_si512(t.b, c255);
-        __m512i q0 = _mm512_and_si512(t.c, c255), q1 = _mm512_and_si512(t.d, c255);
-        __m512i top = _mm512_add_epi32(_mm512_slli_epi32(p0, 8), _mm512_mullo_epi32(_mm512_sub_epi32(p1, p0), wx));
-        __m512i bottom = _mm512_add_epi32(_mm512_slli_epi32(q0, 8), _mm512_mullo_epi32(_mm512_sub_epi32(q1, q0), wx));
-        __m512i v = _mm512_add_epi32(_mm512_slli_epi32(top, 8), _mm512_mullo_epi32(_mm512_sub_epi32(bottom, top), wy));
-        v = _mm512_srli_epi32(_mm512_add_epi32(v, _mm512_set1_epi32(32768)), 16);
-        _mm_mask_storeu_epi8(out + j, m, _mm512_cvtepi32_epi8(v));
+        _mm_mask_storeu_epi8(out + j, m, bilinear16_gray(t, wx, wy));
     }
 }
 #endif
 
 /* Each extra of triangle t at the listed winners of row y: pixels xl + i0 + won[k] of the
  * span starting at xl, stepped from xl as the colour is (the same texcoords give the same
- * samples bit for bit).  won_bits (or NULL): the same winners as a mask per 16 pixels. */
+ * samples bit for bit).  won_bits (or NULL): the same winners as a mask per 16 pixels; done:
+ * extras the colour loop drew already (bit e). */
 static void draw_extras(const raster_job *job, const raster_triangle *t, int y, int xl, int i0, const int16_t *won,
-                        int count, const uint16_t *won_bits) {
+                        int count, const uint16_t *won_bits, unsigned done) {
     const raster_target *target = job->target;
     size_t row = (size_t)y * target->color->width;
     for (int e = 0; e < target->extra_count; e++) {
-        if (!(t->extras >> e & 1)) continue;
+        if (!(t->extras >> e & 1) || (done >> e & 1)) continue;
         const raster_extra *extra = &target->extras[e];
         const raster_plane *pu = &t->extra_u[e], *pv = &t->extra_v[e];
         double dx = xl - t->x0, dy = y - t->y0;
@@ -758,10 +789,24 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
         for (int i0 = 0; i0 < n; i0 += SPAN_CHUNK) {
             int i1 = i0 + SPAN_CHUNK < n ? i0 + SPAN_CHUNK : n, count = 0;
             bool bits = false; /* won_bits filled too */
+            unsigned done = 0;   /* extras drawn already */
             if (inside) {
-                count = span_inside(job->wide, dst, depth, coverage, layer, t->layer, tex->data, stride, fu, fv, du, dv, z0, dz,
-                                    i0, i1, won, won_bits);
-                bits = job->wide;
+#ifdef RASTER_AVX512
+                int e = job->fused;
+                if (e >= 0 && (t->extras >> e & 1) && coverage && layer) {
+                    const raster_extra *x = &target->extras[e];
+                    done = 1u << e;
+                    int16_t *rest = t->extras & ~done ? won : NULL; /* the other extras' winners */
+                    count = span_wide_matte(dst, depth, coverage, layer, t->layer, tex->data, stride, fu, fv, du, dv, z0, dz, i0,
+                                            i1, rest, won_bits, x->texture->data, x->out->data + row + xl);
+                    bits = true;
+                } else
+#endif
+                {
+                    count = span_inside(job->wide, dst, depth, coverage, layer, t->layer, tex->data, stride, fu, fv, du, dv, z0,
+                                        dz, i0, i1, won, won_bits);
+                    bits = job->wide;
+                }
             } else {
                 for (int i = i0; i < i1; i++) {
                     float z = z0 + dz * (float)i;
@@ -773,7 +818,7 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
                     if (won) won[count++] = (int16_t)(i - i0);
                 }
             }
-            if (count) draw_extras(job, t, y, xl, i0, won, count, bits ? won_bits : NULL);
+            if (count) draw_extras(job, t, y, xl, i0, won, count, bits ? won_bits : NULL, done);
         }
         return;
     }
@@ -790,7 +835,7 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
             if (layer) layer[i] = t->layer;
             if (won) won[count++] = (int16_t)(i - i0);
         }
-        if (count) draw_extras(job, t, y, xl, i0, won, count, NULL);
+        if (count) draw_extras(job, t, y, xl, i0, won, count, NULL, 0);
     }
 }
 
@@ -939,7 +984,7 @@ vv_status raster_draw(raster_target *target, const vv_image *texture, const rast
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "raster: the backdrop must be RGB of the target's size");
     if (mesh->triangle_count == 0 && !target->clear && !target->rows_done) return VV_OK;
     int height = target->color->height, bands = (height + BAND_ROWS - 1) / BAND_ROWS;
-    raster_job job = {target, texture, mesh, params && params->cull_back_faces, NULL, NULL, NULL, {0, 0, -1, -1}, bands, false};
+    raster_job job = {target, texture, mesh, params && params->cull_back_faces, NULL, NULL, NULL, {0, 0, -1, -1}, bands, false, -1};
     if (target->clear) { /* clipped to the target; an empty box clears nothing */
         const int *b = target->clear_box;
         int width = target->color->width;
@@ -951,6 +996,14 @@ vv_status raster_draw(raster_target *target, const vv_image *texture, const rast
     }
 #ifdef RASTER_AVX512
     job.wide = gather_fits(texture);
+    /* A gray extra under the mesh's texcoords with a texture of the colour's size (head3d's
+     * matte): the colour's positions, so the colour loop samples it too. */
+    for (int e = 0; e < target->extra_count && job.wide && job.fused < 0; e++) {
+        const raster_extra *x = &target->extras[e];
+        if (!x->texcoord && x->texture->channels == 1 && x->texture->width == texture->width &&
+            x->texture->height == texture->height)
+            job.fused = e;
+    }
 #endif
     int threads = params ? params->threads : 0;
     job.triangles = mesh->triangle_count ? mem_alloc((size_t)mesh->triangle_count, sizeof *job.triangles) : NULL;
