@@ -189,6 +189,8 @@ struct head3d {
     /* Gaze: each eye's iris in the portrait (centre, radius), its eye's axis, the white. */
     float iris_centre[2][2], iris_radius[2], eye_axis[2][2], eye_width[2];
     float sclera[2][3];
+    vv_image eye_clean[2];          /* each eye's box of the portrait with its iris painted out (eye_clean_build) */
+    int eye_clean_origin[2][2];
     /* The upper lashes (see lashes_measure): each inner upper-lid vertex's dark run above the
      * margin (portrait pixels, along lash_up), and the run's colour. */
     float lash_depth[2][FACE_MESH_LID_POINTS], lash_up[2][2], lash_colour[2][3];
@@ -603,6 +605,10 @@ static int crease_anchors(head3d *h, const float (*frontal)[3], float (*anchor_p
     return a + made;
 }
 
+/* The iris a glance moves: the Iris model's rim sits inside a painted iris's dark edge. */
+#define IRIS_CLEAR 1.15f
+#define WAS_RAMP 1.5f /* pixels past the rim over which the white blends into what lies beyond */
+
 /* Eye e's iris shift in portrait pixels; false when too small to draw or not a number
  * (then the eye is left as rendered). */
 static bool gaze_shift(const head3d *h, const head3d_frame *f, int e, float *sx, float *sy) {
@@ -624,7 +630,7 @@ static void eyes_gaze(head3d *h, const head3d_frame *f, vv_image *out) {
         float sx, sy;
         if (!gaze_shift(h, f, e, &sx, &sy)) continue;
         const float *c = h->iris_centre[e];
-        float r = 1.15f * h->iris_radius[e]; /* the model's rim sits inside a painted iris's dark edge */
+        float r = IRIS_CLEAR * h->iris_radius[e]; /* the model's rim sits inside a painted iris's dark edge */
         uint8_t layer = (uint8_t)(e ? HEAD3D_LAYER_EYE_LEFT : HEAD3D_LAYER_EYE_RIGHT);
         for (int t = 0; t < h->triangle_count; t++) {
             if (h->layer[t] != layer) continue;
@@ -651,19 +657,18 @@ static void eyes_gaze(head3d *h, const head3d_frame *f, vv_image *out) {
                     }
                     float qx = px - sx, qy = py - sy;
                     float iris = r + 0.5f - hypotf(qx - c[0], qy - c[1]);  /* > 0: the moved iris covers it */
-                    float was = r + 0.5f - hypotf(px - c[0], py - c[1]);   /* > 0: the iris was here */
+                    float was = (r + WAS_RAMP - hypotf(px - c[0], py - c[1])) / (WAS_RAMP + 0.5f); /* > 0: the iris was here */
                     iris = iris < 0 ? 0 : iris > 1 ? 1 : iris;
                     was = was < 0 ? 0 : was > 1 ? 1 : was;
                     if (iris <= 0 && was <= 0) continue;
                     uint8_t *o = out->data + ((size_t)y * out->width + x) * 3;
-                    float moved[4], weight = iris > was ? iris : was;
-                    image_sample_rgb(&h->source, qx, qy, moved);
-                    /* the white beside the iris, half its mean (small painted eyes have specks
-                     * of lid and lash there); all the mean where p - shift leaves the eye */
-                    float mean_share = point_in_polygon((const float(*)[2])h->eye_polygon[e], 2 * FACE_MESH_LID_POINTS - 2, qx, qy) ? 0.5f : 1;
-                    for (int k = 0; k < 3; k++) moved[k] += (1 - iris) * mean_share * (h->sclera[e][k] - moved[k]);
+                    /* where the iris was, the white without it; over that, the moved iris */
+                    float white[3] = {0, 0, 0}, moved[3] = {0, 0, 0};
+                    if (was > 0) image_sample_rgb(&h->eye_clean[e], px - (float)h->eye_clean_origin[e][0], py - (float)h->eye_clean_origin[e][1], white);
+                    if (iris > 0) image_sample_rgb(&h->source, qx, qy, moved);
                     for (int k = 0; k < 3; k++) {
-                        float v = o[k] + weight * (moved[k] - o[k]);
+                        float v = o[k] + was * (white[k] - o[k]);
+                        v += iris * (moved[k] - v);
                         o[k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
                     }
                 }
@@ -1166,6 +1171,101 @@ static void lashes_measure(head3d *h, const float mesh[][3], int e) {
 }
 
 
+/* The unknown pixels of a push-pull fill relaxed towards a membrane (each the mean of its
+ * four neighbours; successive over-relaxation, `sweeps` passes): a hole between a lit and a
+ * shaded side then ramps from one to the other, where push-pull paints it about one colour,
+ * the mean of both, with a step against each. */
+#define RELAX_OMEGA 1.8f
+static void fill_relax(vv_image *im, const uint8_t *known, int sweeps) {
+    int w = im->width, hh = im->height;
+    for (int it = 0; it < sweeps; it++)
+        for (int y = 0; y < hh; y++)
+            for (int x = 0; x < w; x++) {
+                size_t i = (size_t)y * w + x;
+                if (known[i]) continue;
+                int n = 0, sum[3] = {0, 0, 0};
+                const uint8_t *q[4] = {x > 0 ? im->data + (i - 1) * 3 : NULL, x < w - 1 ? im->data + (i + 1) * 3 : NULL,
+                                       y > 0 ? im->data + (i - (size_t)w) * 3 : NULL, y < hh - 1 ? im->data + (i + (size_t)w) * 3 : NULL};
+                for (int k = 0; k < 4; k++)
+                    if (q[k]) {
+                        n++;
+                        for (int c = 0; c < 3; c++) sum[c] += q[k][c];
+                    }
+                uint8_t *p = im->data + i * 3;
+                for (int c = 0; c < 3; c++) {
+                    float v = p[c] + RELAX_OMEGA * ((float)sum[c] / n - p[c]);
+                    p[c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
+                }
+            }
+}
+
+/* Eye e's white without its iris (head3d_new): a box of the portrait round the eye's opening
+ * (poly) with the iris's disk, out to IRIS_CLEAR times the model's rim and a pixel more,
+ * painted from the brighter part of the opening's pixels around it (the white beside it, not
+ * the lashes; its mean where the opening shows too little of it), push-pull and then relaxed
+ * so that a lit side and a shaded one ramp into each other.  A glance uncovers this where the iris was: painted
+ * from the white's mean colour and what lay a shift away, it left a grey arc of the old iris
+ * beside the moved one on a dark-eyed driver and on small painted eyes. */
+#define EYE_CLEAN_SWEEPS 60
+#define WHITE_SHARE 0.75f /* the brighter three quarters of the opening beside the iris: its white */
+static vv_status eye_clean_build(head3d *h, const vv_image *source, int e, const float (*poly)[2], int n) {
+    const float *c = h->iris_centre[e];
+    float r = IRIS_CLEAR * h->iris_radius[e] + 1, x0 = c[0] - r, x1 = c[0] + r, y0 = c[1] - r, y1 = c[1] + r;
+    for (int i = 0; i < n; i++) {
+        x0 = fminf(x0, poly[i][0]); x1 = fmaxf(x1, poly[i][0]);
+        y0 = fminf(y0, poly[i][1]); y1 = fmaxf(y1, poly[i][1]);
+    }
+    /* clamped as floats first: a finite mesh may still lie far outside */
+    int bx0 = (int)fminf(fmaxf(floorf(x0) - 2, 0), (float)source->width - 1), by0 = (int)fminf(fmaxf(floorf(y0) - 2, 0), (float)source->height - 1);
+    int bx1 = (int)fminf(fmaxf(ceilf(x1) + 2, 0), (float)source->width - 1), by1 = (int)fminf(fmaxf(ceilf(y1) + 2, 0), (float)source->height - 1);
+    int w = bx1 - bx0 + 1, hh = by1 - by0 + 1;
+    h->eye_clean_origin[e][0] = bx0;
+    h->eye_clean_origin[e][1] = by0;
+    vv_status s = image_create(&h->eye_clean[e], w, hh, 3);
+    uint8_t *known = s == VV_OK ? malloc((size_t)w * hh) : NULL;
+    if (s == VV_OK && !known) s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+    if (s != VV_OK) return s;
+    /* the opening's pixels beside the iris, and of those the brighter part (the rest is lash,
+     * lid margin and the corners' shade, which drew a grey ring into a white eye) */
+    int count = 0, histogram[256] = {0};
+    for (int y = 0; y < hh; y++) {
+        memcpy(h->eye_clean[e].data + (size_t)y * w * 3, source->data + ((size_t)(by0 + y) * source->width + bx0) * 3, (size_t)w * 3);
+        for (int x = 0; x < w; x++) {
+            float px = (float)(bx0 + x), py = (float)(by0 + y);
+            bool beside = point_in_polygon(poly, n, px, py) && hypotf(px - c[0], py - c[1]) >= r;
+            const uint8_t *q = h->eye_clean[e].data + ((size_t)y * w + x) * 3;
+            int luma = (77 * q[0] + 150 * q[1] + 29 * q[2]) >> 8;
+            known[(size_t)y * w + x] = beside ? (uint8_t)(luma + 1) : 0; /* 0: not beside; else luma + 1 for now */
+            if (beside) {
+                histogram[luma]++;
+                count++;
+            }
+        }
+    }
+    int least = 0;
+    for (int v = 255, seen = 0; v >= 0; v--) {
+        seen += histogram[v];
+        if (seen >= WHITE_SHARE * count) {
+            least = v;
+            break;
+        }
+    }
+    count = 0;
+    for (size_t i = 0; i < (size_t)w * hh; i++) {
+        known[i] = known[i] > least; /* luma + 1 > least: luma >= least */
+        count += known[i];
+    }
+    if (count >= 6) {
+        s = image_fill_holes(&h->eye_clean[e], known, 1);
+        if (s == VV_OK) fill_relax(&h->eye_clean[e], known, EYE_CLEAN_SWEEPS);
+    } else { /* too little white to paint from: its mean colour */
+        for (size_t i = 0; i < (size_t)w * hh; i++)
+            for (int k = 0; k < 3; k++) h->eye_clean[e].data[i * 3 + k] = (uint8_t)(h->sclera[e][k] + 0.5f);
+    }
+    free(known);
+    return s;
+}
+
 static const int dlib_eye[2][6] = {{36, 37, 38, 39, 40, 41}, {42, 43, 44, 45, 46, 47}};
 
 vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks[68][2], const float mesh[][3],
@@ -1286,7 +1386,12 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
                                        (int)fminf(fmaxf(h->source68[30][0], 0), source->width - 1)) * 3 + c];
             h->sclera[e][c] = count >= 12 ? sum[c] / count : 0.6f * skin + 0.4f * 235;
         }
+        if (s == VV_OK) s = eye_clean_build(h, source, e, (const float(*)[2])poly, n);
         lashes_measure(h, mesh, e);
+    }
+    if (s != VV_OK) {
+        head3d_free(h);
+        return s;
     }
     /* Canonical -> source similarity: the source's head pose in 3D. */
     rigid3d pose, inverse;
@@ -1894,6 +1999,7 @@ void head3d_free(head3d *h) {
         free(h->lid_skin[e].weight);
         free(h->lid_skin[e].wire_y);
     }
+    for (int e = 0; e < 2; e++) image_free(&h->eye_clean[e]);
     image_free(&h->source);
     image_free(&h->plate);
     image_free(&h->matte1);
