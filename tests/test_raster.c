@@ -215,17 +215,52 @@ static int formula_bilinear(const uint8_t *data, int width, int channels, int x,
     return (top * 256 + (bottom - top) * wy + 32768) >> 16;
 }
 
+/* The weight tests' images: a noise texture, its twin and a gray extra (tw x th), and the
+ * extras' outputs (n x n). */
+static void weight_images(int tw, int th, int n, vv_image *texture, vv_image *twin, vv_image *gray, vv_image *twin_out,
+                          vv_image *gray_out) {
+    image_create(texture, tw, th, 3);
+    image_create(twin, tw, th, 3);
+    image_create(gray, tw, th, 1);
+    fill_noise(texture);
+    fill_noise(twin);
+    for (int i = 0; i < tw * th; i++) gray->data[i] = (uint8_t)(test_rng() & 255);
+    image_create(twin_out, n, n, 3);
+    image_create(gray_out, n, n, 1);
+}
+
+static void weight_images_free(vv_image *texture, vv_image *twin, vv_image *gray, vv_image *twin_out, vv_image *gray_out) {
+    image_free(texture);
+    image_free(twin);
+    image_free(gray);
+    image_free(twin_out);
+    image_free(gray_out);
+}
+
+/* A quad over the whole n x n canvas, its texcoords and the twin's (twin_texcoord) given,
+ * drawn with the twin and gray extras into c (initialised and cleared here; `nearer`: the
+ * canvas's depth set before the draw). */
+static void weight_draw(canvas *c, int n, const float (*position)[3], const float (*texcoord)[2], const float (*twin_texcoord)[2],
+                        const vv_image *texture, vv_image *twin, vv_image *gray, vv_image *twin_out, vv_image *gray_out,
+                        bool (*nearer)(int i, int n)) {
+    const int triangles[2][3] = {{0, 1, 2}, {0, 2, 3}};
+    raster_mesh mesh = {position, texcoord, triangles, 4, 2, NULL, NULL, NULL};
+    raster_extra extras[2] = {{twin_texcoord, NULL, twin, twin_out, 0}, {NULL, NULL, gray, gray_out, 0}};
+    canvas_init(c, n, n);
+    canvas_clear(c);
+    for (int i = 0; nearer && i < n * n; i++)
+        if (nearer(i, n)) c->depth[i] = 2; /* nearer than the quad: kept */
+    c->target.extras = extras;
+    c->target.extra_count = 2;
+    CHECK_OK(raster_draw(&c->target, texture, &mesh, NULL));
+    c->target.extras = NULL; /* this frame's, gone with it */
+    c->target.extra_count = 0;
+}
+
 static void test_all_weights(void) {
     int n = 256, tw = 260;
     vv_image texture, twin, gray, twin_out, gray_out;
-    image_create(&texture, tw, tw, 3);
-    image_create(&twin, tw, tw, 3);
-    image_create(&gray, tw, tw, 1);
-    fill_noise(&texture);
-    fill_noise(&twin);
-    for (int i = 0; i < tw * tw; i++) gray.data[i] = (uint8_t)(test_rng() & 255);
-    image_create(&twin_out, n, n, 3);
-    image_create(&gray_out, n, n, 1);
+    weight_images(tw, tw, n, &texture, &twin, &gray, &twin_out, &gray_out);
     /* the twin's texcoords: mirrored in x and moved down by 2, the same weights */
     float position[4][3] = {{-0.5f, -0.5f, 1}, {n - 0.5f, -0.5f, 1}, {n - 0.5f, n - 0.5f, 1}, {-0.5f, n - 0.5f, 1}};
     float texcoord[4][2], mirrored[4][2];
@@ -235,15 +270,9 @@ static void test_all_weights(void) {
         mirrored[v][0] = 257 - texcoord[v][0]; /* texel 256 - x + 1 - 1 ... see below */
         mirrored[v][1] = texcoord[v][1] + 2;
     }
-    const int triangles[2][3] = {{0, 1, 2}, {0, 2, 3}};
-    raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, triangles, 4, 2, NULL, NULL, NULL};
-    raster_extra extras[2] = {{(const float(*)[2])mirrored, NULL, &twin, &twin_out, 0}, {NULL, NULL, &gray, &gray_out, 0}};
     canvas c;
-    canvas_init(&c, n, n);
-    canvas_clear(&c);
-    c.target.extras = extras;
-    c.target.extra_count = 2;
-    CHECK_OK(raster_draw(&c.target, &texture, &mesh, NULL));
+    weight_draw(&c, n, (const float(*)[3])position, (const float(*)[2])texcoord, (const float(*)[2])mirrored, &texture, &twin, &gray,
+                &twin_out, &gray_out, NULL);
     int wrong = 0, wrong_twin = 0, wrong_gray = 0;
     for (int y = 0; y < n; y++)
         for (int x = 0; x < n; x++) {
@@ -260,11 +289,7 @@ static void test_all_weights(void) {
     CHECK_MSG(wrong_twin == 0, "all weights: %d RGB extra samples off the integer formula", wrong_twin);
     CHECK_MSG(wrong_gray == 0, "all weights: %d gray extra samples off the integer formula", wrong_gray);
     canvas_free(&c);
-    image_free(&texture);
-    image_free(&twin);
-    image_free(&gray);
-    image_free(&twin_out);
-    image_free(&gray_out);
+    weight_images_free(&texture, &twin, &gray, &twin_out, &gray_out);
 }
 
 /* The same integers where the texture is minified 4x across (u = (4 + 1/256) x: texel
@@ -272,17 +297,12 @@ static void test_all_weights(void) {
  * picking them from row loads.  A fifth of the pixels lose the depth test to what is
  * already drawn (scattered, so that blocks of 16 are partly won): their colour and extras
  * stay as they were. */
+static bool scattered_nearer(int i, int n) { return (i * 7 + i / n * 3) % 5 == 0; }
+
 static void test_all_weights_minified(void) {
     int n = 256, tw = 4 * 256 + 8, th = 264;
     vv_image texture, twin, gray, twin_out, gray_out;
-    image_create(&texture, tw, th, 3);
-    image_create(&twin, tw, th, 3);
-    image_create(&gray, tw, th, 1);
-    fill_noise(&texture);
-    fill_noise(&twin);
-    for (int i = 0; i < tw * th; i++) gray.data[i] = (uint8_t)(test_rng() & 255);
-    image_create(&twin_out, n, n, 3);
-    image_create(&gray_out, n, n, 1);
+    weight_images(tw, th, n, &texture, &twin, &gray, &twin_out, &gray_out);
     float position[4][3] = {{-0.5f, -0.5f, 1}, {n - 0.5f, -0.5f, 1}, {n - 0.5f, n - 0.5f, 1}, {-0.5f, n - 0.5f, 1}};
     float texcoord[4][2], shifted[4][2];
     for (int v = 0; v < 4; v++) {
@@ -291,22 +311,14 @@ static void test_all_weights_minified(void) {
         shifted[v][0] = texcoord[v][0] + 2; /* the twin: texel 4 x + 2, y + 2, the same weights */
         shifted[v][1] = texcoord[v][1] + 2;
     }
-    const int triangles[2][3] = {{0, 1, 2}, {0, 2, 3}};
-    raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, triangles, 4, 2, NULL, NULL, NULL};
-    raster_extra extras[2] = {{(const float(*)[2])shifted, NULL, &twin, &twin_out, 0}, {NULL, NULL, &gray, &gray_out, 0}};
     canvas c;
-    canvas_init(&c, n, n);
-    canvas_clear(&c);
-    for (int i = 0; i < n * n; i++)
-        if ((i * 7 + i / n * 3) % 5 == 0) c.depth[i] = 2; /* nearer than the quad: kept */
-    c.target.extras = extras;
-    c.target.extra_count = 2;
-    CHECK_OK(raster_draw(&c.target, &texture, &mesh, NULL));
+    weight_draw(&c, n, (const float(*)[3])position, (const float(*)[2])texcoord, (const float(*)[2])shifted, &texture, &twin, &gray,
+                &twin_out, &gray_out, scattered_nearer);
     int wrong = 0, wrong_twin = 0, wrong_gray = 0, kept = 0, lost = 0;
     for (int y = 0; y < n; y++)
         for (int x = 0; x < n; x++) {
             int i = y * n + x;
-            if ((i * 7 + i / n * 3) % 5 == 0) {
+            if (scattered_nearer(i, n)) {
                 kept++;
                 bool untouched = c.depth[i] == 2 && !c.coverage[i] && !gray_out.data[i];
                 for (int k = 0; k < 3; k++) untouched = untouched && !c.color.data[i * 3 + k] && !twin_out.data[i * 3 + k];
@@ -324,11 +336,7 @@ static void test_all_weights_minified(void) {
     CHECK_MSG(wrong_gray == 0, "minified: %d gray extra samples off the integer formula", wrong_gray);
     CHECK_MSG(kept > 10000 && lost == 0, "minified: %d of %d pixels nearer before the draw were drawn over", lost, kept);
     canvas_free(&c);
-    image_free(&texture);
-    image_free(&twin);
-    image_free(&gray);
-    image_free(&twin_out);
-    image_free(&gray_out);
+    weight_images_free(&texture, &twin, &gray, &twin_out, &gray_out);
 }
 
 /* A gray extra under the mesh's own texcoords with a texture of the colour's size (head3d's
