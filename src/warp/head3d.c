@@ -103,7 +103,6 @@ static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
 #define LASH_ALPHA 0.85f
 static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e);
 static vv_status lid_wires(head3d *h);
-static void wires_rigid(head3d *h);
 static float lid_unfold(float open) { return open >= 0.6f ? 0 : open <= 0.15f ? 1 : (0.6f - open) / 0.45f; }
 
 /* How far into the last half of a closing the lids are: 0 while half open or more, 1 shut.
@@ -384,11 +383,10 @@ static bool glasses_rim(const vv_image *im, const float (*l)[2], float eye, rim_
     return bridge >= RIM_BRIDGE;
 }
 
-/* How rigid a face vertex at (x, y) is on a face with a glasses rim: 1 on the rim's band,
- * falling to 0 `above` eye distances above it, `below` below it and `beyond` beyond its
- * ends (a brow-line frame: RIM_ABOVE, RIM_BELOW, RIM_BEYOND, beyond the brows' ends; the
- * line between the brows' inner ends: the bridge). */
-static float rim_rigid(const rim_line *rim, float eye, float x, float y, float above, float below, float beyond) {
+/* How rigid a face vertex at (x, y) is on a face with a brow-line frame: 1 on the rim's
+ * band, falling to 0 RIM_ABOVE eye distances above it, RIM_BELOW below it and RIM_BEYOND
+ * beyond the brows' ends (the line between the brows' inner ends: the bridge). */
+static float rim_rigid(const rim_line *rim, float eye, float x, float y) {
     int n = rim->n;
     float top, bottom, out = 0;
     if (x <= rim->x[0]) {
@@ -402,8 +400,8 @@ static float rim_rigid(const rim_line *rim, float eye, float x, float y, float a
         top = rim->top[i] + u * (rim->top[i + 1] - rim->top[i]);
         bottom = rim->bottom[i] + u * (rim->bottom[i + 1] - rim->bottom[i]);
     }
-    float r = y < top ? 1 - (top - y) / (above * eye) : y > bottom ? 1 - (y - bottom) / (below * eye) : 1;
-    r *= 1 - out / (beyond * eye);
+    float r = y < top ? 1 - (top - y) / (RIM_ABOVE * eye) : y > bottom ? 1 - (y - bottom) / (RIM_BELOW * eye) : 1;
+    r *= 1 - out / (RIM_BEYOND * eye);
     r = r < 0 ? 0 : r;
     return r * r * (3 - 2 * r);
 }
@@ -1865,12 +1863,11 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         for (int e = 0; e < 2; e++)
             for (int i = 0; i < FACE_MESH_LID_POINTS; i++) on_lid[face_mesh_lid_upper[e][i]] = on_lid[face_mesh_lid_lower[e][i]] = true;
         for (int v = 0; v < FACE_VERTICES; v++) {
-            float keep = on_lid[v] ? 1 : 1 - rim_rigid(&rim, h->eye_distance, h->src[v][0], h->src[v][1], RIM_ABOVE, RIM_BELOW, RIM_BEYOND);
+            float keep = on_lid[v] ? 1 : 1 - rim_rigid(&rim, h->eye_distance, h->src[v][0], h->src[v][1]);
             for (int k = 0; k < 3; k++) h->spread[v].weight[k] *= keep;
         }
     }
     if (s == VV_OK) s = lid_wires(h);
-    if (s == VV_OK && h->lid_skin[0].wire_y) wires_rigid(h);
     /* Matte: the plate (the person painted out, once), the person's own colours and the
      * matte as a texture.  A pixel I = a F + (1 - a) B mixes person F and background B by
      * the matte a; with the plate P as B, F = (I - (1 - a) P) / a, so that drawing F over P
@@ -2281,7 +2278,11 @@ static void lid_skin_unlike(const uint8_t *box_pixels, int w, int hh, uint8_t *k
  * the 12 portraits without one 0.06-0.60, Grace Hopper's brow-line frame 0.33, which
  * glasses_rim takes).  Where found, the skin above that lid holds still as it shuts (the lid
  * alone stretches over the eye, with its fill) and the wire's pixels are no part of the
- * fill and keep their own texture. */
+ * fill and keep their own texture.  The skin under the wire still follows the expression:
+ * held out of it (as rim_rigid holds a brow-line frame), lowered brows were squeezed into a
+ * dark jagged line against the held band (lp_d9 frame 307) and eval's lag estimate read the
+ * output late (sub-frame 0.83 held 0.12 eye distances above the wire, 0.47 at 0.05, 0.41
+ * not held; 0.11 before). */
 #define WIRE_SIDE 0.2f
 #define WIRE_REACH 0.06f
 #define WIRE_RIDGE 15.0f
@@ -2374,45 +2375,6 @@ static vv_status lid_wires(head3d *h) {
             h->lid_skin[e].wire_y = NULL;
         }
     return s;
-}
-
-/* Glasses are rigid: the skin under each eye's wire (lid_wire) moves with the head only, the
- * expression (the brows lowered onto it, lp_d9 frame 450: waves along the rim) back over
- * WIRE_ABOVE eye distances above it and WIRE_BELOW below (never the lid contours), and
- * WIRE_BEYOND beyond its ends (not between the eyes: the bridge is lower, at the eyes).
- * Held up to 0.12 above, lp_d9's brows (just over the rim) lost enough of their motion that
- * eval's lag estimate read the output a frame late (sub-frame 0.83, 0.41 without any hold,
- * 0.47 with this). */
-#define WIRE_ABOVE 0.05f
-#define WIRE_BELOW 0.08f
-#define WIRE_BEYOND 0.05f
-static void wires_rigid(head3d *h) {
-    rim_line rims[2];
-    for (int e = 0; e < 2; e++) {
-        const lid_skin *l = &h->lid_skin[e];
-        int first = 0, last = l->wire_n - 1;
-        while (first < last && !isfinite(l->wire_y[first])) first++;
-        while (last > first && !isfinite(l->wire_y[last])) last--;
-        rims[e].n = 0;
-        for (int i = 0; i < 2 * RIM_STEPS && last > first; i++) {
-            int k = first + (int)lroundf((float)(last - first) * (float)i / (2 * RIM_STEPS - 1));
-            if (!isfinite(l->wire_y[k])) continue;
-            rims[e].x[rims[e].n] = (float)(l->wire_x0 + k);
-            rims[e].top[rims[e].n] = l->wire_y[k] - l->wire_half;
-            rims[e].bottom[rims[e].n++] = l->wire_y[k] + l->wire_half;
-        }
-    }
-    if (rims[0].n < 2 || rims[1].n < 2) return;
-    bool on_lid[FACE_VERTICES] = {false};
-    for (int e = 0; e < 2; e++)
-        for (int i = 0; i < FACE_MESH_LID_POINTS; i++) on_lid[face_mesh_lid_upper[e][i]] = on_lid[face_mesh_lid_lower[e][i]] = true;
-    for (int v = 0; v < FACE_VERTICES; v++) {
-        if (on_lid[v]) continue;
-        float rigid = 0;
-        for (int e = 0; e < 2; e++)
-            rigid = fmaxf(rigid, rim_rigid(&rims[e], h->eye_distance, h->src[v][0], h->src[v][1], WIRE_ABOVE, WIRE_BELOW, WIRE_BEYOND));
-        for (int k = 0; k < 3; k++) h->spread[v].weight[k] *= 1 - rigid;
-    }
 }
 
 /* How far pixel (x, y) of the texture is from eye e's wire, in its half-widths (INFINITY
