@@ -339,12 +339,17 @@ static void glance(vv_faces *faces, face_mesh *fm, person_matte *pm, const char 
     portrait_free(h, &image, &out, mesh);
 }
 
+/* Both eyes shut, the head a hair off rest (the full render path); false if the render failed. */
+static bool render_shut(head3d *h, const head_pose *pose, float eye, vv_image *out) {
+    head3d_frame f;
+    turn(&f, pose, eye, 0.02f, 0);
+    f.eye_openness[0] = f.eye_openness[1] = 0;
+    return head3d_render(h, &f, out) == VV_OK;
+}
+
 static void shut_lids(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     PORTRAIT_OPEN();
-    head3d_frame f;
-    turn(&f, &pose, eye, 0.02f, 0); /* the full render path */
-    f.eye_openness[0] = f.eye_openness[1] = 0;
-    if (head3d_render(h, &f, &out) == VV_OK) {
+    if (render_shut(h, &pose, eye, &out)) {
         float c[2] = {iris_covered(&image, &out, mesh, 0), iris_covered(&image, &out, mesh, 1)};
         const float (*pv)[3];
         const int (*tri)[3];
@@ -550,10 +555,7 @@ static float hue_apart(const double a[3], const double b[3]) {
 
 static void wire_glasses_at(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     PORTRAIT_OPEN();
-    head3d_frame f;
-    turn(&f, &pose, eye, 0.02f, 0); /* the full render path */
-    f.eye_openness[0] = f.eye_openness[1] = 0;
-    if (head3d_render(h, &f, &out) == VV_OK) {
+    if (render_shut(h, &pose, eye, &out)) {
         const float (*l)[2] = (const float(*)[2])face.landmarks;
         int n = 0, shifted = 0, reach = (int)(0.15f * eye);
         for (int e = 0; e < 2; e++) {
