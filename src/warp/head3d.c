@@ -1169,42 +1169,12 @@ static void lashes_measure(head3d *h, const float mesh[][3], int e) {
 }
 
 
-/* The unknown pixels of a push-pull fill relaxed towards a membrane (each the mean of its
- * four neighbours; successive over-relaxation, `sweeps` passes): a hole between a lit and a
- * shaded side then ramps from one to the other, where push-pull paints it about one colour,
- * the mean of both, with a step against each. */
-#define RELAX_OMEGA 1.8f
-static void fill_relax(vv_image *im, const uint8_t *known, int sweeps) {
-    int w = im->width, hh = im->height;
-    for (int it = 0; it < sweeps; it++)
-        for (int y = 0; y < hh; y++)
-            for (int x = 0; x < w; x++) {
-                size_t i = (size_t)y * w + x;
-                if (known[i]) continue;
-                int n = 0, sum[3] = {0, 0, 0};
-                const uint8_t *q[4] = {x > 0 ? im->data + (i - 1) * 3 : NULL, x < w - 1 ? im->data + (i + 1) * 3 : NULL,
-                                       y > 0 ? im->data + (i - (size_t)w) * 3 : NULL, y < hh - 1 ? im->data + (i + (size_t)w) * 3 : NULL};
-                for (int k = 0; k < 4; k++)
-                    if (q[k]) {
-                        n++;
-                        for (int c = 0; c < 3; c++) sum[c] += q[k][c];
-                    }
-                uint8_t *p = im->data + i * 3;
-                for (int c = 0; c < 3; c++) {
-                    float v = p[c] + RELAX_OMEGA * ((float)sum[c] / n - p[c]);
-                    p[c] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v + 0.5f);
-                }
-            }
-}
-
 /* Eye e's white without its iris (head3d_new): a box of the portrait round the eye's opening
  * (poly) with the iris's disk, out to IRIS_CLEAR times the model's rim and a pixel more,
- * painted from the brighter part of the opening's pixels around it (the white beside it, not
- * the lashes; its mean where the opening shows too little of it), push-pull and then relaxed
- * so that a lit side and a shaded one ramp into each other.  A glance uncovers this where the iris was: painted
+ * painted smoothly (push-pull) from the brighter part of the opening's pixels around it (the
+ * white beside it, not the lashes; its mean where the opening shows too little of it).  A glance uncovers this where the iris was: painted
  * from the white's mean colour and what lay a shift away, it left a grey arc of the old iris
  * beside the moved one on a dark-eyed driver and on small painted eyes. */
-#define EYE_CLEAN_SWEEPS 60
 #define WHITE_SHARE 0.75f /* the brighter three quarters of the opening beside the iris: its white */
 static vv_status eye_clean_build(head3d *h, const vv_image *source, int e, const float (*poly)[2], int n) {
     const float *c = h->iris_centre[e];
@@ -1255,7 +1225,6 @@ static vv_status eye_clean_build(head3d *h, const vv_image *source, int e, const
     }
     if (count >= 6) {
         s = image_fill_holes(&h->eye_clean[e], known, 1);
-        if (s == VV_OK) fill_relax(&h->eye_clean[e], known, EYE_CLEAN_SWEEPS);
     } else { /* too little white to paint from: its mean colour */
         for (size_t i = 0; i < (size_t)w * hh; i++)
             for (int k = 0; k < 3; k++) h->eye_clean[e].data[i * 3 + k] = (uint8_t)(h->sclera[e][k] + 0.5f);

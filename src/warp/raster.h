@@ -132,8 +132,7 @@ vv_status image_fill_holes_patches(vv_image *image, const uint8_t *known, int th
 /* image_fill_holes_textured with image_fill_holes_patches's colours in place of the smooth
  * fill's (the grain only where they left it): for a background plate behind a person (what
  * a moving head uncovers, and what the matte's edge is de-mixed against).  grain >= 1.
- * VV_ERR_INVALID_ARGUMENT,
- * VV_ERR_NO_MEMORY. */
+ * VV_ERR_INVALID_ARGUMENT, VV_ERR_NO_MEMORY. */
 vv_status image_fill_holes_structured(vv_image *image, const uint8_t *known, int grain, int threads);
 
 #endif
