@@ -8,7 +8,8 @@
  *     direction, and leave the background far from the head untouched.
  *  3. Eyes: openness 0 shuts them (the iris disk turns to skin: an image measure, since
  *     dlib's lid points land on a shut painted lid's shadow), 0.5 half way, 1 leaves them.
- *     Gaze: a glance moves the iris's darkness by about as much as asked, the head still or not.
+ *     Gaze: a glance moves the iris's darkness by about as much as asked, the head still or not,
+ *     and the upper lid's arch with it (not a shut lid).
  *  4. Hostile meshes: NaN (in the face or an iris), a face too small, a face turned too far:
  *     clear statuses.
  *  5. A three-quarter portrait turned to the camera: the far side of the head is painted
@@ -65,6 +66,26 @@
 #define NEAR_EAR_S5 28
 #define NEAR_EAR_HOPPER 450
 #define NEAR_EAR_S3 120
+
+/* Eye e's upper lid as posed: the mean position along the eye (image x, in eye widths from
+ * its left end) weighted by each vertex's height above the line through its ends. */
+static float lid_arch_centre(const head3d *h, int e) {
+    const float (*posed)[3];
+    const int (*tris)[3];
+    const uint8_t *layer;
+    int nv, nt;
+    head3d_mesh(h, &posed, &nv, &tris, &layer, &nt);
+    const float *a = posed[face_mesh_lid_upper[e][0]], *b = posed[face_mesh_lid_upper[e][FACE_MESH_LID_POINTS - 1]];
+    float left = fminf(a[0], b[0]), width = fabsf(b[0] - a[0]), sum = 0, weight = 0;
+    for (int i = 1; i < FACE_MESH_LID_POINTS - 1; i++) {
+        const float *p = posed[face_mesh_lid_upper[e][i]];
+        float line = a[1] + (b[1] - a[1]) * (p[0] - a[0]) / (b[0] - a[0]), height = line - p[1];
+        if (height <= 0) continue;
+        sum += height * (p[0] - left) / width;
+        weight += height;
+    }
+    return weight > 0 ? sum / weight : 0.5f;
+}
 
 /* A turn about the neck: the pivot 1.3 eye distances behind the face, a quarter below. */
 static void turn(head3d_frame *f, const head_pose *pose, float eye, float yaw, float pitch) {
@@ -266,16 +287,18 @@ static bool in_polygon(const float (*p)[2], int n, float x, float y) {
 /* Where a glance uncovers the white: eye e rendered in `out` with its iris moved `shift`
  * pixels along x, the mean luma of the crescent it left (the portrait's iris disk, the
  * mesh's rim, less the moved disk 1.4 rims wide, inside the opening of the mesh's lids)
- * over the upper quartile of the luma of the portrait's opening 1.3-2.2 rims from the iris:
+ * over the upper quartile of the luma of the portrait's opening 1.3-2.2 rims from the iris
+ * (the crescent inside the opening as rendered, posed: the lids as the glance left them):
  * its white beside the iris.  Well under 1: a grey arc of the old iris (NAN: too few pixels). */
-static float glance_white(const vv_image *image, const vv_image *out, const face_mesh_result *mesh, int e, float shift) {
+static float glance_white(const vv_image *image, const vv_image *out, const face_mesh_result *mesh, const float (*posed)[3], int e,
+                          float shift) {
     const float *c = mesh->points[e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT];
     float r = 0, poly[2 * FACE_MESH_LID_POINTS][2];
     for (int k = 1; k < 5; k++) r += hypotf(mesh->points[(e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT) + k][0] - c[0],
                                             mesh->points[(e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT) + k][1] - c[1]) / 4;
-    int n = 0;
-    for (int i = 0; i < FACE_MESH_LID_POINTS; i++) memcpy(poly[n++], mesh->points[face_mesh_lid_upper[e][i]], sizeof poly[0]);
-    for (int i = FACE_MESH_LID_POINTS - 2; i > 0; i--) memcpy(poly[n++], mesh->points[face_mesh_lid_lower[e][i]], sizeof poly[0]);
+    int n = 0; /* the opening as rendered: a glance moves the upper lid's arch too */
+    for (int i = 0; i < FACE_MESH_LID_POINTS; i++) memcpy(poly[n++], posed[face_mesh_lid_upper[e][i]], sizeof poly[0]);
+    for (int i = FACE_MESH_LID_POINTS - 2; i > 0; i--) memcpy(poly[n++], posed[face_mesh_lid_lower[e][i]], sizeof poly[0]);
     double crescent = 0;
     int count = 0, beside = 0, histogram[256] = {0};
     for (int y = (int)(c[1] - 3 * r); y <= (int)(c[1] + 3 * r); y++)
@@ -326,7 +349,12 @@ static void glance(vv_faces *faces, face_mesh *fm, person_matte *pm, const char 
         for (int e = 0; e < 2; e++) {
             float width = hypotf(face.landmarks[e ? 45 : 39][0] - face.landmarks[e ? 42 : 36][0],
                                  face.landmarks[e ? 45 : 39][1] - face.landmarks[e ? 42 : 36][1]);
-            float white = glance_white(&image, &out, mesh, e, 0.15f * side * width);
+            const float (*posed)[3];
+            const int (*tris)[3];
+            const uint8_t *layer;
+            int nv, nt;
+            head3d_mesh(h, &posed, &nv, &tris, &layer, &nt);
+            float white = glance_white(&image, &out, mesh, posed, e, 0.15f * side * width);
             printf("%s glance %+.2f: eye %d's uncovered crescent %.2f of its white\n", path, 0.15f * side, e, white);
             CHECK_MSG(white >= GLANCE_WHITE_LEAST && white <= GLANCE_WHITE_MOST, "%s: glance %+.2f, eye %d: the uncovered crescent %.2f of "
                       "the white beside the iris (a grey arc of the old iris, or a glare)", path, 0.15f * side, e, white);
@@ -1406,6 +1434,30 @@ int main(void) {
                    e, best, width, 0.15f * width);
             CHECK_MSG(fabsf(best - 0.15f * width) <= 1.5f, "eye %d, head %s: iris moved %d px, %.1f asked", e, still ? "still" : "moving", best,
                       0.15f * width);
+        }
+    }
+
+    /* The upper lid's arch follows a glance (the lid rides on the cornea): the centre of
+     * its height over the corners' line moves the glance's way, about half as far; not on a
+     * shut eye. */
+    for (int shut = 0; shut < 2; shut++) {
+        float centre[3][2];
+        for (int g = 0; g < 3; g++) {
+            turn(&f, &pose, eye, 0, 0);
+            f.eye_openness[0] = f.eye_openness[1] = shut ? 0 : 1;
+            f.has_gaze = g > 0;
+            f.gaze[0][0] = f.gaze[1][0] = g == 1 ? -0.15f : 0.15f;
+            CHECK_OK(head3d_render(h, &f, &out));
+            for (int e = 0; e < 2; e++) centre[g][e] = lid_arch_centre(h, e);
+        }
+        for (int e = 0; e < 2; e++) {
+            float left = centre[1][e] - centre[0][e], right = centre[2][e] - centre[0][e];
+            printf("glance -+0.15, %s eye %d: upper lid's arch moved %+.3f / %+.3f eye widths\n", shut ? "shut" : "open", e, left, right);
+            if (shut)
+                CHECK_MSG(fabsf(left) < 0.005f && fabsf(right) < 0.005f, "shut eye %d's lid moved by a glance: %+.3f / %+.3f", e, left, right);
+            else
+                CHECK_MSG(left < -0.03f && right > 0.03f && left > -0.15f && right < 0.15f,
+                          "eye %d's lid arch with a glance of -+0.15: %+.3f / %+.3f eye widths (the glance's way, less than it)", e, left, right);
         }
     }
 

@@ -2053,6 +2053,49 @@ static int inner_lip_anchors(const head3d *h, const float (*moves)[2], float gai
     return a;
 }
 
+/* A glance carries the upper lid's arch with it: the lid rides on the cornea, so its
+ * highest point follows the iris (lp_d0 frames 21-60, glances of 0.2-0.3 eye widths: the
+ * arch over the iris, the lid low and flat over the white; moving the iris alone under a
+ * lid that kept its shape squeezed it into the corner's narrow end).  Each inner vertex of
+ * eye e's upper lid takes the height over the corners' line that the lid had LID_FOLLOW
+ * of the iris's shift behind it, the shift fading to nothing at the corners; times
+ * `open` (a shut lid keeps its line).  d: the eye's upper-lid anchors, added to. */
+#define LID_FOLLOW 0.7f
+static void lid_follow_gaze(const head3d *h, const head3d_frame *f, int e, float open, float (*d)[2]) {
+    float sx, sy;
+    if (!gaze_shift(h, f, e, &sx, &sy) || !(open > 0)) return;
+    enum { N = FACE_MESH_LID_POINTS };
+    const float *u = h->eye_axis[e], *up = h->lash_up[e];
+    const float *first = h->src[face_mesh_lid_upper[e][0]], *last = h->src[face_mesh_lid_upper[e][N - 1]];
+    float span = (last[0] - first[0]) * u[0] + (last[1] - first[1]) * u[1];
+    if (!(fabsf(span) > 1)) return;
+    float t[N], height[N];
+    for (int i = 0; i < N; i++) {
+        const float *p = h->src[face_mesh_lid_upper[e][i]];
+        float along = ((p[0] - first[0]) * u[0] + (p[1] - first[1]) * u[1]) / span;
+        t[i] = along;
+        /* over the line from the first corner to the last */
+        float lx = first[0] + along * (last[0] - first[0]), ly = first[1] + along * (last[1] - first[1]);
+        height[i] = (p[0] - lx) * up[0] + (p[1] - ly) * up[1];
+    }
+    float glance = (sx * u[0] + sy * u[1]) / span; /* the iris's shift, in t */
+    for (int i = 1; i < N - 1; i++) {
+        float from = t[i] - LID_FOLLOW * glance * 4 * t[i] * (1 - t[i]);
+        float was = height[i];
+        for (int k = 0; k + 1 < N; k++) { /* the rest height at `from` (t rises along the lid) */
+            float t0 = t[k], t1 = t[k + 1];
+            if ((from >= t0 && from <= t1) || (from <= t0 && from >= t1)) {
+                float w = fabsf(t1 - t0) > 1e-6f ? (from - t0) / (t1 - t0) : 0;
+                was = height[k] + w * (height[k + 1] - height[k]);
+                break;
+            }
+        }
+        float rise = open * (was - height[i]);
+        d[i][0] += rise * up[0];
+        d[i][1] += rise * up[1];
+    }
+}
+
 /* The anchors' displacements this frame (source pixels, at the source's pose). */
 static void anchors_move(const head3d *h, const head3d_frame *f, float (*d)[2]) {
     float lips = h->params.lips;
@@ -2095,6 +2138,7 @@ static void anchors_move(const head3d *h, const head3d_frame *f, float (*d)[2]) 
                 dl[1] = shift[1] + (low[1] + open * (lo[1] - low[1])) - lo[1];
             }
         }
+        lid_follow_gaze(h, f, e, open > 1 ? 1 : open, d + a);
         a += FACE_MESH_LID_POINTS + LID_INNER;
     }
     a = inner_lip_anchors(h, (const float(*)[2])f->expression, lips, d, a);
