@@ -2644,6 +2644,39 @@ static void composite_band(void *ctx, int y0, int y1) {
         uint64_t mask = ones * (uint8_t)((twins ? TWIN : 0) | (alpha ? TRANSLUCENT : 0));
         uint64_t kind = ones * (uint8_t)(TRANSLUCENT | CLEAR | (twins ? TWIN : 0));
         for (int x = x0; x < x1;) {
+#ifdef RASTER_RGB16
+            /* Sixteen at a time, the same integers as the loop below: translucent winners
+             * over the plate, and what no triangle covered, through byte masks; a twin's
+             * pixels go the scalar way. */
+            if (x + 16 <= x1) {
+                __m128i cov16 = _mm_loadu_si128((const __m128i *)(cov + x)), won16 = _mm_loadu_si128((const __m128i *)(won + x));
+                __mmask16 bare = _mm_testn_epi8_mask(cov16, cov16);
+                __mmask16 drawn = (__mmask16)~bare & _mm_testn_epi8_mask(won16, _mm_set1_epi8(CLEAR));
+                if (!(twins && (drawn & _mm_test_epi8_mask(won16, _mm_set1_epi8(TWIN))))) {
+                    __mmask16 over = alpha ? drawn & _mm_test_epi8_mask(won16, _mm_set1_epi8((char)TRANSLUCENT)) : 0;
+                    if (bare || over) {
+                        uint8_t *p = c + x * 3;
+                        __m512i px = _mm512_maskz_loadu_epi8(RASTER_RGB16_BYTES, p);
+                        __m512i under = _mm512_maskz_loadu_epi8(RASTER_RGB16_BYTES, plate + x * 3);
+                        if (over)
+                            px = _mm512_mask_blend_epi8(raster_rgb16_mask(over), px,
+                                                        raster_rgb16_blend255(px, under, _mm_loadu_si128((const __m128i *)(alpha + x))));
+                        if (bare) {
+                            __m128i foot16 = _mm_loadu_si128((const __m128i *)(foot + x));
+                            __mmask16 from_plate = j->body_moves ? bare : bare & _mm_test_epi8_mask(foot16, foot16);
+                            __mmask16 from_src = bare & (__mmask16)~from_plate;
+                            px = _mm512_mask_blend_epi8(raster_rgb16_mask(from_plate), px, under);
+                            if (from_src)
+                                px = _mm512_mask_blend_epi8(raster_rgb16_mask(from_src), px,
+                                                            _mm512_maskz_loadu_epi8(RASTER_RGB16_BYTES, src + x * 3));
+                        }
+                        _mm512_mask_storeu_epi8(p, RASTER_RGB16_BYTES, px);
+                    }
+                    x += 16;
+                    continue;
+                }
+            }
+#endif
             if (x + 8 <= x1) {
                 uint64_t c8, w8;
                 memcpy(&c8, cov + x, 8);
