@@ -14,7 +14,9 @@
  *     painting blended in by the network's own weight (recomposed here by a separately
  *     loaded and prepared copy of the model), the warp untouched outside the network's crop
  *     and wherever the weight is 0, changed where the weight is high;
- *  5. --reference best with a driver (tracked whole first): a driver whose first frames are
+ *  5. engine fsth (the shipped models/fsth128.safetensors): the network's crop follows each
+ *     frame's face (a driver face half as large and lower gives a crop half as large, lower);
+ *  6. --reference best with a driver (tracked whole first): a driver whose first frames are
  *     another person and whose last are the portrait itself: the reference is found among
  *     the portrait's own frames (first: frame 0), and the output there is the portrait
  *     nearly unmoved.
@@ -605,6 +607,68 @@ static void test_hybrid(void) {
     image_free(&portrait);
 }
 
+/* ---- Engine fsth: the network's crop follows the frame's face ------------------------- */
+
+#define FSTH_MODEL VV_SOURCE_DIR "/models/fsth128.safetensors"
+#define FSTH_FRAMES 12
+
+static void test_fsth_crop(void) {
+    if (!test_model_present("blazeface.json") || !test_model_present("dlib")) {
+        test_skip("fsth crop: blazeface.json or the dlib model not present (./dev setup)");
+        return;
+    }
+    if (!file_exists(FSTH_MODEL)) {
+        test_skip("fsth crop: %s not present", FSTH_MODEL);
+        return;
+    }
+    vv_image portrait = {0};
+    CHECK_OK(image_load(&portrait, VV_SOURCE_DIR "/examples/mona_lisa.png"));
+    const char *name = "mona_lisa.png";
+    vv_animate_params params = vv_animate_default_params();
+    params.threads = 1;
+    params.engine = "fsth";
+    params.model = FSTH_MODEL;
+    vv_animator *a = NULL;
+    CHECK_OK(vv_animator_new(&a, &portrait, &name, 1, &params));
+    vv_face face;
+    if (!a || vv_animator_source_face(a, 0, &face) != VV_OK) {
+        CHECK(0);
+        vv_animator_free(a);
+        image_free(&portrait);
+        return;
+    }
+    float at_rest[6], centre[2] = {0, 0};
+    fsth_crop_transform((const float(*)[2])face.landmarks, a->model->config.size, at_rest);
+    for (int k = 0; k < 68; k++) centre[0] += face.landmarks[k][0] / 68, centre[1] += face.landmarks[k][1] / 68;
+    /* The driver: the portrait's own face (the reference), then the face half as large and
+     * 20 px lower, held (as lp_src_s20's camera zooming out and her stepping back). */
+    float frames[FSTH_FRAMES][68][2];
+    for (int t = 0; t < FSTH_FRAMES; t++)
+        for (int k = 0; k < 68; k++)
+            for (int c = 0; c < 2; c++) {
+                float scale = t < 3 ? 1.0f : 0.5f, down = t < 3 || c == 0 ? 0.0f : 20.0f;
+                frames[t][k][c] = centre[c] + scale * (face.landmarks[k][c] - centre[c]) + down;
+            }
+    vv_image out[FSTH_FRAMES];
+    memset(out, 0, sizeof out);
+    int n = render_landmarks(a, (const float(*)[68][2])frames, FSTH_FRAMES, out);
+    CHECK(n == FSTH_FRAMES);
+    /* The last frame's crop is half the source's and lower: the face fills it as it filled
+     * every crop G was trained on (a crop fixed at the source's face would keep at_rest). */
+    float expected[6];
+    fsth_crop_transform((const float(*)[2])frames[FSTH_FRAMES - 1], a->model->config.size, expected);
+    float ratio = a->crop_to_image[0] / at_rest[0], off_x = a->crop_to_image[2] - expected[2],
+          off_y = a->crop_to_image[5] - expected[5];
+    printf("fsth crop: the last frame's crop %.3f of the source's, %.1f, %.1f px from the driver face's crop\n", ratio,
+           off_x, off_y);
+    CHECK_MSG(fabsf(ratio - 0.5f) < 0.05f, "the crop for a face half as large is %.3f of the source's, not 0.5", ratio);
+    CHECK_MSG(fabsf(off_x) < 3.0f && fabsf(off_y) < 3.0f, "the crop is %.1f, %.1f px from the driver face's", off_x, off_y);
+    CHECK(out[FSTH_FRAMES - 1].width == portrait.width && out[FSTH_FRAMES - 1].height == portrait.height);
+    for (int t = 0; t < FSTH_FRAMES; t++) image_free(&out[t]);
+    vv_animator_free(a);
+    image_free(&portrait);
+}
+
 /* ---- --reference best with a driver ---------------------------------------------------- */
 
 #define BEST_FRAMES 14
@@ -699,6 +763,7 @@ int main(void) {
     test_pipeline();
     test_absolute();
     test_hybrid();
+    test_fsth_crop();
     test_reference_best();
     return test_finish("test_animate");
 }

@@ -405,21 +405,6 @@ void animator_set_reference(vv_animator *a, const float reference[68][2]) {
         if (!a->sources[i].retarget_ready) animator_set_source_reference(a, i, reference);
 }
 
-/* The top-left w x h of an RGB image (the portrait trimmed to even sides, as the warp
- * engine's frames are). */
-static vv_status image_top_left(vv_image *out, const vv_image *in, int w, int h) {
-    if (in->channels != 3 || w > in->width || h > in->height)
-        return vv_fail(VV_ERR_INTERNAL, "animate: %dx%d is not inside the %dx%d portrait", w, h, in->width, in->height);
-    if (out->width != w || out->height != h || out->channels != 3) {
-        image_free(out);
-        vv_status s = image_create(out, w, h, 3);
-        if (s != VV_OK) return s;
-    }
-    for (int y = 0; y < h; y++)
-        memcpy(out->data + (size_t)y * w * 3, in->data + (size_t)y * in->width * 3, (size_t)w * 3);
-    return VV_OK;
-}
-
 /* Mean colour of an image's border, to fill what a placed source does not cover. */
 static void border_colour(const vv_image *im, uint8_t fill[3]) {
     double sum[3] = {0, 0, 0};
@@ -432,9 +417,16 @@ static void border_colour(const vv_image *im, uint8_t fill[3]) {
     for (int c = 0; c < 3; c++) fill[c] = (uint8_t)lround(n ? sum[c] / n : 0);
 }
 
-/* One frame of a learned engine into *out (the portrait, or the warp engine's frame for
- * hybrid: fsth_render_frame); with crop_output the network's crop itself, resized. */
+/* One frame of a learned engine into *out (the warp engine's frame: fsth_render_frame);
+ * with crop_output the network's crop itself, resized. */
 static vv_status learned_render(vv_animator *a, const float target[68][2], vv_image *out) {
+    /* fsth: the crop follows this frame's face (the dataset's crop of the target), as every
+     * crop G was trained on did.  Fixed at the source's face, a face the driver drew smaller
+     * or lower sat where G never drew one (a blotch: docs/MODEL.md, "Face-aligned crop"). */
+    if (!a->hybrid) {
+        fsth_crop_transform(target, a->model->config.size, a->crop_to_image);
+        affine_invert(a->crop_to_image, a->image_to_crop);
+    }
     if (a->hybrid3d && a->validity_map) { /* over the 3D head's frame, which is in *out */
         vv_status s = hybrid_validity_draw(&a->validity, a->sources[0].head, a->image_to_crop, a->model->config.size,
                                            a->validity_map);
@@ -509,11 +501,11 @@ vv_status animator_render(vv_animator *a, const float points[68][2], bool has_fa
         s = head3d_render(src->head, &hf, result);
     } else {
         if (moving) motion_retarget_frame(&src->retarget, points, target);
-        if (!a->learned || (a->hybrid && !a->params.crop_output))
+        /* fsth pastes into the 2D warp's frame too: its crop follows the face (learned_render),
+         * so the portrait around the crop has to move with the face, or its head shows twice. */
+        if (!a->learned || !a->params.crop_output)
             s = warp_engine_render(src->engine, (const float(*)[2])target, driver_mouth ? driver_frame : NULL,
                                    driver_mouth ? points : NULL, result, NULL);
-        else if (!a->params.crop_output) /* fsth pastes into the still portrait */
-            s = image_top_left(result, &src->image, a->out_width, a->out_height);
     }
     if (s == VV_OK && a->learned) s = learned_render(a, (const float(*)[2])target, result);
     if (s != VV_OK || !src->placed) return s;
