@@ -285,6 +285,20 @@ static void test_mouth_from_driver(void) {
     spread = abs(p[0] - p[2]) > spread ? abs(p[0] - p[2]) : spread;
     CHECK_MSG(spread < 25 && p[1] > 180, "the driver's white teeth between lips of other colours: %d,%d,%d", p[0], p[1], p[2]);
     image_free(&mauve);
+    /* A purple interior (a tongue under cool light: lp_d12's lilac mouth, pasted on every
+     * painting) takes the portrait's tongue hue, red over blue; before, it stayed lilac. */
+    for (int y = 0; y < 320; y++)
+        for (int x = 0; x < 320; x++) {
+            uint8_t *q = driver.data + ((size_t)y * 320 + x) * 3;
+            if (q[0] == 230 && q[1] == 230 && q[2] == 230) { q[0] = 150; q[1] = 120; q[2] = 155; }
+            else if (q[0] == 200 && q[1] == 60 && q[2] == 60) { q[0] = 200; q[1] = 150; q[2] = 120; } /* the source's lips again */
+        }
+    image_free(&crop);
+    CHECK_OK(image_copy(&crop, &source));
+    warp_mouth_fill(&crop, NULL, &source, (const float(*)[2])face, (const float(*)[2])target, &driver, (const float(*)[2])driver_points);
+    p = crop.data + ((size_t)cy * size + cx) * 3;
+    CHECK_MSG(p[0] > p[2] + 30 && p[2] < p[1] + 10, "a lilac interior (150, 120, 155) on a warm portrait: %d,%d,%d (red over blue)", p[0], p[1],
+              p[2]);
     /* Without the driver: the synthesised fill, no green. */
     image_free(&crop);
     CHECK_OK(image_copy(&crop, &source));

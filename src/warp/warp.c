@@ -395,6 +395,7 @@ float warp_mouth_fill(vv_image *crop, uint8_t *moved, const vv_image *source_cro
     return warp_mouth_fill_contour(crop, moved, source_crop, source, target, NULL, NULL, 0, driver, driver_points);
 }
 
+#define MOUTH_HUE_TAKE 0.7f
 float warp_mouth_fill_contour(vv_image *crop, uint8_t *moved, const vv_image *source_crop, const float source[68][2],
                               const float target[68][2], const float (*inner_upper)[2], const float (*inner_lower)[2],
                               int inner_count, const vv_image *driver, const float driver_points[68][2]) {
@@ -426,6 +427,10 @@ float warp_mouth_fill_contour(vv_image *crop, uint8_t *moved, const vv_image *so
     const float cavity[3] = {lip[0] * 0.30f, lip[1] * 0.17f, lip[2] * 0.17f};
     const float deep[3] = {lip[0] * 0.10f, lip[1] * 0.06f, lip[2] * 0.06f};
     const float tongue[3] = {lip[0] * 0.62f, lip[1] * 0.36f, lip[2] * 0.38f};
+    /* The tongue's hue, half way to grey, per unit of luma: what a driver's purple interior
+     * takes on (below). */
+    float tongue_luma = 0.299f * tongue[0] + 0.587f * tongue[1] + 0.114f * tongue[2], tongue_tint[3];
+    for (int ch = 0; ch < 3; ch++) tongue_tint[ch] = 1 + 0.5f * ((tongue_luma > 1 ? tongue[ch] / tongue_luma : 1) - 1);
     /* No teeth where the portrait's own open mouth shows none (its inner mouth no brighter
      * than its lips); a closed mouth tells nothing, so teeth are drawn. */
     float teeth_allowed = 1;
@@ -565,11 +570,24 @@ float warp_mouth_fill_contour(vv_image *crop, uint8_t *moved, const vv_image *so
                 mouth_frame_point(&from_driver, clampf(lu / width, 0, 1), t, &dx, &dy);
                 sample_bilinear(driver, dx, dy, from);
             }
+            /* The driver's pixel, matched.  Where it is purple (blue over green, saturated: a
+             * tongue under cool light, lp_d12's lilac mouth on every painting) it takes
+             * MOUTH_HUE_TAKE of the portrait's tongue hue at its own luma; teeth (warm
+             * or neutral) and red interiors keep theirs. */
+            float seen[3] = {0, 0, 0};
+            if (driver_weight > 0) {
+                for (int ch = 0; ch < 3; ch++) seen[ch] = from[ch] * gain_driver[ch];
+                float hi = fmaxf(seen[0], fmaxf(seen[1], seen[2])), lo = fminf(seen[0], fminf(seen[1], seen[2]));
+                float l = 0.299f * seen[0] + 0.587f * seen[1] + 0.114f * seen[2];
+                float take = MOUTH_HUE_TAKE * clampf(((hi - lo) / fmaxf(hi, 1) - 0.08f) / 0.12f, 0, 1) *
+                             clampf((seen[2] - seen[1]) / (0.06f * l + 1), 0, 1);
+                for (int ch = 0; ch < 3; ch++) seen[ch] += take * (l * tongue_tint[ch] - seen[ch]);
+            }
             for (int ch = 0; ch < 3 && ch < crop->channels; ch++) {
                 float hollow = cavity[ch] + back * (deep[ch] - cavity[ch]);
                 hollow += 0.8f * wtongue * (tongue[ch] - hollow);
                 float fill = (wt * teeth[ch] * teeth_shade * (0.8f + 0.2f * shade) + (1 - wt) * hollow) * shade;
-                fill += driver_weight * (clampf(from[ch] * gain_driver[ch], 0, 255) - fill);
+                fill += driver_weight * (clampf(seen[ch], 0, 255) - fill);
                 pix[ch] = to_byte((float)pix[ch] + a * (fill - (float)pix[ch]));
             }
         }
