@@ -30,6 +30,8 @@ typedef struct animate_source {
     vv_face face;
     warp_engine *engine;    /* the 2D landmark-mesh warp (engine warp2d; hybrid's warp) */
     head3d *head;           /* the 3D head (engine warp), NULL where it fell back to 2D */
+    face_mesh_result *head_mesh; /* the face mesh its 3D head is still to be built from
+                                  * (animator_prepare), NULL once built or without one */
     motion_retarget retarget;
     bool retarget_ready;
     /* Output placement of a source whose size differs from the first one's: its frame is
@@ -48,6 +50,8 @@ struct vv_animator {
     bool head3d;            /* engine warp: the 3D head where the face allows */
     char warnings[4][512];  /* e.g. a source that fell back to the 2D warp */
     double seconds_faces, seconds_mesh, seconds_matte; /* preparing the sources */
+    vv_status prepare_status; /* animator_prepare's failure, given again to later calls */
+    char prepare_error[512];
     int warning_count;
     int source_count;
     animate_source sources[ANIMATE_MAX_SOURCES];
@@ -99,6 +103,14 @@ void animator_set_reference_gaze(vv_animator *a, const float (*gaze)[2]);
 /* Whether rendering reads the driver's gaze (a source with the 3D head, eyes above 0): only
  * then need the Iris model run on the driver's frames. */
 bool animator_reads_gaze(const vv_animator *a);
+/* The same before animator_prepare: true also for a source whose 3D head is still to be
+ * built (it may yet fall back to 2D). */
+bool animator_may_read_gaze(const vv_animator *a);
+/* Builds the 3D heads vv_animator_new left to do (the person matte, the head and its
+ * background plate: most of the start-up), so that vv_animate can track the driver on its
+ * thread meanwhile; a no-op once done.  Rendering, vv_animator_warning and
+ * animator_reads_gaze call it first.  Its failure is kept and given again to later calls. */
+vv_status animator_prepare(vv_animator *a);
 
 /* Renders the frame for the driver's smoothed landmarks (driver pixels; has_face false:
  * the portrait as it is).  driver_frame (optional): the driver's image, for the mouth

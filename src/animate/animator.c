@@ -156,9 +156,9 @@ static void animator_warn(vv_animator *a, const char *fmt, ...) {
     va_end(args);
 }
 
-/* The 3D head for a source: its face mesh (ROI from its 68 points), its person matte, the
- * engine.  A face the mesh cannot hold (not found, too small, turned too far) falls back to
- * the 2D warp with a warning; other failures fail. */
+/* The 3D head for a source, first part: its face mesh (ROI from its 68 points), kept in
+ * src->head_mesh for source_head3d_build.  A face the mesh cannot hold (not found, too
+ * small, turned too far) falls back to the 2D warp with a warning; other failures fail. */
 static vv_status source_head3d(vv_animator *a, animate_source *src) {
     face_mesh_roi roi;
     face_mesh_roi_from_landmarks68((const float(*)[2])src->face.landmarks, &roi);
@@ -177,9 +177,21 @@ static vv_status source_head3d(vv_animator *a, animate_source *src) {
         free(mesh);
         return VV_OK;
     }
+    if (s != VV_OK) free(mesh);
+    else src->head_mesh = mesh;
+    return s;
+}
+
+/* The second part, from src->head_mesh: its person matte, the head (and its background
+ * plate).  A face the head cannot hold falls back to the 2D warp with a warning. */
+static vv_status source_head3d_build(vv_animator *a, animate_source *src) {
+    face_mesh_result *mesh = src->head_mesh;
+    src->head_mesh = NULL;
+    if (!mesh) return VV_OK;
     uint8_t *matte = NULL;
-    t0 = time_now();
-    if (s == VV_OK && !a->params.background_move) {
+    double t0 = time_now();
+    vv_status s = VV_OK;
+    if (!a->params.background_move) {
         matte = malloc((size_t)src->image.width * src->image.height);
         s = matte ? person_matte_run(a->matte_model, &src->image, matte) : vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory");
     }
@@ -197,6 +209,21 @@ static vv_status source_head3d(vv_animator *a, animate_source *src) {
     }
     free(matte);
     free(mesh);
+    return s;
+}
+
+vv_status animator_prepare(vv_animator *a) {
+    if (a->prepare_status != VV_OK) return vv_fail(a->prepare_status, "%s", a->prepare_error);
+    vv_status s = VV_OK;
+    for (int i = 0; i < a->source_count && s == VV_OK; i++) s = source_head3d_build(a, &a->sources[i]);
+    if (s != VV_OK) { /* the animator is not usable: the same failure for later calls */
+        a->prepare_status = s;
+        snprintf(a->prepare_error, sizeof a->prepare_error, "%s", vv_last_error());
+        for (int i = 0; i < a->source_count; i++) {
+            free(a->sources[i].head_mesh);
+            a->sources[i].head_mesh = NULL;
+        }
+    }
     return s;
 }
 
@@ -269,6 +296,9 @@ vv_status animator_create(vv_animator **out, const vv_image *sources, const char
         a->source_count = i + 1;
         if (s == VV_OK && a->head3d && (!a->learned || i == 0)) s = source_head3d(a, &a->sources[i]);
     }
+    /* The heads' matte and plate (most of the start-up) wait for animator_prepare, which
+     * vv_animate calls with the driver's tracking under way; a hybrid's are built now. */
+    if (s == VV_OK && a->hybrid3d) s = animator_prepare(a);
     if (s == VV_OK && a->hybrid3d && a->sources[0].head) { /* G's validity input */
         size_t plane = (size_t)a->model->config.size * a->model->config.size;
         a->validity_map = malloc(plane * sizeof *a->validity_map);
@@ -309,6 +339,7 @@ void vv_animator_free(vv_animator *a) {
     for (int i = 0; i < a->source_count; i++) {
         warp_engine_free(a->sources[i].engine);
         head3d_free(a->sources[i].head);
+        free(a->sources[i].head_mesh);
         image_free(&a->sources[i].image);
     }
     face_mesh_free(a->mesh_model);
@@ -334,6 +365,7 @@ void vv_animator_output_size(const vv_animator *a, int *width, int *height) {
 }
 
 const char *vv_animator_warning(const vv_animator *a, int index) {
+    if (a) animator_prepare((vv_animator *)a); /* its fall-backs to 2D warn; a failure: none more */
     return a && index >= 0 && index < a->warning_count ? a->warnings[index] : NULL;
 }
 
@@ -379,11 +411,16 @@ void animator_set_source_reference(vv_animator *a, int source, const float refer
     src->retarget_ready = true;
 }
 
-bool animator_reads_gaze(const vv_animator *a) {
+bool animator_may_read_gaze(const vv_animator *a) {
     if (!(a->params.eyes > 0)) return false; /* the irises would move by nothing */
     for (int i = 0; i < a->source_count; i++)
-        if (a->sources[i].head) return true;
+        if (a->sources[i].head || a->sources[i].head_mesh) return true;
     return false;
+}
+
+bool animator_reads_gaze(const vv_animator *a) {
+    animator_prepare((vv_animator *)a); /* whether each head holds (a failure: none is built) */
+    return animator_may_read_gaze(a);
 }
 
 void animator_set_gaze(vv_animator *a, const float (*gaze)[2]) {
@@ -457,6 +494,8 @@ int animate_nearest_source(const float points[68][2], const float (*sources)[68]
 
 vv_status animator_render(vv_animator *a, const float points[68][2], bool has_face, const vv_image *driver_frame,
                           bool found, vv_image *out, int *source_used) {
+    vv_status prepared = animator_prepare(a); /* the heads vv_animate did not build yet (streaming, eval) */
+    if (prepared != VV_OK) return prepared;
     if (a->source_pinned && a->source_pin < a->source_count && !a->learned) { /* vv_animator_set_source */
         if (a->source_pin != a->current) a->switches++;
         a->current = a->source_pin;

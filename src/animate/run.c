@@ -25,6 +25,8 @@
 
 /* The most the tracker thread keeps of the driver's decoded frames for the render. */
 #define RUN_KEPT_FRAME_BYTES ((size_t)64 << 20)
+/* The most frames it keeps beyond the lookahead's few. */
+#define RUN_AHEAD_FRAMES 64
 
 static bool run_aborted(const vv_animate_callbacks *cb) { return cb->abort && cb->abort(cb->user_data); }
 
@@ -409,21 +411,34 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
     long expected_frames = 0;
     int first = -1;
 
-    /* The driver: the Iris model runs on its frames only when the render reads the gaze. */
-    const face_mesh *gaze_mesh = animator_reads_gaze(a) ? a->mesh_model : NULL;
+    /* The driver: the Iris model runs on its frames only when the render reads the gaze.
+     * Streaming: the tracker starts before the sources' heads are built (animator_prepare:
+     * the person matte and the plate, most of the start-up), so that both cores work. */
+    if (!streaming) s = animator_prepare(a);
+    const face_mesh *gaze_mesh = s == VV_OK && animator_may_read_gaze(a) ? a->mesh_model : NULL;
     double t0 = time_now();
     /* Streaming: the tracker thread keeps the frames it decoded for the render (mouth
-     * interior, --compare), a few more than the lookahead, when they are small enough;
-     * frames it no longer holds (a long face-less start) and all others are decoded here,
-     * in step. */
+     * interior, --compare), as many as RUN_KEPT_FRAME_BYTES holds up to RUN_AHEAD_FRAMES
+     * beyond the lookahead (so that it runs on while the heads are built) and at least a
+     * few more than the lookahead; frames it no longer holds (a long face-less start),
+     * and all frames when even those few are too large, are decoded here, in step. */
     int keep_frames = 0;
-    if (job->driving && streaming) {
+    if (s == VV_OK && job->driving && streaming) {
         s = tracking_probe(job->driving, job->max_frames, &track, &expected_frames);
         size_t frame_bytes = (size_t)(track.width > 0 ? track.width : 0) * (size_t)(track.height > 0 ? track.height : 0) * 3;
-        int slots = p->lookahead + 4;
-        if (frame_bytes > 0 && frame_bytes * (size_t)slots <= RUN_KEPT_FRAME_BYTES) keep_frames = slots;
+        int fewest = p->lookahead + 4, most = p->lookahead + 4 + RUN_AHEAD_FRAMES;
+        if (frame_bytes > 0 && frame_bytes * (size_t)fewest <= RUN_KEPT_FRAME_BYTES)
+            keep_frames = RUN_KEPT_FRAME_BYTES / frame_bytes < (size_t)most ? (int)(RUN_KEPT_FRAME_BYTES / frame_bytes) : most;
         if (s == VV_OK)
             s = tracking_start(&tt, a->faces, gaze_mesh, job->driving, job->max_frames, keep_frames, cb.abort, cb.user_data);
+        double built = time_now();
+        if (s == VV_OK) s = animator_prepare(a);
+        t0 += time_now() - built; /* reported as the heads' build (seconds_matte), not as tracking */
+        if (s == VV_OK && gaze_mesh && !animator_reads_gaze(a)) { /* every head fell back to 2D: tracked again, no Iris */
+            tracking_stop(&tt);
+            gaze_mesh = NULL;
+            s = tracking_start(&tt, a->faces, NULL, job->driving, job->max_frames, keep_frames, cb.abort, cb.user_data);
+        }
     }
     bool speech_reference = false;  /* an audio job's reference: the motion's own, not frame `first` */
     float reference[68][2];
