@@ -516,8 +516,8 @@ static void test_hybrid(void) {
     CHECK(n_hybrid == HYBRID_FRAMES && n_warp == HYBRID_FRAMES);
 
     /* The same model, loaded and prepared here as the animator prepares it (the portrait as
-     * its one shot, the crop around its face); each frame's target is the driver's smoothed
-     * landmarks retargeted onto the portrait (the animator's retargeting state). */
+     * its one shot); each frame's target is the driver's smoothed landmarks retargeted onto
+     * the portrait (the animator's retargeting state), its crop around the target. */
     fsth_model *m = NULL;
     CHECK_OK(fsth_model_load(&m, HYBRID_MODEL));
     if (m) CHECK_OK(fsth_prepare(m, &portrait, (const float(*)[68][2])face.landmarks, 1));
@@ -536,7 +536,7 @@ static void test_hybrid(void) {
         }
         float target[68][2], crop_target[68][2];
         motion_retarget_frame(&hybrid->sources[0].retarget, (const float(*)[2])info[t].landmarks, target);
-        fsth_crop_transform((const float(*)[2])face.landmarks, S, crop_to_image);
+        fsth_crop_transform((const float(*)[2])target, S, crop_to_image); /* the crop follows the face */
         affine_invert(crop_to_image, image_to_crop);
         affine_apply_points(image_to_crop, (const float(*)[2])target, crop_target, 68);
         CHECK_OK(fsth_render_layers(m, (const float(*)[2])crop_target, &painted, weight));

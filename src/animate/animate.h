@@ -64,7 +64,7 @@ struct vv_animator {
     bool hybrid3d;
     hybrid_validity validity;
     float *validity_map;
-    float crop_to_image[6], image_to_crop[6]; /* the network's crop (fsth: this frame's, around its face) */
+    float crop_to_image[6], image_to_crop[6]; /* the network's crop: this frame's, around its face */
     vv_image net_crop, portrait;
     /* Per-frame state: which source is in use (nearest, with hysteresis); the reference. */
     int current;

@@ -457,13 +457,12 @@ static void border_colour(const vv_image *im, uint8_t fill[3]) {
 /* One frame of a learned engine into *out (the warp engine's frame: fsth_render_frame);
  * with crop_output the network's crop itself, resized. */
 static vv_status learned_render(vv_animator *a, const float target[68][2], vv_image *out) {
-    /* fsth: the crop follows this frame's face (the dataset's crop of the target), as every
-     * crop G was trained on did.  Fixed at the source's face, a face the driver drew smaller
-     * or lower sat where G never drew one (a blotch: docs/MODEL.md, "Face-aligned crop"). */
-    if (!a->hybrid) {
-        fsth_crop_transform(target, a->model->config.size, a->crop_to_image);
-        affine_invert(a->crop_to_image, a->image_to_crop);
-    }
+    /* The crop follows this frame's face (the dataset's crop of the target), as every crop G
+     * was trained on did, the hybrid's warp input and validity with it.  Fixed at the source's
+     * face, a face the driver drew smaller or lower sat where G never drew one (a blotch:
+     * docs/MODEL.md, "Face-aligned crop"). */
+    fsth_crop_transform(target, a->model->config.size, a->crop_to_image);
+    affine_invert(a->crop_to_image, a->image_to_crop);
     if (a->hybrid3d && a->validity_map) { /* over the 3D head's frame, which is in *out */
         vv_status s = hybrid_validity_draw(&a->validity, a->sources[0].head, a->image_to_crop, a->model->config.size,
                                            a->validity_map);
