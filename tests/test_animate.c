@@ -653,8 +653,8 @@ static void test_fsth_crop(void) {
     memset(out, 0, sizeof out);
     int n = render_landmarks(a, (const float(*)[68][2])frames, FSTH_FRAMES, out);
     CHECK(n == FSTH_FRAMES);
-    /* The last frame's crop is half the source's and lower: the face fills it as it filled
-     * every crop G was trained on (a crop fixed at the source's face would keep at_rest). */
+    /* The last frame's crop is half the source's and lower: the face fills it as a shot's
+     * face fills its crop (a crop fixed at the source's face would keep at_rest). */
     float expected[6];
     fsth_crop_transform((const float(*)[2])frames[FSTH_FRAMES - 1], a->model->config.size, expected);
     float ratio = a->crop_to_image[0] / at_rest[0], off_x = a->crop_to_image[2] - expected[2],

@@ -457,10 +457,11 @@ static void border_colour(const vv_image *im, uint8_t fill[3]) {
 /* One frame of a learned engine into *out (the warp engine's frame: fsth_render_frame);
  * with crop_output the network's crop itself, resized. */
 static vv_status learned_render(vv_animator *a, const float target[68][2], vv_image *out) {
-    /* The crop follows this frame's face (the dataset's crop of the target), as every crop G
-     * was trained on did, the hybrid's warp input and validity with it.  Fixed at the source's
-     * face, a face the driver drew smaller or lower sat where G never drew one (a blotch:
-     * docs/MODEL.md, "Face-aligned crop"). */
+    /* The crop follows this frame's face (fsth_crop_transform of the target), the hybrid's
+     * warp input and validity with it: the face sits where fine-tuning put it (each shot
+     * cropped around its own face) and where meta-training mostly did (each clip cropped
+     * around its median face).  Fixed at the source's face, a face the driver drew smaller or
+     * lower sat where G had seldom drawn one (a blotch: docs/MODEL.md, "Face-aligned crop"). */
     fsth_crop_transform(target, a->model->config.size, a->crop_to_image);
     affine_invert(a->crop_to_image, a->image_to_crop);
     if (a->hybrid3d && a->validity_map) { /* over the 3D head's frame, which is in *out */
