@@ -2868,12 +2868,16 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
 /* The face where a turn stretches it (stretch_fill's share in the raster's `stretch`,
  * STRETCH winners inside box): painted smoothly from the pixels around it, as side_fill
  * paints the side of the head. */
+#define STRETCH_GRAIN_EYE 40.0f /* the grain's radius: this fraction of the eye distance */
 static vv_status stretch_fill(head3d *h, vv_image *out, const int box[4], const int fill_box[4]) {
     int w = h->source.width, region[4];
     vv_status s = fill_region(h, out, box, fill_box, pixel_stretched, 0.25f, region);
     if (s != VV_OK || region[2] == 0) return s;
     int x0 = region[0], y0 = region[1], bw = region[2], bh = region[3];
-    s = image_fill_holes(&h->side_box, h->side_known, 1);
+    /* the portrait's grain carried in (a painting's craquelure, skin's pores): a smooth
+     * fill read as a blurred patch pasted over the far cheek */
+    int grain = (int)lroundf(h->eye_distance / STRETCH_GRAIN_EYE);
+    s = grain > 0 ? image_fill_holes_textured(&h->side_box, h->side_known, grain, 1) : image_fill_holes(&h->side_box, h->side_known, 1);
     for (int y = 0; s == VV_OK && y < bh; y++)
         for (int x = 0; x < bw; x++)
             if (!h->side_known[(size_t)y * bw + x]) {
