@@ -416,6 +416,15 @@ static float row_detail(const vv_image *im, int x, int y, int dir, int n) {
     return count ? sum / count : 0;
 }
 
+/* The portrait turned 25 degrees to its far side (the jaw side nearer the nose: far_left
+ * when that is the image's left), rendered into out; false when it could not be. */
+static bool turn_to_far_side(head3d *h, const head_pose *pose, float eye, const float (*l)[2], vv_image *out, bool *far_left) {
+    *far_left = fabsf(l[2][0] - l[30][0]) < fabsf(l[14][0] - l[30][0]);
+    head3d_frame f;
+    turn(&f, pose, eye, *far_left ? 25 : -25, 0);
+    return h && head3d_render(h, &f, out) == VV_OK;
+}
+
 /* A frontal-ish face turned 25 degrees to its far side: the far cheek, stretched past what
  * the portrait shows and painted over (stretch_fill), keeps the portrait's grain (the
  * painting's craquelure, a photo's skin), not a blurred patch: its fine detail, along rows
@@ -425,10 +434,8 @@ static float row_detail(const vv_image *im, int x, int y, int dir, int n) {
 static void stretched_grain(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     PORTRAIT_OPEN();
     const float (*l)[2] = (const float(*)[2])face.landmarks;
-    bool far_left = fabsf(l[2][0] - l[30][0]) < fabsf(l[14][0] - l[30][0]);
-    head3d_frame f;
-    turn(&f, &pose, eye, far_left ? 25 : -25, 0);
-    if (h && head3d_render(h, &f, &out) == VV_OK) {
+    bool far_left;
+    if (turn_to_far_side(h, &pose, eye, l, &out, &far_left)) {
         float posed[68][2], far = 0, near = 0;
         head3d_last_landmarks(h, posed);
         for (int k = 2; k <= 4; k++) {
@@ -450,11 +457,8 @@ static void stretched_grain(vv_faces *faces, face_mesh *fm, person_matte *pm, co
 static void far_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path, bool twin) {
     PORTRAIT_OPEN();
     const float (*l)[2] = (const float(*)[2])face.landmarks;
-    /* the far side: the jaw side nearer the nose */
-    bool far_left = fabsf(l[2][0] - l[30][0]) < fabsf(l[14][0] - l[30][0]);
-    head3d_frame f;
-    turn(&f, &pose, eye, far_left ? 25 : -25, 0);
-    if (h && head3d_render(h, &f, &out) == VV_OK) {
+    bool far_left;
+    if (turn_to_far_side(h, &pose, eye, l, &out, &far_left)) {
         float posed[68][2], worst = 0, sum = 0, far = 0, near = 0, skin = 0, near_rough = 0, ground = 0, edge = 0, step = 0;
         head3d_last_landmarks(h, posed);
         int n = (int)(0.4f * eye), n_edge = (int)fmaxf(3, 0.1f * eye);
