@@ -8,7 +8,8 @@
  * (or a driver given as argv[1]; argv[2]: another vivify binary, timed beside the one
  * beside this program in the same rounds, for before / after figures from one run: A is
  * this build, B the other).  Wall times are noisy on a shared machine: the CPU times
- * (user + system of the child processes) are printed beside them. */
+ * (user + system of the child processes) are printed beside them, and each round's own
+ * ratio against the ffmpeg run of the same round with their median. */
 #include "base/base.h"
 
 #include <libgen.h>
@@ -122,6 +123,19 @@ static void cpu_stages(const char *tmp, const char *driver, long frames, double 
            decode.cpu / n * 1e3, encode / n * 1e3, (total_cpu - decode.cpu - encode) / n * 1e3, total_cpu / n * 1e3);
 }
 
+#define MAX_ROUNDS 9
+
+/* The median of n values (sorted in place). */
+static double median(double *v, int n) {
+    for (int i = 1; i < n; i++)
+        for (int j = i; j > 0 && v[j] < v[j - 1]; j--) {
+            double t = v[j];
+            v[j] = v[j - 1];
+            v[j - 1] = t;
+        }
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
 /* Ours against ffmpeg for one driver clip: exes[0] (this build), and exes[1] when given
  * (another build, before / after), all in the same rounds. */
 static void compare(const char *const *exes, int exe_count, const char *tmp, const char *driver, int repeats) {
@@ -148,11 +162,12 @@ static void compare(const char *const *exes, int exe_count, const char *tmp, con
             snprintf(commands[count], sizeof commands[count], "%s animate %s/bench_src1024.png --driving '%s' -e %s -o "
                      "%s/bench_out_%s%s.mp4 </dev/null >/dev/null 2>&1", exes[x], tmp, driver, engines[e], tmp, engines[e],
                      x ? "_b" : "");
-    timing best[MAX_COMMANDS];
+    timing best[MAX_COMMANDS], round[MAX_ROUNDS][MAX_COMMANDS];
+    if (repeats > MAX_ROUNDS) repeats = MAX_ROUNDS;
     for (int k = 0; k < count; k++) best[k] = (timing){1e30, 1e30};
     for (int r = 0; r < repeats; r++)
         for (int k = 0; k < count; k++) {
-            timing t = best_of(commands[k], 1);
+            timing t = round[r][k] = best_of(commands[k], 1);
             if (t.wall < best[k].wall) best[k].wall = t.wall;
             if (t.cpu < best[k].cpu) best[k].cpu = t.cpu;
         }
@@ -170,6 +185,18 @@ static void compare(const char *const *exes, int exe_count, const char *tmp, con
             printf("  %c: vivify animate -e %-6s end to end (%ld frames)   wall %6.2f s  %5.1f frames/s  %.2fx ffmpeg medium   CPU %6.2f s  "
                    "%.2fx\n", 'A' + x, engines[e], frames, ours.wall, frames / ours.wall, ours.wall / medium.wall, ours.cpu,
                    ours.cpu / medium.cpu);
+            /* Each round's own ratio (ours against the ffmpeg run just before it): the
+             * bests above may pair a quiet moment of one with a busy one of the other. */
+            double wall_ratio[MAX_ROUNDS], cpu_ratio[MAX_ROUNDS];
+            for (int r = 0; r < repeats; r++) {
+                wall_ratio[r] = round[r][2 + 2 * x + e].wall / round[r][0].wall;
+                cpu_ratio[r] = round[r][2 + 2 * x + e].cpu / round[r][0].cpu;
+            }
+            printf("     per round against that round's ffmpeg medium: wall");
+            for (int r = 0; r < repeats; r++) printf(" %.2fx", wall_ratio[r]);
+            printf(" (median %.2fx), CPU", median(wall_ratio, repeats));
+            for (int r = 0; r < repeats; r++) printf(" %.2fx", cpu_ratio[r]);
+            printf(" (median %.2fx)\n", median(cpu_ratio, repeats));
             stages(exes[x], tmp, driver, engines[e]);
             if (e == 0 && x == 0) cpu_stages(tmp, driver, frames, ours.cpu, repeats);
         }
