@@ -758,6 +758,10 @@ static void rgb_to_yuv420p(const vv_image *rgb, AVFrame *f) {
     size_t stride = (size_t)rgb->width * 3;
     int16_t sum_r[YUV_CHUNK], sum_g[YUV_CHUNK], sum_b[YUV_CHUNK]; /* two rows' sums per column */
     for (int y = 0; y < h; y += 2) {
+        /* the next two rows asked for while these are converted: the frame was drawn band
+         * by band and is mostly out of cache, and the loads stalled */
+        if (y + 3 < rgb->height)
+            for (size_t k = 0; k < 2 * stride; k += 64) __builtin_prefetch(rgb->data + (size_t)(y + 2) * stride + k);
         uint8_t *y0 = f->data[0] + (size_t)y * f->linesize[0], *y1 = y0 + f->linesize[0];
         uint8_t *u = f->data[1] + (size_t)(y / 2) * f->linesize[1], *v = f->data[2] + (size_t)(y / 2) * f->linesize[2];
         for (int x0 = 0; x0 < w; x0 += YUV_CHUNK) { /* w is even, so is YUV_CHUNK: pieces of whole blocks */
