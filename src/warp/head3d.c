@@ -2634,6 +2634,8 @@ static void composite_band(void *ctx, int y0, int y1) {
         const uint8_t *plate = h->have_matte ? h->plate.data + (size_t)y * w * 3 : src;
         const uint8_t *alpha = h->have_matte ? h->alpha.data + (size_t)y * w : NULL;
         const uint8_t *cov = h->coverage + (size_t)y * w, *foot = h->footprint + (size_t)y * w;
+        if (h->have_matte && y + 1 <= by1 && y + 1 < h->height) /* the next row's plate, out of cache: its loads stalled */
+            for (int k = x0 * 3; k < x1 * 3; k += 64) __builtin_prefetch(plate + (size_t)w * 3 + k);
         bool twins = j->mirror && y >= fy0 && y <= fy1;
         const uint8_t *twin = twins ? h->mirrored.data + (size_t)y * w * 3 : NULL;
         const uint8_t *share = twins ? h->share.data + (size_t)y * w * 3 : NULL;
