@@ -669,6 +669,58 @@ static void test_fsth_crop(void) {
     image_free(&portrait);
 }
 
+/* A shot whose crop leaves the frame (a face near its edge, or one filling it) is padded
+ * with the frame's edge pixels: the dataset's crops never held the black warp fill, and
+ * fine-tuned on it G drew dark blots into the face (docs/MODEL.md, "Face-aligned crop"). */
+static void test_fsth_crop_edges(void) {
+    enum { W = 64, H = 48, S = 32 };
+    vv_image frame = {0};
+    CHECK_OK(image_create(&frame, W, H, 3));
+    for (int y = 0; y < H; y++) /* each row its own colour: the left edge column is not flat */
+        for (int x = 0; x < W; x++)
+            for (int c = 0; c < 3; c++) frame.data[((size_t)y * W + x) * 3 + c] = (uint8_t)(60 + 3 * y + 40 * c + x / 8);
+    float face[68][2], to_image[6], tensor[3 * S * S], points[68][2];
+    /* A rough face 20 px wide (jaw, brows, nose, eyes, mouth in dlib's order), then moved
+     * so that its crop starts 8 px left of the frame. */
+    for (int i = 0; i < 68; i++) {
+        float u, v;
+        if (i < 17) u = (float)i / 16.0f, v = 0.35f + 0.75f * sinf(3.14159f * u) * 0.95f;
+        else if (i < 27) u = 0.1f + 0.8f * (float)(i - 17) / 9.0f, v = 0.2f;
+        else if (i < 31) u = 0.5f, v = 0.3f + 0.1f * (float)(i - 27);
+        else if (i < 36) u = 0.4f + 0.05f * (float)(i - 31), v = 0.68f;
+        else if (i < 48) {
+            float t = 6.2831853f * (float)((i - 36) % 6) / 6.0f;
+            u = (i < 42 ? 0.3f : 0.7f) + 0.09f * cosf(t), v = 0.38f + 0.03f * sinf(t);
+        } else {
+            float t = 6.2831853f * (float)(i - 48) / (i < 60 ? 12.0f : 8.0f);
+            u = 0.5f + (i < 60 ? 0.16f : 0.1f) * cosf(t), v = 0.85f + (i < 60 ? 0.06f : 0.02f) * sinf(t);
+        }
+        face[i][0] = 20.0f * u, face[i][1] = 20.0f * v;
+    }
+    fsth_crop_transform((const float(*)[2])face, S, to_image);
+    float side = to_image[0] * S, left = to_image[2] + 0.5f - 0.5f * to_image[0];
+    float top = to_image[5] + 0.5f - 0.5f * to_image[4];
+    for (int i = 0; i < 68; i++) face[i][0] += -8.0f - left, face[i][1] += 0.5f * (H - side) - top;
+    fsth_crop_transform((const float(*)[2])face, S, to_image);
+    CHECK_MSG(side > 16.0f && side < H, "the test crop's side is %.1f px", side);
+    CHECK_OK(fsth_crop_shot(tensor, points, &frame, (const float(*)[2])face, S));
+    int outside = 0, off = 0;
+    for (int y = 0; y < S; y++)
+        for (int x = 0; x < S; x++) {
+            float sx = to_image[0] * x + to_image[2], sy = to_image[4] * y + to_image[5];
+            if (sx >= -0.5f || sy < 0.0f || sy > H - 1.0f) continue; /* left of the frame only */
+            outside++;
+            for (int c = 0; c < 3; c++) { /* the edge column's colour at that row, to the rounding */
+                float want = image_sample(&frame, 0.0f, sy, c) / 127.5f - 1.0f;
+                off += fabsf(tensor[(size_t)c * S * S + (size_t)y * S + x] - want) > 1.5f / 127.5f;
+            }
+        }
+    CHECK_MSG(outside > 50, "only %d crop pixels left of the frame", outside);
+    CHECK_MSG(off == 0, "%d of %d values left of the frame are not the edge column's (black: the old fill)", off,
+              3 * outside);
+    image_free(&frame);
+}
+
 /* ---- --reference best with a driver ---------------------------------------------------- */
 
 #define BEST_FRAMES 14
@@ -764,6 +816,7 @@ int main(void) {
     test_absolute();
     test_hybrid();
     test_fsth_crop();
+    test_fsth_crop_edges();
     test_reference_best();
     return test_finish("test_animate");
 }

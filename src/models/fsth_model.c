@@ -421,6 +421,26 @@ void fsth_relative_target(const float source_crop[68][2], const float driver_fir
             out[i][c] = source_crop[i][c] + (driver[i][c] - driver_first[i][c]) * per_pixel;
 }
 
+/* Crop pixels whose source point lies outside image take the nearest edge pixel's colour
+ * (clamped bilinear) instead of image_warp_affine's black.  The dataset's crops never leave
+ * their frame (dataset_build shrinks and moves them inside), so G never saw black borders;
+ * fine-tuned on shots with them (a face filling the frame) it drew dark blots into the
+ * face.  Edges, not the dataset's shrunk crop: that one puts a larger face in the crop than
+ * the 1.8x rule G mostly saw, and measured worse (docs/MODEL.md, "Face-aligned crop"). */
+static void crop_fill_edges(vv_image *crop, const vv_image *image, const float to_image[6]) {
+    float w = (float)image->width - 0.5f, h = (float)image->height - 0.5f;
+    for (int y = 0; y < crop->height; y++)
+        for (int x = 0; x < crop->width; x++) {
+            float sx = to_image[0] * x + to_image[1] * y + to_image[2];
+            float sy = to_image[3] * x + to_image[4] * y + to_image[5];
+            if (sx >= -0.5f && sy >= -0.5f && sx < w && sy < h) continue;
+            float rgb[3];
+            image_sample_rgb(image, sx, sy, rgb);
+            uint8_t *px = crop->data + ((size_t)y * crop->width + x) * 3;
+            for (int c = 0; c < 3; c++) px[c] = (uint8_t)lrintf(fminf(fmaxf(rgb[c], 0.0f), 255.0f));
+        }
+}
+
 vv_status fsth_crop_shot(float *frame, float points[68][2], const vv_image *image,
                          const float landmarks[68][2], int size) {
     if (!image->data || image->channels != 3)
@@ -432,6 +452,7 @@ vv_status fsth_crop_shot(float *frame, float points[68][2], const vv_image *imag
     fsth_crop_transform(landmarks, size, to_image);
     affine_invert(to_image, to_crop);
     image_warp_affine(&crop, image, to_image, NULL);
+    crop_fill_edges(&crop, image, to_image);
     for (int i = 0; i < 68; i++) {
         float x = landmarks[i][0], y = landmarks[i][1];
         points[i][0] = to_crop[0] * x + to_crop[1] * y + to_crop[2];

@@ -305,7 +305,9 @@ void fsth_crop_transform(const float landmarks[68][2], int size, float crop_to_i
  * driver: driver image pixels. */
 void fsth_relative_target(const float source_crop[68][2], const float driver_first[68][2],
                           const float driver[68][2], int size, float out[68][2]);
-/* One shot through that crop: frame [3, S, S] in [-1, 1] and its landmarks in crop pixels. */
+/* One shot through that crop: frame [3, S, S] in [-1, 1] and its landmarks in crop pixels;
+ * where the crop leaves the image it holds the image's edge pixels (as the dataset's
+ * crops, which stay inside their frames, never show black). */
 vv_status fsth_crop_shot(float *frame, float points[68][2], const vv_image *image,
                          const float landmarks[68][2], int size);
 
