@@ -242,8 +242,9 @@ typedef struct vv_animate_report {
     double seconds_decode, seconds_render;
     double seconds_encode;     /* handing frames to the writer: mp4 and GIF encode on its own
                                   thread, so this is the wait for a free frame slot */
-    /* Preparing the sources (vv_animator_new): face detection and landmarks, the 3D head's
-     * face mesh, its person matte (and building the head). */
+    /* Preparing the sources: face detection and landmarks, the 3D head's face mesh
+     * (vv_animator_new); its person matte and building the head (vv_animate, while the
+     * driver is tracked; else the first frame or vv_animator_warning). */
     double seconds_faces, seconds_mesh, seconds_matte;
 } vv_animate_report;
 
