@@ -467,22 +467,35 @@ static void test_absolute(void) {
 #define HYBRID_MODEL VV_SOURCE_DIR "/models/hybrid128.safetensors"
 #define HYBRID_FRAMES 6
 
-static void test_hybrid(void) {
+/* A learned engine's test can run: the detector, dlib's model and `model` are there (else
+ * it is skipped, saying why). */
+static bool learned_ready(const char *what, const char *model) {
     if (!test_model_present("blazeface.json") || !test_model_present("dlib")) {
-        test_skip("hybrid: blazeface.json or the dlib model not present (./dev setup)");
-        return;
+        test_skip("%s: blazeface.json or the dlib model not present (./dev setup)", what);
+        return false;
     }
-    if (!file_exists(HYBRID_MODEL)) {
-        test_skip("hybrid: %s not present", HYBRID_MODEL);
-        return;
+    if (!file_exists(model)) {
+        test_skip("%s: %s not present", what, model);
+        return false;
     }
+    return true;
+}
+
+/* One thread, the engine and its model. */
+static vv_animate_params learned_params(const char *engine, const char *model) {
+    vv_animate_params params = vv_animate_default_params();
+    params.threads = 1;
+    params.engine = engine;
+    params.model = model;
+    return params;
+}
+
+static void test_hybrid(void) {
+    if (!learned_ready("hybrid", HYBRID_MODEL)) return;
     vv_image portrait = {0};
     CHECK_OK(image_load(&portrait, VV_SOURCE_DIR "/examples/mona_lisa.png"));
     const char *name = "mona_lisa.png";
-    vv_animate_params params = vv_animate_default_params();
-    params.threads = 1;
-    params.engine = "hybrid";
-    params.model = HYBRID_MODEL;
+    vv_animate_params params = learned_params("hybrid", HYBRID_MODEL);
     vv_animator *hybrid = NULL, *warp2d = NULL;
     CHECK_OK(vv_animator_new(&hybrid, &portrait, &name, 1, &params));
     params.engine = "warp2d";
@@ -613,21 +626,11 @@ static void test_hybrid(void) {
 #define FSTH_FRAMES 12
 
 static void test_fsth_crop(void) {
-    if (!test_model_present("blazeface.json") || !test_model_present("dlib")) {
-        test_skip("fsth crop: blazeface.json or the dlib model not present (./dev setup)");
-        return;
-    }
-    if (!file_exists(FSTH_MODEL)) {
-        test_skip("fsth crop: %s not present", FSTH_MODEL);
-        return;
-    }
+    if (!learned_ready("fsth crop", FSTH_MODEL)) return;
     vv_image portrait = {0};
     CHECK_OK(image_load(&portrait, VV_SOURCE_DIR "/examples/mona_lisa.png"));
     const char *name = "mona_lisa.png";
-    vv_animate_params params = vv_animate_default_params();
-    params.threads = 1;
-    params.engine = "fsth";
-    params.model = FSTH_MODEL;
+    vv_animate_params params = learned_params("fsth", FSTH_MODEL);
     vv_animator *a = NULL;
     CHECK_OK(vv_animator_new(&a, &portrait, &name, 1, &params));
     vv_face face;
