@@ -7,6 +7,9 @@
 # MINUTES=2 with MINUTES=30 (issue 8: < 500 MB).
 # usage: bench/long_driver.sh [MINUTES (default 30)] [VIVIFY (default build/vivify)]
 #   e.g. nice -n 5 bench/long_driver.sh 30 build-rel/vivify
+# Measured 2026-12-07 (eleventh session, 0624b8d: the tracker keeps up to 64 frames beyond the
+# lookahead while the heads are built; 2 cores, quiet, Release): 30 min (45 002 frames, audio
+# 1800 s): peak RSS 294.9 MB, 382 s, 117.8 frames/s; 3 min (4 502 frames, load 4-8): 272.6 MB.
 # Measured 2026-12-06, the 3D head (default engine) with the tracker keeping the driver's
 # frames for the render and the writer converting on write (2 shared cores, Release): 30 min
 # (45 002 frames, audio 1800 s; nice 5 under load 9-18): peak RSS 261.4 MB, 3446 s, 13.1
