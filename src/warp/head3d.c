@@ -2069,28 +2069,20 @@ static void lid_follow_gaze(const head3d *h, const head3d_frame *f, int e, float
     const float *first = h->src[face_mesh_lid_upper[e][0]], *last = h->src[face_mesh_lid_upper[e][N - 1]];
     float span = (last[0] - first[0]) * u[0] + (last[1] - first[1]) * u[1];
     if (!(fabsf(span) > 1)) return;
-    float t[N], height[N];
+    float t[N], height[N][2]; /* along the lid (0..1), and the height over the corners' line */
     for (int i = 0; i < N; i++) {
         const float *p = h->src[face_mesh_lid_upper[e][i]];
         float along = ((p[0] - first[0]) * u[0] + (p[1] - first[1]) * u[1]) / span;
         t[i] = along;
-        /* over the line from the first corner to the last */
         float lx = first[0] + along * (last[0] - first[0]), ly = first[1] + along * (last[1] - first[1]);
-        height[i] = (p[0] - lx) * up[0] + (p[1] - ly) * up[1];
+        height[i][0] = (p[0] - lx) * up[0] + (p[1] - ly) * up[1];
+        height[i][1] = 0;
     }
     float glance = (sx * u[0] + sy * u[1]) / span; /* the iris's shift, in t */
     for (int i = 1; i < N - 1; i++) {
-        float from = t[i] - LID_FOLLOW * glance * 4 * t[i] * (1 - t[i]);
-        float was = height[i];
-        for (int k = 0; k + 1 < N; k++) { /* the rest height at `from` (t rises along the lid) */
-            float t0 = t[k], t1 = t[k + 1];
-            if ((from >= t0 && from <= t1) || (from <= t0 && from >= t1)) {
-                float w = fabsf(t1 - t0) > 1e-6f ? (from - t0) / (t1 - t0) : 0;
-                was = height[k] + w * (height[k + 1] - height[k]);
-                break;
-            }
-        }
-        float rise = open * (was - height[i]);
+        float was[2];
+        interpolate_at(t, (const float(*)[2])height, N, t[i] - LID_FOLLOW * glance * 4 * t[i] * (1 - t[i]), was);
+        float rise = open * (was[0] - height[i][0]);
         d[i][0] += rise * up[0];
         d[i][1] += rise * up[1];
     }
@@ -2870,7 +2862,7 @@ static vv_status side_fill(head3d *h, vv_image *out, const int box[4], float sha
 /* The face where a turn stretches it (stretch_fill's share in the raster's `stretch`,
  * STRETCH winners inside box): painted smoothly from the pixels around it, as side_fill
  * paints the side of the head. */
-#define STRETCH_GRAIN_EYE 40.0f /* the grain's radius: this fraction of the eye distance */
+#define STRETCH_GRAIN_EYE 40.0f /* the grain's radius: the eye distance over this */
 static vv_status stretch_fill(head3d *h, vv_image *out, const int box[4], const int fill_box[4]) {
     int w = h->source.width, region[4];
     vv_status s = fill_region(h, out, box, fill_box, pixel_stretched, 0.25f, region);
