@@ -97,6 +97,11 @@ static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
  * above it) gives way to the skin around it filled in smoothly (lid_skin_build), and a
  * lash line LASH_LINE times the portrait's lash depth thick is drawn along the margin,
  * LASH_ALPHA opaque, for the lashes the band took with it. */
+/* A shutting lid's fold (lid_skin_build): lifted by FOLD_MAX at the band's top, by nothing
+ * FOLD_BROW eye widths under the brow line (1 at the top: nice_clip1's squints lost their
+ * fold, and the eval's tracking of them its pose following, yaw r 0.98 -> 0.92). */
+#define FOLD_MAX 0.5f
+#define FOLD_BROW 0.1f
 #define LID_SKIN_DARK 0.8f
 #define LID_SKIN_LIT 0.6f
 #define LASH_LINE 0.55f
@@ -2437,19 +2442,17 @@ static void lid_skin_tone(uint8_t *shut, const uint8_t *weight, size_t n, const 
 /* Eye e's shut lid (see lid_unfold), in the texture: the band of the upper lid's
  * triangles (those with all corners on the upper lid or the two rings above it), and the
  * eye's opening, filled smoothly from the skin around them (brow above, lower lid below,
- * the corners); the band, a pixel wider and softened, is where it applies: fully up to the
- * first ring, fading out towards the second. */
+ * the corners); the band, a pixel wider and softened, is where it applies: the lid and
+ * both rings above it, whose fold unfolds into the lid a shut eye shows.  (Kept to the first
+ * ring, fading out towards the second, a deep-set eye's dark fold stood over the shut lid as
+ * a second, open-looking eye: lp_d3's blinks read 0.77 of open by dlib, the driver's 0.44.) */
 static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
-    /* reach: 1 on the lid and the first ring, which stretch over the eye; 0 on the second,
-     * where the fold's shadow stays above a shut lid */
     bool in_band[FACE_VERTICES] = {false}, on_ring[FACE_VERTICES] = {false};
-    float reach[FACE_VERTICES] = {0};
-    for (int i = 0; i < FACE_MESH_LID_POINTS; i++) in_band[face_mesh_lid_upper[e][i]] = true, reach[face_mesh_lid_upper[e][i]] = 1;
+    for (int i = 0; i < FACE_MESH_LID_POINTS; i++) in_band[face_mesh_lid_upper[e][i]] = true;
     for (int c = 0; ANCHOR_COUNT + c < h->anchor_total; c++)
         if (h->crease_eye[c] == e) {
             int v = h->anchor_vertex[ANCHOR_COUNT + c];
             in_band[v] = on_ring[v] = true;
-            reach[v] = h->crease_share[c] == CREASE_NEAR ? 1 : 0;
         }
     float x0 = 1e30f, y0 = 1e30f, x1 = -1e30f, y1 = -1e30f;
     for (int v = 0; v < FACE_VERTICES; v++)
@@ -2457,17 +2460,19 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
     for (int i = 0; i < 2 * FACE_MESH_LID_POINTS - 2; i++)
         x0 = fminf(x0, h->eye_polygon[e][i][0]), x1 = fmaxf(x1, h->eye_polygon[e][i][0]),
         y0 = fminf(y0, h->eye_polygon[e][i][1]), y1 = fmaxf(y1, h->eye_polygon[e][i][1]);
-    float margin = 0.3f * h->eye_width[e] + 2;
+    float margin = 0.3f * h->eye_width[e] + 2, fill_y0 = y0 - margin;
+    for (int k = e ? 22 : 17; k <= (e ? 26 : 21); k++) y0 = fminf(y0, h->source68[k][1]); /* up to the brow (the fold) */
     int bx0 = (int)fmaxf(x0 - margin, 0), by0 = (int)fmaxf(y0 - margin, 0);
     int bx1 = (int)fminf(x1 + margin, (float)texture->width - 1), by1 = (int)fminf(y1 + margin, (float)texture->height - 1);
     if (bx1 - bx0 < 4 || by1 - by0 < 4) return VV_OK; /* off the picture: the lid just stretches */
     int w = bx1 - bx0 + 1, hh = by1 - by0 + 1;
     size_t n = (size_t)w * hh;
-    uint8_t *band = calloc(n, 1), *wide = calloc(n, 1), *known = malloc(n);
+    uint8_t *band = calloc(n, 1), *wide = calloc(n, 1), *known = malloc(n), *fold = calloc(n, 1);
+    int *fold_top = malloc((size_t)w * sizeof *fold_top);
     vv_image shut = {0};
     float cheek[3];
     bool have_cheek = false;
-    vv_status s = band && wide && known ? image_create(&shut, w, hh, 3) : vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+    vv_status s = band && wide && known && fold && fold_top ? image_create(&shut, w, hh, 3) : vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
     h->lid_skin[e].own = s == VV_OK ? malloc(n * 3) : NULL;
     h->lid_skin[e].weight = s == VV_OK ? malloc(n) : NULL;
     if (s == VV_OK && (!h->lid_skin[e].own || !h->lid_skin[e].weight)) s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
@@ -2480,13 +2485,28 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
         for (int y = ty0; y <= ty1; y++)
             for (int x = tx0; x <= tx1; x++) {
                 float bw[3];
-                if (barycentric(a, b, c, (float)x, (float)y, bw) && bw[0] >= -0.01f && bw[1] >= -0.01f && bw[2] >= -0.01f) {
-                    float r = bw[0] * reach[tri[0]] + bw[1] * reach[tri[1]] + bw[2] * reach[tri[2]];
-                    uint8_t *o = band + (size_t)(y - by0) * w + (x - bx0);
-                    int v = (int)(255 * (r < 0 ? 0 : r > 1 ? 1 : r) + 0.5f);
-                    *o = v > *o ? (uint8_t)v : *o < 1 ? 1 : *o; /* at least 1: in the band */
-                }
+                if (barycentric(a, b, c, (float)x, (float)y, bw) && bw[0] >= -0.01f && bw[1] >= -0.01f && bw[2] >= -0.01f)
+                    band[(size_t)(y - by0) * w + (x - bx0)] = 255;
             }
+    }
+    /* Above the band, up to the brow: the fold, whose shadow a shutting lid lifts (the skin
+     * tucked into it comes out over the eye), FOLD_MAX at the band's top fading to nothing
+     * FOLD_BROW eye widths under the brow line, towards the shut lid's colour at the band's
+     * top.  Kept (the band alone), a deep-set eye's dark fold stood over the shut lid as a
+     * second, open-looking eye (lp_d3's first frame). */
+    for (int x = 0; s == VV_OK && x < w; x++) {
+        int top = -1;
+        for (int y = 0; y < hh && top < 0; y++)
+            if (band[(size_t)y * w + x]) top = y;
+        fold_top[x] = top;
+        float px = (float)(x + bx0);
+        int k = e ? 22 : 17;
+        while (k < (e ? 25 : 20) && h->source68[k + 1][0] < px) k++;
+        const float *p = h->source68[k], *q = h->source68[k + 1];
+        if (top < 0 || !(fabsf(q[0] - p[0]) > 1e-3f) || px < fminf(p[0], q[0]) - 1 || px > fmaxf(p[0], q[0]) + 1) continue;
+        float brow = p[1] + (px - p[0]) / (q[0] - p[0]) * (q[1] - p[1]) + FOLD_BROW * h->eye_width[e] - (float)by0;
+        for (int y = brow > 0 ? (int)ceilf(brow) : 0; y < top; y++)
+            fold[(size_t)y * w + x] = (uint8_t)(255 * FOLD_MAX * ((float)y - brow) / ((float)top - brow) + 0.5f);
     }
     if (s == VV_OK) {
         /* a pixel wider (the lashes' edge), then the hole: that and the opening */
@@ -2501,7 +2521,8 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
                 bool any = most > 0;
                 wide[(size_t)y * w + x] = (uint8_t)most;
                 bool opening = point_in_polygon((const float(*)[2])h->eye_polygon[e], 2 * FACE_MESH_LID_POINTS - 2, (float)(x + bx0), (float)(y + by0));
-                known[(size_t)y * w + x] = !any && !opening && !(lid_wire_distance(h, e, x + bx0, y + by0) <= 1);
+                known[(size_t)y * w + x] = !any && !opening && !(lid_wire_distance(h, e, x + bx0, y + by0) <= 1) &&
+                                           (float)(y + by0) >= fill_y0; /* the fill sees what it saw without the fold */
             }
         for (int y = 0; y < hh; y++) {
             memcpy(shut.data + (size_t)y * w * 3, texture->data + ((size_t)(y + by0) * texture->width + bx0) * 3, (size_t)w * 3);
@@ -2538,6 +2559,15 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
         for (size_t i = 0; s == VV_OK && all.data && i < n * 3; i++)
             shut.data[i] = (uint8_t)(LID_SKIN_LIT * shut.data[i] + (1 - LID_SKIN_LIT) * all.data[i] + 0.5f);
         image_free(&all);
+        for (int x = 0; s == VV_OK && x < w; x++) /* the fold: the shut lid's colour at the band's top, */
+            for (int y = 0; fold_top[x] > 0 && y < fold_top[x]; y++) {
+                size_t i = (size_t)y * w + x;
+                const uint8_t *lid = shut.data + ((size_t)fold_top[x] * w + x) * 3, *own = h->lid_skin[e].own + i * 3;
+                /* only where that lifts it (a lit fold, the Mona Lisa's, went darker) */
+                if (!fold[i] || 299 * lid[0] + 587 * lid[1] + 114 * lid[2] <= 299 * own[0] + 587 * own[1] + 114 * own[2]) continue;
+                memcpy(shut.data + i * 3, lid, 3);
+                if (fold[i] > wide[i]) wide[i] = fold[i];
+            }
     }
     if (s == VV_OK) { /* the weight: the wide band's reach, softened twice by a 3x3 mean */
         uint8_t *a = wide, *b = band;
@@ -2575,6 +2605,8 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
     free(band);
     free(wide);
     free(known);
+    free(fold);
+    free(fold_top);
     return s;
 }
 
