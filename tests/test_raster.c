@@ -393,6 +393,95 @@ static void test_fused_gray_sheared(void) {
     image_free(&gray_out);
 }
 
+/* A frame line round the picture (raster_target.frame; st_art_13's two white bottom rows):
+ * a texture with a black top row and two white bottom rows as its frame, drawn 6 pixels
+ * lower on a taller target, so that rows above and below it sample beyond the texture's
+ * edges (head3d's strip between the rings that move with a rising head and those beyond
+ * the picture); and again with texcoords racing down far past the bottom.  Unframed, the
+ * rows below repeated the white
+ * (a jagged white band along the bottom of a moved portrait); framed, every pixel is the
+ * texel clamped to the rows inside the frame, in the colour and in a gray extra of the
+ * texture's size.  raster_restore_frame puts the frame back; a frame leaving no picture
+ * is refused. */
+static void test_frame(void) {
+    const int tw = 16, th = 12, w = 24, h = 24, shift = 6, frame[4] = {1, 2, 0, 0};
+    const int top = frame[0], bottom = th - 1 - frame[1]; /* the picture's rows */
+    vv_image texture, gray, gray_out;
+    image_create(&texture, tw, th, 3);
+    image_create(&gray, tw, th, 1);
+    image_create(&gray_out, w, h, 1);
+    for (int y = 0; y < th; y++) /* no test_rng: the tests after this one keep their scenes */
+        for (int x = 0; x < tw; x++) {
+            int line = y < top ? 0 : y > bottom ? 255 : -1;
+            for (int k = 0; k < 3; k++) texture.data[(y * tw + x) * 3 + k] = (uint8_t)(line >= 0 ? line : 20 + (x * 37 + y * 53 + k * 71) % 200);
+            gray.data[y * tw + x] = (uint8_t)(line >= 0 ? line : 30 + (x * 29 + y * 17) % 190);
+        }
+    for (int steep = 0; steep < 2; steep++) {
+        /* pixel (x, y) samples texel (x, y - shift); steep: v from about 2e4 on row 0 to 1e6 */
+        float position[4][3] = {{-0.5f, -0.5f, 1}, {tw - 0.5f, -0.5f, 1}, {tw - 0.5f, h - 0.5f, 1}, {-0.5f, h - 0.5f, 1}};
+        float texcoord[4][2];
+        for (int v = 0; v < 4; v++) {
+            texcoord[v][0] = position[v][0];
+            texcoord[v][1] = steep && v >= 2 ? 1e6f : position[v][1] - shift;
+        }
+        const int triangles[2][3] = {{0, 1, 2}, {0, 2, 3}};
+        raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, triangles, 4, 2, NULL, NULL, NULL};
+        raster_extra matte = {NULL, NULL, &gray, &gray_out, 0};
+        raster_params params = {false, 2};
+        canvas c;
+        canvas_init(&c, w, h);
+        canvas_clear(&c);
+        c.target.extras = &matte;
+        c.target.extra_count = 1;
+        memcpy(c.target.frame, frame, sizeof frame);
+        CHECK_OK(raster_draw(&c.target, &texture, &mesh, &params));
+        int drawn = 0, wrong = 0, wrong_gray = 0, white = 0, beyond = 0;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < tw; x++) {
+                if (!c.coverage[y * w + x]) continue;
+                drawn++;
+                int v = steep ? th : y - shift, row = v < top ? top : v > bottom ? bottom : v;
+                const uint8_t *p = c.color.data + (size_t)(y * w + x) * 3;
+                beyond += v < 0 || v > th - 1;
+                white += p[0] == 255 && p[1] == 255 && p[2] == 255;
+                wrong += memcmp(p, texture.data + (size_t)(row * tw + x) * 3, 3) != 0;
+                wrong_gray += gray_out.data[y * w + x] != gray.data[row * tw + x];
+            }
+        CHECK_MSG(drawn == tw * h && wrong == 0 && wrong_gray == 0 && white == 0,
+                  "frame (%s): %d drawn, %d colours and %d gray samples off the picture's rows inside the frame, %d white",
+                  steep ? "steep" : "shifted", drawn, wrong, wrong_gray, white);
+        CHECK_MSG(beyond == (steep ? tw * h : 12 * tw), "%d pixels beyond the texture's edges", beyond);
+        canvas_free(&c);
+    }
+    /* the frame back in place, nothing else touched */
+    vv_image out;
+    image_create(&out, tw, th, 3);
+    memset(out.data, 7, (size_t)tw * th * 3);
+    raster_restore_frame(&out, &texture, frame);
+    int wrong = 0;
+    for (int y = 0; y < th; y++)
+        for (int i = 0; i < tw * 3; i++)
+            wrong += out.data[y * tw * 3 + i] != (y < top || y > bottom ? texture.data[y * tw * 3 + i] : 7);
+    CHECK_MSG(wrong == 0, "raster_restore_frame: %d bytes wrong", wrong);
+    /* refused: no picture left, a negative side */
+    canvas c;
+    canvas_init(&c, w, h);
+    canvas_clear(&c);
+    float position[3][3] = {{0, 0, 1}, {8, 0, 1}, {0, 8, 1}}, texcoord[3][2] = {{0, 0}, {8, 0}, {0, 8}};
+    const int triangle[1][3] = {{0, 1, 2}};
+    raster_mesh mesh = {(const float(*)[3])position, (const float(*)[2])texcoord, triangle, 3, 1, NULL, NULL, NULL};
+    const int no_picture[4] = {6, 6, 0, 0}, negative[4] = {0, 0, -1, 0};
+    memcpy(c.target.frame, no_picture, sizeof no_picture);
+    CHECK(raster_draw(&c.target, &texture, &mesh, NULL) == VV_ERR_INVALID_ARGUMENT);
+    memcpy(c.target.frame, negative, sizeof negative);
+    CHECK(raster_draw(&c.target, &texture, &mesh, NULL) == VV_ERR_INVALID_ARGUMENT);
+    canvas_free(&c);
+    image_free(&out);
+    image_free(&gray);
+    image_free(&gray_out);
+    image_free(&texture);
+}
+
 /* A gray extra with outside_keep (head3d's matte): beyond the texture's edge by more than
  * half a texel, a sample keeps the clamped edge value only where that is at least
  * outside_keep, else 0; inside, the plain clamped sample.  Both sampling paths: fixed
@@ -1925,6 +2014,7 @@ int main(void) {
     test_threads();
     test_extras();
     test_extra_outside();
+    test_frame();
     test_one_pass();
     test_fill_constant();
     test_fill_ramp();

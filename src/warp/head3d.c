@@ -136,6 +136,7 @@ struct head3d {
     vv_image source, plate, matte1; /* plate: the person painted out; matte1: the matte, one channel */
     vv_image foreground;            /* the person's colours, de-mixed from the plate */
     bool have_matte;
+    int frame[4];                   /* frame_lines' rows / columns (top, bottom, left, right) */
     int width, height;              /* output: even sides */
     float (*src)[3];                /* source vertices: image x, y, depth (towards the camera) */
     float (*texcoord)[2];           /* this frame's */
@@ -878,7 +879,8 @@ static int least_alpha(const uint8_t *image, const uint8_t *plate) {
  * rows or columns from each side, each of one colour (every channel within FRAME_FLAT
  * levels along it) and apart from the next one in by FRAME_APART levels on average.  Their
  * known background pixels are cleared in known; the returned mask (NULL: none, or no
- * memory: the fill then takes them as before) marks those to set back. */
+ * memory: the fill then takes them as before) marks those to set back; found: how many
+ * on each side (the render samples the picture inside them and puts them back). */
 #define FRAME_LINES 4
 #define FRAME_FLAT 16
 #define FRAME_APART 24.0
@@ -907,7 +909,7 @@ static double line_apart(const vv_image *im, int index, bool row, const uint8_t 
     return sum / n;
 }
 
-static uint8_t *frame_lines(const vv_image *source, uint8_t *known) {
+static uint8_t *frame_lines(const vv_image *source, uint8_t *known, int found[4]) {
     int w = source->width, hh = source->height, depth[4] = {0, 0, 0, 0};
     for (int side = 0; side < 4; side++) { /* top, bottom, left, right */
         bool row = side < 2;
@@ -919,6 +921,7 @@ static uint8_t *frame_lines(const vv_image *source, uint8_t *known) {
             if (line_apart(source, next, row, mean) >= FRAME_APART) { depth[side] = k + 1; break; }
         }
     }
+    memcpy(found, depth, sizeof depth);
     if (!depth[0] && !depth[1] && !depth[2] && !depth[3]) return NULL;
     uint8_t *framed = calloc((size_t)w * hh, 1);
     if (!framed) return NULL;
@@ -1863,7 +1866,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
              * no background to copy patches from: below the top one, the patches drew it again
              * inside the plate along the hair's top, a white and dark line left standing above
              * the moved head.  Out of the fill's sources; kept as it is. */
-            uint8_t *framed = s == VV_OK ? frame_lines(source, known) : NULL;
+            uint8_t *framed = s == VV_OK ? frame_lines(source, known, h->frame) : NULL;
             if (s == VV_OK) s = image_fill_holes_structured(&h->plate, known, grain < 1 ? 1 : grain, h->params.threads);
             for (size_t i = 0; framed && i < pixels; i++)
                 if (framed[i]) {
@@ -3336,11 +3339,13 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])h->triangles, h->vertex_count,
                       body_moves ? h->triangle_count : h->frame_first, h->draw_layer, h->is_clear, h->culls};
     raster_target rt = {direct ? out : &h->color, h->depth, h->coverage, h->raster_layer, extras, extra_count,
-                        h->have_matte ? &h->plate : NULL, true, {bx0, by0, bx1, by1}, composite_band, &job};
+                        h->have_matte ? &h->plate : NULL, true, {bx0, by0, bx1, by1}, composite_band, &job,
+                        {h->frame[0], h->frame[1], h->frame[2], h->frame[3]}};
     raster_params rp = {false, h->params.threads};
     s = raster_draw(&rt, texture, &rm, &rp);
     if (unfolding) lid_skin_apply(h, texture, (const float[2]){0, 0});
     if (s != VV_OK) return s;
+    raster_restore_frame(out, &h->source, h->frame); /* a frame line round the picture stays put */
     /* The side of the head, as far as the far side has turned to the camera (nothing of it
      * at rest, where the strip lies under the face or shows the portrait). */
     if (side_share > 0.004f && (s = side_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, side_share, mirror)) != VV_OK) return s;

@@ -71,6 +71,13 @@ typedef struct raster_triangle {
     raster_plane extra_u[RASTER_MAX_EXTRAS], extra_v[RASTER_MAX_EXTRAS];
 } raster_triangle;
 
+/* The texels of a texture that are picture (x0, y0, x1, y1 inclusive): all of them, or
+ * those inside a frame line drawn round it (raster_target.frame).  Samples beyond are
+ * clamped to its edge texels. */
+typedef struct picture_box {
+    int x0, y0, x1, y1;
+} picture_box;
+
 typedef struct raster_job {
     raster_target *target;
     const vv_image *texture;
@@ -82,6 +89,7 @@ typedef struct raster_job {
     int bands;
     bool wide;                   /* the AVX-512 span loops may sample the texture */
     int fused;                   /* an extra the wide colour loop samples itself (-1: none) */
+    picture_box picture;         /* the texture's picture inside its frame (target->frame) */
 } raster_job;
 
 static bool plane_fit(const double p[3][2], const double f[3], raster_plane *out) {
@@ -215,7 +223,7 @@ static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : v
 static inline double clampd(double v, double lo, double hi) { return v < lo ? lo : v > hi ? hi : v; }
 
 /* Bilinear RGB at p (texel), p + 3, p + stride, p + stride + 3 with weights wx, wy in
- * 1/256: the integer formula of the clamped loop, so both paths agree bit for bit.  With
+ * 1/256: the integer formula of the per-pixel loop, so both paths agree bit for bit.  With
  * GCC / Clang vectors, the three channels go in 32-bit lanes (one load and one shuffle
  * per texel); the 4-byte loads read one byte past the texel, so p + stride + 3 must not
  * be the texture's last texel. */
@@ -545,13 +553,18 @@ static int span_inside(bool wide, SPAN_INSIDE_ARGS) {
     return span_inside_any(SPAN_INSIDE_PASS, won, won_bits);
 }
 
-/* Bilinear RGB (or gray: channels 1) of tex at 32.32 fixed-point (fu, fv), clamped to its
- * edges. */
-static inline void sample_clamped_channels(const vv_image *tex, int channels, int64_t fu, int64_t fv, uint8_t *o) {
+/* Whole texels in 32.32 fixed point (a multiply: negative ones too, where a shift is
+ * undefined). */
+static inline int64_t fixed_of(int texels) { return (int64_t)texels * (INT64_C(1) << 32); }
+
+/* Bilinear RGB (or gray: channels 1) of tex at 32.32 fixed-point (fu, fv), clamped to the
+ * edges of its picture box. */
+static inline void sample_clamped_channels(const vv_image *tex, int channels, picture_box box, int64_t fu, int64_t fv,
+                                           uint8_t *o) {
     int tw = tex->width, th = tex->height;
     size_t stride = (size_t)tw * channels;
-    int64_t max_u = (int64_t)(tw - 1) << 32, max_v = (int64_t)(th - 1) << 32;
-    int64_t cu = fu < 0 ? 0 : fu > max_u ? max_u : fu, cv = fv < 0 ? 0 : fv > max_v ? max_v : fv;
+    int64_t lo_u = fixed_of(box.x0), hi_u = fixed_of(box.x1), lo_v = fixed_of(box.y0), hi_v = fixed_of(box.y1);
+    int64_t cu = fu < lo_u ? lo_u : fu > hi_u ? hi_u : fu, cv = fv < lo_v ? lo_v : fv > hi_v ? hi_v : fv;
     int pu = (int)((cu + (1 << 23)) >> 24), pv = (int)((cv + (1 << 23)) >> 24); /* 1/256 pixel */
     int ix = pu >> 8, iy = pv >> 8, wx = pu & 255, wy = pv & 255;
     const uint8_t *p = tex->data + (size_t)iy * stride + (size_t)ix * channels;
@@ -563,15 +576,11 @@ static inline void sample_clamped_channels(const vv_image *tex, int channels, in
     }
 }
 
-static inline void sample_clamped(const vv_image *tex, int64_t fu, int64_t fv, uint8_t *o) {
-    sample_clamped_channels(tex, 3, fu, fv, o);
-}
-
-/* Bilinear RGB (or gray) of tex at (u, v) texture pixels in floating point, clamped (for
- * texcoords beyond the fixed-point range). */
-static inline void sample_float_channels(const vv_image *tex, int channels, double u, double v, uint8_t *o) {
+/* Bilinear RGB (or gray) of tex at (u, v) texture pixels in floating point, clamped to the
+ * edges of its picture box (for texcoords beyond the fixed-point range). */
+static inline void sample_float_channels(const vv_image *tex, int channels, picture_box box, double u, double v, uint8_t *o) {
     int tw = tex->width, th = tex->height, c = channels;
-    float x = (float)clampd(u, 0, tw - 1), yy = (float)clampd(v, 0, th - 1);
+    float x = (float)clampd(u, box.x0, box.x1), yy = (float)clampd(v, box.y0, box.y1);
     int x0 = (int)x, y0 = (int)yy;
     int x1 = x0 + 1 < tw ? x0 + 1 : x0, y1 = y0 + 1 < th ? y0 + 1 : y0;
     float fx = x - (float)x0, fy = yy - (float)y0;
@@ -583,17 +592,35 @@ static inline void sample_float_channels(const vv_image *tex, int channels, doub
     }
 }
 
-static inline void sample_float(const vv_image *tex, double u, double v, uint8_t *o) { sample_float_channels(tex, 3, u, v, o); }
-
-/* A gray extra's clamped sample, beyond the texture's edge by more than half a texel
- * (32.32 fixed point): kept only where the edge holds at least extra->outside_keep. */
+/* A gray extra's clamped sample, beyond its picture's edge by more than half a texel: kept
+ * only where the edge holds at least extra->outside_keep. */
 static inline void sample_extra_outside(const raster_extra *extra, bool beyond, uint8_t *o) {
     if (extra->outside_keep && beyond && *o < extra->outside_keep) *o = 0;
 }
 
-static inline bool fixed_beyond(const vv_image *tex, int64_t fu, int64_t fv) {
+static inline bool fixed_beyond(picture_box box, int64_t fu, int64_t fv) {
     const int64_t half = INT64_C(1) << 31;
-    return fu < -half || fv < -half || fu > ((int64_t)(tex->width - 1) << 32) + half || fv > ((int64_t)(tex->height - 1) << 32) + half;
+    return fu < fixed_of(box.x0) - half || fv < fixed_of(box.y0) - half || fu > fixed_of(box.x1) + half ||
+           fv > fixed_of(box.y1) + half;
+}
+
+/* The picture box of a texture: the colour's for one of its size (a matte, a twin), else
+ * all of it. */
+static inline picture_box picture_of(const raster_job *job, const vv_image *tex) {
+    if (tex->width == job->texture->width && tex->height == job->texture->height) return job->picture;
+    return (picture_box){0, 0, tex->width - 1, tex->height - 1};
+}
+
+/* Whether samples from 32.32 (u0, v0) to (u1, v1) (a span's ends: they bound the rest)
+ * all have their 2x2 texels in the picture box, so that the unclamped loops may take
+ * them; and the 4-byte texel loads stay in the buffer (only the very last texel could
+ * read one byte past it). */
+static inline bool span_inside_box(const vv_image *tex, picture_box box, int64_t u0, int64_t u1, int64_t v0, int64_t v1) {
+    int64_t lo_u = fixed_of(box.x0), lo_v = fixed_of(box.y0);
+    int64_t inner_u = fixed_of(box.x1 - 1), inner_v = fixed_of(box.y1 - 1);
+    int64_t last_u = fixed_of(tex->width - 2) - (1 << 24), last_v = fixed_of(tex->height - 2) - (1 << 24);
+    return tex->width >= 2 && tex->height >= 2 && u0 >= lo_u && u1 >= lo_u && v0 >= lo_v && v1 >= lo_v && u0 <= inner_u &&
+           u1 <= inner_u && v0 <= inner_v && v1 <= inner_v && ((u0 < last_u && u1 < last_u) || (v0 < last_v && v1 < last_v));
 }
 
 #ifdef RASTER_AVX512
@@ -651,6 +678,7 @@ static void draw_extras(const raster_job *job, const raster_triangle *t, int y, 
         double ue = us + pu->fx * (i0 + SPAN_CHUNK - 1), ve = vs + pv->fx * (i0 + SPAN_CHUNK - 1);
         const vv_image *tex = extra->texture;
         int ch = tex->channels; /* 3, or 1: a gray extra */
+        picture_box box = picture_of(job, tex);
         uint8_t *out = extra->out->data + (row + xl + i0) * ch;
         const double fixed_limit = 4194304.0;
         if (fabs(us) <= fixed_limit && fabs(ue) <= fixed_limit && fabs(vs) <= fixed_limit && fabs(ve) <= fixed_limit) {
@@ -658,14 +686,12 @@ static void draw_extras(const raster_job *job, const raster_triangle *t, int y, 
             int64_t fu = round_i64(us * FIXED_ONE) + du * i0, fv = round_i64(vs * FIXED_ONE) + dv * i0;
             /* The first and last winners bound the rest (linear): inside as in draw_span. */
             int64_t u0 = fu + du * won[0], u1 = fu + du * won[count - 1], v0 = fv + dv * won[0], v1 = fv + dv * won[count - 1];
-            int64_t inner_u = (int64_t)(tex->width - 2) * (INT64_C(1) << 32), inner_v = (int64_t)(tex->height - 2) * (INT64_C(1) << 32);
-            int64_t last_u = inner_u - (1 << 24), last_v = inner_v - (1 << 24);
-            if (tex->width >= 2 && tex->height >= 2 && u0 >= 0 && u1 >= 0 && v0 >= 0 && v1 >= 0 && u0 <= inner_u &&
-                u1 <= inner_u && v0 <= inner_v && v1 <= inner_v && ((u0 < last_u && u1 < last_u) || (v0 < last_v && v1 < last_v))) {
+            if (span_inside_box(tex, box, u0, u1, v0, v1)) {
                 size_t stride = (size_t)tex->width * ch;
 #ifdef RASTER_AVX512
                 /* Gathered, a gray texel's 4-byte lanes read three bytes past its right
                  * neighbour: not on the last row's last three columns. */
+                int64_t last_u = fixed_of(tex->width - 2) - (1 << 24), last_v = fixed_of(tex->height - 2) - (1 << 24);
                 int64_t gray_u = last_u - (INT64_C(2) << 32);
                 if (job->wide && gather_fits(tex) &&
                     (ch == 3 || (v0 < last_v && v1 < last_v) || (u0 < gray_u && u1 < gray_u))) {
@@ -691,16 +717,17 @@ static void draw_extras(const raster_job *job, const raster_triangle *t, int y, 
                 bool keep = ch == 1 && extra->outside_keep;
                 for (int k = 0; k < count; k++) {
                     int64_t su = fu + du * won[k], sv = fv + dv * won[k];
-                    sample_clamped_channels(tex, ch, su, sv, out + won[k] * ch);
-                    if (keep) sample_extra_outside(extra, fixed_beyond(tex, su, sv), out + won[k]);
+                    sample_clamped_channels(tex, ch, box, su, sv, out + won[k] * ch);
+                    if (keep) sample_extra_outside(extra, fixed_beyond(box, su, sv), out + won[k]);
                 }
             }
         } else {
             bool keep = ch == 1 && extra->outside_keep;
             for (int k = 0; k < count; k++) {
                 double u = us + pu->fx * (i0 + won[k]), v = vs + pv->fx * (i0 + won[k]);
-                sample_float_channels(tex, ch, u, v, out + won[k] * ch);
-                if (keep) sample_extra_outside(extra, u < -0.5 || v < -0.5 || u > tex->width - 0.5 || v > tex->height - 0.5, out + won[k]);
+                sample_float_channels(tex, ch, box, u, v, out + won[k] * ch);
+                bool beyond = u < box.x0 - 0.5 || v < box.y0 - 0.5 || u > box.x1 + 0.5 || v > box.y1 + 0.5;
+                if (keep) sample_extra_outside(extra, beyond, out + won[k]);
             }
         }
     }
@@ -730,7 +757,7 @@ static void depth_only_avx512(uint8_t *dst, float *depth, uint8_t *coverage, uin
 static void draw_span(const raster_job *job, const raster_triangle *t, int y, int xl, int xr) {
     raster_target *target = job->target;
     const vv_image *tex = job->texture;
-    int width = target->color->width, tw = tex->width, th = tex->height;
+    int width = target->color->width, tw = tex->width;
     size_t row = (size_t)y * width;
     uint8_t *dst = target->color->data + (row + xl) * 3;
     float *depth = target->depth + row + xl;
@@ -772,20 +799,16 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
     if (fabs(us) <= fixed_limit && fabs(ue) <= fixed_limit && fabs(vs) <= fixed_limit && fabs(ve) <= fixed_limit &&
         fabs(zs) <= 1e30 && fabs(ze) <= 1e30) {
         /* Fixed point: 32.32 texcoords, rounded to 1/256 for the bilinear weights (whole
-         * and 1/256 positions are exact), clamped to the texture. */
+         * and 1/256 positions are exact), clamped to the picture's edges. */
         int64_t fu = round_i64(us * FIXED_ONE), fv = round_i64(vs * FIXED_ONE);
         int64_t du = n > 1 ? round_i64(t->u.fx * FIXED_ONE) : 0;
         int64_t dv = n > 1 ? round_i64(t->v.fx * FIXED_ONE) : 0;
         float z0 = (float)zs, dz = n > 1 ? (float)t->z.fx : 0;
         size_t stride = (size_t)tw * 3;
         int64_t eu = fu + du * (n - 1), ev = fv + dv * (n - 1);
-        /* Inside: every sample has its 2x2 texels in the texture (exact: the fixed-point
-         * values are linear in i), and the 4-byte texel loads stay in the buffer (only
-         * the very last texel could read one byte past it). */
-        int64_t inner_u = (int64_t)(tw - 2) * (INT64_C(1) << 32), inner_v = (int64_t)(th - 2) * (INT64_C(1) << 32);
-        int64_t last_u = inner_u - (1 << 24), last_v = inner_v - (1 << 24); /* short of the last cell */
-        bool inside = tw >= 2 && th >= 2 && fu >= 0 && eu >= 0 && fv >= 0 && ev >= 0 && fu <= inner_u && eu <= inner_u &&
-                      fv <= inner_v && ev <= inner_v && ((fu < last_u && eu < last_u) || (fv < last_v && ev < last_v));
+        /* Inside: every sample has its 2x2 texels in the picture (exact: the fixed-point
+         * values are linear in i). */
+        bool inside = span_inside_box(tex, job->picture, fu, eu, fv, ev);
         for (int i0 = 0; i0 < n; i0 += SPAN_CHUNK) {
             int i1 = i0 + SPAN_CHUNK < n ? i0 + SPAN_CHUNK : n, count = 0;
             bool bits = false; /* won_bits filled too */
@@ -812,7 +835,7 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
                     float z = z0 + dz * (float)i;
                     if (!(z > depth[i])) continue;
                     depth[i] = z;
-                    sample_clamped(tex, fu + du * i, fv + dv * i, dst + (size_t)i * 3);
+                    sample_clamped_channels(tex, 3, job->picture, fu + du * i, fv + dv * i, dst + (size_t)i * 3);
                     if (coverage) coverage[i] = 255;
                     if (layer) layer[i] = t->layer;
                     if (won) won[count++] = (int16_t)(i - i0);
@@ -830,7 +853,7 @@ static void draw_span(const raster_job *job, const raster_triangle *t, int y, in
             float z = (float)clampd(zs + t->z.fx * i, -3e38, 3e38);
             if (!(z > depth[i]) || !isfinite(u) || !isfinite(v)) continue;
             depth[i] = z;
-            sample_float(tex, u, v, dst + (size_t)i * 3);
+            sample_float_channels(tex, 3, job->picture, u, v, dst + (size_t)i * 3);
             if (coverage) coverage[i] = 255;
             if (layer) layer[i] = t->layer;
             if (won) won[count++] = (int16_t)(i - i0);
@@ -978,13 +1001,20 @@ vv_status raster_draw(raster_target *target, const vv_image *texture, const rast
             return vv_fail(VV_ERR_INVALID_ARGUMENT,
                            "raster: extra %d needs an RGB or gray texture and an output of the target's size and channels", e);
     }
+    const int *frame = target->frame;
+    if (frame[0] < 0 || frame[1] < 0 || frame[2] < 0 || frame[3] < 0 || frame[0] + frame[1] >= texture->height ||
+        frame[2] + frame[3] >= texture->width)
+        return vv_fail(VV_ERR_INVALID_ARGUMENT, "raster: a frame of %d, %d, %d, %d texels leaves no picture", frame[0], frame[1],
+                       frame[2], frame[3]);
     const vv_image *backdrop = target->backdrop;
     if (backdrop && (!backdrop->data || backdrop->channels != 3 || backdrop->width != target->color->width ||
                      backdrop->height != target->color->height))
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "raster: the backdrop must be RGB of the target's size");
     if (mesh->triangle_count == 0 && !target->clear && !target->rows_done) return VV_OK;
     int height = target->color->height, bands = (height + BAND_ROWS - 1) / BAND_ROWS;
-    raster_job job = {target, texture, mesh, params && params->cull_back_faces, NULL, NULL, NULL, {0, 0, -1, -1}, bands, false, -1};
+    picture_box picture = {frame[2], frame[0], texture->width - 1 - frame[3], texture->height - 1 - frame[1]};
+    raster_job job = {target, texture, mesh, params && params->cull_back_faces, NULL, NULL, NULL, {0, 0, -1, -1}, bands, false,
+                      -1, picture};
     if (target->clear) { /* clipped to the target; an empty box clears nothing */
         const int *b = target->clear_box;
         int width = target->color->width;
@@ -1048,6 +1078,23 @@ vv_status raster_draw(raster_target *target, const vv_image *texture, const rast
     free(job.band_start);
     free(job.triangles);
     return status;
+}
+
+void raster_restore_frame(vv_image *out, const vv_image *source, const int frame[4]) {
+    if (!frame[0] && !frame[1] && !frame[2] && !frame[3]) return;
+    int w = out->width < source->width ? out->width : source->width;
+    int h = out->height < source->height ? out->height : source->height;
+    for (int y = 0; y < h; y++) {
+        uint8_t *o = out->data + (size_t)y * out->width * 3;
+        const uint8_t *in = source->data + (size_t)y * source->width * 3;
+        if (y < frame[0] || y >= source->height - frame[1]) { /* a row of the frame */
+            memcpy(o, in, (size_t)w * 3);
+            continue;
+        }
+        int left = frame[2] < w ? frame[2] : w, right = source->width - frame[3];
+        memcpy(o, in, (size_t)left * 3);
+        if (right < w) memcpy(o + (size_t)right * 3, in + (size_t)right * 3, (size_t)(w - right) * 3);
+    }
 }
 
 /* ---- Hole filling: push-pull. ----

@@ -64,6 +64,13 @@ typedef struct raster_target {
      * once): the caller can finish those rows while they are in cache. */
     void (*rows_done)(void *ctx, int y0, int y1);
     void *rows_ctx;
+    /* Optional: a frame drawn round the picture (a painting's white border line), rows or
+     * columns at the texture's top, bottom, left, right that are no part of the picture.
+     * Samples are clamped to the picture's edge inside it, so the frame is never sampled
+     * and never moves with the mesh (where a mesh stretched the picture past its edge, the
+     * strip between showed it as a jagged band); the caller puts it back in place
+     * (raster_restore_frame).  Textures of the colour's size (extras) share it. */
+    int frame[4];
 } raster_target;
 
 typedef struct raster_params {
@@ -78,8 +85,9 @@ typedef struct raster_params {
 /* Renders mesh into target: per pixel, texcoords and depth are interpolated linearly in
  * screen space; a pixel is written only where the triangle's depth is strictly greater
  * than target->depth (so with equal depths the first triangle drawn wins), with the
- * texture sampled bilinearly, clamped to its edges (texcoords whose fraction is a
- * multiple of 1/256 are exact: an identity mesh copies the texture byte for byte).
+ * texture sampled bilinearly, clamped to its edges (or a frame's: target->frame;
+ * texcoords whose fraction is a multiple of 1/256 are exact: an identity mesh copies the
+ * texture byte for byte, a frame aside).
  * Triangles with a non-finite coordinate, an index out of range, no area, nothing on the
  * target, or a bounding box over 4x the target's larger side are skipped, as are
  * texcoords beyond +-2^20.  Output is the same for any thread count.  params NULL: no
@@ -89,10 +97,16 @@ typedef struct raster_params {
  * VV_ERR_INVALID_ARGUMENT: no colour or depth, texture not RGB, null mesh arrays, an
  * extra without an RGB or gray texture or an output of the target's size and the
  * texture's channels, over
- * RASTER_MAX_EXTRAS extras, a backdrop not RGB of the target's size;
+ * RASTER_MAX_EXTRAS extras, a backdrop not RGB of the target's size, a frame negative or
+ * leaving no picture;
  * VV_ERR_TOO_LARGE: a target side over VV_IMAGE_MAX_SIDE; VV_ERR_NO_MEMORY. */
 vv_status raster_draw(raster_target *target, const vv_image *texture, const raster_mesh *mesh,
                       const raster_params *params);
+
+/* Copies the frame's pixels (frame: top, bottom, left, right rows / columns, as
+ * raster_target.frame; none negative) from source into out at the same place, where both
+ * have them (RGB images): the frame stays where it is drawn. */
+void raster_restore_frame(vv_image *out, const vv_image *source, const int frame[4]);
 
 /* Fills the pixels of an RGB image where known[i] == 0 (width x height bytes) from the
  * known pixels around them, smoothly: a push-pull pyramid (each level halves the one
