@@ -65,6 +65,7 @@
 #define FAR_EDGE_GLOW 0.1f
 #define EDGE_RIM_CYAN 200
 #define FRAME_LINE_STEPS 20
+#define EDGE_ISLAND_RED 100
 #define NEAR_EAR_S5 28
 #define NEAR_EAR_HOPPER 450
 #define NEAR_EAR_S3 120
@@ -535,6 +536,46 @@ static void edge_rim(vv_faces *faces, face_mesh *fm, person_matte *pm, const cha
     }
     CHECK_MSG(most < EDGE_RIM_CYAN, "%s turned: %d cyan pixels more than the portrait's (a rim of the hair de-mixed against a "
               "plate guessed wrong)", path, most);
+    portrait_free(h, &image, &out, mesh);
+}
+
+/* The tpsmm portrait's matte counts the flag's red strip between the left ear and the collar
+ * as person, so the patch plate fills it white; a few of its pixels are mostly background,
+ * and the plate under the matte's edge, taken from them, put their red back there: an
+ * isolated red dot standing still beside the jaw once the head turned away from it.
+ * Counted with the head turned yaw +25 (the jaw moves off the spot): flag-red pixels (red
+ * over 120, 60 above green and blue) beside the left jaw (from 0.5 eye distances left of
+ * point 0 to point 4, from point 2 down to 0.3 eye distances below point 5) with no flag red
+ * on any of 16 rays 0.15 eye distances away: a blot, not the flag's stripe or the strip
+ * moving with the head. */
+static bool flag_red(const vv_image *im, int x, int y) {
+    if (x < 0 || y < 0 || x >= im->width || y >= im->height) return false;
+    const uint8_t *p = im->data + ((size_t)y * im->width + x) * 3;
+    return p[0] > 120 && p[0] - p[1] > 60 && p[0] - p[2] > 60;
+}
+
+static void edge_island(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
+    PORTRAIT_OPEN();
+    const float (*l)[2] = (const float(*)[2])face.landmarks;
+    head3d_frame f;
+    turn(&f, &pose, eye, 25, 0);
+    CHECK_OK(head3d_render(h, &f, &out));
+    int x0 = (int)(l[0][0] - 0.5f * eye), x1 = (int)l[4][0], y0 = (int)l[2][1], y1 = (int)(l[5][1] + 0.3f * eye);
+    int ray[16][2], isolated = 0;
+    for (int k = 0; k < 16; k++) {
+        ray[k][0] = (int)lroundf(0.15f * eye * cosf(6.2831853f * k / 16));
+        ray[k][1] = (int)lroundf(0.15f * eye * sinf(6.2831853f * k / 16));
+    }
+    for (int y = y0; y <= y1; y++)
+        for (int x = x0; x <= x1; x++) {
+            if (!flag_red(&out, x, y)) continue;
+            bool alone = true;
+            for (int k = 0; k < 16 && alone; k++) alone = !flag_red(&out, x + ray[k][0], y + ray[k][1]);
+            isolated += alone;
+        }
+    printf("%s turned yaw +25: %d isolated flag-red pixels beside the left jaw\n", path, isolated);
+    CHECK_MSG(isolated < EDGE_ISLAND_RED, "%s turned yaw +25: %d isolated flag-red pixels beside the jaw (the plate's edge "
+              "painted an island of the matte's edge back)", path, isolated);
     portrait_free(h, &image, &out, mesh);
 }
 
@@ -1621,6 +1662,7 @@ int main(void) {
         far_side(faces, fm, pm, path, false);
         snprintf(path, sizeof path, "%s/portraits/tpsmm_source.png", shared);
         edge_rim(faces, fm, pm, path);
+        edge_island(faces, fm, pm, path);
         snprintf(path, sizeof path, "%s/portraits/st_art_10.png", shared);
         frame_line(faces, fm, pm, path);
         snprintf(path, sizeof path, "%s/portraits/deb_grace_hopper_512.jpg", shared);

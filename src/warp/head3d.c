@@ -948,19 +948,53 @@ static uint8_t *frame_lines(const vv_image *source, uint8_t *known, int found[4]
  * EDGE_REACH eye distances, a little way inside the person, where they differ from the
  * patch plate by EDGE_AGREE levels or more (fully at twice that: a smaller difference is as
  * likely the strands' own colour, and taking it drew the hair's outline into the plate as a
- * ghost on lp_s3 and Grace Hopper).  The edge is then de-mixed against that plate
- * (head3d_new), so at rest a F + (1 - a) P is still I. */
+ * ghost on lp_s3 and Grace Hopper).  Only runs of such pixels that reach the known
+ * background: an island inside the hole is a few mostly-background pixels in a strip the
+ * matte counts as person (the tpsmm portrait's red flag between ear and collar, filled white
+ * by the patches), and painted back it was a red dot standing beside the moved head.  The
+ * edge is then de-mixed against that plate (head3d_new), so at rest a F + (1 - a) P is still I. */
 #define EDGE_SEEN 64 /* half (128) took hair de-mixed against a wrong N: dark specks in the plate */
 #define EDGE_AGREE 50.0f
 #define EDGE_REACH 0.15f
 static inline uint8_t blend255(int p, int q, int a);
+
+/* Zeroes each 8-connected run of nonzero weight that touches no known pixel (queue: room
+ * for w * h pixel indices; seen: w * h zeroes). */
+static void drop_islands(uint8_t *weight, const uint8_t *known, int w, int hh, size_t *queue, uint8_t *seen) {
+    size_t pixels = (size_t)w * hh;
+    for (size_t start = 0; start < pixels; start++) {
+        if (!weight[start] || seen[start]) continue;
+        size_t n = 0, head = 0;
+        bool reaches = false;
+        queue[n++] = start;
+        seen[start] = 1;
+        while (head < n) {
+            size_t i = queue[head++];
+            int x = (int)(i % (size_t)w), y = (int)(i / (size_t)w);
+            for (int dy = -1; dy <= 1; dy++)
+                for (int dx = -1; dx <= 1; dx++) {
+                    int u = x + dx, v = y + dy;
+                    if (u < 0 || v < 0 || u >= w || v >= hh) continue;
+                    size_t j = (size_t)v * w + u;
+                    reaches = reaches || known[j];
+                    if (weight[j] && !seen[j]) {
+                        seen[j] = 1;
+                        queue[n++] = j;
+                    }
+                }
+        }
+        for (size_t k = 0; !reaches && k < n; k++) weight[queue[k]] = 0;
+    }
+}
+
 static vv_status plate_edge(head3d *h, const vv_image *source, const uint8_t *matte, const uint8_t *known) {
     int w = source->width, hh = source->height;
     size_t pixels = (size_t)w * hh, person = 0, edge = 0;
-    uint8_t *mask = malloc(pixels);
+    uint8_t *mask = malloc(pixels), *weight = malloc(pixels);
     int32_t (*nearest)[2] = malloc(pixels * sizeof *nearest);
+    size_t *queue = malloc(pixels * sizeof *queue);
     vv_image near = {0}, behind = {0};
-    vv_status s = mask && nearest ? image_copy(&near, source) : vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+    vv_status s = mask && weight && nearest && queue ? image_copy(&near, source) : vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
     if (s == VV_OK) s = image_copy(&behind, source);
     for (size_t i = 0; s == VV_OK && i < pixels; i++) {
         mask[i] = matte[i] >= OPAQUE;
@@ -993,6 +1027,7 @@ static vv_status plate_edge(head3d *h, const vv_image *source, const uint8_t *ma
         image_nearest_known(mask, w, hh, nearest);
         float reach = fmaxf(2, EDGE_REACH * h->eye_distance);
         for (size_t i = 0; i < pixels; i++) {
+            weight[i] = 0;
             if (known[i] || nearest[i][0] < 0) continue;
             int x = (int)(i % (size_t)w), y = (int)(i / (size_t)w);
             float d = hypotf((float)(nearest[i][0] - x), (float)(nearest[i][1] - y)), k = 1 - d / reach;
@@ -1001,14 +1036,18 @@ static vv_status plate_edge(head3d *h, const vv_image *source, const uint8_t *ma
             const uint8_t *b = behind.data + i * 3, *q = h->plate.data + i * 3;
             float apart = fmaxf(fabsf((float)b[0] - q[0]), fmaxf(fabsf((float)b[1] - q[1]), fabsf((float)b[2] - q[2])));
             k *= fminf(1, fmaxf(0, (apart - EDGE_AGREE) / EDGE_AGREE));
-            if (!(k > 0)) continue;
-            int kk = (int)lroundf(255 * k);
-            for (int c = 0; c < 3; c++) h->plate.data[i * 3 + c] = blend255(behind.data[i * 3 + c], h->plate.data[i * 3 + c], kk);
+            weight[i] = (uint8_t)lroundf(255 * fmaxf(0, k));
         }
+        memset(mask, 0, pixels);
+        drop_islands(weight, known, w, hh, queue, mask);
+        for (size_t i = 0; i < pixels; i++)
+            for (int c = 0; weight[i] && c < 3; c++) h->plate.data[i * 3 + c] = blend255(behind.data[i * 3 + c], h->plate.data[i * 3 + c], weight[i]);
     }
     image_free(&near);
     image_free(&behind);
     free(nearest);
+    free(queue);
+    free(weight);
     free(mask);
     return s;
 }
