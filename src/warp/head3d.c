@@ -83,6 +83,12 @@ static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
  * that met edge to edge showed the lower rim's highlight as a pale seam, and the white
  * between them wherever their depths parted. */
 #define LID_MEET_UPPER (-0.1f)
+/* ... measured not from the lower rim itself but from LID_FLAT of the way from it to the
+ * chord between the eye's corners: a shut lid's lash line is a shallow arc (the lid's stiff
+ * tarsal plate over the cornea), not the lower rim's U, whose high corners read as a
+ * smiling, half-open eye (lp_d3; dlib read her blinks at 0.71 of open against the driver's
+ * 0.44, 0.63 with this). */
+#define LID_FLAT 0.8f
 #define LID_OVER 0.03f
 #define LID_NEARER 0.1f
 /* Within this many pixels of a shut upper lid's edge the frame is smoothed (the edge is
@@ -759,7 +765,7 @@ static void lids_soften(head3d *h, const head3d_frame *f, vv_image *out) {
  * a smooth fill, flat: each shutting eye's lid, above its posed upper margin, is darkened by
  * lid_unfold times LID_SHADE_CORNER towards the corners (over LID_SHADE_REACH eye widths)
  * and LID_SHADE_LASH towards the margin (over LID_SHADE_NEAR), both fading smoothly. */
-#define LID_SHADE_CORNER 0.32f
+#define LID_SHADE_CORNER 0.38f
 #define LID_SHADE_LASH 0.3f
 #define LID_SHADE_REACH 0.35f
 #define LID_SHADE_NEAR 0.15f
@@ -2159,9 +2165,18 @@ static void anchors_move(const head3d *h, const head3d_frame *f, float (*d)[2]) 
         open = 1 + h->params.eyes * (open - 1);
         open = open < 0 ? 0 : open > 1.6f ? 1.6f : open;
         float deep = lid_deep(open);
+        /* the lids meet LID_FLAT of the way from the lower rim to the corners' chord */
+        const float *c0 = h->src[face_mesh_lid_lower[e][0]], *c1 = h->src[face_mesh_lid_lower[e][FACE_MESH_LID_POINTS - 1]];
+        float chord[2] = {c1[0] - c0[0], c1[1] - c0[1]}, chord2 = chord[0] * chord[0] + chord[1] * chord[1];
         for (int i = 0; i < FACE_MESH_LID_POINTS; i++) {
-            const float *up = h->src[face_mesh_lid_upper[e][i]], *lo = h->src[face_mesh_lid_lower[e][i]];
+            const float *up = h->src[face_mesh_lid_upper[e][i]], *lo0 = h->src[face_mesh_lid_lower[e][i]];
             bool inner = i > 0 && i < FACE_MESH_LID_POINTS - 1;
+            float lo[2] = {lo0[0], lo0[1]};
+            if (inner && chord2 > 1e-6f) {
+                float t = ((lo0[0] - c0[0]) * chord[0] + (lo0[1] - c0[1]) * chord[1]) / chord2;
+                lo[0] += LID_FLAT * (c0[0] + t * chord[0] - lo0[0]);
+                lo[1] += LID_FLAT * (c0[1] + t * chord[1] - lo0[1]);
+            }
             float meet_up = inner ? LID_MEET + deep * (LID_MEET_UPPER - LID_MEET) : LID_MEET;
             float closed[2] = {lo[0] + meet_up * (up[0] - lo[0]), lo[1] + meet_up * (up[1] - lo[1])};
             if (inner) {
@@ -2173,8 +2188,8 @@ static void anchors_move(const head3d *h, const head3d_frame *f, float (*d)[2]) 
             if (i > 0 && i < FACE_MESH_LID_POINTS - 1) {
                 float *dl = d[a + FACE_MESH_LID_POINTS + i - 1];
                 float low[2] = {lo[0] + LID_MEET * (up[0] - lo[0]), lo[1] + LID_MEET * (up[1] - lo[1])};
-                dl[0] = shift[0] + (low[0] + open * (lo[0] - low[0])) - lo[0];
-                dl[1] = shift[1] + (low[1] + open * (lo[1] - low[1])) - lo[1];
+                dl[0] = shift[0] + (low[0] + open * (lo0[0] - low[0])) - lo0[0];
+                dl[1] = shift[1] + (low[1] + open * (lo0[1] - low[1])) - lo0[1];
             }
         }
         lid_follow_gaze(h, f, e, open > 1 ? 1 : open, d + a);
