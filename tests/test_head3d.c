@@ -44,6 +44,8 @@
  *     where the iris was, the eye's white, not a grey arc of the old iris.
  * 19. lp_d3's first frame (deep-set eyes), shut: no dark fold between the brow and the shut
  *     lid, a second eye over it (needs ../shared).
+ * 20. lp_d0's first frame (a photo), a glance: no pale ring of the old white round the moved
+ *     iris (needs ../shared).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
@@ -786,6 +788,61 @@ static void shut_fold_at(vv_faces *faces, face_mesh *fm, person_matte *pm, const
         for (int e = 0; e < 2; e++)
             CHECK_MSG(dip[e] >= SHUT_FOLD_DIP, "%s shut: eye %d's fold %.2f of the lid's luma above it (a dark fold over the shut lid: "
                       "a second, open eye)", path, e, dip[e]);
+    }
+    portrait_free(h, &image, &out, mesh);
+}
+
+/* lp_d0's first frame (a photo, dark irises on bright whites): a glance moved a disk 1.15
+ * times the Iris model's rim, sized for a painted iris's dark edge, so the photo's white round
+ * the iris went with it as a pale ring against the white the glance uncovered.  Measured per
+ * eye and glance (+-0.15 eye widths), on the side the iris moved from: the mean luma of the
+ * opening as rendered 1.0-1.15 rims from the moved iris's centre, less that 1.35-1.8 rims out
+ * (the white it uncovered): a ring brighter than the white round it is a halo.  Before: +2.4,
+ * -5.7, +3.1, +2.8 levels (eye 0, 1 at -0.15, then +0.15); now -3.5, -6.9, -3.6, +0.9. */
+#define GLANCE_HALO_MOST 1.5f
+static void glance_ring_at(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
+    PORTRAIT_OPEN();
+    head3d_frame f;
+    for (int side = -1; side <= 1; side += 2) {
+        turn(&f, &pose, eye, 0, 0);
+        f.has_gaze = true;
+        f.gaze[0][0] = f.gaze[1][0] = 0.15f * side;
+        if (head3d_render(h, &f, &out) != VV_OK) {
+            CHECK_MSG(0, "%s: glance: %s", path, vv_last_error());
+            break;
+        }
+        const float (*posed)[3];
+        const int (*tris)[3];
+        const uint8_t *layer;
+        int nv, nt;
+        head3d_mesh(h, &posed, &nv, &tris, &layer, &nt);
+        for (int e = 0; e < 2; e++) {
+            const float *c = mesh->points[e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT];
+            float r = 0, poly[2 * FACE_MESH_LID_POINTS][2];
+            for (int k = 1; k < 5; k++) r += hypotf(mesh->points[(e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT) + k][0] - c[0],
+                                                    mesh->points[(e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT) + k][1] - c[1]) / 4;
+            float width = hypotf(face.landmarks[e ? 45 : 39][0] - face.landmarks[e ? 42 : 36][0],
+                                 face.landmarks[e ? 45 : 39][1] - face.landmarks[e ? 42 : 36][1]);
+            float mx = c[0] + 0.15f * side * width, my = c[1];
+            int n = 0;
+            for (int i = 0; i < FACE_MESH_LID_POINTS; i++) memcpy(poly[n++], posed[face_mesh_lid_upper[e][i]], sizeof poly[0]);
+            for (int i = FACE_MESH_LID_POINTS - 2; i > 0; i--) memcpy(poly[n++], posed[face_mesh_lid_lower[e][i]], sizeof poly[0]);
+            double ring = 0, white = 0;
+            int rings = 0, whites = 0;
+            for (int y = (int)(my - 2 * r); y <= (int)(my + 2 * r); y++)
+                for (int x = (int)(mx - 2 * r); x <= (int)(mx + 2 * r); x++) {
+                    /* on the side it moved from: the white it uncovered */
+                    if (((float)x - mx) * (float)side >= 0 || !in_polygon((const float(*)[2])poly, n, (float)x, (float)y)) continue;
+                    float d = hypotf((float)x - mx, (float)y - my) / r, l = row_luma(&out, x, y, 1, 1);
+                    if (d >= 1.0f && d <= 1.15f) ring += l, rings++;
+                    if (d >= 1.35f && d <= 1.8f) white += l, whites++;
+                }
+            float halo = rings >= 4 && whites >= 4 ? (float)(ring / rings - white / whites) : NAN;
+            printf("%s glance %+.2f: eye %d's ring round the moved iris %+.1f levels over the white beyond it\n", path, 0.15f * side, e,
+                   halo);
+            CHECK_MSG(halo <= GLANCE_HALO_MOST, "%s glance %+.2f: eye %d's moved iris has a pale ring (%+.1f levels over the white)",
+                      path, 0.15f * side, e, halo);
+        }
     }
     portrait_free(h, &image, &out, mesh);
 }
@@ -1671,6 +1728,8 @@ int main(void) {
         at_first_frame(faces, fm, pm, path, wire_glasses_at);
         snprintf(path, sizeof path, "%s/train/lp_d3.mp4", shared);
         at_first_frame(faces, fm, pm, path, shut_fold_at);
+        snprintf(path, sizeof path, "%s/driving/lp_d0.mp4", shared);
+        at_first_frame(faces, fm, pm, path, glance_ring_at);
         {
             const char *ears[3] = {"lp_s5.jpg", "deb_grace_hopper_512.jpg", "lp_s3.jpg"};
             const int bound[3] = {NEAR_EAR_S5, NEAR_EAR_HOPPER, NEAR_EAR_S3};

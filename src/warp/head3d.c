@@ -199,6 +199,7 @@ struct head3d {
     float last68[68][2];
     /* Gaze: each eye's iris in the portrait (centre, radius), its eye's axis, the white. */
     float iris_centre[2][2], iris_radius[2], eye_axis[2][2], eye_width[2];
+    float iris_moved[2];            /* the disk a glance moves: to the iris's own edge (iris_edge) */
     float sclera[2][3];
     vv_image eye_clean[2];          /* each eye's box of the portrait with its iris painted out (eye_clean_build) */
     int eye_clean_origin[2][2];
@@ -619,6 +620,52 @@ static int crease_anchors(head3d *h, const float (*frontal)[3], float (*anchor_p
 #define IRIS_CLEAR 1.15f
 #define WAS_RAMP 1.5f /* pixels past the rim over which the white blends into what lies beyond */
 
+/* The radius of the disk a glance moves: the iris's own edge where the portrait shows it, along
+ * IRIS_RAYS rays within 30 degrees of the eye's axis either way (the lids hide its top and
+ * bottom): the first point past 0.75 of the model's rim where luma climbs half way from the
+ * iris's (its mean within half the rim) to the white's (its mean 1.3-1.6 rims out), the rays'
+ * median, and a pixel; between IRIS_CLEAR_LEAST and IRIS_CLEAR rims.  IRIS_CLEAR alone, sized
+ * for a painted iris's dark edge, carried a photo's white round the moved iris as a pale ring
+ * (lp_d0's first frame); without a clear white (too little contrast on enough rays), that. */
+#define IRIS_RAYS 12
+#define IRIS_CLEAR_LEAST 0.9f
+#define IRIS_CONTRAST 25.0f
+#define IRIS_EDGE_AT 0.4f
+static float ray_luma(const vv_image *im, const float *c, float dx, float dy, float d) {
+    float rgb[3];
+    image_sample_rgb(im, c[0] + dx * d, c[1] + dy * d, rgb);
+    return 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
+}
+static int compare_float_up(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? -1 : x > y;
+}
+static float iris_edge(const vv_image *im, const float c[2], float r, const float axis[2]) {
+    float edges[IRIS_RAYS];
+    int n = 0;
+    if (!(r >= 2)) return IRIS_CLEAR * r;
+    for (int k = 0; k < IRIS_RAYS; k++) {
+        float side = k < IRIS_RAYS / 2 ? 1.0f : -1.0f, a = ((float)(k % (IRIS_RAYS / 2)) / (IRIS_RAYS / 2 - 1) - 0.5f) * 1.047f;
+        float dx = side * (axis[0] * cosf(a) - axis[1] * sinf(a)), dy = side * (axis[0] * sinf(a) + axis[1] * cosf(a));
+        float inner = 0, outer = 0;
+        for (int i = 0; i < 8; i++) {
+            inner += ray_luma(im, c, dx, dy, 0.5f * r * (float)i / 7) / 8;
+            outer += ray_luma(im, c, dx, dy, r * (1.3f + 0.3f * (float)i / 7)) / 8;
+        }
+        if (outer - inner < IRIS_CONTRAST) continue;
+        float half = inner + IRIS_EDGE_AT * (outer - inner);
+        for (float d = 0.75f * r; d <= 1.3f * r; d += 0.25f)
+            if (ray_luma(im, c, dx, dy, d) >= half) {
+                edges[n++] = d;
+                break;
+            }
+    }
+    if (n < IRIS_RAYS / 3) return IRIS_CLEAR * r;
+    qsort(edges, (size_t)n, sizeof *edges, compare_float_up);
+    float edge = edges[n / 2] + 0.5f;
+    return edge < IRIS_CLEAR_LEAST * r ? IRIS_CLEAR_LEAST * r : edge > IRIS_CLEAR * r ? IRIS_CLEAR * r : edge;
+}
+
 /* Eye e's iris shift in portrait pixels; false when too small to draw or not a number
  * (then the eye is left as rendered). */
 static bool gaze_shift(const head3d *h, const head3d_frame *f, int e, float *sx, float *sy) {
@@ -640,7 +687,7 @@ static void eyes_gaze(head3d *h, const head3d_frame *f, vv_image *out) {
         float sx, sy;
         if (!gaze_shift(h, f, e, &sx, &sy)) continue;
         const float *c = h->iris_centre[e];
-        float r = IRIS_CLEAR * h->iris_radius[e]; /* the model's rim sits inside a painted iris's dark edge */
+        float r = IRIS_CLEAR * h->iris_radius[e], moved_r = h->iris_moved[e]; /* the old iris cleared to past its dark edge */
         uint8_t layer = (uint8_t)(e ? HEAD3D_LAYER_EYE_LEFT : HEAD3D_LAYER_EYE_RIGHT);
         for (int t = 0; t < h->triangle_count; t++) {
             if (h->layer[t] != layer) continue;
@@ -666,7 +713,7 @@ static void eyes_gaze(head3d *h, const head3d_frame *f, vv_image *out) {
                         py += w3[k] * h->texcoord_rest[tri[k]][1];
                     }
                     float qx = px - sx, qy = py - sy;
-                    float iris = r + 0.5f - hypotf(qx - c[0], qy - c[1]);  /* > 0: the moved iris covers it */
+                    float iris = moved_r + 0.5f - hypotf(qx - c[0], qy - c[1]); /* > 0: the moved iris covers it */
                     float was = (r + WAS_RAMP - hypotf(px - c[0], py - c[1])) / (WAS_RAMP + 0.5f); /* > 0: the iris was here */
                     iris = iris < 0 ? 0 : iris > 1 ? 1 : iris;
                     was = was < 0 ? 0 : was > 1 ? 1 : was;
@@ -1379,6 +1426,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
         h->eye_width[e] = hypotf(b[0] - a[0], b[1] - a[1]);
         h->eye_axis[e][0] = h->eye_width[e] > 0 ? (b[0] - a[0]) / h->eye_width[e] : 1;
         h->eye_axis[e][1] = h->eye_width[e] > 0 ? (b[1] - a[1]) / h->eye_width[e] : 0;
+        h->iris_moved[e] = iris_edge(source, h->iris_centre[e], r, h->eye_axis[e]);
         float poly[2 * FACE_MESH_LID_POINTS][2], sum[3] = {0, 0, 0}, x0 = 1e30f, x1 = -1e30f, y0 = 1e30f, y1 = -1e30f;
         int n = 0, count = 0;
         for (int i = 0; i < FACE_MESH_LID_POINTS; i++) { poly[n][0] = mesh[face_mesh_lid_upper[e][i]][0]; poly[n++][1] = mesh[face_mesh_lid_upper[e][i]][1]; }
