@@ -622,9 +622,9 @@ static int crease_anchors(head3d *h, const float (*frontal)[3], float (*anchor_p
 
 /* The radius of the disk a glance moves: the iris's own edge where the portrait shows it, along
  * IRIS_RAYS rays within 30 degrees of the eye's axis either way (the lids hide its top and
- * bottom): the first point past 0.75 of the model's rim where luma climbs half way from the
- * iris's (its mean within half the rim) to the white's (its mean 1.3-1.6 rims out), the rays'
- * median, and a pixel; between IRIS_CLEAR_LEAST and IRIS_CLEAR rims.  IRIS_CLEAR alone, sized
+ * bottom): the outermost point within 1.3 of the model's rim where luma is under IRIS_EDGE_AT
+ * of the way from the iris's (its mean within half the rim) to the white's (its mean 1.3-1.6
+ * rims out), the rays' median, and half a pixel; between IRIS_CLEAR_LEAST and IRIS_CLEAR rims.  IRIS_CLEAR alone, sized
  * for a painted iris's dark edge, carried a photo's white round the moved iris as a pale ring
  * (lp_d0's first frame); without a clear white (too little contrast on enough rays), that. */
 #define IRIS_RAYS 12
@@ -653,10 +653,12 @@ static float iris_edge(const vv_image *im, const float c[2], float r, const floa
             outer += ray_luma(im, c, dx, dy, r * (1.3f + 0.3f * (float)i / 7)) / 8;
         }
         if (outer - inner < IRIS_CONTRAST) continue;
+        /* from the white inwards: a light iris (st_art_13's grey-green) climbs past the mark
+         * inside its own dark rim */
         float half = inner + IRIS_EDGE_AT * (outer - inner);
-        for (float d = 0.75f * r; d <= 1.3f * r; d += 0.25f)
-            if (ray_luma(im, c, dx, dy, d) >= half) {
-                edges[n++] = d;
+        for (float d = 1.3f * r; d >= 0.75f * r; d -= 0.25f)
+            if (ray_luma(im, c, dx, dy, d) < half) {
+                edges[n++] = d + 0.25f;
                 break;
             }
     }
