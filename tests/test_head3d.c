@@ -44,6 +44,9 @@
  *     where the iris was, the eye's white, not a grey arc of the old iris.
  * 19. lp_d3's first frame (deep-set eyes), shut: no dark fold between the brow and the shut
  *     lid, a second eye over it (needs ../shared).
+ * 20. Grace Hopper turned +25: the band beside the face on the side turned to the camera
+ *     (her hair and ear before a flag) is not see-through: few of its pixels show the flag's
+ *     blue, red or gold (needs ../shared).
  * 20. lp_d0's first frame (a photo), a glance: no pale ring of the old white round the moved
  *     iris (needs ../shared).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
@@ -71,6 +74,7 @@
 #define NEAR_EAR_S5 28
 #define NEAR_EAR_HOPPER 450
 #define NEAR_EAR_S3 120
+#define FLAG_THROUGH 0.11f
 
 /* Eye e's upper lid as posed: the mean position along the eye (image x, in eye widths from
  * its left end) weighted by each vertex's height above the line through its ends. */
@@ -902,6 +906,56 @@ static int near_ear_steps(vv_faces *faces, face_mesh *fm, person_matte *pm, cons
     printf("%s turned +25: %d luma steps over 24 round the near ear (box %d-%d x %d-%d)\n", path, steps, x0, x1, y0, y1);
     portrait_free(h, &image, &out, mesh);
     return steps;
+}
+
+/* Grace Hopper turned +25 degrees: the band between the posed face's outline and the first
+ * ring beyond it (head3d's vertices FACE_MESH_POINTS + i, one per oval vertex i), on the side
+ * turned to the camera (the image's left), from the eyes' corners down to the mouth's: her
+ * ear and the hair over it, before a flag.  Stretched by the turn, its translucent matte edge
+ * and colours de-mixed against a guessed flag drew a see-through band, the flag's stripes and
+ * fringe through it: of its pixels, those of the flag's saturated blue, red or gold were 14%
+ * (436 of 3117); now 6.6% (207). */
+static void flag_through(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
+    PORTRAIT_OPEN();
+    head3d_frame f;
+    turn(&f, &pose, eye, 25, 0);
+    CHECK_OK(head3d_render(h, &f, &out));
+    const float (*pv)[3];
+    const int (*tri)[3];
+    const uint8_t *layer;
+    int nv, nt;
+    head3d_mesh(h, &pv, &nv, &tri, &layer, &nt);
+    float centre = 0;
+    for (int i = 0; i < FACE_MESH_OVAL_POINTS; i++) centre += pv[face_mesh_face_oval[i]][0] / FACE_MESH_OVAL_POINTS;
+    float top = pv[33][1], bottom = pv[61][1]; /* an eye's outer corner, a mouth corner */
+    int n = 0, flag = 0;
+    for (int i = 0; i < FACE_MESH_OVAL_POINTS; i++) {
+        int j = (i + 1) % FACE_MESH_OVAL_POINTS;
+        const float *a = pv[face_mesh_face_oval[i]];
+        if (a[0] > centre - 5 || a[1] < top || a[1] > bottom) continue;
+        float q[4][2] = {{a[0], a[1]},
+                         {pv[face_mesh_face_oval[j]][0], pv[face_mesh_face_oval[j]][1]},
+                         {pv[FACE_MESH_POINTS + j][0], pv[FACE_MESH_POINTS + j][1]},
+                         {pv[FACE_MESH_POINTS + i][0], pv[FACE_MESH_POINTS + i][1]}};
+        float x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
+        for (int c = 0; c < 4; c++) {
+            x0 = fminf(x0, q[c][0]); x1 = fmaxf(x1, q[c][0]);
+            y0 = fminf(y0, q[c][1]); y1 = fmaxf(y1, q[c][1]);
+        }
+        for (int y = (int)fmaxf(y0, 0); y <= (int)fminf(y1, (float)out.height - 1); y++)
+            for (int x = (int)fmaxf(x0, 0); x <= (int)fminf(x1, (float)out.width - 1); x++) {
+                if (!in_polygon((const float(*)[2])q, 4, x + 0.5f, y + 0.5f)) continue;
+                const uint8_t *p = out.data + ((size_t)y * out.width + x) * 3;
+                int r = p[0], g = p[1], b = p[2];
+                n++;
+                flag += (b > r + 50 && b > g + 20) || (r > g + 90 && r > b + 60) || (r > 150 && g > 100 && b < 0.3f * r);
+            }
+    }
+    float share = n ? (float)flag / n : 1;
+    printf("%s turned +25: %d of %d pixels beside the face turned in show the flag (%.3f)\n", path, flag, n, share);
+    CHECK_MSG(n > 500 && share < FLAG_THROUGH, "%s turned +25: the flag through the side of the head (%d of %d pixels, %.3f; at most %.2f)",
+              path, flag, n, share, FLAG_THROUGH);
+    portrait_free(h, &image, &out, mesh);
 }
 
 /* The largest luma step between pixels 2 apart along a row from (x, y), step dir, n pixels. */
@@ -1740,6 +1794,8 @@ int main(void) {
                           bound[i]);
             }
         }
+        snprintf(path, sizeof path, "%s/portraits/deb_grace_hopper_512.jpg", shared);
+        flag_through(faces, fm, pm, path);
         snprintf(path, sizeof path, "%s/portraits/lp_s12.jpg", shared);
         frontal_turn(faces, fm, pm, path);
         nose_side(faces, fm, pm, path);

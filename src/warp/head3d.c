@@ -42,11 +42,25 @@ static const float ring_factor[RING_COUNT] = {1.2f, 1.5f, 1.9f, 2.5f, 3.3f};
  * CLEAR whether its texture is all background (alpha 0: the plate shows, nothing to
  * sample), in TWIN (set per frame) whether it takes a share of its mirror twin's texture,
  * in STRETCH (per frame) whether it is painted over where stretched (stretch_fill). */
-#define LAYER_MASK 0x0f
+#define LAYER_MASK 0x07
+#define FIRM 0x08 /* the winner drew the firm extra (head3d_render) */
 #define STRETCH 0x10
 #define TWIN 0x20
 #define CLEAR 0x40
 #define TRANSLUCENT 0x80
+/* A turn stretches the band beside the face on the side it turns to the camera (the ear,
+ * the hair over it, the matte's edge): hair translucent over a flag at rest, its colours
+ * de-mixed against the plate (a guess at the flag behind, so they keep some of its stripes
+ * and fringe, which cancel at rest), became a band as wide as the stretch with the flag's
+ * stripes and fringe in it (Grace Hopper turned +25 degrees, a grey smear beside lp_s0's
+ * head).  Where a translucent ring triangle is stretched (its larger singular value over the
+ * head's scale: FIRM_FROM .. FIRM_FULL, share 0 .. 1), its colours are painted, in that share
+ * and as far as they look like the plate under them (FIRM_APART), from the opaque head
+ * around them (firm_fill); its alpha stays the matte's (steepened by the stretch, the near
+ * ear's edge was cut out sharp: lp_s5 +25, 43 steps against test_head3d's 28). */
+#define FIRM_FROM 2.0f
+#define FIRM_FULL 4.0f
+#define FIRM_APART 100.0f /* levels from the plate under it: painted over up to half this, not from this */
 #define OPAQUE 250 /* matte at least this (98%) counts as all person */
 #define BACKGROUND 5 /* matte at most this (2%) counts as all background */
 #define MAX_YAW 50.0f       /* beyond this the mesh's far side is guesswork */
@@ -154,6 +168,9 @@ struct head3d {
     float (*texcoord_stretch)[2];   /* this frame's: (stretch_fill's share x 255, 0) on ramp1 */
     vv_image ramp1;                 /* ramp, one channel */
     vv_image stretch;               /* this frame's stretch_fill share per pixel */
+    float (*texcoord_firm)[2];      /* this frame's: (firm share x 255, 0) on ramp1 (FIRM_FROM) */
+    vv_image firm;                  /* this frame's firm share per pixel (FIRM winners) */
+    bool *takes_firm;               /* per triangle, this frame: translucent and stretched */
     bool *takes_fill;               /* per triangle, this frame: a face triangle with a
                                        stretch_fill share at a corner */
     vv_image mirrored;              /* this frame's render with the twins' texture */
@@ -1360,6 +1377,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     h->texcoord_mirror = calloc(VERTEX_COUNT, sizeof *h->texcoord_mirror);
     h->texcoord_share = calloc(VERTEX_COUNT, sizeof *h->texcoord_share);
     h->texcoord_stretch = calloc(VERTEX_COUNT, sizeof *h->texcoord_stretch);
+    h->texcoord_firm = calloc(VERTEX_COUNT, sizeof *h->texcoord_firm);
     h->weight = calloc(VERTEX_COUNT, sizeof *h->weight);
     h->posed = calloc(VERTEX_COUNT, sizeof *h->posed);
     h->triangles = calloc((size_t)max_tris, sizeof *h->triangles);
@@ -1370,14 +1388,15 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     h->culls = calloc((size_t)max_tris, sizeof *h->culls);
     h->takes_twin = calloc((size_t)max_tris, sizeof *h->takes_twin);
     h->takes_fill = calloc((size_t)max_tris, sizeof *h->takes_fill);
+    h->takes_firm = calloc((size_t)max_tris, sizeof *h->takes_firm);
     h->side_own = calloc((size_t)max_tris, sizeof *h->side_own);
     h->depth = malloc(pixels * sizeof *h->depth);
     h->coverage = malloc(pixels);
     h->raster_layer = malloc(pixels);
     h->footprint = calloc(pixels, 1);
     h->ring_radius = calloc(VERTEX_COUNT - FACE_VERTICES, sizeof *h->ring_radius);
-    if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->normal || !h->texcoord_mirror || !h->texcoord_share || !h->texcoord_stretch || !h->weight || !h->posed || !h->triangles ||
-                       !h->layer || !h->draw_layer || !h->is_translucent || !h->is_clear || !h->culls || !h->takes_twin || !h->takes_fill || !h->side_own || !h->depth || !h->coverage ||
+    if (s == VV_OK && (!h->src || !h->texcoord || !h->texcoord_rest || !h->normal || !h->texcoord_mirror || !h->texcoord_share || !h->texcoord_stretch || !h->texcoord_firm || !h->weight || !h->posed || !h->triangles ||
+                       !h->layer || !h->draw_layer || !h->is_translucent || !h->is_clear || !h->culls || !h->takes_twin || !h->takes_fill || !h->takes_firm || !h->side_own || !h->depth || !h->coverage ||
                        !h->raster_layer || !h->footprint || !h->ring_radius))
         s = vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory for a %dx%d portrait", source->width, source->height);
     if (s != VV_OK) {
@@ -2088,6 +2107,9 @@ void head3d_free(head3d *h) {
     image_free(&h->ramp);
     free(h->strip_k);
     free(h->texcoord_stretch);
+    free(h->texcoord_firm);
+    image_free(&h->firm);
+    free(h->takes_firm);
     image_free(&h->ramp1);
     image_free(&h->stretch);
     free(h->takes_fill);
@@ -3022,6 +3044,48 @@ static vv_status stretch_fill(head3d *h, vv_image *out, const int box[4], const 
     return s;
 }
 
+/* The stretched translucent pixels (FIRM winners inside box, the share in `firm`; see
+ * FIRM_FROM): as far as they look like the plate under them, their colours painted from the
+ * opaque head around them (never the background), over the plate by their alpha. */
+static bool pixel_firm(const head3d *h, size_t i) {
+    return h->coverage[i] && (h->raster_layer[i] & (FIRM | TRANSLUCENT | CLEAR)) == (FIRM | TRANSLUCENT) && h->firm.data[i] && h->alpha.data[i];
+}
+static vv_status firm_fill(head3d *h, vv_image *out, const int box[4], const int firm_box[4]) {
+    int w = h->source.width, region[4];
+    vv_status s = fill_region(h, out, box, firm_box, pixel_firm, 0.25f, region);
+    if (s != VV_OK || region[2] == 0) return s;
+    int x0 = region[0], y0 = region[1], bw = region[2], bh = region[3];
+    for (int y = 0; y < bh; y++) /* known: the head's opaque pixels only */
+        for (int x = 0; x < bw; x++) {
+            int px = x0 + x, py = y0 + y;
+            size_t i = (size_t)py * w + px;
+            uint8_t *known = h->side_known + (size_t)y * bw + x;
+            if (!*known) continue;
+            bool inside = px >= box[0] && px <= box[2] && py >= box[1] && py <= box[3];
+            int person = !inside ? h->matte1.data[i]
+                         : !h->coverage[i] || (h->raster_layer[i] & CLEAR) ? 0
+                         : (h->raster_layer[i] & TRANSLUCENT) ? h->alpha.data[i] : 255;
+            if (person < OPAQUE) *known = 0;
+        }
+    int grain = (int)lroundf(h->eye_distance / STRETCH_GRAIN_EYE);
+    s = grain > 0 ? image_fill_holes_textured(&h->side_box, h->side_known, grain, 1) : image_fill_holes(&h->side_box, h->side_known, 1);
+    for (int y = 0; s == VV_OK && y < bh; y++)
+        for (int x = 0; x < bw; x++) {
+            size_t i = (size_t)(y0 + y) * w + x0 + x;
+            int px = x0 + x, py = y0 + y;
+            if (px < box[0] || px > box[2] || py < box[1] || py > box[3] || !pixel_firm(h, i)) continue;
+            int k = h->firm.data[i], a = h->alpha.data[i];
+            uint8_t *p = out->data + ((size_t)py * out->width + px) * 3;
+            const uint8_t *q = h->side_box.data + ((size_t)y * bw + x) * 3, *u = h->plate.data + i * 3;
+            /* as far as it looks like the plate under it: the background through the head */
+            float d = sqrtf(((float)(p[0] - u[0]) * (p[0] - u[0]) + (float)(p[1] - u[1]) * (p[1] - u[1]) + (float)(p[2] - u[2]) * (p[2] - u[2])) / 3);
+            float like = (FIRM_APART - d) / (0.5f * FIRM_APART);
+            k = (int)lroundf(k * (like < 0 ? 0 : like > 1 ? 1 : like));
+            for (int c = 0; c < 3; c++) p[c] = blend255(blend255(q[c], u[c], a), p[c], k);
+        }
+    return s;
+}
+
 /* The strip against the face's outline where a turn stretches it (a triangle drawn over
  * STRIP_FROM .. STRIP_FULL times its rest size along its most stretched direction, the
  * head's scale aside): a band of hair a few pixels wide at rest drawn as streaks along that
@@ -3384,6 +3448,44 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
                            (h->texcoord_stretch[c[0]][0] > 0 || h->texcoord_stretch[c[1]][0] > 0 || h->texcoord_stretch[c[2]][0] > 0);
         h->draw_layer[t] = (uint8_t)((h->draw_layer[t] & ~(TWIN | STRETCH)) | (h->takes_twin[t] ? TWIN : 0) | (h->takes_fill[t] ? STRETCH : 0));
     }
+    /* The firm share (FIRM_FROM) per vertex: from the largest stretch (beyond the head's
+     * scale) of the translucent triangles round it. */
+    int drawn = body_moves ? h->triangle_count : h->frame_first, firm_box[4] = {w, hh, -1, -1};
+    bool any_firm = false;
+    if (h->have_matte) {
+        float gain[VERTEX_COUNT] = {0}, scale = f->rigid.scale > 0.1f ? f->rigid.scale : 1;
+        for (int t = h->face_end; t < drawn; t++) { /* the rings' (the face's own stretch: stretch_fill) */
+            if (!h->is_translucent[t]) continue;
+            const int *c = h->triangles[t];
+            const float *t0 = h->texcoord[c[0]], *t1 = h->texcoord[c[1]], *t2 = h->texcoord[c[2]];
+            const float *p0 = h->posed[c[0]], *p1 = h->posed[c[1]], *p2 = h->posed[c[2]];
+            float a = t1[0] - t0[0], b = t2[0] - t0[0], c_ = t1[1] - t0[1], d = t2[1] - t0[1], det = a * d - b * c_;
+            if (!(fabsf(det) > 1.0f)) continue; /* under a square pixel at rest: no measure */
+            /* J = P T^-1: the rest-to-posed map; its larger singular value */
+            float pa = p1[0] - p0[0], pb = p2[0] - p0[0], pc = p1[1] - p0[1], pd = p2[1] - p0[1];
+            float j00 = (pa * d - pb * c_) / det, j01 = (pb * a - pa * b) / det, j10 = (pc * d - pd * c_) / det, j11 = (pd * a - pc * b) / det;
+            float fro = j00 * j00 + j01 * j01 + j10 * j10 + j11 * j11, jd = j00 * j11 - j01 * j10;
+            float widest = sqrtf(0.5f * (fro + sqrtf(fmaxf(fro * fro - 4 * jd * jd, 0)))) / scale;
+            for (int k = 0; k < 3; k++) gain[c[k]] = fmaxf(gain[c[k]], widest);
+        }
+        for (int v = 0; v < h->vertex_count; v++) {
+            float k = (gain[v] - FIRM_FROM) / (FIRM_FULL - FIRM_FROM);
+            h->texcoord_firm[v][0] = (k < 0 ? 0 : k > 1 ? 1 : k) * 255;
+            h->texcoord_firm[v][1] = 0;
+        }
+        for (int t = 0; t < h->triangle_count; t++) {
+            const int *c = h->triangles[t];
+            h->takes_firm[t] = t >= h->face_end && t < drawn && h->is_translucent[t] &&
+                               (h->texcoord_firm[c[0]][0] > 0 || h->texcoord_firm[c[1]][0] > 0 || h->texcoord_firm[c[2]][0] > 0);
+            h->draw_layer[t] = (uint8_t)((h->draw_layer[t] & ~FIRM) | (h->takes_firm[t] ? FIRM : 0));
+            for (int k = 0; h->takes_firm[t] && k < 3; k++) box_grow(firm_box, h->posed[c[k]]);
+            any_firm |= h->takes_firm[t];
+        }
+    }
+    if (s == VV_OK && any_firm && (h->firm.width != w || h->firm.height != hh)) {
+        image_free(&h->firm);
+        s = image_create(&h->firm, w, hh, 1);
+    }
     int fill_box[4] = {w, hh, -1, -1};
     for (int t = 0; any_stretch && t < h->face_end; t++)
         for (int k = 0; h->takes_fill[t] && k < 3; k++) box_grow(fill_box, h->posed[h->triangles[t][k]]);
@@ -3429,7 +3531,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
     bool unfolding = unfold[0] > 0 || unfold[1] > 0;
     if (unfolding) lid_skin_apply(h, texture, unfold);
     composite_job job = {h, out, direct ? out->data : h->color.data, mirror, body_moves, {bx0, by0, bx1, by1}, {fx0, fy0, fx1, fy1}};
-    raster_extra extras[4];
+    raster_extra extras[RASTER_MAX_EXTRAS];
     int extra_count = 0;
     /* Beyond the portrait's edge the matte is unknown: clamped, a rim that is partly person
      * (hair over a flag at the top edge) drew streaks of its colours wherever the head moved
@@ -3440,6 +3542,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_share, h->takes_twin, &h->ramp, &h->share, 0};
     }
     if (any_stretch) extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_stretch, h->takes_fill, &h->ramp1, &h->stretch, 0};
+    if (any_firm) extras[extra_count++] = (raster_extra){(const float(*)[2])h->texcoord_firm, h->takes_firm, &h->ramp1, &h->firm, 0};
     raster_mesh rm = {(const float(*)[3])h->posed, (const float(*)[2])h->texcoord, (const int(*)[3])h->triangles, h->vertex_count,
                       body_moves ? h->triangle_count : h->frame_first, h->draw_layer, h->is_clear, h->culls};
     raster_target rt = {direct ? out : &h->color, h->depth, h->coverage, h->raster_layer, extras, extra_count,
@@ -3454,6 +3557,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
      * at rest, where the strip lies under the face or shows the portrait). */
     if (side_share > 0.004f && (s = side_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, side_share, mirror)) != VV_OK) return s;
     if (any_stretch && (s = stretch_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, fill_box)) != VV_OK) return s;
+    if (any_firm && (s = firm_fill(h, out, (const int[4]){bx0, by0, bx1, by1}, firm_box)) != VV_OK) return s;
     strip_smooth(h, out, f->rigid.scale, (const int[4]){bx0, by0, bx1, by1});
     if (f->has_gaze) eyes_gaze(h, f, out);
     lids_shade(h, f, out);

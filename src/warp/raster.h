@@ -41,7 +41,7 @@ typedef struct raster_extra {
                                  * clamped as the colour is */
 } raster_extra;
 
-#define RASTER_MAX_EXTRAS 4
+#define RASTER_MAX_EXTRAS 5
 
 typedef struct raster_target {
     vv_image *color;    /* RGB, written where a triangle wins the depth test */
