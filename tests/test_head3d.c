@@ -109,6 +109,24 @@ static void turn(head3d_frame *f, const head_pose *pose, float eye, float yaw, f
     f->eye_openness[0] = f->eye_openness[1] = 1;
 }
 
+/* The posed mesh's vertices after the last render (head3d_mesh without the rest). */
+static const float (*posed_vertices(const head3d *h))[3] {
+    const float (*pv)[3];
+    const int (*tri)[3];
+    const uint8_t *layer;
+    int nv, nt;
+    head3d_mesh(h, &pv, &nv, &tri, &layer, &nt);
+    return pv;
+}
+
+/* The head turned `yaw` degrees about its neck, rendered into out; its posed vertices. */
+static const float (*render_turned(head3d *h, const head_pose *pose, float eye, float yaw, vv_image *out))[3] {
+    head3d_frame f;
+    turn(&f, pose, eye, yaw, 0);
+    CHECK_OK(head3d_render(h, &f, out));
+    return posed_vertices(h);
+}
+
 static bool measure(vv_faces *faces, const vv_image *image, vv_face *out) {
     int count = 0;
     return faces_detect_quick(faces, image, out, 1, &count) == VV_OK && count == 1;
@@ -342,19 +360,24 @@ static float glance_white(const vv_image *image, const vv_image *out, const face
 #define GLANCE_WHITE_LEAST 0.6f
 #define GLANCE_WHITE_MEAN 0.75f
 #define GLANCE_WHITE_MOST 1.5f
+/* Both eyes glancing `gaze` eye widths sideways, the head a hair off rest, rendered into out;
+ * false (the check says why) if the render failed. */
+static bool render_glance(head3d *h, const head_pose *pose, float eye, float gaze, vv_image *out, const char *path) {
+    head3d_frame f;
+    turn(&f, pose, eye, 0, 0);
+    f.has_gaze = true;
+    f.gaze[0][0] = f.gaze[1][0] = gaze;
+    if (head3d_render(h, &f, out) == VV_OK) return true;
+    CHECK_MSG(0, "%s: glance: %s", path, vv_last_error());
+    return false;
+}
+
 static void glance(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     PORTRAIT_OPEN();
-    head3d_frame f;
     float sum = 0;
     int n = 0;
     for (int side = -1; side <= 1; side += 2) {
-        turn(&f, &pose, eye, 0, 0);
-        f.has_gaze = true;
-        f.gaze[0][0] = f.gaze[1][0] = 0.15f * side;
-        if (head3d_render(h, &f, &out) != VV_OK) {
-            CHECK_MSG(0, "%s: glance: %s", path, vv_last_error());
-            break;
-        }
+        if (!render_glance(h, &pose, eye, 0.15f * side, &out, path)) break;
         for (int e = 0; e < 2; e++) {
             float width = hypotf(face.landmarks[e ? 45 : 39][0] - face.landmarks[e ? 42 : 36][0],
                                  face.landmarks[e ? 45 : 39][1] - face.landmarks[e ? 42 : 36][1]);
@@ -756,12 +779,8 @@ static void wire_glasses_at(vv_faces *faces, face_mesh *fm, person_matte *pm, co
 static void shut_fold_at(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     PORTRAIT_OPEN();
     if (render_shut(h, &pose, eye, &out)) {
-        const float (*pv)[3];
-        const int (*tri)[3];
-        const uint8_t *layer;
-        int nv, nt;
+        const float (*pv)[3] = posed_vertices(h);
         float l[68][2], dip[2] = {0, 0};
-        head3d_mesh(h, &pv, &nv, &tri, &layer, &nt);
         head3d_last_landmarks(h, l);
         for (int e = 0; e < 2; e++) {
             const int *upper = face_mesh_lid_upper[e], n = FACE_MESH_LID_POINTS;
@@ -802,24 +821,13 @@ static void shut_fold_at(vv_faces *faces, face_mesh *fm, person_matte *pm, const
  * eye and glance (+-0.15 eye widths), on the side the iris moved from: the mean luma of the
  * opening as rendered 1.0-1.15 rims from the moved iris's centre, less that 1.35-1.8 rims out
  * (the white it uncovered): a ring brighter than the white round it is a halo.  Before: +2.4,
- * -5.7, +3.1, +2.8 levels (eye 0, 1 at -0.15, then +0.15); now -3.5, -6.9, -3.6, +0.9. */
+ * -5.7, +3.1, +2.8 levels (eye 0, 1 at -0.15, then +0.15); now -3.5, -7.5, -3.4, +0.9. */
 #define GLANCE_HALO_MOST 1.5f
 static void glance_ring_at(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     PORTRAIT_OPEN();
-    head3d_frame f;
     for (int side = -1; side <= 1; side += 2) {
-        turn(&f, &pose, eye, 0, 0);
-        f.has_gaze = true;
-        f.gaze[0][0] = f.gaze[1][0] = 0.15f * side;
-        if (head3d_render(h, &f, &out) != VV_OK) {
-            CHECK_MSG(0, "%s: glance: %s", path, vv_last_error());
-            break;
-        }
-        const float (*posed)[3];
-        const int (*tris)[3];
-        const uint8_t *layer;
-        int nv, nt;
-        head3d_mesh(h, &posed, &nv, &tris, &layer, &nt);
+        if (!render_glance(h, &pose, eye, 0.15f * side, &out, path)) break;
+        const float (*posed)[3] = posed_vertices(h);
         for (int e = 0; e < 2; e++) {
             const float *c = mesh->points[e ? FACE_MESH_IRIS_LEFT : FACE_MESH_IRIS_RIGHT];
             float r = 0, poly[2 * FACE_MESH_LID_POINTS][2];
@@ -884,14 +892,7 @@ static void at_first_frame(vv_faces *faces, face_mesh *fm, person_matte *pm, con
  * strength is continuous and fades out over the next ring. */
 static int near_ear_steps(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     PORTRAIT_OPEN(-1);
-    head3d_frame f;
-    turn(&f, &pose, eye, 25, 0);
-    CHECK_OK(head3d_render(h, &f, &out));
-    const float (*pv)[3];
-    const int (*tri)[3];
-    const uint8_t *layer;
-    int nv, nt;
-    head3d_mesh(h, &pv, &nv, &tri, &layer, &nt);
+    const float (*pv)[3] = render_turned(h, &pose, eye, 25, &out);
     float edge = INFINITY;
     for (int v = 0; v < FACE_MESH_POINTS; v++) edge = fminf(edge, pv[v][0]);
     int x0 = (int)fmaxf(0, edge - 0.3f * eye), x1 = (int)fminf((float)out.width - 2, edge + 0.15f * eye);
@@ -917,14 +918,7 @@ static int near_ear_steps(vv_faces *faces, face_mesh *fm, person_matte *pm, cons
  * (436 of 3117); now 6.6% (207). */
 static void flag_through(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
     PORTRAIT_OPEN();
-    head3d_frame f;
-    turn(&f, &pose, eye, 25, 0);
-    CHECK_OK(head3d_render(h, &f, &out));
-    const float (*pv)[3];
-    const int (*tri)[3];
-    const uint8_t *layer;
-    int nv, nt;
-    head3d_mesh(h, &pv, &nv, &tri, &layer, &nt);
+    const float (*pv)[3] = render_turned(h, &pose, eye, 25, &out);
     float centre = 0;
     for (int i = 0; i < FACE_MESH_OVAL_POINTS; i++) centre += pv[face_mesh_face_oval[i]][0] / FACE_MESH_OVAL_POINTS;
     float top = pv[33][1], bottom = pv[61][1]; /* an eye's outer corner, a mouth corner */
