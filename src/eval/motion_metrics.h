@@ -121,6 +121,8 @@ typedef struct follow_metrics {
 } follow_metrics;
 
 #define FOLLOW_BLINK_THRESHOLD 0.6f /* of the open level */
+#define FOLLOW_BLINK_EXIT 0.8f      /* of the open level: a blink lasts until the eye opens past this, */
+#define FOLLOW_BLINK_REOPEN 5       /* or stays over the threshold for more frames than this (a squint) */
 #define FOLLOW_BLINK_WINDOW 2       /* frames either side */
 #define FOLLOW_MIN_POSE_RANGE 1.0f  /* degrees */
 #define FOLLOW_STILL_MOTION 0.02f   /* eye distances over four frames */

@@ -65,7 +65,8 @@ static const char *const follow_descriptions[FOLLOW_COL_COUNT] = {
     "Mouth r: Pearson correlation of the mouth opening (inner lips / mouth width), output vs driver, at shift 0, higher "
     "is better; - when the driver's mouth does not move",
     "Blinks: the driver's blinks measured, N or N + M: N found by dlib's 68 points (eye aspect ratio under 0.6 of "
-    "its open level: the blinks counted before the mesh found any), M more found by the face mesh's lids alone "
+    "its open level, one blink until it opens past 0.8 or stays over 0.6 for more than 5 frames: the blinks counted "
+    "before the mesh found any), M more found by the face mesh's lids alone "
     "(their gap over the eye's width in 3D, which a turned head does not widen: under 0.6 of its open level for at "
     "least 2 frames, the minimum under 0.45, dlib's eye aspect under 0.85 of open there, over 2 frames from dlib's "
     "blinks: dlib reads shut eyes on a head turned 45 degrees as open); a summary row gives the totals",
