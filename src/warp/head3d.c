@@ -3100,22 +3100,33 @@ static vv_status firm_fill(head3d *h, vv_image *out, const int box[4], const int
  * STRIP_FULL, and the image direction across its streaks; false when it is degenerate, or
  * with `strip` when it is not in the strip (no corner on the face's outline): the rings
  * beyond keep their texture wide enough. */
-static bool strip_stretch(const head3d *h, int t, float scale, bool strip, float *k, float *nx, float *ny) {
+/* The larger singular value of triangle t's map from its rest (source) shape onto its posed
+ * one, over the head's scale, and J J^T's entries (a, b, d) and larger eigenvalue for its
+ * direction; false when its rest area (twice it) is not over min_det. */
+static bool triangle_stretch(const head3d *h, int t, float scale, float min_det, float *stretch, float jjt[4]) {
     const int *c = h->triangles[t];
-    if (h->layer[t] != HEAD3D_LAYER_OUTER || h->is_clear[t] || (strip && c[0] >= FACE_VERTICES && c[1] >= FACE_VERTICES && c[2] >= FACE_VERTICES))
-        return false;
     const float *p0 = h->posed[c[0]], *p1 = h->posed[c[1]], *p2 = h->posed[c[2]];
     const float *r0 = h->src[c[0]], *r1 = h->src[c[1]], *r2 = h->src[c[2]];
     float rx1 = r1[0] - r0[0], ry1 = r1[1] - r0[1], rx2 = r2[0] - r0[0], ry2 = r2[1] - r0[1], det = rx1 * ry2 - rx2 * ry1;
-    if (!(fabsf(det) > 1e-3f)) return false;
+    if (!(fabsf(det) > min_det)) return false;
     float px1 = p1[0] - p0[0], py1 = p1[1] - p0[1], px2 = p2[0] - p0[0], py2 = p2[1] - p0[1];
     /* J = P R^-1: the rest triangle's map onto the posed one */
     float j00 = (px1 * ry2 - px2 * ry1) / det, j01 = (px2 * rx1 - px1 * rx2) / det;
     float j10 = (py1 * ry2 - py2 * ry1) / det, j11 = (py2 * rx1 - py1 * rx2) / det;
-    /* its largest singular value and the image direction it stretches most */
     float a = j00 * j00 + j01 * j01, b = j00 * j10 + j01 * j11, d = j10 * j10 + j11 * j11;
-    float mid = 0.5f * (a + d), disc = sqrtf(fmaxf(0, 0.25f * (a - d) * (a - d) + b * b)), big = mid + disc;
-    float stretch = sqrtf(fmaxf(big, 0)) / fmaxf(scale, 1e-3f);
+    float big = 0.5f * (a + d) + sqrtf(fmaxf(0, 0.25f * (a - d) * (a - d) + b * b));
+    *stretch = sqrtf(fmaxf(big, 0)) / fmaxf(scale, 1e-3f);
+    jjt[0] = a, jjt[1] = b, jjt[2] = d, jjt[3] = big;
+    return true;
+}
+
+static bool strip_stretch(const head3d *h, int t, float scale, bool strip, float *k, float *nx, float *ny) {
+    const int *c = h->triangles[t];
+    if (h->layer[t] != HEAD3D_LAYER_OUTER || h->is_clear[t] || (strip && c[0] >= FACE_VERTICES && c[1] >= FACE_VERTICES && c[2] >= FACE_VERTICES))
+        return false;
+    float stretch, m[4];
+    if (!triangle_stretch(h, t, scale, 1e-3f, &stretch, m)) return false;
+    float a = m[0], b = m[1], d = m[2], big = m[3];
     float kk = (stretch - STRIP_FROM) / (STRIP_FULL - STRIP_FROM);
     *k = kk > 1 ? 1 : kk > 0 ? kk : 0;
     float ux = b, uy = big - a; /* eigenvector of J J^T for `big`: along the streaks */
@@ -3457,15 +3468,8 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         for (int t = h->face_end; t < drawn; t++) { /* the rings' (the face's own stretch: stretch_fill) */
             if (!h->is_translucent[t]) continue;
             const int *c = h->triangles[t];
-            const float *t0 = h->texcoord[c[0]], *t1 = h->texcoord[c[1]], *t2 = h->texcoord[c[2]];
-            const float *p0 = h->posed[c[0]], *p1 = h->posed[c[1]], *p2 = h->posed[c[2]];
-            float a = t1[0] - t0[0], b = t2[0] - t0[0], c_ = t1[1] - t0[1], d = t2[1] - t0[1], det = a * d - b * c_;
-            if (!(fabsf(det) > 1.0f)) continue; /* under a square pixel at rest: no measure */
-            /* J = P T^-1: the rest-to-posed map; its larger singular value */
-            float pa = p1[0] - p0[0], pb = p2[0] - p0[0], pc = p1[1] - p0[1], pd = p2[1] - p0[1];
-            float j00 = (pa * d - pb * c_) / det, j01 = (pb * a - pa * b) / det, j10 = (pc * d - pd * c_) / det, j11 = (pd * a - pc * b) / det;
-            float fro = j00 * j00 + j01 * j01 + j10 * j10 + j11 * j11, jd = j00 * j11 - j01 * j10;
-            float widest = sqrtf(0.5f * (fro + sqrtf(fmaxf(fro * fro - 4 * jd * jd, 0)))) / scale;
+            float widest, jjt[4];
+            if (!triangle_stretch(h, t, scale, 1.0f, &widest, jjt)) continue; /* under a square pixel at rest: no measure */
             for (int k = 0; k < 3; k++) gain[c[k]] = fmaxf(gain[c[k]], widest);
         }
         for (int v = 0; v < h->vertex_count; v++) {
