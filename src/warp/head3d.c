@@ -653,10 +653,6 @@ static float ray_luma(const vv_image *im, const float *c, float dx, float dy, fl
     image_sample_rgb(im, c[0] + dx * d, c[1] + dy * d, rgb);
     return 0.299f * rgb[0] + 0.587f * rgb[1] + 0.114f * rgb[2];
 }
-static int compare_float_up(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? -1 : x > y;
-}
 static float iris_edge(const vv_image *im, const float c[2], float r, const float axis[2]) {
     float edges[IRIS_RAYS];
     int n = 0;
@@ -680,7 +676,7 @@ static float iris_edge(const vv_image *im, const float c[2], float r, const floa
             }
     }
     if (n < IRIS_RAYS / 3) return IRIS_CLEAR * r;
-    qsort(edges, (size_t)n, sizeof *edges, compare_float_up);
+    qsort(edges, (size_t)n, sizeof *edges, compare_float);
     float edge = edges[n / 2] + 0.5f;
     return edge < IRIS_CLEAR_LEAST * r ? IRIS_CLEAR_LEAST * r : edge > IRIS_CLEAR * r ? IRIS_CLEAR * r : edge;
 }
