@@ -54,7 +54,9 @@ start_server() {
   PID=$!
   SERVER_PIDS+=("$PID")
   URL=""
-  for _ in $(seq 100); do
+  # up to 30 s: under the sanitizers with the other tests running, a start after the last
+  # server's stop once took over 10 s (the next request then had no URL: code 000)
+  for _ in $(seq 300); do
     URL="$(grep -o 'http://[^ ]*' "$TMP/$name.out" 2>/dev/null)"
     [ -n "$URL" ] && break
     sleep 0.1
