@@ -49,6 +49,8 @@
  *     blue, red or gold (needs ../shared).
  * 20. lp_d0's first frame (a photo), a glance: no pale ring of the old white round the moved
  *     iris (needs ../shared).
+ * 21. Young Einstein's brows raised (lp_s12: thick brows low over the eyes): no dark band of
+ *     stretched brow between the brows and the lids (needs ../shared).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
@@ -811,6 +813,58 @@ static void shut_fold_at(vv_faces *faces, face_mesh *fm, person_matte *pm, const
         for (int e = 0; e < 2; e++)
             CHECK_MSG(dip[e] >= SHUT_FOLD_DIP, "%s shut: eye %d's fold %.2f of the lid's luma above it (a dark fold over the shut lid: "
                       "a second, open eye)", path, e, dip[e]);
+    }
+    portrait_free(h, &image, &out, mesh);
+}
+
+/* The y of the posed polyline through mesh vertices idx[0..n) at x (linear between the
+ * two vertices either side; clamped to the ends). */
+static float posed_line_y(const float (*pv)[3], const int *idx, int n, float x) {
+    for (int i = 0; i + 1 < n; i++) {
+        const float *a = pv[idx[i]], *b = pv[idx[i + 1]];
+        if ((x - a[0]) * (x - b[0]) <= 0 && fabsf(b[0] - a[0]) > 1e-3f) return a[1] + (x - a[0]) / (b[0] - a[0]) * (b[1] - a[1]);
+    }
+    const float *a = pv[idx[0]], *b = pv[idx[n - 1]];
+    return fabsf(x - a[0]) < fabsf(x - b[0]) ? a[1] : b[1];
+}
+
+/* Young Einstein (lp_s12), brows raised by 0.12 of the outer eye corners' distance: the
+ * brows' lower edge followed a raise only part of the way (spread between the brow points
+ * and the lids), so his thick, low brows were drawn out into dark streaks down to the eyes.
+ * Measured per eye over the middle third of its columns: the mean luma between the posed
+ * lower brow line (MediaPipe's 46-55 / 276-285) and 0.1 eye widths over the lid's margin,
+ * over the cheek's on that side (0.2-0.4 eye widths under the lower lid).  Before: 0.66 and
+ * 0.73; now 1.14 and 1.24 (the fill in the cheek's tone from the lit skin round the eye;
+ * much paler would be a patch). */
+#define BROW_GAP_DARK 0.8f
+#define BROW_GAP_PALE 1.45f
+static void brow_raise(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path) {
+    PORTRAIT_OPEN();
+    head3d_frame f;
+    turn(&f, &pose, eye, 0.02f, 0);
+    for (int k = 17; k <= 26; k++) f.expression[k][1] = -0.12f * eye;
+    if (head3d_render(h, &f, &out) == VV_OK) {
+        static const int lower[2][5] = {{46, 53, 52, 65, 55}, {276, 283, 282, 295, 285}};
+        const float (*pv)[3] = posed_vertices(h);
+        float ratio[2] = {0, 0};
+        for (int e = 0; e < 2; e++) {
+            const int *lid = face_mesh_lid_upper[e], *under = face_mesh_lid_lower[e], n = FACE_MESH_LID_POINTS;
+            float xa = pv[lid[0]][0], xb = pv[lid[n - 1]][0], lo = fminf(xa, xb), hi = fmaxf(xa, xb), width = hi - lo;
+            double gap = 0, cheek = 0;
+            int gaps = 0, cheeks = 0;
+            for (int x = (int)(lo + width / 3); x <= (int)(hi - width / 3); x++) {
+                float top = posed_line_y(pv, lower[e], 5, (float)x), bottom = posed_line_y(pv, lid, n, (float)x) - 0.1f * width;
+                for (int y = (int)ceilf(top) + 1; y <= (int)bottom; y++, gaps++) gap += row_luma(&out, x, y, 1, 1);
+                float below = posed_line_y(pv, under, n, (float)x);
+                for (int y = (int)(below + 0.2f * width); y <= (int)(below + 0.4f * width); y++, cheeks++) cheek += row_luma(&out, x, y, 1, 1);
+            }
+            ratio[e] = gaps && cheeks && cheek > 0 ? (float)((gap / gaps) / (cheek / cheeks)) : 0;
+        }
+        printf("%s brows raised: the skin between brow and lid over the cheek %.2f %.2f\n", path, ratio[0], ratio[1]);
+        for (int e = 0; e < 2; e++)
+            CHECK_MSG(ratio[e] >= BROW_GAP_DARK && ratio[e] <= BROW_GAP_PALE, "%s brows raised: eye %d's skin under the brow %.2f "
+                      "of the cheek's luma (under %.2f: the brow stretched down to the eye; over %.2f: a pale patch)", path, e, ratio[e],
+                      BROW_GAP_DARK, BROW_GAP_PALE);
     }
     portrait_free(h, &image, &out, mesh);
 }
@@ -1793,6 +1847,7 @@ int main(void) {
         snprintf(path, sizeof path, "%s/portraits/lp_s12.jpg", shared);
         frontal_turn(faces, fm, pm, path);
         nose_side(faces, fm, pm, path);
+        brow_raise(faces, fm, pm, path);
         snprintf(path, sizeof path, "%s/portraits/lp_s9.jpg", shared);
         side_patch(faces, fm, pm, path);
         snprintf(path, sizeof path, "%s/portraits/lp_s8.jpg", shared);

@@ -145,6 +145,9 @@ typedef struct vertex_weights {
 typedef struct lid_skin {
     int x0, y0, width, height;
     uint8_t *own, *shut, *weight;
+    /* the skin between the brow and the lid, painted over (gap: its weight, gap_skin: the
+     * colours) for as far as a raised brow stretches it (brow_gap_stretch) */
+    uint8_t *gap, *gap_skin;
     /* a glasses wire across the skin above the eye (lid_wire): its centre's row in each
      * column from wire_x0 (NAN where not found), and its half-width; NULL: none */
     float *wire_y, wire_half;
@@ -191,6 +194,8 @@ struct head3d {
     float *ring_radius;             /* outer vertices: distance from the head centre at rest */
     /* Expression spread: per face vertex, a blend of up to three anchors. */
     vertex_weights spread[FACE_VERTICES];
+    vertex_weights brow_spread[FACE_VERTICES]; /* brow_rigid's, where brow_vertex */
+    bool brow_vertex[FACE_VERTICES];
     int dlib_anchor[DLIB_ANCHORS];  /* dlib index of each dlib anchor */
     int anchor_vertex[ANCHOR_MAX];  /* mesh vertex of a contour anchor (-1: a dlib anchor) */
     int anchor_total;               /* ANCHOR_COUNT + the crease anchors */
@@ -325,6 +330,56 @@ static vv_status spread_build(head3d *h, const float (*frontal)[3], const float 
     }
     free(tris);
     return VV_OK;
+}
+
+/* The mesh's brows (both edges) as the dlib brow line above them moves, whole (weights on
+ * the two brow points either side, in the frontal layout; vertex_offset takes BROW_RIGID of
+ * them): spread between the brow points and the lids' crease anchors, a brow's lower edge
+ * followed a raise only part of the way, and the brow was drawn out into tall streaks down
+ * to the eye (young Einstein's surprise).  The skin between brow and lid stretches instead
+ * (brow_gap_build).  Dlib's brow points are anchors 17-26 (every dlib point before the eyes
+ * is an anchor, in order). */
+static const int brow_lower[2][5] = {{46, 53, 52, 65, 55}, {276, 283, 282, 295, 285}};
+static const int brow_upper[2][5] = {{70, 63, 105, 66, 107}, {300, 293, 334, 296, 336}};
+static void brow_rigid(head3d *h, const float (*frontal)[3], const float (*anchor_pos)[2]) {
+    for (int e = 0; e < 2; e++)
+        for (int i = 0; i < 10; i++) {
+            int v = i < 5 ? brow_lower[e][i] : brow_upper[e][i - 5], first = e ? 22 : 17;
+            float x = frontal[v][0];
+            int k = first;
+            while (k < first + 3 && (anchor_pos[k + 1][0] - anchor_pos[k][0]) * (x - anchor_pos[k + 1][0]) > 0) k++;
+            float span = anchor_pos[k + 1][0] - anchor_pos[k][0], u = fabsf(span) > 1e-6f ? (x - anchor_pos[k][0]) / span : 0;
+            u = u < 0 ? 0 : u > 1 ? 1 : u;
+            vertex_weights *vw = &h->brow_spread[v];
+            h->brow_vertex[v] = true;
+            vw->anchor[0] = k, vw->weight[0] = 1 - u;
+            vw->anchor[1] = k + 1, vw->weight[1] = u;
+            vw->anchor[2] = k, vw->weight[2] = 0;
+        }
+}
+
+/* Face vertex v's expression offset from the anchors' (d): its spread's, a brow's
+ * BROW_RIGID of the way to brow_rigid's.  All the way, the brows came out as thin arcs over
+ * pale patches on young Einstein's surprise, and the held-out clips' identity fell (faceres
+ * CSIM on sty_style_nice_clip1's raised brows 0.774 -> 0.736 over the same frames; half way
+ * 0.770 -> 0.754). */
+#define BROW_RIGID 0.5f
+static void vertex_offset(const head3d *h, int v, const float (*d)[2], float out[2]) {
+    const vertex_weights *vw = &h->spread[v];
+    out[0] = out[1] = 0;
+    for (int k = 0; k < 3; k++) {
+        out[0] += vw->weight[k] * d[vw->anchor[k]][0];
+        out[1] += vw->weight[k] * d[vw->anchor[k]][1];
+    }
+    if (!h->brow_vertex[v]) return;
+    const vertex_weights *b = &h->brow_spread[v];
+    float r[2] = {0, 0};
+    for (int k = 0; k < 3; k++) {
+        r[0] += b->weight[k] * d[b->anchor[k]][0];
+        r[1] += b->weight[k] * d[b->anchor[k]][1];
+    }
+    out[0] += BROW_RIGID * (r[0] - out[0]);
+    out[1] += BROW_RIGID * (r[1] - out[1]);
 }
 
 /* Glasses whose upper rim lies along the brows (a brow-line frame, as Grace Hopper's): dlib
@@ -1943,6 +1998,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
     float eye_frontal = hypotf(frontal68[45][0] - frontal68[36][0], frontal68[45][1] - frontal68[36][1]);
     s = a == ANCHOR_COUNT ? spread_build(h, (const float(*)[3])frontal, (const float(*)[2])anchor_pos, eye_frontal)
                           : vv_fail(VV_ERR_INTERNAL, "head3d: %d anchors, expected %d", a, ANCHOR_COUNT);
+    if (s == VV_OK) brow_rigid(h, (const float(*)[3])frontal, (const float(*)[2])anchor_pos);
     free(frontal);
     rim_line rim;
     if (s == VV_OK && glasses_rim(source, landmarks, h->eye_distance, &rim)) {
@@ -1951,7 +2007,7 @@ vv_status head3d_new(head3d **out, const vv_image *source, const float landmarks
             for (int i = 0; i < FACE_MESH_LID_POINTS; i++) on_lid[face_mesh_lid_upper[e][i]] = on_lid[face_mesh_lid_lower[e][i]] = true;
         for (int v = 0; v < FACE_VERTICES; v++) {
             float keep = on_lid[v] ? 1 : 1 - rim_rigid(&rim, h->eye_distance, h->src[v][0], h->src[v][1]);
-            for (int k = 0; k < 3; k++) h->spread[v].weight[k] *= keep;
+            for (int k = 0; k < 3; k++) h->spread[v].weight[k] *= keep, h->brow_spread[v].weight[k] *= keep;
         }
     }
     if (s == VV_OK) s = lid_wires(h);
@@ -2084,6 +2140,8 @@ void head3d_free(head3d *h) {
     for (int e = 0; e < 2; e++) {
         free(h->lid_skin[e].own);
         free(h->lid_skin[e].shut);
+        free(h->lid_skin[e].gap);
+        free(h->lid_skin[e].gap_skin);
         free(h->lid_skin[e].weight);
         free(h->lid_skin[e].wire_y);
     }
@@ -2310,11 +2368,10 @@ static void landmarks_correct(head3d *h, const head3d_frame *f) {
     }
     inner_lip_anchors(h, (const float(*)[2])c, 1, d, DLIB_ANCHORS + 2 * (FACE_MESH_LID_POINTS + LID_INNER));
     for (int v = 0; v < FACE_VERTICES; v++) {
-        const vertex_weights *vw = &h->spread[v];
-        for (int k = 0; k < 3; k++) {
-            h->posed[v][0] += vw->weight[k] * d[vw->anchor[k]][0];
-            h->posed[v][1] += vw->weight[k] * d[vw->anchor[k]][1];
-        }
+        float o[2];
+        vertex_offset(h, v, (const float(*)[2])d, o);
+        h->posed[v][0] += o[0];
+        h->posed[v][1] += o[1];
     }
 }
 
@@ -2534,7 +2591,7 @@ static float lid_wire_distance(const head3d *h, int e, int x, int y) {
 #define LID_TONE 0.97f
 #define LID_HUE_SHARE 0.5f
 #define LID_TONE_MOST 1.3f
-static void lid_skin_tone(uint8_t *shut, const uint8_t *weight, size_t n, const float cheek[3]) {
+static void lid_skin_tone(uint8_t *shut, const uint8_t *weight, size_t n, const float cheek[3], float hue_share, float most) {
     double sum[3] = {0, 0, 0};
     size_t count = 0;
     for (size_t i = 0; i < n; i++)
@@ -2549,11 +2606,11 @@ static void lid_skin_tone(uint8_t *shut, const uint8_t *weight, size_t n, const 
     float skin = 0.299f * cheek[0] + 0.587f * cheek[1] + 0.114f * cheek[2];
     if (!(luma > 1) || !(skin > 1)) return;
     float target = fmaxf(luma, LID_TONE * skin), mix[3]; /* never darker than the fill was */
-    for (int c = 0; c < 3; c++) mix[c] = LID_HUE_SHARE * cheek[c] / skin + (1 - LID_HUE_SHARE) * mean[c] / luma;
+    for (int c = 0; c < 3; c++) mix[c] = hue_share * cheek[c] / skin + (1 - hue_share) * mean[c] / luma;
     float mix_luma = 0.299f * mix[0] + 0.587f * mix[1] + 0.114f * mix[2];
     for (int c = 0; c < 3; c++) {
         gain[c] = mean[c] > 1 ? target * mix[c] / mix_luma / mean[c] : 1;
-        gain[c] = gain[c] > LID_TONE_MOST ? LID_TONE_MOST : gain[c] < 1 / LID_TONE_MOST ? 1 / LID_TONE_MOST : gain[c];
+        gain[c] = gain[c] > most ? most : gain[c] < 1 / most ? 1 / most : gain[c];
     }
     for (size_t i = 0; i < n; i++) {
         float k = weight[i] >= 128 ? 1 : weight[i] / 128.0f;
@@ -2562,6 +2619,142 @@ static void lid_skin_tone(uint8_t *shut, const uint8_t *weight, size_t n, const 
             shut[i * 3 + c] = (uint8_t)(v > 255 ? 255 : v + 0.5f);
         }
     }
+}
+
+/* 2 x pairs passes of a 3x3 mean over mask a (w x hh), b the scratch; the result in a. */
+static void mask_soften(uint8_t *a, uint8_t *b, int w, int hh, int pairs) {
+    for (int pass = 0; pass < 2 * pairs; pass++) {
+        uint8_t *from = pass % 2 ? b : a, *to = pass % 2 ? a : b;
+        for (int y = 0; y < hh; y++)
+            for (int x = 0; x < w; x++) {
+                int sum = 0, count = 0;
+                for (int j = -1; j <= 1; j++)
+                    for (int i = -1; i <= 1; i++) {
+                        int xx = x + i, yy = y + j;
+                        if (xx < 0 || yy < 0 || xx >= w || yy >= hh) continue;
+                        sum += from[(size_t)yy * w + xx];
+                        count++;
+                    }
+                to[(size_t)y * w + x] = (uint8_t)((sum + count / 2) / count);
+            }
+    }
+}
+
+/* The y of polyline pts (n points, any x order) at x; false outside its x span. */
+static bool polyline_y(const float (*pts)[2], int n, float x, float *y) {
+    for (int i = 0; i + 1 < n; i++) {
+        float x0 = pts[i][0], x1 = pts[i + 1][0];
+        if ((x < x0 && x < x1) || (x > x0 && x > x1) || !(fabsf(x1 - x0) > 1e-3f)) continue;
+        *y = pts[i][1] + (x - x0) / (x1 - x0) * (pts[i + 1][1] - pts[i][1]);
+        return true;
+    }
+    return false;
+}
+
+/* Eye e's brow gap (lid_skin.gap): the skin between the brow's lower edge (the mesh's)
+ * and the lid, down to BROW_GAP_LASH eye widths over the lid's margin (its lashes stay),
+ * painted over from the lit skin round it (not the brow, the lashes or the fold's shadow:
+ * darker than BROW_GAP_LIT of the median known pixel round the lid), in the cheek's tone.
+ * A raised brow
+ * stretches that skin, which under a low brow is a few pixels of the brow's edge and the
+ * fold's shadow: stretched, a dark band from the brow down to the eye (young Einstein's
+ * surprise, Obama's raised brows over narrowed eyes). */
+#define BROW_GAP_LASH 0.08f
+#define BROW_GAP_TONE_MOST 2.0f
+#define BROW_GAP_LIT 0.9f
+#define BROW_GAP_DARKER 0.3f
+static vv_status brow_gap_build(head3d *h, int e, int bx0, int by0, int w, int hh, int median) {
+    lid_skin *l = &h->lid_skin[e];
+    float brow[5][2], lid[FACE_MESH_LID_POINTS][2];
+    for (int i = 0; i < 5; i++) brow[i][0] = h->src[brow_lower[e][i]][0], brow[i][1] = h->src[brow_lower[e][i]][1];
+    for (int i = 0; i < FACE_MESH_LID_POINTS; i++)
+        lid[i][0] = h->src[face_mesh_lid_upper[e][i]][0], lid[i][1] = h->src[face_mesh_lid_upper[e][i]][1];
+    size_t n = (size_t)w * hh;
+    uint8_t *zone = calloc(n, 1), *scratch = malloc(n), *known = malloc(n);
+    vv_image skin = {0};
+    vv_status s = zone && scratch && known ? image_create(&skin, w, hh, 3) : vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
+    int count = 0;
+    for (int x = 0; s == VV_OK && x < w; x++) {
+        float px = (float)(x + bx0), top, bottom;
+        if (!polyline_y((const float(*)[2])brow, 5, px, &top)) continue;
+        /* beyond the eye's corners (a brow's ends reach past them): the corner's height */
+        float lx0 = fminf(lid[0][0], lid[FACE_MESH_LID_POINTS - 1][0]), lx1 = fmaxf(lid[0][0], lid[FACE_MESH_LID_POINTS - 1][0]);
+        if (!polyline_y((const float(*)[2])lid, FACE_MESH_LID_POINTS, fminf(fmaxf(px, lx0 + 0.5f), lx1 - 0.5f), &bottom)) continue;
+        bottom -= BROW_GAP_LASH * h->eye_width[e];
+        for (int y = (int)ceilf(top) - by0; y <= (int)floorf(bottom) - by0; y++)
+            if (y >= 0 && y < hh) zone[(size_t)y * w + x] = 255, count++;
+    }
+    for (int y = 0; s == VV_OK && y < hh; y++) {
+        memcpy(skin.data + (size_t)y * w * 3, l->own + (size_t)y * w * 3, (size_t)w * 3);
+        for (int x = 0; x < w; x++) {
+            size_t i = (size_t)y * w + x;
+            const uint8_t *p = l->own + i * 3;
+            bool opening = point_in_polygon((const float(*)[2])h->eye_polygon[e], 2 * FACE_MESH_LID_POINTS - 2, (float)(x + bx0), (float)(y + by0));
+            scratch[i] = !zone[i] && !opening && (299 * p[0] + 587 * p[1] + 114 * p[2]) / 1000 >= BROW_GAP_LIT * median;
+        }
+    }
+    /* a pixel in from the brow's and the lashes' edges: their half-dark pixels drew a grey
+     * rim round the fill */
+    for (int y = 0; s == VV_OK && y < hh; y++)
+        for (int x = 0; x < w; x++) {
+            bool all = true;
+            for (int j = -1; j <= 1 && all; j++)
+                for (int i = -1; i <= 1 && all; i++) {
+                    int xx = x + i, yy = y + j;
+                    all = xx < 0 || yy < 0 || xx >= w || yy >= hh || scratch[(size_t)yy * w + xx];
+                }
+            known[(size_t)y * w + x] = all;
+        }
+    if (s == VV_OK && count > 0) {
+        int larger = h->source.width > h->source.height ? h->source.width : h->source.height, grain = (larger + 128) / 256;
+        s = image_fill_holes_textured(&skin, known, grain < 1 ? 1 : grain, 1);
+        if (s == VV_OK) {
+            /* soft over about a tenth of the eye's width (sharp, its sides drew a box) */
+            mask_soften(zone, scratch, w, hh, 1 + (int)(h->eye_width[e] / 20));
+            /* the cheek's tone (lid_skin_tone): the skin round a low brow is its shadow */
+            float cheek[3];
+            vv_image own = {w, hh, 3, l->own};
+            if (lid_cheek(h, &own, known, bx0, by0, e, cheek)) lid_skin_tone(skin.data, zone, n, cheek, 1, BROW_GAP_TONE_MOST);
+            /* only where the portrait's own is darker than that (the brow's edge, the fold's
+             * shadow): a lid's lit skin keeps its own (filled, lp_d3's raised brows lost her
+             * lids' look: CSIM 0.821 -> 0.803) */
+            for (size_t i = 0; i < n; i++) {
+                const uint8_t *o = l->own + i * 3, *f = skin.data + i * 3;
+                float lo = 0.299f * o[0] + 0.587f * o[1] + 0.114f * o[2], lf = 0.299f * f[0] + 0.587f * f[1] + 0.114f * f[2];
+                float dark = lf > 1 ? (lf - lo) / (BROW_GAP_DARKER * lf) : 0;
+                zone[i] = (uint8_t)(zone[i] * (dark < 0 ? 0 : dark > 1 ? 1 : dark) + 0.5f);
+            }
+            l->gap = zone;
+            l->gap_skin = skin.data;
+            zone = NULL;
+            skin.data = NULL;
+        }
+    }
+    image_free(&skin);
+    free(zone);
+    free(scratch);
+    free(known);
+    return s;
+}
+
+/* How far eye e's brow gap is painted over: by how far the expression (anchors' offsets d,
+ * before the head's motion) raises its brow (the upper edge's middle, which follows the
+ * brow points most) above the eye's corners, in eye widths: none up to BROW_GAP_FROM, all
+ * from BROW_GAP_FULL.  From the expression, not the posed mesh: a head tilted back moved the
+ * posed brow away from the corners (lp_d3 looking up: pale boxes over her eyes); from the
+ * corners, not the lid: a shutting lid stretches its own skin (lid_unfold), and filled as a
+ * gap too, the shut lids of the Mona Lisa and lp_s0 went pale. */
+#define BROW_GAP_FROM 0.08f
+#define BROW_GAP_FULL 0.25f
+static float brow_gap_stretch(const head3d *h, int e, const float (*d)[2]) {
+    const int *lid = face_mesh_lid_upper[e];
+    float brow[2], c0[2], c1[2];
+    vertex_offset(h, brow_upper[e][2], d, brow);
+    vertex_offset(h, lid[0], d, c0);
+    vertex_offset(h, lid[FACE_MESH_LID_POINTS - 1], d, c1);
+    float raise = ((c0[1] + c1[1]) / 2 - brow[1]) / fmaxf(h->eye_width[e], 1e-3f);
+    float k = (raise - BROW_GAP_FROM) / (BROW_GAP_FULL - BROW_GAP_FROM);
+    return k < 0 ? 0 : k > 1 ? 1 : k;
 }
 
 /* Eye e's shut lid (see lid_unfold), in the texture: the band of the upper lid's
@@ -2597,6 +2790,7 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
     vv_image shut = {0};
     float cheek[3];
     bool have_cheek = false;
+    int median = 0; /* luma of the median known pixel round the lid */
     vv_status s = band && wide && known && fold && fold_top ? image_create(&shut, w, hh, 3) : vv_fail(VV_ERR_NO_MEMORY, "head3d: out of memory");
     h->lid_skin[e].own = s == VV_OK ? malloc(n * 3) : NULL;
     h->lid_skin[e].weight = s == VV_OK ? malloc(n) : NULL;
@@ -2668,7 +2862,6 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
                 histogram[(299 * p[0] + 587 * p[1] + 114 * p[2]) / 1000]++;
                 known_count++;
             }
-        int median = 0;
         for (int sum = 0; median < 255 && (sum += histogram[median]) * 2 < known_count;) median++;
         for (size_t i = 0; i < n; i++) {
             const uint8_t *p = shut.data + i * 3;
@@ -2695,22 +2888,8 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
             }
     }
     if (s == VV_OK) { /* the weight: the wide band's reach, softened twice by a 3x3 mean */
-        uint8_t *a = wide, *b = band;
-        for (int pass = 0; pass < 2; pass++) {
-            for (int y = 0; y < hh; y++)
-                for (int x = 0; x < w; x++) {
-                    int sum = 0, count = 0;
-                    for (int j = -1; j <= 1; j++)
-                        for (int i = -1; i <= 1; i++) {
-                            int xx = x + i, yy = y + j;
-                            if (xx < 0 || yy < 0 || xx >= w || yy >= hh) continue;
-                            sum += a[(size_t)yy * w + xx];
-                            count++;
-                        }
-                    b[(size_t)y * w + x] = (uint8_t)((sum + count / 2) / count);
-                }
-            uint8_t *t = a; a = b; b = t;
-        }
+        uint8_t *a = wide;
+        mask_soften(wide, band, w, hh, 1);
         if (h->lid_skin[e].wire_y) /* the wire keeps its own pixels, a pixel soft at its edges */
             for (int y = 0; y < hh; y++)
                 for (int x = 0; x < w; x++) {
@@ -2718,9 +2897,10 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
                     if (keep < 1) a[(size_t)y * w + x] = (uint8_t)(a[(size_t)y * w + x] * (keep < 0 ? 0 : keep) + 0.5f);
                 }
         memcpy(h->lid_skin[e].weight, a, n);
-        if (have_cheek) lid_skin_tone(shut.data, a, n, cheek);
+        if (have_cheek) lid_skin_tone(shut.data, a, n, cheek, LID_HUE_SHARE, LID_TONE_MOST);
         h->lid_skin[e].shut = shut.data; /* kept */
         shut.data = NULL;
+        s = brow_gap_build(h, e, bx0, by0, w, hh, median);
         h->lid_skin[e].x0 = bx0;
         h->lid_skin[e].y0 = by0;
         h->lid_skin[e].width = w;
@@ -2735,23 +2915,27 @@ static vv_status lid_skin_build(head3d *h, const vv_image *texture, int e) {
     return s;
 }
 
-/* The texture's lids as far as each eye is shut (lid_unfold), or as they are (open). */
-static void lid_skin_apply(head3d *h, vv_image *texture, const float unfold[2]) {
+/* The texture's lids as far as each eye is shut (lid_unfold) and its brow gap as far as
+ * it is stretched (brow_gap_stretch), or as they are (both 0). */
+static void lid_skin_apply(head3d *h, vv_image *texture, const float unfold[2], const float gap[2]) {
     for (int e = 0; e < 2; e++) {
         const lid_skin *l = &h->lid_skin[e];
         if (!l->shut) continue;
-        int k = (int)(unfold[e] * 256 + 0.5f);
+        int k = (int)(unfold[e] * 256 + 0.5f), kg = l->gap ? (int)(gap[e] * 256 + 0.5f) : 0;
         for (int y = 0; y < l->height; y++) {
             uint8_t *o = texture->data + ((size_t)(y + l->y0) * texture->width + l->x0) * 3;
             const uint8_t *own = l->own + (size_t)y * l->width * 3, *shut = l->shut + (size_t)y * l->width * 3;
             const uint8_t *wt = l->weight + (size_t)y * l->width;
-            if (k == 0) {
+            if (k == 0 && kg == 0) {
                 memcpy(o, own, (size_t)l->width * 3);
                 continue;
             }
+            const uint8_t *skin = kg ? l->gap_skin + (size_t)y * l->width * 3 : NULL, *gw = kg ? l->gap + (size_t)y * l->width : NULL;
             for (int x = 0; x < l->width; x++) {
                 int a = (wt[x] * k + 128) >> 8;
                 for (int c = 0; c < 3; c++) o[x * 3 + c] = blend255(shut[x * 3 + c], own[x * 3 + c], a);
+                int g = kg ? (gw[x] * kg + 128) >> 8 : 0;
+                for (int c = 0; g && c < 3; c++) o[x * 3 + c] = blend255(skin[x * 3 + c], o[x * 3 + c], g);
             }
         }
     }
@@ -3268,14 +3452,14 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
      * with the body's. */
     float anchor_d[ANCHOR_MAX][2];
     anchors_move(h, f, anchor_d);
+    float gap[2] = {brow_gap_stretch(h, 0, (const float(*)[2])anchor_d), brow_gap_stretch(h, 1, (const float(*)[2])anchor_d)};
     for (int v = 0; v < h->vertex_count; v++) {
         float x[3] = {h->src[v][0], h->src[v][1], h->src[v][2]};
         if (v < FACE_VERTICES) {
-            const vertex_weights *vw = &h->spread[v];
-            for (int k = 0; k < 3; k++) {
-                x[0] += vw->weight[k] * anchor_d[vw->anchor[k]][0];
-                x[1] += vw->weight[k] * anchor_d[vw->anchor[k]][1];
-            }
+            float o[2];
+            vertex_offset(h, v, (const float(*)[2])anchor_d, o);
+            x[0] += o[0];
+            x[1] += o[1];
         }
         float y[3];
         rigid_move(h, &f->rigid, x, y);
@@ -3528,8 +3712,8 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
         float open = f->eye_openness[e];
         unfold[e] = lid_unfold(isfinite(open) ? 1 + h->params.eyes * (open - 1) : 1);
     }
-    bool unfolding = unfold[0] > 0 || unfold[1] > 0;
-    if (unfolding) lid_skin_apply(h, texture, unfold);
+    bool unfolding = unfold[0] > 0 || unfold[1] > 0 || gap[0] > 0 || gap[1] > 0;
+    if (unfolding) lid_skin_apply(h, texture, unfold, gap);
     composite_job job = {h, out, direct ? out->data : h->color.data, mirror, body_moves, {bx0, by0, bx1, by1}, {fx0, fy0, fx1, fy1}};
     raster_extra extras[RASTER_MAX_EXTRAS];
     int extra_count = 0;
@@ -3550,7 +3734,7 @@ vv_status head3d_render(head3d *h, const head3d_frame *f, vv_image *out) {
                         {h->frame[0], h->frame[1], h->frame[2], h->frame[3]}};
     raster_params rp = {false, h->params.threads};
     s = raster_draw(&rt, texture, &rm, &rp);
-    if (unfolding) lid_skin_apply(h, texture, (const float[2]){0, 0});
+    if (unfolding) lid_skin_apply(h, texture, (const float[2]){0, 0}, (const float[2]){0, 0});
     if (s != VV_OK) return s;
     raster_restore_frame(out, &h->source, h->frame); /* a frame line round the picture stays put */
     /* The side of the head, as far as the far side has turned to the camera (nothing of it
