@@ -72,11 +72,12 @@ static void test_retarget(void) {
     motion_retarget_frame(&re, (const float(*)[2])driver, out);
     CHECK(fabs(out[66][1] - source[66][1]) < 0.2 * 8 * ratio);
 
-    /* A head turn of the driver turns the source: yaw of the output follows. */
+    /* A head turn of the driver turns the source: yaw of the output follows, at 0.9 of the
+     * driver's 20 degrees (motion.c's ROTATION_GAIN). */
     face_points(12, 3, -2, 80, 200, 180, driver);
     motion_retarget_frame(&r, (const float(*)[2])driver, out);
     head_pose before = head_pose_estimate((const float(*)[2])source), after = head_pose_estimate((const float(*)[2])out);
-    CHECK_MSG(fabs((after.yaw - before.yaw) - 20) < 3, "yaw change %g, expected 20", after.yaw - before.yaw);
+    CHECK_MSG(fabs((after.yaw - before.yaw) - 18) < 1.5, "yaw change %g, expected 18", after.yaw - before.yaw);
 
     /* Absolute: the driver's own shape aligned onto the source. */
     motion_params absolute = params;
