@@ -364,20 +364,18 @@ static void brow_rigid(head3d *h, const float (*frontal)[3], const float (*ancho
  * CSIM on sty_style_nice_clip1's raised brows 0.774 -> 0.736 over the same frames; half way
  * 0.770 -> 0.754). */
 #define BROW_RIGID 0.5f
-static void vertex_offset(const head3d *h, int v, const float (*d)[2], float out[2]) {
-    const vertex_weights *vw = &h->spread[v];
+static void weights_sum(const vertex_weights *vw, const float (*d)[2], float out[2]) {
     out[0] = out[1] = 0;
     for (int k = 0; k < 3; k++) {
         out[0] += vw->weight[k] * d[vw->anchor[k]][0];
         out[1] += vw->weight[k] * d[vw->anchor[k]][1];
     }
+}
+static void vertex_offset(const head3d *h, int v, const float (*d)[2], float out[2]) {
+    weights_sum(&h->spread[v], d, out);
     if (!h->brow_vertex[v]) return;
-    const vertex_weights *b = &h->brow_spread[v];
-    float r[2] = {0, 0};
-    for (int k = 0; k < 3; k++) {
-        r[0] += b->weight[k] * d[b->anchor[k]][0];
-        r[1] += b->weight[k] * d[b->anchor[k]][1];
-    }
+    float r[2];
+    weights_sum(&h->brow_spread[v], d, r);
     out[0] += BROW_RIGID * (r[0] - out[0]);
     out[1] += BROW_RIGID * (r[1] - out[1]);
 }
