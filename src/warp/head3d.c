@@ -3207,13 +3207,22 @@ static vv_status stretch_fill(head3d *h, vv_image *out, const int box[4], const 
     vv_status s = fill_region(h, out, box, fill_box, pixel_stretched, 0.25f, region);
     if (s != VV_OK || region[2] == 0) return s;
     int x0 = region[0], y0 = region[1], bw = region[2], bh = region[3];
+    /* The side of the head is painted already (side_fill), from around it too: taken as
+     * known here, a three-quarter portrait's far cheek turned to the camera became a pale
+     * fog of the wall beyond it (lp_d3 from its frame 275). */
+    for (int y = 0; y < bh; y++)
+        for (int x = 0; x < bw; x++) {
+            int px = x0 + x, py = y0 + y;
+            if (px >= box[0] && px <= box[2] && py >= box[1] && py <= box[3] && pixel_side(h, (size_t)py * w + px))
+                h->side_known[(size_t)y * bw + x] = 0;
+        }
     /* the portrait's grain carried in (a painting's craquelure, skin's pores): a smooth
      * fill read as a blurred patch pasted over the far cheek */
     int grain = (int)lroundf(h->eye_distance / STRETCH_GRAIN_EYE);
     s = grain > 0 ? image_fill_holes_textured(&h->side_box, h->side_known, grain, 1) : image_fill_holes(&h->side_box, h->side_known, 1);
     for (int y = 0; s == VV_OK && y < bh; y++)
         for (int x = 0; x < bw; x++)
-            if (!h->side_known[(size_t)y * bw + x]) {
+            if (!h->side_known[(size_t)y * bw + x] && pixel_stretched(h, (size_t)(y0 + y) * w + x0 + x)) {
                 int k = h->stretch.data[(size_t)(y0 + y) * w + x0 + x];
                 uint8_t *p = out->data + ((size_t)(y0 + y) * out->width + x0 + x) * 3;
                 const uint8_t *q = h->side_box.data + ((size_t)y * bw + x) * 3;
