@@ -24,6 +24,8 @@
 #     open both times (the side of the head beyond her far cheek painted from the wall behind it)
 #   lp_d12 from 81: 0.810 (0.810) 20.34 (20.30) 0.758 (0.753) 0.0317 (0.0321) 3.17 (3.91)
 #   sty_style_nice_clip1 from 51: 0.576 (0.576) 14.55 (14.59) 0.512 (0.504) 0.1474 (0.1474) 9.68 (9.26)
+# at 98e2e72 (the far cheek's fill no longer fed by the side's, docs/QUALITY.md): lp_d3 from 275
+#   0.687 16.49 CSIM 0.707 NME 0.0302 pose 3.48; mean of the four 0.6969 17.38 0.6876 0.0586 4.65
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VIVIFY="${1:-$ROOT/build/vivify}"
