@@ -551,7 +551,50 @@ static void test_timeline_lids(void) {
         CHECK_MSG(without[t] > 0.5f, "fluttering lids, open frame %d (unmeasured): openness %.2f (not shut)", t, without[t]);
 }
 
+/* A near-profile portrait (the 2D warp's, which cannot show its hidden side) turns at most
+ * 12 degrees (motion.c REVEAL_MOST) towards showing it; away from it, and from a portrait
+ * turned less, as far as the driver (at ROTATION_GAIN). */
+static void test_reveal_limit(void) {
+    float source[68][2], reference[68][2], driver[68][2], out[68][2];
+    motion_params params = motion_default_params();
+    face_points(0, 0, 0, 80, 200, 180, reference);
+    static const struct { float source_yaw, driver_yaw, expected; } cases[] = {
+        {-45, 40, 12},  /* towards the hidden side: 36 degrees asked, 12 given */
+        {45, -40, -12}, /* the same, mirrored */
+        {-45, -15, -13.5}, /* away from it: as the driver */
+        {-20, 30, 27},  /* a portrait turned less: as the driver */
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        face_points(cases[i].source_yaw, 0, 0, 120, 300, 260, source);
+        motion_retarget r;
+        motion_retarget_init(&r, (const float(*)[2])source, (const float(*)[2])reference, &params);
+        face_points(cases[i].driver_yaw, 0, 0, 80, 200, 180, driver);
+        motion_retarget_frame(&r, (const float(*)[2])driver, out);
+        head_pose before = head_pose_estimate_rigid((const float(*)[2])source), after = head_pose_estimate_rigid((const float(*)[2])out);
+        float change = after.yaw - before.yaw;
+        /* read back by the same pose fit, which is a degree or two off this far round */
+        CHECK_MSG(fabsf(change - cases[i].expected) < 3.0f, "portrait at %g degrees, driver %g: yaw change %g, expected %g",
+                  cases[i].source_yaw, cases[i].driver_yaw, change, cases[i].expected);
+    }
+    /* Held back, the expression keeps its up-down part (the mouth opens as far) and its
+     * sideways part shrinks with the turn (a third kept here). */
+    face_points(-45, 0, 0, 120, 300, 260, source);
+    motion_retarget r;
+    motion_retarget_init(&r, (const float(*)[2])source, (const float(*)[2])reference, &params);
+    float still[68][2], moved[68][2];
+    face_points(40, 0, 0, 80, 200, 180, driver);
+    motion_retarget_frame(&r, (const float(*)[2])driver, still);
+    for (int k = 56; k <= 58; k++) driver[k][1] += 8; /* the mouth opens 8 px */
+    for (int k = 65; k <= 67; k++) driver[k][1] += 8;
+    driver[54][0] += 6; /* a mouth corner 6 px sideways */
+    motion_retarget_frame(&r, (const float(*)[2])driver, moved);
+    float ratio = r.source_scale / r.reference_scale, drop = moved[66][1] - still[66][1], side = fabsf(moved[54][0] - still[54][0]);
+    CHECK_MSG(drop > 0.8f * 8 * ratio && drop < 1.2f * 8 * ratio, "held-back turn: the lower lip dropped %g px, expected about %g", drop, 8 * ratio);
+    CHECK_MSG(side < 0.5f * 6 * ratio, "held-back turn: the corner moved %g px sideways (the driver's %g)", side, 6 * ratio);
+}
+
 int main(void) {
+    test_reveal_limit();
     test_lid_gaps();
     test_timeline_lids();
     test_rigid_scale();

@@ -770,8 +770,9 @@ static bool retarget_pose_change(const motion_retarget *r, const float driver[68
 
 /* Relative mode's target from a pose change: the rotation applied on top of the source's
  * own pose, scale and translation in proportion to the face sizes, and the expression
- * change (`change`: the driver's residual) in the source's frame. */
-static void retarget_target(const motion_retarget *r, const pose_change *pc, const float change[68][2], float out[68][2]) {
+ * change (`change`: the driver's residual) in the source's frame, its x part times
+ * `across` (reveal_limit's). */
+static void retarget_target(const motion_retarget *r, const pose_change *pc, const float change[68][2], float across, float out[68][2]) {
     const motion_params *p = &r->params;
     head_pose source_pose, target_pose;
     memset(&source_pose, 0, sizeof source_pose);
@@ -791,7 +792,7 @@ static void retarget_target(const motion_retarget *r, const pose_change *pc, con
     float roll = r->source_roll * (float)(pi / 180), c = cosf(roll), s = sinf(roll);
     float gain = p->expression_scale * target_pose.scale;
     for (int k = 0; k < 68; k++) {
-        float dx = (change[k][0] - r->reference_expression[k][0]) * gain;
+        float dx = (change[k][0] - r->reference_expression[k][0]) * gain * across;
         float dy = (change[k][1] - r->reference_expression[k][1]) * gain;
         /* The source's own shape moves with the head: scale and in-plane rotation of the
          * rigid change, applied to its deviation from the mean face. */
@@ -824,6 +825,42 @@ static void retarget_split(const motion_retarget *r, const pose_change *pc, cons
     }
 }
 
+/* A portrait turned far (a near profile, which the 3D head does not take: it falls back to
+ * this 2D retargeting) hides its far side, and a 2D warp cannot show it: a driver turning
+ * that side towards the camera spread the few pixels of it over the whole face, a smear of
+ * horizontal streaks from the nose to the ear (sty_style_nice_clip1 from its frame 51,
+ * turned about 60 degrees, driven back to frontal).  From a portrait turned more than
+ * REVEAL_FROM degrees the head turns at most REVEAL_MOST degrees towards showing it (the
+ * whole rotation shortened alike), and the expression's sideways part is kept in the same
+ * proportion (the rest of the turn reads as expression there: the driver's dlib points
+ * on a profile and on a frontal face are not the same shape); turning away and nodding stay
+ * as the driver's, and so does the expression's up-down part (the mouth, the lids).  Only
+ * for this 2D target: motion_retarget_decompose's 3D split is not held. */
+#define REVEAL_FROM 30.0f
+#define REVEAL_MOST 12.0f
+static float rotation_yaw(const float rotation[3][3]) {
+    return asinf(fmaxf(-1, fminf(1, -rotation[2][0]))) * (float)(180 / pi);
+}
+static float revealed(const motion_retarget *r, const float rotation[3][3], float from) {
+    float to[3][3];
+    mat3_mul(rotation, (const float(*)[3])r->source_pose_rotation, to);
+    return (from > 0 ? 1.0f : -1.0f) * (from - rotation_yaw((const float(*)[3])to));
+}
+static float reveal_limit(const motion_retarget *r, pose_change *pc) {
+    float from = rotation_yaw((const float(*)[3])r->source_pose_rotation);
+    if (!(fabsf(from) > REVEAL_FROM) || !(revealed(r, (const float(*)[3])pc->rotation, from) > REVEAL_MOST)) return 1;
+    float q[3][3], lo = 0, hi = 1; /* the fraction of the rotation that reveals REVEAL_MOST */
+    memcpy(q, pc->rotation, sizeof q);
+    for (int i = 0; i < 16; i++) {
+        float mid = (lo + hi) / 2, m[3][3];
+        rotation_power((const float(*)[3])q, mid, m);
+        if (revealed(r, (const float(*)[3])m, from) > REVEAL_MOST) hi = mid;
+        else lo = mid;
+    }
+    rotation_power((const float(*)[3])q, lo, pc->rotation);
+    return lo;
+}
+
 void motion_retarget_frame(const motion_retarget *r, const float driver[68][2], float out[68][2]) {
     if (r->params.absolute) { /* the paper's way: the driver's own shape, aligned to the source */
         const float *a = r->align;
@@ -838,9 +875,10 @@ void motion_retarget_frame(const motion_retarget *r, const float driver[68][2], 
     head_pose pd;
     pose_change pc;
     if (!retarget_pose_change(r, driver, &pd, &pc)) return;
+    float kept = reveal_limit(r, &pc);
     float change[68][2];
     expression_residual(&pd, driver, change);
-    retarget_target(r, &pc, (const float(*)[2])change, out);
+    retarget_target(r, &pc, (const float(*)[2])change, kept, out);
 }
 
 void motion_retarget_decompose(const motion_retarget *r, const float driver[68][2], motion_rigid *rigid,
@@ -852,7 +890,7 @@ void motion_retarget_decompose(const motion_retarget *r, const float driver[68][
     float change[68][2];
     if (moved) {
         expression_residual(&pd, driver, change);
-        if (target) retarget_target(r, &pc, (const float(*)[2])change, target);
+        if (target) retarget_target(r, &pc, (const float(*)[2])change, 1, target);
     }
     retarget_split(r, moved ? &pc : NULL, (const float(*)[2])change, rigid, displacement);
 }
