@@ -26,6 +26,8 @@
 #   sty_style_nice_clip1 from 51: 0.576 (0.576) 14.55 (14.59) 0.512 (0.504) 0.1474 (0.1474) 9.68 (9.26)
 # at 98e2e72 (the far cheek's fill no longer fed by the side's, docs/QUALITY.md): lp_d3 from 275
 #   0.687 16.49 CSIM 0.707 NME 0.0302 pose 3.48; mean of the four 0.6969 17.38 0.6876 0.0586 4.65
+# at 9ac5c44 (a near profile's turn towards its hidden side held back under the 2D warp):
+#   sty_style_nice_clip1 from 51 0.579 14.24 0.540 0.1507 14.07; mean 0.6976 17.31 0.6946 0.0594 5.74
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VIVIFY="${1:-$ROOT/build/vivify}"
