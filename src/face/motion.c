@@ -748,6 +748,11 @@ static float size_trust(float yaw, float reference_yaw) {
  * (test_motion), so the rendered turn there is ROTATION_GAIN of the driver's. */
 #define ROTATION_GAIN 0.9f
 
+/* A rotation's yaw in degrees (the camera frame's, as head_pose reads it). */
+static float rotation_yaw(const float rotation[3][3]) {
+    return asinf(fmaxf(-1, fminf(1, -rotation[2][0]))) * (float)(180 / pi);
+}
+
 /* The one head_pose_estimate_rigid of a driver frame (*pd) and its change since the reference;
  * false when a pose is degenerate (no motion then). */
 static bool retarget_pose_change(const motion_retarget *r, const float driver[68][2], head_pose *pd, pose_change *out) {
@@ -761,7 +766,7 @@ static bool retarget_pose_change(const motion_retarget *r, const float driver[68
     mat3_mul(pd->rotation, (const float(*)[3])ref_t, q);
     rotation_power((const float(*)[3])q, p->pose_scale * ROTATION_GAIN, out->rotation);
     float size_ratio = r->source_scale / r->reference_scale;
-    float reference_yaw = asinf(fmaxf(-1, fminf(1, -r->reference_pose_rotation[2][0]))) * (float)(180 / pi);
+    float reference_yaw = rotation_yaw((const float(*)[3])r->reference_pose_rotation);
     out->scale = powf(pd->scale / r->reference_scale, p->pose_scale * size_trust(pd->yaw, reference_yaw));
     out->translation[0] = p->pose_scale * (pd->tx - r->reference_tx) * size_ratio;
     out->translation[1] = p->pose_scale * (pd->ty - r->reference_ty) * size_ratio;
@@ -838,9 +843,6 @@ static void retarget_split(const motion_retarget *r, const pose_change *pc, cons
  * for this 2D target: motion_retarget_decompose's 3D split is not held. */
 #define REVEAL_FROM 30.0f
 #define REVEAL_MOST 12.0f
-static float rotation_yaw(const float rotation[3][3]) {
-    return asinf(fmaxf(-1, fminf(1, -rotation[2][0]))) * (float)(180 / pi);
-}
 static float revealed(const motion_retarget *r, const float rotation[3][3], float from) {
     float to[3][3];
     mat3_mul(rotation, (const float(*)[3])r->source_pose_rotation, to);
