@@ -593,8 +593,51 @@ static void test_reveal_limit(void) {
     CHECK_MSG(side < 0.5f * 6 * ratio, "held-back turn: the corner moved %g px sideways (the driver's %g)", side, 6 * ratio);
 }
 
+/* A portrait with its lips apart at rest (a smile that shows its teeth) under a driver
+ * whose reference is closed: the driver's opening parts them further only past the
+ * portrait's own opening (motion.c mouth_hold), in both the 2D target and the 3D split;
+ * closing, and a portrait closed at rest or a reference parted as far, as the driver. */
+static void test_mouth_hold(void) {
+    static const struct { float apart, opens, expected; bool reference_apart; } cases[] = {
+        {0, 6, 6, false},   /* closed at rest: as the driver */
+        {9, 6, 0, false},   /* apart further than the driver opens: held */
+        {9, 15, 6, false},  /* past it: the rest */
+        {9, -3, -3, false}, /* closing: as the driver */
+        {9, 6, 6, true},    /* the reference parted as far (speech's): as the driver */
+    };
+    motion_params params = motion_default_params();
+    const float ratio = 1.5f; /* the source's face over the reference's */
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        float source[68][2], reference[68][2], driver[68][2], still[68][2], moved[68][2];
+        face_points(0, 0, 0, 80, 200, 180, reference);
+        face_points(0, 0, 0, 80 * ratio, 300, 260, source);
+        for (int k = 55; k <= 67; k++) {
+            bool lower = (k >= 56 && k <= 58) || (k >= 65 && k <= 67);
+            if (!lower) continue;
+            source[k][1] += cases[i].apart * ratio;
+            if (cases[i].reference_apart) reference[k][1] += cases[i].apart;
+        }
+        motion_retarget r;
+        motion_retarget_init(&r, (const float(*)[2])source, (const float(*)[2])reference, &params);
+        memcpy(driver, reference, sizeof driver);
+        motion_retarget_frame(&r, (const float(*)[2])driver, still);
+        for (int k = 56; k <= 58; k++) driver[k][1] += cases[i].opens;
+        for (int k = 65; k <= 67; k++) driver[k][1] += cases[i].opens;
+        motion_retarget_frame(&r, (const float(*)[2])driver, moved);
+        motion_rigid rigid;
+        float disp[68][2];
+        motion_retarget_decompose(&r, (const float(*)[2])driver, &rigid, disp, NULL);
+        float drop = moved[66][1] - still[66][1], want = cases[i].expected * ratio, slack = 0.2f * fabsf(cases[i].opens) * ratio + 0.3f;
+        CHECK_MSG(fabsf(drop - want) < slack, "mouth hold, lips %g apart, driver opening %g%s: the lower lip dropped %g px, expected %g",
+                  cases[i].apart, cases[i].opens, cases[i].reference_apart ? " (reference apart)" : "", drop, want);
+        CHECK_MSG(fabsf(disp[66][1] - want) < slack, "mouth hold (3D split), lips %g apart, driver opening %g: %g px, expected %g",
+                  cases[i].apart, cases[i].opens, disp[66][1], want);
+    }
+}
+
 int main(void) {
     test_reveal_limit();
+    test_mouth_hold();
     test_lid_gaps();
     test_timeline_lids();
     test_rigid_scale();

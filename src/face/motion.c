@@ -695,6 +695,23 @@ static void rotation_power(const float q[3][3], float alpha, float out[3][3]) {
         for (int j = 0; j < 3; j++) out[i][j] = (float)r[i][j];
 }
 
+/* The inner lips' gap in pixels (the mean of 61-67, 62-66, 63-65 down the face, across its
+ * eye line: a turned mouth's lips lie at different depths, and their offset sideways is no
+ * opening), of p + disp (disp NULL: of p). */
+static float inner_gap(const float p[68][2], const float (*disp)[2]) {
+    static const int pairs[3][2] = {{61, 67}, {62, 66}, {63, 65}};
+    float ex = p[45][0] - p[36][0], ey = p[45][1] - p[36][1], en = hypotf(ex, ey);
+    if (!(en > 0)) return 0;
+    float sum = 0;
+    for (int i = 0; i < 3; i++) {
+        int a = pairs[i][0], b = pairs[i][1];
+        float dx = p[b][0] - p[a][0] + (disp ? disp[b][0] - disp[a][0] : 0);
+        float dy = p[b][1] - p[a][1] + (disp ? disp[b][1] - disp[a][1] : 0);
+        sum += (-ey * dx + ex * dy) / en;
+    }
+    return sum / 3;
+}
+
 void motion_retarget_init(motion_retarget *r, const float source[68][2], const float reference[68][2],
                           const motion_params *params) {
     memset(r, 0, sizeof *r);
@@ -710,6 +727,12 @@ void motion_retarget_init(motion_retarget *r, const float source[68][2], const f
     r->reference_scale = pr.scale; r->reference_tx = pr.tx; r->reference_ty = pr.ty; r->reference_roll = pr.roll;
     expression_residual(&pr, reference, r->reference_expression);
     similarity_estimate(reference, source, r->align);
+    /* in pixels at the source's size (the gap over the mouth's width would read a turned
+     * mouth, narrower, as more open) */
+    float width = hypotf(source[54][0] - source[48][0], source[54][1] - source[48][1]);
+    float at_source = pr.scale > 0 ? ps.scale / pr.scale : 1;
+    float ahead = inner_gap(source, NULL) - fmaxf(inner_gap(reference, NULL) * at_source, MOTION_CLOSED_GAP * width);
+    r->mouth_ahead = motion_mouth_gap(source) > MOTION_REST_GAP_OPEN && ahead > 0 ? ahead : 0;
 }
 
 /* The driver's head motion since the reference, as the source's retargeting applies it:
@@ -773,6 +796,37 @@ static bool retarget_pose_change(const motion_retarget *r, const float driver[68
     return true;
 }
 
+/* A portrait whose lips are apart at rest (a smile that shows its teeth) under a driver
+ * that opens its mouth: the driver's opening was added to the portrait's, so a grin drawn
+ * over a smile with teeth parted the lips twice as far, a cavity of stretched teeth in the
+ * lower face (docs/animate_v2_mouth_hold.jpg).  As for speech (motion_speech_reference),
+ * the driver's opening parts the lips further only past the portrait's own opening
+ * (r->mouth_ahead: beyond the reference's, in pixels at the source's size; only for lips
+ * apart at rest, over MOTION_REST_GAP_OPEN of the mouth's width): the lower lip keeps that
+ * share of its motion down the face relative to the upper inner lip.  The jaw is left to
+ * the driver (its residual carries more than the mouth: the outline's slide on a turn).  A
+ * closing or a still mouth is as the driver's; a mouth closed at rest (most portraits) is
+ * untouched, to the bit.  disp: the expression's displacement of the 68 points (source
+ * pixels, the source's frame). */
+static void mouth_hold(const motion_retarget *r, float disp[68][2]) {
+    if (!(r->mouth_ahead > 0)) return;
+    float opening = inner_gap(r->source, (const float(*)[2])disp) - inner_gap(r->source, NULL);
+    if (!(opening > 0)) return;
+    float keep = fmaxf(0, opening - r->mouth_ahead) / opening;
+    /* down the source's face: perpendicular to its eye line */
+    float ex = r->source[45][0] - r->source[36][0], ey = r->source[45][1] - r->source[36][1], en = hypotf(ex, ey);
+    if (!(en > 0)) return;
+    float down[2] = {-ey / en, ex / en}, upper[2] = {0, 0};
+    for (int k = 61; k <= 63; k++) upper[0] += disp[k][0] / 3, upper[1] += disp[k][1] / 3;
+    static const int lower[] = {55, 56, 57, 58, 59, 65, 66, 67};
+    for (size_t i = 0; i < sizeof lower / sizeof lower[0]; i++) {
+        float *d = disp[lower[i]];
+        float along = (d[0] - upper[0]) * down[0] + (d[1] - upper[1]) * down[1];
+        d[0] -= (1 - keep) * along * down[0];
+        d[1] -= (1 - keep) * along * down[1];
+    }
+}
+
 /* Relative mode's target from a pose change: the rotation applied on top of the source's
  * own pose, scale and translation in proportion to the face sizes, and the expression
  * change (`change`: the driver's residual) in the source's frame, its x part times
@@ -795,14 +849,25 @@ static void retarget_target(const motion_retarget *r, const pose_change *pc, con
     head_pose_project(&target_pose, face_mean_shape_3d(), after);
     /* Expression change in the source's frame (its roll, its face size). */
     float roll = r->source_roll * (float)(pi / 180), c = cosf(roll), s = sinf(roll);
-    float gain = p->expression_scale * target_pose.scale;
+    float gain = p->expression_scale * target_pose.scale, disp[68][2];
     for (int k = 0; k < 68; k++) {
         float dx = (change[k][0] - r->reference_expression[k][0]) * gain * across;
         float dy = (change[k][1] - r->reference_expression[k][1]) * gain;
+        disp[k][0] = c * dx - s * dy;
+        disp[k][1] = s * dx + c * dy;
         /* The source's own shape moves with the head: scale and in-plane rotation of the
          * rigid change, applied to its deviation from the mean face. */
         out[k][0] = r->source[k][0] + (after[k][0] - before[k][0]) + c * dx - s * dy;
         out[k][1] = r->source[k][1] + (after[k][1] - before[k][1]) + s * dx + c * dy;
+    }
+    if (r->mouth_ahead > 0) { /* the lips held (only then: the sums above stay as they were) */
+        float held[68][2];
+        memcpy(held, disp, sizeof held);
+        mouth_hold(r, held);
+        for (int k = 0; k < 68; k++) {
+            out[k][0] += held[k][0] - disp[k][0];
+            out[k][1] += held[k][1] - disp[k][1];
+        }
     }
 }
 
@@ -828,6 +893,7 @@ static void retarget_split(const motion_retarget *r, const pose_change *pc, cons
         displacement[k][0] = c * dx - s * dy;
         displacement[k][1] = s * dx + c * dy;
     }
+    mouth_hold(r, displacement);
 }
 
 /* A portrait turned far (a near profile, which the 3D head does not take: it falls back to
