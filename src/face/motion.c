@@ -732,7 +732,9 @@ void motion_retarget_init(motion_retarget *r, const float source[68][2], const f
     float width = hypotf(source[54][0] - source[48][0], source[54][1] - source[48][1]);
     float at_source = pr.scale > 0 ? ps.scale / pr.scale : 1;
     float ahead = inner_gap(source, NULL) - fmaxf(inner_gap(reference, NULL) * at_source, MOTION_CLOSED_GAP * width);
-    r->mouth_ahead = motion_mouth_gap(source) > MOTION_REST_GAP_OPEN && ahead > 0 ? ahead : 0;
+    ahead -= MOTION_REST_GAP_OPEN * width; /* less a margin: a talking clip's frame, found in the still and tracked,
+                                             differs by a pixel or two (the turn test's clips from a talking frame) */
+    r->mouth_ahead = ahead > 0 ? ahead : 0;
 }
 
 /* The driver's head motion since the reference, as the source's retargeting applies it:
@@ -801,8 +803,8 @@ static bool retarget_pose_change(const motion_retarget *r, const float driver[68
  * over a smile with teeth parted the lips twice as far, a cavity of stretched teeth in the
  * lower face (docs/animate_v2_mouth_hold.jpg).  As for speech (motion_speech_reference),
  * the driver's opening parts the lips further only past the portrait's own opening
- * (r->mouth_ahead: beyond the reference's, in pixels at the source's size; only for lips
- * apart at rest, over MOTION_REST_GAP_OPEN of the mouth's width): the lower lip keeps that
+ * (r->mouth_ahead: beyond the reference's, in pixels at the source's size, less a margin
+ * of MOTION_REST_GAP_OPEN of the mouth's width): the lower lip keeps that
  * share of its motion down the face relative to the upper inner lip.  The jaw is left to
  * the driver (its residual carries more than the mouth: the outline's slide on a turn).  A
  * closing or a still mouth is as the driver's; a mouth closed at rest (most portraits) is

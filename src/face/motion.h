@@ -102,7 +102,7 @@ typedef struct motion_retarget {
     float reference_expression[68][2];   /* normalised residual of the reference */
     float align[4];                      /* absolute mode: reference -> source similarity */
     float mouth_ahead;                   /* source pixels: how much further apart the source's lips
-                                            are than the reference's (motion.c mouth_hold) */
+                                            are than the reference's, less a margin (motion.c mouth_hold) */
 } motion_retarget;
 
 void motion_retarget_init(motion_retarget *r, const float source[68][2], const float reference[68][2],
