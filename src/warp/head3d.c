@@ -734,14 +734,25 @@ static float iris_edge(const vv_image *im, const float c[2], float r, const floa
     return edge < IRIS_CLEAR_LEAST * r ? IRIS_CLEAR_LEAST * r : edge > IRIS_CLEAR * r ? IRIS_CLEAR * r : edge;
 }
 
+/* An iris of GAZE_IRIS_LEAST pixels' radius or less takes no glance, one of GAZE_IRIS_FULL
+ * or more all of it (in between, in proportion): in a small photo's squinting smile (iris
+ * radius 2.5-3 px, eyes 12 px wide: three of dlib's landmark photos) the white beside the
+ * iris cannot be told from lid and lashes, and the glance painted the old iris's place with
+ * a light dot that read as a glowing eye (lp_d3 frames 300-335).  The portraits' irises
+ * measure 3.7-14 px. */
+#define GAZE_IRIS_LEAST 3.0f
+#define GAZE_IRIS_FULL 3.6f
+
 /* Eye e's iris shift in portrait pixels; false when too small to draw or not a number
  * (then the eye is left as rendered). */
 static bool gaze_shift(const head3d *h, const head3d_frame *f, int e, float *sx, float *sy) {
     float gx = f->gaze[e][0], gy = f->gaze[e][1], g = hypotf(gx, gy);
     if (g > 0.3f) { gx *= 0.3f / g; gy *= 0.3f / g; }
+    float k = (h->iris_radius[e] - GAZE_IRIS_LEAST) / (GAZE_IRIS_FULL - GAZE_IRIS_LEAST);
+    k = k < 0 ? 0 : k > 1 ? 1 : k;
     const float *u = h->eye_axis[e];
-    *sx = (gx * u[0] - gy * u[1]) * h->eye_width[e];
-    *sy = (gx * u[1] + gy * u[0]) * h->eye_width[e];
+    *sx = k * (gx * u[0] - gy * u[1]) * h->eye_width[e];
+    *sy = k * (gx * u[1] + gy * u[0]) * h->eye_width[e];
     return f->has_gaze && hypotf(*sx, *sy) >= 0.3f;
 }
 
