@@ -593,6 +593,11 @@ static void test_reveal_limit(void) {
     CHECK_MSG(side < 0.5f * 6 * ratio, "held-back turn: the corner moved %g px sideways (the driver's %g)", side, 6 * ratio);
 }
 
+/* The inner lips' vertical gap (the mean of 61-67, 62-66, 63-65) of an upright face. */
+static float inner_gap_of(const float p[68][2]) {
+    return ((p[67][1] - p[61][1]) + (p[66][1] - p[62][1]) + (p[65][1] - p[63][1])) / 3;
+}
+
 /* A portrait with its lips apart at rest (a smile that shows its teeth) under a driver
  * whose reference is closed: the driver's opening parts them further only past the
  * portrait's own opening (motion.c mouth_hold), in both the 2D target and the 3D split;
@@ -604,6 +609,8 @@ static void test_mouth_hold(void) {
         {9, 15, 6, false},  /* past it: the rest (and the margin) */
         {9, -3, -3, false}, /* closing: as the driver */
         {9, 6, 6, true},    /* the reference parted as far (speech's): as the driver */
+        {0, -9, 0, false},  /* at rest, the driver closing further than that (its reference open): closed, no further */
+        {4, -18, -4, false}, /* apart, the same */
     };
     motion_params params = motion_default_params();
     const float ratio = 1.5f; /* the source's face over the reference's */
@@ -628,8 +635,12 @@ static void test_mouth_hold(void) {
         float disp[68][2];
         motion_retarget_decompose(&r, (const float(*)[2])driver, &rigid, disp, NULL);
         /* held: the driver's opening past the portrait's, less a margin of MOTION_REST_GAP_OPEN of
-         * the mouth's width (the table's `expected` is without it) */
+         * the mouth's width (the table's `expected` is without it, and for a closing without the
+         * mean face's own gap) */
         float want = cases[i].expected * ratio;
+        if (cases[i].opens < 0) /* closing: at most the gap at rest less the closed one (the mean face's lips are a little apart) */
+            want = -fminf(-cases[i].opens * ratio,
+                          fmaxf(0, inner_gap_of(source) - MOTION_CLOSED_GAP * hypotf(source[54][0] - source[48][0], source[54][1] - source[48][1])));
         if (cases[i].apart > 0 && cases[i].opens > 0 && !cases[i].reference_apart) {
             float margin = MOTION_REST_GAP_OPEN * hypotf(source[54][0] - source[48][0], source[54][1] - source[48][1]);
             want = fmaxf(0, cases[i].opens * ratio - fmaxf(0, cases[i].apart * ratio - margin));

@@ -735,6 +735,7 @@ void motion_retarget_init(motion_retarget *r, const float source[68][2], const f
     ahead -= MOTION_REST_GAP_OPEN * width; /* less a margin: a talking clip's frame, found in the still and tracked,
                                              differs by a pixel or two (the turn test's clips from a talking frame) */
     r->mouth_ahead = ahead > 0 ? ahead : 0;
+    r->mouth_closed = MOTION_CLOSED_GAP * width;
 }
 
 /* The driver's head motion since the reference, as the source's retargeting applies it:
@@ -806,15 +807,19 @@ static bool retarget_pose_change(const motion_retarget *r, const float driver[68
  * (r->mouth_ahead: beyond the reference's, in pixels at the source's size, less a margin
  * of MOTION_REST_GAP_OPEN of the mouth's width): the lower lip keeps that
  * share of its motion down the face relative to the upper inner lip.  The jaw is left to
- * the driver (its residual carries more than the mouth: the outline's slide on a turn).  A
- * closing or a still mouth is as the driver's; a mouth closed at rest (most portraits) is
- * untouched, to the bit.  disp: the expression's displacement of the 68 points (source
- * pixels, the source's frame). */
+ * the driver (its residual carries more than the mouth: the outline's slide on a turn).
+ * The other way round, a driver whose reference smiles with its mouth open (its first
+ * frame: sty_style_happyenglish_clip2) closes by as much as it had open, which pushed a
+ * closed portrait's lower lip up through the upper one (a dark notch for a mouth on the
+ * Mona Lisa and five more portraits): a closing closes the lips at most to closed
+ * (MOTION_CLOSED_GAP of the mouth's width).  Otherwise a closing, a still mouth, and an
+ * opening of a mouth closed at rest are as the driver's.  disp: the expression's
+ * displacement of the 68 points (source pixels, the source's frame). */
 static void mouth_hold(const motion_retarget *r, float disp[68][2]) {
-    if (!(r->mouth_ahead > 0)) return;
-    float opening = inner_gap(r->source, (const float(*)[2])disp) - inner_gap(r->source, NULL);
-    if (!(opening > 0)) return;
-    float keep = fmaxf(0, opening - r->mouth_ahead) / opening;
+    float rest = inner_gap(r->source, NULL), opening = inner_gap(r->source, (const float(*)[2])disp) - rest, keep = 1;
+    if (opening > 0 && r->mouth_ahead > 0) keep = fmaxf(0, opening - r->mouth_ahead) / opening;
+    else if (opening < 0 && -opening > rest - r->mouth_closed) keep = fmaxf(0, rest - r->mouth_closed) / -opening;
+    if (!(keep < 1)) return;
     /* down the source's face: perpendicular to its eye line */
     float ex = r->source[45][0] - r->source[36][0], ey = r->source[45][1] - r->source[36][1], en = hypotf(ex, ey);
     if (!(en > 0)) return;
@@ -862,14 +867,12 @@ static void retarget_target(const motion_retarget *r, const pose_change *pc, con
         out[k][0] = r->source[k][0] + (after[k][0] - before[k][0]) + c * dx - s * dy;
         out[k][1] = r->source[k][1] + (after[k][1] - before[k][1]) + s * dx + c * dy;
     }
-    if (r->mouth_ahead > 0) { /* the lips held (only then: the sums above stay as they were) */
-        float held[68][2];
-        memcpy(held, disp, sizeof held);
-        mouth_hold(r, held);
-        for (int k = 0; k < 68; k++) {
-            out[k][0] += held[k][0] - disp[k][0];
-            out[k][1] += held[k][1] - disp[k][1];
-        }
+    float held[68][2]; /* the lips held, as a change to the sums above (which stay as they were) */
+    memcpy(held, disp, sizeof held);
+    mouth_hold(r, held);
+    for (int k = 0; k < 68; k++) {
+        out[k][0] += held[k][0] - disp[k][0];
+        out[k][1] += held[k][1] - disp[k][1];
     }
 }
 

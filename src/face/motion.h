@@ -103,6 +103,7 @@ typedef struct motion_retarget {
     float align[4];                      /* absolute mode: reference -> source similarity */
     float mouth_ahead;                   /* source pixels: how much further apart the source's lips
                                             are than the reference's, less a margin (motion.c mouth_hold) */
+    float mouth_closed;                  /* source pixels: the inner lips' gap when closed */
 } motion_retarget;
 
 void motion_retarget_init(motion_retarget *r, const float source[68][2], const float reference[68][2],
