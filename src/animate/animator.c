@@ -158,7 +158,8 @@ static void animator_warn(vv_animator *a, const char *fmt, ...) {
 
 /* The 3D head for a source, first part: its face mesh (ROI from its 68 points), kept in
  * src->head_mesh for source_head3d_build.  A face the mesh cannot hold (not found, too
- * small, turned too far) falls back to the 2D warp with a warning; other failures fail. */
+ * small, turned too far) falls back to the 2D warp with a warning; one it finds no human
+ * face in at all (a dog's) is VV_ERR_NO_FACE; other failures fail. */
 static vv_status source_head3d(vv_animator *a, animate_source *src) {
     face_mesh_roi roi;
     face_mesh_roi_from_landmarks68((const float(*)[2])src->face.landmarks, &roi);
@@ -171,6 +172,15 @@ static vv_status source_head3d(vv_animator *a, animate_source *src) {
         s = face_mesh_run(a->mesh_model, &src->image, &roi, true, mesh);
     }
     a->seconds_mesh += time_now() - t0;
+    if (s == VV_OK && mesh->score < FACE_MESH_NOT_A_FACE) {
+        const float *box = src->face.box;
+        s = vv_fail(VV_ERR_NO_FACE,
+                    "no face found in %s: what the detector took for one at (%.0f, %.0f)-(%.0f, %.0f) is no human face "
+                    "by the face mesh (score %.2f)",
+                    src->name, box[0], box[1], box[2], box[3], mesh->score);
+        free(mesh);
+        return s;
+    }
     if (s == VV_OK && mesh->score < FACE_MESH_MIN_PRESENCE) {
         animator_warn(a, "animate: %s: the face mesh does not hold this face (score %.2f); using the 2D warp", src->name,
                       mesh->score);

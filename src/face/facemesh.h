@@ -26,6 +26,10 @@
 
 /* Face presence below this means "no face in the ROI" (MediaPipe's threshold). */
 #define FACE_MESH_MIN_PRESENCE 0.5f
+/* A portrait's face below this is no human face at all (BlazeFace takes a dog's for one at
+ * 0.85; the mesh gives it 0.07, every human face of ../shared/data 0.96 or more, a near
+ * profile included); between this and FACE_MESH_MIN_PRESENCE the 2D warp stands in. */
+#define FACE_MESH_NOT_A_FACE 0.25f
 
 typedef struct face_mesh face_mesh; /* the two graphs; concurrent runs are thread-safe */
 
