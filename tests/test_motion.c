@@ -654,9 +654,60 @@ static void test_mouth_hold(void) {
     }
 }
 
+/* A driver whose reference has its lips apart (its first frame mid-word or laughing) under a
+ * portrait whose lips are closed: the opening counts from closed (motion.c
+ * mouth_from_closed), in both the 2D target and the 3D split: at the reference the lips part
+ * by the reference's gap (less the margin), an opening adds to that, a closing closes in
+ * proportion, to closed when the driver's lips meet; the chin drops with the lower lip.
+ * Before, every opening counted from the reference's: the portrait's lips stayed shut at it,
+ * and a driver closing pressed them no further (cases 1, 2 and 4 fail then). */
+static void test_mouth_from_closed(void) {
+    const float ratio = 1.5f, apart = 10; /* the source's face over the reference's; the reference's gap */
+    static const float opens[] = {0, 6, -5, -10};
+    motion_params params = motion_default_params();
+    for (size_t i = 0; i < sizeof opens / sizeof opens[0]; i++) {
+        float source[68][2], reference[68][2], driver[68][2], moved[68][2];
+        face_points(0, 0, 0, 80, 200, 180, reference);
+        face_points(0, 0, 0, 80 * ratio, 300, 260, source);
+        for (int k = 55; k <= 67; k++)
+            if ((k >= 56 && k <= 58) || (k >= 65 && k <= 67)) reference[k][1] += apart;
+        motion_retarget r;
+        motion_retarget_init(&r, (const float(*)[2])source, (const float(*)[2])reference, &params);
+        memcpy(driver, reference, sizeof driver);
+        for (int k = 56; k <= 58; k++) driver[k][1] += opens[i];
+        for (int k = 65; k <= 67; k++) driver[k][1] += opens[i];
+        motion_retarget_frame(&r, (const float(*)[2])driver, moved);
+        motion_rigid rigid;
+        float disp[68][2];
+        motion_retarget_decompose(&r, (const float(*)[2])driver, &rigid, disp, NULL);
+        float width = hypotf(source[54][0] - source[48][0], source[54][1] - source[48][1]);
+        float rest = inner_gap_of(source), closed = MOTION_CLOSED_GAP * width, margin = MOTION_REST_GAP_OPEN * width;
+        float ref = inner_gap_of(reference) * ratio, behind = ref - fmaxf(rest, closed) - margin;
+        float driver_gap = ref + opens[i] * ratio, relative = rest + opens[i] * ratio, want_gap;
+        if (opens[i] >= 0) want_gap = relative + behind;
+        else want_gap = fmaxf(fminf(rest, closed), closed + (rest + behind - closed) * (driver_gap - closed) / (ref - closed));
+        want_gap = relative + (0.8f + 1 + 0.8f) / 3 * (want_gap - relative); /* the lower lip's middle three: 0.8, 1, 0.8 */
+        float gap_2d = inner_gap_of(moved), gap_3d = rest + (disp[65][1] + disp[66][1] + disp[67][1] - disp[61][1] - disp[62][1] - disp[63][1]) / 3;
+        CHECK_MSG(behind > 5, "the reference's lips %g px further apart than the portrait's at its size", behind);
+        CHECK_MSG(fabsf(gap_2d - want_gap) < 0.1f * fabsf(want_gap) + 0.5f,
+                  "mouth from closed, driver opening %g from an open reference: the portrait's gap %.2f px, expected %.2f",
+                  opens[i], gap_2d, want_gap);
+        CHECK_MSG(fabsf(gap_3d - want_gap) < 0.1f * fabsf(want_gap) + 0.5f,
+                  "mouth from closed (3D split), driver opening %g: gap %.2f px, expected %.2f", opens[i], gap_3d, want_gap);
+        /* the chin with it: as far as the lower lip's middle less the driver's own lip motion
+         * (these drivers move their lips alone) */
+        float chin = moved[8][1] - source[8][1], lip = moved[66][1] - source[66][1] - opens[i] * ratio;
+        CHECK_MSG(fabsf(chin - lip) < 0.15f * lip + 0.5f && lip > 0,
+                  "driver opening %g: the chin dropped %.2f px, the lower lip %.2f beyond the driver's", opens[i], chin, lip);
+        printf("mouth from closed: reference %.1f px apart, the portrait's lips %.1f; driver opening %+g px: the portrait's gap "
+               "%.2f (2D), %.2f (3D), expected %.2f\n", ref, rest, opens[i] * ratio, gap_2d, gap_3d, want_gap);
+    }
+}
+
 int main(void) {
     test_reveal_limit();
     test_mouth_hold();
+    test_mouth_from_closed();
     test_lid_gaps();
     test_timeline_lids();
     test_rigid_scale();

@@ -736,6 +736,9 @@ void motion_retarget_init(motion_retarget *r, const float source[68][2], const f
                                              differs by a pixel or two (the turn test's clips from a talking frame) */
     r->mouth_ahead = ahead > 0 ? ahead : 0;
     r->mouth_closed = MOTION_CLOSED_GAP * width;
+    r->reference_gap = inner_gap(reference, NULL) * at_source;
+    float behind = r->reference_gap - fmaxf(inner_gap(source, NULL), r->mouth_closed) - MOTION_REST_GAP_OPEN * width;
+    r->mouth_behind = behind > 0 ? behind : 0;
 }
 
 /* The driver's head motion since the reference, as the source's retargeting applies it:
@@ -815,8 +818,13 @@ static bool retarget_pose_change(const motion_retarget *r, const float driver[68
  * (MOTION_CLOSED_GAP of the mouth's width).  Otherwise a closing, a still mouth, and an
  * opening of a mouth closed at rest are as the driver's.  disp: the expression's
  * displacement of the 68 points (source pixels, the source's frame). */
+static void mouth_from_closed(const motion_retarget *r, float rest, float opening, float disp[68][2]);
 static void mouth_hold(const motion_retarget *r, float disp[68][2]) {
     float rest = inner_gap(r->source, NULL), opening = inner_gap(r->source, (const float(*)[2])disp) - rest, keep = 1;
+    if (r->mouth_behind > 0) {
+        mouth_from_closed(r, rest, opening, disp);
+        return;
+    }
     if (opening > 0 && r->mouth_ahead > 0) keep = fmaxf(0, opening - r->mouth_ahead) / opening;
     else if (opening < 0 && -opening > rest - r->mouth_closed) keep = fmaxf(0, rest - r->mouth_closed) / -opening;
     if (!(keep < 1)) return;
@@ -831,6 +839,46 @@ static void mouth_hold(const motion_retarget *r, float disp[68][2]) {
         float along = (d[0] - upper[0]) * down[0] + (d[1] - upper[1]) * down[1];
         d[0] -= (1 - keep) * along * down[0];
         d[1] -= (1 - keep) * along * down[1];
+    }
+}
+
+/* A driver whose reference (its first frame) has its lips apart, mid-word or smiling open
+ * (half the 51 clips of ../shared/data/train open past 0.06 of the mouth's width; 0.45, a
+ * clip's widest, on sty_style_happyenglish_clip1), under a portrait whose lips are closer:
+ * relative motion counts every opening from the reference's, so the portrait's mouth opened
+ * only past it, and closed when the driver's mouth was as open as at its first frame (a
+ * slit for a laugh, nearly still lips for speech).  Here the opening counts from closed:
+ * at the reference the portrait's lips part by mouth_behind (the reference's gap beyond the
+ * portrait's, less a margin), an opening adds to that, and a closing closes in proportion,
+ * to closed when the driver's lips meet.  The lower lip moves down the face by the
+ * difference, the chin and the jaw beside it with it (the jaw carries the lower lip). */
+static void mouth_from_closed(const motion_retarget *r, float rest, float opening, float disp[68][2]) {
+    float gap = rest + opening, closed = r->mouth_closed, ref = r->reference_gap, want;
+    if (opening >= 0) want = gap + r->mouth_behind;
+    else { /* the driver closing from its reference: in proportion down to closed */
+        float driver = ref + opening, top = rest + r->mouth_behind, floor = fminf(rest, closed);
+        want = closed + (top - closed) * (driver - closed) / fmaxf(ref - closed, 1e-3f);
+        want = fmaxf(want, floor);
+    }
+    float add = want - gap;
+    float ex = r->source[45][0] - r->source[36][0], ey = r->source[45][1] - r->source[36][1], en = hypotf(ex, ey);
+    if (!(en > 0) || !(add > 0)) return;
+    float down[2] = {-ey / en, ex / en};
+    /* an opening's shape: the lower lip's middle drops most, its ends less, the corners a
+     * little (all of it on the middle alone drew a V on a narrow mouth); the gap, the mean
+     * of 65-67's, so opens by 0.87 of `add`, which dlib's points on the output read closer
+     * to the driver's own than the whole (bench/mouth_reference.sh: mean error 0.0525 of the
+     * mouth's width against 0.055) */
+    static const int lower[] = {48, 54, 55, 56, 57, 58, 59, 60, 64, 65, 66, 67};
+    static const float share[] = {0.2f, 0.2f, 0.6f, 0.9f, 1, 0.9f, 0.6f, 0.25f, 0.25f, 0.8f, 1, 0.8f};
+    for (size_t i = 0; i < sizeof lower / sizeof lower[0]; i++) {
+        disp[lower[i]][0] += share[i] * add * down[0];
+        disp[lower[i]][1] += share[i] * add * down[1];
+    }
+    static const float jaw[17] = {0, 0, 0, 0, 0.2f, 0.45f, 0.75f, 1, 1, 1, 0.75f, 0.45f, 0.2f, 0, 0, 0, 0};
+    for (int k = 0; k < 17; k++) {
+        disp[k][0] += jaw[k] * add * down[0];
+        disp[k][1] += jaw[k] * add * down[1];
     }
 }
 

@@ -104,6 +104,9 @@ typedef struct motion_retarget {
     float mouth_ahead;                   /* source pixels: how much further apart the source's lips
                                             are than the reference's, less a margin (motion.c mouth_hold) */
     float mouth_closed;                  /* source pixels: the inner lips' gap when closed */
+    float mouth_behind;                  /* source pixels: how much further apart the reference's lips
+                                            are than the source's, less the same margin */
+    float reference_gap;                 /* source pixels: the reference's inner lips' gap */
 } motion_retarget;
 
 void motion_retarget_init(motion_retarget *r, const float source[68][2], const float reference[68][2],
