@@ -812,6 +812,60 @@ static void test_reference_best(void) {
     remove_dir(dir);
 }
 
+/* A built-in motion's first frame is the portrait at rest, its mouth as it was: the built-ins'
+ * neutral face has the mean face's lips, 0.13 of the mouth's width apart, and counted from
+ * closed (as a tracked driver's first frame mid-word is, motion.c mouth_from_closed) they
+ * parted the portrait's lips in every frame, a lower lip some 4 px down on the Mona Lisa (at
+ * 5521112: this check fails there, 12.9 levels in the mouth's box). */
+static void test_builtin_rest(void) {
+    if (!warp_models_present("built-in at rest")) return;
+    char dir[] = "/tmp/vv_test_rest_XXXXXX";
+    if (!mkdtemp(dir)) {
+        CHECK(0);
+        return;
+    }
+    vv_image portrait = {0}, first = {0};
+    CHECK_OK(image_load(&portrait, VV_SOURCE_DIR "/examples/mona_lisa.png"));
+    const char *name = "mona_lisa.png";
+    vv_animate_params params = vv_animate_default_params();
+    vv_animator *animator = NULL;
+    CHECK_OK(vv_animator_new(&animator, &portrait, &name, 1, &params));
+    vv_animate_job job = {0};
+    job.motion = "blink";
+    job.duration = 0.2;
+    job.output = dir;
+    vv_animate_report report;
+    if (animator) CHECK_OK(vv_animate(animator, &job, NULL, &report));
+    char path[700];
+    snprintf(path, sizeof path, "%s/frame_%05d.png", dir, 0);
+    CHECK_OK(image_load(&first, path));
+    vv_face face;
+    if (animator && first.data && vv_animator_source_face(animator, 0, &face) == VV_OK &&
+        first.width == portrait.width && first.height == portrait.height) {
+        float x0 = 1e9f, y0 = 1e9f, x1 = -1e9f, y1 = -1e9f;
+        for (int k = 48; k < 68; k++) {
+            x0 = fminf(x0, face.landmarks[k][0]), x1 = fmaxf(x1, face.landmarks[k][0]);
+            y0 = fminf(y0, face.landmarks[k][1]), y1 = fmaxf(y1, face.landmarks[k][1]);
+        }
+        double sum = 0;
+        long n = 0;
+        for (int y = (int)y0 - 4; y <= (int)y1 + 8; y++)
+            for (int x = (int)x0 - 4; x <= (int)x1 + 4; x++)
+                for (int c = 0; c < 3; c++, n++) {
+                    size_t i = ((size_t)y * portrait.width + x) * 3 + c;
+                    sum += abs(first.data[i] - portrait.data[i]);
+                }
+        printf("built-in motion at rest: the mouth's box differs from the portrait's by %.2f levels\n", sum / n);
+        CHECK_MSG(sum / n < 1.5, "the first frame of --motion blink moved the mouth: %.2f levels in its box", sum / n);
+    } else {
+        CHECK_MSG(0, "no first frame of the same size");
+    }
+    image_free(&first);
+    image_free(&portrait);
+    vv_animator_free(animator);
+    remove_dir(dir);
+}
+
 /* A photo whose only "face" is a dog's: BlazeFace takes it for one (0.85), dlib fits its 68
  * points to it, and the 3D head's face mesh, which says 0.96 or more for every human face of
  * ../shared/data, says 0.07: no face, one line naming the file, VV_ERR_NO_FACE (before:
@@ -847,6 +901,7 @@ int main(void) {
     test_fsth_crop();
     test_fsth_crop_edges();
     test_reference_best();
+    test_builtin_rest();
     test_not_a_face();
     return test_finish("test_animate");
 }

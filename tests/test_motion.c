@@ -664,7 +664,8 @@ static void test_mouth_hold(void) {
 static void test_mouth_from_closed(void) {
     const float ratio = 1.5f, apart = 10; /* the source's face over the reference's; the reference's gap */
     static const float opens[] = {0, 6, -5, -10};
-    motion_params params = motion_default_params();
+    motion_params params = motion_default_params(), neutral = params;
+    params.mouth_from_closed = true; /* a tracked reference */
     for (size_t i = 0; i < sizeof opens / sizeof opens[0]; i++) {
         float source[68][2], reference[68][2], driver[68][2], moved[68][2];
         face_points(0, 0, 0, 80, 200, 180, reference);
@@ -699,6 +700,15 @@ static void test_mouth_from_closed(void) {
         float chin = moved[8][1] - source[8][1], lip = moved[66][1] - source[66][1] - opens[i] * ratio;
         CHECK_MSG(fabsf(chin - lip) < 0.15f * lip + 0.5f && lip > 0,
                   "driver opening %g: the chin dropped %.2f px, the lower lip %.2f beyond the driver's", opens[i], chin, lip);
+        /* a built-in's neutral face as the reference (its lips the mean face's, apart): as before */
+        motion_retarget plain;
+        float relative_points[68][2];
+        motion_retarget_init(&plain, (const float(*)[2])source, (const float(*)[2])reference, &neutral);
+        motion_retarget_frame(&plain, (const float(*)[2])driver, relative_points);
+        float plain_gap = fmaxf(relative, fminf(rest, closed)); /* relative, closing no further than closed */
+        CHECK_MSG(fabsf(inner_gap_of(relative_points) - plain_gap) < 0.1f * fabsf(plain_gap) + 0.5f,
+                  "a neutral (untracked) reference, driver opening %g: the gap %.2f px, expected %.2f", opens[i],
+                  inner_gap_of(relative_points), plain_gap);
         printf("mouth from closed: reference %.1f px apart, the portrait's lips %.1f; driver opening %+g px: the portrait's gap "
                "%.2f (2D), %.2f (3D), expected %.2f\n", ref, rest, opens[i] * ratio, gap_2d, gap_3d, want_gap);
     }

@@ -73,6 +73,8 @@ struct vv_animator {
     int source_pin;
     bool have_reference;
     float reference[68][2];
+    bool reference_neutral; /* the reference is a built-in's or a still's neutral face, not a
+                               tracked one (motion_params.mouth_from_closed off) */
     /* The driver's eye aspects since the reference (per eye, in EYE_ASPECT_BINS bins over
      * 0..EYE_ASPECT_TOP): their median is its typical eye (motion_eye_openness_typical). */
     uint32_t eye_aspects[2][EYE_ASPECT_BINS];

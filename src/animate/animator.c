@@ -391,6 +391,7 @@ static motion_params animator_motion_params(const vv_animator *a) {
     mp.absolute = a->params.absolute != 0;
     mp.expression_scale = a->params.expression_scale;
     mp.pose_scale = a->params.pose_scale;
+    mp.mouth_from_closed = !a->reference_neutral;
     return mp;
 }
 

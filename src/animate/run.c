@@ -298,6 +298,7 @@ static vv_status animate_still(vv_animator *a, const vv_animate_job *job, const 
     float neutral[68][2];
     if (s == VV_OK) s = still_neutral((const float(*)[2])faces[0].landmarks, neutral);
     if (s == VV_OK) {
+        a->reference_neutral = true;
         animator_set_reference(a, (const float(*)[2])neutral);
         animator_set_reference_gaze(a, NULL);
         animator_set_gaze(a, NULL);
@@ -401,6 +402,8 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
     const vv_animate_params *p = &a->params;
     double start = time_now();
     bool streaming = job->driving && !p->reference_best;
+    /* a tracked reference's lips count from closed; a built-in's neutral face's and speech's not */
+    a->reference_neutral = !job->driving && (job->audio || motion_builtin_exists(job->motion));
     motion_track track = {0};       /* whole mode: the raw track; streaming: the video's facts */
     smoothed_track smooth = {0};
     tracking_thread tt;

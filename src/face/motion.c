@@ -649,7 +649,7 @@ int motion_reference_best(const motion_track *track, const float source[68][2]) 
 
 /* ---- Retargeting. ---- */
 motion_params motion_default_params(void) {
-    motion_params p = {false, 1.0f, 1.0f};
+    motion_params p = {false, 1.0f, 1.0f, false};
     return p;
 }
 
@@ -738,7 +738,7 @@ void motion_retarget_init(motion_retarget *r, const float source[68][2], const f
     r->mouth_closed = MOTION_CLOSED_GAP * width;
     r->reference_gap = inner_gap(reference, NULL) * at_source;
     float behind = r->reference_gap - fmaxf(inner_gap(source, NULL), r->mouth_closed) - MOTION_REST_GAP_OPEN * width;
-    r->mouth_behind = behind > 0 ? behind : 0;
+    r->mouth_behind = r->params.mouth_from_closed && behind > 0 ? behind : 0;
 }
 
 /* The driver's head motion since the reference, as the source's retargeting applies it:

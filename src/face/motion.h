@@ -88,6 +88,10 @@ typedef struct motion_params {
     bool absolute;           /* the driver's landmarks directly, aligned to the source */
     float expression_scale;  /* 1: as the driver; 0: no expression change */
     float pose_scale;        /* 1: as the driver; 0: the head stays still */
+    bool mouth_from_closed;  /* the reference is a tracked face (a video's frame), its lips' gap
+                                counted from closed (motion.c mouth_from_closed); false (the
+                                default): a built-in's or a still's neutral face, whose lips (the
+                                mean face's, 0.13 of the mouth's width apart) are its closed */
 } motion_params;
 
 motion_params motion_default_params(void);
