@@ -709,6 +709,13 @@ static void test_mouth_from_closed(void) {
         CHECK_MSG(fabsf(inner_gap_of(relative_points) - plain_gap) < 0.1f * fabsf(plain_gap) + 0.5f,
                   "a neutral (untracked) reference, driver opening %g: the gap %.2f px, expected %.2f", opens[i],
                   inner_gap_of(relative_points), plain_gap);
+        /* the expression scaled to 0: the portrait's lips as they are, whatever the reference */
+        motion_params still = params;
+        still.expression_scale = 0;
+        motion_retarget_init(&plain, (const float(*)[2])source, (const float(*)[2])reference, &still);
+        motion_retarget_frame(&plain, (const float(*)[2])driver, relative_points);
+        CHECK_MSG(fabsf(inner_gap_of(relative_points) - rest) < 0.3f, "expression scale 0, driver opening %g: the gap %.2f px, at rest %.2f",
+                  opens[i], inner_gap_of(relative_points), rest);
         printf("mouth from closed: reference %.1f px apart, the portrait's lips %.1f; driver opening %+g px: the portrait's gap "
                "%.2f (2D), %.2f (3D), expected %.2f\n", ref, rest, opens[i] * ratio, gap_2d, gap_3d, want_gap);
     }

@@ -738,7 +738,8 @@ void motion_retarget_init(motion_retarget *r, const float source[68][2], const f
     r->mouth_closed = MOTION_CLOSED_GAP * width;
     r->reference_gap = inner_gap(reference, NULL) * at_source;
     float behind = r->reference_gap - fmaxf(inner_gap(source, NULL), r->mouth_closed) - MOTION_REST_GAP_OPEN * width;
-    r->mouth_behind = r->params.mouth_from_closed && behind > 0 ? behind : 0;
+    /* with the expression's scale, as the rest of the opening (0: the portrait's mouth as it is) */
+    r->mouth_behind = r->params.mouth_from_closed && behind > 0 ? behind * r->params.expression_scale : 0;
 }
 
 /* The driver's head motion since the reference, as the source's retargeting applies it:
