@@ -253,15 +253,15 @@ static void test_eye_openness_typical(void) {
     float typical[2] = {motion_eye_aspect(usual, 36), motion_eye_aspect(usual, 42)};
     eyes_gap(usual, 0.72f, driver);
     motion_eye_openness(driver, reference, plain);
-    motion_eye_openness_typical(driver, reference, typical, out);
+    motion_eye_openness_typical(driver, reference, typical, NULL, out);
     CHECK_MSG(plain[0] < 0.05f && plain[1] < 0.05f, "a look down against a wide reference alone: %.2f %.2f (shut, the old reading)",
               plain[0], plain[1]);
     for (int e = 0; e < 2; e++)
         CHECK_MSG(out[e] > 0.2f && out[e] < 0.5f, "a look down against the typical eye: eye %d openness %.2f (part open)", e, out[e]);
     eyes_gap(usual, 0.35f, driver);
-    motion_eye_openness_typical(driver, reference, typical, out);
+    motion_eye_openness_typical(driver, reference, typical, NULL, out);
     CHECK_MSG(out[0] < 0.05f && out[1] < 0.05f, "a blink: openness %.2f %.2f (shut)", out[0], out[1]);
-    motion_eye_openness_typical(usual, reference, typical, out);
+    motion_eye_openness_typical(usual, reference, typical, NULL, out);
     for (int e = 0; e < 2; e++)
         CHECK_MSG(fabsf(out[e] - 1 / 1.4f) < 0.03f, "the usual eye: eye %d openness %.2f (%.2f of the reference)", e, out[e], 1 / 1.4f);
     /* a typical eye as wide as the reference or wider, or none: as before */
@@ -271,11 +271,34 @@ static void test_eye_openness_typical(void) {
         eyes_gap(reference, gap, driver);
         motion_eye_openness(driver, reference, plain);
         for (int t = 0; t < 2; t++) {
-            motion_eye_openness_typical(driver, reference, typicals[t], out);
+            motion_eye_openness_typical(driver, reference, typicals[t], NULL, out);
             CHECK_MSG(out[0] == plain[0] && out[1] == plain[1], "gap %.1f, typical %s: %.3f %.3f vs %.3f %.3f", gap,
                       t ? "none" : "wider", out[0], out[1], plain[0], plain[1]);
         }
     }
+    /* A squinting reference (its lids at 0.6 of the usual gap), the usual eye measuring open
+     * in a share (animator.c eyes_from_typical): none: the usual eye reads wide (1/0.6 of the
+     * reference's, the portrait stared), all: as open as the portrait at rest, half: between;
+     * a blink still shuts. */
+    float squint[68][2];
+    eyes_gap(usual, 0.6f, squint);
+    static const float shares[3] = {0, 0.5f, 1};
+    for (int i = 0; i < 3; i++) {
+        float share[2] = {shares[i], shares[i]}, scale = 1 + shares[i] * (typical[0] / motion_eye_aspect(squint, 36) - 1);
+        motion_eye_openness_typical(usual, squint, typical, share, out);
+        float want = typical[0] / motion_eye_aspect(squint, 36) / scale;
+        for (int e = 0; e < 2; e++)
+            CHECK_MSG(fabsf(out[e] - want) < 0.03f, "a squinting reference, the usual eye measuring open in share %.1f: eye %d openness "
+                      "%.2f, expected %.2f", shares[i], e, out[e], want);
+        eyes_gap(usual, 0.2f, driver);
+        motion_eye_openness_typical(driver, squint, typical, share, out);
+        CHECK_MSG(out[0] < 0.05f && out[1] < 0.05f, "a squinting reference, share %.1f: a blink reads %.2f %.2f (shut)", shares[i],
+                  out[0], out[1]);
+    }
+    float full[2] = {1, 1};
+    motion_eye_openness_typical(usual, squint, typical, full, out);
+    CHECK_MSG(fabsf(out[0] - 1) < 0.03f && fabsf(out[1] - 1) < 0.03f, "a squinting reference, all from the usual eye: %.2f %.2f",
+              out[0], out[1]);
 }
 
 /* The two eyes as a pair: a squint both eyes share, read a little apart (lids at 0.70 and

@@ -415,6 +415,26 @@ static void animator_typical_eyes(vv_animator *a, const float points[68][2], flo
     }
 }
 
+/* A reference that squints (a driver's first frame laughing or grimacing: 8 of the 51
+ * training clips' first eyes under 0.85 of their median, sty_style_furious_talk2_clip5's
+ * 0.48) counts every ordinary eye as wide open, and the portrait stared while the driver
+ * squinted.  The usual eye measures open instead, in the share the portrait's own eye is
+ * wider than the reference's (by more than a margin): none when it squints as much (a clip
+ * driving its own first frame), all when it is as open as the driver's usual eye.  Eased in
+ * over the frames after the typical eye is first known (a jump otherwise).  A tracked
+ * reference's only. */
+#define EYES_FROM_TYPICAL_MARGIN 0.02f
+static void eyes_from_typical(const vv_animator *a, const animate_source *src, const float typical[2], float share[2]) {
+    float ease = (float)((double)a->eye_aspect_count - 12) / 24;
+    ease = a->reference_neutral ? 0 : ease < 0 ? 0 : ease > 1 ? 1 : ease; /* a built-in's own eye is its open one */
+    for (int e = 0; e < 2; e++) {
+        int first = e ? 42 : 36;
+        float ref = motion_eye_aspect(src->retarget.reference, first), own = motion_eye_aspect(src->face.landmarks, first);
+        float s = typical[e] > ref ? (own - ref - EYES_FROM_TYPICAL_MARGIN) / (typical[e] - ref) : 0;
+        share[e] = isfinite(s) ? ease * (s < 0 ? 0 : s > 1 ? 1 : s) : 0;
+    }
+}
+
 void animator_set_source_reference(vv_animator *a, int source, const float reference[68][2]) {
     motion_params mp = animator_motion_params(a);
     animate_source *src = &a->sources[source];
@@ -537,9 +557,11 @@ vv_status animator_render(vv_animator *a, const float points[68][2], bool has_fa
             motion_retarget_decompose(&src->retarget, points, &hf.rigid, hf.expression, target);
             memcpy(hf.target68, target, sizeof hf.target68);
             hf.has_target = true;
-            float typical[2];
+            float typical[2], from_typical[2];
             animator_typical_eyes(a, points, typical);
-            motion_eye_openness_typical(points, (const float(*)[2])src->retarget.reference, typical, hf.eye_openness);
+            eyes_from_typical(a, src, typical, from_typical);
+            motion_eye_openness_typical(points, (const float(*)[2])src->retarget.reference, typical, from_typical,
+                                        hf.eye_openness);
         }
         if (has_face && a->have_gaze && a->have_reference_gaze) { /* the change since the reference */
             hf.has_gaze = true;

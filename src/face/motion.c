@@ -1084,7 +1084,7 @@ static float eye_opening(const float p[68][2], int first) {
 #define EYE_PAIR_APART 0.3f
 
 void motion_eye_openness_typical(const float driver[68][2], const float reference[68][2], const float typical[2],
-                                 float out[2]) {
+                                 const float from_typical[2], float out[2]) {
     float r[2], shut[2], knee[2];
     bool valid[2];
     for (int e = 0; e < 2; e++) {
@@ -1099,7 +1099,11 @@ void motion_eye_openness_typical(const float driver[68][2], const float referenc
         c = c > 1 ? 1 : c < EYE_TYPICAL_LEAST ? EYE_TYPICAL_LEAST : c;
         shut[e] = c * EYE_SHUT_RATIO;
         knee[e] = c * EYE_KNEE;
-        r[e] = fminf(now / ref, now_v / ref_v);
+        /* a reference narrower-eyed than usual: open measured (in that share) by the usual eye */
+        float scale = 1;
+        if (typical && from_typical && typical[e] > ref && from_typical[e] > 0)
+            scale = 1 + fminf(from_typical[e], 1) * (typical[e] / ref - 1);
+        r[e] = fminf(now / ref, now_v / ref_v) / scale;
     }
     if (valid[0] && valid[1]) {
         float mean = (r[0] + r[1]) / 2, apart = fabsf(r[0] - r[1]);
@@ -1152,5 +1156,5 @@ void motion_lid_gaps(const float contour[MOTION_LID_CONTOUR][2], float gaps[2]) 
 }
 
 void motion_eye_openness(const float driver[68][2], const float reference[68][2], float out[2]) {
-    motion_eye_openness_typical(driver, reference, NULL, out);
+    motion_eye_openness_typical(driver, reference, NULL, NULL, out);
 }

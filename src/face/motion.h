@@ -163,7 +163,11 @@ void motion_eye_openness(const float driver[68][2], const float reference[68][2]
 #define MOTION_LID_CONTOUR 16
 void motion_lid_gaps(const float contour[MOTION_LID_CONTOUR][2], float gaps[2]);
 
+/* from_typical (NULL: none): per eye, the share (0..1) of a squinting reference's eye (one
+ * narrower than typical[e]) replaced by the typical eye as the measure of open: a driver whose
+ * first frame squints (laughing, grimacing) read every ordinary eye as wide open on a
+ * portrait that does not squint (animator.c: the share from the portrait's own eye). */
 void motion_eye_openness_typical(const float driver[68][2], const float reference[68][2], const float typical[2],
-                                 float out[2]);
+                                 const float from_typical[2], float out[2]);
 
 #endif
