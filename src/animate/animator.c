@@ -156,6 +156,35 @@ static void animator_warn(vv_animator *a, const char *fmt, ...) {
     va_end(args);
 }
 
+/* VV_ERR_NO_FACE for a source whose detected face the face mesh finds no human face in. */
+static vv_status source_not_a_face(const animate_source *src, float score) {
+    const float *box = src->face.box;
+    return vv_fail(VV_ERR_NO_FACE,
+                   "no face found in %s: what the detector took for one at (%.0f, %.0f)-(%.0f, %.0f) is no human face by "
+                   "the face mesh (score %.2f)",
+                   src->name, box[0], box[1], box[2], box[3], score);
+}
+
+/* The other engines' check of a source's face (the 3D head's is source_head3d's): the face
+ * mesh from its 68 points' ROI, then from its own, as there (no irises: the score is the
+ * mesh's). */
+static vv_status source_check_face(vv_animator *a, const animate_source *src) {
+    face_mesh_roi roi;
+    face_mesh_roi_from_landmarks68((const float(*)[2])src->face.landmarks, &roi);
+    face_mesh_result *mesh = malloc(sizeof *mesh);
+    if (!mesh) return vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory");
+    double t0 = time_now();
+    vv_status s = face_mesh_run(a->mesh_model, &src->image, &roi, false, mesh);
+    if (s == VV_OK) {
+        face_mesh_roi_from_mesh((const float(*)[3])mesh->points, &roi);
+        s = face_mesh_run(a->mesh_model, &src->image, &roi, false, mesh);
+    }
+    a->seconds_mesh += time_now() - t0;
+    if (s == VV_OK && mesh->score < FACE_MESH_NOT_A_FACE) s = source_not_a_face(src, mesh->score);
+    free(mesh);
+    return s;
+}
+
 /* The 3D head for a source, first part: its face mesh (ROI from its 68 points), kept in
  * src->head_mesh for source_head3d_build.  A face the mesh cannot hold (not found, too
  * small, turned too far) falls back to the 2D warp with a warning; one it finds no human
@@ -173,11 +202,7 @@ static vv_status source_head3d(vv_animator *a, animate_source *src) {
     }
     a->seconds_mesh += time_now() - t0;
     if (s == VV_OK && mesh->score < FACE_MESH_NOT_A_FACE) {
-        const float *box = src->face.box;
-        s = vv_fail(VV_ERR_NO_FACE,
-                    "no face found in %s: what the detector took for one at (%.0f, %.0f)-(%.0f, %.0f) is no human face "
-                    "by the face mesh (score %.2f)",
-                    src->name, box[0], box[1], box[2], box[3], mesh->score);
+        s = source_not_a_face(src, mesh->score);
         free(mesh);
         return s;
     }
@@ -291,7 +316,13 @@ vv_status animator_create(vv_animator **out, const vv_image *sources, const char
     fp.models_dir = p.models_dir;
     fp.threads = p.threads;
     if (s == VV_OK) s = vv_faces_new(&a->faces, &fp);
-    if (s == VV_OK && a->head3d) s = face_mesh_new(&a->mesh_model, p.models_dir);
+    /* The 3D head's face mesh; the other engines' too, for refusing what is no human face (a
+     * dog's): without its model they go on unchecked (their own models are all they need). */
+    if (s == VV_OK) {
+        vv_status m = face_mesh_new(&a->mesh_model, p.models_dir);
+        if (a->head3d) s = m;
+        else if (m != VV_OK) a->mesh_model = NULL;
+    }
     if (s == VV_OK && a->head3d && !p.background_move) s = person_matte_new(&a->matte_model, p.models_dir);
     warp_params wp = warp_default_params();
     wp.crop_size = p.crop_size;
@@ -305,6 +336,7 @@ vv_status animator_create(vv_animator **out, const vv_image *sources, const char
         a->seconds_faces += time_now() - t0;
         a->source_count = i + 1;
         if (s == VV_OK && a->head3d && (!a->learned || i == 0)) s = source_head3d(a, &a->sources[i]);
+        else if (s == VV_OK && a->mesh_model) s = source_check_face(a, &a->sources[i]);
     }
     /* The heads' matte and plate (most of the start-up) wait for animator_prepare, which
      * vv_animate calls with the driver's tracking under way; a hybrid's are built now. */
