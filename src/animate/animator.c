@@ -156,64 +156,57 @@ static void animator_warn(vv_animator *a, const char *fmt, ...) {
     va_end(args);
 }
 
-/* VV_ERR_NO_FACE for a source whose detected face the face mesh finds no human face in. */
-static vv_status source_not_a_face(const animate_source *src, float score) {
-    const float *box = src->face.box;
-    return vv_fail(VV_ERR_NO_FACE,
-                   "no face found in %s: what the detector took for one at (%.0f, %.0f)-(%.0f, %.0f) is no human face by "
-                   "the face mesh (score %.2f)",
-                   src->name, box[0], box[1], box[2], box[3], score);
-}
-
-/* The other engines' check of a source's face (the 3D head's is source_head3d's): the face
- * mesh from its 68 points' ROI, then from its own, as there (no irises: the score is the
- * mesh's). */
-static vv_status source_check_face(vv_animator *a, const animate_source *src) {
+/* A source's face mesh: from its 68 points' ROI, then once more from its own, as a tracker
+ * would settle (irises: the 3D head's; the score is the mesh's either way).  A detection the
+ * mesh finds no human face in (a dog's: 0.07, every human face of ../shared/data 0.955 or more)
+ * is VV_ERR_NO_FACE, for every engine.  *out: malloc'ed, NULL on failure. */
+static vv_status source_mesh(vv_animator *a, const animate_source *src, bool iris, face_mesh_result **out) {
+    *out = NULL;
     face_mesh_roi roi;
     face_mesh_roi_from_landmarks68((const float(*)[2])src->face.landmarks, &roi);
     face_mesh_result *mesh = malloc(sizeof *mesh);
     if (!mesh) return vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory");
     double t0 = time_now();
-    vv_status s = face_mesh_run(a->mesh_model, &src->image, &roi, false, mesh);
+    vv_status s = face_mesh_run(a->mesh_model, &src->image, &roi, iris, mesh);
     if (s == VV_OK) {
         face_mesh_roi_from_mesh((const float(*)[3])mesh->points, &roi);
-        s = face_mesh_run(a->mesh_model, &src->image, &roi, false, mesh);
+        s = face_mesh_run(a->mesh_model, &src->image, &roi, iris, mesh);
     }
     a->seconds_mesh += time_now() - t0;
-    if (s == VV_OK && mesh->score < FACE_MESH_NOT_A_FACE) s = source_not_a_face(src, mesh->score);
+    if (s == VV_OK && mesh->score < FACE_MESH_NOT_A_FACE) {
+        const float *box = src->face.box;
+        s = vv_fail(VV_ERR_NO_FACE,
+                    "no face found in %s: what the detector took for one at (%.0f, %.0f)-(%.0f, %.0f) is no human face by "
+                    "the face mesh (score %.2f)",
+                    src->name, box[0], box[1], box[2], box[3], mesh->score);
+    }
+    if (s != VV_OK) free(mesh);
+    else *out = mesh;
+    return s;
+}
+
+/* The other engines' check of a source's face (the 3D head's is source_head3d's). */
+static vv_status source_check_face(vv_animator *a, const animate_source *src) {
+    face_mesh_result *mesh = NULL;
+    vv_status s = source_mesh(a, src, false, &mesh);
     free(mesh);
     return s;
 }
 
-/* The 3D head for a source, first part: its face mesh (ROI from its 68 points), kept in
- * src->head_mesh for source_head3d_build.  A face the mesh cannot hold (not found, too
- * small, turned too far) falls back to the 2D warp with a warning; one it finds no human
- * face in at all (a dog's) is VV_ERR_NO_FACE; other failures fail. */
+/* The 3D head for a source, first part: its face mesh, kept in src->head_mesh for
+ * source_head3d_build.  A face the mesh cannot hold (not found, too small, turned too far)
+ * falls back to the 2D warp with a warning; one it finds no human face in at all (a dog's) is
+ * VV_ERR_NO_FACE; other failures fail. */
 static vv_status source_head3d(vv_animator *a, animate_source *src) {
-    face_mesh_roi roi;
-    face_mesh_roi_from_landmarks68((const float(*)[2])src->face.landmarks, &roi);
-    face_mesh_result *mesh = malloc(sizeof *mesh);
-    if (!mesh) return vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory");
-    double t0 = time_now();
-    vv_status s = face_mesh_run(a->mesh_model, &src->image, &roi, true, mesh);
-    if (s == VV_OK) { /* once more from its own ROI, as a tracker would settle */
-        face_mesh_roi_from_mesh((const float(*)[3])mesh->points, &roi);
-        s = face_mesh_run(a->mesh_model, &src->image, &roi, true, mesh);
-    }
-    a->seconds_mesh += time_now() - t0;
-    if (s == VV_OK && mesh->score < FACE_MESH_NOT_A_FACE) {
-        s = source_not_a_face(src, mesh->score);
-        free(mesh);
-        return s;
-    }
+    face_mesh_result *mesh = NULL;
+    vv_status s = source_mesh(a, src, true, &mesh);
     if (s == VV_OK && mesh->score < FACE_MESH_MIN_PRESENCE) {
         animator_warn(a, "animate: %s: the face mesh does not hold this face (score %.2f); using the 2D warp", src->name,
                       mesh->score);
         free(mesh);
         return VV_OK;
     }
-    if (s != VV_OK) free(mesh);
-    else src->head_mesh = mesh;
+    if (s == VV_OK) src->head_mesh = mesh;
     return s;
 }
 
