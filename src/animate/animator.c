@@ -646,7 +646,8 @@ void animator_take(vv_animator *a, float points[68][2], bool *has_face, bool *fo
     float gaze[2][2];
     bool has_gaze = timeline_take_gaze(&a->timeline, gaze);
     animator_set_gaze(a, has_gaze ? (const float(*)[2])gaze : NULL);
-    if (*has_face && !a->have_reference) { /* the first face is the reference */
+    if (*has_face && !a->have_reference) { /* the first face is the reference: a tracked one */
+        a->reference_neutral = false;
         animator_set_reference(a, (const float(*)[2])points);
         animator_set_reference_gaze(a, has_gaze ? (const float(*)[2])gaze : NULL);
     }
