@@ -9,7 +9,10 @@
 # 12  metrics PORTRAIT VIDEO: the image against every frame (CSIM, landmarks);
 # 13  eval --engine fsth without --model runs the shipped model, found as animate finds it;
 # 14  serve --temp DIR makes DIR; the landmark overlay numbers the faces as --face N counts;
-# 16  (found measuring it) landmarks -o onto a pipe or device writes into it, not over it.
+# 16  (found measuring it) landmarks -o onto a pipe or device writes into it, not over it;
+# 17  (issue 13) landmarks of an image checks each face with the face mesh, as animate checks
+#     a portrait: a dog's face (BlazeFace takes it for one) is "human": false, and an image
+#     with no human face is "no face found" (exit 8, no JSON left), as animate says it.
 # usage: cli_usability.sh PATH/TO/vivify   (77 without the face models or ffmpeg)
 set -u
 VIVIFY="$1"
@@ -155,6 +158,26 @@ while IFS=, read -r x0 y0 x1 _; do
   ok "overlay face $face: digit ink '$ink' (want 0 0 0), tag '$tag' (want 0 255 0)" -- eval '[ "$ink" = "0 0 0" ] && [ "$tag" = "0 255 0" ]'
 done <<<"$boxes"
 ok "landmarks: $face faces found, want 2" -- [ "$face" = 2 ]
+if model_present facemesh.json; then
+  ok "landmarks: both faces human: $(grep -o '"human": [a-z]*' "$TMP/two.json" | tr '\n' ' ')" -- \
+    [ "$(grep -o '"human": true' "$TMP/two.json" | wc -l)" = 2 ]
+fi
+
+# 17: a dog's face (dlib's dogs.jpg, ../shared) alone, and beside a person's
+skipped=0
+DOGS="${VV_SHARED:-$ROOT/../shared}/data/landmarks_golden/dogs.jpg"
+if [ -f "$DOGS" ] && model_present facemesh.json; then
+  expect 8 "no face found in .*dogs.jpg: what the detector took for one at .* is no human face by the face mesh" -- \
+    "$VIVIFY" landmarks "$DOGS" -o "$TMP/dogs.json"
+  ok "landmarks of the dogs: no JSON left: $(ls "$TMP" | grep dogs)" -- eval '! ls "$TMP" | grep -q dogs'
+  ffmpeg -v error -i "$DOGS" -i "$HOPPER" -filter_complex "[1]scale=300:-2[b];[0][b]overlay=0:0" -frames:v 1 "$TMP/dog_and_person.png"
+  "$VIVIFY" landmarks "$TMP/dog_and_person.png" -o "$TMP/dp.json" 2>"$TMP/log"; rc=$?
+  ok "landmarks dog and person: exit $rc, one human, one not: $(cat "$TMP/log")" -- eval '[ "$rc" = 0 ] \
+    && [ "$(grep -o "\"human\": true" "$TMP/dp.json" | wc -l)" = 1 ] && [ "$(grep -o "\"human\": false" "$TMP/dp.json" | wc -l)" = 1 ] \
+    && grep -q "face [12] is no human face by the face mesh" "$TMP/log"'
+else
+  echo "SKIPPED item 17: needs ../shared/data/landmarks_golden/dogs.jpg and facemesh.json"; skipped=1
+fi
 
 # landmarks -o onto a pipe (or /dev/null) writes into it: a temp file renamed over it would
 # replace the pipe (or, as root, the device) with a regular file
@@ -168,4 +191,5 @@ ok "landmarks -o FIFO: exit $rc, still a pipe, the JSON came through it: $(tail 
   eval '[ "$rc" = 0 ] && [ -p "$TMP/fifo" ] && grep -q "\"landmarks\"" "$TMP/from_fifo.json"'
 
 echo "cli_usability: $passed passed, $failed failed"
-[ "$failed" = 0 ]
+[ "$failed" = 0 ] || exit 1
+[ "$skipped" = 0 ] || exit 77

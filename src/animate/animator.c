@@ -162,24 +162,12 @@ static void animator_warn(vv_animator *a, const char *fmt, ...) {
  * is VV_ERR_NO_FACE, for every engine.  *out: malloc'ed, NULL on failure. */
 static vv_status source_mesh(vv_animator *a, const animate_source *src, bool iris, face_mesh_result **out) {
     *out = NULL;
-    face_mesh_roi roi;
-    face_mesh_roi_from_landmarks68((const float(*)[2])src->face.landmarks, &roi);
     face_mesh_result *mesh = malloc(sizeof *mesh);
     if (!mesh) return vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory");
     double t0 = time_now();
-    vv_status s = face_mesh_run(a->mesh_model, &src->image, &roi, iris, mesh);
-    if (s == VV_OK) {
-        face_mesh_roi_from_mesh((const float(*)[3])mesh->points, &roi);
-        s = face_mesh_run(a->mesh_model, &src->image, &roi, iris, mesh);
-    }
+    vv_status s = face_mesh_fit(a->mesh_model, &src->image, (const float(*)[2])src->face.landmarks, iris, mesh);
     a->seconds_mesh += time_now() - t0;
-    if (s == VV_OK && mesh->score < FACE_MESH_NOT_A_FACE) {
-        const float *box = src->face.box;
-        s = vv_fail(VV_ERR_NO_FACE,
-                    "no face found in %s: what the detector took for one at (%.0f, %.0f)-(%.0f, %.0f) is no human face by "
-                    "the face mesh (score %.2f)",
-                    src->name, box[0], box[1], box[2], box[3], mesh->score);
-    }
+    if (s == VV_OK && mesh->score < FACE_MESH_NOT_A_FACE) s = face_mesh_fail_not_a_face(src->name, src->face.box, mesh->score);
     if (s != VV_OK) free(mesh);
     else *out = mesh;
     return s;

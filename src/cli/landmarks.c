@@ -3,6 +3,7 @@
  * JSON is streamed frame by frame (an hour of video never sits in memory) to a temp file
  * renamed into place at the end. */
 #include "cli/cli.h"
+#include "face/facemesh.h"
 #include "face/faces.h"
 #include "face/pose.h"
 #include "face/tracker.h"
@@ -29,20 +30,24 @@ static void json_write_string(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-static void json_write_face(FILE *f, const vv_face *face) {
+/* human: the face mesh's verdict on a still image's face (1 a human face, 0 none: a dog's),
+ * -1 unchecked (a video's frames, or no mesh model). */
+static void json_write_face(FILE *f, const vv_face *face, int human) {
     fprintf(f, "{\"box\": [%.2f, %.2f, %.2f, %.2f], \"score\": %.4f, \"landmarks\": [",
             face->box[0], face->box[1], face->box[2], face->box[3], face->score);
     for (int i = 0; i < VV_LANDMARK_COUNT; i++)
         fprintf(f, "%s[%.2f, %.2f]", i ? ", " : "", face->landmarks[i][0], face->landmarks[i][1]);
-    fprintf(f, "], \"pose\": {\"yaw\": %.2f, \"pitch\": %.2f, \"roll\": %.2f}}", face->yaw,
+    fprintf(f, "], \"pose\": {\"yaw\": %.2f, \"pitch\": %.2f, \"roll\": %.2f}", face->yaw,
             face->pitch, face->roll);
+    if (human >= 0) fprintf(f, ", \"human\": %s", human ? "true" : "false");
+    fputc('}', f);
 }
 
-static void json_write_frame(FILE *f, int index, double time, const vv_face *faces, int count) {
+static void json_write_frame(FILE *f, int index, double time, const vv_face *faces, const int *human, int count) {
     fprintf(f, "%s\n  {\"index\": %d, \"time\": %.4f, \"faces\": [", index ? "," : "", index, time);
     for (int i = 0; i < count; i++) {
         if (i) fputs(", ", f);
-        json_write_face(f, &faces[i]);
+        json_write_face(f, &faces[i], human ? human[i] : -1);
     }
     fputs("]}", f);
 }
@@ -151,15 +156,48 @@ static vv_status json_close(json_output *out, bool commit) {
     return file_commit(out->temp, out->path);
 }
 
-static vv_status landmarks_image(vv_faces *faces, const char *input, const char *json_path,
+/* BlazeFace takes some animals' faces for human ones (a dog's in dlib's dogs.jpg at 0.85):
+ * each face is checked by the face mesh as animate checks a portrait's (face_mesh_fit,
+ * FACE_MESH_NOT_A_FACE).  Faces are marked, not dropped, so that the overlay's numbers stay
+ * animate --face N's; none human is "no face found", as animate says it.  human[i]: 1, 0,
+ * or -1 for all when the mesh's model is absent (faces unchecked).  *rejected: the
+ * non-human faces' count, *first_rejected the first of them (its score in *rejected_score). */
+static vv_status landmarks_check_human(const char *models_dir, const vv_image *image, const vv_face *found, int count,
+                                       int *human, int *rejected, int *first_rejected, float *rejected_score) {
+    *rejected = 0, *first_rejected = -1, *rejected_score = 0;
+    for (int i = 0; i < count; i++) human[i] = -1;
+    face_mesh *mesh = NULL;
+    if (face_mesh_new(&mesh, models_dir) != VV_OK) return VV_OK; /* as animate: unchecked without the model */
+    face_mesh_result *result = malloc(sizeof *result);
+    vv_status s = result ? VV_OK : vv_fail(VV_ERR_NO_MEMORY, "out of memory");
+    for (int i = 0; s == VV_OK && i < count; i++) {
+        s = face_mesh_fit(mesh, image, (const float(*)[2])found[i].landmarks, false, result);
+        if (s == VV_ERR_INVALID_ARGUMENT) { /* a face too small or off the image for the mesh: unchecked */
+            s = VV_OK;
+            continue;
+        }
+        if (s != VV_OK) break;
+        human[i] = result->score >= FACE_MESH_NOT_A_FACE;
+        if (!human[i] && (*rejected)++ == 0) *first_rejected = i, *rejected_score = result->score;
+    }
+    free(result);
+    face_mesh_free(mesh);
+    return s;
+}
+
+static vv_status landmarks_image(vv_faces *faces, const char *models_dir, const char *input, const char *json_path,
                                  const char *overlay_path) {
     vv_image image = {0};
     vv_status s = image_load(&image, input);
     if (s != VV_OK) return s;
     vv_face found[MAX_FACES];
-    int count = 0;
+    int count = 0, human[MAX_FACES], rejected = 0, first_rejected = -1;
+    float rejected_score = 0;
     s = vv_faces_detect(faces, &image, found, MAX_FACES, &count);
     if (s == VV_OK && count == 0) s = vv_fail(VV_ERR_NO_FACE, "no face found in %s", input);
+    if (s == VV_OK)
+        s = landmarks_check_human(models_dir, &image, found, count, human, &rejected, &first_rejected, &rejected_score);
+    if (s == VV_OK && rejected == count) s = face_mesh_fail_not_a_face(input, found[first_rejected].box, rejected_score);
     json_output out = {0};
     if (s == VV_OK) s = json_open(&out, json_path);
     if (s == VV_OK) {
@@ -167,7 +205,7 @@ static vv_status landmarks_image(vv_faces *faces, const char *input, const char 
         json_write_string(out.file, input);
         fprintf(out.file, ", \"width\": %d, \"height\": %d, \"fps\": 0, \"frames\": [", image.width,
                 image.height);
-        json_write_frame(out.file, 0, 0.0, found, count);
+        json_write_frame(out.file, 0, 0.0, found, human, count);
         fputs("\n]}\n", out.file);
     }
     if (s == VV_OK && overlay_path) {
@@ -180,6 +218,9 @@ static vv_status landmarks_image(vv_faces *faces, const char *input, const char 
         fprintf(stderr, "landmarks: %d face%s in %s (%dx%d)%s\n", count, count == 1 ? "" : "s",
                 input, image.width, image.height,
                 overlay_path && count > 1 ? "; the overlay numbers them as vivify animate --face N counts them" : "");
+    if (s == VV_OK && rejected)
+        fprintf(stderr, "landmarks: face %d%s no human face by the face mesh (score %.2f; \"human\": false in the JSON)\n",
+                first_rejected + 1, rejected > 1 ? " and others are" : " is", rejected_score);
     image_free(&image);
     return s;
 }
@@ -347,7 +388,7 @@ static vv_status landmarks_video(const vv_faces_params *fp, const char *input, c
                 faces_fill(&face, box, score[0], (const float(*)[2])points);
                 with_face++;
             }
-            json_write_frame(out.file, (int)frames, time, &face, found ? 1 : 0);
+            json_write_frame(out.file, (int)frames, time, &face, NULL, found ? 1 : 0);
             if (writer) {
                 if (found) draw_overlay(frame, &face, 1);
                 s = video_writer_write(writer, frame);
@@ -428,7 +469,7 @@ int cli_landmarks(int argc, char **argv) {
     if (is_image) {
         vv_faces *faces = NULL;
         s = vv_faces_new(&faces, &fp);
-        if (s == VV_OK) s = landmarks_image(faces, input, output, overlay);
+        if (s == VV_OK) s = landmarks_image(faces, models, input, output, overlay);
         vv_faces_free(faces);
     } else {
         s = landmarks_video(&fp, input, output, overlay, smoothing);

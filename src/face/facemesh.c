@@ -559,3 +559,20 @@ vv_status face_mesh_run(const face_mesh *fm, const vv_image *image, const face_m
     if (iris) s = run_iris(fm, image, out);
     return s;
 }
+
+vv_status face_mesh_fit(const face_mesh *fm, const vv_image *image, const float points[68][2], bool iris,
+                        face_mesh_result *out) {
+    face_mesh_roi roi;
+    face_mesh_roi_from_landmarks68(points, &roi);
+    vv_status s = face_mesh_run(fm, image, &roi, iris, out);
+    if (s != VV_OK) return s;
+    face_mesh_roi_from_mesh((const float(*)[3])out->points, &roi);
+    return face_mesh_run(fm, image, &roi, iris, out);
+}
+
+vv_status face_mesh_fail_not_a_face(const char *name, const float box[4], float score) {
+    return vv_fail(VV_ERR_NO_FACE,
+                   "no face found in %s: what the detector took for one at (%.0f, %.0f)-(%.0f, %.0f) is no human face by "
+                   "the face mesh (score %.2f)",
+                   name, box[0], box[1], box[2], box[3], score);
+}

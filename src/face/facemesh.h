@@ -84,6 +84,15 @@ void face_mesh_roi_from_mesh(const float points[][3], face_mesh_roi *roi);
  * over 8x the image's longer side, or one that does not overlap the image. */
 vv_status face_mesh_run(const face_mesh *fm, const vv_image *image, const face_mesh_roi *roi,
                         bool iris, face_mesh_result *out);
+/* The mesh of a still image's face from its dlib points, as a portrait is fitted: one run
+ * from the ROI the points make, then once more from the mesh's own (the points' box sits a
+ * few pixels off where the mesh converges).  Scores below FACE_MESH_NOT_A_FACE mean the
+ * detector's face is no human face. */
+vv_status face_mesh_fit(const face_mesh *fm, const vv_image *image, const float points[68][2], bool iris,
+                        face_mesh_result *out);
+/* VV_ERR_NO_FACE, saying that what the detector found in `name` at box (x0, y0, x1, y1) is
+ * no human face by the mesh's score: animate's and landmarks' one message for it. */
+vv_status face_mesh_fail_not_a_face(const char *name, const float box[4], float score);
 
 /* The irises alone (the Iris model on each eye's crop, no face mesh): from each eye's two
  * corners in MediaPipe's order, image pixels: corners[FACE_MESH_EYE_RIGHT] = {outer, inner}

@@ -134,15 +134,9 @@ vv_status hybrid_validity_draw(hybrid_validity *v, const head3d *h, const float 
 vv_status hybrid_warp3d_inputs(const face_mesh *fm, const vv_image *source, const float source_points[68][2],
                                const float target[68][2], const vv_image *target_frame, int size, float *warped,
                                float *validity) {
-    face_mesh_roi roi;
-    face_mesh_roi_from_landmarks68(source_points, &roi);
     face_mesh_result *mesh = malloc(sizeof *mesh);
     if (!mesh) return vv_fail(VV_ERR_NO_MEMORY, "hybrid warp: no memory");
-    vv_status s = face_mesh_run(fm, source, &roi, true, mesh);
-    if (s == VV_OK) { /* once more from its own ROI, as the animator does */
-        face_mesh_roi_from_mesh((const float(*)[3])mesh->points, &roi);
-        s = face_mesh_run(fm, source, &roi, true, mesh);
-    }
+    vv_status s = face_mesh_fit(fm, source, source_points, true, mesh); /* as the animator fits it */
     if (s == VV_OK && mesh->score < FACE_MESH_MIN_PRESENCE)
         s = vv_fail(VV_ERR_NO_FACE, "hybrid warp: the face mesh does not hold the face (score %.2f)", mesh->score);
     head3d_params hp = head3d_default_params();
