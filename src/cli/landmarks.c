@@ -30,24 +30,31 @@ static void json_write_string(FILE *f, const char *s) {
     fputc('"', f);
 }
 
-/* human: the face mesh's verdict on a still image's face (1 a human face, 0 none: a dog's),
- * -1 unchecked (a video's frames, or no mesh model). */
-static void json_write_face(FILE *f, const vv_face *face, int human) {
+/* A still image's face: the face mesh's verdict (human: 1 a human face, 0 none: a dog's, -1
+ * unchecked, as for a video's frames or without the mesh's model) and its number as animate's
+ * --face counts it (0: one animate leaves out, barely confident beside the best). */
+typedef struct face_notes {
+    int human, number;
+} face_notes;
+
+static void json_write_face(FILE *f, const vv_face *face, const face_notes *notes) {
     fprintf(f, "{\"box\": [%.2f, %.2f, %.2f, %.2f], \"score\": %.4f, \"landmarks\": [",
             face->box[0], face->box[1], face->box[2], face->box[3], face->score);
     for (int i = 0; i < VV_LANDMARK_COUNT; i++)
         fprintf(f, "%s[%.2f, %.2f]", i ? ", " : "", face->landmarks[i][0], face->landmarks[i][1]);
     fprintf(f, "], \"pose\": {\"yaw\": %.2f, \"pitch\": %.2f, \"roll\": %.2f}", face->yaw,
             face->pitch, face->roll);
-    if (human >= 0) fprintf(f, ", \"human\": %s", human ? "true" : "false");
+    if (notes && notes->human >= 0) fprintf(f, ", \"human\": %s", notes->human ? "true" : "false");
+    if (notes && notes->number > 0) fprintf(f, ", \"face\": %d", notes->number);
+    else if (notes) fputs(", \"face\": null", f);
     fputc('}', f);
 }
 
-static void json_write_frame(FILE *f, int index, double time, const vv_face *faces, const int *human, int count) {
+static void json_write_frame(FILE *f, int index, double time, const vv_face *faces, const face_notes *notes, int count) {
     fprintf(f, "%s\n  {\"index\": %d, \"time\": %.4f, \"faces\": [", index ? "," : "", index, time);
     for (int i = 0; i < count; i++) {
         if (i) fputs(", ", f);
-        json_write_face(f, &faces[i], human ? human[i] : -1);
+        json_write_face(f, &faces[i], notes ? &notes[i] : NULL);
     }
     fputs("]}", f);
 }
@@ -85,16 +92,19 @@ static void draw_face_number(vv_image *image, const vv_face *face, int number) {
                     fill_block(image, x0 + (1 + d * 4 + col) * cell, y0 + (1 + row) * cell, cell, cell, ink);
 }
 
-static void draw_overlay(vv_image *image, const vv_face *faces, int count) {
-    static const uint8_t box_colour[3] = {0, 255, 0}, point_colour[3] = {255, 40, 40};
+/* notes (NULL: every face numbered in order): a face animate leaves out is boxed in grey,
+ * unnumbered. */
+static void draw_overlay(vv_image *image, const vv_face *faces, const face_notes *notes, int count) {
+    static const uint8_t box_colour[3] = {0, 255, 0}, left_out[3] = {150, 150, 150}, point_colour[3] = {255, 40, 40};
     int thickness = image->width > 1200 ? 3 : image->width > 500 ? 2 : 1;
     float radius = (float)thickness + 0.5f;
     if (image->channels != 3) return;
     for (int i = 0; i < count; i++) {
         const vv_face *face = &faces[i];
-        image_draw_rect(image, face->box[0], face->box[1], face->box[2], face->box[3], box_colour,
+        int number = notes ? notes[i].number : i + 1;
+        image_draw_rect(image, face->box[0], face->box[1], face->box[2], face->box[3], number > 0 ? box_colour : left_out,
                         thickness);
-        draw_face_number(image, face, i + 1);
+        if (number > 0) draw_face_number(image, face, number);
         for (int k = 0; k < VV_LANDMARK_COUNT; k++)
             image_draw_circle(image, face->landmarks[k][0], face->landmarks[k][1], radius,
                               point_colour, true);
@@ -159,13 +169,13 @@ static vv_status json_close(json_output *out, bool commit) {
 /* BlazeFace takes some animals' faces for human ones (a dog's in dlib's dogs.jpg at 0.85):
  * each face is checked by the face mesh as animate checks a portrait's (face_mesh_fit,
  * FACE_MESH_NOT_A_FACE).  Faces are marked, not dropped, so that the overlay's numbers stay
- * animate --face N's; none human is "no face found", as animate says it.  human[i]: 1, 0,
- * or -1 for all when the mesh's model is absent (faces unchecked).  *rejected: the
+ * animate --face N's; none human is "no face found", as animate says it.  notes[i].human: 1,
+ * 0, or -1 for all when the mesh's model is absent (faces unchecked).  *rejected: the
  * non-human faces' count, *first_rejected the first of them (its score in *rejected_score). */
 static vv_status landmarks_check_human(const char *models_dir, const vv_image *image, const vv_face *found, int count,
-                                       int *human, int *rejected, int *first_rejected, float *rejected_score) {
+                                       face_notes *notes, int *rejected, int *first_rejected, float *rejected_score) {
     *rejected = 0, *first_rejected = -1, *rejected_score = 0;
-    for (int i = 0; i < count; i++) human[i] = -1;
+    for (int i = 0; i < count; i++) notes[i].human = -1;
     face_mesh *mesh = NULL;
     if (face_mesh_new(&mesh, models_dir) != VV_OK) return VV_OK; /* as animate: unchecked without the model */
     face_mesh_result *result = malloc(sizeof *result);
@@ -177,8 +187,8 @@ static vv_status landmarks_check_human(const char *models_dir, const vv_image *i
             continue;
         }
         if (s != VV_OK) break;
-        human[i] = result->score >= FACE_MESH_NOT_A_FACE;
-        if (!human[i] && (*rejected)++ == 0) *first_rejected = i, *rejected_score = result->score;
+        notes[i].human = result->score >= FACE_MESH_NOT_A_FACE;
+        if (!notes[i].human && (*rejected)++ == 0) *first_rejected = i, *rejected_score = result->score;
     }
     free(result);
     face_mesh_free(mesh);
@@ -191,12 +201,16 @@ static vv_status landmarks_image(vv_faces *faces, const char *models_dir, const 
     vv_status s = image_load(&image, input);
     if (s != VV_OK) return s;
     vv_face found[MAX_FACES];
-    int count = 0, human[MAX_FACES], rejected = 0, first_rejected = -1;
+    face_notes notes[MAX_FACES];
+    int count = 0, rejected = 0, first_rejected = -1, numbers[MAX_FACES], numbered = 0;
     float rejected_score = 0;
     s = vv_faces_detect(faces, &image, found, MAX_FACES, &count);
     if (s == VV_OK && count == 0) s = vv_fail(VV_ERR_NO_FACE, "no face found in %s", input);
-    if (s == VV_OK)
-        s = landmarks_check_human(models_dir, &image, found, count, human, &rejected, &first_rejected, &rejected_score);
+    if (s == VV_OK) { /* animate's --face N: the barely confident left out (faces_keep_confident) */
+        numbered = faces_confident_numbers(found, count, numbers);
+        for (int i = 0; i < count; i++) notes[i].number = numbers[i];
+        s = landmarks_check_human(models_dir, &image, found, count, notes, &rejected, &first_rejected, &rejected_score);
+    }
     if (s == VV_OK && rejected == count) s = face_mesh_fail_not_a_face(input, found[first_rejected].box, rejected_score);
     json_output out = {0};
     if (s == VV_OK) s = json_open(&out, json_path);
@@ -205,22 +219,30 @@ static vv_status landmarks_image(vv_faces *faces, const char *models_dir, const 
         json_write_string(out.file, input);
         fprintf(out.file, ", \"width\": %d, \"height\": %d, \"fps\": 0, \"frames\": [", image.width,
                 image.height);
-        json_write_frame(out.file, 0, 0.0, found, human, count);
+        json_write_frame(out.file, 0, 0.0, found, notes, count);
         fputs("\n]}\n", out.file);
     }
     if (s == VV_OK && overlay_path) {
-        draw_overlay(&image, found, count);
+        draw_overlay(&image, found, notes, count);
         s = image_save(&image, overlay_path);
     }
     vv_status close_status = json_close(&out, s == VV_OK);
     if (s == VV_OK) s = close_status;
-    if (s == VV_OK)
-        fprintf(stderr, "landmarks: %d face%s in %s (%dx%d)%s\n", count, count == 1 ? "" : "s",
-                input, image.width, image.height,
-                overlay_path && count > 1 ? "; the overlay numbers them as vivify animate --face N counts them" : "");
-    if (s == VV_OK && rejected)
-        fprintf(stderr, "landmarks: face %d%s no human face by the face mesh (score %.2f; \"human\": false in the JSON)\n",
-                first_rejected + 1, rejected > 1 ? " and others are" : " is", rejected_score);
+    if (s == VV_OK) {
+        char left_out[160] = "";
+        if (numbered < count)
+            snprintf(left_out, sizeof left_out, "; %d barely confident beside the best, which animate leaves out (\"face\": null%s)",
+                     count - numbered, overlay_path ? ", boxed in grey" : "");
+        fprintf(stderr, "landmarks: %d face%s in %s (%dx%d)%s%s\n", count, count == 1 ? "" : "s", input, image.width, image.height,
+                overlay_path && numbered > 1 ? "; the overlay numbers them as vivify animate --face N counts them" : "", left_out);
+    }
+    if (s == VV_OK && rejected) {
+        char which[64];
+        if (notes[first_rejected].number > 0) snprintf(which, sizeof which, "face %d", notes[first_rejected].number);
+        else snprintf(which, sizeof which, "a face left out");
+        fprintf(stderr, "landmarks: %s%s no human face by the face mesh (score %.2f; \"human\": false in the JSON)\n", which,
+                rejected > 1 ? " and others are" : " is", rejected_score);
+    }
     image_free(&image);
     return s;
 }
@@ -390,7 +412,7 @@ static vv_status landmarks_video(const vv_faces_params *fp, const char *input, c
             }
             json_write_frame(out.file, (int)frames, time, &face, NULL, found ? 1 : 0);
             if (writer) {
-                if (found) draw_overlay(frame, &face, 1);
+                if (found) draw_overlay(frame, &face, NULL, 1);
                 s = video_writer_write(writer, frame);
             }
         }

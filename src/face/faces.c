@@ -115,11 +115,24 @@ vv_status faces_detect_quick(vv_faces *faces, const vv_image *image, vv_face *ou
     return faces_detect_with(faces, image, out, max_faces, count, true, "faces_detect_quick");
 }
 
-int faces_keep_confident(vv_face *faces, int count) {
+/* The least score a kept face may have: the best one's less FACES_SCORE_MARGIN. */
+static float confident_floor(const vv_face *faces, int count) {
     float best = 0;
     for (int i = 0; i < count; i++) best = faces[i].score > best ? faces[i].score : best;
+    return best - FACES_SCORE_MARGIN;
+}
+
+int faces_keep_confident(vv_face *faces, int count) {
+    float floor = confident_floor(faces, count);
     int kept = 0;
     for (int i = 0; i < count; i++)
-        if (faces[i].score >= best - FACES_SCORE_MARGIN) faces[kept++] = faces[i];
+        if (faces[i].score >= floor) faces[kept++] = faces[i];
+    return kept;
+}
+
+int faces_confident_numbers(const vv_face *faces, int count, int *numbers) {
+    float floor = confident_floor(faces, count);
+    int kept = 0;
+    for (int i = 0; i < count; i++) numbers[i] = faces[i].score >= floor ? ++kept : 0;
     return kept;
 }

@@ -28,5 +28,8 @@ vv_status faces_detect_quick(vv_faces *faces, const vv_image *image, vv_face *ou
 /* Keeps, in order, the faces scoring at least the best score minus FACES_SCORE_MARGIN;
  * returns how many are left at the front of `faces`. */
 int faces_keep_confident(vv_face *faces, int count);
+/* The same without moving them: numbers[i] is face i's number among those kept (1 the
+ * first, as animate's --face counts), 0 for one left out; returns how many are kept. */
+int faces_confident_numbers(const vv_face *faces, int count, int *numbers);
 
 #endif
