@@ -123,16 +123,16 @@ static float confident_floor(const vv_face *faces, int count) {
 }
 
 int faces_keep_confident(vv_face *faces, int count) {
-    float floor = confident_floor(faces, count);
+    float least = confident_floor(faces, count);
     int kept = 0;
     for (int i = 0; i < count; i++)
-        if (faces[i].score >= floor) faces[kept++] = faces[i];
+        if (faces[i].score >= least) faces[kept++] = faces[i];
     return kept;
 }
 
 int faces_confident_numbers(const vv_face *faces, int count, int *numbers) {
-    float floor = confident_floor(faces, count);
+    float least = confident_floor(faces, count);
     int kept = 0;
-    for (int i = 0; i < count; i++) numbers[i] = faces[i].score >= floor ? ++kept : 0;
+    for (int i = 0; i < count; i++) numbers[i] = faces[i].score >= least ? ++kept : 0;
     return kept;
 }
