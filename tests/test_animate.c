@@ -898,41 +898,35 @@ static void test_not_a_face(void) {
     image_free(&dogs);
 }
 
-/* Runs one part and says how long it took (the suite's time is watched: under TSan this
- * program is the longest of ./dev test's runs). */
-static void timed(const char *name, void (*part)(void)) {
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    part();
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("test_animate: %s took %.1f s\n", name, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
-}
-
 int main(void) {
-    /* VV_TEST_THREADED_ONLY=1 (./dev test's ThreadSanitizer run): the parts whose threads
-     * share the animator (the tracker thread streaming and tracking whole for --reference
-     * best, the hybrid's), not those the sanitized run checks alone (under TSan they took
-     * 55 s of its 3 minutes). */
+    /* Each part with whether its threads share the animator (the tracker thread streaming and
+     * tracking whole for --reference best, the hybrid's).  VV_TEST_THREADED_ONLY=1 (./dev
+     * test's ThreadSanitizer run) runs those only: the sanitized run checks the others (under
+     * TSan they took 55 s of its 3 minutes).  Each part says how long it took. */
+    static const struct {
+        const char *name;
+        void (*run)(void);
+        bool threaded;
+    } parts[] = {
+        {"smoothing", test_smoothing, false},     {"timeline", test_timeline, false},
+        {"pipeline", test_pipeline, true},        {"absolute", test_absolute, false},
+        {"hybrid", test_hybrid, true},            {"fsth_crop", test_fsth_crop, false},
+        {"fsth_crop_edges", test_fsth_crop_edges, false}, {"reference_best", test_reference_best, true},
+        {"builtin_rest", test_builtin_rest, false}, {"not_a_face", test_not_a_face, false},
+    };
     const char *only = getenv("VV_TEST_THREADED_ONLY");
     bool threaded_only = only && !strcmp(only, "1");
-    if (!threaded_only) {
-        timed("smoothing", test_smoothing);
-        timed("timeline", test_timeline);
-    }
-    timed("pipeline", test_pipeline);
-    if (!threaded_only) timed("absolute", test_absolute);
-    timed("hybrid", test_hybrid);
-    if (!threaded_only) {
-        timed("fsth_crop", test_fsth_crop);
-        timed("fsth_crop_edges", test_fsth_crop_edges);
-    }
-    timed("reference_best", test_reference_best);
-    if (!threaded_only) {
-        timed("builtin_rest", test_builtin_rest);
-        timed("not_a_face", test_not_a_face);
-    } else {
-        printf("test_animate: VV_TEST_THREADED_ONLY=1: the threaded parts only (smoothing, timeline, absolute, fsth_crop, "
-               "builtin_rest and not_a_face left to the sanitized run)\n");
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++) {
+        if (threaded_only && !parts[i].threaded) {
+            printf("test_animate: VV_TEST_THREADED_ONLY=1: %s left to the sanitized run\n", parts[i].name);
+            continue;
+        }
+        struct timespec t0, t1;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        parts[i].run();
+        clock_gettime(CLOCK_MONOTONIC, &t1);
+        printf("test_animate: %s took %.1f s\n", parts[i].name,
+               (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
     }
     return test_finish("test_animate");
 }
