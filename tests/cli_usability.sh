@@ -14,8 +14,9 @@
 #     a portrait: a dog's face (BlazeFace takes it for one) is "human": false, and an image
 #     with no human face is "no face found" (exit 8, no JSON left), as animate says it;
 # 18  (found measuring 17) landmarks numbers an image's faces as animate's --face N counts
-#     them: the barely confident ones animate leaves out are "face": null, boxed in grey (dlib's
-#     bald_guys.jpg: the 12th of 24 was numbered 12 where animate's --face 12 is the 13th).
+#     them: the ones animate leaves out are "face": null, boxed in grey (dlib's bald_guys.jpg:
+#     the 12th of 24 was numbered 12 where animate's --face 12 is the 13th); since the face
+#     mesh's verdict keeps barely confident human faces (test_faces_quick), all 24 count.
 # usage: cli_usability.sh PATH/TO/vivify   (77 without the face models or ffmpeg)
 set -u
 VIVIFY="$1"
@@ -178,15 +179,13 @@ if [ -f "$DOGS" ] && model_present facemesh.json; then
   ok "landmarks dog and person: exit $rc, one human, one not: $(cat "$TMP/log")" -- eval '[ "$rc" = 0 ] \
     && [ "$(grep -o "\"human\": true" "$TMP/dp.json" | wc -l)" = 1 ] && [ "$(grep -o "\"human\": false" "$TMP/dp.json" | wc -l)" = 1 ] \
     && grep -q "face [12] is no human face by the face mesh" "$TMP/log"'
-  # 18: 24 faces, 3 of them barely confident
+  # 18: 24 faces, 3 of them barely confident (0.78-0.80 beside 0.97) but human by the mesh
   BALD="${VV_SHARED:-$ROOT/../shared}/data/landmarks_golden/bald_guys.jpg"
   "$VIVIFY" landmarks "$BALD" -o "$TMP/bald.json" 2>"$TMP/log"; rc=$?
   numbers="$(grep -o '"face": [a-z0-9]*' "$TMP/bald.json" | awk '{print $2}' | tr '\n' ' ')"
   ok "landmarks bald_guys: exit $rc, numbers $numbers: $(cat "$TMP/log")" -- eval '[ "$rc" = 0 ] \
-    && [ "$(echo $numbers | tr " " "\n" | grep -c null)" = 3 ] \
-    && [ "$(echo $numbers | tr " " "\n" | grep -v null | tr "\n" " ")" = "$(seq 1 21 | tr "\n" " ")" ] \
-    && grep -q "3 barely confident beside the best, which animate leaves out" "$TMP/log"'
-  expect 2 "has only 21 faces" -- "$VIVIFY" animate "$BALD" --motion talk --face 22 -o "$TMP/bald.mp4"
+    && [ "$numbers" = "$(seq 1 24 | tr "\n" " ")" ] && ! grep -q "leaves out" "$TMP/log"'
+  expect 2 "has only 24 faces" -- "$VIVIFY" animate "$BALD" --motion talk --face 25 -o "$TMP/bald.mp4"
 else
   echo "SKIPPED items 17-18: need ../shared/data/landmarks_golden (dogs.jpg, bald_guys.jpg) and facemesh.json"; skipped=1
 fi

@@ -118,8 +118,8 @@ static vv_status params_check(const vv_animate_params *p) {
     return VV_OK;
 }
 
-static vv_status source_open(animate_source *src, vv_faces *faces, const vv_image *image, const char *name,
-                             int face_index, const warp_params *wp) {
+static vv_status source_open(animate_source *src, vv_faces *faces, const face_mesh *mesh, const vv_image *image,
+                             const char *name, int face_index, const warp_params *wp) {
     snprintf(src->name, sizeof src->name, "%s", name);
     if (!image || !image->data || image->channels != 3 || image->width < 2 || image->height < 2)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "%s: need an RGB image of at least 2x2 pixels", name);
@@ -133,7 +133,8 @@ static vv_status source_open(animate_source *src, vv_faces *faces, const vv_imag
                         : vv_faces_detect(faces, &src->image, found, MAX_FACES, &count);
     if (s != VV_OK) return s;
     if (count == 0) return vv_fail(VV_ERR_NO_FACE, "no face found in %s", name);
-    count = faces_keep_confident(found, count); /* nearly as confident as the best, largest first */
+    /* nearly as confident as the best or human by the mesh, largest first */
+    if ((s = faces_keep_confident(found, count, mesh, &src->image, &count)) != VV_OK) return s;
     if (face_index > count)
         return vv_fail(VV_ERR_INVALID_ARGUMENT, "--face %d: %s has only %d face%s", face_index, name, count,
                        count == 1 ? "" : "s");
@@ -313,7 +314,8 @@ vv_status animator_create(vv_animator **out, const vv_image *sources, const char
         char fallback[32];
         snprintf(fallback, sizeof fallback, "source %d", i + 1);
         double t0 = time_now();
-        s = source_open(&a->sources[i], a->faces, &sources[i], names && names[i] ? names[i] : fallback, p.face_index, &wp);
+        s = source_open(&a->sources[i], a->faces, a->mesh_model, &sources[i], names && names[i] ? names[i] : fallback,
+                        p.face_index, &wp);
         a->seconds_faces += time_now() - t0;
         a->source_count = i + 1;
         if (s == VV_OK && a->head3d && (!a->learned || i == 0)) s = source_head3d(a, &a->sources[i]);

@@ -32,7 +32,7 @@ static void json_write_string(FILE *f, const char *s) {
 
 /* A still image's face: the face mesh's verdict (human: 1 a human face, 0 none: a dog's, -1
  * unchecked, as for a video's frames or without the mesh's model) and its number as animate's
- * --face counts it (0: one animate leaves out, barely confident beside the best). */
+ * --face counts it (0: one animate leaves out, faces_number_kept). */
 typedef struct face_notes {
     int human, number;
 } face_notes;
@@ -172,12 +172,11 @@ static vv_status json_close(json_output *out, bool commit) {
  * animate --face N's; none human is "no face found", as animate says it.  notes[i].human: 1,
  * 0, or -1 for all when the mesh's model is absent (faces unchecked).  *rejected: the
  * non-human faces' count, *first_rejected the first of them (its score in *rejected_score). */
-static vv_status landmarks_check_human(const char *models_dir, const vv_image *image, const vv_face *found, int count,
+static vv_status landmarks_check_human(const face_mesh *mesh, const vv_image *image, const vv_face *found, int count,
                                        face_notes *notes, int *rejected, int *first_rejected, float *rejected_score) {
     *rejected = 0, *first_rejected = -1, *rejected_score = 0;
     for (int i = 0; i < count; i++) notes[i].human = -1;
-    face_mesh *mesh = NULL;
-    if (face_mesh_new(&mesh, models_dir) != VV_OK) return VV_OK; /* as animate: unchecked without the model */
+    if (!mesh) return VV_OK; /* as animate: unchecked without the model */
     face_mesh_result *result = malloc(sizeof *result);
     vv_status s = result ? VV_OK : vv_fail(VV_ERR_NO_MEMORY, "out of memory");
     for (int i = 0; s == VV_OK && i < count; i++) {
@@ -191,7 +190,6 @@ static vv_status landmarks_check_human(const char *models_dir, const vv_image *i
         if (!notes[i].human && (*rejected)++ == 0) *first_rejected = i, *rejected_score = result->score;
     }
     free(result);
-    face_mesh_free(mesh);
     return s;
 }
 
@@ -206,11 +204,15 @@ static vv_status landmarks_image(vv_faces *faces, const char *models_dir, const 
     float rejected_score = 0;
     s = vv_faces_detect(faces, &image, found, MAX_FACES, &count);
     if (s == VV_OK && count == 0) s = vv_fail(VV_ERR_NO_FACE, "no face found in %s", input);
-    if (s == VV_OK) { /* animate's --face N: the barely confident left out (faces_keep_confident) */
-        numbered = faces_confident_numbers(found, count, numbers);
+    face_mesh *mesh = NULL;
+    if (s == VV_OK && face_mesh_new(&mesh, models_dir) != VV_OK) mesh = NULL;
+    /* animate's --face N: the barely confident left out unless human by the mesh */
+    if (s == VV_OK) s = faces_number_kept(found, count, mesh, &image, numbers, &numbered);
+    if (s == VV_OK) {
         for (int i = 0; i < count; i++) notes[i].number = numbers[i];
-        s = landmarks_check_human(models_dir, &image, found, count, notes, &rejected, &first_rejected, &rejected_score);
+        s = landmarks_check_human(mesh, &image, found, count, notes, &rejected, &first_rejected, &rejected_score);
     }
+    face_mesh_free(mesh);
     if (s == VV_OK && rejected == count) s = face_mesh_fail_not_a_face(input, found[first_rejected].box, rejected_score);
     json_output out = {0};
     if (s == VV_OK) s = json_open(&out, json_path);
@@ -231,7 +233,7 @@ static vv_status landmarks_image(vv_faces *faces, const char *models_dir, const 
     if (s == VV_OK) {
         char left_out[160] = "";
         if (numbered < count)
-            snprintf(left_out, sizeof left_out, "; %d barely confident beside the best, which animate leaves out (\"face\": null%s)",
+            snprintf(left_out, sizeof left_out, "; %d barely confident beside the best and no face to the mesh, which animate leaves out (\"face\": null%s)",
                      count - numbered, overlay_path ? ", boxed in grey" : "");
         fprintf(stderr, "landmarks: %d face%s in %s (%dx%d)%s%s\n", count, count == 1 ? "" : "s", input, image.width, image.height,
                 overlay_path && numbered > 1 ? "; the overlay numbers them as vivify animate --face N counts them" : "", left_out);

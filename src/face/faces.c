@@ -1,5 +1,6 @@
 /* face/faces: the public vv_faces API: detector + 68-point predictor + head pose. */
 #include "face/faces.h"
+#include "face/facemesh.h"
 #include "face/pose.h"
 #include "face/shape_predictor.h"
 #include "img/image.h"
@@ -115,24 +116,33 @@ vv_status faces_detect_quick(vv_faces *faces, const vv_image *image, vv_face *ou
     return faces_detect_with(faces, image, out, max_faces, count, true, "faces_detect_quick");
 }
 
-/* The least score a kept face may have: the best one's less FACES_SCORE_MARGIN. */
-static float confident_floor(const vv_face *faces, int count) {
+vv_status faces_number_kept(const vv_face *faces, int count, const face_mesh *mesh, const vv_image *image,
+                            int *numbers, int *kept) {
+    *kept = 0;
     float best = 0;
     for (int i = 0; i < count; i++) best = faces[i].score > best ? faces[i].score : best;
-    return best - FACES_SCORE_MARGIN;
+    face_mesh_result *result = NULL;
+    vv_status s = VV_OK;
+    for (int i = 0; i < count; i++) {
+        bool keep = faces[i].score >= best - FACES_SCORE_MARGIN;
+        if (!keep && mesh && s == VV_OK) {
+            if (!result && !(result = malloc(sizeof *result))) s = vv_fail(VV_ERR_NO_MEMORY, "faces: out of memory");
+            vv_status m = s == VV_OK ? face_mesh_fit(mesh, image, (const float(*)[2])faces[i].landmarks, false, result) : s;
+            if (m == VV_OK) keep = result->score >= FACE_MESH_MIN_PRESENCE;
+            else if (m != VV_ERR_INVALID_ARGUMENT) s = m; /* too small or off the image for the mesh: left out */
+        }
+        numbers[i] = keep ? ++*kept : 0;
+    }
+    free(result);
+    return s;
 }
 
-int faces_keep_confident(vv_face *faces, int count) {
-    float least = confident_floor(faces, count);
-    int kept = 0;
-    for (int i = 0; i < count; i++)
-        if (faces[i].score >= least) faces[kept++] = faces[i];
-    return kept;
-}
-
-int faces_confident_numbers(const vv_face *faces, int count, int *numbers) {
-    float least = confident_floor(faces, count);
-    int kept = 0;
-    for (int i = 0; i < count; i++) numbers[i] = faces[i].score >= least ? ++kept : 0;
-    return kept;
+vv_status faces_keep_confident(vv_face *faces, int count, const face_mesh *mesh, const vv_image *image, int *kept) {
+    int *numbers = malloc((count > 0 ? count : 1) * sizeof *numbers);
+    if (!numbers) return vv_fail(VV_ERR_NO_MEMORY, "faces: out of memory");
+    vv_status s = faces_number_kept(faces, count, mesh, image, numbers, kept);
+    for (int i = 0, k = 0; s == VV_OK && i < count; i++)
+        if (numbers[i]) faces[k++] = faces[i];
+    free(numbers);
+    return s;
 }

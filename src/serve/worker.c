@@ -1,6 +1,7 @@
 /* serve/worker: one job through the library API, progress as JSON lines (see worker.h). */
 #define _GNU_SOURCE
 #include "serve/worker.h"
+#include "face/facemesh.h"
 #include "face/faces.h"
 #include "img/image.h"
 #include "video/video.h"
@@ -230,14 +231,18 @@ static vv_status list_faces(const char *source, const char *output, const char *
     if (s == VV_OK && !found) s = vv_fail(VV_ERR_NO_MEMORY, "serve worker: out of memory");
     int n = 0;
     if (s == VV_OK) s = vv_faces_detect(faces, &image, found, MAX_FACES, &n);
+    /* the faces the animator keeps, so face N here is its face N; without the mesh's model,
+     * as the animator without it, the barely confident are left out */
+    face_mesh *mesh = NULL;
+    if (s == VV_OK && n > 0 && face_mesh_new(&mesh, models_dir) != VV_OK) mesh = NULL;
+    if (s == VV_OK) s = faces_keep_confident(found, n, mesh, &image, &n);
+    face_mesh_free(mesh);
     cJSON *json = s == VV_OK ? cJSON_CreateObject() : NULL;
     if (s == VV_OK && !json) s = vv_fail(VV_ERR_NO_MEMORY, "serve worker: out of memory");
     if (s == VV_OK) {
         cJSON_AddNumberToObject(json, "width", image.width);
         cJSON_AddNumberToObject(json, "height", image.height);
         cJSON *list = cJSON_AddArrayToObject(json, "faces");
-        /* the faces the animator keeps (faces_keep_confident), so face N here is its face N */
-        n = faces_keep_confident(found, n);
         for (int i = 0; list && i < n; i++) {
             cJSON *face = cJSON_CreateObject();
             if (!face) break;
