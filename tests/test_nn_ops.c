@@ -118,6 +118,9 @@ static void test_depthwise(void) {
         {1, 6, 5, 2, 3, 2, 0, 1, 2, true},
         {1, 16, 16, 24, 3, 3, 0, 1, 1, true}, /* big enough to run threaded */
         {1, 40, 40, 32, 3, 3, 0, 1, 1, true},
+        {1, 9, 11, 13, 3, 3, 0, 1, 1, false}, /* eight channels at a time and a tail of five */
+        {2, 17, 15, 42, 5, 5, 0, 2, 1, true},
+        {1, 12, 10, 16, 5, 5, 0, 2, 2, true},
     };
     for (int M = 1; M <= 2; M++) {
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -171,6 +174,16 @@ static void test_elementwise(void) {
     float x[6] = {-2, -0.5f, 0, 0.5f, 3, 7}, y[6];
     relu_forward(y, x, 6);
     CHECK(y[0] == 0 && y[1] == 0 && y[2] == 0 && y[3] == 0.5f && y[5] == 7);
+    /* Eight at a time, then a tail: the same values, bit for bit (+0 for -0 and NaN). */
+    float z[19] = {-1, 2, -0.0f, NAN, INFINITY, -INFINITY, 1e-40f, -1e-40f, 3, -3, NAN, -0.0f, 5, 0, -7, 8, -NAN, 1, -1};
+    float rz[19];
+    relu_forward(rz, z, 19);
+    int relu_bad = 0;
+    for (int i = 0; i < 19; i++) {
+        float want = z[i] > 0.0f ? z[i] : 0.0f;
+        relu_bad += memcmp(&rz[i], &want, sizeof want) != 0;
+    }
+    CHECK_MSG(relu_bad == 0, "relu: %d of 19 not the scalar definition's bits", relu_bad);
     relu6_forward(y, x, 6);
     CHECK(y[0] == 0 && y[4] == 3 && y[5] == 6);
     leaky_relu_forward(y, x, 0.1f, 6);
@@ -224,7 +237,7 @@ static void test_binary(void) {
     } cases[] = {
         {3, {2, 3, 4}, 3, {2, 3, 4}}, {3, {2, 3, 4}, 1, {4}},       {3, {2, 3, 4}, 0, {0}},
         {0, {0}, 3, {2, 3, 4}},       {3, {2, 3, 4}, 2, {3, 1}},    {3, {2, 1, 4}, 3, {1, 3, 1}},
-        {1, {4}, 4, {2, 1, 3, 4}},    {4, {1, 2, 3, 1}, 2, {3, 5}},
+        {1, {4}, 4, {2, 1, 3, 4}},    {4, {1, 2, 3, 1}, 2, {3, 5}}, {3, {2, 3, 5}, 3, {2, 3, 5}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         int shape[6], ndim;

@@ -3,6 +3,7 @@
  * across threads with parallel_for where a layer is big enough to pay for it. */
 #include "nn/ops.h"
 #include "nn/backend.h"
+#include "base/float8.h"
 
 #include <cblas.h>
 #include <math.h>
@@ -164,6 +165,45 @@ static void valid_columns(int W, int OW, int stride, int pad, int k, int *begin,
     *end = e < b ? b : e;
 }
 
+/* M == 1 (every depthwise layer of the TFJS face models): each output pixel's channels,
+ * eight at a time, summed over the window in registers and stored once. */
+static void depthwise_row_single(const depthwise_job *j, long row) {
+    int n = (int)(row / j->OH), oh = (int)(row % j->OH);
+    int C = j->C, W = j->W, KW = j->KW;
+    int kh_begin = j->pad_top - oh * j->stride_h, kh_end = j->H + kh_begin;
+    if (kh_begin < 0) kh_begin = 0;
+    if (kh_end > j->KH) kh_end = j->KH;
+    float *out_row = j->out + (size_t)row * j->OW * C;
+    const float *image = j->in + (size_t)n * j->H * W * C;
+    int ih0 = oh * j->stride_h - j->pad_top;
+    for (int ow = 0; ow < j->OW; ow++) {
+        int iw0 = ow * j->stride_w - j->pad_left;
+        int kw_begin = iw0 < 0 ? -iw0 : 0, kw_end = W - iw0 < KW ? W - iw0 : KW;
+        float *dst = out_row + (size_t)ow * C;
+        int c = 0;
+        for (; c + 8 <= C; c += 8) {
+            float8 sum = j->bias ? *(const float8 *)(j->bias + c) : (float8){0};
+            for (int kh = kh_begin; kh < kh_end; kh++) {
+                const float *src = image + ((size_t)(ih0 + kh) * W + (size_t)(iw0 + kw_begin)) * C + c;
+                const float *wk = j->weight + ((size_t)kh * KW + (size_t)kw_begin) * C + c;
+                for (int k = 0; k < kw_end - kw_begin; k++)
+                    sum += *(const float8 *)(src + (size_t)k * C) * *(const float8 *)(wk + (size_t)k * C);
+            }
+            *(float8 *)(dst + c) = sum;
+        }
+        for (; c < C; c++) {
+            float sum = j->bias ? j->bias[c] : 0;
+            for (int kh = kh_begin; kh < kh_end; kh++) {
+                const float *src = image + ((size_t)(ih0 + kh) * W + (size_t)(iw0 + kw_begin)) * C + c;
+                const float *wk = j->weight + ((size_t)kh * KW + (size_t)kw_begin) * C + c;
+                for (int k = 0; k < kw_end - kw_begin; k++) sum += src[(size_t)k * C] * wk[(size_t)k * C];
+            }
+            dst[c] = sum;
+        }
+    }
+}
+
+/* M > 1: the window's taps one after another, accumulated in the output row. */
 static void depthwise_row(const depthwise_job *j, long row) {
     int n = (int)(row / j->OH), oh = (int)(row % j->OH);
     int C = j->C, M = j->M, OC = C * M, W = j->W, OW = j->OW;
@@ -185,12 +225,8 @@ static void depthwise_row(const depthwise_job *j, long row) {
             for (int ow = begin; ow < end; ow++) {
                 const float *restrict src = in_row + (size_t)(ow * j->stride_w - j->pad_left + kw) * C;
                 float *restrict dst = out_row + (size_t)ow * OC;
-                if (M == 1) {
-                    for (int c = 0; c < C; c++) dst[c] += src[c] * wk[c];
-                } else {
-                    for (int c = 0; c < C; c++)
-                        for (int m = 0; m < M; m++) dst[c * M + m] += src[c] * wk[c * M + m];
-                }
+                for (int c = 0; c < C; c++)
+                    for (int m = 0; m < M; m++) dst[c * M + m] += src[c] * wk[c * M + m];
             }
         }
     }
@@ -201,7 +237,10 @@ static void depthwise_chunk(void *ctx, int index) {
     long total = (long)j->N * j->OH;
     long begin = (long)index * j->rows_per_chunk;
     long end = begin + j->rows_per_chunk < total ? begin + j->rows_per_chunk : total;
-    for (long row = begin; row < end; row++) depthwise_row(j, row);
+    for (long row = begin; row < end; row++) {
+        if (j->M == 1) depthwise_row_single(j, row);
+        else depthwise_row(j, row);
+    }
 }
 
 void depthwise_conv2d_nhwc_forward(float *out, const float *in, const float *weight,
@@ -349,7 +388,12 @@ void bias_add_forward(float *out, const float *in, const float *bias, size_t row
 }
 
 void relu_forward(float *out, const float *in, size_t n) {
-    for (size_t i = 0; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) { /* x where x > 0, else +0 (NaN too), as the scalar tail */
+        float8 x = *(const float8 *)(in + i);
+        *(float8 *)(out + i) = (float8)((int32x8)x & (x > (float8){0}));
+    }
+    for (; i < n; i++) out[i] = in[i] > 0.0f ? in[i] : 0.0f;
 }
 
 void relu6_forward(float *out, const float *in, size_t n) {
@@ -413,11 +457,22 @@ bool broadcast_shape(int *out_shape, int *out_ndim, const int *a_shape, int a_nd
     return true;
 }
 
-/* The three loop shapes, instantiated per op so each loop body is branch-free. */
-#define BINARY_LOOPS(NAME, EXPR)                                                              \
+/* The three loop shapes, instantiated per op so each loop body is branch-free; the
+ * arithmetic ops' same-shape loop eight at a time (float8). */
+#define BINARY_SAME_LOOP(NAME, EXPR)                                                          \
     static void NAME##_same(float *out, const float *a, const float *b, size_t n) {          \
         for (size_t i = 0; i < n; i++) { float x = a[i], y = b[i]; out[i] = (EXPR); }         \
-    }                                                                                         \
+    }
+#define BINARY_SAME_LOOP_VECTOR(NAME, EXPR)                                                   \
+    static void NAME##_same(float *out, const float *a, const float *b, size_t n) {          \
+        size_t i = 0;                                                                         \
+        for (; i + 8 <= n; i += 8) {                                                          \
+            float8 x = *(const float8 *)(a + i), y = *(const float8 *)(b + i);               \
+            *(float8 *)(out + i) = (EXPR);                                                    \
+        }                                                                                     \
+        for (; i < n; i++) { float x = a[i], y = b[i]; out[i] = (EXPR); }                     \
+    }
+#define BINARY_LOOPS(NAME, EXPR)                                                              \
     static void NAME##_scalar_b(float *out, const float *a, float y, size_t n) {             \
         for (size_t i = 0; i < n; i++) { float x = a[i]; out[i] = (EXPR); }                   \
     }                                                                                         \
@@ -429,12 +484,19 @@ bool broadcast_shape(int *out_shape, int *out_ndim, const int *a_shape, int a_nd
         for (size_t i = 0; i < n; i++) { float x = a[i * a_step], y = b[i * b_step]; out[i] = (EXPR); } \
     }
 
+BINARY_SAME_LOOP_VECTOR(add, x + y)
 BINARY_LOOPS(add, x + y)
+BINARY_SAME_LOOP_VECTOR(sub, x - y)
 BINARY_LOOPS(sub, x - y)
+BINARY_SAME_LOOP_VECTOR(mul, x * y)
 BINARY_LOOPS(mul, x * y)
+BINARY_SAME_LOOP_VECTOR(div, x / y)
 BINARY_LOOPS(div, x / y)
+BINARY_SAME_LOOP(minimum, x < y ? x : y)
 BINARY_LOOPS(minimum, x < y ? x : y)
+BINARY_SAME_LOOP(maximum, x > y ? x : y)
 BINARY_LOOPS(maximum, x > y ? x : y)
+BINARY_SAME_LOOP(prelu, x > 0 ? x : y * x)
 BINARY_LOOPS(prelu, x > 0 ? x : y * x)
 
 typedef struct binary_kernels {
