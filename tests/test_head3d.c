@@ -51,6 +51,8 @@
  *     iris (needs ../shared).
  * 21. Young Einstein's brows raised (lp_s12: thick brows low over the eyes): no dark band of
  *     stretched brow between the brows and the lids (needs ../shared).
+ * 22. The Girl with a Pearl Earring turned 3 and 6 degrees to her far side: no translucent
+ *     band between the far cheek and the dark ground (needs ../shared).
  * Also the generated topology: every triangle's corners are distinct mesh vertices. */
 #include "face/facemesh.h"
 #include "face/faces.h"
@@ -458,13 +460,17 @@ static float row_detail(const vv_image *im, int x, int y, int dir, int n) {
     return count ? sum / count : 0;
 }
 
-/* The portrait turned 25 degrees to its far side (the jaw side nearer the nose: far_left
+/* The portrait turned `degrees` to its far side (the jaw side nearer the nose: far_left
  * when that is the image's left), rendered into out; false when it could not be. */
-static bool turn_to_far_side(head3d *h, const head_pose *pose, float eye, const float (*l)[2], vv_image *out, bool *far_left) {
+static bool turn_to_far_side_by(head3d *h, const head_pose *pose, float eye, const float (*l)[2], float degrees, vv_image *out,
+                                bool *far_left) {
     *far_left = fabsf(l[2][0] - l[30][0]) < fabsf(l[14][0] - l[30][0]);
     head3d_frame f;
-    turn(&f, pose, eye, *far_left ? 25 : -25, 0);
+    turn(&f, pose, eye, *far_left ? degrees : -degrees, 0);
     return h && head3d_render(h, &f, out) == VV_OK;
+}
+static bool turn_to_far_side(head3d *h, const head_pose *pose, float eye, const float (*l)[2], vv_image *out, bool *far_left) {
+    return turn_to_far_side_by(h, pose, eye, l, 25, out, far_left);
 }
 
 /* A frontal-ish face turned 25 degrees to its far side: the far cheek, stretched past what
@@ -496,11 +502,11 @@ static void stretched_grain(vv_faces *faces, face_mesh *fm, person_matte *pm, co
     portrait_free(h, &image, &out, mesh);
 }
 
-static void far_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path, bool twin) {
+static void far_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path, bool twin, float degrees) {
     PORTRAIT_OPEN();
     const float (*l)[2] = (const float(*)[2])face.landmarks;
     bool far_left;
-    if (turn_to_far_side(h, &pose, eye, l, &out, &far_left)) {
+    if (turn_to_far_side_by(h, &pose, eye, l, degrees, &out, &far_left)) {
         float posed[68][2], worst = 0, sum = 0, far = 0, near = 0, skin = 0, near_rough = 0, ground = 0, edge = 0, step = 0;
         head3d_last_landmarks(h, posed);
         int n = (int)(0.4f * eye), n_edge = (int)fmaxf(3, 0.1f * eye);
@@ -517,11 +523,11 @@ static void far_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const cha
             skin += row_luma(&image, (int)l[m][0] + 4 * dir, (int)l[m][1], dir, n / 2) / 4;
             ground += row_luma(&image, (int)l[j][0] + 2 * dir, (int)l[j][1], dir, n) / 4; /* beyond the far jaw at rest */
         }
-        printf("%s turned 25 degrees to the camera: beyond the far jaw, roughness mean %.2f, worst %.2f "
-               "(the portrait beyond its near jaw %.2f); luma %.0f (beyond the near jaw %.0f, its cheek %.0f)\n", path, sum, worst,
-               near_rough, far, near, skin);
-        printf("%s turned 25 degrees to the camera: beyond the far jaw luma %.0f, at rest %.0f; within %d px of it %.0f; "
-               "largest step %.0f\n", path, far, ground, n_edge, edge, step);
+        printf("%s turned %.0f degrees to the camera: beyond the far jaw, roughness mean %.2f, worst %.2f "
+               "(the portrait beyond its near jaw %.2f); luma %.0f (beyond the near jaw %.0f, its cheek %.0f)\n", path, degrees, sum,
+               worst, near_rough, far, near, skin);
+        printf("%s turned %.0f degrees to the camera: beyond the far jaw luma %.0f, at rest %.0f; within %d px of it %.0f; "
+               "largest step %.0f\n", path, degrees, far, ground, n_edge, edge, step);
         if (twin) {
             CHECK_MSG(sum > 0.9f * near_rough, "%s: the far side of a turned three-quarter face is smooth (roughness %.2f "
                       "against the near side's %.2f): a glow, not the side of a head", path, sum, near_rough);
@@ -541,6 +547,50 @@ static void far_side(vv_faces *faces, face_mesh *fm, person_matte *pm, const cha
                       "face, luma %.0f against the ground's %.0f there at rest (skin %.0f): a soft glow, no edge", path, edge, ground,
                       skin);
         }
+    }
+    portrait_free(h, &image, &out, mesh);
+}
+
+/* The Pearl turned part way to her far side (3 and 6 degrees: the side's share of the turn
+ * 0.34 and 0.69, as lp_d3's frames 40 and 187 turn her): the strip beyond her far cheek,
+ * stretched from its lit edge, showed through the side's fill in proportion, a pale
+ * translucent band between the cheek and the dark ground.  Measured along the rows of the far
+ * jaw's points 0-5, from 0.1 eye distances inside the posed outline to 0.5 beyond it: the
+ * pixels whose luma lies between the ground's (there at rest) and the row's brightest (the lit
+ * cheek), 0.3-0.7 of the way (a crisp outline crosses that range in a pixel or two), as a
+ * share of the eye distance: 0.053 and 0.079 wide, now 0.033 and 0.029 (the side's fill in
+ * full from half the turn, SIDE_BEYOND_GAIN).  Turned 9 degrees and more (share 1) it is
+ * 0.053 either way: the fill's own soft glow off the cheek, not checked here. */
+#define FAR_BAND_WIDTH 0.045f
+static void far_side_part_way(vv_faces *faces, face_mesh *fm, person_matte *pm, const char *path, float degrees) {
+    PORTRAIT_OPEN();
+    const float (*l)[2] = (const float(*)[2])face.landmarks;
+    bool far_left;
+    if (turn_to_far_side_by(h, &pose, eye, l, degrees, &out, &far_left)) {
+        float posed[68][2], band = 0;
+        head3d_last_landmarks(h, posed);
+        int dir = far_left ? -1 : 1, n = (int)(0.6f * eye);
+        for (int k = 0; k <= 5; k++) {
+            int j = far_left ? k : 16 - k, y = (int)posed[j][1], x0 = (int)(posed[j][0] - 0.1f * eye * dir);
+            float ground = row_luma(&image, (int)l[j][0] + 2 * dir, (int)l[j][1], dir, n), top = 0, luma[1024];
+            int count = 0;
+            for (int i = 0; i < n && i < 1024; i++, count++) {
+                luma[i] = row_luma(&out, x0 + i * dir, y, dir, 1);
+                top = fmaxf(top, luma[i]);
+            }
+            int mid = 0;
+            for (int i = 0; i < count; i++) {
+                float t = (luma[i] - ground) / fmaxf(top - ground, 1);
+                mid += t > 0.3f && t < 0.7f;
+            }
+            band += (float)mid / eye / 6;
+        }
+        printf("%s turned %.0f degrees to its far side: a band between cheek and ground %.3f eye distances wide\n", path,
+               degrees, band);
+        CHECK_MSG(band < FAR_BAND_WIDTH, "%s turned %.0f degrees: between the far cheek and the ground a translucent band "
+                  "%.3f eye distances wide", path, degrees, band);
+    } else {
+        CHECK_MSG(0, "%s: %s", path, vv_last_error());
     }
     portrait_free(h, &image, &out, mesh);
 }
@@ -1847,7 +1897,7 @@ int main(void) {
     CHECK_MSG(s == VV_ERR_NO_FACE && !bad, "a face turned 75 degrees: %s", vv_status_string(s));
     free(m);
 
-    far_side(faces, fm, pm, VV_SOURCE_DIR "/examples/mona_lisa.png", true);
+    far_side(faces, fm, pm, VV_SOURCE_DIR "/examples/mona_lisa.png", true, 25);
     stretched_grain(faces, fm, pm, VV_SOURCE_DIR "/examples/mona_lisa.png");
     open_mouth(faces, fm, pm, VV_SOURCE_DIR "/examples/mona_lisa.png");
     fold_cover(faces, fm, pm, VV_SOURCE_DIR "/examples/mona_lisa.png");
@@ -1862,7 +1912,9 @@ int main(void) {
             glance(faces, fm, pm, path);
         }
         snprintf(path, sizeof path, "%s/portraits/lp_s10.jpg", shared);
-        far_side(faces, fm, pm, path, false);
+        far_side(faces, fm, pm, path, false, 25);
+        far_side_part_way(faces, fm, pm, path, 3);
+        far_side_part_way(faces, fm, pm, path, 6);
         snprintf(path, sizeof path, "%s/portraits/tpsmm_source.png", shared);
         edge_rim(faces, fm, pm, path);
         edge_island(faces, fm, pm, path);

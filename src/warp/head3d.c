@@ -3147,6 +3147,11 @@ static bool pixel_side_far(const head3d *h, size_t i) {
 }
 static bool pixel_side_near(const head3d *h, size_t i) { return pixel_side(h, i) && !pixel_side_far(h, i); }
 
+/* The far side beyond the silhouette reaches its full fill at 1 / SIDE_BEYOND_GAIN of the
+ * side's share: part way, the stretched strip under it (the cheek's lit edge drawn wide)
+ * showed through as a pale translucent band between the cheek and the dark ground (the Pearl
+ * under lp_d3, frames 40 and 187: share 0.55-0.6; test_head3d far_side_part_way). */
+#define SIDE_BEYOND_GAIN 2.0f
 /* side_fill over the pixels `marked` picks.  beyond: the far side of a three-quarter face,
  * painted from what lies beyond the silhouette only (no face pixel known), with its grain. */
 static vv_status side_fill_part(head3d *h, vv_image *out, const int box[4], const int scan[4], float share, bool twins,
@@ -3170,7 +3175,8 @@ static vv_status side_fill_part(head3d *h, vv_image *out, const int box[4], cons
         }
     /* the ground's grain: the plate's (without one, the pixels' around, carried in) */
     s = beyond && !h->have_matte ? image_fill_holes_textured(&h->side_box, h->side_known, 1, 1) : image_fill_holes(&h->side_box, h->side_known, 1);
-    int k = (int)lroundf(255 * share);
+    float gain = beyond ? SIDE_BEYOND_GAIN : 1;
+    int k = (int)lroundf(255 * fminf(1, share * gain));
     for (int y = 0; s == VV_OK && y < bh; y++)
         for (int x = 0; x < bw; x++)
             if (!h->side_known[(size_t)y * bw + x] && x0 + x >= box[0] && x0 + x <= box[2] && y0 + y >= box[1] && y0 + y <= box[3] &&
