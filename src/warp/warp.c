@@ -475,6 +475,12 @@ float warp_mouth_fill_contour(vv_image *crop, uint8_t *moved, const vv_image *so
         float bright = (source_luma + 8) / (driver_luma + 8);
         float driver_lip[3];
         mean_colour(driver, driver_points, lips, 10, driver_lip);
+        /* A black-and-white driver's interior has no colour to match: cast to the portrait's
+         * hues it came out a flat slate hole (lp_d20 in grey on Grace Hopper); the drawn
+         * cavity and teeth stand in, fully where its lips are grey (chroma under 4 levels). */
+        float lip_chroma = fmaxf(driver_lip[0], fmaxf(driver_lip[1], driver_lip[2])) -
+                           fminf(driver_lip[0], fminf(driver_lip[1], driver_lip[2]));
+        driver_weight *= clampf((lip_chroma - 4) / 8, 0, 1);
         float source_lip_luma = 0.299f * lip[0] + 0.587f * lip[1] + 0.114f * lip[2];
         float driver_lip_luma = 0.299f * driver_lip[0] + 0.587f * driver_lip[1] + 0.114f * driver_lip[2];
         for (int ch = 0; ch < 3; ch++) {
