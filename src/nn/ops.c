@@ -179,11 +179,12 @@ static void depthwise_row_single(const depthwise_job *j, long row) {
     for (int ow = 0; ow < j->OW; ow++) {
         int iw0 = ow * j->stride_w - j->pad_left;
         int kw_begin = iw0 < 0 ? -iw0 : 0, kw_end = W - iw0 < KW ? W - iw0 : KW;
+        int rows = kw_end > kw_begin ? kh_end : kh_begin; /* no tap inside: the bias alone */
         float *dst = out_row + (size_t)ow * C;
         int c = 0;
         for (; c + 8 <= C; c += 8) {
             float8 sum = j->bias ? *(const float8 *)(j->bias + c) : (float8){0};
-            for (int kh = kh_begin; kh < kh_end; kh++) {
+            for (int kh = kh_begin; kh < rows; kh++) {
                 const float *src = image + ((size_t)(ih0 + kh) * W + (size_t)(iw0 + kw_begin)) * C + c;
                 const float *wk = j->weight + ((size_t)kh * KW + (size_t)kw_begin) * C + c;
                 for (int k = 0; k < kw_end - kw_begin; k++)
@@ -193,7 +194,7 @@ static void depthwise_row_single(const depthwise_job *j, long row) {
         }
         for (; c < C; c++) {
             float sum = j->bias ? j->bias[c] : 0;
-            for (int kh = kh_begin; kh < kh_end; kh++) {
+            for (int kh = kh_begin; kh < rows; kh++) {
                 const float *src = image + ((size_t)(ih0 + kh) * W + (size_t)(iw0 + kw_begin)) * C + c;
                 const float *wk = j->weight + ((size_t)kh * KW + (size_t)kw_begin) * C + c;
                 for (int k = 0; k < kw_end - kw_begin; k++) sum += src[(size_t)k * C] * wk[(size_t)k * C];
