@@ -180,6 +180,23 @@ if model_present blazeface.json && model_present dlib && command -v ffmpeg >/dev
     && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: a run by person resumed without --episodes: $(cat "$TMP/train.err")"; }
   expect 2 "drew its episodes by person, not by clip" -- "$VIVIFY" train --data "$TMP/v2" --k 2 --batch 1 --steps 6 --resume \
     --episodes clip --val-every 0 -q -o "$TMP/r.safetensors"
+  # The loss weights, rates, k, batch and seed are in the state too: a run with --regions 2
+  # --lr-g 1e-4 resumed without them is the uninterrupted run; the log's header says them.
+  "$VIVIFY" train --data "$TMP/v2" --size 32 --width 2 --bottleneck 1 --k 2 --steps 2 --regions 2 --lr-g 1e-4 \
+    --val-every 0 --seed 3 -q -o "$TMP/w.safetensors" 2>"$TMP/train.err" \
+    && "$VIVIFY" train --data "$TMP/v2" --steps 4 --resume --val-every 0 -q -o "$TMP/w.safetensors" 2>>"$TMP/train.err" \
+    && "$VIVIFY" train --data "$TMP/v2" --size 32 --width 2 --bottleneck 1 --k 2 --steps 4 --regions 2 --lr-g 1e-4 \
+      --val-every 0 --seed 3 -q -o "$TMP/w4.safetensors" 2>>"$TMP/train.err" \
+    && cmp -s "$TMP/w.safetensors" "$TMP/w4.safetensors" \
+    && [ "$(grep -c 'k 2 batch 1 seed 3 lr 0.0001/0.0002 .* regions 2 from step 2$' "$TMP/w.safetensors.log")" = 1 ] \
+    && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: a run with --regions 2 resumed without it: $(cat "$TMP/train.err")"; }
+  # Given again, an option overrides the state's: --regions 0 from step 2 is another model.
+  cp "$TMP/w4.safetensors" "$TMP/w0.safetensors"; cp "$TMP/w4.safetensors.state" "$TMP/w0.safetensors.state"
+  "$VIVIFY" train --data "$TMP/v2" --steps 5 --resume --regions 0 --val-every 0 -q -o "$TMP/w0.safetensors" 2>"$TMP/train.err" \
+    && "$VIVIFY" train --data "$TMP/v2" --steps 5 --resume --val-every 0 -q -o "$TMP/w4.safetensors" 2>>"$TMP/train.err" \
+    && ! cmp -s "$TMP/w0.safetensors" "$TMP/w4.safetensors" \
+    && grep -q 'regions 0 from step 4$' "$TMP/w0.safetensors.log" \
+    && passed=$((passed + 1)) || { failed=$((failed + 1)); echo "FAIL: --regions 0 given on resume: $(cat "$TMP/train.err")"; }
   # --flow from a hybrid: a flow model (its config says so) that trains on; from an fsth model: refused.
   expect 2 "flow needs a hybrid model; .* is not one" -- "$VIVIFY" train --data "$TMP/v2" --init "$TMP/m_v2.safetensors" --flow 2 \
     --k 2 --steps 1 --val-every 0 -q -o "$TMP/x.safetensors"

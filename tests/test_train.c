@@ -177,6 +177,26 @@ static void test_resume(void) {
         fsth_trainer_free(tp);
         fsth_trainer_free(tu);
         fsth_trainer_free(tc);
+        /* The options besides the mode travel with the state too (vivify train --resume
+         * takes them unless given again); a file without them reads as not recorded. */
+        fsth_train_params tuned = p;
+        tuned.k = 3, tuned.seed = 7, tuned.lr_g = 3e-5f, tuned.lr_d = 1.5e-4f, tuned.w_perceptual = 1.25f,
+        tuned.w_regions = 2.0f, tuned.w_fm = 0.0f;
+        fsth_trainer *tt = NULL;
+        CHECK_OK(fsth_trainer_new(&tt, b, &tuned));
+        CHECK_OK(fsth_trainer_save_state(tt, state_path));
+        fsth_train_params back = fsth_train_default_params();
+        bool recorded = false;
+        CHECK_OK(fsth_train_state_params(state_path, &back, &recorded));
+        CHECK(recorded && back.k == 3 && back.batch == tuned.batch && back.seed == 7);
+        CHECK(back.lr_g == tuned.lr_g && back.lr_d == tuned.lr_d && back.w_identity == tuned.w_identity);
+        CHECK(back.w_perceptual == 1.25f && back.w_regions == 2.0f && back.w_fm == 0.0f && back.w_adv == tuned.w_adv);
+        CHECK(back.w_invented == tuned.w_invented && back.w_pixel == fsth_train_default_params().w_pixel);
+        fsth_train_params untouched = fsth_train_default_params();
+        CHECK_OK(fsth_train_state_params(model_path, &untouched, &recorded));
+        CHECK(!recorded && untouched.k == fsth_train_default_params().k);
+        CHECK(fsth_train_state_params(dir, &untouched, &recorded) != VV_OK); /* a folder */
+        fsth_trainer_free(tt);
     }
     fsth_trainer_free(ta);
     fsth_trainer_free(tb);

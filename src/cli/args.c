@@ -43,6 +43,40 @@ void cli_print_usage(FILE *out, const char *usage, const cli_option *opts, int c
     print_option_help(out, opts, count);
 }
 
+/* The option an argument ("--name", "--name=value", "-x") names, or NULL. */
+static const cli_option *option_find(const char *arg, const cli_option *opts, int count, const char **inline_value) {
+    const cli_option *o = NULL;
+    char name[64];
+    *inline_value = NULL;
+    if (arg[1] == '-') {
+        const char *eq = strchr(arg + 2, '=');
+        size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+        if (len >= sizeof name) len = sizeof name - 1;
+        memcpy(name, arg + 2, len);
+        name[len] = 0;
+        if (eq) *inline_value = eq + 1;
+        for (int k = 0; k < count; k++)
+            if (!strcmp(opts[k].long_name, name)) o = &opts[k];
+    } else if (arg[2] == 0) {
+        for (int k = 0; k < count; k++)
+            if (opts[k].short_name == arg[1]) o = &opts[k];
+    }
+    return o;
+}
+
+bool cli_option_given(int argc, char **argv, const cli_option *opts, int count, const char *long_name) {
+    for (int i = 1; i < argc; i++) {
+        const char *arg = argv[i];
+        if (!strcmp(arg, "--")) break;
+        if (arg[0] != '-' || arg[1] == 0) continue;
+        const char *inline_value = NULL;
+        const cli_option *o = option_find(arg, opts, count, &inline_value);
+        if (o && !strcmp(o->long_name, long_name)) return true;
+        if (o && o->type != OPT_FLAG && !inline_value) i++; /* its value, whatever it looks like */
+    }
+    return false;
+}
+
 int cli_parse(int argc, char **argv, const cli_option *opts, int count, const char **positional,
               int max_positional, int *positional_count, const char *usage) {
     *positional_count = 0;
@@ -65,22 +99,8 @@ int cli_parse(int argc, char **argv, const cli_option *opts, int count, const ch
             positional[(*positional_count)++] = arg;
             continue;
         }
-        const cli_option *o = NULL;
         const char *inline_value = NULL;
-        char name[64];
-        if (arg[1] == '-') {
-            const char *eq = strchr(arg + 2, '=');
-            size_t len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
-            if (len >= sizeof name) len = sizeof name - 1;
-            memcpy(name, arg + 2, len);
-            name[len] = 0;
-            if (eq) inline_value = eq + 1;
-            for (int k = 0; k < count; k++)
-                if (!strcmp(opts[k].long_name, name)) o = &opts[k];
-        } else if (arg[2] == 0) {
-            for (int k = 0; k < count; k++)
-                if (opts[k].short_name == arg[1]) o = &opts[k];
-        }
+        const cli_option *o = option_find(arg, opts, count, &inline_value);
         if (!o) {
             fprintf(stderr, "vivify: unknown option '%s' (see --help)\n", arg);
             return -1;

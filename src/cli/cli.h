@@ -37,6 +37,8 @@ typedef struct cli_option {
 /* Returns 0 ok, 1 help was printed (exit 0), -1 error was printed (exit EXIT_USAGE). */
 int cli_parse(int argc, char **argv, const cli_option *opts, int count, const char **positional,
               int max_positional, int *positional_count, const char *usage);
+/* Whether argv (as cli_parse reads it) gives the option --long_name. */
+bool cli_option_given(int argc, char **argv, const cli_option *opts, int count, const char *long_name);
 void cli_print_usage(FILE *out, const char *usage, const cli_option *opts, int count);
 
 typedef struct progress_bar {

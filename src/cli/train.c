@@ -145,7 +145,7 @@ int cli_train(int argc, char **argv) {
         {"steps", 0, OPT_INT, &steps, "N", "train until step N", 1, 1e9},
         {"k", 0, OPT_INT, &k, "K", "frames per episode embedding", 1, DATASET_MAX_SHOTS - 1},
         {"batch", 0, OPT_INT, &batch, "B", "episodes per step", 1, 64},
-        {"resume", 0, OPT_FLAG, &resume, NULL, "continue from -o and its .state exactly where it stopped (configuration from -o)", 0, 0},
+        {"resume", 0, OPT_FLAG, &resume, NULL, "continue from -o and its .state exactly where it stopped: the configuration from -o; k, batch, seed, learning rates and loss weights from the state unless given again", 0, 0},
         {"size", 0, OPT_INT, &size, "S", "image side 32, 64, 128 or 256", 32, 256},
         {"width", 0, OPT_INT, &width, "W", "base channels; the widest layers have 8 W", 1, 64},
         {"bottleneck", 0, OPT_INT, &bottleneck, "N", "AdaIN residual blocks at the generator's bottleneck", 0, 6},
@@ -200,6 +200,25 @@ int cli_train(int argc, char **argv) {
     snprintf(log_default, sizeof log_default, "%s.log", out);
     snprintf(val_dir, sizeof val_dir, "%s.val", out);
     if (!log_path) log_path = log_default;
+    if (resume) { /* train as the run did: the options its state recorded, unless given again */
+        fsth_train_params saved = fsth_train_default_params();
+        bool recorded = false;
+        vv_status rs = fsth_train_state_params(state_path, &saved, &recorded);
+        if (rs != VV_OK) return cli_fail(rs);
+        const int option_count = (int)(sizeof opts / sizeof opts[0]);
+        const char *int_names[3] = {"k", "batch", "seed"};
+        const char *float_names[8] = {"lr-g", "lr-d", "identity", "perceptual", "adversarial", "feature-matching",
+                                      "invented", "regions"};
+        int *ints[3] = {&k, &batch, &seed};
+        const int saved_ints[3] = {saved.k, saved.batch, (int)saved.seed};
+        float *floats[8] = {&lr_g, &lr_d, &identity, &perceptual, &adversarial, &feature_matching, &invented, &regions};
+        const float saved_floats[8] = {saved.lr_g, saved.lr_d, saved.w_identity, saved.w_perceptual, saved.w_adv,
+                                       saved.w_fm, saved.w_invented, saved.w_regions};
+        for (int i = 0; recorded && i < 3; i++)
+            if (!cli_option_given(argc, argv, opts, option_count, int_names[i])) *ints[i] = saved_ints[i];
+        for (int i = 0; recorded && i < 8; i++)
+            if (!cli_option_given(argc, argv, opts, option_count, float_names[i])) *floats[i] = saved_floats[i];
+    }
     /* Under mpirun: this rank of N (train/parallel.h); rank 0 alone writes the log,
      * validation images and checkpoints, the others print only their errors. */
     train_parallel par;
@@ -279,8 +298,11 @@ int cli_train(int argc, char **argv) {
         fsth_config_to_json(&m->config, json, sizeof json);
         char par_note[64] = "";
         if (ranks > 1) snprintf(par_note, sizeof par_note, " over %d MPI ranks", ranks);
-        fprintf(log, "# vivify train --data %s -o %s: %s k %d batch %d seed %d from step %ld%s\n", data, out, json, k,
-                batch, seed, fsth_trainer_step(t), par_note);
+        fprintf(log,
+                "# vivify train --data %s -o %s: %s k %d batch %d seed %d lr %g/%g identity %g perceptual %g adversarial %g "
+                "feature-matching %g invented %g regions %g from step %ld%s\n",
+                data, out, json, k, batch, seed, lr_g, lr_d, p.w_identity, p.w_perceptual, adversarial, feature_matching,
+                invented, regions, fsth_trainer_step(t), par_note);
         if (!quiet)
             fprintf(stderr, "train: %d clips, %s, k %d, batch %d, from step %ld%s\n", dataset_clip_count(ds), json, k, batch,
                     fsth_trainer_step(t), par_note);

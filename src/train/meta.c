@@ -469,6 +469,11 @@ static int episode_mode_from_name(const char *name) {
            : !strcmp(name, "identity") ? DATASET_EPISODE_IDENTITY : -1;
 }
 
+/* The options besides the mode a state records (fsth_train_state_params reads them back). */
+#define STATE_PARAMS_FORMAT                                                                                     \
+    "k %d batch %d seed %llu lr_g %g lr_d %g identity %g perceptual %g adversarial %g feature_matching %g " \
+    "invented %g regions %g"
+
 vv_status fsth_trainer_save_state(const fsth_trainer *t, const char *path) {
     const param_store *stores[3] = {&t->m->E.ps, &t->m->G.ps, &t->m->D.ps};
     const char *names[3] = {"E", "G", "D"};
@@ -483,15 +488,22 @@ vv_status fsth_trainer_save_state(const fsth_trainer *t, const char *path) {
             entries[k] = (safetensors_entry){entry_names[k], SAFETENSORS_F32, 1, &shapes[k],
                                              j ? stores[s]->adam_v : stores[s]->adam_m};
         }
-    char rng[32], step[32], steps[96], config[512];
+    char rng[32], step[32], steps[96], config[512], params[512];
+    const fsth_train_params *p = &t->p;
+    /* %.9g: a float read back is the same float */
+    snprintf(params, sizeof params,
+             "k %d batch %d seed %llu lr_g %.9g lr_d %.9g identity %.9g perceptual %.9g adversarial %.9g "
+             "feature_matching %.9g invented %.9g regions %.9g",
+             p->k, p->batch, (unsigned long long)p->seed, p->lr_g, p->lr_d, p->w_identity, p->w_perceptual, p->w_adv,
+             p->w_fm, p->w_invented, p->w_regions);
     const char *episodes = episode_mode_name(t->p.episodes < 0 ? DATASET_EPISODE_CLIP : t->p.episodes);
     snprintf(rng, sizeof rng, "%llu", (unsigned long long)t->rng);
     snprintf(step, sizeof step, "%ld", t->step);
     snprintf(steps, sizeof steps, "%ld %ld %ld", stores[0]->step, stores[1]->step, stores[2]->step);
     vv_status status = fsth_config_to_json(&t->m->config, config, sizeof config);
-    const char *keys[6] = {"format", "rng", "step", "adam_steps", "config", "episodes"};
-    const char *values[6] = {FSTH_FORMAT "-train-state", rng, step, steps, config, episodes};
-    if (status == VV_OK) status = safetensors_write(path, entries, 6, keys, values, 6);
+    const char *keys[7] = {"format", "rng", "step", "adam_steps", "config", "episodes", "params"};
+    const char *values[7] = {FSTH_FORMAT "-train-state", rng, step, steps, config, episodes, params};
+    if (status == VV_OK) status = safetensors_write(path, entries, 6, keys, values, 7);
     return status;
 }
 
@@ -540,6 +552,37 @@ vv_status fsth_trainer_load_state(fsth_trainer *t, const char *path) {
     t->rng = rng_value, t->step = step_value, t->p.episodes = mode;
     stores[0]->step = s0, stores[1]->step = s1, stores[2]->step = s2;
     return VV_OK;
+}
+
+/* What `vivify train` accepts for the recorded options (a state file is input like any other). */
+static bool state_params_sane(const fsth_train_params *p) {
+    const float rates[2] = {p->lr_g, p->lr_d};
+    const float weights[6] = {p->w_identity, p->w_perceptual, p->w_adv, p->w_fm, p->w_invented, p->w_regions};
+    bool sane = p->k >= 1 && p->k <= DATASET_MAX_SHOTS && p->batch >= 1 && p->batch <= 64;
+    for (int i = 0; i < 2; i++) sane = sane && rates[i] >= 1e-8f && rates[i] <= 1.0f;
+    for (int i = 0; i < 6; i++) sane = sane && weights[i] >= 0.0f && weights[i] <= 1000.0f;
+    return sane;
+}
+
+vv_status fsth_train_state_params(const char *path, fsth_train_params *p, bool *recorded) {
+    *recorded = false;
+    safetensors_file f;
+    vv_status status = safetensors_open(&f, path, 0);
+    if (status != VV_OK) return status;
+    const char *text = safetensors_metadata(&f, "params");
+    fsth_train_params read = *p;
+    unsigned long long seed = 0;
+    if (text && sscanf(text, STATE_PARAMS_FORMAT, &read.k, &read.batch, &seed, &read.lr_g, &read.lr_d, &read.w_identity,
+                       &read.w_perceptual, &read.w_adv, &read.w_fm, &read.w_invented, &read.w_regions) != 11)
+        status = vv_fail(VV_ERR_MODEL, "%s: unreadable 'params' metadata", path);
+    else if (text && !state_params_sane(&read))
+        status = vv_fail(VV_ERR_MODEL, "%s: 'params' metadata out of range (%s)", path, text);
+    else if (text) {
+        read.seed = seed;
+        *p = read, *recorded = true;
+    }
+    safetensors_close(&f);
+    return status;
 }
 
 /* ---- The .vds episode source ---- */

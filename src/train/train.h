@@ -122,6 +122,11 @@ vv_status fsth_trainer_save_state(const fsth_trainer *t, const char *path);
 vv_status fsth_trainer_load_state(fsth_trainer *t, const char *path);
 /* The episode mode the trainer draws with: params.episodes, or the loaded state's. */
 int fsth_trainer_episodes(const fsth_trainer *t);
+/* The options a state recorded besides the mode (k, batch, seed, the learning rates and the
+ * loss weights w_identity, w_perceptual, w_adv, w_fm, w_invented, w_regions) into *p, the
+ * rest of *p untouched, so that a resumed run can train as it did; *recorded false (and *p
+ * untouched) for a state from before they were recorded. */
+vv_status fsth_train_state_params(const char *path, fsth_train_params *p, bool *recorded);
 
 /* ---- Few-shot fine-tuning (FT) ----
  * frames: K crops [K, 3, S, S] in [-1, 1], points: their landmarks in crop pixels (the
