@@ -203,7 +203,8 @@ int cli_train(int argc, char **argv) {
     if (resume) { /* train as the run did: the options its state recorded, unless given again */
         fsth_train_params saved = fsth_train_default_params();
         bool recorded = false;
-        vv_status rs = fsth_train_state_params(state_path, &saved, &recorded);
+        /* no state: the model's load below says what is missing, as before */
+        vv_status rs = file_exists(state_path) ? fsth_train_state_params(state_path, &saved, &recorded) : VV_OK;
         if (rs != VV_OK) return cli_fail(rs);
         const int option_count = (int)(sizeof opts / sizeof opts[0]);
         const char *int_names[3] = {"k", "batch", "seed"};
