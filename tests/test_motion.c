@@ -394,7 +394,7 @@ static float rigid_scale(const float reference[68][2], const float driver[68][2]
     motion_retarget_init(&r, reference, reference, &params);
     motion_rigid rigid;
     float displacement[68][2];
-    motion_retarget_decompose(&r, driver, &rigid, displacement, NULL);
+    motion_retarget_decompose(&r, driver, NULL, &rigid, displacement, NULL);
     return rigid.scale;
 }
 
@@ -656,7 +656,7 @@ static void test_mouth_hold(void) {
         motion_retarget_frame(&r, (const float(*)[2])driver, moved);
         motion_rigid rigid;
         float disp[68][2];
-        motion_retarget_decompose(&r, (const float(*)[2])driver, &rigid, disp, NULL);
+        motion_retarget_decompose(&r, (const float(*)[2])driver, NULL, &rigid, disp, NULL);
         /* held: the driver's opening past the portrait's, less a margin of MOTION_REST_GAP_OPEN of
          * the mouth's width (the table's `expected` is without it, and for a closing without the
          * mean face's own gap) */
@@ -703,7 +703,7 @@ static void test_mouth_from_closed(void) {
         motion_retarget_frame(&r, (const float(*)[2])driver, moved);
         motion_rigid rigid;
         float disp[68][2];
-        motion_retarget_decompose(&r, (const float(*)[2])driver, &rigid, disp, NULL);
+        motion_retarget_decompose(&r, (const float(*)[2])driver, NULL, &rigid, disp, NULL);
         float width = hypotf(source[54][0] - source[48][0], source[54][1] - source[48][1]);
         float rest = inner_gap_of(source), closed = MOTION_CLOSED_GAP * width, margin = MOTION_REST_GAP_OPEN * width;
         float ref = inner_gap_of(reference) * ratio, behind = ref - fmaxf(rest, closed) - margin;

@@ -82,6 +82,10 @@ struct vv_animator {
     /* Gaze (animate/gaze.h): this frame's and the reference frame's, when measured. */
     bool have_gaze, have_reference_gaze;
     float gaze[2][2], reference_gaze[2][2];
+    /* The head's rotation by the face mesh (gaze_measure_turn): this frame's and the
+     * reference frame's, when measured; the 3D head turns by their change. */
+    bool have_turn, have_reference_turn;
+    float turn[3][3], reference_turn[3][3];
     vv_image placed; /* a placed source's frame */
     /* Streaming (push / pull). */
     driver_timeline timeline;
@@ -102,8 +106,12 @@ void animator_set_source_reference(vv_animator *a, int source, const float refer
  * the reference frame (set with or after the reference). */
 void animator_set_gaze(vv_animator *a, const float (*gaze)[2]);
 void animator_set_reference_gaze(vv_animator *a, const float (*gaze)[2]);
-/* Whether rendering reads the driver's gaze (a source with the 3D head, eyes above 0): only
- * then need the Iris model run on the driver's frames. */
+/* The same for the head's rotation by the face mesh (NULL: none; that frame turns by the 68
+ * points' pose). */
+void animator_set_turn(vv_animator *a, const float (*turn)[3]);
+void animator_set_reference_turn(vv_animator *a, const float (*turn)[3]);
+/* Whether rendering reads the driver's gaze and head rotation (a source with the 3D head):
+ * only then need the face mesh and the Iris model run on the driver's frames. */
 bool animator_reads_gaze(const vv_animator *a);
 /* The same before animator_prepare: true also for a source whose 3D head is still to be
  * built (it may yet fall back to 2D). */
@@ -152,6 +160,8 @@ typedef struct smoothed_track {
     float (*points)[68][2];  /* driver pixels */
     float (*gaze)[2][2];     /* smoothed gaze (NULL when the track has none) */
     uint8_t *has_gaze;
+    float (*turn)[3][3];     /* smoothed head rotation by the face mesh (NULL when the track has none) */
+    uint8_t *has_turn;
     uint8_t *has_face;       /* from the first face on (before it: render the portrait as is) */
     uint8_t *found;          /* a face in this very frame (else held / eased) */
 } smoothed_track;

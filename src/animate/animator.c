@@ -458,7 +458,6 @@ void animator_set_source_reference(vv_animator *a, int source, const float refer
 }
 
 bool animator_may_read_gaze(const vv_animator *a) {
-    if (!(a->params.eyes > 0)) return false; /* the irises would move by nothing */
     for (int i = 0; i < a->source_count; i++)
         if (a->sources[i].head || a->sources[i].head_mesh) return true;
     return false;
@@ -477,6 +476,16 @@ void animator_set_gaze(vv_animator *a, const float (*gaze)[2]) {
 void animator_set_reference_gaze(vv_animator *a, const float (*gaze)[2]) {
     a->have_reference_gaze = gaze != NULL;
     if (gaze) memcpy(a->reference_gaze, gaze, sizeof a->reference_gaze);
+}
+
+void animator_set_turn(vv_animator *a, const float (*turn)[3]) {
+    a->have_turn = turn != NULL;
+    if (turn) memcpy(a->turn, turn, sizeof a->turn);
+}
+
+void animator_set_reference_turn(vv_animator *a, const float (*turn)[3]) {
+    a->have_reference_turn = turn != NULL;
+    if (turn) memcpy(a->reference_turn, turn, sizeof a->reference_turn);
 }
 
 void animator_set_reference(vv_animator *a, const float reference[68][2]) {
@@ -569,7 +578,15 @@ vv_status animator_render(vv_animator *a, const float points[68][2], bool has_fa
         hf.rigid.scale = 1;
         hf.eye_openness[0] = hf.eye_openness[1] = 1;
         if (moving) { /* the 3D split and the 68-point target from one pose estimate */
-            motion_retarget_decompose(&src->retarget, points, &hf.rigid, hf.expression, target);
+            /* the head's turn since the reference by the face mesh where both were measured */
+            float change[3][3];
+            bool turned = a->have_turn && a->have_reference_turn;
+            for (int i = 0; turned && i < 3; i++)
+                for (int j = 0; j < 3; j++)
+                    change[i][j] = a->turn[i][0] * a->reference_turn[j][0] + a->turn[i][1] * a->reference_turn[j][1] +
+                                   a->turn[i][2] * a->reference_turn[j][2];
+            motion_retarget_decompose(&src->retarget, points, turned ? (const float(*)[3])change : NULL, &hf.rigid,
+                                      hf.expression, target);
             memcpy(hf.target68, target, sizeof hf.target68);
             hf.has_target = true;
             float typical[2], from_typical[2];
@@ -617,6 +634,7 @@ void animator_reset(vv_animator *a) {
     a->have_frames = false;
     a->have_reference = false;
     a->have_gaze = a->have_reference_gaze = false;
+    a->have_turn = a->have_reference_turn = false;
     for (int i = 0; i < a->source_count; i++) a->sources[i].retarget_ready = false;
     a->current = 0;
     a->switches = 0;
@@ -636,10 +654,14 @@ void animator_take(vv_animator *a, float points[68][2], bool *has_face, bool *fo
     float gaze[2][2];
     bool has_gaze = timeline_take_gaze(&a->timeline, gaze);
     animator_set_gaze(a, has_gaze ? (const float(*)[2])gaze : NULL);
+    float turn[3][3];
+    bool has_turn = timeline_take_turn(&a->timeline, turn);
+    animator_set_turn(a, has_turn ? (const float(*)[3])turn : NULL);
     if (*has_face && !a->have_reference) { /* the first face is the reference: a tracked one */
         a->reference_neutral = false;
         animator_set_reference(a, (const float(*)[2])points);
         animator_set_reference_gaze(a, has_gaze ? (const float(*)[2])gaze : NULL);
+        animator_set_reference_turn(a, has_turn ? (const float(*)[3])turn : NULL);
     }
 }
 
@@ -704,13 +726,15 @@ vv_status vv_animator_push(vv_animator *a, const vv_image *frame, double time) {
     long index = a->timeline_started ? a->timeline.pushed : 0;
     long last_face = a->timeline_started ? a->timeline.last_face_index : -1;
     s = vv_animator_push_landmarks(a, found ? (const float(*)[2])points : NULL, frame, time);
-    float contour[2][FACE_MESH_EYE_LID_CONTOUR][2], lids[2][2];
-    if (s == VV_OK && found && animator_reads_gaze(a) && tracking_gaze_frame(index, last_face) &&
-        gaze_measure_lids(a->mesh_model, frame, (const float(*)[2])points, gaze, contour) == VV_OK) {
+    float contour[2][FACE_MESH_EYE_LID_CONTOUR][2], lids[2][2], turn[3][3];
+    bool measured = s == VV_OK && found && animator_reads_gaze(a) && tracking_gaze_frame(index, last_face);
+    if (measured && gaze_measure_lids(a->mesh_model, frame, (const float(*)[2])points, gaze, contour) == VV_OK) {
         timeline_push_gaze(&a->timeline, (const float(*)[2])gaze);
         for (int e = 0; e < 2; e++) motion_lid_gaps((const float(*)[2])contour[e], lids[e]);
         timeline_push_lids(&a->timeline, (const float(*)[2])lids); /* as the tracker thread does */
     }
+    if (measured && gaze_measure_turn(a->mesh_model, frame, (const float(*)[2])points, turn) == VV_OK)
+        timeline_push_turn(&a->timeline, (const float(*)[3])turn);
     return s;
 }
 

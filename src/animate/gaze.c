@@ -1,7 +1,10 @@
 /* animate/gaze: the driver's iris offsets (see gaze.h). */
 #include "animate/gaze.h"
 
+#include "face/mesh_pose.h"
+
 #include <math.h>
+#include <stdlib.h>
 
 vv_status gaze_measure(const face_mesh *fm, const vv_image *frame, const float points[68][2], float gaze[2][2]) {
     return gaze_measure_lids(fm, frame, points, gaze, NULL);
@@ -27,4 +30,18 @@ vv_status gaze_measure_lids(const face_mesh *fm, const vv_image *frame, const fl
         gaze[e][1] = (-dx * uy + dy * ux) / width;
     }
     return VV_OK;
+}
+
+vv_status gaze_measure_turn(const face_mesh *fm, const vv_image *frame, const float points[68][2], float turn[3][3]) {
+    face_mesh_roi roi;
+    face_mesh_roi_from_landmarks68(points, &roi);
+    face_mesh_result *mesh = malloc(sizeof *mesh); /* 5.7 KB: not on a tracker thread's stack */
+    if (!mesh) return vv_fail(VV_ERR_NO_MEMORY, "gaze: out of memory");
+    vv_status s = face_mesh_run(fm, frame, &roi, false, mesh);
+    if (s == VV_OK && !(mesh->score >= FACE_MESH_MIN_PRESENCE))
+        s = vv_fail(VV_ERR_NO_FACE, "gaze: the face mesh does not hold this face (score %.2f)", mesh->score);
+    if (s == VV_OK && !mesh_pose_rotation((const float(*)[3])mesh->points, turn))
+        s = vv_fail(VV_ERR_NO_FACE, "gaze: the face mesh's points are degenerate");
+    free(mesh);
+    return s;
 }

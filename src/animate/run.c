@@ -115,6 +115,8 @@ void smoothed_track_free(smoothed_track *st) {
     free(st->points);
     free(st->gaze);
     free(st->has_gaze);
+    free(st->turn);
+    free(st->has_turn);
     free(st->has_face);
     free(st->found);
     memset(st, 0, sizeof *st);
@@ -130,7 +132,12 @@ vv_status animate_smooth_track(const motion_track *track, const vv_animate_param
         out->gaze = mem_calloc((size_t)out->count, sizeof out->gaze[0]);
         out->has_gaze = mem_calloc((size_t)out->count, 1);
     }
-    if (!out->points || !out->has_face || !out->found || (track->gaze && track->has_gaze && (!out->gaze || !out->has_gaze))) {
+    if (track->turn && track->has_turn) {
+        out->turn = mem_calloc((size_t)out->count, sizeof out->turn[0]);
+        out->has_turn = mem_calloc((size_t)out->count, 1);
+    }
+    if (!out->points || !out->has_face || !out->found || (track->gaze && track->has_gaze && (!out->gaze || !out->has_gaze)) ||
+        (track->turn && track->has_turn && (!out->turn || !out->has_turn))) {
         smoothed_track_free(out);
         return vv_fail(VV_ERR_NO_MEMORY, "animate: out of memory smoothing %d frames", track->frame_count);
     }
@@ -142,6 +149,7 @@ vv_status animate_smooth_track(const motion_track *track, const vv_animate_param
         if (f < out->count) {
             s = timeline_push(&tl, track->found[f] ? (const float(*)[2])track->points[f] : NULL, f / track->fps);
             if (s == VV_OK && out->gaze && track->has_gaze[f]) timeline_push_gaze(&tl, (const float(*)[2])track->gaze[f]);
+            if (s == VV_OK && out->turn && track->has_turn[f]) timeline_push_turn(&tl, (const float(*)[3])track->turn[f]);
             if (s == VV_OK && track->lids && track->has_gaze && track->has_gaze[f])
                 timeline_push_lids(&tl, (const float(*)[2])track->lids[f]);
         } else {
@@ -152,6 +160,7 @@ vv_status animate_smooth_track(const motion_track *track, const vv_animate_param
             long index;
             timeline_take(&tl, out->points[taken], &has_face, &found, &index);
             if (out->gaze) out->has_gaze[taken] = timeline_take_gaze(&tl, out->gaze[taken]);
+            if (out->turn) out->has_turn[taken] = timeline_take_turn(&tl, out->turn[taken]);
             out->has_face[taken] = has_face;
             out->found[taken] = found;
             taken++;
@@ -230,10 +239,10 @@ static int tracking_progress(void *data, long done, long total) {
 /* Streaming: one more tracked frame from the tracker thread into the animator's timeline
  * (with its gaze), or the end of the driver. */
 static vv_status stream_feed(vv_animator *a, tracking_thread *tt, long *next_push, bool *tracker_done) {
-    float points[68][2], gaze[2][2], lids[2][2];
-    bool found = false, got = false, has_gaze = false;
+    float points[68][2], gaze[2][2], lids[2][2], turn[3][3];
+    bool found = false, got = false, has_gaze = false, has_turn = false;
     double time = 0;
-    vv_status s = tracking_take(tt, *next_push, points, &found, gaze, lids, &has_gaze, &time, &got);
+    vv_status s = tracking_take(tt, *next_push, points, &found, gaze, lids, &has_gaze, turn, &has_turn, &time, &got);
     if (s != VV_OK) return s;
     if (!got) {
         *tracker_done = true;
@@ -243,6 +252,7 @@ static vv_status stream_feed(vv_animator *a, tracking_thread *tt, long *next_pus
     s = timeline_push(&a->timeline, found ? (const float(*)[2])points : NULL, time);
     if (s == VV_OK && has_gaze) timeline_push_gaze(&a->timeline, (const float(*)[2])gaze);
     if (s == VV_OK && has_gaze) timeline_push_lids(&a->timeline, (const float(*)[2])lids);
+    if (s == VV_OK && has_turn) timeline_push_turn(&a->timeline, (const float(*)[3])turn);
     (*next_push)++;
     return s;
 }
@@ -302,6 +312,8 @@ static vv_status animate_still(vv_animator *a, const vv_animate_job *job, const 
         animator_set_reference(a, (const float(*)[2])neutral);
         animator_set_reference_gaze(a, NULL);
         animator_set_gaze(a, NULL);
+        animator_set_reference_turn(a, NULL);
+        animator_set_turn(a, NULL);
         rep->reference_frame = 0;
         run_log(cb, "animate: %s is a still driver: its expression and pose against a neutral face (yaw %.0f pitch %.0f roll %.0f)",
                 job->driving, faces[0].yaw, faces[0].pitch, faces[0].roll);
@@ -473,6 +485,7 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
                     animator_set_source_reference(a, i, (const float(*)[2])parted);
             }
             animator_set_reference_gaze(a, smooth.gaze && smooth.has_gaze[first] ? (const float(*)[2])smooth.gaze[first] : NULL);
+            animator_set_reference_turn(a, smooth.turn && smooth.has_turn[first] ? (const float(*)[3])smooth.turn[first] : NULL);
             rep.reference_frame = first;
             if (p->reference_best) {
                 motion_track view = track; /* the smoothed points, for the nearest-shape search */
@@ -481,6 +494,10 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
                     int best = motion_reference_best(&view, (const float(*)[2])a->sources[i].face.landmarks);
                     animator_set_source_reference(a, i, (const float(*)[2])smooth.points[best]);
                     if (i == 0) rep.reference_frame = best;
+                    /* the head's turn counts from the reference too: one per animator, so with
+                     * several sources (each its own reference) the 68 points' pose alone */
+                    bool one = a->source_count == 1 && smooth.turn && smooth.has_turn[best];
+                    animator_set_reference_turn(a, one ? (const float(*)[3])smooth.turn[best] : NULL);
                     run_log(&cb, "animate: %s: reference driver frame %d", a->sources[i].name, best);
                 }
             }
@@ -554,6 +571,7 @@ vv_status vv_animate(vv_animator *a, const vv_animate_job *job, const vv_animate
             if (f >= smooth.count) break;
             memcpy(points, smooth.points[f], sizeof points);
             animator_set_gaze(a, smooth.gaze && smooth.has_gaze[f] ? (const float(*)[2])smooth.gaze[f] : NULL);
+            animator_set_turn(a, smooth.turn && smooth.has_turn[f] ? (const float(*)[3])smooth.turn[f] : NULL);
             has_face = smooth.has_face[f];
             found = smooth.found[f];
         }

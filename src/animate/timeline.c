@@ -135,6 +135,59 @@ void timeline_push_gaze(driver_timeline *tl, const float gaze[2][2]) {
     e->has_gaze = true;
 }
 
+void timeline_push_turn(driver_timeline *tl, const float turn[3][3]) {
+    if (tl->pushed <= tl->base) return;
+    timeline_entry *e = &tl->entries[tl->pushed - 1 - tl->base];
+    memcpy(e->turn, turn, sizeof e->turn);
+    e->has_turn = true;
+}
+
+/* The nearest rotation to a mean of rotations (Gram-Schmidt on its rows: for the few degrees
+ * a window's turns spread over, as good as the polar decomposition); false if degenerate. */
+static bool rotation_orthonormalise(const double m[3][3], float out[3][3]) {
+    double r0[3] = {m[0][0], m[0][1], m[0][2]}, r1[3] = {m[1][0], m[1][1], m[1][2]};
+    double n0 = sqrt(r0[0] * r0[0] + r0[1] * r0[1] + r0[2] * r0[2]);
+    if (!(n0 > 1e-9)) return false;
+    for (int j = 0; j < 3; j++) r0[j] /= n0;
+    double along = r1[0] * r0[0] + r1[1] * r0[1] + r1[2] * r0[2];
+    for (int j = 0; j < 3; j++) r1[j] -= along * r0[j];
+    double n1 = sqrt(r1[0] * r1[0] + r1[1] * r1[1] + r1[2] * r1[2]);
+    if (!(n1 > 1e-9)) return false;
+    for (int j = 0; j < 3; j++) r1[j] /= n1;
+    double r2[3] = {r0[1] * r1[2] - r0[2] * r1[1], r0[2] * r1[0] - r0[0] * r1[2], r0[0] * r1[1] - r0[1] * r1[0]};
+    for (int j = 0; j < 3; j++) out[0][j] = (float)r0[j], out[1][j] = (float)r1[j], out[2][j] = (float)r2[j];
+    return true;
+}
+
+#define TURN_SIGMA 1.5 /* frames, at smoothing strength 1 */
+
+bool timeline_take_turn(const driver_timeline *tl, float turn[3][3]) {
+    long t = tl->taken - 1;
+    if (tl->lookahead == 0) { /* live: no frame after t */
+        for (long k = t; k >= t - 2 && k >= tl->base; k--)
+            if (k < tl->pushed && tl->entries[k - tl->base].has_turn) {
+                memcpy(turn, tl->entries[k - tl->base].turn, sizeof tl->entries[0].turn);
+                return true;
+            }
+        return false;
+    }
+    /* at least half a frame: with smoothing off, a frame between two measured ones takes their mean */
+    double sigma = fmax(TURN_SIGMA * tl->strength, 0.5), sum[3][3] = {{0}}, weight = 0;
+    for (long k = t - tl->lookahead; k <= t + tl->lookahead; k++) {
+        if (k < tl->base || k >= tl->pushed) continue;
+        const timeline_entry *e = &tl->entries[k - tl->base];
+        if (!e->has_turn) continue;
+        double d = (double)(k - t), w = exp(-0.5 * d * d / (sigma * sigma));
+        for (int i = 0; i < 3; i++)
+            for (int j = 0; j < 3; j++) sum[i][j] += w * e->turn[i][j];
+        weight += w;
+    }
+    if (!(weight > 0)) return false;
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 3; j++) sum[i][j] /= weight;
+    return rotation_orthonormalise((const double(*)[3])sum, turn);
+}
+
 /* dlib's lid pairs [eye][at 1/3, 2/3 from the outer corner] = {upper, lower}. */
 static const int lid_pairs[2][2][2] = {{{37, 41}, {38, 40}}, {{44, 46}, {43, 47}}};
 /* The Iris model's scale to dlib's, clamped (a first frame mid-blink). */

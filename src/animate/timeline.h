@@ -27,8 +27,9 @@ typedef struct timeline_entry {
     float points[68][2]; /* gap-filled (before the first face: unset) */
     float gaze[2][2];    /* each eye's iris offset (animate/gaze.h), when has_gaze */
     float lids[2][2];    /* the Iris model's lid gaps (motion_lid_gaps), when has_lids */
+    float turn[3][3];    /* the head's rotation by the face mesh (gaze_measure_turn), when has_turn */
     double time;
-    bool found, has_gaze, has_lids;
+    bool found, has_gaze, has_lids, has_turn;
 } timeline_entry;
 
 typedef struct driver_timeline {
@@ -78,6 +79,12 @@ void timeline_push_lids(driver_timeline *tl, const float lids[2][2]);
 /* The gaze of the frame just taken, smoothed over the same window; false when none of the
  * window's frames has one. */
 bool timeline_take_gaze(const driver_timeline *tl, float gaze[2][2]);
+/* The head's rotation by the face mesh for the frame just pushed (gaze_measure_turn). */
+void timeline_push_turn(driver_timeline *tl, const float turn[3][3]);
+/* The head's rotation for the frame just taken: a Gaussian mean (sigma 1.5 frames x the
+ * smoothing strength, at least 0.5; centred) of the window's measured ones, made a rotation again; live
+ * (lookahead 0) the latest of this frame and the two before.  false when none of them has one. */
+bool timeline_take_turn(const driver_timeline *tl, float turn[3][3]);
 /* All frames taken after the end. */
 bool timeline_done(const driver_timeline *tl);
 

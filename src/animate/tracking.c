@@ -16,7 +16,8 @@ static bool aborted(const tracking_thread *tt) { return tt->abort_fn && tt->abor
 
 /* Appends one tracked frame; non-zero when the thread must stop (stop, abort, memory). */
 static int publish(tracking_thread *tt, const float points[68][2], bool found, const float gaze[2][2],
-                   const float lids[2][2], bool has_gaze, double time, vv_image *frame) {
+                   const float lids[2][2], bool has_gaze, const float turn[3][3], bool has_turn, double time,
+                   vv_image *frame) {
     pthread_mutex_lock(&tt->lock);
     while (!tt->stop && tt->first_found >= 0 && tt->count - tt->consumed >= TRACKING_WINDOW) {
         pthread_cond_wait(&tt->changed, &tt->lock);
@@ -41,6 +42,8 @@ static int publish(tracking_thread *tt, const float points[68][2], bool found, c
             memmove(tt->gaze, tt->gaze + drop, (size_t)kept * sizeof tt->gaze[0]);
             memmove(tt->lids, tt->lids + drop, (size_t)kept * sizeof tt->lids[0]);
             memmove(tt->has_gaze, tt->has_gaze + drop, (size_t)kept);
+            memmove(tt->turn, tt->turn + drop, (size_t)kept * sizeof tt->turn[0]);
+            memmove(tt->has_turn, tt->has_turn + drop, (size_t)kept);
             tt->base = tt->consumed;
         } else {
             long grown = tt->capacity > 0 ? tt->capacity * 2 : TRACKING_WINDOW * 2;
@@ -56,7 +59,11 @@ static int publish(tracking_thread *tt, const float points[68][2], bool found, c
             if (hg) tt->has_gaze = hg;
             void *l = hg ? realloc(tt->lids, (size_t)grown * sizeof tt->lids[0]) : NULL;
             if (l) tt->lids = l;
-            if (p && f && t && g && hg && l) tt->capacity = grown;
+            void *r = l ? realloc(tt->turn, (size_t)grown * sizeof tt->turn[0]) : NULL;
+            if (r) tt->turn = r;
+            void *hr = r ? realloc(tt->has_turn, (size_t)grown) : NULL;
+            if (hr) tt->has_turn = hr;
+            if (p && f && t && g && hg && l && r && hr) tt->capacity = grown;
             else stop = 2;
         }
     }
@@ -68,6 +75,8 @@ static int publish(tracking_thread *tt, const float points[68][2], bool found, c
         tt->has_gaze[i] = has_gaze;
         if (has_gaze) memcpy(tt->gaze[i], gaze, sizeof tt->gaze[0]);
         if (has_gaze) memcpy(tt->lids[i], lids, sizeof tt->lids[0]);
+        tt->has_turn[i] = has_turn;
+        if (has_turn) memcpy(tt->turn[i], turn, sizeof tt->turn[0]);
         if (tt->first_found < 0 && found) tt->first_found = tt->count;
         tt->count++;
     }
@@ -97,16 +106,17 @@ static void *tracking_main(void *data) {
         if (s != VV_OK || !got) break;
         s = face_tracker_update(tracker, &frame, time, &found, box, score, points);
         if (s != VV_OK) break;
-        float gaze[2][2], contour[2][FACE_MESH_EYE_LID_CONTOUR][2], lids[2][2];
+        float gaze[2][2], contour[2][FACE_MESH_EYE_LID_CONTOUR][2], lids[2][2], turn[3][3];
         /* No iris where there is no face, or where the crop misses the frame: no gaze. */
-        bool has_gaze = found && tt->mesh && tracking_gaze_frame(count, last_face) &&
-                        gaze_measure_lids(tt->mesh, &frame, (const float(*)[2])points, gaze, contour) == VV_OK;
+        bool measured = found && tt->mesh && tracking_gaze_frame(count, last_face);
+        bool has_gaze = measured && gaze_measure_lids(tt->mesh, &frame, (const float(*)[2])points, gaze, contour) == VV_OK;
+        bool has_turn = measured && gaze_measure_turn(tt->mesh, &frame, (const float(*)[2])points, turn) == VV_OK;
         if (has_gaze)
             for (int e = 0; e < 2; e++) motion_lid_gaps((const float(*)[2])contour[e], lids[e]);
         if (found) last_face = count;
         count++;
         int stop = publish(tt, (const float(*)[2])points, found, (const float(*)[2])gaze, (const float(*)[2])lids, has_gaze,
-                           time, &frame);
+                           (const float(*)[3])turn, has_turn, time, &frame);
         if (stop == 1) s = vv_fail(VV_ERR_ABORTED, "tracking %s stopped", tt->path);
         else if (stop) s = vv_fail(VV_ERR_NO_MEMORY, "out of memory tracking %s", tt->path);
     }
@@ -158,7 +168,7 @@ vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const face_mesh *
 }
 
 vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *found, float gaze[2][2], float lids[2][2],
-                        bool *has_gaze, double *time, bool *got) {
+                        bool *has_gaze, float turn[3][3], bool *has_turn, double *time, bool *got) {
     pthread_mutex_lock(&tt->lock);
     while (tt->count <= f && !tt->finished) pthread_cond_wait(&tt->changed, &tt->lock);
     *got = f < tt->count && f >= tt->base;
@@ -169,6 +179,8 @@ vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *
         *has_gaze = tt->has_gaze[f - tt->base];
         if (*has_gaze) memcpy(gaze, tt->gaze[f - tt->base], sizeof tt->gaze[0]);
         if (*has_gaze && lids) memcpy(lids, tt->lids[f - tt->base], sizeof tt->lids[0]);
+        *has_turn = tt->has_turn[f - tt->base];
+        if (*has_turn && turn) memcpy(turn, tt->turn[f - tt->base], sizeof tt->turn[0]);
         tt->consumed = f + 1;
         pthread_cond_broadcast(&tt->changed); /* the thread may be waiting for room */
     }
@@ -211,6 +223,8 @@ void tracking_stop(tracking_thread *tt) {
     free(tt->gaze);
     free(tt->has_gaze);
     free(tt->lids);
+    free(tt->turn);
+    free(tt->has_turn);
     for (int k = 0; k < tt->keep_frames; k++) image_free(&tt->frames[k]);
     free(tt->frames);
     free(tt->frame_in);
@@ -220,6 +234,8 @@ void tracking_stop(tracking_thread *tt) {
     tt->gaze = NULL;
     tt->has_gaze = NULL;
     tt->lids = NULL;
+    tt->turn = NULL;
+    tt->has_turn = NULL;
     tt->points = NULL;
     tt->found = NULL;
     tt->times = NULL;
@@ -259,7 +275,11 @@ static vv_status track_reserve(motion_track *track, long n, long *capacity, bool
     if (hg) track->has_gaze = hg;
     void *l = hg ? realloc(track->lids, (size_t)grown * sizeof track->lids[0]) : NULL;
     if (l) track->lids = l;
-    if (!p || !f || (gaze && (!g || !hg || !l))) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for %ld tracked frames", grown);
+    void *r = l ? realloc(track->turn, (size_t)grown * sizeof track->turn[0]) : NULL;
+    if (r) track->turn = r;
+    void *hr = r ? realloc(track->has_turn, (size_t)grown) : NULL;
+    if (hr) track->has_turn = hr;
+    if (!p || !f || (gaze && (!g || !hg || !l || !r || !hr))) return vv_fail(VV_ERR_NO_MEMORY, "out of memory for %ld tracked frames", grown);
     *capacity = grown;
     return VV_OK;
 }
@@ -275,10 +295,10 @@ vv_status tracking_collect(vv_faces *faces, const face_mesh *mesh, const char *p
     if (s == VV_OK) s = tracking_start(&tt, faces, mesh, path, max_frames, 0, abort_fn, abort_data);
     long capacity = 0, n = 0;
     while (s == VV_OK) {
-        float points[68][2], gaze[2][2], lids[2][2];
-        bool found = false, got = false, has_gaze = false;
+        float points[68][2], gaze[2][2], lids[2][2], turn[3][3];
+        bool found = false, got = false, has_gaze = false, has_turn = false;
         double time = 0;
-        s = tracking_take(&tt, n, points, &found, gaze, lids, &has_gaze, &time, &got);
+        s = tracking_take(&tt, n, points, &found, gaze, lids, &has_gaze, turn, &has_turn, &time, &got);
         if (s != VV_OK || !got) break;
         if (n >= MOTION_MAX_FRAMES) {
             s = vv_fail(VV_ERR_TOO_LARGE, "%s has more than %d frames", path, MOTION_MAX_FRAMES);
@@ -295,6 +315,9 @@ vv_status tracking_collect(vv_faces *faces, const face_mesh *mesh, const char *p
             else memset(track->gaze[n], 0, sizeof gaze);
             for (int e = 0; e < 2; e++)
                 for (int j = 0; j < 2; j++) track->lids[n][e][j] = has_gaze ? lids[e][j] : NAN;
+            track->has_turn[n] = has_turn;
+            if (has_turn) memcpy(track->turn[n], turn, sizeof turn);
+            else memset(track->turn[n], 0, sizeof turn);
         }
         n++;
         if (progress && progress(progress_data, n, total)) s = vv_fail(VV_ERR_ABORTED, "tracking %s stopped", path);

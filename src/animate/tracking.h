@@ -31,7 +31,8 @@ typedef struct tracking_thread {
     float (*points)[68][2];
     float (*gaze)[2][2];
     float (*lids)[2][2];      /* with gaze: the Iris model's lid gaps (motion_lid_gaps) */
-    uint8_t *found, *has_gaze;
+    float (*turn)[3][3];      /* the head's rotation by the face mesh (gaze_measure_turn), where has_turn */
+    uint8_t *found, *has_gaze, *has_turn;
     double *times;
     long base, count, consumed, capacity;
     long first_found;         /* -1 until a face is seen */
@@ -66,14 +67,17 @@ static inline bool tracking_gaze_frame(long index, long last_face_index) {
  * tracking_gaze_frame picks, and from the same Iris model run each eye's lid gaps
  * (motion_lid_gaps of its lid contour): dlib's lids read a shut eye on a turned head as
  * open (sty_style_nice_clip1 frames 36-60: 0.7 of the open gap, the Iris model's 0.3);
- * the timeline closes the landmarks' lids to them (timeline_push_lids). */
+ * the timeline closes the landmarks' lids to them (timeline_push_lids).  On the same
+ * frames the face mesh gives the head's rotation (gaze_measure_turn), which the 3D head
+ * turns by in place of the 68 points' pose (motion_retarget_decompose). */
 vv_status tracking_start(tracking_thread *tt, vv_faces *faces, const face_mesh *mesh, const char *path, long max_frames,
                          int keep_frames, vv_abort_fn abort_fn, void *abort_data);
 /* Frame f (the one after the last taken): its points, whether a face was found, its gaze
- * and lid gaps (both with has_gaze; lids may be NULL), its time; *got false at the end of
- * the driver.  Fails if the thread did. */
+ * and lid gaps (both with has_gaze; lids may be NULL), the head's rotation by the face mesh
+ * (with has_turn; turn may be NULL), its time; *got false at the end of the driver.  Fails
+ * if the thread did. */
 vv_status tracking_take(tracking_thread *tt, long f, float points[68][2], bool *found, float gaze[2][2], float lids[2][2],
-                        bool *has_gaze, double *time, bool *got);
+                        bool *has_gaze, float turn[3][3], bool *has_turn, double *time, bool *got);
 /* With keep_frames: frame f (the one after the last taken, after its points were taken)
  * into *frame (its buffer exchanged with the slot's) and *got true; *got false when the
  * thread no longer holds it (overwritten before the first face: decode it yourself).

@@ -36,6 +36,8 @@ void motion_track_free(motion_track *track) {
     free(track->gaze);
     free(track->has_gaze);
     free(track->lids);
+    free(track->turn);
+    free(track->has_turn);
     memset(track, 0, sizeof *track);
 }
 
@@ -1003,12 +1005,16 @@ void motion_retarget_frame(const motion_retarget *r, const float driver[68][2], 
     retarget_target(r, &pc, (const float(*)[2])change, kept, out);
 }
 
-void motion_retarget_decompose(const motion_retarget *r, const float driver[68][2], motion_rigid *rigid,
-                               float displacement[68][2], float target[68][2]) {
+void motion_retarget_decompose(const motion_retarget *r, const float driver[68][2], const float (*turn)[3],
+                               motion_rigid *rigid, float displacement[68][2], float target[68][2]) {
     if (target) memcpy(target, r->source, 68 * sizeof target[0]);
     head_pose pd;
     pose_change pc;
     bool moved = retarget_pose_change(r, driver, &pd, &pc);
+    /* the mesh's turn; the expression stays what the 68 points' own pose leaves (with the
+     * turn's pose it undid part of the turn: lp_d3 frame 263 bowed 8.7 degrees by the mesh
+     * on the output, the driver 15.3; 13.0 so) */
+    if (moved && turn) rotation_power(turn, r->params.pose_scale * ROTATION_GAIN, pc.rotation);
     float change[68][2];
     if (moved) {
         expression_residual(&pd, driver, change);

@@ -21,6 +21,9 @@ typedef struct motion_track {
     uint8_t *has_gaze;       /* optional, per frame: the irises were measured */
     float (*lids)[2][2];     /* optional, with gaze: each eye's lid gaps by the Iris model
                                 (motion_lid_gaps; NAN: none) where has_gaze */
+    float (*turn)[3][3];     /* optional, with gaze: the head's rotation by the face mesh
+                                (animate/gaze.h gaze_measure_turn) where has_turn */
+    uint8_t *has_turn;
 } motion_track;
 
 vv_status motion_track_alloc(motion_track *track, int frame_count);
@@ -132,8 +135,12 @@ typedef struct motion_rigid {
     float translation[2];   /* source pixels */
     float origin[2];        /* the source head's pivot in the image (its pose origin) */
 } motion_rigid;
-void motion_retarget_decompose(const motion_retarget *r, const float driver[68][2], motion_rigid *rigid,
-                               float displacement[68][2], float target[68][2]);
+/* turn (optional): the driver's head rotation since the reference measured otherwise (the
+ * face mesh's: animate/gaze.h gaze_measure_turn), in place of the 68 points' (whose pitch an
+ * open mouth or raised brows move, and whose turns fall short); the translation, the scale
+ * and the expression stay the 68 points' pose's.  NULL: the 68 points' pose alone. */
+void motion_retarget_decompose(const motion_retarget *r, const float driver[68][2], const float (*turn)[3],
+                               motion_rigid *rigid, float displacement[68][2], float target[68][2]);
 
 /* Similarity-normalised distance between two landmark sets (0 = the same shape up to
  * position, scale and rotation; scale: the first set's size).  Picks the source nearest

@@ -153,7 +153,7 @@ vv_status hybrid_warp3d_inputs(const face_mesh *fm, const vv_image *source, cons
     motion_params mp = motion_default_params();
     motion_retarget_init(&r, source_points, source_points, &mp);
     head3d_frame f = rest_frame();
-    motion_retarget_decompose(&r, target, &f.rigid, f.expression, f.target68);
+    motion_retarget_decompose(&r, target, NULL, &f.rigid, f.expression, f.target68);
     f.has_target = true;
     motion_eye_openness(target, source_points, f.eye_openness);
     f.driver_frame = target_frame; /* the mouth interior, as a driving video gives it */
