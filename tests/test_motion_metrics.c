@@ -164,7 +164,7 @@ static bool all_finite(const follow_metrics *m) {
 static follow_metrics measure(const frame_points *a, const uint8_t *av, int an, const frame_points *b,
                               const uint8_t *bv, int bn, int max_shift) {
     follow_metrics m;
-    CHECK_OK(follow_measure((const float(*)[68][2])a, av, an, (const float(*)[68][2])b, bv, bn, max_shift, &m));
+    CHECK_OK(follow_measure((const float(*)[68][2])a, av, an, (const float(*)[68][2])b, bv, bn, max_shift, NULL, NULL, &m));
     return m;
 }
 
@@ -671,6 +671,48 @@ static void test_pose(void) {
     CHECK(m.lag_frames == 0 && m.signal_weight[FOLLOW_MOUTH] > 0.5f && isfinite(m.mouth_correlation));
 }
 
+/* The pose signals from rotations (follow_turns, the face mesh's) in place of the 68
+ * points' pose: the points do not turn at all, the rotations do (the driver's yaw a sine of
+ * 20 degrees, pitch 8; the output's at half the pitch); measured on every second frame, the
+ * frames between filled; a turn the 68 points never see is followed. */
+static float turn_b[FRAMES][3][3], turn_a[FRAMES][3][3];
+static uint8_t has_b[FRAMES], has_a[FRAMES];
+
+static void test_pose_turns(void) {
+    synth still = synth_default();
+    still.pose_scale = 0;
+    synth_sequence(&still, FRAMES, 0, 0, 0, b_seq);
+    synth_sequence(&still, FRAMES, 0, 0, 0, a_seq);
+    for (int t = 0; t < FRAMES; t++) {
+        float yaw = 20 * (float)sin(t * 0.05), pitch = 8 * (float)sin(t * 0.031 + 1);
+        head_pose_rotation(yaw + 3, pitch - 2, 1, turn_b[t]); /* an absolute offset: only changes count */
+        head_pose_rotation(yaw, 0.5f * pitch, 0, turn_a[t]);
+        has_b[t] = has_a[t] = t % 2 == 0;
+    }
+    follow_turns ta = {(const float(*)[3][3])turn_a, has_a}, tb = {(const float(*)[3][3])turn_b, has_b};
+    follow_metrics m;
+    CHECK_OK(follow_measure((const float(*)[68][2])a_seq, NULL, FRAMES, (const float(*)[68][2])b_seq, NULL, FRAMES, 6,
+                            &ta, &tb, &m));
+    CHECK_MSG(m.yaw_correlation > 0.999f && fabsf(m.yaw_range_ratio - 1) < 0.03f, "turns: yaw r %g range %g",
+              m.yaw_correlation, m.yaw_range_ratio);
+    CHECK_MSG(m.pitch_correlation > 0.99f && fabsf(m.pitch_range_ratio - 0.5f) < 0.05f, "turns: pitch r %g range %g",
+              m.pitch_correlation, m.pitch_range_ratio);
+    /* without them the points' pose: no turn to follow */
+    m = measure(a_seq, NULL, FRAMES, b_seq, NULL, FRAMES, 6);
+    CHECK(isnan(m.yaw_correlation) && isnan(m.yaw_range_ratio));
+    /* the angles themselves: frame t's change since frame 0, the odd frames their neighbours' mean */
+    static double yaw[FRAMES], pitch[FRAMES], roll[FRAMES];
+    double *angles[3] = {yaw, pitch, roll};
+    follow_turn_angles(&tb, NULL, FRAMES, angles);
+    double worst = 0;
+    for (int t = 1; t < FRAMES - 1; t++) {
+        double want = t % 2 ? 0.5 * (20 * sin((t - 1) * 0.05) + 20 * sin((t + 1) * 0.05)) : 20 * sin(t * 0.05);
+        worst = fmax(worst, fabs(yaw[t] - want));
+    }
+    CHECK_MSG(worst < 0.6 && isnan(yaw[FRAMES - 1]), "turn angles: yaw %.3f degrees off (last frame %g)", worst,
+              yaw[FRAMES - 1]);
+}
+
 /* ---- 4. Jitter on the driver's still stretches ---- */
 
 static void test_jitter(void) {
@@ -750,17 +792,17 @@ static void test_degenerate(void) {
 
     /* Bad arguments. */
     follow_metrics out;
-    CHECK(follow_measure(NULL, NULL, 3, (const float(*)[68][2])b_seq, NULL, 3, 2, &out) == VV_ERR_INVALID_ARGUMENT);
-    CHECK(follow_measure((const float(*)[68][2])a_seq, NULL, -1, (const float(*)[68][2])b_seq, NULL, 3, 2, &out) ==
+    CHECK(follow_measure(NULL, NULL, 3, (const float(*)[68][2])b_seq, NULL, 3, 2, NULL, NULL, &out) == VV_ERR_INVALID_ARGUMENT);
+    CHECK(follow_measure((const float(*)[68][2])a_seq, NULL, -1, (const float(*)[68][2])b_seq, NULL, 3, 2, NULL, NULL, &out) ==
           VV_ERR_INVALID_ARGUMENT);
-    CHECK(follow_measure((const float(*)[68][2])a_seq, NULL, 3, (const float(*)[68][2])b_seq, NULL, 3, -1, &out) ==
+    CHECK(follow_measure((const float(*)[68][2])a_seq, NULL, 3, (const float(*)[68][2])b_seq, NULL, 3, -1, NULL, NULL, &out) ==
           VV_ERR_INVALID_ARGUMENT);
-    CHECK(follow_measure((const float(*)[68][2])a_seq, NULL, 3, (const float(*)[68][2])b_seq, NULL, 3, 2, NULL) ==
+    CHECK(follow_measure((const float(*)[68][2])a_seq, NULL, 3, (const float(*)[68][2])b_seq, NULL, 3, 2, NULL, NULL, NULL) ==
           VV_ERR_INVALID_ARGUMENT);
     /* max_shift over the limit is clamped, not an error */
     synth_sequence(&p, FRAMES, 0, 0, 0, b_seq);
     CHECK(follow_measure((const float(*)[68][2])b_seq, NULL, FRAMES, (const float(*)[68][2])b_seq, NULL, FRAMES,
-                         1000, &out) == VV_OK && out.lag_frames == 0);
+                         1000, NULL, NULL, &out) == VV_OK && out.lag_frames == 0);
 }
 
 /* ---- 6. The readers on malformed input ---- */
@@ -1004,6 +1046,7 @@ int main(void) {
     test_lid_closure();
     test_blinks_either();
     test_pose();
+    test_pose_turns();
     test_jitter();
     test_degenerate();
     test_readers();

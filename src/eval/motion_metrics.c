@@ -156,8 +156,31 @@ static void view_free(sequence_view *v) {
     free(v->eye);
 }
 
+void follow_turn_angles(const follow_turns *turns, const uint8_t *valid, int count, double *angles[3]) {
+    int first = -1;
+    for (int t = 0; t < count && first < 0; t++)
+        if ((!valid || valid[t]) && turns->has[t]) first = t;
+    for (int t = 0; t < count; t++) {
+        for (int j = 0; j < 3; j++) angles[j][t] = NAN;
+        if (first < 0 || (valid && !valid[t]) || !turns->has[t]) continue;
+        double change[3][3];
+        const float (*now)[3] = turns->rotation[t], (*from)[3] = turns->rotation[first];
+        for (int i = 0; i < 3; i++)
+            for (int k = 0; k < 3; k++)
+                change[i][k] = (double)now[i][0] * from[k][0] + (double)now[i][1] * from[k][1] + (double)now[i][2] * from[k][2];
+        float yaw, pitch, roll;
+        head_pose_angles((const double(*)[3])change, &yaw, &pitch, &roll);
+        angles[0][t] = yaw, angles[1][t] = pitch, angles[2][t] = roll;
+    }
+    for (int t = 1; t + 1 < count; t++)
+        for (int j = 0; j < 3; j++)
+            if (isnan(angles[j][t]) && (!valid || valid[t]) && turns->has[t - 1] && turns->has[t + 1] &&
+                isfinite(angles[j][t - 1]) && isfinite(angles[j][t + 1]))
+                angles[j][t] = 0.5 * (angles[j][t - 1] + angles[j][t + 1]);
+}
+
 static vv_status view_build(sequence_view *v, const float (*points)[68][2], const uint8_t *valid, int count,
-                            double *buf) {
+                            const follow_turns *turns, double *buf) {
     memset(v, 0, sizeof *v);
     v->points = points;
     v->count = count;
@@ -188,6 +211,10 @@ static vv_status view_build(sequence_view *v, const float (*points)[68][2], cons
     }
     qsort(buf, (size_t)distances, sizeof *buf, compare_double);
     v->eye_distance = distances ? sorted_quantile(buf, distances, 0.5) : NAN;
+    if (turns && turns->rotation && turns->has) {
+        double *angles[3] = {v->signal[FOLLOW_YAW], v->signal[FOLLOW_PITCH], v->signal[FOLLOW_ROLL]};
+        follow_turn_angles(turns, v->valid, count, angles);
+    }
     return VV_OK;
 }
 
@@ -379,7 +406,7 @@ static void measure_jitter(const sequence_view *a, const sequence_view *b, follo
 
 vv_status follow_measure(const float (*a)[68][2], const uint8_t *a_valid, int a_count,
                          const float (*b)[68][2], const uint8_t *b_valid, int b_count,
-                         int max_shift, follow_metrics *out) {
+                         int max_shift, const follow_turns *a_turns, const follow_turns *b_turns, follow_metrics *out) {
     if (!out) return vv_fail(VV_ERR_INVALID_ARGUMENT, "follow metrics: no output");
     memset(out, 0, sizeof *out);
     out->lag_subframe = out->lag_confidence = out->lag_margin = NAN;
@@ -401,9 +428,9 @@ vv_status follow_measure(const float (*a)[68][2], const uint8_t *a_valid, int a_
     double *buf = malloc((size_t)(longest > 0 ? longest : 1) * sizeof *buf);
     if (!buf) return vv_fail(VV_ERR_NO_MEMORY, "follow metrics: out of memory for %d frames", longest);
     sequence_view va, vb;
-    vv_status s = view_build(&va, a, a_valid, a_count, buf);
+    vv_status s = view_build(&va, a, a_valid, a_count, a_turns, buf);
     if (s == VV_OK) {
-        s = view_build(&vb, b, b_valid, b_count, buf);
+        s = view_build(&vb, b, b_valid, b_count, b_turns, buf);
         if (s != VV_OK) view_free(&va);
     }
     if (s != VV_OK) {

@@ -130,9 +130,24 @@ typedef struct follow_metrics {
 /* a: a_count frames of 68 points with a_valid flags (NULL: all valid); likewise b.
  * max_shift in [0, FOLLOW_MAX_SHIFT] (clamped to it).  Counts in [0, FOLLOW_MAX_FRAMES];
  * empty or all-invalid input is measured as nothing (NAN values, 0 counts), not an error. */
+/* Optional per-frame head rotations for the pose signals (yaw, pitch, roll: the change
+ * since the first frame that has one) in place of the 68 points' pose (face/pose.h):
+ * rotation[t] where has[t] (and the frame is valid); a frame between two that have one
+ * takes their mean angles, others none.  The face mesh's (animate/gaze.h
+ * gaze_measure_turn), which drives the 3D head: dlib's points read a head turned past 40
+ * degrees as anything (sty_style_nice_clip1 frames 36-64: +6 to -18 degrees of yaw where
+ * the mesh reads -30 to -39) and an open mouth as a look up. */
+typedef struct follow_turns {
+    const float (*rotation)[3][3];
+    const uint8_t *has;
+} follow_turns;
+
 vv_status follow_measure(const float (*a)[68][2], const uint8_t *a_valid, int a_count,
                          const float (*b)[68][2], const uint8_t *b_valid, int b_count,
-                         int max_shift, follow_metrics *out);
+                         int max_shift, const follow_turns *a_turns, const follow_turns *b_turns, follow_metrics *out);
+/* The pose signals follow_measure takes from rotations: angles[0..2][t] = yaw, pitch, roll
+ * (degrees) of frame t's change since the first frame that has one (valid NULL: all). */
+void follow_turn_angles(const follow_turns *turns, const uint8_t *valid, int count, double *angles[3]);
 
 /* The per-frame expression signals, exposed for plots and tests (NAN for degenerate
  * points): mouth_open = mean of |p61 - p67|, |p62 - p66|, |p63 - p65| (inner lips) / the

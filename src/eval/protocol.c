@@ -307,6 +307,12 @@ void eval_series_free(eval_series *series) {
     free(series->follow_driver);
     free(series->follow_output_valid);
     free(series->follow_driver_valid);
+    free(series->follow_output_turn);
+    free(series->follow_driver_turn);
+    free(series->follow_output_has_turn);
+    free(series->follow_driver_has_turn);
+    series->follow_output_turn = series->follow_driver_turn = NULL;
+    series->follow_output_has_turn = series->follow_driver_has_turn = NULL;
     series->frames = NULL;
     series->values = NULL;
     series->result_features = series->real_features = NULL;
@@ -714,6 +720,8 @@ static void run_reference_gaze(series_run *r, const smoothed_track *st, int refe
     r->gaze = r->animator && animator_reads_gaze(r->animator) && st->gaze;
     if (r->gaze)
         animator_set_reference_gaze(r->animator, st->has_gaze[reference] ? (const float(*)[2])st->gaze[reference] : NULL);
+    if (r->gaze && st->turn)
+        animator_set_reference_turn(r->animator, st->has_turn[reference] ? (const float(*)[3])st->turn[reference] : NULL);
 }
 
 /* The face mesh's lid closure (follow_measure_blinks) costs a mesh run per frame read.  The
@@ -775,11 +783,20 @@ static vv_status run_follow_begin(series_run *r, eval_context *ctx, eval_series 
     item->follow_driver_valid = mem_alloc((size_t)frames, 1);
     r->lids = mem_alloc((size_t)frames, sizeof *r->lids);
     r->lids_want = mem_calloc((size_t)frames, 1);
+    item->follow_output_turn = mem_calloc((size_t)frames, sizeof item->follow_output_turn[0]);
+    item->follow_driver_turn = mem_calloc((size_t)frames, sizeof item->follow_driver_turn[0]);
+    item->follow_output_has_turn = mem_calloc((size_t)frames, 1);
+    item->follow_driver_has_turn = mem_calloc((size_t)frames, 1);
     if (!item->follow_output || !item->follow_driver || !item->follow_output_valid || !item->follow_driver_valid ||
-        !r->lids || !r->lids_want)
+        !r->lids || !r->lids_want || !item->follow_output_turn || !item->follow_driver_turn ||
+        !item->follow_output_has_turn || !item->follow_driver_has_turn)
         return vv_fail(VV_ERR_NO_MEMORY, "out of memory for %d following frames", frames);
     memcpy(item->follow_driver, track->raw.points + start, (size_t)frames * sizeof item->follow_driver[0]);
     memcpy(item->follow_driver_valid, track->raw.found + start, (size_t)frames);
+    if (track->raw.turn && track->raw.has_turn) {
+        memcpy(item->follow_driver_turn, track->raw.turn + start, (size_t)frames * sizeof item->follow_driver_turn[0]);
+        memcpy(item->follow_driver_has_turn, track->raw.has_turn + start, (size_t)frames);
+    }
     for (int t = 0; t < frames; t++) r->lids[t] = NAN;
     s = driver_lids_read(ctx, track, start, start + frames);
     if (s != VV_OK) return s;
@@ -839,6 +856,10 @@ static vv_status run_follow_frame(series_run *r, eval_context *ctx, clip_track *
         item->follow_output_valid[t] = 1;
         item->follow_output_faces++;
         if (r->lids_want[t] & LIDS_OUTPUT) s = lid_openness(ctx->tracks->mesh, result, (const float(*)[2])points, &r->lids[t], NULL);
+        /* the output's turn where the driver's was measured (the same estimator on both) */
+        if (s == VV_OK && item->follow_driver_has_turn[t])
+            item->follow_output_has_turn[t] = gaze_measure_turn(ctx->tracks->mesh, result, (const float(*)[2])points,
+                                                                item->follow_output_turn[t]) == VV_OK;
     }
     return s;
 }
@@ -847,9 +868,15 @@ static vv_status run_follow_frame(series_run *r, eval_context *ctx, clip_track *
 static vv_status run_follow_end(series_run *r, eval_series *item, const clip_track *track) {
     int shift = item->follow_frames / 4;
     if (shift > EVAL_FOLLOW_MAX_SHIFT) shift = EVAL_FOLLOW_MAX_SHIFT;
+    /* the pose signals from the face mesh's turns when the driver's were measured */
+    bool turns = false;
+    for (int t = 0; t < item->follow_frames && !turns; t++) turns = item->follow_driver_has_turn[t];
+    follow_turns output_turns = {(const float(*)[3][3])item->follow_output_turn, item->follow_output_has_turn};
+    follow_turns driver_turns = {(const float(*)[3][3])item->follow_driver_turn, item->follow_driver_has_turn};
     vv_status s = follow_measure((const float(*)[68][2])item->follow_output, item->follow_output_valid, item->follow_frames,
                                  (const float(*)[68][2])item->follow_driver, item->follow_driver_valid,
-                                 item->follow_frames, shift, &item->follow);
+                                 item->follow_frames, shift, turns ? &output_turns : NULL, turns ? &driver_turns : NULL,
+                                 &item->follow);
     if (s != VV_OK || item->follow_frames <= 0 || !r->lids) return s;
     float *driver = mem_alloc((size_t)item->follow_frames, sizeof *driver);
     float *find = mem_alloc((size_t)item->follow_frames, sizeof *find);
@@ -911,6 +938,8 @@ static vv_status run_render(series_run *r, const smoothed_track *st, long d, con
     if (r->gaze) {
         bool has_gaze = d >= 0 && d < st->count && st->has_gaze[d];
         animator_set_gaze(r->animator, has_gaze ? (const float(*)[2])st->gaze[d] : NULL);
+        bool has_turn = st->turn && d >= 0 && d < st->count && st->has_turn[d];
+        animator_set_turn(r->animator, has_turn ? (const float(*)[3])st->turn[d] : NULL);
     }
     return animator_render(r->animator, points, has_face, driver_frame, found, &r->result, used);
 }

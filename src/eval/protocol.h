@@ -106,6 +106,11 @@ typedef struct eval_series {
     follow_metrics follow;
     float (*follow_output)[68][2], (*follow_driver)[68][2];
     uint8_t *follow_output_valid, *follow_driver_valid;
+    /* The head's rotation by the face mesh (gaze_measure_turn) over the same frames, where
+     * *_has: the driver's from its track (the frames animate measured), the output's
+     * measured on those frames (follow_measure's pose signals). */
+    float (*follow_output_turn)[3][3], (*follow_driver_turn)[3][3];
+    uint8_t *follow_output_has_turn, *follow_driver_has_turn;
     /* For FD-faceres (self-reenactment only; cross leaves them empty): faceres embeddings
      * (IDENTITY_DIM floats each) of the results in which a face was found, and of the
      * real frames of every rendered driving frame. */

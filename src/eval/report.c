@@ -82,7 +82,10 @@ static const char *const follow_descriptions[FOLLOW_COL_COUNT] = {
     "EAR gap: the output's minimum eye aspect ratio minus the driver's at the driver's blinks, EAR units (0: as deep; "
     "> 0: the output's blinks are shallower)",
     "Yaw r: Pearson correlation of the head's yaw change (from each sequence's first frame), output vs driver, at "
-    "shift 0, higher is better; - when the driver does not turn that way (under 1 degree, or noise)",
+    "shift 0, higher is better; - when the driver does not turn that way (under 1 degree, or noise).  The head's "
+    "angles are the face mesh's (the rotation of its rigid points, face/mesh_pose.h: what the 3D head turns by) on "
+    "the frames animate measures them (every second), in both; dlib's 68 points read a head turned past 40 degrees "
+    "as anything and an open mouth as a look up (their pose stands in where the mesh's is not measured)",
     "Pitch r: the same for pitch (nodding)",
     "Yaw range: the output's 5-95 percentile range of yaw change / the driver's (1: as much head turn; under 1: damped)",
     "Pitch range: the same for pitch",
@@ -676,11 +679,26 @@ static vv_status write_plots(const char *dir, eval_protocol_kind kind, const eva
 /* One line of a following plot: a signal of a landmark sequence per frame (NAN where no
  * face); angles relative to the sequence's first valid frame. */
 static vv_status follow_line(const float (*points)[68][2], const uint8_t *valid, int count, int start,
-                             follow_signal signal, double **x, double **y) {
+                             follow_signal signal, const float (*turn)[3][3], const uint8_t *has_turn, double **x,
+                             double **y) {
     *x = mem_alloc((size_t)count, sizeof(double));
     *y = mem_alloc((size_t)count, sizeof(double));
     if (!*x || !*y) return vv_fail(VV_ERR_NO_MEMORY, "out of memory plotting");
     bool angle = signal == FOLLOW_YAW || signal == FOLLOW_PITCH || signal == FOLLOW_ROLL;
+    bool turns = false; /* the face mesh's turns, as follow_measure takes them */
+    for (int t = 0; angle && turn && has_turn && t < count && !turns; t++) turns = has_turn[t];
+    if (turns) {
+        double *angles[3] = {NULL, NULL, NULL};
+        for (int j = 0; j < 3; j++) angles[j] = mem_alloc((size_t)count, sizeof(double));
+        if (angles[0] && angles[1] && angles[2]) {
+            follow_turns ft = {turn, has_turn};
+            follow_turn_angles(&ft, valid, count, angles);
+            for (int t = 0; t < count; t++) (*x)[t] = start + t, (*y)[t] = angles[signal - FOLLOW_YAW][t];
+        }
+        bool ok = angles[0] && angles[1] && angles[2];
+        for (int j = 0; j < 3; j++) free(angles[j]);
+        return ok ? VV_OK : vv_fail(VV_ERR_NO_MEMORY, "out of memory plotting");
+    }
     double origin = NAN;
     for (int t = 0; t < count; t++) {
         float v[FOLLOW_SIGNAL_COUNT];
@@ -720,7 +738,8 @@ static vv_status write_follow_plots(const char *dir, eval_protocol_kind kind, co
                 snprintf(labels[n], sizeof labels[n], "DRIVER");
                 for (int p = 0; p < 3 && s == VV_OK; p++) {
                     s = follow_line((const float(*)[68][2])e->follow_driver, e->follow_driver_valid, e->follow_frames,
-                                    e->follow_start, signals[p], &xs[p][n], &ys[p][n]);
+                                    e->follow_start, signals[p], (const float(*)[3][3])e->follow_driver_turn,
+                                    e->follow_driver_has_turn, &xs[p][n], &ys[p][n]);
                     lines[p][n] = (plot_series){labels[n], xs[p][n], ys[p][n], e->follow_frames};
                 }
                 n++;
@@ -729,7 +748,8 @@ static vv_status write_follow_plots(const char *dir, eval_protocol_kind kind, co
             snprintf(labels[n], sizeof labels[n], "%s K=%d", e->engine, e->shots);
             for (int p = 0; p < 3 && s == VV_OK; p++) {
                 s = follow_line((const float(*)[68][2])e->follow_output, e->follow_output_valid, e->follow_frames,
-                                e->follow_start, signals[p], &xs[p][n], &ys[p][n]);
+                                e->follow_start, signals[p], (const float(*)[3][3])e->follow_output_turn,
+                                e->follow_output_has_turn, &xs[p][n], &ys[p][n]);
                 lines[p][n] = (plot_series){labels[n], xs[p][n], ys[p][n], e->follow_frames};
             }
             n++;
