@@ -469,10 +469,11 @@ static int episode_mode_from_name(const char *name) {
            : !strcmp(name, "identity") ? DATASET_EPISODE_IDENTITY : -1;
 }
 
-/* The options besides the mode a state records (fsth_train_state_params reads them back). */
-#define STATE_PARAMS_FORMAT                                                                                     \
-    "k %d batch %d seed %llu lr_g %g lr_d %g identity %g perceptual %g adversarial %g feature_matching %g " \
-    "invented %g regions %g"
+/* The options besides the mode a state records, one text for writing and reading (FLOAT:
+ * each float's conversion; written %.9g, so that a float read back is the same float). */
+#define STATE_PARAMS_FORMAT(FLOAT)                                                                              \
+    "k %d batch %d seed %llu lr_g " FLOAT " lr_d " FLOAT " identity " FLOAT " perceptual " FLOAT " adversarial " \
+    FLOAT " feature_matching " FLOAT " invented " FLOAT " regions " FLOAT
 
 vv_status fsth_trainer_save_state(const fsth_trainer *t, const char *path) {
     const param_store *stores[3] = {&t->m->E.ps, &t->m->G.ps, &t->m->D.ps};
@@ -490,12 +491,8 @@ vv_status fsth_trainer_save_state(const fsth_trainer *t, const char *path) {
         }
     char rng[32], step[32], steps[96], config[512], params[512];
     const fsth_train_params *p = &t->p;
-    /* %.9g: a float read back is the same float */
-    snprintf(params, sizeof params,
-             "k %d batch %d seed %llu lr_g %.9g lr_d %.9g identity %.9g perceptual %.9g adversarial %.9g "
-             "feature_matching %.9g invented %.9g regions %.9g",
-             p->k, p->batch, (unsigned long long)p->seed, p->lr_g, p->lr_d, p->w_identity, p->w_perceptual, p->w_adv,
-             p->w_fm, p->w_invented, p->w_regions);
+    snprintf(params, sizeof params, STATE_PARAMS_FORMAT("%.9g"), p->k, p->batch, (unsigned long long)p->seed, p->lr_g,
+             p->lr_d, p->w_identity, p->w_perceptual, p->w_adv, p->w_fm, p->w_invented, p->w_regions);
     const char *episodes = episode_mode_name(t->p.episodes < 0 ? DATASET_EPISODE_CLIP : t->p.episodes);
     snprintf(rng, sizeof rng, "%llu", (unsigned long long)t->rng);
     snprintf(step, sizeof step, "%ld", t->step);
@@ -572,8 +569,9 @@ vv_status fsth_train_state_params(const char *path, fsth_train_params *p, bool *
     const char *text = safetensors_metadata(&f, "params");
     fsth_train_params read = *p;
     unsigned long long seed = 0;
-    if (text && sscanf(text, STATE_PARAMS_FORMAT, &read.k, &read.batch, &seed, &read.lr_g, &read.lr_d, &read.w_identity,
-                       &read.w_perceptual, &read.w_adv, &read.w_fm, &read.w_invented, &read.w_regions) != 11)
+    if (text && sscanf(text, STATE_PARAMS_FORMAT("%g"), &read.k, &read.batch, &seed, &read.lr_g, &read.lr_d,
+                       &read.w_identity, &read.w_perceptual, &read.w_adv, &read.w_fm, &read.w_invented,
+                       &read.w_regions) != 11)
         status = vv_fail(VV_ERR_MODEL, "%s: unreadable 'params' metadata", path);
     else if (text && !state_params_sane(&read))
         status = vv_fail(VV_ERR_MODEL, "%s: 'params' metadata out of range (%s)", path, text);
